@@ -1,0 +1,41 @@
+import * as v from 'valibot'
+
+export const OrderIdSchema = v.pipe(v.string(), v.uuid('must be a UUID'))
+
+export const SkuSchema = v.pipe(
+  v.string(),
+  v.regex(/^[A-Z0-9][A-Z0-9-]{0,31}$/, 'must be 1-32 characters of A-Z, 0-9 and -, not starting with -'),
+)
+
+export const QuantitySchema = v.pipe(
+  v.number(),
+  v.integer('must be an integer'),
+  v.minValue(1, 'must be at least 1'),
+  v.maxValue(1000, 'must be at most 1000'),
+)
+
+export const CentsSchema = v.pipe(v.number(), v.integer('must be an integer'), v.minValue(0, 'must be >= 0'))
+
+export const CurrencySchema = v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'))
+
+export const TimestampSchema = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp'))
+
+export const CustomerIdSchema = v.pipe(
+  v.string(),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(64, 'must be at most 64 characters'),
+)
+
+export const PaymentTokenSchema = v.pipe(
+  v.string(),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(128, 'must be at most 128 characters'),
+)
+
+export const OrderItemSchema = v.object({ sku: SkuSchema, quantity: QuantitySchema })
+
+export const PricedItemSchema = v.object({
+  sku: SkuSchema,
+  quantity: QuantitySchema,
+  unitPriceCents: CentsSchema,
+})

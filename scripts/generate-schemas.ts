@@ -1,0 +1,13 @@
+// `npm run schemas`: writes schemas/json/*.json from the Valibot schemas.
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { toJsonSchemaFiles } from '../schemas/json-schemas.ts'
+
+const dir = join(import.meta.dirname, '..', 'schemas', 'json')
+mkdirSync(dir, { recursive: true })
+const files = toJsonSchemaFiles()
+for (const name of readdirSync(dir)) {
+  if (name.endsWith('.json') && !files.has(name)) rmSync(join(dir, name))
+}
+for (const [name, text] of files) writeFileSync(join(dir, name), text)
+console.log(`wrote ${files.size} JSON Schema files to schemas/json/`)

@@ -1,0 +1,83 @@
+import * as v from 'valibot'
+
+/** Thrown by {@link loadConfig}; carries every problem found, not only the first. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/**
+ * Reads a service's settings from an environment object through one Valibot
+ * schema. Empty strings count as unset so `FOO=` falls back to the default.
+ * Every problem is reported at once.
+ */
+export function loadConfig<const TSchema extends v.GenericSchema<Record<string, unknown>>>(
+  schema: TSchema,
+  env: Env,
+): v.InferOutput<TSchema> {
+  const input: Record<string, string> = {}
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== '') input[key] = value
+  }
+  const result = v.safeParse(schema, input, { abortEarly: false })
+  if (result.success) return result.output
+  throw new ConfigError(
+    result.issues.map((issue) => {
+      const key = v.getDotPath(issue) ?? '(root)'
+      return `${key}: ${issue.message}`
+    }),
+  )
+}
+
+/** `"123"` -> 123, bounded; the message names the variable's expectations. */
+export function intFromEnv(defaultValue: number, min: number, max: number) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^-?\d+$/, 'must be an integer'),
+      v.transform(Number),
+      v.number(),
+      v.minValue(min, `must be >= ${min}`),
+      v.maxValue(max, `must be <= ${max}`),
+    ),
+    String(defaultValue),
+  )
+}
+
+/** `"true" | "false" | "1" | "0"` -> boolean. */
+export function boolFromEnv(defaultValue: boolean) {
+  return v.optional(
+    v.pipe(
+      v.picklist(['true', 'false', '1', '0', 'yes', 'no'], 'must be true or false'),
+      v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
+    ),
+    defaultValue ? 'true' : 'false',
+  )
+}
+
+export const logLevelFromEnv = v.optional(
+  v.picklist(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino level'),
+  'info',
+)
+
+/** Comma-separated NATS server URLs (nats://, tls://, ws://, wss://). */
+export const natsUrlsFromEnv = v.optional(
+  v.pipe(
+    v.string(),
+    v.transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u !== ''),
+    ),
+    v.array(v.pipe(v.string(), v.regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be nats://, tls://, ws:// or wss:// URLs'))),
+    v.minLength(1, 'must name at least one server'),
+  ),
+  'nats://127.0.0.1:4222',
+)
+
+export const bindHostFromEnv = v.optional(v.pipe(v.string(), v.minLength(1)), '127.0.0.1')

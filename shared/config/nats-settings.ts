@@ -1,0 +1,38 @@
+import * as v from 'valibot'
+import { DEFAULT_LIMITS, type TopologyLimits } from '../nats/topology.ts'
+import { intFromEnv, natsUrlsFromEnv } from './load-config.ts'
+
+/** NATS settings every service shares; spread into each service's config schema. */
+export const natsSettings = {
+  NATS_URL: natsUrlsFromEnv,
+  /** Give up the first connection after this long (the client reconnects forever afterwards). */
+  NATS_CONNECT_TIMEOUT_MS: intFromEnv(300_000, 0, 24 * 3_600_000),
+  /** Deadline for one JetStream publish or KV operation. */
+  NATS_REQUEST_TIMEOUT_MS: intFromEnv(2_000, 100, 60_000),
+  NATS_REPLICAS: v.optional(
+    v.pipe(v.picklist(['1', '3', '5'], 'must be 1, 3 or 5'), v.transform(Number)),
+    '1',
+  ),
+  STREAM_DUPLICATE_WINDOW_MS: intFromEnv(DEFAULT_LIMITS.duplicateWindowMs, 1_000, 7 * 86_400_000),
+  STREAM_MAX_AGE_MS: intFromEnv(DEFAULT_LIMITS.streamMaxAgeMs, 60_000, 3650 * 86_400_000),
+  STREAM_MAX_BYTES: intFromEnv(DEFAULT_LIMITS.streamMaxBytes, 1_048_576, Number.MAX_SAFE_INTEGER),
+  CONSUMER_ACK_WAIT_MS: intFromEnv(DEFAULT_LIMITS.ackWaitMs, 1_000, 3_600_000),
+  CONSUMER_MAX_DELIVER: intFromEnv(DEFAULT_LIMITS.maxDeliver, 1, 100),
+  CONSUMER_MAX_ACK_PENDING: intFromEnv(DEFAULT_LIMITS.maxAckPending, 1, 100_000),
+  CONSUMER_CONCURRENCY: intFromEnv(16, 1, 1_000),
+} as const
+
+type NatsSettings = { [K in keyof typeof natsSettings]: v.InferOutput<(typeof natsSettings)[K]> }
+
+export function toTopologyLimits(config: NatsSettings): TopologyLimits {
+  return {
+    ...DEFAULT_LIMITS,
+    replicas: config.NATS_REPLICAS,
+    duplicateWindowMs: config.STREAM_DUPLICATE_WINDOW_MS,
+    streamMaxAgeMs: config.STREAM_MAX_AGE_MS,
+    streamMaxBytes: config.STREAM_MAX_BYTES,
+    ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
+    maxDeliver: config.CONSUMER_MAX_DELIVER,
+    maxAckPending: config.CONSUMER_MAX_ACK_PENDING,
+  }
+}

@@ -1,0 +1,46 @@
+import { Hono, type MiddlewareHandler } from 'hono'
+import { routePath } from 'hono/route'
+import type { Metrics } from '../observability/metrics.ts'
+
+export interface Readiness {
+  ok: boolean
+  reason?: string
+}
+
+export interface ObservabilityDeps {
+  metrics: Metrics
+  /** Liveness: the process can still do work. */
+  isAlive?: () => boolean
+  /** Readiness: dependencies answer; must settle quickly (bounded by the caller). */
+  checkReady: () => Promise<Readiness>
+}
+
+/** `GET /health`, `GET /ready`, `GET /metrics` for every service. */
+export function createObservabilityRoutes({ metrics, isAlive = () => true, checkReady }: ObservabilityDeps) {
+  return new Hono()
+    .get('/health', (c) => (isAlive() ? c.json({ status: 'ok' }) : c.json({ status: 'failing' }, 503)))
+    .get('/ready', async (c) => {
+      const readiness = await checkReady()
+      return readiness.ok
+        ? c.json({ status: 'ready' })
+        : c.json({ status: 'not_ready', reason: readiness.reason ?? 'unknown' }, 503)
+    })
+    .get('/metrics', async (c) => {
+      const body = await metrics.registry.metrics()
+      return c.body(body, 200, { 'Content-Type': metrics.registry.contentType })
+    })
+}
+
+/** Counts and times every request by its route pattern (never the raw path). */
+export function httpMetrics(metrics: Metrics): MiddlewareHandler {
+  return async (c, next) => {
+    const start = performance.now()
+    try {
+      await next()
+    } finally {
+      const labels = { method: c.req.method, route: routePath(c, -1) || 'unmatched', status: String(c.res.status) }
+      metrics.httpRequests.inc(labels)
+      metrics.httpDuration.observe(labels, (performance.now() - start) / 1000)
+    }
+  }
+}

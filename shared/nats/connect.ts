@@ -1,0 +1,120 @@
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core'
+import { backOff } from 'exponential-backoff'
+import type { Logger } from '../observability/logger.ts'
+
+/** The transport's connect: `connect` from transport-node, or `wsconnect`. */
+export type ConnectFn = (options: ConnectionOptions) => Promise<NatsConnection>
+
+export class NatsConnectError extends Error {
+  override readonly name = 'NatsConnectError'
+}
+
+export interface ConnectOptions {
+  connect: ConnectFn
+  servers: readonly string[]
+  /** Client name shown by the server (`connz`). */
+  name: string
+  logger: Logger
+  /** Give up the first connection after this long. Default 5 minutes. */
+  maxWaitMs?: number
+  /** First retry delay; doubles up to `maxDelayMs`, with full jitter. */
+  initialDelayMs?: number
+  maxDelayMs?: number
+  /** Extra client options (auth, TLS, wsFactory, ...). */
+  options?: Partial<ConnectionOptions>
+}
+
+/** A connection plus what readiness checks need to know about it. */
+export interface NatsHandle {
+  nc: NatsConnection
+  /** False between a `disconnect` and the next `reconnect`. */
+  isConnected(): boolean
+}
+
+/**
+ * Connects with exponential backoff and full jitter until `maxWaitMs` has
+ * passed. Once connected, the client itself reconnects forever
+ * (`maxReconnectAttempts: -1`): a broker outage must never end the service.
+ */
+export async function connectNats({
+  connect,
+  servers,
+  name,
+  logger,
+  maxWaitMs = 5 * 60_000,
+  initialDelayMs = 250,
+  maxDelayMs = 10_000,
+  options = {},
+}: ConnectOptions): Promise<NatsHandle> {
+  const deadline = Date.now() + maxWaitMs
+  const clientOptions: ConnectionOptions = {
+    servers: [...servers],
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1_000,
+    reconnectJitter: 500,
+    timeout: Math.min(5_000, maxWaitMs),
+    pingInterval: 10_000,
+    maxPingOut: 3,
+    ...options,
+  }
+  let lastError: unknown
+  let nc: NatsConnection
+  try {
+    nc = await backOff(() => connect(clientOptions), {
+      startingDelay: initialDelayMs,
+      maxDelay: maxDelayMs,
+      timeMultiple: 2,
+      jitter: 'full',
+      numOfAttempts: Number.MAX_SAFE_INTEGER,
+      retry: (error: unknown, attempt: number) => {
+        lastError = error
+        const remaining = deadline - Date.now()
+        logger.warn({ err: error, attempt, servers, remainingMs: Math.max(0, remaining) }, 'nats connect failed; retrying')
+        return remaining > 0
+      },
+    })
+  } catch (error) {
+    throw new NatsConnectError(`could not connect to ${servers.join(', ')} within ${maxWaitMs} ms`, {
+      cause: lastError ?? error,
+    })
+  }
+  logger.info({ server: nc.getServer(), servers }, 'nats connected')
+
+  let connected = true
+  void (async () => {
+    for await (const status of nc.status()) {
+      switch (status.type) {
+        case 'disconnect':
+          connected = false
+          logger.warn({ server: status.server }, 'nats disconnected')
+          break
+        case 'reconnect':
+          connected = true
+          logger.info({ server: status.server }, 'nats reconnected')
+          break
+        case 'reconnecting':
+          logger.debug('nats reconnecting')
+          break
+        case 'error':
+          logger.error({ err: status.error }, 'nats server error')
+          break
+        case 'ldm':
+          logger.warn({ server: status.server }, 'nats server entering lame duck mode')
+          break
+        case 'staleConnection':
+          logger.warn('nats connection stale')
+          break
+        default:
+          break
+      }
+    }
+  })().catch((error: unknown) => logger.error({ err: error }, 'nats status loop failed'))
+  void nc.closed().then((error) => {
+    connected = false
+    if (error) logger.error({ err: error }, 'nats connection closed with error')
+    else logger.info('nats connection closed')
+  })
+
+  return { nc, isConnected: () => connected && !nc.isClosed() }
+}

@@ -1,0 +1,68 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
+import type { KV } from '@nats-io/kv'
+import * as v from 'valibot'
+
+const encoder = new TextEncoder()
+
+export class KvConflictError extends Error {
+  override readonly name = 'KvConflictError'
+}
+
+export class KvRecordError extends Error {
+  override readonly name = 'KvRecordError'
+}
+
+/** True when a KV write lost an optimistic-concurrency race. */
+export function isRevisionConflict(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  )
+}
+
+export interface Versioned<T> {
+  value: T
+  revision: number
+}
+
+/** Reads and validates one JSON record; null when absent or deleted. */
+export async function readJson<T>(kv: KV, key: string, schema: v.GenericSchema<unknown, T>): Promise<Versioned<T> | null> {
+  const entry = await kv.get(key)
+  if (entry === null || entry.operation !== 'PUT' || entry.length === 0) return null
+  const result = v.safeParse(schema, entry.json())
+  if (!result.success) {
+    throw new KvRecordError(`${key} holds an invalid record: ${result.issues[0]?.message ?? ''}`)
+  }
+  return { value: result.output, revision: entry.revision }
+}
+
+/**
+ * Read-modify-write at the read revision, retried on conflict: several
+ * processes can update the same key without losing an update. `change`
+ * returns the new value, or `undefined` to leave the record as it is.
+ */
+export async function updateJson<T, R = T>(
+  kv: KV,
+  key: string,
+  schema: v.GenericSchema<unknown, T>,
+  change: (current: T | null) => { value: T; result: R } | { value?: undefined; result: R },
+  { maxAttempts = 50 }: { maxAttempts?: number } = {},
+): Promise<R> {
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const current = await readJson(kv, key, schema)
+    const next = change(current?.value ?? null)
+    if (next.value === undefined) return next.result
+    const data = encoder.encode(JSON.stringify(next.value))
+    try {
+      if (current === null) await kv.create(key, data)
+      else await kv.update(key, data, current.revision)
+      return next.result
+    } catch (error) {
+      if (!isRevisionConflict(error)) throw error
+      // Lost the race: re-read and decide again. A short random pause spreads retries.
+      if (attempt > 3) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 5)))
+    }
+  }
+  throw new KvConflictError(`${key}: gave up after ${maxAttempts} conflicting updates`)
+}

@@ -1,0 +1,50 @@
+import type { JetStreamManager } from '@nats-io/jetstream'
+import type { Readiness } from '../http/observability-routes.ts'
+import { withDeadline } from '../resilience/deadline.ts'
+import type { NatsHandle } from './connect.ts'
+
+export interface ReadinessOptions {
+  nats: NatsHandle
+  jsm: JetStreamManager
+  streams: readonly string[]
+  /** Answer from cache for this long, so probes don't load JetStream. */
+  cacheMs?: number
+  timeoutMs?: number
+}
+
+/**
+ * Ready = connected, not shutting down, and every stream answers `info`.
+ * Call `markStopping()` first thing on SIGTERM: readiness turns 503 at once.
+ */
+export function createNatsReadiness({ nats, jsm, streams, cacheMs = 1_000, timeoutMs = 1_000 }: ReadinessOptions) {
+  let stopping = false
+  let cached: { at: number; value: Readiness } | undefined
+
+  async function probe(): Promise<Readiness> {
+    try {
+      await withDeadline(
+        Promise.all(streams.map((s) => jsm.streams.info(s))),
+        timeoutMs,
+        () => new Error(`streams did not answer within ${timeoutMs} ms`),
+      )
+      return { ok: true }
+    } catch (error) {
+      return { ok: false, reason: `streams unavailable: ${error instanceof Error ? error.message : String(error)}` }
+    }
+  }
+
+  return {
+    markStopping() {
+      stopping = true
+    },
+    async check(): Promise<Readiness> {
+      if (stopping) return { ok: false, reason: 'shutting down' }
+      if (!nats.isConnected()) return { ok: false, reason: 'not connected to NATS' }
+      const now = Date.now()
+      if (cached && now - cached.at < cacheMs) return cached.value
+      const value = await probe()
+      cached = { at: Date.now(), value }
+      return value
+    },
+  }
+}

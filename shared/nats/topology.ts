@@ -1,0 +1,163 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream'
+import { Kvm, type KV } from '@nats-io/kv'
+import { nanos, type NatsConnection } from '@nats-io/nats-core'
+import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
+
+const MiB = 1024 * 1024
+const HOUR_MS = 60 * 60_000
+const DAY_MS = 24 * HOUR_MS
+
+/** Limits every stream and consumer is created with; each has an env var (see README). */
+export interface TopologyLimits {
+  /** 1 for a single server, 3 on a 3-node cluster. */
+  replicas: number
+  /** JetStream de-duplication window for `Nats-Msg-Id`. */
+  duplicateWindowMs: number
+  streamMaxAgeMs: number
+  streamMaxBytes: number
+  deadLetterMaxAgeMs: number
+  ackWaitMs: number
+  maxDeliver: number
+  maxAckPending: number
+}
+
+export const DEFAULT_LIMITS: TopologyLimits = {
+  replicas: 1,
+  duplicateWindowMs: 2 * 60_000,
+  streamMaxAgeMs: 7 * DAY_MS,
+  streamMaxBytes: 1024 * MiB,
+  deadLetterMaxAgeMs: 30 * DAY_MS,
+  ackWaitMs: 30_000,
+  maxDeliver: 5,
+  maxAckPending: 1_000,
+}
+
+export function orderStreamConfig(limits: TopologyLimits): Partial<StreamConfig> & { name: string } {
+  return {
+    name: STREAMS.orders.name,
+    description: 'Order saga events',
+    subjects: [...STREAMS.orders.subjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: limits.replicas,
+    duplicate_window: nanos(limits.duplicateWindowMs),
+    max_age: nanos(limits.streamMaxAgeMs),
+    max_bytes: limits.streamMaxBytes,
+    max_msg_size: 1 * MiB,
+    allow_direct: true,
+  }
+}
+
+export function deadLetterStreamConfig(limits: TopologyLimits): Partial<StreamConfig> & { name: string } {
+  return {
+    name: STREAMS.deadLetters.name,
+    description: 'Messages terminated as poison or out of deliveries, with the reason in headers',
+    subjects: [...STREAMS.deadLetters.subjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: limits.replicas,
+    duplicate_window: nanos(limits.duplicateWindowMs),
+    max_age: nanos(limits.deadLetterMaxAgeMs),
+    max_bytes: 256 * MiB,
+    max_msg_size: 2 * MiB,
+  }
+}
+
+/** A durable pull consumer with explicit acks and the safe limits. */
+export function durableConsumerConfig(
+  durable: string,
+  filterSubjects: readonly string[],
+  limits: TopologyLimits,
+): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(limits.ackWaitMs),
+    max_deliver: limits.maxDeliver,
+    max_ack_pending: limits.maxAckPending,
+    ...(filterSubjects.length === 1 && filterSubjects[0] !== undefined
+      ? { filter_subject: filterSubjects[0] }
+      : { filter_subjects: [...filterSubjects] }),
+  }
+}
+
+function isNotFound(error: unknown, code: number): boolean {
+  return error instanceof JetStreamApiError && error.code === code
+}
+
+/** Creates the stream, or updates it to this configuration. Idempotent. */
+export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
+  try {
+    const info = await jsm.streams.info(config.name)
+    return await jsm.streams.update(config.name, { ...info.config, ...config })
+  } catch (error) {
+    if (!isNotFound(error, JetStreamApiCodes.StreamNotFound)) throw error
+    return await jsm.streams.add(config)
+  }
+}
+
+/** Creates the durable consumer, or updates it to this configuration. Idempotent. */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+) {
+  try {
+    await jsm.consumers.info(stream, config.durable_name)
+    const { durable_name: _name, deliver_policy: _policy, ...mutable } = config
+    return await jsm.consumers.update(stream, config.durable_name, mutable)
+  } catch (error) {
+    if (!isNotFound(error, JetStreamApiCodes.ConsumerNotFound)) throw error
+    return await jsm.consumers.add(stream, config)
+  }
+}
+
+/** The saga's two streams. */
+export async function ensureStreams(jsm: JetStreamManager, limits: TopologyLimits): Promise<void> {
+  await ensureStream(jsm, orderStreamConfig(limits))
+  await ensureStream(jsm, deadLetterStreamConfig(limits))
+}
+
+export type BucketName = (typeof BUCKETS)[keyof typeof BUCKETS]
+
+export interface BucketSpec {
+  /** How long a key lives; 0 = forever. */
+  ttlMs: number
+  history: number
+  maxBytes: number
+}
+
+export const BUCKET_SPECS: Record<BucketName, BucketSpec> = {
+  [BUCKETS.orderStatus]: { ttlMs: 30 * DAY_MS, history: 1, maxBytes: 512 * MiB },
+  // Idempotency keys must answer for at least 24 h; a little more covers clock skew.
+  [BUCKETS.idempotency]: { ttlMs: 25 * HOUR_MS, history: 1, maxBytes: 256 * MiB },
+  [BUCKETS.stock]: { ttlMs: 0, history: 1, maxBytes: 256 * MiB },
+  [BUCKETS.reservations]: { ttlMs: 30 * DAY_MS, history: 1, maxBytes: 256 * MiB },
+}
+
+/** Creates (or opens) a KV bucket with file storage and the configured replicas. */
+export async function ensureBucket(nc: NatsConnection, name: BucketName, limits: TopologyLimits): Promise<KV> {
+  const spec = BUCKET_SPECS[name]
+  return await new Kvm(nc).create(name, {
+    storage: StorageType.File,
+    replicas: limits.replicas,
+    history: spec.history,
+    max_bytes: spec.maxBytes,
+    maxValueSize: 1 * MiB,
+    ...(spec.ttlMs > 0 ? { ttl: spec.ttlMs } : {}),
+  })
+}

@@ -1,0 +1,57 @@
+/**
+ * The one place that knows how Bun and Node serve HTTP and deliver signals.
+ * Entry files (`main.ts`) use it; nothing else branches on the runtime.
+ */
+import { serve as nodeServe } from '@hono/node-server'
+
+export interface HttpServer {
+  /** The port actually bound (useful with port 0). */
+  port: number
+  /** Stops accepting connections; in-flight requests may finish. */
+  close(): Promise<void>
+}
+
+export interface ServeOptions {
+  fetch: (request: Request) => Response | Promise<Response>
+  port: number
+  hostname: string
+}
+
+export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<HttpServer> {
+  if (typeof Bun !== 'undefined') {
+    const server = Bun.serve({ fetch, port, hostname, idleTimeout: 30 })
+    return Promise.resolve({
+      port: server.port ?? port,
+      close: () => server.stop(false),
+    })
+  }
+  return new Promise((resolve, reject) => {
+    const server = nodeServe({ fetch, port, hostname }, (info) => {
+      resolve({
+        port: info.port,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      })
+    })
+    server.once('error', reject)
+  })
+}
+
+/** Runs `shutdown` once on the first SIGTERM or SIGINT; a second signal exits at once. */
+export function onShutdownSignal(shutdown: (signal: string) => Promise<void>): void {
+  let stopping = false
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130)
+    stopping = true
+    shutdown(signal).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.on('SIGTERM', handler)
+  process.on('SIGINT', handler)
+}
+
+export function exitWith(message: string, code = 1): never {
+  process.stderr.write(`${message}\n`)
+  process.exit(code)
+}

@@ -1,0 +1,148 @@
+// The test harness tested against real nats-servers: if these fail, every
+// integration test's failure is suspect.
+import { existsSync } from 'node:fs'
+import { request } from 'node:http'
+import { afterAll, describe, expect, it } from 'vitest'
+import { connect } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { NatsServerStartError, startNatsServer } from './harness/nats-server.ts'
+import type { NatsServerHandle, NatsServerOptions } from './harness/nats-server.ts'
+import { startNatsCluster, waitForStreamLeader } from './harness/nats-cluster.ts'
+import type { NatsCluster } from './harness/nats-cluster.ts'
+import { waitFor } from './harness/wait-for.ts'
+
+const disposables: Array<{ dispose(): Promise<void> }> = []
+afterAll(async () => {
+  // Newest first: clients close before their servers stop.
+  for (const d of disposables.reverse()) await d.dispose().catch((err: unknown) => console.error(err))
+})
+
+async function server(opts?: NatsServerOptions): Promise<NatsServerHandle> {
+  const s = await startNatsServer(opts)
+  disposables.push(s)
+  return s
+}
+
+async function client(servers: string | string[]): Promise<NatsConnection> {
+  const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+  disposables.push({ dispose: () => nc.close() })
+  return nc
+}
+
+/** Answers the WebSocket upgrade handshake with 101? */
+function websocketUpgradeStatus(wsUrl: string): Promise<number | undefined> {
+  return new Promise((done, fail) => {
+    const req = request(wsUrl.replace(/^ws:/, 'http:'), {
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': Buffer.from('harness-self-test').toString('base64'),
+      },
+    })
+    req.once('upgrade', (res, socket) => {
+      socket.destroy()
+      done(res.statusCode)
+    })
+    req.once('response', (res) => done(res.statusCode))
+    req.once('error', fail)
+    req.end()
+  })
+}
+
+describe('startNatsServer', () => {
+  it('starts JetStream on a random port and a publish gets an ack', async () => {
+    const s = await server()
+    expect(s.url).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/)
+    expect(s.url).toBe(`nats://127.0.0.1:${s.port}`)
+    expect(s.port).not.toBe(4222)
+    const nc = await client(s.url)
+    const jsm = await jetstreamManager(nc)
+    await jsm.streams.add({ name: 'SELF_ACK', subjects: ['self.ack.>'] })
+    const ack = await jetstream(nc).publish('self.ack.1', 'hello', { msgID: 'm-1' })
+    expect(ack).toMatchObject({ stream: 'SELF_ACK', seq: 1, duplicate: false })
+  })
+
+  it('reports a WebSocket URL that accepts the upgrade, and none when disabled', async () => {
+    const [withWs, withoutWs] = await Promise.all([server(), server({ websocket: false })])
+    expect(withWs.wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/)
+    expect(withWs.wsUrl).not.toBe(`ws://127.0.0.1:${withWs.port}`)
+    expect(await websocketUpgradeStatus(withWs.wsUrl ?? '')).toBe(101)
+    expect(withoutWs.wsUrl).toBeUndefined()
+  })
+
+  it('keeps file-stored messages and its ports across kill -9 and restart', async () => {
+    const s = await server()
+    const { port, wsUrl, pid } = s
+    const nc = await client(s.url)
+    const jsm = await jetstreamManager(nc)
+    await jsm.streams.add({ name: 'SELF_DURABLE', subjects: ['self.durable'], storage: 'file' })
+    await jetstream(nc).publish('self.durable', 'survives', { msgID: 'd-1' })
+
+    await s.kill()
+    expect(s.running).toBe(false)
+    await s.restart()
+    expect(s.running).toBe(true)
+    expect(s.pid).not.toBe(pid)
+    expect(s.port).toBe(port)
+    expect(s.wsUrl).toBe(wsUrl)
+    expect(s.log()).toContain(`Listening for client connections on 127.0.0.1:${port}`)
+
+    // The same client reconnects to the same port by itself.
+    const stored = await waitFor(() => jsm.streams.getMessage('SELF_DURABLE', { seq: 1 }), {
+      message: 'the stored message after restart',
+    })
+    expect(stored.string()).toBe('survives')
+    const ack = await jetstream(nc).publish('self.durable', 'after', { msgID: 'd-2' })
+    expect(ack.seq).toBe(2)
+  })
+
+  it('starts two servers at once on different ports', async () => {
+    const [a, b] = await Promise.all([server(), server()])
+    expect(new Set([a.port, b.port, a.wsUrl, b.wsUrl]).size).toBe(4)
+    expect(a.storeDir).not.toBe(b.storeDir)
+  })
+
+  it('removes its temp dir on dispose and stops the process', async () => {
+    await using s = await startNatsServer()
+    expect(existsSync(s.storeDir)).toBe(true)
+    await s.dispose()
+    expect(s.running).toBe(false)
+    expect(existsSync(s.dir)).toBe(false)
+  })
+
+  it('fails with the server log when the server cannot start', async () => {
+    const failure = await startNatsServer({ config: 'this is { not valid' }).catch((err: unknown) => err)
+    expect(failure).toBeInstanceOf(NatsServerStartError)
+    expect((failure as NatsServerStartError).message).toMatch(/exited before it was ready/)
+    expect((failure as NatsServerStartError).log).not.toBe('')
+  })
+})
+
+describe('startNatsCluster', () => {
+  it('elects a new stream leader after the leader is killed, and publishes go on', async () => {
+    const cluster: NatsCluster = await startNatsCluster({ size: 3 })
+    disposables.push(cluster)
+    expect(new Set(cluster.urls).size).toBe(3)
+    const nc = await client(cluster.urls)
+    const jsm = await jetstreamManager(nc)
+    await jsm.streams.add({ name: 'SELF_R3', subjects: ['self.r3'], num_replicas: 3 })
+    const leader = await waitForStreamLeader(nc, 'SELF_R3')
+    expect(cluster.nodes.map((n) => n.name)).toContain(leader)
+    const js = jetstream(nc)
+    expect((await js.publish('self.r3', 'one', { msgID: 'r-1' })).seq).toBe(1)
+
+    await cluster.nodeByName(leader).kill()
+    const started = Date.now()
+    const next = await waitForStreamLeader(nc, 'SELF_R3', 15_000, leader)
+    expect(next).not.toBe(leader)
+    // Retrying with the same msg id is safe: a publish that was stored but timed out is deduplicated.
+    const ack = await waitFor(() => js.publish('self.r3', 'two', { msgID: 'r-2', timeout: 1_000 }), {
+      timeoutMs: 15_000,
+      message: 'a publish after failover',
+    })
+    expect(ack.seq).toBe(2)
+    expect(Date.now() - started).toBeLessThan(15_000)
+  })
+})

@@ -1,0 +1,142 @@
+// A JetStream cluster of real nats-servers on 127.0.0.1, for failover tests.
+//   await using cluster = await startNatsCluster({ size: 3 })
+//   const nc = await connect({ servers: cluster.urls })
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connect } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { launchNatsServer, natsServerBin } from './nats-server.ts'
+import type { NatsServerHandle } from './nats-server.ts'
+import { freePorts, waitFor } from './wait-for.ts'
+
+export interface NatsClusterOptions {
+  /** Number of nodes (default 3). */
+  size?: number
+  /** Cluster name; nodes are `<name>-n1` ... (default: unique per process). */
+  name?: string
+  /** Extra config text for every node. */
+  config?: string
+  /** Deadline for each node's "Server is ready" (default 10 s). */
+  readyTimeoutMs?: number
+  /** Deadline for the JetStream meta-leader after the nodes are ready (default 20 s). */
+  metaLeaderTimeoutMs?: number
+  /** How long a node's `stop()` waits after SIGTERM before SIGKILL (default 5 s). */
+  stopTimeoutMs?: number
+  bin?: string
+}
+
+export interface NatsCluster extends AsyncDisposable {
+  readonly name: string
+  /** Every node's client URL, in node order. */
+  readonly urls: string[]
+  readonly nodes: NatsServerHandle[]
+  /** The node with this `server_name`; throws if there is none. */
+  nodeByName(name: string): NatsServerHandle
+  /** Stops every node and removes the temp dir. */
+  dispose(): Promise<void>
+}
+
+let counter = 0
+
+export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
+  const { size = 3, readyTimeoutMs = 10_000, metaLeaderTimeoutMs = 20_000, stopTimeoutMs = 5_000 } = opts
+  const name = opts.name ?? `tc-${process.pid}-${++counter}`
+  const bin = opts.bin ?? (await natsServerBin())
+  const root = await mkdtemp(join(tmpdir(), 'nats-cluster-'))
+  // Route ports must be known up front: every node lists all the others.
+  const routePorts = await freePorts(size)
+  const routeUrl = (port: number): string => `"nats-route://127.0.0.1:${port}"`
+
+  const launches = routePorts.map(async (routePort, i) => {
+    const nodeName = `${name}-n${i + 1}`
+    const dir = join(root, `n${i + 1}`)
+    await mkdir(dir)
+    const routes = routePorts.filter((p) => p !== routePort).map(routeUrl)
+    const cluster = `cluster { name: ${JSON.stringify(name)}, listen: "127.0.0.1:${routePort}", routes: [${routes.join(', ')}] }`
+    return launchNatsServer({
+      dir,
+      name: nodeName,
+      websocket: false,
+      config: [cluster, opts.config ?? ''].join('\n'),
+      readyTimeoutMs,
+      stopTimeoutMs,
+      bin,
+    })
+  })
+  const settled = await Promise.allSettled(launches)
+  const nodes = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
+  const dispose = async (): Promise<void> => {
+    await Promise.allSettled(nodes.map((n) => n.dispose()))
+    await rm(root, { recursive: true, force: true })
+  }
+  const failed = settled.find((s) => s.status === 'rejected')
+  if (failed !== undefined) {
+    await dispose()
+    throw failed.reason
+  }
+
+  const urls = nodes.map((n) => n.url)
+  try {
+    await waitForMetaLeader(urls, metaLeaderTimeoutMs)
+  } catch (err) {
+    const logs = nodes.map((n) => `--- ${n.name} ---\n${n.log()}`).join('\n')
+    await dispose()
+    throw new NatsClusterStartError(`${err instanceof Error ? err.message : String(err)}\n${logs}`, { cause: err })
+  }
+  return {
+    name,
+    urls,
+    nodes,
+    nodeByName(nodeName) {
+      const node = nodes.find((n) => n.name === nodeName)
+      if (node === undefined) throw new Error(`no node ${nodeName} in ${nodes.map((n) => n.name).join(', ')}`)
+      return node
+    },
+    dispose,
+    [Symbol.asyncDispose]: dispose,
+  }
+}
+
+export class NatsClusterStartError extends Error {
+  override readonly name = 'NatsClusterStartError'
+}
+
+/** Waits until every node answers the JetStream API, which needs an elected meta-leader. */
+async function waitForMetaLeader(urls: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (const url of urls) {
+    const nc = await connect({ servers: url, timeout: Math.max(1, deadline - Date.now()) })
+    try {
+      const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 1_000 })
+      await waitFor(() => jsm.getAccountInfo(), {
+        timeoutMs: Math.max(1, deadline - Date.now()),
+        intervalMs: 100,
+        message: `the JetStream meta-leader (asking ${url})`,
+      })
+    } finally {
+      await nc.close()
+    }
+  }
+}
+
+/**
+ * Polls `streams.info` until the stream has a RAFT leader (other than
+ * `excluding`, e.g. a node just killed) and returns that leader's server name.
+ */
+export async function waitForStreamLeader(
+  nc: NatsConnection,
+  stream: string,
+  timeoutMs = 10_000,
+  excluding?: string,
+): Promise<string> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 1_000 })
+  return waitFor(
+    async () => {
+      const leader = (await jsm.streams.info(stream)).cluster?.leader
+      return leader !== undefined && leader !== '' && leader !== excluding ? leader : undefined
+    },
+    { timeoutMs, intervalMs: 100, message: `a leader for stream ${stream}${excluding ? ` other than ${excluding}` : ''}` },
+  )
+}

@@ -1,0 +1,166 @@
+// A real JetStream nats-server per test (or suite) on random ports, in a temp dir.
+//   await using server = await startNatsServer()
+//   const nc = await connect({ servers: server.url })
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { resolveNatsServer } from '../../scripts/nats-server-bin.ts'
+import { createLineBuffer } from './lines.ts'
+import { spawnNatsServer, stopNatsProcess } from './nats-process.ts'
+import type { NatsProcess } from './nats-process.ts'
+
+export { NatsServerStartError } from './nats-process.ts'
+
+export interface NatsServerOptions {
+  /** `server_name` (default: unique per process). */
+  name?: string
+  /** Listen for WebSocket clients too (default true). */
+  websocket?: boolean
+  /** Extra config text appended to the generated file. */
+  config?: string
+  /** Deadline for "Server is ready" (default 10 s). */
+  readyTimeoutMs?: number
+  /** How long `stop()` waits after SIGTERM before SIGKILL (default 5 s). */
+  stopTimeoutMs?: number
+  /** The binary (default: $NATS_SERVER_BIN, else `resolveNatsServer()`). */
+  bin?: string
+}
+
+export interface NatsServerHandle extends AsyncDisposable {
+  readonly name: string
+  /** nats://127.0.0.1:PORT, the same after `restart()`. */
+  readonly url: string
+  readonly port: number
+  /** ws://127.0.0.1:PORT, or undefined with `websocket: false`. */
+  readonly wsUrl: string | undefined
+  readonly storeDir: string
+  readonly dir: string
+  readonly configFile: string
+  /** The current (or last) process id. */
+  readonly pid: number
+  readonly running: boolean
+  /** Everything the server logged, across restarts (bounded). */
+  log(): string
+  /** SIGTERM, then SIGKILL after `stopTimeoutMs`; resolves once it has exited. */
+  stop(): Promise<void>
+  /** SIGKILL (a crash); resolves once it has exited. */
+  kill(): Promise<void>
+  /** Starts again on the same ports with the same store dir (stops it first if running). */
+  restart(): Promise<void>
+  /** Stops it and removes its temp dir. */
+  dispose(): Promise<void>
+}
+
+/** Everything `launchNatsServer` needs; the cluster harness adds its `cluster {}` block via `config`. */
+export interface LaunchSpec {
+  dir: string
+  name: string
+  websocket: boolean
+  config: string
+  readyTimeoutMs: number
+  stopTimeoutMs: number
+  bin: string
+}
+
+let counter = 0
+let resolvedBin: Promise<string> | undefined
+
+/** $NATS_SERVER_BIN (set by the global setup), else the first fitting binary, resolved once. */
+export function natsServerBin(): Promise<string> {
+  const fromEnv = process.env['NATS_SERVER_BIN']
+  if (fromEnv !== undefined && fromEnv !== '') return Promise.resolve(fromEnv)
+  resolvedBin ??= resolveNatsServer().then((found) => found.bin)
+  return resolvedBin
+}
+
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
+  const bin = opts.bin ?? (await natsServerBin())
+  const dir = await mkdtemp(join(tmpdir(), 'nats-test-'))
+  try {
+    return await launchNatsServer({
+      dir,
+      name: opts.name ?? `test-${process.pid}-${++counter}`,
+      websocket: opts.websocket ?? true,
+      config: opts.config ?? '',
+      readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
+      stopTimeoutMs: opts.stopTimeoutMs ?? 5_000,
+      bin,
+    })
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  }
+}
+
+/** Starts a server in an existing `dir`, which the handle then owns (dispose removes it). */
+export async function launchNatsServer(spec: LaunchSpec): Promise<NatsServerHandle> {
+  const { dir, name, websocket, readyTimeoutMs, stopTimeoutMs, bin } = spec
+  const storeDir = join(dir, 'js')
+  const configFile = join(dir, 'nats-server.conf')
+  const log = createLineBuffer(5_000)
+  const start = async (port: number, wsPort: number): Promise<NatsProcess> => {
+    await writeFile(configFile, renderConfig({ name, port, wsPort, storeDir, websocket, extra: spec.config }))
+    return spawnNatsServer({ bin, configFile, cwd: dir, log, websocket, timeoutMs: readyTimeoutMs })
+  }
+
+  let proc = await start(-1, -1)
+  const port = proc.port
+  const wsPort = proc.wsPort
+  let disposed: Promise<void> | undefined
+  const stop = async (): Promise<void> => {
+    await stopNatsProcess(proc, 'SIGTERM', stopTimeoutMs)
+  }
+  const dispose = (): Promise<void> =>
+    (disposed ??= stop().finally(() => rm(dir, { recursive: true, force: true })))
+
+  return {
+    name,
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    wsUrl: wsPort === undefined ? undefined : `ws://127.0.0.1:${wsPort}`,
+    storeDir,
+    dir,
+    configFile,
+    get pid() {
+      return proc.pid
+    },
+    get running() {
+      return proc.running()
+    },
+    log: () => log.text(),
+    stop,
+    async kill() {
+      await stopNatsProcess(proc, 'SIGKILL', 0)
+    },
+    async restart() {
+      if (disposed) throw new Error(`nats-server ${name} was disposed`)
+      await stop()
+      log.push(`--- harness: restarting ${name} on port ${port} ---`)
+      proc = await start(port, wsPort ?? -1)
+      if (proc.port !== port) throw new Error(`restarted on port ${proc.port}, expected ${port}`)
+    },
+    dispose,
+    [Symbol.asyncDispose]: dispose,
+  }
+}
+
+interface ConfigInput {
+  name: string
+  port: number
+  wsPort: number
+  storeDir: string
+  websocket: boolean
+  extra: string
+}
+
+function renderConfig({ name, port, wsPort, storeDir, websocket, extra }: ConfigInput): string {
+  const lines = [
+    '# written by test/harness/nats-server.ts',
+    `server_name: ${JSON.stringify(name)}`,
+    `listen: "127.0.0.1:${port}"`,
+    `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+  ]
+  if (websocket) lines.push(`websocket { listen: "127.0.0.1:${wsPort}", no_tls: true }`)
+  if (extra !== '') lines.push(extra)
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,63 @@
+/** Test fixture: the app on fake deps, with its log lines captured. Used only by tests. */
+import { createLogger } from '../../shared/observability/logger.ts'
+import { createMetrics } from '../../shared/observability/metrics.ts'
+import { createApp, type GatewayDeps } from './app.ts'
+
+export const created = '2030-01-02T03:04:05.000Z'
+
+export interface FixtureOptions {
+  config?: Partial<GatewayDeps['config']>
+  random?: () => number
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>
+  newChargeId?: () => string
+  shutdownSignal?: AbortSignal
+}
+
+export function createTestApp({ config, ...deps }: FixtureOptions = {}) {
+  const lines: string[] = []
+  const logger = createLogger({ service: 'gateway', level: 'info', destination: { write: (line) => lines.push(line) } })
+  let nextId = 0
+  const app = createApp({
+    config: { failureRate: 0, latencyMs: 0, slowMs: 10_000, flakyFailures: 2, ...config },
+    logger,
+    metrics: createMetrics('gateway'),
+    random: () => 0.999,
+    sleep: () => Promise.reject(new Error('unexpected sleep')),
+    now: () => new Date(created),
+    newChargeId: () => `ch_${++nextId}`,
+    ...deps,
+  })
+
+  const charge = (key: string | undefined, body: unknown, init: RequestInit = {}) =>
+    app.request('/charges', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(key === undefined ? {} : { 'Idempotency-Key': key }) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      ...init,
+    })
+  const listCharges = async (orderId?: string) => {
+    const response = await app.request(orderId === undefined ? '/charges' : `/charges?orderId=${orderId}`)
+    return (await response.json()) as unknown
+  }
+  const logs = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+  return { app, charge, listCharges, logs, lines }
+}
+
+export function chargeBody(overrides: Record<string, unknown> = {}) {
+  return { amountCents: 1999, currency: 'EUR', token: 'tok_ok', orderId: 'order-1', ...overrides }
+}
+
+/** A sleep that waits until the test lets it go, or until the signal aborts. */
+export function createGate() {
+  const calls: number[] = []
+  let open: () => void = () => undefined
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  const sleep = (ms: number, signal: AbortSignal) => {
+    calls.push(ms)
+    return new Promise<void>((resolve, reject) => {
+      signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })
+      void opened.then(resolve)
+    })
+  }
+  return { sleep, calls, open: () => open() }
+}

@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest'
+import { abortableSleep } from './abortable-sleep.ts'
+import { chargeBody, createGate, createTestApp, created } from './app-fixture.ts'
+
+const charge1 = { id: 'ch_1', status: 'succeeded', amountCents: 1999, currency: 'EUR', orderId: 'order-1', created }
+
+describe('POST /charges', () => {
+  it('creates a charge and replays it for the same key without charging twice', async () => {
+    const { charge, listCharges } = createTestApp()
+
+    const first = await charge('key-1', chargeBody())
+    const replay = await charge('key-1', chargeBody())
+
+    expect(first.status).toBe(201)
+    expect(await first.json()).toStrictEqual(charge1)
+    expect(first.headers.get('Idempotent-Replayed')).toBeNull()
+    expect(replay.status).toBe(201)
+    expect(await replay.json()).toStrictEqual(charge1)
+    expect(replay.headers.get('Idempotent-Replayed')).toBe('true')
+    expect(await listCharges('order-1')).toStrictEqual({ charges: [charge1] })
+  })
+
+  it('declines tok_declined with 402 and replays the decline for the same key', async () => {
+    const { charge, listCharges } = createTestApp()
+
+    const first = await charge('key-1', chargeBody({ token: 'tok_declined' }))
+    const replay = await charge('key-1', chargeBody({ token: 'tok_declined' }))
+
+    expect([first.status, await first.json()]).toStrictEqual([402, { error: 'card_declined' }])
+    expect([replay.status, await replay.json()]).toStrictEqual([402, { error: 'card_declined' }])
+    expect(replay.headers.get('Idempotent-Replayed')).toBe('true')
+    expect(await listCharges()).toStrictEqual({ charges: [] })
+  })
+
+  it.each([
+    ['tok_visa', 'card_declined'],
+    ['card_4242', 'invalid_token'],
+  ])('declines the unknown token %s as %s', async (token, error) => {
+    const { charge } = createTestApp()
+    const response = await charge('key-1', chargeBody({ token }))
+    expect([response.status, await response.json()]).toStrictEqual([402, { error }])
+  })
+
+  it('answers 503 to tok_flaky for the first two attempts of an order, then charges it', async () => {
+    const { charge, listCharges } = createTestApp({ config: { flakyFailures: 2 } })
+    const body = chargeBody({ token: 'tok_flaky' })
+
+    const statuses = []
+    for (let attempt = 0; attempt < 3; attempt++) statuses.push((await charge('key-1', body)).status)
+    const otherOrder = await charge('key-2', chargeBody({ token: 'tok_flaky', orderId: 'order-2' }))
+
+    expect(statuses).toStrictEqual([503, 503, 201])
+    expect([otherOrder.status, await otherOrder.json()]).toStrictEqual([503, { error: 'unavailable' }])
+    expect(await listCharges('order-1')).toStrictEqual({ charges: [charge1] })
+  })
+
+  it('rejects the same key with a different body with 409 and keeps the first charge', async () => {
+    const { charge, listCharges } = createTestApp()
+    await charge('key-1', chargeBody())
+
+    const reused = await charge('key-1', chargeBody({ amountCents: 1 }))
+
+    expect([reused.status, await reused.json()]).toStrictEqual([409, { error: 'idempotency_key_reused' }])
+    expect(await listCharges()).toStrictEqual({ charges: [charge1] })
+  })
+
+  it('answers 409 idempotency_key_in_use while the same request is still being decided', async () => {
+    const gate = createGate()
+    const { charge } = createTestApp({ sleep: gate.sleep })
+
+    const slow = charge('key-1', chargeBody({ token: 'tok_slow' }))
+    const concurrent = await charge('key-1', chargeBody({ token: 'tok_slow' }))
+    gate.open()
+
+    expect([concurrent.status, await concurrent.json()]).toStrictEqual([409, { error: 'idempotency_key_in_use' }])
+    expect((await slow).status).toBe(201)
+  })
+
+  it('rejects an invalid body with 400 listing every issue', async () => {
+    const { charge, listCharges } = createTestApp()
+
+    const response = await charge('key-1', { amountCents: 0, currency: 'eur', token: '', extra: true })
+
+    expect(response.status).toBe(400)
+    expect(await response.json()).toStrictEqual({
+      error: 'invalid_request',
+      message:
+        'amountCents: must be >= 1; currency: must be a 3-letter uppercase currency code; ' +
+        'token: must not be empty; orderId: is required; extra: is not a known field',
+      issues: [
+        { path: 'amountCents', message: 'must be >= 1' },
+        { path: 'currency', message: 'must be a 3-letter uppercase currency code' },
+        { path: 'token', message: 'must not be empty' },
+        { path: 'orderId', message: 'is required' },
+        { path: 'extra', message: 'is not a known field' },
+      ],
+    })
+    expect(await listCharges()).toStrictEqual({ charges: [] })
+  })
+
+  it('rejects malformed JSON with 400', async () => {
+    const { charge } = createTestApp()
+    const response = await charge('key-1', '{"amountCents": 5,')
+    expect([response.status, await response.json()]).toStrictEqual([400, { error: 'malformed_json' }])
+  })
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['with a space', 'key 1'],
+    ['256 characters long', 'k'.repeat(256)],
+  ])('rejects an idempotency key that is %s with 400', async (_, key) => {
+    const { charge } = createTestApp()
+    const response = await charge(key, chargeBody())
+    expect([response.status, await response.json()]).toStrictEqual([400, { error: 'missing_idempotency_key' }])
+  })
+
+  it('logs each decision with the order id and outcome, never the token', async () => {
+    const { charge, logs, lines } = createTestApp()
+    await charge('key-1', chargeBody())
+    await charge('key-2', chargeBody({ token: 'tok_declined' }))
+
+    expect(lines.join('')).not.toContain('tok_')
+    expect(logs().map(({ orderId, outcome }) => ({ orderId, outcome }))).toStrictEqual([
+      { orderId: 'order-1', outcome: 'succeeded' },
+      { orderId: 'order-1', outcome: 'declined' },
+    ])
+  })
+})
+
+describe('POST /charges timing and faults', () => {
+  it('answers tok_slow with the charge only after GATEWAY_SLOW_MS', async () => {
+    const sleeps: number[] = []
+    const sleep = (ms: number) => (sleeps.push(ms), Promise.resolve())
+    const { charge } = createTestApp({ config: { slowMs: 7_000 }, sleep })
+
+    const response = await charge('key-1', chargeBody({ token: 'tok_slow' }))
+
+    expect(sleeps).toStrictEqual([7_000])
+    expect([response.status, await response.json()]).toStrictEqual([201, charge1])
+  })
+
+  it('records nothing for tok_slow when the client goes away, so a retry can charge', async () => {
+    const client = new AbortController()
+    const leave = (ms: number, signal: AbortSignal) => (client.abort(), abortableSleep(ms, signal))
+    const gone = createTestApp({ sleep: leave })
+
+    const abandoned = await gone.charge('key-1', chargeBody({ token: 'tok_slow' }), { signal: client.signal })
+    const retry = await gone.charge('key-1', chargeBody({ token: 'tok_ok' }))
+
+    expect(abandoned.status).toBe(499)
+    expect(gone.logs().map(({ outcome }) => outcome)).toStrictEqual(['abandoned', 'idempotency_key_reused'])
+    expect(retry.status).toBe(409)
+    expect(await gone.listCharges()).toStrictEqual({ charges: [] })
+  })
+
+  it('answers 503 to a waiting tok_slow charge on shutdown and records nothing', async () => {
+    const shutdown = new AbortController()
+    const { charge, listCharges } = createTestApp({ sleep: abortableSleep, shutdownSignal: shutdown.signal })
+
+    const waiting = charge('key-1', chargeBody({ token: 'tok_slow' }))
+    shutdown.abort()
+    const response = await waiting
+
+    expect([response.status, await response.json()]).toStrictEqual([503, { error: 'unavailable' }])
+    expect(await listCharges()).toStrictEqual({ charges: [] })
+  })
+
+  it('answers 503 with probability GATEWAY_FAILURE_RATE and does not remember it', async () => {
+    const draws = [0.29, 0.3]
+    const random = () => draws.shift() ?? 1
+    const { charge, listCharges } = createTestApp({ config: { failureRate: 0.3 }, random })
+
+    const failed = await charge('key-1', chargeBody())
+    const retried = await charge('key-1', chargeBody())
+
+    expect([failed.status, await failed.json()]).toStrictEqual([503, { error: 'unavailable' }])
+    expect(retried.status).toBe(201)
+    expect(retried.headers.get('Idempotent-Replayed')).toBeNull()
+    expect(await listCharges()).toStrictEqual({ charges: [charge1] })
+  })
+
+  it('adds GATEWAY_LATENCY_MS to every charge attempt, replays included', async () => {
+    const sleeps: number[] = []
+    const sleep = (ms: number) => (sleeps.push(ms), Promise.resolve())
+    const { charge } = createTestApp({ config: { latencyMs: 250 }, sleep })
+
+    await charge('key-1', chargeBody())
+    await charge('key-1', chargeBody())
+
+    expect(sleeps).toStrictEqual([250, 250])
+  })
+})

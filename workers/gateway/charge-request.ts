@@ -1,0 +1,56 @@
+import * as v from 'valibot'
+import type { ChargeRequest } from './domain.ts'
+
+const text = (max: number) =>
+  v.pipe(
+    v.string('must be a string'),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(max, `must be at most ${max} characters`),
+  )
+
+/** Missing and unknown keys get plain messages instead of Valibot's `Expected never`. */
+function bodyMessage(issue: v.StrictObjectIssue): string {
+  if (issue.expected === 'never') return 'is not a known field'
+  if (issue.expected.startsWith('"')) return 'is required'
+  return 'must be a JSON object'
+}
+
+/** `POST /charges` body; unknown keys are rejected. */
+export const chargeRequestSchema = v.strictObject(
+  {
+    amountCents: v.pipe(
+      v.number('must be a number'),
+      v.safeInteger('must be an integer'),
+      v.minValue(1, 'must be >= 1'),
+    ),
+    currency: v.pipe(
+      v.string('must be a string'),
+      v.regex(/^[A-Z]{3}$/, 'must be a 3-letter uppercase currency code'),
+    ),
+    token: text(128),
+    orderId: text(128),
+  },
+  bodyMessage,
+)
+
+export interface RequestIssue {
+  /** Dot path into the body; '' for the body itself. */
+  path: string
+  message: string
+}
+
+export type ParsedChargeRequest = { ok: true; request: ChargeRequest } | { ok: false; issues: RequestIssue[] }
+
+export function parseChargeRequest(body: unknown): ParsedChargeRequest {
+  const result = v.safeParse(chargeRequestSchema, body, { abortEarly: false })
+  if (result.success) return { ok: true, request: result.output }
+  return {
+    ok: false,
+    issues: result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? '', message: issue.message })),
+  }
+}
+
+/** 1..255 visible ASCII characters, or undefined. */
+export function parseIdempotencyKey(header: string | undefined): string | undefined {
+  return header !== undefined && /^[\x21-\x7e]{1,255}$/.test(header) ? header : undefined
+}

@@ -1,0 +1,73 @@
+import * as v from 'valibot'
+import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** `"0.25"` -> 0.25, a probability in [0, 1]. */
+function probabilityFromEnv(defaultValue: number) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^(\d+(\.\d*)?|\.\d+)$/, 'must be a number from 0 to 1'),
+      v.transform(Number),
+      v.number(),
+      v.maxValue(1, 'must be <= 1'),
+    ),
+    String(defaultValue),
+  )
+}
+
+/**
+ * The sandbox's settings, one environment variable each. Waits are capped
+ * below Bun's 30 s idle timeout (shared/runtime/server.ts), which would
+ * otherwise cut a waiting request's connection.
+ */
+export const gatewayConfigSchema = v.object({
+  PORT: intFromEnv(3003, 0, 65_535),
+  HOST: bindHostFromEnv,
+  LOG_LEVEL: logLevelFromEnv,
+  GATEWAY_FAILURE_RATE: probabilityFromEnv(0),
+  GATEWAY_LATENCY_MS: intFromEnv(0, 0, 5_000),
+  GATEWAY_SLOW_MS: intFromEnv(10_000, 0, 20_000),
+  GATEWAY_FLAKY_FAILURES: intFromEnv(2, 0, 100),
+})
+
+export interface GatewayConfig {
+  /** 0 binds a free port. */
+  port: number
+  host: string
+  logLevel: string
+  /** Probability of answering 503 to a charge attempt. */
+  failureRate: number
+  /** Added to every charge attempt. */
+  latencyMs: number
+  /** How long `tok_slow` waits before answering. */
+  slowMs: number
+  /** How many attempts per order `tok_flaky` answers 503 before it succeeds. */
+  flakyFailures: number
+}
+
+/** Every variable, for `--help` and the README. */
+export const gatewayEnvHelp = [
+  ['PORT', '3003', 'port to listen on; 0 picks a free one'],
+  ['HOST', '127.0.0.1', 'address to bind'],
+  ['LOG_LEVEL', 'info', 'fatal, error, warn, info, debug, trace or silent'],
+  ['GATEWAY_FAILURE_RATE', '0', 'probability (0..1) of answering 503 to a charge attempt'],
+  ['GATEWAY_LATENCY_MS', '0', 'latency added to every charge attempt (max 5000)'],
+  ['GATEWAY_SLOW_MS', '10000', 'how long tok_slow waits before answering (max 20000)'],
+  ['GATEWAY_FLAKY_FAILURES', '2', 'attempts per order that tok_flaky answers 503 (max 100)'],
+] as const
+
+/** Throws ConfigError listing every bad variable. */
+export function loadGatewayConfig(env: Env): GatewayConfig {
+  const raw = loadConfig(gatewayConfigSchema, env)
+  return {
+    port: raw.PORT,
+    host: raw.HOST,
+    logLevel: raw.LOG_LEVEL,
+    failureRate: raw.GATEWAY_FAILURE_RATE,
+    latencyMs: raw.GATEWAY_LATENCY_MS,
+    slowMs: raw.GATEWAY_SLOW_MS,
+    flakyFailures: raw.GATEWAY_FLAKY_FAILURES,
+  }
+}

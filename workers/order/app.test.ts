@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest'
+import { createLogger } from '../../shared/observability/logger.ts'
+import { createMetrics } from '../../shared/observability/metrics.ts'
+import type { OrderStatus } from '../../schemas/order-status.ts'
+import { createApp } from './app.ts'
+import { UnavailableError, type OrderStore, type PlaceOrderResult } from './order-store.ts'
+
+const ORDER_ID = '0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f'
+const validOrder = { customerId: 'c-1', items: [{ sku: 'SKU-1', quantity: 2 }], paymentToken: 'tok_ok' }
+
+function fakeStore(overrides: Partial<OrderStore> = {}): OrderStore & { calls: unknown[] } {
+  const calls: unknown[] = []
+  return {
+    calls,
+    placeOrder: (input) => {
+      calls.push(input)
+      const result: PlaceOrderResult = { kind: 'accepted', orderId: ORDER_ID, correlationId: input.correlationId, replayed: false }
+      return Promise.resolve(result)
+    },
+    getOrder: () => Promise.resolve(null),
+    ...overrides,
+  }
+}
+
+function appWith(store: OrderStore) {
+  const logger = createLogger({ service: 'order', level: 'silent' })
+  return createApp({ store, logger, metrics: createMetrics('order'), checkReady: () => Promise.resolve({ ok: true }) })
+}
+
+function post(app: ReturnType<typeof appWith>, body: string, headers: Record<string, string> = {}) {
+  return app.request('/orders', { method: 'POST', body, headers: { 'Content-Type': 'application/json', ...headers } })
+}
+
+describe('POST /orders', () => {
+  it('accepts a valid order with 202, Location and the caller correlation id', async () => {
+    const store = fakeStore()
+    const res = await post(appWith(store), JSON.stringify(validOrder), { 'X-Correlation-ID': 'corr-123' })
+    expect(res.status).toBe(202)
+    expect(res.headers.get('Location')).toBe(`/orders/${ORDER_ID}`)
+    expect(res.headers.get('X-Correlation-ID')).toBe('corr-123')
+    expect(await res.json()).toStrictEqual({ orderId: ORDER_ID, status: 'pending', correlationId: 'corr-123' })
+    expect(store.calls).toStrictEqual([{ request: validOrder, correlationId: 'corr-123' }])
+  })
+
+  it('generates a correlation id when the header is missing or malformed', async () => {
+    for (const headers of [{}, { 'X-Correlation-ID': 'has space' }, { 'X-Correlation-ID': 'x'.repeat(129) }]) {
+      const res = await post(appWith(fakeStore()), JSON.stringify(validOrder), headers)
+      const body = (await res.json()) as { correlationId: string }
+      expect(body.correlationId).toMatch(/^[0-9a-f-]{36}$/)
+      expect(res.headers.get('X-Correlation-ID')).toBe(body.correlationId)
+    }
+  })
+
+  it('passes a well-formed Idempotency-Key to the store and rejects a malformed one', async () => {
+    const store = fakeStore()
+    const app = appWith(store)
+    expect((await post(app, JSON.stringify(validOrder), { 'Idempotency-Key': 'key-1' })).status).toBe(202)
+    expect(store.calls).toStrictEqual([expect.objectContaining({ idempotencyKey: 'key-1' })])
+    const bad = await post(app, JSON.stringify(validOrder), { 'Idempotency-Key': 'é' })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { error: string }).error).toBe('invalid_idempotency_key')
+  })
+
+  it('answers 422 when the store says the key was used with another body', async () => {
+    const store = fakeStore({ placeOrder: () => Promise.resolve({ kind: 'idempotency_key_reused' }) })
+    const res = await post(appWith(store), JSON.stringify(validOrder), { 'Idempotency-Key': 'k' })
+    expect(res.status).toBe(422)
+    expect(((await res.json()) as { error: string }).error).toBe('idempotency_key_reused')
+  })
+
+  it.each([
+    ['an empty customer id', { ...validOrder, customerId: '' }, 'customerId'],
+    ['a customer id over 64 characters', { ...validOrder, customerId: 'c'.repeat(65) }, 'customerId'],
+    ['no items', { ...validOrder, items: [] }, 'items'],
+    ['101 items', { ...validOrder, items: Array.from({ length: 101 }, (_, i) => ({ sku: `S${i}`, quantity: 1 })) }, 'items'],
+    ['a lower-case sku', { ...validOrder, items: [{ sku: 'sku-1', quantity: 1 }] }, 'items.0.sku'],
+    ['a sku starting with -', { ...validOrder, items: [{ sku: '-A', quantity: 1 }] }, 'items.0.sku'],
+    ['a 33-character sku', { ...validOrder, items: [{ sku: 'A'.repeat(33), quantity: 1 }] }, 'items.0.sku'],
+    ['quantity 0', { ...validOrder, items: [{ sku: 'A', quantity: 0 }] }, 'items.0.quantity'],
+    ['quantity 1001', { ...validOrder, items: [{ sku: 'A', quantity: 1001 }] }, 'items.0.quantity'],
+    ['a fractional quantity', { ...validOrder, items: [{ sku: 'A', quantity: 1.5 }] }, 'items.0.quantity'],
+    ['a repeated sku', { ...validOrder, items: [{ sku: 'A', quantity: 1 }, { sku: 'A', quantity: 2 }] }, 'items'],
+    ['an unknown field', { ...validOrder, coupon: 'FREE' }, 'coupon'],
+    ['an unknown item field', { ...validOrder, items: [{ sku: 'A', quantity: 1, price: 1 }] }, 'items.0.price'],
+    ['a missing payment token', { customerId: 'c', items: validOrder.items }, 'paymentToken'],
+    ['a payment token over 128 characters', { ...validOrder, paymentToken: 't'.repeat(129) }, 'paymentToken'],
+  ])('rejects %s with 400 invalid_order naming the path', async (_name, body, path) => {
+    const store = fakeStore()
+    const res = await post(appWith(store), JSON.stringify(body))
+    expect(res.status).toBe(400)
+    const json = (await res.json()) as { error: string; message: string; issues: { path: string; message: string }[] }
+    expect(json.error).toBe('invalid_order')
+    expect(typeof json.message).toBe('string')
+    expect(json.issues.map((i) => i.path)).toContain(path)
+    expect(store.calls).toStrictEqual([])
+  })
+
+  it('rejects a body that is not an object', async () => {
+    const res = await post(appWith(fakeStore()), '[1,2]')
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_order')
+  })
+
+  it('answers 400 malformed_json for broken JSON', async () => {
+    const res = await post(appWith(fakeStore()), '{"customerId":')
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { error: string }).error).toBe('malformed_json')
+  })
+
+  it('answers 415 for a non-JSON content type', async () => {
+    const app = appWith(fakeStore())
+    const res = await app.request('/orders', { method: 'POST', body: JSON.stringify(validOrder), headers: { 'Content-Type': 'text/plain' } })
+    expect(res.status).toBe(415)
+    const none = await app.request('/orders', { method: 'POST', body: JSON.stringify(validOrder) })
+    expect(none.status).toBe(415)
+  })
+
+  it('accepts application/json with a charset', async () => {
+    const res = await post(appWith(fakeStore()), JSON.stringify(validOrder), { 'Content-Type': 'application/json; charset=utf-8' })
+    expect(res.status).toBe(202)
+  })
+
+  it('answers 413 above 64 KiB', async () => {
+    const big = JSON.stringify({ ...validOrder, customerId: 'x'.repeat(64 * 1024) })
+    const res = await post(appWith(fakeStore()), big)
+    expect(res.status).toBe(413)
+    expect(((await res.json()) as { error: string }).error).toBe('payload_too_large')
+  })
+
+  it('answers 503 with Retry-After when the store is unavailable', async () => {
+    const store = fakeStore({ placeOrder: () => Promise.reject(new UnavailableError('down')) })
+    const res = await post(appWith(store), JSON.stringify(validOrder))
+    expect(res.status).toBe(503)
+    expect(res.headers.get('Retry-After')).toBe('1')
+    expect(((await res.json()) as { error: string }).error).toBe('unavailable')
+  })
+
+  it('answers 500 with a generic body for an unexpected error', async () => {
+    const store = fakeStore({ placeOrder: () => Promise.reject(new Error('secret detail')) })
+    const res = await post(appWith(store), JSON.stringify(validOrder))
+    expect(res.status).toBe(500)
+    expect(await res.json()).toStrictEqual({ error: 'internal', message: 'internal error' })
+  })
+})
+
+describe('GET /orders/:orderId', () => {
+  const record: OrderStatus = {
+    orderId: ORDER_ID,
+    status: 'pending',
+    customerId: 'c-1',
+    items: [{ sku: 'SKU-1', quantity: 2 }],
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    history: [{ event: 'orders.created', status: 'pending', at: '2026-01-01T00:00:00.000Z' }],
+  }
+
+  it('returns the projected status', async () => {
+    const res = await appWith(fakeStore({ getOrder: () => Promise.resolve(record) })).request(`/orders/${ORDER_ID}`)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toStrictEqual(record)
+  })
+
+  it('answers 404 not_found for an unknown order', async () => {
+    const res = await appWith(fakeStore()).request(`/orders/${ORDER_ID}`)
+    expect(res.status).toBe(404)
+    expect(((await res.json()) as { error: string }).error).toBe('not_found')
+  })
+
+  it('answers 400 for a malformed id', async () => {
+    const res = await appWith(fakeStore()).request('/orders/not-a-uuid')
+    expect(res.status).toBe(400)
+  })
+})
+
+describe('observability routes', () => {
+  it('serves liveness, readiness and metrics', async () => {
+    const app = appWith(fakeStore())
+    await post(app, JSON.stringify(validOrder))
+    expect((await app.request('/health')).status).toBe(200)
+    expect((await app.request('/ready')).status).toBe(200)
+    const metrics = await (await app.request('/metrics')).text()
+    expect(metrics).toContain('http_requests_total{method="POST",route="/orders",status="202",service="order"} 1')
+    expect(metrics).toContain('process_cpu_seconds_total')
+  })
+
+  it('reports not ready with the reason', async () => {
+    const logger = createLogger({ service: 'order', level: 'silent' })
+    const app = createApp({
+      store: fakeStore(),
+      logger,
+      metrics: createMetrics('order'),
+      checkReady: () => Promise.resolve({ ok: false, reason: 'not connected to NATS' }),
+    })
+    const res = await app.request('/ready')
+    expect(res.status).toBe(503)
+    expect(await res.json()).toStrictEqual({ status: 'not_ready', reason: 'not connected to NATS' })
+  })
+})

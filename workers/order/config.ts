@@ -1,0 +1,22 @@
+import * as v from 'valibot'
+import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import { natsSettings } from '../../shared/config/nats-settings.ts'
+
+export const OrderConfigSchema = v.object({
+  PORT: intFromEnv(3000, 0, 65535),
+  HOST: bindHostFromEnv,
+  LOG_LEVEL: logLevelFromEnv,
+  ...natsSettings,
+  /** Largest `POST /orders` body. */
+  ORDER_MAX_BODY_BYTES: intFromEnv(64 * 1024, 1024, 16 * 1024 * 1024),
+  /** `Retry-After` seconds on 503. */
+  ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
+  /** Run the order-status projection consumer in this process. */
+  ORDER_PROJECTION: v.optional(v.picklist(['on', 'off'], 'must be on or off'), 'on'),
+})
+
+export type OrderConfig = v.InferOutput<typeof OrderConfigSchema>
+
+export function loadOrderConfig(env: Readonly<Record<string, string | undefined>>): OrderConfig {
+  return loadConfig(OrderConfigSchema, env)
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import type { EventOf } from '../../schemas/events.ts'
+import type { OrderStatus } from '../../schemas/order-status.ts'
+import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
+import { applyEvent, canonicalJson } from './domain.ts'
+
+const orderId = '0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f'
+const at = '2026-01-01T00:00:00.000Z'
+const meta = { at, correlationId: 'corr' }
+const base = { version: 1 as const, orderId, occurredAt: at }
+
+const events = {
+  [SUBJECTS.orderCreated]: { ...base, customerId: 'c', items: [{ sku: 'A', quantity: 1 }], paymentToken: 'tok_ok' },
+  [SUBJECTS.inventoryReserved]: {
+    ...base,
+    items: [{ sku: 'A', quantity: 1, unitPriceCents: 500 }],
+    amountCents: 500,
+    currency: 'USD',
+    paymentToken: 'tok_ok',
+  },
+  [SUBJECTS.paymentCompleted]: { ...base, chargeId: 'ch_1', amountCents: 500, currency: 'USD' },
+  [SUBJECTS.orderCancelled]: { ...base, reason: 'out_of_stock' as const, shortSkus: ['A'] },
+  [SUBJECTS.paymentFailed]: { ...base, reason: 'declined' as const },
+  [SUBJECTS.inventoryReleased]: { ...base, items: [{ sku: 'A', quantity: 1 }], reason: 'payment_failed' as const },
+} satisfies { [S in Subject]: EventOf<S> }
+
+function run(subjects: Subject[]): OrderStatus | null {
+  let state: OrderStatus | null = null
+  for (const subject of subjects) state = applyEvent(state, subject, events[subject], meta) ?? state
+  return state
+}
+
+describe('order status projection', () => {
+  it.each([
+    [[SUBJECTS.orderCreated], 'pending', undefined],
+    [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved], 'reserved', undefined],
+    [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted], 'confirmed', undefined],
+    [[SUBJECTS.orderCreated, SUBJECTS.orderCancelled], 'cancelled', 'out_of_stock'],
+    [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentFailed], 'cancelled', 'payment_declined'],
+    [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentFailed, SUBJECTS.inventoryReleased], 'cancelled', 'payment_declined'],
+    // late and out-of-order arrivals never move the status backwards
+    [[SUBJECTS.orderCreated, SUBJECTS.paymentCompleted, SUBJECTS.inventoryReserved], 'confirmed', undefined],
+    [[SUBJECTS.inventoryReserved, SUBJECTS.orderCreated], 'reserved', undefined],
+    [[SUBJECTS.orderCreated, SUBJECTS.orderCancelled, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted], 'cancelled', 'out_of_stock'],
+  ] as const)('%j ends %s (%s)', (subjects, status, reason) => {
+    const state = run([...subjects])
+    expect(state?.status).toBe(status)
+    expect(state?.reason).toBe(reason)
+    expect(state?.history.map((h) => h.event)).toStrictEqual(subjects)
+  })
+
+  it('ignores an event applied twice', () => {
+    const created = applyEvent(null, SUBJECTS.orderCreated, events[SUBJECTS.orderCreated], meta)
+    expect(applyEvent(created, SUBJECTS.orderCreated, events[SUBJECTS.orderCreated], meta)).toBeNull()
+  })
+
+  it('maps a gateway failure to payment_failed', () => {
+    const state = applyEvent(run([SUBJECTS.orderCreated]), SUBJECTS.paymentFailed, { ...base, reason: 'gateway_unavailable' }, meta)
+    expect(state?.reason).toBe('payment_failed')
+  })
+
+  it('keeps the order details from orders.created', () => {
+    expect(run([SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted])).toStrictEqual({
+      orderId,
+      status: 'confirmed',
+      customerId: 'c',
+      items: [{ sku: 'A', quantity: 1 }],
+      createdAt: at,
+      amountCents: 500,
+      chargeId: 'ch_1',
+      correlationId: 'corr',
+      updatedAt: at,
+      history: [
+        { event: 'orders.created', status: 'pending', at },
+        { event: 'inventory.reserved', status: 'reserved', at },
+        { event: 'payments.completed', status: 'confirmed', at },
+      ],
+    })
+  })
+})
+
+describe('canonicalJson', () => {
+  it('ignores key order', () => {
+    expect(canonicalJson({ b: 1, a: [{ y: 2, x: 1 }] })).toBe(canonicalJson({ a: [{ x: 1, y: 2 }], b: 1 }))
+    expect(canonicalJson({ a: [1, 2] })).not.toBe(canonicalJson({ a: [2, 1] }))
+  })
+})

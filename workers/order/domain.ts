@@ -1,0 +1,110 @@
+/*
+ * Pure rules of the order service: building the OrderCreated event and the
+ * order-status projection. No I/O.
+ */
+import type { EventOf, OrderCreated } from '../../schemas/events.ts'
+import type { CreateOrderRequest } from '../../schemas/order-request.ts'
+import type { OrderStatus, OrderStatusValue } from '../../schemas/order-status.ts'
+import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
+
+export function toOrderCreated(request: CreateOrderRequest, orderId: string, now: Date): OrderCreated {
+  return {
+    version: 1,
+    orderId,
+    occurredAt: now.toISOString(),
+    customerId: request.customerId,
+    items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
+    paymentToken: request.paymentToken,
+  }
+}
+
+/** Key order and whitespace do not change what a request means. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+const RANK: Record<OrderStatusValue, number> = { pending: 0, reserved: 1, confirmed: 2, cancelled: 2 }
+
+export interface EventMeta {
+  /** When the projection applied it. */
+  at: string
+  correlationId: string
+}
+
+/** The status an event moves an order to. */
+function statusOf<S extends Subject>(subject: S, event: EventOf<S>): Pick<OrderStatus, 'status' | 'reason'> {
+  switch (subject) {
+    case SUBJECTS.orderCreated:
+      return { status: 'pending' }
+    case SUBJECTS.inventoryReserved:
+      return { status: 'reserved' }
+    case SUBJECTS.paymentCompleted:
+      return { status: 'confirmed' }
+    case SUBJECTS.orderCancelled:
+      return { status: 'cancelled', reason: (event as EventOf<typeof SUBJECTS.orderCancelled>).reason }
+    case SUBJECTS.paymentFailed: {
+      const failure = (event as EventOf<typeof SUBJECTS.paymentFailed>).reason
+      return { status: 'cancelled', reason: failure === 'declined' ? 'payment_declined' : 'payment_failed' }
+    }
+    case SUBJECTS.inventoryReleased:
+      // Stock released after a failed payment; the failure itself cancelled the order.
+      return { status: 'cancelled', reason: 'payment_failed' }
+    default:
+      return { status: 'pending' }
+  }
+}
+
+/**
+ * Applies one event to the projection. Returns the new record, or `null` when
+ * nothing changes (the event was already applied). The status never moves
+ * backwards: a late or repeated event is recorded at most once in the history
+ * and cannot undo a later state; a final state (confirmed, cancelled) is kept.
+ */
+export function applyEvent<S extends Subject>(
+  current: OrderStatus | null,
+  subject: S,
+  event: EventOf<S>,
+  meta: EventMeta,
+): OrderStatus | null {
+  if (current?.history.some((h) => h.event === subject)) return null
+  const target = statusOf(subject, event)
+  const record: OrderStatus = current
+    ? { ...current, history: [...current.history] }
+    : { orderId: event.orderId, status: 'pending', updatedAt: meta.at, history: [], correlationId: meta.correlationId }
+
+  if (subject === SUBJECTS.orderCreated) {
+    const created = event as OrderCreated
+    record.customerId = created.customerId
+    record.items = created.items
+    record.createdAt = created.occurredAt
+  }
+  if (subject === SUBJECTS.inventoryReserved) {
+    record.amountCents = (event as EventOf<typeof SUBJECTS.inventoryReserved>).amountCents
+  }
+  if (subject === SUBJECTS.paymentCompleted) {
+    record.chargeId = (event as EventOf<typeof SUBJECTS.paymentCompleted>).chargeId
+  }
+
+  const advances = RANK[target.status] > RANK[record.status]
+  if (advances) {
+    record.status = target.status
+    if (target.reason !== undefined) record.reason = target.reason
+  }
+  record.history.push({ event: subject, status: advances ? target.status : record.status, at: meta.at })
+  record.updatedAt = meta.at
+  return record
+}
+
+/** The record written right after `orders.created` is acknowledged, before the projection runs. */
+export function toPendingStatus(created: OrderCreated, correlationId: string, at: string): OrderStatus {
+  const record = applyEvent(null, SUBJECTS.orderCreated, created, { at, correlationId })
+  if (record === null) throw new Error('unreachable: a new record always changes')
+  return record
+}
