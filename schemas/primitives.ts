@@ -39,3 +39,6 @@ export const PricedItemSchema = v.object({
   quantity: QuantitySchema,
   unitPriceCents: CentsSchema,
 })
+
+export type OrderItem = v.InferOutput<typeof OrderItemSchema>
+export type PricedItem = v.InferOutput<typeof PricedItemSchema>

@@ -22,9 +22,9 @@ export const natsSettings = {
   CONSUMER_CONCURRENCY: intFromEnv(16, 1, 1_000),
 } as const
 
-type NatsSettings = { [K in keyof typeof natsSettings]: v.InferOutput<(typeof natsSettings)[K]> }
+export type NatsSettingsConfig = { [K in keyof typeof natsSettings]: v.InferOutput<(typeof natsSettings)[K]> }
 
-export function toTopologyLimits(config: NatsSettings): TopologyLimits {
+export function toTopologyLimits(config: NatsSettingsConfig): TopologyLimits {
   return {
     ...DEFAULT_LIMITS,
     replicas: config.NATS_REPLICAS,

@@ -28,7 +28,7 @@ export interface ConnectOptions {
 export interface NatsHandle {
   nc: NatsConnection
   /** False between a `disconnect` and the next `reconnect`. */
-  isConnected(): boolean
+  isConnected: () => boolean
 }
 
 /**

@@ -34,10 +34,10 @@ export function createNatsReadiness({ nats, jsm, streams, cacheMs = 1_000, timeo
   }
 
   return {
-    markStopping() {
+    markStopping: (): void => {
       stopping = true
     },
-    async check(): Promise<Readiness> {
+    check: async (): Promise<Readiness> => {
       if (stopping) return { ok: false, reason: 'shutting down' }
       if (!nats.isConnected()) return { ok: false, reason: 'not connected to NATS' }
       const now = Date.now()

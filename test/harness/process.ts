@@ -2,8 +2,10 @@
 // binary, ...): spawned in their own process group so signals reach `bun run`'s
 // children too, output captured line by line, every one tracked for cleanup.
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import type { Readable } from 'node:stream'
 import { createLineBuffer, readLines } from './lines.ts'
-import { waitFor } from './wait-for.ts'
+import { WaitForTimeoutError } from './wait-for.ts'
 
 export type LinePredicate = RegExp | ((line: string) => boolean)
 
@@ -82,7 +84,9 @@ export async function spawnService(opts: SpawnServiceOptions): Promise<ServiceHa
     if (state.exit === undefined) {
       signal('SIGTERM')
       let timer: ReturnType<typeof setTimeout> | undefined
-      const graceOver = new Promise<undefined>((done) => (timer = setTimeout(done, timeoutMs)))
+      const graceOver = new Promise<void>((done) => {
+        timer = setTimeout(() => done(), timeoutMs)
+      })
       await Promise.race([exited, graceOver]).finally(() => clearTimeout(timer))
     }
     // Whatever the leader left behind in its group goes too.
@@ -90,20 +94,42 @@ export async function spawnService(opts: SpawnServiceOptions): Promise<ServiceHa
     return exited
   }
   const describeCmd = `${cmd} ${args.join(' ')}`.trim()
-  const waitForLine = async (pred: LinePredicate, timeoutMs = 10_000, after = 0): Promise<string> => {
-    const test = typeof pred === 'function' ? pred : (line: string) => pred.test(line)
-    return waitFor(
-      () => {
-        const found = out.since(after).find(test)
-        const { exit } = state
-        if (found === undefined && exit !== undefined) {
-          throw new Error(`exited (code ${exit.code}, signal ${exit.signal}) without printing it`)
-        }
-        return found
-      },
-      { timeoutMs, intervalMs: 20, message: `a line matching ${String(pred)} from ${describeCmd}` },
-    )
-  }
+  // Lines still in the pipes arrive just after 'exit' (unless grandchildren hold the pipes open).
+  const outputDone = exited.then(async (exit) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const closed = (stream: Readable | null): Promise<unknown> =>
+      stream === null || stream.closed ? Promise.resolve() : once(stream, 'close').catch(() => undefined)
+    const grace = new Promise<void>((done) => {
+      timer = setTimeout(() => done(), 500)
+    })
+    await Promise.race([Promise.all([closed(child.stdout), closed(child.stderr)]), grace])
+    clearTimeout(timer)
+    return exit
+  })
+  const waitForLine = (pred: LinePredicate, timeoutMs = 10_000, after = 0): Promise<string> =>
+    new Promise((done, fail) => {
+      const test = typeof pred === 'function' ? pred : (line: string) => pred.test(line)
+      const seen = out.since(after).find(test)
+      if (seen !== undefined) return done(seen)
+      const what = `a line matching ${String(pred)} from ${describeCmd}`
+      let settled = false
+      const finish = (settle: () => void): void => {
+        if (settled) return
+        settled = true
+        off()
+        clearTimeout(timer)
+        settle()
+      }
+      const off = out.onLine((line) => {
+        if (test(line)) finish(() => done(line))
+      })
+      const timer = setTimeout(() => {
+        finish(() => fail(new WaitForTimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`)))
+      }, timeoutMs)
+      void outputDone.then((exit) => {
+        finish(() => fail(new Error(`exited (code ${exit.code}, signal ${exit.signal}) before printing ${what}`)))
+      })
+    })
 
   const handle: ServiceHandle = {
     pid,

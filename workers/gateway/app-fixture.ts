@@ -15,7 +15,11 @@ export interface FixtureOptions {
 
 export function createTestApp({ config, ...deps }: FixtureOptions = {}) {
   const lines: string[] = []
-  const logger = createLogger({ service: 'gateway', level: 'info', destination: { write: (line) => lines.push(line) } })
+  const logger = createLogger({
+    service: 'gateway',
+    level: 'info',
+    destination: { write: (line) => lines.push(line) },
+  })
   let nextId = 0
   const app = createApp({
     config: { failureRate: 0, latencyMs: 0, slowMs: 10_000, flakyFailures: 2, ...config },
@@ -31,7 +35,10 @@ export function createTestApp({ config, ...deps }: FixtureOptions = {}) {
   const charge = (key: string | undefined, body: unknown, init: RequestInit = {}) =>
     app.request('/charges', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...(key === undefined ? {} : { 'Idempotency-Key': key }) },
+      headers: {
+        'Content-Type': 'application/json',
+        ...(key === undefined ? {} : { 'Idempotency-Key': key }),
+      },
       body: typeof body === 'string' ? body : JSON.stringify(body),
       ...init,
     })

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest'
 import { abortableSleep } from './abortable-sleep.ts'
 import { chargeBody, createGate, createTestApp, created } from './app-fixture.ts'
 
-const charge1 = { id: 'ch_1', status: 'succeeded', amountCents: 1999, currency: 'EUR', orderId: 'order-1', created }
+const charge1 = {
+  id: 'ch_1',
+  status: 'succeeded',
+  amountCents: 1999,
+  currency: 'EUR',
+  orderId: 'order-1',
+  created,
+}
 
 describe('POST /charges', () => {
   it('creates a charge and replays it for the same key without charging twice', async () => {
@@ -72,7 +79,10 @@ describe('POST /charges', () => {
     const concurrent = await charge('key-1', chargeBody({ token: 'tok_slow' }))
     gate.open()
 
-    expect([concurrent.status, await concurrent.json()]).toStrictEqual([409, { error: 'idempotency_key_in_use' }])
+    expect([concurrent.status, await concurrent.json()]).toStrictEqual([
+      409,
+      { error: 'idempotency_key_in_use' },
+    ])
     expect((await slow).status).toBe(201)
   })
 
@@ -112,7 +122,10 @@ describe('POST /charges', () => {
   ])('rejects an idempotency key that is %s with 400', async (_, key) => {
     const { charge } = createTestApp()
     const response = await charge(key, chargeBody())
-    expect([response.status, await response.json()]).toStrictEqual([400, { error: 'missing_idempotency_key' }])
+    expect([response.status, await response.json()]).toStrictEqual([
+      400,
+      { error: 'missing_idempotency_key' },
+    ])
   })
 
   it('logs each decision with the order id and outcome, never the token', async () => {
@@ -140,18 +153,23 @@ describe('POST /charges timing and faults', () => {
     expect([response.status, await response.json()]).toStrictEqual([201, charge1])
   })
 
-  it('records nothing for tok_slow when the client goes away, so a retry can charge', async () => {
+  it('records nothing for tok_slow when the client goes away, so a retry with the key can charge', async () => {
     const client = new AbortController()
-    const leave = (ms: number, signal: AbortSignal) => (client.abort(), abortableSleep(ms, signal))
-    const gone = createTestApp({ sleep: leave })
+    let waits = 0
+    // The first client leaves during its wait; the retry waits it out.
+    const sleep = (ms: number, signal: AbortSignal) =>
+      ++waits === 1 ? (client.abort(), abortableSleep(ms, signal)) : Promise.resolve()
+    const { charge, listCharges, logs } = createTestApp({ sleep })
 
-    const abandoned = await gone.charge('key-1', chargeBody({ token: 'tok_slow' }), { signal: client.signal })
-    const retry = await gone.charge('key-1', chargeBody({ token: 'tok_ok' }))
+    const abandoned = await charge('key-1', chargeBody({ token: 'tok_slow' }), { signal: client.signal })
+    const nothingYet = await listCharges()
+    const retry = await charge('key-1', chargeBody({ token: 'tok_slow' }))
 
     expect(abandoned.status).toBe(499)
-    expect(gone.logs().map(({ outcome }) => outcome)).toStrictEqual(['abandoned', 'idempotency_key_reused'])
-    expect(retry.status).toBe(409)
-    expect(await gone.listCharges()).toStrictEqual({ charges: [] })
+    expect(nothingYet).toStrictEqual({ charges: [] })
+    expect([retry.status, await retry.json()]).toStrictEqual([201, charge1])
+    expect(retry.headers.get('Idempotent-Replayed')).toBeNull()
+    expect(logs().map(({ outcome }) => outcome)).toStrictEqual(['abandoned', 'succeeded'])
   })
 
   it('answers 503 to a waiting tok_slow charge on shutdown and records nothing', async () => {

@@ -22,7 +22,8 @@ export interface ChargeHandlerDeps {
  * then the token's rule. Logs every outcome with the order id, never the token.
  */
 export function createChargeHandler(deps: ChargeHandlerDeps) {
-  const { ledger, logger, failureRate, latencyMs, slowMs, random, sleep, now, newChargeId, shutdownSignal } = deps
+  const { ledger, logger, failureRate, latencyMs, slowMs, random, sleep, now, newChargeId, shutdownSignal } =
+    deps
 
   return async function handleCharge(c: Context, key: string, request: ChargeRequest): Promise<Response> {
     const clientSignal = c.req.raw.signal
@@ -31,6 +32,7 @@ export function createChargeHandler(deps: ChargeHandlerDeps) {
 
     /** true when the wait ran to its end with the client still there. */
     const wait = async (ms: number): Promise<boolean> => {
+      log.debug({ waitMs: ms }, 'charge waiting')
       try {
         await sleep(ms, signal)
       } catch (error) {

@@ -73,7 +73,10 @@ export function decideByToken(token: string, flakyAttempt: number, flakyFailures
 
 export function isSameRequest(a: ChargeRequest, b: ChargeRequest): boolean {
   return (
-    a.amountCents === b.amountCents && a.currency === b.currency && a.token === b.token && a.orderId === b.orderId
+    a.amountCents === b.amountCents &&
+    a.currency === b.currency &&
+    a.token === b.token &&
+    a.orderId === b.orderId
   )
 }
 

@@ -15,7 +15,9 @@ type Env = Readonly<Record<string, string | undefined>>
 
 export function helpText(): string {
   const width = Math.max(...gatewayEnvHelp.map(([name]) => name.length))
-  const lines = gatewayEnvHelp.map(([name, value, text]) => `  ${name.padEnd(width)}  ${text} [default: ${value}]`)
+  const lines = gatewayEnvHelp.map(
+    ([name, value, text]) => `  ${name.padEnd(width)}  ${text} [default: ${value}]`,
+  )
   return [
     'payment gateway sandbox: a card processor API in memory',
     '',
@@ -40,7 +42,12 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
   const config = readConfig(env)
   const logger = createLogger({ service: 'gateway', level: config.logLevel })
   const shutdown = new AbortController()
-  const app = createApp({ config, logger, metrics: createMetrics('gateway'), shutdownSignal: shutdown.signal })
+  const app = createApp({
+    config,
+    logger,
+    metrics: createMetrics('gateway'),
+    shutdownSignal: shutdown.signal,
+  })
   const server = await serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host })
   logger.info({ port: server.port, host: config.host, version: pkg.version }, 'listening')
 
@@ -63,6 +70,8 @@ function readConfig(env: Env): GatewayConfig {
 
 if (import.meta.main) {
   main(process.argv.slice(2), process.env).catch((error: unknown) => {
-    exitWith(`gateway failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    exitWith(
+      `gateway failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    )
   })
 }

@@ -1,10 +1,8 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
-import { toTopologyLimits } from '../../shared/config/nats-settings.ts'
-import { connectNats, type ConnectFn } from '../../shared/nats/connect.ts'
-import { startConsumer, type RunningConsumer } from '../../shared/nats/consumer.ts'
-import { createNatsReadiness } from '../../shared/nats/readiness.ts'
-import { durableConsumerConfig, ensureBucket, ensureConsumer, ensureStreams } from '../../shared/nats/topology.ts'
+import type { ConnectFn } from '../../shared/nats/connect.ts'
+import type { RunningConsumer } from '../../shared/nats/consumer.ts'
+import { startDurableConsumer, startNatsRuntime, stopNatsRuntime } from '../../shared/nats/runtime.ts'
+import { ensureBucket } from '../../shared/nats/topology.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { createApp } from './app.ts'
@@ -16,67 +14,47 @@ export const PROJECTION_CONSUMER = 'order-status'
 
 export interface OrderService {
   app: ReturnType<typeof createApp>
-  /** Readiness 503, stop consuming (in-flight finish), drain the connection. */
-  stop(): Promise<void>
-  markStopping(): void
+  /** Readiness turns 503 at once (call first on SIGTERM). */
+  markStopping: () => void
+  /** Stops consuming (in-flight messages finish), then drains the connection. */
+  stop: () => Promise<void>
 }
 
-/** Wires the order service onto a NATS connection: topology, projection, HTTP app. */
+/** Wires the order service onto NATS: streams, buckets, the status projection and the HTTP app. */
 export async function startOrderService(
   config: OrderConfig,
-  { connect, logger, metrics }: { connect: ConnectFn; logger: Logger; metrics: Metrics },
+  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics },
 ): Promise<OrderService> {
-  const nats = await connectNats({
-    connect,
-    servers: config.NATS_URL,
-    name: 'order',
-    logger,
-    maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS,
-  })
-  const { nc } = nats
-  const timeout = config.NATS_REQUEST_TIMEOUT_MS
-  const limits = toTopologyLimits(config)
-  const jsm = await jetstreamManager(nc, { timeout })
-  await ensureStreams(jsm, limits)
-  const js = jetstream(nc, { timeout })
-  const statusKv = await ensureBucket(nc, BUCKETS.orderStatus, limits)
-  const idempotencyKv = await ensureBucket(nc, BUCKETS.idempotency, limits)
+  const rt = await startNatsRuntime('order', config, deps)
+  const statusKv = await ensureBucket(rt.nc, BUCKETS.orderStatus, rt.limits)
+  const idempotencyKv = await ensureBucket(rt.nc, BUCKETS.idempotency, rt.limits)
 
   let projection: RunningConsumer | undefined
   if (config.ORDER_PROJECTION === 'on') {
-    await ensureConsumer(jsm, STREAMS.orders.name, durableConsumerConfig(PROJECTION_CONSUMER, STREAMS.orders.subjects, limits))
-    projection = await startConsumer({
-      js,
-      logger,
-      metrics,
-      stream: STREAMS.orders.name,
+    projection = await startDurableConsumer(rt, {
       durable: PROJECTION_CONSUMER,
+      filterSubjects: STREAMS.orders.subjects,
       handlers: createProjectionHandlers(statusKv),
-      concurrency: config.CONSUMER_CONCURRENCY,
-      maxDeliver: limits.maxDeliver,
-      ackWaitMs: limits.ackWaitMs,
-      publishTimeoutMs: timeout,
     })
   }
 
-  const readiness = createNatsReadiness({ nats, jsm, streams: [STREAMS.orders.name] })
-  const store = createNatsOrderStore({ js, statusKv, idempotencyKv, isConnected: nats.isConnected, logger, metrics, timeoutMs: timeout })
+  const store = createNatsOrderStore({
+    js: rt.js,
+    statusKv,
+    idempotencyKv,
+    isConnected: rt.nats.isConnected,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
+  })
   const app = createApp({
     store,
-    logger,
-    metrics,
-    checkReady: readiness.check,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    checkReady: rt.readiness.check,
     maxBodyBytes: config.ORDER_MAX_BODY_BYTES,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
   })
 
-  return {
-    app,
-    markStopping: readiness.markStopping,
-    async stop() {
-      readiness.markStopping()
-      await projection?.stop()
-      await nc.drain()
-    },
-  }
+  return { app, markStopping: rt.readiness.markStopping, stop: () => stopNatsRuntime(rt, [projection]) }
 }

@@ -1,0 +1,67 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { STREAMS } from '../../schemas/subjects.ts'
+import { toTopologyLimits, type NatsSettingsConfig } from '../config/nats-settings.ts'
+import type { Logger } from '../observability/logger.ts'
+import type { Metrics } from '../observability/metrics.ts'
+import { connectNats, type ConnectFn, type NatsHandle } from './connect.ts'
+import { startConsumer, type Handlers, type RunningConsumer } from './consumer.ts'
+import { createNatsReadiness } from './readiness.ts'
+import { durableConsumerConfig, ensureConsumer, ensureStreams, type TopologyLimits } from './topology.ts'
+
+/** What every worker holds once connected: clients, limits, readiness. */
+export interface NatsRuntime {
+  nats: NatsHandle
+  nc: NatsConnection
+  js: JetStreamClient
+  jsm: JetStreamManager
+  limits: TopologyLimits
+  readiness: ReturnType<typeof createNatsReadiness>
+  config: NatsSettingsConfig
+  logger: Logger
+  metrics: Metrics
+}
+
+/** Connects (with backoff), provisions the streams idempotently and builds readiness. */
+export async function startNatsRuntime(
+  name: string,
+  config: NatsSettingsConfig,
+  { connect, logger, metrics }: { connect: ConnectFn; logger: Logger; metrics: Metrics },
+): Promise<NatsRuntime> {
+  const nats = await connectNats({ connect, servers: config.NATS_URL, name, logger, maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS })
+  const { nc } = nats
+  const timeout = config.NATS_REQUEST_TIMEOUT_MS
+  const limits = toTopologyLimits(config)
+  const jsm = await jetstreamManager(nc, { timeout })
+  await ensureStreams(jsm, limits)
+  const js = jetstream(nc, { timeout })
+  const readiness = createNatsReadiness({ nats, jsm, streams: [STREAMS.orders.name, STREAMS.deadLetters.name] })
+  return { nats, nc, js, jsm, limits, readiness, config, logger, metrics }
+}
+
+/** Provisions a durable consumer on the saga stream and starts the shared message loop on it. */
+export async function startDurableConsumer(
+  rt: NatsRuntime,
+  { durable, filterSubjects, handlers }: { durable: string; filterSubjects: readonly string[]; handlers: Handlers },
+): Promise<RunningConsumer> {
+  await ensureConsumer(rt.jsm, STREAMS.orders.name, durableConsumerConfig(durable, filterSubjects, rt.limits))
+  return await startConsumer({
+    js: rt.js,
+    logger: rt.logger,
+    metrics: rt.metrics,
+    stream: STREAMS.orders.name,
+    durable,
+    handlers,
+    concurrency: rt.config.CONSUMER_CONCURRENCY,
+    maxDeliver: rt.limits.maxDeliver,
+    ackWaitMs: rt.limits.ackWaitMs,
+    publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
+  })
+}
+
+/** Readiness 503 at once, let in-flight messages finish, then drain the connection. */
+export async function stopNatsRuntime(rt: NatsRuntime, consumers: readonly (RunningConsumer | undefined)[]): Promise<void> {
+  rt.readiness.markStopping()
+  await Promise.all(consumers.flatMap((c) => (c ? [c.stop()] : [])))
+  if (!rt.nc.isClosed()) await rt.nc.drain()
+}

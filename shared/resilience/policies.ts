@@ -1,0 +1,70 @@
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  TaskCancelledError,
+  TimeoutStrategy,
+  circuitBreaker,
+  handleWhen,
+  retry,
+  timeout,
+  wrap,
+  type IDefaultPolicyContext,
+} from 'cockatiel'
+
+export { BrokenCircuitError, CircuitState }
+
+export interface ResilienceOptions {
+  /** Deadline of one attempt. */
+  timeoutMs: number
+  /** Retries after the first attempt. */
+  retries: number
+  retryInitialDelayMs: number
+  retryMaxDelayMs: number
+  /** Consecutive failures that open the breaker. */
+  breakerThreshold: number
+  /** How long the breaker stays open before letting one trial call through. */
+  halfOpenAfterMs: number
+  /** Which errors are worth retrying and count against the breaker. */
+  isTransient: (error: Error) => boolean
+}
+
+/**
+ * retry( breaker( timeout( call ) ) ): each attempt has its own deadline and
+ * abort signal; transient failures are retried with exponential backoff;
+ * the breaker (shared by every call) fails fast while the dependency is down.
+ */
+export function createCallPolicy(options: ResilienceOptions) {
+  const transient = handleWhen((error) => options.isTransient(error) || error instanceof TaskCancelledError)
+  const breaker = circuitBreaker(transient, {
+    halfOpenAfter: options.halfOpenAfterMs,
+    breaker: new ConsecutiveBreaker(options.breakerThreshold),
+  })
+  const retryPolicy = retry(
+    handleWhen((error) => !(error instanceof BrokenCircuitError) && (options.isTransient(error) || error instanceof TaskCancelledError)),
+    {
+      maxAttempts: options.retries,
+      backoff: new ExponentialBackoff({ initialDelay: options.retryInitialDelayMs, maxDelay: options.retryMaxDelayMs }),
+    },
+  )
+  const perAttempt = timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: true })
+  const policy = wrap(retryPolicy, breaker, perAttempt)
+  return {
+    breaker,
+    execute: <T>(call: (context: IDefaultPolicyContext) => Promise<T>): Promise<T> => policy.execute(call),
+  }
+}
+
+export function circuitStateName(state: CircuitState): 'closed' | 'open' | 'half_open' | 'isolated' {
+  switch (state) {
+    case CircuitState.Closed:
+      return 'closed'
+    case CircuitState.Open:
+      return 'open'
+    case CircuitState.HalfOpen:
+      return 'half_open'
+    default:
+      return 'isolated'
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The composition root every Bun/Node entry shares: read config from the
+ * environment (exit 1 listing every problem), build logger and metrics, start
+ * the service, serve HTTP, and on SIGTERM/SIGINT turn readiness off, stop
+ * accepting, finish in-flight work and drain, within a deadline.
+ */
+import type { Hono } from 'hono'
+import { ConfigError } from '../config/load-config.ts'
+import { createLogger, type Logger } from '../observability/logger.ts'
+import { createMetrics, type Metrics } from '../observability/metrics.ts'
+import { exitWith, onShutdownSignal, serveHttp } from './server.ts'
+
+interface BaseConfig {
+  PORT: number
+  HOST: string
+  LOG_LEVEL: string
+}
+
+export interface RunningService {
+  app: Pick<Hono, 'fetch'>
+  markStopping: () => void
+  stop: () => Promise<void>
+}
+
+export interface ServiceEntry<C extends BaseConfig> {
+  name: string
+  loadConfig: (env: Record<string, string | undefined>) => C
+  start: (config: C, deps: { logger: Logger; metrics: Metrics }) => Promise<RunningService>
+  /** Upper bound on a graceful stop. */
+  shutdownDeadlineMs?: number
+}
+
+export async function runService<C extends BaseConfig>(
+  { name, loadConfig, start, shutdownDeadlineMs = 10_000 }: ServiceEntry<C>,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  let config: C
+  try {
+    config = loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) exitWith(`${name}: ${error.message}`)
+    throw error
+  }
+  const logger = createLogger({ service: name, level: config.LOG_LEVEL })
+  const metrics = createMetrics(name)
+  const service = await start(config, { logger, metrics })
+  const server = await serveHttp({ fetch: (req) => service.app.fetch(req), port: config.PORT, hostname: config.HOST })
+  logger.info({ port: server.port, host: config.HOST, url: `http://${config.HOST}:${server.port}` }, `${name} listening`)
+
+  onShutdownSignal(async (signal) => {
+    logger.info({ signal, deadlineMs: shutdownDeadlineMs }, 'shutting down')
+    const deadline = setTimeout(() => {
+      logger.error({ deadlineMs: shutdownDeadlineMs }, 'graceful shutdown took too long; exiting')
+      process.exit(1)
+    }, shutdownDeadlineMs)
+    service.markStopping()
+    await server.close()
+    await service.stop()
+    clearTimeout(deadline)
+    logger.info('stopped')
+  })
+}
+
+/** Runs an entry as the process's main program; any startup failure exits 1. */
+export function main<C extends BaseConfig>(entry: ServiceEntry<C>): void {
+  runService(entry, process.env).catch((error: unknown) => {
+    process.stderr.write(`${entry.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.exit(1)
+  })
+}

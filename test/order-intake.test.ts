@@ -1,0 +1,160 @@
+// The order intake against a real nats-server: events on the stream, idempotency, outages.
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { HEADERS, STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import { createLogger } from '../shared/observability/logger.ts'
+import { createMetrics } from '../shared/observability/metrics.ts'
+import { loadOrderConfig } from '../workers/order/config.ts'
+import { startOrderService, type OrderService } from '../workers/order/service.ts'
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { waitFor } from './harness/wait-for.ts'
+
+const order = { customerId: 'cust-1', items: [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-2', quantity: 1 }], paymentToken: 'tok_ok' }
+
+let server: NatsServerHandle
+let service: OrderService
+let nc: NatsConnection
+let jsm: JetStreamManager
+
+async function post(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return await service.app.request('/orders', {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json', ...headers },
+  })
+}
+
+async function createdCount(): Promise<number> {
+  const info = await jsm.streams.info(STREAMS.orders.name, { subjects_filter: SUBJECTS.orderCreated })
+  return info.state.subjects?.[SUBJECTS.orderCreated] ?? 0
+}
+
+beforeAll(async () => {
+  server = await startNatsServer()
+  const config = loadOrderConfig({ NATS_URL: server.url, LOG_LEVEL: 'silent', NATS_CONNECT_TIMEOUT_MS: '5000' })
+  service = await startOrderService(config, { connect, logger: createLogger({ service: 'order', level: 'silent' }), metrics: createMetrics('order') })
+  nc = await connect({ servers: server.url })
+  jsm = await jetstreamManager(nc)
+})
+
+afterAll(async () => {
+  await service?.stop().catch(() => undefined)
+  await nc?.close().catch(() => undefined)
+  await server?.dispose()
+})
+
+describe('order intake on a real JetStream', () => {
+  it('stores exactly one orders.created event with the payload and headers', async () => {
+    const before = await createdCount()
+    const res = await post(order, { 'X-Correlation-ID': 'corr-intake-1' })
+    expect(res.status).toBe(202)
+    const body = (await res.json()) as { orderId: string; correlationId: string; status: string }
+    expect(body).toStrictEqual({ orderId: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'pending', correlationId: 'corr-intake-1' })
+    expect(await createdCount()).toBe(before + 1)
+
+    const stored = await jsm.streams.getMessage(STREAMS.orders.name, { last_by_subj: SUBJECTS.orderCreated })
+    expect(stored?.header?.get(HEADERS.correlationId)).toBe('corr-intake-1')
+    expect(stored?.header?.get(HEADERS.msgId)).toBe(body.orderId)
+    expect(stored?.header?.get(HEADERS.eventVersion)).toBe('1')
+    expect(stored?.json()).toStrictEqual({
+      version: 1,
+      orderId: body.orderId,
+      occurredAt: expect.any(String),
+      customerId: 'cust-1',
+      items: order.items,
+      paymentToken: 'tok_ok',
+    })
+  })
+
+  it('serves the order status right after the 202', async () => {
+    const res = await post(order)
+    const { orderId } = (await res.json()) as { orderId: string }
+    const status = await service.app.request(`/orders/${orderId}`)
+    expect(status.status).toBe(200)
+    const record = (await status.json()) as Record<string, unknown>
+    expect(record).toMatchObject({ orderId, status: 'pending', customerId: 'cust-1', items: order.items })
+    expect(typeof record['updatedAt']).toBe('string')
+  })
+
+  it('answers 404 for an order that does not exist', async () => {
+    const res = await service.app.request('/orders/5a0d7c6e-1d2b-4c3a-9e8f-7a6b5c4d3e2f')
+    expect(res.status).toBe(404)
+    expect(await res.json()).toMatchObject({ error: 'not_found' })
+  })
+
+  it('returns the same order for a repeated Idempotency-Key and stores one event', async () => {
+    const before = await createdCount()
+    const headers = { 'Idempotency-Key': `key-${crypto.randomUUID()}` }
+    const first = (await (await post(order, headers)).json()) as { orderId: string }
+    const second = await post({ ...order, items: [...order.items].reverse().reverse() }, headers)
+    expect(second.status).toBe(202)
+    expect(((await second.json()) as { orderId: string }).orderId).toBe(first.orderId)
+    expect(second.headers.get('Location')).toBe(`/orders/${first.orderId}`)
+    expect(await createdCount()).toBe(before + 1)
+  })
+
+  it('creates one order for concurrent requests with the same key', async () => {
+    const before = await createdCount()
+    const headers = { 'Idempotency-Key': `key-${crypto.randomUUID()}` }
+    const answers = await Promise.all(Array.from({ length: 8 }, () => post(order, headers)))
+    const ids = await Promise.all(answers.map(async (r) => ((await r.json()) as { orderId: string }).orderId))
+    expect(answers.map((r) => r.status)).toStrictEqual(Array(8).fill(202))
+    expect(new Set(ids).size).toBe(1)
+    expect(await createdCount()).toBe(before + 1)
+  })
+
+  it('answers 422 when a key is reused with a different body', async () => {
+    const headers = { 'Idempotency-Key': `key-${crypto.randomUUID()}` }
+    expect((await post(order, headers)).status).toBe(202)
+    const before = await createdCount()
+    const reused = await post({ ...order, customerId: 'someone-else' }, headers)
+    expect(reused.status).toBe(422)
+    expect(await reused.json()).toMatchObject({ error: 'idempotency_key_reused' })
+    expect(await createdCount()).toBe(before)
+  })
+
+  it('never stores a re-published event twice (Nats-Msg-Id)', async () => {
+    const { orderId } = (await (await post(order)).json()) as { orderId: string }
+    const js = (await import('@nats-io/jetstream')).jetstream(nc)
+    const ack = await js.publish(SUBJECTS.orderCreated, '{}', { msgID: orderId })
+    expect(ack.duplicate).toBe(true)
+  })
+
+  it('rejects bad input with exact statuses and stores nothing', async () => {
+    const before = await createdCount()
+    expect((await post({ ...order, extra: true })).status).toBe(400)
+    const malformed = await service.app.request('/orders', { method: 'POST', body: '{', headers: { 'Content-Type': 'application/json' } })
+    expect(await malformed.json()).toMatchObject({ error: 'malformed_json' })
+    const text = await service.app.request('/orders', { method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain' } })
+    expect(text.status).toBe(415)
+    expect((await post({ ...order, customerId: 'x'.repeat(70_000) })).status).toBe(413)
+    expect(await createdCount()).toBe(before)
+  })
+
+  it('answers 503 quickly while NATS is down and recovers by itself', async () => {
+    await server.stop()
+    try {
+      const started = Date.now()
+      const res = await post(order)
+      expect(res.status).toBe(503)
+      expect(res.headers.get('Retry-After')).toBe('1')
+      expect(await res.json()).toMatchObject({ error: 'unavailable' })
+      expect(Date.now() - started).toBeLessThan(2_500)
+      expect((await service.app.request('/ready')).status).toBe(503)
+      expect((await service.app.request('/health')).status).toBe(200)
+    } finally {
+      await server.restart()
+    }
+    const accepted = await waitFor(
+      async () => {
+        const res = await post(order)
+        return res.status === 202 ? res : undefined
+      },
+      { timeoutMs: 20_000, intervalMs: 250, message: 'a 202 after the server restarted' },
+    )
+    expect(accepted.status).toBe(202)
+    await waitFor(async () => (await service.app.request('/ready')).status === 200, { timeoutMs: 10_000, message: 'ready again' })
+  })
+})

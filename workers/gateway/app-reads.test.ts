@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest'
+import { chargeBody, createTestApp, created } from './app-fixture.ts'
+
+describe('reading charges', () => {
+  it('lists only the succeeded charges of the order asked for, or all of them', async () => {
+    const { charge, listCharges } = createTestApp()
+    await charge('key-1', chargeBody({ orderId: 'order-a' }))
+    await charge('key-2', chargeBody({ orderId: 'order-b', amountCents: 500, currency: 'USD' }))
+    await charge('key-3', chargeBody({ orderId: 'order-a', token: 'tok_declined' }))
+
+    const orderA = {
+      id: 'ch_1',
+      status: 'succeeded',
+      amountCents: 1999,
+      currency: 'EUR',
+      orderId: 'order-a',
+      created,
+    }
+    const orderB = {
+      id: 'ch_2',
+      status: 'succeeded',
+      amountCents: 500,
+      currency: 'USD',
+      orderId: 'order-b',
+      created,
+    }
+    expect(await listCharges('order-a')).toStrictEqual({ charges: [orderA] })
+    expect(await listCharges('order-c')).toStrictEqual({ charges: [] })
+    expect(await listCharges()).toStrictEqual({ charges: [orderA, orderB] })
+  })
+
+  it('answers GET /charges/:id with the charge, and 404 for an unknown id', async () => {
+    const { app, charge } = createTestApp()
+    await charge('key-1', chargeBody())
+
+    const found = await app.request('/charges/ch_1')
+    const missing = await app.request('/charges/ch_404')
+
+    expect([found.status, await found.json()]).toStrictEqual([
+      200,
+      { id: 'ch_1', status: 'succeeded', amountCents: 1999, currency: 'EUR', orderId: 'order-1', created },
+    ])
+    expect([missing.status, await missing.json()]).toStrictEqual([404, { error: 'not_found' }])
+  })
+})
+
+describe('service routes', () => {
+  it('is always healthy and ready', async () => {
+    const { app } = createTestApp()
+    const health = await app.request('/health')
+    const ready = await app.request('/ready')
+    expect([health.status, await health.json()]).toStrictEqual([200, { status: 'ok' }])
+    expect([ready.status, await ready.json()]).toStrictEqual([200, { status: 'ready' }])
+  })
+
+  it('counts charge attempts by route and status in /metrics', async () => {
+    const { app, charge } = createTestApp()
+    await charge('key-1', chargeBody({ token: 'tok_declined' }))
+
+    const text = await (await app.request('/metrics')).text()
+
+    expect(text).toContain(
+      'http_requests_total{method="POST",route="/charges",status="402",service="gateway"} 1',
+    )
+  })
+
+  it('answers 404 not_found for an unknown route', async () => {
+    const { app } = createTestApp()
+    const response = await app.request('/refunds', { method: 'POST' })
+    expect([response.status, await response.json()]).toStrictEqual([404, { error: 'not_found' }])
+  })
+
+  it('answers 500 with a generic body, logs the error once and keeps the key free', async () => {
+    let failures = 1
+    const newChargeId = () => {
+      if (failures-- > 0) throw new Error('id source broke')
+      return 'ch_after'
+    }
+    const { charge, logs } = createTestApp({ newChargeId })
+
+    const failed = await charge('key-1', chargeBody())
+    const retry = await charge('key-1', chargeBody())
+
+    expect([failed.status, await failed.json()]).toStrictEqual([500, { error: 'internal' }])
+    expect(logs().filter(({ level }) => level === 'error')).toMatchObject([
+      { msg: 'unhandled error', err: { message: 'id source broke' } },
+    ])
+    expect(retry.status).toBe(201)
+  })
+})

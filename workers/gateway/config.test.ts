@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError } from '../../shared/config/load-config.ts'
+import { loadGatewayConfig } from './config.ts'
+
+describe('loadGatewayConfig', () => {
+  it('uses the defaults when nothing is set', () => {
+    expect(loadGatewayConfig({ PATH: '/usr/bin', GATEWAY_LATENCY_MS: '' })).toStrictEqual({
+      port: 3003,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      failureRate: 0,
+      latencyMs: 0,
+      slowMs: 10_000,
+      flakyFailures: 2,
+    })
+  })
+
+  it('reads every variable, port 0 included', () => {
+    const env = {
+      PORT: '0',
+      HOST: '0.0.0.0',
+      LOG_LEVEL: 'warn',
+      GATEWAY_FAILURE_RATE: '0.25',
+      GATEWAY_LATENCY_MS: '40',
+      GATEWAY_SLOW_MS: '1500',
+      GATEWAY_FLAKY_FAILURES: '0',
+    }
+    expect(loadGatewayConfig(env)).toStrictEqual({
+      port: 0,
+      host: '0.0.0.0',
+      logLevel: 'warn',
+      failureRate: 0.25,
+      latencyMs: 40,
+      slowMs: 1500,
+      flakyFailures: 0,
+    })
+  })
+
+  it('reports every bad variable at once', () => {
+    const env = { PORT: '70000', GATEWAY_FAILURE_RATE: '-0.1', GATEWAY_SLOW_MS: '30000', LOG_LEVEL: 'loud' }
+    let error: unknown
+    try {
+      loadGatewayConfig(env)
+    } catch (thrown) {
+      error = thrown
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as ConfigError).problems).toStrictEqual([
+      'PORT: must be <= 65535',
+      'LOG_LEVEL: must be a pino level',
+      'GATEWAY_FAILURE_RATE: must be a number from 0 to 1',
+      'GATEWAY_SLOW_MS: must be <= 20000',
+    ])
+  })
+})

@@ -1,0 +1,66 @@
+import { Hono } from 'hono'
+import * as v from 'valibot'
+import { SkuSchema } from '../../schemas/primitives.ts'
+import { createObservabilityRoutes, httpMetrics, type Readiness } from '../../shared/http/observability-routes.ts'
+import { toIssueViews } from '../../shared/http/validation-issues.ts'
+import type { Logger } from '../../shared/observability/logger.ts'
+import type { Metrics } from '../../shared/observability/metrics.ts'
+import { toStockView } from './domain.ts'
+import { SetStockRequestSchema } from './records.ts'
+import type { StockStore } from './stock-store.ts'
+
+export interface InventoryAppDeps {
+  store: Pick<StockStore, 'getStock' | 'setStock'>
+  logger: Logger
+  metrics: Metrics
+  checkReady: () => Promise<Readiness>
+}
+
+export function createApp({ store, logger, metrics, checkReady }: InventoryAppDeps) {
+  const app = new Hono()
+  app.use(httpMetrics(metrics))
+  app.route('/', createObservabilityRoutes({ metrics, checkReady }))
+
+  app.get('/inventory/:sku', async (c) => {
+    const sku = c.req.param('sku')
+    if (!v.is(SkuSchema, sku)) return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)
+    const record = await store.getStock(sku)
+    if (record === null) return c.json({ error: 'not_found', message: `no stock record for ${sku}` }, 404)
+    return c.json(toStockView(record))
+  })
+
+  app.put('/inventory/:sku', async (c) => {
+    const sku = c.req.param('sku')
+    if (!v.is(SkuSchema, sku)) return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)
+    if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(c.req.header('Content-Type') ?? '')) {
+      return c.json({ error: 'unsupported_media_type', message: 'send application/json' }, 415)
+    }
+    let body: unknown
+    try {
+      body = JSON.parse(await c.req.text())
+    } catch {
+      return c.json({ error: 'malformed_json', message: 'the body is not valid JSON' }, 400)
+    }
+    const parsed = v.safeParse(SetStockRequestSchema, body)
+    if (!parsed.success) {
+      const issues = toIssueViews(parsed.issues)
+      return c.json({ error: 'invalid_stock', message: `${issues[0]?.path ?? 'body'}: ${issues[0]?.message ?? 'invalid'}`, issues }, 400)
+    }
+    const decision = await store.setStock(sku, parsed.output)
+    if (decision.kind === 'below_reserved') {
+      return c.json(
+        { error: 'below_reserved', message: `${decision.reserved} units are held for open orders`, reserved: decision.reserved },
+        409,
+      )
+    }
+    logger.info({ sku, onHand: parsed.output.onHand, priceCents: parsed.output.priceCents }, 'stock set')
+    return c.json(toStockView(decision.record), decision.created ? 201 : 200)
+  })
+
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404))
+  app.onError((error, c) => {
+    logger.error({ err: error, path: c.req.path }, 'unhandled error')
+    return c.json({ error: 'internal', message: 'internal error' }, 500)
+  })
+  return app
+}

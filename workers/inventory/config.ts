@@ -1,0 +1,18 @@
+import * as v from 'valibot'
+import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import { natsSettings } from '../../shared/config/nats-settings.ts'
+
+export const InventoryConfigSchema = v.object({
+  PORT: intFromEnv(3001, 0, 65535),
+  HOST: bindHostFromEnv,
+  LOG_LEVEL: logLevelFromEnv,
+  ...natsSettings,
+  /** ISO 4217 code of the stock prices. */
+  INVENTORY_CURRENCY: v.optional(v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')), 'USD'),
+})
+
+export type InventoryConfig = v.InferOutput<typeof InventoryConfigSchema>
+
+export function loadInventoryConfig(env: Readonly<Record<string, string | undefined>>): InventoryConfig {
+  return loadConfig(InventoryConfigSchema, env)
+}

@@ -1,0 +1,73 @@
+/*
+ * Pure stock rules. Every operation is keyed by order id, so applying it twice
+ * is the same as applying it once: redelivery never reserves twice and never
+ * leaks stock.
+ */
+import type { SetStockRequest, StockRecord } from './records.ts'
+
+export function reservedOf(record: StockRecord): number {
+  return Object.values(record.holds).reduce((sum, hold) => sum + hold.quantity, 0)
+}
+
+export function availableOf(record: StockRecord): number {
+  return record.onHand - reservedOf(record)
+}
+
+export interface StockView {
+  sku: string
+  onHand: number
+  reserved: number
+  available: number
+  priceCents: number
+}
+
+export function toStockView(record: StockRecord): StockView {
+  const reserved = reservedOf(record)
+  return { sku: record.sku, onHand: record.onHand, reserved, available: record.onHand - reserved, priceCents: record.priceCents }
+}
+
+export type HoldDecision =
+  | { kind: 'held'; record: StockRecord; unitPriceCents: number }
+  | { kind: 'already_held'; unitPriceCents: number }
+  | { kind: 'short'; available: number }
+
+/** Takes a hold of `quantity` for `orderId`, if the stock allows. */
+export function takeHold(record: StockRecord | null, orderId: string, quantity: number): HoldDecision {
+  if (record === null) return { kind: 'short', available: 0 }
+  const existing = record.holds[orderId]
+  if (existing !== undefined) return { kind: 'already_held', unitPriceCents: existing.unitPriceCents }
+  const available = availableOf(record)
+  if (available < quantity) return { kind: 'short', available }
+  return {
+    kind: 'held',
+    unitPriceCents: record.priceCents,
+    record: { ...record, holds: { ...record.holds, [orderId]: { quantity, unitPriceCents: record.priceCents } } },
+  }
+}
+
+/** Drops the order's hold; `null` when there is none (already released). */
+export function releaseHold(record: StockRecord | null, orderId: string): StockRecord | null {
+  if (record === null || record.holds[orderId] === undefined) return null
+  const { [orderId]: _released, ...holds } = record.holds
+  return { ...record, holds }
+}
+
+/** Turns the order's hold into a sale; `null` when there is none (already sold). */
+export function sellHold(record: StockRecord | null, orderId: string): StockRecord | null {
+  const hold = record?.holds[orderId]
+  if (record === null || hold === undefined) return null
+  const { [orderId]: _sold, ...holds } = record.holds
+  return { ...record, onHand: record.onHand - hold.quantity, sold: record.sold + hold.quantity, holds }
+}
+
+export type SetStockDecision = { kind: 'ok'; record: StockRecord; created: boolean } | { kind: 'below_reserved'; reserved: number }
+
+/** Sets on-hand units and price; never below what is held for open orders. */
+export function setStock(record: StockRecord | null, sku: string, request: SetStockRequest): SetStockDecision {
+  if (record === null) {
+    return { kind: 'ok', created: true, record: { sku, onHand: request.onHand, priceCents: request.priceCents, sold: 0, holds: {} } }
+  }
+  const reserved = reservedOf(record)
+  if (request.onHand < reserved) return { kind: 'below_reserved', reserved }
+  return { kind: 'ok', created: false, record: { ...record, onHand: request.onHand, priceCents: request.priceCents } }
+}

@@ -1,0 +1,11 @@
+// Inventory worker on Bun or Node: `bun run workers/inventory/main.ts`.
+import { connect } from '@nats-io/transport-node'
+import { main } from '../../shared/runtime/run-service.ts'
+import { loadInventoryConfig } from './config.ts'
+import { startInventoryService } from './service.ts'
+
+main({
+  name: 'inventory',
+  loadConfig: loadInventoryConfig,
+  start: (config, deps) => startInventoryService(config, { ...deps, connect }),
+})

@@ -1,0 +1,38 @@
+import * as v from 'valibot'
+import { CentsSchema, PricedItemSchema, SkuSchema } from '../../schemas/primitives.ts'
+
+/** One order's hold on a sku, priced when it was taken. */
+export const HoldSchema = v.object({ quantity: v.number(), unitPriceCents: CentsSchema })
+
+/**
+ * A sku's stock (KV `inventory-stock`, key = sku). `onHand` counts every unit
+ * in the warehouse, held ones included; `holds` are the reservations by order
+ * id, so taking and releasing a hold is idempotent per order.
+ */
+export const StockRecordSchema = v.object({
+  sku: SkuSchema,
+  onHand: v.number(),
+  priceCents: CentsSchema,
+  sold: v.number(),
+  holds: v.record(v.string(), HoldSchema),
+})
+export type StockRecord = v.InferOutput<typeof StockRecordSchema>
+
+/** What the inventory worker decided for one order (KV `inventory-reservations`, key = order id). */
+export const ReservationRecordSchema = v.object({
+  orderId: v.string(),
+  state: v.picklist(['reserved', 'rejected', 'released', 'sold']),
+  items: v.array(PricedItemSchema),
+  amountCents: CentsSchema,
+  currency: v.string(),
+  shortSkus: v.array(SkuSchema),
+  updatedAt: v.string(),
+})
+export type ReservationRecord = v.InferOutput<typeof ReservationRecordSchema>
+
+/** `PUT /inventory/{sku}` body. */
+export const SetStockRequestSchema = v.strictObject({
+  onHand: v.pipe(v.number(), v.integer('must be an integer'), v.minValue(0, 'must be >= 0'), v.maxValue(1_000_000_000)),
+  priceCents: v.pipe(v.number(), v.integer('must be an integer'), v.minValue(0, 'must be >= 0'), v.maxValue(100_000_000_00)),
+})
+export type SetStockRequest = v.InferOutput<typeof SetStockRequestSchema>

@@ -1,0 +1,27 @@
+import * as v from 'valibot'
+import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import { natsSettings } from '../../shared/config/nats-settings.ts'
+
+export const PaymentConfigSchema = v.object({
+  PORT: intFromEnv(3002, 0, 65535),
+  HOST: bindHostFromEnv,
+  LOG_LEVEL: logLevelFromEnv,
+  ...natsSettings,
+  PAYMENT_GATEWAY_URL: v.optional(v.pipe(v.string(), v.url('must be a URL'), v.regex(/^https?:\/\//, 'must be http(s)')), 'http://127.0.0.1:3003'),
+  /** Deadline of one gateway call. */
+  PAYMENT_TIMEOUT_MS: intFromEnv(2_000, 50, 60_000),
+  /** Retries after the first call, for 5xx, 429, timeouts and refused connections. */
+  PAYMENT_RETRIES: intFromEnv(3, 0, 20),
+  PAYMENT_RETRY_INITIAL_DELAY_MS: intFromEnv(200, 1, 60_000),
+  PAYMENT_RETRY_MAX_DELAY_MS: intFromEnv(2_000, 1, 300_000),
+  /** Consecutive failed calls that open the circuit breaker. */
+  PAYMENT_BREAKER_THRESHOLD: intFromEnv(5, 1, 1_000),
+  /** How long the breaker stays open before one trial call. */
+  PAYMENT_BREAKER_HALF_OPEN_MS: intFromEnv(5_000, 100, 600_000),
+})
+
+export type PaymentConfig = v.InferOutput<typeof PaymentConfigSchema>
+
+export function loadPaymentConfig(env: Readonly<Record<string, string | undefined>>): PaymentConfig {
+  return loadConfig(PaymentConfigSchema, env)
+}

@@ -1,0 +1,79 @@
+import { Hono } from 'hono'
+import { Counter, Gauge } from 'prom-client'
+import { SUBJECTS } from '../../schemas/subjects.ts'
+import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
+import type { ConnectFn } from '../../shared/nats/connect.ts'
+import { startDurableConsumer, startNatsRuntime, stopNatsRuntime } from '../../shared/nats/runtime.ts'
+import type { Logger } from '../../shared/observability/logger.ts'
+import type { Metrics } from '../../shared/observability/metrics.ts'
+import { CircuitState, circuitStateName } from '../../shared/resilience/policies.ts'
+import type { PaymentConfig } from './config.ts'
+import { createGatewayClient, type ChargeRequest } from './gateway-client.ts'
+import { createPaymentHandlers } from './handlers.ts'
+
+export const PAYMENT_CONSUMER = 'payment'
+
+export async function startPaymentService(
+  config: PaymentConfig,
+  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; fetch?: typeof fetch },
+) {
+  const { logger, metrics } = deps
+  const registers = [metrics.registry]
+  const breakerState = new Gauge({
+    name: 'payment_breaker_state',
+    help: 'Payment gateway circuit breaker: 0 closed, 1 open, 2 half-open',
+    registers,
+  })
+  const gatewayCalls = new Counter({
+    name: 'payment_gateway_charges_total',
+    help: 'Charges by outcome (succeeded, declined, unavailable, error)',
+    labelNames: ['outcome'],
+    registers,
+  })
+
+  const client = createGatewayClient({
+    baseUrl: config.PAYMENT_GATEWAY_URL,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    timeoutMs: config.PAYMENT_TIMEOUT_MS,
+    retries: config.PAYMENT_RETRIES,
+    retryInitialDelayMs: config.PAYMENT_RETRY_INITIAL_DELAY_MS,
+    retryMaxDelayMs: config.PAYMENT_RETRY_MAX_DELAY_MS,
+    breakerThreshold: config.PAYMENT_BREAKER_THRESHOLD,
+    halfOpenAfterMs: config.PAYMENT_BREAKER_HALF_OPEN_MS,
+  })
+  breakerState.set(CircuitState.Closed)
+  client.breaker.onStateChange((state) => {
+    breakerState.set(state === CircuitState.HalfOpen ? 2 : state === CircuitState.Open ? 1 : 0)
+    logger.warn({ breaker: circuitStateName(state) }, 'payment gateway breaker changed state')
+  })
+  const gateway = {
+    charge: async (request: ChargeRequest) => {
+      try {
+        const outcome = await client.charge(request)
+        gatewayCalls.inc({ outcome: outcome.kind })
+        return outcome
+      } catch (error) {
+        gatewayCalls.inc({ outcome: error instanceof Error && error.name === 'GatewayUnavailableError' ? 'unavailable' : 'error' })
+        throw error
+      }
+    },
+  }
+
+  const rt = await startNatsRuntime('payment', config, deps)
+  const consumer = await startDurableConsumer(rt, {
+    durable: PAYMENT_CONSUMER,
+    filterSubjects: [SUBJECTS.inventoryReserved],
+    handlers: createPaymentHandlers({ gateway }),
+  })
+
+  const app = new Hono()
+  app.use(httpMetrics(metrics))
+  app.route('/', createObservabilityRoutes({ metrics, checkReady: rt.readiness.check }))
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404))
+  app.onError((error, c) => {
+    logger.error({ err: error, path: c.req.path }, 'unhandled error')
+    return c.json({ error: 'internal', message: 'internal error' }, 500)
+  })
+
+  return { app, markStopping: rt.readiness.markStopping, stop: () => stopNatsRuntime(rt, [consumer]) }
+}
