@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { launchNatsServer, natsServerBin } from './nats-server.ts'
 import type { NatsServerHandle } from './nats-server.ts'
 import { freePorts, waitFor } from './wait-for.ts'
@@ -20,8 +20,8 @@ export interface NatsClusterOptions {
   config?: string
   /** Deadline for each node's "Server is ready" (default 10 s). */
   readyTimeoutMs?: number
-  /** Deadline for the JetStream meta-leader after the nodes are ready (default 20 s). */
-  metaLeaderTimeoutMs?: number
+  /** Deadline for the meta-leader and stream placement after the nodes are ready (default 20 s). */
+  jetStreamTimeoutMs?: number
   /** How long a node's `stop()` waits after SIGTERM before SIGKILL (default 5 s). */
   stopTimeoutMs?: number
   bin?: string
@@ -41,7 +41,7 @@ export interface NatsCluster extends AsyncDisposable {
 let counter = 0
 
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
-  const { size = 3, readyTimeoutMs = 10_000, metaLeaderTimeoutMs = 20_000, stopTimeoutMs = 5_000 } = opts
+  const { size = 3, readyTimeoutMs = 10_000, jetStreamTimeoutMs = 20_000, stopTimeoutMs = 5_000 } = opts
   const name = opts.name ?? `tc-${process.pid}-${++counter}`
   const bin = opts.bin ?? (await natsServerBin())
   const root = await mkdtemp(join(tmpdir(), 'nats-cluster-'))
@@ -79,7 +79,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
 
   const urls = nodes.map((n) => n.url)
   try {
-    await waitForMetaLeader(urls, metaLeaderTimeoutMs)
+    await waitForJetStream(urls, jetStreamTimeoutMs)
   } catch (err) {
     const logs = nodes.map((n) => `--- ${n.name} ---\n${n.log()}`).join('\n')
     await dispose()
@@ -103,18 +103,36 @@ export class NatsClusterStartError extends Error {
   override readonly name = 'NatsClusterStartError'
 }
 
-/** Waits until every node answers the JetStream API, which needs an elected meta-leader. */
-async function waitForMetaLeader(urls: string[], timeoutMs: number): Promise<void> {
+const PROBE_STREAM = 'HARNESS_PLACEMENT_PROBE'
+
+/**
+ * Waits until every node answers the JetStream API (which needs an elected
+ * meta-leader), then until the leader can place a stream on every node: right
+ * after the election it may not know the other peers yet and answers
+ * "no suitable peers for placement". A throwaway R=size stream proves it can.
+ */
+async function waitForJetStream(urls: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  for (const url of urls) {
-    const nc = await connect({ servers: url, timeout: Math.max(1, deadline - Date.now()) })
+  const remaining = (): number => Math.max(1, deadline - Date.now())
+  for (const url of [...urls, urls]) {
+    const nc = await connect({ servers: url, timeout: remaining() })
     try {
       const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 1_000 })
-      await waitFor(() => jsm.getAccountInfo(), {
-        timeoutMs: Math.max(1, deadline - Date.now()),
+      if (typeof url === 'string') {
+        await waitFor(() => jsm.getAccountInfo(), {
+          timeoutMs: remaining(),
+          intervalMs: 100,
+          message: `the JetStream meta-leader (asking ${url})`,
+        })
+        continue
+      }
+      const probe = { name: PROBE_STREAM, subjects: ['_harness.probe'], num_replicas: urls.length }
+      await waitFor(() => jsm.streams.add({ ...probe, storage: StorageType.Memory }), {
+        timeoutMs: remaining(),
         intervalMs: 100,
-        message: `the JetStream meta-leader (asking ${url})`,
+        message: `JetStream to place a stream with ${urls.length} replicas`,
       })
+      await jsm.streams.delete(PROBE_STREAM)
     } finally {
       await nc.close()
     }

@@ -1,0 +1,192 @@
+// The order saga end to end: every worker a real process on a real nats-server.
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEAD_LETTER_HEADERS, HEADERS, STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import { waitFor } from './harness/wait-for.ts'
+import { startSagaStack, type SagaStack } from './support/saga-stack.ts'
+
+let stack: SagaStack
+let nc: NatsConnection
+let jsm: JetStreamManager
+
+const order = (sku: string, quantity: number, paymentToken = 'tok_ok') => ({
+  customerId: 'cust-saga',
+  items: [{ sku, quantity }],
+  paymentToken,
+})
+
+beforeAll(async () => {
+  stack = await startSagaStack({ inventoryProcesses: 2 })
+  nc = await connect({ servers: stack.server.url })
+  jsm = await jetstreamManager(nc)
+}, 90_000)
+
+afterAll(async () => {
+  await nc?.close().catch(() => undefined)
+  await stack?.dispose()
+})
+
+describe('order saga', () => {
+  it('confirms an order: stock moves from available to sold, one charge', async () => {
+    await stack.setStock('HAPPY-1', 10, 1250)
+    const placed = await stack.placeOrder(order('HAPPY-1', 2), { 'X-Correlation-ID': 'corr-happy' })
+    expect(placed.status).toBe(202)
+    const final = await stack.waitForFinal(placed.orderId)
+    expect(final.status).toBe('confirmed')
+    expect(final.history.map((h) => h.status)).toStrictEqual(['pending', 'reserved', 'confirmed'])
+    const stock = await waitFor(async () => {
+      const s = await stack.getStock('HAPPY-1')
+      return s.reserved === 0 ? s : undefined
+    })
+    expect(stock).toStrictEqual({ sku: 'HAPPY-1', onHand: 8, reserved: 0, available: 8, priceCents: 1250 })
+    const charges = await stack.charges(placed.orderId)
+    expect(charges).toHaveLength(1)
+    expect(charges[0]).toMatchObject({ amountCents: 2500, status: 'succeeded' })
+  })
+
+  it('carries the correlation id on every event of the order', async () => {
+    await stack.setStock('CORR-1', 5, 100)
+    const placed = await stack.placeOrder(order('CORR-1', 1), { 'X-Correlation-ID': 'corr-travels' })
+    await stack.waitForFinal(placed.orderId)
+    const subjects = [SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted]
+    for (const subject of subjects) {
+      const msg = await jsm.streams.getMessage(STREAMS.orders.name, { last_by_subj: subject })
+      expect(msg?.json<{ orderId: string }>().orderId, subject).toBe(placed.orderId)
+      expect(msg?.header?.get(HEADERS.correlationId), subject).toBe('corr-travels')
+    }
+    const lines = [...stack.inventories, stack.payment].flatMap((p) => p.handle.lines()).filter((l) => l.includes(placed.orderId))
+    expect(lines.length).toBeGreaterThan(0)
+    for (const line of lines) expect(line).toContain('"correlationId":"corr-travels"')
+  })
+
+  it('cancels an order out_of_stock without touching stock or charging', async () => {
+    await stack.setStock('SHORT-1', 1, 500)
+    const placed = await stack.placeOrder(order('SHORT-1', 5))
+    const final = await stack.waitForFinal(placed.orderId)
+    expect(final).toMatchObject({ status: 'cancelled', reason: 'out_of_stock' })
+    expect(await stack.getStock('SHORT-1')).toStrictEqual({ sku: 'SHORT-1', onHand: 1, reserved: 0, available: 1, priceCents: 500 })
+    expect(await stack.charges(placed.orderId)).toStrictEqual([])
+  })
+
+  it('reserves all items of an order or none', async () => {
+    await stack.setStock('MULTI-A', 5, 100)
+    await stack.setStock('MULTI-B', 1, 100)
+    const placed = await stack.placeOrder({
+      customerId: 'c',
+      items: [{ sku: 'MULTI-A', quantity: 2 }, { sku: 'MULTI-B', quantity: 3 }],
+      paymentToken: 'tok_ok',
+    })
+    expect(await stack.waitForFinal(placed.orderId)).toMatchObject({ status: 'cancelled', reason: 'out_of_stock' })
+    expect(await stack.getStock('MULTI-A')).toMatchObject({ onHand: 5, reserved: 0, available: 5 })
+    expect(await stack.getStock('MULTI-B')).toMatchObject({ onHand: 1, reserved: 0, available: 1 })
+  })
+
+  it('cancels payment_declined and releases the reservation', async () => {
+    await stack.setStock('DECLINE-1', 10, 700)
+    const placed = await stack.placeOrder(order('DECLINE-1', 3, 'tok_declined'))
+    expect(await stack.waitForFinal(placed.orderId)).toMatchObject({ status: 'cancelled', reason: 'payment_declined' })
+    const stock = await waitFor(async () => {
+      const s = await stack.getStock('DECLINE-1')
+      return s.reserved === 0 ? s : undefined
+    }, { message: 'reservation released' })
+    expect(stock).toStrictEqual({ sku: 'DECLINE-1', onHand: 10, reserved: 0, available: 10, priceCents: 700 })
+    expect(await stack.charges(placed.orderId)).toStrictEqual([])
+  })
+
+  it('confirms through a flaky gateway after retries, charging once', async () => {
+    await stack.setStock('FLAKY-1', 10, 300)
+    const placed = await stack.placeOrder(order('FLAKY-1', 1, 'tok_flaky'))
+    expect((await stack.waitForFinal(placed.orderId)).status).toBe('confirmed')
+    expect(await stack.charges(placed.orderId)).toHaveLength(1)
+  })
+
+  it('fails the payment when the gateway stays slower than the timeout, releasing stock', async () => {
+    await stack.setStock('SLOW-1', 4, 300)
+    const placed = await stack.placeOrder(order('SLOW-1', 1, 'tok_slow'))
+    expect(await stack.waitForFinal(placed.orderId, 60_000)).toMatchObject({ status: 'cancelled', reason: 'payment_failed' })
+    await waitFor(async () => (await stack.getStock('SLOW-1')).reserved === 0, { message: 'reservation released' })
+    expect(await stack.getStock('SLOW-1')).toMatchObject({ onHand: 4, available: 4 })
+  })
+
+  it('sells exactly the stock under contention from two inventory processes', async () => {
+    await stack.setStock('HOT-1', 50, 100)
+    const placed = await Promise.all(Array.from({ length: 200 }, () => stack.placeOrder(order('HOT-1', 1))))
+    expect(placed.every((p) => p.status === 202)).toBe(true)
+    const finals = await Promise.all(placed.map((p) => stack.waitForFinal(p.orderId, 90_000)))
+    const confirmed = finals.filter((f) => f.status === 'confirmed')
+    const cancelled = finals.filter((f) => f.status === 'cancelled')
+    expect(confirmed).toHaveLength(50)
+    expect(cancelled).toHaveLength(150)
+    expect(cancelled.every((f) => f.reason === 'out_of_stock')).toBe(true)
+    const stock = await waitFor(async () => {
+      const s = await stack.getStock('HOT-1')
+      return s.reserved === 0 ? s : undefined
+    }, { timeoutMs: 20_000, message: 'no stock left reserved' })
+    expect(stock).toStrictEqual({ sku: 'HOT-1', onHand: 0, reserved: 0, available: 0, priceCents: 100 })
+    // Both inventory processes took part.
+    for (const inventory of stack.inventories) {
+      expect(inventory.handle.lines().some((l) => l.includes('"msg":"stock reserved"'))).toBe(true)
+    }
+    const chargeCounts = await Promise.all(confirmed.map(async (f) => (await stack.charges(f.orderId)).length))
+    expect(chargeCounts.every((n) => n === 1)).toBe(true)
+  }, 120_000)
+
+  it('dead-letters a poison message on each consumed subject and goes on', async () => {
+    const subjects = [SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentFailed, SUBJECTS.paymentCompleted]
+    const { jetstream } = await import('@nats-io/jetstream')
+    const js = jetstream(nc)
+    const poisonSeqs = new Map<string, number>()
+    for (const subject of subjects) {
+      const ack = await js.publish(subject, `{"poison": "${subject}"`)
+      poisonSeqs.set(subject, ack.seq)
+    }
+    const schemaViolation = await js.publish(SUBJECTS.orderCreated, JSON.stringify({ version: 1, orderId: 'nope' }))
+
+    for (const subject of subjects) {
+      const letter = await waitFor(
+        () => jsm.streams.getMessage(STREAMS.deadLetters.name, { last_by_subj: `dlq.${subject}` }).catch(() => null),
+        { message: `dead letter for ${subject}` },
+      )
+      expect(letter.header.get(DEAD_LETTER_HEADERS.subject)).toBe(subject)
+      expect(letter.header.get(DEAD_LETTER_HEADERS.reason)).toMatch(/^(malformed_json|schema_violation):/)
+      expect(letter.header.get(DEAD_LETTER_HEADERS.stream)).toBe(STREAMS.orders.name)
+      expect(Number(letter.header.get(DEAD_LETTER_HEADERS.deliveries))).toBe(1)
+      expect(letter.header.get(DEAD_LETTER_HEADERS.consumer)).not.toBe('')
+    }
+    // Each consuming durable dead-letters its own copy: orders.created has two
+    // consumers (inventory, order-status) and got two poison messages.
+    const expected = {
+      [`dlq.${SUBJECTS.orderCreated}`]: 4,
+      [`dlq.${SUBJECTS.inventoryReserved}`]: 2,
+      [`dlq.${SUBJECTS.paymentFailed}`]: 2,
+      [`dlq.${SUBJECTS.paymentCompleted}`]: 2,
+    }
+    const counts = await waitFor(
+      async () => {
+        const info = await jsm.streams.info(STREAMS.deadLetters.name, { subjects_filter: 'dlq.>' })
+        const found = info.state.subjects ?? {}
+        return Object.entries(expected).every(([k, n]) => found[k] === n) ? found : undefined
+      },
+      { message: 'every consumer dead-lettered its poison copy' },
+    )
+    expect(counts).toStrictEqual(expected)
+    const consumers = new Set<string>()
+    for (let seq = 1; seq <= 10; seq++) {
+      const letter = await jsm.streams.getMessage(STREAMS.deadLetters.name, { seq })
+      if (letter.subject === `dlq.${SUBJECTS.orderCreated}`) {
+        consumers.add(letter.header.get(DEAD_LETTER_HEADERS.consumer))
+        expect([poisonSeqs.get(SUBJECTS.orderCreated), schemaViolation.seq].map(String)).toContain(
+          letter.header.get(DEAD_LETTER_HEADERS.sequence),
+        )
+      }
+    }
+    expect([...consumers].sort()).toStrictEqual(['inventory', 'order-status'])
+
+    // The consumers go on with the next message.
+    await stack.setStock('AFTER-POISON', 3, 100)
+    const placed = await stack.placeOrder(order('AFTER-POISON', 1))
+    expect((await stack.waitForFinal(placed.orderId)).status).toBe('confirmed')
+  })
+})
