@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager, StorageType } from '@nats-io/jetstream'
+import type { JetStreamManager } from '@nats-io/jetstream'
 import { launchNatsServer, natsServerBin } from './nats-server.ts'
 import type { NatsServerHandle } from './nats-server.ts'
 import { freePorts, waitFor } from './wait-for.ts'
@@ -114,28 +115,36 @@ const PROBE_STREAM = 'HARNESS_PLACEMENT_PROBE'
 async function waitForJetStream(urls: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   const remaining = (): number => Math.max(1, deadline - Date.now())
-  for (const url of [...urls, urls]) {
-    const nc = await connect({ servers: url, timeout: remaining() })
-    try {
-      const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 1_000 })
-      if (typeof url === 'string') {
-        await waitFor(() => jsm.getAccountInfo(), {
-          timeoutMs: remaining(),
-          intervalMs: 100,
-          message: `the JetStream meta-leader (asking ${url})`,
-        })
-        continue
-      }
-      const probe = { name: PROBE_STREAM, subjects: ['_harness.probe'], num_replicas: urls.length }
-      await waitFor(() => jsm.streams.add({ ...probe, storage: StorageType.Memory }), {
+  for (const url of urls) {
+    await withJsm(url, remaining(), (jsm) =>
+      waitFor(() => jsm.getAccountInfo(), {
         timeoutMs: remaining(),
         intervalMs: 100,
-        message: `JetStream to place a stream with ${urls.length} replicas`,
-      })
-      await jsm.streams.delete(PROBE_STREAM)
-    } finally {
-      await nc.close()
-    }
+        message: `the JetStream meta-leader (asking ${url})`,
+      }),
+    )
+  }
+  const probe = { name: PROBE_STREAM, subjects: ['_harness.probe'], num_replicas: urls.length }
+  await withJsm(urls, remaining(), async (jsm) => {
+    await waitFor(() => jsm.streams.add({ ...probe, storage: StorageType.Memory }), {
+      timeoutMs: remaining(),
+      intervalMs: 100,
+      message: `JetStream to place a stream with ${urls.length} replicas`,
+    })
+    await jsm.streams.delete(PROBE_STREAM)
+  })
+}
+
+async function withJsm<T>(
+  servers: string | string[],
+  timeoutMs: number,
+  fn: (jsm: JetStreamManager) => Promise<T>,
+): Promise<T> {
+  const nc = await connect({ servers, timeout: timeoutMs })
+  try {
+    return await fn(await jetstreamManager(nc, { checkAPI: false, timeout: 1_000 }))
+  } finally {
+    await nc.close()
   }
 }
 
