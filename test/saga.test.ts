@@ -175,7 +175,7 @@ describe('order saga', () => {
     const consumers = new Set<string>()
     for (let seq = 1; seq <= 10; seq++) {
       const letter = await jsm.streams.getMessage(STREAMS.deadLetters.name, { seq })
-      if (letter.subject === `dlq.${SUBJECTS.orderCreated}`) {
+      if (letter !== null && letter.subject === `dlq.${SUBJECTS.orderCreated}`) {
         consumers.add(letter.header.get(DEAD_LETTER_HEADERS.consumer))
         expect([poisonSeqs.get(SUBJECTS.orderCreated), schemaViolation.seq].map(String)).toContain(
           letter.header.get(DEAD_LETTER_HEADERS.sequence),

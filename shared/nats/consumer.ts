@@ -1,9 +1,10 @@
-import type { JetStreamClient, JsMsg } from '@nats-io/jetstream'
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import * as v from 'valibot'
 import { EVENT_SCHEMAS, type EventOf } from '../../schemas/events.ts'
 import { HEADERS, type Subject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
+import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
 import { publishEvent, type OutgoingEvent } from './publish.ts'
 
@@ -18,6 +19,21 @@ export type Handler<S extends Subject> = (event: EventOf<S>, ctx: MessageContext
 
 export type Handlers = { [S in Subject]?: Handler<S> }
 
+/**
+ * Thrown by a handler whose dependency is down (an open circuit breaker):
+ * the message is kept (no nak, no delivery burnt) and handled again once the
+ * consumer's gate is open and `retryAfterMs` has passed.
+ */
+export class PauseConsumption extends Error {
+  override readonly name = 'PauseConsumption'
+  constructor(
+    message: string,
+    readonly retryAfterMs = 250,
+  ) {
+    super(message)
+  }
+}
+
 export interface ConsumerOptions {
   js: JetStreamClient
   logger: Logger
@@ -25,15 +41,21 @@ export interface ConsumerOptions {
   stream: string
   durable: string
   handlers: Handlers
-  /** Messages handled at once. */
+  /** Messages handled at once; never more are pulled. */
   concurrency: number
   /** Must match the consumer's `max_deliver`: the last delivery dead-letters instead of nak. */
   maxDeliver: number
   /** Must match the consumer's `ack_wait`: long handlers send `working()` before it runs out. */
   ackWaitMs: number
   publishTimeoutMs: number
+  /** Re-creates the durable consumer if it was lost (deleted, or a server without its state). */
+  ensureConsumer: () => Promise<void>
+  /** While closed, nothing is pulled. */
+  gate?: Gate
   /** Delay before redelivery after the n-th failed delivery. */
   nakDelayMs?: (deliveryCount: number) => number
+  /** How long one pull waits for messages (>= 1000). */
+  pullExpiresMs?: number
 }
 
 export interface RunningConsumer {
@@ -70,19 +92,41 @@ function parseMessage(msg: JsMsg, handlers: Handlers): Parsed {
   return { ok: true, subject, event: result.output }
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
 /**
- * The one message loop every worker uses. It decides each message's fate in
- * one place: poison (bad JSON, schema violation) -> dead letter + `term`, no
- * retry; handler error -> `nak` with backoff, or dead letter on the last
- * delivery; success -> publish the produced events, then `ack`.
+ * The one message loop every worker uses. It pulls only as many messages as
+ * it has free slots (so a closed gate pulls nothing), and decides each
+ * message's fate in one place: poison (bad JSON, schema violation) -> dead
+ * letter + `term`, no retry; `PauseConsumption` -> wait for the gate, then
+ * again; other handler error -> `nak` with backoff, or dead letter on the last
+ * delivery; success -> publish the produced events, then `ack`. A pull that
+ * fails (server gone, consumer deleted) is retried with backoff after
+ * re-creating the consumer.
  */
 export async function startConsumer(options: ConsumerOptions): Promise<RunningConsumer> {
-  const { js, logger, metrics, stream, durable, handlers, concurrency, maxDeliver, ackWaitMs } = options
+  const { js, logger, metrics, stream, durable, handlers, concurrency, maxDeliver, ackWaitMs, gate } = options
   const nakDelay = options.nakDelayMs ?? defaultNakDelay
-  const consumer = await js.consumers.get(stream, durable)
-  const messages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 16) })
+  const expires = Math.max(1_000, options.pullExpiresMs ?? 5_000)
   const active = new Set<Promise<void>>()
   let stopping = false
+  let wakeStop: () => void = () => undefined
+  const stopped = new Promise<void>((resolve) => (wakeStop = resolve))
+  let batch: ConsumerMessages | undefined
+  let consumer: Consumer = await js.consumers.get(stream, durable)
+
+  async function runHandler(subject: Subject, event: unknown, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
+    const handler = handlers[subject] as Handler<Subject>
+    for (;;) {
+      try {
+        return await handler(event as EventOf<Subject>, ctx)
+      } catch (error) {
+        if (!(error instanceof PauseConsumption) || stopping) throw error
+        ctx.logger.info({ reason: error.message }, 'dependency down; holding the message until it recovers')
+        await Promise.race([Promise.all([gate?.whenOpen(), sleep(error.retryAfterMs)]), stopped])
+      }
+    }
+  }
 
   async function handle(msg: JsMsg): Promise<void> {
     const started = performance.now()
@@ -92,16 +136,14 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     let outcome = 'ack'
     const parsed = parseMessage(msg, handlers)
     if (!parsed.ok) {
-      outcome = (await deadLetter(js, msg, parsed.reason, parsed.detail, durable, logger, options.publishTimeoutMs))
-        ? 'dead_letter'
-        : 'nak'
+      const stored = await deadLetter(js, msg, parsed.reason, parsed.detail, durable, logger, options.publishTimeoutMs)
+      outcome = stored ? 'dead_letter' : 'nak'
     } else {
       const orderId = (parsed.event as { orderId?: string }).orderId
       const log = logger.child({ ...base, orderId })
       const heartbeat = setInterval(() => msg.working(), Math.max(1_000, ackWaitMs / 3))
       try {
-        const handler = handlers[parsed.subject] as Handler<Subject>
-        const produced = await handler(parsed.event as EventOf<Subject>, { correlationId, deliveryCount, logger: log })
+        const produced = await runHandler(parsed.subject, parsed.event, { correlationId, deliveryCount, logger: log })
         for (const event of produced) {
           await publishEvent(js, event, { correlationId, timeoutMs: options.publishTimeoutMs })
           metrics.eventsPublished.inc({ subject: event.subject })
@@ -109,11 +151,15 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         msg.ack()
         log.debug({ produced: produced.map((e) => e.subject) }, 'message handled')
       } catch (error) {
-        if (deliveryCount >= maxDeliver) {
+        if (error instanceof PauseConsumption) {
+          // Shutting down while the dependency is down: hand it back promptly.
+          msg.nak(0)
+          outcome = 'nak'
+        } else if (deliveryCount >= maxDeliver) {
           log.error({ err: error }, 'message failed on its last delivery; dead-lettering')
-          outcome = (await deadLetter(js, msg, 'max_deliver_exhausted', String(error), durable, logger, options.publishTimeoutMs))
-            ? 'dead_letter'
-            : 'nak'
+          const detail = error instanceof Error ? error.message : String(error)
+          const stored = await deadLetter(js, msg, 'max_deliver_exhausted', detail, durable, logger, options.publishTimeoutMs)
+          outcome = stored ? 'dead_letter' : 'nak'
         } else {
           const delay = nakDelay(deliveryCount)
           log.warn({ err: error, retryInMs: delay }, 'message failed; will be redelivered')
@@ -128,17 +174,59 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     metrics.messageDuration.observe({ consumer: durable, subject: msg.subject }, (performance.now() - started) / 1000)
   }
 
+  function launch(msg: JsMsg): void {
+    const task = handle(msg).catch((error: unknown) => {
+      // handle() decides every fate itself; reaching here is a bug. The
+      // message stays unacked and is redelivered after the ack wait.
+      logger.error({ err: error, consumer: durable, seq: msg.seq }, 'message handling crashed')
+    })
+    active.add(task)
+    void task.finally(() => active.delete(task))
+  }
+
+  async function recover(failures: number, error: unknown): Promise<void> {
+    const delay = Math.min(5_000, 250 * 2 ** Math.min(failures, 5))
+    logger.warn({ err: error, consumer: durable, retryInMs: delay }, 'pull failed; recovering the consumer')
+    await Promise.race([sleep(delay), stopped])
+    if (stopping) return
+    try {
+      await options.ensureConsumer()
+      consumer = await js.consumers.get(stream, durable)
+    } catch (recreateError) {
+      logger.warn({ err: recreateError, consumer: durable }, 'consumer not reachable yet')
+    }
+  }
+
   const done = (async () => {
-    for await (const msg of messages) {
-      const task = handle(msg).catch((error: unknown) => {
-        // handle() decides every fate itself; reaching here is a bug. Leave the
-        // message unacked so it is redelivered after ack wait.
-        logger.error({ err: error, consumer: durable, seq: msg.seq }, 'message handling crashed')
-      })
-      active.add(task)
-      void task.finally(() => active.delete(task))
-      while (active.size >= concurrency) await Promise.race(active)
-      if (stopping) break
+    let failures = 0
+    while (!stopping) {
+      if (gate !== undefined && !gate.isOpen()) {
+        metrics.consumerPaused.set({ consumer: durable }, 1)
+        logger.warn({ consumer: durable }, 'consumption paused')
+        await Promise.race([gate.whenOpen(), stopped])
+        metrics.consumerPaused.set({ consumer: durable }, 0)
+        if (!stopping) logger.info({ consumer: durable }, 'consumption resumed')
+        continue
+      }
+      if (active.size >= concurrency) {
+        await Promise.race([...active, stopped])
+        continue
+      }
+      try {
+        batch = await consumer.fetch({ max_messages: concurrency - active.size, expires })
+        // Never more than the free slots: a message that arrives after the gate
+        // closed waits in its handler instead of being pulled and dropped.
+        for await (const msg of batch) launch(msg)
+        const closed = await batch.closed()
+        if (closed instanceof Error) throw closed
+        failures = 0
+      } catch (error) {
+        if (stopping) break
+        failures++
+        await recover(failures, error)
+      } finally {
+        batch = undefined
+      }
     }
     await Promise.allSettled(active)
   })()
@@ -149,7 +237,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     inFlight: () => active.size,
     async stop() {
       stopping = true
-      await messages.close()
+      wakeStop()
+      await batch?.close()
       await done
       logger.info({ consumer: durable }, 'consumer stopped')
     },

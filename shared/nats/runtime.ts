@@ -4,6 +4,7 @@ import { STREAMS } from '../../schemas/subjects.ts'
 import { toTopologyLimits, type NatsSettingsConfig } from '../config/nats-settings.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
+import type { Gate } from '../resilience/gate.ts'
 import { connectNats, type ConnectFn, type NatsHandle } from './connect.ts'
 import { startConsumer, type Handlers, type RunningConsumer } from './consumer.ts'
 import { createNatsReadiness } from './readiness.ts'
@@ -42,10 +43,16 @@ export async function startNatsRuntime(
 /** Provisions a durable consumer on the saga stream and starts the shared message loop on it. */
 export async function startDurableConsumer(
   rt: NatsRuntime,
-  { durable, filterSubjects, handlers }: { durable: string; filterSubjects: readonly string[]; handlers: Handlers },
+  { durable, filterSubjects, handlers, gate }: { durable: string; filterSubjects: readonly string[]; handlers: Handlers; gate?: Gate },
 ): Promise<RunningConsumer> {
-  await ensureConsumer(rt.jsm, STREAMS.orders.name, durableConsumerConfig(durable, filterSubjects, rt.limits))
+  const provision = async () => {
+    await ensureStreams(rt.jsm, rt.limits)
+    await ensureConsumer(rt.jsm, STREAMS.orders.name, durableConsumerConfig(durable, filterSubjects, rt.limits))
+  }
+  await provision()
   return await startConsumer({
+    ensureConsumer: provision,
+    ...(gate ? { gate } : {}),
     js: rt.js,
     logger: rt.logger,
     metrics: rt.metrics,

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 export interface Metrics {
   registry: Registry
@@ -8,6 +8,7 @@ export interface Metrics {
   eventsPublishFailed: Counter<'subject'>
   messagesHandled: Counter<'consumer' | 'subject' | 'outcome'>
   messageDuration: Histogram<'consumer' | 'subject'>
+  consumerPaused: Gauge<'consumer'>
 }
 
 /** One registry per service (not prom-client's global one), so tests can build many. */
@@ -54,6 +55,12 @@ export function createMetrics(service: string): Metrics {
       help: 'Time to handle one consumed message',
       labelNames: ['consumer', 'subject'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    consumerPaused: new Gauge({
+      name: 'consumer_paused',
+      help: '1 while a consumer pulls nothing because a dependency is down',
+      labelNames: ['consumer'],
       registers,
     }),
   }
