@@ -18,6 +18,8 @@ export const PaymentConfigSchema = v.object({
   PAYMENT_BREAKER_THRESHOLD: intFromEnv(5, 1, 1_000),
   /** How long the breaker stays open before one trial call. */
   PAYMENT_BREAKER_HALF_OPEN_MS: intFromEnv(5_000, 100, 600_000),
+  /** While the breaker is open nothing is pulled; an order already pulled waits this long at most, then fails. */
+  PAYMENT_MAX_PAUSE_MS: intFromEnv(300_000, 0, 86_400_000),
 })
 
 export type PaymentConfig = v.InferOutput<typeof PaymentConfigSchema>

@@ -9,9 +9,14 @@ export interface ChargeRequest {
 
 export type ChargeOutcome = { kind: 'succeeded'; chargeId: string } | { kind: 'declined'; code: string }
 
-/** The gateway could not be reached within the retry budget, or the breaker is open. */
+/** The gateway could not be reached within the retry budget. */
 export class GatewayUnavailableError extends Error {
   override readonly name = 'GatewayUnavailableError'
+}
+
+/** The circuit breaker is open: the gateway is known to be down, no call was made. */
+export class CircuitOpenError extends Error {
+  override readonly name = 'CircuitOpenError'
 }
 
 /** A 5xx or 429: worth retrying with the same idempotency key. */
@@ -72,7 +77,7 @@ export function createGatewayClient({ baseUrl, fetch: doFetch = fetch, ...resili
         return await policy.execute(({ signal }) => attempt(request, signal))
       } catch (error) {
         if (error instanceof GatewayProtocolError) throw error
-        if (error instanceof BrokenCircuitError) throw new GatewayUnavailableError('circuit open: gateway failing', { cause: error })
+        if (error instanceof BrokenCircuitError) throw new CircuitOpenError('circuit open: gateway failing', { cause: error })
         throw new GatewayUnavailableError('gateway unavailable after retries', { cause: error })
       }
     },

@@ -1,12 +1,25 @@
 import type { EventOf } from '../../schemas/events.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
-import type { Handlers, MessageContext } from '../../shared/nats/consumer.ts'
+import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
-import { GatewayUnavailableError, type GatewayClient } from './gateway-client.ts'
+import { CircuitOpenError, GatewayUnavailableError, type GatewayClient } from './gateway-client.ts'
 
-export function createPaymentHandlers({ gateway, now = () => new Date() }: { gateway: Pick<GatewayClient, 'charge'>; now?: () => Date }): Handlers {
+export interface PaymentHandlerDeps {
+  gateway: Pick<GatewayClient, 'charge'>
+  /** How long one order may wait for an open breaker before its payment fails. */
+  maxPauseMs: number
+  now?: () => Date
+}
+
+export function createPaymentHandlers({ gateway, maxPauseMs, now = () => new Date() }: PaymentHandlerDeps): Handlers {
+  /** Orders held back by an open breaker, with when that began. */
+  const pausedSince = new Map<string, number>()
+
   async function pay(event: EventOf<typeof SUBJECTS.inventoryReserved>, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const base = { version: 1 as const, orderId: event.orderId, occurredAt: now().toISOString() }
+    const failed = (reason: 'declined' | 'gateway_unavailable', message: string) => [
+      toEvent(SUBJECTS.paymentFailed, { ...base, reason, message }),
+    ]
     if (event.amountCents === 0) {
       ctx.logger.info('nothing to charge')
       return [toEvent(SUBJECTS.paymentCompleted, { ...base, chargeId: 'none', amountCents: 0, currency: event.currency })]
@@ -18,6 +31,7 @@ export function createPaymentHandlers({ gateway, now = () => new Date() }: { gat
         currency: event.currency,
         token: event.paymentToken,
       })
+      pausedSince.delete(event.orderId)
       if (outcome.kind === 'succeeded') {
         ctx.logger.info({ chargeId: outcome.chargeId, amountCents: event.amountCents }, 'payment completed')
         return [
@@ -25,11 +39,20 @@ export function createPaymentHandlers({ gateway, now = () => new Date() }: { gat
         ]
       }
       ctx.logger.info({ code: outcome.code }, 'payment declined')
-      return [toEvent(SUBJECTS.paymentFailed, { ...base, reason: 'declined', message: outcome.code })]
+      return failed('declined', outcome.code)
     } catch (error) {
+      if (error instanceof CircuitOpenError) {
+        const since = pausedSince.get(event.orderId) ?? Date.now()
+        pausedSince.set(event.orderId, since)
+        if (Date.now() - since < maxPauseMs) throw new PauseConsumption(error.message)
+        pausedSince.delete(event.orderId)
+        ctx.logger.warn({ waitedMs: Date.now() - since }, 'gateway down for longer than the pause budget; failing the payment')
+        return failed('gateway_unavailable', error.message)
+      }
       if (!(error instanceof GatewayUnavailableError)) throw error
-      ctx.logger.warn({ err: error }, 'payment gateway unavailable; failing the payment')
-      return [toEvent(SUBJECTS.paymentFailed, { ...base, reason: 'gateway_unavailable', message: error.message })]
+      pausedSince.delete(event.orderId)
+      ctx.logger.warn({ err: error }, 'payment gateway unavailable after retries; failing the payment')
+      return failed('gateway_unavailable', error.message)
     }
   }
   return { [SUBJECTS.inventoryReserved]: pay }

@@ -6,9 +6,10 @@ import type { ConnectFn } from '../../shared/nats/connect.ts'
 import { startDurableConsumer, startNatsRuntime, stopNatsRuntime } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
+import { createGate } from '../../shared/resilience/gate.ts'
 import { CircuitState, circuitStateName } from '../../shared/resilience/policies.ts'
 import type { PaymentConfig } from './config.ts'
-import { createGatewayClient, type ChargeRequest } from './gateway-client.ts'
+import { CircuitOpenError, createGatewayClient, GatewayUnavailableError, type ChargeRequest } from './gateway-client.ts'
 import { createPaymentHandlers } from './handlers.ts'
 
 export const PAYMENT_CONSUMER = 'payment'
@@ -41,10 +42,22 @@ export async function startPaymentService(
     breakerThreshold: config.PAYMENT_BREAKER_THRESHOLD,
     halfOpenAfterMs: config.PAYMENT_BREAKER_HALF_OPEN_MS,
   })
+  // While the breaker is open the consumer pulls nothing (no deliveries burnt).
+  // cockatiel half-opens on the next call after PAYMENT_BREAKER_HALF_OPEN_MS,
+  // so the gate reopens by timer to let that trial call happen.
+  const gate = createGate()
+  let reopen: ReturnType<typeof setTimeout> | undefined
   breakerState.set(CircuitState.Closed)
   client.breaker.onStateChange((state) => {
     breakerState.set(state === CircuitState.HalfOpen ? 2 : state === CircuitState.Open ? 1 : 0)
     logger.warn({ breaker: circuitStateName(state) }, 'payment gateway breaker changed state')
+    clearTimeout(reopen)
+    if (state === CircuitState.Open) {
+      gate.close()
+      reopen = setTimeout(gate.open, config.PAYMENT_BREAKER_HALF_OPEN_MS)
+    } else {
+      gate.open()
+    }
   })
   const gateway = {
     charge: async (request: ChargeRequest) => {
@@ -53,7 +66,7 @@ export async function startPaymentService(
         gatewayCalls.inc({ outcome: outcome.kind })
         return outcome
       } catch (error) {
-        gatewayCalls.inc({ outcome: error instanceof Error && error.name === 'GatewayUnavailableError' ? 'unavailable' : 'error' })
+        gatewayCalls.inc({ outcome: error instanceof GatewayUnavailableError || error instanceof CircuitOpenError ? 'unavailable' : 'error' })
         throw error
       }
     },
@@ -63,7 +76,8 @@ export async function startPaymentService(
   const consumer = await startDurableConsumer(rt, {
     durable: PAYMENT_CONSUMER,
     filterSubjects: [SUBJECTS.inventoryReserved],
-    handlers: createPaymentHandlers({ gateway }),
+    handlers: createPaymentHandlers({ gateway, maxPauseMs: config.PAYMENT_MAX_PAUSE_MS }),
+    gate,
   })
 
   const app = new Hono()
@@ -75,5 +89,13 @@ export async function startPaymentService(
     return c.json({ error: 'internal', message: 'internal error' }, 500)
   })
 
-  return { app, markStopping: rt.readiness.markStopping, stop: () => stopNatsRuntime(rt, [consumer]) }
+  return {
+    app,
+    markStopping: rt.readiness.markStopping,
+    stop: async () => {
+      clearTimeout(reopen)
+      gate.open()
+      await stopNatsRuntime(rt, [consumer])
+    },
+  }
 }

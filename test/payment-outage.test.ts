@@ -1,0 +1,79 @@
+// A gateway outage longer than the retry budget: the breaker opens, the payment
+// consumer stops pulling (no deliveries burnt), and orders complete once the
+// gateway is back.
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { STREAMS } from '../schemas/subjects.ts'
+import { waitFor } from './harness/wait-for.ts'
+import { startSagaStack, startWorker, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
+
+let stack: SagaStack
+let gateway: ServiceProcess | undefined
+
+beforeAll(async () => {
+  stack = await startSagaStack({
+    paymentEnv: {
+      PAYMENT_RETRIES: '1',
+      PAYMENT_BREAKER_THRESHOLD: '2',
+      PAYMENT_BREAKER_HALF_OPEN_MS: '1000',
+      CONSUMER_CONCURRENCY: '4',
+    },
+  })
+}, 90_000)
+
+afterAll(async () => {
+  await gateway?.handle.stop()
+  await stack?.dispose()
+})
+
+async function metric(url: string, name: string): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  return text.split('\n').filter((l) => l.startsWith(name)).join('\n')
+}
+
+describe('payment gateway outage', () => {
+  it('pauses payment consumption while the breaker is open and completes the orders afterwards', async () => {
+    await stack.setStock('OUTAGE-1', 100, 100)
+    const port = new URL(stack.gateway.url).port
+    await stack.gateway.handle.kill()
+
+    const orders = await Promise.all(Array.from({ length: 10 }, () => stack.placeOrder({ customerId: 'c', items: [{ sku: 'OUTAGE-1', quantity: 1 }], paymentToken: 'tok_ok' })))
+    expect(orders.every((o) => o.status === 202)).toBe(true)
+
+    await waitFor(async () => /consumer="payment"[^}]*\} 1$/m.test(await metric(stack.payment.url, 'consumer_paused')), {
+      timeoutMs: 15_000,
+      message: 'payment consumption paused',
+    })
+    expect(await metric(stack.payment.url, 'payment_breaker_state')).toMatch(/payment_breaker_state\{[^}]*\} [12]/)
+
+    // Several half-open trials fail while the gateway stays down; nothing is redelivered.
+    await new Promise((r) => setTimeout(r, 2_500))
+    const nc = await connect({ servers: stack.server.url })
+    try {
+      const jsm = await jetstreamManager(nc)
+      const during = await jsm.consumers.info(STREAMS.orders.name, 'payment')
+      expect(during.num_redelivered).toBe(0)
+
+      gateway = await startWorker('gateway', { PORT: port })
+      const finals = await Promise.all(orders.map((o) => stack.waitForFinal(o.orderId, 30_000)))
+      const confirmed = finals.filter((f) => f.status === 'confirmed')
+      const failed = finals.filter((f) => f.status === 'cancelled')
+      // Only orders whose retries ran out before the breaker opened fail.
+      expect(failed.every((f) => f.reason === 'payment_failed')).toBe(true)
+      expect(failed.length).toBeLessThanOrEqual(4)
+      expect(confirmed.length).toBeGreaterThanOrEqual(6)
+      for (const f of confirmed) expect(await stack.charges(f.orderId)).toHaveLength(1)
+      const after = await jsm.consumers.info(STREAMS.orders.name, 'payment')
+      expect(after.num_redelivered).toBe(0)
+      await waitFor(async () => /consumer="payment"[^}]*\} 0$/m.test(await metric(stack.payment.url, 'consumer_paused')))
+      const stock = await waitFor(async () => {
+        const s = await stack.getStock('OUTAGE-1')
+        return s.reserved === 0 ? s : undefined
+      })
+      expect(stock.onHand).toBe(100 - confirmed.length)
+    } finally {
+      await nc.close()
+    }
+  }, 90_000)
+})
