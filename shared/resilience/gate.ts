@@ -3,11 +3,11 @@
  * one that closes while the gateway's circuit breaker is open.
  */
 export interface Gate {
-  isOpen(): boolean
+  isOpen: () => boolean
   /** Resolves when the gate is (or next becomes) open. */
-  whenOpen(): Promise<void>
-  open(): void
-  close(): void
+  whenOpen: () => Promise<void>
+  open: () => void
+  close: () => void
 }
 
 export function createGate(initiallyOpen = true): Gate {
