@@ -40,7 +40,8 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await service?.stop().catch(() => undefined)
+  await service?.stopConsuming().catch(() => undefined)
+  await service?.close().catch(() => undefined)
   await nc?.close().catch(() => undefined)
   await server?.dispose()
 })

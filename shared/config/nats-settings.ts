@@ -20,6 +20,8 @@ export const natsSettings = {
   CONSUMER_MAX_DELIVER: intFromEnv(DEFAULT_LIMITS.maxDeliver, 1, 100),
   CONSUMER_MAX_ACK_PENDING: intFromEnv(DEFAULT_LIMITS.maxAckPending, 1, 100_000),
   CONSUMER_CONCURRENCY: intFromEnv(16, 1, 1_000),
+  /** Upper bound on a graceful stop (SIGTERM/SIGINT): in-flight messages finish, the connection drains. */
+  SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 100, 600_000),
 } as const
 
 export type NatsSettingsConfig = { [K in keyof typeof natsSettings]: v.InferOutput<(typeof natsSettings)[K]> }

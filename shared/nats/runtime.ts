@@ -66,9 +66,25 @@ export async function startDurableConsumer(
   })
 }
 
-/** Readiness 503 at once, let in-flight messages finish, then drain the connection. */
-export async function stopNatsRuntime(rt: NatsRuntime, consumers: readonly (RunningConsumer | undefined)[]): Promise<void> {
-  rt.readiness.markStopping()
-  await Promise.all(consumers.flatMap((c) => (c ? [c.stop()] : [])))
-  if (!rt.nc.isClosed()) await rt.nc.drain()
+/** How a worker stops: readiness off, consumers finish in-flight work, then the connection drains. */
+export interface Stoppable {
+  /** Readiness turns 503 at once. */
+  markStopping: () => void
+  /** Stop pulling; in-flight messages finish and are acked (or nak'd). */
+  stopConsuming: () => Promise<void>
+  /** Drain and close the NATS connection (after HTTP stopped). */
+  close: () => Promise<void>
+}
+
+export function toStoppable(rt: NatsRuntime, consumers: readonly (RunningConsumer | undefined)[]): Stoppable {
+  return {
+    markStopping: rt.readiness.markStopping,
+    stopConsuming: async () => {
+      rt.readiness.markStopping()
+      await Promise.all(consumers.flatMap((c) => (c ? [c.stop()] : [])))
+    },
+    close: async () => {
+      if (!rt.nc.isClosed()) await rt.nc.drain()
+    },
+  }
 }

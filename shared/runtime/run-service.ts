@@ -14,24 +14,24 @@ interface BaseConfig {
   PORT: number
   HOST: string
   LOG_LEVEL: string
+  SHUTDOWN_TIMEOUT_MS?: number
 }
 
 export interface RunningService {
   app: Pick<Hono, 'fetch'>
   markStopping: () => void
-  stop: () => Promise<void>
+  stopConsuming: () => Promise<void>
+  close: () => Promise<void>
 }
 
 export interface ServiceEntry<C extends BaseConfig> {
   name: string
   loadConfig: (env: Record<string, string | undefined>) => C
   start: (config: C, deps: { logger: Logger; metrics: Metrics }) => Promise<RunningService>
-  /** Upper bound on a graceful stop. */
-  shutdownDeadlineMs?: number
 }
 
 export async function runService<C extends BaseConfig>(
-  { name, loadConfig, start, shutdownDeadlineMs = 10_000 }: ServiceEntry<C>,
+  { name, loadConfig, start }: ServiceEntry<C>,
   env: Record<string, string | undefined>,
 ): Promise<void> {
   let config: C
@@ -41,6 +41,7 @@ export async function runService<C extends BaseConfig>(
     if (error instanceof ConfigError) exitWith(`${name}: ${error.message}`)
     throw error
   }
+  const shutdownDeadlineMs = config.SHUTDOWN_TIMEOUT_MS ?? 10_000
   const logger = createLogger({ service: name, level: config.LOG_LEVEL })
   const metrics = createMetrics(name)
   const service = await start(config, { logger, metrics })
@@ -53,9 +54,12 @@ export async function runService<C extends BaseConfig>(
       logger.error({ deadlineMs: shutdownDeadlineMs }, 'graceful shutdown took too long; exiting')
       process.exit(1)
     }, shutdownDeadlineMs)
+    // Readiness answers 503 while in-flight messages finish; then HTTP stops
+    // accepting, in-flight requests finish, and the connection drains.
     service.markStopping()
+    await service.stopConsuming()
     await server.close()
-    await service.stop()
+    await service.close()
     clearTimeout(deadline)
     logger.info('stopped')
   })

@@ -1,6 +1,6 @@
 import { BUCKETS, SUBJECTS } from '../../schemas/subjects.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
-import { startDurableConsumer, startNatsRuntime, stopNatsRuntime } from '../../shared/nats/runtime.ts'
+import { startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
 import { ensureBucket } from '../../shared/nats/topology.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
@@ -26,5 +26,5 @@ export async function startInventoryService(
     handlers: createInventoryHandlers({ store, currency: config.INVENTORY_CURRENCY }),
   })
   const app = createApp({ store, logger: deps.logger, metrics: deps.metrics, checkReady: rt.readiness.check })
-  return { app, markStopping: rt.readiness.markStopping, stop: () => stopNatsRuntime(rt, [consumer]) }
+  return { app, ...toStoppable(rt, [consumer]) }
 }

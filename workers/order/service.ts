@@ -1,7 +1,7 @@
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import type { RunningConsumer } from '../../shared/nats/consumer.ts'
-import { startDurableConsumer, startNatsRuntime, stopNatsRuntime } from '../../shared/nats/runtime.ts'
+import { startDurableConsumer, startNatsRuntime, toStoppable, type Stoppable } from '../../shared/nats/runtime.ts'
 import { ensureBucket } from '../../shared/nats/topology.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
@@ -12,12 +12,8 @@ import { createProjectionHandlers } from './projection.ts'
 
 export const PROJECTION_CONSUMER = 'order-status'
 
-export interface OrderService {
+export interface OrderService extends Stoppable {
   app: ReturnType<typeof createApp>
-  /** Readiness turns 503 at once (call first on SIGTERM). */
-  markStopping: () => void
-  /** Stops consuming (in-flight messages finish), then drains the connection. */
-  stop: () => Promise<void>
 }
 
 /** Wires the order service onto NATS: streams, buckets, the status projection and the HTTP app. */
@@ -56,5 +52,5 @@ export async function startOrderService(
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
   })
 
-  return { app, markStopping: rt.readiness.markStopping, stop: () => stopNatsRuntime(rt, [projection]) }
+  return { app, ...toStoppable(rt, [projection]) }
 }

@@ -3,7 +3,7 @@ import { Counter, Gauge } from 'prom-client'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
-import { startDurableConsumer, startNatsRuntime, stopNatsRuntime } from '../../shared/nats/runtime.ts'
+import { startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { createGate } from '../../shared/resilience/gate.ts'
@@ -89,13 +89,14 @@ export async function startPaymentService(
     return c.json({ error: 'internal', message: 'internal error' }, 500)
   })
 
+  const stoppable = toStoppable(rt, [consumer])
   return {
     app,
-    markStopping: rt.readiness.markStopping,
-    stop: async () => {
+    ...stoppable,
+    stopConsuming: async () => {
       clearTimeout(reopen)
       gate.open()
-      await stopNatsRuntime(rt, [consumer])
+      await stoppable.stopConsuming()
     },
   }
 }

@@ -1,0 +1,69 @@
+// SIGTERM: readiness off, HTTP closed, in-flight messages finished and acked,
+// connection drained, exit 0 within the deadline. Nothing is half-handled.
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { STREAMS } from '../schemas/subjects.ts'
+import { waitFor } from './harness/wait-for.ts'
+import { startSagaStack, type SagaStack } from './support/saga-stack.ts'
+
+let stack: SagaStack
+
+beforeAll(async () => {
+  // Each charge takes 1.5 s at the gateway, so a payment is in flight when SIGTERM comes.
+  stack = await startSagaStack({ gatewayEnv: { GATEWAY_LATENCY_MS: '1500' }, paymentEnv: { PAYMENT_TIMEOUT_MS: '5000' } })
+}, 90_000)
+
+afterAll(async () => {
+  await stack?.dispose()
+})
+
+describe('graceful shutdown', () => {
+  it('finishes an in-flight payment, acks it and exits 0 on SIGTERM', async () => {
+    await stack.setStock('STOP-1', 5, 100)
+    const nc = await connect({ servers: stack.server.url })
+    try {
+      const jsm = await jetstreamManager(nc)
+      const placed = await stack.placeOrder({ customerId: 'c', items: [{ sku: 'STOP-1', quantity: 1 }], paymentToken: 'tok_ok' })
+      await waitFor(async () => (await jsm.consumers.info(STREAMS.orders.name, 'payment')).num_ack_pending === 1, {
+        message: 'payment in flight',
+      })
+
+      const signalled = Date.now()
+      stack.payment.handle.signal('SIGTERM')
+      // Readiness is off while the in-flight charge finishes.
+      const ready = await waitFor(
+        async () => {
+          const status = await fetch(`${stack.payment.url}/ready`).then((r) => r.status, () => 0)
+          return status === 503 ? status : undefined
+        },
+        { timeoutMs: 1_000, intervalMs: 20, message: '/ready answers 503 after SIGTERM' },
+      )
+      expect(ready).toBe(503)
+      const exit = await stack.payment.handle.exited
+      expect(exit).toStrictEqual({ code: 0, signal: null })
+      expect(Date.now() - signalled).toBeLessThan(10_000)
+
+      const after = await jsm.consumers.info(STREAMS.orders.name, 'payment')
+      expect(after.num_ack_pending).toBe(0)
+      expect(after.num_redelivered).toBe(0)
+      expect(after.num_pending).toBe(0)
+      expect((await stack.waitForFinal(placed.orderId)).status).toBe('confirmed')
+      expect(await stack.charges(placed.orderId)).toHaveLength(1)
+      const lines = stack.payment.handle.lines().join('\n')
+      expect(lines).toContain('"msg":"shutting down"')
+      expect(lines).toContain('"msg":"stopped"')
+    } finally {
+      await nc.close()
+    }
+  })
+
+  it.each(['order', 'inventory'] as const)('stops the %s worker cleanly within the deadline', async (name) => {
+    const worker = name === 'order' ? stack.order : stack.inventories[0]
+    if (worker === undefined) throw new Error('no worker')
+    const signalled = Date.now()
+    worker.handle.signal('SIGTERM')
+    expect(await worker.handle.exited).toStrictEqual({ code: 0, signal: null })
+    expect(Date.now() - signalled).toBeLessThan(10_000)
+  })
+})
