@@ -66,7 +66,10 @@ export function compareVersions(a: string, b: string): -1 | 0 | 1 {
 }
 
 /** The first executable file called `name` in the PATH of `env`. */
-export function findOnPath(name: string, env: Record<string, string | undefined> = process.env): string | undefined {
+export function findOnPath(
+  name: string,
+  env: Record<string, string | undefined> = process.env,
+): string | undefined {
   for (const dir of (env['PATH'] ?? '').split(delimiter)) {
     if (dir === '') continue
     const file = join(dir, name)
@@ -79,7 +82,10 @@ export async function resolveNatsServer(opts: ResolveNatsServerOptions = {}): Pr
   const { env = process.env, root = projectRoot, timeoutMs = 5_000 } = opts
   const fromEnv = env['NATS_SERVER_BIN']
   const locations: Array<{ source: NatsServerSource; bin: string | undefined }> = [
-    { source: 'NATS_SERVER_BIN', bin: fromEnv === undefined || fromEnv === '' ? undefined : resolve(fromEnv) },
+    {
+      source: 'NATS_SERVER_BIN',
+      bin: fromEnv === undefined || fromEnv === '' ? undefined : resolve(fromEnv),
+    },
     { source: 'PATH', bin: findOnPath('nats-server', env) },
     { source: 'project', bin: projectNatsServerPath(root) },
   ]
@@ -150,7 +156,8 @@ function describeMissing(candidates: readonly NatsServerCandidate[]): string {
   ].join('\n')
 }
 
-const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+const invokedDirectly =
+  process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
 if (invokedDirectly) {
   try {
     const found = await resolveNatsServer()

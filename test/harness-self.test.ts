@@ -127,11 +127,22 @@ describe('startNatsServer', () => {
   })
 })
 
+interface Jsz {
+  meta_cluster: { leader?: string; cluster_size?: number }
+}
+
 describe('startNatsCluster', () => {
-  it('elects a new stream leader after the leader is killed, and publishes go on', async () => {
+  it('forms a meta group of 3, and after the stream leader is killed elects another and publishes go on', async () => {
     const cluster: NatsCluster = await startNatsCluster({ size: 3 })
     disposables.push(cluster)
     expect(new Set(cluster.urls).size).toBe(3)
+    const metas = await Promise.all(
+      cluster.nodes.map(
+        async (n) => ((await (await fetch(`${n.monitorUrl}/jsz`)).json()) as Jsz).meta_cluster,
+      ),
+    )
+    expect(new Set(metas.map((m) => m.leader)).size).toBe(1)
+    expect(metas.map((m) => m.cluster_size)).toStrictEqual([3, 3, 3])
     const nc = await client(cluster.urls)
     const jsm = await jetstreamManager(nc)
     await jsm.streams.add({ name: 'SELF_R3', subjects: ['self.r3'], num_replicas: 3 })
@@ -142,6 +153,7 @@ describe('startNatsCluster', () => {
 
     // RAFT election timeouts in nats-server are 4-9 s: a new leader takes that long after a kill -9.
     await cluster.nodeByName(leader).kill()
+    expect(cluster.nodeByName(leader).running).toBe(false)
     const next = await waitForStreamLeader(nc, 'SELF_R3', 25_000, leader)
     expect(next).not.toBe(leader)
     // Retrying with the same msg id is safe: a publish that was stored but timed out is deduplicated.

@@ -30,7 +30,9 @@ async function resolveOrFetch(): Promise<ResolvedNatsServer | undefined> {
       return resolveNatsServer()
     }
     if (process.env['NATS_URL']) {
-      console.warn(`[global-setup] ${err.message}\nUsing NATS_URL; tests that start their own servers will fail.`)
+      console.warn(
+        `[global-setup] ${err.message}\nUsing NATS_URL; tests that start their own servers will fail.`,
+      )
       return undefined
     }
     throw err
@@ -43,9 +45,13 @@ function runFetchScript(): Promise<void> {
       cwd: projectRoot,
       stdio: 'inherit',
     })
-    child.once('error', (err) => fail(new Error('could not run scripts/fetch-nats-server.sh', { cause: err })))
+    child.once('error', (err) =>
+      fail(new Error('could not run scripts/fetch-nats-server.sh', { cause: err })),
+    )
     child.once('exit', (code, signal) =>
-      code === 0 ? done() : fail(new Error(`scripts/fetch-nats-server.sh failed (code ${code}, signal ${signal})`)),
+      code === 0
+        ? done()
+        : fail(new Error(`scripts/fetch-nats-server.sh failed (code ${code}, signal ${signal})`)),
     )
   })
 }

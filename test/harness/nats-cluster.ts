@@ -4,10 +4,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { jetstreamManager, StorageType } from '@nats-io/jetstream'
-import type { JetStreamManager } from '@nats-io/jetstream'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { waitForJetStreamCluster } from './cluster-ready.ts'
 import { launchNatsServer, natsServerBin } from './nats-server.ts'
 import type { NatsServerHandle } from './nats-server.ts'
 import { freePorts, waitFor } from './wait-for.ts'
@@ -21,7 +20,7 @@ export interface NatsClusterOptions {
   config?: string
   /** Deadline for each node's "Server is ready" (default 10 s). */
   readyTimeoutMs?: number
-  /** Deadline for the meta-leader and stream placement after the nodes are ready (default 20 s). */
+  /** Deadline for meta-group membership, the meta-leader and stream placement after the nodes are ready (default 20 s). */
   jetStreamTimeoutMs?: number
   /** How long a node's `stop()` waits after SIGTERM before SIGKILL (default 5 s). */
   stopTimeoutMs?: number
@@ -60,6 +59,8 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
       dir,
       name: nodeName,
       websocket: false,
+      // /jsz shows who is in the JetStream meta group (see cluster-ready.ts).
+      monitor: true,
       config: [cluster, opts.config ?? ''].join('\n'),
       readyTimeoutMs,
       stopTimeoutMs,
@@ -78,17 +79,18 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     throw failed.reason
   }
 
-  const urls = nodes.map((n) => n.url)
   try {
-    await waitForJetStream(urls, jetStreamTimeoutMs)
+    await waitForJetStreamCluster(nodes, { timeoutMs: jetStreamTimeoutMs })
   } catch (err) {
     const logs = nodes.map((n) => `--- ${n.name} ---\n${n.log()}`).join('\n')
     await dispose()
-    throw new NatsClusterStartError(`${err instanceof Error ? err.message : String(err)}\n${logs}`, { cause: err })
+    throw new NatsClusterStartError(`${err instanceof Error ? err.message : String(err)}\n${logs}`, {
+      cause: err,
+    })
   }
   return {
     name,
-    urls,
+    urls: nodes.map((n) => n.url),
     nodes,
     nodeByName(nodeName) {
       const node = nodes.find((n) => n.name === nodeName)
@@ -102,50 +104,6 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
 
 export class NatsClusterStartError extends Error {
   override readonly name = 'NatsClusterStartError'
-}
-
-const PROBE_STREAM = 'HARNESS_PLACEMENT_PROBE'
-
-/**
- * Waits until every node answers the JetStream API (which needs an elected
- * meta-leader), then until the leader can place a stream on every node: right
- * after the election it may not know the other peers yet and answers
- * "no suitable peers for placement". A throwaway R=size stream proves it can.
- */
-async function waitForJetStream(urls: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  const remaining = (): number => Math.max(1, deadline - Date.now())
-  for (const url of urls) {
-    await withJsm(url, remaining(), (jsm) =>
-      waitFor(() => jsm.getAccountInfo(), {
-        timeoutMs: remaining(),
-        intervalMs: 100,
-        message: `the JetStream meta-leader (asking ${url})`,
-      }),
-    )
-  }
-  const probe = { name: PROBE_STREAM, subjects: ['_harness.probe'], num_replicas: urls.length }
-  await withJsm(urls, remaining(), async (jsm) => {
-    await waitFor(() => jsm.streams.add({ ...probe, storage: StorageType.Memory }), {
-      timeoutMs: remaining(),
-      intervalMs: 100,
-      message: `JetStream to place a stream with ${urls.length} replicas`,
-    })
-    await jsm.streams.delete(PROBE_STREAM)
-  })
-}
-
-async function withJsm<T>(
-  servers: string | string[],
-  timeoutMs: number,
-  fn: (jsm: JetStreamManager) => Promise<T>,
-): Promise<T> {
-  const nc = await connect({ servers, timeout: timeoutMs })
-  try {
-    return await fn(await jetstreamManager(nc, { checkAPI: false, timeout: 1_000 }))
-  } finally {
-    await nc.close()
-  }
 }
 
 /**
@@ -164,6 +122,10 @@ export async function waitForStreamLeader(
       const leader = (await jsm.streams.info(stream)).cluster?.leader
       return leader !== undefined && leader !== '' && leader !== excluding ? leader : undefined
     },
-    { timeoutMs, intervalMs: 100, message: `a leader for stream ${stream}${excluding ? ` other than ${excluding}` : ''}` },
+    {
+      timeoutMs,
+      intervalMs: 100,
+      message: `a leader for stream ${stream}${excluding ? ` other than ${excluding}` : ''}`,
+    },
   )
 }

@@ -16,6 +16,7 @@ export interface NatsProcess {
   readonly pid: number
   readonly port: number
   readonly wsPort: number | undefined
+  readonly monitorPort: number | undefined
   readonly exited: Promise<ExitInfo>
   running(): boolean
 }
@@ -28,6 +29,8 @@ export interface SpawnNatsOptions {
   log: LineBuffer
   /** Also wait for the WebSocket listener line. */
   websocket: boolean
+  /** Also wait for the HTTP monitoring listener line. */
+  monitor: boolean
   timeoutMs: number
 }
 
@@ -44,6 +47,7 @@ export class NatsServerStartError extends Error {
 
 const CLIENT_LINE = /Listening for client connections on \S+:(\d+)/
 const WS_LINE = /Listening for websocket clients on wss?:\/\/\S+:(\d+)/
+const MONITOR_LINE = /Starting http monitor on \S+:(\d+)/
 const READY_LINE = /Server is ready/
 
 // Servers still running when the test process exits are killed with it.
@@ -62,7 +66,7 @@ function trackUntilExit(child: ChildProcess, exited: Promise<ExitInfo>): void {
 }
 
 export async function spawnNatsServer(opts: SpawnNatsOptions): Promise<NatsProcess> {
-  const { bin, configFile, cwd, log, websocket, timeoutMs } = opts
+  const { bin, configFile, cwd, log, websocket, monitor, timeoutMs } = opts
   const from = log.total()
   const child = spawn(bin, ['-c', configFile], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let exitInfo: ExitInfo | undefined
@@ -77,17 +81,20 @@ export async function spawnNatsServer(opts: SpawnNatsOptions): Promise<NatsProce
 
   let port: number | undefined
   let wsPort: number | undefined
+  let monitorPort: number | undefined
   let unsubscribe = (): void => undefined
   let timer: ReturnType<typeof setTimeout> | undefined
   try {
     await new Promise<void>((done, fail) => {
       let ready = false
       const check = (): void => {
-        if (ready && port !== undefined && (!websocket || wsPort !== undefined)) done()
+        const listening = (!websocket || wsPort !== undefined) && (!monitor || monitorPort !== undefined)
+        if (ready && port !== undefined && listening) done()
       }
       unsubscribe = log.onLine((line) => {
         port ??= matchPort(CLIENT_LINE, line)
         wsPort ??= matchPort(WS_LINE, line)
+        monitorPort ??= matchPort(MONITOR_LINE, line)
         ready ||= READY_LINE.test(line)
         check()
       })
@@ -109,6 +116,7 @@ export async function spawnNatsServer(opts: SpawnNatsOptions): Promise<NatsProce
     pid: child.pid,
     port,
     wsPort,
+    monitorPort,
     exited,
     running: () => exitInfo === undefined,
   }

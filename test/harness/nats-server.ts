@@ -16,6 +16,8 @@ export interface NatsServerOptions {
   name?: string
   /** Listen for WebSocket clients too (default true). */
   websocket?: boolean
+  /** Serve the HTTP monitoring endpoints (/varz, /jsz, /healthz) too (default false). */
+  monitor?: boolean
   /** Extra config text appended to the generated file. */
   config?: string
   /** Deadline for "Server is ready" (default 10 s). */
@@ -33,6 +35,8 @@ export interface NatsServerHandle extends AsyncDisposable {
   readonly port: number
   /** ws://127.0.0.1:PORT, or undefined with `websocket: false`. */
   readonly wsUrl: string | undefined
+  /** http://127.0.0.1:PORT of the monitoring endpoints, or undefined without `monitor: true`. */
+  readonly monitorUrl: string | undefined
   readonly storeDir: string
   readonly dir: string
   readonly configFile: string
@@ -56,6 +60,7 @@ export interface LaunchSpec {
   dir: string
   name: string
   websocket: boolean
+  monitor: boolean
   config: string
   readyTimeoutMs: number
   stopTimeoutMs: number
@@ -81,6 +86,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       dir,
       name: opts.name ?? `test-${process.pid}-${++counter}`,
       websocket: opts.websocket ?? true,
+      monitor: opts.monitor ?? false,
       config: opts.config ?? '',
       readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
       stopTimeoutMs: opts.stopTimeoutMs ?? 5_000,
@@ -94,30 +100,38 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 
 /** Starts a server in an existing `dir`, which the handle then owns (dispose removes it). */
 export async function launchNatsServer(spec: LaunchSpec): Promise<NatsServerHandle> {
-  const { dir, name, websocket, readyTimeoutMs, stopTimeoutMs, bin } = spec
+  const { dir, name, websocket, monitor, readyTimeoutMs, stopTimeoutMs, bin } = spec
   const storeDir = join(dir, 'js')
   const configFile = join(dir, 'nats-server.conf')
   const log = createLineBuffer(5_000)
-  const start = async (port: number, wsPort: number): Promise<NatsProcess> => {
-    await writeFile(configFile, renderConfig({ name, port, wsPort, storeDir, websocket, extra: spec.config }))
-    return spawnNatsServer({ bin, configFile, cwd: dir, log, websocket, timeoutMs: readyTimeoutMs })
+  const start = async (ports: Ports): Promise<NatsProcess> => {
+    await writeFile(
+      configFile,
+      renderConfig({ ...ports, name, storeDir, websocket, monitor, extra: spec.config }),
+    )
+    return spawnNatsServer({ bin, configFile, cwd: dir, log, websocket, monitor, timeoutMs: readyTimeoutMs })
   }
 
-  let proc = await start(-1, -1)
-  const port = proc.port
-  const wsPort = proc.wsPort
+  let proc = await start({ port: -1, wsPort: -1, monitorPort: -1 })
+  // Restarts reuse the ports picked the first time.
+  const { port, wsPort = -1, monitorPort = -1 } = proc
   let disposed: Promise<void> | undefined
+  let restarting: Promise<unknown> | undefined
   const stop = async (): Promise<void> => {
     await stopNatsProcess(proc, 'SIGTERM', stopTimeoutMs)
   }
+  // A restart under way finishes first, so the process it starts is the one stopped.
   const dispose = (): Promise<void> =>
-    (disposed ??= stop().finally(() => rm(dir, { recursive: true, force: true })))
+    (disposed ??= Promise.allSettled([restarting])
+      .then(stop)
+      .finally(() => rm(dir, { recursive: true, force: true })))
 
   return {
     name,
     url: `nats://127.0.0.1:${port}`,
     port,
-    wsUrl: wsPort === undefined ? undefined : `ws://127.0.0.1:${wsPort}`,
+    wsUrl: websocket ? `ws://127.0.0.1:${wsPort}` : undefined,
+    monitorUrl: monitor ? `http://127.0.0.1:${monitorPort}` : undefined,
     storeDir,
     dir,
     configFile,
@@ -134,9 +148,13 @@ export async function launchNatsServer(spec: LaunchSpec): Promise<NatsServerHand
     },
     async restart() {
       if (disposed) throw new Error(`nats-server ${name} was disposed`)
-      await stop()
-      log.push(`--- harness: restarting ${name} on port ${port} ---`)
-      proc = await start(port, wsPort ?? -1)
+      const run = (async () => {
+        await stop()
+        log.push(`--- harness: restarting ${name} on port ${port} ---`)
+        proc = await start({ port, wsPort, monitorPort })
+      })()
+      restarting = run
+      await run.finally(() => (restarting = undefined))
       if (proc.port !== port) throw new Error(`restarted on port ${proc.port}, expected ${port}`)
     },
     dispose,
@@ -144,16 +162,22 @@ export async function launchNatsServer(spec: LaunchSpec): Promise<NatsServerHand
   }
 }
 
-interface ConfigInput {
-  name: string
+interface Ports {
   port: number
   wsPort: number
+  monitorPort: number
+}
+
+interface ConfigInput extends Ports {
+  name: string
   storeDir: string
   websocket: boolean
+  monitor: boolean
   extra: string
 }
 
-function renderConfig({ name, port, wsPort, storeDir, websocket, extra }: ConfigInput): string {
+function renderConfig(input: ConfigInput): string {
+  const { name, port, wsPort, monitorPort, storeDir, websocket, monitor, extra } = input
   const lines = [
     '# written by test/harness/nats-server.ts',
     `server_name: ${JSON.stringify(name)}`,
@@ -161,6 +185,7 @@ function renderConfig({ name, port, wsPort, storeDir, websocket, extra }: Config
     `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
   ]
   if (websocket) lines.push(`websocket { listen: "127.0.0.1:${wsPort}", no_tls: true }`)
+  if (monitor) lines.push(`http: "127.0.0.1:${monitorPort}"`)
   if (extra !== '') lines.push(extra)
   return `${lines.join('\n')}\n`
 }

@@ -127,7 +127,9 @@ export async function spawnService(opts: SpawnServiceOptions): Promise<ServiceHa
         finish(() => fail(new WaitForTimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`)))
       }, timeoutMs)
       void outputDone.then((exit) => {
-        finish(() => fail(new Error(`exited (code ${exit.code}, signal ${exit.signal}) before printing ${what}`)))
+        finish(() =>
+          fail(new Error(`exited (code ${exit.code}, signal ${exit.signal}) before printing ${what}`)),
+        )
       })
     })
 
@@ -157,9 +159,8 @@ export async function spawnService(opts: SpawnServiceOptions): Promise<ServiceHa
     } catch (err) {
       await stop(0)
       const reason = state.spawnError?.message ?? (err instanceof Error ? err.message : String(err))
-      throw new ServiceStartError(`${describeCmd} did not get ready: ${reason}\n--- output ---\n${out.text()}`, {
-        cause: state.spawnError ?? err,
-      })
+      const message = `${describeCmd} did not get ready: ${reason}\n--- output ---\n${out.text()}`
+      throw new ServiceStartError(message, { cause: state.spawnError ?? err })
     }
   }
   return handle

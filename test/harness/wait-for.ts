@@ -40,8 +40,9 @@ export async function waitFor<T>(
     } catch (err) {
       lastError = err
     }
-    if (Date.now() + intervalMs > deadline) break
-    await new Promise((done) => setTimeout(done, intervalMs))
+    const left = deadline - Date.now()
+    if (left <= 0) break
+    await new Promise((done) => setTimeout(done, Math.min(intervalMs, left)))
   }
   const last = lastError === undefined ? '' : `; last error: ${describe(lastError)}`
   throw new WaitForTimeoutError(
