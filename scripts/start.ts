@@ -54,7 +54,8 @@ async function startNats(): Promise<{ url: string; wsUrl: string }> {
     [
       'server_name: "local"',
       `listen: "127.0.0.1:${port('NATS_PORT', -1)}"`,
-      `jetstream { store_dir: "${join(dir, 'jetstream')}" }`,
+      // Same durability setting as scripts/nats/nats-server.conf (see README, "Durability").
+      `jetstream {\n  store_dir: "${join(dir, 'jetstream')}"\n  sync_interval: 1s\n}`,
       `websocket { listen: "127.0.0.1:${port('NATS_WS_PORT', -1)}", no_tls: true }`,
       '',
     ].join('\n'),
