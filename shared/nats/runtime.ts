@@ -7,6 +7,7 @@ import type { Metrics } from '../observability/metrics.ts'
 import type { Gate } from '../resilience/gate.ts'
 import { connectNats, type ConnectFn, type NatsHandle } from './connect.ts'
 import { startConsumer, type Handlers, type RunningConsumer } from './consumer.ts'
+import { startDeadLetterCapture } from './dead-letter-capture.ts'
 import { createNatsReadiness } from './readiness.ts'
 import { durableConsumerConfig, ensureConsumer, ensureStreams, type TopologyLimits } from './topology.ts'
 
@@ -29,41 +30,90 @@ export async function startNatsRuntime(
   config: NatsSettingsConfig,
   { connect, logger, metrics }: { connect: ConnectFn; logger: Logger; metrics: Metrics },
 ): Promise<NatsRuntime> {
-  const nats = await connectNats({ connect, servers: config.NATS_URL, name, logger, maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS })
+  const nats = await connectNats({
+    connect,
+    servers: config.NATS_URL,
+    name,
+    logger,
+    maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS,
+  })
   const { nc } = nats
   const timeout = config.NATS_REQUEST_TIMEOUT_MS
   const limits = toTopologyLimits(config)
   const jsm = await jetstreamManager(nc, { timeout })
   await ensureStreams(jsm, limits)
   const js = jetstream(nc, { timeout })
-  const readiness = createNatsReadiness({ nats, jsm, streams: [STREAMS.orders.name, STREAMS.deadLetters.name] })
+  const readiness = createNatsReadiness({
+    nats,
+    jsm,
+    streams: [STREAMS.orders.name, STREAMS.deadLetters.name],
+  })
   return { nats, nc, js, jsm, limits, readiness, config, logger, metrics }
 }
 
 /** Provisions a durable consumer on the saga stream and starts the shared message loop on it. */
 export async function startDurableConsumer(
   rt: NatsRuntime,
-  { durable, filterSubjects, handlers, gate }: { durable: string; filterSubjects: readonly string[]; handlers: Handlers; gate?: Gate },
+  {
+    durable,
+    filterSubjects,
+    handlers,
+    gate,
+  }: { durable: string; filterSubjects: readonly string[]; handlers: Handlers; gate?: Gate },
 ): Promise<RunningConsumer> {
   const provision = async () => {
     await ensureStreams(rt.jsm, rt.limits)
-    await ensureConsumer(rt.jsm, STREAMS.orders.name, durableConsumerConfig(durable, filterSubjects, rt.limits))
+    await ensureConsumer(
+      rt.jsm,
+      STREAMS.orders.name,
+      durableConsumerConfig(durable, filterSubjects, rt.limits),
+    )
   }
   await provision()
-  return await startConsumer({
-    ensureConsumer: provision,
-    ...(gate ? { gate } : {}),
+  // Dead-letters what the loop never saw fail: a last delivery whose ack wait
+  // ran out (crash, hang) or that was nak'd, and terms from elsewhere.
+  const capture = await startDeadLetterCapture({
     js: rt.js,
+    jsm: rt.jsm,
     logger: rt.logger,
     metrics: rt.metrics,
     stream: STREAMS.orders.name,
     durable,
-    handlers,
-    concurrency: rt.config.CONSUMER_CONCURRENCY,
-    maxDeliver: rt.limits.maxDeliver,
-    ackWaitMs: rt.limits.ackWaitMs,
+    limits: rt.limits,
     publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
   })
+  let consumer: RunningConsumer
+  try {
+    consumer = await startLoop()
+  } catch (error) {
+    await capture.stop()
+    throw error
+  }
+  return {
+    inFlight: () => consumer.inFlight(),
+    done: Promise.all([consumer.done, capture.done]).then(() => undefined),
+    async stop() {
+      await consumer.stop()
+      await capture.stop()
+    },
+  }
+
+  function startLoop(): Promise<RunningConsumer> {
+    return startConsumer({
+      ensureConsumer: provision,
+      ...(gate ? { gate } : {}),
+      js: rt.js,
+      logger: rt.logger,
+      metrics: rt.metrics,
+      stream: STREAMS.orders.name,
+      durable,
+      handlers,
+      concurrency: rt.config.CONSUMER_CONCURRENCY,
+      maxDeliver: rt.limits.maxDeliver,
+      ackWaitMs: rt.limits.ackWaitMs,
+      publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
+    })
+  }
 }
 
 /** How a worker stops: readiness off, consumers finish in-flight work, then the connection drains. */

@@ -27,6 +27,8 @@ export interface TopologyLimits {
   streamMaxAgeMs: number
   streamMaxBytes: number
   deadLetterMaxAgeMs: number
+  /** De-duplication window of DLQ: the loop's and the advisory capture's copy of one message meet in it. */
+  deadLetterDuplicateWindowMs: number
   ackWaitMs: number
   maxDeliver: number
   maxAckPending: number
@@ -38,6 +40,7 @@ export const DEFAULT_LIMITS: TopologyLimits = {
   streamMaxAgeMs: 7 * DAY_MS,
   streamMaxBytes: 1024 * MiB,
   deadLetterMaxAgeMs: 30 * DAY_MS,
+  deadLetterDuplicateWindowMs: 24 * HOUR_MS,
   ackWaitMs: 30_000,
   maxDeliver: 5,
   maxAckPending: 1_000,
@@ -69,7 +72,7 @@ export function deadLetterStreamConfig(limits: TopologyLimits): Partial<StreamCo
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
     num_replicas: limits.replicas,
-    duplicate_window: nanos(limits.duplicateWindowMs),
+    duplicate_window: nanos(limits.deadLetterDuplicateWindowMs),
     max_age: nanos(limits.deadLetterMaxAgeMs),
     max_bytes: 256 * MiB,
     max_msg_size: 2 * MiB,

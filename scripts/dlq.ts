@@ -1,0 +1,215 @@
+// `npm run dlq -- <command>`: look at, replay and purge dead letters (stream DLQ).
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import * as v from 'valibot'
+import { ConfigError, intFromEnv, loadConfig, natsUrlsFromEnv } from '../shared/config/load-config.ts'
+import {
+  assertDeadLetterSubject,
+  listDeadLetters,
+  purgeDeadLetters,
+  replayDeadLetter,
+  showDeadLetter,
+  type DeadLetterSummary,
+} from '../shared/nats/dead-letter-admin.ts'
+
+export const USAGE = `usage: npm run dlq -- <command>
+  list [--json] [--subject dlq.<subject>]  one line per dead letter; the id is its DLQ sequence
+  show <id>                                headers and payload of one dead letter
+  replay <id>                              publish the original to its subject (msg id replay:DLQ:<id>)
+  purge [--subject dlq.<subject>]          remove dead letters (all, or one subject); prints how many
+environment: NATS_URL (default nats://127.0.0.1:4222), NATS_REQUEST_TIMEOUT_MS (default 5000)`
+
+export type DlqCommand =
+  | { name: 'list'; json: boolean; subject?: string }
+  | { name: 'show' | 'replay'; id: number }
+  | { name: 'purge'; subject?: string }
+
+export type ParsedArgs = { ok: true; command: DlqCommand } | { ok: false; error: string }
+
+/** Reads the command line; every mistake is a value with a message, never a throw. */
+export function parseDlqArgs(argv: readonly string[]): ParsedArgs {
+  let parsed: ReturnType<typeof parseFlags>
+  try {
+    parsed = parseFlags(argv)
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) }
+  }
+  const [name, ...rest] = parsed.positionals
+  const { json = false, subject } = parsed.values
+  if (subject !== undefined) {
+    try {
+      assertDeadLetterSubject(subject)
+    } catch (error) {
+      return { ok: false, error: error instanceof Error ? error.message : String(error) }
+    }
+  }
+  const extra = (allowed: boolean, flag: string) => (allowed ? [] : [`${flag} is not an option of ${name}`])
+  const problems = [
+    ...extra(!json || name === 'list', '--json'),
+    ...extra(subject === undefined || name === 'list' || name === 'purge', '--subject'),
+  ]
+  switch (name) {
+    case 'list':
+    case 'purge':
+      if (rest.length > 0) problems.push(`${name} takes no arguments, got ${rest.join(' ')}`)
+      if (problems.length > 0) return { ok: false, error: problems.join('; ') }
+      return {
+        ok: true,
+        command:
+          name === 'list'
+            ? { name, json, ...(subject === undefined ? {} : { subject }) }
+            : { name, ...(subject === undefined ? {} : { subject }) },
+      }
+    case 'show':
+    case 'replay': {
+      const [id, ...more] = rest
+      if (id === undefined || more.length > 0 || !/^[1-9]\d{0,15}$/.test(id))
+        problems.push(`${name} takes one id (a DLQ sequence), got ${rest.join(' ') || 'none'}`)
+      if (problems.length > 0 || id === undefined) return { ok: false, error: problems.join('; ') }
+      return { ok: true, command: { name, id: Number(id) } }
+    }
+    case undefined:
+      return { ok: false, error: 'no command given' }
+    default:
+      return { ok: false, error: `unknown command ${JSON.stringify(name)}` }
+  }
+}
+
+function parseFlags(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    options: { json: { type: 'boolean' }, subject: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  })
+}
+
+const dash = (value: string | number | null): string => (value === null ? '-' : String(value))
+
+export function formatDeadLetterLine(d: DeadLetterSummary): string {
+  return [
+    d.id,
+    d.time,
+    dash(d.subject),
+    `seq=${dash(d.sequence)}`,
+    `consumer=${dash(d.consumer)}`,
+    `deliveries=${dash(d.deliveries)}`,
+    `reason=${d.reason}`,
+  ].join('  ')
+}
+
+function pretty(payload: string): string {
+  try {
+    return JSON.stringify(JSON.parse(payload), null, 2)
+  } catch {
+    return payload // not JSON (a malformed_json dead letter): shown as it is
+  }
+}
+
+/** Runs one command; `print` gets every line of output. */
+export async function runDlq(
+  command: DlqCommand,
+  {
+    js,
+    jsm,
+    timeoutMs,
+    print,
+  }: { js: JetStreamClient; jsm: JetStreamManager; timeoutMs: number; print: (line: string) => void },
+): Promise<void> {
+  const subject = 'subject' in command && command.subject !== undefined ? { subject: command.subject } : {}
+  switch (command.name) {
+    case 'list': {
+      const letters = await listDeadLetters(js, jsm, { ...subject, timeoutMs })
+      if (command.json) print(JSON.stringify(letters, null, 2))
+      else if (letters.length === 0) print('no dead letters')
+      else for (const d of letters) print(formatDeadLetterLine(d))
+      return
+    }
+    case 'show': {
+      const d = await showDeadLetter(jsm, command.id)
+      print(`dead letter ${d.id} on ${d.dlqSubject}`)
+      print('headers:')
+      for (const [key, values] of Object.entries(d.headers))
+        for (const value of values) print(`  ${key}: ${value}`)
+      print(d.payload === '' ? 'payload: (empty)' : `payload:\n${pretty(d.payload)}`)
+      return
+    }
+    case 'replay': {
+      const r = await replayDeadLetter(js, jsm, command.id, { timeoutMs })
+      const where = `${r.stream} seq ${r.seq}`
+      print(`replayed dead letter ${r.id} to ${r.subject} with msg id ${r.msgId} (${r.bytes} bytes)`)
+      print(
+        r.duplicate
+          ? `already replayed inside the duplicate window: not stored again (${where})`
+          : `stored as ${where}`,
+      )
+      for (const [key, values] of Object.entries(r.headers))
+        for (const value of values) print(`  ${key}: ${value}`)
+      return
+    }
+    case 'purge': {
+      const purged = await purgeDeadLetters(jsm, subject)
+      print(
+        `purged ${purged} dead letter${purged === 1 ? '' : 's'}${command.subject === undefined ? '' : ` on ${command.subject}`}`,
+      )
+      return
+    }
+  }
+}
+
+const describe = (error: unknown): string =>
+  error instanceof Error
+    ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}`
+    : String(error)
+
+async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
+  const parsed = parseDlqArgs(argv)
+  if (!parsed.ok) {
+    console.error(`dlq: ${parsed.error}\n${USAGE}`)
+    return 1
+  }
+  let config
+  try {
+    config = loadConfig(
+      v.object({ NATS_URL: natsUrlsFromEnv, NATS_REQUEST_TIMEOUT_MS: intFromEnv(5_000, 100, 600_000) }),
+      env,
+    )
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(`dlq: ${error.message}`)
+    return 1
+  }
+  const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
+  const nc = await connect({
+    servers: config.NATS_URL,
+    name: 'dlq-cli',
+    timeout: timeoutMs,
+    maxReconnectAttempts: 0,
+  }).catch((error: unknown) => new Error(`cannot connect to ${config.NATS_URL.join(', ')}`, { cause: error }))
+  if (nc instanceof Error) {
+    console.error(`dlq: ${describe(nc)}`)
+    return 1
+  }
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: timeoutMs })
+    await runDlq(parsed.command, {
+      js: jetstream(nc, { timeout: timeoutMs }),
+      jsm,
+      timeoutMs,
+      print: (line) => console.log(line),
+    })
+    return 0
+  } catch (error) {
+    console.error(`dlq: ${describe(error)}`)
+    return 1
+  } finally {
+    await nc.close()
+  }
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+if (invokedDirectly) process.exitCode = await main(process.argv.slice(2), process.env)

@@ -1,0 +1,206 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type Consumer,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StreamConfig,
+} from '@nats-io/jetstream'
+import { nanos } from '@nats-io/nats-core'
+import { DEAD_LETTER_HEADERS, STREAMS } from '../../schemas/subjects.ts'
+import type { Logger } from '../observability/logger.ts'
+import type { Metrics } from '../observability/metrics.ts'
+import { advisorySubjects, parseAdvisory, toDeadLetterCopy } from './dead-letter-advisory.ts'
+import { ensureConsumer, ensureStream, type TopologyLimits } from './topology.ts'
+
+/** Keeps JetStream's MAX_DELIVERIES / MSG_TERMINATED advisories about the saga stream. */
+export const ADVISORY_STREAM = 'DLQ_ADVISORIES'
+
+const MiB = 1024 * 1024
+const ADVISORY_MAX_AGE_MS = 7 * 24 * 60 * 60_000
+const CAPTURE_ACK_WAIT_MS = 30_000
+
+export function advisoryStreamConfig(
+  limits: TopologyLimits,
+  stream: string = STREAMS.orders.name,
+): Partial<StreamConfig> & { name: string } {
+  return {
+    name: ADVISORY_STREAM,
+    description: `JetStream max-deliveries and terminated advisories of ${stream}, turned into dead letters`,
+    subjects: advisorySubjects(stream),
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: limits.replicas,
+    max_age: nanos(ADVISORY_MAX_AGE_MS),
+    max_bytes: 64 * MiB,
+  }
+}
+
+export const captureDurableName = (durable: string): string => `dlq-capture-${durable}`
+
+/** One capture consumer per worker durable, seeing only that durable's advisories; it never gives up. */
+export function captureConsumerConfig(
+  stream: string,
+  durable: string,
+): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: captureDurableName(durable),
+    description: `Copies ${stream} messages that ${durable} exhausted or terminated into the DLQ`,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(CAPTURE_ACK_WAIT_MS),
+    max_deliver: -1,
+    max_ack_pending: 64,
+    filter_subjects: advisorySubjects(stream, durable),
+  }
+}
+
+export interface DeadLetterCaptureOptions {
+  js: JetStreamClient
+  jsm: JetStreamManager
+  logger: Logger
+  metrics: Metrics
+  /** The stream the worker consumes (ORDERS). */
+  stream: string
+  /** The worker's durable consumer on `stream`. */
+  durable: string
+  limits: TopologyLimits
+  publishTimeoutMs: number
+  /** Delay before an advisory is retried after the n-th failed attempt to store its dead letter. */
+  nakDelayMs?: (deliveryCount: number) => number
+  /** How long one pull waits for advisories (>= 1000). */
+  pullExpiresMs?: number
+}
+
+export interface DeadLetterCapture {
+  /** Stops pulling and lets the advisory in hand finish. */
+  stop(): Promise<void>
+  done: Promise<void>
+}
+
+const captureNakDelay = (n: number): number => Math.min(30_000, 1_000 * 2 ** Math.max(0, n - 1))
+
+/**
+ * Catches what the consumer loop could not: a message whose last delivery ran
+ * out of ack wait (crash, hang) or was nak'd, or one terminated elsewhere.
+ * Provisions the advisory stream and this durable's capture consumer
+ * (idempotent), then copies the original of every advisory to `dlq.<subject>`
+ * under the loop's own message id, so a message the loop already dead-lettered
+ * is not stored twice. Ack once stored; nak with backoff when not.
+ */
+export async function startDeadLetterCapture(options: DeadLetterCaptureOptions): Promise<DeadLetterCapture> {
+  const { js, jsm, logger, metrics, stream, durable, limits, publishTimeoutMs } = options
+  const name = captureDurableName(durable)
+  const nakDelay = options.nakDelayMs ?? captureNakDelay
+  const expires = Math.max(1_000, options.pullExpiresMs ?? 5_000)
+  const provision = async (): Promise<Consumer> => {
+    await ensureStream(jsm, advisoryStreamConfig(limits, stream))
+    await ensureConsumer(jsm, ADVISORY_STREAM, captureConsumerConfig(stream, durable))
+    return await js.consumers.get(ADVISORY_STREAM, name)
+  }
+  let consumer = await provision()
+  let stopping = false
+  let wakeStop: () => void = () => undefined
+  const stopped = new Promise<void>((resolve) => (wakeStop = resolve))
+  let batch: ConsumerMessages | undefined
+
+  async function handle(msg: JsMsg): Promise<string> {
+    const parsed = parseAdvisory(msg.data)
+    if (!parsed.ok) {
+      // Cannot become valid by retrying; it stays in the advisory stream for a look.
+      logger.error(
+        { consumer: name, subject: msg.subject, seq: msg.seq, detail: parsed.detail },
+        'unreadable advisory; terminated',
+      )
+      msg.term('unreadable advisory')
+      return 'term'
+    }
+    const { advisory } = parsed
+    const log = logger.child({
+      consumer: advisory.consumer,
+      seq: advisory.stream_seq,
+      advisory: advisory.type,
+    })
+    try {
+      const original = await jsm.streams.getMessage(advisory.stream, { seq: advisory.stream_seq })
+      const copy = toDeadLetterCopy(advisory, original)
+      const ack = await js.publish(copy.subject, copy.data, {
+        headers: copy.headers,
+        msgID: copy.msgId,
+        timeout: publishTimeoutMs,
+      })
+      msg.ack()
+      if (ack.duplicate) {
+        log.debug('already dead-lettered')
+        return 'duplicate'
+      }
+      const reason = copy.headers.get(DEAD_LETTER_HEADERS.reason)
+      log.warn(
+        { reason, dlqSeq: ack.seq },
+        original === null ? 'dead letter stored without body' : 'message dead-lettered from advisory',
+      )
+      return 'dead_letter'
+    } catch (error) {
+      const delay = nakDelay(msg.info.deliveryCount)
+      log.error({ err: error, retryInMs: delay }, 'could not store dead letter from advisory; will retry')
+      msg.nak(delay)
+      return 'nak'
+    }
+  }
+
+  async function recover(failures: number, error: unknown): Promise<void> {
+    const delay = Math.min(5_000, 250 * 2 ** Math.min(failures, 5))
+    logger.warn(
+      { err: error, consumer: name, retryInMs: delay },
+      'advisory pull failed; recovering the capture consumer',
+    )
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, delay)), stopped])
+    if (stopping) return
+    try {
+      consumer = await provision()
+    } catch (provisionError) {
+      logger.warn({ err: provisionError, consumer: name }, 'capture consumer not reachable yet')
+    }
+  }
+
+  const done = (async () => {
+    let failures = 0
+    while (!stopping) {
+      try {
+        batch = await consumer.fetch({ max_messages: 16, expires })
+        for await (const msg of batch) {
+          const outcome = await handle(msg)
+          metrics.messagesHandled.inc({ consumer: name, subject: msg.subject, outcome })
+        }
+        const closed = await batch.closed()
+        if (closed instanceof Error) throw closed
+        failures = 0
+      } catch (error) {
+        if (stopping) break
+        failures++
+        await recover(failures, error)
+      } finally {
+        batch = undefined
+      }
+    }
+  })()
+
+  logger.info({ stream: ADVISORY_STREAM, consumer: name }, 'dead-letter capture started')
+  return {
+    done,
+    async stop() {
+      stopping = true
+      wakeStop()
+      await batch?.close()
+      await done
+      logger.info({ consumer: name }, 'dead-letter capture stopped')
+    },
+  }
+}

@@ -1,0 +1,174 @@
+// The dead-letter operator commands (`npm run dlq -- list|show|replay|purge`) on
+// dead letters the advisory capture stored, on a real nats-server; the CLI also
+// as a real `bun` process.
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
+import { formatDeadLetterLine } from '../scripts/dlq.ts'
+import {
+  DeadLetterNotFoundError,
+  DeadLetterNotReplayableError,
+  listDeadLetters,
+  purgeDeadLetters,
+  replayDeadLetter,
+  showDeadLetter,
+} from '../shared/nats/dead-letter-admin.ts'
+import { advisoryStreamConfig, ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
+import { ensureStream } from '../shared/nats/topology.ts'
+import { waitFor } from './harness/wait-for.ts'
+import { limits, ORDERS, orderCreated, startDeadLetterFixture } from './support/dead-letter-fixture.ts'
+
+const DLQ_ORDER_CREATED = `dlq.${SUBJECTS.orderCreated}`
+
+const ROOT = join(import.meta.dirname, '..')
+const BUN = join(ROOT, 'node_modules', '.bin', 'bun')
+
+/** `bun scripts/dlq.ts <args>` with a deadline; resolves with its exit code and output. */
+function runCli(
+  args: readonly string[],
+  natsUrl: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const env = { ...process.env, NATS_URL: natsUrl }
+    execFile(
+      BUN,
+      ['scripts/dlq.ts', ...args],
+      { cwd: ROOT, env, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
+        resolve({ code, stdout, stderr })
+      },
+    )
+  })
+}
+
+describe('npm run dlq', () => {
+  it('lists, shows, replays (once per id, correlation id kept) and purges dead letters', async () => {
+    await using f = await startDeadLetterFixture()
+    const worker = await f.worker('operator')
+    await f.capture('operator')
+    const payload = orderCreated()
+    const seq = await f.publishOrder(payload, 'corr-replay')
+    ;(await worker.next({ expires: 2_000 }))?.term('bad data')
+    const cancelledSeq = await f.publishOrder('{"broken', 'corr-other', SUBJECTS.orderCancelled)
+    ;(await worker.next({ expires: 2_000 }))?.term()
+
+    const letters = await waitFor(
+      async () => {
+        const found = await listDeadLetters(f.js, f.jsm)
+        return found.length === 2 ? found : undefined
+      },
+      { message: 'two dead letters' },
+    )
+    const common = {
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      stream: ORDERS,
+      consumer: 'operator',
+      deliveries: 1,
+    }
+    expect(letters).toStrictEqual([
+      {
+        ...common,
+        id: 1,
+        dlqSubject: DLQ_ORDER_CREATED,
+        subject: SUBJECTS.orderCreated,
+        sequence: seq,
+        reason: 'terminated: bad data',
+      },
+      {
+        ...common,
+        id: 2,
+        dlqSubject: `dlq.${SUBJECTS.orderCancelled}`,
+        subject: SUBJECTS.orderCancelled,
+        sequence: cancelledSeq,
+        reason: 'terminated',
+      },
+    ])
+    const [first] = letters
+    expect(first && formatDeadLetterLine(first)).toBe(
+      `1  ${first?.time}  orders.created  seq=${seq}  consumer=operator  deliveries=1  reason=terminated: bad data`,
+    )
+    expect(
+      (await listDeadLetters(f.js, f.jsm, { subject: `dlq.${SUBJECTS.orderCancelled}` })).map((d) => d.id),
+    ).toStrictEqual([2])
+
+    const shown = await showDeadLetter(f.jsm, 1)
+    expect(JSON.parse(shown.payload)).toStrictEqual(payload)
+    expect(shown.headers).toMatchObject({
+      [HEADERS.correlationId]: ['corr-replay'],
+      [DEAD_LETTER_HEADERS.reason]: ['terminated: bad data'],
+    })
+    await expect(showDeadLetter(f.jsm, 99)).rejects.toThrow(DeadLetterNotFoundError)
+
+    const replayed = await replayDeadLetter(f.js, f.jsm, 1)
+    expect(replayed).toStrictEqual({
+      id: 1,
+      subject: SUBJECTS.orderCreated,
+      msgId: 'replay:DLQ:1',
+      headers: { [HEADERS.correlationId]: ['corr-replay'], [HEADERS.eventVersion]: ['1'] },
+      bytes: JSON.stringify(payload).length,
+      stream: ORDERS,
+      seq: expect.any(Number),
+      duplicate: false,
+    })
+    expect(await replayDeadLetter(f.js, f.jsm, 1)).toMatchObject({ seq: replayed.seq, duplicate: true })
+    const info = await f.jsm.streams.info(ORDERS, { subjects_filter: SUBJECTS.orderCreated })
+    expect(info.state.subjects).toStrictEqual({ [SUBJECTS.orderCreated]: 2 }) // the original and one replay
+    // The replay reaches the worker's consumer like any event.
+    const again = await worker.next({ expires: 2_000 })
+    expect(again?.seq).toBe(replayed.seq)
+    expect(again?.json()).toStrictEqual(payload)
+    expect(again?.headers?.get(HEADERS.correlationId)).toBe('corr-replay')
+    expect(again?.headers?.get(HEADERS.msgId)).toBe('replay:DLQ:1')
+    expect(again?.headers?.has(DEAD_LETTER_HEADERS.reason)).toBe(false)
+    again?.ack()
+
+    expect(await purgeDeadLetters(f.jsm, { subject: `dlq.${SUBJECTS.orderCancelled}` })).toBe(1)
+    expect((await listDeadLetters(f.js, f.jsm)).map((d) => d.id)).toStrictEqual([1])
+    expect(await purgeDeadLetters(f.jsm)).toBe(1)
+    expect(await listDeadLetters(f.js, f.jsm)).toStrictEqual([])
+  })
+
+  it('refuses to replay a dead letter whose original is gone', async () => {
+    await using f = await startDeadLetterFixture()
+    await ensureStream(f.jsm, advisoryStreamConfig(limits))
+    const worker = await f.worker('gone')
+    const seq = await f.publishOrder(orderCreated(), 'corr-gone')
+    ;(await worker.next({ expires: 2_000 }))?.term()
+    await waitFor(async () => (await f.jsm.streams.info(ADVISORY_STREAM)).state.messages === 1, {
+      message: 'the advisory kept',
+    })
+    await f.jsm.streams.deleteMessage(ORDERS, seq)
+    await f.capture('gone')
+    const [letter] = await waitFor(async () =>
+      (await f.dlqCount()) === 1 ? await listDeadLetters(f.js, f.jsm) : undefined,
+    )
+    expect(letter).toMatchObject({
+      id: 1,
+      subject: null,
+      sequence: seq,
+      reason: 'terminated: original message no longer in stream',
+    })
+    await expect(replayDeadLetter(f.js, f.jsm, 1)).rejects.toThrow(DeadLetterNotReplayableError)
+  })
+
+  it('runs as a command: list --json, and exit 1 with the usage on bad input', async () => {
+    await using f = await startDeadLetterFixture()
+    const worker = await f.worker('cli')
+    await f.capture('cli')
+    const seq = await f.publishOrder(orderCreated(), 'corr-cli')
+    ;(await worker.next({ expires: 2_000 }))?.term('cli test')
+    await waitFor(async () => (await f.dlqCount()) === 1, { message: 'the dead letter' })
+
+    const list = await runCli(['list', '--json'], f.server.url)
+    expect(list).toMatchObject({ code: 0, stderr: '' })
+    expect(JSON.parse(list.stdout)).toMatchObject([
+      { id: 1, subject: SUBJECTS.orderCreated, sequence: seq, reason: 'terminated: cli test' },
+    ])
+    const bad = await runCli(['replay', 'first'], f.server.url)
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('replay takes one id')
+    expect(bad.stderr).toContain('usage: npm run dlq -- <command>')
+  })
+})

@@ -1,0 +1,194 @@
+// Dead letters JetStream gave up on behind the consumer loop's back (crash or
+// hang on the last delivery, a term elsewhere), caught from its advisories on
+// a real nats-server: stored once, with the loop's headers, never silently lost.
+import { describe, expect, it } from 'vitest'
+import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
+import { startConsumer } from '../shared/nats/consumer.ts'
+import { ADVISORY_PREFIXES, parseAdvisory } from '../shared/nats/dead-letter-advisory.ts'
+import { advisoryStreamConfig, ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
+import {
+  deadLetterStreamConfig,
+  durableConsumerConfig,
+  ensureConsumer,
+  ensureStream,
+} from '../shared/nats/topology.ts'
+import { waitFor } from './harness/wait-for.ts'
+import {
+  DLQ,
+  limits,
+  logger,
+  ORDERS,
+  orderCreated,
+  startDeadLetterFixture,
+} from './support/dead-letter-fixture.ts'
+
+const DLQ_ORDER_CREATED = `dlq.${SUBJECTS.orderCreated}`
+
+describe('dead-letter capture from JetStream advisories', () => {
+  it('dead-letters a message whose last delivery ran out of ack wait (crashed worker)', async () => {
+    await using f = await startDeadLetterFixture()
+    const worker = await f.worker('crashy')
+    await f.capture('crashy')
+    const advisories: Record<string, unknown>[] = []
+    const sub = f.nc.subscribe(`${ADVISORY_PREFIXES.maxDeliveries}.${ORDERS}.crashy`, {
+      callback: (_err, msg) => {
+        advisories.push(msg.json<Record<string, unknown>>())
+      },
+    })
+    const payload = orderCreated()
+    const seq = await f.publishOrder(payload, 'corr-crash')
+
+    // Delivered, never acked (the worker died), redelivered after the 1 s ack wait, again never acked.
+    expect((await worker.next({ expires: 3_000 }))?.info.deliveryCount).toBe(1)
+    expect((await worker.next({ expires: 3_000 }))?.info.deliveryCount).toBe(2)
+    // The restarted worker pulls: nothing comes, and JetStream announces the give-up
+    // (2.10 sends MAX_DELIVERIES once a pull waits after the last ack wait ran out).
+    expect(await worker.next({ expires: 2_500 })).toBeNull()
+
+    const letter = await waitFor(() => f.jsm.streams.getMessage(DLQ, { last_by_subj: DLQ_ORDER_CREATED }), {
+      message: 'the dead letter',
+    })
+    expect(letter.json()).toStrictEqual(payload)
+    expect(Object.fromEntries([...letter.header].map(([k, v]) => [k, v.join(',')]))).toStrictEqual({
+      [HEADERS.correlationId]: 'corr-crash',
+      [HEADERS.eventVersion]: '1',
+      // The loop's id for this (stream, sequence, consumer): whoever stores first, it is stored once.
+      [HEADERS.msgId]: `dlq:${ORDERS}:${seq}:crashy`,
+      [DEAD_LETTER_HEADERS.reason]: 'max_deliver_exhausted: not acknowledged after delivery 2',
+      [DEAD_LETTER_HEADERS.subject]: SUBJECTS.orderCreated,
+      [DEAD_LETTER_HEADERS.stream]: ORDERS,
+      [DEAD_LETTER_HEADERS.sequence]: String(seq),
+      [DEAD_LETTER_HEADERS.deliveries]: '2',
+      [DEAD_LETTER_HEADERS.consumer]: 'crashy',
+      [DEAD_LETTER_HEADERS.time]: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    })
+    expect(await f.dlqCount()).toBe(1)
+    await waitFor(async () => (await f.captured('crashy', 'dead_letter')) === 1, {
+      message: 'the advisory acked',
+    })
+    expect((await f.jsm.consumers.info(ADVISORY_STREAM, 'dlq-capture-crashy')).num_ack_pending).toBe(0)
+
+    // The advisory as nats-server 2.10 sends it: exactly these fields.
+    sub.unsubscribe()
+    expect(advisories).toHaveLength(1)
+    expect(Object.keys(advisories[0] ?? {}).sort()).toStrictEqual([
+      'consumer',
+      'deliveries',
+      'id',
+      'stream',
+      'stream_seq',
+      'timestamp',
+      'type',
+    ])
+    expect(advisories[0]).toMatchObject({
+      type: 'io.nats.jetstream.advisory.v1.max_deliver',
+      stream: ORDERS,
+      consumer: 'crashy',
+      stream_seq: seq,
+      deliveries: 2,
+    })
+  })
+
+  it('stores what the loop dead-lettered and terminated only once, though the capture sees every term', async () => {
+    await using f = await startDeadLetterFixture()
+    await f.worker('looped')
+    await f.capture('looped')
+    const loop = await startConsumer({
+      js: f.js,
+      logger,
+      metrics: f.metrics,
+      stream: ORDERS,
+      durable: 'looped',
+      handlers: { [SUBJECTS.orderCreated]: () => Promise.reject(new Error('inventory store down')) },
+      concurrency: 4,
+      maxDeliver: limits.maxDeliver,
+      ackWaitMs: limits.ackWaitMs,
+      publishTimeoutMs: 2_000,
+      ensureConsumer: () =>
+        ensureConsumer(f.jsm, ORDERS, durableConsumerConfig('looped', ['orders.>'], limits)).then(
+          () => undefined,
+        ),
+      nakDelayMs: () => 50,
+      pullExpiresMs: 1_000,
+    })
+    let poison: number
+    let failing: number
+    try {
+      poison = await f.publishOrder('{"not json', 'corr-poison')
+      failing = await f.publishOrder(orderCreated(), 'corr-failing')
+      // Each term is followed by a MSG_TERMINATED advisory the capture copies under the loop's msg id: a duplicate.
+      await waitFor(async () => (await f.captured('looped', 'duplicate')) === 2, {
+        message: 'both terms seen by the capture',
+      })
+    } finally {
+      await loop.stop()
+    }
+    expect(await f.captured('looped', 'dead_letter')).toBe(0)
+    const info = await f.jsm.streams.info(DLQ, { subjects_filter: 'dlq.>' })
+    expect(info.state.subjects).toStrictEqual({ [DLQ_ORDER_CREATED]: 2 })
+    const letters = await Promise.all([1, 2].map((seq) => f.jsm.streams.getMessage(DLQ, { seq })))
+    const reasonBySeq = Object.fromEntries(
+      letters.map((l) => [
+        l?.header.get(DEAD_LETTER_HEADERS.sequence),
+        l?.header.get(DEAD_LETTER_HEADERS.reason),
+      ]),
+    )
+    expect(reasonBySeq).toStrictEqual({
+      [String(poison)]: expect.stringMatching(/^malformed_json: /),
+      [String(failing)]: 'max_deliver_exhausted: inventory store down',
+    })
+  })
+
+  it('stores an empty dead letter when the original left the stream before it was copied', async () => {
+    await using f = await startDeadLetterFixture()
+    // The advisory stream exists (a worker ran before), but the capture is down for now.
+    await ensureStream(f.jsm, advisoryStreamConfig(limits))
+    const worker = await f.worker('late')
+    const seq = await f.publishOrder(orderCreated(), 'corr-late')
+    for (let delivery = 1; delivery <= 3; delivery++) await worker.next({ expires: 2_500 })
+    await waitFor(async () => (await f.jsm.streams.info(ADVISORY_STREAM)).state.messages === 1, {
+      message: 'the advisory kept',
+    })
+    expect(await f.jsm.streams.deleteMessage(ORDERS, seq)).toBe(true)
+
+    await f.capture('late')
+    const letter = await waitFor(
+      () => f.jsm.streams.getMessage(DLQ, { last_by_subj: `dlq._missing.${ORDERS}` }),
+      { message: 'the bodiless dead letter' },
+    )
+    expect(letter.data).toHaveLength(0)
+    expect(letter.header.get(DEAD_LETTER_HEADERS.reason)).toBe(
+      'max_deliver_exhausted: original message no longer in stream',
+    )
+    expect(letter.header.get(DEAD_LETTER_HEADERS.sequence)).toBe(String(seq))
+    expect(letter.header.get(DEAD_LETTER_HEADERS.consumer)).toBe('late')
+    expect(letter.header.has(DEAD_LETTER_HEADERS.subject)).toBe(false)
+    expect(letter.header.has(HEADERS.correlationId)).toBe(false)
+  })
+
+  it('naks the advisory while the dead letter cannot be stored and stores it once it can', async () => {
+    await using f = await startDeadLetterFixture()
+    const worker = await f.worker('blocked')
+    await f.jsm.streams.delete(DLQ)
+    await f.capture('blocked', { nakDelayMs: () => 200 })
+    const payload = orderCreated()
+    await f.publishOrder(payload, 'corr-blocked')
+    for (let delivery = 1; delivery <= 3; delivery++) await worker.next({ expires: 2_500 })
+    await waitFor(async () => (await f.captured('blocked', 'nak')) >= 2, { message: 'failed attempts naked' })
+
+    await ensureStream(f.jsm, deadLetterStreamConfig(limits))
+    const letter = await waitFor(() => f.jsm.streams.getMessage(DLQ, { last_by_subj: DLQ_ORDER_CREATED }), {
+      message: 'the dead letter',
+    })
+    expect(letter.json()).toStrictEqual(payload)
+    await waitFor(async () => (await f.captured('blocked', 'dead_letter')) === 1, {
+      message: 'the advisory acked',
+    })
+    expect(await f.dlqCount()).toBe(1)
+    const advisory = (await f.jsm.streams.getMessage(ADVISORY_STREAM, { seq: 1 }))?.data ?? new Uint8Array()
+    expect(parseAdvisory(advisory)).toMatchObject({
+      ok: true,
+      advisory: { consumer: 'blocked', deliveries: 2 },
+    })
+  })
+})
