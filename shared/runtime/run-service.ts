@@ -5,6 +5,8 @@
  * accepting, finish in-flight work and drain, within a deadline.
  */
 import type { Hono } from 'hono'
+import * as v from 'valibot'
+import pkg from '../../package.json' with { type: 'json' }
 import { ConfigError } from '../config/load-config.ts'
 import { createLogger, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
@@ -26,6 +28,10 @@ export interface RunningService {
 
 export interface ServiceEntry<C extends BaseConfig> {
   name: string
+  /** One line for `--help`. */
+  description?: string
+  /** The config schema, for `--help`. */
+  schema?: v.ObjectSchema<v.ObjectEntries, v.ErrorMessage<v.ObjectIssue> | undefined>
   loadConfig: (env: Record<string, string | undefined>) => C
   start: (config: C, deps: { logger: Logger; metrics: Metrics }) => Promise<RunningService>
 }
@@ -65,8 +71,29 @@ export async function runService<C extends BaseConfig>(
   })
 }
 
+/** `--help` text: every environment variable with its default. */
+export function helpText(entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'schema'>): string {
+  const lines = [`${entry.name} ${pkg.version}${entry.description ? `: ${entry.description}` : ''}`, '', 'Configuration (environment variables):']
+  for (const [key, schema] of Object.entries(entry.schema?.entries ?? {})) {
+    const fallback: unknown = v.getDefault(schema)
+    lines.push(`  ${key.padEnd(32)} ${fallback === undefined ? '(required)' : `default ${JSON.stringify(fallback)}`}`)
+  }
+  lines.push('', 'Options: --help, --version. SIGTERM/SIGINT stop it gracefully.')
+  return lines.join('\n')
+}
+
 /** Runs an entry as the process's main program; any startup failure exits 1. */
-export function main<C extends BaseConfig>(entry: ServiceEntry<C>): void {
+export function main<C extends BaseConfig>(entry: ServiceEntry<C>, argv: readonly string[] = process.argv.slice(2)): void {
+  if (argv.includes('--version')) {
+    process.stdout.write(`${pkg.version}\n`)
+    return
+  }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${helpText(entry)}\n`)
+    return
+  }
+  const unknown = argv.find((a) => a.startsWith('-'))
+  if (unknown !== undefined) exitWith(`${entry.name}: unknown option ${unknown} (try --help)`)
   runService(entry, process.env).catch((error: unknown) => {
     process.stderr.write(`${entry.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     process.exit(1)
