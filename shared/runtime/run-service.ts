@@ -71,6 +71,29 @@ export async function runService<C extends BaseConfig>(
   })
 }
 
+/**
+ * `<binary> healthcheck`: exit 0 when this service's `/ready` answers 200
+ * within 2 s, else 1. Lets an image without a shell or curl declare a
+ * HEALTHCHECK with the binary itself.
+ */
+export async function healthcheck<C extends BaseConfig>(
+  entry: ServiceEntry<C>,
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  let port: number
+  try {
+    port = entry.loadConfig(env).PORT
+  } catch {
+    port = Number(env['PORT'] ?? 0)
+  }
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(2_000) })
+    return res.status === 200 ? 0 : 1
+  } catch {
+    return 1
+  }
+}
+
 /** `--help` text: every environment variable with its default. */
 export function helpText(entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'schema'>): string {
   const lines = [`${entry.name} ${pkg.version}${entry.description ? `: ${entry.description}` : ''}`, '', 'Configuration (environment variables):']
@@ -78,7 +101,7 @@ export function helpText(entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'descrip
     const fallback: unknown = v.getDefault(schema)
     lines.push(`  ${key.padEnd(32)} ${fallback === undefined ? '(required)' : `default ${JSON.stringify(fallback)}`}`)
   }
-  lines.push('', 'Options: --help, --version. SIGTERM/SIGINT stop it gracefully.')
+  lines.push('', 'Usage: [--help | --version | healthcheck]. SIGTERM/SIGINT stop it gracefully.')
   return lines.join('\n')
 }
 
@@ -90,6 +113,10 @@ export function main<C extends BaseConfig>(entry: ServiceEntry<C>, argv: readonl
   }
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${helpText(entry)}\n`)
+    return
+  }
+  if (argv[0] === 'healthcheck') {
+    void healthcheck(entry, process.env).then((code) => process.exit(code))
     return
   }
   const unknown = argv.find((a) => a.startsWith('-'))
