@@ -1,0 +1,120 @@
+// Inventory handlers on real KV buckets: redelivery and crashes between steps
+// never reserve twice and never leak stock.
+import { jetstreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { EventOf, OrderCreated } from '../schemas/events.ts'
+import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
+import type { Handler, MessageContext } from '../shared/nats/consumer.ts'
+import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
+import { createLogger } from '../shared/observability/logger.ts'
+import { toStockView } from '../workers/inventory/domain.ts'
+import { createInventoryHandlers } from '../workers/inventory/handlers.ts'
+import { createStockStore, type StockStore } from '../workers/inventory/stock-store.ts'
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+
+let server: NatsServerHandle
+let nc: NatsConnection
+let store: StockStore
+let reserve: Handler<typeof SUBJECTS.orderCreated>
+let release: Handler<typeof SUBJECTS.paymentFailed>
+let sell: Handler<typeof SUBJECTS.paymentCompleted>
+const ctx: MessageContext = { correlationId: 'c', deliveryCount: 2, logger: createLogger({ service: 't', level: 'silent' }) }
+const at = '2026-01-01T00:00:00.000Z'
+
+function created(orderId: string, items: { sku: string; quantity: number }[]): OrderCreated {
+  return { version: 1, orderId, occurredAt: at, customerId: 'c', items, paymentToken: 'tok_ok' }
+}
+
+async function view(sku: string) {
+  const record = await store.getStock(sku)
+  return record === null ? null : toStockView(record)
+}
+
+beforeAll(async () => {
+  server = await startNatsServer({ websocket: false })
+  nc = await connect({ servers: server.url })
+  await ensureStreams(await jetstreamManager(nc), DEFAULT_LIMITS)
+  store = createStockStore(await ensureBucket(nc, BUCKETS.stock, DEFAULT_LIMITS), await ensureBucket(nc, BUCKETS.reservations, DEFAULT_LIMITS))
+  const handlers = createInventoryHandlers({ store, currency: 'USD', now: () => new Date(at) })
+  reserve = handlers[SUBJECTS.orderCreated] as typeof reserve
+  release = handlers[SUBJECTS.paymentFailed] as typeof release
+  sell = handlers[SUBJECTS.paymentCompleted] as typeof sell
+})
+
+afterAll(async () => {
+  await nc?.close()
+  await server?.dispose()
+})
+
+describe('inventory idempotency', () => {
+  it('reserves once however often orders.created is delivered', async () => {
+    await store.setStock('IDEM-A', { onHand: 10, priceCents: 250 })
+    const event = created('00000000-0000-4000-8000-000000000001', [{ sku: 'IDEM-A', quantity: 3 }])
+    const first = await reserve(event, ctx)
+    const again = await reserve(event, ctx)
+    expect(again).toStrictEqual(first)
+    expect(first.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
+    expect((first[0]?.payload as EventOf<typeof SUBJECTS.inventoryReserved>).amountCents).toBe(750)
+    expect(await view('IDEM-A')).toStrictEqual({ sku: 'IDEM-A', onHand: 10, reserved: 3, available: 7, priceCents: 250 })
+  })
+
+  it('completes after a crash between holds, holding each sku once', async () => {
+    await store.setStock('CRASH-A', { onHand: 5, priceCents: 100 })
+    await store.setStock('CRASH-B', { onHand: 5, priceCents: 100 })
+    const orderId = '00000000-0000-4000-8000-000000000002'
+    // The first delivery took the hold on CRASH-A, then the process died.
+    expect((await store.takeHold('CRASH-A', orderId, 2)).kind).toBe('held')
+    const events = await reserve(created(orderId, [{ sku: 'CRASH-A', quantity: 2 }, { sku: 'CRASH-B', quantity: 1 }]), ctx)
+    expect(events.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
+    expect(await view('CRASH-A')).toMatchObject({ reserved: 2, available: 3 })
+    expect(await view('CRASH-B')).toMatchObject({ reserved: 1, available: 4 })
+  })
+
+  it('releases every hold when a later sku is short, even after a crash left one behind', async () => {
+    await store.setStock('SHORTX-A', { onHand: 5, priceCents: 100 })
+    await store.setStock('SHORTX-B', { onHand: 0, priceCents: 100 })
+    const orderId = '00000000-0000-4000-8000-000000000003'
+    await store.takeHold('SHORTX-A', orderId, 4)
+    const events = await reserve(created(orderId, [{ sku: 'SHORTX-A', quantity: 4 }, { sku: 'SHORTX-B', quantity: 1 }]), ctx)
+    expect(events.map((e) => [e.subject, (e.payload as { shortSkus?: string[] }).shortSkus])).toStrictEqual([
+      [SUBJECTS.orderCancelled, ['SHORTX-B']],
+    ])
+    expect(await view('SHORTX-A')).toMatchObject({ onHand: 5, reserved: 0, available: 5 })
+    // Redelivered after the decision: the same cancellation, nothing held.
+    expect((await reserve(created(orderId, [{ sku: 'SHORTX-A', quantity: 4 }, { sku: 'SHORTX-B', quantity: 1 }]), ctx)).map((e) => e.subject)).toStrictEqual([
+      SUBJECTS.orderCancelled,
+    ])
+    expect(await view('SHORTX-A')).toMatchObject({ reserved: 0 })
+  })
+
+  it('releases once on payments.failed and never re-reserves a released order', async () => {
+    await store.setStock('REL-A', { onHand: 4, priceCents: 100 })
+    const orderId = '00000000-0000-4000-8000-000000000004'
+    const order = created(orderId, [{ sku: 'REL-A', quantity: 2 }])
+    await reserve(order, ctx)
+    const failed = { version: 1 as const, orderId, occurredAt: at, reason: 'declined' as const }
+    expect((await release(failed, ctx)).map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReleased])
+    expect((await release(failed, ctx)).map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReleased])
+    expect(await reserve(order, ctx)).toStrictEqual([])
+    expect(await view('REL-A')).toStrictEqual({ sku: 'REL-A', onHand: 4, reserved: 0, available: 4, priceCents: 100 })
+  })
+
+  it('sells once on payments.completed', async () => {
+    await store.setStock('SELL-A', { onHand: 4, priceCents: 100 })
+    const orderId = '00000000-0000-4000-8000-000000000005'
+    await reserve(created(orderId, [{ sku: 'SELL-A', quantity: 3 }]), ctx)
+    const completed = { version: 1 as const, orderId, occurredAt: at, chargeId: 'ch_1', amountCents: 300, currency: 'USD' }
+    await sell(completed, ctx)
+    await sell(completed, ctx)
+    expect(await view('SELL-A')).toStrictEqual({ sku: 'SELL-A', onHand: 1, reserved: 0, available: 1, priceCents: 100 })
+    expect((await store.getStock('SELL-A'))?.sold).toBe(3)
+  })
+
+  it('refuses to set on-hand below what open orders hold', async () => {
+    await store.setStock('PUT-A', { onHand: 5, priceCents: 100 })
+    await reserve(created('00000000-0000-4000-8000-000000000006', [{ sku: 'PUT-A', quantity: 4 }]), ctx)
+    expect(await store.setStock('PUT-A', { onHand: 3, priceCents: 100 })).toStrictEqual({ kind: 'below_reserved', reserved: 4 })
+  })
+})
