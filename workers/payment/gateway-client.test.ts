@@ -1,0 +1,64 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { CircuitOpenError, createGatewayClient, GatewayUnavailableError } from './gateway-client.ts'
+
+type Reply = { status: number; body?: unknown; delayMs?: number }
+let server: Server | undefined
+
+async function gateway(replies: Reply[]): Promise<{ url: string; calls: { key: string | undefined }[] }> {
+  const calls: { key: string | undefined }[] = []
+  server = createServer((req, res) => {
+    calls.push({ key: req.headers['idempotency-key'] as string | undefined })
+    const reply = replies[Math.min(calls.length - 1, replies.length - 1)] ?? { status: 500 }
+    setTimeout(() => {
+      res.writeHead(reply.status, { 'Content-Type': 'application/json' })
+      res.end(JSON.stringify(reply.body ?? {}))
+    }, reply.delayMs ?? 0)
+  })
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls }
+}
+
+afterEach(async () => {
+  const running = server
+  server = undefined
+  if (running === undefined) return
+  running.closeAllConnections()
+  await new Promise((resolve) => running.close(resolve))
+})
+
+const request = { orderId: 'order-1', amountCents: 100, currency: 'USD', token: 'tok_ok' }
+const options = { timeoutMs: 200, retries: 2, retryInitialDelayMs: 10, retryMaxDelayMs: 20, breakerThreshold: 10, halfOpenAfterMs: 1_000 }
+
+describe('gateway client', () => {
+  it('retries 5xx with the same idempotency key and returns the charge', async () => {
+    const gw = await gateway([{ status: 503 }, { status: 502 }, { status: 201, body: { id: 'ch_1', status: 'succeeded' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    expect(await client.charge(request)).toStrictEqual({ kind: 'succeeded', chargeId: 'ch_1' })
+    expect(gw.calls).toStrictEqual([{ key: 'order-1' }, { key: 'order-1' }, { key: 'order-1' }])
+  })
+
+  it('does not retry a decline', async () => {
+    const gw = await gateway([{ status: 402, body: { error: 'card_declined' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    expect(await client.charge(request)).toStrictEqual({ kind: 'declined', code: 'card_declined' })
+    expect(gw.calls).toHaveLength(1)
+  })
+
+  it('times out slow attempts and gives up after the retry budget', async () => {
+    const gw = await gateway([{ status: 201, body: { id: 'late' }, delayMs: 1_000 }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    const started = Date.now()
+    await expect(client.charge(request)).rejects.toBeInstanceOf(GatewayUnavailableError)
+    expect(gw.calls).toHaveLength(3)
+    expect(Date.now() - started).toBeLessThan(1_000)
+  })
+
+  it('treats a refused connection as transient and opens the breaker', async () => {
+    const client = createGatewayClient({ baseUrl: 'http://127.0.0.1:9', ...options, retries: 0, breakerThreshold: 2 })
+    await expect(client.charge(request)).rejects.toBeInstanceOf(GatewayUnavailableError)
+    await expect(client.charge(request)).rejects.toBeInstanceOf(GatewayUnavailableError)
+    await expect(client.charge(request)).rejects.toBeInstanceOf(CircuitOpenError)
+  })
+})
