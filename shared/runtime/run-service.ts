@@ -81,13 +81,17 @@ export async function healthcheck<C extends BaseConfig>(
   env: Record<string, string | undefined>,
 ): Promise<number> {
   let port: number
+  let host = '127.0.0.1'
   try {
-    port = entry.loadConfig(env).PORT
+    const config = entry.loadConfig(env)
+    port = config.PORT
+    // A wildcard bind answers on loopback; a specific address only there.
+    if (config.HOST !== '0.0.0.0' && config.HOST !== '::') host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST
   } catch {
-    port = Number(env['PORT'] ?? 0)
+    return 1
   }
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(2_000) })
+    const res = await fetch(`http://${host}:${port}/ready`, { signal: AbortSignal.timeout(2_000) })
     return res.status === 200 ? 0 : 1
   } catch {
     return 1
