@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.local/**', 'schemas/json/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.local/**', '.wrangler/**', 'schemas/json/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NatsServerNotFoundError, projectRoot, resolveNatsServer } from './nats-server-bin.ts'
+import { RUNTIMES, workerCommand, type Runtime } from './runtime-commands.ts'
 
 const env = process.env
 const root = projectRoot
@@ -81,8 +82,21 @@ async function startNats(): Promise<{ url: string; wsUrl: string }> {
   })
 }
 
+/** `--runtime=node` (run `npm run build:node` first) or `--runtime=deno`; Bun by default. */
+function runtimeFromArgs(): Runtime {
+  const given = process.argv.find((a) => a.startsWith('--runtime='))?.slice('--runtime='.length) ?? 'bun'
+  const runtime = RUNTIMES.find((r) => r === given)
+  if (runtime === undefined) {
+    log(`--runtime must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(given)}`)
+    process.exit(1)
+  }
+  return runtime
+}
+const runtime = runtimeFromArgs()
+
 function startWorker(name: string, workerEnv: Record<string, string>): void {
-  const child = spawn(bun, ['run', join('workers', name, 'main.ts')], {
+  const { cmd, args } = runtime === 'bun' ? { cmd: bun, args: ['run', join('workers', name, 'main.ts')] } : workerCommand(runtime, name, { root })
+  const child = spawn(cmd, args, {
     cwd: root,
     env: { ...env, ...workerEnv },
     stdio: ['ignore', 'inherit', 'inherit'],

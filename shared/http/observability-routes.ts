@@ -1,6 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
-import type { Metrics } from '../observability/metrics.ts'
+import type { HttpMetrics } from '../observability/metrics-port.ts'
 
 export interface Readiness {
   ok: boolean
@@ -8,7 +8,7 @@ export interface Readiness {
 }
 
 export interface ObservabilityDeps {
-  metrics: Metrics
+  metrics: HttpMetrics
   /** Liveness: the process can still do work. */
   isAlive?: () => boolean
   /** Readiness: dependencies answer; must settle quickly (bounded by the caller). */
@@ -32,7 +32,7 @@ export function createObservabilityRoutes({ metrics, isAlive = () => true, check
 }
 
 /** Counts and times every request by its route pattern (never the raw path). */
-export function httpMetrics(metrics: Metrics): MiddlewareHandler {
+export function httpMetrics(metrics: HttpMetrics): MiddlewareHandler {
   return async (c, next) => {
     const start = performance.now()
     try {

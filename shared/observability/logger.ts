@@ -1,4 +1,5 @@
-import { pino, type Logger, type LoggerOptions } from 'pino'
+import { pino, type LoggerOptions } from 'pino'
+import { REDACTED_PATHS, type Logger } from './log.ts'
 
 export type { Logger }
 
@@ -10,8 +11,9 @@ export interface LoggerConfig {
 }
 
 /**
- * JSON lines on stdout, one object per line. No transports: they spawn worker
- * threads, which a compiled single-file binary cannot load.
+ * pino, for Bun, Node and Deno: JSON lines on stdout, one object per line. No
+ * transports: they spawn worker threads, which a compiled single-file binary
+ * cannot load. Workers use `createConsoleLogger` (same line shape).
  */
 export function createLogger({ service, level, destination }: LoggerConfig): Logger {
   const options: LoggerOptions = {
@@ -19,7 +21,7 @@ export function createLogger({ service, level, destination }: LoggerConfig): Log
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: ['paymentToken', '*.paymentToken', 'token'], censor: '[redacted]' },
+    redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
   }
   // Synchronous stdout writes: a line logged just before a crash is not lost.
   return destination ? pino(options, destination) : pino(options)

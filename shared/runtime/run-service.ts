@@ -110,7 +110,11 @@ export function helpText(entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'descrip
 }
 
 /** Runs an entry as the process's main program; any startup failure exits 1. */
-export function main<C extends BaseConfig>(entry: ServiceEntry<C>, argv: readonly string[] = process.argv.slice(2)): void {
+export function main<C extends BaseConfig>(
+  entry: ServiceEntry<C>,
+  argv: readonly string[] = process.argv.slice(2),
+  env: Record<string, string | undefined> = process.env,
+): void {
   if (argv.includes('--version')) {
     process.stdout.write(`${pkg.version}\n`)
     return
@@ -120,12 +124,12 @@ export function main<C extends BaseConfig>(entry: ServiceEntry<C>, argv: readonl
     return
   }
   if (argv[0] === 'healthcheck') {
-    void healthcheck(entry, process.env).then((code) => process.exit(code))
+    void healthcheck(entry, env).then((code) => process.exit(code))
     return
   }
   const unknown = argv.find((a) => a.startsWith('-'))
   if (unknown !== undefined) exitWith(`${entry.name}: unknown option ${unknown} (try --help)`)
-  runService(entry, process.env).catch((error: unknown) => {
+  runService(entry, env).catch((error: unknown) => {
     process.stderr.write(`${entry.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     process.exit(1)
   })

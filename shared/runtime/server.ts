@@ -1,5 +1,6 @@
 /**
- * The one place that knows how Bun and Node serve HTTP and deliver signals.
+ * The one place that knows how Bun, Deno and Node serve HTTP and deliver
+ * signals (Deno and Bun both offer `process` signals).
  * Entry files (`main.ts`) use it; nothing else branches on the runtime.
  */
 import { serve as nodeServe } from '@hono/node-server'
@@ -17,7 +18,22 @@ export interface ServeOptions {
   hostname: string
 }
 
+/** The part of Deno's namespace used here (no Deno types in this project). */
+interface DenoServe {
+  serve(
+    options: { port: number; hostname: string; onListen: (addr: { port: number }) => void },
+    handler: (request: Request) => Response | Promise<Response>,
+  ): { shutdown(): Promise<void> }
+}
+
 export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<HttpServer> {
+  const deno = (globalThis as { Deno?: DenoServe }).Deno
+  if (deno !== undefined) {
+    return new Promise((resolve) => {
+      const onListen = (addr: { port: number }) => resolve({ port: addr.port, close: () => server.shutdown() })
+      const server = deno.serve({ port, hostname, onListen }, fetch)
+    })
+  }
   if (typeof Bun !== 'undefined') {
     const server = Bun.serve({ fetch, port, hostname, idleTimeout: 30 })
     return Promise.resolve({

@@ -6,14 +6,14 @@ import { OrderIdSchema } from '../../schemas/primitives.ts'
 import { CreateOrderRequestV1 } from '../../schemas/order-request.ts'
 import { createObservabilityRoutes, httpMetrics, type Readiness } from '../../shared/http/observability-routes.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
-import type { Logger } from '../../shared/observability/logger.ts'
-import type { Metrics } from '../../shared/observability/metrics.ts'
+import type { Logger } from '../../shared/observability/log.ts'
+import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { UnavailableError, type OrderStore } from './order-store.ts'
 
 export interface AppDeps {
   store: OrderStore
   logger: Logger
-  metrics: Metrics
+  metrics: IntakeMetrics
   checkReady: () => Promise<Readiness>
   /** Largest accepted request body. */
   maxBodyBytes?: number

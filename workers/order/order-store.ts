@@ -12,8 +12,8 @@ import { OrderStatusV1, type OrderStatus } from '../../schemas/order-status.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
 import { publishEvent } from '../../shared/nats/publish.ts'
-import type { Logger } from '../../shared/observability/logger.ts'
-import type { Metrics } from '../../shared/observability/metrics.ts'
+import type { Logger } from '../../shared/observability/log.ts'
+import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import { canonicalJson, toOrderCreated, toPendingStatus } from './domain.ts'
 
@@ -45,7 +45,7 @@ export interface NatsOrderStoreDeps {
   idempotencyKv: KV
   isConnected: () => boolean
   logger: Logger
-  metrics: Metrics
+  metrics: Pick<IntakeMetrics, 'eventsPublished' | 'eventsPublishFailed'>
   /** Deadline for everything one request asks of NATS. */
   timeoutMs: number
   newId?: () => string

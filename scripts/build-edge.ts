@@ -1,0 +1,54 @@
+// `npm run build:edge`: bundles the Worker exactly as `wrangler deploy` would
+// (`--dry-run --outdir`, wrangler.toml), prints its raw and gzipped size and
+// fails when the gzipped size is over the budget (README, "Runtimes and the edge").
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { parseArgs } from 'node:util'
+import { gzipSync } from 'node:zlib'
+import { projectRoot } from './nats-server-bin.ts'
+
+/** Our target; Cloudflare allows 3 MiB (free) or 10 MiB (paid) compressed. */
+const GZIP_BUDGET_BYTES = 100_000
+
+const { values } = parseArgs({
+  options: { outdir: { type: 'string', default: join(projectRoot, 'dist', 'edge') } },
+})
+const outdir = values.outdir
+
+const wrangler = spawnSync(
+  join(projectRoot, 'node_modules', '.bin', 'wrangler'),
+  ['deploy', '--dry-run', '--outdir', outdir],
+  {
+    cwd: projectRoot,
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      NO_COLOR: '1',
+    },
+    encoding: 'utf8',
+    timeout: 120_000,
+  },
+)
+if (wrangler.status !== 0) {
+  process.stderr.write(
+    `wrangler deploy --dry-run failed (${wrangler.status ?? wrangler.signal}):\n${wrangler.stdout}${wrangler.stderr}\n`,
+  )
+  process.exit(1)
+}
+
+const bundle = join(outdir, 'edge.js')
+const code = readFileSync(bundle)
+const gzipped = gzipSync(code, { level: 9 }).length
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`
+console.log(
+  `${relative(projectRoot, bundle) || bundle}: ${kib(code.length)} raw, ${kib(gzipped)} gzipped (${gzipped} bytes)`,
+)
+console.log(
+  `budget ${GZIP_BUDGET_BYTES / 1000} KB gzipped; Cloudflare allows 3 MB (free) / 10 MB (paid) after compression`,
+)
+if (gzipped > GZIP_BUDGET_BYTES) {
+  console.error(`over budget by ${gzipped - GZIP_BUDGET_BYTES} bytes`)
+  process.exit(1)
+}

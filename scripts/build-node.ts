@@ -1,0 +1,31 @@
+// `npm run build:node`: the workers as JavaScript for Node 20 (which cannot run
+// .ts): dist/node/<worker>.js, one file each; packages stay in node_modules, so
+// run them from inside the project: `node dist/node/order.js`.
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { projectRoot } from './nats-server-bin.ts'
+
+const NODE_WORKERS = ['order', 'inventory', 'payment', 'gateway'] as const
+
+const { values } = parseArgs({
+  options: { outdir: { type: 'string', default: join(projectRoot, 'dist', 'node') } },
+})
+const outdir = values.outdir
+
+const result = await Bun.build({
+  entrypoints: NODE_WORKERS.map((w) => join(projectRoot, 'workers', w, 'main.ts')),
+  root: join(projectRoot, 'workers'),
+  outdir,
+  naming: '[dir].[ext]',
+  target: 'node',
+  format: 'esm',
+  packages: 'external',
+  sourcemap: 'linked',
+})
+if (!result.success) {
+  for (const log of result.logs) console.error(log)
+  process.exit(1)
+}
+for (const output of result.outputs) {
+  if (output.kind === 'entry-point') console.log(`${output.path} (${(output.size / 1024).toFixed(1)} KiB)`)
+}

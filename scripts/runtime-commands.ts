@@ -1,0 +1,55 @@
+// How to run a worker on each runtime, in one place for `npm start -- --runtime=...`
+// and the runtime tests (test/runtimes/). Keep the Deno flags in step with deno.json.
+import { join } from 'node:path'
+
+export const RUNTIMES = ['bun', 'node', 'deno'] as const
+export type Runtime = (typeof RUNTIMES)[number]
+
+export interface RuntimeCommand {
+  cmd: string
+  args: string[]
+}
+
+export interface CommandOptions {
+  /** The project root (absolute). */
+  root: string
+  /** Where `scripts/build-node.ts` put the Node bundles (default `<root>/dist/node`). */
+  nodeDist?: string
+  /** The Node binary (default: the one running this code, else `node`). */
+  node?: string
+}
+
+/** Deno: network, environment, and the host name pino reads; nothing else. */
+export const DENO_PERMISSIONS = ['--allow-net', '--allow-env', '--allow-sys=hostname'] as const
+
+/** The Deno entry of a worker: the order service has its own (WebSocket NATS); the others run `main.ts`. */
+export function denoEntry(worker: string): string {
+  return worker === 'order' ? 'workers/order/deno.ts' : `workers/${worker}/main.ts`
+}
+
+export function workerCommand(
+  runtime: Runtime,
+  worker: string,
+  { root, nodeDist, node }: CommandOptions,
+): RuntimeCommand {
+  switch (runtime) {
+    case 'bun':
+      return { cmd: join(root, 'node_modules', '.bin', 'bun'), args: ['run', `workers/${worker}/main.ts`] }
+    case 'node':
+      return {
+        cmd: node ?? nodeBinary(),
+        args: [join(nodeDist ?? join(root, 'dist', 'node'), `${worker}.js`)],
+      }
+    case 'deno':
+      return {
+        cmd: join(root, 'node_modules', '.bin', 'deno'),
+        args: ['run', ...DENO_PERMISSIONS, denoEntry(worker)],
+      }
+  }
+}
+
+function nodeBinary(): string {
+  return process.versions['bun'] === undefined && process.versions['deno'] === undefined
+    ? process.execPath
+    : 'node'
+}

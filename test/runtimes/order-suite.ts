@@ -1,0 +1,146 @@
+// One end-to-end order test, run against every runtime (in the manner of hono's
+// runtime-tests): POST an order, poll its status through the same intake until
+// `confirmed`; a 400; and a 503 once NATS is gone, answered without a hang.
+//
+// A runtime joins with a file of its own, e.g. for compiled binaries:
+//   describeOrderRuntime('compiled Bun binary', async () => processTarget(await startRuntimeStack({ command })))
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitFor } from '../harness/wait-for.ts'
+import type { RuntimeStack } from './runtime-stack.ts'
+
+/** What the suite needs of a response (fetch's and Miniflare's both fit). */
+export interface IntakeResponse {
+  status: number
+  headers: { get(name: string): string | null }
+  json(): Promise<unknown>
+}
+
+export interface OrderTarget {
+  /** A request to the order intake under test (`path` starts with `/`). */
+  intake(
+    path: string,
+    init?: { method?: string; headers?: Record<string, string>; body?: string },
+  ): Promise<IntakeResponse>
+  setStock(sku: string, onHand: number, priceCents: number): Promise<void>
+  /** Makes NATS unreachable for the intake. */
+  stopNats(): Promise<void>
+  /** How long the intake may take to answer 503 once NATS is gone. */
+  unavailableWithinMs: number
+  dispose(): Promise<void>
+}
+
+/** The intake served by the stack's order process over HTTP. */
+export function processTarget(stack: RuntimeStack): OrderTarget {
+  return {
+    intake: (path, init = {}) =>
+      fetch(`${stack.order.url}${path}`, { ...init, signal: AbortSignal.timeout(10_000) }),
+    setStock: (sku, onHand, price) => stack.setStock(sku, onHand, price),
+    stopNats: () => stack.server.stop(),
+    // NATS_REQUEST_TIMEOUT_MS (2 s) if a publish starts before the client sees the disconnect.
+    unavailableWithinMs: 3_500,
+    dispose: () => stack.dispose(),
+  }
+}
+
+interface OrderView {
+  orderId: string
+  status: string
+  amountCents?: number
+  history: { event: string; status: string }[]
+}
+
+const json = { 'Content-Type': 'application/json' }
+
+export function describeOrderRuntime(
+  runtime: string,
+  start: () => Promise<OrderTarget>,
+  { startTimeoutMs = 90_000 } = {},
+): void {
+  describe(`order intake on ${runtime}`, () => {
+    let target: OrderTarget | undefined
+    const t = (): OrderTarget => {
+      if (target === undefined) throw new Error('the runtime did not start')
+      return target
+    }
+    beforeAll(async () => {
+      target = await start()
+    }, startTimeoutMs)
+    afterAll(async () => {
+      await target?.dispose()
+    })
+
+    it('confirms an order: 202, then its status read through the intake reaches confirmed', async () => {
+      const sku = `RT-${runtime
+        .replace(/[^A-Za-z0-9]/g, '')
+        .toUpperCase()
+        .slice(0, 20)}`
+      await t().setStock(sku, 5, 1250)
+      const res = await t().intake('/orders', {
+        method: 'POST',
+        headers: { ...json, 'X-Correlation-ID': `corr-${sku}` },
+        body: JSON.stringify({
+          customerId: 'runtime-test',
+          items: [{ sku, quantity: 2 }],
+          paymentToken: 'tok_ok',
+        }),
+      })
+      expect(res.status).toBe(202)
+      const placed = (await res.json()) as { orderId: string; status: string; correlationId: string }
+      expect(placed.orderId).toMatch(/^[0-9a-f-]{36}$/)
+      expect(placed).toStrictEqual({
+        orderId: placed.orderId,
+        status: 'pending',
+        correlationId: `corr-${sku}`,
+      })
+      expect(res.headers.get('Location')).toBe(`/orders/${placed.orderId}`)
+      // The projection may apply payments.completed before inventory.reserved under
+      // load (it handles messages concurrently): wait for all three events.
+      const final = await waitFor(
+        async () => {
+          const view = (await (await t().intake(`/orders/${placed.orderId}`)).json()) as OrderView
+          return view.status === 'cancelled' || view.history.length >= 3 ? view : undefined
+        },
+        { timeoutMs: 30_000, intervalMs: 100, message: `order ${placed.orderId} confirmed` },
+      )
+      expect(final).toMatchObject({ orderId: placed.orderId, status: 'confirmed', amountCents: 2500 })
+      expect(final.history.map((h) => h.event).sort()).toStrictEqual([
+        'inventory.reserved',
+        'orders.created',
+        'payments.completed',
+      ])
+    })
+
+    it('rejects an invalid order with 400 listing every issue', async () => {
+      const res = await t().intake('/orders', {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ customerId: '', items: [{ sku: 'bad sku', quantity: 0 }] }),
+      })
+      expect(res.status).toBe(400)
+      const body = (await res.json()) as { error: string; issues: { path: string }[] }
+      expect(body.error).toBe('invalid_order')
+      expect(body.issues.map((i) => i.path)).toEqual(
+        expect.arrayContaining(['customerId', 'items.0.sku', 'items.0.quantity', 'paymentToken']),
+      )
+    })
+
+    it('answers 503 with Retry-After once NATS is gone, without hanging', async () => {
+      await t().stopNats()
+      const started = Date.now()
+      const res = await t().intake('/orders', {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({
+          customerId: 'c',
+          items: [{ sku: 'ANY-1', quantity: 1 }],
+          paymentToken: 'tok_ok',
+        }),
+      })
+      const elapsed = Date.now() - started
+      expect(res.status).toBe(503)
+      expect(res.headers.get('Retry-After')).toBe('1')
+      expect(((await res.json()) as { error: string }).error).toBe('unavailable')
+      expect(elapsed).toBeLessThan(t().unavailableWithinMs)
+    })
+  })
+}

@@ -1,0 +1,111 @@
+// The order intake as a Cloudflare Worker in workerd (Miniflare), on the test's
+// nats-server over its WebSocket listener, connecting per request through the
+// documented `fetch` + `Upgrade: websocket` path; the other workers on Bun.
+import { createServer, type Server, type Socket } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildEdgeBundle, startEdgeIntake, type EdgeBundle } from './edge.ts'
+import { describeOrderRuntime, type OrderTarget } from './order-suite.ts'
+import { startRuntimeStack } from './runtime-stack.ts'
+
+let bundle: EdgeBundle | undefined
+
+beforeAll(async () => {
+  bundle = await buildEdgeBundle()
+}, 120_000)
+
+afterAll(async () => {
+  await bundle?.remove()
+})
+
+function built(): EdgeBundle {
+  if (bundle === undefined) throw new Error('no edge bundle')
+  return bundle
+}
+
+describeOrderRuntime('workerd (Cloudflare Workers)', async (): Promise<OrderTarget> => {
+  const stack = await startRuntimeStack()
+  try {
+    if (stack.server.wsUrl === undefined) throw new Error('nats-server has no WebSocket listener')
+    const edge = await startEdgeIntake(built(), {
+      NATS_URL: stack.server.wsUrl,
+      NATS_REQUEST_TIMEOUT_MS: '2000',
+      LOG_LEVEL: 'error',
+    })
+    return {
+      intake: (path, init) => edge.fetch(path, init),
+      setStock: (sku, onHand, price) => stack.setStock(sku, onHand, price),
+      stopNats: () => stack.server.stop(),
+      unavailableWithinMs: 2_500,
+      dispose: () => edge.dispose().finally(() => stack.dispose()),
+    }
+  } catch (error) {
+    await stack.dispose()
+    throw error
+  }
+})
+
+describe('order intake on workerd when NATS never answers', () => {
+  let silent: Server
+  const sockets = new Set<Socket>()
+
+  beforeAll(async () => {
+    // Accepts connections and says nothing: no upgrade, no INFO.
+    silent = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+    })
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done))
+  })
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise((done) => silent.close(done))
+  })
+
+  it('answers 503 after NATS_REQUEST_TIMEOUT_MS, for writes, reads and readiness', async () => {
+    const address = silent.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    const edge = await startEdgeIntake(built(), {
+      NATS_URL: `ws://127.0.0.1:${address.port}`,
+      NATS_REQUEST_TIMEOUT_MS: '500',
+      LOG_LEVEL: 'silent',
+    })
+    try {
+      const started = Date.now()
+      const post = await edge.fetch('/orders', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          customerId: 'c',
+          items: [{ sku: 'A-1', quantity: 1 }],
+          paymentToken: 'tok_ok',
+        }),
+      })
+      const elapsed = Date.now() - started
+      expect(post.status).toBe(503)
+      expect(await post.json()).toStrictEqual({ error: 'unavailable', message: expect.any(String) })
+      expect(elapsed).toBeGreaterThanOrEqual(450)
+      expect(elapsed).toBeLessThan(2_000)
+      expect((await edge.fetch('/orders/0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f')).status).toBe(503)
+      const ready = await edge.fetch('/ready')
+      expect(ready.status).toBe(503)
+      expect(await ready.json()).toStrictEqual({
+        status: 'not_ready',
+        reason: expect.stringContaining('NATS unreachable'),
+      })
+    } finally {
+      await edge.dispose()
+    }
+  })
+
+  it('answers 500 misconfigured, not a crash, when NATS_URL is not a WebSocket URL', async () => {
+    const edge = await startEdgeIntake(built(), { NATS_URL: 'nats://127.0.0.1:4222', LOG_LEVEL: 'silent' })
+    try {
+      const res = await edge.fetch('/health')
+      expect(res.status).toBe(500)
+      expect(((await res.json()) as { error: string }).error).toBe('misconfigured')
+    } finally {
+      await edge.dispose()
+    }
+  })
+})

@@ -1,0 +1,97 @@
+/*
+ * The order store for runtimes that cannot keep a NATS connection across
+ * requests (Cloudflare Workers): every call connects, does its work on the
+ * usual NATS order store, and closes. Web-standard APIs only. The whole
+ * call, connect included, is bounded by `timeoutMs`; a dead NATS is a 503.
+ */
+import { jetstream } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { BUCKETS } from '../../schemas/subjects.ts'
+import type { Readiness } from '../../shared/http/observability-routes.ts'
+import type { Logger } from '../../shared/observability/log.ts'
+import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
+import { withDeadline } from '../../shared/resilience/deadline.ts'
+import { createNatsOrderStore, UnavailableError, type OrderStore } from './order-store.ts'
+
+export interface ConnectPerRequestDeps {
+  /** One bounded connection attempt (`connectOnce`); rejects when NATS is unreachable. */
+  open: () => Promise<NatsConnection>
+  logger: Logger
+  metrics: Pick<IntakeMetrics, 'eventsPublished' | 'eventsPublishFailed'>
+  /** Budget of one call, connect included. */
+  timeoutMs: number
+  /** Lets the close finish after the response (Workers: `ctx.waitUntil`); awaited when absent. */
+  defer?: (work: Promise<unknown>) => void
+}
+
+/** Least time left for the NATS work once connected. */
+const MIN_WORK_MS = 100
+const CLOSE_TIMEOUT_MS = 1_000
+
+export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
+  store: OrderStore
+  checkReady: () => Promise<Readiness>
+} {
+  const { open, logger, metrics, timeoutMs, defer } = deps
+
+  async function connect(what: string): Promise<NatsConnection> {
+    try {
+      return await open()
+    } catch (error) {
+      throw new UnavailableError(`${what}: NATS unreachable`, { cause: error })
+    }
+  }
+
+  function close(nc: NatsConnection): void {
+    const closing = withDeadline(nc.close(), CLOSE_TIMEOUT_MS, () => new Error('close timed out')).catch(
+      (error: unknown) => logger.debug({ err: error }, 'nats close did not finish'),
+    )
+    if (defer) defer(closing)
+    else void closing
+  }
+
+  async function withStore<T>(what: string, use: (store: OrderStore) => Promise<T>): Promise<T> {
+    const started = Date.now()
+    const nc = await connect(what)
+    try {
+      const js = jetstream(nc, { timeout: timeoutMs, checkAPI: false })
+      // Binding a bucket sends nothing: the workers created it.
+      const kvm = new Kvm(js)
+      const [statusKv, idempotencyKv] = await Promise.all([
+        kvm.open(BUCKETS.orderStatus),
+        kvm.open(BUCKETS.idempotency),
+      ])
+      const store = createNatsOrderStore({
+        js,
+        statusKv,
+        idempotencyKv,
+        isConnected: () => !nc.isClosed(),
+        logger,
+        metrics,
+        timeoutMs: Math.max(MIN_WORK_MS, timeoutMs - (Date.now() - started)),
+      })
+      return await use(store)
+    } finally {
+      close(nc)
+    }
+  }
+
+  return {
+    store: {
+      placeOrder: (input) => withStore('placing the order', (store) => store.placeOrder(input)),
+      getOrder: (orderId) => withStore('reading the order', (store) => store.getOrder(orderId)),
+    },
+    checkReady: async () => {
+      try {
+        close(await open())
+        return { ok: true }
+      } catch (error) {
+        return {
+          ok: false,
+          reason: `NATS unreachable: ${error instanceof Error ? error.message : String(error)}`,
+        }
+      }
+    },
+  }
+}

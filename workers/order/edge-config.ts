@@ -1,0 +1,53 @@
+import * as v from 'valibot'
+import { intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+
+/** NATS over WebSocket only: the edge has no TCP client. */
+const wsUrls = v.pipe(
+  v.string(),
+  v.transform((s) =>
+    s
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u !== ''),
+  ),
+  v.array(
+    v.pipe(
+      v.string(),
+      v.regex(/^wss?:\/\/[^\s]+$/, 'must be ws:// or wss:// URLs (the NATS websocket listener)'),
+    ),
+  ),
+  v.minLength(1, 'must name at least one server'),
+)
+
+const secret = v.optional(v.pipe(v.string(), v.minLength(1)))
+
+/** The order intake at the edge (Workers vars and secrets, or Deno Deploy env). */
+export const EdgeOrderConfigSchema = v.object({
+  NATS_URL: wsUrls,
+  /** Budget of one request's NATS work, connect included; past it the answer is 503. */
+  NATS_REQUEST_TIMEOUT_MS: intFromEnv(2_000, 100, 30_000),
+  /** Auth: a token, or user and password (Workers secrets). */
+  NATS_TOKEN: secret,
+  NATS_USER: secret,
+  NATS_PASSWORD: secret,
+  LOG_LEVEL: logLevelFromEnv,
+  ORDER_MAX_BODY_BYTES: intFromEnv(64 * 1024, 1024, 16 * 1024 * 1024),
+  ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
+})
+
+export type EdgeOrderConfig = v.InferOutput<typeof EdgeOrderConfigSchema>
+
+export function loadEdgeOrderConfig(env: Readonly<Record<string, string | undefined>>): EdgeOrderConfig {
+  return loadConfig(EdgeOrderConfigSchema, env)
+}
+
+/** Client auth options from the config (token wins over user and password). */
+export function toNatsAuth(
+  config: EdgeOrderConfig,
+): { token: string } | { user: string; pass: string } | Record<string, never> {
+  if (config.NATS_TOKEN !== undefined) return { token: config.NATS_TOKEN }
+  if (config.NATS_USER !== undefined && config.NATS_PASSWORD !== undefined) {
+    return { user: config.NATS_USER, pass: config.NATS_PASSWORD }
+  }
+  return {}
+}

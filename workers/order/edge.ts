@@ -1,0 +1,100 @@
+/**
+ * The order intake as a Cloudflare Worker (`wrangler.toml`): the same
+ * `createApp` as on Bun, Node and Deno, on NATS over WebSocket (`wss://`).
+ * A Worker cannot keep a connection across requests, so every request
+ * connects (bounded by NATS_REQUEST_TIMEOUT_MS: a dead NATS answers 503),
+ * works and closes; the close finishes after the response (`waitUntil`).
+ * Logs are JSON lines on the console; /metrics covers this isolate only.
+ */
+import { wsconnect } from '@nats-io/nats-core'
+import { ConfigError } from '../../shared/config/load-config.ts'
+import { connectOnce } from '../../shared/nats/connect-once.ts'
+import { createConsoleLogger } from '../../shared/observability/console-logger.ts'
+import { createLightMetrics } from '../../shared/observability/light-metrics.ts'
+import type { Logger } from '../../shared/observability/log.ts'
+import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
+import { createWorkersWsFactory } from '../../shared/runtime/workers-websocket.ts'
+import { createApp } from './app.ts'
+import { createConnectPerRequestStore } from './connect-per-request.ts'
+import { loadEdgeOrderConfig, toNatsAuth, type EdgeOrderConfig } from './edge-config.ts'
+
+/** Vars and secrets (strings), as bound in `wrangler.toml` / `wrangler secret put`. */
+export type EdgeEnv = Readonly<Record<string, string | undefined>>
+
+/** The part of the Workers `ExecutionContext` used here. */
+export interface EdgeContext {
+  waitUntil(promise: Promise<unknown>): void
+}
+
+interface Isolate {
+  config: EdgeOrderConfig
+  logger: Logger
+  metrics: IntakeMetrics
+}
+
+const wsFactory = createWorkersWsFactory()
+let cached: { env: EdgeEnv; isolate: Isolate | ConfigError } | undefined
+
+/** Config, logger and metrics live as long as the isolate (per env object). */
+function isolateFor(env: EdgeEnv): Isolate | ConfigError {
+  if (cached?.env === env) return cached.isolate
+  let isolate: Isolate | ConfigError
+  try {
+    const config = loadEdgeOrderConfig(env)
+    const logger = createConsoleLogger({ service: 'order-edge', level: config.LOG_LEVEL })
+    isolate = { config, logger, metrics: createLightMetrics('order-edge') }
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(
+      JSON.stringify({
+        level: 'error',
+        service: 'order-edge',
+        problems: error.problems,
+        msg: 'invalid configuration',
+      }),
+    )
+    isolate = error
+  }
+  cached = { env, isolate }
+  return isolate
+}
+
+function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Response> | Response {
+  const isolate = isolateFor(env)
+  if (isolate instanceof ConfigError) {
+    return Response.json(
+      { error: 'misconfigured', message: 'the order intake is misconfigured; see its logs' },
+      { status: 500 },
+    )
+  }
+  const { config, logger, metrics } = isolate
+  const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
+  const open = () =>
+    connectOnce({
+      connect: wsconnect,
+      servers: config.NATS_URL,
+      timeoutMs,
+      name: 'order-edge',
+      wsFactory,
+      options: toNatsAuth(config),
+    })
+  // The store (and so the app) is per request: its close goes to this request's waitUntil.
+  const { store, checkReady } = createConnectPerRequestStore({
+    open,
+    logger,
+    metrics,
+    timeoutMs,
+    defer: (p) => ctx.waitUntil(p),
+  })
+  const app = createApp({
+    store,
+    logger,
+    metrics,
+    checkReady,
+    maxBodyBytes: config.ORDER_MAX_BODY_BYTES,
+    retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
+  })
+  return app.fetch(request)
+}
+
+export default { fetch: handle }
