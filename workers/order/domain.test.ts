@@ -46,7 +46,21 @@ describe('order status projection', () => {
     const state = run([...subjects])
     expect(state?.status).toBe(status)
     expect(state?.reason).toBe(reason)
-    expect(state?.history.map((h) => h.event)).toStrictEqual(subjects)
+    expect(state?.history.map((h) => h.event).sort()).toStrictEqual([...subjects].sort())
+  })
+
+  it('keeps the history in event time whatever order the events were applied in', () => {
+    const t = (s: number) => `2026-01-01T00:00:0${s}.000Z`
+    let state: OrderStatus | null = null
+    state = applyEvent(state, SUBJECTS.paymentCompleted, { ...events[SUBJECTS.paymentCompleted], occurredAt: t(3) }, meta) ?? state
+    state = applyEvent(state, SUBJECTS.orderCreated, { ...events[SUBJECTS.orderCreated], occurredAt: t(1) }, meta) ?? state
+    state = applyEvent(state, SUBJECTS.inventoryReserved, { ...events[SUBJECTS.inventoryReserved], occurredAt: t(2) }, meta) ?? state
+    expect(state?.status).toBe('confirmed')
+    expect(state?.history).toStrictEqual([
+      { event: 'orders.created', status: 'pending', at: t(1) },
+      { event: 'inventory.reserved', status: 'reserved', at: t(2) },
+      { event: 'payments.completed', status: 'confirmed', at: t(3) },
+    ])
   })
 
   it('ignores an event applied twice', () => {

@@ -92,12 +92,14 @@ export function applyEvent<S extends Subject>(
     record.chargeId = (event as EventOf<typeof SUBJECTS.paymentCompleted>).chargeId
   }
 
-  const advances = RANK[target.status] > RANK[record.status]
-  if (advances) {
+  if (RANK[target.status] > RANK[record.status]) {
     record.status = target.status
     if (target.reason !== undefined) record.reason = target.reason
   }
-  record.history.push({ event: subject, status: advances ? target.status : record.status, at: meta.at })
+  // History in event time, each entry with the status its event implies, so it
+  // reads the same whatever order concurrent deliveries were applied in.
+  record.history.push({ event: subject, status: target.status, at: event.occurredAt })
+  record.history.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : RANK[a.status] - RANK[b.status]))
   record.updatedAt = meta.at
   return record
 }
