@@ -15,7 +15,7 @@ beforeAll(async () => {
   stack = await startSagaStack({
     paymentEnv: {
       PAYMENT_RETRIES: '1',
-      PAYMENT_BREAKER_THRESHOLD: '2',
+      PAYMENT_BREAKER_MIN_CALLS: '2',
       PAYMENT_BREAKER_HALF_OPEN_MS: '1000',
       CONSUMER_CONCURRENCY: '4',
     },

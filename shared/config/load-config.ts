@@ -48,6 +48,21 @@ export function intFromEnv(defaultValue: number, min: number, max: number) {
   )
 }
 
+/** `"0.5"` -> 0.5, within [min, max]. */
+export function fractionFromEnv(defaultValue: number, min = 0, max = 1) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^(\d+(\.\d*)?|\.\d+)$/, `must be a number from ${min} to ${max}`),
+      v.transform(Number),
+      v.number(),
+      v.minValue(min, `must be >= ${min}`),
+      v.maxValue(max, `must be <= ${max}`),
+    ),
+    String(defaultValue),
+  )
+}
+
 /** `"true" | "false" | "1" | "0"` -> boolean. */
 export function boolFromEnv(defaultValue: boolean) {
   return v.optional(

@@ -20,6 +20,8 @@ export const natsSettings = {
   CONSUMER_MAX_DELIVER: intFromEnv(DEFAULT_LIMITS.maxDeliver, 1, 100),
   CONSUMER_MAX_ACK_PENDING: intFromEnv(DEFAULT_LIMITS.maxAckPending, 1, 100_000),
   CONSUMER_CONCURRENCY: intFromEnv(16, 1, 1_000),
+  /** How long a message is held and retried while NATS is unavailable (election, disconnect) before it counts as a failed delivery. */
+  CONSUMER_UNAVAILABLE_RETRY_MS: intFromEnv(60_000, 0, 3_600_000),
   /** Upper bound on a graceful stop (SIGTERM/SIGINT): in-flight messages finish, the connection drains. */
   SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 100, 600_000),
 } as const

@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
+import { isNatsUnavailable } from './errors.ts'
 import { publishEvent, type OutgoingEvent } from './publish.ts'
 
 export interface MessageContext {
@@ -56,6 +57,11 @@ export interface ConsumerOptions {
   nakDelayMs?: (deliveryCount: number) => number
   /** How long one pull waits for messages (>= 1000). */
   pullExpiresMs?: number
+  /**
+   * How long a message is held and retried while NATS itself is unavailable
+   * (leader election, disconnect) before it is nak'd like any failure.
+   */
+  unavailableRetryMs?: number
 }
 
 export interface RunningConsumer {
@@ -108,6 +114,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   const { js, logger, metrics, stream, durable, handlers, concurrency, maxDeliver, ackWaitMs, gate } = options
   const nakDelay = options.nakDelayMs ?? defaultNakDelay
   const expires = Math.max(1_000, options.pullExpiresMs ?? 5_000)
+  const unavailableRetryMs = options.unavailableRetryMs ?? 60_000
   const active = new Set<Promise<void>>()
   let stopping = false
   let wakeStop: () => void = () => undefined
@@ -115,15 +122,37 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   let batch: ConsumerMessages | undefined
   let consumer: Consumer = await js.consumers.get(stream, durable)
 
+  /**
+   * Runs the handler and publishes what it produced. Waits (keeping the ack
+   * wait alive) instead of failing while a dependency is down: the gate's
+   * dependency (PauseConsumption), or NATS itself (an election, a disconnect),
+   * so those never spend the message's deliveries. Handlers are idempotent, so
+   * running one again after a partial attempt is safe.
+   */
   async function runHandler(subject: Subject, event: unknown, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const handler = handlers[subject] as Handler<Subject>
-    for (;;) {
+    const unavailableSince = { at: 0 }
+    for (let attempt = 1; ; attempt++) {
       try {
-        return await handler(event as EventOf<Subject>, ctx)
+        const produced = await handler(event as EventOf<Subject>, ctx)
+        for (const outgoing of produced) {
+          await publishEvent(js, outgoing, { correlationId: ctx.correlationId, timeoutMs: options.publishTimeoutMs })
+          metrics.eventsPublished.inc({ subject: outgoing.subject })
+        }
+        return produced
       } catch (error) {
-        if (!(error instanceof PauseConsumption) || stopping) throw error
-        ctx.logger.info({ reason: error.message }, 'dependency down; holding the message until it recovers')
-        await Promise.race([Promise.all([gate?.whenOpen(), sleep(error.retryAfterMs)]), stopped])
+        if (stopping) throw error
+        if (error instanceof PauseConsumption) {
+          ctx.logger.info({ reason: error.message }, 'dependency down; holding the message until it recovers')
+          await Promise.race([Promise.all([gate?.whenOpen(), sleep(error.retryAfterMs)]), stopped])
+          continue
+        }
+        if (!isNatsUnavailable(error)) throw error
+        unavailableSince.at ||= Date.now()
+        if (Date.now() - unavailableSince.at > unavailableRetryMs) throw error
+        const delay = Math.min(2_000, 100 * 2 ** Math.min(attempt, 5))
+        ctx.logger.warn({ err: error, retryInMs: delay }, 'NATS unavailable; holding the message and retrying')
+        await Promise.race([sleep(delay), stopped])
       }
     }
   }
@@ -144,10 +173,6 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       const heartbeat = setInterval(() => msg.working(), Math.max(1_000, ackWaitMs / 3))
       try {
         const produced = await runHandler(parsed.subject, parsed.event, { correlationId, deliveryCount, logger: log })
-        for (const event of produced) {
-          await publishEvent(js, event, { correlationId, timeoutMs: options.publishTimeoutMs })
-          metrics.eventsPublished.inc({ subject: event.subject })
-        }
         msg.ack()
         log.debug({ produced: produced.map((e) => e.subject) }, 'message handled')
       } catch (error) {

@@ -112,6 +112,7 @@ export async function startDurableConsumer(
       maxDeliver: rt.limits.maxDeliver,
       ackWaitMs: rt.limits.ackWaitMs,
       publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
+      unavailableRetryMs: rt.config.CONSUMER_UNAVAILABLE_RETRY_MS,
     })
   }
 }

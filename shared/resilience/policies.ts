@@ -1,8 +1,8 @@
 import {
   BrokenCircuitError,
   CircuitState,
-  ConsecutiveBreaker,
   ExponentialBackoff,
+  SamplingBreaker,
   TaskCancelledError,
   TimeoutStrategy,
   circuitBreaker,
@@ -22,8 +22,12 @@ export interface ResilienceOptions {
   retries: number
   retryInitialDelayMs: number
   retryMaxDelayMs: number
-  /** Consecutive failures that open the breaker. */
-  breakerThreshold: number
+  /** Share of failed calls in the sampling window that opens the breaker. */
+  breakerFailureRate: number
+  /** Sampling window of the breaker. */
+  breakerWindowMs: number
+  /** Fewer calls than this in the window never open the breaker. */
+  breakerMinCalls: number
   /** How long the breaker stays open before letting one trial call through. */
   halfOpenAfterMs: number
   /** Which errors are worth retrying and count against the breaker. */
@@ -39,7 +43,13 @@ export function createCallPolicy(options: ResilienceOptions) {
   const transient = handleWhen((error) => options.isTransient(error) || error instanceof TaskCancelledError)
   const breaker = circuitBreaker(transient, {
     halfOpenAfter: options.halfOpenAfterMs,
-    breaker: new ConsecutiveBreaker(options.breakerThreshold),
+    // A failure rate, not a run of failures: one customer's card answering 503
+    // a few times must not cut everyone off; a gateway that is down fails all.
+    breaker: new SamplingBreaker({
+      threshold: options.breakerFailureRate,
+      duration: options.breakerWindowMs,
+      minimumRps: options.breakerMinCalls / (options.breakerWindowMs / 1000),
+    }),
   })
   const retryPolicy = retry(
     handleWhen((error) => !(error instanceof BrokenCircuitError) && (options.isTransient(error) || error instanceof TaskCancelledError)),

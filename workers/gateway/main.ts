@@ -1,6 +1,6 @@
 /**
  * Composition root of the payment gateway sandbox:
- * `bun run workers/gateway/main.ts [--help | --version]`.
+ * `bun run workers/gateway/main.ts [--help | --version | healthcheck]`.
  * Importing this file does nothing; only running it as the entry point starts the server.
  */
 import pkg from '../../package.json' with { type: 'json' }
@@ -21,7 +21,7 @@ export function helpText(): string {
   return [
     'payment gateway sandbox: a card processor API in memory',
     '',
-    'usage: gateway [--help | --version]',
+    'usage: gateway [--help | --version | healthcheck]',
     '',
     'environment:',
     ...lines,
@@ -37,6 +37,9 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
   if (argv.includes('--version')) {
     process.stdout.write(`${pkg.version}\n`)
     return
+  }
+  if (argv[0] === 'healthcheck') {
+    process.exit(await healthcheck(env))
   }
 
   const config = readConfig(env)
@@ -57,6 +60,34 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
     await server.close()
     logger.info('stopped')
   })
+}
+
+/**
+ * `gateway healthcheck`: exit code 0 when this sandbox's `/ready` answers 200
+ * within 2 s, else 1, so an image without a shell or curl can declare a
+ * HEALTHCHECK with the binary itself. Asks the configured HOST, or loopback
+ * when it binds every address.
+ */
+export async function healthcheck(env: Env): Promise<number> {
+  let url: string
+  try {
+    const config = loadGatewayConfig(env)
+    url = `http://${probeHost(config.host)}:${config.port}/ready`
+  } catch {
+    return 1 // an invalid configuration never started a server
+  }
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+    return res.status === 200 ? 0 : 1
+  } catch {
+    return 1
+  }
+}
+
+/** Where a local client reaches a server bound to `host`. */
+function probeHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '[::]') return '127.0.0.1'
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
 }
 
 function readConfig(env: Env): GatewayConfig {

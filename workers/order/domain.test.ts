@@ -38,6 +38,8 @@ describe('order status projection', () => {
     [[SUBJECTS.orderCreated, SUBJECTS.orderCancelled], 'cancelled', 'out_of_stock'],
     [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentFailed], 'cancelled', 'payment_declined'],
     [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentFailed, SUBJECTS.inventoryReleased], 'cancelled', 'payment_declined'],
+    // released applied before the failure it follows: the failure still names the reason
+    [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.inventoryReleased, SUBJECTS.paymentFailed], 'cancelled', 'payment_declined'],
     // late and out-of-order arrivals never move the status backwards
     [[SUBJECTS.orderCreated, SUBJECTS.paymentCompleted, SUBJECTS.inventoryReserved], 'confirmed', undefined],
     [[SUBJECTS.inventoryReserved, SUBJECTS.orderCreated], 'reserved', undefined],

@@ -54,8 +54,9 @@ function statusOf<S extends Subject>(subject: S, event: EventOf<S>): Pick<OrderS
       return { status: 'cancelled', reason: failure === 'declined' ? 'payment_declined' : 'payment_failed' }
     }
     case SUBJECTS.inventoryReleased:
-      // Stock released after a failed payment; the failure itself cancelled the order.
-      return { status: 'cancelled', reason: 'payment_failed' }
+      // Stock released after a failed payment: cancelled, but the reason is the
+      // payment failure's (which may be applied before or after this one).
+      return { status: 'cancelled' }
     default:
       return { status: 'pending' }
   }
@@ -95,6 +96,8 @@ export function applyEvent<S extends Subject>(
   if (RANK[target.status] > RANK[record.status]) {
     record.status = target.status
     if (target.reason !== undefined) record.reason = target.reason
+  } else if (target.status === 'cancelled' && record.status === 'cancelled' && record.reason === undefined && target.reason !== undefined) {
+    record.reason = target.reason
   }
   // History in event time, each entry with the status its event implies, so it
   // reads the same whatever order concurrent deliveries were applied in.

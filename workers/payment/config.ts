@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import { bindHostFromEnv, fractionFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 
 export const PaymentConfigSchema = v.object({
@@ -14,8 +14,12 @@ export const PaymentConfigSchema = v.object({
   PAYMENT_RETRIES: intFromEnv(3, 0, 20),
   PAYMENT_RETRY_INITIAL_DELAY_MS: intFromEnv(200, 1, 60_000),
   PAYMENT_RETRY_MAX_DELAY_MS: intFromEnv(2_000, 1, 300_000),
-  /** Consecutive failed calls that open the circuit breaker. */
-  PAYMENT_BREAKER_THRESHOLD: intFromEnv(5, 1, 1_000),
+  /** Share of failed calls within the window that opens the circuit breaker. */
+  PAYMENT_BREAKER_FAILURE_RATE: fractionFromEnv(0.5, 0.01, 1),
+  /** The breaker's sampling window. */
+  PAYMENT_BREAKER_WINDOW_MS: intFromEnv(10_000, 100, 600_000),
+  /** Calls within the window below which the breaker never opens (quiet traffic). */
+  PAYMENT_BREAKER_MIN_CALLS: intFromEnv(10, 1, 100_000),
   /** How long the breaker stays open before one trial call. */
   PAYMENT_BREAKER_HALF_OPEN_MS: intFromEnv(5_000, 100, 600_000),
   /** While the breaker is open nothing is pulled; an order already pulled waits this long at most, then fails. */

@@ -39,7 +39,9 @@ export async function startPaymentService(
     retries: config.PAYMENT_RETRIES,
     retryInitialDelayMs: config.PAYMENT_RETRY_INITIAL_DELAY_MS,
     retryMaxDelayMs: config.PAYMENT_RETRY_MAX_DELAY_MS,
-    breakerThreshold: config.PAYMENT_BREAKER_THRESHOLD,
+    breakerFailureRate: config.PAYMENT_BREAKER_FAILURE_RATE,
+    breakerWindowMs: config.PAYMENT_BREAKER_WINDOW_MS,
+    breakerMinCalls: config.PAYMENT_BREAKER_MIN_CALLS,
     halfOpenAfterMs: config.PAYMENT_BREAKER_HALF_OPEN_MS,
   })
   // While the breaker is open the consumer pulls nothing (no deliveries burnt).

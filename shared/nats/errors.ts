@@ -1,0 +1,36 @@
+import { JetStreamApiError } from '@nats-io/jetstream'
+import {
+  ClosedConnectionError,
+  ConnectionError,
+  DrainingConnectionError,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+} from '@nats-io/nats-core'
+
+const TRANSIENT_MESSAGE = /no responders|jetstream is not enabled|temporarily unavailable|timeout|timed out|disconnect|connection closed/i
+
+/**
+ * True when an error (or any error in its `cause` chain) says NATS itself is
+ * briefly unable to answer: disconnected, a stream or KV leader being elected
+ * after a node died ("no responders", "jetstream is not enabled"), a request
+ * timing out. Such a failure says nothing about the message, so it must not
+ * spend the message's deliveries.
+ */
+export function isNatsUnavailable(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
+    if (
+      current instanceof TimeoutError ||
+      current instanceof NoRespondersError ||
+      current instanceof RequestError ||
+      current instanceof ClosedConnectionError ||
+      current instanceof ConnectionError ||
+      current instanceof DrainingConnectionError
+    ) {
+      return true
+    }
+    if (current instanceof JetStreamApiError && (current.status === 503 || current.code === 10008)) return true
+    if (current.name === 'JetStreamNotEnabled' || TRANSIENT_MESSAGE.test(current.message)) return true
+  }
+  return false
+}
