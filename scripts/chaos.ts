@@ -33,7 +33,8 @@ if (values.help) {
 }
 
 const base = values.profile === 'ci' ? CI_PROFILE : LONG_PROFILE
-const num = (text: string | undefined, fallback: number): number => (text === undefined ? fallback : Number(text))
+const num = (text: string | undefined, fallback: number): number =>
+  text === undefined ? fallback : Number(text)
 const profile: ChaosProfile = {
   ...base,
   ratePerSec: num(values.rate, base.ratePerSec),
@@ -57,9 +58,21 @@ for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
   try {
     summaries.push((await runScenario(scenario, profile, { keepEvidence: values.evidence })).summary)
   } catch (error) {
-    process.stdout.write(`\n== ${scenario.name}: could not run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
-    summaries.push({ scenario: scenario.name, orders: [], views: new Map(), recoveries: [], ok: false, failed: 1, durationMs: 0 })
+    process.stdout.write(
+      `\n== ${scenario.name}: could not run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    )
+    summaries.push({
+      scenario: scenario.name,
+      orders: [],
+      views: new Map(),
+      recoveries: [],
+      ok: false,
+      failed: 1,
+      durationMs: 0,
+    })
   }
 }
-process.stdout.write(`\n== chaos ${profile.name} summary (${((Date.now() - started) / 1000).toFixed(0)} s)\n${summaryTable(summaries)}\n`)
+process.stdout.write(
+  `\n== chaos ${profile.name} summary (${((Date.now() - started) / 1000).toFixed(0)} s)\n${summaryTable(summaries)}\n`,
+)
 process.exit(summaries.every((s) => s.ok) ? 0 : 1)

@@ -1,53 +1,31 @@
 // The whole system as separate processes (`bun run workers/<name>/main.ts`)
-// on a real nats-server started for the suite, on free ports only.
-import { join } from 'node:path'
+// on a real nats-server (or a 3-node cluster) started for the suite, on free ports only.
+import { startNatsCluster, type NatsCluster } from '../harness/nats-cluster.ts'
 import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts'
-import { spawnService, type ServiceHandle } from '../harness/process.ts'
 import { waitFor } from '../harness/wait-for.ts'
+import { startWorker, type Command, type ServiceProcess } from './worker-process.ts'
 
-const ROOT = join(import.meta.dirname, '..', '..')
-export const BUN = join(ROOT, 'node_modules', '.bin', 'bun')
-
-export interface ServiceProcess {
-  handle: ServiceHandle
-  url: string
-}
-
-export type Command = (worker: string) => { cmd: string; args: string[] }
-
-/** `bun run workers/<name>/main.ts` by default; a test may run compiled binaries instead. */
-export const bunRun: Command = (worker) => ({ cmd: BUN, args: ['run', `workers/${worker}/main.ts`] })
-
-export async function startWorker(
-  worker: string,
-  env: Record<string, string>,
-  command: Command = bunRun,
-): Promise<ServiceProcess> {
-  const { cmd, args } = command(worker)
-  const handle = await spawnService({
-    cmd,
-    args,
-    cwd: ROOT,
-    env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    readyLine: /"msg":"[a-z]* ?listening"/,
-    readyTimeoutMs: 30_000,
-  })
-  const line = handle.lines().find((l) => /"msg":"[a-z]* ?listening"/.test(l)) ?? ''
-  const { port } = JSON.parse(line) as { port: number }
-  return { handle, url: `http://127.0.0.1:${port}` }
-}
+export { BUN, bunRun, crashWorker, reviveWorker, startWorker } from './worker-process.ts'
+export type { Command, ServiceProcess, StartWorkerOptions } from './worker-process.ts'
 
 export interface SagaStackOptions {
   inventoryProcesses?: number
   gatewayEnv?: Record<string, string>
   paymentEnv?: Record<string, string>
+  /** Added to the environment of every NATS worker (order, inventory, payment). */
+  workerEnv?: Record<string, string>
   command?: Command
+  /** Output lines kept per process (default 5000). */
+  maxLines?: number
 }
 
 export interface OrderView {
   orderId: string
   status: string
   reason?: string
+  items?: { sku: string; quantity: number }[]
+  amountCents?: number
+  chargeId?: string
   history: { event: string; status: string; at: string }[]
 }
 
@@ -59,85 +37,157 @@ export interface StockView {
   priceCents: number
 }
 
-export async function startSagaStack({ inventoryProcesses = 1, gatewayEnv = {}, paymentEnv = {}, command }: SagaStackOptions = {}) {
-  const server: NatsServerHandle = await startNatsServer()
-  const started: ServiceProcess[] = []
-  try {
-    const nats = { NATS_URL: server.url, NATS_CONNECT_TIMEOUT_MS: '10000' }
-    const gateway = await startWorker('gateway', { GATEWAY_SLOW_MS: '5000', ...gatewayEnv }, command)
-    started.push(gateway)
-    const order = await startWorker('order', nats, command)
-    started.push(order)
-    const inventories: ServiceProcess[] = []
-    for (let i = 0; i < inventoryProcesses; i++) {
-      const inventory = await startWorker('inventory', nats, command)
-      inventories.push(inventory)
-      started.push(inventory)
-    }
-    const payment = await startWorker(
-      'payment',
-      { ...nats, PAYMENT_GATEWAY_URL: gateway.url, PAYMENT_TIMEOUT_MS: '500', PAYMENT_RETRY_INITIAL_DELAY_MS: '50', ...paymentEnv },
-      command,
-    )
-    started.push(payment)
-    const inventoryUrl = inventories[0]?.url ?? ''
-    async function getOrder(orderId: string): Promise<OrderView | null> {
-      const res = await fetch(`${order.url}/orders/${orderId}`)
-      return res.status === 200 ? ((await res.json()) as OrderView) : null
-    }
+export interface ChargeView {
+  id: string
+  amountCents: number
+  status: string
+  orderId: string
+  created: string
+}
 
-    return {
-      server,
-      gateway,
-      order,
-      inventories,
-      payment,
-      async placeOrder(body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; orderId: string; correlationId: string }> {
-        const res = await fetch(`${order.url}/orders`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', ...headers },
-          body: JSON.stringify(body),
-        })
-        const json = (await res.json()) as { orderId?: string; correlationId?: string }
-        return { status: res.status, orderId: json.orderId ?? '', correlationId: json.correlationId ?? '' }
-      },
-      getOrder,
-      async waitForFinal(orderId: string, timeoutMs = 30_000): Promise<OrderView> {
-        return await waitFor(
-          async () => {
-            const view = await getOrder(orderId)
-            return view && (view.status === 'confirmed' || view.status === 'cancelled') ? view : undefined
-          },
-          { timeoutMs, intervalMs: 100, message: `order ${orderId} confirmed or cancelled` },
-        )
-      },
-      async setStock(sku: string, onHand: number, priceCents: number): Promise<void> {
-        const res = await fetch(`${inventoryUrl}/inventory/${sku}`, {
-          method: 'PUT',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ onHand, priceCents }),
-        })
-        if (res.status !== 200 && res.status !== 201) throw new Error(`PUT /inventory/${sku}: ${res.status} ${await res.text()}`)
-      },
-      async getStock(sku: string): Promise<StockView> {
-        const res = await fetch(`${inventoryUrl}/inventory/${sku}`)
-        if (res.status !== 200) throw new Error(`GET /inventory/${sku}: ${res.status}`)
-        return (await res.json()) as StockView
-      },
-      async charges(orderId: string): Promise<{ id: string; amountCents: number; status: string }[]> {
-        const res = await fetch(`${gateway.url}/charges?orderId=${encodeURIComponent(orderId)}`)
-        return ((await res.json()) as { charges: { id: string; amountCents: number; status: string }[] }).charges
-      },
-      async dispose(): Promise<void> {
-        await Promise.allSettled(started.map((s) => s.handle.stop(5_000)))
-        await server.dispose()
-      },
+/** Where the workers find NATS. */
+interface NatsTarget {
+  urls: string[]
+  replicas: number
+}
+
+/** The workers and HTTP helpers on a NATS the caller owns; `dispose` stops the workers only. */
+async function startSagaServices(nats: NatsTarget, opts: SagaStackOptions) {
+  const { inventoryProcesses = 1, gatewayEnv = {}, paymentEnv = {}, workerEnv = {}, command, maxLines } = opts
+  const started: ServiceProcess[] = []
+  const start = async (worker: string, env: Record<string, string>): Promise<ServiceProcess> => {
+    const proc = await startWorker(worker, env, command, maxLines === undefined ? {} : { maxLines })
+    started.push(proc)
+    return proc
+  }
+  try {
+    const natsEnv = {
+      NATS_URL: nats.urls.join(','),
+      NATS_CONNECT_TIMEOUT_MS: '10000',
+      ...(nats.replicas === 1 ? {} : { NATS_REPLICAS: String(nats.replicas) }),
+      ...workerEnv,
     }
+    const gateway = await start('gateway', { GATEWAY_SLOW_MS: '5000', ...gatewayEnv })
+    const order = await start('order', natsEnv)
+    const inventories: ServiceProcess[] = []
+    for (let i = 0; i < inventoryProcesses; i++) inventories.push(await start('inventory', natsEnv))
+    const payment = await start('payment', {
+      ...natsEnv,
+      PAYMENT_GATEWAY_URL: gateway.url,
+      PAYMENT_TIMEOUT_MS: '500',
+      PAYMENT_RETRY_INITIAL_DELAY_MS: '50',
+      ...paymentEnv,
+    })
+    return { gateway, order, inventories, payment, started, ...createSagaClient(order, inventories, gateway) }
   } catch (error) {
     await Promise.allSettled(started.map((s) => s.handle.kill()))
-    await server.dispose()
     throw error
   }
 }
 
+/** HTTP helpers; they follow a worker restarted on its port. */
+function createSagaClient(
+  order: ServiceProcess,
+  inventories: readonly ServiceProcess[],
+  gateway: ServiceProcess,
+) {
+  const inventoryUrl = inventories[0]?.url ?? ''
+  async function getOrder(orderId: string): Promise<OrderView | null> {
+    const res = await fetch(`${order.url}/orders/${orderId}`)
+    return res.status === 200 ? ((await res.json()) as OrderView) : null
+  }
+  return {
+    async placeOrder(
+      body: unknown,
+      headers: Record<string, string> = {},
+    ): Promise<{ status: number; orderId: string; correlationId: string }> {
+      const res = await fetch(`${order.url}/orders`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      })
+      const json = (await res.json()) as { orderId?: string; correlationId?: string }
+      return { status: res.status, orderId: json.orderId ?? '', correlationId: json.correlationId ?? '' }
+    },
+    getOrder,
+    async waitForFinal(orderId: string, timeoutMs = 30_000): Promise<OrderView> {
+      return await waitFor(
+        async () => {
+          const view = await getOrder(orderId)
+          return view && (view.status === 'confirmed' || view.status === 'cancelled') ? view : undefined
+        },
+        { timeoutMs, intervalMs: 100, message: `order ${orderId} confirmed or cancelled` },
+      )
+    },
+    async setStock(sku: string, onHand: number, priceCents: number): Promise<void> {
+      const res = await fetch(`${inventoryUrl}/inventory/${sku}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ onHand, priceCents }),
+      })
+      if (res.status !== 200 && res.status !== 201)
+        throw new Error(`PUT /inventory/${sku}: ${res.status} ${await res.text()}`)
+    },
+    async getStock(sku: string): Promise<StockView> {
+      const res = await fetch(`${inventoryUrl}/inventory/${sku}`)
+      if (res.status !== 200) throw new Error(`GET /inventory/${sku}: ${res.status}`)
+      return (await res.json()) as StockView
+    },
+    async charges(orderId: string): Promise<ChargeView[]> {
+      const res = await fetch(`${gateway.url}/charges?orderId=${encodeURIComponent(orderId)}`)
+      return ((await res.json()) as { charges: ChargeView[] }).charges
+    },
+  }
+}
+
+type SagaServices = Awaited<ReturnType<typeof startSagaServices>>
+
+function stopServices(services: SagaServices): Promise<unknown> {
+  return Promise.allSettled(services.started.map((s) => s.handle.stop(5_000)))
+}
+
+/** Every worker on one nats-server (file storage in a temp dir). */
+export async function startSagaStack(opts: SagaStackOptions = {}) {
+  const server: NatsServerHandle = await startNatsServer()
+  let services: SagaServices
+  try {
+    services = await startSagaServices({ urls: [server.url], replicas: 1 }, opts)
+  } catch (error) {
+    await server.dispose()
+    throw error
+  }
+  return {
+    ...services,
+    server,
+    natsUrls: [server.url],
+    async dispose(): Promise<void> {
+      await stopServices(services)
+      await server.dispose()
+    },
+  }
+}
+
 export type SagaStack = Awaited<ReturnType<typeof startSagaStack>>
+
+/** Every worker on a JetStream cluster, given every node's URL, streams and buckets with one replica per node. */
+export async function startClusterSagaStack(opts: SagaStackOptions & { clusterSize?: number } = {}) {
+  const cluster: NatsCluster = await startNatsCluster({ size: opts.clusterSize ?? 3 })
+  let services: SagaServices
+  try {
+    services = await startSagaServices({ urls: cluster.urls, replicas: cluster.nodes.length }, opts)
+  } catch (error) {
+    await cluster.dispose()
+    throw error
+  }
+  return {
+    ...services,
+    cluster,
+    natsUrls: cluster.urls,
+    async dispose(): Promise<void> {
+      await stopServices(services)
+      await cluster.dispose()
+    },
+  }
+}
+
+export type ClusterSagaStack = Awaited<ReturnType<typeof startClusterSagaStack>>

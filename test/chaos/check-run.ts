@@ -1,0 +1,104 @@
+// Every invariant of one run, checked from what the system answered once the
+// load and the faults are over. A check that throws is a failed check.
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
+import type { OrderView } from '../support/saga-stack.ts'
+import { checkCharges } from './charge-check.ts'
+import type { PlacedOrder } from './client.ts'
+import { checkDeadLetters } from './dead-letter-check.ts'
+import type { FaultContext } from './faults.ts'
+import { readViews, type FinalStates } from './final-states.ts'
+import type { CatalogEntry } from './order-mix.ts'
+import type { CheckResult } from './report.ts'
+import { checkStock } from './stock-check.ts'
+import type { StockSamples } from './stock-sampler.ts'
+import { checkEvents } from './event-check.ts'
+import { checkConsumersDrained, readSagaEvents } from './stream-check.ts'
+
+export interface RunOutcome {
+  ctx: FaultContext
+  js: JetStreamClient
+  jsm: JetStreamManager
+  catalog: readonly CatalogEntry[]
+  orders: readonly PlacedOrder[]
+  /** Orders that had no 202 when the load ended (asked again afterwards). */
+  reconciled: number
+  final: FinalStates
+  samples: StockSamples
+  injectError: Error | undefined
+}
+
+async function guarded(name: string, fn: () => Promise<CheckResult[]>): Promise<CheckResult[]> {
+  try {
+    return await fn()
+  } catch (error) {
+    const detail = `threw: ${error instanceof Error ? error.message : String(error)}`.slice(0, 300)
+    return [{ check: name, ok: false, detail }]
+  }
+}
+
+function describeFinal(final: FinalStates, accepted: number): string {
+  if (final.open.length === 0) {
+    return `${accepted}/${accepted} final ${Math.round((final.settledAfterMs ?? 0) / 1000)} s after the load`
+  }
+  const some = final.open.slice(0, 3).map((o) => `${o.orderId} ${o.status}`)
+  return `${final.open.length} not final (${final.gaveUp ?? 'deadline passed'}): ${some.join(', ')}`
+}
+
+export async function checkRun(run: RunOutcome): Promise<{ checks: CheckResult[]; stockTable: string }> {
+  const { ctx, js, jsm, final } = run
+  const { stack } = ctx
+  const views: ReadonlyMap<string, OrderView> = final.views
+  const acceptedIds = new Set(run.orders.flatMap((o) => (o.orderId === undefined ? [] : [o.orderId])))
+  const checks: CheckResult[] = [
+    {
+      check: 'faults injected as planned',
+      ok: run.injectError === undefined,
+      detail: run.injectError?.message.slice(0, 200) ?? `${ctx.faults.length} faults`,
+    },
+    {
+      check: 'every 202 order final, none lost',
+      ok: final.open.length === 0,
+      detail: describeFinal(final, acceptedIds.size),
+    },
+    {
+      check: 'every order got an answer',
+      ok: acceptedIds.size === run.orders.length,
+      detail: `${acceptedIds.size}/${run.orders.length} got 202 (${run.reconciled} asked again after the load)`,
+    },
+  ]
+  const killedGateways = ctx.retired.filter((r) => r.worker === 'gateway').map((r) => r.handle.lines())
+  const history = {
+    gatewayUrl: stack.gateway.url,
+    killedLogs: killedGateways,
+    snapshotsBeforeKill: ctx.gatewaySnapshots,
+  }
+  checks.push(
+    ...(await guarded(
+      'charges readable',
+      async () => (await checkCharges(views, acceptedIds, history)).checks,
+    )),
+  )
+  let stockTable = ''
+  checks.push(
+    ...(await guarded('stock readable', async () => {
+      // Stuck orders hold their stock for good: no point waiting long for it to be released.
+      const releaseMs = final.open.length > 0 ? 3_000 : 20_000
+      const inventoryUrl = (): string => stack.inventories[0]?.url ?? ''
+      const report = await checkStock(inventoryUrl, run.catalog, views, run.samples, releaseMs)
+      stockTable = report.table
+      return report.checks
+    })),
+  )
+  const poisonSeqs = new Set(ctx.poison.map((p) => p.seq))
+  checks.push(
+    ...(await guarded('ORDERS stream readable', async () => {
+      const drained = await checkConsumersDrained(jsm)
+      const events = await readSagaEvents(js, jsm, poisonSeqs, 30_000)
+      // Read again now that nothing is in flight: late events (inventory.released) are in the history too.
+      const settled = await readViews(stack.order.url, [...acceptedIds])
+      return [...checkEvents(events, acceptedIds, settled), ...drained]
+    })),
+    ...(await guarded('DLQ readable', async () => (await checkDeadLetters(jsm, ctx.poison)).checks)),
+  )
+  return { checks, stockTable }
+}

@@ -1,0 +1,170 @@
+// The faults, injected while the load runs, each recorded with when it began
+// and when it was over. Pauses here are a fault's schedule and duration
+// (like a load generator's ticks), never a wait for the system.
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { STREAMS } from '../../schemas/subjects.ts'
+import type { NatsCluster } from '../harness/nats-cluster.ts'
+import { waitForStreamLeader } from '../harness/nats-cluster.ts'
+import type { NatsServerHandle } from '../harness/nats-server.ts'
+import type { ServiceHandle } from '../harness/process.ts'
+import { waitFor } from '../harness/wait-for.ts'
+import {
+  crashWorker,
+  reviveWorker,
+  type ClusterSagaStack,
+  type SagaStack,
+  type ServiceProcess,
+} from '../support/saga-stack.ts'
+import { publishPoisonRound, type PoisonMessage } from './poison.ts'
+import type { ChaosProfile } from './profiles.ts'
+import type { FaultRecord } from './recovery.ts'
+
+export interface FaultContext {
+  stack: SagaStack | ClusterSagaStack
+  nc: NatsConnection
+  js: JetStreamClient
+  jsm: JetStreamManager
+  profile: ChaosProfile
+  loadStartedAt: number
+  faults: FaultRecord[]
+  poison: PoisonMessage[]
+  /** Processes killed and replaced, oldest first: their output is evidence. */
+  retired: { worker: string; handle: ServiceHandle }[]
+  /** `GET /charges` of each gateway process just before it was killed. */
+  gatewaySnapshots: { id: string; orderId: string; amountCents: number }[][]
+}
+
+const hold = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
+
+/** Holds until `offsetMs` after the load started: the fault schedule. */
+export const atOffset = (ctx: FaultContext, offsetMs: number): Promise<void> =>
+  hold(ctx.loadStartedAt + offsetMs - Date.now())
+
+/** `count` instants spread over the middle of the load, in ms from its start. */
+export function schedule(count: number, durationMs: number, from = 0.15, to = 0.7): number[] {
+  if (count <= 1) return [Math.round(durationMs * from)]
+  return Array.from({ length: count }, (_, i) =>
+    Math.round(durationMs * (from + ((to - from) * i) / (count - 1))),
+  )
+}
+
+/** kill -9 of a worker, down for `workerDownMs`, then started again on its port. */
+export async function killAndRevive(ctx: FaultContext, proc: ServiceProcess, downMs: number): Promise<void> {
+  const startedAt = Date.now()
+  const pid = proc.handle.pid
+  await crashWorker(proc)
+  await hold(downMs)
+  const previous = await reviveWorker(proc)
+  ctx.retired.push({ worker: proc.worker, handle: previous })
+  ctx.faults.push({
+    name: `kill -9 ${proc.worker}`,
+    startedAt,
+    endedAt: Date.now(),
+    notes: [`pid ${pid} -> ${proc.handle.pid}`],
+  })
+}
+
+/** The gateway sandbox killed for `downMs` (its ledger snapshotted first), then back on its port. */
+export async function gatewayOutage(ctx: FaultContext, downMs: number): Promise<void> {
+  const { gateway } = ctx.stack
+  const res = await fetch(`${gateway.url}/charges`, { signal: AbortSignal.timeout(5_000) })
+  ctx.gatewaySnapshots.push(
+    ((await res.json()) as { charges: FaultContext['gatewaySnapshots'][number] }).charges,
+  )
+  const startedAt = Date.now()
+  await crashWorker(gateway)
+  await hold(downMs)
+  const previous = await reviveWorker(gateway)
+  ctx.retired.push({ worker: gateway.worker, handle: previous })
+  ctx.faults.push({ name: `gateway down ${downMs} ms`, startedAt, endedAt: Date.now(), notes: [] })
+}
+
+/** kill -9 of the single nats-server, down for `downMs`, restarted on its ports with its store. */
+export async function restartServer(
+  ctx: FaultContext,
+  server: NatsServerHandle,
+  downMs: number,
+): Promise<void> {
+  const startedAt = Date.now()
+  await server.kill()
+  await hold(downMs)
+  await server.restart()
+  ctx.faults.push({
+    name: 'kill -9 nats-server',
+    startedAt,
+    endedAt: Date.now(),
+    notes: [`restarted after ${Date.now() - startedAt} ms`],
+  })
+}
+
+/**
+ * kill -9 of the node leading the ORDERS stream. The fault is over at the
+ * kill (the cluster must fail over by itself); the node is restarted
+ * `downMs` later and the stream waited for until all replicas are current.
+ */
+export async function killStreamLeader(
+  ctx: FaultContext,
+  cluster: NatsCluster,
+  downMs: number,
+): Promise<void> {
+  const leader = await waitForStreamLeader(ctx.nc, STREAMS.orders.name, 15_000)
+  const node = cluster.nodeByName(leader)
+  const led = await streamsLedBy(ctx.jsm, leader)
+  const startedAt = Date.now()
+  await node.kill()
+  const killedAt = Date.now()
+  const record: FaultRecord = {
+    name: `kill -9 ORDERS leader ${leader}`,
+    startedAt,
+    endedAt: killedAt,
+    notes: [`it led ${led.join(' ')}`],
+  }
+  ctx.faults.push(record)
+  const next = await waitForStreamLeader(ctx.nc, STREAMS.orders.name, 20_000, leader)
+  record.notes.push(`new leader ${next} after ${Date.now() - killedAt} ms`)
+  await hold(downMs - (Date.now() - killedAt))
+  await node.restart()
+  record.notes.push(`node back after ${Date.now() - killedAt} ms`)
+  let seen = 'no answer'
+  await waitFor(
+    async () => {
+      const info = await ctx.jsm.streams.info(STREAMS.orders.name)
+      const replicas = info.cluster?.replicas ?? []
+      seen = `leader ${info.cluster?.leader ?? '-'}, replicas ${replicas.map((r) => `${r.name} current=${r.current} offline=${r.offline === true} lag=${r.lag ?? 0}`).join(', ')}`
+      return (
+        replicas.length === cluster.nodes.length - 1 && replicas.every((r) => r.current && r.offline !== true)
+      )
+    },
+    { timeoutMs: 30_000, intervalMs: 250, message: 'every ORDERS replica current again' },
+  ).catch((error: unknown) => {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; last seen: ${seen}`, {
+      cause: error,
+    })
+  })
+  record.notes.push(`replicas current after ${Date.now() - killedAt} ms`)
+}
+
+/** The streams (KV buckets included) whose RAFT leader is `node`; only a note, so a slow API gives "?". */
+async function streamsLedBy(jsm: JetStreamManager, node: string): Promise<string[]> {
+  const led = new Set<string>()
+  try {
+    for await (const info of jsm.streams.list()) if (info.cluster?.leader === node) led.add(info.config.name)
+  } catch {
+    return ['?']
+  }
+  return [...led].sort()
+}
+
+/** One round of poison (a malformed and a schema-violating message per consumed subject). */
+export async function injectPoison(ctx: FaultContext): Promise<void> {
+  const startedAt = Date.now()
+  const published = await publishPoisonRound(ctx.js)
+  ctx.poison.push(...published)
+  ctx.faults.push({
+    name: `poison x${published.length}`,
+    startedAt,
+    endedAt: Date.now(),
+    notes: [`seqs ${published.map((p) => p.seq).join(',')}`],
+  })
+}
