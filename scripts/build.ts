@@ -1,0 +1,190 @@
+/**
+ * `npm run build`: every service as a single-file executable in dist/bin/
+ * (`bun build --compile`: minified, names kept, source map embedded, bytecode
+ * for a faster start), plus the multi-call `order-saga` binary.
+ *
+ *   bun scripts/build.ts [name ...] [--out DIR] [--no-bytecode] [--if-stale]
+ *
+ * Names default to $BUILD_ONLY (comma-separated; a Containerfile passes it),
+ * else all. The binaries read only their environment: no .env, no bunfig.toml.
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { parseArgs } from 'node:util'
+
+const ROOT = join(import.meta.dirname, '..')
+
+export const BINARIES = {
+  order: 'workers/order/main.ts',
+  inventory: 'workers/inventory/main.ts',
+  payment: 'workers/payment/main.ts',
+  gateway: 'workers/gateway/main.ts',
+  'order-saga': 'workers/multi/main.ts',
+} as const
+
+export type BinaryName = keyof typeof BINARIES
+
+export interface BuildOptions {
+  names?: readonly BinaryName[]
+  outDir?: string
+  bytecode?: boolean
+  /** Keep a binary that is newer than every source file. */
+  ifStale?: boolean
+}
+
+export interface BuiltBinary {
+  name: BinaryName
+  path: string
+  bytes: number
+  /** Build time; 0 when a fresh binary was kept. */
+  ms: number
+}
+
+/** The Bun that compiles: this process when it is Bun, else the pinned devDependency. */
+export function bunPath(): string {
+  return process.versions['bun'] === undefined ? join(ROOT, 'node_modules', '.bin', 'bun') : process.execPath
+}
+
+/** The bare Bun runtime every binary embeds (`bun.exe` of the pinned package). */
+export function bunRuntimePath(): string {
+  const pinned = join(ROOT, 'node_modules', 'bun', 'bin', 'bun.exe')
+  return existsSync(pinned) ? pinned : process.execPath
+}
+
+export function buildBinaries({
+  names = allNames(),
+  outDir = join(ROOT, 'dist', 'bin'),
+  bytecode = true,
+  ifStale = false,
+}: BuildOptions = {}): BuiltBinary[] {
+  mkdirSync(outDir, { recursive: true })
+  const newestSource = ifStale ? newestSourceMtime() : Infinity
+  return names.map((name) => {
+    const path = join(outDir, name)
+    if (existsSync(path) && statSync(path).mtimeMs > newestSource)
+      return { name, path, bytes: statSync(path).size, ms: 0 }
+    const started = performance.now()
+    const args = ['build', '--compile', '--minify', '--keep-names', '--sourcemap']
+    if (bytecode) args.push('--bytecode', '--format=esm')
+    args.push(
+      '--no-compile-autoload-dotenv',
+      '--no-compile-autoload-bunfig',
+      BINARIES[name],
+      '--outfile',
+      path,
+    )
+    const run = spawnSync(bunPath(), args, { cwd: ROOT, encoding: 'utf8' })
+    if (run.status !== 0)
+      throw new Error(
+        `bun ${args.join(' ')} failed (${run.status ?? run.signal}):\n${run.stdout}${run.stderr}`,
+      )
+    // The source map is embedded in the binary; the copy beside it is not needed.
+    rmSync(`${path}.map`, { force: true })
+    return { name, path, bytes: statSync(path).size, ms: performance.now() - started }
+  })
+}
+
+/** Whether every named binary exists and is newer than every source file. */
+export function binariesFresh(
+  names: readonly BinaryName[] = allNames(),
+  outDir = join(ROOT, 'dist', 'bin'),
+): boolean {
+  const newest = newestSourceMtime()
+  return names.every((name) => {
+    const path = join(outDir, name)
+    return existsSync(path) && statSync(path).mtimeMs > newest
+  })
+}
+
+const MB = 1e6
+const mb = (bytes: number): string => `${(bytes / MB).toFixed(1)} MB`
+/** Relative to the working folder when inside it, else absolute. */
+const shown = (path: string): string => {
+  const rel = relative(process.cwd(), path)
+  return rel === '' || rel.startsWith('..') ? path : rel
+}
+
+/** One line per binary: size, what it adds to the bare Bun runtime, build time. */
+export function sizeReport(
+  built: readonly BuiltBinary[],
+  runtimeBytes = statSync(bunRuntimePath()).size,
+): string {
+  const rows = built.map((b) => [
+    shown(b.path),
+    `${mb(b.bytes)} (${b.bytes} B)`,
+    `+${mb(b.bytes - runtimeBytes)}`,
+    b.ms === 0 ? 'kept (fresh)' : `${(b.ms / 1000).toFixed(1)} s`,
+  ])
+  const table = [['binary', 'size', 'over the Bun runtime', 'build'], ...rows]
+  const widths = table[0]?.map((_, i) => Math.max(...table.map((r) => r[i]?.length ?? 0))) ?? []
+  const total = built.reduce((sum, b) => sum + b.bytes, 0)
+  return [
+    `bare Bun runtime: ${mb(runtimeBytes)} (${runtimeBytes} B, ${shown(bunRuntimePath())})`,
+    ...table.map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    ),
+    `total: ${mb(total)} in ${built.length} files`,
+  ].join('\n')
+}
+
+function allNames(): BinaryName[] {
+  return Object.keys(BINARIES) as BinaryName[]
+}
+
+function isBinaryName(name: string): name is BinaryName {
+  return Object.hasOwn(BINARIES, name)
+}
+
+/** Newest modification time of anything that goes into a binary. */
+function newestSourceMtime(): number {
+  let newest = 0
+  const visit = (path: string): void => {
+    const stat = statSync(path, { throwIfNoEntry: false })
+    if (stat === undefined) return
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(path)) visit(join(path, entry))
+    } else if (!path.endsWith('.test.ts')) {
+      newest = Math.max(newest, stat.mtimeMs)
+    }
+  }
+  for (const input of [
+    'workers',
+    'shared',
+    'schemas',
+    'package.json',
+    'package-lock.json',
+    'bunfig.toml',
+    'scripts/build.ts',
+  ]) {
+    visit(join(ROOT, input))
+  }
+  return newest
+}
+
+function cli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): void {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { out: { type: 'string' }, 'no-bytecode': { type: 'boolean' }, 'if-stale': { type: 'boolean' } },
+  })
+  const requested =
+    positionals.length > 0 ? positionals : (env['BUILD_ONLY'] ?? '').split(',').filter(Boolean)
+  const unknown = requested.filter((n) => !isBinaryName(n))
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown binary: ${unknown.join(', ')} (known: ${allNames().join(', ')})\n`)
+    process.exit(2)
+  }
+  const built = buildBinaries({
+    names: requested.length > 0 ? requested.filter(isBinaryName) : allNames(),
+    outDir: values.out ?? join(ROOT, 'dist', 'bin'),
+    bytecode: values['no-bytecode'] !== true,
+    ifStale: values['if-stale'] === true,
+  })
+  process.stdout.write(`${sizeReport(built)}\n`)
+}
+
+if (import.meta.main) cli(process.argv.slice(2), process.env)

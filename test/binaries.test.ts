@@ -1,0 +1,191 @@
+// The compiled binaries (`npm run build`, dist/bin/): their command line, that they
+// read nothing but their environment, SIGTERM as PID 1, and the order saga end to end
+// on the multi-call binary and on the per-service ones.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildBinaries, sizeReport, type BinaryName } from '../scripts/build.ts'
+import { spawnService } from './harness/process.ts'
+import { freePort, waitFor } from './harness/wait-for.ts'
+import { canUnsharePid, exec, sigtermAsPid1 } from './support/compiled-binary.ts'
+import { startSagaStack, type Command, type SagaStack } from './support/saga-stack.ts'
+
+const ROOT = join(import.meta.dirname, '..')
+const bin = (name: BinaryName): string => join(ROOT, 'dist', 'bin', name)
+const SERVICES = ['order', 'inventory', 'payment', 'gateway'] as const
+// A new PID namespace needs root (CI has it); elsewhere those tests skip, in CI they fail.
+const pid1 = it.skipIf(!canUnsharePid() && process.env['CI'] !== 'true')
+
+beforeAll(() => {
+  console.log(sizeReport(buildBinaries({ ifStale: true })))
+}, 180_000)
+
+describe('compiled binaries: command line', () => {
+  it.each([...SERVICES, 'order-saga'] as const)('%s --version prints the package version', async (name) => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+    expect(await exec(bin(name), ['--version'])).toStrictEqual({ code: 0, out: `${pkg.version}\n` })
+  })
+
+  it.each([
+    ['order', ['NATS_URL', 'ORDER_MAX_BODY_BYTES']],
+    ['inventory', ['NATS_URL', 'INVENTORY_CURRENCY']],
+    ['payment', ['NATS_URL', 'PAYMENT_GATEWAY_URL']],
+    ['gateway', ['GATEWAY_SLOW_MS', 'HOST']],
+  ] as const)(
+    '%s --help lists its environment variables, on its own and through order-saga',
+    async (name, vars) => {
+      for (const [file, args] of [
+        [bin(name), ['--help']],
+        [bin('order-saga'), [name, '--help']],
+      ] as const) {
+        const { code, out } = await exec(file, args)
+        expect(code).toBe(0)
+        for (const v of [...vars, 'healthcheck']) expect(out).toContain(v)
+      }
+    },
+  )
+
+  it('order-saga names its services, takes one from ORDER_SAGA_SERVICE, and rejects an unknown one', async () => {
+    const help = await exec(bin('order-saga'), ['--help'])
+    expect(help.code).toBe(0)
+    expect(help.out).toContain('services: order, inventory, payment, gateway')
+    expect(await exec(bin('order-saga'), ['--help'], { ORDER_SAGA_SERVICE: 'payment' })).toMatchObject({
+      code: 0,
+      out: expect.stringContaining('PAYMENT_GATEWAY_URL'),
+    })
+    expect(await exec(bin('order-saga'), ['shipping'])).toStrictEqual({
+      code: 1,
+      out: 'order-saga: unknown command shipping (try --help)\n',
+    })
+  })
+
+  it('healthcheck exits 1 when nothing answers on PORT', async () => {
+    const port = String(await freePort())
+    expect((await exec(bin('gateway'), ['healthcheck'], { PORT: port })).code).toBe(1)
+    expect((await exec(bin('order-saga'), ['order', 'healthcheck'], { PORT: port })).code).toBe(1)
+  })
+
+  it('reads neither .env nor bunfig.toml from its working folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'order-saga-cwd-'))
+    try {
+      await writeFile(join(dir, '.env'), 'GATEWAY_FLAKY_FAILURES=-1\n')
+      await writeFile(join(dir, 'bunfig.toml'), 'preload = ["./missing-preload.ts"]\n')
+      const gateway = await spawnService({
+        cmd: bin('gateway'),
+        cwd: dir,
+        env: { PORT: '0', HOST: '127.0.0.1' },
+        readyLine: /"msg":"listening"/,
+      })
+      try {
+        const { port } = JSON.parse(gateway.lines().find((l) => l.includes('"msg":"listening"')) ?? '{}') as {
+          port?: number
+        }
+        expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200)
+      } finally {
+        await gateway.stop()
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  pid1('exits 0 on SIGTERM as PID 1', async () => {
+    const { pidInNamespace, exit, lastLine } = await sigtermAsPid1(bin('gateway'), [], {})
+    expect(pidInNamespace).toBe('1')
+    expect(exit).toStrictEqual({ code: 0, signal: null })
+    expect(lastLine).toContain('"msg":"stopped"')
+  })
+})
+
+const variants: [string, Command][] = [
+  ['the multi-call binary', (worker) => ({ cmd: bin('order-saga'), args: [worker] })],
+  ['one binary per service', (worker) => ({ cmd: bin(worker as BinaryName), args: [] })],
+]
+
+describe.each(variants)('the order saga on %s', (_, command) => {
+  let stack: SagaStack
+  const order = (sku: string, quantity: number, paymentToken = 'tok_ok') => ({
+    customerId: 'cust-bin',
+    items: [{ sku, quantity }],
+    paymentToken,
+  })
+
+  beforeAll(async () => {
+    stack = await startSagaStack({ command })
+  }, 90_000)
+  afterAll(() => stack?.dispose())
+
+  it('confirms an order: stock sold, one charge', async () => {
+    await stack.setStock('BIN-OK', 10, 1250)
+    const placed = await stack.placeOrder(order('BIN-OK', 2))
+    expect(placed.status).toBe(202)
+    expect((await stack.waitForFinal(placed.orderId)).history.map((h) => h.status)).toStrictEqual([
+      'pending',
+      'reserved',
+      'confirmed',
+    ])
+    const stock = await waitFor(async () => {
+      const s = await stack.getStock('BIN-OK')
+      return s.reserved === 0 ? s : undefined
+    })
+    expect(stock).toStrictEqual({ sku: 'BIN-OK', onHand: 8, reserved: 0, available: 8, priceCents: 1250 })
+    expect((await stack.charges(placed.orderId)).map((c) => c.amountCents)).toStrictEqual([2500])
+  })
+
+  it('cancels an order out_of_stock without touching stock', async () => {
+    await stack.setStock('BIN-SHORT', 1, 500)
+    const placed = await stack.placeOrder(order('BIN-SHORT', 4))
+    expect(await stack.waitForFinal(placed.orderId)).toMatchObject({
+      status: 'cancelled',
+      reason: 'out_of_stock',
+    })
+    expect(await stack.getStock('BIN-SHORT')).toStrictEqual({
+      sku: 'BIN-SHORT',
+      onHand: 1,
+      reserved: 0,
+      available: 1,
+      priceCents: 500,
+    })
+    expect(await stack.charges(placed.orderId)).toStrictEqual([])
+  })
+
+  it('cancels a declined payment and releases the reservation', async () => {
+    await stack.setStock('BIN-DECLINE', 3, 700)
+    const placed = await stack.placeOrder(order('BIN-DECLINE', 1, 'tok_declined'))
+    expect(await stack.waitForFinal(placed.orderId)).toMatchObject({
+      status: 'cancelled',
+      reason: 'payment_declined',
+    })
+    await waitFor(async () => (await stack.getStock('BIN-DECLINE')).reserved === 0, {
+      message: 'reservation released',
+    })
+    expect(await stack.charges(placed.orderId)).toStrictEqual([])
+  })
+
+  it('healthcheck exits 0 for every running service', async () => {
+    for (const [name, proc] of [
+      ['order', stack.order],
+      ['inventory', stack.inventories[0]],
+      ['payment', stack.payment],
+      ['gateway', stack.gateway],
+    ] as const) {
+      const { cmd, args } = command(name)
+      const result = await exec(cmd, [...args, 'healthcheck'], {
+        PORT: new URL(proc?.url ?? '').port,
+        NATS_URL: stack.server.url,
+      })
+      expect(result, name).toMatchObject({ code: 0 })
+    }
+  })
+
+  pid1('drains and exits 0 on SIGTERM as PID 1 of a NATS worker', async () => {
+    const { cmd, args } = command('order')
+    const { pidInNamespace, exit, lastLine } = await sigtermAsPid1(cmd, args, {
+      NATS_URL: stack.server.url,
+      NATS_CONNECT_TIMEOUT_MS: '10000',
+    })
+    expect([pidInNamespace, exit]).toStrictEqual(['1', { code: 0, signal: null }])
+    expect(lastLine).toContain('"msg":"stopped"')
+  })
+})

@@ -1,0 +1,189 @@
+// compose.yaml for real: images built from scripts/container/Containerfile on local
+// stand-in base images, brought up by Docker Compose v2 on podman, the order flow
+// through the published ports, and one NATS node killed while orders keep completing.
+// Needs scripts/container/install-tools.sh: fails without it in CI, skips locally.
+import { jetstreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { STREAMS } from '../schemas/subjects.ts'
+import { waitFor } from './harness/wait-for.ts'
+import { createSagaClient, type SagaClient } from './support/container-client.ts'
+import { findContainerTools } from './support/container-tools.ts'
+import {
+  startComposeStack,
+  SERVICES,
+  type ComposeStack,
+  type ServiceName,
+} from './support/container-stack.ts'
+
+const tools = findContainerTools()
+const missing = 'missing' in tools ? tools.missing : undefined
+const TAG = 'e2e'
+
+describe.runIf(missing !== undefined && process.env['CI'] === 'true')('compose stack (CI)', () => {
+  it('has the container tools it needs', () => {
+    throw new Error(`the compose test cannot run: ${missing}`)
+  })
+})
+
+describe.skipIf(missing !== undefined)('compose stack', () => {
+  let stack: ComposeStack
+  let saga: SagaClient
+  const order = (sku: string, quantity: number, paymentToken = 'tok_ok') => ({
+    customerId: 'cust-compose',
+    items: [{ sku, quantity }],
+    paymentToken,
+  })
+
+  // A failed test leaves the services' logs behind (path in the output).
+  afterEach(async ({ task }) => {
+    if (task.result?.state === 'fail' && stack !== undefined)
+      console.log(await stack.diagnostics(['order', 'inventory', 'payment'], 20))
+  })
+
+  beforeAll(async () => {
+    if ('missing' in tools) return
+    stack = await startComposeStack(tools, { project: 'order-saga-e2e', tag: TAG })
+    saga = createSagaClient(stack.urls)
+  }, 600_000)
+
+  afterAll(async () => {
+    await stack?.down()
+    if (stack) console.log(`[compose] timings (ms): ${JSON.stringify(stack.timings)}`)
+  }, 180_000)
+
+  it('runs every service from one multi-call image whose binary layer the NATS image shares', async () => {
+    const inspect = async (ref: string, format: string): Promise<string> =>
+      (await stack.podman(['inspect', '--format', format, ref])).stdout.trim()
+    const app = `localhost/order-saga:${TAG}`
+    const nats = `localhost/order-saga-nats:${TAG}`
+    const appImageId = await inspect(app, '{{.Id}}')
+    const images = await Promise.all(
+      ['gateway', 'order', 'inventory', 'payment'].map((s) =>
+        inspect(stack.containerName(s as ServiceName), '{{.Image}}'),
+      ),
+    )
+    expect(new Set(images)).toStrictEqual(new Set([appImageId]))
+    const appLayers = JSON.parse(await inspect(app, '{{json .RootFS.Layers}}')) as string[]
+    const natsLayers = JSON.parse(await inspect(nats, '{{json .RootFS.Layers}}')) as string[]
+    expect(appLayers).toHaveLength(2) // the base, the binary
+    expect(natsLayers.slice(0, 2)).toStrictEqual(appLayers)
+    expect(await inspect(app, '{{.Config.User}}')).toBe('65532:65532')
+    expect(await inspect(app, '{{json .HealthCheck.Test}}')).toBe('["CMD","/app/service","healthcheck"]')
+    const sizes = await Promise.all([app, nats].map((ref) => inspect(ref, '{{.Size}}')))
+    console.log(`[compose] image sizes: ${app} ${sizes[0]} B, ${nats} ${sizes[1]} B (shares ${app}'s layers)`)
+  })
+
+  it('confirms an order through the published intake port: stock sold, one charge', async () => {
+    await saga.setStock('COMPOSE-OK', 10, 1250)
+    const { orderId } = await saga.placeOrder(order('COMPOSE-OK', 2))
+    const final = await saga.waitForFinal(orderId)
+    expect(final.history.map((h) => h.status)).toStrictEqual(['pending', 'reserved', 'confirmed'])
+    const stock = await waitFor(
+      async () => {
+        const s = await saga.getStock('COMPOSE-OK')
+        return s.reserved === 0 ? s : undefined
+      },
+      { message: 'the sale recorded' },
+    )
+    expect(stock).toStrictEqual({ sku: 'COMPOSE-OK', onHand: 8, reserved: 0, available: 8, priceCents: 1250 })
+    expect((await saga.charges(orderId)).map((c) => [c.amountCents, c.status])).toStrictEqual([
+      [2500, 'succeeded'],
+    ])
+  })
+
+  it('cancels an order out_of_stock without touching stock or charging', async () => {
+    await saga.setStock('COMPOSE-SHORT', 1, 500)
+    const { orderId } = await saga.placeOrder(order('COMPOSE-SHORT', 3))
+    expect(await saga.waitForFinal(orderId)).toMatchObject({ status: 'cancelled', reason: 'out_of_stock' })
+    expect(await saga.getStock('COMPOSE-SHORT')).toStrictEqual({
+      sku: 'COMPOSE-SHORT',
+      onHand: 1,
+      reserved: 0,
+      available: 1,
+      priceCents: 500,
+    })
+    expect(await saga.charges(orderId)).toStrictEqual([])
+  })
+
+  it('cancels a declined payment and releases the reservation', async () => {
+    await saga.setStock('COMPOSE-DECLINE', 4, 700)
+    const { orderId } = await saga.placeOrder(order('COMPOSE-DECLINE', 2, 'tok_declined'))
+    expect(await saga.waitForFinal(orderId)).toMatchObject({
+      status: 'cancelled',
+      reason: 'payment_declined',
+    })
+    const stock = await waitFor(
+      async () => {
+        const s = await saga.getStock('COMPOSE-DECLINE')
+        return s.reserved === 0 ? s : undefined
+      },
+      { message: 'reservation released' },
+    )
+    expect(stock).toStrictEqual({
+      sku: 'COMPOSE-DECLINE',
+      onHand: 4,
+      reserved: 0,
+      available: 4,
+      priceCents: 700,
+    })
+    expect(await saga.charges(orderId)).toStrictEqual([])
+  })
+
+  it('completes orders with the ORDERS stream leader container killed, and the node catches up again', async () => {
+    let nc: NatsConnection | undefined
+    try {
+      nc = await connect({ servers: stack.natsUrls, timeout: 5_000 })
+      const jsm = await jetstreamManager(nc)
+      const leader = (await jsm.streams.info(STREAMS.orders.name)).cluster?.leader ?? ''
+      expect(SERVICES).toContain(leader)
+      const victim = leader as ServiceName
+      await saga.setStock('COMPOSE-HA', 5, 300)
+      await stack.podman(['kill', '--signal', 'KILL', stack.containerName(victim)])
+      const placed = await Promise.all([
+        saga.placeOrder(order('COMPOSE-HA', 1)),
+        saga.placeOrder(order('COMPOSE-HA', 2)),
+      ])
+      const finals = await Promise.all(placed.map((p) => saga.waitForFinal(p.orderId, 60_000)))
+      expect(finals.map((f) => f.status)).toStrictEqual(['confirmed', 'confirmed'])
+      expect(
+        await Promise.all(placed.map(async (p) => (await saga.charges(p.orderId)).length)),
+      ).toStrictEqual([1, 1])
+      const newLeader = await waitFor(
+        async () => {
+          const l = (await jsm.streams.info(STREAMS.orders.name)).cluster?.leader
+          return l !== undefined && l !== victim ? l : undefined
+        },
+        { message: 'a new ORDERS leader' },
+      )
+      console.log(
+        `[compose] killed ${victim} (ORDERS leader); ${newLeader} leads now; the orders took ${placed.map((p) => p.attempts).join(' and ')} attempts (503 until then)`,
+      )
+
+      // Podman, like Docker, does not restart a container killed by hand: start it again; it catches up.
+      const state = (
+        await stack.podman(['inspect', '--format', '{{.State.Status}}', stack.containerName(victim)])
+      ).stdout.trim()
+      if (state !== 'running') await stack.podman(['start', stack.containerName(victim)])
+      const replicas = await waitFor(
+        async () => {
+          const cluster = (await jsm.streams.info(STREAMS.orders.name)).cluster
+          const peers = cluster?.replicas ?? []
+          return peers.length === 2 && peers.every((p) => p.current)
+            ? [cluster?.leader, ...peers.map((p) => p.name)]
+            : undefined
+        },
+        { timeoutMs: 120_000, intervalMs: 500, message: 'ORDERS with three current replicas again' },
+      )
+      expect([...replicas].sort()).toStrictEqual(['nats-1', 'nats-2', 'nats-3'])
+    } catch (error) {
+      throw new Error(
+        `${String(error)}\n${await stack.diagnostics(['order', 'nats-1', 'nats-2', 'nats-3'], 60)}`,
+        { cause: error },
+      )
+    } finally {
+      await nc?.close().catch(() => undefined)
+    }
+  }, 240_000)
+})
