@@ -6,7 +6,7 @@ import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EventOf, OrderCreated } from '../schemas/events.ts'
 import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
-import type { Handler, MessageContext } from '../shared/nats/consumer.ts'
+import { PauseConsumption, type Handler, type MessageContext } from '../shared/nats/consumer.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { toStockView } from '../workers/inventory/domain.ts'
@@ -110,6 +110,32 @@ describe('inventory idempotency', () => {
     await sell(completed, ctx)
     expect(await view('SELL-A')).toStrictEqual({ sku: 'SELL-A', onHand: 1, reserved: 0, available: 1, priceCents: 100 })
     expect((await store.getStock('SELL-A'))?.sold).toBe(3)
+  })
+
+  it('lets one of two concurrent deliveries decide; the other waits and repeats its outcome', async () => {
+    await store.setStock('RACE-A', { onHand: 3, priceCents: 100 })
+    await store.setStock('RACE-SHORT', { onHand: 1, priceCents: 100 })
+    const order = created('00000000-0000-4000-8000-000000000007', [{ sku: 'RACE-A', quantity: 2 }, { sku: 'RACE-SHORT', quantity: 1 }])
+    const outcomes = await Promise.allSettled([reserve(order, ctx), reserve(order, ctx)])
+    const busy = outcomes.filter((o) => o.status === 'rejected')
+    expect(busy.every((o) => o.status === 'rejected' && o.reason instanceof PauseConsumption)).toBe(true)
+    expect(busy.length).toBeLessThanOrEqual(1)
+    // The held-back delivery comes again and repeats the decision.
+    const again = await reserve(order, ctx)
+    expect(again.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
+    expect(await view('RACE-A')).toMatchObject({ reserved: 2, available: 1 })
+    expect(await view('RACE-SHORT')).toMatchObject({ reserved: 1, available: 0 })
+  })
+
+  it('takes over a decision whose holder crashed once its lease ran out', async () => {
+    await store.setStock('LEASE-A', { onHand: 2, priceCents: 100 })
+    const orderId = '00000000-0000-4000-8000-000000000008'
+    expect(await store.claimReservation(orderId, 'crashed-worker', 60_000)).toStrictEqual({ kind: 'claimed' })
+    await expect(reserve(created(orderId, [{ sku: 'LEASE-A', quantity: 1 }]), ctx)).rejects.toBeInstanceOf(PauseConsumption)
+    expect(await store.claimReservation(orderId, 'crashed-worker', -1)).toStrictEqual({ kind: 'claimed' })
+    const events = await reserve(created(orderId, [{ sku: 'LEASE-A', quantity: 1 }]), ctx)
+    expect(events.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
+    expect(await view('LEASE-A')).toMatchObject({ reserved: 1 })
   })
 
   it('refuses to set on-hand below what open orders hold', async () => {

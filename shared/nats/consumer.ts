@@ -143,7 +143,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       } catch (error) {
         if (stopping) throw error
         if (error instanceof PauseConsumption) {
-          ctx.logger.info({ reason: error.message }, 'dependency down; holding the message until it recovers')
+          ctx.logger.info({ reason: error.message }, 'holding the message; will handle it again shortly')
           await Promise.race([Promise.all([gate?.whenOpen(), sleep(error.retryAfterMs)]), stopped])
           continue
         }

@@ -1,7 +1,7 @@
 import type { EventOf, OrderCreated } from '../../schemas/events.ts'
 import type { PricedItem } from '../../schemas/primitives.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
-import type { Handlers, MessageContext } from '../../shared/nats/consumer.ts'
+import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import { availableOf, releaseHold, sellHold } from './domain.ts'
 import type { ReservationRecord } from './records.ts'
@@ -10,10 +10,12 @@ import type { StockStore } from './stock-store.ts'
 export interface InventoryHandlerDeps {
   store: StockStore
   currency: string
+  /** How long one delivery may take to decide an order before another may take over. */
+  leaseMs?: number
   now?: () => Date
 }
 
-export function createInventoryHandlers({ store, currency, now = () => new Date() }: InventoryHandlerDeps): Handlers {
+export function createInventoryHandlers({ store, currency, leaseMs = 30_000, now = () => new Date() }: InventoryHandlerDeps): Handlers {
   const stamp = () => now().toISOString()
 
   function outcomeOf(record: ReservationRecord, created: OrderCreated): OutgoingEvent[] {
@@ -43,11 +45,13 @@ export function createInventoryHandlers({ store, currency, now = () => new Date(
 
   /** All items or none: holds are taken in sku order; any shortage releases them all. */
   async function reserve(created: OrderCreated, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
-    const decided = await store.getReservation(created.orderId)
-    if (decided !== null) {
-      ctx.logger.info({ state: decided.state }, 'reservation already decided; repeating its outcome')
-      return outcomeOf(decided, created)
+    const owner = crypto.randomUUID()
+    const claim = await store.claimReservation(created.orderId, owner, leaseMs)
+    if (claim.kind === 'decided') {
+      ctx.logger.info({ state: claim.record.state }, 'reservation already decided; repeating its outcome')
+      return outcomeOf(claim.record, created)
     }
+    if (claim.kind === 'busy') throw new PauseConsumption('another delivery of this order is deciding it', 250)
     const items = [...created.items].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0))
     const priced: PricedItem[] = []
     const shortSkus: string[] = []
@@ -75,7 +79,11 @@ export function createInventoryHandlers({ store, currency, now = () => new Date(
       shortSkus,
       updatedAt: stamp(),
     }
-    const standing = await store.putReservation(record)
+    const standing = await store.putReservation(record, 'reserving', owner)
+    if (standing.owner !== undefined && standing.state === 'reserving') {
+      // Our lease ran out and another delivery took over: it decides.
+      throw new PauseConsumption('lost the reservation lease to another delivery', 250)
+    }
     ctx.logger.info(
       { state: standing.state, shortSkus: standing.shortSkus, amountCents: standing.amountCents },
       standing.state === 'reserved' ? 'stock reserved' : 'stock short; cancelling order',
@@ -85,7 +93,7 @@ export function createInventoryHandlers({ store, currency, now = () => new Date(
 
   async function release(event: EventOf<typeof SUBJECTS.paymentFailed>, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const reservation = await store.getReservation(event.orderId)
-    if (reservation === null || reservation.state === 'rejected') {
+    if (reservation === null || reservation.state === 'rejected' || reservation.state === 'reserving') {
       ctx.logger.warn({ state: reservation?.state ?? 'none' }, 'payment failed for an order with no reservation')
       return []
     }
@@ -111,7 +119,7 @@ export function createInventoryHandlers({ store, currency, now = () => new Date(
 
   async function sell(event: EventOf<typeof SUBJECTS.paymentCompleted>, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const reservation = await store.getReservation(event.orderId)
-    if (reservation === null || reservation.state === 'rejected' || reservation.state === 'released') {
+    if (reservation === null || reservation.state === 'rejected' || reservation.state === 'released' || reservation.state === 'reserving') {
       ctx.logger.error({ state: reservation?.state ?? 'none' }, 'payment completed for an order with no open reservation')
       return []
     }

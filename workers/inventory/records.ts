@@ -21,7 +21,10 @@ export type StockRecord = v.InferOutput<typeof StockRecordSchema>
 /** What the inventory worker decided for one order (KV `inventory-reservations`, key = order id). */
 export const ReservationRecordSchema = v.object({
   orderId: v.string(),
-  state: v.picklist(['reserved', 'rejected', 'released', 'sold']),
+  /** `reserving`: one delivery holds a lease on deciding this order (see `claimReservation`). */
+  state: v.picklist(['reserving', 'reserved', 'rejected', 'released', 'sold']),
+  owner: v.optional(v.string()),
+  leaseUntil: v.optional(v.number()),
   items: v.array(PricedItemSchema),
   amountCents: CentsSchema,
   currency: v.string(),

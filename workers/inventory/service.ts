@@ -23,7 +23,7 @@ export async function startInventoryService(
   const consumer = await startDurableConsumer(rt, {
     durable: INVENTORY_CONSUMER,
     filterSubjects: [SUBJECTS.orderCreated, SUBJECTS.paymentFailed, SUBJECTS.paymentCompleted],
-    handlers: createInventoryHandlers({ store, currency: config.INVENTORY_CURRENCY }),
+    handlers: createInventoryHandlers({ store, currency: config.INVENTORY_CURRENCY, leaseMs: config.CONSUMER_ACK_WAIT_MS }),
   })
   const app = createApp({ store, logger: deps.logger, metrics: deps.metrics, checkReady: rt.readiness.check })
   return { app, ...toStoppable(rt, [consumer]) }

@@ -33,13 +33,44 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
     getReservation: async (orderId: string): Promise<ReservationRecord | null> =>
       (await readJson(reservationsKv, orderId, ReservationRecordSchema))?.value ?? null,
 
-    /** Writes the record unless one exists already; returns the one that stands. */
-    putReservation: (record: ReservationRecord, expectState?: ReservationRecord['state']): Promise<ReservationRecord> =>
+    /**
+     * Takes the lease on deciding an order, so two deliveries of the same
+     * `orders.created` (a redelivery while the first is still running, on this
+     * process or another) never take and release its holds at the same time.
+     * An expired lease (its holder crashed or hung) can be taken over.
+     */
+    claimReservation: (orderId: string, owner: string, leaseMs: number, now = Date.now()): Promise<ClaimResult> =>
+      updateJson<ReservationRecord, ClaimResult>(reservationsKv, orderId, ReservationRecordSchema, (current) => {
+        if (current !== null && current.state !== 'reserving') return { result: { kind: 'decided', record: current } }
+        if (current !== null && current.owner !== owner && (current.leaseUntil ?? 0) > now) return { result: { kind: 'busy' } }
+        const lease: ReservationRecord = {
+          orderId,
+          state: 'reserving',
+          owner,
+          leaseUntil: now + leaseMs,
+          items: [],
+          amountCents: 0,
+          currency: '',
+          shortSkus: [],
+          updatedAt: new Date(now).toISOString(),
+        }
+        return { value: lease, result: { kind: 'claimed' } }
+      }),
+
+    /**
+     * Writes `record` if the current one is in `expectState` (and, for a
+     * lease, still held by `owner`); returns the record that stands.
+     */
+    putReservation: (record: ReservationRecord, expectState: ReservationRecord['state'], owner?: string): Promise<ReservationRecord> =>
       updateJson(reservationsKv, record.orderId, ReservationRecordSchema, (current) => {
-        if (current !== null && current.state !== expectState) return { result: current }
+        if (current === null || current.state !== expectState || (owner !== undefined && current.owner !== owner)) {
+          return { result: current ?? record }
+        }
         return { value: record, result: record }
       }),
   }
 }
+
+export type ClaimResult = { kind: 'claimed' } | { kind: 'busy' } | { kind: 'decided'; record: ReservationRecord }
 
 export type StockStore = ReturnType<typeof createStockStore>
