@@ -161,6 +161,10 @@ export async function ensureBucket(nc: NatsConnection, name: BucketName, limits:
     history: spec.history,
     max_bytes: spec.maxBytes,
     maxValueSize: 1 * MiB,
+    // Reads go to the stream leader. With direct gets any replica may answer,
+    // and a replica that lags (right after a leader change) serves an old
+    // record: a decision read ("is this order reserved?") must see the latest.
+    allow_direct: false,
     ...(spec.ttlMs > 0 ? { ttl: spec.ttlMs } : {}),
   })
 }

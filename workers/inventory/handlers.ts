@@ -93,8 +93,12 @@ export function createInventoryHandlers({ store, currency, leaseMs = 30_000, now
 
   async function release(event: EventOf<typeof SUBJECTS.paymentFailed>, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const reservation = await store.getReservation(event.orderId)
-    if (reservation === null || reservation.state === 'rejected' || reservation.state === 'reserving') {
-      ctx.logger.warn({ state: reservation?.state ?? 'none' }, 'payment failed for an order with no reservation')
+    if (reservation === null || reservation.state === 'reserving') {
+      // A payment outcome exists only for a reserved order: not visible yet, try again.
+      throw new Error(`reservation of ${event.orderId} not visible yet (${reservation?.state ?? 'none'})`)
+    }
+    if (reservation.state === 'rejected') {
+      ctx.logger.error('payment failed for an order whose reservation was rejected')
       return []
     }
     if (reservation.state === 'sold') {
@@ -119,8 +123,11 @@ export function createInventoryHandlers({ store, currency, leaseMs = 30_000, now
 
   async function sell(event: EventOf<typeof SUBJECTS.paymentCompleted>, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const reservation = await store.getReservation(event.orderId)
-    if (reservation === null || reservation.state === 'rejected' || reservation.state === 'released' || reservation.state === 'reserving') {
-      ctx.logger.error({ state: reservation?.state ?? 'none' }, 'payment completed for an order with no open reservation')
+    if (reservation === null || reservation.state === 'reserving') {
+      throw new Error(`reservation of ${event.orderId} not visible yet (${reservation?.state ?? 'none'})`)
+    }
+    if (reservation.state === 'rejected' || reservation.state === 'released') {
+      ctx.logger.error({ state: reservation.state }, 'payment completed for an order with no open reservation')
       return []
     }
     for (const { sku } of reservation.items) await store.changeHold(sku, (r) => sellHold(r, event.orderId))
