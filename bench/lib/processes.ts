@@ -1,0 +1,139 @@
+// Processes the bench starts: each in its own process group, output to a log
+// file (a pipe read by the bench would cost CPU the services are measured on),
+// every one tracked and stopped by `stopAllProcesses` or at exit.
+import { spawn } from 'node:child_process'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+
+export interface BenchProcess {
+  readonly name: string
+  readonly pid: number
+  readonly logFile: string
+  readonly exited: Promise<number | null>
+  running(): boolean
+  /** SIGTERM to the group, SIGKILL after `graceMs`; resolves on exit. */
+  stop(graceMs?: number): Promise<void>
+}
+
+export interface SpawnOptions {
+  name: string
+  cmd: string
+  args?: readonly string[]
+  env?: Record<string, string>
+  cwd: string
+  logFile: string
+}
+
+const live = new Set<BenchProcess>()
+let exitHook = false
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+  }
+}
+
+export function spawnLogged({ name, cmd, args = [], env = {}, cwd, logFile }: SpawnOptions): BenchProcess {
+  const fd = openSync(logFile, 'a')
+  const child = spawn(cmd, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    detached: true,
+    stdio: ['ignore', fd, fd],
+  })
+  closeSync(fd)
+  let done = false
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(null))
+    child.once('exit', (code) => resolve(code))
+  }).finally(() => {
+    done = true
+  })
+  const pid = child.pid ?? -1
+  const proc: BenchProcess = {
+    name,
+    pid,
+    logFile,
+    exited,
+    running: () => !done,
+    async stop(graceMs = 5_000) {
+      live.delete(proc)
+      if (!done && pid > 0) {
+        signalGroup(pid, 'SIGTERM')
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs)
+        })
+        await Promise.race([exited, grace]).finally(() => clearTimeout(timer))
+      }
+      if (pid > 0) signalGroup(pid, 'SIGKILL')
+      await exited
+    },
+  }
+  live.add(proc)
+  if (!exitHook) {
+    exitHook = true
+    process.once('exit', () => {
+      for (const p of live) if (p.pid > 0) signalGroup(p.pid, 'SIGKILL')
+    })
+  }
+  return proc
+}
+
+export async function stopAllProcesses(): Promise<void> {
+  const all = [...live]
+  await Promise.allSettled(all.map((p) => p.stop(3_000)))
+}
+
+export function tailOf(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+/** Resident memory now and its peak (VmHWM), in MiB, from /proc/<pid>/status. */
+export function readRss(pid: number): { rssMiB: number; peakMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kib = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN)
+  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 }
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may hold spaces) start at ") ".
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return (ticks * 1000) / 100 // USER_HZ is 100 on Linux
+}
+
+/** Polls `url` until it answers 200 or the deadline passes; resolves with ms since `since`. */
+export async function waitHttpOk(
+  url: string,
+  {
+    timeoutMs,
+    intervalMs = 5,
+    since = performance.now(),
+  }: { timeoutMs: number; intervalMs?: number; since?: number },
+): Promise<number> {
+  const deadline = since + timeoutMs
+  let last = 'no answer'
+  while (performance.now() < deadline) {
+    try {
+      const res = await fetch(url, {
+        signal: AbortSignal.timeout(Math.max(50, deadline - performance.now())),
+      })
+      await res.arrayBuffer()
+      if (res.status === 200) return performance.now() - since
+      last = `HTTP ${res.status}`
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error)
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+  throw new Error(`${url} not 200 within ${timeoutMs} ms (last: ${last})`)
+}

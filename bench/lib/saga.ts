@@ -1,0 +1,77 @@
+// The whole saga for the end-to-end figures: every worker as its compiled
+// binary (how it ships), on the bench's nats-server, logs to files.
+import type { BenchContext } from './context.ts'
+import { readRss } from './processes.ts'
+import { startService, type BenchService } from './services.ts'
+import type { WorkerName } from './builds.ts'
+
+export interface SagaStack {
+  services: Record<WorkerName, BenchService>
+  rss(): Record<WorkerName, { rssMiB: number; peakMiB: number }>
+  stop(): Promise<void>
+}
+
+export async function startSaga(ctx: BenchContext): Promise<SagaStack> {
+  const started: BenchService[] = []
+  const start = async (worker: WorkerName, env: Record<string, string>): Promise<BenchService> => {
+    const svc = await startService({
+      name: `saga-${worker}`,
+      cmd: ctx.workers.paths[worker],
+      env,
+      logDir: ctx.logDir,
+    })
+    started.push(svc)
+    return svc
+  }
+  try {
+    const natsEnv = { NATS_URL: ctx.nats.url }
+    const gateway = await start('gateway', {})
+    const order = await start('order', natsEnv)
+    const inventory = await start('inventory', natsEnv)
+    const payment = await start('payment', { ...natsEnv, PAYMENT_GATEWAY_URL: gateway.url })
+    const services = { order, inventory, payment, gateway }
+    return {
+      services,
+      rss: () =>
+        Object.fromEntries(
+          Object.entries(services).map(([name, svc]) => [name, readRss(svc.proc.pid)]),
+        ) as Record<WorkerName, { rssMiB: number; peakMiB: number }>,
+      stop: async () => {
+        await Promise.allSettled(started.map((s) => s.proc.stop()))
+      },
+    }
+  } catch (error) {
+    await Promise.allSettled(started.map((s) => s.proc.stop()))
+    throw error
+  }
+}
+
+/** Puts `onHand` units of every sku, `parallel` PUTs at a time. */
+export async function seedStock(
+  inventoryUrl: string,
+  skus: readonly string[],
+  onHand: number,
+  parallel = 16,
+): Promise<void> {
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (next < skus.length) {
+      const sku = skus[next++] ?? ''
+      const res = await fetch(`${inventoryUrl}/inventory/${sku}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ onHand, priceCents: 1_000 }),
+        signal: AbortSignal.timeout(10_000),
+      })
+      if (res.status !== 200 && res.status !== 201)
+        throw new Error(`PUT /inventory/${sku}: ${res.status} ${await res.text()}`)
+    }
+  }
+  await Promise.all(Array.from({ length: parallel }, lane))
+}
+
+export const SPREAD_SKUS: readonly string[] = Array.from(
+  { length: 1_000 },
+  (_, i) => `SKU-${String(i).padStart(4, '0')}`,
+)
+export const HOT_SKU = 'HOT-0001'

@@ -1,0 +1,54 @@
+// Learns when an order is `confirmed` by watching the order-status KV bucket's
+// subject on the server (every projection write), not by polling the service.
+import { connect } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/nats-core'
+
+const PREFIX = '$KV.order-status.'
+
+export interface ConfirmationWatcher {
+  /** Resolves with the time (performance.now) the order was seen confirmed, or cancelled. */
+  expect(orderId: string): Promise<{ at: number; status: 'confirmed' | 'cancelled' }>
+  /** Orders expected but not settled yet. */
+  outstanding(): number
+  close(): Promise<void>
+}
+
+export async function watchConfirmations(natsUrl: string): Promise<ConfirmationWatcher> {
+  const nc: NatsConnection = await connect({ servers: natsUrl, name: 'bench-confirm-watch', timeout: 5_000 })
+  const waiting = new Map<string, (settled: { at: number; status: 'confirmed' | 'cancelled' }) => void>()
+  // An order can be settled before its POST's answer has been read.
+  const early = new Map<string, { at: number; status: 'confirmed' | 'cancelled' }>()
+  const sub = nc.subscribe(`${PREFIX}>`, {
+    callback: (error, msg) => {
+      if (error !== null) return
+      const at = performance.now()
+      const orderId = msg.subject.slice(PREFIX.length)
+      if (msg.data.length === 0) return
+      const { status } = msg.json<{ status?: string }>()
+      if (status !== 'confirmed' && status !== 'cancelled') return
+      const settled = { at, status } as const
+      const resolve = waiting.get(orderId)
+      if (resolve === undefined) early.set(orderId, settled)
+      else {
+        waiting.delete(orderId)
+        resolve(settled)
+      }
+    },
+  })
+  await nc.flush()
+  return {
+    expect(orderId) {
+      const seen = early.get(orderId)
+      if (seen !== undefined) {
+        early.delete(orderId)
+        return Promise.resolve(seen)
+      }
+      return new Promise((resolve) => waiting.set(orderId, resolve))
+    },
+    outstanding: () => waiting.size,
+    async close() {
+      sub.unsubscribe()
+      await nc.close()
+    },
+  }
+}

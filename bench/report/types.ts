@@ -1,0 +1,32 @@
+// The shape of bench/results/latest.json.
+import type { BenchSettings } from '../lib/context.ts'
+import type { MachineFacts } from '../lib/machine.ts'
+import type { BinariesResult } from '../sections/binaries.ts'
+import type { CpuProfileResult } from '../sections/cpu-profile.ts'
+import type { EndToEndResult } from '../sections/end-to-end.ts'
+import type { IntakeResult } from '../sections/intake.ts'
+import type { VariantResult } from '../sections/intake-variants.ts'
+
+export interface BenchReport {
+  generatedAt: string
+  command: string
+  settings: BenchSettings
+  machine: MachineFacts
+  /** Load averages (1/5/15 min) when the measurements ended. */
+  loadAtEnd: [number, number, number]
+  durationS: number
+  intake?: IntakeResult
+  variants?: VariantResult[]
+  cpuProfile?: CpuProfileResult
+  endToEnd?: EndToEndResult
+  binaries?: BinariesResult
+  /** Sections that failed, with the reason. */
+  errors: string[]
+}
+
+export interface TargetRow {
+  figure: string
+  measured: string
+  target: string
+  verdict: string
+}

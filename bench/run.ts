@@ -1,0 +1,112 @@
+// `npm run bench [-- --smoke] [--no-wait] [--only intake,variants,profile,e2e,binaries]`
+// Measures the order saga against baselines on this machine and writes
+// bench/results/latest.md and .json (--smoke: a < 60 s check of the machinery,
+// written to bench/results/smoke.*). Not part of CI's pass/fail.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { BUN, bundleForNode, compilePlain, compileProjectWorkers, ROOT } from './lib/builds.ts'
+import { settingsFor, type BenchContext } from './lib/context.ts'
+import { currentLoad, readMachineFacts } from './lib/machine.ts'
+import { startBenchNats } from './lib/nats.ts'
+import { stopAllProcesses } from './lib/processes.ts'
+import { waitForQuiet } from './lib/quiet.ts'
+import { toMarkdown } from './report/markdown.ts'
+import type { BenchReport } from './report/types.ts'
+import { runBinaries } from './sections/binaries.ts'
+import { profileOrderIntake } from './sections/cpu-profile.ts'
+import { runEndToEnd } from './sections/end-to-end.ts'
+import { runIntakeVariants } from './sections/intake-variants.ts'
+import { runIntake } from './sections/intake.ts'
+
+const { values } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    'no-wait': { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+})
+const settings = settingsFor(values.smoke === true)
+const only = new Set((values.only ?? 'intake,variants,profile,e2e,binaries').split(','))
+if (!settings.variants) only.delete('variants')
+const started = performance.now()
+const log = (message: string): void => {
+  process.stderr.write(`[bench +${((performance.now() - started) / 1000).toFixed(1)}s] ${message}\n`)
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'order-saga-bench-'))
+const logDir = join(tmp, 'logs')
+mkdirSync(logDir)
+let failed = false
+try {
+  if (!settings.smoke && values['no-wait'] !== true) {
+    await waitForQuiet({ below: 1.0, maxWaitMs: 15 * 60_000, pollMs: 30_000, log })
+  }
+  log('building: project binaries, prototype, load generator, Express peer')
+  const workers = compileProjectWorkers(join(tmp, 'bin'))
+  const orderPrototype = compilePlain('bench/prototypes/order-intake.ts', join(tmp, 'bin', 'order-prototype'))
+  const generator = bundleForNode('bench/load/generator.ts', join(tmp, 'generator.mjs'))
+  const expressPeer = bundleForNode('bench/baselines/express-peer.ts', join(tmp, 'express-peer.mjs'))
+  const nats = await startBenchNats(tmp)
+  const machine = readMachineFacts({ node: 'node', bun: BUN, natsServer: nats.bin })
+  log(`load average at start: ${machine.loadAverage.join(' / ')}`)
+  const ctx: BenchContext = {
+    settings,
+    nats,
+    tmp,
+    logDir,
+    generator,
+    expressPeer,
+    workers,
+    orderPrototype,
+    log,
+  }
+  const report: BenchReport = {
+    generatedAt: new Date().toISOString(),
+    command: `npm run bench${settings.smoke ? ' -- --smoke' : ''}`,
+    settings,
+    machine,
+    loadAtEnd: machine.loadAverage,
+    durationS: 0,
+    errors: [],
+  }
+  const section = async (name: string, work: () => Promise<void>): Promise<void> => {
+    if (!only.has(name)) return
+    try {
+      await work()
+    } catch (error) {
+      failed = true
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error)
+      report.errors.push(`${name}: ${message}`)
+      log(`${name} failed: ${message}`)
+    }
+  }
+  try {
+    await section('intake', async () => void (report.intake = await runIntake(ctx)))
+    await section('variants', async () => void (report.variants = await runIntakeVariants(ctx)))
+    await section('profile', async () => void (report.cpuProfile = await profileOrderIntake(ctx)))
+    await section('e2e', async () => void (report.endToEnd = await runEndToEnd(ctx)))
+    await section('binaries', async () => void (report.binaries = await runBinaries(ctx)))
+  } finally {
+    await stopAllProcesses()
+    await nats.stop()
+  }
+  report.loadAtEnd = currentLoad()
+  report.durationS = (performance.now() - started) / 1000
+  const base = join(ROOT, 'bench', 'results', settings.smoke ? 'smoke' : 'latest')
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
+  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
+  const markdown = toMarkdown(report)
+  writeFileSync(`${base}.md`, markdown)
+  process.stdout.write(markdown)
+  log(`wrote ${base}.md and .json`)
+} catch (error) {
+  failed = true
+  log(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+} finally {
+  await stopAllProcesses()
+  if (failed) log(`logs kept in ${logDir}`)
+  else rmSync(tmp, { recursive: true, force: true })
+}
+process.exit(failed ? 1 : 0)

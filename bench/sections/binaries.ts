@@ -1,0 +1,172 @@
+// 4 and 5. Binaries and bundles: size of each compiled worker against the bare
+// Bun runtime, cold start to /ready of the order worker (project binary, plain
+// compile, `bun run`, Node build), each worker's own JavaScript and the Worker bundle.
+import { mkdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  BUN,
+  BUN_RUNTIME,
+  buildNodeWorkers,
+  compileMultiCall,
+  compilePlain,
+  edgeBundle,
+  ROOT,
+  WORKERS,
+  workerBundle,
+  type SizedFile,
+  type WorkerName,
+} from '../lib/builds.ts'
+import type { BenchContext } from '../lib/context.ts'
+import { readRss } from '../lib/processes.ts'
+import { startService } from '../lib/services.ts'
+import { toFigure, type Figure } from '../lib/stats.ts'
+
+export interface BinariesResult {
+  bunRuntimeBytes: number
+  buildHow: string
+  binaries: Record<WorkerName, { bytes: number; plainBytes: number; idle: Figure; plainIdleMiB: number }>
+  /** The order worker built `--bytecode --format=esm` without source map or kept names. */
+  leanOrderBytes: number
+  /** The project's multi-call binary (all four workers in one file), when it builds one. */
+  multiCallBytes?: number
+  /** Idle RSS of the bare baseline (b) compiled: Bun + the NATS client and nothing else. */
+  bareIdleMiB: number
+  /** Idle RSS of a compiled Bun.serve that loads one library (bench/probes/rss-probe.ts). */
+  libraryRss: Record<string, Figure>
+  coldStart: { way: string; readyMs: Figure }[]
+  coldStartNote?: string
+  bundles: Record<WorkerName, SizedFile>
+  edge: { size: SizedFile; how: string } | { missing: string }
+}
+
+interface StartWay {
+  way: string
+  cmd: string
+  args: string[]
+}
+
+export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
+  const plainDir = join(ctx.tmp, 'plain')
+  mkdirSync(plainDir, { recursive: true })
+  const binaries = {} as BinariesResult['binaries']
+  for (const w of WORKERS) {
+    const plain = compilePlain(`workers/${w}/main.ts`, join(plainDir, w))
+    ctx.log(`idle RSS of ${w}`)
+    binaries[w] = {
+      bytes: statSync(ctx.workers.paths[w]).size,
+      plainBytes: statSync(plain).size,
+      idle: toFigure(await sequence(ctx.settings.runs, () => idleRss(ctx, w, ctx.workers.paths[w]))),
+      plainIdleMiB: ctx.settings.smoke ? Number.NaN : await idleRss(ctx, w, plain),
+    }
+  }
+
+  const lean = compilePlain('workers/order/main.ts', join(plainDir, 'order-lean'), [
+    '--bytecode',
+    '--format=esm',
+  ])
+  const multiCall = compileMultiCall(join(ctx.tmp, 'multi'))
+  const bare = compilePlain('bench/baselines/bare-bun.ts', join(plainDir, 'bare-bun'))
+  const bareSvc = await startService({
+    name: 'idle-bare',
+    cmd: bare,
+    env: { NATS_URL: ctx.nats.url },
+    logDir: ctx.logDir,
+  })
+  await new Promise((resolve) => setTimeout(resolve, ctx.settings.smoke ? 500 : 2_000))
+  const bareIdleMiB = readRss(bareSvc.proc.pid).rssMiB
+  await bareSvc.proc.stop()
+
+  const probe = compilePlain('bench/probes/rss-probe.ts', join(plainDir, 'rss-probe'))
+  const libraryRss: Record<string, Figure> = {}
+  for (const library of ['none', 'hono', 'valibot', 'pino', 'prom-client', 'nats']) {
+    ctx.log(`idle RSS with ${library}`)
+    libraryRss[library] = toFigure(
+      await sequence(ctx.settings.runs, () => idleRss(ctx, `probe-${library}`, probe, { PROBE: library })),
+    )
+  }
+
+  const ways: StartWay[] = [
+    { way: 'compiled binary (project build)', cmd: ctx.workers.paths.order, args: [] },
+    { way: 'compiled binary (plain `bun build --compile --minify`)', cmd: join(plainDir, 'order'), args: [] },
+    { way: 'compiled binary (`--minify --bytecode`, no source map, no kept names)', cmd: lean, args: [] },
+    { way: '`bun run workers/order/main.ts`', cmd: BUN, args: ['run', 'workers/order/main.ts'] },
+  ]
+  let coldStartNote: string | undefined
+  // Inside node_modules (ignored by git and lint) so the bundle's bare imports resolve from the project.
+  const nodeDir = buildNodeWorkers(join(ROOT, 'node_modules', '.cache', 'order-saga-bench', 'node'))
+  if (nodeDir === undefined)
+    coldStartNote = 'Node: skipped, the project has no Node build (scripts/build-node.ts)'
+  else
+    ways.push({
+      way: '`node` on the Node build (scripts/build-node.ts)',
+      cmd: 'node',
+      args: [join(nodeDir, 'order.js')],
+    })
+
+  const samples = new Map<string, number[]>(ways.map((w) => [w.way, []]))
+  for (let i = 1; i <= ctx.settings.coldStarts; i++) {
+    ctx.log(`cold start ${i}/${ctx.settings.coldStarts}`)
+    for (const way of ways) {
+      try {
+        const svc = await startService({
+          name: 'cold-start',
+          cmd: way.cmd,
+          args: way.args,
+          env: { NATS_URL: ctx.nats.url },
+          logDir: ctx.logDir,
+        })
+        samples.get(way.way)?.push(svc.readyMs)
+        await svc.proc.stop()
+      } catch (error) {
+        coldStartNote =
+          `${coldStartNote ?? ''} ${way.way} failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`.trim()
+      }
+    }
+  }
+
+  const bundleDir = join(ctx.tmp, 'bundles')
+  const bundles = {} as Record<WorkerName, SizedFile>
+  for (const w of WORKERS) bundles[w] = workerBundle(w, bundleDir)
+  const edge = edgeBundle(join(ctx.tmp, 'edge'))
+  return {
+    bunRuntimeBytes: statSync(BUN_RUNTIME).size,
+    buildHow: ctx.workers.how,
+    binaries,
+    leanOrderBytes: statSync(lean).size,
+    ...(multiCall !== undefined ? { multiCallBytes: statSync(multiCall).size } : {}),
+    bareIdleMiB,
+    libraryRss,
+    coldStart: ways.map((w) => ({ way: w.way, readyMs: toFigure(samples.get(w.way) ?? []) })),
+    ...(coldStartNote !== undefined ? { coldStartNote } : {}),
+    bundles,
+    edge: 'size' in edge ? { size: edge.size, how: edge.how } : edge,
+  }
+}
+
+async function sequence<T>(n: number, work: () => Promise<T>): Promise<T[]> {
+  const out: T[] = []
+  for (let i = 0; i < n; i++) out.push(await work())
+  return out
+}
+
+/** VmRSS of a freshly started worker once it has been ready for a moment (no traffic). */
+async function idleRss(
+  ctx: BenchContext,
+  name: string,
+  cmd: string,
+  env: Record<string, string> = {},
+): Promise<number> {
+  const svc = await startService({
+    name: `idle-${name}`,
+    cmd,
+    env: { NATS_URL: ctx.nats.url, ...env },
+    logDir: ctx.logDir,
+    readyPath: name.startsWith('probe-') ? '/' : '/ready',
+  })
+  try {
+    await new Promise((resolve) => setTimeout(resolve, ctx.settings.smoke ? 500 : 2_000))
+    return readRss(svc.proc.pid).rssMiB
+  } finally {
+    await svc.proc.stop()
+  }
+}
