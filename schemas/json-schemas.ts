@@ -20,14 +20,54 @@ interface Documented {
 }
 
 const DOCUMENTED: readonly Documented[] = [
-  { file: 'create-order-request.v1.json', title: 'CreateOrderRequest v1', description: 'POST /orders body. Skus must not repeat.', schema: CreateOrderRequestV1 },
-  { file: 'order-status.v1.json', title: 'OrderStatus v1', description: 'GET /orders/{orderId} body.', schema: OrderStatusV1 },
-  { file: 'order-created.v1.json', title: 'OrderCreated v1', description: SUBJECTS.orderCreated, schema: OrderCreatedV1 },
-  { file: 'order-cancelled.v1.json', title: 'OrderCancelled v1', description: SUBJECTS.orderCancelled, schema: OrderCancelledV1 },
-  { file: 'inventory-reserved.v1.json', title: 'InventoryReserved v1', description: SUBJECTS.inventoryReserved, schema: InventoryReservedV1 },
-  { file: 'inventory-released.v1.json', title: 'InventoryReleased v1', description: SUBJECTS.inventoryReleased, schema: InventoryReleasedV1 },
-  { file: 'payment-completed.v1.json', title: 'PaymentCompleted v1', description: SUBJECTS.paymentCompleted, schema: PaymentCompletedV1 },
-  { file: 'payment-failed.v1.json', title: 'PaymentFailed v1', description: SUBJECTS.paymentFailed, schema: PaymentFailedV1 },
+  {
+    file: 'create-order-request.v1.json',
+    title: 'CreateOrderRequest v1',
+    description: 'POST /orders body. Skus must not repeat.',
+    schema: CreateOrderRequestV1,
+  },
+  {
+    file: 'order-status.v1.json',
+    title: 'OrderStatus v1',
+    description: 'GET /orders/{orderId} body.',
+    schema: OrderStatusV1,
+  },
+  {
+    file: 'order-created.v1.json',
+    title: 'OrderCreated v1',
+    description: SUBJECTS.orderCreated,
+    schema: OrderCreatedV1,
+  },
+  {
+    file: 'order-cancelled.v1.json',
+    title: 'OrderCancelled v1',
+    description: SUBJECTS.orderCancelled,
+    schema: OrderCancelledV1,
+  },
+  {
+    file: 'inventory-reserved.v1.json',
+    title: 'InventoryReserved v1',
+    description: SUBJECTS.inventoryReserved,
+    schema: InventoryReservedV1,
+  },
+  {
+    file: 'inventory-released.v1.json',
+    title: 'InventoryReleased v1',
+    description: SUBJECTS.inventoryReleased,
+    schema: InventoryReleasedV1,
+  },
+  {
+    file: 'payment-completed.v1.json',
+    title: 'PaymentCompleted v1',
+    description: SUBJECTS.paymentCompleted,
+    schema: PaymentCompletedV1,
+  },
+  {
+    file: 'payment-failed.v1.json',
+    title: 'PaymentFailed v1',
+    description: SUBJECTS.paymentFailed,
+    schema: PaymentFailedV1,
+  },
 ]
 
 /**
@@ -38,7 +78,11 @@ const DOCUMENTED: readonly Documented[] = [
 export function toJsonSchemaFiles(): Map<string, string> {
   const files = new Map<string, string>()
   for (const { file, title, description, schema } of DOCUMENTED) {
-    const json = { title, description, ...toJsonSchema(schema, { errorMode: 'ignore', target: 'draft-2020-12' }) }
+    const json = {
+      title,
+      description,
+      ...toJsonSchema(schema, { errorMode: 'ignore', target: 'draft-2020-12' }),
+    }
     files.set(file, `${JSON.stringify(json, null, 2)}\n`)
   }
   return files

@@ -8,10 +8,7 @@ export const CreateOrderRequestV1 = v.strictObject({
     v.array(v.strictObject({ sku: SkuSchema, quantity: QuantitySchema })),
     v.minLength(1, 'must hold at least 1 item'),
     v.maxLength(100, 'must hold at most 100 items'),
-    v.check(
-      (items) => new Set(items.map((i) => i.sku)).size === items.length,
-      'must not repeat a sku',
-    ),
+    v.check((items) => new Set(items.map((i) => i.sku)).size === items.length, 'must not repeat a sku'),
   ),
   paymentToken: PaymentTokenSchema,
 })

@@ -95,7 +95,10 @@ function runtimeFromArgs(): Runtime {
 const runtime = runtimeFromArgs()
 
 function startWorker(name: string, workerEnv: Record<string, string>): void {
-  const { cmd, args } = runtime === 'bun' ? { cmd: bun, args: ['run', join('workers', name, 'main.ts')] } : workerCommand(runtime, name, { root })
+  const { cmd, args } =
+    runtime === 'bun'
+      ? { cmd: bun, args: ['run', join('workers', name, 'main.ts')] }
+      : workerCommand(runtime, name, { root })
   const child = spawn(cmd, args, {
     cwd: root,
     env: { ...env, ...workerEnv },
@@ -113,7 +116,10 @@ function startWorker(name: string, workerEnv: Record<string, string>): void {
 async function waitReady(name: string, url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    const ok = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false)
+    const ok = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(1_000) }).then(
+      (r) => r.ok,
+      () => false,
+    )
     if (ok) return
     await new Promise((r) => setTimeout(r, 200))
   }
@@ -142,7 +148,9 @@ async function seedCatalog(inventoryUrl: string): Promise<void> {
 async function stopAll(code: number): Promise<never> {
   stopping = true
   const workers = children.filter((c) => c.name !== 'nats-server').reverse()
-  const exits = workers.map(({ child }) => new Promise((done) => (child.exitCode !== null ? done(null) : child.on('exit', done))))
+  const exits = workers.map(
+    ({ child }) => new Promise((done) => (child.exitCode !== null ? done(null) : child.on('exit', done))),
+  )
   for (const { child } of workers) child.kill('SIGTERM')
   await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 12_000))])
   for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM')
@@ -168,13 +176,19 @@ async function main(): Promise<void> {
     payment: port('PAYMENT_PORT', 3002),
     gateway: port('GATEWAY_PORT', 3003),
   }
-  const urls = Object.fromEntries(Object.entries(ports).map(([k, p]) => [k, `http://${host}:${p}`])) as Record<keyof typeof ports, string>
+  const urls = Object.fromEntries(
+    Object.entries(ports).map(([k, p]) => [k, `http://${host}:${p}`]),
+  ) as Record<keyof typeof ports, string>
   const common = { NATS_URL: natsUrl, HOST: host }
 
   startWorker('gateway', { ...common, PORT: ports.gateway })
   startWorker('order', { ...common, PORT: ports.order })
   startWorker('inventory', { ...common, PORT: ports.inventory })
-  startWorker('payment', { ...common, PORT: ports.payment, PAYMENT_GATEWAY_URL: env['PAYMENT_GATEWAY_URL'] ?? urls.gateway })
+  startWorker('payment', {
+    ...common,
+    PORT: ports.payment,
+    PAYMENT_GATEWAY_URL: env['PAYMENT_GATEWAY_URL'] ?? urls.gateway,
+  })
   for (const [name, url] of Object.entries(urls)) await waitReady(name, url)
   await seedCatalog(urls.inventory)
 

@@ -33,12 +33,20 @@ describe('loadConfig', () => {
   it('reports every problem at once', () => {
     let caught: unknown
     try {
-      loadPaymentConfig({ PORT: 'abc', NATS_URL: 'http://x', LOG_LEVEL: 'loud', PAYMENT_RETRIES: '-1', PAYMENT_GATEWAY_URL: 'nope' })
+      loadPaymentConfig({
+        PORT: 'abc',
+        NATS_URL: 'http://x',
+        LOG_LEVEL: 'loud',
+        PAYMENT_RETRIES: '-1',
+        PAYMENT_GATEWAY_URL: 'nope',
+      })
     } catch (error) {
       caught = error
     }
     expect(caught).toBeInstanceOf(ConfigError)
     const keys = (caught as ConfigError).problems.map((p) => p.split(':')[0])
-    expect(keys).toStrictEqual(expect.arrayContaining(['PORT', 'NATS_URL.0', 'LOG_LEVEL', 'PAYMENT_RETRIES', 'PAYMENT_GATEWAY_URL']))
+    expect(keys).toStrictEqual(
+      expect.arrayContaining(['PORT', 'NATS_URL.0', 'LOG_LEVEL', 'PAYMENT_RETRIES', 'PAYMENT_GATEWAY_URL']),
+    )
   })
 })

@@ -11,7 +11,10 @@ let stack: SagaStack
 
 beforeAll(async () => {
   // Each charge takes 1.5 s at the gateway, so a payment is in flight when SIGTERM comes.
-  stack = await startSagaStack({ gatewayEnv: { GATEWAY_LATENCY_MS: '1500' }, paymentEnv: { PAYMENT_TIMEOUT_MS: '5000' } })
+  stack = await startSagaStack({
+    gatewayEnv: { GATEWAY_LATENCY_MS: '1500' },
+    paymentEnv: { PAYMENT_TIMEOUT_MS: '5000' },
+  })
 }, 90_000)
 
 afterAll(async () => {
@@ -24,17 +27,27 @@ describe('graceful shutdown', () => {
     const nc = await connect({ servers: stack.server.url })
     try {
       const jsm = await jetstreamManager(nc)
-      const placed = await stack.placeOrder({ customerId: 'c', items: [{ sku: 'STOP-1', quantity: 1 }], paymentToken: 'tok_ok' })
-      await waitFor(async () => (await jsm.consumers.info(STREAMS.orders.name, 'payment')).num_ack_pending === 1, {
-        message: 'payment in flight',
+      const placed = await stack.placeOrder({
+        customerId: 'c',
+        items: [{ sku: 'STOP-1', quantity: 1 }],
+        paymentToken: 'tok_ok',
       })
+      await waitFor(
+        async () => (await jsm.consumers.info(STREAMS.orders.name, 'payment')).num_ack_pending === 1,
+        {
+          message: 'payment in flight',
+        },
+      )
 
       const signalled = Date.now()
       stack.payment.handle.signal('SIGTERM')
       // Readiness is off while the in-flight charge finishes.
       const ready = await waitFor(
         async () => {
-          const status = await fetch(`${stack.payment.url}/ready`).then((r) => r.status, () => 0)
+          const status = await fetch(`${stack.payment.url}/ready`).then(
+            (r) => r.status,
+            () => 0,
+          )
           return status === 503 ? status : undefined
         },
         { timeoutMs: 1_000, intervalMs: 20, message: '/ready answers 503 after SIGTERM' },
@@ -58,12 +71,15 @@ describe('graceful shutdown', () => {
     }
   })
 
-  it.each(['order', 'inventory'] as const)('stops the %s worker cleanly within the deadline', async (name) => {
-    const worker = name === 'order' ? stack.order : stack.inventories[0]
-    if (worker === undefined) throw new Error('no worker')
-    const signalled = Date.now()
-    worker.handle.signal('SIGTERM')
-    expect(await worker.handle.exited).toStrictEqual({ code: 0, signal: null })
-    expect(Date.now() - signalled).toBeLessThan(10_000)
-  })
+  it.each(['order', 'inventory'] as const)(
+    'stops the %s worker cleanly within the deadline',
+    async (name) => {
+      const worker = name === 'order' ? stack.order : stack.inventories[0]
+      if (worker === undefined) throw new Error('no worker')
+      const signalled = Date.now()
+      worker.handle.signal('SIGTERM')
+      expect(await worker.handle.exited).toStrictEqual({ code: 0, signal: null })
+      expect(Date.now() - signalled).toBeLessThan(10_000)
+    },
+  )
 })

@@ -20,7 +20,11 @@ let store: StockStore
 let reserve: Handler<typeof SUBJECTS.orderCreated>
 let release: Handler<typeof SUBJECTS.paymentFailed>
 let sell: Handler<typeof SUBJECTS.paymentCompleted>
-const ctx: MessageContext = { correlationId: 'c', deliveryCount: 2, logger: createLogger({ service: 't', level: 'silent' }) }
+const ctx: MessageContext = {
+  correlationId: 'c',
+  deliveryCount: 2,
+  logger: createLogger({ service: 't', level: 'silent' }),
+}
 const at = '2026-01-01T00:00:00.000Z'
 
 function created(orderId: string, items: { sku: string; quantity: number }[]): OrderCreated {
@@ -36,7 +40,10 @@ beforeAll(async () => {
   server = await startNatsServer({ websocket: false })
   nc = await connect({ servers: server.url })
   await ensureStreams(await jetstreamManager(nc), DEFAULT_LIMITS)
-  store = createStockStore(await ensureBucket(nc, BUCKETS.stock, DEFAULT_LIMITS), await ensureBucket(nc, BUCKETS.reservations, DEFAULT_LIMITS))
+  store = createStockStore(
+    await ensureBucket(nc, BUCKETS.stock, DEFAULT_LIMITS),
+    await ensureBucket(nc, BUCKETS.reservations, DEFAULT_LIMITS),
+  )
   const handlers = createInventoryHandlers({ store, currency: 'USD', now: () => new Date(at) })
   reserve = handlers[SUBJECTS.orderCreated] as typeof reserve
   release = handlers[SUBJECTS.paymentFailed] as typeof release
@@ -57,7 +64,13 @@ describe('inventory idempotency', () => {
     expect(again).toStrictEqual(first)
     expect(first.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
     expect((first[0]?.payload as EventOf<typeof SUBJECTS.inventoryReserved>).amountCents).toBe(750)
-    expect(await view('IDEM-A')).toStrictEqual({ sku: 'IDEM-A', onHand: 10, reserved: 3, available: 7, priceCents: 250 })
+    expect(await view('IDEM-A')).toStrictEqual({
+      sku: 'IDEM-A',
+      onHand: 10,
+      reserved: 3,
+      available: 7,
+      priceCents: 250,
+    })
   })
 
   it('completes after a crash between holds, holding each sku once', async () => {
@@ -66,7 +79,13 @@ describe('inventory idempotency', () => {
     const orderId = '00000000-0000-4000-8000-000000000002'
     // The first delivery took the hold on CRASH-A, then the process died.
     expect((await store.takeHold('CRASH-A', orderId, 2)).kind).toBe('held')
-    const events = await reserve(created(orderId, [{ sku: 'CRASH-A', quantity: 2 }, { sku: 'CRASH-B', quantity: 1 }]), ctx)
+    const events = await reserve(
+      created(orderId, [
+        { sku: 'CRASH-A', quantity: 2 },
+        { sku: 'CRASH-B', quantity: 1 },
+      ]),
+      ctx,
+    )
     expect(events.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
     expect(await view('CRASH-A')).toMatchObject({ reserved: 2, available: 3 })
     expect(await view('CRASH-B')).toMatchObject({ reserved: 1, available: 4 })
@@ -77,15 +96,29 @@ describe('inventory idempotency', () => {
     await store.setStock('SHORTX-B', { onHand: 0, priceCents: 100 })
     const orderId = '00000000-0000-4000-8000-000000000003'
     await store.takeHold('SHORTX-A', orderId, 4)
-    const events = await reserve(created(orderId, [{ sku: 'SHORTX-A', quantity: 4 }, { sku: 'SHORTX-B', quantity: 1 }]), ctx)
+    const events = await reserve(
+      created(orderId, [
+        { sku: 'SHORTX-A', quantity: 4 },
+        { sku: 'SHORTX-B', quantity: 1 },
+      ]),
+      ctx,
+    )
     expect(events.map((e) => [e.subject, (e.payload as { shortSkus?: string[] }).shortSkus])).toStrictEqual([
       [SUBJECTS.orderCancelled, ['SHORTX-B']],
     ])
     expect(await view('SHORTX-A')).toMatchObject({ onHand: 5, reserved: 0, available: 5 })
     // Redelivered after the decision: the same cancellation, nothing held.
-    expect((await reserve(created(orderId, [{ sku: 'SHORTX-A', quantity: 4 }, { sku: 'SHORTX-B', quantity: 1 }]), ctx)).map((e) => e.subject)).toStrictEqual([
-      SUBJECTS.orderCancelled,
-    ])
+    expect(
+      (
+        await reserve(
+          created(orderId, [
+            { sku: 'SHORTX-A', quantity: 4 },
+            { sku: 'SHORTX-B', quantity: 1 },
+          ]),
+          ctx,
+        )
+      ).map((e) => e.subject),
+    ).toStrictEqual([SUBJECTS.orderCancelled])
     expect(await view('SHORTX-A')).toMatchObject({ reserved: 0 })
   })
 
@@ -98,24 +131,46 @@ describe('inventory idempotency', () => {
     expect((await release(failed, ctx)).map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReleased])
     expect((await release(failed, ctx)).map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReleased])
     expect(await reserve(order, ctx)).toStrictEqual([])
-    expect(await view('REL-A')).toStrictEqual({ sku: 'REL-A', onHand: 4, reserved: 0, available: 4, priceCents: 100 })
+    expect(await view('REL-A')).toStrictEqual({
+      sku: 'REL-A',
+      onHand: 4,
+      reserved: 0,
+      available: 4,
+      priceCents: 100,
+    })
   })
 
   it('sells once on payments.completed', async () => {
     await store.setStock('SELL-A', { onHand: 4, priceCents: 100 })
     const orderId = '00000000-0000-4000-8000-000000000005'
     await reserve(created(orderId, [{ sku: 'SELL-A', quantity: 3 }]), ctx)
-    const completed = { version: 1 as const, orderId, occurredAt: at, chargeId: 'ch_1', amountCents: 300, currency: 'USD' }
+    const completed = {
+      version: 1 as const,
+      orderId,
+      occurredAt: at,
+      chargeId: 'ch_1',
+      amountCents: 300,
+      currency: 'USD',
+    }
     await sell(completed, ctx)
     await sell(completed, ctx)
-    expect(await view('SELL-A')).toStrictEqual({ sku: 'SELL-A', onHand: 1, reserved: 0, available: 1, priceCents: 100 })
+    expect(await view('SELL-A')).toStrictEqual({
+      sku: 'SELL-A',
+      onHand: 1,
+      reserved: 0,
+      available: 1,
+      priceCents: 100,
+    })
     expect((await store.getStock('SELL-A'))?.sold).toBe(3)
   })
 
   it('lets one of two concurrent deliveries decide; the other waits and repeats its outcome', async () => {
     await store.setStock('RACE-A', { onHand: 3, priceCents: 100 })
     await store.setStock('RACE-SHORT', { onHand: 1, priceCents: 100 })
-    const order = created('00000000-0000-4000-8000-000000000007', [{ sku: 'RACE-A', quantity: 2 }, { sku: 'RACE-SHORT', quantity: 1 }])
+    const order = created('00000000-0000-4000-8000-000000000007', [
+      { sku: 'RACE-A', quantity: 2 },
+      { sku: 'RACE-SHORT', quantity: 1 },
+    ])
     const outcomes = await Promise.allSettled([reserve(order, ctx), reserve(order, ctx)])
     const busy = outcomes.filter((o) => o.status === 'rejected')
     expect(busy.every((o) => o.status === 'rejected' && o.reason instanceof PauseConsumption)).toBe(true)
@@ -131,7 +186,9 @@ describe('inventory idempotency', () => {
     await store.setStock('LEASE-A', { onHand: 2, priceCents: 100 })
     const orderId = '00000000-0000-4000-8000-000000000008'
     expect(await store.claimReservation(orderId, 'crashed-worker', 60_000)).toStrictEqual({ kind: 'claimed' })
-    await expect(reserve(created(orderId, [{ sku: 'LEASE-A', quantity: 1 }]), ctx)).rejects.toBeInstanceOf(PauseConsumption)
+    await expect(reserve(created(orderId, [{ sku: 'LEASE-A', quantity: 1 }]), ctx)).rejects.toBeInstanceOf(
+      PauseConsumption,
+    )
     expect(await store.claimReservation(orderId, 'crashed-worker', -1)).toStrictEqual({ kind: 'claimed' })
     const events = await reserve(created(orderId, [{ sku: 'LEASE-A', quantity: 1 }]), ctx)
     expect(events.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
@@ -141,6 +198,9 @@ describe('inventory idempotency', () => {
   it('refuses to set on-hand below what open orders hold', async () => {
     await store.setStock('PUT-A', { onHand: 5, priceCents: 100 })
     await reserve(created('00000000-0000-4000-8000-000000000006', [{ sku: 'PUT-A', quantity: 4 }]), ctx)
-    expect(await store.setStock('PUT-A', { onHand: 3, priceCents: 100 })).toStrictEqual({ kind: 'below_reserved', reserved: 4 })
+    expect(await store.setStock('PUT-A', { onHand: 3, priceCents: 100 })).toStrictEqual({
+      kind: 'below_reserved',
+      reserved: 4,
+    })
   })
 })

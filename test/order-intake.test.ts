@@ -11,7 +11,14 @@ import { startOrderService, type OrderService } from '../workers/order/service.t
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
 
-const order = { customerId: 'cust-1', items: [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-2', quantity: 1 }], paymentToken: 'tok_ok' }
+const order = {
+  customerId: 'cust-1',
+  items: [
+    { sku: 'SKU-1', quantity: 2 },
+    { sku: 'SKU-2', quantity: 1 },
+  ],
+  paymentToken: 'tok_ok',
+}
 
 let server: NatsServerHandle
 let service: OrderService
@@ -33,8 +40,16 @@ async function createdCount(): Promise<number> {
 
 beforeAll(async () => {
   server = await startNatsServer()
-  const config = loadOrderConfig({ NATS_URL: server.url, LOG_LEVEL: 'silent', NATS_CONNECT_TIMEOUT_MS: '5000' })
-  service = await startOrderService(config, { connect, logger: createLogger({ service: 'order', level: 'silent' }), metrics: createMetrics('order') })
+  const config = loadOrderConfig({
+    NATS_URL: server.url,
+    LOG_LEVEL: 'silent',
+    NATS_CONNECT_TIMEOUT_MS: '5000',
+  })
+  service = await startOrderService(config, {
+    connect,
+    logger: createLogger({ service: 'order', level: 'silent' }),
+    metrics: createMetrics('order'),
+  })
   nc = await connect({ servers: server.url })
   jsm = await jetstreamManager(nc)
 })
@@ -52,7 +67,11 @@ describe('order intake on a real JetStream', () => {
     const res = await post(order, { 'X-Correlation-ID': 'corr-intake-1' })
     expect(res.status).toBe(202)
     const body = (await res.json()) as { orderId: string; correlationId: string; status: string }
-    expect(body).toStrictEqual({ orderId: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'pending', correlationId: 'corr-intake-1' })
+    expect(body).toStrictEqual({
+      orderId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      status: 'pending',
+      correlationId: 'corr-intake-1',
+    })
     expect(await createdCount()).toBe(before + 1)
 
     const stored = await jsm.streams.getMessage(STREAMS.orders.name, { last_by_subj: SUBJECTS.orderCreated })
@@ -126,9 +145,17 @@ describe('order intake on a real JetStream', () => {
   it('rejects bad input with exact statuses and stores nothing', async () => {
     const before = await createdCount()
     expect((await post({ ...order, extra: true })).status).toBe(400)
-    const malformed = await service.app.request('/orders', { method: 'POST', body: '{', headers: { 'Content-Type': 'application/json' } })
+    const malformed = await service.app.request('/orders', {
+      method: 'POST',
+      body: '{',
+      headers: { 'Content-Type': 'application/json' },
+    })
     expect(await malformed.json()).toMatchObject({ error: 'malformed_json' })
-    const text = await service.app.request('/orders', { method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain' } })
+    const text = await service.app.request('/orders', {
+      method: 'POST',
+      body: 'x',
+      headers: { 'Content-Type': 'text/plain' },
+    })
     expect(text.status).toBe(415)
     expect((await post({ ...order, customerId: 'x'.repeat(70_000) })).status).toBe(413)
     expect(await createdCount()).toBe(before)
@@ -156,6 +183,9 @@ describe('order intake on a real JetStream', () => {
       { timeoutMs: 20_000, intervalMs: 250, message: 'a 202 after the server restarted' },
     )
     expect(accepted.status).toBe(202)
-    await waitFor(async () => (await service.app.request('/ready')).status === 200, { timeoutMs: 10_000, message: 'ready again' })
+    await waitFor(async () => (await service.app.request('/ready')).status === 200, {
+      timeoutMs: 10_000,
+      message: 'ready again',
+    })
   })
 })

@@ -29,7 +29,10 @@ afterAll(async () => {
 
 async function metric(url: string, name: string): Promise<string> {
   const text = await (await fetch(`${url}/metrics`)).text()
-  return text.split('\n').filter((l) => l.startsWith(name)).join('\n')
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .join('\n')
 }
 
 describe('payment gateway outage', () => {
@@ -38,14 +41,27 @@ describe('payment gateway outage', () => {
     const port = new URL(stack.gateway.url).port
     await stack.gateway.handle.kill()
 
-    const orders = await Promise.all(Array.from({ length: 10 }, () => stack.placeOrder({ customerId: 'c', items: [{ sku: 'OUTAGE-1', quantity: 1 }], paymentToken: 'tok_ok' })))
+    const orders = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        stack.placeOrder({
+          customerId: 'c',
+          items: [{ sku: 'OUTAGE-1', quantity: 1 }],
+          paymentToken: 'tok_ok',
+        }),
+      ),
+    )
     expect(orders.every((o) => o.status === 202)).toBe(true)
 
-    await waitFor(async () => /consumer="payment"[^}]*\} 1$/m.test(await metric(stack.payment.url, 'consumer_paused')), {
-      timeoutMs: 15_000,
-      message: 'payment consumption paused',
-    })
-    expect(await metric(stack.payment.url, 'payment_breaker_state')).toMatch(/payment_breaker_state\{[^}]*\} [12]/)
+    await waitFor(
+      async () => /consumer="payment"[^}]*\} 1$/m.test(await metric(stack.payment.url, 'consumer_paused')),
+      {
+        timeoutMs: 15_000,
+        message: 'payment consumption paused',
+      },
+    )
+    expect(await metric(stack.payment.url, 'payment_breaker_state')).toMatch(
+      /payment_breaker_state\{[^}]*\} [12]/,
+    )
 
     // Several half-open trials fail while the gateway stays down; nothing is redelivered.
     await new Promise((r) => setTimeout(r, 2_500))
@@ -66,7 +82,9 @@ describe('payment gateway outage', () => {
       for (const f of confirmed) expect(await stack.charges(f.orderId)).toHaveLength(1)
       const after = await jsm.consumers.info(STREAMS.orders.name, 'payment')
       expect(after.num_redelivered).toBe(0)
-      await waitFor(async () => /consumer="payment"[^}]*\} 0$/m.test(await metric(stack.payment.url, 'consumer_paused')))
+      await waitFor(async () =>
+        /consumer="payment"[^}]*\} 0$/m.test(await metric(stack.payment.url, 'consumer_paused')),
+      )
       const stock = await waitFor(async () => {
         const s = await stack.getStock('OUTAGE-1')
         return s.reserved === 0 ? s : undefined

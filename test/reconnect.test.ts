@@ -21,7 +21,14 @@ afterAll(async () => {
 
 async function readyStatuses(): Promise<number[]> {
   const urls = [stack.order.url, stack.payment.url, ...stack.inventories.map((i) => i.url)]
-  return await Promise.all(urls.map((u) => fetch(`${u}/ready`).then((r) => r.status, () => 0)))
+  return await Promise.all(
+    urls.map((u) =>
+      fetch(`${u}/ready`).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    ),
+  )
 }
 
 describe('reconnect', () => {
@@ -32,11 +39,16 @@ describe('reconnect', () => {
     await stack.server.kill()
     const down = await stack.placeOrder(order)
     expect(down.status).toBe(503)
-    await waitFor(async () => (await readyStatuses()).every((s) => s === 503), { message: 'every worker not ready' })
+    await waitFor(async () => (await readyStatuses()).every((s) => s === 503), {
+      message: 'every worker not ready',
+    })
 
     await stack.server.restart()
     const started = Date.now()
-    await waitFor(async () => (await readyStatuses()).every((s) => s === 200), { timeoutMs: 30_000, message: 'every worker ready again' })
+    await waitFor(async () => (await readyStatuses()).every((s) => s === 200), {
+      timeoutMs: 30_000,
+      message: 'every worker ready again',
+    })
     const after = await waitFor(
       async () => {
         const placed = await stack.placeOrder(order)

@@ -56,7 +56,9 @@ describe('order saga', () => {
       expect(msg?.json<{ orderId: string }>().orderId, subject).toBe(placed.orderId)
       expect(msg?.header?.get(HEADERS.correlationId), subject).toBe('corr-travels')
     }
-    const lines = [...stack.inventories, stack.payment].flatMap((p) => p.handle.lines()).filter((l) => l.includes(placed.orderId))
+    const lines = [...stack.inventories, stack.payment]
+      .flatMap((p) => p.handle.lines())
+      .filter((l) => l.includes(placed.orderId))
     expect(lines.length).toBeGreaterThan(0)
     for (const line of lines) expect(line).toContain('"correlationId":"corr-travels"')
   })
@@ -66,7 +68,13 @@ describe('order saga', () => {
     const placed = await stack.placeOrder(order('SHORT-1', 5))
     const final = await stack.waitForFinal(placed.orderId)
     expect(final).toMatchObject({ status: 'cancelled', reason: 'out_of_stock' })
-    expect(await stack.getStock('SHORT-1')).toStrictEqual({ sku: 'SHORT-1', onHand: 1, reserved: 0, available: 1, priceCents: 500 })
+    expect(await stack.getStock('SHORT-1')).toStrictEqual({
+      sku: 'SHORT-1',
+      onHand: 1,
+      reserved: 0,
+      available: 1,
+      priceCents: 500,
+    })
     expect(await stack.charges(placed.orderId)).toStrictEqual([])
   })
 
@@ -75,10 +83,16 @@ describe('order saga', () => {
     await stack.setStock('MULTI-B', 1, 100)
     const placed = await stack.placeOrder({
       customerId: 'c',
-      items: [{ sku: 'MULTI-A', quantity: 2 }, { sku: 'MULTI-B', quantity: 3 }],
+      items: [
+        { sku: 'MULTI-A', quantity: 2 },
+        { sku: 'MULTI-B', quantity: 3 },
+      ],
       paymentToken: 'tok_ok',
     })
-    expect(await stack.waitForFinal(placed.orderId)).toMatchObject({ status: 'cancelled', reason: 'out_of_stock' })
+    expect(await stack.waitForFinal(placed.orderId)).toMatchObject({
+      status: 'cancelled',
+      reason: 'out_of_stock',
+    })
     expect(await stack.getStock('MULTI-A')).toMatchObject({ onHand: 5, reserved: 0, available: 5 })
     expect(await stack.getStock('MULTI-B')).toMatchObject({ onHand: 1, reserved: 0, available: 1 })
   })
@@ -86,11 +100,17 @@ describe('order saga', () => {
   it('cancels payment_declined and releases the reservation', async () => {
     await stack.setStock('DECLINE-1', 10, 700)
     const placed = await stack.placeOrder(order('DECLINE-1', 3, 'tok_declined'))
-    expect(await stack.waitForFinal(placed.orderId)).toMatchObject({ status: 'cancelled', reason: 'payment_declined' })
-    const stock = await waitFor(async () => {
-      const s = await stack.getStock('DECLINE-1')
-      return s.reserved === 0 ? s : undefined
-    }, { message: 'reservation released' })
+    expect(await stack.waitForFinal(placed.orderId)).toMatchObject({
+      status: 'cancelled',
+      reason: 'payment_declined',
+    })
+    const stock = await waitFor(
+      async () => {
+        const s = await stack.getStock('DECLINE-1')
+        return s.reserved === 0 ? s : undefined
+      },
+      { message: 'reservation released' },
+    )
     expect(stock).toStrictEqual({ sku: 'DECLINE-1', onHand: 10, reserved: 0, available: 10, priceCents: 700 })
     expect(await stack.charges(placed.orderId)).toStrictEqual([])
   })
@@ -105,8 +125,13 @@ describe('order saga', () => {
   it('fails the payment when the gateway stays slower than the timeout, releasing stock', async () => {
     await stack.setStock('SLOW-1', 4, 300)
     const placed = await stack.placeOrder(order('SLOW-1', 1, 'tok_slow'))
-    expect(await stack.waitForFinal(placed.orderId, 60_000)).toMatchObject({ status: 'cancelled', reason: 'payment_failed' })
-    await waitFor(async () => (await stack.getStock('SLOW-1')).reserved === 0, { message: 'reservation released' })
+    expect(await stack.waitForFinal(placed.orderId, 60_000)).toMatchObject({
+      status: 'cancelled',
+      reason: 'payment_failed',
+    })
+    await waitFor(async () => (await stack.getStock('SLOW-1')).reserved === 0, {
+      message: 'reservation released',
+    })
     expect(await stack.getStock('SLOW-1')).toMatchObject({ onHand: 4, available: 4 })
   })
 
@@ -120,21 +145,31 @@ describe('order saga', () => {
     expect(confirmed).toHaveLength(50)
     expect(cancelled).toHaveLength(150)
     expect(cancelled.every((f) => f.reason === 'out_of_stock')).toBe(true)
-    const stock = await waitFor(async () => {
-      const s = await stack.getStock('HOT-1')
-      return s.reserved === 0 ? s : undefined
-    }, { timeoutMs: 20_000, message: 'no stock left reserved' })
+    const stock = await waitFor(
+      async () => {
+        const s = await stack.getStock('HOT-1')
+        return s.reserved === 0 ? s : undefined
+      },
+      { timeoutMs: 20_000, message: 'no stock left reserved' },
+    )
     expect(stock).toStrictEqual({ sku: 'HOT-1', onHand: 0, reserved: 0, available: 0, priceCents: 100 })
     // Both inventory processes took part.
     for (const inventory of stack.inventories) {
       expect(inventory.handle.lines().some((l) => l.includes('"msg":"stock reserved"'))).toBe(true)
     }
-    const chargeCounts = await Promise.all(confirmed.map(async (f) => (await stack.charges(f.orderId)).length))
+    const chargeCounts = await Promise.all(
+      confirmed.map(async (f) => (await stack.charges(f.orderId)).length),
+    )
     expect(chargeCounts.every((n) => n === 1)).toBe(true)
   }, 120_000)
 
   it('dead-letters a poison message on each consumed subject and goes on', async () => {
-    const subjects = [SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentFailed, SUBJECTS.paymentCompleted]
+    const subjects = [
+      SUBJECTS.orderCreated,
+      SUBJECTS.inventoryReserved,
+      SUBJECTS.paymentFailed,
+      SUBJECTS.paymentCompleted,
+    ]
     const { jetstream } = await import('@nats-io/jetstream')
     const js = jetstream(nc)
     const poisonSeqs = new Map<string, number>()
@@ -142,11 +177,17 @@ describe('order saga', () => {
       const ack = await js.publish(subject, `{"poison": "${subject}"`)
       poisonSeqs.set(subject, ack.seq)
     }
-    const schemaViolation = await js.publish(SUBJECTS.orderCreated, JSON.stringify({ version: 1, orderId: 'nope' }))
+    const schemaViolation = await js.publish(
+      SUBJECTS.orderCreated,
+      JSON.stringify({ version: 1, orderId: 'nope' }),
+    )
 
     for (const subject of subjects) {
       const letter = await waitFor(
-        () => jsm.streams.getMessage(STREAMS.deadLetters.name, { last_by_subj: `dlq.${subject}` }).catch(() => null),
+        () =>
+          jsm.streams
+            .getMessage(STREAMS.deadLetters.name, { last_by_subj: `dlq.${subject}` })
+            .catch(() => null),
         { message: `dead letter for ${subject}` },
       )
       expect(letter.header.get(DEAD_LETTER_HEADERS.subject)).toBe(subject)

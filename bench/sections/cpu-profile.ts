@@ -110,12 +110,10 @@ export async function profileOrderIntake(ctx: BenchContext): Promise<CpuProfileR
         .map(([k, v]): [string, number] => [k, round(v)]),
     ),
     frames,
-    top: hot
-      .slice(0, 15)
-      .map((r) => ({
-        selfPct: r.selfPct,
-        fn: r.fn,
-        location: r.location.replace(/^.*\/node_modules\//, '').replace(`${ROOT}/`, ''),
-      })),
+    top: hot.slice(0, 15).map((r) => ({
+      selfPct: r.selfPct,
+      fn: r.fn,
+      location: r.location.replace(/^.*\/node_modules\//, '').replace(`${ROOT}/`, ''),
+    })),
   }
 }

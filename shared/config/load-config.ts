@@ -89,7 +89,12 @@ export const natsUrlsFromEnv = v.optional(
         .map((u) => u.trim())
         .filter((u) => u !== ''),
     ),
-    v.array(v.pipe(v.string(), v.regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be nats://, tls://, ws:// or wss:// URLs'))),
+    v.array(
+      v.pipe(
+        v.string(),
+        v.regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be nats://, tls://, ws:// or wss:// URLs'),
+      ),
+    ),
     v.minLength(1, 'must name at least one server'),
   ),
   'nats://127.0.0.1:4222',

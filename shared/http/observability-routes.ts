@@ -38,7 +38,11 @@ export function httpMetrics(metrics: HttpMetrics): MiddlewareHandler {
     try {
       await next()
     } finally {
-      const labels = { method: c.req.method, route: routePath(c, -1) || 'unmatched', status: String(c.res.status) }
+      const labels = {
+        method: c.req.method,
+        route: routePath(c, -1) || 'unmatched',
+        status: String(c.res.status),
+      }
       metrics.httpRequests.inc(labels)
       metrics.httpDuration.observe(labels, (performance.now() - start) / 1000)
     }

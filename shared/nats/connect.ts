@@ -70,7 +70,10 @@ export async function connectNats({
       retry: (error: unknown, attempt: number) => {
         lastError = error
         const remaining = deadline - Date.now()
-        logger.warn({ err: error, attempt, servers, remainingMs: Math.max(0, remaining) }, 'nats connect failed; retrying')
+        logger.warn(
+          { err: error, attempt, servers, remainingMs: Math.max(0, remaining) },
+          'nats connect failed; retrying',
+        )
         return remaining > 0
       },
     })

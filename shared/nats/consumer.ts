@@ -16,7 +16,10 @@ export interface MessageContext {
 }
 
 /** Handles one event and returns the events it produced; the runner publishes them, then acks. */
-export type Handler<S extends Subject> = (event: EventOf<S>, ctx: MessageContext) => Promise<readonly OutgoingEvent[]>
+export type Handler<S extends Subject> = (
+  event: EventOf<S>,
+  ctx: MessageContext,
+) => Promise<readonly OutgoingEvent[]>
 
 export type Handlers = { [S in Subject]?: Handler<S> }
 
@@ -77,7 +80,8 @@ export function defaultNakDelay(deliveryCount: number): number {
   return Math.round(base / 2 + Math.random() * (base / 2))
 }
 
-type Parsed = { ok: true; subject: Subject; event: unknown } | { ok: false; reason: PoisonReason; detail: string }
+type Parsed =
+  { ok: true; subject: Subject; event: unknown } | { ok: false; reason: PoisonReason; detail: string }
 
 function parseMessage(msg: JsMsg, handlers: Handlers): Parsed {
   const subject = msg.subject as Subject
@@ -88,7 +92,11 @@ function parseMessage(msg: JsMsg, handlers: Handlers): Parsed {
   try {
     raw = JSON.parse(msg.string())
   } catch (error) {
-    return { ok: false, reason: 'malformed_json', detail: error instanceof Error ? error.message : String(error) }
+    return {
+      ok: false,
+      reason: 'malformed_json',
+      detail: error instanceof Error ? error.message : String(error),
+    }
   }
   const result = v.safeParse(EVENT_SCHEMAS[subject], raw)
   if (!result.success) {
@@ -129,14 +137,21 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
    * so those never spend the message's deliveries. Handlers are idempotent, so
    * running one again after a partial attempt is safe.
    */
-  async function runHandler(subject: Subject, event: unknown, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
+  async function runHandler(
+    subject: Subject,
+    event: unknown,
+    ctx: MessageContext,
+  ): Promise<readonly OutgoingEvent[]> {
     const handler = handlers[subject] as Handler<Subject>
     const unavailableSince = { at: 0 }
     for (let attempt = 1; ; attempt++) {
       try {
         const produced = await handler(event as EventOf<Subject>, ctx)
         for (const outgoing of produced) {
-          await publishEvent(js, outgoing, { correlationId: ctx.correlationId, timeoutMs: options.publishTimeoutMs })
+          await publishEvent(js, outgoing, {
+            correlationId: ctx.correlationId,
+            timeoutMs: options.publishTimeoutMs,
+          })
           metrics.eventsPublished.inc({ subject: outgoing.subject })
         }
         return produced
@@ -151,7 +166,10 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         unavailableSince.at ||= Date.now()
         if (Date.now() - unavailableSince.at > unavailableRetryMs) throw error
         const delay = Math.min(2_000, 100 * 2 ** Math.min(attempt, 5))
-        ctx.logger.warn({ err: error, retryInMs: delay }, 'NATS unavailable; holding the message and retrying')
+        ctx.logger.warn(
+          { err: error, retryInMs: delay },
+          'NATS unavailable; holding the message and retrying',
+        )
         await Promise.race([sleep(delay), stopped])
       }
     }
@@ -165,14 +183,26 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     let outcome = 'ack'
     const parsed = parseMessage(msg, handlers)
     if (!parsed.ok) {
-      const stored = await deadLetter(js, msg, parsed.reason, parsed.detail, durable, logger, options.publishTimeoutMs)
+      const stored = await deadLetter(
+        js,
+        msg,
+        parsed.reason,
+        parsed.detail,
+        durable,
+        logger,
+        options.publishTimeoutMs,
+      )
       outcome = stored ? 'dead_letter' : 'nak'
     } else {
       const orderId = (parsed.event as { orderId?: string }).orderId
       const log = logger.child({ ...base, orderId })
       const heartbeat = setInterval(() => msg.working(), Math.max(1_000, ackWaitMs / 3))
       try {
-        const produced = await runHandler(parsed.subject, parsed.event, { correlationId, deliveryCount, logger: log })
+        const produced = await runHandler(parsed.subject, parsed.event, {
+          correlationId,
+          deliveryCount,
+          logger: log,
+        })
         msg.ack()
         log.debug({ produced: produced.map((e) => e.subject) }, 'message handled')
       } catch (error) {
@@ -183,7 +213,15 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         } else if (deliveryCount >= maxDeliver) {
           log.error({ err: error }, 'message failed on its last delivery; dead-lettering')
           const detail = error instanceof Error ? error.message : String(error)
-          const stored = await deadLetter(js, msg, 'max_deliver_exhausted', detail, durable, logger, options.publishTimeoutMs)
+          const stored = await deadLetter(
+            js,
+            msg,
+            'max_deliver_exhausted',
+            detail,
+            durable,
+            logger,
+            options.publishTimeoutMs,
+          )
           outcome = stored ? 'dead_letter' : 'nak'
         } else {
           const delay = nakDelay(deliveryCount)
@@ -196,7 +234,10 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       }
     }
     metrics.messagesHandled.inc({ consumer: durable, subject: msg.subject, outcome })
-    metrics.messageDuration.observe({ consumer: durable, subject: msg.subject }, (performance.now() - started) / 1000)
+    metrics.messageDuration.observe(
+      { consumer: durable, subject: msg.subject },
+      (performance.now() - started) / 1000,
+    )
   }
 
   function launch(msg: JsMsg): void {

@@ -3,7 +3,8 @@ import { headers as createHeaders } from '@nats-io/nats-core'
 import { DEAD_LETTER_HEADERS, HEADERS, toDeadLetterSubject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
 
-export type PoisonReason = 'malformed_json' | 'schema_violation' | 'unexpected_subject' | 'max_deliver_exhausted'
+export type PoisonReason =
+  'malformed_json' | 'schema_violation' | 'unexpected_subject' | 'max_deliver_exhausted'
 
 /**
  * Copies the message to `dlq.<subject>` with why and where it came from in

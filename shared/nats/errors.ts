@@ -8,7 +8,8 @@ import {
   TimeoutError,
 } from '@nats-io/nats-core'
 
-const TRANSIENT_MESSAGE = /no responders|jetstream is not enabled|temporarily unavailable|timeout|timed out|disconnect|connection closed/i
+const TRANSIENT_MESSAGE =
+  /no responders|jetstream is not enabled|temporarily unavailable|timeout|timed out|disconnect|connection closed/i
 
 /**
  * True when an error (or any error in its `cause` chain) says NATS itself is
@@ -18,7 +19,11 @@ const TRANSIENT_MESSAGE = /no responders|jetstream is not enabled|temporarily un
  * spend the message's deliveries.
  */
 export function isNatsUnavailable(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
+  for (
+    let current: unknown = error, depth = 0;
+    current instanceof Error && depth < 8;
+    current = current.cause, depth++
+  ) {
     if (
       current instanceof TimeoutError ||
       current instanceof NoRespondersError ||
@@ -29,7 +34,8 @@ export function isNatsUnavailable(error: unknown): boolean {
     ) {
       return true
     }
-    if (current instanceof JetStreamApiError && (current.status === 503 || current.code === 10008)) return true
+    if (current instanceof JetStreamApiError && (current.status === 503 || current.code === 10008))
+      return true
     if (current.name === 'JetStreamNotEnabled' || TRANSIENT_MESSAGE.test(current.message)) return true
   }
   return false

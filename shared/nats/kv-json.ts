@@ -27,7 +27,11 @@ export interface Versioned<T> {
 }
 
 /** Reads and validates one JSON record; null when absent or deleted. */
-export async function readJson<T>(kv: KV, key: string, schema: v.GenericSchema<unknown, T>): Promise<Versioned<T> | null> {
+export async function readJson<T>(
+  kv: KV,
+  key: string,
+  schema: v.GenericSchema<unknown, T>,
+): Promise<Versioned<T> | null> {
   const entry = await kv.get(key)
   if (entry === null || entry.operation !== 'PUT' || entry.length === 0) return null
   const result = v.safeParse(schema, entry.json())

@@ -16,7 +16,13 @@ export interface ReadinessOptions {
  * Ready = connected, not shutting down, and every stream answers `info`.
  * Call `markStopping()` first thing on SIGTERM: readiness turns 503 at once.
  */
-export function createNatsReadiness({ nats, jsm, streams, cacheMs = 1_000, timeoutMs = 1_000 }: ReadinessOptions) {
+export function createNatsReadiness({
+  nats,
+  jsm,
+  streams,
+  cacheMs = 1_000,
+  timeoutMs = 1_000,
+}: ReadinessOptions) {
   let stopping = false
   let cached: { at: number; value: Readiness } | undefined
 
@@ -29,7 +35,10 @@ export function createNatsReadiness({ nats, jsm, streams, cacheMs = 1_000, timeo
       )
       return { ok: true }
     } catch (error) {
-      return { ok: false, reason: `streams unavailable: ${error instanceof Error ? error.message : String(error)}` }
+      return {
+        ok: false,
+        reason: `streams unavailable: ${error instanceof Error ? error.message : String(error)}`,
+      }
     }
   }
 

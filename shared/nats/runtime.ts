@@ -1,5 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
+import { backOff } from 'exponential-backoff'
 import { STREAMS } from '../../schemas/subjects.ts'
 import { toTopologyLimits, type NatsSettingsConfig } from '../config/nats-settings.ts'
 import type { Logger } from '../observability/logger.ts'
@@ -8,8 +10,16 @@ import type { Gate } from '../resilience/gate.ts'
 import { connectNats, type ConnectFn, type NatsHandle } from './connect.ts'
 import { startConsumer, type Handlers, type RunningConsumer } from './consumer.ts'
 import { startDeadLetterCapture } from './dead-letter-capture.ts'
+import { isNatsUnavailable } from './errors.ts'
 import { createNatsReadiness } from './readiness.ts'
-import { durableConsumerConfig, ensureConsumer, ensureStreams, type TopologyLimits } from './topology.ts'
+import {
+  durableConsumerConfig,
+  ensureBucket,
+  ensureConsumer,
+  ensureStreams,
+  type BucketName,
+  type TopologyLimits,
+} from './topology.ts'
 
 /** What every worker holds once connected: clients, limits, readiness. */
 export interface NatsRuntime {
@@ -41,7 +51,9 @@ export async function startNatsRuntime(
   const timeout = config.NATS_REQUEST_TIMEOUT_MS
   const limits = toTopologyLimits(config)
   const jsm = await jetstreamManager(nc, { timeout })
-  await ensureStreams(jsm, limits)
+  // A fresh cluster may still be electing its meta leader: retry provisioning
+  // within the same deadline as the first connection.
+  await retryWhileUnavailable(() => ensureStreams(jsm, limits), config.NATS_CONNECT_TIMEOUT_MS, logger)
   const js = jetstream(nc, { timeout })
   const readiness = createNatsReadiness({
     nats,
@@ -49,6 +61,35 @@ export async function startNatsRuntime(
     streams: [STREAMS.orders.name, STREAMS.deadLetters.name],
   })
   return { nats, nc, js, jsm, limits, readiness, config, logger, metrics }
+}
+
+/** Retries `work` with exponential backoff and jitter while NATS answers "unavailable", up to `maxWaitMs`. */
+export async function retryWhileUnavailable<T>(
+  work: () => Promise<T>,
+  maxWaitMs: number,
+  logger: Logger,
+): Promise<T> {
+  const deadline = Date.now() + maxWaitMs
+  return await backOff(work, {
+    startingDelay: 250,
+    maxDelay: 5_000,
+    jitter: 'full',
+    numOfAttempts: Number.MAX_SAFE_INTEGER,
+    retry: (error: unknown, attempt: number) => {
+      const again = isNatsUnavailable(error) && Date.now() < deadline
+      if (again) logger.warn({ err: error, attempt }, 'JetStream not answering yet; retrying')
+      return again
+    },
+  })
+}
+
+/** Creates (or opens) a KV bucket, retrying while JetStream is not answering yet. */
+export function openBucket(rt: NatsRuntime, name: BucketName): Promise<KV> {
+  return retryWhileUnavailable(
+    () => ensureBucket(rt.nc, name, rt.limits),
+    rt.config.NATS_CONNECT_TIMEOUT_MS,
+    rt.logger,
+  )
 }
 
 /** Provisions a durable consumer on the saga stream and starts the shared message loop on it. */
@@ -69,7 +110,7 @@ export async function startDurableConsumer(
       durableConsumerConfig(durable, filterSubjects, rt.limits),
     )
   }
-  await provision()
+  await retryWhileUnavailable(provision, rt.config.NATS_CONNECT_TIMEOUT_MS, rt.logger)
   // Dead-letters what the loop never saw fail: a last delivery whose ack wait
   // ran out (crash, hang) or that was nak'd, and terms from elsewhere.
   const capture = await startDeadLetterCapture({

@@ -153,7 +153,11 @@ export const BUCKET_SPECS: Record<BucketName, BucketSpec> = {
 }
 
 /** Creates (or opens) a KV bucket with file storage and the configured replicas. */
-export async function ensureBucket(nc: NatsConnection, name: BucketName, limits: TopologyLimits): Promise<KV> {
+export async function ensureBucket(
+  nc: NatsConnection,
+  name: BucketName,
+  limits: TopologyLimits,
+): Promise<KV> {
   const spec = BUCKET_SPECS[name]
   return await new Kvm(nc).create(name, {
     storage: StorageType.File,

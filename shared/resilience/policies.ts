@@ -52,10 +52,17 @@ export function createCallPolicy(options: ResilienceOptions) {
     }),
   })
   const retryPolicy = retry(
-    handleWhen((error) => !(error instanceof BrokenCircuitError) && (options.isTransient(error) || error instanceof TaskCancelledError)),
+    handleWhen(
+      (error) =>
+        !(error instanceof BrokenCircuitError) &&
+        (options.isTransient(error) || error instanceof TaskCancelledError),
+    ),
     {
       maxAttempts: options.retries,
-      backoff: new ExponentialBackoff({ initialDelay: options.retryInitialDelayMs, maxDelay: options.retryMaxDelayMs }),
+      backoff: new ExponentialBackoff({
+        initialDelay: options.retryInitialDelayMs,
+        maxDelay: options.retryMaxDelayMs,
+      }),
     },
   )
   const perAttempt = timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: true })

@@ -10,7 +10,7 @@ import pkg from '../../package.json' with { type: 'json' }
 import { ConfigError } from '../config/load-config.ts'
 import { createLogger, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
-import { exitWith, onShutdownSignal, serveHttp } from './server.ts'
+import { exitWith, onShutdownSignal, serveHttp, type HttpServer } from './server.ts'
 
 interface BaseConfig {
   PORT: number
@@ -50,25 +50,46 @@ export async function runService<C extends BaseConfig>(
   const shutdownDeadlineMs = config.SHUTDOWN_TIMEOUT_MS ?? 10_000
   const logger = createLogger({ service: name, level: config.LOG_LEVEL })
   const metrics = createMetrics(name)
-  const service = await start(config, { logger, metrics })
-  const server = await serveHttp({ fetch: (req) => service.app.fetch(req), port: config.PORT, hostname: config.HOST })
-  logger.info({ port: server.port, host: config.HOST, url: `http://${config.HOST}:${server.port}` }, `${name} listening`)
-
+  // Signals are handled from the first moment (PID 1 in a container ignores
+  // an unhandled SIGTERM): a stop during start-up exits once start-up settles.
+  let service: RunningService | undefined
+  let server: HttpServer | undefined
   onShutdownSignal(async (signal) => {
     logger.info({ signal, deadlineMs: shutdownDeadlineMs }, 'shutting down')
     const deadline = setTimeout(() => {
       logger.error({ deadlineMs: shutdownDeadlineMs }, 'graceful shutdown took too long; exiting')
       process.exit(1)
     }, shutdownDeadlineMs)
+    if (service === undefined) {
+      // Still connecting: nothing is in flight, nothing to hand back.
+      clearTimeout(deadline)
+      logger.info('stopped before start-up finished')
+      return
+    }
+    await started.catch(() => undefined)
     // Readiness answers 503 while in-flight messages finish; then HTTP stops
     // accepting, in-flight requests finish, and the connection drains.
-    service.markStopping()
-    await service.stopConsuming()
-    await server.close()
-    await service.close()
+    service?.markStopping()
+    await service?.stopConsuming()
+    await server?.close()
+    await service?.close()
     clearTimeout(deadline)
     logger.info('stopped')
   })
+  const started = (async () => {
+    service = await start(config, { logger, metrics })
+    const running = service
+    server = await serveHttp({
+      fetch: (req) => running.app.fetch(req),
+      port: config.PORT,
+      hostname: config.HOST,
+    })
+    logger.info(
+      { port: server.port, host: config.HOST, url: `http://${config.HOST}:${server.port}` },
+      `${name} listening`,
+    )
+  })()
+  await started
 }
 
 /**
@@ -86,7 +107,8 @@ export async function healthcheck<C extends BaseConfig>(
     const config = entry.loadConfig(env)
     port = config.PORT
     // A wildcard bind answers on loopback; a specific address only there.
-    if (config.HOST !== '0.0.0.0' && config.HOST !== '::') host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST
+    if (config.HOST !== '0.0.0.0' && config.HOST !== '::')
+      host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST
   } catch {
     return 1
   }
@@ -100,10 +122,16 @@ export async function healthcheck<C extends BaseConfig>(
 
 /** `--help` text: every environment variable with its default. */
 export function helpText(entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'schema'>): string {
-  const lines = [`${entry.name} ${pkg.version}${entry.description ? `: ${entry.description}` : ''}`, '', 'Configuration (environment variables):']
+  const lines = [
+    `${entry.name} ${pkg.version}${entry.description ? `: ${entry.description}` : ''}`,
+    '',
+    'Configuration (environment variables):',
+  ]
   for (const [key, schema] of Object.entries(entry.schema?.entries ?? {})) {
     const fallback: unknown = v.getDefault(schema)
-    lines.push(`  ${key.padEnd(32)} ${fallback === undefined ? '(required)' : `default ${JSON.stringify(fallback)}`}`)
+    lines.push(
+      `  ${key.padEnd(32)} ${fallback === undefined ? '(required)' : `default ${JSON.stringify(fallback)}`}`,
+    )
   }
   lines.push('', 'Usage: [--help | --version | healthcheck]. SIGTERM/SIGINT stop it gracefully.')
   return lines.join('\n')
@@ -130,7 +158,9 @@ export function main<C extends BaseConfig>(
   const unknown = argv.find((a) => a.startsWith('-'))
   if (unknown !== undefined) exitWith(`${entry.name}: unknown option ${unknown} (try --help)`)
   runService(entry, env).catch((error: unknown) => {
-    process.stderr.write(`${entry.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.stderr.write(
+      `${entry.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    )
     process.exit(1)
   })
 }

@@ -30,7 +30,8 @@ export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<Http
   const deno = (globalThis as { Deno?: DenoServe }).Deno
   if (deno !== undefined) {
     return new Promise((resolve) => {
-      const onListen = (addr: { port: number }) => resolve({ port: addr.port, close: () => server.shutdown() })
+      const onListen = (addr: { port: number }) =>
+        resolve({ port: addr.port, close: () => server.shutdown() })
       const server = deno.serve({ port, hostname, onListen }, fetch)
     })
   }

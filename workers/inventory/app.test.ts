@@ -23,7 +23,11 @@ function appWithMemory() {
 }
 
 const put = (app: ReturnType<typeof appWithMemory>, sku: string, body: unknown) =>
-  app.request(`/inventory/${sku}`, { method: 'PUT', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } })
+  app.request(`/inventory/${sku}`, {
+    method: 'PUT',
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json' },
+  })
 
 describe('inventory HTTP', () => {
   it('creates with 201, updates with 200 and reads the stock view', async () => {
@@ -31,7 +35,13 @@ describe('inventory HTTP', () => {
     expect((await put(app, 'SKU-1', { onHand: 5, priceCents: 999 })).status).toBe(201)
     expect((await put(app, 'SKU-1', { onHand: 7, priceCents: 999 })).status).toBe(200)
     const res = await app.request('/inventory/SKU-1')
-    expect(await res.json()).toStrictEqual({ sku: 'SKU-1', onHand: 7, reserved: 0, available: 7, priceCents: 999 })
+    expect(await res.json()).toStrictEqual({
+      sku: 'SKU-1',
+      onHand: 7,
+      reserved: 0,
+      available: 7,
+      priceCents: 999,
+    })
   })
 
   it.each([

@@ -1,8 +1,13 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { SkuSchema } from '../../schemas/primitives.ts'
-import { createObservabilityRoutes, httpMetrics, type Readiness } from '../../shared/http/observability-routes.ts'
+import {
+  createObservabilityRoutes,
+  httpMetrics,
+  type Readiness,
+} from '../../shared/http/observability-routes.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
+import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { toStockView } from './domain.ts'
@@ -23,7 +28,8 @@ export function createApp({ store, logger, metrics, checkReady }: InventoryAppDe
 
   app.get('/inventory/:sku', async (c) => {
     const sku = c.req.param('sku')
-    if (!v.is(SkuSchema, sku)) return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)
+    if (!v.is(SkuSchema, sku))
+      return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)
     const record = await store.getStock(sku)
     if (record === null) return c.json({ error: 'not_found', message: `no stock record for ${sku}` }, 404)
     return c.json(toStockView(record))
@@ -31,7 +37,8 @@ export function createApp({ store, logger, metrics, checkReady }: InventoryAppDe
 
   app.put('/inventory/:sku', async (c) => {
     const sku = c.req.param('sku')
-    if (!v.is(SkuSchema, sku)) return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)
+    if (!v.is(SkuSchema, sku))
+      return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)
     if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(c.req.header('Content-Type') ?? '')) {
       return c.json({ error: 'unsupported_media_type', message: 'send application/json' }, 415)
     }
@@ -44,12 +51,23 @@ export function createApp({ store, logger, metrics, checkReady }: InventoryAppDe
     const parsed = v.safeParse(SetStockRequestSchema, body)
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)
-      return c.json({ error: 'invalid_stock', message: `${issues[0]?.path ?? 'body'}: ${issues[0]?.message ?? 'invalid'}`, issues }, 400)
+      return c.json(
+        {
+          error: 'invalid_stock',
+          message: `${issues[0]?.path ?? 'body'}: ${issues[0]?.message ?? 'invalid'}`,
+          issues,
+        },
+        400,
+      )
     }
     const decision = await store.setStock(sku, parsed.output)
     if (decision.kind === 'below_reserved') {
       return c.json(
-        { error: 'below_reserved', message: `${decision.reserved} units are held for open orders`, reserved: decision.reserved },
+        {
+          error: 'below_reserved',
+          message: `${decision.reserved} units are held for open orders`,
+          reserved: decision.reserved,
+        },
         409,
       )
     }
@@ -59,6 +77,11 @@ export function createApp({ store, logger, metrics, checkReady }: InventoryAppDe
 
   app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404))
   app.onError((error, c) => {
+    if (isNatsUnavailable(error)) {
+      logger.warn({ err: error, path: c.req.path }, 'NATS unavailable; answering 503')
+      c.header('Retry-After', '1')
+      return c.json({ error: 'unavailable', message: 'the stock store is not answering; retry shortly' }, 503)
+    }
     logger.error({ err: error, path: c.req.path }, 'unhandled error')
     return c.json({ error: 'internal', message: 'internal error' }, 500)
   })

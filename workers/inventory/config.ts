@@ -8,7 +8,10 @@ export const InventoryConfigSchema = v.object({
   LOG_LEVEL: logLevelFromEnv,
   ...natsSettings,
   /** ISO 4217 code of the stock prices. */
-  INVENTORY_CURRENCY: v.optional(v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')), 'USD'),
+  INVENTORY_CURRENCY: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')),
+    'USD',
+  ),
 })
 
 export type InventoryConfig = v.InferOutput<typeof InventoryConfigSchema>

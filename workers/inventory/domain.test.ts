@@ -40,7 +40,14 @@ describe('stock rules', () => {
   })
 
   it('sets stock but never below the held units', () => {
-    expect(setStock(null, 'A', { onHand: 4, priceCents: 100 })).toStrictEqual({ kind: 'ok', created: true, record: stock(4) })
-    expect(setStock(stock(5, { o1: 3 }), 'A', { onHand: 2, priceCents: 100 })).toStrictEqual({ kind: 'below_reserved', reserved: 3 })
+    expect(setStock(null, 'A', { onHand: 4, priceCents: 100 })).toStrictEqual({
+      kind: 'ok',
+      created: true,
+      record: stock(4),
+    })
+    expect(setStock(stock(5, { o1: 3 }), 'A', { onHand: 2, priceCents: 100 })).toStrictEqual({
+      kind: 'below_reserved',
+      reserved: 3,
+    })
   })
 })

@@ -23,7 +23,13 @@ export interface StockView {
 
 export function toStockView(record: StockRecord): StockView {
   const reserved = reservedOf(record)
-  return { sku: record.sku, onHand: record.onHand, reserved, available: record.onHand - reserved, priceCents: record.priceCents }
+  return {
+    sku: record.sku,
+    onHand: record.onHand,
+    reserved,
+    available: record.onHand - reserved,
+    priceCents: record.priceCents,
+  }
 }
 
 export type HoldDecision =
@@ -41,7 +47,10 @@ export function takeHold(record: StockRecord | null, orderId: string, quantity: 
   return {
     kind: 'held',
     unitPriceCents: record.priceCents,
-    record: { ...record, holds: { ...record.holds, [orderId]: { quantity, unitPriceCents: record.priceCents } } },
+    record: {
+      ...record,
+      holds: { ...record.holds, [orderId]: { quantity, unitPriceCents: record.priceCents } },
+    },
   }
 }
 
@@ -60,14 +69,27 @@ export function sellHold(record: StockRecord | null, orderId: string): StockReco
   return { ...record, onHand: record.onHand - hold.quantity, sold: record.sold + hold.quantity, holds }
 }
 
-export type SetStockDecision = { kind: 'ok'; record: StockRecord; created: boolean } | { kind: 'below_reserved'; reserved: number }
+export type SetStockDecision =
+  { kind: 'ok'; record: StockRecord; created: boolean } | { kind: 'below_reserved'; reserved: number }
 
 /** Sets on-hand units and price; never below what is held for open orders. */
-export function setStock(record: StockRecord | null, sku: string, request: SetStockRequest): SetStockDecision {
+export function setStock(
+  record: StockRecord | null,
+  sku: string,
+  request: SetStockRequest,
+): SetStockDecision {
   if (record === null) {
-    return { kind: 'ok', created: true, record: { sku, onHand: request.onHand, priceCents: request.priceCents, sold: 0, holds: {} } }
+    return {
+      kind: 'ok',
+      created: true,
+      record: { sku, onHand: request.onHand, priceCents: request.priceCents, sold: 0, holds: {} },
+    }
   }
   const reserved = reservedOf(record)
   if (request.onHand < reserved) return { kind: 'below_reserved', reserved }
-  return { kind: 'ok', created: false, record: { ...record, onHand: request.onHand, priceCents: request.priceCents } }
+  return {
+    kind: 'ok',
+    created: false,
+    record: { ...record, onHand: request.onHand, priceCents: request.priceCents },
+  }
 }

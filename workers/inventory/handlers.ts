@@ -15,7 +15,12 @@ export interface InventoryHandlerDeps {
   now?: () => Date
 }
 
-export function createInventoryHandlers({ store, currency, leaseMs = 30_000, now = () => new Date() }: InventoryHandlerDeps): Handlers {
+export function createInventoryHandlers({
+  store,
+  currency,
+  leaseMs = 30_000,
+  now = () => new Date(),
+}: InventoryHandlerDeps): Handlers {
   const stamp = () => now().toISOString()
 
   function outcomeOf(record: ReservationRecord, created: OrderCreated): OutgoingEvent[] {
@@ -32,7 +37,9 @@ export function createInventoryHandlers({ store, currency, leaseMs = 30_000, now
           }),
         ]
       case 'rejected':
-        return [toEvent(SUBJECTS.orderCancelled, { ...base, reason: 'out_of_stock', shortSkus: record.shortSkus })]
+        return [
+          toEvent(SUBJECTS.orderCancelled, { ...base, reason: 'out_of_stock', shortSkus: record.shortSkus }),
+        ]
       default:
         // Payment already settled it; nothing left to say about the reservation.
         return []
@@ -51,7 +58,8 @@ export function createInventoryHandlers({ store, currency, leaseMs = 30_000, now
       ctx.logger.info({ state: claim.record.state }, 'reservation already decided; repeating its outcome')
       return outcomeOf(claim.record, created)
     }
-    if (claim.kind === 'busy') throw new PauseConsumption('another delivery of this order is deciding it', 250)
+    if (claim.kind === 'busy')
+      throw new PauseConsumption('another delivery of this order is deciding it', 250)
     const items = [...created.items].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0))
     const priced: PricedItem[] = []
     const shortSkus: string[] = []
@@ -59,7 +67,10 @@ export function createInventoryHandlers({ store, currency, leaseMs = 30_000, now
       if (shortSkus.length > 0) {
         // Already failing: only find out which other skus are short, hold nothing more.
         const stock = await store.getStock(item.sku)
-        if (stock === null || (stock.holds[created.orderId] === undefined && availableOf(stock) < item.quantity)) {
+        if (
+          stock === null ||
+          (stock.holds[created.orderId] === undefined && availableOf(stock) < item.quantity)
+        ) {
           shortSkus.push(item.sku)
         }
         continue
@@ -91,7 +102,10 @@ export function createInventoryHandlers({ store, currency, leaseMs = 30_000, now
     return outcomeOf(standing, created)
   }
 
-  async function release(event: EventOf<typeof SUBJECTS.paymentFailed>, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
+  async function release(
+    event: EventOf<typeof SUBJECTS.paymentFailed>,
+    ctx: MessageContext,
+  ): Promise<readonly OutgoingEvent[]> {
     const reservation = await store.getReservation(event.orderId)
     if (reservation === null || reservation.state === 'reserving') {
       // A payment outcome exists only for a reserved order: not visible yet, try again.
@@ -106,7 +120,10 @@ export function createInventoryHandlers({ store, currency, leaseMs = 30_000, now
       return []
     }
     await releaseAll(event.orderId, reservation.items)
-    const released = await store.putReservation({ ...reservation, state: 'released', updatedAt: stamp() }, 'reserved')
+    const released = await store.putReservation(
+      { ...reservation, state: 'released', updatedAt: stamp() },
+      'reserved',
+    )
     ctx.logger.info({ items: reservation.items.length }, 'reservation released after failed payment')
     return released.state === 'released'
       ? [
@@ -121,13 +138,19 @@ export function createInventoryHandlers({ store, currency, leaseMs = 30_000, now
       : []
   }
 
-  async function sell(event: EventOf<typeof SUBJECTS.paymentCompleted>, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
+  async function sell(
+    event: EventOf<typeof SUBJECTS.paymentCompleted>,
+    ctx: MessageContext,
+  ): Promise<readonly OutgoingEvent[]> {
     const reservation = await store.getReservation(event.orderId)
     if (reservation === null || reservation.state === 'reserving') {
       throw new Error(`reservation of ${event.orderId} not visible yet (${reservation?.state ?? 'none'})`)
     }
     if (reservation.state === 'rejected' || reservation.state === 'released') {
-      ctx.logger.error({ state: reservation.state }, 'payment completed for an order with no open reservation')
+      ctx.logger.error(
+        { state: reservation.state },
+        'payment completed for an order with no open reservation',
+      )
       return []
     }
     for (const { sku } of reservation.items) await store.changeHold(sku, (r) => sellHold(r, event.orderId))

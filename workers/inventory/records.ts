@@ -35,7 +35,17 @@ export type ReservationRecord = v.InferOutput<typeof ReservationRecordSchema>
 
 /** `PUT /inventory/{sku}` body. */
 export const SetStockRequestSchema = v.strictObject({
-  onHand: v.pipe(v.number(), v.integer('must be an integer'), v.minValue(0, 'must be >= 0'), v.maxValue(1_000_000_000)),
-  priceCents: v.pipe(v.number(), v.integer('must be an integer'), v.minValue(0, 'must be >= 0'), v.maxValue(100_000_000_00)),
+  onHand: v.pipe(
+    v.number(),
+    v.integer('must be an integer'),
+    v.minValue(0, 'must be >= 0'),
+    v.maxValue(1_000_000_000),
+  ),
+  priceCents: v.pipe(
+    v.number(),
+    v.integer('must be an integer'),
+    v.minValue(0, 'must be >= 0'),
+    v.maxValue(100_000_000_00),
+  ),
 })
 export type SetStockRequest = v.InferOutput<typeof SetStockRequestSchema>

@@ -1,7 +1,6 @@
 import { BUCKETS, SUBJECTS } from '../../schemas/subjects.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
-import { startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
-import { ensureBucket } from '../../shared/nats/topology.ts'
+import { openBucket, startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { createApp } from './app.ts'
@@ -17,13 +16,17 @@ export async function startInventoryService(
 ) {
   const rt = await startNatsRuntime('inventory', config, deps)
   const store = createStockStore(
-    await ensureBucket(rt.nc, BUCKETS.stock, rt.limits),
-    await ensureBucket(rt.nc, BUCKETS.reservations, rt.limits),
+    await openBucket(rt, BUCKETS.stock),
+    await openBucket(rt, BUCKETS.reservations),
   )
   const consumer = await startDurableConsumer(rt, {
     durable: INVENTORY_CONSUMER,
     filterSubjects: [SUBJECTS.orderCreated, SUBJECTS.paymentFailed, SUBJECTS.paymentCompleted],
-    handlers: createInventoryHandlers({ store, currency: config.INVENTORY_CURRENCY, leaseMs: config.CONSUMER_ACK_WAIT_MS }),
+    handlers: createInventoryHandlers({
+      store,
+      currency: config.INVENTORY_CURRENCY,
+      leaseMs: config.CONSUMER_ACK_WAIT_MS,
+    }),
   })
   const app = createApp({ store, logger: deps.logger, metrics: deps.metrics, checkReady: rt.readiness.check })
   return { app, ...toStoppable(rt, [consumer]) }

@@ -1,7 +1,13 @@
 import type { KV } from '@nats-io/kv'
 import { readJson, updateJson } from '../../shared/nats/kv-json.ts'
 import { setStock, takeHold, type HoldDecision, type SetStockDecision } from './domain.ts'
-import { ReservationRecordSchema, StockRecordSchema, type ReservationRecord, type SetStockRequest, type StockRecord } from './records.ts'
+import {
+  ReservationRecordSchema,
+  StockRecordSchema,
+  type ReservationRecord,
+  type SetStockRequest,
+  type StockRecord,
+} from './records.ts'
 
 /** Hot skus see many writers at once; losing a race is normal there. */
 const MAX_ATTEMPTS = 500
@@ -9,26 +15,47 @@ const MAX_ATTEMPTS = 500
 /** Stock and reservation records in KV, each change at the read revision. */
 export function createStockStore(stockKv: KV, reservationsKv: KV) {
   return {
-    getStock: async (sku: string): Promise<StockRecord | null> => (await readJson(stockKv, sku, StockRecordSchema))?.value ?? null,
+    getStock: async (sku: string): Promise<StockRecord | null> =>
+      (await readJson(stockKv, sku, StockRecordSchema))?.value ?? null,
 
     setStock: (sku: string, request: SetStockRequest): Promise<SetStockDecision> =>
-      updateJson<StockRecord, SetStockDecision>(stockKv, sku, StockRecordSchema, (current) => {
-        const decision = setStock(current, sku, request)
-        return decision.kind === 'ok' ? { value: decision.record, result: decision } : { result: decision }
-      }, { maxAttempts: MAX_ATTEMPTS }),
+      updateJson<StockRecord, SetStockDecision>(
+        stockKv,
+        sku,
+        StockRecordSchema,
+        (current) => {
+          const decision = setStock(current, sku, request)
+          return decision.kind === 'ok' ? { value: decision.record, result: decision } : { result: decision }
+        },
+        { maxAttempts: MAX_ATTEMPTS },
+      ),
 
     takeHold: (sku: string, orderId: string, quantity: number): Promise<HoldDecision> =>
-      updateJson<StockRecord, HoldDecision>(stockKv, sku, StockRecordSchema, (current) => {
-        const decision = takeHold(current, orderId, quantity)
-        return decision.kind === 'held' ? { value: decision.record, result: decision } : { result: decision }
-      }, { maxAttempts: MAX_ATTEMPTS }),
+      updateJson<StockRecord, HoldDecision>(
+        stockKv,
+        sku,
+        StockRecordSchema,
+        (current) => {
+          const decision = takeHold(current, orderId, quantity)
+          return decision.kind === 'held'
+            ? { value: decision.record, result: decision }
+            : { result: decision }
+        },
+        { maxAttempts: MAX_ATTEMPTS },
+      ),
 
     /** Applies a hold change (release or sale); true when something changed. */
     changeHold: (sku: string, change: (record: StockRecord | null) => StockRecord | null): Promise<boolean> =>
-      updateJson(stockKv, sku, StockRecordSchema, (current) => {
-        const next = change(current)
-        return next === null ? { result: false } : { value: next, result: true }
-      }, { maxAttempts: MAX_ATTEMPTS }),
+      updateJson(
+        stockKv,
+        sku,
+        StockRecordSchema,
+        (current) => {
+          const next = change(current)
+          return next === null ? { result: false } : { value: next, result: true }
+        },
+        { maxAttempts: MAX_ATTEMPTS },
+      ),
 
     getReservation: async (orderId: string): Promise<ReservationRecord | null> =>
       (await readJson(reservationsKv, orderId, ReservationRecordSchema))?.value ?? null,
@@ -39,31 +66,51 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
      * process or another) never take and release its holds at the same time.
      * An expired lease (its holder crashed or hung) can be taken over.
      */
-    claimReservation: (orderId: string, owner: string, leaseMs: number, now = Date.now()): Promise<ClaimResult> =>
-      updateJson<ReservationRecord, ClaimResult>(reservationsKv, orderId, ReservationRecordSchema, (current) => {
-        if (current !== null && current.state !== 'reserving') return { result: { kind: 'decided', record: current } }
-        if (current !== null && current.owner !== owner && (current.leaseUntil ?? 0) > now) return { result: { kind: 'busy' } }
-        const lease: ReservationRecord = {
-          orderId,
-          state: 'reserving',
-          owner,
-          leaseUntil: now + leaseMs,
-          items: [],
-          amountCents: 0,
-          currency: '',
-          shortSkus: [],
-          updatedAt: new Date(now).toISOString(),
-        }
-        return { value: lease, result: { kind: 'claimed' } }
-      }),
+    claimReservation: (
+      orderId: string,
+      owner: string,
+      leaseMs: number,
+      now = Date.now(),
+    ): Promise<ClaimResult> =>
+      updateJson<ReservationRecord, ClaimResult>(
+        reservationsKv,
+        orderId,
+        ReservationRecordSchema,
+        (current) => {
+          if (current !== null && current.state !== 'reserving')
+            return { result: { kind: 'decided', record: current } }
+          if (current !== null && current.owner !== owner && (current.leaseUntil ?? 0) > now)
+            return { result: { kind: 'busy' } }
+          const lease: ReservationRecord = {
+            orderId,
+            state: 'reserving',
+            owner,
+            leaseUntil: now + leaseMs,
+            items: [],
+            amountCents: 0,
+            currency: '',
+            shortSkus: [],
+            updatedAt: new Date(now).toISOString(),
+          }
+          return { value: lease, result: { kind: 'claimed' } }
+        },
+      ),
 
     /**
      * Writes `record` if the current one is in `expectState` (and, for a
      * lease, still held by `owner`); returns the record that stands.
      */
-    putReservation: (record: ReservationRecord, expectState: ReservationRecord['state'], owner?: string): Promise<ReservationRecord> =>
+    putReservation: (
+      record: ReservationRecord,
+      expectState: ReservationRecord['state'],
+      owner?: string,
+    ): Promise<ReservationRecord> =>
       updateJson(reservationsKv, record.orderId, ReservationRecordSchema, (current) => {
-        if (current === null || current.state !== expectState || (owner !== undefined && current.owner !== owner)) {
+        if (
+          current === null ||
+          current.state !== expectState ||
+          (owner !== undefined && current.owner !== owner)
+        ) {
           return { result: current ?? record }
         }
         return { value: record, result: record }
@@ -71,6 +118,7 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
   }
 }
 
-export type ClaimResult = { kind: 'claimed' } | { kind: 'busy' } | { kind: 'decided'; record: ReservationRecord }
+export type ClaimResult =
+  { kind: 'claimed' } | { kind: 'busy' } | { kind: 'decided'; record: ReservationRecord }
 
 export type StockStore = ReturnType<typeof createStockStore>

@@ -14,7 +14,12 @@ function fakeStore(overrides: Partial<OrderStore> = {}): OrderStore & { calls: u
     calls,
     placeOrder: (input) => {
       calls.push(input)
-      const result: PlaceOrderResult = { kind: 'accepted', orderId: ORDER_ID, correlationId: input.correlationId, replayed: false }
+      const result: PlaceOrderResult = {
+        kind: 'accepted',
+        orderId: ORDER_ID,
+        correlationId: input.correlationId,
+        replayed: false,
+      }
       return Promise.resolve(result)
     },
     getOrder: () => Promise.resolve(null),
@@ -24,11 +29,20 @@ function fakeStore(overrides: Partial<OrderStore> = {}): OrderStore & { calls: u
 
 function appWith(store: OrderStore) {
   const logger = createLogger({ service: 'order', level: 'silent' })
-  return createApp({ store, logger, metrics: createMetrics('order'), checkReady: () => Promise.resolve({ ok: true }) })
+  return createApp({
+    store,
+    logger,
+    metrics: createMetrics('order'),
+    checkReady: () => Promise.resolve({ ok: true }),
+  })
 }
 
 function post(app: ReturnType<typeof appWith>, body: string, headers: Record<string, string> = {}) {
-  return app.request('/orders', { method: 'POST', body, headers: { 'Content-Type': 'application/json', ...headers } })
+  return app.request('/orders', {
+    method: 'POST',
+    body,
+    headers: { 'Content-Type': 'application/json', ...headers },
+  })
 }
 
 describe('POST /orders', () => {
@@ -38,12 +52,20 @@ describe('POST /orders', () => {
     expect(res.status).toBe(202)
     expect(res.headers.get('Location')).toBe(`/orders/${ORDER_ID}`)
     expect(res.headers.get('X-Correlation-ID')).toBe('corr-123')
-    expect(await res.json()).toStrictEqual({ orderId: ORDER_ID, status: 'pending', correlationId: 'corr-123' })
+    expect(await res.json()).toStrictEqual({
+      orderId: ORDER_ID,
+      status: 'pending',
+      correlationId: 'corr-123',
+    })
     expect(store.calls).toStrictEqual([{ request: validOrder, correlationId: 'corr-123' }])
   })
 
   it('generates a correlation id when the header is missing or malformed', async () => {
-    for (const headers of [{}, { 'X-Correlation-ID': 'has space' }, { 'X-Correlation-ID': 'x'.repeat(129) }]) {
+    for (const headers of [
+      {},
+      { 'X-Correlation-ID': 'has space' },
+      { 'X-Correlation-ID': 'x'.repeat(129) },
+    ]) {
       const res = await post(appWith(fakeStore()), JSON.stringify(validOrder), headers)
       const body = (await res.json()) as { correlationId: string }
       expect(body.correlationId).toMatch(/^[0-9a-f-]{36}$/)
@@ -72,23 +94,45 @@ describe('POST /orders', () => {
     ['an empty customer id', { ...validOrder, customerId: '' }, 'customerId'],
     ['a customer id over 64 characters', { ...validOrder, customerId: 'c'.repeat(65) }, 'customerId'],
     ['no items', { ...validOrder, items: [] }, 'items'],
-    ['101 items', { ...validOrder, items: Array.from({ length: 101 }, (_, i) => ({ sku: `S${i}`, quantity: 1 })) }, 'items'],
+    [
+      '101 items',
+      { ...validOrder, items: Array.from({ length: 101 }, (_, i) => ({ sku: `S${i}`, quantity: 1 })) },
+      'items',
+    ],
     ['a lower-case sku', { ...validOrder, items: [{ sku: 'sku-1', quantity: 1 }] }, 'items.0.sku'],
     ['a sku starting with -', { ...validOrder, items: [{ sku: '-A', quantity: 1 }] }, 'items.0.sku'],
     ['a 33-character sku', { ...validOrder, items: [{ sku: 'A'.repeat(33), quantity: 1 }] }, 'items.0.sku'],
     ['quantity 0', { ...validOrder, items: [{ sku: 'A', quantity: 0 }] }, 'items.0.quantity'],
     ['quantity 1001', { ...validOrder, items: [{ sku: 'A', quantity: 1001 }] }, 'items.0.quantity'],
     ['a fractional quantity', { ...validOrder, items: [{ sku: 'A', quantity: 1.5 }] }, 'items.0.quantity'],
-    ['a repeated sku', { ...validOrder, items: [{ sku: 'A', quantity: 1 }, { sku: 'A', quantity: 2 }] }, 'items'],
+    [
+      'a repeated sku',
+      {
+        ...validOrder,
+        items: [
+          { sku: 'A', quantity: 1 },
+          { sku: 'A', quantity: 2 },
+        ],
+      },
+      'items',
+    ],
     ['an unknown field', { ...validOrder, coupon: 'FREE' }, 'coupon'],
-    ['an unknown item field', { ...validOrder, items: [{ sku: 'A', quantity: 1, price: 1 }] }, 'items.0.price'],
+    [
+      'an unknown item field',
+      { ...validOrder, items: [{ sku: 'A', quantity: 1, price: 1 }] },
+      'items.0.price',
+    ],
     ['a missing payment token', { customerId: 'c', items: validOrder.items }, 'paymentToken'],
     ['a payment token over 128 characters', { ...validOrder, paymentToken: 't'.repeat(129) }, 'paymentToken'],
   ])('rejects %s with 400 invalid_order naming the path', async (_name, body, path) => {
     const store = fakeStore()
     const res = await post(appWith(store), JSON.stringify(body))
     expect(res.status).toBe(400)
-    const json = (await res.json()) as { error: string; message: string; issues: { path: string; message: string }[] }
+    const json = (await res.json()) as {
+      error: string
+      message: string
+      issues: { path: string; message: string }[]
+    }
     expect(json.error).toBe('invalid_order')
     expect(typeof json.message).toBe('string')
     expect(json.issues.map((i) => i.path)).toContain(path)
@@ -109,14 +153,20 @@ describe('POST /orders', () => {
 
   it('answers 415 for a non-JSON content type', async () => {
     const app = appWith(fakeStore())
-    const res = await app.request('/orders', { method: 'POST', body: JSON.stringify(validOrder), headers: { 'Content-Type': 'text/plain' } })
+    const res = await app.request('/orders', {
+      method: 'POST',
+      body: JSON.stringify(validOrder),
+      headers: { 'Content-Type': 'text/plain' },
+    })
     expect(res.status).toBe(415)
     const none = await app.request('/orders', { method: 'POST', body: JSON.stringify(validOrder) })
     expect(none.status).toBe(415)
   })
 
   it('accepts application/json with a charset', async () => {
-    const res = await post(appWith(fakeStore()), JSON.stringify(validOrder), { 'Content-Type': 'application/json; charset=utf-8' })
+    const res = await post(appWith(fakeStore()), JSON.stringify(validOrder), {
+      'Content-Type': 'application/json; charset=utf-8',
+    })
     expect(res.status).toBe(202)
   })
 
@@ -154,7 +204,9 @@ describe('GET /orders/:orderId', () => {
   }
 
   it('returns the projected status', async () => {
-    const res = await appWith(fakeStore({ getOrder: () => Promise.resolve(record) })).request(`/orders/${ORDER_ID}`)
+    const res = await appWith(fakeStore({ getOrder: () => Promise.resolve(record) })).request(
+      `/orders/${ORDER_ID}`,
+    )
     expect(res.status).toBe(200)
     expect(await res.json()).toStrictEqual(record)
   })
@@ -178,7 +230,9 @@ describe('observability routes', () => {
     expect((await app.request('/health')).status).toBe(200)
     expect((await app.request('/ready')).status).toBe(200)
     const metrics = await (await app.request('/metrics')).text()
-    expect(metrics).toContain('http_requests_total{method="POST",route="/orders",status="202",service="order"} 1')
+    expect(metrics).toContain(
+      'http_requests_total{method="POST",route="/orders",status="202",service="order"} 1',
+    )
     expect(metrics).toContain('process_cpu_seconds_total')
   })
 

@@ -4,7 +4,11 @@ import { HTTPException } from 'hono/http-exception'
 import * as v from 'valibot'
 import { OrderIdSchema } from '../../schemas/primitives.ts'
 import { CreateOrderRequestV1 } from '../../schemas/order-request.ts'
-import { createObservabilityRoutes, httpMetrics, type Readiness } from '../../shared/http/observability-routes.ts'
+import {
+  createObservabilityRoutes,
+  httpMetrics,
+  type Readiness,
+} from '../../shared/http/observability-routes.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
@@ -26,7 +30,14 @@ type Env = { Variables: { correlationId: string } }
 /** Visible ASCII, no spaces: safe to log and to put in a NATS header. */
 const VISIBLE_ASCII = /^[\x21-\x7E]{1,128}$/
 
-export function createApp({ store, logger, metrics, checkReady, maxBodyBytes = 64 * 1024, retryAfterSeconds = 1 }: AppDeps) {
+export function createApp({
+  store,
+  logger,
+  metrics,
+  checkReady,
+  maxBodyBytes = 64 * 1024,
+  retryAfterSeconds = 1,
+}: AppDeps) {
   const app = new Hono<Env>()
 
   app.use(httpMetrics(metrics))
@@ -45,7 +56,10 @@ export function createApp({ store, logger, metrics, checkReady, maxBodyBytes = 6
     bodyLimit({
       maxSize: maxBodyBytes,
       onError: (c) =>
-        c.json({ error: 'payload_too_large', message: `the body must be at most ${maxBodyBytes} bytes` }, 413),
+        c.json(
+          { error: 'payload_too_large', message: `the body must be at most ${maxBodyBytes} bytes` },
+          413,
+        ),
     }),
     async (c) => {
       const contentType = c.req.header('Content-Type') ?? ''
@@ -55,7 +69,10 @@ export function createApp({ store, logger, metrics, checkReady, maxBodyBytes = 6
       const idempotencyKey = c.req.header('Idempotency-Key')
       if (idempotencyKey !== undefined && !VISIBLE_ASCII.test(idempotencyKey)) {
         return c.json(
-          { error: 'invalid_idempotency_key', message: 'Idempotency-Key must be 1-128 visible ASCII characters' },
+          {
+            error: 'invalid_idempotency_key',
+            message: 'Idempotency-Key must be 1-128 visible ASCII characters',
+          },
           400,
         )
       }
@@ -118,7 +135,10 @@ export function createApp({ store, logger, metrics, checkReady, maxBodyBytes = 6
     if (error instanceof UnavailableError) {
       logger.warn({ err: error, correlationId, path: c.req.path }, 'NATS unavailable; answering 503')
       c.header('Retry-After', String(retryAfterSeconds))
-      return c.json({ error: 'unavailable', message: 'the order service cannot reach its message bus; retry shortly' }, 503)
+      return c.json(
+        { error: 'unavailable', message: 'the order service cannot reach its message bus; retry shortly' },
+        503,
+      )
     }
     if (error instanceof HTTPException) return error.getResponse()
     logger.error({ err: error, correlationId, path: c.req.path }, 'unhandled error')

@@ -10,7 +10,12 @@ const meta = { at, correlationId: 'corr' }
 const base = { version: 1 as const, orderId, occurredAt: at }
 
 const events = {
-  [SUBJECTS.orderCreated]: { ...base, customerId: 'c', items: [{ sku: 'A', quantity: 1 }], paymentToken: 'tok_ok' },
+  [SUBJECTS.orderCreated]: {
+    ...base,
+    customerId: 'c',
+    items: [{ sku: 'A', quantity: 1 }],
+    paymentToken: 'tok_ok',
+  },
   [SUBJECTS.inventoryReserved]: {
     ...base,
     items: [{ sku: 'A', quantity: 1, unitPriceCents: 500 }],
@@ -21,7 +26,11 @@ const events = {
   [SUBJECTS.paymentCompleted]: { ...base, chargeId: 'ch_1', amountCents: 500, currency: 'USD' },
   [SUBJECTS.orderCancelled]: { ...base, reason: 'out_of_stock' as const, shortSkus: ['A'] },
   [SUBJECTS.paymentFailed]: { ...base, reason: 'declined' as const },
-  [SUBJECTS.inventoryReleased]: { ...base, items: [{ sku: 'A', quantity: 1 }], reason: 'payment_failed' as const },
+  [SUBJECTS.inventoryReleased]: {
+    ...base,
+    items: [{ sku: 'A', quantity: 1 }],
+    reason: 'payment_failed' as const,
+  },
 } satisfies { [S in Subject]: EventOf<S> }
 
 function run(subjects: Subject[]): OrderStatus | null {
@@ -36,14 +45,30 @@ describe('order status projection', () => {
     [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved], 'reserved', undefined],
     [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted], 'confirmed', undefined],
     [[SUBJECTS.orderCreated, SUBJECTS.orderCancelled], 'cancelled', 'out_of_stock'],
-    [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentFailed], 'cancelled', 'payment_declined'],
-    [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentFailed, SUBJECTS.inventoryReleased], 'cancelled', 'payment_declined'],
+    [
+      [SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentFailed],
+      'cancelled',
+      'payment_declined',
+    ],
+    [
+      [SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentFailed, SUBJECTS.inventoryReleased],
+      'cancelled',
+      'payment_declined',
+    ],
     // released applied before the failure it follows: the failure still names the reason
-    [[SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.inventoryReleased, SUBJECTS.paymentFailed], 'cancelled', 'payment_declined'],
+    [
+      [SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.inventoryReleased, SUBJECTS.paymentFailed],
+      'cancelled',
+      'payment_declined',
+    ],
     // late and out-of-order arrivals never move the status backwards
     [[SUBJECTS.orderCreated, SUBJECTS.paymentCompleted, SUBJECTS.inventoryReserved], 'confirmed', undefined],
     [[SUBJECTS.inventoryReserved, SUBJECTS.orderCreated], 'reserved', undefined],
-    [[SUBJECTS.orderCreated, SUBJECTS.orderCancelled, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted], 'cancelled', 'out_of_stock'],
+    [
+      [SUBJECTS.orderCreated, SUBJECTS.orderCancelled, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted],
+      'cancelled',
+      'out_of_stock',
+    ],
   ] as const)('%j ends %s (%s)', (subjects, status, reason) => {
     const state = run([...subjects])
     expect(state?.status).toBe(status)
@@ -54,9 +79,27 @@ describe('order status projection', () => {
   it('keeps the history in event time whatever order the events were applied in', () => {
     const t = (s: number) => `2026-01-01T00:00:0${s}.000Z`
     let state: OrderStatus | null = null
-    state = applyEvent(state, SUBJECTS.paymentCompleted, { ...events[SUBJECTS.paymentCompleted], occurredAt: t(3) }, meta) ?? state
-    state = applyEvent(state, SUBJECTS.orderCreated, { ...events[SUBJECTS.orderCreated], occurredAt: t(1) }, meta) ?? state
-    state = applyEvent(state, SUBJECTS.inventoryReserved, { ...events[SUBJECTS.inventoryReserved], occurredAt: t(2) }, meta) ?? state
+    state =
+      applyEvent(
+        state,
+        SUBJECTS.paymentCompleted,
+        { ...events[SUBJECTS.paymentCompleted], occurredAt: t(3) },
+        meta,
+      ) ?? state
+    state =
+      applyEvent(
+        state,
+        SUBJECTS.orderCreated,
+        { ...events[SUBJECTS.orderCreated], occurredAt: t(1) },
+        meta,
+      ) ?? state
+    state =
+      applyEvent(
+        state,
+        SUBJECTS.inventoryReserved,
+        { ...events[SUBJECTS.inventoryReserved], occurredAt: t(2) },
+        meta,
+      ) ?? state
     expect(state?.status).toBe('confirmed')
     expect(state?.history).toStrictEqual([
       { event: 'orders.created', status: 'pending', at: t(1) },
@@ -71,27 +114,34 @@ describe('order status projection', () => {
   })
 
   it('maps a gateway failure to payment_failed', () => {
-    const state = applyEvent(run([SUBJECTS.orderCreated]), SUBJECTS.paymentFailed, { ...base, reason: 'gateway_unavailable' }, meta)
+    const state = applyEvent(
+      run([SUBJECTS.orderCreated]),
+      SUBJECTS.paymentFailed,
+      { ...base, reason: 'gateway_unavailable' },
+      meta,
+    )
     expect(state?.reason).toBe('payment_failed')
   })
 
   it('keeps the order details from orders.created', () => {
-    expect(run([SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted])).toStrictEqual({
-      orderId,
-      status: 'confirmed',
-      customerId: 'c',
-      items: [{ sku: 'A', quantity: 1 }],
-      createdAt: at,
-      amountCents: 500,
-      chargeId: 'ch_1',
-      correlationId: 'corr',
-      updatedAt: at,
-      history: [
-        { event: 'orders.created', status: 'pending', at },
-        { event: 'inventory.reserved', status: 'reserved', at },
-        { event: 'payments.completed', status: 'confirmed', at },
-      ],
-    })
+    expect(run([SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted])).toStrictEqual(
+      {
+        orderId,
+        status: 'confirmed',
+        customerId: 'c',
+        items: [{ sku: 'A', quantity: 1 }],
+        createdAt: at,
+        amountCents: 500,
+        chargeId: 'ch_1',
+        correlationId: 'corr',
+        updatedAt: at,
+        history: [
+          { event: 'orders.created', status: 'pending', at },
+          { event: 'inventory.reserved', status: 'reserved', at },
+          { event: 'payments.completed', status: 'confirmed', at },
+        ],
+      },
+    )
   })
 })
 

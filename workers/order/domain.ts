@@ -78,7 +78,13 @@ export function applyEvent<S extends Subject>(
   const target = statusOf(subject, event)
   const record: OrderStatus = current
     ? { ...current, history: [...current.history] }
-    : { orderId: event.orderId, status: 'pending', updatedAt: meta.at, history: [], correlationId: meta.correlationId }
+    : {
+        orderId: event.orderId,
+        status: 'pending',
+        updatedAt: meta.at,
+        history: [],
+        correlationId: meta.correlationId,
+      }
 
   if (subject === SUBJECTS.orderCreated) {
     const created = event as OrderCreated
@@ -96,7 +102,12 @@ export function applyEvent<S extends Subject>(
   if (RANK[target.status] > RANK[record.status]) {
     record.status = target.status
     if (target.reason !== undefined) record.reason = target.reason
-  } else if (target.status === 'cancelled' && record.status === 'cancelled' && record.reason === undefined && target.reason !== undefined) {
+  } else if (
+    target.status === 'cancelled' &&
+    record.status === 'cancelled' &&
+    record.reason === undefined &&
+    target.reason !== undefined
+  ) {
     record.reason = target.reason
   }
   // History in event time, each entry with the status its event implies, so it

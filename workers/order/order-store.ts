@@ -27,7 +27,11 @@ export type PlaceOrderResult =
   | { kind: 'idempotency_key_reused' }
 
 export interface OrderStore {
-  placeOrder(input: { request: CreateOrderRequest; correlationId: string; idempotencyKey?: string }): Promise<PlaceOrderResult>
+  placeOrder(input: {
+    request: CreateOrderRequest
+    correlationId: string
+    idempotencyKey?: string
+  }): Promise<PlaceOrderResult>
   getOrder(orderId: string): Promise<OrderStatus | null>
 }
 
@@ -66,7 +70,11 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
 
   async function publishCreated(event: OrderCreated, correlationId: string): Promise<void> {
     try {
-      await publishEvent(js, { subject: SUBJECTS.orderCreated, payload: event, msgId: event.orderId }, { correlationId, timeoutMs })
+      await publishEvent(
+        js,
+        { subject: SUBJECTS.orderCreated, payload: event, msgId: event.orderId },
+        { correlationId, timeoutMs },
+      )
       metrics.eventsPublished.inc({ subject: SUBJECTS.orderCreated })
     } catch (error) {
       metrics.eventsPublishFailed.inc({ subject: SUBJECTS.orderCreated })
@@ -81,12 +89,19 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
       await statusKv.create(event.orderId, encoder.encode(JSON.stringify(record)))
     } catch (error) {
       if (!isRevisionConflict(error)) {
-        logger.warn({ err: error, orderId: event.orderId, correlationId }, 'pending status not written; the projection will')
+        logger.warn(
+          { err: error, orderId: event.orderId, correlationId },
+          'pending status not written; the projection will',
+        )
       }
     }
   }
 
-  async function place(request: CreateOrderRequest, correlationId: string, idempotencyKey?: string): Promise<PlaceOrderResult> {
+  async function place(
+    request: CreateOrderRequest,
+    correlationId: string,
+    idempotencyKey?: string,
+  ): Promise<PlaceOrderResult> {
     if (idempotencyKey === undefined) {
       const event = toOrderCreated(request, newId(), now())
       await publishCreated(event, correlationId)
@@ -107,7 +122,12 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
           await publishCreated(record.event, record.correlationId)
           await writePendingStatus(record.event, record.correlationId)
         }
-        return { kind: 'accepted', orderId: record.orderId, correlationId: record.correlationId, replayed: true }
+        return {
+          kind: 'accepted',
+          orderId: record.orderId,
+          correlationId: record.correlationId,
+          replayed: true,
+        }
       }
       const event = toOrderCreated(request, newId(), now())
       const record: IdempotencyRecord = { fingerprint, orderId: event.orderId, correlationId, event }
@@ -126,18 +146,23 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
 
   function guard<T>(what: string, work: () => Promise<T>): Promise<T> {
     if (!isConnected()) return Promise.reject(new UnavailableError('not connected to NATS'))
-    return withDeadline(work(), timeoutMs, () => new UnavailableError(`${what} took longer than ${timeoutMs} ms`)).catch(
-      (error: unknown) => {
-        if (error instanceof UnavailableError) throw error
-        throw new UnavailableError(`${what} failed`, { cause: error })
-      },
-    )
+    return withDeadline(
+      work(),
+      timeoutMs,
+      () => new UnavailableError(`${what} took longer than ${timeoutMs} ms`),
+    ).catch((error: unknown) => {
+      if (error instanceof UnavailableError) throw error
+      throw new UnavailableError(`${what} failed`, { cause: error })
+    })
   }
 
   return {
     placeOrder: ({ request, correlationId, idempotencyKey }) =>
       guard('placing the order', () => place(request, correlationId, idempotencyKey)),
     getOrder: (orderId) =>
-      guard('reading the order', async () => (await readJson(statusKv, orderId, OrderStatusV1))?.value ?? null),
+      guard(
+        'reading the order',
+        async () => (await readJson(statusKv, orderId, OrderStatusV1))?.value ?? null,
+      ),
   }
 }

@@ -11,7 +11,10 @@ export function createProjectionHandlers(statusKv: KV, now: () => Date = () => n
   function project<S extends Subject>(subject: S): Handler<S> {
     return async (event: EventOf<S>, ctx: MessageContext) => {
       const changed = await updateJson(statusKv, event.orderId, OrderStatusV1, (current) => {
-        const next = applyEvent(current, subject, event, { at: now().toISOString(), correlationId: ctx.correlationId })
+        const next = applyEvent(current, subject, event, {
+          at: now().toISOString(),
+          correlationId: ctx.correlationId,
+        })
         return next === null ? { result: false } : { value: next, result: true }
       })
       if (changed) ctx.logger.debug({ event: subject }, 'order status updated')

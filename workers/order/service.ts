@@ -1,8 +1,13 @@
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import type { RunningConsumer } from '../../shared/nats/consumer.ts'
-import { startDurableConsumer, startNatsRuntime, toStoppable, type Stoppable } from '../../shared/nats/runtime.ts'
-import { ensureBucket } from '../../shared/nats/topology.ts'
+import {
+  openBucket,
+  startDurableConsumer,
+  startNatsRuntime,
+  toStoppable,
+  type Stoppable,
+} from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { createApp } from './app.ts'
@@ -22,8 +27,8 @@ export async function startOrderService(
   deps: { connect: ConnectFn; logger: Logger; metrics: Metrics },
 ): Promise<OrderService> {
   const rt = await startNatsRuntime('order', config, deps)
-  const statusKv = await ensureBucket(rt.nc, BUCKETS.orderStatus, rt.limits)
-  const idempotencyKv = await ensureBucket(rt.nc, BUCKETS.idempotency, rt.limits)
+  const statusKv = await openBucket(rt, BUCKETS.orderStatus)
+  const idempotencyKv = await openBucket(rt, BUCKETS.idempotency)
 
   let projection: RunningConsumer | undefined
   if (config.ORDER_PROJECTION === 'on') {

@@ -1,5 +1,11 @@
 import * as v from 'valibot'
-import { bindHostFromEnv, fractionFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import {
+  bindHostFromEnv,
+  fractionFromEnv,
+  intFromEnv,
+  loadConfig,
+  logLevelFromEnv,
+} from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 
 export const PaymentConfigSchema = v.object({
@@ -7,7 +13,10 @@ export const PaymentConfigSchema = v.object({
   HOST: bindHostFromEnv,
   LOG_LEVEL: logLevelFromEnv,
   ...natsSettings,
-  PAYMENT_GATEWAY_URL: v.optional(v.pipe(v.string(), v.url('must be a URL'), v.regex(/^https?:\/\//, 'must be http(s)')), 'http://127.0.0.1:3003'),
+  PAYMENT_GATEWAY_URL: v.optional(
+    v.pipe(v.string(), v.url('must be a URL'), v.regex(/^https?:\/\//, 'must be http(s)')),
+    'http://127.0.0.1:3003',
+  ),
   /** Deadline of one gateway call. */
   PAYMENT_TIMEOUT_MS: intFromEnv(2_000, 50, 60_000),
   /** Retries after the first call, for 5xx, 429, timeouts and refused connections. */

@@ -29,11 +29,24 @@ afterEach(async () => {
 })
 
 const request = { orderId: 'order-1', amountCents: 100, currency: 'USD', token: 'tok_ok' }
-const options = { timeoutMs: 200, retries: 2, retryInitialDelayMs: 10, retryMaxDelayMs: 20, breakerFailureRate: 0.5, breakerWindowMs: 10_000, breakerMinCalls: 100, halfOpenAfterMs: 1_000 }
+const options = {
+  timeoutMs: 200,
+  retries: 2,
+  retryInitialDelayMs: 10,
+  retryMaxDelayMs: 20,
+  breakerFailureRate: 0.5,
+  breakerWindowMs: 10_000,
+  breakerMinCalls: 100,
+  halfOpenAfterMs: 1_000,
+}
 
 describe('gateway client', () => {
   it('retries 5xx with the same idempotency key and returns the charge', async () => {
-    const gw = await gateway([{ status: 503 }, { status: 502 }, { status: 201, body: { id: 'ch_1', status: 'succeeded' } }])
+    const gw = await gateway([
+      { status: 503 },
+      { status: 502 },
+      { status: 201, body: { id: 'ch_1', status: 'succeeded' } },
+    ])
     const client = createGatewayClient({ baseUrl: gw.url, ...options })
     expect(await client.charge(request)).toStrictEqual({ kind: 'succeeded', chargeId: 'ch_1' })
     expect(gw.calls).toStrictEqual([{ key: 'order-1' }, { key: 'order-1' }, { key: 'order-1' }])
@@ -56,14 +69,24 @@ describe('gateway client', () => {
   })
 
   it('keeps the breaker closed when some calls fail for a while', async () => {
-    const gw = await gateway([{ status: 503 }, { status: 201, body: { id: 'ch_1' } }, { status: 201, body: { id: 'ch_1' } }, { status: 201, body: { id: 'ch_1' } }])
+    const gw = await gateway([
+      { status: 503 },
+      { status: 201, body: { id: 'ch_1' } },
+      { status: 201, body: { id: 'ch_1' } },
+      { status: 201, body: { id: 'ch_1' } },
+    ])
     const client = createGatewayClient({ baseUrl: gw.url, ...options, retries: 0, breakerMinCalls: 2 })
     await expect(client.charge(request)).rejects.toBeInstanceOf(GatewayUnavailableError)
     for (let i = 0; i < 3; i++) expect((await client.charge(request)).kind).toBe('succeeded')
   })
 
   it('treats a refused connection as transient and opens the breaker', async () => {
-    const client = createGatewayClient({ baseUrl: 'http://127.0.0.1:9', ...options, retries: 0, breakerMinCalls: 2 })
+    const client = createGatewayClient({
+      baseUrl: 'http://127.0.0.1:9',
+      ...options,
+      retries: 0,
+      breakerMinCalls: 2,
+    })
     await expect(client.charge(request)).rejects.toBeInstanceOf(GatewayUnavailableError)
     await expect(client.charge(request)).rejects.toBeInstanceOf(GatewayUnavailableError)
     await expect(client.charge(request)).rejects.toBeInstanceOf(CircuitOpenError)

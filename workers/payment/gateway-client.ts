@@ -1,4 +1,8 @@
-import { BrokenCircuitError, createCallPolicy, type ResilienceOptions } from '../../shared/resilience/policies.ts'
+import {
+  BrokenCircuitError,
+  createCallPolicy,
+  type ResilienceOptions,
+} from '../../shared/resilience/policies.ts'
 
 export interface ChargeRequest {
   orderId: string
@@ -47,7 +51,11 @@ export interface GatewayClientOptions extends Omit<ResilienceOptions, 'isTransie
  * breaker. The order id is the idempotency key, so no retry or redelivery
  * ever charges twice.
  */
-export function createGatewayClient({ baseUrl, fetch: doFetch = fetch, ...resilience }: GatewayClientOptions) {
+export function createGatewayClient({
+  baseUrl,
+  fetch: doFetch = fetch,
+  ...resilience
+}: GatewayClientOptions) {
   const policy = createCallPolicy({ ...resilience, isTransient })
   const url = new URL('/charges', baseUrl).toString()
 
@@ -63,11 +71,15 @@ export function createGatewayClient({ baseUrl, fetch: doFetch = fetch, ...resili
       if (typeof body.id !== 'string') throw new GatewayProtocolError('charge answer without an id')
       return { kind: 'succeeded', chargeId: body.id }
     }
-    if (response.status === 402) return { kind: 'declined', code: typeof body.error === 'string' ? body.error : 'card_declined' }
+    if (response.status === 402)
+      return { kind: 'declined', code: typeof body.error === 'string' ? body.error : 'card_declined' }
     if (response.status >= 500 || response.status === 429) throw new TransientGatewayError(response.status)
     // An earlier attempt with this key is still being processed: ask again later.
-    if (response.status === 409 && body.error === 'idempotency_key_in_use') throw new TransientGatewayError(409)
-    throw new GatewayProtocolError(`gateway answered ${response.status}: ${JSON.stringify(body).slice(0, 200)}`)
+    if (response.status === 409 && body.error === 'idempotency_key_in_use')
+      throw new TransientGatewayError(409)
+    throw new GatewayProtocolError(
+      `gateway answered ${response.status}: ${JSON.stringify(body).slice(0, 200)}`,
+    )
   }
 
   return {
@@ -77,7 +89,8 @@ export function createGatewayClient({ baseUrl, fetch: doFetch = fetch, ...resili
         return await policy.execute(({ signal }) => attempt(request, signal))
       } catch (error) {
         if (error instanceof GatewayProtocolError) throw error
-        if (error instanceof BrokenCircuitError) throw new CircuitOpenError('circuit open: gateway failing', { cause: error })
+        if (error instanceof BrokenCircuitError)
+          throw new CircuitOpenError('circuit open: gateway failing', { cause: error })
         throw new GatewayUnavailableError('gateway unavailable after retries', { cause: error })
       }
     },

@@ -15,7 +15,11 @@ const reserved = {
   currency: 'USD',
   paymentToken: 'tok_ok',
 }
-const ctx: MessageContext = { correlationId: 'c', deliveryCount: 1, logger: createLogger({ service: 't', level: 'silent' }) }
+const ctx: MessageContext = {
+  correlationId: 'c',
+  deliveryCount: 1,
+  logger: createLogger({ service: 't', level: 'silent' }),
+}
 
 function handlerWith(charge: () => Promise<ChargeOutcome>, maxPauseMs = 60_000) {
   const handlers = createPaymentHandlers({ gateway: { charge }, maxPauseMs, now: () => at })
@@ -24,22 +28,42 @@ function handlerWith(charge: () => Promise<ChargeOutcome>, maxPauseMs = 60_000) 
 
 describe('payment handler', () => {
   it('publishes payments.completed with the charge id', async () => {
-    const events = await handlerWith(() => Promise.resolve({ kind: 'succeeded', chargeId: 'ch_1' }))(reserved, ctx)
+    const events = await handlerWith(() => Promise.resolve({ kind: 'succeeded', chargeId: 'ch_1' }))(
+      reserved,
+      ctx,
+    )
     expect(events).toStrictEqual([
       {
         subject: SUBJECTS.paymentCompleted,
         msgId: `${SUBJECTS.paymentCompleted}:${reserved.orderId}`,
-        payload: { version: 1, orderId: reserved.orderId, occurredAt: at.toISOString(), chargeId: 'ch_1', amountCents: 1000, currency: 'USD' },
+        payload: {
+          version: 1,
+          orderId: reserved.orderId,
+          occurredAt: at.toISOString(),
+          chargeId: 'ch_1',
+          amountCents: 1000,
+          currency: 'USD',
+        },
       },
     ])
   })
 
   it.each([
-    ['a decline', () => Promise.resolve<ChargeOutcome>({ kind: 'declined', code: 'card_declined' }), 'declined'],
-    ['an exhausted retry budget', () => Promise.reject(new GatewayUnavailableError('down')), 'gateway_unavailable'],
+    [
+      'a decline',
+      () => Promise.resolve<ChargeOutcome>({ kind: 'declined', code: 'card_declined' }),
+      'declined',
+    ],
+    [
+      'an exhausted retry budget',
+      () => Promise.reject(new GatewayUnavailableError('down')),
+      'gateway_unavailable',
+    ],
   ])('publishes payments.failed after %s', async (_name, charge, reason) => {
     const events = await handlerWith(charge)(reserved, ctx)
-    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([[SUBJECTS.paymentFailed, reason]])
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.paymentFailed, reason],
+    ])
   })
 
   it('holds the message while the breaker is open, then fails it past the pause budget', async () => {

@@ -11,18 +11,32 @@ export interface PaymentHandlerDeps {
   now?: () => Date
 }
 
-export function createPaymentHandlers({ gateway, maxPauseMs, now = () => new Date() }: PaymentHandlerDeps): Handlers {
+export function createPaymentHandlers({
+  gateway,
+  maxPauseMs,
+  now = () => new Date(),
+}: PaymentHandlerDeps): Handlers {
   /** Orders held back by an open breaker, with when that began. */
   const pausedSince = new Map<string, number>()
 
-  async function pay(event: EventOf<typeof SUBJECTS.inventoryReserved>, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
+  async function pay(
+    event: EventOf<typeof SUBJECTS.inventoryReserved>,
+    ctx: MessageContext,
+  ): Promise<readonly OutgoingEvent[]> {
     const base = { version: 1 as const, orderId: event.orderId, occurredAt: now().toISOString() }
     const failed = (reason: 'declined' | 'gateway_unavailable', message: string) => [
       toEvent(SUBJECTS.paymentFailed, { ...base, reason, message }),
     ]
     if (event.amountCents === 0) {
       ctx.logger.info('nothing to charge')
-      return [toEvent(SUBJECTS.paymentCompleted, { ...base, chargeId: 'none', amountCents: 0, currency: event.currency })]
+      return [
+        toEvent(SUBJECTS.paymentCompleted, {
+          ...base,
+          chargeId: 'none',
+          amountCents: 0,
+          currency: event.currency,
+        }),
+      ]
     }
     try {
       const outcome = await gateway.charge({
@@ -35,7 +49,12 @@ export function createPaymentHandlers({ gateway, maxPauseMs, now = () => new Dat
       if (outcome.kind === 'succeeded') {
         ctx.logger.info({ chargeId: outcome.chargeId, amountCents: event.amountCents }, 'payment completed')
         return [
-          toEvent(SUBJECTS.paymentCompleted, { ...base, chargeId: outcome.chargeId, amountCents: event.amountCents, currency: event.currency }),
+          toEvent(SUBJECTS.paymentCompleted, {
+            ...base,
+            chargeId: outcome.chargeId,
+            amountCents: event.amountCents,
+            currency: event.currency,
+          }),
         ]
       }
       ctx.logger.info({ code: outcome.code }, 'payment declined')
@@ -46,7 +65,10 @@ export function createPaymentHandlers({ gateway, maxPauseMs, now = () => new Dat
         pausedSince.set(event.orderId, since)
         if (Date.now() - since < maxPauseMs) throw new PauseConsumption(error.message)
         pausedSince.delete(event.orderId)
-        ctx.logger.warn({ waitedMs: Date.now() - since }, 'gateway down for longer than the pause budget; failing the payment')
+        ctx.logger.warn(
+          { waitedMs: Date.now() - since },
+          'gateway down for longer than the pause budget; failing the payment',
+        )
         return failed('gateway_unavailable', error.message)
       }
       if (!(error instanceof GatewayUnavailableError)) throw error

@@ -9,7 +9,12 @@ import type { Metrics } from '../../shared/observability/metrics.ts'
 import { createGate } from '../../shared/resilience/gate.ts'
 import { CircuitState, circuitStateName } from '../../shared/resilience/policies.ts'
 import type { PaymentConfig } from './config.ts'
-import { CircuitOpenError, createGatewayClient, GatewayUnavailableError, type ChargeRequest } from './gateway-client.ts'
+import {
+  CircuitOpenError,
+  createGatewayClient,
+  GatewayUnavailableError,
+  type ChargeRequest,
+} from './gateway-client.ts'
 import { createPaymentHandlers } from './handlers.ts'
 
 export const PAYMENT_CONSUMER = 'payment'
@@ -68,7 +73,12 @@ export async function startPaymentService(
         gatewayCalls.inc({ outcome: outcome.kind })
         return outcome
       } catch (error) {
-        gatewayCalls.inc({ outcome: error instanceof GatewayUnavailableError || error instanceof CircuitOpenError ? 'unavailable' : 'error' })
+        gatewayCalls.inc({
+          outcome:
+            error instanceof GatewayUnavailableError || error instanceof CircuitOpenError
+              ? 'unavailable'
+              : 'error',
+        })
         throw error
       }
     },
