@@ -40,3 +40,20 @@ export function isNatsUnavailable(error: unknown): boolean {
   }
   return false
 }
+
+/**
+ * True while a cluster cannot place a replicated stream yet ("no suitable
+ * peers for placement": a node has not joined the JetStream meta group).
+ * Worth retrying while provisioning; a service should wait, not crash-loop.
+ */
+export function isClusterForming(error: unknown): boolean {
+  for (
+    let current: unknown = error, depth = 0;
+    current instanceof Error && depth < 8;
+    current = current.cause, depth++
+  ) {
+    if (current instanceof JetStreamApiError && current.code === 10005) return true
+    if (/no suitable peers/i.test(current.message)) return true
+  }
+  return false
+}

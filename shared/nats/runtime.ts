@@ -10,7 +10,7 @@ import type { Gate } from '../resilience/gate.ts'
 import { connectNats, type ConnectFn, type NatsHandle } from './connect.ts'
 import { startConsumer, type Handlers, type RunningConsumer } from './consumer.ts'
 import { startDeadLetterCapture } from './dead-letter-capture.ts'
-import { isNatsUnavailable } from './errors.ts'
+import { isClusterForming, isNatsUnavailable } from './errors.ts'
 import { createNatsReadiness } from './readiness.ts'
 import {
   durableConsumerConfig,
@@ -63,7 +63,7 @@ export async function startNatsRuntime(
   return { nats, nc, js, jsm, limits, readiness, config, logger, metrics }
 }
 
-/** Retries `work` with exponential backoff and jitter while NATS answers "unavailable", up to `maxWaitMs`. */
+/** Retries `work` with exponential backoff and jitter while NATS is unavailable or the cluster is still forming, up to `maxWaitMs`. */
 export async function retryWhileUnavailable<T>(
   work: () => Promise<T>,
   maxWaitMs: number,
@@ -76,7 +76,7 @@ export async function retryWhileUnavailable<T>(
     jitter: 'full',
     numOfAttempts: Number.MAX_SAFE_INTEGER,
     retry: (error: unknown, attempt: number) => {
-      const again = isNatsUnavailable(error) && Date.now() < deadline
+      const again = (isNatsUnavailable(error) || isClusterForming(error)) && Date.now() < deadline
       if (again) logger.warn({ err: error, attempt }, 'JetStream not answering yet; retrying')
       return again
     },

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePorts, waitFor } from '../harness/wait-for.ts'
+import { healNatsMetaGroup } from './container-meta.ts'
 import { startHealthLoop } from './container-health.ts'
 import {
   ROOT,
@@ -143,6 +144,10 @@ export async function startComposeStack(
     await timed('build', () => compose(['build'], { timeoutMs: 600_000 }))
     // `up` waits for the NATS nodes' health before it starts the workers: the loop runs the checks meanwhile.
     await timed('up', () => compose(['up', '--detach'], { timeoutMs: 180_000 }))
+    const natsNodes = new Map((['nats-1', 'nats-2', 'nats-3'] as const).map((n) => [n, containerName(n)]))
+    const rejoined = await timed('meta group', () => healNatsMetaGroup(podman, natsNodes))
+    if (rejoined.length > 0)
+      console.log(`[compose] restarted NATS nodes left out of the meta group: ${rejoined.join(', ')}`)
     await timed('healthy', () => waitHealthy())
   } catch (error) {
     const logs = await compose(['logs', '--no-color', '--tail', '30'], {
