@@ -267,10 +267,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     let failures = 0
     while (!stopping) {
       if (gate !== undefined && !gate.isOpen()) {
-        metrics.consumerPaused.set({ consumer: durable }, 1)
         logger.warn({ consumer: durable }, 'consumption paused')
         await Promise.race([gate.whenOpen(), stopped])
-        metrics.consumerPaused.set({ consumer: durable }, 0)
         if (!stopping) logger.info({ consumer: durable }, 'consumption resumed')
         continue
       }

@@ -55,10 +55,13 @@ export async function startPaymentService(
   const gate = createGate()
   let reopen: ReturnType<typeof setTimeout> | undefined
   breakerState.set(CircuitState.Closed)
+  metrics.consumerPaused.set({ consumer: PAYMENT_CONSUMER }, 0)
   client.breaker.onStateChange((state) => {
     breakerState.set(state === CircuitState.HalfOpen ? 2 : state === CircuitState.Open ? 1 : 0)
     logger.warn({ breaker: circuitStateName(state) }, 'payment gateway breaker changed state')
     clearTimeout(reopen)
+    // Nothing is pulled while the gate is closed: the gauge follows the gate.
+    metrics.consumerPaused.set({ consumer: PAYMENT_CONSUMER }, state === CircuitState.Open ? 1 : 0)
     if (state === CircuitState.Open) {
       gate.close()
       reopen = setTimeout(gate.open, config.PAYMENT_BREAKER_HALF_OPEN_MS)
