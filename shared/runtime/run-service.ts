@@ -51,7 +51,8 @@ export async function runService<C extends BaseConfig>(
   const logger = createLogger({ service: name, level: config.LOG_LEVEL })
   const metrics = createMetrics(name)
   // Signals are handled from the first moment (PID 1 in a container ignores
-  // an unhandled SIGTERM): a stop during start-up exits once start-up settles.
+  // an unhandled SIGTERM): a stop while still connecting exits at once; a stop
+  // once the service exists waits for the HTTP server, then stops gracefully.
   let service: RunningService | undefined
   let server: HttpServer | undefined
   onShutdownSignal(async (signal) => {
