@@ -36,38 +36,9 @@ echo "podman $(podman --version | awk '{print $3}'), buildah $(buildah --version
 
 # 2. Docker Compose v2 from the newer release, unpacked privately.
 if [ ! -x "$plugin" ]; then
-  # The machine's own mirror: first deb822 URIs line, else the first deb line.
-  uri=""
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    uri="$(awk '/^URIs:/ {print $2; exit}' "$f")"
-    case "$uri" in *security*) uri="";; esac
-    [ -n "$uri" ] && break
-  done
-  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-    uri="$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)"
-  fi
-  [ -n "$uri" ] || { echo "no apt mirror configured on this machine" >&2; exit 1; }
-
-  work="$tools/apt"
-  mkdir -p "$work/lists/partial" "$work/archives/partial"
-  keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-  signed=""
-  [ -f "$keyring" ] && signed="signed-by=$keyring"
-  echo "deb [${signed}] $uri $suite main" > "$work/sources.list"
-  apt_opts=(
-    -o "APT::Sandbox::User=root"
-    -o "Dir::Etc::SourceList=$work/sources.list"
-    -o "Dir::Etc::SourceParts=/dev/null"
-    -o "Dir::State::Lists=$work/lists"
-    -o "Dir::Cache::Archives=$work/archives"
-    -o "Dir::State::status=/dev/null"
-    -o "APT::Get::List-Cleanup=0"
-  )
-  echo "fetching docker-compose from $suite ($uri)"
-  apt-get "${apt_opts[@]}" -qq update
-  (cd "$work/archives" && apt-get "${apt_opts[@]}" -qq download docker-compose)
-  deb="$(ls -t "$work/archives"/docker-compose_*.deb | head -1)"
+  # shellcheck source=../lib/apt-download.sh
+  . "$root/scripts/lib/apt-download.sh"
+  deb="$(apt_download "$suite" docker-compose "$tools/apt")"
   rm -rf "$tools/docker-compose-deb"
   dpkg -x "$deb" "$tools/docker-compose-deb"
   found="$(find "$tools/docker-compose-deb" -type f -name docker-compose -perm -u+x | head -1)"
