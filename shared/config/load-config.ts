@@ -79,9 +79,9 @@ export const logLevelFromEnv = v.optional(
   'info',
 )
 
-/** Comma-separated NATS server URLs (nats://, tls://, ws://, wss://). */
-export const natsUrlsFromEnv = v.optional(
-  v.pipe(
+/** Comma-separated URLs, each matching `pattern`; at least one. */
+export function urlListFromEnv(pattern: RegExp, message: string) {
+  return v.pipe(
     v.string(),
     v.transform((s) =>
       s
@@ -89,14 +89,14 @@ export const natsUrlsFromEnv = v.optional(
         .map((u) => u.trim())
         .filter((u) => u !== ''),
     ),
-    v.array(
-      v.pipe(
-        v.string(),
-        v.regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be nats://, tls://, ws:// or wss:// URLs'),
-      ),
-    ),
+    v.array(v.pipe(v.string(), v.regex(pattern, message))),
     v.minLength(1, 'must name at least one server'),
-  ),
+  )
+}
+
+/** Comma-separated NATS server URLs (nats://, tls://, ws://, wss://). */
+export const natsUrlsFromEnv = v.optional(
+  urlListFromEnv(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be nats://, tls://, ws:// or wss:// URLs'),
   'nats://127.0.0.1:4222',
 )
 

@@ -1,21 +1,13 @@
 import * as v from 'valibot'
-import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import {
+  bindHostFromEnv,
+  fractionFromEnv,
+  intFromEnv,
+  loadConfig,
+  logLevelFromEnv,
+} from '../../shared/config/load-config.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
-
-/** `"0.25"` -> 0.25, a probability in [0, 1]. */
-function probabilityFromEnv(defaultValue: number) {
-  return v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(/^(\d+(\.\d*)?|\.\d+)$/, 'must be a number from 0 to 1'),
-      v.transform(Number),
-      v.number(),
-      v.maxValue(1, 'must be <= 1'),
-    ),
-    String(defaultValue),
-  )
-}
 
 /**
  * The sandbox's settings, one environment variable each. Waits are capped
@@ -26,7 +18,7 @@ export const gatewayConfigSchema = v.object({
   PORT: intFromEnv(3003, 0, 65_535),
   HOST: bindHostFromEnv,
   LOG_LEVEL: logLevelFromEnv,
-  GATEWAY_FAILURE_RATE: probabilityFromEnv(0),
+  GATEWAY_FAILURE_RATE: fractionFromEnv(0),
   GATEWAY_LATENCY_MS: intFromEnv(0, 0, 5_000),
   GATEWAY_SLOW_MS: intFromEnv(10_000, 0, 20_000),
   GATEWAY_FLAKY_FAILURES: intFromEnv(2, 0, 100),

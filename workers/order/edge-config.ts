@@ -1,22 +1,10 @@
 import * as v from 'valibot'
-import { intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import { intFromEnv, loadConfig, logLevelFromEnv, urlListFromEnv } from '../../shared/config/load-config.ts'
 
 /** NATS over WebSocket only: the edge has no TCP client. */
-const wsUrls = v.pipe(
-  v.string(),
-  v.transform((s) =>
-    s
-      .split(',')
-      .map((u) => u.trim())
-      .filter((u) => u !== ''),
-  ),
-  v.array(
-    v.pipe(
-      v.string(),
-      v.regex(/^wss?:\/\/[^\s]+$/, 'must be ws:// or wss:// URLs (the NATS websocket listener)'),
-    ),
-  ),
-  v.minLength(1, 'must name at least one server'),
+const wsUrls = urlListFromEnv(
+  /^wss?:\/\/[^\s]+$/,
+  'must be ws:// or wss:// URLs (the NATS websocket listener)',
 )
 
 const secret = v.optional(v.pipe(v.string(), v.minLength(1)))
