@@ -11,6 +11,17 @@ import {
 const TRANSIENT_MESSAGE =
   /no responders|jetstream is not enabled|temporarily unavailable|timeout|timed out|disconnect|connection closed/i
 
+/** The error and its `cause` chain (bounded), for classifying wrapped errors. */
+function* causeChain(error: unknown): Generator<Error> {
+  for (
+    let current: unknown = error, depth = 0;
+    current instanceof Error && depth < 8;
+    current = current.cause, depth++
+  ) {
+    yield current
+  }
+}
+
 /**
  * True when an error (or any error in its `cause` chain) says NATS itself is
  * briefly unable to answer: disconnected, a stream or KV leader being elected
@@ -19,11 +30,7 @@ const TRANSIENT_MESSAGE =
  * spend the message's deliveries.
  */
 export function isNatsUnavailable(error: unknown): boolean {
-  for (
-    let current: unknown = error, depth = 0;
-    current instanceof Error && depth < 8;
-    current = current.cause, depth++
-  ) {
+  for (const current of causeChain(error)) {
     if (
       current instanceof TimeoutError ||
       current instanceof NoRespondersError ||
@@ -47,11 +54,7 @@ export function isNatsUnavailable(error: unknown): boolean {
  * Worth retrying while provisioning; a service should wait, not crash-loop.
  */
 export function isClusterForming(error: unknown): boolean {
-  for (
-    let current: unknown = error, depth = 0;
-    current instanceof Error && depth < 8;
-    current = current.cause, depth++
-  ) {
+  for (const current of causeChain(error)) {
     if (current instanceof JetStreamApiError && current.code === 10005) return true
     if (/no suitable peers/i.test(current.message)) return true
   }
