@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import { parseJsonBody } from '../../shared/http/json-body.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
@@ -55,14 +56,9 @@ export function createApp({
   app.post('/charges', async (c) => {
     const key = parseIdempotencyKey(c.req.header('Idempotency-Key'))
     if (key === undefined) return c.json({ error: 'missing_idempotency_key' }, 400)
-    const text = await c.req.text()
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch {
-      return c.json({ error: 'malformed_json' }, 400)
-    }
-    const parsed = parseChargeRequest(body)
+    const body = parseJsonBody(await c.req.text())
+    if (!body.ok) return c.json({ error: 'malformed_json' }, 400)
+    const parsed = parseChargeRequest(body.value)
     if (!parsed.ok) {
       const message = parsed.issues.map(({ path, message }) => `${path || '(body)'}: ${message}`).join('; ')
       return c.json({ error: 'invalid_request', message, issues: parsed.issues }, 400)

@@ -6,6 +6,7 @@ import {
   httpMetrics,
   type Readiness,
 } from '../../shared/http/observability-routes.ts'
+import { isJsonContentType, parseJsonBody } from '../../shared/http/json-body.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
@@ -39,16 +40,12 @@ export function createApp({ store, logger, metrics, checkReady }: InventoryAppDe
     const sku = c.req.param('sku')
     if (!v.is(SkuSchema, sku))
       return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)
-    if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(c.req.header('Content-Type') ?? '')) {
+    if (!isJsonContentType(c.req.header('Content-Type'))) {
       return c.json({ error: 'unsupported_media_type', message: 'send application/json' }, 415)
     }
-    let body: unknown
-    try {
-      body = JSON.parse(await c.req.text())
-    } catch {
-      return c.json({ error: 'malformed_json', message: 'the body is not valid JSON' }, 400)
-    }
-    const parsed = v.safeParse(SetStockRequestSchema, body)
+    const body = parseJsonBody(await c.req.text())
+    if (!body.ok) return c.json({ error: 'malformed_json', message: 'the body is not valid JSON' }, 400)
+    const parsed = v.safeParse(SetStockRequestSchema, body.value)
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)
       return c.json(

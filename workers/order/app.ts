@@ -9,6 +9,7 @@ import {
   httpMetrics,
   type Readiness,
 } from '../../shared/http/observability-routes.ts'
+import { isJsonContentType, parseJsonBody } from '../../shared/http/json-body.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
@@ -62,8 +63,7 @@ export function createApp({
         ),
     }),
     async (c) => {
-      const contentType = c.req.header('Content-Type') ?? ''
-      if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
+      if (!isJsonContentType(c.req.header('Content-Type'))) {
         return c.json({ error: 'unsupported_media_type', message: 'send the order as application/json' }, 415)
       }
       const idempotencyKey = c.req.header('Idempotency-Key')
@@ -76,13 +76,9 @@ export function createApp({
           400,
         )
       }
-      let body: unknown
-      try {
-        body = JSON.parse(await c.req.text())
-      } catch {
-        return c.json({ error: 'malformed_json', message: 'the body is not valid JSON' }, 400)
-      }
-      const parsed = v.safeParse(CreateOrderRequestV1, body, { abortPipeEarly: true })
+      const body = parseJsonBody(await c.req.text())
+      if (!body.ok) return c.json({ error: 'malformed_json', message: 'the body is not valid JSON' }, 400)
+      const parsed = v.safeParse(CreateOrderRequestV1, body.value, { abortPipeEarly: true })
       if (!parsed.success) {
         const issues = toIssueViews(parsed.issues)
         const first = issues[0]
