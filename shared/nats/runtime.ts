@@ -102,15 +102,15 @@ export async function startDurableConsumer(
     gate,
   }: { durable: string; filterSubjects: readonly string[]; handlers: Handlers; gate?: Gate },
 ): Promise<RunningConsumer> {
-  const provision = async () => {
+  const provisionConsumer = () =>
+    ensureConsumer(rt.jsm, STREAMS.orders.name, durableConsumerConfig(durable, filterSubjects, rt.limits))
+  // startNatsRuntime provisioned the streams; recovering a lost consumer may
+  // also find them gone (a server without its store), so it ensures both.
+  const reprovision = async () => {
     await ensureStreams(rt.jsm, rt.limits)
-    await ensureConsumer(
-      rt.jsm,
-      STREAMS.orders.name,
-      durableConsumerConfig(durable, filterSubjects, rt.limits),
-    )
+    await provisionConsumer()
   }
-  await retryWhileUnavailable(provision, rt.config.NATS_CONNECT_TIMEOUT_MS, rt.logger)
+  await retryWhileUnavailable(provisionConsumer, rt.config.NATS_CONNECT_TIMEOUT_MS, rt.logger)
   // Dead-letters what the loop never saw fail: a last delivery whose ack wait
   // ran out (crash, hang) or that was nak'd, and terms from elsewhere.
   const capture = await startDeadLetterCapture({
@@ -141,7 +141,7 @@ export async function startDurableConsumer(
 
   function startLoop(): Promise<RunningConsumer> {
     return startConsumer({
-      ensureConsumer: provision,
+      ensureConsumer: reprovision,
       ...(gate ? { gate } : {}),
       js: rt.js,
       logger: rt.logger,
