@@ -1,4 +1,4 @@
-import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream'
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import * as v from 'valibot'
 import { EVENT_SCHEMAS, type EventOf } from '../../schemas/events.ts'
 import { HEADERS, type Subject } from '../../schemas/subjects.ts'
@@ -8,6 +8,7 @@ import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
 import { isNatsUnavailable } from './errors.ts'
 import { publishEvent, type OutgoingEvent } from './publish.ts'
+import { startPullLoop } from './pull-loop.ts'
 
 export interface MessageContext {
   correlationId: string
@@ -121,14 +122,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function startConsumer(options: ConsumerOptions): Promise<RunningConsumer> {
   const { js, logger, metrics, stream, durable, handlers, concurrency, maxDeliver, ackWaitMs, gate } = options
   const nakDelay = options.nakDelayMs ?? defaultNakDelay
-  const expires = Math.max(1_000, options.pullExpiresMs ?? 5_000)
   const unavailableRetryMs = options.unavailableRetryMs ?? 60_000
   const active = new Set<Promise<void>>()
-  let stopping = false
-  let wakeStop: () => void = () => undefined
-  const stopped = new Promise<void>((resolve) => (wakeStop = resolve))
-  let batch: ConsumerMessages | undefined
-  let consumer: Consumer = await js.consumers.get(stream, durable)
+  const consumer = await js.consumers.get(stream, durable)
 
   /**
    * Runs the handler and publishes what it produced. Waits (keeping the ack
@@ -156,10 +152,10 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         }
         return produced
       } catch (error) {
-        if (stopping) throw error
+        if (loop.isStopping()) throw error
         if (error instanceof PauseConsumption) {
           ctx.logger.info({ reason: error.message }, 'holding the message; will handle it again shortly')
-          await Promise.race([Promise.all([gate?.whenOpen(), sleep(error.retryAfterMs)]), stopped])
+          await Promise.race([Promise.all([gate?.whenOpen(), sleep(error.retryAfterMs)]), loop.stopped])
           continue
         }
         if (!isNatsUnavailable(error)) throw error
@@ -170,7 +166,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
           { err: error, retryInMs: delay },
           'NATS unavailable; holding the message and retrying',
         )
-        await Promise.race([sleep(delay), stopped])
+        await Promise.race([sleep(delay), loop.stopped])
       }
     }
   }
@@ -250,59 +246,41 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     void task.finally(() => active.delete(task))
   }
 
-  async function recover(failures: number, error: unknown): Promise<void> {
-    const delay = Math.min(5_000, 250 * 2 ** Math.min(failures, 5))
-    logger.warn({ err: error, consumer: durable, retryInMs: delay }, 'pull failed; recovering the consumer')
-    await Promise.race([sleep(delay), stopped])
-    if (stopping) return
-    try {
-      await options.ensureConsumer()
-      consumer = await js.consumers.get(stream, durable)
-    } catch (recreateError) {
-      logger.warn({ err: recreateError, consumer: durable }, 'consumer not reachable yet')
-    }
-  }
-
-  const done = (async () => {
-    let failures = 0
-    while (!stopping) {
+  // Handlers run only for pulled messages, so always after `loop` is set.
+  const loop = startPullLoop({
+    name: durable,
+    logger,
+    consumer,
+    getConsumer: () => js.consumers.get(stream, durable),
+    reprovision: options.ensureConsumer,
+    expiresMs: options.pullExpiresMs ?? 5_000,
+    // Never more than the free slots: a message that arrives after the gate
+    // closed waits in its handler instead of being pulled and dropped.
+    nextBatchSize: async ({ stopped, isStopping }) => {
       if (gate !== undefined && !gate.isOpen()) {
         logger.warn({ consumer: durable }, 'consumption paused')
         await Promise.race([gate.whenOpen(), stopped])
-        if (!stopping) logger.info({ consumer: durable }, 'consumption resumed')
-        continue
+        if (!isStopping()) logger.info({ consumer: durable }, 'consumption resumed')
+        return 0
       }
       if (active.size >= concurrency) {
         await Promise.race([...active, stopped])
-        continue
+        return 0
       }
-      try {
-        batch = await consumer.fetch({ max_messages: concurrency - active.size, expires })
-        // Never more than the free slots: a message that arrives after the gate
-        // closed waits in its handler instead of being pulled and dropped.
-        for await (const msg of batch) launch(msg)
-        const closed = await batch.closed()
-        if (closed instanceof Error) throw closed
-        failures = 0
-      } catch (error) {
-        if (stopping) break
-        failures++
-        await recover(failures, error)
-      } finally {
-        batch = undefined
-      }
-    }
+      return concurrency - active.size
+    },
+    onMessage: launch,
+  })
+  const done = loop.done.then(async () => {
     await Promise.allSettled(active)
-  })()
+  })
 
   logger.info({ stream, consumer: durable, concurrency }, 'consumer started')
   return {
     done,
     inFlight: () => active.size,
     async stop() {
-      stopping = true
-      wakeStop()
-      await batch?.close()
+      await loop.stop()
       await done
       logger.info({ consumer: durable }, 'consumer stopped')
     },

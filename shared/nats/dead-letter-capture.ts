@@ -4,9 +4,7 @@ import {
   DiscardPolicy,
   RetentionPolicy,
   StorageType,
-  type Consumer,
   type ConsumerConfig,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -17,6 +15,7 @@ import { DEAD_LETTER_HEADERS, STREAMS } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import { advisorySubjects, parseAdvisory, toDeadLetterCopy } from './dead-letter-advisory.ts'
+import { startPullLoop } from './pull-loop.ts'
 import { ensureConsumer, ensureStream, type TopologyLimits } from './topology.ts'
 
 /** Keeps JetStream's MAX_DELIVERIES / MSG_TERMINATED advisories about the saga stream. */
@@ -99,17 +98,13 @@ export async function startDeadLetterCapture(options: DeadLetterCaptureOptions):
   const { js, jsm, logger, metrics, stream, durable, limits, publishTimeoutMs } = options
   const name = captureDurableName(durable)
   const nakDelay = options.nakDelayMs ?? captureNakDelay
-  const expires = Math.max(1_000, options.pullExpiresMs ?? 5_000)
-  const provision = async (): Promise<Consumer> => {
+  const provision = async (): Promise<void> => {
     await ensureStream(jsm, advisoryStreamConfig(limits, stream))
     await ensureConsumer(jsm, ADVISORY_STREAM, captureConsumerConfig(stream, durable))
-    return await js.consumers.get(ADVISORY_STREAM, name)
   }
-  let consumer = await provision()
-  let stopping = false
-  let wakeStop: () => void = () => undefined
-  const stopped = new Promise<void>((resolve) => (wakeStop = resolve))
-  let batch: ConsumerMessages | undefined
+  const getConsumer = () => js.consumers.get(ADVISORY_STREAM, name)
+  await provision()
+  const consumer = await getConsumer()
 
   async function handle(msg: JsMsg): Promise<string> {
     const parsed = parseAdvisory(msg.data)
@@ -155,51 +150,25 @@ export async function startDeadLetterCapture(options: DeadLetterCaptureOptions):
     }
   }
 
-  async function recover(failures: number, error: unknown): Promise<void> {
-    const delay = Math.min(5_000, 250 * 2 ** Math.min(failures, 5))
-    logger.warn(
-      { err: error, consumer: name, retryInMs: delay },
-      'advisory pull failed; recovering the capture consumer',
-    )
-    await Promise.race([new Promise((resolve) => setTimeout(resolve, delay)), stopped])
-    if (stopping) return
-    try {
-      consumer = await provision()
-    } catch (provisionError) {
-      logger.warn({ err: provisionError, consumer: name }, 'capture consumer not reachable yet')
-    }
-  }
-
-  const done = (async () => {
-    let failures = 0
-    while (!stopping) {
-      try {
-        batch = await consumer.fetch({ max_messages: 16, expires })
-        for await (const msg of batch) {
-          const outcome = await handle(msg)
-          metrics.messagesHandled.inc({ consumer: name, subject: msg.subject, outcome })
-        }
-        const closed = await batch.closed()
-        if (closed instanceof Error) throw closed
-        failures = 0
-      } catch (error) {
-        if (stopping) break
-        failures++
-        await recover(failures, error)
-      } finally {
-        batch = undefined
-      }
-    }
-  })()
+  const loop = startPullLoop({
+    name,
+    logger,
+    consumer,
+    getConsumer,
+    reprovision: provision,
+    expiresMs: options.pullExpiresMs ?? 5_000,
+    nextBatchSize: () => Promise.resolve(16),
+    onMessage: async (msg) => {
+      const outcome = await handle(msg)
+      metrics.messagesHandled.inc({ consumer: name, subject: msg.subject, outcome })
+    },
+  })
 
   logger.info({ stream: ADVISORY_STREAM, consumer: name }, 'dead-letter capture started')
   return {
-    done,
+    done: loop.done,
     async stop() {
-      stopping = true
-      wakeStop()
-      await batch?.close()
-      await done
+      await loop.stop()
       logger.info({ consumer: name }, 'dead-letter capture stopped')
     },
   }
