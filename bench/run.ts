@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { BUN, bundleForNode, compilePlain, compileProjectWorkers, ROOT } from './lib/builds.ts'
+import { BUN, bundleForNode, compileProjectWorkers, ROOT } from './lib/builds.ts'
 import { settingsFor, type BenchContext } from './lib/context.ts'
 import { currentLoad, readMachineFacts } from './lib/machine.ts'
 import { startBenchNats } from './lib/nats.ts'
@@ -43,9 +43,8 @@ try {
   if (!settings.smoke && values['no-wait'] !== true) {
     await waitForQuiet({ below: 1.0, maxWaitMs: 15 * 60_000, pollMs: 30_000, log })
   }
-  log('building: project binaries, prototype, load generator, Express peer')
+  log('building: project binaries, load generator, Express peer')
   const workers = compileProjectWorkers(join(tmp, 'bin'))
-  const orderPrototype = compilePlain('bench/prototypes/order-intake.ts', join(tmp, 'bin', 'order-prototype'))
   const generator = bundleForNode('bench/load/generator.ts', join(tmp, 'generator.mjs'))
   const expressPeer = bundleForNode('bench/baselines/express-peer.ts', join(tmp, 'express-peer.mjs'))
   const nats = await startBenchNats(tmp)
@@ -59,7 +58,6 @@ try {
     generator,
     expressPeer,
     workers,
-    orderPrototype,
     log,
   }
   const report: BenchReport = {

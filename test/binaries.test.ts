@@ -13,7 +13,7 @@ import { startSagaStack, type Command, type SagaStack } from './support/saga-sta
 
 const ROOT = join(import.meta.dirname, '..')
 const bin = (name: BinaryName): string => join(ROOT, 'dist', 'bin', name)
-const SERVICES = ['order', 'inventory', 'payment', 'gateway'] as const
+const SERVICES = ['order', 'order-status', 'inventory', 'payment', 'gateway'] as const
 // A new PID namespace needs root (CI has it); elsewhere those tests skip, in CI they fail.
 const pid1 = it.skipIf(!canUnsharePid() && process.env['CI'] !== 'true')
 
@@ -28,7 +28,8 @@ describe('compiled binaries: command line', () => {
   })
 
   it.each([
-    ['order', ['NATS_URL', 'ORDER_MAX_BODY_BYTES']],
+    ['order', ['NATS_URL', 'ORDER_MAX_BODY_BYTES', 'ORDER_STATUS_WAIT_MS']],
+    ['order-status', ['NATS_URL', 'CONSUMER_MAX_DELIVER']],
     ['inventory', ['NATS_URL', 'INVENTORY_CURRENCY']],
     ['payment', ['NATS_URL', 'PAYMENT_GATEWAY_URL']],
     ['gateway', ['GATEWAY_SLOW_MS', 'HOST']],
@@ -49,7 +50,7 @@ describe('compiled binaries: command line', () => {
   it('order-saga names its services, takes one from ORDER_SAGA_SERVICE, and rejects an unknown one', async () => {
     const help = await exec(bin('order-saga'), ['--help'])
     expect(help.code).toBe(0)
-    expect(help.out).toContain('services: order, inventory, payment, gateway')
+    expect(help.out).toContain('services: order, order-status, inventory, payment, gateway')
     expect(await exec(bin('order-saga'), ['--help'], { ORDER_SAGA_SERVICE: 'payment' })).toMatchObject({
       code: 0,
       out: expect.stringContaining('PAYMENT_GATEWAY_URL'),
@@ -98,12 +99,16 @@ describe('compiled binaries: command line', () => {
   })
 })
 
-const variants: [string, Command][] = [
-  ['the multi-call binary', (worker) => ({ cmd: bin('order-saga'), args: [worker] })],
-  ['one binary per service', (worker) => ({ cmd: bin(worker as BinaryName), args: [] })],
+const variants: [string, Command, 'in-order' | 'own-service'][] = [
+  [
+    'the multi-call binary, projection as its own service',
+    (worker) => ({ cmd: bin('order-saga'), args: [worker] }),
+    'own-service',
+  ],
+  ['one binary per service', (worker) => ({ cmd: bin(worker as BinaryName), args: [] }), 'in-order'],
 ]
 
-describe.each(variants)('the order saga on %s', (_, command) => {
+describe.each(variants)('the order saga on %s', (_, command, projection) => {
   let stack: SagaStack
   const order = (sku: string, quantity: number, paymentToken = 'tok_ok') => ({
     customerId: 'cust-bin',
@@ -112,7 +117,7 @@ describe.each(variants)('the order saga on %s', (_, command) => {
   })
 
   beforeAll(async () => {
-    stack = await startSagaStack({ command })
+    stack = await startSagaStack({ command, projection })
   }, 90_000)
   afterAll(() => stack?.dispose())
 

@@ -60,7 +60,7 @@ describe.skipIf(missing !== undefined)('compose stack', () => {
     const nats = `localhost/order-saga-nats:${TAG}`
     const appImageId = await inspect(app, '{{.Id}}')
     const images = await Promise.all(
-      ['gateway', 'order', 'inventory', 'payment'].map((s) =>
+      ['gateway', 'order', 'order-status', 'inventory', 'payment'].map((s) =>
         inspect(stack.containerName(s as ServiceName), '{{.Image}}'),
       ),
     )

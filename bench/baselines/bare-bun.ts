@@ -1,14 +1,11 @@
 // Baseline (b): the least a Bun intake can do. `Bun.serve`, parse the JSON,
 // one JetStream publish with a message id, 202. No validation, logs or metrics.
 //   NATS_URL=nats://127.0.0.1:4222 PORT=3100 bun bench/baselines/bare-bun.ts
-// BENCH_SECOND_WRITE=1 adds a second JetStream write after the publish (what
-// the order intake's pending-status KV create costs a bare service).
 import { jetstream } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 
 const env = process.env
 const subject = env['BENCH_SUBJECT'] ?? 'bench.bare.orders.created'
-const secondWrite = env['BENCH_SECOND_WRITE'] === '1'
 const nc = await connect({ servers: env['NATS_URL'] ?? 'nats://127.0.0.1:4222', name: 'bare-bun' })
 const js = jetstream(nc, { timeout: 2_000 })
 
@@ -23,7 +20,6 @@ const server = Bun.serve({
     const orderId = crypto.randomUUID()
     const event = JSON.stringify({ ...order, orderId })
     await js.publish(subject, event, { msgID: orderId })
-    if (secondWrite) await js.publish(`${subject}.status`, event, { msgID: `status:${orderId}` })
     return Response.json({ orderId, status: 'pending' }, { status: 202 })
   },
 })

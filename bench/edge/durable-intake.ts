@@ -66,7 +66,6 @@ export class OrderIntake {
       statusKv,
       idempotencyKv,
       isConnected,
-      logger,
       metrics,
       timeoutMs,
     })

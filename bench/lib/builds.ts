@@ -6,12 +6,15 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
+import { BINARIES } from '../../scripts/build.ts'
 
 export const ROOT = join(import.meta.dirname, '..', '..')
 export const BUN = join(ROOT, 'node_modules', '.bin', 'bun')
 export const BUN_RUNTIME = join(ROOT, 'node_modules', 'bun', 'bin', 'bun.exe')
-export const WORKERS = ['order', 'inventory', 'payment', 'gateway'] as const
+export const WORKERS = ['order', 'order-status', 'inventory', 'payment', 'gateway'] as const
 export type WorkerName = (typeof WORKERS)[number]
+/** Each worker's entry file, as the project's build names it. */
+export const WORKER_ENTRY: Record<WorkerName, string> = BINARIES
 
 function bun(args: readonly string[]): string {
   return execFileSync(BUN, args, {
@@ -36,7 +39,7 @@ export function compileProjectWorkers(outDir: string): CompiledWorkers {
     bun(['scripts/build.ts', ...WORKERS, '--out', outDir])
     return { how: '`bun scripts/build.ts` (what `npm run build` runs; fresh from the working tree)', paths }
   }
-  for (const w of WORKERS) compilePlain(`workers/${w}/main.ts`, paths[w])
+  for (const w of WORKERS) compilePlain(WORKER_ENTRY[w], paths[w])
   return { how: '`bun build --compile --minify` (the project has no build script)', paths }
 }
 
@@ -81,7 +84,7 @@ export function sizeOf(file: string): SizedFile {
 /** A worker's own JavaScript, what its binary adds to the Bun runtime: `bun build --minify --target=bun`. */
 export function workerBundle(worker: WorkerName, outDir: string): SizedFile {
   const outFile = join(outDir, `${worker}.js`)
-  bun(['build', '--minify', '--target=bun', `workers/${worker}/main.ts`, '--outfile', outFile])
+  bun(['build', '--minify', '--target=bun', WORKER_ENTRY[worker], '--outfile', outFile])
   return sizeOf(outFile)
 }
 

@@ -54,7 +54,5 @@ export interface BenchContext {
   /** Node bundle of bench/baselines/express-peer.ts. */
   expressPeer: string
   workers: CompiledWorkers
-  /** The bench-only order prototype (bench/prototypes/order-intake.ts), compiled. */
-  orderPrototype: string
   log(message: string): void
 }

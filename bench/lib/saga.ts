@@ -1,5 +1,6 @@
 // The whole saga for the end-to-end figures: every worker as its compiled
-// binary (how it ships), on the bench's nats-server, logs to files.
+// binary, deployed as compose.yaml does (the projection in order-status), on
+// the bench's nats-server, logs to files.
 import type { BenchContext } from './context.ts'
 import { readRss } from './processes.ts'
 import { startService, type BenchService } from './services.ts'
@@ -26,10 +27,11 @@ export async function startSaga(ctx: BenchContext): Promise<SagaStack> {
   try {
     const natsEnv = { NATS_URL: ctx.nats.url }
     const gateway = await start('gateway', {})
-    const order = await start('order', natsEnv)
+    const order = await start('order', { ...natsEnv, ORDER_PROJECTION: 'off' })
+    const orderStatus = await start('order-status', natsEnv)
     const inventory = await start('inventory', natsEnv)
     const payment = await start('payment', { ...natsEnv, PAYMENT_GATEWAY_URL: gateway.url })
-    const services = { order, inventory, payment, gateway }
+    const services = { order, 'order-status': orderStatus, inventory, payment, gateway }
     return {
       services,
       rss: () =>

@@ -12,6 +12,7 @@ import {
   edgeBundle,
   ROOT,
   WORKERS,
+  WORKER_ENTRY,
   workerBundle,
   type SizedFile,
   type WorkerName,
@@ -50,7 +51,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
   mkdirSync(plainDir, { recursive: true })
   const binaries = {} as BinariesResult['binaries']
   for (const w of WORKERS) {
-    const plain = compilePlain(`workers/${w}/main.ts`, join(plainDir, w))
+    const plain = compilePlain(WORKER_ENTRY[w], join(plainDir, w))
     ctx.log(`idle RSS of ${w}`)
     binaries[w] = {
       bytes: statSync(ctx.workers.paths[w]).size,

@@ -1,10 +1,9 @@
 // Where the intake's time goes: the order service re-measured (closed model)
-// with one thing changed at a time, by configuration or by the bench-only
-// prototype (bench/prototypes/order-intake.ts). Product code is untouched.
+// with one thing changed at a time by configuration. Product code is untouched.
 import { BUN } from '../lib/builds.ts'
 import type { BenchContext } from '../lib/context.ts'
 import { ensureBaselineStreams } from '../lib/nats.ts'
-import { startService } from '../lib/services.ts'
+import { startService, type BenchService } from '../lib/services.ts'
 import {
   closedRun,
   quiesceOrders,
@@ -23,85 +22,102 @@ export interface VariantResult {
 interface Variant {
   name: string
   what: string
-  /** Which program: the project's order binary (default), the bench prototype, or the bare baseline. */
-  program?: 'order' | 'prototype' | 'bare'
+  /** The project's order binary (default) or the bare baseline. */
+  program?: 'order' | 'bare'
   env?: Record<string, string>
+  /** The order-status projection runs beside it, in its own process (as compose.yaml runs it). */
+  statusService?: boolean
   idempotencyKeys?: boolean
 }
+
+const SHIPPED = { ORDER_PROJECTION: 'off' }
 
 const VARIANTS: readonly Variant[] = [
   {
     name: 'shipped',
-    what: 'as shipped: publish + pending-status KV create per POST; projection on; one info log line per order',
+    what: 'as compose.yaml runs it: one publish per POST, the projection in the order-status process beside it',
+    env: SHIPPED,
+    statusService: true,
   },
   {
     name: 'idempotency-key',
     what: 'as shipped, every POST with a new Idempotency-Key (adds a KV get and a KV create)',
+    env: SHIPPED,
+    statusService: true,
     idempotencyKeys: true,
   },
-  { name: 'log-warn', what: 'LOG_LEVEL=warn (no log line per order)', env: { LOG_LEVEL: 'warn' } },
   {
-    name: 'projection-off',
-    what: 'ORDER_PROJECTION=off (status projection in another process)',
-    env: { ORDER_PROJECTION: 'off' },
+    name: 'log-warn',
+    what: 'as shipped, LOG_LEVEL=warn (no log line per order)',
+    env: { ...SHIPPED, LOG_LEVEL: 'warn' },
+    statusService: true,
   },
   {
-    name: 'publish-only',
-    what: 'prototype: projection off and no pending-status KV create (publish only)',
-    program: 'prototype',
-    env: { ORDER_PROJECTION: 'off', BENCH_SKIP_PENDING_STATUS: '1' },
+    name: 'all-in-one',
+    what: 'ORDER_PROJECTION=on (the default of a lone order service, `npm start`): the projection in the intake process',
+    env: { ORDER_PROJECTION: 'on' },
   },
   {
-    name: 'publish-only-quiet',
-    what: 'prototype: publish only, and LOG_LEVEL=warn',
-    program: 'prototype',
-    env: { ORDER_PROJECTION: 'off', BENCH_SKIP_PENDING_STATUS: '1', LOG_LEVEL: 'warn' },
+    name: 'intake-alone',
+    what: 'the intake alone: ORDER_PROJECTION=off and no projection running (it catches up afterwards)',
+    env: SHIPPED,
   },
   {
-    name: 'bare-two-writes',
-    what: 'baseline (b) with a second JetStream write per POST, as the intake does (the ceiling of a two-write design)',
+    name: 'bare-quiet',
+    what: 'baseline (b) again, in this table for reference',
     program: 'bare',
-    env: { BENCH_SUBJECT: 'bench.bare.orders.created', BENCH_SECOND_WRITE: '1' },
+    env: { BENCH_SUBJECT: 'bench.bare.orders.created' },
   },
 ]
 
-function programOf(ctx: BenchContext, variant: Variant): { cmd: string; args: string[]; connName: string } {
-  if (variant.program === 'bare')
-    return { cmd: BUN, args: ['bench/baselines/bare-bun.ts'], connName: 'bare-bun' }
-  if (variant.program === 'prototype') return { cmd: ctx.orderPrototype, args: [], connName: 'order' }
-  return { cmd: ctx.workers.paths.order, args: [], connName: 'order' }
+/** The order-status projection as its own process, as in the end-to-end stack. */
+export async function startStatusService(ctx: BenchContext, name: string): Promise<BenchService> {
+  return await startService({
+    name,
+    cmd: ctx.workers.paths['order-status'],
+    env: { NATS_URL: ctx.nats.url },
+    logDir: ctx.logDir,
+  })
 }
 
 export async function runIntakeVariants(ctx: BenchContext): Promise<VariantResult[]> {
   await ensureBaselineStreams(ctx.nats.jsm)
   const results: VariantResult[] = []
   for (const variant of VARIANTS) {
-    const { cmd, args, connName } = programOf(ctx, variant)
+    const bare = variant.program === 'bare'
+    const status =
+      variant.statusService === true
+        ? await startStatusService(ctx, `variant-${variant.name}-status`)
+        : undefined
     const svc = await startService({
       name: `variant-${variant.name}`,
-      cmd,
-      args,
+      cmd: bare ? BUN : ctx.workers.paths.order,
+      args: bare ? ['bench/baselines/bare-bun.ts'] : [],
       env: { NATS_URL: ctx.nats.url, ...variant.env },
       logDir: ctx.logDir,
+    }).catch(async (error: unknown) => {
+      await status?.proc.stop()
+      throw error
     })
     try {
-      // With the projection off nothing consumes orders.created here; the
-      // end-to-end section purges ORDERS before it starts.
-      const projecting = variant.program !== 'bare' && variant.env?.['ORDER_PROJECTION'] !== 'off'
+      // Orders left unprojected (intake-alone) are applied by the next
+      // variant's projection before it is measured.
       const settle = async (): Promise<void> => {
-        if (projecting) await quiesceOrders(ctx)
+        if (!bare && variant.env?.['ORDER_PROJECTION'] !== 'off') await quiesceOrders(ctx)
+        if (status !== undefined) await quiesceOrders(ctx)
       }
       await warmUp(ctx, svc)
       await settle()
       const samples: ClosedSample[] = []
       for (let round = 1; round <= ctx.settings.runs; round++) {
         ctx.log(`intake variant ${variant.name} round ${round}/${ctx.settings.runs}`)
-        samples.push(await closedRun(ctx, svc, connName, variant.idempotencyKeys === true))
+        samples.push(await closedRun(ctx, svc, bare ? 'bare-bun' : 'order', variant.idempotencyKeys === true))
         await settle()
       }
       results.push({ name: variant.name, what: variant.what, closed: toClosedFigures(samples) })
     } finally {
       await svc.proc.stop()
+      await status?.proc.stop()
     }
   }
   return results

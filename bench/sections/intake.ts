@@ -1,4 +1,6 @@
-// 1. Intake: POST /orders on (a) the order service binary, (b) a bare Bun.serve
+// 1. Intake: POST /orders on (a) the order service binary, deployed as
+// compose.yaml runs it (its projection in the order-status process, running
+// beside it on the same cores), (b) a bare Bun.serve
 // + one JetStream publish, (c) Express on Node with validation + publish.
 // Closed model (autocannon, 64 connections) and open model (fixed arrival
 // rate, latency from the intended send time), same server, rounds interleaved.
@@ -9,6 +11,7 @@ import { ensureBaselineStreams } from '../lib/nats.ts'
 import { readRss } from '../lib/processes.ts'
 import { startService, type BenchService, type ServiceSpec } from '../lib/services.ts'
 import { ratioOf, toFigure, type Figure, type Ratio } from '../lib/stats.ts'
+import { startStatusService } from './intake-variants.ts'
 import {
   closedRun,
   CONNECTIONS,
@@ -69,9 +72,9 @@ export async function runIntake(ctx: BenchContext): Promise<IntakeResult> {
   }[] = [
     {
       key: 'a',
-      label: 'order service (compiled Bun binary)',
+      label: 'order service (compiled Bun binary; projection in the order-status process beside it)',
       connName: 'order',
-      spec: { name: 'intake-order', cmd: ctx.workers.paths.order, env },
+      spec: { name: 'intake-order', cmd: ctx.workers.paths.order, env: { ...env, ORDER_PROJECTION: 'off' } },
     },
     {
       key: 'b',
@@ -97,6 +100,7 @@ export async function runIntake(ctx: BenchContext): Promise<IntakeResult> {
     },
   ]
   const targets: Target[] = []
+  const status = await startStatusService(ctx, 'intake-order-status')
   try {
     for (const s of specs) {
       const svc = await startService({ ...s.spec, logDir })
@@ -182,6 +186,6 @@ export async function runIntake(ctx: BenchContext): Promise<IntakeResult> {
       ac: ratioOf(a.closed.rps, c.closed.rps),
     }
   } finally {
-    await Promise.allSettled(targets.map((t) => t.svc.proc.stop()))
+    await Promise.allSettled([...targets.map((t) => t.svc.proc.stop()), status.proc.stop()])
   }
 }

@@ -1,5 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
+import type { Logger } from '../observability/log.ts'
 import type { HttpMetrics } from '../observability/metrics-port.ts'
 
 export interface Readiness {
@@ -47,4 +48,20 @@ export function httpMetrics(metrics: HttpMetrics): MiddlewareHandler {
       metrics.httpDuration.observe(labels, (performance.now() - start) / 1000)
     }
   }
+}
+
+/**
+ * The HTTP surface of a worker that serves only `/health`, `/ready` and
+ * `/metrics`: request metrics, a JSON 404 and a logged JSON 500.
+ */
+export function createObservabilityApp(deps: ObservabilityDeps & { logger: Pick<Logger, 'error'> }): Hono {
+  const app = new Hono()
+  app.use(httpMetrics(deps.metrics))
+  app.route('/', createObservabilityRoutes(deps))
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404))
+  app.onError((error, c) => {
+    deps.logger.error({ err: error, path: c.req.path }, 'unhandled error')
+    return c.json({ error: 'internal', message: 'internal error' }, 500)
+  })
+  return app
 }

@@ -41,6 +41,18 @@ export async function readJson<T>(
   return { value: result.output, revision: entry.revision }
 }
 
+export interface UpdateOptions<T> {
+  maxAttempts?: number
+  /**
+   * The record as the caller last saw it (`null`: assumed absent). The first
+   * attempt decides and writes against it without reading; a stale guess
+   * costs one revision conflict and a read.
+   */
+  assumed?: Versioned<T> | null
+  /** Told what was written, with its revision (e.g. to keep for the next `assumed`). */
+  onWritten?: (written: Versioned<T>) => void
+}
+
 /**
  * Read-modify-write at the read revision, retried on conflict: several
  * processes can update the same key without losing an update. `change`
@@ -51,16 +63,17 @@ export async function updateJson<T, R = T>(
   key: string,
   schema: v.GenericSchema<unknown, T>,
   change: (current: T | null) => { value: T; result: R } | { value?: undefined; result: R },
-  { maxAttempts = 50 }: { maxAttempts?: number } = {},
+  { maxAttempts = 50, assumed, onWritten }: UpdateOptions<T> = {},
 ): Promise<R> {
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const current = await readJson(kv, key, schema)
+    const current = attempt === 1 && assumed !== undefined ? assumed : await readJson(kv, key, schema)
     const next = change(current?.value ?? null)
     if (next.value === undefined) return next.result
     const data = encoder.encode(JSON.stringify(next.value))
     try {
-      if (current === null) await kv.create(key, data)
-      else await kv.update(key, data, current.revision)
+      const revision =
+        current === null ? await kv.create(key, data) : await kv.update(key, data, current.revision)
+      onWritten?.({ value: next.value, revision })
       return next.result
     } catch (error) {
       if (!isRevisionConflict(error)) throw error

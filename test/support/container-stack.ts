@@ -25,7 +25,16 @@ export const LOCAL_BASE_IMAGES = {
   NATS_IMAGE: 'localhost/order-saga-nats-server:local',
 } as const
 
-export const SERVICES = ['nats-1', 'nats-2', 'nats-3', 'gateway', 'order', 'inventory', 'payment'] as const
+export const SERVICES = [
+  'nats-1',
+  'nats-2',
+  'nats-3',
+  'gateway',
+  'order',
+  'order-status',
+  'inventory',
+  'payment',
+] as const
 export type ServiceName = (typeof SERVICES)[number]
 
 const PORT_VARS = [
@@ -36,6 +45,7 @@ const PORT_VARS = [
   'NATS_1_PORT',
   'NATS_2_PORT',
   'NATS_3_PORT',
+  'ORDER_STATUS_PORT',
 ] as const
 
 export interface ComposeStackOptions {
@@ -177,7 +187,7 @@ export async function startComposeStack(
   const url = (i: number): string => `http://127.0.0.1:${ports[i]}`
   return {
     project,
-    urls: { order: url(0), inventory: url(1), payment: url(2), gateway: url(3) },
+    urls: { order: url(0), inventory: url(1), payment: url(2), gateway: url(3), orderStatus: url(7) },
     natsUrls: [4, 5, 6].map((i) => `nats://127.0.0.1:${ports[i]}`),
     timings,
     compose,

@@ -15,6 +15,11 @@ export interface SagaStackOptions {
   /** Added to the environment of every NATS worker (order, inventory, payment). */
   workerEnv?: Record<string, string>
   command?: Command
+  /**
+   * Where the order-status projection runs: in the order service (default,
+   * as `npm start`) or as its own `order-status` service (as compose.yaml).
+   */
+  projection?: 'in-order' | 'own-service'
   /** Output lines kept per process (default 5000). */
   maxLines?: number
 }
@@ -53,7 +58,15 @@ interface NatsTarget {
 
 /** The workers and HTTP helpers on a NATS the caller owns; `dispose` stops the workers only. */
 async function startSagaServices(nats: NatsTarget, opts: SagaStackOptions) {
-  const { inventoryProcesses = 1, gatewayEnv = {}, paymentEnv = {}, workerEnv = {}, command, maxLines } = opts
+  const {
+    inventoryProcesses = 1,
+    gatewayEnv = {},
+    paymentEnv = {},
+    workerEnv = {},
+    command,
+    maxLines,
+    projection = 'in-order',
+  } = opts
   const started: ServiceProcess[] = []
   const start = async (worker: string, env: Record<string, string>): Promise<ServiceProcess> => {
     const proc = await startWorker(worker, env, command, maxLines === undefined ? {} : { maxLines })
@@ -68,7 +81,9 @@ async function startSagaServices(nats: NatsTarget, opts: SagaStackOptions) {
       ...workerEnv,
     }
     const gateway = await start('gateway', { GATEWAY_SLOW_MS: '5000', ...gatewayEnv })
-    const order = await start('order', natsEnv)
+    const ownProjection = projection === 'own-service'
+    const order = await start('order', ownProjection ? { ...natsEnv, ORDER_PROJECTION: 'off' } : natsEnv)
+    if (ownProjection) await start('order-status', natsEnv)
     const inventories: ServiceProcess[] = []
     for (let i = 0; i < inventoryProcesses; i++) inventories.push(await start('inventory', natsEnv))
     const payment = await start('payment', {

@@ -1,6 +1,7 @@
 // One worker of the saga as its own process (`bun run workers/<name>/main.ts`),
 // and what fault tests do to it: kill -9, then start it again on the same port.
 import { join } from 'node:path'
+import { BINARIES, type BinaryName } from '../../scripts/build.ts'
 import { spawnService, ServiceStartError, type ServiceHandle } from '../harness/process.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -8,8 +9,11 @@ export const BUN = join(ROOT, 'node_modules', '.bin', 'bun')
 
 export type Command = (worker: string) => { cmd: string; args: string[] }
 
-/** `bun run workers/<name>/main.ts` by default; a test may run compiled binaries instead. */
-export const bunRun: Command = (worker) => ({ cmd: BUN, args: ['run', `workers/${worker}/main.ts`] })
+/** `bun run <the worker's entry>` by default; a test may run compiled binaries instead. */
+export const bunRun: Command = (worker) => ({
+  cmd: BUN,
+  args: ['run', BINARIES[worker as BinaryName] ?? `workers/${worker}/main.ts`],
+})
 
 export interface ServiceProcess {
   /** The running process; `reviveWorker` swaps in the new one. */
@@ -28,7 +32,7 @@ export interface StartWorkerOptions {
   maxLines?: number
 }
 
-const READY_LINE = /"msg":"[a-z]* ?listening"/
+const READY_LINE = /"msg":"[a-z-]* ?listening"/
 
 export async function startWorker(
   worker: string,

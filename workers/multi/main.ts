@@ -1,5 +1,5 @@
 /**
- * The multi-call binary: `order-saga order|inventory|payment|gateway [args]`.
+ * The multi-call binary: `order-saga order|order-status|inventory|payment|gateway [args]`.
  * One compiled Bun runtime behind every image, so it is stored and pulled once.
  * The only file that imports several workers; each still has its own entry.
  * The service comes from the first argument, else from $ORDER_SAGA_SERVICE
@@ -11,6 +11,7 @@ import { exitWith } from '../../shared/runtime/server.ts'
 import { main as gatewayMain } from '../gateway/main.ts'
 import { inventoryEntry } from '../inventory/entry.ts'
 import { orderEntry } from '../order/entry.ts'
+import { orderStatusEntry } from '../order/status-entry.ts'
 import { paymentEntry } from '../payment/entry.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -20,6 +21,7 @@ export const SERVICE_ENV = 'ORDER_SAGA_SERVICE'
 
 const commands = {
   order: (argv) => runEntry(orderEntry, argv),
+  'order-status': (argv) => runEntry(orderStatusEntry, argv),
   inventory: (argv) => runEntry(inventoryEntry, argv),
   payment: (argv) => runEntry(paymentEntry, argv),
   gateway: (argv, env) => {
@@ -39,7 +41,7 @@ export function helpText(): string {
     'usage: order-saga <service> [--help | --version | healthcheck]',
     '       order-saga probe <url>   exit 0 when GET <url> answers 2xx within 2 s (prints the body)',
     '',
-    'services: order, inventory, payment, gateway',
+    'services: order, order-status, inventory, payment, gateway',
     `${SERVICE_ENV}=<service> picks the service when the first argument names none.`,
     '',
   ].join('\n')

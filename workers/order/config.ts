@@ -11,6 +11,8 @@ export const OrderConfigSchema = v.object({
   ORDER_MAX_BODY_BYTES: intFromEnv(64 * 1024, 1024, 16 * 1024 * 1024),
   /** `Retry-After` seconds on 503. */
   ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
+  /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */
+  ORDER_STATUS_WAIT_MS: intFromEnv(1_000, 0, 10_000),
   /** Run the order-status projection consumer in this process. */
   ORDER_PROJECTION: v.optional(v.picklist(['on', 'off'], 'must be on or off'), 'on'),
 })

@@ -21,6 +21,8 @@ export interface ConnectPerRequestDeps {
   metrics: Pick<IntakeMetrics, 'eventsPublished' | 'eventsPublishFailed'>
   /** Budget of one call, connect included. */
   timeoutMs: number
+  /** See `NatsOrderStoreDeps.statusWaitMs`. */
+  statusWaitMs?: number
   /** Lets the close finish after the response (Workers: `ctx.waitUntil`); awaited when absent. */
   defer?: (work: Promise<unknown>) => void
 }
@@ -33,7 +35,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
   store: OrderStore
   checkReady: () => Promise<Readiness>
 } {
-  const { open, logger, metrics, timeoutMs, defer } = deps
+  const { open, logger, metrics, timeoutMs, statusWaitMs, defer } = deps
 
   async function connect(what: string): Promise<NatsConnection> {
     try {
@@ -67,9 +69,9 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
         statusKv,
         idempotencyKv,
         isConnected: () => !nc.isClosed(),
-        logger,
         metrics,
         timeoutMs: Math.max(MIN_WORK_MS, timeoutMs - (Date.now() - started)),
+        ...(statusWaitMs === undefined ? {} : { statusWaitMs }),
       })
       return await use(store)
     } finally {

@@ -118,9 +118,12 @@ export function applyEvent<S extends Subject>(
   return record
 }
 
-/** The record written right after `orders.created` is acknowledged, before the projection runs. */
-export function toPendingStatus(created: OrderCreated, correlationId: string, at: string): OrderStatus {
-  const record = applyEvent(null, SUBJECTS.orderCreated, created, { at, correlationId })
-  if (record === null) throw new Error('unreachable: a new record always changes')
-  return record
+/**
+ * When an order id was minted, from its UUIDv7 timestamp (ms since the epoch);
+ * `null` for any other UUID version (e.g. a client's own id).
+ */
+export function mintedAt(orderId: string): number | null {
+  if (orderId.length !== 36 || orderId[14] !== '7') return null
+  const ms = Number.parseInt(orderId.slice(0, 8) + orderId.slice(9, 13), 16)
+  return Number.isFinite(ms) ? ms : null
 }

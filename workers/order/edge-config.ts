@@ -21,6 +21,8 @@ export const EdgeOrderConfigSchema = v.object({
   LOG_LEVEL: logLevelFromEnv,
   ORDER_MAX_BODY_BYTES: intFromEnv(64 * 1024, 1024, 16 * 1024 * 1024),
   ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
+  /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */
+  ORDER_STATUS_WAIT_MS: intFromEnv(1_000, 0, 10_000),
 })
 
 export type EdgeOrderConfig = v.InferOutput<typeof EdgeOrderConfigSchema>

@@ -84,6 +84,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     logger,
     metrics,
     timeoutMs,
+    statusWaitMs: config.ORDER_STATUS_WAIT_MS,
     defer: (p) => ctx.waitUntil(p),
   })
   const app = createApp({

@@ -5,6 +5,7 @@
  */
 import type { JetStreamClient } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
+import { v7 as uuidv7 } from 'uuid'
 import * as v from 'valibot'
 import { OrderCreatedV1, type OrderCreated } from '../../schemas/events.ts'
 import type { CreateOrderRequest } from '../../schemas/order-request.ts'
@@ -12,10 +13,9 @@ import { OrderStatusV1, type OrderStatus } from '../../schemas/order-status.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
 import { publishEvent } from '../../shared/nats/publish.ts'
-import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
-import { canonicalJson, toOrderCreated, toPendingStatus } from './domain.ts'
+import { canonicalJson, mintedAt, toOrderCreated } from './domain.ts'
 
 /** NATS cannot take the order now; the client should retry (HTTP 503). */
 export class UnavailableError extends Error {
@@ -48,13 +48,24 @@ export interface NatsOrderStoreDeps {
   statusKv: KV
   idempotencyKv: KV
   isConnected: () => boolean
-  logger: Logger
   metrics: Pick<IntakeMetrics, 'eventsPublished' | 'eventsPublishFailed'>
   /** Deadline for everything one request asks of NATS. */
   timeoutMs: number
+  /**
+   * How long `getOrder` waits for the projection to show an order whose id was
+   * minted in the last {@link FRESH_ORDER_MS} (read-your-writes right after a
+   * 202); 0 answers from the projection at once.
+   */
+  statusWaitMs?: number
+  /** Order ids: UUIDv7, so an id tells when it was minted. */
   newId?: () => string
   now?: () => Date
 }
+
+/** An unknown order id minted longer ago than this is not waited for. */
+export const FRESH_ORDER_MS = 60_000
+/** Projection polls while waiting: first gap, doubling up to the last. */
+const STATUS_POLL_MS = [5, 10, 20, 40, 80, 100] as const
 
 const encoder = new TextEncoder()
 
@@ -64,9 +75,10 @@ async function sha256Hex(text: string): Promise<string> {
 }
 
 export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
-  const { js, statusKv, idempotencyKv, isConnected, logger, metrics, timeoutMs } = deps
-  const newId = deps.newId ?? (() => crypto.randomUUID())
+  const { js, statusKv, idempotencyKv, isConnected, metrics, timeoutMs } = deps
+  const newId = deps.newId ?? (() => uuidv7())
   const now = deps.now ?? (() => new Date())
+  const statusWaitMs = deps.statusWaitMs ?? 0
 
   async function publishCreated(event: OrderCreated, correlationId: string): Promise<void> {
     try {
@@ -82,21 +94,6 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     }
   }
 
-  /** Read-your-writes for GET right after 202; the projection fills it otherwise. */
-  async function writePendingStatus(event: OrderCreated, correlationId: string): Promise<void> {
-    try {
-      const record = toPendingStatus(event, correlationId, now().toISOString())
-      await statusKv.create(event.orderId, encoder.encode(JSON.stringify(record)))
-    } catch (error) {
-      if (!isRevisionConflict(error)) {
-        logger.warn(
-          { err: error, orderId: event.orderId, correlationId },
-          'pending status not written; the projection will',
-        )
-      }
-    }
-  }
-
   async function place(
     request: CreateOrderRequest,
     correlationId: string,
@@ -105,7 +102,6 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     if (idempotencyKey === undefined) {
       const event = toOrderCreated(request, newId(), now())
       await publishCreated(event, correlationId)
-      await writePendingStatus(event, correlationId)
       return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false }
     }
 
@@ -117,10 +113,11 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         const record = existing.value
         if (record.fingerprint !== fingerprint) return { kind: 'idempotency_key_reused' }
         // The first attempt may have stored the key but not the event: publish
-        // again unless the order is known. Same Nats-Msg-Id: never stored twice.
+        // again unless the projection knows the order. Same Nats-Msg-Id: within
+        // the stream's duplicate window it is never stored twice, and past it
+        // every consumer is idempotent per order id.
         if ((await statusKv.get(record.orderId))?.operation !== 'PUT') {
           await publishCreated(record.event, record.correlationId)
-          await writePendingStatus(record.event, record.correlationId)
         }
         return {
           kind: 'accepted',
@@ -138,7 +135,6 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         throw error
       }
       await publishCreated(event, correlationId)
-      await writePendingStatus(event, correlationId)
       return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false }
     }
     throw new UnavailableError('idempotency key contended; retry')
@@ -156,13 +152,35 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     })
   }
 
+  const readStatus = (orderId: string): Promise<OrderStatus | null> =>
+    guard('reading the order', async () => (await readJson(statusKv, orderId, OrderStatusV1))?.value ?? null)
+
+  /**
+   * The projection's record; for an order minted moments ago that it has not
+   * applied yet, polls until it has or `statusWaitMs` passes. The intake
+   * writes one event per order and nothing else, so this is how a GET right
+   * after a 202 sees the order.
+   */
+  async function getOrder(orderId: string): Promise<OrderStatus | null> {
+    const first = await readStatus(orderId)
+    if (first !== null || statusWaitMs === 0) return first
+    const minted = mintedAt(orderId)
+    const started = now().getTime()
+    if (minted === null || started - minted > FRESH_ORDER_MS) return null
+    const until = started + statusWaitMs
+    for (let poll = 0; ; poll++) {
+      const left = until - now().getTime()
+      if (left <= 0) return null
+      const gap = STATUS_POLL_MS[Math.min(poll, STATUS_POLL_MS.length - 1)] ?? 100
+      await new Promise((resolve) => setTimeout(resolve, Math.min(gap, left)))
+      const record = await readStatus(orderId)
+      if (record !== null) return record
+    }
+  }
+
   return {
     placeOrder: ({ request, correlationId, idempotencyKey }) =>
       guard('placing the order', () => place(request, correlationId, idempotencyKey)),
-    getOrder: (orderId) =>
-      guard(
-        'reading the order',
-        async () => (await readJson(statusKv, orderId, OrderStatusV1))?.value ?? null,
-      ),
+    getOrder,
   }
 }

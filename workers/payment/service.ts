@@ -1,7 +1,6 @@
-import { Hono } from 'hono'
-import { Counter, Gauge } from 'prom-client'
+import { Counter, Gauge } from '../../shared/observability/prom.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
-import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
+import { createObservabilityApp } from '../../shared/http/observability-routes.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import { startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
@@ -95,14 +94,7 @@ export async function startPaymentService(
     gate,
   })
 
-  const app = new Hono()
-  app.use(httpMetrics(metrics))
-  app.route('/', createObservabilityRoutes({ metrics, checkReady: rt.readiness.check }))
-  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404))
-  app.onError((error, c) => {
-    logger.error({ err: error, path: c.req.path }, 'unhandled error')
-    return c.json({ error: 'internal', message: 'internal error' }, 500)
-  })
+  const app = createObservabilityApp({ metrics, logger, checkReady: rt.readiness.check })
 
   const stoppable = toStoppable(rt, [consumer])
   return {

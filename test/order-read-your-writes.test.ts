@@ -1,0 +1,120 @@
+// The intake writes one event per order and nothing else; a GET right after
+// the 202 waits (bounded) for the projection. Real nats-server, real KV.
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import type { KV } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import { v4 as uuidv4, v7 as uuidv7 } from 'uuid'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
+import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
+import { createLightMetrics } from '../shared/observability/light-metrics.ts'
+import { applyEvent, mintedAt, toOrderCreated } from '../workers/order/domain.ts'
+import { createNatsOrderStore, FRESH_ORDER_MS, type OrderStore } from '../workers/order/order-store.ts'
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+
+const request = { customerId: 'cust-ryw', items: [{ sku: 'SKU-1', quantity: 1 }], paymentToken: 'tok_ok' }
+const limits = { ...DEFAULT_LIMITS, replicas: 1 }
+
+let server: NatsServerHandle
+let nc: NatsConnection
+let jsm: JetStreamManager
+let statusKv: KV
+let idempotencyKv: KV
+
+function store(statusWaitMs: number): OrderStore {
+  return createNatsOrderStore({
+    js: jetstream(nc),
+    statusKv,
+    idempotencyKv,
+    isConnected: () => !nc.isClosed(),
+    metrics: createLightMetrics('test'),
+    timeoutMs: 2_000,
+    statusWaitMs,
+  })
+}
+
+/** What the projection writes for `orders.created`. */
+async function project(orderId: string): Promise<void> {
+  const event = toOrderCreated(request, orderId, new Date())
+  const record = applyEvent(null, SUBJECTS.orderCreated, event, {
+    at: new Date().toISOString(),
+    correlationId: 'corr',
+  })
+  await statusKv.put(orderId, JSON.stringify(record))
+}
+
+async function statusWrites(): Promise<number> {
+  return (await jsm.streams.info(`KV_${BUCKETS.orderStatus}`)).state.last_seq
+}
+
+beforeAll(async () => {
+  server = await startNatsServer()
+  nc = await connect({ servers: server.url })
+  jsm = await jetstreamManager(nc)
+  await ensureStreams(jsm, limits)
+  statusKv = await ensureBucket(nc, BUCKETS.orderStatus, limits)
+  idempotencyKv = await ensureBucket(nc, BUCKETS.idempotency, limits)
+})
+
+afterAll(async () => {
+  await nc?.close().catch(() => undefined)
+  await server?.dispose()
+})
+
+describe('order ids', () => {
+  it('are UUIDv7 and tell when they were minted', async () => {
+    const before = Date.now()
+    const placed = await store(0).placeOrder({ request, correlationId: 'corr-id' })
+    if (placed.kind !== 'accepted') throw new Error(`expected accepted, got ${placed.kind}`)
+    expect(placed.orderId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    const minted = mintedAt(placed.orderId)
+    expect(minted).not.toBeNull()
+    expect(minted).toBeGreaterThanOrEqual(before)
+    expect(minted).toBeLessThanOrEqual(Date.now())
+    expect(mintedAt(uuidv4())).toBeNull()
+  })
+})
+
+describe('placing an order', () => {
+  it('writes the event and nothing to the status bucket', async () => {
+    const before = await statusWrites()
+    const placed = await store(0).placeOrder({ request, correlationId: 'corr-one-write' })
+    expect(placed.kind).toBe('accepted')
+    expect(await statusWrites()).toBe(before)
+  })
+})
+
+describe('GET right after the 202', () => {
+  it('waits for the projection to apply a fresh order', async () => {
+    const orderId = uuidv7()
+    const started = Date.now()
+    setTimeout(() => void project(orderId), 150)
+    const order = await store(2_000).getOrder(orderId)
+    expect(order).toMatchObject({ orderId, status: 'pending', customerId: 'cust-ryw' })
+    const waited = Date.now() - started
+    expect(waited).toBeGreaterThanOrEqual(140)
+    expect(waited).toBeLessThan(1_500)
+  })
+
+  it('gives up after the configured wait', async () => {
+    const started = Date.now()
+    expect(await store(300).getOrder(uuidv7())).toBeNull()
+    const waited = Date.now() - started
+    expect(waited).toBeGreaterThanOrEqual(290)
+    expect(waited).toBeLessThan(1_000)
+  })
+
+  it('answers at once for ids that are not fresh: other versions, old ones, no wait configured', async () => {
+    const old = uuidv7({ msecs: Date.now() - FRESH_ORDER_MS - 1_000 })
+    for (const [id, waitMs] of [
+      [uuidv4(), 2_000],
+      [old, 2_000],
+      [uuidv7(), 0],
+    ] as const) {
+      const started = Date.now()
+      expect(await store(waitMs).getOrder(id)).toBeNull()
+      expect(Date.now() - started).toBeLessThan(200)
+    }
+  })
+})
