@@ -92,7 +92,7 @@ afterAll(async () => {
 })
 
 describe('order-status projection', () => {
-  it('writes once per event and reads nothing while it is the only writer', async () => {
+  it('writes once per event and reads nothing while it is the only writer (a redelivery reads once)', async () => {
     const handlers = createProjectionHandlers(kv)
     const orderId = uuidv7()
     const { created, reserved, completed } = events(orderId, Date.now())
@@ -101,10 +101,13 @@ describe('order-status projection', () => {
     await apply(handlers, SUBJECTS.orderCreated, created)
     await apply(handlers, SUBJECTS.inventoryReserved, reserved)
     await apply(handlers, SUBJECTS.paymentCompleted, completed)
-    await apply(handlers, SUBJECTS.inventoryReserved, reserved) // redelivered: no write
-
     expect(await writes()).toBe(writesBefore + 3)
     expect(await readsSoFar()).toBe(readsBefore)
+
+    // Redelivered: nothing to write, decided on a fresh read.
+    await apply(handlers, SUBJECTS.inventoryReserved, reserved)
+    expect(await writes()).toBe(writesBefore + 3)
+    expect(await readsSoFar()).toBe(readsBefore + 1)
     const record = await readJson(kv, orderId, OrderStatusV1)
     expect(record?.value).toMatchObject({ orderId, status: 'confirmed', chargeId: 'ch_1', amountCents: 1000 })
     expect(record?.value.history.map((h) => h.event)).toStrictEqual([

@@ -45,8 +45,9 @@ export interface UpdateOptions<T> {
   maxAttempts?: number
   /**
    * The record as the caller last saw it (`null`: assumed absent). The first
-   * attempt decides and writes against it without reading; a stale guess
-   * costs one revision conflict and a read.
+   * attempt decides against it without reading: a write at its revision (a
+   * stale guess costs one revision conflict and a read); a decision not to
+   * write is only ever taken on a fresh read.
    */
   assumed?: Versioned<T> | null
   /** Told what was written, with its revision (e.g. to keep for the next `assumed`). */
@@ -66,9 +67,13 @@ export async function updateJson<T, R = T>(
   { maxAttempts = 50, assumed, onWritten }: UpdateOptions<T> = {},
 ): Promise<R> {
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const current = attempt === 1 && assumed !== undefined ? assumed : await readJson(kv, key, schema)
+    const guessed = attempt === 1 && assumed !== undefined
+    const current = guessed ? assumed : await readJson(kv, key, schema)
     const next = change(current?.value ?? null)
-    if (next.value === undefined) return next.result
+    if (next.value === undefined) {
+      if (guessed) continue // decide "leave it" only on what is stored
+      return next.result
+    }
     const data = encoder.encode(JSON.stringify(next.value))
     try {
       const revision =

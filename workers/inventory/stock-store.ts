@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv'
-import { readJson, updateJson } from '../../shared/nats/kv-json.ts'
+import { readJson } from '../../shared/nats/kv-json.ts'
+import { createRecordWriter } from '../../shared/nats/record-writer.ts'
 import { setStock, takeHold, type HoldDecision, type SetStockDecision } from './domain.ts'
 import {
   ReservationRecordSchema,
@@ -12,17 +13,23 @@ import {
 /** Hot skus see many writers at once; losing a race is normal there. */
 const MAX_ATTEMPTS = 500
 
-/** Stock and reservation records in KV, each change at the read revision. */
+/**
+ * Stock and reservation records in KV, each change a compare-and-set at the
+ * revision it was decided on. Changes to one record from this process run one
+ * at a time and start from what this process wrote last (`createRecordWriter`):
+ * a hot sku costs one write per change instead of a storm of conflicting
+ * retries between this process's own deliveries.
+ */
 export function createStockStore(stockKv: KV, reservationsKv: KV) {
+  const stock = createRecordWriter(stockKv, StockRecordSchema)
+  const reservations = createRecordWriter(reservationsKv, ReservationRecordSchema)
   return {
     getStock: async (sku: string): Promise<StockRecord | null> =>
       (await readJson(stockKv, sku, StockRecordSchema))?.value ?? null,
 
     setStock: (sku: string, request: SetStockRequest): Promise<SetStockDecision> =>
-      updateJson<StockRecord, SetStockDecision>(
-        stockKv,
+      stock.update<SetStockDecision>(
         sku,
-        StockRecordSchema,
         (current) => {
           const decision = setStock(current, sku, request)
           return decision.kind === 'ok' ? { value: decision.record, result: decision } : { result: decision }
@@ -31,10 +38,8 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
       ),
 
     takeHold: (sku: string, orderId: string, quantity: number): Promise<HoldDecision> =>
-      updateJson<StockRecord, HoldDecision>(
-        stockKv,
+      stock.update<HoldDecision>(
         sku,
-        StockRecordSchema,
         (current) => {
           const decision = takeHold(current, orderId, quantity)
           return decision.kind === 'held'
@@ -46,10 +51,8 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
 
     /** Applies a hold change (release or sale); true when something changed. */
     changeHold: (sku: string, change: (record: StockRecord | null) => StockRecord | null): Promise<boolean> =>
-      updateJson(
-        stockKv,
+      stock.update(
         sku,
-        StockRecordSchema,
         (current) => {
           const next = change(current)
           return next === null ? { result: false } : { value: next, result: true }
@@ -72,10 +75,8 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
       leaseMs: number,
       now = Date.now(),
     ): Promise<ClaimResult> =>
-      updateJson<ReservationRecord, ClaimResult>(
-        reservationsKv,
+      reservations.update<ClaimResult>(
         orderId,
-        ReservationRecordSchema,
         (current) => {
           if (current !== null && current.state !== 'reserving')
             return { result: { kind: 'decided', record: current } }
@@ -94,6 +95,8 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
           }
           return { value: lease, result: { kind: 'claimed' } }
         },
+        // A new order is the usual case: create the lease without reading first.
+        { assumeAbsent: true },
       ),
 
     /**
@@ -105,7 +108,7 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
       expectState: ReservationRecord['state'],
       owner?: string,
     ): Promise<ReservationRecord> =>
-      updateJson(reservationsKv, record.orderId, ReservationRecordSchema, (current) => {
+      reservations.update(record.orderId, (current) => {
         if (
           current === null ||
           current.state !== expectState ||

@@ -1,9 +1,9 @@
 import type { KV } from '@nats-io/kv'
 import type { EventOf } from '../../schemas/events.ts'
-import { OrderStatusV1, type OrderStatus } from '../../schemas/order-status.ts'
+import { OrderStatusV1 } from '../../schemas/order-status.ts'
 import { STREAMS, SUBJECTS, type Subject } from '../../schemas/subjects.ts'
 import type { Handler, Handlers, MessageContext, RunningConsumer } from '../../shared/nats/consumer.ts'
-import { updateJson, type Versioned } from '../../shared/nats/kv-json.ts'
+import { createRecordWriter } from '../../shared/nats/record-writer.ts'
 import { startDurableConsumer, type NatsRuntime } from '../../shared/nats/runtime.ts'
 import { applyEvent } from './domain.ts'
 
@@ -26,32 +26,21 @@ export const PROJECTION_CACHE_SIZE = 10_000
  * Consumer handlers that keep the order-status KV bucket up to date. Each
  * event is a compare-and-set write against the record this projection wrote
  * last for the order (kept for the newest {@link PROJECTION_CACHE_SIZE}
- * orders), and `orders.created` assumes a new key: one KV write per event and
- * no read, unless another writer got there first (then it reads and retries).
+ * orders), one event of an order at a time, and `orders.created` assumes a
+ * new key: one KV write per event and no read, unless another writer got
+ * there first (then it reads and retries).
  */
 export function createProjectionHandlers(
   statusKv: KV,
   now: () => Date = () => new Date(),
   cacheSize = PROJECTION_CACHE_SIZE,
 ): Handlers {
-  const lastWritten = new Map<string, Versioned<OrderStatus>>()
-  const remember = (orderId: string, written: Versioned<OrderStatus>): void => {
-    lastWritten.delete(orderId)
-    lastWritten.set(orderId, written)
-    if (lastWritten.size > cacheSize) {
-      const oldest = lastWritten.keys().next()
-      if (oldest.done !== true) lastWritten.delete(oldest.value)
-    }
-  }
+  const records = createRecordWriter(statusKv, OrderStatusV1, { cacheSize })
 
   function project<S extends Subject>(subject: S): Handler<S> {
     return async (event: EventOf<S>, ctx: MessageContext) => {
-      const known = lastWritten.get(event.orderId)
-      const assumed = known ?? (subject === SUBJECTS.orderCreated ? null : undefined)
-      const changed = await updateJson(
-        statusKv,
+      const changed = await records.update(
         event.orderId,
-        OrderStatusV1,
         (current) => {
           const next = applyEvent(current, subject, event, {
             at: now().toISOString(),
@@ -59,7 +48,7 @@ export function createProjectionHandlers(
           })
           return next === null ? { result: false } : { value: next, result: true }
         },
-        { ...(assumed === undefined ? {} : { assumed }), onWritten: (w) => remember(event.orderId, w) },
+        { assumeAbsent: subject === SUBJECTS.orderCreated },
       )
       if (changed) ctx.logger.debug({ event: subject }, 'order status updated')
       return []
