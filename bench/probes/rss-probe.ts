@@ -1,12 +1,21 @@
 // BENCH ONLY: what one library adds to the idle RSS of a compiled Bun binary.
 // One binary; PROBE picks what is loaded (dynamic imports are evaluated only
 // when reached), then it idles behind Bun.serve like a worker.
-//   PROBE=prom-client|pino|hono|valibot|nats|none PORT=0 NATS_URL=... ./rss-probe
+//   PROBE=prom-client|prom-client-index|pino|hono|valibot|nats|none PORT=0 NATS_URL=... ./rss-probe
 const probe = process.env['PROBE'] ?? 'none'
 const keep: unknown[] = []
 
 switch (probe) {
   case 'prom-client': {
+    // As the workers load it (shared/observability/prom.ts: its lib/ files).
+    const { collectDefaultMetrics, Registry } = await import('../../shared/observability/prom.ts')
+    const register = new Registry()
+    collectDefaultMetrics({ register })
+    keep.push(register)
+    break
+  }
+  case 'prom-client-index': {
+    // prom-client's index, which also loads the Pushgateway and cluster code.
     const { collectDefaultMetrics, Registry } = await import('prom-client')
     const register = new Registry()
     collectDefaultMetrics({ register })

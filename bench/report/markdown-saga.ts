@@ -1,5 +1,6 @@
 // The end-to-end, hot-sku, binaries and bundles parts of bench/results/latest.md.
 import { fig, kib, mib, num, ratio, table } from '../lib/format.ts'
+import { WORKERS } from '../lib/builds.ts'
 import type { BinariesResult } from '../sections/binaries.ts'
 import type { EndToEndResult } from '../sections/end-to-end.ts'
 import type { BenchReport } from './types.ts'
@@ -99,7 +100,7 @@ export function binariesSection(r: BenchReport, b: BinariesResult): string[] {
       rows,
     ),
     '',
-    `Size attribution (order): plain ${mib(b.binaries.order.plainBytes)}, with \`--bytecode\` ${mib(b.leanOrderBytes)}, project build (bytecode + embedded source map + kept names) ${mib(b.binaries.order.bytes)}.${b.multiCallBytes !== undefined ? ` The multi-call binary with all four workers: ${mib(b.multiCallBytes)} (${num(b.multiCallBytes / b.bunRuntimeBytes, 3)}x; ${num(b.multiCallBytes / 4 / b.bunRuntimeBytes, 3)}x per worker).` : ''} Idle RSS floor: the bare baseline (b) compiled, Bun + the NATS client only: ${num(b.bareIdleMiB, 1)} MiB. A compiled \`Bun.serve\` that loads one library (bench/probes/rss-probe.ts), idle RSS in MiB: ${Object.entries(
+    `Size attribution (order): plain ${mib(b.binaries.order.plainBytes)}, with \`--bytecode\` (no source map) ${mib(b.leanOrderBytes)} (${num(b.leanOrderBytes / b.bunRuntimeBytes, 3)}x), project build (bytecode + embedded source map + kept names) ${mib(b.binaries.order.bytes)}.${b.multiCallBytes !== undefined ? ` The multi-call binary with all ${WORKERS.length} services: ${mib(b.multiCallBytes)} (${num(b.multiCallBytes / b.bunRuntimeBytes, 3)}x; ${num(b.multiCallBytes / WORKERS.length / b.bunRuntimeBytes, 3)}x per service).` : ''} Idle RSS floor: the bare baseline (b) compiled, Bun + the NATS client only: ${num(b.bareIdleMiB, 1)} MiB. A compiled \`Bun.serve\` that loads one library (bench/probes/rss-probe.ts), idle RSS in MiB: ${Object.entries(
       b.libraryRss,
     )
       .map(([k, f]) => `${k} ${fig(f, 1)}`)

@@ -28,7 +28,7 @@ export interface BinariesResult {
   binaries: Record<WorkerName, { bytes: number; plainBytes: number; idle: Figure; plainIdleMiB: number }>
   /** The order worker built `--bytecode --format=esm` without source map or kept names. */
   leanOrderBytes: number
-  /** The project's multi-call binary (all four workers in one file), when it builds one. */
+  /** The project's multi-call binary (every worker in one file), when it builds one. */
   multiCallBytes?: number
   /** Idle RSS of the bare baseline (b) compiled: Bun + the NATS client and nothing else. */
   bareIdleMiB: number
@@ -61,9 +61,11 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
     }
   }
 
+  // The project build minus its source map: what the map costs.
   const lean = compilePlain('workers/order/main.ts', join(plainDir, 'order-lean'), [
     '--bytecode',
     '--format=esm',
+    '--external=@hono/node-server',
   ])
   const multiCall = compileMultiCall(join(ctx.tmp, 'multi'))
   const bare = compilePlain('bench/baselines/bare-bun.ts', join(plainDir, 'bare-bun'))
@@ -79,7 +81,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
 
   const probe = compilePlain('bench/probes/rss-probe.ts', join(plainDir, 'rss-probe'))
   const libraryRss: Record<string, Figure> = {}
-  for (const library of ['none', 'hono', 'valibot', 'pino', 'prom-client', 'nats']) {
+  for (const library of ['none', 'hono', 'valibot', 'pino', 'prom-client', 'prom-client-index', 'nats']) {
     ctx.log(`idle RSS with ${library}`)
     libraryRss[library] = toFigure(
       await sequence(ctx.settings.runs, () => idleRss(ctx, `probe-${library}`, probe, { PROBE: library })),
