@@ -6,17 +6,15 @@ const probe = process.env['PROBE'] ?? 'none'
 const keep: unknown[] = []
 
 switch (probe) {
-  case 'prom-client': {
-    // As the workers load it (shared/observability/prom.ts: its lib/ files).
-    const { collectDefaultMetrics, Registry } = await import('../../shared/observability/prom.ts')
-    const register = new Registry()
-    collectDefaultMetrics({ register })
-    keep.push(register)
-    break
-  }
+  case 'prom-client':
   case 'prom-client-index': {
-    // prom-client's index, which also loads the Pushgateway and cluster code.
-    const { collectDefaultMetrics, Registry } = await import('prom-client')
+    // 'prom-client' as the workers load it (shared/observability/prom.ts: its
+    // lib/ files); '-index' through its index, which also loads the
+    // Pushgateway and cluster code.
+    const { collectDefaultMetrics, Registry } =
+      probe === 'prom-client'
+        ? await import('../../shared/observability/prom.ts')
+        : await import('prom-client')
     const register = new Registry()
     collectDefaultMetrics({ register })
     keep.push(register)

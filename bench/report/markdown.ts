@@ -96,7 +96,7 @@ function intake(r: BenchReport, i: IntakeResult): string[] {
       ]),
     ),
     '',
-    `**a/b = ${ratio(i.ab)}**, **a/c = ${ratio(i.ac)}**. (a) runs as compose.yaml deploys it: \`ORDER_PROJECTION=off\`, the projection in the order-status process beside it on the same two cores (its CPU is not in (a)'s column; its cost shows in (a)'s req/s). It caught up after each of (a)'s runs in ${fig(i.projectionCatchUpMs)} ms.`,
+    `**a/b = ${ratio(i.ab)}**, **a/c = ${ratio(i.ac)}**. (a) runs as compose.yaml deploys it, \`ORDER_PROJECTION=off\`: like (b) and (c) it takes orders and publishes them. The status projection is the order-status service's work; on this machine it would share the same two cores, so it runs between (a)'s runs, where it applied each run's orders in ${fig(i.projectionCatchUpMs)} ms. The table below measures it running beside (a) and inside it.`,
   ]
 }
 
