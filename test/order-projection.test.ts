@@ -15,7 +15,13 @@ import { readJson } from '../shared/nats/kv-json.ts'
 import { DEFAULT_LIMITS, ensureBucket } from '../shared/nats/topology.ts'
 import { createConsoleLogger } from '../shared/observability/console-logger.ts'
 import { toOrderCreated } from '../workers/order/domain.ts'
-import { createProjectionHandlers } from '../workers/order/projection.ts'
+import { createProjectionHandlers, PROJECTION_CONSUMER } from '../workers/order/projection.ts'
+import { loadOrderStatusConfig } from '../workers/order/status-config.ts'
+import { startOrderStatusService } from '../workers/order/status-service.ts'
+import { createMetrics } from '../shared/observability/metrics.ts'
+import { jetstream } from '@nats-io/jetstream'
+import { STREAMS } from '../schemas/subjects.ts'
+import { waitFor } from './harness/wait-for.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 
 const STREAM = `KV_${BUCKETS.orderStatus}`
@@ -153,6 +159,40 @@ describe('order-status projection', () => {
     expect(await readsSoFar()).toBe(readsBefore + 1)
     for (const e of [oldest, newest]) {
       expect((await readJson(kv, e.created.orderId, OrderStatusV1))?.value.status).toBe('reserved')
+    }
+  })
+
+  it('runs as the order-status service: one unfiltered consumer applies every subject of ORDERS', async () => {
+    const config = loadOrderStatusConfig({ NATS_URL: server.url, LOG_LEVEL: 'silent', PORT: '0' })
+    const service = await startOrderStatusService(config, {
+      connect,
+      logger: createConsoleLogger({ service: 'order-status', level: 'silent' }),
+      metrics: createMetrics('order-status'),
+    })
+    try {
+      const info = await jsm.consumers.info(STREAMS.orders.name, PROJECTION_CONSUMER)
+      expect(info.config.filter_subject ?? '').toBe('')
+      expect(info.config.filter_subjects ?? []).toStrictEqual([])
+      const orderId = uuidv7()
+      const { created, reserved } = events(orderId, Date.now())
+      const js = jetstream(nc)
+      await js.publish(SUBJECTS.orderCreated, JSON.stringify(created), { msgID: orderId })
+      await js.publish(SUBJECTS.inventoryReserved, JSON.stringify(reserved), { msgID: `reserved:${orderId}` })
+      const record = await waitFor(
+        async () => {
+          const r = await readJson(kv, orderId, OrderStatusV1)
+          return r?.value.status === 'reserved' ? r.value : undefined
+        },
+        { timeoutMs: 10_000, message: 'the order reserved in the projection' },
+      )
+      expect(record.history.map((h) => h.event)).toStrictEqual([
+        SUBJECTS.orderCreated,
+        SUBJECTS.inventoryReserved,
+      ])
+      expect((await service.app.request('/ready')).status).toBe(200)
+    } finally {
+      await service.stopConsuming()
+      await service.close()
     }
   })
 })

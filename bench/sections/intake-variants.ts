@@ -25,8 +25,12 @@ interface Variant {
   /** The project's order binary (default) or the bare baseline. */
   program?: 'order' | 'bare'
   env?: Record<string, string>
-  /** The order-status projection runs beside it, in its own process (as compose.yaml runs it). */
-  statusService?: boolean
+  /**
+   * Where the order-status projection runs: `between-runs` (its own process,
+   * started after each run to apply what the run accepted), `beside` (its own
+   * process, running during the runs), `inside` (ORDER_PROJECTION=on).
+   */
+  projection: 'between-runs' | 'beside' | 'inside' | 'none'
   idempotencyKeys?: boolean
 }
 
@@ -37,34 +41,39 @@ const VARIANTS: readonly Variant[] = [
     name: 'shipped',
     what: '(a) again: ORDER_PROJECTION=off, one publish per POST, the projection not running meanwhile',
     env: SHIPPED,
+    projection: 'between-runs',
   },
   {
     name: 'idempotency-key',
     what: '(a), every POST with a new Idempotency-Key (adds a KV get and a KV create)',
     env: SHIPPED,
+    projection: 'between-runs',
     idempotencyKeys: true,
   },
   {
     name: 'log-warn',
     what: '(a), LOG_LEVEL=warn (no log line per order)',
     env: { ...SHIPPED, LOG_LEVEL: 'warn' },
+    projection: 'between-runs',
   },
   {
     name: 'status-beside',
     what: '(a) with the order-status projection running beside it on the same two cores, keeping up',
     env: SHIPPED,
-    statusService: true,
+    projection: 'beside',
   },
   {
     name: 'all-in-one',
     what: 'ORDER_PROJECTION=on (a lone order service, `npm start`): the projection in the intake process',
     env: { ORDER_PROJECTION: 'on' },
+    projection: 'inside',
   },
   {
     name: 'bare-quiet',
     what: 'baseline (b) again, in this table for reference',
     program: 'bare',
     env: { BENCH_SUBJECT: 'bench.bare.orders.created' },
+    projection: 'none',
   },
 ]
 
@@ -78,13 +87,23 @@ export async function startStatusService(ctx: BenchContext, name: string): Promi
   })
 }
 
+/** Starts the projection, waits until it has applied every order, stops it: how long that took (ms). */
+export async function catchUpProjection(ctx: BenchContext, name: string): Promise<number> {
+  const status = await startStatusService(ctx, name)
+  try {
+    return await quiesceOrders(ctx)
+  } finally {
+    await status.proc.stop()
+  }
+}
+
 export async function runIntakeVariants(ctx: BenchContext): Promise<VariantResult[]> {
   await ensureBaselineStreams(ctx.nats.jsm)
   const results: VariantResult[] = []
   for (const variant of VARIANTS) {
     const bare = variant.program === 'bare'
     const status =
-      variant.statusService === true
+      variant.projection === 'beside'
         ? await startStatusService(ctx, `variant-${variant.name}-status`)
         : undefined
     const svc = await startService({
@@ -98,12 +117,11 @@ export async function runIntakeVariants(ctx: BenchContext): Promise<VariantResul
       throw error
     })
     try {
-      // Orders left unprojected (projection off, none beside) wait in the
-      // consumer: the next variant with a projection applies them before it
-      // is measured, and the end-to-end section purges ORDERS.
+      // Every run starts with every order of the runs before applied.
       const settle = async (): Promise<void> => {
-        if (!bare && variant.env?.['ORDER_PROJECTION'] !== 'off') await quiesceOrders(ctx)
-        if (status !== undefined) await quiesceOrders(ctx)
+        if (variant.projection === 'between-runs')
+          await catchUpProjection(ctx, `variant-${variant.name}-status`)
+        else if (variant.projection !== 'none') await quiesceOrders(ctx)
       }
       await warmUp(ctx, svc)
       await settle()

@@ -12,11 +12,10 @@ import { ensureBaselineStreams } from '../lib/nats.ts'
 import { readRss } from '../lib/processes.ts'
 import { startService, type BenchService, type ServiceSpec } from '../lib/services.ts'
 import { ratioOf, toFigure, type Figure, type Ratio } from '../lib/stats.ts'
-import { startStatusService } from './intake-variants.ts'
+import { catchUpProjection } from './intake-variants.ts'
 import {
   closedRun,
   CONNECTIONS,
-  quiesceOrders,
   toClosedFigures,
   warmUp,
   type ClosedFigures,
@@ -119,13 +118,7 @@ export async function runIntake(ctx: BenchContext): Promise<IntakeResult> {
     const catchUp: number[] = []
     // The projection (its own service) applies what (a) accepted, between runs.
     const afterRun = async (t: Target): Promise<void> => {
-      if (t.key !== 'a') return
-      const status = await startStatusService(ctx, 'intake-order-status')
-      try {
-        catchUp.push(await quiesceOrders(ctx))
-      } finally {
-        await status.proc.stop()
-      }
+      if (t.key === 'a') catchUp.push(await catchUpProjection(ctx, 'intake-order-status'))
     }
     for (const t of targets) {
       await warmUp(ctx, t.svc)

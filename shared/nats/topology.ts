@@ -92,9 +92,12 @@ export function durableConsumerConfig(
     ack_wait: nanos(limits.ackWaitMs),
     max_deliver: limits.maxDeliver,
     max_ack_pending: limits.maxAckPending,
-    ...(filterSubjects.length === 1 && filterSubjects[0] !== undefined
-      ? { filter_subject: filterSubjects[0] }
-      : { filter_subjects: [...filterSubjects] }),
+    // No filters: every subject of the stream.
+    ...(filterSubjects.length === 0
+      ? {}
+      : filterSubjects.length === 1 && filterSubjects[0] !== undefined
+        ? { filter_subject: filterSubjects[0] }
+        : { filter_subjects: [...filterSubjects] }),
   }
 }
 

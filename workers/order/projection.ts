@@ -14,7 +14,11 @@ export const PROJECTION_CONSUMER = 'order-status'
 export function startProjection(rt: NatsRuntime, statusKv: KV): Promise<RunningConsumer> {
   return startDurableConsumer(rt, {
     durable: PROJECTION_CONSUMER,
-    filterSubjects: STREAMS.orders.subjects,
+    // Every subject of the stream, so no filter: nats-server 2.10 answers each
+    // pull of a multi-subject filter with work that grows with the stream
+    // (measured: a backlog of 60,000 orders applied at 925/s with the
+    // three filters, far faster without; bench/results).
+    filterSubjects: [],
     handlers: createProjectionHandlers(statusKv),
   })
 }
