@@ -39,8 +39,11 @@ const RAW = { inFlight: 256, payloadBytes: 300 }
 
 export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   const { nats, settings } = ctx
-  // Intake runs left orders nobody consumed; this section starts from an empty stream.
-  if ((await streamSequences(nats.jsm))['ORDERS'] !== undefined) await nats.jsm.streams.purge('ORDERS')
+  // The intake runs left up to a million orders and their status records;
+  // this section starts from an empty stream and empty per-order buckets.
+  const streams = await streamSequences(nats.jsm)
+  for (const name of ['ORDERS', 'KV_order-status', 'KV_order-idempotency', 'KV_inventory-reservations'])
+    if (streams[name] !== undefined) await nats.jsm.streams.purge(name)
   await addStreamLikeOrders(nats.jsm, 'BENCH_RAW', ['bench.raw.>'])
   const saga: SagaStack = await startSaga(ctx)
   try {

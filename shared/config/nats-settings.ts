@@ -1,6 +1,9 @@
 import * as v from 'valibot'
 import { DEFAULT_LIMITS, type TopologyLimits } from '../nats/topology.ts'
+import { BUCKETS } from '../../schemas/subjects.ts'
 import { intFromEnv, natsUrlsFromEnv } from './load-config.ts'
+
+const MiB = 1024 * 1024
 
 /** NATS settings every service shares; spread into each service's config schema. */
 export const natsSettings = {
@@ -20,6 +23,23 @@ export const natsSettings = {
   CONSUMER_MAX_DELIVER: intFromEnv(DEFAULT_LIMITS.maxDeliver, 1, 100),
   CONSUMER_MAX_ACK_PENDING: intFromEnv(DEFAULT_LIMITS.maxAckPending, 1, 100_000),
   CONSUMER_CONCURRENCY: intFromEnv(16, 1, 1_000),
+  /** Size caps of the KV buckets (bytes). */
+  KV_ORDER_STATUS_MAX_BYTES: intFromEnv(
+    DEFAULT_LIMITS.bucketMaxBytes[BUCKETS.orderStatus],
+    MiB,
+    Number.MAX_SAFE_INTEGER,
+  ),
+  KV_IDEMPOTENCY_MAX_BYTES: intFromEnv(
+    DEFAULT_LIMITS.bucketMaxBytes[BUCKETS.idempotency],
+    MiB,
+    Number.MAX_SAFE_INTEGER,
+  ),
+  KV_STOCK_MAX_BYTES: intFromEnv(DEFAULT_LIMITS.bucketMaxBytes[BUCKETS.stock], MiB, Number.MAX_SAFE_INTEGER),
+  KV_RESERVATIONS_MAX_BYTES: intFromEnv(
+    DEFAULT_LIMITS.bucketMaxBytes[BUCKETS.reservations],
+    MiB,
+    Number.MAX_SAFE_INTEGER,
+  ),
   /** How long a message is held and retried while NATS is unavailable (election, disconnect) before it counts as a failed delivery. */
   CONSUMER_UNAVAILABLE_RETRY_MS: intFromEnv(60_000, 0, 3_600_000),
   /** Upper bound on a graceful stop (SIGTERM/SIGINT): in-flight messages finish, the connection drains. */
@@ -38,5 +58,11 @@ export function toTopologyLimits(config: NatsSettingsConfig): TopologyLimits {
     ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
     maxDeliver: config.CONSUMER_MAX_DELIVER,
     maxAckPending: config.CONSUMER_MAX_ACK_PENDING,
+    bucketMaxBytes: {
+      [BUCKETS.orderStatus]: config.KV_ORDER_STATUS_MAX_BYTES,
+      [BUCKETS.idempotency]: config.KV_IDEMPOTENCY_MAX_BYTES,
+      [BUCKETS.stock]: config.KV_STOCK_MAX_BYTES,
+      [BUCKETS.reservations]: config.KV_RESERVATIONS_MAX_BYTES,
+    },
   }
 }

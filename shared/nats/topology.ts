@@ -8,6 +8,7 @@ import {
   StorageType,
   type ConsumerConfig,
   type JetStreamManager,
+  jetstreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
@@ -32,6 +33,8 @@ export interface TopologyLimits {
   ackWaitMs: number
   maxDeliver: number
   maxAckPending: number
+  /** Size cap of each KV bucket (when full, its writes fail until keys expire or the cap is raised). */
+  bucketMaxBytes: Record<BucketName, number>
 }
 
 export const DEFAULT_LIMITS: TopologyLimits = {
@@ -44,6 +47,13 @@ export const DEFAULT_LIMITS: TopologyLimits = {
   ackWaitMs: 30_000,
   maxDeliver: 5,
   maxAckPending: 1_000,
+  // A status record is ~0.5 KB and lives 30 days: 2 GiB holds ~4 million orders.
+  bucketMaxBytes: {
+    [BUCKETS.orderStatus]: 2048 * MiB,
+    [BUCKETS.idempotency]: 512 * MiB,
+    [BUCKETS.stock]: 256 * MiB,
+    [BUCKETS.reservations]: 1024 * MiB,
+  },
 }
 
 export function orderStreamConfig(limits: TopologyLimits): Partial<StreamConfig> & { name: string } {
@@ -144,29 +154,32 @@ export interface BucketSpec {
   /** How long a key lives; 0 = forever. */
   ttlMs: number
   history: number
-  maxBytes: number
 }
 
 export const BUCKET_SPECS: Record<BucketName, BucketSpec> = {
-  [BUCKETS.orderStatus]: { ttlMs: 30 * DAY_MS, history: 1, maxBytes: 512 * MiB },
+  [BUCKETS.orderStatus]: { ttlMs: 30 * DAY_MS, history: 1 },
   // Idempotency keys must answer for at least 24 h; a little more covers clock skew.
-  [BUCKETS.idempotency]: { ttlMs: 25 * HOUR_MS, history: 1, maxBytes: 256 * MiB },
-  [BUCKETS.stock]: { ttlMs: 0, history: 1, maxBytes: 256 * MiB },
-  [BUCKETS.reservations]: { ttlMs: 30 * DAY_MS, history: 1, maxBytes: 256 * MiB },
+  [BUCKETS.idempotency]: { ttlMs: 25 * HOUR_MS, history: 1 },
+  [BUCKETS.stock]: { ttlMs: 0, history: 1 },
+  [BUCKETS.reservations]: { ttlMs: 30 * DAY_MS, history: 1 },
 }
 
-/** Creates (or opens) a KV bucket with file storage and the configured replicas. */
+/**
+ * Creates (or opens) a KV bucket with file storage and the configured
+ * replicas; an existing bucket gets the configured size cap.
+ */
 export async function ensureBucket(
   nc: NatsConnection,
   name: BucketName,
   limits: TopologyLimits,
 ): Promise<KV> {
   const spec = BUCKET_SPECS[name]
-  return await new Kvm(nc).create(name, {
+  const maxBytes = limits.bucketMaxBytes[name]
+  const kv = await new Kvm(nc).create(name, {
     storage: StorageType.File,
     replicas: limits.replicas,
     history: spec.history,
-    max_bytes: spec.maxBytes,
+    max_bytes: maxBytes,
     maxValueSize: 1 * MiB,
     // Reads go to the stream leader. With direct gets any replica may answer,
     // and a replica that lags (right after a leader change) serves an old
@@ -174,4 +187,9 @@ export async function ensureBucket(
     allow_direct: false,
     ...(spec.ttlMs > 0 ? { ttl: spec.ttlMs } : {}),
   })
+  // Opening an existing bucket leaves its configuration as it is.
+  const jsm = await jetstreamManager(nc)
+  const { config } = await jsm.streams.info(`KV_${name}`)
+  if (config.max_bytes !== maxBytes) await jsm.streams.update(config.name, { ...config, max_bytes: maxBytes })
+  return kv
 }

@@ -1,7 +1,7 @@
 import type { KV } from '@nats-io/kv'
 import type { EventOf } from '../../schemas/events.ts'
 import { OrderStatusV1 } from '../../schemas/order-status.ts'
-import { STREAMS, SUBJECTS, type Subject } from '../../schemas/subjects.ts'
+import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
 import type { Handler, Handlers, MessageContext, RunningConsumer } from '../../shared/nats/consumer.ts'
 import { createRecordWriter } from '../../shared/nats/record-writer.ts'
 import { startDurableConsumer, type NatsRuntime } from '../../shared/nats/runtime.ts'

@@ -1,0 +1,64 @@
+// Bucket provisioning on a real server: the configured size caps apply to new
+// and to existing buckets, and a full bucket's writes fail with a clear error.
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BUCKETS } from '../schemas/subjects.ts'
+import { loadOrderStatusConfig } from '../workers/order/status-config.ts'
+import { toTopologyLimits } from '../shared/config/nats-settings.ts'
+import { DEFAULT_LIMITS, ensureBucket } from '../shared/nats/topology.ts'
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+
+const MiB = 1024 * 1024
+let server: NatsServerHandle
+let nc: NatsConnection
+let jsm: JetStreamManager
+
+beforeAll(async () => {
+  server = await startNatsServer()
+  nc = await connect({ servers: server.url })
+  jsm = await jetstreamManager(nc)
+})
+
+afterAll(async () => {
+  await nc?.close().catch(() => undefined)
+  await server?.dispose()
+})
+
+const maxBytesOf = async (bucket: string): Promise<number> =>
+  (await jsm.streams.info(`KV_${bucket}`)).config.max_bytes
+
+describe('KV bucket size caps', () => {
+  it('come from KV_*_MAX_BYTES, default to DEFAULT_LIMITS, and reach an existing bucket', async () => {
+    const defaults = toTopologyLimits(loadOrderStatusConfig({ NATS_URL: server.url }))
+    expect(defaults.bucketMaxBytes).toStrictEqual(DEFAULT_LIMITS.bucketMaxBytes)
+    await ensureBucket(nc, BUCKETS.orderStatus, defaults)
+    expect(await maxBytesOf(BUCKETS.orderStatus)).toBe(DEFAULT_LIMITS.bucketMaxBytes[BUCKETS.orderStatus])
+
+    const raised = toTopologyLimits(
+      loadOrderStatusConfig({ NATS_URL: server.url, KV_ORDER_STATUS_MAX_BYTES: String(4096 * MiB) }),
+    )
+    await ensureBucket(nc, BUCKETS.orderStatus, raised)
+    expect(await maxBytesOf(BUCKETS.orderStatus)).toBe(4096 * MiB)
+  })
+
+  it('rejects a cap below 1 MiB at start, naming the variable', () => {
+    expect(() => loadOrderStatusConfig({ NATS_URL: server.url, KV_STOCK_MAX_BYTES: '1000' })).toThrow(
+      /KV_STOCK_MAX_BYTES/,
+    )
+  })
+
+  it('a full bucket refuses writes with "maximum bytes exceeded"', async () => {
+    const limits = {
+      ...DEFAULT_LIMITS,
+      bucketMaxBytes: { ...DEFAULT_LIMITS.bucketMaxBytes, [BUCKETS.stock]: MiB },
+    }
+    const kv = await ensureBucket(nc, BUCKETS.stock, limits)
+    const value = 'x'.repeat(64 * 1024)
+    const write = async (): Promise<void> => {
+      for (let i = 0; i < 64; i++) await kv.put(`SKU-${i}`, value)
+    }
+    await expect(write()).rejects.toThrow(/maximum bytes exceeded/)
+  })
+})
