@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BUCKETS } from '../schemas/subjects.ts'
 import { loadOrderStatusConfig } from '../workers/order/status-config.ts'
 import { toTopologyLimits } from '../shared/config/nats-settings.ts'
-import { DEFAULT_LIMITS, ensureBucket } from '../shared/nats/topology.ts'
+import {
+  DEFAULT_LIMITS,
+  durableConsumerConfig,
+  ensureBucket,
+  ensureConsumer,
+  ensureStreams,
+} from '../shared/nats/topology.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 
 const MiB = 1024 * 1024
@@ -60,5 +66,24 @@ describe('KV bucket size caps', () => {
       for (let i = 0; i < 64; i++) await kv.put(`SKU-${i}`, value)
     }
     await expect(write()).rejects.toThrow(/maximum bytes exceeded/)
+  })
+})
+
+describe('durable consumer filters', () => {
+  it('follow the configuration across updates: many, one, none (every subject)', async () => {
+    await ensureStreams(jsm, DEFAULT_LIMITS)
+    const steps: [string[], string, string[]][] = [
+      [['orders.>', 'inventory.>', 'payments.>'], '', ['orders.>', 'inventory.>', 'payments.>']],
+      [['orders.created'], 'orders.created', []],
+      [['orders.>', 'payments.>'], '', ['orders.>', 'payments.>']],
+      [[], '', []],
+      [['inventory.reserved'], 'inventory.reserved', []],
+      [[], '', []],
+    ]
+    for (const [filters, subject, subjects] of steps) {
+      await ensureConsumer(jsm, 'ORDERS', durableConsumerConfig('filters-test', filters, DEFAULT_LIMITS))
+      const { config } = await jsm.consumers.info('ORDERS', 'filters-test')
+      expect([config.filter_subject ?? '', config.filter_subjects ?? []]).toStrictEqual([subject, subjects])
+    }
   })
 })

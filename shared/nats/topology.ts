@@ -102,12 +102,12 @@ export function durableConsumerConfig(
     ack_wait: nanos(limits.ackWaitMs),
     max_deliver: limits.maxDeliver,
     max_ack_pending: limits.maxAckPending,
-    // No filters: every subject of the stream.
-    ...(filterSubjects.length === 0
-      ? {}
-      : filterSubjects.length === 1 && filterSubjects[0] !== undefined
-        ? { filter_subject: filterSubjects[0] }
-        : { filter_subjects: [...filterSubjects] }),
+    // Both keys, always: an update merges into the consumer's stored config,
+    // so whichever one this version leaves unused is cleared explicitly. No
+    // filters means every subject of the stream.
+    ...(filterSubjects.length === 1 && filterSubjects[0] !== undefined
+      ? { filter_subject: filterSubjects[0], filter_subjects: [] }
+      : { filter_subject: '', filter_subjects: [...filterSubjects] }),
   }
 }
 

@@ -14,10 +14,10 @@ export const PROJECTION_CONSUMER = 'order-status'
 export function startProjection(rt: NatsRuntime, statusKv: KV): Promise<RunningConsumer> {
   return startDurableConsumer(rt, {
     durable: PROJECTION_CONSUMER,
-    // Every subject of the stream, so no filter: nats-server 2.10 answers each
-    // pull of a multi-subject filter with work that grows with the stream
-    // (measured: a backlog of 60,000 orders applied at 925/s with the
-    // three filters, far faster without; bench/results).
+    // Every subject of the stream, so no filter: nats-server 2.10 serves a
+    // pull consumer with several filters slowly once it has a backlog
+    // (measured: 60,000 orders applied at 925/s with the three filters,
+    // 7,500/s without; README "Benchmarks").
     filterSubjects: [],
     handlers: createProjectionHandlers(statusKv),
   })
