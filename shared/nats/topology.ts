@@ -175,21 +175,28 @@ export async function ensureBucket(
 ): Promise<KV> {
   const spec = BUCKET_SPECS[name]
   const maxBytes = limits.bucketMaxBytes[name]
-  const kv = await new Kvm(nc).create(name, {
-    storage: StorageType.File,
-    replicas: limits.replicas,
-    history: spec.history,
-    max_bytes: maxBytes,
-    maxValueSize: 1 * MiB,
-    // Reads go to the stream leader. With direct gets any replica may answer,
-    // and a replica that lags (right after a leader change) serves an old
-    // record: a decision read ("is this order reserved?") must see the latest.
-    allow_direct: false,
-    ...(spec.ttlMs > 0 ? { ttl: spec.ttlMs } : {}),
-  })
-  // Opening an existing bucket leaves its configuration as it is.
-  const jsm = await jetstreamManager(nc)
-  const { config } = await jsm.streams.info(`KV_${name}`)
-  if (config.max_bytes !== maxBytes) await jsm.streams.update(config.name, { ...config, max_bytes: maxBytes })
-  return kv
+  const kvm = new Kvm(nc)
+  const jsm = await jetstreamManager(nc, { checkAPI: false })
+  const stream = `KV_${name}`
+  let existing: StreamConfig
+  try {
+    existing = (await jsm.streams.info(stream)).config
+  } catch (error) {
+    if (!isNotFound(error, JetStreamApiCodes.StreamNotFound)) throw error
+    return await kvm.create(name, {
+      storage: StorageType.File,
+      replicas: limits.replicas,
+      history: spec.history,
+      max_bytes: maxBytes,
+      maxValueSize: 1 * MiB,
+      // Reads go to the stream leader. With direct gets any replica may answer,
+      // and a replica that lags (right after a leader change) serves an old
+      // record: a decision read ("is this order reserved?") must see the latest.
+      allow_direct: false,
+      ...(spec.ttlMs > 0 ? { ttl: spec.ttlMs } : {}),
+    })
+  }
+  // An existing bucket keeps its configuration, but for the size cap.
+  if (existing.max_bytes !== maxBytes) await jsm.streams.update(stream, { ...existing, max_bytes: maxBytes })
+  return await kvm.open(name, { allow_direct: false }) // leader reads, as above
 }
