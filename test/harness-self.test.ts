@@ -2,6 +2,8 @@
 // integration test's failure is suspect.
 import { existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -11,7 +13,7 @@ import type { NatsServerHandle, NatsServerOptions } from './harness/nats-server.
 import { startNatsCluster, waitForStreamLeader } from './harness/nats-cluster.ts'
 import type { NatsCluster } from './harness/nats-cluster.ts'
 import { spawnService, stopAllServices } from './harness/process.ts'
-import { waitFor } from './harness/wait-for.ts'
+import { freePorts, waitFor } from './harness/wait-for.ts'
 
 const disposables: Array<{ dispose(): Promise<void> }> = []
 afterAll(async () => {
@@ -162,6 +164,28 @@ describe('startNatsCluster', () => {
       message: 'a publish after failover',
     })
     expect(ack.seq).toBe(2)
+  })
+
+  it('starts again on fresh ports when a node finds its route port taken', async () => {
+    // Other nodes dial the taken port as a route: hang up on them, or close() waits for them.
+    const squatter = createServer((socket) => socket.destroy())
+    await new Promise<void>((done) => squatter.listen(0, '127.0.0.1', done))
+    disposables.push({ dispose: () => new Promise((done) => squatter.close(() => done())) })
+    const taken = (squatter.address() as AddressInfo).port
+    const handedOut: number[][] = []
+    const cluster = await startNatsCluster({
+      size: 3,
+      routePorts: async (count) => {
+        const ports = await freePorts(count)
+        if (handedOut.length === 0) ports[0] = taken
+        handedOut.push(ports)
+        return ports
+      },
+    })
+    disposables.push(cluster)
+    expect(handedOut).toHaveLength(2)
+    expect(handedOut[1]).not.toContain(taken)
+    expect(cluster.nodes.every((n) => n.running)).toBe(true)
   })
 })
 

@@ -25,6 +25,8 @@ export interface NatsClusterOptions {
   /** How long a node's `stop()` waits after SIGTERM before SIGKILL (default 5 s). */
   stopTimeoutMs?: number
   bin?: string
+  /** Chooses the route ports (default: `freePorts`); the harness's own test hands out a taken one. */
+  routePorts?: (count: number) => Promise<number[]>
 }
 
 export interface NatsCluster extends AsyncDisposable {
@@ -40,13 +42,28 @@ export interface NatsCluster extends AsyncDisposable {
 
 let counter = 0
 
+/** Attempts at a cluster start when a node lost its route port to another process (see below). */
+const PORT_RACE_ATTEMPTS = 3
+
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
-  const { size = 3, readyTimeoutMs = 10_000, jetStreamTimeoutMs = 20_000, stopTimeoutMs = 5_000 } = opts
   const name = opts.name ?? `tc-${process.pid}-${++counter}`
   const bin = opts.bin ?? (await natsServerBin())
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startCluster(name, bin, opts)
+    } catch (err) {
+      if (!(err instanceof RoutePortTakenError) || attempt >= PORT_RACE_ATTEMPTS) throw err
+    }
+  }
+}
+
+async function startCluster(name: string, bin: string, opts: NatsClusterOptions): Promise<NatsCluster> {
+  const { size = 3, readyTimeoutMs = 10_000, jetStreamTimeoutMs = 20_000, stopTimeoutMs = 5_000 } = opts
   const root = await mkdtemp(join(tmpdir(), 'nats-cluster-'))
-  // Route ports must be known up front: every node lists all the others.
-  const routePorts = await freePorts(size)
+  // Route ports must be known up front: every node lists all the others. They
+  // are free when chosen, but any process binding port 0 (a node's own client
+  // port included) may be handed one before its node listens on it.
+  const routePorts = await (opts.routePorts ?? freePorts)(size)
   const routeUrl = (port: number): string => `"nats-route://127.0.0.1:${port}"`
 
   const launches = routePorts.map(async (routePort, i) => {
@@ -80,13 +97,25 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
   }
 
   try {
+    // "Server is ready" comes before the route listener: a node that then
+    // fails to bind its route port exits with a fatal log line.
+    await waitFor(() => nodes.every(listensForRoutes) || nodes.some((n) => !n.running), {
+      timeoutMs: readyTimeoutMs,
+      intervalMs: 20,
+      message: 'every node listening for route connections',
+    })
+    const lost = nodes.filter((n) => !n.running && ROUTE_BIND_FAILED.test(n.log()))
+    if (lost.length > 0) {
+      throw new RoutePortTakenError(
+        `route port taken before ${lost.map((n) => n.name).join(', ')} could listen`,
+      )
+    }
     await waitForJetStreamCluster(nodes, { timeoutMs: jetStreamTimeoutMs })
   } catch (err) {
     const logs = nodes.map((n) => `--- ${n.name} ---\n${n.log()}`).join('\n')
     await dispose()
-    throw new NatsClusterStartError(`${err instanceof Error ? err.message : String(err)}\n${logs}`, {
-      cause: err,
-    })
+    const Failure = err instanceof RoutePortTakenError ? RoutePortTakenError : NatsClusterStartError
+    throw new Failure(`${err instanceof Error ? err.message : String(err)}\n${logs}`, { cause: err })
   }
   return {
     name,
@@ -102,8 +131,19 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
   }
 }
 
+const ROUTE_BIND_FAILED = /Error listening on router port: .*address already in use/
+
+function listensForRoutes(node: NatsServerHandle): boolean {
+  return node.log().includes('Listening for route connections on')
+}
+
 export class NatsClusterStartError extends Error {
-  override readonly name = 'NatsClusterStartError'
+  override readonly name: string = 'NatsClusterStartError'
+}
+
+/** A node could not listen on its route port: another process took it after it was chosen. */
+export class RoutePortTakenError extends NatsClusterStartError {
+  override readonly name = 'RoutePortTakenError'
 }
 
 /**
