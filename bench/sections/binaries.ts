@@ -26,6 +26,8 @@ export interface BinariesResult {
   bunRuntimeBytes: number
   buildHow: string
   binaries: Record<WorkerName, { bytes: number; plainBytes: number; idle: Figure; plainIdleMiB: number }>
+  /** An empty program compiled plainly: the runtime plus `--compile`'s fixed overhead. */
+  emptyCompiledBytes: number
   /** The order worker built `--bytecode --format=esm` without source map or kept names. */
   leanOrderBytes: number
   /** The project's multi-call binary (every worker in one file), when it builds one. */
@@ -67,6 +69,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
     '--format=esm',
     '--external=@hono/node-server',
   ])
+  const empty = compilePlain('bench/baselines/empty.ts', join(plainDir, 'empty'))
   const multiCall = compileMultiCall(join(ctx.tmp, 'multi'))
   const bare = compilePlain('bench/baselines/bare-bun.ts', join(plainDir, 'bare-bun'))
   const bareSvc = await startService({
@@ -135,6 +138,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
     bunRuntimeBytes: statSync(BUN_RUNTIME).size,
     buildHow: ctx.workers.how,
     binaries,
+    emptyCompiledBytes: statSync(empty).size,
     leanOrderBytes: statSync(lean).size,
     ...(multiCall !== undefined ? { multiCallBytes: statSync(multiCall).size } : {}),
     bareIdleMiB,
