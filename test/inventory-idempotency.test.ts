@@ -45,9 +45,9 @@ beforeAll(async () => {
     await ensureBucket(nc, BUCKETS.reservations, DEFAULT_LIMITS),
   )
   const handlers = createInventoryHandlers({ store, currency: 'USD', now: () => new Date(at) })
-  reserve = handlers[SUBJECTS.orderCreated] as typeof reserve
-  release = handlers[SUBJECTS.paymentFailed] as typeof release
-  sell = handlers[SUBJECTS.paymentCompleted] as typeof sell
+  reserve = handlers[SUBJECTS.orderCreated]
+  release = handlers[SUBJECTS.paymentFailed]
+  sell = handlers[SUBJECTS.paymentCompleted]
 })
 
 afterAll(async () => {

@@ -1,6 +1,8 @@
-// Bucket provisioning on a real server: the configured size caps apply to new
-// and to existing buckets, and a full bucket's writes fail with a clear error.
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+// Provisioning on a real server: the configured size caps apply to new and to
+// existing buckets, and a full bucket's writes fail with a clear error;
+// consumer filters follow the configuration; a consumer split off another
+// starts where the other had got to.
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,6 +17,7 @@ import {
   ensureStreams,
 } from '../shared/nats/topology.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { waitFor } from './harness/wait-for.ts'
 
 const MiB = 1024 * 1024
 let server: NatsServerHandle
@@ -84,6 +87,59 @@ describe('durable consumer filters', () => {
       await ensureConsumer(jsm, 'ORDERS', durableConsumerConfig('filters-test', filters, DEFAULT_LIMITS))
       const { config } = await jsm.consumers.info('ORDERS', 'filters-test')
       expect([config.filter_subject ?? '', config.filter_subjects ?? []]).toStrictEqual([subject, subjects])
+    }
+  })
+})
+
+describe('a consumer split off another', () => {
+  const STREAM = 'SPLIT_TEST'
+  const legacyFilters = ['split.created', 'split.paid', 'split.failed']
+
+  beforeAll(async () => {
+    await jsm.streams.add({ name: STREAM, subjects: ['split.>'] })
+    const js = jetstream(nc)
+    // 1 created, 2 paid, 3 other, 4 failed, 5 paid
+    for (const subject of ['split.created', 'split.paid', 'split.other', 'split.failed', 'split.paid'])
+      await js.publish(subject, subject)
+    await ensureConsumer(jsm, STREAM, durableConsumerConfig('legacy', legacyFilters, DEFAULT_LIMITS))
+    // The old worker handled 1, 2 and (out of order) 5; 4 is still unacked.
+    const legacy = await js.consumers.get(STREAM, 'legacy')
+    const batch = await legacy.fetch({ max_messages: 4, expires: 2_000 })
+    for await (const m of batch) if (m.seq !== 4) m.ack()
+    // The floor passes over 3, which the legacy consumer does not deliver.
+    await waitFor(async () => (await jsm.consumers.info(STREAM, 'legacy')).ack_floor.stream_seq === 3, {
+      message: 'the legacy ack floor at 3',
+    })
+  })
+
+  it('starts after the ack floor of the one that delivered its subjects, and keeps that start', async () => {
+    const config = durableConsumerConfig('split-payments', ['split.paid', 'split.failed'], DEFAULT_LIMITS)
+    await ensureConsumer(jsm, STREAM, config, { splitFrom: 'legacy' })
+    const created = await jsm.consumers.info(STREAM, 'split-payments')
+    expect(created.config.deliver_policy).toBe(DeliverPolicy.StartSequence)
+    expect(created.config.opt_start_seq).toBe(4)
+    // 4 (unacked) and 5 (acked out of order: handlers are idempotent) come again.
+    expect(created.num_pending).toBe(2)
+
+    // The legacy consumer is narrowed; the split one is provisioned again at the next start.
+    await ensureConsumer(jsm, STREAM, durableConsumerConfig('legacy', ['split.created'], DEFAULT_LIMITS))
+    await ensureConsumer(jsm, STREAM, config, { splitFrom: 'legacy' })
+    const again = await jsm.consumers.info(STREAM, 'split-payments')
+    expect([again.config.deliver_policy, again.config.opt_start_seq]).toStrictEqual([
+      DeliverPolicy.StartSequence,
+      4,
+    ])
+  })
+
+  it('starts at the beginning when the other does not deliver its subjects, or does not exist', async () => {
+    for (const splitFrom of ['legacy', 'no-such-consumer']) {
+      await ensureConsumer(jsm, STREAM, durableConsumerConfig('legacy', ['split.created'], DEFAULT_LIMITS))
+      const durable = `fresh-from-${splitFrom}`
+      await ensureConsumer(jsm, STREAM, durableConsumerConfig(durable, ['split.paid'], DEFAULT_LIMITS), {
+        splitFrom,
+      })
+      const info = await jsm.consumers.info(STREAM, durable)
+      expect([info.config.deliver_policy, info.num_pending]).toStrictEqual([DeliverPolicy.All, 2])
     }
   })
 })

@@ -100,10 +100,23 @@ export async function startDurableConsumer(
     filterSubjects,
     handlers,
     gate,
-  }: { durable: string; filterSubjects: readonly string[]; handlers: Handlers; gate?: Gate },
+    splitFrom,
+  }: {
+    durable: string
+    filterSubjects: readonly string[]
+    handlers: Handlers
+    gate?: Gate
+    /** See `EnsureConsumerOptions.splitFrom`. */
+    splitFrom?: string
+  },
 ): Promise<RunningConsumer> {
   const provisionConsumer = () =>
-    ensureConsumer(rt.jsm, STREAMS.orders.name, durableConsumerConfig(durable, filterSubjects, rt.limits))
+    ensureConsumer(
+      rt.jsm,
+      STREAMS.orders.name,
+      durableConsumerConfig(durable, filterSubjects, rt.limits),
+      splitFrom === undefined ? {} : { splitFrom },
+    )
   // startNatsRuntime provisioned the streams; recovering a lost consumer may
   // also find them gone (a server without its store), so it ensures both.
   const reprovision = async () => {

@@ -14,6 +14,7 @@ import {
 import { Kvm, type KV } from '@nats-io/kv'
 import { nanos, type NatsConnection } from '@nats-io/nats-core'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
+import { filtersOverlap } from './subjects.ts'
 
 const MiB = 1024 * 1024
 const HOUR_MS = 60 * 60_000
@@ -126,20 +127,77 @@ export async function ensureStream(jsm: JetStreamManager, config: Partial<Stream
   }
 }
 
+export interface EnsureConsumerOptions {
+  /**
+   * The durable this consumer's subjects were split off from. Created while
+   * that one still delivers some of them (an upgrade that moves them here),
+   * it starts after the last message the other acked in order, so handled
+   * history is not delivered again; otherwise it starts at the beginning of
+   * the stream like any other.
+   */
+  splitFrom?: string
+}
+
 /** Creates the durable consumer, or updates it to this configuration. Idempotent. */
 export async function ensureConsumer(
   jsm: JetStreamManager,
   stream: string,
   config: Partial<ConsumerConfig> & { durable_name: string },
+  { splitFrom }: EnsureConsumerOptions = {},
 ) {
+  const { durable_name: name, deliver_policy: _policy, ...mutable } = config
   try {
-    await jsm.consumers.info(stream, config.durable_name)
-    const { durable_name: _name, deliver_policy: _policy, ...mutable } = config
-    return await jsm.consumers.update(stream, config.durable_name, mutable)
+    await jsm.consumers.info(stream, name)
+    // The start position of a consumer is fixed once created.
+    return await jsm.consumers.update(stream, name, mutable)
   } catch (error) {
     if (!isNotFound(error, JetStreamApiCodes.ConsumerNotFound)) throw error
-    return await jsm.consumers.add(stream, config)
   }
+  const start = splitFrom === undefined ? undefined : await splitStart(jsm, stream, splitFrom, config)
+  try {
+    return await jsm.consumers.add(
+      stream,
+      start === undefined
+        ? config
+        : { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start },
+    )
+  } catch (error) {
+    // Another instance created it in the meantime (maybe from another start): take it as it is.
+    const exists = await jsm.consumers.info(stream, name).then(
+      () => true,
+      () => false,
+    )
+    if (!exists) throw error
+    return await jsm.consumers.update(stream, name, mutable)
+  }
+}
+
+/** The stream sequence a consumer split off from `from` starts at, or undefined (see `splitFrom`). */
+async function splitStart(
+  jsm: JetStreamManager,
+  stream: string,
+  from: string,
+  config: Partial<ConsumerConfig>,
+): Promise<number | undefined> {
+  let source
+  try {
+    source = await jsm.consumers.info(stream, from)
+  } catch (error) {
+    if (isNotFound(error, JetStreamApiCodes.ConsumerNotFound)) return undefined
+    throw error
+  }
+  const delivered = filtersOf(source.config)
+  const wanted = filtersOf(config)
+  const takesOver =
+    delivered.length === 0 ||
+    wanted.length === 0 ||
+    wanted.some((w) => delivered.some((d) => filtersOverlap(w, d)))
+  return takesOver ? source.ack_floor.stream_seq + 1 : undefined
+}
+
+/** A consumer's subject filters; empty means every subject of the stream. */
+function filtersOf(config: Partial<ConsumerConfig>): string[] {
+  return [config.filter_subject ?? '', ...(config.filter_subjects ?? [])].filter((s) => s !== '')
 }
 
 /** The saga's two streams. */

@@ -5,7 +5,7 @@ import { DEAD_LETTER_HEADERS, STREAMS } from '../../schemas/subjects.ts'
 import { waitFor, WaitForTimeoutError } from '../harness/wait-for.ts'
 import type { PoisonMessage } from './poison.ts'
 import { sample, type CheckResult } from './report.ts'
-import { subjectMatches } from './subject-match.ts'
+import { filtersOverlap } from '../../shared/nats/subjects.ts'
 
 export interface DeadLetter {
   seq: number
@@ -42,7 +42,10 @@ export async function consumerFilters(jsm: JetStreamManager): Promise<Map<string
   for await (const info of jsm.consumers.list(STREAMS.orders.name)) {
     if (info.config.durable_name === undefined) continue
     const { filter_subject: one, filter_subjects: many } = info.config
-    filters.set(info.name, many ?? (one === undefined || one === '' ? ['>'] : [one]))
+    filters.set(
+      info.name,
+      many !== undefined && many.length > 0 ? many : one === undefined || one === '' ? ['>'] : [one],
+    )
   }
   return filters
 }
@@ -56,7 +59,7 @@ export async function checkDeadLetters(
   const expected = new Map<string, PoisonMessage>()
   for (const p of poison) {
     for (const [consumer, subjects] of filters) {
-      if (subjects.some((f) => subjectMatches(f, p.subject))) expected.set(`${p.seq}/${consumer}`, p)
+      if (subjects.some((f) => filtersOverlap(f, p.subject))) expected.set(`${p.seq}/${consumer}`, p)
     }
   }
   let letters: DeadLetter[] = []

@@ -20,7 +20,7 @@ export function createInventoryHandlers({
   currency,
   leaseMs = 30_000,
   now = () => new Date(),
-}: InventoryHandlerDeps): Handlers {
+}: InventoryHandlerDeps) {
   const stamp = () => now().toISOString()
 
   function outcomeOf(record: ReservationRecord, created: OrderCreated): OutgoingEvent[] {
@@ -165,5 +165,5 @@ export function createInventoryHandlers({
     [SUBJECTS.orderCreated]: reserve,
     [SUBJECTS.paymentFailed]: release,
     [SUBJECTS.paymentCompleted]: sell,
-  }
+  } satisfies Handlers
 }
