@@ -1,11 +1,14 @@
 // Upgrading an inventory worker whose one durable consumer had three subject
 // filters: the payments consumer is split off where that one had got to, the
-// old consumer keeps orders.created only, and a second start changes nothing.
+// old consumer keeps orders.created only, a second start changes nothing, and
+// a payment the old version left unacked is sold once, with no dead letter.
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { randomUUID } from 'node:crypto'
 import { STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import { publishEvent, toEvent, type OutgoingEvent } from '../shared/nats/publish.ts'
 import {
   DEFAULT_LIMITS,
   durableConsumerConfig,
@@ -23,20 +26,20 @@ let server: NatsServerHandle
 let nc: NatsConnection
 let jsm: JetStreamManager
 
-beforeAll(async () => {
+beforeEach(async () => {
   server = await startNatsServer()
   nc = await connect({ servers: server.url })
   jsm = await jetstreamManager(nc)
+  await ensureStreams(jsm, DEFAULT_LIMITS)
 })
 
-afterAll(async () => {
+afterEach(async () => {
   await nc?.close().catch(() => undefined)
   await server?.dispose()
 })
 
 describe('inventory consumers after an upgrade', () => {
   it('split the payments consumer off at the old ack floor and narrow the old one', async () => {
-    await ensureStreams(jsm, DEFAULT_LIMITS)
     const { durable: legacy } = INVENTORY_CONSUMERS.orders
     await ensureConsumer(jsm, ORDERS, durableConsumerConfig(legacy, LEGACY_FILTERS, DEFAULT_LIMITS))
     // History the previous version handled: 1 created, 2 reserved (not its own), 3 payment completed.
@@ -69,4 +72,92 @@ describe('inventory consumers after an upgrade', () => {
       }
     }
   }, 60_000)
+
+  it('sells a reservation whose payment the previous version left unacked, and dead-letters nothing', async () => {
+    const env = { NATS_URL: server.url, CONSUMER_ACK_WAIT_MS: '1000' }
+    const limits = { ...DEFAULT_LIMITS, ackWaitMs: 1_000 }
+    const orderId = randomUUID()
+    const publish = (event: OutgoingEvent) =>
+      publishEvent(jetstream(nc), event, { correlationId: 'upgrade-test', timeoutMs: 5_000 })
+
+    // A reservation made while the worker ran.
+    const first = await startWorker('inventory', env)
+    try {
+      const put = await fetch(`${first.url}/inventory/UPG-1`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ onHand: 5, priceCents: 100 }),
+      })
+      expect(put.status).toBe(201)
+      await publish(
+        toEvent(SUBJECTS.orderCreated, {
+          version: 1,
+          orderId,
+          occurredAt: new Date().toISOString(),
+          customerId: 'c',
+          items: [{ sku: 'UPG-1', quantity: 2 }],
+          paymentToken: 'tok_ok',
+        }),
+      )
+      await waitFor(async () => (await stockOf(first.url)).reserved === 2, { message: 'the hold of 2' })
+    } finally {
+      await first.handle.stop()
+    }
+
+    // The consumers as the previous version left them: one, three filters,
+    // and the payment delivered to it but not acked (it crashed handling it).
+    const { durable: legacy } = INVENTORY_CONSUMERS.orders
+    await jsm.consumers.delete(ORDERS, INVENTORY_CONSUMERS.payments.durable)
+    await ensureConsumer(jsm, ORDERS, durableConsumerConfig(legacy, LEGACY_FILTERS, limits))
+    const paid = await publish(
+      toEvent(SUBJECTS.paymentCompleted, {
+        version: 1,
+        orderId,
+        occurredAt: new Date().toISOString(),
+        chargeId: 'ch_upgrade',
+        amountCents: 200,
+        currency: 'USD',
+      }),
+    )
+    const batch = await (
+      await jetstream(nc).consumers.get(ORDERS, legacy)
+    ).fetch({
+      max_messages: 1,
+      expires: 2_000,
+    })
+    for await (const m of batch) expect(m.seq).toBe(paid.seq)
+    expect((await jsm.consumers.info(ORDERS, legacy)).num_ack_pending).toBe(1)
+
+    const upgraded = await startWorker('inventory', env)
+    try {
+      // Delivered on the new payments consumer, and again on `inventory` once its ack wait ran out.
+      await waitFor(
+        async () => {
+          const infos = await Promise.all(
+            [legacy, INVENTORY_CONSUMERS.payments.durable].map((d) => jsm.consumers.info(ORDERS, d)),
+          )
+          return infos.every(
+            (i) => i.num_ack_pending === 0 && i.num_pending === 0 && i.delivered.stream_seq >= paid.seq,
+          )
+        },
+        { timeoutMs: 15_000, message: 'both consumers past the payment, nothing unacked' },
+      )
+      expect(await stockOf(upgraded.url)).toStrictEqual({
+        sku: 'UPG-1',
+        onHand: 3,
+        reserved: 0,
+        available: 3,
+        priceCents: 100,
+      })
+      expect((await jsm.streams.info(STREAMS.deadLetters.name)).state.messages).toBe(0)
+    } finally {
+      await upgraded.handle.stop()
+    }
+  }, 60_000)
 })
+
+async function stockOf(url: string): Promise<Record<string, unknown> & { reserved?: number }> {
+  return (await (await fetch(`${url}/inventory/UPG-1`)).json()) as Record<string, unknown> & {
+    reserved?: number
+  }
+}

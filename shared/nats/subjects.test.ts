@@ -12,6 +12,9 @@ describe('filtersOverlap', () => {
     ['orders.*', '*.created', true],
     ['orders.*.x', 'orders.>', true],
     ['>', 'anything.at.all', true],
+    ['payments.>', 'payments.*', true],
+    ['*', '>', true],
+    ['*', 'a.b', false],
     ['a.b', 'a', false],
     ['a.b', 'a.b.c', false],
   ])('%s and %s: %s', (a, b, overlap) => {

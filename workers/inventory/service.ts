@@ -53,7 +53,12 @@ export async function startInventoryService(
   try {
     orders = await startDurableConsumer(rt, {
       ...INVENTORY_CONSUMERS.orders,
-      handlers: { [SUBJECTS.orderCreated]: handlers[SUBJECTS.orderCreated] },
+      // All three handlers, though it is filtered to orders.created: payment
+      // events it delivered before it was narrowed stay pending on it and come
+      // back here, and an older instance still running during a rollout widens
+      // it again. The handlers are idempotent, so a payment event arriving on
+      // both consumers takes effect once.
+      handlers,
     })
   } catch (error) {
     await payments.stop()
