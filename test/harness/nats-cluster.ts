@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { waitForJetStreamCluster } from './cluster-ready.ts'
-import { launchNatsServer, natsServerBin } from './nats-server.ts'
+import { launchNatsServer, natsServerBin, NatsServerStartError } from './nats-server.ts'
 import type { NatsServerHandle } from './nats-server.ts'
 import { freePorts, waitFor } from './wait-for.ts'
 
@@ -93,7 +93,11 @@ async function startCluster(name: string, bin: string, opts: NatsClusterOptions)
   const failed = settled.find((s) => s.status === 'rejected')
   if (failed !== undefined) {
     await dispose()
-    throw failed.reason
+    // The route listener may fail before "Server is ready" is logged, too.
+    const reason: unknown = failed.reason
+    if (reason instanceof NatsServerStartError && ROUTE_BIND_FAILED.test(reason.log))
+      throw new RoutePortTakenError(reason.message, { cause: reason })
+    throw reason
   }
 
   try {
