@@ -76,6 +76,17 @@ describe('order status projection', () => {
     expect(state?.history.map((h) => h.event).sort()).toStrictEqual([...subjects].sort())
   })
 
+  it('shows the amount of a confirmed order whose reservation event has not been applied yet', () => {
+    const confirmed = run([SUBJECTS.orderCreated, SUBJECTS.paymentCompleted])
+    expect([confirmed?.status, confirmed?.amountCents, confirmed?.chargeId]).toStrictEqual([
+      'confirmed',
+      500,
+      'ch_1',
+    ])
+    const all = run([SUBJECTS.orderCreated, SUBJECTS.paymentCompleted, SUBJECTS.inventoryReserved])
+    expect(all?.amountCents).toBe(500)
+  })
+
   it('keeps the history in event time whatever order the events were applied in', () => {
     const t = (s: number) => `2026-01-01T00:00:0${s}.000Z`
     let state: OrderStatus | null = null

@@ -96,7 +96,12 @@ export function applyEvent<S extends Subject>(
     record.amountCents = (event as EventOf<typeof SUBJECTS.inventoryReserved>).amountCents
   }
   if (subject === SUBJECTS.paymentCompleted) {
-    record.chargeId = (event as EventOf<typeof SUBJECTS.paymentCompleted>).chargeId
+    const paid = event as EventOf<typeof SUBJECTS.paymentCompleted>
+    record.chargeId = paid.chargeId
+    // The amount charged is the amount reserved. A confirmed order shows it even
+    // while its inventory.reserved is still on its way (a projection that
+    // crashed holding it gets it again only when its ack wait runs out).
+    record.amountCents ??= paid.amountCents
   }
 
   if (RANK[target.status] > RANK[record.status]) {
