@@ -195,8 +195,8 @@ async function splitStart(
   return takesOver ? source.ack_floor.stream_seq + 1 : undefined
 }
 
-/** A consumer's subject filters; empty means every subject of the stream. */
-function filtersOf(config: Partial<ConsumerConfig>): string[] {
+/** A consumer's subject filters, whichever key holds them; empty means every subject of the stream. */
+export function filtersOf(config: Partial<ConsumerConfig>): string[] {
   return [config.filter_subject ?? '', ...(config.filter_subjects ?? [])].filter((s) => s !== '')
 }
 

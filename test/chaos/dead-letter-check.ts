@@ -6,6 +6,7 @@ import { waitFor, WaitForTimeoutError } from '../harness/wait-for.ts'
 import type { PoisonMessage } from './poison.ts'
 import { sample, type CheckResult } from './report.ts'
 import { filtersOverlap } from '../../shared/nats/subjects.ts'
+import { filtersOf } from '../../shared/nats/topology.ts'
 
 export interface DeadLetter {
   seq: number
@@ -41,11 +42,8 @@ export async function consumerFilters(jsm: JetStreamManager): Promise<Map<string
   const filters = new Map<string, string[]>()
   for await (const info of jsm.consumers.list(STREAMS.orders.name)) {
     if (info.config.durable_name === undefined) continue
-    const { filter_subject: one, filter_subjects: many } = info.config
-    filters.set(
-      info.name,
-      many !== undefined && many.length > 0 ? many : one === undefined || one === '' ? ['>'] : [one],
-    )
+    const subjects = filtersOf(info.config)
+    filters.set(info.name, subjects.length > 0 ? subjects : ['>'])
   }
   return filters
 }

@@ -44,20 +44,17 @@ export async function startInventoryService(
   const payments = await startDurableConsumer(rt, {
     ...INVENTORY_CONSUMERS.payments,
     splitFrom: INVENTORY_CONSUMERS.orders.durable,
-    handlers: {
-      [SUBJECTS.paymentFailed]: handlers[SUBJECTS.paymentFailed],
-      [SUBJECTS.paymentCompleted]: handlers[SUBJECTS.paymentCompleted],
-    },
+    handlers,
   })
   let orders
   try {
     orders = await startDurableConsumer(rt, {
       ...INVENTORY_CONSUMERS.orders,
-      // All three handlers, though it is filtered to orders.created: payment
-      // events it delivered before it was narrowed stay pending on it and come
-      // back here, and an older instance still running during a rollout widens
-      // it again. The handlers are idempotent, so a payment event arriving on
-      // both consumers takes effect once.
+      // Every handler on both consumers: payment events `inventory` delivered
+      // before it was narrowed stay pending on it and come back here, and an
+      // older instance still running during a rollout widens it again. The
+      // handlers are idempotent, so a payment event arriving on both
+      // consumers takes effect once.
       handlers,
     })
   } catch (error) {
