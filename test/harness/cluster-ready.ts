@@ -39,6 +39,10 @@ export async function waitForJetStreamCluster(
       if (Date.now() - started < rejoinAfterMs) return false
       for (const node of outside.filter((n) => !restarted.has(n.name))) {
         restarted.add(node.name)
+        // Counted in docs/nats-server.md (grep the test output for this line).
+        console.warn(
+          `[harness] restarting ${node.name}: outside the JetStream meta group ${Date.now() - started} ms after the nodes were ready`,
+        )
         await node.restart()
       }
       return false
