@@ -1,13 +1,16 @@
-// Finds a nats-server >= 2.10 for tests and local runs.
+// Finds a nats-server >= MIN_NATS_SERVER_VERSION (shared/nats/server-version.ts)
+// for tests and local runs.
 // Order: $NATS_SERVER_BIN, `nats-server` on PATH, the project-local copy that
-// scripts/fetch-nats-server.sh unpacks into .local/nats-server/.
+// scripts/fetch-nats-server.sh unpacks into .local/nats-server/. A binary on
+// PATH that is too old is passed over for the project copy; an explicitly set
+// NATS_SERVER_BIN is the one used or an error (NatsServerBinUnusableError),
+// never passed over: whoever set it meant that binary.
 // Run directly (`bun scripts/nats-server-bin.ts`) it prints the choice or why none fits.
 import { execFile } from 'node:child_process'
 import { accessSync, constants, statSync } from 'node:fs'
 import { delimiter, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-
-export const MIN_NATS_SERVER_VERSION = '2.10.0'
+import { compareVersions, MIN_NATS_SERVER_VERSION } from '../shared/nats/server-version.ts'
 
 export type NatsServerSource = 'NATS_SERVER_BIN' | 'PATH' | 'project'
 
@@ -41,29 +44,22 @@ export class NatsServerNotFoundError extends Error {
   }
 }
 
+/** $NATS_SERVER_BIN is set but names no usable binary (missing, failing, or too old). */
+export class NatsServerBinUnusableError extends Error {
+  override readonly name = 'NatsServerBinUnusableError'
+  readonly candidate: NatsServerCandidate
+
+  constructor(candidate: NatsServerCandidate, options?: ErrorOptions) {
+    super(describeUnusableEnv(candidate), options)
+    this.candidate = candidate
+  }
+}
+
 /** The repository root: the parent of this file's folder. */
 export const projectRoot: string = fileURLToPath(new URL('..', import.meta.url))
 
 export const projectNatsServerPath = (root: string = projectRoot): string =>
   join(root, '.local', 'nats-server', 'usr', 'sbin', 'nats-server')
-
-/** Compares dotted versions ("v2.10.27", "2.11.0-RC.1"); a pre-release sorts before its release. */
-export function compareVersions(a: string, b: string): -1 | 0 | 1 {
-  const parse = (v: string): { nums: number[]; pre: string } => {
-    const [core = '', pre = ''] = v.trim().replace(/^v/i, '').split('-', 2)
-    return { nums: core.split('.').map((n) => Number.parseInt(n, 10) || 0), pre }
-  }
-  const x = parse(a)
-  const y = parse(b)
-  for (let i = 0; i < Math.max(x.nums.length, y.nums.length); i++) {
-    const d = (x.nums[i] ?? 0) - (y.nums[i] ?? 0)
-    if (d !== 0) return d < 0 ? -1 : 1
-  }
-  if (x.pre === y.pre) return 0
-  if (x.pre === '') return 1
-  if (y.pre === '') return -1
-  return x.pre < y.pre ? -1 : 1
-}
 
 /** The first executable file called `name` in the PATH of `env`. */
 export function findOnPath(
@@ -93,6 +89,8 @@ export async function resolveNatsServer(opts: ResolveNatsServerOptions = {}): Pr
   for (const { source, bin } of locations) {
     const candidate = await probe(source, bin, timeoutMs)
     candidates.push(candidate)
+    if (source === 'NATS_SERVER_BIN' && candidate.status !== 'ok' && candidate.status !== 'not set')
+      throw new NatsServerBinUnusableError(candidate)
     if (candidate.status === 'ok' && candidate.bin !== undefined && candidate.version !== undefined) {
       return { bin: candidate.bin, version: candidate.version, source }
     }
@@ -137,12 +135,25 @@ function isExecutableFile(file: string): boolean {
   }
 }
 
+function describeStatus(c: NatsServerCandidate): string {
+  if (c.status === 'too old') return `too old: needs >= ${MIN_NATS_SERVER_VERSION}`
+  return c.detail === undefined ? c.status : `${c.status}: ${c.detail}`
+}
+
+function describeUnusableEnv(c: NatsServerCandidate): string {
+  const found = c.version === undefined ? '' : ` is nats-server v${c.version}, which`
+  return [
+    `NATS_SERVER_BIN=${c.bin ?? ''}${found} cannot be used (${describeStatus(c)}).`,
+    `This project needs nats-server >= ${MIN_NATS_SERVER_VERSION}. Point NATS_SERVER_BIN at one, or unset it`,
+    'to use `nats-server` on PATH or the project copy (bash scripts/fetch-nats-server.sh).',
+  ].join('\n')
+}
+
 function describeMissing(candidates: readonly NatsServerCandidate[]): string {
   const rows = candidates.map((c) => {
     const where = c.bin ?? (c.source === 'NATS_SERVER_BIN' ? '$NATS_SERVER_BIN' : 'nats-server')
     const version = c.version === undefined ? '' : ` v${c.version}`
-    const detail = c.detail === undefined ? '' : `: ${c.detail}`
-    return `  - ${c.source}: ${where}${version} (${c.status}${detail})`
+    return `  - ${c.source}: ${where}${version} (${describeStatus(c)})`
   })
   return [
     `No nats-server >= ${MIN_NATS_SERVER_VERSION} found. Candidates checked:`,

@@ -36,7 +36,9 @@ apt_download() {
     -o "APT::Get::List-Cleanup=0"
   )
   echo "fetching $package from $suite ($uri)" >&2
-  apt-get "${apt_opts[@]}" -qq update >&2
-  (cd "$work/archives" && apt-get "${apt_opts[@]}" -qq download "$package" >&2)
-  ls -t "$work/archives/${package}_"*.deb | head -1
+  apt-get "${apt_opts[@]}" -qq update >&2 || return 1
+  # Only this download's .deb is left to print (an earlier suite's may differ).
+  rm -f "$work/archives/${package}_"*.deb
+  (cd "$work/archives" && apt-get "${apt_opts[@]}" -qq download "$package" >&2) || return 1
+  ls "$work/archives/${package}_"*.deb | head -1
 }

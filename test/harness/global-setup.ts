@@ -1,16 +1,17 @@
-// vitest globalSetup: find a nats-server >= 2.10 once (fetching the project-local
-// copy with apt if nothing fits) and hand it to the test workers as $NATS_SERVER_BIN.
+// vitest globalSetup: find a nats-server >= MIN_NATS_SERVER_VERSION (2.12) once
+// (fetching the project-local copy with apt if it is missing or older) and hand
+// it to the test workers as $NATS_SERVER_BIN. An explicitly set NATS_SERVER_BIN
+// that is too old fails here (NatsServerBinUnusableError), fetch or not.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   findOnPath,
   NatsServerNotFoundError,
-  projectNatsServerPath,
   projectRoot,
   resolveNatsServer,
 } from '../../scripts/nats-server-bin.ts'
 import type { ResolvedNatsServer } from '../../scripts/nats-server-bin.ts'
+import { MIN_NATS_SERVER_VERSION } from '../../shared/nats/server-version.ts'
 
 export async function setup(): Promise<void> {
   const found = await resolveOrFetch()
@@ -24,8 +25,12 @@ async function resolveOrFetch(): Promise<ResolvedNatsServer | undefined> {
     return await resolveNatsServer()
   } catch (err) {
     if (!(err instanceof NatsServerNotFoundError)) throw err
-    if (!existsSync(projectNatsServerPath()) && findOnPath('apt-get') !== undefined) {
-      console.log('[global-setup] no nats-server >= 2.10; running bash scripts/fetch-nats-server.sh')
+    const project = err.candidates.find((c) => c.source === 'project')
+    const fetchable = project?.status === 'not found' || project?.status === 'too old'
+    if (fetchable && findOnPath('apt-get') !== undefined) {
+      console.log(
+        `[global-setup] no nats-server >= ${MIN_NATS_SERVER_VERSION}; running bash scripts/fetch-nats-server.sh`,
+      )
       await runFetchScript()
       return resolveNatsServer()
     }
