@@ -5,7 +5,8 @@ import {
   CustomerIdSchema,
   OrderIdSchema,
   OrderItemSchema,
-  PaymentTokenSchema,
+  SealedPaymentTokenSchema,
+  ApiKeyIdSchema,
   PricedItemSchema,
   SkuSchema,
   TimestampSchema,
@@ -27,7 +28,10 @@ export const OrderCreatedV1 = v.object({
   ...base,
   customerId: CustomerIdSchema,
   items: v.pipe(v.array(OrderItemSchema), v.minLength(1), v.maxLength(100)),
-  paymentToken: PaymentTokenSchema,
+  /** The card token, sealed for the payment service: no other reader can open it. */
+  sealedPaymentToken: SealedPaymentTokenSchema,
+  /** The API key that placed the order; only that key (or an admin) may read it. */
+  owner: v.optional(ApiKeyIdSchema),
 })
 
 export const CancellationReasonSchema = v.picklist(['out_of_stock', 'payment_declined', 'payment_failed'])
@@ -44,7 +48,7 @@ export const InventoryReservedV1 = v.object({
   items: v.pipe(v.array(PricedItemSchema), v.minLength(1)),
   amountCents: CentsSchema,
   currency: CurrencySchema,
-  paymentToken: PaymentTokenSchema,
+  sealedPaymentToken: SealedPaymentTokenSchema,
 })
 
 export const InventoryReleasedV1 = v.object({

@@ -1,6 +1,12 @@
 import * as v from 'valibot'
 import { CancellationReasonSchema } from './events.ts'
-import { CustomerIdSchema, OrderIdSchema, OrderItemSchema, TimestampSchema } from './primitives.ts'
+import {
+  ApiKeyIdSchema,
+  CustomerIdSchema,
+  OrderIdSchema,
+  OrderItemSchema,
+  TimestampSchema,
+} from './primitives.ts'
 
 export const OrderStatusValueSchema = v.picklist(['pending', 'reserved', 'confirmed', 'cancelled'])
 export type OrderStatusValue = v.InferOutput<typeof OrderStatusValueSchema>
@@ -26,6 +32,8 @@ export const OrderStatusV1 = v.object({
   amountCents: v.optional(v.number()),
   chargeId: v.optional(v.string()),
   correlationId: v.optional(v.string()),
+  /** The API key that placed the order. */
+  owner: v.optional(ApiKeyIdSchema),
   createdAt: v.optional(TimestampSchema),
   updatedAt: TimestampSchema,
   history: v.array(OrderHistoryEntrySchema),

@@ -32,6 +32,19 @@ export const PaymentTokenSchema = v.pipe(
   v.maxLength(128, 'must be at most 128 characters'),
 )
 
+/** A card token sealed for the payment service (shared/security/sealed-token.ts); never the token itself. */
+export const SealedPaymentTokenSchema = v.pipe(
+  v.string(),
+  v.startsWith('sealed.v1.', 'must be a sealed token'),
+  v.maxLength(1024, 'must be at most 1024 characters'),
+)
+
+/** The id of the API key that placed an order (its owner). */
+export const ApiKeyIdSchema = v.pipe(
+  v.string(),
+  v.regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters of a-z, 0-9, _ and -'),
+)
+
 export const OrderItemSchema = v.object({ sku: SkuSchema, quantity: QuantitySchema })
 
 export const PricedItemSchema = v.object({

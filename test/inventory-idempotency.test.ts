@@ -28,7 +28,7 @@ const ctx: MessageContext = {
 const at = '2026-01-01T00:00:00.000Z'
 
 function created(orderId: string, items: { sku: string; quantity: number }[]): OrderCreated {
-  return { version: 1, orderId, occurredAt: at, customerId: 'c', items, paymentToken: 'tok_ok' }
+  return { version: 1, orderId, occurredAt: at, customerId: 'c', items, sealedPaymentToken: 'sealed.v1.test' }
 }
 
 async function view(sku: string) {

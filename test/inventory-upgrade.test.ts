@@ -96,7 +96,7 @@ describe('inventory consumers after an upgrade', () => {
           occurredAt: new Date().toISOString(),
           customerId: 'c',
           items: [{ sku: 'UPG-1', quantity: 2 }],
-          paymentToken: 'tok_ok',
+          sealedPaymentToken: 'sealed.v1.test',
         }),
       )
       await waitFor(async () => (await stockOf(first.url)).reserved === 2, { message: 'the hold of 2' })

@@ -44,6 +44,7 @@ function events(orderId: string, at: number) {
     { customerId: 'cust-p', items: [{ sku: 'SKU-P', quantity: 2 }], paymentToken: 'tok_ok' },
     orderId,
     new Date(at),
+    'sealed.v1.test',
   )
   const base = { version: 1 as const, orderId }
   const reserved: EventOf<typeof SUBJECTS.inventoryReserved> = {
@@ -52,7 +53,7 @@ function events(orderId: string, at: number) {
     items: [{ sku: 'SKU-P', quantity: 2, unitPriceCents: 500 }],
     amountCents: 1000,
     currency: 'USD',
-    paymentToken: 'tok_ok',
+    sealedPaymentToken: 'sealed.v1.test',
   }
   const completed: EventOf<typeof SUBJECTS.paymentCompleted> = {
     ...base,

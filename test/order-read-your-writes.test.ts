@@ -10,6 +10,11 @@ import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLightMetrics } from '../shared/observability/light-metrics.ts'
 import { applyEvent, mintedAt, toOrderCreated } from '../workers/order/domain.ts'
+import {
+  createTokenSealer,
+  generateSealingKeyPair,
+  type TokenSealer,
+} from '../shared/security/sealed-token.ts'
 import { createNatsOrderStore, FRESH_ORDER_MS, type OrderStore } from '../workers/order/order-store.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 
@@ -21,6 +26,7 @@ let nc: NatsConnection
 let jsm: JetStreamManager
 let statusKv: KV
 let idempotencyKv: KV
+let sealer: TokenSealer
 
 function store(statusWaitMs: number): OrderStore {
   return createNatsOrderStore({
@@ -29,6 +35,7 @@ function store(statusWaitMs: number): OrderStore {
     idempotencyKv,
     isConnected: () => !nc.isClosed(),
     metrics: createLightMetrics('test'),
+    sealer,
     timeoutMs: 2_000,
     statusWaitMs,
   })
@@ -36,7 +43,7 @@ function store(statusWaitMs: number): OrderStore {
 
 /** What the projection writes for `orders.created`. */
 async function project(orderId: string): Promise<void> {
-  const event = toOrderCreated(request, orderId, new Date())
+  const event = toOrderCreated(request, orderId, new Date(), 'sealed.v1.test')
   const record = applyEvent(null, SUBJECTS.orderCreated, event, {
     at: new Date().toISOString(),
     correlationId: 'corr',
@@ -49,6 +56,7 @@ async function statusWrites(): Promise<number> {
 }
 
 beforeAll(async () => {
+  sealer = await createTokenSealer((await generateSealingKeyPair()).publicJwk)
   server = await startNatsServer()
   nc = await connect({ servers: server.url })
   jsm = await jetstreamManager(nc)

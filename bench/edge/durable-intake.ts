@@ -15,6 +15,7 @@ import { createWorkersWsFactory } from '../../shared/runtime/workers-websocket.t
 import { createApp } from '../../workers/order/app.ts'
 import { loadEdgeOrderConfig, toNatsAuth } from '../../workers/order/edge-config.ts'
 import type { EdgeEnv } from '../../workers/order/edge.ts'
+import { createTokenSealer, generateSealingKeyPair } from '../../shared/security/sealed-token.ts'
 import { createNatsOrderStore } from '../../workers/order/order-store.ts'
 
 type App = ReturnType<typeof createApp>
@@ -67,6 +68,8 @@ export class OrderIntake {
       idempotencyKv,
       isConnected,
       metrics,
+      // A sketch for measuring connection cost: a throwaway key, nothing is ever opened.
+      sealer: await createTokenSealer((await generateSealingKeyPair()).publicJwk),
       timeoutMs,
     })
     return createApp({ store, logger, metrics, checkReady: () => Promise.resolve({ ok: isConnected() }) })

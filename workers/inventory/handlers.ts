@@ -33,7 +33,7 @@ export function createInventoryHandlers({
             items: record.items,
             amountCents: record.amountCents,
             currency: record.currency,
-            paymentToken: created.paymentToken,
+            sealedPaymentToken: created.sealedPaymentToken,
           }),
         ]
       case 'rejected':

@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
+import { jwkListFromEnv } from '../../shared/security/key-config.ts'
 
 export const OrderConfigSchema = v.object({
   PORT: intFromEnv(3000, 0, 65535),
@@ -14,6 +15,8 @@ export const OrderConfigSchema = v.object({
   /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */
   ORDER_STATUS_WAIT_MS: intFromEnv(1_000, 0, 10_000),
   /** Run the order-status projection consumer in this process. */
+  /** The payment service's public key (a P-256 JWK): card tokens are sealed with it. Or PAYMENT_TOKEN_PUBLIC_KEY_FILE. */
+  PAYMENT_TOKEN_PUBLIC_KEY: jwkListFromEnv,
   ORDER_PROJECTION: v.optional(v.picklist(['on', 'off'], 'must be on or off'), 'on'),
 })
 

@@ -8,9 +8,13 @@ import { UnavailableError } from './order-store.ts'
 const logger = createConsoleLogger({ service: 'order-edge', level: 'silent' })
 const unreachable = () => Promise.reject(new Error('connection refused'))
 
+/** NATS is down in these cases: nothing gets as far as sealing. */
+const unusedSealer = { seal: () => Promise.reject(new Error('not reached')) }
+
 describe('createConnectPerRequestStore', () => {
   it('turns an unreachable NATS into UnavailableError for writes and reads', async () => {
     const { store } = createConnectPerRequestStore({
+      sealer: unusedSealer,
       open: unreachable,
       logger,
       metrics: createLightMetrics('t'),
@@ -24,6 +28,7 @@ describe('createConnectPerRequestStore', () => {
   it('makes the runtime-neutral app answer 503 and not ready', async () => {
     const metrics = createLightMetrics('order-edge')
     const { store, checkReady } = createConnectPerRequestStore({
+      sealer: unusedSealer,
       open: unreachable,
       logger,
       metrics,
@@ -53,6 +58,7 @@ describe('createConnectPerRequestStore', () => {
     let closed = 0
     const nc = { close: () => Promise.resolve(closed++), isClosed: () => false }
     const { checkReady } = createConnectPerRequestStore({
+      sealer: unusedSealer,
       open: () => Promise.resolve(nc as never),
       logger,
       metrics: createLightMetrics('t'),

@@ -12,6 +12,7 @@ import type { Readiness } from '../../shared/http/observability-routes.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
+import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import { createNatsOrderStore, UnavailableError, type OrderStore } from './order-store.ts'
 
 export interface ConnectPerRequestDeps {
@@ -19,6 +20,7 @@ export interface ConnectPerRequestDeps {
   open: () => Promise<NatsConnection>
   logger: Logger
   metrics: Pick<IntakeMetrics, 'eventsPublished' | 'eventsPublishFailed'>
+  sealer: TokenSealer
   /** Budget of one call, connect included. */
   timeoutMs: number
   /** See `NatsOrderStoreDeps.statusWaitMs`. */
@@ -35,7 +37,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
   store: OrderStore
   checkReady: () => Promise<Readiness>
 } {
-  const { open, logger, metrics, timeoutMs, statusWaitMs, defer } = deps
+  const { open, logger, metrics, sealer, timeoutMs, statusWaitMs, defer } = deps
 
   async function connect(what: string): Promise<NatsConnection> {
     try {
@@ -70,6 +72,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
         idempotencyKv,
         isConnected: () => !nc.isClosed(),
         metrics,
+        sealer,
         timeoutMs: Math.max(MIN_WORK_MS, timeoutMs - (Date.now() - started)),
         ...(statusWaitMs === undefined ? {} : { statusWaitMs }),
       })

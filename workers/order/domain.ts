@@ -7,14 +7,20 @@ import type { CreateOrderRequest } from '../../schemas/order-request.ts'
 import type { OrderStatus, OrderStatusValue } from '../../schemas/order-status.ts'
 import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
 
-export function toOrderCreated(request: CreateOrderRequest, orderId: string, now: Date): OrderCreated {
+/** The event of an accepted order; the card token arrives already sealed for the payment service. */
+export function toOrderCreated(
+  request: CreateOrderRequest,
+  orderId: string,
+  now: Date,
+  sealedPaymentToken: string,
+): OrderCreated {
   return {
     version: 1,
     orderId,
     occurredAt: now.toISOString(),
     customerId: request.customerId,
     items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
-    paymentToken: request.paymentToken,
+    sealedPaymentToken,
   }
 }
 

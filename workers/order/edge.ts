@@ -15,6 +15,7 @@ import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { createWorkersWsFactory } from '../../shared/runtime/workers-websocket.ts'
 import { createApp } from './app.ts'
+import { createTokenSealer, type TokenSealer } from '../../shared/security/sealed-token.ts'
 import { createConnectPerRequestStore } from './connect-per-request.ts'
 import { loadEdgeOrderConfig, toNatsAuth, type EdgeOrderConfig } from './edge-config.ts'
 
@@ -30,6 +31,14 @@ interface Isolate {
   config: EdgeOrderConfig
   logger: Logger
   metrics: IntakeMetrics
+  sealer: TokenSealer
+}
+
+/** A sealer whose key import starts once per isolate and is awaited by the first seal. */
+function lazySealer(publicKey: JsonWebKey): TokenSealer {
+  const ready = createTokenSealer(publicKey)
+  ready.catch(() => undefined) // surfaced by the seal that awaits it
+  return { seal: async (token, orderId) => (await ready).seal(token, orderId) }
 }
 
 const wsFactory = createWorkersWsFactory()
@@ -42,7 +51,9 @@ function isolateFor(env: EdgeEnv): Isolate | ConfigError {
   try {
     const config = loadEdgeOrderConfig(env)
     const logger = createConsoleLogger({ service: 'order-edge', level: config.LOG_LEVEL })
-    isolate = { config, logger, metrics: createLightMetrics('order-edge') }
+    const [paymentKey] = config.PAYMENT_TOKEN_PUBLIC_KEY
+    if (paymentKey === undefined) throw new ConfigError(['PAYMENT_TOKEN_PUBLIC_KEY: holds no key'])
+    isolate = { config, logger, metrics: createLightMetrics('order-edge'), sealer: lazySealer(paymentKey) }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     console.error(
@@ -67,7 +78,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
       { status: 500 },
     )
   }
-  const { config, logger, metrics } = isolate
+  const { config, logger, metrics, sealer } = isolate
   const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
   const open = () =>
     connectOnce({
@@ -83,6 +94,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     open,
     logger,
     metrics,
+    sealer,
     timeoutMs,
     statusWaitMs: config.ORDER_STATUS_WAIT_MS,
     defer: (p) => ctx.waitUntil(p),

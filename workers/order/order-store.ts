@@ -14,6 +14,7 @@ import { SUBJECTS } from '../../schemas/subjects.ts'
 import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
 import { publishEvent } from '../../shared/nats/publish.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
+import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import { canonicalJson, mintedAt, toOrderCreated } from './domain.ts'
 
@@ -49,6 +50,8 @@ export interface NatsOrderStoreDeps {
   idempotencyKv: KV
   isConnected: () => boolean
   metrics: Pick<IntakeMetrics, 'eventsPublished' | 'eventsPublishFailed'>
+  /** Seals the card token for the payment service: no event or record holds it in clear. */
+  sealer: TokenSealer
   /** Deadline for everything one request asks of NATS. */
   timeoutMs: number
   /**
@@ -75,7 +78,7 @@ async function sha256Hex(text: string): Promise<string> {
 }
 
 export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
-  const { js, statusKv, idempotencyKv, isConnected, metrics, timeoutMs } = deps
+  const { js, statusKv, idempotencyKv, isConnected, metrics, sealer, timeoutMs } = deps
   const newId = deps.newId ?? (() => uuidv7())
   const now = deps.now ?? (() => new Date())
   const statusWaitMs = deps.statusWaitMs ?? 0
@@ -94,13 +97,18 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     }
   }
 
+  async function newOrderCreated(request: CreateOrderRequest): Promise<OrderCreated> {
+    const orderId = newId()
+    return toOrderCreated(request, orderId, now(), await sealer.seal(request.paymentToken, orderId))
+  }
+
   async function place(
     request: CreateOrderRequest,
     correlationId: string,
     idempotencyKey?: string,
   ): Promise<PlaceOrderResult> {
     if (idempotencyKey === undefined) {
-      const event = toOrderCreated(request, newId(), now())
+      const event = await newOrderCreated(request)
       await publishCreated(event, correlationId)
       return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false }
     }
@@ -126,7 +134,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
           replayed: true,
         }
       }
-      const event = toOrderCreated(request, newId(), now())
+      const event = await newOrderCreated(request)
       const record: IdempotencyRecord = { fingerprint, orderId: event.orderId, correlationId, event }
       try {
         await idempotencyKv.create(key, encoder.encode(JSON.stringify(record)))

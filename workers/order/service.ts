@@ -4,6 +4,7 @@ import type { RunningConsumer } from '../../shared/nats/consumer.ts'
 import { openBucket, startNatsRuntime, toStoppable, type Stoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
+import { createTokenSealer } from '../../shared/security/sealed-token.ts'
 import { createApp } from './app.ts'
 import type { OrderConfig } from './config.ts'
 import { createNatsOrderStore } from './order-store.ts'
@@ -26,8 +27,11 @@ export async function startOrderService(
   const projection: RunningConsumer | undefined =
     config.ORDER_PROJECTION === 'on' ? await startProjection(rt, statusKv) : undefined
 
+  const [paymentKey] = config.PAYMENT_TOKEN_PUBLIC_KEY
+  if (paymentKey === undefined) throw new Error('PAYMENT_TOKEN_PUBLIC_KEY holds no key')
   const store = createNatsOrderStore({
     js: rt.js,
+    sealer: await createTokenSealer(paymentKey),
     statusKv,
     idempotencyKv,
     isConnected: rt.nats.isConnected,

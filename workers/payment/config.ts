@@ -7,12 +7,15 @@ import {
   logLevelFromEnv,
 } from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
+import { jwkListFromEnv } from '../../shared/security/key-config.ts'
 
 export const PaymentConfigSchema = v.object({
   PORT: intFromEnv(3002, 0, 65535),
   HOST: bindHostFromEnv,
   LOG_LEVEL: logLevelFromEnv,
   ...natsSettings,
+  /** The private keys that open sealed card tokens (a P-256 JWK or a JSON array, current first). Or PAYMENT_TOKEN_PRIVATE_KEYS_FILE. */
+  PAYMENT_TOKEN_PRIVATE_KEYS: jwkListFromEnv,
   PAYMENT_GATEWAY_URL: v.optional(
     v.pipe(v.string(), v.url('must be a URL'), v.regex(/^https?:\/\//, 'must be http(s)')),
     'http://127.0.0.1:3003',

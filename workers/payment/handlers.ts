@@ -2,10 +2,13 @@ import type { EventOf } from '../../schemas/events.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
+import { SealedTokenError, type TokenOpener } from '../../shared/security/sealed-token.ts'
 import { CircuitOpenError, GatewayUnavailableError, type GatewayClient } from './gateway-client.ts'
 
 export interface PaymentHandlerDeps {
   gateway: Pick<GatewayClient, 'charge'>
+  /** Opens the sealed card token of an order (only this service holds the key). */
+  tokens: TokenOpener
   /** How long one order may wait for an open breaker before its payment fails. */
   maxPauseMs: number
   now?: () => Date
@@ -13,6 +16,7 @@ export interface PaymentHandlerDeps {
 
 export function createPaymentHandlers({
   gateway,
+  tokens,
   maxPauseMs,
   now = () => new Date(),
 }: PaymentHandlerDeps): Handlers {
@@ -38,12 +42,24 @@ export function createPaymentHandlers({
         }),
       ]
     }
+    let token: string
+    try {
+      token = await tokens.open(event.sealedPaymentToken, event.orderId)
+    } catch (error) {
+      // A key this service does not hold is a configuration fault (a rotation
+      // done in the wrong order): retried, then dead-lettered for a replay once
+      // the key is in place. A token that does not open under a key it holds
+      // was sealed for another order or altered: the card is refused.
+      if (!(error instanceof SealedTokenError) || /no private key/.test(error.message)) throw error
+      ctx.logger.warn({ err: error }, 'sealed payment token does not open; declining')
+      return failed('declined', 'invalid_payment_token')
+    }
     try {
       const outcome = await gateway.charge({
         orderId: event.orderId,
         amountCents: event.amountCents,
         currency: event.currency,
-        token: event.paymentToken,
+        token,
       })
       pausedSince.delete(event.orderId)
       if (outcome.kind === 'succeeded') {

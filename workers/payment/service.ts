@@ -14,6 +14,7 @@ import {
   GatewayUnavailableError,
   type ChargeRequest,
 } from './gateway-client.ts'
+import { createTokenOpener } from '../../shared/security/sealed-token.ts'
 import { createPaymentHandlers } from './handlers.ts'
 
 export const PAYMENT_CONSUMER = 'payment'
@@ -90,7 +91,11 @@ export async function startPaymentService(
   const consumer = await startDurableConsumer(rt, {
     durable: PAYMENT_CONSUMER,
     filterSubjects: [SUBJECTS.inventoryReserved],
-    handlers: createPaymentHandlers({ gateway, maxPauseMs: config.PAYMENT_MAX_PAUSE_MS }),
+    handlers: createPaymentHandlers({
+      gateway,
+      tokens: await createTokenOpener(config.PAYMENT_TOKEN_PRIVATE_KEYS),
+      maxPauseMs: config.PAYMENT_MAX_PAUSE_MS,
+    }),
     gate,
   })
 

@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs'
+import { ConfigError } from './load-config.ts'
+
+/**
+ * Every setting that holds a secret or key material; each can be given as
+ * `NAME` or as `NAME_FILE` (a path). The composition root resolves them.
+ */
+export const SECRET_SETTINGS = [
+  'API_KEYS',
+  'GATEWAY_SECRET_KEY',
+  'PAYMENT_TOKEN_PUBLIC_KEY',
+  'PAYMENT_TOKEN_PRIVATE_KEYS',
+  'NATS_NKEY_SEED',
+] as const
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/**
+ * Secrets come from the environment or from a file: for each `NAME` in
+ * `names`, `NAME_FILE` (a path, e.g. a mounted Docker/Kubernetes secret) is
+ * read into `NAME`. Setting both is an error, as is an unreadable file; every
+ * problem is reported at once. The values are never logged.
+ */
+export function withSecretFiles(
+  env: Env,
+  names: readonly string[],
+  read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env }
+  const problems: string[] = []
+  for (const name of names) {
+    const path = env[`${name}_FILE`]
+    if (path === undefined || path === '') continue
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`${name}: set either ${name} or ${name}_FILE, not both`)
+      continue
+    }
+    try {
+      out[name] = read(path).replace(/\r?\n$/, '')
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException | undefined)?.code ?? 'unreadable'
+      problems.push(`${name}_FILE: cannot read ${path} (${code})`)
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return out
+}
