@@ -12,6 +12,7 @@ import { startConsumer, type Handlers, type RunningConsumer } from './consumer.t
 import { startDeadLetterCapture } from './dead-letter-capture.ts'
 import { isClusterForming, isNatsUnavailable } from './errors.ts'
 import { createNatsReadiness } from './readiness.ts'
+import { checkNatsServerVersion } from './server-version.ts'
 import {
   durableConsumerConfig,
   ensureBucket,
@@ -34,7 +35,11 @@ export interface NatsRuntime {
   metrics: Metrics
 }
 
-/** Connects (with backoff), provisions the streams idempotently and builds readiness. */
+/**
+ * Connects (with backoff), refuses a server older than MIN_NATS_SERVER_VERSION
+ * (NatsServerTooOldError, connection closed), provisions the streams
+ * idempotently and builds readiness.
+ */
 export async function startNatsRuntime(
   name: string,
   config: NatsSettingsConfig,
@@ -48,6 +53,13 @@ export async function startNatsRuntime(
     maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS,
   })
   const { nc } = nats
+  try {
+    // The INFO of the server this connection landed on; a cluster runs one version.
+    checkNatsServerVersion(nc.info, nc.getServer())
+  } catch (error) {
+    await nc.close()
+    throw error
+  }
   const timeout = config.NATS_REQUEST_TIMEOUT_MS
   const limits = toTopologyLimits(config)
   const jsm = await jetstreamManager(nc, { timeout })

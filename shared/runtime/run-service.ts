@@ -8,6 +8,7 @@ import type { Hono } from 'hono'
 import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
 import { ConfigError } from '../config/load-config.ts'
+import { NatsServerTooOldError } from '../nats/server-version.ts'
 import { createLogger, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
 import { exitWith, onShutdownSignal, serveHttp, type HttpServer } from './server.ts'
@@ -159,6 +160,8 @@ export function main<C extends BaseConfig>(
   const unknown = argv.find((a) => a.startsWith('-'))
   if (unknown !== undefined) exitWith(`${entry.name}: unknown option ${unknown} (try --help)`)
   runService(entry, env).catch((error: unknown) => {
+    // An operator's fault with its remedy in the message: no stack trace.
+    if (error instanceof NatsServerTooOldError) exitWith(`${entry.name}: ${error.message}`)
     process.stderr.write(
       `${entry.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     )

@@ -1,0 +1,101 @@
+// Workers refuse a nats-server older than MIN_NATS_SERVER_VERSION at start. No
+// old server can be run here, so "old" is a socket that speaks the first steps
+// of the NATS protocol (INFO with version 2.10.27, PONG) like one would; "new"
+// is the real server the global setup resolved.
+import { createServer, type Server, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { connect } from '@nats-io/transport-node'
+import * as v from 'valibot'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../shared/config/load-config.ts'
+import { natsSettings } from '../shared/config/nats-settings.ts'
+import { startNatsRuntime } from '../shared/nats/runtime.ts'
+import {
+  compareVersions,
+  MIN_NATS_SERVER_VERSION,
+  NatsServerTooOldError,
+} from '../shared/nats/server-version.ts'
+import { createLogger } from '../shared/observability/logger.ts'
+import { createMetrics } from '../shared/observability/metrics.ts'
+import { startNatsServer } from './harness/nats-server.ts'
+import { spawnService } from './harness/process.ts'
+import { waitFor } from './harness/wait-for.ts'
+
+const ROOT = join(import.meta.dirname, '..')
+
+/** Says it is nats-server `version` and answers PING; counts connections still open. */
+async function fakeServer(version: string): Promise<{ url: string; open: () => number; server: Server }> {
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    socket.on('error', () => undefined)
+    const { port } = server.address() as AddressInfo
+    const info = { server_id: 'FAKE', server_name: 'fake', version, proto: 1, host: '127.0.0.1', port }
+    socket.write(
+      `INFO ${JSON.stringify({ ...info, headers: true, max_payload: 1_048_576, jetstream: true })}\r\n`,
+    )
+    socket.on('data', (chunk) => {
+      for (const _ of chunk.toString().matchAll(/PING\r\n/g)) socket.write('PONG\r\n')
+    })
+  })
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+  const { port } = server.address() as AddressInfo
+  return { url: `nats://127.0.0.1:${port}`, open: () => sockets.size, server }
+}
+
+const config = (url: string) =>
+  loadConfig(v.object(natsSettings), { NATS_URL: url, NATS_CONNECT_TIMEOUT_MS: '5000' })
+const deps = () => ({
+  connect,
+  logger: createLogger({ service: 't', level: 'silent' }),
+  metrics: createMetrics('t'),
+})
+
+let old: Awaited<ReturnType<typeof fakeServer>>
+beforeAll(async () => {
+  old = await fakeServer('2.10.27')
+})
+afterAll(() => new Promise<void>((done) => old.server.close(() => done())))
+
+describe('start-up check of the server version', () => {
+  it('a fake INFO is what the client reads as the server version', async () => {
+    const nc = await connect({ servers: old.url })
+    expect(nc.info?.version).toBe('2.10.27')
+    await nc.close()
+  })
+
+  it('startNatsRuntime refuses a 2.10.27 server with NatsServerTooOldError and closes the connection', async () => {
+    const failure = await startNatsRuntime('t', config(old.url), deps()).catch((err: unknown) => err)
+    expect(failure).toBeInstanceOf(NatsServerTooOldError)
+    expect(failure).toMatchObject({ found: '2.10.27', needed: MIN_NATS_SERVER_VERSION })
+    await waitFor(() => old.open() === 0, { timeoutMs: 5_000, message: 'the client to hang up' })
+  })
+
+  it('startNatsRuntime starts against the real server', async () => {
+    await using server = await startNatsServer({ websocket: false })
+    const rt = await startNatsRuntime('t', config(server.url), deps())
+    try {
+      expect(compareVersions(rt.nc.info?.version ?? '', MIN_NATS_SERVER_VERSION)).toBeGreaterThanOrEqual(0)
+      expect((await rt.jsm.streams.names().next()).length).toBeGreaterThan(0)
+    } finally {
+      await rt.nc.close()
+    }
+  })
+
+  it('a worker process exits 1 naming the version found and the one needed', async () => {
+    const failure = await spawnService({
+      cmd: join(ROOT, 'node_modules', '.bin', 'bun'),
+      args: ['run', 'workers/inventory/main.ts'],
+      cwd: ROOT,
+      env: { NATS_URL: old.url, PORT: '0', NATS_CONNECT_TIMEOUT_MS: '5000', LOG_LEVEL: 'error' },
+      readyLine: /listening/,
+      readyTimeoutMs: 30_000,
+    }).catch((err: unknown) => err)
+    expect(String(failure)).toMatch(/exited \(code 1/)
+    expect(String(failure)).toContain(
+      `inventory: nats-server 2.10.27 at 127.0.0.1:${new URL(old.url).port} is too old: this project needs nats-server >= 2.12.0`,
+    )
+  })
+})
