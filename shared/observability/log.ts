@@ -24,3 +24,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number]
 
 /** Field paths whose values never reach a log line (card tokens). */
 export const REDACTED_PATHS = ['paymentToken', '*.paymentToken', 'token'] as const
+
+/** `LOG_FORMAT`: JSON lines (the default, for machines) or `pretty` (pino-pretty, for a person watching). */
+export const LOG_FORMATS = ['json', 'pretty'] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]

@@ -1,21 +1,44 @@
 import { pino, type LoggerOptions } from 'pino'
-import { REDACTED_PATHS, type Logger } from './log.ts'
+import { ConfigError } from '../config/load-config.ts'
+import { LOG_FORMATS, REDACTED_PATHS, type LogFormat, type Logger } from './log.ts'
 
-export type { Logger }
+export type { Logger, LogFormat }
 
 export interface LoggerConfig {
   service: string
   level: string
-  /** Where lines go; stdout unless a test passes its own stream. */
+  /** `json` or `pretty`; when not given, `LOG_FORMAT` of the process environment (default `json`). */
+  format?: LogFormat
+  /** Where lines go; stdout unless a test passes its own stream (then always JSON). */
   destination?: { write(line: string): void }
+}
+
+/**
+ * `LOG_FORMAT` read and checked: unset or empty means `json`; anything but
+ * `json` or `pretty` is a {@link ConfigError} naming the variable.
+ */
+export function logFormatFromEnv(env: Readonly<Record<string, string | undefined>>): LogFormat {
+  const value = env['LOG_FORMAT']
+  if (value === undefined || value === '') return 'json'
+  const format = LOG_FORMATS.find((f) => f === value)
+  if (format === undefined)
+    throw new ConfigError([`LOG_FORMAT: must be ${LOG_FORMATS.join(' or ')}, got ${JSON.stringify(value)}`])
+  return format
 }
 
 /**
  * pino, for Bun, Node and Deno: JSON lines on stdout, one object per line. No
  * transports: they spawn worker threads, which a compiled single-file binary
  * cannot load. Workers use `createConsoleLogger` (same line shape).
+ * `pretty` formats each line with pino-pretty in this thread; the package is
+ * imported only then (see {@link prettyStdout}).
  */
-export function createLogger({ service, level, destination }: LoggerConfig): Logger {
+export function createLogger({
+  service,
+  level,
+  destination,
+  format = logFormatFromEnv(process.env),
+}: LoggerConfig): Logger {
   const options: LoggerOptions = {
     level,
     base: { service },
@@ -23,6 +46,53 @@ export function createLogger({ service, level, destination }: LoggerConfig): Log
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
   }
+  if (destination) return pino(options, destination)
   // Synchronous stdout writes: a line logged just before a crash is not lost.
-  return destination ? pino(options, destination) : pino(options)
+  return format === 'pretty' ? pino(options, prettyStdout()) : pino(options)
+}
+
+/**
+ * Stdout through pino-pretty's `prettyFactory` (a plain function: no
+ * transport, no worker thread, so it also runs inside a compiled binary).
+ * pino-pretty is imported on first use only; lines logged before it has
+ * loaded wait for it, and are written as JSON if the process exits first or
+ * the import fails (then JSON it stays, with one line saying why).
+ */
+function prettyStdout(): { write(line: string): void } {
+  const out = pino.destination({ dest: 1, sync: true })
+  let format: ((line: string) => string) | undefined
+  let pending: string[] | undefined = []
+  const flushRaw = (): void => {
+    for (const line of pending ?? []) out.write(line)
+    pending = undefined
+  }
+  process.once('exit', flushRaw)
+  import('pino-pretty').then(
+    ({ prettyFactory }) => {
+      const pretty = prettyFactory({
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'service',
+        messageFormat: '[{service}] {msg}',
+        singleLine: true,
+      })
+      format = (line) => pretty(line)
+      for (const line of pending ?? []) out.write(format(line))
+      pending = undefined
+      process.off('exit', flushRaw)
+    },
+    (error: unknown) => {
+      flushRaw()
+      const reason = error instanceof Error ? error.message : String(error)
+      out.write(
+        `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), msg: `LOG_FORMAT=pretty: pino-pretty did not load (${reason}); logging JSON` })}\n`,
+      )
+    },
+  )
+  return {
+    write(line) {
+      if (format !== undefined) out.write(format(line))
+      else if (pending !== undefined) pending.push(line)
+      else out.write(line)
+    },
+  }
 }
