@@ -1,5 +1,6 @@
 // How to run a worker on each runtime, in one place for `npm start -- --runtime=...`
-// and the runtime tests (test/runtimes/). Keep the Deno flags in step with deno.json.
+// and the runtime tests (test/runtimes/). deno.json's tasks are `denoTask(worker)`
+// (checked by scripts/runtime-commands.test.ts).
 import { join } from 'node:path'
 
 export const RUNTIMES = ['bun', 'node', 'deno'] as const
@@ -46,6 +47,16 @@ export function workerCommand(
         args: ['run', ...DENO_PERMISSIONS, denoEntry(worker)],
       }
   }
+}
+
+/**
+ * deno.json's task for a worker (`npx deno task gateway`). The task names the
+ * npm-installed Deno by path: `deno task` resolves a bare `deno` to
+ * node_modules/.bin/deno first and runs that native binary as a script
+ * ("Invalid or unexpected token"); a path runs it as a program.
+ */
+export function denoTask(worker: string): string {
+  return ['./node_modules/.bin/deno', 'run', ...DENO_PERMISSIONS, denoEntry(worker)].join(' ')
 }
 
 function nodeBinary(): string {
