@@ -28,7 +28,9 @@ export function loadConfig<const TSchema extends v.GenericSchema<Record<string, 
   throw new ConfigError(
     result.issues.map((issue) => {
       const key = v.getDotPath(issue) ?? '(root)'
-      return `${key}: ${issue.message}`
+      // A required variable that is not set: Valibot's own text names the key again.
+      const missing = issue.type === 'object' && issue.received === 'undefined'
+      return `${key}: ${missing ? 'is required' : issue.message}`
     }),
   )
 }

@@ -2,6 +2,9 @@ import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import type { Logger } from '../observability/log.ts'
 import type { HttpMetrics } from '../observability/metrics-port.ts'
+import { limitBody } from './body-limit.ts'
+import { createErrorHandler, notFound } from './errors.ts'
+import { serviceIndex } from './service-index.ts'
 
 export interface Readiness {
   ok: boolean
@@ -32,7 +35,11 @@ export function createObservabilityRoutes({ metrics, isAlive = () => true, check
     })
 }
 
-/** Counts and times every request by its route pattern (never the raw path). */
+/**
+ * Counts and times every request by its route pattern (never the raw path);
+ * the metrics bound method, route and status to known values (labels.ts). A
+ * client that went away counts as status 499.
+ */
 export function httpMetrics(metrics: HttpMetrics): MiddlewareHandler {
   return async (c, next) => {
     const start = performance.now()
@@ -50,18 +57,33 @@ export function httpMetrics(metrics: HttpMetrics): MiddlewareHandler {
   }
 }
 
+/** Largest body a route of a service without a body of its own accepts. */
+export const SMALL_BODY_BYTES = 16 * 1024
+
+export interface ObservabilityAppDeps extends ObservabilityDeps {
+  /** Named in `GET /`. */
+  service: string
+  logger: Pick<Logger, 'error' | 'debug'>
+  maxBodyBytes?: number
+}
+
 /**
- * The HTTP surface of a worker that serves only `/health`, `/ready` and
- * `/metrics`: request metrics, a JSON 404 and a logged JSON 500.
+ * The HTTP surface of a worker that serves only `GET /`, `/health`, `/ready`
+ * and `/metrics`: request metrics, a body limit, a JSON 404 and a logged JSON
+ * 500.
  */
-export function createObservabilityApp(deps: ObservabilityDeps & { logger: Pick<Logger, 'error'> }): Hono {
+export function createObservabilityApp({
+  service,
+  logger,
+  maxBodyBytes = SMALL_BODY_BYTES,
+  ...deps
+}: ObservabilityAppDeps): Hono {
   const app = new Hono()
   app.use(httpMetrics(deps.metrics))
+  app.use(limitBody(maxBodyBytes))
+  app.get('/', serviceIndex(service, app))
   app.route('/', createObservabilityRoutes(deps))
-  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404))
-  app.onError((error, c) => {
-    deps.logger.error({ err: error, path: c.req.path }, 'unhandled error')
-    return c.json({ error: 'internal', message: 'internal error' }, 500)
-  })
+  app.notFound(notFound)
+  app.onError(createErrorHandler({ logger }))
   return app
 }

@@ -4,6 +4,7 @@
  * `_count`), rendered as Prometheus text. At the edge they cover one isolate
  * only; Workers Analytics or logs are the fleet-wide view.
  */
+import { boundLabels } from './labels.ts'
 import type { CounterPort, HistogramPort, IntakeMetrics, LabelValues } from './metrics-port.ts'
 
 interface Series {
@@ -27,7 +28,8 @@ export function createLightMetrics(service: string): IntakeMetrics {
     return f
   }
   const record = (f: Family, labels: LabelValues<string>, value: number): void => {
-    const text = renderLabels({ ...labels, service })
+    // Bounded like the prom-client metrics: unknown subjects, methods, routes count as `other`.
+    const text = renderLabels({ ...boundLabels(labels), service })
     const series = f.series.get(text) ?? { labels: text, value: 0, count: 0 }
     series.value += value
     series.count += 1

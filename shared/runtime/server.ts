@@ -2,7 +2,15 @@
  * The one place that knows how Bun, Deno and Node serve HTTP and deliver
  * signals (Deno and Bun both offer `process` signals).
  * Entry files (`main.ts`) use it; nothing else branches on the runtime.
+ *
+ * Each request's peer address is recorded for per-client limits
+ * (shared/http/client-address.ts). A client that goes away mid-body makes
+ * the body read reject (Bun: `AbortError: The connection was closed.`, Node:
+ * `Error: aborted` ECONNRESET) and aborts `request.signal` on both: the
+ * app's one `onError` answers it (shared/http/errors.ts), never as a 500.
  */
+import { setClientAddress } from '../http/client-address.ts'
+
 export interface HttpServer {
   /** The port actually bound (useful with port 0). */
   port: number
@@ -20,7 +28,7 @@ export interface ServeOptions {
 interface DenoServe {
   serve(
     options: { port: number; hostname: string; onListen: (addr: { port: number }) => void },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (request: Request, info: { remoteAddr?: { hostname?: string } }) => Response | Promise<Response>,
   ): { shutdown(): Promise<void> }
 }
 
@@ -30,11 +38,22 @@ export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<Http
     return new Promise((resolve) => {
       const onListen = (addr: { port: number }) =>
         resolve({ port: addr.port, close: () => server.shutdown() })
-      const server = deno.serve({ port, hostname, onListen }, fetch)
+      const server = deno.serve({ port, hostname, onListen }, (request, info) => {
+        setClientAddress(request, info.remoteAddr?.hostname)
+        return fetch(request)
+      })
     })
   }
   if (typeof Bun !== 'undefined') {
-    const server = Bun.serve({ fetch, port, hostname, idleTimeout: 30 })
+    const server = Bun.serve({
+      fetch: (request, bun) => {
+        setClientAddress(request, bun.requestIP(request)?.address)
+        return fetch(request)
+      },
+      port,
+      hostname,
+      idleTimeout: 30,
+    })
     return Promise.resolve({
       port: server.port ?? port,
       close: () => server.stop(false),
@@ -44,7 +63,14 @@ export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<Http
   return import('@hono/node-server').then(
     ({ serve }) =>
       new Promise((resolve, reject) => {
-        const server = serve({ fetch, port, hostname }, (info) => {
+        const withAddress = (
+          request: Request,
+          env: { incoming: { socket: { remoteAddress?: string | undefined } } },
+        ) => {
+          setClientAddress(request, env.incoming.socket.remoteAddress)
+          return fetch(request)
+        }
+        const server = serve({ fetch: withAddress, port, hostname }, (info) => {
           resolve({
             port: info.port,
             close: () => new Promise<void>((done) => server.close(() => done())),

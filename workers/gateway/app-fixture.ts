@@ -4,6 +4,9 @@ import { createMetrics } from '../../shared/observability/metrics.ts'
 import { createApp, type GatewayDeps } from './app.ts'
 
 export const created = '2030-01-02T03:04:05.000Z'
+export const SECRET_KEY = 'gw_sk_test_0123456789'
+/** The header every charge route wants. */
+export const authorized = { Authorization: `Bearer ${SECRET_KEY}` }
 
 export interface FixtureOptions {
   config?: Partial<GatewayDeps['config']>
@@ -22,7 +25,15 @@ export function createTestApp({ config, ...deps }: FixtureOptions = {}) {
   })
   let nextId = 0
   const app = createApp({
-    config: { failureRate: 0, latencyMs: 0, slowMs: 10_000, flakyFailures: 2, ...config },
+    config: {
+      failureRate: 0,
+      latencyMs: 0,
+      slowMs: 10_000,
+      flakyFailures: 2,
+      secretKey: SECRET_KEY,
+      maxBodyBytes: 16 * 1024,
+      ...config,
+    },
     logger,
     metrics: createMetrics('gateway'),
     random: () => 0.999,
@@ -37,13 +48,16 @@ export function createTestApp({ config, ...deps }: FixtureOptions = {}) {
       method: 'POST',
       headers: {
         'Content-Type': 'application/json',
+        ...authorized,
         ...(key === undefined ? {} : { 'Idempotency-Key': key }),
       },
       body: typeof body === 'string' ? body : JSON.stringify(body),
       ...init,
     })
   const listCharges = async (orderId?: string) => {
-    const response = await app.request(orderId === undefined ? '/charges' : `/charges?orderId=${orderId}`)
+    const response = await app.request(orderId === undefined ? '/charges' : `/charges?orderId=${orderId}`, {
+      headers: authorized,
+    })
     return (await response.json()) as unknown
   }
   const logs = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { chargeBody, createTestApp, created } from './app-fixture.ts'
+import { authorized, chargeBody, createTestApp, created } from './app-fixture.ts'
 
 describe('reading charges', () => {
   it('lists only the succeeded charges of the order asked for, or all of them', async () => {
@@ -33,14 +33,17 @@ describe('reading charges', () => {
     const { app, charge } = createTestApp()
     await charge('key-1', chargeBody())
 
-    const found = await app.request('/charges/ch_1')
-    const missing = await app.request('/charges/ch_404')
+    const found = await app.request('/charges/ch_1', { headers: authorized })
+    const missing = await app.request('/charges/ch_404', { headers: authorized })
 
     expect([found.status, await found.json()]).toStrictEqual([
       200,
       { id: 'ch_1', status: 'succeeded', amountCents: 1999, currency: 'EUR', orderId: 'order-1', created },
     ])
-    expect([missing.status, await missing.json()]).toStrictEqual([404, { error: 'not_found' }])
+    expect([missing.status, await missing.json()]).toStrictEqual([
+      404,
+      { error: 'not_found', message: 'no charge ch_404' },
+    ])
   })
 })
 
@@ -64,10 +67,13 @@ describe('service routes', () => {
     )
   })
 
-  it('answers 404 not_found for an unknown route', async () => {
+  it('answers 404 not_found for an unknown route, with the body every service uses', async () => {
     const { app } = createTestApp()
     const response = await app.request('/refunds', { method: 'POST' })
-    expect([response.status, await response.json()]).toStrictEqual([404, { error: 'not_found' }])
+    expect([response.status, await response.json()]).toStrictEqual([
+      404,
+      { error: 'not_found', message: 'no route POST /refunds' },
+    ])
   })
 
   it('answers 500 with a generic body, logs the error once and keeps the key free', async () => {
@@ -81,7 +87,10 @@ describe('service routes', () => {
     const failed = await charge('key-1', chargeBody())
     const retry = await charge('key-1', chargeBody())
 
-    expect([failed.status, await failed.json()]).toStrictEqual([500, { error: 'internal' }])
+    expect([failed.status, await failed.json()]).toStrictEqual([
+      500,
+      { error: 'internal', message: 'internal error' },
+    ])
     expect(logs().filter(({ level }) => level === 'error')).toMatchObject([
       { msg: 'unhandled error', err: { message: 'id source broke' } },
     ])

@@ -1,6 +1,11 @@
 import { Hono } from 'hono'
+import { createSecretVerifier } from '../../shared/http/api-keys.ts'
+import { requireApiKey } from '../../shared/http/auth.ts'
+import { limitBody } from '../../shared/http/body-limit.ts'
+import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import { parseJsonBody } from '../../shared/http/json-body.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
+import { serviceIndex } from '../../shared/http/service-index.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { abortableSleep } from './abortable-sleep.ts'
@@ -10,7 +15,10 @@ import type { GatewayConfig } from './config.ts'
 import { ChargeLedger } from './domain.ts'
 
 export interface GatewayDeps {
-  config: Pick<GatewayConfig, 'failureRate' | 'latencyMs' | 'slowMs' | 'flakyFailures'>
+  config: Pick<
+    GatewayConfig,
+    'failureRate' | 'latencyMs' | 'slowMs' | 'flakyFailures' | 'secretKey' | 'maxBodyBytes'
+  >
   logger: Logger
   metrics: Metrics
   /** In [0, 1); compared with `failureRate`. */
@@ -23,7 +31,12 @@ export interface GatewayDeps {
   shutdownSignal?: AbortSignal
 }
 
-/** The payment gateway sandbox: a card processor's charge API, in memory. */
+/**
+ * The payment gateway sandbox: a card processor's charge API, in memory.
+ * Like a real processor, every charge route wants the secret key
+ * (`Authorization: Bearer <GATEWAY_SECRET_KEY>`); `GET /`, `/health`,
+ * `/ready` and `/metrics` do not.
+ */
 export function createApp({
   config,
   logger,
@@ -48,10 +61,18 @@ export function createApp({
     newChargeId,
     shutdownSignal,
   })
+  const secretKey = requireApiKey({
+    verifier: createSecretVerifier(config.secretKey, 'payment'),
+    roles: ['admin'],
+  })
 
   const app = new Hono()
   app.use(httpMetrics(metrics))
+  app.use(limitBody(config.maxBodyBytes))
+  app.get('/', serviceIndex('gateway', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady: () => Promise.resolve({ ok: true }) }))
+  app.use('/charges', secretKey)
+  app.use('/charges/*', secretKey)
 
   app.post('/charges', async (c) => {
     const key = parseIdempotencyKey(c.req.header('Idempotency-Key'))
@@ -69,14 +90,12 @@ export function createApp({
   app.get('/charges', (c) => c.json({ charges: ledger.charges(c.req.query('orderId')) }))
 
   app.get('/charges/:id', (c) => {
-    const charge = ledger.charge(c.req.param('id'))
-    return charge ? c.json(charge) : c.json({ error: 'not_found' }, 404)
+    const id = c.req.param('id')
+    const charge = ledger.charge(id)
+    return charge ? c.json(charge) : c.json({ error: 'not_found', message: `no charge ${id}` }, 404)
   })
 
-  app.notFound((c) => c.json({ error: 'not_found' }, 404))
-  app.onError((error, c) => {
-    logger.error({ err: error, method: c.req.method, path: c.req.path }, 'unhandled error')
-    return c.json({ error: 'internal' }, 500)
-  })
+  app.notFound(notFound)
+  app.onError(createErrorHandler({ logger }))
   return app
 }

@@ -3,8 +3,10 @@ import { ConfigError } from '../../shared/config/load-config.ts'
 import { loadGatewayConfig } from './config.ts'
 
 describe('loadGatewayConfig', () => {
-  it('uses the defaults when nothing is set', () => {
-    expect(loadGatewayConfig({ PATH: '/usr/bin', GATEWAY_LATENCY_MS: '' })).toStrictEqual({
+  it('uses the defaults for everything but the secret key', () => {
+    expect(
+      loadGatewayConfig({ PATH: '/usr/bin', GATEWAY_LATENCY_MS: '', GATEWAY_SECRET_KEY: 'gw_sk_1' }),
+    ).toStrictEqual({
       port: 3003,
       host: '127.0.0.1',
       logLevel: 'info',
@@ -12,6 +14,8 @@ describe('loadGatewayConfig', () => {
       latencyMs: 0,
       slowMs: 10_000,
       flakyFailures: 2,
+      secretKey: 'gw_sk_1',
+      maxBodyBytes: 16_384,
     })
   })
 
@@ -24,6 +28,8 @@ describe('loadGatewayConfig', () => {
       GATEWAY_LATENCY_MS: '40',
       GATEWAY_SLOW_MS: '1500',
       GATEWAY_FLAKY_FAILURES: '0',
+      GATEWAY_SECRET_KEY: 'gw_sk_2',
+      GATEWAY_MAX_BODY_BYTES: '2048',
     }
     expect(loadGatewayConfig(env)).toStrictEqual({
       port: 0,
@@ -33,6 +39,8 @@ describe('loadGatewayConfig', () => {
       latencyMs: 40,
       slowMs: 1500,
       flakyFailures: 0,
+      secretKey: 'gw_sk_2',
+      maxBodyBytes: 2048,
     })
   })
 
@@ -50,6 +58,13 @@ describe('loadGatewayConfig', () => {
       'LOG_LEVEL: must be a pino level',
       'GATEWAY_FAILURE_RATE: must be a number from 0 to 1',
       'GATEWAY_SLOW_MS: must be <= 20000',
+      'GATEWAY_SECRET_KEY: is required',
     ])
+  })
+
+  it('refuses a secret key with spaces without echoing it', () => {
+    expect(() => loadGatewayConfig({ GATEWAY_SECRET_KEY: 'not a key' })).toThrow(
+      'GATEWAY_SECRET_KEY: must be visible ASCII characters without spaces',
+    )
   })
 })

@@ -6,6 +6,7 @@ import {
   loadConfig,
   logLevelFromEnv,
 } from '../../shared/config/load-config.ts'
+import { secretKeyFromEnv } from '../../shared/http/api-keys.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -22,6 +23,8 @@ export const gatewayConfigSchema = v.object({
   GATEWAY_LATENCY_MS: intFromEnv(0, 0, 5_000),
   GATEWAY_SLOW_MS: intFromEnv(10_000, 0, 20_000),
   GATEWAY_FLAKY_FAILURES: intFromEnv(2, 0, 100),
+  GATEWAY_SECRET_KEY: secretKeyFromEnv,
+  GATEWAY_MAX_BODY_BYTES: intFromEnv(16 * 1024, 1024, 1024 * 1024),
 })
 
 export interface GatewayConfig {
@@ -37,6 +40,10 @@ export interface GatewayConfig {
   slowMs: number
   /** How many attempts per order `tok_flaky` answers 503 before it succeeds. */
   flakyFailures: number
+  /** Every charge route wants `Authorization: Bearer <secretKey>`, like a real processor. */
+  secretKey: string
+  /** Largest request body on any route. */
+  maxBodyBytes: number
 }
 
 /** Every variable, for `--help` and the README. */
@@ -48,6 +55,12 @@ export const gatewayEnvHelp = [
   ['GATEWAY_LATENCY_MS', '0', 'latency added to every charge attempt (max 5000)'],
   ['GATEWAY_SLOW_MS', '10000', 'how long tok_slow waits before answering (max 20000)'],
   ['GATEWAY_FLAKY_FAILURES', '2', 'attempts per order that tok_flaky answers 503 (max 100)'],
+  [
+    'GATEWAY_SECRET_KEY',
+    '(required)',
+    'bearer token every charge route wants; or GATEWAY_SECRET_KEY_FILE, a file holding it',
+  ],
+  ['GATEWAY_MAX_BODY_BYTES', '16384', 'largest request body on any route (1024..1048576)'],
 ] as const
 
 /** Throws ConfigError listing every bad variable. */
@@ -61,5 +74,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     latencyMs: raw.GATEWAY_LATENCY_MS,
     slowMs: raw.GATEWAY_SLOW_MS,
     flakyFailures: raw.GATEWAY_FLAKY_FAILURES,
+    secretKey: raw.GATEWAY_SECRET_KEY,
+    maxBodyBytes: raw.GATEWAY_MAX_BODY_BYTES,
   }
 }

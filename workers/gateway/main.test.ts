@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnService, stopAllServices, type ServiceHandle } from '../../test/harness/process.ts'
@@ -27,6 +30,9 @@ async function waitForLog(service: ServiceHandle, match: (log: LogLine) => boole
   return parseLog(line) ?? {}
 }
 
+const SECRET_KEY = 'gw_sk_process_test'
+const authorized = { Authorization: `Bearer ${SECRET_KEY}` }
+
 const body = (token: string, orderId: string) =>
   JSON.stringify({ amountCents: 1250, currency: 'EUR', token, orderId })
 
@@ -36,7 +42,7 @@ describe('gateway process', () => {
   const post = (key: string, payload: string, signal?: AbortSignal) =>
     fetch(`${base}/charges`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key, ...authorized },
       body: payload,
       ...(signal ? { signal } : {}),
     })
@@ -52,6 +58,7 @@ describe('gateway process', () => {
         LOG_LEVEL: 'debug',
         GATEWAY_FAILURE_RATE: '0',
         GATEWAY_SLOW_MS: '15000',
+        GATEWAY_SECRET_KEY: SECRET_KEY,
       },
       readyLine: /"msg":"listening"/,
     })
@@ -65,7 +72,7 @@ describe('gateway process', () => {
     const first = await post('e2e-key-1', body('tok_ok', 'e2e-order-1'))
     const replay = await post('e2e-key-1', body('tok_ok', 'e2e-order-1'))
     const charge = (await first.json()) as LogLine
-    const listed = await fetch(`${base}/charges?orderId=e2e-order-1`)
+    const listed = await fetch(`${base}/charges?orderId=e2e-order-1`, { headers: authorized })
 
     expect(first.status).toBe(201)
     expect(charge.id).toMatch(/^ch_[0-9a-f]{32}$/)
@@ -87,7 +94,7 @@ describe('gateway process', () => {
 
     await expect(request).rejects.toThrow()
     await waitForLog(gateway, (log) => log.orderId === 'e2e-order-2' && log.outcome === 'abandoned')
-    const listed = await fetch(`${base}/charges?orderId=e2e-order-2`)
+    const listed = await fetch(`${base}/charges?orderId=e2e-order-2`, { headers: authorized })
     expect(await listed.json()).toStrictEqual({ charges: [] })
   })
 
@@ -112,6 +119,37 @@ describe('gateway command line', () => {
     return { code: exit.code, lines: service.lines() }
   }
 
+  it('reads the secret key from GATEWAY_SECRET_KEY_FILE and wants it on charge routes only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-secret-'))
+    const file = join(dir, 'secret-key')
+    writeFileSync(file, 'gw_sk_from_file\n', { mode: 0o600 })
+    try {
+      await using gw = await spawnService({
+        cmd: bun,
+        args: gatewayArgs,
+        cwd: root,
+        env: { PORT: '0', HOST: '127.0.0.1', GATEWAY_SECRET_KEY_FILE: file },
+        readyLine: /"msg":"listening"/,
+      })
+      const listening = await waitForLog(gw, (log) => log.msg === 'listening')
+      const url = `http://127.0.0.1:${String(listening.port)}`
+      const list = (key?: string) =>
+        fetch(`${url}/charges`, key === undefined ? {} : { headers: { Authorization: `Bearer ${key}` } })
+
+      const [none, wrong, right, health] = await Promise.all([
+        list(),
+        list('gw_sk_from_file_wrong'),
+        list('gw_sk_from_file'),
+        fetch(`${url}/health`),
+      ])
+      expect([none.status, wrong.status, right.status, health.status]).toStrictEqual([401, 401, 200, 200])
+      expect(wrong.headers.get('WWW-Authenticate')).toBe('Bearer realm="order-saga", error="invalid_token"')
+      expect(gw.lines().join('\n')).not.toContain('gw_sk_from_file')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('prints the package version for --version', async () => {
     expect(await run(['--version'])).toStrictEqual({ code: 0, lines: ['0.1.0'] })
   })
@@ -128,6 +166,8 @@ describe('gateway command line', () => {
       'GATEWAY_LATENCY_MS',
       'GATEWAY_SLOW_MS',
       'GATEWAY_FLAKY_FAILURES',
+      'GATEWAY_SECRET_KEY',
+      'GATEWAY_MAX_BODY_BYTES',
     ])
   })
 
@@ -138,6 +178,7 @@ describe('gateway command line', () => {
         'invalid configuration:',
         '  - PORT: must be an integer',
         '  - GATEWAY_FLAKY_FAILURES: must be >= 0',
+        '  - GATEWAY_SECRET_KEY: is required',
       ],
     })
   })

@@ -5,6 +5,7 @@
  */
 import pkg from '../../package.json' with { type: 'json' }
 import { ConfigError } from '../../shared/config/load-config.ts'
+import { withSecretFiles } from '../../shared/config/secrets.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import { exitWith, onShutdownSignal, serveHttp } from '../../shared/runtime/server.ts'
@@ -13,10 +14,14 @@ import { gatewayEnvHelp, loadGatewayConfig, type GatewayConfig } from './config.
 
 type Env = Readonly<Record<string, string | undefined>>
 
+/** Settings that can also come from a file (`NAME_FILE`). */
+const SECRETS = ['GATEWAY_SECRET_KEY'] as const
+
 export function helpText(): string {
   const width = Math.max(...gatewayEnvHelp.map(([name]) => name.length))
   const lines = gatewayEnvHelp.map(
-    ([name, value, text]) => `  ${name.padEnd(width)}  ${text} [default: ${value}]`,
+    ([name, value, text]) =>
+      `  ${name.padEnd(width)}  ${text} ${value === '(required)' ? '[required]' : `[default: ${value}]`}`,
   )
   return [
     'payment gateway sandbox: a card processor API in memory',
@@ -71,7 +76,7 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
 export async function healthcheck(env: Env): Promise<number> {
   let url: string
   try {
-    const config = loadGatewayConfig(env)
+    const config = loadGatewayConfig(withSecretFiles(env, SECRETS))
     url = `http://${probeHost(config.host)}:${config.port}/ready`
   } catch {
     return 1 // an invalid configuration never started a server
@@ -92,7 +97,7 @@ function probeHost(host: string): string {
 
 function readConfig(env: Env): GatewayConfig {
   try {
-    return loadGatewayConfig(env)
+    return loadGatewayConfig(withSecretFiles(env, SECRETS))
   } catch (error) {
     if (error instanceof ConfigError) exitWith(error.message)
     throw error

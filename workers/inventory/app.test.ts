@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest'
+import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import { createApp } from './app.ts'
 import { setStock } from './domain.ts'
 import type { StockRecord } from './records.ts'
+
+const verifier = await createTestVerifier()
 
 function appWithMemory() {
   const records = new Map<string, StockRecord>()
@@ -19,18 +22,25 @@ function appWithMemory() {
     logger: createLogger({ service: 'inventory', level: 'silent' }),
     metrics: createMetrics('inventory'),
     checkReady: () => Promise.resolve({ ok: true }),
+    verifier,
+    maxBodyBytes: 2048,
   })
 }
 
-const put = (app: ReturnType<typeof appWithMemory>, sku: string, body: unknown) =>
+const put = (
+  app: ReturnType<typeof appWithMemory>,
+  sku: string,
+  body: unknown,
+  headers: Record<string, string> = bearer('ops'),
+) =>
   app.request(`/inventory/${sku}`, {
     method: 'PUT',
-    body: JSON.stringify(body),
-    headers: { 'Content-Type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json', ...headers },
   })
 
 describe('inventory HTTP', () => {
-  it('creates with 201, updates with 200 and reads the stock view', async () => {
+  it('creates with 201, updates with 200 and reads the stock view without a key', async () => {
     const app = appWithMemory()
     expect((await put(app, 'SKU-1', { onHand: 5, priceCents: 999 })).status).toBe(201)
     expect((await put(app, 'SKU-1', { onHand: 7, priceCents: 999 })).status).toBe(200)
@@ -59,5 +69,72 @@ describe('inventory HTTP', () => {
     const app = appWithMemory()
     expect((await app.request('/inventory/NOPE')).status).toBe(404)
     expect((await app.request('/inventory/bad%20sku')).status).toBe(400)
+  })
+})
+
+describe('inventory HTTP security', () => {
+  const stock = { onHand: 5, priceCents: 999 }
+
+  it('answers PUT without a key 401 with a Bearer challenge and sets nothing', async () => {
+    const app = appWithMemory()
+    const res = await put(app, 'SKU-1', stock, {})
+    expect(res.status).toBe(401)
+    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="order-saga"')
+    expect(await res.json()).toStrictEqual({
+      error: 'unauthorized',
+      message: 'send an API key as Authorization: Bearer <key>',
+    })
+    expect((await app.request('/inventory/SKU-1')).status).toBe(404)
+  })
+
+  it('answers PUT with an unknown key 401 invalid_token', async () => {
+    const res = await put(appWithMemory(), 'SKU-1', stock, { Authorization: 'Bearer sk_guess' })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="order-saga", error="invalid_token"')
+    expect(((await res.json()) as { error: string }).error).toBe('unauthorized')
+  })
+
+  it('answers PUT with a client key 403 forbidden', async () => {
+    const res = await put(appWithMemory(), 'SKU-1', stock, bearer('alice'))
+    expect(res.status).toBe(403)
+    expect(await res.json()).toStrictEqual({
+      error: 'forbidden',
+      message: 'this route needs a key with role admin',
+    })
+  })
+
+  it('refuses a body over INVENTORY_MAX_BODY_BYTES with 413, declared or chunked', async () => {
+    const app = appWithMemory()
+    const big = JSON.stringify({ onHand: 1, priceCents: 1, pad: 'x'.repeat(4096) })
+    const declared = await put(app, 'SKU-1', big, { ...bearer('ops'), 'Content-Length': String(big.length) })
+    const chunked = await app.request('/inventory/SKU-1', {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json', ...bearer('ops') },
+      body: new Blob([big]).stream(),
+      duplex: 'half',
+    } as RequestInit)
+    for (const res of [declared, chunked]) {
+      expect(res.status).toBe(413)
+      expect(await res.json()).toStrictEqual({
+        error: 'payload_too_large',
+        message: 'the body must be at most 2048 bytes',
+      })
+    }
+  })
+
+  it('answers GET / with the service index', async () => {
+    const res = await appWithMemory().request('/')
+    expect(await res.json()).toStrictEqual({
+      service: 'inventory',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      routes: [
+        'GET /',
+        'GET /health',
+        'GET /ready',
+        'GET /metrics',
+        'GET /inventory/:sku',
+        'PUT /inventory/:sku',
+      ],
+    })
   })
 })

@@ -1,12 +1,18 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { SkuSchema } from '../../schemas/primitives.ts'
+import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
+import { requireApiKey } from '../../shared/http/auth.ts'
+import { limitBody } from '../../shared/http/body-limit.ts'
+import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import {
   createObservabilityRoutes,
   httpMetrics,
+  SMALL_BODY_BYTES,
   type Readiness,
 } from '../../shared/http/observability-routes.ts'
 import { isJsonContentType, parseJsonBody } from '../../shared/http/json-body.ts'
+import { serviceIndex } from '../../shared/http/service-index.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
@@ -20,11 +26,24 @@ export interface InventoryAppDeps {
   logger: Logger
   metrics: Metrics
   checkReady: () => Promise<Readiness>
+  /** API keys (API_KEYS): setting stock wants an admin key; reading it wants none. */
+  verifier: ApiKeyVerifier
+  /** Largest request body on any route. */
+  maxBodyBytes?: number
 }
 
-export function createApp({ store, logger, metrics, checkReady }: InventoryAppDeps) {
+export function createApp({
+  store,
+  logger,
+  metrics,
+  checkReady,
+  verifier,
+  maxBodyBytes = SMALL_BODY_BYTES,
+}: InventoryAppDeps) {
   const app = new Hono()
   app.use(httpMetrics(metrics))
+  app.use(limitBody(maxBodyBytes))
+  app.get('/', serviceIndex('inventory', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady }))
 
   app.get('/inventory/:sku', async (c) => {
@@ -36,7 +55,8 @@ export function createApp({ store, logger, metrics, checkReady }: InventoryAppDe
     return c.json(toStockView(record))
   })
 
-  app.put('/inventory/:sku', async (c) => {
+  // The README's walk-through reads stock without a key: only setting it is guarded.
+  app.put('/inventory/:sku', requireApiKey({ verifier, roles: ['admin'] }), async (c) => {
     const sku = c.req.param('sku')
     if (!v.is(SkuSchema, sku))
       return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)
@@ -72,15 +92,20 @@ export function createApp({ store, logger, metrics, checkReady }: InventoryAppDe
     return c.json(toStockView(decision.record), decision.created ? 201 : 200)
   })
 
-  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404))
-  app.onError((error, c) => {
-    if (isNatsUnavailable(error)) {
-      logger.warn({ err: error, path: c.req.path }, 'NATS unavailable; answering 503')
-      c.header('Retry-After', '1')
-      return c.json({ error: 'unavailable', message: 'the stock store is not answering; retry shortly' }, 503)
-    }
-    logger.error({ err: error, path: c.req.path }, 'unhandled error')
-    return c.json({ error: 'internal', message: 'internal error' }, 500)
-  })
+  app.notFound(notFound)
+  app.onError(
+    createErrorHandler({
+      logger,
+      known: (error, c) => {
+        if (!isNatsUnavailable(error)) return undefined
+        logger.warn({ err: error, path: c.req.path }, 'NATS unavailable; answering 503')
+        c.header('Retry-After', '1')
+        return c.json(
+          { error: 'unavailable', message: 'the stock store is not answering; retry shortly' },
+          503,
+        )
+      },
+    }),
+  )
   return app
 }

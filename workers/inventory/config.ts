@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
+import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 
 export const InventoryConfigSchema = v.object({
   PORT: intFromEnv(3001, 0, 65535),
@@ -12,6 +13,10 @@ export const InventoryConfigSchema = v.object({
     v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')),
     'USD',
   ),
+  /** `<id>:<role>:<sha256 hex>` entries, comma or newline separated; PUT /inventory/{sku} wants an admin key. Or API_KEYS_FILE. */
+  API_KEYS: apiKeysFromEnv,
+  /** Largest request body on any route. */
+  INVENTORY_MAX_BODY_BYTES: intFromEnv(16 * 1024, 1024, 1024 * 1024),
 })
 
 export type InventoryConfig = v.InferOutput<typeof InventoryConfigSchema>

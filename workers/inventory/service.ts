@@ -1,4 +1,5 @@
 import { BUCKETS, SUBJECTS } from '../../schemas/subjects.ts'
+import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import { openBucket, startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
@@ -61,6 +62,13 @@ export async function startInventoryService(
     await payments.stop()
     throw error
   }
-  const app = createApp({ store, logger: deps.logger, metrics: deps.metrics, checkReady: rt.readiness.check })
+  const app = createApp({
+    store,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    checkReady: rt.readiness.check,
+    verifier: createApiKeyVerifier(config.API_KEYS),
+    maxBodyBytes: config.INVENTORY_MAX_BODY_BYTES,
+  })
   return { app, ...toStoppable(rt, [orders, payments]) }
 }

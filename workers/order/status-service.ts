@@ -10,7 +10,7 @@ import type { OrderStatusConfig } from './status-config.ts'
 /**
  * The order-status projection on its own: consumes every order event into
  * the order-status bucket that `GET /orders/{id}` reads, and serves only
- * `/health`, `/ready` and `/metrics`. Run it with `ORDER_PROJECTION=off` on
+ * `GET /`, `/health`, `/ready` and `/metrics`. Run it with `ORDER_PROJECTION=off` on
  * the order services so the intake does nothing but take orders.
  */
 export async function startOrderStatusService(
@@ -20,6 +20,7 @@ export async function startOrderStatusService(
   const rt = await startNatsRuntime('order-status', config, deps)
   const projection = await startProjection(rt, await openBucket(rt, BUCKETS.orderStatus))
   const app = createObservabilityApp({
+    service: 'order-status',
     metrics: deps.metrics,
     logger: deps.logger,
     checkReady: rt.readiness.check,

@@ -7,6 +7,7 @@ import {
   logLevelFromEnv,
 } from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
+import { secretKeyFromEnv } from '../../shared/http/api-keys.ts'
 import { jwkListFromEnv } from '../../shared/security/key-config.ts'
 
 export const PaymentConfigSchema = v.object({
@@ -20,6 +21,8 @@ export const PaymentConfigSchema = v.object({
     v.pipe(v.string(), v.url('must be a URL'), v.regex(/^https?:\/\//, 'must be http(s)')),
     'http://127.0.0.1:3003',
   ),
+  /** The gateway's secret key, sent as `Authorization: Bearer`. Or GATEWAY_SECRET_KEY_FILE. */
+  GATEWAY_SECRET_KEY: secretKeyFromEnv,
   /** Deadline of one gateway call. */
   PAYMENT_TIMEOUT_MS: intFromEnv(2_000, 50, 60_000),
   /** Retries after the first call, for 5xx, 429, timeouts and refused connections. */

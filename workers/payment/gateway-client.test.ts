@@ -1,15 +1,22 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CircuitOpenError, createGatewayClient, GatewayUnavailableError } from './gateway-client.ts'
+import {
+  CircuitOpenError,
+  createGatewayClient,
+  GatewayProtocolError,
+  GatewayUnavailableError,
+} from './gateway-client.ts'
 
 type Reply = { status: number; body?: unknown; delayMs?: number }
+type Call = { key: string | undefined }
 let server: Server | undefined
 
-async function gateway(replies: Reply[]): Promise<{ url: string; calls: { key: string | undefined }[] }> {
-  const calls: { key: string | undefined }[] = []
+async function gateway(replies: Reply[]): Promise<{ url: string; calls: Call[] }> {
+  const calls: Call[] = []
   server = createServer((req, res) => {
     calls.push({ key: req.headers['idempotency-key'] as string | undefined })
+    authorizations.push(req.headers.authorization)
     const reply = replies[Math.min(calls.length - 1, replies.length - 1)] ?? { status: 500 }
     setTimeout(() => {
       res.writeHead(reply.status, { 'Content-Type': 'application/json' })
@@ -28,8 +35,14 @@ afterEach(async () => {
   await new Promise((resolve) => running.close(resolve))
 })
 
+let authorizations: (string | undefined)[] = []
+afterEach(() => {
+  authorizations = []
+})
+
 const request = { orderId: 'order-1', amountCents: 100, currency: 'USD', token: 'tok_ok' }
 const options = {
+  secretKey: 'gw_sk_test',
   timeoutMs: 200,
   retries: 2,
   retryInitialDelayMs: 10,
@@ -50,6 +63,22 @@ describe('gateway client', () => {
     const client = createGatewayClient({ baseUrl: gw.url, ...options })
     expect(await client.charge(request)).toStrictEqual({ kind: 'succeeded', chargeId: 'ch_1' })
     expect(gw.calls).toStrictEqual([{ key: 'order-1' }, { key: 'order-1' }, { key: 'order-1' }])
+  })
+
+  it('sends the secret key as a bearer token on every attempt', async () => {
+    const gw = await gateway([{ status: 503 }, { status: 201, body: { id: 'ch_1' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    await client.charge(request)
+    expect(authorizations).toStrictEqual(['Bearer gw_sk_test', 'Bearer gw_sk_test'])
+  })
+
+  it('does not retry a refused secret key and names the setting', async () => {
+    const gw = await gateway([{ status: 401, body: { error: 'unauthorized' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    const failure = client.charge(request)
+    await expect(failure).rejects.toBeInstanceOf(GatewayProtocolError)
+    await expect(failure).rejects.toThrow(/GATEWAY_SECRET_KEY/)
+    expect(gw.calls).toHaveLength(1)
   })
 
   it('does not retry a decline', async () => {

@@ -43,6 +43,8 @@ function isTransient(error: Error): boolean {
 
 export interface GatewayClientOptions extends Omit<ResilienceOptions, 'isTransient'> {
   baseUrl: string
+  /** Sent as `Authorization: Bearer <secretKey>` on every call; never logged. */
+  secretKey: string
   fetch?: typeof fetch
 }
 
@@ -53,6 +55,7 @@ export interface GatewayClientOptions extends Omit<ResilienceOptions, 'isTransie
  */
 export function createGatewayClient({
   baseUrl,
+  secretKey,
   fetch: doFetch = fetch,
   ...resilience
 }: GatewayClientOptions) {
@@ -63,7 +66,11 @@ export function createGatewayClient({
     const response = await doFetch(url, {
       method: 'POST',
       signal,
-      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': request.orderId },
+      headers: {
+        'Content-Type': 'application/json',
+        'Idempotency-Key': request.orderId,
+        Authorization: `Bearer ${secretKey}`,
+      },
       body: JSON.stringify(request),
     })
     const body = (await response.json().catch(() => ({}))) as { id?: unknown; error?: unknown }
@@ -74,6 +81,12 @@ export function createGatewayClient({
     if (response.status === 402)
       return { kind: 'declined', code: typeof body.error === 'string' ? body.error : 'card_declined' }
     if (response.status >= 500 || response.status === 429) throw new TransientGatewayError(response.status)
+    // A wrong or missing GATEWAY_SECRET_KEY: retrying cannot fix it; the message
+    // goes the way of any other protocol fault (dead-lettered for a replay).
+    if (response.status === 401 || response.status === 403)
+      throw new GatewayProtocolError(
+        `gateway refused the secret key (${response.status}): check GATEWAY_SECRET_KEY`,
+      )
     // An earlier attempt with this key is still being processed: ask again later.
     if (response.status === 409 && body.error === 'idempotency_key_in_use')
       throw new TransientGatewayError(409)

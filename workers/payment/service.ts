@@ -39,6 +39,7 @@ export async function startPaymentService(
 
   const client = createGatewayClient({
     baseUrl: config.PAYMENT_GATEWAY_URL,
+    secretKey: config.GATEWAY_SECRET_KEY,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
     timeoutMs: config.PAYMENT_TIMEOUT_MS,
     retries: config.PAYMENT_RETRIES,
@@ -99,7 +100,12 @@ export async function startPaymentService(
     gate,
   })
 
-  const app = createObservabilityApp({ metrics, logger, checkReady: rt.readiness.check })
+  const app = createObservabilityApp({
+    service: 'payment',
+    metrics,
+    logger,
+    checkReady: rt.readiness.check,
+  })
 
   const stoppable = toStoppable(rt, [consumer])
   return {

@@ -1,0 +1,70 @@
+/**
+ * Label values that come from outside the code (message subjects, HTTP
+ * methods, route patterns, status codes) pass through these before they reach
+ * a metric, so nobody can add series by sending invented subjects, methods or
+ * paths: anything unknown becomes `other`.
+ */
+import { SUBJECTS, toDeadLetterSubject } from '../../schemas/subjects.ts'
+import type { LabelValues } from './metrics-port.ts'
+
+export const OTHER = 'other'
+
+/**
+ * JetStream advisories the dead-letter capture consumes
+ * (shared/nats/dead-letter-advisory.ts `ADVISORY_PREFIXES`): the server
+ * appends `.<stream>.<consumer>`, which the label leaves out.
+ */
+export const ADVISORY_LABEL_PREFIXES = [
+  '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES',
+  '$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED',
+] as const
+
+const EVENT_SUBJECTS: readonly string[] = Object.values(SUBJECTS)
+const KNOWN_SUBJECTS = new Set<string>([...EVENT_SUBJECTS, ...EVENT_SUBJECTS.map(toDeadLetterSubject)])
+
+/** The saga's subjects and their dead-letter subjects as they are; an advisory by its kind; else `other`. */
+export function subjectLabel(subject: string): string {
+  if (KNOWN_SUBJECTS.has(subject)) return subject
+  const advisory = ADVISORY_LABEL_PREFIXES.find((prefix) => subject.startsWith(`${prefix}.`))
+  return advisory ?? OTHER
+}
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+
+export function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : OTHER
+}
+
+/** A three-digit status code, else `other`. */
+export function statusLabel(status: string | number): string {
+  const text = String(status)
+  return /^[1-5]\d\d$/.test(text) ? text : OTHER
+}
+
+/**
+ * A matched route pattern (never a raw path: callers pass Hono's
+ * `routePath`); the catch-all of middleware means nothing matched.
+ */
+export function routeLabel(pattern: string): string {
+  if (pattern === '' || pattern === '*' || pattern === '/*') return 'unmatched'
+  // Patterns come from the code, but keep even a mistake bounded in length.
+  return pattern.length <= 64 ? pattern : OTHER
+}
+
+const BOUNDERS: Readonly<Record<string, (value: string) => string>> = {
+  subject: subjectLabel,
+  method: methodLabel,
+  status: statusLabel,
+  route: routeLabel,
+}
+
+/** A label set with every label fed from outside bounded; other labels unchanged. */
+export function boundLabels<L extends string>(labels: LabelValues<L>): LabelValues<L> {
+  const out: LabelValues<string> = {}
+  for (const [name, value] of Object.entries<string | number | undefined>(labels)) {
+    if (value === undefined) continue
+    const bound = BOUNDERS[name]
+    out[name] = bound ? bound(String(value)) : value
+  }
+  return out
+}
