@@ -24,7 +24,7 @@ afterAll(async () => {
 describe('graceful shutdown', () => {
   it('finishes an in-flight payment, acks it and exits 0 on SIGTERM', async () => {
     await stack.setStock('STOP-1', 5, 100)
-    const nc = await connect({ servers: stack.server.url })
+    const nc = await connect(stack.server.connectOptions())
     try {
       const jsm = await jetstreamManager(nc)
       const placed = await stack.placeOrder({

@@ -6,6 +6,7 @@ import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connect } from '@nats-io/transport-node'
+import { authAs } from './harness/test-secrets.ts'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { NatsServerStartError, startNatsServer } from './harness/nats-server.ts'
@@ -29,7 +30,7 @@ async function server(opts?: NatsServerOptions): Promise<NatsServerHandle> {
 }
 
 async function client(servers: string | string[]): Promise<NatsConnection> {
-  const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+  const nc = await connect({ ...authAs('admin'), servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
   disposables.push({ dispose: () => nc.close() })
   return nc
 }

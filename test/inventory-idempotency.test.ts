@@ -38,7 +38,7 @@ async function view(sku: string) {
 
 beforeAll(async () => {
   server = await startNatsServer({ websocket: false })
-  nc = await connect({ servers: server.url })
+  nc = await connect(server.connectOptions())
   await ensureStreams(await jetstreamManager(nc), DEFAULT_LIMITS)
   store = createStockStore(
     await ensureBucket(nc, BUCKETS.stock, DEFAULT_LIMITS),

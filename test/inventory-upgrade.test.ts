@@ -28,7 +28,7 @@ let jsm: JetStreamManager
 
 beforeEach(async () => {
   server = await startNatsServer()
-  nc = await connect({ servers: server.url })
+  nc = await connect(server.connectOptions())
   jsm = await jetstreamManager(nc)
   await ensureStreams(jsm, DEFAULT_LIMITS)
 })
@@ -40,7 +40,7 @@ afterEach(async () => {
 
 describe('inventory consumers after an upgrade', () => {
   it('split the payments consumer off at the old ack floor and narrow the old one', async () => {
-    const { durable: legacy } = INVENTORY_CONSUMERS.orders
+    const legacy = INVENTORY_CONSUMERS.orders
     await ensureConsumer(jsm, ORDERS, durableConsumerConfig(legacy, LEGACY_FILTERS, DEFAULT_LIMITS))
     // History the previous version handled: 1 created, 2 reserved (not its own), 3 payment completed.
     const js = jetstream(nc)
@@ -60,7 +60,7 @@ describe('inventory consumers after an upgrade', () => {
           SUBJECTS.orderCreated,
           [],
         ])
-        const payments = await jsm.consumers.info(ORDERS, INVENTORY_CONSUMERS.payments.durable)
+        const payments = await jsm.consumers.info(ORDERS, INVENTORY_CONSUMERS.payments)
         expect({
           policy: payments.config.deliver_policy,
           start: payments.config.opt_start_seq,
@@ -106,8 +106,8 @@ describe('inventory consumers after an upgrade', () => {
 
     // The consumers as the previous version left them: one, three filters,
     // and the payment delivered to it but not acked (it crashed handling it).
-    const { durable: legacy } = INVENTORY_CONSUMERS.orders
-    await jsm.consumers.delete(ORDERS, INVENTORY_CONSUMERS.payments.durable)
+    const legacy = INVENTORY_CONSUMERS.orders
+    await jsm.consumers.delete(ORDERS, INVENTORY_CONSUMERS.payments)
     await ensureConsumer(jsm, ORDERS, durableConsumerConfig(legacy, LEGACY_FILTERS, limits))
     const paid = await publish(
       toEvent(SUBJECTS.paymentCompleted, {
@@ -134,7 +134,7 @@ describe('inventory consumers after an upgrade', () => {
       await waitFor(
         async () => {
           const infos = await Promise.all(
-            [legacy, INVENTORY_CONSUMERS.payments.durable].map((d) => jsm.consumers.info(ORDERS, d)),
+            [legacy, INVENTORY_CONSUMERS.payments].map((d) => jsm.consumers.info(ORDERS, d)),
           )
           return infos.every(
             (i) => i.num_ack_pending === 0 && i.num_pending === 0 && i.delivered.stream_seq >= paid.seq,

@@ -50,7 +50,7 @@ beforeAll(async () => {
     logger: createLogger({ service: 'order', level: 'silent' }),
     metrics: createMetrics('order'),
   })
-  nc = await connect({ servers: server.url })
+  nc = await connect(server.connectOptions())
   jsm = await jetstreamManager(nc)
 })
 

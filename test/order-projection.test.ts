@@ -81,7 +81,7 @@ async function readsSoFar(): Promise<number> {
 
 beforeAll(async () => {
   server = await startNatsServer()
-  nc = await connect({ servers: server.url })
+  nc = await connect(server.connectOptions())
   jsm = await jetstreamManager(nc)
   kv = await ensureBucket(nc, BUCKETS.orderStatus, { ...DEFAULT_LIMITS, replicas: 1 })
   // Core NATS fans every API request out to this subscriber too.

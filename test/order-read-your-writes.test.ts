@@ -58,7 +58,7 @@ async function statusWrites(): Promise<number> {
 beforeAll(async () => {
   sealer = await createTokenSealer((await generateSealingKeyPair()).publicJwk)
   server = await startNatsServer()
-  nc = await connect({ servers: server.url })
+  nc = await connect(server.connectOptions())
   jsm = await jetstreamManager(nc)
   await ensureStreams(jsm, limits)
   statusKv = await ensureBucket(nc, BUCKETS.orderStatus, limits)

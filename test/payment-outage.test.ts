@@ -65,7 +65,7 @@ describe('payment gateway outage', () => {
 
     // Several half-open trials fail while the gateway stays down; nothing is redelivered.
     await new Promise((r) => setTimeout(r, 2_500))
-    const nc = await connect({ servers: stack.server.url })
+    const nc = await connect(stack.server.connectOptions())
     try {
       const jsm = await jetstreamManager(nc)
       const during = await jsm.consumers.info(STREAMS.orders.name, 'payment')

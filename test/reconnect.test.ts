@@ -63,7 +63,7 @@ describe('reconnect', () => {
   }, 90_000)
 
   it('re-creates a deleted consumer and goes on', async () => {
-    const nc = await connect({ servers: stack.server.url })
+    const nc = await connect(stack.server.connectOptions())
     try {
       const jsm = await jetstreamManager(nc)
       expect(await jsm.consumers.delete(STREAMS.orders.name, 'inventory')).toBe(true)

@@ -33,7 +33,7 @@ const readsSoFar = async (): Promise<number> => {
 
 beforeAll(async () => {
   server = await startNatsServer()
-  nc = await connect({ servers: server.url })
+  nc = await connect(server.connectOptions())
   jsm = await jetstreamManager(nc)
   kv = await new Kvm(nc).create(BUCKET, { history: 1, allow_direct: false })
   // Core NATS fans every API request out to this subscriber too.

@@ -19,7 +19,7 @@ const order = (sku: string, quantity: number, paymentToken = 'tok_ok') => ({
 
 beforeAll(async () => {
   stack = await startSagaStack({ inventoryProcesses: 2 })
-  nc = await connect({ servers: stack.server.url })
+  nc = await connect(stack.server.connectOptions())
   jsm = await jetstreamManager(nc)
 }, 90_000)
 

@@ -26,7 +26,7 @@ let jsm: JetStreamManager
 
 beforeAll(async () => {
   server = await startNatsServer()
-  nc = await connect({ servers: server.url })
+  nc = await connect(server.connectOptions())
   jsm = await jetstreamManager(nc)
 })
 

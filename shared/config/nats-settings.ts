@@ -8,6 +8,13 @@ const MiB = 1024 * 1024
 /** NATS settings every service shares; spread into each service's config schema. */
 export const natsSettings = {
   NATS_URL: natsUrlsFromEnv,
+  /** This service's NATS identity: a user NKEY seed (SU...); or NATS_NKEY_SEED_FILE. Unset = anonymous (refused by a server with authentication). */
+  NATS_NKEY_SEED: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^SU[A-Z2-7]{56}$/, 'must be a user NKEY seed (SU followed by 56 base32 characters)'),
+    ),
+  ),
   /** Give up the first connection after this long (the client reconnects forever afterwards). */
   NATS_CONNECT_TIMEOUT_MS: intFromEnv(300_000, 0, 24 * 3_600_000),
   /** Deadline for one JetStream publish or KV operation. */
@@ -46,7 +53,7 @@ export const natsSettings = {
   SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 100, 600_000),
 } as const
 
-export type NatsSettingsConfig = { [K in keyof typeof natsSettings]: v.InferOutput<(typeof natsSettings)[K]> }
+export type NatsSettingsConfig = v.InferOutput<v.ObjectSchema<typeof natsSettings, undefined>>
 
 export function toTopologyLimits(config: NatsSettingsConfig): TopologyLimits {
   return {

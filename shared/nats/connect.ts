@@ -1,6 +1,7 @@
 import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core'
 import { backOff } from 'exponential-backoff'
 import type { Logger } from '../observability/logger.ts'
+import { isAuthorizationError } from './errors.ts'
 
 /** The transport's connect: `connect` from transport-node, or `wsconnect`. */
 export type ConnectFn = (options: ConnectionOptions) => Promise<NatsConnection>
@@ -69,6 +70,7 @@ export async function connectNats({
       numOfAttempts: Number.MAX_SAFE_INTEGER,
       retry: (error: unknown, attempt: number) => {
         lastError = error
+        if (isAuthorizationError(error)) return false
         const remaining = deadline - Date.now()
         logger.warn(
           { err: error, attempt, servers, remainingMs: Math.max(0, remaining) },
@@ -78,6 +80,12 @@ export async function connectNats({
       },
     })
   } catch (error) {
+    if (isAuthorizationError(error)) {
+      throw new NatsConnectError(
+        `${servers.join(', ')} refused this service's credentials (check NATS_NKEY_SEED / NATS_NKEY_SEED_FILE)`,
+        { cause: error },
+      )
+    }
     throw new NatsConnectError(`could not connect to ${servers.join(', ')} within ${maxWaitMs} ms`, {
       cause: lastError ?? error,
     })

@@ -16,7 +16,7 @@ import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import { advisorySubjects, parseAdvisory, toDeadLetterCopy } from './dead-letter-advisory.ts'
 import { startPullLoop } from './pull-loop.ts'
-import { ensureConsumer, ensureStream, type TopologyLimits } from './topology.ts'
+import { ensureConsumer, requireStreams, type TopologyLimits } from './topology.ts'
 
 /** Keeps JetStream's MAX_DELIVERIES / MSG_TERMINATED advisories about the saga stream. */
 export const ADVISORY_STREAM = 'DLQ_ADVISORIES'
@@ -70,7 +70,6 @@ export interface DeadLetterCaptureOptions {
   stream: string
   /** The worker's durable consumer on `stream`. */
   durable: string
-  limits: TopologyLimits
   publishTimeoutMs: number
   /** Delay before an advisory is retried after the n-th failed attempt to store its dead letter. */
   nakDelayMs?: (deliveryCount: number) => number
@@ -95,11 +94,13 @@ const captureNakDelay = (n: number): number => Math.min(30_000, 1_000 * 2 ** Mat
  * is not stored twice. Ack once stored; nak with backoff when not.
  */
 export async function startDeadLetterCapture(options: DeadLetterCaptureOptions): Promise<DeadLetterCapture> {
-  const { js, jsm, logger, metrics, stream, durable, limits, publishTimeoutMs } = options
+  const { js, jsm, logger, metrics, stream, durable, publishTimeoutMs } = options
   const name = captureDurableName(durable)
   const nakDelay = options.nakDelayMs ?? captureNakDelay
+  // The provision step creates the advisory stream and this consumer; a lost
+  // consumer is re-created here (the worker's identity may, for its own).
   const provision = async (): Promise<void> => {
-    await ensureStream(jsm, advisoryStreamConfig(limits, stream))
+    await requireStreams(jsm, [ADVISORY_STREAM])
     await ensureConsumer(jsm, ADVISORY_STREAM, captureConsumerConfig(stream, durable))
   }
   const getConsumer = () => js.consumers.get(ADVISORY_STREAM, name)

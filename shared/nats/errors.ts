@@ -1,5 +1,6 @@
 import { JetStreamApiError } from '@nats-io/jetstream'
 import {
+  AuthorizationError,
   ClosedConnectionError,
   ConnectionError,
   DrainingConnectionError,
@@ -57,6 +58,14 @@ export function isClusterForming(error: unknown): boolean {
   for (const current of causeChain(error)) {
     if (current instanceof JetStreamApiError && current.code === 10005) return true
     if (/no suitable peers/i.test(current.message)) return true
+  }
+  return false
+}
+
+/** True when the server refused this client's credentials: retrying with the same ones cannot help. */
+export function isAuthorizationError(error: unknown): boolean {
+  for (const current of causeChain(error)) {
+    if (current instanceof AuthorizationError || /authorization violation/i.test(current.message)) return true
   }
   return false
 }

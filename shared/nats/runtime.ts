@@ -13,14 +13,15 @@ import { startDeadLetterCapture } from './dead-letter-capture.ts'
 import { isClusterForming, isNatsUnavailable } from './errors.ts'
 import { createNatsReadiness } from './readiness.ts'
 import { checkNatsServerVersion } from './server-version.ts'
+import { ensureSagaConsumer, type SagaConsumerName } from './saga-consumers.ts'
 import {
-  durableConsumerConfig,
-  ensureBucket,
-  ensureConsumer,
-  ensureStreams,
+  bindBucket,
+  NotProvisionedError,
+  requireStreams,
   type BucketName,
   type TopologyLimits,
 } from './topology.ts'
+import { natsAuthOptions } from '../security/nats-identity.ts'
 
 /** What every worker holds once connected: clients, limits, readiness. */
 export interface NatsRuntime {
@@ -51,6 +52,7 @@ export async function startNatsRuntime(
     name,
     logger,
     maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS,
+    options: natsAuthOptions(config.NATS_NKEY_SEED),
   })
   const { nc } = nats
   try {
@@ -63,19 +65,25 @@ export async function startNatsRuntime(
   const timeout = config.NATS_REQUEST_TIMEOUT_MS
   const limits = toTopologyLimits(config)
   const jsm = await jetstreamManager(nc, { timeout })
-  // A fresh cluster may still be electing its meta leader: retry provisioning
-  // within the same deadline as the first connection.
-  await retryWhileUnavailable(() => ensureStreams(jsm, limits), config.NATS_CONNECT_TIMEOUT_MS, logger)
+  // The admin's provision step creates the streams; a fresh cluster may still
+  // be electing its meta leader. Wait for both within the connect deadline.
+  await retryWhileUnavailable(() => requireStreams(jsm, SAGA_STREAMS), config.NATS_CONNECT_TIMEOUT_MS, logger)
   const js = jetstream(nc, { timeout })
   const readiness = createNatsReadiness({
     nats,
     jsm,
-    streams: [STREAMS.orders.name, STREAMS.deadLetters.name],
+    streams: SAGA_STREAMS,
   })
   return { nats, nc, js, jsm, limits, readiness, config, logger, metrics }
 }
 
-/** Retries `work` with exponential backoff and jitter while NATS is unavailable or the cluster is still forming, up to `maxWaitMs`. */
+const SAGA_STREAMS = [STREAMS.orders.name, STREAMS.deadLetters.name]
+
+/**
+ * Retries `work` with exponential backoff and jitter while NATS is unavailable,
+ * the cluster is still forming or the provision step has not run yet, up to
+ * `maxWaitMs`.
+ */
 export async function retryWhileUnavailable<T>(
   work: () => Promise<T>,
   maxWaitMs: number,
@@ -88,20 +96,18 @@ export async function retryWhileUnavailable<T>(
     jitter: 'full',
     numOfAttempts: Number.MAX_SAFE_INTEGER,
     retry: (error: unknown, attempt: number) => {
-      const again = (isNatsUnavailable(error) || isClusterForming(error)) && Date.now() < deadline
-      if (again) logger.warn({ err: error, attempt }, 'JetStream not answering yet; retrying')
+      const waiting = error instanceof NotProvisionedError
+      const again = (waiting || isNatsUnavailable(error) || isClusterForming(error)) && Date.now() < deadline
+      if (again && waiting) logger.warn({ attempt, reason: error.message }, 'waiting for the provision step')
+      else if (again) logger.warn({ err: error, attempt }, 'JetStream not answering yet; retrying')
       return again
     },
   })
 }
 
-/** Creates (or opens) a KV bucket, retrying while JetStream is not answering yet. */
+/** Binds a provisioned KV bucket, waiting while JetStream is not answering or the bucket not provisioned yet. */
 export function openBucket(rt: NatsRuntime, name: BucketName): Promise<KV> {
-  return retryWhileUnavailable(
-    () => ensureBucket(rt.nc, name, rt.limits),
-    rt.config.NATS_CONNECT_TIMEOUT_MS,
-    rt.logger,
-  )
+  return retryWhileUnavailable(() => bindBucket(rt.nc, name), rt.config.NATS_CONNECT_TIMEOUT_MS, rt.logger)
 }
 
 /** Provisions a durable consumer on the saga stream and starts the shared message loop on it. */
@@ -109,30 +115,21 @@ export async function startDurableConsumer(
   rt: NatsRuntime,
   {
     durable,
-    filterSubjects,
     handlers,
     gate,
-    splitFrom,
   }: {
-    durable: string
-    filterSubjects: readonly string[]
+    /** A consumer of the saga table (its filters come from there). */
+    durable: SagaConsumerName
     handlers: Handlers
     gate?: Gate
-    /** See `EnsureConsumerOptions.splitFrom`. */
-    splitFrom?: string
   },
 ): Promise<RunningConsumer> {
-  const provisionConsumer = () =>
-    ensureConsumer(
-      rt.jsm,
-      STREAMS.orders.name,
-      durableConsumerConfig(durable, filterSubjects, rt.limits),
-      splitFrom === undefined ? {} : { splitFrom },
-    )
-  // startNatsRuntime provisioned the streams; recovering a lost consumer may
-  // also find them gone (a server without its store), so it ensures both.
+  const provisionConsumer = () => ensureSagaConsumer(rt.jsm, durable, rt.limits)
+  // The provision step created the consumer; a lost one is re-created with
+  // the same configuration (this identity may do that for its own consumers).
+  // Streams lost with a server's store come back only with the provision step.
   const reprovision = async () => {
-    await ensureStreams(rt.jsm, rt.limits)
+    await requireStreams(rt.jsm, SAGA_STREAMS)
     await provisionConsumer()
   }
   await retryWhileUnavailable(provisionConsumer, rt.config.NATS_CONNECT_TIMEOUT_MS, rt.logger)
@@ -145,7 +142,6 @@ export async function startDurableConsumer(
     metrics: rt.metrics,
     stream: STREAMS.orders.name,
     durable,
-    limits: rt.limits,
     publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
   })
   let consumer: RunningConsumer

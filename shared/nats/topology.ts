@@ -112,6 +112,35 @@ export function durableConsumerConfig(
   }
 }
 
+/** A stream or bucket the admin's `provision` step has not created (yet). */
+export class NotProvisionedError extends Error {
+  override readonly name = 'NotProvisionedError'
+}
+
+/** Resolves once every stream exists; a missing one is a {@link NotProvisionedError}. */
+export async function requireStreams(jsm: JetStreamManager, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    try {
+      await jsm.streams.info(name)
+    } catch (error) {
+      if (!isNotFound(error, JetStreamApiCodes.StreamNotFound)) throw error
+      throw new NotProvisionedError(
+        `stream ${name} does not exist: run the provision step (npm run provision)`,
+        {
+          cause: error,
+        },
+      )
+    }
+  }
+}
+
+/** Binds a provisioned KV bucket (reads from the stream leader, see ensureBucket). */
+export async function bindBucket(nc: NatsConnection, name: BucketName): Promise<KV> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false })
+  await requireStreams(jsm, [`KV_${name}`])
+  return await new Kvm(nc).open(name, { allow_direct: false })
+}
+
 function isNotFound(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code
 }

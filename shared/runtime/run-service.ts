@@ -9,6 +9,7 @@ import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
 import { ConfigError } from '../config/load-config.ts'
 import { NatsServerTooOldError } from '../nats/server-version.ts'
+import { SECRET_SETTINGS, withSecretFiles } from '../config/secrets.ts'
 import { createLogger, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
 import { exitWith, onShutdownSignal, serveHttp, type HttpServer } from './server.ts'
@@ -43,7 +44,7 @@ export async function runService<C extends BaseConfig>(
 ): Promise<void> {
   let config: C
   try {
-    config = loadConfig(env)
+    config = loadConfig(withSecretFiles(env, SECRET_SETTINGS))
   } catch (error) {
     if (error instanceof ConfigError) exitWith(`${name}: ${error.message}`)
     throw error
@@ -106,7 +107,7 @@ export async function healthcheck<C extends BaseConfig>(
   let port: number
   let host = '127.0.0.1'
   try {
-    const config = entry.loadConfig(env)
+    const config = entry.loadConfig(withSecretFiles(env, SECRET_SETTINGS))
     port = config.PORT
     // A wildcard bind answers on loopback; a specific address only there.
     if (config.HOST !== '0.0.0.0' && config.HOST !== '::')

@@ -48,7 +48,7 @@ export interface SealingKeyPair {
 }
 
 export async function generateSealingKeyPair(): Promise<SealingKeyPair> {
-  const pair = (await crypto.subtle.generateKey(CURVE, true, ['deriveBits'])) as CryptoKeyPair
+  const pair = await crypto.subtle.generateKey(CURVE, true, ['deriveBits'])
   const privateJwk = await crypto.subtle.exportKey('jwk', pair.privateKey)
   const publicJwk = await crypto.subtle.exportKey('jwk', pair.publicKey)
   const kid = await keyIdOf(publicJwk)
@@ -99,7 +99,7 @@ export async function createTokenSealer(
   let current: Promise<SenderKey> | undefined
 
   async function newSenderKey(): Promise<SenderKey> {
-    const pair = (await crypto.subtle.generateKey(CURVE, true, ['deriveBits'])) as CryptoKeyPair
+    const pair = await crypto.subtle.generateKey(CURVE, true, ['deriveBits'])
     const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey))
     return {
       aes: await deriveAesKey(pair.privateKey, recipient, raw),

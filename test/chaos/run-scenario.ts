@@ -3,6 +3,7 @@
 // system answered, and the tables printed.
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
+import { authAs } from '../harness/test-secrets.ts'
 import { startClusterSagaStack, startSagaStack } from '../support/saga-stack.ts'
 import { checkRun } from './check-run.ts'
 import { placeWithRetry } from './client.ts'
@@ -46,6 +47,7 @@ export async function runScenario(
   }
   const stack = scenario.cluster ? await startClusterSagaStack(options) : await startSagaStack(options)
   const nc = await connect({
+    ...authAs('admin'),
     servers: stack.natsUrls,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

@@ -12,12 +12,15 @@ import {
 } from '../../scripts/nats-server-bin.ts'
 import type { ResolvedNatsServer } from '../../scripts/nats-server-bin.ts'
 import { MIN_NATS_SERVER_VERSION } from '../../shared/nats/server-version.ts'
+import { createTestSecrets } from './test-secrets.ts'
 
-export async function setup(): Promise<void> {
+export async function setup(): Promise<() => Promise<void>> {
+  const removeSecrets = await createTestSecrets()
   const found = await resolveOrFetch()
-  if (found === undefined) return
+  if (found === undefined) return removeSecrets
   process.env['NATS_SERVER_BIN'] = found.bin
   console.log(`[global-setup] nats-server v${found.version} from ${found.source}: ${found.bin}`)
+  return removeSecrets
 }
 
 async function resolveOrFetch(): Promise<ResolvedNatsServer | undefined> {

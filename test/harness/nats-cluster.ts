@@ -1,12 +1,15 @@
 // A JetStream cluster of real nats-servers on 127.0.0.1, for failover tests.
 //   await using cluster = await startNatsCluster({ size: 3 })
-//   const nc = await connect({ servers: cluster.urls })
+//   const nc = await connect(cluster.connectOptions())
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
+import type { ConnectionOptions } from '@nats-io/nats-core'
+import type { Identity } from '../../shared/security/access.ts'
 import { waitForJetStreamCluster } from './cluster-ready.ts'
+import { authAs, testSecrets } from './test-secrets.ts'
 import { launchNatsServer, natsServerBin, NatsServerStartError } from './nats-server.ts'
 import type { NatsServerHandle } from './nats-server.ts'
 import { freePorts, waitFor } from './wait-for.ts'
@@ -34,6 +37,8 @@ export interface NatsCluster extends AsyncDisposable {
   /** Every node's client URL, in node order. */
   readonly urls: string[]
   readonly nodes: NatsServerHandle[]
+  /** Options to connect to every node as `identity` (admin by default). */
+  connectOptions(identity?: Identity): ConnectionOptions
   /** The node with this `server_name`; throws if there is none. */
   nodeByName(name: string): NatsServerHandle
   /** Stops every node and removes the temp dir. */
@@ -64,14 +69,17 @@ async function startCluster(name: string, bin: string, opts: NatsClusterOptions)
   // are free when chosen, but any process binding port 0 (a node's own client
   // port included) may be handed one before its node listens on it.
   const routePorts = await (opts.routePorts ?? freePorts)(size)
-  const routeUrl = (port: number): string => `"nats-route://127.0.0.1:${port}"`
+  // Nodes authenticate to each other: nothing else on the network can join as a route.
+  const { routePassword } = testSecrets()
+  const routeUrl = (port: number): string => `"nats-route://route:${routePassword}@127.0.0.1:${port}"`
+  const routeAuth = `authorization { user: "route", password: ${JSON.stringify(routePassword)} }`
 
   const launches = routePorts.map(async (routePort, i) => {
     const nodeName = `${name}-n${i + 1}`
     const dir = join(root, `n${i + 1}`)
     await mkdir(dir)
     const routes = routePorts.filter((p) => p !== routePort).map(routeUrl)
-    const cluster = `cluster { name: ${JSON.stringify(name)}, listen: "127.0.0.1:${routePort}", routes: [${routes.join(', ')}] }`
+    const cluster = `cluster { name: ${JSON.stringify(name)}, listen: "127.0.0.1:${routePort}", ${routeAuth}, routes: [${routes.join(', ')}] }`
     return launchNatsServer({
       dir,
       name: nodeName,
@@ -79,6 +87,7 @@ async function startCluster(name: string, bin: string, opts: NatsClusterOptions)
       // /jsz shows who is in the JetStream meta group (see cluster-ready.ts).
       monitor: true,
       config: [cluster, opts.config ?? ''].join('\n'),
+      auth: true,
       readyTimeoutMs,
       stopTimeoutMs,
       bin,
@@ -125,6 +134,7 @@ async function startCluster(name: string, bin: string, opts: NatsClusterOptions)
     name,
     urls: nodes.map((n) => n.url),
     nodes,
+    connectOptions: (identity) => ({ servers: nodes.map((n) => n.url), ...authAs(identity) }),
     nodeByName(nodeName) {
       const node = nodes.find((n) => n.name === nodeName)
       if (node === undefined) throw new Error(`no node ${nodeName} in ${nodes.map((n) => n.name).join(', ')}`)

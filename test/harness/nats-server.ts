@@ -1,11 +1,16 @@
 // A real JetStream nats-server per test (or suite) on random ports, in a temp dir.
 //   await using server = await startNatsServer()
-//   const nc = await connect({ servers: server.url })
+//   const nc = await connect(server.connectOptions())   // admin; or connectOptions('inventory')
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resolveNatsServer } from '../../scripts/nats-server-bin.ts'
+import type { ConnectionOptions } from '@nats-io/nats-core'
+import type { Identity } from '../../shared/security/access.ts'
+import { natsPublicKeys } from '../../shared/security/deployment-secrets.ts'
+import { renderAuthorization } from '../../shared/security/nats-auth-config.ts'
 import { createLineBuffer } from './lines.ts'
+import { authAs, testSecrets } from './test-secrets.ts'
 import { spawnNatsServer, stopNatsProcess } from './nats-process.ts'
 import type { NatsProcess } from './nats-process.ts'
 
@@ -20,6 +25,12 @@ export interface NatsServerOptions {
   monitor?: boolean
   /** Extra config text appended to the generated file. */
   config?: string
+  /**
+   * Require the saga's NATS identities (default true): the authorization block
+   * generated from the access table with the test run's keys; anonymous
+   * clients are refused. Connect with `server.connectOptions()`.
+   */
+  auth?: boolean
   /** Deadline for "Server is ready" (default 10 s). */
   readyTimeoutMs?: number
   /** How long `stop()` waits after SIGTERM before SIGKILL (default 5 s). */
@@ -40,6 +51,8 @@ export interface NatsServerHandle extends AsyncDisposable {
   readonly storeDir: string
   readonly dir: string
   readonly configFile: string
+  /** Options to connect as `identity` (admin by default): servers plus its NKEY authentication. */
+  connectOptions(identity?: Identity): ConnectionOptions
   /** The current (or last) process id. */
   readonly pid: number
   readonly running: boolean
@@ -62,6 +75,7 @@ export interface LaunchSpec {
   websocket: boolean
   monitor: boolean
   config: string
+  auth: boolean
   readyTimeoutMs: number
   stopTimeoutMs: number
   bin: string
@@ -88,6 +102,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       websocket: opts.websocket ?? true,
       monitor: opts.monitor ?? false,
       config: opts.config ?? '',
+      auth: opts.auth ?? true,
       readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
       stopTimeoutMs: opts.stopTimeoutMs ?? 5_000,
       bin,
@@ -107,7 +122,7 @@ export async function launchNatsServer(spec: LaunchSpec): Promise<NatsServerHand
   const start = async (ports: Ports): Promise<NatsProcess> => {
     await writeFile(
       configFile,
-      renderConfig({ ...ports, name, storeDir, websocket, monitor, extra: spec.config }),
+      renderConfig({ ...ports, name, storeDir, websocket, monitor, auth: spec.auth, extra: spec.config }),
     )
     return spawnNatsServer({ bin, configFile, cwd: dir, log, websocket, monitor, timeoutMs: readyTimeoutMs })
   }
@@ -135,6 +150,7 @@ export async function launchNatsServer(spec: LaunchSpec): Promise<NatsServerHand
     storeDir,
     dir,
     configFile,
+    connectOptions: (identity) => ({ servers: [`nats://127.0.0.1:${port}`], ...authAs(identity) }),
     get pid() {
       return proc.pid
     },
@@ -173,11 +189,12 @@ interface ConfigInput extends Ports {
   storeDir: string
   websocket: boolean
   monitor: boolean
+  auth: boolean
   extra: string
 }
 
 function renderConfig(input: ConfigInput): string {
-  const { name, port, wsPort, monitorPort, storeDir, websocket, monitor, extra } = input
+  const { name, port, wsPort, monitorPort, storeDir, websocket, monitor, auth, extra } = input
   const lines = [
     '# written by test/harness/nats-server.ts',
     `server_name: ${JSON.stringify(name)}`,
@@ -186,6 +203,7 @@ function renderConfig(input: ConfigInput): string {
   ]
   if (websocket) lines.push(`websocket { listen: "127.0.0.1:${wsPort}", no_tls: true }`)
   if (monitor) lines.push(`http: "127.0.0.1:${monitorPort}"`)
+  if (auth) lines.push(renderAuthorization(natsPublicKeys(testSecrets())))
   if (extra !== '') lines.push(extra)
   return `${lines.join('\n')}\n`
 }

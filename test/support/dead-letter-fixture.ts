@@ -65,7 +65,7 @@ export interface DeadLetterFixture extends AsyncDisposable {
 
 export async function startDeadLetterFixture(): Promise<DeadLetterFixture> {
   const server = await startNatsServer({ websocket: false })
-  const nc = await connect({ servers: server.url, timeout: 5_000 })
+  const nc = await connect({ ...server.connectOptions(), timeout: 5_000 })
   const jsm = await jetstreamManager(nc, { timeout: 2_000 })
   const js = jetstream(nc, { timeout: 2_000 })
   const metrics = createMetrics('dead-letters-test')
@@ -99,7 +99,6 @@ export async function startDeadLetterFixture(): Promise<DeadLetterFixture> {
         metrics,
         stream: ORDERS,
         durable,
-        limits,
         publishTimeoutMs: 2_000,
         pullExpiresMs: 1_000,
         ...options,

@@ -3,6 +3,7 @@
 import { startNatsCluster, type NatsCluster } from '../harness/nats-cluster.ts'
 import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts'
 import { waitFor } from '../harness/wait-for.ts'
+import { bearer, provisionNats } from './provision.ts'
 import { startWorker, type Command, type ServiceProcess } from './worker-process.ts'
 
 export { BUN, bunRun, crashWorker, reviveWorker, startWorker } from './worker-process.ts'
@@ -80,6 +81,7 @@ async function startSagaServices(nats: NatsTarget, opts: SagaStackOptions) {
       ...(nats.replicas === 1 ? {} : { NATS_REPLICAS: String(nats.replicas) }),
       ...workerEnv,
     }
+    await provisionNats(nats.urls, natsEnv)
     const gateway = await start('gateway', { GATEWAY_SLOW_MS: '5000', ...gatewayEnv })
     const ownProjection = projection === 'own-service'
     const order = await start('order', ownProjection ? { ...natsEnv, ORDER_PROJECTION: 'off' } : natsEnv)
@@ -108,7 +110,7 @@ function createSagaClient(
 ) {
   const inventoryUrl = inventories[0]?.url ?? ''
   async function getOrder(orderId: string): Promise<OrderView | null> {
-    const res = await fetch(`${order.url}/orders/${orderId}`)
+    const res = await fetch(`${order.url}/orders/${orderId}`, { headers: bearer('client') })
     return res.status === 200 ? ((await res.json()) as OrderView) : null
   }
   return {
@@ -118,7 +120,7 @@ function createSagaClient(
     ): Promise<{ status: number; orderId: string; correlationId: string }> {
       const res = await fetch(`${order.url}/orders`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', ...headers },
+        headers: { 'Content-Type': 'application/json', ...bearer('client'), ...headers },
         body: JSON.stringify(body),
       })
       const json = (await res.json()) as { orderId?: string; correlationId?: string }
@@ -137,7 +139,7 @@ function createSagaClient(
     async setStock(sku: string, onHand: number, priceCents: number): Promise<void> {
       const res = await fetch(`${inventoryUrl}/inventory/${sku}`, {
         method: 'PUT',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', ...bearer('admin') },
         body: JSON.stringify({ onHand, priceCents }),
       })
       if (res.status !== 200 && res.status !== 201)
@@ -149,7 +151,9 @@ function createSagaClient(
       return (await res.json()) as StockView
     },
     async charges(orderId: string): Promise<ChargeView[]> {
-      const res = await fetch(`${gateway.url}/charges?orderId=${encodeURIComponent(orderId)}`)
+      const res = await fetch(`${gateway.url}/charges?orderId=${encodeURIComponent(orderId)}`, {
+        headers: bearer('gateway'),
+      })
       return ((await res.json()) as { charges: ChargeView[] }).charges
     },
   }

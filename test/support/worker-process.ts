@@ -3,6 +3,7 @@
 import { join } from 'node:path'
 import { BINARIES, type BinaryName } from '../../scripts/build.ts'
 import { spawnService, ServiceStartError, type ServiceHandle } from '../harness/process.ts'
+import { workerSecrets } from '../harness/test-secrets.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 export const BUN = join(ROOT, 'node_modules', '.bin', 'bun')
@@ -53,11 +54,13 @@ async function spawnWorker(
   maxLines: number,
 ): Promise<ServiceHandle> {
   const { cmd, args } = command(worker)
+  // Each worker gets its own NATS identity and only the keys it needs; a test's env wins.
+  const secrets = await workerSecrets(worker)
   return spawnService({
     cmd,
     args,
     cwd: ROOT,
-    env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...secrets, ...env },
     readyLine: READY_LINE,
     readyTimeoutMs: 30_000,
     maxLines,

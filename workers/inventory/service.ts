@@ -1,4 +1,4 @@
-import { BUCKETS, SUBJECTS } from '../../schemas/subjects.ts'
+import { BUCKETS } from '../../schemas/subjects.ts'
 import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import { openBucket, startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
@@ -9,22 +9,8 @@ import type { InventoryConfig } from './config.ts'
 import { createInventoryHandlers } from './handlers.ts'
 import { createStockStore } from './stock-store.ts'
 
-/**
- * Orders and payment outcomes come through two durable consumers with one
- * subject filter each. nats-server 2.10 can serve a consumer with several
- * filters very slowly once it has a backlog: bench/probes/consumer-filters.ts
- * drained the three filters this worker once had on one consumer at ~600
- * msg/s in every run, and other multi-filter sets at that rate in some runs;
- * single-filter consumers drained at over 100,000 msg/s in every run.
- * `payments.>` takes every payment subject: one without a handler here is
- * dead-lettered as unexpected, so a new payment event needs one first.
- * The payments consumer was split off `inventory`: on an upgrade it starts
- * where `inventory` had got to.
- */
-export const INVENTORY_CONSUMERS = {
-  orders: { durable: 'inventory', filterSubjects: [SUBJECTS.orderCreated] },
-  payments: { durable: 'inventory-payments', filterSubjects: ['payments.>'] },
-} as const
+/** The worker's two durable consumers (see SAGA_CONSUMERS for why two). */
+export const INVENTORY_CONSUMERS = { orders: 'inventory', payments: 'inventory-payments' } as const
 
 export async function startInventoryService(
   config: InventoryConfig,
@@ -42,15 +28,11 @@ export async function startInventoryService(
   })
   // First the payments consumer: splitting it off reads where `inventory`
   // had got to, before `inventory` is narrowed to orders.created.
-  const payments = await startDurableConsumer(rt, {
-    ...INVENTORY_CONSUMERS.payments,
-    splitFrom: INVENTORY_CONSUMERS.orders.durable,
-    handlers,
-  })
+  const payments = await startDurableConsumer(rt, { durable: INVENTORY_CONSUMERS.payments, handlers })
   let orders
   try {
     orders = await startDurableConsumer(rt, {
-      ...INVENTORY_CONSUMERS.orders,
+      durable: INVENTORY_CONSUMERS.orders,
       // Every handler on both consumers: payment events `inventory` delivered
       // before it was narrowed stay pending on it and come back here, and an
       // older instance still running during a rollout widens it again. The

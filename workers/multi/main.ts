@@ -13,6 +13,7 @@ import { inventoryEntry } from '../inventory/entry.ts'
 import { orderEntry } from '../order/entry.ts'
 import { orderStatusEntry } from '../order/status-entry.ts'
 import { paymentEntry } from '../payment/entry.ts'
+import { runProvision } from '../provision/main.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
 type Command = (argv: readonly string[], env: Env) => void
@@ -27,6 +28,9 @@ const commands = {
   gateway: (argv, env) => {
     gatewayMain(argv, env).catch((error: unknown) => exitWith(`gateway failed to start: ${describe(error)}`))
   },
+  provision: (_argv, env) => {
+    void runProvision(env).then((code) => process.exit(code))
+  },
   probe: (argv) => {
     void probe(argv[0]).then((code) => process.exit(code))
   },
@@ -39,6 +43,7 @@ export function helpText(): string {
     `order-saga ${pkg.version}: every service of the order saga in one binary`,
     '',
     'usage: order-saga <service> [--help | --version | healthcheck]',
+    '       order-saga provision   create or update every stream, bucket and consumer (admin identity), then exit',
     '       order-saga probe <url>   exit 0 when GET <url> answers 2xx within 2 s (prints the body)',
     '',
     'services: order, order-status, inventory, payment, gateway',

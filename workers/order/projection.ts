@@ -4,21 +4,17 @@ import { OrderStatusV1 } from '../../schemas/order-status.ts'
 import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
 import type { Handler, Handlers, MessageContext, RunningConsumer } from '../../shared/nats/consumer.ts'
 import { createRecordWriter } from '../../shared/nats/record-writer.ts'
+import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
 import { startDurableConsumer, type NatsRuntime } from '../../shared/nats/runtime.ts'
 import { applyEvent } from './domain.ts'
 
 /** The durable consumer behind the order-status bucket, wherever it runs. */
-export const PROJECTION_CONSUMER = 'order-status'
+export const PROJECTION_CONSUMER = 'order-status' satisfies SagaConsumerName
 
 /** Starts the projection: every order event, applied to the order-status bucket. */
 export function startProjection(rt: NatsRuntime, statusKv: KV): Promise<RunningConsumer> {
   return startDurableConsumer(rt, {
     durable: PROJECTION_CONSUMER,
-    // Every subject of the stream, so no filter: nats-server 2.10 serves a
-    // pull consumer with several filters slowly once it has a backlog
-    // (measured: 60,000 orders applied at 925/s with the three filters,
-    // 7,500/s without; README "Benchmarks").
-    filterSubjects: [],
     handlers: createProjectionHandlers(statusKv),
   })
 }

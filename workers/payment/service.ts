@@ -1,7 +1,7 @@
 import { Counter, Gauge } from '../../shared/observability/prom.ts'
-import { SUBJECTS } from '../../schemas/subjects.ts'
 import { createObservabilityApp } from '../../shared/http/observability-routes.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
+import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
 import { startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
@@ -17,7 +17,7 @@ import {
 import { createTokenOpener } from '../../shared/security/sealed-token.ts'
 import { createPaymentHandlers } from './handlers.ts'
 
-export const PAYMENT_CONSUMER = 'payment'
+export const PAYMENT_CONSUMER = 'payment' satisfies SagaConsumerName
 
 export async function startPaymentService(
   config: PaymentConfig,
@@ -91,7 +91,6 @@ export async function startPaymentService(
   const rt = await startNatsRuntime('payment', config, deps)
   const consumer = await startDurableConsumer(rt, {
     durable: PAYMENT_CONSUMER,
-    filterSubjects: [SUBJECTS.inventoryReserved],
     handlers: createPaymentHandlers({
       gateway,
       tokens: await createTokenOpener(config.PAYMENT_TOKEN_PRIVATE_KEYS),

@@ -1,0 +1,42 @@
+/*
+ * The `provision` step, run by the admin identity before the workers start
+ * (`npm start` and compose do): every stream, KV bucket and consumer of the
+ * saga, created or updated to this version's configuration. Idempotent.
+ * Service identities cannot create streams or buckets, so this is the only
+ * place they come from.
+ */
+import { jetstreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { BUCKETS } from '../../schemas/subjects.ts'
+import { advisoryStreamConfig } from './dead-letter-capture.ts'
+import { ensureCaptureConsumer, ensureSagaConsumer, SAGA_CONSUMER_NAMES } from './saga-consumers.ts'
+import { ensureBucket, ensureStream, ensureStreams, type TopologyLimits } from './topology.ts'
+
+export interface ProvisionReport {
+  streams: string[]
+  buckets: string[]
+  consumers: string[]
+}
+
+export async function provisionTopology(
+  nc: NatsConnection,
+  limits: TopologyLimits,
+  { timeoutMs = 5_000 }: { timeoutMs?: number } = {},
+): Promise<ProvisionReport> {
+  const jsm = await jetstreamManager(nc, { timeout: timeoutMs })
+  await ensureStreams(jsm, limits)
+  const advisories = await ensureStream(jsm, advisoryStreamConfig(limits))
+  const buckets = Object.values(BUCKETS)
+  for (const bucket of buckets) await ensureBucket(nc, bucket, limits)
+  const consumers: string[] = []
+  for (const name of SAGA_CONSUMER_NAMES) {
+    await ensureSagaConsumer(jsm, name, limits)
+    const capture = await ensureCaptureConsumer(jsm, name)
+    consumers.push(name, capture.name)
+  }
+  return {
+    streams: ['ORDERS', 'DLQ', advisories.config.name],
+    buckets: buckets.map((b) => `KV_${b}`),
+    consumers,
+  }
+}

@@ -1,0 +1,122 @@
+/*
+ * Who may do what on the bus: one table. The nats-server authorization block
+ * (nats-auth-config.ts), the permission table in docs/security.md and the
+ * denial tests are all derived from it.
+ *
+ * Every service identity may publish only the events it produces, pull only
+ * from its own durable consumers (and re-create them if lost, with the
+ * configuration the table gives), and read or write only the KV buckets
+ * named here. Streams, buckets and every consumer are provisioned by
+ * `admin` (the `provision` step); no service identity can create, update,
+ * delete or purge a stream.
+ */
+import { BUCKETS, STREAMS, SUBJECTS, toDeadLetterSubject, type Subject } from '../../schemas/subjects.ts'
+import { ADVISORY_STREAM, captureDurableName } from '../nats/dead-letter-capture.ts'
+import { SAGA_CONSUMERS, type SagaConsumer, type SagaConsumerName } from '../nats/saga-consumers.ts'
+import type { BucketName } from '../nats/topology.ts'
+
+export type BucketAccess = 'read' | 'write'
+
+export interface Grant {
+  /** What the identity is for (docs). */
+  purpose: string
+  publishes: readonly Subject[]
+  consumers: readonly SagaConsumerName[]
+  buckets: Partial<Record<BucketName, BucketAccess>>
+}
+
+/** Service identities; `admin` (provisioning, operator CLIs) is apart: it may do anything. */
+export const GRANTS = {
+  order: {
+    purpose: 'order intake, and the status projection when it runs in the same process',
+    publishes: [SUBJECTS.orderCreated],
+    consumers: ['order-status'],
+    buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'write' },
+  },
+  'order-edge': {
+    purpose: 'order intake at the edge (Workers, Deno Deploy): no projection',
+    publishes: [SUBJECTS.orderCreated],
+    consumers: [],
+    buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'read' },
+  },
+  'order-status': {
+    purpose: 'order-status projection as its own service',
+    publishes: [],
+    consumers: ['order-status'],
+    buckets: { [BUCKETS.orderStatus]: 'write' },
+  },
+  inventory: {
+    purpose: 'inventory worker and the stock API',
+    publishes: [SUBJECTS.inventoryReserved, SUBJECTS.orderCancelled, SUBJECTS.inventoryReleased],
+    consumers: ['inventory', 'inventory-payments'],
+    buckets: { [BUCKETS.stock]: 'write', [BUCKETS.reservations]: 'write' },
+  },
+  payment: {
+    purpose: 'payment worker (the only holder of the card-token key)',
+    publishes: [SUBJECTS.paymentCompleted, SUBJECTS.paymentFailed],
+    consumers: ['payment'],
+    buckets: {},
+  },
+} as const satisfies Record<string, Grant>
+
+export type ServiceIdentity = keyof typeof GRANTS
+export type Identity = ServiceIdentity | 'admin'
+export const SERVICE_IDENTITIES = Object.keys(GRANTS) as ServiceIdentity[]
+export const IDENTITIES: readonly Identity[] = ['admin', ...SERVICE_IDENTITIES]
+
+export interface Permissions {
+  publish: string[]
+  subscribe: string[]
+}
+
+/** Replies to a client arrive on its own inbox prefix (derived from its public key), not on `_INBOX.>`. */
+export const inboxPrefixOf = (publicKey: string): string => `_INBOX_${publicKey}`
+
+const ORDERS = STREAMS.orders.name
+const API = '$JS.API'
+
+function consumerSubjects(stream: string, durable: string): string[] {
+  return [
+    `${API}.CONSUMER.INFO.${stream}.${durable}`,
+    // Its own consumer only, and re-created only if lost: the admin provisions it first.
+    `${API}.CONSUMER.CREATE.${stream}.${durable}`,
+    `${API}.CONSUMER.CREATE.${stream}.${durable}.>`,
+    `${API}.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+    `${API}.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+    `$JS.ACK.${stream}.${durable}.>`,
+  ]
+}
+
+function bucketSubjects(bucket: string, access: BucketAccess): string[] {
+  const stream = `KV_${bucket}`
+  const read = [
+    `${API}.STREAM.INFO.${stream}`,
+    `${API}.STREAM.MSG.GET.${stream}`,
+    `${API}.DIRECT.GET.${stream}`,
+    `${API}.DIRECT.GET.${stream}.>`,
+  ]
+  return access === 'write' ? [...read, `$KV.${bucket}.>`] : read
+}
+
+/** The subjects a service identity may publish to and subscribe on. */
+export function permissionsOf(identity: ServiceIdentity, publicKey: string): Permissions {
+  const grant: Grant = GRANTS[identity]
+  const publish = new Set<string>([`${API}.INFO`, `${API}.STREAM.INFO.${ORDERS}`, ...grant.publishes])
+  if (grant.consumers.length > 0) {
+    publish.add(`${API}.STREAM.INFO.${STREAMS.deadLetters.name}`)
+    publish.add(`${API}.STREAM.INFO.${ADVISORY_STREAM}`)
+    // The dead-letter capture copies an exhausted message from ORDERS by sequence.
+    publish.add(`${API}.STREAM.MSG.GET.${ORDERS}`)
+  }
+  for (const name of grant.consumers) {
+    const { filters }: SagaConsumer = SAGA_CONSUMERS[name]
+    for (const s of consumerSubjects(ORDERS, name)) publish.add(s)
+    for (const s of consumerSubjects(ADVISORY_STREAM, captureDurableName(name))) publish.add(s)
+    const deadLetters = filters.length === 0 ? STREAMS.orders.subjects : filters
+    for (const s of deadLetters) publish.add(toDeadLetterSubject(s))
+  }
+  for (const [bucket, access] of Object.entries(grant.buckets)) {
+    if (access !== undefined) for (const s of bucketSubjects(bucket, access)) publish.add(s)
+  }
+  return { publish: [...publish], subscribe: [`${inboxPrefixOf(publicKey)}.>`] }
+}

@@ -1,0 +1,56 @@
+/*
+ * `provision`: the admin step that creates or updates every stream, KV bucket
+ * and consumer of the saga, then exits (0 when done, 1 with the reason).
+ * `npm run provision`, `npm start` and compose run it before the workers;
+ * it connects with the admin identity (NATS_NKEY_SEED or NATS_NKEY_SEED_FILE).
+ */
+import { connect } from '@nats-io/transport-node'
+import * as v from 'valibot'
+import { ConfigError, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import { natsSettings, toTopologyLimits } from '../../shared/config/nats-settings.ts'
+import { SECRET_SETTINGS, withSecretFiles } from '../../shared/config/secrets.ts'
+import { connectNats } from '../../shared/nats/connect.ts'
+import { provisionTopology } from '../../shared/nats/provision.ts'
+import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
+import { createLogger } from '../../shared/observability/logger.ts'
+import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
+
+export const ProvisionConfigSchema = v.object({ ...natsSettings, LOG_LEVEL: logLevelFromEnv })
+
+export async function runProvision(env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  let config: v.InferOutput<typeof ProvisionConfigSchema>
+  try {
+    config = loadConfig(ProvisionConfigSchema, withSecretFiles(env, SECRET_SETTINGS))
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`provision: ${error.message}\n`)
+    return 1
+  }
+  const logger = createLogger({ service: 'provision', level: config.LOG_LEVEL })
+  try {
+    const { nc } = await connectNats({
+      connect,
+      servers: config.NATS_URL,
+      name: 'provision',
+      logger,
+      maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS,
+      options: natsAuthOptions(config.NATS_NKEY_SEED),
+    })
+    try {
+      const report = await retryWhileUnavailable(
+        () => provisionTopology(nc, toTopologyLimits(config), { timeoutMs: config.NATS_REQUEST_TIMEOUT_MS }),
+        config.NATS_CONNECT_TIMEOUT_MS,
+        logger,
+      )
+      logger.info({ ...report, replicas: config.NATS_REPLICAS }, 'provisioned')
+      return 0
+    } finally {
+      await nc.close()
+    }
+  } catch (error) {
+    logger.error({ err: error }, 'provisioning failed')
+    return 1
+  }
+}
+
+if (import.meta.main) void runProvision(process.env).then((code) => process.exit(code))
