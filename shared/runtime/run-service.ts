@@ -7,7 +7,7 @@
 import type { Hono } from 'hono'
 import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
-import { ConfigError } from '../config/load-config.ts'
+import { bindHostFromEnv, ConfigError, intFromEnv, loadConfig } from '../config/load-config.ts'
 import { NatsServerTooOldError } from '../nats/server-version.ts'
 import { SECRET_SETTINGS, withSecretFiles } from '../config/secrets.ts'
 import { createLogger, type Logger } from '../observability/logger.ts'
@@ -95,6 +95,8 @@ export async function runService<C extends BaseConfig>(
   await started
 }
 
+const HEALTHCHECK_DEFAULTS = v.object({ PORT: intFromEnv(3000, 0, 65535), HOST: bindHostFromEnv })
+
 /**
  * `<binary> healthcheck`: exit 0 when this service's `/ready` answers 200
  * within 2 s, else 1. Lets an image without a shell or curl declare a
@@ -107,7 +109,9 @@ export async function healthcheck<C extends BaseConfig>(
   let port: number
   let host = '127.0.0.1'
   try {
-    const config = entry.loadConfig(withSecretFiles(env, SECRET_SETTINGS))
+    // Only where the service listens: a probe needs none of its secrets.
+    const listen = loadConfig(v.pick(entry.schema ?? HEALTHCHECK_DEFAULTS, ['PORT', 'HOST']), env)
+    const config = v.parse(v.object({ PORT: v.number(), HOST: v.string() }), listen)
     port = config.PORT
     // A wildcard bind answers on loopback; a specific address only there.
     if (config.HOST !== '0.0.0.0' && config.HOST !== '::')
