@@ -55,6 +55,7 @@ describe('image build context', () => {
       '!workers/',
       '!scripts/build.ts',
       '!scripts/nats/nats-server.conf',
+      '!.local/nats-server/usr/sbin/nats-server',
     ])
   })
 })

@@ -5,25 +5,24 @@
 #     FROM scratch + the glibc files `ldd` lists for the Bun runtime and nats-server,
 #     /etc/passwd and /etc/group with root and nonroot (65532), /tmp mode 1777;
 #   $BUILDER_IMAGE (localhost/order-saga-bun:local), for docker.io/oven/bun:
-#     that base + the pinned Bun (node_modules/bun/bin/bun.exe) as /usr/local/bin/bun;
-#   $NATS_IMAGE (localhost/order-saga-nats-server:local), for docker.io/library/nats:
-#     that base + the project-local nats-server (needs only libc) as /nats-server.
-# Pass them as build arguments (the compose test does). Idempotent: unchanged
-# inputs hit podman's layer cache. Needs podman (scripts/container/install-tools.sh).
+#     that base + the pinned Bun (node_modules/bun/bin/bun.exe) as /usr/local/bin/bun.
+# Pass them as build arguments (the compose test does). Also makes sure the
+# project nats-server the nats image copies is there and new enough
+# (scripts/fetch-nats-server.sh). Idempotent: unchanged inputs hit podman's
+# layer cache. Needs podman (scripts/container/install-tools.sh).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 RUNTIME_IMAGE="${RUNTIME_IMAGE:-localhost/order-saga-base:local}"
 BUILDER_IMAGE="${BUILDER_IMAGE:-localhost/order-saga-bun:local}"
-NATS_IMAGE="${NATS_IMAGE:-localhost/order-saga-nats-server:local}"
 bun="${BUN_EXE:-$root/node_modules/bun/bin/bun.exe}"
-nats="${NATS_SERVER_BIN:-$root/.local/nats-server/usr/sbin/nats-server}"
+nats="$root/.local/nats-server/usr/sbin/nats-server"
 conf="$root/.local/container-tools/containers.conf"
 if [ -z "${CONTAINERS_CONF:-}" ] && [ -f "$conf" ]; then export CONTAINERS_CONF="$conf"; fi
 
 command -v podman >/dev/null || { echo "podman not found: run scripts/container/install-tools.sh" >&2; exit 1; }
 [ -x "$bun" ] || { echo "no Bun runtime at $bun: run npm ci" >&2; exit 1; }
-[ -x "$nats" ] || bash "$root/scripts/fetch-nats-server.sh" >/dev/null
+bash "$root/scripts/fetch-nats-server.sh" >/dev/null
 [ -x "$nats" ] || { echo "no nats-server at $nats" >&2; exit 1; }
 
 work="$(mktemp -d)"
@@ -69,7 +68,3 @@ printf 'FROM scratch\nCOPY rootfs/ /\n' | build "$RUNTIME_IMAGE" "$work/base"
 mkdir -p "$work/bun"
 cp "$bun" "$work/bun/bun"
 printf 'FROM %s\nCOPY --chmod=0755 bun /usr/local/bin/bun\nENV PATH=/usr/local/bin:/usr/bin:/bin\n' "$RUNTIME_IMAGE" | build "$BUILDER_IMAGE" "$work/bun"
-
-mkdir -p "$work/nats"
-cp "$nats" "$work/nats/nats-server"
-printf 'FROM %s\nCOPY --chmod=0755 nats-server /nats-server\nEXPOSE 4222 6222 8222\nENTRYPOINT ["/nats-server"]\n' "$RUNTIME_IMAGE" | build "$NATS_IMAGE" "$work/nats"

@@ -22,7 +22,6 @@ const SERVICES = ['order', 'inventory', 'payment', 'gateway'] as const
 const BASES = {
   BUILDER_IMAGE: 'localhost/order-saga-bun:local',
   RUNTIME_IMAGE: 'localhost/order-saga-base:local',
-  NATS_IMAGE: 'localhost/order-saga-nats-server:local',
 }
 const env = {
   ...process.env,

@@ -22,7 +22,6 @@ import {
 export const LOCAL_BASE_IMAGES = {
   BUILDER_IMAGE: 'localhost/order-saga-bun:local',
   RUNTIME_IMAGE: 'localhost/order-saga-base:local',
-  NATS_IMAGE: 'localhost/order-saga-nats-server:local',
 } as const
 
 export const SERVICES = [
