@@ -1,11 +1,13 @@
 // One end-to-end order test, run against every runtime (in the manner of hono's
 // runtime-tests): POST an order, poll its status through the same intake until
-// `confirmed`; a 400; and a 503 once NATS is gone, answered without a hang.
+// `confirmed`; a 401 without a key; a 400; and a 503 once NATS is gone,
+// answered without a hang. Every order request carries the test run's client key.
 //
 // A runtime joins with a file of its own, e.g. for compiled binaries:
 //   describeOrderRuntime('compiled Bun binary', async () => processTarget(await startRuntimeStack({ command })))
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../harness/wait-for.ts'
+import { bearer } from '../support/provision.ts'
 import type { RuntimeStack } from './runtime-stack.ts'
 
 /** What the suite needs of a response (fetch's and Miniflare's both fit). */
@@ -49,7 +51,8 @@ interface OrderView {
   history: { event: string; status: string }[]
 }
 
-const json = { 'Content-Type': 'application/json' }
+/** Headers of an order request: JSON with the client key. */
+const json = (): Record<string, string> => ({ 'Content-Type': 'application/json', ...bearer('client') })
 
 export function describeOrderRuntime(
   runtime: string,
@@ -77,7 +80,7 @@ export function describeOrderRuntime(
       await t().setStock(sku, 5, 1250)
       const res = await t().intake('/orders', {
         method: 'POST',
-        headers: { ...json, 'X-Correlation-ID': `corr-${sku}` },
+        headers: { ...json(), 'X-Correlation-ID': `corr-${sku}` },
         body: JSON.stringify({
           customerId: 'runtime-test',
           items: [{ sku, quantity: 2 }],
@@ -97,7 +100,8 @@ export function describeOrderRuntime(
       // load (it handles messages concurrently): wait for all three events.
       const final = await waitFor(
         async () => {
-          const view = (await (await t().intake(`/orders/${placed.orderId}`)).json()) as OrderView
+          const res = await t().intake(`/orders/${placed.orderId}`, { headers: bearer('client') })
+          const view = (await res.json()) as OrderView
           return view.status === 'cancelled' || view.history.length >= 3 ? view : undefined
         },
         { timeoutMs: 30_000, intervalMs: 100, message: `order ${placed.orderId} confirmed` },
@@ -110,10 +114,25 @@ export function describeOrderRuntime(
       ])
     })
 
+    it('answers 401 with a Bearer challenge to an order request without a key', async () => {
+      const res = await t().intake('/orders', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          customerId: 'c',
+          items: [{ sku: 'ANY-1', quantity: 1 }],
+          paymentToken: 'tok_ok',
+        }),
+      })
+      expect(res.status).toBe(401)
+      expect(res.headers.get('WWW-Authenticate')).toContain('Bearer')
+      expect(((await res.json()) as { error: string }).error).toBe('unauthorized')
+    })
+
     it('rejects an invalid order with 400 listing every issue', async () => {
       const res = await t().intake('/orders', {
         method: 'POST',
-        headers: json,
+        headers: json(),
         body: JSON.stringify({ customerId: '', items: [{ sku: 'bad sku', quantity: 0 }] }),
       })
       expect(res.status).toBe(400)
@@ -129,7 +148,7 @@ export function describeOrderRuntime(
       const started = Date.now()
       const res = await t().intake('/orders', {
         method: 'POST',
-        headers: json,
+        headers: json(),
         body: JSON.stringify({
           customerId: 'c',
           items: [{ sku: 'ANY-1', quantity: 1 }],

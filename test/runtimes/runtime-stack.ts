@@ -2,6 +2,7 @@
 // same end-to-end order test runs on Bun, Node 20, Deno 2, a compiled binary
 // (pass its Command) or behind a Worker (test/runtimes/edge.ts).
 import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts'
+import { bearer, provisionNats } from '../support/provision.ts'
 import { bunRun, startWorker, type Command, type ServiceProcess } from '../support/saga-stack.ts'
 
 export interface RuntimeStackOptions {
@@ -38,8 +39,9 @@ export async function startRuntimeStack({
   }
   try {
     const nats = { NATS_URL: server.url, NATS_CONNECT_TIMEOUT_MS: '10000' }
+    // As in production: the admin provision step creates streams, buckets and consumers first.
+    await provisionNats([server.url], nats)
     const gateway = await start('gateway', {})
-    // One after the other, as in production: the first provisions streams and buckets.
     const order = await start('order', nats)
     const inventory = await start('inventory', nats)
     const payment = await start('payment', {
@@ -56,7 +58,7 @@ export async function startRuntimeStack({
       async setStock(sku, onHand, priceCents) {
         const res = await fetch(`${inventory.url}/inventory/${sku}`, {
           method: 'PUT',
-          headers: { 'Content-Type': 'application/json' },
+          headers: { 'Content-Type': 'application/json', ...bearer('admin') },
           body: JSON.stringify({ onHand, priceCents }),
           signal: AbortSignal.timeout(5_000),
         })
