@@ -6,6 +6,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import { ConfigError, intFromEnv, loadConfig, natsUrlsFromEnv } from '../shared/config/load-config.ts'
+import { operatorEnv } from './start/run-dir.ts'
 import {
   assertDeadLetterSubject,
   listDeadLetters,
@@ -20,7 +21,8 @@ export const USAGE = `usage: npm run dlq -- <command>
   show <id>                                headers and payload of one dead letter
   replay <id>                              publish the original to its subject (msg id replay:DLQ:<id>)
   purge [--subject dlq.<subject>]          remove dead letters (all, or one subject); prints how many
-environment: NATS_URL (default nats://127.0.0.1:4222), NATS_REQUEST_TIMEOUT_MS (default 5000)`
+environment: NATS_URL (default: the running npm start's, from .local/run/stack.json, else nats://127.0.0.1:4222),
+  NATS_REQUEST_TIMEOUT_MS (default 5000), ORDER_SAGA_STATE_DIR (default .local/run)`
 
 export type DlqCommand =
   | { name: 'list'; json: boolean; subject?: string }
@@ -171,11 +173,13 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
     console.error(`dlq: ${parsed.error}\n${USAGE}`)
     return 1
   }
+  const found = operatorEnv(env)
+  const from = found.natsUrlFrom === 'NATS_URL' ? '' : ` (${found.natsUrlFrom})`
   let config
   try {
     config = loadConfig(
       v.object({ NATS_URL: natsUrlsFromEnv, NATS_REQUEST_TIMEOUT_MS: intFromEnv(5_000, 100, 600_000) }),
-      env,
+      found.env,
     )
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
@@ -188,7 +192,9 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
     name: 'dlq-cli',
     timeout: timeoutMs,
     maxReconnectAttempts: 0,
-  }).catch((error: unknown) => new Error(`cannot connect to ${config.NATS_URL.join(', ')}`, { cause: error }))
+  }).catch(
+    (error: unknown) => new Error(`cannot connect to ${config.NATS_URL.join(', ')}${from}`, { cause: error }),
+  )
   if (nc instanceof Error) {
     console.error(`dlq: ${describe(nc)}`)
     return 1

@@ -1,207 +1,201 @@
 // `npm start`: an embedded nats-server (unless NATS_URL is set), the payment
-// gateway sandbox and the three workers with `bun run`, a seeded demo catalog,
-// and a clean stop on Ctrl-C.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+// gateway sandbox and the three workers (restarted when they exit), a seeded
+// demo catalog, the stack's connection details in .local/run/env and
+// .local/run/stack.json, and on Ctrl-C the workers stopped first, nats-server last.
+// Parts: scripts/start/ (options, ports, nats, context, supervisor, catalog, banner, run-dir).
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { NatsServerNotFoundError, projectRoot, resolveNatsServer } from './nats-server-bin.ts'
-import { RUNTIMES, workerCommand, type Runtime } from './runtime-commands.ts'
+import { projectRoot } from './nats-server-bin.ts'
+import { workerCommand } from './runtime-commands.ts'
+import { banner, shown } from './start/banner.ts'
+import { waitReady, seedCatalog } from './start/catalog.ts'
+import { BEFORE_WORKERS, createContext, workerEnv, type StackContext } from './start/context.ts'
+import { natsServerConfig, resolveServerBin, startNatsServer } from './start/nats.ts'
+import { parseStartOptions, USAGE, WORKERS, type StartOptions } from './start/options.ts'
+import { checkPorts, type PortCheck } from './start/ports.ts'
+import {
+  readRunningStack,
+  readStackFile,
+  removeStackFile,
+  StackRunningError,
+  wipeStateDir,
+  writePrivateFile,
+  writeStackFile,
+} from './start/run-dir.ts'
+import { exitOf, signalGroup, Supervisor } from './start/supervisor.ts'
 
-const env = process.env
-const root = projectRoot
-const bun = process.execPath.includes('bun') ? process.execPath : join(root, 'node_modules', '.bin', 'bun')
-const children: { name: string; child: ChildProcess }[] = []
-let stopping = false
+const WORKER_STOP_DEADLINE_MS = 15_000
+const NATS_STOP_DEADLINE_MS = 10_000
+/** A second signal this soon after the first is the same Ctrl-C (npm forwards it to its script too). */
+const SAME_SIGNAL_MS = 1_000
 
-function log(message: string): void {
-  process.stderr.write(`[start] ${message}\n`)
+const log = (line: string): void => void process.stderr.write(`[start] ${line}\n`)
+
+const startedAt = new Date().toISOString()
+let nats: ChildProcess | undefined
+let stateDir: string | undefined
+let stopping: Promise<never> | undefined
+let firstSignalAt = 0
+const supervisor = new Supervisor({
+  log,
+  onFatal: (name, how) => {
+    log(`${name} exited (${how}) before it was ready; stopping everything`)
+    void shutdown(1)
+  },
+  onPids: () => recordStack(),
+})
+let context: StackContext | undefined
+
+function recordStack(): void {
+  if (context === undefined || stopping !== undefined) return
+  writeStackFile(context.stateDir, {
+    pid: process.pid,
+    startedAt,
+    runtime: context.runtime,
+    natsUrl: context.nats.url,
+    wsUrl: context.nats.wsUrl,
+    natsServerPid: nats?.pid ?? null,
+    http: context.urls,
+    workers: supervisor.pids(),
+  })
 }
 
-/** A port from the environment, or the fallback (-1 = a free port, nats-server only). */
-function port(name: string, fallback: number): string {
-  const value = env[name]
-  if (value === undefined || value === '') return String(fallback)
-  if (!/^\d+$/.test(value) || Number(value) > 65535) {
-    log(`${name} must be a port number, got ${JSON.stringify(value)}`)
-    process.exit(1)
-  }
-  return value
-}
-
-async function resolveServer(): Promise<string> {
-  try {
-    return (await resolveNatsServer()).bin
-  } catch (error) {
-    if (!(error instanceof NatsServerNotFoundError)) throw error
-    log('no suitable nats-server found; trying scripts/fetch-nats-server.sh (apt)')
-    const fetched = spawn('bash', [join(root, 'scripts', 'fetch-nats-server.sh')], { stdio: 'inherit' })
-    const code = await new Promise<number | null>((done) => fetched.on('exit', done))
-    if (code !== 0) {
-      log(error.message)
-      process.exit(1)
+/** Workers first (SIGTERM, deadline, SIGKILL), nats-server last, then exit with `code`. */
+function shutdown(code: number): Promise<never> {
+  stopping ??= (async () => {
+    await supervisor.stop(WORKER_STOP_DEADLINE_MS)
+    if (nats !== undefined) {
+      const exited = exitOf(nats)
+      signalGroup(nats, 'SIGTERM')
+      const late = await Promise.race([
+        exited.then(() => false),
+        delay(NATS_STOP_DEADLINE_MS).then(() => true),
+      ])
+      if (late) log(`nats-server still running after ${NATS_STOP_DEADLINE_MS / 1000} s: killed`)
+      signalGroup(nats, 'SIGKILL')
     }
-    return (await resolveNatsServer()).bin
+    forgetStack()
+    log(code === 0 ? 'stopped' : 'stopped (failed)')
+    process.exit(code)
+  })()
+  return stopping
+}
+
+function forgetStack(): void {
+  if (stateDir !== undefined && readStackFile(stateDir)?.pid === process.pid) removeStackFile(stateDir)
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  const now = Date.now()
+  if (firstSignalAt === 0) {
+    firstSignalAt = now
+    log(`${signal}: stopping the workers, then nats-server (Ctrl-C again to kill at once)`)
+    void shutdown(0)
+  } else if (now - firstSignalAt > SAME_SIGNAL_MS) {
+    log(`${signal} again: killing everything`)
+    supervisor.kill()
+    if (nats !== undefined) signalGroup(nats, 'SIGKILL')
+    forgetStack()
+    process.exit(130)
   }
 }
 
-/** Starts nats-server, resolves with its client and WebSocket URLs once ready (10 s deadline). */
-async function startNats(): Promise<{ url: string; wsUrl: string }> {
-  const bin = await resolveServer()
-  const dir = join(root, '.local', 'run')
-  mkdirSync(join(dir, 'jetstream'), { recursive: true })
-  const configFile = join(dir, 'nats-server.conf')
-  writeFileSync(
-    configFile,
-    [
-      'server_name: "local"',
-      `listen: "127.0.0.1:${port('NATS_PORT', -1)}"`,
-      // Same durability setting as scripts/nats/nats-server.conf (see README, "Durability").
-      `jetstream {\n  store_dir: "${join(dir, 'jetstream')}"\n  sync_interval: 1s\n}`,
-      `websocket { listen: "127.0.0.1:${port('NATS_WS_PORT', -1)}", no_tls: true }`,
-      '',
-    ].join('\n'),
-  )
-  const child = spawn(bin, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
-  children.push({ name: 'nats-server', child })
-  let url = ''
-  let wsUrl = ''
-  let buffer = ''
-  return await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`nats-server not ready within 10 s:\n${buffer}`)), 10_000)
-    child.on('exit', (code) => reject(new Error(`nats-server exited with ${code}:\n${buffer}`)))
-    child.stderr?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString()
-      const clientPort = /Listening for client connections on [\d.]+:(\d+)/.exec(buffer)?.[1]
-      if (clientPort) url = `nats://127.0.0.1:${clientPort}`
-      wsUrl ||= /Listening for websocket clients on (ws:\/\/[\d.]+:\d+)/.exec(buffer)?.[1] ?? ''
-      if (url && buffer.includes('Server is ready')) {
-        clearTimeout(timer)
-        resolve({ url, wsUrl })
-      }
-    })
-  })
+const delay = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms))
+
+function fail(lines: readonly string[]): never {
+  for (const line of lines) log(line)
+  process.exit(1)
 }
 
-/** `--runtime=node` (run `npm run build:node` first) or `--runtime=deno`; Bun by default. */
-function runtimeFromArgs(): Runtime {
-  const given = process.argv.find((a) => a.startsWith('--runtime='))?.slice('--runtime='.length) ?? 'bun'
-  const runtime = RUNTIMES.find((r) => r === given)
-  if (runtime === undefined) {
-    log(`--runtime must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(given)}`)
-    process.exit(1)
+/** Everything that can refuse a start before anything starts: a running stack, busy ports. */
+async function preflight(options: StartOptions): Promise<StartOptions> {
+  const running = readRunningStack(options.stateDir)
+  const checks: PortCheck[] = [
+    ...(options.natsUrl === undefined
+      ? [
+          { what: 'nats-server', host: '127.0.0.1', setting: options.nats },
+          { what: 'nats-server WebSocket', host: '127.0.0.1', setting: options.natsWs },
+        ]
+      : []),
+    ...WORKERS.map((w) => ({ what: w, host: options.host, setting: options.workers[w] })),
+  ]
+  const plan = await checkPorts(checks)
+  const problems = [
+    ...(running === undefined
+      ? []
+      : [
+          `npm start is already running from ${shown(options.stateDir)} (pid ${running.pid}, since ${running.startedAt}): ` +
+            'stop it with Ctrl-C in its terminal, or use another ORDER_SAGA_STATE_DIR',
+        ]),
+    ...plan.problems,
+  ]
+  if (problems.length > 0) fail(['cannot start:', ...problems.map((p) => `  ${p}`)])
+  for (const { note } of plan.fallbacks) log(note)
+  const fellBack = (variable: string): boolean =>
+    plan.fallbacks.some((f) => f.check.setting.variable === variable)
+  return {
+    ...options,
+    nats: fellBack('NATS_PORT') ? { ...options.nats, port: -1 } : options.nats,
+    natsWs: fellBack('NATS_WS_PORT') ? { ...options.natsWs, port: -1 } : options.natsWs,
   }
-  return runtime
-}
-const runtime = runtimeFromArgs()
-
-function startWorker(name: string, workerEnv: Record<string, string>): void {
-  const { cmd, args } =
-    runtime === 'bun'
-      ? { cmd: bun, args: ['run', join('workers', name, 'main.ts')] }
-      : workerCommand(runtime, name, { root })
-  const child = spawn(cmd, args, {
-    cwd: root,
-    env: { ...env, ...workerEnv },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
-  children.push({ name, child })
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      log(`${name} exited (${signal ?? code}); stopping everything`)
-      void stopAll(1)
-    }
-  })
 }
 
-async function waitReady(name: string, url: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const ok = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(1_000) }).then(
-      (r) => r.ok,
-      () => false,
-    )
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error(`${name} not ready at ${url}/ready within ${timeoutMs} ms`)
-}
-
-async function seedCatalog(inventoryUrl: string): Promise<void> {
-  const catalog = JSON.parse(readFileSync(join(root, 'scripts', 'demo-catalog.json'), 'utf8')) as {
-    items: { sku: string; onHand: number; priceCents: number }[]
-  }
-  let seeded = 0
-  for (const { sku, onHand, priceCents } of catalog.items) {
-    const existing = await fetch(`${inventoryUrl}/inventory/${sku}`)
-    if (existing.status !== 404) continue
-    const res = await fetch(`${inventoryUrl}/inventory/${sku}`, {
-      method: 'PUT',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ onHand, priceCents }),
-    })
-    if (!res.ok) throw new Error(`seeding ${sku}: ${res.status} ${await res.text()}`)
-    seeded++
-  }
-  log(`demo catalog: ${seeded} skus seeded, ${catalog.items.length - seeded} already present`)
-}
-
-async function stopAll(code: number): Promise<never> {
-  stopping = true
-  const workers = children.filter((c) => c.name !== 'nats-server').reverse()
-  const exits = workers.map(
-    ({ child }) => new Promise((done) => (child.exitCode !== null ? done(null) : child.on('exit', done))),
-  )
-  for (const { child } of workers) child.kill('SIGTERM')
-  await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 12_000))])
-  for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM')
-  await new Promise((r) => setTimeout(r, 300))
-  process.exit(code)
+async function startNats(options: StartOptions): Promise<{ url: string; wsUrl: string | null }> {
+  if (options.natsUrl !== undefined) return { url: options.natsUrl, wsUrl: null }
+  const bin = await resolveServerBin(log)
+  const storeDir = join(options.stateDir, 'jetstream')
+  mkdirSync(storeDir, { recursive: true, mode: 0o700 })
+  const configFile = join(options.stateDir, 'nats-server.conf')
+  const settings = { storeDir, host: '127.0.0.1', port: options.nats.port, wsPort: options.natsWs.port }
+  writePrivateFile(configFile, natsServerConfig(settings))
+  const started = startNatsServer(bin, configFile, log)
+  nats = started.child
+  const { url, wsUrl } = await started.ready
+  return { url, wsUrl: wsUrl === '' ? null : wsUrl }
 }
 
 async function main(): Promise<void> {
-  process.on('SIGINT', () => void stopAll(0))
-  process.on('SIGTERM', () => void stopAll(0))
-
-  let natsUrl = env['NATS_URL'] ?? ''
-  let wsUrl = ''
-  if (natsUrl === '') {
-    const nats = await startNats()
-    natsUrl = nats.url
-    wsUrl = nats.wsUrl
+  const parsed = parseStartOptions(process.argv.slice(2), process.env, process.stdout.isTTY === true)
+  if (!parsed.ok) fail([...parsed.problems, USAGE])
+  if (parsed.options.help) {
+    process.stdout.write(`${USAGE}\n`)
+    return
   }
-  const host = env['HOST'] ?? '127.0.0.1'
-  const ports = {
-    order: port('ORDER_PORT', 3000),
-    inventory: port('INVENTORY_PORT', 3001),
-    payment: port('PAYMENT_PORT', 3002),
-    gateway: port('GATEWAY_PORT', 3003),
+  stateDir = parsed.options.stateDir
+  if (parsed.options.fresh) {
+    const wiped = wipeStateDir(stateDir)
+    log(
+      wiped === 'wiped' ? `--fresh: removed ${shown(stateDir)}` : `--fresh: ${shown(stateDir)} did not exist`,
+    )
   }
-  const urls = Object.fromEntries(
-    Object.entries(ports).map(([k, p]) => [k, `http://${host}:${p}`]),
-  ) as Record<keyof typeof ports, string>
-  const common = { NATS_URL: natsUrl, HOST: host }
+  const options = await preflight(parsed.options)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
 
-  startWorker('gateway', { ...common, PORT: ports.gateway })
-  startWorker('order', { ...common, PORT: ports.order })
-  startWorker('inventory', { ...common, PORT: ports.inventory })
-  startWorker('payment', {
-    ...common,
-    PORT: ports.payment,
-    PAYMENT_GATEWAY_URL: env['PAYMENT_GATEWAY_URL'] ?? urls.gateway,
-  })
-  for (const [name, url] of Object.entries(urls)) await waitReady(name, url)
-  await seedCatalog(urls.inventory)
-
-  log('ready:')
-  log(`  NATS            ${natsUrl}${wsUrl ? `  (WebSocket ${wsUrl})` : ''}`)
-  log(`  order intake    ${urls.order}   POST /orders, GET /orders/{orderId}`)
-  log(`  inventory       ${urls.inventory}   GET|PUT /inventory/{sku}`)
-  log(`  payment worker  ${urls.payment}   /health /ready /metrics`)
-  log(`  gateway sandbox ${urls.gateway}   POST /charges, GET /charges?orderId=`)
-  log('Ctrl-C stops everything.')
+  const ctx = createContext(options, await startNats(options))
+  for (const step of BEFORE_WORKERS) {
+    if (stopping !== undefined) return
+    await step.run(ctx)
+  }
+  context = ctx
+  recordStack()
+  for (const name of WORKERS)
+    supervisor.start({
+      name,
+      command: workerCommand(ctx.runtime, name, { root: projectRoot }),
+      env: { ...process.env, ...workerEnv(name, ctx) },
+      cwd: projectRoot,
+    })
+  await Promise.all(WORKERS.map((name) => waitReady(name, ctx.urls[name])))
+  if (stopping !== undefined) return
+  supervisor.restart = true
+  log(await seedCatalog(ctx.urls.inventory))
+  for (const line of banner(ctx)) log(line)
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof StackRunningError) fail([`cannot start: ${error.message}`])
   log(`failed: ${error instanceof Error ? error.message : String(error)}`)
-  void stopAll(1)
+  void shutdown(1)
 })

@@ -1,0 +1,78 @@
+// `npm run dev:edge [-- <wrangler dev options>]`: the edge order intake
+// (workers/order/edge.ts) in workerd with `wrangler dev`, connected over
+// WebSocket to the NATS of the running `npm start` (from .local/run/stack.json),
+// with the edge settings npm start wrote to .local/run/env (keys, credentials).
+// EDGE_PORT (8787) and EDGE_HOST (127.0.0.1) choose where it listens.
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { EdgeOrderConfigSchema } from '../workers/order/edge-config.ts'
+import { projectRoot } from './nats-server-bin.ts'
+import { shown } from './start/banner.ts'
+import { portFree } from './start/ports.ts'
+import { readEnvFile, readRunningStack, stackFilePath, stateDir, writePrivateFile } from './start/run-dir.ts'
+
+const env = process.env
+const log = (line: string): void => void process.stderr.write(`[dev:edge] ${line}\n`)
+function fail(line: string): never {
+  log(line)
+  process.exit(1)
+}
+
+/** wrangler's --env-file format (dotenv), one line per setting. */
+export function toDotEnv(entries: Readonly<Record<string, string>>): string {
+  const lines = Object.entries(entries).map(([name, value]) => {
+    if (/[\r\n]/.test(value)) throw new Error(`${name}: a value on several lines does not fit a .env file`)
+    return `${name}=${value}`
+  })
+  return `${lines.join('\n')}\n`
+}
+
+const dir = stateDir(env)
+const stack =
+  readRunningStack(dir) ?? fail(`no npm start is running from ${shown(dir)}: start one first (npm start)`)
+const wsUrl =
+  stack.wsUrl ??
+  fail(
+    `the npm start running from ${shown(dir)} uses an outside NATS (NATS_URL ${stack.natsUrl}); ` +
+      'run wrangler yourself with its WebSocket URL: npx wrangler dev --var NATS_URL:wss://...',
+  )
+const host = env['EDGE_HOST'] || '127.0.0.1'
+const port = env['EDGE_PORT'] || '8787'
+if (!/^\d{1,5}$/.test(port)) fail(`EDGE_PORT must be a port number, got ${JSON.stringify(port)}`)
+if (!(await portFree(host, Number(port))))
+  fail(
+    `port ${port} is in use (EDGE_PORT): another npm run dev:edge may be running; stop it or set EDGE_PORT`,
+  )
+
+// The edge's own settings that npm start wrote (keys, credentials), then its NATS over WebSocket.
+const edgeSettings = new Set(Object.keys(EdgeOrderConfigSchema.entries))
+const written = Object.entries(readEnvFile(dir)).filter(([name]) => edgeSettings.has(name))
+const settings = { ...Object.fromEntries(written), NATS_URL: wsUrl }
+// A file, not --var: values (keys, credentials) stay out of the process list.
+const envFile = join(dir, 'edge.env')
+writePrivateFile(envFile, toDotEnv(settings))
+
+log(`order intake (workerd) on http://${host}:${port} -> NATS ${wsUrl} (from ${shown(stackFilePath(dir))})`)
+const wrangler = spawn(
+  join(projectRoot, 'node_modules', '.bin', 'wrangler'),
+  [
+    'dev',
+    '--ip',
+    host,
+    '--port',
+    port,
+    '--show-interactive-dev-session=false',
+    '--env-file',
+    envFile,
+    ...process.argv.slice(2),
+  ],
+  {
+    cwd: projectRoot,
+    stdio: 'inherit',
+    env: { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...env },
+  },
+)
+// A Ctrl-C reaches wrangler too (same terminal); this process waits for it to finish.
+process.on('SIGINT', () => undefined)
+process.on('SIGTERM', () => wrangler.kill('SIGTERM'))
+wrangler.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 130)))

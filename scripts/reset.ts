@@ -1,0 +1,16 @@
+// `npm run reset`: removes the local stack's saved state (.local/run, or
+// $ORDER_SAGA_STATE_DIR): streams, KV, the env file and the dev keys. Refuses
+// while an npm start runs from it (or processes it started are still alive).
+import { shown } from './start/banner.ts'
+import { stateDir, wipeStateDir } from './start/run-dir.ts'
+
+const dir = stateDir(process.env)
+try {
+  const outcome = wipeStateDir(dir)
+  console.log(
+    outcome === 'wiped' ? `removed ${shown(dir)}` : `${shown(dir)} does not exist: nothing to reset`,
+  )
+} catch (error) {
+  console.error(`reset: ${error instanceof Error ? error.message : String(error)}`)
+  process.exitCode = 1
+}

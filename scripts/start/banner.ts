@@ -1,0 +1,34 @@
+// What npm start prints once the stack is ready.
+import { relative } from 'node:path'
+import type { StackContext } from './context.ts'
+import { envFilePath } from './run-dir.ts'
+
+const RUNTIME_NAMES = { bun: 'Bun', node: 'Node', deno: 'Deno' } as const
+
+/** `path` relative to the working folder when inside it. */
+export function shown(path: string): string {
+  const rel = relative(process.cwd(), path)
+  return rel === '' || rel.startsWith('..') ? path : rel
+}
+
+export function banner(ctx: StackContext): string[] {
+  const { nats, urls } = ctx
+  const envFile = shown(envFilePath(ctx.stateDir))
+  const state = shown(ctx.stateDir)
+  return [
+    `ready (workers on ${RUNTIME_NAMES[ctx.runtime]}):`,
+    `  NATS            ${nats.url}${nats.wsUrl === null ? '' : `  (WebSocket ${nats.wsUrl})`}`,
+    `  order intake    ${urls.order}   POST /orders, GET /orders/{orderId}`,
+    `  inventory       ${urls.inventory}   GET|PUT /inventory/{sku}`,
+    `  payment worker  ${urls.payment}   /health /ready /metrics`,
+    `  gateway sandbox ${urls.gateway}   POST /charges, GET /charges?orderId=`,
+    'In another terminal, in this folder:',
+    `  export NATS_URL=${nats.url}   # or: . ${envFile}  (written for this stack, mode 0600)`,
+    '  npm run dlq -- list              # dead letters; operator commands find this stack by themselves',
+    ...(nats.wsUrl === null
+      ? []
+      : ['  npm run dev:edge                 # the edge order intake (wrangler dev) on this NATS']),
+    `State (streams, KV, ${envFile}) persists in ${state}: npm start -- --fresh, or npm run reset while stopped, wipes it.`,
+    'Ctrl-C stops the workers, then nats-server (a second Ctrl-C kills at once).',
+  ]
+}

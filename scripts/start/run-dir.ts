@@ -1,0 +1,208 @@
+// The local stack's state folder: `.local/run` (or $ORDER_SAGA_STATE_DIR). npm start
+// keeps nats-server's config and JetStream store there, writes `env` (shell
+// exports, mode 0600: connection details now, credentials later) and, while it
+// runs, `stack.json` (URLs and process ids), which the operator commands read.
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { join, resolve } from 'node:path'
+import * as v from 'valibot'
+import { projectRoot } from '../nats-server-bin.ts'
+
+type Env = Readonly<Record<string, string | undefined>>
+
+export const STATE_DIR_VAR = 'ORDER_SAGA_STATE_DIR'
+
+/** `$ORDER_SAGA_STATE_DIR`, else `<project>/.local/run`. */
+export function stateDir(env: Env, root: string = projectRoot): string {
+  const dir = env[STATE_DIR_VAR]
+  return dir === undefined || dir === '' ? join(root, '.local', 'run') : resolve(dir)
+}
+
+export const envFilePath = (dir: string): string => join(dir, 'env')
+export const stackFilePath = (dir: string): string => join(dir, 'stack.json')
+
+/** Files that mark a folder as one npm start made (`wipeStateDir` removes no other folder). */
+const MARKERS = ['nats-server.conf', 'env']
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const quote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`
+
+/** `export NAME='value'` lines, one per entry, for `source`. Names must be shell variable names. */
+export function toEnvFile(entries: Readonly<Record<string, string>>): string {
+  const bad = Object.keys(entries).filter((name) => !NAME.test(name))
+  if (bad.length > 0) throw new Error(`not shell variable names: ${bad.join(', ')}`)
+  return [
+    '# Written by npm start for the stack it runs: load it with `. .local/run/env`.',
+    '# Operator commands (npm run dlq, npm run dev:edge) read it while the stack runs.',
+    ...Object.entries(entries).map(([name, value]) => `export ${name}=${quote(value)}`),
+    '',
+  ].join('\n')
+}
+
+/** The entries of a file {@link toEnvFile} wrote (values may span lines). */
+export function fromEnvFile(text: string): Record<string, string> {
+  const entries: Record<string, string> = {}
+  for (const [, name, quoted] of text.matchAll(/^export ([A-Za-z_][A-Za-z0-9_]*)='((?:[^']|'\\'')*)'$/gm))
+    if (name !== undefined && quoted !== undefined) entries[name] = quoted.replaceAll(`'\\''`, "'")
+  return entries
+}
+
+/** Writes `file` readable by its owner only, all at once (a reader never sees half a file). */
+export function writePrivateFile(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`
+  writeFileSync(tmp, text, { mode: 0o600 })
+  chmodSync(tmp, 0o600)
+  renameSync(tmp, file)
+}
+
+/** Writes `<dir>/env` from name -> value entries (mode 0600); returns its path. */
+export function writeEnvFile(dir: string, entries: Readonly<Record<string, string>>): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const file = envFilePath(dir)
+  writePrivateFile(file, toEnvFile(entries))
+  return file
+}
+
+export function readEnvFile(dir: string): Record<string, string> {
+  const file = envFilePath(dir)
+  return existsSync(file) ? fromEnvFile(readFileSync(file, 'utf8')) : {}
+}
+
+const pid = v.pipe(v.number(), v.integer(), v.minValue(1))
+const StackSchema = v.object({
+  /** scripts/start.ts */
+  pid,
+  startedAt: v.string(),
+  runtime: v.string(),
+  natsUrl: v.string(),
+  /** nats-server's WebSocket listener; null when NATS_URL named an outside server. */
+  wsUrl: v.nullable(v.string()),
+  natsServerPid: v.nullable(pid),
+  http: v.record(v.string(), v.string()),
+  workers: v.record(v.string(), pid),
+})
+export type StackInfo = v.InferOutput<typeof StackSchema>
+
+export function writeStackFile(dir: string, stack: StackInfo): void {
+  writePrivateFile(stackFilePath(dir), `${JSON.stringify(stack, null, 2)}\n`)
+}
+
+export function removeStackFile(dir: string): void {
+  rmSync(stackFilePath(dir), { force: true })
+}
+
+/** stack.json as written, or undefined when missing or unreadable. */
+export function readStackFile(dir: string): StackInfo | undefined {
+  try {
+    const parsed = v.safeParse(StackSchema, JSON.parse(readFileSync(stackFilePath(dir), 'utf8')))
+    return parsed.success ? parsed.output : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether `pid` is a live process whose command line contains `marker` (a
+ * recycled pid after a reboot is not mistaken for the stack). Without /proc
+ * the marker is not checked.
+ */
+export function processAlive(pid: number, marker: string): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker)
+  } catch {
+    return true
+  }
+}
+
+export const START_MARKER = 'start.ts'
+
+/** The stack recorded in `dir` if its `npm start` is still running. */
+export function readRunningStack(dir: string): StackInfo | undefined {
+  const stack = readStackFile(dir)
+  return stack !== undefined && processAlive(stack.pid, START_MARKER) ? stack : undefined
+}
+
+/** Processes of a recorded stack still alive (its npm start included), e.g. left by a `kill -9` of npm start. */
+export function liveProcesses(stack: StackInfo): { name: string; pid: number }[] {
+  const all = [
+    { name: 'npm start', pid: stack.pid, marker: START_MARKER },
+    ...(stack.natsServerPid === null
+      ? []
+      : [{ name: 'nats-server', pid: stack.natsServerPid, marker: 'nats-server' }]),
+    ...Object.entries(stack.workers).map(([name, pid]) => ({ name, pid, marker: `workers/${name}/` })),
+  ]
+  return all.filter((p) => processAlive(p.pid, p.marker)).map(({ name, pid }) => ({ name, pid }))
+}
+
+export class StackRunningError extends Error {
+  override readonly name = 'StackRunningError'
+}
+
+/**
+ * Removes the state folder (streams, KV, env file). Refuses while a stack
+ * recorded there still has processes, and when the folder is neither the
+ * default nor one npm start wrote (a mistyped ORDER_SAGA_STATE_DIR must not cost files).
+ */
+export function wipeStateDir(dir: string, root: string = projectRoot): 'wiped' | 'absent' {
+  if (!existsSync(dir)) return 'absent'
+  const stack = readStackFile(dir)
+  const alive = stack === undefined ? [] : liveProcesses(stack)
+  if (alive.length > 0)
+    throw new StackRunningError(
+      `a stack is running from ${dir} (${alive.map((p) => `${p.name} pid ${p.pid}`).join(', ')}): ` +
+        'stop it first (Ctrl-C in its terminal, or kill those pids)',
+    )
+  const entries = readdirSync(dir)
+  const ours = dir === stateDir({}, root) || entries.length === 0 || MARKERS.some((m) => entries.includes(m))
+  if (!ours)
+    throw new Error(`${dir} is not a folder npm start wrote (no ${MARKERS.join(' or ')}): not removing it`)
+  rmSync(dir, { recursive: true, force: true })
+  return 'wiped'
+}
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
+
+export interface OperatorEnv {
+  env: Record<string, string | undefined>
+  /** Where NATS_URL came from, for messages: `NATS_URL`, the stack.json path, or why the default. */
+  natsUrlFrom: string
+}
+
+/**
+ * The environment an operator command (npm run dlq, ...) connects with, so it
+ * finds the local stack without flags: NATS_URL from `env` when set; else the
+ * running `npm start`'s (stack.json); else nats://127.0.0.1:4222. When the
+ * URL is the running stack's, the rest of its env file (credentials) fills
+ * whatever `env` leaves unset.
+ */
+export function operatorEnv(env: Env, root: string = projectRoot): OperatorEnv {
+  const dir = stateDir(env, root)
+  const stack = readRunningStack(dir)
+  const given = env['NATS_URL']
+  if (given !== undefined && given !== '') {
+    const local = stack !== undefined && given === stack.natsUrl
+    return { env: local ? { ...readEnvFile(dir), ...env } : { ...env }, natsUrlFrom: 'NATS_URL' }
+  }
+  if (stack !== undefined)
+    return {
+      env: { ...readEnvFile(dir), ...env, NATS_URL: stack.natsUrl },
+      natsUrlFrom: stackFilePath(dir),
+    }
+  return {
+    env: { ...env, NATS_URL: DEFAULT_NATS_URL },
+    natsUrlFrom: `the default: no npm start is running from ${dir}; set NATS_URL for another server`,
+  }
+}
