@@ -1,8 +1,12 @@
 // The order intake as a Cloudflare Worker in workerd (Miniflare), on the test's
 // nats-server over its WebSocket listener, connecting per request through the
 // documented `fetch` + `Upgrade: websocket` path; the other workers on Bun.
+// The Worker gets the secrets of the `order-edge` identity as bindings: its
+// NKEY seed, the API key digests and the payment service's public key.
 import { createServer, type Server, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { workerSecrets } from '../harness/test-secrets.ts'
+import { bearer } from '../support/provision.ts'
 import { buildEdgeBundle, startEdgeIntake, type EdgeBundle } from './edge.ts'
 import { describeOrderRuntime, type OrderTarget } from './order-suite.ts'
 import { startRuntimeStack } from './runtime-stack.ts'
@@ -27,6 +31,7 @@ describeOrderRuntime('workerd (Cloudflare Workers)', async (): Promise<OrderTarg
   try {
     if (stack.server.wsUrl === undefined) throw new Error('nats-server has no WebSocket listener')
     const edge = await startEdgeIntake(built(), {
+      ...(await workerSecrets('order-edge')),
       NATS_URL: stack.server.wsUrl,
       NATS_REQUEST_TIMEOUT_MS: '2000',
       LOG_LEVEL: 'error',
@@ -66,6 +71,7 @@ describe('order intake on workerd when NATS never answers', () => {
     const address = silent.address()
     if (address === null || typeof address === 'string') throw new Error('no port')
     const edge = await startEdgeIntake(built(), {
+      ...(await workerSecrets('order-edge')),
       NATS_URL: `ws://127.0.0.1:${address.port}`,
       NATS_REQUEST_TIMEOUT_MS: '500',
       LOG_LEVEL: 'silent',
@@ -74,7 +80,7 @@ describe('order intake on workerd when NATS never answers', () => {
       const started = Date.now()
       const post = await edge.fetch('/orders', {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', ...bearer('client') },
         body: JSON.stringify({
           customerId: 'c',
           items: [{ sku: 'A-1', quantity: 1 }],
@@ -86,7 +92,10 @@ describe('order intake on workerd when NATS never answers', () => {
       expect(await post.json()).toStrictEqual({ error: 'unavailable', message: expect.any(String) })
       expect(elapsed).toBeGreaterThanOrEqual(450)
       expect(elapsed).toBeLessThan(2_000)
-      expect((await edge.fetch('/orders/0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f')).status).toBe(503)
+      const read = await edge.fetch('/orders/0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f', {
+        headers: bearer('client'),
+      })
+      expect(read.status).toBe(503)
       const ready = await edge.fetch('/ready')
       expect(ready.status).toBe(503)
       expect(await ready.json()).toStrictEqual({
@@ -99,7 +108,11 @@ describe('order intake on workerd when NATS never answers', () => {
   })
 
   it('answers 500 misconfigured, not a crash, when NATS_URL is not a WebSocket URL', async () => {
-    const edge = await startEdgeIntake(built(), { NATS_URL: 'nats://127.0.0.1:4222', LOG_LEVEL: 'silent' })
+    const edge = await startEdgeIntake(built(), {
+      ...(await workerSecrets('order-edge')),
+      NATS_URL: 'nats://127.0.0.1:4222',
+      LOG_LEVEL: 'silent',
+    })
     try {
       const res = await edge.fetch('/health')
       expect(res.status).toBe(500)

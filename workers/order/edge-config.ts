@@ -1,4 +1,7 @@
+import type { ConnectionOptions } from '@nats-io/nats-core'
 import * as v from 'valibot'
+import { natsSettings } from '../../shared/config/nats-settings.ts'
+import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
 import { jwkListFromEnv } from '../../shared/security/key-config.ts'
 import { intFromEnv, loadConfig, logLevelFromEnv, urlListFromEnv } from '../../shared/config/load-config.ts'
 
@@ -15,6 +18,8 @@ export const EdgeOrderConfigSchema = v.object({
   NATS_URL: wsUrls,
   /** Budget of one request's NATS work, connect included; past it the answer is 503. */
   NATS_REQUEST_TIMEOUT_MS: intFromEnv(2_000, 100, 30_000),
+  /** The `order-edge` NATS identity: a user NKEY seed (a Workers secret); wins over the others. */
+  NATS_NKEY_SEED: natsSettings.NATS_NKEY_SEED,
   /** Auth: a token, or user and password (Workers secrets). */
   NATS_TOKEN: secret,
   NATS_USER: secret,
@@ -34,10 +39,9 @@ export function loadEdgeOrderConfig(env: Readonly<Record<string, string | undefi
   return loadConfig(EdgeOrderConfigSchema, env)
 }
 
-/** Client auth options from the config (token wins over user and password). */
-export function toNatsAuth(
-  config: EdgeOrderConfig,
-): { token: string } | { user: string; pass: string } | Record<string, never> {
+/** Client auth options from the config (NKEY seed, then token, then user and password). */
+export function toNatsAuth(config: EdgeOrderConfig): Partial<ConnectionOptions> {
+  if (config.NATS_NKEY_SEED !== undefined) return natsAuthOptions(config.NATS_NKEY_SEED)
   if (config.NATS_TOKEN !== undefined) return { token: config.NATS_TOKEN }
   if (config.NATS_USER !== undefined && config.NATS_PASSWORD !== undefined) {
     return { user: config.NATS_USER, pass: config.NATS_PASSWORD }
