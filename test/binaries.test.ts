@@ -1,12 +1,14 @@
 // The compiled binaries (`npm run build`, dist/bin/): their command line, that they
 // read nothing but their environment, SIGTERM as PID 1, and the order saga end to end
-// on the multi-call binary and on the per-service ones.
+// on the multi-call binary and on the per-service ones. A binary started here
+// without startWorker gets its secrets from workerSecrets; healthcheck needs none.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildBinaries, sizeReport, type BinaryName } from '../scripts/build.ts'
 import { spawnService } from './harness/process.ts'
+import { workerSecrets } from './harness/test-secrets.ts'
 import { freePort, waitFor } from './harness/wait-for.ts'
 import { canUnsharePid, exec, sigtermAsPid1 } from './support/compiled-binary.ts'
 import { startSagaStack, type Command, type SagaStack } from './support/saga-stack.ts'
@@ -75,7 +77,7 @@ describe('compiled binaries: command line', () => {
       const gateway = await spawnService({
         cmd: bin('gateway'),
         cwd: dir,
-        env: { PORT: '0', HOST: '127.0.0.1' },
+        env: { ...(await workerSecrets('gateway')), PORT: '0', HOST: '127.0.0.1' },
         readyLine: /"msg":"listening"/,
       })
       try {
@@ -92,7 +94,11 @@ describe('compiled binaries: command line', () => {
   })
 
   pid1('exits 0 on SIGTERM as PID 1', async () => {
-    const { pidInNamespace, exit, lastLine } = await sigtermAsPid1(bin('gateway'), [], {})
+    const { pidInNamespace, exit, lastLine } = await sigtermAsPid1(
+      bin('gateway'),
+      [],
+      await workerSecrets('gateway'),
+    )
     expect(pidInNamespace).toBe('1')
     expect(exit).toStrictEqual({ code: 0, signal: null })
     expect(lastLine).toContain('"msg":"stopped"')
@@ -168,7 +174,7 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
     expect(await stack.charges(placed.orderId)).toStrictEqual([])
   })
 
-  it('healthcheck exits 0 for every running service', async () => {
+  it('healthcheck exits 0 for every running service, given only PORT', async () => {
     for (const [name, proc] of [
       ['order', stack.order],
       ['inventory', stack.inventories[0]],
@@ -176,10 +182,7 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
       ['gateway', stack.gateway],
     ] as const) {
       const { cmd, args } = command(name)
-      const result = await exec(cmd, [...args, 'healthcheck'], {
-        PORT: new URL(proc?.url ?? '').port,
-        NATS_URL: stack.server.url,
-      })
+      const result = await exec(cmd, [...args, 'healthcheck'], { PORT: new URL(proc?.url ?? '').port })
       expect(result, name).toMatchObject({ code: 0 })
     }
   })
@@ -187,6 +190,7 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
   pid1('drains and exits 0 on SIGTERM as PID 1 of a NATS worker', async () => {
     const { cmd, args } = command('order')
     const { pidInNamespace, exit, lastLine } = await sigtermAsPid1(cmd, args, {
+      ...(await workerSecrets('order')),
       NATS_URL: stack.server.url,
       NATS_CONNECT_TIMEOUT_MS: '10000',
     })
