@@ -3,10 +3,11 @@ import { loadInventoryConfig } from '../workers/inventory/config.ts'
 import { loadOrderConfig } from '../workers/order/config.ts'
 import { loadPaymentConfig } from '../workers/payment/config.ts'
 import { ConfigError } from '../shared/config/load-config.ts'
+import { workerSecrets } from './harness/test-secrets.ts'
 
 describe('loadConfig', () => {
-  it('applies the documented defaults', () => {
-    const config = loadOrderConfig({})
+  it('applies the documented defaults', async () => {
+    const config = loadOrderConfig(await workerSecrets('order'))
     expect(config).toMatchObject({
       PORT: 3000,
       HOST: '127.0.0.1',
@@ -20,12 +21,30 @@ describe('loadConfig', () => {
       ORDER_MAX_BODY_BYTES: 65_536,
       SHUTDOWN_TIMEOUT_MS: 10_000,
     })
-    expect(loadInventoryConfig({}).PORT).toBe(3001)
-    expect(loadPaymentConfig({}).PORT).toBe(3002)
+    expect(loadInventoryConfig(await workerSecrets('inventory')).PORT).toBe(3001)
+    expect(loadPaymentConfig(await workerSecrets('payment')).PORT).toBe(3002)
   })
 
-  it('reads several servers and treats empty values as unset', () => {
-    const config = loadOrderConfig({ NATS_URL: 'nats://a:4222, nats://b:4222,tls://c:4222', PORT: '' })
+  it('requires each secret setting by name, without quoting any value', async () => {
+    const given = await workerSecrets('payment')
+    let caught: unknown
+    try {
+      loadPaymentConfig({ ...given, PAYMENT_TOKEN_PRIVATE_KEYS: '{"kty":"RSA","d":"secret-material"}' })
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toBeInstanceOf(ConfigError)
+    expect((caught as ConfigError).message).toContain('PAYMENT_TOKEN_PRIVATE_KEYS')
+    expect((caught as ConfigError).message).not.toContain('secret-material')
+    expect(() => loadOrderConfig({})).toThrow(/PAYMENT_TOKEN_PUBLIC_KEY/)
+  })
+
+  it('reads several servers and treats empty values as unset', async () => {
+    const config = loadOrderConfig({
+      ...(await workerSecrets('order')),
+      NATS_URL: 'nats://a:4222, nats://b:4222,tls://c:4222',
+      PORT: '',
+    })
     expect(config.NATS_URL).toStrictEqual(['nats://a:4222', 'nats://b:4222', 'tls://c:4222'])
     expect(config.PORT).toBe(3000)
   })

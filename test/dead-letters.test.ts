@@ -141,8 +141,7 @@ describe('dead-letter capture from JetStream advisories', () => {
 
   it('stores an empty dead letter when the original left the stream before it was copied', async () => {
     await using f = await startDeadLetterFixture()
-    // The advisory stream exists (a worker ran before), but the capture is down for now.
-    await ensureStream(f.jsm, advisoryStreamConfig(limits))
+    // The advisory stream exists (provisioned), but the capture is down for now.
     const worker = await f.worker('late')
     const seq = await f.publishOrder(orderCreated(), 'corr-late')
     for (let delivery = 1; delivery <= 3; delivery++) await worker.next({ expires: 2_500 })

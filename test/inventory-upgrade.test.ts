@@ -18,6 +18,7 @@ import {
 import { INVENTORY_CONSUMERS } from '../workers/inventory/service.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
+import { bearer, provisionNats } from './support/provision.ts'
 import { startWorker } from './support/worker-process.ts'
 
 const ORDERS = STREAMS.orders.name
@@ -53,6 +54,8 @@ describe('inventory consumers after an upgrade', () => {
     })
 
     for (let start = 1; start <= 2; start++) {
+      // An upgrade runs the new version's provision step first, then its workers.
+      await provisionNats([server.url])
       const worker = await startWorker('inventory', { NATS_URL: server.url })
       try {
         const orders = await jsm.consumers.info(ORDERS, legacy)
@@ -81,11 +84,12 @@ describe('inventory consumers after an upgrade', () => {
       publishEvent(jetstream(nc), event, { correlationId: 'upgrade-test', timeoutMs: 5_000 })
 
     // A reservation made while the worker ran.
+    await provisionNats([server.url], env)
     const first = await startWorker('inventory', env)
     try {
       const put = await fetch(`${first.url}/inventory/UPG-1`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...bearer('admin') },
         body: JSON.stringify({ onHand: 5, priceCents: 100 }),
       })
       expect(put.status).toBe(201)
@@ -128,6 +132,7 @@ describe('inventory consumers after an upgrade', () => {
     for await (const m of batch) expect(m.seq).toBe(paid.seq)
     expect((await jsm.consumers.info(ORDERS, legacy)).num_ack_pending).toBe(1)
 
+    await provisionNats([server.url], env)
     const upgraded = await startWorker('inventory', env)
     try {
       // Delivered on the new payments consumer, and again on `inventory` once its ack wait ran out.

@@ -19,10 +19,17 @@ import {
 import { createLogger } from '../shared/observability/logger.ts'
 import { createMetrics } from '../shared/observability/metrics.ts'
 import { startNatsServer } from './harness/nats-server.ts'
+import { testSecrets, workerSecrets } from './harness/test-secrets.ts'
+import { provisionNats } from './support/provision.ts'
 import { spawnService } from './harness/process.ts'
 import { waitFor } from './harness/wait-for.ts'
 
 const ROOT = join(import.meta.dirname, '..')
+
+function withoutSeed(env: Record<string, string>): Record<string, string> {
+  const { NATS_NKEY_SEED: _seed, ...rest } = env
+  return rest
+}
 
 /** Says it is nats-server `version` and answers PING; counts connections still open. */
 async function fakeServer(version: string): Promise<{ url: string; open: () => number; server: Server }> {
@@ -75,10 +82,15 @@ describe('start-up check of the server version', () => {
 
   it('startNatsRuntime starts against the real server', async () => {
     await using server = await startNatsServer({ websocket: false })
-    const rt = await startNatsRuntime('t', config(server.url), deps())
+    await provisionNats([server.url])
+    const rt = await startNatsRuntime(
+      't',
+      { ...config(server.url), NATS_NKEY_SEED: testSecrets().nats.inventory.seed },
+      deps(),
+    )
     try {
       expect(compareVersions(rt.nc.info?.version ?? '', MIN_NATS_SERVER_VERSION)).toBeGreaterThanOrEqual(0)
-      expect((await rt.jsm.streams.names().next()).length).toBeGreaterThan(0)
+      expect((await rt.jsm.streams.info('ORDERS')).config.name).toBe('ORDERS')
     } finally {
       await rt.nc.close()
     }
@@ -89,7 +101,14 @@ describe('start-up check of the server version', () => {
       cmd: join(ROOT, 'node_modules', '.bin', 'bun'),
       args: ['run', 'workers/inventory/main.ts'],
       cwd: ROOT,
-      env: { NATS_URL: old.url, PORT: '0', NATS_CONNECT_TIMEOUT_MS: '5000', LOG_LEVEL: 'error' },
+      env: {
+        // Its settings but no NATS identity: the fake server asks for none.
+        ...withoutSeed(await workerSecrets('inventory')),
+        NATS_URL: old.url,
+        PORT: '0',
+        NATS_CONNECT_TIMEOUT_MS: '5000',
+        LOG_LEVEL: 'error',
+      },
       readyLine: /listening/,
       readyTimeoutMs: 30_000,
     }).catch((err: unknown) => err)

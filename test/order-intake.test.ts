@@ -8,6 +8,9 @@ import { createLogger } from '../shared/observability/logger.ts'
 import { createMetrics } from '../shared/observability/metrics.ts'
 import { loadOrderConfig } from '../workers/order/config.ts'
 import { startOrderService, type OrderService } from '../workers/order/service.ts'
+import { createTokenOpener, SEALED_TOKEN_PATTERN } from '../shared/security/sealed-token.ts'
+import { testSecrets, workerSecrets } from './harness/test-secrets.ts'
+import { bearer, provisionNats } from './support/provision.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
 
@@ -29,7 +32,7 @@ async function post(body: unknown, headers: Record<string, string> = {}): Promis
   return await service.app.request('/orders', {
     method: 'POST',
     body: JSON.stringify(body),
-    headers: { 'Content-Type': 'application/json', ...headers },
+    headers: { 'Content-Type': 'application/json', ...bearer('client'), ...headers },
   })
 }
 
@@ -40,7 +43,9 @@ async function createdCount(): Promise<number> {
 
 beforeAll(async () => {
   server = await startNatsServer()
+  await provisionNats([server.url])
   const config = loadOrderConfig({
+    ...(await workerSecrets('order')),
     NATS_URL: server.url,
     LOG_LEVEL: 'silent',
     NATS_CONNECT_TIMEOUT_MS: '5000',
@@ -84,14 +89,22 @@ describe('order intake on a real JetStream', () => {
       occurredAt: expect.any(String),
       customerId: 'cust-1',
       items: order.items,
-      paymentToken: 'tok_ok',
+      owner: 'client',
+      sealedPaymentToken: expect.stringMatching(SEALED_TOKEN_PATTERN),
     })
+    // Sealed: not in the stored bytes, and only the payment key opens it, for this order only.
+    expect(new TextDecoder().decode(stored?.data)).not.toContain('tok_ok')
+    const { sealedPaymentToken } = stored?.json<{ sealedPaymentToken: string }>() ?? {
+      sealedPaymentToken: '',
+    }
+    const opener = await createTokenOpener([testSecrets().sealing.privateJwk])
+    expect(await opener.open(sealedPaymentToken, body.orderId)).toBe('tok_ok')
   })
 
   it('serves the order status right after the 202', async () => {
     const res = await post(order)
     const { orderId } = (await res.json()) as { orderId: string }
-    const status = await service.app.request(`/orders/${orderId}`)
+    const status = await service.app.request(`/orders/${orderId}`, { headers: bearer('client') })
     expect(status.status).toBe(200)
     const record = (await status.json()) as Record<string, unknown>
     expect(record).toMatchObject({ orderId, status: 'pending', customerId: 'cust-1', items: order.items })
@@ -99,7 +112,9 @@ describe('order intake on a real JetStream', () => {
   })
 
   it('answers 404 for an order that does not exist', async () => {
-    const res = await service.app.request('/orders/5a0d7c6e-1d2b-4c3a-9e8f-7a6b5c4d3e2f')
+    const res = await service.app.request('/orders/5a0d7c6e-1d2b-4c3a-9e8f-7a6b5c4d3e2f', {
+      headers: bearer('client'),
+    })
     expect(res.status).toBe(404)
     expect(await res.json()).toMatchObject({ error: 'not_found' })
   })
@@ -148,13 +163,13 @@ describe('order intake on a real JetStream', () => {
     const malformed = await service.app.request('/orders', {
       method: 'POST',
       body: '{',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', ...bearer('client') },
     })
     expect(await malformed.json()).toMatchObject({ error: 'malformed_json' })
     const text = await service.app.request('/orders', {
       method: 'POST',
       body: 'x',
-      headers: { 'Content-Type': 'text/plain' },
+      headers: { 'Content-Type': 'text/plain', ...bearer('client') },
     })
     expect(text.status).toBe(415)
     expect((await post({ ...order, customerId: 'x'.repeat(70_000) })).status).toBe(413)

@@ -16,6 +16,8 @@ import { DEFAULT_LIMITS, ensureBucket } from '../shared/nats/topology.ts'
 import { createConsoleLogger } from '../shared/observability/console-logger.ts'
 import { toOrderCreated } from '../workers/order/domain.ts'
 import { createProjectionHandlers, PROJECTION_CONSUMER } from '../workers/order/projection.ts'
+import { workerSecrets } from './harness/test-secrets.ts'
+import { provisionNats } from './support/provision.ts'
 import { loadOrderStatusConfig } from '../workers/order/status-config.ts'
 import { startOrderStatusService } from '../workers/order/status-service.ts'
 import { createMetrics } from '../shared/observability/metrics.ts'
@@ -164,7 +166,13 @@ describe('order-status projection', () => {
   })
 
   it('runs as the order-status service: one unfiltered consumer applies every subject of ORDERS', async () => {
-    const config = loadOrderStatusConfig({ NATS_URL: server.url, LOG_LEVEL: 'silent', PORT: '0' })
+    await provisionNats([server.url])
+    const config = loadOrderStatusConfig({
+      ...(await workerSecrets('order-status')),
+      NATS_URL: server.url,
+      LOG_LEVEL: 'silent',
+      PORT: '0',
+    })
     const service = await startOrderStatusService(config, {
       connect,
       logger: createConsoleLogger({ service: 'order-status', level: 'silent' }),

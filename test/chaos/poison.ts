@@ -25,13 +25,13 @@ function schemaViolation(subject: string): Record<string, unknown> {
   const base = { version: 1, orderId: crypto.randomUUID(), occurredAt: new Date().toISOString() }
   switch (subject) {
     case SUBJECTS.orderCreated:
-      return { ...base, customerId: 'poison', items: [], paymentToken: 'tok_ok' }
+      return { ...base, customerId: 'poison', items: [], sealedPaymentToken: 'sealed.v1.poison' }
     case SUBJECTS.inventoryReserved:
       return {
         ...base,
         items: [{ sku: 'CHAOS-A', quantity: 1, unitPriceCents: 1 }],
         currency: 'USD',
-        paymentToken: 'tok_ok',
+        sealedPaymentToken: 'sealed.v1.poison',
       }
     case SUBJECTS.paymentCompleted:
       return { ...base, chargeId: '', amountCents: 100, currency: 'USD' }

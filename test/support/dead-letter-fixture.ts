@@ -11,11 +11,16 @@ import {
 import { headers as createHeaders, type NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { HEADERS, STREAMS, SUBJECTS } from '../../schemas/subjects.ts'
-import { startDeadLetterCapture, type DeadLetterCapture } from '../../shared/nats/dead-letter-capture.ts'
+import {
+  advisoryStreamConfig,
+  startDeadLetterCapture,
+  type DeadLetterCapture,
+} from '../../shared/nats/dead-letter-capture.ts'
 import {
   DEFAULT_LIMITS,
   durableConsumerConfig,
   ensureConsumer,
+  ensureStream,
   ensureStreams,
   type TopologyLimits,
 } from '../../shared/nats/topology.ts'
@@ -34,7 +39,7 @@ export function orderCreated(): {
   occurredAt: string
   customerId: string
   items: { sku: string; quantity: number }[]
-  paymentToken: string
+  sealedPaymentToken: string
 } {
   return {
     version: 1,
@@ -42,7 +47,7 @@ export function orderCreated(): {
     occurredAt: new Date().toISOString(),
     customerId: 'c-dlq',
     items: [{ sku: 'SKU-1', quantity: 1 }],
-    paymentToken: 'tok_ok',
+    sealedPaymentToken: 'sealed.v1.test',
   }
 }
 
@@ -76,7 +81,9 @@ export async function startDeadLetterFixture(): Promise<DeadLetterFixture> {
     await server.dispose()
   }
   try {
+    // What the provision step creates: the saga streams and the advisory stream.
     await ensureStreams(jsm, limits)
+    await ensureStream(jsm, advisoryStreamConfig(limits))
   } catch (error) {
     await dispose()
     throw error
