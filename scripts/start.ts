@@ -94,10 +94,11 @@ function onSignal(signal: NodeJS.Signals): void {
     void shutdown(0)
   } else if (now - firstSignalAt > SAME_SIGNAL_MS) {
     log(`${signal} again: killing everything`)
-    supervisor.kill()
+    const gone = [supervisor.kill(), ...(nats === undefined ? [] : [exitOf(nats)])]
     if (nats !== undefined) signalGroup(nats, 'SIGKILL')
     forgetStack()
-    process.exit(130)
+    // Reaped before leaving (a SIGKILL takes effect at once; the deadline is for safety).
+    void Promise.race([Promise.all(gone), delay(2_000)]).then(() => process.exit(130))
   }
 }
 

@@ -158,12 +158,14 @@ export class Supervisor {
     for (const w of workers) signalGroup(w.child, 'SIGKILL')
   }
 
-  /** SIGKILL to every worker now (the second Ctrl-C). */
-  kill(): void {
+  /** SIGKILL to every worker now (the second Ctrl-C); resolves when they are gone. */
+  kill(): Promise<void> {
     this.#stopping = true
-    for (const w of this.#workers.values()) {
+    const workers = [...this.#workers.values()]
+    for (const w of workers) {
       clearTimeout(w.timer)
       signalGroup(w.child, 'SIGKILL')
     }
+    return Promise.all(workers.map((w) => w.exited)).then(() => undefined)
   }
 }

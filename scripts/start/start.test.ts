@@ -1,0 +1,141 @@
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { natsServerConfig } from './nats.ts'
+import { parseStartOptions } from './options.ts'
+import { checkPorts } from './ports.ts'
+import { fromEnvFile, operatorEnv, readEnvFile, toEnvFile, wipeStateDir, writeEnvFile } from './run-dir.ts'
+import { nextRestartDelay } from './supervisor.ts'
+
+const tmp = mkdtempSync(join(tmpdir(), 'start-unit-'))
+afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+
+describe('nextRestartDelay', () => {
+  it.each([
+    [undefined, 100, 500],
+    [500, 100, 1_000],
+    [16_000, 100, 30_000],
+    [30_000, 100, 30_000],
+    [30_000, 30_000, 500],
+  ])('after a %s ms delay and a %s ms run waits %s ms', (last, ran, next) => {
+    expect(nextRestartDelay(last, ran)).toBe(next)
+  })
+})
+
+describe('the env file', () => {
+  it('round-trips any value through shell quoting and is readable by its owner only', () => {
+    const entries = { NATS_URL: 'nats://127.0.0.1:4222', KEY: `it's "x"\nline two $HOME` }
+    expect(fromEnvFile(toEnvFile(entries))).toStrictEqual(entries)
+    const dir = join(tmp, 'env')
+    writeEnvFile(dir, entries)
+    expect(statSync(join(dir, 'env')).mode & 0o777).toBe(0o600)
+    expect(readEnvFile(dir)).toStrictEqual(entries)
+  })
+
+  it('refuses names a shell cannot export', () => {
+    expect(() => toEnvFile({ 'NOT-A-NAME': 'x' })).toThrow('not shell variable names: NOT-A-NAME')
+  })
+})
+
+describe('parseStartOptions', () => {
+  it('reports every problem at once', () => {
+    const parsed = parseStartOptions(
+      ['--runtime=java', '--frsh'],
+      { GATEWAY_PORT: 'x', LOG_FORMAT: 'xml' },
+      false,
+    )
+    expect(parsed).toStrictEqual({
+      ok: false,
+      problems: [
+        '--runtime must be one of bun, node, deno, got "java"',
+        'unknown argument "--frsh"',
+        'LOG_FORMAT: must be json or pretty, got "xml"',
+        'GATEWAY_PORT must be a port number from 1 to 65535, got "x"',
+      ],
+    })
+  })
+
+  it('makes worker logs pretty on a terminal unless LOG_FORMAT says otherwise', () => {
+    const format = (env: Record<string, string>, tty: boolean) => {
+      const parsed = parseStartOptions([], env, tty)
+      return parsed.ok ? parsed.options.logFormat : parsed.problems
+    }
+    expect([format({}, true), format({}, false), format({ LOG_FORMAT: 'json' }, true)]).toStrictEqual([
+      'pretty',
+      undefined,
+      'json',
+    ])
+  })
+})
+
+describe('checkPorts', () => {
+  it('names a busy port and its variable, or falls back when the variable is unset and may', async () => {
+    const server: Server = createServer()
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+    const port = (server.address() as { port: number }).port
+    try {
+      const plan = await checkPorts([
+        {
+          what: 'gateway',
+          host: '127.0.0.1',
+          setting: { variable: 'GATEWAY_PORT', port, mayFallBack: false },
+        },
+      ])
+      expect(plan.problems).toStrictEqual([
+        `port ${port} is in use (GATEWAY_PORT, gateway): another npm start may be running; stop it or set GATEWAY_PORT`,
+      ])
+      const fallback = await checkPorts([
+        {
+          what: 'nats-server',
+          host: '127.0.0.1',
+          setting: { variable: 'NATS_PORT', port, mayFallBack: true },
+        },
+      ])
+      expect(fallback.problems).toStrictEqual([])
+      expect(fallback.fallbacks.map((f) => f.note)).toStrictEqual([
+        `port ${port} (nats-server) is in use: taking a free port instead (set NATS_PORT to choose one)`,
+      ])
+    } finally {
+      await new Promise((done) => server.close(done))
+    }
+  })
+})
+
+describe('operatorEnv', () => {
+  it('takes NATS_URL from the environment, else the default when no stack runs', () => {
+    const dir = join(tmp, 'no-stack')
+    expect(operatorEnv({ ORDER_SAGA_STATE_DIR: dir, NATS_URL: 'nats://elsewhere:4222' })).toStrictEqual({
+      env: { ORDER_SAGA_STATE_DIR: dir, NATS_URL: 'nats://elsewhere:4222' },
+      natsUrlFrom: 'NATS_URL',
+    })
+    expect(operatorEnv({ ORDER_SAGA_STATE_DIR: dir }).env['NATS_URL']).toBe('nats://127.0.0.1:4222')
+  })
+})
+
+describe('wipeStateDir', () => {
+  it('removes a folder npm start wrote, and refuses one it did not', () => {
+    const ours = join(tmp, 'ours')
+    mkdirSync(join(ours, 'jetstream'), { recursive: true })
+    writeFileSync(join(ours, 'nats-server.conf'), '')
+    expect(wipeStateDir(ours)).toBe('wiped')
+    expect(wipeStateDir(ours)).toBe('absent')
+    const foreign = join(tmp, 'foreign')
+    mkdirSync(foreign)
+    writeFileSync(join(foreign, 'thesis.tex'), '')
+    expect(() => wipeStateDir(foreign)).toThrow('is not a folder npm start wrote')
+  })
+})
+
+it('natsServerConfig listens where asked, with the JetStream store and a WebSocket listener', () => {
+  expect(natsServerConfig({ storeDir: '/s', host: '127.0.0.1', port: 4222, wsPort: -1 })).toBe(
+    [
+      'server_name: "local"',
+      'listen: "127.0.0.1:4222"',
+      'jetstream {\n  store_dir: "/s"\n  sync_interval: 1s\n}',
+      'websocket {\n  listen: "127.0.0.1:-1"\n  no_tls: true\n}',
+      '',
+    ].join('\n'),
+  )
+})

@@ -1,0 +1,174 @@
+// A new user's first hour, end to end: `npm start` with its state in a temp
+// folder and ports of its own (a developer's running stack is not touched), an
+// order confirmed, `npm run dlq -- list` without flags, a worker killed with
+// SIGKILL and restarted by npm start, a second start refused, `npm run reset`
+// refused while running, and Ctrl-C: workers stop before nats-server, no
+// warning or error after the signal, exit code 0.
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { liveProcesses, readStackFile, type StackInfo } from '../scripts/start/run-dir.ts'
+import { spawnService } from './harness/process.ts'
+import { freePorts, waitFor } from './harness/wait-for.ts'
+
+const ROOT = join(import.meta.dirname, '..')
+const BUN = join(ROOT, 'node_modules', '.bin', 'bun')
+const dirs: string[] = []
+
+afterAll(() => {
+  for (const dir of dirs) {
+    // Whatever a failed run left: every process recorded in stack.json, by pid.
+    const stack = readStackFile(dir)
+    if (stack !== undefined) for (const { pid } of liveProcesses(stack)) process.kill(pid, 'SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+function run(
+  cmd: string,
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd: ROOT, env: withoutUnset(env), timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
+      resolve({ code, out: `${stdout}${stderr}` })
+    })
+  })
+}
+
+function withoutUnset(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries({ ...process.env, ...env }))
+    if (value !== undefined) out[key] = value
+  return out
+}
+
+describe('npm start, the first hour', () => {
+  it('runs the stack, survives a killed worker, refuses a second start and stops cleanly on Ctrl-C', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'first-hour-'))
+    dirs.push(dir)
+    const [nats, ws, order, inventory, payment, gateway] = await freePorts(6)
+    const env = {
+      ORDER_SAGA_STATE_DIR: dir,
+      NATS_PORT: String(nats),
+      NATS_WS_PORT: String(ws),
+      ORDER_PORT: String(order),
+      INVENTORY_PORT: String(inventory),
+      PAYMENT_PORT: String(payment),
+      GATEWAY_PORT: String(gateway),
+      LOG_FORMAT: 'json',
+      npm_config_update_notifier: 'false',
+      ...{ NATS_URL: undefined, HOST: undefined, PAYMENT_GATEWAY_URL: undefined, LOG_LEVEL: undefined },
+    }
+    // `npm start` itself: npm passes a Ctrl-C on to its script too, which must count once.
+    const stack = await spawnService({
+      cmd: 'npm',
+      args: ['start'],
+      cwd: ROOT,
+      env,
+      readyLine: /\[start\] Ctrl-C stops/,
+      readyTimeoutMs: 60_000,
+    })
+    try {
+      const info = readStackFile(dir) as StackInfo
+      expect(info.natsUrl).toBe(`nats://127.0.0.1:${nats}`)
+      expect(info.wsUrl).toBe(`ws://127.0.0.1:${ws}`)
+      expect(stack.lines()).toContain(
+        `[start]   export NATS_URL=nats://127.0.0.1:${nats}   # or: . ${dir}/env  (written for this stack, mode 0600)`,
+      )
+      const envFile = readFileSync(join(dir, 'env'), 'utf8')
+      expect(envFile).toContain(`export NATS_URL='nats://127.0.0.1:${nats}'`)
+
+      const apiKey = /^export API_KEY='([^']*)'$/m.exec(envFile)?.[1]
+      const auth: Record<string, string> = apiKey === undefined ? {} : { Authorization: `Bearer ${apiKey}` }
+      const confirmedOrder = async (customerId: string): Promise<void> => {
+        const res = await fetch(`http://127.0.0.1:${order}/orders`, {
+          method: 'POST',
+          headers: { ...auth, 'Content-Type': 'application/json' },
+          body: JSON.stringify({
+            customerId,
+            items: [{ sku: 'MUG-002', quantity: 1 }],
+            paymentToken: 'tok_ok',
+          }),
+        })
+        expect(res.status).toBe(202)
+        const { orderId } = (await res.json()) as { orderId: string }
+        await waitFor(
+          async () => {
+            const view = await fetch(`http://127.0.0.1:${order}/orders/${orderId}`, { headers: auth })
+            return view.ok && ((await view.json()) as { status: string }).status === 'confirmed'
+          },
+          { timeoutMs: 20_000, intervalMs: 100, message: `order ${orderId} confirmed` },
+        )
+      }
+      await confirmedOrder('first-hour-1')
+
+      // Operator commands find the stack: from stack.json, and from the sourced env file.
+      const noUrl = { ...env, NATS_URL: undefined }
+      expect(await run(BUN, ['scripts/dlq.ts', 'list'], noUrl)).toStrictEqual({
+        code: 0,
+        out: 'no dead letters\n',
+      })
+      const sourced = await run('bash', ['-c', `. '${dir}/env' && exec '${BUN}' scripts/dlq.ts list`], {
+        ...noUrl,
+        ORDER_SAGA_STATE_DIR: undefined,
+      })
+      expect(sourced).toStrictEqual({ code: 0, out: 'no dead letters\n' })
+
+      // A worker killed outright comes back by itself, and orders keep going through.
+      const killed = info.workers['payment'] as number
+      const cursor = stack.lineCount()
+      process.kill(killed, 'SIGKILL')
+      await stack.waitForLine(
+        /\[start\] payment exited \(signal SIGKILL\) after [\d.]+ s; restarting in 0\.5 s/,
+        10_000,
+        cursor,
+      )
+      const restarted = await stack.waitForLine(
+        /\[start\] payment restarted \(pid \d+, restart 1\)/,
+        10_000,
+        cursor,
+      )
+      const newPid = Number(/pid (\d+)/.exec(restarted)?.[1])
+      expect(newPid).not.toBe(killed)
+      await waitFor(() => readStackFile(dir)?.workers['payment'] === newPid, {
+        message: 'stack.json with the new pid',
+      })
+      await confirmedOrder('first-hour-2')
+
+      const second = await run('npm', ['start'], env)
+      expect(second.code).toBe(1)
+      expect(second.out).toContain(`npm start is already running from ${dir} (pid ${info.pid}`)
+      expect(second.out).toContain(
+        `port ${order} is in use (ORDER_PORT, order): another npm start may be running; stop it or set ORDER_PORT`,
+      )
+      const reset = await run(BUN, ['scripts/reset.ts'], env)
+      expect(reset.code).toBe(1)
+      expect(reset.out).toContain(`reset: a stack is running from ${dir}`)
+
+      const beforeSignal = stack.lineCount()
+      stack.signal('SIGINT')
+      const exit = await Promise.race([
+        stack.exited,
+        new Promise((_, fail) =>
+          setTimeout(() => fail(new Error('npm start still running 30 s after SIGINT')), 30_000),
+        ),
+      ])
+      expect(exit).toStrictEqual({ code: 0, signal: null })
+      const lines = stack.lines()
+      const after = lines.slice(lines.length - (stack.lineCount() - beforeSignal))
+      expect(after).toContain('[start] stopped')
+      expect(
+        after.filter((l) => /"level":"(warn|error|fatal)"|\[(WRN|ERR|FTL)\]|JetStreamStatusError/.test(l)),
+      ).toStrictEqual([])
+      expect(liveProcesses({ ...info, workers: { ...info.workers, payment: newPid } })).toStrictEqual([])
+      expect(existsSync(join(dir, 'stack.json'))).toBe(false)
+      expect(await run(BUN, ['scripts/reset.ts'], env)).toStrictEqual({ code: 0, out: `removed ${dir}\n` })
+    } finally {
+      await stack.stop(2_000)
+    }
+  }, 90_000)
+})
