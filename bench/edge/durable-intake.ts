@@ -8,6 +8,8 @@ import { jetstream } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { wsconnect } from '@nats-io/nats-core'
 import { BUCKETS } from '../../schemas/subjects.ts'
+import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { connectOnce } from '../../shared/nats/connect-once.ts'
 import { createConsoleLogger } from '../../shared/observability/console-logger.ts'
 import { createLightMetrics } from '../../shared/observability/light-metrics.ts'
@@ -72,7 +74,14 @@ export class OrderIntake {
       sealer: await createTokenSealer((await generateSealingKeyPair()).publicJwk),
       timeoutMs,
     })
-    return createApp({ store, logger, metrics, checkReady: () => Promise.resolve({ ok: isConnected() }) })
+    return createApp({
+      store,
+      logger,
+      metrics,
+      checkReady: () => Promise.resolve({ ok: isConnected() }),
+      verifier: createApiKeyVerifier(config.API_KEYS),
+      limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
+    })
   }
 }
 

@@ -58,6 +58,8 @@ export function rateLimited(c: Context, retryAfterSeconds: number): Response {
 /** Accepts a request with a valid key of an allowed role; sets `apiKey`. */
 export function requireApiKey({ verifier, roles, limiter }: AuthOptions): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
+    // Registered for `/x` and `/x/*`, which can both match one request: check once.
+    if (c.get('apiKey') !== undefined) return next()
     const address = clientAddress(c.req.raw)
     const failures = `address:${address === undefined ? 'unknown' : addressKey(address)}`
     if (limiter) {

@@ -4,7 +4,7 @@
  * neither a 500 nor an `error` log line, anything else is a logged 500 with a
  * generic body.
  */
-import type { Context, ErrorHandler, NotFoundHandler } from 'hono'
+import type { Context, Env, ErrorHandler, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { Logger } from '../observability/log.ts'
 
@@ -29,13 +29,16 @@ export function isClientAbort(error: unknown, request: Request): boolean {
   return typeof code === 'string' && ABORT_CODES.has(code)
 }
 
-export interface ErrorHandlerOptions {
+export interface ErrorHandlerOptions<E extends Env> {
   logger: Pick<Logger, 'error' | 'debug'>
   /** This service's known errors: a response, or undefined for the rest. */
-  known?: (error: Error, c: Context) => Response | undefined
+  known?: (error: Error, c: Context<E>) => Response | undefined
 }
 
-export function createErrorHandler({ logger, known }: ErrorHandlerOptions): ErrorHandler {
+export function createErrorHandler<E extends Env = Env>({
+  logger,
+  known,
+}: ErrorHandlerOptions<E>): ErrorHandler<E> {
   return (error, c) => {
     if (isClientAbort(error, c.req.raw)) {
       logger.debug({ err: error, method: c.req.method, path: c.req.path }, 'client went away mid-request')

@@ -9,6 +9,8 @@
  * instances behind a load balancer, a key can reach N times the rate. Set the
  * per-instance rate to total / N, or enforce the limit at the load balancer.
  */
+import { fractionFromEnv, intFromEnv } from '../config/load-config.ts'
+
 export interface RateLimitOptions {
   perSecond: number
   burst: number
@@ -92,3 +94,11 @@ export function createRateLimiter({
     size: () => buckets.size,
   }
 }
+
+/** The intake's rate-limit settings; spread into a config schema. */
+export const rateLimitSettings = {
+  /** Tokens per second each key id (and each client address's failed attempts) gets back. */
+  RATE_LIMIT_PER_SECOND: fractionFromEnv(100, 0.001, 1_000_000),
+  /** Most tokens a bucket holds: requests a key may send at once after a quiet spell. */
+  RATE_LIMIT_BURST: intFromEnv(200, 1, 1_000_000),
+} as const

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import type { OrderStatus } from '../../schemas/order-status.ts'
@@ -7,6 +9,8 @@ import { UnavailableError, type OrderStore, type PlaceOrderResult } from './orde
 
 const ORDER_ID = '0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f'
 const validOrder = { customerId: 'c-1', items: [{ sku: 'SKU-1', quantity: 2 }], paymentToken: 'tok_ok' }
+const verifier = await createTestVerifier()
+const limiter = () => createRateLimiter({ perSecond: 1_000, burst: 1_000 })
 
 function fakeStore(overrides: Partial<OrderStore> = {}): OrderStore & { calls: unknown[] } {
   const calls: unknown[] = []
@@ -19,6 +23,7 @@ function fakeStore(overrides: Partial<OrderStore> = {}): OrderStore & { calls: u
         orderId: ORDER_ID,
         correlationId: input.correlationId,
         replayed: false,
+        status: 'pending',
       }
       return Promise.resolve(result)
     },
@@ -34,6 +39,8 @@ function appWith(store: OrderStore) {
     logger,
     metrics: createMetrics('order'),
     checkReady: () => Promise.resolve({ ok: true }),
+    verifier,
+    limiter: limiter(),
   })
 }
 
@@ -41,9 +48,11 @@ function post(app: ReturnType<typeof appWith>, body: string, headers: Record<str
   return app.request('/orders', {
     method: 'POST',
     body,
-    headers: { 'Content-Type': 'application/json', ...headers },
+    headers: { 'Content-Type': 'application/json', ...bearer('alice'), ...headers },
   })
 }
+
+const get = (app: ReturnType<typeof appWith>, path: string) => app.request(path, { headers: bearer('alice') })
 
 describe('POST /orders', () => {
   it('accepts a valid order with 202, Location and the caller correlation id', async () => {
@@ -57,7 +66,7 @@ describe('POST /orders', () => {
       status: 'pending',
       correlationId: 'corr-123',
     })
-    expect(store.calls).toStrictEqual([{ request: validOrder, correlationId: 'corr-123' }])
+    expect(store.calls).toStrictEqual([{ request: validOrder, correlationId: 'corr-123', owner: 'alice' }])
   })
 
   it('generates a correlation id when the header is missing or malformed', async () => {
@@ -156,10 +165,14 @@ describe('POST /orders', () => {
     const res = await app.request('/orders', {
       method: 'POST',
       body: JSON.stringify(validOrder),
-      headers: { 'Content-Type': 'text/plain' },
+      headers: { 'Content-Type': 'text/plain', ...bearer('alice') },
     })
     expect(res.status).toBe(415)
-    const none = await app.request('/orders', { method: 'POST', body: JSON.stringify(validOrder) })
+    const none = await app.request('/orders', {
+      method: 'POST',
+      body: JSON.stringify(validOrder),
+      headers: bearer('alice'),
+    })
     expect(none.status).toBe(415)
   })
 
@@ -196,6 +209,7 @@ describe('POST /orders', () => {
 describe('GET /orders/:orderId', () => {
   const record: OrderStatus = {
     orderId: ORDER_ID,
+    owner: 'alice',
     status: 'pending',
     customerId: 'c-1',
     items: [{ sku: 'SKU-1', quantity: 2 }],
@@ -204,7 +218,8 @@ describe('GET /orders/:orderId', () => {
   }
 
   it('returns the projected status', async () => {
-    const res = await appWith(fakeStore({ getOrder: () => Promise.resolve(record) })).request(
+    const res = await get(
+      appWith(fakeStore({ getOrder: () => Promise.resolve(record) })),
       `/orders/${ORDER_ID}`,
     )
     expect(res.status).toBe(200)
@@ -212,13 +227,13 @@ describe('GET /orders/:orderId', () => {
   })
 
   it('answers 404 not_found for an unknown order', async () => {
-    const res = await appWith(fakeStore()).request(`/orders/${ORDER_ID}`)
+    const res = await get(appWith(fakeStore()), `/orders/${ORDER_ID}`)
     expect(res.status).toBe(404)
     expect(((await res.json()) as { error: string }).error).toBe('not_found')
   })
 
   it('answers 400 for a malformed id', async () => {
-    const res = await appWith(fakeStore()).request('/orders/not-a-uuid')
+    const res = await get(appWith(fakeStore()), '/orders/not-a-uuid')
     expect(res.status).toBe(400)
   })
 })
@@ -243,6 +258,8 @@ describe('observability routes', () => {
       logger,
       metrics: createMetrics('order'),
       checkReady: () => Promise.resolve({ ok: false, reason: 'not connected to NATS' }),
+      verifier,
+      limiter: limiter(),
     })
     const res = await app.request('/ready')
     expect(res.status).toBe(503)

@@ -1,6 +1,8 @@
 import * as v from 'valibot'
 import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
+import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
+import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 import { jwkListFromEnv } from '../../shared/security/key-config.ts'
 
 export const OrderConfigSchema = v.object({
@@ -8,16 +10,20 @@ export const OrderConfigSchema = v.object({
   HOST: bindHostFromEnv,
   LOG_LEVEL: logLevelFromEnv,
   ...natsSettings,
-  /** Largest `POST /orders` body. */
+  /** Largest request body on any route. */
   ORDER_MAX_BODY_BYTES: intFromEnv(64 * 1024, 1024, 16 * 1024 * 1024),
   /** `Retry-After` seconds on 503. */
   ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
   /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */
   ORDER_STATUS_WAIT_MS: intFromEnv(1_000, 0, 10_000),
-  /** Run the order-status projection consumer in this process. */
   /** The payment service's public key (a P-256 JWK): card tokens are sealed with it. Or PAYMENT_TOKEN_PUBLIC_KEY_FILE. */
   PAYMENT_TOKEN_PUBLIC_KEY: jwkListFromEnv,
+  /** Run the order-status projection consumer in this process. */
   ORDER_PROJECTION: v.optional(v.picklist(['on', 'off'], 'must be on or off'), 'on'),
+  /** `<id>:<role>:<sha256 hex>` entries, comma or newline separated; both order routes want a key. Or API_KEYS_FILE. */
+  API_KEYS: apiKeysFromEnv,
+  /** Per key id and per client address (failed attempts), in this process only. */
+  ...rateLimitSettings,
 })
 
 export type OrderConfig = v.InferOutput<typeof OrderConfigSchema>

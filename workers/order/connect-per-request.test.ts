@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { createConsoleLogger } from '../../shared/observability/console-logger.ts'
 import { createLightMetrics } from '../../shared/observability/light-metrics.ts'
 import { createApp } from './app.ts'
@@ -34,10 +36,17 @@ describe('createConnectPerRequestStore', () => {
       metrics,
       timeoutMs: 500,
     })
-    const app = createApp({ store, logger, metrics, checkReady })
+    const app = createApp({
+      store,
+      logger,
+      metrics,
+      checkReady,
+      verifier: await createTestVerifier(),
+      limiter: createRateLimiter({ perSecond: 10, burst: 10 }),
+    })
     const res = await app.request('/orders', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', ...bearer('alice') },
       body: JSON.stringify({ customerId: 'c', items: [{ sku: 'A', quantity: 1 }], paymentToken: 't' }),
     })
     expect(res.status).toBe(503)

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { EventOf } from '../../schemas/events.ts'
 import type { OrderStatus } from '../../schemas/order-status.ts'
 import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
-import { applyEvent, canonicalJson } from './domain.ts'
+import { applyEvent, canonicalJson, canRead, toOrderCreated } from './domain.ts'
 
 const orderId = '0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f'
 const at = '2026-01-01T00:00:00.000Z'
@@ -153,6 +153,39 @@ describe('order status projection', () => {
         ],
       },
     )
+  })
+})
+
+describe('order owners', () => {
+  const request = { customerId: 'c', items: [{ sku: 'A', quantity: 1 }], paymentToken: 'tok_ok' }
+
+  it('records the key id in orders.created and keeps it in the projection', () => {
+    const event = toOrderCreated(request, orderId, new Date(at), 'sealed.v1.test', 'alice')
+    expect(event.owner).toBe('alice')
+    expect(applyEvent(null, SUBJECTS.orderCreated, event, meta)?.owner).toBe('alice')
+    const later = applyEvent(
+      applyEvent(null, SUBJECTS.orderCreated, event, meta),
+      SUBJECTS.paymentCompleted,
+      events[SUBJECTS.paymentCompleted],
+      meta,
+    )
+    expect(later?.owner).toBe('alice')
+  })
+
+  it('leaves the owner out when none placed the order', () => {
+    const event = toOrderCreated(request, orderId, new Date(at), 'sealed.v1.test')
+    expect('owner' in event).toBe(false)
+    expect(applyEvent(null, SUBJECTS.orderCreated, event, meta)).not.toHaveProperty('owner')
+  })
+
+  it.each([
+    [{ owner: 'alice' }, { id: 'alice', role: 'client' }, true],
+    [{ owner: 'alice' }, { id: 'bob', role: 'client' }, false],
+    [{ owner: 'alice' }, { id: 'ops', role: 'admin' }, true],
+    [{}, { id: 'alice', role: 'client' }, false],
+    [{}, { id: 'ops', role: 'admin' }, true],
+  ])('lets %j be read by %j: %s', (order, key, allowed) => {
+    expect(canRead(order, key)).toBe(allowed)
   })
 })
 

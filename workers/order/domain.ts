@@ -7,12 +7,16 @@ import type { CreateOrderRequest } from '../../schemas/order-request.ts'
 import type { OrderStatus, OrderStatusValue } from '../../schemas/order-status.ts'
 import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
 
-/** The event of an accepted order; the card token arrives already sealed for the payment service. */
+/**
+ * The event of an accepted order; the card token arrives already sealed for
+ * the payment service. `owner` is the id of the API key that placed it.
+ */
 export function toOrderCreated(
   request: CreateOrderRequest,
   orderId: string,
   now: Date,
   sealedPaymentToken: string,
+  owner?: string,
 ): OrderCreated {
   return {
     version: 1,
@@ -21,7 +25,17 @@ export function toOrderCreated(
     customerId: request.customerId,
     items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
     sealedPaymentToken,
+    ...(owner === undefined ? {} : { owner }),
   }
+}
+
+/**
+ * Whether an API key may read an order: an admin key reads every order, a
+ * client key only the orders it placed (an order from before owners were
+ * recorded has none, so only an admin reads it).
+ */
+export function canRead(order: Pick<OrderStatus, 'owner'>, key: { id: string; role: string }): boolean {
+  return key.role === 'admin' || (order.owner !== undefined && order.owner === key.id)
 }
 
 /** Key order and whitespace do not change what a request means. */
@@ -97,6 +111,7 @@ export function applyEvent<S extends Subject>(
     record.customerId = created.customerId
     record.items = created.items
     record.createdAt = created.occurredAt
+    if (created.owner !== undefined) record.owner = created.owner
   }
   if (subject === SUBJECTS.inventoryReserved) {
     record.amountCents = (event as EventOf<typeof SUBJECTS.inventoryReserved>).amountCents

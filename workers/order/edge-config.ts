@@ -1,5 +1,7 @@
 import type { ConnectionOptions } from '@nats-io/nats-core'
 import * as v from 'valibot'
+import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
+import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
 import { jwkListFromEnv } from '../../shared/security/key-config.ts'
@@ -31,6 +33,10 @@ export const EdgeOrderConfigSchema = v.object({
   ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
   /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */
   ORDER_STATUS_WAIT_MS: intFromEnv(1_000, 0, 10_000),
+  /** `<id>:<role>:<sha256 hex>` entries (a Workers secret): both order routes want a key. */
+  API_KEYS: apiKeysFromEnv,
+  /** Per key id and per client address (failed attempts), in one isolate only. */
+  ...rateLimitSettings,
 })
 
 export type EdgeOrderConfig = v.InferOutput<typeof EdgeOrderConfigSchema>

@@ -8,6 +8,9 @@
  */
 import { wsconnect } from '@nats-io/nats-core'
 import { ConfigError } from '../../shared/config/load-config.ts'
+import { createApiKeyVerifier, type ApiKeyVerifier } from '../../shared/http/api-keys.ts'
+import { setClientAddress } from '../../shared/http/client-address.ts'
+import { createRateLimiter, type RateLimiter } from '../../shared/http/rate-limit.ts'
 import { connectOnce } from '../../shared/nats/connect-once.ts'
 import { createConsoleLogger } from '../../shared/observability/console-logger.ts'
 import { createLightMetrics } from '../../shared/observability/light-metrics.ts'
@@ -32,6 +35,9 @@ interface Isolate {
   logger: Logger
   metrics: IntakeMetrics
   sealer: TokenSealer
+  verifier: ApiKeyVerifier
+  /** Buckets of this isolate only (see rate-limit.ts for several instances). */
+  limiter: RateLimiter
 }
 
 /** A sealer whose key import starts once per isolate and is awaited by the first seal. */
@@ -53,7 +59,14 @@ function isolateFor(env: EdgeEnv): Isolate | ConfigError {
     const logger = createConsoleLogger({ service: 'order-edge', level: config.LOG_LEVEL })
     const [paymentKey] = config.PAYMENT_TOKEN_PUBLIC_KEY
     if (paymentKey === undefined) throw new ConfigError(['PAYMENT_TOKEN_PUBLIC_KEY: holds no key'])
-    isolate = { config, logger, metrics: createLightMetrics('order-edge'), sealer: lazySealer(paymentKey) }
+    isolate = {
+      config,
+      logger,
+      metrics: createLightMetrics('order-edge'),
+      sealer: lazySealer(paymentKey),
+      verifier: createApiKeyVerifier(config.API_KEYS),
+      limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
+    }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     console.error(
@@ -78,7 +91,9 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
       { status: 500 },
     )
   }
-  const { config, logger, metrics, sealer } = isolate
+  const { config, logger, metrics, sealer, verifier, limiter } = isolate
+  // Cloudflare sets it (a client cannot): the address failed attempts are limited by.
+  setClientAddress(request, request.headers.get('CF-Connecting-IP') ?? undefined)
   const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
   const open = () =>
     connectOnce({
@@ -104,6 +119,9 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     logger,
     metrics,
     checkReady,
+    verifier,
+    limiter,
+    service: 'order-edge',
     maxBodyBytes: config.ORDER_MAX_BODY_BYTES,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
   })

@@ -9,7 +9,7 @@ import { v7 as uuidv7 } from 'uuid'
 import * as v from 'valibot'
 import { OrderCreatedV1, type OrderCreated } from '../../schemas/events.ts'
 import type { CreateOrderRequest } from '../../schemas/order-request.ts'
-import { OrderStatusV1, type OrderStatus } from '../../schemas/order-status.ts'
+import { OrderStatusV1, type OrderStatus, type OrderStatusValue } from '../../schemas/order-status.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
 import { publishEvent } from '../../shared/nats/publish.ts'
@@ -24,15 +24,27 @@ export class UnavailableError extends Error {
 }
 
 export type PlaceOrderResult =
-  | { kind: 'accepted'; orderId: string; correlationId: string; replayed: boolean }
+  | {
+      kind: 'accepted'
+      orderId: string
+      correlationId: string
+      replayed: boolean
+      /** `pending` for a new order; for a replay, where the order has got to (the projection's view). */
+      status: OrderStatusValue
+    }
   | { kind: 'idempotency_key_reused' }
 
+export interface PlaceOrderInput {
+  request: CreateOrderRequest
+  correlationId: string
+  /** Scoped to `owner`: two keys using the same Idempotency-Key place two orders. */
+  idempotencyKey?: string
+  /** Id of the API key placing the order; recorded in the event. */
+  owner?: string
+}
+
 export interface OrderStore {
-  placeOrder(input: {
-    request: CreateOrderRequest
-    correlationId: string
-    idempotencyKey?: string
-  }): Promise<PlaceOrderResult>
+  placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult>
   getOrder(orderId: string): Promise<OrderStatus | null>
 }
 
@@ -97,23 +109,30 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     }
   }
 
-  async function newOrderCreated(request: CreateOrderRequest): Promise<OrderCreated> {
+  async function newOrderCreated(request: CreateOrderRequest, owner?: string): Promise<OrderCreated> {
     const orderId = newId()
-    return toOrderCreated(request, orderId, now(), await sealer.seal(request.paymentToken, orderId))
+    return toOrderCreated(request, orderId, now(), await sealer.seal(request.paymentToken, orderId), owner)
   }
 
-  async function place(
-    request: CreateOrderRequest,
-    correlationId: string,
-    idempotencyKey?: string,
-  ): Promise<PlaceOrderResult> {
+  /** The projection's status of an order, `null` when it has not applied the order yet. */
+  async function projectedStatus(orderId: string): Promise<OrderStatusValue | null> {
+    return (await readJson(statusKv, orderId, OrderStatusV1))?.value.status ?? null
+  }
+
+  async function place({
+    request,
+    correlationId,
+    idempotencyKey,
+    owner,
+  }: PlaceOrderInput): Promise<PlaceOrderResult> {
     if (idempotencyKey === undefined) {
-      const event = await newOrderCreated(request)
+      const event = await newOrderCreated(request, owner)
       await publishCreated(event, correlationId)
-      return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false }
+      return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false, status: 'pending' }
     }
 
-    const key = await sha256Hex(idempotencyKey)
+    // Per key id: an owner id never holds a newline, an Idempotency-Key neither.
+    const key = await sha256Hex(owner === undefined ? idempotencyKey : `${owner}\n${idempotencyKey}`)
     const fingerprint = await sha256Hex(canonicalJson(request))
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await readJson(idempotencyKv, key, IdempotencyRecordV1)
@@ -124,17 +143,17 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         // again unless the projection knows the order. Same Nats-Msg-Id: within
         // the stream's duplicate window it is never stored twice, and past it
         // every consumer is idempotent per order id.
-        if ((await statusKv.get(record.orderId))?.operation !== 'PUT') {
-          await publishCreated(record.event, record.correlationId)
-        }
+        const status = await projectedStatus(record.orderId)
+        if (status === null) await publishCreated(record.event, record.correlationId)
         return {
           kind: 'accepted',
           orderId: record.orderId,
           correlationId: record.correlationId,
           replayed: true,
+          status: status ?? 'pending',
         }
       }
-      const event = await newOrderCreated(request)
+      const event = await newOrderCreated(request, owner)
       const record: IdempotencyRecord = { fingerprint, orderId: event.orderId, correlationId, event }
       try {
         await idempotencyKv.create(key, encoder.encode(JSON.stringify(record)))
@@ -143,7 +162,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         throw error
       }
       await publishCreated(event, correlationId)
-      return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false }
+      return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false, status: 'pending' }
     }
     throw new UnavailableError('idempotency key contended; retry')
   }
@@ -187,8 +206,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
   }
 
   return {
-    placeOrder: ({ request, correlationId, idempotencyKey }) =>
-      guard('placing the order', () => place(request, correlationId, idempotencyKey)),
+    placeOrder: (input) => guard('placing the order', () => place(input)),
     getOrder,
   }
 }

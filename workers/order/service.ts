@@ -1,4 +1,6 @@
 import { BUCKETS } from '../../schemas/subjects.ts'
+import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import type { RunningConsumer } from '../../shared/nats/consumer.ts'
 import { openBucket, startNatsRuntime, toStoppable, type Stoppable } from '../../shared/nats/runtime.ts'
@@ -44,6 +46,8 @@ export async function startOrderService(
     logger: deps.logger,
     metrics: deps.metrics,
     checkReady: rt.readiness.check,
+    verifier: createApiKeyVerifier(config.API_KEYS),
+    limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     maxBodyBytes: config.ORDER_MAX_BODY_BYTES,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
   })
