@@ -4,7 +4,9 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS, HEADERS, STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import { permissionViolations } from './harness/lines.ts'
 import { waitFor } from './harness/wait-for.ts'
+import { CARD_TOKEN, findInStreams } from './support/secret-scan.ts'
 import { startSagaStack, type SagaStack } from './support/saga-stack.ts'
 
 let stack: SagaStack
@@ -229,5 +231,18 @@ describe('order saga', () => {
     await stack.setStock('AFTER-POISON', 3, 100)
     const placed = await stack.placeOrder(order('AFTER-POISON', 1))
     expect((await stack.waitForFinal(placed.orderId)).status).toBe('confirmed')
+  })
+})
+
+// Last in the file: it reads what every test above left behind.
+describe('after the saga', () => {
+  it('left no card token in any stream, KV bucket or log line', async () => {
+    expect(await findInStreams(nc, CARD_TOKEN)).toStrictEqual([])
+    const leaked = stack.started.flatMap((p) => p.handle.lines()).filter((line) => CARD_TOKEN.test(line))
+    expect(leaked).toStrictEqual([])
+  })
+
+  it('ran under least privilege with no permission violation on the server', () => {
+    expect(permissionViolations(stack.server.log())).toStrictEqual([])
   })
 })

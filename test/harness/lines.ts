@@ -54,3 +54,8 @@ export function readLines(stream: Readable | null, fn: (line: string) => void): 
     rest = ''
   })
 }
+
+/** The lines of a nats-server log where it refused an action for lack of permission. */
+export function permissionViolations(log: string): string[] {
+  return log.split('\n').filter((line) => /\b(Publish|Subscription) Violation\b/.test(line))
+}

@@ -1,0 +1,146 @@
+// What each NATS identity may not do, asked of a real nats-server running the
+// authorization block generated from the access table. Each attack that
+// worked before authentication (docs/security.md) is tried and must be refused.
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BUCKETS, STREAMS, SUBJECTS, type Subject } from '../schemas/subjects.ts'
+import { ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
+import { GRANTS, SERVICE_IDENTITIES, type ServiceIdentity } from '../shared/security/access.ts'
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { permissionViolations } from './harness/lines.ts'
+import { authAs } from './harness/test-secrets.ts'
+import { provisionNats } from './support/provision.ts'
+
+let server: NatsServerHandle
+const clients = new Map<ServiceIdentity, NatsConnection>()
+const ALL_SUBJECTS = Object.values(SUBJECTS)
+const ALL_BUCKETS = Object.values(BUCKETS)
+const DENIED = /permissions violation/i
+
+beforeAll(async () => {
+  server = await startNatsServer({ websocket: false })
+  await provisionNats([server.url])
+  for (const identity of SERVICE_IDENTITIES) {
+    clients.set(identity, await connect({ ...server.connectOptions(identity), timeout: 5_000 }))
+  }
+})
+
+afterAll(async () => {
+  await Promise.allSettled([...clients.values()].map((nc) => nc.close()))
+  await server?.dispose()
+})
+
+function client(identity: ServiceIdentity): NatsConnection {
+  const nc = clients.get(identity)
+  if (nc === undefined) throw new Error(`no client for ${identity}`)
+  return nc
+}
+
+/** Rejection message of a JetStream publish (undefined when it was stored). */
+async function publishError(identity: ServiceIdentity, subject: string): Promise<string | undefined> {
+  const js = jetstream(client(identity), { timeout: 2_000 })
+  return js.publish(subject, '{"forged":true}').then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? `${error.message} ${String(error.cause)}` : String(error)),
+  )
+}
+
+describe('NATS identities and permissions', () => {
+  it('refuses an anonymous client and a client with an unknown key', async () => {
+    await expect(connect({ servers: server.url, timeout: 2_000, maxReconnectAttempts: 0 })).rejects.toThrow(
+      /authorization violation/i,
+    )
+    const { authenticator: _mine, ...stranger } = authAs('admin')
+    const { createNkeyIdentity } = await import('../shared/security/nats-identity.ts')
+    const { natsAuthOptions } = await import('../shared/security/nats-identity.ts')
+    await expect(
+      connect({
+        ...stranger,
+        ...natsAuthOptions(createNkeyIdentity().seed),
+        servers: server.url,
+        timeout: 2_000,
+        maxReconnectAttempts: 0,
+      }),
+    ).rejects.toThrow(/authorization violation/i)
+  })
+
+  it.each(SERVICE_IDENTITIES)('%s publishes only the events the access table grants it', async (identity) => {
+    const granted = new Set<Subject>(GRANTS[identity].publishes)
+    for (const subject of ALL_SUBJECTS) {
+      const error = await publishError(identity, subject)
+      if (granted.has(subject)) expect(error, `${identity} -> ${subject}`).toBeUndefined()
+      else expect(error, `${identity} -> ${subject}`).toMatch(DENIED)
+    }
+  })
+
+  it('the order identity cannot forge payments.* or inventory.* events', async () => {
+    for (const subject of [
+      SUBJECTS.paymentCompleted,
+      SUBJECTS.paymentFailed,
+      SUBJECTS.inventoryReserved,
+      SUBJECTS.inventoryReleased,
+    ]) {
+      expect(await publishError('order', subject)).toMatch(DENIED)
+    }
+  })
+
+  it.each(SERVICE_IDENTITIES)('%s reads and writes only its own KV buckets', async (identity) => {
+    const grants: Partial<Record<string, 'read' | 'write'>> = GRANTS[identity].buckets
+    for (const bucket of ALL_BUCKETS) {
+      const kv = await new Kvm(client(identity)).open(bucket, { allow_direct: false })
+      const write = await kv.put('forged', '{"priceCents":0}').then(
+        () => 'ok',
+        (error: unknown) => String(error),
+      )
+      const read = await kv.get('forged').then(
+        () => 'ok',
+        (error: unknown) => String(error),
+      )
+      expect(write, `${identity} writes ${bucket}`).toMatch(grants[bucket] === 'write' ? /^ok$/ : DENIED)
+      expect(read, `${identity} reads ${bucket}`).toMatch(grants[bucket] === undefined ? DENIED : /^ok$/)
+    }
+  })
+
+  it('payment cannot write the stock bucket; no one but order-status writers can rewrite an order status', async () => {
+    const stock = await new Kvm(client('payment')).open(BUCKETS.stock, { allow_direct: false })
+    await expect(stock.put('MUG-002', '{"onHand":1,"priceCents":0}')).rejects.toThrow(DENIED)
+    for (const identity of ['inventory', 'payment', 'order-edge'] as const) {
+      const status = await new Kvm(client(identity)).open(BUCKETS.orderStatus, { allow_direct: false })
+      await expect(
+        status.put('0190f0f0-0000-7000-8000-000000000000', '{"status":"confirmed"}'),
+      ).rejects.toThrow(DENIED)
+    }
+  })
+
+  it.each(SERVICE_IDENTITIES)('%s cannot delete, purge or reconfigure a stream', async (identity) => {
+    const jsm = await jetstreamManager(client(identity), { checkAPI: false, timeout: 2_000 })
+    const streams = [STREAMS.orders.name, STREAMS.deadLetters.name, ADVISORY_STREAM, `KV_${BUCKETS.stock}`]
+    for (const stream of streams) {
+      await expect(jsm.streams.delete(stream), `${identity} deletes ${stream}`).rejects.toThrow(DENIED)
+      await expect(jsm.streams.purge(stream), `${identity} purges ${stream}`).rejects.toThrow(DENIED)
+    }
+    await expect(jsm.streams.add({ name: 'FORGED', subjects: ['forged.>'] })).rejects.toThrow(DENIED)
+    await expect(
+      jsm.streams.update(STREAMS.orders.name, { subjects: ['orders.>', 'inventory.>', 'payments.>', 'x.>'] }),
+    ).rejects.toThrow(DENIED)
+  })
+
+  it("a service cannot pull from or delete another service's consumer", async () => {
+    const jsm = await jetstreamManager(client('inventory'), { checkAPI: false, timeout: 2_000 })
+    await expect(jsm.consumers.delete(STREAMS.orders.name, 'payment')).rejects.toThrow(DENIED)
+    await expect(jsm.consumers.delete(STREAMS.orders.name, 'inventory')).rejects.toThrow(DENIED)
+    // The payment consumer delivers inventory.reserved, which carries the sealed card token.
+    const js = jetstream(client('inventory'), { timeout: 2_000 })
+    await expect(
+      js.consumers.get(STREAMS.orders.name, 'payment').then((c) => c.next({ expires: 1_000 })),
+    ).rejects.toThrow(DENIED)
+  })
+
+  it('logs each refused action, so a clean run can be told from a forged one', () => {
+    const violations = permissionViolations(server.log())
+    expect(violations.some((l) => l.includes('Publish Violation - Subject "payments.completed"'))).toBe(true)
+  })
+})

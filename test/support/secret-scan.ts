@@ -1,0 +1,33 @@
+// Where could a card token have leaked? Every message of every stream (KV
+// buckets are streams too) and every log line, searched for the tokens sent.
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+
+/** `stream#seq` of every stored message (headers and data) that matches `pattern`. */
+export async function findInStreams(nc: NatsConnection, pattern: RegExp): Promise<string[]> {
+  const jsm = await jetstreamManager(nc, { timeout: 5_000 })
+  const js = jetstream(nc, { timeout: 5_000 })
+  const hits: string[] = []
+  for await (const info of jsm.streams.list()) {
+    const { name } = info.config
+    const count = info.state.messages
+    if (count === 0) continue
+    const consumer = await js.consumers.get(name) // ordered, from the first message
+    let seen = 0
+    while (seen < count) {
+      const batch = await consumer.fetch({ max_messages: Math.min(1_000, count - seen), expires: 5_000 })
+      let got = 0
+      for await (const m of batch) {
+        got++
+        const text = `${m.headers?.toString() ?? ''}\n${m.string()}`
+        if (pattern.test(text)) hits.push(`${name}#${m.seq}`)
+      }
+      if (got === 0) break
+      seen += got
+    }
+  }
+  return hits
+}
+
+/** The card tokens the sandbox gateway knows (every test sends some of them). */
+export const CARD_TOKEN = /\btok_(ok|declined|flaky|slow)\b/
