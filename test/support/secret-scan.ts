@@ -19,7 +19,8 @@ export async function findInStreams(nc: NatsConnection, pattern: RegExp): Promis
       let got = 0
       for await (const m of batch) {
         got++
-        const text = `${m.headers?.toString() ?? ''}\n${m.string()}`
+        const headers = [...(m.headers ?? [])].map(([key, values]) => `${key}: ${values.join(',')}`)
+        const text = `${headers.join('\n')}\n${m.string()}`
         if (pattern.test(text)) hits.push(`${name}#${m.seq}`)
       }
       if (got === 0) break
