@@ -16,12 +16,15 @@ import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { startNatsCluster } from '../../test/harness/nats-cluster.ts'
 import { natsServerBin } from '../../test/harness/nats-server.ts'
+import { createTestSecrets, TEST_SECRETS_ENV } from '../../test/harness/test-secrets.ts'
 
 const { values } = parseArgs({
   options: { starts: { type: 'string', default: '25' }, size: { type: 'string', default: '3' } },
 })
 const starts = Number(values.starts)
 const size = Number(values.size)
+// The harness's servers require the saga's identities: fresh ones when not run under vitest.
+const removeSecrets = process.env[TEST_SECRETS_ENV] ? undefined : await createTestSecrets()
 const bin = await natsServerBin()
 console.log(
   `${execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()} (${bin}), ${starts} starts of ${size} nodes`,
@@ -49,3 +52,4 @@ const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(
 console.log(
   `\n${failed} of ${starts} starts failed; the others were usable after median ${at(0.5)} ms, max ${at(1)} ms`,
 )
+await removeSecrets?.()
