@@ -1,15 +1,17 @@
 // `npm run dev:edge [-- <wrangler dev options>]`: the edge order intake
 // (workers/order/edge.ts) in workerd with `wrangler dev`, connected over
 // WebSocket to the NATS of the running `npm start` (from .local/run/stack.json),
-// with the edge settings npm start wrote to .local/run/env (keys, credentials).
+// with the order-edge identity and keys from npm start's .local/run/secrets.json.
 // EDGE_PORT (8787) and EDGE_HOST (127.0.0.1) choose where it listens.
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { EdgeOrderConfigSchema } from '../workers/order/edge-config.ts'
+import { readFileSync } from 'node:fs'
+import { serviceSecrets, type DeploymentSecrets } from '../shared/security/deployment-secrets.ts'
 import { projectRoot } from './nats-server-bin.ts'
 import { shown } from './start/banner.ts'
 import { portFree } from './start/ports.ts'
-import { readEnvFile, readRunningStack, stackFilePath, stateDir, writePrivateFile } from './start/run-dir.ts'
+import { secretsFile } from './start/secrets.ts'
+import { readRunningStack, stackFilePath, stateDir, writePrivateFile } from './start/run-dir.ts'
 
 const env = process.env
 const log = (line: string): void => void process.stderr.write(`[dev:edge] ${line}\n`)
@@ -44,10 +46,9 @@ if (!(await portFree(host, Number(port))))
     `port ${port} is in use (EDGE_PORT): another npm run dev:edge may be running; stop it or set EDGE_PORT`,
   )
 
-// The edge's own settings that npm start wrote (keys, credentials), then its NATS over WebSocket.
-const edgeSettings = new Set(Object.keys(EdgeOrderConfigSchema.entries))
-const written = Object.entries(readEnvFile(dir)).filter(([name]) => edgeSettings.has(name))
-const settings = { ...Object.fromEntries(written), NATS_URL: wsUrl }
+// The edge intake's own identity and keys from npm start's secrets, then its NATS over WebSocket.
+const secrets = JSON.parse(readFileSync(secretsFile(dir), 'utf8')) as DeploymentSecrets
+const settings = { ...(await serviceSecrets('order-edge', secrets)), NATS_URL: wsUrl }
 // A file, not --var: values (keys, credentials) stay out of the process list.
 const envFile = join(dir, 'edge.env')
 writePrivateFile(envFile, toDotEnv(settings))

@@ -6,6 +6,9 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import { ConfigError, intFromEnv, loadConfig, natsUrlsFromEnv } from '../shared/config/load-config.ts'
+import { natsSettings } from '../shared/config/nats-settings.ts'
+import { withSecretFiles } from '../shared/config/secrets.ts'
+import { natsAuthOptions } from '../shared/security/nats-identity.ts'
 import { operatorEnv } from './start/run-dir.ts'
 import {
   assertDeadLetterSubject,
@@ -22,6 +25,7 @@ export const USAGE = `usage: npm run dlq -- <command>
   replay <id>                              publish the original to its subject (msg id replay:DLQ:<id>)
   purge [--subject dlq.<subject>]          remove dead letters (all, or one subject); prints how many
 environment: NATS_URL (default: the running npm start's, from .local/run/stack.json, else nats://127.0.0.1:4222),
+  NATS_NKEY_SEED or NATS_NKEY_SEED_FILE (an admin identity; npm start's .local/run/env names one),
   NATS_REQUEST_TIMEOUT_MS (default 5000), ORDER_SAGA_STATE_DIR (default .local/run)`
 
 export type DlqCommand =
@@ -178,8 +182,12 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
   let config
   try {
     config = loadConfig(
-      v.object({ NATS_URL: natsUrlsFromEnv, NATS_REQUEST_TIMEOUT_MS: intFromEnv(5_000, 100, 600_000) }),
-      found.env,
+      v.object({
+        NATS_URL: natsUrlsFromEnv,
+        NATS_NKEY_SEED: natsSettings.NATS_NKEY_SEED,
+        NATS_REQUEST_TIMEOUT_MS: intFromEnv(5_000, 100, 600_000),
+      }),
+      withSecretFiles(found.env, ['NATS_NKEY_SEED']),
     )
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
@@ -188,6 +196,8 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
   }
   const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
   const nc = await connect({
+    // An admin identity (npm start's env file names its seed file).
+    ...natsAuthOptions(config.NATS_NKEY_SEED),
     servers: config.NATS_URL,
     name: 'dlq-cli',
     timeout: timeoutMs,

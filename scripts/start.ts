@@ -10,7 +10,10 @@ import { projectRoot } from './nats-server-bin.ts'
 import { workerCommand } from './runtime-commands.ts'
 import { banner, shown } from './start/banner.ts'
 import { waitReady, seedCatalog } from './start/catalog.ts'
-import { BEFORE_WORKERS, createContext, workerEnv, type StackContext } from './start/context.ts'
+import { natsPublicKeys } from '../shared/security/deployment-secrets.ts'
+import { renderAuthorization } from '../shared/security/nats-auth-config.ts'
+import { beforeWorkers, createContext, workerEnv, type StackContext } from './start/context.ts'
+import { loadStackSecrets } from './start/secrets.ts'
 import { natsServerConfig, resolveServerBin, startNatsServer } from './start/nats.ts'
 import { parseStartOptions, USAGE, WORKERS, type StartOptions } from './start/options.ts'
 import { checkPorts, type PortCheck } from './start/ports.ts'
@@ -142,13 +145,27 @@ async function preflight(options: StartOptions): Promise<StartOptions> {
   }
 }
 
-async function startNats(options: StartOptions): Promise<{ url: string; wsUrl: string | null }> {
-  if (options.natsUrl !== undefined) return { url: options.natsUrl, wsUrl: null }
+async function startNats(
+  options: StartOptions,
+  authorization: string,
+): Promise<{ url: string; wsUrl: string | null }> {
+  if (options.natsUrl !== undefined) {
+    const file = join(options.stateDir, 'nats-authorization.conf')
+    writePrivateFile(file, authorization)
+    log(`NATS_URL is set: that server must include ${shown(file)} (the identities of this stack)`)
+    return { url: options.natsUrl, wsUrl: null }
+  }
   const bin = await resolveServerBin(log)
   const storeDir = join(options.stateDir, 'jetstream')
   mkdirSync(storeDir, { recursive: true, mode: 0o700 })
   const configFile = join(options.stateDir, 'nats-server.conf')
-  const settings = { storeDir, host: '127.0.0.1', port: options.nats.port, wsPort: options.natsWs.port }
+  const settings = {
+    storeDir,
+    host: '127.0.0.1',
+    port: options.nats.port,
+    wsPort: options.natsWs.port,
+    authorization,
+  }
   writePrivateFile(configFile, natsServerConfig(settings))
   const started = startNatsServer(bin, configFile, log)
   nats = started.child
@@ -174,8 +191,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 
-  const ctx = createContext(options, await startNats(options))
-  for (const step of BEFORE_WORKERS) {
+  const secrets = await loadStackSecrets(options.stateDir, process.env)
+  const ctx = createContext(options, await startNats(options, renderAuthorization(natsPublicKeys(secrets))))
+  for (const step of beforeWorkers(secrets)) {
     if (stopping !== undefined) return
     await step.run(ctx)
   }
@@ -191,7 +209,11 @@ async function main(): Promise<void> {
   await Promise.all(WORKERS.map((name) => waitReady(name, ctx.urls[name])))
   if (stopping !== undefined) return
   supervisor.restart = true
-  log(await seedCatalog(ctx.urls.inventory))
+  log(
+    await seedCatalog(ctx.urls.inventory, {
+      Authorization: `Bearer ${ctx.operatorEnv['ADMIN_API_KEY'] ?? ''}`,
+    }),
+  )
   for (const line of banner(ctx)) log(line)
 }
 

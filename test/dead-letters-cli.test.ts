@@ -17,6 +17,7 @@ import {
 import { advisoryStreamConfig, ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
 import { ensureStream } from '../shared/nats/topology.ts'
 import { waitFor } from './harness/wait-for.ts'
+import { testSecrets } from './harness/test-secrets.ts'
 import { limits, ORDERS, orderCreated, startDeadLetterFixture } from './support/dead-letter-fixture.ts'
 
 const DLQ_ORDER_CREATED = `dlq.${SUBJECTS.orderCreated}`
@@ -30,7 +31,7 @@ function runCli(
   natsUrl: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const env = { ...process.env, NATS_URL: natsUrl }
+    const env = { ...process.env, NATS_URL: natsUrl, NATS_NKEY_SEED: testSecrets().nats.admin.seed }
     execFile(
       BUN,
       ['scripts/dlq.ts', ...args],

@@ -77,13 +77,14 @@ describe('npm start, the first hour', () => {
       expect(info.natsUrl).toBe(`nats://127.0.0.1:${nats}`)
       expect(info.wsUrl).toBe(`ws://127.0.0.1:${ws}`)
       expect(stack.lines()).toContain(
-        `[start]   export NATS_URL=nats://127.0.0.1:${nats}   # or: . ${dir}/env  (written for this stack, mode 0600)`,
+        `[start]   export NATS_URL=nats://127.0.0.1:${nats}   # or: . ${dir}/env  (NATS_URL, the keys above, an admin NATS identity; mode 0600)`,
       )
       const envFile = readFileSync(join(dir, 'env'), 'utf8')
       expect(envFile).toContain(`export NATS_URL='nats://127.0.0.1:${nats}'`)
 
       const apiKey = /^export API_KEY='([^']*)'$/m.exec(envFile)?.[1]
-      const auth: Record<string, string> = apiKey === undefined ? {} : { Authorization: `Bearer ${apiKey}` }
+      expect(apiKey, 'the env file exports the dev API key').toMatch(/^sk_client_/)
+      const auth = { Authorization: `Bearer ${apiKey ?? ''}` }
       const confirmedOrder = async (customerId: string): Promise<void> => {
         const res = await fetch(`http://127.0.0.1:${order}/orders`, {
           method: 'POST',

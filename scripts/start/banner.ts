@@ -22,8 +22,12 @@ export function banner(ctx: StackContext): string[] {
     `  inventory       ${urls.inventory}   GET|PUT /inventory/{sku}`,
     `  payment worker  ${urls.payment}   /health /ready /metrics`,
     `  gateway sandbox ${urls.gateway}   POST /charges, GET /charges?orderId=`,
+    'Development keys (kept in the state folder; API_KEY, ADMIN_API_KEY, GATEWAY_SECRET_KEY override them):',
+    `  API_KEY=${ctx.operatorEnv['API_KEY'] ?? ''}              client: POST/GET /orders`,
+    `  ADMIN_API_KEY=${ctx.operatorEnv['ADMIN_API_KEY'] ?? ''}   admin: PUT /inventory/{sku}, any order`,
+    `  GATEWAY_SECRET_KEY=${ctx.operatorEnv['GATEWAY_SECRET_KEY'] ?? ''}   the gateway sandbox's secret key`,
     'In another terminal, in this folder:',
-    `  export NATS_URL=${nats.url}   # or: . ${envFile}  (written for this stack, mode 0600)`,
+    `  export NATS_URL=${nats.url}   # or: . ${envFile}  (NATS_URL, the keys above, an admin NATS identity; mode 0600)`,
     '  npm run dlq -- list              # dead letters; operator commands find this stack by themselves',
     ...(nats.wsUrl === null
       ? []

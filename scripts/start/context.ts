@@ -2,8 +2,10 @@
 // function), and the steps that run once NATS is up and before any worker starts.
 import type { Runtime } from '../runtime-commands.ts'
 import type { StartOptions, WorkerName } from './options.ts'
+import type { DeploymentSecrets } from '../../shared/security/deployment-secrets.ts'
+import { runProvision } from '../../workers/provision/main.ts'
 import { writeEnvFile } from './run-dir.ts'
-import { loadSealingKeys } from './sealing-keys.ts'
+import { applySecrets } from './secrets.ts'
 
 export interface StackContext {
   runtime: Runtime
@@ -67,12 +69,26 @@ export interface StartStep {
   run: (ctx: StackContext) => void | Promise<void>
 }
 
+/** The admin's provision step: streams, KV buckets and consumers, before any worker. */
+async function provision(ctx: StackContext, secrets: DeploymentSecrets): Promise<void> {
+  const code = await runProvision({
+    NATS_URL: ctx.nats.url,
+    NATS_NKEY_SEED: secrets.nats.admin.seed,
+    NATS_CONNECT_TIMEOUT_MS: '30000',
+    LOG_LEVEL: 'warn',
+  })
+  if (code !== 0) throw new Error('the provision step failed (see its log above)')
+}
+
 /**
- * Run in order once NATS is up and before the first worker starts: the place
- * for provisioning (streams, credentials, keys). Steps that add env file
- * entries go before `env file`.
+ * Run in order once NATS is up and before the first worker starts: each
+ * worker's credentials and keys, provisioning, then the env file for the
+ * user's shell and the operator commands.
  */
-export const BEFORE_WORKERS: readonly StartStep[] = [
-  { name: 'sealing keys', run: loadSealingKeys },
-  { name: 'env file', run: (ctx) => void writeEnvFile(ctx.stateDir, ctx.operatorEnv) },
-]
+export function beforeWorkers(secrets: DeploymentSecrets): readonly StartStep[] {
+  return [
+    { name: 'secrets', run: applySecrets(secrets) },
+    { name: 'provision', run: (ctx) => provision(ctx, secrets) },
+    { name: 'env file', run: (ctx) => void writeEnvFile(ctx.stateDir, ctx.operatorEnv) },
+  ]
+}

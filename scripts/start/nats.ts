@@ -12,16 +12,25 @@ export interface NatsServerSettings {
   port: number
   /** The WebSocket listener (the edge intake connects there); -1: any free port. */
   wsPort: number
+  /** The `authorization {}` block (generated from the access table). */
+  authorization: string
 }
 
 /** The whole nats-server.conf npm start runs with. */
-export function natsServerConfig({ storeDir, host, port, wsPort }: NatsServerSettings): string {
+export function natsServerConfig({
+  storeDir,
+  host,
+  port,
+  wsPort,
+  authorization,
+}: NatsServerSettings): string {
   return [
     'server_name: "local"',
     `listen: ${JSON.stringify(`${host}:${port}`)}`,
     // Same durability setting as scripts/nats/nats-server.conf (see README, "Durability").
     `jetstream {\n  store_dir: ${JSON.stringify(storeDir)}\n  sync_interval: 1s\n}`,
     `websocket {\n  listen: ${JSON.stringify(`${host}:${wsPort}`)}\n  no_tls: true\n}`,
+    authorization,
     '',
   ].join('\n')
 }

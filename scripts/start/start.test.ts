@@ -128,13 +128,15 @@ describe('wipeStateDir', () => {
   })
 })
 
-it('natsServerConfig listens where asked, with the JetStream store and a WebSocket listener', () => {
-  expect(natsServerConfig({ storeDir: '/s', host: '127.0.0.1', port: 4222, wsPort: -1 })).toBe(
+it('natsServerConfig listens where asked, with the JetStream store, a WebSocket listener and the authorization', () => {
+  const authorization = 'authorization {\n  users: []\n}'
+  expect(natsServerConfig({ storeDir: '/s', host: '127.0.0.1', port: 4222, wsPort: -1, authorization })).toBe(
     [
       'server_name: "local"',
       'listen: "127.0.0.1:4222"',
       'jetstream {\n  store_dir: "/s"\n  sync_interval: 1s\n}',
       'websocket {\n  listen: "127.0.0.1:-1"\n  no_tls: true\n}',
+      authorization,
       '',
     ].join('\n'),
   )

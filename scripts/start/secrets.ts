@@ -1,0 +1,80 @@
+// The local stack's secrets: NATS identities (NKEYs), API keys, the gateway's
+// secret key, the card-token keys and the route password. Made on the first
+// start and kept in <state>/secrets.json (mode 0600): tokens sealed before a
+// restart must still open after it, and the keys a developer exported stay
+// valid. API_KEY, ADMIN_API_KEY and GATEWAY_SECRET_KEY from the environment
+// win over the stored ones. Each worker gets only its own, as files
+// (<state>/secrets/<worker>/<NAME>, passed as NAME_FILE).
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  generateDeploymentSecrets,
+  serviceSecrets,
+  type DeploymentSecrets,
+  type SecretHolder,
+} from '../../shared/security/deployment-secrets.ts'
+import type { StackContext } from './context.ts'
+import type { WorkerName } from './options.ts'
+import { writePrivateFile } from './run-dir.ts'
+
+type Env = Readonly<Record<string, string | undefined>>
+
+export const secretsFile = (stateDir: string): string => join(stateDir, 'secrets.json')
+
+const given = (env: Env, name: string): string | undefined => {
+  const value = env[name]
+  return value === undefined || value === '' ? undefined : value
+}
+
+export async function loadStackSecrets(stateDir: string, env: Env): Promise<DeploymentSecrets> {
+  const file = secretsFile(stateDir)
+  const stored = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as DeploymentSecrets)
+    : await generateDeploymentSecrets()
+  const secrets: DeploymentSecrets = {
+    ...stored,
+    apiKeys: {
+      ...stored.apiKeys,
+      client: { key: given(env, 'API_KEY') ?? stored.apiKeys['client']?.key ?? '', role: 'client' },
+      admin: { key: given(env, 'ADMIN_API_KEY') ?? stored.apiKeys['admin']?.key ?? '', role: 'admin' },
+    },
+    gatewaySecretKey: given(env, 'GATEWAY_SECRET_KEY') ?? stored.gatewaySecretKey,
+  }
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 })
+  writePrivateFile(file, `${JSON.stringify(secrets)}\n`)
+  return secrets
+}
+
+/** Writes one holder's secrets as files and returns them as NAME_FILE entries. */
+export async function secretFiles(
+  stateDir: string,
+  holder: SecretHolder,
+  secrets: DeploymentSecrets,
+): Promise<Record<string, string>> {
+  const dir = join(stateDir, 'secrets', holder)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const entries: Record<string, string> = {}
+  for (const [name, value] of Object.entries(await serviceSecrets(holder, secrets))) {
+    const file = join(dir, name)
+    writePrivateFile(file, value)
+    entries[`${name}_FILE`] = file
+  }
+  return entries
+}
+
+/** The start step: each worker's secret files, and the keys for the user's shell (the env file). */
+export function applySecrets(secrets: DeploymentSecrets): (ctx: StackContext) => Promise<void> {
+  return async (ctx) => {
+    for (const worker of Object.keys(ctx.workerSecrets) as WorkerName[]) {
+      ctx.workerSecrets[worker] = await secretFiles(ctx.stateDir, worker, secrets)
+    }
+    const admin = await secretFiles(ctx.stateDir, 'admin', secrets)
+    Object.assign(ctx.operatorEnv, {
+      API_KEY: secrets.apiKeys['client']?.key ?? '',
+      ADMIN_API_KEY: secrets.apiKeys['admin']?.key ?? '',
+      GATEWAY_SECRET_KEY: secrets.gatewaySecretKey,
+      // The operator commands (dlq, provision) connect as admin.
+      ...admin,
+    })
+  }
+}
