@@ -1,0 +1,14 @@
+// `npm run docs:security`: rewrites the permission table in docs/security.md from the access table.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { format, resolveConfig } from 'prettier'
+import { withPermissionTable } from '../shared/security/permission-table.ts'
+import { projectRoot } from './nats-server-bin.ts'
+
+const file = join(projectRoot, 'docs', 'security.md')
+const options = (await resolveConfig(file)) ?? {}
+writeFileSync(
+  file,
+  await format(withPermissionTable(readFileSync(file, 'utf8')), { ...options, filepath: file }),
+)
+console.log(`wrote the permission table into ${file}`)
