@@ -48,7 +48,11 @@ export async function waitForJetStreamCluster(
     throw new Error(`${error instanceof Error ? error.message : String(error)} (${state})`, { cause: error })
   })
 
-  const nc = await connect({ servers: nodes.map((n) => n.url), timeout: remaining() })
+  const nc = await connect({
+    ...nodes[0]?.connectOptions(),
+    servers: nodes.map((n) => n.url),
+    timeout: remaining(),
+  })
   try {
     const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 1_000 })
     await waitFor(() => jsm.getAccountInfo(), {
