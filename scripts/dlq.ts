@@ -8,7 +8,7 @@ import * as v from 'valibot'
 import { ConfigError, intFromEnv, loadConfig, natsUrlsFromEnv } from '../shared/config/load-config.ts'
 import { natsSettings } from '../shared/config/nats-settings.ts'
 import { withSecretFiles } from '../shared/config/secrets.ts'
-import { natsAuthOptions } from '../shared/security/nats-identity.ts'
+import { natsClientOptions } from '../shared/security/nats-identity.ts'
 import { operatorEnv } from './start/run-dir.ts'
 import {
   assertDeadLetterSubject,
@@ -185,6 +185,7 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
       v.object({
         NATS_URL: natsUrlsFromEnv,
         NATS_NKEY_SEED: natsSettings.NATS_NKEY_SEED,
+        NATS_TLS_CA_FILE: natsSettings.NATS_TLS_CA_FILE,
         NATS_REQUEST_TIMEOUT_MS: intFromEnv(5_000, 100, 600_000),
       }),
       withSecretFiles(found.env, ['NATS_NKEY_SEED']),
@@ -197,7 +198,7 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
   const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
   const nc = await connect({
     // An admin identity (npm start's env file names its seed file).
-    ...natsAuthOptions(config.NATS_NKEY_SEED),
+    ...natsClientOptions(config),
     servers: config.NATS_URL,
     name: 'dlq-cli',
     timeout: timeoutMs,

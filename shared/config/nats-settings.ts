@@ -15,6 +15,8 @@ export const natsSettings = {
       v.regex(/^SU[A-Z2-7]{56}$/, 'must be a user NKEY seed (SU followed by 56 base32 characters)'),
     ),
   ),
+  /** A CA certificate file (PEM): connect with TLS and trust servers signed by it. */
+  NATS_TLS_CA_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** Give up the first connection after this long (the client reconnects forever afterwards). */
   NATS_CONNECT_TIMEOUT_MS: intFromEnv(300_000, 0, 24 * 3_600_000),
   /** Deadline for one JetStream publish or KV operation. */

@@ -21,7 +21,7 @@ import {
   type BucketName,
   type TopologyLimits,
 } from './topology.ts'
-import { natsAuthOptions } from '../security/nats-identity.ts'
+import { natsClientOptions } from '../security/nats-identity.ts'
 
 /** What every worker holds once connected: clients, limits, readiness. */
 export interface NatsRuntime {
@@ -52,7 +52,7 @@ export async function startNatsRuntime(
     name,
     logger,
     maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS,
-    options: natsAuthOptions(config.NATS_NKEY_SEED),
+    options: natsClientOptions(config),
   })
   const { nc } = nats
   try {

@@ -13,7 +13,7 @@ import { connectNats } from '../../shared/nats/connect.ts'
 import { provisionTopology } from '../../shared/nats/provision.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
-import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
+import { natsClientOptions } from '../../shared/security/nats-identity.ts'
 
 export const ProvisionConfigSchema = v.object({ ...natsSettings, LOG_LEVEL: logLevelFromEnv })
 
@@ -34,7 +34,7 @@ export async function runProvision(env: Readonly<Record<string, string | undefin
       name: 'provision',
       logger,
       maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS,
-      options: natsAuthOptions(config.NATS_NKEY_SEED),
+      options: natsClientOptions(config),
     })
     try {
       const report = await retryWhileUnavailable(
