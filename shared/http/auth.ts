@@ -60,9 +60,11 @@ export function requireApiKey({ verifier, roles, limiter }: AuthOptions): Middle
   return async (c, next) => {
     // Registered for `/x` and `/x/*`, which can both match one request: check once.
     if (c.get('apiKey') !== undefined) return next()
+    // No address (a request built in process): no per-address limit, rather
+    // than one bucket everybody's failures would share.
     const address = clientAddress(c.req.raw)
-    const failures = `address:${address === undefined ? 'unknown' : addressKey(address)}`
-    if (limiter) {
+    const failures = address === undefined ? undefined : `address:${addressKey(address)}`
+    if (limiter && failures !== undefined) {
       const blocked = limiter.check(failures)
       if (!blocked.ok) return rateLimited(c, blocked.retryAfterSeconds)
     }
@@ -70,7 +72,7 @@ export function requireApiKey({ verifier, roles, limiter }: AuthOptions): Middle
     const token = bearerToken(header)
     const key = token === undefined ? null : await verifier.verify(token)
     if (key === null) {
-      limiter?.take(failures)
+      if (failures !== undefined) limiter?.take(failures)
       return unauthorized(c, token !== undefined)
     }
     if (!roles.includes(key.role))
