@@ -4,6 +4,7 @@
 import type { OrderView } from '../support/saga-stack.ts'
 import { mapLimit } from './final-states.ts'
 import { sample, type CheckResult } from './report.ts'
+import { bearer } from '../support/provision.ts'
 
 export interface LedgerCharge {
   id: string
@@ -46,7 +47,10 @@ interface ChargeView {
 
 async function getCharges(gatewayUrl: string, orderId?: string): Promise<ChargeView[]> {
   const query = orderId === undefined ? '' : `?orderId=${encodeURIComponent(orderId)}`
-  const res = await fetch(`${gatewayUrl}/charges${query}`, { signal: AbortSignal.timeout(5_000) })
+  const res = await fetch(`${gatewayUrl}/charges${query}`, {
+    headers: bearer('gateway'),
+    signal: AbortSignal.timeout(5_000),
+  })
   if (res.status !== 200) throw new Error(`GET /charges${query}: ${res.status}`)
   return ((await res.json()) as { charges: ChargeView[] }).charges
 }

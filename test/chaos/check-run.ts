@@ -13,6 +13,8 @@ import { checkStock } from './stock-check.ts'
 import type { StockSamples } from './stock-sampler.ts'
 import { checkEvents } from './event-check.ts'
 import { checkConsumersDrained, readSagaEvents } from './stream-check.ts'
+import { permissionViolations } from '../harness/lines.ts'
+import { CARD_TOKEN, findInStreams } from '../support/secret-scan.ts'
 
 export interface RunOutcome {
   ctx: FaultContext
@@ -99,6 +101,32 @@ export async function checkRun(run: RunOutcome): Promise<{ checks: CheckResult[]
       return [...checkEvents(events, acceptedIds, settled), ...drained]
     })),
     ...(await guarded('DLQ readable', async () => (await checkDeadLetters(jsm, ctx.poison)).checks)),
+    ...(await guarded('secrets kept', () => checkSecurity(ctx))),
   )
   return { checks, stockTable }
+}
+
+/** Least privilege held (no refusal in any server log) and no card token reached a stream, KV record or log line. */
+async function checkSecurity(ctx: FaultContext): Promise<CheckResult[]> {
+  const { stack } = ctx
+  const serverLogs = 'server' in stack ? [stack.server.log()] : stack.cluster.nodes.map((n) => n.log())
+  const violations = serverLogs.flatMap(permissionViolations)
+  const stored = await findInStreams(ctx.nc, CARD_TOKEN)
+  const processes = [...stack.started.map((p) => p.handle), ...ctx.retired.map((r) => r.handle)]
+  const logged = processes.flatMap((h) => h.lines()).filter((line) => CARD_TOKEN.test(line))
+  return [
+    {
+      check: 'no permission violation on any server',
+      ok: violations.length === 0,
+      detail: violations[0]?.slice(0, 200) ?? `${serverLogs.length} server log(s) without a refusal`,
+    },
+    {
+      check: 'no card token in a stream, KV record or log line',
+      ok: stored.length === 0 && logged.length === 0,
+      detail:
+        stored.length + logged.length === 0
+          ? `${processes.length} process logs and every stream searched`
+          : `${stored.slice(0, 3).join(', ')} ${logged[0]?.slice(0, 150) ?? ''}`,
+    },
+  ]
 }

@@ -1,6 +1,7 @@
 // A client as a real one behaves: POST /orders with an Idempotency-Key, and on
 // a 503 or a network error the same request again with the same key, backing off.
 import type { OrderKind, OrderRequest } from './order-mix.ts'
+import { bearer } from '../support/provision.ts'
 
 export type AttemptOutcome = 'accepted' | 'unavailable' | 'network_error' | 'other_status'
 
@@ -43,7 +44,7 @@ async function postOnce(
   try {
     const res = await fetch(`${orderUrl}/orders`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': order.key },
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': order.key, ...bearer('client') },
       body: JSON.stringify(order.request),
       signal: AbortSignal.timeout(timeoutMs),
     })

@@ -19,6 +19,7 @@ import {
 import { publishPoisonRound, type PoisonMessage } from './poison.ts'
 import type { ChaosProfile } from './profiles.ts'
 import type { FaultRecord } from './recovery.ts'
+import { bearer } from '../support/provision.ts'
 
 export interface FaultContext {
   stack: SagaStack | ClusterSagaStack
@@ -68,7 +69,10 @@ export async function killAndRevive(ctx: FaultContext, proc: ServiceProcess, dow
 /** The gateway sandbox killed for `downMs` (its ledger snapshotted first), then back on its port. */
 export async function gatewayOutage(ctx: FaultContext, downMs: number): Promise<void> {
   const { gateway } = ctx.stack
-  const res = await fetch(`${gateway.url}/charges`, { signal: AbortSignal.timeout(5_000) })
+  const res = await fetch(`${gateway.url}/charges`, {
+    headers: bearer('gateway'),
+    signal: AbortSignal.timeout(5_000),
+  })
   ctx.gatewaySnapshots.push(
     ((await res.json()) as { charges: FaultContext['gatewaySnapshots'][number] }).charges,
   )

@@ -2,6 +2,7 @@
 // cancelled, or the deadline passes: what is still open then is lost.
 import { waitFor, WaitForTimeoutError } from '../harness/wait-for.ts'
 import type { OrderView } from '../support/saga-stack.ts'
+import { bearer } from '../support/provision.ts'
 
 export const isFinal = (view: OrderView | null | undefined): boolean =>
   view?.status === 'confirmed' || view?.status === 'cancelled'
@@ -54,7 +55,10 @@ export async function waitForFinalStates(
   const last = new Map<string, string>()
   const read = async (orderId: string): Promise<void> => {
     try {
-      const res = await fetch(`${orderUrl()}/orders/${orderId}`, { signal: AbortSignal.timeout(2_000) })
+      const res = await fetch(`${orderUrl()}/orders/${orderId}`, {
+        headers: bearer('client'),
+        signal: AbortSignal.timeout(2_000),
+      })
       if (res.status === 404) return void last.set(orderId, 'not_found')
       if (res.status !== 200) return
       const view = (await res.json()) as OrderView
@@ -100,9 +104,10 @@ export async function readViews(
 ): Promise<Map<string, OrderView>> {
   const views = new Map<string, OrderView>()
   await mapLimit(orderIds, 16, async (orderId) => {
-    const res = await fetch(`${orderUrl}/orders/${orderId}`, { signal: AbortSignal.timeout(5_000) }).catch(
-      () => null,
-    )
+    const res = await fetch(`${orderUrl}/orders/${orderId}`, {
+      headers: bearer('client'),
+      signal: AbortSignal.timeout(5_000),
+    }).catch(() => null)
     if (res?.status === 200) views.set(orderId, (await res.json()) as OrderView)
   })
   return views
