@@ -1,0 +1,93 @@
+// Real sockets against the gateway running on Bun (Bun.serve): uploads cut
+// off, bad chunked framing and oversized bodies are never a 500 nor an
+// `unhandled error`. The Node server is covered by shared/runtime/server-aborts.test.ts.
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chunk, rawExchange, requestHead } from '../../shared/http/raw-http-fixture.ts'
+import { spawnService, type ServiceHandle } from '../../test/harness/process.ts'
+import { waitFor } from '../../test/harness/wait-for.ts'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const SECRET_KEY = 'gw_sk_socket_test'
+const headers = {
+  'Content-Type': 'application/json',
+  'Idempotency-Key': 'socket-1',
+  Authorization: `Bearer ${SECRET_KEY}`,
+}
+
+let gateway: ServiceHandle
+let port = 0
+
+beforeAll(async () => {
+  gateway = await spawnService({
+    cmd: `${root}node_modules/.bin/bun`,
+    args: ['run', 'workers/gateway/main.ts'],
+    cwd: root,
+    env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', GATEWAY_SECRET_KEY: SECRET_KEY },
+    readyLine: /"msg":"listening"/,
+  })
+  const listening = gateway.lines().find((l) => l.includes('"msg":"listening"')) ?? '{}'
+  port = Number((JSON.parse(listening) as { port?: number }).port)
+})
+
+afterAll(async () => {
+  await gateway?.[Symbol.asyncDispose]()
+})
+
+async function count(status: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('http_requests_total{') && line.includes(`status="${status}"`))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0)
+}
+
+describe('the gateway on Bun facing broken clients', () => {
+  it('counts charges cut off mid-body as 499 and logs no error', async () => {
+    const body = '{"amountCents":100,"currency":"EUR","token":"tok_ok","orderId":"o-1"}'
+    await rawExchange(port, requestHead('POST', '/charges', headers, body.length + 50), [body.slice(0, 20)], {
+      then: 'destroy',
+    })
+    await rawExchange(port, requestHead('POST', '/charges', headers), [chunk(body.slice(0, 20))], {
+      then: 'destroy',
+    })
+    await waitFor(async () => (await count('499')) >= 2, { timeoutMs: 5_000, message: 'two 499s' })
+    expect(await count('500')).toBe(0)
+    expect(
+      gateway.lines().filter((l) => l.includes('"level":"error"') || l.includes('unhandled error')),
+    ).toStrictEqual([])
+  })
+
+  it('answers bad chunked framing 400 and oversized bodies 413', async () => {
+    const badSize = await rawExchange(
+      port,
+      requestHead('POST', '/charges', headers),
+      ['ZZ\r\nhello\r\n0\r\n\r\n'],
+      {
+        then: 'read',
+      },
+    )
+    const declared = await rawExchange(
+      port,
+      requestHead('POST', '/charges', headers, 127 * 1024 * 1024),
+      [],
+      {
+        then: 'read',
+      },
+    )
+    const piece = new Uint8Array(8 * 1024).fill(0x20)
+    const chunked = await rawExchange(
+      port,
+      requestHead('POST', '/charges', headers),
+      Array.from({ length: 4 }, () => chunk(piece)),
+      { then: 'read' },
+    )
+    expect([badSize.status, declared.status, chunked.status]).toStrictEqual([400, 413, 413])
+    expect(await count('500')).toBe(0)
+    expect(
+      gateway.lines().filter((l) => l.includes('"level":"error"') || l.includes('unhandled error')),
+    ).toStrictEqual([])
+    const health = await fetch(`http://127.0.0.1:${port}/health`)
+    expect(health.status).toBe(200)
+  })
+})
