@@ -46,32 +46,41 @@ function withoutUnset(env: Record<string, string | undefined>): Record<string, s
   return out
 }
 
+/** `npm start` with its state in a fresh temp folder, on free ports, logs as JSON. */
+async function startNpmStack() {
+  const dir = mkdtempSync(join(tmpdir(), 'first-hour-'))
+  dirs.push(dir)
+  const [nats, ws, order, inventory, payment, gateway] = await freePorts(6)
+  const ports = { nats, ws, order, inventory, payment, gateway }
+  const env = {
+    ORDER_SAGA_STATE_DIR: dir,
+    NATS_PORT: String(nats),
+    NATS_WS_PORT: String(ws),
+    ORDER_PORT: String(order),
+    INVENTORY_PORT: String(inventory),
+    PAYMENT_PORT: String(payment),
+    GATEWAY_PORT: String(gateway),
+    LOG_FORMAT: 'json',
+    npm_config_update_notifier: 'false',
+    ...{ NATS_URL: undefined, HOST: undefined, PAYMENT_GATEWAY_URL: undefined, LOG_LEVEL: undefined },
+    ...{ API_KEY: undefined, ADMIN_API_KEY: undefined, GATEWAY_SECRET_KEY: undefined },
+  }
+  // `npm start` itself: npm passes a Ctrl-C on to its script too, which must count once.
+  const stack = await spawnService({
+    cmd: 'npm',
+    args: ['start'],
+    cwd: ROOT,
+    env,
+    readyLine: /\[start\] Ctrl-C stops/,
+    readyTimeoutMs: 60_000,
+  })
+  return { dir, ports, env, stack }
+}
+
 describe('npm start, the first hour', () => {
   it('runs the stack, survives a killed worker, refuses a second start and stops cleanly on Ctrl-C', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'first-hour-'))
-    dirs.push(dir)
-    const [nats, ws, order, inventory, payment, gateway] = await freePorts(6)
-    const env = {
-      ORDER_SAGA_STATE_DIR: dir,
-      NATS_PORT: String(nats),
-      NATS_WS_PORT: String(ws),
-      ORDER_PORT: String(order),
-      INVENTORY_PORT: String(inventory),
-      PAYMENT_PORT: String(payment),
-      GATEWAY_PORT: String(gateway),
-      LOG_FORMAT: 'json',
-      npm_config_update_notifier: 'false',
-      ...{ NATS_URL: undefined, HOST: undefined, PAYMENT_GATEWAY_URL: undefined, LOG_LEVEL: undefined },
-    }
-    // `npm start` itself: npm passes a Ctrl-C on to its script too, which must count once.
-    const stack = await spawnService({
-      cmd: 'npm',
-      args: ['start'],
-      cwd: ROOT,
-      env,
-      readyLine: /\[start\] Ctrl-C stops/,
-      readyTimeoutMs: 60_000,
-    })
+    const { dir, ports, env, stack } = await startNpmStack()
+    const { nats, ws, order } = ports
     try {
       const info = readStackFile(dir) as StackInfo
       expect(info.natsUrl).toBe(`nats://127.0.0.1:${nats}`)
@@ -169,6 +178,41 @@ describe('npm start, the first hour', () => {
       expect(existsSync(join(dir, 'stack.json'))).toBe(false)
       expect(await run(BUN, ['scripts/reset.ts'], env)).toStrictEqual({ code: 0, out: `removed ${dir}\n` })
     } finally {
+      await stack.stop(2_000)
+    }
+  }, 90_000)
+
+  it("runs the README's shell blocks as printed (ports and state folder moved to the test's own)", async () => {
+    const { dir, ports, env, stack } = await startNpmStack()
+    try {
+      const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+      const blocks = [...readme.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '')
+      expect(blocks.length).toBeGreaterThan(0)
+      // The README's fixed ports and state folder are this test's free ones; nothing else changes.
+      const script = blocks
+        .join('\n')
+        .replaceAll('. .local/run/env', `. '${dir}/env'`)
+        .replaceAll('localhost:3000', `localhost:${ports.order}`)
+        .replaceAll('localhost:3001', `localhost:${ports.inventory}`)
+        .replaceAll('localhost:3002', `localhost:${ports.payment}`)
+        .replaceAll('localhost:3003', `localhost:${ports.gateway}`)
+      expect(script).not.toMatch(/localhost:300[0-3]\b|\.local\/run/)
+      const { code, out } = await run('bash', ['-e', '-o', 'pipefail', '-c', script], {
+        ...env,
+        NATS_URL: undefined,
+      })
+      expect(out).not.toMatch(/command not found|No such file|curl: \(/)
+      expect(code, out).toBe(0)
+      expect(out).toMatch(/HTTP\/1\.1 202 Accepted/)
+      expect(out).toMatch(/"status":"confirmed"/)
+      expect(out).toMatch(/"reason":"out_of_stock"/)
+      expect(out).toMatch(/"reason":"payment_declined"/)
+      expect(out).toMatch(/"error":"invalid_order"/)
+      expect(out).toMatch(/"sku":"SOCKS-006"/)
+      expect(out).toContain('no dead letters')
+    } finally {
+      stack.signal('SIGINT')
+      await Promise.race([stack.exited, new Promise((done) => setTimeout(done, 30_000))])
       await stack.stop(2_000)
     }
   }, 90_000)
