@@ -47,7 +47,61 @@ describe('reading charges', () => {
   })
 })
 
+describe('the secret key', () => {
+  it.each([
+    ['POST', '/charges', undefined],
+    ['GET', '/charges', undefined],
+    ['GET', '/charges?orderId=order-1', 'Bearer gw_sk_wrong'],
+    ['GET', '/charges/ch_1', 'Basic Z3c6c2s='],
+  ])('answers %s %s with %s 401 like a real processor', async (method, path, authorization) => {
+    const { app, listCharges } = createTestApp()
+    const res = await app.request(path, {
+      method,
+      headers: authorization === undefined ? {} : { Authorization: authorization },
+      ...(method === 'POST' ? { body: JSON.stringify(chargeBody()) } : {}),
+    })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('WWW-Authenticate')).toMatch(/^Bearer realm="order-saga"/)
+    expect(((await res.json()) as { error: string }).error).toBe('unauthorized')
+    expect(await listCharges()).toStrictEqual({ charges: [] })
+  })
+
+  it('leaves GET /, /health, /ready and /metrics open', async () => {
+    const { app } = createTestApp()
+    const statuses = await Promise.all(
+      ['/', '/health', '/ready', '/metrics'].map(async (path) => (await app.request(path)).status),
+    )
+    expect(statuses).toStrictEqual([200, 200, 200, 200])
+  })
+})
+
 describe('service routes', () => {
+  it('answers GET / with the service index', async () => {
+    const { app } = createTestApp()
+    expect(await (await app.request('/')).json()).toStrictEqual({
+      service: 'gateway',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      routes: [
+        'GET /',
+        'GET /health',
+        'GET /ready',
+        'GET /metrics',
+        'POST /charges',
+        'GET /charges',
+        'GET /charges/:id',
+      ],
+    })
+  })
+
+  it('refuses a body over GATEWAY_MAX_BODY_BYTES with 413', async () => {
+    const { charge } = createTestApp({ config: { maxBodyBytes: 1024 } })
+    const res = await charge('key-1', chargeBody({ orderId: 'o'.repeat(2_000) }))
+    expect([res.status, await res.json()]).toStrictEqual([
+      413,
+      { error: 'payload_too_large', message: 'the body must be at most 1024 bytes' },
+    ])
+  })
+
   it('is always healthy and ready', async () => {
     const { app } = createTestApp()
     const health = await app.request('/health')

@@ -1,0 +1,71 @@
+// The edge entry (Workers `fetch(request, env, ctx)`) authenticates like the
+// other runtimes: API_KEYS from the Worker's vars and secrets. NATS is
+// unreachable here, so an authenticated order gets as far as the 503.
+import { describe, expect, it } from 'vitest'
+import { bearer, testApiKeysSetting } from '../../shared/http/api-keys-fixture.ts'
+import { generateSealingKeyPair } from '../../shared/security/sealed-token.ts'
+import edge from './edge.ts'
+
+const order = { customerId: 'c-1', items: [{ sku: 'SKU-1', quantity: 1 }], paymentToken: 'tok_ok' }
+const env = {
+  NATS_URL: 'ws://127.0.0.1:9',
+  NATS_REQUEST_TIMEOUT_MS: '200',
+  LOG_LEVEL: 'silent',
+  PAYMENT_TOKEN_PUBLIC_KEY: JSON.stringify((await generateSealingKeyPair()).publicJwk),
+  API_KEYS: await testApiKeysSetting(),
+  RATE_LIMIT_PER_SECOND: '1',
+  RATE_LIMIT_BURST: '2',
+}
+const ctx = { waitUntil: (p: Promise<unknown>) => void p.catch(() => undefined) }
+
+const post = (headers: Record<string, string>, from = '203.0.113.9') =>
+  edge.fetch(
+    new Request('https://intake.example/orders', {
+      method: 'POST',
+      body: JSON.stringify(order),
+      headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': from, ...headers },
+    }),
+    env,
+    ctx,
+  )
+
+describe('order intake at the edge', () => {
+  it('answers 401 without a key and 401 invalid_token with a wrong one', async () => {
+    const none = await post({})
+    const wrong = await post({ Authorization: 'Bearer sk_wrong' }, '203.0.113.10')
+    expect([none.status, wrong.status]).toStrictEqual([401, 401])
+    expect(wrong.headers.get('WWW-Authenticate')).toBe('Bearer realm="order-saga", error="invalid_token"')
+  })
+
+  it('takes a valid key (then finds NATS down: 503) and rate-limits it per isolate', async () => {
+    const first = await post(bearer('bob'))
+    const second = await post(bearer('bob'))
+    const third = await post(bearer('bob'))
+    expect([first.status, second.status, third.status]).toStrictEqual([503, 503, 429])
+    expect(Number(third.headers.get('Retry-After'))).toBeGreaterThanOrEqual(1)
+  })
+
+  it('limits failed attempts by CF-Connecting-IP', async () => {
+    const statuses = []
+    for (let i = 0; i < 3; i++)
+      statuses.push((await post({ Authorization: `Bearer g${i}` }, '198.51.100.7')).status)
+    expect(statuses).toStrictEqual([401, 401, 429])
+  })
+
+  it('answers GET / with its index, without a key', async () => {
+    const res = await edge.fetch(new Request('https://intake.example/'), env, ctx)
+    expect(await res.json()).toMatchObject({
+      service: 'order-edge',
+      routes: expect.arrayContaining(['POST /orders']),
+    })
+  })
+
+  it('is misconfigured (500, logged) without API_KEYS', async () => {
+    const { API_KEYS: _, ...withoutKeys } = env
+    const res = await edge.fetch(new Request('https://intake.example/health'), withoutKeys, ctx)
+    expect([res.status, ((await res.json()) as { error: string }).error]).toStrictEqual([
+      500,
+      'misconfigured',
+    ])
+  })
+})
