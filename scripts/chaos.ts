@@ -6,6 +6,7 @@ import { CI_PROFILE, LONG_PROFILE, type ChaosProfile } from '../test/chaos/profi
 import { runScenario } from '../test/chaos/run-scenario.ts'
 import { SCENARIOS } from '../test/chaos/scenarios.ts'
 import { summaryTable, type ScenarioSummary } from '../test/chaos/summary.ts'
+import { createTestSecrets, TEST_SECRETS_ENV } from '../test/harness/test-secrets.ts'
 
 const { values } = parseArgs({
   options: {
@@ -52,6 +53,9 @@ if (unknown.length > 0) {
 // Ctrl-C: exit, which runs the harness's exit hooks (kill every worker and nats-server it started).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
 
+// The harness's servers and workers need the run's identities and keys, which
+// vitest's global setup makes for the tests: make them here too.
+const removeSecrets = process.env[TEST_SECRETS_ENV] ? undefined : await createTestSecrets()
 const summaries: ScenarioSummary[] = []
 const started = Date.now()
 for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
@@ -75,4 +79,5 @@ for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
 process.stdout.write(
   `\n== chaos ${profile.name} summary (${((Date.now() - started) / 1000).toFixed(0)} s)\n${summaryTable(summaries)}\n`,
 )
+await removeSecrets?.()
 process.exit(summaries.every((s) => s.ok) ? 0 : 1)
