@@ -4,13 +4,14 @@
  * Importing this file does nothing; only running it as the entry point starts the server.
  */
 import pkg from '../../package.json' with { type: 'json' }
-import { ConfigError } from '../../shared/config/load-config.ts'
+import * as v from 'valibot'
+import { ConfigError, loadConfig } from '../../shared/config/load-config.ts'
 import { withSecretFiles } from '../../shared/config/secrets.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import { exitWith, onShutdownSignal, serveHttp } from '../../shared/runtime/server.ts'
 import { createApp } from './app.ts'
-import { gatewayEnvHelp, loadGatewayConfig, type GatewayConfig } from './config.ts'
+import { gatewayConfigSchema, gatewayEnvHelp, loadGatewayConfig, type GatewayConfig } from './config.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -76,8 +77,9 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
 export async function healthcheck(env: Env): Promise<number> {
   let url: string
   try {
-    const config = loadGatewayConfig(withSecretFiles(env, SECRETS))
-    url = `http://${probeHost(config.host)}:${config.port}/ready`
+    // Only where it listens: a probe needs none of the gateway's secrets.
+    const { PORT, HOST } = loadConfig(v.pick(gatewayConfigSchema, ['PORT', 'HOST']), env)
+    url = `http://${probeHost(HOST)}:${PORT}/ready`
   } catch {
     return 1 // an invalid configuration never started a server
   }
