@@ -1,10 +1,13 @@
 // compose.yaml for real: images built from scripts/container/Containerfile on local
-// stand-in base images, brought up by Docker Compose v2 on podman, the order flow
-// through the published ports, and one NATS node killed while orders keep completing.
+// stand-in base images, secrets from `npm run compose:secrets`, brought up by Docker
+// Compose v2 on podman, the order flow through the published ports with the keys,
+// NATS refusing anonymous and plain-text clients, and one NATS node killed while
+// orders keep completing.
 // Needs scripts/container/install-tools.sh: fails without it in CI, skips locally.
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
+import { connect as connectTcp } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { STREAMS } from '../schemas/subjects.ts'
 import { waitFor } from './harness/wait-for.ts'
@@ -45,7 +48,7 @@ describe.skipIf(missing !== undefined)('compose stack', () => {
   beforeAll(async () => {
     if ('missing' in tools) return
     stack = await startComposeStack(tools, { project: 'order-saga-e2e', tag: TAG })
-    saga = createSagaClient(stack.urls)
+    saga = createSagaClient(stack.urls, stack.keys)
   }, 600_000)
 
   afterAll(async () => {
@@ -73,6 +76,42 @@ describe.skipIf(missing !== undefined)('compose stack', () => {
     expect(await inspect(app, '{{json .HealthCheck.Test}}')).toBe('["CMD","/app/service","healthcheck"]')
     const sizes = await Promise.all([app, nats].map((ref) => inspect(ref, '{{.Size}}')))
     console.log(`[compose] image sizes: ${app} ${sizes[0]} B, ${nats} ${sizes[1]} B (shares ${app}'s layers)`)
+  })
+
+  it('refuses NATS clients without an identity or without TLS on the published ports', async () => {
+    const anonymous = connect({
+      servers: stack.natsUrls.slice(0, 1),
+      tls: { caFile: stack.caFile },
+      timeout: 5_000,
+      maxReconnectAttempts: 0,
+    })
+    await expect(anonymous).rejects.toThrow(/Authorization Violation/)
+    const plain = await plainTextConnect(stack.natsPorts[0] ?? 0)
+    expect(plain.info).toMatchObject({ tls_required: true })
+    expect(plain.afterConnect).not.toMatch(/PONG|\+OK/)
+    // The admin identity over TLS is let in and sees the provisioned streams.
+    const nc = await connect({ ...stack.admin, servers: stack.natsUrls.slice(0, 1), timeout: 5_000 })
+    try {
+      expect(nc.info?.tls_required).toBe(true)
+      const jsm = await jetstreamManager(nc)
+      expect((await jsm.streams.info(STREAMS.orders.name)).config.num_replicas).toBe(3)
+    } finally {
+      await nc.close()
+    }
+  })
+
+  it('refuses HTTP calls without the key their route wants', async () => {
+    const call = async (url: string, init: RequestInit = {}): Promise<number> =>
+      (await fetch(url, { ...init, signal: AbortSignal.timeout(5_000) })).status
+    const json = { 'Content-Type': 'application/json' }
+    expect(await call(`${stack.urls.order}/orders`, { method: 'POST', headers: json, body: '{}' })).toBe(401)
+    expect(await call(`${stack.urls.gateway}/charges`)).toBe(401)
+    const put = { method: 'PUT', body: JSON.stringify({ onHand: 1, priceCents: 1 }) }
+    expect(await call(`${stack.urls.inventory}/inventory/COMPOSE-KEY`, { ...put, headers: json })).toBe(401)
+    const asClient = { ...json, Authorization: `Bearer ${stack.keys.apiKey}` }
+    expect(await call(`${stack.urls.inventory}/inventory/COMPOSE-KEY`, { ...put, headers: asClient })).toBe(
+      403,
+    )
   })
 
   it('confirms an order through the published intake port: stock sold, one charge', async () => {
@@ -134,7 +173,7 @@ describe.skipIf(missing !== undefined)('compose stack', () => {
   it('completes orders with the ORDERS stream leader container killed, and the node catches up again', async () => {
     let nc: NatsConnection | undefined
     try {
-      nc = await connect({ servers: stack.natsUrls, timeout: 5_000 })
+      nc = await connect({ ...stack.admin, servers: stack.natsUrls, timeout: 5_000 })
       const jsm = await jetstreamManager(nc)
       const leader = (await jsm.streams.info(STREAMS.orders.name)).cluster?.leader ?? ''
       expect(SERVICES).toContain(leader)
@@ -187,3 +226,35 @@ describe.skipIf(missing !== undefined)('compose stack', () => {
     }
   }, 240_000)
 })
+
+/**
+ * A client that speaks NATS in plain text to a TLS-only port: the server's
+ * INFO, then what arrives after CONNECT and PING until the server closes the
+ * connection (5 s deadline).
+ */
+function plainTextConnect(port: number): Promise<{ info: unknown; afterConnect: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(port, '127.0.0.1')
+    let received = ''
+    let infoEnd = -1
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`the server kept a plain-text client for 5 s; it sent: ${received}`))
+    }, 5_000)
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => {
+      received += chunk
+      if (infoEnd === -1 && received.includes('\r\n')) {
+        infoEnd = received.indexOf('\r\n') + 2
+        socket.write('CONNECT {"verbose":true,"pedantic":false}\r\nPING\r\n')
+      }
+    })
+    socket.on('error', () => undefined)
+    socket.on('close', () => {
+      clearTimeout(timer)
+      const line = received.slice(0, Math.max(infoEnd, 0))
+      const info: unknown = line.startsWith('INFO ') ? JSON.parse(line.slice(5)) : undefined
+      resolve({ info, afterConnect: infoEnd === -1 ? '' : received.slice(infoEnd) })
+    })
+  })
+}

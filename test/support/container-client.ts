@@ -1,8 +1,10 @@
 // HTTP helpers for a saga whose services run elsewhere (containers): place an
 // order (retrying 503 with the same Idempotency-Key, as a client should), wait
-// for its final state, set and read stock, list charges.
+// for its final state, set and read stock, list charges; each with the key its
+// route wants (client key, admin key, the gateway's secret key).
 import { randomUUID } from 'node:crypto'
 import { waitFor } from '../harness/wait-for.ts'
+import type { StackKeys } from './container-secrets.ts'
 import type { ChargeView, OrderView, StockView } from './saga-stack.ts'
 
 export interface SagaUrls {
@@ -11,13 +13,18 @@ export interface SagaUrls {
   gateway: string
 }
 
-export function createSagaClient(urls: SagaUrls) {
+const bearer = (key: string): Record<string, string> => ({ Authorization: `Bearer ${key}` })
+
+export function createSagaClient(urls: SagaUrls, keys: StackKeys) {
   const json = async <T>(res: Response, what: string): Promise<T> => {
     if (!res.ok) throw new Error(`${what}: ${res.status} ${await res.text()}`)
     return (await res.json()) as T
   }
   const getOrder = async (orderId: string): Promise<OrderView | null> => {
-    const res = await fetch(`${urls.order}/orders/${orderId}`, { signal: AbortSignal.timeout(5_000) })
+    const res = await fetch(`${urls.order}/orders/${orderId}`, {
+      headers: bearer(keys.apiKey),
+      signal: AbortSignal.timeout(5_000),
+    })
     return res.status === 200 ? ((await res.json()) as OrderView) : null
   }
   return {
@@ -30,7 +37,7 @@ export function createSagaClient(urls: SagaUrls) {
           attempts++
           const res = await fetch(`${urls.order}/orders`, {
             method: 'POST',
-            headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+            headers: { ...bearer(keys.apiKey), 'Content-Type': 'application/json', 'Idempotency-Key': key },
             body: JSON.stringify(body),
             signal: AbortSignal.timeout(5_000),
           })
@@ -54,7 +61,7 @@ export function createSagaClient(urls: SagaUrls) {
     async setStock(sku: string, onHand: number, priceCents: number): Promise<void> {
       const res = await fetch(`${urls.inventory}/inventory/${sku}`, {
         method: 'PUT',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { ...bearer(keys.adminApiKey), 'Content-Type': 'application/json' },
         body: JSON.stringify({ onHand, priceCents }),
         signal: AbortSignal.timeout(5_000),
       })
@@ -68,6 +75,7 @@ export function createSagaClient(urls: SagaUrls) {
     },
     async charges(orderId: string): Promise<ChargeView[]> {
       const res = await fetch(`${urls.gateway}/charges?orderId=${encodeURIComponent(orderId)}`, {
+        headers: bearer(keys.gatewaySecretKey),
         signal: AbortSignal.timeout(5_000),
       })
       return (await json<{ charges: ChargeView[] }>(res, 'GET /charges')).charges

@@ -1,13 +1,15 @@
 // compose.yaml brought up for real: Docker Compose v2 against `podman system
 // service`, images built from scripts/container/Containerfile on local stand-in
-// base images, every host port a free one, health checks run by a loop of ours
-// (podman 4.3 schedules them with systemd timers, absent here), and everything
-// taken down again: containers, volumes, network, the podman service.
+// base images, the secrets made by `npm run compose:secrets` into a temp folder,
+// every host port a free one, health checks run by a loop of ours (podman 4.3
+// schedules them with systemd timers, absent here), and everything taken down
+// again: containers, volumes, network, the podman service, the secrets.
 import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePorts, waitFor } from '../harness/wait-for.ts'
 import { healNatsMetaGroup } from './container-meta.ts'
+import { makeStackSecrets } from './container-secrets.ts'
 import { startHealthLoop } from './container-health.ts'
 import {
   ROOT,
@@ -75,10 +77,15 @@ export async function startComposeStack(
   await timed('base images', () =>
     run('bash', [join(ROOT, 'scripts/container/make-local-base.sh')], { env: podmanEnv, timeoutMs: 180_000 }),
   )
-  const service = await startPodmanService(tools)
+  const secrets = await timed('secrets', () => makeStackSecrets())
+  const service = await startPodmanService(tools).catch(async (error: unknown) => {
+    await secrets.remove()
+    throw error
+  })
   const ports = await freePorts(PORT_VARS.length)
   const env: Record<string, string> = {
     ...podmanEnv,
+    ...secrets.composeEnv,
     ...LOCAL_BASE_IMAGES,
     DOCKER_HOST: service.dockerHost,
     DOCKER_BUILDKIT: '0',
@@ -102,6 +109,7 @@ export async function startComposeStack(
       compose(['down', '--volumes', '--remove-orphans', '--timeout', '10'], { timeoutMs: 120_000 }),
     ).catch((error: unknown) => log(`[compose] down failed: ${String(error)}`))
     await service.stop()
+    await secrets.remove()
     // Build stages and images of earlier runs that nothing uses any more (this run's stay cached).
     await podman(
       [
@@ -187,7 +195,13 @@ export async function startComposeStack(
   return {
     project,
     urls: { order: url(0), inventory: url(1), payment: url(2), gateway: url(3), orderStatus: url(7) },
-    natsUrls: [4, 5, 6].map((i) => `nats://127.0.0.1:${ports[i]}`),
+    /** The published NATS ports; they take TLS clients only (connect with `admin`). */
+    natsUrls: [4, 5, 6].map((i) => `tls://127.0.0.1:${ports[i]}`),
+    natsPorts: [4, 5, 6].map((i) => ports[i] ?? 0),
+    /** Client options of the admin NATS identity, trusting the stack's CA. */
+    admin: secrets.admin,
+    caFile: secrets.caFile,
+    keys: secrets.keys,
     timings,
     compose,
     podman,

@@ -1,0 +1,148 @@
+// `npm run compose:secrets [-- --force]`: everything secret the compose stack
+// mounts, made once into .local/compose (or $ORDER_SAGA_COMPOSE_DIR, which
+// compose.yaml reads too):
+//   secrets.json              every deployment secret (0600); API_KEY, ADMIN_API_KEY
+//                             and GATEWAY_SECRET_KEY from the environment win, as for npm start
+//   secrets/<service>/<NAME>  each service's own secrets (admin: the provision step's)
+//   nats-auth.conf            the authorization block, generated from the access table
+//   nats-routes.conf          the route user and password the cluster block includes
+//   tls/                      a private CA and a server certificate for nats-1..3,
+//                             localhost and 127.0.0.1 (ca-key.pem stays 0600)
+//   compose.env, env          compose's marker; the operator's exports (0600)
+// secrets.json and tls/ are kept on later runs (--force makes new ones); the
+// rest is written again from them. Folders are 0700. The files the containers
+// mount are 0644: a bind mount keeps the host owner and mode, and the services
+// run as uid 65532, which a 0600 file owned by you (or by root) shuts out; the
+// 0700 folders keep other users of this host away from them.
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { renderAuthorization } from '../../shared/security/nats-auth-config.ts'
+import { natsPublicKeys } from '../../shared/security/deployment-secrets.ts'
+import { projectRoot } from '../nats-server-bin.ts'
+import { shown } from '../start/banner.ts'
+import { writePrivateFile } from '../start/run-dir.ts'
+import { loadStackSecrets, secretFiles } from '../start/secrets.ts'
+import { makeDevCertificates } from '../tls/dev-certificates.ts'
+import {
+  CERTIFICATE_HOSTS,
+  COMPOSE_ENV_TEXT,
+  COMPOSE_HOLDERS,
+  composePaths,
+  publishedNatsUrl,
+  renderOperatorEnv,
+  renderRoutes,
+  type ComposePaths,
+} from './compose-files.ts'
+
+type Env = Readonly<Record<string, string | undefined>>
+
+export const COMPOSE_DIR_VAR = 'ORDER_SAGA_COMPOSE_DIR'
+
+/** `$ORDER_SAGA_COMPOSE_DIR`, else `<project>/.local/compose`. */
+export function composeDir(env: Env, root: string = projectRoot): string {
+  const dir = env[COMPOSE_DIR_VAR]
+  return dir === undefined || dir === '' ? join(root, '.local', 'compose') : resolve(root, dir)
+}
+
+export interface ComposeSecrets {
+  paths: ComposePaths
+  /** The operator's entries of the env file (keys and the admin identity). */
+  operatorEnv: Record<string, string>
+  /** Whether the deployment secrets and the certificates were made now (else kept). */
+  created: { secrets: boolean; certificates: boolean }
+}
+
+const MOUNTED = 0o644
+
+/** Writes a file a container mounts: atomically, then readable by the container's user. */
+function writeMounted(file: string, text: string): void {
+  clearStrayDir(file)
+  writePrivateFile(file, text)
+  chmodSync(file, MOUNTED)
+}
+
+/** Podman creates an empty folder where a bind-mounted file is missing: make room for the file. */
+function clearStrayDir(file: string): void {
+  if (existsSync(file) && statSync(file).isDirectory()) rmdirSync(file)
+}
+
+function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  chmodSync(dir, 0o700)
+}
+
+export async function makeComposeSecrets(
+  env: Env,
+  { force = false, root = projectRoot }: { force?: boolean; root?: string } = {},
+): Promise<ComposeSecrets> {
+  const paths = composePaths(composeDir(env, root))
+  privateDir(paths.dir)
+  if (force) {
+    rmSync(paths.secretsJson, { force: true })
+    rmSync(paths.tlsDir, { recursive: true, force: true })
+  }
+  const created = {
+    secrets: !existsSync(paths.secretsJson),
+    certificates: ![paths.caFile, paths.certFile, paths.keyFile].every((f) => existsSync(f)),
+  }
+  const secrets = await loadStackSecrets(paths.dir, env)
+
+  privateDir(paths.secretsDir)
+  for (const holder of COMPOSE_HOLDERS) {
+    const dir = paths.holderDir(holder)
+    privateDir(dir)
+    for (const entry of readdirSync(dir)) clearStrayDir(join(dir, entry))
+    for (const file of Object.values(await secretFiles(paths.dir, holder, secrets))) chmodSync(file, MOUNTED)
+  }
+  writeMounted(paths.natsAuth, renderAuthorization(natsPublicKeys(secrets)))
+  writeMounted(paths.natsRoutes, renderRoutes(secrets.routePassword))
+
+  if (created.certificates) {
+    privateDir(paths.tlsDir)
+    for (const file of [paths.caFile, paths.certFile, paths.keyFile]) clearStrayDir(file)
+    await makeDevCertificates(paths.tlsDir, CERTIFICATE_HOSTS)
+  }
+  privateDir(paths.tlsDir)
+  for (const file of [paths.caFile, paths.certFile, paths.keyFile]) chmodSync(file, MOUNTED)
+
+  writeMounted(paths.composeEnv, COMPOSE_ENV_TEXT)
+  const operatorEnv = {
+    API_KEY: secrets.apiKeys['client']?.key ?? '',
+    ADMIN_API_KEY: secrets.apiKeys['admin']?.key ?? '',
+    GATEWAY_SECRET_KEY: secrets.gatewaySecretKey,
+    NATS_URL: publishedNatsUrl(env),
+    NATS_TLS_CA_FILE: paths.caFile,
+    NATS_NKEY_SEED_FILE: join(paths.holderDir('admin'), 'NATS_NKEY_SEED'),
+  }
+  writePrivateFile(paths.operatorEnv, renderOperatorEnv(operatorEnv))
+  return { paths, operatorEnv, created }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const unknown = argv.filter((a) => a !== '--force')
+  if (unknown.length > 0) {
+    console.error(
+      `compose:secrets: unknown argument ${unknown.join(' ')} (usage: npm run compose:secrets [-- --force])`,
+    )
+    return 2
+  }
+  const { paths, operatorEnv, created } = await makeComposeSecrets(process.env, {
+    force: argv.includes('--force'),
+  })
+  const what = created.secrets ? 'made new secrets' : 'kept the secrets'
+  const tls = created.certificates ? 'a new CA and server certificate' : 'the CA and server certificate'
+  console.log(
+    [
+      `compose:secrets: ${what} in ${shown(paths.dir)} (and ${tls}); --force makes new ones.`,
+      `  API_KEY=${operatorEnv.API_KEY}`,
+      `  ADMIN_API_KEY=${operatorEnv.ADMIN_API_KEY}`,
+      `  GATEWAY_SECRET_KEY=${operatorEnv.GATEWAY_SECRET_KEY}`,
+      `Load them (and the admin NATS identity, NATS_URL and the CA) with: . ${shown(paths.operatorEnv)}`,
+      'then: docker compose up -d --build --wait',
+      '',
+    ].join('\n'),
+  )
+  return 0
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)))
