@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../shared/config/load-config.ts'
 import { natsSettings } from '../shared/config/nats-settings.ts'
 import { startNatsRuntime } from '../shared/nats/runtime.ts'
@@ -23,6 +23,7 @@ import { testSecrets, workerSecrets } from './harness/test-secrets.ts'
 import { provisionNats } from './support/provision.ts'
 import { spawnService } from './harness/process.ts'
 import { waitFor } from './harness/wait-for.ts'
+import { runProvision } from '../workers/provision/main.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 
@@ -116,5 +117,22 @@ describe('start-up check of the server version', () => {
     expect(String(failure)).toContain(
       `inventory: nats-server 2.10.27 at 127.0.0.1:${new URL(old.url).port} is too old: this project needs nats-server >= 2.12.0`,
     )
+  })
+
+  it('the provision step refuses a 2.10.27 server: exit code 1 and the one line', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    try {
+      const code = await runProvision({
+        NATS_URL: old.url,
+        NATS_CONNECT_TIMEOUT_MS: '5000',
+        LOG_LEVEL: 'silent',
+      })
+      expect(code).toBe(1)
+      expect(stderr.mock.calls.map((c) => String(c[0]))).toStrictEqual([
+        `provision: nats-server 2.10.27 at 127.0.0.1:${new URL(old.url).port} is too old: this project needs nats-server >= 2.12.0 (docs/nats-server.md)\n`,
+      ])
+    } finally {
+      stderr.mockRestore()
+    }
   })
 })

@@ -12,6 +12,7 @@ import { SECRET_SETTINGS, withSecretFiles } from '../../shared/config/secrets.ts
 import { connectNats } from '../../shared/nats/connect.ts'
 import { provisionTopology } from '../../shared/nats/provision.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
+import { checkNatsServerVersion, NatsServerTooOldError } from '../../shared/nats/server-version.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { natsClientOptions } from '../../shared/security/nats-identity.ts'
 
@@ -37,6 +38,7 @@ export async function runProvision(env: Readonly<Record<string, string | undefin
       options: natsClientOptions(config),
     })
     try {
+      checkNatsServerVersion(nc.info, nc.getServer())
       const report = await retryWhileUnavailable(
         () => provisionTopology(nc, toTopologyLimits(config), { timeoutMs: config.NATS_REQUEST_TIMEOUT_MS }),
         config.NATS_CONNECT_TIMEOUT_MS,
@@ -48,6 +50,10 @@ export async function runProvision(env: Readonly<Record<string, string | undefin
       await nc.close()
     }
   } catch (error) {
+    if (error instanceof NatsServerTooOldError) {
+      process.stderr.write(`provision: ${error.message}\n`)
+      return 1
+    }
     logger.error({ err: error }, 'provisioning failed')
     return 1
   }
