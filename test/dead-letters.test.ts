@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
 import { startConsumer } from '../shared/nats/consumer.ts'
 import { ADVISORY_PREFIXES, parseAdvisory } from '../shared/nats/dead-letter-advisory.ts'
-import { advisoryStreamConfig, ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
+import { ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
 import {
   deadLetterStreamConfig,
   durableConsumerConfig,
