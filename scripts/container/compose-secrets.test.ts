@@ -64,6 +64,7 @@ describe('npm run compose:secrets', () => {
     expect(fromEnvFile(read(paths.operatorEnv))).toStrictEqual({
       ...given,
       NATS_URL: 'tls://127.0.0.1:4222,tls://127.0.0.1:4223,tls://127.0.0.1:4224',
+      NATS_REPLICAS: '3',
       NATS_TLS_CA_FILE: paths.caFile,
       NATS_NKEY_SEED_FILE: join(paths.holderDir('admin'), 'NATS_NKEY_SEED'),
     })

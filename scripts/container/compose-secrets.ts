@@ -111,6 +111,8 @@ export async function makeComposeSecrets(
     ADMIN_API_KEY: secrets.apiKeys['admin']?.key ?? '',
     GATEWAY_SECRET_KEY: secrets.gatewaySecretKey,
     NATS_URL: publishedNatsUrl(env),
+    // As compose.yaml: npm run provision with the default (1) would scale the streams down.
+    NATS_REPLICAS: '3',
     NATS_TLS_CA_FILE: paths.caFile,
     NATS_NKEY_SEED_FILE: join(paths.holderDir('admin'), 'NATS_NKEY_SEED'),
   }
@@ -137,7 +139,7 @@ async function main(argv: readonly string[]): Promise<number> {
       `  API_KEY=${operatorEnv.API_KEY}`,
       `  ADMIN_API_KEY=${operatorEnv.ADMIN_API_KEY}`,
       `  GATEWAY_SECRET_KEY=${operatorEnv.GATEWAY_SECRET_KEY}`,
-      `Load them (and the admin NATS identity, NATS_URL and the CA) with: . ${shown(paths.operatorEnv)}`,
+      `Load them (and the admin NATS identity, NATS_URL, NATS_REPLICAS and the CA) with: . ${shown(paths.operatorEnv)}`,
       'then: docker compose up -d --build --wait',
       '',
     ].join('\n'),
