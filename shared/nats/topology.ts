@@ -146,14 +146,32 @@ function isNotFound(error: unknown, code: number): boolean {
 }
 
 /** Creates the stream, or updates it to this configuration. Idempotent. */
+/** An update that would lower a stream's replicas: refused, as a forgotten NATS_REPLICAS would do it silently. */
+export class ReplicasLoweredError extends Error {
+  override readonly name = 'ReplicasLoweredError'
+}
+
+/**
+ * Creates the stream, or updates it to this configuration. Idempotent. It
+ * never lowers the replicas of an existing stream (that is an operator's
+ * decision, made with the nats CLI): it throws {@link ReplicasLoweredError}.
+ */
 export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
+  let existing: StreamConfig
   try {
-    const info = await jsm.streams.info(config.name)
-    return await jsm.streams.update(config.name, { ...info.config, ...config })
+    existing = (await jsm.streams.info(config.name)).config
   } catch (error) {
     if (!isNotFound(error, JetStreamApiCodes.StreamNotFound)) throw error
     return await jsm.streams.add(config)
   }
+  const wanted = config.num_replicas ?? existing.num_replicas
+  if (wanted < existing.num_replicas) {
+    throw new ReplicasLoweredError(
+      `stream ${config.name} has ${existing.num_replicas} replicas; NATS_REPLICAS=${wanted} would lower them ` +
+        `(set NATS_REPLICAS=${existing.num_replicas}, or lower them deliberately with the nats CLI)`,
+    )
+  }
+  return await jsm.streams.update(config.name, { ...existing, ...config })
 }
 
 export interface EnsureConsumerOptions {
