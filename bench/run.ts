@@ -12,6 +12,7 @@ import { currentLoad, readMachineFacts } from './lib/machine.ts'
 import { startBenchNats } from './lib/nats.ts'
 import { stopAllProcesses } from './lib/processes.ts'
 import { waitForQuiet } from './lib/quiet.ts'
+import { createBenchSecurity, SECURITY_NOTE } from './lib/security.ts'
 import { toMarkdown } from './report/markdown.ts'
 import type { BenchReport } from './report/types.ts'
 import { runBinaries } from './sections/binaries.ts'
@@ -47,12 +48,16 @@ try {
   const workers = compileProjectWorkers(join(tmp, 'bin'))
   const generator = bundleForNode('bench/load/generator.ts', join(tmp, 'generator.mjs'))
   const expressPeer = bundleForNode('bench/baselines/express-peer.ts', join(tmp, 'express-peer.mjs'))
-  const nats = await startBenchNats(tmp)
+  const security = await createBenchSecurity()
+  const nats = await startBenchNats(tmp, security)
+  // Streams, buckets and consumers come from the provision step, as in a deployment.
+  await security.provision(nats.url)
   const machine = readMachineFacts({ node: 'node', bun: BUN, natsServer: nats.bin })
   log(`load average at start: ${machine.loadAverage.join(' / ')}`)
   const ctx: BenchContext = {
     settings,
     nats,
+    security,
     tmp,
     logDir,
     generator,
@@ -65,6 +70,7 @@ try {
     command: `npm run bench${settings.smoke ? ' -- --smoke' : ''}`,
     settings,
     machine,
+    security: SECURITY_NOTE,
     loadAtEnd: machine.loadAverage,
     durationS: 0,
     errors: [],

@@ -1,12 +1,18 @@
 // Baseline (b): the least a Bun intake can do. `Bun.serve`, parse the JSON,
 // one JetStream publish with a message id, 202. No validation, logs or metrics.
-//   NATS_URL=nats://127.0.0.1:4222 PORT=3100 bun bench/baselines/bare-bun.ts
+//   NATS_URL=nats://127.0.0.1:4222 NATS_NKEY_SEED=SU... PORT=3100 bun bench/baselines/bare-bun.ts
 import { jetstream } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
+import { baselineNatsAuth } from './nats-auth.ts'
 
 const env = process.env
 const subject = env['BENCH_SUBJECT'] ?? 'bench.bare.orders.created'
-const nc = await connect({ servers: env['NATS_URL'] ?? 'nats://127.0.0.1:4222', name: 'bare-bun' })
+// NATS_NKEY_SEED: the identity it publishes as (the bench gives it the `order` identity's).
+const nc = await connect({
+  servers: env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+  name: 'bare-bun',
+  ...baselineNatsAuth(env['NATS_NKEY_SEED']),
+})
 const js = jetstream(nc, { timeout: 2_000 })
 
 const server = Bun.serve({

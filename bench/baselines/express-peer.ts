@@ -9,10 +9,16 @@ import { connect } from '@nats-io/transport-node'
 import express from 'express'
 import * as v from 'valibot'
 import { CreateOrderRequestV1 } from '../../schemas/order-request.ts'
+import { baselineNatsAuth } from './nats-auth.ts'
 
 const env = process.env
 const subject = env['BENCH_SUBJECT'] ?? 'bench.express.orders.created'
-const nc = await connect({ servers: env['NATS_URL'] ?? 'nats://127.0.0.1:4222', name: 'express-peer' })
+// NATS_NKEY_SEED: the identity it publishes as (the bench gives it the `order` identity's).
+const nc = await connect({
+  servers: env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+  name: 'express-peer',
+  ...baselineNatsAuth(env['NATS_NKEY_SEED']),
+})
 const js = jetstream(nc, { timeout: 2_000 })
 
 const app = express()

@@ -3,15 +3,21 @@
 // Targets, all over HTTP from the same client: the Worker (workerd via
 // Miniflare) connecting per request; the same app in a Durable Object holding
 // one connection; and the Bun order process (persistent TCP connection).
-// Prints latency percentiles and throughput per target.
+// Prints latency percentiles and throughput per target. Security as deployed:
+// the server requires NKEYs (fresh test secrets unless run under vitest), the
+// provision step makes the topology, POSTs carry the client API key, and the
+// per-key rate limit is raised (one key sends every request).
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Miniflare } from 'miniflare'
 import { projectRoot } from '../../scripts/nats-server-bin.ts'
 import { startNatsServer } from '../../test/harness/nats-server.ts'
+import { createTestSecrets, TEST_SECRETS_ENV, workerSecrets } from '../../test/harness/test-secrets.ts'
+import { bearer, provisionNats } from '../../test/support/provision.ts'
 import { startWorker } from '../../test/support/saga-stack.ts'
 import { runBunScript, scratchDir } from '../../test/runtimes/commands.ts'
 import { COMPATIBILITY_DATE } from '../../test/runtimes/edge.ts'
+import { BENCH_RATE_LIMIT } from '../lib/security.ts'
 
 const { values } = parseArgs({
   options: { requests: { type: 'string', default: '500' }, concurrency: { type: 'string', default: '20' } },
@@ -24,7 +30,13 @@ const order = JSON.stringify({
   items: [{ sku: 'BENCH-1', quantity: 1 }],
   paymentToken: 'tok_ok',
 })
-const post = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: order }
+const removeSecrets = process.env[TEST_SECRETS_ENV] ? undefined : await createTestSecrets()
+const post = {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json', ...bearer('client') },
+  body: order,
+}
+const rateLimit = { RATE_LIMIT_PER_SECOND: BENCH_RATE_LIMIT, RATE_LIMIT_BURST: BENCH_RATE_LIMIT }
 
 async function timeOne(url: string, init: RequestInit, expect: number): Promise<number> {
   const started = performance.now()
@@ -68,10 +80,15 @@ async function miniflare(
 
 const server = await startNatsServer()
 const dist = await scratchDir('bench-edge')
-const cleanup: (() => Promise<unknown>)[] = [() => dist.remove(), () => server.dispose()]
+const cleanup: (() => Promise<unknown>)[] = [
+  () => dist.remove(),
+  () => server.dispose(),
+  async () => removeSecrets?.(),
+]
 try {
   const wsUrl = server.wsUrl ?? ''
-  const bun = await startWorker('order', { NATS_URL: server.url, ORDER_PROJECTION: 'off' })
+  await provisionNats([server.url])
+  const bun = await startWorker('order', { NATS_URL: server.url, ORDER_PROJECTION: 'off', ...rateLimit })
   cleanup.unshift(() => bun.handle.stop())
   await runBunScript('build-edge.ts', ['--outdir', dist.path])
   const durable = await Bun.build({
@@ -82,7 +99,12 @@ try {
     minify: true,
   })
   if (!durable.success) throw new AggregateError(durable.logs, 'durable-intake build failed')
-  const bindings = { NATS_URL: wsUrl, LOG_LEVEL: 'warn' }
+  const bindings = {
+    ...(await workerSecrets('order-edge')),
+    ...rateLimit,
+    NATS_URL: wsUrl,
+    LOG_LEVEL: 'warn',
+  }
   const common = {
     modules: true,
     modulesRoot: dist.path,

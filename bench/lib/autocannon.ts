@@ -23,6 +23,8 @@ export interface ClosedLoad {
   durationS: number
   /** A fresh Idempotency-Key per request. */
   idempotencyKeys?: boolean
+  /** `Authorization` header of every request (the client API key). */
+  authorization: string
 }
 
 interface AutocannonJson {
@@ -40,6 +42,7 @@ export function runAutocannon({
   connections,
   durationS,
   idempotencyKeys = false,
+  authorization,
 }: ClosedLoad): Promise<ClosedRun> {
   const options = {
     url,
@@ -47,6 +50,7 @@ export function runAutocannon({
     duration: durationS,
     headers: {
       'Content-Type': 'application/json',
+      Authorization: authorization,
       ...(idempotencyKeys ? { 'Idempotency-Key': 'bench-[<id>]' } : {}),
     },
     body: ORDER_BODY,

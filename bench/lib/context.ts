@@ -1,6 +1,7 @@
 // Settings of a bench run (full or --smoke) and what every section shares.
 import type { CompiledWorkers } from './builds.ts'
 import type { BenchNats } from './nats.ts'
+import type { BenchSecurity } from './security.ts'
 
 export interface BenchSettings {
   smoke: boolean
@@ -46,6 +47,8 @@ export function settingsFor(smoke: boolean): BenchSettings {
 export interface BenchContext {
   settings: BenchSettings
   nats: BenchNats
+  /** This run's secrets: every process's env, API keys, the admin identity. */
+  security: BenchSecurity
   /** Temp dir of this run (binaries, bundles, logs, store). */
   tmp: string
   logDir: string

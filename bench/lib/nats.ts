@@ -1,6 +1,7 @@
 // The one nats-server of a bench run (the shipped settings: file storage,
-// sync_interval 1s) plus what the bench reads from it: stream sequences,
-// consumer backlogs and per-connection message counts (/connz).
+// sync_interval 1s, NKEY authentication from the access table) plus what the
+// bench reads from it, connected as admin: stream sequences, consumer
+// backlogs and per-connection message counts (/connz).
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
@@ -11,6 +12,7 @@ import { createLineBuffer } from '../../test/harness/lines.ts'
 import { spawnNatsServer, stopNatsProcess } from '../../test/harness/nats-process.ts'
 import { DEFAULT_LIMITS, orderStreamConfig } from '../../shared/nats/topology.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
+import type { BenchSecurity } from './security.ts'
 
 export interface BenchNats {
   bin: string
@@ -22,7 +24,8 @@ export interface BenchNats {
   stop(): Promise<void>
 }
 
-export async function startBenchNats(dir: string): Promise<BenchNats> {
+/** Starts the server with `security`'s authorization block; `nc` and `jsm` are the admin's. */
+export async function startBenchNats(dir: string, security: BenchSecurity): Promise<BenchNats> {
   const bin = await natsServerBin()
   const configFile = join(dir, 'nats-server.conf')
   await writeFile(
@@ -32,7 +35,7 @@ export async function startBenchNats(dir: string): Promise<BenchNats> {
       'listen: "127.0.0.1:-1"',
       'http: "127.0.0.1:-1"',
       `jetstream { store_dir: ${JSON.stringify(join(dir, 'js'))}, sync_interval: 1s }`,
-      '',
+      security.authorization,
     ].join('\n'),
   )
   const log = createLineBuffer(2_000)
@@ -46,7 +49,15 @@ export async function startBenchNats(dir: string): Promise<BenchNats> {
     timeoutMs: 10_000,
   })
   const url = `nats://127.0.0.1:${proc.port}`
-  const nc = await connect({ servers: url, name: 'bench', timeout: 5_000 })
+  const nc = await connect({
+    servers: url,
+    name: 'bench',
+    timeout: 5_000,
+    ...security.natsAuth('admin'),
+  }).catch(async (error: unknown) => {
+    await stopNatsProcess(proc, 'SIGTERM', 5_000)
+    throw error
+  })
   const jsm = await jetstreamManager(nc, { timeout: 10_000 })
   return {
     bin,
@@ -99,20 +110,27 @@ export async function subjectCounts(jsm: JetStreamManager, stream: string): Prom
   return { ...(info.state.subjects ?? {}) }
 }
 
-/** Waits (bounded) until every consumer of `stream` has nothing pending or unacknowledged. */
+/**
+ * Waits (bounded) until every consumer of `stream` (or only those named in
+ * `only`) has nothing pending or unacknowledged. The provision step makes
+ * every saga consumer up front: a consumer whose worker is not running keeps
+ * its backlog, so a section running part of the saga names its consumers.
+ */
 export async function waitConsumersIdle(
   jsm: JetStreamManager,
   stream: string,
   timeoutMs: number,
+  only?: readonly string[],
 ): Promise<void> {
   await waitFor(
     async () => {
       for await (const c of jsm.consumers.list(stream)) {
+        if (only !== undefined && !only.includes(c.name)) continue
         if (c.num_pending > 0 || c.num_ack_pending > 0) return false
       }
       return true
     },
-    { timeoutMs, intervalMs: 250, message: `consumers of ${stream} idle` },
+    { timeoutMs, intervalMs: 250, message: `consumers ${only?.join(', ') ?? 'all'} of ${stream} idle` },
   )
 }
 

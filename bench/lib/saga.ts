@@ -1,6 +1,7 @@
 // The whole saga for the end-to-end figures: every worker as its compiled
 // binary, deployed as compose.yaml does (the projection in order-status), on
-// the bench's nats-server, logs to files.
+// the bench's nats-server (provisioned by the run), each with its own
+// secrets, logs to files.
 import type { BenchContext } from './context.ts'
 import { readRss } from './processes.ts'
 import { startService, type BenchService } from './services.ts'
@@ -18,7 +19,7 @@ export async function startSaga(ctx: BenchContext): Promise<SagaStack> {
     const svc = await startService({
       name: `saga-${worker}`,
       cmd: ctx.workers.paths[worker],
-      env,
+      env: { ...(await ctx.security.env(worker)), ...env },
       logDir: ctx.logDir,
     })
     started.push(svc)
@@ -48,9 +49,10 @@ export async function startSaga(ctx: BenchContext): Promise<SagaStack> {
   }
 }
 
-/** Puts `onHand` units of every sku, `parallel` PUTs at a time. */
+/** Puts `onHand` units of every sku, `parallel` PUTs at a time; `authorization` carries the admin API key. */
 export async function seedStock(
   inventoryUrl: string,
+  authorization: string,
   skus: readonly string[],
   onHand: number,
   parallel = 16,
@@ -61,7 +63,7 @@ export async function seedStock(
       const sku = skus[next++] ?? ''
       const res = await fetch(`${inventoryUrl}/inventory/${sku}`, {
         method: 'PUT',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', Authorization: authorization },
         body: JSON.stringify({ onHand, priceCents: 1_000 }),
         signal: AbortSignal.timeout(10_000),
       })

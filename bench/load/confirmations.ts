@@ -2,6 +2,7 @@
 // subject on the server (every projection write), not by polling the service.
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
+import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
 
 const PREFIX = '$KV.order-status.'
 
@@ -13,8 +14,14 @@ export interface ConfirmationWatcher {
   close(): Promise<void>
 }
 
-export async function watchConfirmations(natsUrl: string): Promise<ConfirmationWatcher> {
-  const nc: NatsConnection = await connect({ servers: natsUrl, name: 'bench-confirm-watch', timeout: 5_000 })
+/** `seed`: the identity to connect as (the bench passes the admin's). */
+export async function watchConfirmations(natsUrl: string, seed?: string): Promise<ConfirmationWatcher> {
+  const nc: NatsConnection = await connect({
+    servers: natsUrl,
+    name: 'bench-confirm-watch',
+    timeout: 5_000,
+    ...natsAuthOptions(seed),
+  })
   const waiting = new Map<string, (settled: { at: number; status: 'confirmed' | 'cancelled' }) => void>()
   // An order can be settled before its POST's answer has been read.
   const early = new Map<string, { at: number; status: 'confirmed' | 'cancelled' }>()

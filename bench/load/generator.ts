@@ -21,8 +21,12 @@ export interface GeneratorConfig {
   /** Orders go to these skus in turn (one sku: every order hits it). */
   skus: string[]
   idempotencyKeys: boolean
+  /** `Authorization` header of every POST (the client API key). */
+  authorization: string
   /** Wait for each order to be confirmed (seen on the order-status KV subject). */
   natsUrl?: string
+  /** The NKEY seed the watcher connects with (the admin's: it reads every order's status). */
+  natsSeed?: string
   /** After the window, how long to wait for answers and confirmations. */
   settleTimeoutMs: number
 }
@@ -50,7 +54,7 @@ type Settled = { at: number; status: 'confirmed' | 'cancelled' } | 'timeout'
 export async function generate(config: GeneratorConfig): Promise<GeneratorResult> {
   const driver = createHttpDriver(config.url, config.concurrency)
   const watcher: ConfirmationWatcher | undefined = config.natsUrl
-    ? await watchConfirmations(config.natsUrl)
+    ? await watchConfirmations(config.natsUrl, config.natsSeed)
     : undefined
   const t0 = performance.now() + 20
   const windowStart = t0 + config.warmupMs
@@ -83,8 +87,8 @@ export async function generate(config: GeneratorConfig): Promise<GeneratorResult
     const sku = config.skus[n % config.skus.length] ?? 'SKU-1'
     const body = `{"customerId":"bench-${n % 997}","items":[{"sku":"${sku}","quantity":1}],"paymentToken":"tok_ok"}`
     const headers: Record<string, string> = config.idempotencyKeys
-      ? { 'Idempotency-Key': `bench-${runId}-${n}` }
-      : {}
+      ? { Authorization: config.authorization, 'Idempotency-Key': `bench-${runId}-${n}` }
+      : { Authorization: config.authorization }
     try {
       const res = await driver.post(body, headers, watcher !== undefined)
       const answeredAt = performance.now()

@@ -1,11 +1,14 @@
 // The raw JetStream ceiling of the server: async publishes with message ids,
 // `inFlight` outstanding, to a file stream configured like ORDERS.
-//   bun bench/load/js-publish.ts '{"natsUrl":"nats://...","subject":"bench.raw.x","durationMs":3000,"inFlight":256,"payloadBytes":300}'
+//   bun bench/load/js-publish.ts '{"natsUrl":"nats://...","natsSeed":"SU...","subject":"bench.raw.x","durationMs":3000,"inFlight":256,"payloadBytes":300}'
 import { jetstream } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
+import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
 
 export interface JsPublishConfig {
   natsUrl: string
+  /** The NKEY seed to connect with (the bench passes the admin's). */
+  natsSeed?: string
   subject: string
   durationMs: number
   inFlight: number
@@ -15,7 +18,12 @@ export interface JsPublishConfig {
 export async function publishFlat(
   config: JsPublishConfig,
 ): Promise<{ published: number; perSec: number; errors: number }> {
-  const nc = await connect({ servers: config.natsUrl, name: 'bench-js-publish', timeout: 5_000 })
+  const nc = await connect({
+    servers: config.natsUrl,
+    name: 'bench-js-publish',
+    timeout: 5_000,
+    ...natsAuthOptions(config.natsSeed),
+  })
   const js = jetstream(nc, { timeout: 5_000 })
   const payload = new TextEncoder().encode('x'.repeat(config.payloadBytes))
   const prefix = Math.random().toString(36).slice(2, 8)

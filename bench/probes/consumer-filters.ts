@@ -20,6 +20,7 @@ import { jetstream } from '@nats-io/jetstream'
 import { SUBJECTS, STREAMS } from '../../schemas/subjects.ts'
 import { DEFAULT_LIMITS, durableConsumerConfig, orderStreamConfig } from '../../shared/nats/topology.ts'
 import { startBenchNats } from '../lib/nats.ts'
+import { createBenchSecurity } from '../lib/security.ts'
 
 const { values } = parseArgs({
   options: { orders: { type: 'string', default: '60000' }, rounds: { type: 'string', default: '2' } },
@@ -55,7 +56,8 @@ const layouts: Layout[] = [
 ]
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-filters-'))
-const nats = await startBenchNats(dir)
+// The server requires NKEYs as deployed; the probe works as admin (its own stream and consumers).
+const nats = await startBenchNats(dir, await createBenchSecurity())
 try {
   await nats.jsm.streams.add(orderStreamConfig(DEFAULT_LIMITS))
   const js = jetstream(nats.nc)

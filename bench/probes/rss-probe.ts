@@ -1,7 +1,8 @@
 // BENCH ONLY: what one library adds to the idle RSS of a compiled Bun binary.
 // One binary; PROBE picks what is loaded (dynamic imports are evaluated only
 // when reached), then it idles behind Bun.serve like a worker.
-//   PROBE=prom-client|prom-client-index|pino|hono|valibot|nats|none PORT=0 NATS_URL=... ./rss-probe
+//   PROBE=prom-client|prom-client-index|pino|hono|valibot|nats|none PORT=0 NATS_URL=... NATS_NKEY_SEED=SU... ./rss-probe
+// (NATS_NKEY_SEED: an identity that may create a KV bucket, the bench gives the admin's.)
 const probe = process.env['PROBE'] ?? 'none'
 const keep: unknown[] = []
 
@@ -46,11 +47,14 @@ switch (probe) {
   }
   case 'nats': {
     const { connect } = await import('@nats-io/transport-node')
+    const { nkeyAuthenticator } = await import('@nats-io/nats-core')
     const { jetstream, jetstreamManager } = await import('@nats-io/jetstream')
     const { Kvm } = await import('@nats-io/kv')
+    const seed = process.env['NATS_NKEY_SEED']
     const nc = await connect({
       servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
       name: 'rss-probe',
+      ...(seed === undefined ? {} : { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) }),
     })
     keep.push(await jetstreamManager(nc), jetstream(nc), await new Kvm(nc).create('rss-probe'))
     break

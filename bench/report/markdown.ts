@@ -41,6 +41,7 @@ export function toMarkdown(r: BenchReport): string {
         ],
       ],
     ),
+    ...(r.security === undefined ? [] : ['', `Security in force: ${r.security}.`]),
     '',
     '## Targets',
     '',

@@ -12,6 +12,8 @@ export interface BenchReport {
   command: string
   settings: BenchSettings
   machine: MachineFacts
+  /** The security settings in force during the run. */
+  security?: string
   /** Load averages (1/5/15 min) when the measurements ended. */
   loadAtEnd: [number, number, number]
   durationS: number

@@ -58,8 +58,12 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
     binaries[w] = {
       bytes: statSync(ctx.workers.paths[w]).size,
       plainBytes: statSync(plain).size,
-      idle: toFigure(await sequence(ctx.settings.runs, () => idleRss(ctx, w, ctx.workers.paths[w]))),
-      plainIdleMiB: ctx.settings.smoke ? Number.NaN : await idleRss(ctx, w, plain),
+      idle: toFigure(
+        await sequence(ctx.settings.runs, async () =>
+          idleRss(ctx, w, ctx.workers.paths[w], await ctx.security.env(w)),
+        ),
+      ),
+      plainIdleMiB: ctx.settings.smoke ? Number.NaN : await idleRss(ctx, w, plain, await ctx.security.env(w)),
     }
   }
 
@@ -75,7 +79,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
   const bareSvc = await startService({
     name: 'idle-bare',
     cmd: bare,
-    env: { NATS_URL: ctx.nats.url },
+    env: { NATS_URL: ctx.nats.url, ...ctx.security.baselineEnv() },
     logDir: ctx.logDir,
   })
   await new Promise((resolve) => setTimeout(resolve, ctx.settings.smoke ? 500 : 2_000))
@@ -83,11 +87,15 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
   await bareSvc.proc.stop()
 
   const probe = compilePlain('bench/probes/rss-probe.ts', join(plainDir, 'rss-probe'))
+  const adminSeed = ctx.security.secrets.nats.admin.seed
   const libraryRss: Record<string, Figure> = {}
   for (const library of ['none', 'hono', 'valibot', 'pino', 'prom-client', 'prom-client-index', 'nats']) {
     ctx.log(`idle RSS with ${library}`)
     libraryRss[library] = toFigure(
-      await sequence(ctx.settings.runs, () => idleRss(ctx, `probe-${library}`, probe, { PROBE: library })),
+      await sequence(ctx.settings.runs, () =>
+        // The probe's NATS client makes a KV bucket: admin.
+        idleRss(ctx, `probe-${library}`, probe, { PROBE: library, NATS_NKEY_SEED: adminSeed }),
+      ),
     )
   }
 
@@ -98,6 +106,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
     { way: '`bun run workers/order/main.ts`', cmd: BUN, args: ['run', 'workers/order/main.ts'] },
   ]
   let coldStartNote: string | undefined
+  const orderEnv = { NATS_URL: ctx.nats.url, ...(await ctx.security.env('order')) }
   // Inside node_modules (ignored by git and lint) so the bundle's bare imports resolve from the project.
   const nodeDir = buildNodeWorkers(join(ROOT, 'node_modules', '.cache', 'order-saga-bench', 'node'))
   if (nodeDir === undefined)
@@ -118,7 +127,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
           name: 'cold-start',
           cmd: way.cmd,
           args: way.args,
-          env: { NATS_URL: ctx.nats.url },
+          env: orderEnv,
           logDir: ctx.logDir,
         })
         samples.get(way.way)?.push(svc.readyMs)

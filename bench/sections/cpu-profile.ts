@@ -27,6 +27,9 @@ const FRAMES: Record<string, (fn: string, loc: string) => boolean> = {
   'JetStream publish of orders.created': (fn) => fn === 'async publishCreated',
   'idempotency / placeOrder (all NATS work of the intake)': (fn) => fn === 'guard',
   'Error objects built by nats.js per request': (fn) => fn === 'Error',
+  'API key check (SHA-256 of the presented key)': (fn, loc) =>
+    /^(async )?verify$/.test(fn) && loc.includes('api-keys'),
+  'card token sealing (AES-GCM)': (fn, loc) => /^(async )?seal$/.test(fn) && loc.includes('sealed-token'),
 }
 
 interface Row {
@@ -71,7 +74,7 @@ export async function profileOrderIntake(ctx: BenchContext): Promise<CpuProfileR
     cmd: BUN,
     args: ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, 'workers/order/main.ts'],
     // As shipped: the projection runs in another process (order-status), not profiled here.
-    env: { NATS_URL: ctx.nats.url, ORDER_PROJECTION: 'off' },
+    env: { NATS_URL: ctx.nats.url, ...(await ctx.security.env('order')), ORDER_PROJECTION: 'off' },
     logDir: ctx.logDir,
   })
   try {
@@ -79,6 +82,7 @@ export async function profileOrderIntake(ctx: BenchContext): Promise<CpuProfileR
       url: `${svc.url}/orders`,
       connections: CONNECTIONS,
       durationS: ctx.settings.closedSeconds,
+      authorization: ctx.security.bearer('client'),
     })
   } finally {
     await svc.proc.stop(10_000)

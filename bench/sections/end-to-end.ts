@@ -48,7 +48,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   const saga: SagaStack = await startSaga(ctx)
   try {
     const inventoryUrl = saga.services.inventory.url
-    await seedStock(inventoryUrl, [...SPREAD_SKUS, HOT_SKU], 1_000_000_000)
+    await seedStock(inventoryUrl, ctx.security.bearer('admin'), [...SPREAD_SKUS, HOT_SKU], 1_000_000_000)
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     const idle = saga.rss()
     const settle = (): Promise<void> => waitConsumersIdle(nats.jsm, 'ORDERS', 300_000)
@@ -62,7 +62,9 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
         durationMs: settings.windowMs,
         skus: [...skus],
         idempotencyKeys: false,
+        authorization: ctx.security.bearer('client'),
         natsUrl: nats.url,
+        natsSeed: ctx.security.secrets.nats.admin.seed,
         settleTimeoutMs: 30_000,
       })
 
@@ -89,6 +91,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
         (
           await runJsPublish({
             natsUrl: nats.url,
+            natsSeed: ctx.security.secrets.nats.admin.seed,
             subject: 'bench.raw.events',
             durationMs: Math.min(settings.windowMs, 4_000),
             ...RAW,
@@ -122,7 +125,9 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
           durationMs: settings.windowMs,
           skus: [...SPREAD_SKUS],
           idempotencyKeys: false,
+          authorization: ctx.security.bearer('client'),
           natsUrl: nats.url,
+          natsSeed: ctx.security.secrets.nats.admin.seed,
           settleTimeoutMs: 30_000,
         }),
       )

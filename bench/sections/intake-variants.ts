@@ -82,7 +82,7 @@ export async function startStatusService(ctx: BenchContext, name: string): Promi
   return await startService({
     name,
     cmd: ctx.workers.paths['order-status'],
-    env: { NATS_URL: ctx.nats.url },
+    env: { NATS_URL: ctx.nats.url, ...(await ctx.security.env('order-status')) },
     logDir: ctx.logDir,
   })
 }
@@ -110,7 +110,12 @@ export async function runIntakeVariants(ctx: BenchContext): Promise<VariantResul
       name: `variant-${variant.name}`,
       cmd: bare ? BUN : ctx.workers.paths.order,
       args: bare ? ['bench/baselines/bare-bun.ts'] : [],
-      env: { NATS_URL: ctx.nats.url, ...variant.env },
+      // The baseline publishes as the `order` identity, as in the intake section.
+      env: {
+        NATS_URL: ctx.nats.url,
+        ...(bare ? ctx.security.baselineEnv() : await ctx.security.env('order')),
+        ...variant.env,
+      },
       logDir: ctx.logDir,
     }).catch(async (error: unknown) => {
       await status?.proc.stop()

@@ -61,9 +61,11 @@ interface Target {
 }
 
 export async function runIntake(ctx: BenchContext): Promise<IntakeResult> {
-  const { nats, settings, logDir } = ctx
+  const { nats, settings, logDir, security } = ctx
   await ensureBaselineStreams(nats.jsm)
   const env = { NATS_URL: nats.url }
+  // (b) and (c) publish as the `order` identity, like (a): the same NKEY connect and permission checks.
+  const baselineEnv = { ...env, ...security.baselineEnv() }
   const specs: readonly {
     key: Target['key']
     label: string
@@ -74,7 +76,11 @@ export async function runIntake(ctx: BenchContext): Promise<IntakeResult> {
       key: 'a',
       label: 'order service (compiled Bun binary, ORDER_PROJECTION=off as compose.yaml runs it)',
       connName: 'order',
-      spec: { name: 'intake-order', cmd: ctx.workers.paths.order, env: { ...env, ORDER_PROJECTION: 'off' } },
+      spec: {
+        name: 'intake-order',
+        cmd: ctx.workers.paths.order,
+        env: { ...env, ...(await security.env('order')), ORDER_PROJECTION: 'off' },
+      },
     },
     {
       key: 'b',
@@ -84,7 +90,7 @@ export async function runIntake(ctx: BenchContext): Promise<IntakeResult> {
         name: 'intake-bare',
         cmd: BUN,
         args: ['bench/baselines/bare-bun.ts'],
-        env: { ...env, BENCH_SUBJECT: 'bench.bare.orders.created' },
+        env: { ...baselineEnv, BENCH_SUBJECT: 'bench.bare.orders.created' },
       },
     },
     {
@@ -95,7 +101,7 @@ export async function runIntake(ctx: BenchContext): Promise<IntakeResult> {
         name: 'intake-express',
         cmd: 'node',
         args: [ctx.expressPeer],
-        env: { ...env, BENCH_SUBJECT: 'bench.express.orders.created' },
+        env: { ...baselineEnv, BENCH_SUBJECT: 'bench.express.orders.created' },
       },
     },
   ]
@@ -146,6 +152,7 @@ export async function runIntake(ctx: BenchContext): Promise<IntakeResult> {
           durationMs: settings.windowMs,
           skus: ['SKU-1'],
           idempotencyKeys: false,
+          authorization: security.bearer('client'),
           settleTimeoutMs: 10_000,
         })
         const ok = Object.entries(r.statuses).reduce(

@@ -1,6 +1,7 @@
 // One closed-model intake run with what it cost: CPU of the service and of
 // nats-server per POST, and NATS messages the service sent per POST.
 import { runAutocannon, type ClosedRun } from '../lib/autocannon.ts'
+import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
 import type { BenchContext } from '../lib/context.ts'
 import { connectionCounters, waitConsumersIdle } from '../lib/nats.ts'
 import { cpuMs } from '../lib/processes.ts'
@@ -43,6 +44,7 @@ export async function closedRun(
     connections: CONNECTIONS,
     durationS: settings.closedSeconds,
     idempotencyKeys,
+    authorization: ctx.security.bearer('client'),
   })
   const after = {
     svc: cpuMs(svc.proc.pid),
@@ -72,15 +74,23 @@ export function toClosedFigures(samples: readonly ClosedSample[]): ClosedFigures
   }
 }
 
+/** The projection's durable consumer (the intake sections run no other worker). */
+const PROJECTION_CONSUMER: SagaConsumerName = 'order-status'
+
 /** The order service's projection works off what the intake published; let it finish before the next run. */
 export async function quiesceOrders(ctx: BenchContext): Promise<number> {
   const started = performance.now()
-  await waitConsumersIdle(ctx.nats.jsm, 'ORDERS', 300_000)
+  await waitConsumersIdle(ctx.nats.jsm, 'ORDERS', 300_000, [PROJECTION_CONSUMER])
   return performance.now() - started
 }
 
 /** A short unmeasured run so every service is measured warm (JIT, connection pools). */
 export async function warmUp(ctx: BenchContext, svc: BenchService): Promise<void> {
   if (ctx.settings.smoke) return
-  await runAutocannon({ url: `${svc.url}/orders`, connections: CONNECTIONS, durationS: 1 })
+  await runAutocannon({
+    url: `${svc.url}/orders`,
+    connections: CONNECTIONS,
+    durationS: 1,
+    authorization: ctx.security.bearer('client'),
+  })
 }
