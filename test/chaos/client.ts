@@ -1,15 +1,18 @@
 // A client as a real one behaves: POST /orders with an Idempotency-Key, and on
-// a 503 or a network error the same request again with the same key, backing off.
+// a 503 or a network error the same request again with the same key, backing off;
+// on a 429 again after the Retry-After it was given.
 import type { OrderKind, OrderRequest } from './order-mix.ts'
 import { bearer } from '../support/provision.ts'
 
-export type AttemptOutcome = 'accepted' | 'unavailable' | 'network_error' | 'other_status'
+export type AttemptOutcome = 'accepted' | 'unavailable' | 'rate_limited' | 'network_error' | 'other_status'
 
 export interface Attempt {
   startedAt: number
   endedAt: number
   outcome: AttemptOutcome
   status?: number
+  /** Seconds from `Retry-After`, on a 429. */
+  retryAfterS?: number
 }
 
 export interface PlacedOrder {
@@ -57,8 +60,9 @@ async function postOnce(
     return {
       startedAt,
       endedAt,
-      outcome: res.status === 503 ? 'unavailable' : 'other_status',
+      outcome: res.status === 503 ? 'unavailable' : res.status === 429 ? 'rate_limited' : 'other_status',
       status: res.status,
+      ...(res.status === 429 ? { retryAfterS: Number(res.headers.get('Retry-After') ?? '1') || 1 } : {}),
     }
   } catch {
     return { startedAt, endedAt: Date.now(), outcome: 'network_error' }
@@ -84,7 +88,7 @@ export async function placeWithRetry(
       return order
     }
     if (attempt.outcome === 'other_status') return order
-    const pause = backoffMs(n)
+    const pause = attempt.outcome === 'rate_limited' ? (attempt.retryAfterS ?? 1) * 1_000 : backoffMs(n)
     if (Date.now() + pause > giveUpAt) return order
     // A client's backoff between retries, not synchronisation.
     await new Promise((resolve) => setTimeout(resolve, pause))

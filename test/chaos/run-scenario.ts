@@ -42,8 +42,15 @@ export async function runScenario(
   const began = Date.now()
   const options = {
     maxLines: 500_000,
-    workerEnv: profile.ackWaitMs === undefined ? {} : { CONSUMER_ACK_WAIT_MS: String(profile.ackWaitMs) },
     ...scenario.stackOptions,
+    workerEnv: {
+      // The load is one API key at up to 30 orders/s plus every retry of an
+      // outage: a fault suite, not a rate-limit test (those are in workers/order).
+      RATE_LIMIT_PER_SECOND: '1000',
+      RATE_LIMIT_BURST: '2000',
+      ...(profile.ackWaitMs === undefined ? {} : { CONSUMER_ACK_WAIT_MS: String(profile.ackWaitMs) }),
+      ...scenario.stackOptions?.workerEnv,
+    },
   }
   const stack = scenario.cluster ? await startClusterSagaStack(options) : await startSagaStack(options)
   const nc = await connect({

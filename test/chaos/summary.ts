@@ -64,7 +64,7 @@ export function outcomeTable(orders: readonly PlacedOrder[], views: ReadonlyMap<
     ...OUTCOMES.map((outcome) => String(counts.get(`${kind}/${outcome}`) ?? 0)),
   ])
   const table = formatTable(['kind', 'sent', ...OUTCOMES], rows)
-  const requests = `requests: ${attempts.length} (202: ${by('accepted')}, 503: ${by('unavailable')}, network errors: ${by('network_error')}, other status: ${by('other_status')})`
+  const requests = `requests: ${attempts.length} (202: ${by('accepted')}, 503: ${by('unavailable')}, 429: ${by('rate_limited')}, network errors: ${by('network_error')}, other status: ${by('other_status')})`
   return `${table}\n${requests}\n${latencyLine(orders, views)}`
 }
 

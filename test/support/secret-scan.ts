@@ -2,9 +2,30 @@
 // buckets are streams too) and every log line, searched for the tokens sent.
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
+import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 
-/** `stream#seq` of every stored message (headers and data) that matches `pattern`. */
-export async function findInStreams(nc: NatsConnection, pattern: RegExp): Promise<string[]> {
+/**
+ * `stream#seq` of every stored message (headers and data) that matches
+ * `pattern`. Read again from the start while JetStream does not answer (a
+ * stream leader elected after a fault), within `timeoutMs`.
+ */
+export async function findInStreams(
+  nc: NatsConnection,
+  pattern: RegExp,
+  timeoutMs = 30_000,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await scanStreams(nc, pattern)
+    } catch (error) {
+      if (!isNatsUnavailable(error) || Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+  }
+}
+
+async function scanStreams(nc: NatsConnection, pattern: RegExp): Promise<string[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5_000 })
   const js = jetstream(nc, { timeout: 5_000 })
   const hits: string[] = []
