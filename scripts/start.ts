@@ -12,7 +12,7 @@ import { banner, shown } from './start/banner.ts'
 import { waitReady, seedCatalog } from './start/catalog.ts'
 import { natsPublicKeys } from '../shared/security/deployment-secrets.ts'
 import { renderAuthorization } from '../shared/security/nats-auth-config.ts'
-import { beforeWorkers, createContext, workerEnv, type StackContext } from './start/context.ts'
+import { beforeWorkers, createContext, inheritedEnv, workerEnv, type StackContext } from './start/context.ts'
 import { loadStackSecrets } from './start/secrets.ts'
 import { natsServerConfig, resolveServerBin, startNatsServer } from './start/nats.ts'
 import { parseStartOptions, USAGE, WORKERS, type StartOptions } from './start/options.ts'
@@ -203,7 +203,7 @@ async function main(): Promise<void> {
     supervisor.start({
       name,
       command: workerCommand(ctx.runtime, name, { root: projectRoot }),
-      env: { ...process.env, ...workerEnv(name, ctx) },
+      env: { ...inheritedEnv(process.env), ...workerEnv(name, ctx) },
       cwd: projectRoot,
     })
   await Promise.all(WORKERS.map((name) => waitReady(name, ctx.urls[name])))

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { liveProcesses, readStackFile, type StackInfo } from '../scripts/start/run-dir.ts'
+import { fromEnvFile, liveProcesses, readStackFile, type StackInfo } from '../scripts/start/run-dir.ts'
 import { spawnService } from './harness/process.ts'
 import { freePorts, waitFor } from './harness/wait-for.ts'
 
@@ -47,7 +47,7 @@ function withoutUnset(env: Record<string, string | undefined>): Record<string, s
 }
 
 /** `npm start` with its state in a fresh temp folder, on free ports, logs as JSON. */
-async function startNpmStack() {
+async function startNpmStack(given: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'first-hour-'))
   dirs.push(dir)
   const [nats, ws, order, inventory, payment, gateway] = await freePorts(6)
@@ -64,6 +64,7 @@ async function startNpmStack() {
     npm_config_update_notifier: 'false',
     ...{ NATS_URL: undefined, HOST: undefined, PAYMENT_GATEWAY_URL: undefined, LOG_LEVEL: undefined },
     ...{ API_KEY: undefined, ADMIN_API_KEY: undefined, GATEWAY_SECRET_KEY: undefined },
+    ...given,
   }
   // `npm start` itself: npm passes a Ctrl-C on to its script too, which must count once.
   const stack = await spawnService({
@@ -183,8 +184,20 @@ describe('npm start, the first hour', () => {
   }, 90_000)
 
   it("runs the README's shell blocks as printed (ports and state folder moved to the test's own)", async () => {
-    const { dir, ports, env, stack } = await startNpmStack()
+    // The contract for clients: npm start takes these keys from its environment.
+    const given = {
+      API_KEY: `readme-client-${process.pid}`,
+      ADMIN_API_KEY: `readme-admin-${process.pid}`,
+      GATEWAY_SECRET_KEY: `readme-gateway-${process.pid}`,
+    }
+    const { dir, ports, env, stack } = await startNpmStack(given)
     try {
+      const envFile = fromEnvFile(readFileSync(join(dir, 'env'), 'utf8'))
+      expect({
+        API_KEY: envFile['API_KEY'],
+        ADMIN_API_KEY: envFile['ADMIN_API_KEY'],
+        GATEWAY_SECRET_KEY: envFile['GATEWAY_SECRET_KEY'],
+      }).toStrictEqual(given)
       const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
       const blocks = [...readme.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '')
       expect(blocks.length).toBeGreaterThan(0)

@@ -2,6 +2,7 @@
 // function), and the steps that run once NATS is up and before any worker starts.
 import type { Runtime } from '../runtime-commands.ts'
 import type { StartOptions, WorkerName } from './options.ts'
+import { SECRET_SETTINGS } from '../../shared/config/secrets.ts'
 import type { DeploymentSecrets } from '../../shared/security/deployment-secrets.ts'
 import { runProvision } from '../../workers/provision/main.ts'
 import { writeEnvFile } from './run-dir.ts'
@@ -45,12 +46,41 @@ export function createContext(options: StartOptions, nats: StackContext['nats'])
     logFormat: options.logFormat,
     operatorEnv: {
       NATS_URL: nats.url,
+      // Whether NATS_URL is npm start's own server: a shell that sourced this
+      // file and runs npm start again must not take it for an outside server.
+      ORDER_SAGA_NATS: nats.wsUrl === null ? 'outside' : 'own',
       ...(nats.wsUrl === null ? {} : { NATS_WS_URL: nats.wsUrl }),
       ORDER_URL: urls.order,
     },
     workerSecrets: { gateway: {}, order: {}, inventory: {}, payment: {} },
   }
 }
+
+/**
+ * What a worker inherits from npm start's environment: everything but the
+ * secrets (each worker gets only its own, as files) and the operator's
+ * settings from a sourced env file. `GATEWAY_SECRET_KEY=... npm start` would
+ * otherwise hand the gateway both NAME and NAME_FILE.
+ */
+export function inheritedEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string | undefined> {
+  const dropped = new Set<string>([
+    ...SECRET_SETTINGS.flatMap((name) => [name, `${name}_FILE`]),
+    ...OPERATOR_SETTINGS,
+  ])
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !dropped.has(name)))
+}
+
+/** Settings npm start reads for itself or writes for the operator's shell, never for a worker. */
+const OPERATOR_SETTINGS = [
+  'API_KEY',
+  'ADMIN_API_KEY',
+  'NATS_URL',
+  'NATS_WS_URL',
+  'ORDER_URL',
+  'ORDER_SAGA_NATS',
+] as const
 
 /** The environment a worker gets on top of npm start's own. */
 export function workerEnv(worker: WorkerName, ctx: StackContext): Record<string, string> {
@@ -72,6 +102,8 @@ export interface StartStep {
 /** The admin's provision step: streams, KV buckets and consumers, before any worker. */
 async function provision(ctx: StackContext, secrets: DeploymentSecrets): Promise<void> {
   const code = await runProvision({
+    // The stack's limits (NATS_REPLICAS, STREAM_*, CONSUMER_*) as the workers get them.
+    ...inheritedEnv(process.env),
     NATS_URL: ctx.nats.url,
     NATS_NKEY_SEED: secrets.nats.admin.seed,
     NATS_CONNECT_TIMEOUT_MS: '30000',

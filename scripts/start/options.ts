@@ -2,7 +2,7 @@
 import { ConfigError } from '../../shared/config/load-config.ts'
 import { logFormatFromEnv, type LogFormat } from '../../shared/observability/logger.ts'
 import { RUNTIMES, type Runtime } from '../runtime-commands.ts'
-import { stateDir } from './run-dir.ts'
+import { readEnvFile, stateDir } from './run-dir.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -93,7 +93,7 @@ export function parseStartOptions(argv: readonly string[], env: Env, isTTY: bool
     fresh,
     host: set(env['HOST']) ? env['HOST'] : '127.0.0.1',
     stateDir: stateDir(env),
-    natsUrl: set(env['NATS_URL']) ? env['NATS_URL'] : undefined,
+    natsUrl: set(env['NATS_URL']) && !isOwnNatsUrl(env) ? env['NATS_URL'] : undefined,
     nats: port('NATS_PORT', 4222, true),
     natsWs: port('NATS_WS_PORT', 4223, true),
     workers,
@@ -101,4 +101,14 @@ export function parseStartOptions(argv: readonly string[], env: Env, isTTY: bool
     paymentGatewayUrl: set(env['PAYMENT_GATEWAY_URL']) ? env['PAYMENT_GATEWAY_URL'] : undefined,
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, options }
+}
+
+/**
+ * NATS_URL came from sourcing the env file of an earlier npm start of this
+ * state folder, which ran its own server: that is no outside server.
+ */
+function isOwnNatsUrl(env: Env): boolean {
+  if (env['ORDER_SAGA_NATS'] !== 'own') return false
+  const written = readEnvFile(stateDir(env))
+  return written['ORDER_SAGA_NATS'] === 'own' && written['NATS_URL'] === env['NATS_URL']
 }

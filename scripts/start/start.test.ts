@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { inheritedEnv } from './context.ts'
 import { natsServerConfig } from './nats.ts'
 import { parseStartOptions } from './options.ts'
 import { checkPorts } from './ports.ts'
@@ -140,4 +141,45 @@ it('natsServerConfig listens where asked, with the JetStream store, a WebSocket 
       '',
     ].join('\n'),
   )
+})
+
+describe('what a worker inherits and which NATS_URL counts', () => {
+  it('a worker inherits no secret, no _FILE of one and no operator setting from npm start', () => {
+    const env = {
+      PATH: '/bin',
+      LOG_LEVEL: 'debug',
+      NATS_REPLICAS: '3',
+      API_KEY: 'k',
+      ADMIN_API_KEY: 'a',
+      GATEWAY_SECRET_KEY: 'g',
+      GATEWAY_SECRET_KEY_FILE: '/x',
+      API_KEYS: 'c:client:00',
+      NATS_NKEY_SEED_FILE: '/seed',
+      NATS_URL: 'nats://127.0.0.1:4222',
+      ORDER_SAGA_NATS: 'own',
+    }
+    expect(inheritedEnv(env)).toStrictEqual({ PATH: '/bin', LOG_LEVEL: 'debug', NATS_REPLICAS: '3' })
+  })
+
+  it("ignores a NATS_URL sourced from this state folder's env file of its own server, not another", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'start-own-url-'))
+    try {
+      writeEnvFile(dir, { NATS_URL: 'nats://127.0.0.1:4222', ORDER_SAGA_NATS: 'own' })
+      const parse = (url: string, marker = 'own') => {
+        const parsed = parseStartOptions(
+          [],
+          { ORDER_SAGA_STATE_DIR: dir, NATS_URL: url, ORDER_SAGA_NATS: marker },
+          false,
+        )
+        if (!parsed.ok) throw new Error(parsed.problems.join('; '))
+        return parsed.options.natsUrl
+      }
+      expect(parse('nats://127.0.0.1:4222')).toBeUndefined()
+      expect(parse('nats://elsewhere:4222')).toBe('nats://elsewhere:4222')
+      writeEnvFile(dir, { NATS_URL: 'nats://127.0.0.1:4222', ORDER_SAGA_NATS: 'outside' })
+      expect(parse('nats://127.0.0.1:4222')).toBe('nats://127.0.0.1:4222')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
