@@ -8,7 +8,8 @@ import { natsServerConfig } from './nats.ts'
 import { parseStartOptions } from './options.ts'
 import { checkPorts } from './ports.ts'
 import { fromEnvFile, operatorEnv, readEnvFile, toEnvFile, wipeStateDir, writeEnvFile } from './run-dir.ts'
-import { nextRestartDelay } from './supervisor.ts'
+import { nextRestartDelay, Supervisor } from './supervisor.ts'
+import { waitFor } from '../../test/harness/wait-for.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'start-unit-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
@@ -181,5 +182,26 @@ describe('what a worker inherits and which NATS_URL counts', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('the supervisor when a worker cannot be spawned', () => {
+  it('reports it as an exit (fatal at start-up) and stops at once', async () => {
+    const fatal: string[] = []
+    const supervisor = new Supervisor({
+      log: () => undefined,
+      onFatal: (name, how) => fatal.push(`${name}: ${how}`),
+    })
+    supervisor.start({
+      name: 'ghost',
+      command: { cmd: join(tmpdir(), 'no-such-command-here'), args: [] },
+      env: {},
+      cwd: tmpdir(),
+    })
+    await waitFor(() => fatal.length > 0, { timeoutMs: 5_000, message: 'the fatal report' })
+    expect(fatal).toStrictEqual([expect.stringMatching(/^ghost: could not start \(.*ENOENT.*\)$/)])
+    const started = Date.now()
+    await supervisor.stop(15_000)
+    expect(Date.now() - started).toBeLessThan(2_000)
   })
 })

@@ -63,10 +63,16 @@ export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** Resolves once the child has exited, or failed to start at all (then Node emits `error` and never `exit`). */
 export function exitOf(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null
     ? Promise.resolve()
-    : new Promise((done) => child.once('exit', () => done()))
+    : new Promise((done) => {
+        child.once('exit', () => done())
+        child.once('error', () => {
+          if (child.pid === undefined) done()
+        })
+      })
 }
 
 export class Supervisor {
@@ -108,7 +114,11 @@ export class Supervisor {
       exited: exitOf(child),
     }
     this.#workers.set(spec.name, worker)
-    child.once('error', (error) => this.#opts.log(`${spec.name}: ${error.message}`))
+    child.once('error', (error) => {
+      this.#opts.log(`${spec.name}: ${error.message}`)
+      // A spawn that failed (no such command) never exits: count it as an exit.
+      if (child.pid === undefined) this.#exited(worker, `could not start (${error.message})`)
+    })
     child.once('exit', (code, signal) => this.#exited(worker, how(code, signal)))
     if (restarts > 0) this.#opts.log(`${spec.name} restarted (pid ${child.pid}, restart ${restarts})`)
     this.#opts.onPids?.(this.pids())
