@@ -3,7 +3,7 @@ import { loadInventoryConfig } from '../workers/inventory/config.ts'
 import { loadOrderConfig } from '../workers/order/config.ts'
 import { loadPaymentConfig } from '../workers/payment/config.ts'
 import { ConfigError } from '../shared/config/load-config.ts'
-import { workerSecrets } from './harness/test-secrets.ts'
+import { testSecrets, workerSecrets } from './harness/test-secrets.ts'
 
 describe('loadConfig', () => {
   it('applies the documented defaults', async () => {
@@ -37,6 +37,16 @@ describe('loadConfig', () => {
     expect((caught as ConfigError).message).toContain('PAYMENT_TOKEN_PRIVATE_KEYS')
     expect((caught as ConfigError).message).not.toContain('secret-material')
     expect(() => loadOrderConfig({})).toThrow(/PAYMENT_TOKEN_PUBLIC_KEY/)
+  })
+
+  it('refuses a private key or a list as the intake public key, without quoting it', async () => {
+    const given = await workerSecrets('order')
+    const { privateJwk } = testSecrets().sealing
+    const attempt = (value: string) => () => loadOrderConfig({ ...given, PAYMENT_TOKEN_PUBLIC_KEY: value })
+    expect(attempt(JSON.stringify(privateJwk))).toThrow(/PAYMENT_TOKEN_PUBLIC_KEY: is a private key/)
+    expect(attempt(JSON.stringify(privateJwk))).not.toThrow(String(privateJwk.d))
+    const pub = given['PAYMENT_TOKEN_PUBLIC_KEY'] ?? ''
+    expect(attempt(`[${pub},${pub}]`)).toThrow(/must be one public JWK/)
   })
 
   it('reads several servers and treats empty values as unset', async () => {

@@ -301,7 +301,16 @@ export async function ensureBucket(
       ...(spec.ttlMs > 0 ? { ttl: spec.ttlMs } : {}),
     })
   }
-  // An existing bucket keeps its configuration, but for the size cap.
-  if (existing.max_bytes !== maxBytes) await jsm.streams.update(stream, { ...existing, max_bytes: maxBytes })
+  // An existing bucket keeps its configuration, but for the size cap and
+  // replicas raised (never lowered, as for streams).
+  if (limits.replicas < existing.num_replicas) {
+    throw new ReplicasLoweredError(
+      `bucket ${name} has ${existing.num_replicas} replicas; NATS_REPLICAS=${limits.replicas} would lower them ` +
+        `(set NATS_REPLICAS=${existing.num_replicas}, or lower them deliberately with the nats CLI)`,
+    )
+  }
+  if (existing.max_bytes !== maxBytes || existing.num_replicas !== limits.replicas) {
+    await jsm.streams.update(stream, { ...existing, max_bytes: maxBytes, num_replicas: limits.replicas })
+  }
   return await kvm.open(name, { allow_direct: false }) // leader reads, as above
 }

@@ -5,6 +5,7 @@
  */
 import { IDENTITIES, type Identity } from './access.ts'
 import { sha256, toHex, type ApiKeyRole } from '../http/api-keys.ts'
+import { toBase64Url } from './base64url.ts'
 import { createNkeyIdentity, type NkeyIdentity } from './nats-identity.ts'
 import { generateSealingKeyPair, type SealingKeyPair } from './sealed-token.ts'
 
@@ -20,10 +21,7 @@ export interface DeploymentSecrets {
 
 /** A random secret: `prefix` + 32 bytes, base64url. */
 export function randomSecret(prefix: string): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32))
-  let binary = ''
-  for (const b of bytes) binary += String.fromCharCode(b)
-  return `${prefix}${btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`
+  return `${prefix}${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`
 }
 
 export interface GivenSecrets {

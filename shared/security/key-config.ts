@@ -13,3 +13,23 @@ export const jwkListFromEnv = v.pipe(
     }
   }),
 )
+
+/**
+ * The intake's key: exactly one public P-256 JWK. A private key (a `d`) or a
+ * list is refused: an intake that held the private key could open tokens.
+ */
+export const publicJwkFromEnv = v.pipe(
+  jwkListFromEnv,
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const [key, ...more] = dataset.value
+    if (key === undefined || more.length > 0) {
+      addIssue({ message: 'must be one public JWK, not a list' })
+      return NEVER
+    }
+    if (key.d !== undefined) {
+      addIssue({ message: 'is a private key: give the intake only the public key (without "d")' })
+      return NEVER
+    }
+    return key
+  }),
+)

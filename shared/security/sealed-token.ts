@@ -26,7 +26,12 @@ export const SEALED_TOKEN_PATTERN =
 
 /** A sealed token that does not open: wrong key, wrong order, tampered or malformed. */
 export class SealedTokenError extends Error {
-  override readonly name = 'SealedTokenError'
+  override readonly name: string = 'SealedTokenError'
+}
+
+/** A token sealed for a key this service does not hold: a configuration fault (a rotation in the wrong order), not a bad card. */
+export class UnknownSealingKeyError extends SealedTokenError {
+  override readonly name = 'UnknownSealingKeyError'
 }
 
 export interface TokenSealer {
@@ -149,7 +154,8 @@ export async function createTokenOpener(
     const hit = derived.get(cacheKey)
     if (hit !== undefined) return hit
     const privateKey = keys.get(kid)
-    if (privateKey === undefined) return Promise.reject(new SealedTokenError(`no private key with id ${kid}`))
+    if (privateKey === undefined)
+      return Promise.reject(new UnknownSealingKeyError(`no private key with id ${kid}`))
     const raw = fromBase64Url(senderPublic)
     const made = crypto.subtle
       .importKey('raw', raw, CURVE, false, [])

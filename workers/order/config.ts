@@ -3,7 +3,7 @@ import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
-import { jwkListFromEnv } from '../../shared/security/key-config.ts'
+import { publicJwkFromEnv } from '../../shared/security/key-config.ts'
 
 export const OrderConfigSchema = v.object({
   PORT: intFromEnv(3000, 0, 65535),
@@ -17,7 +17,7 @@ export const OrderConfigSchema = v.object({
   /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */
   ORDER_STATUS_WAIT_MS: intFromEnv(1_000, 0, 10_000),
   /** The payment service's public key (a P-256 JWK): card tokens are sealed with it. Or PAYMENT_TOKEN_PUBLIC_KEY_FILE. */
-  PAYMENT_TOKEN_PUBLIC_KEY: jwkListFromEnv,
+  PAYMENT_TOKEN_PUBLIC_KEY: publicJwkFromEnv,
   /** Run the order-status projection consumer in this process. */
   ORDER_PROJECTION: v.optional(v.picklist(['on', 'off'], 'must be on or off'), 'on'),
   /** `<id>:<role>:<sha256 hex>` entries, comma or newline separated; both order routes want a key. Or API_KEYS_FILE. */

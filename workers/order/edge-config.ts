@@ -4,7 +4,7 @@ import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
-import { jwkListFromEnv } from '../../shared/security/key-config.ts'
+import { publicJwkFromEnv } from '../../shared/security/key-config.ts'
 import { intFromEnv, loadConfig, logLevelFromEnv, urlListFromEnv } from '../../shared/config/load-config.ts'
 
 /** NATS over WebSocket only: the edge has no TCP client. */
@@ -28,7 +28,7 @@ export const EdgeOrderConfigSchema = v.object({
   NATS_PASSWORD: secret,
   LOG_LEVEL: logLevelFromEnv,
   /** The payment service's public key (P-256 JWK): card tokens are sealed with it. */
-  PAYMENT_TOKEN_PUBLIC_KEY: jwkListFromEnv,
+  PAYMENT_TOKEN_PUBLIC_KEY: publicJwkFromEnv,
   ORDER_MAX_BODY_BYTES: intFromEnv(64 * 1024, 1024, 16 * 1024 * 1024),
   ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
   /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */

@@ -57,13 +57,11 @@ function isolateFor(env: EdgeEnv): Isolate | ConfigError {
   try {
     const config = loadEdgeOrderConfig(env)
     const logger = createConsoleLogger({ service: 'order-edge', level: config.LOG_LEVEL })
-    const [paymentKey] = config.PAYMENT_TOKEN_PUBLIC_KEY
-    if (paymentKey === undefined) throw new ConfigError(['PAYMENT_TOKEN_PUBLIC_KEY: holds no key'])
     isolate = {
       config,
       logger,
       metrics: createLightMetrics('order-edge'),
-      sealer: lazySealer(paymentKey),
+      sealer: lazySealer(config.PAYMENT_TOKEN_PUBLIC_KEY),
       verifier: createApiKeyVerifier(config.API_KEYS),
       limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     }

@@ -29,11 +29,9 @@ export async function startOrderService(
   const projection: RunningConsumer | undefined =
     config.ORDER_PROJECTION === 'on' ? await startProjection(rt, statusKv) : undefined
 
-  const [paymentKey] = config.PAYMENT_TOKEN_PUBLIC_KEY
-  if (paymentKey === undefined) throw new Error('PAYMENT_TOKEN_PUBLIC_KEY holds no key')
   const store = createNatsOrderStore({
     js: rt.js,
-    sealer: await createTokenSealer(paymentKey),
+    sealer: await createTokenSealer(config.PAYMENT_TOKEN_PUBLIC_KEY),
     statusKv,
     idempotencyKv,
     isConnected: rt.nats.isConnected,

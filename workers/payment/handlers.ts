@@ -2,7 +2,11 @@ import type { EventOf } from '../../schemas/events.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
-import { SealedTokenError, type TokenOpener } from '../../shared/security/sealed-token.ts'
+import {
+  SealedTokenError,
+  UnknownSealingKeyError,
+  type TokenOpener,
+} from '../../shared/security/sealed-token.ts'
 import { CircuitOpenError, GatewayUnavailableError, type GatewayClient } from './gateway-client.ts'
 
 export interface PaymentHandlerDeps {
@@ -50,7 +54,7 @@ export function createPaymentHandlers({
       // done in the wrong order): retried, then dead-lettered for a replay once
       // the key is in place. A token that does not open under a key it holds
       // was sealed for another order or altered: the card is refused.
-      if (!(error instanceof SealedTokenError) || /no private key/.test(error.message)) throw error
+      if (!(error instanceof SealedTokenError) || error instanceof UnknownSealingKeyError) throw error
       ctx.logger.warn({ err: error }, 'sealed payment token does not open; declining')
       return failed('declined', 'invalid_payment_token')
     }
