@@ -55,6 +55,11 @@ export function rateLimited(c: Context, retryAfterSeconds: number): Response {
   return c.json({ error: 'rate_limited', message: `too many requests; retry in ${retryAfterSeconds} s` }, 429)
 }
 
+/** True once `requireApiKey` accepted the request's key (a route that wants none never has one). */
+export function hasApiKey(c: Context<AuthEnv>): boolean {
+  return c.get('apiKey') !== undefined
+}
+
 /** Accepts a request with a valid key of an allowed role; sets `apiKey`. */
 export function requireApiKey({ verifier, roles, limiter }: AuthOptions): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {

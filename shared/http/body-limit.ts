@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context, Env, MiddlewareHandler } from 'hono'
 import { clientAddress, setClientAddress } from './client-address.ts'
 
 export function payloadTooLarge(c: Context, maxBytes: number): Response {
@@ -7,20 +7,45 @@ export function payloadTooLarge(c: Context, maxBytes: number): Response {
   return c.json({ error: 'payload_too_large', message: `the body must be at most ${maxBytes} bytes` }, 413)
 }
 
+function declaredTooLarge(c: Context, maxBytes: number): boolean {
+  const declared = c.req.header('Content-Length')
+  return declared !== undefined && !(/^\d{1,15}$/.test(declared.trim()) && Number(declared) <= maxBytes)
+}
+
 /**
- * Refuses a body over `maxBytes` with 413 on every route, before anything
- * else reads it: at once when `Content-Length` says so, else (chunked, or a
- * length that lies) as soon as the bytes read pass the limit. Never holds
- * more than `maxBytes` of a body; a body within the limit is handed on.
+ * 413 at once when `Content-Length` says the body is over `maxBytes`; reads
+ * nothing. Cheap enough to run before authentication.
  */
-export function limitBody(maxBytes: number): MiddlewareHandler {
+export function limitDeclaredBody(maxBytes: number): MiddlewareHandler {
+  return async (c, next) => (declaredTooLarge(c, maxBytes) ? payloadTooLarge(c, maxBytes) : next())
+}
+
+export interface LimitBodyOptions<E extends Env> {
+  /**
+   * Whether the route may read the body: then it is held (at most
+   * `maxBytes`) and handed on; else it is read chunk by chunk and dropped,
+   * only to enforce the limit. Default: always held.
+   */
+  hold?: (c: Context<E>) => boolean
+}
+
+/**
+ * Refuses a body over `maxBytes` with 413: at once when `Content-Length` says
+ * so, else (chunked, or a length that lies) as soon as the bytes read pass
+ * the limit. Never holds more than `maxBytes` of a body; a body within the
+ * limit is handed on. It reads the body: on a route that wants an API key,
+ * register it after the key check, so nobody without a key makes the
+ * service read (let alone hold) a body.
+ */
+export function limitBody<E extends Env = Env>(
+  maxBytes: number,
+  { hold = () => true }: LimitBodyOptions<E> = {},
+): MiddlewareHandler<E> {
   return async (c, next) => {
-    const declared = c.req.header('Content-Length')
-    if (declared !== undefined && !(/^\d{1,15}$/.test(declared.trim()) && Number(declared) <= maxBytes)) {
-      return payloadTooLarge(c, maxBytes)
-    }
+    if (declaredTooLarge(c, maxBytes)) return payloadTooLarge(c, maxBytes)
     const body = c.req.raw.body
     if (body === null) return next()
+    const keep = hold(c)
     const reader = body.getReader()
     const chunks: Uint8Array[] = []
     let size = 0
@@ -32,16 +57,16 @@ export function limitBody(maxBytes: number): MiddlewareHandler {
         void reader.cancel().catch(() => undefined)
         return payloadTooLarge(c, maxBytes)
       }
-      chunks.push(value)
-    }
-    const bytes = new Uint8Array(size)
-    let offset = 0
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset)
-      offset += chunk.byteLength
+      if (keep) chunks.push(value)
     }
     // GET and HEAD cannot carry a body on: their handlers read none.
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+    if (keep && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      const bytes = new Uint8Array(size)
+      let offset = 0
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset)
+        offset += chunk.byteLength
+      }
       const raw = c.req.raw
       c.req.raw = new Request(raw, { body: bytes, signal: raw.signal })
       setClientAddress(c.req.raw, clientAddress(raw))

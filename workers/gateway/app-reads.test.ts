@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { endlessBody, streamed } from '../../shared/http/endless-body-fixture.ts'
 import { authorized, chargeBody, createTestApp, created } from './app-fixture.ts'
 
 describe('reading charges', () => {
@@ -64,6 +65,24 @@ describe('the secret key', () => {
     expect(res.headers.get('WWW-Authenticate')).toMatch(/^Bearer realm="order-saga"/)
     expect(((await res.json()) as { error: string }).error).toBe('unauthorized')
     expect(await listCharges()).toStrictEqual({ charges: [] })
+  })
+
+  it.each([
+    ['no key', {}],
+    ['a wrong key', { Authorization: 'Bearer gw_sk_wrong' }],
+  ])('answers POST /charges with %s 401 before reading a byte of the body', async (_name, headers) => {
+    const { app } = createTestApp({ config: { maxBodyBytes: 1024 } })
+    const body = endlessBody()
+    const res = await app.request(
+      '/charges',
+      streamed('POST', body.stream, {
+        'Idempotency-Key': 'k-1',
+        'Content-Type': 'application/json',
+        ...headers,
+      }),
+    )
+    expect(res.status).toBe(401)
+    expect(body.reads()).toBe(0)
   })
 
   it('leaves GET /, /health, /ready and /metrics open', async () => {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { createSecretVerifier } from '../../shared/http/api-keys.ts'
-import { requireApiKey } from '../../shared/http/auth.ts'
-import { limitBody } from '../../shared/http/body-limit.ts'
+import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
+import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import { parseJsonBody } from '../../shared/http/json-body.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
@@ -66,13 +66,15 @@ export function createApp({
     roles: ['admin'],
   })
 
-  const app = new Hono()
+  const app = new Hono<AuthEnv>()
   app.use(httpMetrics(metrics))
-  app.use(limitBody(config.maxBodyBytes))
-  app.get('/', serviceIndex('gateway', app))
-  app.route('/', createObservabilityRoutes({ metrics, checkReady: () => Promise.resolve({ ok: true }) }))
+  app.use(limitDeclaredBody(config.maxBodyBytes))
   app.use('/charges', secretKey)
   app.use('/charges/*', secretKey)
+  // After the key check: nobody without the secret key makes the gateway read a body.
+  app.use(limitBody(config.maxBodyBytes, { hold: hasApiKey }))
+  app.get('/', serviceIndex('gateway', app))
+  app.route('/', createObservabilityRoutes({ metrics, checkReady: () => Promise.resolve({ ok: true }) }))
 
   app.post('/charges', async (c) => {
     const key = parseIdempotencyKey(c.req.header('Idempotency-Key'))

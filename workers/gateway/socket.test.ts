@@ -1,11 +1,16 @@
 // Real sockets against the gateway running on Bun (Bun.serve): uploads cut
 // off, bad chunked framing and oversized bodies are never a 500 nor an
-// `unhandled error`. The Node server is covered by shared/runtime/server-aborts.test.ts.
+// `unhandled error`. The Node server is covered by shared/runtime/server-aborts.test.ts,
+// and here for bodies sent without the key (which the gateway never reads).
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { chunk, rawExchange, requestHead } from '../../shared/http/raw-http-fixture.ts'
+import { createLogger } from '../../shared/observability/logger.ts'
+import { createMetrics } from '../../shared/observability/metrics.ts'
+import { serveHttp } from '../../shared/runtime/server.ts'
 import { spawnService, type ServiceHandle } from '../../test/harness/process.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
+import { createApp } from './app.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const SECRET_KEY = 'gw_sk_socket_test'
@@ -34,8 +39,8 @@ afterAll(async () => {
   await gateway?.[Symbol.asyncDispose]()
 })
 
-async function count(status: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+async function count(status: string, on = port): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${on}/metrics`)).text()
   return text
     .split('\n')
     .filter((line) => line.startsWith('http_requests_total{') && line.includes(`status="${status}"`))
@@ -89,5 +94,60 @@ describe('the gateway on Bun facing broken clients', () => {
     ).toStrictEqual([])
     const health = await fetch(`http://127.0.0.1:${port}/health`)
     expect(health.status).toBe(200)
+  })
+})
+
+/** Without the key: a body too big, or cut off; the gateway answers 401 (413 for a declared length) and reads none. */
+async function keylessUploads(on: number): Promise<(number | undefined)[]> {
+  const { Authorization: _key, ...keyless } = headers
+  const piece = new Uint8Array(8 * 1024).fill(0x20)
+  const statuses: (number | undefined)[] = []
+  for (const parts of [Array.from({ length: 4 }, () => chunk(piece)), [chunk('{"amountCents":')]]) {
+    statuses.push(
+      (await rawExchange(on, requestHead('POST', '/charges', keyless), parts, { then: 'read' })).status,
+    )
+  }
+  const declared = requestHead('POST', '/charges', keyless, 127 * 1024 * 1024)
+  statuses.push((await rawExchange(on, declared, [], { then: 'read' })).status)
+  await rawExchange(on, requestHead('POST', '/charges', keyless, 1_000), ['{"partial":'], { then: 'destroy' })
+  return statuses
+}
+
+describe('the gateway facing uploads without its key', () => {
+  it('on Bun: 401 (413 for a declared length), no 500, no error line, still serving', async () => {
+    expect(await keylessUploads(port)).toStrictEqual([401, 401, 413])
+    expect(await count('500')).toBe(0)
+    expect(
+      gateway.lines().filter((l) => l.includes('"level":"error"') || l.includes('unhandled error')),
+    ).toStrictEqual([])
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200)
+  })
+
+  it('on Node: the same', async () => {
+    const lines: string[] = []
+    const app = createApp({
+      config: {
+        failureRate: 0,
+        latencyMs: 0,
+        slowMs: 0,
+        flakyFailures: 0,
+        secretKey: SECRET_KEY,
+        maxBodyBytes: 16 * 1024,
+      },
+      logger: createLogger({
+        service: 'gateway',
+        level: 'debug',
+        destination: { write: (l) => lines.push(l) },
+      }),
+      metrics: createMetrics('gateway'),
+    })
+    const server = await serveHttp({ fetch: (request) => app.fetch(request), port: 0, hostname: '127.0.0.1' })
+    onTestFinished(() => server.close())
+    expect(await keylessUploads(server.port)).toStrictEqual([401, 401, 413])
+    expect(await count('500', server.port)).toBe(0)
+    expect(lines.filter((l) => l.includes('"level":"error"') || l.includes('unhandled error'))).toStrictEqual(
+      [],
+    )
+    expect((await fetch(`http://127.0.0.1:${server.port}/health`)).status).toBe(200)
   })
 })

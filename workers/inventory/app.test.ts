@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
+import { endlessBody, streamed } from '../../shared/http/endless-body-fixture.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import { createApp } from './app.ts'
@@ -92,6 +93,20 @@ describe('inventory HTTP security', () => {
     expect(res.status).toBe(401)
     expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="order-saga", error="invalid_token"')
     expect(((await res.json()) as { error: string }).error).toBe('unauthorized')
+  })
+
+  it.each([
+    ['no key', {}, 401],
+    ['an unknown key', { Authorization: 'Bearer sk_guess' }, 401],
+    ['a client key', bearer('alice'), 403],
+  ])('answers PUT with %s before reading a byte of the body', async (_name, headers, status) => {
+    const body = endlessBody()
+    const res = await appWithMemory().request(
+      '/inventory/SKU-1',
+      streamed('PUT', body.stream, { 'Content-Type': 'application/json', ...headers }),
+    )
+    expect(res.status).toBe(status)
+    expect(body.reads()).toBe(0)
   })
 
   it('answers PUT with a client key 403 forbidden', async () => {

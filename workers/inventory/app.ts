@@ -1,9 +1,9 @@
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import * as v from 'valibot'
 import { SkuSchema } from '../../schemas/primitives.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
-import { requireApiKey } from '../../shared/http/auth.ts'
-import { limitBody } from '../../shared/http/body-limit.ts'
+import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
+import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import {
   createObservabilityRoutes,
@@ -40,9 +40,16 @@ export function createApp({
   verifier,
   maxBodyBytes = SMALL_BODY_BYTES,
 }: InventoryAppDeps) {
-  const app = new Hono()
+  const app = new Hono<AuthEnv>()
   app.use(httpMetrics(metrics))
-  app.use(limitBody(maxBodyBytes))
+  app.use(limitDeclaredBody(maxBodyBytes))
+  // The README's walk-through reads stock without a key: only setting it is guarded.
+  const adminKey = requireApiKey({ verifier, roles: ['admin'] })
+  const adminKeyToPut: MiddlewareHandler<AuthEnv> = (c, next) =>
+    c.req.method === 'PUT' ? adminKey(c, next) : next()
+  app.use('/inventory/:sku', adminKeyToPut)
+  // After the key check: nobody without an admin key makes the service read a body.
+  app.use(limitBody(maxBodyBytes, { hold: hasApiKey }))
   app.get('/', serviceIndex('inventory', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady }))
 
@@ -55,8 +62,7 @@ export function createApp({
     return c.json(toStockView(record))
   })
 
-  // The README's walk-through reads stock without a key: only setting it is guarded.
-  app.put('/inventory/:sku', requireApiKey({ verifier, roles: ['admin'] }), async (c) => {
+  app.put('/inventory/:sku', async (c) => {
     const sku = c.req.param('sku')
     if (!v.is(SkuSchema, sku))
       return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)

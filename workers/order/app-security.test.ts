@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { OrderStatus } from '../../schemas/order-status.ts'
 import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
 import { setClientAddress } from '../../shared/http/client-address.ts'
+import { endlessBody, streamed } from '../../shared/http/endless-body-fixture.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
@@ -183,7 +184,7 @@ describe('order intake rate limits', () => {
 })
 
 describe('order intake limits and errors', () => {
-  it('answers 413 on any route, before authentication, declared or chunked', async () => {
+  it('answers 413 on any route, a declared length before authentication, chunked on open routes', async () => {
     const { app } = setup({ maxBodyBytes: 1024 })
     const big = 'x'.repeat(4096)
     const declared = await app.request('/orders', {
@@ -203,6 +204,32 @@ describe('order intake limits and errors', () => {
         message: 'the body must be at most 1024 bytes',
       })
     }
+  })
+
+  it.each([
+    ['no key', {}],
+    ['an unknown key', { Authorization: 'Bearer sk_guess' }],
+  ])('answers %s 401 before reading a byte of the body', async (_name, headers) => {
+    const { app, calls } = setup({ maxBodyBytes: 1024 })
+    const body = endlessBody()
+    const res = await app.request(
+      '/orders',
+      streamed('POST', body.stream, { 'Content-Type': 'application/json', ...headers }),
+    )
+    expect(res.status).toBe(401)
+    expect(body.reads()).toBe(0)
+    expect(calls).toStrictEqual([])
+  })
+
+  it('reads the body once the key is good: a chunked body past the limit is 413', async () => {
+    const { app } = setup({ maxBodyBytes: 1024 })
+    const body = endlessBody()
+    const res = await app.request(
+      '/orders',
+      streamed('POST', body.stream, { 'Content-Type': 'application/json', ...bearer('alice') }),
+    )
+    expect(res.status).toBe(413)
+    expect(body.reads()).toBe(2)
   })
 
   it('answers a client that went away mid-body 499: no 500, no error line, counted as 499', async () => {

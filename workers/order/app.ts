@@ -3,8 +3,8 @@ import * as v from 'valibot'
 import { OrderIdSchema } from '../../schemas/primitives.ts'
 import { CreateOrderRequestV1 } from '../../schemas/order-request.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
-import { requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
-import { limitBody } from '../../shared/http/body-limit.ts'
+import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
+import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import {
   createObservabilityRoutes,
@@ -66,14 +66,16 @@ export function createApp({
     await next()
     c.header('X-Correlation-ID', c.get('correlationId'))
   })
-  app.use(limitBody(maxBodyBytes))
-
-  app.get('/', serviceIndex(service, app))
-  app.route('/', createObservabilityRoutes({ metrics, checkReady }))
-
+  app.use(limitDeclaredBody(maxBodyBytes))
   const clientOrAdmin = requireApiKey({ verifier, roles: ['client', 'admin'], limiter })
   app.use('/orders', clientOrAdmin)
   app.use('/orders/*', clientOrAdmin)
+  // After the key check: nobody without a key makes the intake read a body.
+  // Open routes read none; theirs is only counted against the limit.
+  app.use(limitBody(maxBodyBytes, { hold: hasApiKey }))
+
+  app.get('/', serviceIndex(service, app))
+  app.route('/', createObservabilityRoutes({ metrics, checkReady }))
 
   app.post('/orders', async (c) => {
     if (!isJsonContentType(c.req.header('Content-Type'))) {
