@@ -3,10 +3,20 @@
 // includes, the operator's env file, and the marker env file compose.yaml
 // reads (so that compose stops with a clear message until the folder exists).
 import { join } from 'node:path'
+import type { SecretHolder } from '../../shared/security/deployment-secrets.ts'
 
-/** The compose services that hold secrets, each with the identity (folder) it uses. */
+/** The compose services that hold secrets (one folder each). */
 export const COMPOSE_HOLDERS = ['order', 'order-status', 'inventory', 'payment', 'gateway', 'admin'] as const
 export type ComposeHolder = (typeof COMPOSE_HOLDERS)[number]
+
+/**
+ * The identity each one uses. The intake runs with ORDER_PROJECTION=off here
+ * (the projection is the order-status service), so it takes the intake-only
+ * identity, without the projection's grants.
+ */
+export function composeIdentity(holder: ComposeHolder): SecretHolder {
+  return holder === 'order' ? 'order-edge' : holder
+}
 
 /** The NATS nodes of compose.yaml: the route URLs and the server certificate's names. */
 export const NATS_NODES = ['nats-1', 'nats-2', 'nats-3'] as const

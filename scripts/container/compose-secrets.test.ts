@@ -11,7 +11,7 @@ import {
 } from '../../shared/security/deployment-secrets.ts'
 import { renderAuthorization } from '../../shared/security/nats-auth-config.ts'
 import { fromEnvFile } from '../start/run-dir.ts'
-import { COMPOSE_HOLDERS, NATS_NODES } from './compose-files.ts'
+import { COMPOSE_HOLDERS, composeIdentity, NATS_NODES } from './compose-files.ts'
 import { COMPOSE_DIR_VAR, makeComposeSecrets } from './compose-secrets.ts'
 
 let dir: string
@@ -34,7 +34,7 @@ describe('npm run compose:secrets', () => {
       expect([d, mode(d)]).toStrictEqual([d, '700'])
     const secrets = stored()
     for (const holder of COMPOSE_HOLDERS) {
-      const names = Object.keys(await serviceSecrets(holder, secrets))
+      const names = Object.keys(await serviceSecrets(composeIdentity(holder), secrets))
       for (const name of names) expect(mode(join(paths.holderDir(holder), name))).toBe('644')
     }
     for (const f of [paths.natsAuth, paths.natsRoutes, paths.caFile, paths.certFile, paths.keyFile])
@@ -109,7 +109,7 @@ describe.skipIf('missing' in tools)('compose.yaml and the secrets folder', () =>
     const secrets = stored()
     for (const holder of COMPOSE_HOLDERS) {
       const service = model.services[holder === 'admin' ? 'provision' : holder]
-      const names = Object.keys(await serviceSecrets(holder, secrets)).sort()
+      const names = Object.keys(await serviceSecrets(composeIdentity(holder), secrets)).sort()
       const mounts = (service?.secrets ?? []).filter((s) => s.target !== 'nats-ca.pem')
       expect([holder, mounts.map((s) => s.target).sort()]).toStrictEqual([holder, names])
       for (const { source, target } of mounts) {

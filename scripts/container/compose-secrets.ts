@@ -27,6 +27,7 @@ import {
   CERTIFICATE_HOSTS,
   COMPOSE_ENV_TEXT,
   COMPOSE_HOLDERS,
+  composeIdentity,
   composePaths,
   publishedNatsUrl,
   renderOperatorEnv,
@@ -92,7 +93,8 @@ export async function makeComposeSecrets(
     const dir = paths.holderDir(holder)
     privateDir(dir)
     for (const entry of readdirSync(dir)) clearStrayDir(join(dir, entry))
-    for (const file of Object.values(await secretFiles(paths.dir, holder, secrets))) chmodSync(file, MOUNTED)
+    const files = await secretFiles(paths.dir, composeIdentity(holder), secrets, holder)
+    for (const file of Object.values(files)) chmodSync(file, MOUNTED)
   }
   writeMounted(paths.natsAuth, renderAuthorization(natsPublicKeys(secrets)))
   writeMounted(paths.natsRoutes, renderRoutes(secrets.routePassword))

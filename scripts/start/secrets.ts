@@ -45,13 +45,14 @@ export async function loadStackSecrets(stateDir: string, env: Env): Promise<Depl
   return secrets
 }
 
-/** Writes one holder's secrets as files and returns them as NAME_FILE entries. */
+/** Writes one holder's secrets as files (in `secrets/<folder>`) and returns them as NAME_FILE entries. */
 export async function secretFiles(
   stateDir: string,
   holder: SecretHolder,
   secrets: DeploymentSecrets,
+  folder: string = holder,
 ): Promise<Record<string, string>> {
-  const dir = join(stateDir, 'secrets', holder)
+  const dir = join(stateDir, 'secrets', folder)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const entries: Record<string, string> = {}
   for (const [name, value] of Object.entries(await serviceSecrets(holder, secrets))) {

@@ -34,7 +34,7 @@ export const GRANTS = {
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'write' },
   },
   'order-edge': {
-    purpose: 'order intake at the edge (Workers, Deno Deploy): no projection',
+    purpose: 'order intake without the projection: the edge (Workers, Deno Deploy) and compose',
     publishes: [SUBJECTS.orderCreated],
     consumers: [],
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'read' },
