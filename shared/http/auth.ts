@@ -19,9 +19,8 @@ export interface AuthOptions {
   roles: readonly ApiKeyRole[]
   /**
    * Per key id after a key is accepted; per client address for failed
-   * attempts (a client whose failures emptied its bucket gets 429 before
-   * its key is even looked at, so guessing keys is slow and a right guess
-   * looks like a wrong one).
+   * attempts only (an address whose failures emptied its bucket gets 429
+   * for keys that are not valid, so guessing keys is slow).
    */
   limiter?: RateLimiter
 }
@@ -65,19 +64,27 @@ export function requireApiKey({ verifier, roles, limiter }: AuthOptions): Middle
   return async (c, next) => {
     // Registered for `/x` and `/x/*`, which can both match one request: check once.
     if (c.get('apiKey') !== undefined) return next()
-    // No address (a request built in process): no per-address limit, rather
-    // than one bucket everybody's failures would share.
-    const address = clientAddress(c.req.raw)
-    const failures = address === undefined ? undefined : `address:${addressKey(address)}`
-    if (limiter && failures !== undefined) {
-      const blocked = limiter.check(failures)
-      if (!blocked.ok) return rateLimited(c, blocked.retryAfterSeconds)
-    }
-    const header = c.req.header('Authorization')
-    const token = bearerToken(header)
+    // The key is verified first, whatever its address did before: behind a
+    // NAT or proxy every client shares one address, and anybody's bad
+    // requests must not turn everybody's valid keys into 429s. A valid key
+    // is limited by its own bucket only.
+    const token = bearerToken(c.req.header('Authorization'))
     const key = token === undefined ? null : await verifier.verify(token)
     if (key === null) {
-      if (failures !== undefined) limiter?.take(failures)
+      // Failed attempts are limited per address. The trade-off: an address
+      // that used up its failures gets 429 for a wrong key but is let through
+      // with a right one, so a guesser learns a guess was right; it learns it
+      // by sending that key, which it then has anyway, and the bucket still
+      // bounds how many guesses it makes (the burst, then the refill rate).
+      // The check costs the same for any key (every digest is compared, in
+      // constant time), so timing tells nothing more than the status.
+      // No address (a request built in process): no per-address limit,
+      // rather than one bucket everybody's failures would share.
+      const address = clientAddress(c.req.raw)
+      if (limiter && address !== undefined) {
+        const taken = limiter.take(`address:${addressKey(address)}`)
+        if (!taken.ok) return rateLimited(c, taken.retryAfterSeconds)
+      }
       return unauthorized(c, token !== undefined)
     }
     if (!roles.includes(key.role))

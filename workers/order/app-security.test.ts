@@ -159,8 +159,10 @@ describe('order intake rate limits', () => {
     expect(calls).toHaveLength(3)
   })
 
-  it('slows key guessing per client address: past the burst even a right key gets 429', async () => {
-    const { app } = setup({ perSecond: 1, burst: 2 })
+  it('slows key guessing per client address, yet lets valid keys through that address', async () => {
+    // Behind a NAT or proxy every client shares one address: anybody's bad
+    // requests must not turn the others' valid keys into 429s.
+    const { app, calls } = setup({ perSecond: 1, burst: 2 })
     const from = (address: string, headers: Record<string, string>) => {
       const request = new Request('http://intake/orders', {
         method: 'POST',
@@ -173,13 +175,35 @@ describe('order intake rate limits', () => {
     const guesses = []
     for (let i = 0; i < 3; i++)
       guesses.push((await from('203.0.113.7', { Authorization: `Bearer g${i}` })).status)
-    const right = await from('203.0.113.7', bearer('alice'))
+    const alice = await from('203.0.113.7', bearer('alice'))
+    const ops = await from('203.0.113.7', bearer('ops'))
+    const keyless = await from('203.0.113.7', {})
+    const guessAfter = await from('203.0.113.7', { Authorization: 'Bearer g3' })
     const elsewhere = await from('198.51.100.1', { Authorization: 'Bearer g9' })
 
     expect(guesses).toStrictEqual([401, 401, 429])
-    expect(right.status).toBe(429)
-    expect(Number(right.headers.get('Retry-After'))).toBeGreaterThanOrEqual(1)
+    expect([alice.status, ops.status]).toStrictEqual([202, 202])
+    expect([keyless.status, guessAfter.status]).toStrictEqual([429, 429])
+    expect(Number(guessAfter.headers.get('Retry-After'))).toBeGreaterThanOrEqual(1)
     expect(elsewhere.status).toBe(401)
+    expect(calls.map((c) => c.owner)).toStrictEqual(['alice', 'ops'])
+  })
+
+  it('limits a valid key by its own bucket only, wherever it comes from', async () => {
+    const { app } = setup({ perSecond: 0.5, burst: 2 })
+    const from = (address: string) => {
+      const request = new Request('http://intake/orders', {
+        method: 'POST',
+        body: JSON.stringify(validOrder),
+        headers: { 'Content-Type': 'application/json', ...bearer('alice') },
+      })
+      setClientAddress(request, address)
+      return app.fetch(request)
+    }
+    const statuses = []
+    for (const address of ['203.0.113.7', '198.51.100.1', '192.0.2.1'])
+      statuses.push((await from(address)).status)
+    expect(statuses).toStrictEqual([202, 202, 429])
   })
 })
 
