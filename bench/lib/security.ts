@@ -19,7 +19,8 @@ import { baselineNatsAuth } from '../baselines/nats-auth.ts'
 
 /**
  * The intake's per-key rate limit, raised for the bench: its load generators
- * send every request with one client key. 1,000,000 is the highest value
+ * send every request with one client key (and seeding stock puts 1,001 skus
+ * with one admin key through inventory's limit). 1,000,000 is the highest value
  * RATE_LIMIT_PER_SECOND and RATE_LIMIT_BURST accept (shared/http/rate-limit.ts).
  */
 export const BENCH_RATE_LIMIT = '1000000'
@@ -81,7 +82,7 @@ export async function createBenchSecurity(): Promise<BenchSecurity> {
     bearer: (role) => `Bearer ${secrets.apiKeys[role]?.key ?? ''}`,
     async env(holder) {
       const env = await serviceSecrets(holder, secrets)
-      if (holder === 'order' || holder === 'order-edge') {
+      if (holder === 'order' || holder === 'order-edge' || holder === 'inventory') {
         env['RATE_LIMIT_PER_SECOND'] = BENCH_RATE_LIMIT
         env['RATE_LIMIT_BURST'] = BENCH_RATE_LIMIT
       }

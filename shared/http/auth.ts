@@ -23,6 +23,12 @@ export interface AuthOptions {
    * for keys that are not valid, so guessing keys is slow).
    */
   limiter?: RateLimiter
+  /**
+   * Whether `limiter` also limits each valid key's requests (default true).
+   * false: failed attempts only, for a service whose one client holds the
+   * key (the gateway and its payment worker).
+   */
+  limitKeys?: boolean
 }
 
 /** The token of `Authorization: Bearer <token>`; undefined without one. */
@@ -60,7 +66,12 @@ export function hasApiKey(c: Context<AuthEnv>): boolean {
 }
 
 /** Accepts a request with a valid key of an allowed role; sets `apiKey`. */
-export function requireApiKey({ verifier, roles, limiter }: AuthOptions): MiddlewareHandler<AuthEnv> {
+export function requireApiKey({
+  verifier,
+  roles,
+  limiter,
+  limitKeys = true,
+}: AuthOptions): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     // Registered for `/x` and `/x/*`, which can both match one request: check once.
     if (c.get('apiKey') !== undefined) return next()
@@ -89,7 +100,7 @@ export function requireApiKey({ verifier, roles, limiter }: AuthOptions): Middle
     }
     if (!roles.includes(key.role))
       return forbidden(c, `this route needs a key with role ${roles.join(' or ')}`)
-    if (limiter) {
+    if (limiter && limitKeys) {
       const taken = limiter.take(`key:${key.id}`)
       if (!taken.ok) return rateLimited(c, taken.retryAfterSeconds)
     }

@@ -32,6 +32,8 @@ export function createTestApp({ config, ...deps }: FixtureOptions = {}) {
       flakyFailures: 2,
       secretKey: SECRET_KEY,
       maxBodyBytes: 16 * 1024,
+      rateLimitPerSecond: 100,
+      rateLimitBurst: 200,
       ...config,
     },
     logger,

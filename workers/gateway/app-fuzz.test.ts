@@ -17,6 +17,8 @@ describe('gateway sandbox under generated requests', () => {
         flakyFailures: 2,
         secretKey: SECRET_KEY,
         maxBodyBytes: 16 * 1024,
+        rateLimitPerSecond: 100,
+        rateLimitBurst: 200,
       },
       logger: createLogger({ service: 'gateway', level: 'debug', destination: logs.destination }),
       metrics: createMetrics('gateway'),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { setClientAddress } from '../../shared/http/client-address.ts'
 import { endlessBody, streamed } from '../../shared/http/endless-body-fixture.ts'
 import { authorized, chargeBody, createTestApp, created } from './app-fixture.ts'
 
@@ -83,6 +84,24 @@ describe('the secret key', () => {
     )
     expect(res.status).toBe(401)
     expect(body.reads()).toBe(0)
+  })
+
+  it('slows key guessing per client address, never the right key', async () => {
+    const { app } = createTestApp({ config: { rateLimitPerSecond: 0.5, rateLimitBurst: 2 } })
+    const from = (address: string, authorization: string) => {
+      const request = new Request('http://gateway/charges', { headers: { Authorization: authorization } })
+      setClientAddress(request, address)
+      return app.fetch(request)
+    }
+    const guesses = []
+    for (let i = 0; i < 3; i++) guesses.push((await from('203.0.113.7', `Bearer gw_sk_${i}`)).status)
+    const right = []
+    for (let i = 0; i < 4; i++) right.push((await from('203.0.113.7', authorized.Authorization)).status)
+    const elsewhere = await from('198.51.100.1', 'Bearer gw_sk_9')
+
+    expect(guesses).toStrictEqual([401, 401, 429])
+    expect(right).toStrictEqual([200, 200, 200, 200])
+    expect(elsewhere.status).toBe(401)
   })
 
   it('leaves GET /, /health, /ready and /metrics open', async () => {

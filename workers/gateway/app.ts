@@ -5,6 +5,7 @@ import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import { parseJsonBody } from '../../shared/http/json-body.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
@@ -17,7 +18,14 @@ import { ChargeLedger } from './domain.ts'
 export interface GatewayDeps {
   config: Pick<
     GatewayConfig,
-    'failureRate' | 'latencyMs' | 'slowMs' | 'flakyFailures' | 'secretKey' | 'maxBodyBytes'
+    | 'failureRate'
+    | 'latencyMs'
+    | 'slowMs'
+    | 'flakyFailures'
+    | 'secretKey'
+    | 'maxBodyBytes'
+    | 'rateLimitPerSecond'
+    | 'rateLimitBurst'
   >
   logger: Logger
   metrics: Metrics
@@ -64,6 +72,10 @@ export function createApp({
   const secretKey = requireApiKey({
     verifier: createSecretVerifier(config.secretKey, 'payment'),
     roles: ['admin'],
+    // Wrong keys per client address only: the payment worker, the one
+    // holder of the key, is never slowed down by it.
+    limiter: createRateLimiter({ perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst }),
+    limitKeys: false,
   })
 
   const app = new Hono<AuthEnv>()

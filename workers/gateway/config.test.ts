@@ -16,6 +16,8 @@ describe('loadGatewayConfig', () => {
       flakyFailures: 2,
       secretKey: 'gw_sk_1',
       maxBodyBytes: 16_384,
+      rateLimitPerSecond: 100,
+      rateLimitBurst: 200,
     })
   })
 
@@ -30,6 +32,8 @@ describe('loadGatewayConfig', () => {
       GATEWAY_FLAKY_FAILURES: '0',
       GATEWAY_SECRET_KEY: 'gw_sk_2',
       GATEWAY_MAX_BODY_BYTES: '2048',
+      RATE_LIMIT_PER_SECOND: '5',
+      RATE_LIMIT_BURST: '10',
     }
     expect(loadGatewayConfig(env)).toStrictEqual({
       port: 0,
@@ -41,6 +45,8 @@ describe('loadGatewayConfig', () => {
       flakyFailures: 0,
       secretKey: 'gw_sk_2',
       maxBodyBytes: 2048,
+      rateLimitPerSecond: 5,
+      rateLimitBurst: 10,
     })
   })
 

@@ -7,6 +7,7 @@ import {
   logLevelFromEnv,
 } from '../../shared/config/load-config.ts'
 import { secretKeyFromEnv } from '../../shared/http/api-keys.ts'
+import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -25,6 +26,8 @@ export const gatewayConfigSchema = v.object({
   GATEWAY_FLAKY_FAILURES: intFromEnv(2, 0, 100),
   GATEWAY_SECRET_KEY: secretKeyFromEnv,
   GATEWAY_MAX_BODY_BYTES: intFromEnv(16 * 1024, 1024, 1024 * 1024),
+  /** Failed attempts per client address (the right key is not limited). */
+  ...rateLimitSettings,
 })
 
 export interface GatewayConfig {
@@ -44,6 +47,10 @@ export interface GatewayConfig {
   secretKey: string
   /** Largest request body on any route. */
   maxBodyBytes: number
+  /** Failed attempts (a wrong or missing key) each client address gets back per second. */
+  rateLimitPerSecond: number
+  /** Failed attempts a client address may make at once. */
+  rateLimitBurst: number
 }
 
 /** Every variable, for `--help` and the README. */
@@ -61,6 +68,8 @@ export const gatewayEnvHelp = [
     'bearer token every charge route wants; or GATEWAY_SECRET_KEY_FILE, a file holding it',
   ],
   ['GATEWAY_MAX_BODY_BYTES', '16384', 'largest request body on any route (1024..1048576)'],
+  ['RATE_LIMIT_PER_SECOND', '100', 'failed attempts (wrong or missing key) per second per client address'],
+  ['RATE_LIMIT_BURST', '200', 'failed attempts a client address may make at once'],
 ] as const
 
 /** Throws ConfigError listing every bad variable. */
@@ -76,5 +85,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     flakyFailures: raw.GATEWAY_FLAKY_FAILURES,
     secretKey: raw.GATEWAY_SECRET_KEY,
     maxBodyBytes: raw.GATEWAY_MAX_BODY_BYTES,
+    rateLimitPerSecond: raw.RATE_LIMIT_PER_SECOND,
+    rateLimitBurst: raw.RATE_LIMIT_BURST,
   }
 }

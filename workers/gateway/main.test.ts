@@ -168,6 +168,8 @@ describe('gateway command line', () => {
       'GATEWAY_FLAKY_FAILURES',
       'GATEWAY_SECRET_KEY',
       'GATEWAY_MAX_BODY_BYTES',
+      'RATE_LIMIT_PER_SECOND',
+      'RATE_LIMIT_BURST',
     ])
   })
 

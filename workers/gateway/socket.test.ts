@@ -133,6 +133,8 @@ describe('the gateway facing uploads without its key', () => {
         flakyFailures: 0,
         secretKey: SECRET_KEY,
         maxBodyBytes: 16 * 1024,
+        rateLimitPerSecond: 100,
+        rateLimitBurst: 200,
       },
       logger: createLogger({
         service: 'gateway',

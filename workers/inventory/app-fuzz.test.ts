@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createTestVerifier, TEST_KEYS } from '../../shared/http/api-keys-fixture.ts'
 import { createLogCapture, fuzzApp } from '../../shared/http/fuzz-fixture.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import { createApp } from './app.ts'
@@ -25,6 +26,7 @@ describe('inventory under generated requests', () => {
       metrics: createMetrics('inventory'),
       checkReady: () => Promise.resolve({ ok: true }),
       verifier: await createTestVerifier(),
+      limiter: createRateLimiter({ perSecond: 1_000_000, burst: 1_000_000 }),
     })
     // Valid stock settings; the fixture adds the invalid ones.
     const stock = fc.record({

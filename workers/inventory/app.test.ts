@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
+import { setClientAddress } from '../../shared/http/client-address.ts'
 import { endlessBody, streamed } from '../../shared/http/endless-body-fixture.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import { createApp } from './app.ts'
@@ -9,7 +11,7 @@ import type { StockRecord } from './records.ts'
 
 const verifier = await createTestVerifier()
 
-function appWithMemory() {
+function appWithMemory({ perSecond = 1_000, burst = 1_000 } = {}) {
   const records = new Map<string, StockRecord>()
   return createApp({
     store: {
@@ -24,6 +26,7 @@ function appWithMemory() {
     metrics: createMetrics('inventory'),
     checkReady: () => Promise.resolve({ ok: true }),
     verifier,
+    limiter: createRateLimiter({ perSecond, burst }),
     maxBodyBytes: 2048,
   })
 }
@@ -116,6 +119,31 @@ describe('inventory HTTP security', () => {
       error: 'forbidden',
       message: 'this route needs a key with role admin',
     })
+  })
+
+  it('slows key guessing per client address and admin writes per key', async () => {
+    const app = appWithMemory({ perSecond: 0.5, burst: 2 })
+    const from = (address: string, headers: Record<string, string>) => {
+      const request = new Request('http://inventory/inventory/SKU-1', {
+        method: 'PUT',
+        body: JSON.stringify(stock),
+        headers: { 'Content-Type': 'application/json', ...headers },
+      })
+      setClientAddress(request, address)
+      return app.fetch(request)
+    }
+    const guesses = []
+    for (let i = 0; i < 3; i++)
+      guesses.push((await from('203.0.113.7', { Authorization: `Bearer g${i}` })).status)
+    const writes = []
+    for (let i = 0; i < 3; i++) writes.push((await from('203.0.113.7', bearer('ops'))).status)
+    const elsewhere = await from('198.51.100.1', { Authorization: 'Bearer g9' })
+    const read = await app.request('/inventory/SKU-1')
+
+    expect(guesses).toStrictEqual([401, 401, 429])
+    expect(writes).toStrictEqual([201, 200, 429])
+    expect(elsewhere.status).toBe(401)
+    expect(read.status).toBe(200)
   })
 
   it('refuses a body over INVENTORY_MAX_BODY_BYTES with 413, declared or chunked', async () => {

@@ -12,6 +12,7 @@ import {
   type Readiness,
 } from '../../shared/http/observability-routes.ts'
 import { isJsonContentType, parseJsonBody } from '../../shared/http/json-body.ts'
+import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
@@ -28,6 +29,11 @@ export interface InventoryAppDeps {
   checkReady: () => Promise<Readiness>
   /** API keys (API_KEYS): setting stock wants an admin key; reading it wants none. */
   verifier: ApiKeyVerifier
+  /**
+   * Failed attempts per client address and admin writes per key id
+   * (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST); lives as long as the process.
+   */
+  limiter: RateLimiter
   /** Largest request body on any route. */
   maxBodyBytes?: number
 }
@@ -38,13 +44,14 @@ export function createApp({
   metrics,
   checkReady,
   verifier,
+  limiter,
   maxBodyBytes = SMALL_BODY_BYTES,
 }: InventoryAppDeps) {
   const app = new Hono<AuthEnv>()
   app.use(httpMetrics(metrics))
   app.use(limitDeclaredBody(maxBodyBytes))
   // The README's walk-through reads stock without a key: only setting it is guarded.
-  const adminKey = requireApiKey({ verifier, roles: ['admin'] })
+  const adminKey = requireApiKey({ verifier, roles: ['admin'], limiter })
   const adminKeyToPut: MiddlewareHandler<AuthEnv> = (c, next) =>
     c.req.method === 'PUT' ? adminKey(c, next) : next()
   app.use('/inventory/:sku', adminKeyToPut)

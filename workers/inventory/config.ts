@@ -2,6 +2,7 @@ import * as v from 'valibot'
 import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
+import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 
 export const InventoryConfigSchema = v.object({
   PORT: intFromEnv(3001, 0, 65535),
@@ -17,6 +18,8 @@ export const InventoryConfigSchema = v.object({
   API_KEYS: apiKeysFromEnv,
   /** Largest request body on any route. */
   INVENTORY_MAX_BODY_BYTES: intFromEnv(16 * 1024, 1024, 1024 * 1024),
+  /** Admin writes per key id and failed attempts per client address, in this process only. */
+  ...rateLimitSettings,
 })
 
 export type InventoryConfig = v.InferOutput<typeof InventoryConfigSchema>

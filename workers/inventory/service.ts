@@ -1,5 +1,6 @@
 import { BUCKETS } from '../../schemas/subjects.ts'
 import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import { openBucket, startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
@@ -50,6 +51,7 @@ export async function startInventoryService(
     metrics: deps.metrics,
     checkReady: rt.readiness.check,
     verifier: createApiKeyVerifier(config.API_KEYS),
+    limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     maxBodyBytes: config.INVENTORY_MAX_BODY_BYTES,
   })
   return { app, ...toStoppable(rt, [orders, payments]) }
