@@ -46,10 +46,25 @@ describe('API_KEYS', () => {
         'entry 3: the digest must be 64 hex digits (sha256 of the key)',
         'entry 4: the same key digest is used twice',
         'entry 5: must be <id>:<role>:<sha256 hex of the key>',
-        'entry 6: the id alice is used twice',
+        'entry 6: the id alice has role client in entry 1; one id has one role',
       ],
     })
     expect(JSON.stringify(parsed)).not.toContain(d1.slice(0, 16))
+  })
+
+  it('takes several digests under one id and role, for rotation: each key is that id', async () => {
+    const parsed = parseApiKeys(
+      [
+        `alice:client:${await digest('old')}`,
+        `ops:admin:${await digest('k2')}`,
+        `alice:client:${await digest('new')}`,
+      ].join('\n'),
+    )
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '))
+    const verifier = createApiKeyVerifier(parsed.keys)
+    expect(await verifier.verify('old')).toStrictEqual({ id: 'alice', role: 'client' })
+    expect(await verifier.verify('new')).toStrictEqual({ id: 'alice', role: 'client' })
+    expect(await verifier.verify('k2')).toStrictEqual({ id: 'ops', role: 'admin' })
   })
 
   it('is a required setting whose problems fail the config with the variable named', () => {

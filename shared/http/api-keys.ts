@@ -1,6 +1,9 @@
 /**
  * API keys as configured: `API_KEYS` (or `API_KEYS_FILE`) holds entries
  * separated by commas or newlines, each `<id>:<role>:<sha256 hex of the key>`.
+ * One id may have several digests (a rotation: the old and the new key side
+ * by side, both that id, so its orders and idempotency keys stay its own),
+ * all with the same role.
  * Only digests are configured, never keys; a presented key is hashed and
  * compared with every digest in constant time. Web-standard crypto only, so
  * the same code runs on Bun, Node, Deno and Workers.
@@ -33,7 +36,8 @@ export function parseApiKeys(text: string): ParsedApiKeys {
     .filter((entry) => entry !== '')
   const problems: string[] = []
   const keys: ConfiguredKey[] = []
-  const ids = new Set<string>()
+  /** Each id's role, and the entry that set it. */
+  const ids = new Map<string, { role: ApiKeyRole; entry: number }>()
   const digests = new Set<string>()
   entries.forEach((entry, index) => {
     const where = `entry ${index + 1}`
@@ -44,17 +48,21 @@ export function parseApiKeys(text: string): ParsedApiKeys {
     }
     const [id = '', role = '', digest = ''] = parts.map((part) => part.trim())
     const entryProblems: string[] = []
+    const earlier = ids.get(id)
     if (!v.is(ApiKeyIdSchema, id))
       entryProblems.push(`${where}: the id must be 1-64 characters of a-z, 0-9, _ and -`)
-    else if (ids.has(id)) entryProblems.push(`${where}: the id ${id} is used twice`)
     if (!isRole(role)) entryProblems.push(`${where}: the role must be client or admin`)
+    else if (earlier !== undefined && earlier.role !== role)
+      entryProblems.push(
+        `${where}: the id ${id} has role ${earlier.role} in entry ${earlier.entry}; one id has one role`,
+      )
     if (!DIGEST.test(digest))
       entryProblems.push(`${where}: the digest must be 64 hex digits (sha256 of the key)`)
     else if (digests.has(digest.toLowerCase()))
       entryProblems.push(`${where}: the same key digest is used twice`)
     problems.push(...entryProblems)
     if (entryProblems.length > 0 || !isRole(role)) return
-    ids.add(id)
+    if (earlier === undefined) ids.set(id, { role, entry: index + 1 })
     digests.add(digest.toLowerCase())
     keys.push({ id, role, digest: fromHex(digest) })
   })

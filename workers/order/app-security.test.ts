@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import type { OrderStatus } from '../../schemas/order-status.ts'
 import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
+import {
+  createApiKeyVerifier,
+  parseApiKeys,
+  sha256,
+  toHex,
+  type ApiKeyVerifier,
+} from '../../shared/http/api-keys.ts'
 import { setClientAddress } from '../../shared/http/client-address.ts'
 import { endlessBody, streamed } from '../../shared/http/endless-body-fixture.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
@@ -11,7 +18,7 @@ import type { OrderStore, PlaceOrderInput, PlaceOrderResult } from './order-stor
 
 const ORDER_ID = '0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f'
 const validOrder = { customerId: 'c-1', items: [{ sku: 'SKU-1', quantity: 2 }], paymentToken: 'tok_ok' }
-const verifier = await createTestVerifier()
+const testVerifier = await createTestVerifier()
 
 function record(owner?: string): OrderStatus {
   return {
@@ -29,9 +36,17 @@ interface Options {
   perSecond?: number
   burst?: number
   maxBodyBytes?: number
+  verifier?: ApiKeyVerifier
 }
 
-function setup({ order = null, placed = {}, perSecond = 1_000, burst = 1_000, maxBodyBytes }: Options = {}) {
+function setup({
+  order = null,
+  placed = {},
+  perSecond = 1_000,
+  burst = 1_000,
+  maxBodyBytes,
+  verifier = testVerifier,
+}: Options = {}) {
   const calls: PlaceOrderInput[] = []
   const lines: string[] = []
   const store: OrderStore = {
@@ -138,6 +153,30 @@ describe('GET /orders/{id} by owner', () => {
     const { app } = setup({ order: record() })
     expect((await get(app, 'alice')).status).toBe(404)
     expect((await get(app, 'ops')).status).toBe(200)
+  })
+})
+
+describe('API key rotation', () => {
+  it("keeps the id: the old and the new key both read the client's orders and own its keys", async () => {
+    const setting = [
+      `alice:client:${toHex(await sha256('sk_alice_old'))}`,
+      `alice:client:${toHex(await sha256('sk_alice_new'))}`,
+    ].join(',')
+    const parsed = parseApiKeys(setting)
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '))
+    const { app } = setup({ order: record('alice'), verifier: createApiKeyVerifier(parsed.keys) })
+    const read = async (key: string) =>
+      (await app.request(`/orders/${ORDER_ID}`, { headers: { Authorization: `Bearer ${key}` } })).status
+    const { app: intake, calls } = setup({ verifier: createApiKeyVerifier(parsed.keys) })
+    for (const key of ['sk_alice_old', 'sk_alice_new'])
+      await post(intake, { Authorization: `Bearer ${key}`, 'Idempotency-Key': 'k-1' })
+
+    expect([await read('sk_alice_old'), await read('sk_alice_new')]).toStrictEqual([200, 200])
+    // The store matches an Idempotency-Key by owner: a retry with the new key replays.
+    expect(calls.map(({ owner, idempotencyKey }) => ({ owner, idempotencyKey }))).toStrictEqual([
+      { owner: 'alice', idempotencyKey: 'k-1' },
+      { owner: 'alice', idempotencyKey: 'k-1' },
+    ])
   })
 })
 
