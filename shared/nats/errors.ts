@@ -3,6 +3,7 @@ import {
   AuthorizationError,
   ClosedConnectionError,
   ConnectionError,
+  PermissionViolationError,
   DrainingConnectionError,
   NoRespondersError,
   RequestError,
@@ -31,6 +32,8 @@ function* causeChain(error: unknown): Generator<Error> {
  * spend the message's deliveries.
  */
 export function isNatsUnavailable(error: unknown): boolean {
+  // Refused for lack of permission: waiting cannot help (a misconfigured identity).
+  if (isPermissionViolation(error)) return false
   for (const current of causeChain(error)) {
     if (
       current instanceof TimeoutError ||
@@ -66,6 +69,15 @@ export function isClusterForming(error: unknown): boolean {
 export function isAuthorizationError(error: unknown): boolean {
   for (const current of causeChain(error)) {
     if (current instanceof AuthorizationError || /authorization violation/i.test(current.message)) return true
+  }
+  return false
+}
+
+/** True when the server refused the request for lack of permission (the access table does not grant it). */
+export function isPermissionViolation(error: unknown): boolean {
+  for (const current of causeChain(error)) {
+    if (current instanceof PermissionViolationError || /permissions violation/i.test(current.message))
+      return true
   }
   return false
 }

@@ -101,9 +101,14 @@ function bucketSubjects(bucket: string, access: BucketAccess): string[] {
 /** The subjects a service identity may publish to and subscribe on. */
 export function permissionsOf(identity: ServiceIdentity, publicKey: string): Permissions {
   const grant: Grant = GRANTS[identity]
-  const publish = new Set<string>([`${API}.INFO`, `${API}.STREAM.INFO.${ORDERS}`, ...grant.publishes])
+  // Every service waits for and probes the saga's two streams (start-up, readiness).
+  const publish = new Set<string>([
+    `${API}.INFO`,
+    `${API}.STREAM.INFO.${ORDERS}`,
+    `${API}.STREAM.INFO.${STREAMS.deadLetters.name}`,
+    ...grant.publishes,
+  ])
   if (grant.consumers.length > 0) {
-    publish.add(`${API}.STREAM.INFO.${STREAMS.deadLetters.name}`)
     publish.add(`${API}.STREAM.INFO.${ADVISORY_STREAM}`)
     // The dead-letter capture copies an exhausted message from ORDERS by sequence.
     publish.add(`${API}.STREAM.MSG.GET.${ORDERS}`)

@@ -29,7 +29,7 @@ export function renderPermissionTable(): string {
     ...rows,
     `| \`admin\` | the provision step and operator commands (dlq, chaos checks) | anything | anything | anything |`,
     '',
-    `Every service identity may also read the info of \`${STREAMS.orders.name}\`, publish dead letters`,
+    `Every service identity may also read the info of \`${STREAMS.orders.name}\` and \`${STREAMS.deadLetters.name}\`, publish dead letters`,
     `(\`dlq.<subject>\`) for the subjects its consumers take, use its consumers' dead-letter capture`,
     'consumers, and subscribe only to its own reply inbox (`_INBOX_<its public key>.>`). No service',
     'identity may create, update, delete or purge a stream, or touch a consumer of another service.',
