@@ -4,6 +4,7 @@
 // reads (so that compose stops with a clear message until the folder exists).
 import { join } from 'node:path'
 import type { SecretHolder } from '../../shared/security/deployment-secrets.ts'
+import { toEnvFile } from '../start/run-dir.ts'
 
 /** The compose services that hold secrets (one folder each). */
 export const COMPOSE_HOLDERS = ['order', 'order-status', 'inventory', 'payment', 'gateway', 'admin'] as const
@@ -69,16 +70,12 @@ export const COMPOSE_ENV_TEXT = [
   '',
 ].join('\n')
 
-const quote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`
-
 /** `export NAME='value'` lines for `. .local/compose/env`. */
 export function renderOperatorEnv(entries: Readonly<Record<string, string>>): string {
-  return [
+  return toEnvFile(entries, [
     '# Written by npm run compose:secrets: the keys and the admin NATS identity of the',
     '# compose stack. Load it with `. .local/compose/env` (npm run dlq, npm run provision, curl).',
-    ...Object.entries(entries).map(([name, value]) => `export ${name}=${quote(value)}`),
-    '',
-  ].join('\n')
+  ])
 }
 
 /** NATS_URL of the published node ports (NATS_1_PORT.. from `env`, else 4222-4224). */

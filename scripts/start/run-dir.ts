@@ -35,13 +35,20 @@ const MARKERS = ['nats-server.conf', 'env']
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const quote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`
 
-/** `export NAME='value'` lines, one per entry, for `source`. Names must be shell variable names. */
-export function toEnvFile(entries: Readonly<Record<string, string>>): string {
+const NPM_START_HEADER = [
+  '# Written by npm start for the stack it runs: load it with `. .local/run/env`.',
+  '# Operator commands (npm run dlq, npm run provision) read it while the stack runs.',
+]
+
+/** `export NAME='value'` lines, one per entry, for `source`, under `header` comments. Names must be shell variable names. */
+export function toEnvFile(
+  entries: Readonly<Record<string, string>>,
+  header: readonly string[] = NPM_START_HEADER,
+): string {
   const bad = Object.keys(entries).filter((name) => !NAME.test(name))
   if (bad.length > 0) throw new Error(`not shell variable names: ${bad.join(', ')}`)
   return [
-    '# Written by npm start for the stack it runs: load it with `. .local/run/env`.',
-    '# Operator commands (npm run dlq, npm run dev:edge) read it while the stack runs.',
+    ...header,
     ...Object.entries(entries).map(([name, value]) => `export ${name}=${quote(value)}`),
     '',
   ].join('\n')
