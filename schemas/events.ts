@@ -34,13 +34,31 @@ export const OrderCreatedV1 = v.object({
   owner: v.optional(ApiKeyIdSchema),
 })
 
-export const CancellationReasonSchema = v.picklist(['out_of_stock', 'payment_declined', 'payment_failed'])
+export const CancellationReasonSchema = v.picklist([
+  'out_of_stock',
+  'payment_declined',
+  'payment_failed',
+  'customer_request',
+  'deadline_exceeded',
+])
+
+/** Why a cancellation was asked for: by the customer, or by the order's deadline. */
+export const CancelRequestReasonSchema = v.picklist(['customer_request', 'deadline_exceeded'])
+
+export const OrderCancelRequestedV1 = v.object({
+  ...base,
+  reason: CancelRequestReasonSchema,
+  /** The API key that asked (customer requests). */
+  requestedBy: v.optional(ApiKeyIdSchema),
+})
 
 export const OrderCancelledV1 = v.object({
   ...base,
   reason: CancellationReasonSchema,
   /** Skus that were short, for `out_of_stock`. */
   shortSkus: v.optional(v.array(SkuSchema)),
+  /** Set when the order had been paid: the refund of its charge. */
+  refundId: v.optional(v.pipe(v.string(), v.minLength(1))),
 })
 
 export const InventoryReservedV1 = v.object({
@@ -49,12 +67,17 @@ export const InventoryReservedV1 = v.object({
   amountCents: CentsSchema,
   currency: CurrencySchema,
   sealedPaymentToken: SealedPaymentTokenSchema,
+  /** When the order is cancelled `deadline_exceeded` if not settled; no charge starts after it. */
+  deadlineAt: v.optional(TimestampSchema),
 })
 
 export const InventoryReleasedV1 = v.object({
   ...base,
   items: v.array(OrderItemSchema),
-  reason: v.picklist(['payment_failed']),
+  /** Why the stock went back: the payment failed, or the order was cancelled. */
+  reason: v.picklist(['payment_failed', 'customer_request', 'deadline_exceeded']),
+  /** True when the units had been sold (a paid order cancelled and refunded) and are back on hand. */
+  returned: v.optional(v.boolean()),
 })
 
 export const PaymentCompletedV1 = v.object({
@@ -68,6 +91,27 @@ export const PaymentFailedV1 = v.object({
   ...base,
   reason: v.picklist(['declined', 'gateway_unavailable']),
   message: v.optional(v.string()),
+  /**
+   * The processor never answered the charge: whether it was taken is unknown,
+   * and the payment worker keeps checking (a charge found later is refunded).
+   */
+  unresolved: v.optional(v.boolean()),
+})
+
+export const PaymentRefundedV1 = v.object({
+  ...base,
+  chargeId: v.pipe(v.string(), v.minLength(1)),
+  /** What the charge took. */
+  chargedCents: CentsSchema,
+  refundId: v.pipe(v.string(), v.minLength(1)),
+  amountCents: CentsSchema,
+  currency: CurrencySchema,
+  /**
+   * `customer_request` / `deadline_exceeded`: a paid order was cancelled;
+   * `reconciliation`: a charge the processor took after the order was
+   * cancelled (an answer that never arrived) was found and given back.
+   */
+  reason: v.picklist(['customer_request', 'deadline_exceeded', 'reconciliation']),
 })
 
 export type OrderCreated = v.InferOutput<typeof OrderCreatedV1>
@@ -77,15 +121,20 @@ export type InventoryReserved = v.InferOutput<typeof InventoryReservedV1>
 export type InventoryReleased = v.InferOutput<typeof InventoryReleasedV1>
 export type PaymentCompleted = v.InferOutput<typeof PaymentCompletedV1>
 export type PaymentFailed = v.InferOutput<typeof PaymentFailedV1>
+export type PaymentRefunded = v.InferOutput<typeof PaymentRefundedV1>
+export type OrderCancelRequested = v.InferOutput<typeof OrderCancelRequestedV1>
+export type CancelRequestReason = v.InferOutput<typeof CancelRequestReasonSchema>
 
 /** The v1 schema of each subject's payload. */
 export const EVENT_SCHEMAS = {
   [SUBJECTS.orderCreated]: OrderCreatedV1,
   [SUBJECTS.orderCancelled]: OrderCancelledV1,
+  [SUBJECTS.orderCancelRequested]: OrderCancelRequestedV1,
   [SUBJECTS.inventoryReserved]: InventoryReservedV1,
   [SUBJECTS.inventoryReleased]: InventoryReleasedV1,
   [SUBJECTS.paymentCompleted]: PaymentCompletedV1,
   [SUBJECTS.paymentFailed]: PaymentFailedV1,
+  [SUBJECTS.paymentRefunded]: PaymentRefundedV1,
 } as const satisfies Record<Subject, v.GenericSchema>
 
 export type EventOf<S extends Subject> = v.InferOutput<(typeof EVENT_SCHEMAS)[S]>

@@ -11,6 +11,22 @@ import {
 export const OrderStatusValueSchema = v.picklist(['pending', 'reserved', 'confirmed', 'cancelled'])
 export type OrderStatusValue = v.InferOutput<typeof OrderStatusValueSchema>
 
+/** A charge the processor took for the order. */
+export const OrderChargeSchema = v.object({
+  chargeId: v.string(),
+  amountCents: v.number(),
+  at: TimestampSchema,
+})
+
+/** Money given back: a paid order cancelled, or a charge found by reconciliation. */
+export const OrderRefundSchema = v.object({
+  refundId: v.string(),
+  chargeId: v.string(),
+  amountCents: v.number(),
+  reason: v.picklist(['customer_request', 'deadline_exceeded', 'reconciliation']),
+  at: TimestampSchema,
+})
+
 export const OrderHistoryEntrySchema = v.object({
   /** The subject of the event that was applied. */
   event: v.string(),
@@ -31,6 +47,17 @@ export const OrderStatusV1 = v.object({
   reason: v.optional(CancellationReasonSchema),
   amountCents: v.optional(v.number()),
   chargeId: v.optional(v.string()),
+  /** The refund of the order's charge, when a paid order was cancelled. */
+  refundId: v.optional(v.string()),
+  /** Charges and refunds, oldest first: captured minus refunded is what the customer paid. */
+  charges: v.optional(v.array(OrderChargeSchema)),
+  refunds: v.optional(v.array(OrderRefundSchema)),
+  /** When the order is cancelled `deadline_exceeded` unless settled before. */
+  deadlineAt: v.optional(TimestampSchema),
+  /** When a cancellation was asked for, and why. */
+  cancelRequested: v.optional(
+    v.object({ reason: v.picklist(['customer_request', 'deadline_exceeded']), at: TimestampSchema }),
+  ),
   correlationId: v.optional(v.string()),
   /** The API key that placed the order. */
   owner: v.optional(ApiKeyIdSchema),

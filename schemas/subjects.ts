@@ -6,10 +6,13 @@
 export const SUBJECTS = {
   orderCreated: 'orders.created',
   orderCancelled: 'orders.cancelled',
+  /** A customer's cancellation, or an order's deadline (fired by nats-server's scheduler). */
+  orderCancelRequested: 'orders.cancel_requested',
   inventoryReserved: 'inventory.reserved',
   inventoryReleased: 'inventory.released',
   paymentCompleted: 'payments.completed',
   paymentFailed: 'payments.failed',
+  paymentRefunded: 'payments.refunded',
 } as const
 
 export type Subject = (typeof SUBJECTS)[keyof typeof SUBJECTS]
@@ -19,6 +22,18 @@ export const STREAMS = {
   orders: { name: 'ORDERS', subjects: ['orders.>', 'inventory.>', 'payments.>'] },
   deadLetters: { name: 'DLQ', subjects: ['dlq.>'] },
 } as const
+
+/**
+ * Order deadlines: one schedule per order on `orders.deadlines.<orderId>`
+ * (nats-server message schedules, `Nats-Schedule: @at <time>`). When it is
+ * due, the server publishes its payload, an `orders.cancel_requested` with
+ * reason `deadline_exceeded`, and removes the schedule. These holders are not
+ * events: consumers skip them.
+ */
+export const DEADLINE_SCHEDULE_PREFIX = 'orders.deadlines'
+export function toDeadlineScheduleSubject(orderId: string): string {
+  return `${DEADLINE_SCHEDULE_PREFIX}.${orderId}`
+}
 
 /** Dead letters of subject `s` are published on `dlq.<s>`. */
 export const DEAD_LETTER_PREFIX = 'dlq'
@@ -51,4 +66,8 @@ export const BUCKETS = {
   idempotency: 'order-idempotency',
   stock: 'inventory-stock',
   reservations: 'inventory-reservations',
+  /** Who settles each order: the first of `paying` (payment) or `cancelled` (either worker) wins. */
+  decisions: 'order-decisions',
+  /** Charges and refunds the payment worker is still checking with the processor. */
+  reconciliation: 'payment-reconciliation',
 } as const

@@ -10,6 +10,7 @@ import { PauseConsumption, type Handler, type MessageContext } from '../shared/n
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { toStockView } from '../workers/inventory/domain.ts'
+import { kvDecisionStore } from '../shared/saga/decision.ts'
 import { createInventoryHandlers } from '../workers/inventory/handlers.ts'
 import { createStockStore, type StockStore } from '../workers/inventory/stock-store.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
@@ -44,7 +45,14 @@ beforeAll(async () => {
     await ensureBucket(nc, BUCKETS.stock, DEFAULT_LIMITS),
     await ensureBucket(nc, BUCKETS.reservations, DEFAULT_LIMITS),
   )
-  const handlers = createInventoryHandlers({ store, currency: 'USD', now: () => new Date(at) })
+  const handlers = createInventoryHandlers({
+    store,
+    decisions: kvDecisionStore(await ensureBucket(nc, BUCKETS.decisions, DEFAULT_LIMITS)),
+    currency: 'USD',
+    deadlineMs: 600_000,
+    scheduleDeadline: () => Promise.resolve(),
+    now: () => new Date(at),
+  })
   reserve = handlers[SUBJECTS.orderCreated]
   release = handlers[SUBJECTS.paymentFailed]
   sell = handlers[SUBJECTS.paymentCompleted]
@@ -185,11 +193,13 @@ describe('inventory idempotency', () => {
   it('takes over a decision whose holder crashed once its lease ran out', async () => {
     await store.setStock('LEASE-A', { onHand: 2, priceCents: 100 })
     const orderId = '00000000-0000-4000-8000-000000000008'
-    expect(await store.claimReservation(orderId, 'crashed-worker', 60_000)).toStrictEqual({ kind: 'claimed' })
+    expect(await store.claimReservation(orderId, 'crashed-worker', 60_000, [])).toStrictEqual({
+      kind: 'claimed',
+    })
     await expect(reserve(created(orderId, [{ sku: 'LEASE-A', quantity: 1 }]), ctx)).rejects.toBeInstanceOf(
       PauseConsumption,
     )
-    expect(await store.claimReservation(orderId, 'crashed-worker', -1)).toStrictEqual({ kind: 'claimed' })
+    expect(await store.claimReservation(orderId, 'crashed-worker', -1, [])).toStrictEqual({ kind: 'claimed' })
     const events = await reserve(created(orderId, [{ sku: 'LEASE-A', quantity: 1 }]), ctx)
     expect(events.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
     expect(await view('LEASE-A')).toMatchObject({ reserved: 1 })

@@ -6,7 +6,7 @@ import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BUCKETS, STREAMS, SUBJECTS, type Subject } from '../schemas/subjects.ts'
+import { BUCKETS, STREAMS, SUBJECTS } from '../schemas/subjects.ts'
 import { ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
 import { GRANTS, SERVICE_IDENTITIES, type ServiceIdentity } from '../shared/security/access.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
@@ -68,7 +68,7 @@ describe('NATS identities and permissions', () => {
   })
 
   it.each(SERVICE_IDENTITIES)('%s publishes only the events the access table grants it', async (identity) => {
-    const granted = new Set<Subject>(GRANTS[identity].publishes)
+    const granted = new Set<string>(GRANTS[identity].publishes)
     for (const subject of ALL_SUBJECTS) {
       const error = await publishError(identity, subject)
       if (granted.has(subject)) expect(error, `${identity} -> ${subject}`).toBeUndefined()

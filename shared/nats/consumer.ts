@@ -9,6 +9,7 @@ import { deadLetter, type PoisonReason } from './dead-letter.ts'
 import { isNatsUnavailable } from './errors.ts'
 import { publishEvent, type OutgoingEvent } from './publish.ts'
 import { startPullLoop } from './pull-loop.ts'
+import { SCHEDULE_HEADERS } from './schedule.ts'
 
 export interface MessageContext {
   correlationId: string
@@ -177,6 +178,13 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     const deliveryCount = msg.info.deliveryCount
     const base = { consumer: durable, subject: msg.subject, seq: msg.seq, deliveryCount, correlationId }
     let outcome = 'ack'
+    if (msg.headers?.has(SCHEDULE_HEADERS.schedule) === true) {
+      // A schedule held by the stream (an order deadline), not an event: the
+      // server publishes its event when due. Nothing to do here.
+      msg.ack()
+      metrics.messagesHandled.inc({ consumer: durable, subject: 'schedule', outcome: 'skipped' })
+      return
+    }
     const parsed = parseMessage(msg, handlers)
     if (!parsed.ok) {
       const stored = await deadLetter(

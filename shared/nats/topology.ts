@@ -54,6 +54,10 @@ export const DEFAULT_LIMITS: TopologyLimits = {
     [BUCKETS.idempotency]: 512 * MiB,
     [BUCKETS.stock]: 256 * MiB,
     [BUCKETS.reservations]: 1024 * MiB,
+    // One small record per order (~0.3 KB), 30 days.
+    [BUCKETS.decisions]: 1024 * MiB,
+    // Only the orders still being checked with the processor: small.
+    [BUCKETS.reconciliation]: 64 * MiB,
   },
 }
 
@@ -71,6 +75,8 @@ export function orderStreamConfig(limits: TopologyLimits): Partial<StreamConfig>
     max_bytes: limits.streamMaxBytes,
     max_msg_size: 1 * MiB,
     allow_direct: true,
+    // Order deadlines are nats-server message schedules on orders.deadlines.* (2.12+).
+    allow_msg_schedules: true,
   }
 }
 
@@ -267,6 +273,9 @@ export const BUCKET_SPECS: Record<BucketName, BucketSpec> = {
   [BUCKETS.idempotency]: { ttlMs: 25 * HOUR_MS, history: 1 },
   [BUCKETS.stock]: { ttlMs: 0, history: 1 },
   [BUCKETS.reservations]: { ttlMs: 30 * DAY_MS, history: 1 },
+  [BUCKETS.decisions]: { ttlMs: 30 * DAY_MS, history: 1 },
+  // An entry is removed when settled; the TTL only bounds a forgotten one.
+  [BUCKETS.reconciliation]: { ttlMs: 30 * DAY_MS, history: 1 },
 }
 
 /**

@@ -10,7 +10,14 @@
  * `admin` (the `provision` step); no service identity can create, update,
  * delete or purge a stream.
  */
-import { BUCKETS, STREAMS, SUBJECTS, toDeadLetterSubject, type Subject } from '../../schemas/subjects.ts'
+import {
+  BUCKETS,
+  DEADLINE_SCHEDULE_PREFIX,
+  STREAMS,
+  SUBJECTS,
+  toDeadLetterSubject,
+  type Subject,
+} from '../../schemas/subjects.ts'
 import { ADVISORY_STREAM, captureDurableName } from '../nats/dead-letter-capture.ts'
 import { SAGA_CONSUMERS, type SagaConsumer, type SagaConsumerName } from '../nats/saga-consumers.ts'
 import type { BucketName } from '../nats/topology.ts'
@@ -20,22 +27,26 @@ export type BucketAccess = 'read' | 'write'
 export interface Grant {
   /** What the identity is for (docs). */
   purpose: string
-  publishes: readonly Subject[]
+  /** Events, and subjects that hold schedules (`orders.deadlines.*`). */
+  publishes: readonly (Subject | typeof DEADLINE_SCHEDULES)[]
   consumers: readonly SagaConsumerName[]
   buckets: Partial<Record<BucketName, BucketAccess>>
 }
+
+/** Order deadline schedules: `orders.deadlines.<orderId>`. */
+const DEADLINE_SCHEDULES = `${DEADLINE_SCHEDULE_PREFIX}.*` as const
 
 /** Service identities; `admin` (provisioning, operator CLIs) is apart: it may do anything. */
 export const GRANTS = {
   order: {
     purpose: 'order intake, and the status projection when it runs in the same process',
-    publishes: [SUBJECTS.orderCreated],
+    publishes: [SUBJECTS.orderCreated, SUBJECTS.orderCancelRequested],
     consumers: ['order-status'],
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'write' },
   },
   'order-edge': {
     purpose: 'order intake without the projection: the edge (Workers, Deno Deploy) and compose',
-    publishes: [SUBJECTS.orderCreated],
+    publishes: [SUBJECTS.orderCreated, SUBJECTS.orderCancelRequested],
     consumers: [],
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'read' },
   },
@@ -47,15 +58,29 @@ export const GRANTS = {
   },
   inventory: {
     purpose: 'inventory worker and the stock API',
-    publishes: [SUBJECTS.inventoryReserved, SUBJECTS.orderCancelled, SUBJECTS.inventoryReleased],
+    publishes: [
+      SUBJECTS.inventoryReserved,
+      SUBJECTS.orderCancelled,
+      SUBJECTS.inventoryReleased,
+      DEADLINE_SCHEDULES,
+    ],
     consumers: ['inventory', 'inventory-payments'],
-    buckets: { [BUCKETS.stock]: 'write', [BUCKETS.reservations]: 'write' },
+    buckets: {
+      [BUCKETS.stock]: 'write',
+      [BUCKETS.reservations]: 'write',
+      [BUCKETS.decisions]: 'write',
+    },
   },
   payment: {
     purpose: 'payment worker (the only holder of the card-token key)',
-    publishes: [SUBJECTS.paymentCompleted, SUBJECTS.paymentFailed],
+    publishes: [
+      SUBJECTS.paymentCompleted,
+      SUBJECTS.paymentFailed,
+      SUBJECTS.paymentRefunded,
+      SUBJECTS.orderCancelled,
+    ],
     consumers: ['payment'],
-    buckets: {},
+    buckets: { [BUCKETS.decisions]: 'write', [BUCKETS.reconciliation]: 'write' },
   },
 } as const satisfies Record<string, Grant>
 

@@ -18,6 +18,12 @@ export const InventoryConfigSchema = v.object({
   API_KEYS: apiKeysFromEnv,
   /** Largest request body on any route. */
   INVENTORY_MAX_BODY_BYTES: intFromEnv(16 * 1024, 1024, 1024 * 1024),
+  /**
+   * Every order is settled (confirmed or cancelled) within this of its
+   * creation, or cancelled `deadline_exceeded`: holds released, any charge
+   * refunded. Longer than the payment worker's PAYMENT_SETTLE_BUDGET_MS.
+   */
+  ORDER_DEADLINE_MS: intFromEnv(600_000, 1_000, 30 * 86_400_000),
   /** Admin writes per key id and failed attempts per client address, in this process only. */
   ...rateLimitSettings,
 })

@@ -3,7 +3,7 @@
  * is the same as applying it once: redelivery never reserves twice and never
  * leaks stock.
  */
-import type { SetStockRequest, StockRecord } from './records.ts'
+import { MAX_RETURNS_KEPT, type SetStockRequest, type StockRecord } from './records.ts'
 
 export function reservedOf(record: StockRecord): number {
   return Object.values(record.holds).reduce((sum, hold) => sum + hold.quantity, 0)
@@ -67,6 +67,26 @@ export function sellHold(record: StockRecord | null, orderId: string): StockReco
   if (record === null || hold === undefined) return null
   const { [orderId]: _sold, ...holds } = record.holds
   return { ...record, onHand: record.onHand - hold.quantity, sold: record.sold + hold.quantity, holds }
+}
+
+/**
+ * Puts an order's sold units back on hand (its payment was refunded); `null`
+ * when that order's return was applied before.
+ */
+export function returnSale(
+  record: StockRecord | null,
+  orderId: string,
+  quantity: number,
+  maxKept = MAX_RETURNS_KEPT,
+): StockRecord | null {
+  if (record === null || record.returned?.[orderId] !== undefined) return null
+  const kept = Object.entries(record.returned ?? {}).slice(-(maxKept - 1))
+  return {
+    ...record,
+    onHand: record.onHand + quantity,
+    sold: Math.max(0, record.sold - quantity),
+    returned: { ...Object.fromEntries(kept), [orderId]: quantity },
+  }
 }
 
 export type SetStockDecision =

@@ -1,15 +1,21 @@
-import type { EventOf, OrderCreated } from '../../schemas/events.ts'
-import type { PricedItem } from '../../schemas/primitives.ts'
+import type { EventOf, InventoryReleased, OrderCancelled, OrderCreated } from '../../schemas/events.ts'
+import type { OrderItem, PricedItem } from '../../schemas/primitives.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
-import { availableOf, releaseHold, sellHold } from './domain.ts'
+import { claimCancellation, deadlineOf, type DecisionStore } from '../../shared/saga/decision.ts'
+import { availableOf, releaseHold, returnSale, sellHold } from './domain.ts'
 import type { ReservationRecord } from './records.ts'
 import type { StockStore } from './stock-store.ts'
 
 export interface InventoryHandlerDeps {
   store: StockStore
+  decisions: DecisionStore
   currency: string
+  /** Every order is settled within this of its creation, or cancelled `deadline_exceeded`. */
+  deadlineMs: number
+  /** Asks nats-server to publish the order's deadline cancellation at `deadlineAt`. */
+  scheduleDeadline: (orderId: string, deadlineAt: string, correlationId: string) => Promise<void>
   /** How long one delivery may take to decide an order before another may take over. */
   leaseMs?: number
   now?: () => Date
@@ -17,49 +23,96 @@ export interface InventoryHandlerDeps {
 
 export function createInventoryHandlers({
   store,
+  decisions,
   currency,
+  deadlineMs,
+  scheduleDeadline,
   leaseMs = 30_000,
   now = () => new Date(),
 }: InventoryHandlerDeps) {
   const stamp = () => now().toISOString()
+  const base = (orderId: string) => ({ version: 1 as const, orderId, occurredAt: stamp() })
 
   function outcomeOf(record: ReservationRecord, created: OrderCreated): OutgoingEvent[] {
-    const base = { version: 1 as const, orderId: record.orderId, occurredAt: stamp() }
     switch (record.state) {
       case 'reserved':
         return [
           toEvent(SUBJECTS.inventoryReserved, {
-            ...base,
+            ...base(record.orderId),
             items: record.items,
             amountCents: record.amountCents,
             currency: record.currency,
             sealedPaymentToken: created.sealedPaymentToken,
+            deadlineAt: deadlineOf(created.occurredAt, deadlineMs),
           }),
         ]
       case 'rejected':
         return [
-          toEvent(SUBJECTS.orderCancelled, { ...base, reason: 'out_of_stock', shortSkus: record.shortSkus }),
+          toEvent(SUBJECTS.orderCancelled, {
+            ...base(record.orderId),
+            reason: 'out_of_stock',
+            shortSkus: record.shortSkus,
+          }),
         ]
       default:
-        // Payment already settled it; nothing left to say about the reservation.
+        // Settled since (paid, released, cancelled): nothing left to say about the reservation.
         return []
     }
+  }
+
+  /**
+   * Cancels an order no charge has started for (the first claim of its
+   * decision wins); `[]` when the payment worker owns it or another worker
+   * cancelled it.
+   */
+  async function cancelUnpaid(
+    orderId: string,
+    reason: 'customer_request' | 'deadline_exceeded',
+    ctx: MessageContext,
+  ): Promise<OutgoingEvent[]> {
+    const claim = await claimCancellation(decisions, orderId, reason, 'inventory', now)
+    if (claim.kind === 'paying') return []
+    if (claim.kind === 'already_cancelled' && claim.decision.decidedBy !== 'inventory') return []
+    const why = claim.decision.reason ?? reason
+    if (claim.kind === 'cancelled') ctx.logger.info({ reason: why }, 'order cancelled before payment')
+    return [toEvent(SUBJECTS.orderCancelled, { ...base(orderId), reason: why })]
   }
 
   async function releaseAll(orderId: string, items: readonly { sku: string }[]): Promise<void> {
     for (const { sku } of items) await store.changeHold(sku, (r) => releaseHold(r, orderId))
   }
 
-  /** All items or none: holds are taken in sku order; any shortage releases them all. */
+  /**
+   * All items or none: holds are taken in sku order; any shortage releases
+   * them all. Before any hold, the order's deadline is scheduled, so an order
+   * whose message is dead-lettered later still gets its holds released.
+   */
   async function reserve(created: OrderCreated, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const owner = crypto.randomUUID()
-    const claim = await store.claimReservation(created.orderId, owner, leaseMs)
+    const claim = await store.claimReservation(created.orderId, owner, leaseMs, created.items)
     if (claim.kind === 'decided') {
       ctx.logger.info({ state: claim.record.state }, 'reservation already decided; repeating its outcome')
       return outcomeOf(claim.record, created)
     }
     if (claim.kind === 'busy')
       throw new PauseConsumption('another delivery of this order is deciding it', 250)
+
+    const deadlineAt = deadlineOf(created.occurredAt, deadlineMs)
+    const decided = await decisions.read(created.orderId)
+    const pastDeadline = Date.parse(deadlineAt) <= now().getTime()
+    if (decided?.decision === 'cancelled' || pastDeadline) {
+      // Cancelled before it got here, or it waited past its deadline: hold nothing.
+      const cancelling =
+        decided?.decision === 'cancelled' ? [] : await cancelUnpaid(created.orderId, 'deadline_exceeded', ctx)
+      await store.putReservation(
+        { ...emptyReservation(created.orderId), state: 'cancelled', updatedAt: stamp() },
+        'reserving',
+        owner,
+      )
+      ctx.logger.info({ reason: decided?.reason ?? 'deadline_exceeded' }, 'order cancelled; no stock held')
+      return cancelling
+    }
+    await scheduleDeadline(created.orderId, deadlineAt, ctx.correlationId)
     const items = [...created.items].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0))
     const priced: PricedItem[] = []
     const shortSkus: string[] = []
@@ -90,7 +143,21 @@ export function createInventoryHandlers({
       shortSkus,
       updatedAt: stamp(),
     }
+    if (shortSkus.length > 0) {
+      // Out of stock is a cancellation too: it claims the order's decision.
+      const cancel = await claimCancellation(decisions, created.orderId, 'out_of_stock', 'inventory', now)
+      if (cancel.kind === 'already_cancelled' && cancel.decision.reason !== 'out_of_stock') {
+        // A customer or the deadline got there first; their event stands.
+        await store.putReservation({ ...record, state: 'cancelled' }, 'reserving', owner)
+        return []
+      }
+    }
     const standing = await store.putReservation(record, 'reserving', owner)
+    if (standing.state === 'cancelled' || standing.state === 'released') {
+      // Cancelled while this delivery stalled past its lease: give back what it held since.
+      await releaseAll(created.orderId, items)
+      return []
+    }
     if (standing.owner !== undefined && standing.state === 'reserving') {
       // Our lease ran out and another delivery took over: it decides.
       throw new PauseConsumption('lost the reservation lease to another delivery', 250)
@@ -100,6 +167,64 @@ export function createInventoryHandlers({
       standing.state === 'reserved' ? 'stock reserved' : 'stock short; cancelling order',
     )
     return outcomeOf(standing, created)
+  }
+
+  /** A customer's cancellation or an order's deadline: cancelled here unless the payment worker owns it. */
+  async function cancelRequested(
+    event: EventOf<typeof SUBJECTS.orderCancelRequested>,
+    ctx: MessageContext,
+  ): Promise<readonly OutgoingEvent[]> {
+    return cancelUnpaid(event.orderId, event.reason, ctx)
+  }
+
+  const releasedEvent = (
+    orderId: string,
+    items: readonly OrderItem[],
+    reason: InventoryReleased['reason'],
+    returned = false,
+  ) =>
+    toEvent(SUBJECTS.inventoryReleased, {
+      ...base(orderId),
+      items: items.map(({ sku, quantity }) => ({ sku, quantity })),
+      reason,
+      ...(returned ? { returned } : {}),
+    })
+
+  /**
+   * An order was cancelled (by whoever decided it): its held stock is
+   * released, or, if it had been sold and refunded, put back on hand.
+   */
+  async function onCancelled(event: OrderCancelled, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
+    const { orderId } = event
+    if (event.reason === 'out_of_stock') return [] // nothing was held
+    const reason: InventoryReleased['reason'] =
+      event.reason === 'customer_request' || event.reason === 'deadline_exceeded'
+        ? event.reason
+        : 'payment_failed'
+    const at = now().getTime()
+    const { before, after } = await store.transition(orderId, (current) => {
+      if (current === null) return { ...emptyReservation(orderId), state: 'cancelled', updatedAt: stamp() }
+      if (current.state === 'reserving' && (current.leaseUntil ?? 0) > at) return undefined
+      if (current.state === 'reserving' || current.state === 'reserved')
+        return { ...current, state: 'released', owner: undefined, leaseUntil: undefined, updatedAt: stamp() }
+      if (current.state === 'sold') return { ...current, state: 'returned', updatedAt: stamp() }
+      return undefined
+    })
+    if (before?.state === 'reserving' && after?.state === 'reserving') {
+      throw new PauseConsumption('the order is being reserved; releasing once that is decided', 250)
+    }
+    if (before === null || before.state === after?.state) return []
+    if (before.state === 'sold') {
+      for (const { sku, quantity } of before.items)
+        await store.changeHold(sku, (r) => returnSale(r, orderId, quantity))
+      ctx.logger.info({ items: before.items.length, reason }, 'sold units returned to stock after a refund')
+      return [releasedEvent(orderId, before.items, reason, true)]
+    }
+    // reserved, or a stalled reservation (its lease ran out): release whatever it may hold.
+    const items = before.state === 'reserved' ? before.items : (before.requested ?? [])
+    await releaseAll(orderId, items)
+    ctx.logger.info({ items: items.length, reason }, 'stock released after cancellation')
+    return [releasedEvent(orderId, items, reason)]
   }
 
   async function release(
@@ -115,10 +240,11 @@ export function createInventoryHandlers({
       ctx.logger.error('payment failed for an order whose reservation was rejected')
       return []
     }
-    if (reservation.state === 'sold') {
-      ctx.logger.error('payment failed for an order already sold; leaving stock as sold')
+    if (reservation.state !== 'reserved' && reservation.state !== 'released') {
+      ctx.logger.info({ state: reservation.state }, 'payment failed for an order already settled here')
       return []
     }
+    // `released` again: a redelivery after a crash between the write and the publish says it again.
     await releaseAll(event.orderId, reservation.items)
     const released = await store.putReservation(
       { ...reservation, state: 'released', updatedAt: stamp() },
@@ -146,11 +272,9 @@ export function createInventoryHandlers({
     if (reservation === null || reservation.state === 'reserving') {
       throw new Error(`reservation of ${event.orderId} not visible yet (${reservation?.state ?? 'none'})`)
     }
-    if (reservation.state === 'rejected' || reservation.state === 'released') {
-      ctx.logger.error(
-        { state: reservation.state },
-        'payment completed for an order with no open reservation',
-      )
+    if (reservation.state !== 'reserved' && reservation.state !== 'sold') {
+      // Cancelled and refunded before this event got here: the stock went back then.
+      ctx.logger.info({ state: reservation.state }, 'payment completed for an order no longer reserved')
       return []
     }
     for (const { sku } of reservation.items) await store.changeHold(sku, (r) => sellHold(r, event.orderId))
@@ -163,7 +287,21 @@ export function createInventoryHandlers({
 
   return {
     [SUBJECTS.orderCreated]: reserve,
+    [SUBJECTS.orderCancelRequested]: cancelRequested,
+    [SUBJECTS.orderCancelled]: onCancelled,
     [SUBJECTS.paymentFailed]: release,
     [SUBJECTS.paymentCompleted]: sell,
   } satisfies Handlers
+}
+
+function emptyReservation(orderId: string): ReservationRecord {
+  return {
+    orderId,
+    state: 'cancelled',
+    items: [],
+    amountCents: 0,
+    currency: '',
+    shortSkus: [],
+    updatedAt: '',
+  }
 }

@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { CentsSchema, PricedItemSchema, SkuSchema } from '../../schemas/primitives.ts'
+import { CentsSchema, OrderItemSchema, PricedItemSchema, SkuSchema } from '../../schemas/primitives.ts'
 
 /** One order's hold on a sku, priced when it was taken. */
 export const HoldSchema = v.object({ quantity: v.number(), unitPriceCents: CentsSchema })
@@ -15,16 +15,29 @@ export const StockRecordSchema = v.object({
   priceCents: CentsSchema,
   sold: v.number(),
   holds: v.record(v.string(), HoldSchema),
+  /**
+   * Orders whose sold units came back (a paid order cancelled and refunded),
+   * by order id: a return is applied once. The newest {@link MAX_RETURNS_KEPT}.
+   */
+  returned: v.optional(v.record(v.string(), v.number())),
 })
+/** Returns remembered per sku: far more than can be redelivered at once. */
+export const MAX_RETURNS_KEPT = 1_000
 export type StockRecord = v.InferOutput<typeof StockRecordSchema>
 
 /** What the inventory worker decided for one order (KV `inventory-reservations`, key = order id). */
 export const ReservationRecordSchema = v.object({
   orderId: v.string(),
-  /** `reserving`: one delivery holds a lease on deciding this order (see `claimReservation`). */
-  state: v.picklist(['reserving', 'reserved', 'rejected', 'released', 'sold']),
+  /**
+   * `reserving`: one delivery holds a lease on deciding this order (see
+   * `claimReservation`); `cancelled`: cancelled before any stock was held;
+   * `returned`: sold, then the order was cancelled and the units came back.
+   */
+  state: v.picklist(['reserving', 'reserved', 'rejected', 'released', 'sold', 'cancelled', 'returned']),
   owner: v.optional(v.string()),
   leaseUntil: v.optional(v.number()),
+  /** While `reserving`: what the order asks for, so a cancellation can release holds a stalled delivery took. */
+  requested: v.optional(v.array(OrderItemSchema)),
   items: v.array(PricedItemSchema),
   amountCents: CentsSchema,
   currency: v.string(),

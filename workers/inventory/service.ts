@@ -1,4 +1,7 @@
-import { BUCKETS } from '../../schemas/subjects.ts'
+import { BUCKETS, SUBJECTS, toDeadlineScheduleSubject } from '../../schemas/subjects.ts'
+import type { OrderCancelRequested } from '../../schemas/events.ts'
+import { publishSchedule } from '../../shared/nats/schedule.ts'
+import { kvDecisionStore } from '../../shared/saga/decision.ts'
 import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
@@ -24,7 +27,30 @@ export async function startInventoryService(
   )
   const handlers = createInventoryHandlers({
     store,
+    decisions: kvDecisionStore(await openBucket(rt, BUCKETS.decisions)),
     currency: config.INVENTORY_CURRENCY,
+    deadlineMs: config.ORDER_DEADLINE_MS,
+    scheduleDeadline: async (orderId, deadlineAt, correlationId) => {
+      const payload: OrderCancelRequested = {
+        version: 1,
+        orderId,
+        occurredAt: deadlineAt,
+        reason: 'deadline_exceeded',
+      }
+      await publishSchedule(
+        rt.js,
+        {
+          scheduleSubject: toDeadlineScheduleSubject(orderId),
+          target: SUBJECTS.orderCancelRequested,
+          at: new Date(deadlineAt),
+          payload,
+          version: 1,
+          correlationId,
+          msgId: `deadline:${orderId}`,
+        },
+        config.NATS_REQUEST_TIMEOUT_MS,
+      )
+    },
     leaseMs: config.CONSUMER_ACK_WAIT_MS,
   })
   // First the payments consumer: splitting it off reads where `inventory`

@@ -2,6 +2,7 @@ import type { KV } from '@nats-io/kv'
 import { readJson } from '../../shared/nats/kv-json.ts'
 import { createRecordWriter } from '../../shared/nats/record-writer.ts'
 import { setStock, takeHold, type HoldDecision, type SetStockDecision } from './domain.ts'
+import type { OrderItem } from '../../schemas/primitives.ts'
 import {
   ReservationRecordSchema,
   StockRecordSchema,
@@ -73,6 +74,7 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
       orderId: string,
       owner: string,
       leaseMs: number,
+      requested: readonly OrderItem[],
       now = Date.now(),
     ): Promise<ClaimResult> =>
       reservations.update<ClaimResult>(
@@ -87,6 +89,7 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
             state: 'reserving',
             owner,
             leaseUntil: now + leaseMs,
+            requested: requested.map(({ sku, quantity }) => ({ sku, quantity })),
             items: [],
             amountCents: 0,
             currency: '',
@@ -98,6 +101,22 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
         // A new order is the usual case: create the lease without reading first.
         { assumeAbsent: true },
       ),
+
+    /**
+     * Moves an order's reservation to `state` by `change`, whatever it is now
+     * (`null`: none yet); `change` returns `undefined` to leave it. Returns
+     * the record that stands.
+     */
+    transition: (
+      orderId: string,
+      change: (current: ReservationRecord | null) => ReservationRecord | undefined,
+    ): Promise<{ before: ReservationRecord | null; after: ReservationRecord | null }> =>
+      reservations.update(orderId, (current) => {
+        const next = change(current)
+        return next === undefined
+          ? { result: { before: current, after: current } }
+          : { value: next, result: { before: current, after: next } }
+      }),
 
     /**
      * Writes `record` if the current one is in `expectState` (and, for a

@@ -26,6 +26,7 @@ function memoryStore(): OrderStore {
       return Promise.resolve({ kind: 'accepted', orderId, correlationId, replayed: false, status: 'pending' })
     },
     getOrder: (orderId) => Promise.resolve(orders.get(orderId) ?? null),
+    requestCancellation: () => Promise.resolve(),
   }
 }
 

@@ -14,7 +14,7 @@ import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import { createApp } from './app.ts'
-import type { OrderStore, PlaceOrderInput, PlaceOrderResult } from './order-store.ts'
+import type { CancelOrderInput, OrderStore, PlaceOrderInput, PlaceOrderResult } from './order-store.ts'
 
 const ORDER_ID = '0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f'
 const validOrder = { customerId: 'c-1', items: [{ sku: 'SKU-1', quantity: 2 }], paymentToken: 'tok_ok' }
@@ -48,6 +48,7 @@ function setup({
   verifier = testVerifier,
 }: Options = {}) {
   const calls: PlaceOrderInput[] = []
+  const cancels: CancelOrderInput[] = []
   const lines: string[] = []
   const store: OrderStore = {
     placeOrder: (input) => {
@@ -62,6 +63,10 @@ function setup({
       })
     },
     getOrder: () => Promise.resolve(order),
+    requestCancellation: (input) => {
+      cancels.push(input)
+      return Promise.resolve()
+    },
   }
   const metrics = createMetrics('order')
   const app = createApp({
@@ -74,7 +79,7 @@ function setup({
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
   })
   const levels = () => lines.map((l) => (JSON.parse(l) as { level: string }).level)
-  return { app, calls, metrics, levels }
+  return { app, calls, cancels, metrics, levels }
 }
 
 const post = (app: ReturnType<typeof setup>['app'], headers: Record<string, string>) =>
@@ -88,6 +93,7 @@ describe('order intake authentication', () => {
   it.each([
     ['POST', '/orders'],
     ['GET', `/orders/${ORDER_ID}`],
+    ['POST', `/orders/${ORDER_ID}/cancel`],
   ])('answers %s %s without a key 401 with a Bearer challenge', async (method, path) => {
     const { app, calls } = setup({ order: record('alice') })
     const res = await app.request(path, { method, headers: { 'Content-Type': 'application/json' } })
@@ -153,6 +159,53 @@ describe('GET /orders/{id} by owner', () => {
     const { app } = setup({ order: record() })
     expect((await get(app, 'alice')).status).toBe(404)
     expect((await get(app, 'ops')).status).toBe(200)
+  })
+})
+
+describe('POST /orders/{id}/cancel', () => {
+  const cancel = (app: ReturnType<typeof setup>['app'], who: 'alice' | 'bob' | 'ops', id = ORDER_ID) =>
+    app.request(`/orders/${id}/cancel`, { method: 'POST', headers: bearer(who) })
+
+  it('asks for the cancellation of its own order (and an admin for any): 202, twice alike', async () => {
+    const { app, cancels } = setup({ order: record('alice') })
+    for (const who of ['alice', 'alice', 'ops'] as const) {
+      const res = await cancel(app, who)
+      expect(res.status).toBe(202)
+      expect(res.headers.get('Location')).toBe(`/orders/${ORDER_ID}`)
+      expect(await res.json()).toMatchObject({
+        orderId: ORDER_ID,
+        status: 'confirmed',
+        cancellation: 'requested',
+      })
+    }
+    expect(cancels.map((c) => [c.orderId, c.requestedBy])).toStrictEqual([
+      [ORDER_ID, 'alice'],
+      [ORDER_ID, 'alice'],
+      [ORDER_ID, 'ops'],
+    ])
+  })
+
+  it("answers another client's order 404 like an unknown one, and publishes nothing", async () => {
+    const { app, cancels } = setup({ order: record('alice') })
+    expect((await cancel(app, 'bob')).status).toBe(404)
+    expect((await cancel(setup({ order: null }).app, 'alice')).status).toBe(404)
+    expect(cancels).toStrictEqual([])
+  })
+
+  it('answers an order already cancelled 200 with its record, publishing nothing', async () => {
+    const cancelled: OrderStatus = { ...record('alice'), status: 'cancelled', reason: 'customer_request' }
+    const { app, cancels } = setup({ order: cancelled })
+    const res = await cancel(app, 'alice')
+    expect([res.status, await res.json()]).toStrictEqual([200, cancelled])
+    expect(cancels).toStrictEqual([])
+  })
+
+  it('answers a malformed order id 400', async () => {
+    const res = await cancel(setup().app, 'alice', 'not-a-uuid')
+    expect([res.status, ((await res.json()) as { error: string }).error]).toStrictEqual([
+      400,
+      'invalid_order_id',
+    ])
   })
 })
 
@@ -329,7 +382,15 @@ describe('order intake limits and errors', () => {
     expect(await index.json()).toStrictEqual({
       service: 'order',
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
-      routes: ['GET /', 'GET /health', 'GET /ready', 'GET /metrics', 'POST /orders', 'GET /orders/:orderId'],
+      routes: [
+        'GET /',
+        'GET /health',
+        'GET /ready',
+        'GET /metrics',
+        'POST /orders',
+        'GET /orders/:orderId',
+        'POST /orders/:orderId/cancel',
+      ],
     })
     expect([missing.status, await missing.json()]).toStrictEqual([
       404,

@@ -28,6 +28,10 @@ function fakeStore(overrides: Partial<OrderStore> = {}): OrderStore & { calls: u
       return Promise.resolve(result)
     },
     getOrder: () => Promise.resolve(null),
+    requestCancellation: (input) => {
+      calls.push(input)
+      return Promise.resolve()
+    },
     ...overrides,
   }
 }

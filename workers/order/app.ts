@@ -144,6 +144,40 @@ export function createApp({
     return c.json(order)
   })
 
+  /**
+   * Cancels an order: before payment its stock is released; a paid order is
+   * refunded and its stock returned. Idempotent: an order already cancelled
+   * answers 200 with its record; otherwise 202 and the request is handled
+   * by the workers (poll `GET /orders/{orderId}`).
+   */
+  app.post('/orders/:orderId/cancel', async (c) => {
+    const orderId = c.req.param('orderId')
+    if (!v.is(OrderIdSchema, orderId)) {
+      return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
+    }
+    const apiKey = c.get('apiKey')
+    const order = await store.getOrder(orderId)
+    if (order === null || !canRead(order, apiKey)) {
+      return c.json({ error: 'not_found', message: `no order ${orderId}` }, 404)
+    }
+    if (order.correlationId !== undefined) c.set('correlationId', order.correlationId)
+    if (order.status === 'cancelled') return c.json(order, 200)
+    await store.requestCancellation({
+      orderId,
+      correlationId: c.get('correlationId'),
+      requestedBy: apiKey.id,
+    })
+    logger.info(
+      { orderId, correlationId: c.get('correlationId'), status: order.status, by: apiKey.id },
+      'cancellation requested',
+    )
+    c.header('Location', `/orders/${orderId}`)
+    return c.json(
+      { orderId, status: order.status, cancellation: 'requested', correlationId: c.get('correlationId') },
+      202,
+    )
+  })
+
   app.notFound(notFound)
 
   app.onError(

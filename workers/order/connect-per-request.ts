@@ -86,6 +86,8 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
     store: {
       placeOrder: (input) => withStore('placing the order', (store) => store.placeOrder(input)),
       getOrder: (orderId) => withStore('reading the order', (store) => store.getOrder(orderId)),
+      requestCancellation: (input) =>
+        withStore('cancelling the order', (store) => store.requestCancellation(input)),
     },
     checkReady: async () => {
       try {

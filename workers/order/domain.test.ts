@@ -31,6 +31,16 @@ const events = {
     items: [{ sku: 'A', quantity: 1 }],
     reason: 'payment_failed' as const,
   },
+  [SUBJECTS.orderCancelRequested]: { ...base, reason: 'customer_request' as const },
+  [SUBJECTS.paymentRefunded]: {
+    ...base,
+    chargeId: 'ch_1',
+    chargedCents: 500,
+    refundId: 're_1',
+    amountCents: 500,
+    currency: 'USD',
+    reason: 'customer_request' as const,
+  },
 } satisfies { [S in Subject]: EventOf<S> }
 
 function run(subjects: Subject[]): OrderStatus | null {
@@ -144,6 +154,7 @@ describe('order status projection', () => {
         createdAt: at,
         amountCents: 500,
         chargeId: 'ch_1',
+        charges: [{ chargeId: 'ch_1', amountCents: 500, at }],
         correlationId: 'corr',
         updatedAt: at,
         history: [
@@ -153,6 +164,72 @@ describe('order status projection', () => {
         ],
       },
     )
+  })
+})
+
+describe('cancellations and refunds', () => {
+  const cancelledByCustomer = { ...base, reason: 'customer_request' as const, refundId: 're_1' }
+
+  it('cancels a confirmed order that was refunded, and shows the charge and its refund', () => {
+    let state = run([
+      SUBJECTS.orderCreated,
+      SUBJECTS.inventoryReserved,
+      SUBJECTS.paymentCompleted,
+      SUBJECTS.orderCancelRequested,
+      SUBJECTS.paymentRefunded,
+    ])
+    expect(state?.status).toBe('confirmed')
+    state = applyEvent(state, SUBJECTS.orderCancelled, cancelledByCustomer, meta)
+    expect(state).toMatchObject({
+      status: 'cancelled',
+      reason: 'customer_request',
+      refundId: 're_1',
+      cancelRequested: { reason: 'customer_request', at },
+      charges: [{ chargeId: 'ch_1', amountCents: 500 }],
+      refunds: [{ refundId: 're_1', chargeId: 'ch_1', amountCents: 500, reason: 'customer_request' }],
+    })
+    expect(state?.history.map((h) => h.event)).toContain(SUBJECTS.paymentRefunded)
+  })
+
+  it('never revives a cancelled order: a late payments.completed leaves it cancelled', () => {
+    const cancelled = applyEvent(
+      run([SUBJECTS.orderCreated]),
+      SUBJECTS.orderCancelled,
+      cancelledByCustomer,
+      meta,
+    )
+    const late = applyEvent(cancelled, SUBJECTS.paymentCompleted, events[SUBJECTS.paymentCompleted], meta)
+    expect([late?.status, late?.reason]).toStrictEqual(['cancelled', 'customer_request'])
+  })
+
+  it('shows a charge found by reconciliation on an order cancelled payment_failed', () => {
+    const failed = applyEvent(
+      run([SUBJECTS.orderCreated, SUBJECTS.inventoryReserved]),
+      SUBJECTS.paymentFailed,
+      { ...base, reason: 'gateway_unavailable', unresolved: true },
+      meta,
+    )
+    const found = applyEvent(
+      failed,
+      SUBJECTS.paymentRefunded,
+      { ...events[SUBJECTS.paymentRefunded], refundId: 're_9', reason: 'reconciliation' },
+      meta,
+    )
+    expect(found).toMatchObject({
+      status: 'cancelled',
+      reason: 'payment_failed',
+      charges: [{ chargeId: 'ch_1', amountCents: 500 }],
+      refunds: [{ refundId: 're_9', reason: 'reconciliation' }],
+    })
+    // The same refund again changes nothing.
+    expect(
+      applyEvent(
+        found,
+        SUBJECTS.paymentRefunded,
+        { ...events[SUBJECTS.paymentRefunded], refundId: 're_9', reason: 'reconciliation' },
+        meta,
+      ),
+    ).toBeNull()
   })
 })
 

@@ -50,7 +50,11 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value)
 }
 
-const RANK: Record<OrderStatusValue, number> = { pending: 0, reserved: 1, confirmed: 2, cancelled: 2 }
+/**
+ * Statuses only move up. `cancelled` is above `confirmed`: a paid order can
+ * still be cancelled (and refunded), a cancelled one is never revived.
+ */
+const RANK: Record<OrderStatusValue, number> = { pending: 0, reserved: 1, confirmed: 2, cancelled: 3 }
 
 export interface EventMeta {
   /** When the projection applied it. */
@@ -58,9 +62,16 @@ export interface EventMeta {
   correlationId: string
 }
 
-/** The status an event moves an order to. */
-function statusOf<S extends Subject>(subject: S, event: EventOf<S>): Pick<OrderStatus, 'status' | 'reason'> {
+/** The status an event moves an order to (`current`: events that move nothing). */
+function statusOf<S extends Subject>(
+  subject: S,
+  event: EventOf<S>,
+  current: OrderStatusValue,
+): Pick<OrderStatus, 'status' | 'reason'> {
   switch (subject) {
+    case SUBJECTS.orderCancelRequested:
+    case SUBJECTS.paymentRefunded:
+      return { status: current }
     case SUBJECTS.orderCreated:
       return { status: 'pending' }
     case SUBJECTS.inventoryReserved:
@@ -86,7 +97,8 @@ function statusOf<S extends Subject>(subject: S, event: EventOf<S>): Pick<OrderS
  * Applies one event to the projection. Returns the new record, or `null` when
  * nothing changes (the event was already applied). The status never moves
  * backwards: a late or repeated event is recorded at most once in the history
- * and cannot undo a later state; a final state (confirmed, cancelled) is kept.
+ * and cannot undo a later state; a cancelled order stays cancelled, and a
+ * confirmed one moves only to cancelled (paid, then cancelled and refunded).
  */
 export function applyEvent<S extends Subject>(
   current: OrderStatus | null,
@@ -94,8 +106,10 @@ export function applyEvent<S extends Subject>(
   event: EventOf<S>,
   meta: EventMeta,
 ): OrderStatus | null {
-  if (current?.history.some((h) => h.event === subject)) return null
-  const target = statusOf(subject, event)
+  if (subject === SUBJECTS.paymentRefunded) {
+    const { refundId } = event as EventOf<typeof SUBJECTS.paymentRefunded>
+    if (current?.refunds?.some((r) => r.refundId === refundId)) return null
+  } else if (current?.history.some((h) => h.event === subject)) return null
   const record: OrderStatus = current
     ? { ...current, history: [...current.history] }
     : {
@@ -114,7 +128,9 @@ export function applyEvent<S extends Subject>(
     if (created.owner !== undefined) record.owner = created.owner
   }
   if (subject === SUBJECTS.inventoryReserved) {
-    record.amountCents = (event as EventOf<typeof SUBJECTS.inventoryReserved>).amountCents
+    const reserved = event as EventOf<typeof SUBJECTS.inventoryReserved>
+    record.amountCents = reserved.amountCents
+    if (reserved.deadlineAt !== undefined) record.deadlineAt = reserved.deadlineAt
   }
   if (subject === SUBJECTS.paymentCompleted) {
     const paid = event as EventOf<typeof SUBJECTS.paymentCompleted>
@@ -123,7 +139,31 @@ export function applyEvent<S extends Subject>(
     // while its inventory.reserved is still on its way (a projection that
     // crashed holding it gets it again only when its ack wait runs out).
     record.amountCents ??= paid.amountCents
+    if (paid.amountCents > 0) addCharge(record, paid.chargeId, paid.amountCents, paid.occurredAt)
   }
+  if (subject === SUBJECTS.paymentRefunded) {
+    const refund = event as EventOf<typeof SUBJECTS.paymentRefunded>
+    addCharge(record, refund.chargeId, refund.chargedCents, refund.occurredAt)
+    record.refunds = [
+      ...(record.refunds ?? []),
+      {
+        refundId: refund.refundId,
+        chargeId: refund.chargeId,
+        amountCents: refund.amountCents,
+        reason: refund.reason,
+        at: refund.occurredAt,
+      },
+    ]
+  }
+  if (subject === SUBJECTS.orderCancelRequested) {
+    const request = event as EventOf<typeof SUBJECTS.orderCancelRequested>
+    record.cancelRequested ??= { reason: request.reason, at: request.occurredAt }
+  }
+  if (subject === SUBJECTS.orderCancelled) {
+    const { refundId } = event as EventOf<typeof SUBJECTS.orderCancelled>
+    if (refundId !== undefined) record.refundId = refundId
+  }
+  const target = statusOf(subject, event, record.status)
 
   if (RANK[target.status] > RANK[record.status]) {
     record.status = target.status
@@ -142,6 +182,11 @@ export function applyEvent<S extends Subject>(
   record.history.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : RANK[a.status] - RANK[b.status]))
   record.updatedAt = meta.at
   return record
+}
+
+function addCharge(record: OrderStatus, chargeId: string, amountCents: number, at: string): void {
+  if (record.charges?.some((c) => c.chargeId === chargeId)) return
+  record.charges = [...(record.charges ?? []), { chargeId, amountCents, at }]
 }
 
 /**

@@ -1,18 +1,18 @@
 /*
  * The order service's port to NATS: place an order (publish `orders.created`
- * once, idempotently) and read its status. Web-standard APIs only, so the
+ * once, idempotently), ask for its cancellation, and read its status. Web-standard APIs only, so the
  * same code runs on Bun, Node, Deno and Workers.
  */
 import type { JetStreamClient } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import { v7 as uuidv7 } from 'uuid'
 import * as v from 'valibot'
-import { OrderCreatedV1, type OrderCreated } from '../../schemas/events.ts'
+import { OrderCreatedV1, type OrderCancelRequested, type OrderCreated } from '../../schemas/events.ts'
 import type { CreateOrderRequest } from '../../schemas/order-request.ts'
 import { OrderStatusV1, type OrderStatus, type OrderStatusValue } from '../../schemas/order-status.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
-import { publishEvent } from '../../shared/nats/publish.ts'
+import { publishEvent, toEvent } from '../../shared/nats/publish.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
@@ -43,9 +43,22 @@ export interface PlaceOrderInput {
   owner?: string
 }
 
+export interface CancelOrderInput {
+  orderId: string
+  correlationId: string
+  /** The API key that asks. */
+  requestedBy: string
+}
+
 export interface OrderStore {
   placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult>
   getOrder(orderId: string): Promise<OrderStatus | null>
+  /**
+   * Publishes a customer's cancellation request. Idempotent: one message id
+   * per order, so asking again within the duplicate window stores nothing
+   * new, and past it the workers' decisions make it a no-op.
+   */
+  requestCancellation(input: CancelOrderInput): Promise<void>
 }
 
 const IdempotencyRecordV1 = v.object({
@@ -205,8 +218,26 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     }
   }
 
+  async function requestCancellation({ orderId, correlationId, requestedBy }: CancelOrderInput) {
+    const event: OrderCancelRequested = {
+      version: 1,
+      orderId,
+      occurredAt: now().toISOString(),
+      reason: 'customer_request',
+      requestedBy,
+    }
+    try {
+      await publishEvent(js, toEvent(SUBJECTS.orderCancelRequested, event), { correlationId, timeoutMs })
+      metrics.eventsPublished.inc({ subject: SUBJECTS.orderCancelRequested })
+    } catch (error) {
+      metrics.eventsPublishFailed.inc({ subject: SUBJECTS.orderCancelRequested })
+      throw error
+    }
+  }
+
   return {
     placeOrder: (input) => guard('placing the order', () => place(input)),
+    requestCancellation: (input) => guard('cancelling the order', () => requestCancellation(input)),
     getOrder,
   }
 }

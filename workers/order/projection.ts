@@ -58,6 +58,8 @@ export function createProjectionHandlers(
     [SUBJECTS.orderCreated]: project(SUBJECTS.orderCreated),
     [SUBJECTS.inventoryReserved]: project(SUBJECTS.inventoryReserved),
     [SUBJECTS.orderCancelled]: project(SUBJECTS.orderCancelled),
+    [SUBJECTS.orderCancelRequested]: project(SUBJECTS.orderCancelRequested),
+    [SUBJECTS.paymentRefunded]: project(SUBJECTS.paymentRefunded),
     [SUBJECTS.paymentCompleted]: project(SUBJECTS.paymentCompleted),
     [SUBJECTS.paymentFailed]: project(SUBJECTS.paymentFailed),
     [SUBJECTS.inventoryReleased]: project(SUBJECTS.inventoryReleased),

@@ -37,8 +37,23 @@ export const PaymentConfigSchema = v.object({
   PAYMENT_BREAKER_MIN_CALLS: intFromEnv(10, 1, 100_000),
   /** How long the breaker stays open before one trial call. */
   PAYMENT_BREAKER_HALF_OPEN_MS: intFromEnv(5_000, 100, 600_000),
-  /** While the breaker is open nothing is pulled; an order already pulled waits this long at most, then fails. */
+  /** While the breaker is open nothing is pulled; an order already pulled waits this long at most, then is left unresolved (cancelled, and reconciled). */
   PAYMENT_MAX_PAUSE_MS: intFromEnv(300_000, 0, 86_400_000),
+  /**
+   * How long one charge is worked on (rounds of retries under the same key,
+   * polls while the processor is still processing it) before it is left
+   * unresolved: the order is cancelled `payment_failed` and reconciliation
+   * keeps checking the key.
+   */
+  PAYMENT_SETTLE_BUDGET_MS: intFromEnv(30_000, 100, 3_600_000),
+  /** Pause between two polls of a charge the processor is still processing. */
+  PAYMENT_SETTLE_POLL_MS: intFromEnv(1_000, 10, 60_000),
+  /** How often the reconciliation bucket is scanned. */
+  PAYMENT_RECONCILE_INTERVAL_MS: intFromEnv(5_000, 50, 3_600_000),
+  /** How long an unanswered charge key is looked up before it is closed as "no charge". */
+  PAYMENT_RECONCILE_WINDOW_MS: intFromEnv(600_000, 0, 30 * 86_400_000),
+  /** Longest pause between two checks of one reconciliation entry. */
+  PAYMENT_RECONCILE_MAX_BACKOFF_MS: intFromEnv(300_000, 50, 86_400_000),
 })
 
 export type PaymentConfig = v.InferOutput<typeof PaymentConfigSchema>

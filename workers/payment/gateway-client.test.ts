@@ -5,7 +5,7 @@ import {
   CircuitOpenError,
   createGatewayClient,
   GatewayProtocolError,
-  GatewayUnavailableError,
+  RefundRefusedError,
 } from './gateway-client.ts'
 
 type Reply = { status: number; body?: unknown; delayMs?: number }
@@ -51,6 +51,9 @@ const options = {
   breakerWindowMs: 10_000,
   breakerMinCalls: 100,
   halfOpenAfterMs: 1_000,
+  // One round of attempts, then unresolved (tests that poll set their own).
+  settleBudgetMs: 0,
+  settlePollMs: 10,
 }
 
 describe('gateway client', () => {
@@ -88,13 +91,68 @@ describe('gateway client', () => {
     expect(gw.calls).toHaveLength(1)
   })
 
-  it('times out slow attempts and gives up after the retry budget', async () => {
+  it('never reads an attempt that timed out as a failure: the charge is left unresolved', async () => {
     const gw = await gateway([{ status: 201, body: { id: 'late' }, delayMs: 1_000 }])
     const client = createGatewayClient({ baseUrl: gw.url, ...options })
     const started = Date.now()
-    await expect(client.charge(request)).rejects.toBeInstanceOf(GatewayUnavailableError)
+    const outcome = await client.charge(request)
+    expect(outcome.kind).toBe('unresolved')
     expect(gw.calls).toHaveLength(3)
     expect(Date.now() - started).toBeLessThan(1_000)
+  })
+
+  it('polls a charge the processor is still processing until it answers, within the settle budget', async () => {
+    const gw = await gateway([
+      { status: 409, body: { error: 'idempotency_key_in_use' } },
+      { status: 409, body: { error: 'idempotency_key_in_use' } },
+      { status: 201, body: { id: 'ch_slow' } },
+    ])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options, settleBudgetMs: 5_000 })
+    expect(await client.charge(request)).toStrictEqual({ kind: 'succeeded', chargeId: 'ch_slow' })
+    expect(gw.calls.map((c) => c.key)).toStrictEqual(['order-1', 'order-1', 'order-1'])
+  })
+
+  it('retries a dropped connection under the same key and gets the charge it took', async () => {
+    let calls = 0
+    server = createServer((req, res) => {
+      calls++
+      if (calls === 1) {
+        req.socket.destroy() // the charge "happened"; the answer never arrives
+        return
+      }
+      res.writeHead(201, { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' })
+      res.end(JSON.stringify({ id: 'ch_dropped' }))
+    })
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const client = createGatewayClient({ baseUrl: url, ...options })
+    expect(await client.charge(request)).toStrictEqual({ kind: 'succeeded', chargeId: 'ch_dropped' })
+    expect(calls).toBe(2)
+  })
+
+  it('looks up an attempt by key and refunds a charge under one refund key', async () => {
+    const gw = await gateway([
+      { status: 200, body: { idempotencyKey: 'order-1', status: 'succeeded', charge: { id: 'ch_1' } } },
+      { status: 201, body: { id: 're_1', amountCents: 100 } },
+      { status: 422, body: { error: 'refund_exceeds_charge' } },
+    ])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    expect(await client.lookup('order-1')).toStrictEqual({ kind: 'succeeded', chargeId: 'ch_1' })
+    expect(await client.refund({ chargeId: 'ch_1', key: 'refund:order-1' })).toStrictEqual({
+      refundId: 're_1',
+      amountCents: 100,
+    })
+    await expect(client.refund({ chargeId: 'ch_1', key: 'refund:order-1' })).rejects.toBeInstanceOf(
+      RefundRefusedError,
+    )
+    expect(gw.calls.map((c) => c.key)).toStrictEqual([undefined, 'refund:order-1', 'refund:order-1'])
+  })
+
+  it('a probe closes the breaker with any answer, without an order', async () => {
+    const gw = await gateway([{ status: 404, body: { error: 'not_found' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    await client.probe()
+    expect(gw.calls).toHaveLength(1)
   })
 
   it('keeps the breaker closed when some calls fail for a while', async () => {
@@ -105,7 +163,7 @@ describe('gateway client', () => {
       { status: 201, body: { id: 'ch_1' } },
     ])
     const client = createGatewayClient({ baseUrl: gw.url, ...options, retries: 0, breakerMinCalls: 2 })
-    await expect(client.charge(request)).rejects.toBeInstanceOf(GatewayUnavailableError)
+    expect((await client.charge(request)).kind).toBe('unresolved')
     for (let i = 0; i < 3; i++) expect((await client.charge(request)).kind).toBe('succeeded')
   })
 
@@ -116,8 +174,8 @@ describe('gateway client', () => {
       retries: 0,
       breakerMinCalls: 2,
     })
-    await expect(client.charge(request)).rejects.toBeInstanceOf(GatewayUnavailableError)
-    await expect(client.charge(request)).rejects.toBeInstanceOf(GatewayUnavailableError)
+    expect((await client.charge(request)).kind).toBe('unresolved')
+    expect((await client.charge(request)).kind).toBe('unresolved')
     await expect(client.charge(request)).rejects.toBeInstanceOf(CircuitOpenError)
   })
 })

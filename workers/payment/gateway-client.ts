@@ -11,16 +11,36 @@ export interface ChargeRequest {
   token: string
 }
 
-export type ChargeOutcome = { kind: 'succeeded'; chargeId: string } | { kind: 'declined'; code: string }
+/** What the processor says about a charge attempt. */
+export type ChargeOutcome =
+  | { kind: 'succeeded'; chargeId: string }
+  | { kind: 'declined'; code: string }
+  /**
+   * No answer within the settle budget (timeouts, dropped connections, 5xx):
+   * the charge may or may not exist. Never read as a failure of the card.
+   */
+  | { kind: 'unresolved'; detail: string }
 
-/** The gateway could not be reached within the retry budget. */
-export class GatewayUnavailableError extends Error {
-  override readonly name = 'GatewayUnavailableError'
+/** What a look-up by idempotency key finds. */
+export type AttemptLookup =
+  | { kind: 'succeeded'; chargeId: string }
+  | { kind: 'declined'; code: string }
+  | { kind: 'processing' }
+  | { kind: 'not_found' }
+
+export interface Refund {
+  refundId: string
+  amountCents: number
 }
 
-/** The circuit breaker is open: the gateway is known to be down, no call was made. */
+/** The circuit breaker is open: the processor is known to be down, no call was made. */
 export class CircuitOpenError extends Error {
   override readonly name = 'CircuitOpenError'
+}
+
+/** The processor could not be reached (or kept failing) within the retry budget. */
+export class GatewayUnavailableError extends Error {
+  override readonly name = 'GatewayUnavailableError'
 }
 
 /** A 5xx or 429: worth retrying with the same idempotency key. */
@@ -31,13 +51,24 @@ export class TransientGatewayError extends Error {
   }
 }
 
-/** An answer that retrying cannot fix (a 4xx other than 402): a bug on one side. */
+/** An answer that retrying cannot fix (a wrong key, a 4xx): a bug on one side. */
 export class GatewayProtocolError extends Error {
   override readonly name = 'GatewayProtocolError'
 }
 
+/** The processor refused a refund (nothing left to refund, unknown charge). */
+export class RefundRefusedError extends Error {
+  override readonly name = 'RefundRefusedError'
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
 function isTransient(error: Error): boolean {
-  // fetch rejects with a TypeError when the connection is refused or reset.
+  // fetch rejects with a TypeError when the connection is refused, reset or dropped.
   return error instanceof TransientGatewayError || error instanceof TypeError
 }
 
@@ -45,67 +76,175 @@ export interface GatewayClientOptions extends Omit<ResilienceOptions, 'isTransie
   baseUrl: string
   /** Sent as `Authorization: Bearer <secretKey>` on every call; never logged. */
   secretKey: string
+  /**
+   * How long one charge is worked on before it is left `unresolved`: rounds of
+   * retries under the same idempotency key while the processor does not
+   * answer, and polls while it says the charge is still being processed.
+   */
+  settleBudgetMs: number
+  /** Pause between polls of a charge the processor is still processing. */
+  settlePollMs: number
   fetch?: typeof fetch
+  sleep?: (ms: number) => Promise<void>
+  now?: () => number
 }
 
+type Answer = { status: number; body: Record<string, unknown> }
+
 /**
- * A card processor's `POST /charges` behind timeout, retry and circuit
- * breaker. The order id is the idempotency key, so no retry or redelivery
- * ever charges twice.
+ * A card processor's API behind timeout, retry and circuit breaker. The order
+ * id is the charge's idempotency key, so a retry, a redelivery or a look-up
+ * never charges twice. Only a processor that does not answer (timeouts, 5xx,
+ * refused or dropped connections) counts against the breaker: a decline, or a
+ * charge the processor is still working on, is an answer.
  */
 export function createGatewayClient({
   baseUrl,
   secretKey,
+  settleBudgetMs,
+  settlePollMs,
   fetch: doFetch = fetch,
+  sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  now = Date.now,
   ...resilience
 }: GatewayClientOptions) {
   const policy = createCallPolicy({ ...resilience, isTransient })
-  const url = new URL('/charges', baseUrl).toString()
+  const url = (path: string) => new URL(path, baseUrl).toString()
 
-  async function attempt(request: ChargeRequest, signal: AbortSignal): Promise<ChargeOutcome> {
-    const response = await doFetch(url, {
-      method: 'POST',
+  async function call(
+    path: string,
+    init: { method: string; key?: string; body?: unknown },
+    signal: AbortSignal,
+  ): Promise<Answer> {
+    const response = await doFetch(url(path), {
+      method: init.method,
       signal,
       headers: {
-        'Content-Type': 'application/json',
-        'Idempotency-Key': request.orderId,
+        ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...(init.key === undefined ? {} : { 'Idempotency-Key': init.key }),
         Authorization: `Bearer ${secretKey}`,
       },
-      body: JSON.stringify(request),
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
     })
-    const body = (await response.json().catch(() => ({}))) as { id?: unknown; error?: unknown }
-    if (response.status === 200 || response.status === 201) {
-      if (typeof body.id !== 'string') throw new GatewayProtocolError('charge answer without an id')
-      return { kind: 'succeeded', chargeId: body.id }
-    }
-    if (response.status === 402)
-      return { kind: 'declined', code: typeof body.error === 'string' ? body.error : 'card_declined' }
+    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>
     if (response.status >= 500 || response.status === 429) throw new TransientGatewayError(response.status)
-    // A wrong or missing GATEWAY_SECRET_KEY: retrying cannot fix it; the message
-    // goes the way of any other protocol fault (dead-lettered for a replay).
     if (response.status === 401 || response.status === 403)
       throw new GatewayProtocolError(
         `gateway refused the secret key (${response.status}): check GATEWAY_SECRET_KEY`,
       )
-    // An earlier attempt with this key is still being processed: ask again later.
-    if (response.status === 409 && body.error === 'idempotency_key_in_use')
-      throw new TransientGatewayError(409)
-    throw new GatewayProtocolError(
-      `gateway answered ${response.status}: ${JSON.stringify(body).slice(0, 200)}`,
-    )
+    return { status: response.status, body }
+  }
+
+  /** One policy run: retries transient failures; maps breaker and exhaustion to typed errors. */
+  async function run<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await policy.execute(({ signal }) => work(signal))
+    } catch (error) {
+      if (error instanceof GatewayProtocolError || error instanceof RefundRefusedError) throw error
+      if (error instanceof BrokenCircuitError)
+        throw new CircuitOpenError('circuit open: gateway failing', { cause: error })
+      throw new GatewayUnavailableError('gateway unavailable after retries', { cause: error })
+    }
+  }
+
+  const protocolError = (what: string, { status, body }: Answer) =>
+    new GatewayProtocolError(`${what}: gateway answered ${status}: ${JSON.stringify(body).slice(0, 200)}`)
+
+  /** One charge call; `processing` when another attempt under the key is still being decided. */
+  async function chargeOnce(
+    request: ChargeRequest,
+    signal: AbortSignal,
+  ): Promise<Exclude<ChargeOutcome, { kind: 'unresolved' }> | { kind: 'processing' }> {
+    const answer = await call('/charges', { method: 'POST', key: request.orderId, body: request }, signal)
+    const { status, body } = answer
+    if (status === 200 || status === 201) {
+      if (typeof body.id !== 'string') throw new GatewayProtocolError('charge answer without an id')
+      return { kind: 'succeeded', chargeId: body.id }
+    }
+    if (status === 402)
+      return { kind: 'declined', code: typeof body.error === 'string' ? body.error : 'card_declined' }
+    if (status === 409 && body.error === 'idempotency_key_in_use') return { kind: 'processing' }
+    throw protocolError('charge', answer)
   }
 
   return {
     breaker: policy.breaker,
+
+    /**
+     * Charges once per order, whatever happens on the way: retries and polls
+     * under the order's key until the processor gives a definite answer or
+     * the settle budget runs out (`unresolved`). Throws {@link CircuitOpenError}
+     * while the breaker is open, {@link GatewayProtocolError} on a fault
+     * retrying cannot fix.
+     */
     async charge(request: ChargeRequest): Promise<ChargeOutcome> {
-      try {
-        return await policy.execute(({ signal }) => attempt(request, signal))
-      } catch (error) {
-        if (error instanceof GatewayProtocolError) throw error
-        if (error instanceof BrokenCircuitError)
-          throw new CircuitOpenError('circuit open: gateway failing', { cause: error })
-        throw new GatewayUnavailableError('gateway unavailable after retries', { cause: error })
+      const until = now() + settleBudgetMs
+      let last = 'no attempt'
+      for (;;) {
+        try {
+          const outcome = await run((signal) => chargeOnce(request, signal))
+          if (outcome.kind !== 'processing') return outcome
+          last = 'the processor is still processing the charge'
+        } catch (error) {
+          if (!(error instanceof GatewayUnavailableError)) throw error
+          const cause = error.cause instanceof Error ? error.cause.message : String(error.cause)
+          last = `no answer: ${cause}`
+        }
+        const left = until - now()
+        if (left <= 0) return { kind: 'unresolved', detail: last }
+        await sleep(Math.min(settlePollMs, left))
       }
+    },
+
+    /** What the processor knows about the attempt under `key`. */
+    async lookup(key: string): Promise<AttemptLookup> {
+      return run(async (signal) => {
+        const answer = await call(`/charge-attempts/${encodeURIComponent(key)}`, { method: 'GET' }, signal)
+        const { status, body } = answer
+        if (status === 404) return { kind: 'not_found' }
+        if (status !== 200) throw protocolError('look-up', answer)
+        if (body.status === 'processing') return { kind: 'processing' }
+        if (body.status === 'declined')
+          return { kind: 'declined', code: typeof body.code === 'string' ? body.code : 'card_declined' }
+        const charge = body.charge as { id?: unknown } | undefined
+        if (body.status === 'succeeded' && typeof charge?.id === 'string')
+          return { kind: 'succeeded', chargeId: charge.id }
+        throw protocolError('look-up', answer)
+      })
+    },
+
+    /**
+     * Refunds what is left of a charge, once per `key` (retries replay the
+     * same refund). A refund the processor refuses because nothing is left is
+     * a {@link RefundRefusedError} with code `refund_exceeds_charge`.
+     */
+    async refund({ chargeId, key }: { chargeId: string; key: string }): Promise<Refund> {
+      return run(async (signal) => {
+        const answer = await call('/refunds', { method: 'POST', key, body: { chargeId } }, signal)
+        const { status, body } = answer
+        if ((status === 200 || status === 201) && typeof body.id === 'string')
+          return {
+            refundId: body.id,
+            amountCents: typeof body.amountCents === 'number' ? body.amountCents : 0,
+          }
+        if (status === 409 && body.error === 'idempotency_key_in_use') throw new TransientGatewayError(409)
+        if (status === 404 || status === 422) {
+          const code = typeof body.error === 'string' ? body.error : `refund_refused_${status}`
+          throw new RefundRefusedError(code, `refund of ${chargeId} refused: ${code}`)
+        }
+        throw protocolError('refund', answer)
+      })
+    },
+
+    /**
+     * One call the breaker can learn from without spending an order on it:
+     * a look-up of a key nobody uses. Any answer means the processor is up.
+     */
+    async probe(): Promise<void> {
+      await policy.breaker.execute(async ({ signal }) => {
+        const timeout = AbortSignal.timeout(resilience.timeoutMs)
+        await call('/charge-attempts/health-probe', { method: 'GET' }, AbortSignal.any([signal, timeout]))
+      })
     },
   }
 }

@@ -2,8 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handler, type MessageContext } from '../../shared/nats/consumer.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
+import type { OutgoingEvent } from '../../shared/nats/publish.ts'
+import { memoryDecisionStore } from '../../shared/saga/decision.ts'
 import { CircuitOpenError, GatewayUnavailableError, type ChargeOutcome } from './gateway-client.ts'
 import { createPaymentHandlers } from './handlers.ts'
+import type { ReconciliationEntry } from './reconciliation.ts'
 import {
   createTokenOpener,
   createTokenSealer,
@@ -34,14 +37,65 @@ const ctx: MessageContext = {
   logger: createLogger({ service: 't', level: 'silent' }),
 }
 
+interface Fake {
+  charge?: (request: { token: string; orderId: string }) => Promise<ChargeOutcome>
+  refund?: (input: { chargeId: string; key: string }) => Promise<{ refundId: string; amountCents: number }>
+  maxPauseMs?: number
+  opener?: TokenOpener
+  now?: () => Date
+}
+
+function setup({
+  charge = () => Promise.resolve({ kind: 'succeeded', chargeId: 'ch_1' }),
+  refund = ({ chargeId }) => Promise.resolve({ refundId: `re_${chargeId}`, amountCents: 1000 }),
+  maxPauseMs = 60_000,
+  opener,
+  now = () => at,
+}: Fake = {}) {
+  const decisions = memoryDecisionStore()
+  const reconciling: ReconciliationEntry[] = []
+  const refunds: { chargeId: string; key: string }[] = []
+  const handlers = createPaymentHandlers({
+    gateway: {
+      charge,
+      refund: (input) => {
+        refunds.push(input)
+        return refund(input)
+      },
+    },
+    decisions,
+    reconcile: (entry) => {
+      reconciling.push(entry)
+      return Promise.resolve()
+    },
+    tokens: opener ?? tokens,
+    maxPauseMs,
+    now,
+  })
+  return {
+    decisions,
+    reconciling,
+    refunds,
+    pay: handlers[SUBJECTS.inventoryReserved] as Handler<typeof SUBJECTS.inventoryReserved>,
+    cancel: handlers[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>,
+  }
+}
+
 function handlerWith(
   charge: (request: { token: string }) => Promise<ChargeOutcome>,
   maxPauseMs = 60_000,
   opener: TokenOpener = tokens,
 ) {
-  const handlers = createPaymentHandlers({ gateway: { charge }, tokens: opener, maxPauseMs, now: () => at })
-  return handlers[SUBJECTS.inventoryReserved] as Handler<typeof SUBJECTS.inventoryReserved>
+  return setup({ charge, maxPauseMs, opener }).pay
 }
+
+const subjects = (events: readonly OutgoingEvent[]) => events.map((e) => e.subject)
+const cancelRequest = (reason: 'customer_request' | 'deadline_exceeded') => ({
+  version: 1 as const,
+  orderId,
+  occurredAt: at.toISOString(),
+  reason,
+})
 
 describe('payment handler', () => {
   it('publishes payments.completed with the charge id', async () => {
@@ -65,30 +119,62 @@ describe('payment handler', () => {
     ])
   })
 
-  it.each([
-    [
-      'a decline',
-      () => Promise.resolve<ChargeOutcome>({ kind: 'declined', code: 'card_declined' }),
-      'declined',
-    ],
-    [
-      'an exhausted retry budget',
-      () => Promise.reject(new GatewayUnavailableError('down')),
-      'gateway_unavailable',
-    ],
-  ])('publishes payments.failed after %s', async (_name, charge, reason) => {
-    const events = await handlerWith(charge)(reserved, ctx)
+  it('publishes payments.failed declined after a decline', async () => {
+    const declined = () => Promise.resolve<ChargeOutcome>({ kind: 'declined', code: 'card_declined' })
+    const { pay, reconciling } = setup({ charge: declined })
+    const events = await pay(reserved, ctx)
     expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
-      [SUBJECTS.paymentFailed, reason],
+      [SUBJECTS.paymentFailed, 'declined'],
     ])
+    expect(reconciling).toStrictEqual([])
   })
 
-  it('holds the message while the breaker is open, then fails it past the pause budget', async () => {
+  it('never guesses: an unresolved charge cancels the order and hands the key to reconciliation', async () => {
+    const { pay, reconciling, decisions } = setup({
+      charge: () => Promise.resolve({ kind: 'unresolved', detail: 'no answer' }),
+    })
+    const events = await pay(reserved, ctx)
+    expect(events.map((e) => e.payload)).toMatchObject([{ reason: 'gateway_unavailable', unresolved: true }])
+    expect(reconciling).toMatchObject([{ orderId, kind: 'charge', amountCents: 1000 }])
+    expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
+    // A redelivery repeats the outcome; it never charges again.
+    const again = await pay(reserved, ctx)
+    expect(subjects(again)).toStrictEqual([SUBJECTS.paymentFailed])
+  })
+
+  it('resumes a charge a crashed delivery left in flight under the same key', async () => {
+    const keys: string[] = []
+    const { pay, decisions } = setup({
+      charge: (request) => {
+        keys.push(request.orderId)
+        return Promise.resolve({ kind: 'succeeded', chargeId: 'ch_1' })
+      },
+    })
+    await decisions.update(orderId, () => ({
+      value: {
+        orderId,
+        decision: 'paying',
+        decidedBy: 'payment',
+        decidedAt: at.toISOString(),
+        updatedAt: at.toISOString(),
+        payment: { state: 'charging', amountCents: 1000, currency: 'USD' },
+      },
+      result: undefined,
+    }))
+    expect(subjects(await pay(reserved, ctx))).toStrictEqual([SUBJECTS.paymentCompleted])
+    expect(keys).toStrictEqual([orderId])
+    // Settled: a further redelivery only repeats the event.
+    expect(subjects(await pay(reserved, ctx))).toStrictEqual([SUBJECTS.paymentCompleted])
+    expect(keys).toHaveLength(1)
+  })
+
+  it('holds the message while the breaker is open, then leaves it unresolved past the pause budget', async () => {
     const open = () => Promise.reject(new CircuitOpenError('open'))
     await expect(handlerWith(open)(reserved, ctx)).rejects.toBeInstanceOf(PauseConsumption)
-    const impatient = handlerWith(open, 0)
-    const events = await impatient(reserved, ctx)
-    expect(events.map((e) => e.subject)).toStrictEqual([SUBJECTS.paymentFailed])
+    const impatient = setup({ charge: open, maxPauseMs: 0 })
+    const events = await impatient.pay(reserved, ctx)
+    expect(events.map((e) => e.payload)).toMatchObject([{ reason: 'gateway_unavailable', unresolved: true }])
+    expect(impatient.reconciling).toHaveLength(1)
   })
 
   it('charges the token opened from the sealed one, never the sealed text', async () => {
@@ -122,5 +208,93 @@ describe('payment handler', () => {
 
   it('lets an unexpected error through for a nak', async () => {
     await expect(handlerWith(() => Promise.reject(new Error('bug')))(reserved, ctx)).rejects.toThrow('bug')
+  })
+})
+
+describe('payment cancellations and deadlines', () => {
+  it('cancels an order before its reservation reaches payment: no charge ever starts', async () => {
+    let charges = 0
+    const { pay, cancel } = setup({
+      charge: () => {
+        charges++
+        return Promise.resolve({ kind: 'succeeded', chargeId: 'ch_1' })
+      },
+    })
+    const cancelled = await cancel(cancelRequest('customer_request'), ctx)
+    expect(cancelled.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'customer_request'],
+    ])
+    expect(subjects(await pay(reserved, ctx))).toStrictEqual([SUBJECTS.orderCancelled])
+    expect(charges).toBe(0)
+  })
+
+  it('refunds a confirmed order a customer cancels, once however often asked', async () => {
+    const { pay, cancel, refunds, decisions } = setup()
+    expect(subjects(await pay(reserved, ctx))).toStrictEqual([SUBJECTS.paymentCompleted])
+    const events = await cancel(cancelRequest('customer_request'), ctx)
+    expect(subjects(events)).toStrictEqual([SUBJECTS.paymentRefunded, SUBJECTS.orderCancelled])
+    expect(events[1]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_ch_1' })
+    expect(refunds).toStrictEqual([{ chargeId: 'ch_1', key: `refund:${orderId}` }])
+    expect(decisions.records.get(orderId)?.payment).toMatchObject({ state: 'refunded', refundId: 're_ch_1' })
+    expect(subjects(await cancel(cancelRequest('customer_request'), ctx))).toStrictEqual([])
+    expect(refunds).toHaveLength(1)
+  })
+
+  it('leaves a confirmed order alone when its deadline fires', async () => {
+    const { pay, cancel, refunds } = setup()
+    await pay(reserved, ctx)
+    expect(await cancel(cancelRequest('deadline_exceeded'), ctx)).toStrictEqual([])
+    expect(refunds).toStrictEqual([])
+  })
+
+  it('applies a cancellation that arrives while the charge is in flight once it settles: refunded', async () => {
+    let release: () => void = () => undefined
+    const inFlight = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const { pay, cancel, refunds } = setup({
+      charge: async () => {
+        await inFlight
+        return { kind: 'succeeded', chargeId: 'ch_race' }
+      },
+    })
+    const paying = pay(reserved, ctx)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(await cancel(cancelRequest('customer_request'), ctx)).toStrictEqual([])
+    release()
+    const events = await paying
+    expect(subjects(events)).toStrictEqual([SUBJECTS.paymentRefunded, SUBJECTS.orderCancelled])
+    expect(refunds).toStrictEqual([{ chargeId: 'ch_race', key: `refund:${orderId}` }])
+  })
+
+  it('starts no charge for an order past its deadline', async () => {
+    let charges = 0
+    const late = setup({
+      charge: () => {
+        charges++
+        return Promise.resolve({ kind: 'succeeded', chargeId: 'ch_1' })
+      },
+      now: () => new Date(at.getTime() + 60_000),
+    })
+    const events = await late.pay(
+      { ...reserved, deadlineAt: new Date(at.getTime() + 1_000).toISOString() },
+      ctx,
+    )
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'deadline_exceeded'],
+    ])
+    expect(charges).toBe(0)
+  })
+
+  it('leaves a refund the processor cannot take now to reconciliation, and cancels the order', async () => {
+    const { pay, cancel, reconciling } = setup({
+      refund: () => Promise.reject(new GatewayUnavailableError('down')),
+    })
+    await pay(reserved, ctx)
+    const events = await cancel(cancelRequest('customer_request'), ctx)
+    expect(subjects(events)).toStrictEqual([SUBJECTS.orderCancelled])
+    expect(reconciling).toMatchObject([
+      { orderId, kind: 'refund', chargeId: 'ch_1', reason: 'customer_request' },
+    ])
   })
 })

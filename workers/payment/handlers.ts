@@ -1,51 +1,257 @@
-import type { EventOf } from '../../schemas/events.ts'
+import type { CancelRequestReason, EventOf, InventoryReserved } from '../../schemas/events.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
+import {
+  claimCancellation,
+  type DecisionStore,
+  type OrderDecision,
+  type PaymentPart,
+} from '../../shared/saga/decision.ts'
 import {
   SealedTokenError,
   UnknownSealingKeyError,
   type TokenOpener,
 } from '../../shared/security/sealed-token.ts'
-import { CircuitOpenError, GatewayUnavailableError, type GatewayClient } from './gateway-client.ts'
+import {
+  CircuitOpenError,
+  GatewayUnavailableError,
+  RefundRefusedError,
+  type ChargeOutcome,
+  type GatewayClient,
+} from './gateway-client.ts'
+import type { ReconciliationEntry } from './reconciliation.ts'
 
 export interface PaymentHandlerDeps {
-  gateway: Pick<GatewayClient, 'charge'>
+  gateway: Pick<GatewayClient, 'charge' | 'refund'>
+  decisions: DecisionStore
+  /** Keys the processor never answered for, and refunds it could not take yet: checked later. */
+  reconcile: (entry: ReconciliationEntry) => Promise<void>
   /** Opens the sealed card token of an order (only this service holds the key). */
   tokens: TokenOpener
-  /** How long one order may wait for an open breaker before its payment fails. */
+  /** How long one order may wait for an open breaker before it is left unresolved. */
   maxPauseMs: number
   now?: () => Date
 }
 
+/** The refund of an order's charge has one idempotency key, whoever makes it. */
+export const refundKeyOf = (orderId: string): string => `refund:${orderId}`
+
+/** Amount-0 orders are confirmed without a charge; this stands for the charge id. */
+export const NO_CHARGE = 'none'
+
+type Reason = NonNullable<OrderDecision['reason']>
+
 export function createPaymentHandlers({
   gateway,
+  decisions,
+  reconcile,
   tokens,
   maxPauseMs,
   now = () => new Date(),
-}: PaymentHandlerDeps): Handlers {
+}: PaymentHandlerDeps) {
   /** Orders held back by an open breaker, with when that began. */
   const pausedSince = new Map<string, number>()
+  const stamp = () => now().toISOString()
+  const base = (orderId: string) => ({ version: 1 as const, orderId, occurredAt: stamp() })
 
-  async function pay(
-    event: EventOf<typeof SUBJECTS.inventoryReserved>,
-    ctx: MessageContext,
-  ): Promise<readonly OutgoingEvent[]> {
-    const base = { version: 1 as const, orderId: event.orderId, occurredAt: now().toISOString() }
-    const failed = (reason: 'declined' | 'gateway_unavailable', message: string) => [
-      toEvent(SUBJECTS.paymentFailed, { ...base, reason, message }),
-    ]
-    if (event.amountCents === 0) {
-      ctx.logger.info('nothing to charge')
-      return [
-        toEvent(SUBJECTS.paymentCompleted, {
-          ...base,
-          chargeId: 'none',
-          amountCents: 0,
-          currency: event.currency,
-        }),
-      ]
+  const cancelled = (orderId: string, reason: Reason, refundId?: string) =>
+    toEvent(SUBJECTS.orderCancelled, {
+      ...base(orderId),
+      reason,
+      ...(refundId === undefined ? {} : { refundId }),
+    })
+
+  /** Sets the payment part of a `paying` decision; returns the stored decision. */
+  const setPayment = (
+    orderId: string,
+    change: (payment: PaymentPart, d: OrderDecision) => Partial<OrderDecision>,
+  ) =>
+    decisions.update<OrderDecision>(orderId, (current) => {
+      if (current?.payment === undefined) throw new Error(`order ${orderId} has no payment decision`)
+      const value: OrderDecision = { ...current, ...change(current.payment, current), updatedAt: stamp() }
+      return { value, result: value }
+    })
+
+  /** What a decided payment says, published again (message ids make it once). */
+  async function repeat(decision: OrderDecision, created: InventoryReserved, ctx: MessageContext) {
+    const payment = decision.payment
+    if (payment === undefined) return []
+    switch (payment.state) {
+      case 'charged':
+        return payment.cancelRequested === undefined
+          ? [completed(created, payment.chargeId ?? NO_CHARGE)]
+          : refund(decision, payment.cancelRequested, ctx)
+      case 'declined':
+        return [
+          toEvent(SUBJECTS.paymentFailed, {
+            ...base(decision.orderId),
+            reason: 'declined',
+            message: 'card_declined',
+          }),
+        ]
+      case 'unresolved':
+        return [unresolvedFailure(decision.orderId, 'the processor never answered')]
+      case 'refunding':
+        return refund(decision, (decision.reason ?? 'customer_request') as CancelRequestReason, ctx)
+      case 'refunded':
+        return [cancelled(decision.orderId, decision.reason ?? 'customer_request', payment.refundId)]
+      default:
+        return undefined // charging: settle it
     }
+  }
+
+  const completed = (event: InventoryReserved, chargeId: string) =>
+    toEvent(SUBJECTS.paymentCompleted, {
+      ...base(event.orderId),
+      chargeId,
+      amountCents: event.amountCents,
+      currency: event.currency,
+    })
+
+  const unresolvedFailure = (orderId: string, message: string) =>
+    toEvent(SUBJECTS.paymentFailed, {
+      ...base(orderId),
+      reason: 'gateway_unavailable',
+      message,
+      unresolved: true,
+    })
+
+  /**
+   * Refunds a charged order that was cancelled and publishes the outcome. A
+   * processor that cannot take the refund now leaves it to reconciliation;
+   * the order is cancelled (and its stock returned) either way.
+   */
+  async function refund(
+    decision: OrderDecision,
+    reason: CancelRequestReason,
+    ctx: MessageContext,
+  ): Promise<OutgoingEvent[]> {
+    const { orderId } = decision
+    const marked = await setPayment(orderId, (p) => ({
+      reason,
+      payment: { ...p, state: p.state === 'refunded' ? 'refunded' : 'refunding' },
+    }))
+    const payment = marked.payment as PaymentPart
+    if (payment.state === 'refunded') return [cancelled(orderId, reason, payment.refundId)]
+    const chargeId = payment.chargeId ?? NO_CHARGE
+    if (chargeId === NO_CHARGE) {
+      await setPayment(orderId, (p) => ({ payment: { ...p, state: 'refunded' } }))
+      return [cancelled(orderId, reason)]
+    }
+    try {
+      const made = await gateway.refund({ chargeId, key: refundKeyOf(orderId) })
+      await setPayment(orderId, (p) => ({ payment: { ...p, state: 'refunded', refundId: made.refundId } }))
+      ctx.logger.info({ chargeId, refundId: made.refundId, reason }, 'charge refunded; order cancelled')
+      return [
+        toEvent(SUBJECTS.paymentRefunded, {
+          ...base(orderId),
+          chargeId,
+          chargedCents: payment.amountCents,
+          refundId: made.refundId,
+          amountCents: made.amountCents,
+          currency: payment.currency,
+          reason,
+        }),
+        cancelled(orderId, reason, made.refundId),
+      ]
+    } catch (error) {
+      if (error instanceof RefundRefusedError) {
+        // Nothing left to refund (someone refunded it by hand): say so loudly, do not loop.
+        ctx.logger.error({ err: error, chargeId }, 'processor refused the refund; order cancelled')
+        await setPayment(orderId, (p) => ({ payment: { ...p, state: 'refunded' } }))
+        return [cancelled(orderId, reason)]
+      }
+      if (!(error instanceof GatewayUnavailableError || error instanceof CircuitOpenError)) throw error
+      ctx.logger.warn({ err: error, chargeId }, 'refund not possible now; reconciliation will retry it')
+      await reconcile({
+        orderId,
+        kind: 'refund',
+        chargeId,
+        reason,
+        amountCents: payment.amountCents,
+        currency: payment.currency,
+        correlationId: ctx.correlationId,
+      })
+      return [cancelled(orderId, reason)]
+    }
+  }
+
+  async function pay(event: InventoryReserved, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
+    const { orderId } = event
+    if (event.deadlineAt !== undefined && Date.parse(event.deadlineAt) <= now().getTime()) {
+      // Past its deadline: never start a charge. Unless a charge already began.
+      const claim = await claimCancellation(decisions, orderId, 'deadline_exceeded', 'payment', now)
+      if (claim.kind === 'cancelled') {
+        ctx.logger.info(
+          { deadlineAt: event.deadlineAt },
+          'order past its deadline; cancelled without a charge',
+        )
+        return [cancelled(orderId, 'deadline_exceeded')]
+      }
+    }
+    const claim = await decisions.update(orderId, (current) => {
+      if (current !== null) return { result: current }
+      const at = stamp()
+      const value: OrderDecision = {
+        orderId,
+        decision: 'paying',
+        decidedBy: 'payment',
+        decidedAt: at,
+        updatedAt: at,
+        payment: { state: 'charging', amountCents: event.amountCents, currency: event.currency },
+      }
+      return { value, result: value }
+    })
+    if (claim.decision === 'cancelled') {
+      ctx.logger.info({ reason: claim.reason }, 'order cancelled before its payment; no charge')
+      return claim.decidedBy === 'payment' ? [cancelled(orderId, claim.reason ?? 'customer_request')] : []
+    }
+    const repeated = await repeat(claim, event, ctx)
+    if (repeated !== undefined) return repeated
+
+    const outcome = await chargeOrder(event, ctx)
+    const settled = await setPayment(orderId, (p) => ({
+      payment: {
+        ...p,
+        state: outcome.kind === 'succeeded' ? 'charged' : outcome.kind,
+        ...(outcome.kind === 'succeeded' ? { chargeId: outcome.chargeId } : {}),
+      },
+    }))
+    const cancelRequested = settled.payment?.cancelRequested
+    switch (outcome.kind) {
+      case 'succeeded':
+        if (cancelRequested !== undefined) {
+          ctx.logger.info({ chargeId: outcome.chargeId, cancelRequested }, 'charged, but cancelled meanwhile')
+          return refund(settled, cancelRequested, ctx)
+        }
+        ctx.logger.info({ chargeId: outcome.chargeId, amountCents: event.amountCents }, 'payment completed')
+        return [completed(event, outcome.chargeId)]
+      case 'declined':
+        ctx.logger.info({ code: outcome.code }, 'payment declined')
+        return [
+          toEvent(SUBJECTS.paymentFailed, { ...base(orderId), reason: 'declined', message: outcome.code }),
+        ]
+      case 'unresolved':
+        ctx.logger.warn(
+          { detail: outcome.detail },
+          'charge outcome unknown after the settle budget; cancelling, reconciliation keeps checking',
+        )
+        await reconcile({
+          orderId,
+          kind: 'charge',
+          reason: 'reconciliation',
+          amountCents: event.amountCents,
+          currency: event.currency,
+          correlationId: ctx.correlationId,
+        })
+        return [unresolvedFailure(orderId, outcome.detail)]
+    }
+  }
+
+  /** The charge's outcome; a card whose token does not open is declined without a call. */
+  async function chargeOrder(event: InventoryReserved, ctx: MessageContext): Promise<ChargeOutcome> {
+    if (event.amountCents === 0) return { kind: 'succeeded', chargeId: NO_CHARGE }
     let token: string
     try {
       token = await tokens.open(event.sealedPaymentToken, event.orderId)
@@ -56,7 +262,7 @@ export function createPaymentHandlers({
       // was sealed for another order or altered: the card is refused.
       if (!(error instanceof SealedTokenError) || error instanceof UnknownSealingKeyError) throw error
       ctx.logger.warn({ err: error }, 'sealed payment token does not open; declining')
-      return failed('declined', 'invalid_payment_token')
+      return { kind: 'declined', code: 'invalid_payment_token' }
     }
     try {
       const outcome = await gateway.charge({
@@ -66,36 +272,67 @@ export function createPaymentHandlers({
         token,
       })
       pausedSince.delete(event.orderId)
-      if (outcome.kind === 'succeeded') {
-        ctx.logger.info({ chargeId: outcome.chargeId, amountCents: event.amountCents }, 'payment completed')
-        return [
-          toEvent(SUBJECTS.paymentCompleted, {
-            ...base,
-            chargeId: outcome.chargeId,
-            amountCents: event.amountCents,
-            currency: event.currency,
-          }),
-        ]
-      }
-      ctx.logger.info({ code: outcome.code }, 'payment declined')
-      return failed('declined', outcome.code)
+      return outcome
     } catch (error) {
-      if (error instanceof CircuitOpenError) {
-        const since = pausedSince.get(event.orderId) ?? Date.now()
-        pausedSince.set(event.orderId, since)
-        if (Date.now() - since < maxPauseMs) throw new PauseConsumption(error.message)
-        pausedSince.delete(event.orderId)
-        ctx.logger.warn(
-          { waitedMs: Date.now() - since },
-          'gateway down for longer than the pause budget; failing the payment',
-        )
-        return failed('gateway_unavailable', error.message)
-      }
-      if (!(error instanceof GatewayUnavailableError)) throw error
+      if (!(error instanceof CircuitOpenError)) throw error
+      const since = pausedSince.get(event.orderId) ?? Date.now()
+      pausedSince.set(event.orderId, since)
+      if (Date.now() - since < maxPauseMs) throw new PauseConsumption(error.message)
       pausedSince.delete(event.orderId)
-      ctx.logger.warn({ err: error }, 'payment gateway unavailable after retries; failing the payment')
-      return failed('gateway_unavailable', error.message)
+      // An earlier delivery may have reached the processor: never read this as "no charge".
+      return { kind: 'unresolved', detail: `gateway down for ${Date.now() - since} ms: ${error.message}` }
     }
   }
-  return { [SUBJECTS.inventoryReserved]: pay }
+
+  async function cancel(
+    event: EventOf<typeof SUBJECTS.orderCancelRequested>,
+    ctx: MessageContext,
+  ): Promise<readonly OutgoingEvent[]> {
+    const { orderId, reason } = event
+    const claim = await claimCancellation(decisions, orderId, reason, 'payment', now)
+    if (claim.kind === 'cancelled') {
+      ctx.logger.info({ reason }, 'order cancelled before any charge')
+      return [cancelled(orderId, reason)]
+    }
+    if (claim.kind === 'already_cancelled') {
+      const { decidedBy, reason: was } = claim.decision
+      return decidedBy === 'payment' ? [cancelled(orderId, was ?? reason)] : []
+    }
+    // The payment worker owns this order.
+    const next = await decisions.update<'refund' | 'deferred' | 'final'>(orderId, (current) => {
+      const payment = current?.payment
+      if (current === null || payment === undefined) return { result: 'final' }
+      if (payment.state === 'charging') {
+        if (payment.cancelRequested !== undefined) return { result: 'deferred' }
+        return {
+          value: { ...current, payment: { ...payment, cancelRequested: reason }, updatedAt: stamp() },
+          result: 'deferred',
+        }
+      }
+      // A confirmed order is final for its deadline; a customer may still cancel it.
+      if (payment.state === 'charged' && reason === 'customer_request') return { result: 'refund' }
+      return { result: payment.state === 'refunding' ? 'refund' : 'final' }
+    })
+    if (next === 'deferred') {
+      ctx.logger.info({ reason }, 'cancellation noted; applied when the charge in flight settles')
+      return []
+    }
+    if (next === 'final') {
+      ctx.logger.info(
+        { reason, state: claim.decision.payment?.state },
+        'order already settled; nothing to cancel',
+      )
+      return []
+    }
+    const current = await decisions.read(orderId)
+    if (current === null) return []
+    // A refund already under way keeps the reason it started with.
+    const why = current.payment?.state === 'refunding' ? (current.reason as CancelRequestReason) : reason
+    return refund(current, why, ctx)
+  }
+
+  return {
+    [SUBJECTS.inventoryReserved]: pay,
+    [SUBJECTS.orderCancelRequested]: cancel,
+  } satisfies Handlers
 }

@@ -8,14 +8,14 @@ import type { Metrics } from '../../shared/observability/metrics.ts'
 import { createGate } from '../../shared/resilience/gate.ts'
 import { CircuitState, circuitStateName } from '../../shared/resilience/policies.ts'
 import type { PaymentConfig } from './config.ts'
-import {
-  CircuitOpenError,
-  createGatewayClient,
-  GatewayUnavailableError,
-  type ChargeRequest,
-} from './gateway-client.ts'
+import { BUCKETS } from '../../schemas/subjects.ts'
+import { openBucket } from '../../shared/nats/runtime.ts'
+import { publishEvent } from '../../shared/nats/publish.ts'
+import { kvDecisionStore } from '../../shared/saga/decision.ts'
+import { CircuitOpenError, createGatewayClient, type ChargeRequest } from './gateway-client.ts'
 import { createTokenOpener } from '../../shared/security/sealed-token.ts'
 import { createPaymentHandlers } from './handlers.ts'
+import { addEntry, createReconciler } from './reconciliation.ts'
 
 export const PAYMENT_CONSUMER = 'payment' satisfies SagaConsumerName
 
@@ -32,7 +32,7 @@ export async function startPaymentService(
   })
   const gatewayCalls = new Counter({
     name: 'payment_gateway_charges_total',
-    help: 'Charges by outcome (succeeded, declined, unavailable, error)',
+    help: 'Charges by outcome (succeeded, declined, unresolved, unavailable, error)',
     labelNames: ['outcome'],
     registers,
   })
@@ -49,25 +49,43 @@ export async function startPaymentService(
     breakerWindowMs: config.PAYMENT_BREAKER_WINDOW_MS,
     breakerMinCalls: config.PAYMENT_BREAKER_MIN_CALLS,
     halfOpenAfterMs: config.PAYMENT_BREAKER_HALF_OPEN_MS,
+    settleBudgetMs: config.PAYMENT_SETTLE_BUDGET_MS,
+    settlePollMs: config.PAYMENT_SETTLE_POLL_MS,
+  })
+  const reconcilePending = new Gauge({
+    name: 'payment_reconciliation_pending',
+    help: 'Charges and refunds still being checked with the processor',
+    registers,
   })
   // While the breaker is open the consumer pulls nothing (no deliveries burnt).
-  // cockatiel half-opens on the next call after PAYMENT_BREAKER_HALF_OPEN_MS,
-  // so the gate reopens by timer to let that trial call happen.
+  // After PAYMENT_BREAKER_HALF_OPEN_MS one probe (a look-up nobody uses, not
+  // an order's charge) is the half-open trial: one customer's slow card can
+  // never be the call that keeps the breaker open for everyone.
   const gate = createGate()
-  let reopen: ReturnType<typeof setTimeout> | undefined
+  let probeTimer: ReturnType<typeof setTimeout> | undefined
+  let stopped = false
+  const probe = () => {
+    if (stopped) return
+    client.probe().catch((error: unknown) => {
+      logger.warn({ err: error }, 'payment gateway probe failed; breaker stays open')
+      // Still open (the trial came early, or a probe was already running): try again later.
+      if (client.breaker.state === CircuitState.Open)
+        probeTimer = setTimeout(probe, config.PAYMENT_BREAKER_HALF_OPEN_MS)
+    })
+  }
   breakerState.set(CircuitState.Closed)
   metrics.consumerPaused.set({ consumer: PAYMENT_CONSUMER }, 0)
   client.breaker.onStateChange((state) => {
     breakerState.set(state === CircuitState.HalfOpen ? 2 : state === CircuitState.Open ? 1 : 0)
     logger.warn({ breaker: circuitStateName(state) }, 'payment gateway breaker changed state')
-    clearTimeout(reopen)
+    clearTimeout(probeTimer)
     // Nothing is pulled while the gate is closed: the gauge follows the gate.
-    metrics.consumerPaused.set({ consumer: PAYMENT_CONSUMER }, state === CircuitState.Open ? 1 : 0)
-    if (state === CircuitState.Open) {
-      gate.close()
-      reopen = setTimeout(gate.open, config.PAYMENT_BREAKER_HALF_OPEN_MS)
-    } else {
+    metrics.consumerPaused.set({ consumer: PAYMENT_CONSUMER }, state === CircuitState.Closed ? 0 : 1)
+    if (state === CircuitState.Closed) {
       gate.open()
+    } else {
+      gate.close()
+      if (state === CircuitState.Open) probeTimer = setTimeout(probe, config.PAYMENT_BREAKER_HALF_OPEN_MS)
     }
   })
   const gateway = {
@@ -77,27 +95,42 @@ export async function startPaymentService(
         gatewayCalls.inc({ outcome: outcome.kind })
         return outcome
       } catch (error) {
-        gatewayCalls.inc({
-          outcome:
-            error instanceof GatewayUnavailableError || error instanceof CircuitOpenError
-              ? 'unavailable'
-              : 'error',
-        })
+        gatewayCalls.inc({ outcome: error instanceof CircuitOpenError ? 'unavailable' : 'error' })
         throw error
       }
     },
+    refund: (input: { chargeId: string; key: string }) => client.refund(input),
+    lookup: (key: string) => client.lookup(key),
   }
 
   const rt = await startNatsRuntime('payment', config, deps)
+  const decisions = kvDecisionStore(await openBucket(rt, BUCKETS.decisions))
+  const reconciliationKv = await openBucket(rt, BUCKETS.reconciliation)
+  const reconciler = createReconciler({
+    kv: reconciliationKv,
+    gateway,
+    decisions,
+    publish: async (event, correlationId) => {
+      await publishEvent(rt.js, event, { correlationId, timeoutMs: config.NATS_REQUEST_TIMEOUT_MS })
+    },
+    logger: logger.child({ component: 'reconciliation' }),
+    intervalMs: config.PAYMENT_RECONCILE_INTERVAL_MS,
+    windowMs: config.PAYMENT_RECONCILE_WINDOW_MS,
+    maxBackoffMs: config.PAYMENT_RECONCILE_MAX_BACKOFF_MS,
+    onPending: (count) => reconcilePending.set(count),
+  })
   const consumer = await startDurableConsumer(rt, {
     durable: PAYMENT_CONSUMER,
     handlers: createPaymentHandlers({
       gateway,
+      decisions,
+      reconcile: (entry) => addEntry(reconciliationKv, entry, Date.now()),
       tokens: await createTokenOpener(config.PAYMENT_TOKEN_PRIVATE_KEYS),
       maxPauseMs: config.PAYMENT_MAX_PAUSE_MS,
     }),
     gate,
   })
+  reconciler.start()
 
   const app = createObservabilityApp({
     service: 'payment',
@@ -111,9 +144,10 @@ export async function startPaymentService(
     app,
     ...stoppable,
     stopConsuming: async () => {
-      clearTimeout(reopen)
+      stopped = true
+      clearTimeout(probeTimer)
       gate.open()
-      await stoppable.stopConsuming()
+      await Promise.all([stoppable.stopConsuming(), reconciler.stop()])
     },
   }
 }

@@ -1,0 +1,201 @@
+/*
+ * Reconciliation: what the payment worker still has to settle with the
+ * processor after the order itself was decided. Two kinds of entry, one per
+ * order, in the `payment-reconciliation` bucket (so a restart forgets none):
+ *
+ * - `charge`: the processor never answered a charge; the order was cancelled
+ *   `payment_failed`. The key is looked up until the processor says: a charge
+ *   found is refunded (and `payments.refunded` tells the order's record); a
+ *   decline, or no attempt at all for `PAYMENT_RECONCILE_WINDOW_MS`, closes it.
+ * - `refund`: a cancelled paid order whose refund the processor could not
+ *   take yet; retried under the same refund key until it is made.
+ *
+ * Every running payment worker scans the bucket; refunds are idempotent per
+ * key and events carry message ids, so two workers on one entry do no harm.
+ */
+import type { KV } from '@nats-io/kv'
+import * as v from 'valibot'
+import { CurrencySchema, CentsSchema, OrderIdSchema } from '../../schemas/primitives.ts'
+import { SUBJECTS } from '../../schemas/subjects.ts'
+import { readJson } from '../../shared/nats/kv-json.ts'
+import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
+import type { Logger } from '../../shared/observability/logger.ts'
+import type { DecisionStore } from '../../shared/saga/decision.ts'
+import { RefundRefusedError, type GatewayClient } from './gateway-client.ts'
+
+export const ReconciliationEntryV1 = v.object({
+  orderId: OrderIdSchema,
+  kind: v.picklist(['charge', 'refund']),
+  chargeId: v.optional(v.string()),
+  reason: v.picklist(['customer_request', 'deadline_exceeded', 'reconciliation']),
+  amountCents: CentsSchema,
+  currency: CurrencySchema,
+  correlationId: v.string(),
+})
+export type ReconciliationEntry = v.InferOutput<typeof ReconciliationEntryV1>
+
+const StoredEntryV1 = v.object({
+  ...ReconciliationEntryV1.entries,
+  since: v.number(),
+  nextCheckAt: v.number(),
+  checks: v.number(),
+})
+type StoredEntry = v.InferOutput<typeof StoredEntryV1>
+
+const encoder = new TextEncoder()
+
+/** Adds an entry (idempotent: an entry already there is kept). */
+export async function addEntry(kv: KV, entry: ReconciliationEntry, now: number): Promise<void> {
+  const stored: StoredEntry = { ...entry, since: now, nextCheckAt: now, checks: 0 }
+  try {
+    await kv.create(entry.orderId, encoder.encode(JSON.stringify(stored)))
+  } catch (error) {
+    if ((await kv.get(entry.orderId))?.operation === 'PUT') return
+    throw error
+  }
+}
+
+export interface ReconcilerDeps {
+  kv: KV
+  gateway: Pick<GatewayClient, 'lookup' | 'refund'>
+  decisions: DecisionStore
+  publish: (event: OutgoingEvent, correlationId: string) => Promise<void>
+  logger: Logger
+  /** How often the bucket is scanned. */
+  intervalMs: number
+  /** How long a charge key nobody answered for is checked before it is closed as "no charge". */
+  windowMs: number
+  /** Longest pause between two checks of one entry. */
+  maxBackoffMs: number
+  onPending?: (count: number) => void
+  now?: () => number
+}
+
+export type CheckResult = 'refunded' | 'closed' | 'waiting'
+
+export function createReconciler(deps: ReconcilerDeps) {
+  const { kv, gateway, decisions, publish, logger, intervalMs, windowMs, maxBackoffMs } = deps
+  const now = deps.now ?? Date.now
+  const refundKey = (orderId: string) => `refund:${orderId}`
+
+  async function refundCharge(entry: StoredEntry, chargeId: string): Promise<void> {
+    const made = await gateway.refund({ chargeId, key: refundKey(entry.orderId) })
+    await decisions.update(entry.orderId, (current) => {
+      if (current?.payment === undefined) return { result: undefined }
+      return {
+        value: {
+          ...current,
+          updatedAt: new Date(now()).toISOString(),
+          payment: { ...current.payment, state: 'refunded', chargeId, refundId: made.refundId },
+        },
+        result: undefined,
+      }
+    })
+    await publish(
+      toEvent(SUBJECTS.paymentRefunded, {
+        version: 1,
+        orderId: entry.orderId,
+        occurredAt: new Date(now()).toISOString(),
+        chargeId,
+        chargedCents: entry.amountCents,
+        refundId: made.refundId,
+        amountCents: made.amountCents,
+        currency: entry.currency,
+        reason: entry.reason,
+      }),
+      entry.correlationId,
+    )
+  }
+
+  /** One check of one entry; throws when the processor cannot be reached. */
+  async function check(entry: StoredEntry): Promise<CheckResult> {
+    if (entry.kind === 'refund') {
+      if (entry.chargeId === undefined) return 'closed'
+      await refundCharge(entry, entry.chargeId)
+      return 'refunded'
+    }
+    const found = await gateway.lookup(entry.orderId)
+    switch (found.kind) {
+      case 'succeeded':
+        await refundCharge(entry, found.chargeId)
+        return 'refunded'
+      case 'declined':
+        return 'closed'
+      case 'processing':
+        return 'waiting'
+      case 'not_found':
+        return now() - entry.since >= windowMs ? 'closed' : 'waiting'
+    }
+  }
+
+  async function checkOne(key: string): Promise<'settled' | 'pending'> {
+    const stored = await readJson(kv, key, StoredEntryV1)
+    if (stored === null) return 'settled'
+    const entry = stored.value
+    if (entry.nextCheckAt > now()) return 'pending'
+    const log = logger.child({ orderId: entry.orderId, correlationId: entry.correlationId, kind: entry.kind })
+    let result: CheckResult
+    try {
+      result = await check(entry)
+    } catch (error) {
+      if (error instanceof RefundRefusedError) {
+        log.error({ err: error }, 'processor refused the refund: nothing left to refund; closing')
+        result = 'closed'
+      } else {
+        log.warn({ err: error, checks: entry.checks + 1 }, 'reconciliation check failed; will retry')
+        result = 'waiting'
+      }
+    }
+    if (result !== 'waiting') {
+      log.info({ result, checks: entry.checks + 1 }, 'reconciliation settled')
+      await kv.delete(key, { previousSeq: stored.revision }).catch(() => undefined)
+      return 'settled'
+    }
+    const checks = entry.checks + 1
+    const backoff = Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(checks, 20))
+    const next: StoredEntry = { ...entry, checks, nextCheckAt: now() + backoff }
+    await kv.update(key, encoder.encode(JSON.stringify(next)), stored.revision).catch(() => undefined)
+    return 'pending'
+  }
+
+  /** One scan of the bucket; returns how many entries are still pending. */
+  async function scan(): Promise<number> {
+    let pending = 0
+    const keys: string[] = []
+    for await (const key of await kv.keys()) keys.push(key)
+    for (const key of keys) {
+      try {
+        if ((await checkOne(key)) === 'pending') pending++
+      } catch (error) {
+        pending++
+        logger.warn({ err: error, orderId: key }, 'reconciliation entry could not be checked')
+      }
+    }
+    deps.onPending?.(pending)
+    return pending
+  }
+
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let running: Promise<unknown> = Promise.resolve()
+  let stopped = false
+  const loop = () => {
+    running = scan()
+      .catch((error: unknown) => logger.warn({ err: error }, 'reconciliation scan failed'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(loop, intervalMs)
+      })
+  }
+
+  return {
+    scan,
+    start(): void {
+      stopped = false
+      timer = setTimeout(loop, 0)
+    },
+    async stop(): Promise<void> {
+      stopped = true
+      clearTimeout(timer)
+      await running
+    },
+  }
+}
