@@ -12,6 +12,9 @@ describe('gateway sandbox under generated requests', () => {
     const app = createApp({
       config: {
         failureRate: 0,
+        slowRate: 0,
+        dropRate: 0,
+        errorAfterChargeRate: 0,
         latencyMs: 0,
         slowMs: 0,
         flakyFailures: 2,
@@ -33,6 +36,13 @@ describe('gateway sandbox under generated requests', () => {
       token: fc.constantFrom('tok_ok', 'tok_declined', 'tok_flaky', 'tok_slow', 'card_4242', ''),
       orderId: fc.oneof(fc.uuid(), fc.string({ maxLength: 140 })),
     })
+    const refund = fc.record(
+      {
+        chargeId: fc.oneof(fc.constantFrom('ch_1', 'ch_404'), fc.string({ maxLength: 140 })),
+        amountCents: fc.oneof(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: -5, max: 0 })),
+      },
+      { requiredKeys: ['chargeId'] },
+    )
     const { sent, statuses, missing } = await fuzzApp(
       (request) => app.fetch(request),
       {
@@ -45,10 +55,13 @@ describe('gateway sandbox under generated requests', () => {
           'POST /charges',
           'GET /charges',
           'GET /charges/:id',
+          'GET /charge-attempts/:key',
           'POST /refunds',
+          'POST /refunds',
+          'GET /refunds',
         ],
         keys: [`Bearer ${SECRET_KEY}`],
-        validBodies: charge,
+        validBodies: fc.oneof(charge, refund),
       },
       logs,
       // tok_flaky is this sandbox's documented 503 (and GATEWAY_FAILURE_RATE's, 0 here).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { setClientAddress } from '../../shared/http/client-address.ts'
 import { endlessBody, streamed } from '../../shared/http/endless-body-fixture.ts'
-import { authorized, chargeBody, createTestApp, created } from './app-fixture.ts'
+import { authorized, chargeBody, chargeView, createTestApp } from './app-fixture.ts'
 
 describe('reading charges', () => {
   it('lists only the succeeded charges of the order asked for, or all of them', async () => {
@@ -10,22 +10,8 @@ describe('reading charges', () => {
     await charge('key-2', chargeBody({ orderId: 'order-b', amountCents: 500, currency: 'USD' }))
     await charge('key-3', chargeBody({ orderId: 'order-a', token: 'tok_declined' }))
 
-    const orderA = {
-      id: 'ch_1',
-      status: 'succeeded',
-      amountCents: 1999,
-      currency: 'EUR',
-      orderId: 'order-a',
-      created,
-    }
-    const orderB = {
-      id: 'ch_2',
-      status: 'succeeded',
-      amountCents: 500,
-      currency: 'USD',
-      orderId: 'order-b',
-      created,
-    }
+    const orderA = chargeView({ orderId: 'order-a' })
+    const orderB = chargeView({ id: 'ch_2', amountCents: 500, currency: 'USD', orderId: 'order-b' })
     expect(await listCharges('order-a')).toStrictEqual({ charges: [orderA] })
     expect(await listCharges('order-c')).toStrictEqual({ charges: [] })
     expect(await listCharges()).toStrictEqual({ charges: [orderA, orderB] })
@@ -38,10 +24,7 @@ describe('reading charges', () => {
     const found = await app.request('/charges/ch_1', { headers: authorized })
     const missing = await app.request('/charges/ch_404', { headers: authorized })
 
-    expect([found.status, await found.json()]).toStrictEqual([
-      200,
-      { id: 'ch_1', status: 'succeeded', amountCents: 1999, currency: 'EUR', orderId: 'order-1', created },
-    ])
+    expect([found.status, await found.json()]).toStrictEqual([200, chargeView()])
     expect([missing.status, await missing.json()]).toStrictEqual([
       404,
       { error: 'not_found', message: 'no charge ch_404' },
@@ -55,6 +38,9 @@ describe('the secret key', () => {
     ['GET', '/charges', undefined],
     ['GET', '/charges?orderId=order-1', 'Bearer gw_sk_wrong'],
     ['GET', '/charges/ch_1', 'Basic Z3c6c2s='],
+    ['GET', '/charge-attempts/key-1', undefined],
+    ['POST', '/refunds', 'Bearer gw_sk_wrong'],
+    ['GET', '/refunds', undefined],
   ])('answers %s %s with %s 401 like a real processor', async (method, path, authorization) => {
     const { app, listCharges } = createTestApp()
     const res = await app.request(path, {
@@ -127,6 +113,9 @@ describe('service routes', () => {
         'POST /charges',
         'GET /charges',
         'GET /charges/:id',
+        'GET /charge-attempts/:key',
+        'POST /refunds',
+        'GET /refunds',
       ],
     })
   })
@@ -161,10 +150,10 @@ describe('service routes', () => {
 
   it('answers 404 not_found for an unknown route, with the body every service uses', async () => {
     const { app } = createTestApp()
-    const response = await app.request('/refunds', { method: 'POST' })
+    const response = await app.request('/payouts', { method: 'POST' })
     expect([response.status, await response.json()]).toStrictEqual([
       404,
-      { error: 'not_found', message: 'no route POST /refunds' },
+      { error: 'not_found', message: 'no route POST /payouts' },
     ])
   })
 
@@ -184,7 +173,7 @@ describe('service routes', () => {
       { error: 'internal', message: 'internal error' },
     ])
     expect(logs().filter(({ level }) => level === 'error')).toMatchObject([
-      { msg: 'unhandled error', err: { message: 'id source broke' } },
+      { msg: 'charge attempt failed', err: { message: 'id source broke' } },
     ])
     expect(retry.status).toBe(201)
   })

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { waitFor } from '../../test/harness/wait-for.ts'
 import { abortableSleep } from './abortable-sleep.ts'
-import { chargeBody, createGate, createTestApp, created } from './app-fixture.ts'
+import { chargeBody, chargeView, createGate, createTestApp } from './app-fixture.ts'
 
-const charge1 = {
-  id: 'ch_1',
-  status: 'succeeded',
-  amountCents: 1999,
-  currency: 'EUR',
-  orderId: 'order-1',
-  created,
-}
+const charge1 = chargeView()
 
 describe('POST /charges', () => {
   it('creates a charge and replays it for the same key without charging twice', async () => {
@@ -153,23 +147,42 @@ describe('POST /charges timing and faults', () => {
     expect([response.status, await response.json()]).toStrictEqual([201, charge1])
   })
 
-  it('records nothing for tok_slow when the client goes away, so a retry with the key can charge', async () => {
+  it('completes a tok_slow charge after its client went away, and nobody else can take the key meanwhile', async () => {
     const client = new AbortController()
-    let waits = 0
-    // The first client leaves during its wait; the retry waits it out.
-    const sleep = (ms: number, signal: AbortSignal) =>
-      ++waits === 1 ? (client.abort(), abortableSleep(ms, signal)) : Promise.resolve()
-    const { charge, listCharges, logs } = createTestApp({ sleep })
+    const gate = createGate()
+    const { charge, read, logs } = createTestApp({ sleep: gate.sleep })
 
-    const abandoned = await charge('key-1', chargeBody({ token: 'tok_slow' }), { signal: client.signal })
-    const nothingYet = await listCharges()
+    const waiting = charge('key-1', chargeBody({ token: 'tok_slow' }), { signal: client.signal })
+    await waitFor(() => gate.calls.length === 1, { timeoutMs: 2_000, message: 'the slow wait' })
+    client.abort()
+    const abandoned = await waiting
+    const meanwhile = await charge('key-1', chargeBody({ token: 'tok_slow' }))
+    const processing = await read('/charge-attempts/key-1')
+    gate.open()
+    const settled = await waitFor(
+      async () => {
+        const [status, body] = await read('/charge-attempts/key-1')
+        return status === 200 && (body as { status: string }).status === 'succeeded' && body
+      },
+      { timeoutMs: 2_000, message: 'the attempt to settle' },
+    )
     const retry = await charge('key-1', chargeBody({ token: 'tok_slow' }))
 
     expect(abandoned.status).toBe(499)
-    expect(nothingYet).toStrictEqual({ charges: [] })
+    expect([meanwhile.status, await meanwhile.json()]).toStrictEqual([
+      409,
+      { error: 'idempotency_key_in_use' },
+    ])
+    expect(processing).toStrictEqual([200, { idempotencyKey: 'key-1', status: 'processing' }])
+    expect(settled).toStrictEqual({ idempotencyKey: 'key-1', status: 'succeeded', charge: charge1 })
     expect([retry.status, await retry.json()]).toStrictEqual([201, charge1])
-    expect(retry.headers.get('Idempotent-Replayed')).toBeNull()
-    expect(logs().map(({ outcome }) => outcome)).toStrictEqual(['abandoned', 'succeeded'])
+    expect(retry.headers.get('Idempotent-Replayed')).toBe('true')
+    expect(logs().map(({ outcome }) => outcome)).toStrictEqual([
+      undefined, // the client went away; the attempt goes on
+      'idempotency_key_in_use',
+      'succeeded',
+      'succeeded',
+    ])
   })
 
   it('answers 503 to a waiting tok_slow charge on shutdown and records nothing', async () => {

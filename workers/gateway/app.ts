@@ -1,4 +1,4 @@
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { createSecretVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
@@ -10,15 +10,28 @@ import { serviceIndex } from '../../shared/http/service-index.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { abortableSleep } from './abortable-sleep.ts'
+import { createAttemptRunner } from './charge-attempts.ts'
 import { createChargeHandler } from './charge-handler.ts'
-import { parseChargeRequest, parseIdempotencyKey } from './charge-request.ts'
+import {
+  invalidRequest,
+  parseChargeRequest,
+  parseIdempotencyKey,
+  parseRefundRequest,
+  type Parsed,
+} from './charge-request.ts'
 import type { GatewayConfig } from './config.ts'
-import { ChargeLedger } from './domain.ts'
+import { createGatewayCounters } from './gateway-metrics.ts'
+import { memoryJournal, type Journal } from './journal.ts'
+import { Ledger } from './ledger.ts'
+import { createRefundHandler } from './refund-handler.ts'
 
 export interface GatewayDeps {
   config: Pick<
     GatewayConfig,
     | 'failureRate'
+    | 'slowRate'
+    | 'dropRate'
+    | 'errorAfterChargeRate'
     | 'latencyMs'
     | 'slowMs'
     | 'flakyFailures'
@@ -29,45 +42,80 @@ export interface GatewayDeps {
   >
   logger: Logger
   metrics: Metrics
-  /** In [0, 1); compared with `failureRate`. */
+  /** Where settled facts are written before they are answered; replayed here first. Default: memory only. */
+  journal?: Journal
+  /** In [0, 1); compared with each rate that is above 0, one draw per rate. */
   random?: () => number
   /** Resolves after `ms`; rejects once `signal` aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
   now?: () => Date
   newChargeId?: () => string
-  /** Abort on shutdown: waiting charges then answer 503 instead of holding the server open. */
+  newRefundId?: () => string
+  /** Abort on shutdown: waiting charges then answer 503, unwritten, instead of holding the server open. */
   shutdownSignal?: AbortSignal
 }
 
+const hexId = (prefix: string) => () => `${prefix}_${crypto.randomUUID().replaceAll('-', '')}`
+
 /**
- * The payment gateway sandbox: a card processor's charge API, in memory.
- * Like a real processor, every charge route wants the secret key
+ * The payment gateway sandbox: a card processor's charge and refund API.
+ * Like a real processor, every charge and refund route wants the secret key
  * (`Authorization: Bearer <GATEWAY_SECRET_KEY>`); `GET /`, `/health`,
- * `/ready` and `/metrics` do not.
+ * `/ready` and `/metrics` do not. Throws LedgerFileError when the journal
+ * does not replay.
  */
 export function createApp({
   config,
   logger,
   metrics,
+  journal = memoryJournal,
   random = Math.random,
   sleep = abortableSleep,
   now = () => new Date(),
-  newChargeId = () => `ch_${crypto.randomUUID().replaceAll('-', '')}`,
+  newChargeId = hexId('ch'),
+  newRefundId = hexId('re'),
   shutdownSignal,
 }: GatewayDeps) {
-  const ledger = new ChargeLedger({ flakyFailures: config.flakyFailures })
+  const ledger = new Ledger({ flakyFailures: config.flakyFailures })
+  journal.replay((fact) => ledger.apply(fact))
+  const counters = createGatewayCounters(metrics)
+  const roll = (rate: number) => rate > 0 && random() < rate
   const { failureRate, latencyMs, slowMs } = config
-  const handleCharge = createChargeHandler({
+  const startAttempt = createAttemptRunner({
     ledger,
-    logger,
-    failureRate,
-    latencyMs,
+    journal,
+    counters,
     slowMs,
-    random,
+    drawFaults: () => ({
+      slow: roll(config.slowRate),
+      drop: roll(config.dropRate),
+      errorAfterCharge: roll(config.errorAfterChargeRate),
+    }),
     sleep,
     now,
     newChargeId,
     shutdownSignal,
+  })
+  const handleCharge = createChargeHandler({
+    ledger,
+    logger,
+    counters,
+    failureRate,
+    latencyMs,
+    roll,
+    sleep,
+    startAttempt,
+    shutdownSignal,
+  })
+  const handleRefund = createRefundHandler({
+    ledger,
+    journal,
+    logger,
+    counters,
+    failureRate,
+    roll,
+    now,
+    newRefundId,
   })
   const secretKey = requireApiKey({
     verifier: createSecretVerifier(config.secretKey, 'payment'),
@@ -81,35 +129,51 @@ export function createApp({
   const app = new Hono<AuthEnv>()
   app.use(httpMetrics(metrics))
   app.use(limitDeclaredBody(config.maxBodyBytes))
-  app.use('/charges', secretKey)
-  app.use('/charges/*', secretKey)
+  for (const path of ['/charges', '/charges/*', '/charge-attempts/*', '/refunds', '/refunds/*']) {
+    app.use(path, secretKey)
+  }
   // After the key check: nobody without the secret key makes the gateway read a body.
   app.use(limitBody(config.maxBodyBytes, { hold: hasApiKey }))
   app.get('/', serviceIndex('gateway', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady: () => Promise.resolve({ ok: true }) }))
 
-  app.post('/charges', async (c) => {
-    const key = parseIdempotencyKey(c.req.header('Idempotency-Key'))
-    if (key === undefined) return c.json({ error: 'missing_idempotency_key' }, 400)
-    const body = parseJsonBody(await c.req.text())
-    if (!body.ok) return c.json({ error: 'malformed_json' }, 400)
-    const parsed = parseChargeRequest(body.value)
-    if (!parsed.ok) {
-      const message = parsed.issues.map(({ path, message }) => `${path || '(body)'}: ${message}`).join('; ')
-      return c.json({ error: 'invalid_request', message, issues: parsed.issues }, 400)
-    }
-    return handleCharge(c, key, parsed.request)
-  })
-
+  app.post('/charges', (c) =>
+    withBody(c, parseChargeRequest, (key, request) => handleCharge(c, key, request)),
+  )
   app.get('/charges', (c) => c.json({ charges: ledger.charges(c.req.query('orderId')) }))
-
   app.get('/charges/:id', (c) => {
     const id = c.req.param('id')
     const charge = ledger.charge(id)
     return charge ? c.json(charge) : c.json({ error: 'not_found', message: `no charge ${id}` }, 404)
   })
 
+  app.get('/charge-attempts/:key', (c) => {
+    const key = c.req.param('key')
+    const attempt = ledger.attempt(key)
+    if (attempt) return c.json({ idempotencyKey: key, ...attempt })
+    return c.json({ error: 'not_found', message: `no charge attempt under idempotency key ${key}` }, 404)
+  })
+
+  app.post('/refunds', (c) =>
+    withBody(c, parseRefundRequest, (key, request) => handleRefund(c, key, request)),
+  )
+  app.get('/refunds', (c) => c.json({ refunds: ledger.refunds(c.req.query('chargeId')) }))
+
   app.notFound(notFound)
   app.onError(createErrorHandler({ logger }))
   return app
+}
+
+/** The Idempotency-Key and the parsed body of a POST, or the 400 for either. */
+async function withBody<T>(
+  c: Context,
+  parse: (body: unknown) => Parsed<T>,
+  handle: (key: string, request: T) => Promise<Response>,
+): Promise<Response> {
+  const key = parseIdempotencyKey(c.req.header('Idempotency-Key'))
+  if (key === undefined) return c.json({ error: 'missing_idempotency_key' }, 400)
+  const body = parseJsonBody(await c.req.text())
+  if (!body.ok) return c.json({ error: 'malformed_json' }, 400)
+  const parsed = parse(body.value)
+  return parsed.ok ? handle(key, parsed.request) : c.json(invalidRequest(parsed.issues), 400)
 }

@@ -1,97 +1,109 @@
 import type { Context } from 'hono'
 import type { Logger } from '../../shared/observability/logger.ts'
-import type { ChargeLedger, ChargeRequest, ChargeResult } from './domain.ts'
+import type { AttemptEnd } from './charge-attempts.ts'
+import type { ChargeRequest, ChargeResult } from './domain.ts'
+import { dropConnection } from './drop-connection.ts'
+import type { GatewayCounters } from './gateway-metrics.ts'
+import type { Ledger } from './ledger.ts'
+import { chargeFingerprint } from './request-fingerprint.ts'
 
 export interface ChargeHandlerDeps {
-  ledger: ChargeLedger
+  ledger: Ledger
   logger: Logger
+  counters: GatewayCounters
   failureRate: number
   latencyMs: number
-  slowMs: number
-  random: () => number
+  /** true with probability `rate`. */
+  roll: (rate: number) => boolean
   /** Resolves after `ms`; rejects once `signal` aborts. */
   sleep: (ms: number, signal: AbortSignal) => Promise<void>
-  now: () => Date
-  newChargeId: () => string
-  /** Aborts waiting charges when the server shuts down; they answer 503. */
+  /** Starts a claimed attempt apart from the request (charge-attempts.ts). */
+  startAttempt: (key: string, request: ChargeRequest, log: Logger) => Promise<AttemptEnd>
+  /** Aborts the latency wait when the server shuts down: 503. */
   shutdownSignal: AbortSignal | undefined
 }
 
 /**
- * Decides one validated charge attempt: latency, random outage, idempotency,
- * then the token's rule. Logs every outcome with the order id, never the token.
+ * One validated `POST /charges`: latency, random outage, idempotency, then
+ * the attempt, which goes on without the request once claimed. Logs every
+ * outcome with the order id, never the token.
  */
 export function createChargeHandler(deps: ChargeHandlerDeps) {
-  const { ledger, logger, failureRate, latencyMs, slowMs, random, sleep, now, newChargeId, shutdownSignal } =
-    deps
+  const { ledger, logger, counters, failureRate, latencyMs, roll, sleep, startAttempt, shutdownSignal } = deps
 
   return async function handleCharge(c: Context, key: string, request: ChargeRequest): Promise<Response> {
     const clientSignal = c.req.raw.signal
-    const signal = shutdownSignal ? AbortSignal.any([clientSignal, shutdownSignal]) : clientSignal
     const log = logger.child({ orderId: request.orderId, idempotencyKey: key })
 
-    /** true when the wait ran to its end with the client still there. */
-    const wait = async (ms: number): Promise<boolean> => {
-      log.debug({ waitMs: ms }, 'charge waiting')
+    if (latencyMs > 0) {
+      // Nothing is claimed yet: a client that leaves, or a shutdown, ends the request here.
+      const signal = shutdownSignal ? AbortSignal.any([clientSignal, shutdownSignal]) : clientSignal
       try {
-        await sleep(ms, signal)
+        await sleep(latencyMs, signal)
       } catch (error) {
         if (!signal.aborted) throw error
+        if (clientSignal.aborted) {
+          log.info({ outcome: 'abandoned' }, 'charge attempt')
+          counters.charge('abandoned')
+          return new Response(null, { status: 499 })
+        }
+        log.info({ outcome: 'interrupted', reason: 'shutting_down' }, 'charge attempt')
+        counters.charge('interrupted')
+        return c.json({ error: 'unavailable' }, 503)
       }
-      return !signal.aborted
     }
-    const interrupted = () => {
-      if (clientSignal.aborted) {
-        log.info({ outcome: 'abandoned' }, 'charge attempt')
-        return new Response(null, { status: 499 })
-      }
-      log.info({ outcome: 'unavailable', reason: 'shutting_down' }, 'charge attempt')
-      return c.json({ error: 'unavailable' }, 503)
-    }
-
-    if (latencyMs > 0 && !(await wait(latencyMs))) return interrupted()
-    if (random() < failureRate) {
+    if (roll(failureRate)) {
       log.info({ outcome: 'unavailable', reason: 'failure_rate' }, 'charge attempt')
+      counters.charge('unavailable')
       return c.json({ error: 'unavailable' }, 503)
     }
 
-    const claim = ledger.claim(key, request)
-    if (claim.kind === 'key_reused') {
-      log.info({ outcome: 'idempotency_key_reused' }, 'charge attempt')
-      return c.json({ error: 'idempotency_key_reused' }, 409)
-    }
-    if (claim.kind === 'in_progress') {
-      log.info({ outcome: 'idempotency_key_in_use' }, 'charge attempt')
-      return c.json({ error: 'idempotency_key_in_use' }, 409)
+    const claim = ledger.claim(key, await chargeFingerprint(request))
+    if (claim.kind === 'key_reused' || claim.kind === 'in_progress') {
+      const error = claim.kind === 'key_reused' ? 'idempotency_key_reused' : 'idempotency_key_in_use'
+      log.info({ outcome: error }, 'charge attempt')
+      counters.charge(error)
+      return c.json({ error }, 409)
     }
     if (claim.kind === 'replay') {
       log.info({ outcome: claim.result.kind, replayed: true }, 'charge attempt')
+      counters.charge('replayed')
       return reply(c, claim.result, true)
     }
 
-    try {
-      const decision = ledger.decide(request)
-      if (decision.kind === 'unavailable') {
-        log.info({ outcome: 'unavailable', reason: 'flaky' }, 'charge attempt')
+    const end = await untilGone(startAttempt(key, request, log), clientSignal)
+    if (end === undefined) {
+      log.info('charge client went away; the attempt goes on')
+      return new Response(null, { status: 499 })
+    }
+    switch (end.kind) {
+      case 'unavailable':
+      case 'interrupted':
         return c.json({ error: 'unavailable' }, 503)
-      }
-      if (decision.kind === 'decline') {
-        ledger.decline(key, decision.code)
-        log.info({ outcome: 'declined', code: decision.code }, 'charge attempt')
-        return reply(c, { kind: 'declined', code: decision.code }, false)
-      }
-      if (decision.kind === 'succeed_slowly' && !(await wait(slowMs))) return interrupted()
-      const charge = ledger.succeed(key, { id: newChargeId(), created: now().toISOString() })
-      log.info({ outcome: 'succeeded', chargeId: charge.id }, 'charge attempt')
-      return reply(c, { kind: 'succeeded', charge }, false)
-    } finally {
-      // A 503, an interruption or a thrown error leaves no trace; a settled key stays.
-      ledger.release(key)
+      case 'failed':
+        return c.json({ error: 'internal', message: 'internal error' }, 500)
+      case 'settled':
+        if (end.delivery === 'drop') return dropConnection(c.req.raw)
+        if (end.delivery === 'error') return c.json({ error: 'internal_error' }, 500)
+        return reply(c, end.result, false)
     }
   }
 }
 
-function reply(c: Context, result: ChargeResult, replayed: boolean): Response {
+/** The attempt's end, or undefined as soon as the client goes away (the attempt goes on). */
+function untilGone(attempt: Promise<AttemptEnd>, clientSignal: AbortSignal): Promise<AttemptEnd | undefined> {
+  if (clientSignal.aborted) return Promise.resolve(undefined)
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(undefined)
+    clientSignal.addEventListener('abort', onAbort, { once: true })
+    void attempt.then((end) => {
+      clientSignal.removeEventListener('abort', onAbort)
+      resolve(end)
+    })
+  })
+}
+
+export function reply(c: Context, result: ChargeResult, replayed: boolean): Response {
   const headers = replayed ? { 'Idempotent-Replayed': 'true' } : undefined
   return result.kind === 'succeeded'
     ? c.json(result.charge, 201, headers)

@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import type { ChargeRequest } from './domain.ts'
+import type { ChargeRequest, RefundRequest } from './domain.ts'
 
 const text = (max: number) =>
   v.pipe(
@@ -33,21 +33,48 @@ export const chargeRequestSchema = v.strictObject(
   bodyMessage,
 )
 
+/** `POST /refunds` body; unknown keys are rejected. */
+export const refundRequestSchema = v.strictObject(
+  {
+    chargeId: text(128),
+    amountCents: v.optional(
+      v.pipe(
+        v.number('must be a number'),
+        v.safeInteger('must be an integer'),
+        v.minValue(1, 'must be >= 1'),
+      ),
+    ),
+  },
+  bodyMessage,
+)
+
 export interface RequestIssue {
   /** Dot path into the body; '' for the body itself. */
   path: string
   message: string
 }
 
-export type ParsedChargeRequest = { ok: true; request: ChargeRequest } | { ok: false; issues: RequestIssue[] }
+export type Parsed<T> = { ok: true; request: T } | { ok: false; issues: RequestIssue[] }
 
-export function parseChargeRequest(body: unknown): ParsedChargeRequest {
-  const result = v.safeParse(chargeRequestSchema, body, { abortEarly: false })
+function parseWith<T>(schema: v.GenericSchema<unknown, T>, body: unknown): Parsed<T> {
+  const result = v.safeParse(schema, body, { abortEarly: false })
   if (result.success) return { ok: true, request: result.output }
   return {
     ok: false,
     issues: result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? '', message: issue.message })),
   }
+}
+
+export const parseChargeRequest = (body: unknown): Parsed<ChargeRequest> =>
+  parseWith(chargeRequestSchema, body)
+
+export const parseRefundRequest = (body: unknown): Parsed<RefundRequest> =>
+  parseWith(refundRequestSchema, body)
+
+/** The 400 body for a request that failed its schema. */
+export function invalidRequest(issues: RequestIssue[]) {
+  const message = issues.map(({ path, message }) => `${path || '(body)'}: ${message}`).join('; ')
+  return { error: 'invalid_request', message, issues }
 }
 
 /** 1..255 visible ASCII characters, or undefined. */

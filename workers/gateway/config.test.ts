@@ -11,11 +11,15 @@ describe('loadGatewayConfig', () => {
       host: '127.0.0.1',
       logLevel: 'info',
       failureRate: 0,
+      slowRate: 0,
+      dropRate: 0,
+      errorAfterChargeRate: 0,
       latencyMs: 0,
       slowMs: 10_000,
       flakyFailures: 2,
       secretKey: 'gw_sk_1',
       maxBodyBytes: 16_384,
+      ledgerFile: undefined,
       rateLimitPerSecond: 100,
       rateLimitBurst: 200,
     })
@@ -27,11 +31,15 @@ describe('loadGatewayConfig', () => {
       HOST: '0.0.0.0',
       LOG_LEVEL: 'warn',
       GATEWAY_FAILURE_RATE: '0.25',
+      GATEWAY_SLOW_RATE: '0.1',
+      GATEWAY_DROP_RATE: '0.2',
+      GATEWAY_ERROR_AFTER_CHARGE_RATE: '1',
       GATEWAY_LATENCY_MS: '40',
       GATEWAY_SLOW_MS: '1500',
       GATEWAY_FLAKY_FAILURES: '0',
       GATEWAY_SECRET_KEY: 'gw_sk_2',
       GATEWAY_MAX_BODY_BYTES: '2048',
+      GATEWAY_LEDGER_FILE: '/var/lib/gateway/ledger.jsonl',
       RATE_LIMIT_PER_SECOND: '5',
       RATE_LIMIT_BURST: '10',
     }
@@ -40,18 +48,28 @@ describe('loadGatewayConfig', () => {
       host: '0.0.0.0',
       logLevel: 'warn',
       failureRate: 0.25,
+      slowRate: 0.1,
+      dropRate: 0.2,
+      errorAfterChargeRate: 1,
       latencyMs: 40,
       slowMs: 1500,
       flakyFailures: 0,
       secretKey: 'gw_sk_2',
       maxBodyBytes: 2048,
+      ledgerFile: '/var/lib/gateway/ledger.jsonl',
       rateLimitPerSecond: 5,
       rateLimitBurst: 10,
     })
   })
 
   it('reports every bad variable at once', () => {
-    const env = { PORT: '70000', GATEWAY_FAILURE_RATE: '-0.1', GATEWAY_SLOW_MS: '30000', LOG_LEVEL: 'loud' }
+    const env = {
+      PORT: '70000',
+      GATEWAY_FAILURE_RATE: '-0.1',
+      GATEWAY_DROP_RATE: '1.5',
+      GATEWAY_SLOW_MS: '30000',
+      LOG_LEVEL: 'loud',
+    }
     let error: unknown
     try {
       loadGatewayConfig(env)
@@ -63,6 +81,7 @@ describe('loadGatewayConfig', () => {
       'PORT: must be <= 65535',
       'LOG_LEVEL: must be a pino level',
       'GATEWAY_FAILURE_RATE: must be a number from 0 to 1',
+      'GATEWAY_DROP_RATE: must be <= 1',
       'GATEWAY_SLOW_MS: must be <= 20000',
       'GATEWAY_SECRET_KEY: is required',
     ])

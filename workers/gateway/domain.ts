@@ -1,6 +1,8 @@
 /**
- * The sandbox processor's rules and its in-memory ledger. Pure: no clock, no
- * randomness, no I/O; the app passes ids and times in.
+ * The sandbox processor's rules: what a charge attempt does, by test token
+ * and by the configured faults. Pure: no clock, no randomness, no I/O; the
+ * app passes ids, times and dice rolls in. The ledger (ledger.ts) keeps what
+ * was decided.
  */
 
 export interface ChargeRequest {
@@ -10,6 +12,7 @@ export interface ChargeRequest {
   orderId: string
 }
 
+/** A succeeded charge as stored; its refunds are kept apart (see ChargeView). */
 export interface Charge {
   id: string
   status: 'succeeded'
@@ -18,6 +21,30 @@ export interface Charge {
   orderId: string
   /** ISO 8601 time. */
   created: string
+}
+
+export interface RefundRequest {
+  chargeId: string
+  /** Omitted: whatever remains refundable on the charge. */
+  amountCents?: number | undefined
+}
+
+export interface Refund {
+  id: string
+  object: 'refund'
+  chargeId: string
+  amountCents: number
+  currency: string
+  orderId: string
+  status: 'succeeded'
+  /** ISO 8601 time. */
+  created: string
+}
+
+/** A charge as every route shows it: with its refunds, oldest first. */
+export interface ChargeView extends Charge {
+  amountRefundedCents: number
+  refunds: Refund[]
 }
 
 /**
@@ -30,124 +57,98 @@ export const testTokens = {
   declined: 'tok_declined',
   flaky: 'tok_flaky',
   slow: 'tok_slow',
+  /** Charged, then the connection is cut without an answer. */
+  drop: 'tok_drop',
+  /** Charged, then answered 500 `internal_error`. */
+  errorAfterCharge: 'tok_error_after_charge',
 } as const
 
 export type DeclineCode = 'card_declined' | 'invalid_token'
 
+/**
+ * How a settled attempt reaches its client: the answer, no answer at all
+ * (the connection is cut), or a 500 although the result is written. A retry
+ * with the same key always gets the answer.
+ */
+export type Delivery = 'answer' | 'drop' | 'error'
+
 /** What happens to one new charge attempt. */
 export type Decision =
-  | { kind: 'succeed' }
-  | { kind: 'decline'; code: DeclineCode }
   | { kind: 'unavailable' }
-  /** Succeeds, but only after the slow wait, and only if the client is still there. */
-  | { kind: 'succeed_slowly' }
+  | { kind: 'succeed'; slow: boolean; delivery: Delivery }
+  | { kind: 'decline'; code: DeclineCode; slow: boolean; delivery: Delivery }
+
+/** The chaos settings' dice for one attempt (GATEWAY_*_RATE): true where the fault was drawn. */
+export interface Faults {
+  slow: boolean
+  drop: boolean
+  errorAfterCharge: boolean
+}
+
+export const noFaults: Faults = { slow: false, drop: false, errorAfterCharge: false }
 
 /** A finished attempt, replayed as it was for the same idempotency key. */
-export type ChargeResult = { kind: 'succeeded'; charge: Charge } | { kind: 'declined'; code: DeclineCode }
-
-export type Claim =
-  | { kind: 'new' }
-  | { kind: 'replay'; result: ChargeResult }
-  /** The key was used before with a different request. */
-  | { kind: 'key_reused' }
-  /** The same request under this key is still being decided. */
-  | { kind: 'in_progress' }
+export type ChargeResult = { kind: 'succeeded'; charge: ChargeView } | { kind: 'declined'; code: DeclineCode }
 
 /**
  * @param flakyAttempt this attempt's number (from 1) among `tok_flaky` attempts for the order
  */
 export function decideByToken(token: string, flakyAttempt: number, flakyFailures: number): Decision {
+  const succeed = (over: Partial<{ slow: boolean; delivery: Delivery }> = {}): Decision => ({
+    kind: 'succeed',
+    slow: false,
+    delivery: 'answer',
+    ...over,
+  })
   switch (token) {
     case testTokens.ok:
-      return { kind: 'succeed' }
+      return succeed()
     case testTokens.declined:
-      return { kind: 'decline', code: 'card_declined' }
+      return { kind: 'decline', code: 'card_declined', slow: false, delivery: 'answer' }
     case testTokens.flaky:
-      return flakyAttempt <= flakyFailures ? { kind: 'unavailable' } : { kind: 'succeed' }
+      return flakyAttempt <= flakyFailures ? { kind: 'unavailable' } : succeed()
     case testTokens.slow:
-      return { kind: 'succeed_slowly' }
-    default:
-      return { kind: 'decline', code: token.startsWith('tok_') ? 'card_declined' : 'invalid_token' }
+      return succeed({ slow: true })
+    case testTokens.drop:
+      return succeed({ delivery: 'drop' })
+    case testTokens.errorAfterCharge:
+      return succeed({ delivery: 'error' })
+    default: {
+      const code = token.startsWith('tok_') ? 'card_declined' : 'invalid_token'
+      return { kind: 'decline', code, slow: false, delivery: 'answer' }
+    }
   }
 }
 
-export function isSameRequest(a: ChargeRequest, b: ChargeRequest): boolean {
-  return (
-    a.amountCents === b.amountCents &&
-    a.currency === b.currency &&
-    a.token === b.token &&
-    a.orderId === b.orderId
-  )
-}
-
-type Entry = { request: ChargeRequest; result?: ChargeResult }
+/** A decision that settles the attempt (anything but a 503). */
+export type Settling = Exclude<Decision, { kind: 'unavailable' }>
 
 /**
- * Results by idempotency key. An attempt claims its key, then either settles
- * it (success and decline are remembered) or releases it (a 503 or a client
- * that went away leaves no trace, so a retry with the same key may succeed).
+ * Adds the drawn faults to a settling decision: any token may be slowed, and
+ * any settled attempt (charged or declined) may lose its answer. A token's
+ * own delivery wins over a drawn one. (A 503 gets no faults: nothing is written.)
  */
-export class ChargeLedger {
-  readonly #byKey = new Map<string, Entry>()
-  readonly #byId = new Map<string, Charge>()
-  readonly #flakyAttempts = new Map<string, number>()
-  readonly #flakyFailures: number
+export function withFaults(decision: Settling, faults: Faults): Settling {
+  const delivery: Delivery =
+    decision.delivery !== 'answer'
+      ? decision.delivery
+      : faults.drop
+        ? 'drop'
+        : faults.errorAfterCharge
+          ? 'error'
+          : 'answer'
+  return { ...decision, slow: decision.slow || faults.slow, delivery }
+}
 
-  constructor({ flakyFailures }: { flakyFailures: number }) {
-    this.#flakyFailures = flakyFailures
-  }
+/** Cents still refundable on `charge`. */
+export function refundableCents(charge: Charge, refunds: readonly Refund[]): number {
+  return charge.amountCents - refunds.reduce((sum, refund) => sum + refund.amountCents, 0)
+}
 
-  claim(key: string, request: ChargeRequest): Claim {
-    const entry = this.#byKey.get(key)
-    if (!entry) {
-      this.#byKey.set(key, { request })
-      return { kind: 'new' }
-    }
-    if (!isSameRequest(entry.request, request)) return { kind: 'key_reused' }
-    return entry.result ? { kind: 'replay', result: entry.result } : { kind: 'in_progress' }
-  }
-
-  /** Decides a claimed attempt; counts `tok_flaky` attempts per order. */
-  decide(request: ChargeRequest): Decision {
-    let attempt = 0
-    if (request.token === testTokens.flaky) {
-      attempt = (this.#flakyAttempts.get(request.orderId) ?? 0) + 1
-      this.#flakyAttempts.set(request.orderId, attempt)
-    }
-    return decideByToken(request.token, attempt, this.#flakyFailures)
-  }
-
-  succeed(key: string, { id, created }: { id: string; created: string }): Charge {
-    const entry = this.#pending(key)
-    const { amountCents, currency, orderId } = entry.request
-    const charge: Charge = { id, status: 'succeeded', amountCents, currency, orderId, created }
-    this.#byKey.set(key, { ...entry, result: { kind: 'succeeded', charge } })
-    this.#byId.set(id, charge)
-    return charge
-  }
-
-  decline(key: string, code: DeclineCode): void {
-    this.#byKey.set(key, { ...this.#pending(key), result: { kind: 'declined', code } })
-  }
-
-  /** Forgets an unsettled claim; a settled key is never released. */
-  release(key: string): void {
-    if (this.#byKey.get(key)?.result === undefined) this.#byKey.delete(key)
-  }
-
-  /** Succeeded charges, oldest first; all of them when `orderId` is undefined. */
-  charges(orderId?: string): Charge[] {
-    const all = [...this.#byId.values()]
-    return orderId === undefined ? all : all.filter((charge) => charge.orderId === orderId)
-  }
-
-  charge(id: string): Charge | undefined {
-    return this.#byId.get(id)
-  }
-
-  #pending(key: string): Entry {
-    const entry = this.#byKey.get(key)
-    if (!entry || entry.result) throw new Error(`no pending charge attempt for idempotency key ${key}`)
-    return entry
+export function toChargeView(charge: Charge, refunds: readonly Refund[]): ChargeView {
+  return {
+    ...charge,
+    amountRefundedCents: charge.amountCents - refundableCents(charge, refunds),
+    refunds: [...refunds],
   }
 }

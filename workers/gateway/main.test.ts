@@ -22,15 +22,21 @@ function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
 }
 
 /** The first log line of `service` that matches, waited for with a deadline. */
-async function waitForLog(service: ServiceHandle, match: (log: LogLine) => boolean): Promise<LogLine> {
+async function waitForLog(
+  service: ServiceHandle,
+  match: (log: LogLine) => boolean,
+  timeoutMs = 5_000,
+): Promise<LogLine> {
   const line = await service.waitForLine((l) => {
     const log = parseLog(l)
     return log !== undefined && match(log)
-  }, 5_000)
+  }, timeoutMs)
   return parseLog(line) ?? {}
 }
 
 const SECRET_KEY = 'gw_sk_process_test'
+/** Long enough to SIGTERM a waiting charge, short enough to wait one out. */
+const SLOW_MS = 3_000
 const authorized = { Authorization: `Bearer ${SECRET_KEY}` }
 
 const body = (token: string, orderId: string) =>
@@ -57,7 +63,7 @@ describe('gateway process', () => {
         HOST: '127.0.0.1',
         LOG_LEVEL: 'debug',
         GATEWAY_FAILURE_RATE: '0',
-        GATEWAY_SLOW_MS: '15000',
+        GATEWAY_SLOW_MS: String(SLOW_MS),
         GATEWAY_SECRET_KEY: SECRET_KEY,
       },
       readyLine: /"msg":"listening"/,
@@ -84,18 +90,61 @@ describe('gateway process', () => {
       currency: 'EUR',
       orderId: 'e2e-order-1',
       created: charge.created,
+      amountRefundedCents: 0,
+      refunds: [],
     })
     expect([replay.status, await replay.json()]).toStrictEqual([201, charge])
     expect([listed.status, await listed.json()]).toStrictEqual([200, { charges: [charge] }])
   })
 
-  it('records nothing when the client of a tok_slow charge goes away', async () => {
+  it('completes a tok_slow charge after GATEWAY_SLOW_MS although its client went away', async () => {
     const request = post('e2e-key-2', body('tok_slow', 'e2e-order-2'), AbortSignal.timeout(300))
-
     await expect(request).rejects.toThrow()
-    await waitForLog(gateway, (log) => log.orderId === 'e2e-order-2' && log.outcome === 'abandoned')
+    const attempt = () => fetch(`${base}/charge-attempts/e2e-key-2`, { headers: authorized })
+
+    const processing = await attempt()
+    expect([processing.status, await processing.json()]).toStrictEqual([
+      200,
+      { idempotencyKey: 'e2e-key-2', status: 'processing' },
+    ])
+    const settled = await waitForLog(
+      gateway,
+      (log) => log.orderId === 'e2e-order-2' && log.outcome === 'succeeded',
+      SLOW_MS + 5_000,
+    )
     const listed = await fetch(`${base}/charges?orderId=e2e-order-2`, { headers: authorized })
-    expect(await listed.json()).toStrictEqual({ charges: [] })
+    const charges = ((await listed.json()) as { charges: LogLine[] }).charges
+    expect(charges.map(({ id }) => id)).toStrictEqual([settled.chargeId])
+    expect(await (await attempt()).json()).toMatchObject({
+      status: 'succeeded',
+      charge: { id: settled.chargeId },
+    })
+  })
+
+  it('tok_drop: the charge is written, the connection reset without an answer, and a retry replays it', async () => {
+    const dropped = await post('e2e-key-4', body('tok_drop', 'e2e-order-4')).then(
+      () => 'answered',
+      (error: unknown) => error,
+    )
+    const retry = await post('e2e-key-4', body('tok_drop', 'e2e-order-4'))
+    const charge = (await retry.json()) as LogLine
+
+    expect(dropped).toBeInstanceOf(TypeError)
+    expect(dropped).toMatchObject({ message: 'fetch failed', cause: { code: 'ECONNRESET' } })
+    expect([retry.status, retry.headers.get('Idempotent-Replayed')]).toStrictEqual([201, 'true'])
+    const listed = await fetch(`${base}/charges?orderId=e2e-order-4`, { headers: authorized })
+    expect(await listed.json()).toStrictEqual({ charges: [charge] })
+    // Bun says nothing of the body stream it was made to fail.
+    expect(gateway.lines().filter((line) => !line.startsWith('{'))).toStrictEqual([])
+  })
+
+  it('tok_error_after_charge: the charge is written, the answer is 500, and a retry replays it', async () => {
+    const failed = await post('e2e-key-5', body('tok_error_after_charge', 'e2e-order-5'))
+    const retry = await post('e2e-key-5', body('tok_error_after_charge', 'e2e-order-5'))
+
+    expect([failed.status, await failed.json()]).toStrictEqual([500, { error: 'internal_error' }])
+    expect([retry.status, retry.headers.get('Idempotent-Replayed')]).toStrictEqual([201, 'true'])
+    expect(await retry.json()).toMatchObject({ orderId: 'e2e-order-5', status: 'succeeded' })
   })
 
   it('answers a waiting charge 503 on SIGTERM and exits 0 within 5 s', async () => {
@@ -163,11 +212,15 @@ describe('gateway command line', () => {
       'HOST',
       'LOG_LEVEL',
       'GATEWAY_FAILURE_RATE',
+      'GATEWAY_SLOW_RATE',
+      'GATEWAY_DROP_RATE',
+      'GATEWAY_ERROR_AFTER_CHARGE_RATE',
       'GATEWAY_LATENCY_MS',
       'GATEWAY_SLOW_MS',
       'GATEWAY_FLAKY_FAILURES',
       'GATEWAY_SECRET_KEY',
       'GATEWAY_MAX_BODY_BYTES',
+      'GATEWAY_LEDGER_FILE',
       'RATE_LIMIT_PER_SECOND',
       'RATE_LIMIT_BURST',
     ])

@@ -12,6 +12,7 @@ import { createMetrics } from '../../shared/observability/metrics.ts'
 import { exitWith, onShutdownSignal, serveHttp } from '../../shared/runtime/server.ts'
 import { createApp } from './app.ts'
 import { gatewayConfigSchema, gatewayEnvHelp, loadGatewayConfig, type GatewayConfig } from './config.ts'
+import { LedgerFileError, memoryJournal, openLedgerFile, type Journal } from './journal.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -25,7 +26,7 @@ export function helpText(): string {
       `  ${name.padEnd(width)}  ${text} ${value === '(required)' ? '[required]' : `[default: ${value}]`}`,
   )
   return [
-    'payment gateway sandbox: a card processor API in memory',
+    'payment gateway sandbox: a card processor API (in memory, or kept in GATEWAY_LEDGER_FILE)',
     '',
     'usage: gateway [--help | --version | healthcheck]',
     '',
@@ -51,19 +52,33 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
   const config = readConfig(env)
   const logger = createLogger({ service: 'gateway', level: config.logLevel })
   const shutdown = new AbortController()
-  const app = createApp({
-    config,
-    logger,
-    metrics: createMetrics('gateway'),
-    shutdownSignal: shutdown.signal,
-  })
+  let journal: Journal = memoryJournal
+  let app: ReturnType<typeof createApp>
+  try {
+    if (config.ledgerFile !== undefined) journal = openLedgerFile(config.ledgerFile, { logger })
+    app = createApp({
+      config,
+      logger,
+      metrics: createMetrics('gateway'),
+      journal,
+      shutdownSignal: shutdown.signal,
+    })
+  } catch (error) {
+    if (!(error instanceof LedgerFileError)) throw error
+    exitWith(`gateway failed to start: ${error.message}`)
+  }
   const server = await serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host })
-  logger.info({ port: server.port, host: config.host, version: pkg.version }, 'listening')
+  logger.info(
+    { port: server.port, host: config.host, version: pkg.version, ledgerFile: config.ledgerFile ?? null },
+    'listening',
+  )
 
+  // Attempts still in their slow wait are abandoned, unwritten (their clients get 503).
   onShutdownSignal(async (signal) => {
     logger.info({ signal }, 'shutting down')
     shutdown.abort(new Error(`received ${signal}`))
     await server.close()
+    journal.close()
     logger.info('stopped')
   })
 }

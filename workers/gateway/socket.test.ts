@@ -128,6 +128,9 @@ describe('the gateway facing uploads without its key', () => {
     const app = createApp({
       config: {
         failureRate: 0,
+        slowRate: 0,
+        dropRate: 0,
+        errorAfterChargeRate: 0,
         latencyMs: 0,
         slowMs: 0,
         flakyFailures: 0,
