@@ -1,5 +1,6 @@
 // What npm start knows about the stack it runs, each worker's environment (one
 // function), and the steps that run once NATS is up and before any worker starts.
+import { join } from 'node:path'
 import type { Runtime } from '../runtime-commands.ts'
 import type { StartOptions, WorkerName } from './options.ts'
 import { SECRET_SETTINGS } from '../../shared/config/secrets.ts'
@@ -91,7 +92,19 @@ export function workerEnv(worker: WorkerName, ctx: StackContext): Record<string,
     PORT: String(ctx.ports[worker]),
     ...(ctx.logFormat === undefined ? {} : { LOG_FORMAT: ctx.logFormat }),
     ...(worker === 'payment' ? { PAYMENT_GATEWAY_URL: ctx.paymentGatewayUrl } : {}),
+    ...(worker === 'gateway' ? gatewayLedgerFile(ctx) : {}),
   }
+}
+
+/**
+ * The gateway sandbox keeps its ledger in the state folder (a restarted
+ * sandbox still knows its charges), unless GATEWAY_LEDGER_FILE is set (it is
+ * inherited then). Not on Deno: its workers run without --allow-write.
+ */
+function gatewayLedgerFile(ctx: StackContext): Record<string, string> {
+  const given = process.env['GATEWAY_LEDGER_FILE']
+  if ((given !== undefined && given !== '') || ctx.runtime === 'deno') return {}
+  return { GATEWAY_LEDGER_FILE: join(ctx.stateDir, 'gateway-ledger.jsonl') }
 }
 
 export interface StartStep {
