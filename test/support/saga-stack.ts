@@ -3,6 +3,7 @@
 import { startNatsCluster, type NatsCluster } from '../harness/nats-cluster.ts'
 import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts'
 import { waitFor } from '../harness/wait-for.ts'
+import { expectMoneyBalanced } from './money.ts'
 import { bearer, provisionNats } from './provision.ts'
 import { startWorker, type Command, type ServiceProcess } from './worker-process.ts'
 
@@ -32,6 +33,9 @@ export interface OrderView {
   items?: { sku: string; quantity: number }[]
   amountCents?: number
   chargeId?: string
+  refundId?: string
+  charges?: { chargeId: string; amountCents: number }[]
+  refunds?: { refundId: string; chargeId: string; amountCents: number; reason: string }[]
   history: { event: string; status: string; at: string }[]
 }
 
@@ -49,6 +53,8 @@ export interface ChargeView {
   status: string
   orderId: string
   created: string
+  amountRefundedCents?: number
+  refunds?: { id: string; amountCents: number }[]
 }
 
 /** Where the workers find NATS. */
@@ -109,11 +115,26 @@ function createSagaClient(
   gateway: ServiceProcess,
 ) {
   const inventoryUrl = inventories[0]?.url ?? ''
+  /** Every order a client got a 202 for: the money invariant covers them all. */
+  const placed = new Set<string>()
   async function getOrder(orderId: string): Promise<OrderView | null> {
     const res = await fetch(`${order.url}/orders/${orderId}`, { headers: bearer('client') })
     return res.status === 200 ? ((await res.json()) as OrderView) : null
   }
   return {
+    placed,
+    /** POST /orders/{id}/cancel as the client that placed it. */
+    async cancelOrder(orderId: string): Promise<{ status: number; body: Record<string, unknown> }> {
+      const res = await fetch(`${order.url}/orders/${orderId}/cancel`, {
+        method: 'POST',
+        headers: bearer('client'),
+      })
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+    },
+    /** The money invariant over every order placed through this client (waits for reconciliation). */
+    moneyBalanced(timeoutMs?: number) {
+      return expectMoneyBalanced({ gatewayUrl: gateway.url, getOrder }, placed, timeoutMs)
+    },
     async placeOrder(
       body: unknown,
       headers: Record<string, string> = {},
@@ -124,6 +145,7 @@ function createSagaClient(
         body: JSON.stringify(body),
       })
       const json = (await res.json()) as { orderId?: string; correlationId?: string }
+      if (res.status === 202 && json.orderId !== undefined) placed.add(json.orderId)
       return { status: res.status, orderId: json.orderId ?? '', correlationId: json.correlationId ?? '' }
     },
     getOrder,

@@ -57,6 +57,12 @@ export async function addEntry(kv: KV, entry: ReconciliationEntry, now: number):
 
 export interface ReconcilerDeps {
   kv: KV
+  /**
+   * The keys in the bucket. Not `kv.keys()`: that opens a consumer on the
+   * bucket's stream, which this identity may not; the stream's subject list
+   * needs only its info.
+   */
+  listKeys: () => Promise<string[]>
   gateway: Pick<GatewayClient, 'lookup' | 'refund'>
   decisions: DecisionStore
   publish: (event: OutgoingEvent, correlationId: string) => Promise<void>
@@ -161,9 +167,7 @@ export function createReconciler(deps: ReconcilerDeps) {
   /** One scan of the bucket; returns how many entries are still pending. */
   async function scan(): Promise<number> {
     let pending = 0
-    const keys: string[] = []
-    for await (const key of await kv.keys()) keys.push(key)
-    for (const key of keys) {
+    for (const key of await deps.listKeys()) {
       try {
         if ((await checkOne(key)) === 'pending') pending++
       } catch (error) {

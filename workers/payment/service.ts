@@ -106,8 +106,15 @@ export async function startPaymentService(
   const rt = await startNatsRuntime('payment', config, deps)
   const decisions = kvDecisionStore(await openBucket(rt, BUCKETS.decisions))
   const reconciliationKv = await openBucket(rt, BUCKETS.reconciliation)
+  const reconciliationSubjects = `$KV.${BUCKETS.reconciliation}.`
   const reconciler = createReconciler({
     kv: reconciliationKv,
+    listKeys: async () => {
+      const info = await rt.jsm.streams.info(`KV_${BUCKETS.reconciliation}`, {
+        subjects_filter: `${reconciliationSubjects}>`,
+      })
+      return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(reconciliationSubjects.length))
+    },
     gateway,
     decisions,
     publish: async (event, correlationId) => {
