@@ -1,6 +1,6 @@
 // Upgrading an inventory worker whose one durable consumer had three subject
 // filters: the payments consumer is split off where that one had got to, the
-// old consumer keeps orders.created only, a second start changes nothing, and
+// old consumer keeps orders.created (and cancellation requests) only, a second start changes nothing, and
 // a payment the old version left unacked is sold once, with no dead letter.
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
@@ -14,6 +14,7 @@ import {
   durableConsumerConfig,
   ensureConsumer,
   ensureStreams,
+  filtersOf,
 } from '../shared/nats/topology.ts'
 import { INVENTORY_CONSUMERS } from '../workers/inventory/service.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
@@ -59,10 +60,7 @@ describe('inventory consumers after an upgrade', () => {
       const worker = await startWorker('inventory', { NATS_URL: server.url })
       try {
         const orders = await jsm.consumers.info(ORDERS, legacy)
-        expect([orders.config.filter_subject, orders.config.filter_subjects ?? []]).toStrictEqual([
-          SUBJECTS.orderCreated,
-          [],
-        ])
+        expect(filtersOf(orders.config)).toStrictEqual([SUBJECTS.orderCreated, SUBJECTS.orderCancelRequested])
         const payments = await jsm.consumers.info(ORDERS, INVENTORY_CONSUMERS.payments)
         expect({
           policy: payments.config.deliver_policy,

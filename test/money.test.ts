@@ -26,6 +26,8 @@ beforeAll(async () => {
       PAYMENT_RECONCILE_INTERVAL_MS: '250',
       PAYMENT_RECONCILE_MAX_BACKOFF_MS: '500',
       PAYMENT_RECONCILE_WINDOW_MS: '10000',
+      // A breaker quick to open: a few slow cards must still not open it.
+      PAYMENT_BREAKER_MIN_CALLS: '3',
     },
   })
 }, 90_000)
@@ -162,6 +164,24 @@ describe('answers that never arrived', () => {
     })
     expect(await settledStock('AMBIG-1')).toMatchObject({ onHand: 5, available: 5 })
   })
+})
+
+describe('the breaker and a few bad cards', () => {
+  it('stays closed through slow cards: good cards behind them confirm at once', async () => {
+    await stack.setStock('BREAKER-1', 20, 100)
+    const slow = await Promise.all(
+      Array.from({ length: 3 }, () => stack.placeOrder(order('BREAKER-1', 1, 'tok_slow'))),
+    )
+    await new Promise((r) => setTimeout(r, 700)) // their first attempts have timed out
+    const started = Date.now()
+    const good = await Promise.all(Array.from({ length: 6 }, () => stack.placeOrder(order('BREAKER-1', 1))))
+    for (const g of good) expect((await stack.waitForFinal(g.orderId, 10_000)).status).toBe('confirmed')
+    const goodWithinMs = Date.now() - started
+    expect(goodWithinMs).toBeLessThan(5_000)
+    const metrics = await (await fetch(`${stack.payment.url}/metrics`)).text()
+    expect(metrics).toMatch(/^payment_breaker_state(\{[^}]*\})? 0$/m)
+    for (const s of slow) expect((await stack.waitForFinal(s.orderId, 20_000)).status).toBe('cancelled')
+  }, 60_000)
 })
 
 describe('deadlines', () => {

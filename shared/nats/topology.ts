@@ -151,7 +151,6 @@ function isNotFound(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code
 }
 
-/** Creates the stream, or updates it to this configuration. Idempotent. */
 /** An update that would lower a stream's replicas: refused, as a forgotten NATS_REPLICAS would do it silently. */
 export class ReplicasLoweredError extends Error {
   override readonly name = 'ReplicasLoweredError'
