@@ -191,6 +191,14 @@ describe('cancellations and refunds', () => {
     expect(state?.history.map((h) => h.event)).toContain(SUBJECTS.paymentRefunded)
   })
 
+  it('does not show a deadline that fires after the order was settled', () => {
+    const confirmed = run([SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted])
+    const deadline = { ...base, reason: 'deadline_exceeded' as const }
+    expect(applyEvent(confirmed, SUBJECTS.orderCancelRequested, deadline, meta)).toBeNull()
+    const pending = applyEvent(run([SUBJECTS.orderCreated]), SUBJECTS.orderCancelRequested, deadline, meta)
+    expect(pending?.cancelRequested).toStrictEqual({ reason: 'deadline_exceeded', at })
+  })
+
   it('never revives a cancelled order: a late payments.completed leaves it cancelled', () => {
     const cancelled = applyEvent(
       run([SUBJECTS.orderCreated]),

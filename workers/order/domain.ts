@@ -110,6 +110,14 @@ export function applyEvent<S extends Subject>(
     const { refundId } = event as EventOf<typeof SUBJECTS.paymentRefunded>
     if (current?.refunds?.some((r) => r.refundId === refundId)) return null
   } else if (current?.history.some((h) => h.event === subject)) return null
+  if (
+    subject === SUBJECTS.orderCancelRequested &&
+    current !== null &&
+    RANK[current.status] >= RANK.confirmed
+  ) {
+    // A deadline firing after the order was settled changes nothing: not shown.
+    if ((event as EventOf<typeof SUBJECTS.orderCancelRequested>).reason === 'deadline_exceeded') return null
+  }
   const record: OrderStatus = current
     ? { ...current, history: [...current.history] }
     : {

@@ -1,0 +1,140 @@
+// The payment worker's reconciliation on a real KV bucket, with a scripted
+// processor: a charge that surfaces late is refunded once and announced; a
+// key the processor never saw is closed after the window; a refund the
+// processor cannot take yet is retried until it is made; entries survive a
+// new reconciler (a restart forgets nothing).
+import { Kvm, type KV } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SUBJECTS } from '../schemas/subjects.ts'
+import type { OutgoingEvent } from '../shared/nats/publish.ts'
+import { createLogger } from '../shared/observability/logger.ts'
+import { memoryDecisionStore } from '../shared/saga/decision.ts'
+import { GatewayUnavailableError, type AttemptLookup } from '../workers/payment/gateway-client.ts'
+import { addEntry, createReconciler, type ReconciliationEntry } from '../workers/payment/reconciliation.ts'
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+
+let server: NatsServerHandle
+let nc: NatsConnection
+let kv: KV
+
+beforeAll(async () => {
+  server = await startNatsServer({ websocket: false })
+  nc = await connect(server.connectOptions())
+  kv = await new Kvm(nc).create('reconciliation-test', { history: 1 })
+})
+
+afterAll(async () => {
+  await nc?.close()
+  await server?.dispose()
+})
+
+const orderId = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`
+const entry = (n: number, kind: 'charge' | 'refund', chargeId?: string): ReconciliationEntry => ({
+  orderId: orderId(n),
+  kind,
+  ...(chargeId === undefined ? {} : { chargeId }),
+  reason: kind === 'charge' ? 'reconciliation' : 'customer_request',
+  amountCents: 700,
+  currency: 'USD',
+  correlationId: `corr-${n}`,
+})
+
+async function listKeys(): Promise<string[]> {
+  const keys: string[] = []
+  for await (const key of await kv.keys()) keys.push(key)
+  return keys
+}
+
+function reconcilerWith(
+  lookups: Record<string, AttemptLookup[]>,
+  refundFails: Set<string>,
+  clock: { now: number },
+) {
+  const published: { event: OutgoingEvent; correlationId: string }[] = []
+  const refunds: string[] = []
+  const seen = new Map<string, number>()
+  const reconciler = createReconciler({
+    kv,
+    listKeys,
+    gateway: {
+      lookup: (key) => {
+        const answers = lookups[key] ?? [{ kind: 'not_found' }]
+        const i = seen.get(key) ?? 0
+        seen.set(key, i + 1)
+        return Promise.resolve(answers[Math.min(i, answers.length - 1)] ?? { kind: 'not_found' })
+      },
+      refund: ({ chargeId, key }) => {
+        refunds.push(key)
+        if (refundFails.has(chargeId)) return Promise.reject(new GatewayUnavailableError('down'))
+        return Promise.resolve({ refundId: `re_${chargeId}`, amountCents: 700 })
+      },
+    },
+    decisions: memoryDecisionStore(),
+    publish: (event, correlationId) => {
+      published.push({ event, correlationId })
+      return Promise.resolve()
+    },
+    logger: createLogger({ service: 'test', level: 'silent' }),
+    intervalMs: 10,
+    windowMs: 1_000,
+    maxBackoffMs: 10,
+    now: () => clock.now,
+  })
+  return { reconciler, published, refunds }
+}
+
+describe('reconciliation', () => {
+  it('refunds a charge that surfaces after the order was cancelled, once, and announces it', async () => {
+    const clock = { now: 1_000_000 }
+    await addEntry(kv, entry(1, 'charge'), clock.now)
+    await addEntry(kv, entry(1, 'charge'), clock.now) // added twice: one entry
+    const { reconciler, published, refunds } = reconcilerWith(
+      { [orderId(1)]: [{ kind: 'processing' }, { kind: 'succeeded', chargeId: 'ch_late' }] },
+      new Set(),
+      clock,
+    )
+    expect(await reconciler.scan()).toBe(1) // still processing
+    clock.now += 20
+    expect(await reconciler.scan()).toBe(0)
+    expect(refunds).toStrictEqual([`refund:${orderId(1)}`])
+    expect(published.map((p) => [p.event.subject, p.event.payload, p.correlationId])).toMatchObject([
+      [
+        SUBJECTS.paymentRefunded,
+        { chargeId: 'ch_late', refundId: 're_ch_late', chargedCents: 700, reason: 'reconciliation' },
+        'corr-1',
+      ],
+    ])
+    expect(await reconciler.scan()).toBe(0)
+    expect(refunds).toHaveLength(1)
+  })
+
+  it('closes a key the processor never saw once the window has passed, refunding nothing', async () => {
+    const clock = { now: 2_000_000 }
+    await addEntry(kv, entry(2, 'charge'), clock.now)
+    const { reconciler, published } = reconcilerWith({}, new Set(), clock)
+    expect(await reconciler.scan()).toBe(1)
+    clock.now += 1_001
+    expect(await reconciler.scan()).toBe(0)
+    expect(published).toStrictEqual([])
+    expect(await listKeys()).not.toContain(orderId(2))
+  })
+
+  it('retries a refund the processor cannot take yet, across a new reconciler', async () => {
+    const clock = { now: 3_000_000 }
+    await addEntry(kv, entry(3, 'refund', 'ch_3'), clock.now)
+    const down = reconcilerWith({}, new Set(['ch_3']), clock)
+    expect(await down.reconciler.scan()).toBe(1)
+    clock.now += 20
+    expect(await down.reconciler.scan()).toBe(1)
+    expect(down.published).toStrictEqual([])
+    // A restart: a new reconciler finds the entry in the bucket.
+    const back = reconcilerWith({}, new Set(), clock)
+    clock.now += 20
+    expect(await back.reconciler.scan()).toBe(0)
+    expect(back.published.map((p) => p.event.payload)).toMatchObject([
+      { chargeId: 'ch_3', refundId: 're_ch_3', reason: 'customer_request' },
+    ])
+  })
+})
