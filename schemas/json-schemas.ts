@@ -4,9 +4,11 @@ import {
   InventoryReleasedV1,
   InventoryReservedV1,
   OrderCancelledV1,
+  OrderCancelRequestedV1,
   OrderCreatedV1,
   PaymentCompletedV1,
   PaymentFailedV1,
+  PaymentRefundedV1,
 } from './events.ts'
 import { CreateOrderRequestV1 } from './order-request.ts'
 import { OrderStatusV1 } from './order-status.ts'
@@ -43,6 +45,18 @@ const DOCUMENTED: readonly Documented[] = [
     title: 'OrderCancelled v1',
     description: SUBJECTS.orderCancelled,
     schema: OrderCancelledV1,
+  },
+  {
+    file: 'order-cancel-requested.v1.json',
+    title: 'OrderCancelRequested v1',
+    description: SUBJECTS.orderCancelRequested,
+    schema: OrderCancelRequestedV1,
+  },
+  {
+    file: 'payment-refunded.v1.json',
+    title: 'PaymentRefunded v1',
+    description: SUBJECTS.paymentRefunded,
+    schema: PaymentRefundedV1,
   },
   {
     file: 'inventory-reserved.v1.json',
