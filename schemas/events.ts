@@ -137,4 +137,20 @@ export const EVENT_SCHEMAS = {
   [SUBJECTS.paymentRefunded]: PaymentRefundedV1,
 } as const satisfies Record<Subject, v.GenericSchema>
 
+/**
+ * The versions of each subject's events this code reads. A consumer acks and
+ * skips an event whose `Event-Version` header names another (a newer
+ * producer's, during a migration), instead of dead-lettering it.
+ */
+export const EVENT_VERSIONS: Record<Subject, readonly number[]> = {
+  [SUBJECTS.orderCreated]: [1],
+  [SUBJECTS.orderCancelled]: [1],
+  [SUBJECTS.orderCancelRequested]: [1],
+  [SUBJECTS.inventoryReserved]: [1],
+  [SUBJECTS.inventoryReleased]: [1],
+  [SUBJECTS.paymentCompleted]: [1],
+  [SUBJECTS.paymentFailed]: [1],
+  [SUBJECTS.paymentRefunded]: [1],
+}
+
 export type EventOf<S extends Subject> = v.InferOutput<(typeof EVENT_SCHEMAS)[S]>

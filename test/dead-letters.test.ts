@@ -1,6 +1,7 @@
 // Dead letters JetStream gave up on behind the consumer loop's back (crash or
 // hang on the last delivery, a term elsewhere), caught from its advisories on
 // a real nats-server: stored once, with the loop's headers, never silently lost.
+import { headers as createHeaders } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
 import { startConsumer } from '../shared/nats/consumer.ts'
@@ -189,5 +190,53 @@ describe('dead-letter capture from JetStream advisories', () => {
       ok: true,
       advisory: { consumer: 'blocked', deliveries: 2 },
     })
+  })
+
+  it('skips an event in a version this code does not read: acked, counted, never dead-lettered', async () => {
+    await using f = await startDeadLetterFixture()
+    await f.worker('reader')
+    const handled: string[] = []
+    const loop = await startConsumer({
+      js: f.js,
+      logger,
+      metrics: f.metrics,
+      stream: ORDERS,
+      durable: 'reader',
+      handlers: {
+        [SUBJECTS.orderCreated]: (event) => {
+          handled.push(event.orderId)
+          return Promise.resolve([])
+        },
+      },
+      concurrency: 4,
+      maxDeliver: limits.maxDeliver,
+      ackWaitMs: limits.ackWaitMs,
+      publishTimeoutMs: 2_000,
+      ensureConsumer: () =>
+        ensureConsumer(f.jsm, ORDERS, durableConsumerConfig('reader', ['orders.>'], limits)).then(
+          () => undefined,
+        ),
+      pullExpiresMs: 1_000,
+    })
+    const known = orderCreated()
+    try {
+      // A newer producer's event (a shape this version cannot parse), then one it reads.
+      const h = createHeaders()
+      h.set(HEADERS.eventVersion, '99')
+      await f.js.publish(SUBJECTS.orderCreated, JSON.stringify({ version: 99, id: 'x' }), { headers: h })
+      await f.publishOrder(known, 'corr-known')
+      await waitFor(() => handled.length === 1, { message: 'the known version handled' })
+      await waitFor(async () => (await f.jsm.consumers.info(ORDERS, 'reader')).num_ack_pending === 0, {
+        message: 'both acked',
+      })
+    } finally {
+      await loop.stop()
+    }
+    expect(handled).toStrictEqual([known.orderId])
+    expect(await f.dlqCount()).toBe(0)
+    const { values } = await f.metrics.messagesHandled.get()
+    expect(values.find((v) => v.labels.consumer === 'reader' && v.labels.outcome === 'skipped')?.value).toBe(
+      1,
+    )
   })
 })

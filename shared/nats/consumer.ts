@@ -1,6 +1,6 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import * as v from 'valibot'
-import { EVENT_SCHEMAS, type EventOf } from '../../schemas/events.ts'
+import { EVENT_SCHEMAS, EVENT_VERSIONS, type EventOf } from '../../schemas/events.ts'
 import { HEADERS, type Subject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
@@ -80,6 +80,26 @@ export interface RunningConsumer {
 export function defaultNakDelay(deliveryCount: number): number {
   const base = Math.min(30_000, 500 * 2 ** Math.max(0, deliveryCount - 1))
   return Math.round(base / 2 + Math.random() * (base / 2))
+}
+
+/**
+ * Messages this consumer is right not to handle, acked and counted:
+ * - a schedule held by the stream (an order deadline): not an event; the
+ *   server publishes its event when due;
+ * - an event in a version this code does not read (`Event-Version`): a newer
+ *   producer's, published beside the version this code reads during a
+ *   migration (docs/contracts.md). Dead-lettering it would fill the DLQ with
+ *   every order of the migration window.
+ */
+function skipReason(msg: JsMsg): { label: string; reason: string } | undefined {
+  if (msg.headers?.has(SCHEDULE_HEADERS.schedule) === true)
+    return { label: 'schedule', reason: 'a schedule, not an event' }
+  const subject = msg.subject as Subject
+  const given = msg.headers?.get(HEADERS.eventVersion)
+  if (!(subject in EVENT_VERSIONS) || given === undefined || given === '') return undefined
+  const version = Number(given)
+  if (!Number.isInteger(version) || EVENT_VERSIONS[subject].includes(version)) return undefined
+  return { label: msg.subject, reason: `${msg.subject} version ${version} is not read by this version` }
 }
 
 type Parsed =
@@ -178,11 +198,11 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     const deliveryCount = msg.info.deliveryCount
     const base = { consumer: durable, subject: msg.subject, seq: msg.seq, deliveryCount, correlationId }
     let outcome = 'ack'
-    if (msg.headers?.has(SCHEDULE_HEADERS.schedule) === true) {
-      // A schedule held by the stream (an order deadline), not an event: the
-      // server publishes its event when due. Nothing to do here.
+    const skip = skipReason(msg)
+    if (skip !== undefined) {
       msg.ack()
-      metrics.messagesHandled.inc({ consumer: durable, subject: 'schedule', outcome: 'skipped' })
+      metrics.messagesHandled.inc({ consumer: durable, subject: skip.label, outcome: 'skipped' })
+      logger.debug({ ...base, reason: skip.reason }, 'message skipped')
       return
     }
     const parsed = parseMessage(msg, handlers)
