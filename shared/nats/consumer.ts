@@ -54,6 +54,8 @@ export interface ConsumerOptions {
   /** Must match the consumer's `ack_wait`: long handlers send `working()` before it runs out. */
   ackWaitMs: number
   publishTimeoutMs: number
+  /** CloudEvents `source` of the events the handlers produce (`toEventSource(service)`). */
+  source?: string
   /** Re-creates the durable consumer if it was lost (deleted, or a server without its state). */
   ensureConsumer: () => Promise<void>
   /** While closed, nothing is pulled. */
@@ -168,6 +170,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
           await publishEvent(js, outgoing, {
             correlationId: ctx.correlationId,
             timeoutMs: options.publishTimeoutMs,
+            ...(options.source === undefined ? {} : { source: options.source }),
           })
           metrics.eventsPublished.inc({ subject: outgoing.subject })
         }

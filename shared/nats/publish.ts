@@ -2,6 +2,7 @@ import type { JetStreamClient, PubAck } from '@nats-io/jetstream'
 import { headers as createHeaders } from '@nats-io/nats-core'
 import { HEADERS, type Subject } from '../../schemas/subjects.ts'
 import type { EventOf } from '../../schemas/events.ts'
+import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
 
 /** An event a handler wants published; the runner adds the correlation id. */
 export interface OutgoingEvent<S extends Subject = Subject> {
@@ -22,18 +23,39 @@ export class PublishError extends Error {
 
 const encoder = new TextEncoder()
 
+export interface PublishOptions {
+  correlationId: string
+  timeoutMs: number
+  /**
+   * The CloudEvents `source`: the producing service, `toEventSource(name)`
+   * (`/order-saga/<service>`). Default `/order-saga`, the system as a whole.
+   */
+  source?: string
+}
+
 /**
  * Publishes one event and waits for JetStream's ack. The `Nats-Msg-Id` header
- * makes a retried publish (same id) a no-op inside the duplicate window.
+ * makes a retried publish (same id) a no-op inside the duplicate window. The
+ * event carries its CloudEvents attributes (shared/nats/cloudevents.ts) with
+ * the message id as `id`, so a retry is the same CloudEvent too.
  */
 export async function publishEvent(
   js: JetStreamClient,
   event: OutgoingEvent,
-  { correlationId, timeoutMs }: { correlationId: string; timeoutMs: number },
+  { correlationId, timeoutMs, source = EVENT_SOURCE_ROOT }: PublishOptions,
 ): Promise<PubAck> {
   const h = createHeaders()
   h.set(HEADERS.correlationId, correlationId)
   h.set(HEADERS.eventVersion, String(event.payload.version))
+  setCloudEventHeaders(
+    h,
+    toCloudEventAttributes({
+      natsSubject: event.subject,
+      msgId: event.msgId,
+      source,
+      payload: event.payload,
+    }),
+  )
   try {
     return await js.publish(event.subject, encoder.encode(JSON.stringify(event.payload)), {
       msgID: event.msgId,

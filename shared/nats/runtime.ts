@@ -7,6 +7,7 @@ import { toTopologyLimits, type NatsSettingsConfig } from '../config/nats-settin
 import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import type { Gate } from '../resilience/gate.ts'
+import { toEventSource } from './cloudevents.ts'
 import { connectNats, type ConnectFn, type NatsHandle } from './connect.ts'
 import { startConsumer, type Handlers, type RunningConsumer } from './consumer.ts'
 import { startDeadLetterCapture } from './dead-letter-capture.ts'
@@ -25,6 +26,8 @@ import { natsClientOptions } from '../security/nats-identity.ts'
 
 /** What every worker holds once connected: clients, limits, readiness. */
 export interface NatsRuntime {
+  /** The service's name: its NATS client name and its events' CloudEvents source. */
+  name: string
   nats: NatsHandle
   nc: NatsConnection
   js: JetStreamClient
@@ -74,7 +77,7 @@ export async function startNatsRuntime(
     jsm,
     streams: SAGA_STREAMS,
   })
-  return { nats, nc, js, jsm, limits, readiness, config, logger, metrics }
+  return { name, nats, nc, js, jsm, limits, readiness, config, logger, metrics }
 }
 
 const SAGA_STREAMS = [STREAMS.orders.name, STREAMS.deadLetters.name]
@@ -174,6 +177,7 @@ export async function startDurableConsumer(
       maxDeliver: rt.limits.maxDeliver,
       ackWaitMs: rt.limits.ackWaitMs,
       publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
+      source: toEventSource(rt.name),
       unavailableRetryMs: rt.config.CONSUMER_UNAVAILABLE_RETRY_MS,
     })
   }

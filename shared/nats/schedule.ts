@@ -5,10 +5,17 @@
  * the same stream) with the schedule's payload. The stream needs
  * `allow_msg_schedules`. Nothing lives in a process: a restart of any worker
  * or server forgets no schedule.
+ *
+ * The server copies the schedule's headers (less `Nats-Schedule*` and
+ * `Nats-Msg-Id`) onto the message it publishes, so the schedule carries the
+ * CloudEvents attributes of the event it will produce: a CloudEvents reader of
+ * the stream sees those on the holder too, and skips subjects it does not read
+ * (`orders.deadlines.>`) or messages with a `Nats-Schedule` header.
  */
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { headers as createHeaders } from '@nats-io/nats-core'
 import { HEADERS } from '../../schemas/subjects.ts'
+import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
 
 export const SCHEDULE_HEADERS = {
   schedule: 'Nats-Schedule',
@@ -25,12 +32,18 @@ export interface ScheduledMessage {
   scheduleSubject: string
   target: string
   at: Date
-  payload: unknown
+  /** The event the server publishes on `target`; its `occurredAt` is the CloudEvents `time`. */
+  payload: { occurredAt: string; orderId?: string }
   /** Event version and correlation id, carried by the message the server publishes. */
   version: number
   correlationId: string
-  /** De-duplication id of the schedule message itself. */
+  /**
+   * De-duplication id of the schedule message itself, and the CloudEvents
+   * `id` of the event it produces (the server strips `Nats-Msg-Id`).
+   */
   msgId: string
+  /** The CloudEvents `source` of the produced event (`toEventSource(name)`); default `/order-saga`. */
+  source?: string
 }
 
 /** Publishes (or replaces) a schedule and waits for the stream's ack. */
@@ -40,6 +53,9 @@ export async function publishSchedule(js: JetStreamClient, message: ScheduledMes
   h.set(SCHEDULE_HEADERS.target, message.target)
   h.set(HEADERS.correlationId, message.correlationId)
   h.set(HEADERS.eventVersion, String(message.version))
+  const { target, msgId, version, payload, source = EVENT_SOURCE_ROOT } = message
+  const event = { natsSubject: target, msgId, source, payload: { ...payload, version } }
+  setCloudEventHeaders(h, toCloudEventAttributes(event))
   return js.publish(message.scheduleSubject, new TextEncoder().encode(JSON.stringify(message.payload)), {
     msgID: message.msgId,
     headers: h,
