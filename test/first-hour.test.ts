@@ -218,6 +218,12 @@ describe('npm start, the first hour', () => {
       expect(code, out).toBe(0)
       expect(out).toMatch(/HTTP\/1\.1 202 Accepted/)
       expect(out).toMatch(/"status":"confirmed"/)
+      // The cancel step: the confirmed order is refunded in full and its two mugs go back on hand.
+      expect(out).toMatch(/"status":"confirmed","cancellation":"requested","correlationId":"demo-corr-1"/)
+      expect(out).toMatch(
+        /"status":"cancelled",[^\n]*"reason":"customer_request",[^\n]*"refundId":"re_[0-9a-f]+",[^\n]*"refunds":\[\{"refundId":"re_[0-9a-f]+","chargeId":"ch_[0-9a-f]+","amountCents":2500,"reason":"customer_request"/,
+      )
+      expect(out).toMatch(/"sku":"MUG-002","onHand":25,"reserved":0,"available":25,"priceCents":1250/)
       expect(out).toMatch(/"reason":"out_of_stock"/)
       expect(out).toMatch(/"reason":"payment_declined"/)
       expect(out).toMatch(/"error":"invalid_order"/)
