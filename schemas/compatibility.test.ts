@@ -1,0 +1,143 @@
+import { execFileSync } from 'node:child_process'
+import { join, relative } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { readJsonFiles, SCHEMA_DIRS } from '../scripts/lib/schema-dirs.ts'
+import { breakingChanges, checkPublished, describeReport } from './compatibility.ts'
+import type { JsonSchema } from './json-schema-subset.ts'
+import { toJsonSchemaFiles } from './json-schemas.ts'
+
+const published = readJsonFiles(SCHEMA_DIRS.published)
+
+type Mutable = Record<string, unknown> & {
+  properties: Record<string, Record<string, unknown>>
+  required: string[]
+}
+/** A deep copy of a published schema, to change in memory. */
+function frozen(file: string): Mutable {
+  const text = published.get(file)
+  if (text === undefined) throw new Error(`${file} is not published`)
+  return JSON.parse(text) as Mutable
+}
+const messages = (file: string, today: JsonSchema) =>
+  breakingChanges(file, frozen(file) as JsonSchema, today).map((b) => b.message)
+
+describe('published contract versions', () => {
+  it("are all compatible with today's generated schemas, and every generated version is published", () => {
+    expect(published.size).toBeGreaterThanOrEqual(10)
+    expect(describeReport(checkPublished(published, toJsonSchemaFiles()))).toStrictEqual([])
+  })
+
+  it('are frozen: each file is byte-for-byte the version that first added it', () => {
+    const repo = join(import.meta.dirname, '..')
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' })
+    for (const [file, text] of published) {
+      const path = relative(repo, join(SCHEMA_DIRS.published, file))
+      const added = git('log', '--diff-filter=A', '--format=%H', '--', path).trim().split('\n').at(-1)
+      if (!added) continue // not committed yet: frozen from its first commit on
+      expect(text, `${path} changed after it was published (${added.slice(0, 8)})`).toBe(
+        git('show', `${added}:${path}`),
+      )
+    }
+  })
+})
+
+describe('the compatibility checker', () => {
+  const CREATED = 'order-created.v1.json'
+
+  it('fails a removed required field, naming the event, version and field', () => {
+    const today = frozen(CREATED)
+    today.required = today.required.filter((f) => f !== 'customerId')
+    delete today.properties['customerId']
+    expect(messages(CREATED, today)).toStrictEqual([
+      'OrderCreated v1 (order-created.v1.json) field "customerId": required field removed (or renamed); breaks old readers of new events',
+    ])
+  })
+
+  it('fails a renamed field both ways: old readers miss it, new readers miss the new one', () => {
+    const today = frozen(CREATED)
+    today.properties['customer'] = today.properties['customerId'] ?? {}
+    delete today.properties['customerId']
+    today.required = today.required.map((f) => (f === 'customerId' ? 'customer' : f))
+    expect(messages(CREATED, today)).toStrictEqual([
+      'OrderCreated v1 (order-created.v1.json) field "customer": new required field; breaks new readers of old events',
+      'OrderCreated v1 (order-created.v1.json) field "customerId": required field removed (or renamed); breaks old readers of new events',
+    ])
+  })
+
+  it('fails a changed type deep in an array', () => {
+    const today = frozen(CREATED)
+    const items = today.properties['items'] as { items: Mutable }
+    items.items.properties['quantity'] = { type: 'string' }
+    expect(messages(CREATED, today)).toContain(
+      'OrderCreated v1 (order-created.v1.json) field "items[].quantity": type changed from ["integer"] to ["string"]; breaks new readers of old events',
+    )
+  })
+
+  it('fails a removed enum value, and an added one (old readers dead-letter values they do not know)', () => {
+    const file = 'order-cancelled.v1.json'
+    const today = frozen(file)
+    const reason = today.properties['reason'] as { enum: string[] }
+    reason.enum = [...reason.enum.filter((r) => r !== 'payment_failed'), 'fraud_suspected']
+    expect(messages(file, today)).toStrictEqual([
+      'OrderCancelled v1 (order-cancelled.v1.json) field "reason": enum value "payment_failed" removed; breaks new readers of old events',
+      'OrderCancelled v1 (order-cancelled.v1.json) field "reason": enum value "fraud_suspected" added; breaks old readers of new events',
+    ])
+  })
+
+  it('fails a changed version constant and a tightened bound', () => {
+    const today = frozen(CREATED)
+    today.properties['version'] = { const: 2 }
+    ;(today.properties['customerId'] as { maxLength: number }).maxLength = 32
+    expect(messages(CREATED, today)).toStrictEqual([
+      'OrderCreated v1 (order-created.v1.json) field "version": value changed from 1 to 2; breaks new readers of old events',
+      'OrderCreated v1 (order-created.v1.json) field "customerId": maxLength changed from 64 to 32; breaks new readers of old events',
+      'OrderCreated v1 (order-created.v1.json) field "version": value changed from 1 to 2; breaks old readers of new events',
+    ])
+  })
+
+  it('allows an optional field added to an event, and text changes', () => {
+    const today = frozen(CREATED)
+    today.properties['giftNote'] = { type: 'string', maxLength: 200 }
+    today['description'] = 'reworded'
+    expect(messages(CREATED, today)).toStrictEqual([])
+  })
+
+  it("keeps old clients' requests valid: a new enum value or a looser bound is fine, a new required field is not", () => {
+    const file = 'create-order-request.v1.json'
+    const looser = frozen(file)
+    ;(looser.properties['paymentToken'] as { maxLength: number }).maxLength = 256
+    looser.properties['note'] = { type: 'string' }
+    expect(messages(file, looser)).toStrictEqual([])
+
+    const stricter = frozen(file)
+    stricter.properties['currency'] = { type: 'string' }
+    stricter.required.push('currency')
+    delete stricter.properties['customerId']
+    stricter.required = stricter.required.filter((f) => f !== 'customerId')
+    expect(messages(file, stricter)).toStrictEqual([
+      'CreateOrderRequest v1 (create-order-request.v1.json) field "currency": new required field; breaks old clients\' requests',
+      'CreateOrderRequest v1 (create-order-request.v1.json) field "customerId": field no longer accepted; breaks old clients\' requests',
+    ])
+  })
+
+  it('keeps responses readable by old clients: a new status value breaks them, a removed optional field does not', () => {
+    const file = 'order-status.v1.json'
+    const today = frozen(file)
+    const status = today.properties['status'] as { enum: string[] }
+    status.enum.push('on_hold')
+    delete today.properties['chargeId']
+    expect(messages(file, today)).toStrictEqual([
+      'OrderStatus v1 (order-status.v1.json) field "status": enum value "on_hold" added; breaks old clients reading responses',
+    ])
+  })
+
+  it('reports a published version that is no longer generated, and a generated one not yet published', () => {
+    const today = new Map(toJsonSchemaFiles())
+    today.delete(CREATED)
+    today.set('order-created.v9.json', '{}')
+    expect(describeReport(checkPublished(published, today))).toStrictEqual([
+      'order-created.v1.json is published but no longer generated: a published version is kept',
+      'order-created.v9.json has no frozen copy in schemas/published/: run `npm run schemas:publish`',
+    ])
+  })
+})
