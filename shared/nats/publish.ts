@@ -1,5 +1,5 @@
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream'
-import { headers as createHeaders } from '@nats-io/nats-core'
+import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
 import { HEADERS, type Subject } from '../../schemas/subjects.ts'
 import type { EventOf } from '../../schemas/events.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
@@ -34,28 +34,33 @@ export interface PublishOptions {
 }
 
 /**
+ * The headers every event carries: correlation id, `Event-Version` and the
+ * CloudEvents attributes (shared/nats/cloudevents.ts) with the message id as
+ * `id`, so a retry is the same CloudEvent too. Every publisher of events
+ * builds its headers here (publishEvent, batches).
+ */
+export function toEventHeaders(
+  event: OutgoingEvent,
+  { correlationId, source = EVENT_SOURCE_ROOT }: Pick<PublishOptions, 'correlationId' | 'source'>,
+): MsgHdrs {
+  const h = createHeaders()
+  h.set(HEADERS.correlationId, correlationId)
+  h.set(HEADERS.eventVersion, String(event.payload.version))
+  const { subject: natsSubject, msgId, payload } = event
+  setCloudEventHeaders(h, toCloudEventAttributes({ natsSubject, msgId, source, payload }))
+  return h
+}
+
+/**
  * Publishes one event and waits for JetStream's ack. The `Nats-Msg-Id` header
- * makes a retried publish (same id) a no-op inside the duplicate window. The
- * event carries its CloudEvents attributes (shared/nats/cloudevents.ts) with
- * the message id as `id`, so a retry is the same CloudEvent too.
+ * makes a retried publish (same id) a no-op inside the duplicate window.
  */
 export async function publishEvent(
   js: JetStreamClient,
   event: OutgoingEvent,
-  { correlationId, timeoutMs, source = EVENT_SOURCE_ROOT }: PublishOptions,
+  { correlationId, timeoutMs, source }: PublishOptions,
 ): Promise<PubAck> {
-  const h = createHeaders()
-  h.set(HEADERS.correlationId, correlationId)
-  h.set(HEADERS.eventVersion, String(event.payload.version))
-  setCloudEventHeaders(
-    h,
-    toCloudEventAttributes({
-      natsSubject: event.subject,
-      msgId: event.msgId,
-      source,
-      payload: event.payload,
-    }),
-  )
+  const h = toEventHeaders(event, source === undefined ? { correlationId } : { correlationId, source })
   try {
     return await js.publish(event.subject, encoder.encode(JSON.stringify(event.payload)), {
       msgID: event.msgId,
