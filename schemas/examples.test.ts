@@ -21,13 +21,15 @@ function parseExampleFile(file: string): { subject: string; version: number } | 
   return match?.[1] === undefined ? undefined : { subject: match[1], version: Number(match[2]) }
 }
 
-/** Published event schemas by `<subject>.v<N>` (an event schema's description is its subject). */
+/** Published event schemas by `<subject>.v<N>` (an event schema's description starts with its subject). */
 const publishedEvents = new Map<string, { file: string; schema: object }>(
   [...published].flatMap(([file, text]) => {
     const contract = parseContractFile(file)
     const schema = JSON.parse(text) as { description?: unknown }
-    if (!contract || roleOf(file) !== 'event' || typeof schema.description !== 'string') return []
-    return [[`${schema.description}.v${contract.version}`, { file, schema }]] as const
+    const subject =
+      typeof schema.description === 'string' ? /^[a-z_]+\.[a-z_]+/.exec(schema.description) : null
+    if (!contract || roleOf(file) !== 'event' || !subject) return []
+    return [[`${subject[0]}.v${contract.version}`, { file, schema }]] as const
   }),
 )
 
