@@ -2,7 +2,8 @@
 // load and the faults are over. A check that throws is a failed check.
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { OrderView } from '../support/saga-stack.ts'
-import { checkCharges } from './charge-check.ts'
+import type { LedgerCharge } from '../support/money.ts'
+import { checkMoney } from './charge-check.ts'
 import type { PlacedOrder } from './client.ts'
 import { checkDeadLetters } from './dead-letter-check.ts'
 import type { FaultContext } from './faults.ts'
@@ -27,7 +28,24 @@ export interface RunOutcome {
   final: FinalStates
   samples: StockSamples
   injectError: Error | undefined
+  /** The scenario's own checks, run last. */
+  scenarioChecks?: (input: ScenarioCheckInput) => CheckResult[]
 }
+
+/** What a scenario's own checks read. */
+export interface ScenarioCheckInput {
+  ctx: FaultContext
+  orders: readonly PlacedOrder[]
+  /** Every accepted order as `GET /orders/{id}` shows it once the money settled. */
+  views: ReadonlyMap<string, OrderView>
+  /** The processor's ledger, refunds included. */
+  charges: readonly LedgerCharge[]
+  /** The output of every gateway process of the run, killed ones included. */
+  gatewayLines: () => string[]
+}
+
+/** How long reconciliation may take to refund charges that surfaced late, after every order is final. */
+const MONEY_SETTLE_MS = 30_000
 
 async function guarded(name: string, fn: () => Promise<CheckResult[]>): Promise<CheckResult[]> {
   try {
@@ -68,17 +86,21 @@ export async function checkRun(run: RunOutcome): Promise<{ checks: CheckResult[]
       detail: `${acceptedIds.size}/${run.orders.length} got 202 (${run.reconciled} asked again after the load)`,
     },
   ]
-  const killedGateways = ctx.retired.filter((r) => r.worker === 'gateway').map((r) => r.handle.lines())
-  const history = {
-    gatewayUrl: stack.gateway.url,
-    killedLogs: killedGateways,
-    snapshotsBeforeKill: ctx.gatewaySnapshots,
-  }
+  let charges: LedgerCharge[] = []
+  const readOrders = (ids: readonly string[]) => readViews(stack.order.url, ids)
   checks.push(
-    ...(await guarded(
-      'charges readable',
-      async () => (await checkCharges(views, acceptedIds, history)).checks,
-    )),
+    ...(await guarded('processor ledger readable', async () => {
+      const money = await checkMoney({
+        gatewayUrl: stack.gateway.url,
+        views,
+        acceptedIds,
+        snapshotsBeforeKill: ctx.gatewaySnapshots,
+        readViews: readOrders,
+        settleMs: MONEY_SETTLE_MS,
+      })
+      charges = money.charges
+      return money.checks
+    })),
   )
   let stockTable = ''
   checks.push(
@@ -103,6 +125,24 @@ export async function checkRun(run: RunOutcome): Promise<{ checks: CheckResult[]
     ...(await guarded('DLQ readable', async () => (await checkDeadLetters(jsm, ctx.poison)).checks)),
     ...(await guarded('secrets kept', () => checkSecurity(ctx))),
   )
+  const scenarioChecks = run.scenarioChecks
+  if (scenarioChecks !== undefined) {
+    const gateways = [
+      ...ctx.retired.filter((r) => r.worker === 'gateway').map((r) => r.handle),
+      stack.gateway.handle,
+    ]
+    checks.push(
+      ...(await guarded('scenario checks', async () =>
+        scenarioChecks({
+          ctx,
+          orders: run.orders,
+          views: await readOrders([...acceptedIds]),
+          charges,
+          gatewayLines: () => gateways.flatMap((h) => h.lines()),
+        }),
+      )),
+    )
+  }
   return { checks, stockTable }
 }
 

@@ -8,33 +8,56 @@ import type { OrderView } from '../support/saga-stack.ts'
 import { sample, type CheckResult } from './report.ts'
 import type { SagaEvent } from './stream-check.ts'
 
-/** The status and reason an order's events add up to. */
-function expectedOutcome(subjects: readonly string[], failReason: string | undefined): string {
+/**
+ * The status and reason an order's events add up to. A cancellation wins (a
+ * paid order may still be cancelled and refunded); a failed payment names its
+ * reason; then the furthest step reached.
+ */
+function expectedOutcome(own: readonly SagaEvent[]): string {
+  const cancelled = own.find((e) => e.subject === SUBJECTS.orderCancelled)
+  if (cancelled !== undefined) return `cancelled/${cancelled.reason ?? '?'}`
+  const failed = own.find((e) => e.subject === SUBJECTS.paymentFailed)
+  if (failed !== undefined)
+    return `cancelled/${failed.reason === 'declined' ? 'payment_declined' : 'payment_failed'}`
+  const subjects = own.map((e) => e.subject)
   if (subjects.includes(SUBJECTS.paymentCompleted)) return 'confirmed'
-  if (subjects.includes(SUBJECTS.orderCancelled)) return 'cancelled/out_of_stock'
-  if (subjects.includes(SUBJECTS.paymentFailed)) {
-    return `cancelled/${failReason === 'declined' ? 'payment_declined' : 'payment_failed'}`
-  }
   return subjects.includes(SUBJECTS.inventoryReserved) ? 'reserved' : 'pending'
 }
 
+const PAYMENT_FAILURE_CHAIN = [
+  SUBJECTS.orderCreated,
+  SUBJECTS.inventoryReserved,
+  SUBJECTS.paymentFailed,
+  SUBJECTS.inventoryReleased,
+] as const
+
 /** The events a saga that ended so leaves in the stream. */
-const CHAINS: Record<string, readonly string[]> = {
-  confirmed: [SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted],
-  'cancelled/out_of_stock': [SUBJECTS.orderCreated, SUBJECTS.orderCancelled],
-  'cancelled/payment_declined': [
-    SUBJECTS.orderCreated,
-    SUBJECTS.inventoryReserved,
-    SUBJECTS.paymentFailed,
-    SUBJECTS.inventoryReleased,
-  ],
-  'cancelled/payment_failed': [
-    SUBJECTS.orderCreated,
-    SUBJECTS.inventoryReserved,
-    SUBJECTS.paymentFailed,
-    SUBJECTS.inventoryReleased,
-  ],
+function chainOf(expected: string, subjects: readonly string[]): readonly string[] {
+  switch (expected) {
+    case 'confirmed':
+      return [SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted]
+    case 'cancelled/out_of_stock':
+      return [SUBJECTS.orderCreated, SUBJECTS.orderCancelled]
+    case 'cancelled/payment_declined':
+    case 'cancelled/payment_failed':
+      return PAYMENT_FAILURE_CHAIN
+    case 'cancelled/deadline_exceeded':
+    case 'cancelled/customer_request':
+      // Stock released when some was reserved (cancelled before its reservation: nothing held).
+      return subjects.includes(SUBJECTS.inventoryReserved)
+        ? [SUBJECTS.orderCreated, SUBJECTS.orderCancelled, SUBJECTS.inventoryReleased]
+        : [SUBJECTS.orderCreated, SUBJECTS.orderCancelled]
+    default:
+      return []
+  }
 }
+
+/**
+ * A deadline that fires once the order is settled changes nothing, and the
+ * projection does not show it; whether it came first is not in the stream.
+ */
+const settledDeadline = (e: SagaEvent): boolean =>
+  e.subject === SUBJECTS.orderCancelRequested && e.reason === 'deadline_exceeded'
 
 const outcome = (
   ok: boolean,
@@ -65,19 +88,20 @@ export function checkEvents(
   for (const [orderId, own] of byOrder) {
     const subjects = own.map((e) => e.subject)
     const twice = subjects.filter((s, i) => subjects.indexOf(s) !== i)
-    const paidAndFailed =
-      subjects.includes(SUBJECTS.paymentCompleted) && subjects.includes(SUBJECTS.paymentFailed)
-    const reservedAndShort =
-      subjects.includes(SUBJECTS.inventoryReserved) && subjects.includes(SUBJECTS.orderCancelled)
-    if (twice.length > 0 || paidAndFailed || reservedAndShort)
+    const failed = subjects.includes(SUBJECTS.paymentFailed)
+    const paidAndFailed = subjects.includes(SUBJECTS.paymentCompleted) && failed
+    const cancelledAs = own.find((e) => e.subject === SUBJECTS.orderCancelled)?.reason
+    const failedAndCancelled = failed && cancelledAs !== undefined
+    const reservedAndShort = subjects.includes(SUBJECTS.inventoryReserved) && cancelledAs === 'out_of_stock'
+    if (twice.length > 0 || paidAndFailed || failedAndCancelled || reservedAndShort)
       inconsistent.push(`${orderId}: ${subjects.join(' ')}`)
-    const expected = expectedOutcome(subjects, own.find((e) => e.subject === SUBJECTS.paymentFailed)?.reason)
-    const missing = (CHAINS[expected] ?? []).filter((s) => !subjects.includes(s))
+    const expected = expectedOutcome(own)
+    const missing = chainOf(expected, subjects).filter((s) => !subjects.includes(s))
     if (missing.length > 0) brokenChain.push(`${orderId} ${expected} without ${missing.join(' ')}`)
     const view = views.get(orderId)
     if (view === undefined) continue
     const applied = new Set(view.history.map((h) => h.event))
-    const notApplied = subjects.filter((s) => !applied.has(s))
+    const notApplied = own.filter((e) => !applied.has(e.subject) && !settledDeadline(e)).map((e) => e.subject)
     if (notApplied.length > 0)
       unseen.push(`${orderId} (${view.status}) never applied ${notApplied.join(' ')}`)
     const shown = view.status === 'cancelled' ? `cancelled/${view.reason ?? '?'}` : view.status

@@ -19,7 +19,7 @@ import {
 import { publishPoisonRound, type PoisonMessage } from './poison.ts'
 import type { ChaosProfile } from './profiles.ts'
 import type { FaultRecord } from './recovery.ts'
-import { bearer } from '../support/provision.ts'
+import { ledgerCharges, type LedgerCharge } from '../support/money.ts'
 
 export interface FaultContext {
   stack: SagaStack | ClusterSagaStack
@@ -33,8 +33,11 @@ export interface FaultContext {
   /** Processes killed and replaced, oldest first: their output is evidence. */
   retired: { worker: string; handle: ServiceHandle }[]
   /** `GET /charges` of each gateway process just before it was killed. */
-  gatewaySnapshots: { id: string; orderId: string; amountCents: number }[][]
+  gatewaySnapshots: GatewaySnapshot[]
 }
+
+/** The processor's ledger as one gateway process showed it. */
+export type GatewaySnapshot = readonly LedgerCharge[]
 
 const hold = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
 
@@ -66,16 +69,14 @@ export async function killAndRevive(ctx: FaultContext, proc: ServiceProcess, dow
   })
 }
 
-/** The gateway sandbox killed for `downMs` (its ledger snapshotted first), then back on its port. */
+/**
+ * kill -9 of the gateway sandbox, down for `downMs`, then back on its port
+ * with the same ledger file. Its ledger is read just before the kill, to
+ * check that the restarted sandbox still has all of it.
+ */
 export async function gatewayOutage(ctx: FaultContext, downMs: number): Promise<void> {
   const { gateway } = ctx.stack
-  const res = await fetch(`${gateway.url}/charges`, {
-    headers: bearer('gateway'),
-    signal: AbortSignal.timeout(5_000),
-  })
-  ctx.gatewaySnapshots.push(
-    ((await res.json()) as { charges: FaultContext['gatewaySnapshots'][number] }).charges,
-  )
+  ctx.gatewaySnapshots.push(await ledgerCharges(gateway.url))
   const startedAt = Date.now()
   await crashWorker(gateway)
   await hold(downMs)

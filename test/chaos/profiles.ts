@@ -10,6 +10,10 @@ export interface ChaosProfile {
   serverDownMs: number
   nodeDownMs: number
   gatewayOutageMs: number
+  /** processor-down: how long the gateway stays killed, longer than the settle budget it runs with. */
+  processorDownMs: number
+  /** payment-past-deadline: how long the payment worker stays killed, longer than the order deadline. */
+  paymentDownMs: number
   /** CONSUMER_ACK_WAIT_MS for the workers; undefined keeps the product default (30 s). */
   ackWaitMs: number | undefined
   /** After the load, how long every accepted order has to become final. */
@@ -28,6 +32,8 @@ export const CI_PROFILE: ChaosProfile = {
   serverDownMs: 2_000,
   nodeDownMs: 2_000,
   gatewayOutageMs: 5_000,
+  processorDownMs: 6_000,
+  paymentDownMs: 8_000,
   ackWaitMs: 5_000,
   finalDeadlineMs: 60_000,
   giveUpAfterMs: 30_000,
@@ -43,6 +49,8 @@ export const LONG_PROFILE: ChaosProfile = {
   serverDownMs: 5_000,
   nodeDownMs: 5_000,
   gatewayOutageMs: 20_000,
+  processorDownMs: 20_000,
+  paymentDownMs: 20_000,
   ackWaitMs: undefined,
   finalDeadlineMs: 180_000,
   giveUpAfterMs: 60_000,

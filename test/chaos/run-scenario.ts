@@ -1,6 +1,9 @@
 // One scenario end to end: a fresh stack, seeded stock, fixed-rate load with
 // the faults injected alongside, then every invariant checked from what the
 // system answered, and the tables printed.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { authAs } from '../harness/test-secrets.ts'
@@ -40,9 +43,13 @@ export async function runScenario(
 ): Promise<ScenarioResult> {
   const profile = scenario.adapt?.(base) ?? base
   const began = Date.now()
+  // The processor's ledger on disk, so a gateway killed with -9 comes back with every charge it took.
+  const ledgerDir = await mkdtemp(join(tmpdir(), 'chaos-ledger-'))
+  const ledgerFile = join(ledgerDir, 'gateway-ledger.jsonl')
   const options = {
     maxLines: 500_000,
     ...scenario.stackOptions,
+    gatewayEnv: { GATEWAY_LEDGER_FILE: ledgerFile, ...scenario.stackOptions?.gatewayEnv },
     workerEnv: {
       // The load is one API key at up to 30 orders/s plus every retry of an
       // outage: a fault suite, not a rate-limit test (those are in workers/order).
@@ -52,7 +59,12 @@ export async function runScenario(
       ...scenario.stackOptions?.workerEnv,
     },
   }
-  const stack = scenario.cluster ? await startClusterSagaStack(options) : await startSagaStack(options)
+  const stack = await (scenario.cluster ? startClusterSagaStack(options) : startSagaStack(options)).catch(
+    async (error: unknown) => {
+      await rm(ledgerDir, { recursive: true, force: true })
+      throw error
+    },
+  )
   const nc = await connect({
     ...authAs('admin'),
     servers: stack.natsUrls,
@@ -60,6 +72,7 @@ export async function runScenario(
     reconnectTimeWait: 250,
   }).catch(async (error: unknown) => {
     await stack.dispose()
+    await rm(ledgerDir, { recursive: true, force: true })
     throw error
   })
   try {
@@ -102,6 +115,7 @@ export async function runScenario(
       final,
       samples,
       injectError,
+      ...(scenario.check === undefined ? {} : { scenarioChecks: scenario.check }),
     }
     const { checks, stockTable } = await checkRun(outcome)
 
@@ -146,6 +160,7 @@ export async function runScenario(
       const dir = await writeEvidence(scenario.name, stack, ctx, {
         'orders.json': JSON.stringify(orders.map((o) => ({ ...o, view: views.get(o.orderId ?? '') }))),
         'faults.json': JSON.stringify(ctx.faults, null, 1),
+        'gateway-ledger.jsonl': await readFile(ledgerFile, 'utf8').catch(() => ''),
       }).catch((error: unknown) => `(could not write evidence: ${String(error)})`)
       lines.push(`evidence: ${dir}`)
     }
@@ -156,5 +171,6 @@ export async function runScenario(
   } finally {
     await nc.close().catch(() => undefined)
     await stack.dispose()
+    await rm(ledgerDir, { recursive: true, force: true })
   }
 }

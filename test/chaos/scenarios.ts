@@ -9,7 +9,10 @@ import {
   schedule,
   type FaultContext,
 } from './faults.ts'
+import type { ScenarioCheckInput } from './check-run.ts'
+import { PROCESSOR_SCENARIOS } from './processor-scenarios.ts'
 import type { ChaosProfile } from './profiles.ts'
+import type { CheckResult } from './report.ts'
 import type { SagaStackOptions, ServiceProcess } from '../support/saga-stack.ts'
 
 export interface ChaosScenario {
@@ -21,6 +24,8 @@ export interface ChaosScenario {
   /** Adjusts the run to the scenario (a slow fault needs a longer load). */
   adapt?: (profile: ChaosProfile) => ChaosProfile
   inject: (ctx: FaultContext) => Promise<void>
+  /** What this scenario is about, checked after the checks every run gets. */
+  check?: (input: ScenarioCheckInput) => CheckResult[]
 }
 
 function killWorker(
@@ -40,7 +45,7 @@ function killWorker(
   }
 }
 
-/** Retry budget of the payment worker as the stack configures it (PAYMENT_RETRIES 3, 500 ms timeout, 50 ms first delay). */
+/** Retry budget of one round of gateway calls as the stack configures it (PAYMENT_RETRIES 3, 500 ms timeout, 50 ms first delay). */
 const PAYMENT_RETRY_BUDGET_MS = 4 * 500 + 50 + 100 + 200
 
 export const SCENARIOS: readonly ChaosScenario[] = [
@@ -78,7 +83,7 @@ export const SCENARIOS: readonly ChaosScenario[] = [
   {
     name: 'gateway-outage',
     title: (p) =>
-      `payment gateway killed for ${p.gatewayOutageMs} ms (retry budget ~${PAYMENT_RETRY_BUDGET_MS} ms), restarted on its port`,
+      `payment gateway killed for ${p.gatewayOutageMs} ms (one round of retries ~${PAYMENT_RETRY_BUDGET_MS} ms, settle budget 30 s), restarted on its port with its ledger file`,
     cluster: false,
     async inject(ctx) {
       await atOffset(ctx, Math.round(ctx.profile.durationMs * 0.15))
@@ -97,4 +102,5 @@ export const SCENARIOS: readonly ChaosScenario[] = [
       }
     },
   },
+  ...PROCESSOR_SCENARIOS,
 ]

@@ -1,7 +1,7 @@
 // Reading the ORDERS stream back, and whether every durable consumer has
 // handled everything (nothing pending, nothing waiting for an ack).
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
-import { STREAMS } from '../../schemas/subjects.ts'
+import { DEADLINE_SCHEDULE_PREFIX, STREAMS } from '../../schemas/subjects.ts'
 import { waitFor, WaitForTimeoutError } from '../harness/wait-for.ts'
 import { sample, type CheckResult } from './report.ts'
 
@@ -12,7 +12,12 @@ export interface SagaEvent {
   reason?: string
 }
 
-/** Every message of the ORDERS stream (sequences in `skip` left out), in stream order. */
+const isDeadlineHolder = (subject: string): boolean => subject.startsWith(`${DEADLINE_SCHEDULE_PREFIX}.`)
+
+/**
+ * Every event of the ORDERS stream, in stream order: sequences in `skip` and
+ * the order deadlines' schedule holders (not events) left out.
+ */
 export async function readSagaEvents(
   js: JetStreamClient,
   jsm: JetStreamManager,
@@ -30,7 +35,7 @@ export async function readSagaEvents(
       const batch = await consumer.fetch({ max_messages: 1_000, expires: 2_000 })
       for await (const msg of batch) {
         last = msg.seq
-        if (skip.has(msg.seq)) continue
+        if (skip.has(msg.seq) || isDeadlineHolder(msg.subject)) continue
         const body = JSON.parse(msg.string()) as { orderId?: unknown; reason?: unknown }
         events.push({
           seq: msg.seq,

@@ -15,14 +15,9 @@ export interface ScenarioSummary {
   durationMs: number
 }
 
-const OUTCOMES = [
-  'confirmed',
-  'out_of_stock',
-  'payment_declined',
-  'payment_failed',
-  'not final',
-  'no 202',
-] as const
+/** Cancellation reasons the chaos load can end in. */
+const REASONS = ['out_of_stock', 'payment_declined', 'payment_failed', 'deadline_exceeded'] as const
+const OUTCOMES = ['confirmed', ...REASONS, 'not final', 'no 202'] as const
 type Outcome = (typeof OUTCOMES)[number]
 
 function outcomeOf(order: PlacedOrder, views: ReadonlyMap<string, OrderView>): Outcome {
@@ -30,10 +25,7 @@ function outcomeOf(order: PlacedOrder, views: ReadonlyMap<string, OrderView>): O
   const view = views.get(order.orderId)
   if (view === undefined) return 'not final'
   if (view.status === 'confirmed') return 'confirmed'
-  const reason = view.reason
-  return reason === 'out_of_stock' || reason === 'payment_declined' || reason === 'payment_failed'
-    ? reason
-    : 'not final'
+  return REASONS.find((r) => r === view.reason) ?? 'not final'
 }
 
 function count(orders: readonly PlacedOrder[], views: ReadonlyMap<string, OrderView>): Map<string, number> {
