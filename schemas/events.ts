@@ -3,11 +3,13 @@ import {
   CentsSchema,
   CurrencySchema,
   CustomerIdSchema,
+  EmailSchema,
   OrderIdSchema,
   OrderItemSchema,
   SealedPaymentTokenSchema,
   ApiKeyIdSchema,
   PricedItemSchema,
+  SeenItemSchema,
   SkuSchema,
   TimestampSchema,
 } from './primitives.ts'
@@ -28,6 +30,26 @@ export const OrderCreatedV1 = v.object({
   ...base,
   customerId: CustomerIdSchema,
   items: v.pipe(v.array(OrderItemSchema), v.minLength(1), v.maxLength(100)),
+  /** The card token, sealed for the payment service: no other reader can open it. */
+  sealedPaymentToken: SealedPaymentTokenSchema,
+  /** The API key that placed the order; only that key (or an admin) may read it. */
+  owner: v.optional(ApiKeyIdSchema),
+})
+
+/**
+ * OrderCreated, version 2: the customer as an object (id and email), the
+ * currency and the unit price the customer saw on each line. Version 1
+ * readers cannot take it (no `customerId`): during a migration both are
+ * published (docs/contracts.md). Email, currency and seen prices are absent
+ * for an order placed with a version 1 request.
+ */
+export const OrderCreatedV2 = v.object({
+  version: v.literal(2),
+  orderId: OrderIdSchema,
+  occurredAt: TimestampSchema,
+  customer: v.object({ id: CustomerIdSchema, email: v.optional(EmailSchema) }),
+  currency: v.optional(CurrencySchema),
+  items: v.pipe(v.array(SeenItemSchema), v.minLength(1), v.maxLength(100)),
   /** The card token, sealed for the payment service: no other reader can open it. */
   sealedPaymentToken: SealedPaymentTokenSchema,
   /** The API key that placed the order; only that key (or an admin) may read it. */
@@ -114,7 +136,9 @@ export const PaymentRefundedV1 = v.object({
   reason: v.picklist(['customer_request', 'deadline_exceeded', 'reconciliation']),
 })
 
-export type OrderCreated = v.InferOutput<typeof OrderCreatedV1>
+export type OrderCreatedV1Event = v.InferOutput<typeof OrderCreatedV1>
+/** An order as the workers handle it: version 2 (version 1 events are upcast to it). */
+export type OrderCreated = v.InferOutput<typeof OrderCreatedV2>
 export type OrderCancelled = v.InferOutput<typeof OrderCancelledV1>
 export type CancellationReason = v.InferOutput<typeof CancellationReasonSchema>
 export type InventoryReserved = v.InferOutput<typeof InventoryReservedV1>
@@ -125,9 +149,37 @@ export type PaymentRefunded = v.InferOutput<typeof PaymentRefundedV1>
 export type OrderCancelRequested = v.InferOutput<typeof OrderCancelRequestedV1>
 export type CancelRequestReason = v.InferOutput<typeof CancelRequestReasonSchema>
 
-/** The v1 schema of each subject's payload. */
+/** The one place version 1 of OrderCreated becomes version 2. */
+export function upcastOrderCreated(event: OrderCreatedV1Event | OrderCreated): OrderCreated {
+  if (event.version === 2) return event
+  return {
+    version: 2,
+    orderId: event.orderId,
+    occurredAt: event.occurredAt,
+    customer: { id: event.customerId },
+    items: event.items.map(({ sku, quantity }) => ({ sku, quantity })),
+    sealedPaymentToken: event.sealedPaymentToken,
+    ...(event.owner === undefined ? {} : { owner: event.owner }),
+  }
+}
+
+/** Version 1 of an order, for readers that know only version 1 (published during a migration). */
+export function downcastOrderCreated(event: OrderCreated): OrderCreatedV1Event {
+  return {
+    version: 1,
+    orderId: event.orderId,
+    occurredAt: event.occurredAt,
+    customerId: event.customer.id,
+    items: event.items.map(({ sku, quantity }) => ({ sku, quantity })),
+    sealedPaymentToken: event.sealedPaymentToken,
+    ...(event.owner === undefined ? {} : { owner: event.owner }),
+  }
+}
+
+/** The schema of each subject's payload (every version this code reads). */
 export const EVENT_SCHEMAS = {
-  [SUBJECTS.orderCreated]: OrderCreatedV1,
+  // Both versions are read; handlers upcast version 1 (upcastOrderCreated).
+  [SUBJECTS.orderCreated]: v.variant('version', [OrderCreatedV1, OrderCreatedV2]),
   [SUBJECTS.orderCancelled]: OrderCancelledV1,
   [SUBJECTS.orderCancelRequested]: OrderCancelRequestedV1,
   [SUBJECTS.inventoryReserved]: InventoryReservedV1,
@@ -143,7 +195,7 @@ export const EVENT_SCHEMAS = {
  * producer's, during a migration), instead of dead-lettering it.
  */
 export const EVENT_VERSIONS: Record<Subject, readonly number[]> = {
-  [SUBJECTS.orderCreated]: [1],
+  [SUBJECTS.orderCreated]: [1, 2],
   [SUBJECTS.orderCancelled]: [1],
   [SUBJECTS.orderCancelRequested]: [1],
   [SUBJECTS.inventoryReserved]: [1],

@@ -6,11 +6,12 @@ import {
   OrderCancelledV1,
   OrderCancelRequestedV1,
   OrderCreatedV1,
+  OrderCreatedV2,
   PaymentCompletedV1,
   PaymentFailedV1,
   PaymentRefundedV1,
 } from './events.ts'
-import { CreateOrderRequestV1 } from './order-request.ts'
+import { CreateOrderRequestV1, CreateOrderRequestV2 } from './order-request.ts'
 import { OrderStatusV1 } from './order-status.ts'
 import { SUBJECTS } from './subjects.ts'
 
@@ -29,6 +30,12 @@ const DOCUMENTED: readonly Documented[] = [
     schema: CreateOrderRequestV1,
   },
   {
+    file: 'create-order-request.v2.json',
+    title: 'CreateOrderRequest v2',
+    description: 'POST /orders body, version 2 (a `customer` object). Skus must not repeat.',
+    schema: CreateOrderRequestV2,
+  },
+  {
     file: 'order-status.v1.json',
     title: 'OrderStatus v1',
     description: 'GET /orders/{orderId} body.',
@@ -39,6 +46,12 @@ const DOCUMENTED: readonly Documented[] = [
     title: 'OrderCreated v1',
     description: SUBJECTS.orderCreated,
     schema: OrderCreatedV1,
+  },
+  {
+    file: 'order-created.v2.json',
+    title: 'OrderCreated v2',
+    description: `${SUBJECTS.orderCreated} (Event-Version: 2)`,
+    schema: OrderCreatedV2,
   },
   {
     file: 'order-cancelled.v1.json',

@@ -1,5 +1,16 @@
 import * as v from 'valibot'
-import { CustomerIdSchema, PaymentTokenSchema, QuantitySchema, SkuSchema } from './primitives.ts'
+import {
+  CentsSchema,
+  CurrencySchema,
+  CustomerIdSchema,
+  EmailSchema,
+  PaymentTokenSchema,
+  QuantitySchema,
+  SkuSchema,
+} from './primitives.ts'
+
+const skusDiffer = (items: { sku: string }[]): boolean =>
+  new Set(items.map((i) => i.sku)).size === items.length
 
 /** `POST /orders` body, version 1. Unknown fields are rejected (strict objects). */
 export const CreateOrderRequestV1 = v.strictObject({
@@ -8,9 +19,47 @@ export const CreateOrderRequestV1 = v.strictObject({
     v.array(v.strictObject({ sku: SkuSchema, quantity: QuantitySchema })),
     v.minLength(1, 'must hold at least 1 item'),
     v.maxLength(100, 'must hold at most 100 items'),
-    v.check((items) => new Set(items.map((i) => i.sku)).size === items.length, 'must not repeat a sku'),
+    v.check((items) => skusDiffer(items), 'must not repeat a sku'),
   ),
   paymentToken: PaymentTokenSchema,
 })
 
-export type CreateOrderRequest = v.InferOutput<typeof CreateOrderRequestV1>
+/**
+ * `POST /orders` body, version 2: the customer as an object with an email,
+ * the currency, and the unit price the customer saw on each line (kept with
+ * the order; the stock's own price is what is charged).
+ */
+export const CreateOrderRequestV2 = v.strictObject({
+  customer: v.strictObject({ id: CustomerIdSchema, email: EmailSchema }),
+  currency: CurrencySchema,
+  items: v.pipe(
+    v.array(v.strictObject({ sku: SkuSchema, quantity: QuantitySchema, unitPriceCents: CentsSchema })),
+    v.minLength(1, 'must hold at least 1 item'),
+    v.maxLength(100, 'must hold at most 100 items'),
+    v.check((items) => skusDiffer(items), 'must not repeat a sku'),
+  ),
+  paymentToken: PaymentTokenSchema,
+})
+
+export type CreateOrderRequestV1Body = v.InferOutput<typeof CreateOrderRequestV1>
+export type CreateOrderRequestV2Body = v.InferOutput<typeof CreateOrderRequestV2>
+
+/**
+ * An order request of either version, as the intake works with it: version 1
+ * has no email, currency or seen prices.
+ */
+export interface CreateOrderRequest {
+  customer: { id: string; email?: string }
+  currency?: string
+  items: { sku: string; quantity: number; unitPriceCents?: number }[]
+  paymentToken: string
+}
+
+/** The version a body is written in: a `customer` object is version 2; anything else is read as version 1. */
+export function requestVersionOf(body: unknown): 1 | 2 {
+  return body !== null && typeof body === 'object' && 'customer' in body ? 2 : 1
+}
+
+export function fromRequestV1(body: CreateOrderRequestV1Body): CreateOrderRequest {
+  return { customer: { id: body.customerId }, items: body.items, paymentToken: body.paymentToken }
+}

@@ -4,7 +4,7 @@ import {
   ApiKeyIdSchema,
   CustomerIdSchema,
   OrderIdSchema,
-  OrderItemSchema,
+  SeenItemSchema,
   TimestampSchema,
 } from './primitives.ts'
 
@@ -43,7 +43,11 @@ export const OrderStatusV1 = v.object({
   orderId: OrderIdSchema,
   status: OrderStatusValueSchema,
   customerId: v.optional(CustomerIdSchema),
-  items: v.optional(v.array(OrderItemSchema)),
+  /** Orders placed with a version 2 request: the customer with their email. */
+  customer: v.optional(v.object({ id: CustomerIdSchema, email: v.optional(v.string()) })),
+  /** Orders placed with a version 2 request: the currency and each line's price the customer saw. */
+  currency: v.optional(v.string()),
+  items: v.optional(v.array(SeenItemSchema)),
   reason: v.optional(CancellationReasonSchema),
   amountCents: v.optional(v.number()),
   chargeId: v.optional(v.string()),

@@ -26,6 +26,13 @@ export const CustomerIdSchema = v.pipe(
   v.maxLength(64, 'must be at most 64 characters'),
 )
 
+/** An email address as customers type it (checked loosely: the mail server is the real check). */
+export const EmailSchema = v.pipe(
+  v.string(),
+  v.maxLength(254, 'must be at most 254 characters'),
+  v.email('must be an email address'),
+)
+
 export const PaymentTokenSchema = v.pipe(
   v.string(),
   v.minLength(1, 'must not be empty'),
@@ -51,6 +58,13 @@ export const PricedItemSchema = v.object({
   sku: SkuSchema,
   quantity: QuantitySchema,
   unitPriceCents: CentsSchema,
+})
+
+/** An order line with the unit price the customer saw (when the request said). */
+export const SeenItemSchema = v.object({
+  sku: SkuSchema,
+  quantity: QuantitySchema,
+  unitPriceCents: v.optional(CentsSchema),
 })
 
 export type OrderItem = v.InferOutput<typeof OrderItemSchema>

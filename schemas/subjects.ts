@@ -45,6 +45,11 @@ export function toDeadLetterSubject(subject: string): string {
 export const HEADERS = {
   correlationId: 'X-Correlation-ID',
   eventVersion: 'Event-Version',
+  /**
+   * On a message published beside a twin of another version (a migration
+   * window): the twin's version. A reader of that version skips this one.
+   */
+  twinVersion: 'Event-Twin-Version',
   /** JetStream de-duplication id. */
   msgId: 'Nats-Msg-Id',
 } as const

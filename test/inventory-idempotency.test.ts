@@ -4,7 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EventOf, OrderCreated } from '../schemas/events.ts'
+import type { EventOf, OrderCreatedV1Event } from '../schemas/events.ts'
 import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
 import { PauseConsumption, type Handler, type MessageContext } from '../shared/nats/consumer.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
@@ -28,7 +28,7 @@ const ctx: MessageContext = {
 }
 const at = '2026-01-01T00:00:00.000Z'
 
-function created(orderId: string, items: { sku: string; quantity: number }[]): OrderCreated {
+function created(orderId: string, items: { sku: string; quantity: number }[]): OrderCreatedV1Event {
   return { version: 1, orderId, occurredAt: at, customerId: 'c', items, sealedPaymentToken: 'sealed.v1.test' }
 }
 

@@ -36,6 +36,9 @@ async function post(body: unknown, headers: Record<string, string> = {}): Promis
   })
 }
 
+/** Messages per order on orders.created in the default migration window: version 1 and its version 2 twin. */
+const PER_ORDER = 2
+
 async function createdCount(): Promise<number> {
   const info = await jsm.streams.info(STREAMS.orders.name, { subjects_filter: SUBJECTS.orderCreated })
   return info.state.subjects?.[SUBJECTS.orderCreated] ?? 0
@@ -67,7 +70,7 @@ afterAll(async () => {
 })
 
 describe('order intake on a real JetStream', () => {
-  it('stores exactly one orders.created event with the payload and headers', async () => {
+  it('stores each order once in each version (v1 with its v2 twin, one atomic batch), with payloads and headers', async () => {
     const before = await createdCount()
     const res = await post(order, { 'X-Correlation-ID': 'corr-intake-1' })
     expect(res.status).toBe(202)
@@ -77,12 +80,25 @@ describe('order intake on a real JetStream', () => {
       status: 'pending',
       correlationId: 'corr-intake-1',
     })
-    expect(await createdCount()).toBe(before + 1)
+    expect(await createdCount()).toBe(before + PER_ORDER)
 
-    const stored = await jsm.streams.getMessage(STREAMS.orders.name, { last_by_subj: SUBJECTS.orderCreated })
+    const v2 = await jsm.streams.getMessage(STREAMS.orders.name, { last_by_subj: SUBJECTS.orderCreated })
+    const stored = await jsm.streams.getMessage(STREAMS.orders.name, { seq: (v2?.seq ?? 0) - 1 })
+    expect(v2?.header?.get(HEADERS.eventVersion)).toBe('2')
+    expect(v2?.header?.get(HEADERS.msgId)).toBe(`${body.orderId}:v2`)
+    expect(v2?.json()).toStrictEqual({
+      version: 2,
+      orderId: body.orderId,
+      occurredAt: stored?.json<{ occurredAt: string }>().occurredAt,
+      customer: { id: 'cust-1' },
+      items: order.items,
+      owner: 'client',
+      sealedPaymentToken: stored?.json<{ sealedPaymentToken: string }>().sealedPaymentToken,
+    })
     expect(stored?.header?.get(HEADERS.correlationId)).toBe('corr-intake-1')
     expect(stored?.header?.get(HEADERS.msgId)).toBe(body.orderId)
     expect(stored?.header?.get(HEADERS.eventVersion)).toBe('1')
+    expect(stored?.header?.get(HEADERS.twinVersion)).toBe('2')
     expect(stored?.json()).toStrictEqual({
       version: 1,
       orderId: body.orderId,
@@ -127,7 +143,7 @@ describe('order intake on a real JetStream', () => {
     expect(second.status).toBe(202)
     expect(((await second.json()) as { orderId: string }).orderId).toBe(first.orderId)
     expect(second.headers.get('Location')).toBe(`/orders/${first.orderId}`)
-    expect(await createdCount()).toBe(before + 1)
+    expect(await createdCount()).toBe(before + PER_ORDER)
   })
 
   it('creates one order for concurrent requests with the same key', async () => {
@@ -137,7 +153,7 @@ describe('order intake on a real JetStream', () => {
     const ids = await Promise.all(answers.map(async (r) => ((await r.json()) as { orderId: string }).orderId))
     expect(answers.map((r) => r.status)).toStrictEqual(Array(8).fill(202))
     expect(new Set(ids).size).toBe(1)
-    expect(await createdCount()).toBe(before + 1)
+    expect(await createdCount()).toBe(before + PER_ORDER)
   })
 
   it('answers 422 when a key is reused with a different body', async () => {

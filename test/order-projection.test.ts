@@ -43,7 +43,7 @@ let readCount = 0
 
 function events(orderId: string, at: number) {
   const created = toOrderCreated(
-    { customerId: 'cust-p', items: [{ sku: 'SKU-P', quantity: 2 }], paymentToken: 'tok_ok' },
+    { customer: { id: 'cust-p' }, items: [{ sku: 'SKU-P', quantity: 2 }], paymentToken: 'tok_ok' },
     orderId,
     new Date(at),
     'sealed.v1.test',

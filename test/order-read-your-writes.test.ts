@@ -18,7 +18,11 @@ import {
 import { createNatsOrderStore, FRESH_ORDER_MS, type OrderStore } from '../workers/order/order-store.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 
-const request = { customerId: 'cust-ryw', items: [{ sku: 'SKU-1', quantity: 1 }], paymentToken: 'tok_ok' }
+const request = {
+  customer: { id: 'cust-ryw' },
+  items: [{ sku: 'SKU-1', quantity: 1 }],
+  paymentToken: 'tok_ok',
+}
 const limits = { ...DEFAULT_LIMITS, replicas: 1 }
 
 let server: NatsServerHandle
@@ -31,6 +35,7 @@ let sealer: TokenSealer
 function store(statusWaitMs: number): OrderStore {
   return createNatsOrderStore({
     js: jetstream(nc),
+    nc,
     statusKv,
     idempotencyKv,
     isConnected: () => !nc.isClosed(),

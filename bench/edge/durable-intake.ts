@@ -66,6 +66,7 @@ export class OrderIntake {
     const isConnected = () => !nc.isClosed()
     const store = createNatsOrderStore({
       js,
+      nc,
       statusKv,
       idempotencyKv,
       isConnected,

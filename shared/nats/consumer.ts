@@ -91,7 +91,9 @@ export function defaultNakDelay(deliveryCount: number): number {
  * - an event in a version this code does not read (`Event-Version`): a newer
  *   producer's, published beside the version this code reads during a
  *   migration (docs/contracts.md). Dead-lettering it would fill the DLQ with
- *   every order of the migration window.
+ *   every order of the migration window;
+ * - an event published beside a twin in a version this code also reads
+ *   (`Event-Twin-Version`): the twin is handled, so each order is once.
  */
 function skipReason(msg: JsMsg): { label: string; reason: string } | undefined {
   if (msg.headers?.has(SCHEDULE_HEADERS.schedule) === true)
@@ -100,8 +102,12 @@ function skipReason(msg: JsMsg): { label: string; reason: string } | undefined {
   const given = msg.headers?.get(HEADERS.eventVersion)
   if (!(subject in EVENT_VERSIONS) || given === undefined || given === '') return undefined
   const version = Number(given)
-  if (!Number.isInteger(version) || EVENT_VERSIONS[subject].includes(version)) return undefined
-  return { label: msg.subject, reason: `${msg.subject} version ${version} is not read by this version` }
+  if (Number.isInteger(version) && !EVENT_VERSIONS[subject].includes(version))
+    return { label: msg.subject, reason: `${msg.subject} version ${version} is not read by this version` }
+  const twin = Number(msg.headers?.get(HEADERS.twinVersion) || Number.NaN)
+  if (Number.isInteger(twin) && twin !== version && EVENT_VERSIONS[subject].includes(twin))
+    return { label: msg.subject, reason: `its version ${twin} twin is handled instead` }
+  return undefined
 }
 
 type Parsed =

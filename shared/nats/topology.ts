@@ -77,6 +77,8 @@ export function orderStreamConfig(limits: TopologyLimits): Partial<StreamConfig>
     allow_direct: true,
     // Order deadlines are nats-server message schedules on orders.deadlines.* (2.12+).
     allow_msg_schedules: true,
+    // An order published in two versions is one atomic batch (2.12+).
+    allow_atomic: true,
   }
 }
 

@@ -1,4 +1,10 @@
-import type { EventOf, InventoryReleased, OrderCancelled, OrderCreated } from '../../schemas/events.ts'
+import {
+  upcastOrderCreated,
+  type EventOf,
+  type InventoryReleased,
+  type OrderCancelled,
+  type OrderCreated,
+} from '../../schemas/events.ts'
 import type { OrderItem, PricedItem } from '../../schemas/primitives.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
@@ -87,7 +93,11 @@ export function createInventoryHandlers({
    * them all. Before any hold, the order's deadline is scheduled, so an order
    * whose message is dead-lettered later still gets its holds released.
    */
-  async function reserve(created: OrderCreated, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
+  async function reserve(
+    event: EventOf<typeof SUBJECTS.orderCreated>,
+    ctx: MessageContext,
+  ): Promise<readonly OutgoingEvent[]> {
+    const created = upcastOrderCreated(event)
     const owner = crypto.randomUUID()
     const claim = await store.claimReservation(created.orderId, owner, leaseMs, created.items)
     if (claim.kind === 'decided') {

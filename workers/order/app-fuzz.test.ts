@@ -14,7 +14,7 @@ function memoryStore(): OrderStore {
   const orders = new Map<string, OrderStatus>()
   return {
     placeOrder: ({ request, correlationId, owner }) => {
-      if (request.customerId.startsWith('down')) return Promise.reject(new UnavailableError('down'))
+      if (request.customer.id.startsWith('down')) return Promise.reject(new UnavailableError('down'))
       const orderId = crypto.randomUUID()
       orders.set(orderId, {
         orderId,

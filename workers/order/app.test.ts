@@ -70,7 +70,73 @@ describe('POST /orders', () => {
       status: 'pending',
       correlationId: 'corr-123',
     })
-    expect(store.calls).toStrictEqual([{ request: validOrder, correlationId: 'corr-123', owner: 'alice' }])
+    expect(store.calls).toStrictEqual([
+      {
+        request: { customer: { id: 'c-1' }, items: validOrder.items, paymentToken: 'tok_ok' },
+        fingerprintOf: validOrder,
+        correlationId: 'corr-123',
+        owner: 'alice',
+      },
+    ])
+  })
+
+  it('accepts a version 2 body (customer object, currency, the prices the customer saw)', async () => {
+    const store = fakeStore()
+    const v2 = {
+      customer: { id: 'c-2', email: 'ada@example.com' },
+      currency: 'EUR',
+      items: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 1250 }],
+      paymentToken: 'tok_ok',
+    }
+    const res = await post(appWith(store), JSON.stringify(v2))
+    expect(res.status).toBe(202)
+    expect(store.calls).toMatchObject([{ request: v2, fingerprintOf: v2 }])
+  })
+
+  it.each([
+    [
+      {
+        customer: { id: 'c' },
+        currency: 'EUR',
+        items: [{ sku: 'A', quantity: 1, unitPriceCents: 1 }],
+        paymentToken: 't',
+      },
+      'customer.email',
+    ],
+    [
+      {
+        customer: { id: 'c', email: 'not-an-email' },
+        currency: 'EUR',
+        items: [{ sku: 'A', quantity: 1, unitPriceCents: 1 }],
+        paymentToken: 't',
+      },
+      'customer.email',
+    ],
+    [
+      {
+        customer: { id: 'c', email: 'a@b.co' },
+        currency: 'EUR',
+        items: [{ sku: 'A', quantity: 1 }],
+        paymentToken: 't',
+      },
+      'items.0.unitPriceCents',
+    ],
+    [
+      {
+        customer: { id: 'c', email: 'a@b.co' },
+        customerId: 'c',
+        currency: 'EUR',
+        items: [{ sku: 'A', quantity: 1, unitPriceCents: 1 }],
+        paymentToken: 't',
+      },
+      'customerId',
+    ],
+  ])('rejects an invalid version 2 body %j naming %s', async (body, path) => {
+    const res = await post(appWith(fakeStore()), JSON.stringify(body))
+    expect(res.status).toBe(400)
+    const answer = (await res.json()) as { error: string; issues: { path: string }[] }
+    expect(answer.error).toBe('invalid_order')
+    expect(answer.issues.map((i) => i.path)).toContain(path)
   })
 
   it('generates a correlation id when the header is missing or malformed', async () => {

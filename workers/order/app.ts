@@ -1,7 +1,12 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { OrderIdSchema } from '../../schemas/primitives.ts'
-import { CreateOrderRequestV1 } from '../../schemas/order-request.ts'
+import {
+  CreateOrderRequestV1,
+  CreateOrderRequestV2,
+  fromRequestV1,
+  requestVersionOf,
+} from '../../schemas/order-request.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
@@ -93,7 +98,11 @@ export function createApp({
     }
     const body = parseJsonBody(await c.req.text())
     if (!body.ok) return c.json({ error: 'malformed_json', message: 'the body is not valid JSON' }, 400)
-    const parsed = v.safeParse(CreateOrderRequestV1, body.value, { abortPipeEarly: true })
+    // A `customer` object is a version 2 body; anything else is read as version 1.
+    const parsed =
+      requestVersionOf(body.value) === 2
+        ? v.safeParse(CreateOrderRequestV2, body.value, { abortPipeEarly: true })
+        : v.safeParse(CreateOrderRequestV1, body.value, { abortPipeEarly: true })
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)
       const first = issues[0]
@@ -107,8 +116,10 @@ export function createApp({
       )
     }
     const owner = c.get('apiKey').id
+    const request = 'customerId' in parsed.output ? fromRequestV1(parsed.output) : parsed.output
     const result = await store.placeOrder({
-      request: parsed.output,
+      request,
+      fingerprintOf: parsed.output,
       correlationId: c.get('correlationId'),
       owner,
       ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),

@@ -22,7 +22,7 @@ describe('createConnectPerRequestStore', () => {
       metrics: createLightMetrics('t'),
       timeoutMs: 500,
     })
-    const request = { customerId: 'c', items: [{ sku: 'A', quantity: 1 }], paymentToken: 't' }
+    const request = { customer: { id: 'c' }, items: [{ sku: 'A', quantity: 1 }], paymentToken: 't' }
     await expect(store.placeOrder({ request, correlationId: 'c' })).rejects.toThrow(UnavailableError)
     await expect(store.getOrder('0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f')).rejects.toThrow(UnavailableError)
   })

@@ -13,6 +13,7 @@ import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
+import type { OrderCreatedVersion } from '../../shared/config/order-versions.ts'
 import { createNatsOrderStore, UnavailableError, type OrderStore } from './order-store.ts'
 
 export interface ConnectPerRequestDeps {
@@ -25,6 +26,8 @@ export interface ConnectPerRequestDeps {
   timeoutMs: number
   /** See `NatsOrderStoreDeps.statusWaitMs`. */
   statusWaitMs?: number
+  /** See `NatsOrderStoreDeps.versions`. */
+  versions?: readonly OrderCreatedVersion[]
   /** Lets the close finish after the response (Workers: `ctx.waitUntil`); awaited when absent. */
   defer?: (work: Promise<unknown>) => void
 }
@@ -37,7 +40,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
   store: OrderStore
   checkReady: () => Promise<Readiness>
 } {
-  const { open, logger, metrics, sealer, timeoutMs, statusWaitMs, defer } = deps
+  const { open, logger, metrics, sealer, timeoutMs, statusWaitMs, versions, defer } = deps
 
   async function connect(what: string): Promise<NatsConnection> {
     try {
@@ -68,6 +71,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
       ])
       const store = createNatsOrderStore({
         js,
+        nc,
         statusKv,
         idempotencyKv,
         isConnected: () => !nc.isClosed(),
@@ -75,6 +79,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
         sealer,
         timeoutMs: Math.max(MIN_WORK_MS, timeoutMs - (Date.now() - started)),
         ...(statusWaitMs === undefined ? {} : { statusWaitMs }),
+        ...(versions === undefined ? {} : { versions }),
       })
       return await use(store)
     } finally {

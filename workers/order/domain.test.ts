@@ -242,7 +242,7 @@ describe('cancellations and refunds', () => {
 })
 
 describe('order owners', () => {
-  const request = { customerId: 'c', items: [{ sku: 'A', quantity: 1 }], paymentToken: 'tok_ok' }
+  const request = { customer: { id: 'c' }, items: [{ sku: 'A', quantity: 1 }], paymentToken: 'tok_ok' }
 
   it('records the key id in orders.created and keeps it in the projection', () => {
     const event = toOrderCreated(request, orderId, new Date(at), 'sealed.v1.test', 'alice')

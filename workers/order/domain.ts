@@ -2,7 +2,7 @@
  * Pure rules of the order service: building the OrderCreated event and the
  * order-status projection. No I/O.
  */
-import type { EventOf, OrderCreated } from '../../schemas/events.ts'
+import { upcastOrderCreated, type EventOf, type OrderCreated } from '../../schemas/events.ts'
 import type { CreateOrderRequest } from '../../schemas/order-request.ts'
 import type { OrderStatus, OrderStatusValue } from '../../schemas/order-status.ts'
 import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
@@ -19,11 +19,12 @@ export function toOrderCreated(
   owner?: string,
 ): OrderCreated {
   return {
-    version: 1,
+    version: 2,
     orderId,
     occurredAt: now.toISOString(),
-    customerId: request.customerId,
-    items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
+    customer: { ...request.customer },
+    ...(request.currency === undefined ? {} : { currency: request.currency }),
+    items: request.items.map((item) => ({ ...item })),
     sealedPaymentToken,
     ...(owner === undefined ? {} : { owner }),
   }
@@ -129,8 +130,10 @@ export function applyEvent<S extends Subject>(
       }
 
   if (subject === SUBJECTS.orderCreated) {
-    const created = event as OrderCreated
-    record.customerId = created.customerId
+    const created = upcastOrderCreated(event as EventOf<typeof SUBJECTS.orderCreated>)
+    record.customerId = created.customer.id
+    if (created.customer.email !== undefined) record.customer = created.customer
+    if (created.currency !== undefined) record.currency = created.currency
     record.items = created.items
     record.createdAt = created.occurredAt
     if (created.owner !== undefined) record.owner = created.owner

@@ -110,6 +110,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     sealer,
     timeoutMs,
     statusWaitMs: config.ORDER_STATUS_WAIT_MS,
+    versions: config.ORDER_CREATED_VERSIONS,
     defer: (p) => ctx.waitUntil(p),
   })
   const app = createApp({

@@ -5,7 +5,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { OrderCreatedV1 } from '../../schemas/events.ts'
+import { OrderCreatedV2 } from '../../schemas/events.ts'
 import type { OrderStatus } from '../../schemas/order-status.ts'
 import { BUCKETS, STREAMS, SUBJECTS } from '../../schemas/subjects.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../../shared/nats/topology.ts'
@@ -14,7 +14,11 @@ import { createTokenSealer, generateSealingKeyPair } from '../../shared/security
 import { startNatsServer, type NatsServerHandle } from '../../test/harness/nats-server.ts'
 import { createNatsOrderStore, type OrderStore, type PlaceOrderInput } from './order-store.ts'
 
-const request = { customerId: 'cust-owner', items: [{ sku: 'SKU-1', quantity: 1 }], paymentToken: 'tok_ok' }
+const request = {
+  customer: { id: 'cust-owner' },
+  items: [{ sku: 'SKU-1', quantity: 1 }],
+  paymentToken: 'tok_ok',
+}
 const limits = { ...DEFAULT_LIMITS, replicas: 1 }
 
 let server: NatsServerHandle
@@ -31,6 +35,7 @@ beforeAll(async () => {
   statusKv = await ensureBucket(nc, BUCKETS.orderStatus, limits)
   store = createNatsOrderStore({
     js: jetstream(nc),
+    nc,
     statusKv,
     idempotencyKv: await ensureBucket(nc, BUCKETS.idempotency, limits),
     isConnected: () => !nc.isClosed(),
@@ -54,7 +59,7 @@ async function place(input: Omit<PlaceOrderInput, 'request' | 'correlationId'>) 
 /** The last orders.created in the stream, which must be `orderId`'s. */
 async function createdEvent(orderId: string) {
   const msg = await jsm.streams.getMessage(STREAMS.orders.name, { last_by_subj: SUBJECTS.orderCreated })
-  const event = v.parse(OrderCreatedV1, msg?.json())
+  const event = v.parse(OrderCreatedV2, msg?.json())
   expect(event.orderId).toBe(orderId)
   return event
 }

@@ -5,14 +5,24 @@
  */
 import type { JetStreamClient } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/nats-core'
 import { v7 as uuidv7 } from 'uuid'
 import * as v from 'valibot'
-import { OrderCreatedV1, type OrderCancelRequested, type OrderCreated } from '../../schemas/events.ts'
+import {
+  downcastOrderCreated,
+  OrderCreatedV1,
+  OrderCreatedV2,
+  upcastOrderCreated,
+  type OrderCancelRequested,
+  type OrderCreated,
+} from '../../schemas/events.ts'
 import type { CreateOrderRequest } from '../../schemas/order-request.ts'
 import { OrderStatusV1, type OrderStatus, type OrderStatusValue } from '../../schemas/order-status.ts'
-import { SUBJECTS } from '../../schemas/subjects.ts'
+import { HEADERS, SUBJECTS } from '../../schemas/subjects.ts'
 import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
-import { publishEvent, toEvent } from '../../shared/nats/publish.ts'
+import { publishEvent, toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
+import { publishAtomically } from '../../shared/nats/publish-batch.ts'
+import type { OrderCreatedVersion } from '../../shared/config/order-versions.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
@@ -36,6 +46,12 @@ export type PlaceOrderResult =
 
 export interface PlaceOrderInput {
   request: CreateOrderRequest
+  /**
+   * What an Idempotency-Key is compared on: the body as its version parsed
+   * it (default: `request`). A version 1 body keeps the fingerprint it had
+   * before version 2 existed, so a retry across the upgrade still matches.
+   */
+  fingerprintOf?: unknown
   correlationId: string
   /** Scoped to `owner`: two keys using the same Idempotency-Key place two orders. */
   idempotencyKey?: string
@@ -65,18 +81,29 @@ const IdempotencyRecordV1 = v.object({
   fingerprint: v.string(),
   orderId: v.string(),
   correlationId: v.string(),
-  event: OrderCreatedV1,
+  /** The order, in records written before version 2 existed. */
+  event: v.optional(OrderCreatedV1),
+  /** The order (version 2: every version is derived from it). */
+  created: v.optional(OrderCreatedV2),
 })
 type IdempotencyRecord = v.InferOutput<typeof IdempotencyRecordV1>
 
 export interface NatsOrderStoreDeps {
   js: JetStreamClient
+  /** For the atomic batch of a migration window's two versions. */
+  nc: NatsConnection
   statusKv: KV
   idempotencyKv: KV
   isConnected: () => boolean
   metrics: Pick<IntakeMetrics, 'eventsPublished' | 'eventsPublishFailed'>
   /** Seals the card token for the payment service: no event or record holds it in clear. */
   sealer: TokenSealer
+  /**
+   * The versions of `orders.created` published (ORDER_CREATED_VERSIONS):
+   * `[1, 2]` during a migration (one atomic batch, the version 1 copy
+   * marked as having a version 2 twin), then `[2]`. Default `[1, 2]`.
+   */
+  versions?: readonly OrderCreatedVersion[]
   /** Deadline for everything one request asks of NATS. */
   timeoutMs: number
   /**
@@ -103,18 +130,30 @@ async function sha256Hex(text: string): Promise<string> {
 }
 
 export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
-  const { js, statusKv, idempotencyKv, isConnected, metrics, sealer, timeoutMs } = deps
+  const { js, nc, statusKv, idempotencyKv, isConnected, metrics, sealer, timeoutMs } = deps
   const newId = deps.newId ?? (() => uuidv7())
   const now = deps.now ?? (() => new Date())
   const statusWaitMs = deps.statusWaitMs ?? 0
 
+  const versions = deps.versions ?? [1, 2]
+
+  /** The order in each version published; version 1 keeps its message id from before version 2. */
   async function publishCreated(event: OrderCreated, correlationId: string): Promise<void> {
+    const v1: OutgoingEvent = {
+      subject: SUBJECTS.orderCreated,
+      payload: downcastOrderCreated(event),
+      msgId: event.orderId,
+    }
+    const v2: OutgoingEvent = { subject: SUBJECTS.orderCreated, payload: event, msgId: `${event.orderId}:v2` }
     try {
-      await publishEvent(
-        js,
-        { subject: SUBJECTS.orderCreated, payload: event, msgId: event.orderId },
-        { correlationId, timeoutMs },
-      )
+      if (versions.includes(1) && versions.includes(2)) {
+        await publishAtomically(nc, [{ event: v1, headers: { [HEADERS.twinVersion]: '2' } }, { event: v2 }], {
+          correlationId,
+          timeoutMs,
+        })
+      } else {
+        await publishEvent(js, versions.includes(2) ? v2 : v1, { correlationId, timeoutMs })
+      }
       metrics.eventsPublished.inc({ subject: SUBJECTS.orderCreated })
     } catch (error) {
       metrics.eventsPublishFailed.inc({ subject: SUBJECTS.orderCreated })
@@ -137,6 +176,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     correlationId,
     idempotencyKey,
     owner,
+    fingerprintOf = request,
   }: PlaceOrderInput): Promise<PlaceOrderResult> {
     if (idempotencyKey === undefined) {
       const event = await newOrderCreated(request, owner)
@@ -146,7 +186,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
 
     // Per key id: an owner id never holds a newline, an Idempotency-Key neither.
     const key = await sha256Hex(owner === undefined ? idempotencyKey : `${owner}\n${idempotencyKey}`)
-    const fingerprint = await sha256Hex(canonicalJson(request))
+    const fingerprint = await sha256Hex(canonicalJson(fingerprintOf))
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await readJson(idempotencyKv, key, IdempotencyRecordV1)
       if (existing !== null) {
@@ -157,7 +197,8 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         // the stream's duplicate window it is never stored twice, and past it
         // every consumer is idempotent per order id.
         const status = await projectedStatus(record.orderId)
-        if (status === null) await publishCreated(record.event, record.correlationId)
+        const created = record.created ?? (record.event ? upcastOrderCreated(record.event) : undefined)
+        if (status === null && created !== undefined) await publishCreated(created, record.correlationId)
         return {
           kind: 'accepted',
           orderId: record.orderId,
@@ -167,7 +208,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         }
       }
       const event = await newOrderCreated(request, owner)
-      const record: IdempotencyRecord = { fingerprint, orderId: event.orderId, correlationId, event }
+      const record: IdempotencyRecord = { fingerprint, orderId: event.orderId, correlationId, created: event }
       try {
         await idempotencyKv.create(key, encoder.encode(JSON.stringify(record)))
       } catch (error) {

@@ -1,6 +1,7 @@
 import { BUCKETS } from '../../schemas/subjects.ts'
 import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
+import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import type { RunningConsumer } from '../../shared/nats/consumer.ts'
 import { openBucket, startNatsRuntime, toStoppable, type Stoppable } from '../../shared/nats/runtime.ts'
@@ -31,6 +32,7 @@ export async function startOrderService(
 
   const store = createNatsOrderStore({
     js: rt.js,
+    nc: rt.nc,
     sealer: await createTokenSealer(config.PAYMENT_TOKEN_PUBLIC_KEY),
     statusKv,
     idempotencyKv,
@@ -38,6 +40,7 @@ export async function startOrderService(
     metrics: deps.metrics,
     timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
     statusWaitMs: config.ORDER_STATUS_WAIT_MS,
+    versions: config.ORDER_CREATED_VERSIONS,
   })
   const app = createApp({
     store,
@@ -48,6 +51,7 @@ export async function startOrderService(
     limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     maxBodyBytes: config.ORDER_MAX_BODY_BYTES,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
+    docsAssets: swaggerUiAssets,
   })
 
   return { app, ...toStoppable(rt, [projection]) }
