@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { join, relative } from 'node:path'
+import { basename, join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJsonFiles, SCHEMA_DIRS } from '../scripts/lib/schema-dirs.ts'
 import { breakingChanges, checkPublished, describeReport } from './compatibility.ts'
@@ -27,9 +27,15 @@ describe('published contract versions', () => {
     expect(describeReport(checkPublished(published, toJsonSchemaFiles()))).toStrictEqual([])
   })
 
-  it('are frozen: each file is byte-for-byte the version that first added it', () => {
+  it('are frozen: each file is byte-for-byte the version that first added it, and none is removed', () => {
     const repo = join(import.meta.dirname, '..')
     const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' })
+    const dir = relative(repo, SCHEMA_DIRS.published)
+    const everAdded = new Set(
+      git('log', '--diff-filter=A', '--name-only', '--format=', '--', dir).split('\n'),
+    )
+    const removed = [...everAdded].filter((path) => path !== '' && !published.has(basename(path)))
+    expect(removed, 'published versions removed from schemas/published/').toStrictEqual([])
     for (const [file, text] of published) {
       const path = relative(repo, join(SCHEMA_DIRS.published, file))
       const added = git('log', '--diff-filter=A', '--format=%H', '--', path).trim().split('\n').at(-1)
