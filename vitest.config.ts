@@ -1,9 +1,13 @@
 import { defineConfig } from 'vitest/config'
+import { VITE_TEXT_IMPORT_IDS, viteTextImports } from './scripts/text-imports.ts'
 
 const HEAVY = ['test/chaos.test.ts', 'test/compose.test.ts']
 
 export default defineConfig({
+  // Swagger UI's files, imported `with { type: 'text' }` (shared/http/swagger-ui-assets.ts).
+  plugins: [viteTextImports()],
   test: {
+    server: { deps: { inline: [VITE_TEXT_IMPORT_IDS] } },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration suites spawn servers and processes; two cores here.

@@ -4,6 +4,7 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { projectRoot } from './nats-server-bin.ts'
+import { bunTextImports } from './text-imports.ts'
 
 const NODE_WORKERS = ['order', 'inventory', 'payment', 'gateway'] as const
 
@@ -21,6 +22,8 @@ const result = await Bun.build({
   format: 'esm',
   packages: 'external',
   sourcemap: 'linked',
+  // Packages stay external, but files imported as text are bundled (the docs page's).
+  plugins: [bunTextImports()],
 })
 if (!result.success) {
   for (const log of result.logs) console.error(log)

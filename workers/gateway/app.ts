@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono'
+import { mountApiDocs } from '../../shared/http/api-docs.ts'
 import { createSecretVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
@@ -7,6 +8,7 @@ import { parseJsonBody } from '../../shared/http/json-body.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
+import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { abortableSleep } from './abortable-sleep.ts'
@@ -23,6 +25,7 @@ import type { GatewayConfig } from './config.ts'
 import { createGatewayCounters } from './gateway-metrics.ts'
 import { memoryJournal, type Journal } from './journal.ts'
 import { Ledger } from './ledger.ts'
+import { gatewayOpenApi } from './openapi.ts'
 import { createRefundHandler } from './refund-handler.ts'
 
 export interface GatewayDeps {
@@ -136,6 +139,7 @@ export function createApp({
   app.use(limitBody(config.maxBodyBytes, { hold: hasApiKey }))
   app.get('/', serviceIndex('gateway', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady: () => Promise.resolve({ ok: true }) }))
+  mountApiDocs(app, { document: gatewayOpenApi, assets: swaggerUiAssets })
 
   app.post('/charges', (c) =>
     withBody(c, parseChargeRequest, (key, request) => handleCharge(c, key, request)),

@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import * as v from 'valibot'
 import { SkuSchema } from '../../schemas/primitives.ts'
+import { mountApiDocs } from '../../shared/http/api-docs.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
@@ -14,11 +15,13 @@ import {
 import { isJsonContentType, parseJsonBody } from '../../shared/http/json-body.ts'
 import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
+import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { toStockView } from './domain.ts'
+import { inventoryOpenApi } from './openapi.ts'
 import { SetStockRequestSchema } from './records.ts'
 import type { StockStore } from './stock-store.ts'
 
@@ -59,6 +62,7 @@ export function createApp({
   app.use(limitBody(maxBodyBytes, { hold: hasApiKey }))
   app.get('/', serviceIndex('inventory', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady }))
+  mountApiDocs(app, { document: inventoryOpenApi, assets: swaggerUiAssets })
 
   app.get('/inventory/:sku', async (c) => {
     const sku = c.req.param('sku')

@@ -1,0 +1,148 @@
+/**
+ * OpenAPI entries of the routes every HTTP service shares: `GET /`
+ * (service-index.ts), `/health`, `/ready`, `/metrics`
+ * (observability-routes.ts), `/openapi.json`, `/docs` and `/docs/{asset}`
+ * (api-docs.ts).
+ */
+import * as v from 'valibot'
+import type { OperationDoc, ResponseDoc } from './openapi.ts'
+import { errorResponse } from './openapi-responses.ts'
+
+export const ServiceIndexSchema = v.object({
+  service: v.string(),
+  version: v.string(),
+  /** `METHOD /path` as the router writes it (`/orders/:orderId`). */
+  routes: v.array(v.string()),
+})
+
+export const ReadySchema = v.object({ status: v.literal('ready') })
+export const NotReadySchema = v.object({ status: v.literal('not_ready'), reason: v.string() })
+
+/** The parts of an OpenAPI document a client needs to find its way. */
+const DocumentSchema = v.looseObject({
+  openapi: v.literal('3.1.1'),
+  info: v.looseObject({ title: v.string(), version: v.string() }),
+  paths: v.record(v.string(), v.unknown()),
+})
+
+/** The docs page's files (swagger-ui-assets.ts). */
+export const DOCS_ASSETS = ['swagger-ui.css', 'swagger-ui-bundle.js'] as const
+
+export interface SharedRoutesOptions {
+  /** Whether `/docs` is served (not by the Worker). */
+  docsPage: boolean
+  /** `/ready` never answers 503 (the gateway, which has no dependency). */
+  alwaysReady?: boolean
+  /** The tag the shared routes are listed under. */
+  tag?: string
+}
+
+/** The shared routes' entries, without the answers every route of a service gives (413, ...). */
+export function sharedOperations({
+  docsPage,
+  alwaysReady = false,
+  tag = 'service',
+}: SharedRoutesOptions): OperationDoc[] {
+  const tags = [tag]
+  const ops: OperationDoc[] = [
+    {
+      method: 'get',
+      path: '/',
+      operationId: 'getServiceIndex',
+      summary: 'Which service answers, its version and its routes',
+      tags,
+      responses: { 200: { description: 'The service index.', body: { schema: ServiceIndexSchema } } },
+    },
+    {
+      method: 'get',
+      path: '/health',
+      operationId: 'getHealth',
+      summary: 'Liveness: the process is alive',
+      tags,
+      responses: {
+        200: { description: 'Alive.', body: { schema: v.object({ status: v.literal('ok') }) } },
+      },
+    },
+    {
+      method: 'get',
+      path: '/ready',
+      operationId: 'getReady',
+      summary: 'Readiness: its dependencies answer',
+      ...(alwaysReady
+        ? {}
+        : {
+            description:
+              'Not ready from the first moment of a shutdown, and while NATS is not connected or its streams do not answer.',
+          }),
+      tags,
+      responses: {
+        200: { description: 'Ready.', body: { schema: ReadySchema } },
+        ...(alwaysReady
+          ? {}
+          : { 503: { description: 'Not ready, and why.', body: { schema: NotReadySchema } } }),
+      },
+    },
+    {
+      method: 'get',
+      path: '/metrics',
+      operationId: 'getMetrics',
+      summary: 'Prometheus metrics (docs/operations.md)',
+      tags,
+      responses: {
+        200: {
+          description: 'The Prometheus text format.',
+          body: { contentType: 'text/plain', schema: v.string() },
+        },
+      },
+    },
+    {
+      method: 'get',
+      path: '/openapi.json',
+      operationId: 'getOpenApiDocument',
+      summary: 'This document (OpenAPI 3.1)',
+      tags,
+      responses: { 200: { description: 'The OpenAPI document.', body: { schema: DocumentSchema } } },
+    },
+  ]
+  if (!docsPage) return ops
+  return [
+    ...ops,
+    {
+      method: 'get',
+      path: '/docs',
+      operationId: 'getDocsPage',
+      summary: 'Interactive API docs (Swagger UI) for this document',
+      description: 'Served by the service with its own files: it works with no internet. Not at the edge.',
+      tags,
+      responses: {
+        200: { description: 'The page.', body: { contentType: 'text/html', schema: v.string() } },
+      },
+    },
+    {
+      method: 'get',
+      path: '/docs/{asset}',
+      operationId: 'getDocsAsset',
+      summary: "A file of the docs page (Swagger UI's script and style sheet)",
+      tags,
+      parameters: [{ name: 'asset', in: 'path', description: 'The file.', schema: v.picklist(DOCS_ASSETS) }],
+      responses: {
+        200: {
+          description: 'The file.',
+          body: [
+            { contentType: 'text/css', schema: v.string() },
+            { contentType: 'text/javascript', schema: v.string() },
+          ],
+        },
+        404: errorResponse('No such file.', ['not_found']),
+      },
+    },
+  ]
+}
+
+/** `ops` with `responses` added to every one (an answer a middleware gives on every route). */
+export function onEveryRoute(
+  ops: readonly OperationDoc[],
+  responses: Readonly<Record<number, ResponseDoc>>,
+): OperationDoc[] {
+  return ops.map((op) => ({ ...op, responses: { ...op.responses, ...responses } }))
+}

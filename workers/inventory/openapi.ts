@@ -1,0 +1,124 @@
+/**
+ * The inventory service's routes for its OpenAPI document (`GET
+ * /openapi.json`), from the schemas `app.ts` parses with. docs/api.md says
+ * the same in prose.
+ */
+import * as v from 'valibot'
+import { CentsSchema, SkuSchema } from '../../schemas/primitives.ts'
+import { createOpenApiDocument, type OpenApiDocument, type OperationDoc } from '../../shared/http/openapi.ts'
+import {
+  errorResponse,
+  forbidden,
+  internalError,
+  payloadTooLarge,
+  rateLimited,
+  RESPONSE_HEADERS,
+  unauthorized,
+  unsupportedMediaType,
+} from '../../shared/http/openapi-responses.ts'
+import { onEveryRoute, sharedOperations } from '../../shared/http/openapi-routes.ts'
+import { VERSION } from '../../shared/http/service-index.ts'
+import type { StockView } from './domain.ts'
+import { SetStockRequestSchema } from './records.ts'
+
+const count = v.pipe(v.number(), v.integer())
+
+/** `toStockView` (domain.ts): what both routes answer. */
+export const StockViewSchema = v.object({
+  sku: SkuSchema,
+  onHand: count,
+  /** Held for open orders. */
+  reserved: count,
+  /** onHand - reserved. */
+  available: count,
+  priceCents: CentsSchema,
+})
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const _stockViewIsDescribed: Same<v.InferOutput<typeof StockViewSchema>, StockView> = true
+
+const StockView = { name: 'StockView', schema: StockViewSchema }
+const sku = {
+  name: 'sku',
+  in: 'path',
+  description: 'Anything else is 400 invalid_sku.',
+  schema: SkuSchema,
+} as const
+const unavailable = errorResponse('The stock store (NATS KV) is not answering.', ['unavailable'], {
+  headers: ['Retry-After'],
+})
+
+const inventoryOperations: OperationDoc[] = [
+  {
+    method: 'get',
+    path: '/inventory/{sku}',
+    operationId: 'getStock',
+    summary: "A sku's stock",
+    tags: ['inventory'],
+    parameters: [sku],
+    responses: {
+      200: { description: 'The stock.', body: { schema: StockView } },
+      400: errorResponse('Not a sku.', ['invalid_sku']),
+      404: errorResponse('No stock record for the sku.', ['not_found']),
+      500: internalError(),
+      503: unavailable,
+    },
+  },
+  {
+    method: 'put',
+    path: '/inventory/{sku}',
+    operationId: 'setStock',
+    summary: "Set a sku's stock on hand and price",
+    description: 'The key is checked before the sku and the body.',
+    tags: ['inventory'],
+    security: { scheme: 'apiKey', roles: ['admin'] },
+    parameters: [sku],
+    requestBody: {
+      description: 'At most INVENTORY_MAX_BODY_BYTES; no unknown fields.',
+      body: { schema: { name: 'SetStockRequest', schema: SetStockRequestSchema } },
+    },
+    responses: {
+      200: { description: 'Updated.', body: { schema: StockView } },
+      201: { description: 'Created.', body: { schema: StockView } },
+      400: errorResponse(
+        'Not a sku, a body that is not JSON, or a schema violation (every issue listed).',
+        ['invalid_sku', 'malformed_json', 'invalid_stock'],
+        { issues: true },
+      ),
+      401: unauthorized(),
+      403: forbidden('admin'),
+      409: errorResponse('onHand would fall below what open orders hold.', ['below_reserved'], {
+        extra: { reserved: count },
+      }),
+      415: unsupportedMediaType(),
+      429: rateLimited(
+        "The admin key's writes (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST), or the client address's failed attempts, are used up.",
+      ),
+      500: internalError(),
+      503: unavailable,
+    },
+  },
+]
+
+let built: OpenApiDocument | undefined
+
+export function inventoryOpenApi(): OpenApiDocument {
+  built ??= createOpenApiDocument({
+    title: 'Inventory',
+    version: VERSION,
+    description:
+      'Stock per sku, read by anybody and set by an admin. Errors are JSON `{error, message?, issues?}`.',
+    tags: [
+      { name: 'inventory', description: 'Stock: reading needs no key, setting an admin key.' },
+      { name: 'service', description: 'Service index, health, readiness, metrics and docs: no key.' },
+    ],
+    securitySchemes: {
+      apiKey: { description: 'An API key: `Authorization: Bearer <key>` (API_KEYS), with the role listed.' },
+    },
+    headers: RESPONSE_HEADERS,
+    operations: onEveryRoute([...inventoryOperations, ...sharedOperations({ docsPage: true })], {
+      413: payloadTooLarge('INVENTORY_MAX_BODY_BYTES'),
+    }),
+  })
+  return built
+}
