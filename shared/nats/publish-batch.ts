@@ -4,9 +4,9 @@
  * order in two versions during a migration window: a reader can never see
  * one version of an order without the other.
  */
-import { headers as createHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core'
+import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core'
 import { HEADERS } from '../../schemas/subjects.ts'
-import { PublishError, type OutgoingEvent } from './publish.ts'
+import { PublishError, toEventHeaders, type OutgoingEvent } from './publish.ts'
 
 /** nats-server's "batch publish contains duplicate message id": the batch was stored before. */
 export const BATCH_DUPLICATE_CODE = 10201
@@ -21,10 +21,8 @@ export interface BatchEvent {
 
 const encoder = new TextEncoder()
 
-function headersOf({ event, headers = {} }: BatchEvent, correlationId: string): MsgHdrs {
-  const h = createHeaders()
-  h.set(HEADERS.correlationId, correlationId)
-  h.set(HEADERS.eventVersion, String(event.payload.version))
+function headersOf({ event, headers = {} }: BatchEvent, correlationId: string, source?: string): MsgHdrs {
+  const h = toEventHeaders(event, { correlationId, ...(source === undefined ? {} : { source }) })
   h.set(HEADERS.msgId, event.msgId)
   for (const [name, value] of Object.entries(headers)) h.set(name, value)
   return h
@@ -63,14 +61,14 @@ function replyOf(data: Uint8Array): BatchReply {
 export async function publishAtomically(
   nc: NatsConnection,
   events: readonly BatchEvent[],
-  { correlationId, timeoutMs }: { correlationId: string; timeoutMs: number },
+  { correlationId, timeoutMs, source }: { correlationId: string; timeoutMs: number; source?: string },
 ): Promise<{ duplicate: boolean }> {
   const subject = events[0]?.event.subject ?? ''
   const deadline = Date.now() + timeoutMs
   try {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await publishBatchOnce(nc, events, correlationId, Math.max(1, deadline - Date.now()))
+        return await publishBatchOnce(nc, events, correlationId, source, Math.max(1, deadline - Date.now()))
       } catch (error) {
         // A stream holds 50 open batches at once: a busy one says so at once; wait a little, again.
         const busy = error instanceof BatchRejectedError && error.code === BATCH_TOO_MANY_INFLIGHT_CODE
@@ -88,11 +86,12 @@ async function publishBatchOnce(
   nc: NatsConnection,
   events: readonly BatchEvent[],
   correlationId: string,
+  source: string | undefined,
   timeoutMs: number,
 ): Promise<{ duplicate: boolean }> {
   const batchId = crypto.randomUUID()
   for (const [index, e] of events.entries()) {
-    const h = headersOf(e, correlationId)
+    const h = headersOf(e, correlationId, source)
     h.set('Nats-Batch-Id', batchId)
     h.set('Nats-Batch-Sequence', String(index + 1))
     if (index === events.length - 1) h.set('Nats-Batch-Commit', '1')

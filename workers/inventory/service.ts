@@ -1,6 +1,7 @@
 import { BUCKETS, SUBJECTS, toDeadlineScheduleSubject } from '../../schemas/subjects.ts'
 import type { OrderCancelRequested } from '../../schemas/events.ts'
 import { publishSchedule } from '../../shared/nats/schedule.ts'
+import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
 import { kvDecisionStore } from '../../shared/saga/decision.ts'
 import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
@@ -47,6 +48,7 @@ export async function startInventoryService(
           version: 1,
           correlationId,
           msgId: `deadline:${orderId}`,
+          source: EVENT_SOURCES.inventory,
         },
         config.NATS_REQUEST_TIMEOUT_MS,
       )

@@ -22,6 +22,7 @@ import { HEADERS, SUBJECTS } from '../../schemas/subjects.ts'
 import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
 import { publishEvent, toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import { publishAtomically } from '../../shared/nats/publish-batch.ts'
+import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
 import type { OrderCreatedVersion } from '../../shared/config/order-versions.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
@@ -150,9 +151,14 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         await publishAtomically(nc, [{ event: v1, headers: { [HEADERS.twinVersion]: '2' } }, { event: v2 }], {
           correlationId,
           timeoutMs,
+          source: EVENT_SOURCES.order,
         })
       } else {
-        await publishEvent(js, versions.includes(2) ? v2 : v1, { correlationId, timeoutMs })
+        await publishEvent(js, versions.includes(2) ? v2 : v1, {
+          correlationId,
+          timeoutMs,
+          source: EVENT_SOURCES.order,
+        })
       }
       metrics.eventsPublished.inc({ subject: SUBJECTS.orderCreated })
     } catch (error) {
@@ -268,7 +274,11 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
       requestedBy,
     }
     try {
-      await publishEvent(js, toEvent(SUBJECTS.orderCancelRequested, event), { correlationId, timeoutMs })
+      await publishEvent(js, toEvent(SUBJECTS.orderCancelRequested, event), {
+        correlationId,
+        timeoutMs,
+        source: EVENT_SOURCES.order,
+      })
       metrics.eventsPublished.inc({ subject: SUBJECTS.orderCancelRequested })
     } catch (error) {
       metrics.eventsPublishFailed.inc({ subject: SUBJECTS.orderCancelRequested })

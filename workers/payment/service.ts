@@ -11,6 +11,7 @@ import type { PaymentConfig } from './config.ts'
 import { BUCKETS } from '../../schemas/subjects.ts'
 import { openBucket } from '../../shared/nats/runtime.ts'
 import { publishEvent } from '../../shared/nats/publish.ts'
+import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
 import { kvDecisionStore } from '../../shared/saga/decision.ts'
 import { CircuitOpenError, createGatewayClient, type ChargeRequest } from './gateway-client.ts'
 import { createTokenOpener } from '../../shared/security/sealed-token.ts'
@@ -118,7 +119,11 @@ export async function startPaymentService(
     gateway,
     decisions,
     publish: async (event, correlationId) => {
-      await publishEvent(rt.js, event, { correlationId, timeoutMs: config.NATS_REQUEST_TIMEOUT_MS })
+      await publishEvent(rt.js, event, {
+        correlationId,
+        timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
+        source: EVENT_SOURCES.payment,
+      })
     },
     logger: logger.child({ component: 'reconciliation' }),
     intervalMs: config.PAYMENT_RECONCILE_INTERVAL_MS,
