@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApiDocsRoutes } from '../shared/http/api-docs.ts'
 import { createTestVerifier } from '../shared/http/api-keys-fixture.ts'
 import type { OpenApiDocument } from '../shared/http/openapi.ts'
 import { createRateLimiter } from '../shared/http/rate-limit.ts'
@@ -14,6 +15,7 @@ import { createMetrics } from '../shared/observability/metrics.ts'
 import { serveHttp, type HttpServer } from '../shared/runtime/server.ts'
 import { createApp as createInventoryApp } from '../workers/inventory/app.ts'
 import { createApp as createOrderApp } from '../workers/order/app.ts'
+import { orderOpenApi } from '../workers/order/openapi.ts'
 import { startWorker, type ServiceProcess } from './support/worker-process.ts'
 
 /** Debian's chromium (`apt-get install chromium`; .ci/run installs it). */
@@ -48,7 +50,7 @@ async function inProcessServices(): Promise<Record<string, string>> {
       getOrder: () => Promise.resolve(null),
       requestCancellation: () => Promise.resolve(),
     },
-    docsAssets: swaggerUiAssets,
+    apiDocs: createApiDocsRoutes({ document: orderOpenApi, assets: swaggerUiAssets }),
   })
   const inventory = createInventoryApp({
     ...common,

@@ -1,10 +1,11 @@
 /**
  * `GET /openapi.json` and, where the page's files are given, `GET /docs`
  * (Swagger UI, served by the service itself: it works with no internet) and
- * `GET /docs/{asset}`. No key on any of them. The Cloudflare Worker gives no
- * files (they would be most of its bundle): it serves `/openapi.json` only.
+ * `GET /docs/{asset}`. No key on any of them. Mounted by the services on
+ * Bun, Node and Deno; the Cloudflare Worker mounts none of it (its bundle
+ * has no room for the document's builder, let alone the page's files).
  */
-import type { Env, Hono } from 'hono'
+import { Hono } from 'hono'
 import { html } from 'hono/html'
 import type { OpenApiDocument } from './openapi.ts'
 
@@ -23,9 +24,11 @@ export interface ApiDocsOptions {
   assets?: DocsAssets | undefined
 }
 
-export function mountApiDocs<E extends Env>(app: Hono<E>, { document, assets }: ApiDocsOptions): void {
+/** The routes, to mount with `app.route('/', createApiDocsRoutes(...))`. */
+export function createApiDocsRoutes({ document, assets }: ApiDocsOptions): Hono {
+  const app = new Hono()
   app.get('/openapi.json', (c) => c.json(document()))
-  if (assets === undefined) return
+  if (assets === undefined) return app
   app.get('/docs', (c) => c.html(docsPage(document())))
   app.get('/docs/:asset', (c) => {
     const name = c.req.param('asset')
@@ -36,6 +39,7 @@ export function mountApiDocs<E extends Env>(app: Hono<E>, { document, assets }: 
       'Cache-Control': 'public, max-age=3600',
     })
   })
+  return app
 }
 
 /**

@@ -29,8 +29,6 @@ const DocumentSchema = v.looseObject({
 export const DOCS_ASSETS = ['swagger-ui.css', 'swagger-ui-bundle.js'] as const
 
 export interface SharedRoutesOptions {
-  /** Whether `/docs` is served (not by the Worker). */
-  docsPage: boolean
   /** `/ready` never answers 503 (the gateway, which has no dependency). */
   alwaysReady?: boolean
   /** The tag the shared routes are listed under. */
@@ -39,12 +37,11 @@ export interface SharedRoutesOptions {
 
 /** The shared routes' entries, without the answers every route of a service gives (413, ...). */
 export function sharedOperations({
-  docsPage,
   alwaysReady = false,
   tag = 'service',
-}: SharedRoutesOptions): OperationDoc[] {
+}: SharedRoutesOptions = {}): OperationDoc[] {
   const tags = [tag]
-  const ops: OperationDoc[] = [
+  return [
     {
       method: 'get',
       path: '/',
@@ -103,16 +100,12 @@ export function sharedOperations({
       tags,
       responses: { 200: { description: 'The OpenAPI document.', body: { schema: DocumentSchema } } },
     },
-  ]
-  if (!docsPage) return ops
-  return [
-    ...ops,
     {
       method: 'get',
       path: '/docs',
       operationId: 'getDocsPage',
       summary: 'Interactive API docs (Swagger UI) for this document',
-      description: 'Served by the service with its own files: it works with no internet. Not at the edge.',
+      description: 'Served by the service with its own files: it works with no internet.',
       tags,
       responses: {
         200: { description: 'The page.', body: { contentType: 'text/html', schema: v.string() } },

@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
 import { createContract, openApiProblems } from '../../test/support/openapi-contract.ts'
-import { mountApiDocs } from './api-docs.ts'
+import { createApiDocsRoutes } from './api-docs.ts'
 import { createOpenApiDocument, type ServiceDoc } from './openapi.ts'
 import { errorResponse, RESPONSE_HEADERS } from './openapi-responses.ts'
 
@@ -101,8 +101,7 @@ describe('createOpenApiDocument', () => {
   })
 
   it('is served at /openapi.json; /docs only with the page files', async () => {
-    const withDocs = new Hono()
-    mountApiDocs(withDocs, {
+    const withDocs = createApiDocsRoutes({
       document: () => document,
       assets: { 'a.css': { contentType: 'text/css', body: 'p {}' } },
     })
@@ -116,8 +115,7 @@ describe('createOpenApiDocument', () => {
     expect(html).toContain('<li><code>GET /things/{id}</code>: One thing</li>')
     expect(await (await withDocs.request('/docs/a.css')).text()).toBe('p {}')
     expect((await withDocs.request('/docs/constructor')).status).toBe(404)
-    const without = new Hono()
-    mountApiDocs(without, { document: () => document })
+    const without = createApiDocsRoutes({ document: () => document })
     expect((await without.request('/docs')).status).toBe(404)
   })
 })

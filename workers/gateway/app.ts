@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono'
-import { mountApiDocs } from '../../shared/http/api-docs.ts'
+import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import { createSecretVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
@@ -139,7 +139,7 @@ export function createApp({
   app.use(limitBody(config.maxBodyBytes, { hold: hasApiKey }))
   app.get('/', serviceIndex('gateway', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady: () => Promise.resolve({ ok: true }) }))
-  mountApiDocs(app, { document: gatewayOpenApi, assets: swaggerUiAssets })
+  app.route('/', createApiDocsRoutes({ document: gatewayOpenApi, assets: swaggerUiAssets }))
 
   app.post('/charges', (c) =>
     withBody(c, parseChargeRequest, (key, request) => handleCharge(c, key, request)),

@@ -1,7 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import * as v from 'valibot'
 import { SkuSchema } from '../../schemas/primitives.ts'
-import { mountApiDocs } from '../../shared/http/api-docs.ts'
+import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
@@ -62,7 +62,7 @@ export function createApp({
   app.use(limitBody(maxBodyBytes, { hold: hasApiKey }))
   app.get('/', serviceIndex('inventory', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady }))
-  mountApiDocs(app, { document: inventoryOpenApi, assets: swaggerUiAssets })
+  app.route('/', createApiDocsRoutes({ document: inventoryOpenApi, assets: swaggerUiAssets }))
 
   app.get('/inventory/:sku', async (c) => {
     const sku = c.req.param('sku')

@@ -116,7 +116,7 @@ export function inventoryOpenApi(): OpenApiDocument {
       apiKey: { description: 'An API key: `Authorization: Bearer <key>` (API_KEYS), with the role listed.' },
     },
     headers: RESPONSE_HEADERS,
-    operations: onEveryRoute([...inventoryOperations, ...sharedOperations({ docsPage: true })], {
+    operations: onEveryRoute([...inventoryOperations, ...sharedOperations()], {
       413: payloadTooLarge('INVENTORY_MAX_BODY_BYTES'),
     }),
   })

@@ -387,7 +387,6 @@ describe('order intake limits and errors', () => {
         'GET /health',
         'GET /ready',
         'GET /metrics',
-        'GET /openapi.json',
         'POST /orders',
         'GET /orders/:orderId',
         'POST /orders/:orderId/cancel',

@@ -7,7 +7,6 @@ import {
   fromRequestV1,
   requestVersionOf,
 } from '../../schemas/order-request.ts'
-import { mountApiDocs, type DocsAssets } from '../../shared/http/api-docs.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
@@ -24,7 +23,6 @@ import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { canRead } from './domain.ts'
-import { orderOpenApi } from './openapi.ts'
 import { UnavailableError, type OrderStore } from './order-store.ts'
 
 export interface AppDeps {
@@ -45,8 +43,11 @@ export interface AppDeps {
   retryAfterSeconds?: number
   /** Named in `GET /` (`order`, or `order-edge` at the edge). */
   service?: string
-  /** The docs page's files (swagger-ui-assets.ts): `/docs` only when given (not at the edge). */
-  docsAssets?: DocsAssets
+  /**
+   * `/openapi.json` and `/docs` (shared/http/api-docs.ts, workers/order/openapi.ts):
+   * given on Bun, Node and Deno; not in the Worker, whose bundle has no room for them.
+   */
+  apiDocs?: Hono
 }
 
 type Env = { Variables: AuthEnv['Variables'] & { correlationId: string } }
@@ -64,7 +65,7 @@ export function createApp({
   maxBodyBytes = 64 * 1024,
   retryAfterSeconds = 1,
   service = 'order',
-  docsAssets,
+  apiDocs,
 }: AppDeps) {
   const app = new Hono<Env>()
 
@@ -86,10 +87,7 @@ export function createApp({
 
   app.get('/', serviceIndex(service, app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady }))
-  mountApiDocs(app, {
-    document: () => orderOpenApi({ docsPage: docsAssets !== undefined }),
-    assets: docsAssets,
-  })
+  if (apiDocs !== undefined) app.route('/', apiDocs)
 
   app.post('/orders', async (c) => {
     if (!isJsonContentType(c.req.header('Content-Type'))) {

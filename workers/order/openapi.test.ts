@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { OrderStatus } from '../../schemas/order-status.ts'
+import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
 import { setClientAddress } from '../../shared/http/client-address.ts'
 import type { OpenApiDocument } from '../../shared/http/openapi.ts'
@@ -67,7 +68,7 @@ function appWith({ docs = true, ...overrides }: Partial<AppDeps> & { docs?: bool
     verifier,
     limiter: createRateLimiter({ perSecond: 1_000, burst: 1_000 }),
     maxBodyBytes: MAX_BODY,
-    ...(docs ? { docsAssets: swaggerUiAssets } : {}),
+    ...(docs ? { apiDocs: createApiDocsRoutes({ document: orderOpenApi, assets: swaggerUiAssets }) } : {}),
     ...overrides,
   })
 }
@@ -83,18 +84,19 @@ const cancel: RequestInit = { method: 'POST', headers: bearer('alice') }
 
 describe('the order intake against its OpenAPI document', () => {
   const app = appWith()
-  const document = orderOpenApi({ docsPage: true })
+  const document = orderOpenApi()
   const contract = createContract(document)
   const send = (path: string, init?: RequestInit, on = app) => contract.request(on, path, init)
 
-  it('serves a valid OpenAPI 3.1 document at /openapi.json, the edge variant without /docs', async () => {
+  it('serves a valid OpenAPI 3.1 document at /openapi.json', async () => {
     const served = (await (await send('/openapi.json')).json()) as OpenApiDocument
     expect(served).toStrictEqual(JSON.parse(JSON.stringify(document)))
     expect(await openApiProblems(served)).toStrictEqual([])
+  })
+
+  it('serves neither /openapi.json nor /docs where it is not given them (the Worker)', async () => {
     const edge = appWith({ docs: false })
-    const edgeDocument = (await (await edge.request('/openapi.json')).json()) as OpenApiDocument
-    expect(await openApiProblems(edgeDocument)).toStrictEqual([])
-    expect(Object.keys(edgeDocument.paths)).not.toContain('/docs')
+    expect((await edge.request('/openapi.json')).status).toBe(404)
     expect((await edge.request('/docs')).status).toBe(404)
   })
 

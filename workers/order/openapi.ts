@@ -1,7 +1,8 @@
 /**
  * The order intake's routes for its OpenAPI document (`GET /openapi.json`),
- * from the schemas `app.ts` parses with. The same on Bun, Node, Deno and the
- * edge, less `/docs` at the edge. docs/api.md says the same in prose.
+ * from the schemas `app.ts` parses with. Served on Bun, Node and Deno; the
+ * Worker serves the same contract without this document (its bundle has no
+ * room for it). docs/api.md says the same in prose.
  */
 import * as v from 'valibot'
 import { CreateOrderRequestV1, CreateOrderRequestV2 } from '../../schemas/order-request.ts'
@@ -166,12 +167,11 @@ const orderOperations: OperationDoc[] = [
   },
 ]
 
-const built = new Map<boolean, OpenApiDocument>()
+let built: OpenApiDocument | undefined
 
-/** The intake's document; `docsPage` false at the edge (no `/docs`). Built once per variant. */
-export function orderOpenApi({ docsPage }: { docsPage: boolean }): OpenApiDocument {
-  const known = built.get(docsPage)
-  if (known !== undefined) return known
+/** The intake's document, built once. */
+export function orderOpenApi(): OpenApiDocument {
+  if (built !== undefined) return built
   const document = createOpenApiDocument({
     title: 'Order intake',
     version: VERSION,
@@ -190,10 +190,10 @@ export function orderOpenApi({ docsPage }: { docsPage: boolean }): OpenApiDocume
     schemas: requests,
     headers: RESPONSE_HEADERS,
     everyResponseHeaders: ['X-Correlation-ID'],
-    operations: onEveryRoute([...orderOperations, ...sharedOperations({ docsPage })], {
+    operations: onEveryRoute([...orderOperations, ...sharedOperations()], {
       413: payloadTooLarge('ORDER_MAX_BODY_BYTES'),
     }),
   })
-  built.set(docsPage, document)
+  built = document
   return document
 }

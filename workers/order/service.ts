@@ -1,4 +1,5 @@
 import { BUCKETS } from '../../schemas/subjects.ts'
+import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
@@ -9,6 +10,7 @@ import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { createTokenSealer } from '../../shared/security/sealed-token.ts'
 import { createApp } from './app.ts'
+import { orderOpenApi } from './openapi.ts'
 import type { OrderConfig } from './config.ts'
 import { createNatsOrderStore } from './order-store.ts'
 import { startProjection } from './projection.ts'
@@ -51,7 +53,7 @@ export async function startOrderService(
     limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     maxBodyBytes: config.ORDER_MAX_BODY_BYTES,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
-    docsAssets: swaggerUiAssets,
+    apiDocs: createApiDocsRoutes({ document: orderOpenApi, assets: swaggerUiAssets }),
   })
 
   return { app, ...toStoppable(rt, [projection]) }
