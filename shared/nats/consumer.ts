@@ -14,6 +14,8 @@ import { SCHEDULE_HEADERS } from './schedule.ts'
 export interface MessageContext {
   correlationId: string
   deliveryCount: number
+  /** The message's stream sequence, for handlers that record what they applied (analytics). */
+  streamSequence?: number
   logger: Logger
 }
 
@@ -234,6 +236,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         const produced = await runHandler(parsed.subject, parsed.event, {
           correlationId,
           deliveryCount,
+          streamSequence: msg.seq,
           logger: log,
         })
         msg.ack()
