@@ -57,7 +57,11 @@ const json = (): Record<string, string> => ({ 'Content-Type': 'application/json'
 export function describeOrderRuntime(
   runtime: string,
   start: () => Promise<OrderTarget>,
-  { startTimeoutMs = 90_000 } = {},
+  {
+    startTimeoutMs = 90_000,
+    /** Whether the intake serves /openapi.json and /docs (not the Worker). */
+    apiDocs = true,
+  } = {},
 ): void {
   describe(`order intake on ${runtime}`, () => {
     let target: OrderTarget | undefined
@@ -142,6 +146,31 @@ export function describeOrderRuntime(
         expect.arrayContaining(['customerId', 'items.0.sku', 'items.0.quantity', 'paymentToken']),
       )
     })
+
+    it(
+      apiDocs
+        ? 'serves /openapi.json and the docs page with its own files'
+        : 'serves neither /openapi.json nor /docs',
+      async () => {
+        const document = await t().intake('/openapi.json')
+        if (!apiDocs) {
+          expect([document.status, (await t().intake('/docs')).status]).toStrictEqual([404, 404])
+          return
+        }
+        expect(((await document.json()) as { openapi?: unknown }).openapi).toBe('3.1.1')
+        for (const [path, type] of [
+          ['/docs', 'text/html'],
+          ['/docs/swagger-ui.css', 'text/css'],
+          ['/docs/swagger-ui-bundle.js', 'text/javascript'],
+        ] as const) {
+          const res = await t().intake(path)
+          expect([res.status, res.headers.get('Content-Type')?.split(';')[0]], path).toStrictEqual([
+            200,
+            type,
+          ])
+        }
+      },
+    )
 
     it('answers 503 with Retry-After once NATS is gone, without hanging', async () => {
       await t().stopNats()
