@@ -2,8 +2,10 @@ import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import type { Logger } from '../observability/log.ts'
 import type { HttpMetrics } from '../observability/metrics-port.ts'
+import { createApiDocsRoutes } from './api-docs.ts'
 import { limitBody } from './body-limit.ts'
 import { createErrorHandler, notFound } from './errors.ts'
+import { observabilityOpenApi } from './openapi-routes.ts'
 import { serviceIndex } from './service-index.ts'
 
 export interface Readiness {
@@ -68,9 +70,9 @@ export interface ObservabilityAppDeps extends ObservabilityDeps {
 }
 
 /**
- * The HTTP surface of a worker that serves only `GET /`, `/health`, `/ready`
- * and `/metrics`: request metrics, a body limit, a JSON 404 and a logged JSON
- * 500.
+ * The HTTP surface of a worker that serves only `GET /`, `/health`, `/ready`,
+ * `/metrics` and `/openapi.json`: request metrics, a body limit, a JSON 404
+ * and a logged JSON 500.
  */
 export function createObservabilityApp({
   service,
@@ -83,6 +85,11 @@ export function createObservabilityApp({
   app.use(limitBody(maxBodyBytes))
   app.get('/', serviceIndex(service, app))
   app.route('/', createObservabilityRoutes(deps))
+  const liveness = deps.isAlive !== undefined
+  app.route(
+    '/',
+    createApiDocsRoutes({ document: () => observabilityOpenApi({ service, maxBodyBytes, liveness }) }),
+  )
   app.notFound(notFound)
   app.onError(createErrorHandler({ logger }))
   return app

@@ -5,8 +5,14 @@
  * (api-docs.ts).
  */
 import * as v from 'valibot'
-import type { OperationDoc, ResponseDoc } from './openapi.ts'
-import { errorResponse } from './openapi-responses.ts'
+import {
+  createOpenApiDocument,
+  type OpenApiDocument,
+  type OperationDoc,
+  type ResponseDoc,
+} from './openapi.ts'
+import { errorResponse, payloadTooLarge } from './openapi-responses.ts'
+import { VERSION } from './service-index.ts'
 
 export const ServiceIndexSchema = v.object({
   service: v.string(),
@@ -29,6 +35,10 @@ const DocumentSchema = v.looseObject({
 export const DOCS_ASSETS = ['swagger-ui.css', 'swagger-ui-bundle.js'] as const
 
 export interface SharedRoutesOptions {
+  /** Whether `/docs` is served (default true). */
+  docsPage?: boolean
+  /** Whether `/health` can answer 503 (an `isAlive` check was given). */
+  liveness?: boolean
   /** `/ready` never answers 503 (the gateway, which has no dependency). */
   alwaysReady?: boolean
   /** The tag the shared routes are listed under. */
@@ -37,11 +47,13 @@ export interface SharedRoutesOptions {
 
 /** The shared routes' entries, without the answers every route of a service gives (413, ...). */
 export function sharedOperations({
+  docsPage = true,
+  liveness = false,
   alwaysReady = false,
   tag = 'service',
 }: SharedRoutesOptions = {}): OperationDoc[] {
   const tags = [tag]
-  return [
+  const ops: OperationDoc[] = [
     {
       method: 'get',
       path: '/',
@@ -58,6 +70,9 @@ export function sharedOperations({
       tags,
       responses: {
         200: { description: 'Alive.', body: { schema: v.object({ status: v.literal('ok') }) } },
+        ...(liveness
+          ? { 503: { description: 'Failing.', body: { schema: v.object({ status: v.literal('failing') }) } } }
+          : {}),
       },
     },
     {
@@ -100,6 +115,10 @@ export function sharedOperations({
       tags,
       responses: { 200: { description: 'The OpenAPI document.', body: { schema: DocumentSchema } } },
     },
+  ]
+  if (!docsPage) return ops
+  return [
+    ...ops,
     {
       method: 'get',
       path: '/docs',
@@ -138,4 +157,34 @@ export function onEveryRoute(
   responses: Readonly<Record<number, ResponseDoc>>,
 ): OperationDoc[] {
   return ops.map((op) => ({ ...op, responses: { ...op.responses, ...responses } }))
+}
+
+const observabilityDocuments = new Map<string, OpenApiDocument>()
+
+/**
+ * The document of a worker that serves only the shared routes
+ * (`createObservabilityApp`: payment, order-status): no `/docs` page.
+ */
+export function observabilityOpenApi({
+  service,
+  maxBodyBytes,
+  liveness,
+}: {
+  service: string
+  maxBodyBytes: number
+  liveness: boolean
+}): OpenApiDocument {
+  const key = `${service} ${maxBodyBytes} ${liveness}`
+  const known = observabilityDocuments.get(key)
+  if (known !== undefined) return known
+  const document = createOpenApiDocument({
+    title: `${service} (operations)`,
+    version: VERSION,
+    description: `The ${service} worker's HTTP surface: its index, health, readiness, metrics and this document; no key. Errors are JSON \`{error, message?}\`.`,
+    operations: onEveryRoute(sharedOperations({ docsPage: false, liveness }), {
+      413: payloadTooLarge(`${maxBodyBytes} bytes`),
+    }),
+  })
+  observabilityDocuments.set(key, document)
+  return document
 }
