@@ -9,6 +9,7 @@ import {
   SealedPaymentTokenSchema,
   ApiKeyIdSchema,
   PricedItemSchema,
+  PrioritySchema,
   SeenItemSchema,
   SkuSchema,
   TimestampSchema,
@@ -34,6 +35,8 @@ export const OrderCreatedV1 = v.object({
   sealedPaymentToken: SealedPaymentTokenSchema,
   /** The API key that placed the order; only that key (or an admin) may read it. */
   owner: v.optional(ApiKeyIdSchema),
+  /** Absent: standard. Every event of an express order travels in the express lane. */
+  priority: v.optional(PrioritySchema),
 })
 
 /**
@@ -54,6 +57,8 @@ export const OrderCreatedV2 = v.object({
   sealedPaymentToken: SealedPaymentTokenSchema,
   /** The API key that placed the order; only that key (or an admin) may read it. */
   owner: v.optional(ApiKeyIdSchema),
+  /** Absent: standard. Every event of an express order travels in the express lane. */
+  priority: v.optional(PrioritySchema),
 })
 
 export const CancellationReasonSchema = v.picklist([
@@ -160,6 +165,7 @@ export function upcastOrderCreated(event: OrderCreatedV1Event | OrderCreated): O
     items: event.items.map(({ sku, quantity }) => ({ sku, quantity })),
     sealedPaymentToken: event.sealedPaymentToken,
     ...(event.owner === undefined ? {} : { owner: event.owner }),
+    ...(event.priority === undefined ? {} : { priority: event.priority }),
   }
 }
 
@@ -173,6 +179,7 @@ export function downcastOrderCreated(event: OrderCreated): OrderCreatedV1Event {
     items: event.items.map(({ sku, quantity }) => ({ sku, quantity })),
     sealedPaymentToken: event.sealedPaymentToken,
     ...(event.owner === undefined ? {} : { owner: event.owner }),
+    ...(event.priority === undefined ? {} : { priority: event.priority }),
   }
 }
 

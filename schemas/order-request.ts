@@ -7,7 +7,9 @@ import {
   PaymentTokenSchema,
   QuantitySchema,
   SkuSchema,
+  PrioritySchema,
 } from './primitives.ts'
+import type { Priority } from './subjects.ts'
 
 const skusDiffer = (items: { sku: string }[]): boolean =>
   new Set(items.map((i) => i.sku)).size === items.length
@@ -22,6 +24,8 @@ export const CreateOrderRequestV1 = v.strictObject({
     v.check((items) => skusDiffer(items), 'must not repeat a sku'),
   ),
   paymentToken: PaymentTokenSchema,
+  /** `express` orders go ahead of standard ones at every stage, if the API key may ask for it. */
+  priority: v.optional(PrioritySchema),
 })
 
 /**
@@ -39,6 +43,7 @@ export const CreateOrderRequestV2 = v.strictObject({
     v.check((items) => skusDiffer(items), 'must not repeat a sku'),
   ),
   paymentToken: PaymentTokenSchema,
+  priority: v.optional(PrioritySchema),
 })
 
 export type CreateOrderRequestV1Body = v.InferOutput<typeof CreateOrderRequestV1>
@@ -53,6 +58,7 @@ export interface CreateOrderRequest {
   currency?: string
   items: { sku: string; quantity: number; unitPriceCents?: number }[]
   paymentToken: string
+  priority?: Priority
 }
 
 /** The version a body is written in: a `customer` object is version 2; anything else is read as version 1. */
@@ -61,5 +67,15 @@ export function requestVersionOf(body: unknown): 1 | 2 {
 }
 
 export function fromRequestV1(body: CreateOrderRequestV1Body): CreateOrderRequest {
-  return { customer: { id: body.customerId }, items: body.items, paymentToken: body.paymentToken }
+  return {
+    customer: { id: body.customerId },
+    items: body.items,
+    paymentToken: body.paymentToken,
+    ...(body.priority === undefined ? {} : { priority: body.priority }),
+  }
+}
+
+export function fromRequestV2(body: CreateOrderRequestV2Body): CreateOrderRequest {
+  const { priority, ...rest } = body
+  return { ...rest, ...(priority === undefined ? {} : { priority }) }
 }

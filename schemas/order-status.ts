@@ -4,6 +4,7 @@ import {
   ApiKeyIdSchema,
   CustomerIdSchema,
   OrderIdSchema,
+  PrioritySchema,
   SeenItemSchema,
   TimestampSchema,
 } from './primitives.ts'
@@ -45,6 +46,8 @@ export const OrderStatusV1 = v.object({
   customerId: v.optional(CustomerIdSchema),
   /** Orders placed with a version 2 request: the customer with their email. */
   customer: v.optional(v.object({ id: CustomerIdSchema, email: v.optional(v.string()) })),
+  /** The order's lane (`express` goes ahead of a standard backlog). */
+  priority: v.optional(PrioritySchema),
   /** Orders placed with a version 2 request: the currency and each line's price the customer saw. */
   currency: v.optional(v.string()),
   items: v.optional(v.array(SeenItemSchema)),

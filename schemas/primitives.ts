@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { PRIORITIES } from './subjects.ts'
 
 export const OrderIdSchema = v.pipe(v.string(), v.uuid('must be a UUID'))
 
@@ -51,6 +52,9 @@ export const ApiKeyIdSchema = v.pipe(
   v.string(),
   v.regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters of a-z, 0-9, _ and -'),
 )
+
+/** An order's lane: `express` orders go ahead of a backlog of `standard` ones. */
+export const PrioritySchema = v.picklist(PRIORITIES, 'must be standard or express')
 
 export const OrderItemSchema = v.object({ sku: SkuSchema, quantity: QuantitySchema })
 

@@ -17,6 +17,40 @@ export const SUBJECTS = {
 
 export type Subject = (typeof SUBJECTS)[keyof typeof SUBJECTS]
 
+/**
+ * Priority lanes. Every event of an `express` order is published on its
+ * subject with the lane's suffix (`orders.created.express`, ...), read by
+ * its own consumers with their own concurrency, so a backlog of standard
+ * orders never stands in front of an express one. Standard orders keep the
+ * plain subjects. docs/priority.md has the design and its measurements.
+ */
+export const PRIORITIES = ['standard', 'express'] as const
+export type Priority = (typeof PRIORITIES)[number]
+export const EXPRESS_SUFFIX = '.express'
+
+/** The events that travel in a lane: every event of an order's own flow. */
+export const LANE_SUBJECTS: readonly Subject[] = [
+  SUBJECTS.orderCreated,
+  SUBJECTS.orderCancelled,
+  SUBJECTS.inventoryReserved,
+  SUBJECTS.inventoryReleased,
+  SUBJECTS.paymentCompleted,
+  SUBJECTS.paymentFailed,
+  SUBJECTS.paymentRefunded,
+]
+
+/** The subject an event of `subject` is published on in `priority`'s lane. */
+export function laneSubject(subject: Subject, priority: Priority): string {
+  return priority === 'express' && LANE_SUBJECTS.includes(subject) ? `${subject}${EXPRESS_SUFFIX}` : subject
+}
+
+/** A message subject's event subject and lane (`orders.created.express` -> `orders.created`, express). */
+export function splitLane(subject: string): { subject: string; priority: Priority } {
+  return subject.endsWith(EXPRESS_SUFFIX)
+    ? { subject: subject.slice(0, -EXPRESS_SUFFIX.length), priority: 'express' }
+    : { subject, priority: 'standard' }
+}
+
 /** The saga's events share one stream, so a projection reads them in causal order. */
 export const STREAMS = {
   orders: { name: 'ORDERS', subjects: ['orders.>', 'inventory.>', 'payments.>'] },
@@ -75,4 +109,8 @@ export const BUCKETS = {
   decisions: 'order-decisions',
   /** Charges and refunds the payment worker is still checking with the processor. */
   reconciliation: 'payment-reconciliation',
+  /** Analytics: per order, the facts it counted, each with its event's stream sequence. */
+  analyticsOrders: 'analytics-orders',
+  /** Analytics: one record per minute of event time (and generation), and the active generation. */
+  analyticsWindows: 'analytics-windows',
 } as const

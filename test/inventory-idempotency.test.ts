@@ -23,6 +23,7 @@ let release: Handler<typeof SUBJECTS.paymentFailed>
 let sell: Handler<typeof SUBJECTS.paymentCompleted>
 const ctx: MessageContext = {
   correlationId: 'c',
+  priority: 'standard',
   deliveryCount: 2,
   logger: createLogger({ service: 't', level: 'silent' }),
 }

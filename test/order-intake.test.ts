@@ -36,7 +36,7 @@ async function post(body: unknown, headers: Record<string, string> = {}): Promis
   })
 }
 
-/** Messages per order on orders.created in the default migration window: version 1 and its version 2 twin. */
+/** Messages per order on orders.created in the migration window: version 1 and its version 2 twin. */
 const PER_ORDER = 2
 
 async function createdCount(): Promise<number> {
@@ -52,6 +52,8 @@ beforeAll(async () => {
     NATS_URL: server.url,
     LOG_LEVEL: 'silent',
     NATS_CONNECT_TIMEOUT_MS: '5000',
+    // The migration window: each order as v1 and v2 (the default publishes v2 only).
+    ORDER_CREATED_VERSIONS: '1,2',
   })
   service = await startOrderService(config, {
     connect,

@@ -29,6 +29,7 @@ import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts
 const STREAM = `KV_${BUCKETS.orderStatus}`
 const ctx: MessageContext = {
   correlationId: 'corr-projection',
+  priority: 'standard',
   deliveryCount: 1,
   logger: createConsoleLogger({ service: 'test', level: 'silent' }),
 }

@@ -183,7 +183,11 @@ describe(`rolling upgrade from the previous release (${PREVIOUS.commit.slice(0, 
   }, 120_000)
 
   it('new intake publishing v1 and v2, old workers: each order handled once, balanced, nothing dead-lettered', async () => {
-    const { order, inventory } = await startPhase({ intake: 'new', workers: 'old' })
+    const { order, inventory } = await startPhase({
+      intake: 'new',
+      workers: 'old',
+      env: { ORDER_CREATED_VERSIONS: '1,2' },
+    })
     await runOrders(order, inventory, 'ROLL-2', true)
     await stopPhase()
     expect(await deadLetters()).toBe(0)

@@ -1,7 +1,7 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import * as v from 'valibot'
 import { EVENT_SCHEMAS, EVENT_VERSIONS, type EventOf } from '../../schemas/events.ts'
-import { HEADERS, type Subject } from '../../schemas/subjects.ts'
+import { HEADERS, splitLane, type Priority, type Subject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import type { Gate } from '../resilience/gate.ts'
@@ -13,6 +13,8 @@ import { SCHEDULE_HEADERS } from './schedule.ts'
 
 export interface MessageContext {
   correlationId: string
+  /** The order's lane (from the message's subject); what it produces goes in the same lane. */
+  priority: Priority
   deliveryCount: number
   /** The message's stream sequence, for handlers that record what they applied (analytics). */
   streamSequence?: number
@@ -81,6 +83,17 @@ export interface RunningConsumer {
   inFlight(): number
 }
 
+/** Several consumers (a worker's lanes) as one: stopped together, done when all are. */
+export function combineConsumers(consumers: readonly RunningConsumer[]): RunningConsumer {
+  return {
+    stop: async () => {
+      await Promise.all(consumers.map((c) => c.stop()))
+    },
+    done: Promise.all(consumers.map((c) => c.done)).then(() => undefined),
+    inFlight: () => consumers.reduce((sum, c) => sum + c.inFlight(), 0),
+  }
+}
+
 export function defaultNakDelay(deliveryCount: number): number {
   const base = Math.min(30_000, 500 * 2 ** Math.max(0, deliveryCount - 1))
   return Math.round(base / 2 + Math.random() * (base / 2))
@@ -100,7 +113,7 @@ export function defaultNakDelay(deliveryCount: number): number {
 function skipReason(msg: JsMsg): { label: string; reason: string } | undefined {
   if (msg.headers?.has(SCHEDULE_HEADERS.schedule) === true)
     return { label: 'schedule', reason: 'a schedule, not an event' }
-  const subject = msg.subject as Subject
+  const subject = splitLane(msg.subject).subject as Subject
   const given = msg.headers?.get(HEADERS.eventVersion)
   if (!(subject in EVENT_VERSIONS) || given === undefined || given === '') return undefined
   const version = Number(given)
@@ -116,7 +129,8 @@ type Parsed =
   { ok: true; subject: Subject; event: unknown } | { ok: false; reason: PoisonReason; detail: string }
 
 function parseMessage(msg: JsMsg, handlers: Handlers): Parsed {
-  const subject = msg.subject as Subject
+  // An express order's event is read like any other of its subject.
+  const subject = splitLane(msg.subject).subject as Subject
   if (!(subject in EVENT_SCHEMAS) || handlers[subject] === undefined) {
     return { ok: false, reason: 'unexpected_subject', detail: `no handler for ${msg.subject}` }
   }
@@ -177,6 +191,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         for (const outgoing of produced) {
           await publishEvent(js, outgoing, {
             correlationId: ctx.correlationId,
+            priority: ctx.priority,
             timeoutMs: options.publishTimeoutMs,
             ...(options.source === undefined ? {} : { source: options.source }),
           })
@@ -235,6 +250,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       try {
         const produced = await runHandler(parsed.subject, parsed.event, {
           correlationId,
+          priority: splitLane(msg.subject).priority,
           deliveryCount,
           streamSequence: msg.seq,
           logger: log,

@@ -5,7 +5,7 @@
  * one version of an order without the other.
  */
 import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core'
-import { HEADERS } from '../../schemas/subjects.ts'
+import { HEADERS, laneSubject, type Priority } from '../../schemas/subjects.ts'
 import { PublishError, toEventHeaders, type OutgoingEvent } from './publish.ts'
 
 /** nats-server's "batch publish contains duplicate message id": the batch was stored before. */
@@ -61,14 +61,24 @@ function replyOf(data: Uint8Array): BatchReply {
 export async function publishAtomically(
   nc: NatsConnection,
   events: readonly BatchEvent[],
-  { correlationId, timeoutMs, source }: { correlationId: string; timeoutMs: number; source?: string },
+  {
+    correlationId,
+    timeoutMs,
+    source,
+    priority = 'standard',
+  }: { correlationId: string; timeoutMs: number; source?: string; priority?: Priority },
 ): Promise<{ duplicate: boolean }> {
   const subject = events[0]?.event.subject ?? ''
   const deadline = Date.now() + timeoutMs
   try {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await publishBatchOnce(nc, events, correlationId, source, Math.max(1, deadline - Date.now()))
+        return await publishBatchOnce(
+          nc,
+          events,
+          { correlationId, source, priority },
+          Math.max(1, deadline - Date.now()),
+        )
       } catch (error) {
         // A stream holds 50 open batches at once: a busy one says so at once; wait a little, again.
         const busy = error instanceof BatchRejectedError && error.code === BATCH_TOO_MANY_INFLIGHT_CODE
@@ -85,8 +95,11 @@ export async function publishAtomically(
 async function publishBatchOnce(
   nc: NatsConnection,
   events: readonly BatchEvent[],
-  correlationId: string,
-  source: string | undefined,
+  {
+    correlationId,
+    source,
+    priority,
+  }: { correlationId: string; source: string | undefined; priority: Priority },
   timeoutMs: number,
 ): Promise<{ duplicate: boolean }> {
   const batchId = crypto.randomUUID()
@@ -96,7 +109,8 @@ async function publishBatchOnce(
     h.set('Nats-Batch-Sequence', String(index + 1))
     if (index === events.length - 1) h.set('Nats-Batch-Commit', '1')
     const data = encoder.encode(JSON.stringify(e.event.payload))
-    const reply = replyOf((await nc.request(e.event.subject, data, { headers: h, timeout: timeoutMs })).data)
+    const subject = laneSubject(e.event.subject, priority)
+    const reply = replyOf((await nc.request(subject, data, { headers: h, timeout: timeoutMs })).data)
     if (reply.error !== undefined) {
       if (reply.error.err_code === BATCH_DUPLICATE_CODE) return { duplicate: true }
       throw new BatchRejectedError(reply.error.err_code, reply.error.description)

@@ -1,6 +1,6 @@
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
-import { HEADERS, type Subject } from '../../schemas/subjects.ts'
+import { HEADERS, laneSubject, type Priority, type Subject } from '../../schemas/subjects.ts'
 import type { EventOf } from '../../schemas/events.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
 
@@ -31,6 +31,8 @@ export interface PublishOptions {
    * (`/order-saga/<service>`). Default `/order-saga`, the system as a whole.
    */
   source?: string
+  /** The order's priority lane: an express order's events go on `<subject>.express`. */
+  priority?: Priority
 }
 
 /**
@@ -58,15 +60,19 @@ export function toEventHeaders(
 export async function publishEvent(
   js: JetStreamClient,
   event: OutgoingEvent,
-  { correlationId, timeoutMs, source }: PublishOptions,
+  { correlationId, timeoutMs, source, priority = 'standard' }: PublishOptions,
 ): Promise<PubAck> {
   const h = toEventHeaders(event, source === undefined ? { correlationId } : { correlationId, source })
   try {
-    return await js.publish(event.subject, encoder.encode(JSON.stringify(event.payload)), {
-      msgID: event.msgId,
-      headers: h,
-      timeout: timeoutMs,
-    })
+    return await js.publish(
+      laneSubject(event.subject, priority),
+      encoder.encode(JSON.stringify(event.payload)),
+      {
+        msgID: event.msgId,
+        headers: h,
+        timeout: timeoutMs,
+      },
+    )
   } catch (error) {
     throw new PublishError(`publish to ${event.subject} failed`, { cause: error })
   }

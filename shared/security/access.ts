@@ -13,6 +13,7 @@
 import {
   BUCKETS,
   DEADLINE_SCHEDULE_PREFIX,
+  EXPRESS_SUFFIX,
   STREAMS,
   SUBJECTS,
   toDeadLetterSubject,
@@ -27,11 +28,15 @@ export type BucketAccess = 'read' | 'write'
 export interface Grant {
   /** What the identity is for (docs). */
   purpose: string
-  /** Events, and subjects that hold schedules (`orders.deadlines.*`). */
-  publishes: readonly (Subject | typeof DEADLINE_SCHEDULES)[]
+  /** Events (in both lanes), and subjects that hold schedules (`orders.deadlines.*`). */
+  publishes: readonly (Subject | `${Subject}${typeof EXPRESS_SUFFIX}` | typeof DEADLINE_SCHEDULES)[]
   consumers: readonly SagaConsumerName[]
   buckets: Partial<Record<BucketName, BucketAccess>>
 }
+
+/** The express lane's subject of an event. */
+const express = <S extends Subject>(subject: S): `${S}${typeof EXPRESS_SUFFIX}` =>
+  `${subject}${EXPRESS_SUFFIX}`
 
 /** Order deadline schedules: `orders.deadlines.<orderId>`. */
 const DEADLINE_SCHEDULES = `${DEADLINE_SCHEDULE_PREFIX}.*` as const
@@ -40,20 +45,20 @@ const DEADLINE_SCHEDULES = `${DEADLINE_SCHEDULE_PREFIX}.*` as const
 export const GRANTS = {
   order: {
     purpose: 'order intake, and the status projection when it runs in the same process',
-    publishes: [SUBJECTS.orderCreated, SUBJECTS.orderCancelRequested],
-    consumers: ['order-status'],
+    publishes: [SUBJECTS.orderCreated, express(SUBJECTS.orderCreated), SUBJECTS.orderCancelRequested],
+    consumers: ['order-status', 'order-status-express'],
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'write' },
   },
   'order-edge': {
     purpose: 'order intake without the projection: the edge (Workers, Deno Deploy) and compose',
-    publishes: [SUBJECTS.orderCreated, SUBJECTS.orderCancelRequested],
+    publishes: [SUBJECTS.orderCreated, express(SUBJECTS.orderCreated), SUBJECTS.orderCancelRequested],
     consumers: [],
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'read' },
   },
   'order-status': {
     purpose: 'order-status projection as its own service',
     publishes: [],
-    consumers: ['order-status'],
+    consumers: ['order-status', 'order-status-express'],
     buckets: { [BUCKETS.orderStatus]: 'write' },
   },
   inventory: {
@@ -62,9 +67,12 @@ export const GRANTS = {
       SUBJECTS.inventoryReserved,
       SUBJECTS.orderCancelled,
       SUBJECTS.inventoryReleased,
+      express(SUBJECTS.inventoryReserved),
+      express(SUBJECTS.orderCancelled),
+      express(SUBJECTS.inventoryReleased),
       DEADLINE_SCHEDULES,
     ],
-    consumers: ['inventory', 'inventory-payments'],
+    consumers: ['inventory', 'inventory-payments', 'inventory-express', 'inventory-payments-express'],
     buckets: {
       [BUCKETS.stock]: 'write',
       [BUCKETS.reservations]: 'write',
@@ -78,9 +86,16 @@ export const GRANTS = {
       SUBJECTS.paymentFailed,
       SUBJECTS.paymentRefunded,
       SUBJECTS.orderCancelled,
+      express(SUBJECTS.paymentCompleted),
+      express(SUBJECTS.paymentFailed),
+      express(SUBJECTS.paymentRefunded),
+      express(SUBJECTS.orderCancelled),
     ],
-    consumers: ['payment'],
-    buckets: { [BUCKETS.decisions]: 'write', [BUCKETS.reconciliation]: 'write' },
+    consumers: ['payment', 'payment-express'],
+    buckets: {
+      [BUCKETS.decisions]: 'write',
+      [BUCKETS.reconciliation]: 'write',
+    },
   },
 } as const satisfies Record<string, Grant>
 
@@ -148,5 +163,8 @@ export function permissionsOf(identity: ServiceIdentity, publicKey: string): Per
   for (const [bucket, access] of Object.entries(grant.buckets)) {
     if (access !== undefined) for (const s of bucketSubjects(bucket, access)) publish.add(s)
   }
-  return { publish: [...publish], subscribe: [`${inboxPrefixOf(publicKey)}.>`] }
+  return {
+    publish: [...publish],
+    subscribe: [`${inboxPrefixOf(publicKey)}.>`],
+  }
 }

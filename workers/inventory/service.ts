@@ -14,8 +14,13 @@ import type { InventoryConfig } from './config.ts'
 import { createInventoryHandlers } from './handlers.ts'
 import { createStockStore } from './stock-store.ts'
 
-/** The worker's two durable consumers (see SAGA_CONSUMERS for why two). */
-export const INVENTORY_CONSUMERS = { orders: 'inventory', payments: 'inventory-payments' } as const
+/** The worker's durable consumers: two per lane (see SAGA_CONSUMERS for why two). */
+export const INVENTORY_CONSUMERS = {
+  orders: 'inventory',
+  payments: 'inventory-payments',
+  ordersExpress: 'inventory-express',
+  paymentsExpress: 'inventory-payments-express',
+} as const
 
 export async function startInventoryService(
   config: InventoryConfig,
@@ -73,6 +78,15 @@ export async function startInventoryService(
     await payments.stop()
     throw error
   }
+  // The express lane: its own consumers and concurrency.
+  const started = [orders, payments]
+  try {
+    for (const durable of [INVENTORY_CONSUMERS.paymentsExpress, INVENTORY_CONSUMERS.ordersExpress])
+      started.push(await startDurableConsumer(rt, { durable, handlers }))
+  } catch (error) {
+    await Promise.all(started.map((c) => c.stop()))
+    throw error
+  }
   const app = createApp({
     store,
     logger: deps.logger,
@@ -82,5 +96,5 @@ export async function startInventoryService(
     limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     maxBodyBytes: config.INVENTORY_MAX_BODY_BYTES,
   })
-  return { app, ...toStoppable(rt, [orders, payments]) }
+  return { app, ...toStoppable(rt, started) }
 }

@@ -72,7 +72,12 @@ describe('POST /orders', () => {
     })
     expect(store.calls).toStrictEqual([
       {
-        request: { customer: { id: 'c-1' }, items: validOrder.items, paymentToken: 'tok_ok' },
+        request: {
+          customer: { id: 'c-1' },
+          items: validOrder.items,
+          paymentToken: 'tok_ok',
+          priority: 'standard',
+        },
         fingerprintOf: validOrder,
         correlationId: 'corr-123',
         owner: 'alice',

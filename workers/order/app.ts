@@ -1,10 +1,12 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
+import type { Priority } from '../../schemas/subjects.ts'
 import { OrderIdSchema } from '../../schemas/primitives.ts'
 import {
   CreateOrderRequestV1,
   CreateOrderRequestV2,
   fromRequestV1,
+  fromRequestV2,
   requestVersionOf,
 } from '../../schemas/order-request.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
@@ -44,6 +46,11 @@ export interface AppDeps {
   /** Named in `GET /` (`order`, or `order-edge` at the edge). */
   service?: string
   /**
+   * Ids of client keys that may place express orders (ORDER_EXPRESS_KEYS);
+   * admin keys always may. Any other key asking for express gets standard.
+   */
+  expressKeys?: ReadonlySet<string>
+  /**
    * `/openapi.json` and `/docs` (shared/http/api-docs.ts, workers/order/openapi.ts):
    * given on Bun, Node and Deno; not in the Worker, whose bundle has no room for them.
    */
@@ -65,6 +72,7 @@ export function createApp({
   maxBodyBytes = 64 * 1024,
   retryAfterSeconds = 1,
   service = 'order',
+  expressKeys = new Set<string>(),
   apiDocs,
 }: AppDeps) {
   const app = new Hono<Env>()
@@ -122,8 +130,13 @@ export function createApp({
         400,
       )
     }
-    const owner = c.get('apiKey').id
-    const request = 'customerId' in parsed.output ? fromRequestV1(parsed.output) : parsed.output
+    const apiKey = c.get('apiKey')
+    const owner = apiKey.id
+    const asked = 'customerId' in parsed.output ? fromRequestV1(parsed.output) : fromRequestV2(parsed.output)
+    // Capped by what the key may ask for: express only for admin keys and the keys listed.
+    const mayExpress = apiKey.role === 'admin' || expressKeys.has(apiKey.id)
+    const priority: Priority = asked.priority === 'express' && mayExpress ? 'express' : 'standard'
+    const request = { ...asked, priority }
     const result = await store.placeOrder({
       request,
       fingerprintOf: parsed.output,

@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { orderCreatedVersionsFromEnv } from '../../shared/config/order-versions.ts'
+import { keyIdSetFromEnv, orderCreatedVersionsFromEnv } from '../../shared/config/order-versions.ts'
 import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
@@ -17,8 +17,10 @@ export const OrderConfigSchema = v.object({
   ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
   /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */
   ORDER_STATUS_WAIT_MS: intFromEnv(1_000, 0, 10_000),
-  /** Versions of orders.created published: `1,2` (migration window, default), `2`, or `1` (docs/contracts.md). */
+  /** Versions of orders.created published: `2` (default), `1,2` (the migration window of an upgrade), or `1` (docs/contracts.md). */
   ORDER_CREATED_VERSIONS: orderCreatedVersionsFromEnv,
+  /** Ids of client API keys that may place `express` orders (comma separated); admin keys always may. */
+  ORDER_EXPRESS_KEYS: keyIdSetFromEnv,
   /** The payment service's public key (a P-256 JWK): card tokens are sealed with it. Or PAYMENT_TOKEN_PUBLIC_KEY_FILE. */
   PAYMENT_TOKEN_PUBLIC_KEY: publicJwkFromEnv,
   /** Run the order-status projection consumer in this process. */

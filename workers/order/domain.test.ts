@@ -150,6 +150,7 @@ describe('order status projection', () => {
         orderId,
         status: 'confirmed',
         customerId: 'c',
+        priority: 'standard',
         items: [{ sku: 'A', quantity: 1 }],
         createdAt: at,
         amountCents: 500,

@@ -27,6 +27,8 @@ export function toOrderCreated(
     items: request.items.map((item) => ({ ...item })),
     sealedPaymentToken,
     ...(owner === undefined ? {} : { owner }),
+    // Standard is the default: a standard order's events are what they were before lanes.
+    ...(request.priority === 'express' ? { priority: 'express' as const } : {}),
   }
 }
 
@@ -134,6 +136,7 @@ export function applyEvent<S extends Subject>(
     record.customerId = created.customer.id
     if (created.customer.email !== undefined) record.customer = created.customer
     if (created.currency !== undefined) record.currency = created.currency
+    record.priority = created.priority ?? 'standard'
     record.items = created.items
     record.createdAt = created.occurredAt
     if (created.owner !== undefined) record.owner = created.owner

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from '@nats-io/nats-core'
 import * as v from 'valibot'
-import { orderCreatedVersionsFromEnv } from '../../shared/config/order-versions.ts'
+import { keyIdSetFromEnv, orderCreatedVersionsFromEnv } from '../../shared/config/order-versions.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
@@ -34,8 +34,10 @@ export const EdgeOrderConfigSchema = v.object({
   ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
   /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */
   ORDER_STATUS_WAIT_MS: intFromEnv(1_000, 0, 10_000),
-  /** Versions of orders.created published: `1,2` (migration window, default), `2`, or `1` (docs/contracts.md). */
+  /** Versions of orders.created published: `2` (default), `1,2` (the migration window of an upgrade), or `1` (docs/contracts.md). */
   ORDER_CREATED_VERSIONS: orderCreatedVersionsFromEnv,
+  /** Ids of client API keys that may place `express` orders (comma separated); admin keys always may. */
+  ORDER_EXPRESS_KEYS: keyIdSetFromEnv,
   /** `<id>:<role>:<sha256 hex>` entries (a Workers secret): both order routes want a key. */
   API_KEYS: apiKeysFromEnv,
   /** Per key id and per client address (failed attempts), in one isolate only. */

@@ -122,6 +122,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     limiter,
     service: 'order-edge',
     maxBodyBytes: config.ORDER_MAX_BODY_BYTES,
+    expressKeys: config.ORDER_EXPRESS_KEYS,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
   })
   return app.fetch(request)

@@ -102,7 +102,7 @@ export interface NatsOrderStoreDeps {
   /**
    * The versions of `orders.created` published (ORDER_CREATED_VERSIONS):
    * `[1, 2]` during a migration (one atomic batch, the version 1 copy
-   * marked as having a version 2 twin), then `[2]`. Default `[1, 2]`.
+   * marked as having a version 2 twin), then `[2]` (the default).
    */
   versions?: readonly OrderCreatedVersion[]
   /** Deadline for everything one request asks of NATS. */
@@ -136,7 +136,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
   const now = deps.now ?? (() => new Date())
   const statusWaitMs = deps.statusWaitMs ?? 0
 
-  const versions = deps.versions ?? [1, 2]
+  const versions = deps.versions ?? [2]
 
   /** The order in each version published; version 1 keeps its message id from before version 2. */
   async function publishCreated(event: OrderCreated, correlationId: string): Promise<void> {
@@ -146,18 +146,21 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
       msgId: event.orderId,
     }
     const v2: OutgoingEvent = { subject: SUBJECTS.orderCreated, payload: event, msgId: `${event.orderId}:v2` }
+    const priority = event.priority ?? 'standard'
     try {
       if (versions.includes(1) && versions.includes(2)) {
         await publishAtomically(nc, [{ event: v1, headers: { [HEADERS.twinVersion]: '2' } }, { event: v2 }], {
           correlationId,
           timeoutMs,
           source: EVENT_SOURCES.order,
+          priority,
         })
       } else {
         await publishEvent(js, versions.includes(2) ? v2 : v1, {
           correlationId,
           timeoutMs,
           source: EVENT_SOURCES.order,
+          priority,
         })
       }
       metrics.eventsPublished.inc({ subject: SUBJECTS.orderCreated })

@@ -2,7 +2,13 @@ import type { KV } from '@nats-io/kv'
 import type { EventOf } from '../../schemas/events.ts'
 import { OrderStatusV1 } from '../../schemas/order-status.ts'
 import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
-import type { Handler, Handlers, MessageContext, RunningConsumer } from '../../shared/nats/consumer.ts'
+import {
+  combineConsumers,
+  type Handler,
+  type Handlers,
+  type MessageContext,
+  type RunningConsumer,
+} from '../../shared/nats/consumer.ts'
 import { createRecordWriter } from '../../shared/nats/record-writer.ts'
 import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
 import { startDurableConsumer, type NatsRuntime } from '../../shared/nats/runtime.ts'
@@ -11,12 +17,20 @@ import { applyEvent } from './domain.ts'
 /** The durable consumer behind the order-status bucket, wherever it runs. */
 export const PROJECTION_CONSUMER = 'order-status' satisfies SagaConsumerName
 
-/** Starts the projection: every order event, applied to the order-status bucket. */
-export function startProjection(rt: NatsRuntime, statusKv: KV): Promise<RunningConsumer> {
-  return startDurableConsumer(rt, {
-    durable: PROJECTION_CONSUMER,
-    handlers: createProjectionHandlers(statusKv),
-  })
+/** The express lane's projection consumer: express orders are projected ahead of a standard backlog. */
+export const PROJECTION_EXPRESS_CONSUMER = 'order-status-express' satisfies SagaConsumerName
+
+/** Starts the projection: every order event, both lanes, applied to the order-status bucket. */
+export async function startProjection(rt: NatsRuntime, statusKv: KV): Promise<RunningConsumer> {
+  const handlers = createProjectionHandlers(statusKv)
+  const standard = await startDurableConsumer(rt, { durable: PROJECTION_CONSUMER, handlers })
+  try {
+    const express = await startDurableConsumer(rt, { durable: PROJECTION_EXPRESS_CONSUMER, handlers })
+    return combineConsumers([standard, express])
+  } catch (error) {
+    await standard.stop()
+    throw error
+  }
 }
 
 /** Orders whose last written record the projection keeps, to write without reading first. */

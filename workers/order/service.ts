@@ -52,6 +52,7 @@ export async function startOrderService(
     verifier: createApiKeyVerifier(config.API_KEYS),
     limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     maxBodyBytes: config.ORDER_MAX_BODY_BYTES,
+    expressKeys: config.ORDER_EXPRESS_KEYS,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
     apiDocs: createApiDocsRoutes({ document: orderOpenApi, assets: swaggerUiAssets }),
   })

@@ -33,6 +33,7 @@ beforeAll(async () => {
 })
 const ctx: MessageContext = {
   correlationId: 'c',
+  priority: 'standard',
   deliveryCount: 1,
   logger: createLogger({ service: 't', level: 'silent' }),
 }

@@ -3,6 +3,7 @@ import { createObservabilityApp } from '../../shared/http/observability-routes.t
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
 import { startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
+import { combineConsumers } from '../../shared/nats/consumer.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { createGate } from '../../shared/resilience/gate.ts'
@@ -19,6 +20,7 @@ import { createPaymentHandlers } from './handlers.ts'
 import { addEntry, createReconciler } from './reconciliation.ts'
 
 export const PAYMENT_CONSUMER = 'payment' satisfies SagaConsumerName
+export const PAYMENT_EXPRESS_CONSUMER = 'payment-express' satisfies SagaConsumerName
 
 export async function startPaymentService(
   config: PaymentConfig,
@@ -131,17 +133,23 @@ export async function startPaymentService(
     maxBackoffMs: config.PAYMENT_RECONCILE_MAX_BACKOFF_MS,
     onPending: (count) => reconcilePending.set(count),
   })
-  const consumer = await startDurableConsumer(rt, {
-    durable: PAYMENT_CONSUMER,
-    handlers: createPaymentHandlers({
-      gateway,
-      decisions,
-      reconcile: (entry) => addEntry(reconciliationKv, entry, Date.now()),
-      tokens: await createTokenOpener(config.PAYMENT_TOKEN_PRIVATE_KEYS),
-      maxPauseMs: config.PAYMENT_MAX_PAUSE_MS,
-    }),
-    gate,
+  const handlers = createPaymentHandlers({
+    gateway,
+    decisions,
+    reconcile: (entry) => addEntry(reconciliationKv, entry, Date.now()),
+    tokens: await createTokenOpener(config.PAYMENT_TOKEN_PRIVATE_KEYS),
+    maxPauseMs: config.PAYMENT_MAX_PAUSE_MS,
   })
+  // Two lanes, one gate: an open breaker pauses both.
+  const standard = await startDurableConsumer(rt, { durable: PAYMENT_CONSUMER, handlers, gate })
+  let express
+  try {
+    express = await startDurableConsumer(rt, { durable: PAYMENT_EXPRESS_CONSUMER, handlers, gate })
+  } catch (error) {
+    await standard.stop()
+    throw error
+  }
+  const consumer = combineConsumers([standard, express])
   reconciler.start()
 
   const app = createObservabilityApp({
