@@ -21,6 +21,7 @@ let store: StockStore
 let reserve: Handler<typeof SUBJECTS.orderCreated>
 let release: Handler<typeof SUBJECTS.paymentFailed>
 let sell: Handler<typeof SUBJECTS.paymentCompleted>
+let cancelled: Handler<typeof SUBJECTS.orderCancelled>
 const ctx: MessageContext = {
   correlationId: 'c',
   priority: 'standard',
@@ -57,6 +58,7 @@ beforeAll(async () => {
   reserve = handlers[SUBJECTS.orderCreated]
   release = handlers[SUBJECTS.paymentFailed]
   sell = handlers[SUBJECTS.paymentCompleted]
+  cancelled = handlers[SUBJECTS.orderCancelled]
 })
 
 afterAll(async () => {
@@ -204,6 +206,31 @@ describe('inventory idempotency', () => {
     const events = await reserve(created(orderId, [{ sku: 'LEASE-A', quantity: 1 }]), ctx)
     expect(events.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
     expect(await view('LEASE-A')).toMatchObject({ reserved: 1 })
+  })
+
+  it('releases the holds of an order whose orders.created died mid-reservation when its deadline cancels it', async () => {
+    await store.setStock('DEAD-A', { onHand: 5, priceCents: 100 })
+    await store.setStock('DEAD-B', { onHand: 5, priceCents: 100 })
+    const orderId = '00000000-0000-4000-8000-000000000009'
+    const items = [
+      { sku: 'DEAD-A', quantity: 2 },
+      { sku: 'DEAD-B', quantity: 1 },
+    ]
+    // A delivery took its lease and one hold, then died; its message was dead-lettered.
+    expect(await store.claimReservation(orderId, 'dead-worker', -1, items)).toStrictEqual({ kind: 'claimed' })
+    expect((await store.takeHold('DEAD-A', orderId, 2)).kind).toBe('held')
+    expect(await view('DEAD-A')).toMatchObject({ reserved: 2 })
+
+    const deadline = { version: 1 as const, orderId, occurredAt: at, reason: 'deadline_exceeded' as const }
+    const events = await cancelled(deadline, ctx)
+    expect(events.map((e) => [e.subject, e.payload])).toMatchObject([
+      [SUBJECTS.inventoryReleased, { reason: 'deadline_exceeded', items }],
+    ])
+    expect(await view('DEAD-A')).toMatchObject({ onHand: 5, reserved: 0 })
+    expect(await view('DEAD-B')).toMatchObject({ onHand: 5, reserved: 0 })
+    // A replay of the dead letter later finds the order settled: no new hold.
+    expect(await reserve(created(orderId, items), ctx)).toStrictEqual([])
+    expect(await view('DEAD-A')).toMatchObject({ reserved: 0 })
   })
 
   it('refuses to set on-hand below what open orders hold', async () => {

@@ -211,7 +211,8 @@ export function createInventoryHandlers({
       event.reason === 'customer_request' || event.reason === 'deadline_exceeded'
         ? event.reason
         : 'payment_failed'
-    const at = now().getTime()
+    // Leases are wall-clock (claimReservation takes them with Date.now()).
+    const at = Date.now()
     const { before, after } = await store.transition(orderId, (current) => {
       if (current === null) return { ...emptyReservation(orderId), state: 'cancelled', updatedAt: stamp() }
       if (current.state === 'reserving' && (current.leaseUntil ?? 0) > at) return undefined
