@@ -58,6 +58,10 @@ export const DEFAULT_LIMITS: TopologyLimits = {
     [BUCKETS.decisions]: 1024 * MiB,
     // Only the orders still being checked with the processor: small.
     [BUCKETS.reconciliation]: 64 * MiB,
+    // Analytics: the facts of an order (~0.3 KB), 30 days.
+    [BUCKETS.analyticsOrders]: 1024 * MiB,
+    // Analytics: a minute's window (~1-20 KB with its skus), kept until removed.
+    [BUCKETS.analyticsWindows]: 1024 * MiB,
   },
 }
 
@@ -274,9 +278,14 @@ export const BUCKET_SPECS: Record<BucketName, BucketSpec> = {
   [BUCKETS.idempotency]: { ttlMs: 25 * HOUR_MS, history: 1 },
   [BUCKETS.stock]: { ttlMs: 0, history: 1 },
   [BUCKETS.reservations]: { ttlMs: 30 * DAY_MS, history: 1 },
-  [BUCKETS.decisions]: { ttlMs: 30 * DAY_MS, history: 1 },
+  // Outlives the order's status record (30 days): a cancel the intake lets through always finds who settled the order.
+  [BUCKETS.decisions]: { ttlMs: 35 * DAY_MS, history: 1 },
   // An entry is removed when settled; the TTL only bounds a forgotten one.
   [BUCKETS.reconciliation]: { ttlMs: 30 * DAY_MS, history: 1 },
+  // A fact older than this is not needed: the saga settles an order within ORDER_DEADLINE_MS.
+  [BUCKETS.analyticsOrders]: { ttlMs: 30 * DAY_MS, history: 1 },
+  // Windows are the history itself, and the active-generation pointer lives here: no TTL.
+  [BUCKETS.analyticsWindows]: { ttlMs: 0, history: 1 },
 }
 
 /**
