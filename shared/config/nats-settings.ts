@@ -59,6 +59,16 @@ export const natsSettings = {
     MiB,
     Number.MAX_SAFE_INTEGER,
   ),
+  KV_ANALYTICS_ORDERS_MAX_BYTES: intFromEnv(
+    DEFAULT_LIMITS.bucketMaxBytes[BUCKETS.analyticsOrders],
+    MiB,
+    Number.MAX_SAFE_INTEGER,
+  ),
+  KV_ANALYTICS_WINDOWS_MAX_BYTES: intFromEnv(
+    DEFAULT_LIMITS.bucketMaxBytes[BUCKETS.analyticsWindows],
+    MiB,
+    Number.MAX_SAFE_INTEGER,
+  ),
   /** How long a message is held and retried while NATS is unavailable (election, disconnect) before it counts as a failed delivery. */
   CONSUMER_UNAVAILABLE_RETRY_MS: intFromEnv(60_000, 0, 3_600_000),
   /** Upper bound on a graceful stop (SIGTERM/SIGINT): in-flight messages finish, the connection drains. */
@@ -84,6 +94,8 @@ export function toTopologyLimits(config: NatsSettingsConfig): TopologyLimits {
       [BUCKETS.reservations]: config.KV_RESERVATIONS_MAX_BYTES,
       [BUCKETS.decisions]: config.KV_DECISIONS_MAX_BYTES,
       [BUCKETS.reconciliation]: config.KV_RECONCILIATION_MAX_BYTES,
+      [BUCKETS.analyticsOrders]: config.KV_ANALYTICS_ORDERS_MAX_BYTES,
+      [BUCKETS.analyticsWindows]: config.KV_ANALYTICS_WINDOWS_MAX_BYTES,
     },
   }
 }

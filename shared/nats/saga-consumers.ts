@@ -13,6 +13,8 @@ export interface SagaConsumer {
   filters: readonly string[]
   /** See `EnsureConsumerOptions.splitFrom`. */
   splitFrom?: string
+  /** Overrides CONSUMER_MAX_ACK_PENDING; 1 delivers one message at a time, in stream order. */
+  maxAckPending?: number
 }
 
 /**
@@ -61,6 +63,19 @@ export const SAGA_CONSUMERS = {
   },
   'inventory-express': { filters: [express(SUBJECTS.orderCreated)] },
   'payment-express': { filters: [express(SUBJECTS.inventoryReserved)] },
+  // Both lanes in one consumer, one message at a time, in stream order: the
+  // analytics worker's exactly-once record is the highest stream sequence
+  // applied per window (docs/analytics.md).
+  analytics: {
+    filters: [
+      SUBJECTS.orderCreated,
+      SUBJECTS.paymentCompleted,
+      SUBJECTS.paymentFailed,
+      SUBJECTS.orderCancelled,
+      SUBJECTS.paymentRefunded,
+    ].flatMap((subject) => [subject, express(subject)]),
+    maxAckPending: 1,
+  },
 } as const satisfies Record<string, SagaConsumer>
 
 export type SagaConsumerName = keyof typeof SAGA_CONSUMERS
@@ -70,10 +85,11 @@ export const SAGA_CONSUMER_NAMES = Object.keys(SAGA_CONSUMERS) as SagaConsumerNa
 /** Creates or updates one saga consumer on ORDERS to its configuration in the table. */
 export function ensureSagaConsumer(jsm: JetStreamManager, name: SagaConsumerName, limits: TopologyLimits) {
   const spec: SagaConsumer = SAGA_CONSUMERS[name]
+  const own = spec.maxAckPending === undefined ? limits : { ...limits, maxAckPending: spec.maxAckPending }
   return ensureConsumer(
     jsm,
     STREAMS.orders.name,
-    durableConsumerConfig(name, spec.filters, limits),
+    durableConsumerConfig(name, spec.filters, own),
     spec.splitFrom === undefined ? {} : { splitFrom: spec.splitFrom },
   )
 }

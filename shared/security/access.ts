@@ -32,6 +32,8 @@ export interface Grant {
   publishes: readonly (Subject | `${Subject}${typeof EXPRESS_SUFFIX}` | typeof DEADLINE_SCHEDULES)[]
   consumers: readonly SagaConsumerName[]
   buckets: Partial<Record<BucketName, BucketAccess>>
+  /** Reads messages of ORDERS by sequence or time (direct get): the analytics replay. */
+  readsOrders?: boolean
 }
 
 /** The express lane's subject of an event. */
@@ -97,6 +99,13 @@ export const GRANTS = {
       [BUCKETS.reconciliation]: 'write',
     },
   },
+  analytics: {
+    purpose: 'analytics worker: order figures per minute; reads ORDERS by sequence to replay',
+    publishes: [],
+    consumers: ['analytics'],
+    buckets: { [BUCKETS.analyticsOrders]: 'write', [BUCKETS.analyticsWindows]: 'write' },
+    readsOrders: true,
+  },
 } as const satisfies Record<string, Grant>
 
 export type ServiceIdentity = keyof typeof GRANTS
@@ -160,6 +169,7 @@ export function permissionsOf(identity: ServiceIdentity, publicKey: string): Per
     const deadLetters = filters.length === 0 ? STREAMS.orders.subjects : filters
     for (const s of deadLetters) publish.add(toDeadLetterSubject(s))
   }
+  if (grant.readsOrders === true) publish.add(`${API}.DIRECT.GET.${ORDERS}`)
   for (const [bucket, access] of Object.entries(grant.buckets)) {
     if (access !== undefined) for (const s of bucketSubjects(bucket, access)) publish.add(s)
   }

@@ -24,6 +24,8 @@ export interface SagaStackOptions {
   projection?: 'in-order' | 'own-service'
   /** Output lines kept per process (default 5000). */
   maxLines?: number
+  /** Also start the analytics worker, with this added to its environment. */
+  analytics?: Record<string, string>
 }
 
 export interface OrderView {
@@ -101,7 +103,17 @@ async function startSagaServices(nats: NatsTarget, opts: SagaStackOptions) {
       PAYMENT_RETRY_INITIAL_DELAY_MS: '50',
       ...paymentEnv,
     })
-    return { gateway, order, inventories, payment, started, ...createSagaClient(order, inventories, gateway) }
+    const analytics = opts.analytics && (await start('analytics', { ...natsEnv, ...opts.analytics }))
+    return {
+      gateway,
+      order,
+      inventories,
+      payment,
+      analytics,
+      natsEnv,
+      started,
+      ...createSagaClient(order, inventories, gateway),
+    }
   } catch (error) {
     await Promise.allSettled(started.map((s) => s.handle.kill()))
     throw error

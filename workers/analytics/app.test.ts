@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest'
+import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
+import { createLogger } from '../../shared/observability/logger.ts'
+import { createMetrics } from '../../shared/observability/metrics.ts'
+import { createAnalyticsMetrics } from './analytics-metrics.ts'
+import { createAnalyticsApp, type SummaryRange } from './app.ts'
+import { createWindowFeed } from './feed.ts'
+import { createLiveApplier } from './handlers.ts'
+import type { WindowRecord } from './records.ts'
+import { mergeWindows, toTotals, toWindowView } from './summary.ts'
+import { addContribution, emptyWindow } from './windows.ts'
+
+const NOW = new Date('2026-01-01T10:30:20Z')
+const MINUTE = Date.parse('2026-01-01T10:05:00Z')
+
+async function setup({ maxClients = 2 } = {}) {
+  const metrics = createMetrics('analytics')
+  const feed = createWindowFeed({ maxClients })
+  const asked: SummaryRange[] = []
+  const window = addContribution(emptyWindow(MINUTE), { minute: MINUTE, created: true }, 3) as WindowRecord
+  const app = createAnalyticsApp({
+    logger: createLogger({ service: 'analytics', level: 'silent' }),
+    metrics,
+    checkReady: () => Promise.resolve({ ok: true }),
+    verifier: await createTestVerifier(),
+    limiter: createRateLimiter({ perSecond: 100, burst: 100 }),
+    feed,
+    maxRangeMs: 24 * 3_600_000,
+    streamIntervalMs: 10,
+    heartbeatMs: 1_000,
+    now: () => NOW,
+    summarize: (range) => {
+      asked.push(range)
+      return Promise.resolve({
+        from: new Date(range.fromMinute).toISOString(),
+        to: new Date(range.toMinute).toISOString(),
+        generation: 'g1',
+        totals: toTotals(mergeWindows([window]), range.top),
+        windows: [toWindowView(window, range.top)],
+      })
+    },
+  })
+  return { app, feed, asked, metrics }
+}
+
+const get = (
+  app: Awaited<ReturnType<typeof setup>>['app'],
+  path: string,
+  key: 'ops' | 'alice' | null = 'ops',
+) => app.request(path, { headers: key === null ? {} : bearer(key) })
+
+describe('GET /analytics/summary', () => {
+  it('wants an admin key: 401 without one, 403 with a client key', async () => {
+    const { app } = await setup()
+    expect((await get(app, '/analytics/summary', null)).status).toBe(401)
+    expect((await get(app, '/analytics/summary', 'alice')).status).toBe(403)
+    expect((await get(app, '/analytics/summary')).status).toBe(200)
+  })
+
+  it('answers the range aligned to minutes: from rounded down, to rounded up (exclusive)', async () => {
+    const { app, asked } = await setup()
+    const res = await get(app, '/analytics/summary?from=2026-01-01T10:05:30Z&to=2026-01-01T10:07:01Z&top=3')
+    expect(res.status).toBe(200)
+    expect(asked).toStrictEqual([
+      { fromMinute: MINUTE, toMinute: Date.parse('2026-01-01T10:08:00Z'), top: 3 },
+    ])
+    const body = (await res.json()) as { totals: { created: number }; windows: { minute: string }[] }
+    expect(body.totals.created).toBe(1)
+    expect(body.windows.map((w) => w.minute)).toStrictEqual(['2026-01-01T10:05:00.000Z'])
+  })
+
+  it('defaults to the hour up to the current minute, included', async () => {
+    const { app, asked } = await setup()
+    expect((await get(app, '/analytics/summary')).status).toBe(200)
+    expect(asked).toStrictEqual([
+      {
+        fromMinute: Date.parse('2026-01-01T09:31:00Z'),
+        toMinute: Date.parse('2026-01-01T10:31:00Z'),
+        top: 10,
+      },
+    ])
+  })
+
+  it.each([
+    ['from=yesterday', 'invalid_query'],
+    ['from=2026-01-01T10:00:00Z&to=2026-01-01T09:00:00Z', 'invalid_range'],
+    ['from=2025-12-01T00:00:00Z&to=2026-01-01T00:00:00Z', 'range_too_long'],
+    ['top=0', 'invalid_query'],
+    ['top=101', 'invalid_query'],
+    ['form=2026-01-01T10:00:00Z', 'invalid_query'],
+  ])('refuses %s with 400 %s', async (query, error) => {
+    const { app, asked } = await setup()
+    const res = await get(app, `/analytics/summary?${query}`)
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({ error, message: expect.any(String) })
+    expect(asked).toStrictEqual([])
+  })
+})
+
+describe('GET /analytics/stream', () => {
+  it('sends each window a worker changed as a `window` event', async () => {
+    const { app, feed, metrics } = await setup()
+    const res = await get(app, '/analytics/stream')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('Content-Type')).toMatch(/^text\/event-stream/)
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const apply = createLiveApplier({
+      store: {
+        record: () => Promise.resolve({ minute: MINUTE, created: true }),
+        apply: (_g, c, seq) => Promise.resolve(addContribution(emptyWindow(c.minute), c, seq)),
+      },
+      generation: 'g1',
+      metrics: createAnalyticsMetrics(metrics),
+      feed,
+    })
+    await apply({ kind: 'created', orderId: 'x', at: MINUTE, items: [] }, 9)
+    let text = ''
+    const decoder = new TextDecoder()
+    while (!text.includes('event: window')) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value)
+    }
+    expect(text).toContain('event: ready')
+    const block = text.split('\n\n').find((b) => b.includes('event: window')) ?? ''
+    expect(block).toContain('id: 1')
+    const data = /^data: (.*)$/m.exec(block)?.[1] ?? '{}'
+    expect(JSON.parse(data)).toMatchObject({ minute: '2026-01-01T10:05:00.000Z', created: 1 })
+    await reader.cancel()
+    expect(await metrics.registry.getSingleMetricAsString('analytics_events_total')).toContain(
+      'analytics_events_total{kind="created",outcome="applied",service="analytics"} 1',
+    )
+  })
+
+  it('answers 503 beyond the client cap, and ends every stream when the feed closes', async () => {
+    const { app, feed } = await setup({ maxClients: 1 })
+    const first = await get(app, '/analytics/stream')
+    expect(first.status).toBe(200)
+    const second = await get(app, '/analytics/stream')
+    expect(second.status).toBe(503)
+    expect(second.headers.get('Retry-After')).toBe('5')
+    feed.close()
+    const text = await first.text()
+    expect(text).toContain('event: ready')
+  })
+})
+
+describe('the rest of the surface', () => {
+  it('serves GET /, /health, /ready and /metrics without a key', async () => {
+    const { app } = await setup()
+    const index = await get(app, '/', null)
+    expect(await index.json()).toMatchObject({
+      service: 'analytics',
+      routes: expect.arrayContaining(['GET /analytics/summary', 'GET /analytics/stream']),
+    })
+    for (const path of ['/health', '/ready', '/metrics'])
+      expect((await get(app, path, null)).status).toBe(200)
+  })
+
+  it('refuses a body over the limit', async () => {
+    const { app } = await setup()
+    const res = await app.request('/analytics/summary', {
+      method: 'GET',
+      headers: { ...bearer('ops'), 'Content-Length': String(1024 * 1024) },
+    })
+    expect(res.status).toBe(413)
+  })
+})

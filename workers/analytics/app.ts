@@ -1,0 +1,169 @@
+/*
+ * The analytics worker's HTTP surface: `GET /analytics/summary` (JSON),
+ * `GET /analytics/stream` (Server-Sent Events of window updates), both for an
+ * admin API key (analytics is operator data); `GET /`, `/health`, `/ready`,
+ * `/metrics` open like every service's.
+ */
+import { Hono } from 'hono'
+import { streamSSE } from 'hono/streaming'
+import * as v from 'valibot'
+import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
+import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
+import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
+import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
+import {
+  createObservabilityRoutes,
+  httpMetrics,
+  SMALL_BODY_BYTES,
+  type Readiness,
+} from '../../shared/http/observability-routes.ts'
+import type { RateLimiter } from '../../shared/http/rate-limit.ts'
+import { serviceIndex } from '../../shared/http/service-index.ts'
+import { toIssueViews } from '../../shared/http/validation-issues.ts'
+import { isNatsUnavailable } from '../../shared/nats/errors.ts'
+import type { Logger } from '../../shared/observability/logger.ts'
+import type { Metrics } from '../../shared/observability/metrics.ts'
+import { MINUTE_MS, toMinute } from './domain.ts'
+import type { WindowFeed } from './feed.ts'
+import type { Totals, WindowView } from './summary.ts'
+
+export interface SummaryRange {
+  fromMinute: number
+  toMinute: number
+  top: number
+}
+
+export interface Summary {
+  /** First minute, inclusive (ISO 8601). */
+  from: string
+  /** Last minute, exclusive. */
+  to: string
+  generation: string
+  totals: Totals
+  /** The minutes of the range that have anything, in order. */
+  windows: WindowView[]
+}
+
+export interface AnalyticsAppDeps {
+  logger: Logger
+  metrics: Metrics
+  checkReady: () => Promise<Readiness>
+  /** API keys (API_KEYS): the analytics routes want an admin key. */
+  verifier: ApiKeyVerifier
+  limiter: RateLimiter
+  summarize: (range: SummaryRange) => Promise<Summary>
+  feed: WindowFeed
+  maxRangeMs: number
+  streamIntervalMs: number
+  heartbeatMs: number
+  now?: () => Date
+}
+
+const IsoTime = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp, e.g. 2026-01-01T10:00:00Z'))
+const SummaryQuerySchema = v.strictObject({
+  from: v.optional(IsoTime),
+  to: v.optional(IsoTime),
+  top: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,3}$/, 'must be an integer from 1 to 100'),
+      v.transform(Number),
+      v.minValue(1, 'must be an integer from 1 to 100'),
+      v.maxValue(100, 'must be an integer from 1 to 100'),
+    ),
+  ),
+})
+
+/** Without `from`: the hour before `to`; without `to`: up to the current minute, included. */
+const DEFAULT_RANGE_MS = 60 * MINUTE_MS
+const DEFAULT_TOP = 10
+
+export function createAnalyticsApp(deps: AnalyticsAppDeps) {
+  const { logger, metrics, verifier, limiter, feed, now = () => new Date() } = deps
+  const app = new Hono<AuthEnv>()
+  app.use(httpMetrics(metrics))
+  app.use(limitDeclaredBody(SMALL_BODY_BYTES))
+  app.use('/analytics/*', requireApiKey({ verifier, roles: ['admin'], limiter }))
+  app.use(limitBody(SMALL_BODY_BYTES, { hold: hasApiKey }))
+  app.get('/', serviceIndex('analytics', app))
+  app.route('/', createObservabilityRoutes({ metrics, checkReady: deps.checkReady }))
+
+  app.get('/analytics/summary', async (c) => {
+    const parsed = v.safeParse(SummaryQuerySchema, c.req.query())
+    if (!parsed.success) {
+      const issues = toIssueViews(parsed.issues)
+      const first = issues[0]
+      return c.json(
+        {
+          error: 'invalid_query',
+          message: `${first?.path ?? 'query'}: ${first?.message ?? 'invalid'}`,
+          issues,
+        },
+        400,
+      )
+    }
+    const { from, to, top = DEFAULT_TOP } = parsed.output
+    const end = Math.ceil((to === undefined ? now().getTime() + 1 : Date.parse(to)) / MINUTE_MS) * MINUTE_MS
+    const start = toMinute(from === undefined ? end - DEFAULT_RANGE_MS : Date.parse(from))
+    if (start >= end) return c.json({ error: 'invalid_range', message: 'from must be before to' }, 400)
+    if (end - start > deps.maxRangeMs)
+      return c.json(
+        {
+          error: 'range_too_long',
+          message: `a summary covers at most ${deps.maxRangeMs / MINUTE_MS} minutes (ANALYTICS_SUMMARY_MAX_RANGE_MS)`,
+        },
+        400,
+      )
+    return c.json(await deps.summarize({ fromMinute: start, toMinute: end, top }))
+  })
+
+  app.get('/analytics/stream', (c) => {
+    const pending = new Map<string, WindowView>()
+    const subscription = feed.subscribe((view) => pending.set(view.minute, view))
+    if (subscription === null) {
+      c.header('Retry-After', '5')
+      return c.json({ error: 'unavailable', message: 'too many stream clients; retry later' }, 503)
+    }
+    return streamSSE(c, async (stream) => {
+      stream.onAbort(() => subscription.cancel())
+      let id = 0
+      let quietSince = Date.now()
+      await stream.writeSSE({ event: 'ready', data: JSON.stringify({ intervalMs: deps.streamIntervalMs }) })
+      for (;;) {
+        const ended = await Promise.race([
+          subscription.closed.then(() => true),
+          stream.sleep(deps.streamIntervalMs).then(() => false),
+        ])
+        if (ended || stream.aborted || stream.closed) break
+        if (pending.size > 0) {
+          const views = [...pending.values()].sort((a, b) => (a.minute < b.minute ? -1 : 1))
+          pending.clear()
+          for (const view of views)
+            await stream.writeSSE({ event: 'window', id: String(++id), data: JSON.stringify(view) })
+          quietSince = Date.now()
+        } else if (Date.now() - quietSince >= deps.heartbeatMs) {
+          await stream.write(': keep-alive\n\n')
+          quietSince = Date.now()
+        }
+      }
+      subscription.cancel()
+    })
+  })
+
+  app.notFound(notFound)
+  app.onError(
+    createErrorHandler({
+      logger,
+      known: (error, c) => {
+        if (!isNatsUnavailable(error)) return undefined
+        logger.warn({ err: error, path: c.req.path }, 'NATS unavailable; answering 503')
+        c.header('Retry-After', '1')
+        return c.json(
+          { error: 'unavailable', message: 'the analytics store is not answering; retry shortly' },
+          503,
+        )
+      },
+    }),
+  )
+  return app
+}

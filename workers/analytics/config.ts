@@ -1,0 +1,46 @@
+import * as v from 'valibot'
+import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import { natsSettings } from '../../shared/config/nats-settings.ts'
+import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
+import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
+
+const DAY_MS = 86_400_000
+
+export const AnalyticsConfigSchema = v.object({
+  PORT: intFromEnv(3005, 0, 65535),
+  HOST: bindHostFromEnv,
+  LOG_LEVEL: logLevelFromEnv,
+  ...natsSettings,
+  /** `<id>:<role>:<sha256 hex>` entries, comma or newline separated; the analytics routes want an admin key. Or API_KEYS_FILE. */
+  API_KEYS: apiKeysFromEnv,
+  /**
+   * Rebuild the windows from the minute of this time on (ISO 8601) before
+   * consuming, into a fresh generation that then replaces the active one.
+   * `analytics --from <time>` sets it. Every start with it set rebuilds again.
+   */
+  ANALYTICS_REPLAY_FROM: v.optional(
+    v.pipe(
+      v.string(),
+      v.isoTimestamp('must be an ISO 8601 timestamp, e.g. 2026-01-01T00:00:00Z'),
+      v.transform((s) => new Date(s)),
+    ),
+  ),
+  /** A replay reads events stored this long before its first minute (clocks of publishers and server). */
+  ANALYTICS_REPLAY_MARGIN_MS: intFromEnv(60_000, 0, DAY_MS),
+  /** Longest range one GET /analytics/summary may ask for. */
+  ANALYTICS_SUMMARY_MAX_RANGE_MS: intFromEnv(DAY_MS, 60_000, 31 * DAY_MS),
+  /** Server-Sent Events clients at once (GET /analytics/stream); more get 503. */
+  ANALYTICS_STREAM_MAX_CLIENTS: intFromEnv(100, 1, 10_000),
+  /** A stream client gets the windows that changed at most this often. */
+  ANALYTICS_STREAM_INTERVAL_MS: intFromEnv(250, 10, 60_000),
+  /** A comment line keeps an idle stream open through proxies. */
+  ANALYTICS_STREAM_HEARTBEAT_MS: intFromEnv(15_000, 1_000, 300_000),
+  /** Admin reads per key id and failed attempts per client address, in this process only. */
+  ...rateLimitSettings,
+})
+
+export type AnalyticsConfig = v.InferOutput<typeof AnalyticsConfigSchema>
+
+export function loadAnalyticsConfig(env: Readonly<Record<string, string | undefined>>): AnalyticsConfig {
+  return loadConfig(AnalyticsConfigSchema, env)
+}

@@ -1,0 +1,62 @@
+import { headers } from '@nats-io/nats-core'
+import { describe, expect, it } from 'vitest'
+import { decodeStored } from './decode.ts'
+
+const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value))
+const created = {
+  version: 2,
+  orderId: '0190f0f0-0000-7000-8000-00000000000a',
+  occurredAt: '2026-01-01T10:00:00.000Z',
+  customer: { id: 'c' },
+  items: [{ sku: 'MUG', quantity: 1 }],
+  sealedPaymentToken: 'sealed.v1.x',
+}
+const withHeaders = (entries: Record<string, string>) => {
+  const h = headers()
+  for (const [k, v] of Object.entries(entries)) h.set(k, v)
+  return h
+}
+
+describe('decodeStored (the replay reads what the live consumer reads)', () => {
+  it('reads an event of either lane', () => {
+    for (const subject of ['orders.created', 'orders.created.express']) {
+      const decoded = decodeStored({
+        subject,
+        header: withHeaders({ 'Event-Version': '2' }),
+        data: encode(created),
+      })
+      expect(decoded).toMatchObject({
+        ok: true,
+        subject: 'orders.created',
+        event: { orderId: created.orderId },
+      })
+    }
+  })
+
+  it.each([
+    [
+      'a schedule holder',
+      'orders.deadlines.x',
+      { 'Nats-Schedule': '@at 2026-01-01T00:00:00Z' },
+      created,
+      'schedule',
+    ],
+    ['a subject analytics does not read', 'inventory.reserved', {}, created, 'not read'],
+    ['a version it does not read', 'orders.created', { 'Event-Version': '9' }, created, 'version not read'],
+    [
+      'a v1 copy whose v2 twin is read',
+      'orders.created',
+      { 'Event-Version': '1', 'Event-Twin-Version': '2' },
+      created,
+      'twin read instead',
+    ],
+    ['bad JSON', 'orders.created', {}, undefined, 'malformed json'],
+    ['a schema violation', 'orders.created', {}, { ...created, items: [] }, 'schema violation'],
+  ])('skips %s', (_name, subject, entries, payload, skipped) => {
+    const data = payload === undefined ? new TextEncoder().encode('{') : encode(payload)
+    expect(decodeStored({ subject, header: withHeaders(entries), data })).toStrictEqual({
+      ok: false,
+      skipped,
+    })
+  })
+})

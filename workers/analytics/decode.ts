@@ -1,0 +1,46 @@
+/*
+ * A stored message of ORDERS as the replay reads it (direct get, no
+ * consumer): the same decisions the consumer loop (shared/nats/consumer.ts)
+ * takes for the analytics consumer, so a replay counts exactly what the live
+ * consumer counted. Skipped: schedule holders, subjects analytics does not
+ * read, versions this code does not read, a copy whose twin in another
+ * version is read instead, and poison (bad JSON, schema violations: the live
+ * consumer dead-letters those).
+ */
+import type { MsgHdrs } from '@nats-io/nats-core'
+import * as v from 'valibot'
+import { EVENT_SCHEMAS, EVENT_VERSIONS, type EventOf } from '../../schemas/events.ts'
+import { HEADERS, splitLane } from '../../schemas/subjects.ts'
+import { SCHEDULE_HEADERS } from '../../shared/nats/schedule.ts'
+import { ANALYTICS_SUBJECTS, type AnalyticsSubject } from './domain.ts'
+
+export type Decoded =
+  { ok: true; subject: AnalyticsSubject; event: EventOf<AnalyticsSubject> } | { ok: false; skipped: string }
+
+const READ: readonly string[] = ANALYTICS_SUBJECTS
+
+export function decodeStored(message: { subject: string; header?: MsgHdrs; data: Uint8Array }): Decoded {
+  const { header } = message
+  if (header?.has(SCHEDULE_HEADERS.schedule) === true) return { ok: false, skipped: 'schedule' }
+  // An express order's event is read like any other of its subject.
+  const subject = splitLane(message.subject).subject as AnalyticsSubject
+  if (!READ.includes(subject)) return { ok: false, skipped: 'not read' }
+  const given = header?.get(HEADERS.eventVersion) ?? ''
+  if (given !== '') {
+    const version = Number(given)
+    if (Number.isInteger(version) && !EVENT_VERSIONS[subject].includes(version))
+      return { ok: false, skipped: 'version not read' }
+    const twin = Number(header?.get(HEADERS.twinVersion) || Number.NaN)
+    if (Number.isInteger(twin) && twin !== version && EVENT_VERSIONS[subject].includes(twin))
+      return { ok: false, skipped: 'twin read instead' }
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(new TextDecoder().decode(message.data))
+  } catch {
+    return { ok: false, skipped: 'malformed json' }
+  }
+  const parsed = v.safeParse(EVENT_SCHEMAS[subject], raw)
+  if (!parsed.success) return { ok: false, skipped: 'schema violation' }
+  return { ok: true, subject, event: parsed.output }
+}

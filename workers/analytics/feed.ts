@@ -1,0 +1,47 @@
+/*
+ * Window updates for the Server-Sent Events route: the worker publishes each
+ * window it changed, every subscriber gets it. Bounded: at most `maxClients`
+ * subscribers; closing the feed ends every subscription (shutdown).
+ */
+import type { WindowView } from './summary.ts'
+
+export interface Subscription {
+  /** Resolves when the feed closes (shutdown) or `cancel` is called. */
+  closed: Promise<void>
+  cancel(): void
+}
+
+export interface WindowFeed {
+  publish(view: WindowView): void
+  /** Null when `maxClients` are subscribed already, or the feed is closed. */
+  subscribe(onView: (view: WindowView) => void): Subscription | null
+  size(): number
+  close(): void
+}
+
+export function createWindowFeed({ maxClients }: { maxClients: number }): WindowFeed {
+  const subscribers = new Map<(view: WindowView) => void, () => void>()
+  let closed = false
+  return {
+    publish(view) {
+      for (const onView of subscribers.keys()) onView(view)
+    },
+    subscribe(onView) {
+      if (closed || subscribers.size >= maxClients) return null
+      let end: () => void = () => undefined
+      const ended = new Promise<void>((resolve) => (end = resolve))
+      subscribers.set(onView, end)
+      const cancel = () => {
+        subscribers.delete(onView)
+        end()
+      }
+      return { closed: ended, cancel }
+    },
+    size: () => subscribers.size,
+    close() {
+      closed = true
+      for (const end of subscribers.values()) end()
+      subscribers.clear()
+    },
+  }
+}

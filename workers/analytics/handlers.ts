@@ -1,0 +1,62 @@
+/*
+ * The live consumer's handlers: every event the `analytics` consumer
+ * delivers (one at a time, in stream order) is recorded on its order and
+ * added to its window of the active generation; the window it changed goes
+ * to the stream clients. A delivery of an event already applied changes
+ * nothing (see store.ts and docs/analytics.md).
+ */
+import { SUBJECTS } from '../../schemas/subjects.ts'
+import type { Handler, Handlers } from '../../shared/nats/consumer.ts'
+import type { AnalyticsMetrics } from './analytics-metrics.ts'
+import { toAnalyticsEvent, type AnalyticsEvent, type AnalyticsSubject } from './domain.ts'
+import type { WindowFeed } from './feed.ts'
+import type { AnalyticsStore } from './store.ts'
+import { toWindowView } from './summary.ts'
+
+/** Top skus in a streamed window update. */
+export const STREAM_TOP_SKUS = 10
+
+export type ApplyEvent = (event: AnalyticsEvent, seq: number) => Promise<void>
+
+export function createLiveApplier({
+  store,
+  generation,
+  metrics,
+  feed,
+}: {
+  store: Pick<AnalyticsStore, 'record' | 'apply'>
+  generation: string
+  metrics: AnalyticsMetrics
+  feed: Pick<WindowFeed, 'publish'>
+}): ApplyEvent {
+  return async (event, seq) => {
+    const contribution = await store.record(event, seq)
+    if (contribution === null) return metrics.skipped(event, 'repeated')
+    const window = await store.apply(generation, contribution, seq)
+    if (window === null) return metrics.skipped(event, 'redelivered')
+    metrics.applied(event, contribution, seq)
+    feed.publish(toWindowView(window, STREAM_TOP_SKUS))
+  }
+}
+
+/** A bug, not a fault: the consumer loop always passes the message's stream sequence. */
+export class MissingSequenceError extends Error {
+  override readonly name = 'MissingSequenceError'
+}
+
+export function createAnalyticsHandlers(apply: ApplyEvent): Handlers {
+  const handle =
+    <S extends AnalyticsSubject>(subject: S): Handler<S> =>
+    async (event, ctx) => {
+      if (ctx.streamSequence === undefined) throw new MissingSequenceError('no stream sequence for the event')
+      await apply(toAnalyticsEvent(subject, event), ctx.streamSequence)
+      return []
+    }
+  return {
+    [SUBJECTS.orderCreated]: handle(SUBJECTS.orderCreated),
+    [SUBJECTS.paymentCompleted]: handle(SUBJECTS.paymentCompleted),
+    [SUBJECTS.paymentFailed]: handle(SUBJECTS.paymentFailed),
+    [SUBJECTS.orderCancelled]: handle(SUBJECTS.orderCancelled),
+    [SUBJECTS.paymentRefunded]: handle(SUBJECTS.paymentRefunded),
+  }
+}

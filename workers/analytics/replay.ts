@@ -1,0 +1,190 @@
+/*
+ * `analytics --from <time>`: rebuilds every window from the minute of <time>
+ * on, from the stream, into a fresh generation, then makes it the active one.
+ *
+ * 1. Read ORDERS by sequence (direct get: no consumer) from the first message
+ *    stored at or after `cutoff - margin` (or from where the durable consumer
+ *    got to, if it is behind that) up to the stream's last sequence L at the
+ *    start. Each event goes through the same rules as the live consumer: its
+ *    fact is recorded on the order (idempotent) and its contribution, from
+ *    the facts of lower sequences, goes into the new windows when its event
+ *    time is at or after the cutoff minute.
+ * 2. Copy the active generation's windows before the cutoff into the new one
+ *    (their high-water sequences with them), write the rebuilt ones, and swap
+ *    the active pointer by compare-and-set.
+ * 3. The live consumer then goes on from where it was: every event up to L
+ *    that it had not acked is already in the new windows, and a window's
+ *    high-water sequence makes it skip it (the consumer delivers one at a time
+ *    in stream order); older windows get late events as before.
+ * 4. The previous generation's windows are removed.
+ *
+ * Run it with no other analytics process writing (it runs in the worker's own
+ * start, before its consumer starts).
+ */
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  type StoredMsg,
+} from '@nats-io/jetstream'
+import { STREAMS } from '../../schemas/subjects.ts'
+import type { Logger } from '../../shared/observability/logger.ts'
+import { decodeStored } from './decode.ts'
+import { toAnalyticsEvent, toMinute } from './domain.ts'
+import type { WindowRecord } from './records.ts'
+import type { AnalyticsStore } from './store.ts'
+import { addContribution, emptyWindow, minuteOfKey } from './windows.ts'
+
+export interface ReplayDeps {
+  jsm: JetStreamManager
+  store: AnalyticsStore
+  logger: Logger
+  /** The live durable consumer (its ack floor bounds where the replay starts). */
+  durable: string
+  /** Read events stored this long before the cutoff minute (clock skew between publishers and the server). */
+  marginMs: number
+  batchSize?: number
+  now?: () => Date
+}
+
+export interface ReplayReport {
+  generation: string
+  previous: string | null
+  cutoff: string
+  fromSeq: number
+  toSeq: number
+  events: number
+  rebuilt: number
+  copied: number
+  removed: number
+}
+
+const ORDERS = STREAMS.orders.name
+
+/** A generation id: time-ordered, unique enough for one swap at a time. */
+export function newGeneration(now: Date): string {
+  const random = Math.floor(Math.random() * 36 ** 3).toString(36)
+  return `g${now.getTime().toString(36)}${random}`
+}
+
+export class ReplaySwapError extends Error {
+  override readonly name = 'ReplaySwapError'
+}
+
+export async function replayWindows(deps: ReplayDeps, from: Date): Promise<ReplayReport> {
+  const { jsm, store, logger, durable, marginMs, batchSize = 512, now = () => new Date() } = deps
+  const active = await store.readMeta()
+  const cutoff = toMinute(from.getTime())
+  const last = (await jsm.streams.info(ORDERS)).state.last_seq
+  const first = await jsm.direct.getMessage(ORDERS, { start_time: new Date(cutoff - marginMs) })
+  const ackFloor = await consumerAckFloor(jsm, durable)
+  const fromSeq = Math.min(first?.seq ?? last + 1, ackFloor + 1)
+  const generation = newGeneration(now())
+  logger.info(
+    { cutoff: new Date(cutoff).toISOString(), fromSeq, toSeq: last, generation },
+    'replay: rebuilding windows',
+  )
+
+  const rebuilt = new Map<number, WindowRecord>()
+  let events = 0
+  await readRange(jsm, fromSeq, last, batchSize, async (msg) => {
+    const decoded = decodeStored(msg)
+    if (!decoded.ok) return
+    events++
+    const contribution = await store.record(toAnalyticsEvent(decoded.subject, decoded.event), msg.seq)
+    if (contribution === null || contribution.minute < cutoff) return
+    const window = rebuilt.get(contribution.minute) ?? emptyWindow(contribution.minute)
+    rebuilt.set(contribution.minute, addContribution(window, contribution, msg.seq) ?? window)
+  })
+
+  let copied = 0
+  const previous = active?.value.generation ?? null
+  if (previous !== null) {
+    for (const key of await store.windowKeys(previous)) {
+      if ((minuteOfKey(key) ?? cutoff) >= cutoff) continue
+      const window = await store.readWindow(key)
+      if (window === null) continue
+      await store.putWindow(generation, window)
+      copied++
+    }
+  }
+  for (const window of rebuilt.values()) await store.putWindow(generation, window)
+  const swapped = await store.swapMeta(active, {
+    generation,
+    since: now().toISOString(),
+    replayedFrom: new Date(cutoff).toISOString(),
+  })
+  if (!swapped)
+    throw new ReplaySwapError(
+      'the active generation changed during the replay (another analytics process?); nothing was swapped',
+    )
+
+  let removed = 0
+  if (previous !== null) {
+    for (const key of await store.windowKeys(previous)) {
+      await store.removeWindow(key)
+      removed++
+    }
+  }
+  const report: ReplayReport = {
+    generation,
+    previous,
+    cutoff: new Date(cutoff).toISOString(),
+    fromSeq,
+    toSeq: last,
+    events,
+    rebuilt: rebuilt.size,
+    copied,
+    removed,
+  }
+  logger.info({ ...report }, 'replay: windows rebuilt and swapped')
+  return report
+}
+
+export class ReplayIncompleteError extends Error {
+  override readonly name = 'ReplayIncompleteError'
+}
+
+/**
+ * Hands every message of ORDERS from `fromSeq` to `toSeq` to `onMessage`, in
+ * order. A direct get may be answered by a replica that lags: a batch that
+ * comes back empty before `toSeq` is asked again, a few times.
+ */
+async function readRange(
+  jsm: JetStreamManager,
+  fromSeq: number,
+  toSeq: number,
+  batchSize: number,
+  onMessage: (msg: StoredMsg) => Promise<void>,
+): Promise<void> {
+  let empty = 0
+  for (let seq = fromSeq; seq <= toSeq;) {
+    let read = 0
+    try {
+      for await (const msg of await jsm.direct.getBatch(ORDERS, { seq, batch: batchSize })) {
+        if (msg.seq > toSeq) return
+        read++
+        seq = msg.seq + 1
+        await onMessage(msg)
+      }
+    } catch (error) {
+      if (read > 0) throw error
+    }
+    if (read > 0) {
+      empty = 0
+      continue
+    }
+    if (++empty > 5)
+      throw new ReplayIncompleteError(`ORDERS gave no message from sequence ${seq} to ${toSeq}`)
+    await new Promise((resolve) => setTimeout(resolve, 200 * empty))
+  }
+}
+
+async function consumerAckFloor(jsm: JetStreamManager, durable: string): Promise<number> {
+  try {
+    return (await jsm.consumers.info(ORDERS, durable)).ack_floor.stream_seq
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound) return 0
+    throw error
+  }
+}

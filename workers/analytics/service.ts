@@ -1,0 +1,100 @@
+import { BUCKETS } from '../../schemas/subjects.ts'
+import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
+import type { ConnectFn } from '../../shared/nats/connect.ts'
+import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
+import { openBucket, startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
+import type { Logger } from '../../shared/observability/logger.ts'
+import type { Metrics } from '../../shared/observability/metrics.ts'
+import { createAnalyticsMetrics } from './analytics-metrics.ts'
+import { createAnalyticsApp } from './app.ts'
+import type { AnalyticsConfig } from './config.ts'
+import { createWindowFeed } from './feed.ts'
+import { createAnalyticsHandlers, createLiveApplier } from './handlers.ts'
+import { newGeneration, replayWindows } from './replay.ts'
+import { createAnalyticsStore, type AnalyticsStore } from './store.ts'
+import { mergeWindows, toTotals, toWindowView } from './summary.ts'
+
+/** The worker's durable consumer (one at a time, in stream order: see SAGA_CONSUMERS). */
+export const ANALYTICS_CONSUMER = 'analytics' satisfies SagaConsumerName
+
+/**
+ * The analytics worker: an optional replay (ANALYTICS_REPLAY_FROM, `--from`),
+ * then its durable consumer into the active generation of windows, and the
+ * HTTP routes that read them.
+ */
+export async function startAnalyticsService(
+  config: AnalyticsConfig,
+  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics },
+) {
+  // One message at a time; the consumer's max_ack_pending is 1 as well.
+  const rt = await startNatsRuntime('analytics', { ...config, CONSUMER_CONCURRENCY: 1 }, deps)
+  const store = createAnalyticsStore({
+    orders: await openBucket(rt, BUCKETS.analyticsOrders),
+    windows: await openBucket(rt, BUCKETS.analyticsWindows),
+    jsm: rt.jsm,
+  })
+  const metrics = createAnalyticsMetrics(deps.metrics)
+  if (config.ANALYTICS_REPLAY_FROM !== undefined) {
+    const report = await replayWindows(
+      {
+        jsm: rt.jsm,
+        store,
+        logger: deps.logger,
+        durable: ANALYTICS_CONSUMER,
+        marginMs: config.ANALYTICS_REPLAY_MARGIN_MS,
+      },
+      config.ANALYTICS_REPLAY_FROM,
+    )
+    metrics.replayed(report.events)
+  }
+  const generation = await activeGeneration(store)
+  deps.logger.info({ generation }, 'analytics: applying to the active generation')
+  const feed = createWindowFeed({ maxClients: config.ANALYTICS_STREAM_MAX_CLIENTS })
+  const apply = createLiveApplier({ store, generation, metrics, feed })
+  const consumer = await startDurableConsumer(rt, {
+    durable: ANALYTICS_CONSUMER,
+    handlers: createAnalyticsHandlers(apply),
+  })
+  const app = createAnalyticsApp({
+    logger: deps.logger,
+    metrics: deps.metrics,
+    checkReady: rt.readiness.check,
+    verifier: createApiKeyVerifier(config.API_KEYS),
+    limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
+    feed,
+    maxRangeMs: config.ANALYTICS_SUMMARY_MAX_RANGE_MS,
+    streamIntervalMs: config.ANALYTICS_STREAM_INTERVAL_MS,
+    heartbeatMs: config.ANALYTICS_STREAM_HEARTBEAT_MS,
+    summarize: async ({ fromMinute, toMinute, top }) => {
+      const windows = await store.readWindows(generation, fromMinute, toMinute)
+      return {
+        from: new Date(fromMinute).toISOString(),
+        to: new Date(toMinute).toISOString(),
+        generation,
+        totals: toTotals(mergeWindows(windows), top),
+        windows: windows.map((w) => toWindowView(w, top)),
+      }
+    },
+  })
+  const stoppable = toStoppable(rt, [consumer])
+  return {
+    app,
+    ...stoppable,
+    stopConsuming: async () => {
+      // Stream clients end first, so the HTTP server can close.
+      feed.close()
+      await stoppable.stopConsuming()
+    },
+  }
+}
+
+/** The active generation; the first start of all makes one. */
+async function activeGeneration(store: AnalyticsStore): Promise<string> {
+  for (;;) {
+    const meta = await store.readMeta()
+    if (meta !== null) return meta.value.generation
+    const generation = newGeneration(new Date())
+    if (await store.swapMeta(null, { generation, since: new Date().toISOString() })) return generation
+  }
+}
