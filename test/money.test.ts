@@ -2,7 +2,10 @@
 // answers the processor never delivered, and reconciliation. Every worker a
 // real process on a real nats-server; every check ends with the money
 // invariant read from the processor's own ledger.
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { STREAMS, toDeadlineScheduleSubject } from '../schemas/subjects.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { crashWorker, reviveWorker, startSagaStack, type SagaStack } from './support/saga-stack.ts'
 
@@ -163,6 +166,37 @@ describe('answers that never arrived', () => {
       refunds: [{ amountCents: 300, reason: 'reconciliation' }],
     })
     expect(await settledStock('AMBIG-1')).toMatchObject({ onHand: 5, available: 5 })
+  })
+})
+
+describe('deadline schedules', () => {
+  it("removes a settled order's deadline schedule with the event that settles it", async () => {
+    await stack.setStock('SCHED-1', 5, 100)
+    const placed = await stack.placeOrder(order('SCHED-1', 1))
+    const nc = await connect(stack.server.connectOptions())
+    try {
+      const jsm = await jetstreamManager(nc)
+      const holders = async () =>
+        Object.keys(
+          (
+            await jsm.streams.info(STREAMS.orders.name, {
+              subjects_filter: toDeadlineScheduleSubject(placed.orderId),
+            })
+          ).state.subjects ?? {},
+        ).length
+      // Scheduled when inventory first saw the order (before any hold)...
+      await waitFor(
+        async () => (await holders()) === 1 || (await stack.getOrder(placed.orderId))?.status === 'confirmed',
+      )
+      expect((await stack.waitForFinal(placed.orderId)).status).toBe('confirmed')
+      // ...and gone once payments.completed is stored, well before it would fire.
+      await waitFor(async () => (await holders()) === 0, {
+        timeoutMs: DEADLINE_MS / 4,
+        message: 'the schedule removed',
+      })
+    } finally {
+      await nc.close()
+    }
   })
 })
 
