@@ -13,6 +13,8 @@ import {
   type DeploymentSecrets,
   type SecretHolder,
 } from '../../shared/security/deployment-secrets.ts'
+import { IDENTITIES } from '../../shared/security/access.ts'
+import { createNkeyIdentity } from '../../shared/security/nats-identity.ts'
 import type { StackContext } from './context.ts'
 import type { WorkerName } from './options.ts'
 import { writePrivateFile } from './run-dir.ts'
@@ -26,6 +28,13 @@ const given = (env: Env, name: string): string | undefined => {
   return value === undefined || value === '' ? undefined : value
 }
 
+/** An identity added since the file was made (the console's, say) gets its key now. */
+function withEveryIdentity(stored: Partial<DeploymentSecrets['nats']>): DeploymentSecrets['nats'] {
+  return Object.fromEntries(
+    IDENTITIES.map((id) => [id, stored[id] ?? createNkeyIdentity()]),
+  ) as DeploymentSecrets['nats']
+}
+
 export async function loadStackSecrets(stateDir: string, env: Env): Promise<DeploymentSecrets> {
   const file = secretsFile(stateDir)
   const stored = existsSync(file)
@@ -33,6 +42,7 @@ export async function loadStackSecrets(stateDir: string, env: Env): Promise<Depl
     : await generateDeploymentSecrets()
   const secrets: DeploymentSecrets = {
     ...stored,
+    nats: withEveryIdentity(stored.nats),
     apiKeys: {
       ...stored.apiKeys,
       client: { key: given(env, 'API_KEY') ?? stored.apiKeys['client']?.key ?? '', role: 'client' },

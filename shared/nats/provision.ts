@@ -9,6 +9,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { BUCKETS } from '../../schemas/subjects.ts'
 import { advisoryStreamConfig } from './dead-letter-capture.ts'
+import { ensureOrderIndex, ORDER_INDEX } from './order-index.ts'
 import { ensureCaptureConsumer, ensureSagaConsumer, SAGA_CONSUMER_NAMES } from './saga-consumers.ts'
 import { ensureBucket, ensureStream, ensureStreams, type TopologyLimits } from './topology.ts'
 
@@ -34,8 +35,10 @@ export async function provisionTopology(
     const capture = await ensureCaptureConsumer(jsm, name)
     consumers.push(name, capture.name)
   }
+  // The operator console's order index (docs/console.md): after the buckets, as it reads order-status.
+  consumers.push(...(await ensureOrderIndex(jsm, limits)))
   return {
-    streams: ['ORDERS', 'DLQ', advisories.config.name],
+    streams: ['ORDERS', 'DLQ', advisories.config.name, ORDER_INDEX.stream, ORDER_INDEX.retriesStream],
     buckets: buckets.map((b) => `KV_${b}`),
     consumers,
   }

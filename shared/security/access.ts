@@ -14,12 +14,14 @@ import {
   BUCKETS,
   DEADLINE_SCHEDULE_PREFIX,
   EXPRESS_SUFFIX,
+  LANE_SUBJECTS,
   STREAMS,
   SUBJECTS,
   toDeadLetterSubject,
   type Subject,
 } from '../../schemas/subjects.ts'
 import { ADVISORY_STREAM, captureDurableName } from '../nats/dead-letter-capture.ts'
+import { ORDER_INDEX, ORDER_INDEX_CONSUMERS } from '../nats/order-index.ts'
 import { SAGA_CONSUMERS, type SagaConsumer, type SagaConsumerName } from '../nats/saga-consumers.ts'
 import type { BucketName } from '../nats/topology.ts'
 
@@ -34,6 +36,22 @@ export interface Grant {
   buckets: Partial<Record<BucketName, BucketAccess>>
   /** Reads messages of ORDERS by sequence or time (direct get): the analytics replay. */
   readsOrders?: boolean
+  /** Operator rights over whole streams (the console); none for the saga's workers. */
+  operator?: OperatorGrant
+}
+
+/** What an operator identity may do beyond events, saga consumers and buckets. */
+export interface OperatorGrant {
+  /** Streams whose messages it reads (by sequence, subject or time) and whose consumers it inspects. */
+  reads: readonly string[]
+  /** Streams it browses with short-lived consumers of its own (ordered, watches). */
+  browses: readonly string[]
+  /** Streams it may purge (whole or by subject) and delete single messages from. */
+  purges: readonly string[]
+  /** Durable consumers of its own. */
+  durables: readonly { stream: string; durable: string }[]
+  /** Subjects it publishes besides events. */
+  writes: readonly string[]
 }
 
 /** The express lane's subject of an event. */
@@ -106,6 +124,21 @@ export const GRANTS = {
     buckets: { [BUCKETS.analyticsOrders]: 'write', [BUCKETS.analyticsWindows]: 'write' },
     readsOrders: true,
   },
+  console: {
+    purpose:
+      'operator console: reads orders, events, consumers and stock; replays (publishes any event) and purges dead letters; keeps the order index',
+    // A replayed dead letter goes back to its original subject, whichever event and lane.
+    publishes: [...Object.values(SUBJECTS), ...LANE_SUBJECTS.map(express)],
+    consumers: [],
+    buckets: { [BUCKETS.orderStatus]: 'read', [BUCKETS.stock]: 'read' },
+    operator: {
+      reads: [STREAMS.orders.name, STREAMS.deadLetters.name, ORDER_INDEX.stream],
+      browses: [STREAMS.deadLetters.name, `KV_${BUCKETS.orderStatus}`, `KV_${BUCKETS.stock}`],
+      purges: [STREAMS.deadLetters.name, ORDER_INDEX.stream],
+      durables: Object.values(ORDER_INDEX_CONSUMERS),
+      writes: [`${ORDER_INDEX.prefix}.>`],
+    },
+  },
 } as const satisfies Record<string, Grant>
 
 export type ServiceIdentity = keyof typeof GRANTS
@@ -173,8 +206,38 @@ export function permissionsOf(identity: ServiceIdentity, publicKey: string): Per
   for (const [bucket, access] of Object.entries(grant.buckets)) {
     if (access !== undefined) for (const s of bucketSubjects(bucket, access)) publish.add(s)
   }
+  if (grant.operator !== undefined) for (const s of operatorSubjects(grant.operator)) publish.add(s)
   return {
     publish: [...publish],
     subscribe: [`${inboxPrefixOf(publicKey)}.>`],
   }
+}
+
+function operatorSubjects({ reads, browses, purges, durables, writes }: OperatorGrant): string[] {
+  return [
+    ...reads.flatMap((s) => [
+      `${API}.STREAM.INFO.${s}`,
+      `${API}.STREAM.MSG.GET.${s}`,
+      `${API}.DIRECT.GET.${s}`,
+      `${API}.DIRECT.GET.${s}.>`,
+      `${API}.CONSUMER.INFO.${s}.*`,
+      `${API}.CONSUMER.LIST.${s}`,
+    ]),
+    // Ordered consumers and watches: created, pulled, deleted; a push watch answers flow control.
+    ...browses.flatMap((s) => [
+      `${API}.STREAM.INFO.${s}`,
+      `${API}.CONSUMER.CREATE.${s}`,
+      `${API}.CONSUMER.CREATE.${s}.>`,
+      `${API}.CONSUMER.MSG.NEXT.${s}.*`,
+      `${API}.CONSUMER.DELETE.${s}.*`,
+      `${API}.CONSUMER.INFO.${s}.*`,
+      `$JS.FC.${s}.>`,
+    ]),
+    ...purges.flatMap((s) => [`${API}.STREAM.PURGE.${s}`, `${API}.STREAM.MSG.DELETE.${s}`]),
+    ...durables.flatMap(({ stream, durable }) => [
+      `${API}.STREAM.INFO.${stream}`,
+      ...consumerSubjects(stream, durable),
+    ]),
+    ...writes,
+  ]
 }

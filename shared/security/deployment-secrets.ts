@@ -61,7 +61,13 @@ export async function serviceSecrets(
 ): Promise<Record<string, string>> {
   const env: Record<string, string> = {}
   if (holder !== 'gateway') env['NATS_NKEY_SEED'] = secrets.nats[holder].seed
-  if (holder === 'order' || holder === 'order-edge' || holder === 'inventory' || holder === 'analytics') {
+  if (
+    holder === 'order' ||
+    holder === 'order-edge' ||
+    holder === 'inventory' ||
+    holder === 'console' ||
+    holder === 'analytics'
+  ) {
     const entries = await Promise.all(
       Object.entries(secrets.apiKeys).map(
         async ([id, { key, role }]) => `${id}:${role}:${toHex(await sha256(key))}`,

@@ -1,0 +1,247 @@
+/*
+ * Searches the order index a page at a time, newest first, reading only the
+ * entries under narrow subject filters. A batched direct get with a filter
+ * returns the matching entries and how many more match (`Nats-Num-Pending`),
+ * so a count is one request, and its cost on the server grows with what the
+ * filter's leading literal tokens leave (index-subjects.ts). A page walks the
+ * hours from the newest, counting each (split into minutes and seconds when
+ * an hour holds more than `listLimit`), and reads only the slots it needs;
+ * a search whose whole result is small is read at once. A customer's orders
+ * come from their own entries, then each row's main entry by its order id.
+ */
+import { JetStreamError, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream'
+import { ORDER_INDEX } from '../../shared/nats/order-index.ts'
+import {
+  customerFilter,
+  newerFirst,
+  orderFilter,
+  parseCustomerEntry,
+  parseEntry,
+  searchFilter,
+  slotTokens,
+  toCursor,
+  type Cursor,
+  type IndexEntry,
+  type SearchFilter,
+} from './index-subjects.ts'
+
+export interface IndexReader {
+  /** How many messages match `filter`. */
+  count(filter: string): Promise<number>
+  /** The messages that match `filter`, oldest first, up to `max`. */
+  list(filter: string, max: number): Promise<StoredMsg[]>
+  /**
+   * The same for messages spread thinly over the stream (a customer's):
+   * found through the server's subject index instead of read in stream
+   * order. At most {@link SPARSE_MAX} subjects.
+   */
+  listSparse(filter: string, max: number): Promise<StoredMsg[]>
+}
+
+/** What nats-server answers a multi-subject last-message get with at most. */
+export const SPARSE_MAX = 1_024
+
+/** A direct get that found nothing answers status 404. */
+export function isNoMessage(error: unknown): boolean {
+  return error instanceof JetStreamError && 'code' in error && error.code === 404
+}
+
+/** Reads a subject-filtered stream with batched direct gets (no consumer is created). */
+export function createIndexReader(jsm: JetStreamManager, stream: string = ORDER_INDEX.stream): IndexReader {
+  async function batch(filter: string, seq: number, size: number): Promise<StoredMsg[]> {
+    const found: StoredMsg[] = []
+    try {
+      const it = await jsm.direct.getBatch(stream, { seq, next_by_subj: filter, batch: size })
+      for await (const m of it) found.push(m)
+    } catch (error) {
+      if (!isNoMessage(error)) throw error
+    }
+    return found
+  }
+  return {
+    async count(filter) {
+      const [first] = await batch(filter, 1, 1)
+      return first === undefined ? 0 : first.pending + 1
+    },
+    async list(filter, max) {
+      const found: StoredMsg[] = []
+      for (let seq = 1, more = true; more && found.length < max;) {
+        const msgs = await batch(filter, seq, Math.min(1_000, max - found.length))
+        found.push(...msgs)
+        const last = msgs.at(-1)
+        more = last !== undefined && last.pending > 0
+        seq = (last?.seq ?? 0) + 1
+      }
+      return found
+    },
+    async listSparse(filter, max) {
+      const found: StoredMsg[] = []
+      try {
+        const it = await jsm.direct.getLastMessagesFor(stream, { multi_last: [filter], batch: max })
+        for await (const m of it) found.push(m)
+      } catch (error) {
+        if (!isNoMessage(error)) throw error
+      }
+      return found.sort((a, b) => a.seq - b.seq)
+    },
+  }
+}
+
+export interface SearchOptions {
+  search: SearchFilter
+  limit: number
+  /** Only entries strictly older than this (the previous page's `next`). */
+  before?: Cursor
+  nowMs?: number
+  /** A slot with at most this many matches is read whole; a larger one is split. */
+  listLimit?: number
+  /** How many days back the walk goes (entries live 30 days). */
+  retentionDays?: number
+}
+
+export interface SearchPage {
+  orders: IndexEntry[]
+  /** The cursor of the next page; null on the last. */
+  next: string | null
+  /** What the page cost: count requests and entries read. */
+  reads: { counts: number; entries: number }
+}
+
+const PARALLEL = 8
+const pad = (n: number): string => String(n).padStart(2, '0')
+
+interface Walk<T extends Cursor> {
+  filter: (slot: readonly string[]) => string
+  parse: (m: StoredMsg) => T | null
+  /** Time tokens the subjects carry: 2 (day, hour) or 4 (to the second). */
+  depth: 2 | 4
+  /** Entries spread over the stream rather than written together (a customer's). */
+  sparse?: boolean
+}
+
+export async function searchOrders(reader: IndexReader, options: SearchOptions): Promise<SearchPage> {
+  const { search, limit } = options
+  const reads = { counts: 0, entries: 0 }
+  const read = (msgs: StoredMsg[]): StoredMsg[] => {
+    reads.entries += msgs.length
+    return msgs
+  }
+  const counted: IndexReader = {
+    count: (f) => {
+      reads.counts++
+      return reader.count(f)
+    },
+    list: async (f, max) => read(await reader.list(f, max)),
+    listSparse: async (f, max) => read(await reader.listSparse(f, max)),
+  }
+  let found: IndexEntry[]
+  if (search.customerId === undefined) {
+    found = await walkSlots(counted, options, limit + 1, {
+      filter: (slot) => searchFilter(search, slot),
+      parse: (m) => parseEntry(m.subject, m.data),
+      depth: 4,
+    })
+  } else {
+    const { customerId } = search
+    const ids = await walkSlots(counted, options, search.status === undefined ? limit + 1 : 5_000, {
+      filter: (slot) => customerFilter(customerId, slot),
+      parse: (m) => parseCustomerEntry(m.subject),
+      depth: 2,
+      sparse: true,
+    })
+    found = await mainEntries(counted, ids, search, limit + 1)
+  }
+  found.sort(newerFirst)
+  const orders = found.slice(0, limit)
+  const last = orders.at(-1)
+  return { orders, next: found.length > limit && last !== undefined ? toCursor(last) : null, reads }
+}
+
+/** The main entry of each order, newest first, that passes the search, until `want` are found. */
+async function mainEntries(
+  reader: IndexReader,
+  ids: Cursor[],
+  search: SearchFilter,
+  want: number,
+): Promise<IndexEntry[]> {
+  ids.sort(newerFirst)
+  const found: IndexEntry[] = []
+  for (let i = 0; i < ids.length && found.length < want; i += 50) {
+    const chunk = ids.slice(i, i + 50)
+    const entries = await Promise.all(
+      chunk.map(async (id) => {
+        const [m] = await reader.list(orderFilter(id.orderId, id.createdMs), 1)
+        return m === undefined ? null : parseEntry(m.subject, m.data)
+      }),
+    )
+    for (const e of entries) {
+      if (e === null) continue
+      if (search.status !== undefined && e.status !== search.status) continue
+      if (search.reason !== undefined && e.reason !== search.reason) continue
+      found.push(e)
+    }
+  }
+  return found
+}
+
+/**
+ * Entries strictly older than the cursor, newest slots first, until `want`
+ * are found (whole slots, so nothing older is missing from what is returned).
+ */
+async function walkSlots<T extends Cursor>(
+  reader: IndexReader,
+  { before, nowMs = Date.now(), listLimit = 500, retentionDays = 31 }: SearchOptions,
+  want: number,
+  walk: Walk<T>,
+): Promise<T[]> {
+  let found: T[] = []
+  const keep = (e: T | null): e is T => e !== null && (before === undefined || newerFirst(before, e) < 0)
+  const take = async (slot: readonly string[], n: number): Promise<void> => {
+    const filter = walk.filter(slot)
+    const sparse = walk.sparse === true && n <= SPARSE_MAX
+    for (const m of await (sparse ? reader.listSparse(filter, n) : reader.list(filter, n))) {
+      const e = walk.parse(m)
+      if (keep(e)) found.push(e)
+    }
+  }
+  const startMs = before?.createdMs ?? nowMs
+  const start = slotTokens(startMs)
+
+  /** Minutes of an hour, seconds of a minute: newest first, from the cursor's on its path. */
+  async function split(prefix: readonly string[]): Promise<void> {
+    const onPath = prefix.every((t, i) => t === start[i])
+    const top = onPath ? Number(start[prefix.length]) : 59
+    const tokens = Array.from({ length: top + 1 }, (_, i) => pad(top - i))
+    await slots(tokens.map((t) => [...prefix, t]))
+  }
+
+  async function slots(list: readonly (readonly string[])[]): Promise<void> {
+    for (let i = 0; i < list.length && found.length < want; i += PARALLEL) {
+      const chunk = list.slice(i, i + PARALLEL)
+      const counts = await Promise.all(chunk.map((slot) => reader.count(walk.filter(slot))))
+      for (let j = 0; j < chunk.length && found.length < want; j++) {
+        const n = counts[j] ?? 0
+        const slot = chunk[j] ?? []
+        if (n === 0) continue
+        if (n <= listLimit || slot.length >= walk.depth) await take(slot, n)
+        else await split(slot)
+      }
+    }
+  }
+
+  const hourMs = 3_600_000
+  const hours = Array.from({ length: (retentionDays + 1) * 24 }, (_, h) =>
+    slotTokens(startMs - h * hourMs).slice(0, 2),
+  )
+  // The newest hours first; if they do not fill the page, a search whose
+  // whole result is small is read at once instead of hour by hour.
+  await slots(hours.slice(0, PARALLEL))
+  if (found.length < want) {
+    const total = await reader.count(walk.filter([]))
+    if (total <= listLimit) {
+      found = []
+      await take([], total)
+    } else await slots(hours.slice(PARALLEL))
+  }
+  return found
+}
