@@ -233,6 +233,42 @@ describe('inventory idempotency', () => {
     expect(await view('DEAD-A')).toMatchObject({ reserved: 0 })
   })
 
+  it("puts a refunded order's units back whichever of its sale and its cancellation comes first, or both at once", async () => {
+    await store.setStock('RACE-SALE', { onHand: 100, priceCents: 100 })
+    const cancel = (orderId: string) => ({
+      version: 1 as const,
+      orderId,
+      occurredAt: at,
+      reason: 'customer_request' as const,
+      refundId: `re_${orderId}`,
+    })
+    const paid = (orderId: string) => ({
+      version: 1 as const,
+      orderId,
+      occurredAt: at,
+      chargeId: `ch_${orderId}`,
+      amountCents: 200,
+      currency: 'USD',
+    })
+    for (let i = 0; i < 30; i++) {
+      const orderId = `00000000-0000-4000-8000-0000000010${String(i).padStart(2, '0')}`
+      await reserve(created(orderId, [{ sku: 'RACE-SALE', quantity: 2 }]), ctx)
+      if (i % 3 === 0) {
+        await sell(paid(orderId), ctx)
+        await cancelled(cancel(orderId), ctx)
+      } else if (i % 3 === 1) {
+        await cancelled(cancel(orderId), ctx)
+        await sell(paid(orderId), ctx)
+      } else {
+        await Promise.all([sell(paid(orderId), ctx), cancelled(cancel(orderId), ctx)])
+      }
+      // Delivered again: nothing changes.
+      await Promise.all([sell(paid(orderId), ctx), cancelled(cancel(orderId), ctx)])
+    }
+    expect(await view('RACE-SALE')).toMatchObject({ onHand: 100, reserved: 0, available: 100 })
+    expect((await store.getStock('RACE-SALE'))?.sold).toBe(0)
+  })
+
   it('refuses to set on-hand below what open orders hold', async () => {
     await store.setStock('PUT-A', { onHand: 5, priceCents: 100 })
     await reserve(created('00000000-0000-4000-8000-000000000006', [{ sku: 'PUT-A', quantity: 4 }]), ctx)

@@ -12,10 +12,14 @@ import { OrderStatusV1 } from '../schemas/order-status.ts'
 import { BUCKETS, SUBJECTS, type Subject } from '../schemas/subjects.ts'
 import type { Handlers, MessageContext } from '../shared/nats/consumer.ts'
 import { readJson } from '../shared/nats/kv-json.ts'
-import { DEFAULT_LIMITS, ensureBucket } from '../shared/nats/topology.ts'
+import { DEFAULT_LIMITS, ensureBucket, filtersOf } from '../shared/nats/topology.ts'
 import { createConsoleLogger } from '../shared/observability/console-logger.ts'
 import { toOrderCreated } from '../workers/order/domain.ts'
-import { createProjectionHandlers, PROJECTION_CONSUMER } from '../workers/order/projection.ts'
+import {
+  createProjectionHandlers,
+  PROJECTION_CONSUMER,
+  PROJECTION_EXPRESS_CONSUMER,
+} from '../workers/order/projection.ts'
 import { workerSecrets } from './harness/test-secrets.ts'
 import { provisionNats } from './support/provision.ts'
 import { loadOrderStatusConfig } from '../workers/order/status-config.ts'
@@ -166,7 +170,7 @@ describe('order-status projection', () => {
     }
   })
 
-  it('runs as the order-status service: one unfiltered consumer applies every subject of ORDERS', async () => {
+  it('runs as the order-status service: a consumer per lane applies every event of either lane', async () => {
     await provisionNats([server.url])
     const config = loadOrderStatusConfig({
       ...(await workerSecrets('order-status')),
@@ -180,25 +184,30 @@ describe('order-status projection', () => {
       metrics: createMetrics('order-status'),
     })
     try {
-      const info = await jsm.consumers.info(STREAMS.orders.name, PROJECTION_CONSUMER)
-      expect(info.config.filter_subject ?? '').toBe('')
-      expect(info.config.filter_subjects ?? []).toStrictEqual([])
-      const orderId = uuidv7()
-      const { created, reserved } = events(orderId, Date.now())
+      const standard = await jsm.consumers.info(STREAMS.orders.name, PROJECTION_CONSUMER)
+      expect(filtersOf(standard.config)).toContain(SUBJECTS.orderCreated)
+      const express = await jsm.consumers.info(STREAMS.orders.name, PROJECTION_EXPRESS_CONSUMER)
+      expect(filtersOf(express.config)).toStrictEqual(['*.*.express'])
       const js = jetstream(nc)
-      await js.publish(SUBJECTS.orderCreated, JSON.stringify(created), { msgID: orderId })
-      await js.publish(SUBJECTS.inventoryReserved, JSON.stringify(reserved), { msgID: `reserved:${orderId}` })
-      const record = await waitFor(
-        async () => {
-          const r = await readJson(kv, orderId, OrderStatusV1)
-          return r?.value.status === 'reserved' ? r.value : undefined
-        },
-        { timeoutMs: 10_000, message: 'the order reserved in the projection' },
-      )
-      expect(record.history.map((h) => h.event)).toStrictEqual([
-        SUBJECTS.orderCreated,
-        SUBJECTS.inventoryReserved,
-      ])
+      for (const lane of ['', '.express']) {
+        const orderId = uuidv7()
+        const { created, reserved } = events(orderId, Date.now())
+        await js.publish(`${SUBJECTS.orderCreated}${lane}`, JSON.stringify(created), { msgID: orderId })
+        await js.publish(`${SUBJECTS.inventoryReserved}${lane}`, JSON.stringify(reserved), {
+          msgID: `reserved:${orderId}`,
+        })
+        const record = await waitFor(
+          async () => {
+            const r = await readJson(kv, orderId, OrderStatusV1)
+            return r?.value.status === 'reserved' ? r.value : undefined
+          },
+          { timeoutMs: 10_000, message: `the order reserved in the projection (lane '${lane}')` },
+        )
+        expect(record.history.map((h) => h.event)).toStrictEqual([
+          SUBJECTS.orderCreated,
+          SUBJECTS.inventoryReserved,
+        ])
+      }
       expect((await service.app.request('/ready')).status).toBe(200)
     } finally {
       await service.stopConsuming()

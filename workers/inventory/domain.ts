@@ -89,6 +89,20 @@ export function returnSale(
   }
 }
 
+/**
+ * A refunded order's units back: its hold dropped if the sale has not reached
+ * the stock yet (a sale applied later finds no hold and changes nothing), or
+ * its sold units returned; `null` when done before.
+ */
+export function returnOrRelease(
+  record: StockRecord | null,
+  orderId: string,
+  quantity: number,
+): StockRecord | null {
+  if (record?.holds[orderId] !== undefined) return releaseHold(record, orderId)
+  return returnSale(record, orderId, quantity)
+}
+
 export type SetStockDecision =
   { kind: 'ok'; record: StockRecord; created: boolean } | { kind: 'below_reserved'; reserved: number }
 

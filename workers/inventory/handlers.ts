@@ -9,8 +9,9 @@ import type { OrderItem, PricedItem } from '../../schemas/primitives.ts'
 import { SUBJECTS } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
+import type { TraceContext } from '../../shared/observability/trace-context.ts'
 import { claimCancellation, deadlineOf, type DecisionStore } from '../../shared/saga/decision.ts'
-import { availableOf, releaseHold, returnSale, sellHold } from './domain.ts'
+import { availableOf, releaseHold, returnOrRelease, sellHold } from './domain.ts'
 import type { ReservationRecord } from './records.ts'
 import type { StockStore } from './stock-store.ts'
 
@@ -21,7 +22,13 @@ export interface InventoryHandlerDeps {
   /** Every order is settled within this of its creation, or cancelled `deadline_exceeded`. */
   deadlineMs: number
   /** Asks nats-server to publish the order's deadline cancellation at `deadlineAt`. */
-  scheduleDeadline: (orderId: string, deadlineAt: string, correlationId: string) => Promise<void>
+  scheduleDeadline: (
+    orderId: string,
+    deadlineAt: string,
+    correlationId: string,
+    /** The delivery's span: the deadline's `orders.cancel_requested` continues its trace. */
+    trace?: TraceContext,
+  ) => Promise<void>
   /** How long one delivery may take to decide an order before another may take over. */
   leaseMs?: number
   now?: () => Date
@@ -122,7 +129,7 @@ export function createInventoryHandlers({
       ctx.logger.info({ reason: decided?.reason ?? 'deadline_exceeded' }, 'order cancelled; no stock held')
       return cancelling
     }
-    await scheduleDeadline(created.orderId, deadlineAt, ctx.correlationId)
+    await scheduleDeadline(created.orderId, deadlineAt, ctx.correlationId, ctx.trace)
     const items = [...created.items].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0))
     const priced: PricedItem[] = []
     const shortSkus: string[] = []
@@ -224,15 +231,18 @@ export function createInventoryHandlers({
     if (before?.state === 'reserving' && after?.state === 'reserving') {
       throw new PauseConsumption('the order is being reserved; releasing once that is decided', 250)
     }
-    if (before === null || before.state === after?.state) return []
-    if (before.state === 'sold') {
-      for (const { sku, quantity } of before.items)
-        await store.changeHold(sku, (r) => returnSale(r, orderId, quantity))
-      ctx.logger.info({ items: before.items.length, reason }, 'sold units returned to stock after a refund')
-      return [releasedEvent(orderId, before.items, reason, true)]
+    // The stock follows the record, and again on a redelivery (a crash after
+    // the record changed): every step below is idempotent per order.
+    if (before === null || after === null) return []
+    if (after.state === 'returned') {
+      for (const { sku, quantity } of after.items)
+        await store.changeHold(sku, (r) => returnOrRelease(r, orderId, quantity))
+      ctx.logger.info({ items: after.items.length, reason }, 'sold units returned to stock after a refund')
+      return [releasedEvent(orderId, after.items, reason, true)]
     }
-    // reserved, or a stalled reservation (its lease ran out): release whatever it may hold.
-    const items = before.state === 'reserved' ? before.items : (before.requested ?? [])
+    if (after.state !== 'released') return []
+    // Reserved, or a stalled reservation (its lease ran out): release whatever it may hold.
+    const items = after.items.length > 0 ? after.items : (after.requested ?? [])
     await releaseAll(orderId, items)
     ctx.logger.info({ items: items.length, reason }, 'stock released after cancellation')
     return [releasedEvent(orderId, items, reason)]
@@ -275,24 +285,30 @@ export function createInventoryHandlers({
       : []
   }
 
+  /**
+   * The sale is decided on the reservation first (reserved -> sold, compare
+   * and set), then applied to the stock: a cancellation handled at the same
+   * time (reserved -> released, or sold -> returned) never loses to a sale
+   * half applied.
+   */
   async function sell(
     event: EventOf<typeof SUBJECTS.paymentCompleted>,
     ctx: MessageContext,
   ): Promise<readonly OutgoingEvent[]> {
-    const reservation = await store.getReservation(event.orderId)
-    if (reservation === null || reservation.state === 'reserving') {
-      throw new Error(`reservation of ${event.orderId} not visible yet (${reservation?.state ?? 'none'})`)
+    const { before, after } = await store.transition(event.orderId, (current) =>
+      current?.state === 'reserved' ? { ...current, state: 'sold', updatedAt: stamp() } : undefined,
+    )
+    if (before === null || before.state === 'reserving') {
+      throw new Error(`reservation of ${event.orderId} not visible yet (${before?.state ?? 'none'})`)
     }
-    if (reservation.state !== 'reserved' && reservation.state !== 'sold') {
-      // Cancelled and refunded before this event got here: the stock went back then.
-      ctx.logger.info({ state: reservation.state }, 'payment completed for an order no longer reserved')
+    if (after?.state !== 'sold') {
+      // Cancelled before this event got here: its stock went back then.
+      ctx.logger.info({ state: after?.state }, 'payment completed for an order no longer reserved')
       return []
     }
-    for (const { sku } of reservation.items) await store.changeHold(sku, (r) => sellHold(r, event.orderId))
-    if (reservation.state === 'reserved') {
-      await store.putReservation({ ...reservation, state: 'sold', updatedAt: stamp() }, 'reserved')
-      ctx.logger.info({ amountCents: reservation.amountCents }, 'reservation turned into a sale')
-    }
+    for (const { sku } of after.items) await store.changeHold(sku, (r) => sellHold(r, event.orderId))
+    if (before.state === 'reserved')
+      ctx.logger.info({ amountCents: after.amountCents }, 'reservation turned into a sale')
     return []
   }
 
