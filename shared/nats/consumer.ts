@@ -4,6 +4,8 @@ import { EVENT_SCHEMAS, EVENT_VERSIONS, type EventOf } from '../../schemas/event
 import { HEADERS, splitLane, type Priority, type Subject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
+import { readTraceHeaders, traceLogFields, type TraceContext } from '../observability/trace-context.ts'
+import { createPropagatingTracer, type Tracer } from '../observability/tracing.ts'
 import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
 import { isNatsUnavailable } from './errors.ts'
@@ -18,6 +20,11 @@ export interface MessageContext {
   deliveryCount: number
   /** The message's stream sequence, for handlers that record what they applied (analytics). */
   streamSequence?: number
+  /**
+   * This delivery's span (a child of the message's `traceparent`): the
+   * events the handler returns carry it, and so should its outgoing calls.
+   */
+  trace?: TraceContext
   logger: Logger
 }
 
@@ -48,6 +55,8 @@ export interface ConsumerOptions {
   js: JetStreamClient
   logger: Logger
   metrics: Metrics
+  /** A span per delivery; propagation only when not given. */
+  tracer?: Tracer
   stream: string
   durable: string
   handlers: Handlers
@@ -166,6 +175,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export async function startConsumer(options: ConsumerOptions): Promise<RunningConsumer> {
   const { js, logger, metrics, stream, durable, handlers, concurrency, maxDeliver, ackWaitMs, gate } = options
+  const tracer = options.tracer ?? createPropagatingTracer()
   const nakDelay = options.nakDelayMs ?? defaultNakDelay
   const unavailableRetryMs = options.unavailableRetryMs ?? 60_000
   const active = new Set<Promise<void>>()
@@ -192,6 +202,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
           await publishEvent(js, outgoing, {
             correlationId: ctx.correlationId,
             priority: ctx.priority,
+            trace: ctx.trace,
             timeoutMs: options.publishTimeoutMs,
             ...(options.source === undefined ? {} : { source: options.source }),
           })
@@ -232,6 +243,20 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       return
     }
     const parsed = parseMessage(msg, handlers)
+    // One span per delivery, a child of the span that published the message.
+    const span = tracer.startSpan(`process ${splitLane(msg.subject).subject}`, {
+      kind: 'consumer',
+      parent: readTraceHeaders((name) => msg.headers?.get(name)),
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': msg.subject,
+        'messaging.consumer.group.name': durable,
+        'messaging.nats.stream.sequence': msg.seq,
+        'messaging.nats.delivery_count': deliveryCount,
+        'order.correlation_id': correlationId,
+      },
+    })
     if (!parsed.ok) {
       const stored = await deadLetter(
         js,
@@ -245,7 +270,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       outcome = stored ? 'dead_letter' : 'nak'
     } else {
       const orderId = (parsed.event as { orderId?: string }).orderId
-      const log = logger.child({ ...base, orderId })
+      span.setAttributes({ 'order.id': orderId })
+      const log = logger.child({ ...base, orderId, ...traceLogFields(span.context) })
       const heartbeat = setInterval(() => msg.working(), Math.max(1_000, ackWaitMs / 3))
       try {
         const produced = await runHandler(parsed.subject, parsed.event, {
@@ -253,11 +279,13 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
           priority: splitLane(msg.subject).priority,
           deliveryCount,
           streamSequence: msg.seq,
+          trace: span.context,
           logger: log,
         })
         msg.ack()
         log.debug({ produced: produced.map((e) => e.subject) }, 'message handled')
       } catch (error) {
+        span.fail(error)
         if (error instanceof PauseConsumption) {
           // Shutting down while the dependency is down: hand it back promptly.
           msg.nak(0)
@@ -285,6 +313,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         clearInterval(heartbeat)
       }
     }
+    span.setAttributes({ 'messaging.nats.outcome': outcome })
+    span.end()
     metrics.messagesHandled.inc({ consumer: durable, subject: msg.subject, outcome })
     metrics.messageDuration.observe(
       { consumer: durable, subject: msg.subject },

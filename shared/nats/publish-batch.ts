@@ -6,6 +6,7 @@
  */
 import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core'
 import { HEADERS, laneSubject, type Priority } from '../../schemas/subjects.ts'
+import type { TraceContext } from '../observability/trace-context.ts'
 import { PublishError, toEventHeaders, type OutgoingEvent } from './publish.ts'
 
 /** nats-server's "batch publish contains duplicate message id": the batch was stored before. */
@@ -21,8 +22,13 @@ export interface BatchEvent {
 
 const encoder = new TextEncoder()
 
-function headersOf({ event, headers = {} }: BatchEvent, correlationId: string, source?: string): MsgHdrs {
-  const h = toEventHeaders(event, { correlationId, ...(source === undefined ? {} : { source }) })
+function headersOf(
+  { event, headers = {} }: BatchEvent,
+  correlationId: string,
+  source: string | undefined,
+  trace: TraceContext | undefined,
+): MsgHdrs {
+  const h = toEventHeaders(event, { correlationId, trace, ...(source === undefined ? {} : { source }) })
   h.set(HEADERS.msgId, event.msgId)
   for (const [name, value] of Object.entries(headers)) h.set(name, value)
   return h
@@ -66,7 +72,15 @@ export async function publishAtomically(
     timeoutMs,
     source,
     priority = 'standard',
-  }: { correlationId: string; timeoutMs: number; source?: string; priority?: Priority },
+    trace,
+  }: {
+    correlationId: string
+    timeoutMs: number
+    source?: string
+    priority?: Priority
+    /** The span the events come from (`traceparent` on every message). */
+    trace?: TraceContext | undefined
+  },
 ): Promise<{ duplicate: boolean }> {
   const subject = events[0]?.event.subject ?? ''
   const deadline = Date.now() + timeoutMs
@@ -76,7 +90,7 @@ export async function publishAtomically(
         return await publishBatchOnce(
           nc,
           events,
-          { correlationId, source, priority },
+          { correlationId, source, priority, trace },
           Math.max(1, deadline - Date.now()),
         )
       } catch (error) {
@@ -99,12 +113,18 @@ async function publishBatchOnce(
     correlationId,
     source,
     priority,
-  }: { correlationId: string; source: string | undefined; priority: Priority },
+    trace,
+  }: {
+    correlationId: string
+    source: string | undefined
+    priority: Priority
+    trace: TraceContext | undefined
+  },
   timeoutMs: number,
 ): Promise<{ duplicate: boolean }> {
   const batchId = crypto.randomUUID()
   for (const [index, e] of events.entries()) {
-    const h = headersOf(e, correlationId, source)
+    const h = headersOf(e, correlationId, source, trace)
     h.set('Nats-Batch-Id', batchId)
     h.set('Nats-Batch-Sequence', String(index + 1))
     if (index === events.length - 1) h.set('Nats-Batch-Commit', '1')

@@ -9,6 +9,7 @@ import {
   type Subject,
 } from '../../schemas/subjects.ts'
 import type { EventOf } from '../../schemas/events.ts'
+import { writeTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
 
 /** An event a handler wants published; the runner adds the correlation id. */
@@ -40,23 +41,34 @@ export interface PublishOptions {
   source?: string
   /** The order's priority lane: an express order's events go on `<subject>.express`. */
   priority?: Priority
+  /**
+   * The span the event comes from (W3C `traceparent`, and `tracestate` when
+   * set): its consumers' spans are its children.
+   */
+  trace?: TraceContext | undefined
 }
 
 /**
- * The headers every event carries: correlation id, `Event-Version` and the
+ * The headers every event carries: correlation id, `Event-Version`, the
  * CloudEvents attributes (shared/nats/cloudevents.ts) with the message id as
- * `id`, so a retry is the same CloudEvent too. Every publisher of events
- * builds its headers here (publishEvent, batches).
+ * `id`, so a retry is the same CloudEvent too, and the trace context
+ * (`traceparent`, `tracestate`) when given. Every publisher of events builds
+ * its headers here (publishEvent, batches).
  */
 export function toEventHeaders(
   event: OutgoingEvent,
-  { correlationId, source = EVENT_SOURCE_ROOT }: Pick<PublishOptions, 'correlationId' | 'source'>,
+  {
+    correlationId,
+    source = EVENT_SOURCE_ROOT,
+    trace,
+  }: Pick<PublishOptions, 'correlationId' | 'source' | 'trace'>,
 ): MsgHdrs {
   const h = createHeaders()
   h.set(HEADERS.correlationId, correlationId)
   h.set(HEADERS.eventVersion, String(event.payload.version))
   const { subject: natsSubject, msgId, payload } = event
   setCloudEventHeaders(h, toCloudEventAttributes({ natsSubject, msgId, source, payload }))
+  if (trace !== undefined) writeTraceHeaders(trace, (name, value) => h.set(name, value))
   return h
 }
 
@@ -80,9 +92,9 @@ const SETTLING: readonly Subject[] = [
 export async function publishEvent(
   js: JetStreamClient,
   event: OutgoingEvent,
-  { correlationId, timeoutMs, source, priority = 'standard' }: PublishOptions,
+  { correlationId, timeoutMs, source, priority = 'standard', trace }: PublishOptions,
 ): Promise<PubAck> {
-  const h = toEventHeaders(event, source === undefined ? { correlationId } : { correlationId, source })
+  const h = toEventHeaders(event, { correlationId, trace, ...(source === undefined ? {} : { source }) })
   try {
     return await js.publish(
       laneSubject(event.subject, priority),

@@ -6,6 +6,7 @@ import { STREAMS } from '../../schemas/subjects.ts'
 import { toTopologyLimits, type NatsSettingsConfig } from '../config/nats-settings.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
+import { createPropagatingTracer, type Tracer } from '../observability/tracing.ts'
 import type { Gate } from '../resilience/gate.ts'
 import { toEventSource } from './cloudevents.ts'
 import { connectNats, type ConnectFn, type NatsHandle } from './connect.ts'
@@ -37,6 +38,8 @@ export interface NatsRuntime {
   config: NatsSettingsConfig
   logger: Logger
   metrics: Metrics
+  /** Spans per consumed message; propagation only unless tracing is on. */
+  tracer: Tracer
 }
 
 /**
@@ -47,7 +50,12 @@ export interface NatsRuntime {
 export async function startNatsRuntime(
   name: string,
   config: NatsSettingsConfig,
-  { connect, logger, metrics }: { connect: ConnectFn; logger: Logger; metrics: Metrics },
+  {
+    connect,
+    logger,
+    metrics,
+    tracer = createPropagatingTracer(),
+  }: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer | undefined },
 ): Promise<NatsRuntime> {
   const nats = await connectNats({
     connect,
@@ -77,7 +85,7 @@ export async function startNatsRuntime(
     jsm,
     streams: SAGA_STREAMS,
   })
-  return { name, nats, nc, js, jsm, limits, readiness, config, logger, metrics }
+  return { name, nats, nc, js, jsm, limits, readiness, config, logger, metrics, tracer }
 }
 
 const SAGA_STREAMS = [STREAMS.orders.name, STREAMS.deadLetters.name]
@@ -170,6 +178,7 @@ export async function startDurableConsumer(
       js: rt.js,
       logger: rt.logger,
       metrics: rt.metrics,
+      tracer: rt.tracer,
       stream: STREAMS.orders.name,
       durable,
       handlers,

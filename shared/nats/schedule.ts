@@ -15,6 +15,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { headers as createHeaders } from '@nats-io/nats-core'
 import { HEADERS } from '../../schemas/subjects.ts'
+import { writeTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
 
 export const SCHEDULE_HEADERS = {
@@ -44,6 +45,8 @@ export interface ScheduledMessage {
   msgId: string
   /** The CloudEvents `source` of the produced event (`toEventSource(name)`); default `/order-saga`. */
   source?: string
+  /** The span that set the schedule: the event the server publishes continues its trace. */
+  trace?: TraceContext | undefined
 }
 
 /** Publishes (or replaces) a schedule and waits for the stream's ack. */
@@ -56,6 +59,7 @@ export async function publishSchedule(js: JetStreamClient, message: ScheduledMes
   const { target, msgId, version, payload, source = EVENT_SOURCE_ROOT } = message
   const event = { natsSubject: target, msgId, source, payload: { ...payload, version } }
   setCloudEventHeaders(h, toCloudEventAttributes(event))
+  if (message.trace !== undefined) writeTraceHeaders(message.trace, (name, value) => h.set(name, value))
   return js.publish(message.scheduleSubject, new TextEncoder().encode(JSON.stringify(message.payload)), {
     msgID: message.msgId,
     headers: h,

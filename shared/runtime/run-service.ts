@@ -12,6 +12,8 @@ import { NatsServerTooOldError } from '../nats/server-version.ts'
 import { SECRET_SETTINGS, withSecretFiles } from '../config/secrets.ts'
 import { createLogger, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
+import { createTracerFromEnv } from '../observability/tracer-from-env.ts'
+import type { Tracer } from '../observability/tracing.ts'
 import { exitWith, onShutdownSignal, serveHttp, type HttpServer } from './server.ts'
 
 interface BaseConfig {
@@ -35,7 +37,15 @@ export interface ServiceEntry<C extends BaseConfig> {
   /** The config schema, for `--help`. */
   schema?: v.ObjectSchema<v.ObjectEntries, v.ErrorMessage<v.ObjectIssue> | undefined>
   loadConfig: (env: Record<string, string | undefined>) => C
-  start: (config: C, deps: { logger: Logger; metrics: Metrics }) => Promise<RunningService>
+  start: (config: C, deps: ServiceDeps) => Promise<RunningService>
+}
+
+/** What the composition root builds for every service. */
+export interface ServiceDeps {
+  logger: Logger
+  metrics: Metrics
+  /** Records spans when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise only propagates `traceparent`. */
+  tracer: Tracer
 }
 
 export async function runService<C extends BaseConfig>(
@@ -43,8 +53,10 @@ export async function runService<C extends BaseConfig>(
   env: Record<string, string | undefined>,
 ): Promise<void> {
   let config: C
+  let tracer: Tracer
   try {
     config = loadConfig(withSecretFiles(env, SECRET_SETTINGS))
+    tracer = await createTracerFromEnv(name, pkg.version, env)
   } catch (error) {
     if (error instanceof ConfigError) exitWith(`${name}: ${error.message}`)
     throw error
@@ -76,11 +88,15 @@ export async function runService<C extends BaseConfig>(
     await service?.stopConsuming()
     await server?.close()
     await service?.close()
+    // Spans still buffered are sent before the process ends.
+    await tracer
+      .shutdown()
+      .catch((error: unknown) => logger.warn({ err: error }, 'trace export at exit failed'))
     clearTimeout(deadline)
     logger.info('stopped')
   })
   const started = (async () => {
-    service = await start(config, { logger, metrics })
+    service = await start(config, { logger, metrics, tracer })
     const running = service
     server = await serveHttp({
       fetch: (req) => running.app.fetch(req),

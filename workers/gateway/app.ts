@@ -1,4 +1,6 @@
 import { Hono, type Context } from 'hono'
+import { traceRequests } from '../../shared/http/tracing.ts'
+import { createPropagatingTracer, type Tracer } from '../../shared/observability/tracing.ts'
 import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import { createSecretVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
@@ -56,6 +58,8 @@ export interface GatewayDeps {
   newRefundId?: () => string
   /** Abort on shutdown: waiting charges then answer 503, unwritten, instead of holding the server open. */
   shutdownSignal?: AbortSignal
+  /** A server span per request, the child of the caller's `traceparent` (propagation only by default). */
+  tracer?: Tracer
 }
 
 const hexId = (prefix: string) => () => `${prefix}_${crypto.randomUUID().replaceAll('-', '')}`
@@ -78,6 +82,7 @@ export function createApp({
   newChargeId = hexId('ch'),
   newRefundId = hexId('re'),
   shutdownSignal,
+  tracer = createPropagatingTracer(),
 }: GatewayDeps) {
   const ledger = new Ledger({ flakyFailures: config.flakyFailures })
   journal.replay((fact) => ledger.apply(fact))
@@ -131,6 +136,7 @@ export function createApp({
 
   const app = new Hono<AuthEnv>()
   app.use(httpMetrics(metrics))
+  app.use(traceRequests(tracer))
   app.use(limitDeclaredBody(config.maxBodyBytes))
   for (const path of ['/charges', '/charges/*', '/charge-attempts/*', '/refunds', '/refunds/*']) {
     app.use(path, secretKey)

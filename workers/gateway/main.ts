@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from '../../shared/config/load-config.ts'
 import { withSecretFiles } from '../../shared/config/secrets.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
+import { createTracerFromEnv } from '../../shared/observability/tracer-from-env.ts'
 import { exitWith, onShutdownSignal, serveHttp } from '../../shared/runtime/server.ts'
 import { createApp } from './app.ts'
 import { gatewayConfigSchema, gatewayEnvHelp, loadGatewayConfig, type GatewayConfig } from './config.ts'
@@ -51,6 +52,10 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
 
   const config = readConfig(env)
   const logger = createLogger({ service: 'gateway', level: config.logLevel })
+  const tracer = await createTracerFromEnv('gateway', pkg.version, env).catch((error: unknown) => {
+    if (error instanceof ConfigError) exitWith(`gateway: ${error.message}`)
+    throw error
+  })
   const shutdown = new AbortController()
   let journal: Journal = memoryJournal
   let app: ReturnType<typeof createApp>
@@ -62,6 +67,7 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
       metrics: createMetrics('gateway'),
       journal,
       shutdownSignal: shutdown.signal,
+      tracer,
     })
   } catch (error) {
     if (!(error instanceof LedgerFileError)) throw error
@@ -79,6 +85,9 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
     shutdown.abort(new Error(`received ${signal}`))
     await server.close()
     journal.close()
+    await tracer
+      .shutdown()
+      .catch((error: unknown) => logger.warn({ err: error }, 'trace export at exit failed'))
     logger.info('stopped')
   })
 }

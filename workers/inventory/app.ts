@@ -20,6 +20,8 @@ import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
+import { traceRequests } from '../../shared/http/tracing.ts'
+import { createPropagatingTracer, type Tracer } from '../../shared/observability/tracing.ts'
 import { toStockView } from './domain.ts'
 import { inventoryOpenApi } from './openapi.ts'
 import { SetStockRequestSchema } from './records.ts'
@@ -39,6 +41,8 @@ export interface InventoryAppDeps {
   limiter: RateLimiter
   /** Largest request body on any route. */
   maxBodyBytes?: number
+  /** A server span per request (propagation only by default). */
+  tracer?: Tracer
 }
 
 export function createApp({
@@ -49,9 +53,11 @@ export function createApp({
   verifier,
   limiter,
   maxBodyBytes = SMALL_BODY_BYTES,
+  tracer = createPropagatingTracer(),
 }: InventoryAppDeps) {
   const app = new Hono<AuthEnv>()
   app.use(httpMetrics(metrics))
+  app.use(traceRequests(tracer))
   app.use(limitDeclaredBody(maxBodyBytes))
   // The README's walk-through reads stock without a key: only setting it is guarded.
   const adminKey = requireApiKey({ verifier, roles: ['admin'], limiter })

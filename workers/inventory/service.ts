@@ -9,6 +9,7 @@ import type { ConnectFn } from '../../shared/nats/connect.ts'
 import { openBucket, startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
+import type { Tracer } from '../../shared/observability/tracing.ts'
 import { createApp } from './app.ts'
 import type { InventoryConfig } from './config.ts'
 import { createInventoryHandlers } from './handlers.ts'
@@ -24,7 +25,7 @@ export const INVENTORY_CONSUMERS = {
 
 export async function startInventoryService(
   config: InventoryConfig,
-  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics },
+  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer },
 ) {
   const rt = await startNatsRuntime('inventory', config, deps)
   const store = createStockStore(
@@ -36,7 +37,7 @@ export async function startInventoryService(
     decisions: kvDecisionStore(await openBucket(rt, BUCKETS.decisions)),
     currency: config.INVENTORY_CURRENCY,
     deadlineMs: config.ORDER_DEADLINE_MS,
-    scheduleDeadline: async (orderId, deadlineAt, correlationId) => {
+    scheduleDeadline: async (orderId, deadlineAt, correlationId, trace) => {
       const payload: OrderCancelRequested = {
         version: 1,
         orderId,
@@ -54,6 +55,7 @@ export async function startInventoryService(
           correlationId,
           msgId: `deadline:${orderId}`,
           source: EVENT_SOURCES.inventory,
+          trace,
         },
         config.NATS_REQUEST_TIMEOUT_MS,
       )
@@ -95,6 +97,7 @@ export async function startInventoryService(
     verifier: createApiKeyVerifier(config.API_KEYS),
     limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     maxBodyBytes: config.INVENTORY_MAX_BODY_BYTES,
+    tracer: rt.tracer,
   })
   return { app, ...toStoppable(rt, started) }
 }

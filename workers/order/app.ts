@@ -22,7 +22,10 @@ import { isJsonContentType, parseJsonBody } from '../../shared/http/json-body.ts
 import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
+import { traceRequests, type TraceEnv } from '../../shared/http/tracing.ts'
 import type { Logger } from '../../shared/observability/log.ts'
+import { traceLogFields } from '../../shared/observability/trace-context.ts'
+import { createPropagatingTracer, type Tracer } from '../../shared/observability/tracing.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { canRead } from './domain.ts'
 import { UnavailableError, type OrderStore } from './order-store.ts'
@@ -55,9 +58,14 @@ export interface AppDeps {
    * given on Bun, Node and Deno; not in the Worker, whose bundle has no room for them.
    */
   apiDocs?: Hono
+  /**
+   * A server span per request, from the request's `traceparent` or a new
+   * trace; its context goes on the events. Propagation only by default (the edge).
+   */
+  tracer?: Tracer
 }
 
-type Env = { Variables: AuthEnv['Variables'] & { correlationId: string } }
+type Env = { Variables: AuthEnv['Variables'] & TraceEnv['Variables'] & { correlationId: string } }
 
 /** Visible ASCII, no spaces: safe to log and to put in a NATS header. */
 const VISIBLE_ASCII = /^[\x21-\x7E]{1,128}$/
@@ -74,10 +82,12 @@ export function createApp({
   service = 'order',
   expressKeys = new Set<string>(),
   apiDocs,
+  tracer = createPropagatingTracer(),
 }: AppDeps) {
   const app = new Hono<Env>()
 
   app.use(httpMetrics(metrics))
+  app.use(traceRequests(tracer))
   app.use(async (c, next) => {
     const given = c.req.header('X-Correlation-ID')
     const correlationId = given !== undefined && VISIBLE_ASCII.test(given) ? given : crypto.randomUUID()
@@ -142,6 +152,7 @@ export function createApp({
       fingerprintOf: parsed.output,
       correlationId: c.get('correlationId'),
       owner,
+      trace: c.get('trace'),
       ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
     })
     if (result.kind === 'idempotency_key_reused') {
@@ -152,7 +163,13 @@ export function createApp({
     }
     c.set('correlationId', result.correlationId)
     logger.info(
-      { orderId: result.orderId, correlationId: result.correlationId, replayed: result.replayed, owner },
+      {
+        orderId: result.orderId,
+        correlationId: result.correlationId,
+        replayed: result.replayed,
+        owner,
+        ...traceLogFields(c.get('trace')),
+      },
       result.replayed ? 'order replayed for idempotency key' : 'order accepted',
     )
     c.header('Location', `/orders/${result.orderId}`)
@@ -197,9 +214,16 @@ export function createApp({
       orderId,
       correlationId: c.get('correlationId'),
       requestedBy: apiKey.id,
+      trace: c.get('trace'),
     })
     logger.info(
-      { orderId, correlationId: c.get('correlationId'), status: order.status, by: apiKey.id },
+      {
+        orderId,
+        correlationId: c.get('correlationId'),
+        status: order.status,
+        by: apiKey.id,
+        ...traceLogFields(c.get('trace')),
+      },
       'cancellation requested',
     )
     c.header('Location', `/orders/${orderId}`)

@@ -25,6 +25,7 @@ import { publishAtomically } from '../../shared/nats/publish-batch.ts'
 import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
 import type { OrderCreatedVersion } from '../../shared/config/order-versions.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
+import type { TraceContext } from '../../shared/observability/trace-context.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import { canonicalJson, mintedAt, toOrderCreated } from './domain.ts'
@@ -58,6 +59,8 @@ export interface PlaceOrderInput {
   idempotencyKey?: string
   /** Id of the API key placing the order; recorded in the event. */
   owner?: string
+  /** The request's span: `orders.created` carries it as `traceparent`. */
+  trace?: TraceContext | undefined
 }
 
 export interface CancelOrderInput {
@@ -65,6 +68,8 @@ export interface CancelOrderInput {
   correlationId: string
   /** The API key that asks. */
   requestedBy: string
+  /** The request's span, carried by `orders.cancel_requested`. */
+  trace?: TraceContext | undefined
 }
 
 export interface OrderStore {
@@ -139,7 +144,11 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
   const versions = deps.versions ?? [2]
 
   /** The order in each version published; version 1 keeps its message id from before version 2. */
-  async function publishCreated(event: OrderCreated, correlationId: string): Promise<void> {
+  async function publishCreated(
+    event: OrderCreated,
+    correlationId: string,
+    trace: TraceContext | undefined,
+  ): Promise<void> {
     const v1: OutgoingEvent = {
       subject: SUBJECTS.orderCreated,
       payload: downcastOrderCreated(event),
@@ -154,6 +163,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
           timeoutMs,
           source: EVENT_SOURCES.order,
           priority,
+          trace,
         })
       } else {
         await publishEvent(js, versions.includes(2) ? v2 : v1, {
@@ -161,6 +171,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
           timeoutMs,
           source: EVENT_SOURCES.order,
           priority,
+          trace,
         })
       }
       metrics.eventsPublished.inc({ subject: SUBJECTS.orderCreated })
@@ -186,10 +197,11 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     idempotencyKey,
     owner,
     fingerprintOf = request,
+    trace,
   }: PlaceOrderInput): Promise<PlaceOrderResult> {
     if (idempotencyKey === undefined) {
       const event = await newOrderCreated(request, owner)
-      await publishCreated(event, correlationId)
+      await publishCreated(event, correlationId, trace)
       return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false, status: 'pending' }
     }
 
@@ -207,7 +219,8 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         // every consumer is idempotent per order id.
         const status = await projectedStatus(record.orderId)
         const created = record.created ?? (record.event ? upcastOrderCreated(record.event) : undefined)
-        if (status === null && created !== undefined) await publishCreated(created, record.correlationId)
+        if (status === null && created !== undefined)
+          await publishCreated(created, record.correlationId, trace)
         return {
           kind: 'accepted',
           orderId: record.orderId,
@@ -224,7 +237,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         if (isRevisionConflict(error)) continue // a concurrent request with the same key won
         throw error
       }
-      await publishCreated(event, correlationId)
+      await publishCreated(event, correlationId, trace)
       return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false, status: 'pending' }
     }
     throw new UnavailableError('idempotency key contended; retry')
@@ -268,7 +281,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     }
   }
 
-  async function requestCancellation({ orderId, correlationId, requestedBy }: CancelOrderInput) {
+  async function requestCancellation({ orderId, correlationId, requestedBy, trace }: CancelOrderInput) {
     const event: OrderCancelRequested = {
       version: 1,
       orderId,
@@ -281,6 +294,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         correlationId,
         timeoutMs,
         source: EVENT_SOURCES.order,
+        trace,
       })
       metrics.eventsPublished.inc({ subject: SUBJECTS.orderCancelRequested })
     } catch (error) {

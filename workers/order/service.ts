@@ -8,6 +8,7 @@ import type { RunningConsumer } from '../../shared/nats/consumer.ts'
 import { openBucket, startNatsRuntime, toStoppable, type Stoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
+import type { Tracer } from '../../shared/observability/tracing.ts'
 import { createTokenSealer } from '../../shared/security/sealed-token.ts'
 import { createApp } from './app.ts'
 import { orderOpenApi } from './openapi.ts'
@@ -22,7 +23,7 @@ export interface OrderService extends Stoppable {
 /** Wires the order service onto NATS: streams, buckets, the status projection (unless off) and the HTTP app. */
 export async function startOrderService(
   config: OrderConfig,
-  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics },
+  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer },
 ): Promise<OrderService> {
   const rt = await startNatsRuntime('order', config, deps)
   const statusKv = await openBucket(rt, BUCKETS.orderStatus)
@@ -55,6 +56,7 @@ export async function startOrderService(
     expressKeys: config.ORDER_EXPRESS_KEYS,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
     apiDocs: createApiDocsRoutes({ document: orderOpenApi, assets: swaggerUiAssets }),
+    tracer: rt.tracer,
   })
 
   return { app, ...toStoppable(rt, [projection]) }

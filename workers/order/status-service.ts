@@ -4,6 +4,7 @@ import type { ConnectFn } from '../../shared/nats/connect.ts'
 import { openBucket, startNatsRuntime, toStoppable, type Stoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
+import type { Tracer } from '../../shared/observability/tracing.ts'
 import { startProjection } from './projection.ts'
 import type { OrderStatusConfig } from './status-config.ts'
 
@@ -15,7 +16,7 @@ import type { OrderStatusConfig } from './status-config.ts'
  */
 export async function startOrderStatusService(
   config: OrderStatusConfig,
-  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics },
+  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer },
 ): Promise<Stoppable & { app: ReturnType<typeof createObservabilityApp> }> {
   const rt = await startNatsRuntime('order-status', config, deps)
   const projection = await startProjection(rt, await openBucket(rt, BUCKETS.orderStatus))

@@ -1,3 +1,4 @@
+import { writeTraceHeaders, type TraceContext } from '../../shared/observability/trace-context.ts'
 import {
   BrokenCircuitError,
   createCallPolicy,
@@ -113,17 +114,20 @@ export function createGatewayClient({
 
   async function call(
     path: string,
-    init: { method: string; key?: string; body?: unknown },
+    init: { method: string; key?: string; body?: unknown; trace?: TraceContext | undefined },
     signal: AbortSignal,
   ): Promise<Answer> {
+    const headers: Record<string, string> = {
+      ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(init.key === undefined ? {} : { 'Idempotency-Key': init.key }),
+      Authorization: `Bearer ${secretKey}`,
+    }
+    // The processor's spans are children of the caller's (W3C traceparent).
+    if (init.trace !== undefined) writeTraceHeaders(init.trace, (name, value) => (headers[name] = value))
     const response = await doFetch(url(path), {
       method: init.method,
       signal,
-      headers: {
-        ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }),
-        ...(init.key === undefined ? {} : { 'Idempotency-Key': init.key }),
-        Authorization: `Bearer ${secretKey}`,
-      },
+      headers,
       ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
     })
     const body = (await response.json().catch(() => ({}))) as Record<string, unknown>
@@ -154,8 +158,13 @@ export function createGatewayClient({
   async function chargeOnce(
     request: ChargeRequest,
     signal: AbortSignal,
+    trace: TraceContext | undefined,
   ): Promise<Exclude<ChargeOutcome, { kind: 'unresolved' }> | { kind: 'processing' }> {
-    const answer = await call('/charges', { method: 'POST', key: request.orderId, body: request }, signal)
+    const answer = await call(
+      '/charges',
+      { method: 'POST', key: request.orderId, body: request, trace },
+      signal,
+    )
     const { status, body } = answer
     if (status === 200 || status === 201) {
       if (typeof body.id !== 'string') throw new GatewayProtocolError('charge answer without an id')
@@ -177,12 +186,12 @@ export function createGatewayClient({
      * while the breaker is open, {@link GatewayProtocolError} on a fault
      * retrying cannot fix.
      */
-    async charge(request: ChargeRequest): Promise<ChargeOutcome> {
+    async charge(request: ChargeRequest, trace?: TraceContext): Promise<ChargeOutcome> {
       const until = now() + settleBudgetMs
       let last = 'no attempt'
       for (;;) {
         try {
-          const outcome = await run((signal) => chargeOnce(request, signal))
+          const outcome = await run((signal) => chargeOnce(request, signal, trace))
           if (outcome.kind !== 'processing') return outcome
           last = 'the processor is still processing the charge'
         } catch (error) {
@@ -197,9 +206,10 @@ export function createGatewayClient({
     },
 
     /** What the processor knows about the attempt under `key`. */
-    async lookup(key: string): Promise<AttemptLookup> {
+    async lookup(key: string, trace?: TraceContext): Promise<AttemptLookup> {
       return run(async (signal) => {
-        const answer = await call(`/charge-attempts/${encodeURIComponent(key)}`, { method: 'GET' }, signal)
+        const path = `/charge-attempts/${encodeURIComponent(key)}`
+        const answer = await call(path, { method: 'GET', trace }, signal)
         const { status, body } = answer
         if (status === 404) return { kind: 'not_found' }
         if (status !== 200) throw protocolError('look-up', answer)
@@ -218,9 +228,17 @@ export function createGatewayClient({
      * same refund). A refund the processor refuses because nothing is left is
      * a {@link RefundRefusedError} with code `refund_exceeds_charge`.
      */
-    async refund({ chargeId, key }: { chargeId: string; key: string }): Promise<Refund> {
+    async refund({
+      chargeId,
+      key,
+      trace,
+    }: {
+      chargeId: string
+      key: string
+      trace?: TraceContext | undefined
+    }): Promise<Refund> {
       return run(async (signal) => {
-        const answer = await call('/refunds', { method: 'POST', key, body: { chargeId } }, signal)
+        const answer = await call('/refunds', { method: 'POST', key, body: { chargeId }, trace }, signal)
         const { status, body } = answer
         if ((status === 200 || status === 201) && typeof body.id === 'string')
           return {

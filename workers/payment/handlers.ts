@@ -21,6 +21,12 @@ import {
   type GatewayClient,
 } from './gateway-client.ts'
 import type { ReconciliationEntry } from './reconciliation.ts'
+import { toTraceparent } from '../../shared/observability/trace-context.ts'
+
+/** The delivery's span as a reconciliation entry keeps it: the later checks continue the order's trace. */
+function traceparentOf(ctx: MessageContext): { traceparent?: string } {
+  return ctx.trace === undefined ? {} : { traceparent: toTraceparent(ctx.trace) }
+}
 
 export interface PaymentHandlerDeps {
   gateway: Pick<GatewayClient, 'charge' | 'refund'>
@@ -140,7 +146,7 @@ export function createPaymentHandlers({
       return [cancelled(orderId, reason)]
     }
     try {
-      const made = await gateway.refund({ chargeId, key: refundKeyOf(orderId) })
+      const made = await gateway.refund({ chargeId, key: refundKeyOf(orderId), trace: ctx.trace })
       await setPayment(orderId, (p) => ({ payment: { ...p, state: 'refunded', refundId: made.refundId } }))
       ctx.logger.info({ chargeId, refundId: made.refundId, reason }, 'charge refunded; order cancelled')
       return [
@@ -172,6 +178,7 @@ export function createPaymentHandlers({
         amountCents: payment.amountCents,
         currency: payment.currency,
         correlationId: ctx.correlationId,
+        ...traceparentOf(ctx),
       })
       return [cancelled(orderId, reason)]
     }
@@ -244,6 +251,7 @@ export function createPaymentHandlers({
           amountCents: event.amountCents,
           currency: event.currency,
           correlationId: ctx.correlationId,
+          ...traceparentOf(ctx),
         })
         return [unresolvedFailure(orderId, outcome.detail)]
     }
@@ -265,12 +273,10 @@ export function createPaymentHandlers({
       return { kind: 'declined', code: 'invalid_payment_token' }
     }
     try {
-      const outcome = await gateway.charge({
-        orderId: event.orderId,
-        amountCents: event.amountCents,
-        currency: event.currency,
-        token,
-      })
+      const outcome = await gateway.charge(
+        { orderId: event.orderId, amountCents: event.amountCents, currency: event.currency, token },
+        ctx.trace,
+      )
       pausedSince.delete(event.orderId)
       return outcome
     } catch (error) {

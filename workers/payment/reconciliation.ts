@@ -20,6 +20,12 @@ import { SUBJECTS } from '../../schemas/subjects.ts'
 import { readJson } from '../../shared/nats/kv-json.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
+import {
+  parseTraceparent,
+  traceLogFields,
+  type TraceContext,
+} from '../../shared/observability/trace-context.ts'
+import { createPropagatingTracer, type Tracer } from '../../shared/observability/tracing.ts'
 import type { DecisionStore } from '../../shared/saga/decision.ts'
 import { RefundRefusedError, type GatewayClient } from './gateway-client.ts'
 
@@ -31,6 +37,8 @@ export const ReconciliationEntryV1 = v.object({
   amountCents: CentsSchema,
   currency: CurrencySchema,
   correlationId: v.string(),
+  /** The span that handed the entry over (W3C `traceparent`): checks continue the order's trace. */
+  traceparent: v.optional(v.string()),
 })
 export type ReconciliationEntry = v.InferOutput<typeof ReconciliationEntryV1>
 
@@ -65,8 +73,10 @@ export interface ReconcilerDeps {
   listKeys: () => Promise<string[]>
   gateway: Pick<GatewayClient, 'lookup' | 'refund'>
   decisions: DecisionStore
-  publish: (event: OutgoingEvent, correlationId: string) => Promise<void>
+  publish: (event: OutgoingEvent, correlationId: string, trace?: TraceContext) => Promise<void>
   logger: Logger
+  /** A span per check (propagation only by default). */
+  tracer?: Tracer
   /** How often the bucket is scanned. */
   intervalMs: number
   /** How long a charge key nobody answered for is checked before it is closed as "no charge". */
@@ -82,10 +92,11 @@ export type CheckResult = 'refunded' | 'closed' | 'waiting'
 export function createReconciler(deps: ReconcilerDeps) {
   const { kv, gateway, decisions, publish, logger, intervalMs, windowMs, maxBackoffMs } = deps
   const now = deps.now ?? Date.now
+  const tracer = deps.tracer ?? createPropagatingTracer()
   const refundKey = (orderId: string) => `refund:${orderId}`
 
-  async function refundCharge(entry: StoredEntry, chargeId: string): Promise<void> {
-    const made = await gateway.refund({ chargeId, key: refundKey(entry.orderId) })
+  async function refundCharge(entry: StoredEntry, chargeId: string, trace: TraceContext): Promise<void> {
+    const made = await gateway.refund({ chargeId, key: refundKey(entry.orderId), trace })
     await decisions.update(entry.orderId, (current) => {
       if (current?.payment === undefined) return { result: undefined }
       return {
@@ -110,20 +121,21 @@ export function createReconciler(deps: ReconcilerDeps) {
         reason: entry.reason,
       }),
       entry.correlationId,
+      trace,
     )
   }
 
   /** One check of one entry; throws when the processor cannot be reached. */
-  async function check(entry: StoredEntry): Promise<CheckResult> {
+  async function check(entry: StoredEntry, trace: TraceContext): Promise<CheckResult> {
     if (entry.kind === 'refund') {
       if (entry.chargeId === undefined) return 'closed'
-      await refundCharge(entry, entry.chargeId)
+      await refundCharge(entry, entry.chargeId, trace)
       return 'refunded'
     }
-    const found = await gateway.lookup(entry.orderId)
+    const found = await gateway.lookup(entry.orderId, trace)
     switch (found.kind) {
       case 'succeeded':
-        await refundCharge(entry, found.chargeId)
+        await refundCharge(entry, found.chargeId, trace)
         return 'refunded'
       case 'declined':
         return 'closed'
@@ -139,11 +151,22 @@ export function createReconciler(deps: ReconcilerDeps) {
     if (stored === null) return 'settled'
     const entry = stored.value
     if (entry.nextCheckAt > now()) return 'pending'
-    const log = logger.child({ orderId: entry.orderId, correlationId: entry.correlationId, kind: entry.kind })
+    const span = tracer.startSpan(`reconcile ${entry.kind}`, {
+      kind: 'internal',
+      parent: parseTraceparent(entry.traceparent),
+      attributes: { 'order.id': entry.orderId, 'reconciliation.checks': entry.checks + 1 },
+    })
+    const log = logger.child({
+      orderId: entry.orderId,
+      correlationId: entry.correlationId,
+      kind: entry.kind,
+      ...traceLogFields(span.context),
+    })
     let result: CheckResult
     try {
-      result = await check(entry)
+      result = await check(entry, span.context)
     } catch (error) {
+      span.fail(error)
       if (error instanceof RefundRefusedError) {
         log.error({ err: error }, 'processor refused the refund: nothing left to refund; closing')
         result = 'closed'
@@ -152,6 +175,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         result = 'waiting'
       }
     }
+    span.setAttributes({ 'reconciliation.result': result })
+    span.end()
     if (result !== 'waiting') {
       log.info({ result, checks: entry.checks + 1 }, 'reconciliation settled')
       await kv.delete(key, { previousSeq: stored.revision }).catch(() => undefined)

@@ -6,6 +6,8 @@ import { startDurableConsumer, startNatsRuntime, toStoppable } from '../../share
 import { combineConsumers } from '../../shared/nats/consumer.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
+import type { TraceContext } from '../../shared/observability/trace-context.ts'
+import { createPropagatingTracer, inSpan, type Tracer } from '../../shared/observability/tracing.ts'
 import { createGate } from '../../shared/resilience/gate.ts'
 import { CircuitState, circuitStateName } from '../../shared/resilience/policies.ts'
 import type { PaymentConfig } from './config.ts'
@@ -24,9 +26,10 @@ export const PAYMENT_EXPRESS_CONSUMER = 'payment-express' satisfies SagaConsumer
 
 export async function startPaymentService(
   config: PaymentConfig,
-  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; fetch?: typeof fetch },
+  deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer; fetch?: typeof fetch },
 ) {
   const { logger, metrics } = deps
+  const tracer = deps.tracer ?? createPropagatingTracer()
   const registers = [metrics.registry]
   const breakerState = new Gauge({
     name: 'payment_breaker_state',
@@ -91,22 +94,38 @@ export async function startPaymentService(
       if (state === CircuitState.Open) probeTimer = setTimeout(probe, config.PAYMENT_BREAKER_HALF_OPEN_MS)
     }
   })
+  // A client span per call to the processor (retries and polls inside it); the
+  // processor gets its context as `traceparent`.
+  const gatewaySpan = (name: string, key: string, parent: TraceContext | undefined) =>
+    ({
+      kind: 'client',
+      parent,
+      attributes: { 'payment.idempotency_key': key, 'payment.operation': name },
+    }) as const
   const gateway = {
-    charge: async (request: ChargeRequest) => {
-      try {
-        const outcome = await client.charge(request)
-        gatewayCalls.inc({ outcome: outcome.kind })
-        return outcome
-      } catch (error) {
-        gatewayCalls.inc({ outcome: error instanceof CircuitOpenError ? 'unavailable' : 'error' })
-        throw error
-      }
-    },
-    refund: (input: { chargeId: string; key: string }) => client.refund(input),
-    lookup: (key: string) => client.lookup(key),
+    charge: (request: ChargeRequest, trace?: TraceContext) =>
+      inSpan(tracer, 'gateway charge', gatewaySpan('charge', request.orderId, trace), async (span) => {
+        try {
+          const outcome = await client.charge(request, span.context)
+          gatewayCalls.inc({ outcome: outcome.kind })
+          span.setAttributes({ 'payment.outcome': outcome.kind })
+          return outcome
+        } catch (error) {
+          gatewayCalls.inc({ outcome: error instanceof CircuitOpenError ? 'unavailable' : 'error' })
+          throw error
+        }
+      }),
+    refund: (input: { chargeId: string; key: string; trace?: TraceContext | undefined }) =>
+      inSpan(tracer, 'gateway refund', gatewaySpan('refund', input.key, input.trace), (span) =>
+        client.refund({ ...input, trace: span.context }),
+      ),
+    lookup: (key: string, trace?: TraceContext) =>
+      inSpan(tracer, 'gateway lookup', gatewaySpan('lookup', key, trace), (span) =>
+        client.lookup(key, span.context),
+      ),
   }
 
-  const rt = await startNatsRuntime('payment', config, deps)
+  const rt = await startNatsRuntime('payment', config, { ...deps, tracer })
   const decisions = kvDecisionStore(await openBucket(rt, BUCKETS.decisions))
   const reconciliationKv = await openBucket(rt, BUCKETS.reconciliation)
   const reconciliationSubjects = `$KV.${BUCKETS.reconciliation}.`
@@ -120,13 +139,15 @@ export async function startPaymentService(
     },
     gateway,
     decisions,
-    publish: async (event, correlationId) => {
+    publish: async (event, correlationId, trace) => {
       await publishEvent(rt.js, event, {
         correlationId,
         timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
         source: EVENT_SOURCES.payment,
+        trace,
       })
     },
+    tracer,
     logger: logger.child({ component: 'reconciliation' }),
     intervalMs: config.PAYMENT_RECONCILE_INTERVAL_MS,
     windowMs: config.PAYMENT_RECONCILE_WINDOW_MS,

@@ -1,0 +1,61 @@
+/*
+ * Which tracer a Bun/Node/Deno service runs with, from the standard
+ * OpenTelemetry variables (docs/configuration.md "Tracing"):
+ *
+ * - OTEL_EXPORTER_OTLP_ENDPOINT: base URL of an OTLP/HTTP collector; spans go
+ *   to `<it>/v1/traces` as JSON. Unset (the default): nothing is recorded or
+ *   exported, and `traceparent` is still propagated.
+ * - OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full traces URL, instead.
+ * - OTEL_EXPORTER_OTLP_HEADERS: `k=v,k2=v2` sent to the collector.
+ * - OTEL_BSP_SCHEDULE_DELAY: longest wait in ms before a batch is sent (5000).
+ * - OTEL_SDK_DISABLED=true: off whatever else is set.
+ */
+import { ConfigError } from '../config/load-config.ts'
+import { createPropagatingTracer, type Tracer } from './tracing.ts'
+
+type Env = Readonly<Record<string, string | undefined>>
+
+export interface TracingSettings {
+  tracesUrl: string
+  headers: Record<string, string>
+  scheduleDelayMs: number
+}
+
+/** The export settings, `undefined` when tracing is off; a {@link ConfigError} lists every bad value. */
+export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
+  if (env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true') return undefined
+  const base = env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim() ?? ''
+  const traces = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim() ?? ''
+  if (base === '' && traces === '') return undefined
+  const problems: string[] = []
+  const tracesUrl = traces !== '' ? traces : `${base.replace(/\/+$/, '')}/v1/traces`
+  const name = traces !== '' ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'
+  if (!/^https?:\/\/[^\s/]/.test(tracesUrl) || !URL.canParse(tracesUrl))
+    problems.push(`${name}: must be an http(s) URL, got ${JSON.stringify(traces || base)}`)
+  const headers: Record<string, string> = {}
+  for (const pair of (env['OTEL_EXPORTER_OTLP_HEADERS'] ?? '').split(',')) {
+    if (pair.trim() === '') continue
+    const at = pair.indexOf('=')
+    if (at <= 0) problems.push(`OTEL_EXPORTER_OTLP_HEADERS: expected key=value, got ${JSON.stringify(pair)}`)
+    else headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim())
+  }
+  const delay = env['OTEL_BSP_SCHEDULE_DELAY']?.trim() ?? ''
+  const scheduleDelayMs = delay === '' ? 5_000 : Number(delay)
+  if (!Number.isInteger(scheduleDelayMs) || scheduleDelayMs < 1 || scheduleDelayMs > 60_000)
+    problems.push(
+      `OTEL_BSP_SCHEDULE_DELAY: must be an integer from 1 to 60000 (ms), got ${JSON.stringify(delay)}`,
+    )
+  if (problems.length > 0) throw new ConfigError(problems)
+  return { tracesUrl, headers, scheduleDelayMs }
+}
+
+/**
+ * The OpenTelemetry tracer when an endpoint is set (its SDK imported only
+ * then), else the propagating one.
+ */
+export async function createTracerFromEnv(service: string, version: string, env: Env): Promise<Tracer> {
+  const settings = tracingSettingsFromEnv(env)
+  if (settings === undefined) return createPropagatingTracer()
+  const { createOtelTracer } = await import('./otel-tracer.ts')
+  return createOtelTracer({ service, version, ...settings })
+}
