@@ -1,6 +1,9 @@
 // One order, one trace: every worker a real process exporting OTLP/HTTP JSON
-// to a receiver in this test, the projection as its own service.
+// to a receiver in this test, the projection as its own service; run by Bun
+// from source and as the compiled multi-call binary (`bun build --compile`).
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildBinaries } from '../scripts/build.ts'
 import {
   startOtlpReceiver,
   SPAN_KINDS,
@@ -8,19 +11,11 @@ import {
   type ReceivedSpan,
 } from './support/otlp-receiver.ts'
 import { startSagaStack, type SagaStack } from './support/saga-stack.ts'
+import { bunRun, type Command } from './support/worker-process.ts'
 
-let receiver: OtlpReceiver
-let stack: SagaStack
-
-beforeAll(async () => {
-  receiver = await startOtlpReceiver()
-  const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' }
-  stack = await startSagaStack({ workerEnv: otel, gatewayEnv: otel, projection: 'own-service' })
-}, 90_000)
-
-afterAll(async () => {
-  await stack?.dispose()
-  await receiver?.close()
+const multiCall: Command = (worker) => ({
+  cmd: join(import.meta.dirname, '..', 'dist', 'bin', 'order-saga'),
+  args: [worker],
 })
 
 const CLIENT_TRACE = '0af7651916cd43dd8448eb211c80319c'
@@ -36,7 +31,25 @@ function one(spans: readonly ReceivedSpan[], service: string, name: string): Rec
   return found[0] as ReceivedSpan
 }
 
-describe('tracing across the saga', () => {
+describe.each([
+  ['bun run', bunRun],
+  ['the compiled multi-call binary', multiCall],
+] as const)('tracing across the saga, services on %s', (_, command) => {
+  let receiver: OtlpReceiver
+  let stack: SagaStack
+
+  beforeAll(async () => {
+    if (command === multiCall) buildBinaries({ names: ['order-saga'], ifStale: true })
+    receiver = await startOtlpReceiver()
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' }
+    stack = await startSagaStack({ workerEnv: otel, gatewayEnv: otel, projection: 'own-service', command })
+  }, 120_000)
+
+  afterAll(async () => {
+    await stack?.dispose()
+    await receiver?.close()
+  })
+
   it('gives one order one trace: intake, inventory, payment, gateway and projection, each span under its parent', async () => {
     await stack.setStock('TRACE-1', 5, 700)
     const placed = await stack.placeOrder(

@@ -1,0 +1,136 @@
+import { ROOT_CONTEXT, trace, type TextMapGetter } from '@opentelemetry/api'
+import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { describe, expect, it } from 'vitest'
+import { ConfigError } from '../config/load-config.ts'
+import {
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  readTraceHeaders,
+  toTraceparent,
+  traceLogFields,
+  writeTraceHeaders,
+} from './trace-context.ts'
+import { tracingSettingsFromEnv } from './tracer-from-env.ts'
+import { createPropagatingTracer } from './tracing.ts'
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
+const SPAN = '00f067aa0ba902b7'
+
+// The spec's examples and its invalid cases; OpenTelemetry's own propagator
+// reads each the same way (an independent reader).
+const cases: [string, string | undefined, boolean | undefined][] = [
+  [`00-${TRACE}-${SPAN}-01`, 'sampled', true],
+  [`00-${TRACE}-${SPAN}-00`, 'not sampled', false],
+  [`00-${TRACE}-${SPAN}-09`, 'other flags, sampled bit set', true],
+  [`01-${TRACE}-${SPAN}-01-what-comes-later`, 'a later version with more fields', true],
+  [` 00-${TRACE}-${SPAN}-01 `, 'a blank on each side', true],
+  [`ff-${TRACE}-${SPAN}-01`, 'version ff', undefined],
+  [`00-${TRACE}-${SPAN}-01-extra`, 'version 00 with more fields', undefined],
+  [`00-${'0'.repeat(32)}-${SPAN}-01`, 'zero trace id', undefined],
+  [`00-${TRACE}-${'0'.repeat(16)}-01`, 'zero span id', undefined],
+  [`00-${TRACE.toUpperCase()}-${SPAN}-01`, 'upper-case hex', undefined],
+  [`00-${TRACE.slice(1)}-${SPAN}-01`, 'short trace id', undefined],
+  ['', 'empty', undefined],
+]
+
+const getter: TextMapGetter<Record<string, string>> = {
+  get: (carrier, key) => carrier[key],
+  keys: (carrier) => Object.keys(carrier),
+}
+
+describe('W3C trace context', () => {
+  it.each(cases)('reads %j (%s) as the spec says, like OpenTelemetry', (header, _, sampled) => {
+    const ours = parseTraceparent(header)
+    expect(ours?.sampled).toBe(sampled)
+    const theirs = trace.getSpanContext(
+      new W3CTraceContextPropagator().extract(ROOT_CONTEXT, { traceparent: header }, getter),
+    )
+    expect(ours === undefined).toBe(theirs === undefined)
+    if (ours !== undefined)
+      expect([ours.traceId, ours.spanId]).toStrictEqual([theirs?.traceId, theirs?.spanId])
+  })
+
+  it('writes what it reads, tracestate included, and drops a tracestate with control characters', () => {
+    const headers = new Headers()
+    const context = { traceId: TRACE, spanId: SPAN, sampled: true, traceState: 'congo=t61rcWkgMzE' }
+    writeTraceHeaders(context, (name, value) => headers.set(name, value))
+    expect(headers.get('traceparent')).toBe(`00-${TRACE}-${SPAN}-01`)
+    expect(readTraceHeaders((name) => headers.get(name))).toStrictEqual(context)
+    expect(parseTraceparent(toTraceparent(context), 'a=1\r\nInjected: x')).toStrictEqual({
+      traceId: TRACE,
+      spanId: SPAN,
+      sampled: true,
+    })
+  })
+
+  it('mints ids of the right shape and gives log lines trace_id and span_id', () => {
+    expect(newTraceId()).toMatch(/^[0-9a-f]{32}$/)
+    expect(newSpanId()).toMatch(/^[0-9a-f]{16}$/)
+    expect(newTraceId()).not.toBe(newTraceId())
+    expect(traceLogFields({ traceId: TRACE, spanId: SPAN, sampled: true })).toStrictEqual({
+      trace_id: TRACE,
+      span_id: SPAN,
+    })
+    expect(traceLogFields(undefined)).toStrictEqual({})
+  })
+})
+
+describe('the propagating tracer (tracing off)', () => {
+  it('keeps the trace and its state, gives every span a new id, and starts sampled traces', () => {
+    const tracer = createPropagatingTracer()
+    const parent = { traceId: TRACE, spanId: SPAN, sampled: false, traceState: 'a=1' }
+    const child = tracer.startSpan('x', { kind: 'consumer', parent }).context
+    expect(child).toMatchObject({ traceId: TRACE, sampled: false, traceState: 'a=1' })
+    expect(child.spanId).not.toBe(SPAN)
+    const root = tracer.startSpan('y', { kind: 'server' }).context
+    expect(root.sampled).toBe(true)
+    expect(root.traceId).not.toBe(TRACE)
+    expect(tracer.recording).toBe(false)
+  })
+})
+
+describe('tracingSettingsFromEnv', () => {
+  it('is off without an endpoint, or with OTEL_SDK_DISABLED=true', () => {
+    expect(tracingSettingsFromEnv({})).toBeUndefined()
+    expect(tracingSettingsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: '' })).toBeUndefined()
+    expect(
+      tracingSettingsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }),
+    ).toBeUndefined()
+  })
+
+  it('sends to <endpoint>/v1/traces, or the traces endpoint as given, with headers and delay', () => {
+    expect(tracingSettingsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' })).toStrictEqual({
+      tracesUrl: 'http://collector:4318/v1/traces',
+      headers: {},
+      scheduleDelayMs: 5000,
+    })
+    expect(
+      tracingSettingsFromEnv({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://c.example/otlp/traces',
+        OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s%20ecret, x=1',
+        OTEL_BSP_SCHEDULE_DELAY: '250',
+      }),
+    ).toStrictEqual({
+      tracesUrl: 'https://c.example/otlp/traces',
+      headers: { 'api-key': 's ecret', x: '1' },
+      scheduleDelayMs: 250,
+    })
+  })
+
+  it('reports every bad value at once', () => {
+    const bad = () =>
+      tracingSettingsFromEnv({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
+        OTEL_EXPORTER_OTLP_HEADERS: 'novalue',
+        OTEL_BSP_SCHEDULE_DELAY: 'soon',
+      })
+    expect(bad).toThrow(ConfigError)
+    try {
+      bad()
+    } catch (error) {
+      expect((error as ConfigError).problems).toHaveLength(3)
+    }
+  })
+})
