@@ -7,6 +7,7 @@ import type { PoisonMessage } from './poison.ts'
 import { sample, type CheckResult } from './report.ts'
 import { filtersOverlap } from '../../shared/nats/subjects.ts'
 import { filtersOf } from '../../shared/nats/topology.ts'
+import { NOT_IN_CHAOS_STACKS } from './stream-check.ts'
 
 export interface DeadLetter {
   seq: number
@@ -37,11 +38,11 @@ export async function readDeadLetters(jsm: JetStreamManager): Promise<DeadLetter
   return letters
 }
 
-/** Durable consumer name -> its filter subjects, as the server has them. */
+/** Durable consumer name -> its filter subjects, as the server has them (those a worker of the stack pulls from). */
 export async function consumerFilters(jsm: JetStreamManager): Promise<Map<string, string[]>> {
   const filters = new Map<string, string[]>()
   for await (const info of jsm.consumers.list(STREAMS.orders.name)) {
-    if (info.config.durable_name === undefined) continue
+    if (info.config.durable_name === undefined || NOT_IN_CHAOS_STACKS.has(info.name)) continue
     const subjects = filtersOf(info.config)
     filters.set(info.name, subjects.length > 0 ? subjects : ['>'])
   }

@@ -57,7 +57,7 @@ export async function readSagaEvents(
  * provision step creates them, nothing pulls. The analytics worker has its
  * own crash test (test/analytics.test.ts).
  */
-const NOT_IN_CHAOS_STACKS = new Set(['analytics'])
+export const NOT_IN_CHAOS_STACKS: ReadonlySet<string> = new Set(['analytics'])
 
 export async function consumerBacklog(jsm: JetStreamManager): Promise<string[]> {
   const backlog: string[] = []
