@@ -21,6 +21,7 @@ export const BINARIES = {
   payment: 'workers/payment/main.ts',
   gateway: 'workers/gateway/main.ts',
   'order-status': 'workers/order/status-main.ts',
+  analytics: 'workers/analytics/main.ts',
   'order-saga': 'workers/multi/main.ts',
 } as const
 

@@ -11,11 +11,12 @@ import { spawnService } from './harness/process.ts'
 import { workerSecrets } from './harness/test-secrets.ts'
 import { freePort, waitFor } from './harness/wait-for.ts'
 import { canUnsharePid, exec, sigtermAsPid1 } from './support/compiled-binary.ts'
+import { bearer } from './support/provision.ts'
 import { startSagaStack, type Command, type SagaStack } from './support/saga-stack.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const bin = (name: BinaryName): string => join(ROOT, 'dist', 'bin', name)
-const SERVICES = ['order', 'order-status', 'inventory', 'payment', 'gateway'] as const
+const SERVICES = ['order', 'order-status', 'inventory', 'payment', 'gateway', 'analytics'] as const
 // A new PID namespace needs root (CI has it); elsewhere those tests skip, in CI they fail.
 const pid1 = it.skipIf(!canUnsharePid() && process.env['CI'] !== 'true')
 
@@ -35,6 +36,7 @@ describe('compiled binaries: command line', () => {
     ['inventory', ['NATS_URL', 'INVENTORY_CURRENCY']],
     ['payment', ['NATS_URL', 'PAYMENT_GATEWAY_URL']],
     ['gateway', ['GATEWAY_SLOW_MS', 'HOST']],
+    ['analytics', ['NATS_URL', 'ANALYTICS_REPLAY_FROM', '--from']],
   ] as const)(
     '%s --help lists its environment variables, on its own and through order-saga',
     async (name, vars) => {
@@ -52,7 +54,7 @@ describe('compiled binaries: command line', () => {
   it('order-saga names its services, takes one from ORDER_SAGA_SERVICE, and rejects an unknown one', async () => {
     const help = await exec(bin('order-saga'), ['--help'])
     expect(help.code).toBe(0)
-    expect(help.out).toContain('services: order, order-status, inventory, payment, gateway')
+    expect(help.out).toContain('services: order, order-status, inventory, payment, gateway, analytics')
     expect(await exec(bin('order-saga'), ['--help'], { ORDER_SAGA_SERVICE: 'payment' })).toMatchObject({
       code: 0,
       out: expect.stringContaining('PAYMENT_GATEWAY_URL'),
@@ -123,7 +125,7 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
   })
 
   beforeAll(async () => {
-    stack = await startSagaStack({ command, projection })
+    stack = await startSagaStack({ command, projection, analytics: {} })
   }, 90_000)
   afterAll(() => stack?.dispose())
 
@@ -174,12 +176,31 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
     expect(await stack.charges(placed.orderId)).toStrictEqual([])
   })
 
+  it('counts those orders in the analytics worker', async () => {
+    const url = stack.analytics?.url ?? ''
+    const totals = await waitFor(
+      async () => {
+        const res = await fetch(`${url}/analytics/summary`, { headers: bearer('admin') })
+        const { totals: t } = (await res.json()) as { totals: { created: number; cancelledTotal: number } }
+        return t.created === 3 && t.cancelledTotal === 2 ? t : undefined
+      },
+      { message: 'analytics counted the three orders' },
+    )
+    expect(totals).toMatchObject({
+      confirmed: 1,
+      cancelled: { out_of_stock: 1, payment_declined: 1 },
+      revenue: { USD: { grossCents: 2500, refundedCents: 0, netCents: 2500 } },
+      topSkus: [{ sku: 'BIN-OK', units: 2 }],
+    })
+  })
+
   it('healthcheck exits 0 for every running service, given only PORT', async () => {
     for (const [name, proc] of [
       ['order', stack.order],
       ['inventory', stack.inventories[0]],
       ['payment', stack.payment],
       ['gateway', stack.gateway],
+      ['analytics', stack.analytics],
     ] as const) {
       const { cmd, args } = command(name)
       const result = await exec(cmd, [...args, 'healthcheck'], { PORT: new URL(proc?.url ?? '').port })

@@ -7,7 +7,15 @@ import type { SecretHolder } from '../../shared/security/deployment-secrets.ts'
 import { toEnvFile } from '../start/run-dir.ts'
 
 /** The compose services that hold secrets (one folder each). */
-export const COMPOSE_HOLDERS = ['order', 'order-status', 'inventory', 'payment', 'gateway', 'admin'] as const
+export const COMPOSE_HOLDERS = [
+  'order',
+  'order-status',
+  'inventory',
+  'payment',
+  'gateway',
+  'analytics',
+  'admin',
+] as const
 export type ComposeHolder = (typeof COMPOSE_HOLDERS)[number]
 
 /**

@@ -22,6 +22,7 @@ export function banner(ctx: StackContext): string[] {
     `  inventory       ${urls.inventory}   GET|PUT /inventory/{sku}`,
     `  payment worker  ${urls.payment}   /health /ready /metrics`,
     `  gateway sandbox ${urls.gateway}   POST /charges, GET /charges?orderId=`,
+    `  analytics       ${urls.analytics}   GET /analytics/summary, /analytics/stream (admin key)`,
     'Development keys (kept in the state folder; API_KEY, ADMIN_API_KEY, GATEWAY_SECRET_KEY override them):',
     `  API_KEY=${ctx.operatorEnv['API_KEY'] ?? ''}              client: POST/GET /orders`,
     `  ADMIN_API_KEY=${ctx.operatorEnv['ADMIN_API_KEY'] ?? ''}   admin: PUT /inventory/{sku}, any order`,

@@ -53,7 +53,7 @@ export function createContext(options: StartOptions, nats: StackContext['nats'])
       ...(nats.wsUrl === null ? {} : { NATS_WS_URL: nats.wsUrl }),
       ORDER_URL: urls.order,
     },
-    workerSecrets: { gateway: {}, order: {}, inventory: {}, payment: {} },
+    workerSecrets: { gateway: {}, order: {}, inventory: {}, payment: {}, analytics: {} },
   }
 }
 

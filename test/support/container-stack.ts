@@ -35,6 +35,7 @@ export const SERVICES = [
   'order-status',
   'inventory',
   'payment',
+  'analytics',
 ] as const
 export type ServiceName = (typeof SERVICES)[number]
 
@@ -47,6 +48,7 @@ const PORT_VARS = [
   'NATS_2_PORT',
   'NATS_3_PORT',
   'ORDER_STATUS_PORT',
+  'ANALYTICS_PORT',
 ] as const
 
 export interface ComposeStackOptions {

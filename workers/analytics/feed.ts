@@ -19,7 +19,14 @@ export interface WindowFeed {
   close(): void
 }
 
-export function createWindowFeed({ maxClients }: { maxClients: number }): WindowFeed {
+export function createWindowFeed({
+  maxClients,
+  onSize = () => undefined,
+}: {
+  maxClients: number
+  /** Told the number of subscribers whenever it changes (a gauge). */
+  onSize?: (size: number) => void
+}): WindowFeed {
   const subscribers = new Map<(view: WindowView) => void, () => void>()
   let closed = false
   return {
@@ -31,8 +38,9 @@ export function createWindowFeed({ maxClients }: { maxClients: number }): Window
       let end: () => void = () => undefined
       const ended = new Promise<void>((resolve) => (end = resolve))
       subscribers.set(onView, end)
+      onSize(subscribers.size)
       const cancel = () => {
-        subscribers.delete(onView)
+        if (subscribers.delete(onView)) onSize(subscribers.size)
         end()
       }
       return { closed: ended, cancel }
@@ -42,6 +50,7 @@ export function createWindowFeed({ maxClients }: { maxClients: number }): Window
       closed = true
       for (const end of subscribers.values()) end()
       subscribers.clear()
+      onSize(0)
     },
   }
 }

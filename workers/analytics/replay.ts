@@ -87,14 +87,22 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
 
   const rebuilt = new Map<number, WindowRecord>()
   let events = 0
-  await readRange(jsm, fromSeq, last, batchSize, async (msg) => {
-    const decoded = decodeStored(msg)
-    if (!decoded.ok) return
-    events++
-    const contribution = await store.record(toAnalyticsEvent(decoded.subject, decoded.event), msg.seq)
-    if (contribution === null || contribution.minute < cutoff) return
-    const window = rebuilt.get(contribution.minute) ?? emptyWindow(contribution.minute)
-    rebuilt.set(contribution.minute, addContribution(window, contribution, msg.seq) ?? window)
+  await readRange(jsm, fromSeq, last, batchSize, async (batch) => {
+    // Recorded all at once: the store runs one order's updates in call order,
+    // so each event still sees the facts of its order's earlier events.
+    const read = batch.flatMap((msg) => {
+      const decoded = decodeStored(msg)
+      return decoded.ok ? [{ seq: msg.seq, event: toAnalyticsEvent(decoded.subject, decoded.event) }] : []
+    })
+    const contributions = await Promise.all(read.map(({ event, seq }) => store.record(event, seq)))
+    events += read.length
+    // Added in stream order, as the live consumer does.
+    contributions.forEach((contribution, i) => {
+      const seq = read[i]?.seq ?? 0
+      if (contribution === null || contribution.minute < cutoff) return
+      const window = rebuilt.get(contribution.minute) ?? emptyWindow(contribution.minute)
+      rebuilt.set(contribution.minute, addContribution(window, contribution, seq) ?? window)
+    })
   })
 
   let copied = 0
@@ -146,32 +154,34 @@ export class ReplayIncompleteError extends Error {
 }
 
 /**
- * Hands every message of ORDERS from `fromSeq` to `toSeq` to `onMessage`, in
- * order. A direct get may be answered by a replica that lags: a batch that
- * comes back empty before `toSeq` is asked again, a few times.
+ * Hands the messages of ORDERS from `fromSeq` to `toSeq` to `onBatch`, in
+ * order, a batch at a time. A direct get may be answered by a replica that
+ * lags: a batch that comes back empty before `toSeq` is asked again, a few
+ * times.
  */
 async function readRange(
   jsm: JetStreamManager,
   fromSeq: number,
   toSeq: number,
   batchSize: number,
-  onMessage: (msg: StoredMsg) => Promise<void>,
+  onBatch: (batch: StoredMsg[]) => Promise<void>,
 ): Promise<void> {
   let empty = 0
   for (let seq = fromSeq; seq <= toSeq;) {
-    let read = 0
+    const batch: StoredMsg[] = []
     try {
       for await (const msg of await jsm.direct.getBatch(ORDERS, { seq, batch: batchSize })) {
-        if (msg.seq > toSeq) return
-        read++
-        seq = msg.seq + 1
-        await onMessage(msg)
+        if (msg.seq > toSeq) break
+        batch.push(msg)
       }
     } catch (error) {
-      if (read > 0) throw error
+      if (batch.length > 0) throw error
     }
-    if (read > 0) {
+    const lastRead = batch[batch.length - 1]
+    if (lastRead !== undefined) {
       empty = 0
+      seq = lastRead.seq + 1
+      await onBatch(batch)
       continue
     }
     if (++empty > 5)

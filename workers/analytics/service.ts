@@ -50,7 +50,10 @@ export async function startAnalyticsService(
   }
   const generation = await activeGeneration(store)
   deps.logger.info({ generation }, 'analytics: applying to the active generation')
-  const feed = createWindowFeed({ maxClients: config.ANALYTICS_STREAM_MAX_CLIENTS })
+  const feed = createWindowFeed({
+    maxClients: config.ANALYTICS_STREAM_MAX_CLIENTS,
+    onSize: (n) => metrics.streamClients(n),
+  })
   const apply = createLiveApplier({ store, generation, metrics, feed })
   const consumer = await startDurableConsumer(rt, {
     durable: ANALYTICS_CONSUMER,

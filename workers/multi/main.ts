@@ -1,5 +1,5 @@
 /**
- * The multi-call binary: `order-saga order|order-status|inventory|payment|gateway [args]`.
+ * The multi-call binary: `order-saga order|order-status|inventory|payment|gateway|analytics [args]`.
  * One compiled Bun runtime behind every image, so it is stored and pulled once.
  * The only file that imports several workers; each still has its own entry.
  * The service comes from the first argument, else from $ORDER_SAGA_SERVICE
@@ -8,6 +8,7 @@
 import pkg from '../../package.json' with { type: 'json' }
 import { main as runEntry } from '../../shared/runtime/run-service.ts'
 import { exitWith } from '../../shared/runtime/server.ts'
+import { runAnalytics } from '../analytics/entry.ts'
 import { main as gatewayMain } from '../gateway/main.ts'
 import { inventoryEntry } from '../inventory/entry.ts'
 import { orderEntry } from '../order/entry.ts'
@@ -25,6 +26,7 @@ const commands = {
   'order-status': (argv) => runEntry(orderStatusEntry, argv),
   inventory: (argv) => runEntry(inventoryEntry, argv),
   payment: (argv) => runEntry(paymentEntry, argv),
+  analytics: (argv, env) => runAnalytics(argv, env),
   gateway: (argv, env) => {
     gatewayMain(argv, env).catch((error: unknown) => exitWith(`gateway failed to start: ${describe(error)}`))
   },
@@ -45,8 +47,9 @@ export function helpText(): string {
     'usage: order-saga <service> [--help | --version | healthcheck]',
     '       order-saga provision   create or update every stream, bucket and consumer (admin identity), then exit',
     '       order-saga probe <url>   exit 0 when GET <url> answers 2xx within 2 s (prints the body)',
+    '       order-saga analytics --from <ISO time>   rebuild the analytics windows from that minute, then run',
     '',
-    'services: order, order-status, inventory, payment, gateway',
+    'services: order, order-status, inventory, payment, gateway, analytics',
     `${SERVICE_ENV}=<service> picks the service when the first argument names none.`,
     '',
   ].join('\n')
