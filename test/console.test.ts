@@ -1,0 +1,205 @@
+// The operator console's API on the real saga (every worker its own process,
+// the console too): the order index pages and searches, a timeline has every
+// event with its consumers, a failed delivery's retries and its dead letter,
+// a dead letter is replayed and purged, the cancel action goes through the
+// cancellation API, and the console's own NATS identity is enough for all of it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateSealingKeyPair } from '../shared/security/sealed-token.ts'
+import { permissionViolations } from './harness/lines.ts'
+import { waitFor } from './harness/wait-for.ts'
+import { bearer } from './support/provision.ts'
+import { startSagaStack, startWorker, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
+
+let stack: SagaStack
+let consoleWorker: ServiceProcess
+/** Workers a test started besides the stack's (a payment worker with another key, say). */
+const extra: ServiceProcess[] = []
+
+const order = (customerId: string, sku: string, paymentToken = 'tok_ok') => ({
+  customerId,
+  items: [{ sku, quantity: 1 }],
+  paymentToken,
+})
+
+const RUNNING = new Set(['order-status', 'inventory', 'inventory-payments', 'payment'])
+
+async function api<T>(path: string, init: RequestInit = {}, key: 'admin' | 'client' = 'admin') {
+  const res = await fetch(`${consoleWorker.url}${path}`, {
+    ...init,
+    headers: { ...bearer(key), ...init.headers },
+  })
+  return { status: res.status, body: (await res.json()) as T }
+}
+
+interface Page {
+  orders: { orderId: string; status: string; reason?: string; customerId?: string }[]
+  next: string | null
+}
+
+beforeAll(async () => {
+  stack = await startSagaStack({ workerEnv: { CONSUMER_MAX_DELIVER: '2' } })
+  consoleWorker = await startWorker('console', {
+    NATS_URL: stack.natsUrls.join(','),
+    CONSOLE_ORDER_URL: stack.order.url,
+    CONSOLE_PAYMENT_URL: stack.payment.url,
+    CONSOLE_INDEX_DELAY_MS: '50',
+    CONSUMER_MAX_DELIVER: '2',
+  })
+}, 90_000)
+
+afterAll(async () => {
+  await consoleWorker?.handle.stop(5_000)
+  await Promise.allSettled(extra.map((w) => w.handle.stop(5_000)))
+  await stack?.dispose()
+})
+
+describe('operator console API', () => {
+  it('wants an admin key: 401 without one, 403 with a client key; the page itself holds no data', async () => {
+    expect((await fetch(`${consoleWorker.url}/console/api/orders`)).status).toBe(401)
+    expect((await api('/console/api/orders', {}, 'client')).status).toBe(403)
+    const page = await fetch(`${consoleWorker.url}/console`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(await page.text()).toContain('<label for="api-key">Admin API key</label>')
+  })
+
+  it('lists orders newest first, by status and by customer, a page at a time', async () => {
+    await stack.setStock('CONSOLE-1', 100, 500)
+    const placed: string[] = []
+    for (let i = 0; i < 5; i++) placed.push((await stack.placeOrder(order('cust-page', 'CONSOLE-1'))).orderId)
+    const declined = (await stack.placeOrder(order('cust-other', 'CONSOLE-1', 'tok_declined'))).orderId
+    for (const id of [...placed, declined]) await stack.waitForFinal(id)
+    const all = await waitFor(async () => {
+      const r = await api<Page>('/console/api/orders?limit=100')
+      return r.body.orders.filter((o) => o.status === 'confirmed' || o.status === 'cancelled').length >= 6
+        ? r
+        : undefined
+    })
+    expect(all.body.orders.slice(0, 6).map((o) => o.orderId)).toStrictEqual([declined, ...placed.reverse()])
+    const byCustomer = await api<Page>('/console/api/orders?customer=cust-page&limit=2')
+    expect(byCustomer.body.orders.map((o) => o.orderId)).toStrictEqual(placed.slice(0, 2))
+    const second = await api<Page>(
+      `/console/api/orders?customer=cust-page&limit=2&cursor=${byCustomer.body.next}`,
+    )
+    expect(second.body.orders.map((o) => o.orderId)).toStrictEqual(placed.slice(2, 4))
+    const cancelled = await api<Page>('/console/api/orders?status=cancelled&reason=payment_declined')
+    expect(cancelled.body.orders).toMatchObject([{ orderId: declined, customerId: 'cust-other' }])
+    expect((await api('/console/api/orders?status=lost')).status).toBe(400)
+  })
+
+  it("shows an order's timeline: each event's message, publisher and consumers, and its compensations", async () => {
+    await stack.setStock('CONSOLE-2', 10, 700)
+    const { orderId } = await stack.placeOrder(order('cust-timeline', 'CONSOLE-2', 'tok_declined'))
+    await stack.waitForFinal(orderId)
+    const view = await waitFor(async () => {
+      const r = await api<{
+        timeline: {
+          events: {
+            event: string
+            message: { seq: number } | null
+            consumers: { consumer: string; state: string }[]
+          }[]
+        }
+      }>(`/console/api/orders/${orderId}`)
+      const events = r.body.timeline.events
+      // The workers of this stack (analytics is provisioned but not running here: its consumer waits).
+      const running = (c: { consumer: string }) => RUNNING.has(c.consumer)
+      const settled = events.every((e) => e.consumers.filter(running).every((c) => c.state === 'acked'))
+      return events.length >= 4 && settled ? r.body : undefined
+    })
+    const events = view.timeline.events
+    expect(events.map((e) => e.event)).toStrictEqual([
+      'orders.created',
+      'inventory.reserved',
+      'payments.failed',
+      'inventory.released',
+    ])
+    expect(events.every((e) => e.message !== null)).toBe(true)
+    expect(events[0]).toMatchObject({ message: { publisher: '/order-saga/order' } })
+    expect(events[0]?.consumers.map((c) => c.consumer)).toContain('inventory')
+    expect(events[3]).toMatchObject({ compensation: true })
+    expect((await api(`/console/api/orders/${crypto.randomUUID()}`)).status).toBe(404)
+  })
+
+  it('files a failed delivery under its order: retries, the dead letter, then replay and purge', async () => {
+    // The payment worker without the card-token key the intake seals for: retried, then dead-lettered.
+    await stack.payment.handle.stop(5_000)
+    const other = await generateSealingKeyPair()
+    const wrongPayment = await startWorker('payment', {
+      NATS_URL: stack.natsUrls.join(','),
+      PAYMENT_GATEWAY_URL: stack.gateway.url,
+      CONSUMER_MAX_DELIVER: '2',
+      PAYMENT_TOKEN_PRIVATE_KEYS: JSON.stringify([other.privateJwk]),
+    })
+    await stack.setStock('CONSOLE-3', 10, 900)
+    const { orderId } = await stack.placeOrder(order('cust-dlq', 'CONSOLE-3'))
+    const dead = await waitFor(
+      async () => {
+        const r = await api<{
+          timeline: {
+            deadLetters: { id: number; consumer: string; present: boolean }[]
+            events: { event: string; consumers: { consumer: string; retries: unknown[]; state: string }[] }[]
+          }
+        }>(`/console/api/orders/${orderId}`)
+        const letter = r.body.timeline?.deadLetters.find((d) => d.consumer === 'payment')
+        return letter === undefined ? undefined : { letter, timeline: r.body.timeline }
+      },
+      { timeoutMs: 30_000 },
+    )
+    const reserved = dead.timeline.events.find((e) => e.event === 'inventory.reserved')
+    expect(reserved?.consumers.find((c) => c.consumer === 'payment')).toMatchObject({
+      state: 'dead_lettered',
+    })
+    expect(reserved?.consumers.find((c) => c.consumer === 'payment')?.retries.length).toBeGreaterThanOrEqual(
+      1,
+    )
+    const list = await api<{ deadLetters: { id: number }[] }>('/console/api/dead-letters')
+    expect(list.body.deadLetters.map((d) => d.id)).toContain(dead.letter.id)
+
+    // The key in place again: the replay settles the order.
+    await wrongPayment.handle.stop(5_000)
+    const payment = await startWorker('payment', {
+      NATS_URL: stack.natsUrls.join(','),
+      PAYMENT_GATEWAY_URL: stack.gateway.url,
+      CONSUMER_MAX_DELIVER: '2',
+    })
+    extra.push(payment)
+    const replay = await api<{ subject: string; duplicate: boolean }>(
+      `/console/api/dead-letters/${dead.letter.id}/replay`,
+      { method: 'POST' },
+    )
+    expect(replay).toMatchObject({ status: 200, body: { subject: 'inventory.reserved', duplicate: false } })
+    expect((await stack.waitForFinal(orderId)).status).toBe('confirmed')
+    const purged = await api<{ purged: number }>(`/console/api/dead-letters/${dead.letter.id}/purge`, {
+      method: 'POST',
+    })
+    expect(purged.body.purged).toBe(1)
+    expect((await api(`/console/api/dead-letters/${dead.letter.id}`)).status).toBe(404)
+  })
+
+  it('cancels through the cancellation API with the operator key', async () => {
+    const { orderId } = await stack.placeOrder(order('cust-cancel', 'CONSOLE-1'))
+    await stack.waitForFinal(orderId)
+    const answer = await api<{ cancellation?: string }>(`/console/api/orders/${orderId}/cancel`, {
+      method: 'POST',
+    })
+    expect(answer).toMatchObject({ status: 202, body: { cancellation: 'requested' } })
+    const cancelled = await waitFor(async () => {
+      const view = await stack.getOrder(orderId)
+      return view?.status === 'cancelled' ? view : undefined
+    })
+    expect(cancelled).toMatchObject({ reason: 'customer_request', refunds: [{ reason: 'customer_request' }] })
+  })
+
+  it('shows consumer lag, the breaker and stock, and the console used only its own rights', async () => {
+    const consumers = await api<{ consumers: { name: string; pending: number }[] }>('/console/api/consumers')
+    expect(consumers.body.consumers.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['order-status', 'inventory', 'payment', 'order-index']),
+    )
+    const stock = await api<{ stock: { sku: string; onHand: number }[] }>('/console/api/stock')
+    expect(stock.body.stock.find((s) => s.sku === 'CONSOLE-2')).toMatchObject({ onHand: 10 })
+    const breaker = await api<{ state: string }>('/console/api/breaker')
+    expect(breaker.status).toBe(200)
+    expect(permissionViolations(stack.server.log())).toStrictEqual([])
+  })
+})

@@ -1,0 +1,63 @@
+// The console API's query parsing and its known errors (the one onError's map).
+import type { Context } from 'hono'
+import {
+  DeadLetterNotFoundError,
+  DeadLetterNotReplayableError,
+  DeadLetterReplayError,
+  InvalidDeadLetterSubjectError,
+} from '../../shared/nats/dead-letter-admin.ts'
+import { isNatsUnavailable } from '../../shared/nats/errors.ts'
+import { ORDER_STATUSES, parseCursor, type Cursor, type SearchFilter } from './index-subjects.ts'
+
+export interface SearchInput {
+  search: SearchFilter
+  limit: number
+  before?: Cursor
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string }
+
+/** `status`, `reason`, `customer`, `cursor` and `limit` (1-100, default 50); every problem at once. */
+export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
+  const problems: string[] = []
+  const search: SearchFilter = {}
+  const status = params.get('status') ?? ''
+  if (status !== '') {
+    const known = ORDER_STATUSES.find((s) => s === status)
+    if (known === undefined) problems.push(`status must be one of ${ORDER_STATUSES.join(', ')}`)
+    else search.status = known
+  }
+  const reason = params.get('reason') ?? ''
+  if (reason !== '') {
+    if (/^[a-z_]{1,40}$/.test(reason)) search.reason = reason
+    else problems.push('reason must be 1-40 characters of a-z and _')
+  }
+  const customer = params.get('customer') ?? ''
+  if (customer !== '') {
+    if (customer.length <= 64) search.customerId = customer
+    else problems.push('customer must be at most 64 characters')
+  }
+  const limitText = params.get('limit') ?? ''
+  const limit = limitText === '' ? 50 : Number(limitText)
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    problems.push('limit must be an integer from 1 to 100')
+  const cursorText = params.get('cursor') ?? ''
+  const before = cursorText === '' ? undefined : parseCursor(cursorText)
+  if (before === null) problems.push('cursor must be the next value of a previous page')
+  if (problems.length > 0) return { ok: false, message: problems.join('; ') }
+  return { ok: true, value: { search, limit, ...(before ? { before } : {}) } }
+}
+
+export function consoleKnownErrors(error: Error, c: Context): Response | undefined {
+  if (error instanceof DeadLetterNotFoundError)
+    return c.json({ error: 'not_found', message: error.message }, 404)
+  if (error instanceof DeadLetterNotReplayableError)
+    return c.json({ error: 'not_replayable', message: error.message }, 409)
+  if (error instanceof InvalidDeadLetterSubjectError)
+    return c.json({ error: 'invalid_subject', message: error.message }, 400)
+  if (error instanceof DeadLetterReplayError || isNatsUnavailable(error)) {
+    c.header('Retry-After', '1')
+    return c.json({ error: 'unavailable', message: 'NATS did not answer in time; retry shortly' }, 503)
+  }
+  return undefined
+}

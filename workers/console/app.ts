@@ -1,0 +1,171 @@
+/*
+ * The operator console's HTTP side. `/console` serves the page and its two
+ * files (no data, no key: the page asks for the key); everything under
+ * `/console/api/` wants an admin API key in `Authorization: Bearer`, the
+ * live list included (Server-Sent Events, read by the page with fetch so it
+ * can send the header). docs/console.md has the routes and the reasoning.
+ */
+import { Hono, type Context } from 'hono'
+import { streamSSE } from 'hono/streaming'
+import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
+import { requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
+import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
+import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
+import {
+  createObservabilityRoutes,
+  httpMetrics,
+  type Readiness,
+} from '../../shared/http/observability-routes.ts'
+import type { RateLimiter } from '../../shared/http/rate-limit.ts'
+import { serviceIndex } from '../../shared/http/service-index.ts'
+import type { Logger } from '../../shared/observability/log.ts'
+import type { Metrics } from '../../shared/observability/metrics.ts'
+import { consoleKnownErrors, readSearch } from './app-input.ts'
+import type { ConsoleData } from './console-data.ts'
+import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS } from './page/files.ts'
+
+export interface ConsoleAppDeps {
+  data: ConsoleData
+  logger: Logger
+  metrics: Metrics
+  checkReady: () => Promise<Readiness>
+  /** API keys (API_KEYS): the API wants an admin key. */
+  verifier: ApiKeyVerifier
+  /** Failed key attempts per client address. */
+  limiter: RateLimiter
+  /** How often the live stream sends a batch, and a keep-alive when idle (ms). */
+  liveIntervalMs?: number
+  maxLiveClients?: number
+}
+
+const ORDER_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
+
+export function createConsoleApp(deps: ConsoleAppDeps) {
+  const { data, logger, metrics, checkReady, verifier, limiter } = deps
+  const app = new Hono<AuthEnv>()
+  app.use(httpMetrics(metrics))
+  app.use(limitDeclaredBody(16 * 1024))
+  const admin = requireApiKey({ verifier, roles: ['admin'], limiter, limitKeys: false })
+  app.use('/console/api/*', admin)
+  app.use('/console/api/*', async (c, next) => {
+    await next()
+    c.header('Cache-Control', 'no-store')
+  })
+  app.use(limitBody(16 * 1024))
+
+  app.get('/', serviceIndex('console', app))
+  app.route('/', createObservabilityRoutes({ metrics, checkReady }))
+
+  for (const [path, file] of Object.entries(CONSOLE_FILES)) {
+    app.get(
+      path,
+      () =>
+        new Response(file.body, { headers: { ...CONSOLE_PAGE_HEADERS, 'Content-Type': file.contentType } }),
+    )
+  }
+
+  app.get('/console/api/orders', async (c) => {
+    const parsed = readSearch(new URL(c.req.url).searchParams)
+    if (!parsed.ok) return c.json({ error: 'invalid_search', message: parsed.message }, 400)
+    const page = await data.searchOrders(parsed.value)
+    return c.json(page)
+  })
+
+  app.get('/console/api/orders/:orderId', async (c) => {
+    const orderId = c.req.param('orderId')
+    if (!ORDER_ID.test(orderId))
+      return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
+    const view = await data.orderWithTimeline(orderId)
+    return view === null ? c.json({ error: 'not_found', message: `no order ${orderId}` }, 404) : c.json(view)
+  })
+
+  // The cancellation API of the order service, called with the operator's own key.
+  app.post('/console/api/orders/:orderId/cancel', async (c) => {
+    const orderId = c.req.param('orderId')
+    if (!ORDER_ID.test(orderId))
+      return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
+    const answer = await data.cancelOrder(orderId, c.req.header('Authorization') ?? '')
+    return c.json(answer.body, answer.status)
+  })
+
+  app.get('/console/api/dead-letters', async (c) => {
+    const subject = c.req.query('subject')
+    return c.json({
+      deadLetters: await data.deadLetters(subject === undefined || subject === '' ? undefined : subject),
+    })
+  })
+  app.get('/console/api/dead-letters/:id', async (c) => c.json(await data.deadLetter(deadLetterId(c))))
+  app.post('/console/api/dead-letters/:id/replay', async (c) => {
+    const id = deadLetterId(c)
+    const result = await data.replayDeadLetter(id)
+    logger.info(
+      { deadLetter: id, subject: result.subject, duplicate: result.duplicate },
+      'dead letter replayed from the console',
+    )
+    return c.json(result)
+  })
+  app.post('/console/api/dead-letters/:id/purge', async (c) => {
+    const id = deadLetterId(c)
+    const removed = await data.removeDeadLetter(id)
+    logger.info({ deadLetter: id, removed }, 'dead letter purged from the console')
+    return c.json({ id, purged: removed ? 1 : 0 })
+  })
+  app.post('/console/api/dead-letters/purge', async (c) => {
+    const subject = c.req.query('subject')
+    const purged = await data.purgeDeadLetters(subject === undefined || subject === '' ? undefined : subject)
+    logger.info({ subject: subject ?? 'all', purged }, 'dead letters purged from the console')
+    return c.json({ purged })
+  })
+
+  app.get('/console/api/consumers', async (c) => c.json({ consumers: await data.consumers() }))
+  app.get('/console/api/breaker', async (c) => c.json(await data.breaker()))
+  app.get('/console/api/stock', async (c) => c.json({ stock: await data.stock() }))
+
+  let liveClients = 0
+  app.get('/console/api/live', (c) => {
+    if (liveClients >= (deps.maxLiveClients ?? 32)) {
+      return c.json({ error: 'unavailable', message: 'too many live clients; retry later' }, 503)
+    }
+    liveClients++
+    return streamSSE(c, async (stream) => {
+      const queue: string[] = []
+      let wake: () => void = () => undefined
+      const unsubscribe = data.live.subscribe((changes) => {
+        queue.push(JSON.stringify(changes))
+        wake()
+      })
+      stream.onAbort(() => {
+        unsubscribe()
+        wake()
+      })
+      try {
+        await stream.writeSSE({ event: 'ready', data: '{}' })
+        let id = 0
+        while (!stream.aborted && !stream.closed) {
+          const next = queue.shift()
+          if (next !== undefined) {
+            await stream.writeSSE({ event: 'orders', id: String(++id), data: next })
+            continue
+          }
+          const woke = await Promise.race([
+            new Promise<boolean>((resolve) => (wake = () => resolve(true))),
+            stream.sleep(15_000).then(() => false),
+          ])
+          if (!woke && !stream.aborted) await stream.write(': keep-alive\n\n')
+        }
+      } finally {
+        unsubscribe()
+        liveClients--
+      }
+    })
+  })
+
+  app.notFound(notFound)
+  app.onError(createErrorHandler({ logger, known: consoleKnownErrors }))
+  return app
+}
+
+function deadLetterId(c: Context): number {
+  const id = Number(c.req.param('id'))
+  return Number.isSafeInteger(id) && id > 0 ? id : -1
+}

@@ -1,0 +1,127 @@
+/*
+ * Everything the console reads and does, on NATS (and the order and payment
+ * services over HTTP): what its routes (app.ts) call. Tests of the routes
+ * give a fake of this interface instead.
+ */
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
+import type { KV } from '@nats-io/kv'
+import { STREAMS } from '../../schemas/subjects.ts'
+import {
+  listDeadLetters,
+  purgeDeadLetters,
+  replayDeadLetter,
+  showDeadLetter,
+  type DeadLetterDetail,
+  type DeadLetterSummary,
+  type ReplayResult,
+} from '../../shared/nats/dead-letter-admin.ts'
+import type { SearchInput } from './app-input.ts'
+import { createIndexReader, searchOrders } from './index-query.ts'
+import type { IndexEntry } from './index-subjects.ts'
+import type { LiveOrders } from './live.ts'
+import {
+  breakerState,
+  consumerLags,
+  stockLevels,
+  type BreakerView,
+  type ConsumerLag,
+  type StockLevel,
+} from './operations.ts'
+import { buildTimeline, type OrderRecord, type Timeline } from './timeline.ts'
+
+export interface ConsoleData {
+  searchOrders(input: SearchInput): Promise<{ orders: IndexEntry[]; next: string | null }>
+  orderWithTimeline(orderId: string): Promise<{ order: OrderRecord; timeline: Timeline } | null>
+  cancelOrder(
+    orderId: string,
+    authorization: string,
+  ): Promise<{ status: 200 | 202 | 400 | 401 | 403 | 404 | 429 | 503; body: unknown }>
+  deadLetters(subject?: string): Promise<DeadLetterSummary[]>
+  deadLetter(id: number): Promise<DeadLetterDetail>
+  replayDeadLetter(id: number): Promise<ReplayResult>
+  /** Removes one dead letter; false when it was not there. */
+  removeDeadLetter(id: number): Promise<boolean>
+  purgeDeadLetters(subject?: string): Promise<number>
+  consumers(): Promise<ConsumerLag[]>
+  breaker(): Promise<BreakerView>
+  stock(): Promise<StockLevel[]>
+  live: Pick<LiveOrders, 'subscribe'>
+}
+
+export interface NatsConsoleDataDeps {
+  js: JetStreamClient
+  jsm: JetStreamManager
+  statusKv: KV
+  live: LiveOrders
+  /** The order service (its cancellation API). */
+  orderUrl: string
+  /** The payment service (its /metrics has the breaker's state). */
+  paymentUrl: string
+  timeoutMs: number
+  fetchFn?: typeof fetch
+}
+
+/** Dead letters listed at most, newest first. */
+const DEAD_LETTER_PAGE = 500
+
+export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
+  const { js, jsm, statusKv, orderUrl, paymentUrl, timeoutMs, fetchFn = fetch } = deps
+  const index = createIndexReader(jsm)
+
+  return {
+    async searchOrders({ search, limit, before }) {
+      const page = await searchOrders(index, { search, limit, ...(before ? { before } : {}) })
+      return { orders: page.orders, next: page.next }
+    },
+
+    async orderWithTimeline(orderId) {
+      const entry = await statusKv.get(orderId)
+      if (entry === null || entry.operation !== 'PUT') return null
+      const order = entry.json<OrderRecord>()
+      const timeline = await buildTimeline({ jsm, index }, order, await consumerLags(jsm))
+      return { order, timeline }
+    },
+
+    async cancelOrder(orderId, authorization) {
+      try {
+        const res = await fetchFn(`${orderUrl}/orders/${orderId}/cancel`, {
+          method: 'POST',
+          headers: { Authorization: authorization },
+          signal: AbortSignal.timeout(timeoutMs),
+        })
+        const body: unknown = await res.json().catch(() => ({ error: 'unreadable_answer' }))
+        const known = [200, 202, 400, 401, 403, 404, 429, 503] as const
+        const status = known.find((s) => s === res.status) ?? 503
+        return { status, body }
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error)
+        return {
+          status: 503,
+          body: { error: 'unavailable', message: `the order service did not answer: ${message}` },
+        }
+      }
+    },
+
+    async deadLetters(subject) {
+      const all = await listDeadLetters(js, jsm, {
+        limit: 10_000,
+        timeoutMs,
+        ...(subject === undefined ? {} : { subject }),
+      })
+      return all.slice(-DEAD_LETTER_PAGE).reverse()
+    },
+    deadLetter: (id) => showDeadLetter(jsm, id),
+    replayDeadLetter: (id) => replayDeadLetter(js, jsm, id, { timeoutMs }),
+    removeDeadLetter: (id) =>
+      jsm.streams.deleteMessage(STREAMS.deadLetters.name, id, false).catch((error: unknown) => {
+        if (error instanceof Error && /no message found|not found/i.test(error.message)) return false
+        throw error
+      }),
+    purgeDeadLetters: (subject) => purgeDeadLetters(jsm, subject === undefined ? {} : { subject }),
+
+    consumers: () => consumerLags(jsm),
+    breaker: () => breakerState(paymentUrl, { fetchFn, timeoutMs }),
+    stock: () => stockLevels(js, { timeoutMs }),
+    live: deps.live,
+  }
+}

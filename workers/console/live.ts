@@ -1,0 +1,88 @@
+/*
+ * Recent orders, live: one watch of the order-status bucket per console
+ * process (not per browser), new writes only. Changes are coalesced by order
+ * and handed to every subscriber (the Server-Sent Events streams) at most
+ * every `intervalMs`, so a busy saga costs each browser one small batch per
+ * interval, not one message per event.
+ */
+import { KvWatchInclude, type KV } from '@nats-io/kv'
+import type { Logger } from '../../shared/observability/log.ts'
+
+export interface OrderChange {
+  orderId: string
+  status: string
+  reason?: string
+  customerId?: string
+  amountCents?: number
+  createdAt?: string
+  updatedAt?: string
+}
+
+export type ChangeListener = (changes: OrderChange[]) => void
+
+export interface LiveOrders {
+  subscribe(listener: ChangeListener): () => void
+  subscribers(): number
+  stop(): Promise<void>
+}
+
+/** The summary of a record the live list shows (the record has more). */
+export function toChange(record: Record<string, unknown>): OrderChange | null {
+  const { orderId, status, reason, customerId, amountCents, createdAt, updatedAt } = record
+  if (typeof orderId !== 'string' || typeof status !== 'string') return null
+  return {
+    orderId,
+    status,
+    ...(typeof reason === 'string' ? { reason } : {}),
+    ...(typeof customerId === 'string' ? { customerId } : {}),
+    ...(typeof amountCents === 'number' ? { amountCents } : {}),
+    ...(typeof createdAt === 'string' ? { createdAt } : {}),
+    ...(typeof updatedAt === 'string' ? { updatedAt } : {}),
+  }
+}
+
+/** At most this many orders per batch (the newest changes win). */
+const MAX_BATCH = 200
+
+export async function startLiveOrders(
+  statusKv: KV,
+  { logger, intervalMs = 250 }: { logger: Logger; intervalMs?: number },
+): Promise<LiveOrders> {
+  const listeners = new Set<ChangeListener>()
+  const pending = new Map<string, OrderChange>()
+  const watch = await statusKv.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true })
+  const done = (async () => {
+    for await (const entry of watch) {
+      if (listeners.size === 0) continue
+      try {
+        const change = toChange(entry.json<Record<string, unknown>>())
+        if (change === null) continue
+        pending.delete(change.orderId)
+        pending.set(change.orderId, change)
+      } catch {
+        // Not a record this console can read; the order page still shows it.
+      }
+    }
+  })().catch((error: unknown) => logger.warn({ err: error }, 'order-status watch ended'))
+
+  const tick = setInterval(() => {
+    if (pending.size === 0) return
+    const batch = [...pending.values()].slice(-MAX_BATCH)
+    pending.clear()
+    for (const listener of listeners) listener(batch)
+  }, intervalMs)
+
+  return {
+    subscribe(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    subscribers: () => listeners.size,
+    async stop() {
+      clearInterval(tick)
+      watch.stop()
+      await done
+      listeners.clear()
+    },
+  }
+}
