@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { projectRoot } from './nats-server-bin.ts'
 import { bunTextImports } from './text-imports.ts'
 
-const NODE_WORKERS = ['order', 'inventory', 'payment', 'gateway', 'analytics'] as const
+const NODE_WORKERS = ['order', 'inventory', 'payment', 'gateway', 'analytics', 'console'] as const
 
 const { values } = parseArgs({
   options: { outdir: { type: 'string', default: join(projectRoot, 'dist', 'node') } },

@@ -22,6 +22,7 @@ export const BINARIES = {
   gateway: 'workers/gateway/main.ts',
   'order-status': 'workers/order/status-main.ts',
   analytics: 'workers/analytics/main.ts',
+  console: 'workers/console/main.ts',
   'order-saga': 'workers/multi/main.ts',
 } as const
 

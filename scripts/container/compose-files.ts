@@ -14,6 +14,7 @@ export const COMPOSE_HOLDERS = [
   'payment',
   'gateway',
   'analytics',
+  'console',
   'admin',
 ] as const
 export type ComposeHolder = (typeof COMPOSE_HOLDERS)[number]

@@ -23,6 +23,7 @@ export function banner(ctx: StackContext): string[] {
     `  payment worker  ${urls.payment}   /health /ready /metrics`,
     `  gateway sandbox ${urls.gateway}   POST /charges, GET /charges?orderId=`,
     `  analytics       ${urls.analytics}   GET /analytics/summary, /analytics/stream (admin key)`,
+    `  console         ${urls.console}/console   operator console (sign in with ADMIN_API_KEY)`,
     'Development keys (kept in the state folder; API_KEY, ADMIN_API_KEY, GATEWAY_SECRET_KEY override them):',
     `  API_KEY=${ctx.operatorEnv['API_KEY'] ?? ''}              client: POST/GET /orders`,
     `  ADMIN_API_KEY=${ctx.operatorEnv['ADMIN_API_KEY'] ?? ''}   admin: PUT /inventory/{sku}, any order`,

@@ -53,7 +53,7 @@ export function createContext(options: StartOptions, nats: StackContext['nats'])
       ...(nats.wsUrl === null ? {} : { NATS_WS_URL: nats.wsUrl }),
       ORDER_URL: urls.order,
     },
-    workerSecrets: { gateway: {}, order: {}, inventory: {}, payment: {}, analytics: {} },
+    workerSecrets: { gateway: {}, order: {}, inventory: {}, payment: {}, analytics: {}, console: {} },
   }
 }
 
@@ -93,6 +93,10 @@ export function workerEnv(worker: WorkerName, ctx: StackContext): Record<string,
     ...(ctx.logFormat === undefined ? {} : { LOG_FORMAT: ctx.logFormat }),
     ...(worker === 'payment' ? { PAYMENT_GATEWAY_URL: ctx.paymentGatewayUrl } : {}),
     ...(worker === 'gateway' ? gatewayLedgerFile(ctx) : {}),
+    // The console calls the intake's cancellation API and reads the payment breaker.
+    ...(worker === 'console'
+      ? { CONSOLE_ORDER_URL: ctx.urls.order, CONSOLE_PAYMENT_URL: ctx.urls.payment }
+      : {}),
   }
 }
 

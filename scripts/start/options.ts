@@ -6,7 +6,7 @@ import { readEnvFile, stateDir } from './run-dir.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
 
-export const WORKERS = ['gateway', 'order', 'inventory', 'payment', 'analytics'] as const
+export const WORKERS = ['gateway', 'order', 'inventory', 'payment', 'analytics', 'console'] as const
 export type WorkerName = (typeof WORKERS)[number]
 
 export interface PortSetting {
@@ -39,7 +39,8 @@ export const USAGE = `usage: npm start [-- --runtime=bun|node|deno] [-- --fresh]
   --runtime=deno   workers on Deno (npm run start:deno)
   --fresh          remove the saved state (.local/run: streams, KV, env file) first
 environment: NATS_PORT (4222) NATS_WS_PORT (4223) ORDER_PORT (3000) INVENTORY_PORT (3001)
-  PAYMENT_PORT (3002) GATEWAY_PORT (3003) ANALYTICS_PORT (3005) HOST (127.0.0.1) NATS_URL (use that server, start none)
+  PAYMENT_PORT (3002) GATEWAY_PORT (3003) ANALYTICS_PORT (3005)
+  CONSOLE_PORT (3006) HOST (127.0.0.1) NATS_URL (use that server, start none)
   PAYMENT_GATEWAY_URL LOG_FORMAT (json|pretty; pretty on a terminal) ORDER_SAGA_STATE_DIR (.local/run)`
 
 const WORKER_PORTS: Record<WorkerName, [string, number]> = {
@@ -48,6 +49,7 @@ const WORKER_PORTS: Record<WorkerName, [string, number]> = {
   payment: ['PAYMENT_PORT', 3002],
   gateway: ['GATEWAY_PORT', 3003],
   analytics: ['ANALYTICS_PORT', 3005],
+  console: ['CONSOLE_PORT', 3006],
 }
 
 const set = (value: string | undefined): value is string => value !== undefined && value !== ''

@@ -23,7 +23,7 @@ const httpUrl = (fallback: string) =>
 
 /** The operator console (`console`): docs/console.md. */
 export const ConsoleConfigSchema = v.object({
-  PORT: intFromEnv(3005, 0, 65535),
+  PORT: intFromEnv(3006, 0, 65535),
   HOST: bindHostFromEnv,
   LOG_LEVEL: logLevelFromEnv,
   ...natsSettings,

@@ -1,5 +1,5 @@
 /**
- * The multi-call binary: `order-saga order|order-status|inventory|payment|gateway|analytics [args]`.
+ * The multi-call binary: `order-saga order|order-status|inventory|payment|gateway|analytics|console [args]`.
  * One compiled Bun runtime behind every image, so it is stored and pulled once.
  * The only file that imports several workers; each still has its own entry.
  * The service comes from the first argument, else from $ORDER_SAGA_SERVICE
@@ -9,6 +9,7 @@ import pkg from '../../package.json' with { type: 'json' }
 import { main as runEntry } from '../../shared/runtime/run-service.ts'
 import { exitWith } from '../../shared/runtime/server.ts'
 import { runAnalytics } from '../analytics/entry.ts'
+import { consoleEntry } from '../console/entry.ts'
 import { main as gatewayMain } from '../gateway/main.ts'
 import { inventoryEntry } from '../inventory/entry.ts'
 import { orderEntry } from '../order/entry.ts'
@@ -27,6 +28,7 @@ const commands = {
   inventory: (argv) => runEntry(inventoryEntry, argv),
   payment: (argv) => runEntry(paymentEntry, argv),
   analytics: (argv, env) => runAnalytics(argv, env),
+  console: (argv) => runEntry(consoleEntry, argv),
   gateway: (argv, env) => {
     gatewayMain(argv, env).catch((error: unknown) => exitWith(`gateway failed to start: ${describe(error)}`))
   },
@@ -49,7 +51,7 @@ export function helpText(): string {
     '       order-saga probe <url>   exit 0 when GET <url> answers 2xx within 2 s (prints the body)',
     '       order-saga analytics --from <ISO time>   rebuild the analytics windows from that minute, then run',
     '',
-    'services: order, order-status, inventory, payment, gateway, analytics',
+    'services: order, order-status, inventory, payment, gateway, analytics, console',
     `${SERVICE_ENV}=<service> picks the service when the first argument names none.`,
     '',
   ].join('\n')
