@@ -50,8 +50,8 @@ function withoutUnset(env: Record<string, string | undefined>): Record<string, s
 async function startNpmStack(given: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'first-hour-'))
   dirs.push(dir)
-  const [nats, ws, order, inventory, payment, gateway] = await freePorts(6)
-  const ports = { nats, ws, order, inventory, payment, gateway }
+  const [nats, ws, order, inventory, payment, gateway, analytics] = await freePorts(7)
+  const ports = { nats, ws, order, inventory, payment, gateway, analytics }
   const env = {
     ORDER_SAGA_STATE_DIR: dir,
     NATS_PORT: String(nats),
@@ -60,6 +60,7 @@ async function startNpmStack(given: Record<string, string> = {}) {
     INVENTORY_PORT: String(inventory),
     PAYMENT_PORT: String(payment),
     GATEWAY_PORT: String(gateway),
+    ANALYTICS_PORT: String(analytics),
     LOG_FORMAT: 'json',
     npm_config_update_notifier: 'false',
     ...{ NATS_URL: undefined, HOST: undefined, PAYMENT_GATEWAY_URL: undefined, LOG_LEVEL: undefined },
@@ -209,6 +210,7 @@ describe('npm start, the first hour', () => {
         .replaceAll('localhost:3001', `localhost:${ports.inventory}`)
         .replaceAll('localhost:3002', `localhost:${ports.payment}`)
         .replaceAll('localhost:3003', `localhost:${ports.gateway}`)
+        .replaceAll('localhost:3005', `localhost:${ports.analytics}`)
       expect(script).not.toMatch(/localhost:300[0-3]\b|\.local\/run/)
       const { code, out } = await run('bash', ['-e', '-o', 'pipefail', '-c', script], {
         ...env,
