@@ -242,6 +242,11 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       logger.debug({ ...base, reason: skip.reason }, 'message skipped')
       return
     }
+    // Each step's wait: stored in the stream -> handled here (the first delivery's wait, and redeliveries').
+    metrics.messageLag.observe(
+      { consumer: durable, subject: msg.subject },
+      Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000,
+    )
     const parsed = parseMessage(msg, handlers)
     // One span per delivery, a child of the span that published the message.
     const span = tracer.startSpan(`process ${splitLane(msg.subject).subject}`, {
@@ -268,6 +273,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         options.publishTimeoutMs,
       )
       outcome = stored ? 'dead_letter' : 'nak'
+      if (stored) metrics.deadLetters.inc({ consumer: durable, reason: parsed.reason })
     } else {
       const orderId = (parsed.event as { orderId?: string }).orderId
       span.setAttributes({ 'order.id': orderId })
@@ -303,6 +309,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
             options.publishTimeoutMs,
           )
           outcome = stored ? 'dead_letter' : 'nak'
+          if (stored) metrics.deadLetters.inc({ consumer: durable, reason: 'max_deliver_exhausted' })
         } else {
           const delay = nakDelay(deliveryCount)
           log.warn({ err: error, retryInMs: delay }, 'message failed; will be redelivered')

@@ -13,6 +13,7 @@ import {
 import { nanos } from '@nats-io/nats-core'
 import { DEAD_LETTER_HEADERS, STREAMS } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
+import { deadLetterReasonLabel } from '../observability/labels.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import { advisorySubjects, parseAdvisory, toDeadLetterCopy } from './dead-letter-advisory.ts'
 import { startPullLoop } from './pull-loop.ts'
@@ -138,6 +139,7 @@ export async function startDeadLetterCapture(options: DeadLetterCaptureOptions):
         return 'duplicate'
       }
       const reason = copy.headers.get(DEAD_LETTER_HEADERS.reason)
+      metrics.deadLetters.inc({ consumer: advisory.consumer, reason: deadLetterReasonLabel(reason) })
       log.warn(
         { reason, dlqSeq: ack.seq },
         original === null ? 'dead letter stored without body' : 'message dead-lettered from advisory',

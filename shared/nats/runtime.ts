@@ -13,6 +13,9 @@ import { connectNats, type ConnectFn, type NatsHandle } from './connect.ts'
 import { startConsumer, type Handlers, type RunningConsumer } from './consumer.ts'
 import { startDeadLetterCapture } from './dead-letter-capture.ts'
 import { isClusterForming, isNatsUnavailable } from './errors.ts'
+import pkg from '../../package.json' with { type: 'json' }
+import { startDiscovery, type Discovery } from './discovery.ts'
+import { createNatsGauges, type NatsGauges } from './nats-gauges.ts'
 import { createNatsReadiness } from './readiness.ts'
 import { checkNatsServerVersion } from './server-version.ts'
 import { ensureSagaConsumer, type SagaConsumerName } from './saga-consumers.ts'
@@ -40,6 +43,10 @@ export interface NatsRuntime {
   metrics: Metrics
   /** Spans per consumed message; propagation only unless tracing is on. */
   tracer: Tracer
+  /** Consumer backlog and dead letters read from JetStream at each scrape. */
+  gauges: NatsGauges
+  /** The NATS services protocol ($SRV.PING/INFO/STATS): `nats micro ls` lists this instance. */
+  discovery: Discovery
 }
 
 /**
@@ -85,7 +92,17 @@ export async function startNatsRuntime(
     jsm,
     streams: SAGA_STREAMS,
   })
-  return { name, nats, nc, js, jsm, limits, readiness, config, logger, metrics, tracer }
+  const gauges = createNatsGauges({ jsm, registry: metrics.registry, logger })
+  const discovery = await startDiscovery({
+    nc,
+    name,
+    version: pkg.version,
+    description: `order saga: ${name}`,
+    consumers: () => gauges.tracked(),
+    readiness: readiness.check,
+    logger,
+  })
+  return { name, nats, nc, js, jsm, limits, readiness, config, logger, metrics, tracer, gauges, discovery }
 }
 
 const SAGA_STREAMS = [STREAMS.orders.name, STREAMS.deadLetters.name]
@@ -144,6 +161,7 @@ export async function startDurableConsumer(
     await provisionConsumer()
   }
   await retryWhileUnavailable(provisionConsumer, rt.config.NATS_CONNECT_TIMEOUT_MS, rt.logger)
+  rt.gauges.track(durable)
   // Dead-letters what the loop never saw fail: a last delivery whose ack wait
   // ran out (crash, hang) or that was nak'd, and terms from elsewhere.
   const capture = await startDeadLetterCapture({
@@ -210,6 +228,7 @@ export function toStoppable(rt: NatsRuntime, consumers: readonly (RunningConsume
       await Promise.all(consumers.flatMap((c) => (c ? [c.stop()] : [])))
     },
     close: async () => {
+      await rt.discovery.stop().catch(() => undefined)
       if (!rt.nc.isClosed()) await rt.nc.drain()
     },
   }

@@ -51,6 +51,20 @@ export function routeLabel(pattern: string): string {
   return pattern.length <= 64 ? pattern : OTHER
 }
 
+const DEAD_LETTER_REASONS = new Set([
+  'malformed_json',
+  'schema_violation',
+  'unexpected_subject',
+  'max_deliver_exhausted',
+  'terminated',
+])
+
+/** A dead letter's reason (`Dlq-Reason` up to its first `:`) if known, else `other`. */
+export function deadLetterReasonLabel(reason: string): string {
+  const kind = reason.split(':', 1)[0]?.trim() ?? ''
+  return DEAD_LETTER_REASONS.has(kind) ? kind : OTHER
+}
+
 const BOUNDERS: Readonly<Record<string, (value: string) => string>> = {
   subject: subjectLabel,
   method: methodLabel,

@@ -57,6 +57,9 @@ export interface Metrics {
   eventsPublishFailed: Counter<'subject'>
   messagesHandled: Counter<'consumer' | 'subject' | 'outcome'>
   messageDuration: Histogram<'consumer' | 'subject'>
+  /** Time a message waited in the stream before its handling began (each saga step's queueing). */
+  messageLag: Histogram<'consumer' | 'subject'>
+  deadLetters: Counter<'consumer' | 'reason'>
   consumerPaused: Gauge<'consumer'>
 }
 
@@ -115,6 +118,23 @@ export function createMetrics(service: string): Metrics {
         help: 'Time to handle one consumed message',
         labelNames: ['consumer', 'subject'],
         buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers,
+      }),
+    ),
+    messageLag: boundedHistogram(
+      new Histogram({
+        name: 'message_lag_seconds',
+        help: 'Time from a message being stored in the stream to its handling starting, by consumer and subject',
+        labelNames: ['consumer', 'subject'],
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+        registers,
+      }),
+    ),
+    deadLetters: bounded(
+      new Counter({
+        name: 'dead_letters_total',
+        help: 'Messages dead-lettered by this worker, by consumer and reason (malformed_json, schema_violation, unexpected_subject, max_deliver_exhausted, terminated)',
+        labelNames: ['consumer', 'reason'],
         registers,
       }),
     ),

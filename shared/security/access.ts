@@ -21,6 +21,7 @@ import {
   type Subject,
 } from '../../schemas/subjects.ts'
 import { ADVISORY_STREAM, captureDurableName } from '../nats/dead-letter-capture.ts'
+import { statusSubjectOf } from '../nats/discovery-subjects.ts'
 import { ORDER_INDEX, ORDER_INDEX_CONSUMERS } from '../nats/order-index.ts'
 import { SAGA_CONSUMERS, type SagaConsumer, type SagaConsumerName } from '../nats/saga-consumers.ts'
 import type { BucketName } from '../nats/topology.ts'
@@ -149,6 +150,26 @@ export const IDENTITIES: readonly Identity[] = ['admin', ...SERVICE_IDENTITIES]
 export interface Permissions {
   publish: string[]
   subscribe: string[]
+  /** May answer requests it received (on the requester's inbox): the $SRV protocol and status endpoint. */
+  allowResponses: boolean
+}
+
+/**
+ * The names a service identity answers the NATS services protocol under
+ * (shared/nats/discovery.ts): its own, and `order` for the intake without the
+ * projection, which connects as `order-edge`.
+ */
+const DISCOVERY_NAMES: Partial<Record<ServiceIdentity, readonly string[]>> = { 'order-edge': ['order'] }
+
+/** `$SRV.PING|INFO|STATS`, per name and per instance, and the status endpoint (discovery.ts). */
+export function discoverySubjects(identity: ServiceIdentity): string[] {
+  const names = DISCOVERY_NAMES[identity] ?? [identity]
+  return [
+    '$SRV.PING',
+    '$SRV.INFO',
+    '$SRV.STATS',
+    ...names.flatMap((name) => [`$SRV.*.${name}`, `$SRV.*.${name}.*`, statusSubjectOf(name)]),
+  ]
 }
 
 /** Replies to a client arrive on its own inbox prefix (derived from its public key), not on `_INBOX.>`. */
@@ -209,7 +230,8 @@ export function permissionsOf(identity: ServiceIdentity, publicKey: string): Per
   if (grant.operator !== undefined) for (const s of operatorSubjects(grant.operator)) publish.add(s)
   return {
     publish: [...publish],
-    subscribe: [`${inboxPrefixOf(publicKey)}.>`],
+    subscribe: [`${inboxPrefixOf(publicKey)}.>`, ...discoverySubjects(identity)],
+    allowResponses: true,
   }
 }
 

@@ -1,6 +1,6 @@
 import type { KV } from '@nats-io/kv'
 import type { EventOf } from '../../schemas/events.ts'
-import { OrderStatusV1 } from '../../schemas/order-status.ts'
+import { OrderStatusV1, type OrderStatus } from '../../schemas/order-status.ts'
 import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
 import {
   combineConsumers,
@@ -13,6 +13,7 @@ import { createRecordWriter } from '../../shared/nats/record-writer.ts'
 import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
 import { startDurableConsumer, type NatsRuntime } from '../../shared/nats/runtime.ts'
 import { applyEvent } from './domain.ts'
+import { createProjectionMetrics, type ProjectionObserver } from './projection-metrics.ts'
 
 /** The durable consumer behind the order-status bucket, wherever it runs. */
 export const PROJECTION_CONSUMER = 'order-status' satisfies SagaConsumerName
@@ -22,7 +23,12 @@ export const PROJECTION_EXPRESS_CONSUMER = 'order-status-express' satisfies Saga
 
 /** Starts the projection: every order event, both lanes, applied to the order-status bucket. */
 export async function startProjection(rt: NatsRuntime, statusKv: KV): Promise<RunningConsumer> {
-  const handlers = createProjectionHandlers(statusKv)
+  const handlers = createProjectionHandlers(
+    statusKv,
+    undefined,
+    undefined,
+    createProjectionMetrics(rt.metrics.registry),
+  )
   const standard = await startDurableConsumer(rt, { durable: PROJECTION_CONSUMER, handlers })
   try {
     const express = await startDurableConsumer(rt, { durable: PROJECTION_EXPRESS_CONSUMER, handlers })
@@ -48,22 +54,28 @@ export function createProjectionHandlers(
   statusKv: KV,
   now: () => Date = () => new Date(),
   cacheSize = PROJECTION_CACHE_SIZE,
+  /** Told of every change applied (business metrics, projection-metrics.ts). */
+  observe?: ProjectionObserver,
 ): Handlers {
   const records = createRecordWriter(statusKv, OrderStatusV1, { cacheSize })
 
   function project<S extends Subject>(subject: S): Handler<S> {
     return async (event: EventOf<S>, ctx: MessageContext) => {
+      const appliedAt = now()
+      let applied: { before: OrderStatus | null; after: OrderStatus } | undefined
       const changed = await records.update(
         event.orderId,
         (current) => {
           const next = applyEvent(current, subject, event, {
-            at: now().toISOString(),
+            at: appliedAt.toISOString(),
             correlationId: ctx.correlationId,
           })
+          applied = next === null ? undefined : { before: current, after: next }
           return next === null ? { result: false } : { value: next, result: true }
         },
         { assumeAbsent: subject === SUBJECTS.orderCreated },
       )
+      if (changed && applied !== undefined) observe?.({ ...applied, occurredAt: event.occurredAt, appliedAt })
       if (changed) ctx.logger.debug({ event: subject }, 'order status updated')
       return []
     }

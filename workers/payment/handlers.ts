@@ -146,7 +146,11 @@ export function createPaymentHandlers({
       return [cancelled(orderId, reason)]
     }
     try {
-      const made = await gateway.refund({ chargeId, key: refundKeyOf(orderId), trace: ctx.trace })
+      const made = await gateway.refund({
+        chargeId,
+        key: refundKeyOf(orderId),
+        ...(ctx.trace === undefined ? {} : { trace: ctx.trace }),
+      })
       await setPayment(orderId, (p) => ({ payment: { ...p, state: 'refunded', refundId: made.refundId } }))
       ctx.logger.info({ chargeId, refundId: made.refundId, reason }, 'charge refunded; order cancelled')
       return [
