@@ -1,7 +1,8 @@
-// `npm run bench [-- --smoke] [--no-wait] [--only intake,variants,profile,e2e,binaries]`
+// `npm run bench [-- --smoke] [--no-wait] [--only intake,variants,profile,e2e,priority,binaries]`
 // Measures the order saga against baselines on this machine and writes
 // bench/results/latest.md and .json (--smoke: a < 60 s check of the machinery,
-// written to bench/results/smoke.*). Not part of CI's pass/fail.
+// written to bench/results/smoke.*; --only: to bench/results/only-<sections>.*).
+// Not part of CI's pass/fail.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +21,7 @@ import { profileOrderIntake } from './sections/cpu-profile.ts'
 import { runEndToEnd } from './sections/end-to-end.ts'
 import { runIntakeVariants } from './sections/intake-variants.ts'
 import { runIntake } from './sections/intake.ts'
+import { runPriority } from './sections/priority.ts'
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +31,7 @@ const { values } = parseArgs({
   },
 })
 const settings = settingsFor(values.smoke === true)
-const only = new Set((values.only ?? 'intake,variants,profile,e2e,binaries').split(','))
+const only = new Set((values.only ?? 'intake,variants,profile,e2e,priority,binaries').split(','))
 if (!settings.variants) only.delete('variants')
 const started = performance.now()
 const log = (message: string): void => {
@@ -67,7 +69,7 @@ try {
   }
   const report: BenchReport = {
     generatedAt: new Date().toISOString(),
-    command: `npm run bench${settings.smoke ? ' -- --smoke' : ''}`,
+    command: `npm run bench${commandArgs()}`,
     settings,
     machine,
     security: SECURITY_NOTE,
@@ -91,6 +93,7 @@ try {
     await section('variants', async () => void (report.variants = await runIntakeVariants(ctx)))
     await section('profile', async () => void (report.cpuProfile = await profileOrderIntake(ctx)))
     await section('e2e', async () => void (report.endToEnd = await runEndToEnd(ctx)))
+    await section('priority', async () => void (report.priority = await runPriority(ctx)))
     await section('binaries', async () => void (report.binaries = await runBinaries(ctx)))
   } finally {
     await stopAllProcesses()
@@ -98,7 +101,10 @@ try {
   }
   report.loadAtEnd = currentLoad()
   report.durationS = (performance.now() - started) / 1000
-  const base = join(ROOT, 'bench', 'results', settings.smoke ? 'smoke' : 'latest')
+  // A run of some sections (--only) does not replace the full run's results.
+  const partial = values.only === undefined ? '' : `only-${[...only].join('-')}`
+  const name = [settings.smoke ? 'smoke' : '', partial].filter(Boolean).join('-') || 'latest'
+  const base = join(ROOT, 'bench', 'results', name)
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
   writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
   const markdown = toMarkdown(report)
@@ -114,3 +120,12 @@ try {
   else rmSync(tmp, { recursive: true, force: true })
 }
 process.exit(failed ? 1 : 0)
+
+function commandArgs(): string {
+  const args = [
+    ...(settings.smoke ? ['--smoke'] : []),
+    ...(values['no-wait'] === true ? ['--no-wait'] : []),
+    ...(values.only === undefined ? [] : ['--only', values.only]),
+  ]
+  return args.length === 0 ? '' : ` -- ${args.join(' ')}`
+}

@@ -13,13 +13,17 @@ export interface SagaStack {
   stop(): Promise<void>
 }
 
-export async function startSaga(ctx: BenchContext): Promise<SagaStack> {
+/** `extraEnv` goes to every worker (a diagnostic run's settings; none by default). */
+export async function startSaga(
+  ctx: BenchContext,
+  extraEnv: Record<string, string> = {},
+): Promise<SagaStack> {
   const started: BenchService[] = []
   const start = async (worker: WorkerName, env: Record<string, string>): Promise<BenchService> => {
     const svc = await startService({
       name: `saga-${worker}`,
       cmd: ctx.workers.paths[worker],
-      env: { ...(await ctx.security.env(worker)), ...env },
+      env: { ...(await ctx.security.env(worker)), ...env, ...extraEnv },
       logDir: ctx.logDir,
     })
     started.push(svc)

@@ -10,11 +10,13 @@ export const TARGETS = {
   coldStart: 0.6,
   idleRssMiB: 50,
   edgeGzipBytes: 100_000,
+  expressP99: 2,
+  standardThroughput: 0.9,
 } as const
 
 export function targetRows(report: BenchReport): TargetRow[] {
   const rows: TargetRow[] = []
-  const { intake, endToEnd, binaries } = report
+  const { intake, endToEnd, priority, binaries } = report
   if (intake !== undefined) {
     rows.push({
       figure: 'intake a/b (req/s at 64 connections)',
@@ -35,6 +37,20 @@ export function targetRows(report: BenchReport): TargetRow[] {
       measured: ratio(endToEnd.ratio),
       target: `>= ${TARGETS.endToEnd}`,
       verdict: verdict(endToEnd.ratio.value, TARGETS.endToEnd, true),
+    })
+  }
+  if (priority !== undefined) {
+    rows.push({
+      figure: `express p99 through ${num(priority.backlog)} standard orders ÷ idle`,
+      measured: `${ratio(priority.p99Ratio)} (${fig(priority.underBacklog.p99)} vs ${fig(priority.idle.p99)} ms)`,
+      target: `<= ${TARGETS.expressP99}x`,
+      verdict: verdict(priority.p99Ratio.value, TARGETS.expressP99, false),
+    })
+    rows.push({
+      figure: 'standard confirmed/s while express orders flow ÷ without',
+      measured: `${ratio(priority.throughputRatio)} (${fig(priority.withExpress.perSec)} vs ${fig(priority.plain.perSec)}/s)`,
+      target: `>= ${TARGETS.standardThroughput}`,
+      verdict: verdict(priority.throughputRatio.value, TARGETS.standardThroughput, true),
     })
   }
   if (binaries !== undefined) {

@@ -6,6 +6,7 @@ import type { CpuProfileResult } from '../sections/cpu-profile.ts'
 import type { EndToEndResult } from '../sections/end-to-end.ts'
 import type { IntakeResult } from '../sections/intake.ts'
 import type { VariantResult } from '../sections/intake-variants.ts'
+import type { PriorityResult } from '../sections/priority.ts'
 
 export interface BenchReport {
   generatedAt: string
@@ -21,6 +22,7 @@ export interface BenchReport {
   variants?: VariantResult[]
   cpuProfile?: CpuProfileResult
   endToEnd?: EndToEndResult
+  priority?: PriorityResult
   binaries?: BinariesResult
   /** Sections that failed, with the reason. */
   errors: string[]
