@@ -113,8 +113,8 @@ const pad = (n: number): string => String(n).padStart(2, '0')
 interface Walk<T extends Cursor> {
   filter: (slot: readonly string[]) => string
   parse: (m: StoredMsg) => T | null
-  /** Time tokens the subjects carry: 2 (day, hour) or 4 (to the second). */
-  depth: 2 | 4
+  /** Time tokens the subjects carry: 3 (to the minute) or 4 (to the second). */
+  depth: 3 | 4
   /** Entries spread over the stream rather than written together (a customer's). */
   sparse?: boolean
 }
@@ -146,7 +146,7 @@ export async function searchOrders(reader: IndexReader, options: SearchOptions):
     const ids = await walkSlots(counted, options, search.status === undefined ? limit + 1 : 5_000, {
       filter: (slot) => customerFilter(customerId, slot),
       parse: (m) => parseCustomerEntry(m.subject),
-      depth: 2,
+      depth: 3,
       sparse: true,
     })
     found = await mainEntries(counted, ids, search, limit + 1)

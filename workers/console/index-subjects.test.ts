@@ -41,7 +41,7 @@ describe('order index subjects', () => {
 
   it('reads an entry back from its subject and body', () => {
     expect(parseEntry(entrySubject(entry), new TextEncoder().encode(entryBody(entry)))).toStrictEqual(entry)
-    expect(parseEntry(`oix.c.alice.20261203.18.${ORDER}`, new Uint8Array())).toBeNull()
+    expect(parseEntry(`oix.c.alice.20261203.18.49.${ORDER}`, new Uint8Array())).toBeNull()
     expect(parseEntry(`oix.o.lost.-.20261203.18.49.22.alice.${ORDER}`, new Uint8Array())).toBeNull()
   })
 
@@ -90,9 +90,9 @@ describe('order index subjects', () => {
     }
   })
 
-  it('files an order under its customer, by day and hour', () => {
+  it('files an order under its customer, by day, hour and minute', () => {
     const subject = customerSubject('alice', CREATED, ORDER)
-    expect(subject).toBe(`oix.c.alice.20261203.18.${ORDER}`)
+    expect(subject).toBe(`oix.c.alice.20261203.18.49.${ORDER}`)
     expect(parseCustomerEntry(subject)).toStrictEqual({ orderId: ORDER, createdMs: mintedAt(ORDER) })
     expect(filtersOverlap(customerFilter('alice', []), subject)).toBe(true)
     expect(filtersOverlap(customerFilter('alice', ['20261202']), subject)).toBe(false)

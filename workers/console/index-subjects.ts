@@ -2,7 +2,7 @@
  * The order index's subjects (pure). Two messages per order:
  *
  *   oix.o.<status>.<reason>.<yyyymmdd>.<hh>.<mi>.<ss>.<customer>.<orderId>   (rewritten as it changes)
- *   oix.c.<customer>.<yyyymmdd>.<hh>.<orderId>                               (written once)
+ *   oix.c.<customer>.<yyyymmdd>.<hh>.<mi>.<orderId>                          (written once)
  *
  * nats-server matches a filter against its subject tree: what a count or a
  * read costs grows with the subjects under the filter's leading literal
@@ -94,27 +94,27 @@ export function orderFilter(orderId: string, createdMs: number): string {
 
 /** The entry that files an order under its customer. */
 export function customerSubject(customerId: string, createdMs: number, orderId: string): string {
-  const [day, hour] = slotTokens(createdMs)
-  return [P, 'c', encodeCustomer(customerId), day, hour, orderId].join('.')
+  const [day, hour, minute] = slotTokens(createdMs)
+  return [P, 'c', encodeCustomer(customerId), day, hour, minute, orderId].join('.')
 }
 
 /** The customer entry of one order, whoever the customer. */
 export function customerEntryFilter(orderId: string, createdMs: number): string {
-  const [day, hour] = slotTokens(createdMs)
-  return [P, 'c', '*', day, hour, orderId].join('.')
+  const [day, hour, minute] = slotTokens(createdMs)
+  return [P, 'c', '*', day, hour, minute, orderId].join('.')
 }
 
-/** A customer's orders within `slot` (0 to 2 time tokens: day, hour). */
+/** A customer's orders within `slot` (0 to 3 time tokens: day, hour, minute). */
 export function customerFilter(customerId: string, slot: readonly string[]): string {
-  return [P, 'c', encodeCustomer(customerId), ...[...slot, '*', '*'].slice(0, 2), '*'].join('.')
+  return [P, 'c', encodeCustomer(customerId), ...[...slot, '*', '*', '*'].slice(0, 3), '*'].join('.')
 }
 
 /** The order id and creation time of a customer entry; null for another subject. */
 export function parseCustomerEntry(subject: string): { orderId: string; createdMs: number } | null {
   const t = subject.split('.')
-  if (t.length !== 6 || t[0] !== P || t[1] !== 'c') return null
-  const orderId = t[5] ?? ''
-  return { orderId, createdMs: mintedAt(orderId) ?? slotMs(t.slice(3, 5)) }
+  if (t.length !== 7 || t[0] !== P || t[1] !== 'c') return null
+  const orderId = t[6] ?? ''
+  return { orderId, createdMs: mintedAt(orderId) ?? slotMs(t.slice(3, 6)) }
 }
 
 export interface SearchFilter {

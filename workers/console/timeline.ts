@@ -48,7 +48,7 @@ export interface TimelineEvent {
     storedAt: string
     publisher: string | null
     msgId: string | null
-    /** Published by nats-server from a schedule (an order deadline). */
+    /** Published by nats-server when a schedule (an order deadline) was due. */
     scheduled: boolean
     payload: Record<string, unknown>
   } | null
@@ -178,7 +178,8 @@ function toMessage(m: StoredMsg): NonNullable<TimelineEvent['message']> {
     storedAt: m.time.toISOString(),
     publisher: m.header.get('ce-source') || null,
     msgId: m.header.get('Nats-Msg-Id') || null,
-    scheduled: m.header.has('Nats-Scheduler'),
+    // A fired schedule carries Nats-Scheduler and no msg id (events that purge a schedule carry both).
+    scheduled: m.header.has('Nats-Scheduler') && !m.header.has('Nats-Msg-Id'),
     payload,
   }
 }

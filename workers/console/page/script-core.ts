@@ -149,8 +149,7 @@ async function loadOrders(cursor) {
   state.liveMode = !cursor && !state.filters.status && !state.filters.reason && !state.filters.customer;
   $('orders-mode').textContent = (state.liveMode
     ? 'Newest first, live: new orders and status changes appear as they happen.'
-    : 'Search results, newest first (not live; clear the search to watch live).') +
-    ' ' + r.body.orders.length + ' shown.';
+    : 'Search results, newest first (not live; clear the search to watch live).');
   $('page-older').disabled = !state.next;
   $('page-newer').disabled = state.older.length === 0;
 }

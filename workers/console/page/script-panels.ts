@@ -8,7 +8,7 @@ function summaryItem(term, value) { return value === undefined || value === null
 
 function consumerSteps(steps) {
   return el('ul', { class: 'steps' }, steps.map(function (s) {
-    var retries = s.retries.length === 0 ? '' : ', retried after deliveries ' + s.retries.map(function (r) { return r.deliveries; }).join(', ');
+    var retries = s.retries.length === 0 ? '' : ', failed delivery ' + s.retries.map(function (r) { return r.deliveries; }).join(', ') + ' (nak)';
     var deliveries = s.deliveries === null ? '' : ', ' + s.deliveries + (s.deliveries === 1 ? ' delivery' : ' deliveries');
     return el('li', { class: 'state-' + s.state, 'data-consumer': s.consumer }, [s.consumer + ': ' + s.state.replace('_', ' ') + deliveries + retries]);
   }));
@@ -53,7 +53,7 @@ async function refreshOrder() {
       el('td', { text: time(m ? m.storedAt : e.at) }),
       el('td', {}, [el('code', { text: m ? m.subject : e.event })].concat(e.compensation ? [' (compensation)'] : [])),
       el('td', {}, [badge(e.status)]), el('td', { class: 'num', text: m ? String(m.seq) : 'not found' }),
-      el('td', { text: m ? (m.scheduled ? 'nats-server (schedule)' : (m.publisher || '')) : '' }),
+      el('td', { text: m ? (m.publisher || '') + (m.scheduled ? ' (fired by nats-server)' : '') : '' }),
       el('td', {}, [consumerSteps(e.consumers)]),
     ]);
   }));
