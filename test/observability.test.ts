@@ -36,8 +36,9 @@ async function ask(subject: string, enough: (answers: Record<string, unknown>[])
   const inbox = createInbox()
   const answers: Record<string, unknown>[] = []
   const sub = nc.subscribe(inbox, {
-    callback: (_err, msg: Msg) =>
-      answers.push(JSON.parse(decoder.decode(msg.data)) as Record<string, unknown>),
+    callback: (_err, msg: Msg) => {
+      answers.push(JSON.parse(decoder.decode(msg.data)) as Record<string, unknown>)
+    },
   })
   try {
     nc.publish(subject, new Uint8Array(), { reply: inbox })

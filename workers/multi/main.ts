@@ -1,5 +1,5 @@
 /**
- * The multi-call binary: `order-saga order|order-status|inventory|payment|gateway|analytics|console [args]`.
+ * The multi-call binary: `order-saga order|order-status|inventory|payment|gateway|analytics|console|nats-metrics [args]`.
  * One compiled Bun runtime behind every image, so it is stored and pulled once.
  * The only file that imports several workers; each still has its own entry.
  * The service comes from the first argument, else from $ORDER_SAGA_SERVICE
@@ -12,6 +12,7 @@ import { runAnalytics } from '../analytics/entry.ts'
 import { consoleEntry } from '../console/entry.ts'
 import { main as gatewayMain } from '../gateway/main.ts'
 import { inventoryEntry } from '../inventory/entry.ts'
+import { natsMetricsEntry } from '../nats-metrics/entry.ts'
 import { orderEntry } from '../order/entry.ts'
 import { orderStatusEntry } from '../order/status-entry.ts'
 import { paymentEntry } from '../payment/entry.ts'
@@ -29,6 +30,7 @@ const commands = {
   payment: (argv) => runEntry(paymentEntry, argv),
   analytics: (argv, env) => runAnalytics(argv, env),
   console: (argv) => runEntry(consoleEntry, argv),
+  'nats-metrics': (argv) => runEntry(natsMetricsEntry, argv),
   gateway: (argv, env) => {
     gatewayMain(argv, env).catch((error: unknown) => exitWith(`gateway failed to start: ${describe(error)}`))
   },
@@ -51,7 +53,7 @@ export function helpText(): string {
     '       order-saga probe <url>   exit 0 when GET <url> answers 2xx within 2 s (prints the body)',
     '       order-saga analytics --from <ISO time>   rebuild the analytics windows from that minute, then run',
     '',
-    'services: order, order-status, inventory, payment, gateway, analytics, console',
+    'services: order, order-status, inventory, payment, gateway, analytics, console, nats-metrics',
     `${SERVICE_ENV}=<service> picks the service when the first argument names none.`,
     '',
   ].join('\n')

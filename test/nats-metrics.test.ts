@@ -1,0 +1,69 @@
+// The NATS metrics bridge against a real nats-server's monitoring endpoint
+// (and one that does not answer), in process: no socket for the bridge.
+import { jetstream } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import { createLogger } from '../shared/observability/logger.ts'
+import { createNatsMetricsApp } from '../workers/nats-metrics/service.ts'
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { freePort } from './harness/wait-for.ts'
+import { provisionNats } from './support/provision.ts'
+
+let server: NatsServerHandle
+
+beforeAll(async () => {
+  server = await startNatsServer({ monitor: true, websocket: false })
+  await provisionNats([server.url])
+})
+afterAll(() => server?.dispose())
+
+const logger = createLogger({
+  service: 'nats-metrics',
+  level: 'silent',
+  destination: { write: () => undefined },
+})
+
+describe('nats-metrics', () => {
+  it("answers every server's connections, streams and saga consumers in Prometheus text, and a silent server as down", async () => {
+    const nc = await connect(server.connectOptions())
+    await jetstream(nc).publish(SUBJECTS.orderCreated, '{}', { msgID: 'nats-metrics-1' })
+    const silent = `http://127.0.0.1:${await freePort()}`
+    const app = createNatsMetricsApp(
+      { NATS_MONITOR_URLS: [server.monitorUrl ?? '', silent], NATS_MONITOR_TIMEOUT_MS: 2_000 },
+      { logger },
+    )
+    const res = await app.request('/metrics')
+    await nc.close()
+    expect(res.status).toBe(200)
+    expect(res.headers.get('Content-Type')).toMatch(/^text\/plain; version=0\.0\.4/)
+    const text = await res.text()
+    const lines = text.split('\n')
+    const value = (prefix: string) =>
+      Number(
+        lines
+          .find((l) => l.startsWith(prefix))
+          ?.split(' ')
+          .at(-1),
+      )
+    expect(value('nats_server_up{server_name="')).toBe(1)
+    expect(lines).toContain(`nats_server_up{server_name="${silent}",url="${silent}"} 0`)
+    expect(value('gnatsd_varz_connections{')).toBeGreaterThanOrEqual(1)
+    expect(value('gnatsd_varz_in_msgs{')).toBeGreaterThan(0)
+    expect(text).toMatch(/^nats_server_info\{server_name="[^"]+",version="2\.\d+\.\d+"\} 1$/m)
+    const orders = `stream_name="${STREAMS.orders.name}"`
+    const streamLine = lines.find(
+      (l) => l.startsWith('jetstream_stream_total_messages') && l.includes(orders),
+    )
+    expect(Number(streamLine?.split(' ').at(-1))).toBeGreaterThanOrEqual(1)
+    const pending = lines.find(
+      (l) =>
+        l.startsWith('jetstream_consumer_num_pending') &&
+        l.includes(orders) &&
+        l.includes('consumer_name="inventory"'),
+    )
+    expect(Number(pending?.split(' ').at(-1))).toBeGreaterThanOrEqual(1)
+    // Every family is announced once with its type.
+    expect(text.match(/^# TYPE gnatsd_varz_in_msgs counter$/gm)).toHaveLength(1)
+  })
+})

@@ -1,0 +1,70 @@
+/*
+ * nats-server's own metrics for Prometheus: each scrape of GET /metrics asks
+ * every server in NATS_MONITOR_URLS for /varz and /jsz (bounded by
+ * NATS_MONITOR_TIMEOUT_MS) and answers them in Prometheus text
+ * (render.ts). Stands in for prometheus-nats-exporter, whose image cannot be
+ * had offline; it runs from the same binary as the workers.
+ */
+import { Hono } from 'hono'
+import type { Logger } from '../../shared/observability/log.ts'
+import type { RunningService } from '../../shared/runtime/run-service.ts'
+import type { NatsMetricsConfig } from './config.ts'
+import { renderNatsMetrics, type Jsz, type NodeSample, type Varz } from './render.ts'
+
+const JSZ_QUERY = '/jsz?accounts=true&streams=true&consumers=true&leader_only=true'
+
+export interface NatsMetricsDeps {
+  logger: Logger
+  fetch?: typeof fetch
+}
+
+export function createNatsMetricsApp(
+  {
+    NATS_MONITOR_URLS: urls,
+    NATS_MONITOR_TIMEOUT_MS: timeoutMs,
+  }: Pick<NatsMetricsConfig, 'NATS_MONITOR_URLS' | 'NATS_MONITOR_TIMEOUT_MS'>,
+  { logger, fetch: doFetch = fetch }: NatsMetricsDeps,
+): Hono {
+  async function read<T>(url: string): Promise<T | undefined> {
+    try {
+      const res = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+      if (res.status !== 200) throw new Error(`answered ${res.status}`)
+      return (await res.json()) as T
+    } catch (error) {
+      logger.warn({ err: error, url }, 'nats-server monitoring endpoint not answering')
+      return undefined
+    }
+  }
+  const sample = async (url: string): Promise<NodeSample> => {
+    const base = url.replace(/\/+$/, '')
+    const [varz, jsz] = await Promise.all([read<Varz>(`${base}/varz`), read<Jsz>(`${base}${JSZ_QUERY}`)])
+    return { url, varz, jsz }
+  }
+
+  const app = new Hono()
+  app.get('/', (c) =>
+    c.json({ service: 'nats-metrics', routes: ['/metrics', '/health', '/ready'], servers: urls }),
+  )
+  app.get('/health', (c) => c.json({ status: 'ok' }))
+  app.get('/ready', (c) => c.json({ status: 'ready' }))
+  app.get('/metrics', async (c) => {
+    const nodes = await Promise.all(urls.map(sample))
+    return c.text(renderNatsMetrics(nodes), 200, {
+      'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+    })
+  })
+  return app
+}
+
+export function startNatsMetricsService(
+  config: NatsMetricsConfig,
+  deps: NatsMetricsDeps,
+): Promise<RunningService> {
+  const app = createNatsMetricsApp(config, deps)
+  return Promise.resolve({
+    app,
+    markStopping: () => undefined,
+    stopConsuming: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  })
+}
