@@ -6,6 +6,16 @@ import type { BenchContext } from './context.ts'
 import { readRss } from './processes.ts'
 import { startService, type BenchService } from './services.ts'
 import type { WorkerName } from './builds.ts'
+import { GRANTS } from '../../shared/security/access.ts'
+
+/**
+ * The saga consumers this stack's workers read. The provision step makes
+ * every consumer of the table; one whose worker the bench does not run
+ * (analytics) keeps a backlog, so waits for idle consumers name these.
+ */
+export const STACK_CONSUMERS: readonly string[] = [
+  ...new Set((['order-status', 'inventory', 'payment'] as const).flatMap((w) => GRANTS[w].consumers)),
+]
 
 export interface SagaStack {
   services: Record<WorkerName, BenchService>

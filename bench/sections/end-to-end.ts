@@ -5,7 +5,7 @@
 import type { BenchContext } from '../lib/context.ts'
 import { runGenerator, runJsPublish } from '../lib/generator-client.ts'
 import { addStreamLikeOrders, streamSequences, subjectCounts, waitConsumersIdle } from '../lib/nats.ts'
-import { HOT_SKU, seedStock, SPREAD_SKUS, startSaga, type SagaStack } from '../lib/saga.ts'
+import { HOT_SKU, seedStock, SPREAD_SKUS, STACK_CONSUMERS, startSaga, type SagaStack } from '../lib/saga.ts'
 import { ratioOf, toFigure, type Figure, type Ratio } from '../lib/stats.ts'
 import type { GeneratorResult } from '../load/generator.ts'
 import { profileOrders, type OrderProfile } from './order-profile.ts'
@@ -51,7 +51,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
     await seedStock(inventoryUrl, ctx.security.bearer('admin'), [...SPREAD_SKUS, HOT_SKU], 1_000_000_000)
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     const idle = saga.rss()
-    const settle = (): Promise<void> => waitConsumersIdle(nats.jsm, 'ORDERS', 300_000)
+    const settle = (): Promise<void> => waitConsumersIdle(nats.jsm, 'ORDERS', 300_000, STACK_CONSUMERS)
     const closed = (skus: readonly string[]): Promise<GeneratorResult> =>
       runGenerator(ctx.generator, {
         url: saga.services.order.url,

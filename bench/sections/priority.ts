@@ -11,8 +11,8 @@
 //   of the backlog confirmed). The two drains alternate from round to round.
 // BENCH_PRIORITY_WORKER_ENV=KEY=value,... gives every worker settings for a
 // diagnostic run (recorded in the results); the bench's figures use none.
-import { SAGA_CONSUMER_NAMES } from '../../shared/nats/saga-consumers.ts'
 import { STREAMS } from '../../schemas/subjects.ts'
+import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
 import type { BenchContext } from '../lib/context.ts'
 import { watchLanes, type LaneWatcher } from '../lib/lane-watcher.ts'
@@ -20,7 +20,7 @@ import { placeBacklog, runExpressFlow, STAGES, type ExpressFlow, type Stages } f
 import { currentLoad } from '../lib/machine.ts'
 import { streamSequences, waitConsumersIdle } from '../lib/nats.ts'
 import { cpuMs } from '../lib/processes.ts'
-import { seedStock, SPREAD_SKUS, startSaga, type SagaStack } from '../lib/saga.ts'
+import { seedStock, SPREAD_SKUS, STACK_CONSUMERS, startSaga, type SagaStack } from '../lib/saga.ts'
 import { percentile, ratioOf, toFigure, type Figure, type Ratio } from '../lib/stats.ts'
 
 export interface ExpressFigures {
@@ -75,10 +75,12 @@ export interface PriorityResult {
 
 type Stage = keyof Stages
 
-const STANDARD = ['order-status', 'inventory', 'inventory-payments', 'payment'] as const
-const LANES = SAGA_CONSUMER_NAMES.filter(
-  (n) => (STANDARD as readonly string[]).includes(n) || n.endsWith('-express'),
-)
+const STANDARD = [
+  'order-status',
+  'inventory',
+  'inventory-payments',
+  'payment',
+] as const satisfies readonly SagaConsumerName[]
 
 export function priorityPlan(smoke: boolean) {
   return smoke
@@ -200,7 +202,7 @@ async function drain(
     })
     const done = await flow
     const cpuAfter = cpu()
-    await waitConsumersIdle(jsm, orders, 60_000, LANES)
+    await waitConsumersIdle(jsm, orders, 60_000, STACK_CONSUMERS)
     if (w.standardCancelled() > 0)
       throw new Error(`${w.standardCancelled()} standard orders of the backlog were cancelled`)
     const at = w.standardConfirmedAt
