@@ -12,11 +12,11 @@ import { workerSecrets } from './harness/test-secrets.ts'
 import { freePort, waitFor } from './harness/wait-for.ts'
 import { canUnsharePid, exec, sigtermAsPid1 } from './support/compiled-binary.ts'
 import { bearer } from './support/provision.ts'
-import { startSagaStack, type Command, type SagaStack } from './support/saga-stack.ts'
+import { startSagaStack, startWorker, type Command, type SagaStack } from './support/saga-stack.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const bin = (name: BinaryName): string => join(ROOT, 'dist', 'bin', name)
-const SERVICES = ['order', 'order-status', 'inventory', 'payment', 'gateway', 'analytics'] as const
+const SERVICES = ['order', 'order-status', 'inventory', 'payment', 'gateway', 'analytics', 'console'] as const
 // A new PID namespace needs root (CI has it); elsewhere those tests skip, in CI they fail.
 const pid1 = it.skipIf(!canUnsharePid() && process.env['CI'] !== 'true')
 
@@ -37,6 +37,7 @@ describe('compiled binaries: command line', () => {
     ['payment', ['NATS_URL', 'PAYMENT_GATEWAY_URL']],
     ['gateway', ['GATEWAY_SLOW_MS', 'HOST']],
     ['analytics', ['NATS_URL', 'ANALYTICS_REPLAY_FROM', '--from']],
+    ['console', ['NATS_URL', 'CONSOLE_ORDER_URL', 'CONSOLE_INDEX_DELAY_MS']],
   ] as const)(
     '%s --help lists its environment variables, on its own and through order-saga',
     async (name, vars) => {
@@ -192,6 +193,34 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
       revenue: { USD: { grossCents: 2500, refundedCents: 0, netCents: 2500 } },
       topSkus: [{ sku: 'BIN-OK', units: 2 }],
     })
+  })
+
+  it('serves the operator console: its index finds those orders', async () => {
+    const consoleWorker = await startWorker(
+      'console',
+      { NATS_URL: stack.server.url, CONSOLE_ORDER_URL: stack.order.url, CONSOLE_INDEX_DELAY_MS: '50' },
+      command,
+    )
+    try {
+      expect((await fetch(`${consoleWorker.url}/console`)).status).toBe(200)
+      const found = await waitFor(
+        async () => {
+          const res = await fetch(`${consoleWorker.url}/console/api/orders?customer=cust-bin`, {
+            headers: bearer('admin'),
+          })
+          const { orders } = (await res.json()) as { orders: { status: string }[] }
+          return orders.length === 3 ? orders : undefined
+        },
+        { message: 'the console indexed the three orders' },
+      )
+      expect(found.map((o) => o.status).sort()).toStrictEqual(['cancelled', 'cancelled', 'confirmed'])
+      const { code } = await exec(command('console').cmd, [...command('console').args, 'healthcheck'], {
+        PORT: new URL(consoleWorker.url).port,
+      })
+      expect(code).toBe(0)
+    } finally {
+      await consoleWorker.handle.stop(5_000)
+    }
   })
 
   it('healthcheck exits 0 for every running service, given only PORT', async () => {
