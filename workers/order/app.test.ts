@@ -61,7 +61,11 @@ const get = (app: ReturnType<typeof appWith>, path: string) => app.request(path,
 describe('POST /orders', () => {
   it('accepts a valid order with 202, Location and the caller correlation id', async () => {
     const store = fakeStore()
-    const res = await post(appWith(store), JSON.stringify(validOrder), { 'X-Correlation-ID': 'corr-123' })
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const res = await post(appWith(store), JSON.stringify(validOrder), {
+      'X-Correlation-ID': 'corr-123',
+      traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+    })
     expect(res.status).toBe(202)
     expect(res.headers.get('Location')).toBe(`/orders/${ORDER_ID}`)
     expect(res.headers.get('X-Correlation-ID')).toBe('corr-123')
@@ -81,6 +85,12 @@ describe('POST /orders', () => {
         fingerprintOf: validOrder,
         correlationId: 'corr-123',
         owner: 'alice',
+        // The request's span, a child of the caller's: the event continues the caller's trace.
+        trace: {
+          traceId,
+          spanId: expect.stringMatching(/^(?!00f067aa0ba902b7)[0-9a-f]{16}$/),
+          sampled: true,
+        },
       },
     ])
   })
