@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest'
+import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
+import { createRateLimiter } from '../../shared/http/rate-limit.ts'
+import { DeadLetterNotFoundError, DeadLetterNotReplayableError } from '../../shared/nats/dead-letter-admin.ts'
+import { createLogger } from '../../shared/observability/logger.ts'
+import { createMetrics } from '../../shared/observability/metrics.ts'
+import { createConsoleApp } from './app.ts'
+import type { ConsoleData } from './console-data.ts'
+import type { ChangeListener } from './live.ts'
+import { parseBreaker, toStockLevel } from './operations.ts'
+
+const ORDER = '019ae5a0-5b3c-7d2e-8f10-123456789abc'
+
+async function appWith(overrides: Partial<ConsoleData> = {}) {
+  const listeners = new Set<ChangeListener>()
+  const searches: unknown[] = []
+  const data: ConsoleData = {
+    searchOrders: (input) => {
+      searches.push(input)
+      return Promise.resolve({ orders: [], next: null })
+    },
+    orderWithTimeline: () => Promise.resolve(null),
+    cancelOrder: () => Promise.resolve({ status: 202, body: { cancellation: 'requested' } }),
+    deadLetters: () => Promise.resolve([]),
+    deadLetter: (id) => Promise.reject(new DeadLetterNotFoundError(`no dead letter ${id} in DLQ`)),
+    replayDeadLetter: (id) =>
+      Promise.reject(new DeadLetterNotReplayableError(`dead letter ${id} has no original`)),
+    removeDeadLetter: () => Promise.resolve(true),
+    purgeDeadLetters: () => Promise.resolve(3),
+    consumers: () => Promise.resolve([]),
+    breaker: () => Promise.resolve({ state: 'closed', paused: [] }),
+    stock: () => Promise.resolve([]),
+    live: {
+      subscribe: (listener) => {
+        listeners.add(listener)
+        return () => listeners.delete(listener)
+      },
+    },
+    ...overrides,
+  }
+  const app = createConsoleApp({
+    data,
+    logger: createLogger({ service: 'console', level: 'silent' }),
+    metrics: createMetrics('console'),
+    checkReady: () => Promise.resolve({ ok: true }),
+    verifier: await createTestVerifier(),
+    limiter: createRateLimiter({ perSecond: 100, burst: 100 }),
+  })
+  return { app, listeners, searches }
+}
+
+describe('console routes', () => {
+  it('serves the page and its files with a same-origin-only policy, without a key', async () => {
+    const { app } = await appWith()
+    for (const [path, type] of [
+      ['/console', 'text/html'],
+      ['/console/console.js', 'text/javascript'],
+      ['/console/console.css', 'text/css'],
+    ] as const) {
+      const res = await app.request(path)
+      expect(res.status, path).toBe(200)
+      expect(res.headers.get('content-type')).toContain(type)
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'none'; script-src 'self'")
+    }
+  })
+
+  it('wants an admin key for the API: 401 without, 403 with a client key', async () => {
+    const { app } = await appWith()
+    expect((await app.request('/console/api/orders')).status).toBe(401)
+    expect((await app.request('/console/api/orders', { headers: bearer('alice') })).status).toBe(403)
+    const ok = await app.request('/console/api/orders', { headers: bearer('ops') })
+    expect(ok.status).toBe(200)
+    expect(ok.headers.get('cache-control')).toBe('no-store')
+  })
+
+  it('reads a search and reports every problem with it at once', async () => {
+    const { app, searches } = await appWith()
+    const good = await app.request(
+      `/console/api/orders?status=cancelled&reason=out_of_stock&customer=alice&limit=20&cursor=1764787762071_${ORDER}`,
+      { headers: bearer('ops') },
+    )
+    expect(good.status).toBe(200)
+    expect(searches).toStrictEqual([
+      {
+        search: { status: 'cancelled', reason: 'out_of_stock', customerId: 'alice' },
+        limit: 20,
+        before: { createdMs: 1764787762071, orderId: ORDER },
+      },
+    ])
+    const bad = await app.request('/console/api/orders?status=lost&limit=500&cursor=x', {
+      headers: bearer('ops'),
+    })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { message: string }).message).toBe(
+      'status must be one of pending, reserved, confirmed, cancelled; limit must be an integer from 1 to 100; cursor must be the next value of a previous page',
+    )
+  })
+
+  it('answers 400 for a malformed order id and 404 for an unknown order', async () => {
+    const { app } = await appWith()
+    expect((await app.request('/console/api/orders/nope', { headers: bearer('ops') })).status).toBe(400)
+    expect((await app.request(`/console/api/orders/${ORDER}`, { headers: bearer('ops') })).status).toBe(404)
+  })
+
+  it("passes the operator's key to the cancellation API and its answer back", async () => {
+    const seen: string[] = []
+    const { app } = await appWith({
+      cancelOrder: (orderId, authorization) => {
+        seen.push(`${orderId} ${authorization}`)
+        return Promise.resolve({ status: 404, body: { error: 'not_found' } })
+      },
+    })
+    const res = await app.request(`/console/api/orders/${ORDER}/cancel`, {
+      method: 'POST',
+      headers: bearer('ops'),
+    })
+    expect(res.status).toBe(404)
+    expect(await res.json()).toStrictEqual({ error: 'not_found' })
+    expect(seen).toStrictEqual([`${ORDER} ${bearer('ops').Authorization}`])
+  })
+
+  it('maps dead-letter errors: unknown 404, without an original 409; purges answer counts', async () => {
+    const { app } = await appWith()
+    const headers = bearer('ops')
+    expect((await app.request('/console/api/dead-letters/7', { headers })).status).toBe(404)
+    expect(
+      (await app.request('/console/api/dead-letters/7/replay', { method: 'POST', headers })).status,
+    ).toBe(409)
+    const one = await app.request('/console/api/dead-letters/7/purge', { method: 'POST', headers })
+    expect(await one.json()).toStrictEqual({ id: 7, purged: 1 })
+    const some = await app.request('/console/api/dead-letters/purge?subject=dlq.orders.created', {
+      method: 'POST',
+      headers,
+    })
+    expect(await some.json()).toStrictEqual({ purged: 3 })
+  })
+
+  it('streams live changes as Server-Sent Events and lets go when the client leaves', async () => {
+    const { app, listeners } = await appWith()
+    const abort = new AbortController()
+    const res = await app.request('/console/api/live', { headers: bearer('ops'), signal: abort.signal })
+    expect(res.headers.get('content-type')).toContain('text/event-stream')
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    const readUntil = async (part: string) => {
+      while (!text.includes(part)) text += decoder.decode((await reader.read()).value, { stream: true })
+    }
+    await readUntil('event: ready')
+    for (const listener of listeners) listener([{ orderId: ORDER, status: 'confirmed' }])
+    await readUntil('event: orders')
+    expect(text).toContain(`data: [{"orderId":"${ORDER}","status":"confirmed"}]`)
+    abort.abort()
+    await reader.cancel()
+    for (let i = 0; i < 50 && listeners.size > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(listeners.size).toBe(0)
+  })
+})
+
+describe('console readings', () => {
+  it('reads the breaker and paused consumers from the payment metrics', () => {
+    const text = [
+      '# HELP payment_breaker_state the gateway circuit breaker',
+      'payment_breaker_state{service="payment"} 1',
+      'consumer_paused{service="payment",consumer="payment"} 1',
+      'consumer_paused{service="payment",consumer="payment-express"} 0',
+    ].join('\n')
+    expect(parseBreaker(text)).toStrictEqual({ state: 'open', paused: ['payment'] })
+    expect(parseBreaker('up 1')).toMatchObject({ state: 'unknown' })
+  })
+
+  it('counts what open orders hold against what is on hand', () => {
+    const record = {
+      onHand: 10,
+      priceCents: 1250,
+      sold: 4,
+      holds: { a: { quantity: 2 }, b: { quantity: 3 } },
+    }
+    expect(toStockLevel('MUG-002', record)).toStrictEqual({
+      sku: 'MUG-002',
+      onHand: 10,
+      reserved: 5,
+      available: 5,
+      priceCents: 1250,
+      sold: 4,
+    })
+  })
+})
