@@ -194,9 +194,12 @@ describe('business metrics', () => {
     const text = await waitFor(
       async () => {
         const t = await scrape(inventory)
-        return (
-          (sample(t, 'dead_letters_waiting{subject="orders.created",service="inventory"}') ?? 0) >= 1 && t
+        const waiting = sample(t, 'dead_letters_waiting{subject="orders.created",service="inventory"}') ?? 0
+        const counted = sample(
+          t,
+          'dead_letters_total{consumer="inventory",reason="malformed_json",service="inventory"}',
         )
+        return waiting >= 1 && counted === 1 && t
       },
       { message: 'the dead letter waiting' },
     )

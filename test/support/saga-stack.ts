@@ -24,6 +24,8 @@ export interface SagaStackOptions {
   projection?: 'in-order' | 'own-service'
   /** Output lines kept per process (default 5000). */
   maxLines?: number
+  /** The nats-server serves its monitoring endpoints too (`server.monitorUrl`). */
+  natsMonitor?: boolean
   /** Also start the analytics worker, with this added to its environment. */
   analytics?: Record<string, string>
 }
@@ -206,7 +208,7 @@ function stopServices(services: SagaServices): Promise<unknown> {
 
 /** Every worker on one nats-server (file storage in a temp dir). */
 export async function startSagaStack(opts: SagaStackOptions = {}) {
-  const server: NatsServerHandle = await startNatsServer()
+  const server: NatsServerHandle = await startNatsServer({ monitor: opts.natsMonitor ?? false })
   let services: SagaServices
   try {
     services = await startSagaServices({ urls: [server.url], replicas: 1 }, opts)

@@ -4,7 +4,8 @@
  * event that changes nothing counts nothing). Labels come from the record's
  * schema (status, cancellation reason, refund reason): bounded.
  */
-import type { OrderStatus } from '../../schemas/order-status.ts'
+import { CancellationReasonSchema } from '../../schemas/events.ts'
+import { OrderRefundSchema, type OrderStatus } from '../../schemas/order-status.ts'
 import type { Registry } from '../../shared/observability/prom.ts'
 import { Counter, Histogram } from '../../shared/observability/prom.ts'
 import { mintedAt } from './domain.ts'
@@ -60,6 +61,16 @@ export function createProjectionMetrics(registry: Registry): ProjectionObserver 
     buckets: LAG_BUCKETS,
     registers,
   })
+
+  // Every series exists from the start at 0: Prometheus's increase() and
+  // rate() cannot see a series' first increment, so the first failure of a
+  // reason would otherwise be missed.
+  finalized.inc({ status: 'confirmed', reason: 'none' }, 0)
+  for (const reason of CancellationReasonSchema.options) finalized.inc({ status: 'cancelled', reason }, 0)
+  for (const reason of OrderRefundSchema.entries.reason.options) {
+    refunds.inc({ reason }, 0)
+    refundedCents.inc({ reason }, 0)
+  }
 
   return ({ before, after, occurredAt, appliedAt }) => {
     const happened = Date.parse(occurredAt)
