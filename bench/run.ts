@@ -103,7 +103,9 @@ try {
   report.durationS = (performance.now() - started) / 1000
   // A run of some sections (--only) does not replace the full run's results.
   const partial = values.only === undefined ? '' : `only-${[...only].join('-')}`
-  const name = [settings.smoke ? 'smoke' : '', partial].filter(Boolean).join('-') || 'latest'
+  // A diagnostic run of the priority section (docs/priority.md) is kept apart too.
+  const diagnostic = (process.env['BENCH_PRIORITY_WORKER_ENV'] ?? '') === '' ? '' : 'diagnostic'
+  const name = [settings.smoke ? 'smoke' : '', partial, diagnostic].filter(Boolean).join('-') || 'latest'
   const base = join(ROOT, 'bench', 'results', name)
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
   writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
