@@ -45,7 +45,6 @@ describe('CloudEvents after a saga run', () => {
     expect((await stack.waitForFinal(refunded.orderId)).status).toBe('confirmed')
     expect((await stack.cancelOrder(refunded.orderId)).status).toBe(202)
     for (const placed of [confirmed, short, declined]) await stack.waitForFinal(placed.orderId)
-    const reserved = [confirmed, refunded, declined].map((p) => p.orderId)
     const stored = await waitFor(
       async () => {
         const all = await readStream(nc, STREAMS.orders.name)
