@@ -78,8 +78,18 @@ describe('cancellation', () => {
         message: 'order reserved',
       })
       expect((await stack.cancelOrder(orderId)).status).toBe(202)
-      const final = await stack.waitForFinal(orderId)
-      expect(final).toMatchObject({ status: 'cancelled', reason: 'customer_request' })
+      expect(await stack.waitForFinal(orderId)).toMatchObject({
+        status: 'cancelled',
+        reason: 'customer_request',
+      })
+      // inventory.released follows orders.cancelled: wait for the projection to record it.
+      const final = await waitFor(
+        async () => {
+          const record = await stack.getOrder(orderId)
+          return record?.history.some((h) => h.event === 'inventory.released') && record
+        },
+        { timeoutMs: 15_000, message: 'inventory.released on the record' },
+      )
       expect(final.history.map((h) => h.event)).toEqual(
         expect.arrayContaining(['orders.cancel_requested', 'orders.cancelled', 'inventory.released']),
       )

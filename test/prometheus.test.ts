@@ -113,7 +113,11 @@ suite('Prometheus scraping the saga and NATS', () => {
       message: 'the confirmed order in Prometheus',
     })
     expect(await values('nats_server_up')).toStrictEqual([1])
-    expect((await values('jetstream_stream_total_messages{stream_name="ORDERS"}'))[0]).toBeGreaterThan(0)
+    // nats-metrics reads the server at each scrape: wait for one after the order.
+    await waitFor(
+      async () => ((await values('jetstream_stream_total_messages{stream_name="ORDERS"}'))[0] ?? 0) > 0,
+      { timeoutMs: 20_000, message: 'the ORDERS stream with messages in Prometheus' },
+    )
     expect((await values('max by (consumer) (consumer_pending_messages)')).length).toBeGreaterThanOrEqual(8)
   })
 

@@ -70,6 +70,7 @@ describe('POST /charges', () => {
     const { charge } = createTestApp({ sleep: gate.sleep })
 
     const slow = charge('key-1', chargeBody({ token: 'tok_slow' }))
+    await waitFor(() => gate.calls.length === 1, { timeoutMs: 5_000, message: 'the slow wait' })
     const concurrent = await charge('key-1', chargeBody({ token: 'tok_slow' }))
     gate.open()
 

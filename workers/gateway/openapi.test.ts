@@ -16,6 +16,7 @@ import {
   createTestApp,
   type FixtureOptions,
 } from './app-fixture.ts'
+import { waitFor } from '../../test/harness/wait-for.ts'
 import { gatewayOpenApi } from './openapi.ts'
 
 const MAX_BODY = 1024
@@ -84,6 +85,8 @@ describe('the gateway sandbox against its OpenAPI document', () => {
     const gate = createGate()
     const slowApp = other({ sleep: gate.sleep })
     const slow = charge('s-1', chargeBody({ token: 'tok_slow' }), slowApp)
+    // The second request must find the first one inside its slow wait.
+    await waitFor(() => gate.calls.length === 1, { timeoutMs: 5_000, message: 'the slow wait' })
     expect((await charge('s-1', chargeBody({ token: 'tok_slow' }), slowApp)).status).toBe(409)
     const attempt = await read('/charge-attempts/s-1', slowApp)
     expect(await attempt.json()).toStrictEqual({ idempotencyKey: 's-1', status: 'processing' })
