@@ -104,7 +104,11 @@ try {
   // A run of some sections (--only) does not replace the full run's results.
   const partial = values.only === undefined ? '' : `only-${[...only].join('-')}`
   // A diagnostic run of the priority section (docs/priority.md) is kept apart too.
-  const diagnostic = (process.env['BENCH_PRIORITY_WORKER_ENV'] ?? '') === '' ? '' : 'diagnostic'
+  const diagnostic =
+    (process.env['BENCH_PRIORITY_WORKER_ENV'] ?? '') === '' &&
+    (process.env['BENCH_PRIORITY_BACKLOG'] ?? '') === ''
+      ? ''
+      : 'diagnostic'
   const name = [settings.smoke ? 'smoke' : '', partial, diagnostic].filter(Boolean).join('-') || 'latest'
   const base = join(ROOT, 'bench', 'results', name)
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })

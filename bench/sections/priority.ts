@@ -10,7 +10,8 @@
 //   drained without express orders (standard confirmed/s between 10% and 90%
 //   of the backlog confirmed). The two drains alternate from round to round.
 // BENCH_PRIORITY_WORKER_ENV=KEY=value,... gives every worker settings for a
-// diagnostic run (recorded in the results); the bench's figures use none.
+// diagnostic run (recorded in the results); BENCH_PRIORITY_BACKLOG=n a smaller
+// backlog for a quick one; the bench's figures use neither.
 import { STREAMS } from '../../schemas/subjects.ts'
 import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
@@ -82,11 +83,17 @@ const STANDARD = [
   'payment',
 ] as const satisfies readonly SagaConsumerName[]
 
-export function priorityPlan(smoke: boolean) {
-  return smoke
+export function priorityPlan(smoke: boolean, backlogOverride = process.env['BENCH_PRIORITY_BACKLOG']) {
+  const plan = smoke
     ? { rounds: 1, backlog: 1_000, expressRate: 10, idleOrders: 30, drainTimeoutMs: 120_000 }
     : // Two rounds, not the bench's three: a round drains 20,000 orders twice (~1-3 min each here).
       { rounds: 2, backlog: 20_000, expressRate: 10, idleOrders: 200, drainTimeoutMs: 600_000 }
+  // BENCH_PRIORITY_BACKLOG: a smaller backlog for a quick diagnostic run (kept apart, like the worker env).
+  if (backlogOverride === undefined || backlogOverride === '') return plan
+  const backlog = Number(backlogOverride)
+  if (!Number.isInteger(backlog) || backlog < 100)
+    throw new Error(`BENCH_PRIORITY_BACKLOG: "${backlogOverride}" is not an integer >= 100`)
+  return { ...plan, backlog }
 }
 
 export async function runPriority(ctx: BenchContext): Promise<PriorityResult> {

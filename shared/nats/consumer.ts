@@ -9,6 +9,7 @@ import { createPropagatingTracer, type Tracer } from '../observability/tracing.t
 import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
 import { isNatsUnavailable } from './errors.ts'
+import type { LanePriority } from './lane-priority.ts'
 import { publishEvent, type OutgoingEvent } from './publish.ts'
 import { startPullLoop } from './pull-loop.ts'
 import { SCHEDULE_HEADERS } from './schedule.ts'
@@ -73,6 +74,11 @@ export interface ConsumerOptions {
   ensureConsumer: () => Promise<void>
   /** While closed, nothing is pulled. */
   gate?: Gate
+  /**
+   * Shared by the process's consumers: standard messages wait (bounded) while
+   * express ones are in flight (lane-priority.ts).
+   */
+  lanes?: LanePriority
   /** Delay before redelivery after the n-th failed delivery. */
   nakDelayMs?: (deliveryCount: number) => number
   /** How long one pull waits for messages (>= 1000). */
@@ -174,7 +180,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * re-creating the consumer.
  */
 export async function startConsumer(options: ConsumerOptions): Promise<RunningConsumer> {
-  const { js, logger, metrics, stream, durable, handlers, concurrency, maxDeliver, ackWaitMs, gate } = options
+  const { js, logger, metrics, stream, durable, handlers, concurrency, maxDeliver, ackWaitMs, gate, lanes } =
+    options
   const tracer = options.tracer ?? createPropagatingTracer()
   const nakDelay = options.nakDelayMs ?? defaultNakDelay
   const unavailableRetryMs = options.unavailableRetryMs ?? 60_000
@@ -198,6 +205,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     for (let attempt = 1; ; attempt++) {
       try {
         const produced = await handler(event as EventOf<Subject>, ctx)
+        // The events go out after the express work in flight here (bounded wait).
+        if (ctx.priority === 'standard' && produced.length > 0) await lanes?.yieldToExpress()
         for (const outgoing of produced) {
           await publishEvent(js, outgoing, {
             correlationId: ctx.correlationId,
@@ -247,6 +256,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       { consumer: durable, subject: msg.subject },
       Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000,
     )
+    if (lanes !== undefined && splitLane(msg.subject).priority === 'standard') await lanes.yieldToExpress()
     const parsed = parseMessage(msg, handlers)
     // One span per delivery, a child of the span that published the message.
     const span = tracer.startSpan(`process ${splitLane(msg.subject).subject}`, {
@@ -330,11 +340,18 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   }
 
   function launch(msg: JsMsg): void {
-    const task = handle(msg).catch((error: unknown) => {
-      // handle() decides every fate itself; reaching here is a bug. The
-      // message stays unacked and is redelivered after the ack wait.
-      logger.error({ err: error, consumer: durable, seq: msg.seq }, 'message handling crashed')
-    })
+    // An express message counts from the moment it is here until its fate is decided.
+    const expressDone =
+      lanes !== undefined && splitLane(msg.subject).priority === 'express'
+        ? lanes.expressStarted()
+        : undefined
+    const task = handle(msg)
+      .catch((error: unknown) => {
+        // handle() decides every fate itself; reaching here is a bug. The
+        // message stays unacked and is redelivered after the ack wait.
+        logger.error({ err: error, consumer: durable, seq: msg.seq }, 'message handling crashed')
+      })
+      .finally(expressDone)
     active.add(task)
     void task.finally(() => active.delete(task))
   }

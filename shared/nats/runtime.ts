@@ -15,6 +15,7 @@ import { startDeadLetterCapture } from './dead-letter-capture.ts'
 import { isClusterForming, isNatsUnavailable } from './errors.ts'
 import pkg from '../../package.json' with { type: 'json' }
 import { startDiscovery, type Discovery } from './discovery.ts'
+import { createLanePriority, type LanePriority } from './lane-priority.ts'
 import { createNatsGauges, type NatsGauges } from './nats-gauges.ts'
 import { createNatsReadiness } from './readiness.ts'
 import { checkNatsServerVersion } from './server-version.ts'
@@ -45,6 +46,8 @@ export interface NatsRuntime {
   tracer: Tracer
   /** Consumer backlog and dead letters read from JetStream at each scrape. */
   gauges: NatsGauges
+  /** Express before standard among this process's consumers (lane-priority.ts). */
+  lanes: LanePriority
   /** The NATS services protocol ($SRV.PING/INFO/STATS): `nats micro ls` lists this instance. */
   discovery: Discovery
 }
@@ -102,7 +105,23 @@ export async function startNatsRuntime(
     readiness: readiness.check,
     logger,
   })
-  return { name, nats, nc, js, jsm, limits, readiness, config, logger, metrics, tracer, gauges, discovery }
+  const lanes = createLanePriority({ maxHoldMs: config.LANE_YIELD_MAX_MS })
+  return {
+    name,
+    nats,
+    nc,
+    js,
+    jsm,
+    limits,
+    readiness,
+    config,
+    logger,
+    metrics,
+    tracer,
+    gauges,
+    lanes,
+    discovery,
+  }
 }
 
 const SAGA_STREAMS = [STREAMS.orders.name, STREAMS.deadLetters.name]
@@ -197,6 +216,7 @@ export async function startDurableConsumer(
       logger: rt.logger,
       metrics: rt.metrics,
       tracer: rt.tracer,
+      lanes: rt.lanes,
       stream: STREAMS.orders.name,
       durable,
       handlers,
