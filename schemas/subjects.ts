@@ -28,9 +28,14 @@ export const PRIORITIES = ['standard', 'express'] as const
 export type Priority = (typeof PRIORITIES)[number]
 export const EXPRESS_SUFFIX = '.express'
 
-/** The events that travel in a lane: every event of an order's own flow. */
+/**
+ * The events that travel in a lane: every event of an order's own flow,
+ * its cancellation request too (the customer's, and the deadline's, whose
+ * schedule targets the lane subject).
+ */
 export const LANE_SUBJECTS: readonly Subject[] = [
   SUBJECTS.orderCreated,
+  SUBJECTS.orderCancelRequested,
   SUBJECTS.orderCancelled,
   SUBJECTS.inventoryReserved,
   SUBJECTS.inventoryReleased,
@@ -61,7 +66,8 @@ export const STREAMS = {
  * Order deadlines: one schedule per order on `orders.deadlines.<orderId>`
  * (nats-server message schedules, `Nats-Schedule: @at <time>`). When it is
  * due, the server publishes its payload, an `orders.cancel_requested` with
- * reason `deadline_exceeded`, and removes the schedule. These holders are not
+ * reason `deadline_exceeded` (on `orders.cancel_requested.express` for an
+ * express order), and removes the schedule. These holders are not
  * events: consumers skip them.
  */
 export const DEADLINE_SCHEDULE_PREFIX = 'orders.deadlines'

@@ -1,13 +1,28 @@
 // Priority lanes end to end: who may ask for express, which subjects an
-// express order's events travel on, and an express order overtaking a
-// standard backlog at every stage.
-import { jetstreamManager } from '@nats-io/jetstream'
+// express order's events travel on (its cancellation too: the customer's and
+// the deadline's), and an express order overtaking a standard backlog at
+// every stage.
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { STREAMS } from '../schemas/subjects.ts'
+import type { OrderCancelRequested } from '../schemas/events.ts'
+import {
+  DEADLINE_SCHEDULE_PREFIX,
+  STREAMS,
+  SUBJECTS,
+  toDeadlineScheduleSubject,
+} from '../schemas/subjects.ts'
+import { publishSchedule } from '../shared/nats/schedule.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { bearer } from './support/provision.ts'
-import { crashWorker, reviveWorker, startSagaStack, type SagaStack } from './support/saga-stack.ts'
+import {
+  crashWorker,
+  reviveWorker,
+  startSagaStack,
+  startWorker,
+  type SagaStack,
+} from './support/saga-stack.ts'
+import { readStream } from './support/stream-reader.ts'
 
 let stack: SagaStack
 
@@ -45,6 +60,70 @@ async function orderAs(who: 'client' | 'admin', orderId: string) {
     history: { event: string; at: string }[]
   }
 }
+
+/** POST /orders/{id}/cancel as `who`. */
+async function cancelAs(who: 'client' | 'admin', orderId: string) {
+  const res = await fetch(`${stack.order.url}/orders/${orderId}/cancel`, {
+    method: 'POST',
+    headers: bearer(who),
+  })
+  return res.status
+}
+
+/** The order's record once it is cancelled with `reason` and its stock released (that follows orders.cancelled). */
+async function cancelledAndReleased(
+  who: 'client' | 'admin',
+  orderId: string,
+  reason: string,
+  timeoutMs = 20_000,
+) {
+  return await waitFor(
+    async () => {
+      const o = await orderAs(who, orderId)
+      return o.status === 'cancelled' && o.history.some((h) => h.event === SUBJECTS.inventoryReleased) && o
+    },
+    { timeoutMs, message: `${orderId} cancelled (${reason}) and its stock released` },
+  ).then((o) => {
+    expect(o).toMatchObject({ status: 'cancelled', reason })
+    return o
+  })
+}
+
+/** The subjects of every event of one order on ORDERS, in stream order (deadline holders left out). */
+async function subjectsOf(orderId: string): Promise<string[]> {
+  const nc = await connect(stack.server.connectOptions())
+  try {
+    const stored = await readStream(nc, STREAMS.orders.name)
+    return stored
+      .filter((m) => !m.subject.startsWith(`${DEADLINE_SCHEDULE_PREFIX}.`))
+      .filter((m) => (m.json as { orderId?: unknown } | null)?.orderId === orderId)
+      .map((m) => m.subject)
+  } finally {
+    await nc.close()
+  }
+}
+
+/** Resolves once the payment worker's consumers have nothing left to deliver or ack. */
+async function paymentDrained() {
+  const nc = await connect(stack.server.connectOptions())
+  try {
+    const jsm = await jetstreamManager(nc)
+    await waitFor(
+      async () => {
+        for (const durable of ['payment', 'payment-express']) {
+          const info = await jsm.consumers.info(STREAMS.orders.name, durable)
+          if (info.num_pending > 0 || info.num_ack_pending > 0) return false
+        }
+        return true
+      },
+      { timeoutMs: 20_000, message: 'the payment consumers drained' },
+    )
+  } finally {
+    await nc.close()
+  }
+}
+
+const express = (subjects: readonly string[]) => subjects.map((s) => `${s}.express`)
 
 /** When the payment worker confirmed the order (the event's own time). */
 const confirmedAt = (order: { history: { event: string; at: string }[] }): number =>
@@ -106,6 +185,124 @@ describe('priority lanes', () => {
     const chargedAfter = standardAt.filter((t) => t > expressAt).length
     expect(chargedAfter).toBeGreaterThan(backlog.length * 0.8)
   }, 120_000)
+
+  it("cancels an express order in the express lane: the customer's request and all that follows it", async () => {
+    await stack.setStock('LANE-CXL', 10, 100)
+    // Reserved, not paid: inventory cancels it and releases the hold.
+    await crashWorker(stack.payment)
+    const reserved = await place('admin', 'LANE-CXL', 'express')
+    try {
+      await waitFor(async () => (await orderAs('admin', reserved)).status === 'reserved', {
+        message: 'express order reserved',
+      })
+      expect(await cancelAs('admin', reserved)).toBe(202)
+      await cancelledAndReleased('admin', reserved, 'customer_request')
+    } finally {
+      await reviveWorker(stack.payment)
+    }
+    // Paid: the payment worker's express consumer refunds it.
+    const paid = await place('admin', 'LANE-CXL', 'express')
+    await waitFor(async () => (await orderAs('admin', paid)).status === 'confirmed', {
+      message: 'express order confirmed',
+    })
+    expect(await cancelAs('admin', paid)).toBe(202)
+    await cancelledAndReleased('admin', paid, 'customer_request')
+    // Back, the payment worker finds the reserved order cancelled: nothing more, in no lane.
+    await paymentDrained()
+    expect(await stack.charges(reserved)).toStrictEqual([])
+
+    const cancelled = [SUBJECTS.orderCancelRequested, SUBJECTS.orderCancelled, SUBJECTS.inventoryReleased]
+    expect((await subjectsOf(reserved)).sort()).toStrictEqual(
+      express([SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, ...cancelled]).sort(),
+    )
+    expect((await subjectsOf(paid)).sort()).toStrictEqual(
+      express([
+        SUBJECTS.orderCreated,
+        SUBJECTS.inventoryReserved,
+        SUBJECTS.paymentCompleted,
+        SUBJECTS.paymentRefunded,
+        ...cancelled,
+      ]).sort(),
+    )
+  }, 60_000)
+
+  it("fires an express order's deadline in the express lane", async () => {
+    await stack.setStock('LANE-DEADLINE', 10, 100)
+    const inventory = stack.inventories[0]
+    if (inventory === undefined) throw new Error('the stack has no inventory worker')
+    // An inventory worker with a short deadline, the payment worker down: the order can only time out.
+    await crashWorker(stack.payment)
+    await inventory.handle.stop()
+    const quick = await startWorker('inventory', { ...inventory.env, ORDER_DEADLINE_MS: '2000' })
+    let orderId = ''
+    try {
+      orderId = await place('admin', 'LANE-DEADLINE', 'express')
+      await cancelledAndReleased('admin', orderId, 'deadline_exceeded')
+    } finally {
+      await quick.handle.stop()
+      await reviveWorker(inventory)
+      await reviveWorker(stack.payment)
+    }
+    await paymentDrained()
+    expect(await stack.charges(orderId)).toStrictEqual([])
+    expect((await subjectsOf(orderId)).sort()).toStrictEqual(
+      express([
+        SUBJECTS.orderCreated,
+        SUBJECTS.inventoryReserved,
+        SUBJECTS.orderCancelRequested,
+        SUBJECTS.orderCancelled,
+        SUBJECTS.inventoryReleased,
+      ]).sort(),
+    )
+  }, 60_000)
+
+  it('still handles a deadline scheduled before cancellations had lanes (plain target)', async () => {
+    await stack.setStock('LANE-LEGACY', 10, 100)
+    await crashWorker(stack.payment)
+    let orderId = ''
+    const nc = await connect(stack.server.connectOptions())
+    try {
+      orderId = await place('admin', 'LANE-LEGACY', 'express')
+      await waitFor(async () => (await orderAs('admin', orderId)).status === 'reserved', {
+        message: 'express order reserved',
+      })
+      // What the previous version scheduled: the plain subject, whatever the order's lane.
+      const at = new Date(Date.now() + 300)
+      const payload: OrderCancelRequested = {
+        version: 1,
+        orderId,
+        occurredAt: at.toISOString(),
+        reason: 'deadline_exceeded',
+      }
+      await publishSchedule(
+        jetstream(nc),
+        {
+          scheduleSubject: toDeadlineScheduleSubject(orderId),
+          target: SUBJECTS.orderCancelRequested,
+          at,
+          payload,
+          version: 1,
+          correlationId: `legacy-${orderId}`,
+          msgId: `deadline-legacy:${orderId}`,
+        },
+        5_000,
+      )
+      await cancelledAndReleased('admin', orderId, 'deadline_exceeded')
+    } finally {
+      await nc.close()
+      await reviveWorker(stack.payment)
+    }
+    await paymentDrained()
+    expect(await stack.charges(orderId)).toStrictEqual([])
+    // Handled by the standard consumers: what it led to is in the standard lane.
+    expect(await subjectsOf(orderId)).toEqual(
+      expect.arrayContaining([
+        SUBJECTS.orderCancelRequested,
+        SUBJECTS.orderCancelled,
+        SUBJECTS.inventoryReleased,
+      ]),
+    )
+  }, 60_000)
 
   it('kept the money invariant', async () => {
     await stack.moneyBalanced()

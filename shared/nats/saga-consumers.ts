@@ -56,13 +56,17 @@ export const SAGA_CONSUMERS = {
     filters: [SUBJECTS.inventoryReserved, SUBJECTS.orderCancelRequested],
   },
   // The express lane: the same work for express orders, with its own
-  // concurrency, so a standard backlog never stands in front of it.
+  // concurrency, so a standard backlog never stands in front of it. An
+  // express order's cancellation request (customer or deadline) is on
+  // `orders.cancel_requested.express`; a plain one (a deadline scheduled
+  // before the lanes covered cancellations) is still read by the standard
+  // consumers above, whatever the order's priority.
   'order-status-express': { filters: [`*.*${EXPRESS_SUFFIX}`] },
   'inventory-payments-express': {
     filters: [SUBJECTS.paymentCompleted, SUBJECTS.paymentFailed, SUBJECTS.orderCancelled].map(express),
   },
-  'inventory-express': { filters: [express(SUBJECTS.orderCreated)] },
-  'payment-express': { filters: [express(SUBJECTS.inventoryReserved)] },
+  'inventory-express': { filters: [SUBJECTS.orderCreated, SUBJECTS.orderCancelRequested].map(express) },
+  'payment-express': { filters: [SUBJECTS.inventoryReserved, SUBJECTS.orderCancelRequested].map(express) },
   // Both lanes in one consumer, one message at a time, in stream order: the
   // analytics worker's exactly-once record is the highest stream sequence
   // applied per window (docs/analytics.md).

@@ -14,7 +14,7 @@
  */
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { headers as createHeaders } from '@nats-io/nats-core'
-import { HEADERS } from '../../schemas/subjects.ts'
+import { HEADERS, splitLane } from '../../schemas/subjects.ts'
 import { writeTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
 
@@ -31,6 +31,7 @@ export function atSchedule(at: Date): string {
 export interface ScheduledMessage {
   /** The subject that holds the schedule (one schedule per subject). */
   scheduleSubject: string
+  /** The event's subject in its lane (`orders.cancel_requested` or `orders.cancel_requested.express`). */
   target: string
   at: Date
   /** The event the server publishes on `target`; its `occurredAt` is the CloudEvents `time`. */
@@ -57,7 +58,8 @@ export async function publishSchedule(js: JetStreamClient, message: ScheduledMes
   h.set(HEADERS.correlationId, message.correlationId)
   h.set(HEADERS.eventVersion, String(message.version))
   const { target, msgId, version, payload, source = EVENT_SOURCE_ROOT } = message
-  const event = { natsSubject: target, msgId, source, payload: { ...payload, version } }
+  // The CloudEvents `type` names the event, whichever lane it travels in (as publishEvent does).
+  const event = { natsSubject: splitLane(target).subject, msgId, source, payload: { ...payload, version } }
   setCloudEventHeaders(h, toCloudEventAttributes(event))
   if (message.trace !== undefined) writeTraceHeaders(message.trace, (name, value) => h.set(name, value))
   return js.publish(message.scheduleSubject, new TextEncoder().encode(JSON.stringify(message.payload)), {

@@ -66,13 +66,23 @@ const DEADLINE_SCHEDULES = `${DEADLINE_SCHEDULE_PREFIX}.*` as const
 export const GRANTS = {
   order: {
     purpose: 'order intake, and the status projection when it runs in the same process',
-    publishes: [SUBJECTS.orderCreated, express(SUBJECTS.orderCreated), SUBJECTS.orderCancelRequested],
+    publishes: [
+      SUBJECTS.orderCreated,
+      express(SUBJECTS.orderCreated),
+      SUBJECTS.orderCancelRequested,
+      express(SUBJECTS.orderCancelRequested),
+    ],
     consumers: ['order-status', 'order-status-express'],
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'write' },
   },
   'order-edge': {
     purpose: 'order intake without the projection: the edge (Workers, Deno Deploy) and compose',
-    publishes: [SUBJECTS.orderCreated, express(SUBJECTS.orderCreated), SUBJECTS.orderCancelRequested],
+    publishes: [
+      SUBJECTS.orderCreated,
+      express(SUBJECTS.orderCreated),
+      SUBJECTS.orderCancelRequested,
+      express(SUBJECTS.orderCancelRequested),
+    ],
     consumers: [],
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'read' },
   },

@@ -6,7 +6,7 @@ import {
   type OrderCreated,
 } from '../../schemas/events.ts'
 import type { OrderItem, PricedItem } from '../../schemas/primitives.ts'
-import { SUBJECTS } from '../../schemas/subjects.ts'
+import { SUBJECTS, type Priority } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import type { TraceContext } from '../../shared/observability/trace-context.ts'
@@ -21,13 +21,19 @@ export interface InventoryHandlerDeps {
   currency: string
   /** Every order is settled within this of its creation, or cancelled `deadline_exceeded`. */
   deadlineMs: number
-  /** Asks nats-server to publish the order's deadline cancellation at `deadlineAt`. */
+  /**
+   * Asks nats-server to publish the order's deadline cancellation at
+   * `deadlineAt`, in the order's lane (`orders.cancel_requested.express` for
+   * an express order).
+   */
   scheduleDeadline: (
     orderId: string,
     deadlineAt: string,
     correlationId: string,
     /** The delivery's span: the deadline's `orders.cancel_requested` continues its trace. */
     trace?: TraceContext,
+    /** The lane of the `orders.created` being handled. */
+    priority?: Priority,
   ) => Promise<void>
   /** How long one delivery may take to decide an order before another may take over. */
   leaseMs?: number
@@ -129,7 +135,7 @@ export function createInventoryHandlers({
       ctx.logger.info({ reason: decided?.reason ?? 'deadline_exceeded' }, 'order cancelled; no stock held')
       return cancelling
     }
-    await scheduleDeadline(created.orderId, deadlineAt, ctx.correlationId, ctx.trace)
+    await scheduleDeadline(created.orderId, deadlineAt, ctx.correlationId, ctx.trace, ctx.priority)
     const items = [...created.items].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0))
     const priced: PricedItem[] = []
     const shortSkus: string[] = []

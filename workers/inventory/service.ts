@@ -1,4 +1,4 @@
-import { BUCKETS, SUBJECTS, toDeadlineScheduleSubject } from '../../schemas/subjects.ts'
+import { BUCKETS, laneSubject, SUBJECTS, toDeadlineScheduleSubject } from '../../schemas/subjects.ts'
 import type { OrderCancelRequested } from '../../schemas/events.ts'
 import { publishSchedule } from '../../shared/nats/schedule.ts'
 import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
@@ -37,7 +37,7 @@ export async function startInventoryService(
     decisions: kvDecisionStore(await openBucket(rt, BUCKETS.decisions)),
     currency: config.INVENTORY_CURRENCY,
     deadlineMs: config.ORDER_DEADLINE_MS,
-    scheduleDeadline: async (orderId, deadlineAt, correlationId, trace) => {
+    scheduleDeadline: async (orderId, deadlineAt, correlationId, trace, priority = 'standard') => {
       const payload: OrderCancelRequested = {
         version: 1,
         orderId,
@@ -48,7 +48,8 @@ export async function startInventoryService(
         rt.js,
         {
           scheduleSubject: toDeadlineScheduleSubject(orderId),
-          target: SUBJECTS.orderCancelRequested,
+          // The order's lane: an express order's deadline is handled by the express consumers.
+          target: laneSubject(SUBJECTS.orderCancelRequested, priority),
           at: new Date(deadlineAt),
           payload,
           version: 1,

@@ -185,6 +185,18 @@ describe('POST /orders/{id}/cancel', () => {
     ])
   })
 
+  it("asks in the order's lane: its record's priority, standard when the record has none", async () => {
+    const lanes = []
+    for (const priority of ['express', 'standard', undefined] as const) {
+      const { app, cancels } = setup({
+        order: { ...record('alice'), ...(priority === undefined ? {} : { priority }) },
+      })
+      expect((await cancel(app, 'alice')).status).toBe(202)
+      lanes.push(...cancels.map((c) => c.priority))
+    }
+    expect(lanes).toStrictEqual(['express', 'standard', 'standard'])
+  })
+
   it("answers another client's order 404 like an unknown one, and publishes nothing", async () => {
     const { app, cancels } = setup({ order: record('alice') })
     expect((await cancel(app, 'bob')).status).toBe(404)

@@ -215,6 +215,8 @@ export function createApp({
       correlationId: c.get('correlationId'),
       requestedBy: apiKey.id,
       trace: c.get('trace'),
+      // In the order's lane: an express order's cancellation does not wait behind standard ones.
+      priority: order.priority ?? 'standard',
     })
     logger.info(
       {

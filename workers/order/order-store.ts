@@ -18,7 +18,7 @@ import {
 } from '../../schemas/events.ts'
 import type { CreateOrderRequest } from '../../schemas/order-request.ts'
 import { OrderStatusV1, type OrderStatus, type OrderStatusValue } from '../../schemas/order-status.ts'
-import { HEADERS, SUBJECTS } from '../../schemas/subjects.ts'
+import { HEADERS, SUBJECTS, type Priority } from '../../schemas/subjects.ts'
 import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
 import { publishEvent, toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import { publishAtomically } from '../../shared/nats/publish-batch.ts'
@@ -70,6 +70,8 @@ export interface CancelOrderInput {
   requestedBy: string
   /** The request's span, carried by `orders.cancel_requested`. */
   trace?: TraceContext | undefined
+  /** The order's lane (its record's `priority`): an express order's request goes on `orders.cancel_requested.express`. */
+  priority?: Priority | undefined
 }
 
 export interface OrderStore {
@@ -281,7 +283,13 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     }
   }
 
-  async function requestCancellation({ orderId, correlationId, requestedBy, trace }: CancelOrderInput) {
+  async function requestCancellation({
+    orderId,
+    correlationId,
+    requestedBy,
+    trace,
+    priority = 'standard',
+  }: CancelOrderInput) {
     const event: OrderCancelRequested = {
       version: 1,
       orderId,
@@ -294,6 +302,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         correlationId,
         timeoutMs,
         source: EVENT_SOURCES.order,
+        priority,
         trace,
       })
       metrics.eventsPublished.inc({ subject: SUBJECTS.orderCancelRequested })
