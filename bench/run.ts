@@ -103,12 +103,12 @@ try {
   report.durationS = (performance.now() - started) / 1000
   // A run of some sections (--only) does not replace the full run's results.
   const partial = values.only === undefined ? '' : `only-${[...only].join('-')}`
-  // A diagnostic run of the priority section (docs/priority.md) is kept apart too.
-  const diagnostic =
-    (process.env['BENCH_PRIORITY_WORKER_ENV'] ?? '') === '' &&
-    (process.env['BENCH_PRIORITY_BACKLOG'] ?? '') === ''
-      ? ''
-      : 'diagnostic'
+  // A diagnostic run (other worker settings, a smaller backlog) is kept apart too.
+  const diagnostic = ['BENCH_PRIORITY_WORKER_ENV', 'BENCH_PRIORITY_BACKLOG', 'BENCH_E2E_WORKER_ENV'].every(
+    (name) => (process.env[name] ?? '') === '',
+  )
+    ? ''
+    : 'diagnostic'
   const name = [settings.smoke ? 'smoke' : '', partial, diagnostic].filter(Boolean).join('-') || 'latest'
   const base = join(ROOT, 'bench', 'results', name)
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })

@@ -93,3 +93,15 @@ export const SPREAD_SKUS: readonly string[] = Array.from(
   (_, i) => `SKU-${String(i).padStart(4, '0')}`,
 )
 export const HOT_SKU = 'HOT-0001'
+
+/** Worker settings for a diagnostic run, from `KEY=value,...` in the environment variable `name`. */
+export function parseWorkerEnv(name: string): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const pair of (process.env[name] ?? '').split(',').filter((p) => p.trim() !== '')) {
+    const [key, ...value] = pair.split('=')
+    if (key === undefined || !/^[A-Z][A-Z0-9_]*$/.test(key.trim()) || value.length === 0)
+      throw new Error(`${name}: "${pair}" is not KEY=value`)
+    env[key.trim()] = value.join('=')
+  }
+  return env
+}

@@ -5,7 +5,15 @@
 import type { BenchContext } from '../lib/context.ts'
 import { runGenerator, runJsPublish } from '../lib/generator-client.ts'
 import { addStreamLikeOrders, streamSequences, subjectCounts, waitConsumersIdle } from '../lib/nats.ts'
-import { HOT_SKU, seedStock, SPREAD_SKUS, STACK_CONSUMERS, startSaga, type SagaStack } from '../lib/saga.ts'
+import {
+  HOT_SKU,
+  parseWorkerEnv,
+  seedStock,
+  SPREAD_SKUS,
+  STACK_CONSUMERS,
+  startSaga,
+  type SagaStack,
+} from '../lib/saga.ts'
 import { ratioOf, toFigure, type Figure, type Ratio } from '../lib/stats.ts'
 import type { GeneratorResult } from '../load/generator.ts'
 import { profileOrders, type OrderProfile } from './order-profile.ts'
@@ -45,7 +53,11 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   for (const name of ['ORDERS', 'KV_order-status', 'KV_order-idempotency', 'KV_inventory-reservations'])
     if (streams[name] !== undefined) await nats.jsm.streams.purge(name)
   await addStreamLikeOrders(nats.jsm, 'BENCH_RAW', ['bench.raw.>'])
-  const saga: SagaStack = await startSaga(ctx)
+  // BENCH_E2E_WORKER_ENV=KEY=value,...: worker settings for a diagnostic run (kept apart).
+  const workerEnv = parseWorkerEnv('BENCH_E2E_WORKER_ENV')
+  if (Object.keys(workerEnv).length > 0)
+    ctx.log(`end to end: diagnostic worker env ${JSON.stringify(workerEnv)}`)
+  const saga: SagaStack = await startSaga(ctx, workerEnv)
   try {
     const inventoryUrl = saga.services.inventory.url
     await seedStock(inventoryUrl, ctx.security.bearer('admin'), [...SPREAD_SKUS, HOT_SKU], 1_000_000_000)

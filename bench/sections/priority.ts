@@ -21,7 +21,14 @@ import { placeBacklog, runExpressFlow, STAGES, type ExpressFlow, type Stages } f
 import { currentLoad } from '../lib/machine.ts'
 import { streamSequences, waitConsumersIdle } from '../lib/nats.ts'
 import { cpuMs } from '../lib/processes.ts'
-import { seedStock, SPREAD_SKUS, STACK_CONSUMERS, startSaga, type SagaStack } from '../lib/saga.ts'
+import {
+  parseWorkerEnv,
+  seedStock,
+  SPREAD_SKUS,
+  STACK_CONSUMERS,
+  startSaga,
+  type SagaStack,
+} from '../lib/saga.ts'
 import { percentile, ratioOf, toFigure, type Figure, type Ratio } from '../lib/stats.ts'
 
 export interface ExpressFigures {
@@ -102,7 +109,7 @@ export async function runPriority(ctx: BenchContext): Promise<PriorityResult> {
   const streams = await streamSequences(nats.jsm)
   for (const name of ['ORDERS', 'KV_order-status', 'KV_order-idempotency', 'KV_inventory-reservations'])
     if (streams[name] !== undefined) await nats.jsm.streams.purge(name)
-  const workerEnv = parseWorkerEnv(process.env['BENCH_PRIORITY_WORKER_ENV'])
+  const workerEnv = parseWorkerEnv('BENCH_PRIORITY_WORKER_ENV')
   if (Object.keys(workerEnv).length > 0)
     ctx.log(`priority: diagnostic worker env ${JSON.stringify(workerEnv)}`)
   const saga = await startSaga(ctx, workerEnv)
@@ -259,13 +266,3 @@ function expressFigures(flows: readonly ExpressFlow[]): ExpressFigures {
 }
 
 /** `KEY=value,KEY=value` (e.g. `CONSUMER_CONCURRENCY=4`) for a diagnostic run. */
-function parseWorkerEnv(spec: string | undefined): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const pair of (spec ?? '').split(',').filter((p) => p.trim() !== '')) {
-    const [key, ...value] = pair.split('=')
-    if (key === undefined || !/^[A-Z][A-Z0-9_]*$/.test(key.trim()) || value.length === 0)
-      throw new Error(`BENCH_PRIORITY_WORKER_ENV: "${pair}" is not KEY=value`)
-    env[key.trim()] = value.join('=')
-  }
-  return env
-}
