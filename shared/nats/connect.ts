@@ -57,6 +57,9 @@ export async function connectNats({
     timeout: Math.min(5_000, maxWaitMs),
     pingInterval: 10_000,
     maxPingOut: 3,
+    // Without it the client builds an Error per request just for the stack of
+    // where it started (a few % of a worker's CPU); errors keep their types.
+    noAsyncTraces: true,
     ...options,
   }
   let lastError: unknown

@@ -3,6 +3,7 @@ import * as v from 'valibot'
 import { EVENT_SCHEMAS, EVENT_VERSIONS, type EventOf } from '../../schemas/events.ts'
 import { HEADERS, splitLane, type Priority, type Subject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
+import { boundLabels } from '../observability/labels.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import { readTraceHeaders, traceLogFields, type TraceContext } from '../observability/trace-context.ts'
 import { createPropagatingTracer, type Tracer } from '../observability/tracing.ts'
@@ -187,6 +188,33 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   const unavailableRetryMs = options.unavailableRetryMs ?? 60_000
   const active = new Set<Promise<void>>()
   const consumer = await js.consumers.get(stream, durable)
+  // One timer for the consumer, not one per message: a message handled for a
+  // tick or more is told `working()` at every tick, the first time within a
+  // third of the ack wait.
+  const tickMs = Math.max(250, ackWaitMs / 6)
+  const handling = new Map<JsMsg, number>()
+  const heartbeat = setInterval(() => {
+    const due = performance.now() - tickMs
+    for (const [msg, since] of handling) if (since <= due) msg.working()
+  }, tickMs)
+  heartbeat.unref?.()
+  // The per-subject metric series, bound once (prom-client hashes a label set on every call).
+  const series = new Map<string, ReturnType<typeof bindSeries>>()
+  function bindSeries(subject: string) {
+    return {
+      lag: metrics.messageLag.labels(boundLabels({ consumer: durable, subject })),
+      duration: metrics.messageDuration.labels(boundLabels({ consumer: durable, subject })),
+      acked: metrics.messagesHandled.labels(boundLabels({ consumer: durable, subject, outcome: 'ack' })),
+    }
+  }
+  function seriesOf(subject: string) {
+    let bound = series.get(subject)
+    if (bound === undefined) {
+      bound = bindSeries(subject)
+      if (series.size < 256) series.set(subject, bound)
+    }
+    return bound
+  }
 
   /**
    * Runs the handler and publishes what it produced. Waits (keeping the ack
@@ -252,10 +280,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       return
     }
     // Each step's wait: stored in the stream -> handled here (the first delivery's wait, and redeliveries').
-    metrics.messageLag.observe(
-      { consumer: durable, subject: msg.subject },
-      Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000,
-    )
+    const bound = seriesOf(msg.subject)
+    bound.lag.observe(Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000)
     if (lanes !== undefined && splitLane(msg.subject).priority === 'standard') await lanes.yieldToExpress()
     const parsed = parseMessage(msg, handlers)
     // One span per delivery, a child of the span that published the message.
@@ -288,7 +314,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       const orderId = (parsed.event as { orderId?: string }).orderId
       span.setAttributes({ 'order.id': orderId })
       const log = logger.child({ ...base, orderId, ...traceLogFields(span.context) })
-      const heartbeat = setInterval(() => msg.working(), Math.max(1_000, ackWaitMs / 3))
+      handling.set(msg, performance.now())
       try {
         const produced = await runHandler(parsed.subject, parsed.event, {
           correlationId,
@@ -327,16 +353,14 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
           outcome = 'nak'
         }
       } finally {
-        clearInterval(heartbeat)
+        handling.delete(msg)
       }
     }
     span.setAttributes({ 'messaging.nats.outcome': outcome })
     span.end()
-    metrics.messagesHandled.inc({ consumer: durable, subject: msg.subject, outcome })
-    metrics.messageDuration.observe(
-      { consumer: durable, subject: msg.subject },
-      (performance.now() - started) / 1000,
-    )
+    if (outcome === 'ack') bound.acked.inc()
+    else metrics.messagesHandled.inc({ consumer: durable, subject: msg.subject, outcome })
+    bound.duration.observe((performance.now() - started) / 1000)
   }
 
   function launch(msg: JsMsg): void {
@@ -383,6 +407,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   })
   const done = loop.done.then(async () => {
     await Promise.allSettled(active)
+    clearInterval(heartbeat)
   })
 
   logger.info({ stream, consumer: durable, concurrency }, 'consumer started')
