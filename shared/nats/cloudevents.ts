@@ -110,12 +110,16 @@ export function setCloudEventHeaders(h: MsgHdrs, attributes: CloudEventAttribute
 }
 
 const encoder = new TextEncoder()
+/** U+0021-U+007E but `"` (U+0022) and `%` (U+0025). */
+const NOTHING_TO_ENCODE = /^[!#$&-~]*$/
 
 /**
  * §3.1.3.2: space, `"`, `%` and every character outside U+0021-U+007E are
  * percent-encoded as their UTF-8 bytes, upper-case hex.
  */
 export function encodeHeaderValue(value: string): string {
+  // Ids, sources, types and order ids need no encoding: skip the per-character loop.
+  if (NOTHING_TO_ENCODE.test(value)) return value
   let out = ''
   for (const char of value) {
     const code = char.codePointAt(0) ?? 0
