@@ -16,7 +16,7 @@ import type { KV } from '@nats-io/kv'
 import * as v from 'valibot'
 import { CancellationReasonSchema } from '../../schemas/events.ts'
 import { CentsSchema, CurrencySchema, OrderIdSchema, TimestampSchema } from '../../schemas/primitives.ts'
-import { readJson, updateJson } from '../nats/kv-json.ts'
+import { isRevisionConflict, KvConflictError, KvRecordError } from '../nats/kv-json.ts'
 
 /** The payment worker's side of a `paying` order. */
 export const PaymentStateSchema = v.picklist([
@@ -57,21 +57,104 @@ export type PaymentPart = NonNullable<OrderDecision['payment']>
 
 export type Decider = OrderDecision['decidedBy']
 
-type Change<R> = (
+export type Change<R> = (
   current: OrderDecision | null,
 ) => { value: OrderDecision; result: R } | { value?: undefined; result: R }
+
+export interface UpdateOptions {
+  /**
+   * An order this store knows nothing about is taken to be new: the first
+   * write is a create, with no read. A record already there costs one
+   * conflict and a read, then `change` decides again on what is stored.
+   */
+  assumeAbsent?: boolean
+}
 
 /** Compare-and-set updates of order decisions (KV in the workers; memory in unit tests). */
 export interface DecisionStore {
   read(orderId: string): Promise<OrderDecision | null>
-  update<R>(orderId: string, change: Change<R>): Promise<R>
+  update<R>(orderId: string, change: Change<R>, options?: UpdateOptions): Promise<R>
 }
 
-export function kvDecisionStore(kv: KV): DecisionStore {
-  return {
-    read: async (orderId) => (await readJson(kv, orderId, OrderDecisionV1))?.value ?? null,
-    update: (orderId, change) => updateJson(kv, orderId, OrderDecisionV1, change),
+/** A record as stored at `revision` (`value` null: none; revision 0: never written, else a tombstone). */
+interface Seen {
+  value: OrderDecision | null
+  revision: number
+}
+const ABSENT: Seen = { value: null, revision: 0 }
+const MAX_ATTEMPTS = 50
+const encoder = new TextEncoder()
+
+/**
+ * The `order-decisions` bucket. Every write is a compare-and-set at the
+ * revision its change was decided on, as `updateJson`, but the first attempt
+ * starts from the record this process last wrote or read (kept for the newest
+ * `cacheSize` orders) instead of reading it again: the payment worker's claim
+ * (a create) and its settle (an update at the claim's revision) cost a write
+ * each and no read. A guess that is stale (another process wrote since) fails
+ * its compare-and-set and costs one read; a decision not to write is only
+ * ever taken on a fresh read. So every outcome is decided on the record as
+ * stored, exactly as with a read before each write.
+ */
+export function kvDecisionStore(kv: KV, { cacheSize = 10_000 }: { cacheSize?: number } = {}): DecisionStore {
+  const known = new Map<string, Seen & { value: OrderDecision }>()
+
+  const remember = (orderId: string, seen: Seen & { value: OrderDecision }): void => {
+    const had = known.get(orderId)
+    if (had !== undefined && had.revision > seen.revision) return // a later one is known already
+    known.delete(orderId)
+    known.set(orderId, seen)
+    if (known.size > cacheSize) {
+      const oldest = known.keys().next()
+      if (oldest.done !== true) known.delete(oldest.value)
+    }
   }
+
+  async function load(orderId: string): Promise<Seen> {
+    const entry = await kv.get(orderId)
+    if (entry === null || entry.operation !== 'PUT' || entry.length === 0) {
+      known.delete(orderId)
+      // A tombstone (deleted or purged by hand) is written over at its own revision.
+      return entry === null ? ABSENT : { value: null, revision: entry.revision }
+    }
+    const parsed = v.safeParse(OrderDecisionV1, entry.json())
+    if (!parsed.success) {
+      throw new KvRecordError(`${orderId} holds an invalid decision: ${parsed.issues[0]?.message ?? ''}`)
+    }
+    const seen = { value: parsed.output, revision: entry.revision }
+    remember(orderId, seen)
+    return seen
+  }
+
+  async function update<R>(orderId: string, change: Change<R>, options: UpdateOptions = {}): Promise<R> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const guess =
+        attempt === 1
+          ? (known.get(orderId) ?? (options.assumeAbsent === true ? ABSENT : undefined))
+          : undefined
+      const current = guess ?? (await load(orderId))
+      const next = change(current.value)
+      if (next.value === undefined) {
+        if (guess !== undefined) continue // "leave it" is decided on what is stored, never on a guess
+        return next.result
+      }
+      try {
+        const data = encoder.encode(JSON.stringify(next.value))
+        // previousSeq 0: only if the key has never been written (a create, failing without a read).
+        const revision = await kv.put(orderId, data, { previousSeq: current.revision })
+        remember(orderId, { value: next.value, revision })
+        return next.result
+      } catch (error) {
+        if (!isRevisionConflict(error)) throw error
+        if (known.get(orderId)?.revision === current.revision) known.delete(orderId)
+        // Lost a race: read and decide again. A short random pause spreads repeated retries.
+        if (attempt > 3) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 5)))
+      }
+    }
+    throw new KvConflictError(`${orderId}: gave up after ${MAX_ATTEMPTS} conflicting updates`)
+  }
+
+  return { read: async (orderId) => (await load(orderId)).value, update }
 }
 
 export function memoryDecisionStore(): DecisionStore & { records: Map<string, OrderDecision> } {
@@ -95,15 +178,17 @@ export type CancelClaim =
   /** The payment worker owns the order. */
   | { kind: 'paying'; decision: OrderDecision }
 
-/** Claims the order as cancelled unless the payment worker claimed it first. */
-export function claimCancellation(
-  store: DecisionStore,
+/**
+ * The change that claims an order as cancelled unless the payment worker
+ * claimed it first (for callers that decide more in the same write).
+ */
+export function cancellationClaim(
   orderId: string,
   reason: OrderDecision['reason'] & string,
   by: Decider,
   now: () => Date,
-): Promise<CancelClaim> {
-  return store.update<CancelClaim>(orderId, (current) => {
+): Change<CancelClaim> {
+  return (current) => {
     if (current === null) {
       const at = now().toISOString()
       const decision: OrderDecision = {
@@ -119,7 +204,19 @@ export function claimCancellation(
     return current.decision === 'cancelled'
       ? { result: { kind: 'already_cancelled', decision: current } }
       : { result: { kind: 'paying', decision: current } }
-  })
+  }
+}
+
+/** Claims the order as cancelled unless the payment worker claimed it first. */
+export function claimCancellation(
+  store: DecisionStore,
+  orderId: string,
+  reason: OrderDecision['reason'] & string,
+  by: Decider,
+  now: () => Date,
+  options?: UpdateOptions,
+): Promise<CancelClaim> {
+  return store.update<CancelClaim>(orderId, cancellationClaim(orderId, reason, by, now), options)
 }
 
 /** Deadline of an order created at `createdAt` (ISO), `deadlineMs` later. */

@@ -112,7 +112,21 @@ export function createInventoryHandlers({
   ): Promise<readonly OutgoingEvent[]> {
     const created = upcastOrderCreated(event)
     const owner = crypto.randomUUID()
-    const claim = await store.claimReservation(created.orderId, owner, leaseMs, created.items)
+    // Was the order cancelled before it got here? A `cancelled` decision can
+    // only exist now if an `orders.cancel_requested` (a customer's, or the
+    // deadline of an earlier delivery) was handled first, by this worker or by
+    // the payment worker, and only the decision record says so: the payment
+    // worker cannot write reservations, and its `orders.cancelled` may still be
+    // queued behind this message. Skipping the read would still charge nothing
+    // (the payment worker's claim fails on the record), but would hold stock
+    // and publish `inventory.reserved` for a cancelled order until that event
+    // comes. So the read stays, sent in the same tick as the lease claim (it
+    // does not depend on it): one round trip for both. On a redelivery of a
+    // decided order it is wasted (rare).
+    const [claim, decided] = await Promise.all([
+      store.claimReservation(created.orderId, owner, leaseMs, created.items),
+      decisions.read(created.orderId),
+    ])
     if (claim.kind === 'decided') {
       ctx.logger.info({ state: claim.record.state }, 'reservation already decided; repeating its outcome')
       return outcomeOf(claim.record, created)
@@ -121,7 +135,6 @@ export function createInventoryHandlers({
       throw new PauseConsumption('another delivery of this order is deciding it', 250)
 
     const deadlineAt = deadlineOf(created.occurredAt, deadlineMs)
-    const decided = await decisions.read(created.orderId)
     const pastDeadline = Date.parse(deadlineAt) <= now().getTime()
     if (decided?.decision === 'cancelled' || pastDeadline) {
       // Cancelled before it got here, or it waited past its deadline: hold nothing.
@@ -168,7 +181,10 @@ export function createInventoryHandlers({
     }
     if (shortSkus.length > 0) {
       // Out of stock is a cancellation too: it claims the order's decision.
-      const cancel = await claimCancellation(decisions, created.orderId, 'out_of_stock', 'inventory', now)
+      // Not cancelled when read above: usually nobody decided it yet, so the claim is a create (no read).
+      const cancel = await claimCancellation(decisions, created.orderId, 'out_of_stock', 'inventory', now, {
+        assumeAbsent: true,
+      })
       if (cancel.kind === 'already_cancelled' && cancel.decision.reason !== 'out_of_stock') {
         // A customer or the deadline got there first; their event stands.
         await store.putReservation({ ...record, state: 'cancelled' }, 'reserving', owner)

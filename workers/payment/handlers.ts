@@ -3,7 +3,9 @@ import { SUBJECTS } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import {
+  cancellationClaim,
   claimCancellation,
+  type CancelClaim,
   type DecisionStore,
   type OrderDecision,
   type PaymentPart,
@@ -47,6 +49,14 @@ export const refundKeyOf = (orderId: string): string => `refund:${orderId}`
 export const NO_CHARGE = 'none'
 
 type Reason = NonNullable<OrderDecision['reason']>
+
+/** What a cancellation request comes to, decided in one update of the decision. */
+type CancelStep =
+  | CancelClaim
+  /** A charge is in flight: the request is noted and applied when it settles. */
+  | { kind: 'deferred' }
+  | { kind: 'final'; decision: OrderDecision }
+  | { kind: 'refund'; decision: OrderDecision }
 
 export function createPaymentHandlers({
   gateway,
@@ -201,19 +211,26 @@ export function createPaymentHandlers({
         return [cancelled(orderId, 'deadline_exceeded')]
       }
     }
-    const claim = await decisions.update(orderId, (current) => {
-      if (current !== null) return { result: current }
-      const at = stamp()
-      const value: OrderDecision = {
-        orderId,
-        decision: 'paying',
-        decidedBy: 'payment',
-        decidedAt: at,
-        updatedAt: at,
-        payment: { state: 'charging', amountCents: event.amountCents, currency: event.currency },
-      }
-      return { value, result: value }
-    })
+    // Usually nobody has decided the order yet: the claim is a create, with no
+    // read; if a record is there already (a cancellation, or this order's
+    // earlier delivery) the create fails and the claim is decided on it.
+    const claim = await decisions.update(
+      orderId,
+      (current) => {
+        if (current !== null) return { result: current }
+        const at = stamp()
+        const value: OrderDecision = {
+          orderId,
+          decision: 'paying',
+          decidedBy: 'payment',
+          decidedAt: at,
+          updatedAt: at,
+          payment: { state: 'charging', amountCents: event.amountCents, currency: event.currency },
+        }
+        return { value, result: value }
+      },
+      { assumeAbsent: true },
+    )
     if (claim.decision === 'cancelled') {
       ctx.logger.info({ reason: claim.reason }, 'order cancelled before its payment; no charge')
       return claim.decidedBy === 'payment' ? [cancelled(orderId, claim.reason ?? 'customer_request')] : []
@@ -294,51 +311,60 @@ export function createPaymentHandlers({
     }
   }
 
+  /**
+   * A cancellation request, decided in one update of the order's decision:
+   * claimed as cancelled if nobody decided the order yet; otherwise, on a
+   * `paying` order, noted on a charge in flight, or found to need a refund.
+   */
   async function cancel(
     event: EventOf<typeof SUBJECTS.orderCancelRequested>,
     ctx: MessageContext,
   ): Promise<readonly OutgoingEvent[]> {
     const { orderId, reason } = event
-    const claim = await claimCancellation(decisions, orderId, reason, 'payment', now)
-    if (claim.kind === 'cancelled') {
-      ctx.logger.info({ reason }, 'order cancelled before any charge')
-      return [cancelled(orderId, reason)]
-    }
-    if (claim.kind === 'already_cancelled') {
-      const { decidedBy, reason: was } = claim.decision
-      return decidedBy === 'payment' ? [cancelled(orderId, was ?? reason)] : []
-    }
-    // The payment worker owns this order.
-    const next = await decisions.update<'refund' | 'deferred' | 'final'>(orderId, (current) => {
-      const payment = current?.payment
-      if (current === null || payment === undefined) return { result: 'final' }
+    const claimed = cancellationClaim(orderId, reason, 'payment', now)
+    const step = await decisions.update<CancelStep>(orderId, (current) => {
+      const claim = claimed(current)
+      if (claim.result.kind !== 'paying' || current === null) return claim
+      // The payment worker owns this order.
+      const payment = current.payment
+      if (payment === undefined) return { result: { kind: 'final', decision: current } }
       if (payment.state === 'charging') {
-        if (payment.cancelRequested !== undefined) return { result: 'deferred' }
+        if (payment.cancelRequested !== undefined) return { result: { kind: 'deferred' } }
         return {
           value: { ...current, payment: { ...payment, cancelRequested: reason }, updatedAt: stamp() },
-          result: 'deferred',
+          result: { kind: 'deferred' },
         }
       }
       // A confirmed order is final for its deadline; a customer may still cancel it.
-      if (payment.state === 'charged' && reason === 'customer_request') return { result: 'refund' }
-      return { result: payment.state === 'refunding' ? 'refund' : 'final' }
+      const refundDue =
+        (payment.state === 'charged' && reason === 'customer_request') || payment.state === 'refunding'
+      return { result: { kind: refundDue ? 'refund' : 'final', decision: current } }
     })
-    if (next === 'deferred') {
-      ctx.logger.info({ reason }, 'cancellation noted; applied when the charge in flight settles')
-      return []
+    switch (step.kind) {
+      case 'cancelled':
+        ctx.logger.info({ reason }, 'order cancelled before any charge')
+        return [cancelled(orderId, reason)]
+      case 'already_cancelled': {
+        const { decidedBy, reason: was } = step.decision
+        return decidedBy === 'payment' ? [cancelled(orderId, was ?? reason)] : []
+      }
+      case 'deferred':
+        ctx.logger.info({ reason }, 'cancellation noted; applied when the charge in flight settles')
+        return []
+      case 'paying':
+      case 'final':
+        ctx.logger.info(
+          { reason, state: step.decision.payment?.state },
+          'order already settled; nothing to cancel',
+        )
+        return []
+      case 'refund': {
+        // A refund already under way keeps the reason it started with.
+        const current = step.decision
+        const why = current.payment?.state === 'refunding' ? (current.reason as CancelRequestReason) : reason
+        return refund(current, why, ctx)
+      }
     }
-    if (next === 'final') {
-      ctx.logger.info(
-        { reason, state: claim.decision.payment?.state },
-        'order already settled; nothing to cancel',
-      )
-      return []
-    }
-    const current = await decisions.read(orderId)
-    if (current === null) return []
-    // A refund already under way keeps the reason it started with.
-    const why = current.payment?.state === 'refunding' ? (current.reason as CancelRequestReason) : reason
-    return refund(current, why, ctx)
   }
 
   return {
