@@ -96,6 +96,18 @@ describe('API_KEYS', () => {
   })
 })
 
+describe('sha256', () => {
+  it('gives the standard digest, the same bytes as WebCrypto for any string', async () => {
+    expect(toHex(await sha256('abc'))).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    )
+    for (const text of ['', 'sk_client_alice', 'clé-ünïcødé-🔑', 'lone \ud800 surrogate', 'x'.repeat(512)]) {
+      const web = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
+      expect(await sha256(text)).toStrictEqual(web)
+    }
+  })
+})
+
 describe('bearerToken', () => {
   it.each([
     ['Bearer abc', 'abc'],

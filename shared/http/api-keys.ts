@@ -5,9 +5,13 @@
  * by side, both that id, so its orders and idempotency keys stay its own),
  * all with the same role.
  * Only digests are configured, never keys; a presented key is hashed and
- * compared with every digest in constant time. Web-standard crypto only, so
- * the same code runs on Bun, Node, Deno and Workers.
+ * compared with every digest in constant time. The hash is `node:crypto`'s
+ * where the runtime has it (Bun, Node, Deno: ~0.7 vs ~5 µs per key on Bun) and
+ * WebCrypto's elsewhere (Workers), the same bytes either way. No cache of
+ * verdicts: it would keep presented keys in memory and make a hit faster than
+ * a miss, for a saving of about a microsecond.
  */
+import type { createHash } from 'node:crypto'
 import * as v from 'valibot'
 import { ApiKeyIdSchema } from '../../schemas/primitives.ts'
 
@@ -111,8 +115,23 @@ export function createSecretVerifier(secret: string, id: string): ApiKeyVerifier
   return { verify: async (presented) => (await verifier).verify(presented) }
 }
 
+/**
+ * `node:crypto`'s `createHash` where the runtime has it, looked up rather than
+ * imported so the Worker's bundle neither holds nor needs it (Workers have it
+ * only with `nodejs_compat`, which wrangler.toml does not set).
+ */
+const nodeCreateHash = (
+  (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
+    'node:crypto',
+  ) as { createHash?: typeof createHash } | undefined
+)?.createHash
+
+/** SHA-256 of the UTF-8 of `text` (lone surrogates as U+FFFD, as `TextEncoder` writes them). */
 export async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
+  if (nodeCreateHash === undefined)
+    return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
+  const digest = nodeCreateHash('sha256').update(text, 'utf8').digest()
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength)
 }
 
 export function toHex(bytes: Uint8Array): string {

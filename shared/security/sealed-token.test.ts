@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { importNodeAesGcmKey } from './aes-gcm-node.ts'
+import { importWebCryptoAesGcmKey, type AesGcmKeyImport } from './aes-gcm.ts'
+import { fromBase64Url } from './base64url.ts'
 import {
   createTokenOpener,
   createTokenSealer,
@@ -63,4 +66,100 @@ describe('sealed payment tokens', () => {
     expect(() => parseJwkList('nope')).toThrow(/not JSON/)
     expect(() => parseJwkList('{"kty":"RSA"}')).toThrow(/EC P-256/)
   })
+})
+
+// A token sealed by the WebCrypto-only code (before AES-GCM moved to node:crypto
+// where available), with a key pair made for this test only.
+const VECTOR = {
+  publicJwk: {
+    crv: 'P-256',
+    kty: 'EC',
+    x: 'OfEAqrtM-luAMklmj3-O_h83Qidc-vs1DfvsJIG_Kkk',
+    y: 'kmN86OhsZIJdjW2RRjhtvMt61kieyLsoqW8LOrNBdVQ',
+  },
+  privateJwk: {
+    crv: 'P-256',
+    kty: 'EC',
+    d: 'vq7tNry0oOO88ZZuWro-04VVunGWy0NxJzHnq9-C-_I',
+    x: 'OfEAqrtM-luAMklmj3-O_h83Qidc-vs1DfvsJIG_Kkk',
+    y: 'kmN86OhsZIJdjW2RRjhtvMt61kieyLsoqW8LOrNBdVQ',
+  },
+  sealed:
+    'sealed.v1.ThoymTLj6ilQ.BN0EEDMHG5yNj7Z6qhCM5JEpJjW4bR59gyBHJ8w-8JT3EBaI6EEcjsvjSAbEINp5tkKsenwWVleu_IK2DIc2hT0.gvJQEF6507ggrqhG.2sDHblepgpWj1r899AUm7igaXIWFGSbeknUqI2xlLO27A7kFxQ',
+  token: 'tok_fixed_vector_4242',
+} as const
+
+/** The WebCrypto-only opening, as the code before node:crypto did it, written out independently. */
+async function openWithWebCryptoOnly(
+  privateJwk: JsonWebKey,
+  sealed: string,
+  orderId: string,
+): Promise<string> {
+  const [, , , senderPublic = '', iv = '', data = ''] = sealed.split('.')
+  const curve = { name: 'ECDH', namedCurve: 'P-256' }
+  const raw = fromBase64Url(senderPublic)
+  const mine = await crypto.subtle.importKey('jwk', privateJwk, curve, false, ['deriveBits'])
+  const sender = await crypto.subtle.importKey('raw', raw, curve, false, [])
+  const shared = await crypto.subtle.deriveBits({ name: 'ECDH', public: sender }, mine, 256)
+  const hkdf = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveKey'])
+  const info = new TextEncoder().encode('order-saga sealed payment token v1')
+  const aes = await crypto.subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: raw, info },
+    hkdf,
+    { name: 'AES-GCM', length: 256 },
+    false,
+    ['decrypt'],
+  )
+  const plain = await crypto.subtle.decrypt(
+    { name: 'AES-GCM', iv: fromBase64Url(iv), additionalData: new TextEncoder().encode(orderId) },
+    aes,
+    fromBase64Url(data),
+  )
+  return new TextDecoder().decode(plain)
+}
+
+// Each way of making the AES-GCM key, and the one the other rows are checked against.
+const WAYS: ReadonlyArray<[string, AesGcmKeyImport | undefined, AesGcmKeyImport | undefined]> = [
+  ['WebCrypto deriveKey (the default)', undefined, importNodeAesGcmKey],
+  ['node:crypto', importNodeAesGcmKey, undefined],
+  ['WebCrypto importKey', importWebCryptoAesGcmKey, importNodeAesGcmKey],
+]
+
+describe.each(WAYS)('sealed tokens with AES-GCM keys from %s', (_, importAesGcmKey, other) => {
+  it('open a token sealed by the WebCrypto-only code (fixed vector), for that order only', async () => {
+    const opener = await createTokenOpener([VECTOR.privateJwk], { importAesGcmKey })
+    expect(await opener.open(VECTOR.sealed, ORDER)).toBe(VECTOR.token)
+    await expect(opener.open(VECTOR.sealed, OTHER)).rejects.toBeInstanceOf(SealedTokenError)
+  })
+
+  it('seal tokens in the same format that the WebCrypto-only code and the other way open', async () => {
+    const sealer = await createTokenSealer(VECTOR.publicJwk, { importAesGcmKey })
+    const sealed = await sealer.seal(VECTOR.token, ORDER)
+    expect(sealed).toMatch(SEALED_TOKEN_PATTERN)
+    expect(sealed.length).toBe(VECTOR.sealed.length)
+    expect(await openWithWebCryptoOnly(VECTOR.privateJwk, sealed, ORDER)).toBe(VECTOR.token)
+    const opener = await createTokenOpener([VECTOR.privateJwk], { importAesGcmKey: other })
+    expect(await opener.open(sealed, ORDER)).toBe(VECTOR.token)
+  })
+
+  it('refuse a token whose tag, ciphertext or IV was changed', async () => {
+    const opener = await createTokenOpener([VECTOR.privateJwk], { importAesGcmKey })
+    const parts = VECTOR.sealed.split('.')
+    const flip = (text: string, at: number): string =>
+      `${text.slice(0, at)}${text[at] === 'A' ? 'B' : 'A'}${text.slice(at + 1)}`
+    for (const [index, at] of [
+      [5, 0],
+      [5, 30],
+      [4, 3],
+    ] as const) {
+      const changed = parts.map((part, i) => (i === index ? flip(part, at) : part)).join('.')
+      await expect(opener.open(changed, ORDER)).rejects.toThrow(/does not open/)
+    }
+  })
+})
+
+it('refuses AES keys that are not 32 bytes, and sealed data shorter than the tag', async () => {
+  await expect(importNodeAesGcmKey(new Uint8Array(16))).rejects.toThrow(/32 bytes/)
+  const key = await importNodeAesGcmKey(new Uint8Array(32))
+  await expect(key.decrypt(new Uint8Array(12), new Uint8Array(0), new Uint8Array(15))).rejects.toThrow(/tag/)
 })

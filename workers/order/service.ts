@@ -9,6 +9,7 @@ import { openBucket, startNatsRuntime, toStoppable, type Stoppable } from '../..
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import type { Tracer } from '../../shared/observability/tracing.ts'
+import { importNodeAesGcmKey } from '../../shared/security/aes-gcm-node.ts'
 import { createTokenSealer } from '../../shared/security/sealed-token.ts'
 import { createApp } from './app.ts'
 import { orderOpenApi } from './openapi.ts'
@@ -36,7 +37,9 @@ export async function startOrderService(
   const store = createNatsOrderStore({
     js: rt.js,
     nc: rt.nc,
-    sealer: await createTokenSealer(config.PAYMENT_TOKEN_PUBLIC_KEY),
+    sealer: await createTokenSealer(config.PAYMENT_TOKEN_PUBLIC_KEY, {
+      importAesGcmKey: importNodeAesGcmKey,
+    }),
     statusKv,
     idempotencyKv,
     isConnected: rt.nats.isConnected,

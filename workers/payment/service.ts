@@ -17,6 +17,7 @@ import { publishEvent } from '../../shared/nats/publish.ts'
 import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
 import { kvDecisionStore } from '../../shared/saga/decision.ts'
 import { CircuitOpenError, createGatewayClient, type ChargeRequest } from './gateway-client.ts'
+import { importNodeAesGcmKey } from '../../shared/security/aes-gcm-node.ts'
 import { createTokenOpener } from '../../shared/security/sealed-token.ts'
 import { createPaymentHandlers } from './handlers.ts'
 import { addEntry, createReconciler } from './reconciliation.ts'
@@ -158,7 +159,9 @@ export async function startPaymentService(
     gateway,
     decisions,
     reconcile: (entry) => addEntry(reconciliationKv, entry, Date.now()),
-    tokens: await createTokenOpener(config.PAYMENT_TOKEN_PRIVATE_KEYS),
+    tokens: await createTokenOpener(config.PAYMENT_TOKEN_PRIVATE_KEYS, {
+      importAesGcmKey: importNodeAesGcmKey,
+    }),
     maxPauseMs: config.PAYMENT_MAX_PAUSE_MS,
   })
   // Two lanes, one gate: an open breaker pauses both.
