@@ -104,9 +104,12 @@ try {
   // A run of some sections (--only) does not replace the full run's results.
   const partial = values.only === undefined ? '' : `only-${[...only].join('-')}`
   // A diagnostic run (other worker settings, a smaller backlog) is kept apart too.
-  const diagnostic = ['BENCH_PRIORITY_WORKER_ENV', 'BENCH_PRIORITY_BACKLOG', 'BENCH_E2E_WORKER_ENV'].every(
-    (name) => (process.env[name] ?? '') === '',
-  )
+  const diagnostic = [
+    'BENCH_PRIORITY_WORKER_ENV',
+    'BENCH_PRIORITY_BACKLOG',
+    'BENCH_PRIORITY_SPLIT_LANES',
+    'BENCH_E2E_WORKER_ENV',
+  ].every((name) => (process.env[name] ?? '') === '')
     ? ''
     : 'diagnostic'
   const name = [settings.smoke ? 'smoke' : '', partial, diagnostic].filter(Boolean).join('-') || 'latest'

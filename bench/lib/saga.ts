@@ -19,20 +19,34 @@ export const STACK_CONSUMERS: readonly string[] = [
 
 export interface SagaStack {
   services: Record<WorkerName, BenchService>
+  /** Express-lane processes when the lanes run split (their CPU counts with the rest). */
+  expressLane: Record<string, BenchService>
   rss(): Record<WorkerName, { rssMiB: number; peakMiB: number }>
   stop(): Promise<void>
 }
 
-/** `extraEnv` goes to every worker (a diagnostic run's settings; none by default). */
+/**
+ * `extraEnv` goes to every worker (a diagnostic run's settings; none by
+ * default). `splitLanes`: inventory, payment and order-status run twice, one
+ * process per lane (CONSUMER_LANES), the standard ones at `standardNice`
+ * (docs/priority.md).
+ */
 export async function startSaga(
   ctx: BenchContext,
   extraEnv: Record<string, string> = {},
+  { splitLanes }: { splitLanes?: { standardNice: number } } = {},
 ): Promise<SagaStack> {
   const started: BenchService[] = []
-  const start = async (worker: WorkerName, env: Record<string, string>): Promise<BenchService> => {
+  const start = async (
+    worker: WorkerName,
+    env: Record<string, string>,
+    { name = `saga-${worker}`, nice = 0 }: { name?: string; nice?: number } = {},
+  ): Promise<BenchService> => {
+    const binary = ctx.workers.paths[worker]
     const svc = await startService({
-      name: `saga-${worker}`,
-      cmd: ctx.workers.paths[worker],
+      name,
+      cmd: nice === 0 ? binary : 'nice',
+      args: nice === 0 ? [] : ['-n', String(nice), binary],
       env: { ...(await ctx.security.env(worker)), ...env, ...extraEnv },
       logDir: ctx.logDir,
     })
@@ -43,12 +57,35 @@ export async function startSaga(
     const natsEnv = { NATS_URL: ctx.nats.url }
     const gateway = await start('gateway', {})
     const order = await start('order', { ...natsEnv, ORDER_PROJECTION: 'off' })
-    const orderStatus = await start('order-status', natsEnv)
-    const inventory = await start('inventory', natsEnv)
-    const payment = await start('payment', { ...natsEnv, PAYMENT_GATEWAY_URL: gateway.url })
-    const services = { order, 'order-status': orderStatus, inventory, payment, gateway }
+    const paymentEnv = { ...natsEnv, PAYMENT_GATEWAY_URL: gateway.url }
+    const laneWorkers = [
+      ['order-status', natsEnv],
+      ['inventory', natsEnv],
+      ['payment', paymentEnv],
+    ] as const
+    const standardLane = splitLanes === undefined ? {} : { CONSUMER_LANES: 'standard' }
+    const nice = splitLanes?.standardNice ?? 0
+    const lanes: BenchService[] = []
+    for (const [worker, env] of laneWorkers)
+      lanes.push(await start(worker, { ...env, ...standardLane }, { nice }))
+    const expressLane: Record<string, BenchService> = {}
+    if (splitLanes !== undefined)
+      for (const [worker, env] of laneWorkers)
+        expressLane[`${worker}-express`] = await start(
+          worker,
+          { ...env, CONSUMER_LANES: 'express' },
+          { name: `saga-${worker}-express` },
+        )
+    const services = {
+      order,
+      'order-status': lanes[0] as BenchService,
+      inventory: lanes[1] as BenchService,
+      payment: lanes[2] as BenchService,
+      gateway,
+    }
     return {
       services,
+      expressLane,
       rss: () =>
         Object.fromEntries(
           Object.entries(services).map(([name, svc]) => [name, readRss(svc.proc.pid)]),

@@ -70,6 +70,8 @@ export interface PriorityResult {
   drainTimeoutMs: number
   /** BENCH_PRIORITY_WORKER_ENV: settings given to every worker in a diagnostic run (none normally). */
   workerEnv: Record<string, string>
+  /** BENCH_PRIORITY_SPLIT_LANES: each lane in its own processes, the standard ones at this nice. */
+  splitLanes?: { standardNice: number }
   idle: ExpressFigures
   underBacklog: ExpressFigures
   plain: { perSec: Figure; drainS: Figure }
@@ -112,7 +114,19 @@ export async function runPriority(ctx: BenchContext): Promise<PriorityResult> {
   const workerEnv = parseWorkerEnv('BENCH_PRIORITY_WORKER_ENV')
   if (Object.keys(workerEnv).length > 0)
     ctx.log(`priority: diagnostic worker env ${JSON.stringify(workerEnv)}`)
-  const saga = await startSaga(ctx, workerEnv)
+  // BENCH_PRIORITY_SPLIT_LANES=<nice>: each lane in processes of its own, the standard ones at that nice.
+  const split = process.env['BENCH_PRIORITY_SPLIT_LANES']
+  const splitLanes = split === undefined || split === '' ? undefined : { standardNice: Number(split) }
+  if (splitLanes !== undefined) {
+    if (
+      !Number.isInteger(splitLanes.standardNice) ||
+      splitLanes.standardNice < 0 ||
+      splitLanes.standardNice > 19
+    )
+      throw new Error(`BENCH_PRIORITY_SPLIT_LANES: "${split}" is not a nice value 0-19`)
+    ctx.log(`priority: lanes in processes of their own, standard at nice ${splitLanes.standardNice}`)
+  }
+  const saga = await startSaga(ctx, workerEnv, splitLanes === undefined ? {} : { splitLanes })
   try {
     await seedStock(saga.services.inventory.url, security.bearer('admin'), SPREAD_SKUS, 1_000_000_000)
     const seed = security.secrets.nats.admin.seed
@@ -158,6 +172,7 @@ export async function runPriority(ctx: BenchContext): Promise<PriorityResult> {
     return {
       ...plan,
       workerEnv,
+      ...(splitLanes === undefined ? {} : { splitLanes }),
       idle: idleFigures,
       underBacklog: underFigures,
       plain,
@@ -195,7 +210,8 @@ async function drain(
     const placeS = (performance.now() - placing) / 1000
     watcher = await watchLanes(ctx.nats.url, ctx.security.secrets.nats.admin.seed)
     const procs: Record<string, number> = { 'nats-server': ctx.nats.pid }
-    for (const [name, svc] of Object.entries(saga.services)) procs[name] = svc.proc.pid
+    for (const [name, svc] of Object.entries({ ...saga.services, ...saga.expressLane }))
+      procs[name] = svc.proc.pid
     const cpu = (): Record<string, number> => ({
       ...Object.fromEntries(Object.entries(procs).map(([name, pid]) => [name, cpuMs(pid)])),
       'bench (watcher, express sender)': (process.cpuUsage().user + process.cpuUsage().system) / 1000,

@@ -76,6 +76,14 @@ export const natsSettings = {
    * express messages are in flight in the same process (0: never waits).
    */
   LANE_YIELD_MAX_MS: intFromEnv(100, 0, 10_000),
+  /**
+   * The lanes whose consumers this process runs: `both`, or `standard` /
+   * `express` to run each lane in processes of its own (docs/priority.md).
+   */
+  CONSUMER_LANES: v.optional(
+    v.picklist(['both', 'standard', 'express'], 'must be both, standard or express'),
+    'both',
+  ),
   /** Upper bound on a graceful stop (SIGTERM/SIGINT): in-flight messages finish, the connection drains. */
   SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 100, 600_000),
 } as const

@@ -19,7 +19,7 @@ import { createLanePriority, type LanePriority } from './lane-priority.ts'
 import { createNatsGauges, type NatsGauges } from './nats-gauges.ts'
 import { createNatsReadiness } from './readiness.ts'
 import { checkNatsServerVersion } from './server-version.ts'
-import { ensureSagaConsumer, type SagaConsumerName } from './saga-consumers.ts'
+import { consumerLane, ensureSagaConsumer, type SagaConsumerName } from './saga-consumers.ts'
 import {
   bindBucket,
   NotProvisionedError,
@@ -171,6 +171,12 @@ export async function startDurableConsumer(
     gate?: Gate
   },
 ): Promise<RunningConsumer> {
+  const lane = consumerLane(durable)
+  if (lane !== 'both' && rt.config.CONSUMER_LANES !== 'both' && rt.config.CONSUMER_LANES !== lane) {
+    // Another process runs this lane (CONSUMER_LANES).
+    rt.logger.info({ consumer: durable, lanes: rt.config.CONSUMER_LANES }, 'consumer left to the other lane')
+    return { inFlight: () => 0, done: Promise.resolve(), stop: () => Promise.resolve() }
+  }
   const provisionConsumer = () => ensureSagaConsumer(rt.jsm, durable, rt.limits)
   // The provision step created the consumer; a lost one is re-created with
   // the same configuration (this identity may do that for its own consumers).

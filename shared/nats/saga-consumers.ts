@@ -84,6 +84,12 @@ export const SAGA_CONSUMERS = {
 
 export type SagaConsumerName = keyof typeof SAGA_CONSUMERS
 
+/** Which lane a consumer carries: `*-express` the express lane, analytics both, the rest the standard lane. */
+export function consumerLane(name: SagaConsumerName): 'standard' | 'express' | 'both' {
+  if (name === 'analytics') return 'both'
+  return name.endsWith('-express') ? 'express' : 'standard'
+}
+
 export const SAGA_CONSUMER_NAMES = Object.keys(SAGA_CONSUMERS) as SagaConsumerName[]
 
 /** Creates or updates one saga consumer on ORDERS to its configuration in the table. */
