@@ -266,7 +266,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     }
   }
 
-  async function handle(msg: JsMsg): Promise<void> {
+  async function handle(msg: JsMsg, lane: { subject: string; priority: Priority }): Promise<void> {
     const started = performance.now()
     const correlationId = msg.headers?.get(HEADERS.correlationId) || 'none'
     const deliveryCount = msg.info.deliveryCount
@@ -282,10 +282,10 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     // Each step's wait: stored in the stream -> handled here (the first delivery's wait, and redeliveries').
     const bound = seriesOf(msg.subject)
     bound.lag.observe(Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000)
-    if (lanes !== undefined && splitLane(msg.subject).priority === 'standard') await lanes.yieldToExpress()
+    if (lane.priority === 'standard') await lanes?.yieldToExpress()
     const parsed = parseMessage(msg, handlers)
     // One span per delivery, a child of the span that published the message.
-    const span = tracer.startSpan(`process ${splitLane(msg.subject).subject}`, {
+    const span = tracer.startSpan(`process ${lane.subject}`, {
       kind: 'consumer',
       parent: readTraceHeaders((name) => msg.headers?.get(name)),
       attributes: {
@@ -314,11 +314,10 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       const orderId = (parsed.event as { orderId?: string }).orderId
       span.setAttributes({ 'order.id': orderId })
       const log = logger.child({ ...base, orderId, ...traceLogFields(span.context) })
-      handling.set(msg, performance.now())
       try {
         const produced = await runHandler(parsed.subject, parsed.event, {
           correlationId,
-          priority: splitLane(msg.subject).priority,
+          priority: lane.priority,
           deliveryCount,
           streamSequence: msg.seq,
           trace: span.context,
@@ -352,8 +351,6 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
           msg.nak(delay)
           outcome = 'nak'
         }
-      } finally {
-        handling.delete(msg)
       }
     }
     span.setAttributes({ 'messaging.nats.outcome': outcome })
@@ -364,18 +361,21 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   }
 
   function launch(msg: JsMsg): void {
-    // An express message counts from the moment it is here until its fate is decided.
-    const expressDone =
-      lanes !== undefined && splitLane(msg.subject).priority === 'express'
-        ? lanes.expressStarted()
-        : undefined
-    const task = handle(msg)
+    const lane = splitLane(msg.subject)
+    // An express message counts from the moment it is here until its fate is
+    // decided; every message is kept alive (heartbeat) until then.
+    const expressDone = lane.priority === 'express' ? lanes?.expressStarted() : undefined
+    handling.set(msg, performance.now())
+    const task = handle(msg, lane)
       .catch((error: unknown) => {
         // handle() decides every fate itself; reaching here is a bug. The
         // message stays unacked and is redelivered after the ack wait.
         logger.error({ err: error, consumer: durable, seq: msg.seq }, 'message handling crashed')
       })
-      .finally(expressDone)
+      .finally(() => {
+        handling.delete(msg)
+        expressDone?.()
+      })
     active.add(task)
     void task.finally(() => active.delete(task))
   }
