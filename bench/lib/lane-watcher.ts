@@ -5,6 +5,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
+import { createRendezvous } from './rendezvous.ts'
 
 const PREFIX = '$KV.order-status.'
 
@@ -34,8 +35,7 @@ export async function watchLanes(natsUrl: string, seed: string): Promise<LaneWat
     timeout: 5_000,
     ...natsAuthOptions(seed),
   })
-  const waiting = new Map<string, (settled: Settled) => void>()
-  const early = new Map<string, Settled>()
+  const expressSettled = createRendezvous<Settled>()
   const standardSeen = new Set<string>()
   const standardConfirmedAt: number[] = []
   let standardCancelled = 0
@@ -59,25 +59,12 @@ export async function watchLanes(natsUrl: string, seed: string): Promise<LaneWat
         return
       }
       const events = Object.fromEntries((history ?? []).map((h) => [h.event, Date.parse(h.at)]))
-      const settled: Settled = { at, wallAt, status, events }
-      const resolve = waiting.get(orderId)
-      if (resolve === undefined) early.set(orderId, settled)
-      else {
-        waiting.delete(orderId)
-        resolve(settled)
-      }
+      expressSettled.settle(orderId, { at, wallAt, status, events })
     },
   })
   await nc.flush()
   return {
-    express(orderId) {
-      const seen = early.get(orderId)
-      if (seen !== undefined) {
-        early.delete(orderId)
-        return Promise.resolve(seen)
-      }
-      return new Promise((resolve) => waiting.set(orderId, resolve))
-    },
+    express: expressSettled.expect,
     standardConfirmedAt,
     standardCancelled: () => standardCancelled,
     async close() {

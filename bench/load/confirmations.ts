@@ -3,6 +3,7 @@
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
+import { createRendezvous } from '../lib/rendezvous.ts'
 
 const PREFIX = '$KV.order-status.'
 
@@ -22,9 +23,7 @@ export async function watchConfirmations(natsUrl: string, seed?: string): Promis
     timeout: 5_000,
     ...natsAuthOptions(seed),
   })
-  const waiting = new Map<string, (settled: { at: number; status: 'confirmed' | 'cancelled' }) => void>()
-  // An order can be settled before its POST's answer has been read.
-  const early = new Map<string, { at: number; status: 'confirmed' | 'cancelled' }>()
+  const settled = createRendezvous<{ at: number; status: 'confirmed' | 'cancelled' }>()
   const sub = nc.subscribe(`${PREFIX}>`, {
     callback: (error, msg) => {
       if (error !== null) return
@@ -33,26 +32,13 @@ export async function watchConfirmations(natsUrl: string, seed?: string): Promis
       if (msg.data.length === 0) return
       const { status } = msg.json<{ status?: string }>()
       if (status !== 'confirmed' && status !== 'cancelled') return
-      const settled = { at, status } as const
-      const resolve = waiting.get(orderId)
-      if (resolve === undefined) early.set(orderId, settled)
-      else {
-        waiting.delete(orderId)
-        resolve(settled)
-      }
+      settled.settle(orderId, { at, status })
     },
   })
   await nc.flush()
   return {
-    expect(orderId) {
-      const seen = early.get(orderId)
-      if (seen !== undefined) {
-        early.delete(orderId)
-        return Promise.resolve(seen)
-      }
-      return new Promise((resolve) => waiting.set(orderId, resolve))
-    },
-    outstanding: () => waiting.size,
+    expect: settled.expect,
+    outstanding: settled.outstanding,
     async close() {
       sub.unsubscribe()
       await nc.close()
