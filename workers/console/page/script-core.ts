@@ -116,6 +116,16 @@ function orderRow(o) {
   ]);
 }
 
+// Newest first, by creation time, then by order id (time-ordered): not by when a change arrived.
+function firstOlderRow(body, row) {
+  for (var i = 0; i < body.rows.length; i++) {
+    var other = state.rows.get(body.rows[i].getAttribute('data-order-id'));
+    if (!other || other.createdMs < row.createdMs || (other.createdMs === row.createdMs && other.orderId < row.orderId))
+      return body.rows[i];
+  }
+  return null;
+}
+
 function applyChange(change) {
   var row = toRow(change);
   var body = $('orders-table').tBodies[0];
@@ -126,7 +136,7 @@ function applyChange(change) {
   var tr = orderRow(row);
   tr.classList.add('flash');
   if (old) old.replaceWith(tr);
-  else body.prepend(tr);
+  else body.insertBefore(tr, firstOlderRow(body, row));
   while (body.rows.length > 50) {
     var last = body.rows[body.rows.length - 1];
     state.rows.delete(last.getAttribute('data-order-id'));
