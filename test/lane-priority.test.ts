@@ -3,17 +3,10 @@
 // consumer starts no handler, and it resumes the moment the express one is done.
 import { describe, expect, it } from 'vitest'
 import { laneSubject, SUBJECTS } from '../schemas/subjects.ts'
-import { startConsumer, type Handlers } from '../shared/nats/consumer.ts'
+import type { Handlers } from '../shared/nats/consumer.ts'
 import { createLanePriority } from '../shared/nats/lane-priority.ts'
-import { durableConsumerConfig, ensureConsumer } from '../shared/nats/topology.ts'
 import { waitFor } from './harness/wait-for.ts'
-import {
-  limits,
-  logger,
-  ORDERS,
-  orderCreated,
-  startDeadLetterFixture,
-} from './support/dead-letter-fixture.ts'
+import { orderCreated, startDeadLetterFixture, startFixtureLoop } from './support/dead-letter-fixture.ts'
 
 const EXPRESS = laneSubject(SUBJECTS.orderCreated, 'express')
 
@@ -31,27 +24,8 @@ describe('lane priority inside a worker', () => {
         return []
       },
     }
-    const consumerOf = async (durable: string, subject: string) => {
-      await f.worker(durable, [subject])
-      return startConsumer({
-        js: f.js,
-        logger,
-        metrics: f.metrics,
-        stream: ORDERS,
-        durable,
-        handlers,
-        lanes,
-        concurrency: 4,
-        maxDeliver: 5,
-        ackWaitMs: 30_000,
-        publishTimeoutMs: 2_000,
-        ensureConsumer: () =>
-          ensureConsumer(f.jsm, ORDERS, durableConsumerConfig(durable, [subject], limits)).then(
-            () => undefined,
-          ),
-        pullExpiresMs: 1_000,
-      })
-    }
+    const consumerOf = (durable: string, subject: string) =>
+      startFixtureLoop(f, durable, [subject], handlers, { lanes, maxDeliver: 5, ackWaitMs: 30_000 })
     const standard = await consumerOf('standard', SUBJECTS.orderCreated)
     const express = await consumerOf('express', EXPRESS)
     try {

@@ -11,6 +11,7 @@ import {
 import { headers as createHeaders, type NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { HEADERS, STREAMS, SUBJECTS } from '../../schemas/subjects.ts'
+import { startConsumer, type ConsumerOptions, type Handlers } from '../../shared/nats/consumer.ts'
 import {
   advisoryStreamConfig,
   startDeadLetterCapture,
@@ -131,4 +132,34 @@ export async function startDeadLetterFixture(): Promise<DeadLetterFixture> {
     },
     [Symbol.asyncDispose]: dispose,
   }
+}
+
+/**
+ * The consumer loop on `durable` (provisioned on ORDERS with `filters`), as a
+ * worker runs it, with the fixture's limits; `options` overrides any setting.
+ */
+export async function startFixtureLoop(
+  f: DeadLetterFixture,
+  durable: string,
+  filters: readonly string[],
+  handlers: Handlers,
+  options: Partial<ConsumerOptions> = {},
+) {
+  await f.worker(durable, filters)
+  return startConsumer({
+    js: f.js,
+    logger,
+    metrics: f.metrics,
+    stream: ORDERS,
+    durable,
+    handlers,
+    concurrency: 4,
+    maxDeliver: limits.maxDeliver,
+    ackWaitMs: limits.ackWaitMs,
+    publishTimeoutMs: 2_000,
+    ensureConsumer: () =>
+      ensureConsumer(f.jsm, ORDERS, durableConsumerConfig(durable, filters, limits)).then(() => undefined),
+    pullExpiresMs: 1_000,
+    ...options,
+  })
 }
