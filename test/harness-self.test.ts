@@ -153,7 +153,13 @@ describe('startNatsCluster', () => {
     const leader = await waitForStreamLeader(nc, 'SELF_R3')
     expect(cluster.nodes.map((n) => n.name)).toContain(leader)
     const js = jetstream(nc)
-    expect((await js.publish('self.r3', 'one', { msgID: 'r-1' })).seq).toBe(1)
+    // The leader's interest in the subject reaches the other nodes over the routes a moment after
+    // the election: until then a publish through another node gets "no responders".
+    const first = await waitFor(() => js.publish('self.r3', 'one', { msgID: 'r-1', timeout: 1_000 }), {
+      timeoutMs: 10_000,
+      message: 'the first publish to the new stream',
+    })
+    expect(first.seq).toBe(1)
 
     // RAFT election timeouts in nats-server are 4-9 s: a new leader takes that long after a kill -9.
     await cluster.nodeByName(leader).kill()
