@@ -49,6 +49,11 @@ export function createRateLimiter({
   /** Insertion order is recency order: a bucket used is moved to the end. */
   const buckets = new Map<string, Bucket>()
   const refillMs = (burst / perSecond) * 1000
+  // Dropping buckets that are full again walks the map from its oldest end:
+  // at most once per this interval, not on every request (a map whose busy
+  // key is moved to the end on each take is slow to walk).
+  const sweepEveryMs = Math.min(refillMs, 1_000)
+  let sweptAt = -Infinity
 
   function current(key: string, t: number): Bucket {
     const bucket = buckets.get(key)
@@ -65,9 +70,12 @@ export function createRateLimiter({
   }
 
   function evict(t: number): void {
-    // Oldest first: drop those full again, then whatever is over the bound.
+    const sweep = t - sweptAt >= sweepEveryMs
+    if (!sweep && buckets.size <= maxBuckets) return
+    if (sweep) sweptAt = t
+    // Oldest first: drop whatever is over the bound, and (on a sweep) those full again.
     for (const [key, bucket] of buckets) {
-      if (buckets.size <= maxBuckets && t - bucket.at < refillMs) break
+      if (buckets.size <= maxBuckets && !(sweep && t - bucket.at >= refillMs)) break
       buckets.delete(key)
     }
   }

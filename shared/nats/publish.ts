@@ -11,6 +11,7 @@ import {
 import type { EventOf } from '../../schemas/events.ts'
 import { writeTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
+import { sendAtEndOfTurn } from './end-of-turn.ts'
 
 /** An event a handler wants published; the runner adds the correlation id. */
 export interface OutgoingEvent<S extends Subject = Subject> {
@@ -95,19 +96,17 @@ export async function publishEvent(
   { correlationId, timeoutMs, source, priority = 'standard', trace }: PublishOptions,
 ): Promise<PubAck> {
   const h = toEventHeaders(event, { correlationId, trace, ...(source === undefined ? {} : { source }) })
+  const data = encoder.encode(JSON.stringify(event.payload))
+  const options = {
+    msgID: event.msgId,
+    headers: h,
+    timeout: timeoutMs,
+    ...(SETTLING.includes(event.subject)
+      ? { cancelSchedule: { scheduleSubject: toDeadlineScheduleSubject(event.payload.orderId) } }
+      : {}),
+  }
   try {
-    return await js.publish(
-      laneSubject(event.subject, priority),
-      encoder.encode(JSON.stringify(event.payload)),
-      {
-        msgID: event.msgId,
-        headers: h,
-        timeout: timeoutMs,
-        ...(SETTLING.includes(event.subject)
-          ? { cancelSchedule: { scheduleSubject: toDeadlineScheduleSubject(event.payload.orderId) } }
-          : {}),
-      },
-    )
+    return await sendAtEndOfTurn(() => js.publish(laneSubject(event.subject, priority), data, options))
   } catch (error) {
     throw new PublishError(`publish to ${event.subject} failed`, { cause: error })
   }
