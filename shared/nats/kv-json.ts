@@ -1,6 +1,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import * as v from 'valibot'
+import { sendAtEndOfTurn } from './end-of-turn.ts'
 
 const encoder = new TextEncoder()
 
@@ -76,8 +77,9 @@ export async function updateJson<T, R = T>(
     }
     const data = encoder.encode(JSON.stringify(next.value))
     try {
-      const revision =
-        current === null ? await kv.create(key, data) : await kv.update(key, data, current.revision)
+      const revision = await sendAtEndOfTurn(() =>
+        current === null ? kv.create(key, data) : kv.update(key, data, current.revision),
+      )
       onWritten?.({ value: next.value, revision })
       return next.result
     } catch (error) {

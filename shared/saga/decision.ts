@@ -17,6 +17,7 @@ import * as v from 'valibot'
 import { CancellationReasonSchema } from '../../schemas/events.ts'
 import { CentsSchema, CurrencySchema, OrderIdSchema, TimestampSchema } from '../../schemas/primitives.ts'
 import { isRevisionConflict, KvConflictError, KvRecordError } from '../nats/kv-json.ts'
+import { sendAtEndOfTurn } from '../nats/end-of-turn.ts'
 
 /** The payment worker's side of a `paying` order. */
 export const PaymentStateSchema = v.picklist([
@@ -141,7 +142,7 @@ export function kvDecisionStore(kv: KV, { cacheSize = 10_000 }: { cacheSize?: nu
       try {
         const data = encoder.encode(JSON.stringify(next.value))
         // previousSeq 0: only if the key has never been written (a create, failing without a read).
-        const revision = await kv.put(orderId, data, { previousSeq: current.revision })
+        const revision = await sendAtEndOfTurn(() => kv.put(orderId, data, { previousSeq: current.revision }))
         remember(orderId, { value: next.value, revision })
         return next.result
       } catch (error) {
