@@ -123,7 +123,12 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
     }
     if (profile === undefined || hotProfile === undefined) throw new Error('end to end: no profile')
     const spreadFigures = toSaturation(spread)
-    const rate = Math.max(10, Math.floor(spreadFigures.confirmedPerSec.median / 2))
+    // BENCH_E2E_HALF_RATE=<orders/s>: the latency run at a fixed rate (to compare revisions at one rate).
+    const fixedRate = Number(process.env['BENCH_E2E_HALF_RATE'] ?? '')
+    const rate =
+      fixedRate > 0
+        ? Math.floor(fixedRate)
+        : Math.max(10, Math.floor(spreadFigures.confirmedPerSec.median / 2))
     const half: GeneratorResult[] = []
     for (let round = 1; round <= settings.runs; round++) {
       ctx.log(`end to end at half saturation (${rate}/s), round ${round}/${settings.runs}`)
