@@ -1,5 +1,5 @@
 // createRecordWriter on a real KV bucket: a process's own concurrent updates
-// of one key cost one write each (no reads, no conflicts); writers in several
+// of one key are grouped into few writes (no reads, no conflicts); writers in several
 // processes still lose no update; a decision not to write is taken on a fresh read.
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
@@ -46,16 +46,43 @@ afterAll(async () => {
 })
 
 describe('createRecordWriter', () => {
-  it("runs one process's concurrent updates of a key one at a time: one write each, no reads", async () => {
+  it("applies one process's concurrent updates of a key in order, grouped into few writes, no reads", async () => {
     const writer = createRecordWriter(kv, Counter)
     const [writesBefore, readsBefore] = [await writes(), await readsSoFar()]
     const results = await Promise.all(
       Array.from({ length: 50 }, () => writer.update('solo', increment, { assumeAbsent: true })),
     )
     expect(results).toStrictEqual(Array.from({ length: 50 }, (_, i) => i + 1))
-    expect(await writes()).toBe(writesBefore + 50)
+    // All 50 were made in one tick: one group, one write.
+    expect(await writes()).toBe(writesBefore + 1)
     expect(await readsSoFar()).toBe(readsBefore)
     expect((await readJson(kv, 'solo', Counter))?.value).toStrictEqual({ n: 50 })
+  })
+
+  it('groups the updates that arrive while a write is in flight into the next write', async () => {
+    const writer = createRecordWriter(kv, Counter)
+    const writesBefore = await writes()
+    const first = writer.update('queued', increment, { assumeAbsent: true })
+    await new Promise((resolve) => setImmediate(resolve)) // the first write is on its way
+    const later = Array.from({ length: 20 }, () => writer.update('queued', increment))
+    expect(await Promise.all([first, ...later])).toStrictEqual(Array.from({ length: 21 }, (_, i) => i + 1))
+    expect(await writes()).toBe(writesBefore + 2)
+    expect((await readJson(kv, 'queued', Counter))?.value).toStrictEqual({ n: 21 })
+  })
+
+  it('fails only the update whose change throws; the others in its group are stored', async () => {
+    const writer = createRecordWriter(kv, Counter)
+    const outcomes = await Promise.allSettled([
+      writer.update('mixed', increment, { assumeAbsent: true }),
+      writer.update('mixed', () => {
+        throw new Error('refused')
+      }),
+      writer.update('mixed', increment),
+    ])
+    expect(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message)),
+    ).toStrictEqual([1, 'refused', 2])
+    expect((await readJson(kv, 'mixed', Counter))?.value).toStrictEqual({ n: 2 })
   })
 
   it('loses no update between writers of several processes', async () => {

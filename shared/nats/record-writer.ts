@@ -1,28 +1,46 @@
 /*
  * Read-modify-write of JSON records in one KV bucket by one process, cheaper
  * than `updateJson` alone: writes to the same key run one at a time (no
- * conflicts between this process's own deliveries), and each starts from the
- * record this writer wrote last (no read), kept for the newest `cacheSize`
- * keys. Other processes may write the same keys: every write is still a
+ * conflicts between this process's own deliveries); the updates of a key that
+ * queue up while its write is in flight are applied one after another to the
+ * record and stored in one write (a group commit: a hot key costs one write
+ * per round trip, not one per update); and each write starts from the record
+ * this writer wrote last (no read), kept for the newest `cacheSize` keys.
+ * Other processes may write the same keys: every write is still a
  * compare-and-set at a revision, and a stale guess costs one conflict and a
  * read, so nothing is lost.
  */
 import type { KV } from '@nats-io/kv'
 import type * as v from 'valibot'
-import { updateJson, type Versioned } from './kv-json.ts'
+import { sendAtEndOfTurn } from './end-of-turn.ts'
+import { isRevisionConflict, KvConflictError, readJson, type Versioned } from './kv-json.ts'
+
+type Change<T, R> = (current: T | null) => { value: T; result: R } | { value?: undefined; result: R }
 
 export interface RecordWriter<T> {
   /**
    * `updateJson` for `key`, after this writer's earlier updates of `key`.
    * `assumeAbsent`: a key this writer does not know is taken to be new (the
-   * first write is a create, no read).
+   * first write is a create, no read). `change` may run more than once (after
+   * a conflict); it must depend only on the record it is given.
    */
   update<R>(
     key: string,
-    change: (current: T | null) => { value: T; result: R } | { value?: undefined; result: R },
+    change: Change<T, R>,
     options?: { assumeAbsent?: boolean; maxAttempts?: number },
   ): Promise<R>
 }
+
+interface Pending<T> {
+  change: Change<T, unknown>
+  assumeAbsent: boolean
+  maxAttempts: number
+  resolve: (result: unknown) => void
+  reject: (error: unknown) => void
+}
+
+const encoder = new TextEncoder()
+const DEFAULT_MAX_ATTEMPTS = 50
 
 export function createRecordWriter<T>(
   kv: KV,
@@ -30,7 +48,9 @@ export function createRecordWriter<T>(
   { cacheSize = 10_000 }: { cacheSize?: number } = {},
 ): RecordWriter<T> {
   const lastWritten = new Map<string, Versioned<T>>()
-  const queues = new Map<string, Promise<unknown>>()
+  /** Updates waiting for the key's write in flight to finish: the next group. */
+  const waiting = new Map<string, Pending<T>[]>()
+  const busy = new Set<string>()
 
   const remember = (key: string, written: Versioned<T>): void => {
     lastWritten.delete(key)
@@ -41,26 +61,101 @@ export function createRecordWriter<T>(
     }
   }
 
-  /** Runs `work` after every earlier call for `key` has settled. */
-  function serially<R>(key: string, work: () => Promise<R>): Promise<R> {
-    const run = (queues.get(key) ?? Promise.resolve()).then(work)
-    const tail = run.catch(() => undefined)
-    queues.set(key, tail)
-    void tail.then(() => {
-      if (queues.get(key) === tail) queues.delete(key)
-    })
-    return run
+  /** Writes the key's groups one after another until none is waiting. */
+  async function drain(key: string): Promise<void> {
+    busy.add(key)
+    try {
+      for (let group = waiting.get(key); group !== undefined; group = waiting.get(key)) {
+        waiting.delete(key)
+        await commit(key, group)
+      }
+    } finally {
+      busy.delete(key)
+    }
+  }
+
+  /** Applies every change of `group` in order and stores the outcome in one compare-and-set; settles each. */
+  async function commit(key: string, group: Pending<T>[]): Promise<void> {
+    const maxAttempts = Math.max(...group.map((p) => p.maxAttempts))
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      let current: Versioned<T> | null
+      const known = lastWritten.get(key)
+      const guessed = attempt === 1 && (known !== undefined || group.every((p) => p.assumeAbsent))
+      try {
+        current = guessed ? (known ?? null) : await readJson(kv, key, schema)
+      } catch (error) {
+        for (const p of group) p.reject(error)
+        return
+      }
+      let value = current?.value ?? null
+      let changed = false
+      const outcomes = group.map((p) => {
+        try {
+          const next = p.change(value)
+          if (next.value !== undefined) {
+            value = next.value
+            changed = true
+          }
+          return { ok: true as const, result: next.result }
+        } catch (error) {
+          return { ok: false as const, error }
+        }
+      })
+      const settle = () =>
+        group.forEach((p, i) => {
+          const outcome = outcomes[i]!
+          if (outcome.ok) p.resolve(outcome.result)
+          else p.reject(outcome.error)
+        })
+      if (!changed) {
+        if (guessed) continue // decide "leave it" only on what is stored
+        settle()
+        return
+      }
+      const data = encoder.encode(JSON.stringify(value))
+      try {
+        const revision = await sendAtEndOfTurn(() =>
+          current === null ? kv.create(key, data) : kv.update(key, data, current.revision),
+        )
+        remember(key, { value: value as T, revision })
+        settle()
+        return
+      } catch (error) {
+        if (!isRevisionConflict(error)) {
+          for (const p of group) p.reject(error)
+          return
+        }
+        lastWritten.delete(key)
+        // Lost the race: re-read and decide again. A short random pause spreads retries.
+        if (attempt > 3) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 5)))
+      }
+    }
+    const error = new KvConflictError(`${key}: gave up after ${maxAttempts} conflicting updates`)
+    for (const p of group) p.reject(error)
   }
 
   return {
-    update: (key, change, { assumeAbsent = false, maxAttempts } = {}) =>
-      serially(key, () => {
-        const assumed = lastWritten.get(key) ?? (assumeAbsent ? null : undefined)
-        return updateJson(kv, key, schema, change, {
-          ...(maxAttempts === undefined ? {} : { maxAttempts }),
-          ...(assumed === undefined ? {} : { assumed }),
-          onWritten: (written) => remember(key, written),
-        })
+    update: <R>(
+      key: string,
+      change: Change<T, R>,
+      {
+        assumeAbsent = false,
+        maxAttempts = DEFAULT_MAX_ATTEMPTS,
+      }: { assumeAbsent?: boolean; maxAttempts?: number } = {},
+    ) =>
+      new Promise<R>((resolve, reject) => {
+        const pending: Pending<T> = {
+          change,
+          assumeAbsent,
+          maxAttempts,
+          resolve: resolve as (result: unknown) => void,
+          reject,
+        }
+        const group = waiting.get(key)
+        if (group !== undefined) group.push(pending)
+        else waiting.set(key, [pending])
+        // Updates made in the same tick join this group.
+        if (!busy.has(key) && group === undefined) queueMicrotask(() => void drain(key))
       }),
   }
 }
