@@ -1,6 +1,8 @@
 /*
- * Read-modify-write of JSON records in one KV bucket by one process, cheaper
- * than `updateJson` alone: writes to the same key run one at a time (no
+ * Read-modify-write of JSON records in one KV bucket by one process: every
+ * write is a compare-and-set at the revision its change was decided on,
+ * retried on conflict, so several processes can update the same key without
+ * losing an update. Writes to the same key run one at a time (no
  * conflicts between this process's own deliveries); the updates of a key that
  * queue up while its write is in flight are applied one after another to the
  * record and stored in one write (a group commit: a hot key costs one write
@@ -19,7 +21,9 @@ type Change<T, R> = (current: T | null) => { value: T; result: R } | { value?: u
 
 export interface RecordWriter<T> {
   /**
-   * `updateJson` for `key`, after this writer's earlier updates of `key`.
+   * Changes `key`'s record (`null`: none yet): `change` returns the new value,
+   * or no value to leave the record as it is; resolves to its `result`, after
+   * this writer's earlier updates of `key`.
    * `assumeAbsent`: a key this writer does not know is taken to be new (the
    * first write is a create, no read). `change` may run more than once (after
    * a conflict); it must depend only on the record it is given.

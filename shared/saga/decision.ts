@@ -88,7 +88,8 @@ const encoder = new TextEncoder()
 
 /**
  * The `order-decisions` bucket. Every write is a compare-and-set at the
- * revision its change was decided on, as `updateJson`, but the first attempt
+ * revision its change was decided on (as the record writer's,
+ * shared/nats/record-writer.ts), but the first attempt
  * starts from the record this process last wrote or read (kept for the newest
  * `cacheSize` orders) instead of reading it again: the payment worker's claim
  * (a create) and its settle (an update at the claim's revision) cost a write
