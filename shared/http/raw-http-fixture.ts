@@ -9,11 +9,17 @@ export interface RawExchange {
   /** `HTTP/1.1 413 Payload Too Large`, or undefined when nothing came back. */
   statusLine: string | undefined
   status: number | undefined
+  /** Everything the server sent (all of it with `then: 'end'`). */
+  text: string
 }
 
 export interface RawOptions {
-  /** `destroy`: reset the socket once everything is written (the client went away). */
-  then: 'destroy' | 'read'
+  /**
+   * `destroy`: reset the socket once everything is written (the client went
+   * away); `read`: close once the status line is in; `end`: half-close once
+   * everything is written and read until the server closes.
+   */
+  then: 'destroy' | 'read' | 'end'
   /** Deadline for the whole exchange. */
   timeoutMs?: number
 }
@@ -36,7 +42,7 @@ export function rawExchange(
       clearTimeout(timer)
       const statusLine = received.includes('\r\n') ? received.slice(0, received.indexOf('\r\n')) : undefined
       const status = statusLine === undefined ? undefined : Number(statusLine.split(' ')[1])
-      resolve({ statusLine, status })
+      resolve({ statusLine, status, text: received })
     }
     socket.on('data', (chunk: Buffer) => {
       received += chunk.toString('latin1')
@@ -50,6 +56,7 @@ export function rawExchange(
       socket.write(head)
       for (const part of parts) socket.write(part)
       if (then === 'destroy') socket.write('', () => socket.resetAndDestroy())
+      if (then === 'end') socket.end()
     })
   })
 }
