@@ -7,8 +7,8 @@
  * single cost (docs/performance.md). Deferring each send to the end of the
  * turn (`setImmediate`) and starting every deferred send one after another
  * puts their frames in the same buffer: one write for all of them. The delay
- * is the rest of the turn, microseconds. Runtimes without `setImmediate`
- * (workerd, Deno) send at once, as before.
+ * is the rest of the turn, microseconds. A runtime without `setImmediate`
+ * sends at once, as before (Bun, Node and Deno have it).
  */
 const queue: (() => void)[] = []
 
