@@ -106,7 +106,10 @@ export async function publishEvent(
       : {}),
   }
   try {
-    return await sendAtEndOfTurn(() => js.publish(laneSubject(event.subject, priority), data, options))
+    const send = () => js.publish(laneSubject(event.subject, priority), data, options)
+    // An express event does not wait for the rest of a busy turn (its frame
+    // goes out ahead of the standard sends grouped at the turn's end).
+    return await (priority === 'express' ? send() : sendAtEndOfTurn(send))
   } catch (error) {
     throw new PublishError(`publish to ${event.subject} failed`, { cause: error })
   }
