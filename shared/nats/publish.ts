@@ -106,10 +106,7 @@ export async function publishEvent(
       : {}),
   }
   try {
-    const send = () => js.publish(laneSubject(event.subject, priority), data, options)
-    // An express event does not wait for the rest of a busy turn (its frame
-    // goes out ahead of the standard sends grouped at the turn's end).
-    return await (priority === 'express' ? send() : sendAtEndOfTurn(send))
+    return await sendAtEndOfTurn(() => js.publish(laneSubject(event.subject, priority), data, options))
   } catch (error) {
     throw new PublishError(`publish to ${event.subject} failed`, { cause: error })
   }
