@@ -36,8 +36,8 @@ export interface LimitBodyOptions<E extends Env> {
 
 /**
  * Refuses a body over `maxBytes` with 413: at once when `Content-Length` says
- * so, else (chunked) as soon as the bytes read pass the limit. Never holds more than `maxBytes` of a body; a body within the
- * limit is handed on. It reads the body: on a route that wants an API key,
+ * so, else (chunked) as soon as the bytes read pass the limit. Never holds
+ * more than `maxBytes` of a body; a body within the limit is handed on. It reads the body: on a route that wants an API key,
  * register it after the key check, so nobody without a key makes the
  * service read (let alone hold) a body.
  */

@@ -19,20 +19,21 @@ import { isRevisionConflict, KvConflictError, readJson, type Versioned } from '.
 
 type Change<T, R> = (current: T | null) => { value: T; result: R } | { value?: undefined; result: R }
 
+export interface UpdateOptions {
+  /** A key this writer does not know is taken to be new (the first write is a create, no read). */
+  assumeAbsent?: boolean
+  /** Compare-and-set attempts before giving up (default 50); a group takes its largest. */
+  maxAttempts?: number
+}
+
 export interface RecordWriter<T> {
   /**
    * Changes `key`'s record (`null`: none yet): `change` returns the new value,
    * or no value to leave the record as it is; resolves to its `result`, after
-   * this writer's earlier updates of `key`.
-   * `assumeAbsent`: a key this writer does not know is taken to be new (the
-   * first write is a create, no read). `change` may run more than once (after
-   * a conflict); it must depend only on the record it is given.
+   * this writer's earlier updates of `key`. `change` may run more than once
+   * (after a conflict); it must depend only on the record it is given.
    */
-  update<R>(
-    key: string,
-    change: Change<T, R>,
-    options?: { assumeAbsent?: boolean; maxAttempts?: number },
-  ): Promise<R>
+  update<R>(key: string, change: Change<T, R>, options?: UpdateOptions): Promise<R>
 }
 
 interface Pending<T> {
@@ -142,10 +143,7 @@ export function createRecordWriter<T>(
     update: <R>(
       key: string,
       change: Change<T, R>,
-      {
-        assumeAbsent = false,
-        maxAttempts = DEFAULT_MAX_ATTEMPTS,
-      }: { assumeAbsent?: boolean; maxAttempts?: number } = {},
+      { assumeAbsent = false, maxAttempts = DEFAULT_MAX_ATTEMPTS }: UpdateOptions = {},
     ) =>
       new Promise<R>((resolve, reject) => {
         const pending: Pending<T> = {
