@@ -1,17 +1,30 @@
 /**
  * `npm run build`: every service as a single-file executable in dist/bin/
- * (`bun build --compile`: minified, names kept, source map embedded, bytecode
- * for a faster start), plus the multi-call `order-saga` binary.
+ * (`bun build --compile`: minified, names kept, bytecode for a faster start;
+ * the source map only with `--sourcemap` or BUILD_SOURCEMAP=1), plus the
+ * multi-call `order-saga` binary.
  *
- *   bun scripts/build.ts [name ...] [--out DIR] [--no-bytecode] [--if-stale]
+ *   bun scripts/build.ts [name ...] [--out DIR] [--no-bytecode] [--sourcemap] [--if-stale]
  *
  * Names default to $BUILD_ONLY (comma-separated; a Containerfile passes it),
  * else all. The binaries read only their environment: no .env, no bunfig.toml.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { parseArgs } from 'node:util'
+import { constants, gzipSync } from 'node:zlib'
+import { DOCS_EMBEDDED_ENV, SWAGGER_UI_FILES } from '../shared/http/swagger-ui-files.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 
@@ -28,13 +41,25 @@ export const BINARIES = {
 
 export type BinaryName = keyof typeof BINARIES
 
+/** The binaries that serve `/docs`: Swagger UI's files embedded gzipped (shared/http/swagger-ui-assets.ts). */
+const DOCS_BINARIES: ReadonlySet<BinaryName> = new Set(['order', 'inventory', 'gateway', 'order-saga'])
+
 /** Loaded by `shared/runtime/server.ts` on Node only. */
 const NODE_ONLY_PACKAGE = '@hono/node-server'
+
+/**
+ * Loaded only for LOG_FORMAT=pretty (shared/observability/logger.ts): left out
+ * of the binaries, which then log JSON and say why (pretty lines are for
+ * `bun run` and `npm start`).
+ */
+const PRETTY_LOGS_PACKAGE = 'pino-pretty'
 
 export interface BuildOptions {
   names?: readonly BinaryName[]
   outDir?: string
   bytecode?: boolean
+  /** Embed the source map (default false: traces keep function names, not source lines). */
+  sourcemap?: boolean
   /** Keep a binary that is newer than every source file. */
   ifStale?: boolean
 }
@@ -62,37 +87,77 @@ export function buildBinaries({
   names = allNames(),
   outDir = join(ROOT, 'dist', 'bin'),
   bytecode = true,
+  sourcemap = false,
   ifStale = false,
 }: BuildOptions = {}): BuiltBinary[] {
   mkdirSync(outDir, { recursive: true })
   const newestSource = ifStale ? newestSourceMtime() : Infinity
-  return names.map((name) => {
-    const path = join(outDir, name)
-    if (existsSync(path) && statSync(path).mtimeMs > newestSource)
-      return { name, path, bytes: statSync(path).size, ms: 0 }
-    const started = performance.now()
-    const args = ['build', '--compile', '--minify', '--keep-names', '--sourcemap']
-    if (bytecode) args.push('--bytecode', '--format=esm')
-    args.push(
-      // Node's HTTP server adapter: imported only when running on Node, never
-      // inside a Bun binary (bundled, its node:http and node:http2 imports are
-      // evaluated at start-up and cost ~2.5 MiB of idle RSS and 0.8 MB).
-      `--external=${NODE_ONLY_PACKAGE}`,
-      '--no-compile-autoload-dotenv',
-      '--no-compile-autoload-bunfig',
-      BINARIES[name],
-      '--outfile',
-      path,
+  let docsDir: string | undefined
+  try {
+    return names.map((name) => {
+      const path = join(outDir, name)
+      if (existsSync(path) && statSync(path).mtimeMs > newestSource)
+        return { name, path, bytes: statSync(path).size, ms: 0 }
+      const started = performance.now()
+      const args = [...compileArgs({ bytecode, sourcemap }), BINARIES[name], '--outfile', path]
+      if (DOCS_BINARIES.has(name)) {
+        docsDir ??= gzippedDocsFiles()
+        args.push(...docsArgs(docsDir))
+      }
+      const run = spawnSync(bunPath(), ['build', ...args], { cwd: ROOT, encoding: 'utf8' })
+      if (run.status !== 0)
+        throw new Error(
+          `bun build ${args.join(' ')} failed (${run.status ?? run.signal}):\n${run.stdout}${run.stderr}`,
+        )
+      // An embedded source map needs no copy beside the binary.
+      rmSync(`${path}.map`, { force: true })
+      return { name, path, bytes: statSync(path).size, ms: performance.now() - started }
+    })
+  } finally {
+    if (docsDir !== undefined) rmSync(docsDir, { recursive: true, force: true })
+  }
+}
+
+/** The `bun build` flags of every binary, before its entry and `--outfile`. */
+export function compileArgs({ bytecode = true, sourcemap = false } = {}): string[] {
+  return [
+    '--compile',
+    '--minify',
+    '--keep-names',
+    ...(sourcemap ? ['--sourcemap'] : []),
+    ...(bytecode ? ['--bytecode', '--format=esm'] : []),
+    // Packages' ESM builds where their `exports` name them only under the
+    // bundlers' `module` condition (OpenTelemetry): the CommonJS builds pull
+    // in every semantic-conventions constant (128 KiB of JS, 0.3 MB of binary).
+    '--conditions=module',
+    // Node's HTTP server adapter: imported only when running on Node, never
+    // inside a Bun binary (bundled, its node:http and node:http2 imports are
+    // evaluated at start-up and cost ~2.5 MiB of idle RSS and 0.8 MB).
+    `--external=${NODE_ONLY_PACKAGE}`,
+    `--external=${PRETTY_LOGS_PACKAGE}`,
+    '--no-compile-autoload-dotenv',
+    '--no-compile-autoload-bunfig',
+  ]
+}
+
+/** Flags that embed the docs files gzipped (from `gzippedDocsFiles`) and drop their text import. */
+export function docsArgs(dir: string): string[] {
+  return [
+    `--define=process.env.${DOCS_EMBEDDED_ENV}="gzip"`,
+    ...Object.keys(SWAGGER_UI_FILES).map((file) => `--asset=${join(dir, `${file}.gz`)}`),
+  ]
+}
+
+/** Swagger UI's files gzipped (level 9) into a new temporary folder, returned. */
+export function gzippedDocsFiles(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'order-saga-docs-'))
+  const dist = join(ROOT, 'node_modules', 'swagger-ui-dist')
+  for (const file of Object.keys(SWAGGER_UI_FILES))
+    writeFileSync(
+      join(dir, `${file}.gz`),
+      gzipSync(readFileSync(join(dist, file)), { level: constants.Z_BEST_COMPRESSION }),
     )
-    const run = spawnSync(bunPath(), args, { cwd: ROOT, encoding: 'utf8' })
-    if (run.status !== 0)
-      throw new Error(
-        `bun ${args.join(' ')} failed (${run.status ?? run.signal}):\n${run.stdout}${run.stderr}`,
-      )
-    // The source map is embedded in the binary; the copy beside it is not needed.
-    rmSync(`${path}.map`, { force: true })
-    return { name, path, bytes: statSync(path).size, ms: performance.now() - started }
-  })
+  return dir
 }
 
 /** Whether every named binary exists and is newer than every source file. */
@@ -179,7 +244,12 @@ function cli(argv: readonly string[], env: Readonly<Record<string, string | unde
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: { out: { type: 'string' }, 'no-bytecode': { type: 'boolean' }, 'if-stale': { type: 'boolean' } },
+    options: {
+      out: { type: 'string' },
+      'no-bytecode': { type: 'boolean' },
+      sourcemap: { type: 'boolean' },
+      'if-stale': { type: 'boolean' },
+    },
   })
   const requested =
     positionals.length > 0 ? positionals : (env['BUILD_ONLY'] ?? '').split(',').filter(Boolean)
@@ -192,6 +262,7 @@ function cli(argv: readonly string[], env: Readonly<Record<string, string | unde
     names: requested.length > 0 ? requested.filter(isBinaryName) : allNames(),
     outDir: values.out ?? join(ROOT, 'dist', 'bin'),
     bytecode: values['no-bytecode'] !== true,
+    sourcemap: values.sourcemap === true || env['BUILD_SOURCEMAP'] === '1',
     ifStale: values['if-stale'] === true,
   })
   process.stdout.write(`${sizeReport(built)}\n`)

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import type { BunPlugin } from 'bun'
 import type { Plugin } from 'vitest/config'
 
-/** Package files imported as text (shared/http/swagger-ui-assets.ts). */
+/** Package files imported as text (shared/http/swagger-ui-text.ts). */
 export const TEXT_IMPORTS = /^swagger-ui-dist\//
 
 const SUFFIX = '?text-import'

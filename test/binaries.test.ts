@@ -4,7 +4,9 @@
 // without startWorker gets its secrets from workerSecrets; healthcheck needs none.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { request } from 'node:http'
 import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildBinaries, sizeReport, type BinaryName } from '../scripts/build.ts'
 import { spawnService } from './harness/process.ts'
@@ -93,6 +95,35 @@ describe('compiled binaries: command line', () => {
       }
     } finally {
       await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('serves the docs files it embeds gzipped, and logs JSON when asked for pretty lines', async () => {
+    const gateway = await spawnService({
+      cmd: bin('gateway'),
+      env: { ...(await workerSecrets('gateway')), PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'pretty' },
+      readyLine: /"msg":"listening"/,
+    })
+    try {
+      const { port } = JSON.parse(gateway.lines().find((l) => l.includes('"msg":"listening"')) ?? '{}') as {
+        port?: number
+      }
+      for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
+        const original = await readFile(join(ROOT, 'node_modules', 'swagger-ui-dist', file))
+        const url = `http://127.0.0.1:${port}/docs/${file}`
+        const zipped = await rawGet(url, { 'Accept-Encoding': 'br, gzip;q=0.8' })
+        expect(zipped.status).toBe(200)
+        expect(zipped.headers['content-encoding']).toBe('gzip')
+        expect(zipped.headers['vary']).toBe('Accept-Encoding')
+        expect(zipped.body.length).toBeLessThan(original.length / 3)
+        expect(gunzipSync(zipped.body).equals(original)).toBe(true)
+        const plain = await rawGet(url, {})
+        expect(plain.headers['content-encoding']).toBeUndefined()
+        expect(plain.body.equals(original)).toBe(true)
+      }
+      expect(gateway.lines().join('\n')).toContain('LOG_FORMAT=pretty: pino-pretty did not load')
+    } finally {
+      await gateway.stop()
     }
   })
 
@@ -248,3 +279,23 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
     expect(lastLine).toContain('"msg":"stopped"')
   })
 })
+
+/** One GET with exactly these headers (fetch would add Accept-Encoding and decode the body). */
+function rawGet(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      )
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within 10 s`)))
+    req.on('error', reject)
+    req.end()
+  })
+}

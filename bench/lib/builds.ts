@@ -53,8 +53,17 @@ export function compilePlain(entry: string, outFile: string, flags: readonly str
 export function compileMultiCall(outDir: string): string | undefined {
   const script = join(ROOT, 'scripts', 'build.ts')
   if (!existsSync(script) || !readFileSync(script, 'utf8').includes("'order-saga'")) return undefined
-  bun(['scripts/build.ts', 'order-saga', '--out', outDir])
-  const path = join(outDir, 'order-saga')
+  return compileProject('order-saga', outDir)
+}
+
+/** One binary built by the project's build script with extra flags; undefined when it did not write it. */
+export function compileProject(
+  name: string,
+  outDir: string,
+  flags: readonly string[] = [],
+): string | undefined {
+  bun(['scripts/build.ts', name, '--out', outDir, ...flags])
+  const path = join(outDir, name)
   return existsSync(path) ? path : undefined
 }
 

@@ -9,6 +9,7 @@ import {
   buildNodeWorkers,
   compileMultiCall,
   compilePlain,
+  compileProject,
   edgeBundle,
   ROOT,
   WORKERS,
@@ -30,6 +31,8 @@ export interface BinariesResult {
   emptyCompiledBytes: number
   /** The order worker built `--bytecode --format=esm` without source map or kept names. */
   leanOrderBytes: number
+  /** The order worker's project build with its source map embedded (`scripts/build.ts --sourcemap`). */
+  sourcemapOrderBytes?: number
   /** The project's multi-call binary (every worker in one file), when it builds one. */
   multiCallBytes?: number
   /** Idle RSS of the bare baseline (b) compiled: Bun + the NATS client and nothing else. */
@@ -67,7 +70,9 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
     }
   }
 
-  // The project build minus its source map: what the map costs.
+  // A plain bytecode build (no kept names, Swagger UI's files as text in the
+  // code), and the project build with its source map: what those choices cost.
+  const mapped = compileProject('order', join(ctx.tmp, 'sourcemap'), ['--sourcemap'])
   const lean = compilePlain('workers/order/main.ts', join(plainDir, 'order-lean'), [
     '--bytecode',
     '--format=esm',
@@ -149,6 +154,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
     binaries,
     emptyCompiledBytes: statSync(empty).size,
     leanOrderBytes: statSync(lean).size,
+    ...(mapped !== undefined ? { sourcemapOrderBytes: statSync(mapped).size } : {}),
     ...(multiCall !== undefined ? { multiCallBytes: statSync(multiCall).size } : {}),
     bareIdleMiB,
     libraryRss,

@@ -9,10 +9,10 @@ import { Hono } from 'hono'
 import { html } from 'hono/html'
 import type { OpenApiDocument } from './openapi.ts'
 
-export interface DocsAsset {
-  readonly contentType: string
-  readonly body: string
-}
+/** A docs file: its text, or its bytes gzipped (sent as they are to a client that takes gzip). */
+export type DocsAsset =
+  | { readonly contentType: string; readonly body: string }
+  | { readonly contentType: string; readonly gzip: Uint8Array<ArrayBuffer> }
 
 /** The docs page's files by name (`swagger-ui-assets.ts`). */
 export type DocsAssets = Readonly<Record<string, DocsAsset>>
@@ -20,8 +20,11 @@ export type DocsAssets = Readonly<Record<string, DocsAsset>>
 export interface ApiDocsOptions {
   /** The service's document; the builder keeps it once built. */
   document: () => OpenApiDocument
-  /** Absent: no `/docs`. */
-  assets?: DocsAssets | undefined
+  /**
+   * The page's files, or how to load them (called on the first request for
+   * one; a failed load is tried again on the next). Absent: no `/docs`.
+   */
+  assets?: DocsAssets | (() => Promise<DocsAssets>) | undefined
 }
 
 /** The routes, to mount with `app.route('/', createApiDocsRoutes(...))`. */
@@ -30,16 +33,63 @@ export function createApiDocsRoutes({ document, assets }: ApiDocsOptions): Hono 
   app.get('/openapi.json', (c) => c.json(document()))
   if (assets === undefined) return app
   app.get('/docs', (c) => c.html(docsPage(document())))
-  app.get('/docs/:asset', (c) => {
+  const files = docsFiles(assets)
+  app.get('/docs/:asset', async (c) => {
     const name = c.req.param('asset')
-    const asset = Object.hasOwn(assets, name) ? assets[name] : undefined
+    const loaded = await files.all()
+    const asset = Object.hasOwn(loaded, name) ? loaded[name] : undefined
     if (asset === undefined) return c.json({ error: 'not_found', message: `no docs asset ${name}` }, 404)
-    return c.body(asset.body, 200, {
-      'Content-Type': asset.contentType,
-      'Cache-Control': 'public, max-age=3600',
-    })
+    const headers = { 'Content-Type': asset.contentType, 'Cache-Control': 'public, max-age=3600' }
+    if ('body' in asset) return c.body(asset.body, 200, headers)
+    const vary = { ...headers, Vary: 'Accept-Encoding' }
+    if (acceptsGzip(c.req.header('Accept-Encoding')))
+      return c.body(asset.gzip, 200, { ...vary, 'Content-Encoding': 'gzip' })
+    return c.body(await files.gunzipped(name, asset.gzip), 200, vary)
   })
   return app
+}
+
+/** The files, loaded once (a failed load is retried), and the gunzipped copies made on demand. */
+function docsFiles(assets: DocsAssets | (() => Promise<DocsAssets>)) {
+  let loading: Promise<DocsAssets> | undefined
+  const plain = new Map<string, Promise<Uint8Array<ArrayBuffer>>>()
+  return {
+    all(): Promise<DocsAssets> {
+      if (typeof assets !== 'function') return Promise.resolve(assets)
+      loading ??= assets().catch((error: unknown) => {
+        loading = undefined
+        throw error
+      })
+      return loading
+    },
+    gunzipped(name: string, gzip: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+      let bytes = plain.get(name)
+      if (bytes === undefined) {
+        bytes = gunzip(gzip)
+        plain.set(name, bytes)
+      }
+      return bytes
+    },
+  }
+}
+
+async function gunzip(gzip: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([gzip]).stream().pipeThrough(new DecompressionStream('gzip'))
+  return new Uint8Array(await new Response(stream).arrayBuffer())
+}
+
+/** Whether an Accept-Encoding header takes gzip (listed, or `*`, without `q=0`). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false
+  let star: boolean | undefined
+  for (const part of header.split(',')) {
+    const [coding = '', ...params] = part.trim().toLowerCase().split(';')
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
+    const refused = q !== undefined && Number(q.slice(2)) === 0
+    if (coding === 'gzip' || coding === 'x-gzip') return !refused
+    if (coding === '*') star = !refused
+  }
+  return star ?? false
 }
 
 /**

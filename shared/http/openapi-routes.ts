@@ -13,6 +13,7 @@ import {
 } from './openapi.ts'
 import { errorResponse, payloadTooLarge } from './openapi-responses.ts'
 import { VERSION } from './service-index.ts'
+import { SWAGGER_UI_FILES, type SwaggerUiFile } from './swagger-ui-files.ts'
 
 export const ServiceIndexSchema = v.object({
   service: v.string(),
@@ -31,8 +32,8 @@ const DocumentSchema = v.looseObject({
   paths: v.record(v.string(), v.unknown()),
 })
 
-/** The docs page's files (swagger-ui-assets.ts). */
-export const DOCS_ASSETS = ['swagger-ui.css', 'swagger-ui-bundle.js'] as const
+/** The docs page's files (swagger-ui-files.ts). */
+export const DOCS_ASSETS = Object.keys(SWAGGER_UI_FILES) as [SwaggerUiFile, ...SwaggerUiFile[]]
 
 export interface SharedRoutesOptions {
   /** Whether `/docs` is served (default true). */
@@ -139,7 +140,8 @@ export function sharedOperations({
       parameters: [{ name: 'asset', in: 'path', description: 'The file.', schema: v.picklist(DOCS_ASSETS) }],
       responses: {
         200: {
-          description: 'The file.',
+          description:
+            'The file; gzipped (`Content-Encoding: gzip`, `Vary: Accept-Encoding`) to a client that accepts gzip when the compiled binary carries it so.',
           body: [
             { contentType: 'text/css', schema: v.string() },
             { contentType: 'text/javascript', schema: v.string() },

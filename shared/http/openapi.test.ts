@@ -1,8 +1,9 @@
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
 import { createContract, openApiProblems } from '../../test/support/openapi-contract.ts'
-import { createApiDocsRoutes } from './api-docs.ts'
+import { acceptsGzip, createApiDocsRoutes } from './api-docs.ts'
 import { createOpenApiDocument, type ServiceDoc } from './openapi.ts'
 import { errorResponse, RESPONSE_HEADERS } from './openapi-responses.ts'
 
@@ -117,6 +118,66 @@ describe('createOpenApiDocument', () => {
     expect((await withDocs.request('/docs/constructor')).status).toBe(404)
     const without = createApiDocsRoutes({ document: () => document })
     expect((await without.request('/docs')).status).toBe(404)
+  })
+})
+
+describe('the docs files', () => {
+  const document = createOpenApiDocument(service)
+  const css = 'p { color: red }'
+  const gzipped = new Uint8Array(gzipSync(css))
+  const get = (app: Hono, path: string, encoding?: string) =>
+    app.request(path, encoding === undefined ? {} : { headers: { 'Accept-Encoding': encoding } })
+
+  it('are sent gzipped to a client that takes gzip, gunzipped to one that does not', async () => {
+    const app = createApiDocsRoutes({
+      document: () => document,
+      assets: { 'a.css': { contentType: 'text/css', gzip: gzipped } },
+    })
+    const zipped = await get(app, '/docs/a.css', 'gzip, deflate')
+    expect(zipped.headers.get('Content-Encoding')).toBe('gzip')
+    expect(zipped.headers.get('Vary')).toBe('Accept-Encoding')
+    expect(gunzipSync(new Uint8Array(await zipped.arrayBuffer())).toString()).toBe(css)
+    for (const encoding of [undefined, 'br', 'gzip;q=0', 'identity']) {
+      const plain = await get(app, '/docs/a.css', encoding)
+      expect(plain.headers.get('Content-Encoding')).toBeNull()
+      expect(plain.headers.get('Content-Type')).toBe('text/css')
+      expect(await plain.text()).toBe(css)
+    }
+  })
+
+  it('are loaded on the first request for one, once, and again after a failed load', async () => {
+    let calls = 0
+    const app = createApiDocsRoutes({
+      document: () => document,
+      assets: () => {
+        calls += 1
+        return calls === 1
+          ? Promise.reject(new Error('not yet'))
+          : Promise.resolve({ 'a.css': { contentType: 'text/css', body: css } })
+      },
+    })
+    expect(calls).toBe(0)
+    expect((await get(app, '/docs')).status).toBe(200)
+    expect(calls).toBe(0)
+    expect((await get(app, '/docs/a.css')).status).toBe(500)
+    expect(await (await get(app, '/docs/a.css')).text()).toBe(css)
+    expect((await get(app, '/docs/b.css')).status).toBe(404)
+    expect(calls).toBe(2)
+  })
+
+  it.each([
+    ['gzip', true],
+    ['GZIP;q=0.5', true],
+    ['x-gzip', true],
+    ['*', true],
+    ['br, *;q=0.1', true],
+    ['gzip;q=0, *', false],
+    ['gzip; q=0.0', false],
+    ['*;q=0', false],
+    ['br, deflate', false],
+    ['', false],
+  ] as const)('Accept-Encoding %j takes gzip: %s', (header, expected) => {
+    expect(acceptsGzip(header)).toBe(expected)
   })
 })
 

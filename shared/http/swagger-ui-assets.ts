@@ -1,15 +1,39 @@
 /**
- * Swagger UI's files (swagger-ui-dist), read into the program when it is
- * built or loaded (`with { type: 'text' }`: Bun, `bun build --compile`,
- * Deno; `scripts/text-imports.ts` does it for the Node build and vitest), so
- * the docs page needs neither the internet nor a file at run time. About
- * 1.9 MB: imported by the entries that serve `/docs`, never by the Worker.
+ * Swagger UI's files for `/docs`, so the page needs neither the internet nor a
+ * file beside the program. A compiled binary carries them gzipped as embedded
+ * files (`bun scripts/build.ts`: 0.5 MB instead of 1.9 MB of source plus as
+ * much again of bytecode); `bun run`, Node, Deno and vitest import them as
+ * text (`swagger-ui-text.ts`). Either way they are loaded on the first request
+ * for one, not at start-up.
  */
-import bundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'text' }
-import css from 'swagger-ui-dist/swagger-ui.css' with { type: 'text' }
 import type { DocsAssets } from './api-docs.ts'
+import { SWAGGER_UI_FILES, type SwaggerUiFile } from './swagger-ui-files.ts'
 
-export const swaggerUiAssets: DocsAssets = {
-  'swagger-ui.css': { contentType: 'text/css; charset=utf-8', body: css },
-  'swagger-ui-bundle.js': { contentType: 'text/javascript; charset=utf-8', body: bundle },
+export class DocsAssetsMissingError extends Error {
+  override readonly name = 'DocsAssetsMissingError'
+}
+
+/** The loader to give `createApiDocsRoutes` as `assets`. */
+export async function swaggerUiAssets(): Promise<DocsAssets> {
+  // Replaced by a constant in the binaries built with the files embedded, so
+  // the text import below is left out of them (dead code), and only there.
+  if (process.env['ORDER_SAGA_BUILD_DOCS_EMBEDDED'] === 'gzip') {
+    return embeddedGzipAssets(Bun.embeddedFiles)
+  } else {
+    return (await import('./swagger-ui-text.ts')).swaggerUiText
+  }
+}
+
+/** The gzipped files among a compiled binary's embedded files (`<file>.gz`). */
+export async function embeddedGzipAssets(files: readonly (Blob & { name?: string })[]): Promise<DocsAssets> {
+  const assets: Record<string, DocsAssets[string]> = {}
+  for (const [name, contentType] of Object.entries(SWAGGER_UI_FILES) as [SwaggerUiFile, string][]) {
+    const file = files.find((f) => f.name === `${name}.gz`)
+    if (file === undefined)
+      throw new DocsAssetsMissingError(
+        `this binary was built without its docs file ${name}.gz (bun scripts/build.ts embeds it)`,
+      )
+    assets[name] = { contentType, gzip: new Uint8Array(await file.arrayBuffer()) }
+  }
+  return assets
 }

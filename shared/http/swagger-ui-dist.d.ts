@@ -1,4 +1,4 @@
-// The files of swagger-ui-dist imported as text (swagger-ui-assets.ts).
+// The files of swagger-ui-dist imported as text (swagger-ui-text.ts).
 declare module 'swagger-ui-dist/swagger-ui-bundle.js' {
   const text: string
   export default text
