@@ -8,7 +8,7 @@ import * as v from 'valibot'
 import { ConfigError, intFromEnv, loadConfig, natsUrlsFromEnv } from '../shared/config/load-config.ts'
 import { natsSettings } from '../shared/config/nats-settings.ts'
 import { withSecretFiles } from '../shared/config/secrets.ts'
-import { natsClientOptions } from '../shared/security/nats-identity.ts'
+import { natsClientOptions } from '../shared/security/nats-client-options.ts'
 import { operatorEnv } from './start/run-dir.ts'
 import {
   assertDeadLetterSubject,

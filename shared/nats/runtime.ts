@@ -27,7 +27,7 @@ import {
   type BucketName,
   type TopologyLimits,
 } from './topology.ts'
-import { natsClientOptions } from '../security/nats-identity.ts'
+import { natsClientOptions } from '../security/nats-client-options.ts'
 
 /** What every worker holds once connected: clients, limits, readiness. */
 export interface NatsRuntime {

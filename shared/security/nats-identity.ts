@@ -28,18 +28,3 @@ export function natsAuthOptions(seed: string | undefined): Partial<ConnectionOpt
   const bytes = new TextEncoder().encode(seed)
   return { authenticator: nkeyAuthenticator(bytes), inboxPrefix: inboxPrefixOf(publicKeyOfSeed(seed)) }
 }
-
-/**
- * Client options from a service's NATS settings: its identity and, when
- * NATS_TLS_CA_FILE is set, TLS that trusts that CA (the servers' certificates
- * must name the host in NATS_URL).
- */
-export function natsClientOptions(config: {
-  NATS_NKEY_SEED?: string | undefined
-  NATS_TLS_CA_FILE?: string | undefined
-}): Partial<ConnectionOptions> {
-  return {
-    ...natsAuthOptions(config.NATS_NKEY_SEED),
-    ...(config.NATS_TLS_CA_FILE === undefined ? {} : { tls: { caFile: config.NATS_TLS_CA_FILE } }),
-  }
-}

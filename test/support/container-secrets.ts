@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type { ConnectionOptions } from '@nats-io/nats-core'
 import { COMPOSE_DIR_VAR } from '../../scripts/container/compose-secrets.ts'
 import { fromEnvFile } from '../../scripts/start/run-dir.ts'
-import { natsClientOptions } from '../../shared/security/nats-identity.ts'
+import { natsClientOptions } from '../../shared/security/nats-client-options.ts'
 import { run } from './container-tools.ts'
 
 export interface StackKeys {

@@ -14,7 +14,7 @@ import { provisionTopology } from '../../shared/nats/provision.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
 import { checkNatsServerVersion, NatsServerTooOldError } from '../../shared/nats/server-version.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
-import { natsClientOptions } from '../../shared/security/nats-identity.ts'
+import { natsClientOptions } from '../../shared/security/nats-client-options.ts'
 
 export const ProvisionConfigSchema = v.object({ ...natsSettings, LOG_LEVEL: logLevelFromEnv })
 
