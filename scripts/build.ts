@@ -100,7 +100,7 @@ export function buildBinaries({
         return { name, path, bytes: statSync(path).size, ms: 0 }
       const started = performance.now()
       const args = [...compileArgs({ bytecode, sourcemap }), BINARIES[name], '--outfile', path]
-      if (DOCS_BINARIES.has(name)) {
+      if (servesDocs(name)) {
         docsDir ??= gzippedDocsFiles()
         args.push(...docsArgs(docsDir))
       }
@@ -126,6 +126,15 @@ export function compileArgs({ bytecode = true, sourcemap = false } = {}): string
     '--keep-names',
     ...(sourcemap ? ['--sourcemap'] : []),
     ...(bytecode ? ['--bytecode', '--format=esm'] : []),
+    ...resolutionArgs(),
+    '--no-compile-autoload-dotenv',
+    '--no-compile-autoload-bunfig',
+  ]
+}
+
+/** What goes into a binary's JavaScript (also for weighing it without compiling: bench/lib/builds.ts). */
+export function resolutionArgs(): string[] {
+  return [
     // Packages' ESM builds where their `exports` name them only under the
     // bundlers' `module` condition (OpenTelemetry): the CommonJS builds pull
     // in every semantic-conventions constant (128 KiB of JS, 0.3 MB of binary).
@@ -135,17 +144,20 @@ export function compileArgs({ bytecode = true, sourcemap = false } = {}): string
     // evaluated at start-up and cost ~2.5 MiB of idle RSS and 0.8 MB).
     `--external=${NODE_ONLY_PACKAGE}`,
     `--external=${PRETTY_LOGS_PACKAGE}`,
-    '--no-compile-autoload-dotenv',
-    '--no-compile-autoload-bunfig',
   ]
 }
 
+/** Whether a binary serves `/docs` and so carries Swagger UI's files. */
+export function servesDocs(name: BinaryName): boolean {
+  return DOCS_BINARIES.has(name)
+}
+
+/** The define that leaves Swagger UI's text out of a binary that embeds its files gzipped. */
+export const DOCS_DEFINE = `--define=process.env.${DOCS_EMBEDDED_ENV}="gzip"`
+
 /** Flags that embed the docs files gzipped (from `gzippedDocsFiles`) and drop their text import. */
 export function docsArgs(dir: string): string[] {
-  return [
-    `--define=process.env.${DOCS_EMBEDDED_ENV}="gzip"`,
-    ...Object.keys(SWAGGER_UI_FILES).map((file) => `--asset=${join(dir, `${file}.gz`)}`),
-  ]
+  return [DOCS_DEFINE, ...Object.keys(SWAGGER_UI_FILES).map((file) => `--asset=${join(dir, `${file}.gz`)}`)]
 }
 
 /** Swagger UI's files gzipped (level 9) into a new temporary folder, returned. */

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { BINARIES } from '../../scripts/build.ts'
+import { BINARIES, DOCS_DEFINE, resolutionArgs, servesDocs } from '../../scripts/build.ts'
 
 export const ROOT = join(import.meta.dirname, '..', '..')
 export const BUN = join(ROOT, 'node_modules', '.bin', 'bun')
@@ -90,10 +90,25 @@ export function sizeOf(file: string): SizedFile {
   return { bytes: statSync(file).size, gzipBytes: gzipSync(data, { level: 9 }).length }
 }
 
-/** A worker's own JavaScript, what its binary adds to the Bun runtime: `bun build --minify --target=bun`. */
+/**
+ * A worker's own JavaScript, what its binary adds to the Bun runtime:
+ * `bun build --minify --target=bun` with the project build's resolution
+ * (`resolutionArgs`; for the workers that serve `/docs`, Swagger UI's files
+ * not in the code but embedded beside it).
+ */
 export function workerBundle(worker: WorkerName, outDir: string): SizedFile {
   const outFile = join(outDir, `${worker}.js`)
-  bun(['build', '--minify', '--target=bun', WORKER_ENTRY[worker], '--outfile', outFile])
+  const docs = servesDocs(worker) ? [DOCS_DEFINE] : []
+  bun([
+    'build',
+    '--minify',
+    '--target=bun',
+    ...resolutionArgs(),
+    ...docs,
+    WORKER_ENTRY[worker],
+    '--outfile',
+    outFile,
+  ])
   return sizeOf(outFile)
 }
 

@@ -91,7 +91,7 @@ export function binariesSection(r: BenchReport, b: BinariesResult): string[] {
         'worker',
         'project binary',
         'plain `--compile --minify`',
-        'own JS (`--minify --target=bun`) raw / gzip',
+        "own JS (`--minify --target=bun`, the build's resolution) raw / gzip",
         'idle RSS, project',
         'idle RSS, plain',
         'RSS in the stack after seeding',
