@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { OpenApiDocument } from '../shared/http/openapi.ts'
+import { analyticsOpenApi } from '../workers/analytics/openapi.ts'
 import { gatewayOpenApi } from '../workers/gateway/openapi.ts'
 import { inventoryOpenApi } from '../workers/inventory/openapi.ts'
 import { orderOpenApi } from '../workers/order/openapi.ts'
@@ -17,6 +18,7 @@ describe('docs/api.md', () => {
     ['order intake', orderOpenApi()],
     ['inventory', inventoryOpenApi()],
     ['gateway', gatewayOpenApi()],
+    ['analytics', analyticsOpenApi()],
   ] as [string, OpenApiDocument][])('names every route of the %s document', (_, document) => {
     const operations = Object.entries(document.paths).flatMap(([path, item]) =>
       Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),

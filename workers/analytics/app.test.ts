@@ -4,9 +4,17 @@ import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import { createAnalyticsMetrics } from './analytics-metrics.ts'
+import type { OpenApiDocument } from '../../shared/http/openapi.ts'
+import {
+  createContract,
+  documentedRoutes,
+  openApiProblems,
+  servedRoutes,
+} from '../../test/support/openapi-contract.ts'
 import { createAnalyticsApp, type SummaryRange } from './app.ts'
 import { createWindowFeed } from './feed.ts'
 import { createLiveApplier } from './handlers.ts'
+import { analyticsOpenApi } from './openapi.ts'
 import type { WindowRecord } from './records.ts'
 import { mergeWindows, toTotals, toWindowView } from './summary.ts'
 import { addContribution, emptyWindow } from './windows.ts'
@@ -165,5 +173,47 @@ describe('the rest of the surface', () => {
       headers: { ...bearer('ops'), 'Content-Length': String(1024 * 1024) },
     })
     expect(res.status).toBe(413)
+  })
+})
+
+describe('the OpenAPI document', () => {
+  it('is served at /openapi.json, valid OpenAPI 3.1, and lists exactly the routes served', async () => {
+    const { app } = await setup()
+    const served = (await (await get(app, '/openapi.json', null)).json()) as OpenApiDocument
+    expect(served).toStrictEqual(JSON.parse(JSON.stringify(analyticsOpenApi())))
+    expect(await openApiProblems(served)).toStrictEqual([])
+    expect(servedRoutes(app)).toStrictEqual(documentedRoutes(served))
+  })
+
+  it('describes what the routes answer', async () => {
+    const { app, feed } = await setup({ maxClients: 1 })
+    const contract = createContract(analyticsOpenApi())
+    const send = (path: string, key: 'ops' | 'alice' | null = 'ops') =>
+      contract.request(app, path, { headers: key === null ? {} : bearer(key) })
+    expect((await send('/analytics/summary')).status).toBe(200)
+    expect(
+      (await send('/analytics/summary?from=2026-01-01T10:00:00Z&to=2026-01-01T10:10:00Z&top=3')).status,
+    ).toBe(200)
+    for (const query of [
+      'top=0',
+      'from=yesterday',
+      'from=2026-01-01T10:10:00Z&to=2026-01-01T10:00:00Z',
+      'x=1',
+    ])
+      expect((await send(`/analytics/summary?${query}`)).status).toBe(400)
+    expect((await send('/analytics/summary', null)).status).toBe(401)
+    expect((await send('/analytics/summary', 'alice')).status).toBe(403)
+    for (const path of ['/', '/health', '/ready', '/openapi.json'])
+      expect((await send(path, null)).status).toBe(200)
+    expect((await get(app, '/nowhere', null)).status).toBe(404)
+    // The stream's answers (its body never ends: read only its head).
+    const first = await app.request('/analytics/stream', { headers: bearer('ops') })
+    expect([first.status, first.headers.get('Content-Type')?.split(';')[0]]).toStrictEqual([
+      200,
+      'text/event-stream',
+    ])
+    expect((await send('/analytics/stream')).status).toBe(503)
+    feed.close()
+    await first.text()
   })
 })

@@ -2,13 +2,14 @@
  * The analytics worker's HTTP surface: `GET /analytics/summary` (JSON),
  * `GET /analytics/stream` (Server-Sent Events of window updates), both for an
  * admin API key (analytics is operator data); `GET /`, `/health`, `/ready`,
- * `/metrics` open like every service's.
+ * `/metrics` and `/openapi.json` open like every service's.
  */
 import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import * as v from 'valibot'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
+import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import {
@@ -25,6 +26,7 @@ import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { MINUTE_MS, toMinute } from './domain.ts'
 import type { WindowFeed } from './feed.ts'
+import { analyticsOpenApi } from './openapi.ts'
 import type { Totals, WindowView } from './summary.ts'
 
 export interface SummaryRange {
@@ -87,6 +89,7 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   app.use(limitBody(SMALL_BODY_BYTES, { hold: hasApiKey }))
   app.get('/', serviceIndex('analytics', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady: deps.checkReady }))
+  app.route('/', createApiDocsRoutes({ document: analyticsOpenApi }))
 
   app.get('/analytics/summary', async (c) => {
     const parsed = v.safeParse(SummaryQuerySchema, c.req.query())
