@@ -109,6 +109,7 @@ try {
     'BENCH_PRIORITY_BACKLOG',
     'BENCH_PRIORITY_SPLIT_LANES',
     'BENCH_E2E_WORKER_ENV',
+    'BENCH_NATS_SYNC_INTERVAL',
   ].every((name) => (process.env[name] ?? '') === '')
     ? ''
     : 'diagnostic'

@@ -28,13 +28,17 @@ export interface BenchNats {
 export async function startBenchNats(dir: string, security: BenchSecurity): Promise<BenchNats> {
   const bin = await natsServerBin()
   const configFile = join(dir, 'nats-server.conf')
+  // BENCH_NATS_SYNC_INTERVAL (diagnostic; shipped: 1s): how often the server fsyncs its streams.
+  const syncInterval = process.env['BENCH_NATS_SYNC_INTERVAL'] || '1s'
+  if (!/^\d+(ms|s|m)$|^always$/.test(syncInterval))
+    throw new Error(`BENCH_NATS_SYNC_INTERVAL=${syncInterval}: want a duration (500ms, 1s, 2m) or always`)
   await writeFile(
     configFile,
     [
       'server_name: "bench"',
       'listen: "127.0.0.1:-1"',
       'http: "127.0.0.1:-1"',
-      `jetstream { store_dir: ${JSON.stringify(join(dir, 'js'))}, sync_interval: 1s }`,
+      `jetstream { store_dir: ${JSON.stringify(join(dir, 'js'))}, sync_interval: ${syncInterval} }`,
       security.authorization,
     ].join('\n'),
   )

@@ -101,6 +101,16 @@ export function unsupportedMediaType(): ResponseDoc {
   return errorResponse('The Content-Type is not application/json.', ['unsupported_media_type'])
 }
 
+/** 503 of a route whose store (a NATS KV bucket) is not answering. */
+export function storeUnavailable(store: string): ResponseDoc {
+  return errorResponse(`${store} (NATS KV) is not answering.`, ['unavailable'], { headers: ['Retry-After'] })
+}
+
+/** The `apiKey` security scheme of the services that take API keys (API_KEYS). */
+export const API_KEY_SCHEME = {
+  apiKey: { description: 'An API key: `Authorization: Bearer <key>` (API_KEYS), with the role listed.' },
+} as const
+
 export function internalError(): ResponseDoc {
   return errorResponse('An unexpected fault; the detail is in the log only.', ['internal'])
 }

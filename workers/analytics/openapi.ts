@@ -15,6 +15,8 @@ import {
   rateLimited,
   RESPONSE_HEADERS,
   unauthorized,
+  storeUnavailable,
+  API_KEY_SCHEME,
 } from '../../shared/http/openapi-responses.ts'
 import { SMALL_BODY_BYTES } from '../../shared/http/observability-routes.ts'
 import { onEveryRoute, sharedOperations } from '../../shared/http/openapi-routes.ts'
@@ -65,9 +67,7 @@ const keyed = {
   403: forbidden('admin'),
   429: rateLimited("The client address's failed attempts are used up."),
 }
-const storeDown = errorResponse('The analytics store (NATS KV) is not answering.', ['unavailable'], {
-  headers: ['Retry-After'],
-})
+const storeDown = storeUnavailable('The analytics store')
 
 const analyticsOperations: OperationDoc[] = [
   {
@@ -141,9 +141,7 @@ export function analyticsOpenApi(): OpenApiDocument {
         description: 'Service index, health, readiness, metrics and this document: no key.',
       },
     ],
-    securitySchemes: {
-      apiKey: { description: 'An API key: `Authorization: Bearer <key>` (API_KEYS), with the role listed.' },
-    },
+    securitySchemes: API_KEY_SCHEME,
     headers: RESPONSE_HEADERS,
     operations: onEveryRoute([...analyticsOperations, ...sharedOperations({ docsPage: false })], {
       413: payloadTooLarge(`${SMALL_BODY_BYTES} bytes`),

@@ -15,6 +15,8 @@ import {
   RESPONSE_HEADERS,
   unauthorized,
   unsupportedMediaType,
+  storeUnavailable,
+  API_KEY_SCHEME,
 } from '../../shared/http/openapi-responses.ts'
 import { onEveryRoute, sharedOperations } from '../../shared/http/openapi-routes.ts'
 import { VERSION } from '../../shared/http/service-index.ts'
@@ -44,9 +46,7 @@ const sku = {
   description: 'Anything else is 400 invalid_sku.',
   schema: SkuSchema,
 } as const
-const unavailable = errorResponse('The stock store (NATS KV) is not answering.', ['unavailable'], {
-  headers: ['Retry-After'],
-})
+const unavailable = storeUnavailable('The stock store')
 
 const inventoryOperations: OperationDoc[] = [
   {
@@ -112,9 +112,7 @@ export function inventoryOpenApi(): OpenApiDocument {
       { name: 'inventory', description: 'Stock: reading needs no key, setting an admin key.' },
       { name: 'service', description: 'Service index, health, readiness, metrics and docs: no key.' },
     ],
-    securitySchemes: {
-      apiKey: { description: 'An API key: `Authorization: Bearer <key>` (API_KEYS), with the role listed.' },
-    },
+    securitySchemes: API_KEY_SCHEME,
     headers: RESPONSE_HEADERS,
     operations: onEveryRoute([...inventoryOperations, ...sharedOperations()], {
       413: payloadTooLarge('INVENTORY_MAX_BODY_BYTES'),
