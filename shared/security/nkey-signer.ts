@@ -2,9 +2,9 @@
  * NKEY challenge signing with the runtime's own Ed25519 (node:crypto: Bun,
  * Node, Deno) instead of nats.js's pure-JavaScript one (tweetnacl). Same key,
  * same signature (Ed25519 is deterministic), but no JIT-compiled field
- * arithmetic: in a compiled worker, signing the connect challenge with
- * tweetnacl cost 4.6 MiB of resident memory for good (anonymous JIT memory
- * and the JIT compiler's own pages). The Worker intake keeps nats.js's signer
+ * arithmetic kept resident for good: signing the connect challenge with
+ * tweetnacl cost a bare compiled probe 4.6 MiB of RSS, a compiled worker
+ * 1.3 MiB (docs/performance.md). The Worker intake keeps nats.js's signer
  * (nats-identity.ts): workerd's node:crypto is not relied on for Ed25519.
  */
 import { Buffer } from 'node:buffer'
