@@ -121,7 +121,13 @@ describe('compiled binaries: command line', () => {
         expect(plain.headers['content-encoding']).toBeUndefined()
         expect(plain.body.equals(original)).toBe(true)
       }
-      expect(gateway.lines().join('\n')).toContain('LOG_FORMAT=pretty: pino-pretty did not load')
+      await waitFor(
+        () => gateway.lines().some((l) => l.includes('LOG_FORMAT=pretty: pino-pretty did not load')),
+        {
+          timeoutMs: 5_000,
+          message: 'the binary says it logs JSON although LOG_FORMAT=pretty',
+        },
+      )
     } finally {
       await gateway.stop()
     }
