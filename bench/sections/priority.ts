@@ -97,12 +97,25 @@ export function priorityPlan(smoke: boolean, backlogOverride = process.env['BENC
     ? { rounds: 1, backlog: 1_000, expressRate: 10, idleOrders: 30, drainTimeoutMs: 120_000 }
     : // Two rounds, not the bench's three: a round drains 20,000 orders twice (~1-3 min each here).
       { rounds: 2, backlog: 20_000, expressRate: 10, idleOrders: 200, drainTimeoutMs: 600_000 }
-  // BENCH_PRIORITY_BACKLOG: a smaller backlog for a quick diagnostic run (kept apart, like the worker env).
-  if (backlogOverride === undefined || backlogOverride === '') return plan
-  const backlog = Number(backlogOverride)
-  if (!Number.isInteger(backlog) || backlog < 100)
-    throw new Error(`BENCH_PRIORITY_BACKLOG: "${backlogOverride}" is not an integer >= 100`)
-  return { ...plan, backlog }
+  // Diagnostics (kept apart, like the worker env): BENCH_PRIORITY_BACKLOG, a
+  // smaller backlog; BENCH_PRIORITY_EXPRESS_RATE and BENCH_PRIORITY_IDLE_ORDERS,
+  // the express flow's rate and how many orders it sends on the idle stack
+  // (the stage breakdown of the saga at that rate).
+  const override = (name: string, value: string | undefined, min: number): number | undefined => {
+    if (value === undefined || value === '') return undefined
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name}: "${value}" is not an integer >= ${min}`)
+    return n
+  }
+  const backlog = override('BENCH_PRIORITY_BACKLOG', backlogOverride, 100)
+  const expressRate = override('BENCH_PRIORITY_EXPRESS_RATE', process.env['BENCH_PRIORITY_EXPRESS_RATE'], 1)
+  const idleOrders = override('BENCH_PRIORITY_IDLE_ORDERS', process.env['BENCH_PRIORITY_IDLE_ORDERS'], 10)
+  return {
+    ...plan,
+    ...(backlog === undefined ? {} : { backlog }),
+    ...(expressRate === undefined ? {} : { expressRate }),
+    ...(idleOrders === undefined ? {} : { idleOrders }),
+  }
 }
 
 export async function runPriority(ctx: BenchContext): Promise<PriorityResult> {
