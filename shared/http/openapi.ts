@@ -10,6 +10,13 @@ import type * as v from 'valibot'
 
 export type JsonObject = { [key: string]: unknown }
 
+/**
+ * `true` when A and B are the same type: `const _x: Same<v.InferOutput<typeof
+ * Schema>, Type> = true` fails to compile when a documented schema and the
+ * type a route returns drift apart.
+ */
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+
 /** The parts of a built document that code reads back (the docs page, the tests). */
 export interface OpenApiDocument {
   openapi: string

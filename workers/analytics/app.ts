@@ -26,7 +26,7 @@ import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { MINUTE_MS, toMinute } from './domain.ts'
 import type { WindowFeed } from './feed.ts'
-import { analyticsOpenApi } from './openapi.ts'
+import { analyticsOpenApi, IsoTime } from './openapi.ts'
 import type { Totals, WindowView } from './summary.ts'
 
 export interface SummaryRange {
@@ -61,7 +61,6 @@ export interface AnalyticsAppDeps {
   now?: () => Date
 }
 
-const IsoTime = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp, e.g. 2026-01-01T10:00:00Z'))
 const SummaryQuerySchema = v.strictObject({
   from: v.optional(IsoTime),
   to: v.optional(IsoTime),

@@ -6,7 +6,12 @@
  */
 import * as v from 'valibot'
 import { CancellationReasonSchema } from '../../schemas/events.ts'
-import { createOpenApiDocument, type OpenApiDocument, type OperationDoc } from '../../shared/http/openapi.ts'
+import {
+  createOpenApiDocument,
+  type OpenApiDocument,
+  type OperationDoc,
+  type Same,
+} from '../../shared/http/openapi.ts'
 import {
   errorResponse,
   forbidden,
@@ -26,7 +31,11 @@ import type { Totals, WindowView } from './summary.ts'
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(0))
 const cents = v.pipe(v.number(), v.integer())
-const IsoTime = v.pipe(v.string(), v.isoTimestamp())
+/** An ISO 8601 time: the summary's query (app.ts) and its answer. */
+export const IsoTime = v.pipe(
+  v.string(),
+  v.isoTimestamp('must be an ISO 8601 timestamp, e.g. 2026-01-01T10:00:00Z'),
+)
 
 const TotalsEntries = {
   created: count,
@@ -53,7 +62,6 @@ const SummarySchema = v.object({
   windows: v.array(WindowViewSchema),
 })
 
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 type Loose<T> = { [K in keyof T]: T[K] extends Record<string, number> ? Record<string, number> : T[K] }
 const _described: [
   Same<Loose<v.InferOutput<typeof TotalsSchema>>, Loose<Totals>>,

@@ -11,6 +11,7 @@ import {
   type OpenApiDocument,
   type OperationDoc,
   type ParameterDoc,
+  type Same,
 } from '../../shared/http/openapi.ts'
 import {
   errorResponse,
@@ -59,7 +60,6 @@ export const ChargeAttemptSchema = v.union([
   v.object({ idempotencyKey: v.string(), status: v.literal('processing') }),
 ])
 
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const _described: [
   Same<v.InferOutput<typeof RefundSchema>, Refund>,
   Same<v.InferOutput<typeof ChargeSchema>, ChargeView>,

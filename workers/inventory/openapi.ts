@@ -5,7 +5,12 @@
  */
 import * as v from 'valibot'
 import { CentsSchema, SkuSchema } from '../../schemas/primitives.ts'
-import { createOpenApiDocument, type OpenApiDocument, type OperationDoc } from '../../shared/http/openapi.ts'
+import {
+  createOpenApiDocument,
+  type OpenApiDocument,
+  type OperationDoc,
+  type Same,
+} from '../../shared/http/openapi.ts'
 import {
   errorResponse,
   forbidden,
@@ -36,7 +41,6 @@ export const StockViewSchema = v.object({
   priceCents: CentsSchema,
 })
 
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const _stockViewIsDescribed: Same<v.InferOutput<typeof StockViewSchema>, StockView> = true
 
 const StockView = { name: 'StockView', schema: StockViewSchema }
