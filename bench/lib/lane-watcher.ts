@@ -14,6 +14,8 @@ export interface Settled {
   at: number
   wallAt: number
   status: 'confirmed' | 'cancelled'
+  /** When the projection applied the settling event (the record's `updatedAt`, ms since the epoch). */
+  recordedAt: number
   /** Each applied event's own time (`occurredAt`, ms since the epoch), by subject. */
   events: Record<string, number>
 }
@@ -45,9 +47,10 @@ export async function watchLanes(natsUrl: string, seed: string): Promise<LaneWat
       const at = performance.now()
       const wallAt = Date.now()
       const orderId = msg.subject.slice(PREFIX.length)
-      const { status, priority, history } = msg.json<{
+      const { status, priority, history, updatedAt } = msg.json<{
         status?: string
         priority?: string
+        updatedAt?: string
         history?: { event: string; at: string }[]
       }>()
       if (status !== 'confirmed' && status !== 'cancelled') return
@@ -59,7 +62,8 @@ export async function watchLanes(natsUrl: string, seed: string): Promise<LaneWat
         return
       }
       const events = Object.fromEntries((history ?? []).map((h) => [h.event, Date.parse(h.at)]))
-      expressSettled.settle(orderId, { at, wallAt, status, events })
+      const recordedAt = updatedAt === undefined ? Number.NaN : Date.parse(updatedAt)
+      expressSettled.settle(orderId, { at, wallAt, status, recordedAt, events })
     },
   })
   await nc.flush()

@@ -5,14 +5,18 @@ import { SUBJECTS } from '../../schemas/subjects.ts'
 import type { LaneWatcher, Settled } from './lane-watcher.ts'
 import { summarizeLatencies, type LatencySummary } from './stats.ts'
 
-/** Where an express order's time went, ms: POST to published, to reserved, to charged, to projected. */
+/**
+ * Where an express order's time went, ms: POST to published, to reserved, to
+ * charged, to recorded `confirmed` by the projection, to seen by the bench.
+ */
 export interface Stages {
   intake: number
   reserve: number
   charge: number
   project: number
+  observe: number
 }
-export const STAGES = ['intake', 'reserve', 'charge', 'project'] as const
+export const STAGES = ['intake', 'reserve', 'charge', 'project', 'observe'] as const
 
 export class PlaceOrderError extends Error {
   override readonly name = 'PlaceOrderError'
@@ -156,6 +160,7 @@ function toStages(s: Settled, intended: number): Stages {
     intake: created - sent,
     reserve: reserved - created,
     charge: charged - reserved,
-    project: s.wallAt - charged,
+    project: s.recordedAt - charged,
+    observe: s.wallAt - s.recordedAt,
   }
 }

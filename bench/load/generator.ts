@@ -29,6 +29,8 @@ export interface GeneratorConfig {
   natsSeed?: string
   /** After the window, how long to wait for answers and confirmations. */
   settleTimeoutMs: number
+  /** Every order's lane (`express` needs a key that may ask for it); none: the default, standard. */
+  priority?: 'express' | 'standard'
 }
 
 export interface GeneratorResult {
@@ -85,7 +87,8 @@ export async function generate(config: GeneratorConfig): Promise<GeneratorResult
   async function one(origin: number): Promise<void> {
     const n = sent++
     const sku = config.skus[n % config.skus.length] ?? 'SKU-1'
-    const body = `{"customerId":"bench-${n % 997}","items":[{"sku":"${sku}","quantity":1}],"paymentToken":"tok_ok"}`
+    const lane = config.priority === undefined ? '' : `,"priority":"${config.priority}"`
+    const body = `{"customerId":"bench-${n % 997}","items":[{"sku":"${sku}","quantity":1}],"paymentToken":"tok_ok"${lane}}`
     const headers: Record<string, string> = config.idempotencyKeys
       ? { Authorization: config.authorization, 'Idempotency-Key': `bench-${runId}-${n}` }
       : { Authorization: config.authorization }

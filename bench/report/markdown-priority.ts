@@ -7,7 +7,8 @@ const STAGE_NAMES: Record<(typeof STAGES)[number], string> = {
   intake: 'POST to `orders.created` published',
   reserve: 'to `inventory.reserved` (inventory)',
   charge: 'to `payments.completed` (payment + gateway)',
-  project: 'to `confirmed` seen (order-status)',
+  project: "to `confirmed` recorded (order-status, the record's `updatedAt`)",
+  observe: 'to the record seen by the bench (KV subject)',
 }
 
 export function prioritySection(p: PriorityResult): string[] {
