@@ -8,6 +8,7 @@ import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readJson } from '../shared/nats/kv-json.ts'
+import { createLanePriority, runInLane } from '../shared/nats/lane-priority.ts'
 import { createRecordWriter } from '../shared/nats/record-writer.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 
@@ -46,6 +47,24 @@ afterAll(async () => {
 })
 
 describe('createRecordWriter', () => {
+  it('holds an update of standard work while express work is in flight, never an express one', async () => {
+    const lanes = createLanePriority({ maxHoldMs: 10_000 })
+    const writer = createRecordWriter(kv, Counter)
+    const expressDone = lanes.expressStarted()
+    const standard = runInLane(lanes, 'standard', () =>
+      writer.update('lane-standard', increment, { assumeAbsent: true }),
+    )
+    const express = runInLane(lanes, 'express', () =>
+      writer.update('lane-express', increment, { assumeAbsent: true }),
+    )
+    expect(await express).toBe(1)
+    await nc.flush()
+    expect(await kv.get('lane-standard')).toBeNull()
+    expressDone()
+    expect(await standard).toBe(1)
+    expect((await readJson(kv, 'lane-standard', Counter))?.value).toStrictEqual({ n: 1 })
+  })
+
   it("applies one process's concurrent updates of a key in order, grouped into few writes, no reads", async () => {
     const writer = createRecordWriter(kv, Counter)
     const [writesBefore, readsBefore] = [await writes(), await readsSoFar()]

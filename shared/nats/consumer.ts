@@ -10,7 +10,7 @@ import { createPropagatingTracer, type Tracer } from '../observability/tracing.t
 import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
 import { isNatsUnavailable } from './errors.ts'
-import type { LanePriority } from './lane-priority.ts'
+import { runInLane, type LanePriority } from './lane-priority.ts'
 import { publishEvent, type OutgoingEvent } from './publish.ts'
 import { startPullLoop } from './pull-loop.ts'
 import { SCHEDULE_HEADERS } from './schedule.ts'
@@ -366,7 +366,9 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     // decided; every message is kept alive (heartbeat) until then.
     const expressDone = lane.priority === 'express' ? lanes?.expressStarted() : undefined
     handling.set(msg, performance.now())
-    const task = handle(msg, lane)
+    const task = (
+      lanes === undefined ? handle(msg, lane) : runInLane(lanes, lane.priority, () => handle(msg, lane))
+    )
       .catch((error: unknown) => {
         // handle() decides every fate itself; reaching here is a bug. The
         // message stays unacked and is redelivered after the ack wait.

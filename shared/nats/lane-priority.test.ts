@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createLanePriority } from './lane-priority.ts'
+import { createLanePriority, runInLane } from './lane-priority.ts'
+import { laneYield } from './lane-yield.ts'
 
 const settled = async (promise: Promise<void> | undefined) => {
   let done = false
@@ -45,5 +46,45 @@ describe('lane priority', () => {
     const lanes = createLanePriority({ maxHoldMs: 0 })
     lanes.expressStarted()
     expect(lanes.yieldToExpress()).toBeUndefined()
+  })
+
+  it('holds the requests of standard work already under way, and never those of express work', async () => {
+    const lanes = createLanePriority({ maxHoldMs: 10_000 })
+    const order: string[] = []
+    // A store's request: waits where laneYield() says, then counts as sent.
+    const request = async (name: string) => {
+      const held = laneYield()
+      if (held !== undefined) await held
+      order.push(name)
+    }
+    // The standard message is inside its handler when the express one arrives.
+    let standardMayGoOn: () => void = () => undefined
+    const standard = runInLane(lanes, 'standard', async () => {
+      await request('standard 1')
+      await new Promise<void>((resolve) => (standardMayGoOn = resolve))
+      await request('standard 2')
+    })
+    await settled(undefined)
+    const expressDone = lanes.expressStarted()
+    const express = runInLane(lanes, 'express', async () => {
+      await request('express 1')
+      await new Promise((r) => setTimeout(r, 20))
+      await request('express 2')
+    })
+    standardMayGoOn()
+    await express
+    expect(await settled(standard)).toBe(false) // held at its second request
+    expressDone()
+    await standard
+    expect(order).toStrictEqual(['standard 1', 'express 1', 'express 2', 'standard 2'])
+  })
+
+  it('holds nothing outside a message (the intake, a test) or with maxHoldMs 0', () => {
+    const lanes = createLanePriority({ maxHoldMs: 0 })
+    const done = createLanePriority({ maxHoldMs: 1_000 }).expressStarted()
+    expect(laneYield()).toBeUndefined()
+    lanes.expressStarted()
+    expect(runInLane(lanes, 'standard', () => laneYield())).toBeUndefined()
+    done()
   })
 })

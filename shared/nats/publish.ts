@@ -12,6 +12,7 @@ import type { EventOf } from '../../schemas/events.ts'
 import { writeTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
 import { sendAtEndOfTurn } from './end-of-turn.ts'
+import { laneYield } from './lane-yield.ts'
 
 /** An event a handler wants published; the runner adds the correlation id. */
 export interface OutgoingEvent<S extends Subject = Subject> {
@@ -95,6 +96,8 @@ export async function publishEvent(
   event: OutgoingEvent,
   { correlationId, timeoutMs, source, priority = 'standard', trace }: PublishOptions,
 ): Promise<PubAck> {
+  const held = laneYield()
+  if (held !== undefined) await held
   const h = toEventHeaders(event, { correlationId, trace, ...(source === undefined ? {} : { source }) })
   const data = encoder.encode(JSON.stringify(event.payload))
   const options = {

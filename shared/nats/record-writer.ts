@@ -15,6 +15,7 @@
 import type { KV } from '@nats-io/kv'
 import type * as v from 'valibot'
 import { sendAtEndOfTurn } from './end-of-turn.ts'
+import { laneYield } from './lane-yield.ts'
 import { isRevisionConflict, KvConflictError, readJson, type Versioned } from './kv-json.ts'
 
 type Change<T, R> = (current: T | null) => { value: T; result: R } | { value?: undefined; result: R }
@@ -139,25 +140,33 @@ export function createRecordWriter<T>(
     for (const p of group) p.reject(error)
   }
 
+  const enqueue = <R>(key: string, change: Change<T, R>, assumeAbsent: boolean, maxAttempts: number) =>
+    new Promise<R>((resolve, reject) => {
+      const pending: Pending<T> = {
+        change,
+        assumeAbsent,
+        maxAttempts,
+        resolve: resolve as (result: unknown) => void,
+        reject,
+      }
+      const group = waiting.get(key)
+      if (group !== undefined) group.push(pending)
+      else waiting.set(key, [pending])
+      // Updates made in the same tick join this group.
+      if (!busy.has(key) && group === undefined) queueMicrotask(() => void drain(key))
+    })
+
   return {
     update: <R>(
       key: string,
       change: Change<T, R>,
       { assumeAbsent = false, maxAttempts = DEFAULT_MAX_ATTEMPTS }: UpdateOptions = {},
-    ) =>
-      new Promise<R>((resolve, reject) => {
-        const pending: Pending<T> = {
-          change,
-          assumeAbsent,
-          maxAttempts,
-          resolve: resolve as (result: unknown) => void,
-          reject,
-        }
-        const group = waiting.get(key)
-        if (group !== undefined) group.push(pending)
-        else waiting.set(key, [pending])
-        // Updates made in the same tick join this group.
-        if (!busy.has(key) && group === undefined) queueMicrotask(() => void drain(key))
-      }),
+    ): Promise<R> => {
+      // Standard work waits here, before it joins a group (never inside one:
+      // a group may carry an express update too).
+      const wait = laneYield()
+      if (wait === undefined) return enqueue(key, change, assumeAbsent, maxAttempts)
+      return wait.then(() => enqueue(key, change, assumeAbsent, maxAttempts))
+    },
   }
 }

@@ -17,6 +17,7 @@ import { headers as createHeaders } from '@nats-io/nats-core'
 import { HEADERS, splitLane } from '../../schemas/subjects.ts'
 import { writeTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
+import { laneYield } from './lane-yield.ts'
 
 export const SCHEDULE_HEADERS = {
   schedule: 'Nats-Schedule',
@@ -52,6 +53,8 @@ export interface ScheduledMessage {
 
 /** Publishes (or replaces) a schedule and waits for the stream's ack. */
 export async function publishSchedule(js: JetStreamClient, message: ScheduledMessage, timeoutMs: number) {
+  const held = laneYield()
+  if (held !== undefined) await held
   const h = createHeaders()
   h.set(SCHEDULE_HEADERS.schedule, atSchedule(message.at))
   h.set(SCHEDULE_HEADERS.target, message.target)

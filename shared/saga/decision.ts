@@ -18,6 +18,7 @@ import { CancellationReasonSchema } from '../../schemas/events.ts'
 import { CentsSchema, CurrencySchema, OrderIdSchema, TimestampSchema } from '../../schemas/primitives.ts'
 import { isRevisionConflict, KvConflictError, KvRecordError } from '../nats/kv-json.ts'
 import { sendAtEndOfTurn } from '../nats/end-of-turn.ts'
+import { laneYield } from '../nats/lane-yield.ts'
 
 /** The payment worker's side of a `paying` order. */
 export const PaymentStateSchema = v.picklist([
@@ -129,6 +130,8 @@ export function kvDecisionStore(kv: KV, { cacheSize = 10_000 }: { cacheSize?: nu
   }
 
   async function update<R>(orderId: string, change: Change<R>, options: UpdateOptions = {}): Promise<R> {
+    const held = laneYield()
+    if (held !== undefined) await held
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const guess =
         attempt === 1
@@ -156,7 +159,14 @@ export function kvDecisionStore(kv: KV, { cacheSize = 10_000 }: { cacheSize?: nu
     throw new KvConflictError(`${orderId}: gave up after ${MAX_ATTEMPTS} conflicting updates`)
   }
 
-  return { read: async (orderId) => (await load(orderId)).value, update }
+  return {
+    read: async (orderId) => {
+      const held = laneYield()
+      if (held !== undefined) await held
+      return (await load(orderId)).value
+    },
+    update,
+  }
 }
 
 export function memoryDecisionStore(): DecisionStore & { records: Map<string, OrderDecision> } {
