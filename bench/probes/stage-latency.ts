@@ -12,28 +12,19 @@
  * slower than 15 ms is a stall of that process's event loop (or of its CPU), printed with its time
  * so it can be set beside the slow orders.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connect } from '@nats-io/transport-node'
 import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
-import {
-  BUN,
-  bundleForNode,
-  compileProjectWorkers,
-  WORKER_ENTRY,
-  WORKERS,
-  type WorkerName,
-} from '../lib/builds.ts'
-import { settingsFor } from '../lib/context.ts'
-import { runGenerator } from '../lib/generator-client.ts'
-import { startBenchNats, waitConsumersIdle } from '../lib/nats.ts'
-import { stopAllProcesses } from '../lib/processes.ts'
-import { parseWorkerEnv, seedStock, SPREAD_SKUS, STACK_CONSUMERS, startSaga } from '../lib/saga.ts'
-import { createBenchSecurity } from '../lib/security.ts'
-import { percentile } from '../lib/stats.ts'
+import { compileProjectWorkers, WORKERS } from '../lib/builds.ts'
 import { threadCpuMs } from '../lib/cpu-samples.ts'
+import { runGenerator } from '../lib/generator-client.ts'
+import { waitConsumersIdle } from '../lib/nats.ts'
+import { runProbe, sourceWorkers } from '../lib/probe-stack.ts'
+import { parseWorkerEnv, seedStock, SPREAD_SKUS, STACK_CONSUMERS } from '../lib/saga.ts'
+import { percentile } from '../lib/stats.ts'
 
 const { values } = parseArgs({
   options: {
@@ -60,33 +51,17 @@ const lane = values.express ? '.express' : ''
 type Stage = (typeof STAGES)[number]
 
 const tmp = mkdtempSync(join(tmpdir(), 'stage-latency-'))
-mkdirSync(join(tmp, 'logs'))
-let paths = {} as Record<WorkerName, string>
-if (values.compiled) paths = compileProjectWorkers(join(tmp, 'bin')).paths
-else {
-  mkdirSync(join(tmp, 'bin'))
-  for (const w of WORKERS) {
-    paths[w] = join(tmp, 'bin', w)
-    // PROBE_WRAPPER_ENV='NAME=value ...': set as written (runtime options such as BUN_JSC_logGC=1).
-    const env = process.env['PROBE_WRAPPER_ENV'] ?? ''
-    writeFileSync(paths[w], `#!/bin/sh\nexec env ${env} ${BUN} ${WORKER_ENTRY[w]}\n`)
-    chmodSync(paths[w], 0o755)
-  }
-}
-const security = await createBenchSecurity()
-const nats = await startBenchNats(tmp, security)
-let failed = false
-try {
-  await security.provision(nats.url)
-  const generator = bundleForNode('bench/load/generator.ts', join(tmp, 'generator.mjs'))
-  const saga = await startSaga(
-    {
-      ...{ settings: settingsFor(true), nats, security, tmp, logDir: join(tmp, 'logs'), log, generator },
-      ...{ expressPeer: '', workers: { how: values.compiled ? 'compiled' : 'bun from source', paths } },
-    },
-    parseWorkerEnv('PROBE_WORKER_ENV'),
-  )
-  try {
+// PROBE_WRAPPER_ENV='NAME=value ...': set as written for workers from source (runtime options such as BUN_JSC_logGC=1).
+const workers = values.compiled
+  ? { how: 'compiled', paths: compileProjectWorkers(join(tmp, 'bin')).paths }
+  : {
+      how: 'bun from source',
+      paths: sourceWorkers(join(tmp, 'bin'), { env: process.env['PROBE_WRAPPER_ENV'] ?? '' }),
+    }
+const workerEnv = parseWorkerEnv('PROBE_WORKER_ENV')
+await runProbe(
+  { tmp, workers, workerEnv, keep: values.keep, log },
+  async ({ nats, security, saga, generator }) => {
     await seedStock(saga.services.inventory.url, security.bearer('admin'), SPREAD_SKUS, 1_000_000_000)
     const drive = async (ms: number) => {
       const r = await runGenerator(generator, {
@@ -240,17 +215,6 @@ try {
     out.push(`health answers over 15 ms (${stalls.length}):`)
     for (const s of stalls.sort((a, b) => a.at - b.at))
       out.push(`  ${s.at.toFixed(0).padStart(6)} ${s.worker} ${s.ms.toFixed(1)} ms`)
-    process.stdout.write(`${out.join('\n')}\n`)
-  } finally {
-    await saga.stop()
-  }
-} catch (error) {
-  failed = true
-  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
-} finally {
-  await stopAllProcesses()
-  await nats.stop()
-  if (values.keep || failed) log(`kept ${tmp}`)
-  else rmSync(tmp, { recursive: true, force: true })
-}
-process.exit(failed ? 1 : 0)
+    return out
+  },
+)

@@ -12,20 +12,19 @@
  * samples. Last, NATS messages per order by worker and kind from a `>` subscription during a
  * separate short run (outside the CPU window: it doubles the server's fan-out).
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { GRANTS, inboxPrefixOf } from '../../shared/security/access.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
-import { BUN, bundleForNode, ROOT, WORKER_ENTRY, WORKERS, type WorkerName } from '../lib/builds.ts'
-import { settingsFor } from '../lib/context.ts'
+import { ROOT, WORKER_ENTRY, WORKERS } from '../lib/builds.ts'
 import { countSamples, threadCpuMs } from '../lib/cpu-samples.ts'
 import { runGenerator } from '../lib/generator-client.ts'
-import { connectionCounters, startBenchNats, subjectCounts, waitConsumersIdle } from '../lib/nats.ts'
-import { stopAllProcesses } from '../lib/processes.ts'
-import { seedStock, SPREAD_SKUS, STACK_CONSUMERS, startSaga } from '../lib/saga.ts'
-import { createBenchSecurity } from '../lib/security.ts'
+import { connectionCounters, subjectCounts, waitConsumersIdle, type BenchNats } from '../lib/nats.ts'
+import { runProbe, sourceWorkers } from '../lib/probe-stack.ts'
+import { seedStock, SPREAD_SKUS, STACK_CONSUMERS } from '../lib/saga.ts'
+import type { BenchSecurity } from '../lib/security.ts'
 
 const { values } = parseArgs({
   options: {
@@ -85,25 +84,12 @@ function report(file: string, fromUs: number, toUs: number): string[] {
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'worker-profiles-'))
-const paths = {} as Record<WorkerName, string>
-for (const dir of ['logs', 'bin', ...WORKERS.map((w) => `prof/${w}`)])
-  mkdirSync(join(tmp, dir), { recursive: true })
-for (const w of WORKERS) {
-  paths[w] = join(tmp, 'bin', w)
-  const flags = `--cpu-prof --cpu-prof-md --cpu-prof-dir=${join(tmp, 'prof', w)}`
-  writeFileSync(paths[w], `#!/bin/sh\nexec ${BUN} ${flags} ${WORKER_ENTRY[w]}\n`)
-  chmodSync(paths[w], 0o755)
-}
-const security = await createBenchSecurity()
-const nats = await startBenchNats(tmp, security)
-let failed = false
-try {
-  await security.provision(nats.url)
-  const generator = bundleForNode('bench/load/generator.ts', join(tmp, 'generator.mjs'))
-  const saga = await startSaga({
-    ...{ settings: settingsFor(true), nats, security, tmp, logDir: join(tmp, 'logs'), log, generator },
-    ...{ expressPeer: '', workers: { how: '`bun --cpu-prof` from source', paths } },
-  })
+for (const w of WORKERS) mkdirSync(join(tmp, 'prof', w), { recursive: true })
+const paths = sourceWorkers(join(tmp, 'bin'), {
+  flags: (w) => `--cpu-prof --cpu-prof-md --cpu-prof-dir=${join(tmp, 'prof', w)}`,
+})
+const workers = { how: '`bun --cpu-prof` from source', paths }
+await runProbe({ tmp, workers, keep: values.keep, log }, async ({ nats, security, saga, generator }) => {
   const pids: Record<string, number> = { 'nats-server': nats.pid }
   for (const w of WORKERS) pids[w] = saga.services[w].proc.pid
   const drive = async (ms: number): Promise<void> => {
@@ -126,57 +112,46 @@ try {
     conns: await connectionCounters(nats.monitorUrl),
   })
   const out: string[] = []
-  try {
-    await seedStock(saga.services.inventory.url, security.bearer('admin'), SPREAD_SKUS, 1_000_000_000)
-    log(`warm-up 4 s at ${rate}/s; load ${load()}`)
-    await drive(4_000)
-    const a = await snap()
-    log(`measured run ${seconds} s at ${rate}/s; load ${load()}`)
-    await drive(seconds * 1000)
-    const b = await snap()
-    const orders = b.confirmed - a.confirmed
-    const per = (x: number): string => (x / orders).toFixed(2)
-    out.push(`${orders} confirmed orders in ${seconds} s; load at end ${load()}; CPU ms per confirmed order:`)
-    for (const k of Object.keys(pids)) {
-      const d = Object.entries(b.cpu[k] ?? {}).map(([t, ms]): [string, number] => [
-        t,
-        ms - (a.cpu[k]?.[t] ?? 0),
-      ])
-      const threads = d.filter(([, ms]) => ms > 0).sort(([, x], [, y]) => y - x)
-      const [sent, got] = [b.conns[k], a.conns[k]].map((c) => c ?? { inMsgs: 0, outMsgs: 0 })
-      const msgs = `NATS msgs sent ${per(sent!.inMsgs - got!.inMsgs)}, received ${per(sent!.outMsgs - got!.outMsgs)}`
-      out.push(
-        `  ${k.padEnd(13)} ${per(d.reduce((s, [, ms]) => s + ms, 0)).padStart(5)}  ${k === 'nats-server' ? '' : msgs}`,
-      )
-      const top = threads.slice(0, 6).map(([t, ms]) => `${t} ${per(ms)}`)
-      out.push(`    threads: ${top.join(', ')}`)
-    }
-    out.push(...(await census(drive, confirmed)))
-    await Promise.all(WORKERS.map((w) => saga.services[w].proc.stop(20_000)))
-    for (const w of WORKERS) {
-      const dir = join(tmp, 'prof', w)
-      const file = await waitFor(() => readdirSync(dir).find((f) => f.endsWith('.cpuprofile')), {
-        ...{ timeoutMs: 10_000, message: `${w}'s profile` },
-      })
-      out.push(`== ${w} (${WORKER_ENTRY[w]})`, ...report(join(dir, file), a.at, b.at))
-    }
-  } finally {
-    await saga.stop()
+  await seedStock(saga.services.inventory.url, security.bearer('admin'), SPREAD_SKUS, 1_000_000_000)
+  log(`warm-up 4 s at ${rate}/s; load ${load()}`)
+  await drive(4_000)
+  const a = await snap()
+  log(`measured run ${seconds} s at ${rate}/s; load ${load()}`)
+  await drive(seconds * 1000)
+  const b = await snap()
+  const orders = b.confirmed - a.confirmed
+  const per = (x: number): string => (x / orders).toFixed(2)
+  out.push(`${orders} confirmed orders in ${seconds} s; load at end ${load()}; CPU ms per confirmed order:`)
+  for (const k of Object.keys(pids)) {
+    const d = Object.entries(b.cpu[k] ?? {}).map(([t, ms]): [string, number] => [
+      t,
+      ms - (a.cpu[k]?.[t] ?? 0),
+    ])
+    const threads = d.filter(([, ms]) => ms > 0).sort(([, x], [, y]) => y - x)
+    const [sent, got] = [b.conns[k], a.conns[k]].map((c) => c ?? { inMsgs: 0, outMsgs: 0 })
+    const msgs = `NATS msgs sent ${per(sent!.inMsgs - got!.inMsgs)}, received ${per(sent!.outMsgs - got!.outMsgs)}`
+    out.push(
+      `  ${k.padEnd(13)} ${per(d.reduce((s, [, ms]) => s + ms, 0)).padStart(5)}  ${k === 'nats-server' ? '' : msgs}`,
+    )
+    const top = threads.slice(0, 6).map(([t, ms]) => `${t} ${per(ms)}`)
+    out.push(`    threads: ${top.join(', ')}`)
   }
-  process.stdout.write(`${out.join('\n')}\n`)
-} catch (error) {
-  failed = true
-  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
-} finally {
-  await stopAllProcesses()
-  await nats.stop()
-  if (values.keep || failed) log(`kept ${tmp}`)
-  else rmSync(tmp, { recursive: true, force: true })
-}
-process.exit(failed ? 1 : 0)
+  out.push(...(await census(nats, security, drive, confirmed)))
+  await Promise.all(WORKERS.map((w) => saga.services[w].proc.stop(20_000)))
+  for (const w of WORKERS) {
+    const dir = join(tmp, 'prof', w)
+    const file = await waitFor(() => readdirSync(dir).find((f) => f.endsWith('.cpuprofile')), {
+      ...{ timeoutMs: 10_000, message: `${w}'s profile` },
+    })
+    out.push(`== ${w} (${WORKER_ENTRY[w]})`, ...report(join(dir, file), a.at, b.at))
+  }
+  return out
+})
 
 /** NATS messages per confirmed order by worker and kind: who sent it from its reply inbox or ack subject. */
 async function census(
+  nats: BenchNats,
+  security: BenchSecurity,
   drive: (ms: number) => Promise<void>,
   confirmed: () => Promise<number>,
 ): Promise<string[]> {
