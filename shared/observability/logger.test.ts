@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../config/load-config.ts'
-import { logFormatFromEnv } from './logger.ts'
+import { logFormatFromEnv, turnBatchedStdout } from './logger.ts'
 
 describe('logFormatFromEnv', () => {
   it.each([
@@ -17,5 +19,59 @@ describe('logFormatFromEnv', () => {
     expect(() => logFormatFromEnv({ LOG_FORMAT: 'Pretty' })).toThrow(
       'LOG_FORMAT: must be json or pretty, got "Pretty"',
     )
+  })
+})
+
+describe('turnBatchedStdout', () => {
+  const recorder = () => {
+    const writes: string[] = []
+    return { writes, out: { write: (chunk: string) => void writes.push(chunk) } }
+  }
+  const endOfTurn = () => new Promise((resolve) => setImmediate(resolve))
+
+  it('writes the lines of one turn together at its end, in order', async () => {
+    const { writes, out } = recorder()
+    const stdout = turnBatchedStdout(out)
+    stdout.write('a\n')
+    stdout.write('b\n')
+    stdout.write('c\n')
+    expect(writes).toStrictEqual([])
+    await endOfTurn()
+    expect(writes).toStrictEqual(['a\nb\nc\n'])
+    stdout.write('d\n')
+    await endOfTurn()
+    expect(writes).toStrictEqual(['a\nb\nc\n', 'd\n'])
+  })
+
+  it('writes what is waiting at once when flushed', () => {
+    const { writes, out } = recorder()
+    const stdout = turnBatchedStdout(out)
+    stdout.write('last words\n')
+    stdout.flushSync()
+    expect(writes).toStrictEqual(['last words\n'])
+    stdout.flushSync()
+    expect(writes).toHaveLength(1)
+  })
+
+  it('loses no line when the process exits in the turn that logged it', () => {
+    const script = [
+      `import { createLogger } from ${JSON.stringify(join(import.meta.dirname, 'logger.ts'))}`,
+      `const log = createLogger({ service: 'exit-test', level: 'info', format: 'json' })`,
+      `for (let i = 0; i < 3; i++) log.info({ i }, 'before exit')`,
+      `process.exit(3)`,
+    ].join('\n')
+    // Under Bun, the services' runtime.
+    const bun = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'bun')
+    const result = spawnSync(bun, ['-e', script], { encoding: 'utf8', timeout: 20_000 })
+    expect(result.status).toBe(3)
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { i: number; msg: string })
+    expect(lines.map((l) => [l.i, l.msg])).toStrictEqual([
+      [0, 'before exit'],
+      [1, 'before exit'],
+      [2, 'before exit'],
+    ])
   })
 })

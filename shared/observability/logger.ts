@@ -47,8 +47,38 @@ export function createLogger({
     redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
   }
   if (destination) return pino(options, destination)
-  // Synchronous stdout writes: a line logged just before a crash is not lost.
-  return format === 'pretty' ? pino(options, prettyStdout()) : pino(options)
+  return format === 'pretty' ? pino(options, prettyStdout()) : pino(options, turnBatchedStdout())
+}
+
+/**
+ * Stdout, the lines logged in one turn of the event loop written together at
+ * its end (`setImmediate`) in one synchronous write, as NATS sends are
+ * (shared/nats/end-of-turn.ts): under load the requests handled in one turn
+ * cost one write instead of one per line. Nothing waits longer than the rest
+ * of the turn, and every line still waiting is written before the process
+ * exits (an `exit` handler, also after an uncaught error); a `kill -9` loses at
+ * most the lines of the turn it interrupts. A runtime without `setImmediate`
+ * writes each line at once.
+ */
+export function turnBatchedStdout(
+  out: { write(chunk: string): unknown } = pino.destination({ dest: 1, sync: true }),
+): { write(line: string): void; flushSync(): void } {
+  if (typeof setImmediate !== 'function') return { write: (line) => void out.write(line), flushSync() {} }
+  let lines: string[] = []
+  const flushSync = (): void => {
+    if (lines.length === 0) return
+    const chunk = lines.length === 1 ? (lines[0] ?? '') : lines.join('')
+    lines = []
+    out.write(chunk)
+  }
+  process.once('exit', flushSync)
+  return {
+    write(line) {
+      if (lines.length === 0) setImmediate(flushSync)
+      lines.push(line)
+    },
+    flushSync,
+  }
 }
 
 /**
