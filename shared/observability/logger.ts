@@ -50,6 +50,16 @@ export function createLogger({
   return format === 'pretty' ? pino(options, prettyStdout()) : pino(options, turnBatchedStdout())
 }
 
+const flushedOnExit = new Set<() => void>()
+/** One `exit` listener for every batched stdout of the process (not one each). */
+function flushOnExit(flush: () => void): void {
+  if (flushedOnExit.size === 0)
+    process.once('exit', () => {
+      for (const f of flushedOnExit) f()
+    })
+  flushedOnExit.add(flush)
+}
+
 /**
  * Stdout, the lines logged in one turn of the event loop written together at
  * its end (`setImmediate`) in one synchronous write, as NATS sends are
@@ -71,7 +81,7 @@ export function turnBatchedStdout(
     lines = []
     out.write(chunk)
   }
-  process.once('exit', flushSync)
+  flushOnExit(flushSync)
   return {
     write(line) {
       if (lines.length === 0) setImmediate(flushSync)
