@@ -233,8 +233,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     for (let attempt = 1; ; attempt++) {
       try {
         const produced = await handler(event as EventOf<Subject>, ctx)
-        // The events go out after the express work in flight here (bounded wait).
-        if (ctx.priority === 'standard' && produced.length > 0) await lanes?.yieldToExpress()
+        // A standard message's events wait for the express work in flight
+        // here inside publishEvent (laneYield), like its handler's requests.
         for (const outgoing of produced) {
           await publishEvent(js, outgoing, {
             correlationId: ctx.correlationId,
