@@ -72,7 +72,8 @@ export const natsSettings = {
   /** How long a message is held and retried while NATS is unavailable (election, disconnect) before it counts as a failed delivery. */
   CONSUMER_UNAVAILABLE_RETRY_MS: intFromEnv(60_000, 0, 3_600_000),
   /**
-   * How long a standard message waits, at each of its two yield points, while
+   * How long standard work waits, at each of its yield points (before its
+   * handler, before each request through the stores and publishers), while
    * express messages are in flight in the same process (0: never waits).
    */
   LANE_YIELD_MAX_MS: intFromEnv(100, 0, 10_000),
