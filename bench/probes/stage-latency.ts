@@ -111,19 +111,14 @@ await runProbe(
 
     const stalls: { at: number; worker: string; ms: number }[] = []
     let pinging = true
-    const cpuOf = () =>
-      Object.fromEntries(
-        [
-          ['nats-server', nats.pid] as const,
-          ...WORKERS.map((w) => [w, saga.services[w].proc.pid] as const),
-        ].map(([name, pid]) => [name, threadCpuMs(pid)]),
-      )
+    const processes = [
+      ['nats-server', nats.pid] as const,
+      ...WORKERS.map((w) => [w, saga.services[w].proc.pid] as const),
+    ]
+    const cpuOf = () => Object.fromEntries(processes.map(([name, pid]) => [name, threadCpuMs(pid)]))
     const ioOf = () =>
       Object.fromEntries(
-        [
-          ['nats-server', nats.pid] as const,
-          ...WORKERS.map((w) => [w, saga.services[w].proc.pid] as const),
-        ].map(([name, pid]) => {
+        processes.map(([name, pid]) => {
           const io = readFileSync(`/proc/${pid}/io`, 'utf8')
           const get = (k: string) => Number(new RegExp(`${k}: (\\d+)`).exec(io)?.[1] ?? 0)
           return [name, { syscw: get('syscw'), syscr: get('syscr') }]
