@@ -77,7 +77,7 @@ export function turnBatchedStdout(
   let lines: string[] = []
   const flushSync = (): void => {
     if (lines.length === 0) return
-    const chunk = lines.length === 1 ? (lines[0] ?? '') : lines.join('')
+    const chunk = lines.join('')
     lines = []
     out.write(chunk)
   }
