@@ -41,9 +41,6 @@ export const BINARIES = {
 
 export type BinaryName = keyof typeof BINARIES
 
-/** The binaries that serve `/docs`: Swagger UI's files embedded gzipped (shared/http/swagger-ui-assets.ts). */
-const DOCS_BINARIES: ReadonlySet<BinaryName> = new Set(['order', 'inventory', 'gateway', 'order-saga'])
-
 /** Loaded by `shared/runtime/server.ts` on Node only. */
 const NODE_ONLY_PACKAGE = '@hono/node-server'
 
@@ -147,9 +144,12 @@ export function resolutionArgs(): string[] {
   ]
 }
 
-/** Whether a binary serves `/docs` and so carries Swagger UI's files. */
+/**
+ * Whether a binary serves `/docs` and so carries Swagger UI's files
+ * (shared/http/swagger-ui-assets.ts): every service but the console.
+ */
 export function servesDocs(name: BinaryName): boolean {
-  return DOCS_BINARIES.has(name)
+  return name !== 'console'
 }
 
 /** The define that leaves Swagger UI's text out of a binary that embeds its files gzipped. */

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApiDocsRoutes } from '../shared/http/api-docs.ts'
 import { createTestVerifier } from '../shared/http/api-keys-fixture.ts'
 import type { OpenApiDocument } from '../shared/http/openapi.ts'
+import { createObservabilityApp } from '../shared/http/observability-routes.ts'
 import { createRateLimiter } from '../shared/http/rate-limit.ts'
 import { swaggerUiAssets } from '../shared/http/swagger-ui-assets.ts'
 import { createLogger } from '../shared/observability/logger.ts'
@@ -57,7 +58,13 @@ async function inProcessServices(): Promise<Record<string, string>> {
     metrics: createMetrics('inventory'),
     store: { getStock: () => Promise.resolve(null), setStock: () => Promise.reject(new Error('not here')) },
   })
-  return { order: await serveInProcess(order), inventory: await serveInProcess(inventory) }
+  // payment and order-status: the shared routes only (createObservabilityApp).
+  const payment = createObservabilityApp({ ...common, service: 'payment', metrics: createMetrics('payment') })
+  return {
+    order: await serveInProcess(order),
+    inventory: await serveInProcess(inventory),
+    payment: await serveInProcess(payment),
+  }
 }
 
 beforeAll(async () => {
@@ -112,7 +119,7 @@ async function shownOperations(base: string, expected: number) {
 }
 
 describe('the docs page in Chromium', () => {
-  it.each(['gateway', 'order', 'inventory'])(
+  it.each(['gateway', 'order', 'inventory', 'payment'])(
     'lists every route of the %s document, loading nothing from elsewhere',
     async (name) => {
       const base = bases[name] ?? ''

@@ -57,15 +57,23 @@ describe('compiled binaries: command line', () => {
   it('order-saga names its services, takes one from ORDER_SAGA_SERVICE, and rejects an unknown one', async () => {
     const help = await exec(bin('order-saga'), ['--help'])
     expect(help.code).toBe(0)
-    expect(help.out).toContain('services: order, order-status, inventory, payment, gateway, analytics')
+    expect(help.out).toContain(
+      'services: order, order-status, inventory, payment, gateway (or sandbox), analytics',
+    )
     expect(await exec(bin('order-saga'), ['--help'], { ORDER_SAGA_SERVICE: 'payment' })).toMatchObject({
       code: 0,
       out: expect.stringContaining('PAYMENT_GATEWAY_URL'),
     })
-    expect(await exec(bin('order-saga'), ['shipping'])).toStrictEqual({
-      code: 1,
-      out: 'order-saga: unknown command shipping (try --help)\n',
+    expect(await exec(bin('order-saga'), ['sandbox', '--help'])).toMatchObject({
+      code: 0,
+      out: expect.stringContaining('GATEWAY_SLOW_MS'),
     })
+    for (const args of [['shipping'], ['shipping', '--version'], ['shipping', '--help']]) {
+      expect(await exec(bin('order-saga'), args)).toStrictEqual({
+        code: 1,
+        out: 'order-saga: unknown command shipping (try --help)\n',
+      })
+    }
   })
 
   it('healthcheck exits 1 when nothing answers on PORT', async () => {
@@ -271,6 +279,25 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
       const { cmd, args } = command(name)
       const result = await exec(cmd, [...args, 'healthcheck'], { PORT: new URL(proc?.url ?? '').port })
       expect(result, name).toMatchObject({ code: 0 })
+    }
+  })
+
+  it('serves the docs page and its embedded files on every service', async () => {
+    for (const [name, proc] of [
+      ['order', stack.order],
+      ['inventory', stack.inventories[0]],
+      ['payment', stack.payment],
+      ['gateway', stack.gateway],
+      ['analytics', stack.analytics],
+    ] as const) {
+      const page = await fetch(`${proc?.url ?? ''}/docs`)
+      expect([name, page.status, page.headers.get('content-type')]).toStrictEqual([
+        name,
+        200,
+        'text/html; charset=UTF-8',
+      ])
+      const style = await fetch(`${proc?.url ?? ''}/docs/swagger-ui.css`)
+      expect([name, style.status, (await style.text()).length > 100_000]).toStrictEqual([name, 200, true])
     }
   })
 

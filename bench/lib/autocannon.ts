@@ -25,6 +25,8 @@ export interface ClosedLoad {
   idempotencyKeys?: boolean
   /** `Authorization` header of every request (the client API key). */
   authorization: string
+  /** Requests per second over all connections (autocannon's `overallRate`); none: as fast as answered. */
+  rate?: number
 }
 
 interface AutocannonJson {
@@ -43,6 +45,7 @@ export function runAutocannon({
   durationS,
   idempotencyKeys = false,
   authorization,
+  rate,
 }: ClosedLoad): Promise<ClosedRun> {
   const options = {
     url,
@@ -55,6 +58,7 @@ export function runAutocannon({
     },
     body: ORDER_BODY,
     idReplacement: idempotencyKeys,
+    ...(rate === undefined ? {} : { overallRate: rate }),
   }
   const args = [join(ROOT, 'bench', 'load', 'autocannon-run.mjs'), JSON.stringify(options)]
   return new Promise((resolve, reject) => {

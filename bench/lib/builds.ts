@@ -98,13 +98,12 @@ export function sizeOf(file: string): SizedFile {
  */
 export function workerBundle(worker: WorkerName, outDir: string): SizedFile {
   const outFile = join(outDir, `${worker}.js`)
-  const docs = servesDocs(worker) ? [DOCS_DEFINE] : []
   bun([
     'build',
     '--minify',
     '--target=bun',
     ...resolutionArgs(),
-    ...docs,
+    ...(servesDocs(worker) ? [DOCS_DEFINE] : []),
     WORKER_ENTRY[worker],
     '--outfile',
     outFile,

@@ -2,7 +2,7 @@
 // on `bun run workers/order/main.ts` (the same code as the binary) while
 // autocannon drives POST /orders; self time grouped by package, and the
 // inclusive share of the frames that matter.
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BUN, ROOT } from '../lib/builds.ts'
 import type { BenchContext } from '../lib/context.ts'
@@ -92,6 +92,9 @@ export async function profileOrderIntake(ctx: BenchContext): Promise<CpuProfileR
     message: 'the CPU profile',
   })
   const md = readFileSync(join(dir, file), 'utf8')
+  // The whole profile, for reading beyond the summary below.
+  const keep = process.env.BENCH_PROFILE_OUT
+  if (keep !== undefined && keep !== '') writeFileSync(keep, md)
   const head = /\| ([\d.]+)s \| (\d+) \|/.exec(md)
   const hot = parseTable(md, '## Hot Functions (Self Time)', true)
   const tree = parseTable(md, '## Call Tree (Total Time)', false)

@@ -30,12 +30,17 @@ describe('the HTTP surface of payment and order-status against its OpenAPI docum
   const contract = createContract(document)
   const send = (path: string, init?: RequestInit, on = app) => contract.request(on, path, init)
 
-  it('serves a valid OpenAPI 3.1 document at /openapi.json, with no docs page', async () => {
+  it('serves a valid OpenAPI 3.1 document at /openapi.json and the docs page over it', async () => {
     const served = (await (await send('/openapi.json')).json()) as OpenApiDocument
     expect(served).toStrictEqual(JSON.parse(JSON.stringify(document)))
     expect(await openApiProblems(served)).toStrictEqual([])
     expect(servedRoutes(app)).toStrictEqual(documentedRoutes(document))
-    expect((await app.request('/docs')).status).toBe(404)
+    const page = await send('/docs')
+    expect([page.status, page.headers.get('Content-Type')]).toStrictEqual([200, 'text/html; charset=UTF-8'])
+    expect(await page.text()).toContain('/openapi.json')
+    const style = await send('/docs/swagger-ui.css')
+    expect([style.status, style.headers.get('Content-Type')]).toStrictEqual([200, 'text/css; charset=utf-8'])
+    expect((await send('/docs/secrets.txt')).status).toBe(404)
   })
 
   it('documents /health 503 only where a liveness check can fail', async () => {

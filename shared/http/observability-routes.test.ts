@@ -21,7 +21,15 @@ describe('the HTTP surface of payment and order-status', () => {
       {
         service,
         version: expect.stringMatching(/^\d+\.\d+\.\d+/),
-        routes: ['GET /', 'GET /health', 'GET /ready', 'GET /metrics', 'GET /openapi.json'],
+        routes: [
+          'GET /',
+          'GET /health',
+          'GET /ready',
+          'GET /metrics',
+          'GET /openapi.json',
+          'GET /docs',
+          'GET /docs/:asset',
+        ],
       },
     ])
   })

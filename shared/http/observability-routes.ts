@@ -6,6 +6,7 @@ import { createApiDocsRoutes } from './api-docs.ts'
 import { limitBody } from './body-limit.ts'
 import { createErrorHandler, notFound } from './errors.ts'
 import { observabilityOpenApi } from './openapi-routes.ts'
+import { swaggerUiAssets } from './swagger-ui-assets.ts'
 import { serviceIndex } from './service-index.ts'
 
 export interface Readiness {
@@ -88,7 +89,10 @@ export function createObservabilityApp({
   const liveness = deps.isAlive !== undefined
   app.route(
     '/',
-    createApiDocsRoutes({ document: () => observabilityOpenApi({ service, maxBodyBytes, liveness }) }),
+    createApiDocsRoutes({
+      document: () => observabilityOpenApi({ service, maxBodyBytes, liveness }),
+      assets: swaggerUiAssets,
+    }),
   )
   app.notFound(notFound)
   app.onError(createErrorHandler({ logger }))

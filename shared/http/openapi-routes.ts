@@ -36,8 +36,6 @@ const DocumentSchema = v.looseObject({
 export const DOCS_ASSETS = Object.keys(SWAGGER_UI_FILES) as [SwaggerUiFile, ...SwaggerUiFile[]]
 
 export interface SharedRoutesOptions {
-  /** Whether `/docs` is served (default true). */
-  docsPage?: boolean
   /** Whether `/health` can answer 503 (an `isAlive` check was given). */
   liveness?: boolean
   /** `/ready` never answers 503 (the gateway, which has no dependency). */
@@ -48,7 +46,6 @@ export interface SharedRoutesOptions {
 
 /** The shared routes' entries, without the answers every route of a service gives (413, ...). */
 export function sharedOperations({
-  docsPage = true,
   liveness = false,
   alwaysReady = false,
   tag = 'service',
@@ -117,7 +114,6 @@ export function sharedOperations({
       responses: { 200: { description: 'The OpenAPI document.', body: { schema: DocumentSchema } } },
     },
   ]
-  if (!docsPage) return ops
   return [
     ...ops,
     {
@@ -165,7 +161,7 @@ const observabilityDocuments = new Map<string, OpenApiDocument>()
 
 /**
  * The document of a worker that serves only the shared routes
- * (`createObservabilityApp`: payment, order-status): no `/docs` page.
+ * (`createObservabilityApp`: payment, order-status), its docs page included.
  */
 export function observabilityOpenApi({
   service,
@@ -183,7 +179,7 @@ export function observabilityOpenApi({
     title: `${service} (operations)`,
     version: VERSION,
     description: `The ${service} worker's HTTP surface: its index, health, readiness, metrics and this document; no key. Errors are JSON \`{error, message?}\`.`,
-    operations: onEveryRoute(sharedOperations({ docsPage: false, liveness }), {
+    operations: onEveryRoute(sharedOperations({ liveness }), {
       413: payloadTooLarge(`${maxBodyBytes} bytes`),
     }),
   })

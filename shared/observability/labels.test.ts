@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SUBJECTS } from '../../schemas/subjects.ts'
+import { LANE_SUBJECTS, SUBJECTS } from '../../schemas/subjects.ts'
 import { ADVISORY_PREFIXES } from '../nats/dead-letter-advisory.ts'
 import { ADVISORY_LABEL_PREFIXES, boundLabels, subjectLabel } from './labels.ts'
 import { createLightMetrics } from './light-metrics.ts'
@@ -58,7 +58,15 @@ describe('bounded metric labels', () => {
       ADVISORY_PREFIXES.maxDeliveries,
     )
     expect(subjectLabel('dlq.orders.invented')).toBe('other')
+    expect(subjectLabel('orders.created.priority')).toBe('other')
     expect(subjectLabel('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES')).toBe('other')
+  })
+
+  it("keeps the express lane's subjects apart from the standard ones", () => {
+    for (const subject of LANE_SUBJECTS) {
+      expect(subjectLabel(`${subject}.express`)).toBe(`${subject}.express`)
+      expect(subjectLabel(`dlq.${subject}.express`)).toBe(`dlq.${subject}.express`)
+    }
   })
 
   it('names the same advisories the dead-letter capture reads', () => {

@@ -4,7 +4,7 @@
  * a metric, so nobody can add series by sending invented subjects, methods or
  * paths: anything unknown becomes `other`.
  */
-import { SUBJECTS, toDeadLetterSubject } from '../../schemas/subjects.ts'
+import { LANE_SUBJECTS, laneSubject, SUBJECTS, toDeadLetterSubject } from '../../schemas/subjects.ts'
 import type { LabelValues } from './metrics-port.ts'
 
 export const OTHER = 'other'
@@ -19,10 +19,14 @@ export const ADVISORY_LABEL_PREFIXES = [
   '$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED',
 ] as const
 
-const EVENT_SUBJECTS: readonly string[] = Object.values(SUBJECTS)
+/** Every event subject, and its express lane's (`orders.created.express`, docs/priority.md). */
+const EVENT_SUBJECTS: readonly string[] = [
+  ...Object.values(SUBJECTS),
+  ...LANE_SUBJECTS.map((subject) => laneSubject(subject, 'express')),
+]
 const KNOWN_SUBJECTS = new Set<string>([...EVENT_SUBJECTS, ...EVENT_SUBJECTS.map(toDeadLetterSubject)])
 
-/** The saga's subjects and their dead-letter subjects as they are; an advisory by its kind; else `other`. */
+/** The saga's subjects (both lanes) and their dead-letter subjects as they are; an advisory by its kind; else `other`. */
 export function subjectLabel(subject: string): string {
   if (KNOWN_SUBJECTS.has(subject)) return subject
   const advisory = ADVISORY_LABEL_PREFIXES.find((prefix) => subject.startsWith(`${prefix}.`))

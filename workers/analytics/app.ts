@@ -10,6 +10,7 @@ import * as v from 'valibot'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
+import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import {
@@ -88,7 +89,7 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   app.use(limitBody(SMALL_BODY_BYTES, { hold: hasApiKey }))
   app.get('/', serviceIndex('analytics', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady: deps.checkReady }))
-  app.route('/', createApiDocsRoutes({ document: analyticsOpenApi }))
+  app.route('/', createApiDocsRoutes({ document: analyticsOpenApi, assets: swaggerUiAssets }))
 
   app.get('/analytics/summary', async (c) => {
     const parsed = v.safeParse(SummaryQuerySchema, c.req.query())

@@ -151,7 +151,7 @@ export function analyticsOpenApi(): OpenApiDocument {
     ],
     securitySchemes: API_KEY_SCHEME,
     headers: RESPONSE_HEADERS,
-    operations: onEveryRoute([...analyticsOperations, ...sharedOperations({ docsPage: false })], {
+    operations: onEveryRoute([...analyticsOperations, ...sharedOperations()], {
       413: payloadTooLarge(`${SMALL_BODY_BYTES} bytes`),
     }),
   })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { waitFor } from '../../test/harness/wait-for.ts'
 import { abortableSleep } from './abortable-sleep.ts'
-import { chargeBody, chargeView, createGate, createTestApp } from './app-fixture.ts'
+import { authorized, chargeBody, chargeView, createGate, createTestApp } from './app-fixture.ts'
 
 const charge1 = chargeView()
 
@@ -133,6 +133,39 @@ describe('POST /charges', () => {
       { orderId: 'order-1', outcome: 'succeeded' },
       { orderId: 'order-1', outcome: 'declined' },
     ])
+  })
+
+  it("logs the caller's correlation id with the order id on charge and refund lines, a new one when none is usable", async () => {
+    const { app, logs } = createTestApp()
+    const post = (path: string, key: string, body: unknown, correlationId?: string) =>
+      app.request(path, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          ...authorized,
+          'Idempotency-Key': key,
+          ...(correlationId === undefined ? {} : { 'X-Correlation-ID': correlationId }),
+        },
+        body: JSON.stringify(body),
+      })
+    expect((await post('/charges', 'key-1', chargeBody(), 'corr-7')).status).toBe(201)
+    expect((await post('/refunds', 'refund-1', { chargeId: 'ch_1' }, 'corr-7')).status).toBe(201)
+    expect((await post('/charges', 'key-2', chargeBody({ orderId: 'order-2' }), 'has space')).status).toBe(
+      201,
+    )
+
+    const [charged, refunded, minted] = logs()
+    expect(charged).toMatchObject({ msg: 'charge attempt', orderId: 'order-1', correlationId: 'corr-7' })
+    expect(refunded).toMatchObject({
+      msg: 'refund',
+      orderId: 'order-1',
+      correlationId: 'corr-7',
+      chargeId: 'ch_1',
+    })
+    expect(minted).toMatchObject({
+      orderId: 'order-2',
+      correlationId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    })
   })
 })
 

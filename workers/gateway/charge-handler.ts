@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import { correlationIdOf } from '../../shared/http/correlation.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { AttemptEnd } from './charge-attempts.ts'
 import type { ChargeRequest, ChargeResult } from './domain.ts'
@@ -26,14 +27,17 @@ export interface ChargeHandlerDeps {
 /**
  * One validated `POST /charges`: latency, random outage, idempotency, then
  * the attempt, which goes on without the request once claimed. Logs every
- * outcome with the order id, never the token.
+ * outcome with the order id and correlation id, never the token.
  */
 export function createChargeHandler(deps: ChargeHandlerDeps) {
   const { ledger, logger, counters, failureRate, latencyMs, roll, sleep, startAttempt, shutdownSignal } = deps
 
   return async function handleCharge(c: Context, key: string, request: ChargeRequest): Promise<Response> {
     const clientSignal = c.req.raw.signal
-    const log = logger.child({ orderId: request.orderId, idempotencyKey: key })
+    // The caller's correlation id (the payment worker sends the order's), so
+    // every line about the order can be found with the rest of its saga.
+    const correlationId = correlationIdOf(c.req.header('X-Correlation-ID'))
+    const log = logger.child({ orderId: request.orderId, correlationId, idempotencyKey: key })
 
     if (latencyMs > 0) {
       // Nothing is claimed yet: a client that leaves, or a shutdown, ends the request here.

@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import { correlationIdOf } from '../../shared/http/correlation.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { RefundRequest } from './domain.ts'
 import type { GatewayCounters } from './gateway-metrics.ts'
@@ -28,7 +29,12 @@ export function createRefundHandler(deps: RefundHandlerDeps) {
   const { ledger, journal, logger, counters, failureRate, roll, now, newRefundId } = deps
 
   return async function handleRefund(c: Context, key: string, request: RefundRequest): Promise<Response> {
-    const log = logger.child({ chargeId: request.chargeId, idempotencyKey: key })
+    const log = logger.child({
+      chargeId: request.chargeId,
+      orderId: ledger.charge(request.chargeId)?.orderId,
+      correlationId: correlationIdOf(c.req.header('X-Correlation-ID')),
+      idempotencyKey: key,
+    })
     if (roll(failureRate)) {
       log.info({ outcome: 'unavailable', reason: 'failure_rate' }, 'refund')
       counters.refund('unavailable')

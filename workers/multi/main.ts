@@ -1,5 +1,5 @@
 /**
- * The multi-call binary: `order-saga order|order-status|inventory|payment|gateway|analytics|console|nats-metrics [args]`.
+ * The multi-call binary: `order-saga order|order-status|inventory|payment|gateway|sandbox|analytics|console|nats-metrics [args]`.
  * One compiled Bun runtime behind every image, so it is stored and pulled once.
  * The only file that imports several workers; each still has its own entry.
  * The service comes from the first argument, else from $ORDER_SAGA_SERVICE
@@ -31,9 +31,9 @@ const commands = {
   analytics: (argv, env) => runAnalytics(argv, env),
   console: (argv) => runEntry(consoleEntry, argv),
   'nats-metrics': (argv) => runEntry(natsMetricsEntry, argv),
-  gateway: (argv, env) => {
-    gatewayMain(argv, env).catch((error: unknown) => exitWith(`gateway failed to start: ${describe(error)}`))
-  },
+  gateway: (argv, env) => runGateway(argv, env),
+  /** The payment sandbox by the name the build and compose give it elsewhere: the same as `gateway`. */
+  sandbox: (argv, env) => runGateway(argv, env),
   provision: (_argv, env) => {
     void runProvision(env).then((code) => process.exit(code))
   },
@@ -44,6 +44,10 @@ const commands = {
 
 export type CommandName = keyof typeof commands
 
+function runGateway(argv: readonly string[], env: Env): void {
+  gatewayMain(argv, env).catch((error: unknown) => exitWith(`gateway failed to start: ${describe(error)}`))
+}
+
 export function helpText(): string {
   return [
     `order-saga ${pkg.version}: every service of the order saga in one binary`,
@@ -53,7 +57,7 @@ export function helpText(): string {
     '       order-saga probe <url>   exit 0 when GET <url> answers 2xx within 2 s (prints the body)',
     '       order-saga analytics --from <ISO time>   rebuild the analytics windows from that minute, then run',
     '',
-    'services: order, order-status, inventory, payment, gateway, analytics, console, nats-metrics',
+    'services: order, order-status, inventory, payment, gateway (or sandbox), analytics, console, nats-metrics',
     `${SERVICE_ENV}=<service> picks the service when the first argument names none.`,
     '',
   ].join('\n')
@@ -65,6 +69,8 @@ export function main(argv: readonly string[], env: Env): void {
   const fromEnv = env[SERVICE_ENV] ?? ''
   if (isCommand(fromEnv)) return commands[fromEnv](argv, env)
   if (fromEnv !== '') exitWith(`order-saga: ${SERVICE_ENV}=${fromEnv} is not a service (try --help)`)
+  // A name that is no command is an error, whatever flags follow it (`order-saga nope --version`).
+  if (first !== '' && !first.startsWith('-')) exitWith(`order-saga: unknown command ${first} (try --help)`)
   if (argv.includes('--version')) return void process.stdout.write(`${pkg.version}\n`)
   if (argv.includes('--help') || argv.includes('-h')) return void process.stdout.write(helpText())
   exitWith(first === '' ? helpText() : `order-saga: unknown command ${first} (try --help)`)

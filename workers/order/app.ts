@@ -12,6 +12,7 @@ import {
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
+import { correlationIdOf, VISIBLE_ASCII } from '../../shared/http/correlation.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import {
   createObservabilityRoutes,
@@ -67,9 +68,6 @@ export interface AppDeps {
 
 type Env = { Variables: AuthEnv['Variables'] & TraceEnv['Variables'] & { correlationId: string } }
 
-/** Visible ASCII, no spaces: safe to log and to put in a NATS header. */
-const VISIBLE_ASCII = /^[\x21-\x7E]{1,128}$/
-
 export function createApp({
   store,
   logger,
@@ -89,9 +87,7 @@ export function createApp({
   app.use(httpMetrics(metrics))
   app.use(traceRequests(tracer))
   app.use(async (c, next) => {
-    const given = c.req.header('X-Correlation-ID')
-    const correlationId = given !== undefined && VISIBLE_ASCII.test(given) ? given : crypto.randomUUID()
-    c.set('correlationId', correlationId)
+    c.set('correlationId', correlationIdOf(c.req.header('X-Correlation-ID')))
     await next()
     c.header('X-Correlation-ID', c.get('correlationId'))
   })

@@ -17,6 +17,7 @@ async function gateway(replies: Reply[]): Promise<{ url: string; calls: Call[] }
   server = createServer((req, res) => {
     calls.push({ key: req.headers['idempotency-key'] as string | undefined })
     authorizations.push(req.headers.authorization)
+    correlations.push(req.headers['x-correlation-id'] as string | undefined)
     const reply = replies[Math.min(calls.length - 1, replies.length - 1)] ?? { status: 500 }
     setTimeout(() => {
       res.writeHead(reply.status, { 'Content-Type': 'application/json' })
@@ -36,8 +37,10 @@ afterEach(async () => {
 })
 
 let authorizations: (string | undefined)[] = []
+let correlations: (string | undefined)[] = []
 afterEach(() => {
   authorizations = []
+  correlations = []
 })
 
 const request = { orderId: 'order-1', amountCents: 100, currency: 'USD', token: 'tok_ok' }
@@ -74,6 +77,21 @@ describe('gateway client', () => {
     const client = createGatewayClient({ baseUrl: gw.url, ...options })
     await client.charge(request)
     expect(authorizations).toStrictEqual(['Bearer gw_sk_test', 'Bearer gw_sk_test'])
+  })
+
+  it("sends the order's correlation id on charges, look-ups and refunds, and none when not given", async () => {
+    const { url } = await gateway([
+      { status: 201, body: { id: 'ch_1' } },
+      { status: 200, body: { status: 'succeeded', charge: { id: 'ch_1' } } },
+      { status: 201, body: { id: 're_1', amountCents: 100 } },
+      { status: 201, body: { id: 'ch_2' } },
+    ])
+    const client = createGatewayClient({ baseUrl: url, ...options })
+    await client.charge(request, undefined, 'corr-9')
+    await client.lookup('order-1', undefined, 'corr-9')
+    await client.refund({ chargeId: 'ch_1', key: 'refund:order-1', correlationId: 'corr-9' })
+    await client.charge({ ...request, orderId: 'order-2' })
+    expect(correlations).toStrictEqual(['corr-9', 'corr-9', 'corr-9', undefined])
   })
 
   it('does not retry a refused secret key and names the setting', async () => {

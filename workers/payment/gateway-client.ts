@@ -1,3 +1,4 @@
+import { HEADERS } from '../../schemas/subjects.ts'
 import { writeTraceHeaders, type TraceContext } from '../../shared/observability/trace-context.ts'
 import {
   BrokenCircuitError,
@@ -114,12 +115,20 @@ export function createGatewayClient({
 
   async function call(
     path: string,
-    init: { method: string; key?: string; body?: unknown; trace?: TraceContext | undefined },
+    init: {
+      method: string
+      key?: string
+      body?: unknown
+      trace?: TraceContext | undefined
+      /** The order's correlation id: the processor's log lines about the call carry it. */
+      correlationId?: string | undefined
+    },
     signal: AbortSignal,
   ): Promise<Answer> {
     const headers: Record<string, string> = {
       ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }),
       ...(init.key === undefined ? {} : { 'Idempotency-Key': init.key }),
+      ...(init.correlationId === undefined ? {} : { [HEADERS.correlationId]: init.correlationId }),
       Authorization: `Bearer ${secretKey}`,
     }
     // The processor's spans are children of the caller's (W3C traceparent).
@@ -159,10 +168,11 @@ export function createGatewayClient({
     request: ChargeRequest,
     signal: AbortSignal,
     trace: TraceContext | undefined,
+    correlationId: string | undefined,
   ): Promise<Exclude<ChargeOutcome, { kind: 'unresolved' }> | { kind: 'processing' }> {
     const answer = await call(
       '/charges',
-      { method: 'POST', key: request.orderId, body: request, trace },
+      { method: 'POST', key: request.orderId, body: request, trace, correlationId },
       signal,
     )
     const { status, body } = answer
@@ -186,12 +196,16 @@ export function createGatewayClient({
      * while the breaker is open, {@link GatewayProtocolError} on a fault
      * retrying cannot fix.
      */
-    async charge(request: ChargeRequest, trace?: TraceContext): Promise<ChargeOutcome> {
+    async charge(
+      request: ChargeRequest,
+      trace?: TraceContext,
+      correlationId?: string,
+    ): Promise<ChargeOutcome> {
       const until = now() + settleBudgetMs
       let last = 'no attempt'
       for (;;) {
         try {
-          const outcome = await run((signal) => chargeOnce(request, signal, trace))
+          const outcome = await run((signal) => chargeOnce(request, signal, trace, correlationId))
           if (outcome.kind !== 'processing') return outcome
           last = 'the processor is still processing the charge'
         } catch (error) {
@@ -206,10 +220,10 @@ export function createGatewayClient({
     },
 
     /** What the processor knows about the attempt under `key`. */
-    async lookup(key: string, trace?: TraceContext): Promise<AttemptLookup> {
+    async lookup(key: string, trace?: TraceContext, correlationId?: string): Promise<AttemptLookup> {
       return run(async (signal) => {
         const path = `/charge-attempts/${encodeURIComponent(key)}`
-        const answer = await call(path, { method: 'GET', trace }, signal)
+        const answer = await call(path, { method: 'GET', trace, correlationId }, signal)
         const { status, body } = answer
         if (status === 404) return { kind: 'not_found' }
         if (status !== 200) throw protocolError('look-up', answer)
@@ -232,13 +246,19 @@ export function createGatewayClient({
       chargeId,
       key,
       trace,
+      correlationId,
     }: {
       chargeId: string
       key: string
       trace?: TraceContext | undefined
+      correlationId?: string | undefined
     }): Promise<Refund> {
       return run(async (signal) => {
-        const answer = await call('/refunds', { method: 'POST', key, body: { chargeId }, trace }, signal)
+        const answer = await call(
+          '/refunds',
+          { method: 'POST', key, body: { chargeId }, trace, correlationId },
+          signal,
+        )
         const { status, body } = answer
         if ((status === 200 || status === 201) && typeof body.id === 'string')
           return {

@@ -235,7 +235,7 @@ describe('payment cancellations and deadlines', () => {
     const events = await cancel(cancelRequest('customer_request'), ctx)
     expect(subjects(events)).toStrictEqual([SUBJECTS.paymentRefunded, SUBJECTS.orderCancelled])
     expect(events[1]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_ch_1' })
-    expect(refunds).toStrictEqual([{ chargeId: 'ch_1', key: `refund:${orderId}` }])
+    expect(refunds).toStrictEqual([{ chargeId: 'ch_1', key: `refund:${orderId}`, correlationId: 'c' }])
     expect(decisions.records.get(orderId)?.payment).toMatchObject({ state: 'refunded', refundId: 're_ch_1' })
     expect(subjects(await cancel(cancelRequest('customer_request'), ctx))).toStrictEqual([])
     expect(refunds).toHaveLength(1)
@@ -265,7 +265,7 @@ describe('payment cancellations and deadlines', () => {
     release()
     const events = await paying
     expect(subjects(events)).toStrictEqual([SUBJECTS.paymentRefunded, SUBJECTS.orderCancelled])
-    expect(refunds).toStrictEqual([{ chargeId: 'ch_race', key: `refund:${orderId}` }])
+    expect(refunds).toStrictEqual([{ chargeId: 'ch_race', key: `refund:${orderId}`, correlationId: 'c' }])
   })
 
   it('starts no charge for an order past its deadline', async () => {

@@ -159,6 +159,7 @@ export function createPaymentHandlers({
       const made = await gateway.refund({
         chargeId,
         key: refundKeyOf(orderId),
+        correlationId: ctx.correlationId,
         ...(ctx.trace === undefined ? {} : { trace: ctx.trace }),
       })
       await setPayment(orderId, (p) => ({ payment: { ...p, state: 'refunded', refundId: made.refundId } }))
@@ -297,6 +298,7 @@ export function createPaymentHandlers({
       const outcome = await gateway.charge(
         { orderId: event.orderId, amountCents: event.amountCents, currency: event.currency, token },
         ctx.trace,
+        ctx.correlationId,
       )
       pausedSince.delete(event.orderId)
       return outcome

@@ -96,7 +96,12 @@ export function createReconciler(deps: ReconcilerDeps) {
   const refundKey = (orderId: string) => `refund:${orderId}`
 
   async function refundCharge(entry: StoredEntry, chargeId: string, trace: TraceContext): Promise<void> {
-    const made = await gateway.refund({ chargeId, key: refundKey(entry.orderId), trace })
+    const made = await gateway.refund({
+      chargeId,
+      key: refundKey(entry.orderId),
+      trace,
+      correlationId: entry.correlationId,
+    })
     await decisions.update(entry.orderId, (current) => {
       if (current?.payment === undefined) return { result: undefined }
       return {
@@ -132,7 +137,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       await refundCharge(entry, entry.chargeId, trace)
       return 'refunded'
     }
-    const found = await gateway.lookup(entry.orderId, trace)
+    const found = await gateway.lookup(entry.orderId, trace, entry.correlationId)
     switch (found.kind) {
       case 'succeeded':
         await refundCharge(entry, found.chargeId, trace)

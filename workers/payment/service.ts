@@ -104,10 +104,10 @@ export async function startPaymentService(
       attributes: { 'payment.idempotency_key': key, 'payment.operation': name },
     }) as const
   const gateway = {
-    charge: (request: ChargeRequest, trace?: TraceContext) =>
+    charge: (request: ChargeRequest, trace?: TraceContext, correlationId?: string) =>
       inSpan(tracer, 'gateway charge', gatewaySpan('charge', request.orderId, trace), async (span) => {
         try {
-          const outcome = await client.charge(request, span.context)
+          const outcome = await client.charge(request, span.context, correlationId)
           gatewayCalls.inc({ outcome: outcome.kind })
           span.setAttributes({ 'payment.outcome': outcome.kind })
           return outcome
@@ -116,13 +116,18 @@ export async function startPaymentService(
           throw error
         }
       }),
-    refund: (input: { chargeId: string; key: string; trace?: TraceContext | undefined }) =>
+    refund: (input: {
+      chargeId: string
+      key: string
+      trace?: TraceContext | undefined
+      correlationId?: string | undefined
+    }) =>
       inSpan(tracer, 'gateway refund', gatewaySpan('refund', input.key, input.trace), (span) =>
         client.refund({ ...input, trace: span.context }),
       ),
-    lookup: (key: string, trace?: TraceContext) =>
+    lookup: (key: string, trace?: TraceContext, correlationId?: string) =>
       inSpan(tracer, 'gateway lookup', gatewaySpan('lookup', key, trace), (span) =>
-        client.lookup(key, span.context),
+        client.lookup(key, span.context, correlationId),
       ),
   }
 
