@@ -22,9 +22,16 @@ export function traceRequests(tracer: Tracer): MiddlewareHandler<TraceEnv> {
       return next()
     }
     const method = c.req.method
+    const parent = readTraceHeaders((name) => c.req.header(name))
+    if (!tracer.recording) {
+      // Nothing is recorded (no exporter): only the context goes on, to the
+      // events, outgoing calls and log lines; no span to name or end.
+      c.set('trace', tracer.startSpan(method, { kind: 'server', parent }).context)
+      return next()
+    }
     const span = tracer.startSpan(method, {
       kind: 'server',
-      parent: readTraceHeaders((name) => c.req.header(name)),
+      parent,
       attributes: { 'http.request.method': method, 'url.path': c.req.path },
     })
     c.set('trace', span.context)

@@ -7,6 +7,7 @@
  * CloudEvents reader can then take events off the ORDERS stream.
  */
 import type { MsgHdrs } from '@nats-io/nats-core'
+import { setHeader } from './set-header.ts'
 
 export const CLOUDEVENTS_SPEC_VERSION = '1.0'
 
@@ -99,14 +100,15 @@ export function toCloudEventAttributes({
 
 /** Sets the binary-mode headers of `attributes` on `h` (existing headers are kept). */
 export function setCloudEventHeaders(h: MsgHdrs, attributes: CloudEventAttributes): void {
-  h.set(CE_HEADERS.specversion, CLOUDEVENTS_SPEC_VERSION)
-  h.set(CE_HEADERS.id, encodeHeaderValue(attributes.id))
-  h.set(CE_HEADERS.source, encodeHeaderValue(attributes.source))
-  h.set(CE_HEADERS.type, encodeHeaderValue(attributes.type))
-  h.set(CE_HEADERS.time, attributes.time)
-  if (attributes.subject !== undefined) h.set(CE_HEADERS.subject, encodeHeaderValue(attributes.subject))
-  h.set(CE_HEADERS.datacontenttype, EVENT_CONTENT_TYPE)
-  h.set(CONTENT_TYPE_HEADER, EVENT_CONTENT_TYPE)
+  setHeader(h, CE_HEADERS.specversion, CLOUDEVENTS_SPEC_VERSION)
+  setHeader(h, CE_HEADERS.id, encodeHeaderValue(attributes.id))
+  setHeader(h, CE_HEADERS.source, encodeHeaderValue(attributes.source))
+  setHeader(h, CE_HEADERS.type, encodeHeaderValue(attributes.type))
+  setHeader(h, CE_HEADERS.time, attributes.time)
+  if (attributes.subject !== undefined)
+    setHeader(h, CE_HEADERS.subject, encodeHeaderValue(attributes.subject))
+  setHeader(h, CE_HEADERS.datacontenttype, EVENT_CONTENT_TYPE)
+  setHeader(h, CONTENT_TYPE_HEADER, EVENT_CONTENT_TYPE)
 }
 
 const encoder = new TextEncoder()

@@ -12,6 +12,7 @@ import type { EventOf } from '../../schemas/events.ts'
 import { writeTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
 import { sendAtEndOfTurn } from './end-of-turn.ts'
+import { setHeader } from './set-header.ts'
 import { laneYield } from './lane-yield.ts'
 
 /** An event a handler wants published; the runner adds the correlation id. */
@@ -66,11 +67,11 @@ export function toEventHeaders(
   }: Pick<PublishOptions, 'correlationId' | 'source' | 'trace'>,
 ): MsgHdrs {
   const h = createHeaders()
-  h.set(HEADERS.correlationId, correlationId)
-  h.set(HEADERS.eventVersion, String(event.payload.version))
+  setHeader(h, HEADERS.correlationId, correlationId)
+  setHeader(h, HEADERS.eventVersion, String(event.payload.version))
   const { subject: natsSubject, msgId, payload } = event
   setCloudEventHeaders(h, toCloudEventAttributes({ natsSubject, msgId, source, payload }))
-  if (trace !== undefined) writeTraceHeaders(trace, (name, value) => h.set(name, value))
+  if (trace !== undefined) writeTraceHeaders(trace, (name, value) => setHeader(h, name, value))
   return h
 }
 

@@ -18,6 +18,7 @@ import { HEADERS, splitLane } from '../../schemas/subjects.ts'
 import { writeTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
 import { laneYield } from './lane-yield.ts'
+import { setHeader } from './set-header.ts'
 
 export const SCHEDULE_HEADERS = {
   schedule: 'Nats-Schedule',
@@ -56,15 +57,16 @@ export async function publishSchedule(js: JetStreamClient, message: ScheduledMes
   const held = laneYield()
   if (held !== undefined) await held
   const h = createHeaders()
-  h.set(SCHEDULE_HEADERS.schedule, atSchedule(message.at))
-  h.set(SCHEDULE_HEADERS.target, message.target)
-  h.set(HEADERS.correlationId, message.correlationId)
-  h.set(HEADERS.eventVersion, String(message.version))
+  setHeader(h, SCHEDULE_HEADERS.schedule, atSchedule(message.at))
+  setHeader(h, SCHEDULE_HEADERS.target, message.target)
+  setHeader(h, HEADERS.correlationId, message.correlationId)
+  setHeader(h, HEADERS.eventVersion, String(message.version))
   const { target, msgId, version, payload, source = EVENT_SOURCE_ROOT } = message
   // The CloudEvents `type` names the event, whichever lane it travels in (as publishEvent does).
   const event = { natsSubject: splitLane(target).subject, msgId, source, payload: { ...payload, version } }
   setCloudEventHeaders(h, toCloudEventAttributes(event))
-  if (message.trace !== undefined) writeTraceHeaders(message.trace, (name, value) => h.set(name, value))
+  if (message.trace !== undefined)
+    writeTraceHeaders(message.trace, (name, value) => setHeader(h, name, value))
   return js.publish(message.scheduleSubject, new TextEncoder().encode(JSON.stringify(message.payload)), {
     msgID: message.msgId,
     headers: h,

@@ -64,6 +64,15 @@ describe('W3C trace context', () => {
     })
   })
 
+  it('mints distinct ids across many draws of random bytes', () => {
+    // 24 bytes a pair: 1,000 pairs draw the 4 KiB pool of random bytes ~6 times.
+    const ids = Array.from({ length: 1_000 }, () => [newTraceId(), newSpanId()]).flat()
+    expect(new Set(ids).size).toBe(ids.length)
+    for (const id of ids) expect(id).toMatch(/^(?:[0-9a-f]{16}){1,2}$/)
+    // Every hex digit turns up: the bytes are used, not a constant.
+    expect(new Set(ids.join('')).size).toBe(16)
+  })
+
   it('mints ids of the right shape and gives log lines trace_id and span_id', () => {
     expect(newTraceId()).toMatch(/^[0-9a-f]{32}$/)
     expect(newSpanId()).toMatch(/^[0-9a-f]{16}$/)

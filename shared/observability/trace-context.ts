@@ -67,10 +67,23 @@ export function writeTraceHeaders(context: TraceContext, set: (name: string, val
   if (context.traceState !== undefined) set(TRACE_HEADERS.state, context.traceState)
 }
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+/**
+ * Random bytes for ids, drawn from the system's generator 4 KiB at a time
+ * (one `getRandomValues` per 170 requests, not two per request); each byte
+ * is used once.
+ */
+const pool = new Uint8Array(4096)
+let drawn = pool.length
+
 function randomHex(bytes: number): string {
-  const buffer = crypto.getRandomValues(new Uint8Array(bytes))
+  if (drawn + bytes > pool.length) {
+    crypto.getRandomValues(pool)
+    drawn = 0
+  }
   let out = ''
-  for (const b of buffer) out += (b < 16 ? '0' : '') + b.toString(16)
+  for (let i = drawn; i < drawn + bytes; i++) out += HEX_BYTE[pool[i] ?? 0]
+  drawn += bytes
   return out
 }
 
