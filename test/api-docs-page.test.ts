@@ -59,7 +59,12 @@ async function inProcessServices(): Promise<Record<string, string>> {
     store: { getStock: () => Promise.resolve(null), setStock: () => Promise.reject(new Error('not here')) },
   })
   // payment and order-status: the shared routes only (createObservabilityApp).
-  const payment = createObservabilityApp({ ...common, service: 'payment', metrics: createMetrics('payment') })
+  const payment = createObservabilityApp({
+    ...common,
+    service: 'payment',
+    metrics: createMetrics('payment'),
+    docsAssets: swaggerUiAssets,
+  })
   return {
     order: await serveInProcess(order),
     inventory: await serveInProcess(inventory),

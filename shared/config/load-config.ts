@@ -103,3 +103,9 @@ export const natsUrlsFromEnv = v.optional(
 )
 
 export const bindHostFromEnv = v.optional(v.pipe(v.string(), v.minLength(1)), '127.0.0.1')
+
+/** An ISO 4217 currency code (three capital letters), `USD` when unset. */
+export const currencyFromEnv = v.optional(
+  v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')),
+  'USD',
+)

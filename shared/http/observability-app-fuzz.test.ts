@@ -3,12 +3,14 @@ import { describe, expect, it } from 'vitest'
 import { createLogger } from '../observability/logger.ts'
 import { createMetrics } from '../observability/metrics.ts'
 import { createLogCapture, fuzzApp } from './fuzz-fixture.ts'
+import { swaggerUiAssets } from './swagger-ui-assets.ts'
 import { createObservabilityApp } from './observability-routes.ts'
 
 describe('payment and order-status HTTP under generated requests', () => {
   it('never answers a 5xx nor logs an error for 10,000 requests', async () => {
     const logs = createLogCapture()
     const app = createObservabilityApp({
+      docsAssets: swaggerUiAssets,
       service: 'payment',
       metrics: createMetrics('payment'),
       logger: createLogger({ service: 'payment', level: 'debug', destination: logs.destination }),

@@ -9,12 +9,14 @@ import { createLogger } from '../observability/logger.ts'
 import { createMetrics } from '../observability/metrics.ts'
 import type { OpenApiDocument } from './openapi.ts'
 import { observabilityOpenApi } from './openapi-routes.ts'
+import { swaggerUiAssets } from './swagger-ui-assets.ts'
 import { createObservabilityApp, type ObservabilityAppDeps } from './observability-routes.ts'
 
 const MAX_BODY = 1024
 
 function appWith(overrides: Partial<ObservabilityAppDeps> = {}) {
   return createObservabilityApp({
+    docsAssets: swaggerUiAssets,
     service: 'payment',
     metrics: createMetrics('payment'),
     logger: createLogger({ service: 'payment', level: 'silent' }),

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../observability/logger.ts'
 import { createMetrics } from '../observability/metrics.ts'
+import { swaggerUiAssets } from './swagger-ui-assets.ts'
 import { createObservabilityApp } from './observability-routes.ts'
 
 function app(service: string) {
   return createObservabilityApp({
+    docsAssets: swaggerUiAssets,
     service,
     metrics: createMetrics(service),
     logger: createLogger({ service, level: 'silent' }),

@@ -2,11 +2,10 @@ import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import type { Logger } from '../observability/log.ts'
 import type { HttpMetrics } from '../observability/metrics-port.ts'
-import { createApiDocsRoutes } from './api-docs.ts'
+import { createApiDocsRoutes, type ApiDocsOptions } from './api-docs.ts'
 import { limitBody } from './body-limit.ts'
 import { createErrorHandler, notFound } from './errors.ts'
 import { observabilityOpenApi } from './openapi-routes.ts'
-import { swaggerUiAssets } from './swagger-ui-assets.ts'
 import { serviceIndex } from './service-index.ts'
 
 export interface Readiness {
@@ -68,6 +67,11 @@ export interface ObservabilityAppDeps extends ObservabilityDeps {
   service: string
   logger: Pick<Logger, 'error' | 'debug'>
   maxBodyBytes?: number
+  /**
+   * The docs page's files (`swaggerUiAssets`, given by the service: this
+   * module is also in the Worker's bundle, which has no room for them).
+   */
+  docsAssets: NonNullable<ApiDocsOptions['assets']>
 }
 
 /**
@@ -79,6 +83,7 @@ export function createObservabilityApp({
   service,
   logger,
   maxBodyBytes = SMALL_BODY_BYTES,
+  docsAssets,
   ...deps
 }: ObservabilityAppDeps): Hono {
   const app = new Hono()
@@ -91,7 +96,7 @@ export function createObservabilityApp({
     '/',
     createApiDocsRoutes({
       document: () => observabilityOpenApi({ service, maxBodyBytes, liveness }),
-      assets: swaggerUiAssets,
+      assets: docsAssets,
     }),
   )
   app.notFound(notFound)

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { waitFor } from '../../test/harness/wait-for.ts'
 import { createObservabilityApp } from '../http/observability-routes.ts'
+import { swaggerUiAssets } from '../http/swagger-ui-assets.ts'
 import { chunk, rawExchange, requestHead } from '../http/raw-http-fixture.ts'
 import { createLogger } from '../observability/logger.ts'
 import { createMetrics } from '../observability/metrics.ts'
@@ -16,6 +17,7 @@ const consoleError = vi.spyOn(console, 'error')
 
 beforeAll(async () => {
   const app = createObservabilityApp({
+    docsAssets: swaggerUiAssets,
     service: 'abort-test',
     metrics,
     logger: createLogger({

@@ -1,5 +1,11 @@
 import * as v from 'valibot'
-import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import {
+  bindHostFromEnv,
+  currencyFromEnv,
+  intFromEnv,
+  loadConfig,
+  logLevelFromEnv,
+} from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
@@ -10,10 +16,7 @@ export const InventoryConfigSchema = v.object({
   LOG_LEVEL: logLevelFromEnv,
   ...natsSettings,
   /** ISO 4217 code of the stock prices. */
-  INVENTORY_CURRENCY: v.optional(
-    v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')),
-    'USD',
-  ),
+  INVENTORY_CURRENCY: currencyFromEnv,
   /** `<id>:<role>:<sha256 hex>` entries, comma or newline separated; PUT /inventory/{sku} wants an admin key. Or API_KEYS_FILE. */
   API_KEYS: apiKeysFromEnv,
   /** Largest request body on any route. */

@@ -36,16 +36,19 @@ function fakeStore(overrides: Partial<OrderStore> = {}): OrderStore & { calls: u
   }
 }
 
-function appWith(store: OrderStore) {
-  const logger = createLogger({ service: 'order', level: 'silent' })
-  return createApp({
+function appDeps(store: OrderStore) {
+  return {
     store,
-    logger,
+    logger: createLogger({ service: 'order', level: 'silent' }),
     metrics: createMetrics('order'),
     checkReady: () => Promise.resolve({ ok: true }),
     verifier,
     limiter: limiter(),
-  })
+  }
+}
+
+function appWith(store: OrderStore) {
+  return createApp(appDeps(store))
 }
 
 function post(app: ReturnType<typeof appWith>, body: string, headers: Record<string, string> = {}) {
@@ -99,13 +102,32 @@ describe('POST /orders', () => {
     const store = fakeStore()
     const v2 = {
       customer: { id: 'c-2', email: 'ada@example.com' },
-      currency: 'EUR',
+      currency: 'USD',
       items: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 1250 }],
       paymentToken: 'tok_ok',
     }
     const res = await post(appWith(store), JSON.stringify(v2))
     expect(res.status).toBe(202)
     expect(store.calls).toMatchObject([{ request: v2, fingerprintOf: v2 }])
+  })
+
+  it("refuses a version 2 order in another currency than the shop's with 422, placing nothing", async () => {
+    const store = fakeStore()
+    const v2 = {
+      customer: { id: 'c-2', email: 'ada@example.com' },
+      currency: 'EUR',
+      items: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 1250 }],
+      paymentToken: 'tok_ok',
+    }
+    const res = await post(appWith(store), JSON.stringify(v2))
+    expect([res.status, await res.json()]).toStrictEqual([
+      422,
+      { error: 'unsupported_currency', message: 'orders are taken in USD, not EUR' },
+    ])
+    expect(store.calls).toStrictEqual([])
+    const eur = createApp({ ...appDeps(store), currency: 'EUR' })
+    expect((await post(eur, JSON.stringify(v2))).status).toBe(202)
+    expect((await post(eur, JSON.stringify({ ...v2, currency: 'USD' }))).status).toBe(422)
   })
 
   it.each([

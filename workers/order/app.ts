@@ -54,6 +54,8 @@ export interface AppDeps {
    * admin keys always may. Any other key asking for express gets standard.
    */
   expressKeys?: ReadonlySet<string>
+  /** The shop's currency (ORDER_CURRENCY): a version 2 order in another is refused. Default USD. */
+  currency?: string
   /**
    * `/openapi.json` and `/docs` (shared/http/api-docs.ts, workers/order/openapi.ts):
    * given on Bun, Node and Deno; not in the Worker, whose bundle has no room for them.
@@ -79,6 +81,7 @@ export function createApp({
   retryAfterSeconds = 1,
   service = 'order',
   expressKeys = new Set<string>(),
+  currency = 'USD',
   apiDocs,
   tracer = createPropagatingTracer(),
 }: AppDeps) {
@@ -134,6 +137,17 @@ export function createApp({
           issues,
         },
         400,
+      )
+    }
+    if ('currency' in parsed.output && parsed.output.currency !== currency) {
+      // The stock is priced and charged in the shop's currency: an order in
+      // another would be charged in one the customer did not choose.
+      return c.json(
+        {
+          error: 'unsupported_currency',
+          message: `orders are taken in ${currency}, not ${parsed.output.currency}`,
+        },
+        422,
       )
     }
     const apiKey = c.get('apiKey')

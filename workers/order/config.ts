@@ -1,6 +1,12 @@
 import * as v from 'valibot'
 import { keyIdSetFromEnv, orderCreatedVersionsFromEnv } from '../../shared/config/order-versions.ts'
-import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import {
+  bindHostFromEnv,
+  currencyFromEnv,
+  intFromEnv,
+  loadConfig,
+  logLevelFromEnv,
+} from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
@@ -21,6 +27,11 @@ export const OrderConfigSchema = v.object({
   ORDER_CREATED_VERSIONS: orderCreatedVersionsFromEnv,
   /** Ids of client API keys that may place `express` orders (comma separated); admin keys always may. */
   ORDER_EXPRESS_KEYS: keyIdSetFromEnv,
+  /**
+   * The shop's currency (ISO 4217), the stock prices' (INVENTORY_CURRENCY):
+   * a version 2 order in another currency is refused (422 unsupported_currency).
+   */
+  ORDER_CURRENCY: currencyFromEnv,
   /** The payment service's public key (a P-256 JWK): card tokens are sealed with it. Or PAYMENT_TOKEN_PUBLIC_KEY_FILE. */
   PAYMENT_TOKEN_PUBLIC_KEY: publicJwkFromEnv,
   /** Run the order-status projection consumer in this process. */

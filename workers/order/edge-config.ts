@@ -6,7 +6,13 @@ import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
 import { publicJwkFromEnv } from '../../shared/security/key-config.ts'
-import { intFromEnv, loadConfig, logLevelFromEnv, urlListFromEnv } from '../../shared/config/load-config.ts'
+import {
+  currencyFromEnv,
+  intFromEnv,
+  loadConfig,
+  logLevelFromEnv,
+  urlListFromEnv,
+} from '../../shared/config/load-config.ts'
 
 /** NATS over WebSocket only: the edge has no TCP client. */
 const wsUrls = urlListFromEnv(
@@ -38,6 +44,11 @@ export const EdgeOrderConfigSchema = v.object({
   ORDER_CREATED_VERSIONS: orderCreatedVersionsFromEnv,
   /** Ids of client API keys that may place `express` orders (comma separated); admin keys always may. */
   ORDER_EXPRESS_KEYS: keyIdSetFromEnv,
+  /**
+   * The shop's currency (ISO 4217), the stock prices' (INVENTORY_CURRENCY):
+   * a version 2 order in another currency is refused (422 unsupported_currency).
+   */
+  ORDER_CURRENCY: currencyFromEnv,
   /** `<id>:<role>:<sha256 hex>` entries (a Workers secret): both order routes want a key. */
   API_KEYS: apiKeysFromEnv,
   /** Per key id and per client address (failed attempts), in one isolate only. */

@@ -123,6 +123,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     service: 'order-edge',
     maxBodyBytes: config.ORDER_MAX_BODY_BYTES,
     expressKeys: config.ORDER_EXPRESS_KEYS,
+    currency: config.ORDER_CURRENCY,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
   })
   return app.fetch(request)

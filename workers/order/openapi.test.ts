@@ -108,11 +108,12 @@ describe('the order intake against its OpenAPI document', () => {
     expect((await send('/orders', json(validOrder))).status).toBe(202)
     const v2 = {
       customer: { id: 'c-2', email: 'ada@example.com' },
-      currency: 'EUR',
+      currency: 'USD',
       items: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 1250 }],
       paymentToken: 'tok_ok',
     }
     expect((await send('/orders', json(v2))).status).toBe(202)
+    expect((await send('/orders', json({ ...v2, currency: 'EUR' }))).status).toBe(422)
     expect((await send('/orders', json({ ...validOrder, items: [] }))).status).toBe(400)
     expect((await send('/orders', json('{'))).status).toBe(400)
     expect((await send('/orders', json(validOrder, { 'Idempotency-Key': 'a b' }))).status).toBe(400)

@@ -114,7 +114,10 @@ const orderOperations: OperationDoc[] = [
       ),
       401: answers.unauthorized,
       415: unsupportedMediaType(),
-      422: errorResponse('The Idempotency-Key was used with a different body.', ['idempotency_key_reused']),
+      422: errorResponse(
+        'The Idempotency-Key was used with a different body, or a version 2 order is in another currency than the shop (ORDER_CURRENCY).',
+        ['idempotency_key_reused', 'unsupported_currency'],
+      ),
       429: answers.rateLimited,
       500: internalError(),
       503: answers.unavailable,

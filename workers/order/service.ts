@@ -57,6 +57,7 @@ export async function startOrderService(
     limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     maxBodyBytes: config.ORDER_MAX_BODY_BYTES,
     expressKeys: config.ORDER_EXPRESS_KEYS,
+    currency: config.ORDER_CURRENCY,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
     apiDocs: createApiDocsRoutes({ document: orderOpenApi, assets: swaggerUiAssets }),
     tracer: rt.tracer,

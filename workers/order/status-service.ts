@@ -1,4 +1,5 @@
 import { BUCKETS } from '../../schemas/subjects.ts'
+import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
 import { createObservabilityApp } from '../../shared/http/observability-routes.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import { openBucket, startNatsRuntime, toStoppable, type Stoppable } from '../../shared/nats/runtime.ts'
@@ -21,6 +22,7 @@ export async function startOrderStatusService(
   const rt = await startNatsRuntime('order-status', config, deps)
   const projection = await startProjection(rt, await openBucket(rt, BUCKETS.orderStatus))
   const app = createObservabilityApp({
+    docsAssets: swaggerUiAssets,
     service: 'order-status',
     metrics: deps.metrics,
     logger: deps.logger,

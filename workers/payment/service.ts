@@ -1,4 +1,5 @@
 import { Counter, Gauge } from '../../shared/observability/prom.ts'
+import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
 import { createObservabilityApp } from '../../shared/http/observability-routes.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
@@ -182,6 +183,7 @@ export async function startPaymentService(
   reconciler.start()
 
   const app = createObservabilityApp({
+    docsAssets: swaggerUiAssets,
     service: 'payment',
     metrics,
     logger,
