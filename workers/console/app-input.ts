@@ -17,9 +17,20 @@ export interface SearchInput {
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string }
 
-/** `status`, `reason`, `customer`, `cursor` and `limit` (1-100, default 50); every problem at once. */
+const SEARCH_PARAMETERS: ReadonlySet<string> = new Set(['status', 'reason', 'customer', 'limit', 'cursor'])
+
+/**
+ * `status`, `reason`, `customer`, `cursor` and `limit` (1-100, default 50);
+ * every problem at once. Any other parameter is one: a misspelt filter must
+ * not quietly return every order.
+ */
 export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
   const problems: string[] = []
+  const unknown = [...new Set(params.keys())].filter((name) => !SEARCH_PARAMETERS.has(name))
+  if (unknown.length > 0)
+    problems.push(
+      `unknown parameter ${unknown.map((name) => JSON.stringify(name.slice(0, 40))).join(', ')} (known: ${[...SEARCH_PARAMETERS].join(', ')})`,
+    )
   const search: SearchFilter = {}
   const status = params.get('status') ?? ''
   if (status !== '') {

@@ -94,12 +94,32 @@ describe('console routes', () => {
     expect(((await bad.json()) as { message: string }).message).toBe(
       'status must be one of pending, reserved, confirmed, cancelled; limit must be an integer from 1 to 100; cursor must be the next value of a previous page',
     )
+    const misspelt = await app.request('/console/api/orders?q=alice&customer=bob&stauts=x&q=y', {
+      headers: bearer('ops'),
+    })
+    expect([misspelt.status, await misspelt.json()]).toStrictEqual([
+      400,
+      {
+        error: 'invalid_search',
+        message: 'unknown parameter "q", "stauts" (known: status, reason, customer, limit, cursor)',
+      },
+    ])
+    expect(searches).toHaveLength(1)
   })
 
   it('answers 400 for a malformed order id and 404 for an unknown order', async () => {
     const { app } = await appWith()
     expect((await app.request('/console/api/orders/nope', { headers: bearer('ops') })).status).toBe(400)
     expect((await app.request(`/console/api/orders/${ORDER}`, { headers: bearer('ops') })).status).toBe(404)
+  })
+
+  it('reads an order id in upper case as the same order', async () => {
+    const asked: string[] = []
+    const { app } = await appWith({
+      orderWithTimeline: (id: string) => (asked.push(id), Promise.resolve(null)),
+    })
+    await app.request(`/console/api/orders/${ORDER.toUpperCase()}`, { headers: bearer('ops') })
+    expect(asked).toStrictEqual([ORDER.toLowerCase()])
   })
 
   it("passes the operator's key to the cancellation API and its answer back", async () => {

@@ -72,7 +72,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
   })
 
   app.get('/console/api/orders/:orderId', async (c) => {
-    const orderId = c.req.param('orderId')
+    const orderId = c.req.param('orderId').toLowerCase()
     if (!ORDER_ID.test(orderId))
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     const view = await data.orderWithTimeline(orderId)
@@ -81,7 +81,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
 
   // The cancellation API of the order service, called with the operator's own key.
   app.post('/console/api/orders/:orderId/cancel', async (c) => {
-    const orderId = c.req.param('orderId')
+    const orderId = c.req.param('orderId').toLowerCase()
     if (!ORDER_ID.test(orderId))
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     const answer = await data.cancelOrder(orderId, c.req.header('Authorization') ?? '')

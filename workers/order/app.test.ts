@@ -333,6 +333,22 @@ describe('GET /orders/:orderId', () => {
     expect(await res.json()).toStrictEqual(record)
   })
 
+  it('reads an order id given in upper case as the same order, for GET and cancel', async () => {
+    const asked: string[] = []
+    const store = fakeStore({
+      getOrder: (id) => (asked.push(id), Promise.resolve(id === ORDER_ID ? record : null)),
+    })
+    const res = await get(appWith(store), `/orders/${ORDER_ID.toUpperCase()}`)
+    expect([res.status, await res.json()]).toStrictEqual([200, record])
+    const cancel = await appWith(store).request(`/orders/${ORDER_ID.toUpperCase()}/cancel`, {
+      method: 'POST',
+      headers: bearer('alice'),
+    })
+    expect(cancel.status).toBe(202)
+    expect(asked).toStrictEqual([ORDER_ID, ORDER_ID])
+    expect(store.calls).toMatchObject([{ orderId: ORDER_ID }])
+  })
+
   it('answers 404 not_found for an unknown order', async () => {
     const res = await get(appWith(fakeStore()), `/orders/${ORDER_ID}`)
     expect(res.status).toBe(404)

@@ -190,7 +190,8 @@ export function createApp({
   })
 
   app.get('/orders/:orderId', async (c) => {
-    const orderId = c.req.param('orderId')
+    // A UUID is the same in either case; ids are minted and stored in lower case.
+    const orderId = c.req.param('orderId').toLowerCase()
     if (!v.is(OrderIdSchema, orderId)) {
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     }
@@ -209,7 +210,7 @@ export function createApp({
    * by the workers (poll `GET /orders/{orderId}`).
    */
   app.post('/orders/:orderId/cancel', async (c) => {
-    const orderId = c.req.param('orderId')
+    const orderId = c.req.param('orderId').toLowerCase()
     if (!v.is(OrderIdSchema, orderId)) {
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     }
