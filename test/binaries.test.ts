@@ -268,14 +268,19 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
     }
   })
 
-  it('healthcheck exits 0 for every running service, given only PORT', async () => {
-    for (const [name, proc] of [
+  /** The running services that serve HTTP, by name. */
+  const httpServices = () =>
+    [
       ['order', stack.order],
       ['inventory', stack.inventories[0]],
       ['payment', stack.payment],
       ['gateway', stack.gateway],
       ['analytics', stack.analytics],
-    ] as const) {
+      ...(stack.orderStatus === undefined ? [] : [['order-status', stack.orderStatus] as const]),
+    ] as const
+
+  it('healthcheck exits 0 for every running service, given only PORT', async () => {
+    for (const [name, proc] of httpServices()) {
       const { cmd, args } = command(name)
       const result = await exec(cmd, [...args, 'healthcheck'], { PORT: new URL(proc?.url ?? '').port })
       expect(result, name).toMatchObject({ code: 0 })
@@ -283,13 +288,7 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
   })
 
   it('serves the docs page and its embedded files on every service', async () => {
-    for (const [name, proc] of [
-      ['order', stack.order],
-      ['inventory', stack.inventories[0]],
-      ['payment', stack.payment],
-      ['gateway', stack.gateway],
-      ['analytics', stack.analytics],
-    ] as const) {
+    for (const [name, proc] of httpServices()) {
       const page = await fetch(`${proc?.url ?? ''}/docs`)
       expect([name, page.status, page.headers.get('content-type')]).toStrictEqual([
         name,

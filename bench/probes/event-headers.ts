@@ -1,6 +1,6 @@
 /**
  * What building an event's headers costs: nats.js `h.set` for each header
- * against `setHeader` (shared/nats/set-header.ts), the same ten headers,
+ * against `setHeader` (shared/nats/set-header.ts), the same eleven headers,
  * encoded as they go on the wire, alternating round by round.
  *
  *   bun bench/probes/event-headers.ts [--ops 200000] [--rounds 5]

@@ -93,11 +93,22 @@ export function workerEnv(worker: WorkerName, ctx: StackContext): Record<string,
     ...(ctx.logFormat === undefined ? {} : { LOG_FORMAT: ctx.logFormat }),
     ...(worker === 'payment' ? { PAYMENT_GATEWAY_URL: ctx.paymentGatewayUrl } : {}),
     ...(worker === 'gateway' ? gatewayLedgerFile(ctx) : {}),
+    ...(worker === 'order' ? shopCurrency() : {}),
     // The console calls the intake's cancellation API and reads the payment breaker.
     ...(worker === 'console'
       ? { CONSOLE_ORDER_URL: ctx.urls.order, CONSOLE_PAYMENT_URL: ctx.urls.payment }
       : {}),
   }
+}
+
+/**
+ * The intake's currency follows the inventory's (INVENTORY_CURRENCY) unless
+ * ORDER_CURRENCY is set (then it is inherited): one shop, one currency.
+ */
+function shopCurrency(): Record<string, string> {
+  const [order, inventory] = [process.env['ORDER_CURRENCY'], process.env['INVENTORY_CURRENCY']]
+  if ((order !== undefined && order !== '') || inventory === undefined || inventory === '') return {}
+  return { ORDER_CURRENCY: inventory }
 }
 
 /**

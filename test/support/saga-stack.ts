@@ -95,7 +95,7 @@ async function startSagaServices(nats: NatsTarget, opts: SagaStackOptions) {
     const gateway = await start('gateway', { GATEWAY_SLOW_MS: '5000', ...gatewayEnv })
     const ownProjection = projection === 'own-service'
     const order = await start('order', ownProjection ? { ...natsEnv, ORDER_PROJECTION: 'off' } : natsEnv)
-    if (ownProjection) await start('order-status', natsEnv)
+    const orderStatus = ownProjection ? await start('order-status', natsEnv) : undefined
     const inventories: ServiceProcess[] = []
     for (let i = 0; i < inventoryProcesses; i++) inventories.push(await start('inventory', natsEnv))
     const payment = await start('payment', {
@@ -109,6 +109,8 @@ async function startSagaServices(nats: NatsTarget, opts: SagaStackOptions) {
     return {
       gateway,
       order,
+      /** The projection's own service, when it runs as one (`projection: 'own-service'`). */
+      orderStatus,
       inventories,
       payment,
       analytics,

@@ -77,6 +77,13 @@ const idempotencyKey: ParameterDoc = {
   description: '1-255 visible ASCII characters; the same key and body answer what the first request got.',
   schema: v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,255}$/)),
 }
+const correlationId: ParameterDoc = {
+  name: 'X-Correlation-ID',
+  in: 'header',
+  description:
+    "The caller's correlation id (the payment worker sends the order's), logged with the attempt; a new one when absent or not 1-128 visible ASCII characters.",
+  schema: v.string(),
+}
 const keyed = {
   401: unauthorized(),
   429: rateLimited(
@@ -104,7 +111,7 @@ const gatewayOperations: OperationDoc[] = [
       'Once past the random outage the attempt is decided and written whether or not the client stays. tok_drop: charged, then the connection is reset with no answer (a retry replays 201). A client that leaves gets nothing (logged as 499).',
     tags: ['charges'],
     security: secretKey,
-    parameters: [idempotencyKey],
+    parameters: [idempotencyKey, correlationId],
     requestBody: {
       description: 'At most GATEWAY_MAX_BODY_BYTES; no unknown fields.',
       body: { schema: { name: 'ChargeRequest', schema: chargeRequestSchema } },
@@ -180,7 +187,7 @@ const gatewayOperations: OperationDoc[] = [
       'Partial refunds add up. Written to the ledger file (GATEWAY_LEDGER_FILE) before it is answered.',
     tags: ['refunds'],
     security: secretKey,
-    parameters: [idempotencyKey],
+    parameters: [idempotencyKey, correlationId],
     requestBody: {
       description: 'At most GATEWAY_MAX_BODY_BYTES; amountCents omitted: all that remains.',
       body: { schema: { name: 'RefundRequest', schema: refundRequestSchema } },

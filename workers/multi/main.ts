@@ -32,7 +32,7 @@ const commands = {
   console: (argv) => runEntry(consoleEntry, argv),
   'nats-metrics': (argv) => runEntry(natsMetricsEntry, argv),
   gateway: (argv, env) => runGateway(argv, env),
-  /** The payment sandbox by the name the build and compose give it elsewhere: the same as `gateway`. */
+  /** The payment sandbox under its other name: the same as `gateway`. */
   sandbox: (argv, env) => runGateway(argv, env),
   provision: (_argv, env) => {
     void runProvision(env).then((code) => process.exit(code))

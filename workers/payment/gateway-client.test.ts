@@ -79,7 +79,7 @@ describe('gateway client', () => {
     expect(authorizations).toStrictEqual(['Bearer gw_sk_test', 'Bearer gw_sk_test'])
   })
 
-  it("sends the order's correlation id on charges, look-ups and refunds, and none when not given", async () => {
+  it("sends the order's correlation id on charges, look-ups and refunds, and none that is not header-safe", async () => {
     const { url } = await gateway([
       { status: 201, body: { id: 'ch_1' } },
       { status: 200, body: { status: 'succeeded', charge: { id: 'ch_1' } } },
@@ -90,7 +90,7 @@ describe('gateway client', () => {
     await client.charge(request, undefined, 'corr-9')
     await client.lookup('order-1', undefined, 'corr-9')
     await client.refund({ chargeId: 'ch_1', key: 'refund:order-1', correlationId: 'corr-9' })
-    await client.charge({ ...request, orderId: 'order-2' })
+    await client.charge({ ...request, orderId: 'order-2' }, undefined, 'corr\u2028é')
     expect(correlations).toStrictEqual(['corr-9', 'corr-9', 'corr-9', undefined])
   })
 

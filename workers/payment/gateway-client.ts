@@ -1,4 +1,5 @@
 import { HEADERS } from '../../schemas/subjects.ts'
+import { VISIBLE_ASCII } from '../../shared/http/correlation.ts'
 import { writeTraceHeaders, type TraceContext } from '../../shared/observability/trace-context.ts'
 import {
   BrokenCircuitError,
@@ -128,7 +129,10 @@ export function createGatewayClient({
     const headers: Record<string, string> = {
       ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }),
       ...(init.key === undefined ? {} : { 'Idempotency-Key': init.key }),
-      ...(init.correlationId === undefined ? {} : { [HEADERS.correlationId]: init.correlationId }),
+      // Only a header-safe one: a value fetch refuses would read as the processor being down.
+      ...(init.correlationId !== undefined && VISIBLE_ASCII.test(init.correlationId)
+        ? { [HEADERS.correlationId]: init.correlationId }
+        : {}),
       Authorization: `Bearer ${secretKey}`,
     }
     // The processor's spans are children of the caller's (W3C traceparent).
