@@ -8,6 +8,7 @@
 import { MsgHdrsImpl, type MsgHdrs } from '@nats-io/nats-core'
 import { parseArgs } from 'node:util'
 import { setHeader } from '../../shared/nats/set-header.ts'
+import { median } from '../lib/stats.ts'
 
 const { values } = parseArgs({
   options: { ops: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' } },
@@ -45,7 +46,6 @@ for (let round = 0; round <= rounds; round++) {
     if (round > 0) (perOp[label] ??= []).push(((performance.now() - started) * 1000) / ops)
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
 for (const [label, xs] of Object.entries(perOp))
   console.log(
     `${label.padEnd(12)} ${median(xs).toFixed(2)} µs per event's headers, encoded (median of ${rounds})`,

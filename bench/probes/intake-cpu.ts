@@ -25,6 +25,7 @@ import { startBenchNats } from '../lib/nats.ts'
 import { cpuMs, stopAllProcesses } from '../lib/processes.ts'
 import { threadCpuMs } from '../lib/cpu-samples.ts'
 import { createBenchSecurity } from '../lib/security.ts'
+import { median } from '../lib/stats.ts'
 import { startService } from '../lib/services.ts'
 
 const { values } = parseArgs({
@@ -121,11 +122,6 @@ try {
   else rmSync(tmp, { recursive: true, force: true })
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 const f = (x: number, d = 4): string => x.toFixed(d)
 const lines = [
   `fixed rate ${rate}/s, ${seconds} s per run, ${rounds} rounds, 16 connections`,
