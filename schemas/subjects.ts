@@ -60,20 +60,40 @@ export function splitLane(subject: string): { subject: string; priority: Priorit
 export const STREAMS = {
   orders: { name: 'ORDERS', subjects: ['orders.>', 'inventory.>', 'payments.>'] },
   deadLetters: { name: 'DLQ', subjects: ['dlq.>'] },
+  /**
+   * Order deadlines, in a stream of their own: a stream that allows message
+   * schedules must also allow roll-up headers (nats-server forces it), and
+   * anyone who may publish into it may schedule any of its subjects. Only the
+   * inventory identity publishes here; ORDERS allows neither.
+   */
+  deadlines: { name: 'DEADLINES', subjects: ['deadlines.>'] },
 } as const
 
 /**
- * Order deadlines: one schedule per order on `orders.deadlines.<orderId>`
- * (nats-server message schedules, `Nats-Schedule: @at <time>`). When it is
- * due, the server publishes its payload, an `orders.cancel_requested` with
- * reason `deadline_exceeded` (on `orders.cancel_requested.express` for an
- * express order), and removes the schedule. These holders are not
- * events: consumers skip them.
+ * Order deadlines: one schedule per order on `deadlines.pending.<orderId>`
+ * (nats-server message schedules, `Nats-Schedule: @at <time>`, ADR-51) in
+ * DEADLINES. When it is due, the server publishes its payload, an
+ * `orders.cancel_requested` with reason `deadline_exceeded`, on
+ * `deadlines.fired.<event subject in the order's lane>` and removes the
+ * schedule; the inventory worker relays that into ORDERS as the event itself.
  */
-export const DEADLINE_SCHEDULE_PREFIX = 'orders.deadlines'
+export const DEADLINE_SCHEDULE_PREFIX = 'deadlines.pending'
 export function toDeadlineScheduleSubject(orderId: string): string {
   return `${DEADLINE_SCHEDULE_PREFIX}.${orderId}`
 }
+
+/** Where a due deadline is published: `deadlines.fired.orders.cancel_requested[.express]`. */
+export const DEADLINE_FIRED_PREFIX = 'deadlines.fired'
+export function toDeadlineFiredSubject(eventSubject: string): string {
+  return `${DEADLINE_FIRED_PREFIX}.${eventSubject}`
+}
+
+/**
+ * Where releases before the DEADLINES stream held their schedules, in ORDERS:
+ * those still pending fire straight on `orders.cancel_requested`. Consumers
+ * skip the holders (they carry `Nats-Schedule`).
+ */
+export const LEGACY_DEADLINE_SCHEDULE_PREFIX = 'orders.deadlines'
 
 /** Dead letters of subject `s` are published on `dlq.<s>`. */
 export const DEAD_LETTER_PREFIX = 'dlq'

@@ -8,7 +8,14 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readJsonFiles, SCHEMA_DIRS } from '../scripts/lib/schema-dirs.ts'
 import type { EventOf } from '../schemas/events.ts'
-import { HEADERS, STREAMS, SUBJECTS, toDeadlineScheduleSubject, type Subject } from '../schemas/subjects.ts'
+import {
+  HEADERS,
+  STREAMS,
+  SUBJECTS,
+  toDeadlineFiredSubject,
+  toDeadlineScheduleSubject,
+  type Subject,
+} from '../schemas/subjects.ts'
 import { publishEvent, toEvent } from '../shared/nats/publish.ts'
 import { publishSchedule, SCHEDULE_HEADERS } from '../shared/nats/schedule.ts'
 import { DEFAULT_LIMITS, ensureStreams } from '../shared/nats/topology.ts'
@@ -73,7 +80,7 @@ describe('CloudEvents attributes on published events', () => {
     }
   })
 
-  it('are copied by nats-server from a deadline schedule onto the event it fires, less the message id', async () => {
+  it('are copied by nats-server from a deadline schedule onto the message it fires, less the message id', async () => {
     const orderId = randomUUID()
     const deadlineAt = new Date(Date.now() + 1_000)
     const payload: EventOf<typeof SUBJECTS.orderCancelRequested> = {
@@ -86,7 +93,8 @@ describe('CloudEvents attributes on published events', () => {
       js,
       {
         scheduleSubject: toDeadlineScheduleSubject(orderId),
-        target: SUBJECTS.orderCancelRequested,
+        target: toDeadlineFiredSubject(SUBJECTS.orderCancelRequested),
+        eventSubject: SUBJECTS.orderCancelRequested,
         at: deadlineAt,
         payload,
         version: 1,
@@ -96,14 +104,25 @@ describe('CloudEvents attributes on published events', () => {
       },
       5_000,
     )
+    // DEADLINES is a work queue (no consumer here to take it): read the fired message by subject.
+    const jsm = await jetstreamManager(nc)
     const fired = await waitFor(
-      async () =>
-        (await readStream(nc, STREAMS.orders.name)).find(
-          (m) =>
-            m.subject === SUBJECTS.orderCancelRequested &&
-            m.json !== null &&
-            m.headers?.get('ce-subject') === orderId,
-        ),
+      async () => {
+        const stored = await jsm.streams
+          .getMessage(STREAMS.deadlines.name, {
+            last_by_subj: toDeadlineFiredSubject(SUBJECTS.orderCancelRequested),
+          })
+          .catch(() => null)
+        if (stored?.header.get('ce-subject') !== orderId) return undefined
+        const event: StoredEvent = {
+          seq: stored.seq,
+          subject: stored.subject,
+          headers: stored.header,
+          data: stored.data,
+          json: stored.json(),
+        }
+        return event
+      },
       { timeoutMs: 10_000, message: 'the deadline to fire' },
     )
     expect(attributesOf(fired)).toStrictEqual({

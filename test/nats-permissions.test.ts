@@ -3,10 +3,10 @@
 // worked before authentication (docs/security.md) is tried and must be refused.
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
-import type { NatsConnection } from '@nats-io/nats-core'
+import { headers, type NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BUCKETS, STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import { BUCKETS, STREAMS, SUBJECTS, toDeadlineFiredSubject } from '../schemas/subjects.ts'
 import { ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant, type ServiceIdentity } from '../shared/security/access.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
@@ -140,6 +140,54 @@ describe('NATS identities and permissions', () => {
     await expect(
       js.consumers.get(STREAMS.orders.name, 'payment').then((c) => c.next({ expires: 1_000 })),
     ).rejects.toThrow(DENIED)
+  })
+
+  it('no identity that publishes events can erase ORDERS, schedule an event in it or purge a subject of it', async () => {
+    const js = jetstream(client('order-edge'), { timeout: 2_000 })
+    const jsm = await jetstreamManager(client('order-edge'), { checkAPI: false, timeout: 2_000 })
+    await js.publish(SUBJECTS.orderCreated, '{"forged":true}')
+    const before = (await jsm.streams.info(STREAMS.orders.name)).state.messages
+    const attempt = async (name: string, headersOf: Record<string, string>) => {
+      const h = headers()
+      for (const [key, value] of Object.entries(headersOf)) h.set(key, value)
+      const error = await js.publish(SUBJECTS.orderCreated, '{"forged":true}', { headers: h }).then(
+        () => undefined,
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      )
+      expect(error, name).toBeDefined()
+      return error
+    }
+    expect(await attempt('roll-up of the whole stream', { 'Nats-Rollup': 'all' })).toMatch(
+      /rollup not permitted/,
+    )
+    expect(await attempt('roll-up of a subject', { 'Nats-Rollup': 'sub' })).toMatch(/rollup not permitted/)
+    expect(
+      await attempt('a forged cancellation, scheduled', {
+        'Nats-Schedule': `@at ${new Date(Date.now() + 500).toISOString()}`,
+        'Nats-Schedule-Target': SUBJECTS.orderCancelled,
+      }),
+    ).toMatch(/schedules is disabled/)
+    expect(
+      await attempt('a subject purged as if it were a schedule', {
+        'Nats-Schedule-Next': 'purge',
+        'Nats-Scheduler': SUBJECTS.paymentCompleted,
+      }),
+    ).toMatch(/schedules is disabled/)
+    expect((await jsm.streams.info(STREAMS.orders.name)).state.messages).toBe(before)
+  })
+
+  it('only the inventory identity publishes into DEADLINES, and only schedules', async () => {
+    const schedule = 'deadlines.pending.00000000-0000-7000-8000-000000000000'
+    const fired = toDeadlineFiredSubject(SUBJECTS.orderCancelRequested)
+    for (const identity of SERVICE_IDENTITIES) {
+      for (const subject of [schedule, fired]) {
+        const error = await publishError(identity, subject)
+        // A plain message on a schedule subject is stored (it is no schedule): the right is the inventory's alone.
+        if (identity === 'inventory' && subject === schedule)
+          expect(error, `${identity} -> ${subject}`).toBeUndefined()
+        else expect(error, `${identity} -> ${subject}`).toMatch(DENIED)
+      }
+    }
   })
 
   it('logs each refused action, so a clean run can be told from a forged one', () => {

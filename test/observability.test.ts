@@ -78,6 +78,7 @@ describe('discovery: the NATS services protocol', () => {
     const endpoints = (stats?.['endpoints'] ?? []) as { data?: { consumers?: string[] } }[]
     expect([...(endpoints[0]?.data?.consumers ?? [])].sort()).toStrictEqual([
       'inventory',
+      'inventory-deadlines',
       'inventory-express',
       'inventory-payments',
       'inventory-payments-express',
@@ -214,6 +215,7 @@ describe('business metrics', () => {
       'inventory-payments',
       'inventory-express',
       'inventory-payments-express',
+      'inventory-deadlines',
     ]) {
       expect(
         sample(text, `consumer_pending_messages{consumer="${consumer}",service="inventory"}`),

@@ -6,12 +6,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OrderCancelRequested } from '../schemas/events.ts'
-import {
-  DEADLINE_SCHEDULE_PREFIX,
-  STREAMS,
-  SUBJECTS,
-  toDeadlineScheduleSubject,
-} from '../schemas/subjects.ts'
+import { STREAMS, SUBJECTS, toDeadlineFiredSubject, toDeadlineScheduleSubject } from '../schemas/subjects.ts'
 import { publishSchedule } from '../shared/nats/schedule.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { bearer } from './support/provision.ts'
@@ -95,7 +90,6 @@ async function subjectsOf(orderId: string): Promise<string[]> {
   try {
     const stored = await readStream(nc, STREAMS.orders.name)
     return stored
-      .filter((m) => !m.subject.startsWith(`${DEADLINE_SCHEDULE_PREFIX}.`))
       .filter((m) => (m.json as { orderId?: unknown } | null)?.orderId === orderId)
       .map((m) => m.subject)
   } finally {
@@ -266,7 +260,7 @@ describe('priority lanes', () => {
       await waitFor(async () => (await orderAs('admin', orderId)).status === 'reserved', {
         message: 'express order reserved',
       })
-      // What the previous version scheduled: the plain subject, whatever the order's lane.
+      // What earlier versions scheduled: the plain subject, whatever the order's lane.
       const at = new Date(Date.now() + 300)
       const payload: OrderCancelRequested = {
         version: 1,
@@ -278,7 +272,8 @@ describe('priority lanes', () => {
         jetstream(nc),
         {
           scheduleSubject: toDeadlineScheduleSubject(orderId),
-          target: SUBJECTS.orderCancelRequested,
+          target: toDeadlineFiredSubject(SUBJECTS.orderCancelRequested),
+          eventSubject: SUBJECTS.orderCancelRequested,
           at,
           payload,
           version: 1,

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STREAMS, SUBJECTS } from '../schemas/subjects.ts'
 import { BINARIES, type BinaryName } from '../scripts/build.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { testSecrets } from './harness/test-secrets.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { expectMoneyBalanced, type MoneyOrder } from './support/money.ts'
 import { bearer, provisionNats } from './support/provision.ts'
@@ -46,7 +47,20 @@ beforeAll(async () => {
   execFileSync('tar', ['-x', '-C', oldTree], { input: archive })
   symlinkSync(join(ROOT, 'node_modules'), join(oldTree, 'node_modules'), 'dir')
   server = await startNatsServer()
-  // An upgrade runs the new release's provision step first.
+  // An upgrade starts from what the previous release provisioned (its ORDERS
+  // still allows message schedules: nats-server never turns them off), then
+  // runs the new release's provision step before any new worker.
+  execFileSync(BUN, ['run', join(oldTree, 'workers/provision/main.ts')], {
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      NATS_URL: server.url,
+      NATS_CONNECT_TIMEOUT_MS: '30000',
+      NATS_NKEY_SEED: testSecrets().nats.admin.seed,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 60_000,
+  })
   await provisionNats([server.url])
   gateway = await startWorker('gateway', {})
 }, 120_000)

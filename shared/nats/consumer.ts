@@ -71,6 +71,11 @@ export interface ConsumerOptions {
   publishTimeoutMs: number
   /** CloudEvents `source` of the events the handlers produce (`toEventSource(service)`). */
   source?: string
+  /**
+   * Stripped from a message's subject to find its event's subject: the
+   * deadline relay reads `deadlines.fired.orders.cancel_requested[.express]`.
+   */
+  subjectPrefix?: string
   /** Re-creates the durable consumer if it was lost (deleted, or a server without its state). */
   ensureConsumer: () => Promise<void>
   /** While closed, nothing is pulled. */
@@ -126,10 +131,10 @@ export function defaultNakDelay(deliveryCount: number): number {
  * - an event published beside a twin in a version this code also reads
  *   (`Event-Twin-Version`): the twin is handled, so each order is once.
  */
-function skipReason(msg: JsMsg): { label: string; reason: string } | undefined {
+function skipReason(msg: JsMsg, eventSubject: string): { label: string; reason: string } | undefined {
   if (msg.headers?.has(SCHEDULE_HEADERS.schedule) === true)
     return { label: 'schedule', reason: 'a schedule, not an event' }
-  const subject = splitLane(msg.subject).subject as Subject
+  const subject = splitLane(eventSubject).subject as Subject
   const given = msg.headers?.get(HEADERS.eventVersion)
   if (!(subject in EVENT_VERSIONS) || given === undefined || given === '') return undefined
   const version = Number(given)
@@ -144,9 +149,9 @@ function skipReason(msg: JsMsg): { label: string; reason: string } | undefined {
 type Parsed =
   { ok: true; subject: Subject; event: unknown } | { ok: false; reason: PoisonReason; detail: string }
 
-function parseMessage(msg: JsMsg, handlers: Handlers): Parsed {
+function parseMessage(msg: JsMsg, eventSubject: string, handlers: Handlers): Parsed {
   // An express order's event is read like any other of its subject.
-  const subject = splitLane(msg.subject).subject as Subject
+  const subject = splitLane(eventSubject).subject as Subject
   if (!(subject in EVENT_SCHEMAS) || handlers[subject] === undefined) {
     return { ok: false, reason: 'unexpected_subject', detail: `no handler for ${msg.subject}` }
   }
@@ -166,6 +171,13 @@ function parseMessage(msg: JsMsg, handlers: Handlers): Parsed {
     return { ok: false, reason: 'schema_violation', detail }
   }
   return { ok: true, subject, event: result.output }
+}
+
+/** A message's event subject (lane suffix included) and, split from it, the event and its lane. */
+interface Lane {
+  subject: string
+  priority: Priority
+  eventSubject: string
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -266,13 +278,13 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     }
   }
 
-  async function handle(msg: JsMsg, lane: { subject: string; priority: Priority }): Promise<void> {
+  async function handle(msg: JsMsg, lane: Lane): Promise<void> {
     const started = performance.now()
     const correlationId = msg.headers?.get(HEADERS.correlationId) || 'none'
     const deliveryCount = msg.info.deliveryCount
     const base = { consumer: durable, subject: msg.subject, seq: msg.seq, deliveryCount, correlationId }
     let outcome = 'ack'
-    const skip = skipReason(msg)
+    const skip = skipReason(msg, lane.eventSubject)
     if (skip !== undefined) {
       msg.ack()
       metrics.messagesHandled.inc({ consumer: durable, subject: skip.label, outcome: 'skipped' })
@@ -283,7 +295,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     const bound = seriesOf(msg.subject)
     bound.lag.observe(Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000)
     if (lane.priority === 'standard') await lanes?.yieldToExpress()
-    const parsed = parseMessage(msg, handlers)
+    const parsed = parseMessage(msg, lane.eventSubject, handlers)
     // One span per delivery, a child of the span that published the message.
     const span = tracer.startSpan(`process ${lane.subject}`, {
       kind: 'consumer',
@@ -360,8 +372,11 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     bound.duration.observe((performance.now() - started) / 1000)
   }
 
+  const prefix = options.subjectPrefix
   function launch(msg: JsMsg): void {
-    const lane = splitLane(msg.subject)
+    const eventSubject =
+      prefix !== undefined && msg.subject.startsWith(prefix) ? msg.subject.slice(prefix.length) : msg.subject
+    const lane: Lane = { ...splitLane(eventSubject), eventSubject }
     // An express message counts from the moment it is here until its fate is
     // decided; every message is kept alive (heartbeat) until then.
     const expressDone = lane.priority === 'express' ? lanes?.expressStarted() : undefined

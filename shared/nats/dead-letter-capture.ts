@@ -26,14 +26,17 @@ const MiB = 1024 * 1024
 const ADVISORY_MAX_AGE_MS = 7 * 24 * 60 * 60_000
 const CAPTURE_ACK_WAIT_MS = 30_000
 
+/** The streams saga consumers read: ORDERS, and DEADLINES (the inventory worker's relay). */
+const CONSUMED_STREAMS = [STREAMS.orders.name, STREAMS.deadlines.name]
+
 export function advisoryStreamConfig(
   limits: TopologyLimits,
-  stream: string = STREAMS.orders.name,
+  streams: readonly string[] = CONSUMED_STREAMS,
 ): Partial<StreamConfig> & { name: string } {
   return {
     name: ADVISORY_STREAM,
-    description: `JetStream max-deliveries and terminated advisories of ${stream}, turned into dead letters`,
-    subjects: advisorySubjects(stream),
+    description: `JetStream max-deliveries and terminated advisories of ${streams.join(', ')}, turned into dead letters`,
+    subjects: streams.flatMap((stream) => advisorySubjects(stream)),
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,

@@ -13,8 +13,8 @@ import type { Logger } from '../observability/log.ts'
 import { Gauge, type Registry } from '../observability/prom.ts'
 
 export interface NatsGauges {
-  /** Reports this durable consumer (of ORDERS) from now on. */
-  track(durable: string): void
+  /** Reports this durable consumer (of `stream`, ORDERS unless given) from now on. */
+  track(durable: string, stream?: string): void
   /** The consumers tracked so far. */
   tracked(): string[]
 }
@@ -37,7 +37,8 @@ export function createNatsGauges({
   logger: Logger
   timeoutMs?: number
 }): NatsGauges {
-  const durables = new Set<string>()
+  /** Durable -> the stream it reads. */
+  const durables = new Map<string, string>()
   let last: { at: number; snapshot: Promise<Snapshot> } | undefined
 
   const within = <T>(work: Promise<T>): Promise<T | undefined> => {
@@ -49,9 +50,11 @@ export function createNatsGauges({
   }
 
   async function read(): Promise<Snapshot> {
+    // All at once: a scrape while NATS is down waits one timeout, not one per lookup.
+    const dlqRead = within(jsm.streams.info(STREAMS.deadLetters.name, { subjects_filter: `${DLQ_PREFIX}>` }))
     const consumers = await Promise.all(
-      [...durables].map(async (durable) => {
-        const info = await within(jsm.consumers.info(STREAMS.orders.name, durable))
+      [...durables].map(async ([durable, stream]) => {
+        const info = await within(jsm.consumers.info(stream, durable))
         return info === undefined
           ? undefined
           : {
@@ -62,9 +65,7 @@ export function createNatsGauges({
             }
       }),
     )
-    const dlq = await within(
-      jsm.streams.info(STREAMS.deadLetters.name, { subjects_filter: `${DLQ_PREFIX}>` }),
-    )
+    const dlq = await dlqRead
     let deadLetters: Map<string, number> | undefined
     if (dlq !== undefined) {
       deadLetters = new Map()
@@ -132,5 +133,8 @@ export function createNatsGauges({
       },
     })
 
-  return { track: (durable) => void durables.add(durable), tracked: () => [...durables] }
+  return {
+    track: (durable, stream = STREAMS.orders.name) => void durables.set(durable, stream),
+    tracked: () => [...durables.keys()],
+  }
 }

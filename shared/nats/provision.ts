@@ -7,14 +7,22 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { BUCKETS } from '../../schemas/subjects.ts'
+import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { advisoryStreamConfig } from './dead-letter-capture.ts'
 import { ensureOrderIndex, ORDER_INDEX } from './order-index.ts'
 import { ensureCaptureConsumer, ensureSagaConsumer, SAGA_CONSUMER_NAMES } from './saga-consumers.ts'
-import { ensureBucket, ensureStream, ensureStreams, type TopologyLimits } from './topology.ts'
+import {
+  ensureBucket,
+  ensureStream,
+  ensureStreams,
+  ordersAllowSchedules,
+  type TopologyLimits,
+} from './topology.ts'
 
 export interface ProvisionReport {
   streams: string[]
+  /** What the operator should know (an ORDERS stream from an earlier release). */
+  warnings: string[]
   buckets: string[]
   consumers: string[]
 }
@@ -37,8 +45,23 @@ export async function provisionTopology(
   }
   // The operator console's order index (docs/console.md): after the buckets, as it reads order-status.
   consumers.push(...(await ensureOrderIndex(jsm, limits)))
+  const warnings = (await ordersAllowSchedules(jsm))
+    ? [
+        `stream ${STREAMS.orders.name} was created by a release that kept order deadlines in it: it still allows ` +
+          'message schedules and roll-up headers (nats-server never turns them off), so any identity that publishes ' +
+          'an event could schedule events or erase the stream; recreate it once drained (docs/security.md)',
+      ]
+    : []
   return {
-    streams: ['ORDERS', 'DLQ', advisories.config.name, ORDER_INDEX.stream, ORDER_INDEX.retriesStream],
+    streams: [
+      STREAMS.orders.name,
+      STREAMS.deadLetters.name,
+      STREAMS.deadlines.name,
+      advisories.config.name,
+      ORDER_INDEX.stream,
+      ORDER_INDEX.retriesStream,
+    ],
+    warnings,
     buckets: buckets.map((b) => `KV_${b}`),
     consumers,
   }

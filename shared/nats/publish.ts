@@ -1,13 +1,6 @@
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
-import {
-  HEADERS,
-  laneSubject,
-  SUBJECTS,
-  toDeadlineScheduleSubject,
-  type Priority,
-  type Subject,
-} from '../../schemas/subjects.ts'
+import { HEADERS, laneSubject, type Priority, type Subject } from '../../schemas/subjects.ts'
 import type { EventOf } from '../../schemas/events.ts'
 import { writeTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
@@ -76,19 +69,6 @@ export function toEventHeaders(
 }
 
 /**
- * Events that settle an order: stored together with the removal of the
- * order's deadline schedule (`Nats-Scheduler` + `Nats-Schedule-Next: purge`,
- * nats-server 2.14+; an older server ignores the headers and the deadline
- * fires as a no-op), so a settled order's deadline never fires. A schedule
- * that fired already, or was never made, is no error.
- */
-const SETTLING: readonly Subject[] = [
-  SUBJECTS.paymentCompleted,
-  SUBJECTS.paymentFailed,
-  SUBJECTS.orderCancelled,
-]
-
-/**
  * Publishes one event and waits for JetStream's ack. The `Nats-Msg-Id` header
  * makes a retried publish (same id) a no-op inside the duplicate window.
  */
@@ -105,9 +85,6 @@ export async function publishEvent(
     msgID: event.msgId,
     headers: h,
     timeout: timeoutMs,
-    ...(SETTLING.includes(event.subject)
-      ? { cancelSchedule: { scheduleSubject: toDeadlineScheduleSubject(event.payload.orderId) } }
-      : {}),
   }
   try {
     return await sendAtEndOfTurn(() => js.publish(laneSubject(event.subject, priority), data, options))

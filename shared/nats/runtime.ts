@@ -19,7 +19,14 @@ import { createLanePriority, type LanePriority } from './lane-priority.ts'
 import { createNatsGauges, type NatsGauges } from './nats-gauges.ts'
 import { createNatsReadiness } from './readiness.ts'
 import { checkNatsServerVersion } from './server-version.ts'
-import { consumerLane, ensureSagaConsumer, type SagaConsumerName } from './saga-consumers.ts'
+import {
+  consumerLane,
+  ensureSagaConsumer,
+  SAGA_CONSUMERS,
+  streamOf,
+  type SagaConsumer,
+  type SagaConsumerName,
+} from './saga-consumers.ts'
 import {
   bindBucket,
   NotProvisionedError,
@@ -124,7 +131,7 @@ export async function startNatsRuntime(
   }
 }
 
-const SAGA_STREAMS = [STREAMS.orders.name, STREAMS.deadLetters.name]
+const SAGA_STREAMS = [STREAMS.orders.name, STREAMS.deadLetters.name, STREAMS.deadlines.name]
 
 /**
  * Retries `work` with exponential backoff and jitter while NATS is unavailable,
@@ -178,6 +185,8 @@ export async function startDurableConsumer(
     return { inFlight: () => 0, done: Promise.resolve(), stop: () => Promise.resolve() }
   }
   const provisionConsumer = () => ensureSagaConsumer(rt.jsm, durable, rt.limits)
+  const spec: SagaConsumer = SAGA_CONSUMERS[durable]
+  const stream = streamOf(durable)
   // The provision step created the consumer; a lost one is re-created with
   // the same configuration (this identity may do that for its own consumers).
   // Streams lost with a server's store come back only with the provision step.
@@ -186,7 +195,7 @@ export async function startDurableConsumer(
     await provisionConsumer()
   }
   await retryWhileUnavailable(provisionConsumer, rt.config.NATS_CONNECT_TIMEOUT_MS, rt.logger)
-  rt.gauges.track(durable)
+  rt.gauges.track(durable, stream)
   // Dead-letters what the loop never saw fail: a last delivery whose ack wait
   // ran out (crash, hang) or that was nak'd, and terms from elsewhere.
   const capture = await startDeadLetterCapture({
@@ -194,7 +203,7 @@ export async function startDurableConsumer(
     jsm: rt.jsm,
     logger: rt.logger,
     metrics: rt.metrics,
-    stream: STREAMS.orders.name,
+    stream,
     durable,
     publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
   })
@@ -223,9 +232,10 @@ export async function startDurableConsumer(
       metrics: rt.metrics,
       tracer: rt.tracer,
       lanes: rt.lanes,
-      stream: STREAMS.orders.name,
+      stream,
       durable,
       handlers,
+      ...(spec.subjectPrefix === undefined ? {} : { subjectPrefix: spec.subjectPrefix }),
       concurrency: rt.config.CONSUMER_CONCURRENCY,
       maxDeliver: rt.limits.maxDeliver,
       ackWaitMs: rt.limits.ackWaitMs,

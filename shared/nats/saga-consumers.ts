@@ -1,14 +1,28 @@
 /*
- * The saga's durable consumers on ORDERS: one table that the provision step,
+ * The saga's durable consumers (on ORDERS, and the deadline relay on DEADLINES): one table that the provision step,
  * the workers (re-creating a lost consumer) and the access table
  * (shared/security/access.ts) all read.
  */
 import type { JetStreamManager } from '@nats-io/jetstream'
-import { EXPRESS_SUFFIX, laneSubject, STREAMS, SUBJECTS, type Subject } from '../../schemas/subjects.ts'
+import {
+  DEADLINE_FIRED_PREFIX,
+  EXPRESS_SUFFIX,
+  laneSubject,
+  STREAMS,
+  SUBJECTS,
+  type Subject,
+} from '../../schemas/subjects.ts'
 import { captureConsumerConfig, ADVISORY_STREAM } from './dead-letter-capture.ts'
 import { durableConsumerConfig, ensureConsumer, type TopologyLimits } from './topology.ts'
 
 export interface SagaConsumer {
+  /** The stream it reads; ORDERS unless given. */
+  stream?: string
+  /**
+   * Stripped from a message's subject to find its event subject (the
+   * inventory worker's deadline relay reads `deadlines.fired.<event subject>`).
+   */
+  subjectPrefix?: string
   /** Subject filters; none = every subject of the stream. */
   filters: readonly string[]
   /** See `EnsureConsumerOptions.splitFrom`. */
@@ -80,25 +94,38 @@ export const SAGA_CONSUMERS = {
     ].flatMap((subject) => [subject, express(subject)]),
     maxAckPending: 1,
   },
+  // Due order deadlines (both lanes), relayed by the inventory worker into
+  // ORDERS as `orders.cancel_requested` in the order's lane.
+  'inventory-deadlines': {
+    stream: STREAMS.deadlines.name,
+    subjectPrefix: `${DEADLINE_FIRED_PREFIX}.`,
+    filters: [`${DEADLINE_FIRED_PREFIX}.>`],
+  },
 } as const satisfies Record<string, SagaConsumer>
+
+/** The stream a saga consumer reads. */
+export function streamOf(name: SagaConsumerName): string {
+  const spec: SagaConsumer = SAGA_CONSUMERS[name]
+  return spec.stream ?? STREAMS.orders.name
+}
 
 export type SagaConsumerName = keyof typeof SAGA_CONSUMERS
 
 /** Which lane a consumer carries: `*-express` the express lane, analytics both, the rest the standard lane. */
 export function consumerLane(name: SagaConsumerName): 'standard' | 'express' | 'both' {
-  if (name === 'analytics') return 'both'
+  if (name === 'analytics' || name === 'inventory-deadlines') return 'both'
   return name.endsWith('-express') ? 'express' : 'standard'
 }
 
 export const SAGA_CONSUMER_NAMES = Object.keys(SAGA_CONSUMERS) as SagaConsumerName[]
 
-/** Creates or updates one saga consumer on ORDERS to its configuration in the table. */
+/** Creates or updates one saga consumer on its stream to its configuration in the table. */
 export function ensureSagaConsumer(jsm: JetStreamManager, name: SagaConsumerName, limits: TopologyLimits) {
   const spec: SagaConsumer = SAGA_CONSUMERS[name]
   const own = spec.maxAckPending === undefined ? limits : { ...limits, maxAckPending: spec.maxAckPending }
   return ensureConsumer(
     jsm,
-    STREAMS.orders.name,
+    streamOf(name),
     durableConsumerConfig(name, spec.filters, own),
     spec.splitFrom === undefined ? {} : { splitFrom: spec.splitFrom },
   )
@@ -106,5 +133,5 @@ export function ensureSagaConsumer(jsm: JetStreamManager, name: SagaConsumerName
 
 /** Creates or updates the dead-letter capture consumer of one saga consumer. */
 export function ensureCaptureConsumer(jsm: JetStreamManager, name: SagaConsumerName) {
-  return ensureConsumer(jsm, ADVISORY_STREAM, captureConsumerConfig(STREAMS.orders.name, name))
+  return ensureConsumer(jsm, ADVISORY_STREAM, captureConsumerConfig(streamOf(name), name))
 }

@@ -3,14 +3,13 @@
  * schedule subject with `Nats-Schedule: @at <time>` is held by the stream and,
  * when due, published by the server on `Nats-Schedule-Target` (a subject of
  * the same stream) with the schedule's payload. The stream needs
- * `allow_msg_schedules`. Nothing lives in a process: a restart of any worker
- * or server forgets no schedule.
+ * `allow_msg_schedules` (only DEADLINES has it). Nothing lives in a process:
+ * a restart of any worker or server forgets no schedule.
  *
  * The server copies the schedule's headers (less `Nats-Schedule*` and
  * `Nats-Msg-Id`) onto the message it publishes, so the schedule carries the
- * CloudEvents attributes of the event it will produce: a CloudEvents reader of
- * the stream sees those on the holder too, and skips subjects it does not read
- * (`orders.deadlines.>`) or messages with a `Nats-Schedule` header.
+ * CloudEvents attributes of the event it stands for; a reader skips messages
+ * with a `Nats-Schedule` header (the holders).
  */
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { headers as createHeaders } from '@nats-io/nats-core'
@@ -33,8 +32,10 @@ export function atSchedule(at: Date): string {
 export interface ScheduledMessage {
   /** The subject that holds the schedule (one schedule per subject). */
   scheduleSubject: string
-  /** The event's subject in its lane (`orders.cancel_requested` or `orders.cancel_requested.express`). */
+  /** Where the server publishes it when due (`deadlines.fired.<eventSubject>`). */
   target: string
+  /** The event's subject in its lane (`orders.cancel_requested` or `orders.cancel_requested.express`). */
+  eventSubject: string
   at: Date
   /** The event the server publishes on `target`; its `occurredAt` is the CloudEvents `time`. */
   payload: { occurredAt: string; orderId?: string }
@@ -61,9 +62,14 @@ export async function publishSchedule(js: JetStreamClient, message: ScheduledMes
   setHeader(h, SCHEDULE_HEADERS.target, message.target)
   setHeader(h, HEADERS.correlationId, message.correlationId)
   setHeader(h, HEADERS.eventVersion, String(message.version))
-  const { target, msgId, version, payload, source = EVENT_SOURCE_ROOT } = message
+  const { eventSubject, msgId, version, payload, source = EVENT_SOURCE_ROOT } = message
   // The CloudEvents `type` names the event, whichever lane it travels in (as publishEvent does).
-  const event = { natsSubject: splitLane(target).subject, msgId, source, payload: { ...payload, version } }
+  const event = {
+    natsSubject: splitLane(eventSubject).subject,
+    msgId,
+    source,
+    payload: { ...payload, version },
+  }
   setCloudEventHeaders(h, toCloudEventAttributes(event))
   if (message.trace !== undefined)
     writeTraceHeaders(message.trace, (name, value) => setHeader(h, name, value))

@@ -79,10 +79,39 @@ export function orderStreamConfig(limits: TopologyLimits): Partial<StreamConfig>
     max_bytes: limits.streamMaxBytes,
     max_msg_size: 1 * MiB,
     allow_direct: true,
-    // Order deadlines are nats-server message schedules on orders.deadlines.* (2.12+).
-    allow_msg_schedules: true,
+    // No message schedules here (they live in DEADLINES): a stream that
+    // allows them must allow roll-up headers, with which one message from any
+    // identity that publishes an event would erase the stream.
+    allow_rollup_hdrs: false,
     // An order published in two versions is one atomic batch (2.12+).
     allow_atomic: true,
+  }
+}
+
+/**
+ * Order deadlines: nats-server message schedules (2.12+) on
+ * `deadlines.pending.*`, fired on `deadlines.fired.>`. Only the inventory
+ * identity publishes here; the roll-up headers nats-server requires beside
+ * schedules reach nothing but this stream. A work queue: a schedule stays
+ * until it fires (no consumer reads `deadlines.pending.*`), a fired deadline
+ * until the inventory worker's relay acks it, so the stream holds only the
+ * orders within their deadline.
+ */
+export function deadlineStreamConfig(limits: TopologyLimits): Partial<StreamConfig> & { name: string } {
+  return {
+    name: STREAMS.deadlines.name,
+    description: 'Order deadlines: schedules until due, then the cancellation the inventory worker relays',
+    subjects: [...STREAMS.deadlines.subjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Workqueue,
+    // Schedules cannot use discard new; the cap is the events' (STREAM_MAX_BYTES).
+    discard: DiscardPolicy.Old,
+    num_replicas: limits.replicas,
+    duplicate_window: nanos(limits.duplicateWindowMs),
+    max_age: nanos(limits.streamMaxAgeMs),
+    max_bytes: limits.streamMaxBytes,
+    max_msg_size: 64 * 1024,
+    allow_msg_schedules: true,
   }
 }
 
@@ -258,10 +287,22 @@ export function filtersOf(config: Partial<ConsumerConfig>): string[] {
   return [config.filter_subject ?? '', ...(config.filter_subjects ?? [])].filter((s) => s !== '')
 }
 
-/** The saga's two streams. */
+/** The saga's streams. */
 export async function ensureStreams(jsm: JetStreamManager, limits: TopologyLimits): Promise<void> {
   await ensureStream(jsm, orderStreamConfig(limits))
   await ensureStream(jsm, deadLetterStreamConfig(limits))
+  await ensureStream(jsm, deadlineStreamConfig(limits))
+}
+
+/**
+ * An ORDERS stream created by a release that kept the deadlines in it still
+ * allows message schedules, and with them roll-up headers: nats-server never
+ * turns schedules off on an existing stream. The provision step says so
+ * (docs/security.md, "ORDERS from an earlier release").
+ */
+export async function ordersAllowSchedules(jsm: JetStreamManager): Promise<boolean> {
+  const { config } = await jsm.streams.info(STREAMS.orders.name)
+  return config.allow_msg_schedules === true
 }
 
 export type BucketName = (typeof BUCKETS)[keyof typeof BUCKETS]

@@ -4,7 +4,13 @@
  * a metric, so nobody can add series by sending invented subjects, methods or
  * paths: anything unknown becomes `other`.
  */
-import { LANE_SUBJECTS, laneSubject, SUBJECTS, toDeadLetterSubject } from '../../schemas/subjects.ts'
+import {
+  LANE_SUBJECTS,
+  laneSubject,
+  SUBJECTS,
+  toDeadLetterSubject,
+  toDeadlineFiredSubject,
+} from '../../schemas/subjects.ts'
 import type { LabelValues } from './metrics-port.ts'
 
 export const OTHER = 'other'
@@ -24,9 +30,16 @@ const EVENT_SUBJECTS: readonly string[] = [
   ...Object.values(SUBJECTS),
   ...LANE_SUBJECTS.map((subject) => laneSubject(subject, 'express')),
 ]
-const KNOWN_SUBJECTS = new Set<string>([...EVENT_SUBJECTS, ...EVENT_SUBJECTS.map(toDeadLetterSubject)])
+/** Due deadlines, as the inventory worker's relay reads them (`deadlines.fired.orders.cancel_requested[.express]`). */
+const FIRED_DEADLINES = [
+  SUBJECTS.orderCancelRequested,
+  laneSubject(SUBJECTS.orderCancelRequested, 'express'),
+].map(toDeadlineFiredSubject)
+const KNOWN_SUBJECTS = new Set<string>(
+  [...EVENT_SUBJECTS, ...FIRED_DEADLINES].flatMap((subject) => [subject, toDeadLetterSubject(subject)]),
+)
 
-/** The saga's subjects (both lanes) and their dead-letter subjects as they are; an advisory by its kind; else `other`. */
+/** The saga's subjects (both lanes, and fired deadlines) and their dead-letter subjects as they are; an advisory by its kind; else `other`. */
 export function subjectLabel(subject: string): string {
   if (KNOWN_SUBJECTS.has(subject)) return subject
   const advisory = ADVISORY_LABEL_PREFIXES.find((prefix) => subject.startsWith(`${prefix}.`))

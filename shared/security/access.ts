@@ -13,6 +13,7 @@
 import {
   BUCKETS,
   DEADLINE_SCHEDULE_PREFIX,
+  LEGACY_DEADLINE_SCHEDULE_PREFIX,
   EXPRESS_SUFFIX,
   LANE_SUBJECTS,
   STREAMS,
@@ -23,7 +24,7 @@ import {
 import { ADVISORY_STREAM, captureDurableName } from '../nats/dead-letter-capture.ts'
 import { statusSubjectOf } from '../nats/discovery-subjects.ts'
 import { ORDER_INDEX, ORDER_INDEX_CONSUMERS } from '../nats/order-index.ts'
-import { SAGA_CONSUMERS, type SagaConsumer, type SagaConsumerName } from '../nats/saga-consumers.ts'
+import { SAGA_CONSUMERS, streamOf, type SagaConsumer, type SagaConsumerName } from '../nats/saga-consumers.ts'
 import type { BucketName } from '../nats/topology.ts'
 
 export type BucketAccess = 'read' | 'write'
@@ -31,8 +32,13 @@ export type BucketAccess = 'read' | 'write'
 export interface Grant {
   /** What the identity is for (docs). */
   purpose: string
-  /** Events (in both lanes), and subjects that hold schedules (`orders.deadlines.*`). */
-  publishes: readonly (Subject | `${Subject}${typeof EXPRESS_SUFFIX}` | typeof DEADLINE_SCHEDULES)[]
+  /** Events (in both lanes), and subjects that hold schedules (`deadlines.pending.*`, in DEADLINES). */
+  publishes: readonly (
+    | Subject
+    | `${Subject}${typeof EXPRESS_SUFFIX}`
+    | typeof DEADLINE_SCHEDULES
+    | typeof LEGACY_DEADLINE_SCHEDULES
+  )[]
   consumers: readonly SagaConsumerName[]
   buckets: Partial<Record<BucketName, BucketAccess>>
   /** Reads messages of ORDERS by sequence or time (direct get): the analytics replay. */
@@ -59,8 +65,9 @@ export interface OperatorGrant {
 const express = <S extends Subject>(subject: S): `${S}${typeof EXPRESS_SUFFIX}` =>
   `${subject}${EXPRESS_SUFFIX}`
 
-/** Order deadline schedules: `orders.deadlines.<orderId>`. */
+/** Order deadline schedules: `deadlines.pending.<orderId>`, in DEADLINES (the only stream with schedules). */
 const DEADLINE_SCHEDULES = `${DEADLINE_SCHEDULE_PREFIX}.*` as const
+const LEGACY_DEADLINE_SCHEDULES = `${LEGACY_DEADLINE_SCHEDULE_PREFIX}.*` as const
 
 /** Service identities; `admin` (provisioning, operator CLIs) is apart: it may do anything. */
 export const GRANTS = {
@@ -102,8 +109,21 @@ export const GRANTS = {
       express(SUBJECTS.orderCancelled),
       express(SUBJECTS.inventoryReleased),
       DEADLINE_SCHEDULES,
+      // Where releases before DEADLINES scheduled them (in ORDERS): kept for
+      // their inventory workers during a rolling upgrade. An ORDERS stream
+      // provisioned since refuses schedules (docs/security.md).
+      LEGACY_DEADLINE_SCHEDULES,
+      // A due deadline, relayed from DEADLINES into ORDERS.
+      SUBJECTS.orderCancelRequested,
+      express(SUBJECTS.orderCancelRequested),
     ],
-    consumers: ['inventory', 'inventory-payments', 'inventory-express', 'inventory-payments-express'],
+    consumers: [
+      'inventory',
+      'inventory-payments',
+      'inventory-express',
+      'inventory-payments-express',
+      'inventory-deadlines',
+    ],
     buckets: {
       [BUCKETS.stock]: 'write',
       [BUCKETS.reservations]: 'write',
@@ -143,7 +163,7 @@ export const GRANTS = {
     consumers: [],
     buckets: { [BUCKETS.orderStatus]: 'read', [BUCKETS.stock]: 'read' },
     operator: {
-      reads: [STREAMS.orders.name, STREAMS.deadLetters.name, ORDER_INDEX.stream],
+      reads: [STREAMS.orders.name, STREAMS.deadLetters.name, STREAMS.deadlines.name, ORDER_INDEX.stream],
       browses: [STREAMS.deadLetters.name, `KV_${BUCKETS.orderStatus}`, `KV_${BUCKETS.stock}`],
       purges: [STREAMS.deadLetters.name, ORDER_INDEX.stream],
       durables: Object.values(ORDER_INDEX_CONSUMERS),
@@ -214,21 +234,21 @@ function bucketSubjects(bucket: string, access: BucketAccess): string[] {
 /** The subjects a service identity may publish to and subscribe on. */
 export function permissionsOf(identity: ServiceIdentity, publicKey: string): Permissions {
   const grant: Grant = GRANTS[identity]
-  // Every service waits for and probes the saga's two streams (start-up, readiness).
+  // Every service waits for and probes the saga's streams (start-up, readiness).
   const publish = new Set<string>([
     `${API}.INFO`,
     `${API}.STREAM.INFO.${ORDERS}`,
     `${API}.STREAM.INFO.${STREAMS.deadLetters.name}`,
+    `${API}.STREAM.INFO.${STREAMS.deadlines.name}`,
     ...grant.publishes,
   ])
-  if (grant.consumers.length > 0) {
-    publish.add(`${API}.STREAM.INFO.${ADVISORY_STREAM}`)
-    // The dead-letter capture copies an exhausted message from ORDERS by sequence.
-    publish.add(`${API}.STREAM.MSG.GET.${ORDERS}`)
-  }
+  if (grant.consumers.length > 0) publish.add(`${API}.STREAM.INFO.${ADVISORY_STREAM}`)
   for (const name of grant.consumers) {
     const { filters }: SagaConsumer = SAGA_CONSUMERS[name]
-    for (const s of consumerSubjects(ORDERS, name)) publish.add(s)
+    const stream = streamOf(name)
+    // The dead-letter capture copies an exhausted message from its stream by sequence.
+    publish.add(`${API}.STREAM.MSG.GET.${stream}`)
+    for (const s of consumerSubjects(stream, name)) publish.add(s)
     for (const s of consumerSubjects(ADVISORY_STREAM, captureDurableName(name))) publish.add(s)
     const deadLetters = filters.length === 0 ? STREAMS.orders.subjects : filters
     for (const s of deadLetters) publish.add(toDeadLetterSubject(s))

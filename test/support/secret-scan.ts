@@ -1,7 +1,7 @@
 // Where could a card token have leaked? Every message of every stream (KV
 // buckets are streams too) and every log line, searched for the tokens sent.
-import { jetstream, jetstreamManager } from '@nats-io/jetstream'
-import type { NatsConnection } from '@nats-io/nats-core'
+import { jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream'
+import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 
 /**
@@ -33,6 +33,16 @@ async function scanStreams(nc: NatsConnection, pattern: RegExp): Promise<string[
     const { name } = info.config
     const count = info.state.messages
     if (count === 0) continue
+    const textOf = (headers: MsgHdrs | undefined, body: string) =>
+      `${[...(headers ?? [])].map(([key, values]) => `${key}: ${values.join(',')}`).join('\n')}\n${body}`
+    if (info.config.retention === RetentionPolicy.Workqueue) {
+      // A work queue takes no ordered consumer: read what it holds by sequence.
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+        const m = await jsm.streams.getMessage(name, { seq }).catch(() => null)
+        if (m !== null && pattern.test(textOf(m.header, m.string()))) hits.push(`${name}#${seq}`)
+      }
+      continue
+    }
     const consumer = await js.consumers.get(name) // ordered, from the first message
     let seen = 0
     while (seen < count) {
@@ -40,9 +50,7 @@ async function scanStreams(nc: NatsConnection, pattern: RegExp): Promise<string[
       let got = 0
       for await (const m of batch) {
         got++
-        const headers = [...(m.headers ?? [])].map(([key, values]) => `${key}: ${values.join(',')}`)
-        const text = `${headers.join('\n')}\n${m.string()}`
-        if (pattern.test(text)) hits.push(`${name}#${m.seq}`)
+        if (pattern.test(textOf(m.headers, m.string()))) hits.push(`${name}#${m.seq}`)
       }
       if (got === 0) break
       seen += got

@@ -23,10 +23,11 @@ export interface ConsumerLag {
   lastActive: string | null
 }
 
-/** Every consumer of ORDERS (the saga's, both lanes) and the index writer's. */
+/** Every consumer of ORDERS (the saga's, both lanes) and DEADLINES (the deadline relay), and the index writer's. */
 export async function consumerLags(jsm: JetStreamManager): Promise<ConsumerLag[]> {
   const infos = []
-  for await (const info of jsm.consumers.list(STREAMS.orders.name)) infos.push(info)
+  for (const stream of [STREAMS.orders.name, STREAMS.deadlines.name])
+    for await (const info of jsm.consumers.list(stream)) infos.push(info)
   const own = await Promise.all(
     Object.values(ORDER_INDEX_CONSUMERS).map(({ stream, durable }) =>
       jsm.consumers.info(stream, durable).catch(() => null),

@@ -354,3 +354,38 @@ function emptyReservation(orderId: string): ReservationRecord {
     updatedAt: '',
   }
 }
+
+/**
+ * Due deadlines, from DEADLINES into ORDERS: the `orders.cancel_requested`
+ * the server fired on `deadlines.fired.<subject>` is published as that event,
+ * in the same lane (the consumer strips the prefix; the runner publishes in
+ * the message's lane), under the id the schedule carried, so a relay repeated
+ * after a crash is de-duplicated. Every order's deadline fires (a settling
+ * event in ORDERS cannot remove a schedule in another stream), so one whose
+ * order is settled by then is dropped here: cancelled, or past its charge
+ * (charged, declined, refunding, refunded, unresolved). One that is not, or
+ * whose charge is in flight, goes on; its handlers decide, as for any
+ * cancellation request.
+ */
+export function createDeadlineRelay(decisions: Pick<DecisionStore, 'read'>): Handlers {
+  return {
+    [SUBJECTS.orderCancelRequested]: async (event, ctx) => {
+      const decided = await decisions.read(event.orderId)
+      const settled =
+        decided?.decision === 'cancelled' ||
+        (decided?.payment !== undefined && decided.payment.state !== 'charging')
+      if (settled) {
+        ctx.logger.debug(
+          { decision: decided.decision, state: decided.payment?.state },
+          'deadline of a settled order',
+        )
+        return []
+      }
+      ctx.logger.info('order deadline due; requesting its cancellation')
+      return [{ ...toEvent(SUBJECTS.orderCancelRequested, event), msgId: deadlineMsgId(event.orderId) }]
+    },
+  }
+}
+
+/** The de-duplication id of an order's deadline: its schedule's, and its relayed event's. */
+export const deadlineMsgId = (orderId: string): string => `deadline:${orderId}`

@@ -1,4 +1,10 @@
-import { BUCKETS, laneSubject, SUBJECTS, toDeadlineScheduleSubject } from '../../schemas/subjects.ts'
+import {
+  BUCKETS,
+  laneSubject,
+  SUBJECTS,
+  toDeadlineFiredSubject,
+  toDeadlineScheduleSubject,
+} from '../../schemas/subjects.ts'
 import type { OrderCancelRequested } from '../../schemas/events.ts'
 import { publishSchedule } from '../../shared/nats/schedule.ts'
 import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
@@ -12,15 +18,16 @@ import type { Metrics } from '../../shared/observability/metrics.ts'
 import type { Tracer } from '../../shared/observability/tracing.ts'
 import { createApp } from './app.ts'
 import type { InventoryConfig } from './config.ts'
-import { createInventoryHandlers } from './handlers.ts'
+import { createDeadlineRelay, createInventoryHandlers, deadlineMsgId } from './handlers.ts'
 import { createStockStore } from './stock-store.ts'
 
-/** The worker's durable consumers: two per lane (see SAGA_CONSUMERS for why two). */
+/** The worker's durable consumers: two per lane (see SAGA_CONSUMERS for why two), and the deadline relay. */
 export const INVENTORY_CONSUMERS = {
   orders: 'inventory',
   payments: 'inventory-payments',
   ordersExpress: 'inventory-express',
   paymentsExpress: 'inventory-payments-express',
+  deadlines: 'inventory-deadlines',
 } as const
 
 export async function startInventoryService(
@@ -32,9 +39,10 @@ export async function startInventoryService(
     await openBucket(rt, BUCKETS.stock),
     await openBucket(rt, BUCKETS.reservations),
   )
+  const decisions = kvDecisionStore(await openBucket(rt, BUCKETS.decisions))
   const handlers = createInventoryHandlers({
     store,
-    decisions: kvDecisionStore(await openBucket(rt, BUCKETS.decisions)),
+    decisions,
     currency: config.INVENTORY_CURRENCY,
     deadlineMs: config.ORDER_DEADLINE_MS,
     scheduleDeadline: async (orderId, deadlineAt, correlationId, trace, priority = 'standard') => {
@@ -48,13 +56,15 @@ export async function startInventoryService(
         rt.js,
         {
           scheduleSubject: toDeadlineScheduleSubject(orderId),
-          // The order's lane: an express order's deadline is handled by the express consumers.
-          target: laneSubject(SUBJECTS.orderCancelRequested, priority),
+          // Fired in DEADLINES, then relayed into ORDERS in the order's lane
+          // (createDeadlineRelay): an express order's deadline goes to the express consumers.
+          target: toDeadlineFiredSubject(laneSubject(SUBJECTS.orderCancelRequested, priority)),
+          eventSubject: laneSubject(SUBJECTS.orderCancelRequested, priority),
           at: new Date(deadlineAt),
           payload,
           version: 1,
           correlationId,
-          msgId: `deadline:${orderId}`,
+          msgId: deadlineMsgId(orderId),
           source: EVENT_SOURCES.inventory,
           trace,
         },
@@ -86,6 +96,12 @@ export async function startInventoryService(
   try {
     for (const durable of [INVENTORY_CONSUMERS.paymentsExpress, INVENTORY_CONSUMERS.ordersExpress])
       started.push(await startDurableConsumer(rt, { durable, handlers }))
+    started.push(
+      await startDurableConsumer(rt, {
+        durable: INVENTORY_CONSUMERS.deadlines,
+        handlers: createDeadlineRelay(decisions),
+      }),
+    )
   } catch (error) {
     await Promise.all(started.map((c) => c.stop()))
     throw error

@@ -44,7 +44,9 @@ export async function runProvision(env: Readonly<Record<string, string | undefin
         config.NATS_CONNECT_TIMEOUT_MS,
         logger,
       )
-      logger.info({ ...report, replicas: config.NATS_REPLICAS }, 'provisioned')
+      const { warnings, ...provisioned } = report
+      for (const warning of warnings) logger.warn(warning)
+      logger.info({ ...provisioned, replicas: config.NATS_REPLICAS }, 'provisioned')
       return 0
     } finally {
       await nc.close()
