@@ -175,6 +175,11 @@ describe('operator console API', () => {
     })
     expect(purged.body.purged).toBe(1)
     expect((await api(`/console/api/dead-letters/${dead.letter.id}`)).status).toBe(404)
+    // Gone, or never there (past the last sequence): nothing purged, no error.
+    for (const id of [dead.letter.id, dead.letter.id + 1_000]) {
+      const again = await api<{ purged: number }>(`/console/api/dead-letters/${id}/purge`, { method: 'POST' })
+      expect(again).toMatchObject({ status: 200, body: { id, purged: 0 } })
+    }
   })
 
   it('cancels through the cancellation API with the operator key', async () => {

@@ -3,6 +3,7 @@
 // as a real `bun` process.
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
+import { headers } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
 import { formatDeadLetterLine } from '../scripts/dlq.ts'
@@ -152,6 +153,52 @@ describe('npm run dlq', () => {
       reason: 'terminated: original message no longer in stream',
     })
     await expect(replayDeadLetter(f.js, f.jsm, 1)).rejects.toThrow(DeadLetterNotReplayableError)
+  })
+
+  it('replays the original from its stream, never a dead letter planted with a body of its own', async () => {
+    await using f = await startDeadLetterFixture()
+    const body = orderCreated()
+    const genuine = await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(body), {
+      headers: (() => {
+        const h = headers()
+        h.set(HEADERS.correlationId, 'corr-genuine')
+        return h
+      })(),
+    })
+    const plant = async (body: string, names: Record<string, string>) => {
+      const h = headers()
+      for (const [key, value] of Object.entries(names)) h.set(key, value)
+      return (await f.js.publish(`dlq.${SUBJECTS.orderCreated}`, body, { headers: h })).seq
+    }
+    const forged = JSON.stringify({ ...body, customerId: 'mallory' })
+    // No original named: nothing to replay.
+    const bare = await plant(forged, { [DEAD_LETTER_HEADERS.subject]: SUBJECTS.orderCreated })
+    await expect(replayDeadLetter(f.js, f.jsm, bare)).rejects.toThrow(DeadLetterNotReplayableError)
+    // An original that is on another subject: refused.
+    const elsewhere = await plant(forged, {
+      [DEAD_LETTER_HEADERS.subject]: SUBJECTS.orderCancelled,
+      [DEAD_LETTER_HEADERS.stream]: ORDERS,
+      [DEAD_LETTER_HEADERS.sequence]: String(genuine.seq),
+    })
+    await expect(replayDeadLetter(f.js, f.jsm, elsewhere)).rejects.toThrow(/is on orders\.created/)
+    // A stream the saga does not read: refused.
+    const foreign = await plant(forged, {
+      [DEAD_LETTER_HEADERS.subject]: SUBJECTS.orderCreated,
+      [DEAD_LETTER_HEADERS.stream]: 'KV_order-status',
+      [DEAD_LETTER_HEADERS.sequence]: '1',
+    })
+    await expect(replayDeadLetter(f.js, f.jsm, foreign)).rejects.toThrow(DeadLetterNotReplayableError)
+    // The right original: what goes out is the stream's message, not the planted body.
+    const matching = await plant(forged, {
+      [DEAD_LETTER_HEADERS.subject]: SUBJECTS.orderCreated,
+      [DEAD_LETTER_HEADERS.stream]: ORDERS,
+      [DEAD_LETTER_HEADERS.sequence]: String(genuine.seq),
+      [HEADERS.correlationId]: 'corr-forged',
+    })
+    const replayed = await replayDeadLetter(f.js, f.jsm, matching)
+    expect(replayed.headers[HEADERS.correlationId]).toStrictEqual(['corr-genuine'])
+    const published = await f.jsm.streams.getMessage(ORDERS, { seq: replayed.seq })
+    expect(published?.json()).toStrictEqual(body)
   })
 
   it('runs as a command: list --json, and exit 1 with the usage on bad input', async () => {

@@ -1,5 +1,11 @@
 // Operator functions over the DLQ stream: list, show, replay, purge (`npm run dlq`).
-import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream'
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StoredMsg,
+} from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
 import { DEAD_LETTER_HEADERS, DEAD_LETTER_PREFIX, HEADERS, STREAMS } from '../../schemas/subjects.ts'
 
@@ -151,11 +157,19 @@ export interface ReplayResult {
   duplicate: boolean
 }
 
+/** The streams the saga's consumers read: a dead letter's original is in one of them. */
+const REPLAYABLE_STREAMS: readonly string[] = [STREAMS.orders.name, STREAMS.deadlines.name]
+
 /**
- * Publishes a dead letter's original body and headers (correlation id
- * included, `Dlq-*` left out) to its original subject, with msg id
+ * Publishes a dead letter's original again, on its subject, with msg id
  * `replay:DLQ:<id>`: replaying an id twice inside the duplicate window stores
- * it once. Records nothing else; the consumers are idempotent.
+ * it once. What is published is the original message read back from its
+ * stream by the sequence the dead letter names (body and headers, correlation
+ * id included), never the dead letter's own copy: anyone who may dead-letter
+ * a subject can store a dead letter of its choosing, but not an event in
+ * ORDERS. A dead letter whose original has left its stream (`STREAM_MAX_AGE_MS`)
+ * or does not match it cannot be replayed. Records nothing else; the
+ * consumers are idempotent.
  */
 export async function replayDeadLetter(
   js: JetStreamClient,
@@ -165,27 +179,48 @@ export async function replayDeadLetter(
 ): Promise<ReplayResult> {
   const stored = await load(jsm, id)
   const subject = header(stored.header, DEAD_LETTER_HEADERS.subject)
-  if (subject === null) {
+  const stream = header(stored.header, DEAD_LETTER_HEADERS.stream)
+  const sequence = count(header(stored.header, DEAD_LETTER_HEADERS.sequence))
+  if (subject === null || stream === null || sequence === null || sequence < 1) {
     throw new DeadLetterNotReplayableError(
       `dead letter ${id} has no original (${header(stored.header, DEAD_LETTER_HEADERS.reason) ?? 'no reason'})`,
     )
   }
+  if (!REPLAYABLE_STREAMS.includes(stream)) {
+    throw new DeadLetterNotReplayableError(
+      `dead letter ${id} names stream ${stream}; only ${REPLAYABLE_STREAMS.join(' and ')} are replayed`,
+    )
+  }
+  const original = await jsm.streams.getMessage(stream, { seq: sequence }).catch((error: unknown) => {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.NoMessageFound) return null
+    throw error
+  })
+  if (original === null) {
+    throw new DeadLetterNotReplayableError(
+      `the original of dead letter ${id} (${stream} #${sequence}) is no longer in its stream`,
+    )
+  }
+  if (original.subject !== subject) {
+    throw new DeadLetterNotReplayableError(
+      `dead letter ${id} names ${subject} but ${stream} #${sequence} is on ${original.subject}: not replayed`,
+    )
+  }
   const h = createHeaders()
   const copied: Record<string, string[]> = {}
-  for (const [key, values] of stored.header) {
+  for (const [key, values] of original.header) {
     if (DLQ_HEADER_NAMES.has(key) || key === HEADERS.msgId) continue
     for (const value of values) h.append(key, value)
     copied[key] = [...values]
   }
   const msgId = `replay:${DLQ}:${id}`
   try {
-    const ack = await js.publish(subject, stored.data, { headers: h, msgID: msgId, timeout: timeoutMs })
+    const ack = await js.publish(subject, original.data, { headers: h, msgID: msgId, timeout: timeoutMs })
     return {
       id,
       subject,
       msgId,
       headers: copied,
-      bytes: stored.data.length,
+      bytes: original.data.length,
       stream: ack.stream,
       seq: ack.seq,
       duplicate: ack.duplicate,

@@ -59,7 +59,24 @@ export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
   return { ok: true, value: { search, limit, ...(before ? { before } : {}) } }
 }
 
+/** A path's dead-letter id that is not one: 400, where a well-formed id of nothing is 404. */
+export class InvalidDeadLetterIdError extends Error {
+  override readonly name = 'InvalidDeadLetterIdError'
+}
+
+/** A dead letter's id, its DLQ sequence: digits only, from 1 (not `0x10`, `1e3`, `-1` or `01`). */
+export function parseDeadLetterId(text: string): number {
+  const id = /^[1-9]\d{0,15}$/.test(text) ? Number(text) : Number.NaN
+  if (!Number.isSafeInteger(id))
+    throw new InvalidDeadLetterIdError(
+      `${JSON.stringify(text.slice(0, 40))} is not a dead-letter id (a DLQ sequence, digits from 1)`,
+    )
+  return id
+}
+
 export function consoleKnownErrors(error: Error, c: Context): Response | undefined {
+  if (error instanceof InvalidDeadLetterIdError)
+    return c.json({ error: 'invalid_dead_letter_id', message: error.message }, 400)
   if (error instanceof DeadLetterNotFoundError)
     return c.json({ error: 'not_found', message: error.message }, 404)
   if (error instanceof DeadLetterNotReplayableError)

@@ -155,6 +155,23 @@ describe('console routes', () => {
     expect(await some.json()).toStrictEqual({ purged: 3 })
   })
 
+  it.each(['0', '-1', 'abc', '1e3', '0x10', '07', '99999999999999999999'])(
+    'answers 400 for %j as a dead-letter id, on show, replay and purge',
+    async (id) => {
+      const { app } = await appWith()
+      const headers = bearer('ops')
+      for (const [path, method] of [
+        [`/console/api/dead-letters/${id}`, 'GET'],
+        [`/console/api/dead-letters/${id}/replay`, 'POST'],
+        [`/console/api/dead-letters/${id}/purge`, 'POST'],
+      ] as const) {
+        const res = await app.request(path, { method, headers })
+        expect(res.status, `${method} ${path}`).toBe(400)
+        expect(await res.json()).toMatchObject({ error: 'invalid_dead_letter_id' })
+      }
+    },
+  )
+
   it('streams live changes as Server-Sent Events and lets go when the client leaves', async () => {
     const { app, listeners } = await appWith()
     const abort = new AbortController()

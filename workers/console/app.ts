@@ -20,7 +20,7 @@ import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
-import { consoleKnownErrors, readSearch } from './app-input.ts'
+import { consoleKnownErrors, parseDeadLetterId, readSearch } from './app-input.ts'
 import type { ConsoleData } from './console-data.ts'
 import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS } from './page/files.ts'
 
@@ -165,7 +165,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
   return app
 }
 
+/** A dead letter's id is its DLQ sequence: digits only, from 1 (not `0x10`, `1e3` or `-1`). */
 function deadLetterId(c: Context): number {
-  const id = Number(c.req.param('id'))
-  return Number.isSafeInteger(id) && id > 0 ? id : -1
+  return parseDeadLetterId(c.req.param('id') ?? '')
 }

@@ -112,11 +112,20 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
     },
     deadLetter: (id) => showDeadLetter(jsm, id),
     replayDeadLetter: (id) => replayDeadLetter(js, jsm, id, { timeoutMs }),
-    removeDeadLetter: (id) =>
-      jsm.streams.deleteMessage(STREAMS.deadLetters.name, id, false).catch((error: unknown) => {
+    async removeDeadLetter(id) {
+      // One past the last sequence is a store error, not "not found", from the delete itself: look first.
+      const stored = await jsm.streams
+        .getMessage(STREAMS.deadLetters.name, { seq: id })
+        .catch((error: unknown) => {
+          if (error instanceof Error && /no message found|not found/i.test(error.message)) return null
+          throw error
+        })
+      if (stored === null) return false
+      return jsm.streams.deleteMessage(STREAMS.deadLetters.name, id, false).catch((error: unknown) => {
         if (error instanceof Error && /no message found|not found/i.test(error.message)) return false
         throw error
-      }),
+      })
+    },
     purgeDeadLetters: (subject) => purgeDeadLetters(jsm, subject === undefined ? {} : { subject }),
 
     consumers: () => consumerLags(jsm),
