@@ -3,7 +3,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEAD_LETTER_HEADERS, HEADERS, STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import { BUCKETS, DEAD_LETTER_HEADERS, HEADERS, STREAMS, SUBJECTS } from '../schemas/subjects.ts'
 import { permissionViolations } from './harness/lines.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { CARD_TOKEN, findInStreams } from './support/secret-scan.ts'
@@ -244,6 +244,27 @@ describe('order saga', () => {
 
 // Last in the file: it reads what every test above left behind.
 describe('after the saga', () => {
+  it('answers a stock record written around the service with a clear error, and an admin PUT repairs it', async () => {
+    const { Kvm } = await import('@nats-io/kv')
+    const kv = await new Kvm(nc).open(BUCKETS.stock)
+    for (const [sku, garbage] of [
+      ['BROKEN-1', JSON.stringify({ onHand: 999, priceCents: 0 })],
+      ['BROKEN-2', 'not json'],
+    ] as const) {
+      await stack.setStock(sku, 5, 100)
+      await kv.put(sku, garbage)
+      await expect(stack.getStock(sku)).rejects.toThrow(/500/)
+      await stack.setStock(sku, 7, 150)
+      expect(await stack.getStock(sku)).toStrictEqual({
+        sku,
+        onHand: 7,
+        reserved: 0,
+        available: 7,
+        priceCents: 150,
+      })
+    }
+  })
+
   it('left no card token in any stream, KV bucket or log line', async () => {
     expect(await findInStreams(nc, CARD_TOKEN)).toStrictEqual([])
     const leaked = stack.started.flatMap((p) => p.handle.lines()).filter((line) => CARD_TOKEN.test(line))

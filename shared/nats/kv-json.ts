@@ -32,7 +32,13 @@ export async function readJson<T>(
 ): Promise<Versioned<T> | null> {
   const entry = await kv.get(key)
   if (entry === null || entry.operation !== 'PUT' || entry.length === 0) return null
-  const result = v.safeParse(schema, entry.json())
+  let json: unknown
+  try {
+    json = entry.json()
+  } catch {
+    throw new KvRecordError(`${key} holds a record that is not JSON`)
+  }
+  const result = v.safeParse(schema, json)
   if (!result.success) {
     throw new KvRecordError(`${key} holds an invalid record: ${result.issues[0]?.message ?? ''}`)
   }

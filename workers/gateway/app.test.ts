@@ -103,6 +103,32 @@ describe('POST /charges', () => {
     expect(await listCharges()).toStrictEqual({ charges: [] })
   })
 
+  it.each(['text/plain', 'application/x-www-form-urlencoded', undefined])(
+    'answers a charge or refund sent as %s 415, and charges nothing',
+    async (type) => {
+      const { app, listCharges } = createTestApp()
+      for (const [path, body] of [
+        ['/charges', chargeBody()],
+        ['/refunds', { chargeId: 'ch_1', amountCents: 100 }],
+      ] as const) {
+        const response = await app.request(path, {
+          method: 'POST',
+          headers: {
+            ...authorized,
+            'Idempotency-Key': 'key-415',
+            ...(type === undefined ? {} : { 'Content-Type': type }),
+          },
+          body: JSON.stringify(body),
+        })
+        expect([response.status, await response.json()], path).toStrictEqual([
+          415,
+          { error: 'unsupported_media_type', message: 'send application/json' },
+        ])
+      }
+      expect(await listCharges()).toStrictEqual({ charges: [] })
+    },
+  )
+
   it('rejects malformed JSON with 400', async () => {
     const { charge } = createTestApp()
     const response = await charge('key-1', '{"amountCents": 5,')

@@ -6,7 +6,7 @@ import { createSecretVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
-import { parseJsonBody } from '../../shared/http/json-body.ts'
+import { isJsonContentType, parseJsonBody } from '../../shared/http/json-body.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
@@ -182,6 +182,8 @@ async function withBody<T>(
 ): Promise<Response> {
   const key = parseIdempotencyKey(c.req.header('Idempotency-Key'))
   if (key === undefined) return c.json({ error: 'missing_idempotency_key' }, 400)
+  if (!isJsonContentType(c.req.header('Content-Type')))
+    return c.json({ error: 'unsupported_media_type', message: 'send application/json' }, 415)
   const body = parseJsonBody(await c.req.text())
   if (!body.ok) return c.json({ error: 'malformed_json' }, 400)
   const parsed = parse(body.value)

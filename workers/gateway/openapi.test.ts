@@ -63,6 +63,11 @@ describe('the gateway sandbox against its OpenAPI document', () => {
     expect((await charge('c-2', chargeBody({ token: 'tok_declined' }))).status).toBe(402)
     expect((await charge(undefined, chargeBody())).status).toBe(400)
     expect((await charge('c-3', '{')).status).toBe(400)
+    const asText = post('/charges', 'c-3', chargeBody())
+    expect(
+      (await send('/charges', { ...asText, headers: { ...asText.headers, 'Content-Type': 'text/plain' } }))
+        .status,
+    ).toBe(415)
     expect((await charge('c-3', chargeBody({ amountCents: 0 }))).status).toBe(400)
     expect((await charge('c-1', chargeBody({ amountCents: 1 }))).status).toBe(409)
     expect((await charge('c-4', chargeBody({ token: 'tok_error_after_charge' }))).status).toBe(500)
@@ -103,6 +108,11 @@ describe('the gateway sandbox against its OpenAPI document', () => {
     expect([replay.status, replay.headers.get('Idempotent-Replayed')]).toStrictEqual([201, 'true'])
     expect((await refund(undefined, { chargeId })).status).toBe(400)
     expect((await refund('r-2', '{')).status).toBe(400)
+    const asText = post('/refunds', 'r-2', { chargeId })
+    expect(
+      (await send('/refunds', { ...asText, headers: { ...asText.headers, 'Content-Type': 'text/plain' } }))
+        .status,
+    ).toBe(415)
     expect((await refund('r-2', { chargeId, extra: 1 })).status).toBe(400)
     expect((await refund('r-2', { chargeId: 'ch_none' })).status).toBe(404)
     expect((await refund('r-1', { chargeId, amountCents: 200 })).status).toBe(409)

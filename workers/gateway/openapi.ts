@@ -20,6 +20,7 @@ import {
   rateLimited,
   RESPONSE_HEADERS,
   unauthorized,
+  unsupportedMediaType,
 } from '../../shared/http/openapi-responses.ts'
 import { onEveryRoute, sharedOperations } from '../../shared/http/openapi-routes.ts'
 import { VERSION } from '../../shared/http/service-index.ts'
@@ -119,6 +120,7 @@ const gatewayOperations: OperationDoc[] = [
     responses: {
       201: { description: 'Charged (or replayed).', body: { schema: Charge }, headers: replayed },
       400: badBody,
+      415: unsupportedMediaType(),
       402: errorResponse('Declined (or replayed).', ['card_declined', 'invalid_token'], {
         headers: replayed,
       }),
@@ -195,6 +197,7 @@ const gatewayOperations: OperationDoc[] = [
     responses: {
       201: { description: 'Refunded (or replayed).', body: { schema: RefundRecord }, headers: replayed },
       400: badBody,
+      415: unsupportedMediaType(),
       404: errorResponse('No such charge; nothing is kept under the key.', ['charge_not_found']),
       409: errorResponse('The key was used with another body.', ['idempotency_key_reused']),
       422: errorResponse('More than remains refundable, or nothing remains; nothing is kept under the key.', [

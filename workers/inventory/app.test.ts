@@ -5,17 +5,21 @@ import { endlessBody, streamed } from '../../shared/http/endless-body-fixture.ts
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import { createApp } from './app.ts'
 import { setStock } from './domain.ts'
 import type { StockRecord } from './records.ts'
 
 const verifier = await createTestVerifier()
 
-function appWithMemory({ perSecond = 1_000, burst = 1_000 } = {}) {
+function appWithMemory({ perSecond = 1_000, burst = 1_000, broken = new Set<string>() } = {}) {
   const records = new Map<string, StockRecord>()
   return createApp({
     store: {
-      getStock: (sku) => Promise.resolve(records.get(sku) ?? null),
+      getStock: (sku) =>
+        broken.has(sku)
+          ? Promise.reject(new KvRecordError(`${sku} holds an invalid record`))
+          : Promise.resolve(records.get(sku) ?? null),
       setStock: (sku, request) => {
         const decision = setStock(records.get(sku) ?? null, sku, request)
         if (decision.kind === 'ok') records.set(sku, decision.record)
@@ -67,6 +71,17 @@ describe('inventory HTTP', () => {
     const res = await put(appWithMemory(), 'SKU-1', body)
     expect(res.status).toBe(400)
     expect(((await res.json()) as { error: string }).error).toBe('invalid_stock')
+  })
+
+  it('answers 500 invalid_record, naming the repair, for a stock record that is not valid', async () => {
+    const app = appWithMemory({ broken: new Set(['MUG-002']) })
+    const res = await app.request('/inventory/MUG-002')
+    expect(res.status).toBe(500)
+    expect(await res.json()).toStrictEqual({
+      error: 'invalid_record',
+      message:
+        'the stock record of MUG-002 is not a valid record; PUT /inventory/MUG-002 with an admin key replaces it',
+    })
   })
 
   it('answers 404 for an unknown sku and 400 for a malformed one', async () => {

@@ -18,6 +18,7 @@ import { serviceIndex } from '../../shared/http/service-index.ts'
 import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { traceRequests } from '../../shared/http/tracing.ts'
@@ -111,6 +112,8 @@ export function createApp({
         409,
       )
     }
+    if ('replaced' in decision)
+      logger.warn({ sku }, 'replaced a stock record that was not valid (its holds unknown)')
     logger.info({ sku, onHand: parsed.output.onHand, priceCents: parsed.output.priceCents }, 'stock set')
     return c.json(toStockView(decision.record), decision.created ? 201 : 200)
   })
@@ -120,6 +123,17 @@ export function createApp({
     createErrorHandler({
       logger,
       known: (error, c) => {
+        if (error instanceof KvRecordError) {
+          const sku = c.req.param('sku') ?? ''
+          logger.error({ err: error, sku }, 'stock record is not valid')
+          return c.json(
+            {
+              error: 'invalid_record',
+              message: `the stock record of ${sku} is not a valid record; PUT /inventory/${sku} with an admin key replaces it`,
+            },
+            500,
+          )
+        }
         if (!isNatsUnavailable(error)) return undefined
         logger.warn({ err: error, path: c.req.path }, 'NATS unavailable; answering 503')
         c.header('Retry-After', '1')

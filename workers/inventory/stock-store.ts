@@ -1,5 +1,5 @@
 import type { KV } from '@nats-io/kv'
-import { readJson } from '../../shared/nats/kv-json.ts'
+import { KvRecordError, readJson } from '../../shared/nats/kv-json.ts'
 import { createRecordWriter } from '../../shared/nats/record-writer.ts'
 import { setStock, takeHold, type HoldDecision, type SetStockDecision } from './domain.ts'
 import type { OrderItem } from '../../schemas/primitives.ts'
@@ -28,15 +28,37 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
     getStock: async (sku: string): Promise<StockRecord | null> =>
       (await readJson(stockKv, sku, StockRecordSchema))?.value ?? null,
 
-    setStock: (sku: string, request: SetStockRequest): Promise<SetStockDecision> =>
-      stock.update<SetStockDecision>(
-        sku,
-        (current) => {
-          const decision = setStock(current, sku, request)
-          return decision.kind === 'ok' ? { value: decision.record, result: decision } : { result: decision }
-        },
-        { maxAttempts: MAX_ATTEMPTS },
-      ),
+    /**
+     * Sets on-hand units and price. A record that is not a valid stock record
+     * (written around this service) is replaced by a new one: an admin's PUT
+     * is how it is repaired (`replaced: true`; the holds it may have named are
+     * unknown and dropped).
+     */
+    setStock: async (
+      sku: string,
+      request: SetStockRequest,
+    ): Promise<SetStockDecision & { replaced?: true }> => {
+      try {
+        return await stock.update<SetStockDecision>(
+          sku,
+          (current) => {
+            const decision = setStock(current, sku, request)
+            return decision.kind === 'ok'
+              ? { value: decision.record, result: decision }
+              : { result: decision }
+          },
+          { maxAttempts: MAX_ATTEMPTS },
+        )
+      } catch (error) {
+        if (!(error instanceof KvRecordError)) throw error
+        const stored = await stockKv.get(sku)
+        const decision = setStock(null, sku, request)
+        if (decision.kind !== 'ok' || stored === null) throw error
+        // At the revision read: a writer that fixed it meanwhile wins, and this PUT fails as a conflict.
+        await stockKv.update(sku, JSON.stringify({ ...decision.record }), stored.revision)
+        return { ...decision, created: false, replaced: true }
+      }
+    },
 
     takeHold: (sku: string, orderId: string, quantity: number): Promise<HoldDecision> =>
       stock.update<HoldDecision>(
