@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { handleHelp } from '../scripts/lib/help.ts'
 import { BUN, bundleForNode, compileProjectWorkers, ROOT } from './lib/builds.ts'
 import { settingsFor, type BenchContext } from './lib/context.ts'
 import { currentLoad, readMachineFacts } from './lib/machine.ts'
@@ -23,13 +24,27 @@ import { runIntakeVariants } from './sections/intake-variants.ts'
 import { runIntake } from './sections/intake.ts'
 import { runPriority } from './sections/priority.ts'
 
-const { values } = parseArgs({
-  options: {
-    smoke: { type: 'boolean', default: false },
-    'no-wait': { type: 'boolean', default: false },
-    only: { type: 'string' },
-  },
-})
+const USAGE = `usage: npm run bench [-- --smoke] [-- --no-wait] [-- --only intake,variants,profile,e2e,priority,binaries]
+  --smoke     a short run of every section (checks the bench itself, not the numbers)
+  --no-wait   start at once, without waiting for the machine to settle
+  --only      these sections only
+results: bench/results/latest.md; see docs/performance.md`
+
+handleHelp(process.argv.slice(2), USAGE, { takesArguments: true })
+let parsed
+try {
+  parsed = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      'no-wait': { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
+  })
+} catch (error) {
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`)
+  process.exit(2)
+}
+const { values } = parsed
 const settings = settingsFor(values.smoke === true)
 const only = new Set((values.only ?? 'intake,variants,profile,e2e,priority,binaries').split(','))
 if (!settings.variants) only.delete('variants')

@@ -23,6 +23,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { parseArgs } from 'node:util'
+import { handleHelp } from './lib/help.ts'
 import { constants, gzipSync } from 'node:zlib'
 import { DOCS_EMBEDDED_ENV, SWAGGER_UI_FILES } from '../shared/http/swagger-ui-files.ts'
 
@@ -252,17 +253,33 @@ function newestSourceMtime(): number {
   return newest
 }
 
+const USAGE = `usage: npm run build [-- <binary>...] [--out <dir>] [--no-bytecode] [--sourcemap] [--if-stale]
+  single-file Bun binaries (default: all) into dist/bin
+  --out <dir>      where they go
+  --no-bytecode    without bytecode (smaller, slower to start)
+  --sourcemap      with the source map embedded (also BUILD_SOURCEMAP=1)
+  --if-stale       only when a source is newer than the binary
+environment: BUILD_ONLY (comma-separated names when none are given), BUILD_SOURCEMAP`
+
 function cli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): void {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      'no-bytecode': { type: 'boolean' },
-      sourcemap: { type: 'boolean' },
-      'if-stale': { type: 'boolean' },
-    },
-  })
+  handleHelp(argv, USAGE, { takesArguments: true })
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        'no-bytecode': { type: 'boolean' },
+        sourcemap: { type: 'boolean' },
+        'if-stale': { type: 'boolean' },
+      },
+    })
+  } catch (error) {
+    process.stderr.write(`build: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`)
+    process.exit(2)
+  }
+  const { values, positionals } = parsed
   const requested =
     positionals.length > 0 ? positionals : (env['BUILD_ONLY'] ?? '').split(',').filter(Boolean)
   const unknown = requested.filter((n) => !isBinaryName(n))

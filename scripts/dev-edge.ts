@@ -7,11 +7,21 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { serviceSecrets, type DeploymentSecrets } from '../shared/security/deployment-secrets.ts'
+import { handleHelp } from './lib/help.ts'
 import { projectRoot } from './nats-server-bin.ts'
 import { shown } from './start/banner.ts'
 import { portFree } from './start/ports.ts'
 import { secretsFile } from './start/secrets.ts'
 import { readRunningStack, stackFilePath, stateDir, writePrivateFile } from './start/run-dir.ts'
+
+if (import.meta.main)
+  handleHelp(
+    process.argv.slice(2),
+    `usage: npm run dev:edge [-- <wrangler dev options>]
+  the edge order intake in workerd (wrangler dev), on the running npm start's NATS over WebSocket
+environment: EDGE_PORT (8787), EDGE_HOST (127.0.0.1), ORDER_SAGA_STATE_DIR (default .local/run)`,
+    { takesArguments: true },
+  )
 
 const env = process.env
 const log = (line: string): void => void process.stderr.write(`[dev:edge] ${line}\n`)

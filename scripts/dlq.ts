@@ -2,6 +2,7 @@
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { asksForHelp } from './lib/help.ts'
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
@@ -172,6 +173,10 @@ const describe = (error: unknown): string =>
     : String(error)
 
 async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
+  if (asksForHelp(argv)) {
+    console.log(USAGE)
+    return 0
+  }
   const parsed = parseDlqArgs(argv)
   if (!parsed.ok) {
     console.error(`dlq: ${parsed.error}\n${USAGE}`)

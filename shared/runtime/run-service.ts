@@ -143,7 +143,15 @@ export async function healthcheck<C extends BaseConfig>(
   }
 }
 
-/** `--help` text: every environment variable with its default. */
+/** Valibot wrappers whose absence is allowed: such a setting without a default is optional, not required. */
+const OPTIONAL_TYPES: ReadonlySet<string> = new Set([
+  'optional',
+  'exact_optional',
+  'nullish',
+  'undefinedable',
+])
+
+/** `--help` text: every environment variable with its default, or whether it is required. */
 export function helpText(entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'schema'>): string {
   const lines = [
     `${entry.name} ${pkg.version}${entry.description ? `: ${entry.description}` : ''}`,
@@ -152,11 +160,18 @@ export function helpText(entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'descrip
   ]
   for (const [key, schema] of Object.entries(entry.schema?.entries ?? {})) {
     const fallback: unknown = v.getDefault(schema)
-    lines.push(
-      `  ${key.padEnd(32)} ${fallback === undefined ? '(required)' : `default ${JSON.stringify(fallback)}`}`,
-    )
+    const optional = OPTIONAL_TYPES.has((schema as { type?: string }).type ?? '')
+    const note =
+      fallback !== undefined ? `default ${JSON.stringify(fallback)}` : optional ? '(optional)' : '(required)'
+    const secret = (SECRET_SETTINGS as readonly string[]).includes(key)
+    lines.push(`  ${key.padEnd(32)} ${note}${secret ? `, or ${key}_FILE (a path)` : ''}`)
   }
-  lines.push('', 'Usage: [--help | --version | healthcheck]. SIGTERM/SIGINT stop it gracefully.')
+  lines.push(
+    '',
+    'Traces: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,',
+    '  OTEL_BSP_SCHEDULE_DELAY, OTEL_SDK_DISABLED (off unless an endpoint is set; docs/configuration.md).',
+    'Usage: [--help | --version | healthcheck]. SIGTERM/SIGINT stop it gracefully.',
+  )
   return lines.join('\n')
 }
 

@@ -1,0 +1,24 @@
+import * as v from 'valibot'
+import { describe, expect, it } from 'vitest'
+import { helpText } from './run-service.ts'
+
+describe('--help text', () => {
+  it('tells required, optional and defaulted settings apart, and names the _FILE form of secrets', () => {
+    const text = helpText({
+      name: 'demo',
+      description: 'a service',
+      schema: v.object({
+        API_KEYS: v.string(),
+        NATS_NKEY_SEED: v.optional(v.string()),
+        NATS_TLS_CA_FILE: v.optional(v.string()),
+        PORT: v.optional(v.number(), 3000),
+      }),
+    })
+    const line = (name: string) => text.split('\n').find((l) => l.trimStart().startsWith(`${name} `))?.trim()
+    expect(line('API_KEYS')).toMatch(/^API_KEYS +\(required\), or API_KEYS_FILE \(a path\)$/)
+    expect(line('NATS_NKEY_SEED')).toMatch(/^NATS_NKEY_SEED +\(optional\), or NATS_NKEY_SEED_FILE \(a path\)$/)
+    expect(line('NATS_TLS_CA_FILE')).toMatch(/^NATS_TLS_CA_FILE +\(optional\)$/)
+    expect(line('PORT')).toMatch(/^PORT +default 3000$/)
+    expect(text).toContain('OTEL_EXPORTER_OTLP_ENDPOINT')
+  })
+})
