@@ -14,9 +14,15 @@ describe('--help text', () => {
         PORT: v.optional(v.number(), 3000),
       }),
     })
-    const line = (name: string) => text.split('\n').find((l) => l.trimStart().startsWith(`${name} `))?.trim()
+    const line = (name: string) =>
+      text
+        .split('\n')
+        .find((l) => l.trimStart().startsWith(`${name} `))
+        ?.trim()
     expect(line('API_KEYS')).toMatch(/^API_KEYS +\(required\), or API_KEYS_FILE \(a path\)$/)
-    expect(line('NATS_NKEY_SEED')).toMatch(/^NATS_NKEY_SEED +\(optional\), or NATS_NKEY_SEED_FILE \(a path\)$/)
+    expect(line('NATS_NKEY_SEED')).toMatch(
+      /^NATS_NKEY_SEED +\(optional\), or NATS_NKEY_SEED_FILE \(a path\)$/,
+    )
     expect(line('NATS_TLS_CA_FILE')).toMatch(/^NATS_TLS_CA_FILE +\(optional\)$/)
     expect(line('PORT')).toMatch(/^PORT +default 3000$/)
     expect(text).toContain('OTEL_EXPORTER_OTLP_ENDPOINT')
