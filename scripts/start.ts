@@ -170,7 +170,55 @@ async function startNats(
   const started = startNatsServer(bin, configFile, log)
   nats = started.child
   const { url, wsUrl } = await started.ready
+  // Started again on the ports it got, should it die (the workers reconnect to the same URLs).
+  const portOf = (address: string): number => Number(/:(\d+)$/.exec(address)?.[1] ?? -1)
+  writePrivateFile(
+    configFile,
+    natsServerConfig({
+      ...settings,
+      port: portOf(url),
+      wsPort: wsUrl === '' ? settings.wsPort : portOf(wsUrl),
+    }),
+  )
+  watchNats(started.child, bin, configFile)
   return { url, wsUrl: wsUrl === '' ? null : wsUrl }
+}
+
+/**
+ * nats-server exiting while the stack runs (killed, crashed) is said at once
+ * and the server started again with the same configuration and store, after
+ * a short pause that grows while it keeps failing; the workers hold their
+ * messages and reconnect. stack.json names no nats-server in between, so
+ * nothing signals a process id that may have been reused.
+ */
+function watchNats(child: ChildProcess, bin: string, configFile: string): void {
+  child.once('exit', (code, signal) => {
+    if (stopping !== undefined || nats !== child) return
+    nats = undefined
+    recordStack()
+    log(`nats-server (pid ${child.pid}) exited with ${signal ?? code}; starting it again`)
+    void restartNats(bin, configFile, 0)
+  })
+}
+
+async function restartNats(bin: string, configFile: string, failures: number): Promise<void> {
+  await delay(Math.min(10_000, 500 * 2 ** failures))
+  if (stopping !== undefined) return
+  const again = startNatsServer(bin, configFile, log)
+  nats = again.child
+  try {
+    await again.ready
+  } catch (error) {
+    // startNatsServer killed it; another try after a longer pause.
+    if (nats === again.child) nats = undefined
+    const why = (error instanceof Error ? error.message : String(error)).split('\n')[0]
+    log(`nats-server did not come back (${why}); trying again`)
+    return restartNats(bin, configFile, failures + 1)
+  }
+  if (stopping !== undefined) return
+  log(`nats-server is back (pid ${again.child.pid})`)
+  recordStack()
+  watchNats(again.child, bin, configFile)
 }
 
 async function main(): Promise<void> {
@@ -190,6 +238,8 @@ async function main(): Promise<void> {
   const options = await preflight(parsed.options)
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // The terminal went away: stop as for Ctrl-C (the workers and nats-server run in groups of their own).
+  process.on('SIGHUP', onSignal)
 
   const secrets = await loadStackSecrets(options.stateDir, process.env)
   const ctx = createContext(options, await startNats(options, renderAuthorization(natsPublicKeys(secrets))))

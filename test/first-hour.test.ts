@@ -151,6 +151,26 @@ describe('npm start, the first hour', () => {
       })
       await confirmedOrder('first-hour-2')
 
+      // nats-server killed outright: said at once, started again on its ports, and orders go through again.
+      const natsPid = info.natsServerPid as number
+      const natsCursor = stack.lineCount()
+      process.kill(natsPid, 'SIGKILL')
+      await stack.waitForLine(
+        new RegExp(`\\[start\\] nats-server \\(pid ${natsPid}\\) exited with SIGKILL; starting it again`),
+        10_000,
+        natsCursor,
+      )
+      const back = await stack.waitForLine(/\[start\] nats-server is back \(pid \d+\)/, 20_000, natsCursor)
+      const newNatsPid = Number(/pid (\d+)/.exec(back)?.[1])
+      await waitFor(() => readStackFile(dir)?.natsServerPid === newNatsPid, {
+        message: 'stack.json with the new nats-server pid',
+      })
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${order}/ready`).catch(() => null))?.status === 200,
+        { timeoutMs: 20_000, message: 'the intake ready again' },
+      )
+      await confirmedOrder('first-hour-3')
+
       const second = await run('npm', ['start'], env)
       expect(second.code).toBe(1)
       expect(second.out).toContain(`npm start is already running from ${dir} (pid ${info.pid}`)
@@ -176,7 +196,9 @@ describe('npm start, the first hour', () => {
       expect(
         after.filter((l) => /"level":"(warn|error|fatal)"|\[(WRN|ERR|FTL)\]|JetStreamStatusError/.test(l)),
       ).toStrictEqual([])
-      expect(liveProcesses({ ...info, workers: { ...info.workers, payment: newPid } })).toStrictEqual([])
+      expect(
+        liveProcesses({ ...info, natsServerPid: newNatsPid, workers: { ...info.workers, payment: newPid } }),
+      ).toStrictEqual([])
       expect(existsSync(join(dir, 'stack.json'))).toBe(false)
       expect(await run(BUN, ['scripts/reset.ts'], env)).toStrictEqual({ code: 0, out: `removed ${dir}\n` })
     } finally {

@@ -27,18 +27,27 @@ export async function waitReady(
 export async function seedCatalog(
   inventoryUrl: string,
   headers: Record<string, string> = {},
+  /** Each request's deadline. */
+  timeoutMs = 10_000,
 ): Promise<string> {
   const catalog = JSON.parse(readFileSync(join(projectRoot, 'scripts', 'demo-catalog.json'), 'utf8')) as {
     items: { sku: string; onHand: number; priceCents: number }[]
   }
   let seeded = 0
   for (const { sku, onHand, priceCents } of catalog.items) {
-    const existing = await fetch(`${inventoryUrl}/inventory/${sku}`, { headers })
-    if (existing.status !== 404) continue
+    // Present (200) is left alone, absent (404) is put; anything else is a failure, not "present".
+    const existing = await fetch(`${inventoryUrl}/inventory/${sku}`, {
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+    if (existing.status === 200) continue
+    if (existing.status !== 404)
+      throw new Error(`seeding ${sku}: GET answered ${existing.status} ${await existing.text()}`)
     const res = await fetch(`${inventoryUrl}/inventory/${sku}`, {
       method: 'PUT',
       headers: { ...headers, 'Content-Type': 'application/json' },
       body: JSON.stringify({ onHand, priceCents }),
+      signal: AbortSignal.timeout(timeoutMs),
     })
     if (!res.ok) throw new Error(`seeding ${sku}: ${res.status} ${await res.text()}`)
     seeded++

@@ -41,7 +41,9 @@ export const USAGE = `usage: npm start [-- --runtime=bun|node|deno] [-- --fresh]
 environment: NATS_PORT (4222) NATS_WS_PORT (4223) ORDER_PORT (3000) INVENTORY_PORT (3001)
   PAYMENT_PORT (3002) GATEWAY_PORT (3003) ANALYTICS_PORT (3005)
   CONSOLE_PORT (3006) HOST (127.0.0.1) NATS_URL (use that server, start none)
-  PAYMENT_GATEWAY_URL LOG_FORMAT (json|pretty; pretty on a terminal) ORDER_SAGA_STATE_DIR (.local/run)`
+  PAYMENT_GATEWAY_URL LOG_FORMAT (json|pretty; pretty on a terminal) ORDER_SAGA_STATE_DIR (.local/run)
+  API_KEY ADMIN_API_KEY GATEWAY_SECRET_KEY (instead of the generated development keys)
+  NATS_SERVER_BIN (the nats-server to run); any service setting (docs/configuration.md) reaches the workers`
 
 const WORKER_PORTS: Record<WorkerName, [string, number]> = {
   order: ['ORDER_PORT', 3000],

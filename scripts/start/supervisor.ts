@@ -55,7 +55,8 @@ const how = (code: number | null, signal: NodeJS.Signals | null): string =>
 
 /** Signals the process group of `child` (its own, see `detached`); a gone group is no error. */
 export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return
+  // An exited child's id may belong to someone else by now.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
   try {
     process.kill(-child.pid, signal)
   } catch (error) {

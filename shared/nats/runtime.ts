@@ -161,7 +161,11 @@ export async function retryWhileUnavailable<T>(
 
 /** Binds a provisioned KV bucket, waiting while JetStream is not answering or the bucket not provisioned yet. */
 export function openBucket(rt: NatsRuntime, name: BucketName): Promise<KV> {
-  return retryWhileUnavailable(() => bindBucket(rt.nc, name), rt.config.NATS_CONNECT_TIMEOUT_MS, rt.logger)
+  return retryWhileUnavailable(
+    () => bindBucket(rt.nc, name, rt.config.NATS_REQUEST_TIMEOUT_MS),
+    rt.config.NATS_CONNECT_TIMEOUT_MS,
+    rt.logger,
+  )
 }
 
 /** Provisions a durable consumer on the saga stream and starts the shared message loop on it. */

@@ -8,6 +8,7 @@ import {
   StorageType,
   type ConsumerConfig,
   type JetStreamManager,
+  jetstream,
   jetstreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream'
@@ -176,10 +177,16 @@ export async function requireStreams(jsm: JetStreamManager, names: readonly stri
 }
 
 /** Binds a provisioned KV bucket (reads from the stream leader, see ensureBucket). */
-export async function bindBucket(nc: NatsConnection, name: BucketName): Promise<KV> {
-  const jsm = await jetstreamManager(nc, { checkAPI: false })
+export async function bindBucket(
+  nc: NatsConnection,
+  name: BucketName,
+  /** Every read and write of the bucket waits at most this (NATS_REQUEST_TIMEOUT_MS; nats.js's own default is 5 s). */
+  timeoutMs?: number,
+): Promise<KV> {
+  const options = { checkAPI: false, ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }) }
+  const jsm = await jetstreamManager(nc, options)
   await requireStreams(jsm, [`KV_${name}`])
-  return await new Kvm(nc).open(name, { allow_direct: false })
+  return await new Kvm(jetstream(nc, options)).open(name, { allow_direct: false })
 }
 
 function isNotFound(error: unknown, code: number): boolean {
