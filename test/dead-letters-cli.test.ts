@@ -5,7 +5,14 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { headers } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
-import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
+import {
+  DEAD_LETTER_HEADERS,
+  HEADERS,
+  laneSubject,
+  STREAMS,
+  SUBJECTS,
+  toDeadlineFiredSubject,
+} from '../schemas/subjects.ts'
 import { formatDeadLetterLine } from '../scripts/dlq.ts'
 import {
   DeadLetterNotFoundError,
@@ -168,7 +175,8 @@ describe('npm run dlq', () => {
     const plant = async (body: string, names: Record<string, string>) => {
       const h = headers()
       for (const [key, value] of Object.entries(names)) h.set(key, value)
-      return (await f.js.publish(`dlq.${SUBJECTS.orderCreated}`, body, { headers: h })).seq
+      const on = names[DEAD_LETTER_HEADERS.subject] ?? SUBJECTS.orderCreated
+      return (await f.js.publish(`dlq.${on}`, body, { headers: h })).seq
     }
     const forged = JSON.stringify({ ...body, customerId: 'mallory' })
     // No original named: nothing to replay.
@@ -199,6 +207,57 @@ describe('npm run dlq', () => {
     expect(replayed.headers[HEADERS.correlationId]).toStrictEqual(['corr-genuine'])
     const published = await f.jsm.streams.getMessage(ORDERS, { seq: replayed.seq })
     expect(published?.json()).toStrictEqual(body)
+    // Stored on one subject, naming another: refused.
+    const h = headers()
+    h.set(DEAD_LETTER_HEADERS.subject, SUBJECTS.orderCancelled)
+    h.set(DEAD_LETTER_HEADERS.stream, ORDERS)
+    h.set(DEAD_LETTER_HEADERS.sequence, String(genuine.seq))
+    const mismatched = (await f.js.publish(`dlq.${SUBJECTS.orderCreated}`, forged, { headers: h })).seq
+    await expect(replayDeadLetter(f.js, f.jsm, mismatched)).rejects.toThrow(
+      /is stored on dlq\.orders\.created/,
+    )
+  })
+
+  it('replays a dead-lettered due deadline into ORDERS as the cancellation it carries, and nothing else', async () => {
+    await using f = await startDeadLetterFixture()
+    const orderId = orderCreated().orderId
+    const firedSubject = toDeadlineFiredSubject(laneSubject(SUBJECTS.orderCancelRequested, 'express'))
+    const plant = async (subject: string, body: unknown) => {
+      const h = headers()
+      h.set(DEAD_LETTER_HEADERS.subject, subject)
+      h.set(DEAD_LETTER_HEADERS.stream, STREAMS.deadlines.name)
+      h.set(DEAD_LETTER_HEADERS.sequence, '7')
+      h.set(HEADERS.correlationId, 'corr-deadline')
+      return (await f.js.publish(`dlq.${subject}`, JSON.stringify(body), { headers: h })).seq
+    }
+    const deadline = {
+      version: 1,
+      orderId,
+      occurredAt: new Date().toISOString(),
+      reason: 'deadline_exceeded',
+    }
+    const replayed = await replayDeadLetter(f.js, f.jsm, await plant(firedSubject, deadline))
+    expect(replayed).toMatchObject({
+      subject: `${SUBJECTS.orderCancelRequested}.express`,
+      stream: ORDERS,
+      headers: { [HEADERS.correlationId]: ['corr-deadline'] },
+    })
+    const published = await f.jsm.streams.getMessage(ORDERS, { seq: replayed.seq })
+    expect([published?.subject, published?.json()]).toStrictEqual([
+      `${SUBJECTS.orderCancelRequested}.express`,
+      deadline,
+    ])
+    // Anything but a deadline's cancellation is refused: another reason, another body, a schedule holder.
+    for (const [subject, body] of [
+      [firedSubject, { ...deadline, reason: 'customer_request' }],
+      [firedSubject, { forged: true }],
+      [toDeadlineFiredSubject(SUBJECTS.orderCancelled), { ...deadline, reason: 'out_of_stock' }],
+      [`deadlines.pending.${orderId}`, deadline],
+    ] as const) {
+      await expect(replayDeadLetter(f.js, f.jsm, await plant(subject, body)), subject).rejects.toThrow(
+        DeadLetterNotReplayableError,
+      )
+    }
   })
 
   it('runs as a command: list --json, and exit 1 with the usage on bad input', async () => {

@@ -50,8 +50,8 @@ function withoutUnset(env: Record<string, string | undefined>): Record<string, s
 async function startNpmStack(given: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'first-hour-'))
   dirs.push(dir)
-  const [nats, ws, order, inventory, payment, gateway, analytics] = await freePorts(7)
-  const ports = { nats, ws, order, inventory, payment, gateway, analytics }
+  const [nats, ws, order, inventory, payment, gateway, analytics, operatorConsole] = await freePorts(8)
+  const ports = { nats, ws, order, inventory, payment, gateway, analytics, console: operatorConsole }
   const env = {
     ORDER_SAGA_STATE_DIR: dir,
     NATS_PORT: String(nats),
@@ -61,6 +61,7 @@ async function startNpmStack(given: Record<string, string> = {}) {
     PAYMENT_PORT: String(payment),
     GATEWAY_PORT: String(gateway),
     ANALYTICS_PORT: String(analytics),
+    CONSOLE_PORT: String(operatorConsole),
     LOG_FORMAT: 'json',
     npm_config_update_notifier: 'false',
     ...{ NATS_URL: undefined, HOST: undefined, PAYMENT_GATEWAY_URL: undefined, LOG_LEVEL: undefined },
@@ -170,6 +171,21 @@ describe('npm start, the first hour', () => {
         { timeoutMs: 20_000, message: 'the intake ready again' },
       )
       await confirmedOrder('first-hour-3')
+      // The console's order index retries what the outage interrupted (a warning each time): settled before Ctrl-C.
+      const adminKey = /^export ADMIN_API_KEY='([^']*)'$/m.exec(envFile)?.[1] ?? ''
+      for (const customer of ['first-hour-2', 'first-hour-3'])
+        await waitFor(
+          async () => {
+            const res = await fetch(
+              `http://127.0.0.1:${ports.console}/console/api/orders?customer=${customer}`,
+              {
+                headers: { Authorization: `Bearer ${adminKey}` },
+              },
+            ).catch(() => null)
+            return res?.status === 200 && ((await res.json()) as { orders: unknown[] }).orders.length === 1
+          },
+          { timeoutMs: 20_000, message: `the console's index lists ${customer}'s order` },
+        )
 
       const second = await run('npm', ['start'], env)
       expect(second.code).toBe(1)

@@ -3,7 +3,15 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BUCKETS, DEAD_LETTER_HEADERS, HEADERS, STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import {
+  BUCKETS,
+  DEAD_LETTER_HEADERS,
+  HEADERS,
+  STREAMS,
+  SUBJECTS,
+  toDeadlineFiredSubject,
+} from '../schemas/subjects.ts'
+import { ADVISORY_STREAM, captureDurableName } from '../shared/nats/dead-letter-capture.ts'
 import { permissionViolations } from './harness/lines.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { CARD_TOKEN, findInStreams } from './support/secret-scan.ts'
@@ -244,6 +252,36 @@ describe('order saga', () => {
 
 // Last in the file: it reads what every test above left behind.
 describe('after the saga', () => {
+  it('dead-letters a poison due deadline once: the work queue drops it, the capture settles its advisory', async () => {
+    const { jetstream } = await import('@nats-io/jetstream')
+    const subject = toDeadlineFiredSubject(SUBJECTS.orderCancelRequested)
+    const ack = await jetstream(nc).publish(subject, '{"poison": true')
+    const letter = await waitFor(
+      () =>
+        jsm.streams
+          .getMessage(STREAMS.deadLetters.name, { last_by_subj: `dlq.${subject}` })
+          .catch(() => null),
+      { message: 'the dead letter of the poison deadline' },
+    )
+    expect(letter.header.get(DEAD_LETTER_HEADERS.stream)).toBe(STREAMS.deadlines.name)
+    expect(letter.header.get(DEAD_LETTER_HEADERS.consumer)).toBe('inventory-deadlines')
+    expect(letter.header.get(DEAD_LETTER_HEADERS.reason)).toMatch(/^malformed_json:/)
+    // Terminated, so gone from the work queue; its advisory is taken (a duplicate of the loop's copy), not retried.
+    await waitFor(
+      async () => {
+        const [gone, capture] = await Promise.all([
+          jsm.streams.getMessage(STREAMS.deadlines.name, { seq: ack.seq }).catch(() => null),
+          jsm.consumers.info(ADVISORY_STREAM, captureDurableName('inventory-deadlines')),
+        ])
+        return gone === null && capture.num_pending === 0 && capture.num_ack_pending === 0
+      },
+      { message: 'the deadline gone from DEADLINES and its advisory settled' },
+    )
+    const dlq = await jsm.streams.info(STREAMS.deadLetters.name, { subjects_filter: 'dlq.>' })
+    expect(dlq.state.subjects?.[`dlq.${subject}`]).toBe(1)
+    expect(dlq.state.subjects?.[`dlq._missing.${STREAMS.deadlines.name}`]).toBeUndefined()
+  })
+
   it('answers a stock record written around the service with a clear error, and an admin PUT repairs it', async () => {
     const { Kvm } = await import('@nats-io/kv')
     const kv = await new Kvm(nc).open(BUCKETS.stock)

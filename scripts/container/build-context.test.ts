@@ -54,6 +54,7 @@ describe('image build context', () => {
       '!shared/',
       '!workers/',
       '!scripts/build.ts',
+      '!scripts/lib/help.ts',
       '!scripts/nats/nats-server.conf',
       '!.local/nats-server/usr/sbin/nats-server',
     ])

@@ -1,13 +1,22 @@
 // Operator functions over the DLQ stream: list, show, replay, purge (`npm run dlq`).
-import {
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamManager,
-  type StoredMsg,
-} from '@nats-io/jetstream'
+import { type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
-import { DEAD_LETTER_HEADERS, DEAD_LETTER_PREFIX, HEADERS, STREAMS } from '../../schemas/subjects.ts'
+import * as v from 'valibot'
+import { EVENT_SCHEMAS } from '../../schemas/events.ts'
+import {
+  DEAD_LETTER_HEADERS,
+  DEAD_LETTER_PREFIX,
+  DEADLINE_FIRED_PREFIX,
+  DEADLINE_SCHEDULE_PREFIX,
+  HEADERS,
+  laneSubject,
+  LEGACY_DEADLINE_SCHEDULE_PREFIX,
+  splitLane,
+  STREAMS,
+  SUBJECTS,
+} from '../../schemas/subjects.ts'
+import { EVENT_SOURCES } from './cloudevents.ts'
+import { publishEvent } from './publish.ts'
 
 const DLQ = STREAMS.deadLetters.name
 const DLQ_HEADER_NAMES = new Set<string>(Object.values(DEAD_LETTER_HEADERS))
@@ -157,19 +166,36 @@ export interface ReplayResult {
   duplicate: boolean
 }
 
-/** The streams the saga's consumers read: a dead letter's original is in one of them. */
-const REPLAYABLE_STREAMS: readonly string[] = [STREAMS.orders.name, STREAMS.deadlines.name]
+/**
+ * JetStream control headers an original may carry (the server's on a fired
+ * schedule, an atomic batch's, a publisher's expectations): a replay is a
+ * plain message, so none of them goes out with it.
+ */
+const CONTROL_HEADER = /^Nats-(Schedule|Scheduler|Expected-|Batch-|Rollup|TTL|Msg-Id$|Counter|Incr)/i
+
+/** Subjects that hold schedules: never replayed (a replay would be a schedule of whoever replays it). */
+const SCHEDULE_HOLDERS = [`${DEADLINE_SCHEDULE_PREFIX}.`, `${LEGACY_DEADLINE_SCHEDULE_PREFIX}.`]
 
 /**
- * Publishes a dead letter's original again, on its subject, with msg id
- * `replay:DLQ:<id>`: replaying an id twice inside the duplicate window stores
- * it once. What is published is the original message read back from its
- * stream by the sequence the dead letter names (body and headers, correlation
- * id included), never the dead letter's own copy: anyone who may dead-letter
- * a subject can store a dead letter of its choosing, but not an event in
- * ORDERS. A dead letter whose original has left its stream (`STREAM_MAX_AGE_MS`)
- * or does not match it cannot be replayed. Records nothing else; the
- * consumers are idempotent.
+ * Publishes a dead letter's original again, with msg id `replay:DLQ:<id>`:
+ * replaying an id twice inside the duplicate window stores it once. The
+ * dead letter must be on `dlq.<its original subject>` and name its original's
+ * stream and sequence.
+ *
+ * - An original from ORDERS is read back from ORDERS by that sequence and
+ *   published, body and headers (correlation id included, JetStream control
+ *   headers left out), on its subject; never the dead letter's own copy:
+ *   anyone who may dead-letter a subject can store a dead letter of its
+ *   choosing, but not an event in ORDERS. One that has left ORDERS
+ *   (`STREAM_MAX_AGE_MS`) or is on another subject cannot be replayed.
+ * - A due deadline from DEADLINES is gone from there once dead-lettered (a
+ *   work queue drops what its consumer terminated), so the dead letter's copy
+ *   is what there is: only the inventory identity may write
+ *   `dlq.deadlines.fired.*`, and the copy must be an `orders.cancel_requested`
+ *   for `deadline_exceeded`. It is published as that event into ORDERS, in its
+ *   lane, as the relay would have.
+ *
+ * Records nothing else; the consumers are idempotent.
  */
 export async function replayDeadLetter(
   js: JetStreamClient,
@@ -181,43 +207,35 @@ export async function replayDeadLetter(
   const subject = header(stored.header, DEAD_LETTER_HEADERS.subject)
   const stream = header(stored.header, DEAD_LETTER_HEADERS.stream)
   const sequence = count(header(stored.header, DEAD_LETTER_HEADERS.sequence))
-  if (subject === null || stream === null || sequence === null || sequence < 1) {
-    throw new DeadLetterNotReplayableError(
-      `dead letter ${id} has no original (${header(stored.header, DEAD_LETTER_HEADERS.reason) ?? 'no reason'})`,
+  const refuse = (why: string) => new DeadLetterNotReplayableError(`dead letter ${id} ${why}`)
+  if (subject === null || stream === null || sequence === null || sequence < 1)
+    throw refuse(`has no original (${header(stored.header, DEAD_LETTER_HEADERS.reason) ?? 'no reason'})`)
+  if (stored.subject !== `${DEAD_LETTER_PREFIX}.${subject}`)
+    throw refuse(`is stored on ${stored.subject} but names ${subject}: not replayed`)
+  if (SCHEDULE_HOLDERS.some((prefix) => subject.startsWith(prefix)))
+    throw refuse(`is a schedule (${subject}): not replayed`)
+  const msgId = `replay:${DLQ}:${id}`
+  if (stream === STREAMS.deadlines.name) return replayDeadline(js, id, stored, subject, msgId, timeoutMs)
+  if (stream !== STREAMS.orders.name)
+    throw refuse(
+      `names stream ${stream}; only ${STREAMS.orders.name} and ${STREAMS.deadlines.name} are replayed`,
     )
-  }
-  if (!REPLAYABLE_STREAMS.includes(stream)) {
-    throw new DeadLetterNotReplayableError(
-      `dead letter ${id} names stream ${stream}; only ${REPLAYABLE_STREAMS.join(' and ')} are replayed`,
-    )
-  }
-  const original = await jsm.streams.getMessage(stream, { seq: sequence }).catch((error: unknown) => {
-    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.NoMessageFound) return null
-    throw error
-  })
-  if (original === null) {
-    throw new DeadLetterNotReplayableError(
-      `the original of dead letter ${id} (${stream} #${sequence}) is no longer in its stream`,
-    )
-  }
-  if (original.subject !== subject) {
-    throw new DeadLetterNotReplayableError(
-      `dead letter ${id} names ${subject} but ${stream} #${sequence} is on ${original.subject}: not replayed`,
-    )
-  }
+  const original = await jsm.streams.getMessage(STREAMS.orders.name, { seq: sequence })
+  if (original === null) throw refuse(`has its original (${stream} #${sequence}) no longer in its stream`)
+  if (original.subject !== subject)
+    throw refuse(`names ${subject} but ${stream} #${sequence} is on ${original.subject}: not replayed`)
   const h = createHeaders()
   const copied: Record<string, string[]> = {}
   for (const [key, values] of original.header) {
-    if (DLQ_HEADER_NAMES.has(key) || key === HEADERS.msgId) continue
+    if (DLQ_HEADER_NAMES.has(key) || CONTROL_HEADER.test(key)) continue
     for (const value of values) h.append(key, value)
     copied[key] = [...values]
   }
-  const msgId = `replay:${DLQ}:${id}`
   try {
     const ack = await js.publish(subject, original.data, { headers: h, msgID: msgId, timeout: timeoutMs })
     return {
       id,
-      subject,
+      subject: subject,
       msgId,
       headers: copied,
       bytes: original.data.length,
@@ -227,6 +245,54 @@ export async function replayDeadLetter(
     }
   } catch (error) {
     throw new DeadLetterReplayError(`replaying dead letter ${id} to ${subject} failed`, { cause: error })
+  }
+}
+
+/** A dead-lettered due deadline: published as the `orders.cancel_requested` it carries, into ORDERS. */
+async function replayDeadline(
+  js: JetStreamClient,
+  id: number,
+  stored: StoredMsg,
+  subject: string,
+  msgId: string,
+  timeoutMs: number,
+): Promise<ReplayResult> {
+  const prefix = `${DEADLINE_FIRED_PREFIX}.`
+  const lane = subject.startsWith(prefix) ? splitLane(subject.slice(prefix.length)) : undefined
+  if (lane?.subject !== SUBJECTS.orderCancelRequested)
+    throw new DeadLetterNotReplayableError(
+      `dead letter ${id} from DEADLINES is on ${subject}, not a due deadline`,
+    )
+  let payload: unknown
+  try {
+    payload = stored.json()
+  } catch {
+    payload = undefined
+  }
+  const parsed = v.safeParse(EVENT_SCHEMAS[SUBJECTS.orderCancelRequested], payload)
+  if (!parsed.success || parsed.output.reason !== 'deadline_exceeded')
+    throw new DeadLetterNotReplayableError(
+      `dead letter ${id} is not a valid deadline (an orders.cancel_requested for deadline_exceeded): not replayed`,
+    )
+  const correlationId = header(stored.header, HEADERS.correlationId) ?? 'none'
+  try {
+    const ack = await publishEvent(
+      js,
+      { subject: SUBJECTS.orderCancelRequested, payload: parsed.output, msgId },
+      { correlationId, priority: lane.priority, timeoutMs, source: EVENT_SOURCES.inventory },
+    )
+    return {
+      id,
+      subject: laneSubject(SUBJECTS.orderCancelRequested, lane.priority),
+      msgId,
+      headers: { [HEADERS.correlationId]: [correlationId] },
+      bytes: JSON.stringify(parsed.output).length,
+      stream: ack.stream,
+      seq: ack.seq,
+      duplicate: ack.duplicate,
+    }
+  } catch (error) {
+    throw new DeadLetterReplayError(`replaying dead letter ${id} (a deadline) failed`, { cause: error })
   }
 }
 

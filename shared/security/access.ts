@@ -21,6 +21,7 @@ import {
   toDeadLetterSubject,
   type Subject,
 } from '../../schemas/subjects.ts'
+import { missingOriginalSubject } from '../nats/dead-letter-advisory.ts'
 import { ADVISORY_STREAM, captureDurableName } from '../nats/dead-letter-capture.ts'
 import { statusSubjectOf } from '../nats/discovery-subjects.ts'
 import { ORDER_INDEX, ORDER_INDEX_CONSUMERS } from '../nats/order-index.ts'
@@ -246,8 +247,11 @@ export function permissionsOf(identity: ServiceIdentity, publicKey: string): Per
   for (const name of grant.consumers) {
     const { filters }: SagaConsumer = SAGA_CONSUMERS[name]
     const stream = streamOf(name)
-    // The dead-letter capture copies an exhausted message from its stream by sequence.
+    // The dead-letter capture copies an exhausted message from its stream by
+    // sequence, and says so on dlq._missing.<stream> when it is gone (a work
+    // queue drops what its consumer terminated).
     publish.add(`${API}.STREAM.MSG.GET.${stream}`)
+    publish.add(missingOriginalSubject(stream))
     for (const s of consumerSubjects(stream, name)) publish.add(s)
     for (const s of consumerSubjects(ADVISORY_STREAM, captureDurableName(name))) publish.add(s)
     const deadLetters = filters.length === 0 ? STREAMS.orders.subjects : filters

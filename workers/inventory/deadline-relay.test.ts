@@ -5,6 +5,7 @@ import type { Handler, MessageContext } from '../../shared/nats/consumer.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import type { OrderDecision, PaymentState } from '../../shared/saga/decision.ts'
 import { createDeadlineRelay } from './handlers.ts'
+import type { ReservationRecord } from './records.ts'
 
 const orderId = '01a24000-0000-7000-8000-000000000001'
 const due: OrderCancelRequested = {
@@ -31,31 +32,59 @@ function decided(decision: 'paying' | 'cancelled', state?: PaymentState): OrderD
   }
 }
 
-function relayWith(decision: OrderDecision | null) {
-  const handlers = createDeadlineRelay({ read: () => Promise.resolve(decision) })
+function reservation(state: ReservationRecord['state']): ReservationRecord {
+  return {
+    orderId,
+    state,
+    items: [{ sku: 'MUG-002', quantity: 2, unitPriceCents: 1250 }],
+    amountCents: 2500,
+    currency: 'USD',
+    shortSkus: [],
+    updatedAt: '2026-12-04T10:00:01.000Z',
+  }
+}
+
+function relayWith(decision: OrderDecision | null, held: ReservationRecord | null) {
+  const handlers = createDeadlineRelay({
+    decisions: { read: () => Promise.resolve(decision) },
+    reservations: { getReservation: () => Promise.resolve(held) },
+  })
   return handlers[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>
 }
 
-describe('the deadline relay', () => {
-  it.each([
-    ['no decision yet', null],
-    ['a charge in flight', decided('paying', 'charging')],
-  ])(
-    'relays the deadline of an unsettled order (%s) as the event, under the schedule id',
-    async (_, decision) => {
-      expect(await relayWith(decision)(due, ctx)).toStrictEqual([
-        { subject: SUBJECTS.orderCancelRequested, payload: due, msgId: `deadline:${orderId}` },
-      ])
-    },
-  )
+const relayed = [{ subject: SUBJECTS.orderCancelRequested, payload: due, msgId: `deadline:${orderId}` }]
 
-  const settled: [string, OrderDecision][] = [
-    ['cancelled', decided('cancelled')],
-    ...(['charged', 'declined', 'refunding', 'refunded', 'unresolved'] as const).map(
-      (state): [string, OrderDecision] => [state, decided('paying', state)],
+describe('the deadline relay', () => {
+  const unsettled: [string, OrderDecision | null, ReservationRecord | null][] = [
+    ['nothing decided or held yet', null, null],
+    ['reserved, nobody decided', null, reservation('reserved')],
+    ['reserving (a stalled reservation)', null, reservation('reserving')],
+    ['a charge in flight', decided('paying', 'charging'), reservation('reserved')],
+    // The decision says cancelled but the stock is still held: the relay lets the handlers repeat it.
+    ['cancelled, stock still held', decided('cancelled'), reservation('reserved')],
+    ['declined, stock still held', decided('cancelled', 'declined'), reservation('reserved')],
+  ]
+  it.each(unsettled)('relays the deadline when %s, as the event under the schedule id', async (_, d, r) => {
+    expect(await relayWith(d, r)(due, ctx)).toStrictEqual(relayed)
+  })
+
+  const settled: [string, OrderDecision | null, ReservationRecord | null][] = [
+    ...(['rejected', 'released', 'cancelled', 'sold', 'returned'] as const).map(
+      (state): [string, OrderDecision | null, ReservationRecord | null] => [
+        `reservation ${state}`,
+        decided('cancelled'),
+        reservation(state),
+      ],
+    ),
+    ...(['charged', 'refunding', 'refunded'] as const).map(
+      (state): [string, OrderDecision | null, ReservationRecord | null] => [
+        `payment ${state}`,
+        decided('paying', state),
+        reservation('reserved'),
+      ],
     ),
   ]
-  it.each(settled)('drops the deadline of an order settled by then (%s)', async (_, decision) => {
-    expect(await relayWith(decision)(due, ctx)).toStrictEqual([])
+  it.each(settled)('drops the deadline of an order settled by then (%s)', async (_, d, r) => {
+    expect(await relayWith(d, r)(due, ctx)).toStrictEqual([])
   })
 })

@@ -10,7 +10,12 @@ import { SUBJECTS, type Priority } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import type { TraceContext } from '../../shared/observability/trace-context.ts'
-import { claimCancellation, deadlineOf, type DecisionStore } from '../../shared/saga/decision.ts'
+import {
+  claimCancellation,
+  deadlineOf,
+  type DecisionStore,
+  type PaymentState,
+} from '../../shared/saga/decision.ts'
 import { availableOf, releaseHold, returnOrRelease, sellHold } from './domain.ts'
 import type { ReservationRecord } from './records.ts'
 import type { StockStore } from './stock-store.ts'
@@ -361,31 +366,56 @@ function emptyReservation(orderId: string): ReservationRecord {
  * in the same lane (the consumer strips the prefix; the runner publishes in
  * the message's lane), under the id the schedule carried, so a relay repeated
  * after a crash is de-duplicated. Every order's deadline fires (a settling
- * event in ORDERS cannot remove a schedule in another stream), so one whose
- * order is settled by then is dropped here: cancelled, or past its charge
- * (charged, declined, refunding, refunded, unresolved). One that is not, or
- * whose charge is in flight, goes on; its handlers decide, as for any
- * cancellation request.
+ * event in ORDERS cannot remove a schedule in another stream), so the relay
+ * drops the deadline of an order that is settled on both sides: its
+ * reservation here ended (rejected, released, cancelled, sold, returned), or
+ * its charge went through (charged, refunding, refunded). Anything else goes
+ * on, a cancelled decision whose reservation still holds stock included: the
+ * handlers then repeat the cancellation and the stock is released, which is
+ * what the deadline is there for.
  */
-export function createDeadlineRelay(decisions: Pick<DecisionStore, 'read'>): Handlers {
+export function createDeadlineRelay({
+  decisions,
+  reservations,
+}: {
+  decisions: Pick<DecisionStore, 'read'>
+  reservations: Pick<StockStore, 'getReservation'>
+}): Handlers {
   return {
     [SUBJECTS.orderCancelRequested]: async (event, ctx) => {
-      const decided = await decisions.read(event.orderId)
-      const settled =
-        decided?.decision === 'cancelled' ||
-        (decided?.payment !== undefined && decided.payment.state !== 'charging')
-      if (settled) {
+      const [decided, reservation] = await Promise.all([
+        decisions.read(event.orderId),
+        reservations.getReservation(event.orderId),
+      ])
+      const stockSettled = reservation !== null && SETTLED_RESERVATIONS.has(reservation.state)
+      const paid = decided?.payment !== undefined && PAID_STATES.has(decided.payment.state)
+      if (stockSettled || paid) {
         ctx.logger.debug(
-          { decision: decided.decision, state: decided.payment?.state },
-          'deadline of a settled order',
+          { reservation: reservation?.state, payment: decided?.payment?.state },
+          'deadline of a settled order; dropped',
         )
         return []
       }
-      ctx.logger.info('order deadline due; requesting its cancellation')
+      ctx.logger.info(
+        { reservation: reservation?.state ?? null, decision: decided?.decision ?? null },
+        'order deadline due; requesting its cancellation',
+      )
       return [{ ...toEvent(SUBJECTS.orderCancelRequested, event), msgId: deadlineMsgId(event.orderId) }]
     },
   }
 }
+
+/** Reservations whose stock is settled: nothing is held for the order any more. */
+const SETTLED_RESERVATIONS: ReadonlySet<ReservationRecord['state']> = new Set([
+  'rejected',
+  'released',
+  'cancelled',
+  'sold',
+  'returned',
+])
+
+/** Payment states past a successful charge: a deadline is final for them (docs/money.md). */
+const PAID_STATES: ReadonlySet<PaymentState> = new Set(['charged', 'refunding', 'refunded'])
 
 /** The de-duplication id of an order's deadline: its schedule's, and its relayed event's. */
 export const deadlineMsgId = (orderId: string): string => `deadline:${orderId}`

@@ -99,7 +99,7 @@ export async function startInventoryService(
     started.push(
       await startDurableConsumer(rt, {
         durable: INVENTORY_CONSUMERS.deadlines,
-        handlers: createDeadlineRelay(decisions),
+        handlers: createDeadlineRelay({ decisions, reservations: store }),
       }),
     )
   } catch (error) {

@@ -1,4 +1,5 @@
 import type { KV } from '@nats-io/kv'
+import * as v from 'valibot'
 import { KvRecordError, readJson } from '../../shared/nats/kv-json.ts'
 import { createRecordWriter } from '../../shared/nats/record-writer.ts'
 import { setStock, takeHold, type HoldDecision, type SetStockDecision } from './domain.ts'
@@ -24,6 +25,15 @@ const MAX_ATTEMPTS = 500
 export function createStockStore(stockKv: KV, reservationsKv: KV) {
   const stock = createRecordWriter(stockKv, StockRecordSchema)
   const reservations = createRecordWriter(reservationsKv, ReservationRecordSchema)
+  const setOrdinary = (sku: string, request: SetStockRequest): Promise<SetStockDecision> =>
+    stock.update<SetStockDecision>(
+      sku,
+      (current) => {
+        const decision = setStock(current, sku, request)
+        return decision.kind === 'ok' ? { value: decision.record, result: decision } : { result: decision }
+      },
+      { maxAttempts: MAX_ATTEMPTS },
+    )
   return {
     getStock: async (sku: string): Promise<StockRecord | null> =>
       (await readJson(stockKv, sku, StockRecordSchema))?.value ?? null,
@@ -39,21 +49,20 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
       request: SetStockRequest,
     ): Promise<SetStockDecision & { replaced?: true }> => {
       try {
-        return await stock.update<SetStockDecision>(
-          sku,
-          (current) => {
-            const decision = setStock(current, sku, request)
-            return decision.kind === 'ok'
-              ? { value: decision.record, result: decision }
-              : { result: decision }
-          },
-          { maxAttempts: MAX_ATTEMPTS },
-        )
+        return await setOrdinary(sku, request)
       } catch (error) {
         if (!(error instanceof KvRecordError)) throw error
         const stored = await stockKv.get(sku)
         const decision = setStock(null, sku, request)
         if (decision.kind !== 'ok' || stored === null) throw error
+        // Repaired by someone else since: set it the ordinary way, keeping the holds it names.
+        let valid = false
+        try {
+          valid = v.is(StockRecordSchema, stored.json())
+        } catch {
+          valid = false
+        }
+        if (valid) return await setOrdinary(sku, request)
         // At the revision read: a writer that fixed it meanwhile wins, and this PUT fails as a conflict.
         await stockKv.update(sku, JSON.stringify({ ...decision.record }), stored.revision)
         return { ...decision, created: false, replaced: true }
