@@ -1,0 +1,33 @@
+import type { JetStreamManager } from '@nats-io/jetstream'
+import { describe, expect, it } from 'vitest'
+import { createLogger } from '../observability/logger.ts'
+import { createMetrics } from '../observability/metrics.ts'
+import { createNatsGauges } from './nats-gauges.ts'
+
+describe('JetStream gauges on /metrics', () => {
+  it('wait one timeout for a scrape while NATS does not answer, not one per lookup', async () => {
+    const asked: string[] = []
+    const never = new Promise<never>(() => undefined)
+    const jsm = {
+      consumers: { info: (stream: string, durable: string) => (asked.push(`${stream} > ${durable}`), never) },
+      streams: { info: (stream: string) => (asked.push(stream), never) },
+    } as unknown as JetStreamManager
+    const metrics = createMetrics('t')
+    const gauges = createNatsGauges({
+      jsm,
+      registry: metrics.registry,
+      logger: createLogger({ service: 't', level: 'silent' }),
+      timeoutMs: 500,
+    })
+    gauges.track('inventory')
+    gauges.track('inventory-deadlines', 'DEADLINES')
+    const started = performance.now()
+    const text = await metrics.registry.metrics()
+    const tookMs = performance.now() - started
+    expect(tookMs).toBeGreaterThanOrEqual(450)
+    // One after the other (the consumers, then the DLQ) would be 1,000 ms.
+    expect(tookMs).toBeLessThan(900)
+    expect(asked.sort()).toStrictEqual(['DEADLINES > inventory-deadlines', 'DLQ', 'ORDERS > inventory'])
+    expect(text).toContain('consumer_pending_messages')
+  })
+})
