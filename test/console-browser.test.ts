@@ -151,6 +151,8 @@ describe('operator console in Chromium', () => {
     await row(orderId, 'cancelled').waitFor()
     await page.locator('#timeline-table tr[data-event="payments.refunded"]').waitFor()
     await page.locator('#compensations li', { hasText: 'refund' }).waitFor()
+    // The refund is in the timeline before the status record says cancelled: the next refresh disables the button.
+    await page.locator('#order-cancel:disabled').waitFor({ timeout: 10_000 })
     expect(await page.locator('#order-cancel').isDisabled()).toBe(true)
     await shot('cancelled', '#order')
   })
