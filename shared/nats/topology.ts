@@ -105,12 +105,14 @@ export function deadlineStreamConfig(limits: TopologyLimits): Partial<StreamConf
     subjects: [...STREAMS.deadlines.subjects],
     storage: StorageType.File,
     retention: RetentionPolicy.Workqueue,
-    // Schedules cannot use discard new; the cap is the events' (STREAM_MAX_BYTES).
+    // Schedules cannot use discard new. A deadline is ~0.7 KB: 256 MiB holds
+    // ~380,000 orders within their deadline (or fired and not relayed yet);
+    // past that the oldest go. JetStream reserves it from the file store.
     discard: DiscardPolicy.Old,
     num_replicas: limits.replicas,
     duplicate_window: nanos(limits.duplicateWindowMs),
     max_age: nanos(limits.streamMaxAgeMs),
-    max_bytes: limits.streamMaxBytes,
+    max_bytes: 256 * MiB,
     max_msg_size: 64 * 1024,
     allow_msg_schedules: true,
   }
