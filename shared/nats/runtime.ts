@@ -168,7 +168,7 @@ export function openBucket(rt: NatsRuntime, name: BucketName): Promise<KV> {
   )
 }
 
-/** Provisions a durable consumer on the saga stream and starts the shared message loop on it. */
+/** Provisions a saga consumer on its stream (ORDERS, or DEADLINES for the relay) and starts the shared message loop on it. */
 export async function startDurableConsumer(
   rt: NatsRuntime,
   {

@@ -1,7 +1,7 @@
 /*
- * The saga's durable consumers (on ORDERS, and the deadline relay on DEADLINES): one table that the provision step,
- * the workers (re-creating a lost consumer) and the access table
- * (shared/security/access.ts) all read.
+ * The saga's durable consumers (on ORDERS; the deadline relay on DEADLINES):
+ * one table that the provision step, the workers (re-creating a lost
+ * consumer) and the access table (shared/security/access.ts) all read.
  */
 import type { JetStreamManager } from '@nats-io/jetstream'
 import {
