@@ -2,6 +2,7 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
+import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   BUCKETS,
@@ -252,10 +253,16 @@ describe('order saga', () => {
 
 // Last in the file: it reads what every test above left behind.
 describe('after the saga', () => {
-  it('dead-letters a poison due deadline once: the work queue drops it, the capture settles its advisory', async () => {
+  it('dead-letters a poison due deadline once, as the server fired it: the work queue drops it, the capture settles its advisory', async () => {
     const { jetstream } = await import('@nats-io/jetstream')
+    const { headers } = await import('@nats-io/nats-core')
     const subject = toDeadlineFiredSubject(SUBJECTS.orderCancelRequested)
-    const ack = await jetstream(nc).publish(subject, '{"poison": true')
+    // A schedule as the inventory worker makes them: the server stamps what it fires with
+    // Nats-Scheduler and Nats-Schedule-Next, which the DLQ would refuse if they were copied.
+    const h = headers()
+    h.set('Nats-Schedule', `@at ${new Date(Date.now() + 300).toISOString()}`)
+    h.set('Nats-Schedule-Target', subject)
+    await jetstream(nc).publish(`deadlines.pending.${randomUUID()}`, '{"poison": true', { headers: h })
     const letter = await waitFor(
       () =>
         jsm.streams
@@ -266,20 +273,36 @@ describe('after the saga', () => {
     expect(letter.header.get(DEAD_LETTER_HEADERS.stream)).toBe(STREAMS.deadlines.name)
     expect(letter.header.get(DEAD_LETTER_HEADERS.consumer)).toBe('inventory-deadlines')
     expect(letter.header.get(DEAD_LETTER_HEADERS.reason)).toMatch(/^malformed_json:/)
+    expect(letter.header.has('Nats-Scheduler')).toBe(false)
     // Terminated, so gone from the work queue; its advisory is taken (a duplicate of the loop's copy), not retried.
     await waitFor(
       async () => {
-        const [gone, capture] = await Promise.all([
-          jsm.streams.getMessage(STREAMS.deadlines.name, { seq: ack.seq }).catch(() => null),
+        const [left, capture] = await Promise.all([
+          jsm.streams.getMessage(STREAMS.deadlines.name, { last_by_subj: subject }).catch(() => null),
           jsm.consumers.info(ADVISORY_STREAM, captureDurableName('inventory-deadlines')),
         ])
-        return gone === null && capture.num_pending === 0 && capture.num_ack_pending === 0
+        return left === null && capture.num_pending === 0 && capture.num_ack_pending === 0
       },
       { message: 'the deadline gone from DEADLINES and its advisory settled' },
     )
     const dlq = await jsm.streams.info(STREAMS.deadLetters.name, { subjects_filter: 'dlq.>' })
     expect(dlq.state.subjects?.[`dlq.${subject}`]).toBe(1)
     expect(dlq.state.subjects?.[`dlq._missing.${STREAMS.deadlines.name}`]).toBeUndefined()
+  })
+
+  it('dead-letters a poison event that carries a JetStream header the DLQ would refuse', async () => {
+    const { jetstream } = await import('@nats-io/jetstream')
+    const { headers } = await import('@nats-io/nats-core')
+    const countOf = async () =>
+      (await jsm.streams.info(STREAMS.deadLetters.name, { subjects_filter: 'dlq.>' })).state.subjects?.[
+        `dlq.${SUBJECTS.orderCreated}`
+      ] ?? 0
+    const before = await countOf()
+    const h = headers()
+    h.set('Nats-Expected-Stream', STREAMS.orders.name)
+    await jetstream(nc).publish(SUBJECTS.orderCreated, '{garbage', { headers: h })
+    // Both consumers of orders.created (inventory, the projection) dead-letter their copy.
+    await waitFor(async () => (await countOf()) === before + 2, { message: 'two dead letters stored' })
   })
 
   it('answers a stock record written around the service with a clear error, and an admin PUT repairs it', async () => {

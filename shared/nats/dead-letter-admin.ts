@@ -16,6 +16,7 @@ import {
   SUBJECTS,
 } from '../../schemas/subjects.ts'
 import { EVENT_SOURCES } from './cloudevents.ts'
+import { isControlHeader } from './control-headers.ts'
 import { publishEvent } from './publish.ts'
 
 const DLQ = STREAMS.deadLetters.name
@@ -166,13 +167,6 @@ export interface ReplayResult {
   duplicate: boolean
 }
 
-/**
- * JetStream control headers an original may carry (the server's on a fired
- * schedule, an atomic batch's, a publisher's expectations): a replay is a
- * plain message, so none of them goes out with it.
- */
-const CONTROL_HEADER = /^Nats-(Schedule|Scheduler|Expected-|Batch-|Rollup|TTL|Msg-Id$|Counter|Incr)/i
-
 /** Subjects that hold schedules: never replayed (a replay would be a schedule of whoever replays it). */
 const SCHEDULE_HOLDERS = [`${DEADLINE_SCHEDULE_PREFIX}.`, `${LEGACY_DEADLINE_SCHEDULE_PREFIX}.`]
 
@@ -227,7 +221,7 @@ export async function replayDeadLetter(
   const h = createHeaders()
   const copied: Record<string, string[]> = {}
   for (const [key, values] of original.header) {
-    if (DLQ_HEADER_NAMES.has(key) || CONTROL_HEADER.test(key)) continue
+    if (DLQ_HEADER_NAMES.has(key) || isControlHeader(key)) continue
     for (const value of values) h.append(key, value)
     copied[key] = [...values]
   }

@@ -3,7 +3,8 @@
 import type { StoredMsg } from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
 import * as v from 'valibot'
-import { DEAD_LETTER_HEADERS, HEADERS, toDeadLetterSubject } from '../../schemas/subjects.ts'
+import { DEAD_LETTER_HEADERS, toDeadLetterSubject } from '../../schemas/subjects.ts'
+import { isControlHeader } from './control-headers.ts'
 
 /** Advisory subject prefixes; the server appends `.<stream>.<consumer>`. */
 export const ADVISORY_PREFIXES = {
@@ -99,7 +100,7 @@ export function toDeadLetterCopy(
   const h = createHeaders()
   if (original !== null) {
     for (const [key, values] of original.header) {
-      if (key === HEADERS.msgId) continue
+      if (isControlHeader(key)) continue
       for (const value of values) h.append(key, value)
     }
     h.set(DEAD_LETTER_HEADERS.subject, original.subject)

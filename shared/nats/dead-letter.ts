@@ -1,7 +1,8 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import { headers as createHeaders } from '@nats-io/nats-core'
-import { DEAD_LETTER_HEADERS, HEADERS, toDeadLetterSubject } from '../../schemas/subjects.ts'
+import { DEAD_LETTER_HEADERS, toDeadLetterSubject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
+import { isControlHeader } from './control-headers.ts'
 
 export type PoisonReason =
   'malformed_json' | 'schema_violation' | 'unexpected_subject' | 'max_deliver_exhausted'
@@ -22,7 +23,7 @@ export async function deadLetter(
 ): Promise<boolean> {
   const h = createHeaders()
   for (const [key, values] of msg.headers ?? []) {
-    if (key === HEADERS.msgId) continue
+    if (isControlHeader(key)) continue
     for (const value of values) h.append(key, value)
   }
   const info = msg.info

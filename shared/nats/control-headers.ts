@@ -1,0 +1,17 @@
+/**
+ * JetStream headers that make the server act when a message is stored: roll
+ * it up (`Nats-Rollup`), schedule or purge (`Nats-Schedule*`,
+ * `Nats-Scheduler`), expect a stream or sequence (`Nats-Expected-*`), batch
+ * (`Nats-Batch-*`), expire (`Nats-TTL`), count (`Nats-Incr`), de-duplicate
+ * (`Nats-Msg-Id`). A message copied into another stream (a dead letter) or
+ * published again (a replay) is stored as a plain message: none of them goes
+ * with it. Left in, the copy is refused (the DLQ allows no schedules, and
+ * `Nats-Expected-Stream: ORDERS` is not the DLQ), so a message carrying one
+ * could never be dead-lettered; the server itself stamps a fired schedule
+ * with `Nats-Scheduler` and `Nats-Schedule-Next`.
+ */
+const CONTROL_HEADER = /^Nats-(Schedule|Scheduler|Expected-|Batch-|Rollup|TTL|Msg-Id$|Counter|Incr)/i
+
+export function isControlHeader(name: string): boolean {
+  return CONTROL_HEADER.test(name)
+}
