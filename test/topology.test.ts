@@ -15,6 +15,7 @@ import {
   ensureBucket,
   ensureConsumer,
   ensureStreams,
+  orderStreamConfig,
 } from '../shared/nats/topology.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
@@ -140,6 +141,25 @@ describe('a consumer split off another', () => {
       })
       const info = await jsm.consumers.info(STREAM, durable)
       expect([info.config.deliver_policy, info.num_pending]).toStrictEqual([DeliverPolicy.All, 2])
+    }
+  })
+})
+
+describe('ORDERS and its headers', () => {
+  it('is made without schedules or roll-ups; one an earlier release made keeps both, and says so', async () => {
+    const fresh = await ensureStreams(jsm, DEFAULT_LIMITS)
+    expect([fresh.allow_msg_schedules ?? false, fresh.allow_rollup_hdrs]).toStrictEqual([false, false])
+    // As a release that kept the deadlines in ORDERS provisioned it, on a server of its own.
+    const old = await startNatsServer()
+    const oldNc = await connect(old.connectOptions())
+    try {
+      const oldJsm = await jetstreamManager(oldNc)
+      await oldJsm.streams.add({ ...orderStreamConfig(DEFAULT_LIMITS), allow_msg_schedules: true })
+      const kept = await ensureStreams(oldJsm, DEFAULT_LIMITS)
+      expect([kept.allow_msg_schedules, kept.allow_rollup_hdrs]).toStrictEqual([true, true])
+    } finally {
+      await oldNc.close()
+      await old.dispose()
     }
   })
 })

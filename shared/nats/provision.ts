@@ -11,13 +11,7 @@ import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { advisoryStreamConfig } from './dead-letter-capture.ts'
 import { ensureOrderIndex, ORDER_INDEX } from './order-index.ts'
 import { ensureCaptureConsumer, ensureSagaConsumer, SAGA_CONSUMER_NAMES } from './saga-consumers.ts'
-import {
-  ensureBucket,
-  ensureStream,
-  ensureStreams,
-  ordersAllowSchedules,
-  type TopologyLimits,
-} from './topology.ts'
+import { ensureBucket, ensureStream, ensureStreams, type TopologyLimits } from './topology.ts'
 
 export interface ProvisionReport {
   streams: string[]
@@ -33,7 +27,7 @@ export async function provisionTopology(
   { timeoutMs = 5_000 }: { timeoutMs?: number } = {},
 ): Promise<ProvisionReport> {
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs })
-  await ensureStreams(jsm, limits)
+  const orders = await ensureStreams(jsm, limits)
   const advisories = await ensureStream(jsm, advisoryStreamConfig(limits))
   const buckets = Object.values(BUCKETS)
   for (const bucket of buckets) await ensureBucket(nc, bucket, limits)
@@ -45,13 +39,14 @@ export async function provisionTopology(
   }
   // The operator console's order index (docs/console.md): after the buckets, as it reads order-status.
   consumers.push(...(await ensureOrderIndex(jsm, limits)))
-  const warnings = (await ordersAllowSchedules(jsm))
-    ? [
-        `stream ${STREAMS.orders.name} was created by a release that kept order deadlines in it: it still allows ` +
-          'message schedules and roll-up headers (nats-server never turns them off), so any identity that publishes ' +
-          'an event could schedule events or erase the stream; recreate it once drained (docs/security.md)',
-      ]
-    : []
+  const warnings =
+    orders.allow_msg_schedules === true
+      ? [
+          `stream ${STREAMS.orders.name} was created by a release that kept order deadlines in it: it still allows ` +
+            'message schedules and roll-up headers (nats-server never turns them off), so any identity that publishes ' +
+            'an event could schedule events or erase the stream; recreate it once drained (docs/security.md)',
+        ]
+      : []
   return {
     streams: [
       STREAMS.orders.name,

@@ -296,22 +296,18 @@ export function filtersOf(config: Partial<ConsumerConfig>): string[] {
   return [config.filter_subject ?? '', ...(config.filter_subjects ?? [])].filter((s) => s !== '')
 }
 
-/** The saga's streams. */
-export async function ensureStreams(jsm: JetStreamManager, limits: TopologyLimits): Promise<void> {
-  await ensureStream(jsm, orderStreamConfig(limits))
+/**
+ * The saga's streams; resolves with ORDERS' configuration as it stands. One
+ * made by a release that kept the order deadlines in it still allows message
+ * schedules, and with them roll-up headers: nats-server never turns schedules
+ * off on an existing stream (the provision step says so; docs/security.md,
+ * "ORDERS from an earlier release").
+ */
+export async function ensureStreams(jsm: JetStreamManager, limits: TopologyLimits): Promise<StreamConfig> {
+  const orders = await ensureStream(jsm, orderStreamConfig(limits))
   await ensureStream(jsm, deadLetterStreamConfig(limits))
   await ensureStream(jsm, deadlineStreamConfig(limits))
-}
-
-/**
- * An ORDERS stream created by a release that kept the deadlines in it still
- * allows message schedules, and with them roll-up headers: nats-server never
- * turns schedules off on an existing stream. The provision step says so
- * (docs/security.md, "ORDERS from an earlier release").
- */
-export async function ordersAllowSchedules(jsm: JetStreamManager): Promise<boolean> {
-  const { config } = await jsm.streams.info(STREAMS.orders.name)
-  return config.allow_msg_schedules === true
+  return orders.config
 }
 
 export type BucketName = (typeof BUCKETS)[keyof typeof BUCKETS]
