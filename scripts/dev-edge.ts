@@ -10,6 +10,7 @@ import { serviceSecrets, type DeploymentSecrets } from '../shared/security/deplo
 import { handleHelp } from './lib/help.ts'
 import { projectRoot } from './nats-server-bin.ts'
 import { shown } from './start/banner.ts'
+import { SHARED_INTAKE_SETTINGS } from './start/context.ts'
 import { portFree } from './start/ports.ts'
 import { secretsFile } from './start/secrets.ts'
 import { readRunningStack, stackFilePath, stateDir, writePrivateFile } from './start/run-dir.ts'
@@ -19,7 +20,8 @@ if (import.meta.main)
     process.argv.slice(2),
     `usage: npm run dev:edge [-- <wrangler dev options>]
   the edge order intake in workerd (wrangler dev), on the running npm start's NATS over WebSocket
-environment: EDGE_PORT (8787), EDGE_HOST (127.0.0.1), ORDER_SAGA_STATE_DIR (default .local/run)`,
+environment: EDGE_PORT (8787), EDGE_HOST (127.0.0.1), ORDER_SAGA_STATE_DIR (default .local/run);
+  ORDER_CREATED_VERSIONS, ORDER_CURRENCY, ORDER_EXPRESS_KEYS (default: what npm start's intake runs with)`,
     { takesArguments: true },
   )
 
@@ -58,7 +60,15 @@ if (!(await portFree(host, Number(port))))
 
 // The edge intake's own identity and keys from npm start's secrets, then its NATS over WebSocket.
 const secrets = JSON.parse(readFileSync(secretsFile(dir), 'utf8')) as DeploymentSecrets
-const settings = { ...(await serviceSecrets('order-edge', secrets)), NATS_URL: wsUrl }
+// The running intake's settings the Worker reads too (ORDER_CREATED_VERSIONS,
+// ORDER_CURRENCY, ORDER_EXPRESS_KEYS), unless set here: one shop, one contract.
+const shared = Object.fromEntries(
+  SHARED_INTAKE_SETTINGS.flatMap((name) => {
+    const value = env[name] || stack.intake?.[name]
+    return value === undefined || value === '' ? [] : [[name, value]]
+  }),
+)
+const settings = { ...shared, ...(await serviceSecrets('order-edge', secrets)), NATS_URL: wsUrl }
 // A file, not --var: values (keys, credentials) stay out of the process list.
 const envFile = join(dir, 'edge.env')
 writePrivateFile(envFile, toDotEnv(settings))

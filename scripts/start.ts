@@ -12,7 +12,14 @@ import { banner, shown } from './start/banner.ts'
 import { waitReady, seedCatalog } from './start/catalog.ts'
 import { natsPublicKeys } from '../shared/security/deployment-secrets.ts'
 import { renderAuthorization } from '../shared/security/nats-auth-config.ts'
-import { beforeWorkers, createContext, inheritedEnv, workerEnv, type StackContext } from './start/context.ts'
+import {
+  beforeWorkers,
+  createContext,
+  inheritedEnv,
+  intakeSettings,
+  workerEnv,
+  type StackContext,
+} from './start/context.ts'
 import { loadStackSecrets } from './start/secrets.ts'
 import { natsServerConfig, resolveServerBin, startNatsServer } from './start/nats.ts'
 import { parseStartOptions, USAGE, WORKERS, type StartOptions } from './start/options.ts'
@@ -61,6 +68,7 @@ function recordStack(): void {
     natsServerPid: nats?.pid ?? null,
     http: context.urls,
     workers: supervisor.pids(),
+    intake: intakeSettings(),
   })
 }
 

@@ -101,6 +101,24 @@ export function workerEnv(worker: WorkerName, ctx: StackContext): Record<string,
   }
 }
 
+/** Settings of the order intake that the edge intake (`npm run dev:edge`) reads too. */
+export const SHARED_INTAKE_SETTINGS = [
+  'ORDER_CREATED_VERSIONS',
+  'ORDER_CURRENCY',
+  'ORDER_EXPRESS_KEYS',
+] as const
+
+/** The values of {@link SHARED_INTAKE_SETTINGS} the order service runs with (set ones only). */
+export function intakeSettings(): Record<string, string> {
+  const env: Record<string, string | undefined> = { ...process.env, ...shopCurrency() }
+  return Object.fromEntries(
+    SHARED_INTAKE_SETTINGS.flatMap((name) => {
+      const value = env[name]
+      return value === undefined || value === '' ? [] : [[name, value]]
+    }),
+  )
+}
+
 /**
  * The intake's currency follows the inventory's (INVENTORY_CURRENCY) unless
  * ORDER_CURRENCY is set (then it is inherited): one shop, one currency.

@@ -95,6 +95,8 @@ const StackSchema = v.object({
   natsServerPid: v.nullable(pid),
   http: v.record(v.string(), v.string()),
   workers: v.record(v.string(), pid),
+  /** The order service's settings the edge intake shares (ORDER_CREATED_VERSIONS, ...); absent before this release. */
+  intake: v.optional(v.record(v.string(), v.string())),
 })
 export type StackInfo = v.InferOutput<typeof StackSchema>
 

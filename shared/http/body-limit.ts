@@ -25,6 +25,36 @@ export function limitDeclaredBody(maxBytes: number): MiddlewareHandler {
   return async (c, next) => (declaredTooLarge(c, maxBytes) ? payloadTooLarge(c, maxBytes) : next())
 }
 
+/** What of a refused body is still read (and dropped) before the 413, at most. */
+export const DISCARD_MAX_BYTES = 256 * 1024
+export const DISCARD_MAX_MS = 1_000
+
+/**
+ * Reads what is left of a refused body, up to {@link DISCARD_MAX_BYTES} and
+ * {@link DISCARD_MAX_MS}, and then cancels the rest. Bun, Node and Deno close
+ * the connection after the 413 anyway; workerd keeps it open and resets it
+ * when a body was left half read, so a client's next request on it failed.
+ */
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  let left = DISCARD_MAX_BYTES
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), DISCARD_MAX_MS)
+  })
+  try {
+    while (left > 0) {
+      const next = await Promise.race([reader.read(), timedOut])
+      if (next === 'timeout' || next.done) break
+      left -= next.value.byteLength
+    }
+  } catch {
+    // The client went away: nothing left to read.
+  } finally {
+    clearTimeout(timer)
+    void reader.cancel().catch(() => undefined)
+  }
+}
+
 export interface LimitBodyOptions<E extends Env> {
   /**
    * Whether the route may read the body: then it is held (at most
@@ -63,7 +93,7 @@ export function limitBody<E extends Env = Env>(
       if (done) break
       size += value.byteLength
       if (size > maxBytes) {
-        void reader.cancel().catch(() => undefined)
+        await discardRest(reader)
         return payloadTooLarge(c, maxBytes)
       }
       if (keep) chunks.push(value)

@@ -108,6 +108,7 @@ function headersArbitrary(keys: readonly string[]): fc.Arbitrary<Record<string, 
       arbitrary: fc.constantFrom(
         'application/json; charset=utf-8',
         'application/problem+json',
+        'application/json; charset=utf-16',
         'text/plain',
         'multipart/form-data; boundary=x',
         'application/x-www-form-urlencoded',

@@ -22,6 +22,8 @@ export interface MessageContext {
   deliveryCount: number
   /** The message's stream sequence, for handlers that record what they applied (analytics). */
   streamSequence?: number
+  /** Messages the consumer still had for its clients after this one when it was delivered (0: caught up). */
+  pending?: number
   /**
    * This delivery's span (a child of the message's `traceparent`): the
    * events the handler returns carry it, and so should its outgoing calls.
@@ -332,6 +334,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
           priority: lane.priority,
           deliveryCount,
           streamSequence: msg.seq,
+          pending: msg.info.pending,
           trace: span.context,
           logger: log,
         })

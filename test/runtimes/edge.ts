@@ -31,6 +31,8 @@ export interface EdgeIntake {
     path: string,
     init?: { method?: string; headers?: Record<string, string>; body?: string },
   ): Promise<Response>
+  /** workerd's own HTTP listener (a free port on 127.0.0.1), for tests that need a real connection. */
+  url: URL
   dispose(): Promise<void>
 }
 
@@ -43,9 +45,12 @@ export async function startEdgeIntake(bundle: EdgeBundle, vars: Record<string, s
     compatibilityDate: COMPATIBILITY_DATE,
     bindings: vars,
     cf: false,
+    host: '127.0.0.1',
+    port: 0,
   })
-  await mf.ready
+  const url = await mf.ready
   return {
+    url,
     fetch: async (path, init = {}) =>
       (await mf.dispatchFetch(`http://order-edge.test${path}`, init)) as unknown as Response,
     dispose: () => mf.dispose(),

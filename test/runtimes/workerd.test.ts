@@ -3,8 +3,10 @@
 // documented `fetch` + `Upgrade: websocket` path; the other workers on Bun.
 // The Worker gets the secrets of the `order-edge` identity as bindings: its
 // NKEY seed, the API key digests and the payment service's public key.
-import { createServer, type Server, type Socket } from 'node:net'
+import { connect, createServer, type Server, type Socket } from 'node:net'
+import { setTimeout as delay } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chunk, requestHead } from '../../shared/http/raw-http-fixture.ts'
 import { workerSecrets } from '../harness/test-secrets.ts'
 import { bearer } from '../support/provision.ts'
 import { buildEdgeBundle, startEdgeIntake, type EdgeBundle } from './edge.ts'
@@ -120,6 +122,89 @@ describe('order intake on workerd when NATS never answers', () => {
       const res = await edge.fetch('/health')
       expect(res.status).toBe(500)
       expect(((await res.json()) as { error: string }).error).toBe('misconfigured')
+    } finally {
+      await edge.dispose()
+    }
+  })
+})
+
+/**
+ * Two requests on one keep-alive connection to workerd's own listener: the
+ * status of each, in order (undefined when the connection gave no answer).
+ */
+async function twoOnOneConnection(
+  url: URL,
+  first: Uint8Array[],
+  second: string,
+): Promise<(number | undefined)[]> {
+  const socket = connect(Number(url.port), '127.0.0.1')
+  let text = ''
+  socket.on('data', (data: Buffer) => {
+    text += data.toString('latin1')
+  })
+  const closed = new Promise<void>((done) => {
+    socket.on('close', () => done())
+    socket.on('error', () => undefined)
+  })
+  const statuses = (): number[] => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))
+  const until = async (count: number, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs
+    while (statuses().length < count && !socket.destroyed && Date.now() < deadline) await delay(20)
+  }
+  try {
+    for (const part of first) socket.write(part)
+    await until(1, 5_000)
+    socket.write(second)
+    await until(2, 5_000)
+    const got = statuses()
+    return [got[0], got[1]]
+  } finally {
+    socket.destroy()
+    await closed
+  }
+}
+
+describe('order intake on workerd over a real connection', () => {
+  it('answers the next request on the connection after refusing a chunked body with 413', async () => {
+    const edge = await startEdgeIntake(built(), {
+      ...(await workerSecrets('order-edge')),
+      NATS_URL: 'ws://127.0.0.1:9',
+      LOG_LEVEL: 'silent',
+    })
+    try {
+      const head = requestHead('POST', '/health', { 'Content-Type': 'application/json' })
+      // 70 KB in chunks: over the 64 KiB limit, no Content-Length to refuse it by.
+      const body = Array.from({ length: 7 }, () => chunk('x'.repeat(10_000)))
+      const statuses = await twoOnOneConnection(
+        edge.url,
+        [new TextEncoder().encode(head), ...body, new TextEncoder().encode('0\r\n\r\n')],
+        'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      )
+      expect(statuses).toStrictEqual([413, 200])
+    } finally {
+      await edge.dispose()
+    }
+  })
+
+  it('limits failed attempts per client address over a real connection', async () => {
+    const edge = await startEdgeIntake(built(), {
+      ...(await workerSecrets('order-edge')),
+      NATS_URL: 'ws://127.0.0.1:9',
+      LOG_LEVEL: 'silent',
+      RATE_LIMIT_PER_SECOND: '0.01',
+      RATE_LIMIT_BURST: '3',
+    })
+    try {
+      const statuses: number[] = []
+      for (let i = 0; i < 5; i++) {
+        const res = await fetch(new URL('/orders/0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f', edge.url), {
+          headers: { Authorization: 'Bearer not-a-key' },
+          signal: AbortSignal.timeout(5_000),
+        })
+        await res.arrayBuffer()
+        statuses.push(res.status)
+      }
+      expect(statuses).toStrictEqual([401, 401, 401, 429, 429])
     } finally {
       await edge.dispose()
     }

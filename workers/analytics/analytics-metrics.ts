@@ -16,6 +16,8 @@ export interface AnalyticsMetrics {
   applied(event: AnalyticsEvent, contribution: Contribution, seq: number): void
   /** An event that added nothing: `repeated` (its order had it already) or `redelivered` (its window had it). */
   skipped(event: AnalyticsEvent, reason: 'repeated' | 'redelivered'): void
+  /** Where the live consumer is: `pending` events still to come after `event` (0: caught up). */
+  behind(event: AnalyticsEvent, pending: number): void
   streamClients(n: number): void
   replayed(events: number): void
 }
@@ -59,7 +61,7 @@ export function createAnalyticsMetrics({ registry }: Pick<Metrics, 'registry'>):
   })
   const lag = new Gauge({
     name: 'analytics_event_lag_seconds',
-    help: 'Now minus the event time of the last event applied, when it was applied',
+    help: 'How far behind the live consumer is: now minus the event time of the last event handled, 0 once none is left to handle',
     registers,
   })
   const clients = new Gauge({
@@ -95,7 +97,9 @@ export function createAnalyticsMetrics({ registry }: Pick<Metrics, 'registry'>):
         )
       if (contribution.durationMs !== undefined) duration.observe(contribution.durationMs / 1000)
       position.set(seq)
-      lag.set(Math.max(0, (Date.now() - event.at) / 1000))
+    },
+    behind(event, pending) {
+      lag.set(pending === 0 ? 0 : Math.max(0, (Date.now() - event.at) / 1000))
     },
     skipped(event, reason) {
       events.inc({ kind: event.kind, outcome: reason })

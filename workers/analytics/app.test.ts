@@ -97,6 +97,8 @@ describe('GET /analytics/summary', () => {
     ['top=0', 'invalid_query'],
     ['top=101', 'invalid_query'],
     ['form=2026-01-01T10:00:00Z', 'invalid_query'],
+    ['from=2026-02-30T00:00:00Z&to=2026-03-05T00:00:00Z', 'invalid_query'],
+    ['from=2026-01-01T10:00:00Z&to=2026-01-01T11:00:00Z&from=2026-01-01T09:00:00Z', 'invalid_query'],
   ])('refuses %s with 400 %s', async (query, error) => {
     const { app, asked } = await setup()
     const res = await get(app, `/analytics/summary?${query}`)

@@ -92,6 +92,10 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   app.route('/', createApiDocsRoutes({ document: analyticsOpenApi, assets: swaggerUiAssets }))
 
   app.get('/analytics/summary', async (c) => {
+    const repeated = Object.entries(c.req.queries()).find(([, values]) => values.length > 1)
+    if (repeated !== undefined) {
+      return c.json({ error: 'invalid_query', message: `${repeated[0]}: give it once` }, 400)
+    }
     const parsed = v.safeParse(SummaryQuerySchema, c.req.query())
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)

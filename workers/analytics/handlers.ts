@@ -16,7 +16,8 @@ import { toWindowView } from './summary.ts'
 /** Top skus in a streamed window update. */
 export const STREAM_TOP_SKUS = 10
 
-export type ApplyEvent = (event: AnalyticsEvent, seq: number) => Promise<void>
+/** `pending`: events the consumer still held after this one (0: caught up); unknown in a replay. */
+export type ApplyEvent = (event: AnalyticsEvent, seq: number, pending?: number) => Promise<void>
 
 export function createLiveApplier({
   store,
@@ -29,8 +30,9 @@ export function createLiveApplier({
   metrics: AnalyticsMetrics
   feed: Pick<WindowFeed, 'publish'>
 }): ApplyEvent {
-  return async (event, seq) => {
+  return async (event, seq, pending) => {
     const contribution = await store.record(event, seq)
+    if (pending !== undefined) metrics.behind(event, pending)
     if (contribution === null) return metrics.skipped(event, 'repeated')
     const window = await store.apply(generation, contribution, seq)
     if (window === null) return metrics.skipped(event, 'redelivered')
@@ -49,7 +51,7 @@ export function createAnalyticsHandlers(apply: ApplyEvent): Handlers {
     <S extends AnalyticsSubject>(subject: S): Handler<S> =>
     async (event, ctx) => {
       if (ctx.streamSequence === undefined) throw new MissingSequenceError('no stream sequence for the event')
-      await apply(toAnalyticsEvent(subject, event), ctx.streamSequence)
+      await apply(toAnalyticsEvent(subject, event), ctx.streamSequence, ctx.pending)
       return []
     }
   return {

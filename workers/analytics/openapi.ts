@@ -35,7 +35,15 @@ const cents = v.pipe(v.number(), v.integer())
 export const IsoTime = v.pipe(
   v.string(),
   v.isoTimestamp('must be an ISO 8601 timestamp, e.g. 2026-01-01T10:00:00Z'),
+  v.check(isCalendarDate, 'must name a day that exists, e.g. not 2026-02-30'),
 )
+
+/** Whether the timestamp's date exists: `Date.parse` rolls 2026-02-30 over to March 2. */
+function isCalendarDate(text: string): boolean {
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number)
+  if (year === undefined || month === undefined || day === undefined) return false
+  return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day
+}
 
 const TotalsEntries = {
   created: count,

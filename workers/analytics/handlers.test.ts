@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest'
+import { Registry } from '../../shared/observability/prom.ts'
+import { createAnalyticsMetrics } from './analytics-metrics.ts'
+import type { AnalyticsEvent } from './domain.ts'
+import { createLiveApplier } from './handlers.ts'
+
+const lagOf = async (registry: Registry): Promise<number | undefined> =>
+  (await registry.getMetricsAsJSON()).find((m) => m.name === 'analytics_event_lag_seconds')?.values[0]?.value
+
+describe('analytics_event_lag_seconds', () => {
+  const event = (at: number): AnalyticsEvent => ({
+    kind: 'cancelled',
+    orderId: 'o-1',
+    at,
+    reason: 'out_of_stock',
+  })
+
+  it('is the last event time behind now while events are left, and 0 once caught up', async () => {
+    const registry = new Registry()
+    const apply = createLiveApplier({
+      // Every event already recorded: only the position moves.
+      store: { record: () => Promise.resolve(null), apply: () => Promise.resolve(null) },
+      generation: 'g1',
+      metrics: createAnalyticsMetrics({ registry }),
+      feed: { publish: () => undefined },
+    })
+    await apply(event(Date.now() - 30_000), 1, 5)
+    expect(await lagOf(registry)).toBeGreaterThanOrEqual(29)
+    await apply(event(Date.now() - 20_000), 2, 0)
+    expect(await lagOf(registry)).toBe(0)
+    // A replay (no pending count) leaves the live figure alone.
+    await apply(event(Date.now() - 60_000), 3)
+    expect(await lagOf(registry)).toBe(0)
+  })
+})
