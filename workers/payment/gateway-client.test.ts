@@ -174,6 +174,26 @@ describe('gateway client', () => {
     expect(gw.calls).toHaveLength(1)
   })
 
+  it('a probe the processor does not answer keeps the breaker open', async () => {
+    // Two 503s open the breaker; then the processor hangs past every deadline.
+    const gw = await gateway([{ status: 503 }, { status: 503 }, { status: 201, delayMs: 3_000 }])
+    const client = createGatewayClient({
+      baseUrl: gw.url,
+      ...options,
+      retries: 0,
+      breakerMinCalls: 2,
+      halfOpenAfterMs: 100,
+    })
+    expect((await client.charge(request)).kind).toBe('unresolved')
+    expect((await client.charge(request)).kind).toBe('unresolved')
+    await expect(client.charge(request)).rejects.toBeInstanceOf(CircuitOpenError)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    await expect(client.probe()).rejects.toThrow()
+    // The failed trial left it open: no order goes to a processor that does not answer.
+    await expect(client.charge(request)).rejects.toBeInstanceOf(CircuitOpenError)
+    expect(gw.calls).toHaveLength(3)
+  })
+
   it('keeps the breaker closed when some calls fail for a while', async () => {
     const gw = await gateway([
       { status: 503 },

@@ -71,8 +71,10 @@ export class RefundRefusedError extends Error {
 }
 
 function isTransient(error: Error): boolean {
-  // fetch rejects with a TypeError when the connection is refused, reset or dropped.
-  return error instanceof TransientGatewayError || error instanceof TypeError
+  // fetch rejects with a TypeError when the connection is refused, reset or
+  // dropped, and with a TimeoutError when a call's own deadline (the probe's)
+  // passes: a processor that does not answer.
+  return error instanceof TransientGatewayError || error instanceof TypeError || error.name === 'TimeoutError'
 }
 
 export interface GatewayClientOptions extends Omit<ResilienceOptions, 'isTransient'> {

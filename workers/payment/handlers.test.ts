@@ -178,6 +178,20 @@ describe('payment handler', () => {
     expect(impatient.reconciling).toHaveLength(1)
   })
 
+  it('holds an order while the breaker is open no longer than its deadline, then leaves it unresolved', async () => {
+    let clock = at.getTime()
+    const held = setup({
+      charge: () => Promise.reject(new CircuitOpenError('open')),
+      now: () => new Date(clock),
+    })
+    const due = { ...reserved, deadlineAt: new Date(at.getTime() + 1_000).toISOString() }
+    await expect(held.pay(due, ctx)).rejects.toBeInstanceOf(PauseConsumption)
+    clock += 5_000
+    const events = await held.pay(due, ctx)
+    expect(events.map((e) => e.payload)).toMatchObject([{ reason: 'gateway_unavailable', unresolved: true }])
+    expect(held.reconciling).toHaveLength(1)
+  })
+
   it('charges the token opened from the sealed one, never the sealed text', async () => {
     const seen: string[] = []
     await handlerWith((request) => {

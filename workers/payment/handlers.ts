@@ -306,7 +306,10 @@ export function createPaymentHandlers({
       if (!(error instanceof CircuitOpenError)) throw error
       const since = pausedSince.get(event.orderId) ?? Date.now()
       pausedSince.set(event.orderId, since)
-      if (Date.now() - since < maxPauseMs) throw new PauseConsumption(error.message)
+      // Held at most PAYMENT_MAX_PAUSE_MS, and never past the order's deadline:
+      // an order is settled by then, or cancelled (and reconciled).
+      const pastDeadline = event.deadlineAt !== undefined && Date.parse(event.deadlineAt) <= now().getTime()
+      if (Date.now() - since < maxPauseMs && !pastDeadline) throw new PauseConsumption(error.message)
       pausedSince.delete(event.orderId)
       // An earlier delivery may have reached the processor: never read this as "no charge".
       return { kind: 'unresolved', detail: `gateway down for ${Date.now() - since} ms: ${error.message}` }
