@@ -3,14 +3,24 @@
 // run them from inside the project: `node dist/node/order.js`.
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { handleHelp } from './lib/help.ts'
 import { projectRoot } from './nats-server-bin.ts'
 import { bunTextImports } from './text-imports.ts'
 
 const NODE_WORKERS = ['order', 'inventory', 'payment', 'gateway', 'analytics', 'console'] as const
 
-const { values } = parseArgs({
-  options: { outdir: { type: 'string', default: join(projectRoot, 'dist', 'node') } },
-})
+const USAGE =
+  'usage: npm run build:node [-- --outdir <dir>]\n  the workers as JavaScript for Node 20 (default dist/node/<worker>.js)'
+handleHelp(process.argv.slice(2), USAGE, { takesArguments: true })
+let values: { outdir: string }
+try {
+  ;({ values } = parseArgs({
+    options: { outdir: { type: 'string', default: join(projectRoot, 'dist', 'node') } },
+  }))
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`)
+  process.exit(1)
+}
 const outdir = values.outdir
 
 const result = await Bun.build({

@@ -25,6 +25,7 @@ describe('parseDlqArgs', () => {
     [['frobnicate'], 'unknown command "frobnicate"'],
     [['show'], 'show takes one id (a DLQ sequence), got none'],
     [['replay', '0'], 'replay takes one id (a DLQ sequence), got 0'],
+    [['show', '-1'], 'show takes one id (a DLQ sequence), got -1'],
     [['replay', '1', '2'], 'replay takes one id (a DLQ sequence), got 1 2'],
     [['show', '7', '--json'], '--json is not an option of show'],
     [

@@ -86,12 +86,15 @@ export function parseDlqArgs(argv: readonly string[]): ParsedArgs {
 }
 
 function parseFlags(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
+  // A negative number is a (wrong) id, not an option: `show -1` says so like `show 0`.
+  const negative = (a: string) => /^-\d/.test(a)
+  const parsed = parseArgs({
+    args: argv.filter((a) => !negative(a)),
     options: { json: { type: 'boolean' }, subject: { type: 'string' } },
     allowPositionals: true,
     strict: true,
   })
+  return { ...parsed, positionals: [...parsed.positionals, ...argv.filter(negative)] }
 }
 
 const dash = (value: string | number | null): string => (value === null ? '-' : String(value))
@@ -228,10 +231,13 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
     console.error(`dlq: ${describe(error)}`)
     return 1
   } finally {
-    await nc.close()
+    // Bounded too: a server that stopped answering never acknowledges the close.
+    await Promise.race([nc.close(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())])
   }
 }
 
 const invokedDirectly =
   process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
-if (invokedDirectly) process.exitCode = await main(process.argv.slice(2), process.env)
+// process.exit, not exitCode: a server that accepts the connection and never
+// answers leaves a socket that would keep the process alive past its deadline.
+if (invokedDirectly) process.exit(await main(process.argv.slice(2), process.env))

@@ -2,6 +2,7 @@
 // dead letters the advisory capture stored, on a real nats-server; the CLI also
 // as a real `bun` process.
 import { execFile } from 'node:child_process'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { headers } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
@@ -257,6 +258,26 @@ describe('npm run dlq', () => {
       await expect(replayDeadLetter(f.js, f.jsm, await plant(subject, body)), subject).rejects.toThrow(
         DeadLetterNotReplayableError,
       )
+    }
+  })
+
+  it('exits 1 within its deadline when the server accepts the connection and never answers', async () => {
+    const sockets = new Set<Socket>()
+    const silent = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+    })
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done))
+    try {
+      const { port } = silent.address() as AddressInfo
+      const started = Date.now()
+      const { code, stderr } = await runCli(['list'], `nats://127.0.0.1:${port}`)
+      expect([code, stderr]).toStrictEqual([1, expect.stringContaining('cannot connect')])
+      // NATS_REQUEST_TIMEOUT_MS (5 s by default), not the test's 20 s kill.
+      expect(Date.now() - started).toBeLessThan(12_000)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((done) => silent.close(done))
     }
   })
 

@@ -221,4 +221,27 @@ describe('order intake on a real JetStream', () => {
       message: 'ready again',
     })
   })
+
+  it('names the order in the 503 when NATS stops answering while its event is being published', async () => {
+    // Connected, but the server answers nothing: the publish is sent and its ack never comes.
+    process.kill(server.pid, 'SIGSTOP')
+    let res: Response
+    try {
+      res = await post(order)
+    } finally {
+      process.kill(server.pid, 'SIGCONT')
+    }
+    expect(res.status).toBe(503)
+    expect(res.headers.get('Retry-After')).toBe('1')
+    // The event may be stored all the same: the client learns which order to look for.
+    expect(await res.json()).toStrictEqual({
+      error: 'unavailable',
+      message: expect.stringContaining('same Idempotency-Key'),
+      orderId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    })
+    await waitFor(async () => (await service.app.request('/ready')).status === 200, {
+      timeoutMs: 10_000,
+      message: 'ready again',
+    })
+  })
 })

@@ -34,6 +34,7 @@ import {
   renderRoutes,
   type ComposePaths,
 } from './compose-files.ts'
+import { asksForHelp } from '../lib/help.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -123,6 +124,12 @@ export async function makeComposeSecrets(
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (asksForHelp(argv)) {
+    console.log(
+      "usage: npm run compose:secrets [-- --force]\n  makes the compose stack's NKEYs, API keys, gateway key and token keys under .local/compose (--force: new ones)",
+    )
+    return 0
+  }
   const unknown = argv.filter((a) => a !== '--force')
   if (unknown.length > 0) {
     console.error(

@@ -44,6 +44,9 @@ describe('--help', () => {
     ['scripts/build.ts', 'usage: npm run build'],
     ['bench/run.ts', 'usage: npm run bench'],
     ['scripts/dev-edge.ts', 'usage: npm run dev:edge'],
+    ['scripts/build-edge.ts', 'usage: npm run build:edge'],
+    ['scripts/build-node.ts', 'usage: npm run build:node'],
+    ['scripts/container/compose-secrets.ts', 'usage: npm run compose:secrets'],
   ])('%s prints its usage and exits 0', async (script, usage) => {
     mkdirSync(join(state, 'jetstream'), { recursive: true })
     writeFileSync(join(state, 'env'), 'export X=1\n')

@@ -4,13 +4,18 @@
  * in `c.var.trace` and hands it on (events, outgoing calls, log lines).
  * Probes and scrapes (`/health`, `/ready`, `/metrics`) get none.
  */
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { readTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import type { Tracer } from '../observability/tracing.ts'
 
 export interface TraceEnv {
   Variables: { trace: TraceContext | undefined }
+}
+
+/** The request's span as `traceRequests` set it (undefined without that middleware), for log lines. */
+export function traceOf(c: Context): TraceContext | undefined {
+  return (c as unknown as Context<TraceEnv>).get('trace')
 }
 
 const UNTRACED = new Set(['/health', '/ready', '/metrics'])

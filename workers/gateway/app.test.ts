@@ -161,7 +161,8 @@ describe('POST /charges', () => {
     ])
   })
 
-  it("logs the caller's correlation id with the order id on charge and refund lines, a new one when none is usable", async () => {
+  it("logs the caller's correlation id and trace with the order id on charge and refund lines, a new id when none is usable", async () => {
+    const TRACE_ID = '0af7651916cd43dd8448eb211c80319c'
     const { app, logs } = createTestApp()
     const post = (path: string, key: string, body: unknown, correlationId?: string) =>
       app.request(path, {
@@ -171,6 +172,7 @@ describe('POST /charges', () => {
           ...authorized,
           'Idempotency-Key': key,
           ...(correlationId === undefined ? {} : { 'X-Correlation-ID': correlationId }),
+          traceparent: `00-${TRACE_ID}-b7ad6b7169203331-01`,
         },
         body: JSON.stringify(body),
       })
@@ -181,12 +183,20 @@ describe('POST /charges', () => {
     )
 
     const [charged, refunded, minted] = logs()
-    expect(charged).toMatchObject({ msg: 'charge attempt', orderId: 'order-1', correlationId: 'corr-7' })
+    // The request's trace too (the payment worker sends its span as traceparent).
+    const traced = { trace_id: TRACE_ID, span_id: expect.stringMatching(/^[0-9a-f]{16}$/) }
+    expect(charged).toMatchObject({
+      msg: 'charge attempt',
+      orderId: 'order-1',
+      correlationId: 'corr-7',
+      ...traced,
+    })
     expect(refunded).toMatchObject({
       msg: 'refund',
       orderId: 'order-1',
       correlationId: 'corr-7',
       chargeId: 'ch_1',
+      ...traced,
     })
     expect(minted).toMatchObject({
       orderId: 'order-2',

@@ -1,5 +1,7 @@
 import type { Context } from 'hono'
 import { correlationIdOf } from '../../shared/http/correlation.ts'
+import { traceOf } from '../../shared/http/tracing.ts'
+import { traceLogFields } from '../../shared/observability/trace-context.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { AttemptEnd } from './charge-attempts.ts'
 import type { ChargeRequest, ChargeResult } from './domain.ts'
@@ -37,7 +39,12 @@ export function createChargeHandler(deps: ChargeHandlerDeps) {
     // The caller's correlation id (the payment worker sends the order's), so
     // every line about the order can be found with the rest of its saga.
     const correlationId = correlationIdOf(c.req.header('X-Correlation-ID'))
-    const log = logger.child({ orderId: request.orderId, correlationId, idempotencyKey: key })
+    const log = logger.child({
+      orderId: request.orderId,
+      correlationId,
+      idempotencyKey: key,
+      ...traceLogFields(traceOf(c)),
+    })
 
     if (latencyMs > 0) {
       // Nothing is claimed yet: a client that leaves, or a shutdown, ends the request here.

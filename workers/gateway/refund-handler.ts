@@ -1,5 +1,7 @@
 import type { Context } from 'hono'
 import { correlationIdOf } from '../../shared/http/correlation.ts'
+import { traceOf } from '../../shared/http/tracing.ts'
+import { traceLogFields } from '../../shared/observability/trace-context.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { RefundRequest } from './domain.ts'
 import type { GatewayCounters } from './gateway-metrics.ts'
@@ -34,6 +36,7 @@ export function createRefundHandler(deps: RefundHandlerDeps) {
       orderId: ledger.charge(request.chargeId)?.orderId,
       correlationId: correlationIdOf(c.req.header('X-Correlation-ID')),
       idempotencyKey: key,
+      ...traceLogFields(traceOf(c)),
     })
     if (roll(failureRate)) {
       log.info({ outcome: 'unavailable', reason: 'failure_rate' }, 'refund')

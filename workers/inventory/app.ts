@@ -21,7 +21,8 @@ import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
-import { traceRequests } from '../../shared/http/tracing.ts'
+import { traceOf, traceRequests } from '../../shared/http/tracing.ts'
+import { traceLogFields } from '../../shared/observability/trace-context.ts'
 import { createPropagatingTracer, type Tracer } from '../../shared/observability/tracing.ts'
 import { toStockView } from './domain.ts'
 import { inventoryOpenApi } from './openapi.ts'
@@ -114,7 +115,15 @@ export function createApp({
     }
     if ('replaced' in decision)
       logger.warn({ sku }, 'replaced a stock record that was not valid (its holds unknown)')
-    logger.info({ sku, onHand: parsed.output.onHand, priceCents: parsed.output.priceCents }, 'stock set')
+    logger.info(
+      {
+        sku,
+        onHand: parsed.output.onHand,
+        priceCents: parsed.output.priceCents,
+        ...traceLogFields(traceOf(c)),
+      },
+      'stock set',
+    )
     return c.json(toStockView(decision.record), decision.created ? 201 : 200)
   })
 

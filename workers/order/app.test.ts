@@ -305,6 +305,16 @@ describe('POST /orders', () => {
     expect(((await res.json()) as { error: string }).error).toBe('unavailable')
   })
 
+  it('names the order whose publish NATS stopped answering in its 503', async () => {
+    const lost = Object.assign(new UnavailableError('publish timed out'), { orderId: ORDER_ID })
+    const res = await post(
+      appWith(fakeStore({ placeOrder: () => Promise.reject(lost) })),
+      JSON.stringify(validOrder),
+    )
+    expect(res.status).toBe(503)
+    expect(await res.json()).toMatchObject({ error: 'unavailable', orderId: ORDER_ID })
+  })
+
   it('answers 500 with a generic body for an unexpected error', async () => {
     const store = fakeStore({ placeOrder: () => Promise.reject(new Error('secret detail')) })
     const res = await post(appWith(store), JSON.stringify(validOrder))

@@ -255,8 +255,25 @@ export function createApp({
         const correlationId = c.get('correlationId')
         if (correlationId) c.header('X-Correlation-ID', correlationId)
         if (!(error instanceof UnavailableError)) return undefined
-        logger.warn({ err: error, correlationId, path: c.req.path }, 'NATS unavailable; answering 503')
+        const { orderId } = error
+        logger.warn(
+          { err: error, correlationId, path: c.req.path, ...(orderId === undefined ? {} : { orderId }) },
+          'NATS unavailable; answering 503',
+        )
         c.header('Retry-After', String(retryAfterSeconds))
+        if (orderId !== undefined) {
+          // Its event may be stored all the same: a retry without the same
+          // Idempotency-Key could place (and charge) the order twice.
+          return c.json(
+            {
+              error: 'unavailable',
+              message:
+                'the order service lost its message bus while publishing this order: it may still be placed; retry with the same Idempotency-Key, or read the order later',
+              orderId,
+            },
+            503,
+          )
+        }
         return c.json(
           { error: 'unavailable', message: 'the order service cannot reach its message bus; retry shortly' },
           503,

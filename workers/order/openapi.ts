@@ -66,9 +66,9 @@ const answers = {
     "The key's rate (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST) is used up, or the client address's failed attempts are.",
   ),
   unavailable: errorResponse(
-    'NATS did not answer within NATS_REQUEST_TIMEOUT_MS; never a hang.',
+    'NATS did not answer within NATS_REQUEST_TIMEOUT_MS; never a hang. With `orderId`, POST /orders was publishing that order when NATS stopped answering: it may be placed all the same, so retry with the same Idempotency-Key (or read the order later).',
     ['unavailable'],
-    { headers: ['Retry-After'] },
+    { headers: ['Retry-After'], extra: { orderId: v.optional(OrderIdSchema) } },
   ),
   notFound: errorResponse(
     "No such order, or another client's (they look the same). An id minted in the last 60 s is waited for up to ORDER_STATUS_WAIT_MS first.",

@@ -33,6 +33,12 @@ import { canonicalJson, mintedAt, toOrderCreated } from './domain.ts'
 /** NATS cannot take the order now; the client should retry (HTTP 503). */
 export class UnavailableError extends Error {
   override readonly name = 'UnavailableError'
+  /**
+   * The order whose `orders.created` was being published when NATS stopped
+   * answering: it may still be stored (the 503 is ambiguous). Unset when no
+   * publish had started.
+   */
+  orderId?: string
 }
 
 export type PlaceOrderResult =
@@ -193,16 +199,14 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     return (await readJson(statusKv, orderId, OrderStatusV1))?.value.status ?? null
   }
 
-  async function place({
-    request,
-    correlationId,
-    idempotencyKey,
-    owner,
-    fingerprintOf = request,
-    trace,
-  }: PlaceOrderInput): Promise<PlaceOrderResult> {
+  async function place(
+    { request, correlationId, idempotencyKey, owner, fingerprintOf = request, trace }: PlaceOrderInput,
+    /** Set to the order whose event is being published, for the 503 if NATS stops answering. */
+    publishing: { orderId?: string },
+  ): Promise<PlaceOrderResult> {
     if (idempotencyKey === undefined) {
       const event = await newOrderCreated(request, owner)
+      publishing.orderId = event.orderId
       await publishCreated(event, correlationId, trace)
       return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false, status: 'pending' }
     }
@@ -221,8 +225,10 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         // every consumer is idempotent per order id.
         const status = await projectedStatus(record.orderId)
         const created = record.created ?? (record.event ? upcastOrderCreated(record.event) : undefined)
-        if (status === null && created !== undefined)
+        if (status === null && created !== undefined) {
+          publishing.orderId = record.orderId
           await publishCreated(created, record.correlationId, trace)
+        }
         return {
           kind: 'accepted',
           orderId: record.orderId,
@@ -239,6 +245,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         if (isRevisionConflict(error)) continue // a concurrent request with the same key won
         throw error
       }
+      publishing.orderId = event.orderId
       await publishCreated(event, correlationId, trace)
       return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false, status: 'pending' }
     }
@@ -313,7 +320,16 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
   }
 
   return {
-    placeOrder: (input) => guard('placing the order', () => place(input)),
+    placeOrder: async (input) => {
+      const publishing: { orderId?: string } = {}
+      try {
+        return await guard('placing the order', () => place(input, publishing))
+      } catch (error) {
+        if (error instanceof UnavailableError && publishing.orderId !== undefined)
+          error.orderId = publishing.orderId
+        throw error
+      }
+    },
     requestCancellation: (input) => guard('cancelling the order', () => requestCancellation(input)),
     getOrder,
   }
