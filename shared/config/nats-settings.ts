@@ -1,7 +1,7 @@
 import * as v from 'valibot'
 import { DEFAULT_LIMITS, type TopologyLimits } from '../nats/topology.ts'
 import { BUCKETS } from '../../schemas/subjects.ts'
-import { boolFromEnv, intFromEnv, natsUrlsFromEnv } from './load-config.ts'
+import { intFromEnv, natsUrlsFromEnv } from './load-config.ts'
 
 const MiB = 1024 * 1024
 
@@ -77,11 +77,6 @@ export const natsSettings = {
    * express messages are in flight in the same process (0: never waits).
    */
   LANE_YIELD_MAX_MS: intFromEnv(100, 0, 10_000),
-  /**
-   * A second NATS connection for the express lane in a process that runs it:
-   * express requests do not queue behind standard ones (docs/priority.md).
-   */
-  NATS_EXPRESS_CONNECTION: boolFromEnv(true),
   /**
    * The lanes whose consumers this process runs: `both`, or `standard` /
    * `express` to run each lane in processes of its own (docs/priority.md).

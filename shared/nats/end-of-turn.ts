@@ -10,8 +10,6 @@
  * is the rest of the turn, microseconds. A runtime without `setImmediate`
  * sends at once, as before (Bun, Node and Deno have it).
  */
-import { inCallersLane } from './lane-yield.ts'
-
 const queue: (() => void)[] = []
 
 function flush(): void {
@@ -20,13 +18,11 @@ function flush(): void {
 
 export function sendAtEndOfTurn<T>(send: () => Promise<T>): Promise<T> {
   if (typeof setImmediate !== 'function') return send()
-  // Started later from the queue, yet in its caller's lane (its connection, lane-priority.ts).
-  const start = inCallersLane(send)
   return new Promise<T>((resolve, reject) => {
     if (queue.length === 0) setImmediate(flush)
     queue.push(() => {
       // A send that throws before its first await rejects like one that fails after.
-      Promise.resolve().then(start).then(resolve, reject)
+      Promise.resolve().then(send).then(resolve, reject)
     })
   })
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { sendAtEndOfTurn } from './end-of-turn.ts'
-import { createLanePriority, laneRouted, runInLane } from './lane-priority.ts'
+import { createLanePriority, runInLane } from './lane-priority.ts'
 import { laneYield } from './lane-yield.ts'
 
 const settled = async (promise: Promise<void> | undefined) => {
@@ -87,22 +86,5 @@ describe('lane priority', () => {
     lanes.expressStarted()
     expect(runInLane(lanes, 'standard', () => laneYield())).toBeUndefined()
     done()
-  })
-
-  it('routes a lane-routed client to the express one inside express work only, deferred sends too', async () => {
-    const client = (name: string) => ({ name, send: (what: string) => Promise.resolve(`${name}:${what}`) })
-    const routed = laneRouted(client('standard'), client('express'))
-    const lanes = createLanePriority({ maxHoldMs: 100 })
-    expect(await routed.send('outside')).toBe('standard:outside')
-    expect(routed.name).toBe('standard')
-    const express = runInLane(lanes, 'express', () => routed.send('now'))
-    const standard = runInLane(lanes, 'standard', () => routed.send('now'))
-    expect([await express, await standard]).toStrictEqual(['express:now', 'standard:now'])
-    // Sends deferred to the end of the turn, queued by a standard message first, keep their own lane.
-    const deferred = await Promise.all([
-      runInLane(lanes, 'standard', () => sendAtEndOfTurn(() => routed.send('later'))),
-      runInLane(lanes, 'express', () => sendAtEndOfTurn(() => routed.send('later'))),
-    ])
-    expect(deferred).toStrictEqual(['standard:later', 'express:later'])
   })
 })

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Priority } from '../../schemas/subjects.ts'
-import { setLaneBind, setLaneYield } from './lane-yield.ts'
+import { setLaneYield } from './lane-yield.ts'
 
 /**
  * Express first inside one process. The lanes have their own subjects and
@@ -75,35 +75,7 @@ setLaneYield(() => {
   return work?.priority === 'standard' ? work.lanes.yieldToExpress() : undefined
 })
 
-setLaneBind((task) => {
-  const work = laneOfWork.getStore()
-  return work === undefined ? task : () => laneOfWork.run(work, task)
-})
-
 /** Runs `handle` (one message's handling) as work of `priority` for `lanes`. */
 export function runInLane<T>(lanes: LanePriority, priority: Priority, handle: () => T): T {
   return laneOfWork.run({ lanes, priority }, handle)
-}
-
-/** Whether the caller runs inside an express message's handling. */
-export function inExpressLane(): boolean {
-  return laneOfWork.getStore()?.priority === 'express'
-}
-
-/**
- * One client object per lane behind one reference: each property read goes to
- * the express lane's object inside express work (`runInLane`), else to the
- * standard one. The stores and publishers a worker builds once (a KV bucket,
- * a JetStream client) so send an express message's requests on the express
- * lane's own NATS connection, where they do not queue behind the standard
- * lane's bytes in one socket and one server read loop.
- */
-export function laneRouted<T extends object>(standard: T, express: T): T {
-  return new Proxy(standard, {
-    get(_target, property) {
-      const chosen = inExpressLane() ? express : standard
-      const value: unknown = Reflect.get(chosen, property, chosen)
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(chosen) : value
-    },
-  })
 }

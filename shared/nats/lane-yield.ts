@@ -20,20 +20,3 @@ export function setLaneYield(next: Yield): void {
 export function laneYield(): Promise<void> | undefined {
   return current()
 }
-
-type Bind = <T>(work: () => T) => () => T
-
-let bind: Bind = (work) => work
-
-/** Set once by lane-priority.ts when it is loaded. */
-export function setLaneBind(next: Bind): void {
-  bind = next
-}
-
-/**
- * `work`, to run later in the caller's lane (end-of-turn.ts defers sends, and
- * a deferred send still belongs to the message that started it).
- */
-export function inCallersLane<T>(work: () => T): () => T {
-  return bind(work)
-}

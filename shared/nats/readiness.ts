@@ -5,8 +5,6 @@ import type { NatsHandle } from './connect.ts'
 
 export interface ReadinessOptions {
   nats: NatsHandle
-  /** The express lane's own connection, if the process has one (runtime.ts). */
-  expressNats?: NatsHandle
   jsm: JetStreamManager
   streams: readonly string[]
   /** Answer from cache for this long, so probes don't load JetStream. */
@@ -20,7 +18,6 @@ export interface ReadinessOptions {
  */
 export function createNatsReadiness({
   nats,
-  expressNats,
   jsm,
   streams,
   cacheMs = 1_000,
@@ -52,8 +49,6 @@ export function createNatsReadiness({
     check: async (): Promise<Readiness> => {
       if (stopping) return { ok: false, reason: 'shutting down' }
       if (!nats.isConnected()) return { ok: false, reason: 'not connected to NATS' }
-      if (expressNats !== undefined && !expressNats.isConnected())
-        return { ok: false, reason: "the express lane's connection is not connected to NATS" }
       const now = Date.now()
       if (cached && now - cached.at < cacheMs) return cached.value
       const value = await probe()

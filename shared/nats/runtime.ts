@@ -15,7 +15,7 @@ import { startDeadLetterCapture } from './dead-letter-capture.ts'
 import { isClusterForming, isNatsUnavailable } from './errors.ts'
 import pkg from '../../package.json' with { type: 'json' }
 import { startDiscovery, type Discovery } from './discovery.ts'
-import { createLanePriority, laneRouted, type LanePriority } from './lane-priority.ts'
+import { createLanePriority, type LanePriority } from './lane-priority.ts'
 import { createNatsGauges, type NatsGauges } from './nats-gauges.ts'
 import { createNatsReadiness } from './readiness.ts'
 import { checkNatsServerVersion } from './server-version.ts'
@@ -57,12 +57,6 @@ export interface NatsRuntime {
   lanes: LanePriority
   /** The NATS services protocol ($SRV.PING/INFO/STATS): `nats micro ls` lists this instance. */
   discovery: Discovery
-  /**
-   * The express lane's own connection (NATS_EXPRESS_CONNECTION), when this
-   * process runs express consumers: their pulls, and every request made in an
-   * express message's handling (`js` and the buckets route by lane).
-   */
-  express?: { nats: NatsHandle; nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager }
 }
 
 /**
@@ -78,15 +72,7 @@ export async function startNatsRuntime(
     logger,
     metrics,
     tracer = createPropagatingTracer(),
-    expressLane = false,
-  }: {
-    connect: ConnectFn
-    logger: Logger
-    metrics: Metrics
-    tracer?: Tracer | undefined
-    /** Whether this service consumes the express lane (it then gets a connection for it). */
-    expressLane?: boolean
-  },
+  }: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer | undefined },
 ): Promise<NatsRuntime> {
   const nats = await connectNats({
     connect,
@@ -111,36 +97,8 @@ export async function startNatsRuntime(
   // be electing its meta leader. Wait for both within the connect deadline.
   await retryWhileUnavailable(() => requireStreams(jsm, SAGA_STREAMS), config.NATS_CONNECT_TIMEOUT_MS, logger)
   const js = jetstream(nc, { timeout })
-  let express: NatsRuntime['express']
-  if (expressLane && config.NATS_EXPRESS_CONNECTION && config.CONSUMER_LANES !== 'standard') {
-    try {
-      const handle = await connectNats({
-        connect,
-        servers: config.NATS_URL,
-        name: `${name}-express`,
-        logger,
-        maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS,
-        options: natsClientOptions(config),
-      })
-      try {
-        express = {
-          nats: handle,
-          nc: handle.nc,
-          js: jetstream(handle.nc, { timeout }),
-          jsm: await jetstreamManager(handle.nc, { timeout }),
-        }
-      } catch (error) {
-        await handle.nc.close()
-        throw error
-      }
-    } catch (error) {
-      await nc.close()
-      throw error
-    }
-  }
   const readiness = createNatsReadiness({
     nats,
-    ...(express === undefined ? {} : { expressNats: express.nats }),
     jsm,
     streams: SAGA_STREAMS,
   })
@@ -159,7 +117,7 @@ export async function startNatsRuntime(
     name,
     nats,
     nc,
-    js: express === undefined ? js : laneRouted(js, express.js),
+    js,
     jsm,
     limits,
     readiness,
@@ -170,7 +128,6 @@ export async function startNatsRuntime(
     gauges,
     lanes,
     discovery,
-    ...(express === undefined ? {} : { express }),
   }
 }
 
@@ -203,15 +160,12 @@ export async function retryWhileUnavailable<T>(
 }
 
 /** Binds a provisioned KV bucket, waiting while JetStream is not answering or the bucket not provisioned yet. */
-export async function openBucket(rt: NatsRuntime, name: BucketName): Promise<KV> {
-  const bind = (nc: NatsConnection) =>
-    retryWhileUnavailable(
-      () => bindBucket(nc, name, rt.config.NATS_REQUEST_TIMEOUT_MS),
-      rt.config.NATS_CONNECT_TIMEOUT_MS,
-      rt.logger,
-    )
-  const standard = await bind(rt.nc)
-  return rt.express === undefined ? standard : laneRouted(standard, await bind(rt.express.nc))
+export function openBucket(rt: NatsRuntime, name: BucketName): Promise<KV> {
+  return retryWhileUnavailable(
+    () => bindBucket(rt.nc, name, rt.config.NATS_REQUEST_TIMEOUT_MS),
+    rt.config.NATS_CONNECT_TIMEOUT_MS,
+    rt.logger,
+  )
 }
 
 /** Provisions a saga consumer on its stream (ORDERS, or DEADLINES for the relay) and starts the shared message loop on it. */
@@ -277,8 +231,7 @@ export async function startDurableConsumer(
     return startConsumer({
       ensureConsumer: reprovision,
       ...(gate ? { gate } : {}),
-      // An express consumer pulls on the express lane's connection.
-      js: lane === 'express' && rt.express !== undefined ? rt.express.js : rt.js,
+      js: rt.js,
       logger: rt.logger,
       metrics: rt.metrics,
       tracer: rt.tracer,
@@ -316,11 +269,7 @@ export function toStoppable(rt: NatsRuntime, consumers: readonly (RunningConsume
     },
     close: async () => {
       await rt.discovery.stop().catch(() => undefined)
-      const express = rt.express?.nc
-      await Promise.all([
-        rt.nc.isClosed() ? undefined : rt.nc.drain(),
-        express === undefined || express.isClosed() ? undefined : express.drain(),
-      ])
+      if (!rt.nc.isClosed()) await rt.nc.drain()
     },
   }
 }

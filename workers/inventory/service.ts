@@ -34,7 +34,7 @@ export async function startInventoryService(
   config: InventoryConfig,
   deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer },
 ) {
-  const rt = await startNatsRuntime('inventory', config, { ...deps, expressLane: true })
+  const rt = await startNatsRuntime('inventory', config, deps)
   const store = createStockStore(
     await openBucket(rt, BUCKETS.stock),
     await openBucket(rt, BUCKETS.reservations),

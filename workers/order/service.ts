@@ -26,10 +26,7 @@ export async function startOrderService(
   config: OrderConfig,
   deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer },
 ): Promise<OrderService> {
-  const rt = await startNatsRuntime('order', config, {
-    ...deps,
-    expressLane: config.ORDER_PROJECTION === 'on',
-  })
+  const rt = await startNatsRuntime('order', config, deps)
   const statusKv = await openBucket(rt, BUCKETS.orderStatus)
   const idempotencyKv = await openBucket(rt, BUCKETS.idempotency)
 

@@ -19,7 +19,7 @@ export async function startOrderStatusService(
   config: OrderStatusConfig,
   deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer },
 ): Promise<Stoppable & { app: ReturnType<typeof createObservabilityApp> }> {
-  const rt = await startNatsRuntime('order-status', config, { ...deps, expressLane: true })
+  const rt = await startNatsRuntime('order-status', config, deps)
   const projection = await startProjection(rt, await openBucket(rt, BUCKETS.orderStatus))
   const app = createObservabilityApp({
     docsAssets: swaggerUiAssets,

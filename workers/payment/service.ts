@@ -132,7 +132,7 @@ export async function startPaymentService(
       ),
   }
 
-  const rt = await startNatsRuntime('payment', config, { ...deps, tracer, expressLane: true })
+  const rt = await startNatsRuntime('payment', config, { ...deps, tracer })
   const decisions = kvDecisionStore(await openBucket(rt, BUCKETS.decisions))
   const reconciliationKv = await openBucket(rt, BUCKETS.reconciliation)
   const reconciliationSubjects = `$KV.${BUCKETS.reconciliation}.`
