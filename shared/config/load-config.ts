@@ -109,3 +109,13 @@ export const currencyFromEnv = v.optional(
   v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')),
   'USD',
 )
+
+/** The configuration, or the problems a {@link ConfigError} named. */
+export function loadOrProblems<C>(load: () => C): { config: C } | { problems: readonly string[] } {
+  try {
+    return { config: load() }
+  } catch (error) {
+    if (error instanceof ConfigError) return { problems: error.problems }
+    throw error
+  }
+}

@@ -49,6 +49,17 @@ export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
   return { tracesUrl, headers, scheduleDelayMs }
 }
 
+/** The tracing settings' problems (none when valid or off), to report with a service's own in one pass. */
+export function tracingProblems(env: Env): readonly string[] {
+  try {
+    tracingSettingsFromEnv(env)
+    return []
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+}
+
 /**
  * The OpenTelemetry tracer when an endpoint is set (its SDK imported only
  * then), else the propagating one.

@@ -7,12 +7,18 @@
 import type { Hono } from 'hono'
 import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
-import { bindHostFromEnv, ConfigError, intFromEnv, loadConfig } from '../config/load-config.ts'
+import {
+  bindHostFromEnv,
+  ConfigError,
+  intFromEnv,
+  loadConfig,
+  loadOrProblems,
+} from '../config/load-config.ts'
 import { NatsServerTooOldError } from '../nats/server-version.ts'
 import { SECRET_SETTINGS, withSecretFiles } from '../config/secrets.ts'
 import { createLogger, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
-import { createTracerFromEnv } from '../observability/tracer-from-env.ts'
+import { createTracerFromEnv, tracingProblems } from '../observability/tracer-from-env.ts'
 import type { Tracer } from '../observability/tracing.ts'
 import { exitWith, onShutdownSignal, serveHttp, type HttpServer } from './server.ts'
 
@@ -55,7 +61,11 @@ export async function runService<C extends BaseConfig>(
   let config: C
   let tracer: Tracer
   try {
-    config = loadConfig(withSecretFiles(env, SECRET_SETTINGS))
+    // Every problem at once: the service's settings and the tracing ones.
+    const loaded = loadOrProblems(() => loadConfig(withSecretFiles(env, SECRET_SETTINGS)))
+    const problems = [...('problems' in loaded ? loaded.problems : []), ...tracingProblems(env)]
+    if (problems.length > 0 || !('config' in loaded)) throw new ConfigError(problems)
+    config = loaded.config
     tracer = await createTracerFromEnv(name, pkg.version, env)
   } catch (error) {
     if (error instanceof ConfigError) exitWith(`${name}: ${error.message}`)

@@ -6,6 +6,7 @@ import {
   DeadLetterReplayError,
   InvalidDeadLetterSubjectError,
 } from '../../shared/nats/dead-letter-admin.ts'
+import { CancellationReasonSchema } from '../../schemas/events.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import { ORDER_STATUSES, parseCursor, type Cursor, type SearchFilter } from './index-subjects.ts'
 
@@ -31,6 +32,11 @@ export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
     problems.push(
       `unknown parameter ${unknown.map((name) => JSON.stringify(name.slice(0, 40))).join(', ')} (known: ${[...SEARCH_PARAMETERS].join(', ')})`,
     )
+  const repeated = [...new Set(params.keys())].filter((name) => params.getAll(name).length > 1)
+  if (repeated.length > 0)
+    problems.push(
+      `${repeated.map((name) => JSON.stringify(name.slice(0, 40))).join(', ')} given more than once`,
+    )
   const search: SearchFilter = {}
   const status = params.get('status') ?? ''
   if (status !== '') {
@@ -40,8 +46,9 @@ export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
   }
   const reason = params.get('reason') ?? ''
   if (reason !== '') {
-    if (/^[a-z_]{1,40}$/.test(reason)) search.reason = reason
-    else problems.push('reason must be 1-40 characters of a-z and _')
+    const known = CancellationReasonSchema.options.find((r) => r === reason)
+    if (known !== undefined) search.reason = known
+    else problems.push(`reason must be one of ${CancellationReasonSchema.options.join(', ')}`)
   }
   const customer = params.get('customer') ?? ''
   if (customer !== '') {

@@ -101,7 +101,22 @@ describe('console routes', () => {
       400,
       {
         error: 'invalid_search',
-        message: 'unknown parameter "q", "stauts" (known: status, reason, customer, limit, cursor)',
+        message:
+          'unknown parameter "q", "stauts" (known: status, reason, customer, limit, cursor); "q" given more than once',
+      },
+    ])
+    const unknownReason = await app.request(
+      '/console/api/orders?status=cancelled&status=confirmed&reason=bogus',
+      {
+        headers: bearer('ops'),
+      },
+    )
+    expect([unknownReason.status, await unknownReason.json()]).toStrictEqual([
+      400,
+      {
+        error: 'invalid_search',
+        message:
+          '"status" given more than once; reason must be one of out_of_stock, payment_declined, payment_failed, customer_request, deadline_exceeded',
       },
     ])
     expect(searches).toHaveLength(1)
@@ -153,6 +168,21 @@ describe('console routes', () => {
       headers,
     })
     expect(await some.json()).toStrictEqual({ purged: 3 })
+  })
+
+  it('lists dead letters with subject as the only parameter', async () => {
+    const { app } = await appWith()
+    const headers = bearer('ops')
+    expect(
+      (await app.request('/console/api/dead-letters?subject=dlq.orders.created', { headers })).status,
+    ).toBe(200)
+    for (const query of ['foo=1', 'subject=dlq.orders.created&subject=dlq.payments.failed']) {
+      const res = await app.request(`/console/api/dead-letters?${query}`, { headers })
+      expect([res.status, ((await res.json()) as { error: string }).error]).toStrictEqual([
+        400,
+        'invalid_query',
+      ])
+    }
   })
 
   it.each(['0', '-1', 'abc', '1e3', '0x10', '07', '99999999999999999999'])(

@@ -89,6 +89,16 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
   })
 
   app.get('/console/api/dead-letters', async (c) => {
+    const queries = Object.entries(c.req.queries())
+    const wrong = queries.filter(([name, values]) => name !== 'subject' || values.length > 1)
+    if (wrong.length > 0)
+      return c.json(
+        {
+          error: 'invalid_query',
+          message: `the only parameter is subject, once; got ${wrong.map(([name]) => JSON.stringify(name.slice(0, 40))).join(', ')}`,
+        },
+        400,
+      )
     const subject = c.req.query('subject')
     return c.json({
       deadLetters: await data.deadLetters(subject === undefined || subject === '' ? undefined : subject),

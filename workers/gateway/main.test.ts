@@ -227,13 +227,24 @@ describe('gateway command line', () => {
   })
 
   it('exits 1 listing every bad variable, without listening', async () => {
-    expect(await run([], { PORT: 'http', GATEWAY_FLAKY_FAILURES: '-1', LOG_LEVEL: 'info' })).toStrictEqual({
+    expect(
+      await run([], {
+        PORT: 'http',
+        GATEWAY_FLAKY_FAILURES: '-1',
+        LOG_LEVEL: 'info',
+        // The tracing settings in the same pass.
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'notaurl',
+        OTEL_BSP_SCHEDULE_DELAY: '-5',
+      }),
+    ).toStrictEqual({
       code: 1,
       lines: [
-        'invalid configuration:',
+        'gateway: invalid configuration:',
         '  - PORT: must be an integer',
         '  - GATEWAY_FLAKY_FAILURES: must be >= 0',
         '  - GATEWAY_SECRET_KEY: is required',
+        '  - OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL, got "notaurl"',
+        '  - OTEL_BSP_SCHEDULE_DELAY: must be an integer from 1 to 60000 (ms), got "-5"',
       ],
     })
   })

@@ -5,11 +5,11 @@
  */
 import pkg from '../../package.json' with { type: 'json' }
 import * as v from 'valibot'
-import { ConfigError, loadConfig } from '../../shared/config/load-config.ts'
+import { ConfigError, loadConfig, loadOrProblems } from '../../shared/config/load-config.ts'
 import { withSecretFiles } from '../../shared/config/secrets.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
-import { createTracerFromEnv } from '../../shared/observability/tracer-from-env.ts'
+import { createTracerFromEnv, tracingProblems } from '../../shared/observability/tracer-from-env.ts'
 import { exitWith, onShutdownSignal, serveHttp } from '../../shared/runtime/server.ts'
 import { createApp } from './app.ts'
 import { gatewayConfigSchema, gatewayEnvHelp, loadGatewayConfig, type GatewayConfig } from './config.ts'
@@ -121,13 +121,12 @@ function probeHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
 }
 
+/** The settings, or exit 1 naming every problem (the tracing settings' too). */
 function readConfig(env: Env): GatewayConfig {
-  try {
-    return loadGatewayConfig(withSecretFiles(env, SECRETS))
-  } catch (error) {
-    if (error instanceof ConfigError) exitWith(error.message)
-    throw error
-  }
+  const loaded = loadOrProblems(() => loadGatewayConfig(withSecretFiles(env, SECRETS)))
+  const problems = [...('problems' in loaded ? loaded.problems : []), ...tracingProblems(env)]
+  if (problems.length > 0 || !('config' in loaded)) exitWith(`gateway: ${new ConfigError(problems).message}`)
+  return loaded.config
 }
 
 if (import.meta.main) {

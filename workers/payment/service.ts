@@ -82,13 +82,18 @@ export async function startPaymentService(
     })
   }
   breakerState.set(CircuitState.Closed)
-  metrics.consumerPaused.set({ consumer: PAYMENT_CONSUMER }, 0)
+  // One gate for both lanes: both consumers' gauges follow it.
+  const setPaused = (paused: 0 | 1) => {
+    for (const consumer of [PAYMENT_CONSUMER, PAYMENT_EXPRESS_CONSUMER])
+      metrics.consumerPaused.set({ consumer }, paused)
+  }
+  setPaused(0)
   client.breaker.onStateChange((state) => {
     breakerState.set(state === CircuitState.HalfOpen ? 2 : state === CircuitState.Open ? 1 : 0)
     logger.warn({ breaker: circuitStateName(state) }, 'payment gateway breaker changed state')
     clearTimeout(probeTimer)
     // Nothing is pulled while the gate is closed: the gauge follows the gate.
-    metrics.consumerPaused.set({ consumer: PAYMENT_CONSUMER }, state === CircuitState.Closed ? 0 : 1)
+    setPaused(state === CircuitState.Closed ? 0 : 1)
     if (state === CircuitState.Closed) {
       gate.open()
     } else {
