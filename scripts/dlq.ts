@@ -240,4 +240,8 @@ const invokedDirectly =
   process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
 // process.exit, not exitCode: a server that accepts the connection and never
 // answers leaves a socket that would keep the process alive past its deadline.
-if (invokedDirectly) process.exit(await main(process.argv.slice(2), process.env))
+if (invokedDirectly) {
+  const code = await main(process.argv.slice(2), process.env)
+  // Once what was printed has been written out (a pipe may still hold it).
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)))
+}

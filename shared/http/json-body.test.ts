@@ -9,6 +9,7 @@ describe('isJsonContentType', () => {
     'application/json;charset=UTF-8',
     'application/json; charset="utf-8"',
     'application/json; charset=utf8',
+    'application/json; charset=US-ASCII',
     'application/json ; foo=bar',
   ])('takes %j', (type) => {
     expect(isJsonContentType(type)).toBe(true)

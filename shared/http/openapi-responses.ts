@@ -98,7 +98,10 @@ export function payloadTooLarge(setting: string): ResponseDoc {
 }
 
 export function unsupportedMediaType(): ResponseDoc {
-  return errorResponse('The Content-Type is not application/json.', ['unsupported_media_type'])
+  return errorResponse(
+    'The Content-Type is not application/json (UTF-8 if a charset is named; +json types are refused).',
+    ['unsupported_media_type'],
+  )
 }
 
 /** 503 of a route whose store (a NATS KV bucket) is not answering. */

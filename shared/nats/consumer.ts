@@ -50,6 +50,13 @@ export class PauseConsumption extends Error {
   constructor(
     message: string,
     readonly retryAfterMs = 250,
+    /**
+     * When to handle the message again even if the gate is still closed
+     * (epoch ms): the handler's own bound on how long it is held (the
+     * payment worker's PAYMENT_MAX_PAUSE_MS, the order's deadline). Without
+     * it the message waits for the gate.
+     */
+    readonly resumeAt?: number,
   ) {
     super(message)
   }
@@ -264,7 +271,19 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         if (loop.isStopping()) throw error
         if (error instanceof PauseConsumption) {
           ctx.logger.info({ reason: error.message }, 'holding the message; will handle it again shortly')
-          await Promise.race([Promise.all([gate?.whenOpen(), sleep(error.retryAfterMs)]), loop.stopped])
+          // Until the gate opens, or the handler's own bound comes (it then decides the message).
+          const { resumeAt, retryAfterMs } = error
+          let timer: ReturnType<typeof setTimeout> | undefined
+          const due =
+            resumeAt === undefined
+              ? []
+              : [
+                  new Promise<void>((resolve) => {
+                    timer = setTimeout(resolve, Math.max(retryAfterMs, resumeAt - Date.now()))
+                  }),
+                ]
+          await Promise.race([Promise.all([gate?.whenOpen(), sleep(retryAfterMs)]), ...due, loop.stopped])
+          clearTimeout(timer)
           continue
         }
         if (!isNatsUnavailable(error)) throw error

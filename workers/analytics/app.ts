@@ -94,7 +94,10 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   app.get('/analytics/summary', async (c) => {
     const repeated = Object.entries(c.req.queries()).find(([, values]) => values.length > 1)
     if (repeated !== undefined) {
-      return c.json({ error: 'invalid_query', message: `${repeated[0]}: give it once` }, 400)
+      return c.json(
+        { error: 'invalid_query', message: `${JSON.stringify(repeated[0].slice(0, 40))}: give it once` },
+        400,
+      )
     }
     const parsed = v.safeParse(SummaryQuerySchema, c.req.query())
     if (!parsed.success) {

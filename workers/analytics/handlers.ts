@@ -32,6 +32,7 @@ export function createLiveApplier({
 }): ApplyEvent {
   return async (event, seq, pending) => {
     const contribution = await store.record(event, seq)
+    // In stream order, one at a time (the consumer's max_ack_pending is 1): the last one handled says where it is.
     if (pending !== undefined) metrics.behind(event, pending)
     if (contribution === null) return metrics.skipped(event, 'repeated')
     const window = await store.apply(generation, contribution, seq)

@@ -264,11 +264,11 @@ export function createApp({
         if (orderId !== undefined) {
           // Its event may be stored all the same: a retry without the same
           // Idempotency-Key could place (and charge) the order twice.
+          const keyed = c.req.header('Idempotency-Key') !== undefined
           return c.json(
             {
               error: 'unavailable',
-              message:
-                'the order service lost its message bus while publishing this order: it may still be placed; retry with the same Idempotency-Key, or read the order later',
+              message: `NATS stopped answering while this order was published; it may be placed: ${keyed ? 'retry with the same Idempotency-Key' : 'read it before ordering again'}`,
               orderId,
             },
             503,

@@ -12,7 +12,12 @@ import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../../shared/nats/t
 import { createLightMetrics } from '../../shared/observability/light-metrics.ts'
 import { createTokenSealer, generateSealingKeyPair } from '../../shared/security/sealed-token.ts'
 import { startNatsServer, type NatsServerHandle } from '../../test/harness/nats-server.ts'
-import { createNatsOrderStore, type OrderStore, type PlaceOrderInput } from './order-store.ts'
+import {
+  createNatsOrderStore,
+  UnavailableError,
+  type OrderStore,
+  type PlaceOrderInput,
+} from './order-store.ts'
 
 const request = {
   customer: { id: 'cust-owner' },
@@ -95,5 +100,36 @@ describe('order owners', () => {
 
     expect([first.status, early.status, late.status]).toStrictEqual(['pending', 'pending', 'confirmed'])
     expect(late).toMatchObject({ orderId: first.orderId, replayed: true })
+  })
+})
+
+describe('a request that gave up (503)', () => {
+  it('publishes nothing afterwards when it gave up before the publish started, and names no order', async () => {
+    const sealer = await createTokenSealer((await generateSealingKeyPair()).publicJwk)
+    const slow = createNatsOrderStore({
+      js: jetstream(nc),
+      nc,
+      statusKv,
+      idempotencyKv: await ensureBucket(nc, BUCKETS.idempotency, limits),
+      isConnected: () => !nc.isClosed(),
+      metrics: createLightMetrics('test'),
+      // Sealing outlasts the request's deadline: the publish would start after the 503.
+      sealer: {
+        seal: async (token, orderId) => {
+          await new Promise((resolve) => setTimeout(resolve, 300))
+          return sealer.seal(token, orderId)
+        },
+      },
+      timeoutMs: 100,
+    })
+    const before = (await jsm.streams.info(STREAMS.orders.name)).state.messages
+    const failed = await slow.placeOrder({ request, correlationId: 'corr-gave-up' }).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(failed).toBeInstanceOf(UnavailableError)
+    expect((failed as UnavailableError).orderId).toBeUndefined()
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    expect((await jsm.streams.info(STREAMS.orders.name)).state.messages).toBe(before)
   })
 })

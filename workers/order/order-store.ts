@@ -19,6 +19,7 @@ import {
 import type { CreateOrderRequest } from '../../schemas/order-request.ts'
 import { OrderStatusV1, type OrderStatus, type OrderStatusValue } from '../../schemas/order-status.ts'
 import { HEADERS, SUBJECTS, type Priority } from '../../schemas/subjects.ts'
+import { isOutcomeUnknown } from '../../shared/nats/outcome.ts'
 import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
 import { publishEvent, toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import { publishAtomically } from '../../shared/nats/publish-batch.ts'
@@ -39,6 +40,20 @@ export class UnavailableError extends Error {
    * publish had started.
    */
   orderId?: string
+}
+
+/** What `place` is doing, shared with the request that waits for it. */
+interface Publishing {
+  /** The order whose `orders.created` is being published. */
+  orderId?: string
+  /** The request gave up (503): an event not yet sent stays unsent. */
+  abandoned: boolean
+}
+
+/** Records the order about to be published, unless its request already gave up. */
+function startPublishing(publishing: Publishing, orderId: string): void {
+  if (publishing.abandoned) throw new UnavailableError('the request gave up before the order was published')
+  publishing.orderId = orderId
 }
 
 export type PlaceOrderResult =
@@ -201,12 +216,12 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
 
   async function place(
     { request, correlationId, idempotencyKey, owner, fingerprintOf = request, trace }: PlaceOrderInput,
-    /** Set to the order whose event is being published, for the 503 if NATS stops answering. */
-    publishing: { orderId?: string },
+    /** The order whose event is being published (for the 503), and whether the request gave up. */
+    publishing: Publishing,
   ): Promise<PlaceOrderResult> {
     if (idempotencyKey === undefined) {
       const event = await newOrderCreated(request, owner)
-      publishing.orderId = event.orderId
+      startPublishing(publishing, event.orderId)
       await publishCreated(event, correlationId, trace)
       return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false, status: 'pending' }
     }
@@ -226,7 +241,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         const status = await projectedStatus(record.orderId)
         const created = record.created ?? (record.event ? upcastOrderCreated(record.event) : undefined)
         if (status === null && created !== undefined) {
-          publishing.orderId = record.orderId
+          startPublishing(publishing, record.orderId)
           await publishCreated(created, record.correlationId, trace)
         }
         return {
@@ -245,7 +260,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
         if (isRevisionConflict(error)) continue // a concurrent request with the same key won
         throw error
       }
-      publishing.orderId = event.orderId
+      startPublishing(publishing, event.orderId)
       await publishCreated(event, correlationId, trace)
       return { kind: 'accepted', orderId: event.orderId, correlationId, replayed: false, status: 'pending' }
     }
@@ -321,11 +336,20 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
 
   return {
     placeOrder: async (input) => {
-      const publishing: { orderId?: string } = {}
+      const publishing: Publishing = { abandoned: false }
       try {
         return await guard('placing the order', () => place(input, publishing))
       } catch (error) {
-        if (error instanceof UnavailableError && publishing.orderId !== undefined)
+        // The request answers now: work still under way publishes nothing more.
+        publishing.abandoned = true
+        // Named only when the event may be stored: its publish started and its
+        // outcome is unknown (no answer in time, the connection lost), not
+        // when NATS refused it.
+        if (
+          error instanceof UnavailableError &&
+          publishing.orderId !== undefined &&
+          (error.cause === undefined || isOutcomeUnknown(error.cause))
+        )
           error.orderId = publishing.orderId
         throw error
       }

@@ -308,8 +308,13 @@ export function createPaymentHandlers({
       pausedSince.set(event.orderId, since)
       // Held at most PAYMENT_MAX_PAUSE_MS, and never past the order's deadline:
       // an order is settled by then, or cancelled (and reconciled).
-      const pastDeadline = event.deadlineAt !== undefined && Date.parse(event.deadlineAt) <= now().getTime()
-      if (Date.now() - since < maxPauseMs && !pastDeadline) throw new PauseConsumption(error.message)
+      const deadline = event.deadlineAt === undefined ? Infinity : Date.parse(event.deadlineAt)
+      const pastDeadline = deadline <= now().getTime()
+      if (Date.now() - since < maxPauseMs && !pastDeadline) {
+        // Handled again when the breaker closes, or at the earlier of the two bounds, whichever comes first.
+        const resumeAt = Math.min(since + maxPauseMs, Date.now() + (deadline - now().getTime()))
+        throw new PauseConsumption(error.message, 250, resumeAt)
+      }
       pausedSince.delete(event.orderId)
       // An earlier delivery may have reached the processor: never read this as "no charge".
       return { kind: 'unresolved', detail: `gateway down for ${Date.now() - since} ms: ${error.message}` }
