@@ -4,9 +4,8 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
-import { handleHelp } from './lib/help.ts'
+import { outdirOption } from './lib/help.ts'
 import { projectRoot } from './nats-server-bin.ts'
 
 /** Our target; Cloudflare allows 3 MiB (free) or 10 MiB (paid) compressed. */
@@ -14,17 +13,7 @@ const GZIP_BUDGET_BYTES = 100_000
 
 const USAGE =
   'usage: npm run build:edge [-- --outdir <dir>]\n  bundles the Worker as wrangler deploy would (default dist/edge), prints its size, fails over the 100 KB gzipped budget'
-handleHelp(process.argv.slice(2), USAGE, { takesArguments: true })
-let values: { outdir: string }
-try {
-  ;({ values } = parseArgs({
-    options: { outdir: { type: 'string', default: join(projectRoot, 'dist', 'edge') } },
-  }))
-} catch (error) {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`)
-  process.exit(1)
-}
-const outdir = values.outdir
+const outdir = outdirOption(process.argv.slice(2), USAGE, join(projectRoot, 'dist', 'edge'))
 
 const wrangler = spawnSync(
   join(projectRoot, 'node_modules', '.bin', 'wrangler'),

@@ -2,8 +2,7 @@
 // .ts): dist/node/<worker>.js, one file each; packages stay in node_modules, so
 // run them from inside the project: `node dist/node/order.js`.
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import { handleHelp } from './lib/help.ts'
+import { outdirOption } from './lib/help.ts'
 import { projectRoot } from './nats-server-bin.ts'
 import { bunTextImports } from './text-imports.ts'
 
@@ -11,17 +10,7 @@ const NODE_WORKERS = ['order', 'inventory', 'payment', 'gateway', 'analytics', '
 
 const USAGE =
   'usage: npm run build:node [-- --outdir <dir>]\n  the workers as JavaScript for Node 20 (default dist/node/<worker>.js)'
-handleHelp(process.argv.slice(2), USAGE, { takesArguments: true })
-let values: { outdir: string }
-try {
-  ;({ values } = parseArgs({
-    options: { outdir: { type: 'string', default: join(projectRoot, 'dist', 'node') } },
-  }))
-} catch (error) {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`)
-  process.exit(1)
-}
-const outdir = values.outdir
+const outdir = outdirOption(process.argv.slice(2), USAGE, join(projectRoot, 'dist', 'node'))
 
 const result = await Bun.build({
   entrypoints: NODE_WORKERS.map((w) => join(projectRoot, 'workers', w, 'main.ts')),

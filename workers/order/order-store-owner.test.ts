@@ -15,6 +15,7 @@ import { startNatsServer, type NatsServerHandle } from '../../test/harness/nats-
 import {
   createNatsOrderStore,
   UnavailableError,
+  type NatsOrderStoreDeps,
   type OrderStore,
   type PlaceOrderInput,
 } from './order-store.ts'
@@ -38,7 +39,14 @@ beforeAll(async () => {
   jsm = await jetstreamManager(nc)
   await ensureStreams(jsm, limits)
   statusKv = await ensureBucket(nc, BUCKETS.orderStatus, limits)
-  store = createNatsOrderStore({
+  store = await storeWith()
+})
+
+/** A store on the test's server: a fresh sealing key, a 2 s deadline, unless given. */
+async function storeWith(
+  overrides: Partial<Pick<NatsOrderStoreDeps, 'sealer' | 'timeoutMs'>> = {},
+): Promise<OrderStore> {
+  return createNatsOrderStore({
     js: jetstream(nc),
     nc,
     statusKv,
@@ -47,8 +55,9 @@ beforeAll(async () => {
     metrics: createLightMetrics('test'),
     sealer: await createTokenSealer((await generateSealingKeyPair()).publicJwk),
     timeoutMs: 2_000,
+    ...overrides,
   })
-})
+}
 
 afterAll(async () => {
   await nc?.close().catch(() => undefined)
@@ -106,13 +115,7 @@ describe('order owners', () => {
 describe('a request that gave up (503)', () => {
   it('publishes nothing afterwards when it gave up before the publish started, and names no order', async () => {
     const sealer = await createTokenSealer((await generateSealingKeyPair()).publicJwk)
-    const slow = createNatsOrderStore({
-      js: jetstream(nc),
-      nc,
-      statusKv,
-      idempotencyKv: await ensureBucket(nc, BUCKETS.idempotency, limits),
-      isConnected: () => !nc.isClosed(),
-      metrics: createLightMetrics('test'),
+    const slow = await storeWith({
       // Sealing outlasts the request's deadline: the publish would start after the 503.
       sealer: {
         seal: async (token, orderId) => {
