@@ -30,4 +30,27 @@ describe('JetStream gauges on /metrics', () => {
     expect(asked.sort()).toStrictEqual(['DEADLINES > inventory-deadlines', 'DLQ', 'ORDERS > inventory'])
     expect(text).toContain('consumer_pending_messages')
   })
+
+  it('keeps a purged subject at 0 in dead_letters_waiting instead of dropping it', async () => {
+    let subjects: Record<string, number> = { 'dlq.orders.created': 2 }
+    const jsm = {
+      consumers: { info: () => Promise.reject(new Error('none')) },
+      streams: { info: () => Promise.resolve({ state: { subjects } }) },
+    } as unknown as JetStreamManager
+    const metrics = createMetrics('t')
+    createNatsGauges({
+      jsm,
+      registry: metrics.registry,
+      logger: createLogger({ service: 't', level: 'silent' }),
+    })
+    const waiting = async () =>
+      (await metrics.registry.getMetricsAsJSON())
+        .find((m) => m.name === 'dead_letters_waiting')
+        ?.values.map((v) => [v.labels['subject'], v.value])
+    expect(await waiting()).toStrictEqual([['orders.created', 2]])
+    subjects = {}
+    // A scrape's reads are shared for a second.
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    expect(await waiting()).toStrictEqual([['orders.created', 0]])
+  })
 })

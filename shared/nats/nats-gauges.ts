@@ -25,6 +25,8 @@ interface Snapshot {
 }
 
 const DLQ_PREFIX = 'dlq.'
+/** Subjects kept at 0 once their dead letters are gone; past this many, a purged one vanishes. */
+const MAX_DEAD_LETTER_SUBJECTS = 256
 
 export function createNatsGauges({
   jsm,
@@ -120,7 +122,9 @@ export function createNatsGauges({
     'Messages delivered more than once and not yet acknowledged (num_redelivered)',
     (c) => c.redelivered,
   )
-  if (registry.getSingleMetric('dead_letters_waiting') === undefined)
+  if (registry.getSingleMetric('dead_letters_waiting') === undefined) {
+    // A subject once seen stays at 0 after a purge, rather than vanishing (an alert sees it resolve).
+    const seen = new Set<string>()
     new Gauge({
       name: 'dead_letters_waiting',
       help: 'Dead letters in the DLQ stream by original subject (the same from every worker: max by subject)',
@@ -129,9 +133,14 @@ export function createNatsGauges({
       async collect() {
         const { deadLetters } = await snapshot()
         this.reset()
-        for (const [subject, count] of deadLetters ?? []) this.set({ subject }, count)
+        if (deadLetters === undefined) return
+        const counts = deadLetters
+        for (const subject of counts.keys()) if (seen.size < MAX_DEAD_LETTER_SUBJECTS) seen.add(subject)
+        for (const subject of seen) this.set({ subject }, counts.get(subject) ?? 0)
+        for (const [subject, count] of counts) if (!seen.has(subject)) this.set({ subject }, count)
       },
     })
+  }
 
   return {
     track: (durable, stream = STREAMS.orders.name) => void durables.set(durable, stream),
