@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chunk, requestHead } from '../../shared/http/raw-http-fixture.ts'
 import { workerSecrets } from '../harness/test-secrets.ts'
 import { bearer } from '../support/provision.ts'
-import { buildEdgeBundle, startEdgeIntake, type EdgeBundle } from './edge.ts'
+import { buildEdgeBundle, startEdgeIntake, type EdgeBundle, type EdgeIntake } from './edge.ts'
 import { describeOrderRuntime, type OrderTarget } from './order-suite.ts'
 import { startRuntimeStack } from './runtime-stack.ts'
 
@@ -26,6 +26,23 @@ afterAll(async () => {
 function built(): EdgeBundle {
   if (bundle === undefined) throw new Error('no edge bundle')
   return bundle
+}
+
+/** The Worker with the order-edge secrets, silent logs and `vars`, for `use`, then disposed. */
+async function withEdge(
+  vars: Record<string, string>,
+  use: (edge: EdgeIntake) => Promise<void>,
+): Promise<void> {
+  const edge = await startEdgeIntake(built(), {
+    ...(await workerSecrets('order-edge')),
+    LOG_LEVEL: 'silent',
+    ...vars,
+  })
+  try {
+    await use(edge)
+  } finally {
+    await edge.dispose()
+  }
 }
 
 const startWorkerd = async (): Promise<OrderTarget> => {
@@ -75,56 +92,52 @@ describe('order intake on workerd when NATS never answers', () => {
   it('answers 503 after NATS_REQUEST_TIMEOUT_MS, for writes, reads and readiness', async () => {
     const address = silent.address()
     if (address === null || typeof address === 'string') throw new Error('no port')
-    const edge = await startEdgeIntake(built(), {
-      ...(await workerSecrets('order-edge')),
-      NATS_URL: `ws://127.0.0.1:${address.port}`,
-      NATS_REQUEST_TIMEOUT_MS: '500',
-      LOG_LEVEL: 'silent',
-    })
-    try {
-      const started = Date.now()
-      const post = await edge.fetch('/orders', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', ...bearer('client') },
-        body: JSON.stringify({
-          customerId: 'c',
-          items: [{ sku: 'A-1', quantity: 1 }],
-          paymentToken: 'tok_ok',
-        }),
-      })
-      const elapsed = Date.now() - started
-      expect(post.status).toBe(503)
-      expect(await post.json()).toStrictEqual({ error: 'unavailable', message: expect.any(String) })
-      expect(elapsed).toBeGreaterThanOrEqual(450)
-      expect(elapsed).toBeLessThan(2_000)
-      const read = await edge.fetch('/orders/0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f', {
-        headers: bearer('client'),
-      })
-      expect(read.status).toBe(503)
-      const ready = await edge.fetch('/ready')
-      expect(ready.status).toBe(503)
-      expect(await ready.json()).toStrictEqual({
-        status: 'not_ready',
-        reason: expect.stringContaining('NATS unreachable'),
-      })
-    } finally {
-      await edge.dispose()
-    }
+    await withEdge(
+      {
+        NATS_URL: `ws://127.0.0.1:${address.port}`,
+        NATS_REQUEST_TIMEOUT_MS: '500',
+      },
+      async (edge) => {
+        const started = Date.now()
+        const post = await edge.fetch('/orders', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', ...bearer('client') },
+          body: JSON.stringify({
+            customerId: 'c',
+            items: [{ sku: 'A-1', quantity: 1 }],
+            paymentToken: 'tok_ok',
+          }),
+        })
+        const elapsed = Date.now() - started
+        expect(post.status).toBe(503)
+        expect(await post.json()).toStrictEqual({ error: 'unavailable', message: expect.any(String) })
+        expect(elapsed).toBeGreaterThanOrEqual(450)
+        expect(elapsed).toBeLessThan(2_000)
+        const read = await edge.fetch('/orders/0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f', {
+          headers: bearer('client'),
+        })
+        expect(read.status).toBe(503)
+        const ready = await edge.fetch('/ready')
+        expect(ready.status).toBe(503)
+        expect(await ready.json()).toStrictEqual({
+          status: 'not_ready',
+          reason: expect.stringContaining('NATS unreachable'),
+        })
+      },
+    )
   })
 
   it('answers 500 misconfigured, not a crash, when NATS_URL is not a WebSocket URL', async () => {
-    const edge = await startEdgeIntake(built(), {
-      ...(await workerSecrets('order-edge')),
-      NATS_URL: 'nats://127.0.0.1:4222',
-      LOG_LEVEL: 'silent',
-    })
-    try {
-      const res = await edge.fetch('/health')
-      expect(res.status).toBe(500)
-      expect(((await res.json()) as { error: string }).error).toBe('misconfigured')
-    } finally {
-      await edge.dispose()
-    }
+    await withEdge(
+      {
+        NATS_URL: 'nats://127.0.0.1:4222',
+      },
+      async (edge) => {
+        const res = await edge.fetch('/health')
+        expect(res.status).toBe(500)
+        expect(((await res.json()) as { error: string }).error).toBe('misconfigured')
+      },
+    )
   })
 })
 
@@ -166,47 +179,43 @@ async function twoOnOneConnection(
 
 describe('order intake on workerd over a real connection', () => {
   it('answers the next request on the connection after refusing a chunked body with 413', async () => {
-    const edge = await startEdgeIntake(built(), {
-      ...(await workerSecrets('order-edge')),
-      NATS_URL: 'ws://127.0.0.1:9',
-      LOG_LEVEL: 'silent',
-    })
-    try {
-      const head = requestHead('POST', '/health', { 'Content-Type': 'application/json' })
-      // 70 KB in chunks: over the 64 KiB limit, no Content-Length to refuse it by.
-      const body = Array.from({ length: 7 }, () => chunk('x'.repeat(10_000)))
-      const statuses = await twoOnOneConnection(
-        edge.url,
-        [new TextEncoder().encode(head), ...body, new TextEncoder().encode('0\r\n\r\n')],
-        'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
-      )
-      expect(statuses).toStrictEqual([413, 200])
-    } finally {
-      await edge.dispose()
-    }
+    await withEdge(
+      {
+        NATS_URL: 'ws://127.0.0.1:9',
+      },
+      async (edge) => {
+        const head = requestHead('POST', '/health', { 'Content-Type': 'application/json' })
+        // 70 KB in chunks: over the 64 KiB limit, no Content-Length to refuse it by.
+        const body = Array.from({ length: 7 }, () => chunk('x'.repeat(10_000)))
+        const statuses = await twoOnOneConnection(
+          edge.url,
+          [new TextEncoder().encode(head), ...body, new TextEncoder().encode('0\r\n\r\n')],
+          'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+        )
+        expect(statuses).toStrictEqual([413, 200])
+      },
+    )
   })
 
   it('limits failed attempts per client address over a real connection', async () => {
-    const edge = await startEdgeIntake(built(), {
-      ...(await workerSecrets('order-edge')),
-      NATS_URL: 'ws://127.0.0.1:9',
-      LOG_LEVEL: 'silent',
-      RATE_LIMIT_PER_SECOND: '0.01',
-      RATE_LIMIT_BURST: '3',
-    })
-    try {
-      const statuses: number[] = []
-      for (let i = 0; i < 5; i++) {
-        const res = await fetch(new URL('/orders/0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f', edge.url), {
-          headers: { Authorization: 'Bearer not-a-key' },
-          signal: AbortSignal.timeout(5_000),
-        })
-        await res.arrayBuffer()
-        statuses.push(res.status)
-      }
-      expect(statuses).toStrictEqual([401, 401, 401, 429, 429])
-    } finally {
-      await edge.dispose()
-    }
+    await withEdge(
+      {
+        NATS_URL: 'ws://127.0.0.1:9',
+        RATE_LIMIT_PER_SECOND: '0.01',
+        RATE_LIMIT_BURST: '3',
+      },
+      async (edge) => {
+        const statuses: number[] = []
+        for (let i = 0; i < 5; i++) {
+          const res = await fetch(new URL('/orders/0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f', edge.url), {
+            headers: { Authorization: 'Bearer not-a-key' },
+            signal: AbortSignal.timeout(5_000),
+          })
+          await res.arrayBuffer()
+          statuses.push(res.status)
+        }
+        expect(statuses).toStrictEqual([401, 401, 401, 429, 429])
+      },
+    )
   })
 })
