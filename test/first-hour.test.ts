@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { fromEnvFile, liveProcesses, readStackFile, type StackInfo } from '../scripts/start/run-dir.ts'
-import { spawnService } from './harness/process.ts'
+import { ServiceStartError, spawnService } from './harness/process.ts'
 import { freePorts, waitFor } from './harness/wait-for.ts'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -46,8 +46,25 @@ function withoutUnset(env: Record<string, string | undefined>): Record<string, s
   return out
 }
 
-/** `npm start` with its state in a fresh temp folder, on free ports, logs as JSON. */
+/**
+ * `npm start` with its state in a fresh temp folder, on free ports, logs as
+ * JSON. A port found free can be taken by another test before npm start
+ * checks it (it then refuses, having started nothing): up to three tries,
+ * each on new ports, for that refusal only.
+ */
 async function startNpmStack(given: Record<string, string> = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNpmStackOnce(given)
+    } catch (error) {
+      const portTaken =
+        error instanceof ServiceStartError && /\[start\] +port \d+ is in use/.test(error.message)
+      if (!portTaken || attempt === 3) throw error
+    }
+  }
+}
+
+async function startNpmStackOnce(given: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'first-hour-'))
   dirs.push(dir)
   const [nats, ws, order, inventory, payment, gateway, analytics, operatorConsole] = await freePorts(8)
