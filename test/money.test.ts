@@ -5,7 +5,7 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { STREAMS, toDeadlineScheduleSubject } from '../schemas/subjects.ts'
+import { DEADLINE_FIRED_PREFIX, STREAMS, toDeadlineScheduleSubject } from '../schemas/subjects.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { crashWorker, reviveWorker, startSagaStack, type SagaStack } from './support/saga-stack.ts'
 
@@ -180,34 +180,45 @@ describe('answers that never arrived', () => {
 })
 
 describe('deadline schedules', () => {
-  it("removes a settled order's deadline schedule with the event that settles it", async () => {
+  it("drops a settled order's deadline when it fires: no cancellation request reaches ORDERS", async () => {
     await stack.setStock('SCHED-1', 5, 100)
     const placed = await stack.placeOrder(order('SCHED-1', 1))
     const nc = await connect(stack.server.connectOptions())
     try {
+      // Every cancellation request published for this order, in either lane.
+      const requests: string[] = []
+      const sub = nc.subscribe('orders.cancel_requested.>')
+      const sub2 = nc.subscribe('orders.cancel_requested')
+      for (const s of [sub, sub2])
+        void (async () => {
+          for await (const m of s) if (m.string().includes(placed.orderId)) requests.push(m.subject)
+        })()
       const jsm = await jetstreamManager(nc)
-      const holders = async () =>
+      const deadlineMessages = async (filter: string) =>
         Object.keys(
-          (
-            await jsm.streams.info(STREAMS.orders.name, {
-              subjects_filter: toDeadlineScheduleSubject(placed.orderId),
-            })
-          ).state.subjects ?? {},
+          (await jsm.streams.info(STREAMS.deadlines.name, { subjects_filter: filter })).state.subjects ?? {},
         ).length
-      // Scheduled when inventory first saw the order (before any hold)...
-      await waitFor(
-        async () => (await holders()) === 1 || (await stack.getOrder(placed.orderId))?.status === 'confirmed',
-      )
       expect((await stack.waitForFinal(placed.orderId)).status).toBe('confirmed')
-      // ...and gone once payments.completed is stored, well before it would fire.
-      await waitFor(async () => (await holders()) === 0, {
-        timeoutMs: DEADLINE_MS / 4,
-        message: 'the schedule removed',
+      // Scheduled in DEADLINES when inventory first saw the order...
+      expect(await deadlineMessages(toDeadlineScheduleSubject(placed.orderId))).toBe(1)
+      // ...it fires at its time (the holder goes), and the relay takes the fired message off the work queue.
+      await waitFor(async () => (await deadlineMessages(toDeadlineScheduleSubject(placed.orderId))) === 0, {
+        timeoutMs: DEADLINE_MS + 10_000,
+        message: 'the deadline fired',
       })
+      await waitFor(async () => (await deadlineMessages(`${DEADLINE_FIRED_PREFIX}.>`)) === 0, {
+        timeoutMs: 10_000,
+        message: 'the fired deadline relayed or dropped',
+      })
+      await nc.flush()
+      expect(requests).toStrictEqual([])
+      expect(await stack.getOrder(placed.orderId)).toMatchObject({ status: 'confirmed' })
+      sub.unsubscribe()
+      sub2.unsubscribe()
     } finally {
       await nc.close()
     }
-  })
+  }, 40_000)
 })
 
 describe('the breaker and a few bad cards', () => {

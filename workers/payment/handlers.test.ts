@@ -317,3 +317,113 @@ describe('payment cancellations and deadlines', () => {
     ])
   })
 })
+
+describe('a payment decision that outlives or races its delivery', () => {
+  const deadlineRequest = cancelRequest('deadline_exceeded')
+  // Read when a test runs: the sealed token is made in beforeAll.
+  const order = () => ({ ...reserved, deadlineAt: new Date(at.getTime() + 60_000).toISOString() })
+
+  it('hands an unresolved charge to reconciliation again when the first hand-over failed', async () => {
+    let failOnce = true
+    const reconciling: ReconciliationEntry[] = []
+    const decisions = memoryDecisionStore()
+    const handlers = createPaymentHandlers({
+      gateway: {
+        charge: () => Promise.resolve<ChargeOutcome>({ kind: 'unresolved', detail: 'no answer' }),
+        refund: () => Promise.reject(new Error('no refund expected')),
+      },
+      decisions,
+      reconcile: (entry) => {
+        if (failOnce) {
+          failOnce = false
+          return Promise.reject(new Error('TIMEOUT writing the reconciliation entry'))
+        }
+        reconciling.push(entry)
+        return Promise.resolve()
+      },
+      tokens,
+      maxPauseMs: 60_000,
+      now: () => at,
+    })
+    const pay = handlers[SUBJECTS.inventoryReserved] as Handler<typeof SUBJECTS.inventoryReserved>
+    await expect(pay(order(), ctx)).rejects.toThrow(/TIMEOUT/)
+    expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
+    // The redelivery finds `unresolved`: it says so again and makes sure the key is checked.
+    expect(subjects(await pay(order(), { ...ctx, deliveryCount: 2 }))).toStrictEqual([SUBJECTS.paymentFailed])
+    expect(reconciling).toMatchObject([
+      { orderId, kind: 'charge', reason: 'reconciliation', amountCents: 1000 },
+    ])
+  })
+
+  it('cancels at its deadline an order whose charging delivery was dead-lettered, and reconciles the key', async () => {
+    const { pay, cancel, decisions, reconciling } = setup({
+      // A fault no retry cures (a key rotation done in the wrong order): every delivery throws.
+      charge: () => Promise.reject(new Error('gateway refused the secret key (401)')),
+    })
+    for (let d = 1; d <= 3; d++)
+      await expect(pay(order(), { ...ctx, deliveryCount: d })).rejects.toThrow(/401/)
+    expect(decisions.records.get(orderId)?.payment?.state).toBe('charging')
+    const events = await cancel(deadlineRequest, ctx)
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'deadline_exceeded'],
+    ])
+    expect(decisions.records.get(orderId)).toMatchObject({
+      reason: 'deadline_exceeded',
+      payment: { state: 'unresolved' },
+    })
+    expect(reconciling).toMatchObject([{ orderId, kind: 'charge', reason: 'deadline_exceeded' }])
+    // A replay of the dead letter later charges nothing and repeats the cancellation.
+    expect(subjects(await pay(order(), { ...ctx, deliveryCount: 1 }))).toStrictEqual([
+      SUBJECTS.orderCancelled,
+    ])
+  })
+
+  it('keeps the decision a charge in flight finds when it settles: no confirmation of a cancelled order', async () => {
+    let release: () => void = () => undefined
+    const inFlight = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const { pay, cancel, decisions, reconciling, refunds } = setup({
+      charge: async () => {
+        await inFlight
+        return { kind: 'succeeded', chargeId: 'ch_late' }
+      },
+    })
+    const paying = pay(order(), ctx)
+    await new Promise((r) => setTimeout(r, 10))
+    // The deadline comes while the processor has not answered yet.
+    expect(subjects(await cancel(deadlineRequest, ctx))).toStrictEqual([SUBJECTS.orderCancelled])
+    release()
+    // The charge went through after all: the order stays cancelled, and the
+    // reconciliation entry (not this delivery) refunds what it took.
+    expect(subjects(await paying)).toStrictEqual([SUBJECTS.orderCancelled])
+    expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
+    expect(refunds).toStrictEqual([])
+    expect(reconciling.map((e) => e.kind)).toStrictEqual(['charge', 'charge'])
+  })
+
+  it('does not overwrite an unresolved decision with a later delivery’s charge', async () => {
+    let call = 0
+    let release: () => void = () => undefined
+    const later = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const { pay, decisions, reconciling } = setup({
+      charge: async () => {
+        call++
+        if (call === 2) return { kind: 'unresolved', detail: 'no answer within the budget' }
+        await later
+        return { kind: 'succeeded', chargeId: 'ch_late' }
+      },
+    })
+    // Two deliveries of one inventory.reserved at once (an ack wait lapsed): B waits on the
+    // processor, A gives up first.
+    const b = pay(order(), { ...ctx, deliveryCount: 2 })
+    await new Promise((r) => setTimeout(r, 10))
+    expect(subjects(await pay(order(), ctx))).toStrictEqual([SUBJECTS.paymentFailed])
+    release()
+    expect(subjects(await b)).toStrictEqual([SUBJECTS.paymentFailed])
+    expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
+    expect(reconciling.length).toBeGreaterThan(0)
+  })
+})

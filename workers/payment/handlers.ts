@@ -55,6 +55,8 @@ type CancelStep =
   | CancelClaim
   /** A charge is in flight: the request is noted and applied when it settles. */
   | { kind: 'deferred' }
+  /** The deadline came while a charge was unsettled: the order is cancelled, the charge reconciled. */
+  | { kind: 'expired'; decision: OrderDecision }
   | { kind: 'final'; decision: OrderDecision }
   | { kind: 'refund'; decision: OrderDecision }
 
@@ -89,6 +91,29 @@ export function createPaymentHandlers({
       return { value, result: value }
     })
 
+  /**
+   * Hands an unresolved charge to reconciliation: the order was cancelled, so
+   * any charge the processor made under its key is refunded. Idempotent (an
+   * entry already there is kept), so every path that finds `unresolved` makes
+   * sure of it: the entry must exist whenever the state is visible.
+   */
+  const reconcileCharge = (decision: OrderDecision, payment: PaymentPart, ctx: MessageContext) =>
+    reconcile({
+      orderId: decision.orderId,
+      kind: 'charge',
+      reason: decision.reason === 'deadline_exceeded' ? 'deadline_exceeded' : 'reconciliation',
+      amountCents: payment.amountCents,
+      currency: payment.currency,
+      correlationId: ctx.correlationId,
+      ...traceparentOf(ctx),
+    })
+
+  /** The event that ends an unresolved order: its deadline's cancellation, or the failed payment. */
+  const unresolvedOutcome = (decision: OrderDecision, detail: string) =>
+    decision.reason === 'deadline_exceeded'
+      ? cancelled(decision.orderId, 'deadline_exceeded')
+      : unresolvedFailure(decision.orderId, detail)
+
   /** What a decided payment says, published again (message ids make it once). */
   async function repeat(decision: OrderDecision, created: InventoryReserved, ctx: MessageContext) {
     const payment = decision.payment
@@ -107,7 +132,9 @@ export function createPaymentHandlers({
           }),
         ]
       case 'unresolved':
-        return [unresolvedFailure(decision.orderId, 'the processor never answered')]
+        // The delivery that wrote `unresolved` may have failed before it made the entry.
+        await reconcileCharge(decision, payment, ctx)
+        return [unresolvedOutcome(decision, 'the processor never answered')]
       case 'refunding':
         return refund(decision, (decision.reason ?? 'customer_request') as CancelRequestReason, ctx)
       case 'refunded':
@@ -240,13 +267,34 @@ export function createPaymentHandlers({
     if (repeated !== undefined) return repeated
 
     const outcome = await chargeOrder(event, ctx)
-    const settled = await setPayment(orderId, (p) => ({
-      payment: {
-        ...p,
-        state: outcome.kind === 'succeeded' ? 'charged' : outcome.kind,
-        ...(outcome.kind === 'succeeded' ? { chargeId: outcome.chargeId } : {}),
-      },
-    }))
+    // Settled only from `charging`: another delivery of this order, or its
+    // deadline, may have decided it meanwhile (`unresolved`, with a
+    // reconciliation entry that refunds whatever this charge took). Then what
+    // that decision says stands, and is said again.
+    const settling = await decisions.update<
+      { kind: 'settled'; decision: OrderDecision } | { kind: 'decided'; decision: OrderDecision }
+    >(orderId, (current) => {
+      if (current?.payment === undefined) throw new Error(`order ${orderId} has no payment decision`)
+      if (current.payment.state !== 'charging') return { result: { kind: 'decided', decision: current } }
+      const value: OrderDecision = {
+        ...current,
+        payment: {
+          ...current.payment,
+          state: outcome.kind === 'succeeded' ? 'charged' : outcome.kind,
+          ...(outcome.kind === 'succeeded' ? { chargeId: outcome.chargeId } : {}),
+        },
+        updatedAt: stamp(),
+      }
+      return { value, result: { kind: 'settled', decision: value } }
+    })
+    if (settling.kind === 'decided') {
+      ctx.logger.warn(
+        { outcome: outcome.kind, state: settling.decision.payment?.state },
+        'charge settled after the order was decided elsewhere; that decision stands',
+      )
+      return (await repeat(settling.decision, event, ctx)) ?? []
+    }
+    const settled = settling.decision
     const cancelRequested = settled.payment?.cancelRequested
     switch (outcome.kind) {
       case 'succeeded':
@@ -266,16 +314,8 @@ export function createPaymentHandlers({
           { detail: outcome.detail },
           'charge outcome unknown after the settle budget; cancelling, reconciliation keeps checking',
         )
-        await reconcile({
-          orderId,
-          kind: 'charge',
-          reason: 'reconciliation',
-          amountCents: event.amountCents,
-          currency: event.currency,
-          correlationId: ctx.correlationId,
-          ...traceparentOf(ctx),
-        })
-        return [unresolvedFailure(orderId, outcome.detail)]
+        await reconcileCharge(settled, settled.payment as PaymentPart, ctx)
+        return [unresolvedOutcome(settled, outcome.detail)]
     }
   }
 
@@ -339,6 +379,21 @@ export function createPaymentHandlers({
       const payment = current.payment
       if (payment === undefined) return { result: { kind: 'final', decision: current } }
       if (payment.state === 'charging') {
+        if (reason === 'deadline_exceeded') {
+          // Every order is settled by its deadline. A charge still unsettled
+          // now may be in flight, or its delivery may have been dead-lettered
+          // (no handler will ever settle it): either way the order is
+          // cancelled now and its key reconciled, which refunds whatever the
+          // processor took under it. A delivery still charging finds the
+          // order decided when it settles (see pay()).
+          const value: OrderDecision = {
+            ...current,
+            reason,
+            payment: { ...payment, state: 'unresolved', cancelRequested: reason },
+            updatedAt: stamp(),
+          }
+          return { value, result: { kind: 'expired', decision: value } }
+        }
         if (payment.cancelRequested !== undefined) return { result: { kind: 'deferred' } }
         return {
           value: { ...current, payment: { ...payment, cancelRequested: reason }, updatedAt: stamp() },
@@ -361,6 +416,13 @@ export function createPaymentHandlers({
       case 'deferred':
         ctx.logger.info({ reason }, 'cancellation noted; applied when the charge in flight settles')
         return []
+      case 'expired':
+        ctx.logger.warn(
+          { reason },
+          'deadline passed with the charge unsettled; cancelling, reconciliation checks the charge',
+        )
+        await reconcileCharge(step.decision, step.decision.payment as PaymentPart, ctx)
+        return [cancelled(orderId, 'deadline_exceeded')]
       case 'paying':
       case 'final':
         ctx.logger.info(
