@@ -91,7 +91,27 @@ describe('GET /analytics/summary', () => {
   })
 
   it.each([
+    ['from=&to=', '2026-01-01T09:31:00Z', '2026-01-01T10:31:00Z'],
+    ['from=2026-01-01&to=2026-01-01T10:00:00Z', '2026-01-01T00:00:00Z', '2026-01-01T10:00:00Z'],
+    [`from=${Date.parse('2026-01-01T10:05:30Z')}&to=`, '2026-01-01T10:05:00Z', '2026-01-01T10:31:00Z'],
+    [
+      'from=2026-01-01T10:05:00%2B01:00&to=2026-01-01T10:00:00Z',
+      '2026-01-01T09:05:00Z',
+      '2026-01-01T10:00:00Z',
+    ],
+  ])(
+    'reads %s as %s to %s (empty: not given; a date is its UTC midnight; epoch ms)',
+    async (query, from, to) => {
+      const { app, asked } = await setup()
+      expect((await get(app, `/analytics/summary?${query}`)).status).toBe(200)
+      expect(asked).toStrictEqual([{ fromMinute: Date.parse(from), toMinute: Date.parse(to), top: 10 }])
+    },
+  )
+
+  it.each([
     ['from=yesterday', 'invalid_query'],
+    ['from=2026-13-01', 'invalid_query'],
+    ['from=2026-02-30', 'invalid_query'],
     ['from=2026-01-01T10:00:00Z&to=2026-01-01T09:00:00Z', 'invalid_range'],
     ['from=2025-12-01T00:00:00Z&to=2026-01-01T00:00:00Z', 'range_too_long'],
     ['top=0', 'invalid_query'],

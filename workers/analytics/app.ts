@@ -27,7 +27,7 @@ import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { MINUTE_MS, toMinute } from './domain.ts'
 import type { WindowFeed } from './feed.ts'
-import { analyticsOpenApi, IsoTime } from './openapi.ts'
+import { analyticsOpenApi, parseQueryTime, QueryTime } from './openapi.ts'
 import type { Totals, WindowView } from './summary.ts'
 
 export interface SummaryRange {
@@ -63,8 +63,8 @@ export interface AnalyticsAppDeps {
 }
 
 const SummaryQuerySchema = v.strictObject({
-  from: v.optional(IsoTime),
-  to: v.optional(IsoTime),
+  from: v.optional(QueryTime),
+  to: v.optional(QueryTime),
   top: v.optional(
     v.pipe(
       v.string(),
@@ -99,7 +99,9 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
         400,
       )
     }
-    const parsed = v.safeParse(SummaryQuerySchema, c.req.query())
+    // An empty parameter (`?from=&to=`) is one not given.
+    const given = Object.fromEntries(Object.entries(c.req.query()).filter(([, value]) => value !== ''))
+    const parsed = v.safeParse(SummaryQuerySchema, given)
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)
       const first = issues[0]
@@ -113,8 +115,9 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
       )
     }
     const { from, to, top = DEFAULT_TOP } = parsed.output
-    const end = Math.ceil((to === undefined ? now().getTime() + 1 : Date.parse(to)) / MINUTE_MS) * MINUTE_MS
-    const start = toMinute(from === undefined ? end - DEFAULT_RANGE_MS : Date.parse(from))
+    const timeOf = (text: string) => parseQueryTime(text) ?? Number.NaN
+    const end = Math.ceil((to === undefined ? now().getTime() + 1 : timeOf(to)) / MINUTE_MS) * MINUTE_MS
+    const start = toMinute(from === undefined ? end - DEFAULT_RANGE_MS : timeOf(from))
     if (start >= end) return c.json({ error: 'invalid_range', message: 'from must be before to' }, 400)
     if (end - start > deps.maxRangeMs)
       return c.json(
