@@ -4,6 +4,7 @@ import { jetstream } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import { VERSION } from '../shared/http/service-index.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { createNatsMetricsApp } from '../workers/nats-metrics/service.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
@@ -65,5 +66,25 @@ describe('nats-metrics', () => {
     expect(Number(pending?.split(' ').at(-1))).toBeGreaterThanOrEqual(1)
     // Every family is announced once with its type.
     expect(text.match(/^# TYPE gnatsd_varz_in_msgs counter$/gm)).toHaveLength(1)
+  })
+})
+
+describe('nats-metrics, as every service answers', () => {
+  it('indexes its routes and version at GET / and answers an unknown route with the shared JSON 404', async () => {
+    const app = createNatsMetricsApp(
+      { NATS_MONITOR_URLS: ['http://127.0.0.1:8222'], NATS_MONITOR_TIMEOUT_MS: 1_000 },
+      { logger },
+    )
+    const index = await app.request('/')
+    expect(index.status).toBe(200)
+    expect(await index.json()).toStrictEqual({
+      service: 'nats-metrics',
+      version: VERSION,
+      routes: ['GET /', 'GET /health', 'GET /ready', 'GET /metrics'],
+      servers: ['http://127.0.0.1:8222'],
+    })
+    const missing = await app.request('/nope')
+    expect(missing.status).toBe(404)
+    expect(await missing.json()).toStrictEqual({ error: 'not_found', message: 'no route GET /nope' })
   })
 })

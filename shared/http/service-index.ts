@@ -15,13 +15,18 @@ interface RouteList {
  * `GET /`: which service answers, its version and its routes, read from the
  * app's own routing table when asked (so it cannot drift from the code).
  */
-export function serviceIndex(service: string, app: RouteList): Handler {
+export function serviceIndex(
+  service: string,
+  app: RouteList,
+  /** More fields after the routes (e.g. the servers a service reads). */
+  extra: Readonly<Record<string, unknown>> = {},
+): Handler {
   return (c) => {
     const routes = [
       ...new Set(
         app.routes.filter(({ method }) => method !== 'ALL').map(({ method, path }) => `${method} ${path}`),
       ),
     ]
-    return c.json({ service, version: VERSION, routes })
+    return c.json({ service, version: VERSION, routes, ...extra })
   }
 }

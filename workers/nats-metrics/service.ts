@@ -6,6 +6,8 @@
  * had offline; it runs from the same binary as the workers.
  */
 import { Hono } from 'hono'
+import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
+import { serviceIndex } from '../../shared/http/service-index.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { RunningService } from '../../shared/runtime/run-service.ts'
 import type { NatsMetricsConfig } from './config.ts'
@@ -42,9 +44,9 @@ export function createNatsMetricsApp(
   }
 
   const app = new Hono()
-  app.get('/', (c) =>
-    c.json({ service: 'nats-metrics', routes: ['/metrics', '/health', '/ready'], servers: urls }),
-  )
+  app.notFound(notFound)
+  app.onError(createErrorHandler({ logger }))
+  app.get('/', serviceIndex('nats-metrics', app, { servers: urls }))
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.get('/ready', (c) => c.json({ status: 'ready' }))
   app.get('/metrics', async (c) => {
