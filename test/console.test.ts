@@ -155,6 +155,14 @@ describe('operator console API', () => {
     )
     const list = await api<{ deadLetters: { id: number }[] }>('/console/api/dead-letters')
     expect(list.body.deadLetters.map((d) => d.id)).toContain(dead.letter.id)
+    // What waits, by the consumer that gave up and why, on the console's /metrics.
+    const waitingLine = new RegExp(
+      `^dead_letters_waiting_by_consumer\\{[^}]*consumer="payment",reason="max_deliver_exhausted"[^}]*\\} (\\d+)$`,
+      'm',
+    )
+    const waiting = async () =>
+      Number(waitingLine.exec(await (await fetch(`${consoleWorker.url}/metrics`)).text())?.[1] ?? Number.NaN)
+    expect(await waiting()).toBe(1)
 
     // The key in place again: the replay settles the order.
     await wrongPayment.handle.stop(5_000)
@@ -175,6 +183,7 @@ describe('operator console API', () => {
     })
     expect(purged.body.purged).toBe(1)
     expect((await api(`/console/api/dead-letters/${dead.letter.id}`)).status).toBe(404)
+    expect(await waiting()).toBe(0)
     // Gone, or never there (past the last sequence): nothing purged, no error.
     for (const id of [dead.letter.id, dead.letter.id + 1_000]) {
       const again = await api<{ purged: number }>(`/console/api/dead-letters/${id}/purge`, { method: 'POST' })

@@ -1,3 +1,5 @@
+import { listDeadLetters } from '../../shared/nats/dead-letter-admin.ts'
+import { registerDeadLetterGauge } from './dead-letter-gauge.ts'
 import { BUCKETS } from '../../schemas/subjects.ts'
 import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
@@ -23,6 +25,9 @@ import { startLiveOrders } from './live.ts'
 export interface ConsoleService extends Stoppable {
   app: ReturnType<typeof createConsoleApp>
 }
+
+/** Dead letters the by-consumer gauge reads per scrape at most. */
+const DEAD_LETTERS_COUNTED = 10_000
 
 /**
  * The operator console on NATS: the order index's writer and filer (unless
@@ -55,6 +60,16 @@ export async function startConsoleService(
     live,
     orderUrl: config.CONSOLE_ORDER_URL,
     paymentUrl: config.CONSOLE_PAYMENT_URL,
+    timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
+  })
+  registerDeadLetterGauge({
+    registry: deps.metrics.registry,
+    list: () =>
+      listDeadLetters(rt.js, rt.jsm, {
+        limit: DEAD_LETTERS_COUNTED,
+        timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
+      }),
+    logger: deps.logger,
     timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
   })
   const app = createConsoleApp({
