@@ -140,6 +140,26 @@ describe('npm run dlq', () => {
     expect(await listDeadLetters(f.js, f.jsm)).toStrictEqual([])
   })
 
+  it('replays under a fresh id when another message already holds the replay id (ids can be guessed)', async () => {
+    await using f = await startDeadLetterFixture()
+    const worker = await f.worker('operator')
+    await f.capture('operator')
+    const payload = orderCreated()
+    await f.publishOrder(payload, 'corr-guess')
+    ;(await worker.next({ expires: 2_000 }))?.term('bad data')
+    await waitFor(async () => (await listDeadLetters(f.js, f.jsm)).length === 1, {
+      message: 'the dead letter',
+    })
+    // Someone who may publish into ORDERS stores a message of its own under the id replay 1 will use.
+    const planted = await f.js.publish(SUBJECTS.orderCancelled, '{}', { msgID: 'replay:DLQ:1' })
+    const replayed = await replayDeadLetter(f.js, f.jsm, 1)
+    expect(replayed).toMatchObject({ subject: SUBJECTS.orderCreated, duplicate: false })
+    expect(replayed.msgId).toMatch(/^replay:DLQ:1~[0-9a-f-]{36}$/)
+    expect(replayed.seq).not.toBe(planted.seq)
+    const stored = await f.jsm.streams.getMessage(ORDERS, { seq: replayed.seq })
+    expect([stored?.subject, stored?.json()]).toStrictEqual([SUBJECTS.orderCreated, payload])
+  })
+
   it('refuses to replay a dead letter whose original is gone', async () => {
     await using f = await startDeadLetterFixture()
     await ensureStream(f.jsm, advisoryStreamConfig(limits))

@@ -8,6 +8,7 @@ import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BUCKETS, STREAMS, SUBJECTS, toDeadlineFiredSubject } from '../schemas/subjects.ts'
 import { ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
+import { publishEvent, toEvent, type IdTaken } from '../shared/nats/publish.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant, type ServiceIdentity } from '../shared/security/access.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { permissionViolations } from './harness/lines.ts'
@@ -193,5 +194,87 @@ describe('NATS identities and permissions', () => {
   it('logs each refused action, so a clean run can be told from a forged one', () => {
     const violations = permissionViolations(server.log())
     expect(violations.some((l) => l.includes('Publish Violation - Subject "payments.completed"'))).toBe(true)
+  })
+})
+
+describe('an event id another identity stored first', () => {
+  let admin: NatsConnection
+  beforeAll(async () => {
+    admin = await connect({ ...server.connectOptions(), timeout: 5_000 })
+  })
+  afterAll(() => admin?.close())
+  const stored = async (seq: number) =>
+    (await jetstreamManager(admin)).streams.getMessage(STREAMS.orders.name, { seq })
+  const completed = (orderId: string) =>
+    toEvent(SUBJECTS.paymentCompleted, {
+      version: 1,
+      orderId,
+      occurredAt: new Date().toISOString(),
+      chargeId: 'ch_1',
+      amountCents: 100,
+      currency: 'USD',
+    })
+
+  it("keeps the payment worker's payments.completed when the intake's identity planted its id: stored under a fresh id, reported", async () => {
+    const orderId = crypto.randomUUID()
+    const h = headers()
+    h.set('Nats-Msg-Id', `${SUBJECTS.paymentCompleted}:${orderId}`)
+    const planted = await jetstream(client('order')).publish(SUBJECTS.orderCancelRequested, '{}', {
+      headers: h,
+    })
+    expect(planted.duplicate).toBe(false)
+    const taken: IdTaken[] = []
+    const ack = await publishEvent(jetstream(client('payment')), completed(orderId), {
+      correlationId: 'c',
+      timeoutMs: 5_000,
+      onIdTaken: (t) => taken.push(t),
+    })
+    expect(ack.seq).not.toBe(planted.seq)
+    const message = await stored(ack.seq)
+    expect([message?.subject, message?.json<{ orderId: string }>().orderId]).toStrictEqual([
+      SUBJECTS.paymentCompleted,
+      orderId,
+    ])
+    expect(taken).toMatchObject([
+      {
+        msgId: `${SUBJECTS.paymentCompleted}:${orderId}`,
+        seq: planted.seq,
+        storedSubject: `${SUBJECTS.orderCancelRequested} (another order)`,
+      },
+    ])
+  })
+
+  it('still stores a retried event once: a duplicate of the event itself is trusted', async () => {
+    const orderId = crypto.randomUUID()
+    const taken: IdTaken[] = []
+    const js = jetstream(client('payment'))
+    const options = { correlationId: 'c', timeoutMs: 5_000, onIdTaken: (t: IdTaken) => taken.push(t) }
+    const first = await publishEvent(js, completed(orderId), options)
+    const again = await publishEvent(js, completed(orderId), options)
+    expect([again.duplicate, again.seq]).toStrictEqual([true, first.seq])
+    expect(taken).toStrictEqual([])
+  })
+
+  it("keeps a customer's cancellation from the edge intake, which may not read ORDERS back", async () => {
+    const orderId = crypto.randomUUID()
+    const h = headers()
+    h.set('Nats-Msg-Id', `${SUBJECTS.orderCancelRequested}:${orderId}`)
+    const planted = await jetstream(client('inventory')).publish(SUBJECTS.orderCancelled, '{}', {
+      headers: h,
+    })
+    const started = Date.now()
+    const ack = await publishEvent(
+      jetstream(client('order-edge')),
+      toEvent(SUBJECTS.orderCancelRequested, {
+        version: 1,
+        orderId,
+        occurredAt: new Date().toISOString(),
+        reason: 'customer_request',
+      }),
+      { correlationId: 'c', timeoutMs: 5_000 },
+    )
+    expect(ack.seq).not.toBe(planted.seq)
+    expect((await stored(ack.seq))?.subject).toBe(SUBJECTS.orderCancelRequested)
+    expect(Date.now() - started).toBeLessThan(5_000)
   })
 })

@@ -11,7 +11,7 @@ import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
 import { isNatsUnavailable } from './errors.ts'
 import { runInLane, type LanePriority } from './lane-priority.ts'
-import { publishEvent, type OutgoingEvent } from './publish.ts'
+import { ID_TAKEN, publishEvent, type OutgoingEvent } from './publish.ts'
 import { startPullLoop } from './pull-loop.ts'
 import { SCHEDULE_HEADERS } from './schedule.ts'
 
@@ -263,6 +263,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
             trace: ctx.trace,
             timeoutMs: options.publishTimeoutMs,
             ...(options.source === undefined ? {} : { source: options.source }),
+            onIdTaken: (taken) => ctx.logger.error({ event: outgoing.subject, ...taken }, ID_TAKEN),
           })
           metrics.eventsPublished.inc({ subject: outgoing.subject })
         }

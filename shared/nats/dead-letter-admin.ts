@@ -226,11 +226,17 @@ export async function replayDeadLetter(
     copied[key] = [...values]
   }
   try {
-    const ack = await js.publish(subject, original.data, { headers: h, msgID: msgId, timeout: timeoutMs })
+    let stored = msgId
+    let ack = await js.publish(subject, original.data, { headers: h, msgID: msgId, timeout: timeoutMs })
+    if (ack.duplicate && !(await isSameMessage(jsm, ack, subject, original.data))) {
+      // Replay ids can be guessed: another identity stored a message of its own under this one.
+      stored = `${msgId}~${crypto.randomUUID()}`
+      ack = await js.publish(subject, original.data, { headers: h, msgID: stored, timeout: timeoutMs })
+    }
     return {
       id,
       subject: subject,
-      msgId,
+      msgId: stored,
       headers: copied,
       bytes: original.data.length,
       stream: ack.stream,
@@ -298,4 +304,20 @@ export async function purgeDeadLetters(
   if (subject !== undefined) assertDeadLetterSubject(subject)
   const result = await jsm.streams.purge(DLQ, subject === undefined ? undefined : { filter: subject })
   return result.purged
+}
+
+/** Whether the message a duplicate ack points at is this replay's (same subject and body). */
+async function isSameMessage(
+  jsm: JetStreamManager,
+  ack: { stream: string; seq: number },
+  subject: string,
+  data: Uint8Array,
+): Promise<boolean> {
+  const stored = await jsm.streams.getMessage(ack.stream, { seq: ack.seq }).catch(() => null)
+  return (
+    stored !== null &&
+    stored.subject === subject &&
+    stored.data.length === data.length &&
+    stored.data.every((byte, i) => byte === data[i])
+  )
 }

@@ -42,6 +42,33 @@ export interface PublishOptions {
    * set): its consumers' spans are its children.
    */
   trace?: TraceContext | undefined
+  /**
+   * What a duplicate ack means. `verify` (the default): message ids such as
+   * `<subject>:<orderId>` can be guessed, and the duplicate window covers
+   * the whole stream while permissions look only at subjects, so another
+   * identity could have published a message of its own under this event's
+   * id first (the event would then be silently dropped). The stored message
+   * is read back; unless it is this event (same subject and order), the event
+   * is published again under a fresh id and `onIdTaken` is told. `trust`: the
+   * id cannot be known before this publish (a new order's id).
+   */
+  duplicates?: 'verify' | 'trust'
+  onIdTaken?: (taken: IdTaken) => void
+}
+
+/** The log message for {@link IdTaken}: an event's id was held by a message that is not that event. */
+export const ID_TAKEN =
+  'event id held by another message (forged, or a foreign publisher); stored under a fresh id'
+
+/** Another message held an event's id: what was found, and where the event went instead. */
+export interface IdTaken {
+  msgId: string
+  stream: string
+  seq: number
+  /** The subject of the message stored under the id; null when it could not be read. */
+  storedSubject: string | null
+  /** The fresh id the event was stored under. */
+  storedAs: string
 }
 
 /**
@@ -75,20 +102,56 @@ export function toEventHeaders(
 export async function publishEvent(
   js: JetStreamClient,
   event: OutgoingEvent,
-  { correlationId, timeoutMs, source, priority = 'standard', trace }: PublishOptions,
+  {
+    correlationId,
+    timeoutMs,
+    source,
+    priority = 'standard',
+    trace,
+    duplicates = 'verify',
+    onIdTaken,
+  }: PublishOptions,
 ): Promise<PubAck> {
   const held = laneYield()
   if (held !== undefined) await held
   const h = toEventHeaders(event, { correlationId, trace, ...(source === undefined ? {} : { source }) })
   const data = encoder.encode(JSON.stringify(event.payload))
+  const subject = laneSubject(event.subject, priority)
   const options = {
     msgID: event.msgId,
     headers: h,
     timeout: timeoutMs,
   }
   try {
-    return await sendAtEndOfTurn(() => js.publish(laneSubject(event.subject, priority), data, options))
+    const ack = await sendAtEndOfTurn(() => js.publish(subject, data, options))
+    if (!ack.duplicate || duplicates === 'trust') return ack
+    const storedSubject = await storedEvent(js, ack, event.payload.orderId)
+    if (storedSubject === subject) return ack
+    // Not this event under its id: stored again under one nobody can have used.
+    const storedAs = `${event.msgId}~${crypto.randomUUID()}`
+    const again = await js.publish(subject, data, { ...options, msgID: storedAs })
+    onIdTaken?.({ msgId: event.msgId, stream: ack.stream, seq: ack.seq, storedSubject, storedAs })
+    return again
   } catch (error) {
     throw new PublishError(`publish to ${event.subject} failed`, { cause: error })
+  }
+}
+
+/**
+ * The subject of the message a duplicate ack points at when it is an event
+ * of `orderId` (a retry of this publish, or the same event from another
+ * delivery); `null` when it is not, or cannot be read (the identity may not
+ * read the stream, or it did not answer): then the event is not known to be
+ * stored.
+ */
+async function storedEvent(js: JetStreamClient, ack: PubAck, orderId: string): Promise<string | null> {
+  try {
+    const jsm = await js.jetstreamManager(false)
+    const stored = await jsm.streams.getMessage(ack.stream, { seq: ack.seq })
+    if (stored === null) return null
+    const payload = stored.json<{ orderId?: unknown }>()
+    return payload.orderId === orderId ? stored.subject : `${stored.subject} (another order)`
+  } catch {
+    return null
   }
 }

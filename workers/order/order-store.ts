@@ -195,6 +195,8 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
           source: EVENT_SOURCES.order,
           priority,
           trace,
+          // A new order's id is unknown until this publish: a duplicate is a retry of it.
+          duplicates: 'trust',
         })
       }
       metrics.eventsPublished.inc({ subject: SUBJECTS.orderCreated })

@@ -14,7 +14,7 @@ import { CircuitState, circuitStateName } from '../../shared/resilience/policies
 import type { PaymentConfig } from './config.ts'
 import { BUCKETS } from '../../schemas/subjects.ts'
 import { openBucket } from '../../shared/nats/runtime.ts'
-import { publishEvent } from '../../shared/nats/publish.ts'
+import { ID_TAKEN, publishEvent } from '../../shared/nats/publish.ts'
 import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
 import { kvDecisionStore } from '../../shared/saga/decision.ts'
 import { CircuitOpenError, createGatewayClient, type ChargeRequest } from './gateway-client.ts'
@@ -157,6 +157,7 @@ export async function startPaymentService(
         timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
         source: EVENT_SOURCES.payment,
         trace,
+        onIdTaken: (taken) => logger.error({ event: event.subject, ...taken }, ID_TAKEN),
       })
     },
     tracer,
