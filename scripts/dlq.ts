@@ -99,6 +99,20 @@ function parseFlags(argv: readonly string[]) {
 
 const dash = (value: string | number | null): string => (value === null ? '-' : String(value))
 
+/**
+ * A line as the terminal may see it: a dead letter's headers and body come
+ * from whoever published them, so control characters (C0 but newline and
+ * tab, DEL, C1) and bidirectional overrides are written as `\uXXXX` (also a
+ * valid escape inside the JSON of `list --json`), never sent to the terminal
+ * (which would clear the screen, recolour text or set the window title).
+ */
+export function forTerminal(line: string): string {
+  return line.replace(
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+
 export function formatDeadLetterLine(d: DeadLetterSummary): string {
   return [
     d.id,
@@ -215,7 +229,7 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
     (error: unknown) => new Error(`cannot connect to ${config.NATS_URL.join(', ')}${from}`, { cause: error }),
   )
   if (nc instanceof Error) {
-    console.error(`dlq: ${describe(nc)}`)
+    console.error(forTerminal(`dlq: ${describe(nc)}`))
     return 1
   }
   try {
@@ -224,11 +238,11 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
       js: jetstream(nc, { timeout: timeoutMs }),
       jsm,
       timeoutMs,
-      print: (line) => console.log(line),
+      print: (line) => console.log(forTerminal(line)),
     })
     return 0
   } catch (error) {
-    console.error(`dlq: ${describe(error)}`)
+    console.error(forTerminal(`dlq: ${describe(error)}`))
     return 1
   } finally {
     // Bounded too: a server that stopped answering never acknowledges the close.

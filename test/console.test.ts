@@ -155,6 +155,11 @@ describe('operator console API', () => {
     )
     const list = await api<{ deadLetters: { id: number }[] }>('/console/api/dead-letters')
     expect(list.body.deadLetters.map((d) => d.id)).toContain(dead.letter.id)
+    // Stored under an id only the payment identity can make: nobody else can take it first.
+    const detail = await api<{ headers: Record<string, string[]> }>(
+      `/console/api/dead-letters/${dead.letter.id}`,
+    )
+    expect(detail.body.headers['Nats-Msg-Id']?.[0]).toMatch(/^dlq:ORDERS:\d+:payment:[0-9a-f]{24}$/)
     // What waits, by the consumer that gave up and why, on the console's /metrics.
     const waitingLine = new RegExp(
       `^dead_letters_waiting_by_consumer\\{[^}]*consumer="payment",reason="max_deliver_exhausted"[^}]*\\} (\\d+)$`,

@@ -14,7 +14,7 @@ import {
   SUBJECTS,
   toDeadlineFiredSubject,
 } from '../schemas/subjects.ts'
-import { formatDeadLetterLine } from '../scripts/dlq.ts'
+import { formatDeadLetterLine, forTerminal } from '../scripts/dlq.ts'
 import {
   DeadLetterNotFoundError,
   DeadLetterNotReplayableError,
@@ -158,6 +158,17 @@ describe('npm run dlq', () => {
     expect(replayed.seq).not.toBe(planted.seq)
     const stored = await f.jsm.streams.getMessage(ORDERS, { seq: replayed.seq })
     expect([stored?.subject, stored?.json()]).toStrictEqual([SUBJECTS.orderCreated, payload])
+  })
+
+  it('prints what a publisher put in a dead letter without the control characters a terminal obeys', () => {
+    const planted = 'ok\u001b[2J\u001b[31mFAKE: all clear\u001b]0;pwned\u0007 \u009b1m \u202eevil\r'
+    const shown = forTerminal(`reason=${planted}\n{\t"a": 1}`)
+    expect(shown).toBe(
+      'reason=ok\\u001b[2J\\u001b[31mFAKE: all clear\\u001b]0;pwned\\u0007 \\u009b1m \\u202eevil\\u000d\n{\t"a": 1}',
+    )
+    expect(shown).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/)
+    // Inside `list --json` the same escapes keep the JSON valid and its strings unchanged.
+    expect(JSON.parse(forTerminal(JSON.stringify({ reason: planted })))).toStrictEqual({ reason: planted })
   })
 
   it('refuses to replay a dead letter whose original is gone', async () => {

@@ -78,6 +78,8 @@ export interface ConsumerOptions {
   /** Must match the consumer's `ack_wait`: long handlers send `working()` before it runs out. */
   ackWaitMs: number
   publishTimeoutMs: number
+  /** The identity's dead-letter id key (dead-letter-advisory.ts deadLetterMsgId). */
+  deadLetterIdKey?: Uint8Array
   /** CloudEvents `source` of the events the handlers produce (`toEventSource(service)`). */
   source?: string
   /**
@@ -341,6 +343,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         durable,
         logger,
         options.publishTimeoutMs,
+        options.deadLetterIdKey,
       )
       outcome = stored ? 'dead_letter' : 'nak'
       if (stored) metrics.deadLetters.inc({ consumer: durable, reason: parsed.reason })
@@ -377,6 +380,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
             durable,
             logger,
             options.publishTimeoutMs,
+            options.deadLetterIdKey,
           )
           outcome = stored ? 'dead_letter' : 'nak'
           if (stored) metrics.deadLetters.inc({ consumer: durable, reason: 'max_deliver_exhausted' })

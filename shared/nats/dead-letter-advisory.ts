@@ -1,5 +1,6 @@
 // JetStream's MAX_DELIVERIES and MSG_TERMINATED advisories, read and turned
 // into dead letters shaped exactly like the ones the consumer loop stores.
+import { createHmac } from 'node:crypto'
 import type { StoredMsg } from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
 import * as v from 'valibot'
@@ -84,8 +85,26 @@ export interface DeadLetterCopy {
   msgId: string
 }
 
-export const deadLetterMsgId = (stream: string, seq: number, consumer: string): string =>
-  `dlq:${stream}:${seq}:${consumer}`
+/**
+ * One dead letter per (stream, sequence, consumer), whoever stores it (the
+ * consumer loop or the advisory capture, in the same process). The DLQ's
+ * duplicate window covers the whole stream and its ids could be guessed, so
+ * another identity allowed to publish on a `dlq.` subject could store a
+ * message under the id first and the real dead letter would be dropped. With
+ * `key` (the identity's own secret, {@link deadLetterIdKey}) the id ends in a
+ * MAC of the rest that only this identity can make.
+ */
+export function deadLetterMsgId(stream: string, seq: number, consumer: string, key?: Uint8Array): string {
+  const id = `dlq:${stream}:${seq}:${consumer}`
+  if (key === undefined) return id
+  return `${id}:${createHmac('sha256', key).update(id).digest('hex').slice(0, 24)}`
+}
+
+/** The key of {@link deadLetterMsgId}, derived from the identity's NKEY seed (undefined without one). */
+export function deadLetterIdKey(seed: string | undefined): Uint8Array | undefined {
+  if (seed === undefined || seed === '') return undefined
+  return createHmac('sha256', seed).update('order-saga dead-letter ids').digest()
+}
 
 /**
  * The dead letter for `advisory`: a copy of `original` (headers without its
@@ -96,6 +115,7 @@ export function toDeadLetterCopy(
   advisory: DeliveryAdvisory,
   original: StoredMsg | null,
   now = new Date(),
+  idKey?: Uint8Array,
 ): DeadLetterCopy {
   const h = createHeaders()
   if (original !== null) {
@@ -121,6 +141,6 @@ export function toDeadLetterCopy(
       original === null ? missingOriginalSubject(advisory.stream) : toDeadLetterSubject(original.subject),
     data: original === null ? new Uint8Array(0) : original.data,
     headers: h,
-    msgId: deadLetterMsgId(advisory.stream, advisory.stream_seq, advisory.consumer),
+    msgId: deadLetterMsgId(advisory.stream, advisory.stream_seq, advisory.consumer, idKey),
   }
 }

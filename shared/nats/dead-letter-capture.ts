@@ -75,6 +75,8 @@ export interface DeadLetterCaptureOptions {
   /** The worker's durable consumer on `stream`. */
   durable: string
   publishTimeoutMs: number
+  /** The identity's dead-letter id key: the same ids as the consumer loop's (deadLetterMsgId). */
+  idKey?: Uint8Array
   /** Delay before an advisory is retried after the n-th failed attempt to store its dead letter. */
   nakDelayMs?: (deliveryCount: number) => number
   /** How long one pull waits for advisories (>= 1000). */
@@ -130,7 +132,7 @@ export async function startDeadLetterCapture(options: DeadLetterCaptureOptions):
     })
     try {
       const original = await jsm.streams.getMessage(advisory.stream, { seq: advisory.stream_seq })
-      const copy = toDeadLetterCopy(advisory, original)
+      const copy = toDeadLetterCopy(advisory, original, new Date(), options.idKey)
       const ack = await js.publish(copy.subject, copy.data, {
         headers: copy.headers,
         msgID: copy.msgId,

@@ -3,6 +3,7 @@ import { headers as createHeaders } from '@nats-io/nats-core'
 import { DEAD_LETTER_HEADERS, toDeadLetterSubject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
 import { isControlHeader } from './control-headers.ts'
+import { deadLetterMsgId } from './dead-letter-advisory.ts'
 
 export type PoisonReason =
   'malformed_json' | 'schema_violation' | 'unexpected_subject' | 'max_deliver_exhausted'
@@ -20,6 +21,8 @@ export async function deadLetter(
   consumer: string,
   logger: Logger,
   timeoutMs: number,
+  /** The identity's dead-letter id key (deadLetterMsgId). */
+  idKey?: Uint8Array,
 ): Promise<boolean> {
   const h = createHeaders()
   for (const [key, values] of msg.headers ?? []) {
@@ -39,7 +42,7 @@ export async function deadLetter(
     await js.publish(toDeadLetterSubject(msg.subject), msg.data, {
       headers: h,
       // One dead letter per (stream, sequence, consumer), however often we get here.
-      msgID: `dlq:${info.stream}:${info.streamSequence}:${consumer}`,
+      msgID: deadLetterMsgId(info.stream, info.streamSequence, consumer, idKey),
       timeout: timeoutMs,
     })
   } catch (error) {

@@ -1,3 +1,4 @@
+import { deadLetterIdKey } from './dead-letter-advisory.ts'
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
@@ -57,6 +58,8 @@ export interface NatsRuntime {
   lanes: LanePriority
   /** The NATS services protocol ($SRV.PING/INFO/STATS): `nats micro ls` lists this instance. */
   discovery: Discovery
+  /** Makes this identity's dead-letter ids unguessable (deadLetterMsgId); none without an NKEY seed. */
+  deadLetterIdKey?: Uint8Array
 }
 
 /**
@@ -128,8 +131,12 @@ export async function startNatsRuntime(
     gauges,
     lanes,
     discovery,
+    ...withDeadLetterIdKey(deadLetterIdKey(config.NATS_NKEY_SEED)),
   }
 }
+
+const withDeadLetterIdKey = (key: Uint8Array | undefined) =>
+  key === undefined ? {} : { deadLetterIdKey: key }
 
 const SAGA_STREAMS = [STREAMS.orders.name, STREAMS.deadLetters.name, STREAMS.deadlines.name]
 
@@ -210,6 +217,7 @@ export async function startDurableConsumer(
     stream,
     durable,
     publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
+    ...(rt.deadLetterIdKey === undefined ? {} : { idKey: rt.deadLetterIdKey }),
   })
   let consumer: RunningConsumer
   try {
@@ -244,6 +252,7 @@ export async function startDurableConsumer(
       maxDeliver: rt.limits.maxDeliver,
       ackWaitMs: rt.limits.ackWaitMs,
       publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
+      ...(rt.deadLetterIdKey === undefined ? {} : { deadLetterIdKey: rt.deadLetterIdKey }),
       source: toEventSource(rt.name),
       unavailableRetryMs: rt.config.CONSUMER_UNAVAILABLE_RETRY_MS,
     })
