@@ -108,6 +108,7 @@ const dash = (value: string | number | null): string => (value === null ? '-' : 
  */
 export function forTerminal(line: string): string {
   return line.replace(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   )

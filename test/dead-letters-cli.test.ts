@@ -166,6 +166,7 @@ describe('npm run dlq', () => {
     expect(shown).toBe(
       'reason=ok\\u001b[2J\\u001b[31mFAKE: all clear\\u001b]0;pwned\\u0007 \\u009b1m \\u202eevil\\u000d\n{\t"a": 1}',
     )
+    // eslint-disable-next-line no-control-regex -- no control character may be left
     expect(shown).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/)
     // Inside `list --json` the same escapes keep the JSON valid and its strings unchanged.
     expect(JSON.parse(forTerminal(JSON.stringify({ reason: planted })))).toStrictEqual({ reason: planted })
