@@ -378,6 +378,40 @@ describe('a payment decision that outlives or races its delivery', () => {
     ])
   })
 
+  it('makes the reconciliation entry on the redelivery of a deadline whose first hand-over failed', async () => {
+    let failOnce = true
+    const reconciling: ReconciliationEntry[] = []
+    const decisions = memoryDecisionStore()
+    const handlers = createPaymentHandlers({
+      gateway: {
+        charge: () => Promise.reject(new Error('gateway refused the secret key (401)')),
+        refund: () => Promise.reject(new Error('no refund expected')),
+      },
+      decisions,
+      reconcile: (entry) => {
+        if (failOnce) {
+          failOnce = false
+          return Promise.reject(new Error('TIMEOUT writing the reconciliation entry'))
+        }
+        reconciling.push(entry)
+        return Promise.resolve()
+      },
+      tokens,
+      maxPauseMs: 60_000,
+      now: () => at,
+    })
+    const pay = handlers[SUBJECTS.inventoryReserved] as Handler<typeof SUBJECTS.inventoryReserved>
+    const cancel = handlers[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>
+    await expect(pay(order(), ctx)).rejects.toThrow(/401/)
+    await expect(cancel(deadlineRequest, ctx)).rejects.toThrow(/TIMEOUT/)
+    expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
+    const again = await cancel(deadlineRequest, { ...ctx, deliveryCount: 2 })
+    expect(again.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'deadline_exceeded'],
+    ])
+    expect(reconciling).toMatchObject([{ orderId, kind: 'charge', reason: 'deadline_exceeded' }])
+  })
+
   it('keeps the decision a charge in flight finds when it settles: no confirmation of a cancelled order', async () => {
     let release: () => void = () => undefined
     const inFlight = new Promise<void>((resolve) => {

@@ -57,6 +57,8 @@ type CancelStep =
   | { kind: 'deferred' }
   /** The deadline came while a charge was unsettled: the order is cancelled, the charge reconciled. */
   | { kind: 'expired'; decision: OrderDecision }
+  /** Already left to reconciliation. */
+  | { kind: 'unresolved'; decision: OrderDecision }
   | { kind: 'final'; decision: OrderDecision }
   | { kind: 'refund'; decision: OrderDecision }
 
@@ -400,6 +402,8 @@ export function createPaymentHandlers({
           result: { kind: 'deferred' },
         }
       }
+      // Left to reconciliation: its entry is made sure of (the delivery that wrote it may have failed first).
+      if (payment.state === 'unresolved') return { result: { kind: 'unresolved', decision: current } }
       // A confirmed order is final for its deadline; a customer may still cancel it.
       const refundDue =
         (payment.state === 'charged' && reason === 'customer_request') || payment.state === 'refunding'
@@ -423,6 +427,10 @@ export function createPaymentHandlers({
         )
         await reconcileCharge(step.decision, step.decision.payment as PaymentPart, ctx)
         return [cancelled(orderId, 'deadline_exceeded')]
+      case 'unresolved':
+        await reconcileCharge(step.decision, step.decision.payment as PaymentPart, ctx)
+        // Its deadline's cancellation said again (a redelivery after a failed hand-over); else it is cancelled already.
+        return step.decision.reason === 'deadline_exceeded' ? [cancelled(orderId, 'deadline_exceeded')] : []
       case 'paying':
       case 'final':
         ctx.logger.info(
