@@ -1,6 +1,6 @@
 // JetStream's MAX_DELIVERIES and MSG_TERMINATED advisories, read and turned
 // into dead letters shaped exactly like the ones the consumer loop stores.
-import { createHmac } from 'node:crypto'
+import type { createHmac as CreateHmac } from 'node:crypto'
 import type { StoredMsg } from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
 import * as v from 'valibot'
@@ -97,13 +97,27 @@ export interface DeadLetterCopy {
 export function deadLetterMsgId(stream: string, seq: number, consumer: string, key?: Uint8Array): string {
   const id = `dlq:${stream}:${seq}:${consumer}`
   if (key === undefined) return id
-  return `${id}:${createHmac('sha256', key).update(id).digest('hex').slice(0, 24)}`
+  return `${id}:${hmac(key, id).toString('hex').slice(0, 24)}`
 }
 
 /** The key of {@link deadLetterMsgId}, derived from the identity's NKEY seed (undefined without one). */
 export function deadLetterIdKey(seed: string | undefined): Uint8Array | undefined {
   if (seed === undefined || seed === '') return undefined
-  return createHmac('sha256', seed).update('order-saga dead-letter ids').digest()
+  return hmac(seed, 'order-saga dead-letter ids')
+}
+
+/**
+ * HMAC-SHA256 with `node:crypto`, looked up rather than imported: the
+ * Worker's bundle reaches this module but never dead-letters (and has no
+ * `node:crypto` without `nodejs_compat`). Every runtime that runs consumers
+ * (Bun, Node, Deno) has it.
+ */
+function hmac(key: string | Uint8Array, text: string): Buffer {
+  const nodeCrypto = (
+    globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
+  ).process?.getBuiltinModule?.('node:crypto') as { createHmac?: typeof CreateHmac } | undefined
+  if (nodeCrypto?.createHmac === undefined) throw new Error('dead-letter ids need node:crypto')
+  return nodeCrypto.createHmac('sha256', key).update(text).digest()
 }
 
 /**
