@@ -98,10 +98,9 @@ export function buildBinaries({
         return { name, path, bytes: statSync(path).size, ms: 0 }
       const started = performance.now()
       const args = [...compileArgs({ bytecode, sourcemap }), BINARIES[name], '--outfile', path]
-      if (servesDocs(name)) {
-        docsDir ??= gzippedDocsFiles()
-        args.push(...docsArgs(docsDir))
-      }
+      // Every service serves `/docs`: Swagger UI's files go in gzipped (shared/http/swagger-ui-assets.ts).
+      docsDir ??= gzippedDocsFiles()
+      args.push(...docsArgs(docsDir))
       const run = spawnSync(bunPath(), ['build', ...args], { cwd: ROOT, encoding: 'utf8' })
       if (run.status !== 0)
         throw new Error(
@@ -143,14 +142,6 @@ export function resolutionArgs(): string[] {
     `--external=${NODE_ONLY_PACKAGE}`,
     `--external=${PRETTY_LOGS_PACKAGE}`,
   ]
-}
-
-/**
- * Whether a binary serves `/docs` and so carries Swagger UI's files
- * (shared/http/swagger-ui-assets.ts): every service but the console.
- */
-export function servesDocs(name: BinaryName): boolean {
-  return name !== 'console'
 }
 
 /** The define that leaves Swagger UI's text out of a binary that embeds its files gzipped. */

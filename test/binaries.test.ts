@@ -248,6 +248,12 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
     )
     try {
       expect((await fetch(`${consoleWorker.url}/console`)).status).toBe(200)
+      // Its own OpenAPI document and docs page, the page's files embedded like every binary's.
+      const document = (await (await fetch(`${consoleWorker.url}/openapi.json`)).json()) as {
+        info: { title: string }
+      }
+      expect(document.info.title).toBe('Console')
+      expect((await fetch(`${consoleWorker.url}/docs/swagger-ui.css`)).status).toBe(200)
       const found = await waitFor(
         async () => {
           const res = await fetch(`${consoleWorker.url}/console/api/orders?customer=cust-bin`, {

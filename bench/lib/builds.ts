@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { BINARIES, DOCS_DEFINE, resolutionArgs, servesDocs } from '../../scripts/build.ts'
+import { BINARIES, DOCS_DEFINE, resolutionArgs } from '../../scripts/build.ts'
 
 export const ROOT = join(import.meta.dirname, '..', '..')
 export const BUN = join(ROOT, 'node_modules', '.bin', 'bun')
@@ -103,7 +103,7 @@ export function workerBundle(worker: WorkerName, outDir: string): SizedFile {
     '--minify',
     '--target=bun',
     ...resolutionArgs(),
-    ...(servesDocs(worker) ? [DOCS_DEFINE] : []),
+    DOCS_DEFINE,
     WORKER_ENTRY[worker],
     '--outfile',
     outFile,

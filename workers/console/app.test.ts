@@ -5,6 +5,14 @@ import { DeadLetterNotFoundError, DeadLetterNotReplayableError } from '../../sha
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import { createConsoleApp } from './app.ts'
+import type { OpenApiDocument } from '../../shared/http/openapi.ts'
+import {
+  createContract,
+  documentedRoutes,
+  openApiProblems,
+  servedRoutes,
+} from '../../test/support/openapi-contract.ts'
+import { consoleOpenApi } from './openapi.ts'
 import type { ConsoleData } from './console-data.ts'
 import type { ChangeListener } from './live.ts'
 import { parseBreaker, toStockLevel } from './operations.ts'
@@ -251,5 +259,152 @@ describe('console readings', () => {
       priceCents: 1250,
       sold: 4,
     })
+  })
+})
+
+describe('the OpenAPI document', () => {
+  const letter = {
+    id: 3,
+    dlqSubject: 'dlq.orders.created',
+    time: '2026-12-04T10:00:00.000Z',
+    subject: 'orders.created',
+    stream: 'ORDERS',
+    sequence: 41,
+    consumer: 'inventory',
+    deliveries: 5,
+    reason: 'max_deliver_exhausted: boom',
+  }
+  const full: Partial<ConsoleData> = {
+    searchOrders: () =>
+      Promise.resolve({
+        orders: [{ orderId: ORDER, status: 'cancelled', reason: 'out_of_stock', createdMs: 1764787762071 }],
+        next: `1764787762071_${ORDER}`,
+      }),
+    orderWithTimeline: () =>
+      Promise.resolve({
+        order: {
+          orderId: ORDER,
+          status: 'confirmed',
+          history: [{ event: 'orders.created', status: 'pending', at: '2026-12-04T10:00:00.000Z' }],
+          customerId: 'alice',
+        },
+        timeline: {
+          events: [
+            {
+              event: 'orders.created',
+              status: 'pending',
+              at: '2026-12-04T10:00:00.000Z',
+              message: {
+                seq: 41,
+                subject: 'orders.created',
+                storedAt: '2026-12-04T10:00:00.001Z',
+                publisher: '/order-saga/order',
+                msgId: ORDER,
+                scheduled: false,
+                payload: { orderId: ORDER },
+              },
+              consumers: [
+                {
+                  consumer: 'inventory',
+                  state: 'acked',
+                  deliveries: 2,
+                  retries: [{ deliveries: 1, at: 'x' }],
+                },
+              ],
+              compensation: false,
+            },
+          ],
+          deadLetters: [
+            {
+              id: 3,
+              subject: 'orders.created',
+              consumer: 'inventory',
+              deliveries: 5,
+              reason: letter.reason,
+              sequence: 41,
+              time: letter.time,
+              present: true,
+            },
+          ],
+          reads: 1,
+        },
+      }),
+    deadLetters: () => Promise.resolve([letter]),
+    deadLetter: () => Promise.resolve({ ...letter, headers: { 'Dlq-Reason': ['boom'] }, payload: '{}' }),
+    replayDeadLetter: () =>
+      Promise.resolve({
+        id: 3,
+        subject: 'orders.created',
+        msgId: 'replay:DLQ:3',
+        headers: {},
+        bytes: 2,
+        stream: 'ORDERS',
+        seq: 42,
+        duplicate: false,
+      }),
+    consumers: () =>
+      Promise.resolve([
+        {
+          stream: 'ORDERS',
+          name: 'inventory',
+          pending: 0,
+          ackPending: 1,
+          redelivered: 0,
+          ackFloor: 40,
+          delivered: 41,
+          lastActive: null,
+        },
+      ]),
+    breaker: () => Promise.resolve({ state: 'unknown', paused: [], error: 'payment did not answer' }),
+    stock: () =>
+      Promise.resolve([{ sku: 'MUG-002', onHand: 10, reserved: 2, available: 8, priceCents: 1250, sold: 1 }]),
+  }
+
+  it('is served at /openapi.json, valid OpenAPI 3.1, and lists exactly the routes served', async () => {
+    const { app } = await appWith()
+    const served = (await (await app.request('/openapi.json')).json()) as OpenApiDocument
+    expect(served).toStrictEqual(JSON.parse(JSON.stringify(consoleOpenApi())))
+    expect(await openApiProblems(served)).toStrictEqual([])
+    expect(servedRoutes(app)).toStrictEqual(documentedRoutes(served))
+    expect((await app.request('/docs')).status).toBe(200)
+  })
+
+  it('describes what the routes answer', async () => {
+    const contract = createContract(consoleOpenApi())
+    const ops = bearer('ops')
+    const send = async (
+      app: Awaited<ReturnType<typeof appWith>>['app'],
+      path: string,
+      method = 'GET',
+      key: Record<string, string> = ops,
+    ) => (await contract.request(app, path, { method, headers: key })).status
+    const { app } = await appWith(full)
+    const empty = (await appWith()).app
+    for (const path of ['/console', '/console/console.js', '/console/console.css', '/', '/health', '/ready'])
+      expect(await send(app, path, 'GET', {}), path).toBe(200)
+    expect(await send(app, '/openapi.json', 'GET', {})).toBe(200)
+    for (const path of [
+      '/console/api/orders?status=cancelled',
+      `/console/api/orders/${ORDER}`,
+      '/console/api/dead-letters',
+      '/console/api/dead-letters/3',
+      '/console/api/consumers',
+      '/console/api/breaker',
+      '/console/api/stock',
+    ])
+      expect(await send(app, path), path).toBe(200)
+    expect(await send(app, '/console/api/dead-letters/3/replay', 'POST')).toBe(200)
+    expect(await send(app, '/console/api/dead-letters/3/purge', 'POST')).toBe(200)
+    expect(await send(app, '/console/api/dead-letters/purge', 'POST')).toBe(200)
+    expect(await send(app, `/console/api/orders/${ORDER}/cancel`, 'POST')).toBe(202)
+    expect(await send(app, '/console/api/orders?limit=0')).toBe(400)
+    expect(await send(app, '/console/api/orders/nope')).toBe(400)
+    expect(await send(app, '/console/api/dead-letters?x=1')).toBe(400)
+    expect(await send(app, '/console/api/dead-letters/0')).toBe(400)
+    expect(await send(empty, `/console/api/orders/${ORDER}`)).toBe(404)
+    expect(await send(empty, '/console/api/dead-letters/9')).toBe(404)
+    expect(await send(empty, '/console/api/dead-letters/9/replay', 'POST')).toBe(409)
+    expect(await send(app, '/console/api/orders', 'GET', {})).toBe(401)
+    expect(await send(app, '/console/api/orders', 'GET', bearer('alice'))).toBe(403)
   })
 })

@@ -7,7 +7,9 @@
  */
 import { Hono, type Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
+import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
+import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
 import { requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
@@ -22,6 +24,7 @@ import type { Logger } from '../../shared/observability/log.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { consoleKnownErrors, parseDeadLetterId, readSearch } from './app-input.ts'
 import type { ConsoleData } from './console-data.ts'
+import { CONSOLE_MAX_BODY_BYTES, consoleOpenApi } from './openapi.ts'
 import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS } from './page/files.ts'
 
 export interface ConsoleAppDeps {
@@ -44,17 +47,18 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
   const { data, logger, metrics, checkReady, verifier, limiter } = deps
   const app = new Hono<AuthEnv>()
   app.use(httpMetrics(metrics))
-  app.use(limitDeclaredBody(16 * 1024))
+  app.use(limitDeclaredBody(CONSOLE_MAX_BODY_BYTES))
   const admin = requireApiKey({ verifier, roles: ['admin'], limiter, limitKeys: false })
   app.use('/console/api/*', admin)
   app.use('/console/api/*', async (c, next) => {
     await next()
     c.header('Cache-Control', 'no-store')
   })
-  app.use(limitBody(16 * 1024))
+  app.use(limitBody(CONSOLE_MAX_BODY_BYTES))
 
   app.get('/', serviceIndex('console', app))
   app.route('/', createObservabilityRoutes({ metrics, checkReady }))
+  app.route('/', createApiDocsRoutes({ document: consoleOpenApi, assets: swaggerUiAssets }))
 
   for (const [path, file] of Object.entries(CONSOLE_FILES)) {
     app.get(
