@@ -8,6 +8,7 @@ import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BUCKETS, STREAMS, SUBJECTS, toDeadlineFiredSubject } from '../schemas/subjects.ts'
 import { ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
+import { identityKey } from '../shared/nats/dead-letter-advisory.ts'
 import { publishEvent, toEvent, type IdTaken } from '../shared/nats/publish.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant, type ServiceIdentity } from '../shared/security/access.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
@@ -239,7 +240,7 @@ describe('an event id another identity stored first', () => {
       {
         msgId: `${SUBJECTS.paymentCompleted}:${orderId}`,
         seq: planted.seq,
-        storedSubject: `${SUBJECTS.orderCancelRequested} (another order)`,
+        storedSubject: SUBJECTS.orderCancelRequested,
       },
     ])
   })
@@ -255,7 +256,59 @@ describe('an event id another identity stored first', () => {
     expect(taken).toStrictEqual([])
   })
 
-  it("keeps a customer's cancellation from the edge intake, which may not read ORDERS back", async () => {
+  it('takes the same event in the other lane as a retry (the reconciler publishes in the standard lane)', async () => {
+    const orderId = crypto.randomUUID()
+    const taken: IdTaken[] = []
+    const js = jetstream(client('payment'))
+    const options = { correlationId: 'c', timeoutMs: 5_000, onIdTaken: (t: IdTaken) => taken.push(t) }
+    const express = await publishEvent(js, completed(orderId), { ...options, priority: 'express' })
+    const standard = await publishEvent(js, completed(orderId), options)
+    expect([standard.duplicate, standard.seq]).toStrictEqual([true, express.seq])
+    expect(taken).toStrictEqual([])
+  })
+
+  it("keeps a deadline whose id the intake's identity took with a customer's request: stored under an id keyed by inventory's secret, once", async () => {
+    const orderId = crypto.randomUUID()
+    const h = headers()
+    h.set('Nats-Msg-Id', `deadline:${orderId}`)
+    const planted = await jetstream(client('order')).publish(
+      SUBJECTS.orderCancelRequested,
+      JSON.stringify({
+        version: 1,
+        orderId,
+        occurredAt: new Date().toISOString(),
+        reason: 'customer_request',
+      }),
+      { headers: h },
+    )
+    const deadline = {
+      ...toEvent(SUBJECTS.orderCancelRequested, {
+        version: 1,
+        orderId,
+        occurredAt: new Date().toISOString(),
+        reason: 'deadline_exceeded',
+      }),
+      msgId: `deadline:${orderId}`,
+    }
+    const taken: IdTaken[] = []
+    const options = {
+      correlationId: 'c',
+      timeoutMs: 5_000,
+      onIdTaken: (t: IdTaken) => taken.push(t),
+      idKey: identityKey('SUAINVENTORYTESTSEED'),
+    }
+    const js = jetstream(client('inventory'))
+    const first = await publishEvent(js, deadline, options)
+    const again = await publishEvent(js, deadline, options)
+    expect(first.seq).not.toBe(planted.seq)
+    expect([again.duplicate, again.seq]).toStrictEqual([true, first.seq])
+    expect((await stored(first.seq))?.json<{ reason: string }>().reason).toBe('deadline_exceeded')
+    expect(taken).toMatchObject([
+      { msgId: `deadline:${orderId}`, storedAs: expect.stringMatching(/^deadline:.*~[0-9a-f]{24}$/) },
+    ])
+  })
+
+  it('stores an event whose id is taken even for an identity that may not read the stream back', async () => {
     const orderId = crypto.randomUUID()
     const h = headers()
     h.set('Nats-Msg-Id', `${SUBJECTS.orderCancelRequested}:${orderId}`)

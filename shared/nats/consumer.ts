@@ -78,8 +78,8 @@ export interface ConsumerOptions {
   /** Must match the consumer's `ack_wait`: long handlers send `working()` before it runs out. */
   ackWaitMs: number
   publishTimeoutMs: number
-  /** The identity's dead-letter id key (dead-letter-advisory.ts deadLetterMsgId). */
-  deadLetterIdKey?: Uint8Array
+  /** The identity's own secret (NatsRuntime.idKey): its dead-letter ids and fresh event ids. */
+  idKey?: Uint8Array
   /** CloudEvents `source` of the events the handlers produce (`toEventSource(service)`). */
   source?: string
   /**
@@ -266,6 +266,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
             timeoutMs: options.publishTimeoutMs,
             ...(options.source === undefined ? {} : { source: options.source }),
             onIdTaken: (taken) => ctx.logger.error({ event: outgoing.subject, ...taken }, ID_TAKEN),
+            idKey: options.idKey,
           })
           metrics.eventsPublished.inc({ subject: outgoing.subject })
         }
@@ -343,7 +344,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         durable,
         logger,
         options.publishTimeoutMs,
-        options.deadLetterIdKey,
+        options.idKey,
       )
       outcome = stored ? 'dead_letter' : 'nak'
       if (stored) metrics.deadLetters.inc({ consumer: durable, reason: parsed.reason })
@@ -380,7 +381,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
             durable,
             logger,
             options.publishTimeoutMs,
-            options.deadLetterIdKey,
+            options.idKey,
           )
           outcome = stored ? 'dead_letter' : 'nak'
           if (stored) metrics.deadLetters.inc({ consumer: durable, reason: 'max_deliver_exhausted' })

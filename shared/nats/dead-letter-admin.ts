@@ -276,15 +276,22 @@ async function replayDeadline(
     )
   const correlationId = header(stored.header, HEADERS.correlationId) ?? 'none'
   try {
+    let storedAs = msgId
     const ack = await publishEvent(
       js,
       { subject: SUBJECTS.orderCancelRequested, payload: parsed.output, msgId },
-      { correlationId, priority: lane.priority, timeoutMs, source: EVENT_SOURCES.inventory },
+      {
+        correlationId,
+        priority: lane.priority,
+        timeoutMs,
+        source: EVENT_SOURCES.inventory,
+        onIdTaken: (taken) => (storedAs = taken.storedAs),
+      },
     )
     return {
       id,
       subject: laneSubject(SUBJECTS.orderCancelRequested, lane.priority),
-      msgId,
+      msgId: storedAs,
       headers: { [HEADERS.correlationId]: [correlationId] },
       bytes: JSON.stringify(parsed.output).length,
       stream: ack.stream,
@@ -313,7 +320,8 @@ async function isSameMessage(
   subject: string,
   data: Uint8Array,
 ): Promise<boolean> {
-  const stored = await jsm.streams.getMessage(ack.stream, { seq: ack.seq }).catch(() => null)
+  // A read that fails fails the replay (the caller retries it); never a second copy on a guess.
+  const stored = await jsm.streams.getMessage(ack.stream, { seq: ack.seq })
   return (
     stored !== null &&
     stored.subject === subject &&

@@ -5,7 +5,7 @@ import {
   advisorySubjects,
   parseAdvisory,
   toDeadLetterCopy,
-  deadLetterIdKey,
+  identityKey,
   deadLetterMsgId,
   type DeliveryAdvisory,
 } from './dead-letter-advisory.ts'
@@ -129,14 +129,14 @@ describe('toDeadLetterCopy', () => {
 
 describe('deadLetterMsgId', () => {
   it('ends in a MAC only the identity can make, the same for the loop and the capture of one identity', () => {
-    const key = deadLetterIdKey('SUAEXAMPLESEEDONE')
-    const other = deadLetterIdKey('SUAEXAMPLESEEDTWO')
+    const key = identityKey('SUAEXAMPLESEEDONE')
+    const other = identityKey('SUAEXAMPLESEEDTWO')
     const id = deadLetterMsgId('ORDERS', 7, 'payment', key)
     expect(id).toMatch(/^dlq:ORDERS:7:payment:[0-9a-f]{24}$/)
-    expect(deadLetterMsgId('ORDERS', 7, 'payment', deadLetterIdKey('SUAEXAMPLESEEDONE'))).toBe(id)
+    expect(deadLetterMsgId('ORDERS', 7, 'payment', identityKey('SUAEXAMPLESEEDONE'))).toBe(id)
     expect(deadLetterMsgId('ORDERS', 7, 'payment', other)).not.toBe(id)
     expect(deadLetterMsgId('ORDERS', 8, 'payment', key)).not.toBe(id)
     expect(deadLetterMsgId('ORDERS', 7, 'payment')).toBe('dlq:ORDERS:7:payment')
-    expect(deadLetterIdKey(undefined)).toBeUndefined()
+    expect(identityKey(undefined)).toBeUndefined()
   })
 })

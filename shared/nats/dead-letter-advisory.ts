@@ -91,7 +91,7 @@ export interface DeadLetterCopy {
  * duplicate window covers the whole stream and its ids could be guessed, so
  * another identity allowed to publish on a `dlq.` subject could store a
  * message under the id first and the real dead letter would be dropped. With
- * `key` (the identity's own secret, {@link deadLetterIdKey}) the id ends in a
+ * `key` (the identity's own secret, {@link identityKey}) the id ends in a
  * MAC of the rest that only this identity can make.
  */
 export function deadLetterMsgId(stream: string, seq: number, consumer: string, key?: Uint8Array): string {
@@ -100,8 +100,12 @@ export function deadLetterMsgId(stream: string, seq: number, consumer: string, k
   return `${id}:${hmac(key, id).toString('hex').slice(0, 24)}`
 }
 
-/** The key of {@link deadLetterMsgId}, derived from the identity's NKEY seed (undefined without one). */
-export function deadLetterIdKey(seed: string | undefined): Uint8Array | undefined {
+/**
+ * A secret of the identity's own, derived from its NKEY seed (undefined
+ * without one): the key of {@link deadLetterMsgId}, and of the fresh id of an
+ * event whose id another message held (publish.ts).
+ */
+export function identityKey(seed: string | undefined): Uint8Array | undefined {
   if (seed === undefined || seed === '') return undefined
   return hmac(seed, 'order-saga dead-letter ids')
 }

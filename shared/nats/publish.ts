@@ -1,6 +1,7 @@
+import type { createHmac as CreateHmac } from 'node:crypto'
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
-import { HEADERS, laneSubject, type Priority, type Subject } from '../../schemas/subjects.ts'
+import { HEADERS, laneSubject, splitLane, type Priority, type Subject } from '../../schemas/subjects.ts'
 import type { EventOf } from '../../schemas/events.ts'
 import { writeTraceHeaders, type TraceContext } from '../observability/trace-context.ts'
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
@@ -54,6 +55,12 @@ export interface PublishOptions {
    */
   duplicates?: 'verify' | 'trust'
   onIdTaken?: (taken: IdTaken) => void
+  /**
+   * The identity's own secret (`NatsRuntime.idKey`): the fresh id is
+   * `<id>~<MAC of id>`, the same on every retry (so a retry is still stored
+   * once) and unknown to other identities. Without it, a random one.
+   */
+  idKey?: Uint8Array | undefined
 }
 
 /** The log message for {@link IdTaken}: an event's id was held by a message that is not that event. */
@@ -110,6 +117,7 @@ export async function publishEvent(
     trace,
     duplicates = 'verify',
     onIdTaken,
+    idKey,
   }: PublishOptions,
 ): Promise<PubAck> {
   const held = laneYield()
@@ -125,33 +133,67 @@ export async function publishEvent(
   try {
     const ack = await sendAtEndOfTurn(() => js.publish(subject, data, options))
     if (!ack.duplicate || duplicates === 'trust') return ack
-    const storedSubject = await storedEvent(js, ack, event.payload.orderId)
-    if (storedSubject === subject) return ack
-    // Not this event under its id: stored again under one nobody can have used.
-    const storedAs = `${event.msgId}~${crypto.randomUUID()}`
+    const stored = await storedEvent(js, ack)
+    if (stored !== null && isSameEvent(stored, event)) return ack
+    // Not this event under its id: stored again under one no other identity can make.
+    const storedAs = `${event.msgId}~${idKey === undefined ? crypto.randomUUID() : macOf(idKey, event.msgId)}`
     const again = await js.publish(subject, data, { ...options, msgID: storedAs })
-    onIdTaken?.({ msgId: event.msgId, stream: ack.stream, seq: ack.seq, storedSubject, storedAs })
+    if (!again.duplicate)
+      onIdTaken?.({
+        msgId: event.msgId,
+        stream: ack.stream,
+        seq: ack.seq,
+        storedSubject: stored?.subject ?? null,
+        storedAs,
+      })
     return again
   } catch (error) {
     throw new PublishError(`publish to ${event.subject} failed`, { cause: error })
   }
 }
 
-/**
- * The subject of the message a duplicate ack points at when it is an event
- * of `orderId` (a retry of this publish, or the same event from another
- * delivery); `null` when it is not, or cannot be read (the identity may not
- * read the stream, or it did not answer): then the event is not known to be
- * stored.
- */
-async function storedEvent(js: JetStreamClient, ack: PubAck, orderId: string): Promise<string | null> {
+/** The message a duplicate ack points at; null when it cannot be read (the identity may not, or no answer). */
+async function storedEvent(
+  js: JetStreamClient,
+  ack: PubAck,
+): Promise<{ subject: string; payload: Record<string, unknown> } | null> {
   try {
     const jsm = await js.jetstreamManager(false)
     const stored = await jsm.streams.getMessage(ack.stream, { seq: ack.seq })
     if (stored === null) return null
-    const payload = stored.json<{ orderId?: unknown }>()
-    return payload.orderId === orderId ? stored.subject : `${stored.subject} (another order)`
+    const payload: unknown = stored.json()
+    return typeof payload === 'object' && payload !== null && !Array.isArray(payload)
+      ? { subject: stored.subject, payload: payload as Record<string, unknown> }
+      : { subject: stored.subject, payload: {} }
   } catch {
     return null
   }
+}
+
+/**
+ * Whether a stored message is this event (a retry of it, from this delivery
+ * or another): the same event subject in either lane (the reconciler
+ * publishes in the standard lane what a handler may have published in the
+ * express one), the same order, and the same reason when it has one (a
+ * cancellation request planted under a deadline's id must not pass for it).
+ */
+function isSameEvent(
+  stored: { subject: string; payload: Record<string, unknown> },
+  event: OutgoingEvent,
+): boolean {
+  const { payload } = event as { payload: Record<string, unknown> }
+  return (
+    splitLane(stored.subject).subject === event.subject &&
+    stored.payload['orderId'] === payload['orderId'] &&
+    stored.payload['reason'] === payload['reason']
+  )
+}
+
+/** HMAC-SHA256 of `text` (24 hex digits) with `node:crypto`, looked up at run time (the Worker has none). */
+function macOf(key: Uint8Array, text: string): string {
+  const nodeCrypto = (
+    globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
+  ).process?.getBuiltinModule?.('node:crypto') as { createHmac?: typeof CreateHmac } | undefined
+  if (nodeCrypto?.createHmac === undefined) return crypto.randomUUID()
+  return nodeCrypto.createHmac('sha256', key).update(text).digest('hex').slice(0, 24)
 }

@@ -1,4 +1,4 @@
-import { deadLetterIdKey } from './dead-letter-advisory.ts'
+import { identityKey } from './dead-letter-advisory.ts'
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
@@ -58,8 +58,12 @@ export interface NatsRuntime {
   lanes: LanePriority
   /** The NATS services protocol ($SRV.PING/INFO/STATS): `nats micro ls` lists this instance. */
   discovery: Discovery
-  /** Makes this identity's dead-letter ids unguessable (deadLetterMsgId); none without an NKEY seed. */
-  deadLetterIdKey?: Uint8Array
+  /**
+   * A secret of this identity's own (from its NKEY seed; none without one):
+   * its dead-letter ids, and the fresh id of an event whose id another
+   * message held, are made with it, so no other identity can take them first.
+   */
+  idKey?: Uint8Array
 }
 
 /**
@@ -131,12 +135,11 @@ export async function startNatsRuntime(
     gauges,
     lanes,
     discovery,
-    ...withDeadLetterIdKey(deadLetterIdKey(config.NATS_NKEY_SEED)),
+    ...withIdKey(identityKey(config.NATS_NKEY_SEED)),
   }
 }
 
-const withDeadLetterIdKey = (key: Uint8Array | undefined) =>
-  key === undefined ? {} : { deadLetterIdKey: key }
+const withIdKey = (key: Uint8Array | undefined) => (key === undefined ? {} : { idKey: key })
 
 const SAGA_STREAMS = [STREAMS.orders.name, STREAMS.deadLetters.name, STREAMS.deadlines.name]
 
@@ -217,7 +220,7 @@ export async function startDurableConsumer(
     stream,
     durable,
     publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
-    ...(rt.deadLetterIdKey === undefined ? {} : { idKey: rt.deadLetterIdKey }),
+    ...(rt.idKey === undefined ? {} : { idKey: rt.idKey }),
   })
   let consumer: RunningConsumer
   try {
@@ -252,7 +255,7 @@ export async function startDurableConsumer(
       maxDeliver: rt.limits.maxDeliver,
       ackWaitMs: rt.limits.ackWaitMs,
       publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
-      ...(rt.deadLetterIdKey === undefined ? {} : { deadLetterIdKey: rt.deadLetterIdKey }),
+      ...(rt.idKey === undefined ? {} : { idKey: rt.idKey }),
       source: toEventSource(rt.name),
       unavailableRetryMs: rt.config.CONSUMER_UNAVAILABLE_RETRY_MS,
     })

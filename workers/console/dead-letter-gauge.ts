@@ -33,6 +33,15 @@ export function registerDeadLetterGauge({
 }): void {
   if (registry.getSingleMetric(DEAD_LETTERS_BY_CONSUMER) !== undefined) return
   const seen = new Map<string, { consumer: string; reason: string }>()
+  /** One listing at a time: a scrape while one is still reading (past its deadline) waits for it. */
+  let listing: Promise<readonly DeadLetterSummary[] | undefined> | undefined
+  const listOnce = () =>
+    (listing ??= list()
+      .catch((error: unknown) => {
+        logger.debug({ err: error }, 'dead letters not readable for this scrape')
+        return undefined
+      })
+      .finally(() => (listing = undefined)))
   new Gauge({
     name: DEAD_LETTERS_BY_CONSUMER,
     help: 'Dead letters waiting in the DLQ stream by the consumer that dead-lettered them and why (malformed_json, schema_violation, unexpected_subject, max_deliver_exhausted, terminated, other)',
@@ -43,13 +52,7 @@ export function registerDeadLetterGauge({
       const late = new Promise<undefined>(
         (resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)),
       )
-      const letters = await Promise.race([
-        list().catch((error: unknown) => {
-          logger.debug({ err: error }, 'dead letters not readable for this scrape')
-          return undefined
-        }),
-        late,
-      ]).finally(() => clearTimeout(timer))
+      const letters = await Promise.race([listOnce(), late]).finally(() => clearTimeout(timer))
       this.reset()
       // Unreadable or late: the series are left out rather than stale.
       if (letters === undefined) return

@@ -322,13 +322,24 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
       requestedBy,
     }
     try {
-      await publishEvent(js, toEvent(SUBJECTS.orderCancelRequested, event), {
-        correlationId,
-        timeoutMs,
-        source: EVENT_SOURCES.order,
-        priority,
-        trace,
-      })
+      // Each request its own id, which nobody can know before it is published
+      // (an order's id can be read from the stream, so `<subject>:<orderId>`
+      // could be taken first, and the edge's identity may not read the stream
+      // back to check). A repeated request is stored again; the handlers take
+      // it as one.
+      const request = toEvent(SUBJECTS.orderCancelRequested, event)
+      await publishEvent(
+        js,
+        { ...request, msgId: `${request.msgId}:${crypto.randomUUID()}` },
+        {
+          correlationId,
+          timeoutMs,
+          source: EVENT_SOURCES.order,
+          priority,
+          trace,
+          duplicates: 'trust',
+        },
+      )
       metrics.eventsPublished.inc({ subject: SUBJECTS.orderCancelRequested })
     } catch (error) {
       metrics.eventsPublishFailed.inc({ subject: SUBJECTS.orderCancelRequested })

@@ -412,6 +412,19 @@ describe('a payment decision that outlives or races its delivery', () => {
     expect(reconciling).toMatchObject([{ orderId, kind: 'charge', reason: 'deadline_exceeded' }])
   })
 
+  it("keeps a customer's cancellation that waited on the charge as the reason when the deadline decides", async () => {
+    const { pay, cancel, reconciling } = setup({
+      charge: () => Promise.reject(new Error('gateway refused the secret key (401)')),
+    })
+    await expect(pay(order(), ctx)).rejects.toThrow(/401/)
+    expect(await cancel(cancelRequest('customer_request'), ctx)).toStrictEqual([])
+    const events = await cancel(deadlineRequest, ctx)
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'customer_request'],
+    ])
+    expect(reconciling).toMatchObject([{ orderId, kind: 'charge', reason: 'customer_request' }])
+  })
+
   it('keeps the decision a charge in flight finds when it settles: no confirmation of a cancelled order', async () => {
     let release: () => void = () => undefined
     const inFlight = new Promise<void>((resolve) => {

@@ -103,18 +103,30 @@ export function createPaymentHandlers({
     reconcile({
       orderId: decision.orderId,
       kind: 'charge',
-      reason: decision.reason === 'deadline_exceeded' ? 'deadline_exceeded' : 'reconciliation',
+      reason: requestedReason(decision) ?? 'reconciliation',
       amountCents: payment.amountCents,
       currency: payment.currency,
       correlationId: ctx.correlationId,
       ...traceparentOf(ctx),
     })
 
-  /** The event that ends an unresolved order: its deadline's cancellation, or the failed payment. */
-  const unresolvedOutcome = (decision: OrderDecision, detail: string) =>
-    decision.reason === 'deadline_exceeded'
-      ? cancelled(decision.orderId, 'deadline_exceeded')
-      : unresolvedFailure(decision.orderId, detail)
+  /**
+   * The cancellation a deadline turned into `unresolved` (its own, or a
+   * customer's that was waiting on the charge); undefined for a charge the
+   * processor never answered.
+   */
+  const requestedReason = (decision: OrderDecision): CancelRequestReason | undefined =>
+    decision.reason === 'deadline_exceeded' || decision.reason === 'customer_request'
+      ? decision.reason
+      : undefined
+
+  /** The event that ends an unresolved order: the cancellation asked for, or the failed payment. */
+  const unresolvedOutcome = (decision: OrderDecision, detail: string) => {
+    const requested = requestedReason(decision)
+    return requested === undefined
+      ? unresolvedFailure(decision.orderId, detail)
+      : cancelled(decision.orderId, requested)
+  }
 
   /** What a decided payment says, published again (message ids make it once). */
   async function repeat(decision: OrderDecision, created: InventoryReserved, ctx: MessageContext) {
@@ -387,11 +399,13 @@ export function createPaymentHandlers({
           // (no handler will ever settle it): either way the order is
           // cancelled now and its key reconciled, which refunds whatever the
           // processor took under it. A delivery still charging finds the
-          // order decided when it settles (see pay()).
+          // order decided when it settles (see pay()). A customer's request
+          // that was waiting on the charge came first: its reason stands.
+          const why = payment.cancelRequested ?? reason
           const value: OrderDecision = {
             ...current,
-            reason,
-            payment: { ...payment, state: 'unresolved', cancelRequested: reason },
+            reason: why,
+            payment: { ...payment, state: 'unresolved', cancelRequested: why },
             updatedAt: stamp(),
           }
           return { value, result: { kind: 'expired', decision: value } }
@@ -426,11 +440,13 @@ export function createPaymentHandlers({
           'deadline passed with the charge unsettled; cancelling, reconciliation checks the charge',
         )
         await reconcileCharge(step.decision, step.decision.payment as PaymentPart, ctx)
-        return [cancelled(orderId, 'deadline_exceeded')]
-      case 'unresolved':
+        return [unresolvedOutcome(step.decision, 'the deadline passed with the charge unsettled')]
+      case 'unresolved': {
         await reconcileCharge(step.decision, step.decision.payment as PaymentPart, ctx)
-        // Its deadline's cancellation said again (a redelivery after a failed hand-over); else it is cancelled already.
-        return step.decision.reason === 'deadline_exceeded' ? [cancelled(orderId, 'deadline_exceeded')] : []
+        // The cancellation a deadline decided, said again (a redelivery after a failed hand-over); else it is cancelled already.
+        const requested = requestedReason(step.decision)
+        return requested === undefined ? [] : [cancelled(orderId, requested)]
+      }
       case 'paying':
       case 'final':
         ctx.logger.info(

@@ -3,8 +3,10 @@
  * processor after the order itself was decided. Two kinds of entry, one per
  * order, in the `payment-reconciliation` bucket (so a restart forgets none):
  *
- * - `charge`: the processor never answered a charge; the order was cancelled
- *   `payment_failed`. The key is looked up until the processor says: a charge
+ * - `charge`: the processor never answered a charge (the order was cancelled
+ *   `payment_failed`), or the order's deadline came with its charge unsettled
+ *   (cancelled `deadline_exceeded`, or for the customer's request it waited
+ *   on). The key is looked up until the processor says: a charge
  *   found is refunded (and `payments.refunded` tells the order's record); a
  *   decline, or no attempt at all for `PAYMENT_RECONCILE_WINDOW_MS`, closes it.
  * - `refund`: a cancelled paid order whose refund the processor could not

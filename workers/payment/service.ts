@@ -158,6 +158,7 @@ export async function startPaymentService(
         source: EVENT_SOURCES.payment,
         trace,
         onIdTaken: (taken) => logger.error({ event: event.subject, ...taken }, ID_TAKEN),
+        idKey: rt.idKey,
       })
     },
     tracer,
