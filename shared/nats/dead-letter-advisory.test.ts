@@ -1,3 +1,4 @@
+import { identityKey } from './identity-key.ts'
 import { describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS } from '../../schemas/subjects.ts'
 import {
@@ -5,7 +6,6 @@ import {
   advisorySubjects,
   parseAdvisory,
   toDeadLetterCopy,
-  identityKey,
   deadLetterMsgId,
   type DeliveryAdvisory,
 } from './dead-letter-advisory.ts'

@@ -1,6 +1,6 @@
 // JetStream's MAX_DELIVERIES and MSG_TERMINATED advisories, read and turned
 // into dead letters shaped exactly like the ones the consumer loop stores.
-import type { createHmac as CreateHmac } from 'node:crypto'
+import { macOf } from './identity-key.ts'
 import type { StoredMsg } from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
 import * as v from 'valibot'
@@ -91,37 +91,13 @@ export interface DeadLetterCopy {
  * duplicate window covers the whole stream and its ids could be guessed, so
  * another identity allowed to publish on a `dlq.` subject could store a
  * message under the id first and the real dead letter would be dropped. With
- * `key` (the identity's own secret, {@link identityKey}) the id ends in a
+ * `key` (the identity's own secret, identity-key.ts) the id ends in a
  * MAC of the rest that only this identity can make.
  */
 export function deadLetterMsgId(stream: string, seq: number, consumer: string, key?: Uint8Array): string {
   const id = `dlq:${stream}:${seq}:${consumer}`
   if (key === undefined) return id
-  return `${id}:${hmac(key, id).toString('hex').slice(0, 24)}`
-}
-
-/**
- * A secret of the identity's own, derived from its NKEY seed (undefined
- * without one): the key of {@link deadLetterMsgId}, and of the fresh id of an
- * event whose id another message held (publish.ts).
- */
-export function identityKey(seed: string | undefined): Uint8Array | undefined {
-  if (seed === undefined || seed === '') return undefined
-  return hmac(seed, 'order-saga dead-letter ids')
-}
-
-/**
- * HMAC-SHA256 with `node:crypto`, looked up rather than imported: the
- * Worker's bundle reaches this module but never dead-letters (and has no
- * `node:crypto` without `nodejs_compat`). Every runtime that runs consumers
- * (Bun, Node, Deno) has it.
- */
-function hmac(key: string | Uint8Array, text: string): Buffer {
-  const nodeCrypto = (
-    globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
-  ).process?.getBuiltinModule?.('node:crypto') as { createHmac?: typeof CreateHmac } | undefined
-  if (nodeCrypto?.createHmac === undefined) throw new Error('dead-letter ids need node:crypto')
-  return nodeCrypto.createHmac('sha256', key).update(text).digest()
+  return `${id}:${macOf(key, id)}`
 }
 
 /**

@@ -1,4 +1,3 @@
-import type { createHmac as CreateHmac } from 'node:crypto'
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
 import { HEADERS, laneSubject, splitLane, type Priority, type Subject } from '../../schemas/subjects.ts'
@@ -7,6 +6,7 @@ import { writeTraceHeaders, type TraceContext } from '../observability/trace-con
 import { EVENT_SOURCE_ROOT, setCloudEventHeaders, toCloudEventAttributes } from './cloudevents.ts'
 import { sendAtEndOfTurn } from './end-of-turn.ts'
 import { setHeader } from './set-header.ts'
+import { macOf } from './identity-key.ts'
 import { laneYield } from './lane-yield.ts'
 
 /** An event a handler wants published; the runner adds the correlation id. */
@@ -187,13 +187,4 @@ function isSameEvent(
     stored.payload['orderId'] === payload['orderId'] &&
     stored.payload['reason'] === payload['reason']
   )
-}
-
-/** HMAC-SHA256 of `text` (24 hex digits) with `node:crypto`, looked up at run time (the Worker has none). */
-function macOf(key: Uint8Array, text: string): string {
-  const nodeCrypto = (
-    globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
-  ).process?.getBuiltinModule?.('node:crypto') as { createHmac?: typeof CreateHmac } | undefined
-  if (nodeCrypto?.createHmac === undefined) return crypto.randomUUID()
-  return nodeCrypto.createHmac('sha256', key).update(text).digest('hex').slice(0, 24)
 }

@@ -1,4 +1,4 @@
-import { identityKey } from './dead-letter-advisory.ts'
+import { identityKey } from './identity-key.ts'
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'

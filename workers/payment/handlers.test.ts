@@ -39,6 +39,8 @@ const ctx: MessageContext = {
 }
 
 interface Fake {
+  /** The first hand-over to reconciliation fails (a KV timeout), the later ones are kept. */
+  failReconcileOnce?: boolean
   charge?: (request: { token: string; orderId: string }) => Promise<ChargeOutcome>
   refund?: (input: { chargeId: string; key: string }) => Promise<{ refundId: string; amountCents: number }>
   maxPauseMs?: number
@@ -47,6 +49,7 @@ interface Fake {
 }
 
 function setup({
+  failReconcileOnce = false,
   charge = () => Promise.resolve({ kind: 'succeeded', chargeId: 'ch_1' }),
   refund = ({ chargeId }) => Promise.resolve({ refundId: `re_${chargeId}`, amountCents: 1000 }),
   maxPauseMs = 60_000,
@@ -66,6 +69,10 @@ function setup({
     },
     decisions,
     reconcile: (entry) => {
+      if (failReconcileOnce) {
+        failReconcileOnce = false
+        return Promise.reject(new Error('TIMEOUT writing the reconciliation entry'))
+      }
       reconciling.push(entry)
       return Promise.resolve()
     },
@@ -324,28 +331,10 @@ describe('a payment decision that outlives or races its delivery', () => {
   const order = () => ({ ...reserved, deadlineAt: new Date(at.getTime() + 60_000).toISOString() })
 
   it('hands an unresolved charge to reconciliation again when the first hand-over failed', async () => {
-    let failOnce = true
-    const reconciling: ReconciliationEntry[] = []
-    const decisions = memoryDecisionStore()
-    const handlers = createPaymentHandlers({
-      gateway: {
-        charge: () => Promise.resolve<ChargeOutcome>({ kind: 'unresolved', detail: 'no answer' }),
-        refund: () => Promise.reject(new Error('no refund expected')),
-      },
-      decisions,
-      reconcile: (entry) => {
-        if (failOnce) {
-          failOnce = false
-          return Promise.reject(new Error('TIMEOUT writing the reconciliation entry'))
-        }
-        reconciling.push(entry)
-        return Promise.resolve()
-      },
-      tokens,
-      maxPauseMs: 60_000,
-      now: () => at,
+    const { pay, decisions, reconciling } = setup({
+      failReconcileOnce: true,
+      charge: () => Promise.resolve<ChargeOutcome>({ kind: 'unresolved', detail: 'no answer' }),
     })
-    const pay = handlers[SUBJECTS.inventoryReserved] as Handler<typeof SUBJECTS.inventoryReserved>
     await expect(pay(order(), ctx)).rejects.toThrow(/TIMEOUT/)
     expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
     // The redelivery finds `unresolved`: it says so again and makes sure the key is checked.
@@ -379,29 +368,10 @@ describe('a payment decision that outlives or races its delivery', () => {
   })
 
   it('makes the reconciliation entry on the redelivery of a deadline whose first hand-over failed', async () => {
-    let failOnce = true
-    const reconciling: ReconciliationEntry[] = []
-    const decisions = memoryDecisionStore()
-    const handlers = createPaymentHandlers({
-      gateway: {
-        charge: () => Promise.reject(new Error('gateway refused the secret key (401)')),
-        refund: () => Promise.reject(new Error('no refund expected')),
-      },
-      decisions,
-      reconcile: (entry) => {
-        if (failOnce) {
-          failOnce = false
-          return Promise.reject(new Error('TIMEOUT writing the reconciliation entry'))
-        }
-        reconciling.push(entry)
-        return Promise.resolve()
-      },
-      tokens,
-      maxPauseMs: 60_000,
-      now: () => at,
+    const { pay, cancel, decisions, reconciling } = setup({
+      failReconcileOnce: true,
+      charge: () => Promise.reject(new Error('gateway refused the secret key (401)')),
     })
-    const pay = handlers[SUBJECTS.inventoryReserved] as Handler<typeof SUBJECTS.inventoryReserved>
-    const cancel = handlers[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>
     await expect(pay(order(), ctx)).rejects.toThrow(/401/)
     await expect(cancel(deadlineRequest, ctx)).rejects.toThrow(/TIMEOUT/)
     expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
