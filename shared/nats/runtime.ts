@@ -1,4 +1,3 @@
-import { identityKey } from './identity-key.ts'
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
@@ -16,6 +15,7 @@ import { startDeadLetterCapture } from './dead-letter-capture.ts'
 import { isClusterForming, isNatsUnavailable } from './errors.ts'
 import pkg from '../../package.json' with { type: 'json' }
 import { startDiscovery, type Discovery } from './discovery.ts'
+import { identityKey } from './identity-key.ts'
 import { createLanePriority, type LanePriority } from './lane-priority.ts'
 import { createNatsGauges, type NatsGauges } from './nats-gauges.ts'
 import { createNatsReadiness } from './readiness.ts'
