@@ -1,6 +1,6 @@
 // The docs page in a real browser (Debian's chromium through playwright-core):
-// /docs of the real gateway worker (`bun run`), and of the intake and inventory
-// apps served in process, renders every route of the service's /openapi.json,
+// /docs of the real gateway worker (`bun run`), and of the intake, inventory,
+// payment and console apps served in process, renders every route of the service's /openapi.json,
 // with no network beyond the service itself.
 import { existsSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
@@ -14,6 +14,7 @@ import { swaggerUiAssets } from '../shared/http/swagger-ui-assets.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { createMetrics } from '../shared/observability/metrics.ts'
 import { serveHttp, type HttpServer } from '../shared/runtime/server.ts'
+import { createConsoleApp } from '../workers/console/app.ts'
 import { createApp as createInventoryApp } from '../workers/inventory/app.ts'
 import { createApp as createOrderApp } from '../workers/order/app.ts'
 import { orderOpenApi } from '../workers/order/openapi.ts'
@@ -65,10 +66,31 @@ async function inProcessServices(): Promise<Record<string, string>> {
     metrics: createMetrics('payment'),
     docsAssets: swaggerUiAssets,
   })
+  // The console: only its page and documents are asked for here.
+  const notHere = () => Promise.reject(new Error('not in this test'))
+  const consoleApp = createConsoleApp({
+    ...common,
+    metrics: createMetrics('console'),
+    data: {
+      searchOrders: notHere,
+      orderWithTimeline: notHere,
+      cancelOrder: notHere,
+      deadLetters: notHere,
+      deadLetter: notHere,
+      replayDeadLetter: notHere,
+      removeDeadLetter: notHere,
+      purgeDeadLetters: notHere,
+      consumers: notHere,
+      breaker: notHere,
+      stock: notHere,
+      live: { subscribe: () => () => undefined },
+    },
+  })
   return {
     order: await serveInProcess(order),
     inventory: await serveInProcess(inventory),
     payment: await serveInProcess(payment),
+    console: await serveInProcess(consoleApp),
   }
 }
 
@@ -124,7 +146,7 @@ async function shownOperations(base: string, expected: number) {
 }
 
 describe('the docs page in Chromium', () => {
-  it.each(['gateway', 'order', 'inventory', 'payment'])(
+  it.each(['gateway', 'order', 'inventory', 'payment', 'console'])(
     'lists every route of the %s document, loading nothing from elsewhere',
     async (name) => {
       const base = bases[name] ?? ''
