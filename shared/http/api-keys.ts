@@ -11,8 +11,8 @@
  * verdicts: it would keep presented keys in memory and make a hit faster than
  * a miss, for a saving of about a microsecond.
  */
-import type { createHash } from 'node:crypto'
 import * as v from 'valibot'
+import { nodeCrypto } from '../runtime/node-crypto.ts'
 import { ApiKeyIdSchema } from '../../schemas/primitives.ts'
 
 export const API_KEY_ROLES = ['client', 'admin'] as const
@@ -115,16 +115,8 @@ export function createSecretVerifier(secret: string, id: string): ApiKeyVerifier
   return { verify: async (presented) => (await verifier).verify(presented) }
 }
 
-/**
- * `node:crypto`'s `createHash` where the runtime has it, looked up rather than
- * imported so the Worker's bundle neither holds nor needs it (Workers have it
- * only with `nodejs_compat`, which wrangler.toml does not set).
- */
-const nodeCreateHash = (
-  (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
-    'node:crypto',
-  ) as { createHash?: typeof createHash } | undefined
-)?.createHash
+/** `node:crypto`'s `createHash` where the runtime has it (WebCrypto's digest elsewhere). */
+const nodeCreateHash = nodeCrypto?.createHash
 
 /** SHA-256 of the UTF-8 of `text` (lone surrogates as U+FFFD, as `TextEncoder` writes them). */
 export async function sha256(text: string): Promise<Uint8Array> {

@@ -2,12 +2,11 @@
  * A secret of a service identity's own, derived from its NKEY seed, and the
  * MACs made with it: ids that retries of the same work make alike and no
  * other identity can make first (dead-letter ids, the fresh id of an event
- * whose id another message held). `node:crypto` is looked up at run time,
- * not imported: the Worker's bundle reaches these modules but makes no such
- * id, and has no `node:crypto` without `nodejs_compat`. Bun, Node (>= 20.16)
- * and Deno, which run the consumers, all have it.
+ * whose id another message held). `node:crypto` comes from
+ * runtime/node-crypto.ts: the Worker's bundle reaches these modules but makes
+ * no such id; Bun, Node and Deno, which run the consumers, all have it.
  */
-import type { createHmac as CreateHmac } from 'node:crypto'
+import { nodeCrypto } from '../runtime/node-crypto.ts'
 
 /** The identity's secret (undefined without an NKEY seed). */
 export function identityKey(seed: string | undefined): Uint8Array | undefined {
@@ -21,9 +20,6 @@ export function macOf(key: Uint8Array, text: string): string {
 }
 
 function hmac(key: string | Uint8Array, text: string): Buffer {
-  const nodeCrypto = (
-    globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
-  ).process?.getBuiltinModule?.('node:crypto') as { createHmac?: typeof CreateHmac } | undefined
   if (nodeCrypto?.createHmac === undefined) throw new Error('identity MACs need node:crypto')
   return nodeCrypto.createHmac('sha256', key).update(text).digest()
 }

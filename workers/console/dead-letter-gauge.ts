@@ -12,6 +12,7 @@ import type { DeadLetterSummary } from '../../shared/nats/dead-letter-admin.ts'
 import { deadLetterReasonLabel, OTHER } from '../../shared/observability/labels.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import { Gauge, type Registry } from '../../shared/observability/prom.ts'
+import { withDeadline } from '../../shared/resilience/deadline.ts'
 
 export const DEAD_LETTERS_BY_CONSUMER = 'dead_letters_waiting_by_consumer'
 
@@ -48,11 +49,9 @@ export function registerDeadLetterGauge({
     labelNames: ['consumer', 'reason'],
     registers: [registry],
     async collect() {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const late = new Promise<undefined>(
-        (resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)),
+      const letters = await withDeadline(listOnce(), timeoutMs, () => new Error('late')).catch(
+        () => undefined,
       )
-      const letters = await Promise.race([listOnce(), late]).finally(() => clearTimeout(timer))
       this.reset()
       // Unreadable or late: the series are left out rather than stale.
       if (letters === undefined) return
