@@ -118,8 +118,10 @@ function headersArbitrary(keys: readonly string[]): fc.Arbitrary<Record<string, 
     },
     { weight: 1, arbitrary: HEADER_VALUE },
   )
+  // Short keys collide (replays, conflicts); UUIDs are fresh (first answers).
   const idempotencyKey = fc.oneof(
-    { weight: 4, arbitrary: fc.stringMatching(/^[a-z0-9-]{1,12}$/) },
+    { weight: 2, arbitrary: fc.stringMatching(/^[a-z0-9-]{1,12}$/) },
+    { weight: 2, arbitrary: fc.uuid() },
     { weight: 1, arbitrary: HEADER_VALUE },
   )
   return fc

@@ -27,14 +27,19 @@ describe('gateway sandbox under generated requests', () => {
       metrics: createMetrics('gateway'),
       sleep: () => Promise.resolve(),
     })
+    // Mostly valid charges, so that each outcome (201, 402, 503) is reached
+    // a dozen times or more in every run (measured 12-24 over seven seeds).
     const charge = fc.record({
       amountCents: fc.oneof(
-        { weight: 4, arbitrary: fc.integer({ min: 1, max: 1_000_000 }) },
+        { weight: 6, arbitrary: fc.integer({ min: 1, max: 1_000_000 }) },
         { weight: 1, arbitrary: fc.oneof(fc.integer({ min: -5, max: 0 }), fc.double()) },
       ),
-      currency: fc.constantFrom('EUR', 'USD', 'EUR', 'eur', 'EURO'),
-      token: fc.constantFrom('tok_ok', 'tok_declined', 'tok_flaky', 'tok_slow', 'card_4242', ''),
-      orderId: fc.oneof(fc.uuid(), fc.string({ maxLength: 140 })),
+      currency: fc.constantFrom('EUR', 'USD', 'EUR', 'USD', 'eur', 'EURO'),
+      token: fc.constantFrom('tok_ok', 'tok_ok', 'tok_declined', 'tok_flaky', 'tok_slow', 'card_4242', ''),
+      orderId: fc.oneof(
+        { weight: 4, arbitrary: fc.uuid() },
+        { weight: 1, arbitrary: fc.string({ maxLength: 140 }) },
+      ),
     })
     const refund = fc.record(
       {
@@ -53,6 +58,8 @@ describe('gateway sandbox under generated requests', () => {
           'GET /metrics',
           'POST /charges',
           'POST /charges',
+          'POST /charges',
+          'POST /charges',
           'GET /charges',
           'GET /charges/:id',
           'GET /charge-attempts/:key',
@@ -61,7 +68,7 @@ describe('gateway sandbox under generated requests', () => {
           'GET /refunds',
         ],
         keys: [`Bearer ${SECRET_KEY}`],
-        validBodies: fc.oneof(charge, refund),
+        validBodies: fc.oneof({ weight: 3, arbitrary: charge }, { weight: 1, arbitrary: refund }),
       },
       logs,
       // tok_flaky is this sandbox's documented 503 (and GATEWAY_FAILURE_RATE's, 0 here).
