@@ -39,7 +39,9 @@ describe('order intake under generated requests', () => {
       metrics: createMetrics('order'),
       checkReady: () => Promise.resolve({ ok: true }),
       verifier: await createTestVerifier(),
-      limiter: createRateLimiter({ perSecond: 20, burst: 40 }),
+      // Low enough that the generated traffic meets 429s, high enough that dozens of
+      // valid orders get through (202) or find NATS down (503).
+      limiter: createRateLimiter({ perSecond: 50, burst: 50 }),
     })
     // Valid orders (a `down-` customer finds NATS down); the fixture adds the invalid ones.
     const order = fc.record({
