@@ -3,7 +3,9 @@
 // event with its consumers, a failed delivery's retries and its dead letter,
 // a dead letter is replayed and purged, the cancel action goes through the
 // cancellation API, and the console's own NATS identity is enough for all of it.
+import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { statusSubjectOf } from '../shared/nats/discovery-subjects.ts'
 import { generateSealingKeyPair } from '../shared/security/sealed-token.ts'
 import { permissionViolations } from './harness/lines.ts'
 import { waitFor } from './harness/wait-for.ts'
@@ -219,6 +221,25 @@ describe('operator console API', () => {
     expect(stock.body.stock.find((s) => s.sku === 'CONSOLE-2')).toMatchObject({ onHand: 10 })
     const breaker = await api<{ state: string }>('/console/api/breaker')
     expect(breaker.status).toBe(200)
+    expect(permissionViolations(stack.server.log())).toStrictEqual([])
+  })
+
+  it("counts its own consumers' pending and ack-pending in /metrics and lists them on its status endpoint", async () => {
+    const own = ['order-index', 'order-index-retries', 'order-index-dead-letters']
+    const metrics = await (await fetch(`${consoleWorker.url}/metrics`)).text()
+    for (const durable of own) {
+      for (const gauge of ['consumer_pending_messages', 'consumer_ack_pending_messages'])
+        expect(metrics, `${gauge} of ${durable}`).toMatch(
+          new RegExp(`^${gauge}\\{consumer="${durable}",service="console"\\} \\d+$`, 'm'),
+        )
+    }
+    const nc = await connect(stack.server.connectOptions())
+    try {
+      const reply = await nc.request(statusSubjectOf('console'), new Uint8Array(), { timeout: 5_000 })
+      expect(reply.json<{ consumers: string[] }>().consumers.sort()).toStrictEqual([...own].sort())
+    } finally {
+      await nc.close()
+    }
     expect(permissionViolations(stack.server.log())).toStrictEqual([])
   })
 })

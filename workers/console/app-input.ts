@@ -56,7 +56,8 @@ export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
     else problems.push('customer must be at most 64 characters')
   }
   const limitText = params.get('limit') ?? ''
-  const limit = limitText === '' ? 50 : Number(limitText)
+  // Digits only: `1e1`, `0x10`, `+5` and `05` are not what a client meant to send.
+  const limit = limitText === '' ? 50 : /^[1-9]\d{0,2}$/.test(limitText) ? Number(limitText) : Number.NaN
   if (!Number.isInteger(limit) || limit < 1 || limit > 100)
     problems.push('limit must be an integer from 1 to 100')
   const cursorText = params.get('cursor') ?? ''
@@ -64,6 +65,22 @@ export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
   if (before === null) problems.push('cursor must be the next value of a previous page')
   if (problems.length > 0) return { ok: false, message: problems.join('; ') }
   return { ok: true, value: { search, limit, ...(before ? { before } : {}) } }
+}
+
+/**
+ * The dead-letter routes' one parameter, `subject`, at most once (empty =
+ * every subject). Anything else is refused: on the bulk purge a misspelt
+ * filter would otherwise delete every dead letter.
+ */
+export function readDeadLetterSubject(queries: Record<string, string[]>): Parsed<string | undefined> {
+  const wrong = Object.entries(queries).filter(([name, values]) => name !== 'subject' || values.length > 1)
+  if (wrong.length > 0)
+    return {
+      ok: false,
+      message: `the only parameter is subject, once; got ${wrong.map(([name]) => JSON.stringify(name.slice(0, 40))).join(', ')}`,
+    }
+  const subject = queries['subject']?.[0]
+  return { ok: true, value: subject === undefined || subject === '' ? undefined : subject }
 }
 
 /** A path's dead-letter id that is not one: 400, where a well-formed id of nothing is 404. */

@@ -193,6 +193,39 @@ describe('console routes', () => {
     }
   })
 
+  it('refuses a bulk purge whose filter is misspelt or repeated, and purges nothing', async () => {
+    const purges: unknown[] = []
+    const { app } = await appWith({
+      purgeDeadLetters: (subject) => {
+        purges.push(subject)
+        return Promise.resolve(9)
+      },
+    })
+    const headers = bearer('ops')
+    for (const query of ['subjct=dlq.payments.completed', 'subject=dlq.a&subject=dlq.b', 'all=1']) {
+      const res = await app.request(`/console/api/dead-letters/purge?${query}`, { method: 'POST', headers })
+      expect([res.status, ((await res.json()) as { error: string }).error], query).toStrictEqual([
+        400,
+        'invalid_query',
+      ])
+    }
+    expect(purges).toStrictEqual([])
+    const all = await app.request('/console/api/dead-letters/purge', { method: 'POST', headers })
+    expect([all.status, await all.json(), purges]).toStrictEqual([200, { purged: 9 }, [undefined]])
+  })
+
+  it.each(['1e1', '0x10', '+5', '05', '5.0', ' 5'])('refuses limit=%j: digits only', async (limit) => {
+    const { app, searches } = await appWith()
+    const res = await app.request(`/console/api/orders?limit=${encodeURIComponent(limit)}`, {
+      headers: bearer('ops'),
+    })
+    expect([res.status, await res.json()]).toStrictEqual([
+      400,
+      { error: 'invalid_search', message: 'limit must be an integer from 1 to 100' },
+    ])
+    expect(searches).toStrictEqual([])
+  })
+
   it.each(['0', '-1', 'abc', '1e3', '0x10', '07', '99999999999999999999'])(
     'answers 400 for %j as a dead-letter id, on show, replay and purge',
     async (id) => {

@@ -22,7 +22,7 @@ import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
-import { consoleKnownErrors, parseDeadLetterId, readSearch } from './app-input.ts'
+import { consoleKnownErrors, parseDeadLetterId, readDeadLetterSubject, readSearch } from './app-input.ts'
 import type { ConsoleData } from './console-data.ts'
 import { CONSOLE_MAX_BODY_BYTES, consoleOpenApi } from './openapi.ts'
 import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS } from './page/files.ts'
@@ -89,24 +89,14 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
     if (!ORDER_ID.test(orderId))
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     const answer = await data.cancelOrder(orderId, c.req.header('Authorization') ?? '')
+    if (answer.status === 503) c.header('Retry-After', '1')
     return c.json(answer.body, answer.status)
   })
 
   app.get('/console/api/dead-letters', async (c) => {
-    const queries = Object.entries(c.req.queries())
-    const wrong = queries.filter(([name, values]) => name !== 'subject' || values.length > 1)
-    if (wrong.length > 0)
-      return c.json(
-        {
-          error: 'invalid_query',
-          message: `the only parameter is subject, once; got ${wrong.map(([name]) => JSON.stringify(name.slice(0, 40))).join(', ')}`,
-        },
-        400,
-      )
-    const subject = c.req.query('subject')
-    return c.json({
-      deadLetters: await data.deadLetters(subject === undefined || subject === '' ? undefined : subject),
-    })
+    const subject = readDeadLetterSubject(c.req.queries())
+    if (!subject.ok) return c.json({ error: 'invalid_query', message: subject.message }, 400)
+    return c.json({ deadLetters: await data.deadLetters(subject.value) })
   })
   app.get('/console/api/dead-letters/:id', async (c) => c.json(await data.deadLetter(deadLetterId(c))))
   app.post('/console/api/dead-letters/:id/replay', async (c) => {
@@ -125,9 +115,10 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
     return c.json({ id, purged: removed ? 1 : 0 })
   })
   app.post('/console/api/dead-letters/purge', async (c) => {
-    const subject = c.req.query('subject')
-    const purged = await data.purgeDeadLetters(subject === undefined || subject === '' ? undefined : subject)
-    logger.info({ subject: subject ?? 'all', purged }, 'dead letters purged from the console')
+    const subject = readDeadLetterSubject(c.req.queries())
+    if (!subject.ok) return c.json({ error: 'invalid_query', message: subject.message }, 400)
+    const purged = await data.purgeDeadLetters(subject.value)
+    logger.info({ subject: subject.value ?? 'all', purged }, 'dead letters purged from the console')
     return c.json({ purged })
   })
 
@@ -138,6 +129,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
   let liveClients = 0
   app.get('/console/api/live', (c) => {
     if (liveClients >= (deps.maxLiveClients ?? 32)) {
+      c.header('Retry-After', '5')
       return c.json({ error: 'unavailable', message: 'too many live clients; retry later' }, 503)
     }
     liveClients++

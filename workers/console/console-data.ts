@@ -94,11 +94,15 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
         const status = known.find((s) => s === res.status) ?? 503
         return { status, body }
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error)
-        return {
-          status: 503,
-          body: { error: 'unavailable', message: `the order service did not answer: ${message}` },
-        }
+        // Refused before it was sent: nothing happened. Timed out or cut off
+        // after: the order service may have taken it. Either way a second
+        // cancellation is safe, the API is idempotent.
+        const { code, cause } = error as { code?: unknown; cause?: { code?: unknown } }
+        const refused = code === 'ECONNREFUSED' || cause?.code === 'ECONNREFUSED'
+        const message = refused
+          ? 'the order service could not be reached; nothing was requested, retry shortly'
+          : `the order service did not answer (${error instanceof Error ? error.name : 'error'}); the cancellation may have been requested: read the order, or cancel again (cancelling twice is safe)`
+        return { status: 503, body: { error: 'unavailable', message } }
       }
     },
 

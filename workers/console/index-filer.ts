@@ -104,6 +104,8 @@ export async function startIndexFiler(rt: NatsRuntime): Promise<IndexFiler> {
   async function start(name: OrderIndexConsumer, file: (msg: JsMsg) => Promise<void>): Promise<PullLoop> {
     const { stream, durable } = ORDER_INDEX_CONSUMERS[name]
     const getConsumer = () => rt.js.consumers.get(stream, durable)
+    // In the consumer gauges and the services protocol's STATS, as the saga's consumers are.
+    rt.gauges.track(durable, stream)
     return startPullLoop({
       name: durable,
       logger: rt.logger,

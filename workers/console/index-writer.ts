@@ -107,6 +107,8 @@ export async function startIndexWriter(
   const reprovision = () => ensureOrderIndexConsumer(rt.jsm, 'records', rt.limits).then(() => undefined)
   const getConsumer = () => rt.js.consumers.get(stream, durable)
   const consumer = await getConsumer()
+  // In the consumer gauges and the services protocol's STATS, as the saga's consumers are.
+  rt.gauges.track(durable, stream)
 
   function take(msg: JsMsg): void {
     stats.records++

@@ -300,7 +300,9 @@ const apiOperations: OperationDoc[] = [
         body: { schema: OrderServiceAnswerSchema },
       },
       503: {
-        description: 'The order service, or NATS behind it, did not answer.',
+        description:
+          'The order service, or NATS behind it, did not answer. When the request was sent the cancellation may have been requested (the message says so): cancelling again is safe.',
+        headers: ['Retry-After'],
         body: { schema: OrderServiceAnswerSchema },
       },
     },
@@ -393,7 +395,10 @@ const apiOperations: OperationDoc[] = [
     parameters: [subjectParameter],
     responses: {
       200: { description: 'How many were removed.', body: { schema: v.object({ purged: count }) } },
-      400: errorResponse('A subject outside `dlq.`.', ['invalid_subject']),
+      400: errorResponse(
+        'A parameter other than `subject`, or given twice (nothing is removed); a subject outside `dlq.`.',
+        ['invalid_query', 'invalid_subject'],
+      ),
       ...keyed,
       503: natsDown,
     },

@@ -1,0 +1,56 @@
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
+import type { KV } from '@nats-io/kv'
+import { describe, expect, it } from 'vitest'
+import { createNatsConsoleData } from './console-data.ts'
+import type { LiveOrders } from './live.ts'
+
+const ORDER = '019ae5a0-5b3c-7d2e-8f10-123456789abc'
+
+/** The console's data with only the order service's fetch in play. */
+function withFetch(fetchFn: () => Promise<Response>) {
+  return createNatsConsoleData({
+    js: {} as JetStreamClient,
+    jsm: {} as JetStreamManager,
+    statusKv: {} as KV,
+    live: {} as LiveOrders,
+    orderUrl: 'http://order.test',
+    paymentUrl: 'http://payment.test',
+    timeoutMs: 50,
+    fetchFn: Object.assign(fetchFn, { preconnect: fetch.preconnect }),
+  })
+}
+
+describe('the console cancel action', () => {
+  it('passes the order service answer through', async () => {
+    const data = withFetch(() =>
+      Promise.resolve(Response.json({ cancellation: 'requested' }, { status: 202 })),
+    )
+    expect(await data.cancelOrder(ORDER, 'Bearer k')).toStrictEqual({
+      status: 202,
+      body: { cancellation: 'requested' },
+    })
+  })
+
+  it('says the cancellation may have been requested when the order service took it and did not answer', async () => {
+    const data = withFetch(() => Promise.reject(new DOMException('The operation timed out.', 'TimeoutError')))
+    const answer = await data.cancelOrder(ORDER, 'Bearer k')
+    expect(answer.status).toBe(503)
+    expect(answer.body).toStrictEqual({
+      error: 'unavailable',
+      message:
+        'the order service did not answer (TimeoutError); the cancellation may have been requested: read the order, or cancel again (cancelling twice is safe)',
+    })
+  })
+
+  it('says nothing was requested when the order service refused the connection', async () => {
+    const refused = Object.assign(new TypeError('Unable to connect'), { code: 'ECONNREFUSED' })
+    const data = withFetch(() => Promise.reject(refused))
+    expect(await data.cancelOrder(ORDER, 'Bearer k')).toStrictEqual({
+      status: 503,
+      body: {
+        error: 'unavailable',
+        message: 'the order service could not be reached; nothing was requested, retry shortly',
+      },
+    })
+  })
+})
