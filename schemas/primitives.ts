@@ -19,7 +19,36 @@ export const CentsSchema = v.pipe(v.number(), v.integer('must be an integer'), v
 
 export const CurrencySchema = v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'))
 
-export const TimestampSchema = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp'))
+/** Whether a timestamp's date exists: `Date.parse` rolls 2026-02-30 over to March 2. */
+export function isCalendarDate(text: string): boolean {
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number)
+  if (year === undefined || month === undefined || day === undefined) return false
+  return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day
+}
+
+const IsoTimestamp = v.pipe(v.string(), v.isoTimestamp())
+
+/**
+ * An ISO 8601 timestamp as ms since the epoch, or null: its day must exist
+ * and the runtime must read it as one instant. Valibot's `isoTimestamp`
+ * alone lets through forms `Date.parse` cannot read (`+01` as an offset)
+ * and days that do not exist.
+ */
+export function instantOf(text: string): number | null {
+  if (!v.is(IsoTimestamp, text) || !isCalendarDate(text)) return null
+  const ms = Date.parse(text)
+  return Number.isFinite(ms) ? ms : null
+}
+
+/** A time every service reads the same way (see `instantOf`). */
+export const TimestampSchema = v.pipe(
+  v.string(),
+  v.isoTimestamp('must be an ISO 8601 timestamp'),
+  v.check(
+    (text) => instantOf(text) !== null,
+    'must be an ISO 8601 timestamp of a day that exists, e.g. 2026-01-01T10:00:00Z',
+  ),
+)
 
 export const CustomerIdSchema = v.pipe(
   v.string(),

@@ -119,6 +119,11 @@ describe('GET /analytics/summary', () => {
     ['form=2026-01-01T10:00:00Z', 'invalid_query'],
     ['from=2026-02-30T00:00:00Z&to=2026-03-05T00:00:00Z', 'invalid_query'],
     ['from=2026-01-01T10:00:00Z&to=2026-01-01T11:00:00Z&from=2026-01-01T09:00:00Z', 'invalid_query'],
+    // Past the year 9999 a minute has no window key: refused, not a 500.
+    ['to=999999999999999', 'invalid_query'],
+    ['from=253402300800000', 'invalid_query'],
+    // isoTimestamp lets `+01` through; the runtime cannot read it.
+    ['from=2026-01-01T10:00:00%2B01', 'invalid_query'],
   ])('refuses %s with 400 %s', async (query, error) => {
     const { app, asked } = await setup()
     const res = await get(app, `/analytics/summary?${query}`)

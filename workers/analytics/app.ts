@@ -27,7 +27,8 @@ import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { MINUTE_MS, toMinute } from './domain.ts'
 import type { WindowFeed } from './feed.ts'
-import { analyticsOpenApi, parseQueryTime, QueryTime } from './openapi.ts'
+import { analyticsOpenApi } from './openapi.ts'
+import { parseQueryTime, QueryTime } from './query-time.ts'
 import type { Totals, WindowView } from './summary.ts'
 
 export interface SummaryRange {

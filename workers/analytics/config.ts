@@ -3,6 +3,7 @@ import { bindHostFromEnv, intFromEnv, loadConfig, logLevelFromEnv } from '../../
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
+import { parseQueryTime, QUERY_TIME_MESSAGE } from './query-time.ts'
 
 const DAY_MS = 86_400_000
 
@@ -14,15 +15,20 @@ export const AnalyticsConfigSchema = v.object({
   /** `<id>:<role>:<sha256 hex>` entries, comma or newline separated; the analytics routes want an admin key. Or API_KEYS_FILE. */
   API_KEYS: apiKeysFromEnv,
   /**
-   * Rebuild the windows from the minute of this time on (ISO 8601) before
+   * Rebuild the windows from the minute of this time on (read as the
+   * summary's `from`: ISO 8601, a date or epoch ms) before
    * consuming, into a fresh generation that then replaces the active one.
    * `analytics --from <time>` sets it. Every start with it set rebuilds again.
    */
   ANALYTICS_REPLAY_FROM: v.optional(
     v.pipe(
       v.string(),
-      v.isoTimestamp('must be an ISO 8601 timestamp, e.g. 2026-01-01T00:00:00Z'),
-      v.transform((s) => new Date(s)),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        const ms = parseQueryTime(dataset.value)
+        if (ms !== null) return new Date(ms)
+        addIssue({ message: QUERY_TIME_MESSAGE })
+        return NEVER
+      }),
     ),
   ),
   /** A replay reads events stored this long before its first minute (clocks of publishers and server). */

@@ -52,6 +52,16 @@ describe('decodeStored (the replay reads what the live consumer reads)', () => {
     ],
     ['bad JSON', 'orders.created', {}, undefined, 'malformed json'],
     ['a schema violation', 'orders.created', {}, { ...created, items: [] }, 'schema violation'],
+    // An occurredAt valibot's isoTimestamp takes and Date.parse cannot read:
+    // counted, it would throw in the window's key (a poison message) and
+    // break every later replay over it.
+    [
+      'a time no runtime reads',
+      'orders.created',
+      {},
+      { ...created, occurredAt: '2026-12-05T00:20:00+01' },
+      'schema violation',
+    ],
   ])('skips %s', (_name, subject, entries, payload, skipped) => {
     const data = payload === undefined ? new TextEncoder().encode('{') : encode(payload)
     expect(decodeStored({ subject, header: withHeaders(entries), data })).toStrictEqual({

@@ -15,16 +15,43 @@ describe('analytics --from', () => {
     })
   })
 
-  it('wants a time after --from', () => {
-    expect(withReplayFlag(['--from'], {})).toMatchObject({
-      error: expect.stringContaining('--from needs a time'),
-    })
+  it.each([[['--from']], [['--from=']], [['--from', '']], [['--from', '  ']]])(
+    'wants a time after --from: %j',
+    (argv) => {
+      expect(withReplayFlag(argv, {})).toMatchObject({
+        error: expect.stringContaining('--from needs a time'),
+      })
+    },
+  )
+
+  it.each([
+    'yesterday',
+    // Valibot's isoTimestamp takes these; Date.parse cannot read the first
+    // two, and rolls the third over to March 2.
+    '2026-12-05T00:04:00+01',
+    '2026-12-05T10:04:00.5-05',
+    '2026-02-30T00:00:00Z',
+    '999999999999999',
+  ])('refuses ANALYTICS_REPLAY_FROM=%s, naming the setting', (from) => {
+    expect(() =>
+      loadAnalyticsConfig({ API_KEYS: 'ops:admin:' + 'a'.repeat(64), ANALYTICS_REPLAY_FROM: from }),
+    ).toThrow(/ANALYTICS_REPLAY_FROM: must be an ISO 8601 time/)
   })
 
-  it('refuses a time that is not ISO 8601, naming the setting', () => {
-    expect(() =>
-      loadAnalyticsConfig({ API_KEYS: 'ops:admin:' + 'a'.repeat(64), ANALYTICS_REPLAY_FROM: 'yesterday' }),
-    ).toThrow(/ANALYTICS_REPLAY_FROM: must be an ISO 8601 timestamp/)
+  it.each([
+    ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'],
+    ['2026-01-01', '2026-01-01T00:00:00Z'],
+    ['2026-01-01T01:00:00+01:00', '2026-01-01T00:00:00Z'],
+    [String(Date.parse('2026-01-01T00:00:00Z')), '2026-01-01T00:00:00Z'],
+  ])('reads ANALYTICS_REPLAY_FROM=%s as the summary reads its from', (from, at) => {
+    const config = loadAnalyticsConfig({
+      API_KEYS: 'ops:admin:' + 'a'.repeat(64),
+      ANALYTICS_REPLAY_FROM: from,
+    })
+    expect(config.ANALYTICS_REPLAY_FROM).toStrictEqual(new Date(at))
+  })
+
+  it('defaults the rest', () => {
     const config = loadAnalyticsConfig({
       API_KEYS: 'ops:admin:' + 'a'.repeat(64),
       ANALYTICS_REPLAY_FROM: '2026-01-01T00:00:00Z',

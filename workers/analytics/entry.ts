@@ -38,6 +38,9 @@ export function withReplayFlag(
     } else if (arg.startsWith('--from=')) from = arg.slice('--from='.length)
     else rest.push(arg)
   }
+  // An empty value would read as "not set" and start without the replay asked for.
+  if (from !== undefined && from.trim() === '')
+    return { error: '--from needs a time, e.g. --from 2026-01-01T00:00:00Z' }
   return { argv: rest, env: from === undefined ? { ...env } : { ...env, ANALYTICS_REPLAY_FROM: from } }
 }
 

@@ -6,6 +6,7 @@
  */
 import * as v from 'valibot'
 import { CancellationReasonSchema } from '../../schemas/events.ts'
+import { isCalendarDate } from '../../schemas/primitives.ts'
 import {
   createOpenApiDocument,
   type OpenApiDocument,
@@ -37,38 +38,6 @@ export const IsoTime = v.pipe(
   v.isoTimestamp('must be an ISO 8601 timestamp, e.g. 2026-01-01T10:00:00Z'),
   v.check(isCalendarDate, 'must name a day that exists, e.g. not 2026-02-30'),
 )
-
-const IsoTimestamp = v.pipe(v.string(), v.isoTimestamp())
-
-const QUERY_TIME_MESSAGE =
-  'must be an ISO 8601 time (2026-01-01T10:00:00Z), a date (2026-01-01, UTC midnight) or epoch milliseconds'
-
-/**
- * A time in the summary's query: an ISO 8601 timestamp, a date (its UTC
- * midnight) or epoch milliseconds, as ms since the epoch; null when it is
- * none of these or names a day that does not exist.
- */
-export function parseQueryTime(text: string): number | null {
-  if (/^\d{1,15}$/.test(text)) return Number(text)
-  const date = /^\d{4}-\d{2}-\d{2}$/.test(text)
-  if (!date && !v.is(IsoTimestamp, text)) return null
-  if (!isCalendarDate(text)) return null
-  const ms = Date.parse(date ? `${text}T00:00:00Z` : text)
-  return Number.isNaN(ms) ? null : ms
-}
-
-/** The summary's `from` and `to`, one message whatever is wrong. */
-export const QueryTime = v.pipe(
-  v.string(),
-  v.check((text) => parseQueryTime(text) !== null, QUERY_TIME_MESSAGE),
-)
-
-/** Whether the timestamp's date exists: `Date.parse` rolls 2026-02-30 over to March 2. */
-function isCalendarDate(text: string): boolean {
-  const [year, month, day] = text.slice(0, 10).split('-').map(Number)
-  if (year === undefined || month === undefined || day === undefined) return false
-  return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day
-}
 
 const TotalsEntries = {
   created: count,
