@@ -89,6 +89,18 @@ describe('NATS identities and permissions', () => {
     }
   })
 
+  it('the console identity publishes no event: it cannot forge payments.completed, inventory.reserved or orders.cancelled', async () => {
+    for (const subject of [
+      SUBJECTS.paymentCompleted,
+      `${SUBJECTS.paymentCompleted}.express`,
+      SUBJECTS.inventoryReserved,
+      SUBJECTS.orderCancelled,
+      SUBJECTS.orderCreated,
+    ]) {
+      expect(await publishError('console', subject), subject).toMatch(DENIED)
+    }
+  })
+
   it.each(SERVICE_IDENTITIES)('%s reads and writes only its own KV buckets', async (identity) => {
     const grants: Partial<Record<string, 'read' | 'write'>> = GRANTS[identity].buckets
     for (const bucket of ALL_BUCKETS) {

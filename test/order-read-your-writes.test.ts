@@ -15,7 +15,12 @@ import {
   generateSealingKeyPair,
   type TokenSealer,
 } from '../shared/security/sealed-token.ts'
-import { createNatsOrderStore, FRESH_ORDER_MS, type OrderStore } from '../workers/order/order-store.ts'
+import {
+  CLOCK_SKEW_MS,
+  createNatsOrderStore,
+  FRESH_ORDER_MS,
+  type OrderStore,
+} from '../workers/order/order-store.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 
 const request = {
@@ -118,11 +123,15 @@ describe('GET right after the 202', () => {
     expect(waited).toBeLessThan(1_000)
   })
 
-  it('answers at once for ids that are not fresh: other versions, old ones, no wait configured', async () => {
+  it('answers at once for ids that are not fresh: other versions, old ones, future ones, no wait configured', async () => {
     const old = uuidv7({ msecs: Date.now() - FRESH_ORDER_MS - 1_000 })
+    // Made up, from the future: no intake minted it, nothing to wait for.
+    const ahead = uuidv7({ msecs: Date.now() + CLOCK_SKEW_MS + 25_000 })
     for (const [id, waitMs] of [
       [uuidv4(), 2_000],
       [old, 2_000],
+      [ahead, 2_000],
+      ['ffffffff-ffff-7fff-bfff-ffffffffffff', 2_000],
       [uuidv7(), 0],
     ] as const) {
       const started = Date.now()

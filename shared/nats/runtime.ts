@@ -15,6 +15,7 @@ import { startDeadLetterCapture } from './dead-letter-capture.ts'
 import { isClusterForming, isNatsUnavailable } from './errors.ts'
 import pkg from '../../package.json' with { type: 'json' }
 import { startDiscovery, type Discovery } from './discovery.ts'
+import { REPLAYERS, serveReplays, type ReplayResponder } from './replay-delegate.ts'
 import { identityKey } from './identity-key.ts'
 import { createLanePriority, type LanePriority } from './lane-priority.ts'
 import { createNatsGauges, type NatsGauges } from './nats-gauges.ts'
@@ -64,6 +65,8 @@ export interface NatsRuntime {
    * message held, are made with it, so no other identity can take them first.
    */
   idKey?: Uint8Array
+  /** Dead-letter replays asked by the console, for order, inventory and payment (replay-delegate.ts). */
+  replays?: ReplayResponder
 }
 
 /**
@@ -120,6 +123,12 @@ export async function startNatsRuntime(
     logger,
   })
   const lanes = createLanePriority({ maxHoldMs: config.LANE_YIELD_MAX_MS })
+  // The console asks the owner of an event to replay it (replay-delegate.ts).
+  const replayer = REPLAYERS.find((r) => r === name)
+  const replays =
+    replayer === undefined
+      ? undefined
+      : serveReplays({ nc, js, jsm, service: replayer, logger, timeoutMs: timeout })
   return {
     name,
     nats,
@@ -135,6 +144,7 @@ export async function startNatsRuntime(
     gauges,
     lanes,
     discovery,
+    ...(replays === undefined ? {} : { replays }),
     ...withIdKey(identityKey(config.NATS_NKEY_SEED)),
   }
 }
@@ -280,6 +290,7 @@ export function toStoppable(rt: NatsRuntime, consumers: readonly (RunningConsume
       await Promise.all(consumers.flatMap((c) => (c ? [c.stop()] : [])))
     },
     close: async () => {
+      rt.replays?.stop()
       await rt.discovery.stop().catch(() => undefined)
       if (!rt.nc.isClosed()) await rt.nc.drain()
     },

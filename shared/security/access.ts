@@ -15,7 +15,6 @@ import {
   DEADLINE_SCHEDULE_PREFIX,
   LEGACY_DEADLINE_SCHEDULE_PREFIX,
   EXPRESS_SUFFIX,
-  LANE_SUBJECTS,
   STREAMS,
   SUBJECTS,
   toDeadLetterSubject,
@@ -23,7 +22,8 @@ import {
 } from '../../schemas/subjects.ts'
 import { missingOriginalSubject } from '../nats/dead-letter-advisory.ts'
 import { ADVISORY_STREAM, captureDurableName } from '../nats/dead-letter-capture.ts'
-import { statusSubjectOf } from '../nats/discovery-subjects.ts'
+import { replaySubjectOf, statusSubjectOf } from '../nats/discovery-subjects.ts'
+import { REPLAYERS, type Replayer } from '../nats/replay-delegate.ts'
 import { ORDER_INDEX, ORDER_INDEX_CONSUMERS } from '../nats/order-index.ts'
 import { SAGA_CONSUMERS, streamOf, type SagaConsumer, type SagaConsumerName } from '../nats/saga-consumers.ts'
 import type { BucketName } from '../nats/topology.ts'
@@ -158,9 +158,11 @@ export const GRANTS = {
   },
   console: {
     purpose:
-      'operator console: reads orders, events, consumers and stock; replays (publishes any event) and purges dead letters; keeps the order index',
-    // A replayed dead letter goes back to its original subject, whichever event and lane.
-    publishes: [...Object.values(SUBJECTS), ...LANE_SUBJECTS.map(express)],
+      'operator console: reads orders, events, consumers and stock; purges dead letters and asks the service that owns an event to replay it (publishes no event); keeps the order index',
+    // No event: a replay is asked of the event's owner (replay-delegate.ts),
+    // which publishes the stored original again. With the events' subjects
+    // this identity could forge any step of any order.
+    publishes: [],
     consumers: [],
     buckets: { [BUCKETS.orderStatus]: 'read', [BUCKETS.stock]: 'read' },
     operator: {
@@ -168,7 +170,7 @@ export const GRANTS = {
       browses: [STREAMS.deadLetters.name, `KV_${BUCKETS.orderStatus}`, `KV_${BUCKETS.stock}`],
       purges: [STREAMS.deadLetters.name, ORDER_INDEX.stream],
       durables: Object.values(ORDER_INDEX_CONSUMERS),
-      writes: [`${ORDER_INDEX.prefix}.>`],
+      writes: [`${ORDER_INDEX.prefix}.>`, ...REPLAYERS.map(replaySubjectOf)],
     },
   },
 } as const satisfies Record<string, Grant>
@@ -202,6 +204,8 @@ export function discoverySubjects(identity: ServiceIdentity): string[] {
     ...names.flatMap((name) => [`$SRV.*.${name}`, `$SRV.*.${name}.*`, statusSubjectOf(name)]),
   ]
 }
+
+const isReplayer = (identity: ServiceIdentity): identity is Replayer => REPLAYERS.some((r) => r === identity)
 
 /** Replies to a client arrive on its own inbox prefix (derived from its public key), not on `_INBOX.>`. */
 export const inboxPrefixOf = (publicKey: string): string => `_INBOX_${publicKey}`
@@ -262,11 +266,14 @@ export function permissionsOf(identity: ServiceIdentity, publicKey: string): Per
     if (access !== undefined) for (const s of bucketSubjects(bucket, access)) publish.add(s)
   }
   if (grant.operator !== undefined) for (const s of operatorSubjects(grant.operator)) publish.add(s)
-  return {
-    publish: [...publish],
-    subscribe: [`${inboxPrefixOf(publicKey)}.>`, ...discoverySubjects(identity)],
-    allowResponses: true,
+  const subscribe = [`${inboxPrefixOf(publicKey)}.>`, ...discoverySubjects(identity)]
+  // Replays its own dead letters when the console asks: reads the dead letter, then the original.
+  if (isReplayer(identity)) {
+    publish.add(`${API}.STREAM.MSG.GET.${STREAMS.deadLetters.name}`)
+    publish.add(`${API}.STREAM.MSG.GET.${ORDERS}`)
+    subscribe.push(replaySubjectOf(identity))
   }
+  return { publish: [...publish], subscribe, allowResponses: true }
 }
 
 function operatorSubjects({ reads, browses, purges, durables, writes }: OperatorGrant): string[] {

@@ -1,5 +1,6 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
 import { createNatsConsoleData } from './console-data.ts'
 import type { LiveOrders } from './live.ts'
@@ -10,6 +11,7 @@ const ORDER = '019ae5a0-5b3c-7d2e-8f10-123456789abc'
 function withFetch(fetchFn: () => Promise<Response>) {
   return createNatsConsoleData({
     js: {} as JetStreamClient,
+    nc: {} as NatsConnection,
     jsm: {} as JetStreamManager,
     statusKv: {} as KV,
     live: {} as LiveOrders,

@@ -5,16 +5,18 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/nats-core'
 import { STREAMS } from '../../schemas/subjects.ts'
 import {
+  DeadLetterNotReplayableError,
   listDeadLetters,
   purgeDeadLetters,
-  replayDeadLetter,
   showDeadLetter,
   type DeadLetterDetail,
   type DeadLetterSummary,
   type ReplayResult,
 } from '../../shared/nats/dead-letter-admin.ts'
+import { replayerOf, requestReplay } from '../../shared/nats/replay-delegate.ts'
 import type { SearchInput } from './app-input.ts'
 import { createIndexReader, searchOrders } from './index-query.ts'
 import type { IndexEntry } from './index-subjects.ts'
@@ -50,6 +52,8 @@ export interface ConsoleData {
 
 export interface NatsConsoleDataDeps {
   js: JetStreamClient
+  /** For replays, asked of the service that owns the event. */
+  nc: NatsConnection
   jsm: JetStreamManager
   statusKv: KV
   live: LiveOrders
@@ -65,7 +69,7 @@ export interface NatsConsoleDataDeps {
 const DEAD_LETTER_PAGE = 500
 
 export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
-  const { js, jsm, statusKv, orderUrl, paymentUrl, timeoutMs, fetchFn = fetch } = deps
+  const { js, nc, jsm, statusKv, orderUrl, paymentUrl, timeoutMs, fetchFn = fetch } = deps
   const index = createIndexReader(jsm)
 
   return {
@@ -115,7 +119,13 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
       return all.slice(-DEAD_LETTER_PAGE).reverse()
     },
     deadLetter: (id) => showDeadLetter(jsm, id),
-    replayDeadLetter: (id) => replayDeadLetter(js, jsm, id, { timeoutMs }),
+    // The event's owner replays it: this identity publishes no event (replay-delegate.ts).
+    async replayDeadLetter(id) {
+      const owner = replayerOf(await showDeadLetter(jsm, id))
+      if (owner === null)
+        throw new DeadLetterNotReplayableError(`dead letter ${id} names no event a service replays`)
+      return requestReplay(nc, owner, id, timeoutMs)
+    },
     async removeDeadLetter(id) {
       // One past the last sequence is a store error, not "not found", from the delete itself: look first.
       const stored = await jsm.streams

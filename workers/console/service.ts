@@ -55,6 +55,7 @@ export async function startConsoleService(
   })
   const data = createNatsConsoleData({
     js: rt.js,
+    nc: rt.nc,
     jsm: rt.jsm,
     statusKv,
     live,

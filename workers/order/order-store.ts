@@ -148,6 +148,8 @@ export interface NatsOrderStoreDeps {
 
 /** An unknown order id minted longer ago than this is not waited for. */
 export const FRESH_ORDER_MS = 60_000
+/** How far ahead of this one another intake's clock may run: an id minted further ahead is not waited for. */
+export const CLOCK_SKEW_MS = 5_000
 /** Projection polls while waiting: first gap, doubling up to the last. */
 const STATUS_POLL_MS = [5, 10, 20, 40, 80, 100] as const
 
@@ -295,7 +297,8 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     if (first !== null || statusWaitMs === 0) return first
     const minted = mintedAt(orderId)
     const started = now().getTime()
-    if (minted === null || started - minted > FRESH_ORDER_MS) return null
+    // Minted later than now (beyond another instance's clock running ahead): no intake minted it.
+    if (minted === null || started - minted > FRESH_ORDER_MS || minted - started > CLOCK_SKEW_MS) return null
     const until = started + statusWaitMs
     for (let poll = 0; ; poll++) {
       const left = until - now().getTime()

@@ -1,0 +1,58 @@
+// Dead-letter replay by the event's owner (shared/nats/replay-delegate.ts), on
+// a real nats-server: the owner republishes the stored original; a service
+// refuses a dead letter it does not own; nobody answering is a replay error.
+import { describe, expect, it } from 'vitest'
+import { SUBJECTS } from '../schemas/subjects.ts'
+import {
+  DeadLetterNotFoundError,
+  DeadLetterNotReplayableError,
+  DeadLetterReplayError,
+  listDeadLetters,
+} from '../shared/nats/dead-letter-admin.ts'
+import { replayerOf, requestReplay, serveReplays } from '../shared/nats/replay-delegate.ts'
+import { waitFor } from './harness/wait-for.ts'
+import { logger, ORDERS, orderCreated, startDeadLetterFixture } from './support/dead-letter-fixture.ts'
+
+describe('replays by the owner of the event', () => {
+  it('the owner replays its event from ORDERS; another service refuses it; an unknown id is not found', async () => {
+    await using f = await startDeadLetterFixture()
+    const worker = await f.worker('operator')
+    await f.capture('operator')
+    const seq = await f.publishOrder(orderCreated(), 'corr-delegate')
+    ;(await worker.next({ expires: 2_000 }))?.term('bad data')
+    const [letter] = await waitFor(
+      async () => {
+        const found = await listDeadLetters(f.js, f.jsm)
+        return found.length === 1 ? found : undefined
+      },
+      { message: 'one dead letter' },
+    )
+    if (letter === undefined) throw new Error('no dead letter')
+    expect(replayerOf(letter)).toBe('order')
+
+    const services = (['order', 'payment'] as const).map((service) =>
+      serveReplays({ nc: f.nc, js: f.js, jsm: f.jsm, service, logger, timeoutMs: 2_000 }),
+    )
+    try {
+      await expect(requestReplay(f.nc, 'payment', letter.id, 2_000)).rejects.toThrow(
+        new DeadLetterNotReplayableError(
+          `dead letter ${letter.id} (${SUBJECTS.orderCreated}) is not payment's to replay: order replays it`,
+        ),
+      )
+      const replayed = await requestReplay(f.nc, 'order', letter.id, 2_000)
+      expect(replayed).toMatchObject({ subject: SUBJECTS.orderCreated, stream: ORDERS, duplicate: false })
+      const copy = await f.jsm.streams.getMessage(ORDERS, { seq: replayed.seq })
+      const original = await f.jsm.streams.getMessage(ORDERS, { seq })
+      expect(copy?.string()).toBe(original?.string())
+      await expect(requestReplay(f.nc, 'order', 999_999, 2_000)).rejects.toBeInstanceOf(
+        DeadLetterNotFoundError,
+      )
+    } finally {
+      for (const s of services) s.stop()
+    }
+    // Nobody answers for inventory here: a replay error, not a hang.
+    await expect(requestReplay(f.nc, 'inventory', letter.id, 500)).rejects.toBeInstanceOf(
+      DeadLetterReplayError,
+    )
+  })
+})
