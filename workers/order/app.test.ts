@@ -315,6 +315,37 @@ describe('POST /orders', () => {
     expect(await res.json()).toMatchObject({ error: 'unavailable', orderId: ORDER_ID })
   })
 
+  it('logs the order a failed read or cancellation was about, and names no order in that 503', async () => {
+    const lines: Record<string, unknown>[] = []
+    const app = createApp({
+      ...appDeps(
+        fakeStore({
+          getOrder: () => Promise.reject(new UnavailableError('read timed out')),
+        }),
+      ),
+      logger: createLogger({
+        service: 'order',
+        level: 'warn',
+        destination: {
+          write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+        },
+      }),
+    })
+    const upper = ORDER_ID.toUpperCase()
+    for (const [path, method] of [
+      [`/orders/${upper}`, 'GET'],
+      [`/orders/${upper}/cancel`, 'POST'],
+    ] as const) {
+      const res = await app.request(path, { method, headers: bearer('alice') })
+      expect(res.status).toBe(503)
+      expect(await res.json()).not.toHaveProperty('orderId')
+    }
+    expect(lines.map((l) => [l['msg'], l['orderId']])).toStrictEqual([
+      ['NATS unavailable; answering 503', ORDER_ID],
+      ['NATS unavailable; answering 503', ORDER_ID],
+    ])
+  })
+
   it('answers 500 with a generic body for an unexpected error', async () => {
     const store = fakeStore({ placeOrder: () => Promise.reject(new Error('secret detail')) })
     const res = await post(appWith(store), JSON.stringify(validOrder))

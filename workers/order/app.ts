@@ -68,6 +68,10 @@ export interface AppDeps {
   tracer?: Tracer
 }
 
+/** `/orders/{orderId}` and `/orders/{orderId}/cancel`: the order a failed read or cancellation was about. */
+const ORDER_PATH =
+  /^\/orders\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:\/cancel)?$/
+
 type Env = { Variables: AuthEnv['Variables'] & TraceEnv['Variables'] & { correlationId: string } }
 
 export function createApp({
@@ -255,13 +259,14 @@ export function createApp({
         const correlationId = c.get('correlationId')
         if (correlationId) c.header('X-Correlation-ID', correlationId)
         if (!(error instanceof UnavailableError)) return undefined
-        const { orderId } = error
+        // The order being placed, or the one the path names (a read, a cancellation).
+        const orderId = error.orderId ?? ORDER_PATH.exec(c.req.path)?.[1]?.toLowerCase()
         logger.warn(
           { err: error, correlationId, path: c.req.path, ...(orderId === undefined ? {} : { orderId }) },
           'NATS unavailable; answering 503',
         )
         c.header('Retry-After', String(retryAfterSeconds))
-        if (orderId !== undefined) {
+        if (error.orderId !== undefined) {
           // Its event may be stored all the same: a retry without the same
           // Idempotency-Key could place (and charge) the order twice.
           const keyed = c.req.header('Idempotency-Key') !== undefined
