@@ -101,6 +101,35 @@ describe('NATS identities and permissions', () => {
     }
   })
 
+  it.each([
+    ['order', 'order'],
+    // Compose runs the order service as order-edge: it takes the order service's replays.
+    ['order-edge', 'order'],
+    ['inventory', 'inventory'],
+    ['payment', 'payment'],
+  ] as const)(
+    '%s takes the console replay requests for %s and reads the dead letter and its original',
+    async (identity, replayer) => {
+      const nc = client(identity)
+      const sub = nc.subscribe(`saga.replay.${replayer}`, {
+        queue: 'replay',
+        callback: (_error, msg) => void msg.respond('taken'),
+      })
+      try {
+        await nc.flush()
+        const reply = await client('console').request(`saga.replay.${replayer}`, '{}', { timeout: 2_000 })
+        expect(reply.string()).toBe('taken')
+        const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false })
+        for (const stream of [STREAMS.deadLetters.name, STREAMS.orders.name]) {
+          // Nothing at sequence 1 000 000: "no message found", not a permission error.
+          await expect(jsm.streams.getMessage(stream, { seq: 1_000_000 })).resolves.toBeNull()
+        }
+      } finally {
+        sub.unsubscribe()
+      }
+    },
+  )
+
   it.each(SERVICE_IDENTITIES)('%s reads and writes only its own KV buckets', async (identity) => {
     const grants: Partial<Record<string, 'read' | 'write'>> = GRANTS[identity].buckets
     for (const bucket of ALL_BUCKETS) {

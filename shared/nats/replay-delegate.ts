@@ -11,7 +11,7 @@
  * replays directly.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
-import type { NatsConnection, Subscription } from '@nats-io/nats-core'
+import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import * as v from 'valibot'
 import { STREAMS, SUBJECTS, splitLane, type Subject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/log.ts'
@@ -69,8 +69,15 @@ type Answer =
 
 const encoder = new TextEncoder()
 
+/** JetStream calls a replay makes in a row at most: two DLQ reads, ORDERS, publish, read-back, publish. */
+const REPLAY_STEPS = 6
+
+const isNoResponders = (error: unknown): boolean =>
+  error instanceof NoRespondersError || (error instanceof Error && error.cause instanceof NoRespondersError)
+
 export interface ReplayResponder {
-  stop(): void
+  /** Takes no more requests and waits for the answers under way. */
+  stop(): Promise<void>
 }
 
 /** Answers `saga.replay.<service>` (queue group `replay`): replays the dead letters this service owns. */
@@ -126,20 +133,37 @@ export function serveReplays({
     }
   }
 
+  const inFlight = new Set<Promise<void>>()
   const sub: Subscription = nc.subscribe(replaySubjectOf(service), {
     queue: 'replay',
     callback: (error, msg) => {
-      if (error !== null) return
+      if (error !== null) {
+        // A subscription the identity may not make: the console's replays of this service's events get no answer.
+        logger.error({ err: error, subject: replaySubjectOf(service) }, 'cannot take dead-letter replays')
+        return
+      }
       let data: unknown
       try {
         data = msg.json()
       } catch {
         data = undefined
       }
-      void answer(data).then((a) => msg.respond(encoder.encode(JSON.stringify(a))))
+      const task = answer(data)
+        .then((a) => void msg.respond(encoder.encode(JSON.stringify(a))))
+        .catch((respondError: unknown) => {
+          // The connection closed or is draining: the console's request times out and says so.
+          logger.warn({ err: respondError }, 'replay answer not sent')
+        })
+        .finally(() => inFlight.delete(task))
+      inFlight.add(task)
     },
   })
-  return { stop: () => sub.unsubscribe() }
+  return {
+    async stop() {
+      sub.unsubscribe()
+      await Promise.allSettled([...inFlight])
+    },
+  }
 }
 
 /**
@@ -155,12 +179,15 @@ export async function requestReplay(
 ): Promise<ReplayResult> {
   let reply
   try {
+    // The owner makes up to six JetStream calls in a row, each within `timeoutMs`.
     reply = await nc.request(replaySubjectOf(service), encoder.encode(JSON.stringify({ id })), {
-      timeout: timeoutMs,
+      timeout: timeoutMs * REPLAY_STEPS,
     })
   } catch (error) {
     throw new DeadLetterReplayError(
-      `the ${service} service did not answer the replay of dead letter ${id} (it replays its own events; is it running?)`,
+      isNoResponders(error)
+        ? `no ${service} service answers replays (it replays its own events: is it running?); nothing was replayed`
+        : `the ${service} service did not answer the replay of dead letter ${id} in time; it may have been replayed: replaying again is safe (stored once per id)`,
       { cause: error },
     )
   }

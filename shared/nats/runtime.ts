@@ -290,7 +290,7 @@ export function toStoppable(rt: NatsRuntime, consumers: readonly (RunningConsume
       await Promise.all(consumers.flatMap((c) => (c ? [c.stop()] : [])))
     },
     close: async () => {
-      rt.replays?.stop()
+      await rt.replays?.stop()
       await rt.discovery.stop().catch(() => undefined)
       if (!rt.nc.isClosed()) await rt.nc.drain()
     },

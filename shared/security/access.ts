@@ -205,7 +205,16 @@ export function discoverySubjects(identity: ServiceIdentity): string[] {
   ]
 }
 
-const isReplayer = (identity: ServiceIdentity): identity is Replayer => REPLAYERS.some((r) => r === identity)
+/**
+ * The replayer an identity answers as (replay-delegate.ts): its own name, or
+ * `order` for `order-edge`, the intake without the projection (compose runs
+ * the order service so). The edge's Workers hold the same rights and answer
+ * no replays.
+ */
+function replayerNameOf(identity: ServiceIdentity): Replayer | undefined {
+  const names = DISCOVERY_NAMES[identity] ?? [identity]
+  return REPLAYERS.find((r) => names.includes(r))
+}
 
 /** Replies to a client arrive on its own inbox prefix (derived from its public key), not on `_INBOX.>`. */
 export const inboxPrefixOf = (publicKey: string): string => `_INBOX_${publicKey}`
@@ -268,10 +277,11 @@ export function permissionsOf(identity: ServiceIdentity, publicKey: string): Per
   if (grant.operator !== undefined) for (const s of operatorSubjects(grant.operator)) publish.add(s)
   const subscribe = [`${inboxPrefixOf(publicKey)}.>`, ...discoverySubjects(identity)]
   // Replays its own dead letters when the console asks: reads the dead letter, then the original.
-  if (isReplayer(identity)) {
+  const replayer = replayerNameOf(identity)
+  if (replayer !== undefined) {
     publish.add(`${API}.STREAM.MSG.GET.${STREAMS.deadLetters.name}`)
     publish.add(`${API}.STREAM.MSG.GET.${ORDERS}`)
-    subscribe.push(replaySubjectOf(identity))
+    subscribe.push(replaySubjectOf(replayer))
   }
   return { publish: [...publish], subscribe, allowResponses: true }
 }

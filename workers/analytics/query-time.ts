@@ -7,7 +7,7 @@ import * as v from 'valibot'
 import { instantOf } from '../../schemas/primitives.ts'
 
 export const QUERY_TIME_MESSAGE =
-  'must be an ISO 8601 time (2026-01-01T10:00:00Z), a date (2026-01-01, UTC midnight) or epoch milliseconds, up to the year 9999'
+  'must be an ISO 8601 time (2026-01-01T10:00:00Z), a date (2026-01-01, UTC midnight) or epoch milliseconds, from 1970-01-01 to 9999-12-31T23:59Z'
 
 /** 9999-12-31T23:59:00Z: a later time would round up to a minute without a four-digit year. */
 const LAST_MS = 253_402_300_740_000

@@ -109,7 +109,10 @@ export function consoleKnownErrors(error: Error, c: Context): Response | undefin
     return c.json({ error: 'invalid_subject', message: error.message }, 400)
   if (error instanceof DeadLetterReplayError || isNatsUnavailable(error)) {
     c.header('Retry-After', '1')
-    return c.json({ error: 'unavailable', message: 'NATS did not answer in time; retry shortly' }, 503)
+    // A replay's own message says whether it may have happened (replay-delegate.ts).
+    const message =
+      error instanceof DeadLetterReplayError ? error.message : 'NATS did not answer in time; retry shortly'
+    return c.json({ error: 'unavailable', message }, 503)
   }
   return undefined
 }
