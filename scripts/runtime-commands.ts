@@ -18,10 +18,21 @@ export interface CommandOptions {
   nodeDist?: string
   /** The Node binary (default: the one running this code, else `node`). */
   node?: string
+  /** Deno: the one folder it may write (`npm start`'s state: the gateway's ledger file). */
+  writeDir?: string
 }
 
-/** Deno: network, environment, and the host name pino reads; nothing else. */
-export const DENO_PERMISSIONS = ['--allow-net', '--allow-env', '--allow-sys=hostname'] as const
+/**
+ * Deno: network, environment, the host name pino reads, and reading files
+ * (secrets given as `NAME_FILE`, which may be anywhere); no writes but where
+ * a caller names (`CommandOptions.writeDir`).
+ */
+export const DENO_PERMISSIONS = [
+  '--allow-net',
+  '--allow-env',
+  '--allow-sys=hostname',
+  '--allow-read',
+] as const
 
 /** The Deno entry of a worker: the order service has its own (WebSocket NATS); the others run `main.ts`. */
 export function denoEntry(worker: string): string {
@@ -31,7 +42,7 @@ export function denoEntry(worker: string): string {
 export function workerCommand(
   runtime: Runtime,
   worker: string,
-  { root, nodeDist, node }: CommandOptions,
+  { root, nodeDist, node, writeDir }: CommandOptions,
 ): RuntimeCommand {
   switch (runtime) {
     case 'bun':
@@ -44,7 +55,12 @@ export function workerCommand(
     case 'deno':
       return {
         cmd: join(root, 'node_modules', '.bin', 'deno'),
-        args: ['run', ...DENO_PERMISSIONS, denoEntry(worker)],
+        args: [
+          'run',
+          ...DENO_PERMISSIONS,
+          ...(writeDir === undefined ? [] : [`--allow-write=${writeDir}`]),
+          denoEntry(worker),
+        ],
       }
   }
 }

@@ -260,7 +260,7 @@ async function main(): Promise<void> {
   for (const name of WORKERS)
     supervisor.start({
       name,
-      command: workerCommand(ctx.runtime, name, { root: projectRoot }),
+      command: workerCommand(ctx.runtime, name, { root: projectRoot, writeDir: options.stateDir }),
       env: { ...inheritedEnv(process.env), ...workerEnv(name, ctx) },
       cwd: projectRoot,
     })

@@ -5,6 +5,7 @@ import { headers as createHeaders } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
 import { startConsumer } from '../shared/nats/consumer.ts'
+import { createLogger } from '../shared/observability/logger.ts'
 import { ADVISORY_PREFIXES, parseAdvisory } from '../shared/nats/dead-letter-advisory.ts'
 import { ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
 import {
@@ -138,6 +139,61 @@ describe('dead-letter capture from JetStream advisories', () => {
       [String(poison)]: expect.stringMatching(/^malformed_json: /),
       [String(failing)]: 'max_deliver_exhausted: inventory store down',
     })
+  })
+
+  it("logs each dead letter with the delivery's trace_id and span_id, and the order id when it is known", async () => {
+    await using f = await startDeadLetterFixture()
+    await f.worker('traced')
+    const lines: Record<string, unknown>[] = []
+    const loop = await startConsumer({
+      js: f.js,
+      logger: createLogger({
+        service: 'dead-letters-test',
+        level: 'warn',
+        destination: {
+          write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+        },
+      }),
+      metrics: f.metrics,
+      stream: ORDERS,
+      durable: 'traced',
+      handlers: { [SUBJECTS.orderCreated]: () => Promise.reject(new Error('inventory store down')) },
+      concurrency: 4,
+      maxDeliver: limits.maxDeliver,
+      ackWaitMs: limits.ackWaitMs,
+      publishTimeoutMs: 2_000,
+      ensureConsumer: () =>
+        ensureConsumer(f.jsm, ORDERS, durableConsumerConfig('traced', ['orders.>'], limits)).then(
+          () => undefined,
+        ),
+      nakDelayMs: () => 50,
+      pullExpiresMs: 1_000,
+    })
+    const traced = (trace: string) => {
+      const h = createHeaders()
+      h.set(HEADERS.correlationId, `corr-${trace.slice(0, 4)}`)
+      h.set(HEADERS.eventVersion, '1')
+      h.set('traceparent', `00-${trace}-00f067aa0ba902b7-01`)
+      return h
+    }
+    const poisonTrace = 'aaaa0000000000000000000000000001'
+    const failingTrace = 'bbbb0000000000000000000000000002'
+    const failing = orderCreated()
+    try {
+      await f.js.publish(SUBJECTS.orderCreated, '{"not json', { headers: traced(poisonTrace) })
+      await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(failing), { headers: traced(failingTrace) })
+      await waitFor(() => lines.filter((l) => l['msg'] === 'message dead-lettered').length === 2, {
+        message: 'both dead letters logged',
+      })
+    } finally {
+      await loop.stop()
+    }
+    const logged = lines.filter((l) => l['msg'] === 'message dead-lettered')
+    expect(logged.map((l) => [l['reason'], l['trace_id'], typeof l['span_id'], l['orderId']])).toStrictEqual([
+      ['malformed_json', poisonTrace, 'string', undefined],
+      ['max_deliver_exhausted', failingTrace, 'string', failing.orderId],
+    ])
+    for (const line of logged) expect(line['correlationId']).toMatch(/^corr-/)
   })
 
   it('stores an empty dead letter when the original left the stream before it was copied', async () => {

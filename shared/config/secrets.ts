@@ -38,7 +38,13 @@ export function withSecretFiles(
     try {
       out[name] = read(path).replace(/\r?\n$/, '')
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException | undefined)?.code ?? 'unreadable'
+      const failure = error as (NodeJS.ErrnoException & { name?: string }) | undefined
+      // Deno without --allow-read throws NotCapable (PermissionDenied before Deno 2), with no `code`.
+      const code =
+        failure?.code ??
+        (failure?.name === 'NotCapable' || failure?.name === 'PermissionDenied'
+          ? 'Deno needs --allow-read'
+          : 'unreadable')
       problems.push(`${name}_FILE: cannot read ${path} (${code})`)
     }
   }

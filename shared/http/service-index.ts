@@ -5,7 +5,7 @@ import type { Handler } from 'hono'
  * fails when they differ). Written here rather than imported: a bundle would
  * carry the whole package.json, 1 KB of the Worker's 100 KB budget.
  */
-export const VERSION = '0.1.0'
+export const VERSION = '0.2.0'
 
 interface RouteList {
   readonly routes: readonly { method: string; path: string }[]

@@ -1,4 +1,4 @@
-import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core'
+import { InvalidArgumentError, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core'
 import { backOff } from 'exponential-backoff'
 import type { Logger } from '../observability/logger.ts'
 import { isAuthorizationError } from './errors.ts'
@@ -73,7 +73,8 @@ export async function connectNats({
       numOfAttempts: Number.MAX_SAFE_INTEGER,
       retry: (error: unknown, attempt: number) => {
         lastError = error
-        if (isAuthorizationError(error)) return false
+        // Wrong credentials or a URL this client cannot use (ws:// on Bun or Node): waiting changes nothing.
+        if (isAuthorizationError(error) || error instanceof InvalidArgumentError) return false
         const remaining = deadline - Date.now()
         logger.warn(
           { err: error, attempt, servers, remainingMs: Math.max(0, remaining) },
@@ -86,6 +87,12 @@ export async function connectNats({
     if (isAuthorizationError(error)) {
       throw new NatsConnectError(
         `${servers.join(', ')} refused this service's credentials (check NATS_NKEY_SEED / NATS_NKEY_SEED_FILE)`,
+        { cause: error },
+      )
+    }
+    if (error instanceof InvalidArgumentError) {
+      throw new NatsConnectError(
+        `NATS_URL ${servers.join(', ')}: ${error.message} (this client takes nats:// and tls://; ws:// and wss:// are for the Deno and Workers intakes)`,
         { cause: error },
       )
     }

@@ -335,6 +335,14 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         'order.correlation_id': correlationId,
       },
     })
+    // dead-letter.ts names the consumer, subject, sequence and reason itself.
+    const deadLetterLog = (orderId?: string) =>
+      logger.child({
+        deliveryCount,
+        correlationId,
+        ...(orderId === undefined ? {} : { orderId }),
+        ...traceLogFields(span.context),
+      })
     if (!parsed.ok) {
       const stored = await deadLetter(
         js,
@@ -342,7 +350,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         parsed.reason,
         parsed.detail,
         durable,
-        logger,
+        deadLetterLog(),
         options.publishTimeoutMs,
         options.idKey,
       )
@@ -379,7 +387,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
             'max_deliver_exhausted',
             detail,
             durable,
-            logger,
+            deadLetterLog(orderId),
             options.publishTimeoutMs,
             options.idKey,
           )

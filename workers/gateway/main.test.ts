@@ -1,3 +1,4 @@
+import pkg from '../../package.json' with { type: 'json' }
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -200,7 +201,7 @@ describe('gateway command line', () => {
   })
 
   it('prints the package version for --version', async () => {
-    expect(await run(['--version'])).toStrictEqual({ code: 0, lines: ['0.1.0'] })
+    expect(await run(['--version'])).toStrictEqual({ code: 0, lines: [pkg.version] })
   })
 
   it('prints every variable for --help', async () => {
