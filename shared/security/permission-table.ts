@@ -3,6 +3,7 @@
  * `permissions:start` and `permissions:end` markers). `npm run docs:security`
  * rewrites it; a test fails when the committed copy differs.
  */
+import { REPLAYERS } from '../nats/replay-delegate.ts'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant } from './access.ts'
 
@@ -38,7 +39,9 @@ export function renderPermissionTable(): string {
     'service identity may subscribe only to its own reply inbox (`_INBOX_<its public key>.>`) and to the NATS',
     'services protocol for its own name (`$SRV.PING|INFO|STATS`, `$SRV.*.<name>`, `$SRV.*.<name>.*`, and',
     "its status endpoint `saga.status.<name>`), answering those requests on the asker's inbox",
-    '(`allow_responses`; the intake without the projection, identity `order-edge`, answers as `order`). No service',
+    '(`allow_responses`; the intake without the projection, identity `order-edge`, answers as `order`);',
+    `${REPLAYERS.map((r) => `\`${r}\``).join(', ')} (and \`order-edge\`, as \`order\`) also take the console's replay requests`,
+    `on \`saga.replay.<name>\` and read single messages of \`${STREAMS.deadLetters.name}\` and \`${STREAMS.orders.name}\` by sequence for them ([Replays](#replays)). No service`,
     'identity may create, update, delete or purge a stream, or touch a consumer of another service,',
     'except the operator rights below.',
     '',
