@@ -5,6 +5,7 @@ import { headers as createHeaders } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
 import { startConsumer } from '../shared/nats/consumer.ts'
+import type { Logger } from '../shared/observability/log.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { ADVISORY_PREFIXES, parseAdvisory } from '../shared/nats/dead-letter-advisory.ts'
 import { ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
@@ -22,9 +23,32 @@ import {
   ORDERS,
   orderCreated,
   startDeadLetterFixture,
+  type DeadLetterFixture,
 } from './support/dead-letter-fixture.ts'
 
 const DLQ_ORDER_CREATED = `dlq.${SUBJECTS.orderCreated}`
+
+/** The consumer loop on ORDERS as `durable`, its handler always failing (then dead-lettering). */
+function failingLoop(f: DeadLetterFixture, durable: string, log: Logger) {
+  return startConsumer({
+    js: f.js,
+    logger: log,
+    metrics: f.metrics,
+    stream: ORDERS,
+    durable,
+    handlers: { [SUBJECTS.orderCreated]: () => Promise.reject(new Error('inventory store down')) },
+    concurrency: 4,
+    maxDeliver: limits.maxDeliver,
+    ackWaitMs: limits.ackWaitMs,
+    publishTimeoutMs: 2_000,
+    ensureConsumer: () =>
+      ensureConsumer(f.jsm, ORDERS, durableConsumerConfig(durable, ['orders.>'], limits)).then(
+        () => undefined,
+      ),
+    nakDelayMs: () => 50,
+    pullExpiresMs: 1_000,
+  })
+}
 
 describe('dead-letter capture from JetStream advisories', () => {
   it('dead-letters a message whose last delivery ran out of ack wait (crashed worker)', async () => {
@@ -95,24 +119,7 @@ describe('dead-letter capture from JetStream advisories', () => {
     await using f = await startDeadLetterFixture()
     await f.worker('looped')
     await f.capture('looped')
-    const loop = await startConsumer({
-      js: f.js,
-      logger,
-      metrics: f.metrics,
-      stream: ORDERS,
-      durable: 'looped',
-      handlers: { [SUBJECTS.orderCreated]: () => Promise.reject(new Error('inventory store down')) },
-      concurrency: 4,
-      maxDeliver: limits.maxDeliver,
-      ackWaitMs: limits.ackWaitMs,
-      publishTimeoutMs: 2_000,
-      ensureConsumer: () =>
-        ensureConsumer(f.jsm, ORDERS, durableConsumerConfig('looped', ['orders.>'], limits)).then(
-          () => undefined,
-        ),
-      nakDelayMs: () => 50,
-      pullExpiresMs: 1_000,
-    })
+    const loop = await failingLoop(f, 'looped', logger)
     let poison: number
     let failing: number
     try {
@@ -145,30 +152,17 @@ describe('dead-letter capture from JetStream advisories', () => {
     await using f = await startDeadLetterFixture()
     await f.worker('traced')
     const lines: Record<string, unknown>[] = []
-    const loop = await startConsumer({
-      js: f.js,
-      logger: createLogger({
+    const loop = await failingLoop(
+      f,
+      'traced',
+      createLogger({
         service: 'dead-letters-test',
         level: 'warn',
         destination: {
           write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
         },
       }),
-      metrics: f.metrics,
-      stream: ORDERS,
-      durable: 'traced',
-      handlers: { [SUBJECTS.orderCreated]: () => Promise.reject(new Error('inventory store down')) },
-      concurrency: 4,
-      maxDeliver: limits.maxDeliver,
-      ackWaitMs: limits.ackWaitMs,
-      publishTimeoutMs: 2_000,
-      ensureConsumer: () =>
-        ensureConsumer(f.jsm, ORDERS, durableConsumerConfig('traced', ['orders.>'], limits)).then(
-          () => undefined,
-        ),
-      nakDelayMs: () => 50,
-      pullExpiresMs: 1_000,
-    })
+    )
     const traced = (trace: string) => {
       const h = createHeaders()
       h.set(HEADERS.correlationId, `corr-${trace.slice(0, 4)}`)
