@@ -14,6 +14,7 @@ import { ORDER_INDEX } from '../../shared/nats/order-index.ts'
 import {
   customerFilter,
   newerFirst,
+  ORDER_STATUSES,
   orderFilter,
   parseCustomerEntry,
   parseEntry,
@@ -152,9 +153,32 @@ export async function searchOrders(reader: IndexReader, options: SearchOptions):
     found = await mainEntries(counted, ids, search, limit + 1)
   }
   found.sort(newerFirst)
-  const orders = found.slice(0, limit)
+  const unique = latestPerOrder(found)
+  const orders = unique.slice(0, limit)
   const last = orders.at(-1)
-  return { orders, next: found.length > limit && last !== undefined ? toCursor(last) : null, reads }
+  // More may follow when the walk filled its `limit + 1`, duplicates or not.
+  const more = unique.length > limit || (found.length > limit && unique.length < found.length)
+  return { orders, next: more && last !== undefined ? toCursor(last) : null, reads }
+}
+
+/**
+ * An order whose entry is being replaced (its new status written, the old
+ * entry not purged yet) shows once, as its latest: the later `updatedAt`,
+ * else the later status.
+ */
+function latestPerOrder(entries: readonly IndexEntry[]): IndexEntry[] {
+  const latest = new Map<string, IndexEntry>()
+  for (const e of entries) {
+    const kept = latest.get(e.orderId)
+    if (kept === undefined || isLater(e, kept)) latest.set(e.orderId, e)
+  }
+  return entries.filter((e) => latest.get(e.orderId) === e)
+}
+
+function isLater(a: IndexEntry, b: IndexEntry): boolean {
+  if (a.updatedAt !== undefined && b.updatedAt !== undefined && a.updatedAt !== b.updatedAt)
+    return a.updatedAt > b.updatedAt
+  return ORDER_STATUSES.indexOf(a.status) > ORDER_STATUSES.indexOf(b.status)
 }
 
 /** The main entry of each order, newest first, that passes the search, until `want` are found. */
@@ -170,7 +194,8 @@ async function mainEntries(
     const chunk = ids.slice(i, i + 50)
     const entries = await Promise.all(
       chunk.map(async (id) => {
-        const [m] = await reader.list(orderFilter(id.orderId, id.createdMs), 1)
+        // Two while its entry is being replaced: the later write is the current one.
+        const m = (await reader.list(orderFilter(id.orderId, id.createdMs), 4)).at(-1)
         return m === undefined ? null : parseEntry(m.subject, m.data)
       }),
     )

@@ -1,0 +1,104 @@
+import type { StoredMsg } from '@nats-io/jetstream'
+import { describe, expect, it } from 'vitest'
+import { searchOrders, type IndexReader } from './index-query.ts'
+import { customerSubject, entryBody, entrySubject, type IndexEntry } from './index-subjects.ts'
+
+/** NATS subject matching: `*` one token, `>` the rest. */
+function matches(filter: string, subject: string): boolean {
+  const f = filter.split('.')
+  const s = subject.split('.')
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i
+    if (i >= s.length || (f[i] !== '*' && f[i] !== s[i])) return false
+  }
+  return f.length === s.length
+}
+
+/** The index in memory, in stream order. */
+function memoryReader(entries: readonly IndexEntry[]): IndexReader {
+  const stored = entries.map((e, i) => ({
+    seq: i + 1,
+    subject: entrySubject(e),
+    data: new TextEncoder().encode(entryBody(e)),
+  }))
+  const select = (filter: string, max: number) =>
+    stored.filter((m) => matches(filter, m.subject)).slice(0, max) as unknown as StoredMsg[]
+  return {
+    count: (filter) => Promise.resolve(stored.filter((m) => matches(filter, m.subject)).length),
+    list: (filter, max) => Promise.resolve(select(filter, max)),
+    listSparse: (filter, max) => Promise.resolve(select(filter, max)),
+  }
+}
+
+/** The index with each order also filed under its customer (once, as the writer files it). */
+function memoryReaderWithCustomers(entries: readonly IndexEntry[]): IndexReader {
+  const mains = memoryReader(entries)
+  const customers = [
+    ...new Map(
+      entries.map((e) => [e.orderId, customerSubject(e.customerId ?? '', e.createdMs, e.orderId)]),
+    ).values(),
+  ].map((subject, i) => ({ seq: 1_000 + i, subject, data: new Uint8Array() }))
+  const select = (filter: string, max: number) =>
+    customers.filter((m) => matches(filter, m.subject)).slice(0, max) as unknown as StoredMsg[]
+  const isCustomer = (filter: string) => filter.split('.')[1] === 'c'
+  return {
+    count: (filter) =>
+      isCustomer(filter)
+        ? Promise.resolve(customers.filter((m) => matches(filter, m.subject)).length)
+        : mains.count(filter),
+    list: (filter, max) =>
+      isCustomer(filter) ? Promise.resolve(select(filter, max)) : mains.list(filter, max),
+    listSparse: (filter, max) =>
+      isCustomer(filter) ? Promise.resolve(select(filter, max)) : mains.listSparse(filter, max),
+  }
+}
+
+const NOW = Date.parse('2026-12-05T01:00:00Z')
+/** A UUIDv7 minted at `ms`, as the intake mints order ids (the index reads the time back from it). */
+const uuidAt = (ms: number, n: number): string => {
+  const hex = ms.toString(16).padStart(12, '0')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-00000000000${n}`
+}
+const order = (n: number, status: IndexEntry['status'], updatedAt: string): IndexEntry => {
+  const createdMs = NOW - 60_000 + n * 1_000
+  return { orderId: uuidAt(createdMs, n), status, customerId: 'alice', createdMs, updatedAt }
+}
+
+describe('the order index search', () => {
+  it('lists an order once while its new entry is written and the old one not purged yet: the latest', async () => {
+    const reader = memoryReader([
+      order(1, 'pending', '2026-12-05T00:59:01Z'),
+      order(2, 'pending', '2026-12-05T00:59:02Z'),
+      order(1, 'confirmed', '2026-12-05T00:59:03Z'),
+      order(3, 'reserved', '2026-12-05T00:59:04Z'),
+    ])
+    const page = await searchOrders(reader, { search: {}, limit: 10, nowMs: NOW })
+    expect(page.orders.map((o) => [o.orderId.slice(-1), o.status])).toStrictEqual([
+      ['3', 'reserved'],
+      ['2', 'pending'],
+      ['1', 'confirmed'],
+    ])
+    expect(page.next).toBeNull()
+  })
+
+  it("finds a customer's order by its latest entry while the old one is not purged yet", async () => {
+    const reader = memoryReaderWithCustomers([
+      order(1, 'pending', '2026-12-05T00:59:01Z'),
+      order(1, 'confirmed', '2026-12-05T00:59:03Z'),
+    ])
+    const page = await searchOrders(reader, { search: { customerId: 'alice' }, limit: 10, nowMs: NOW })
+    expect(page.orders.map((o) => o.status)).toStrictEqual(['confirmed'])
+  })
+
+  it('keeps the cursor when duplicates cut a full page short', async () => {
+    const reader = memoryReader([
+      order(1, 'pending', '2026-12-05T00:59:01Z'),
+      order(2, 'pending', '2026-12-05T00:59:02Z'),
+      order(2, 'confirmed', '2026-12-05T00:59:05Z'),
+      order(3, 'confirmed', '2026-12-05T00:59:04Z'),
+    ])
+    const first = await searchOrders(reader, { search: {}, limit: 2, nowMs: NOW })
+    expect(first.orders.map((o) => o.orderId.slice(-1))).toStrictEqual(['3', '2'])
+    expect(first.next).not.toBeNull()
+  })
+})
