@@ -7,6 +7,7 @@ import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OrderCancelRequested } from '../schemas/events.ts'
 import { STREAMS, SUBJECTS, toDeadlineFiredSubject, toDeadlineScheduleSubject } from '../schemas/subjects.ts'
+import { LANE_SIGNAL_SUBJECT } from '../shared/nats/lane-signals.ts'
 import { publishSchedule } from '../shared/nats/schedule.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { bearer } from './support/provision.ts'
@@ -126,6 +127,13 @@ const confirmedAt = (order: { history: { event: string; at: string }[] }): numbe
 describe('priority lanes', () => {
   it('gives express only to keys that may ask for it, and every event of it travels in the express lane', async () => {
     await stack.setStock('LANE-1', 10, 100)
+    // Every worker is told an express order is under way, and when it settles (lane-signals.ts).
+    const watcher = await connect(stack.server.connectOptions())
+    const signals: { orderId: string; state: string }[] = []
+    const sub = watcher.subscribe(LANE_SIGNAL_SUBJECT, {
+      callback: (_, msg) => void signals.push(msg.json()),
+    })
+    await watcher.flush()
     const capped = await place('client', 'LANE-1', 'express')
     const express = await place('admin', 'LANE-1', 'express')
     const standard = await place('client', 'LANE-1')
@@ -140,6 +148,13 @@ describe('priority lanes', () => {
       })
       expect(final.priority).toBe(priority)
     }
+    await waitFor(() => signals.some((s) => s.state === 'settled'), { message: 'the settled signal' })
+    sub.unsubscribe()
+    await watcher.close()
+    expect(new Set(signals.map((s) => s.orderId))).toStrictEqual(new Set([express]))
+    // The intake's and each worker's open (inventory, payment, order-status, for some of them twice), one settled.
+    expect(signals.filter((s) => s.state === 'open').length).toBeGreaterThanOrEqual(4)
+    expect(signals.filter((s) => s.state === 'settled')).toHaveLength(1)
     const nc = await connect(stack.server.connectOptions())
     try {
       const info = await (

@@ -78,6 +78,13 @@ export const natsSettings = {
    */
   LANE_YIELD_MAX_MS: intFromEnv(100, 0, 10_000),
   /**
+   * How long an express order under way anywhere holds this process's
+   * standard work at most, when its settled signal does not come first
+   * (lane-signals.ts; 0: express orders are not announced, and standard work
+   * yields only to express messages in its own process).
+   */
+  LANE_SIGNAL_HOLD_MS: intFromEnv(500, 0, 10_000),
+  /**
    * The lanes whose consumers this process runs: `both`, or `standard` /
    * `express` to run each lane in processes of its own (docs/priority.md).
    */

@@ -11,6 +11,7 @@ import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
 import { isNatsUnavailable } from './errors.ts'
 import { runInLane, type LanePriority } from './lane-priority.ts'
+import type { LaneSignals } from './lane-signals.ts'
 import { ID_TAKEN, publishEvent, type OutgoingEvent } from './publish.ts'
 import { startPullLoop } from './pull-loop.ts'
 import { SCHEDULE_HEADERS } from './schedule.ts'
@@ -96,6 +97,8 @@ export interface ConsumerOptions {
    * express ones are in flight (lane-priority.ts).
    */
   lanes?: LanePriority
+  /** Announces each express order whose message starts here, so every worker holds for it (lane-signals.ts). */
+  laneSignals?: Pick<LaneSignals, 'open'>
   /** Delay before redelivery after the n-th failed delivery. */
   nakDelayMs?: (deliveryCount: number) => number
   /** How long one pull waits for messages (>= 1000). */
@@ -358,6 +361,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       if (stored) metrics.deadLetters.inc({ consumer: durable, reason: parsed.reason })
     } else {
       const orderId = (parsed.event as { orderId?: string }).orderId
+      if (lane.priority === 'express' && orderId !== undefined) options.laneSignals?.open(orderId)
       span.setAttributes({ 'order.id': orderId })
       const log = logger.child({ ...base, orderId, ...traceLogFields(span.context) })
       try {

@@ -18,6 +18,7 @@ import { startDiscovery, type Discovery } from './discovery.ts'
 import { REPLAYERS, serveReplays, type ReplayResponder } from './replay-delegate.ts'
 import { identityKey } from './identity-key.ts'
 import { createLanePriority, type LanePriority } from './lane-priority.ts'
+import { createLaneSignals, type LaneSignals } from './lane-signals.ts'
 import { createNatsGauges, type NatsGauges } from './nats-gauges.ts'
 import { createNatsReadiness } from './readiness.ts'
 import { checkNatsServerVersion } from './server-version.ts'
@@ -57,6 +58,8 @@ export interface NatsRuntime {
   gauges: NatsGauges
   /** Express before standard among this process's consumers (lane-priority.ts). */
   lanes: LanePriority
+  /** Express orders under way, announced to and held for by every worker (lane-signals.ts). */
+  laneSignals: LaneSignals
   /** The NATS services protocol ($SRV.PING/INFO/STATS): `nats micro ls` lists this instance. */
   discovery: Discovery
   /**
@@ -123,6 +126,7 @@ export async function startNatsRuntime(
     logger,
   })
   const lanes = createLanePriority({ maxHoldMs: config.LANE_YIELD_MAX_MS })
+  const laneSignals = createLaneSignals({ nc, holdMs: config.LANE_SIGNAL_HOLD_MS, logger })
   // The console asks the owner of an event to replay it (replay-delegate.ts).
   const replayer = REPLAYERS.find((r) => r === name)
   const replays =
@@ -143,6 +147,7 @@ export async function startNatsRuntime(
     tracer,
     gauges,
     lanes,
+    laneSignals,
     discovery,
     ...(replays === undefined ? {} : { replays }),
     ...withIdKey(identityKey(config.NATS_NKEY_SEED)),
@@ -220,6 +225,8 @@ export async function startDurableConsumer(
   }
   await retryWhileUnavailable(provisionConsumer, rt.config.NATS_CONNECT_TIMEOUT_MS, rt.logger)
   rt.gauges.track(durable, stream)
+  // A process with a lane's consumers holds its standard work for express orders under way anywhere.
+  if (lane !== 'both') rt.laneSignals.listen(rt.lanes)
   // Dead-letters what the loop never saw fail: a last delivery whose ack wait
   // ran out (crash, hang) or that was nak'd, and terms from elsewhere.
   const capture = await startDeadLetterCapture({
@@ -257,6 +264,7 @@ export async function startDurableConsumer(
       metrics: rt.metrics,
       tracer: rt.tracer,
       lanes: rt.lanes,
+      laneSignals: rt.laneSignals,
       stream,
       durable,
       handlers,
@@ -290,6 +298,7 @@ export function toStoppable(rt: NatsRuntime, consumers: readonly (RunningConsume
       await Promise.all(consumers.flatMap((c) => (c ? [c.stop()] : [])))
     },
     close: async () => {
+      rt.laneSignals.stop()
       await rt.replays?.stop()
       await rt.discovery.stop().catch(() => undefined)
       if (!rt.nc.isClosed()) await rt.nc.drain()

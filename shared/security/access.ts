@@ -23,6 +23,7 @@ import {
 import { missingOriginalSubject } from '../nats/dead-letter-advisory.ts'
 import { ADVISORY_STREAM, captureDurableName } from '../nats/dead-letter-capture.ts'
 import { replaySubjectOf, statusSubjectOf } from '../nats/discovery-subjects.ts'
+import { LANE_SIGNAL_SUBJECT } from '../nats/lane-signals.ts'
 import { REPLAYERS, type Replayer } from '../nats/replay-delegate.ts'
 import { ORDER_INDEX, ORDER_INDEX_CONSUMERS } from '../nats/order-index.ts'
 import { SAGA_CONSUMERS, streamOf, type SagaConsumer, type SagaConsumerName } from '../nats/saga-consumers.ts'
@@ -44,6 +45,12 @@ export interface Grant {
   buckets: Partial<Record<BucketName, BucketAccess>>
   /** Reads messages of ORDERS by sequence or time (direct get): the analytics replay. */
   readsOrders?: boolean
+  /**
+   * Express orders under way (lane-signals.ts): `announce` publishes them
+   * (the intake), `hold` also takes every other service's and holds its
+   * standard work for them (the lanes' workers).
+   */
+  laneSignals?: 'announce' | 'hold'
   /** Operator rights over whole streams (the console); none for the saga's workers. */
   operator?: OperatorGrant
 }
@@ -82,6 +89,7 @@ export const GRANTS = {
     ],
     consumers: ['order-status', 'order-status-express'],
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'write' },
+    laneSignals: 'hold',
   },
   'order-edge': {
     purpose: 'order intake without the projection: the edge (Workers, Deno Deploy) and compose',
@@ -93,12 +101,14 @@ export const GRANTS = {
     ],
     consumers: [],
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'read' },
+    laneSignals: 'announce',
   },
   'order-status': {
     purpose: 'order-status projection as its own service',
     publishes: [],
     consumers: ['order-status', 'order-status-express'],
     buckets: { [BUCKETS.orderStatus]: 'write' },
+    laneSignals: 'hold',
   },
   inventory: {
     purpose: 'inventory worker and the stock API',
@@ -130,6 +140,7 @@ export const GRANTS = {
       [BUCKETS.reservations]: 'write',
       [BUCKETS.decisions]: 'write',
     },
+    laneSignals: 'hold',
   },
   payment: {
     purpose: 'payment worker (the only holder of the card-token key)',
@@ -148,6 +159,7 @@ export const GRANTS = {
       [BUCKETS.decisions]: 'write',
       [BUCKETS.reconciliation]: 'write',
     },
+    laneSignals: 'hold',
   },
   analytics: {
     purpose: 'analytics worker: order figures per minute; reads ORDERS by sequence to replay',
@@ -271,11 +283,13 @@ export function permissionsOf(identity: ServiceIdentity, publicKey: string): Per
     for (const s of deadLetters) publish.add(toDeadLetterSubject(s))
   }
   if (grant.readsOrders === true) publish.add(`${API}.DIRECT.GET.${ORDERS}`)
+  if (grant.laneSignals !== undefined) publish.add(LANE_SIGNAL_SUBJECT)
   for (const [bucket, access] of Object.entries(grant.buckets)) {
     if (access !== undefined) for (const s of bucketSubjects(bucket, access)) publish.add(s)
   }
   if (grant.operator !== undefined) for (const s of operatorSubjects(grant.operator)) publish.add(s)
   const subscribe = [`${inboxPrefixOf(publicKey)}.>`, ...discoverySubjects(identity)]
+  if (grant.laneSignals === 'hold') subscribe.push(LANE_SIGNAL_SUBJECT)
   // Replays its own dead letters when the console asks: reads the dead letter, then the original.
   const replayer = replayerNameOf(identity)
   if (replayer !== undefined) {

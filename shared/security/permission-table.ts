@@ -3,6 +3,7 @@
  * `permissions:start` and `permissions:end` markers). `npm run docs:security`
  * rewrites it; a test fails when the committed copy differs.
  */
+import { LANE_SIGNAL_SUBJECT } from '../nats/lane-signals.ts'
 import { REPLAYERS } from '../nats/replay-delegate.ts'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant } from './access.ts'
@@ -41,13 +42,25 @@ export function renderPermissionTable(): string {
     "its status endpoint `saga.status.<name>`), answering those requests on the asker's inbox",
     '(`allow_responses`; the intake without the projection, identity `order-edge`, answers as `order`);',
     `${REPLAYERS.map((r) => `\`${r}\``).join(', ')} (and \`order-edge\`, as \`order\`) also take the console's replay requests`,
-    `on \`saga.replay.<name>\` and read single messages of \`${STREAMS.deadLetters.name}\` and \`${STREAMS.orders.name}\` by sequence for them ([Replays](#replays)). No service`,
+    `on \`saga.replay.<name>\` and read single messages of \`${STREAMS.deadLetters.name}\` and \`${STREAMS.orders.name}\` by sequence for them ([Replays](#replays)).`,
+    `${holders('announce')} publish, and ${holders('hold')} also subscribe to, \`${LANE_SIGNAL_SUBJECT}\`: express orders under way`,
+    '(core NATS, nothing stored; docs/priority.md, "Across processes"). No service',
     'identity may create, update, delete or purge a stream, or touch a consumer of another service,',
     'except the operator rights below.',
     '',
     ...operatorLines(),
     PERMISSIONS_END,
   ].join('\n')
+}
+
+/** The identities with at least `level` of the lane signals, as Markdown. */
+function holders(level: 'announce' | 'hold'): string {
+  const names = SERVICE_IDENTITIES.filter((identity) => {
+    const grant: Grant = GRANTS[identity]
+    const signals = grant.laneSignals
+    return signals === 'hold' || (level === 'announce' && signals === 'announce')
+  })
+  return names.map((n) => `\`${n}\``).join(', ')
 }
 
 function operatorLines(): string[] {

@@ -17,6 +17,7 @@ import {
   type OrderCreated,
 } from '../../schemas/events.ts'
 import type { CreateOrderRequest } from '../../schemas/order-request.ts'
+import type { LaneSignals } from '../../shared/nats/lane-signals.ts'
 import { OrderStatusV1, type OrderStatus, type OrderStatusValue } from '../../schemas/order-status.ts'
 import { HEADERS, SUBJECTS, type Priority } from '../../schemas/subjects.ts'
 import { isOutcomeUnknown } from '../../shared/nats/outcome.ts'
@@ -141,6 +142,8 @@ export interface NatsOrderStoreDeps {
    * 202); 0 answers from the projection at once.
    */
   statusWaitMs?: number
+  /** Announces an express order before its first event, so the workers hold their standard work for it (lane-signals.ts). */
+  laneSignals?: Pick<LaneSignals, 'open'>
   /** Order ids: UUIDv7, so an id tells when it was minted. */
   newId?: () => string
   now?: () => Date
@@ -181,6 +184,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     }
     const v2: OutgoingEvent = { subject: SUBJECTS.orderCreated, payload: event, msgId: `${event.orderId}:v2` }
     const priority = event.priority ?? 'standard'
+    if (priority === 'express') deps.laneSignals?.open(event.orderId)
     try {
       if (versions.includes(1) && versions.includes(2)) {
         await publishAtomically(nc, [{ event: v1, headers: { [HEADERS.twinVersion]: '2' } }, { event: v2 }], {

@@ -23,12 +23,19 @@ export const PROJECTION_EXPRESS_CONSUMER = 'order-status-express' satisfies Saga
 
 /** Starts the projection: every order event, both lanes, applied to the order-status bucket. */
 export async function startProjection(rt: NatsRuntime, statusKv: KV): Promise<RunningConsumer> {
-  const handlers = createProjectionHandlers(
-    statusKv,
-    undefined,
-    undefined,
-    createProjectionMetrics(rt.metrics.registry),
-  )
+  const recordMetrics = createProjectionMetrics(rt.metrics.registry)
+  const handlers = createProjectionHandlers(statusKv, undefined, undefined, (change) => {
+    recordMetrics(change)
+    // An express order's final status ends the other workers' hold for it (lane-signals.ts).
+    const { after, before } = change
+    if (
+      after.priority === 'express' &&
+      isFinal(after.status) &&
+      !(before !== null && isFinal(before.status))
+    ) {
+      rt.laneSignals.settled(after.orderId)
+    }
+  })
   const standard = await startDurableConsumer(rt, { durable: PROJECTION_CONSUMER, handlers })
   try {
     const express = await startDurableConsumer(rt, { durable: PROJECTION_EXPRESS_CONSUMER, handlers })
@@ -38,6 +45,8 @@ export async function startProjection(rt: NatsRuntime, statusKv: KV): Promise<Ru
     throw error
   }
 }
+
+const isFinal = (status: OrderStatus['status']): boolean => status === 'confirmed' || status === 'cancelled'
 
 /** Orders whose last written record the projection keeps, to write without reading first. */
 export const PROJECTION_CACHE_SIZE = 10_000

@@ -45,6 +45,7 @@ export async function startOrderService(
     isConnected: rt.nats.isConnected,
     metrics: deps.metrics,
     timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
+    laneSignals: rt.laneSignals,
     statusWaitMs: config.ORDER_STATUS_WAIT_MS,
     versions: config.ORDER_CREATED_VERSIONS,
   })
