@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createLanePriority, runInLane } from '../../shared/nats/lane-priority.ts'
 import {
   CircuitOpenError,
   createGatewayClient,
@@ -70,6 +71,23 @@ describe('gateway client', () => {
     const client = createGatewayClient({ baseUrl: gw.url, ...options })
     expect(await client.charge(request)).toStrictEqual({ kind: 'succeeded', chargeId: 'ch_1' })
     expect(gw.calls).toStrictEqual([{ key: 'order-1' }, { key: 'order-1' }, { key: 'order-1' }])
+  })
+
+  it('holds a standard charge while express work is in flight, and not an express one', async () => {
+    const gw = await gateway([{ status: 201, body: { id: 'ch_1', status: 'succeeded' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    const lanes = createLanePriority({ maxHoldMs: 30_000 })
+    const expressDone = lanes.expressStarted()
+    const standard = runInLane(lanes, 'standard', () => client.charge(request))
+    await new Promise((r) => setTimeout(r, 200))
+    expect(gw.calls).toStrictEqual([])
+    expect(
+      await runInLane(lanes, 'express', () => client.charge({ ...request, orderId: 'order-2' })),
+    ).toMatchObject({ kind: 'succeeded' })
+    expect(gw.calls).toStrictEqual([{ key: 'order-2' }])
+    expressDone()
+    expect(await standard).toMatchObject({ kind: 'succeeded' })
+    expect(gw.calls).toStrictEqual([{ key: 'order-2' }, { key: 'order-1' }])
   })
 
   it('sends the secret key as a bearer token on every attempt', async () => {

@@ -1,5 +1,6 @@
 import { HEADERS } from '../../schemas/subjects.ts'
 import { VISIBLE_ASCII } from '../../shared/http/correlation.ts'
+import { laneYield } from '../../shared/nats/lane-yield.ts'
 import { writeTraceHeaders, type TraceContext } from '../../shared/observability/trace-context.ts'
 import {
   BrokenCircuitError,
@@ -207,6 +208,10 @@ export function createGatewayClient({
       trace?: TraceContext,
       correlationId?: string,
     ): Promise<ChargeOutcome> {
+      // The processor serves both lanes: a standard charge waits while express
+      // work is in flight (lane-yield.ts; bounded, and before the settle budget starts).
+      const held = laneYield()
+      if (held !== undefined) await held
       const until = now() + settleBudgetMs
       let last = 'no attempt'
       for (;;) {
