@@ -9,6 +9,7 @@ import type { OrderCancelRequested } from '../schemas/events.ts'
 import { STREAMS, SUBJECTS, toDeadlineFiredSubject, toDeadlineScheduleSubject } from '../schemas/subjects.ts'
 import { LANE_SIGNAL_SUBJECT } from '../shared/nats/lane-signals.ts'
 import { publishSchedule } from '../shared/nats/schedule.ts'
+import { permissionViolations } from './harness/lines.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { bearer } from './support/provision.ts'
 import {
@@ -24,7 +25,8 @@ let stack: SagaStack
 
 beforeAll(async () => {
   // Small concurrency so a backlog forms; the express lane has its own slots.
-  stack = await startSagaStack({ workerEnv: { CONSUMER_CONCURRENCY: '2' } })
+  // Analytics too: it reads both lanes and must stay out of the lane signals.
+  stack = await startSagaStack({ workerEnv: { CONSUMER_CONCURRENCY: '2' }, analytics: {} })
 }, 90_000)
 
 afterAll(async () => {
@@ -313,6 +315,10 @@ describe('priority lanes', () => {
       ]),
     )
   }, 60_000)
+
+  it('ran under least privilege with no permission violation on the server', () => {
+    expect(permissionViolations(stack.server.log())).toStrictEqual([])
+  })
 
   it('kept the money invariant', async () => {
     await stack.moneyBalanced()

@@ -264,7 +264,9 @@ export async function startDurableConsumer(
       metrics: rt.metrics,
       tracer: rt.tracer,
       lanes: rt.lanes,
-      laneSignals: rt.laneSignals,
+      // A lane's consumers announce the express orders they start; a consumer
+      // of both lanes (analytics, the deadline relay) is not on their path.
+      ...(lane === 'both' ? {} : { laneSignals: rt.laneSignals }),
       stream,
       durable,
       handlers,
