@@ -17,9 +17,9 @@ import {
   type OrderCreated,
 } from '../../schemas/events.ts'
 import type { CreateOrderRequest } from '../../schemas/order-request.ts'
-import type { LaneSignals } from '../../shared/nats/lane-signals.ts'
 import { OrderStatusV1, type OrderStatus, type OrderStatusValue } from '../../schemas/order-status.ts'
 import { HEADERS, SUBJECTS, type Priority } from '../../schemas/subjects.ts'
+import type { LaneSignals } from '../../shared/nats/lane-signals.ts'
 import { isOutcomeUnknown } from '../../shared/nats/outcome.ts'
 import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
 import { publishEvent, toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
