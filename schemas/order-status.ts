@@ -12,6 +12,10 @@ import {
 export const OrderStatusValueSchema = v.picklist(['pending', 'reserved', 'confirmed', 'cancelled'])
 export type OrderStatusValue = v.InferOutput<typeof OrderStatusValueSchema>
 
+/** An order's saga is over: it is `confirmed` or `cancelled` (a refund may still follow a confirmation). */
+export const isFinalStatus = (status: OrderStatusValue): boolean =>
+  status === 'confirmed' || status === 'cancelled'
+
 /** A charge the processor took for the order. */
 export const OrderChargeSchema = v.object({
   chargeId: v.string(),

@@ -5,7 +5,7 @@
  * schema (status, cancellation reason, refund reason): bounded.
  */
 import { CancellationReasonSchema } from '../../schemas/events.ts'
-import { OrderRefundSchema, type OrderStatus } from '../../schemas/order-status.ts'
+import { isFinalStatus, OrderRefundSchema, type OrderStatus } from '../../schemas/order-status.ts'
 import type { Registry } from '../../shared/observability/prom.ts'
 import { Counter, Histogram } from '../../shared/observability/prom.ts'
 import { mintedAt } from './domain.ts'
@@ -21,8 +21,6 @@ export interface ProjectedChange {
 }
 
 export type ProjectionObserver = (change: ProjectedChange) => void
-
-const FINAL = new Set(['confirmed', 'cancelled'])
 
 /** Seconds from 10 ms to 30 min: most sagas settle in well under a second; deadlines are 10 min. */
 const DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]
@@ -75,7 +73,7 @@ export function createProjectionMetrics(registry: Registry): ProjectionObserver 
   return ({ before, after, occurredAt, appliedAt }) => {
     const happened = Date.parse(occurredAt)
     if (Number.isFinite(happened)) lag.observe(Math.max(0, (appliedAt.getTime() - happened) / 1000))
-    if (FINAL.has(after.status) && before?.status !== after.status) {
+    if (isFinalStatus(after.status) && before?.status !== after.status) {
       const status = after.status
       finalized.inc({ status, reason: status === 'cancelled' ? (after.reason ?? 'unknown') : 'none' })
       const placed = mintedAt(after.orderId)

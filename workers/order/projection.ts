@@ -1,6 +1,6 @@
 import type { KV } from '@nats-io/kv'
 import type { EventOf } from '../../schemas/events.ts'
-import { OrderStatusV1, type OrderStatus } from '../../schemas/order-status.ts'
+import { isFinalStatus, OrderStatusV1, type OrderStatus } from '../../schemas/order-status.ts'
 import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
 import {
   combineConsumers,
@@ -30,8 +30,8 @@ export async function startProjection(rt: NatsRuntime, statusKv: KV): Promise<Ru
     const { after, before } = change
     if (
       after.priority === 'express' &&
-      isFinal(after.status) &&
-      !(before !== null && isFinal(before.status))
+      isFinalStatus(after.status) &&
+      !(before !== null && isFinalStatus(before.status))
     ) {
       rt.laneSignals.settled(after.orderId)
     }
@@ -45,8 +45,6 @@ export async function startProjection(rt: NatsRuntime, statusKv: KV): Promise<Ru
     throw error
   }
 }
-
-const isFinal = (status: OrderStatus['status']): boolean => status === 'confirmed' || status === 'cancelled'
 
 /** Orders whose last written record the projection keeps, to write without reading first. */
 export const PROJECTION_CACHE_SIZE = 10_000
