@@ -277,4 +277,49 @@ describe('inventory idempotency', () => {
       reserved: 4,
     })
   })
+
+  it('takes no hold until the deadline is scheduled, and schedules none for an order past it', async () => {
+    await store.setStock('DL-A', { onHand: 5, priceCents: 100 })
+    const scheduled: string[] = []
+    let failing = true
+    const deadlineMs = 600_000
+    let clock = Date.parse(at)
+    const handlers = createInventoryHandlers({
+      store,
+      decisions: kvDecisionStore(await ensureBucket(nc, BUCKETS.decisions, DEFAULT_LIMITS)),
+      currency: 'USD',
+      deadlineMs,
+      // Sent beside the lease claim: fails after the claim has been answered.
+      scheduleDeadline: async (orderId) => {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        if (failing) throw new Error('DEADLINES unavailable')
+        scheduled.push(orderId)
+      },
+      leaseMs: 100,
+      now: () => new Date(clock),
+    })
+    const reserveHere = handlers[SUBJECTS.orderCreated]
+    const orderId = '00000000-0000-4000-8000-000000000041'
+    const order = created(orderId, [{ sku: 'DL-A', quantity: 2 }])
+    await expect(reserveHere(order, ctx)).rejects.toThrow('DEADLINES unavailable')
+    expect(await view('DL-A')).toMatchObject({ reserved: 0, available: 5 })
+
+    // Redelivered once the lease has run out, with the schedule stored this time.
+    failing = false
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const events = await reserveHere(order, ctx)
+    expect(events.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
+    expect(scheduled).toStrictEqual([orderId])
+    expect(await view('DL-A')).toMatchObject({ reserved: 2, available: 3 })
+
+    // Past its deadline when it arrives: cancelled, nothing held, nothing scheduled.
+    clock += deadlineMs + 1
+    const late = '00000000-0000-4000-8000-000000000042'
+    const cancelled = await reserveHere(created(late, [{ sku: 'DL-A', quantity: 1 }]), ctx)
+    expect(cancelled.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'deadline_exceeded'],
+    ])
+    expect(scheduled).toStrictEqual([orderId])
+    expect(await view('DL-A')).toMatchObject({ reserved: 2, available: 3 })
+  })
 })

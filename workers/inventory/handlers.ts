@@ -126,11 +126,20 @@ export function createInventoryHandlers({
     // (the payment worker's claim fails on the record), but would hold stock
     // and publish `inventory.reserved` for a cancelled order until that event
     // comes. So the read stays, sent in the same tick as the lease claim (it
-    // does not depend on it): one round trip for both. On a redelivery of a
-    // decided order it is wasted (rare).
+    // does not depend on it), and so is the deadline's schedule, which must be
+    // stored before any hold: one round trip for the three. On a redelivery
+    // of a decided order the read is wasted (rare) and the schedule is the
+    // same one again (it carries the order's de-duplication id; when it fires,
+    // the relay drops the deadline of an order whose stock is settled). An
+    // order already past its deadline gets no schedule: it is cancelled below.
+    const deadlineAt = deadlineOf(created.occurredAt, deadlineMs)
+    const pastDeadline = Date.parse(deadlineAt) <= now().getTime()
     const [claim, decided] = await Promise.all([
       store.claimReservation(created.orderId, owner, leaseMs, created.items),
       decisions.read(created.orderId),
+      pastDeadline
+        ? undefined
+        : scheduleDeadline(created.orderId, deadlineAt, ctx.correlationId, ctx.trace, ctx.priority),
     ])
     if (claim.kind === 'decided') {
       ctx.logger.info({ state: claim.record.state }, 'reservation already decided; repeating its outcome')
@@ -139,8 +148,6 @@ export function createInventoryHandlers({
     if (claim.kind === 'busy')
       throw new PauseConsumption('another delivery of this order is deciding it', 250)
 
-    const deadlineAt = deadlineOf(created.occurredAt, deadlineMs)
-    const pastDeadline = Date.parse(deadlineAt) <= now().getTime()
     if (decided?.decision === 'cancelled' || pastDeadline) {
       // Cancelled before it got here, or it waited past its deadline: hold nothing.
       const cancelling =
@@ -153,7 +160,6 @@ export function createInventoryHandlers({
       ctx.logger.info({ reason: decided?.reason ?? 'deadline_exceeded' }, 'order cancelled; no stock held')
       return cancelling
     }
-    await scheduleDeadline(created.orderId, deadlineAt, ctx.correlationId, ctx.trace, ctx.priority)
     const items = [...created.items].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0))
     const priced: PricedItem[] = []
     const shortSkus: string[] = []
