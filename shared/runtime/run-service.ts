@@ -40,6 +40,8 @@ export interface ServiceEntry<C extends BaseConfig> {
   name: string
   /** One line for `--help`. */
   description?: string
+  /** Its own options before the shared ones, for `--help` (`[--from <time>]`). */
+  options?: string
   /** The config schema, for `--help`. */
   schema?: v.ObjectSchema<v.ObjectEntries, v.ErrorMessage<v.ObjectIssue> | undefined>
   loadConfig: (env: Record<string, string | undefined>) => C
@@ -162,7 +164,9 @@ const OPTIONAL_TYPES: ReadonlySet<string> = new Set([
 ])
 
 /** `--help` text: every environment variable with its default, or whether it is required. */
-export function helpText(entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'schema'>): string {
+export function helpText(
+  entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'options' | 'schema'>,
+): string {
   const lines = [
     `${entry.name} ${pkg.version}${entry.description ? `: ${entry.description}` : ''}`,
     '',
@@ -180,7 +184,7 @@ export function helpText(entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'descrip
     '',
     'Traces: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,',
     '  OTEL_BSP_SCHEDULE_DELAY, OTEL_SDK_DISABLED (off unless an endpoint is set; docs/configuration.md).',
-    'Usage: [--help | --version | healthcheck]. SIGTERM/SIGINT stop it gracefully.',
+    `Usage: ${entry.options === undefined ? '' : `${entry.options} `}[--help | --version | healthcheck]. SIGTERM/SIGINT stop it gracefully.`,
   )
   return lines.join('\n')
 }

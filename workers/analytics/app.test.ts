@@ -99,6 +99,8 @@ describe('GET /analytics/summary', () => {
       '2026-01-01T09:05:00Z',
       '2026-01-01T10:00:00Z',
     ],
+    // The hour before `to` stops at 1970.
+    ['to=1970-01-01T00:30:00Z', '1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z'],
   ])(
     'reads %s as %s to %s (empty: not given; a date is its UTC midnight; epoch ms)',
     async (query, from, to) => {
@@ -113,6 +115,7 @@ describe('GET /analytics/summary', () => {
     ['from=2026-13-01', 'invalid_query'],
     ['from=2026-02-30', 'invalid_query'],
     ['from=2026-01-01T10:00:00Z&to=2026-01-01T09:00:00Z', 'invalid_range'],
+    ['to=1970-01-01T00:00:00Z', 'invalid_range'],
     ['from=2025-12-01T00:00:00Z&to=2026-01-01T00:00:00Z', 'range_too_long'],
     ['top=0', 'invalid_query'],
     ['top=101', 'invalid_query'],
@@ -178,6 +181,45 @@ describe('GET /analytics/stream', () => {
     feed.close()
     const text = await first.text()
     expect(text).toContain('event: ready')
+  })
+
+  it('answers HEAD with the headers only, holding no client place', async () => {
+    const { app } = await setup({ maxClients: 1 })
+    for (let i = 0; i < 3; i++) {
+      const head = await app.request('/analytics/stream', { method: 'HEAD', headers: bearer('ops') })
+      expect(head.status).toBe(200)
+      expect(head.headers.get('Content-Type')).toBe('text/event-stream')
+      expect(await head.text()).toBe('')
+    }
+    const stream = await get(app, '/analytics/stream')
+    expect(stream.status).toBe(200)
+    await stream.body?.cancel()
+  })
+
+  it('refuses query parameters: it takes none', async () => {
+    const { app } = await setup()
+    const res = await get(app, '/analytics/stream?from=2026-01-01T00:00:00Z')
+    expect(res.status).toBe(400)
+    expect(await res.json()).toStrictEqual({
+      error: 'invalid_query',
+      message: '"from": the stream takes no query parameters',
+    })
+  })
+
+  it('drops a client that stops reading, giving its place back', async () => {
+    const { app } = await setup({ maxClients: 1 })
+    const idle = await get(app, '/analytics/stream')
+    expect(idle.status).toBe(200)
+    // Its body is never read: a write waits past the deadline (the heartbeat, 1 s here).
+    expect((await get(app, '/analytics/stream')).status).toBe(503)
+    const deadline = Date.now() + 5_000
+    let next = await get(app, '/analytics/stream')
+    while (next.status === 503 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      next = await get(app, '/analytics/stream')
+    }
+    expect(next.status).toBe(200)
+    await next.body?.cancel()
   })
 })
 

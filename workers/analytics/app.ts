@@ -81,6 +81,13 @@ const SummaryQuerySchema = v.strictObject({
 const DEFAULT_RANGE_MS = 60 * MINUTE_MS
 const DEFAULT_TOP = 10
 
+/** What `GET /analytics/stream` answers with (`streamSSE` sets the same). */
+const STREAM_HEADERS = {
+  'Content-Type': 'text/event-stream',
+  'Cache-Control': 'no-cache',
+  Connection: 'keep-alive',
+} as const
+
 export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   const { logger, metrics, verifier, limiter, feed, now = () => new Date() } = deps
   const app = new Hono<AuthEnv>()
@@ -118,7 +125,8 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
     const { from, to, top = DEFAULT_TOP } = parsed.output
     const timeOf = (text: string) => parseQueryTime(text) ?? Number.NaN
     const end = Math.ceil((to === undefined ? now().getTime() + 1 : timeOf(to)) / MINUTE_MS) * MINUTE_MS
-    const start = toMinute(from === undefined ? end - DEFAULT_RANGE_MS : timeOf(from))
+    // Nothing is before 1970: a default `from` stops there.
+    const start = Math.max(0, toMinute(from === undefined ? end - DEFAULT_RANGE_MS : timeOf(from)))
     if (start >= end) return c.json({ error: 'invalid_range', message: 'from must be before to' }, 400)
     if (end - start > deps.maxRangeMs)
       return c.json(
@@ -132,17 +140,45 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   })
 
   app.get('/analytics/stream', (c) => {
+    const unknown = Object.keys(c.req.queries())[0]
+    if (unknown !== undefined)
+      return c.json(
+        {
+          error: 'invalid_query',
+          message: `${JSON.stringify(unknown.slice(0, 40))}: the stream takes no query parameters`,
+        },
+        400,
+      )
+    // HEAD: the stream's headers, no stream (a body nobody reads would hold a client's place).
+    if (c.req.method === 'HEAD') return c.body(null, 200, STREAM_HEADERS)
     const pending = new Map<string, WindowView>()
     const subscription = feed.subscribe((view) => pending.set(view.minute, view))
     if (subscription === null) {
       c.header('Retry-After', '5')
       return c.json({ error: 'unavailable', message: 'too many stream clients; retry later' }, 503)
     }
+    // A client that stops reading is dropped once a write has waited a heartbeat interval.
+    const writeDeadlineMs = Math.max(deps.heartbeatMs, 1_000)
     return streamSSE(c, async (stream) => {
       stream.onAbort(() => subscription.cancel())
+      const written = async (write: Promise<unknown>): Promise<boolean> => {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const done = await Promise.race([
+          write.then(() => true),
+          new Promise<false>((resolve) => (timer = setTimeout(resolve, writeDeadlineMs, false))),
+        ])
+        clearTimeout(timer)
+        if (!done) stream.abort()
+        return done
+      }
       let id = 0
       let quietSince = Date.now()
-      await stream.writeSSE({ event: 'ready', data: JSON.stringify({ intervalMs: deps.streamIntervalMs }) })
+      if (
+        !(await written(
+          stream.writeSSE({ event: 'ready', data: JSON.stringify({ intervalMs: deps.streamIntervalMs }) }),
+        ))
+      )
+        return
       for (;;) {
         const ended = await Promise.race([
           subscription.closed.then(() => true),
@@ -153,10 +189,15 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
           const views = [...pending.values()].sort((a, b) => (a.minute < b.minute ? -1 : 1))
           pending.clear()
           for (const view of views)
-            await stream.writeSSE({ event: 'window', id: String(++id), data: JSON.stringify(view) })
+            if (
+              !(await written(
+                stream.writeSSE({ event: 'window', id: String(++id), data: JSON.stringify(view) }),
+              ))
+            )
+              return
           quietSince = Date.now()
         } else if (Date.now() - quietSince >= deps.heartbeatMs) {
-          await stream.write(': keep-alive\n\n')
+          if (!(await written(stream.write(': keep-alive\n\n')))) return
           quietSince = Date.now()
         }
       }

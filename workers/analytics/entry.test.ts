@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { loadAnalyticsConfig } from './config.ts'
-import { withReplayFlag } from './entry.ts'
+import { helpText } from '../../shared/runtime/run-service.ts'
+import { analyticsEntry, withReplayFlag } from './entry.ts'
 
 describe('analytics --from', () => {
   it.each([
@@ -23,6 +24,18 @@ describe('analytics --from', () => {
       })
     },
   )
+
+  it.each([
+    [['--from', '2026-01-01T00:00:00Z', '--from', '2026-02-01T00:00:00Z']],
+    [['--from=2026-01-01T00:00:00Z', '--from=2026-01-01T00:00:00Z']],
+    [['--from', '2026-01-01T00:00:00Z', '--from=2026-02-01T00:00:00Z']],
+  ])('refuses --from given twice: %j', (argv) => {
+    expect(withReplayFlag(argv, {})).toStrictEqual({ error: 'give --from once' })
+  })
+
+  it('names --from in its usage line', () => {
+    expect(helpText(analyticsEntry)).toContain('Usage: [--from <time>] [--help | --version | healthcheck]')
+  })
 
   it.each([
     'yesterday',

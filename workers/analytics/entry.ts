@@ -11,6 +11,7 @@ export const analyticsEntry: ServiceEntry<AnalyticsConfig> = {
   description:
     'analytics worker: per-minute order figures from the order events; GET /analytics/summary, /analytics/stream. ' +
     '--from <ISO time> rebuilds the windows from that minute first',
+  options: '[--from <time>]',
   schema: AnalyticsConfigSchema,
   loadConfig: loadAnalyticsConfig,
   start: (config, deps) => startAnalyticsService(config, { ...deps, connect }),
@@ -31,6 +32,8 @@ export function withReplayFlag(
   let from: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? ''
+    const flag = arg === '--from' || arg.startsWith('--from=')
+    if (flag && from !== undefined) return { error: 'give --from once' }
     if (arg === '--from') {
       from = argv[++i]
       if (from === undefined || from.startsWith('-'))

@@ -86,7 +86,7 @@ const analyticsOperations: OperationDoc[] = [
     operationId: 'getAnalyticsSummary',
     summary: 'Totals and per-minute windows of a time range (event time)',
     description:
-      'Minutes are whole: `from` rounds down, `to` up. Without `to`: up to the current minute, included; without `from`: the hour before `to`. At most ANALYTICS_SUMMARY_MAX_RANGE_MS.',
+      'Minutes are whole: `from` rounds down, `to` up. Without `to`: up to the current minute, included; without `from`: the hour before `to` (not before 1970). At most ANALYTICS_SUMMARY_MAX_RANGE_MS.',
     tags: ['analytics'],
     security: admin,
     parameters: [
@@ -131,7 +131,7 @@ const analyticsOperations: OperationDoc[] = [
     operationId: 'streamAnalyticsWindows',
     summary: 'Window updates as Server-Sent Events',
     description:
-      'First `event: ready` (`{"intervalMs": n}`), then `event: window` with a window (the same shape as in the summary) each time one changed, at most every ANALYTICS_STREAM_INTERVAL_MS; a comment line keeps a quiet stream open.',
+      'First `event: ready` (`{"intervalMs": n}`), then `event: window` with a window (the same shape as in the summary) each time one changed, at most every ANALYTICS_STREAM_INTERVAL_MS; a comment line keeps a quiet stream open. A client that reads nothing for ANALYTICS_STREAM_HEARTBEAT_MS (at least 1 s) while a write waits is dropped. HEAD answers the headers only.',
     tags: ['analytics'],
     security: admin,
     responses: {
@@ -139,6 +139,7 @@ const analyticsOperations: OperationDoc[] = [
         description: 'The stream.',
         body: { contentType: 'text/event-stream', schema: v.string() },
       },
+      400: errorResponse('A query parameter: the stream takes none.', ['invalid_query']),
       ...keyed,
       503: errorResponse('Too many stream clients (ANALYTICS_STREAM_MAX_CLIENTS).', ['unavailable'], {
         headers: ['Retry-After'],
