@@ -21,6 +21,7 @@ import {
 } from '../../shared/http/observability-routes.ts'
 import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
+import { SSE_HEADERS, writtenWithin } from '../../shared/http/sse.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
@@ -80,13 +81,6 @@ const SummaryQuerySchema = v.strictObject({
 /** Without `from`: the hour before `to`; without `to`: up to the current minute, included. */
 const DEFAULT_RANGE_MS = 60 * MINUTE_MS
 const DEFAULT_TOP = 10
-
-/** What `GET /analytics/stream` answers with (`streamSSE` sets the same). */
-const STREAM_HEADERS = {
-  'Content-Type': 'text/event-stream',
-  'Cache-Control': 'no-cache',
-  Connection: 'keep-alive',
-} as const
 
 export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   const { logger, metrics, verifier, limiter, feed, now = () => new Date() } = deps
@@ -150,7 +144,7 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
         400,
       )
     // HEAD: the stream's headers, no stream (a body nobody reads would hold a client's place).
-    if (c.req.method === 'HEAD') return c.body(null, 200, STREAM_HEADERS)
+    if (c.req.method === 'HEAD') return c.body(null, 200, SSE_HEADERS)
     const pending = new Map<string, WindowView>()
     const subscription = feed.subscribe((view) => pending.set(view.minute, view))
     if (subscription === null) {
@@ -161,16 +155,7 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
     const writeDeadlineMs = Math.max(deps.heartbeatMs, 1_000)
     return streamSSE(c, async (stream) => {
       stream.onAbort(() => subscription.cancel())
-      const written = async (write: Promise<unknown>): Promise<boolean> => {
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const done = await Promise.race([
-          write.then(() => true),
-          new Promise<false>((resolve) => (timer = setTimeout(resolve, writeDeadlineMs, false))),
-        ])
-        clearTimeout(timer)
-        if (!done) stream.abort()
-        return done
-      }
+      const written = (write: Promise<unknown>) => writtenWithin(stream, write, writeDeadlineMs)
       let id = 0
       let quietSince = Date.now()
       if (

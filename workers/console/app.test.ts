@@ -263,6 +263,30 @@ describe('console routes', () => {
     for (let i = 0; i < 50 && listeners.size > 0; i++) await new Promise((r) => setTimeout(r, 10))
     expect(listeners.size).toBe(0)
   })
+
+  it('answers HEAD on the live feed with its headers only, subscribing nothing', async () => {
+    const { app, listeners } = await appWith()
+    const res = await app.request('/console/api/live', { method: 'HEAD', headers: bearer('ops') })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('text/event-stream')
+    expect(await res.text()).toBe('')
+    expect(listeners.size).toBe(0)
+  })
+
+  it('drops a live client that reads nothing while 1,000 changes wait for it', async () => {
+    const { app, listeners } = await appWith()
+    const res = await app.request('/console/api/live', { headers: bearer('ops') })
+    expect(res.status).toBe(200)
+    for (let i = 0; i < 50 && listeners.size === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(listeners.size).toBe(1)
+    for (let i = 0; i < 999; i++)
+      for (const listener of listeners) listener([{ orderId: ORDER, status: 'confirmed' }])
+    expect(listeners.size).toBe(1)
+    for (let i = 0; i < 2; i++)
+      for (const listener of [...listeners]) listener([{ orderId: ORDER, status: 'confirmed' }])
+    for (let i = 0; i < 50 && listeners.size > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(listeners.size).toBe(0)
+  })
 })
 
 describe('console readings', () => {

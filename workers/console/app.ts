@@ -20,6 +20,7 @@ import {
 } from '../../shared/http/observability-routes.ts'
 import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
+import { SSE_HEADERS, writtenWithin } from '../../shared/http/sse.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { consoleKnownErrors, parseDeadLetterId, readDeadLetterSubject, readSearch } from './app-input.ts'
@@ -40,6 +41,11 @@ export interface ConsoleAppDeps {
   liveIntervalMs?: number
   maxLiveClients?: number
 }
+
+/** A live client is sent a comment after this long without changes; a write waiting this long drops it. */
+const LIVE_HEARTBEAT_MS = 15_000
+/** Changes waiting for one live client; a client further behind is dropped. */
+const LIVE_QUEUE_MAX = 1_000
 
 const ORDER_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
 
@@ -128,6 +134,8 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
 
   let liveClients = 0
   app.get('/console/api/live', (c) => {
+    // HEAD: the stream's headers, no stream (a body nobody reads would hold a client's place).
+    if (c.req.method === 'HEAD') return c.body(null, 200, SSE_HEADERS)
     if (liveClients >= (deps.maxLiveClients ?? 32)) {
       c.header('Retry-After', '5')
       return c.json({ error: 'unavailable', message: 'too many live clients; retry later' }, 503)
@@ -137,27 +145,30 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
       const queue: string[] = []
       let wake: () => void = () => undefined
       const unsubscribe = data.live.subscribe((changes) => {
-        queue.push(JSON.stringify(changes))
+        // A client this far behind is not reading: it is dropped, not buffered for.
+        if (queue.length >= LIVE_QUEUE_MAX) stream.abort()
+        else queue.push(JSON.stringify(changes))
         wake()
       })
       stream.onAbort(() => {
         unsubscribe()
         wake()
       })
+      const written = (write: Promise<unknown>) => writtenWithin(stream, write, LIVE_HEARTBEAT_MS)
       try {
-        await stream.writeSSE({ event: 'ready', data: '{}' })
+        if (!(await written(stream.writeSSE({ event: 'ready', data: '{}' })))) return
         let id = 0
         while (!stream.aborted && !stream.closed) {
           const next = queue.shift()
           if (next !== undefined) {
-            await stream.writeSSE({ event: 'orders', id: String(++id), data: next })
+            if (!(await written(stream.writeSSE({ event: 'orders', id: String(++id), data: next })))) return
             continue
           }
           const woke = await Promise.race([
             new Promise<boolean>((resolve) => (wake = () => resolve(true))),
-            stream.sleep(15_000).then(() => false),
+            stream.sleep(LIVE_HEARTBEAT_MS).then(() => false),
           ])
-          if (!woke && !stream.aborted) await stream.write(': keep-alive\n\n')
+          if (!woke && !stream.aborted && !(await written(stream.write(': keep-alive\n\n')))) return
         }
       } finally {
         unsubscribe()
