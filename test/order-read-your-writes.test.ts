@@ -7,6 +7,7 @@ import { connect } from '@nats-io/transport-node'
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
+import { KvRecordError } from '../shared/nats/kv-json.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLightMetrics } from '../shared/observability/light-metrics.ts'
 import { applyEvent, mintedAt, toOrderCreated } from '../workers/order/domain.ts'
@@ -115,6 +116,23 @@ describe('GET right after the 202', () => {
     expect(waited).toBeLessThan(1_500)
   })
 
+  it('answers a fresh order the caller may not see as it answers an unknown one: after the wait', async () => {
+    const orderId = uuidv7()
+    await project(orderId)
+    const timed = async (visible: () => boolean) => {
+      const started = Date.now()
+      const order = await store(300).getOrder(orderId, visible)
+      return { order, waited: Date.now() - started }
+    }
+    const foreign = await timed(() => false)
+    expect(foreign.order).toBeNull()
+    expect(foreign.waited).toBeGreaterThanOrEqual(290)
+    expect(foreign.waited).toBeLessThan(1_000)
+    const own = await timed(() => true)
+    expect(own.order).toMatchObject({ orderId })
+    expect(own.waited).toBeLessThan(200)
+  })
+
   it('gives up after the configured wait', async () => {
     const started = Date.now()
     expect(await store(300).getOrder(uuidv7())).toBeNull()
@@ -138,5 +156,15 @@ describe('GET right after the 202', () => {
       expect(await store(waitMs).getOrder(id)).toBeNull()
       expect(Date.now() - started).toBeLessThan(200)
     }
+  })
+})
+
+describe('a status record that does not parse', () => {
+  it('is refused as a record, not taken for an outage', async () => {
+    const orderId = uuidv7()
+    await statusKv.put(orderId, JSON.stringify({ orderId, status: 'confirmed' }))
+    await expect(store(0).getOrder(orderId)).rejects.toThrow(KvRecordError)
+    await statusKv.put(orderId, 'not json')
+    await expect(store(0).getOrder(orderId)).rejects.toThrow(KvRecordError)
   })
 })

@@ -25,7 +25,10 @@ function memoryStore(): OrderStore {
       })
       return Promise.resolve({ kind: 'accepted', orderId, correlationId, replayed: false, status: 'pending' })
     },
-    getOrder: (orderId) => Promise.resolve(orders.get(orderId) ?? null),
+    getOrder: (orderId, visible = () => true) => {
+      const order = orders.get(orderId)
+      return Promise.resolve(order !== undefined && visible(order) ? order : null)
+    },
     requestCancellation: () => Promise.resolve(),
   }
 }

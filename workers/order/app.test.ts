@@ -4,6 +4,7 @@ import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import type { OrderStatus } from '../../schemas/order-status.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import { createApp } from './app.ts'
 import { UnavailableError, type OrderStore, type PlaceOrderResult } from './order-store.ts'
 
@@ -343,6 +344,34 @@ describe('POST /orders', () => {
     expect(lines.map((l) => [l['msg'], l['orderId']])).toStrictEqual([
       ['NATS unavailable; answering 503', ORDER_ID],
       ['NATS unavailable; answering 503', ORDER_ID],
+    ])
+  })
+
+  it('answers 500 invalid_record, not 503, for a stored record that does not parse, and logs it', async () => {
+    const lines: Record<string, unknown>[] = []
+    const broken = () => Promise.reject(new KvRecordError(`${ORDER_ID} holds an invalid record: x`))
+    const app = createApp({
+      ...appDeps(fakeStore({ getOrder: broken })),
+      logger: createLogger({
+        service: 'order',
+        level: 'warn',
+        destination: {
+          write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+        },
+      }),
+    })
+    for (const [path, method] of [
+      [`/orders/${ORDER_ID}`, 'GET'],
+      [`/orders/${ORDER_ID}/cancel`, 'POST'],
+    ] as const) {
+      const res = await app.request(path, { method, headers: bearer('alice') })
+      expect(res.status, `${method} ${path}`).toBe(500)
+      expect(res.headers.get('Retry-After')).toBeNull()
+      expect(((await res.json()) as { error: string }).error).toBe('invalid_record')
+    }
+    expect(lines.map((l) => [l['level'], l['msg'], l['orderId']])).toStrictEqual([
+      ['error', 'stored record is not valid', ORDER_ID],
+      ['error', 'stored record is not valid', ORDER_ID],
     ])
   })
 

@@ -24,6 +24,7 @@ import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import { traceRequests, type TraceEnv } from '../../shared/http/tracing.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import { traceLogFields } from '../../shared/observability/trace-context.ts'
 import { createPropagatingTracer, type Tracer } from '../../shared/observability/tracing.ts'
@@ -199,9 +200,10 @@ export function createApp({
     if (!v.is(OrderIdSchema, orderId)) {
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     }
-    const order = await store.getOrder(orderId)
-    // Another client's order looks exactly like one that does not exist.
-    if (order === null || !canRead(order, c.get('apiKey'))) {
+    // Another client's order looks exactly like one that does not exist, in its answer and its timing.
+    const apiKey = c.get('apiKey')
+    const order = await store.getOrder(orderId, (record) => canRead(record, apiKey))
+    if (order === null) {
       return c.json({ error: 'not_found', message: `no order ${orderId}` }, 404)
     }
     return c.json(order)
@@ -219,8 +221,8 @@ export function createApp({
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     }
     const apiKey = c.get('apiKey')
-    const order = await store.getOrder(orderId)
-    if (order === null || !canRead(order, apiKey)) {
+    const order = await store.getOrder(orderId, (record) => canRead(record, apiKey))
+    if (order === null) {
       return c.json({ error: 'not_found', message: `no order ${orderId}` }, 404)
     }
     if (order.correlationId !== undefined) c.set('correlationId', order.correlationId)
@@ -258,6 +260,21 @@ export function createApp({
       known: (error, c) => {
         const correlationId = c.get('correlationId')
         if (correlationId) c.header('X-Correlation-ID', correlationId)
+        if (error instanceof KvRecordError) {
+          // Written by something other than the projection (or corrupted): an operator's matter.
+          const orderId = ORDER_PATH.exec(c.req.path)?.[1]?.toLowerCase()
+          logger.error(
+            { err: error, correlationId, path: c.req.path, ...(orderId === undefined ? {} : { orderId }) },
+            'stored record is not valid',
+          )
+          return c.json(
+            {
+              error: 'invalid_record',
+              message: 'a stored record of this request is not valid; retrying will not help',
+            },
+            500,
+          )
+        }
         if (!(error instanceof UnavailableError)) return undefined
         // The order being placed, or the one the path names (a read, a cancellation).
         const orderId = error.orderId ?? ORDER_PATH.exec(c.req.path)?.[1]?.toLowerCase()

@@ -90,7 +90,8 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
   return {
     store: {
       placeOrder: (input) => withStore('placing the order', (store) => store.placeOrder(input)),
-      getOrder: (orderId) => withStore('reading the order', (store) => store.getOrder(orderId)),
+      getOrder: (orderId, visible) =>
+        withStore('reading the order', (store) => store.getOrder(orderId, visible)),
       requestCancellation: (input) =>
         withStore('cancelling the order', (store) => store.requestCancellation(input)),
     },

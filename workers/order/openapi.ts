@@ -16,7 +16,6 @@ import {
 } from '../../shared/http/openapi.ts'
 import {
   errorResponse,
-  internalError,
   payloadTooLarge,
   rateLimited,
   RESPONSE_HEADERS,
@@ -70,8 +69,12 @@ const answers = {
     ['unavailable'],
     { headers: ['Retry-After'], extra: { orderId: v.optional(OrderIdSchema) } },
   ),
+  internal: errorResponse(
+    'An unexpected fault (the detail is in the log only), or `invalid_record`: a stored record of the order (its status, or the Idempotency-Key) does not parse; retrying will not help.',
+    ['internal', 'invalid_record'],
+  ),
   notFound: errorResponse(
-    "No such order, or another client's (they look the same). An id minted in the last 60 s is waited for up to ORDER_STATUS_WAIT_MS first.",
+    "No such order, or another client's (they look the same, and take as long). An id minted in the last 60 s is waited for up to ORDER_STATUS_WAIT_MS first.",
     ['not_found'],
   ),
   invalidOrderId: errorResponse('The id is not a UUID.', ['invalid_order_id']),
@@ -119,7 +122,7 @@ const orderOperations: OperationDoc[] = [
         ['idempotency_key_reused', 'unsupported_currency'],
       ),
       429: answers.rateLimited,
-      500: internalError(),
+      500: answers.internal,
       503: answers.unavailable,
     },
   },
@@ -139,7 +142,7 @@ const orderOperations: OperationDoc[] = [
       401: answers.unauthorized,
       404: answers.notFound,
       429: answers.rateLimited,
-      500: internalError(),
+      500: answers.internal,
       503: answers.unavailable,
     },
   },
@@ -164,7 +167,7 @@ const orderOperations: OperationDoc[] = [
       401: answers.unauthorized,
       404: answers.notFound,
       429: answers.rateLimited,
-      500: internalError(),
+      500: answers.internal,
       503: answers.unavailable,
     },
   },

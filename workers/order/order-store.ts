@@ -21,7 +21,7 @@ import { OrderStatusV1, type OrderStatus, type OrderStatusValue } from '../../sc
 import { HEADERS, SUBJECTS, type Priority } from '../../schemas/subjects.ts'
 import type { LaneSignals } from '../../shared/nats/lane-signals.ts'
 import { isOutcomeUnknown } from '../../shared/nats/outcome.ts'
-import { isRevisionConflict, readJson } from '../../shared/nats/kv-json.ts'
+import { isRevisionConflict, KvRecordError, readJson } from '../../shared/nats/kv-json.ts'
 import { publishEvent, toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import { publishAtomically } from '../../shared/nats/publish-batch.ts'
 import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
@@ -98,7 +98,12 @@ export interface CancelOrderInput {
 
 export interface OrderStore {
   placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult>
-  getOrder(orderId: string): Promise<OrderStatus | null>
+  /**
+   * The order's record, or null. A record `visible` refuses (another
+   * client's order) is waited for and answered exactly as one that is absent,
+   * so the answer's timing does not tell that the order exists.
+   */
+  getOrder(orderId: string, visible?: (order: OrderStatus) => boolean): Promise<OrderStatus | null>
   /**
    * Publishes a customer's cancellation request. Idempotent: one message id
    * per order, so asking again within the duplicate window stores nothing
@@ -282,7 +287,8 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
       timeoutMs,
       () => new UnavailableError(`${what} took longer than ${timeoutMs} ms`),
     ).catch((error: unknown) => {
-      if (error instanceof UnavailableError) throw error
+      // A record that does not parse is not an outage: retrying cannot help.
+      if (error instanceof UnavailableError || error instanceof KvRecordError) throw error
       throw new UnavailableError(`${what} failed`, { cause: error })
     })
   }
@@ -296,8 +302,12 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
    * writes one event per order and nothing else, so this is how a GET right
    * after a 202 sees the order.
    */
-  async function getOrder(orderId: string): Promise<OrderStatus | null> {
-    const first = await readStatus(orderId)
+  async function getOrder(
+    orderId: string,
+    visible: (order: OrderStatus) => boolean = () => true,
+  ): Promise<OrderStatus | null> {
+    const shown = (record: OrderStatus | null) => (record !== null && visible(record) ? record : null)
+    const first = shown(await readStatus(orderId))
     if (first !== null || statusWaitMs === 0) return first
     const minted = mintedAt(orderId)
     const started = now().getTime()
@@ -309,7 +319,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
       if (left <= 0) return null
       const gap = STATUS_POLL_MS[Math.min(poll, STATUS_POLL_MS.length - 1)] ?? 100
       await new Promise((resolve) => setTimeout(resolve, Math.min(gap, left)))
-      const record = await readStatus(orderId)
+      const record = shown(await readStatus(orderId))
       if (record !== null) return record
     }
   }
