@@ -272,7 +272,7 @@ async function main(): Promise<void> {
       Authorization: `Bearer ${ctx.operatorEnv['ADMIN_API_KEY'] ?? ''}`,
     }),
   )
-  for (const line of banner(ctx)) log(line)
+  for (const line of banner(ctx, { showKeys: process.stdout.isTTY === true })) log(line)
 }
 
 main().catch((error: unknown) => {

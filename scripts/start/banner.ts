@@ -11,10 +11,15 @@ export function shown(path: string): string {
   return rel === '' || rel.startsWith('..') ? path : rel
 }
 
-export function banner(ctx: StackContext): string[] {
+/**
+ * `showKeys`: the keys themselves (a terminal). Written to a file or a pipe,
+ * the banner names where they are instead, so they never land in a log.
+ */
+export function banner(ctx: StackContext, { showKeys }: { showKeys: boolean }): string[] {
   const { nats, urls } = ctx
   const envFile = shown(envFilePath(ctx.stateDir))
   const state = shown(ctx.stateDir)
+  const key = (name: string) => (showKeys ? (ctx.operatorEnv[name] ?? '') : `(in ${envFile})`)
   return [
     `ready (workers on ${RUNTIME_NAMES[ctx.runtime]}):`,
     `  NATS            ${nats.url}${nats.wsUrl === null ? '' : `  (WebSocket ${nats.wsUrl})`}`,
@@ -25,9 +30,9 @@ export function banner(ctx: StackContext): string[] {
     `  analytics       ${urls.analytics}   GET /analytics/summary, /analytics/stream (admin key)`,
     `  console         ${urls.console}/console   operator console (sign in with ADMIN_API_KEY)`,
     'Development keys (kept in the state folder; API_KEY, ADMIN_API_KEY, GATEWAY_SECRET_KEY override them):',
-    `  API_KEY=${ctx.operatorEnv['API_KEY'] ?? ''}              client: POST/GET /orders`,
-    `  ADMIN_API_KEY=${ctx.operatorEnv['ADMIN_API_KEY'] ?? ''}   admin: PUT /inventory/{sku}, any order`,
-    `  GATEWAY_SECRET_KEY=${ctx.operatorEnv['GATEWAY_SECRET_KEY'] ?? ''}   the gateway sandbox's secret key`,
+    `  API_KEY=${key('API_KEY')}              client: POST/GET /orders`,
+    `  ADMIN_API_KEY=${key('ADMIN_API_KEY')}   admin: PUT /inventory/{sku}, any order`,
+    `  GATEWAY_SECRET_KEY=${key('GATEWAY_SECRET_KEY')}   the gateway sandbox's secret key`,
     'In another terminal, in this folder:',
     `  export NATS_URL=${nats.url}   # or: . ${envFile}  (NATS_URL, the keys above, an admin NATS identity; mode 0600)`,
     '  npm run dlq -- list              # dead letters; operator commands find this stack by themselves',

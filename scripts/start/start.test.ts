@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { inheritedEnv } from './context.ts'
+import { banner } from './banner.ts'
+import { createContext, inheritedEnv } from './context.ts'
 import { natsServerConfig } from './nats.ts'
 import { parseStartOptions } from './options.ts'
 import { checkPorts } from './ports.ts'
@@ -203,5 +204,28 @@ describe('the supervisor when a worker cannot be spawned', () => {
     const started = Date.now()
     await supervisor.stop(15_000)
     expect(Date.now() - started).toBeLessThan(2_000)
+  })
+})
+
+describe('the ready banner', () => {
+  const parsed = parseStartOptions([], { ORDER_SAGA_STATE_DIR: '/tmp/stack-state' }, false)
+  if (!parsed.ok) throw new Error(parsed.problems.join('; '))
+  const ctx = createContext(parsed.options, { url: 'nats://127.0.0.1:4222', wsUrl: null })
+  Object.assign(ctx.operatorEnv, {
+    API_KEY: 'client-key-value',
+    ADMIN_API_KEY: 'admin-key-value',
+    GATEWAY_SECRET_KEY: 'gateway-key-value',
+  })
+  const secrets = ['client-key-value', 'admin-key-value', 'gateway-key-value']
+
+  it('shows the keys on a terminal', () => {
+    const text = banner(ctx, { showKeys: true }).join('\n')
+    for (const secret of secrets) expect(text).toContain(secret)
+  })
+
+  it('names the env file instead when written to a file or a pipe', () => {
+    const text = banner(ctx, { showKeys: false }).join('\n')
+    for (const secret of secrets) expect(text).not.toContain(secret)
+    expect(text).toContain('API_KEY=(in /tmp/stack-state/env)')
   })
 })
