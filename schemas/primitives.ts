@@ -61,8 +61,9 @@ export const EmailSchema = v.pipe(
   v.email('must be an email address'),
 )
 
+/** A card token: its messages never repeat what was sent (a card number sent by mistake stays unechoed). */
 export const PaymentTokenSchema = v.pipe(
-  v.string(),
+  v.string('must be a string'),
   v.minLength(1, 'must not be empty'),
   v.maxLength(128, 'must be at most 128 characters'),
 )

@@ -256,6 +256,19 @@ describe('POST /orders', () => {
     expect(store.calls).toStrictEqual([])
   })
 
+  it('never repeats a payment token of the wrong type in its answer', async () => {
+    for (const paymentToken of [4111111111111111, { number: 4111111111111111 }, [4111111111111111]]) {
+      const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, paymentToken }))
+      expect(res.status).toBe(400)
+      const text = await res.text()
+      expect(text).not.toContain('4111111111111111')
+      expect(JSON.parse(text)).toMatchObject({
+        error: 'invalid_order',
+        issues: [{ path: 'paymentToken', message: 'must be a string' }],
+      })
+    }
+  })
+
   it('rejects a body that is not an object', async () => {
     const res = await post(appWith(fakeStore()), '[1,2]')
     expect(res.status).toBe(400)
