@@ -6,14 +6,22 @@
  */
 import { Hono } from 'hono'
 import { serveHttp } from '../runtime/server.ts'
-import { limitBody } from './body-limit.ts'
+import { createLogger } from '../observability/logger.ts'
+import { bodyText, limitBody } from './body-limit.ts'
+import { createErrorHandler } from './errors.ts'
 
 export const MAX = 64
+/** How long a body may take to arrive here (the services: BODY_READ_MS). */
+export const READ_MS = 500
 
 export function bodyBytesApp(): Hono {
-  return new Hono()
-    .use(limitBody(MAX))
-    .post('/', async (c) => c.json({ bytes: new TextEncoder().encode(await c.req.text()).byteLength }))
+  const app = new Hono()
+    .use(limitBody(MAX, { readMs: READ_MS }))
+    .post('/', async (c) =>
+      c.json({ bytes: new TextEncoder().encode(await bodyText(c, READ_MS)).byteLength }),
+    )
+  app.onError(createErrorHandler({ logger: createLogger({ service: 'fixture', level: 'silent' }) }))
+  return app
 }
 
 if (import.meta.main) {

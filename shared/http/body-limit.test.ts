@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { serveHttp } from '../runtime/server.ts'
-import { bodyBytesApp, MAX } from './body-limit-fixture.ts'
+import { bodyBytesApp, MAX, READ_MS } from './body-limit-fixture.ts'
 import { chunk, rawExchange, requestHead } from './raw-http-fixture.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -79,6 +79,18 @@ describe.each([
     expect(
       [...text.matchAll(/"bytes":(\d+)/g)].map((m) => Number(m[1])).filter((n) => n !== 10),
     ).toStrictEqual([])
+  })
+
+  it.each([
+    ['a declared length', MAX - 1, ['half']],
+    ['a chunked body', undefined, [chunk('half')]],
+  ] as const)('answers 408 to %s that stops arriving', async (_name, length, parts) => {
+    const started = Date.now()
+    const answer = await rawExchange(await start(), requestHead('POST', '/', HEADERS, length), parts, {
+      then: 'read',
+    })
+    expect(answer.status).toBe(408)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(READ_MS - 50)
   })
 
   it('counts a chunked body and refuses it past the limit', async () => {

@@ -1,6 +1,48 @@
 import type { Context, Env, MiddlewareHandler } from 'hono'
 import { clientAddress, setClientAddress } from './client-address.ts'
 
+/** How long a request body may take to arrive in full; after that, 408 `request_timeout`. */
+export const BODY_READ_MS = 10_000
+
+/** A body that did not arrive in full within its deadline (the shared error handler answers 408). */
+export class BodyTimeoutError extends Error {
+  override readonly name = 'BodyTimeoutError'
+  constructor(readonly deadlineMs: number) {
+    super(`the body did not arrive within ${deadlineMs} ms`)
+  }
+}
+
+/** 408, and the connection closed: what is still on its way is not read. */
+export function requestTimeout(c: Context, deadlineMs = BODY_READ_MS): Response {
+  c.header('Connection', 'close')
+  return c.json(
+    { error: 'request_timeout', message: `the body did not arrive within ${deadlineMs / 1000} s` },
+    408,
+  )
+}
+
+/** `read`, or a {@link BodyTimeoutError} once `deadline` (epoch ms) has passed. */
+async function byDeadline<T>(read: Promise<T>, deadline: number, deadlineMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BodyTimeoutError(deadlineMs)), Math.max(0, deadline - Date.now()))
+  })
+  try {
+    return await Promise.race([read, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * The request's body as text, read within `deadlineMs` of the call; a body
+ * still arriving then (a client that stalls or trickles) is a
+ * {@link BodyTimeoutError}, which the shared error handler answers with 408.
+ */
+export function bodyText(c: Context, deadlineMs = BODY_READ_MS): Promise<string> {
+  return byDeadline(c.req.text(), Date.now() + deadlineMs, deadlineMs)
+}
+
 export function payloadTooLarge(c: Context, maxBytes: number): Response {
   // Closing the connection stops the server from reading what the client still sends.
   c.header('Connection', 'close')
@@ -62,6 +104,8 @@ export interface LimitBodyOptions<E extends Env> {
    * only to enforce the limit. Default: always held.
    */
   hold?: (c: Context<E>) => boolean
+  /** How long the body may take to arrive in full (a chunked one, read here). Default {@link BODY_READ_MS}. */
+  readMs?: number
 }
 
 /**
@@ -73,7 +117,7 @@ export interface LimitBodyOptions<E extends Env> {
  */
 export function limitBody<E extends Env = Env>(
   maxBytes: number,
-  { hold = () => true }: LimitBodyOptions<E> = {},
+  { hold = () => true, readMs = BODY_READ_MS }: LimitBodyOptions<E> = {},
 ): MiddlewareHandler<E> {
   return async (c, next) => {
     if (declaredTooLarge(c, maxBytes)) return payloadTooLarge(c, maxBytes)
@@ -88,8 +132,16 @@ export function limitBody<E extends Env = Env>(
     const reader = body.getReader()
     const chunks: Uint8Array[] = []
     let size = 0
+    const deadline = Date.now() + readMs
     for (;;) {
-      const { done, value } = await reader.read()
+      let read: Awaited<ReturnType<typeof reader.read>>
+      try {
+        read = await byDeadline(reader.read(), deadline, readMs)
+      } catch (error) {
+        if (error instanceof BodyTimeoutError) void reader.cancel().catch(() => undefined)
+        throw error
+      }
+      const { done, value } = read
       if (done) break
       size += value.byteLength
       if (size > maxBytes) {

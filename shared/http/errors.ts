@@ -7,6 +7,7 @@
 import type { Context, Env, ErrorHandler, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { Logger } from '../observability/log.ts'
+import { BodyTimeoutError, requestTimeout } from './body-limit.ts'
 
 /**
  * Not sent (nobody is there to read it): the status a request gets when its
@@ -43,6 +44,10 @@ export function createErrorHandler<E extends Env = Env>({
     if (isClientAbort(error, c.req.raw)) {
       logger.debug({ err: error, method: c.req.method, path: c.req.path }, 'client went away mid-request')
       return new Response(null, { status: CLIENT_CLOSED_REQUEST })
+    }
+    if (error instanceof BodyTimeoutError) {
+      logger.debug({ err: error, method: c.req.method, path: c.req.path }, 'request body timed out')
+      return requestTimeout(c, error.deadlineMs)
     }
     const mapped = known?.(error, c)
     if (mapped !== undefined) return mapped

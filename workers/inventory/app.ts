@@ -4,7 +4,7 @@ import { SkuSchema } from '../../schemas/primitives.ts'
 import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
-import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
+import { bodyText, limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import {
   createObservabilityRoutes,
@@ -88,7 +88,7 @@ export function createApp({
     if (!isJsonContentType(c.req.header('Content-Type'))) {
       return c.json({ error: 'unsupported_media_type', message: 'send application/json' }, 415)
     }
-    const body = parseJsonBody(await c.req.text())
+    const body = parseJsonBody(await bodyText(c))
     if (!body.ok) return c.json({ error: 'malformed_json', message: 'the body is not valid JSON' }, 400)
     const parsed = v.safeParse(SetStockRequestSchema, body.value)
     if (!parsed.success) {

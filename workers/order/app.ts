@@ -11,7 +11,7 @@ import {
 } from '../../schemas/order-request.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
-import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
+import { bodyText, limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { correlationIdOf, VISIBLE_ASCII } from '../../shared/http/correlation.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import {
@@ -125,7 +125,7 @@ export function createApp({
         400,
       )
     }
-    const body = parseJsonBody(await c.req.text())
+    const body = parseJsonBody(await bodyText(c))
     if (!body.ok) return c.json({ error: 'malformed_json', message: 'the body is not valid JSON' }, 400)
     // A `customer` object is a version 2 body; anything else is read as version 1.
     const parsed =
