@@ -68,8 +68,8 @@ export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
 }
 
 /**
- * The dead-letter routes' one parameter, `subject`, at most once (empty =
- * every subject). Anything else is refused: on the bulk purge a misspelt
+ * The dead-letter routes' one parameter, `subject`, at most once and not
+ * empty (left out: every subject). Anything else is refused: on the bulk purge a misspelt
  * filter would otherwise delete every dead letter.
  */
 export function readDeadLetterSubject(queries: Record<string, string[]>): Parsed<string | undefined> {
@@ -80,7 +80,9 @@ export function readDeadLetterSubject(queries: Record<string, string[]>): Parsed
       message: `the only parameter is subject, once; got ${wrong.map(([name]) => JSON.stringify(name.slice(0, 40))).join(', ')}`,
     }
   const subject = queries['subject']?.[0]
-  return { ok: true, value: subject === undefined || subject === '' ? undefined : subject }
+  // `?subject=` is not "every subject": a script's unset variable must not purge them all.
+  if (subject === '') return { ok: false, message: 'subject is empty; leave it out to mean every subject' }
+  return { ok: true, value: subject }
 }
 
 /** A path's dead-letter id that is not one: 400, where a well-formed id of nothing is 404. */

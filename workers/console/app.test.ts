@@ -184,7 +184,7 @@ describe('console routes', () => {
     expect(
       (await app.request('/console/api/dead-letters?subject=dlq.orders.created', { headers })).status,
     ).toBe(200)
-    for (const query of ['foo=1', 'subject=dlq.orders.created&subject=dlq.payments.failed']) {
+    for (const query of ['foo=1', 'subject=dlq.orders.created&subject=dlq.payments.failed', 'subject=']) {
       const res = await app.request(`/console/api/dead-letters?${query}`, { headers })
       expect([res.status, ((await res.json()) as { error: string }).error]).toStrictEqual([
         400,
@@ -193,7 +193,7 @@ describe('console routes', () => {
     }
   })
 
-  it('refuses a bulk purge whose filter is misspelt or repeated, and purges nothing', async () => {
+  it('refuses a bulk purge whose filter is misspelt, repeated or empty, and purges nothing', async () => {
     const purges: unknown[] = []
     const { app } = await appWith({
       purgeDeadLetters: (subject) => {
@@ -202,7 +202,12 @@ describe('console routes', () => {
       },
     })
     const headers = bearer('ops')
-    for (const query of ['subjct=dlq.payments.completed', 'subject=dlq.a&subject=dlq.b', 'all=1']) {
+    for (const query of [
+      'subjct=dlq.payments.completed',
+      'subject=dlq.a&subject=dlq.b',
+      'all=1',
+      'subject=',
+    ]) {
       const res = await app.request(`/console/api/dead-letters/purge?${query}`, { method: 'POST', headers })
       expect([res.status, ((await res.json()) as { error: string }).error], query).toStrictEqual([
         400,
