@@ -142,4 +142,22 @@ describe('tracingSettingsFromEnv', () => {
       expect((error as ConfigError).problems).toHaveLength(3)
     }
   })
+
+  it('names a bad header entry without showing it, percent-encoding included', () => {
+    let problems: readonly string[] = []
+    try {
+      tracingSettingsFromEnv({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x=1,justsecretnoequals,authorization=Bearer%ZZsecret',
+      })
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      problems = error.problems
+    }
+    expect(problems).toStrictEqual([
+      'OTEL_EXPORTER_OTLP_HEADERS: entry 2 is not key=value',
+      'OTEL_EXPORTER_OTLP_HEADERS: entry 3 has a bad percent-encoding',
+    ])
+    expect(problems.join(' ')).not.toContain('secret')
+  })
 })

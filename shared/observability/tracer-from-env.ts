@@ -32,13 +32,25 @@ export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
   const name = traces !== '' ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'
   if (!/^https?:\/\/[^\s/]/.test(tracesUrl) || !URL.canParse(tracesUrl))
     problems.push(`${name}: must be an http(s) URL, got ${JSON.stringify(traces || base)}`)
+  // Header values are often a collector's credentials: a problem names the entry, never its text.
   const headers: Record<string, string> = {}
-  for (const pair of (env['OTEL_EXPORTER_OTLP_HEADERS'] ?? '').split(',')) {
-    if (pair.trim() === '') continue
-    const at = pair.indexOf('=')
-    if (at <= 0) problems.push(`OTEL_EXPORTER_OTLP_HEADERS: expected key=value, got ${JSON.stringify(pair)}`)
-    else headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim())
+  const decoded = (text: string): string | undefined => {
+    try {
+      return decodeURIComponent(text.trim())
+    } catch {
+      return undefined
+    }
   }
+  ;(env['OTEL_EXPORTER_OTLP_HEADERS'] ?? '').split(',').forEach((pair, index) => {
+    if (pair.trim() === '') return
+    const where = `OTEL_EXPORTER_OTLP_HEADERS: entry ${index + 1}`
+    const at = pair.indexOf('=')
+    const key = at <= 0 ? undefined : decoded(pair.slice(0, at))
+    const value = at <= 0 ? undefined : decoded(pair.slice(at + 1))
+    if (at <= 0) problems.push(`${where} is not key=value`)
+    else if (key === undefined || value === undefined) problems.push(`${where} has a bad percent-encoding`)
+    else headers[key] = value
+  })
   const delay = env['OTEL_BSP_SCHEDULE_DELAY']?.trim() ?? ''
   const scheduleDelayMs = delay === '' ? 5_000 : Number(delay)
   if (!Number.isInteger(scheduleDelayMs) || scheduleDelayMs < 1 || scheduleDelayMs > 60_000)
