@@ -27,6 +27,7 @@ describe('parseDlqArgs', () => {
     [['replay', '0'], 'replay takes one id (a DLQ sequence), got 0'],
     [['show', '-1'], 'show takes one id (a DLQ sequence), got -1'],
     [['replay', '1', '2'], 'replay takes one id (a DLQ sequence), got 1 2'],
+    [['show', '9007199254740993'], 'show takes one id (a DLQ sequence), got 9007199254740993'],
     [['show', '7', '--json'], '--json is not an option of show'],
     [
       ['purge', '--subject', 'orders.created'],

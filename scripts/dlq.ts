@@ -73,7 +73,13 @@ export function parseDlqArgs(argv: readonly string[]): ParsedArgs {
     case 'show':
     case 'replay': {
       const [id, ...more] = rest
-      if (id === undefined || more.length > 0 || !/^[1-9]\d{0,15}$/.test(id))
+      // Past 2^53 a number is not the one typed: refused as typed, not rounded.
+      if (
+        id === undefined ||
+        more.length > 0 ||
+        !/^[1-9]\d{0,15}$/.test(id) ||
+        !Number.isSafeInteger(Number(id))
+      )
         problems.push(`${name} takes one id (a DLQ sequence), got ${rest.join(' ') || 'none'}`)
       if (problems.length > 0 || id === undefined) return { ok: false, error: problems.join('; ') }
       return { ok: true, command: { name, id: Number(id) } }

@@ -115,7 +115,14 @@ export async function startNatsRuntime(
     jsm,
     streams: SAGA_STREAMS,
   })
-  const gauges = createNatsGauges({ jsm, registry: metrics.registry, logger })
+  // Half the request timeout: `/metrics` answers (without these series) before
+  // a reader bounded by the same timeout, the console, gives up on it.
+  const gauges = createNatsGauges({
+    jsm,
+    registry: metrics.registry,
+    logger,
+    timeoutMs: Math.max(100, Math.floor(timeout / 2)),
+  })
   const discovery = await startDiscovery({
     nc,
     name,
