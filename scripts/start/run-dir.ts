@@ -36,7 +36,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const quote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`
 
 const NPM_START_HEADER = [
-  '# Written by npm start for the stack it runs: load it with `. .local/run/env`.',
+  '# Written by npm start for the stack it runs: load it with `. <this file>` (`. .local/run/env` by default).',
   '# Operator commands (npm run dlq, npm run provision) read it while the stack runs.',
 ]
 

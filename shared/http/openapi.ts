@@ -7,6 +7,7 @@
  */
 import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig } from '@valibot/to-json-schema'
 import type * as v from 'valibot'
+import { BODY_READ_MS } from './body-limit.ts'
 
 export type JsonObject = { [key: string]: unknown }
 
@@ -131,6 +132,9 @@ function namedSchemas(service: ServiceDoc): Map<string, v.GenericSchema> {
 }
 
 /** The OpenAPI 3.1 document of `service`. Throws on a table that refers to an unknown header or scheme. */
+/** Said once per document: a stalled body can meet any route, and exercising it takes 10 s a route. */
+const BODY_TIMEOUT_NOTE = `On any route, a request body that has not arrived in full ${BODY_READ_MS / 1000} s after the service began reading it is answered 408 \`{"error":"request_timeout"}\` and the connection closed (not listed per operation).`
+
 export function createOpenApiDocument(service: ServiceDoc): OpenApiDocument {
   const named = namedSchemas(service)
   const definitions = Object.fromEntries(named)
@@ -221,7 +225,11 @@ export function createOpenApiDocument(service: ServiceDoc): OpenApiDocument {
   const schemas = toJsonSchemaDefs(definitions, base)
   return {
     openapi: '3.1.1',
-    info: { title: service.title, version: service.version, description: service.description },
+    info: {
+      title: service.title,
+      version: service.version,
+      description: `${service.description} ${BODY_TIMEOUT_NOTE}`,
+    },
     ...(service.tags !== undefined ? { tags: service.tags.map((t) => ({ ...t })) } : {}),
     paths,
     components: {
