@@ -36,7 +36,10 @@ export function withSecretFiles(
       continue
     }
     try {
-      out[name] = read(path).replace(/\r?\n$/, '')
+      const value = read(path).replace(/\r?\n$/, '')
+      // An empty file is a mistake, not "unset": an empty NKEY seed would connect with no identity.
+      if (value.trim() === '') problems.push(`${name}_FILE: ${path} is empty`)
+      else out[name] = value
     } catch (error) {
       const failure = error as (NodeJS.ErrnoException & { name?: string }) | undefined
       // Deno without --allow-read throws NotCapable (PermissionDenied before Deno 2), with no `code`.

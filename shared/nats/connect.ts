@@ -2,6 +2,7 @@ import { InvalidArgumentError, type ConnectionOptions, type NatsConnection } fro
 import { backOff } from 'exponential-backoff'
 import type { Logger } from '../observability/logger.ts'
 import { isAuthorizationError } from './errors.ts'
+import { shownUrl } from '../config/shown-url.ts'
 
 /** The transport's connect: `connect` from transport-node, or `wsconnect`. */
 export type ConnectFn = (options: ConnectionOptions) => Promise<NatsConnection>
@@ -48,6 +49,7 @@ export async function connectNats({
   options = {},
 }: ConnectOptions): Promise<NatsHandle> {
   const deadline = Date.now() + maxWaitMs
+  const shown = servers.map(shownUrl)
   const clientOptions: ConnectionOptions = {
     servers: [...servers],
     name,
@@ -77,7 +79,7 @@ export async function connectNats({
         if (isAuthorizationError(error) || error instanceof InvalidArgumentError) return false
         const remaining = deadline - Date.now()
         logger.warn(
-          { err: error, attempt, servers, remainingMs: Math.max(0, remaining) },
+          { err: error, attempt, servers: shown, remainingMs: Math.max(0, remaining) },
           'nats connect failed; retrying',
         )
         return remaining > 0
@@ -86,21 +88,24 @@ export async function connectNats({
   } catch (error) {
     if (isAuthorizationError(error)) {
       throw new NatsConnectError(
-        `${servers.join(', ')} refused this service's credentials (check NATS_NKEY_SEED / NATS_NKEY_SEED_FILE)`,
+        `${shown.join(', ')} refused this service's credentials (check NATS_NKEY_SEED / NATS_NKEY_SEED_FILE)`,
         { cause: error },
       )
     }
     if (error instanceof InvalidArgumentError) {
       throw new NatsConnectError(
-        `NATS_URL ${servers.join(', ')}: ${error.message} (this client takes nats:// and tls://; ws:// and wss:// are for the Deno and Workers intakes)`,
+        `NATS_URL ${shown.join(', ')}: ${error.message} (this client takes nats:// and tls://; ws:// and wss:// are for the Deno and Workers intakes)`,
         { cause: error },
       )
     }
-    throw new NatsConnectError(`could not connect to ${servers.join(', ')} within ${maxWaitMs} ms`, {
-      cause: lastError ?? error,
-    })
+    throw new NatsConnectError(
+      `could not connect to ${shown.join(', ')} within ${maxWaitMs} ms (NATS_URL, NATS_CONNECT_TIMEOUT_MS)`,
+      {
+        cause: lastError ?? error,
+      },
+    )
   }
-  logger.info({ server: nc.getServer(), servers }, 'nats connected')
+  logger.info({ server: shownUrl(nc.getServer()), servers: shown }, 'nats connected')
 
   let connected = true
   void (async () => {
@@ -108,11 +113,11 @@ export async function connectNats({
       switch (status.type) {
         case 'disconnect':
           connected = false
-          logger.warn({ server: status.server }, 'nats disconnected')
+          logger.warn({ server: shownUrl(status.server) }, 'nats disconnected')
           break
         case 'reconnect':
           connected = true
-          logger.info({ server: status.server }, 'nats reconnected')
+          logger.info({ server: shownUrl(status.server) }, 'nats reconnected')
           break
         case 'reconnecting':
           logger.debug('nats reconnecting')
@@ -121,7 +126,7 @@ export async function connectNats({
           logger.error({ err: status.error }, 'nats server error')
           break
         case 'ldm':
-          logger.warn({ server: status.server }, 'nats server entering lame duck mode')
+          logger.warn({ server: shownUrl(status.server) }, 'nats server entering lame duck mode')
           break
         case 'staleConnection':
           logger.warn('nats connection stale')

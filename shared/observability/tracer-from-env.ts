@@ -11,6 +11,7 @@
  * - OTEL_SDK_DISABLED=true: off whatever else is set.
  */
 import { ConfigError } from '../config/load-config.ts'
+import { shownUrl } from '../config/shown-url.ts'
 import { createPropagatingTracer, type Tracer } from './tracing.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -31,7 +32,7 @@ export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
   const tracesUrl = traces !== '' ? traces : `${base.replace(/\/+$/, '')}/v1/traces`
   const name = traces !== '' ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'
   if (!/^https?:\/\/[^\s/]/.test(tracesUrl) || !URL.canParse(tracesUrl))
-    problems.push(`${name}: must be an http(s) URL, got ${JSON.stringify(traces || base)}`)
+    problems.push(`${name}: must be an http(s) URL, got ${JSON.stringify(shownUrl(traces || base))}`)
   // Header values are often a collector's credentials: a problem names the entry, never its text.
   const headers: Record<string, string> = {}
   const decoded = (text: string): string | undefined => {

@@ -14,12 +14,14 @@ import {
   loadConfig,
   loadOrProblems,
 } from '../config/load-config.ts'
+import { NatsConnectError } from '../nats/connect.ts'
 import { NatsServerTooOldError } from '../nats/server-version.ts'
 import { SECRET_SETTINGS, withSecretFiles } from '../config/secrets.ts'
-import { createLogger, type Logger } from '../observability/logger.ts'
+import { createLogger, logFormatFromEnv, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
 import { createTracerFromEnv, tracingProblems } from '../observability/tracer-from-env.ts'
 import type { Tracer } from '../observability/tracing.ts'
+import { NkeySeedError } from '../security/nkey-signer.ts'
 import { exitWith, onShutdownSignal, serveHttp, type HttpServer } from './server.ts'
 
 interface BaseConfig {
@@ -65,7 +67,11 @@ export async function runService<C extends BaseConfig>(
   try {
     // Every problem at once: the service's settings and the tracing ones.
     const loaded = loadOrProblems(() => loadConfig(withSecretFiles(env, SECRET_SETTINGS)))
-    const problems = [...('problems' in loaded ? loaded.problems : []), ...tracingProblems(env)]
+    const problems = [
+      ...('problems' in loaded ? loaded.problems : []),
+      ...tracingProblems(env),
+      ...logFormatProblems(env),
+    ]
     if (problems.length > 0 || !('config' in loaded)) throw new ConfigError(problems)
     config = loaded.config
     tracer = await createTracerFromEnv(name, pkg.version, env)
@@ -163,9 +169,25 @@ const OPTIONAL_TYPES: ReadonlySet<string> = new Set([
   'undefinedable',
 ])
 
-/** `--help` text: every environment variable with its default, or whether it is required. */
+/** LOG_FORMAT's problem, if any, to list with the service's other settings. */
+function logFormatProblems(env: Record<string, string | undefined>): string[] {
+  try {
+    logFormatFromEnv(env)
+    return []
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems]
+    throw error
+  }
+}
+
+/**
+ * `--help` text: every environment variable with its default, or whether it
+ * is required. `usage` replaces the usage line of a long-running service (a
+ * one-shot step has no healthcheck, no signals and no traces).
+ */
 export function helpText(
   entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'options' | 'schema'>,
+  { usage }: { usage?: string } = {},
 ): string {
   const lines = [
     `${entry.name} ${pkg.version}${entry.description ? `: ${entry.description}` : ''}`,
@@ -180,12 +202,14 @@ export function helpText(
     const secret = (SECRET_SETTINGS as readonly string[]).includes(key)
     lines.push(`  ${key.padEnd(32)} ${note}${secret ? `, or ${key}_FILE (a path)` : ''}`)
   }
-  lines.push(
-    '',
-    'Traces: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,',
-    '  OTEL_BSP_SCHEDULE_DELAY, OTEL_SDK_DISABLED (off unless an endpoint is set; docs/configuration.md).',
-    `Usage: ${entry.options === undefined ? '' : `${entry.options} `}[--help | --version | healthcheck]. SIGTERM/SIGINT stop it gracefully.`,
-  )
+  lines.push('', 'Logs: LOG_FORMAT json (default) or pretty.')
+  if (usage !== undefined) lines.push(`Usage: ${usage}`)
+  else
+    lines.push(
+      'Traces: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,',
+      '  OTEL_BSP_SCHEDULE_DELAY, OTEL_SDK_DISABLED (off unless an endpoint is set; docs/configuration.md).',
+      `Usage: ${entry.options === undefined ? '' : `${entry.options} `}[--help | --version | healthcheck]. SIGTERM/SIGINT stop it gracefully.`,
+    )
   return lines.join('\n')
 }
 
@@ -211,7 +235,9 @@ export function main<C extends BaseConfig>(
   if (unknown !== undefined) exitWith(`${entry.name}: unknown option ${unknown} (try --help)`)
   runService(entry, env).catch((error: unknown) => {
     // An operator's fault with its remedy in the message: no stack trace.
-    if (error instanceof NatsServerTooOldError) exitWith(`${entry.name}: ${error.message}`)
+    if (error instanceof NatsServerTooOldError || error instanceof NatsConnectError)
+      exitWith(`${entry.name}: ${error.message}`)
+    if (error instanceof NkeySeedError) exitWith(`${entry.name}: NATS_NKEY_SEED: ${error.message}`)
     process.stderr.write(
       `${entry.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     )

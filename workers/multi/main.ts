@@ -34,8 +34,8 @@ const commands = {
   gateway: (argv, env) => runGateway(argv, env),
   /** The payment sandbox under its other name: the same as `gateway`. */
   sandbox: (argv, env) => runGateway(argv, env),
-  provision: (_argv, env) => {
-    void runProvision(env).then((code) => process.exit(code))
+  provision: (argv, env) => {
+    void runProvision(env, argv).then((code) => process.exit(code))
   },
   probe: (argv) => {
     void probe(argv[0]).then((code) => process.exit(code))

@@ -6,6 +6,7 @@
  */
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
+import pkg from '../../package.json' with { type: 'json' }
 import { ConfigError, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
 import { natsSettings, toTopologyLimits } from '../../shared/config/nats-settings.ts'
 import { SECRET_SETTINGS, withSecretFiles } from '../../shared/config/secrets.ts'
@@ -14,11 +15,37 @@ import { provisionTopology } from '../../shared/nats/provision.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
 import { checkNatsServerVersion, NatsServerTooOldError } from '../../shared/nats/server-version.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
+import { helpText } from '../../shared/runtime/run-service.ts'
 import { natsClientOptions } from '../../shared/security/nats-client-options.ts'
 
 export const ProvisionConfigSchema = v.object({ ...natsSettings, LOG_LEVEL: logLevelFromEnv })
 
-export async function runProvision(env: Readonly<Record<string, string | undefined>>): Promise<number> {
+const DESCRIPTION =
+  'the admin step: creates or updates every stream, KV bucket and consumer of the saga, then exits (0 done, 1 failed)'
+
+/**
+ * `provision [--help | --version]`: with either flag it only prints; any
+ * other argument is refused. Nothing is provisioned unless asked for.
+ */
+export async function runProvision(
+  env: Readonly<Record<string, string | undefined>>,
+  argv: readonly string[] = [],
+): Promise<number> {
+  if (argv.includes('--help')) {
+    const usage = '[--help | --version]. Without arguments it provisions, then exits.'
+    process.stdout.write(
+      `${helpText({ name: 'provision', description: DESCRIPTION, schema: ProvisionConfigSchema }, { usage })}\n`,
+    )
+    return 0
+  }
+  if (argv.includes('--version')) {
+    process.stdout.write(`${pkg.version}\n`)
+    return 0
+  }
+  if (argv.length > 0) {
+    process.stderr.write(`provision: unknown argument ${JSON.stringify(argv[0])}; try --help\n`)
+    return 1
+  }
   let config: v.InferOutput<typeof ProvisionConfigSchema>
   try {
     config = loadConfig(ProvisionConfigSchema, withSecretFiles(env, SECRET_SETTINGS))
@@ -61,4 +88,4 @@ export async function runProvision(env: Readonly<Record<string, string | undefin
   }
 }
 
-if (import.meta.main) void runProvision(process.env).then((code) => process.exit(code))
+if (import.meta.main) void runProvision(process.env, process.argv.slice(2)).then((code) => process.exit(code))

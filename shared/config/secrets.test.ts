@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError } from './load-config.ts'
+import { shownUrl } from './shown-url.ts'
+import { withSecretFiles } from './secrets.ts'
+
+const files: Record<string, string> = {
+  '/run/secrets/seed': 'SUSECRETSECRET123\n',
+  '/run/secrets/empty': '',
+  '/run/secrets/blank': '\n',
+}
+const read = (path: string): string => {
+  const text = files[path]
+  if (text === undefined) throw Object.assign(new Error('no such file'), { code: 'ENOENT' })
+  return text
+}
+const problemsOf = (env: Record<string, string>): readonly string[] => {
+  try {
+    withSecretFiles(env, ['NATS_NKEY_SEED', 'API_KEYS'], read)
+    return []
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    return error.problems
+  }
+}
+
+describe('secrets from files', () => {
+  it('reads NAME_FILE into NAME, its trailing newline dropped', () => {
+    expect(
+      withSecretFiles({ NATS_NKEY_SEED_FILE: '/run/secrets/seed' }, ['NATS_NKEY_SEED'], read),
+    ).toMatchObject({ NATS_NKEY_SEED: 'SUSECRETSECRET123' })
+  })
+
+  it('refuses an empty file (it is not "unset") and lists it with the other problems, never the value', () => {
+    const problems = problemsOf({
+      NATS_NKEY_SEED_FILE: '/run/secrets/empty',
+      API_KEYS_FILE: '/run/secrets/blank',
+    })
+    expect(problems).toStrictEqual([
+      'NATS_NKEY_SEED_FILE: /run/secrets/empty is empty',
+      'API_KEYS_FILE: /run/secrets/blank is empty',
+    ])
+    expect(problemsOf({ NATS_NKEY_SEED_FILE: '/run/secrets/missing', NATS_NKEY_SEED: '' })).toStrictEqual([
+      'NATS_NKEY_SEED_FILE: cannot read /run/secrets/missing (ENOENT)',
+    ])
+    expect(
+      problemsOf({ NATS_NKEY_SEED_FILE: '/run/secrets/seed', NATS_NKEY_SEED: 'SUSECRETSECRET123' }).join(' '),
+    ).not.toContain('SECRETSECRET123')
+  })
+})
+
+describe('URLs in logs and errors', () => {
+  it.each([
+    ['nats://user:pw@127.0.0.1:4222', 'nats://***@127.0.0.1:4222'],
+    ['tls://token@nats.example:4222', 'tls://***@nats.example:4222'],
+    ['http://u:p@collector:4318/v1/traces', 'http://***@collector:4318/v1/traces'],
+    ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4222'],
+    ['http://collector:4318/a@b', 'http://collector:4318/a@b'],
+  ])('shows %s as %s', (url, shown) => {
+    expect(shownUrl(url)).toBe(shown)
+  })
+})
