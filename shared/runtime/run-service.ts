@@ -22,6 +22,7 @@ import { createMetrics, type Metrics } from '../observability/metrics.ts'
 import { createTracerFromEnv, tracingProblems } from '../observability/tracer-from-env.ts'
 import type { Tracer } from '../observability/tracing.ts'
 import { NkeySeedError } from '../security/nkey-signer.ts'
+import { SealingKeyError } from '../security/sealed-token.ts'
 import { exitWith, onShutdownSignal, serveHttp, type HttpServer } from './server.ts'
 
 interface BaseConfig {
@@ -238,6 +239,7 @@ export function main<C extends BaseConfig>(
     if (error instanceof NatsServerTooOldError || error instanceof NatsConnectError)
       exitWith(`${entry.name}: ${error.message}`)
     if (error instanceof NkeySeedError) exitWith(`${entry.name}: NATS_NKEY_SEED: ${error.message}`)
+    if (error instanceof SealingKeyError) exitWith(`${entry.name}: ${error.message}`)
     process.stderr.write(
       `${entry.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     )

@@ -9,6 +9,7 @@ import {
   parseJwkList,
   SEALED_TOKEN_PATTERN,
   SealedTokenError,
+  SealingKeyError,
 } from './sealed-token.ts'
 
 const ORDER = '01890a5d-ac96-774b-bcce-b302099a8057'
@@ -162,4 +163,21 @@ it('refuses AES keys that are not 32 bytes, and sealed data shorter than the tag
   await expect(importNodeAesGcmKey(new Uint8Array(16))).rejects.toThrow(/32 bytes/)
   const key = await importNodeAesGcmKey(new Uint8Array(32))
   await expect(key.decrypt(new Uint8Array(12), new Uint8Array(0), new Uint8Array(15))).rejects.toThrow(/tag/)
+})
+
+describe('configured key material that does not import', () => {
+  it('names the setting and the key, never the key material', async () => {
+    const { publicJwk, privateJwk } = await generateSealingKeyPair()
+    const badPublic = { ...publicJwk, x: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }
+    await expect(createTokenSealer(badPublic)).rejects.toThrow(
+      new SealingKeyError(
+        'PAYMENT_TOKEN_PUBLIC_KEY cannot be imported as a P-256 ECDH key (check its x, y and d)',
+      ),
+    )
+    const badPrivate = { ...privateJwk, d: 'SECRETSECRET123' }
+    const opening = createTokenOpener([privateJwk, badPrivate])
+    await expect(opening).rejects.toBeInstanceOf(SealingKeyError)
+    await expect(opening).rejects.toThrow(/^PAYMENT_TOKEN_PRIVATE_KEYS: key 2 cannot be imported/)
+    await expect(createTokenOpener([publicJwk])).rejects.toBeInstanceOf(SealingKeyError)
+  })
 })

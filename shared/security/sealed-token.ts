@@ -38,6 +38,19 @@ export class UnknownSealingKeyError extends SealedTokenError {
   override readonly name = 'UnknownSealingKeyError'
 }
 
+/** Configured key material the runtime cannot import; the message names the setting, never the key. */
+export class SealingKeyError extends Error {
+  override readonly name = 'SealingKeyError'
+}
+
+async function imported(what: string, load: () => Promise<CryptoKey>): Promise<CryptoKey> {
+  try {
+    return await load()
+  } catch {
+    throw new SealingKeyError(`${what} cannot be imported as a P-256 ECDH key (check its x, y and d)`)
+  }
+}
+
 export interface TokenSealer {
   /** Seals `token` for the payment service, bound to `orderId`. */
   seal(token: string, orderId: string): Promise<string>
@@ -121,7 +134,9 @@ export async function createTokenSealer(
   }: { rotateMs?: number; now?: () => number } & SealingOptions = {},
 ): Promise<TokenSealer> {
   const kid = await keyIdOf(recipientPublicJwk)
-  const recipient = await crypto.subtle.importKey('jwk', publicOnly(recipientPublicJwk), CURVE, false, [])
+  const recipient = await imported('PAYMENT_TOKEN_PUBLIC_KEY', () =>
+    crypto.subtle.importKey('jwk', publicOnly(recipientPublicJwk), CURVE, false, []),
+  )
   let current: Promise<SenderKey> | undefined
 
   async function newSenderKey(): Promise<SenderKey> {
@@ -159,9 +174,12 @@ export async function createTokenOpener(
 ): Promise<TokenOpener> {
   if (privateJwks.length === 0) throw new SealedTokenError('no private key to open payment tokens')
   const keys = new Map<string, CryptoKey>()
-  for (const jwk of privateJwks) {
+  for (const [index, jwk] of privateJwks.entries()) {
     const { kid: _kid, key_ops: _ops, ...material } = jwk as KeyedJwk
-    keys.set(await keyIdOf(jwk), await crypto.subtle.importKey('jwk', material, CURVE, false, ['deriveBits']))
+    const key = await imported(`PAYMENT_TOKEN_PRIVATE_KEYS: key ${index + 1}`, () =>
+      crypto.subtle.importKey('jwk', material, CURVE, false, ['deriveBits']),
+    )
+    keys.set(await keyIdOf(jwk), key)
   }
   // One derived key per sender key: the intake keeps a sender key for an hour.
   const derived = new Map<string, Promise<AesGcmKey>>()
