@@ -143,6 +143,20 @@ describe('tracingSettingsFromEnv', () => {
     }
   })
 
+  it.each([
+    [{ OTEL_SDK_DISABLED: 'maybe' }, 'OTEL_SDK_DISABLED: must be true or false, got "maybe"'],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_BSP_SCHEDULE_DELAY: '1e3' },
+      'OTEL_BSP_SCHEDULE_DELAY: must be an integer from 1 to 60000 (ms), got "1e3"',
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://u:secret@:bad' },
+      'OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL, got "http://***@:bad"',
+    ],
+  ])('refuses %j', (env, problem) => {
+    expect(() => tracingSettingsFromEnv(env)).toThrow(new ConfigError([problem]))
+  })
+
   it('names a bad header entry without showing it, percent-encoding included', () => {
     let problems: readonly string[] = []
     try {

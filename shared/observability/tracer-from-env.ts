@@ -24,7 +24,10 @@ export interface TracingSettings {
 
 /** The export settings, `undefined` when tracing is off; a {@link ConfigError} lists every bad value. */
 export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
-  if (env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true') return undefined
+  const disabled = env['OTEL_SDK_DISABLED']?.trim().toLowerCase() ?? ''
+  if (disabled !== '' && disabled !== 'true' && disabled !== 'false')
+    throw new ConfigError([`OTEL_SDK_DISABLED: must be true or false, got ${JSON.stringify(disabled)}`])
+  if (disabled === 'true') return undefined
   const base = env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim() ?? ''
   const traces = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim() ?? ''
   if (base === '' && traces === '') return undefined
@@ -53,7 +56,8 @@ export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
     else headers[key] = value
   })
   const delay = env['OTEL_BSP_SCHEDULE_DELAY']?.trim() ?? ''
-  const scheduleDelayMs = delay === '' ? 5_000 : Number(delay)
+  // Digits only, as every other integer setting: `1e3` and `0x10` are not what was meant.
+  const scheduleDelayMs = delay === '' ? 5_000 : /^\d{1,5}$/.test(delay) ? Number(delay) : Number.NaN
   if (!Number.isInteger(scheduleDelayMs) || scheduleDelayMs < 1 || scheduleDelayMs > 60_000)
     problems.push(
       `OTEL_BSP_SCHEDULE_DELAY: must be an integer from 1 to 60000 (ms), got ${JSON.stringify(delay)}`,
