@@ -117,11 +117,17 @@ export async function runService<C extends BaseConfig>(
   const started = (async () => {
     service = await start(config, { logger, metrics, tracer })
     const running = service
-    server = await serveHttp({
-      fetch: (req) => running.app.fetch(req),
-      port: config.PORT,
-      hostname: config.HOST,
-    })
+    try {
+      // Bun.serve throws at once, node:http rejects later: both are the same fault.
+      server = await serveHttp({
+        fetch: (req) => running.app.fetch(req),
+        port: config.PORT,
+        hostname: config.HOST,
+      })
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      throw new ListenError(`cannot listen on ${config.HOST}:${config.PORT} (HOST, PORT): ${reason}`)
+    }
     logger.info(
       { port: server.port, host: config.HOST, url: `http://${config.HOST}:${server.port}` },
       `${name} listening`,
@@ -169,6 +175,11 @@ const OPTIONAL_TYPES: ReadonlySet<string> = new Set([
   'nullish',
   'undefinedable',
 ])
+
+/** The HTTP server could not start (a host that does not resolve, a port in use). */
+class ListenError extends Error {
+  override readonly name = 'ListenError'
+}
 
 /** LOG_FORMAT's problem, if any, to list with the service's other settings. */
 function logFormatProblems(env: Record<string, string | undefined>): string[] {
@@ -239,7 +250,8 @@ export function main<C extends BaseConfig>(
     if (error instanceof NatsServerTooOldError || error instanceof NatsConnectError)
       exitWith(`${entry.name}: ${error.message}`)
     if (error instanceof NkeySeedError) exitWith(`${entry.name}: NATS_NKEY_SEED: ${error.message}`)
-    if (error instanceof SealingKeyError) exitWith(`${entry.name}: ${error.message}`)
+    if (error instanceof SealingKeyError || error instanceof ListenError)
+      exitWith(`${entry.name}: ${error.message}`)
     process.stderr.write(
       `${entry.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     )
