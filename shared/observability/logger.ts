@@ -26,6 +26,17 @@ export function logFormatFromEnv(env: Readonly<Record<string, string | undefined
   return format
 }
 
+/** LOG_FORMAT's problem, if any, to list with a service's other settings. */
+export function logFormatProblems(env: Readonly<Record<string, string | undefined>>): string[] {
+  try {
+    logFormatFromEnv(env)
+    return []
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems]
+    throw error
+  }
+}
+
 /**
  * pino, for Bun, Node and Deno: JSON lines on stdout, one object per line. No
  * transports: they spawn worker threads, which a compiled single-file binary

@@ -17,7 +17,7 @@ import {
 import { NatsConnectError } from '../nats/connect.ts'
 import { NatsServerTooOldError } from '../nats/server-version.ts'
 import { SECRET_SETTINGS, withSecretFiles } from '../config/secrets.ts'
-import { createLogger, logFormatFromEnv, type Logger } from '../observability/logger.ts'
+import { createLogger, logFormatProblems, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
 import { createTracerFromEnv, tracingProblems } from '../observability/tracer-from-env.ts'
 import type { Tracer } from '../observability/tracing.ts'
@@ -179,17 +179,6 @@ const OPTIONAL_TYPES: ReadonlySet<string> = new Set([
 /** The HTTP server could not start (a host that does not resolve, a port in use). */
 class ListenError extends Error {
   override readonly name = 'ListenError'
-}
-
-/** LOG_FORMAT's problem, if any, to list with the service's other settings. */
-function logFormatProblems(env: Record<string, string | undefined>): string[] {
-  try {
-    logFormatFromEnv(env)
-    return []
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems]
-    throw error
-  }
 }
 
 /**

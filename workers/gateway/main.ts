@@ -7,7 +7,7 @@ import pkg from '../../package.json' with { type: 'json' }
 import * as v from 'valibot'
 import { ConfigError, loadConfig, loadOrProblems } from '../../shared/config/load-config.ts'
 import { withSecretFiles } from '../../shared/config/secrets.ts'
-import { createLogger } from '../../shared/observability/logger.ts'
+import { createLogger, logFormatProblems } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import { createTracerFromEnv, tracingProblems } from '../../shared/observability/tracer-from-env.ts'
 import { exitWith, onShutdownSignal, serveHttp } from '../../shared/runtime/server.ts'
@@ -33,6 +33,10 @@ export function helpText(): string {
     '',
     'environment:',
     ...lines,
+    '',
+    'Logs: LOG_FORMAT json (default) or pretty.',
+    'Traces: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,',
+    'OTEL_BSP_SCHEDULE_DELAY, OTEL_SDK_DISABLED (off unless an endpoint is set; docs/configuration.md).',
     '',
   ].join('\n')
 }
@@ -124,7 +128,11 @@ function probeHost(host: string): string {
 /** The settings, or exit 1 naming every problem (the tracing settings' too). */
 function readConfig(env: Env): GatewayConfig {
   const loaded = loadOrProblems(() => loadGatewayConfig(withSecretFiles(env, SECRETS)))
-  const problems = [...('problems' in loaded ? loaded.problems : []), ...tracingProblems(env)]
+  const problems = [
+    ...('problems' in loaded ? loaded.problems : []),
+    ...tracingProblems(env),
+    ...logFormatProblems(env),
+  ]
   if (problems.length > 0 || !('config' in loaded)) exitWith(`gateway: ${new ConfigError(problems).message}`)
   return loaded.config
 }
