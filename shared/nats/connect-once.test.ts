@@ -37,6 +37,12 @@ describe('connectOnce', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(190)
   })
 
+  it('names the server without its user or password', async () => {
+    await expect(
+      connectOnce({ connect: () => never, servers: ['ws://edge:S3cretPW@x:9'], timeoutMs: 50, name: 't' }),
+    ).rejects.toThrow(new NatsUnreachableError('could not connect to ws://***@x:9'))
+  })
+
   it('closes a connection that completes after the deadline', async () => {
     let closed = 0
     const late = new Promise<NatsConnection>((done) =>

@@ -10,6 +10,7 @@ import type {
   WsConnectionOptions,
   WsSocketFactory,
 } from '@nats-io/nats-core'
+import { shownUrl } from '../config/shown-url.ts'
 import { withDeadline } from '../resilience/deadline.ts'
 import type { ConnectFn } from './connect.ts'
 
@@ -78,6 +79,8 @@ export async function connectOnce({
         () => undefined,
       )
       .catch(() => undefined)
-    throw new NatsUnreachableError(`could not connect to ${servers.join(', ')}`, { cause: error })
+    throw new NatsUnreachableError(`could not connect to ${servers.map(shownUrl).join(', ')}`, {
+      cause: error,
+    })
   }
 }

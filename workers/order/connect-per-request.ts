@@ -100,10 +100,9 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
         close(await open())
         return { ok: true }
       } catch (error) {
-        return {
-          ok: false,
-          reason: `NATS unreachable: ${error instanceof Error ? error.message : String(error)}`,
-        }
+        // `/ready` answers anyone: the detail (which names the server) goes to the log only.
+        logger.warn({ err: error }, 'readiness: NATS unreachable')
+        return { ok: false, reason: 'NATS unreachable' }
       }
     },
   }
