@@ -10,7 +10,7 @@ import { PauseConsumption, type Handler, type MessageContext } from '../shared/n
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { toStockView } from '../workers/inventory/domain.ts'
-import { kvDecisionStore } from '../shared/saga/decision.ts'
+import { claimCancellation, kvDecisionStore } from '../shared/saga/decision.ts'
 import { createInventoryHandlers } from '../workers/inventory/handlers.ts'
 import { createStockStore, type StockStore } from '../workers/inventory/stock-store.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
@@ -321,5 +321,26 @@ describe('inventory idempotency', () => {
     ])
     expect(scheduled).toStrictEqual([orderId])
     expect(await view('DL-A')).toMatchObject({ reserved: 2, available: 3 })
+  })
+
+  it("says a cancellation it decided in an earlier attempt again, and stays quiet about another decider's", async () => {
+    const decisions = kvDecisionStore(await ensureBucket(nc, BUCKETS.decisions, DEFAULT_LIMITS))
+    await store.setStock('AGAIN-A', { onHand: 0, priceCents: 100 })
+    // An earlier attempt found the order short and claimed its cancellation,
+    // then failed before it stored the reservation and published the event.
+    const short = '00000000-0000-4000-8000-000000000051'
+    expect(
+      (await claimCancellation(decisions, short, 'out_of_stock', 'inventory', () => new Date(at))).kind,
+    ).toBe('cancelled')
+    const again = await reserve(created(short, [{ sku: 'AGAIN-A', quantity: 1 }]), ctx)
+    expect(again.map((e) => [e.subject, e.msgId, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, `${SUBJECTS.orderCancelled}:${short}`, 'out_of_stock'],
+    ])
+    // The payment worker cancelled this one: its event is its own to publish.
+    const theirs = '00000000-0000-4000-8000-000000000052'
+    expect(
+      (await claimCancellation(decisions, theirs, 'deadline_exceeded', 'payment', () => new Date(at))).kind,
+    ).toBe('cancelled')
+    expect(await reserve(created(theirs, [{ sku: 'AGAIN-A', quantity: 1 }]), ctx)).toStrictEqual([])
   })
 })

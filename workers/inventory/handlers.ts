@@ -150,8 +150,21 @@ export function createInventoryHandlers({
 
     if (decided?.decision === 'cancelled' || pastDeadline) {
       // Cancelled before it got here, or it waited past its deadline: hold nothing.
+      // A cancellation this worker decided (an earlier attempt at this order
+      // that found it short, then failed before it published) is said again:
+      // the same event id, so the stream keeps one. Another decider's event
+      // is theirs to publish.
       const cancelling =
-        decided?.decision === 'cancelled' ? [] : await cancelUnpaid(created.orderId, 'deadline_exceeded', ctx)
+        decided?.decision === 'cancelled'
+          ? decided.decidedBy === 'inventory'
+            ? [
+                toEvent(SUBJECTS.orderCancelled, {
+                  ...base(created.orderId),
+                  reason: decided.reason ?? 'out_of_stock',
+                }),
+              ]
+            : []
+          : await cancelUnpaid(created.orderId, 'deadline_exceeded', ctx)
       await store.putReservation(
         { ...emptyReservation(created.orderId), state: 'cancelled', updatedAt: stamp() },
         'reserving',
