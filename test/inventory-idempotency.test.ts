@@ -336,6 +336,13 @@ describe('inventory idempotency', () => {
     expect(again.map((e) => [e.subject, e.msgId, (e.payload as { reason?: string }).reason])).toStrictEqual([
       [SUBJECTS.orderCancelled, `${SUBJECTS.orderCancelled}:${short}`, 'out_of_stock'],
     ])
+    // A customer's cancellation this worker handled: its own redelivery says it again.
+    const customer = '00000000-0000-4000-8000-000000000053'
+    expect(
+      (await claimCancellation(decisions, customer, 'customer_request', 'inventory', () => new Date(at)))
+        .kind,
+    ).toBe('cancelled')
+    expect(await reserve(created(customer, [{ sku: 'AGAIN-A', quantity: 1 }]), ctx)).toStrictEqual([])
     // The payment worker cancelled this one: its event is its own to publish.
     const theirs = '00000000-0000-4000-8000-000000000052'
     expect(

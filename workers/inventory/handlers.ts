@@ -150,19 +150,15 @@ export function createInventoryHandlers({
 
     if (decided?.decision === 'cancelled' || pastDeadline) {
       // Cancelled before it got here, or it waited past its deadline: hold nothing.
-      // A cancellation this worker decided (an earlier attempt at this order
-      // that found it short, then failed before it published) is said again:
-      // the same event id, so the stream keeps one. Another decider's event
-      // is theirs to publish.
+      // Out of stock is decided only here: such a decision is an earlier
+      // attempt at this order that found it short, then failed before it
+      // published. It is said again, with the same event id (the stream keeps
+      // one). Any other cancellation's event belongs to the handler that
+      // decided it, which says it again on its own redelivery.
       const cancelling =
         decided?.decision === 'cancelled'
-          ? decided.decidedBy === 'inventory'
-            ? [
-                toEvent(SUBJECTS.orderCancelled, {
-                  ...base(created.orderId),
-                  reason: decided.reason ?? 'out_of_stock',
-                }),
-              ]
+          ? decided.decidedBy === 'inventory' && decided.reason === 'out_of_stock'
+            ? [toEvent(SUBJECTS.orderCancelled, { ...base(created.orderId), reason: 'out_of_stock' })]
             : []
           : await cancelUnpaid(created.orderId, 'deadline_exceeded', ctx)
       await store.putReservation(
