@@ -120,7 +120,8 @@ export function createInventoryHandlers({
     // Was the order cancelled before it got here? A `cancelled` decision can
     // only exist now if an `orders.cancel_requested` (a customer's, or the
     // deadline of an earlier delivery) was handled first, by this worker or by
-    // the payment worker, and only the decision record says so: the payment
+    // the payment worker, or if an earlier attempt at this message found the
+    // order short (see below), and only the decision record says so: the payment
     // worker cannot write reservations, and its `orders.cancelled` may still be
     // queued behind this message. Skipping the read would still charge nothing
     // (the payment worker's claim fails on the record), but would hold stock
