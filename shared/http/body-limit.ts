@@ -1,4 +1,5 @@
 import type { Context, Env, MiddlewareHandler } from 'hono'
+import { withDeadline } from '../resilience/deadline.ts'
 import { clientAddress, setClientAddress } from './client-address.ts'
 
 /** How long a request body may take to arrive in full; after that, 408 `request_timeout`. */
@@ -22,16 +23,8 @@ export function requestTimeout(c: Context, deadlineMs = BODY_READ_MS): Response 
 }
 
 /** `read`, or a {@link BodyTimeoutError} once `deadline` (epoch ms) has passed. */
-async function byDeadline<T>(read: Promise<T>, deadline: number, deadlineMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BodyTimeoutError(deadlineMs)), Math.max(0, deadline - Date.now()))
-  })
-  try {
-    return await Promise.race([read, late])
-  } finally {
-    clearTimeout(timer)
-  }
+function byDeadline<T>(read: Promise<T>, deadline: number, deadlineMs: number): Promise<T> {
+  return withDeadline(read, Math.max(0, deadline - Date.now()), () => new BodyTimeoutError(deadlineMs))
 }
 
 /**

@@ -5,6 +5,7 @@
  * queue) for ever.
  */
 import type { SSEStreamingApi } from 'hono/streaming'
+import { withDeadline } from '../resilience/deadline.ts'
 
 /** The headers of a stream (`streamSSE` sets the same); what `HEAD` answers with, no body. */
 export const SSE_HEADERS = {
@@ -23,12 +24,11 @@ export async function writtenWithin(
   write: Promise<unknown>,
   deadlineMs: number,
 ): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const done = await Promise.race([
-    write.then(() => true),
-    new Promise<false>((resolve) => (timer = setTimeout(resolve, deadlineMs, false))),
-  ])
-  clearTimeout(timer)
-  if (!done) stream.abort()
-  return done
+  try {
+    await withDeadline(write, deadlineMs, () => new Error('the client read nothing'))
+    return true
+  } catch {
+    stream.abort()
+    return false
+  }
 }

@@ -26,6 +26,9 @@ export function logFormatFromEnv(env: Readonly<Record<string, string | undefined
   return format
 }
 
+/** What `--help` says of LOG_FORMAT (every service reads it). */
+export const LOG_FORMAT_HELP = 'Logs: LOG_FORMAT json (default) or pretty.'
+
 /** LOG_FORMAT's problem, if any, to list with a service's other settings. */
 export function logFormatProblems(env: Readonly<Record<string, string | undefined>>): string[] {
   try {

@@ -22,6 +22,10 @@ export interface TracingSettings {
   scheduleDelayMs: number
 }
 
+/** What `--help` says of the tracing variables (every service reads them). */
+export const TRACING_HELP =
+  'Traces: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_BSP_SCHEDULE_DELAY, OTEL_SDK_DISABLED (off unless an endpoint is set; docs/configuration.md).'
+
 /** The export settings, `undefined` when tracing is off; a {@link ConfigError} lists every bad value. */
 export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
   const disabled = env['OTEL_SDK_DISABLED']?.trim().toLowerCase() ?? ''

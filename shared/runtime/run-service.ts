@@ -17,9 +17,9 @@ import {
 import { NatsConnectError } from '../nats/connect.ts'
 import { NatsServerTooOldError } from '../nats/server-version.ts'
 import { SECRET_SETTINGS, withSecretFiles } from '../config/secrets.ts'
-import { createLogger, logFormatProblems, type Logger } from '../observability/logger.ts'
+import { createLogger, LOG_FORMAT_HELP, logFormatProblems, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
-import { createTracerFromEnv, tracingProblems } from '../observability/tracer-from-env.ts'
+import { createTracerFromEnv, TRACING_HELP, tracingProblems } from '../observability/tracer-from-env.ts'
 import type { Tracer } from '../observability/tracing.ts'
 import { NkeySeedError } from '../security/nkey-signer.ts'
 import { SealingKeyError } from '../security/sealed-token.ts'
@@ -203,12 +203,11 @@ export function helpText(
     const secret = (SECRET_SETTINGS as readonly string[]).includes(key)
     lines.push(`  ${key.padEnd(32)} ${note}${secret ? `, or ${key}_FILE (a path)` : ''}`)
   }
-  lines.push('', 'Logs: LOG_FORMAT json (default) or pretty.')
+  lines.push('', LOG_FORMAT_HELP)
   if (usage !== undefined) lines.push(`Usage: ${usage}`)
   else
     lines.push(
-      'Traces: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,',
-      '  OTEL_BSP_SCHEDULE_DELAY, OTEL_SDK_DISABLED (off unless an endpoint is set; docs/configuration.md).',
+      TRACING_HELP,
       `Usage: ${entry.options === undefined ? '' : `${entry.options} `}[--help | --version | healthcheck]. SIGTERM/SIGINT stop it gracefully.`,
     )
   return lines.join('\n')

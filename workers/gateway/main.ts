@@ -7,9 +7,13 @@ import pkg from '../../package.json' with { type: 'json' }
 import * as v from 'valibot'
 import { ConfigError, loadConfig, loadOrProblems } from '../../shared/config/load-config.ts'
 import { withSecretFiles } from '../../shared/config/secrets.ts'
-import { createLogger, logFormatProblems } from '../../shared/observability/logger.ts'
+import { createLogger, LOG_FORMAT_HELP, logFormatProblems } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
-import { createTracerFromEnv, tracingProblems } from '../../shared/observability/tracer-from-env.ts'
+import {
+  createTracerFromEnv,
+  TRACING_HELP,
+  tracingProblems,
+} from '../../shared/observability/tracer-from-env.ts'
 import { exitWith, onShutdownSignal, serveHttp } from '../../shared/runtime/server.ts'
 import { createApp } from './app.ts'
 import { gatewayConfigSchema, gatewayEnvHelp, loadGatewayConfig, type GatewayConfig } from './config.ts'
@@ -34,9 +38,8 @@ export function helpText(): string {
     'environment:',
     ...lines,
     '',
-    'Logs: LOG_FORMAT json (default) or pretty.',
-    'Traces: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,',
-    'OTEL_BSP_SCHEDULE_DELAY, OTEL_SDK_DISABLED (off unless an endpoint is set; docs/configuration.md).',
+    LOG_FORMAT_HELP,
+    TRACING_HELP,
     '',
   ].join('\n')
 }
