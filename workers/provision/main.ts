@@ -7,14 +7,14 @@
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
-import { ConfigError, loadConfig, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import { ConfigError, loadConfig, loadOrProblems, logLevelFromEnv } from '../../shared/config/load-config.ts'
 import { natsSettings, toTopologyLimits } from '../../shared/config/nats-settings.ts'
 import { SECRET_SETTINGS, withSecretFiles } from '../../shared/config/secrets.ts'
 import { connectNats } from '../../shared/nats/connect.ts'
 import { provisionTopology } from '../../shared/nats/provision.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
 import { checkNatsServerVersion, NatsServerTooOldError } from '../../shared/nats/server-version.ts'
-import { createLogger } from '../../shared/observability/logger.ts'
+import { createLogger, logFormatProblems } from '../../shared/observability/logger.ts'
 import { helpText } from '../../shared/runtime/run-service.ts'
 import { natsClientOptions } from '../../shared/security/nats-client-options.ts'
 
@@ -48,7 +48,13 @@ export async function runProvision(
   }
   let config: v.InferOutput<typeof ProvisionConfigSchema>
   try {
-    config = loadConfig(ProvisionConfigSchema, withSecretFiles(env, SECRET_SETTINGS))
+    // LOG_FORMAT is read by the logger, not the schema: its problem is listed with the rest.
+    const loaded = loadOrProblems(() =>
+      loadConfig(ProvisionConfigSchema, withSecretFiles(env, SECRET_SETTINGS)),
+    )
+    const problems = [...('problems' in loaded ? loaded.problems : []), ...logFormatProblems(env)]
+    if (problems.length > 0 || !('config' in loaded)) throw new ConfigError(problems)
+    config = loaded.config
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     process.stderr.write(`provision: ${error.message}\n`)
