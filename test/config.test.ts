@@ -59,6 +59,44 @@ describe('loadConfig', () => {
     expect(config.PORT).toBe(3000)
   })
 
+  it('refuses a NATS_URL whose port is out of range, its password not shown', async () => {
+    const secrets = await workerSecrets('order')
+    const attempt = (url: string) => () => loadOrderConfig({ ...secrets, NATS_URL: `nats://a:4222,${url}` })
+    expect(attempt('nats://user:hunter2@b:99999')).toThrow(
+      'NATS_URL.1: nats://***@b:99999: needs a host, and a port (if given) of 1-65535',
+    )
+    expect(attempt('nats://user:hunter2@b:99999')).not.toThrow(/hunter2/)
+    expect(attempt('tls://b:0')).toThrow(/NATS_URL.1: tls:\/\/b:0: needs a host/)
+    expect(attempt('nats://:4222')).toThrow(/NATS_URL.1: nats:\/\/:4222: needs a host/)
+    expect(loadOrderConfig({ ...secrets, NATS_URL: 'ws://[::1]:65535' }).NATS_URL).toStrictEqual([
+      'ws://[::1]:65535',
+    ])
+  })
+
+  it('refuses a first retry delay above the largest, with the other problems', async () => {
+    let caught: unknown
+    try {
+      loadPaymentConfig({
+        ...(await workerSecrets('payment')),
+        PAYMENT_RETRY_INITIAL_DELAY_MS: '5000',
+        PAYMENT_RETRY_MAX_DELAY_MS: '1000',
+        LOG_LEVEL: 'loud',
+      })
+    } catch (error) {
+      caught = error
+    }
+    expect((caught as ConfigError).problems).toStrictEqual([
+      'LOG_LEVEL: must be a pino level',
+      'PAYMENT_RETRY_INITIAL_DELAY_MS: must be <= PAYMENT_RETRY_MAX_DELAY_MS',
+    ])
+    const equal = loadPaymentConfig({
+      ...(await workerSecrets('payment')),
+      PAYMENT_RETRY_INITIAL_DELAY_MS: '1000',
+      PAYMENT_RETRY_MAX_DELAY_MS: '1000',
+    })
+    expect(equal.PAYMENT_RETRY_INITIAL_DELAY_MS).toBe(1000)
+  })
+
   it('reports every problem at once', () => {
     let caught: unknown
     try {

@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { shownUrl } from './shown-url.ts'
 
 /** Thrown by {@link loadConfig}; carries every problem found, not only the first. */
 export class ConfigError extends Error {
@@ -91,9 +92,28 @@ export function urlListFromEnv(pattern: RegExp, message: string) {
         .map((u) => u.trim())
         .filter((u) => u !== ''),
     ),
-    v.array(v.pipe(v.string(), v.regex(pattern, message))),
+    v.array(
+      v.pipe(
+        v.string(),
+        v.regex(pattern, message),
+        v.check(
+          hasHostAndPort,
+          (issue) => `${shownUrl(issue.input)}: needs a host, and a port (if given) of 1-65535`,
+        ),
+      ),
+    ),
     v.minLength(1, 'must name at least one server'),
   )
+}
+
+/** A URL that parses, names a host, and whose port, if given, is 1-65535 (`new URL` refuses ports above). */
+function hasHostAndPort(url: string): boolean {
+  try {
+    const parsed = new URL(url)
+    return parsed.hostname !== '' && parsed.port !== '0'
+  } catch {
+    return false
+  }
 }
 
 /** Comma-separated NATS server URLs (nats://, tls://, ws://, wss://). */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from './load-config.ts'
 import { shownUrl } from './shown-url.ts'
-import { withSecretFiles } from './secrets.ts'
+import { loadWithSecretFiles, withSecretFiles } from './secrets.ts'
+import { loadOrderConfig } from '../../workers/order/config.ts'
 
 const files: Record<string, string> = {
   '/run/secrets/seed': 'SUSECRETSECRET123\n',
@@ -45,6 +46,49 @@ describe('secrets from files', () => {
     expect(
       problemsOf({ NATS_NKEY_SEED_FILE: '/run/secrets/seed', NATS_NKEY_SEED: 'SUSECRETSECRET123' }).join(' '),
     ).not.toContain('SECRETSECRET123')
+  })
+})
+
+describe('a secret file that fails, with the other settings', () => {
+  const problemsOf = (env: Record<string, string>): readonly string[] => {
+    try {
+      loadWithSecretFiles(
+        env,
+        ['NATS_NKEY_SEED', 'API_KEYS', 'PAYMENT_TOKEN_PUBLIC_KEY'],
+        loadOrderConfig,
+        read,
+      )
+      return []
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      return error.problems
+    }
+  }
+
+  it('lists every problem at once, the failed setting once', () => {
+    expect(
+      problemsOf({ NATS_NKEY_SEED_FILE: '/run/secrets/missing', PORT: 'abc', LOG_LEVEL: 'loud' }),
+    ).toStrictEqual([
+      'NATS_NKEY_SEED_FILE: cannot read /run/secrets/missing (ENOENT)',
+      'PORT: must be an integer',
+      'LOG_LEVEL: must be a pino level',
+      'PAYMENT_TOKEN_PUBLIC_KEY: is required',
+      'API_KEYS: is required',
+    ])
+  })
+
+  it('refuses a failed file even when the rest loads, and loads when nothing fails', () => {
+    const problems = problemsOf({ PAYMENT_TOKEN_PUBLIC_KEY: '{}', API_KEYS_FILE: '/run/secrets/empty' })
+    expect(problems).toContain('API_KEYS_FILE: /run/secrets/empty is empty')
+    expect(problems.filter((p) => p.startsWith('API_KEYS:'))).toStrictEqual([])
+    expect(() =>
+      loadWithSecretFiles(
+        { NATS_NKEY_SEED_FILE: '/run/secrets/seed' },
+        ['NATS_NKEY_SEED'],
+        (env) => env,
+        read,
+      ),
+    ).not.toThrow()
   })
 })
 

@@ -26,20 +26,57 @@ export function withSecretFiles(
   names: readonly string[],
   read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): Record<string, string | undefined> {
+  const { out, problems } = readSecretFiles(env, names, read)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return out
+}
+
+/**
+ * `load` on the environment with its secret files read in. A secret file's
+ * problem does not hide the other settings': they are listed together, and
+ * the setting whose file failed is not listed a second time as missing.
+ */
+export function loadWithSecretFiles<C>(
+  env: Env,
+  names: readonly string[],
+  load: (env: Record<string, string | undefined>) => C,
+  read?: (path: string) => string,
+): C {
+  const { out, problems, failed } = readSecretFiles(env, names, read)
+  if (problems.length === 0) return load(out)
+  let others: readonly string[] = []
+  try {
+    load(out)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    others = error.problems.filter((p) => !failed.has(/^[A-Z0-9_]+/.exec(p)?.[0] ?? ''))
+  }
+  throw new ConfigError([...problems, ...others])
+}
+
+function readSecretFiles(
+  env: Env,
+  names: readonly string[],
+  read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): { out: Record<string, string | undefined>; problems: string[]; failed: Set<string> } {
   const out: Record<string, string | undefined> = { ...env }
   const problems: string[] = []
+  const failed = new Set<string>()
   for (const name of names) {
     const path = env[`${name}_FILE`]
     if (path === undefined || path === '') continue
     if (env[name] !== undefined && env[name] !== '') {
       problems.push(`${name}: set either ${name} or ${name}_FILE, not both`)
+      failed.add(name)
       continue
     }
     try {
       const value = read(path).replace(/\r?\n$/, '')
       // An empty file is a mistake, not "unset": an empty NKEY seed would connect with no identity.
-      if (value.trim() === '') problems.push(`${name}_FILE: ${path} is empty`)
-      else out[name] = value
+      if (value.trim() === '') {
+        problems.push(`${name}_FILE: ${path} is empty`)
+        failed.add(name)
+      } else out[name] = value
     } catch (error) {
       const failure = error as (NodeJS.ErrnoException & { name?: string }) | undefined
       // Deno without --allow-read throws NotCapable (PermissionDenied before Deno 2), with no `code`.
@@ -49,8 +86,8 @@ export function withSecretFiles(
           ? 'Deno needs --allow-read'
           : 'unreadable')
       problems.push(`${name}_FILE: cannot read ${path} (${code})`)
+      failed.add(name)
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems)
-  return out
+  return { out, problems, failed }
 }

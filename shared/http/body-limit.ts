@@ -36,6 +36,11 @@ export function bodyText(c: Context, deadlineMs = BODY_READ_MS): Promise<string>
   return byDeadline(c.req.text(), Date.now() + deadlineMs, deadlineMs)
 }
 
+/** {@link bodyText}'s deadline, the body as bytes. */
+export function bodyBytes(c: Context, deadlineMs = BODY_READ_MS): Promise<ArrayBuffer> {
+  return byDeadline(c.req.arrayBuffer(), Date.now() + deadlineMs, deadlineMs)
+}
+
 export function payloadTooLarge(c: Context, maxBytes: number): Response {
   // Closing the connection stops the server from reading what the client still sends.
   c.header('Connection', 'close')

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { isJsonContentType, parseJsonBody } from './json-body.ts'
+import { Hono } from 'hono'
+import { isJsonContentType, parseJsonBody, readJsonBody } from './json-body.ts'
 
 describe('isJsonContentType', () => {
   it.each([
@@ -36,5 +37,35 @@ describe('parseJsonBody', () => {
   it('parses JSON and reports anything else', () => {
     expect(parseJsonBody('{"a":1}')).toStrictEqual({ ok: true, value: { a: 1 } })
     expect(parseJsonBody('{"a":')).toStrictEqual({ ok: false })
+  })
+})
+
+describe('readJsonBody', () => {
+  const app = new Hono().post('/', async (c) => c.json(await readJsonBody(c)))
+  const read = async (body: Uint8Array<ArrayBuffer> | string) =>
+    (await app.request('/', { method: 'POST', body })).json() as Promise<unknown>
+
+  it('reads UTF-8 JSON, a byte order mark ignored', async () => {
+    expect(await read('{"name":"Zoë 🍕"}')).toStrictEqual({ ok: true, value: { name: 'Zoë 🍕' } })
+    expect(await read(Uint8Array.from([0xef, 0xbb, 0xbf, 0x5b, 0x31, 0x5d]))).toStrictEqual({
+      ok: true,
+      value: [1],
+    })
+  })
+
+  it.each([
+    ['a Latin-1 byte', [0x22, 0xe9, 0x22]],
+    ['a truncated sequence', [0x22, 0xf0, 0x9f, 0x8d, 0x22]],
+    ['an overlong encoding', [0x22, 0xc0, 0xaf, 0x22]],
+    ['a UTF-16 surrogate', [0x22, 0xed, 0xa0, 0x80, 0x22]],
+  ])('refuses %s instead of reading U+FFFD', async (_, bytes) => {
+    expect(await read(Uint8Array.from(bytes))).toStrictEqual({
+      ok: false,
+      message: 'the body is not valid UTF-8',
+    })
+  })
+
+  it('refuses text that is not JSON', async () => {
+    expect(await read('{"a":')).toStrictEqual({ ok: false, message: 'the body is not valid JSON' })
   })
 })

@@ -1,3 +1,6 @@
+import type { Context } from 'hono'
+import { bodyBytes } from './body-limit.ts'
+
 /**
  * `application/json`, with parameters; a charset, if named, must be UTF-8
  * or its subset US-ASCII (RFC 8259: JSON exchanged between systems is UTF-8,
@@ -18,4 +21,28 @@ export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok
   } catch {
     return { ok: false }
   }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+
+/** Why a body is not a JSON value: what a 400 `malformed_json` says. */
+export type JsonBodyProblem = 'the body is not valid UTF-8' | 'the body is not valid JSON'
+
+/**
+ * The request's JSON body, read within the body deadline ({@link bodyBytes}).
+ * Bytes that are not UTF-8 are refused, not read as U+FFFD: a replacement
+ * character in a name or an id would be stored as if the client had sent it.
+ */
+export async function readJsonBody(
+  c: Context,
+): Promise<{ ok: true; value: unknown } | { ok: false; message: JsonBodyProblem }> {
+  let text: string
+  try {
+    text = strictUtf8.decode(await bodyBytes(c))
+  } catch (error) {
+    if (error instanceof TypeError) return { ok: false, message: 'the body is not valid UTF-8' }
+    throw error
+  }
+  const parsed = parseJsonBody(text)
+  return parsed.ok ? parsed : { ok: false, message: 'the body is not valid JSON' }
 }

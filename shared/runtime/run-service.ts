@@ -16,7 +16,7 @@ import {
 } from '../config/load-config.ts'
 import { NatsConnectError } from '../nats/connect.ts'
 import { NatsServerTooOldError } from '../nats/server-version.ts'
-import { SECRET_SETTINGS, withSecretFiles } from '../config/secrets.ts'
+import { SECRET_SETTINGS, loadWithSecretFiles } from '../config/secrets.ts'
 import { createLogger, LOG_FORMAT_HELP, logFormatProblems, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
 import { createTracerFromEnv, TRACING_HELP, tracingProblems } from '../observability/tracer-from-env.ts'
@@ -67,7 +67,7 @@ export async function runService<C extends BaseConfig>(
   let tracer: Tracer
   try {
     // Every problem at once: the service's settings and the tracing ones.
-    const loaded = loadOrProblems(() => loadConfig(withSecretFiles(env, SECRET_SETTINGS)))
+    const loaded = loadOrProblems(() => loadWithSecretFiles(env, SECRET_SETTINGS, loadConfig))
     const problems = [
       ...('problems' in loaded ? loaded.problems : []),
       ...tracingProblems(env),

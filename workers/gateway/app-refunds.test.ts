@@ -117,7 +117,10 @@ describe('POST /refunds', () => {
     const invalid = await refund('refund-1', { amountCents: 0, reason: 'duplicate' })
 
     expect([noKey.status, await noKey.json()]).toStrictEqual([400, { error: 'missing_idempotency_key' }])
-    expect([malformed.status, await malformed.json()]).toStrictEqual([400, { error: 'malformed_json' }])
+    expect([malformed.status, await malformed.json()]).toStrictEqual([
+      400,
+      { error: 'malformed_json', message: 'the body is not valid JSON' },
+    ])
     expect([invalid.status, await invalid.json()]).toStrictEqual([
       400,
       {

@@ -132,7 +132,10 @@ describe('POST /charges', () => {
   it('rejects malformed JSON with 400', async () => {
     const { charge } = createTestApp()
     const response = await charge('key-1', '{"amountCents": 5,')
-    expect([response.status, await response.json()]).toStrictEqual([400, { error: 'malformed_json' }])
+    expect([response.status, await response.json()]).toStrictEqual([
+      400,
+      { error: 'malformed_json', message: 'the body is not valid JSON' },
+    ])
   })
 
   it.each([

@@ -4,9 +4,9 @@ import { createPropagatingTracer, type Tracer } from '../../shared/observability
 import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import { createSecretVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
-import { bodyText, limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
+import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
-import { isJsonContentType, parseJsonBody } from '../../shared/http/json-body.ts'
+import { isJsonContentType, readJsonBody } from '../../shared/http/json-body.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
@@ -184,8 +184,8 @@ async function withBody<T>(
   if (key === undefined) return c.json({ error: 'missing_idempotency_key' }, 400)
   if (!isJsonContentType(c.req.header('Content-Type')))
     return c.json({ error: 'unsupported_media_type', message: 'send application/json' }, 415)
-  const body = parseJsonBody(await bodyText(c))
-  if (!body.ok) return c.json({ error: 'malformed_json' }, 400)
+  const body = await readJsonBody(c)
+  if (!body.ok) return c.json({ error: 'malformed_json', message: body.message }, 400)
   const parsed = parse(body.value)
   return parsed.ok ? handle(key, parsed.request) : c.json(invalidRequest(parsed.issues), 400)
 }

@@ -6,7 +6,7 @@
 import pkg from '../../package.json' with { type: 'json' }
 import * as v from 'valibot'
 import { ConfigError, loadConfig, loadOrProblems } from '../../shared/config/load-config.ts'
-import { withSecretFiles } from '../../shared/config/secrets.ts'
+import { loadWithSecretFiles } from '../../shared/config/secrets.ts'
 import { createLogger, LOG_FORMAT_HELP, logFormatProblems } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import {
@@ -130,7 +130,7 @@ function probeHost(host: string): string {
 
 /** The settings, or exit 1 naming every problem (the tracing settings' too). */
 function readConfig(env: Env): GatewayConfig {
-  const loaded = loadOrProblems(() => loadGatewayConfig(withSecretFiles(env, SECRETS)))
+  const loaded = loadOrProblems(() => loadWithSecretFiles(env, SECRETS, loadGatewayConfig))
   const problems = [
     ...('problems' in loaded ? loaded.problems : []),
     ...tracingProblems(env),

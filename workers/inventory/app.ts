@@ -4,7 +4,7 @@ import { SkuSchema } from '../../schemas/primitives.ts'
 import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
-import { bodyText, limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
+import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import {
   createObservabilityRoutes,
@@ -12,7 +12,7 @@ import {
   SMALL_BODY_BYTES,
   type Readiness,
 } from '../../shared/http/observability-routes.ts'
-import { isJsonContentType, parseJsonBody } from '../../shared/http/json-body.ts'
+import { isJsonContentType, readJsonBody } from '../../shared/http/json-body.ts'
 import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
@@ -88,8 +88,8 @@ export function createApp({
     if (!isJsonContentType(c.req.header('Content-Type'))) {
       return c.json({ error: 'unsupported_media_type', message: 'send application/json' }, 415)
     }
-    const body = parseJsonBody(await bodyText(c))
-    if (!body.ok) return c.json({ error: 'malformed_json', message: 'the body is not valid JSON' }, 400)
+    const body = await readJsonBody(c)
+    if (!body.ok) return c.json({ error: 'malformed_json', message: body.message }, 400)
     const parsed = v.safeParse(SetStockRequestSchema, body.value)
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)

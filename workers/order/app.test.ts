@@ -281,6 +281,31 @@ describe('POST /orders', () => {
     expect(((await res.json()) as { error: string }).error).toBe('malformed_json')
   })
 
+  it('answers 400 malformed_json for bytes that are not UTF-8, and stores nothing', async () => {
+    const store = fakeStore()
+    const app = appWith(store)
+    const send = (body: Uint8Array<ArrayBuffer>) =>
+      app.request('/orders', {
+        method: 'POST',
+        body,
+        headers: { 'Content-Type': 'application/json', ...bearer('alice') },
+      })
+    const [head, tail] = JSON.stringify({ ...validOrder, customerId: 'c-\u00e9' }).split('\u00e9')
+    const bytes = (middle: number[]) => {
+      const encoder = new TextEncoder()
+      return Uint8Array.from([...encoder.encode(head), ...middle, ...encoder.encode(tail)])
+    }
+    // é in Latin-1 (0xE9) is not UTF-8 (0xC3 0xA9).
+    const res = await send(bytes([0xe9]))
+    expect([res.status, await res.json()]).toStrictEqual([
+      400,
+      { error: 'malformed_json', message: 'the body is not valid UTF-8' },
+    ])
+    expect(store.calls).toStrictEqual([])
+    expect((await send(bytes([0xc3, 0xa9]))).status).toBe(202)
+    expect(store.calls).toMatchObject([{ request: { customer: { id: 'c-\u00e9' } } }])
+  })
+
   it('answers 415 for a non-JSON content type', async () => {
     const app = appWith(fakeStore())
     const res = await app.request('/orders', {

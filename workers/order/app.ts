@@ -11,7 +11,7 @@ import {
 } from '../../schemas/order-request.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
-import { bodyText, limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
+import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { correlationIdOf, VISIBLE_ASCII } from '../../shared/http/correlation.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import {
@@ -19,7 +19,7 @@ import {
   httpMetrics,
   type Readiness,
 } from '../../shared/http/observability-routes.ts'
-import { isJsonContentType, parseJsonBody } from '../../shared/http/json-body.ts'
+import { isJsonContentType, readJsonBody } from '../../shared/http/json-body.ts'
 import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
@@ -125,8 +125,8 @@ export function createApp({
         400,
       )
     }
-    const body = parseJsonBody(await bodyText(c))
-    if (!body.ok) return c.json({ error: 'malformed_json', message: 'the body is not valid JSON' }, 400)
+    const body = await readJsonBody(c)
+    if (!body.ok) return c.json({ error: 'malformed_json', message: body.message }, 400)
     // A `customer` object is a version 2 body; anything else is read as version 1.
     const parsed =
       requestVersionOf(body.value) === 2

@@ -58,6 +58,19 @@ export const PaymentConfigSchema = v.object({
 
 export type PaymentConfig = v.InferOutput<typeof PaymentConfigSchema>
 
+/** The settings that bound one another, checked once each is valid on its own (listed with the rest). */
+const PaymentConfigChecked = v.pipe(
+  PaymentConfigSchema,
+  v.forward(
+    v.partialCheck(
+      [['PAYMENT_RETRY_INITIAL_DELAY_MS'], ['PAYMENT_RETRY_MAX_DELAY_MS']],
+      (c) => c.PAYMENT_RETRY_INITIAL_DELAY_MS <= c.PAYMENT_RETRY_MAX_DELAY_MS,
+      'must be <= PAYMENT_RETRY_MAX_DELAY_MS',
+    ),
+    ['PAYMENT_RETRY_INITIAL_DELAY_MS'],
+  ),
+)
+
 export function loadPaymentConfig(env: Readonly<Record<string, string | undefined>>): PaymentConfig {
-  return loadConfig(PaymentConfigSchema, env)
+  return loadConfig(PaymentConfigChecked, env)
 }
