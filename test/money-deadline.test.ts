@@ -14,7 +14,8 @@ let stack: SagaStack
 
 beforeAll(async () => {
   stack = await startSagaStack({
-    gatewayEnv: { GATEWAY_SLOW_MS: String(SLOW_MS) },
+    // tok_flaky: answered 503 (nothing written) for its first 100 attempts, long past the deadline.
+    gatewayEnv: { GATEWAY_SLOW_MS: String(SLOW_MS), GATEWAY_FLAKY_FAILURES: '100' },
     workerEnv: { ORDER_DEADLINE_MS: String(DEADLINE_MS) },
     paymentEnv: {
       // Still waiting for the charge when the deadline comes.
@@ -23,6 +24,11 @@ beforeAll(async () => {
       PAYMENT_RECONCILE_INTERVAL_MS: '250',
       PAYMENT_RECONCILE_MAX_BACKOFF_MS: '500',
       PAYMENT_RECONCILE_WINDOW_MS: '15000',
+      // Quick retries, and a breaker that stays closed through a flaky card's 503s.
+      PAYMENT_RETRIES: '20',
+      PAYMENT_RETRY_INITIAL_DELAY_MS: '50',
+      PAYMENT_RETRY_MAX_DELAY_MS: '100',
+      PAYMENT_BREAKER_MIN_CALLS: '100000',
     },
   })
 }, 90_000)
@@ -75,5 +81,25 @@ describe('a deadline that comes while the charge is in flight', () => {
     ])
     // Never confirmed, not even when the charge's answer came.
     expect((await stack.getOrder(placed.orderId))?.history.map((h) => h.status)).not.toContain('confirmed')
+  }, 60_000)
+
+  it('sends no new charge attempt once the deadline has cancelled the order', async () => {
+    await stack.setStock('LATE-2', 5, 300)
+    const placed = await stack.placeOrder({
+      customerId: 'cust-flaky',
+      items: [{ sku: 'LATE-2', quantity: 1 }],
+      paymentToken: 'tok_flaky',
+    })
+    expect(await stack.waitForFinal(placed.orderId, 15_000)).toMatchObject({
+      status: 'cancelled',
+      reason: 'deadline_exceeded',
+    })
+    // Without the check before each retry, the attempts went on under the key
+    // and the 101st (about 6-10 s in) charged the cancelled order.
+    await new Promise((resolve) => setTimeout(resolve, 10_000))
+    expect(await stack.charges(placed.orderId)).toStrictEqual([])
+    expect(await stack.getStock('LATE-2')).toMatchObject({ onHand: 5, reserved: 0, available: 5 })
+    expect((await stack.getOrder(placed.orderId))?.charges ?? []).toStrictEqual([])
+    await stack.moneyBalanced()
   }, 60_000)
 })

@@ -149,6 +149,51 @@ describe('gateway client', () => {
     expect(gw.calls.map((c) => c.key)).toStrictEqual(['order-1', 'order-1', 'order-1'])
   })
 
+  it('sends no new attempt once the order is no longer waiting on the charge: unresolved', async () => {
+    const gw = await gateway([{ status: 503 }, { status: 201, body: { id: 'ch_after_cancel' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    const asked: number[] = []
+    const outcome = await client.charge(request, undefined, undefined, () => {
+      asked.push(gw.calls.length)
+      return Promise.resolve(false)
+    })
+    expect(outcome).toStrictEqual({
+      kind: 'unresolved',
+      detail: 'the order was decided after 1 attempt(s); no new attempt sent (no attempt)',
+    })
+    // Asked before the retry only (the first attempt follows the claim); one call reached the processor.
+    expect([asked, gw.calls.length]).toStrictEqual([[1], 1])
+    expect(client.breaker.state).toBe(0)
+  })
+
+  it('retries and polls while the order still waits on the charge', async () => {
+    const gw = await gateway([
+      { status: 503 },
+      { status: 409, body: { error: 'idempotency_key_in_use' } },
+      { status: 201, body: { id: 'ch_wanted' } },
+    ])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options, settleBudgetMs: 5_000 })
+    let asked = 0
+    const wanted = () => Promise.resolve(++asked > 0)
+    expect(await client.charge(request, undefined, undefined, wanted)).toStrictEqual({
+      kind: 'succeeded',
+      chargeId: 'ch_wanted',
+    })
+    expect([asked, gw.calls.length]).toStrictEqual([2, 3])
+  })
+
+  it('stops polling a charge still processing once the order is decided', async () => {
+    const gw = await gateway([{ status: 409, body: { error: 'idempotency_key_in_use' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options, settleBudgetMs: 5_000 })
+    const outcome = await client.charge(request, undefined, undefined, () => Promise.resolve(false))
+    expect(outcome).toStrictEqual({
+      kind: 'unresolved',
+      detail:
+        'the order was decided after 1 attempt(s); no new attempt sent (the processor is still processing the charge)',
+    })
+    expect(gw.calls).toHaveLength(1)
+  })
+
   it('retries a dropped connection under the same key and gets the charge it took', async () => {
     let calls = 0
     server = createServer((req, res) => {

@@ -55,6 +55,11 @@ export class TransientGatewayError extends Error {
   }
 }
 
+/** The order was decided elsewhere (its deadline) between two attempts: no new attempt is sent. */
+class ChargeNoLongerWanted extends Error {
+  override readonly name = 'ChargeNoLongerWanted'
+}
+
 /** An answer that retrying cannot fix (a wrong key, a 4xx): a bug on one side. */
 export class GatewayProtocolError extends Error {
   override readonly name = 'GatewayProtocolError'
@@ -160,7 +165,12 @@ export function createGatewayClient({
     try {
       return await policy.execute(({ signal }) => work(signal))
     } catch (error) {
-      if (error instanceof GatewayProtocolError || error instanceof RefundRefusedError) throw error
+      if (
+        error instanceof GatewayProtocolError ||
+        error instanceof RefundRefusedError ||
+        error instanceof ChargeNoLongerWanted
+      )
+        throw error
       if (error instanceof BrokenCircuitError)
         throw new CircuitOpenError('circuit open: gateway failing', { cause: error })
       throw new GatewayUnavailableError('gateway unavailable after retries', { cause: error })
@@ -202,11 +212,19 @@ export function createGatewayClient({
      * the settle budget runs out (`unresolved`). Throws {@link CircuitOpenError}
      * while the breaker is open, {@link GatewayProtocolError} on a fault
      * retrying cannot fix.
+     *
+     * `stillWanted` is asked before every attempt after the first (a retry, a
+     * poll): when it says no (the order was decided meanwhile, e.g. cancelled
+     * at its deadline) nothing more is sent and the charge is `unresolved`,
+     * left to the reconciliation that decision started. Without it, an
+     * attempt the processor answered 503 (nothing written) would be followed
+     * by a new charge of a cancelled order.
      */
     async charge(
       request: ChargeRequest,
       trace?: TraceContext,
       correlationId?: string,
+      stillWanted?: () => Promise<boolean>,
     ): Promise<ChargeOutcome> {
       // The processor serves both lanes: a standard charge waits while express
       // work is in flight (lane-yield.ts; bounded, and before the settle budget starts).
@@ -214,12 +232,20 @@ export function createGatewayClient({
       if (held !== undefined) await held
       const until = now() + settleBudgetMs
       let last = 'no attempt'
+      let attempts = 0
+      const attempt = async (signal: AbortSignal) => {
+        if (attempts++ > 0 && stillWanted !== undefined && !(await stillWanted()))
+          throw new ChargeNoLongerWanted(`the order was decided after ${attempts - 1} attempt(s)`)
+        return chargeOnce(request, signal, trace, correlationId)
+      }
       for (;;) {
         try {
-          const outcome = await run((signal) => chargeOnce(request, signal, trace, correlationId))
+          const outcome = await run(attempt)
           if (outcome.kind !== 'processing') return outcome
           last = 'the processor is still processing the charge'
         } catch (error) {
+          if (error instanceof ChargeNoLongerWanted)
+            return { kind: 'unresolved', detail: `${error.message}; no new attempt sent (${last})` }
           if (!(error instanceof GatewayUnavailableError)) throw error
           const cause = error.cause instanceof Error ? error.cause.message : String(error.cause)
           last = `no answer: ${cause}`

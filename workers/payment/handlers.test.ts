@@ -41,7 +41,12 @@ const ctx: MessageContext = {
 interface Fake {
   /** The first hand-over to reconciliation fails (a KV timeout), the later ones are kept. */
   failReconcileOnce?: boolean
-  charge?: (request: { token: string; orderId: string }) => Promise<ChargeOutcome>
+  charge?: (
+    request: { token: string; orderId: string },
+    trace?: unknown,
+    correlationId?: string,
+    stillWanted?: () => Promise<boolean>,
+  ) => Promise<ChargeOutcome>
   refund?: (input: { chargeId: string; key: string }) => Promise<{ refundId: string; amountCents: number }>
   maxPauseMs?: number
   opener?: TokenOpener
@@ -416,6 +421,36 @@ describe('a payment decision that outlives or races its delivery', () => {
     expect(subjects(await paying)).toStrictEqual([SUBJECTS.orderCancelled])
     expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
     expect(refunds).toStrictEqual([])
+    expect(reconciling.map((e) => e.kind)).toStrictEqual(['charge', 'charge'])
+  })
+
+  it('asks before each retry whether the order still waits on the charge: not once its deadline cancelled it', async () => {
+    let release: () => void = () => undefined
+    const retryDue = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const answers: boolean[] = []
+    const { pay, cancel, decisions, reconciling } = setup({
+      // The processor answered 503 (nothing written); the next attempt is due after the backoff.
+      charge: async (_request, _trace, _correlationId, stillWanted) => {
+        const ask = async () => {
+          answers.push((await stillWanted?.()) ?? true)
+          return answers.at(-1)
+        }
+        await ask()
+        await retryDue
+        if (!(await ask())) return { kind: 'unresolved', detail: 'decided; no new attempt sent' }
+        return { kind: 'succeeded', chargeId: 'ch_after_deadline' }
+      },
+    })
+    const paying = pay(order(), ctx)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(subjects(await cancel(deadlineRequest, ctx))).toStrictEqual([SUBJECTS.orderCancelled])
+    release()
+    expect(subjects(await paying)).toStrictEqual([SUBJECTS.orderCancelled])
+    // Still charging before the deadline; decided (unresolved, reconciled) after it.
+    expect(answers).toStrictEqual([true, false])
+    expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
     expect(reconciling.map((e) => e.kind)).toStrictEqual(['charge', 'charge'])
   })
 

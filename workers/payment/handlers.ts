@@ -333,6 +333,20 @@ export function createPaymentHandlers({
     }
   }
 
+  /**
+   * Whether the order's decision still waits on this charge: read fresh
+   * before a retry, so an order cancelled meanwhile (its deadline) gets no
+   * new attempt. A read that fails lets the retry go: whatever it takes is
+   * settled against the decision afterwards, as for a charge in flight.
+   */
+  async function stillCharging(orderId: string): Promise<boolean> {
+    try {
+      return (await decisions.read(orderId))?.payment?.state === 'charging'
+    } catch {
+      return true
+    }
+  }
+
   /** The charge's outcome; a card whose token does not open is declined without a call. */
   async function chargeOrder(event: InventoryReserved, ctx: MessageContext): Promise<ChargeOutcome> {
     if (event.amountCents === 0) return { kind: 'succeeded', chargeId: NO_CHARGE }
@@ -353,6 +367,7 @@ export function createPaymentHandlers({
         { orderId: event.orderId, amountCents: event.amountCents, currency: event.currency, token },
         ctx.trace,
         ctx.correlationId,
+        () => stillCharging(event.orderId),
       )
       pausedSince.delete(event.orderId)
       return outcome

@@ -110,10 +110,15 @@ export async function startPaymentService(
       attributes: { 'payment.idempotency_key': key, 'payment.operation': name },
     }) as const
   const gateway = {
-    charge: (request: ChargeRequest, trace?: TraceContext, correlationId?: string) =>
+    charge: (
+      request: ChargeRequest,
+      trace?: TraceContext,
+      correlationId?: string,
+      stillWanted?: () => Promise<boolean>,
+    ) =>
       inSpan(tracer, 'gateway charge', gatewaySpan('charge', request.orderId, trace), async (span) => {
         try {
-          const outcome = await client.charge(request, span.context, correlationId)
+          const outcome = await client.charge(request, span.context, correlationId, stillWanted)
           gatewayCalls.inc({ outcome: outcome.kind })
           span.setAttributes({ 'payment.outcome': outcome.kind })
           return outcome
