@@ -229,6 +229,7 @@ describe('cancellations and refunds', () => {
       reason: 'payment_failed',
       charges: [{ chargeId: 'ch_1', amountCents: 500 }],
       refunds: [{ refundId: 're_9', reason: 'reconciliation' }],
+      refundId: 're_9',
     })
     // The same refund again changes nothing.
     expect(
@@ -240,6 +241,25 @@ describe('cancellations and refunds', () => {
       ),
     ).toBeNull()
   })
+})
+
+it('takes a refund reconciliation made after a customer cancelled a paid order as its refundId, once', () => {
+  // The processor could not refund at once: orders.cancelled came without a refundId.
+  const cancelled = applyEvent(
+    run([SUBJECTS.orderCreated, SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted]),
+    SUBJECTS.orderCancelled,
+    { ...base, reason: 'customer_request' },
+    meta,
+  )
+  expect(cancelled?.refundId).toBeUndefined()
+  const refunded = applyEvent(
+    cancelled,
+    SUBJECTS.paymentRefunded,
+    { ...events[SUBJECTS.paymentRefunded], refundId: 're_late', reason: 'customer_request' },
+    meta,
+  )
+  expect(refunded).toMatchObject({ status: 'cancelled', reason: 'customer_request', refundId: 're_late' })
+  expect(refunded?.refunds?.map((r) => r.refundId)).toStrictEqual(['re_late'])
 })
 
 describe('order owners', () => {

@@ -168,6 +168,10 @@ export function applyEvent<S extends Subject>(
         at: refund.occurredAt,
       },
     ]
+    // Every refund here gives back a cancelled order's charge; one that
+    // reconciliation made later (the processor could not take it at once) is
+    // the order's refund as much as one made with the cancellation.
+    record.refundId ??= refund.refundId
   }
   if (subject === SUBJECTS.orderCancelRequested) {
     const request = event as EventOf<typeof SUBJECTS.orderCancelRequested>

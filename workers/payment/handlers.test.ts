@@ -298,6 +298,37 @@ describe('payment cancellations and deadlines', () => {
     expect(refunds).toStrictEqual([{ chargeId: 'ch_race', key: `refund:${orderId}`, correlationId: 'c' }])
   })
 
+  it('ends cancelled customer_request when a cancellation waited on a charge left unresolved, and reconciles it', async () => {
+    let release: () => void = () => undefined
+    const inFlight = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const { pay, cancel, decisions, reconciling, refunds } = setup({
+      charge: async () => {
+        await inFlight
+        return { kind: 'unresolved', detail: 'no answer within the settle budget' }
+      },
+    })
+    const paying = pay(reserved, ctx)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(await cancel(cancelRequest('customer_request'), ctx)).toStrictEqual([])
+    release()
+    const events = await paying
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'customer_request'],
+    ])
+    expect(decisions.records.get(orderId)).toMatchObject({
+      reason: 'customer_request',
+      payment: { state: 'unresolved', cancelRequested: 'customer_request' },
+    })
+    expect(reconciling.map((e) => [e.kind, e.reason])).toStrictEqual([['charge', 'customer_request']])
+    expect(refunds).toStrictEqual([])
+    // A redelivery says the same again.
+    expect(subjects(await pay(reserved, { ...ctx, deliveryCount: 2 }))).toStrictEqual([
+      SUBJECTS.orderCancelled,
+    ])
+  })
+
   it('starts no charge for an order past its deadline', async () => {
     let charges = 0
     const late = setup({

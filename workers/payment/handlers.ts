@@ -290,8 +290,13 @@ export function createPaymentHandlers({
     >(orderId, (current) => {
       if (current?.payment === undefined) throw new Error(`order ${orderId} has no payment decision`)
       if (current.payment.state !== 'charging') return { result: { kind: 'decided', decision: current } }
+      // A customer's cancellation that waited on a charge left unresolved is
+      // the order's reason: it ends cancelled as asked, and reconciliation
+      // refunds whatever the processor took.
+      const asked = outcome.kind === 'unresolved' ? current.payment.cancelRequested : undefined
       const value: OrderDecision = {
         ...current,
+        ...(asked === undefined ? {} : { reason: asked }),
         payment: {
           ...current.payment,
           state: outcome.kind === 'succeeded' ? 'charged' : outcome.kind,
