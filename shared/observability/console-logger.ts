@@ -4,7 +4,7 @@
  * label, ISO time, service, bindings, fields, msg), the same redaction, and
  * errors as `{ type, message, stack }`. Lines go to `console.log`.
  */
-import { REDACTED_PATHS, type LogFields, type LogFn, type Logger } from './log.ts'
+import { redactFields, type LogFields, type LogFn, type Logger } from './log.ts'
 
 export interface ConsoleLoggerConfig {
   service: string
@@ -15,9 +15,6 @@ export interface ConsoleLoggerConfig {
 }
 
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }
-const CENSOR = '[redacted]'
-const TOP_LEVEL = new Set<string>(REDACTED_PATHS.filter((p) => !p.includes('.')))
-const NESTED = new Set<string>(REDACTED_PATHS.filter((p) => p.startsWith('*.')).map((p) => p.slice(2)))
 
 export function createConsoleLogger({
   service,
@@ -41,7 +38,7 @@ export function createConsoleLogger({
           ...fields,
           ...(msg === undefined ? {} : { msg }),
         }
-        write(JSON.stringify(redact(line), replaceErrors))
+        write(JSON.stringify(redactFields(line), replaceErrors))
       }
     }
     return {
@@ -53,21 +50,6 @@ export function createConsoleLogger({
     }
   }
   return build({})
-}
-
-function redact(line: LogFields): LogFields {
-  const out: LogFields = {}
-  for (const [key, value] of Object.entries(line)) {
-    if (TOP_LEVEL.has(key)) out[key] = CENSOR
-    else if (isPlainObject(value) && Object.keys(value).some((k) => NESTED.has(k))) {
-      out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, NESTED.has(k) ? CENSOR : v]))
-    } else out[key] = value
-  }
-  return out
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype
 }
 
 function replaceErrors(_key: string, value: unknown): unknown {

@@ -25,6 +25,32 @@ export type LogLevel = (typeof LOG_LEVELS)[number]
 /** Field paths whose values never reach a log line (card tokens). */
 export const REDACTED_PATHS = ['paymentToken', '*.paymentToken', 'token'] as const
 
+const CENSOR = '[redacted]'
+const TOP_LEVEL = new Set<string>(REDACTED_PATHS.filter((p) => !p.includes('.')))
+const NESTED = new Set<string>(REDACTED_PATHS.filter((p) => p.startsWith('*.')).map((p) => p.slice(2)))
+
+/**
+ * `fields` with every {@link REDACTED_PATHS} value replaced by `[redacted]`:
+ * at the top level, and one level down in any object. Copies only what it
+ * changes, and nothing when there is nothing to hide (the common line), so a
+ * log line costs no clone of its fields.
+ */
+export function redactFields(fields: LogFields): LogFields {
+  let out: LogFields | undefined
+  for (const key of Object.keys(fields)) {
+    const value = fields[key]
+    if (TOP_LEVEL.has(key)) (out ??= { ...fields })[key] = CENSOR
+    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const inner = value as LogFields
+      if (Object.keys(inner).some((k) => NESTED.has(k)))
+        (out ??= { ...fields })[key] = Object.fromEntries(
+          Object.entries(inner).map(([k, v]) => [k, NESTED.has(k) ? CENSOR : v]),
+        )
+    }
+  }
+  return out ?? fields
+}
+
 /** `LOG_FORMAT`: JSON lines (the default, for machines) or `pretty` (pino-pretty, for a person watching). */
 export const LOG_FORMATS = ['json', 'pretty'] as const
 export type LogFormat = (typeof LOG_FORMATS)[number]

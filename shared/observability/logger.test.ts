@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../config/load-config.ts'
-import { logFormatFromEnv, turnBatchedStdout } from './logger.ts'
+import { redactFields } from './log.ts'
+import { createLogger, logFormatFromEnv, turnBatchedStdout } from './logger.ts'
 
 describe('logFormatFromEnv', () => {
   it.each([
@@ -73,5 +74,46 @@ describe('turnBatchedStdout', () => {
       [1, 'before exit'],
       [2, 'before exit'],
     ])
+  })
+})
+
+describe('redaction of card tokens', () => {
+  const capture = () => {
+    const lines: Record<string, unknown>[] = []
+    const logger = createLogger({
+      service: 't',
+      level: 'info',
+      destination: { write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    })
+    return { logger, lines }
+  }
+
+  it('hides paymentToken and token at the top level and one level down, in fields and bindings', () => {
+    const { logger, lines } = capture()
+    logger
+      .child({ token: 'tok_bound', request: { paymentToken: 'tok_bound_nested' } })
+      .info({ paymentToken: 'tok_1', token: 'tok_2', order: { paymentToken: 'tok_3', customerId: 'c' } }, 'x')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatchObject({
+      token: '[redacted]',
+      paymentToken: '[redacted]',
+      request: { paymentToken: '[redacted]' },
+      order: { paymentToken: '[redacted]', customerId: 'c' },
+      msg: 'x',
+    })
+    logger.child({ orderId: 'o' }).child({ paymentToken: 'tok_grandchild' }).info('z')
+    expect(lines[1]).toMatchObject({ orderId: 'o', paymentToken: '[redacted]', msg: 'z' })
+    expect(JSON.stringify(lines)).not.toMatch(/tok_/)
+  })
+
+  it('leaves other fields alone, and copies nothing when there is nothing to hide', () => {
+    const fields = { orderId: 'o', items: [{ sku: 'A' }], nested: { deep: { paymentToken: 'tok_deep' } } }
+    expect(redactFields(fields)).toBe(fields)
+    const { logger, lines } = capture()
+    logger.info(fields, 'y')
+    expect(lines[0]).toMatchObject(fields)
+    const hidden = { orderId: 'o', paymentToken: 'tok_x' }
+    expect(redactFields(hidden)).toStrictEqual({ orderId: 'o', paymentToken: '[redacted]' })
+    expect(hidden.paymentToken).toBe('tok_x')
   })
 })

@@ -1,6 +1,6 @@
 import { pino, type LoggerOptions } from 'pino'
 import { ConfigError } from '../config/load-config.ts'
-import { LOG_FORMATS, REDACTED_PATHS, type LogFormat, type Logger } from './log.ts'
+import { LOG_FORMATS, redactFields, type LogFormat, type Logger } from './log.ts'
 
 export type { Logger, LogFormat }
 
@@ -57,11 +57,37 @@ export function createLogger({
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
+    // REDACTED_PATHS, hidden by one copy-on-write pass (log.ts) on each
+    // line's fields and on each child's bindings (redactingChildren); pino's
+    // own `redact` parses its paths and clones the fields on every line
+    // (about 1 µs of the intake's ~110 per POST).
+    formatters: { level: (label) => ({ level: label }), log: redactFields },
   }
-  if (destination) return pino(options, destination)
-  return format === 'pretty' ? pino(options, prettyStdout()) : pino(options, turnBatchedStdout())
+  if (destination) return redactingChildren(pino(options, destination))
+  return redactingChildren(
+    format === 'pretty' ? pino(options, prettyStdout()) : pino(options, turnBatchedStdout()),
+  )
+}
+
+/**
+ * pino applies no formatter to a child's bindings (it resets
+ * `formatters.bindings` for children), so every child, and each of its own
+ * children, has its bindings redacted before pino stores them.
+ */
+function redactingChildren<L extends object>(logger: L): L {
+  const root = logger as unknown as WithChildren
+  // pino's own method, taken once: a child inherits the root's replacement.
+  const pinoChild = root.child
+  const wrap = (instance: WithChildren): WithChildren => {
+    instance.child = (bindings, options) => wrap(pinoChild.call(instance, redactFields(bindings), options))
+    return instance
+  }
+  wrap(root)
+  return logger
+}
+
+interface WithChildren {
+  child: (this: WithChildren, bindings: Record<string, unknown>, options?: object) => WithChildren
 }
 
 const flushedOnExit = new Set<() => void>()
