@@ -289,4 +289,58 @@ describe('dead-letter capture from JetStream advisories', () => {
       1,
     )
   })
+
+  it("dead-letters a direct get's answer stored on an event subject, and a headerless event: unexpected_origin", async () => {
+    await using f = await startDeadLetterFixture()
+    await f.worker('origin')
+    const handled: string[] = []
+    const loop = await startConsumer({
+      js: f.js,
+      logger,
+      metrics: f.metrics,
+      stream: ORDERS,
+      durable: 'origin',
+      handlers: {
+        [SUBJECTS.orderCreated]: (event) => {
+          handled.push(event.orderId)
+          return Promise.resolve([])
+        },
+      },
+      concurrency: 4,
+      maxDeliver: limits.maxDeliver,
+      ackWaitMs: limits.ackWaitMs,
+      publishTimeoutMs: 2_000,
+      ensureConsumer: () =>
+        ensureConsumer(f.jsm, ORDERS, durableConsumerConfig('origin', ['orders.>'], limits)).then(
+          () => undefined,
+        ),
+      pullExpiresMs: 1_000,
+    })
+    const genuine = orderCreated()
+    const forged = orderCreated()
+    const bare = orderCreated()
+    try {
+      // A valid body, stored on the event subject by the server's answer to a
+      // direct get whose reply subject was the event's (kept as it arrived):
+      // with the headers the server adds, or with none (`no_hdr`).
+      const h = createHeaders()
+      h.set('Nats-Stream', 'ORDER_INDEX')
+      h.set('Nats-Sequence', '29')
+      h.set('Nats-Subject', 'oix.forged')
+      h.set(HEADERS.correlationId, 'corr-forged')
+      await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(forged), { headers: h })
+      f.nc.publish(SUBJECTS.orderCreated, JSON.stringify(bare))
+      await f.publishOrder(genuine, 'corr-genuine')
+      await waitFor(async () => (await f.dlqCount()) === 2 && handled.length === 1, {
+        message: 'two dead letters and the genuine order handled',
+      })
+    } finally {
+      await loop.stop()
+    }
+    expect(handled).toStrictEqual([genuine.orderId])
+    const { values } = await f.metrics.deadLetters.get()
+    expect(
+      values.filter((v) => v.labels.consumer === 'origin').map((v) => [v.labels.reason, v.value]),
+    ).toStrictEqual([['unexpected_origin', 2]])
+  })
 })

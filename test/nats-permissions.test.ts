@@ -12,6 +12,7 @@ import { identityKey } from '../shared/nats/identity-key.ts'
 import { publishEvent, toEvent, type IdTaken } from '../shared/nats/publish.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant, type ServiceIdentity } from '../shared/security/access.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { waitFor } from './harness/wait-for.ts'
 import { permissionViolations } from './harness/lines.ts'
 import { authAs } from './harness/test-secrets.ts'
 import { provisionNats } from './support/provision.ts'
@@ -370,5 +371,61 @@ describe('an event id another identity stored first', () => {
     expect(ack.seq).not.toBe(planted.seq)
     expect((await stored(ack.seq))?.subject).toBe(SUBJECTS.orderCancelRequested)
     expect(Date.now() - started).toBeLessThan(5_000)
+  })
+})
+
+describe('answers on event subjects', () => {
+  let admin: NatsConnection
+  beforeAll(async () => {
+    admin = await connect({ ...server.connectOptions(), timeout: 5_000 })
+  })
+  afterAll(() => admin?.close())
+
+  /** What ORDERS holds last on payments.completed once it is about `orderId`. */
+  const storedFor = (orderId: string) =>
+    waitFor(
+      async () => {
+        const message = await (
+          await jetstreamManager(admin)
+        ).streams.getMessage(STREAMS.orders.name, {
+          last_by_subj: SUBJECTS.paymentCompleted,
+        })
+        return message?.string().includes(orderId) === true ? message : undefined
+      },
+      { timeoutMs: 5_000, message: `the answer about ${orderId} stored in ORDERS` },
+    )
+
+  it("stores the console's direct get answered on payments.completed marked as an answer, or with no headers: both refused by every consumer", async () => {
+    // The server publishes a JetStream answer on whatever reply subject the
+    // request named, with no permission check on it (docs/security.md). The
+    // console may write the order index and direct-get from it.
+    const js = jetstream(client('console'), { timeout: 2_000 })
+    const ask = async (noHeaders: boolean) => {
+      const orderId = crypto.randomUUID()
+      const subject = `oix.forged.${orderId}`
+      const body = {
+        version: 1,
+        orderId,
+        occurredAt: new Date().toISOString(),
+        chargeId: 'ch_F',
+        amountCents: 1,
+      }
+      await js.publish(subject, JSON.stringify({ ...body, currency: 'USD' }))
+      client('console').publish(
+        `$JS.API.DIRECT.GET.ORDER_INDEX`,
+        JSON.stringify({ last_by_subj: subject, ...(noHeaders ? { no_hdr: true } : {}) }),
+        { reply: SUBJECTS.paymentCompleted },
+      )
+      return storedFor(orderId)
+    }
+    const marked = await ask(false)
+    expect([marked.header?.get('Nats-Stream'), marked.header?.get('Nats-Subject')]).toStrictEqual([
+      'ORDER_INDEX',
+      expect.stringMatching(/^oix\.forged\./),
+    ])
+    const bare = await ask(true)
+    expect([...(bare.header?.keys() ?? [])]).toStrictEqual([])
+    // shared/nats/consumer.ts dead-letters both as unexpected_origin
+    // (test/dead-letters.test.ts): neither is taken for an event.
   })
 })

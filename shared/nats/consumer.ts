@@ -163,11 +163,30 @@ function skipReason(msg: JsMsg, eventSubject: string): { label: string; reason: 
 type Parsed =
   { ok: true; subject: Subject; event: unknown } | { ok: false; reason: PoisonReason; detail: string }
 
+/**
+ * Headers nats-server puts on a direct get's answer (and on no message a
+ * service publishes). A JetStream answer goes to whatever reply subject its
+ * request named, so an identity that may both write a stream and direct-get
+ * from it could have the server publish a stored body of its choosing on an
+ * event subject (docs/security.md, "JetStream answers go where the
+ * requester says"): such a copy carries these and is refused, whatever its
+ * body says.
+ */
+const DIRECT_GET_HEADERS = ['Nats-Stream', 'Nats-Sequence', 'Nats-Subject', 'Nats-Time-Stamp'] as const
+
 function parseMessage(msg: JsMsg, eventSubject: string, handlers: Handlers): Parsed {
   // An express order's event is read like any other of its subject.
   const subject = splitLane(eventSubject).subject as Subject
   if (!(subject in EVENT_SCHEMAS) || handlers[subject] === undefined) {
     return { ok: false, reason: 'unexpected_subject', detail: `no handler for ${msg.subject}` }
+  }
+  const marker = DIRECT_GET_HEADERS.find((name) => msg.headers?.has(name) === true)
+  if (marker !== undefined) {
+    return {
+      ok: false,
+      reason: 'unexpected_origin',
+      detail: `a JetStream direct get's answer (${marker}: ${msg.headers?.get(marker) ?? ''}), not a published event`,
+    }
   }
   let raw: unknown
   try {
@@ -183,6 +202,15 @@ function parseMessage(msg: JsMsg, eventSubject: string, handlers: Handlers): Par
   if (!result.success) {
     const detail = result.issues.map((i) => `${v.getDotPath(i) ?? '(root)'}: ${i.message}`).join('; ')
     return { ok: false, reason: 'schema_violation', detail }
+  }
+  // Every event a service publishes carries headers (its correlation id and
+  // version, publish.ts); a direct get asked with `no_hdr` answers with none.
+  if (msg.headers === undefined || msg.headers.keys().length === 0) {
+    return {
+      ok: false,
+      reason: 'unexpected_origin',
+      detail: 'an event with no headers: not a published event',
+    }
   }
   return { ok: true, subject, event: result.output }
 }

@@ -6,7 +6,7 @@ import { isControlHeader } from './control-headers.ts'
 import { deadLetterMsgId } from './dead-letter-advisory.ts'
 
 export type PoisonReason =
-  'malformed_json' | 'schema_violation' | 'unexpected_subject' | 'max_deliver_exhausted'
+  'malformed_json' | 'schema_violation' | 'unexpected_subject' | 'unexpected_origin' | 'max_deliver_exhausted'
 
 /**
  * Copies the message to `dlq.<subject>` with why and where it came from in

@@ -72,6 +72,7 @@ const DEAD_LETTER_REASONS = new Set([
   'malformed_json',
   'schema_violation',
   'unexpected_subject',
+  'unexpected_origin',
   'max_deliver_exhausted',
   'terminated',
 ])

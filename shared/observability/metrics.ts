@@ -133,7 +133,7 @@ export function createMetrics(service: string): Metrics {
     deadLetters: bounded(
       new Counter({
         name: 'dead_letters_total',
-        help: 'Messages dead-lettered by this worker, by consumer and reason (malformed_json, schema_violation, unexpected_subject, max_deliver_exhausted, terminated)',
+        help: 'Messages dead-lettered by this worker, by consumer and reason (malformed_json, schema_violation, unexpected_subject, unexpected_origin, max_deliver_exhausted, terminated)',
         labelNames: ['consumer', 'reason'],
         registers,
       }),
