@@ -485,6 +485,32 @@ describe('a payment decision that outlives or races its delivery', () => {
     expect(reconciling.map((e) => e.kind)).toStrictEqual(['charge', 'charge'])
   })
 
+  it('lets the retry go when the decision cannot be read in time', async () => {
+    const decisions = memoryDecisionStore()
+    const answers: [boolean, number][] = []
+    const pay = createPaymentHandlers({
+      gateway: {
+        charge: async (_request, _trace, _correlationId, stillWanted) => {
+          const started = Date.now()
+          answers.push([(await stillWanted?.()) ?? false, Date.now() - started])
+          return { kind: 'succeeded', chargeId: 'ch_slow_read' }
+        },
+        refund: () => Promise.reject(new Error('no refund expected')),
+      },
+      // A read that never answers (NATS stalled): the charge's claim and settle still write.
+      decisions: { ...decisions, read: () => new Promise(() => undefined) },
+      reconcile: () => Promise.resolve(),
+      tokens,
+      maxPauseMs: 60_000,
+      now: () => at,
+    })[SUBJECTS.inventoryReserved] as Handler<typeof SUBJECTS.inventoryReserved>
+    expect(subjects(await pay(order(), ctx))).toStrictEqual([SUBJECTS.paymentCompleted])
+    expect(answers).toHaveLength(1)
+    expect(answers[0]?.[0]).toBe(true)
+    expect(answers[0]?.[1]).toBeGreaterThanOrEqual(450)
+    expect(answers[0]?.[1]).toBeLessThan(2_000)
+  })
+
   it('does not overwrite an unresolved decision with a later delivery’s charge', async () => {
     let call = 0
     let release: () => void = () => undefined

@@ -24,11 +24,15 @@ import {
 } from './gateway-client.ts'
 import type { ReconciliationEntry } from './reconciliation.ts'
 import { toTraceparent } from '../../shared/observability/trace-context.ts'
+import { withDeadline } from '../../shared/resilience/deadline.ts'
 
 /** The delivery's span as a reconciliation entry keeps it: the later checks continue the order's trace. */
 function traceparentOf(ctx: MessageContext): { traceparent?: string } {
   return ctx.trace === undefined ? {} : { traceparent: toTraceparent(ctx.trace) }
 }
+
+/** The longest a retry waits to learn whether its order still waits on the charge. */
+const STILL_CHARGING_READ_MS = 500
 
 export interface PaymentHandlerDeps {
   gateway: Pick<GatewayClient, 'charge' | 'refund'>
@@ -341,12 +345,19 @@ export function createPaymentHandlers({
   /**
    * Whether the order's decision still waits on this charge: read fresh
    * before a retry, so an order cancelled meanwhile (its deadline) gets no
-   * new attempt. A read that fails lets the retry go: whatever it takes is
-   * settled against the decision afterwards, as for a charge in flight.
+   * new attempt. A read that fails, or takes longer than
+   * {@link STILL_CHARGING_READ_MS} (it runs inside the attempt's own
+   * deadline), lets the retry go: whatever it takes is settled against the
+   * decision afterwards, as for a charge in flight.
    */
   async function stillCharging(orderId: string): Promise<boolean> {
     try {
-      return (await decisions.read(orderId))?.payment?.state === 'charging'
+      const decision = await withDeadline(
+        decisions.read(orderId),
+        STILL_CHARGING_READ_MS,
+        () => new Error('the decision read took too long'),
+      )
+      return decision?.payment?.state === 'charging'
     } catch {
       return true
     }
