@@ -50,6 +50,35 @@ function failingLoop(f: DeadLetterFixture, durable: string, log: Logger) {
   })
 }
 
+/** A consumer loop on `orders.>` that handles `orders.created` by noting its order id. */
+async function orderCreatedReader(f: DeadLetterFixture, durable: string) {
+  await f.worker(durable)
+  const handled: string[] = []
+  const loop = await startConsumer({
+    js: f.js,
+    logger,
+    metrics: f.metrics,
+    stream: ORDERS,
+    durable,
+    handlers: {
+      [SUBJECTS.orderCreated]: (event) => {
+        handled.push(event.orderId)
+        return Promise.resolve([])
+      },
+    },
+    concurrency: 4,
+    maxDeliver: limits.maxDeliver,
+    ackWaitMs: limits.ackWaitMs,
+    publishTimeoutMs: 2_000,
+    ensureConsumer: () =>
+      ensureConsumer(f.jsm, ORDERS, durableConsumerConfig(durable, ['orders.>'], limits)).then(
+        () => undefined,
+      ),
+    pullExpiresMs: 1_000,
+  })
+  return { handled, loop }
+}
+
 describe('dead-letter capture from JetStream advisories', () => {
   it('dead-letters a message whose last delivery ran out of ack wait (crashed worker)', async () => {
     await using f = await startDeadLetterFixture()
@@ -244,30 +273,7 @@ describe('dead-letter capture from JetStream advisories', () => {
 
   it('skips an event in a version this code does not read: acked, counted, never dead-lettered', async () => {
     await using f = await startDeadLetterFixture()
-    await f.worker('reader')
-    const handled: string[] = []
-    const loop = await startConsumer({
-      js: f.js,
-      logger,
-      metrics: f.metrics,
-      stream: ORDERS,
-      durable: 'reader',
-      handlers: {
-        [SUBJECTS.orderCreated]: (event) => {
-          handled.push(event.orderId)
-          return Promise.resolve([])
-        },
-      },
-      concurrency: 4,
-      maxDeliver: limits.maxDeliver,
-      ackWaitMs: limits.ackWaitMs,
-      publishTimeoutMs: 2_000,
-      ensureConsumer: () =>
-        ensureConsumer(f.jsm, ORDERS, durableConsumerConfig('reader', ['orders.>'], limits)).then(
-          () => undefined,
-        ),
-      pullExpiresMs: 1_000,
-    })
+    const { handled, loop } = await orderCreatedReader(f, 'reader')
     const known = orderCreated()
     try {
       // A newer producer's event (a shape this version cannot parse), then one it reads.
@@ -292,30 +298,7 @@ describe('dead-letter capture from JetStream advisories', () => {
 
   it("dead-letters a direct get's answer stored on an event subject, and a headerless event: unexpected_origin", async () => {
     await using f = await startDeadLetterFixture()
-    await f.worker('origin')
-    const handled: string[] = []
-    const loop = await startConsumer({
-      js: f.js,
-      logger,
-      metrics: f.metrics,
-      stream: ORDERS,
-      durable: 'origin',
-      handlers: {
-        [SUBJECTS.orderCreated]: (event) => {
-          handled.push(event.orderId)
-          return Promise.resolve([])
-        },
-      },
-      concurrency: 4,
-      maxDeliver: limits.maxDeliver,
-      ackWaitMs: limits.ackWaitMs,
-      publishTimeoutMs: 2_000,
-      ensureConsumer: () =>
-        ensureConsumer(f.jsm, ORDERS, durableConsumerConfig('origin', ['orders.>'], limits)).then(
-          () => undefined,
-        ),
-      pullExpiresMs: 1_000,
-    })
+    const { handled, loop } = await orderCreatedReader(f, 'origin')
     const genuine = orderCreated()
     const forged = orderCreated()
     const bare = orderCreated()

@@ -103,6 +103,15 @@ function handlerWith(
 }
 
 const subjects = (events: readonly OutgoingEvent[]) => events.map((e) => e.subject)
+
+/** A promise the test settles by hand: what a charge in flight waits on until `release()`. */
+function gate(): { wait: Promise<void>; release: () => void } {
+  let release: () => void = () => undefined
+  const wait = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  return { wait, release }
+}
 const cancelRequest = (reason: 'customer_request' | 'deadline_exceeded') => ({
   version: 1 as const,
   orderId,
@@ -279,10 +288,7 @@ describe('payment cancellations and deadlines', () => {
   })
 
   it('applies a cancellation that arrives while the charge is in flight once it settles: refunded', async () => {
-    let release: () => void = () => undefined
-    const inFlight = new Promise<void>((resolve) => {
-      release = resolve
-    })
+    const { wait: inFlight, release } = gate()
     const { pay, cancel, refunds } = setup({
       charge: async () => {
         await inFlight
@@ -299,10 +305,7 @@ describe('payment cancellations and deadlines', () => {
   })
 
   it('ends cancelled customer_request when a cancellation waited on a charge left unresolved, and reconciles it', async () => {
-    let release: () => void = () => undefined
-    const inFlight = new Promise<void>((resolve) => {
-      release = resolve
-    })
+    const { wait: inFlight, release } = gate()
     const { pay, cancel, decisions, reconciling, refunds } = setup({
       charge: async () => {
         await inFlight
@@ -432,10 +435,7 @@ describe('a payment decision that outlives or races its delivery', () => {
   })
 
   it('keeps the decision a charge in flight finds when it settles: no confirmation of a cancelled order', async () => {
-    let release: () => void = () => undefined
-    const inFlight = new Promise<void>((resolve) => {
-      release = resolve
-    })
+    const { wait: inFlight, release } = gate()
     const { pay, cancel, decisions, reconciling, refunds } = setup({
       charge: async () => {
         await inFlight
@@ -456,10 +456,7 @@ describe('a payment decision that outlives or races its delivery', () => {
   })
 
   it('asks before each retry whether the order still waits on the charge: not once its deadline cancelled it', async () => {
-    let release: () => void = () => undefined
-    const retryDue = new Promise<void>((resolve) => {
-      release = resolve
-    })
+    const { wait: retryDue, release } = gate()
     const answers: boolean[] = []
     const { pay, cancel, decisions, reconciling } = setup({
       // The processor answered 503 (nothing written); the next attempt is due after the backoff.
@@ -513,10 +510,7 @@ describe('a payment decision that outlives or races its delivery', () => {
 
   it('does not overwrite an unresolved decision with a later delivery’s charge', async () => {
     let call = 0
-    let release: () => void = () => undefined
-    const later = new Promise<void>((resolve) => {
-      release = resolve
-    })
+    const { wait: later, release } = gate()
     const { pay, decisions, reconciling } = setup({
       charge: async () => {
         call++
