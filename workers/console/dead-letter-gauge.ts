@@ -45,7 +45,7 @@ export function registerDeadLetterGauge({
       .finally(() => (listing = undefined)))
   new Gauge({
     name: DEAD_LETTERS_BY_CONSUMER,
-    help: 'Dead letters waiting in the DLQ stream by the consumer that dead-lettered them and why (malformed_json, schema_violation, unexpected_subject, max_deliver_exhausted, terminated, other)',
+    help: 'Dead letters waiting in the DLQ stream by the consumer that dead-lettered them and why (malformed_json, schema_violation, unexpected_subject, unexpected_origin, max_deliver_exhausted, terminated, other)',
     labelNames: ['consumer', 'reason'],
     registers: [registry],
     async collect() {
