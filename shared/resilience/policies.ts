@@ -66,10 +66,23 @@ export function createCallPolicy(options: ResilienceOptions) {
     },
   )
   const perAttempt = timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: true })
-  const policy = wrap(retryPolicy, breaker, perAttempt)
+  const attempt = wrap(breaker, perAttempt)
   return {
     breaker,
-    execute: <T>(call: (context: IDefaultPolicyContext) => Promise<T>): Promise<T> => policy.execute(call),
+    /**
+     * `call` under the policy. `beforeAttempt`, when given, runs before each
+     * attempt outside the breaker and the attempt's deadline (what it throws
+     * ends the run, is not retried, and is neither a failure nor a success
+     * of the dependency).
+     */
+    execute: <T>(
+      call: (context: IDefaultPolicyContext) => Promise<T>,
+      beforeAttempt?: () => Promise<void>,
+    ): Promise<T> =>
+      retryPolicy.execute(async ({ signal }) => {
+        if (beforeAttempt !== undefined) await beforeAttempt()
+        return attempt.execute(call, signal)
+      }),
   }
 }
 

@@ -159,7 +159,8 @@ describe('gateway client', () => {
     })
     expect(outcome).toStrictEqual({
       kind: 'unresolved',
-      detail: 'the order was decided after 1 attempt(s); no new attempt sent (no attempt)',
+      detail:
+        'the order was decided after 1 attempt(s); no new attempt sent (no answer: gateway answered 503)',
     })
     // Asked before the retry only (the first attempt follows the claim); one call reached the processor.
     expect([asked, gw.calls.length]).toStrictEqual([[1], 1])
@@ -180,6 +181,18 @@ describe('gateway client', () => {
       chargeId: 'ch_wanted',
     })
     expect([asked, gw.calls.length]).toStrictEqual([2, 3])
+  })
+
+  it("asks outside the attempt's deadline: a slow answer takes none of the call's time", async () => {
+    const gw = await gateway([{ status: 503 }, { status: 201, body: { id: 'ch_after_slow_read' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    const slowYes = () =>
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), options.timeoutMs + 200))
+    expect(await client.charge(request, undefined, undefined, slowYes)).toStrictEqual({
+      kind: 'succeeded',
+      chargeId: 'ch_after_slow_read',
+    })
+    expect(gw.calls).toHaveLength(2)
   })
 
   it('stops polling a charge still processing once the order is decided', async () => {

@@ -161,9 +161,12 @@ export function createGatewayClient({
   }
 
   /** One policy run: retries transient failures; maps breaker and exhaustion to typed errors. */
-  async function run<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function run<T>(
+    work: (signal: AbortSignal) => Promise<T>,
+    beforeAttempt?: () => Promise<void>,
+  ): Promise<T> {
     try {
-      return await policy.execute(({ signal }) => work(signal))
+      return await policy.execute(({ signal }) => work(signal), beforeAttempt)
     } catch (error) {
       if (
         error instanceof GatewayProtocolError ||
@@ -233,14 +236,24 @@ export function createGatewayClient({
       const until = now() + settleBudgetMs
       let last = 'no attempt'
       let attempts = 0
-      const attempt = async (signal: AbortSignal) => {
+      // Asked outside the breaker and the attempt's deadline: the order's
+      // decision is not the processor's health, and its read takes none of
+      // the attempt's time.
+      const beforeAttempt = async () => {
         if (attempts++ > 0 && stillWanted !== undefined && !(await stillWanted()))
           throw new ChargeNoLongerWanted(`the order was decided after ${attempts - 1} attempt(s)`)
-        return chargeOnce(request, signal, trace, correlationId)
+      }
+      const attempt = async (signal: AbortSignal) => {
+        try {
+          return await chargeOnce(request, signal, trace, correlationId)
+        } catch (error) {
+          last = `no answer: ${error instanceof Error ? error.message : String(error)}`
+          throw error
+        }
       }
       for (;;) {
         try {
-          const outcome = await run(attempt)
+          const outcome = await run(attempt, beforeAttempt)
           if (outcome.kind !== 'processing') return outcome
           last = 'the processor is still processing the charge'
         } catch (error) {
