@@ -296,12 +296,13 @@ describe('dead-letter capture from JetStream advisories', () => {
     )
   })
 
-  it("dead-letters a direct get's answer stored on an event subject, and a headerless event: unexpected_origin", async () => {
+  it("dead-letters a direct get's answer or a dead letter stored on an event subject, and a headerless event: unexpected_origin", async () => {
     await using f = await startDeadLetterFixture()
     const { handled, loop } = await orderCreatedReader(f, 'origin')
     const genuine = orderCreated()
     const forged = orderCreated()
     const bare = orderCreated()
+    const pulled = orderCreated()
     try {
       // A valid body, stored on the event subject by the server's answer to a
       // direct get whose reply subject was the event's (kept as it arrived):
@@ -313,9 +314,14 @@ describe('dead-letter capture from JetStream advisories', () => {
       h.set(HEADERS.correlationId, 'corr-forged')
       await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(forged), { headers: h })
       f.nc.publish(SUBJECTS.orderCreated, JSON.stringify(bare))
+      // A dead letter pulled onto the event subject: its Dlq-* headers go with it.
+      const letter = createHeaders()
+      letter.set(HEADERS.correlationId, 'corr-letter')
+      letter.set(DEAD_LETTER_HEADERS.reason, 'unexpected_origin: an earlier copy')
+      await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(pulled), { headers: letter })
       await f.publishOrder(genuine, 'corr-genuine')
-      await waitFor(async () => (await f.dlqCount()) === 2 && handled.length === 1, {
-        message: 'two dead letters and the genuine order handled',
+      await waitFor(async () => (await f.dlqCount()) === 3 && handled.length === 1, {
+        message: 'three dead letters and the genuine order handled',
       })
     } finally {
       await loop.stop()
@@ -324,6 +330,6 @@ describe('dead-letter capture from JetStream advisories', () => {
     const { values } = await f.metrics.deadLetters.get()
     expect(
       values.filter((v) => v.labels.consumer === 'origin').map((v) => [v.labels.reason, v.value]),
-    ).toStrictEqual([['unexpected_origin', 2]])
+    ).toStrictEqual([['unexpected_origin', 3]])
   })
 })

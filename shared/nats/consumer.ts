@@ -1,7 +1,13 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import * as v from 'valibot'
 import { EVENT_SCHEMAS, EVENT_VERSIONS, type EventOf } from '../../schemas/events.ts'
-import { HEADERS, splitLane, type Priority, type Subject } from '../../schemas/subjects.ts'
+import {
+  DEAD_LETTER_HEADERS,
+  HEADERS,
+  splitLane,
+  type Priority,
+  type Subject,
+} from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
 import { boundLabels } from '../observability/labels.ts'
 import type { Metrics } from '../observability/metrics.ts'
@@ -164,15 +170,24 @@ type Parsed =
   { ok: true; subject: Subject; event: unknown } | { ok: false; reason: PoisonReason; detail: string }
 
 /**
- * Headers nats-server puts on a direct get's answer (and on no message a
- * service publishes). A JetStream answer goes to whatever reply subject its
- * request named, so an identity that may both write a stream and direct-get
- * from it could have the server publish a stored body of its choosing on an
- * event subject (docs/security.md, "JetStream answers go where the
- * requester says"): such a copy carries these and is refused, whatever its
- * body says.
+ * Headers no published event carries: those nats-server puts on a direct
+ * get's answer, and a dead letter's (a replay publishes the original from
+ * `ORDERS`, without them). A JetStream answer goes to whatever reply subject
+ * its request named, so an identity that may both write a stream and read it
+ * back (a direct get, or a pull from a dead-letter consumer) could have the
+ * server publish a stored body of its choosing on an event subject
+ * (docs/security.md, "JetStream answers go where the requester says"): such
+ * a copy carries one of these and is refused, whatever its body says.
  */
-const DIRECT_GET_HEADERS = ['Nats-Stream', 'Nats-Sequence', 'Nats-Subject', 'Nats-Time-Stamp'] as const
+const NOT_PUBLISHED_HEADERS = [
+  'Nats-Stream',
+  'Nats-Sequence',
+  'Nats-Subject',
+  'Nats-Time-Stamp',
+  'Nats-Num-Pending',
+  'Nats-Last-Sequence',
+  ...Object.values(DEAD_LETTER_HEADERS),
+] as const
 
 function parseMessage(msg: JsMsg, eventSubject: string, handlers: Handlers): Parsed {
   // An express order's event is read like any other of its subject.
@@ -180,12 +195,12 @@ function parseMessage(msg: JsMsg, eventSubject: string, handlers: Handlers): Par
   if (!(subject in EVENT_SCHEMAS) || handlers[subject] === undefined) {
     return { ok: false, reason: 'unexpected_subject', detail: `no handler for ${msg.subject}` }
   }
-  const marker = DIRECT_GET_HEADERS.find((name) => msg.headers?.has(name) === true)
+  const marker = NOT_PUBLISHED_HEADERS.find((name) => msg.headers?.has(name) === true)
   if (marker !== undefined) {
     return {
       ok: false,
       reason: 'unexpected_origin',
-      detail: `a JetStream direct get's answer (${marker}: ${msg.headers?.get(marker) ?? ''}), not a published event`,
+      detail: `a stored copy, not a published event (${marker}: ${msg.headers?.get(marker) ?? ''})`,
     }
   }
   let raw: unknown
