@@ -36,9 +36,10 @@ export type JsonBodyProblem = 'the body is not valid UTF-8' | 'the body is not v
 export async function readJsonBody(
   c: Context,
 ): Promise<{ ok: true; value: unknown } | { ok: false; message: JsonBodyProblem }> {
+  const bytes = await bodyBytes(c)
   let text: string
   try {
-    text = strictUtf8.decode(await bodyBytes(c))
+    text = strictUtf8.decode(bytes)
   } catch (error) {
     if (error instanceof TypeError) return { ok: false, message: 'the body is not valid UTF-8' }
     throw error
