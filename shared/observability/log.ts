@@ -40,15 +40,40 @@ export function redactFields(fields: LogFields): LogFields {
   for (const key of Object.keys(fields)) {
     const value = fields[key]
     if (TOP_LEVEL.has(key)) (out ??= { ...fields })[key] = CENSOR
-    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      const inner = value as LogFields
-      if (Object.keys(inner).some((k) => NESTED.has(k)))
-        (out ??= { ...fields })[key] = Object.fromEntries(
-          Object.entries(inner).map(([k, v]) => [k, NESTED.has(k) ? CENSOR : v]),
-        )
-    }
+    else if (typeof value === 'object' && value !== null && holdsNested(value))
+      (out ??= { ...fields })[key] = censoredCopy(value)
   }
   return out ?? fields
+}
+
+function holdsNested(value: object): boolean {
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) return false
+  for (const name of NESTED) if (Object.hasOwn(value, name)) return true
+  return false
+}
+
+/**
+ * `value` with its {@link NESTED} fields censored. A plain object becomes a
+ * plain copy; anything else (an Error the `err` serializer reads) keeps its
+ * prototype and every own property, message and stack included.
+ */
+function censoredCopy(value: object): object {
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto === Object.prototype || proto === null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, NESTED.has(k) ? CENSOR : v]))
+  const copy = Object.create(proto as object) as object
+  for (const key of Reflect.ownKeys(value)) {
+    const described = Object.getOwnPropertyDescriptor(value, key)
+    if (described === undefined) continue
+    Object.defineProperty(
+      copy,
+      key,
+      typeof key === 'string' && NESTED.has(key)
+        ? { value: CENSOR, enumerable: described.enumerable ?? true, writable: true, configurable: true }
+        : described,
+    )
+  }
+  return copy
 }
 
 /** `LOG_FORMAT`: JSON lines (the default, for machines) or `pretty` (pino-pretty, for a person watching). */

@@ -106,6 +106,22 @@ describe('redaction of card tokens', () => {
     expect(JSON.stringify(lines)).not.toMatch(/tok_/)
   })
 
+  it('keeps an error an error when it hides a token on it: type, message and stack still logged', () => {
+    const { logger, lines } = capture()
+    const err = Object.assign(new TypeError('card refused'), { paymentToken: 'tok_on_error' })
+    logger.error({ err }, 'failed')
+    expect(lines[0]).toMatchObject({
+      err: {
+        type: 'TypeError',
+        message: 'card refused',
+        stack: expect.stringContaining('TypeError: card refused'),
+        paymentToken: '[redacted]',
+      },
+    })
+    expect(JSON.stringify(lines)).not.toMatch(/tok_/)
+    expect(err.paymentToken).toBe('tok_on_error')
+  })
+
   it('leaves other fields alone, and copies nothing when there is nothing to hide', () => {
     const fields = { orderId: 'o', items: [{ sku: 'A' }], nested: { deep: { paymentToken: 'tok_deep' } } }
     expect(redactFields(fields)).toBe(fields)
