@@ -31,12 +31,20 @@ const DLQ_ORDER_CREATED = `dlq.${SUBJECTS.orderCreated}`
 /** The consumer loop on ORDERS as `durable`, its handler always failing (then dead-lettering). */
 function failingLoop(f: DeadLetterFixture, durable: string, log: Logger) {
   return startConsumer({
-    js: f.js,
+    ...ordersLoop(f, durable),
     logger: log,
+    handlers: { [SUBJECTS.orderCreated]: () => Promise.reject(new Error('inventory store down')) },
+    nakDelayMs: () => 50,
+  })
+}
+
+/** What every loop of these tests shares: `durable` on ORDERS over `orders.>`, the fixture's limits. */
+function ordersLoop(f: DeadLetterFixture, durable: string) {
+  return {
+    js: f.js,
     metrics: f.metrics,
     stream: ORDERS,
     durable,
-    handlers: { [SUBJECTS.orderCreated]: () => Promise.reject(new Error('inventory store down')) },
     concurrency: 4,
     maxDeliver: limits.maxDeliver,
     ackWaitMs: limits.ackWaitMs,
@@ -45,9 +53,8 @@ function failingLoop(f: DeadLetterFixture, durable: string, log: Logger) {
       ensureConsumer(f.jsm, ORDERS, durableConsumerConfig(durable, ['orders.>'], limits)).then(
         () => undefined,
       ),
-    nakDelayMs: () => 50,
     pullExpiresMs: 1_000,
-  })
+  }
 }
 
 /** A consumer loop on `orders.>` that handles `orders.created` by noting its order id. */
@@ -55,26 +62,14 @@ async function orderCreatedReader(f: DeadLetterFixture, durable: string) {
   await f.worker(durable)
   const handled: string[] = []
   const loop = await startConsumer({
-    js: f.js,
+    ...ordersLoop(f, durable),
     logger,
-    metrics: f.metrics,
-    stream: ORDERS,
-    durable,
     handlers: {
       [SUBJECTS.orderCreated]: (event) => {
         handled.push(event.orderId)
         return Promise.resolve([])
       },
     },
-    concurrency: 4,
-    maxDeliver: limits.maxDeliver,
-    ackWaitMs: limits.ackWaitMs,
-    publishTimeoutMs: 2_000,
-    ensureConsumer: () =>
-      ensureConsumer(f.jsm, ORDERS, durableConsumerConfig(durable, ['orders.>'], limits)).then(
-        () => undefined,
-      ),
-    pullExpiresMs: 1_000,
   })
   return { handled, loop }
 }
