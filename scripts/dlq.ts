@@ -8,7 +8,7 @@ import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import { ConfigError, intFromEnv, loadConfig, natsUrlsFromEnv } from '../shared/config/load-config.ts'
 import { natsSettings } from '../shared/config/nats-settings.ts'
-import { withSecretFiles } from '../shared/config/secrets.ts'
+import { caFileProblems, withSecretFiles } from '../shared/config/secrets.ts'
 import { natsClientOptions } from '../shared/security/nats-client-options.ts'
 import { operatorEnv } from './start/run-dir.ts'
 import {
@@ -219,6 +219,8 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
       }),
       withSecretFiles(found.env, ['NATS_NKEY_SEED']),
     )
+    const caFile = caFileProblems(found.env)
+    if (caFile.length > 0) throw new ConfigError(caFile)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     console.error(`dlq: ${error.message}`)

@@ -62,7 +62,11 @@ describe('operator console API', () => {
     const page = await fetch(`${consoleWorker.url}/console`)
     expect(page.status).toBe(200)
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
-    expect(await page.text()).toContain('<label for="api-key">Admin API key</label>')
+    const html = await page.text()
+    expect(html).toContain('<label for="api-key">Admin API key</label>')
+    // A form submitted before the script runs must not put the key in a URL.
+    expect(html).toMatch(/<input id="api-key" type="password"/)
+    expect(html).not.toMatch(/<input[^>]*\bname="api-key"/)
   })
 
   it('lists orders newest first, by status and by customer, a page at a time', async () => {

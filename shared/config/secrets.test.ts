@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from './load-config.ts'
 import { shownUrl } from './shown-url.ts'
-import { loadWithSecretFiles, withSecretFiles } from './secrets.ts'
+import { caFileProblems, loadWithSecretFiles, withSecretFiles } from './secrets.ts'
 import { loadOrderConfig } from '../../workers/order/config.ts'
 
 const files: Record<string, string> = {
   '/run/secrets/seed': 'SUSECRETSECRET123\n',
   '/run/secrets/empty': '',
   '/run/secrets/blank': '\n',
+  '/etc/nats/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+  '/etc/nats/key.pem': '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n',
 }
 const read = (path: string): string => {
   const text = files[path]
@@ -89,6 +91,19 @@ describe('a secret file that fails, with the other settings', () => {
         read,
       ),
     ).not.toThrow()
+  })
+})
+
+describe('NATS_TLS_CA_FILE', () => {
+  it('is checked at start: unset or a PEM certificate passes, a missing file or another PEM is named', () => {
+    expect(caFileProblems({}, read)).toStrictEqual([])
+    expect(caFileProblems({ NATS_TLS_CA_FILE: '/etc/nats/ca.pem' }, read)).toStrictEqual([])
+    expect(caFileProblems({ NATS_TLS_CA_FILE: '/nonexistent/ca.pem' }, read)).toStrictEqual([
+      'NATS_TLS_CA_FILE: cannot read /nonexistent/ca.pem (ENOENT)',
+    ])
+    expect(caFileProblems({ NATS_TLS_CA_FILE: '/etc/nats/key.pem' }, read)).toStrictEqual([
+      'NATS_TLS_CA_FILE: /etc/nats/key.pem holds no PEM certificate (-----BEGIN CERTIFICATE-----)',
+    ])
   })
 })
 

@@ -78,16 +78,43 @@ function readSecretFiles(
         failed.add(name)
       } else out[name] = value
     } catch (error) {
-      const failure = error as (NodeJS.ErrnoException & { name?: string }) | undefined
-      // Deno without --allow-read throws NotCapable (PermissionDenied before Deno 2), with no `code`.
-      const code =
-        failure?.code ??
-        (failure?.name === 'NotCapable' || failure?.name === 'PermissionDenied'
-          ? 'Deno needs --allow-read'
-          : 'unreadable')
-      problems.push(`${name}_FILE: cannot read ${path} (${code})`)
+      problems.push(`${name}_FILE: cannot read ${path} (${readFailure(error)})`)
       failed.add(name)
     }
   }
   return { out, problems, failed }
+}
+
+/** Why a file could not be read, in a word: its errno code, or what Deno lacks. */
+function readFailure(error: unknown): string {
+  const failure = error as (NodeJS.ErrnoException & { name?: string }) | undefined
+  // Deno without --allow-read throws NotCapable (PermissionDenied before Deno 2), with no `code`.
+  return (
+    failure?.code ??
+    (failure?.name === 'NotCapable' || failure?.name === 'PermissionDenied'
+      ? 'Deno needs --allow-read'
+      : 'unreadable')
+  )
+}
+
+/**
+ * `NATS_TLS_CA_FILE`, when set, must be a readable PEM file with a
+ * certificate: checked with the other settings at start, so a wrong path is
+ * one line at once, not a TLS error retried until the connect deadline.
+ */
+export function caFileProblems(
+  env: Env,
+  read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): string[] {
+  const path = env['NATS_TLS_CA_FILE']
+  if (path === undefined || path === '') return []
+  let text: string
+  try {
+    text = read(path)
+  } catch (error) {
+    return [`NATS_TLS_CA_FILE: cannot read ${path} (${readFailure(error)})`]
+  }
+  return text.includes('-----BEGIN CERTIFICATE-----')
+    ? []
+    : [`NATS_TLS_CA_FILE: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`]
 }

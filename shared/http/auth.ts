@@ -98,12 +98,13 @@ export function requireApiKey({
       }
       return unauthorized(c, token !== undefined)
     }
-    if (!roles.includes(key.role))
-      return forbidden(c, `this route needs a key with role ${roles.join(' or ')}`)
+    // Every request of a valid key counts against its rate, those it may not make too.
     if (limiter && limitKeys) {
       const taken = limiter.take(`key:${key.id}`)
       if (!taken.ok) return rateLimited(c, taken.retryAfterSeconds)
     }
+    if (!roles.includes(key.role))
+      return forbidden(c, `this route needs a key with role ${roles.join(' or ')}`)
     c.set('apiKey', key)
     await next()
   }

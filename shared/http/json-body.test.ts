@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Hono } from 'hono'
-import { isJsonContentType, parseJsonBody, readJsonBody } from './json-body.ts'
+import { contentCodingProblem, isJsonContentType, parseJsonBody, readJsonBody } from './json-body.ts'
 
 describe('isJsonContentType', () => {
   it.each([
@@ -67,5 +67,18 @@ describe('readJsonBody', () => {
 
   it('refuses text that is not JSON', async () => {
     expect(await read('{"a":')).toStrictEqual({ ok: false, message: 'the body is not valid JSON' })
+  })
+})
+
+describe('contentCodingProblem', () => {
+  it('takes none or identity, and refuses any coding it would not decode', () => {
+    expect([undefined, '', 'identity', ' Identity '].map(contentCodingProblem)).toStrictEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ])
+    for (const coding of ['gzip', 'br', 'deflate', 'gzip, identity'])
+      expect(contentCodingProblem(coding)).toMatch(/Content-Encoding/)
   })
 })

@@ -14,6 +14,17 @@ export function isJsonContentType(header: string | undefined): boolean {
   return charset === null || /^(utf-?8|us-ascii)$/i.test(charset[1] ?? '')
 }
 
+/**
+ * What a 415 says of a body sent with a content coding (gzip, ...), which no
+ * route here decodes; `undefined` for none or `identity`. Read as it is, such
+ * a body would be refused as "not valid JSON", which it may well be once
+ * decoded.
+ */
+export function contentCodingProblem(header: string | undefined): string | undefined {
+  if (header === undefined || /^\s*(identity)?\s*$/i.test(header)) return undefined
+  return 'a Content-Encoding is not accepted: send the body as it is'
+}
+
 /** Parses a request body: the value, or `ok: false` for text that is not JSON. */
 export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
   try {

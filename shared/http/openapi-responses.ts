@@ -99,7 +99,7 @@ export function payloadTooLarge(setting: string): ResponseDoc {
 
 export function unsupportedMediaType(): ResponseDoc {
   return errorResponse(
-    'The Content-Type is not application/json (UTF-8 if a charset is named; +json types are refused).',
+    'The Content-Type is not application/json (UTF-8 if a charset is named; +json types are refused), or the body has a Content-Encoding other than identity.',
     ['unsupported_media_type'],
   )
 }

@@ -19,6 +19,7 @@ import { isNatsUnavailable } from './errors.ts'
 import { runInLane, type LanePriority } from './lane-priority.ts'
 import type { LaneSignals } from './lane-signals.ts'
 import { ID_TAKEN, publishEvent, type OutgoingEvent } from './publish.ts'
+import { jsonErrorDetail, schemaIssuesDetail } from './poison-detail.ts'
 import { startPullLoop } from './pull-loop.ts'
 import { SCHEDULE_HEADERS } from './schedule.ts'
 
@@ -207,16 +208,11 @@ function parseMessage(msg: JsMsg, eventSubject: string, handlers: Handlers): Par
   try {
     raw = JSON.parse(msg.string())
   } catch (error) {
-    return {
-      ok: false,
-      reason: 'malformed_json',
-      detail: error instanceof Error ? error.message : String(error),
-    }
+    return { ok: false, reason: 'malformed_json', detail: jsonErrorDetail(error) }
   }
   const result = v.safeParse(EVENT_SCHEMAS[subject], raw)
   if (!result.success) {
-    const detail = result.issues.map((i) => `${v.getDotPath(i) ?? '(root)'}: ${i.message}`).join('; ')
-    return { ok: false, reason: 'schema_violation', detail }
+    return { ok: false, reason: 'schema_violation', detail: schemaIssuesDetail(result.issues) }
   }
   // Every event a service publishes carries headers (its correlation id and
   // version, publish.ts); a direct get asked with `no_hdr` answers with none.

@@ -150,6 +150,11 @@ describe('tracingSettingsFromEnv', () => {
       'OTEL_BSP_SCHEDULE_DELAY: must be an integer from 1 to 60000 (ms), got "1e3"',
     ],
     [
+      { OTEL_BSP_SCHEDULE_DELAY: '-1' },
+      'OTEL_BSP_SCHEDULE_DELAY: must be an integer from 1 to 60000 (ms), got "-1"',
+    ],
+    [{ OTEL_EXPORTER_OTLP_HEADERS: 'novalue' }, 'OTEL_EXPORTER_OTLP_HEADERS: entry 1 is not key=value'],
+    [
       { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://u:secret@:bad' },
       'OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL, got "http://***@:bad"',
     ],

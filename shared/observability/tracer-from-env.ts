@@ -34,11 +34,12 @@ export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
   if (disabled === 'true') return undefined
   const base = env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim() ?? ''
   const traces = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim() ?? ''
-  if (base === '' && traces === '') return undefined
+  // A bad header or delay is refused with no endpoint set too: it is a typo waiting for one.
   const problems: string[] = []
   const tracesUrl = traces !== '' ? traces : `${base.replace(/\/+$/, '')}/v1/traces`
   const name = traces !== '' ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'
-  if (!/^https?:\/\/[^\s/]/.test(tracesUrl) || !URL.canParse(tracesUrl))
+  const on = base !== '' || traces !== ''
+  if (on && (!/^https?:\/\/[^\s/]/.test(tracesUrl) || !URL.canParse(tracesUrl)))
     problems.push(`${name}: must be an http(s) URL, got ${JSON.stringify(shownUrl(traces || base))}`)
   // Header values are often a collector's credentials: a problem names the entry, never its text.
   const headers: Record<string, string> = {}
@@ -67,7 +68,7 @@ export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
       `OTEL_BSP_SCHEDULE_DELAY: must be an integer from 1 to 60000 (ms), got ${JSON.stringify(delay)}`,
     )
   if (problems.length > 0) throw new ConfigError(problems)
-  return { tracesUrl, headers, scheduleDelayMs }
+  return on ? { tracesUrl, headers, scheduleDelayMs } : undefined
 }
 
 /** The tracing settings' problems (none when valid or off), to report with a service's own in one pass. */

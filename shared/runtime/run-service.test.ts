@@ -1,6 +1,8 @@
+import { PermissionViolationError, RequestError } from '@nats-io/nats-core'
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
-import { helpText } from './run-service.ts'
+import { NotProvisionedError } from '../nats/topology.ts'
+import { helpText, startupFailureLine } from './run-service.ts'
 
 describe('--help text', () => {
   it('tells required, optional and defaulted settings apart, and names the _FILE form of secrets', () => {
@@ -26,5 +28,26 @@ describe('--help text', () => {
     expect(line('NATS_TLS_CA_FILE')).toMatch(/^NATS_TLS_CA_FILE +\(optional\)$/)
     expect(line('PORT')).toMatch(/^PORT +default 3000$/)
     expect(text).toContain('OTEL_EXPORTER_OTLP_ENDPOINT')
+  })
+})
+
+describe('a start that fails', () => {
+  it("says an operator's fault in one line with the settings to check, and leaves a bug to its stack", () => {
+    const refused = new PermissionViolationError(
+      'Permissions Violation for Publish to "$JS.API.STREAM.INFO.KV_order-decisions"',
+      'publish',
+      '$JS.API.STREAM.INFO.KV_order-decisions',
+    )
+    // nats.js wraps the violation in the request's error.
+    const line = startupFailureLine(new RequestError(refused.message, { cause: refused }))
+    expect(line).toMatch(
+      /^nats-server refused this identity a publish to \$JS\.API\.STREAM\.INFO\.KV_order-decisions: /,
+    )
+    expect(line).toContain('NATS_NKEY_SEED')
+    expect(line).not.toContain('\n')
+    expect(
+      startupFailureLine(new NotProvisionedError('stream ORDERS does not exist: run the provision step')),
+    ).toBe('stream ORDERS does not exist: run the provision step')
+    expect(startupFailureLine(new TypeError('x is undefined'))).toBeUndefined()
   })
 })

@@ -4,6 +4,7 @@
  * the service, serve HTTP, and on SIGTERM/SIGINT turn readiness off, stop
  * accepting, finish in-flight work and drain, within a deadline.
  */
+import { PermissionViolationError } from '@nats-io/nats-core'
 import type { Hono } from 'hono'
 import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
@@ -15,8 +16,9 @@ import {
   loadOrProblems,
 } from '../config/load-config.ts'
 import { NatsConnectError } from '../nats/connect.ts'
+import { NotProvisionedError } from '../nats/topology.ts'
 import { NatsServerTooOldError } from '../nats/server-version.ts'
-import { SECRET_SETTINGS, loadWithSecretFiles } from '../config/secrets.ts'
+import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../config/secrets.ts'
 import { createLogger, LOG_FORMAT_HELP, logFormatProblems, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
 import { createTracerFromEnv, TRACING_HELP, tracingProblems } from '../observability/tracer-from-env.ts'
@@ -70,6 +72,7 @@ export async function runService<C extends BaseConfig>(
     const loaded = loadOrProblems(() => loadWithSecretFiles(env, SECRET_SETTINGS, loadConfig))
     const problems = [
       ...('problems' in loaded ? loaded.problems : []),
+      ...caFileProblems(env),
       ...tracingProblems(env),
       ...logFormatProblems(env),
     ]
@@ -234,15 +237,38 @@ export function main<C extends BaseConfig>(
   const unknown = argv.find((a) => a.startsWith('-'))
   if (unknown !== undefined) exitWith(`${entry.name}: unknown option ${unknown} (try --help)`)
   runService(entry, env).catch((error: unknown) => {
-    // An operator's fault with its remedy in the message: no stack trace.
-    if (error instanceof NatsServerTooOldError || error instanceof NatsConnectError)
-      exitWith(`${entry.name}: ${error.message}`)
-    if (error instanceof NkeySeedError) exitWith(`${entry.name}: NATS_NKEY_SEED: ${error.message}`)
-    if (error instanceof SealingKeyError || error instanceof ListenError)
-      exitWith(`${entry.name}: ${error.message}`)
+    const line = startupFailureLine(error)
+    if (line !== undefined) exitWith(`${entry.name}: ${line}`)
     process.stderr.write(
       `${entry.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     )
     process.exit(1)
   })
+}
+
+/**
+ * An operator's fault, said in one line with the settings to look at (no
+ * stack trace); `undefined` for anything else, a fault of the service itself.
+ */
+export function startupFailureLine(error: unknown): string | undefined {
+  if (
+    error instanceof NatsServerTooOldError ||
+    error instanceof NatsConnectError ||
+    error instanceof SealingKeyError ||
+    error instanceof ListenError ||
+    error instanceof NotProvisionedError
+  )
+    return error.message
+  if (error instanceof NkeySeedError) return `NATS_NKEY_SEED: ${error.message}`
+  const refused = permissionViolationOf(error)
+  if (refused !== undefined)
+    return `nats-server refused this identity ${refused.operation === 'subscription' ? 'a subscription to' : 'a publish to'} ${refused.subject}: is NATS_NKEY_SEED (or NATS_NKEY_SEED_FILE) this service's own seed, and is the server's authorization generated for this version? (docs/security.md)`
+  return undefined
+}
+
+/** The permission violation behind an error (nats.js wraps it in a request's error), if any. */
+function permissionViolationOf(error: unknown): PermissionViolationError | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    if (e instanceof PermissionViolationError) return e
+  return undefined
 }

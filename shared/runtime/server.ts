@@ -32,6 +32,9 @@ interface DenoServe {
   ): { shutdown(): Promise<void> }
 }
 
+const noHost = (): Response =>
+  Response.json({ error: 'bad_request', message: 'the request has no Host header' }, { status: 400 })
+
 export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<HttpServer> {
   const deno = (globalThis as { Deno?: DenoServe }).Deno
   if (deno !== undefined) {
@@ -47,6 +50,9 @@ export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<Http
   if (typeof Bun !== 'undefined') {
     const server = Bun.serve({
       fetch: (request, bun) => {
+        // HTTP/1.0 without a Host header: Bun hands over a relative URL, which
+        // the router would misread (part of the path taken for the host).
+        if (request.url.startsWith('/')) return noHost()
         setClientAddress(request, bun.requestIP(request)?.address)
         return fetch(request)
       },

@@ -116,7 +116,10 @@ describe('POST /refunds', () => {
     const malformed = await refund('refund-1', '{"chargeId":')
     const invalid = await refund('refund-1', { amountCents: 0, reason: 'duplicate' })
 
-    expect([noKey.status, await noKey.json()]).toStrictEqual([400, { error: 'missing_idempotency_key' }])
+    expect([noKey.status, await noKey.json()]).toStrictEqual([
+      400,
+      { error: 'missing_idempotency_key', message: expect.stringContaining('Idempotency-Key') },
+    ])
     expect([malformed.status, await malformed.json()]).toStrictEqual([
       400,
       { error: 'malformed_json', message: 'the body is not valid JSON' },

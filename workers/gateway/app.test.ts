@@ -148,7 +148,10 @@ describe('POST /charges', () => {
     const response = await charge(key, chargeBody())
     expect([response.status, await response.json()]).toStrictEqual([
       400,
-      { error: 'missing_idempotency_key' },
+      {
+        error: 'missing_idempotency_key',
+        message: 'send an Idempotency-Key of 1 to 255 visible ASCII characters (no spaces)',
+      },
     ])
   })
 

@@ -6,7 +6,7 @@ import { createSecretVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
-import { isJsonContentType, readJsonBody } from '../../shared/http/json-body.ts'
+import { contentCodingProblem, isJsonContentType, readJsonBody } from '../../shared/http/json-body.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
@@ -181,9 +181,18 @@ async function withBody<T>(
   handle: (key: string, request: T) => Promise<Response>,
 ): Promise<Response> {
   const key = parseIdempotencyKey(c.req.header('Idempotency-Key'))
-  if (key === undefined) return c.json({ error: 'missing_idempotency_key' }, 400)
+  if (key === undefined)
+    return c.json(
+      {
+        error: 'missing_idempotency_key',
+        message: 'send an Idempotency-Key of 1 to 255 visible ASCII characters (no spaces)',
+      },
+      400,
+    )
   if (!isJsonContentType(c.req.header('Content-Type')))
     return c.json({ error: 'unsupported_media_type', message: 'send application/json' }, 415)
+  const coding = contentCodingProblem(c.req.header('Content-Encoding'))
+  if (coding !== undefined) return c.json({ error: 'unsupported_media_type', message: coding }, 415)
   const body = await readJsonBody(c)
   if (!body.ok) return c.json({ error: 'malformed_json', message: body.message }, 400)
   const parsed = parse(body.value)

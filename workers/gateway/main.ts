@@ -80,7 +80,13 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
     if (!(error instanceof LedgerFileError)) throw error
     exitWith(`gateway failed to start: ${error.message}`)
   }
-  const server = await serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host })
+  let server: Awaited<ReturnType<typeof serveHttp>>
+  try {
+    server = await serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host })
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    exitWith(`gateway: cannot listen on ${config.host}:${config.port} (HOST, PORT): ${reason}`)
+  }
   logger.info(
     { port: server.port, host: config.host, version: pkg.version, ledgerFile: config.ledgerFile ?? null },
     'listening',

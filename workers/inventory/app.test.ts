@@ -152,11 +152,15 @@ describe('inventory HTTP security', () => {
       guesses.push((await from('203.0.113.7', { Authorization: `Bearer g${i}` })).status)
     const writes = []
     for (let i = 0; i < 3; i++) writes.push((await from('203.0.113.7', bearer('ops'))).status)
+    // A valid key without the role is limited by its own bucket too: 403s are requests.
+    const forbidden = []
+    for (let i = 0; i < 3; i++) forbidden.push((await from('203.0.113.7', bearer('alice'))).status)
     const elsewhere = await from('198.51.100.1', { Authorization: 'Bearer g9' })
     const read = await app.request('/inventory/SKU-1')
 
     expect(guesses).toStrictEqual([401, 401, 429])
     expect(writes).toStrictEqual([201, 200, 429])
+    expect(forbidden).toStrictEqual([403, 403, 429])
     expect(elsewhere.status).toBe(401)
     expect(read.status).toBe(200)
   })

@@ -52,13 +52,13 @@ export const SetStockRequestSchema = v.strictObject({
     v.number(),
     v.integer('must be an integer'),
     v.minValue(0, 'must be >= 0'),
-    v.maxValue(1_000_000_000),
+    v.maxValue(1_000_000_000, 'must be at most 1000000000'),
   ),
   priceCents: v.pipe(
     v.number(),
     v.integer('must be an integer'),
     v.minValue(0, 'must be >= 0'),
-    v.maxValue(100_000_000_00),
+    v.maxValue(10_000_000_000, 'must be at most 10000000000'),
   ),
 })
 export type SetStockRequest = v.InferOutput<typeof SetStockRequestSchema>

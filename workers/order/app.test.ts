@@ -322,6 +322,28 @@ describe('POST /orders', () => {
     expect(none.status).toBe(415)
   })
 
+  it('answers 415 for a body sent with a content coding, and places nothing', async () => {
+    const store = fakeStore()
+    const app = appWith(store)
+    const gzip = await post(app, JSON.stringify(validOrder), {
+      'Content-Type': 'application/json',
+      'Content-Encoding': 'gzip',
+    })
+    expect([gzip.status, await gzip.json()]).toStrictEqual([
+      415,
+      {
+        error: 'unsupported_media_type',
+        message: 'a Content-Encoding is not accepted: send the body as it is',
+      },
+    ])
+    expect(store.calls).toStrictEqual([])
+    const identity = await post(app, JSON.stringify(validOrder), {
+      'Content-Type': 'application/json',
+      'Content-Encoding': 'identity',
+    })
+    expect(identity.status).toBe(202)
+  })
+
   it('accepts application/json with a charset', async () => {
     const res = await post(appWith(fakeStore()), JSON.stringify(validOrder), {
       'Content-Type': 'application/json; charset=utf-8',

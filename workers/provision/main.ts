@@ -9,7 +9,7 @@ import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
 import { ConfigError, loadConfig, loadOrProblems, logLevelFromEnv } from '../../shared/config/load-config.ts'
 import { natsSettings, toTopologyLimits } from '../../shared/config/nats-settings.ts'
-import { SECRET_SETTINGS, loadWithSecretFiles } from '../../shared/config/secrets.ts'
+import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../../shared/config/secrets.ts'
 import { connectNats } from '../../shared/nats/connect.ts'
 import { provisionTopology } from '../../shared/nats/provision.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
@@ -52,7 +52,11 @@ export async function runProvision(
     const loaded = loadOrProblems(() =>
       loadWithSecretFiles(env, SECRET_SETTINGS, (given) => loadConfig(ProvisionConfigSchema, given)),
     )
-    const problems = [...('problems' in loaded ? loaded.problems : []), ...logFormatProblems(env)]
+    const problems = [
+      ...('problems' in loaded ? loaded.problems : []),
+      ...caFileProblems(env),
+      ...logFormatProblems(env),
+    ]
     if (problems.length > 0 || !('config' in loaded)) throw new ConfigError(problems)
     config = loaded.config
   } catch (error) {

@@ -34,7 +34,7 @@ export const CONSOLE_HTML = String.raw`<!doctype html>
       <p>The console needs an admin API key (<code>ADMIN_API_KEY</code>). It is kept in this tab only
       (session storage) and sent as <code>Authorization: Bearer</code>.</p>
       <label for="api-key">Admin API key</label>
-      <input id="api-key" name="api-key" type="password" autocomplete="current-password" required>
+      <input id="api-key" type="password" autocomplete="current-password" required>
       <button type="submit">Sign in</button>
       <p id="sign-in-error" class="error" role="alert"></p>
     </form>
