@@ -126,8 +126,13 @@ async function shownOperations(base: string, expected: number) {
     page.on('request', (request) => requests.push(request.url()))
     page.on('requestfailed', (request) => failed.push(request.url()))
     page.on('pageerror', (error) => failed.push(`page error: ${error.message}`))
+    // Anything the page's Content-Security-Policy refused is a failure too.
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) failed.push(`refused: ${message.text()}`)
+    })
     const response = await page.goto(`${base}/docs`, { timeout: PAGE_DEADLINE_MS })
     expect(response?.status()).toBe(200)
+    expect(response?.headers()['content-security-policy']).toContain("script-src 'self'")
     await page.waitForFunction((n) => document.querySelectorAll('.opblock').length >= n, expected, {
       timeout: PAGE_DEADLINE_MS,
     })

@@ -32,10 +32,17 @@ export function createApiDocsRoutes({ document, assets }: ApiDocsOptions): Hono 
   const app = new Hono()
   app.get('/openapi.json', (c) => c.json(document()))
   if (assets === undefined) return app
-  app.get('/docs', (c) => c.html(docsPage(document())))
+  // The page runs only its own files: a script on this origin (the console's,
+  // which keeps its key in session storage) is what is at stake.
+  app.get('/docs', (c) => c.html(docsPage(document()), 200, { 'Content-Security-Policy': DOCS_CSP }))
   const files = docsFiles(assets)
   app.get('/docs/:asset', async (c) => {
     const name = c.req.param('asset')
+    if (name === INIT_SCRIPT)
+      return c.body(INIT_JS, 200, {
+        'Content-Type': 'text/javascript; charset=utf-8',
+        'Cache-Control': 'public, max-age=3600',
+      })
     const loaded = await files.all()
     const asset = Object.hasOwn(loaded, name) ? loaded[name] : undefined
     if (asset === undefined) return c.json({ error: 'not_found', message: `no docs asset ${name}` }, 404)
@@ -48,6 +55,29 @@ export function createApiDocsRoutes({ document, assets }: ApiDocsOptions): Hono 
   })
   return app
 }
+
+/** The page's own script, a file like the others so that no inline script need be allowed. */
+const INIT_SCRIPT = 'swagger-init.js'
+const INIT_JS = `window.ui = SwaggerUIBundle({
+  url: 'openapi.json',
+  dom_id: '#swagger-ui',
+  deepLinking: true,
+  validatorUrl: null,
+})
+`
+
+/** Scripts and styles from the service only (Swagger UI sets inline styles); no framing. */
+const DOCS_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
 
 /** The files, loaded once (a failed load is retried), and the gunzipped copies made on demand. */
 function docsFiles(assets: DocsAssets | (() => Promise<DocsAssets>)) {
@@ -119,14 +149,7 @@ function docsPage(doc: OpenApiDocument) {
         </noscript>
         <div id="swagger-ui"></div>
         <script src="docs/swagger-ui-bundle.js"></script>
-        <script>
-          window.ui = SwaggerUIBundle({
-            url: 'openapi.json',
-            dom_id: '#swagger-ui',
-            deepLinking: true,
-            validatorUrl: null,
-          })
-        </script>
+        <script src="docs/${INIT_SCRIPT}"></script>
       </body>
     </html>`
 }
