@@ -1,11 +1,14 @@
 // SIGTERM: readiness off, HTTP closed, in-flight messages finished and acked,
 // connection drained, exit 0 within the deadline. Nothing is half-handled.
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STREAMS } from '../schemas/subjects.ts'
 import { waitFor } from './harness/wait-for.ts'
-import { startSagaStack, type SagaStack } from './support/saga-stack.ts'
+import { BUN, startSagaStack, type SagaStack } from './support/saga-stack.ts'
+import { workerSecrets } from './harness/test-secrets.ts'
 
 let stack: SagaStack
 
@@ -69,6 +72,48 @@ describe('graceful shutdown', () => {
     } finally {
       await nc.close()
     }
+  })
+
+  it('exits 1 with one line when its port is taken, its consumers stopped first', async () => {
+    const running = stack.inventories[0]
+    if (running === undefined) throw new Error('no inventory')
+    const port = new URL(running.url).port
+    const second = spawn(BUN, ['workers/inventory/main.ts'], {
+      cwd: join(import.meta.dirname, '..'),
+      env: {
+        ...process.env,
+        ...(await workerSecrets('inventory')),
+        ...running.env,
+        PORT: port,
+        HOST: '127.0.0.1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    second.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    second.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    const exit = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        second.kill('SIGKILL')
+        reject(new Error(`still running after 30 s: ${out}${err}`))
+      }, 30_000)
+      second.once('exit', (code) => {
+        clearTimeout(timer)
+        resolve(code)
+      })
+    })
+    expect(exit).toBe(1)
+    expect(err.trim().split('\n')).toStrictEqual([
+      expect.stringMatching(
+        new RegExp(`^inventory: cannot listen on 127\\.0\\.0\\.1:${port} \\(HOST, PORT\\): `),
+      ),
+    ])
+    // It had started its consumers: they were stopped and its connection closed before the exit.
+    const started = out.split('\n').filter((l) => l.includes('"msg":"consumer started"')).length
+    const stopped = out.split('\n').filter((l) => l.includes('"msg":"consumer stopped"')).length
+    expect(started).toBeGreaterThan(0)
+    expect(stopped).toBe(started)
   })
 
   it.each(['order', 'inventory'] as const)(

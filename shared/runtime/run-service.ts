@@ -17,6 +17,7 @@ import {
 } from '../config/load-config.ts'
 import { NatsConnectError } from '../nats/connect.ts'
 import { NotProvisionedError } from '../nats/topology.ts'
+import { withDeadline } from '../resilience/deadline.ts'
 import { NatsServerTooOldError } from '../nats/server-version.ts'
 import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../config/secrets.ts'
 import { createLogger, LOG_FORMAT_HELP, logFormatProblems, type Logger } from '../observability/logger.ts'
@@ -129,6 +130,17 @@ export async function runService<C extends BaseConfig>(
       })
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error)
+      // Its consumers already run: hand their messages back before exiting,
+      // within the shutdown deadline, as a stop would.
+      running.markStopping()
+      await withDeadline(
+        (async () => {
+          await running.stopConsuming()
+          await running.close()
+        })(),
+        shutdownDeadlineMs,
+        () => new Error(`not stopped within ${shutdownDeadlineMs} ms`),
+      ).catch((stopError: unknown) => logger.warn({ err: stopError }, 'stop after a failed listen'))
       throw new ListenError(`cannot listen on ${config.HOST}:${config.PORT} (HOST, PORT): ${reason}`)
     }
     logger.info(
