@@ -31,7 +31,12 @@ export const natsSettings = {
   CONSUMER_ACK_WAIT_MS: intFromEnv(DEFAULT_LIMITS.ackWaitMs, 1_000, 3_600_000),
   CONSUMER_MAX_DELIVER: intFromEnv(DEFAULT_LIMITS.maxDeliver, 1, 100),
   CONSUMER_MAX_ACK_PENDING: intFromEnv(DEFAULT_LIMITS.maxAckPending, 1, 100_000),
-  CONSUMER_CONCURRENCY: intFromEnv(32, 1, 1_000),
+  /**
+   * Messages handled at once per consumer. 64: less CPU per order than 32 and
+   * a standard lane that keeps its pace beside express orders
+   * (docs/performance.md, docs/priority.md).
+   */
+  CONSUMER_CONCURRENCY: intFromEnv(64, 1, 1_000),
   /** Size caps of the KV buckets (bytes). */
   KV_ORDER_STATUS_MAX_BYTES: intFromEnv(
     DEFAULT_LIMITS.bucketMaxBytes[BUCKETS.orderStatus],
