@@ -208,7 +208,7 @@ function parseMessage(msg: JsMsg, eventSubject: string, handlers: Handlers): Par
   try {
     raw = JSON.parse(msg.string())
   } catch (error) {
-    return { ok: false, reason: 'malformed_json', detail: jsonErrorDetail(error) }
+    return { ok: false, reason: 'malformed_json', detail: jsonErrorDetail(error, msg.data.length) }
   }
   const result = v.safeParse(EVENT_SCHEMAS[subject], raw)
   if (!result.success) {

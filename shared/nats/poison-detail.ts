@@ -7,10 +7,15 @@
  */
 import * as v from 'valibot'
 
-/** The parser's message with every quoted fragment of the payload masked. */
-export function jsonErrorDetail(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error)
-  return message.replace(/(["'`])(?:(?!\1).)*\1/g, '$1…$1')
+/**
+ * That the payload is not JSON, and where the parser stopped when it says so
+ * (Node: `position n`). Not the parser's message: Node quotes the payload in
+ * it, and no masking of quotes holds against a payload with quotes of its own.
+ */
+export function jsonErrorDetail(error: unknown, bytes: number): string {
+  const message = error instanceof Error ? error.message : ''
+  const position = / position (\d+)/.exec(message)?.[1]
+  return `not valid JSON (${bytes} bytes${position === undefined ? '' : `, at position ${position}`})`
 }
 
 /** Each issue as `path: what was expected`, valibot's "but received <value>" left out. */
