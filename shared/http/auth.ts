@@ -72,6 +72,13 @@ export function requireApiKey({
   limiter,
   limitKeys = true,
 }: AuthOptions): MiddlewareHandler<AuthEnv> {
+  /** A failed attempt taken from its address's bucket: the 429 once that is empty. */
+  const failedAttempt = (c: Context): Response | undefined => {
+    const address = clientAddress(c.req.raw)
+    if (limiter === undefined || address === undefined) return undefined
+    const taken = limiter.take(`address:${addressKey(address)}`)
+    return taken.ok ? undefined : rateLimited(c, taken.retryAfterSeconds)
+  }
   return async (c, next) => {
     // Registered for `/x` and `/x/*`, which can both match one request: check once.
     if (c.get('apiKey') !== undefined) return next()
@@ -91,20 +98,18 @@ export function requireApiKey({
       // constant time), so timing tells nothing more than the status.
       // No address (a request built in process): no per-address limit,
       // rather than one bucket everybody's failures would share.
-      const address = clientAddress(c.req.raw)
-      if (limiter && address !== undefined) {
-        const taken = limiter.take(`address:${addressKey(address)}`)
-        if (!taken.ok) return rateLimited(c, taken.retryAfterSeconds)
-      }
-      return unauthorized(c, token !== undefined)
+      return failedAttempt(c) ?? unauthorized(c, token !== undefined)
     }
     // Every request of a valid key counts against its rate, those it may not make too.
     if (limiter && limitKeys) {
       const taken = limiter.take(`key:${key.id}`)
       if (!taken.ok) return rateLimited(c, taken.retryAfterSeconds)
     }
-    if (!roles.includes(key.role))
-      return forbidden(c, `this route needs a key with role ${roles.join(' or ')}`)
+    if (!roles.includes(key.role)) {
+      // Where valid keys are not limited, a key of another role is a failed attempt.
+      const limited = limitKeys ? undefined : failedAttempt(c)
+      return limited ?? forbidden(c, `this route needs a key with role ${roles.join(' or ')}`)
+    }
     c.set('apiKey', key)
     await next()
   }

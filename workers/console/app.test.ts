@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { bearer, createTestVerifier } from '../../shared/http/api-keys-fixture.ts'
+import { setClientAddress } from '../../shared/http/client-address.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { DeadLetterNotFoundError, DeadLetterNotReplayableError } from '../../shared/nats/dead-letter-admin.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
@@ -19,7 +20,7 @@ import { parseBreaker, toStockLevel } from './operations.ts'
 
 const ORDER = '019ae5a0-5b3c-7d2e-8f10-123456789abc'
 
-async function appWith(overrides: Partial<ConsoleData> = {}) {
+async function appWith(overrides: Partial<ConsoleData> = {}, { perSecond = 100, burst = 100 } = {}) {
   const listeners = new Set<ChangeListener>()
   const searches: unknown[] = []
   const data: ConsoleData = {
@@ -52,7 +53,7 @@ async function appWith(overrides: Partial<ConsoleData> = {}) {
     metrics: createMetrics('console'),
     checkReady: () => Promise.resolve({ ok: true }),
     verifier: await createTestVerifier(),
-    limiter: createRateLimiter({ perSecond: 100, burst: 100 }),
+    limiter: createRateLimiter({ perSecond, burst }),
   })
   return { app, listeners, searches }
 }
@@ -79,6 +80,19 @@ describe('console routes', () => {
     const ok = await app.request('/console/api/orders', { headers: bearer('ops') })
     expect(ok.status).toBe(200)
     expect(ok.headers.get('cache-control')).toBe('no-store')
+  })
+
+  it("counts a client key's 403s as failed attempts of its address, never an admin key's requests", async () => {
+    const { app } = await appWith({}, { perSecond: 0.5, burst: 2 })
+    const from = (headers: Record<string, string>) => {
+      const request = new Request('http://console/console/api/orders', { headers })
+      setClientAddress(request, '203.0.113.7')
+      return app.fetch(request)
+    }
+    const forbidden = []
+    for (let i = 0; i < 3; i++) forbidden.push((await from(bearer('alice'))).status)
+    expect(forbidden).toStrictEqual([403, 403, 429])
+    expect((await from(bearer('ops'))).status).toBe(200)
   })
 
   it('reads a search and reports every problem with it at once', async () => {
