@@ -25,6 +25,18 @@ export function contentCodingProblem(header: string | undefined): string | undef
   return 'a Content-Encoding is not accepted: send the body as it is'
 }
 
+/**
+ * The 415 for a body a JSON route does not read (not `application/json`, or
+ * sent with a content coding), or `undefined` to go on. `typeMessage` is what
+ * the 415 for the wrong type says.
+ */
+export function unsupportedJsonBody(c: Context, typeMessage = 'send application/json'): Response | undefined {
+  if (!isJsonContentType(c.req.header('Content-Type')))
+    return c.json({ error: 'unsupported_media_type', message: typeMessage }, 415)
+  const coding = contentCodingProblem(c.req.header('Content-Encoding'))
+  return coding === undefined ? undefined : c.json({ error: 'unsupported_media_type', message: coding }, 415)
+}
+
 /** Parses a request body: the value, or `ok: false` for text that is not JSON. */
 export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
   try {

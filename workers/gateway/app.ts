@@ -6,7 +6,7 @@ import { createSecretVerifier } from '../../shared/http/api-keys.ts'
 import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
-import { contentCodingProblem, isJsonContentType, readJsonBody } from '../../shared/http/json-body.ts'
+import { readJsonBody, unsupportedJsonBody } from '../../shared/http/json-body.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
@@ -189,10 +189,8 @@ async function withBody<T>(
       },
       400,
     )
-  if (!isJsonContentType(c.req.header('Content-Type')))
-    return c.json({ error: 'unsupported_media_type', message: 'send application/json' }, 415)
-  const coding = contentCodingProblem(c.req.header('Content-Encoding'))
-  if (coding !== undefined) return c.json({ error: 'unsupported_media_type', message: coding }, 415)
+  const unsupported = unsupportedJsonBody(c)
+  if (unsupported !== undefined) return unsupported
   const body = await readJsonBody(c)
   if (!body.ok) return c.json({ error: 'malformed_json', message: body.message }, 400)
   const parsed = parse(body.value)

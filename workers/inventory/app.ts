@@ -12,7 +12,7 @@ import {
   SMALL_BODY_BYTES,
   type Readiness,
 } from '../../shared/http/observability-routes.ts'
-import { contentCodingProblem, isJsonContentType, readJsonBody } from '../../shared/http/json-body.ts'
+import { readJsonBody, unsupportedJsonBody } from '../../shared/http/json-body.ts'
 import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
@@ -85,11 +85,8 @@ export function createApp({
     const sku = c.req.param('sku')
     if (!v.is(SkuSchema, sku))
       return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)
-    if (!isJsonContentType(c.req.header('Content-Type'))) {
-      return c.json({ error: 'unsupported_media_type', message: 'send application/json' }, 415)
-    }
-    const coding = contentCodingProblem(c.req.header('Content-Encoding'))
-    if (coding !== undefined) return c.json({ error: 'unsupported_media_type', message: coding }, 415)
+    const unsupported = unsupportedJsonBody(c)
+    if (unsupported !== undefined) return unsupported
     const body = await readJsonBody(c)
     if (!body.ok) return c.json({ error: 'malformed_json', message: body.message }, 400)
     const parsed = v.safeParse(SetStockRequestSchema, body.value)

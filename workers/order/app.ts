@@ -19,7 +19,7 @@ import {
   httpMetrics,
   type Readiness,
 } from '../../shared/http/observability-routes.ts'
-import { contentCodingProblem, isJsonContentType, readJsonBody } from '../../shared/http/json-body.ts'
+import { readJsonBody, unsupportedJsonBody } from '../../shared/http/json-body.ts'
 import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
@@ -112,11 +112,8 @@ export function createApp({
   if (apiDocs !== undefined) app.route('/', apiDocs)
 
   app.post('/orders', async (c) => {
-    if (!isJsonContentType(c.req.header('Content-Type'))) {
-      return c.json({ error: 'unsupported_media_type', message: 'send the order as application/json' }, 415)
-    }
-    const coding = contentCodingProblem(c.req.header('Content-Encoding'))
-    if (coding !== undefined) return c.json({ error: 'unsupported_media_type', message: coding }, 415)
+    const unsupported = unsupportedJsonBody(c, 'send the order as application/json')
+    if (unsupported !== undefined) return unsupported
     const idempotencyKey = c.req.header('Idempotency-Key')
     if (idempotencyKey !== undefined && !VISIBLE_ASCII.test(idempotencyKey)) {
       return c.json(
