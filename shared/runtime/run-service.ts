@@ -26,7 +26,7 @@ import { createTracerFromEnv, TRACING_HELP, tracingProblems } from '../observabi
 import type { Tracer } from '../observability/tracing.ts'
 import { NkeySeedError } from '../security/nkey-signer.ts'
 import { SealingKeyError } from '../security/sealed-token.ts'
-import { exitWith, onShutdownSignal, serveHttp, type HttpServer } from './server.ts'
+import { exitWith, listenFailure, onShutdownSignal, serveHttp, type HttpServer } from './server.ts'
 
 interface BaseConfig {
   PORT: number
@@ -129,7 +129,6 @@ export async function runService<C extends BaseConfig>(
         hostname: config.HOST,
       })
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error)
       // Its consumers already run: hand their messages back before exiting,
       // within the shutdown deadline, as a stop would.
       running.markStopping()
@@ -141,7 +140,7 @@ export async function runService<C extends BaseConfig>(
         shutdownDeadlineMs,
         () => new Error(`not stopped within ${shutdownDeadlineMs} ms`),
       ).catch((stopError: unknown) => logger.warn({ err: stopError }, 'stop after a failed listen'))
-      throw new ListenError(`cannot listen on ${config.HOST}:${config.PORT} (HOST, PORT): ${reason}`)
+      throw new ListenError(listenFailure(config.HOST, config.PORT, error))
     }
     logger.info(
       { port: server.port, host: config.HOST, url: `http://${config.HOST}:${server.port}` },

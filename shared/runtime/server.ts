@@ -87,6 +87,12 @@ export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<Http
   )
 }
 
+/** What a service that could not bind says (a host that does not resolve, a port in use): one line. */
+export function listenFailure(host: string, port: number, error: unknown): string {
+  const reason = error instanceof Error ? error.message : String(error)
+  return `cannot listen on ${host}:${port} (HOST, PORT): ${reason}`
+}
+
 /** Runs `shutdown` once on the first SIGTERM or SIGINT; a second signal exits at once. */
 export function onShutdownSignal(shutdown: (signal: string) => Promise<void>): void {
   let stopping = false

@@ -14,7 +14,7 @@ import {
   TRACING_HELP,
   tracingProblems,
 } from '../../shared/observability/tracer-from-env.ts'
-import { exitWith, onShutdownSignal, serveHttp } from '../../shared/runtime/server.ts'
+import { exitWith, listenFailure, onShutdownSignal, serveHttp } from '../../shared/runtime/server.ts'
 import { createApp } from './app.ts'
 import { gatewayConfigSchema, gatewayEnvHelp, loadGatewayConfig, type GatewayConfig } from './config.ts'
 import { LedgerFileError, memoryJournal, openLedgerFile, type Journal } from './journal.ts'
@@ -84,8 +84,7 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
   try {
     server = await serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host })
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error)
-    exitWith(`gateway: cannot listen on ${config.host}:${config.port} (HOST, PORT): ${reason}`)
+    exitWith(`gateway: ${listenFailure(config.host, config.port, error)}`)
   }
   logger.info(
     { port: server.port, host: config.host, version: pkg.version, ledgerFile: config.ledgerFile ?? null },
