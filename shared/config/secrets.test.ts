@@ -9,7 +9,7 @@ const files: Record<string, string> = {
   '/run/secrets/empty': '',
   '/run/secrets/blank': '\n',
   '/etc/nats/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
-  '/etc/nats/key.pem': '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n',
+  '/etc/nats/public-key.pem': '-----BEGIN PUBLIC KEY-----\nMCow\n-----END PUBLIC KEY-----\n',
 }
 const read = (path: string): string => {
   const text = files[path]
@@ -101,8 +101,8 @@ describe('NATS_TLS_CA_FILE', () => {
     expect(caFileProblems({ NATS_TLS_CA_FILE: '/nonexistent/ca.pem' }, read)).toStrictEqual([
       'NATS_TLS_CA_FILE: cannot read /nonexistent/ca.pem (ENOENT)',
     ])
-    expect(caFileProblems({ NATS_TLS_CA_FILE: '/etc/nats/key.pem' }, read)).toStrictEqual([
-      'NATS_TLS_CA_FILE: /etc/nats/key.pem holds no PEM certificate (-----BEGIN CERTIFICATE-----)',
+    expect(caFileProblems({ NATS_TLS_CA_FILE: '/etc/nats/public-key.pem' }, read)).toStrictEqual([
+      'NATS_TLS_CA_FILE: /etc/nats/public-key.pem holds no PEM certificate (-----BEGIN CERTIFICATE-----)',
     ])
   })
 })
