@@ -68,14 +68,16 @@ export function routeLabel(pattern: string): string {
   return pattern.length <= 64 ? pattern : OTHER
 }
 
-const DEAD_LETTER_REASONS = new Set([
+/** The reasons a dead letter is labelled with; any other is `other`. */
+export const DEAD_LETTER_REASON_LABELS = [
   'malformed_json',
   'schema_violation',
   'unexpected_subject',
   'unexpected_origin',
   'max_deliver_exhausted',
   'terminated',
-])
+] as const
+const DEAD_LETTER_REASONS = new Set<string>(DEAD_LETTER_REASON_LABELS)
 
 /** A dead letter's reason (`Dlq-Reason` up to its first `:`) if known, else `other`. */
 export function deadLetterReasonLabel(reason: string): string {

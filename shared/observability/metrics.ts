@@ -1,5 +1,5 @@
 import type { IncreaseDataWithExemplar, LabelValues, ObserveDataWithExemplar } from 'prom-client'
-import { boundLabels } from './labels.ts'
+import { boundLabels, DEAD_LETTER_REASON_LABELS } from './labels.ts'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom.ts'
 
 /**
@@ -133,7 +133,7 @@ export function createMetrics(service: string): Metrics {
     deadLetters: bounded(
       new Counter({
         name: 'dead_letters_total',
-        help: 'Messages dead-lettered by this worker, by consumer and reason (malformed_json, schema_violation, unexpected_subject, unexpected_origin, max_deliver_exhausted, terminated)',
+        help: `Messages dead-lettered by this worker, by consumer and reason (${DEAD_LETTER_REASON_LABELS.join(', ')})`,
         labelNames: ['consumer', 'reason'],
         registers,
       }),

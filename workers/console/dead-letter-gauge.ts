@@ -9,7 +9,7 @@
  */
 import { SAGA_CONSUMER_NAMES } from '../../shared/nats/saga-consumers.ts'
 import type { DeadLetterSummary } from '../../shared/nats/dead-letter-admin.ts'
-import { deadLetterReasonLabel, OTHER } from '../../shared/observability/labels.ts'
+import { DEAD_LETTER_REASON_LABELS, deadLetterReasonLabel, OTHER } from '../../shared/observability/labels.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import { Gauge, type Registry } from '../../shared/observability/prom.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
@@ -45,7 +45,7 @@ export function registerDeadLetterGauge({
       .finally(() => (listing = undefined)))
   new Gauge({
     name: DEAD_LETTERS_BY_CONSUMER,
-    help: 'Dead letters waiting in the DLQ stream by the consumer that dead-lettered them and why (malformed_json, schema_violation, unexpected_subject, unexpected_origin, max_deliver_exhausted, terminated, other)',
+    help: `Dead letters waiting in the DLQ stream by the consumer that dead-lettered them and why (${[...DEAD_LETTER_REASON_LABELS, OTHER].join(', ')})`,
     labelNames: ['consumer', 'reason'],
     registers: [registry],
     async collect() {

@@ -346,9 +346,10 @@ export function createPaymentHandlers({
    * Whether the order's decision still waits on this charge: read fresh
    * before a retry, so an order cancelled meanwhile (its deadline) gets no
    * new attempt. A read that fails, or takes longer than
-   * {@link STILL_CHARGING_READ_MS} (it runs inside the attempt's own
-   * deadline), lets the retry go: whatever it takes is settled against the
-   * decision afterwards, as for a charge in flight.
+   * {@link STILL_CHARGING_READ_MS} (it runs before the attempt, outside its
+   * deadline, and must not hold the retry up), lets the retry go: whatever it
+   * takes is settled against the decision afterwards, as for a charge in
+   * flight.
    */
   async function stillCharging(orderId: string): Promise<boolean> {
     try {
