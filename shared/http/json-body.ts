@@ -37,6 +37,18 @@ export function unsupportedJsonBody(c: Context, typeMessage = 'send application/
   return coding === undefined ? undefined : c.json({ error: 'unsupported_media_type', message: coding }, 415)
 }
 
+/**
+ * Whether a parsed body is a JSON object. Every body this project takes is
+ * one; Valibot's object schemas also accept an array (its indices read as
+ * unknown keys and its fields as missing), so routes check this first.
+ */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** What a route says of a body that is valid JSON but not an object. */
+export const NOT_A_JSON_OBJECT = 'must be a JSON object'
+
 /** Parses a request body: the value, or `ok: false` for text that is not JSON. */
 export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
   try {

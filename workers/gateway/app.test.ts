@@ -81,6 +81,23 @@ describe('POST /charges', () => {
     expect((await slow).status).toBe(201)
   })
 
+  it.each(['[]', '[{"amountCents":100}]', '"x"', 'null'])(
+    'rejects the body %s, which is not an object, with 400 and charges nothing',
+    async (body) => {
+      const { charge, listCharges } = createTestApp()
+      const response = await charge('key-1', body)
+      expect([response.status, await response.json()]).toStrictEqual([
+        400,
+        {
+          error: 'invalid_request',
+          message: '(body): must be a JSON object',
+          issues: [{ path: '', message: 'must be a JSON object' }],
+        },
+      ])
+      expect(await listCharges()).toStrictEqual({ charges: [] })
+    },
+  )
+
   it('rejects an invalid body with 400 listing every issue', async () => {
     const { charge, listCharges } = createTestApp()
 

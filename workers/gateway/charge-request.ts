@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { isJsonObject, NOT_A_JSON_OBJECT } from '../../shared/http/json-body.ts'
 import type { ChargeRequest, RefundRequest } from './domain.ts'
 
 const text = (max: number) =>
@@ -12,7 +13,7 @@ const text = (max: number) =>
 function bodyMessage(issue: v.StrictObjectIssue): string {
   if (issue.expected === 'never') return 'is not a known field'
   if (issue.expected.startsWith('"')) return 'is required'
-  return 'must be a JSON object'
+  return NOT_A_JSON_OBJECT
 }
 
 /** `POST /charges` body; unknown keys are rejected. */
@@ -57,6 +58,7 @@ export interface RequestIssue {
 export type Parsed<T> = { ok: true; request: T } | { ok: false; issues: RequestIssue[] }
 
 function parseWith<T>(schema: v.GenericSchema<unknown, T>, body: unknown): Parsed<T> {
+  if (!isJsonObject(body)) return { ok: false, issues: [{ path: '', message: NOT_A_JSON_OBJECT }] }
   const result = v.safeParse(schema, body, { abortEarly: false })
   if (result.success) return { ok: true, request: result.output }
   return {

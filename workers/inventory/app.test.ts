@@ -73,6 +73,21 @@ describe('inventory HTTP', () => {
     expect(((await res.json()) as { error: string }).error).toBe('invalid_stock')
   })
 
+  it.each(['[]', '[{"onHand":1,"priceCents":1}]', '"x"', 'null'])(
+    'rejects the body %s, which is not an object, with 400',
+    async (body) => {
+      const res = await put(appWithMemory(), 'SKU-1', body)
+      expect([res.status, await res.json()]).toStrictEqual([
+        400,
+        {
+          error: 'invalid_stock',
+          message: 'body: must be a JSON object',
+          issues: [{ path: '', message: 'must be a JSON object' }],
+        },
+      ])
+    },
+  )
+
   it('answers 500 invalid_record, naming the repair, for a stock record that is not valid', async () => {
     const app = appWithMemory({ broken: new Set(['MUG-002']) })
     const res = await app.request('/inventory/MUG-002')

@@ -12,7 +12,12 @@ import {
   SMALL_BODY_BYTES,
   type Readiness,
 } from '../../shared/http/observability-routes.ts'
-import { readJsonBody, unsupportedJsonBody } from '../../shared/http/json-body.ts'
+import {
+  isJsonObject,
+  NOT_A_JSON_OBJECT,
+  readJsonBody,
+  unsupportedJsonBody,
+} from '../../shared/http/json-body.ts'
 import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
@@ -89,6 +94,10 @@ export function createApp({
     if (unsupported !== undefined) return unsupported
     const body = await readJsonBody(c)
     if (!body.ok) return c.json({ error: 'malformed_json', message: body.message }, 400)
+    if (!isJsonObject(body.value)) {
+      const issues = [{ path: '', message: NOT_A_JSON_OBJECT }]
+      return c.json({ error: 'invalid_stock', message: `body: ${NOT_A_JSON_OBJECT}`, issues }, 400)
+    }
     const parsed = v.safeParse(SetStockRequestSchema, body.value)
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)

@@ -269,11 +269,22 @@ describe('POST /orders', () => {
     }
   })
 
-  it('rejects a body that is not an object', async () => {
-    const res = await post(appWith(fakeStore()), '[1,2]')
-    expect(res.status).toBe(400)
-    expect(((await res.json()) as { error: string }).error).toBe('invalid_order')
-  })
+  it.each(['[1,2]', '[]', '"x"', '42', 'null', 'true'])(
+    'rejects %s as a body that is not an object, and stores nothing',
+    async (body) => {
+      const store = fakeStore()
+      const res = await post(appWith(store), body)
+      expect([res.status, await res.json()]).toStrictEqual([
+        400,
+        {
+          error: 'invalid_order',
+          message: 'body: must be a JSON object',
+          issues: [{ path: '', message: 'must be a JSON object' }],
+        },
+      ])
+      expect(store.calls).toStrictEqual([])
+    },
+  )
 
   it('answers 400 malformed_json for broken JSON', async () => {
     const res = await post(appWith(fakeStore()), '{"customerId":')

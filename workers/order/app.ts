@@ -19,7 +19,12 @@ import {
   httpMetrics,
   type Readiness,
 } from '../../shared/http/observability-routes.ts'
-import { readJsonBody, unsupportedJsonBody } from '../../shared/http/json-body.ts'
+import {
+  isJsonObject,
+  NOT_A_JSON_OBJECT,
+  readJsonBody,
+  unsupportedJsonBody,
+} from '../../shared/http/json-body.ts'
 import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
@@ -126,6 +131,10 @@ export function createApp({
     }
     const body = await readJsonBody(c)
     if (!body.ok) return c.json({ error: 'malformed_json', message: body.message }, 400)
+    if (!isJsonObject(body.value)) {
+      const issues = [{ path: '', message: NOT_A_JSON_OBJECT }]
+      return c.json({ error: 'invalid_order', message: `body: ${NOT_A_JSON_OBJECT}`, issues }, 400)
+    }
     // A `customer` object is a version 2 body; anything else is read as version 1.
     const parsed =
       requestVersionOf(body.value) === 2
