@@ -4,7 +4,7 @@
 import { headers as createHeaders } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
-import { startConsumer } from '../shared/nats/consumer.ts'
+import { startConsumer, TWIN_DEFER_MS } from '../shared/nats/consumer.ts'
 import type { Logger } from '../shared/observability/log.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { ADVISORY_PREFIXES, parseAdvisory } from '../shared/nats/dead-letter-advisory.ts'
@@ -289,6 +289,105 @@ describe('dead-letter capture from JetStream advisories', () => {
     expect(values.find((v) => v.labels.consumer === 'reader' && v.labels.outcome === 'skipped')?.value).toBe(
       1,
     )
+  })
+
+  describe('a version 1 copy published beside its version 2 twin (the migration window)', () => {
+    /** Publishes an order as the intake does in the window: the v1 copy (twinned), and the v2 unless `twin` is false. */
+    async function publishWindowOrder(f: DeadLetterFixture, { twin }: { twin: boolean }) {
+      const v1 = orderCreated()
+      const copy = createHeaders()
+      copy.set(HEADERS.eventVersion, '1')
+      copy.set(HEADERS.twinVersion, '2')
+      await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(v1), { headers: copy, msgID: v1.orderId })
+      if (twin) {
+        const h = createHeaders()
+        h.set(HEADERS.eventVersion, '2')
+        const { customerId, ...rest } = v1
+        const v2 = { ...rest, version: 2, customer: { id: customerId } }
+        await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(v2), {
+          headers: h,
+          msgID: `${v1.orderId}:v2`,
+        })
+      }
+      return v1.orderId
+    }
+
+    const outcomes = async (f: DeadLetterFixture, durable: string): Promise<Record<string, number>> =>
+      Object.fromEntries(
+        (await f.metrics.messagesHandled.get()).values
+          .filter((v) => v.labels.consumer === durable)
+          .map((v): [string, number] => [String(v.labels.outcome), v.value]),
+      )
+
+    it('is handled after TWIN_DEFER_MS when its twin went to another reader (one of the previous release skips it)', async () => {
+      await using f = await startDeadLetterFixture()
+      const { handled, loop } = await orderCreatedReader(f, 'fallback')
+      const started = performance.now()
+      try {
+        const orderId = await publishWindowOrder(f, { twin: false })
+        await waitFor(() => handled.length === 1, { message: 'the copy handled', timeoutMs: 10_000 })
+        expect(handled).toStrictEqual([orderId])
+        expect(performance.now() - started).toBeGreaterThanOrEqual(TWIN_DEFER_MS - 50)
+      } finally {
+        await loop.stop()
+      }
+      expect(await outcomes(f, 'fallback')).toStrictEqual({ deferred: 1, ack: 1 })
+      expect(await f.dlqCount()).toBe(0)
+    })
+
+    it('with its twin here: the twin is handled first, the copy after it (handlers are idempotent per order)', async () => {
+      await using f = await startDeadLetterFixture()
+      const versions: number[] = []
+      await f.worker('both')
+      const loop = await startConsumer({
+        ...ordersLoop(f, 'both'),
+        logger,
+        handlers: {
+          [SUBJECTS.orderCreated]: (event) => {
+            versions.push(event.version)
+            return Promise.resolve([])
+          },
+        },
+      })
+      try {
+        await publishWindowOrder(f, { twin: true })
+        await waitFor(() => versions.length === 2, { message: 'both handled', timeoutMs: 10_000 })
+      } finally {
+        await loop.stop()
+      }
+      expect(versions).toStrictEqual([2, 1])
+      expect(await outcomes(f, 'both')).toStrictEqual({ deferred: 1, ack: 2 })
+    })
+
+    it("with twinCopies 'skip' (a reader that alone reads every message): acked at once, never handled", async () => {
+      await using f = await startDeadLetterFixture()
+      const versions: number[] = []
+      await f.worker('alone')
+      const loop = await startConsumer({
+        ...ordersLoop(f, 'alone'),
+        twinCopies: 'skip',
+        logger,
+        handlers: {
+          [SUBJECTS.orderCreated]: (event) => {
+            versions.push(event.version)
+            return Promise.resolve([])
+          },
+        },
+      })
+      try {
+        await publishWindowOrder(f, { twin: true })
+        await waitFor(async () => (await outcomes(f, 'alone'))['skipped'] === 1, {
+          message: 'the copy skipped',
+        })
+        await waitFor(async () => (await f.jsm.consumers.info(ORDERS, 'alone')).num_ack_pending === 0, {
+          message: 'both acked',
+        })
+      } finally {
+        await loop.stop()
+      }
+      expect(versions).toStrictEqual([2])
+      expect(await outcomes(f, 'alone')).toStrictEqual({ skipped: 1, ack: 1 })
+    })
   })
 
   it("dead-letters a direct get's answer or a dead letter stored on an event subject, and a headerless event: unexpected_origin", async () => {

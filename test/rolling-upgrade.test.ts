@@ -73,7 +73,8 @@ afterAll(async () => {
 
 interface Phase {
   intake: 'old' | 'new'
-  workers: 'old' | 'new'
+  /** `both`: an instance of each release per worker, sharing its durable consumers (a rolling deploy). */
+  workers: 'old' | 'new' | 'both'
   env?: Record<string, string>
 }
 
@@ -85,9 +86,11 @@ async function startPhase({ intake, workers, env = {} }: Phase) {
     return proc
   }
   const order = await start('order', intake)
-  const inventory = await start('inventory', workers)
-  await start('payment', workers, { PAYMENT_GATEWAY_URL: gateway.url, PAYMENT_TIMEOUT_MS: '1000' })
-  return { order, inventory }
+  const payment = { PAYMENT_GATEWAY_URL: gateway.url, PAYMENT_TIMEOUT_MS: '1000' }
+  const releases = workers === 'both' ? (['new', 'old'] as const) : [workers]
+  const [inventory] = await Promise.all(releases.map((release) => start('inventory', release)))
+  await Promise.all(releases.map((release) => start('payment', release, payment)))
+  return { order, inventory: inventory as ServiceProcess }
 }
 
 async function stopPhase(): Promise<void> {
@@ -99,26 +102,35 @@ async function getOrder(url: string, orderId: string): Promise<MoneyOrder | null
   return res.status === 200 ? ((await res.json()) as MoneyOrder) : null
 }
 
-/** Places orders (v1 bodies, and v2 bodies when the intake is new), waits for every one to be final. */
-async function runOrders(order: ServiceProcess, inventory: ServiceProcess, sku: string, v2Bodies: boolean) {
+/**
+ * Places orders (v1 bodies, and v2 bodies when the intake is new), waits for
+ * every one to be final. `count` orders for 6 units, the last card declined.
+ */
+async function runOrders(
+  order: ServiceProcess,
+  inventory: ServiceProcess,
+  sku: string,
+  v2Bodies: boolean,
+  count = 8,
+) {
   const put = await fetch(`${inventory.url}/inventory/${sku}`, {
     method: 'PUT',
     headers: { 'Content-Type': 'application/json', ...bearer('admin') },
     body: JSON.stringify({ onHand: 6, priceCents: 400 }),
   })
   expect(put.status).toBe(201)
-  const bodies = Array.from({ length: 8 }, (_, i) =>
+  const bodies = Array.from({ length: count }, (_, i) =>
     v2Bodies && i % 2 === 1
       ? {
           customer: { id: `c-${i}`, email: `c${i}@example.com` },
           currency: 'USD',
           items: [{ sku, quantity: 1, unitPriceCents: 400 }],
-          paymentToken: i === 7 ? 'tok_declined' : 'tok_ok',
+          paymentToken: i === count - 1 ? 'tok_declined' : 'tok_ok',
         }
       : {
           customerId: `c-${i}`,
           items: [{ sku, quantity: 1 }],
-          paymentToken: i === 7 ? 'tok_declined' : 'tok_ok',
+          paymentToken: i === count - 1 ? 'tok_declined' : 'tok_ok',
         },
   )
   const ids: string[] = []
@@ -145,8 +157,9 @@ async function runOrders(order: ServiceProcess, inventory: ServiceProcess, sku: 
       ),
     )
   }
-  // 6 units, 8 orders, one card declined: 6 sold, 2 cancelled (declined, out of stock).
+  // 6 units, one card declined: 6 sold, the rest cancelled (declined, out of stock).
   expect(finals.filter((o) => o.status === 'confirmed')).toHaveLength(6)
+  expect(finals).toHaveLength(count)
   const stock = await waitFor(
     async () => {
       const res = await fetch(`${inventory.url}/inventory/${sku}`)
@@ -208,6 +221,22 @@ describe(`rolling upgrade from the previous release (${PREVIOUS.commit.slice(0, 
     expect(await createdVersions()).toStrictEqual({ '1': 16, '2': 8 })
   }, 120_000)
 
+  it('new intake publishing v1 and v2, old and new workers side by side on one consumer: every order handled, balanced', async () => {
+    // Each order's two copies may go to different instances: an old one skips
+    // the v2, a new one holds the v1 copy and handles it when its twin was
+    // not handled (docs/contracts.md, step 3 of the runbook).
+    // One message per pull, so the two copies of an order go to different instances.
+    const { order, inventory } = await startPhase({
+      intake: 'new',
+      workers: 'both',
+      env: { ORDER_CREATED_VERSIONS: '1,2', CONSUMER_CONCURRENCY: '1' },
+    })
+    await runOrders(order, inventory, 'ROLL-MIXED', true, 16)
+    await stopPhase()
+    expect(await deadLetters()).toBe(0)
+    expect(await createdVersions()).toStrictEqual({ '1': 32, '2': 24 })
+  }, 150_000)
+
   it('all new, v1 no longer published: v2 only, balanced, nothing dead-lettered', async () => {
     const { order, inventory } = await startPhase({
       intake: 'new',
@@ -217,6 +246,6 @@ describe(`rolling upgrade from the previous release (${PREVIOUS.commit.slice(0, 
     await runOrders(order, inventory, 'ROLL-3', true)
     await stopPhase()
     expect(await deadLetters()).toBe(0)
-    expect(await createdVersions()).toStrictEqual({ '1': 16, '2': 16 })
+    expect(await createdVersions()).toStrictEqual({ '1': 32, '2': 32 })
   }, 120_000)
 })

@@ -111,6 +111,17 @@ export interface ConsumerOptions {
   /** How long one pull waits for messages (>= 1000). */
   pullExpiresMs?: number
   /**
+   * What to do with a version 1 copy of an event whose twin (`Event-Twin-Version`)
+   * this code reads. `fallback` (default): hold it for {@link TWIN_DEFER_MS},
+   * then handle it like any delivery (handlers are idempotent per order), so
+   * the order is handled even when its twin went to an instance of the
+   * previous release sharing this durable consumer, which acks and skips a
+   * version it does not read. `skip`: ack it at once; only for a consumer
+   * that alone reads every message of its subjects (analytics), which is
+   * always handed the twin too.
+   */
+  twinCopies?: 'fallback' | 'skip'
+  /**
    * How long a message is held and retried while NATS itself is unavailable
    * (leader election, disconnect) before it is nak'd like any failure.
    */
@@ -142,6 +153,16 @@ export function defaultNakDelay(deliveryCount: number): number {
 }
 
 /**
+ * How long a version 1 copy waits before it is handled as a fallback for its
+ * twin ({@link ConsumerOptions.twinCopies}). Its twin is the next message of
+ * the same atomic batch, so it is usually handled well within this; if not,
+ * the copy's handling finds the order taken (busy) or decided, as any
+ * redelivery would. Short, because each held copy counts against the
+ * consumer's max ack pending.
+ */
+export const TWIN_DEFER_MS = 1_000
+
+/**
  * Messages this consumer is right not to handle, acked and counted:
  * - a schedule held by the stream (an order deadline): not an event; the
  *   server publishes its event when due;
@@ -150,9 +171,15 @@ export function defaultNakDelay(deliveryCount: number): number {
  *   migration (docs/contracts.md). Dead-lettering it would fill the DLQ with
  *   every order of the migration window;
  * - an event published beside a twin in a version this code also reads
- *   (`Event-Twin-Version`): the twin is handled, so each order is once.
+ *   (`Event-Twin-Version`), on its first delivery: `defer` (held, then
+ *   handled if it comes back), or with `twinCopies: 'skip'` acked (the twin
+ *   is handled, so each order is once).
  */
-function skipReason(msg: JsMsg, eventSubject: string): { label: string; reason: string } | undefined {
+function skipReason(
+  msg: JsMsg,
+  eventSubject: string,
+  twinCopies: 'fallback' | 'skip',
+): { label: string; reason: string; defer?: true } | undefined {
   if (msg.headers?.has(SCHEDULE_HEADERS.schedule) === true)
     return { label: 'schedule', reason: 'a schedule, not an event' }
   const subject = splitLane(eventSubject).subject as Subject
@@ -162,8 +189,13 @@ function skipReason(msg: JsMsg, eventSubject: string): { label: string; reason: 
   if (Number.isInteger(version) && !EVENT_VERSIONS[subject].includes(version))
     return { label: msg.subject, reason: `${msg.subject} version ${version} is not read by this version` }
   const twin = Number(msg.headers?.get(HEADERS.twinVersion) || Number.NaN)
-  if (Number.isInteger(twin) && twin !== version && EVENT_VERSIONS[subject].includes(twin))
+  if (!Number.isInteger(twin) || twin === version || !EVENT_VERSIONS[subject].includes(twin)) return undefined
+  if (twinCopies === 'skip')
     return { label: msg.subject, reason: `its version ${twin} twin is handled instead` }
+  // Handled on a redelivery: by then its twin was handled, or was skipped by
+  // a reader of the previous release, and this copy is all the order has.
+  if (msg.info.deliveryCount === 1)
+    return { label: msg.subject, reason: `held for its version ${twin} twin`, defer: true }
   return undefined
 }
 
@@ -351,7 +383,13 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     const deliveryCount = msg.info.deliveryCount
     const base = { consumer: durable, subject: msg.subject, seq: msg.seq, deliveryCount, correlationId }
     let outcome = 'ack'
-    const skip = skipReason(msg, lane.eventSubject)
+    const skip = skipReason(msg, lane.eventSubject, options.twinCopies ?? 'fallback')
+    if (skip?.defer === true) {
+      msg.nak(TWIN_DEFER_MS)
+      metrics.messagesHandled.inc({ consumer: durable, subject: skip.label, outcome: 'deferred' })
+      logger.debug({ ...base, reason: skip.reason }, 'message deferred')
+      return
+    }
     if (skip !== undefined) {
       msg.ack()
       metrics.messagesHandled.inc({ consumer: durable, subject: skip.label, outcome: 'skipped' })

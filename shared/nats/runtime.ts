@@ -278,6 +278,7 @@ export async function startDurableConsumer(
       durable,
       handlers,
       ...(spec.subjectPrefix === undefined ? {} : { subjectPrefix: spec.subjectPrefix }),
+      ...(spec.twinCopies === undefined ? {} : { twinCopies: spec.twinCopies }),
       concurrency: rt.config.CONSUMER_CONCURRENCY,
       maxDeliver: rt.limits.maxDeliver,
       ackWaitMs: rt.limits.ackWaitMs,

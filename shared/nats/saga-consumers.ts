@@ -29,6 +29,8 @@ export interface SagaConsumer {
   splitFrom?: string
   /** Overrides CONSUMER_MAX_ACK_PENDING; 1 delivers one message at a time, in stream order. */
   maxAckPending?: number
+  /** See `ConsumerOptions.twinCopies`: `skip` only for a consumer that alone reads every message. */
+  twinCopies?: 'skip'
 }
 
 /**
@@ -93,6 +95,9 @@ export const SAGA_CONSUMERS = {
       SUBJECTS.paymentRefunded,
     ].flatMap((subject) => [subject, express(subject)]),
     maxAckPending: 1,
+    // One instance reads every message, so it is handed both copies of an
+    // order published in two versions: it counts the twin it reads.
+    twinCopies: 'skip',
   },
   // Due order deadlines (both lanes), relayed by the inventory worker into
   // ORDERS as `orders.cancel_requested` in the order's lane.

@@ -107,7 +107,7 @@ export function createMetrics(service: string): Metrics {
     messagesHandled: bounded(
       new Counter({
         name: 'messages_handled_total',
-        help: 'Consumed messages by consumer, subject and outcome (ack, nak, term, dead_letter)',
+        help: 'Consumed messages by consumer, subject and outcome (ack, nak, term, dead_letter, skipped, deferred)',
         labelNames: ['consumer', 'subject', 'outcome'],
         registers,
       }),
