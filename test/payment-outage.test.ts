@@ -93,5 +93,44 @@ describe('payment gateway outage', () => {
     } finally {
       await nc.close()
     }
+    await stack.moneyBalanced()
+  }, 90_000)
+
+  it('charges nothing for an order its customer cancelled while the gateway was down, once the gateway is back', async () => {
+    await stack.setStock('OUTAGE-2', 10, 100)
+    const running = gateway ?? stack.gateway
+    const port = new URL(running.url).port
+    // The sandbox keeps its charges in memory: the one started after this kill
+    // sees every attempt made for the order placed below.
+    await running.handle.kill()
+    const placed = await stack.placeOrder({
+      customerId: 'c',
+      items: [{ sku: 'OUTAGE-2', quantity: 1 }],
+      paymentToken: 'tok_ok',
+    })
+    expect(placed.status).toBe(202)
+    // The charge is under way: the order waits on the payment worker's breaker.
+    await waitFor(
+      async () => /consumer="payment"[^}]*\} 1$/m.test(await metric(stack.payment.url, 'consumer_paused')),
+      { timeoutMs: 15_000, message: 'payment consumption paused' },
+    )
+    expect((await stack.cancelOrder(placed.orderId)).status).toBe(202)
+    gateway = await startWorker('gateway', { PORT: port })
+    expect(await stack.waitForFinal(placed.orderId, 30_000)).toMatchObject({
+      status: 'cancelled',
+      reason: 'customer_request',
+    })
+    // The held message was handled again once the breaker closed: no new attempt.
+    await waitFor(
+      async () => /consumer="payment"[^}]*\} 0$/m.test(await metric(stack.payment.url, 'consumer_paused')),
+      { timeoutMs: 15_000, message: 'payment consumption resumed' },
+    )
+    await new Promise((r) => setTimeout(r, 1_000))
+    expect(await stack.charges(placed.orderId)).toStrictEqual([])
+    const stock = await waitFor(async () => {
+      const s = await stack.getStock('OUTAGE-2')
+      return s.reserved === 0 ? s : undefined
+    })
+    expect(stock.onHand).toBe(10)
   }, 90_000)
 })

@@ -482,6 +482,57 @@ describe('a payment decision that outlives or races its delivery', () => {
     expect(reconciling.map((e) => e.kind)).toStrictEqual(['charge', 'charge'])
   })
 
+  it("sends no new attempt once a customer's cancellation waits on the charge; reconciliation settles the key", async () => {
+    const { wait: retryDue, release } = gate()
+    const answers: boolean[] = []
+    const { pay, cancel, decisions, reconciling, refunds } = setup({
+      charge: async (_request, _trace, _correlationId, stillWanted) => {
+        await retryDue
+        answers.push((await stillWanted?.()) ?? true)
+        if (answers.at(-1) === false) return { kind: 'unresolved', detail: 'decided; no new attempt sent' }
+        return { kind: 'succeeded', chargeId: 'ch_after_cancel' }
+      },
+    })
+    const paying = pay(order(), ctx)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(await cancel(cancelRequest('customer_request'), ctx)).toStrictEqual([])
+    release()
+    expect((await paying).map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'customer_request'],
+    ])
+    expect(answers).toStrictEqual([false])
+    expect(decisions.records.get(orderId)).toMatchObject({
+      reason: 'customer_request',
+      payment: { state: 'unresolved', cancelRequested: 'customer_request' },
+    })
+    expect(reconciling.map((e) => [e.kind, e.reason])).toStrictEqual([['charge', 'customer_request']])
+    expect(refunds).toStrictEqual([])
+  })
+
+  it('starts no attempt on a message held while the breaker was open, once the customer cancelled meanwhile', async () => {
+    let breakerOpen = true
+    const calls: string[] = []
+    const { pay, cancel, decisions, reconciling } = setup({
+      charge: (request) => {
+        calls.push(request.orderId)
+        return breakerOpen
+          ? Promise.reject(new CircuitOpenError('open'))
+          : Promise.resolve({ kind: 'succeeded', chargeId: 'ch_after_cancel' })
+      },
+    })
+    await expect(pay(order(), ctx)).rejects.toBeInstanceOf(PauseConsumption)
+    expect(await cancel(cancelRequest('customer_request'), ctx)).toStrictEqual([])
+    breakerOpen = false
+    // The held message is handled again when the breaker closes.
+    const events = await pay(order(), ctx)
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'customer_request'],
+    ])
+    expect(calls).toHaveLength(1)
+    expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
+    expect(reconciling.map((e) => [e.kind, e.reason])).toStrictEqual([['charge', 'customer_request']])
+  })
+
   it('lets the retry go when the decision cannot be read in time', async () => {
     const decisions = memoryDecisionStore()
     const answers: [boolean, number][] = []

@@ -284,7 +284,21 @@ export function createPaymentHandlers({
     const repeated = await repeat(claim, event, ctx)
     if (repeated !== undefined) return repeated
 
-    const outcome = await chargeOrder(event, ctx)
+    // Charging already, and the customer asked to cancel meanwhile (this is a
+    // redelivery, or the message held while the breaker was open): no new
+    // attempt. An earlier one may have reached the processor, so the order is
+    // settled as unresolved: cancelled as asked, and reconciliation refunds
+    // whatever its key took.
+    const asked = claim.payment?.cancelRequested
+    let outcome: ChargeOutcome
+    if (asked === undefined) outcome = await chargeOrder(event, ctx)
+    else {
+      pausedSince.delete(orderId)
+      outcome = {
+        kind: 'unresolved',
+        detail: `cancellation (${asked}) requested before this attempt; none sent`,
+      }
+    }
     // Settled only from `charging`: another delivery of this order, or its
     // deadline, may have decided it meanwhile (`unresolved`, with a
     // reconciliation entry that refunds whatever this charge took). Then what
@@ -344,8 +358,8 @@ export function createPaymentHandlers({
 
   /**
    * Whether the order's decision still waits on this charge: read fresh
-   * before a retry, so an order cancelled meanwhile (its deadline) gets no
-   * new attempt. A read that fails, or takes longer than
+   * before a retry, so an order cancelled meanwhile (its deadline, or a
+   * customer's request waiting on the charge) gets no new attempt. A read that fails, or takes longer than
    * {@link STILL_CHARGING_READ_MS} (it runs before the attempt, outside its
    * deadline, and must not hold the retry up), lets the retry go: whatever it
    * takes is settled against the decision afterwards, as for a charge in
@@ -358,7 +372,7 @@ export function createPaymentHandlers({
         STILL_CHARGING_READ_MS,
         () => new Error('the decision read took too long'),
       )
-      return decision?.payment?.state === 'charging'
+      return decision?.payment?.state === 'charging' && decision.payment.cancelRequested === undefined
     } catch {
       return true
     }
