@@ -291,6 +291,42 @@ describe('dead-letter capture from JetStream advisories', () => {
     )
   })
 
+  it('never dead-letters on a consumer without a delivery limit (max_deliver -1, as analytics): it retries until the handler succeeds', async () => {
+    await using f = await startDeadLetterFixture()
+    const durable = 'unlimited'
+    const config = durableConsumerConfig(durable, ['orders.>'], { ...limits, maxDeliver: -1 })
+    await ensureConsumer(f.jsm, ORDERS, config)
+    await f.capture(durable, { nakDelayMs: () => 50 })
+    let failures = 0
+    const handled: number[] = []
+    const loop = await startConsumer({
+      ...ordersLoop(f, durable),
+      ensureConsumer: () => ensureConsumer(f.jsm, ORDERS, config).then(() => undefined),
+      maxDeliver: Number.POSITIVE_INFINITY,
+      nakDelayMs: () => 50,
+      logger,
+      handlers: {
+        [SUBJECTS.orderCreated]: (_event, ctx) => {
+          if (failures < 2 * limits.maxDeliver + 1) {
+            failures++
+            return Promise.reject(new Error('maximum bytes exceeded'))
+          }
+          handled.push(ctx.deliveryCount)
+          return Promise.resolve([])
+        },
+      },
+    })
+    try {
+      await f.publishOrder(orderCreated(), 'corr-unlimited')
+      await waitFor(() => handled.length === 1, { message: 'handled at last', timeoutMs: 15_000 })
+    } finally {
+      await loop.stop()
+    }
+    expect(handled).toStrictEqual([2 * limits.maxDeliver + 2])
+    expect(await f.dlqCount()).toBe(0)
+    expect((await f.jsm.consumers.info(ORDERS, durable)).config.max_deliver).toBe(-1)
+  })
+
   describe('a version 1 copy published beside its version 2 twin (the migration window)', () => {
     /** Publishes an order as the intake does in the window: the v1 copy (twinned), and the v2 unless `twin` is false. */
     async function publishWindowOrder(f: DeadLetterFixture, { twin }: { twin: boolean }) {

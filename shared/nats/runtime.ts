@@ -280,7 +280,7 @@ export async function startDurableConsumer(
       ...(spec.subjectPrefix === undefined ? {} : { subjectPrefix: spec.subjectPrefix }),
       ...(spec.twinCopies === undefined ? {} : { twinCopies: spec.twinCopies }),
       concurrency: rt.config.CONSUMER_CONCURRENCY,
-      maxDeliver: rt.limits.maxDeliver,
+      maxDeliver: spec.maxDeliver === -1 ? Number.POSITIVE_INFINITY : rt.limits.maxDeliver,
       ackWaitMs: rt.limits.ackWaitMs,
       publishTimeoutMs: rt.config.NATS_REQUEST_TIMEOUT_MS,
       ...(rt.idKey === undefined ? {} : { idKey: rt.idKey }),

@@ -31,6 +31,12 @@ export interface SagaConsumer {
   maxAckPending?: number
   /** See `ConsumerOptions.twinCopies`: `skip` only for a consumer that alone reads every message. */
   twinCopies?: 'skip'
+  /**
+   * -1: a message is never dead-lettered for running out of deliveries; a
+   * failing one is retried (with backoff) until it goes through, holding
+   * everything behind it. Overrides CONSUMER_MAX_DELIVER.
+   */
+  maxDeliver?: -1
 }
 
 /**
@@ -98,6 +104,10 @@ export const SAGA_CONSUMERS = {
     // One instance reads every message, so it is handed both copies of an
     // order published in two versions: it counts the twin it reads.
     twinCopies: 'skip',
+    // Counted exactly once, and a replay counts what the stream holds: an
+    // event dropped here (a full bucket, a write that keeps failing) would
+    // be missing from the live windows only. It waits instead.
+    maxDeliver: -1,
   },
   // Due order deadlines (both lanes), relayed by the inventory worker into
   // ORDERS as `orders.cancel_requested` in the order's lane.
@@ -127,7 +137,11 @@ export const SAGA_CONSUMER_NAMES = Object.keys(SAGA_CONSUMERS) as SagaConsumerNa
 /** Creates or updates one saga consumer on its stream to its configuration in the table. */
 export function ensureSagaConsumer(jsm: JetStreamManager, name: SagaConsumerName, limits: TopologyLimits) {
   const spec: SagaConsumer = SAGA_CONSUMERS[name]
-  const own = spec.maxAckPending === undefined ? limits : { ...limits, maxAckPending: spec.maxAckPending }
+  const own = {
+    ...limits,
+    ...(spec.maxAckPending === undefined ? {} : { maxAckPending: spec.maxAckPending }),
+    ...(spec.maxDeliver === undefined ? {} : { maxDeliver: spec.maxDeliver }),
+  }
   return ensureConsumer(
     jsm,
     streamOf(name),

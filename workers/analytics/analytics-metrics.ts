@@ -16,7 +16,9 @@ export interface AnalyticsMetrics {
   applied(event: AnalyticsEvent, contribution: Contribution, seq: number): void
   /** An event that added nothing: `repeated` (its order had it already) or `redelivered` (its window had it). */
   skipped(event: AnalyticsEvent, reason: 'repeated' | 'redelivered'): void
-  /** Where the live consumer is: `pending` events still to come after `event` (0: caught up). */
+  /** The live consumer took `event` and is applying it (it stays in hand while its writes fail). */
+  handling(event: AnalyticsEvent): void
+  /** Where the live consumer is: `event` applied, `pending` events still to come after it (0: caught up). */
   behind(event: AnalyticsEvent, pending: number): void
   streamClients(n: number): void
   replayed(events: number): void
@@ -59,10 +61,18 @@ export function createAnalyticsMetrics({ registry }: Pick<Metrics, 'registry'>):
     help: 'Stream sequence (ORDERS) of the last event applied to a window',
     registers,
   })
-  const lag = new Gauge({
+  // Read when scraped, so it grows while an event stays in hand (its writes
+  // failing): one applied event at a time, nothing passes it.
+  let inHand: number | undefined
+  let last: { at: number; pending: number } = { at: 0, pending: 0 }
+  new Gauge({
     name: 'analytics_event_lag_seconds',
-    help: 'How far behind the live consumer is: now minus the event time of the last event handled, 0 once none is left to handle',
+    help: 'How far behind the live consumer is: now minus the event time of the event being applied, or of the last one applied while more wait; 0 once none is left',
     registers,
+    collect() {
+      const since = inHand ?? (last.pending === 0 ? undefined : last.at)
+      this.set(since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000))
+    },
   })
   const clients = new Gauge({
     name: 'analytics_stream_clients',
@@ -98,8 +108,12 @@ export function createAnalyticsMetrics({ registry }: Pick<Metrics, 'registry'>):
       if (contribution.durationMs !== undefined) duration.observe(contribution.durationMs / 1000)
       position.set(seq)
     },
+    handling(event) {
+      inHand = event.at
+    },
     behind(event, pending) {
-      lag.set(pending === 0 ? 0 : Math.max(0, (Date.now() - event.at) / 1000))
+      inHand = undefined
+      last = { at: event.at, pending }
     },
     skipped(event, reason) {
       events.inc({ kind: event.kind, outcome: reason })

@@ -204,6 +204,11 @@ describe('GET /analytics/stream', () => {
       error: 'invalid_query',
       message: '"from": the stream takes no query parameters',
     })
+    for (const query of ['?=', '?=1', '?&', '?x']) {
+      const other = await get(app, `/analytics/stream${query}`)
+      expect([query, other.status]).toStrictEqual([query, 400])
+      await other.body?.cancel()
+    }
   })
 
   it('drops a client that stops reading, giving its place back', async () => {

@@ -134,7 +134,9 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   })
 
   app.get('/analytics/stream', (c) => {
-    const unknown = Object.keys(c.req.queries())[0]
+    // From the URL, not the parsed parameters: those leave out a nameless one (`?=`).
+    const search = new URL(c.req.url).search
+    const unknown = search === '' ? undefined : (Object.keys(c.req.queries())[0] ?? '')
     if (unknown !== undefined)
       return c.json(
         {

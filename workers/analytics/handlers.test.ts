@@ -32,4 +32,32 @@ describe('analytics_event_lag_seconds', () => {
     await apply(event(Date.now() - 60_000), 3)
     expect(await lagOf(registry)).toBe(0)
   })
+
+  it('grows while an event stays in hand because its writes fail, though the last one applied caught up', async () => {
+    const registry = new Registry()
+    let failing = true
+    const apply = createLiveApplier({
+      store: {
+        record: () => (failing ? Promise.reject(new Error('maximum bytes exceeded')) : Promise.resolve(null)),
+        apply: () => Promise.resolve(null),
+      },
+      generation: 'g1',
+      metrics: createAnalyticsMetrics({ registry }),
+      feed: { publish: () => undefined },
+    })
+    failing = false
+    await apply(event(Date.now()), 1, 0)
+    expect(await lagOf(registry)).toBe(0)
+    failing = true
+    const stuck = event(Date.now() - 40_000)
+    await expect(apply(stuck, 2, 0)).rejects.toThrow('maximum bytes exceeded')
+    expect(await lagOf(registry)).toBeGreaterThanOrEqual(39)
+    // Read when scraped: it keeps growing while the event waits.
+    const first = (await lagOf(registry)) ?? 0
+    await new Promise((r) => setTimeout(r, 1_100))
+    expect(await lagOf(registry)).toBeGreaterThan(first + 1)
+    failing = false
+    await apply(stuck, 2, 0)
+    expect(await lagOf(registry)).toBe(0)
+  })
 })

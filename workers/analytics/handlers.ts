@@ -31,6 +31,7 @@ export function createLiveApplier({
   feed: Pick<WindowFeed, 'publish'>
 }): ApplyEvent {
   return async (event, seq, pending) => {
+    if (pending !== undefined) metrics.handling(event)
     const contribution = await store.record(event, seq)
     // In stream order, one at a time (the consumer's max_ack_pending is 1): the last one handled says where it is.
     if (pending !== undefined) metrics.behind(event, pending)
