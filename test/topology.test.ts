@@ -17,6 +17,7 @@ import {
   ensureStreams,
   orderStreamConfig,
 } from '../shared/nats/topology.ts'
+import { ensureSagaConsumer, SAGA_CONSUMERS } from '../shared/nats/saga-consumers.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
 
@@ -89,6 +90,20 @@ describe('durable consumer filters', () => {
       const { config } = await jsm.consumers.info('ORDERS', 'filters-test')
       expect([config.filter_subject ?? '', config.filter_subjects ?? []]).toStrictEqual([subject, subjects])
     }
+  })
+})
+
+describe('the analytics consumer', () => {
+  it('has no delivery limit, also when an earlier release created it with one', async () => {
+    await ensureStreams(jsm, DEFAULT_LIMITS)
+    const { filters } = SAGA_CONSUMERS.analytics
+    await ensureConsumer(jsm, 'ORDERS', durableConsumerConfig('analytics', filters, DEFAULT_LIMITS))
+    expect((await jsm.consumers.info('ORDERS', 'analytics')).config.max_deliver).toBe(
+      DEFAULT_LIMITS.maxDeliver,
+    )
+    await ensureSagaConsumer(jsm, 'analytics', DEFAULT_LIMITS)
+    const { config } = await jsm.consumers.info('ORDERS', 'analytics')
+    expect([config.max_deliver, config.max_ack_pending]).toStrictEqual([-1, 1])
   })
 })
 
