@@ -110,10 +110,13 @@ export function parseStartOptions(argv: readonly string[], env: Env, isTTY: bool
 
 /**
  * NATS_URL came from sourcing the env file of an earlier npm start of this
- * state folder, which ran its own server: that is no outside server.
+ * state folder, which ran its own server: that is no outside server. So is
+ * one sourced from a file since wiped (`npm run reset`): only npm start
+ * writes the marker, and nothing in the folder says otherwise.
  */
 function isOwnNatsUrl(env: Env): boolean {
   if (env['ORDER_SAGA_NATS'] !== 'own') return false
   const written = readEnvFile(stateDir(env))
+  if (written['NATS_URL'] === undefined) return true
   return written['ORDER_SAGA_NATS'] === 'own' && written['NATS_URL'] === env['NATS_URL']
 }

@@ -180,6 +180,10 @@ describe('what a worker inherits and which NATS_URL counts', () => {
       expect(parse('nats://elsewhere:4222')).toBe('nats://elsewhere:4222')
       writeEnvFile(dir, { NATS_URL: 'nats://127.0.0.1:4222', ORDER_SAGA_NATS: 'outside' })
       expect(parse('nats://127.0.0.1:4222')).toBe('nats://127.0.0.1:4222')
+      // Sourced, then the folder wiped (npm run reset): still its own server, not an outside one.
+      rmSync(dir, { recursive: true, force: true })
+      expect(parse('nats://127.0.0.1:4222')).toBeUndefined()
+      expect(parse('nats://127.0.0.1:4222', 'outside')).toBe('nats://127.0.0.1:4222')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -106,6 +106,22 @@ describe('redaction of card tokens', () => {
     expect(JSON.stringify(lines)).not.toMatch(/tok_/)
   })
 
+  it("logs a DOMException (a timeout's) with its name and code, not the constants it inherits", () => {
+    const { logger, lines } = capture()
+    const error = new DOMException('The operation timed out.', 'TimeoutError')
+    logger.warn({ err: error }, 'probe failed')
+    const err = lines[0]?.['err'] as Record<string, unknown>
+    expect(err).toMatchObject({
+      type: 'DOMException',
+      message: 'The operation timed out.',
+      name: 'TimeoutError',
+    })
+    expect(Object.keys(err).filter((key) => /^[A-Z_]+$/.test(key))).toStrictEqual([])
+    // Other errors keep every field of their own.
+    logger.warn({ err: Object.assign(new Error('x'), { CODE_X: 1 }) }, 'other')
+    expect(lines[1]?.['err']).toMatchObject({ message: 'x', CODE_X: 1 })
+  })
+
   it('keeps an error an error when it hides a token on it: type, message and stack still logged', () => {
     const { logger, lines } = capture()
     const err = Object.assign(new TypeError('card refused'), { paymentToken: 'tok_on_error' })
