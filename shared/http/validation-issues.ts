@@ -5,7 +5,20 @@ export interface IssueView {
   message: string
 }
 
-/** Valibot issues as `{ path, message }` with plain messages for missing and unknown fields. */
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  string: 'a string',
+  number: 'a number',
+  boolean: 'true or false',
+  Object: 'a JSON object',
+  Array: 'an array',
+}
+
+/**
+ * Valibot issues as `{ path, message }` with plain messages for missing and
+ * unknown fields and for a value of the wrong type ("must be a number"):
+ * Valibot's own ("Invalid type: Expected number but received "2"") quotes
+ * the value back.
+ */
 export function toIssueViews(issues: readonly v.BaseIssue<unknown>[]): IssueView[] {
   return issues.map((issue) => {
     const path = v.getDotPath(issue) ?? ''
@@ -14,6 +27,8 @@ export function toIssueViews(issues: readonly v.BaseIssue<unknown>[]): IssueView
       message = 'is required'
     } else if (issue.expected === 'never') {
       message = 'is not an allowed field'
+    } else if (issue.kind === 'schema' && message.startsWith('Invalid type:') && issue.expected !== null) {
+      message = `must be ${TYPE_NAMES[issue.expected] ?? issue.expected}`
     }
     return { path, message }
   })

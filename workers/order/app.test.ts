@@ -286,6 +286,21 @@ describe('POST /orders', () => {
     },
   )
 
+  it('says which type a field wants without quoting the value sent', async () => {
+    const body = JSON.stringify({
+      ...validOrder,
+      items: [{ sku: 'MUG-002', quantity: '2' }],
+      paymentToken: 42,
+    })
+    const res = await post(appWith(fakeStore()), body)
+    expect(res.status).toBe(400)
+    const answer = (await res.json()) as { issues: { path: string; message: string }[] }
+    expect(answer.issues).toStrictEqual([
+      { path: 'items.0.quantity', message: 'must be a number' },
+      { path: 'paymentToken', message: 'must be a string' },
+    ])
+  })
+
   it('answers 400 malformed_json for broken JSON', async () => {
     const res = await post(appWith(fakeStore()), '{"customerId":')
     expect(res.status).toBe(400)
