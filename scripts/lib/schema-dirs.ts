@@ -1,6 +1,7 @@
 // The folders of the contract files: generated schemas, frozen published copies, example events.
+import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join, relative } from 'node:path'
 
 const root = join(import.meta.dirname, '..', '..', 'schemas')
 
@@ -25,4 +26,37 @@ export function readJsonFiles(dir: string): Map<string, string> {
       .sort()
       .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
   )
+}
+
+/**
+ * Where `schemas/published/` moved from what git says was published: a file
+ * that differs from the commit that first added it, or one ever added and now
+ * gone. `undefined` when the folder is not in a git checkout (nothing to
+ * compare with).
+ */
+export function frozenProblems(published: ReadonlyMap<string, string>): string[] | undefined {
+  const repo = join(root, '..')
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  try {
+    git('rev-parse', '--git-dir')
+  } catch {
+    return undefined
+  }
+  const dir = relative(repo, SCHEMA_DIRS.published)
+  const problems: string[] = []
+  const everAdded = git('log', '--diff-filter=A', '--name-only', '--format=', '--', dir).split('\n')
+  for (const path of new Set(everAdded))
+    if (path !== '' && !published.has(basename(path)))
+      problems.push(`${path}: published, then removed (a published version stays)`)
+  for (const [file, text] of published) {
+    const path = relative(repo, join(SCHEMA_DIRS.published, file))
+    const added = git('log', '--diff-filter=A', '--format=%H', '--', path).trim().split('\n').at(-1)
+    if (!added) continue // not committed yet: frozen from its first commit on
+    if (text !== git('show', `${added}:${path}`))
+      problems.push(
+        `${path}: changed after it was published (${added.slice(0, 8)}); publish a new version instead`,
+      )
+  }
+  return problems
 }
