@@ -33,6 +33,16 @@ describe('published contract versions', () => {
 describe('the compatibility checker', () => {
   const CREATED = 'order-created.v1.json'
 
+  it('fails an event object closed to unlisted fields (a strict schema), or a closed one opened', () => {
+    const closed = { ...frozen(CREATED), additionalProperties: false }
+    expect(messages(CREATED, closed)).toStrictEqual([
+      'OrderCreated v1 (order-created.v1.json) field "(root)": object closed to fields it does not list; breaks new readers of old events',
+    ])
+    expect(breakingChanges(CREATED, closed, frozen(CREATED)).map((b) => b.message)).toStrictEqual([
+      'OrderCreated v1 (order-created.v1.json) field "(root)": object opened to fields it does not list; breaks old readers of new events',
+    ])
+  })
+
   it('fails a removed required field, naming the event, version and field', () => {
     const today = frozen(CREATED)
     today.required = today.required.filter((f) => f !== 'customerId')

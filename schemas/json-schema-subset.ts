@@ -178,4 +178,11 @@ function compareObjects(a: Schema, b: Schema, path: string, old: OldSide, out: D
       compare(asSchema(schema), asSchema(b['additionalProperties']), field, old, out)
     }
   }
+  // An object open to fields it does not list (the default) against a closed one.
+  if (b['additionalProperties'] === false && a['additionalProperties'] !== false)
+    out.push({
+      path,
+      change:
+        old === 'a' ? 'object closed to fields it does not list' : 'object opened to fields it does not list',
+    })
 }
