@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { projectRoot } from './nats-server-bin.ts'
-import { DENO_PERMISSIONS, denoTask, workerCommand } from './runtime-commands.ts'
+import { DENO_FLAGS, denoTask, workerCommand } from './runtime-commands.ts'
 
 const WORKERS = ['order', 'inventory', 'payment', 'gateway'] as const
 
@@ -15,7 +15,7 @@ describe('deno.json tasks', () => {
     for (const worker of WORKERS) {
       const { args } = workerCommand('deno', worker, { root: projectRoot })
       expect(tasks[worker]).toBe(`./node_modules/.bin/deno ${args.join(' ')}`)
-      expect(args).toStrictEqual(['run', ...DENO_PERMISSIONS, expect.stringMatching(/^workers\//)])
+      expect(args).toStrictEqual(['run', ...DENO_FLAGS, expect.stringMatching(/^workers\//)])
     }
   })
 })

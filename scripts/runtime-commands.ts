@@ -34,6 +34,15 @@ export const DENO_PERMISSIONS = [
   '--allow-read',
 ] as const
 
+/**
+ * Deno.serve aborts a request's signal when its response was sent, unless
+ * told not to: the project reads an aborted signal as a client that left
+ * (`isClientAbort`), and Deno 2.9 warns on stderr, outside the JSON logs,
+ * when a handler reads it. With this flag the signal aborts only when the
+ * client goes away, as on Bun and Node.
+ */
+export const DENO_FLAGS = [...DENO_PERMISSIONS, '--unstable-no-legacy-abort'] as const
+
 /** The Deno entry of a worker: the order service has its own (WebSocket NATS); the others run `main.ts`. */
 export function denoEntry(worker: string): string {
   return worker === 'order' ? 'workers/order/deno.ts' : `workers/${worker}/main.ts`
@@ -57,7 +66,7 @@ export function workerCommand(
         cmd: join(root, 'node_modules', '.bin', 'deno'),
         args: [
           'run',
-          ...DENO_PERMISSIONS,
+          ...DENO_FLAGS,
           ...(writeDir === undefined ? [] : [`--allow-write=${writeDir}`]),
           denoEntry(worker),
         ],
@@ -72,7 +81,7 @@ export function workerCommand(
  * ("Invalid or unexpected token"); a path runs it as a program.
  */
 export function denoTask(worker: string): string {
-  return ['./node_modules/.bin/deno', 'run', ...DENO_PERMISSIONS, denoEntry(worker)].join(' ')
+  return ['./node_modules/.bin/deno', 'run', ...DENO_FLAGS, denoEntry(worker)].join(' ')
 }
 
 function nodeBinary(): string {
