@@ -25,6 +25,7 @@ import { natsServerConfig, resolveServerBin, startNatsServer } from './start/nat
 import { parseStartOptions, USAGE, WORKERS, type StartOptions } from './start/options.ts'
 import { checkPorts, type PortCheck } from './start/ports.ts'
 import {
+  leftoverProblem,
   readRunningStack,
   readStackFile,
   removeStackFile,
@@ -123,6 +124,7 @@ function fail(lines: readonly string[]): never {
 /** Everything that can refuse a start before anything starts: a running stack, busy ports. */
 async function preflight(options: StartOptions): Promise<StartOptions> {
   const running = readRunningStack(options.stateDir)
+  const leftover = leftoverProblem(options.stateDir)
   const checks: PortCheck[] = [
     ...(options.natsUrl === undefined
       ? [
@@ -140,6 +142,7 @@ async function preflight(options: StartOptions): Promise<StartOptions> {
           `npm start is already running from ${shown(options.stateDir)} (pid ${running.pid}, since ${running.startedAt}): ` +
             'stop it with Ctrl-C in its terminal, or use another ORDER_SAGA_STATE_DIR',
         ]),
+    ...(leftover === undefined ? [] : [leftover]),
     ...plan.problems,
   ]
   if (problems.length > 0) fail(['cannot start:', ...problems.map((p) => `  ${p}`)])

@@ -156,6 +156,22 @@ export function liveProcesses(stack: StackInfo): { name: string; pid: number }[]
   return all.filter((p) => processAlive(p.pid, p.marker)).map(({ name, pid }) => ({ name, pid }))
 }
 
+/**
+ * What stops a start when an earlier npm start of `dir` was killed (kill -9)
+ * and left its nats-server and workers running: they hold its ports.
+ * Undefined when there are none, or when that npm start still runs.
+ */
+export function leftoverProblem(dir: string): string | undefined {
+  const stack = readStackFile(dir)
+  if (stack === undefined || processAlive(stack.pid, START_MARKER)) return undefined
+  const alive = liveProcesses(stack)
+  if (alive.length === 0) return undefined
+  return (
+    `an earlier npm start from ${dir} (pid ${stack.pid}) is gone but left ` +
+    `${alive.map((p) => `${p.name} pid ${p.pid}`).join(', ')} running: stop them (kill those pids)`
+  )
+}
+
 export class StackRunningError extends Error {
   override readonly name = 'StackRunningError'
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -8,7 +9,16 @@ import { createContext, inheritedEnv } from './context.ts'
 import { natsServerConfig } from './nats.ts'
 import { parseStartOptions } from './options.ts'
 import { checkPorts } from './ports.ts'
-import { fromEnvFile, operatorEnv, readEnvFile, toEnvFile, wipeStateDir, writeEnvFile } from './run-dir.ts'
+import {
+  fromEnvFile,
+  leftoverProblem,
+  operatorEnv,
+  readEnvFile,
+  toEnvFile,
+  wipeStateDir,
+  writeEnvFile,
+  writeStackFile,
+} from './run-dir.ts'
 import { nextRestartDelay, Supervisor } from './supervisor.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
 
@@ -114,6 +124,36 @@ describe('operatorEnv', () => {
       natsUrlFrom: 'NATS_URL',
     })
     expect(operatorEnv({ ORDER_SAGA_STATE_DIR: dir }).env['NATS_URL']).toBe('nats://127.0.0.1:4222')
+  })
+})
+
+describe('leftoverProblem', () => {
+  it('names the processes a killed npm start left running, and nothing once they are gone', async () => {
+    const dir = join(tmp, 'leftover')
+    mkdirSync(dir, { recursive: true })
+    // A process whose command line names a worker's entry, as the stack's gateway.
+    const gateway = spawn('bash', ['-c', 'exec -a workers/gateway/main.ts sleep 30'], { stdio: 'ignore' })
+    try {
+      await new Promise((r) => setTimeout(r, 200))
+      const stack = {
+        pid: 2 ** 22 + 1, // no such process: its npm start was killed
+        startedAt: new Date().toISOString(),
+        runtime: 'bun',
+        natsUrl: 'nats://127.0.0.1:4222',
+        wsUrl: null,
+        natsServerPid: null,
+        http: {},
+        workers: { gateway: gateway.pid ?? 0 },
+      }
+      writeStackFile(dir, stack)
+      expect(leftoverProblem(dir)).toBe(
+        `an earlier npm start from ${dir} (pid ${stack.pid}) is gone but left gateway pid ${gateway.pid} running: stop them (kill those pids)`,
+      )
+    } finally {
+      gateway.kill('SIGKILL')
+    }
+    await new Promise((r) => gateway.once('exit', r))
+    expect(leftoverProblem(dir)).toBeUndefined()
   })
 })
 
