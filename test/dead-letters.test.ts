@@ -395,6 +395,31 @@ describe('dead-letter capture from JetStream advisories', () => {
       expect(await outcomes(f, 'both')).toStrictEqual({ deferred: 1, ack: 2 })
     })
 
+    it('is handled at once on a consumer that delivers each message once (CONSUMER_MAX_DELIVER=1)', async () => {
+      await using f = await startDeadLetterFixture()
+      await f.worker('once')
+      const handled: string[] = []
+      const loop = await startConsumer({
+        ...ordersLoop(f, 'once'),
+        maxDeliver: 1,
+        logger,
+        handlers: {
+          [SUBJECTS.orderCreated]: (event) => {
+            handled.push(event.orderId)
+            return Promise.resolve([])
+          },
+        },
+      })
+      try {
+        const orderId = await publishWindowOrder(f, { twin: false })
+        await waitFor(() => handled.length === 1, { message: 'the copy handled' })
+        expect(handled).toStrictEqual([orderId])
+      } finally {
+        await loop.stop()
+      }
+      expect(await outcomes(f, 'once')).toStrictEqual({ ack: 1 })
+    })
+
     it("with twinCopies 'skip' (a reader that alone reads every message): acked at once, never handled", async () => {
       await using f = await startDeadLetterFixture()
       const versions: number[] = []

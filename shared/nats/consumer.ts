@@ -179,6 +179,7 @@ function skipReason(
   msg: JsMsg,
   eventSubject: string,
   twinCopies: 'fallback' | 'skip',
+  maxDeliver: number,
 ): { label: string; reason: string; defer?: true } | undefined {
   if (msg.headers?.has(SCHEDULE_HEADERS.schedule) === true)
     return { label: 'schedule', reason: 'a schedule, not an event' }
@@ -194,7 +195,8 @@ function skipReason(
     return { label: msg.subject, reason: `its version ${twin} twin is handled instead` }
   // Handled on a redelivery: by then its twin was handled, or was skipped by
   // a reader of the previous release, and this copy is all the order has.
-  if (msg.info.deliveryCount === 1)
+  // A consumer with one delivery per message would never get it back: handled now.
+  if (msg.info.deliveryCount === 1 && maxDeliver > 1)
     return { label: msg.subject, reason: `held for its version ${twin} twin`, defer: true }
   return undefined
 }
@@ -383,7 +385,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     const deliveryCount = msg.info.deliveryCount
     const base = { consumer: durable, subject: msg.subject, seq: msg.seq, deliveryCount, correlationId }
     let outcome = 'ack'
-    const skip = skipReason(msg, lane.eventSubject, options.twinCopies ?? 'fallback')
+    const skip = skipReason(msg, lane.eventSubject, options.twinCopies ?? 'fallback', maxDeliver)
     if (skip?.defer === true) {
       msg.nak(TWIN_DEFER_MS)
       metrics.messagesHandled.inc({ consumer: durable, subject: skip.label, outcome: 'deferred' })
