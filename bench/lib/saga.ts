@@ -134,7 +134,10 @@ export const HOT_SKU = 'HOT-0001'
 /** Worker settings for a diagnostic run, from `KEY=value,...` in the environment variable `name`. */
 export function parseWorkerEnv(name: string): Record<string, string> {
   const env: Record<string, string> = {}
-  for (const pair of (process.env[name] ?? '').split(',').filter((p) => p.trim() !== '')) {
+  // A comma starts a new pair only before `KEY=`: a value may hold commas (ORDER_CREATED_VERSIONS=1,2).
+  for (const pair of (process.env[name] ?? '')
+    .split(/,(?=\s*[A-Z][A-Z0-9_]*=)/)
+    .filter((p) => p.trim() !== '')) {
     const [key, ...value] = pair.split('=')
     if (key === undefined || !/^[A-Z][A-Z0-9_]*$/.test(key.trim()) || value.length === 0)
       throw new Error(`${name}: "${pair}" is not KEY=value`)
