@@ -4,6 +4,7 @@
 import { headers as createHeaders } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
+import { CE_HEADERS } from '../shared/nats/cloudevents.ts'
 import { startConsumer, TWIN_DEFER_MS } from '../shared/nats/consumer.ts'
 import type { Logger } from '../shared/observability/log.ts'
 import { createLogger } from '../shared/observability/logger.ts'
@@ -329,14 +330,21 @@ describe('dead-letter capture from JetStream advisories', () => {
 
   describe('a version 1 copy published beside its version 2 twin (the migration window)', () => {
     /** Publishes an order as the intake does in the window: the v1 copy (twinned), and the v2 unless `twin` is false. */
-    async function publishWindowOrder(f: DeadLetterFixture, { twin }: { twin: boolean }) {
+    async function publishWindowOrder(
+      f: DeadLetterFixture,
+      { twin, cloudEvents = false }: { twin: boolean; cloudEvents?: boolean },
+    ) {
       const v1 = orderCreated()
-      const copy = createHeaders()
+      const ce = (h: ReturnType<typeof createHeaders>) => {
+        if (cloudEvents) h.set(CE_HEADERS.subject, v1.orderId)
+        return h
+      }
+      const copy = ce(createHeaders())
       copy.set(HEADERS.eventVersion, '1')
       copy.set(HEADERS.twinVersion, '2')
       await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(v1), { headers: copy, msgID: v1.orderId })
       if (twin) {
-        const h = createHeaders()
+        const h = ce(createHeaders())
         h.set(HEADERS.eventVersion, '2')
         const { customerId, ...rest } = v1
         const v2 = { ...rest, version: 2, customer: { id: customerId } }
@@ -371,7 +379,34 @@ describe('dead-letter capture from JetStream advisories', () => {
       expect(await f.dlqCount()).toBe(0)
     })
 
-    it('with its twin here: the twin is handled first, the copy after it (handlers are idempotent per order)', async () => {
+    it('with its twin handled here: acked when it comes back, without its handler', async () => {
+      await using f = await startDeadLetterFixture()
+      const versions: number[] = []
+      await f.worker('here')
+      const loop = await startConsumer({
+        ...ordersLoop(f, 'here'),
+        logger,
+        handlers: {
+          [SUBJECTS.orderCreated]: (event) => {
+            versions.push(event.version)
+            return Promise.resolve([])
+          },
+        },
+      })
+      try {
+        await publishWindowOrder(f, { twin: true, cloudEvents: true })
+        await waitFor(async () => (await outcomes(f, 'here'))['skipped'] === 1, {
+          message: 'the copy acked',
+          timeoutMs: 10_000,
+        })
+      } finally {
+        await loop.stop()
+      }
+      expect(versions).toStrictEqual([2])
+      expect(await outcomes(f, 'here')).toStrictEqual({ deferred: 1, skipped: 1, ack: 1 })
+    })
+
+    it('with its twin here but no order id in its headers: the twin is handled first, the copy after it (handlers are idempotent per order)', async () => {
       await using f = await startDeadLetterFixture()
       const versions: number[] = []
       await f.worker('both')

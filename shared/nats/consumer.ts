@@ -15,6 +15,7 @@ import { readTraceHeaders, traceLogFields, type TraceContext } from '../observab
 import { createPropagatingTracer, type Tracer } from '../observability/tracing.ts'
 import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
+import { CE_HEADERS } from './cloudevents.ts'
 import { isNatsUnavailable } from './errors.ts'
 import { runInLane, type LanePriority } from './lane-priority.ts'
 import type { LaneSignals } from './lane-signals.ts'
@@ -162,6 +163,9 @@ export function defaultNakDelay(deliveryCount: number): number {
  */
 export const TWIN_DEFER_MS = 1_000
 
+/** Orders a message loop remembers having handled in a twinned version (see `noteHandled`). */
+const TWINS_REMEMBERED = 10_000
+
 /**
  * Messages this consumer is right not to handle, acked and counted:
  * - a schedule held by the stream (an order deadline): not an event; the
@@ -180,6 +184,7 @@ function skipReason(
   eventSubject: string,
   twinCopies: 'fallback' | 'skip',
   maxDeliver: number,
+  twinHandledHere: (subject: string, msg: JsMsg) => boolean,
 ): { label: string; reason: string; defer?: true } | undefined {
   if (msg.headers?.has(SCHEDULE_HEADERS.schedule) === true)
     return { label: 'schedule', reason: 'a schedule, not an event' }
@@ -193,6 +198,8 @@ function skipReason(
   if (!Number.isInteger(twin) || twin === version || !EVENT_VERSIONS[subject].includes(twin)) return undefined
   if (twinCopies === 'skip')
     return { label: msg.subject, reason: `its version ${twin} twin is handled instead` }
+  if (twinHandledHere(subject, msg))
+    return { label: msg.subject, reason: `its version ${twin} twin was handled by this process` }
   // Handled on a redelivery: by then its twin was handled, or was skipped by
   // a reader of the previous release, and this copy is all the order has.
   // A consumer with one delivery per message would never get it back: handled now.
@@ -297,6 +304,32 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     for (const [msg, since] of handling) if (since <= due) msg.working()
   }, tickMs)
   heartbeat.unref?.()
+  // Orders whose event this loop handled in a version that has twins
+  // (orders.created v2), by subject and order id (`ce-subject`): a version 1
+  // copy of theirs coming back after its hold is acked without its handler.
+  // Bounded; a copy whose order fell out (or went to another instance) is
+  // handled, which its handler's idempotency makes harmless.
+  const twinsHandled = new Set<string>()
+  const twinKey = (subject: string, msg: JsMsg) => {
+    const orderId = msg.headers?.get(CE_HEADERS.subject)
+    return orderId === undefined || orderId === '' ? undefined : `${subject} ${orderId}`
+  }
+  const twinHandledHere = (subject: string, msg: JsMsg) => {
+    const key = twinKey(subject, msg)
+    return key !== undefined && twinsHandled.has(key)
+  }
+  function noteHandled(msg: JsMsg, eventSubject: string) {
+    const subject = splitLane(eventSubject).subject as Subject
+    if (!(subject in EVENT_VERSIONS) || EVENT_VERSIONS[subject].length < 2) return
+    if (msg.headers?.has(HEADERS.twinVersion) === true) return
+    const key = twinKey(subject, msg)
+    if (key === undefined) return
+    twinsHandled.add(key)
+    if (twinsHandled.size > TWINS_REMEMBERED) {
+      const oldest = twinsHandled.values().next().value
+      if (oldest !== undefined) twinsHandled.delete(oldest)
+    }
+  }
   // The per-subject metric series, bound once (prom-client hashes a label set on every call).
   const series = new Map<string, ReturnType<typeof bindSeries>>()
   function bindSeries(subject: string) {
@@ -385,7 +418,13 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     const deliveryCount = msg.info.deliveryCount
     const base = { consumer: durable, subject: msg.subject, seq: msg.seq, deliveryCount, correlationId }
     let outcome = 'ack'
-    const skip = skipReason(msg, lane.eventSubject, options.twinCopies ?? 'fallback', maxDeliver)
+    const skip = skipReason(
+      msg,
+      lane.eventSubject,
+      options.twinCopies ?? 'fallback',
+      maxDeliver,
+      twinHandledHere,
+    )
     if (skip?.defer === true) {
       msg.nak(TWIN_DEFER_MS)
       metrics.messagesHandled.inc({ consumer: durable, subject: skip.label, outcome: 'deferred' })
@@ -454,6 +493,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
           logger: log,
         })
         msg.ack()
+        noteHandled(msg, lane.eventSubject)
         log.debug({ produced: produced.map((e) => e.subject) }, 'message handled')
       } catch (error) {
         span.fail(error)
