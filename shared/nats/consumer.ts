@@ -310,15 +310,20 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   // Bounded; a copy whose order fell out (or went to another instance) is
   // handled, which its handler's idempotency makes harmless.
   const twinsHandled = new Set<string>()
+  // Nothing is remembered before the first version 1 copy comes (the window
+  // opened): outside a migration window the set stays empty.
+  let twinsSeen = false
   const twinKey = (subject: string, msg: JsMsg) => {
     const orderId = msg.headers?.get(CE_HEADERS.subject)
     return orderId === undefined || orderId === '' ? undefined : `${subject} ${orderId}`
   }
   const twinHandledHere = (subject: string, msg: JsMsg) => {
+    twinsSeen = true
     const key = twinKey(subject, msg)
     return key !== undefined && twinsHandled.has(key)
   }
   function noteHandled(msg: JsMsg, eventSubject: string) {
+    if (!twinsSeen) return
     const subject = splitLane(eventSubject).subject as Subject
     if (!(subject in EVENT_VERSIONS) || EVENT_VERSIONS[subject].length < 2) return
     if (msg.headers?.has(HEADERS.twinVersion) === true) return
