@@ -168,6 +168,52 @@ describe('order status projection', () => {
   })
 })
 
+describe('an order published in both versions (the migration window)', () => {
+  const v1 = events[SUBJECTS.orderCreated]
+  const v2: EventOf<typeof SUBJECTS.orderCreated> = {
+    version: 2,
+    orderId,
+    occurredAt: at,
+    customer: { id: 'c', email: 'c@example.com' },
+    currency: 'USD',
+    items: [{ sku: 'A', quantity: 1, unitPriceCents: 500 }],
+    sealedPaymentToken: 'sealed.v1.test',
+  }
+  const created = (first: EventOf<typeof SUBJECTS.orderCreated>) =>
+    applyEvent(null, SUBJECTS.orderCreated, first, meta) as OrderStatus
+
+  it('completes a record made from the version 1 copy with what version 2 adds, once', () => {
+    const later = { at: '2026-01-01T00:00:01.000Z', correlationId: 'corr' }
+    const completed = applyEvent(created(v1), SUBJECTS.orderCreated, v2, later)
+    expect(completed).toMatchObject({
+      customerId: 'c',
+      customer: { id: 'c', email: 'c@example.com' },
+      currency: 'USD',
+      items: [{ sku: 'A', quantity: 1, unitPriceCents: 500 }],
+      updatedAt: later.at,
+      history: [{ event: 'orders.created', status: 'pending', at }],
+    })
+    expect(applyEvent(completed, SUBJECTS.orderCreated, v2, later)).toBeNull()
+  })
+
+  it('changes nothing when the version 1 copy comes after version 2', () => {
+    expect(applyEvent(created(v2), SUBJECTS.orderCreated, v1, meta)).toBeNull()
+  })
+
+  it('keeps a later status: only the version 2 fields are added', () => {
+    let record = created(v1)
+    for (const subject of [SUBJECTS.inventoryReserved, SUBJECTS.paymentCompleted] as const)
+      record = applyEvent(record, subject, events[subject], meta) ?? record
+    const completed = applyEvent(record, SUBJECTS.orderCreated, v2, meta)
+    expect(completed).toStrictEqual({
+      ...record,
+      customer: v2.customer,
+      currency: 'USD',
+      items: v2.items,
+    })
+  })
+})
+
 describe('cancellations and refunds', () => {
   const cancelledByCustomer = { ...base, reason: 'customer_request' as const, refundId: 're_1' }
 

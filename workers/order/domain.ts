@@ -112,7 +112,11 @@ export function applyEvent<S extends Subject>(
   if (subject === SUBJECTS.paymentRefunded) {
     const { refundId } = event as EventOf<typeof SUBJECTS.paymentRefunded>
     if (current?.refunds?.some((r) => r.refundId === refundId)) return null
-  } else if (current?.history.some((h) => h.event === subject)) return null
+  } else if (current?.history.some((h) => h.event === subject)) {
+    return subject === SUBJECTS.orderCreated
+      ? completedByVersion2(current, event as EventOf<typeof SUBJECTS.orderCreated>, meta)
+      : null
+  }
   if (
     subject === SUBJECTS.orderCancelRequested &&
     current !== null &&
@@ -198,6 +202,39 @@ export function applyEvent<S extends Subject>(
   // reads the same whatever order concurrent deliveries were applied in.
   record.history.push({ event: subject, status: target.status, at: event.occurredAt })
   record.history.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : RANK[a.status] - RANK[b.status]))
+  record.updatedAt = meta.at
+  return record
+}
+
+/**
+ * An order recorded from its version 1 copy (published beside version 2 in a
+ * migration window, and handled first) gets what only version 2 carries when
+ * that one comes: the customer's email, the currency, the prices the customer
+ * saw. Nothing else changes, and nothing is added to the history; `null` when
+ * there is nothing to add.
+ */
+function completedByVersion2(
+  current: OrderStatus,
+  event: EventOf<typeof SUBJECTS.orderCreated>,
+  meta: EventMeta,
+): OrderStatus | null {
+  if (event.version !== 2) return null
+  const record: OrderStatus = { ...current }
+  let changed = false
+  if (record.customer === undefined && event.customer.email !== undefined) {
+    record.customer = event.customer
+    changed = true
+  }
+  if (record.currency === undefined && event.currency !== undefined) {
+    record.currency = event.currency
+    changed = true
+  }
+  const seen = event.items.some((i) => i.unitPriceCents !== undefined)
+  if (seen && !(record.items ?? []).some((i) => 'unitPriceCents' in i && i.unitPriceCents !== undefined)) {
+    record.items = event.items
+    changed = true
+  }
+  if (!changed) return null
   record.updatedAt = meta.at
   return record
 }
