@@ -33,6 +33,26 @@ describe('analytics_event_lag_seconds', () => {
     expect(await lagOf(registry)).toBe(0)
   })
 
+  it('grows while an event stays in hand because its window write fails (a full windows bucket), nothing queued behind it', async () => {
+    const registry = new Registry()
+    let full = true
+    const apply = createLiveApplier({
+      store: {
+        record: () => Promise.resolve({ minute: 0 }),
+        apply: () => (full ? Promise.reject(new Error('maximum bytes exceeded')) : Promise.resolve(null)),
+      },
+      generation: 'g1',
+      metrics: createAnalyticsMetrics({ registry }),
+      feed: { publish: () => undefined },
+    })
+    const stuck = event(Date.now() - 40_000)
+    await expect(apply(stuck, 1, 0)).rejects.toThrow('maximum bytes exceeded')
+    expect(await lagOf(registry)).toBeGreaterThanOrEqual(39)
+    full = false
+    await apply(stuck, 1, 0)
+    expect(await lagOf(registry)).toBe(0)
+  })
+
   it('grows while an event stays in hand because its writes fail, though the last one applied caught up', async () => {
     const registry = new Registry()
     let failing = true

@@ -31,12 +31,19 @@ export function createLiveApplier({
   feed: Pick<WindowFeed, 'publish'>
 }): ApplyEvent {
   return async (event, seq, pending) => {
+    // In stream order, one at a time (the consumer's max_ack_pending is 1): the
+    // event in hand until both its writes are done, then where the consumer is.
     if (pending !== undefined) metrics.handling(event)
+    const done = () => {
+      if (pending !== undefined) metrics.behind(event, pending)
+    }
     const contribution = await store.record(event, seq)
-    // In stream order, one at a time (the consumer's max_ack_pending is 1): the last one handled says where it is.
-    if (pending !== undefined) metrics.behind(event, pending)
-    if (contribution === null) return metrics.skipped(event, 'repeated')
+    if (contribution === null) {
+      done()
+      return metrics.skipped(event, 'repeated')
+    }
     const window = await store.apply(generation, contribution, seq)
+    done()
     if (window === null) return metrics.skipped(event, 'redelivered')
     metrics.applied(event, contribution, seq)
     feed.publish(toWindowView(window, STREAM_TOP_SKUS))
