@@ -202,8 +202,9 @@ function skipReason(
     return { label: msg.subject, reason: `its version ${twin} twin was handled by this process` }
   // Handled on a redelivery: by then its twin was handled, or was skipped by
   // a reader of the previous release, and this copy is all the order has.
-  // A consumer with one delivery per message would never get it back: handled now.
-  if (msg.info.deliveryCount === 1 && maxDeliver > 1)
+  // The hold spends a delivery: with fewer than three, the copy would be left
+  // one attempt or none before it is dead-lettered, so it is handled now.
+  if (msg.info.deliveryCount === 1 && maxDeliver > 2)
     return { label: msg.subject, reason: `held for its version ${twin} twin`, defer: true }
   return undefined
 }
