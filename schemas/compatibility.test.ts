@@ -25,9 +25,14 @@ describe('published contract versions', () => {
     expect(describeReport(checkPublished(published, toJsonSchemaFiles()))).toStrictEqual([])
   })
 
-  it('are frozen: each file is byte-for-byte the version that first added it, and none is removed', () => {
-    expect(frozenProblems(published)).toStrictEqual([])
-  })
+  // Outside a full git checkout (a tarball, a shallow clone) there is no history to compare with.
+  const frozen = frozenProblems(published)
+  it.skipIf(frozen === undefined)(
+    'are frozen: each file is byte-for-byte the version that first added it, and none is removed',
+    () => {
+      expect(frozen).toStrictEqual([])
+    },
+  )
 })
 
 describe('the compatibility checker', () => {

@@ -31,26 +31,28 @@ export function readJsonFiles(dir: string): Map<string, string> {
 /**
  * Where `schemas/published/` moved from what git says was published: a file
  * that differs from the commit that first added it, or one ever added and now
- * gone. `undefined` when the folder is not in a git checkout (nothing to
- * compare with).
+ * gone. `undefined` when git cannot tell: not a git checkout, or a shallow
+ * clone (its first commit would count as adding every file).
  */
 export function frozenProblems(published: ReadonlyMap<string, string>): string[] | undefined {
-  const repo = join(root, '..')
   const git = (...args: string[]) =>
-    execFileSync('git', args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  let top: string
   try {
-    git('rev-parse', '--git-dir')
+    top = git('rev-parse', '--show-toplevel').trim()
+    if (git('rev-parse', '--is-shallow-repository').trim() === 'true') return undefined
   } catch {
     return undefined
   }
-  const dir = relative(repo, SCHEMA_DIRS.published)
+  // Paths from the top of the repository: the project may be a folder of a larger one.
+  const dir = relative(top, SCHEMA_DIRS.published)
   const problems: string[] = []
   const everAdded = git('log', '--diff-filter=A', '--name-only', '--format=', '--', dir).split('\n')
   for (const path of new Set(everAdded))
     if (path !== '' && !published.has(basename(path)))
       problems.push(`${path}: published, then removed (a published version stays)`)
   for (const [file, text] of published) {
-    const path = relative(repo, join(SCHEMA_DIRS.published, file))
+    const path = relative(top, join(SCHEMA_DIRS.published, file))
     const added = git('log', '--diff-filter=A', '--format=%H', '--', path).trim().split('\n').at(-1)
     if (!added) continue // not committed yet: frozen from its first commit on
     if (text !== git('show', `${added}:${path}`))

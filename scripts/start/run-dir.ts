@@ -123,7 +123,12 @@ export function readStackFile(dir: string): StackInfo | undefined {
  * recycled pid after a reboot is not mistaken for the stack). Without /proc
  * the marker is not checked.
  */
-export function processAlive(pid: number, marker: string): boolean {
+/**
+ * Whether `pid` is alive and its command line holds `marker`. Where the
+ * command line cannot be read (no /proc), a live pid counts as ours unless
+ * `strict`: then only one whose command line says so.
+ */
+export function processAlive(pid: number, marker: string, strict = false): boolean {
   try {
     process.kill(pid, 0)
   } catch (error) {
@@ -132,7 +137,7 @@ export function processAlive(pid: number, marker: string): boolean {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker)
   } catch {
-    return true
+    return !strict
   }
 }
 
@@ -145,7 +150,7 @@ export function readRunningStack(dir: string): StackInfo | undefined {
 }
 
 /** Processes of a recorded stack still alive (its npm start included), e.g. left by a `kill -9` of npm start. */
-export function liveProcesses(stack: StackInfo): { name: string; pid: number }[] {
+export function liveProcesses(stack: StackInfo, strict = false): { name: string; pid: number }[] {
   const all = [
     { name: 'npm start', pid: stack.pid, marker: START_MARKER },
     ...(stack.natsServerPid === null
@@ -153,7 +158,7 @@ export function liveProcesses(stack: StackInfo): { name: string; pid: number }[]
       : [{ name: 'nats-server', pid: stack.natsServerPid, marker: 'nats-server' }]),
     ...Object.entries(stack.workers).map(([name, pid]) => ({ name, pid, marker: `workers/${name}/` })),
   ]
-  return all.filter((p) => processAlive(p.pid, p.marker)).map(({ name, pid }) => ({ name, pid }))
+  return all.filter((p) => processAlive(p.pid, p.marker, strict)).map(({ name, pid }) => ({ name, pid }))
 }
 
 /**
@@ -164,7 +169,9 @@ export function liveProcesses(stack: StackInfo): { name: string; pid: number }[]
 export function leftoverProblem(dir: string): string | undefined {
   const stack = readStackFile(dir)
   if (stack === undefined || processAlive(stack.pid, START_MARKER)) return undefined
-  const alive = liveProcesses(stack)
+  // Only processes whose command line says they are this stack's: a pid
+  // reused since (after a reboot) must not be named to kill.
+  const alive = liveProcesses(stack, true)
   if (alive.length === 0) return undefined
   return (
     `an earlier npm start from ${dir} (pid ${stack.pid}) is gone but left ` +
