@@ -3,7 +3,10 @@
 // events stream in, and a replay from the start of the stream (with a backlog
 // the live consumer then skips). Every worker a real process on a real
 // nats-server.
+import { Kvm } from '@nats-io/kv'
+import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BUCKETS } from '../schemas/subjects.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { bearer } from './support/provision.ts'
 import {
@@ -222,16 +225,29 @@ describe('analytics', () => {
     }
     expectTotals(await summary(replayed), expected(46, 5))
 
-    // A second replay from the start gives the very same windows.
+    // A second replay from the start gives the very same windows. Before it,
+    // a replay killed before its swap left an orphan generation behind.
     await replayed.handle.stop(5_000)
-    const again = await startWorker('analytics', {
-      ...stack.natsEnv,
-      ANALYTICS_REPLAY_FROM: '2000-01-01T00:00:00Z',
-    })
-    extra.push(again)
-    const twice = await settled(60, again)
-    expect(twice.generation).not.toBe(s.generation)
-    expect(twice.windows).toStrictEqual(s.windows)
-    expect(twice.totals).toStrictEqual(s.totals)
+    const nc = await connect(stack.server.connectOptions())
+    try {
+      const windows = await new Kvm(nc).open(BUCKETS.analyticsWindows)
+      await windows.put('w.zzorphan.202601010000', '{}')
+      const again = await startWorker('analytics', {
+        ...stack.natsEnv,
+        ANALYTICS_REPLAY_FROM: '2000-01-01T00:00:00Z',
+      })
+      extra.push(again)
+      const twice = await settled(60, again)
+      expect(twice.generation).not.toBe(s.generation)
+      expect(twice.windows).toStrictEqual(s.windows)
+      expect(twice.totals).toStrictEqual(s.totals)
+      // Only the active generation's windows are left.
+      const keys: string[] = []
+      for await (const key of await windows.keys('w.>')) keys.push(key)
+      expect(keys.length).toBeGreaterThan(0)
+      expect(keys.filter((key) => !key.startsWith(`w.${twice.generation}.`))).toStrictEqual([])
+    } finally {
+      await nc.close()
+    }
   })
 })

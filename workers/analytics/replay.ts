@@ -16,7 +16,8 @@
  *    that it had not acked is already in the new windows, and a window's
  *    high-water sequence makes it skip it (the consumer delivers one at a time
  *    in stream order); older windows get late events as before.
- * 4. The previous generation's windows are removed.
+ * 4. The previous generation's windows are removed, and those of any other
+ *    generation (a replay killed before its swap left them).
  *
  * Run it with no other analytics process writing (it runs in the worker's own
  * start, before its consumer starts).
@@ -127,12 +128,13 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
       'the active generation changed during the replay (another analytics process?); nothing was swapped',
     )
 
+  // Every other generation's windows go: the previous one's, and any left by
+  // a replay killed before its swap (nothing reads them; the bucket keeps no TTL).
   let removed = 0
-  if (previous !== null) {
-    for (const key of await store.windowKeys(previous)) {
-      await store.removeWindow(key)
-      removed++
-    }
+  for (const key of await store.windowKeys('*')) {
+    if (key.startsWith(`w.${generation}.`)) continue
+    await store.removeWindow(key)
+    removed++
   }
   const report: ReplayReport = {
     generation,

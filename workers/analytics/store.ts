@@ -30,6 +30,7 @@ export interface AnalyticsStore {
   /** Writes a window as it is (a generation nobody reads or writes yet: a replay's). */
   putWindow(generation: string, window: WindowRecord): Promise<void>
   /** Every window key of a generation, found in the bucket's stream (no consumer needed). */
+  /** The window keys of `generation`; `*` for every generation's. */
   windowKeys(generation: string): Promise<string[]>
   readWindow(key: string): Promise<WindowRecord | null>
   removeWindow(key: string): Promise<void>
