@@ -114,7 +114,8 @@ export interface ConsumerOptions {
   /**
    * What to do with a version 1 copy of an event whose twin (`Event-Twin-Version`)
    * this code reads. `fallback` (default): hold it for {@link TWIN_DEFER_MS},
-   * then handle it like any delivery (handlers are idempotent per order), so
+   * then ack it if this process handled its twin, or else handle it like any
+   * delivery (handlers are idempotent per order), so
    * the order is handled even when its twin went to an instance of the
    * previous release sharing this durable consumer, which acks and skips a
    * version it does not read. `skip`: ack it at once; only for a consumer
@@ -175,9 +176,10 @@ const TWINS_REMEMBERED = 10_000
  *   migration (docs/contracts.md). Dead-lettering it would fill the DLQ with
  *   every order of the migration window;
  * - an event published beside a twin in a version this code also reads
- *   (`Event-Twin-Version`), on its first delivery: `defer` (held, then
- *   handled if it comes back), or with `twinCopies: 'skip'` acked (the twin
- *   is handled, so each order is once).
+ *   (`Event-Twin-Version`): acked when this process handled its twin, or
+ *   with `twinCopies: 'skip'` (the twin is handled, so each order is once);
+ *   otherwise held (`defer`) on its first delivery and handled when it comes
+ *   back.
  */
 function skipReason(
   msg: JsMsg,
