@@ -286,12 +286,12 @@ export function createPaymentHandlers({
 
     // Charging already, and the customer asked to cancel meanwhile (this is a
     // redelivery, or the message held while the breaker was open): no new
-    // attempt. An earlier one may have reached the processor, so the order is
+    // attempt (a free order makes none anyway). An earlier one may have reached the processor, so the order is
     // settled as unresolved: cancelled as asked, and reconciliation refunds
     // whatever its key took.
     const asked = claim.payment?.cancelRequested
     let outcome: ChargeOutcome
-    if (asked === undefined) outcome = await chargeOrder(event, ctx)
+    if (asked === undefined || event.amountCents === 0) outcome = await chargeOrder(event, ctx)
     else {
       pausedSince.delete(orderId)
       outcome = {
@@ -359,7 +359,8 @@ export function createPaymentHandlers({
   /**
    * Whether the order's decision still waits on this charge: read fresh
    * before a retry, so an order cancelled meanwhile (its deadline, or a
-   * customer's request waiting on the charge) gets no new attempt. A read that fails, or takes longer than
+   * customer's request waiting on the charge) gets no new attempt. A read
+   * that fails, or takes longer than
    * {@link STILL_CHARGING_READ_MS} (it runs before the attempt, outside its
    * deadline, and must not hold the retry up), lets the retry go: whatever it
    * takes is settled against the decision afterwards, as for a charge in
