@@ -97,6 +97,14 @@ export function payloadTooLarge(setting: string): ResponseDoc {
   )
 }
 
+/** 408 of a route whose request may carry a body (listed on every operation but GET and HEAD). */
+export function requestTimeout(seconds: number): ResponseDoc {
+  return errorResponse(
+    `The body had not arrived in full ${seconds} s after the service began reading it (a client that stalls or trickles it); the connection is closed.`,
+    ['request_timeout'],
+  )
+}
+
 export function unsupportedMediaType(): ResponseDoc {
   return errorResponse(
     'The Content-Type is not application/json (UTF-8 if a charset is named; +json types are refused), or the body has a Content-Encoding other than identity.',

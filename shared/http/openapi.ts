@@ -8,6 +8,7 @@
 import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig } from '@valibot/to-json-schema'
 import type * as v from 'valibot'
 import { BODY_READ_MS } from './body-limit.ts'
+import { requestTimeout } from './openapi-responses.ts'
 
 export type JsonObject = { [key: string]: unknown }
 
@@ -133,7 +134,10 @@ function namedSchemas(service: ServiceDoc): Map<string, v.GenericSchema> {
 
 /** The OpenAPI 3.1 document of `service`. Throws on a table that refers to an unknown header or scheme. */
 /** Said once per document: a stalled body can meet any route, and exercising it takes 10 s a route. */
-const BODY_TIMEOUT_NOTE = `On any route, a request body that has not arrived in full ${BODY_READ_MS / 1000} s after the service began reading it is answered 408 \`{"error":"request_timeout"}\` and the connection closed (not listed per operation).`
+const BODY_TIMEOUT_NOTE = `On any route, a request body that has not arrived in full ${BODY_READ_MS / 1000} s after the service began reading it is answered 408 \`{"error":"request_timeout"}\` and the connection closed (listed on every operation but GET and HEAD, whose requests carry no body).`
+
+/** The 408 every operation that may carry a body lists (BODY_TIMEOUT_NOTE). */
+const REQUEST_TIMEOUT = requestTimeout(BODY_READ_MS / 1000)
 
 export function createOpenApiDocument(service: ServiceDoc): OpenApiDocument {
   const named = namedSchemas(service)
@@ -173,8 +177,12 @@ export function createOpenApiDocument(service: ServiceDoc): OpenApiDocument {
   for (const op of service.operations) {
     if (op.security !== undefined && service.securitySchemes?.[op.security.scheme] === undefined)
       throw new Error(`${op.operationId}: unknown security scheme ${op.security.scheme}`)
+    const answers =
+      op.method === 'get' || op.responses['408'] !== undefined
+        ? op.responses
+        : { ...op.responses, 408: REQUEST_TIMEOUT }
     const responses = Object.fromEntries(
-      Object.entries(op.responses).map(([status, response]) => {
+      Object.entries(answers).map(([status, response]) => {
         const headers = [...(service.everyResponseHeaders ?? []), ...(response.headers ?? [])]
         return [
           status,

@@ -7,6 +7,8 @@
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
+import { vi } from 'vitest'
+import { BODY_READ_MS } from '../../shared/http/body-limit.ts'
 import type { JsonObject, OpenApiDocument } from '../../shared/http/openapi.ts'
 
 /** The OpenAPI 3.1 schema's verdict on `document`: [] when valid. */
@@ -196,4 +198,35 @@ function closed(schema: unknown): JsonObject {
 
 function closedDefs(schemas: JsonObject): JsonObject {
   return Object.fromEntries(Object.entries(schemas).map(([name, s]) => [name, closed(rewriteRefs(s))]))
+}
+
+/**
+ * Sends every operation of `document` that lists a 408 a body that never
+ * finishes arriving (with `headers`, a key its route accepts) and returns
+ * each answer's status, checked against the document. On fake timers: the
+ * body deadline (BODY_READ_MS) passes at once.
+ */
+export async function exerciseBodyTimeout(
+  contract: Contract,
+  app: Requester,
+  document: OpenApiDocument,
+  { concrete, headers }: { concrete: (path: string) => string; headers: Record<string, string> },
+): Promise<Record<string, number>> {
+  const statuses: Record<string, number> = {}
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const [method, op] of Object.entries(item as Record<string, Operation>)) {
+      if (op.responses['408'] === undefined) continue
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+      try {
+        const stalled = new ReadableStream<Uint8Array>({ start: () => undefined })
+        const init = { method: method.toUpperCase(), body: stalled, duplex: 'half', headers }
+        const pending = contract.request(app, concrete(path), init)
+        await vi.advanceTimersByTimeAsync(BODY_READ_MS + 1)
+        statuses[`${method.toUpperCase()} ${path}`] = (await pending).status
+      } finally {
+        vi.useRealTimers()
+      }
+    }
+  }
+  return statuses
 }

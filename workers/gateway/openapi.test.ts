@@ -4,6 +4,7 @@ import type { OpenApiDocument } from '../../shared/http/openapi.ts'
 import { DOCS_ASSETS } from '../../shared/http/openapi-routes.ts'
 import {
   createContract,
+  exerciseBodyTimeout,
   documentedRoutes,
   openApiProblems,
   servedRoutes,
@@ -162,6 +163,14 @@ describe('the gateway sandbox against its OpenAPI document', () => {
         expect((await send(concrete, init)).status, `${method} ${path}`).toBe(413)
       }
     }
+  })
+
+  it('answers 408 to a body that stops arriving, on every route that lists it', async () => {
+    const statuses = await exerciseBodyTimeout(contract, app, document, {
+      concrete: (path) => path,
+      headers: { 'Content-Type': 'application/json', ...authorized, 'Idempotency-Key': 'stalled-408' },
+    })
+    expect(statuses).toStrictEqual({ 'POST /charges': 408, 'POST /refunds': 408 })
   })
 
   it('exercised every documented status of every route', () => {

@@ -9,6 +9,7 @@ import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import {
   createContract,
+  exerciseBodyTimeout,
   documentedRoutes,
   openApiProblems,
   servedRoutes,
@@ -139,6 +140,14 @@ describe('the inventory service against its OpenAPI document', () => {
         expect((await send(concrete, init)).status, `${method} ${path}`).toBe(413)
       }
     }
+  })
+
+  it('answers 408 to a body that stops arriving, on every route that lists it', async () => {
+    const statuses = await exerciseBodyTimeout(contract, app, document, {
+      concrete: (path) => path.replace('{sku}', 'NEW-408'),
+      headers: { 'Content-Type': 'application/json', ...bearer('ops') },
+    })
+    expect(statuses).toStrictEqual({ 'PUT /inventory/{sku}': 408 })
   })
 
   it('exercised every documented status of every route', () => {

@@ -11,6 +11,7 @@ import { createLogger } from '../../shared/observability/logger.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import {
   createContract,
+  exerciseBodyTimeout,
   documentedRoutes,
   openApiProblems,
   servedRoutes,
@@ -199,6 +200,14 @@ describe('the order intake against its OpenAPI document', () => {
         expect((await send(concrete, init)).status, `${method} ${path}`).toBe(413)
       }
     }
+  })
+
+  it('answers 408 to a body that stops arriving, on every route that lists it', async () => {
+    const statuses = await exerciseBodyTimeout(contract, app, document, {
+      concrete: (path) => path.replace('{orderId}', ORDER_ID),
+      headers: { 'Content-Type': 'application/json', ...bearer('alice') },
+    })
+    expect(statuses).toStrictEqual({ 'POST /orders': 408, 'POST /orders/{orderId}/cancel': 408 })
   })
 
   it('exercised every documented status of every route', () => {
