@@ -49,6 +49,12 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
 /** What a route says of a body that is valid JSON but not an object. */
 export const NOT_A_JSON_OBJECT = 'must be a JSON object'
 
+/** The 400 of a route whose body is valid JSON but not an object, as its schema violations are answered (`error`). */
+export function notAJsonObject(c: Context, error: string): Response {
+  const issues = [{ path: '', message: NOT_A_JSON_OBJECT }]
+  return c.json({ error, message: `body: ${NOT_A_JSON_OBJECT}`, issues }, 400)
+}
+
 /** Parses a request body: the value, or `ok: false` for text that is not JSON. */
 export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
   try {

@@ -14,7 +14,7 @@ import {
 } from '../../shared/http/observability-routes.ts'
 import {
   isJsonObject,
-  NOT_A_JSON_OBJECT,
+  notAJsonObject,
   readJsonBody,
   unsupportedJsonBody,
 } from '../../shared/http/json-body.ts'
@@ -94,10 +94,7 @@ export function createApp({
     if (unsupported !== undefined) return unsupported
     const body = await readJsonBody(c)
     if (!body.ok) return c.json({ error: 'malformed_json', message: body.message }, 400)
-    if (!isJsonObject(body.value)) {
-      const issues = [{ path: '', message: NOT_A_JSON_OBJECT }]
-      return c.json({ error: 'invalid_stock', message: `body: ${NOT_A_JSON_OBJECT}`, issues }, 400)
-    }
+    if (!isJsonObject(body.value)) return notAJsonObject(c, 'invalid_stock')
     const parsed = v.safeParse(SetStockRequestSchema, body.value)
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)

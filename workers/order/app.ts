@@ -21,7 +21,7 @@ import {
 } from '../../shared/http/observability-routes.ts'
 import {
   isJsonObject,
-  NOT_A_JSON_OBJECT,
+  notAJsonObject,
   readJsonBody,
   unsupportedJsonBody,
 } from '../../shared/http/json-body.ts'
@@ -131,10 +131,7 @@ export function createApp({
     }
     const body = await readJsonBody(c)
     if (!body.ok) return c.json({ error: 'malformed_json', message: body.message }, 400)
-    if (!isJsonObject(body.value)) {
-      const issues = [{ path: '', message: NOT_A_JSON_OBJECT }]
-      return c.json({ error: 'invalid_order', message: `body: ${NOT_A_JSON_OBJECT}`, issues }, 400)
-    }
+    if (!isJsonObject(body.value)) return notAJsonObject(c, 'invalid_order')
     // A `customer` object is a version 2 body; anything else is read as version 1.
     const parsed =
       requestVersionOf(body.value) === 2
