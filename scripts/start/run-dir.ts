@@ -121,12 +121,8 @@ export function readStackFile(dir: string): StackInfo | undefined {
 /**
  * Whether `pid` is a live process whose command line contains `marker` (a
  * recycled pid after a reboot is not mistaken for the stack). Without /proc
- * the marker is not checked.
- */
-/**
- * Whether `pid` is alive and its command line holds `marker`. Where the
- * command line cannot be read (no /proc), a live pid counts as ours unless
- * `strict`: then only one whose command line says so.
+ * the marker cannot be checked: a live pid then counts as the stack's, unless
+ * `strict`.
  */
 export function processAlive(pid: number, marker: string, strict = false): boolean {
   try {
