@@ -78,7 +78,7 @@ export function createLogger({
 /**
  * pino's error serializer, without the constants a `DOMException` inherits
  * (`INDEX_SIZE_ERR` ... `DATA_CLONE_ERR`: enumerable on its prototype in
- * Bun), which made a timeout's line 25 fields longer. Its `name` and `code`
+ * Bun and Node), which made a timeout's line 25 fields longer. Its `name` and `code`
  * stay.
  */
 function serializeError(error: unknown): unknown {
