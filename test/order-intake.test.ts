@@ -3,7 +3,9 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HEADERS, STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import { Kvm } from '@nats-io/kv'
+import { BUCKETS, HEADERS, STREAMS, SUBJECTS } from '../schemas/subjects.ts'
+import { canonicalJson } from '../workers/order/domain.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { createMetrics } from '../shared/observability/metrics.ts'
 import { loadOrderConfig } from '../workers/order/config.ts'
@@ -38,6 +40,10 @@ async function post(body: unknown, headers: Record<string, string> = {}): Promis
 
 /** Messages per order on orders.created in the migration window: version 1 and its version 2 twin. */
 const PER_ORDER = 2
+
+async function sha256Hex(text: string): Promise<string> {
+  return Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))).toString('hex')
+}
 
 async function createdCount(): Promise<number> {
   const info = await jsm.streams.info(STREAMS.orders.name, { subjects_filter: SUBJECTS.orderCreated })
@@ -166,6 +172,23 @@ describe('order intake on a real JetStream', () => {
     expect(reused.status).toBe(422)
     expect(await reused.json()).toMatchObject({ error: 'idempotency_key_reused' })
     expect(await createdCount()).toBe(before)
+  })
+
+  it('keys the stored request digest: a reader of the bucket cannot test a guessed card token', async () => {
+    const idempotencyKey = `key-${crypto.randomUUID()}`
+    const placed = { ...order, paymentToken: 'tok_guessable_1234' }
+    expect((await post(placed, { 'Idempotency-Key': idempotencyKey })).status).toBe(202)
+    const kv = await new Kvm(nc).open(BUCKETS.idempotency)
+    const entry = await kv.get(await sha256Hex(`client\n${idempotencyKey}`))
+    const record = entry?.json<{ fingerprint: string }>()
+    expect(record?.fingerprint).toMatch(/^k1:[0-9a-f]{64}$/)
+    // Everything but the token is in the record; the right guess hashed plainly does not give its digest.
+    expect(record?.fingerprint).not.toContain(await sha256Hex(canonicalJson(placed)))
+    expect(JSON.stringify(record)).not.toContain('tok_guessable_1234')
+    // Only the token differs: still another request.
+    const other = await post({ ...placed, paymentToken: 'tok_ok' }, { 'Idempotency-Key': idempotencyKey })
+    expect(other.status).toBe(422)
+    expect((await post(placed, { 'Idempotency-Key': idempotencyKey })).status).toBe(202)
   })
 
   it('never stores a re-published event twice (Nats-Msg-Id)', async () => {

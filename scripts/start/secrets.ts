@@ -1,5 +1,5 @@
 // The local stack's secrets: NATS identities (NKEYs), API keys, the gateway's
-// secret key, the card-token keys and the route password. Made on the first
+// secret key, the card-token keys, the idempotency digest key and the route password. Made on the first
 // start and kept in <state>/secrets.json (mode 0600): tokens sealed before a
 // restart must still open after it, and the keys a developer exported stay
 // valid. API_KEY, ADMIN_API_KEY and GATEWAY_SECRET_KEY from the environment
@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   generateDeploymentSecrets,
+  randomSecret,
   serviceSecrets,
   type DeploymentSecrets,
   type SecretHolder,
@@ -49,6 +50,8 @@ export async function loadStackSecrets(stateDir: string, env: Env): Promise<Depl
       admin: { key: given(env, 'ADMIN_API_KEY') ?? stored.apiKeys['admin']?.key ?? '', role: 'admin' },
     },
     gatewaySecretKey: given(env, 'GATEWAY_SECRET_KEY') ?? stored.gatewaySecretKey,
+    // Made by a release before the key existed: one now (records made before are unkeyed and still compared).
+    idempotencyFingerprintKey: stored.idempotencyFingerprintKey ?? randomSecret(''),
   }
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
   writePrivateFile(file, `${JSON.stringify(secrets)}\n`)

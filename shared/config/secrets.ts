@@ -11,6 +11,7 @@ export const SECRET_SETTINGS = [
   'PAYMENT_TOKEN_PUBLIC_KEY',
   'PAYMENT_TOKEN_PRIVATE_KEYS',
   'NATS_NKEY_SEED',
+  'IDEMPOTENCY_FINGERPRINT_KEY',
 ] as const
 
 type Env = Readonly<Record<string, string | undefined>>

@@ -17,6 +17,8 @@ export interface DeploymentSecrets {
   nats: Record<Identity, NkeyIdentity>
   /** Password of the cluster routes (nodes authenticate to each other). */
   routePassword: string
+  /** Keys the intakes' idempotency digests (IDEMPOTENCY_FINGERPRINT_KEY), the same for every intake. */
+  idempotencyFingerprintKey: string
 }
 
 /** A random secret: `prefix` + 32 bytes, base64url. */
@@ -45,6 +47,7 @@ export async function generateDeploymentSecrets(given: GivenSecrets = {}): Promi
     sealing: await generateSealingKeyPair(),
     nats,
     routePassword: randomSecret(''),
+    idempotencyFingerprintKey: randomSecret(''),
   }
 }
 
@@ -77,6 +80,7 @@ export async function serviceSecrets(
   }
   if (holder === 'order' || holder === 'order-edge') {
     env['PAYMENT_TOKEN_PUBLIC_KEY'] = JSON.stringify(secrets.sealing.publicJwk)
+    env['IDEMPOTENCY_FINGERPRINT_KEY'] = secrets.idempotencyFingerprintKey
   }
   if (holder === 'payment') {
     env['PAYMENT_TOKEN_PRIVATE_KEYS'] = JSON.stringify([secrets.sealing.privateJwk])

@@ -33,3 +33,8 @@ export const publicJwkFromEnv = v.pipe(
     return key
   }),
 )
+
+/** IDEMPOTENCY_FINGERPRINT_KEY: optional, at least 32 characters; the message never echoes the value. */
+export const fingerprintKeyFromEnv = v.optional(
+  v.pipe(v.string(), v.minLength(32, 'must be at least 32 characters (e.g. 32 random bytes, base64)')),
+)

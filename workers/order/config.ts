@@ -10,7 +10,7 @@ import {
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
-import { publicJwkFromEnv } from '../../shared/security/key-config.ts'
+import { fingerprintKeyFromEnv, publicJwkFromEnv } from '../../shared/security/key-config.ts'
 
 export const OrderConfigSchema = v.object({
   PORT: intFromEnv(3000, 0, 65535),
@@ -34,6 +34,12 @@ export const OrderConfigSchema = v.object({
   ORDER_CURRENCY: currencyFromEnv,
   /** The payment service's public key (a P-256 JWK): card tokens are sealed with it. Or PAYMENT_TOKEN_PUBLIC_KEY_FILE. */
   PAYMENT_TOKEN_PUBLIC_KEY: publicJwkFromEnv,
+  /**
+   * Keys the request digest of idempotency records (HMAC), so a reader of the
+   * bucket cannot test card-token guesses; the same on every intake. Unset: a
+   * key derived from NATS_NKEY_SEED. Or IDEMPOTENCY_FINGERPRINT_KEY_FILE.
+   */
+  IDEMPOTENCY_FINGERPRINT_KEY: fingerprintKeyFromEnv,
   /** Run the order-status projection consumer in this process. */
   ORDER_PROJECTION: v.optional(v.picklist(['on', 'off'], 'must be on or off'), 'on'),
   /** `<id>:<role>:<sha256 hex>` entries, comma or newline separated; both order routes want a key. Or API_KEYS_FILE. */

@@ -12,6 +12,7 @@ import type { Readiness } from '../../shared/http/observability-routes.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
+import type { RequestFingerprinter } from '../../shared/security/request-fingerprint.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import type { OrderCreatedVersion } from '../../shared/config/order-versions.ts'
 import { createNatsOrderStore, UnavailableError, type OrderStore } from './order-store.ts'
@@ -22,6 +23,8 @@ export interface ConnectPerRequestDeps {
   logger: Logger
   metrics: Pick<IntakeMetrics, 'eventsPublished' | 'eventsPublishFailed'>
   sealer: TokenSealer
+  /** See `NatsOrderStoreDeps.fingerprinter`. */
+  fingerprinter?: RequestFingerprinter
   /** Budget of one call, connect included. */
   timeoutMs: number
   /** See `NatsOrderStoreDeps.statusWaitMs`. */
@@ -40,7 +43,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
   store: OrderStore
   checkReady: () => Promise<Readiness>
 } {
-  const { open, logger, metrics, sealer, timeoutMs, statusWaitMs, versions, defer } = deps
+  const { open, logger, metrics, sealer, fingerprinter, timeoutMs, statusWaitMs, versions, defer } = deps
 
   async function connect(what: string): Promise<NatsConnection> {
     try {
@@ -77,6 +80,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
         isConnected: () => !nc.isClosed(),
         metrics,
         sealer,
+        ...(fingerprinter === undefined ? {} : { fingerprinter }),
         timeoutMs: Math.max(MIN_WORK_MS, timeoutMs - (Date.now() - started)),
         ...(statusWaitMs === undefined ? {} : { statusWaitMs }),
         ...(versions === undefined ? {} : { versions }),

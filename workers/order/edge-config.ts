@@ -5,7 +5,7 @@ import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
-import { publicJwkFromEnv } from '../../shared/security/key-config.ts'
+import { fingerprintKeyFromEnv, publicJwkFromEnv } from '../../shared/security/key-config.ts'
 import {
   currencyFromEnv,
   intFromEnv,
@@ -36,6 +36,8 @@ export const EdgeOrderConfigSchema = v.object({
   LOG_LEVEL: logLevelFromEnv,
   /** The payment service's public key (P-256 JWK): card tokens are sealed with it. */
   PAYMENT_TOKEN_PUBLIC_KEY: publicJwkFromEnv,
+  /** Keys the idempotency records' request digest (a Workers secret); unset: derived from the NATS secret. */
+  IDEMPOTENCY_FINGERPRINT_KEY: fingerprintKeyFromEnv,
   ORDER_MAX_BODY_BYTES: intFromEnv(64 * 1024, 1024, 16 * 1024 * 1024),
   ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
   /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */
@@ -69,4 +71,11 @@ export function toNatsAuth(config: EdgeOrderConfig): Partial<ConnectionOptions> 
     return { user: config.NATS_USER, pass: config.NATS_PASSWORD }
   }
   return {}
+}
+
+/** The secret that keys the idempotency digest: its own setting, else the NATS secret in use. */
+export function fingerprintSecret(config: EdgeOrderConfig): string | undefined {
+  return (
+    config.IDEMPOTENCY_FINGERPRINT_KEY ?? config.NATS_NKEY_SEED ?? config.NATS_TOKEN ?? config.NATS_PASSWORD
+  )
 }

@@ -18,9 +18,13 @@ import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { createWorkersWsFactory } from '../../shared/runtime/workers-websocket.ts'
 import { createApp } from './app.ts'
+import {
+  createRequestFingerprinter,
+  type RequestFingerprinter,
+} from '../../shared/security/request-fingerprint.ts'
 import { createTokenSealer, type TokenSealer } from '../../shared/security/sealed-token.ts'
 import { createConnectPerRequestStore } from './connect-per-request.ts'
-import { loadEdgeOrderConfig, toNatsAuth, type EdgeOrderConfig } from './edge-config.ts'
+import { fingerprintSecret, loadEdgeOrderConfig, toNatsAuth, type EdgeOrderConfig } from './edge-config.ts'
 
 /** Vars and secrets (strings), as bound in `wrangler.toml` / `wrangler secret put`. */
 export type EdgeEnv = Readonly<Record<string, string | undefined>>
@@ -35,6 +39,7 @@ interface Isolate {
   logger: Logger
   metrics: IntakeMetrics
   sealer: TokenSealer
+  fingerprinter: RequestFingerprinter
   verifier: ApiKeyVerifier
   /** Buckets of this isolate only (see rate-limit.ts for several instances). */
   limiter: RateLimiter
@@ -62,6 +67,7 @@ function isolateFor(env: EdgeEnv): Isolate | ConfigError {
       logger,
       metrics: createLightMetrics('order-edge'),
       sealer: lazySealer(config.PAYMENT_TOKEN_PUBLIC_KEY),
+      fingerprinter: createRequestFingerprinter(fingerprintSecret(config)),
       verifier: createApiKeyVerifier(config.API_KEYS),
       limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     }
@@ -89,7 +95,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
       { status: 500 },
     )
   }
-  const { config, logger, metrics, sealer, verifier, limiter } = isolate
+  const { config, logger, metrics, sealer, fingerprinter, verifier, limiter } = isolate
   // Cloudflare sets it (a client cannot): the address failed attempts are limited by.
   setClientAddress(request, request.headers.get('CF-Connecting-IP') ?? undefined)
   const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
@@ -108,6 +114,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     logger,
     metrics,
     sealer,
+    fingerprinter,
     timeoutMs,
     statusWaitMs: config.ORDER_STATUS_WAIT_MS,
     versions: config.ORDER_CREATED_VERSIONS,

@@ -28,6 +28,7 @@ import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
 import type { OrderCreatedVersion } from '../../shared/config/order-versions.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import type { TraceContext } from '../../shared/observability/trace-context.ts'
+import { createRequestFingerprinter, type RequestFingerprinter } from '../../shared/security/request-fingerprint.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import { canonicalJson, mintedAt, toOrderCreated } from './domain.ts'
@@ -134,6 +135,11 @@ export interface NatsOrderStoreDeps {
   /** Seals the card token for the payment service: no event or record holds it in clear. */
   sealer: TokenSealer
   /**
+   * Digests the request for its idempotency record, keyed so a reader of the
+   * bucket cannot test guesses of the card token (default: unkeyed SHA-256).
+   */
+  fingerprinter?: RequestFingerprinter
+  /**
    * The versions of `orders.created` published (ORDER_CREATED_VERSIONS):
    * `[1, 2]` during a migration (one atomic batch, the version 1 copy
    * marked as having a version 2 twin), then `[2]` (the default).
@@ -173,6 +179,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
   const newId = deps.newId ?? (() => uuidv7())
   const now = deps.now ?? (() => new Date())
   const statusWaitMs = deps.statusWaitMs ?? 0
+  const fingerprinter = deps.fingerprinter ?? createRequestFingerprinter(undefined)
 
   const versions = deps.versions ?? [2]
 
@@ -241,12 +248,13 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
 
     // Per key id: an owner id never holds a newline, an Idempotency-Key neither.
     const key = await sha256Hex(owner === undefined ? idempotencyKey : `${owner}\n${idempotencyKey}`)
-    const fingerprint = await sha256Hex(canonicalJson(fingerprintOf))
+    const requestText = canonicalJson(fingerprintOf)
+    const fingerprint = await fingerprinter.digest(requestText)
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await readJson(idempotencyKv, key, IdempotencyRecordV1)
       if (existing !== null) {
         const record = existing.value
-        if (record.fingerprint !== fingerprint) return { kind: 'idempotency_key_reused' }
+        if (!(await fingerprinter.matches(record.fingerprint, requestText))) return { kind: 'idempotency_key_reused' }
         // The first attempt may have stored the key but not the event: publish
         // again unless the projection knows the order. Same Nats-Msg-Id: within
         // the stream's duplicate window it is never stored twice, and past it

@@ -1,0 +1,68 @@
+/*
+ * The digest an idempotency record keeps of the request it was made for, so a
+ * retry with the same Idempotency-Key and another body can be refused.
+ *
+ * The request carries the card token, and the record (readable by every
+ * identity that reads the idempotency bucket) carries the rest of the order:
+ * a plain hash would let such a reader test guesses of the token offline. So
+ * the digest is an HMAC-SHA-256 under a key only the intakes hold:
+ * IDEMPOTENCY_FINGERPRINT_KEY when set (every intake of a deployment should
+ * share it, so a retry may reach any of them), else one derived (HKDF) from
+ * the intake's own NATS seed. WebCrypto only: it runs on Bun, Node, Deno and
+ * Workers alike.
+ *
+ * Keyed digests are stored as `k1:<hex>`. A bare hex digest is the unkeyed
+ * SHA-256 of records written before keying (or by an intake with no secret at
+ * all, on an unauthenticated bus where nothing is hidden anyway); it is still
+ * compared, so retries across an upgrade keep working until those records expire.
+ */
+const encoder = new TextEncoder()
+const KEYED = 'k1:'
+const INFO = encoder.encode('order-saga idempotency fingerprint v1')
+
+export interface RequestFingerprinter {
+  /** The digest to store for `text` (the request's canonical JSON). */
+  digest(text: string): Promise<string>
+  /** Whether a stored digest was made for `text`, keyed or from before keying. */
+  matches(stored: string, text: string): Promise<boolean>
+}
+
+function toHex(bytes: ArrayBuffer): string {
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  return toHex(await crypto.subtle.digest('SHA-256', encoder.encode(text)))
+}
+
+async function hmacKey(secret: string): Promise<CryptoKey> {
+  const material = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, [
+    'deriveKey',
+  ])
+  return crypto.subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(32), info: INFO },
+    material,
+    { name: 'HMAC', hash: 'SHA-256', length: 256 },
+    false,
+    ['sign'],
+  )
+}
+
+/**
+ * A fingerprinter keyed by `secret` (IDEMPOTENCY_FINGERPRINT_KEY, or the NATS
+ * seed); with none, the unkeyed SHA-256 of before.
+ */
+export function createRequestFingerprinter(secret: string | undefined): RequestFingerprinter {
+  const key = secret === undefined || secret === '' ? undefined : hmacKey(secret)
+  key?.catch(() => undefined) // surfaced by the digest that awaits it
+  const keyed = async (text: string): Promise<string> => {
+    if (key === undefined) return sha256Hex(text)
+    return KEYED + toHex(await crypto.subtle.sign('HMAC', await key, encoder.encode(text)))
+  }
+  return {
+    digest: keyed,
+    async matches(stored, text) {
+      return stored === (stored.startsWith(KEYED) ? await keyed(text) : await sha256Hex(text))
+    },
+  }
+}
