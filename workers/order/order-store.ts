@@ -28,7 +28,10 @@ import { EVENT_SOURCES } from '../../shared/nats/cloudevents.ts'
 import type { OrderCreatedVersion } from '../../shared/config/order-versions.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import type { TraceContext } from '../../shared/observability/trace-context.ts'
-import { createRequestFingerprinter, type RequestFingerprinter } from '../../shared/security/request-fingerprint.ts'
+import {
+  createRequestFingerprinter,
+  type RequestFingerprinter,
+} from '../../shared/security/request-fingerprint.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import { canonicalJson, mintedAt, toOrderCreated } from './domain.ts'
@@ -254,7 +257,8 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
       const existing = await readJson(idempotencyKv, key, IdempotencyRecordV1)
       if (existing !== null) {
         const record = existing.value
-        if (!(await fingerprinter.matches(record.fingerprint, requestText))) return { kind: 'idempotency_key_reused' }
+        if (!(await fingerprinter.matches(record.fingerprint, requestText)))
+          return { kind: 'idempotency_key_reused' }
         // The first attempt may have stored the key but not the event: publish
         // again unless the projection knows the order. Same Nats-Msg-Id: within
         // the stream's duplicate window it is never stored twice, and past it
