@@ -11,7 +11,10 @@ import { laneSubject, SUBJECTS } from '../schemas/subjects.ts'
 import type { Handlers } from '../shared/nats/consumer.ts'
 import { createLanePriority } from '../shared/nats/lane-priority.ts'
 import { createLaneSignals, LANE_SIGNAL_SUBJECT, type LaneSignals } from '../shared/nats/lane-signals.ts'
+import { createLightMetrics } from '../shared/observability/light-metrics.ts'
 import { createLogger } from '../shared/observability/logger.ts'
+import { createTokenSealer, generateSealingKeyPair } from '../shared/security/sealed-token.ts'
+import { createConnectPerRequestStore } from '../workers/order/connect-per-request.ts'
 import type { ServiceIdentity } from '../shared/security/access.ts'
 import { waitFor } from './harness/wait-for.ts'
 import {
@@ -130,6 +133,56 @@ describe('lane signals across processes', () => {
       await waitFor(() => worker.started.includes(standard.orderId), { message: 'the standard handler' })
     } finally {
       await loop.stop()
+    }
+  })
+
+  it("is sent by the edge intake too (a connection per request), before the express order's event", async () => {
+    await using f = await startDeadLetterFixture()
+    const seen: { subject: string; orderId: string }[] = []
+    const sub = f.nc.subscribe('>', {
+      callback: (_err, msg) => {
+        if (msg.subject !== LANE_SIGNAL_SUBJECT && !msg.subject.startsWith('orders.created')) return
+        seen.push({ subject: msg.subject, orderId: (msg.json() as { orderId: string }).orderId })
+      },
+    })
+    await f.nc.flush()
+    try {
+      const place = async (laneSignalHoldMs: number) => {
+        const { store } = createConnectPerRequestStore({
+          open: () => connect({ ...f.server.connectOptions('order-edge'), timeout: 5_000 }),
+          sealer: await createTokenSealer((await generateSealingKeyPair()).publicJwk),
+          logger,
+          metrics: createLightMetrics('order-edge'),
+          timeoutMs: 5_000,
+          laneSignalHoldMs,
+        })
+        const request = {
+          customer: { id: 'c-1' },
+          items: [{ sku: 'MUG', quantity: 1 }],
+          paymentToken: 'tok_ok',
+          priority: 'express' as const,
+        }
+        const placed = await store.placeOrder({ request, correlationId: 'corr-edge' })
+        if (placed.kind !== 'accepted') throw new Error(placed.kind)
+        return placed.orderId
+      }
+      const announced = await place(500)
+      await waitFor(() => seen.filter((m) => m.orderId === announced).length === 2, {
+        message: 'the signal and the event',
+      })
+      expect(seen.filter((m) => m.orderId === announced).map((m) => m.subject)).toStrictEqual([
+        LANE_SIGNAL_SUBJECT,
+        laneSubject(SUBJECTS.orderCreated, 'express'),
+      ])
+      // LANE_SIGNAL_HOLD_MS=0: no signal.
+      const quiet = await place(0)
+      await waitFor(() => seen.some((m) => m.orderId === quiet), { message: 'the event' })
+      await sleep(200)
+      expect(seen.filter((m) => m.orderId === quiet).map((m) => m.subject)).toStrictEqual([
+        laneSubject(SUBJECTS.orderCreated, 'express'),
+      ])
+    } finally {
+      sub.unsubscribe()
     }
   })
 

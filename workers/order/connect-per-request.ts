@@ -11,6 +11,7 @@ import { BUCKETS } from '../../schemas/subjects.ts'
 import type { Readiness } from '../../shared/http/observability-routes.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
+import { createLaneSignals } from '../../shared/nats/lane-signals.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import type { RequestFingerprinter } from '../../shared/security/request-fingerprint.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
@@ -31,6 +32,11 @@ export interface ConnectPerRequestDeps {
   statusWaitMs?: number
   /** See `NatsOrderStoreDeps.versions`. */
   versions?: readonly OrderCreatedVersion[]
+  /**
+   * LANE_SIGNAL_HOLD_MS: an express order is announced on this request's
+   * connection before its event (lane-signals.ts), as the other intakes do; 0 sends none.
+   */
+  laneSignalHoldMs?: number
   /** Lets the close finish after the response (Workers: `ctx.waitUntil`); awaited when absent. */
   defer?: (work: Promise<unknown>) => void
 }
@@ -44,6 +50,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
   checkReady: () => Promise<Readiness>
 } {
   const { open, logger, metrics, sealer, fingerprinter, timeoutMs, statusWaitMs, versions, defer } = deps
+  const laneSignalHoldMs = deps.laneSignalHoldMs ?? 0
 
   async function connect(what: string): Promise<NatsConnection> {
     try {
@@ -81,6 +88,8 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
         metrics,
         sealer,
         ...(fingerprinter === undefined ? {} : { fingerprinter }),
+        // Only sends (the intake holds no work of its own); nothing to stop: the connection closes.
+        laneSignals: createLaneSignals({ nc, holdMs: laneSignalHoldMs, logger }),
         timeoutMs: Math.max(MIN_WORK_MS, timeoutMs - (Date.now() - started)),
         ...(statusWaitMs === undefined ? {} : { statusWaitMs }),
         ...(versions === undefined ? {} : { versions }),

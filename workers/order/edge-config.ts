@@ -34,6 +34,8 @@ export const EdgeOrderConfigSchema = v.object({
   NATS_USER: secret,
   NATS_PASSWORD: secret,
   LOG_LEVEL: logLevelFromEnv,
+  /** Above 0, an express order is announced to the workers before its event (docs/priority.md); 0: not. */
+  LANE_SIGNAL_HOLD_MS: natsSettings.LANE_SIGNAL_HOLD_MS,
   /** The payment service's public key (P-256 JWK): card tokens are sealed with it. */
   PAYMENT_TOKEN_PUBLIC_KEY: publicJwkFromEnv,
   /** Keys the idempotency records' request digest (a Workers secret); unset: derived from the NATS secret. */

@@ -118,6 +118,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     timeoutMs,
     statusWaitMs: config.ORDER_STATUS_WAIT_MS,
     versions: config.ORDER_CREATED_VERSIONS,
+    laneSignalHoldMs: config.LANE_SIGNAL_HOLD_MS,
     defer: (p) => ctx.waitUntil(p),
   })
   const app = createApp({
