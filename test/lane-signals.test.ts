@@ -142,7 +142,7 @@ describe('lane signals across processes', () => {
     const sub = f.nc.subscribe('>', {
       callback: (_err, msg) => {
         if (msg.subject !== LANE_SIGNAL_SUBJECT && !msg.subject.startsWith('orders.created')) return
-        seen.push({ subject: msg.subject, orderId: (msg.json() as { orderId: string }).orderId })
+        seen.push({ subject: msg.subject, orderId: msg.json<{ orderId: string }>().orderId })
       },
     })
     await f.nc.flush()
