@@ -174,6 +174,30 @@ describe('order intake on a real JetStream', () => {
     expect(await createdCount()).toBe(before)
   })
 
+  it('takes a retry that only spells out the priority the order got as the same request', async () => {
+    const same = async (first: object, second: object, key: 'client' | 'admin' = 'client') => {
+      const headers = { 'Idempotency-Key': `key-${crypto.randomUUID()}`, ...bearer(key) }
+      const a = await post(first, headers)
+      const b = await post(second, headers)
+      return [
+        a.status,
+        b.status,
+        ((await a.json()) as { orderId: string }).orderId ===
+          ((await b.json()) as { orderId?: string }).orderId,
+      ]
+    }
+    // The default, implicit then explicit.
+    expect(await same(order, { ...order, priority: 'standard' })).toStrictEqual([202, 202, true])
+    // A client key's express is placed as standard: asking for standard next is the same order.
+    expect(await same({ ...order, priority: 'express' }, { ...order, priority: 'standard' })).toStrictEqual([
+      202,
+      202,
+      true,
+    ])
+    // An admin's express is another order than its standard.
+    expect(await same({ ...order, priority: 'express' }, order, 'admin')).toStrictEqual([202, 422, false])
+  })
+
   it('keys the stored request digest: a reader of the bucket cannot test a guessed card token', async () => {
     const idempotencyKey = `key-${crypto.randomUUID()}`
     const placed = { ...order, paymentToken: 'tok_guessable_1234' }

@@ -167,9 +167,13 @@ export function createApp({
     const mayExpress = apiKey.role === 'admin' || expressKeys.has(apiKey.id)
     const priority: Priority = asked.priority === 'express' && mayExpress ? 'express' : 'standard'
     const request = { ...asked, priority }
+    // The order as placed: a `priority` that changes nothing (the default, or
+    // an express the key may not ask for) does not make a retry another request.
+    const { priority: _asked, ...unprioritised } = parsed.output
+    const fingerprintOf = priority === 'express' ? { ...unprioritised, priority } : unprioritised
     const result = await store.placeOrder({
       request,
-      fingerprintOf: parsed.output,
+      fingerprintOf,
       correlationId: c.get('correlationId'),
       owner,
       trace: c.get('trace'),
