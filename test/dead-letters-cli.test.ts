@@ -202,6 +202,7 @@ describe('npm run dlq', () => {
       headers: (() => {
         const h = headers()
         h.set(HEADERS.correlationId, 'corr-genuine')
+        h.set(HEADERS.eventVersion, '1')
         return h
       })(),
     })

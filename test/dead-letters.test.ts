@@ -4,7 +4,8 @@
 import { headers as createHeaders } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
-import { CE_HEADERS } from '../shared/nats/cloudevents.ts'
+import { CE_HEADERS, toEventType } from '../shared/nats/cloudevents.ts'
+import { listDeadLetters, replayDeadLetter } from '../shared/nats/dead-letter-admin.ts'
 import { startConsumer, TWIN_DEFER_MS } from '../shared/nats/consumer.ts'
 import type { Logger } from '../shared/observability/log.ts'
 import { createLogger } from '../shared/observability/logger.ts'
@@ -336,6 +337,7 @@ describe('dead-letter capture from JetStream advisories', () => {
     ) {
       const v1 = orderCreated()
       const ce = (h: ReturnType<typeof createHeaders>) => {
+        h.set(HEADERS.correlationId, `corr-${v1.orderId}`)
         if (cloudEvents) h.set(CE_HEADERS.subject, v1.orderId)
         return h
       }
@@ -500,5 +502,42 @@ describe('dead-letter capture from JetStream advisories', () => {
     expect(
       values.filter((v) => v.labels.consumer === 'origin').map((v) => [v.labels.reason, v.value]),
     ).toStrictEqual([['unexpected_origin', 3]])
+  })
+
+  it('dead-letters an event without the headers every publisher sets, or typed as another event, and never replays a headerless original', async () => {
+    await using f = await startDeadLetterFixture()
+    const { handled, loop } = await orderCreatedReader(f, 'typed')
+    const [idOnly, relabelled, genuine] = [orderCreated(), orderCreated(), orderCreated()]
+    let bareSeq = 0
+    try {
+      // Headerless, stored with a message id only: what a replay of a headerless copy would be.
+      await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(idOnly), { msgID: `x:${idOnly.orderId}` })
+      // A stored event of another type, its headers kept, put on orders.created.
+      const h = createHeaders()
+      h.set(HEADERS.correlationId, 'corr-relabelled')
+      h.set(HEADERS.eventVersion, '1')
+      h.set(CE_HEADERS.type, toEventType(SUBJECTS.orderCancelRequested, 1))
+      await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(relabelled), { headers: h })
+      bareSeq = (await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(orderCreated()))).seq
+      await f.publishOrder(genuine, 'corr-genuine')
+      await waitFor(async () => (await f.dlqCount()) === 3 && handled.length === 1, {
+        message: 'three dead letters and the genuine order handled',
+      })
+    } finally {
+      await loop.stop()
+    }
+    expect(handled).toStrictEqual([genuine.orderId])
+    const letters = await listDeadLetters(f.js, f.jsm)
+    expect(letters.map((l) => l.reason)).toStrictEqual([
+      'unexpected_origin: an event without X-Correlation-ID and Event-Version: not a published event',
+      expect.stringMatching(
+        /^unexpected_origin: its ce-type \S+orders\.cancel_requested\.v1 is not orders\.created version 1/,
+      ),
+      'unexpected_origin: an event without X-Correlation-ID and Event-Version: not a published event',
+    ])
+    const bare = letters.find((l) => l.stream === ORDERS && l.sequence === bareSeq)
+    await expect(replayDeadLetter(f.js, f.jsm, bare?.id ?? 0)).rejects.toThrow(
+      /without X-Correlation-ID and Event-Version: not a published event, not replayed/,
+    )
   })
 })

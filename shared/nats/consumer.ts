@@ -15,7 +15,7 @@ import { readTraceHeaders, traceLogFields, type TraceContext } from '../observab
 import { createPropagatingTracer, type Tracer } from '../observability/tracing.ts'
 import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
-import { CE_HEADERS } from './cloudevents.ts'
+import { CE_HEADERS, toEventType } from './cloudevents.ts'
 import { isNatsUnavailable } from './errors.ts'
 import { runInLane, type LanePriority } from './lane-priority.ts'
 import type { LaneSignals } from './lane-signals.ts'
@@ -258,13 +258,28 @@ function parseMessage(msg: JsMsg, eventSubject: string, handlers: Handlers): Par
   if (!result.success) {
     return { ok: false, reason: 'schema_violation', detail: schemaIssuesDetail(result.issues) }
   }
-  // Every event a service publishes carries headers (its correlation id and
-  // version, publish.ts); a direct get asked with `no_hdr` answers with none.
-  if (msg.headers === undefined || msg.headers.keys().length === 0) {
+  // Every event a service publishes carries its correlation id and version
+  // (publish.ts, and every release before); a direct get asked with `no_hdr`
+  // answers with none, and a dead letter of such a message replayed gains
+  // only a message id.
+  const h = msg.headers
+  if (h === undefined || !h.has(HEADERS.correlationId) || !h.has(HEADERS.eventVersion)) {
     return {
       ok: false,
       reason: 'unexpected_origin',
-      detail: 'an event with no headers: not a published event',
+      detail: `an event without ${HEADERS.correlationId} and ${HEADERS.eventVersion}: not a published event`,
+    }
+  }
+  // Its CloudEvents type names the subject and version it was published as:
+  // a stored event of another type put on this subject (whose body happens to
+  // pass this schema too) is not this event.
+  const type = h.get(CE_HEADERS.type)
+  const version = (result.output as { version: number }).version
+  if (type !== '' && type !== toEventType(subject, version)) {
+    return {
+      ok: false,
+      reason: 'unexpected_origin',
+      detail: `its ce-type ${type} is not ${subject} version ${version}: published as another event`,
     }
   }
   return { ok: true, subject, event: result.output }

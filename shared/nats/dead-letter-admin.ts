@@ -218,6 +218,12 @@ export async function replayDeadLetter(
   if (original === null) throw refuse(`has its original (${stream} #${sequence}) no longer in its stream`)
   if (original.subject !== subject)
     throw refuse(`names ${subject} but ${stream} #${sequence} is on ${original.subject}: not replayed`)
+  // Every publisher sets both (the consumers refuse an event without them): a
+  // replay would give such a message a message id and this identity's word.
+  if (!original.header.has(HEADERS.correlationId) || !original.header.has(HEADERS.eventVersion))
+    throw refuse(
+      `has an original (${stream} #${sequence}) without ${HEADERS.correlationId} and ${HEADERS.eventVersion}: not a published event, not replayed`,
+    )
   const h = createHeaders()
   const copied: Record<string, string[]> = {}
   for (const [key, values] of original.header) {
