@@ -1,6 +1,7 @@
 // Dead letters JetStream gave up on behind the consumer loop's back (crash or
 // hang on the last delivery, a term elsewhere), caught from its advisories on
 // a real nats-server: stored once, with the loop's headers, never silently lost.
+import { randomUUID } from 'node:crypto'
 import { headers as createHeaders } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
 import { DEAD_LETTER_HEADERS, HEADERS, SUBJECTS } from '../schemas/subjects.ts'
@@ -139,6 +140,39 @@ describe('dead-letter capture from JetStream advisories', () => {
       stream_seq: seq,
       deliveries: 2,
     })
+  })
+
+  it('terminates an advisory that is a stored copy, or whose body names another consumer than its subject, and copies nothing', async () => {
+    await using f = await startDeadLetterFixture()
+    await f.worker('victim')
+    await f.capture('victim')
+    const seq = await f.publishOrder(orderCreated(), 'corr-handled')
+    const subject = `${ADVISORY_PREFIXES.maxDeliveries}.${ORDERS}.victim`
+    const advisory = (consumer: string) =>
+      JSON.stringify({
+        type: 'io.nats.jetstream.advisory.v1.max_deliver',
+        id: randomUUID(),
+        timestamp: new Date().toISOString(),
+        stream: ORDERS,
+        consumer,
+        stream_seq: seq,
+        deliveries: 5,
+      })
+    // A direct get's answer sent to the advisory subject: the server's headers go with it.
+    const answer = createHeaders()
+    answer.set('Nats-Stream', 'ORDER_INDEX')
+    answer.set('Nats-Sequence', '3')
+    await f.js.publish(subject, advisory('victim'), { headers: answer })
+    await f.js.publish(subject, advisory('another'))
+    // The shape nats-server sends: copied (so the capture did run on the two above).
+    await f.js.publish(subject, advisory('victim'))
+    await waitFor(async () => (await f.captured('victim', 'dead_letter')) === 1, {
+      message: 'the real one copied',
+    })
+    await waitFor(async () => (await f.captured('victim', 'term')) === 2, {
+      message: 'both forgeries terminated',
+    })
+    expect(await f.dlqCount()).toBe(1)
   })
 
   it('stores what the loop dead-lettered and terminated only once, though the capture sees every term', async () => {

@@ -1,13 +1,7 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import * as v from 'valibot'
 import { EVENT_SCHEMAS, EVENT_VERSIONS, type EventOf } from '../../schemas/events.ts'
-import {
-  DEAD_LETTER_HEADERS,
-  HEADERS,
-  splitLane,
-  type Priority,
-  type Subject,
-} from '../../schemas/subjects.ts'
+import { HEADERS, splitLane, type Priority, type Subject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
 import { boundLabels } from '../observability/labels.ts'
 import type { Metrics } from '../observability/metrics.ts'
@@ -16,6 +10,7 @@ import { createPropagatingTracer, type Tracer } from '../observability/tracing.t
 import type { Gate } from '../resilience/gate.ts'
 import { deadLetter, type PoisonReason } from './dead-letter.ts'
 import { CE_HEADERS, toEventType } from './cloudevents.ts'
+import { notPublishedMarker } from './not-published.ts'
 import { isNatsUnavailable } from './errors.ts'
 import { runInLane, type LanePriority } from './lane-priority.ts'
 import type { LaneSignals } from './lane-signals.ts'
@@ -214,33 +209,13 @@ function skipReason(
 type Parsed =
   { ok: true; subject: Subject; event: unknown } | { ok: false; reason: PoisonReason; detail: string }
 
-/**
- * Headers no published event carries: those nats-server puts on a direct
- * get's answer, and a dead letter's (a replay publishes the original from
- * `ORDERS`, without them). A JetStream answer goes to whatever reply subject
- * its request named, so an identity that may both write a stream and read it
- * back (a direct get, or a pull from a dead-letter consumer) could have the
- * server publish a stored body of its choosing on an event subject
- * (docs/security.md, "JetStream answers go where the requester says"): such
- * a copy carries one of these and is refused, whatever its body says.
- */
-const NOT_PUBLISHED_HEADERS = [
-  'Nats-Stream',
-  'Nats-Sequence',
-  'Nats-Subject',
-  'Nats-Time-Stamp',
-  'Nats-Num-Pending',
-  'Nats-Last-Sequence',
-  ...Object.values(DEAD_LETTER_HEADERS),
-] as const
-
 function parseMessage(msg: JsMsg, eventSubject: string, handlers: Handlers): Parsed {
   // An express order's event is read like any other of its subject.
   const subject = splitLane(eventSubject).subject as Subject
   if (!(subject in EVENT_SCHEMAS) || handlers[subject] === undefined) {
     return { ok: false, reason: 'unexpected_subject', detail: `no handler for ${msg.subject}` }
   }
-  const marker = NOT_PUBLISHED_HEADERS.find((name) => msg.headers?.has(name) === true)
+  const marker = notPublishedMarker(msg.headers)
   if (marker !== undefined) {
     return {
       ok: false,

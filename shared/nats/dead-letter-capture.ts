@@ -15,7 +15,14 @@ import { DEAD_LETTER_HEADERS, STREAMS } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
 import { deadLetterReasonLabel } from '../observability/labels.ts'
 import type { Metrics } from '../observability/metrics.ts'
-import { advisorySubjects, parseAdvisory, toDeadLetterCopy } from './dead-letter-advisory.ts'
+import {
+  ADVISORY_PREFIXES,
+  advisorySubjects,
+  parseAdvisory,
+  toDeadLetterCopy,
+  type DeliveryAdvisory,
+} from './dead-letter-advisory.ts'
+import { notPublishedMarker } from './not-published.ts'
 import { startPullLoop } from './pull-loop.ts'
 import { ensureConsumer, requireStreams, type TopologyLimits } from './topology.ts'
 
@@ -92,6 +99,21 @@ export interface DeadLetterCapture {
 const captureNakDelay = (n: number): number => Math.min(30_000, 1_000 * 2 ** Math.max(0, n - 1))
 
 /**
+ * Why an advisory did not come from nats-server, if it did not: it carries
+ * the headers of a stored copy (a direct get's answer), or its body names
+ * another stream, consumer or kind than the subject the server published it on
+ * (`$JS.EVENT.ADVISORY.CONSUMER.<kind>.<stream>.<consumer>`).
+ */
+function notFromTheServer(msg: JsMsg, advisory: DeliveryAdvisory): string | undefined {
+  const marker = notPublishedMarker(msg.headers)
+  if (marker !== undefined) return `a stored copy (${marker}), not an advisory`
+  const kind = advisory.type === 'io.nats.jetstream.advisory.v1.max_deliver' ? 'maxDeliveries' : 'terminated'
+  const expected = `${ADVISORY_PREFIXES[kind]}.${advisory.stream}.${advisory.consumer}`
+  if (msg.subject !== expected) return `its body is for ${expected}, it came on ${msg.subject}`
+  return undefined
+}
+
+/**
  * Catches what the consumer loop could not: a message whose last delivery ran
  * out of ack wait (crash, hang) or was nak'd, or one terminated elsewhere.
  * Provisions the advisory stream and this durable's capture consumer
@@ -115,6 +137,17 @@ export async function startDeadLetterCapture(options: DeadLetterCaptureOptions):
 
   async function handle(msg: JsMsg): Promise<string> {
     const parsed = parseAdvisory(msg.data)
+    const forged = parsed.ok ? notFromTheServer(msg, parsed.advisory) : undefined
+    if (forged !== undefined) {
+      // A JetStream answer stored on an advisory subject (docs/security.md):
+      // copying "its" original would dead-letter a message nobody gave up on.
+      logger.error(
+        { consumer: name, subject: msg.subject, seq: msg.seq, detail: forged },
+        'forged advisory; terminated',
+      )
+      msg.term('forged advisory')
+      return 'term'
+    }
     if (!parsed.ok) {
       // Cannot become valid by retrying; it stays in the advisory stream for a look.
       logger.error(

@@ -21,6 +21,7 @@ import {
 import type { NatsRuntime } from '../../shared/nats/runtime.ts'
 import { isNoMessage } from './index-query.ts'
 import { deadLetterSubject, retrySubject } from './index-subjects.ts'
+import { notPublishedMarker } from '../../shared/nats/not-published.ts'
 
 /** The order an event is about: its CloudEvents subject, else the body's `orderId`. */
 export function orderIdOf(headers: MsgHdrs | undefined, data: Uint8Array): string | null {
@@ -75,6 +76,16 @@ export async function startIndexFiler(rt: NatsRuntime): Promise<IndexFiler> {
 
   async function fileRetry(msg: JsMsg): Promise<void> {
     const nak = parseNak(msg.data)
+    // A stored copy put on an advisory subject, or a body about another
+    // consumer than the subject's: not nats-server's word (docs/security.md).
+    if (
+      nak !== null &&
+      (notPublishedMarker(msg.headers) !== undefined ||
+        !msg.subject.endsWith(`.${nak.stream}.${nak.consumer}`))
+    ) {
+      rt.logger.warn({ subject: msg.subject, seq: msg.seq }, 'forged nak advisory; not filed')
+      return
+    }
     const original = nak === null ? null : await loadOriginal(nak.stream_seq)
     const orderId = original === null ? null : orderIdOf(original.header, original.data)
     if (nak === null || original === null || orderId === null) return

@@ -1,0 +1,26 @@
+import { DEAD_LETTER_HEADERS } from '../../schemas/subjects.ts'
+
+/**
+ * Headers no published event carries: those nats-server puts on a direct
+ * get's answer, and a dead letter's (a replay publishes the original from
+ * `ORDERS`, without them). A JetStream answer goes to whatever reply subject
+ * its request named, so an identity that may both write a stream and read it
+ * back (a direct get, or a pull from a dead-letter consumer) could have the
+ * server publish a stored body of its choosing on an event subject
+ * (docs/security.md, "JetStream answers go where the requester says"): such
+ * a copy carries one of these and is refused, whatever its body says.
+ */
+export const NOT_PUBLISHED_HEADERS = [
+  'Nats-Stream',
+  'Nats-Sequence',
+  'Nats-Subject',
+  'Nats-Time-Stamp',
+  'Nats-Num-Pending',
+  'Nats-Last-Sequence',
+  ...Object.values(DEAD_LETTER_HEADERS),
+] as const
+
+/** The first of {@link NOT_PUBLISHED_HEADERS} a message carries: it is a stored copy, not what its publisher sent. */
+export function notPublishedMarker(headers: { has(name: string): boolean } | undefined): string | undefined {
+  return NOT_PUBLISHED_HEADERS.find((name) => headers?.has(name) === true)
+}
