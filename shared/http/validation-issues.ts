@@ -13,14 +13,17 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   Array: 'an array',
 }
 
+/** Problems listed at most in one answer: a body of many bad items makes no answer many times its size. */
+export const MAX_ISSUES = 100
+
 /**
- * Valibot issues as `{ path, message }` with plain messages for missing and
+ * Valibot issues as `{ path, message }` (the first {@link MAX_ISSUES}) with plain messages for missing and
  * unknown fields and for a value of the wrong type ("must be a number"):
  * Valibot's own ("Invalid type: Expected number but received "2"") quotes
  * the value back.
  */
 export function toIssueViews(issues: readonly v.BaseIssue<unknown>[]): IssueView[] {
-  return issues.map((issue) => {
+  return issues.slice(0, MAX_ISSUES).map((issue) => {
     const path = v.getDotPath(issue) ?? ''
     let message = issue.message
     if (issue.kind === 'schema' && issue.received === 'undefined' && issue.type !== 'undefined') {

@@ -256,6 +256,16 @@ describe('POST /orders', () => {
     expect(store.calls).toStrictEqual([])
   })
 
+  it('lists at most 100 issues, so a body of many bad items gets a small answer', async () => {
+    const items = Array.from({ length: 2_000 }, () => ({ sku: 'a', quantity: -1, z: 1 }))
+    const body = JSON.stringify({ ...validOrder, items })
+    const res = await post(appWith(fakeStore()), body)
+    expect(res.status).toBe(400)
+    const text = await res.text()
+    expect((JSON.parse(text) as { issues: unknown[] }).issues).toHaveLength(100)
+    expect(text.length).toBeLessThan(body.length)
+  })
+
   it('never repeats a payment token of the wrong type in its answer', async () => {
     for (const paymentToken of [4111111111111111, { number: 4111111111111111 }, [4111111111111111]]) {
       const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, paymentToken }))
