@@ -1,6 +1,7 @@
 // SIGTERM: readiness off, HTTP closed, in-flight messages finished and acked,
 // connection drained, exit 0 within the deadline. Nothing is half-handled.
 import { spawn } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
@@ -74,10 +75,11 @@ describe('graceful shutdown', () => {
     }
   })
 
-  it('exits 1 with one line when its port is taken, its consumers stopped first', async () => {
+  it('exits 1 with one line when its port is taken, before it connects or takes a message', async () => {
     const running = stack.inventories[0]
     if (running === undefined) throw new Error('no inventory')
     const port = new URL(running.url).port
+    const spawned = Date.now()
     const second = spawn(BUN, ['workers/inventory/main.ts'], {
       cwd: join(import.meta.dirname, '..'),
       env: {
@@ -109,11 +111,59 @@ describe('graceful shutdown', () => {
         new RegExp(`^inventory: cannot listen on 127\\.0\\.0\\.1:${port} \\(HOST, PORT\\): `),
       ),
     ])
-    // It had started its consumers: they were stopped and its connection closed before the exit.
-    const started = out.split('\n').filter((l) => l.includes('"msg":"consumer started"')).length
-    const stopped = out.split('\n').filter((l) => l.includes('"msg":"consumer stopped"')).length
-    expect(started).toBeGreaterThan(0)
-    expect(stopped).toBe(started)
+    // The port comes first: it never connected nor started a consumer, so it took no message.
+    expect(out).not.toContain('"msg":"consumer started"')
+    expect(out).not.toContain('"msg":"nats connected"')
+    expect(Date.now() - spawned).toBeLessThan(5_000)
+  })
+
+  it('answers alive, not ready and 503 elsewhere while it connects', async () => {
+    const free = async () => {
+      const probe = createServer()
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+      const { port } = probe.address() as AddressInfo
+      await new Promise((resolve) => probe.close(resolve))
+      return port
+    }
+    const [port, nowhere] = [await free(), await free()]
+    const starting = spawn(BUN, ['workers/inventory/main.ts'], {
+      cwd: join(import.meta.dirname, '..'),
+      env: {
+        ...process.env,
+        ...(await workerSecrets('inventory')),
+        NATS_URL: `nats://127.0.0.1:${nowhere}`,
+        NATS_CONNECT_TIMEOUT_MS: '20000',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+      },
+      stdio: 'ignore',
+    })
+    try {
+      const base = `http://127.0.0.1:${port}`
+      const health = await waitFor(
+        () =>
+          fetch(`${base}/health`).then(
+            (r) => r,
+            () => undefined,
+          ),
+        {
+          timeoutMs: 10_000,
+          message: 'the port open while NATS is unreachable',
+        },
+      )
+      expect([health.status, await health.json()]).toStrictEqual([200, { status: 'ok' }])
+      const ready = await fetch(`${base}/ready`)
+      expect([ready.status, await ready.json()]).toStrictEqual([
+        503,
+        { status: 'not_ready', reason: 'starting' },
+      ])
+      const route = await fetch(`${base}/inventory/MUG-002`)
+      expect(route.status).toBe(503)
+      expect(route.headers.get('Retry-After')).toBe('1')
+      expect(await route.json()).toStrictEqual({ error: 'unavailable', message: 'the service is starting' })
+    } finally {
+      starting.kill('SIGKILL')
+    }
   })
 
   it.each(['order', 'inventory'] as const)(

@@ -17,7 +17,6 @@ import {
 } from '../config/load-config.ts'
 import { NatsConnectError } from '../nats/connect.ts'
 import { NotProvisionedError } from '../nats/topology.ts'
-import { withDeadline } from '../resilience/deadline.ts'
 import { NatsServerTooOldError } from '../nats/server-version.ts'
 import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../config/secrets.ts'
 import { createLogger, LOG_FORMAT_HELP, logFormatProblems, type Logger } from '../observability/logger.ts'
@@ -119,35 +118,41 @@ export async function runService<C extends BaseConfig>(
     logger.info('stopped')
   })
   const started = (async () => {
-    service = await start(config, { logger, metrics, tracer })
-    const running = service
+    // The port first: a service that cannot listen exits before its consumers
+    // take a message (a restart loop on a taken port would otherwise pull and
+    // hand back messages at every attempt). Until the service is up, every
+    // route answers 503.
     try {
       // Bun.serve throws at once, node:http rejects later: both are the same fault.
       server = await serveHttp({
-        fetch: (req) => running.app.fetch(req),
+        fetch: (req) => (service === undefined ? startingResponse(req) : service.app.fetch(req)),
         port: config.PORT,
         hostname: config.HOST,
       })
     } catch (error) {
-      // Its consumers already run: hand their messages back before exiting,
-      // within the shutdown deadline, as a stop would.
-      running.markStopping()
-      await withDeadline(
-        (async () => {
-          await running.stopConsuming()
-          await running.close()
-        })(),
-        shutdownDeadlineMs,
-        () => new Error(`not stopped within ${shutdownDeadlineMs} ms`),
-      ).catch((stopError: unknown) => logger.warn({ err: stopError }, 'stop after a failed listen'))
       throw new ListenError(listenFailure(config.HOST, config.PORT, error))
     }
+    service = await start(config, { logger, metrics, tracer })
     logger.info(
       { port: server.port, host: config.HOST, url: `http://${config.HOST}:${server.port}` },
       `${name} listening`,
     )
   })()
   await started
+}
+
+/**
+ * The answers while the service connects and provisions: alive, not ready,
+ * and every other route unavailable (docs/operations.md, "Health and readiness").
+ */
+function startingResponse(req: Request): Response {
+  const path = new URL(req.url).pathname
+  if (path === '/health') return Response.json({ status: 'ok' })
+  if (path === '/ready') return Response.json({ status: 'not_ready', reason: 'starting' }, { status: 503 })
+  return Response.json(
+    { error: 'unavailable', message: 'the service is starting' },
+    { status: 503, headers: { 'Retry-After': '1' } },
+  )
 }
 
 const HEALTHCHECK_DEFAULTS = v.object({ PORT: intFromEnv(3000, 0, 65535), HOST: bindHostFromEnv })
