@@ -3,13 +3,13 @@
 // another writer (a second projection process) changes the record under it.
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
-import type { NatsConnection, Subscription } from '@nats-io/nats-core'
+import { headers, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { v7 as uuidv7 } from 'uuid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EventOf } from '../schemas/events.ts'
 import { OrderStatusV1 } from '../schemas/order-status.ts'
-import { BUCKETS, SUBJECTS, type Subject } from '../schemas/subjects.ts'
+import { BUCKETS, HEADERS, SUBJECTS, type Subject } from '../schemas/subjects.ts'
 import type { Handlers, MessageContext } from '../shared/nats/consumer.ts'
 import { readJson } from '../shared/nats/kv-json.ts'
 import { DEFAULT_LIMITS, ensureBucket, filtersOf } from '../shared/nats/topology.ts'
@@ -192,9 +192,17 @@ describe('order-status projection', () => {
       for (const lane of ['', '.express']) {
         const orderId = uuidv7()
         const { created, reserved } = events(orderId, Date.now())
-        await js.publish(`${SUBJECTS.orderCreated}${lane}`, JSON.stringify(created), { msgID: orderId })
+        // What every publisher sets (the consumers refuse an event without them).
+        const h = headers()
+        h.set(HEADERS.correlationId, `corr-${orderId}`)
+        h.set(HEADERS.eventVersion, '1')
+        await js.publish(`${SUBJECTS.orderCreated}${lane}`, JSON.stringify(created), {
+          msgID: orderId,
+          headers: h,
+        })
         await js.publish(`${SUBJECTS.inventoryReserved}${lane}`, JSON.stringify(reserved), {
           msgID: `reserved:${orderId}`,
+          headers: h,
         })
         const record = await waitFor(
           async () => {
