@@ -216,12 +216,14 @@ export interface OperatorEnv {
  * URL is the running stack's, the rest of its env file (credentials) fills
  * whatever `env` leaves unset.
  */
-export function operatorEnv(env: Env, root: string = projectRoot): OperatorEnv {
+export function operatorEnv(given: Env, root: string = projectRoot): OperatorEnv {
+  // An empty value counts as unset (docs/configuration.md): it does not hide the run's own.
+  const env = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== ''))
   const dir = stateDir(env, root)
   const stack = readRunningStack(dir)
-  const given = env['NATS_URL']
-  if (given !== undefined && given !== '') {
-    const local = stack !== undefined && given === stack.natsUrl
+  const url = env['NATS_URL']
+  if (url !== undefined) {
+    const local = stack !== undefined && url === stack.natsUrl
     return { env: local ? { ...readEnvFile(dir), ...env } : { ...env }, natsUrlFrom: 'NATS_URL' }
   }
   if (stack !== undefined)

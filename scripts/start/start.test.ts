@@ -18,6 +18,7 @@ import {
   wipeStateDir,
   writeEnvFile,
   writeStackFile,
+  START_MARKER,
 } from './run-dir.ts'
 import { nextRestartDelay, Supervisor } from './supervisor.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
@@ -124,6 +125,28 @@ describe('operatorEnv', () => {
       natsUrlFrom: 'NATS_URL',
     })
     expect(operatorEnv({ ORDER_SAGA_STATE_DIR: dir }).env['NATS_URL']).toBe('nats://127.0.0.1:4222')
+  })
+
+  it("takes a running stack's identity for a setting given empty (an empty value is unset)", async () => {
+    const dir = join(tmp, 'running')
+    mkdirSync(dir, { recursive: true })
+    const start = spawn('bash', ['-c', `exec -a scripts/${START_MARKER} sleep 30`], { stdio: 'ignore' })
+    try {
+      await new Promise((r) => setTimeout(r, 200))
+      writeEnvFile(dir, { NATS_NKEY_SEED_FILE: '/run/admin-seed', API_KEY: 'sk_1' })
+      writeStackFile(dir, {
+        ...{ pid: start.pid ?? 0, startedAt: new Date().toISOString(), runtime: 'bun' },
+        ...{ natsUrl: 'nats://127.0.0.1:14999', wsUrl: null, natsServerPid: null, http: {}, workers: {} },
+      })
+      const { env } = operatorEnv({ ORDER_SAGA_STATE_DIR: dir, NATS_NKEY_SEED_FILE: '', NATS_URL: '' })
+      expect(env).toMatchObject({
+        NATS_NKEY_SEED_FILE: '/run/admin-seed',
+        NATS_URL: 'nats://127.0.0.1:14999',
+      })
+    } finally {
+      start.kill('SIGKILL')
+    }
+    await new Promise((r) => start.once('exit', r))
   })
 })
 
