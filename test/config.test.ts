@@ -97,6 +97,19 @@ describe('loadConfig', () => {
     expect(equal.PAYMENT_RETRY_INITIAL_DELAY_MS).toBe(1000)
   })
 
+  it('refuses a settle budget shorter than one attempt', async () => {
+    const secrets = await workerSecrets('payment')
+    expect(() =>
+      loadPaymentConfig({ ...secrets, PAYMENT_SETTLE_BUDGET_MS: '100', PAYMENT_TIMEOUT_MS: '5000' }),
+    ).toThrow(/PAYMENT_SETTLE_BUDGET_MS: must be >= PAYMENT_TIMEOUT_MS/)
+    const equal = loadPaymentConfig({
+      ...secrets,
+      PAYMENT_SETTLE_BUDGET_MS: '5000',
+      PAYMENT_TIMEOUT_MS: '5000',
+    })
+    expect(equal.PAYMENT_SETTLE_BUDGET_MS).toBe(5000)
+  })
+
   it('reports every problem at once', () => {
     let caught: unknown
     try {

@@ -69,6 +69,15 @@ const PaymentConfigChecked = v.pipe(
     ),
     ['PAYMENT_RETRY_INITIAL_DELAY_MS'],
   ),
+  // A budget shorter than one attempt would leave every charge that is slow to answer unresolved.
+  v.forward(
+    v.partialCheck(
+      [['PAYMENT_SETTLE_BUDGET_MS'], ['PAYMENT_TIMEOUT_MS']],
+      (c) => c.PAYMENT_SETTLE_BUDGET_MS >= c.PAYMENT_TIMEOUT_MS,
+      'must be >= PAYMENT_TIMEOUT_MS (one attempt)',
+    ),
+    ['PAYMENT_SETTLE_BUDGET_MS'],
+  ),
 )
 
 export function loadPaymentConfig(env: Readonly<Record<string, string | undefined>>): PaymentConfig {
