@@ -15,9 +15,10 @@ import {
   type Attributes,
   type Context,
 } from '@opentelemetry/api'
+import { ExportResultCode } from '@opentelemetry/core'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import { resourceFromAttributes } from '@opentelemetry/resources'
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace'
+import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace'
 import type { TraceContext } from './trace-context.ts'
 import type { Span, SpanAttributes, SpanKind, Tracer } from './tracing.ts'
 
@@ -30,6 +31,8 @@ export interface OtelTracerOptions {
   headers?: Record<string, string>
   /** Longest wait before a batch is sent (OTEL_BSP_SCHEDULE_DELAY, default 5000 ms). */
   scheduleDelayMs?: number
+  /** Told of every batch the collector did not take (unreachable, refused): those spans are lost. */
+  onExportFailure?: (spans: number, error: Error | undefined) => void
 }
 
 const KINDS: Record<SpanKind, OtelSpanKind> = {
@@ -63,8 +66,20 @@ export function createOtelTracer({
   tracesUrl,
   headers = {},
   scheduleDelayMs = 5_000,
+  onExportFailure,
 }: OtelTracerOptions): Tracer {
-  const exporter = new OTLPTraceExporter({ url: tracesUrl, headers })
+  const otlp = new OTLPTraceExporter({ url: tracesUrl, headers })
+  // The OTLP exporter fails silently (OpenTelemetry's diag logger is not set): say it.
+  const exporter: SpanExporter = {
+    export(spans, done) {
+      otlp.export(spans, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS) onExportFailure?.(spans.length, result.error)
+        done(result)
+      })
+    },
+    shutdown: () => otlp.shutdown(),
+    forceFlush: () => otlp.forceFlush(),
+  }
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': service, 'service.version': version }),
     spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: scheduleDelayMs })],

@@ -13,6 +13,7 @@
 import { ConfigError } from '../config/load-config.ts'
 import { shownUrl } from '../config/shown-url.ts'
 import { createPropagatingTracer, type Tracer } from './tracing.ts'
+import type { Logger } from './log.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -86,9 +87,40 @@ export function tracingProblems(env: Env): readonly string[] {
  * The OpenTelemetry tracer when an endpoint is set (its SDK imported only
  * then), else the propagating one.
  */
-export async function createTracerFromEnv(service: string, version: string, env: Env): Promise<Tracer> {
+export async function createTracerFromEnv(
+  service: string,
+  version: string,
+  env: Env,
+  logger?: Pick<Logger, 'warn'>,
+): Promise<Tracer> {
   const settings = tracingSettingsFromEnv(env)
   if (settings === undefined) return createPropagatingTracer()
   const { createOtelTracer } = await import('./otel-tracer.ts')
-  return createOtelTracer({ service, version, ...settings })
+  return createOtelTracer({
+    service,
+    version,
+    ...settings,
+    ...(logger === undefined ? {} : { onExportFailure: exportFailureWarning(logger) }),
+  })
+}
+
+/**
+ * A warning when spans could not be sent, at most one per `everyMs`, with the
+ * spans lost since the last one: a collector that is down for an hour is
+ * said once a minute, not once a batch.
+ */
+export function exportFailureWarning(
+  logger: Pick<Logger, 'warn'>,
+  everyMs = 60_000,
+  now: () => number = Date.now,
+): (spans: number, error: Error | undefined) => void {
+  let lost = 0
+  let last = -Infinity
+  return (spans, error) => {
+    lost += spans
+    if (now() - last < everyMs) return
+    last = now()
+    logger.warn({ err: error, spansLost: lost }, 'trace export failed; spans lost')
+    lost = 0
+  }
 }

@@ -67,6 +67,7 @@ export async function runService<C extends BaseConfig>(
 ): Promise<void> {
   let config: C
   let tracer: Tracer
+  let logger: Logger
   try {
     // Every problem at once: the service's settings and the tracing ones.
     const loaded = loadOrProblems(() => loadWithSecretFiles(env, SECRET_SETTINGS, loadConfig))
@@ -78,13 +79,13 @@ export async function runService<C extends BaseConfig>(
     ]
     if (problems.length > 0 || !('config' in loaded)) throw new ConfigError(problems)
     config = loaded.config
-    tracer = await createTracerFromEnv(name, pkg.version, env)
+    logger = createLogger({ service: name, level: config.LOG_LEVEL })
+    tracer = await createTracerFromEnv(name, pkg.version, env, logger)
   } catch (error) {
     if (error instanceof ConfigError) exitWith(`${name}: ${error.message}`)
     throw error
   }
   const shutdownDeadlineMs = config.SHUTDOWN_TIMEOUT_MS ?? 10_000
-  const logger = createLogger({ service: name, level: config.LOG_LEVEL })
   const metrics = createMetrics(name)
   // Signals are handled from the first moment (PID 1 in a container ignores
   // an unhandled SIGTERM): a stop while still connecting exits at once; a stop

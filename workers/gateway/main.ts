@@ -59,7 +59,7 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
 
   const config = readConfig(env)
   const logger = createLogger({ service: 'gateway', level: config.logLevel })
-  const tracer = await createTracerFromEnv('gateway', pkg.version, env).catch((error: unknown) => {
+  const tracer = await createTracerFromEnv('gateway', pkg.version, env, logger).catch((error: unknown) => {
     if (error instanceof ConfigError) exitWith(`gateway: ${error.message}`)
     throw error
   })
