@@ -39,6 +39,8 @@ try {
   const publish = (subject: string, payload: unknown) => {
     const h = headers()
     h.set('Event-Version', subject === SUBJECTS.orderCreated ? '2' : '1')
+    // Every publisher sets it: the consumers refuse an event without it.
+    h.set('X-Correlation-ID', `probe-${(payload as { orderId: string }).orderId}`)
     return js.publish(subject, JSON.stringify(payload), { headers: h })
   }
   for (let i = 0; i < orders; i += 500) {

@@ -46,9 +46,11 @@ export const ORDER_INDEX_CONSUMERS = {
 
 export type OrderIndexConsumer = keyof typeof ORDER_INDEX_CONSUMERS
 
-/** The nak advisories of every consumer of `stream` (nats-server 2.11+). */
-export const nakAdvisorySubject = (stream: string): string =>
-  `$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.${stream}.*`
+/** Where nats-server (2.11+) announces a nak: `<prefix>.<stream>.<consumer>`. */
+export const NAK_ADVISORY_PREFIX = '$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED'
+
+/** The nak advisories of every consumer of `stream`. */
+export const nakAdvisorySubject = (stream: string): string => `${NAK_ADVISORY_PREFIX}.${stream}.*`
 
 export function orderIndexStreamConfig(limits: TopologyLimits): Partial<StreamConfig> & { name: string } {
   return {

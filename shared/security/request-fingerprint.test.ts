@@ -32,6 +32,10 @@ describe('request fingerprints for idempotency records', () => {
     const keyed = createRequestFingerprinter('k'.repeat(43))
     expect(await keyed.matches(legacy, request)).toBe(true)
     expect(await keyed.matches(legacy, request.replace('alice', 'bob'))).toBe(false)
+    // That release hashed another text for the same request (the priority as sent): that one too.
+    const before = `${request.slice(0, -1)},"priority":"standard"}`
+    expect(await keyed.matches(await sha256Hex(before), request, before)).toBe(true)
+    expect(await keyed.matches(await sha256Hex(before), request)).toBe(false)
   })
 
   it('with no secret (an unauthenticated bus), is the plain SHA-256 as before', async () => {

@@ -23,8 +23,12 @@ const INFO = encoder.encode('order-saga idempotency fingerprint v1')
 export interface RequestFingerprinter {
   /** The digest to store for `text` (the request's canonical JSON). */
   digest(text: string): Promise<string>
-  /** Whether a stored digest was made for `text`, keyed or from before keying. */
-  matches(stored: string, text: string): Promise<boolean>
+  /**
+   * Whether a stored digest was made for `text`, keyed or from before keying;
+   * a digest from before keying may also be of `before`, the text that
+   * release hashed for the same request.
+   */
+  matches(stored: string, text: string, before?: string): Promise<boolean>
 }
 
 function toHex(bytes: ArrayBuffer): string {
@@ -59,8 +63,10 @@ export function createRequestFingerprinter(secret: string | undefined): RequestF
   }
   return {
     digest: keyed,
-    async matches(stored, text) {
-      return stored === (stored.startsWith(KEYED) ? await keyed(text) : await sha256Hex(text))
+    async matches(stored, text, before) {
+      if (stored.startsWith(KEYED)) return stored === (await keyed(text))
+      if (stored === (await sha256Hex(text))) return true
+      return before !== undefined && stored === (await sha256Hex(before))
     },
   }
 }

@@ -11,9 +11,13 @@ const created = {
   items: [{ sku: 'MUG', quantity: 1 }],
   sealedPaymentToken: 'sealed.v1.x',
 }
-const withHeaders = (entries: Record<string, string>) => {
+/** A published event's headers (correlation id and version) with `entries` over them. */
+const withHeaders = (
+  entries: Record<string, string>,
+  base: Record<string, string> = { 'X-Correlation-ID': 'corr', 'Event-Version': '2' },
+) => {
   const h = headers()
-  for (const [k, v] of Object.entries(entries)) h.set(k, v)
+  for (const [k, v] of Object.entries({ ...base, ...entries })) h.set(k, v)
   return h
 }
 
@@ -51,6 +55,13 @@ describe('decodeStored (the replay reads what the live consumer reads)', () => {
       'twin read instead',
     ],
     ['bad JSON', 'orders.created', {}, undefined, 'malformed json'],
+    [
+      'an event typed as another',
+      'orders.created',
+      { 'ce-type': 'com.example.order-saga.orders.cancel_requested.v1' },
+      created,
+      'published as another event',
+    ],
     ['a schema violation', 'orders.created', {}, { ...created, items: [] }, 'schema violation'],
     // An occurredAt valibot's isoTimestamp takes and Date.parse cannot read:
     // counted, it would throw in the window's key (a poison message) and
@@ -68,5 +79,15 @@ describe('decodeStored (the replay reads what the live consumer reads)', () => {
       ok: false,
       skipped,
     })
+  })
+
+  it('skips an event without the correlation id or the version every publisher sets', () => {
+    for (const base of [{ 'Event-Version': '2' }, { 'X-Correlation-ID': 'corr' }]) {
+      const header = withHeaders({}, base)
+      expect(decodeStored({ subject: 'orders.created', header, data: encode(created) })).toStrictEqual({
+        ok: false,
+        skipped: 'not a published event',
+      })
+    }
   })
 })

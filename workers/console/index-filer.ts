@@ -14,6 +14,7 @@ import type { MsgHdrs } from '@nats-io/nats-core'
 import { DEAD_LETTER_HEADERS, STREAMS } from '../../schemas/subjects.ts'
 import { startPullLoop, type PullLoop } from '../../shared/nats/pull-loop.ts'
 import {
+  NAK_ADVISORY_PREFIX,
   ORDER_INDEX_CONSUMERS,
   ensureOrderIndexConsumer,
   type OrderIndexConsumer,
@@ -81,7 +82,7 @@ export async function startIndexFiler(rt: NatsRuntime): Promise<IndexFiler> {
     if (
       nak !== null &&
       (notPublishedMarker(msg.headers) !== undefined ||
-        !msg.subject.endsWith(`.${nak.stream}.${nak.consumer}`))
+        msg.subject !== `${NAK_ADVISORY_PREFIX}.${nak.stream}.${nak.consumer}`)
     ) {
       rt.logger.warn({ subject: msg.subject, seq: msg.seq }, 'forged nak advisory; not filed')
       return

@@ -87,6 +87,7 @@ describe('POST /orders', () => {
           priority: 'standard',
         },
         fingerprintOf: validOrder,
+        fingerprintBefore: validOrder,
         correlationId: 'corr-123',
         owner: 'alice',
         // The request's span, a child of the caller's: the event continues the caller's trace.

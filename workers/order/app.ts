@@ -174,6 +174,7 @@ export function createApp({
     const result = await store.placeOrder({
       request,
       fingerprintOf,
+      fingerprintBefore: parsed.output,
       correlationId: c.get('correlationId'),
       owner,
       trace: c.get('trace'),

@@ -80,6 +80,11 @@ export interface PlaceOrderInput {
    * before version 2 existed, so a retry across the upgrade still matches.
    */
   fingerprintOf?: unknown
+  /**
+   * What the release before keyed digests hashed for the same request (the
+   * body with the priority as sent), compared only with such a digest.
+   */
+  fingerprintBefore?: unknown
   correlationId: string
   /** Scoped to `owner`: two keys using the same Idempotency-Key place two orders. */
   idempotencyKey?: string
@@ -238,7 +243,15 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
   }
 
   async function place(
-    { request, correlationId, idempotencyKey, owner, fingerprintOf = request, trace }: PlaceOrderInput,
+    {
+      request,
+      correlationId,
+      idempotencyKey,
+      owner,
+      fingerprintOf = request,
+      fingerprintBefore,
+      trace,
+    }: PlaceOrderInput,
     /** The order whose event is being published (for the 503), and whether the request gave up. */
     publishing: Publishing,
   ): Promise<PlaceOrderResult> {
@@ -252,12 +265,13 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     // Per key id: an owner id never holds a newline, an Idempotency-Key neither.
     const key = await sha256Hex(owner === undefined ? idempotencyKey : `${owner}\n${idempotencyKey}`)
     const requestText = canonicalJson(fingerprintOf)
+    const textBefore = fingerprintBefore === undefined ? undefined : canonicalJson(fingerprintBefore)
     const fingerprint = await fingerprinter.digest(requestText)
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await readJson(idempotencyKv, key, IdempotencyRecordV1)
       if (existing !== null) {
         const record = existing.value
-        if (!(await fingerprinter.matches(record.fingerprint, requestText)))
+        if (!(await fingerprinter.matches(record.fingerprint, requestText, textBefore)))
           return { kind: 'idempotency_key_reused' }
         // The first attempt may have stored the key but not the event: publish
         // again unless the projection knows the order. Same Nats-Msg-Id: within

@@ -35,6 +35,13 @@ export async function startOrderService(
   const projection: RunningConsumer | undefined =
     config.ORDER_PROJECTION === 'on' ? await startProjection(rt, statusKv) : undefined
 
+  if (config.IDEMPOTENCY_FINGERPRINT_KEY === undefined) {
+    deps.logger.warn(
+      config.NATS_NKEY_SEED === undefined
+        ? 'IDEMPOTENCY_FINGERPRINT_KEY unset and no NATS identity: idempotency records keep a plain digest of the request'
+        : 'IDEMPOTENCY_FINGERPRINT_KEY unset: the idempotency digest key is derived from this intake’s NATS seed; give every intake the same key',
+    )
+  }
   const store = createNatsOrderStore({
     js: rt.js,
     nc: rt.nc,
