@@ -77,6 +77,30 @@ async function orderCreatedReader(f: DeadLetterFixture, durable: string) {
   return { handled, loop }
 }
 
+/**
+ * Runs `plant` (messages no consumer should take), then publishes a genuine
+ * order, waits for `letters` dead letters and that order handled, and stops
+ * the reader: the genuine one is all it handled.
+ */
+async function plantedThenGenuine(
+  f: DeadLetterFixture,
+  reader: Awaited<ReturnType<typeof orderCreatedReader>>,
+  letters: number,
+  plant: () => Promise<void>,
+): Promise<void> {
+  const genuine = orderCreated()
+  try {
+    await plant()
+    await f.publishOrder(genuine, 'corr-genuine')
+    await waitFor(async () => (await f.dlqCount()) === letters && reader.handled.length === 1, {
+      message: `${letters} dead letters and the genuine order handled`,
+    })
+  } finally {
+    await reader.loop.stop()
+  }
+  expect(reader.handled).toStrictEqual([genuine.orderId])
+}
+
 describe('dead-letter capture from JetStream advisories', () => {
   it('dead-letters a message whose last delivery ran out of ack wait (crashed worker)', async () => {
     await using f = await startDeadLetterFixture()
@@ -503,12 +527,9 @@ describe('dead-letter capture from JetStream advisories', () => {
 
   it("dead-letters a direct get's answer or a dead letter stored on an event subject, and a headerless event: unexpected_origin", async () => {
     await using f = await startDeadLetterFixture()
-    const { handled, loop } = await orderCreatedReader(f, 'origin')
-    const genuine = orderCreated()
-    const forged = orderCreated()
-    const bare = orderCreated()
-    const pulled = orderCreated()
-    try {
+    const reader = await orderCreatedReader(f, 'origin')
+    const [forged, bare, pulled] = [orderCreated(), orderCreated(), orderCreated()]
+    await plantedThenGenuine(f, reader, 3, async () => {
       // A valid body, stored on the event subject by the server's answer to a
       // direct get whose reply subject was the event's (kept as it arrived):
       // with the headers the server adds, or with none (`no_hdr`).
@@ -524,14 +545,7 @@ describe('dead-letter capture from JetStream advisories', () => {
       letter.set(HEADERS.correlationId, 'corr-letter')
       letter.set(DEAD_LETTER_HEADERS.reason, 'unexpected_origin: an earlier copy')
       await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(pulled), { headers: letter })
-      await f.publishOrder(genuine, 'corr-genuine')
-      await waitFor(async () => (await f.dlqCount()) === 3 && handled.length === 1, {
-        message: 'three dead letters and the genuine order handled',
-      })
-    } finally {
-      await loop.stop()
-    }
-    expect(handled).toStrictEqual([genuine.orderId])
+    })
     const { values } = await f.metrics.deadLetters.get()
     expect(
       values.filter((v) => v.labels.consumer === 'origin').map((v) => [v.labels.reason, v.value]),
@@ -540,10 +554,10 @@ describe('dead-letter capture from JetStream advisories', () => {
 
   it('dead-letters an event without the headers every publisher sets, or typed as another event, and never replays a headerless original', async () => {
     await using f = await startDeadLetterFixture()
-    const { handled, loop } = await orderCreatedReader(f, 'typed')
-    const [idOnly, relabelled, genuine] = [orderCreated(), orderCreated(), orderCreated()]
+    const reader = await orderCreatedReader(f, 'typed')
+    const [idOnly, relabelled] = [orderCreated(), orderCreated()]
     let bareSeq = 0
-    try {
+    await plantedThenGenuine(f, reader, 3, async () => {
       // Headerless, stored with a message id only: what a replay of a headerless copy would be.
       await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(idOnly), { msgID: `x:${idOnly.orderId}` })
       // A stored event of another type, its headers kept, put on orders.created.
@@ -553,14 +567,7 @@ describe('dead-letter capture from JetStream advisories', () => {
       h.set(CE_HEADERS.type, toEventType(SUBJECTS.orderCancelRequested, 1))
       await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(relabelled), { headers: h })
       bareSeq = (await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(orderCreated()))).seq
-      await f.publishOrder(genuine, 'corr-genuine')
-      await waitFor(async () => (await f.dlqCount()) === 3 && handled.length === 1, {
-        message: 'three dead letters and the genuine order handled',
-      })
-    } finally {
-      await loop.stop()
-    }
-    expect(handled).toStrictEqual([genuine.orderId])
+    })
     const letters = await listDeadLetters(f.js, f.jsm)
     expect(letters.map((l) => l.reason)).toStrictEqual([
       'unexpected_origin: an event without X-Correlation-ID and Event-Version: not a published event',
