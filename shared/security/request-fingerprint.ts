@@ -35,7 +35,8 @@ function toHex(bytes: ArrayBuffer): string {
   return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
-async function sha256Hex(text: string): Promise<string> {
+/** The SHA-256 of `text` (UTF-8), as lower-case hex. */
+export async function sha256Hex(text: string): Promise<string> {
   return toHex(await crypto.subtle.digest('SHA-256', encoder.encode(text)))
 }
 

@@ -30,6 +30,7 @@ import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import type { TraceContext } from '../../shared/observability/trace-context.ts'
 import {
   createRequestFingerprinter,
+  sha256Hex,
   type RequestFingerprinter,
 } from '../../shared/security/request-fingerprint.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
@@ -176,11 +177,6 @@ export const CLOCK_SKEW_MS = 5_000
 const STATUS_POLL_MS = [5, 10, 20, 40, 80, 100] as const
 
 const encoder = new TextEncoder()
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', encoder.encode(text))
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
-}
 
 export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
   const { js, nc, statusKv, idempotencyKv, isConnected, metrics, sealer, timeoutMs } = deps
