@@ -207,11 +207,16 @@ describe('analytics', () => {
     // A backlog: orders the live consumer has not seen when the replay starts.
     await crashWorker(analytics)
     await placeAll(Array.from({ length: 6 }, () => order([['AN-MUG', 1]])))
-    const replayed = await startWorker('analytics', {
-      ...stack.natsEnv,
-      ANALYTICS_REPLAY_FROM: '2000-01-01T00:00:00Z',
-    })
-    extra.push(replayed)
+    // A worker that replays from the start of the stream (stopped with the others).
+    const replayFromStart = async () => {
+      const worker = await startWorker('analytics', {
+        ...stack.natsEnv,
+        ANALYTICS_REPLAY_FROM: '2000-01-01T00:00:00Z',
+      })
+      extra.push(worker)
+      return worker
+    }
+    const replayed = await replayFromStart()
     const s = await settled(60, replayed)
     expect(s.generation).not.toBe(live.generation)
     expectTotals(s, expected(46, 5))
@@ -232,11 +237,7 @@ describe('analytics', () => {
     try {
       const windows = await new Kvm(nc).open(BUCKETS.analyticsWindows)
       await windows.put('w.zzorphan.202601010000', '{}')
-      const again = await startWorker('analytics', {
-        ...stack.natsEnv,
-        ANALYTICS_REPLAY_FROM: '2000-01-01T00:00:00Z',
-      })
-      extra.push(again)
+      const again = await replayFromStart()
       const twice = await settled(60, again)
       expect(twice.generation).not.toBe(s.generation)
       expect(twice.windows).toStrictEqual(s.windows)

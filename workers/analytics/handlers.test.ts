@@ -7,6 +7,15 @@ import { createLiveApplier } from './handlers.ts'
 const lagOf = async (registry: Registry): Promise<number | undefined> =>
   (await registry.getMetricsAsJSON()).find((m) => m.name === 'analytics_event_lag_seconds')?.values[0]?.value
 
+/** The live applier of generation g1 over `store`, its metrics in `registry`, its feed dropped. */
+const liveApplier = (registry: Registry, store: Parameters<typeof createLiveApplier>[0]['store']) =>
+  createLiveApplier({
+    store,
+    generation: 'g1',
+    metrics: createAnalyticsMetrics({ registry }),
+    feed: { publish: () => undefined },
+  })
+
 describe('analytics_event_lag_seconds', () => {
   const event = (at: number): AnalyticsEvent => ({
     kind: 'cancelled',
@@ -17,12 +26,10 @@ describe('analytics_event_lag_seconds', () => {
 
   it('is the last event time behind now while events are left, and 0 once caught up', async () => {
     const registry = new Registry()
-    const apply = createLiveApplier({
-      // Every event already recorded: only the position moves.
-      store: { record: () => Promise.resolve(null), apply: () => Promise.resolve(null) },
-      generation: 'g1',
-      metrics: createAnalyticsMetrics({ registry }),
-      feed: { publish: () => undefined },
+    // Every event already recorded: only the position moves.
+    const apply = liveApplier(registry, {
+      record: () => Promise.resolve(null),
+      apply: () => Promise.resolve(null),
     })
     await apply(event(Date.now() - 30_000), 1, 5)
     expect(await lagOf(registry)).toBeGreaterThanOrEqual(29)
@@ -36,14 +43,9 @@ describe('analytics_event_lag_seconds', () => {
   it('grows while an event stays in hand because its window write fails (a full windows bucket), nothing queued behind it', async () => {
     const registry = new Registry()
     let full = true
-    const apply = createLiveApplier({
-      store: {
-        record: () => Promise.resolve({ minute: 0 }),
-        apply: () => (full ? Promise.reject(new Error('maximum bytes exceeded')) : Promise.resolve(null)),
-      },
-      generation: 'g1',
-      metrics: createAnalyticsMetrics({ registry }),
-      feed: { publish: () => undefined },
+    const apply = liveApplier(registry, {
+      record: () => Promise.resolve({ minute: 0 }),
+      apply: () => (full ? Promise.reject(new Error('maximum bytes exceeded')) : Promise.resolve(null)),
     })
     const stuck = event(Date.now() - 40_000)
     await expect(apply(stuck, 1, 0)).rejects.toThrow('maximum bytes exceeded')
@@ -56,14 +58,9 @@ describe('analytics_event_lag_seconds', () => {
   it('grows while an event stays in hand because its writes fail, though the last one applied caught up', async () => {
     const registry = new Registry()
     let failing = true
-    const apply = createLiveApplier({
-      store: {
-        record: () => (failing ? Promise.reject(new Error('maximum bytes exceeded')) : Promise.resolve(null)),
-        apply: () => Promise.resolve(null),
-      },
-      generation: 'g1',
-      metrics: createAnalyticsMetrics({ registry }),
-      feed: { publish: () => undefined },
+    const apply = liveApplier(registry, {
+      record: () => (failing ? Promise.reject(new Error('maximum bytes exceeded')) : Promise.resolve(null)),
+      apply: () => Promise.resolve(null),
     })
     failing = false
     await apply(event(Date.now()), 1, 0)
