@@ -149,12 +149,15 @@ export function sharedOperations({
   ]
 }
 
-/** `ops` with `responses` added to every one (an answer a middleware gives on every route). */
+/**
+ * `ops` with `responses` added to every one (an answer a middleware gives on
+ * every route); an operation that describes the same status itself keeps its own.
+ */
 export function onEveryRoute(
   ops: readonly OperationDoc[],
   responses: Readonly<Record<number, ResponseDoc>>,
 ): OperationDoc[] {
-  return ops.map((op) => ({ ...op, responses: { ...op.responses, ...responses } }))
+  return ops.map((op) => ({ ...op, responses: { ...responses, ...op.responses } }))
 }
 
 const observabilityDocuments = new Map<string, OpenApiDocument>()

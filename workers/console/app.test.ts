@@ -38,7 +38,7 @@ async function appWith(overrides: Partial<ConsoleData> = {}, { perSecond = 100, 
     purgeDeadLetters: () => Promise.resolve(3),
     consumers: () => Promise.resolve([]),
     breaker: () => Promise.resolve({ state: 'closed', paused: [] }),
-    stock: () => Promise.resolve([]),
+    stock: () => Promise.resolve({ stock: [], invalid: [] }),
     live: {
       subscribe: (listener) => {
         listeners.add(listener)
@@ -174,6 +174,23 @@ describe('console routes', () => {
     expect(res.status).toBe(404)
     expect(await res.json()).toStrictEqual({ error: 'not_found' })
     expect(seen).toStrictEqual([`${ORDER} ${bearer('ops').Authorization}`])
+  })
+
+  it("passes the order service's 429 on with its Retry-After, and its 500", async () => {
+    const contract = createContract(consoleOpenApi())
+    const answers = [
+      { status: 429, body: { error: 'rate_limited', message: 'too many requests' }, retryAfter: '2' },
+      { status: 500, body: { error: 'invalid_record', message: 'retrying will not help' } },
+    ] as const
+    const { app } = await appWith({ cancelOrder: () => Promise.resolve(answers[seen++] ?? answers[1]) })
+    let seen = 0
+    const send = () =>
+      contract.request(app, `/console/api/orders/${ORDER}/cancel`, { method: 'POST', headers: bearer('ops') })
+    const limited = await send()
+    expect([limited.status, limited.headers.get('Retry-After')]).toStrictEqual([429, '2'])
+    const invalid = await send()
+    expect([invalid.status, invalid.headers.get('Retry-After')]).toStrictEqual([500, null])
+    expect(await invalid.json()).toStrictEqual(answers[1].body)
   })
 
   it('maps dead-letter errors: unknown 404, without an original 409; purges answer counts', async () => {
@@ -322,10 +339,11 @@ describe('console readings', () => {
 
   it('counts what open orders hold against what is on hand', () => {
     const record = {
+      sku: 'MUG-002',
       onHand: 10,
       priceCents: 1250,
       sold: 4,
-      holds: { a: { quantity: 2 }, b: { quantity: 3 } },
+      holds: { a: { quantity: 2, unitPriceCents: 1250 }, b: { quantity: 3, unitPriceCents: 1250 } },
     }
     expect(toStockLevel('MUG-002', record)).toStrictEqual({
       sku: 'MUG-002',
@@ -335,6 +353,14 @@ describe('console readings', () => {
       priceCents: 1250,
       sold: 4,
     })
+  })
+
+  it('shows no stock level for a record the inventory service would refuse (not zeros)', () => {
+    const valid = { sku: 'MUG-002', onHand: 1, priceCents: 1, sold: 0, holds: {} }
+    expect(toStockLevel('MUG-002', { ...valid, onHand: 'x' })).toBeNull()
+    expect(toStockLevel('MUG-002', { onHand: 5 })).toBeNull()
+    expect(toStockLevel('MUG-002', null)).toBeNull()
+    expect(toStockLevel('MUG-002', valid)).not.toBeNull()
   })
 })
 
@@ -433,7 +459,10 @@ describe('the OpenAPI document', () => {
       ]),
     breaker: () => Promise.resolve({ state: 'unknown', paused: [], error: 'payment did not answer' }),
     stock: () =>
-      Promise.resolve([{ sku: 'MUG-002', onHand: 10, reserved: 2, available: 8, priceCents: 1250, sold: 1 }]),
+      Promise.resolve({
+        stock: [{ sku: 'MUG-002', onHand: 10, reserved: 2, available: 8, priceCents: 1250, sold: 1 }],
+        invalid: ['BROKEN-1'],
+      }),
   }
 
   it('is served at /openapi.json, valid OpenAPI 3.1, and lists exactly the routes served', async () => {

@@ -95,7 +95,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
     if (!ORDER_ID.test(orderId))
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     const answer = await data.cancelOrder(orderId, c.req.header('Authorization') ?? '')
-    if (answer.status === 503) c.header('Retry-After', '1')
+    if (answer.status === 429 || answer.status === 503) c.header('Retry-After', answer.retryAfter ?? '1')
     return c.json(answer.body, answer.status)
   })
 
@@ -130,7 +130,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
 
   app.get('/console/api/consumers', async (c) => c.json({ consumers: await data.consumers() }))
   app.get('/console/api/breaker', async (c) => c.json(await data.breaker()))
-  app.get('/console/api/stock', async (c) => c.json({ stock: await data.stock() }))
+  app.get('/console/api/stock', async (c) => c.json(await data.stock()))
 
   let liveClients = 0
   app.get('/console/api/live', (c) => {

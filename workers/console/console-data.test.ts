@@ -33,6 +33,27 @@ describe('the console cancel action', () => {
     })
   })
 
+  it("passes its 500 (invalid_record) and its 429's Retry-After on, and calls any other status its not answering", async () => {
+    const invalid = { error: 'invalid_record', message: 'retrying will not help' }
+    expect(
+      await withFetch(() => Promise.resolve(Response.json(invalid, { status: 500 }))).cancelOrder(
+        ORDER,
+        'Bearer k',
+      ),
+    ).toStrictEqual({ status: 500, body: invalid })
+    const limited = Response.json({ error: 'rate_limited' }, { status: 429, headers: { 'Retry-After': '3' } })
+    expect(await withFetch(() => Promise.resolve(limited)).cancelOrder(ORDER, 'Bearer k')).toStrictEqual({
+      status: 429,
+      body: { error: 'rate_limited' },
+      retryAfter: '3',
+    })
+    const proxy = new Response('bad gateway', { status: 502 })
+    expect(await withFetch(() => Promise.resolve(proxy)).cancelOrder(ORDER, 'Bearer k')).toStrictEqual({
+      status: 503,
+      body: { error: 'unreadable_answer' },
+    })
+  })
+
   it('says the cancellation may have been requested when the order service took it and did not answer', async () => {
     const data = withFetch(() => Promise.reject(new DOMException('The operation timed out.', 'TimeoutError')))
     const answer = await data.cancelOrder(ORDER, 'Bearer k')

@@ -27,17 +27,14 @@ import {
   stockLevels,
   type BreakerView,
   type ConsumerLag,
-  type StockLevel,
+  type StockLevels,
 } from './operations.ts'
 import { buildTimeline, type OrderRecord, type Timeline } from './timeline.ts'
 
 export interface ConsoleData {
   searchOrders(input: SearchInput): Promise<{ orders: IndexEntry[]; next: string | null }>
   orderWithTimeline(orderId: string): Promise<{ order: OrderRecord; timeline: Timeline } | null>
-  cancelOrder(
-    orderId: string,
-    authorization: string,
-  ): Promise<{ status: 200 | 202 | 400 | 401 | 403 | 404 | 429 | 503; body: unknown }>
+  cancelOrder(orderId: string, authorization: string): Promise<CancelAnswer>
   deadLetters(subject?: string): Promise<DeadLetterSummary[]>
   deadLetter(id: number): Promise<DeadLetterDetail>
   replayDeadLetter(id: number): Promise<ReplayResult>
@@ -46,8 +43,16 @@ export interface ConsoleData {
   purgeDeadLetters(subject?: string): Promise<number>
   consumers(): Promise<ConsumerLag[]>
   breaker(): Promise<BreakerView>
-  stock(): Promise<StockLevel[]>
+  stock(): Promise<StockLevels>
   live: Pick<LiveOrders, 'subscribe'>
+}
+
+/** The order service's answer to a cancellation, passed on. */
+export interface CancelAnswer {
+  status: 200 | 202 | 400 | 401 | 403 | 404 | 429 | 500 | 503
+  body: unknown
+  /** Its `Retry-After` (a 429's, a 503's), when it sent one. */
+  retryAfter?: string
 }
 
 export interface NatsConsoleDataDeps {
@@ -94,9 +99,12 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
           signal: AbortSignal.timeout(timeoutMs),
         })
         const body: unknown = await res.json().catch(() => ({ error: 'unreadable_answer' }))
-        const known = [200, 202, 400, 401, 403, 404, 429, 503] as const
+        // Its own answers are passed on (a 500 is its `invalid_record`: retrying
+        // will not help); anything else (a proxy's 502, say) is its not answering.
+        const known = [200, 202, 400, 401, 403, 404, 429, 500, 503] as const
         const status = known.find((s) => s === res.status) ?? 503
-        return { status, body }
+        const retryAfter = res.headers.get('Retry-After')
+        return { status, body, ...(retryAfter === null ? {} : { retryAfter }) }
       } catch (error) {
         // Refused before it was sent: nothing happened. Timed out or cut off
         // after: the order service may have taken it. Either way a second

@@ -299,6 +299,14 @@ const apiOperations: OperationDoc[] = [
         description: 'The order service knows no such order.',
         body: { schema: OrderServiceAnswerSchema },
       },
+      429: rateLimited(
+        "The client address's failed attempts are used up, or the order service's limit for the operator's key (its answer and `Retry-After` passed on).",
+      ),
+      500: {
+        description:
+          "The order service's 500, passed on: `invalid_record` (a stored record of the order does not parse; retrying will not help), or an unexpected fault.",
+        body: { schema: OrderServiceAnswerSchema },
+      },
       503: {
         description:
           'The order service, or NATS behind it, did not answer. When the request was sent the cancellation may have been requested (the message says so): cancelling again is safe.',
@@ -439,7 +447,11 @@ const apiOperations: OperationDoc[] = [
     tags: ['operations'],
     security: admin,
     responses: {
-      200: { description: 'The stock.', body: { schema: v.object({ stock: v.array(StockLevelSchema) }) } },
+      200: {
+        description:
+          "Every sku's stock, sorted by sku; `invalid`: the skus whose record is not valid (the inventory service answers them 500 `invalid_record`; an admin PUT replaces it).",
+        body: { schema: v.object({ stock: v.array(StockLevelSchema), invalid: v.array(v.string()) }) },
+      },
       ...keyed,
       503: natsDown,
     },

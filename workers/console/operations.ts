@@ -5,8 +5,10 @@
  * ordered consumer).
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import * as v from 'valibot'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { ORDER_INDEX_CONSUMERS } from '../../shared/nats/order-index.ts'
+import { StockRecordSchema } from '../inventory/records.ts'
 
 export interface ConsumerLag {
   stream: string
@@ -98,33 +100,31 @@ export interface StockLevel {
   sold: number
 }
 
-interface StockRecord {
-  onHand?: unknown
-  priceCents?: unknown
-  sold?: unknown
-  holds?: Record<string, { quantity?: unknown }>
-}
-
-const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0)
-
-export function toStockLevel(sku: string, record: StockRecord): StockLevel {
-  const reserved = Object.values(record.holds ?? {}).reduce((sum, h) => sum + num(h.quantity), 0)
-  const onHand = num(record.onHand)
+/** A sku's stock, or `null` for a record the inventory service would refuse as not valid. */
+export function toStockLevel(sku: string, record: unknown): StockLevel | null {
+  if (!v.is(StockRecordSchema, record)) return null
+  const reserved = Object.values(record.holds).reduce((sum, h) => sum + h.quantity, 0)
   return {
     sku,
-    onHand,
+    onHand: record.onHand,
     reserved,
-    available: onHand - reserved,
-    priceCents: num(record.priceCents),
-    sold: num(record.sold),
+    available: record.onHand - reserved,
+    priceCents: record.priceCents,
+    sold: record.sold,
   }
+}
+
+/** Every sku's stock, and the skus whose record is not valid (`invalid_record` at the inventory service). */
+export interface StockLevels {
+  stock: StockLevel[]
+  invalid: string[]
 }
 
 /** Every sku's stock, sorted by sku, up to `limit`: one ordered consumer over the bucket's latest values. */
 export async function stockLevels(
   js: JetStreamClient,
   { limit = 5_000, timeoutMs = 5_000 } = {},
-): Promise<StockLevel[]> {
+): Promise<StockLevels> {
   const stream = `KV_${BUCKETS.stock}`
   const prefix = `$KV.${BUCKETS.stock}.`
   const reader = await js.consumers.get(stream, {
@@ -132,6 +132,7 @@ export async function stockLevels(
     deliver_policy: DeliverPolicy.LastPerSubject,
   })
   const found: StockLevel[] = []
+  const invalid: string[] = []
   try {
     const info = await reader.info(true)
     let left = Math.min(limit, info.num_pending)
@@ -143,11 +144,16 @@ export async function stockLevels(
         left--
         const op = m.headers?.get('KV-Operation') ?? ''
         if (op === 'DEL' || op === 'PURGE' || m.data.length === 0) continue
+        const sku = m.subject.slice(prefix.length)
+        let level: StockLevel | null = null
         try {
-          found.push(toStockLevel(m.subject.slice(prefix.length), m.json<StockRecord>()))
+          level = toStockLevel(sku, m.json<unknown>())
         } catch {
-          // An unreadable record is left out of the list; the inventory service owns it.
+          // Not JSON: not valid either.
         }
+        // Listed apart, not as zeros: the inventory service answers 500 invalid_record for it.
+        if (level === null) invalid.push(sku)
+        else found.push(level)
         if (m.info.pending === 0) left = 0
         if (left <= 0) break
       }
@@ -156,5 +162,6 @@ export async function stockLevels(
   } finally {
     await reader.delete().catch(() => false)
   }
-  return found.sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0))
+  const bySku = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+  return { stock: found.sort((a, b) => bySku(a.sku, b.sku)), invalid: invalid.sort(bySku) }
 }

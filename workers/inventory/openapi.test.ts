@@ -6,6 +6,7 @@ import type { OpenApiDocument } from '../../shared/http/openapi.ts'
 import { DOCS_ASSETS } from '../../shared/http/openapi-routes.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import { createMetrics } from '../../shared/observability/metrics.ts'
 import {
   createContract,
@@ -88,6 +89,10 @@ describe('the inventory service against its OpenAPI document', () => {
     expect(
       (await send('/inventory/HELD-1', {}, appWith({ store: failingStore(new Error('bug')) }))).status,
     ).toBe(500)
+    const invalid = appWith({ store: failingStore(new KvRecordError('HELD-1 holds an invalid record')) })
+    const answer = await send('/inventory/HELD-1', {}, invalid)
+    expect(answer.status).toBe(500)
+    expect(await answer.json()).toMatchObject({ error: 'invalid_record' })
     const down = appWith({ store: failingStore(new TimeoutError()) })
     expect((await send('/inventory/HELD-1', {}, down)).status).toBe(503)
   })

@@ -52,6 +52,12 @@ const sku = {
 } as const
 const unavailable = storeUnavailable('The stock store')
 
+/** A stock record written around the service answers `invalid_record`; anything else unexpected, `internal`. */
+const invalidRecordOrInternal = errorResponse(
+  "An unexpected fault (the detail is in the log only), or `invalid_record`: the sku's stock record does not parse; a PUT with an admin key replaces it.",
+  ['internal', 'invalid_record'],
+)
+
 const inventoryOperations: OperationDoc[] = [
   {
     method: 'get',
@@ -64,7 +70,7 @@ const inventoryOperations: OperationDoc[] = [
       200: { description: 'The stock.', body: { schema: StockView } },
       400: errorResponse('Not a sku.', ['invalid_sku']),
       404: errorResponse('No stock record for the sku.', ['not_found']),
-      500: internalError(),
+      500: invalidRecordOrInternal,
       503: unavailable,
     },
   },

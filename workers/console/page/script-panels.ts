@@ -146,6 +146,7 @@ async function loadStock() {
   if (r.status !== 200) { notify('Stock: ' + problem(r)); return; }
   var prefix = $('stock-sku').value.trim().toUpperCase();
   var rows = r.body.stock.filter(function (s) { return s.sku.indexOf(prefix) === 0; }).slice(0, 500);
+  if (r.body.invalid.length > 0) notify('Stock: the record of ' + r.body.invalid.join(', ') + ' is not valid; a PUT /inventory/{sku} with an admin key replaces it.');
   var body = $('stock-table').tBodies[0];
   body.replaceChildren.apply(body, rows.map(function (s) {
     return el('tr', { 'data-sku': s.sku }, [el('td', {}, [el('code', { text: s.sku })]), el('td', { class: 'num', text: String(s.onHand) }),
