@@ -130,6 +130,7 @@ async function preflight(options: StartOptions): Promise<StartOptions> {
       ? [
           { what: 'nats-server', host: '127.0.0.1', setting: options.nats },
           { what: 'nats-server WebSocket', host: '127.0.0.1', setting: options.natsWs },
+          { what: 'nats-server monitoring', host: '127.0.0.1', setting: options.natsMonitor },
         ]
       : []),
     ...WORKERS.map((w) => ({ what: w, host: options.host, setting: options.workers[w] })),
@@ -153,18 +154,16 @@ async function preflight(options: StartOptions): Promise<StartOptions> {
     ...options,
     nats: fellBack('NATS_PORT') ? { ...options.nats, port: -1 } : options.nats,
     natsWs: fellBack('NATS_WS_PORT') ? { ...options.natsWs, port: -1 } : options.natsWs,
+    natsMonitor: fellBack('NATS_MONITOR_PORT') ? { ...options.natsMonitor, port: -1 } : options.natsMonitor,
   }
 }
 
-async function startNats(
-  options: StartOptions,
-  authorization: string,
-): Promise<{ url: string; wsUrl: string | null }> {
+async function startNats(options: StartOptions, authorization: string): Promise<StackContext['nats']> {
   if (options.natsUrl !== undefined) {
     const file = join(options.stateDir, 'nats-authorization.conf')
     writePrivateFile(file, authorization)
     log(`NATS_URL is set: that server must include ${shown(file)} (the identities of this stack)`)
-    return { url: options.natsUrl, wsUrl: null }
+    return { url: options.natsUrl, wsUrl: null, monitorUrl: null }
   }
   const bin = await resolveServerBin(log)
   const storeDir = join(options.stateDir, 'jetstream')
@@ -175,12 +174,13 @@ async function startNats(
     host: '127.0.0.1',
     port: options.nats.port,
     wsPort: options.natsWs.port,
+    monitorPort: options.natsMonitor.port,
     authorization,
   }
   writePrivateFile(configFile, natsServerConfig(settings))
   const started = startNatsServer(bin, configFile, log)
   nats = started.child
-  const { url, wsUrl } = await started.ready
+  const { url, wsUrl, monitorUrl } = await started.ready
   // Started again on the ports it got, should it die (the workers reconnect to the same URLs).
   const portOf = (address: string): number => Number(/:(\d+)$/.exec(address)?.[1] ?? -1)
   writePrivateFile(
@@ -189,10 +189,11 @@ async function startNats(
       ...settings,
       port: portOf(url),
       wsPort: wsUrl === '' ? settings.wsPort : portOf(wsUrl),
+      monitorPort: monitorUrl === '' ? settings.monitorPort : portOf(monitorUrl),
     }),
   )
   watchNats(started.child, bin, configFile)
-  return { url, wsUrl: wsUrl === '' ? null : wsUrl }
+  return { url, wsUrl: wsUrl === '' ? null : wsUrl, monitorUrl: monitorUrl === '' ? null : monitorUrl }
 }
 
 /**

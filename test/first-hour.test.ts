@@ -67,12 +67,14 @@ async function startNpmStack(given: Record<string, string> = {}) {
 async function startNpmStackOnce(given: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'first-hour-'))
   dirs.push(dir)
-  const [nats, ws, order, inventory, payment, gateway, analytics, operatorConsole] = await freePorts(8)
-  const ports = { nats, ws, order, inventory, payment, gateway, analytics, console: operatorConsole }
+  const [nats, ws, order, inventory, payment, gateway, analytics, operatorConsole, monitor] =
+    await freePorts(9)
+  const ports = { nats, ws, order, inventory, payment, gateway, analytics, console: operatorConsole, monitor }
   const env = {
     ORDER_SAGA_STATE_DIR: dir,
     NATS_PORT: String(nats),
     NATS_WS_PORT: String(ws),
+    NATS_MONITOR_PORT: String(monitor),
     ORDER_PORT: String(order),
     INVENTORY_PORT: String(inventory),
     PAYMENT_PORT: String(payment),
@@ -110,6 +112,16 @@ describe('npm start, the first hour', () => {
       )
       const envFile = readFileSync(join(dir, 'env'), 'utf8')
       expect(envFile).toContain(`export NATS_URL='nats://127.0.0.1:${nats}'`)
+      // The monitoring port names each connection by its service (the upgrade runbook's check).
+      expect(envFile).toContain(`export NATS_MONITOR_URL='http://127.0.0.1:${ports.monitor}'`)
+      const connz = (await (
+        await fetch(`http://127.0.0.1:${ports.monitor}/connz?limit=1024`, {
+          signal: AbortSignal.timeout(5_000),
+        })
+      ).json()) as { connections: { name?: string }[] }
+      expect(connz.connections.map((c) => c.name)).toEqual(
+        expect.arrayContaining(['order', 'inventory', 'payment', 'analytics']),
+      )
 
       const apiKey = /^export API_KEY='([^']*)'$/m.exec(envFile)?.[1]
       expect(apiKey, 'the env file exports the dev API key').toMatch(/^sk_client_/)

@@ -22,7 +22,7 @@ export function banner(ctx: StackContext, { showKeys }: { showKeys: boolean }): 
   const key = (name: string) => (showKeys ? (ctx.operatorEnv[name] ?? '') : `(in ${envFile})`)
   return [
     `ready (workers on ${RUNTIME_NAMES[ctx.runtime]}):`,
-    `  NATS            ${nats.url}${nats.wsUrl === null ? '' : `  (WebSocket ${nats.wsUrl})`}`,
+    `  NATS            ${nats.url}${nats.wsUrl === null ? '' : `  (WebSocket ${nats.wsUrl})`}${nats.monitorUrl === null ? '' : `  (monitoring ${nats.monitorUrl})`}`,
     `  order intake    ${urls.order}   POST /orders, GET /orders/{orderId}`,
     `  inventory       ${urls.inventory}   GET|PUT /inventory/{sku}`,
     `  payment worker  ${urls.payment}   /health /ready /metrics`,

@@ -13,7 +13,8 @@ export interface StackContext {
   runtime: Runtime
   stateDir: string
   host: string
-  nats: { url: string; wsUrl: string | null }
+  /** `monitorUrl`: nats-server's monitoring port (`/connz`, `/jsz`), when npm start runs the server. */
+  nats: { url: string; wsUrl: string | null; monitorUrl: string | null }
   urls: Record<WorkerName, string>
   ports: Record<WorkerName, number>
   paymentGatewayUrl: string
@@ -51,6 +52,7 @@ export function createContext(options: StartOptions, nats: StackContext['nats'])
       // file and runs npm start again must not take it for an outside server.
       ORDER_SAGA_NATS: nats.wsUrl === null ? 'outside' : 'own',
       ...(nats.wsUrl === null ? {} : { NATS_WS_URL: nats.wsUrl }),
+      ...(nats.monitorUrl === null ? {} : { NATS_MONITOR_URL: nats.monitorUrl }),
       ORDER_URL: urls.order,
     },
     workerSecrets: { gateway: {}, order: {}, inventory: {}, payment: {}, analytics: {}, console: {} },
@@ -79,6 +81,7 @@ const OPERATOR_SETTINGS = [
   'ADMIN_API_KEY',
   'NATS_URL',
   'NATS_WS_URL',
+  'NATS_MONITOR_URL',
   'ORDER_URL',
   'ORDER_SAGA_NATS',
 ] as const

@@ -12,6 +12,8 @@ export interface NatsServerSettings {
   port: number
   /** The WebSocket listener (the edge intake connects there); -1: any free port. */
   wsPort: number
+  /** The monitoring listener (`/connz`, `/varz`, `/jsz`), always on 127.0.0.1; -1: any free port. */
+  monitorPort: number
   /** The `authorization {}` block (generated from the access table). */
   authorization: string
 }
@@ -22,6 +24,7 @@ export function natsServerConfig({
   host,
   port,
   wsPort,
+  monitorPort,
   authorization,
 }: NatsServerSettings): string {
   return [
@@ -30,6 +33,8 @@ export function natsServerConfig({
     // Same durability setting as scripts/nats/nats-server.conf (see README, "Durability").
     `jetstream {\n  store_dir: ${JSON.stringify(storeDir)}\n  sync_interval: 1s\n}`,
     `websocket {\n  listen: ${JSON.stringify(`${host}:${wsPort}`)}\n  no_tls: true\n}`,
+    // Read-only server state, unauthenticated: never beyond loopback.
+    `http: ${JSON.stringify(`127.0.0.1:${monitorPort}`)}`,
     authorization,
     '',
   ].join('\n')
@@ -54,7 +59,7 @@ export async function resolveServerBin(log: (line: string) => void): Promise<str
 export interface StartedNats {
   child: ChildProcess
   /** Resolves once the server is ready, with the URLs it listens on (10 s deadline). */
-  ready: Promise<{ url: string; wsUrl: string }>
+  ready: Promise<{ url: string; wsUrl: string; monitorUrl: string }>
 }
 
 const TAIL_LINES = 40
@@ -70,7 +75,8 @@ export function startNatsServer(bin: string, configFile: string, log: (line: str
   let ready = false
   let url = ''
   let wsUrl = ''
-  const readiness = new Promise<{ url: string; wsUrl: string }>((resolve, reject) => {
+  let monitorUrl = ''
+  const readiness = new Promise<{ url: string; wsUrl: string; monitorUrl: string }>((resolve, reject) => {
     const fail = (why: string): void => {
       clearTimeout(timer)
       if (child.exitCode === null) child.kill('SIGKILL')
@@ -94,10 +100,12 @@ export function startNatsServer(bin: string, configFile: string, log: (line: str
         const client = /Listening for client connections on [\d.]+:(\d+)/.exec(line)?.[1]
         if (client !== undefined) url = `nats://127.0.0.1:${client}`
         wsUrl ||= /Listening for websocket clients on (ws:\/\/[\d.]+:\d+)/.exec(line)?.[1] ?? ''
+        const monitor = /Starting http monitor on ([\d.]+:\d+)/.exec(line)?.[1]
+        if (monitor !== undefined) monitorUrl = `http://${monitor}`
         if (url !== '' && line.includes('Server is ready')) {
           ready = true
           clearTimeout(timer)
-          resolve({ url, wsUrl })
+          resolve({ url, wsUrl, monitorUrl })
         }
       }
     })

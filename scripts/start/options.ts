@@ -27,6 +27,7 @@ export interface StartOptions {
   natsUrl: string | undefined
   nats: PortSetting
   natsWs: PortSetting
+  natsMonitor: PortSetting
   workers: Record<WorkerName, PortSetting>
   /** LOG_FORMAT for the workers: as set, else pretty on a terminal, else unset (JSON). */
   logFormat: LogFormat | undefined
@@ -38,7 +39,7 @@ export const USAGE = `usage: npm start [-- --runtime=bun|node|deno] [-- --fresh]
   --runtime=node   workers as Node bundles (npm run start:node builds them first)
   --runtime=deno   workers on Deno (npm run start:deno)
   --fresh          remove the saved state (.local/run: streams, KV, env file) first
-environment: NATS_PORT (4222) NATS_WS_PORT (4223) ORDER_PORT (3000) INVENTORY_PORT (3001)
+environment: NATS_PORT (4222) NATS_WS_PORT (4223) NATS_MONITOR_PORT (8222) ORDER_PORT (3000) INVENTORY_PORT (3001)
   PAYMENT_PORT (3002) GATEWAY_PORT (3003) ANALYTICS_PORT (3005)
   CONSOLE_PORT (3006) HOST (127.0.0.1) NATS_URL (use that server, start none)
   PAYMENT_GATEWAY_URL LOG_FORMAT (json|pretty; pretty on a terminal) ORDER_SAGA_STATE_DIR (.local/run)
@@ -101,6 +102,7 @@ export function parseStartOptions(argv: readonly string[], env: Env, isTTY: bool
     natsUrl: set(env['NATS_URL']) && !isOwnNatsUrl(env) ? env['NATS_URL'] : undefined,
     nats: port('NATS_PORT', 4222, true),
     natsWs: port('NATS_WS_PORT', 4223, true),
+    natsMonitor: port('NATS_MONITOR_PORT', 8222, true),
     workers,
     logFormat,
     paymentGatewayUrl: set(env['PAYMENT_GATEWAY_URL']) ? env['PAYMENT_GATEWAY_URL'] : undefined,

@@ -194,14 +194,23 @@ describe('wipeStateDir', () => {
   })
 })
 
-it('natsServerConfig listens where asked, with the JetStream store, a WebSocket listener and the authorization', () => {
+it('natsServerConfig listens where asked, with the JetStream store, a WebSocket listener, monitoring on loopback and the authorization', () => {
   const authorization = 'authorization {\n  users: []\n}'
-  expect(natsServerConfig({ storeDir: '/s', host: '127.0.0.1', port: 4222, wsPort: -1, authorization })).toBe(
+  const settings = {
+    storeDir: '/s',
+    host: '0.0.0.0',
+    port: 4222,
+    wsPort: -1,
+    monitorPort: 8222,
+    authorization,
+  }
+  expect(natsServerConfig(settings)).toBe(
     [
       'server_name: "local"',
-      'listen: "127.0.0.1:4222"',
+      'listen: "0.0.0.0:4222"',
       'jetstream {\n  store_dir: "/s"\n  sync_interval: 1s\n}',
-      'websocket {\n  listen: "127.0.0.1:-1"\n  no_tls: true\n}',
+      'websocket {\n  listen: "0.0.0.0:-1"\n  no_tls: true\n}',
+      'http: "127.0.0.1:8222"',
       authorization,
       '',
     ].join('\n'),
@@ -277,7 +286,7 @@ describe('the supervisor when a worker cannot be spawned', () => {
 describe('the ready banner', () => {
   const parsed = parseStartOptions([], { ORDER_SAGA_STATE_DIR: '/tmp/stack-state' }, false)
   if (!parsed.ok) throw new Error(parsed.problems.join('; '))
-  const ctx = createContext(parsed.options, { url: 'nats://127.0.0.1:4222', wsUrl: null })
+  const ctx = createContext(parsed.options, { url: 'nats://127.0.0.1:4222', wsUrl: null, monitorUrl: null })
   Object.assign(ctx.operatorEnv, {
     API_KEY: 'client-key-value',
     ADMIN_API_KEY: 'admin-key-value',
