@@ -27,6 +27,11 @@ function memoryReader(entries: readonly IndexEntry[]): IndexReader {
     count: (filter) => Promise.resolve(stored.filter((m) => matches(filter, m.subject)).length),
     list: (filter, max) => Promise.resolve(select(filter, max)),
     listSparse: (filter, max) => Promise.resolve(select(filter, max)),
+    lastOfEach: (filters, max) => {
+      const last = new Map<string, (typeof stored)[number]>()
+      for (const m of stored) if (filters.some((f) => matches(f, m.subject))) last.set(m.subject, m)
+      return Promise.resolve([...last.values()].slice(0, max) as unknown as StoredMsg[])
+    },
   }
 }
 
@@ -50,6 +55,7 @@ function memoryReaderWithCustomers(entries: readonly IndexEntry[]): IndexReader 
       isCustomer(filter) ? Promise.resolve(select(filter, max)) : mains.list(filter, max),
     listSparse: (filter, max) =>
       isCustomer(filter) ? Promise.resolve(select(filter, max)) : mains.listSparse(filter, max),
+    lastOfEach: (filters, max) => mains.lastOfEach(filters, max),
   }
 }
 
@@ -88,6 +94,23 @@ describe('the order index search', () => {
     ])
     const page = await searchOrders(reader, { search: { customerId: 'alice' }, limit: 10, nowMs: NOW })
     expect(page.orders.map((o) => o.status)).toStrictEqual(['confirmed'])
+  })
+
+  it('leaves out of a search by status an entry its order has left, even when the old entry was never purged', async () => {
+    // What a purge lost to a nats-server kill -9 leaves: the old entry beside the new one, for good.
+    const reader = memoryReader([
+      order(1, 'reserved', '2026-12-05T00:59:01Z'),
+      order(2, 'reserved', '2026-12-05T00:59:02Z'),
+      { ...order(1, 'cancelled', '2026-12-05T00:59:03Z'), reason: 'customer_request' },
+    ])
+    const reserved = await searchOrders(reader, { search: { status: 'reserved' }, limit: 10, nowMs: NOW })
+    expect(reserved.orders.map((o) => [o.orderId.slice(-1), o.status])).toStrictEqual([['2', 'reserved']])
+    const cancelled = await searchOrders(reader, {
+      search: { status: 'cancelled', reason: 'customer_request' },
+      limit: 10,
+      nowMs: NOW,
+    })
+    expect(cancelled.orders.map((o) => [o.orderId.slice(-1), o.status])).toStrictEqual([['1', 'cancelled']])
   })
 
   it('keeps the cursor when duplicates cut a full page short', async () => {

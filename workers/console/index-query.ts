@@ -37,6 +37,8 @@ export interface IndexReader {
    * order. At most {@link SPARSE_MAX} subjects.
    */
   listSparse(filter: string, max: number): Promise<StoredMsg[]>
+  /** The last message of every subject that matches one of `filters` (at most {@link SPARSE_MAX} in all), in one request. */
+  lastOfEach(filters: readonly string[], max: number): Promise<StoredMsg[]>
 }
 
 /** What nats-server answers a multi-subject last-message get with at most. */
@@ -75,16 +77,19 @@ export function createIndexReader(jsm: JetStreamManager, stream: string = ORDER_
       }
       return found
     },
-    async listSparse(filter, max) {
-      const found: StoredMsg[] = []
-      try {
-        const it = await jsm.direct.getLastMessagesFor(stream, { multi_last: [filter], batch: max })
-        for await (const m of it) found.push(m)
-      } catch (error) {
-        if (!isNoMessage(error)) throw error
-      }
-      return found.sort((a, b) => a.seq - b.seq)
-    },
+    listSparse: (filter, max) => lastOf([filter], max),
+    lastOfEach: (filters, max) => lastOf(filters, max),
+  }
+
+  async function lastOf(filters: readonly string[], max: number): Promise<StoredMsg[]> {
+    const found: StoredMsg[] = []
+    try {
+      const it = await jsm.direct.getLastMessagesFor(stream, { multi_last: [...filters], batch: max })
+      for await (const m of it) found.push(m)
+    } catch (error) {
+      if (!isNoMessage(error)) throw error
+    }
+    return found.sort((a, b) => a.seq - b.seq)
   }
 }
 
@@ -134,6 +139,7 @@ export async function searchOrders(reader: IndexReader, options: SearchOptions):
     },
     list: async (f, max) => read(await reader.list(f, max)),
     listSparse: async (f, max) => read(await reader.listSparse(f, max)),
+    lastOfEach: async (f, max) => read(await reader.lastOfEach(f, max)),
   }
   let found: IndexEntry[]
   if (search.customerId === undefined) {
@@ -153,13 +159,51 @@ export async function searchOrders(reader: IndexReader, options: SearchOptions):
     found = await mainEntries(counted, ids, search, limit + 1)
   }
   found.sort(newerFirst)
-  const unique = latestPerOrder(found)
+  let unique = latestPerOrder(found)
+  // A search by status or reason reads only that status's entries: an entry
+  // an order has left shows unless checked against the order's others.
+  if (search.customerId === undefined && (search.status !== undefined || search.reason !== undefined))
+    unique = await currentOnly(counted, unique)
   const orders = unique.slice(0, limit)
   const last = orders.at(-1)
   // More may follow when the walk filled its `limit + 1`, duplicates or not.
   const more = unique.length > limit || (found.length > limit && unique.length < found.length)
   return { orders, next: more && last !== undefined ? toCursor(last) : null, reads }
 }
+
+/**
+ * The entries that are still their order's latest. The writer purges an
+ * order's old entry once its new one is stored, but a purge nats-server had
+ * not made durable when it was killed (`kill -9`) comes back with its
+ * entry, which a search by that status alone would list for good. One
+ * request reads the last entry of every subject of these orders.
+ */
+async function currentOnly(reader: IndexReader, entries: readonly IndexEntry[]): Promise<IndexEntry[]> {
+  const current = new Set<string>()
+  for (let i = 0; i < entries.length; i += CHECKED_PER_REQUEST)
+    for (const e of await latestEntries(reader, entries.slice(i, i + CHECKED_PER_REQUEST)))
+      current.add(key(e))
+  return entries.filter((e) => current.has(key(e)))
+}
+
+const key = (e: IndexEntry): string => `${e.orderId} ${e.status} ${e.reason ?? '-'}`
+
+/** Each order's latest main entry, in one request (the last message of each of its subjects). */
+async function latestEntries(reader: IndexReader, orders: readonly Cursor[]): Promise<IndexEntry[]> {
+  if (orders.length === 0) return []
+  const all: IndexEntry[] = []
+  for (const m of await reader.lastOfEach(
+    orders.map((o) => orderFilter(o.orderId, o.createdMs)),
+    SPARSE_MAX,
+  )) {
+    const e = parseEntry(m.subject, m.data)
+    if (e !== null) all.push(e)
+  }
+  return latestPerOrder(all)
+}
+
+/** Orders checked per request: each has at most its four statuses' subjects, within SPARSE_MAX. */
+const CHECKED_PER_REQUEST = 200
 
 /**
  * An order whose entry is being replaced (its new status written, the old
@@ -190,23 +234,15 @@ async function mainEntries(
 ): Promise<IndexEntry[]> {
   ids.sort(newerFirst)
   const found: IndexEntry[] = []
-  for (let i = 0; i < ids.length && found.length < want; i += 50) {
-    const chunk = ids.slice(i, i + 50)
-    const entries = await Promise.all(
-      chunk.map(async (id) => {
-        // Two while its entry is being replaced: the later write is the current one.
-        const m = (await reader.list(orderFilter(id.orderId, id.createdMs), 4)).at(-1)
-        return m === undefined ? null : parseEntry(m.subject, m.data)
-      }),
-    )
-    for (const e of entries) {
-      if (e === null) continue
+  for (let i = 0; i < ids.length && found.length < want; i += CHECKED_PER_REQUEST) {
+    // Two while its entry is being replaced (or after a lost purge): the latest is the current one.
+    for (const e of await latestEntries(reader, ids.slice(i, i + CHECKED_PER_REQUEST))) {
       if (search.status !== undefined && e.status !== search.status) continue
       if (search.reason !== undefined && e.reason !== search.reason) continue
       found.push(e)
     }
   }
-  return found
+  return found.sort(newerFirst)
 }
 
 /**
