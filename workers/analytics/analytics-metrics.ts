@@ -46,7 +46,7 @@ export function createAnalyticsMetrics({ registry }: Pick<Metrics, 'registry'>):
   })
   const refunded = new Counter({
     name: 'analytics_refunded_cents_total',
-    help: 'Refunded amounts, by currency',
+    help: 'Every refund, by currency (the summary refunds, not revenue.refundedCents)',
     labelNames: ['currency'],
     registers,
   })
