@@ -18,6 +18,12 @@ import {
   orderStreamConfig,
 } from '../shared/nats/topology.ts'
 import { ensureSagaConsumer, SAGA_CONSUMERS } from '../shared/nats/saga-consumers.ts'
+import {
+  compareVersions,
+  RELEASE_METADATA_KEY,
+  watchConsumerConfig,
+} from '../shared/nats/consumer-config-watch.ts'
+import type { Logger } from '../shared/observability/log.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
 
@@ -104,6 +110,66 @@ describe('the analytics consumer', () => {
     await ensureSagaConsumer(jsm, 'analytics', DEFAULT_LIMITS)
     const { config } = await jsm.consumers.info('ORDERS', 'analytics')
     expect([config.max_deliver, config.max_ack_pending]).toStrictEqual([-1, 1])
+  })
+})
+
+describe("a saga consumer's filters, changed by another process", () => {
+  const silent = { warn: () => undefined, debug: () => undefined } as unknown as Logger
+  const watch = (release: string) =>
+    watchConsumerConfig({
+      jsm,
+      stream: 'ORDERS',
+      durable: 'order-status',
+      filters: SAGA_CONSUMERS['order-status'].filters,
+      release,
+      restore: () => ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, release),
+      logger: silent,
+      intervalMs: 60_000,
+    })
+  const filtersNow = async () => {
+    const { config } = await jsm.consumers.info('ORDERS', 'order-status')
+    return {
+      filter: config.filter_subject ?? '',
+      filters: config.filter_subjects ?? [],
+      meta: config.metadata,
+    }
+  }
+
+  it('are put back when an earlier release opened them to every subject, and left to a later release', async () => {
+    await ensureStreams(jsm, DEFAULT_LIMITS)
+    await ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, '0.2.0')
+    const ours = await filtersNow()
+    expect(ours.filters).toStrictEqual([...SAGA_CONSUMERS['order-status'].filters])
+    expect(ours.meta?.[RELEASE_METADATA_KEY]).toBe('0.2.0')
+
+    // What a worker of the previous release does at its start: no filter at all.
+    await jsm.consumers.update('ORDERS', 'order-status', { filter_subject: '', filter_subjects: [] })
+    expect(await filtersNow()).toMatchObject({ filter: '', filters: [] })
+    const watcher = watch('0.2.0')
+    try {
+      expect(await watcher.check()).toBe(true)
+      expect((await filtersNow()).filters).toStrictEqual([...SAGA_CONSUMERS['order-status'].filters])
+      expect(await watcher.check()).toBe(false)
+
+      // A later release's filters (its metadata says so) are not undone.
+      await jsm.consumers.update('ORDERS', 'order-status', {
+        filter_subject: '',
+        filter_subjects: ['orders.>'],
+        metadata: { [RELEASE_METADATA_KEY]: '0.3.0' },
+      })
+      expect(await watcher.check()).toBe(false)
+      expect((await filtersNow()).filters).toStrictEqual(['orders.>'])
+    } finally {
+      watcher.stop()
+      await ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, '0.2.0')
+    }
+  })
+
+  it('compares releases by number', () => {
+    expect(compareVersions('0.10.0', '0.9.1')).toBeGreaterThan(0)
+    expect(compareVersions('0.2.0', '0.2.0')).toBe(0)
+    expect(compareVersions('0.1.9', '0.2.0')).toBeLessThan(0)
+    expect(compareVersions('1.0.0-rc.1', '1.0.0')).toBe(0)
   })
 })
 

@@ -24,7 +24,7 @@ export interface ProvisionReport {
 export async function provisionTopology(
   nc: NatsConnection,
   limits: TopologyLimits,
-  { timeoutMs = 5_000 }: { timeoutMs?: number } = {},
+  { timeoutMs = 5_000, release }: { timeoutMs?: number; release?: string } = {},
 ): Promise<ProvisionReport> {
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs })
   const orders = await ensureStreams(jsm, limits)
@@ -33,7 +33,7 @@ export async function provisionTopology(
   for (const bucket of buckets) await ensureBucket(nc, bucket, limits)
   const consumers: string[] = []
   for (const name of SAGA_CONSUMER_NAMES) {
-    await ensureSagaConsumer(jsm, name, limits)
+    await ensureSagaConsumer(jsm, name, limits, release)
     const capture = await ensureCaptureConsumer(jsm, name)
     consumers.push(name, capture.name)
   }

@@ -14,6 +14,7 @@ import { startConsumer, type Handlers, type RunningConsumer } from './consumer.t
 import { startDeadLetterCapture } from './dead-letter-capture.ts'
 import { isClusterForming, isNatsUnavailable } from './errors.ts'
 import pkg from '../../package.json' with { type: 'json' }
+import { watchConsumerConfig } from './consumer-config-watch.ts'
 import { startDiscovery, type Discovery } from './discovery.ts'
 import { REPLAYERS, serveReplays, type ReplayResponder } from './replay-delegate.ts'
 import { identityKey } from './identity-key.ts'
@@ -220,7 +221,7 @@ export async function startDurableConsumer(
     rt.logger.info({ consumer: durable, lanes: rt.config.CONSUMER_LANES }, 'consumer left to the other lane')
     return { inFlight: () => 0, done: Promise.resolve(), stop: () => Promise.resolve() }
   }
-  const provisionConsumer = () => ensureSagaConsumer(rt.jsm, durable, rt.limits)
+  const provisionConsumer = () => ensureSagaConsumer(rt.jsm, durable, rt.limits, pkg.version)
   const spec: SagaConsumer = SAGA_CONSUMERS[durable]
   const stream = streamOf(durable)
   // The provision step created the consumer; a lost one is re-created with
@@ -253,10 +254,21 @@ export async function startDurableConsumer(
     await capture.stop()
     throw error
   }
+  // Filters another process changed (a worker of an earlier release) are put back.
+  const watch = watchConsumerConfig({
+    jsm: rt.jsm,
+    stream,
+    durable,
+    filters: spec.filters,
+    release: pkg.version,
+    restore: provisionConsumer,
+    logger: rt.logger,
+  })
   return {
     inFlight: () => consumer.inFlight(),
     done: Promise.all([consumer.done, capture.done]).then(() => undefined),
     async stop() {
+      watch.stop()
       await consumer.stop()
       await capture.stop()
     },

@@ -12,6 +12,7 @@ import {
   SUBJECTS,
   type Subject,
 } from '../../schemas/subjects.ts'
+import { RELEASE_METADATA_KEY } from './consumer-config-watch.ts'
 import { captureConsumerConfig, ADVISORY_STREAM } from './dead-letter-capture.ts'
 import { durableConsumerConfig, ensureConsumer, type TopologyLimits } from './topology.ts'
 
@@ -134,18 +135,28 @@ export function consumerLane(name: SagaConsumerName): 'standard' | 'express' | '
 
 export const SAGA_CONSUMER_NAMES = Object.keys(SAGA_CONSUMERS) as SagaConsumerName[]
 
-/** Creates or updates one saga consumer on its stream to its configuration in the table. */
-export function ensureSagaConsumer(jsm: JetStreamManager, name: SagaConsumerName, limits: TopologyLimits) {
+/**
+ * Creates or updates one saga consumer on its stream to its configuration in
+ * the table; `release` (package.json's version) is kept in its metadata, so
+ * a process of an older release does not undo it (consumer-config-watch.ts).
+ */
+export function ensureSagaConsumer(
+  jsm: JetStreamManager,
+  name: SagaConsumerName,
+  limits: TopologyLimits,
+  release?: string,
+) {
   const spec: SagaConsumer = SAGA_CONSUMERS[name]
   const own = {
     ...limits,
     ...(spec.maxAckPending === undefined ? {} : { maxAckPending: spec.maxAckPending }),
     ...(spec.maxDeliver === undefined ? {} : { maxDeliver: spec.maxDeliver }),
   }
+  const config = durableConsumerConfig(name, spec.filters, own)
   return ensureConsumer(
     jsm,
     streamOf(name),
-    durableConsumerConfig(name, spec.filters, own),
+    release === undefined ? config : { ...config, metadata: { [RELEASE_METADATA_KEY]: release } },
     spec.splitFrom === undefined ? {} : { splitFrom: spec.splitFrom },
   )
 }

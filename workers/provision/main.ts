@@ -77,7 +77,11 @@ export async function runProvision(
     try {
       checkNatsServerVersion(nc.info, nc.getServer())
       const report = await retryWhileUnavailable(
-        () => provisionTopology(nc, toTopologyLimits(config), { timeoutMs: config.NATS_REQUEST_TIMEOUT_MS }),
+        () =>
+          provisionTopology(nc, toTopologyLimits(config), {
+            timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
+            release: pkg.version,
+          }),
         config.NATS_CONNECT_TIMEOUT_MS,
         logger,
       )
