@@ -2,10 +2,12 @@
  * Keeps a saga consumer's subject filters as this release provisions them.
  * Another process may update the durable consumer it shares: a worker of the
  * previous release, starting during a rolling upgrade, opens the
- * `order-status` consumer to every subject of ORDERS, and nats-server 2.15.1
- * then hands new messages to that unfiltered pull consumer about a second
- * late (measured: `GET /orders/{id}` right after the 202 answered 404, and a
- * cancellation sent then was refused). Each process of this release reads
+ * `order-status` consumer to every subject of ORDERS by an update, and
+ * nats-server 2.15.1 hands a pull consumer updated from filters to none its
+ * new messages 1-2 s late (`bench/probes/filter-update-latency.ts`; one
+ * created without filters, or updated to `>`, gets them in milliseconds), so
+ * `GET /orders/{id}` right after the 202 answered 404 and a cancellation
+ * sent then was refused. Each process of this release reads
  * its consumers' configuration every {@link CONSUMER_CONFIG_CHECK_MS} and
  * puts back filters that differ, unless a newer release wrote them (the
  * `order_saga.release` metadata the provision step sets): an upgrade to a
