@@ -17,7 +17,7 @@ import type { ConsumerConfig, JetStreamManager } from '@nats-io/jetstream'
 import type { Logger } from '../observability/log.ts'
 
 /** How often each consumer's configuration is read back. */
-export const CONSUMER_CONFIG_CHECK_MS = 10_000
+export const CONSUMER_CONFIG_CHECK_MS = 2_000
 
 /** The consumer metadata key naming the release that provisioned it. */
 export const RELEASE_METADATA_KEY = 'order_saga.release'
