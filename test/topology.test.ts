@@ -122,7 +122,7 @@ describe("a saga consumer's filters, changed by another process", () => {
       durable: 'order-status',
       filters: SAGA_CONSUMERS['order-status'].filters,
       release,
-      restore: () => ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, release),
+      restore: () => ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, release, { yieldToNewer: true }),
       logger: silent,
       intervalMs: 60_000,
     })
@@ -159,8 +159,16 @@ describe("a saga consumer's filters, changed by another process", () => {
       })
       expect(await watcher.check()).toBe(false)
       expect((await filtersNow()).filters).toStrictEqual(['orders.>'])
+      // Nor by a worker of this release starting: only this release's provision step takes it back.
+      await ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, '0.2.0', { yieldToNewer: true })
+      expect((await filtersNow()).filters).toStrictEqual(['orders.>'])
+      await ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, '0.2.0')
+      expect(await filtersNow()).toMatchObject({
+        filters: [...SAGA_CONSUMERS['order-status'].filters],
+        meta: { [RELEASE_METADATA_KEY]: '0.2.0' },
+      })
     } finally {
-      watcher.stop()
+      await watcher.stop()
       await ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, '0.2.0')
     }
   })

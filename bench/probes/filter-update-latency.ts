@@ -66,7 +66,9 @@ try {
     return times
   }
   const row = (label: string, unsorted: number[], times = [...unsorted].sort((a, b) => a - b)) =>
-    `| ${label} | ${times.length} | ${percentile(times, 50).toFixed(0)} | ${Math.max(...times).toFixed(0)} |`
+    times.length === 0
+      ? `| ${label} | 0 of ${count} within 30 s | - | - |`
+      : `| ${label} | ${times.length} of ${count} | ${percentile(times, 50).toFixed(0)} | ${Math.max(...times).toFixed(0)} |`
 
   const lines = ['| consumer | delivered | p50 ms | max ms |', '| --- | ---: | ---: | ---: |']
   const base = { durable_name: 'probe', ack_policy: AckPolicy.Explicit }

@@ -10,8 +10,11 @@
  * sent then was refused. Each process of this release reads
  * its consumers' configuration every {@link CONSUMER_CONFIG_CHECK_MS} and
  * puts back filters that differ, unless a newer release wrote them (the
- * `order_saga.release` metadata the provision step sets): an upgrade to a
- * later release is not undone.
+ * `order_saga.release` metadata the provision step and the workers set):
+ * neither a worker of this release starting nor this check undoes an
+ * upgrade to a later release; only this release's provision step does. Two
+ * builds that report the same version with different filters would undo
+ * each other's: a release that changes filters changes its version.
  */
 import type { ConsumerConfig, JetStreamManager } from '@nats-io/jetstream'
 import type { Logger } from '../observability/log.ts'
@@ -25,7 +28,8 @@ export const RELEASE_METADATA_KEY = 'order_saga.release'
 export interface ConsumerConfigWatch {
   /** One check now (the timer's work); resolves to whether it restored the filters. */
   check(): Promise<boolean>
-  stop(): void
+  /** No more checks; resolves once a check under way has finished. */
+  stop(): Promise<void>
 }
 
 export function watchConsumerConfig({
@@ -54,13 +58,12 @@ export function watchConsumerConfig({
   async function check(): Promise<boolean> {
     const info = await jsm.consumers.info(stream, durable)
     const found = filtersOf(info.config)
-    if (sameSet(found, filters)) return false
-    const writtenBy = info.config.metadata?.[RELEASE_METADATA_KEY]
-    if (writtenBy !== undefined && compareVersions(writtenBy, release) > 0) return false
+    if (sameSet(found, filters) || writtenByNewer(info.config, release)) return false
     logger.warn(
       { consumer: durable, stream, found: found.length === 0 ? 'every subject' : found, expected: filters },
       'consumer filters were changed by another process (a worker of an earlier release?); restoring them',
     )
+    // `restore` looks at the metadata again right before it writes.
     await restore()
     return true
   }
@@ -73,7 +76,19 @@ export function watchConsumerConfig({
       .finally(() => (running = undefined))
   }, intervalMs)
   timer.unref?.()
-  return { check, stop: () => clearInterval(timer) }
+  return {
+    check,
+    stop: async () => {
+      clearInterval(timer)
+      await running
+    },
+  }
+}
+
+/** Whether a later release than `release` configured this consumer (its metadata says so). */
+export function writtenByNewer(config: Partial<ConsumerConfig>, release: string): boolean {
+  const writtenBy = config.metadata?.[RELEASE_METADATA_KEY]
+  return writtenBy !== undefined && compareVersions(writtenBy, release) > 0
 }
 
 function filtersOf(config: Partial<ConsumerConfig>): string[] {

@@ -221,7 +221,8 @@ export async function startDurableConsumer(
     rt.logger.info({ consumer: durable, lanes: rt.config.CONSUMER_LANES }, 'consumer left to the other lane')
     return { inFlight: () => 0, done: Promise.resolve(), stop: () => Promise.resolve() }
   }
-  const provisionConsumer = () => ensureSagaConsumer(rt.jsm, durable, rt.limits, pkg.version)
+  const provisionConsumer = () =>
+    ensureSagaConsumer(rt.jsm, durable, rt.limits, pkg.version, { yieldToNewer: true })
   const spec: SagaConsumer = SAGA_CONSUMERS[durable]
   const stream = streamOf(durable)
   // The provision step created the consumer; a lost one is re-created with
@@ -264,11 +265,14 @@ export async function startDurableConsumer(
     restore: provisionConsumer,
     logger: rt.logger,
   })
+  // A loop that ended (stopped, or failed for good) needs its filters watched no more.
+  const unwatch = () => watch.stop()
+  void consumer.done.then(unwatch, unwatch)
   return {
     inFlight: () => consumer.inFlight(),
     done: Promise.all([consumer.done, capture.done]).then(() => undefined),
     async stop() {
-      watch.stop()
+      await watch.stop()
       await consumer.stop()
       await capture.stop()
     },

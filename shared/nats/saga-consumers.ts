@@ -3,7 +3,7 @@
  * one table that the provision step, the workers (re-creating a lost
  * consumer) and the access table (shared/security/access.ts) all read.
  */
-import type { JetStreamManager } from '@nats-io/jetstream'
+import type { ConsumerConfig, JetStreamManager } from '@nats-io/jetstream'
 import {
   DEADLINE_FIRED_PREFIX,
   EXPRESS_SUFFIX,
@@ -12,7 +12,7 @@ import {
   SUBJECTS,
   type Subject,
 } from '../../schemas/subjects.ts'
-import { RELEASE_METADATA_KEY } from './consumer-config-watch.ts'
+import { RELEASE_METADATA_KEY, writtenByNewer } from './consumer-config-watch.ts'
 import { captureConsumerConfig, ADVISORY_STREAM } from './dead-letter-capture.ts'
 import { durableConsumerConfig, ensureConsumer, type TopologyLimits } from './topology.ts'
 
@@ -137,14 +137,16 @@ export const SAGA_CONSUMER_NAMES = Object.keys(SAGA_CONSUMERS) as SagaConsumerNa
 
 /**
  * Creates or updates one saga consumer on its stream to its configuration in
- * the table; `release` (package.json's version) is kept in its metadata, so
- * a process of an older release does not undo it (consumer-config-watch.ts).
+ * the table; `release` (package.json's version) is kept in its metadata.
+ * `yieldToNewer` (the workers, not the provision step): a consumer a later
+ * release configured is left as it is (consumer-config-watch.ts).
  */
 export function ensureSagaConsumer(
   jsm: JetStreamManager,
   name: SagaConsumerName,
   limits: TopologyLimits,
   release?: string,
+  { yieldToNewer = false }: { yieldToNewer?: boolean } = {},
 ) {
   const spec: SagaConsumer = SAGA_CONSUMERS[name]
   const own = {
@@ -157,7 +159,12 @@ export function ensureSagaConsumer(
     jsm,
     streamOf(name),
     release === undefined ? config : { ...config, metadata: { [RELEASE_METADATA_KEY]: release } },
-    spec.splitFrom === undefined ? {} : { splitFrom: spec.splitFrom },
+    {
+      ...(spec.splitFrom === undefined ? {} : { splitFrom: spec.splitFrom }),
+      ...(yieldToNewer && release !== undefined
+        ? { keep: (existing: ConsumerConfig) => writtenByNewer(existing, release) }
+        : {}),
+    },
   )
 }
 

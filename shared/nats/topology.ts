@@ -232,6 +232,8 @@ export interface EnsureConsumerOptions {
    * the stream like any other.
    */
   splitFrom?: string
+  /** An existing consumer whose configuration passes this is left as it is (a later release's). */
+  keep?: (existing: ConsumerConfig) => boolean
 }
 
 /** Creates the durable consumer, or updates it to this configuration. Idempotent. */
@@ -239,11 +241,12 @@ export async function ensureConsumer(
   jsm: JetStreamManager,
   stream: string,
   config: Partial<ConsumerConfig> & { durable_name: string },
-  { splitFrom }: EnsureConsumerOptions = {},
+  { splitFrom, keep }: EnsureConsumerOptions = {},
 ) {
   const { durable_name: name, deliver_policy: _policy, ...mutable } = config
   try {
-    await jsm.consumers.info(stream, name)
+    const existing = await jsm.consumers.info(stream, name)
+    if (keep?.(existing.config) === true) return existing
     // The start position of a consumer is fixed once created.
     return await jsm.consumers.update(stream, name, mutable)
   } catch (error) {

@@ -52,6 +52,10 @@ describe('the console cancel action', () => {
       status: 503,
       body: { error: 'unreadable_answer' },
     })
+    const proxyFault = new Response('<html>oops</html>', { status: 500 })
+    expect(await withFetch(() => Promise.resolve(proxyFault)).cancelOrder(ORDER, 'Bearer k')).toMatchObject({
+      status: 503,
+    })
   })
 
   it('says the cancellation may have been requested when the order service took it and did not answer', async () => {

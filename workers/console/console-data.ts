@@ -70,6 +70,12 @@ export interface NatsConsoleDataDeps {
   fetchFn?: typeof fetch
 }
 
+/** A 500 the order service answered itself: its JSON error body. */
+function isOwnFault(body: unknown): boolean {
+  const error = (body as { error?: unknown } | null)?.error
+  return error === 'invalid_record' || error === 'internal'
+}
+
 /** Dead letters listed at most, newest first. */
 const DEAD_LETTER_PAGE = 500
 
@@ -99,10 +105,12 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
           signal: AbortSignal.timeout(timeoutMs),
         })
         const body: unknown = await res.json().catch(() => ({ error: 'unreadable_answer' }))
-        // Its own answers are passed on (a 500 is its `invalid_record`: retrying
-        // will not help); anything else (a proxy's 502, say) is its not answering.
+        // Its own answers are passed on (a 500 of its own, `invalid_record`
+        // or `internal`: retrying will not help); anything else (a proxy's 500
+        // or 502, say) is its not answering.
         const known = [200, 202, 400, 401, 403, 404, 429, 500, 503] as const
-        const status = known.find((s) => s === res.status) ?? 503
+        const own = res.status !== 500 || isOwnFault(body)
+        const status = (own ? known.find((s) => s === res.status) : undefined) ?? 503
         const retryAfter = res.headers.get('Retry-After')
         return { status, body, ...(retryAfter === null ? {} : { retryAfter }) }
       } catch (error) {

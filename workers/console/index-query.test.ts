@@ -1,7 +1,14 @@
 import type { StoredMsg } from '@nats-io/jetstream'
 import { describe, expect, it } from 'vitest'
 import { searchOrders, type IndexReader } from './index-query.ts'
-import { customerSubject, entryBody, entrySubject, type IndexEntry } from './index-subjects.ts'
+import {
+  customerSubject,
+  entryBody,
+  entrySubject,
+  parseCursor,
+  type Cursor,
+  type IndexEntry,
+} from './index-subjects.ts'
 
 /** NATS subject matching: `*` one token, `>` the rest. */
 function matches(filter: string, subject: string): boolean {
@@ -111,6 +118,53 @@ describe('the order index search', () => {
       nowMs: NOW,
     })
     expect(cancelled.orders.map((o) => [o.orderId.slice(-1), o.status])).toStrictEqual([['1', 'cancelled']])
+  })
+
+  it('pages on past a window of stale entries only, to the order still in that status', async () => {
+    const reader = memoryReader([
+      order(1, 'reserved', '2026-12-05T00:59:01Z'),
+      order(2, 'reserved', '2026-12-05T00:59:02Z'),
+      order(3, 'reserved', '2026-12-05T00:59:03Z'),
+      order(2, 'confirmed', '2026-12-05T00:59:04Z'),
+      order(3, 'confirmed', '2026-12-05T00:59:05Z'),
+    ])
+    const seen: string[] = []
+    let before: Cursor | undefined
+    for (let page = 0; page < 10; page++) {
+      const { orders, next } = await searchOrders(reader, {
+        search: { status: 'reserved' },
+        limit: 1,
+        listLimit: 1,
+        nowMs: NOW,
+        ...(before === undefined ? {} : { before }),
+      })
+      seen.push(...orders.map((o) => o.orderId.slice(-1)))
+      if (next === null) break
+      before = parseCursor(next) ?? undefined
+    }
+    expect(seen).toStrictEqual(['1'])
+  })
+
+  it('splits the check of its rows when nats-server answers that they have too many subjects', async () => {
+    const memory = memoryReader([
+      order(1, 'reserved', '2026-12-05T00:59:01Z'),
+      order(2, 'reserved', '2026-12-05T00:59:02Z'),
+      order(2, 'confirmed', '2026-12-05T00:59:04Z'),
+      order(3, 'reserved', '2026-12-05T00:59:03Z'),
+    ])
+    const sizes: number[] = []
+    const reader: IndexReader = {
+      ...memory,
+      lastOfEach: (filters, max) => {
+        sizes.push(filters.length)
+        if (filters.length > 1)
+          return Promise.reject(Object.assign(new Error('too many results'), { code: 413 }))
+        return memory.lastOfEach(filters, max)
+      },
+    }
+    const page = await searchOrders(reader, { search: { status: 'reserved' }, limit: 10, nowMs: NOW })
+    expect(page.orders.map((o) => o.orderId.slice(-1))).toStrictEqual(['3', '1'])
+    expect(sizes.filter((n) => n === 1)).toHaveLength(3)
   })
 
   it('keeps the cursor when duplicates cut a full page short', async () => {

@@ -165,10 +165,11 @@ export async function searchOrders(reader: IndexReader, options: SearchOptions):
   if (search.customerId === undefined && (search.status !== undefined || search.reason !== undefined))
     unique = await currentOnly(counted, unique)
   const orders = unique.slice(0, limit)
-  const last = orders.at(-1)
-  // More may follow when the walk filled its `limit + 1`, duplicates or not.
-  const more = unique.length > limit || (found.length > limit && unique.length < found.length)
-  return { orders, next: more && last !== undefined ? toCursor(last) : null, reads }
+  // More may follow when the walk filled its `limit + 1`: after the last row
+  // shown, or, when duplicates and stale entries cut the page short (even to
+  // nothing), after the oldest entry read, since every newer one was read.
+  const last = unique.length > limit ? orders.at(-1) : found.length > limit ? found.at(-1) : undefined
+  return { orders, next: last === undefined ? null : toCursor(last), reads }
 }
 
 /**
@@ -188,18 +189,41 @@ async function currentOnly(reader: IndexReader, entries: readonly IndexEntry[]):
 
 const key = (e: IndexEntry): string => `${e.orderId} ${e.status} ${e.reason ?? '-'}`
 
-/** Each order's latest main entry, in one request (the last message of each of its subjects). */
+/**
+ * Each order's latest main entry, in one request (the last message of each
+ * of its subjects); halved when its subjects are more than nats-server
+ * answers at once (status 413: old entries that lost purges left behind).
+ */
 async function latestEntries(reader: IndexReader, orders: readonly Cursor[]): Promise<IndexEntry[]> {
   if (orders.length === 0) return []
+  let msgs: StoredMsg[]
+  try {
+    msgs = await reader.lastOfEach(
+      orders.map((o) => orderFilter(o.orderId, o.createdMs)),
+      SPARSE_MAX,
+    )
+  } catch (error) {
+    if (!isTooManyResults(error) || orders.length === 1) throw error
+    const half = Math.ceil(orders.length / 2)
+    return [
+      ...(await latestEntries(reader, orders.slice(0, half))),
+      ...(await latestEntries(reader, orders.slice(half))),
+    ]
+  }
   const all: IndexEntry[] = []
-  for (const m of await reader.lastOfEach(
-    orders.map((o) => orderFilter(o.orderId, o.createdMs)),
-    SPARSE_MAX,
-  )) {
+  for (const m of msgs) {
     const e = parseEntry(m.subject, m.data)
     if (e !== null) all.push(e)
   }
   return latestPerOrder(all)
+}
+
+/** A multi-subject get that matched more subjects than nats-server answers at once. */
+function isTooManyResults(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (('code' in error && error.code === 413) || /too many results/i.test(error.message))
+  )
 }
 
 /** Orders checked per request: each has at most its four statuses' subjects, within SPARSE_MAX. */
