@@ -18,6 +18,7 @@
  */
 import type { ConsumerConfig, JetStreamManager } from '@nats-io/jetstream'
 import type { Logger } from '../observability/log.ts'
+import { filtersOf } from './topology.ts'
 
 /** How often each consumer's configuration is read back. */
 export const CONSUMER_CONFIG_CHECK_MS = 2_000
@@ -89,11 +90,6 @@ export function watchConsumerConfig({
 export function writtenByNewer(config: Partial<ConsumerConfig>, release: string): boolean {
   const writtenBy = config.metadata?.[RELEASE_METADATA_KEY]
   return writtenBy !== undefined && compareVersions(writtenBy, release) > 0
-}
-
-function filtersOf(config: Partial<ConsumerConfig>): string[] {
-  if (config.filter_subjects !== undefined && config.filter_subjects.length > 0) return config.filter_subjects
-  return config.filter_subject ? [config.filter_subject] : []
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
