@@ -33,7 +33,6 @@ function memoryReader(entries: readonly IndexEntry[]): IndexReader {
   return {
     count: (filter) => Promise.resolve(stored.filter((m) => matches(filter, m.subject)).length),
     list: (filter, max) => Promise.resolve(select(filter, max)),
-    listSparse: (filter, max) => Promise.resolve(select(filter, max)),
     lastOfEach: (filters, max) => {
       const last = new Map<string, (typeof stored)[number]>()
       for (const m of stored) if (filters.some((f) => matches(f, m.subject))) last.set(m.subject, m)
@@ -60,9 +59,10 @@ function memoryReaderWithCustomers(entries: readonly IndexEntry[]): IndexReader 
         : mains.count(filter),
     list: (filter, max) =>
       isCustomer(filter) ? Promise.resolve(select(filter, max)) : mains.list(filter, max),
-    listSparse: (filter, max) =>
-      isCustomer(filter) ? Promise.resolve(select(filter, max)) : mains.listSparse(filter, max),
-    lastOfEach: (filters, max) => mains.lastOfEach(filters, max),
+    lastOfEach: (filters, max) =>
+      filters.every(isCustomer)
+        ? Promise.resolve(filters.flatMap((f) => select(f, max)).slice(0, max))
+        : mains.lastOfEach(filters, max),
   }
 }
 

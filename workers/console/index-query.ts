@@ -32,12 +32,11 @@ export interface IndexReader {
   /** The messages that match `filter`, oldest first, up to `max`. */
   list(filter: string, max: number): Promise<StoredMsg[]>
   /**
-   * The same for messages spread thinly over the stream (a customer's):
-   * found through the server's subject index instead of read in stream
-   * order. At most {@link SPARSE_MAX} subjects.
+   * The last message of every subject that matches one of `filters`, oldest
+   * first, in one request: messages spread thinly over the stream (a
+   * customer's, an order's) found through the server's subject index instead
+   * of read in stream order. At most {@link SPARSE_MAX} subjects.
    */
-  listSparse(filter: string, max: number): Promise<StoredMsg[]>
-  /** The last message of every subject that matches one of `filters` (at most {@link SPARSE_MAX} in all), in one request. */
   lastOfEach(filters: readonly string[], max: number): Promise<StoredMsg[]>
 }
 
@@ -77,11 +76,10 @@ export function createIndexReader(jsm: JetStreamManager, stream: string = ORDER_
       }
       return found
     },
-    listSparse: (filter, max) => lastOf([filter], max),
-    lastOfEach: (filters, max) => lastOf(filters, max),
+    lastOfEach,
   }
 
-  async function lastOf(filters: readonly string[], max: number): Promise<StoredMsg[]> {
+  async function lastOfEach(filters: readonly string[], max: number): Promise<StoredMsg[]> {
     const found: StoredMsg[] = []
     try {
       const it = await jsm.direct.getLastMessagesFor(stream, { multi_last: [...filters], batch: max })
@@ -138,7 +136,6 @@ export async function searchOrders(reader: IndexReader, options: SearchOptions):
       return reader.count(f)
     },
     list: async (f, max) => read(await reader.list(f, max)),
-    listSparse: async (f, max) => read(await reader.listSparse(f, max)),
     lastOfEach: async (f, max) => read(await reader.lastOfEach(f, max)),
   }
   let found: IndexEntry[]
@@ -284,7 +281,7 @@ async function walkSlots<T extends Cursor>(
   const take = async (slot: readonly string[], n: number): Promise<void> => {
     const filter = walk.filter(slot)
     const sparse = walk.sparse === true && n <= SPARSE_MAX
-    for (const m of await (sparse ? reader.listSparse(filter, n) : reader.list(filter, n))) {
+    for (const m of await (sparse ? reader.lastOfEach([filter], n) : reader.list(filter, n))) {
       const e = walk.parse(m)
       if (keep(e)) found.push(e)
     }

@@ -88,8 +88,8 @@ export async function buildTimeline(
 ): Promise<Timeline> {
   let reads = 0
   const [retryMsgs, deadMsgs] = await Promise.all([
-    index.listSparse(retriesOf(record.orderId), 1_000),
-    index.listSparse(deadLettersOf(record.orderId), 1_000),
+    index.lastOfEach([retriesOf(record.orderId)], 1_000),
+    index.lastOfEach([deadLettersOf(record.orderId)], 1_000),
   ])
   const deadLetters = await Promise.all(deadMsgs.map(toDeadLetter))
   const retries = retryMsgs.map((m) => {
