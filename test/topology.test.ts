@@ -115,7 +115,7 @@ describe('the analytics consumer', () => {
 
 describe("a saga consumer's filters, changed by another process", () => {
   const silent = { warn: () => undefined, debug: () => undefined } as unknown as Logger
-  const watch = (release: string) =>
+  const watch = (release: string, { logger = silent, intervalMs = 60_000 } = {}) =>
     watchConsumerConfig({
       jsm,
       stream: 'ORDERS',
@@ -123,8 +123,8 @@ describe("a saga consumer's filters, changed by another process", () => {
       filters: SAGA_CONSUMERS['order-status'].filters,
       release,
       restore: () => ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, release, { yieldToNewer: true }),
-      logger: silent,
-      intervalMs: 60_000,
+      logger,
+      intervalMs,
     })
   const filtersNow = async () => {
     const { config } = await jsm.consumers.info('ORDERS', 'order-status')
@@ -171,6 +171,29 @@ describe("a saga consumer's filters, changed by another process", () => {
       await watcher.stop()
       await ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, '0.2.0')
     }
+  })
+
+  it('are put back by the timer itself, with one warning, and no more once it stops', async () => {
+    await ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, '0.2.0')
+    const warnings: string[] = []
+    const logger = { warn: (_: unknown, msg: string) => warnings.push(msg), debug: () => undefined }
+    const watcher = watch('0.2.0', { logger: logger as unknown as Logger, intervalMs: 100 })
+    try {
+      await jsm.consumers.update('ORDERS', 'order-status', { filter_subject: '', filter_subjects: [] })
+      await waitFor(async () => (await filtersNow()).filters.length > 0, {
+        timeoutMs: 5_000,
+        intervalMs: 50,
+        message: 'filters put back by the timer',
+      })
+      expect((await filtersNow()).filters).toStrictEqual([...SAGA_CONSUMERS['order-status'].filters])
+      expect(warnings).toHaveLength(1)
+    } finally {
+      await watcher.stop()
+    }
+    await jsm.consumers.update('ORDERS', 'order-status', { filter_subject: '', filter_subjects: [] })
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect(await filtersNow()).toMatchObject({ filter: '', filters: [] })
+    await ensureSagaConsumer(jsm, 'order-status', DEFAULT_LIMITS, '0.2.0')
   })
 
   it('compares releases by number', () => {
