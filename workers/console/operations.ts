@@ -8,6 +8,7 @@ import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nat
 import * as v from 'valibot'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { ORDER_INDEX_CONSUMERS } from '../../shared/nats/order-index.ts'
+import { toStockView } from '../inventory/domain.ts'
 import { StockRecordSchema } from '../inventory/records.ts'
 
 export interface ConsumerLag {
@@ -103,15 +104,8 @@ export interface StockLevel {
 /** A sku's stock, or `null` for a record the inventory service would refuse as not valid. */
 export function toStockLevel(sku: string, record: unknown): StockLevel | null {
   if (!v.is(StockRecordSchema, record)) return null
-  const reserved = Object.values(record.holds).reduce((sum, h) => sum + h.quantity, 0)
-  return {
-    sku,
-    onHand: record.onHand,
-    reserved,
-    available: record.onHand - reserved,
-    priceCents: record.priceCents,
-    sold: record.sold,
-  }
+  // As GET /inventory/{sku} shows it, under its key, with what was sold.
+  return { ...toStockView(record), sku, sold: record.sold }
 }
 
 /** Every sku's stock, and the skus whose record is not valid (`invalid_record` at the inventory service). */
