@@ -16,6 +16,7 @@ import {
   beforeWorkers,
   createContext,
   inheritedEnv,
+  currencyProblem,
   intakeSettings,
   workerEnv,
   type StackContext,
@@ -125,6 +126,7 @@ function fail(lines: readonly string[]): never {
 async function preflight(options: StartOptions): Promise<StartOptions> {
   const running = readRunningStack(options.stateDir)
   const leftover = leftoverProblem(options.stateDir)
+  const currency = currencyProblem()
   const checks: PortCheck[] = [
     ...(options.natsUrl === undefined
       ? [
@@ -144,6 +146,7 @@ async function preflight(options: StartOptions): Promise<StartOptions> {
             'stop it with Ctrl-C in its terminal, or use another ORDER_SAGA_STATE_DIR',
         ]),
     ...(leftover === undefined ? [] : [leftover]),
+    ...(currency === undefined ? [] : [currency]),
     ...plan.problems,
   ]
   if (problems.length > 0) fail(['cannot start:', ...problems.map((p) => `  ${p}`)])

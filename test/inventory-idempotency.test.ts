@@ -4,14 +4,14 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EventOf, OrderCreatedV1Event } from '../schemas/events.ts'
+import type { EventOf, OrderCreated, OrderCreatedV1Event } from '../schemas/events.ts'
 import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
 import { PauseConsumption, type Handler, type MessageContext } from '../shared/nats/consumer.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { toStockView } from '../workers/inventory/domain.ts'
 import { claimCancellation, kvDecisionStore } from '../shared/saga/decision.ts'
-import { createInventoryHandlers } from '../workers/inventory/handlers.ts'
+import { createInventoryHandlers, CurrencyMismatchError } from '../workers/inventory/handlers.ts'
 import { createStockStore, type StockStore } from '../workers/inventory/stock-store.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 
@@ -349,5 +349,49 @@ describe('inventory idempotency', () => {
       (await claimCancellation(decisions, theirs, 'deadline_exceeded', 'payment', () => new Date(at))).kind,
     ).toBe('cancelled')
     expect(await reserve(created(theirs, [{ sku: 'AGAIN-A', quantity: 1 }]), ctx)).toStrictEqual([])
+  })
+
+  it("holds nothing for an order in another currency than the stock's, and says which settings disagree", async () => {
+    await store.setStock('CUR-A', { onHand: 5, priceCents: 100 })
+    const scheduled: string[] = []
+    const handlers = createInventoryHandlers({
+      store,
+      decisions: kvDecisionStore(await ensureBucket(nc, BUCKETS.decisions, DEFAULT_LIMITS)),
+      currency: 'USD',
+      deadlineMs: 600_000,
+      scheduleDeadline: (orderId) => {
+        scheduled.push(orderId)
+        return Promise.resolve()
+      },
+      now: () => new Date(at),
+    })
+    const reserveHere = handlers[SUBJECTS.orderCreated]
+    const v2 = (orderId: string, currency: string): OrderCreated => ({
+      version: 2,
+      orderId,
+      occurredAt: at,
+      customer: { id: 'c', email: 'c@example.com' },
+      currency,
+      items: [{ sku: 'CUR-A', quantity: 2, unitPriceCents: 100 }],
+      sealedPaymentToken: 'sealed.v1.test',
+    })
+    const euro = '00000000-0000-4000-8000-000000000061'
+    const attempt = reserveHere(v2(euro, 'EUR'), ctx)
+    await expect(attempt).rejects.toBeInstanceOf(CurrencyMismatchError)
+    await expect(attempt).rejects.toThrow(
+      'order in EUR, stock priced in USD: ORDER_CURRENCY and INVENTORY_CURRENCY must be the same',
+    )
+    // Its deadline stands (it cancels the order if nobody fixes the settings); no hold, no record.
+    expect(scheduled).toStrictEqual([euro])
+    expect(await view('CUR-A')).toMatchObject({ reserved: 0, available: 5 })
+    expect(await store.getReservation(euro)).toBeNull()
+
+    // The stock's own currency goes through.
+    const dollars = '00000000-0000-4000-8000-000000000062'
+    const events = await reserveHere(v2(dollars, 'USD'), ctx)
+    expect(events.map((e) => [e.subject, (e.payload as { currency?: string }).currency])).toStrictEqual([
+      [SUBJECTS.inventoryReserved, 'USD'],
+    ])
+    expect(await view('CUR-A')).toMatchObject({ reserved: 2, available: 3 })
   })
 })

@@ -12,7 +12,7 @@ import {
 import { renderAuthorization } from '../../shared/security/nats-auth-config.ts'
 import { fromEnvFile } from '../start/run-dir.ts'
 import { COMPOSE_HOLDERS, composeIdentity, NATS_NODES } from './compose-files.ts'
-import { COMPOSE_DIR_VAR, makeComposeSecrets } from './compose-secrets.ts'
+import { COMPOSE_DIR_VAR, composeSecretsReport, makeComposeSecrets } from './compose-secrets.ts'
 
 let dir: string
 const env = (): Record<string, string> => ({ [COMPOSE_DIR_VAR]: dir })
@@ -68,6 +68,17 @@ describe('npm run compose:secrets', () => {
       NATS_TLS_CA_FILE: paths.caFile,
       NATS_NKEY_SEED_FILE: join(paths.holderDir('admin'), 'NATS_NKEY_SEED'),
     })
+  })
+
+  it('prints the keys on a terminal only, and the NATS_URL it wrote', () => {
+    const keys = { API_KEY: 'sk_client_x', ADMIN_API_KEY: 'sk_admin_y', GATEWAY_SECRET_KEY: 'gk_z' }
+    const base = { what: 'kept the secrets', tls: 'the CA', dir: 'd', envFile: '.local/compose/env' }
+    const natsUrl = 'tls://127.0.0.1:14100,tls://127.0.0.1:14101,tls://127.0.0.1:14102'
+    const piped = composeSecretsReport({ ...base, natsUrl, keys: undefined })
+    for (const value of Object.values(keys)) expect(piped).not.toContain(value)
+    expect(piped).toContain('in .local/compose/env (not printed: not a terminal)')
+    expect(piped).toContain(`NATS_URL=${natsUrl}`)
+    expect(composeSecretsReport({ ...base, natsUrl, keys })).toContain('ADMIN_API_KEY=sk_admin_y')
   })
 
   it('writes the generated authorization block and the route credentials of every node', async () => {

@@ -143,17 +143,56 @@ async function main(argv: readonly string[]): Promise<number> {
   const what = created.secrets ? 'made new secrets' : 'kept the secrets'
   const tls = created.certificates ? 'a new CA and server certificate' : 'the CA and server certificate'
   console.log(
-    [
-      `compose:secrets: ${what} in ${shown(paths.dir)} (and ${tls}); --force makes new ones.`,
-      `  API_KEY=${operatorEnv.API_KEY}`,
-      `  ADMIN_API_KEY=${operatorEnv.ADMIN_API_KEY}`,
-      `  GATEWAY_SECRET_KEY=${operatorEnv.GATEWAY_SECRET_KEY}`,
-      `Load them (and the admin NATS identity, NATS_URL, NATS_REPLICAS and the CA) with: . ${shown(paths.operatorEnv)}`,
-      'then: docker compose up -d --build --wait',
-      '',
-    ].join('\n'),
+    composeSecretsReport({
+      what,
+      tls,
+      dir: shown(paths.dir),
+      envFile: shown(paths.operatorEnv),
+      natsUrl: operatorEnv['NATS_URL'] ?? '',
+      // As npm start's banner: the keys on a terminal only, never into a log or a pipe.
+      keys:
+        process.stdout.isTTY === true
+          ? {
+              API_KEY: operatorEnv['API_KEY'] ?? '',
+              ADMIN_API_KEY: operatorEnv['ADMIN_API_KEY'] ?? '',
+              GATEWAY_SECRET_KEY: operatorEnv['GATEWAY_SECRET_KEY'] ?? '',
+            }
+          : undefined,
+    }),
   )
   return 0
+}
+
+/** What `npm run compose:secrets` prints; the keys themselves only when `keys` is given. */
+export function composeSecretsReport({
+  what,
+  tls,
+  dir,
+  envFile,
+  natsUrl,
+  keys,
+}: {
+  what: string
+  tls: string
+  dir: string
+  envFile: string
+  natsUrl: string
+  keys: Readonly<Record<'API_KEY' | 'ADMIN_API_KEY' | 'GATEWAY_SECRET_KEY', string>> | undefined
+}): string {
+  return [
+    `compose:secrets: ${what} in ${dir} (and ${tls}); --force makes new ones.`,
+    ...(keys === undefined
+      ? [`  API_KEY, ADMIN_API_KEY, GATEWAY_SECRET_KEY: in ${envFile} (not printed: not a terminal)`]
+      : [
+          `  API_KEY=${keys.API_KEY}`,
+          `  ADMIN_API_KEY=${keys.ADMIN_API_KEY}`,
+          `  GATEWAY_SECRET_KEY=${keys.GATEWAY_SECRET_KEY}`,
+        ]),
+    `  NATS_URL=${natsUrl} (from NATS_1_PORT..NATS_3_PORT as set now: run this again if you publish other ports)`,
+    `Load the keys (and the admin NATS identity, NATS_URL, NATS_REPLICAS and the CA) with: . ${envFile}`,
+    'then: docker compose up -d --build --wait',
+    '',
+  ].join('\n')
 }
 
 if (import.meta.main) process.exit(await main(process.argv.slice(2)))

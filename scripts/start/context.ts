@@ -96,7 +96,7 @@ export function workerEnv(worker: WorkerName, ctx: StackContext): Record<string,
     ...(ctx.logFormat === undefined ? {} : { LOG_FORMAT: ctx.logFormat }),
     ...(worker === 'payment' ? { PAYMENT_GATEWAY_URL: ctx.paymentGatewayUrl } : {}),
     ...(worker === 'gateway' ? gatewayLedgerFile(ctx) : {}),
-    ...(worker === 'order' ? shopCurrency() : {}),
+    ...(worker === 'order' || worker === 'inventory' ? shopCurrency(worker) : {}),
     // The console calls the intake's cancellation API and reads the payment breaker.
     ...(worker === 'console'
       ? { CONSOLE_ORDER_URL: ctx.urls.order, CONSOLE_PAYMENT_URL: ctx.urls.payment }
@@ -113,7 +113,7 @@ export const SHARED_INTAKE_SETTINGS = [
 
 /** The values of {@link SHARED_INTAKE_SETTINGS} the order service runs with (set ones only). */
 export function intakeSettings(): Record<string, string> {
-  const env: Record<string, string | undefined> = { ...process.env, ...shopCurrency() }
+  const env: Record<string, string | undefined> = { ...process.env, ...shopCurrency('order') }
   return Object.fromEntries(
     SHARED_INTAKE_SETTINGS.flatMap((name) => {
       const value = env[name]
@@ -123,13 +123,36 @@ export function intakeSettings(): Record<string, string> {
 }
 
 /**
- * The intake's currency follows the inventory's (INVENTORY_CURRENCY) unless
- * ORDER_CURRENCY is set (then it is inherited): one shop, one currency.
+ * Both currencies set, and different: the intake would take orders in one
+ * currency that the inventory prices (and the payment worker charges) in
+ * another. Refused before anything starts.
  */
-function shopCurrency(): Record<string, string> {
-  const [order, inventory] = [process.env['ORDER_CURRENCY'], process.env['INVENTORY_CURRENCY']]
-  if ((order !== undefined && order !== '') || inventory === undefined || inventory === '') return {}
-  return { ORDER_CURRENCY: inventory }
+export function currencyProblem(env: Record<string, string | undefined> = process.env): string | undefined {
+  const [order, inventory] = [env['ORDER_CURRENCY'], env['INVENTORY_CURRENCY']]
+  if (order === undefined || order === '' || inventory === undefined || inventory === '') return undefined
+  if (order === inventory) return undefined
+  return (
+    `ORDER_CURRENCY (${order}) and INVENTORY_CURRENCY (${inventory}) differ: the stock is priced and ` +
+    'charged in INVENTORY_CURRENCY, so set one of them only (npm start gives it to both), or both the same'
+  )
+}
+
+/**
+ * One shop, one currency: whichever of ORDER_CURRENCY and INVENTORY_CURRENCY
+ * is set names it for both the intake and the inventory (both set must agree,
+ * {@link currencyProblem}). Neither set: both services' default.
+ */
+export function shopCurrency(
+  worker: 'order' | 'inventory',
+  env: Record<string, string | undefined> = process.env,
+): Record<string, string> {
+  const set = (name: string): string | undefined => {
+    const value = env[name]
+    return value === undefined || value === '' ? undefined : value
+  }
+  const currency = set('ORDER_CURRENCY') ?? set('INVENTORY_CURRENCY')
+  if (currency === undefined) return {}
+  return worker === 'order' ? { ORDER_CURRENCY: currency } : { INVENTORY_CURRENCY: currency }
 }
 
 /**

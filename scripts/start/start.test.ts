@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { banner } from './banner.ts'
-import { createContext, inheritedEnv } from './context.ts'
+import { createContext, currencyProblem, inheritedEnv, shopCurrency } from './context.ts'
 import { natsServerConfig } from './nats.ts'
 import { parseStartOptions } from './options.ts'
 import { checkPorts } from './ports.ts'
@@ -81,6 +81,35 @@ describe('parseStartOptions', () => {
       undefined,
       'json',
     ])
+  })
+})
+
+describe('currencyProblem', () => {
+  it("refuses an intake currency that is not the stock's, and allows either one alone or both the same", () => {
+    expect(currencyProblem({ ORDER_CURRENCY: 'EUR', INVENTORY_CURRENCY: 'USD' })).toBe(
+      'ORDER_CURRENCY (EUR) and INVENTORY_CURRENCY (USD) differ: the stock is priced and charged in ' +
+        'INVENTORY_CURRENCY, so set one of them only (npm start gives it to both), or both the same',
+    )
+    for (const env of [
+      {},
+      { ORDER_CURRENCY: 'EUR' },
+      { INVENTORY_CURRENCY: 'EUR' },
+      { ORDER_CURRENCY: 'EUR', INVENTORY_CURRENCY: 'EUR' },
+      { ORDER_CURRENCY: '', INVENTORY_CURRENCY: 'EUR' },
+    ])
+      expect(currencyProblem(env)).toBeUndefined()
+  })
+
+  it('gives the one currency set to both the intake and the inventory', () => {
+    for (const env of [
+      { ORDER_CURRENCY: 'EUR' },
+      { INVENTORY_CURRENCY: 'EUR' },
+      { ORDER_CURRENCY: 'EUR', INVENTORY_CURRENCY: '' },
+    ]) {
+      expect(shopCurrency('order', env)).toStrictEqual({ ORDER_CURRENCY: 'EUR' })
+      expect(shopCurrency('inventory', env)).toStrictEqual({ INVENTORY_CURRENCY: 'EUR' })
+    }
+    expect(shopCurrency('inventory', {})).toStrictEqual({})
   })
 })
 

@@ -122,6 +122,17 @@ describe('redaction of card tokens', () => {
     expect(lines[1]?.['err']).toMatchObject({ message: 'x', CODE_X: 1 })
   })
 
+  it('types an error by its own name, which a minified binary keeps (it renames the class)', () => {
+    const { logger, lines } = capture()
+    // As a minified build leaves it: the class renamed, the name it sets kept.
+    const Renamed = class Ha extends Error {
+      override name = 'LedgerFileError'
+    }
+    logger.error({ err: new Renamed('x') }, 'a')
+    logger.error({ err: new Error('y') }, 'b')
+    expect(lines.map((l) => (l['err'] as { type: string }).type)).toStrictEqual(['LedgerFileError', 'Error'])
+  })
+
   it('keeps an error an error when it hides a token on it: type, message and stack still logged', () => {
     const { logger, lines } = capture()
     const err = Object.assign(new TypeError('card refused'), { paymentToken: 'tok_on_error' })

@@ -27,7 +27,8 @@ export function logFormatFromEnv(env: Readonly<Record<string, string | undefined
 }
 
 /** What `--help` says of LOG_FORMAT (every service reads it). */
-export const LOG_FORMAT_HELP = 'Logs: LOG_FORMAT json (default) or pretty.'
+export const LOG_FORMAT_HELP =
+  'Logs: LOG_FORMAT json (default) or pretty (a compiled binary logs JSON either way).'
 
 /** LOG_FORMAT's problem, if any, to list with a service's other settings. */
 export function logFormatProblems(env: Readonly<Record<string, string | undefined>>): string[] {
@@ -83,7 +84,22 @@ export function createLogger({
  */
 function serializeError(error: unknown): unknown {
   const out = pino.stdSerializers.err(error as Error) as unknown
-  if (typeof DOMException === 'undefined' || !(error instanceof DOMException)) return out
+  // pino's `type` is the constructor's name, which a minified binary renames
+  // (`--keep-names` keeps functions', not classes'): a name of the error's own
+  // (every error class here sets one, as nats.js's do) says it in every build.
+  // A DOMException (a runtime's own class) keeps its type and its `name` field.
+  if (typeof DOMException === 'undefined' || !(error instanceof DOMException)) {
+    const name = (error as { name?: unknown } | null)?.name
+    if (
+      typeof name === 'string' &&
+      name !== '' &&
+      name !== 'Error' &&
+      typeof out === 'object' &&
+      out !== null
+    )
+      (out as Record<string, unknown>)['type'] = name
+    return out
+  }
   const fields = out as Record<string, unknown>
   for (const key of Object.keys(fields))
     if (/^[A-Z][A-Z_]+$/.test(key) && !Object.hasOwn(error, key)) delete fields[key]

@@ -131,7 +131,10 @@ export function openLedgerFile(path: string, { logger }: { logger: Pick<Logger, 
       fsyncSync(fd)
     }
   } catch (error) {
-    throw new LedgerFileError(`cannot open the ledger file ${path}: ${reasonOf(error)}`, { cause: error })
+    const reason = reasonOf(error)
+    throw new LedgerFileError(`GATEWAY_LEDGER_FILE: cannot open the ledger file ${path}: ${reason}`, {
+      cause: error,
+    })
   }
   let open = true
 
@@ -141,9 +144,12 @@ export function openLedgerFile(path: string, { logger }: { logger: Pick<Logger, 
         try {
           apply(parseFact(line))
         } catch (error) {
-          throw new LedgerFileError(`ledger file ${path} line ${index + 1}: ${reasonOf(error)}`, {
-            cause: error,
-          })
+          throw new LedgerFileError(
+            `GATEWAY_LEDGER_FILE: ledger file ${path} line ${index + 1}: ${reasonOf(error)}`,
+            {
+              cause: error,
+            },
+          )
         }
       })
       lines = []

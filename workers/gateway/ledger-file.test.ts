@@ -100,6 +100,8 @@ describe('the gateway with GATEWAY_LEDGER_FILE', () => {
       message: 'the gateway to refuse its ledger file',
     })
     expect(await refused.exited).toStrictEqual({ code: 1, signal: null })
-    expect(refused.lines().at(-1)).toBe(`gateway failed to start: ledger file ${corrupt} line 3: not JSON`)
+    expect(refused.lines().at(-1)).toBe(
+      `gateway failed to start: GATEWAY_LEDGER_FILE: ledger file ${corrupt} line 3: not JSON`,
+    )
   })
 })

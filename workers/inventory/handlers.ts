@@ -20,6 +20,11 @@ import { availableOf, releaseHold, returnOrRelease, sellHold } from './domain.ts
 import type { ReservationRecord } from './records.ts'
 import type { StockStore } from './stock-store.ts'
 
+/** An order in another currency than the stock's (a deployment whose settings disagree). */
+export class CurrencyMismatchError extends Error {
+  override name = 'CurrencyMismatchError'
+}
+
 export interface InventoryHandlerDeps {
   store: StockStore
   decisions: DecisionStore
@@ -135,6 +140,18 @@ export function createInventoryHandlers({
     // order already past its deadline gets no schedule: it is cancelled below.
     const deadlineAt = deadlineOf(created.occurredAt, deadlineMs)
     const pastDeadline = Date.parse(deadlineAt) <= now().getTime()
+    if (created.currency !== undefined && created.currency !== currency) {
+      // Taken by an intake whose ORDER_CURRENCY is not this stock's: priced
+      // here, it would be charged in a currency the customer did not choose.
+      // Nothing is held. The deadline still stands (it cancels the order if
+      // the settings are not fixed in time); the message is retried, then
+      // dead-lettered with this reason, to replay once they agree.
+      if (!pastDeadline)
+        await scheduleDeadline(created.orderId, deadlineAt, ctx.correlationId, ctx.trace, ctx.priority)
+      throw new CurrencyMismatchError(
+        `order in ${created.currency}, stock priced in ${currency}: ORDER_CURRENCY and INVENTORY_CURRENCY must be the same`,
+      )
+    }
     const [claim, decided] = await Promise.all([
       store.claimReservation(created.orderId, owner, leaseMs, created.items),
       decisions.read(created.orderId),
