@@ -199,10 +199,14 @@ describe('payment handler', () => {
     expect(impatient.reconciling).toHaveLength(1)
   })
 
-  it('holds an order while the breaker is open no longer than its deadline, then leaves it unresolved', async () => {
+  it('holds an order while the breaker is open no longer than its deadline, then cancels it deadline_exceeded', async () => {
     let clock = at.getTime()
+    let calls = 0
     const held = setup({
-      charge: () => Promise.reject(new CircuitOpenError('open')),
+      charge: () => {
+        calls++
+        return Promise.reject(new CircuitOpenError('open'))
+      },
       now: () => new Date(clock),
     })
     const due = { ...reserved, deadlineAt: new Date(at.getTime() + 1_000).toISOString() }
@@ -212,9 +216,52 @@ describe('payment handler', () => {
     expect(pause.resumeAt).toBeGreaterThan(Date.now() + 500)
     expect(pause.resumeAt).toBeLessThanOrEqual(Date.now() + 1_000)
     clock += 5_000
+    // Handled again past the deadline: no attempt (the breaker's or the processor's); the deadline's cancellation.
     const events = await held.pay(due, ctx)
-    expect(events.map((e) => e.payload)).toMatchObject([{ reason: 'gateway_unavailable', unresolved: true }])
-    expect(held.reconciling).toHaveLength(1)
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'deadline_exceeded'],
+    ])
+    expect(calls).toBe(1)
+    expect(held.reconciling.map((e) => [e.kind, e.reason])).toStrictEqual([['charge', 'deadline_exceeded']])
+  })
+
+  it('sends no attempt for a charge begun before the deadline and handled again after it; cancelled and reconciled', async () => {
+    // The processor refused the first attempt (503: the breaker opened), the
+    // worker was killed, and its redelivery comes after the deadline, before
+    // the deadline's own request (queued behind it on the same consumer).
+    let clock = at.getTime()
+    const attempts: string[] = []
+    const { pay, cancel, decisions, reconciling } = setup({
+      charge: (request) => {
+        attempts.push(request.orderId)
+        return clock < at.getTime() + 1_000
+          ? Promise.reject(new Error('crashed mid-charge'))
+          : Promise.resolve({ kind: 'succeeded', chargeId: 'ch_after_deadline' })
+      },
+      now: () => new Date(clock),
+    })
+    const due = { ...reserved, deadlineAt: new Date(at.getTime() + 1_000).toISOString() }
+    await expect(pay(due, ctx)).rejects.toThrow('crashed mid-charge')
+    expect(decisions.records.get(orderId)?.payment?.state).toBe('charging')
+    clock += 60_000
+    const events = await pay(due, { ...ctx, deliveryCount: 2 })
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'deadline_exceeded'],
+    ])
+    expect(attempts).toHaveLength(1)
+    expect(decisions.records.get(orderId)).toMatchObject({
+      reason: 'deadline_exceeded',
+      payment: { state: 'unresolved', cancelRequested: 'deadline_exceeded' },
+    })
+    expect(reconciling.map((e) => [e.kind, e.reason])).toStrictEqual([['charge', 'deadline_exceeded']])
+    // The deadline's request, handled next, repeats the same cancellation.
+    expect(
+      (await cancel(cancelRequest('deadline_exceeded'), ctx)).map((e) => [
+        e.subject,
+        (e.payload as { reason?: string }).reason,
+      ]),
+    ).toStrictEqual([[SUBJECTS.orderCancelled, 'deadline_exceeded']])
+    expect(attempts).toHaveLength(1)
   })
 
   it('charges the token opened from the sealed one, never the sealed text', async () => {

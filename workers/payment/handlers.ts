@@ -246,8 +246,10 @@ export function createPaymentHandlers({
 
   async function pay(event: InventoryReserved, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const { orderId } = event
-    if (event.deadlineAt !== undefined && Date.parse(event.deadlineAt) <= now().getTime()) {
-      // Past its deadline: never start a charge. Unless a charge already began.
+    const pastDeadline = event.deadlineAt !== undefined && Date.parse(event.deadlineAt) <= now().getTime()
+    if (pastDeadline) {
+      // Past its deadline: never start a charge. One that began earlier gets
+      // no new attempt either (below).
       const claim = await claimCancellation(decisions, orderId, 'deadline_exceeded', 'payment', now)
       if (claim.kind === 'cancelled') {
         ctx.logger.info(
@@ -284,21 +286,33 @@ export function createPaymentHandlers({
     const repeated = await repeat(claim, event, ctx)
     if (repeated !== undefined) return repeated
 
-    // Charging already, and the customer asked to cancel meanwhile (this is a
-    // redelivery, or the message held while the breaker was open): no new
-    // attempt (a free order makes none anyway). An earlier one may have reached the processor, so the order is
-    // settled as unresolved: cancelled as asked, and reconciliation refunds
-    // whatever its key took.
+    // Charging already, and the customer asked to cancel meanwhile, or the
+    // order is past its deadline (this is a redelivery, or the message held
+    // while the breaker was open, whose deadline may wait behind it on this
+    // consumer): no new attempt (a free order makes none anyway). An earlier
+    // one may have reached the processor, so the order is settled as
+    // unresolved: cancelled as asked (or `deadline_exceeded`), and
+    // reconciliation refunds whatever its key took.
     const asked = claim.payment?.cancelRequested
     let outcome: ChargeOutcome
-    if (asked === undefined || event.amountCents === 0) outcome = await chargeOrder(event, ctx)
+    if ((asked === undefined && !pastDeadline) || event.amountCents === 0)
+      outcome = await chargeOrder(event, ctx)
     else {
       pausedSince.delete(orderId)
       outcome = {
         kind: 'unresolved',
-        detail: `cancellation (${asked}) requested before this attempt; none sent`,
+        detail:
+          asked === undefined
+            ? `past its deadline (${event.deadlineAt}) before this attempt; none sent`
+            : `cancellation (${asked}) requested before this attempt; none sent`,
       }
     }
+    // Left unresolved at or past its deadline (no attempt sent, or the breaker
+    // held it until then): that is the deadline's cancellation.
+    const expired =
+      outcome.kind === 'unresolved' &&
+      event.deadlineAt !== undefined &&
+      Date.parse(event.deadlineAt) <= now().getTime()
     // Settled only from `charging`: another delivery of this order, or its
     // deadline, may have decided it meanwhile (`unresolved`, with a
     // reconciliation entry that refunds whatever this charge took). Then what
@@ -311,7 +325,10 @@ export function createPaymentHandlers({
       // A customer's cancellation that waited on a charge left unresolved is
       // the order's reason: it ends cancelled as asked, and reconciliation
       // refunds whatever the processor took.
-      const asked = outcome.kind === 'unresolved' ? current.payment.cancelRequested : undefined
+      const asked =
+        outcome.kind === 'unresolved'
+          ? (current.payment.cancelRequested ?? (expired ? 'deadline_exceeded' : undefined))
+          : undefined
       const value: OrderDecision = {
         ...current,
         ...(asked === undefined ? {} : { reason: asked }),
@@ -319,6 +336,7 @@ export function createPaymentHandlers({
           ...current.payment,
           state: outcome.kind === 'succeeded' ? 'charged' : outcome.kind,
           ...(outcome.kind === 'succeeded' ? { chargeId: outcome.chargeId } : {}),
+          ...(asked === undefined ? {} : { cancelRequested: asked }),
         },
         updatedAt: stamp(),
       }
