@@ -9,7 +9,7 @@ import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
 import { PauseConsumption, type Handler, type MessageContext } from '../shared/nats/consumer.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLogger } from '../shared/observability/logger.ts'
-import { toStockView } from '../workers/inventory/domain.ts'
+import { sellHold, stockTag, toStockView } from '../workers/inventory/domain.ts'
 import { claimCancellation, kvDecisionStore } from '../shared/saga/decision.ts'
 import { createInventoryHandlers, CurrencyMismatchError } from '../workers/inventory/handlers.ts'
 import { createStockStore, type StockStore } from '../workers/inventory/stock-store.ts'
@@ -393,5 +393,27 @@ describe('inventory idempotency', () => {
       [SUBJECTS.inventoryReserved, 'USD'],
     ])
     expect(await view('CUR-A')).toMatchObject({ reserved: 2, available: 3 })
+  })
+
+  it('sets a price under If-Match only while on hand is what was read: a sale since refuses it', async () => {
+    await store.setStock('TAG-A', { onHand: 10, priceCents: 100 })
+    const read = await store.getStock('TAG-A')
+    const etag = stockTag(read ?? { onHand: -1, priceCents: -1 })
+    expect(etag).toBe('"10-100"')
+    // A hold alone changes nothing the tag names.
+    const orderId = '00000000-0000-4000-8000-000000000071'
+    expect((await store.takeHold('TAG-A', orderId, 3)).kind).toBe('held')
+    expect(await store.setStock('TAG-A', { onHand: 10, priceCents: 120 }, etag)).toMatchObject({ kind: 'ok' })
+    // The sale takes 3 off hand: writing back the 10 read before would put them back.
+    expect(await store.changeHold('TAG-A', (r) => sellHold(r, orderId))).toBe(true)
+    expect(await store.setStock('TAG-A', { onHand: 10, priceCents: 150 }, '"10-120"')).toStrictEqual({
+      kind: 'precondition_failed',
+      etag: '"7-120"',
+    })
+    expect(await view('TAG-A')).toMatchObject({ onHand: 7, priceCents: 120 })
+    expect(await store.setStock('TAG-A', { onHand: 7, priceCents: 150 }, '"7-120"')).toMatchObject({
+      kind: 'ok',
+    })
+    expect(await view('TAG-A')).toMatchObject({ onHand: 7, priceCents: 150 })
   })
 })

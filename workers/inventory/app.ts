@@ -29,7 +29,7 @@ import type { Metrics } from '../../shared/observability/metrics.ts'
 import { traceOf, traceRequests } from '../../shared/http/tracing.ts'
 import { traceLogFields } from '../../shared/observability/trace-context.ts'
 import { createPropagatingTracer, type Tracer } from '../../shared/observability/tracing.ts'
-import { toStockView } from './domain.ts'
+import { stockTag, toStockView } from './domain.ts'
 import { inventoryOpenApi } from './openapi.ts'
 import { SetStockRequestSchema } from './records.ts'
 import type { StockStore } from './stock-store.ts'
@@ -83,6 +83,7 @@ export function createApp({
       return c.json({ error: 'invalid_sku', message: 'a sku matches ^[A-Z0-9][A-Z0-9-]{0,31}$' }, 400)
     const record = await store.getStock(sku)
     if (record === null) return c.json({ error: 'not_found', message: `no stock record for ${sku}` }, 404)
+    c.header('ETag', stockTag(record))
     return c.json(toStockView(record))
   })
 
@@ -107,7 +108,21 @@ export function createApp({
         400,
       )
     }
-    const decision = await store.setStock(sku, parsed.output)
+    const ifMatch = c.req.header('If-Match')
+    const decision = await store.setStock(sku, parsed.output, ifMatch)
+    if (decision.kind === 'precondition_failed') {
+      if (decision.etag !== null) c.header('ETag', decision.etag)
+      return c.json(
+        {
+          error: 'precondition_failed',
+          message:
+            decision.etag === null
+              ? `If-Match names a stock record, and ${sku} has none`
+              : `the stock changed since it was read: its ETag is now ${decision.etag}`,
+        },
+        412,
+      )
+    }
     if (decision.kind === 'below_reserved') {
       return c.json(
         {
@@ -129,6 +144,7 @@ export function createApp({
       },
       'stock set',
     )
+    c.header('ETag', stockTag(decision.record))
     return c.json(toStockView(decision.record), decision.created ? 201 : 200)
   })
 

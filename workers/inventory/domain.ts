@@ -104,14 +104,42 @@ export function returnOrRelease(
 }
 
 export type SetStockDecision =
-  { kind: 'ok'; record: StockRecord; created: boolean } | { kind: 'below_reserved'; reserved: number }
+  | { kind: 'ok'; record: StockRecord; created: boolean }
+  | { kind: 'below_reserved'; reserved: number }
+  /** `If-Match` named other values than the record's (`etag`: its tag now; null: no record). */
+  | { kind: 'precondition_failed'; etag: string | null }
+
+/**
+ * The stock's entity tag: its settable values (on hand and price), which a
+ * PUT replaces. It changes when a sale, a return or an admin changes them,
+ * not when holds come and go, so `If-Match` protects a price change from
+ * writing back an on-hand count a sale has changed since it was read.
+ */
+export function stockTag(record: Pick<StockRecord, 'onHand' | 'priceCents'>): string {
+  return `"${record.onHand}-${record.priceCents}"`
+}
+
+/**
+ * Whether an `If-Match` header's condition holds for the record: `*` for any
+ * record, else one of its entity tags compared strongly (a weak `W/` tag
+ * never matches, RFC 9110 13.1.1). No header: always.
+ */
+export function ifMatchHolds(ifMatch: string | undefined, record: StockRecord | null): boolean {
+  if (ifMatch === undefined) return true
+  if (record === null) return false
+  const tags = ifMatch.split(',').map((t) => t.trim())
+  return tags.includes('*') || tags.includes(stockTag(record))
+}
 
 /** Sets on-hand units and price; never below what is held for open orders. */
 export function setStock(
   record: StockRecord | null,
   sku: string,
   request: SetStockRequest,
+  ifMatch?: string,
 ): SetStockDecision {
+  if (!ifMatchHolds(ifMatch, record))
+    return { kind: 'precondition_failed', etag: record === null ? null : stockTag(record) }
   if (record === null) {
     return {
       kind: 'ok',

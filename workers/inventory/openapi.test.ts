@@ -34,8 +34,8 @@ function memoryStore(): InventoryAppDeps['store'] {
   const records = new Map<string, StockRecord>([[HELD.sku, HELD]])
   return {
     getStock: (sku) => Promise.resolve(records.get(sku) ?? null),
-    setStock: (sku, request) => {
-      const decision = setStock(records.get(sku) ?? null, sku, request)
+    setStock: (sku, request, ifMatch) => {
+      const decision = setStock(records.get(sku) ?? null, sku, request, ifMatch)
       if (decision.kind === 'ok') records.set(sku, decision.record)
       return Promise.resolve(decision)
     },
@@ -106,6 +106,22 @@ describe('the inventory service against its OpenAPI document', () => {
     expect((await send('/inventory/NEW-1', put(stock, {}))).status).toBe(401)
     expect((await send('/inventory/NEW-1', put(stock, bearer('alice')))).status).toBe(403)
     expect((await send('/inventory/HELD-1', put({ onHand: 3, priceCents: 500 }))).status).toBe(409)
+    // If-Match: the values read (the ETag of a GET) must still be the record's.
+    const read = await send('/inventory/NEW-1')
+    const etag = read.headers.get('ETag') ?? ''
+    expect(etag).toBe('"5-999"')
+    const ifMatch = (tag: string) =>
+      put({ onHand: 5, priceCents: 1099 }, { ...bearer('ops'), 'If-Match': tag })
+    const changed = await send('/inventory/NEW-1', ifMatch(etag))
+    expect([changed.status, changed.headers.get('ETag')]).toStrictEqual([200, '"5-1099"'])
+    const stale = await send('/inventory/NEW-1', ifMatch(etag))
+    expect([stale.status, stale.headers.get('ETag')]).toStrictEqual([412, '"5-1099"'])
+    expect(await stale.json()).toMatchObject({ error: 'precondition_failed' })
+    expect((await send('/inventory/NEW-1', ifMatch('W/"5-1099"'))).status).toBe(412)
+    expect((await send('/inventory/NEW-1', ifMatch('"1-1", "5-1099"'))).status).toBe(200)
+    expect((await send('/inventory/NEW-1', ifMatch('*'))).status).toBe(200)
+    const absent = await send('/inventory/NONE-2', ifMatch('*'))
+    expect([absent.status, absent.headers.get('ETag')]).toStrictEqual([412, null])
     const plain = put(stock, { ...bearer('ops'), 'Content-Type': 'text/plain' })
     expect((await send('/inventory/NEW-1', plain)).status).toBe(415)
     expect((await send('/inventory/NEW-1', put('x'.repeat(MAX_BODY + 1)))).status).toBe(413)

@@ -52,6 +52,24 @@ const sku = {
 } as const
 const unavailable = storeUnavailable('The stock store')
 
+/** The stock's entity tag (`stockTag`, domain.ts): its on-hand units and price. */
+const ETAG_HEADER = {
+  ETag: {
+    description:
+      'The stock\'s on-hand units and price as an entity tag (`"25-1999"`): it changes with them (a sale, a return, a PUT), not with holds. Send it back in `If-Match` to change the price without writing back an on-hand count a sale changed meanwhile.',
+    schema: v.pipe(v.string(), v.regex(/^"\d+-\d+"$/)),
+    required: true,
+  },
+}
+
+const ifMatch = {
+  name: 'If-Match',
+  in: 'header',
+  description:
+    'Set only if the stock still has these values: an ETag from a GET or a PUT (several, comma-separated), or `*` for any existing record. Otherwise 412 `precondition_failed` with the current ETag; a weak tag (`W/`) never matches.',
+  schema: v.pipe(v.string(), v.minLength(1)),
+} as const
+
 /** A stock record written around the service answers `invalid_record`; anything else unexpected, `internal`. */
 const invalidRecordOrInternal = errorResponse(
   "An unexpected fault (the detail is in the log only), or `invalid_record`: the sku's stock record does not parse; a PUT with an admin key replaces it.",
@@ -67,7 +85,7 @@ const inventoryOperations: OperationDoc[] = [
     tags: ['inventory'],
     parameters: [sku],
     responses: {
-      200: { description: 'The stock.', body: { schema: StockView } },
+      200: { description: 'The stock.', body: { schema: StockView }, headers: ['ETag'] },
       400: errorResponse('Not a sku.', ['invalid_sku']),
       404: errorResponse('No stock record for the sku.', ['not_found']),
       500: invalidRecordOrInternal,
@@ -82,14 +100,14 @@ const inventoryOperations: OperationDoc[] = [
     description: 'The key is checked before the sku and the body.',
     tags: ['inventory'],
     security: { scheme: 'apiKey', roles: ['admin'] },
-    parameters: [sku],
+    parameters: [sku, ifMatch],
     requestBody: {
       description: 'At most INVENTORY_MAX_BODY_BYTES; no unknown fields.',
       body: { schema: { name: 'SetStockRequest', schema: SetStockRequestSchema } },
     },
     responses: {
-      200: { description: 'Updated.', body: { schema: StockView } },
-      201: { description: 'Created.', body: { schema: StockView } },
+      200: { description: 'Updated.', body: { schema: StockView }, headers: ['ETag'] },
+      201: { description: 'Created.', body: { schema: StockView }, headers: ['ETag'] },
       400: errorResponse(
         'Not a sku, a body that is not JSON, or a schema violation (every issue listed).',
         ['invalid_sku', 'malformed_json', 'invalid_stock'],
@@ -100,6 +118,12 @@ const inventoryOperations: OperationDoc[] = [
       409: errorResponse('onHand would fall below what open orders hold.', ['below_reserved'], {
         extra: { reserved: count },
       }),
+      412: {
+        ...errorResponse(
+          'If-Match names other values than the stock has now (a sale, a return or another PUT changed it), or a record the sku does not have; nothing was set. The ETag header is the current one (absent when there is no record).',
+          ['precondition_failed'],
+        ),
+      },
       415: unsupportedMediaType(),
       429: rateLimited(
         "The admin key's writes (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST), or the client address's failed attempts, are used up.",
@@ -123,7 +147,7 @@ export function inventoryOpenApi(): OpenApiDocument {
       { name: 'service', description: 'Service index, health, readiness, metrics and docs: no key.' },
     ],
     securitySchemes: API_KEY_SCHEME,
-    headers: RESPONSE_HEADERS,
+    headers: { ...RESPONSE_HEADERS, ...ETAG_HEADER },
     operations: onEveryRoute([...inventoryOperations, ...sharedOperations()], {
       413: payloadTooLarge('INVENTORY_MAX_BODY_BYTES'),
     }),

@@ -25,11 +25,11 @@ const MAX_ATTEMPTS = 500
 export function createStockStore(stockKv: KV, reservationsKv: KV) {
   const stock = createRecordWriter(stockKv, StockRecordSchema)
   const reservations = createRecordWriter(reservationsKv, ReservationRecordSchema)
-  const setOrdinary = (sku: string, request: SetStockRequest): Promise<SetStockDecision> =>
+  const setOrdinary = (sku: string, request: SetStockRequest, ifMatch?: string): Promise<SetStockDecision> =>
     stock.update<SetStockDecision>(
       sku,
       (current) => {
-        const decision = setStock(current, sku, request)
+        const decision = setStock(current, sku, request, ifMatch)
         return decision.kind === 'ok' ? { value: decision.record, result: decision } : { result: decision }
       },
       { maxAttempts: MAX_ATTEMPTS },
@@ -47,11 +47,14 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
     setStock: async (
       sku: string,
       request: SetStockRequest,
+      /** An `If-Match` header: the record's values must still be those it names (checked in the write's compare-and-set). */
+      ifMatch?: string,
     ): Promise<SetStockDecision & { replaced?: true }> => {
       try {
-        return await setOrdinary(sku, request)
+        return await setOrdinary(sku, request, ifMatch)
       } catch (error) {
-        if (!(error instanceof KvRecordError)) throw error
+        // A record that does not parse has no tag to match: answered as such (500 invalid_record).
+        if (!(error instanceof KvRecordError) || ifMatch !== undefined) throw error
         const stored = await stockKv.get(sku)
         const decision = setStock(null, sku, request)
         if (decision.kind !== 'ok' || stored === null) throw error
