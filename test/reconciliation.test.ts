@@ -52,7 +52,7 @@ function reconcilerWith(
   refundFails: Set<string>,
   clock: { now: number },
 ) {
-  const published: { event: OutgoingEvent; correlationId: string }[] = []
+  const published: { event: OutgoingEvent; correlationId: string; priority?: string }[] = []
   const refunds: string[] = []
   const seen = new Map<string, number>()
   const reconciler = createReconciler({
@@ -72,8 +72,8 @@ function reconcilerWith(
       },
     },
     decisions: memoryDecisionStore(),
-    publish: (event, correlationId) => {
-      published.push({ event, correlationId })
+    publish: (event, correlationId, _trace, priority) => {
+      published.push({ event, correlationId, ...(priority === undefined ? {} : { priority }) })
       return Promise.resolve()
     },
     logger: createLogger({ service: 'test', level: 'silent' }),
@@ -135,6 +135,27 @@ describe('reconciliation', () => {
     expect(await back.reconciler.scan()).toBe(0)
     expect(back.published.map((p) => p.event.payload)).toMatchObject([
       { chargeId: 'ch_3', refundId: 're_ch_3', reason: 'customer_request' },
+    ])
+  })
+
+  it("announces an express order's refund in its lane", async () => {
+    const clock = { now: 4_000_000 }
+    await addEntry(kv, { ...entry(4, 'charge'), priority: 'express' }, clock.now)
+    await addEntry(kv, entry(5, 'charge'), clock.now)
+    const { reconciler, published } = reconcilerWith(
+      {
+        [orderId(4)]: [{ kind: 'succeeded', chargeId: 'ch_4' }],
+        [orderId(5)]: [{ kind: 'succeeded', chargeId: 'ch_5' }],
+      },
+      new Set(),
+      clock,
+    )
+    expect(await reconciler.scan()).toBe(0)
+    expect(
+      published.map((p) => [(p.event.payload as { chargeId: string }).chargeId, p.priority]).sort(),
+    ).toStrictEqual([
+      ['ch_4', 'express'],
+      ['ch_5', undefined],
     ])
   })
 })

@@ -3,7 +3,8 @@
 // consumer filters follow the configuration; a consumer split off another
 // starts where the other had got to.
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
-import type { NatsConnection } from '@nats-io/nats-core'
+import { headers, type NatsConnection } from '@nats-io/nats-core'
+import { Kvm } from '@nats-io/kv'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BUCKETS } from '../schemas/subjects.ts'
@@ -77,6 +78,35 @@ describe('KV bucket size caps', () => {
       for (let i = 0; i < 64; i++) await kv.put(`SKU-${i}`, value)
     }
     await expect(write()).rejects.toThrow(/maximum bytes exceeded/)
+  })
+})
+
+describe('KV bucket roll-up headers', () => {
+  it('are off but where keys are purged, also on a bucket an earlier release made with them on', async () => {
+    const js = jetstream(nc, { timeout: 2_000 })
+    const rollupAll = async (bucket: string): Promise<string | undefined> => {
+      const h = headers()
+      h.set('Nats-Rollup', 'all')
+      return await js.publish(`$KV.${bucket}.wipe`, 'x', { headers: h }).then(
+        () => undefined,
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      )
+    }
+    const decisions = await ensureBucket(nc, BUCKETS.decisions, DEFAULT_LIMITS)
+    await decisions.put('kept', '1')
+    expect(await rollupAll(BUCKETS.decisions)).toMatch(/rollup not permitted/)
+    expect((await decisions.get('kept'))?.string()).toBe('1')
+    // What nats.js makes (and an earlier release kept): roll-ups allowed. Turned off by the next ensure.
+    const stream = `KV_${BUCKETS.reservations}`
+    await new Kvm(nc).create(BUCKETS.reservations, { history: 1 })
+    expect((await jsm.streams.info(stream)).config.allow_rollup_hdrs).toBe(true)
+    await ensureBucket(nc, BUCKETS.reservations, DEFAULT_LIMITS)
+    expect((await jsm.streams.info(stream)).config.allow_rollup_hdrs).toBe(false)
+    // The analytics windows are purged key by key: a purge works there.
+    const windows = await ensureBucket(nc, BUCKETS.analyticsWindows, DEFAULT_LIMITS)
+    await windows.put('w.old', '1')
+    await windows.purge('w.old')
+    expect((await jsm.streams.info(`KV_${BUCKETS.analyticsWindows}`)).config.allow_rollup_hdrs).toBe(true)
   })
 })
 

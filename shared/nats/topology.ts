@@ -319,6 +319,12 @@ export interface BucketSpec {
   /** How long a key lives; 0 = forever. */
   ttlMs: number
   history: number
+  /**
+   * Roll-up headers allowed: only a bucket whose keys are purged (`kv.purge`
+   * sends `Nats-Rollup: sub`). Elsewhere they stay off, so no identity that
+   * writes a bucket can erase all of it with one `Nats-Rollup: all` message.
+   */
+  rollup?: true
 }
 
 export const BUCKET_SPECS: Record<BucketName, BucketSpec> = {
@@ -334,7 +340,8 @@ export const BUCKET_SPECS: Record<BucketName, BucketSpec> = {
   // A fact older than this is not needed: the saga settles an order within ORDER_DEADLINE_MS.
   [BUCKETS.analyticsOrders]: { ttlMs: 30 * DAY_MS, history: 1 },
   // Windows are the history itself, and the active-generation pointer lives here: no TTL.
-  [BUCKETS.analyticsWindows]: { ttlMs: 0, history: 1 },
+  // Its replaced generations' windows are purged key by key: roll-up headers on.
+  [BUCKETS.analyticsWindows]: { ttlMs: 0, history: 1, rollup: true },
 }
 
 /**
@@ -356,7 +363,7 @@ export async function ensureBucket(
     existing = (await jsm.streams.info(stream)).config
   } catch (error) {
     if (!isNotFound(error, JetStreamApiCodes.StreamNotFound)) throw error
-    return await kvm.create(name, {
+    const kv = await kvm.create(name, {
       storage: StorageType.File,
       replicas: limits.replicas,
       history: spec.history,
@@ -368,17 +375,33 @@ export async function ensureBucket(
       allow_direct: false,
       ...(spec.ttlMs > 0 ? { ttl: spec.ttlMs } : {}),
     })
+    // nats.js makes every bucket with roll-up headers allowed.
+    if (spec.rollup !== true) {
+      const made = (await jsm.streams.info(stream)).config
+      if (made.allow_rollup_hdrs) await jsm.streams.update(stream, { ...made, allow_rollup_hdrs: false })
+    }
+    return kv
   }
-  // An existing bucket keeps its configuration, but for the size cap and
-  // replicas raised (never lowered, as for streams).
+  // An existing bucket keeps its configuration, but for the size cap, the
+  // replicas raised (never lowered, as for streams) and roll-up headers.
   if (limits.replicas < existing.num_replicas) {
     throw new ReplicasLoweredError(
       `bucket ${name} has ${existing.num_replicas} replicas; NATS_REPLICAS=${limits.replicas} would lower them ` +
         `(set NATS_REPLICAS=${existing.num_replicas}, or lower them deliberately with the nats CLI)`,
     )
   }
-  if (existing.max_bytes !== maxBytes || existing.num_replicas !== limits.replicas) {
-    await jsm.streams.update(stream, { ...existing, max_bytes: maxBytes, num_replicas: limits.replicas })
+  const rollup = spec.rollup === true
+  if (
+    existing.max_bytes !== maxBytes ||
+    existing.num_replicas !== limits.replicas ||
+    existing.allow_rollup_hdrs !== rollup
+  ) {
+    await jsm.streams.update(stream, {
+      ...existing,
+      max_bytes: maxBytes,
+      num_replicas: limits.replicas,
+      allow_rollup_hdrs: rollup,
+    })
   }
   return await kvm.open(name, { allow_direct: false }) // leader reads, as above
 }

@@ -53,7 +53,7 @@ export function createAnalyticsMetrics({ registry }: Pick<Metrics, 'registry'>):
   const duration = new Histogram({
     name: 'analytics_saga_duration_seconds',
     help: 'Order created to confirmed or cancelled (event time)',
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 1800],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 1800],
     registers,
   })
   const position = new Gauge({

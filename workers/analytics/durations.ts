@@ -17,13 +17,18 @@ export function durationBucket(ms: number): number {
   return Math.ceil(Math.log2(ms) * BUCKETS_PER_DOUBLING - 1e-9)
 }
 
-/** The largest duration bucket `index` holds, in whole milliseconds (rounded up). */
+/**
+ * The largest whole number of milliseconds bucket `index` holds (durations
+ * are whole milliseconds: {@link addDuration}). Rounding the bound up instead
+ * would overshoot short durations (18 ms read as 20, not 19).
+ */
 export function bucketUpperBoundMs(index: number): number {
-  return Math.ceil(2 ** (index / BUCKETS_PER_DOUBLING) - 1e-9)
+  return Math.max(1, Math.floor(2 ** (index / BUCKETS_PER_DOUBLING) + 1e-9))
 }
 
+/** Counts a duration, as whole milliseconds (a fraction rounds up: a percentile is never below it). */
 export function addDuration(histogram: DurationHistogram, ms: number): DurationHistogram {
-  const key = String(durationBucket(ms))
+  const key = String(durationBucket(Math.ceil(ms)))
   return { ...histogram, [key]: (histogram[key] ?? 0) + 1 }
 }
 

@@ -48,7 +48,19 @@ describe('durations', () => {
   it.each([1, 2, 50, 999, 1_000, 12_345, 3_600_000])('keeps %i ms within 9% above', (ms) => {
     const upper = bucketUpperBoundMs(durationBucket(ms))
     expect(upper).toBeGreaterThanOrEqual(ms)
-    expect(upper).toBeLessThanOrEqual(Math.ceil(ms * 1.0906))
+    expect(upper).toBeLessThanOrEqual(ms * 1.0906)
+  })
+
+  it('reads every whole millisecond up to 10 s as at most 9% above, never below', () => {
+    const over: number[] = []
+    for (let ms = 1; ms <= 10_000; ms++) {
+      const upper = bucketUpperBoundMs(durationBucket(ms))
+      if (upper < ms || upper > ms * 1.0906) over.push(ms)
+    }
+    expect(over).toStrictEqual([])
+    expect([3, 5, 18, 27, 83].map((ms) => bucketUpperBoundMs(durationBucket(ms)))).toStrictEqual([
+      3, 5, 19, 29, 90,
+    ])
   })
 
   it('reads percentiles from merged histograms', () => {

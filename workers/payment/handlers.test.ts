@@ -164,6 +164,17 @@ describe('payment handler', () => {
     expect(subjects(again)).toStrictEqual([SUBJECTS.paymentFailed])
   })
 
+  it("keeps an express order's lane on its reconciliation entry (its refund is announced there)", async () => {
+    const { pay, reconciling } = setup({
+      charge: () => Promise.resolve({ kind: 'unresolved', detail: 'no answer' }),
+    })
+    await pay(reserved, { ...ctx, priority: 'express' })
+    expect(reconciling.map((e) => e.priority)).toStrictEqual(['express'])
+    const standard = setup({ charge: () => Promise.resolve({ kind: 'unresolved', detail: 'no answer' }) })
+    await standard.pay(reserved, ctx)
+    expect(standard.reconciling.map((e) => 'priority' in e)).toStrictEqual([false])
+  })
+
   it('resumes a charge a crashed delivery left in flight under the same key', async () => {
     const keys: string[] = []
     const { pay, decisions } = setup({

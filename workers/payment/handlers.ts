@@ -31,6 +31,11 @@ function traceparentOf(ctx: MessageContext): { traceparent?: string } {
   return ctx.trace === undefined ? {} : { traceparent: toTraceparent(ctx.trace) }
 }
 
+/** The lane of a reconciliation entry: its refund event goes where the order's other events went. */
+function laneOf(ctx: MessageContext): { priority?: 'express' } {
+  return ctx.priority === 'express' ? { priority: 'express' } : {}
+}
+
 /** The longest a retry waits to learn whether its order still waits on the charge. */
 const STILL_CHARGING_READ_MS = 500
 
@@ -112,6 +117,7 @@ export function createPaymentHandlers({
       currency: payment.currency,
       correlationId: ctx.correlationId,
       ...traceparentOf(ctx),
+      ...laneOf(ctx),
     })
 
   /**
@@ -239,6 +245,8 @@ export function createPaymentHandlers({
         currency: payment.currency,
         correlationId: ctx.correlationId,
         ...traceparentOf(ctx),
+        ...laneOf(ctx),
+        ...laneOf(ctx),
       })
       return [cancelled(orderId, reason)]
     }

@@ -17,8 +17,8 @@
  */
 import type { KV } from '@nats-io/kv'
 import * as v from 'valibot'
-import { CurrencySchema, CentsSchema, OrderIdSchema } from '../../schemas/primitives.ts'
-import { SUBJECTS } from '../../schemas/subjects.ts'
+import { CurrencySchema, CentsSchema, OrderIdSchema, PrioritySchema } from '../../schemas/primitives.ts'
+import { SUBJECTS, type Priority } from '../../schemas/subjects.ts'
 import { readJson } from '../../shared/nats/kv-json.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
@@ -41,6 +41,8 @@ export const ReconciliationEntryV1 = v.object({
   correlationId: v.string(),
   /** The span that handed the entry over (W3C `traceparent`): checks continue the order's trace. */
   traceparent: v.optional(v.string()),
+  /** The order's lane: an express order's `payments.refunded` goes on `.express`. Absent: standard. */
+  priority: v.optional(PrioritySchema),
 })
 export type ReconciliationEntry = v.InferOutput<typeof ReconciliationEntryV1>
 
@@ -75,7 +77,12 @@ export interface ReconcilerDeps {
   listKeys: () => Promise<string[]>
   gateway: Pick<GatewayClient, 'lookup' | 'refund'>
   decisions: DecisionStore
-  publish: (event: OutgoingEvent, correlationId: string, trace?: TraceContext) => Promise<void>
+  publish: (
+    event: OutgoingEvent,
+    correlationId: string,
+    trace?: TraceContext,
+    priority?: Priority,
+  ) => Promise<void>
   logger: Logger
   /** A span per check (propagation only by default). */
   tracer?: Tracer
@@ -129,6 +136,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       }),
       entry.correlationId,
       trace,
+      entry.priority,
     )
   }
 

@@ -156,12 +156,13 @@ export async function startPaymentService(
     },
     gateway,
     decisions,
-    publish: async (event, correlationId, trace) => {
+    publish: async (event, correlationId, trace, priority) => {
       await publishEvent(rt.js, event, {
         correlationId,
         timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
         source: EVENT_SOURCES.payment,
         trace,
+        ...(priority === undefined ? {} : { priority }),
         onIdTaken: (taken) => logger.error({ event: event.subject, ...taken }, ID_TAKEN),
         idKey: rt.idKey,
       })
