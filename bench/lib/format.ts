@@ -30,7 +30,8 @@ export function verdict(value: number, target: number, higherIsBetter: boolean):
   const met = higherIsBetter ? value >= target : value <= target
   if (met) return 'met'
   const off = higherIsBetter ? (1 - value / target) * 100 : (value / target - 1) * 100
-  return `**missed** by ${num(off, 0)}%`
+  // A miss under 1% keeps a decimal: never "missed by 0%".
+  return `**missed** by ${num(off, off < 1 ? 1 : 0)}%`
 }
 
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
