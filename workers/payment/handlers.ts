@@ -246,7 +246,6 @@ export function createPaymentHandlers({
         correlationId: ctx.correlationId,
         ...traceparentOf(ctx),
         ...laneOf(ctx),
-        ...laneOf(ctx),
       })
       return [cancelled(orderId, reason)]
     }
