@@ -49,6 +49,8 @@ export interface ServiceEntry<C extends BaseConfig> {
   options?: string
   /** The config schema, for `--help`. */
   schema?: v.ObjectSchema<v.ObjectEntries, v.ErrorMessage<v.ObjectIssue> | undefined>
+  /** Shared settings of the schema this service does not use: left out of `--help`. */
+  unused?: readonly string[]
   loadConfig: (env: Record<string, string | undefined>) => C
   start: (config: C, deps: ServiceDeps) => Promise<RunningService>
 }
@@ -207,7 +209,7 @@ class ListenError extends Error {
  * one-shot step has no healthcheck, no signals and no traces).
  */
 export function helpText(
-  entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'options' | 'schema'>,
+  entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'options' | 'schema' | 'unused'>,
   { usage }: { usage?: string } = {},
 ): string {
   const lines = [
@@ -216,6 +218,7 @@ export function helpText(
     'Configuration (environment variables):',
   ]
   for (const [key, schema] of Object.entries(entry.schema?.entries ?? {})) {
+    if (entry.unused?.includes(key) === true) continue
     const fallback: unknown = v.getDefault(schema)
     const optional = OPTIONAL_TYPES.has((schema as { type?: string }).type ?? '')
     const note =

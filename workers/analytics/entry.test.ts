@@ -37,6 +37,18 @@ describe('analytics --from', () => {
     expect(helpText(analyticsEntry)).toContain('Usage: [--from <time>] [--help | --version | healthcheck]')
   })
 
+  it('leaves out of --help the shared settings it does not use (one message at a time, no dead letters, no lanes)', () => {
+    const text = helpText(analyticsEntry)
+    for (const unused of [
+      'CONSUMER_MAX_DELIVER',
+      'CONSUMER_CONCURRENCY',
+      'CONSUMER_LANES',
+      'LANE_SIGNAL_HOLD_MS',
+    ])
+      expect(text).not.toContain(unused)
+    expect(text).toContain('CONSUMER_ACK_WAIT_MS')
+  })
+
   it.each([
     'yesterday',
     // Valibot's isoTimestamp takes these; Date.parse cannot read the first

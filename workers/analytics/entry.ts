@@ -13,6 +13,14 @@ export const analyticsEntry: ServiceEntry<AnalyticsConfig> = {
     '--from <ISO time> rebuilds the windows from that minute first',
   options: '[--from <time>]',
   schema: AnalyticsConfigSchema,
+  // One message at a time, never dead-lettered, one consumer for both lanes (analytics.md).
+  unused: [
+    'CONSUMER_MAX_DELIVER',
+    'CONSUMER_CONCURRENCY',
+    'CONSUMER_LANES',
+    'LANE_YIELD_MAX_MS',
+    'LANE_SIGNAL_HOLD_MS',
+  ],
   loadConfig: loadAnalyticsConfig,
   start: (config, deps) => startAnalyticsService(config, { ...deps, connect }),
 }
