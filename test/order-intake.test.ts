@@ -146,9 +146,12 @@ describe('order intake on a real JetStream', () => {
   it('returns the same order for a repeated Idempotency-Key and stores one event', async () => {
     const before = await createdCount()
     const headers = { 'Idempotency-Key': `key-${crypto.randomUUID()}` }
-    const first = (await (await post(order, headers)).json()) as { orderId: string }
+    const placed = await post(order, headers)
+    expect(placed.headers.get('Idempotent-Replayed')).toBeNull()
+    const first = (await placed.json()) as { orderId: string }
     const second = await post({ ...order, items: [...order.items].reverse().reverse() }, headers)
     expect(second.status).toBe(202)
+    expect(second.headers.get('Idempotent-Replayed')).toBe('true')
     expect(((await second.json()) as { orderId: string }).orderId).toBe(first.orderId)
     expect(second.headers.get('Location')).toBe(`/orders/${first.orderId}`)
     expect(await createdCount()).toBe(before + PER_ORDER)

@@ -54,7 +54,7 @@ const seconds = v.pipe(v.string(), v.regex(/^\d+$/))
 export const RESPONSE_HEADERS = {
   'X-Correlation-ID': {
     description:
-      "The request's X-Correlation-ID when it is 1-128 visible ASCII characters, else a new UUID; for an existing order, the order's own.",
+      "The request's X-Correlation-ID when it is 1-128 visible ASCII characters, else a new UUID; on a cancellation or an Idempotency-Key replay, the order's own.",
     schema: v.pipe(v.string(), v.regex(/^[\x21-\x7E]{1,128}$/)),
     required: true,
   },

@@ -17,13 +17,25 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
 export const MAX_ISSUES = 100
 
 /**
- * Valibot issues as `{ path, message }` (the first {@link MAX_ISSUES}) with plain messages for missing and
+ * Valibot issues as `{ path, message }` (at most {@link MAX_ISSUES}: the
+ * shallowest when there are more) with plain messages for missing and
  * unknown fields and for a value of the wrong type ("must be a number"):
  * Valibot's own ("Invalid type: Expected number but received "2"") quotes
  * the value back.
  */
 export function toIssueViews(issues: readonly v.BaseIssue<unknown>[]): IssueView[] {
-  return issues.slice(0, MAX_ISSUES).map((issue) => {
+  // Over the cap, the problems nearest the top are kept (a list too long, a
+  // field missing, an unknown one) before those of its hundredth bad item.
+  const kept =
+    issues.length <= MAX_ISSUES
+      ? issues
+      : issues
+          .map((issue, order) => ({ issue, order, depth: issue.path?.length ?? 0 }))
+          .sort((a, b) => a.depth - b.depth || a.order - b.order)
+          .slice(0, MAX_ISSUES)
+          .sort((a, b) => a.order - b.order)
+          .map(({ issue }) => issue)
+  return kept.map((issue) => {
     const path = v.getDotPath(issue) ?? ''
     let message = issue.message
     if (issue.kind === 'schema' && issue.received === 'undefined' && issue.type !== 'undefined') {

@@ -75,7 +75,9 @@ const admin = { scheme: 'apiKey', roles: ['admin'] } as const
 const keyed = {
   401: unauthorized(),
   403: forbidden('admin'),
-  429: rateLimited("The client address's failed attempts are used up."),
+  429: rateLimited(
+    "The admin key's requests (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST), or the client address's failed attempts, are used up.",
+  ),
 }
 const storeDown = storeUnavailable('The analytics store')
 

@@ -52,6 +52,9 @@ export interface InventoryAppDeps {
   tracer?: Tracer
 }
 
+/** `*`, or a list of entity tags (RFC 9110 13.1.1): `"x"` or `W/"x"`, comma-separated. */
+const IF_MATCH = /^\s*(?:\*|(?:W\/)?"[\x21\x23-\x7E]*"(?:\s*,\s*(?:W\/)?"[\x21\x23-\x7E]*")*)\s*$/
+
 export function createApp({
   store,
   logger,
@@ -109,6 +112,16 @@ export function createApp({
       )
     }
     const ifMatch = c.req.header('If-Match')
+    if (ifMatch !== undefined && !IF_MATCH.test(ifMatch)) {
+      return c.json(
+        {
+          error: 'invalid_if_match',
+          message:
+            'If-Match is * or entity tags in double quotes, comma-separated (the ETag of a GET: "25-1999")',
+        },
+        400,
+      )
+    }
     const decision = await store.setStock(sku, parsed.output, ifMatch)
     if (decision.kind === 'precondition_failed') {
       if (decision.etag !== null) c.header('ETag', decision.etag)

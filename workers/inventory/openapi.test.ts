@@ -120,6 +120,8 @@ describe('the inventory service against its OpenAPI document', () => {
     expect((await send('/inventory/NEW-1', ifMatch('W/"5-1099"'))).status).toBe(412)
     expect((await send('/inventory/NEW-1', ifMatch('"1-1", "5-1099"'))).status).toBe(200)
     expect((await send('/inventory/NEW-1', ifMatch('*'))).status).toBe(200)
+    for (const bad of ['5-1099', '', '"5-1099', '"a", b'])
+      expect([bad, (await send('/inventory/NEW-1', ifMatch(bad))).status]).toStrictEqual([bad, 400])
     const absent = await send('/inventory/NONE-2', ifMatch('*'))
     expect([absent.status, absent.headers.get('ETag')]).toStrictEqual([412, null])
     const plain = put(stock, { ...bearer('ops'), 'Content-Type': 'text/plain' })

@@ -66,7 +66,7 @@ const ifMatch = {
   name: 'If-Match',
   in: 'header',
   description:
-    'Set only if the stock still has these values: an ETag from a GET or a PUT (several, comma-separated), or `*` for any existing record. Otherwise 412 `precondition_failed` with the current ETag; a weak tag (`W/`) never matches.',
+    'Set only if the stock still has these values: an ETag from a GET or a PUT (several, comma-separated), or `*` for any existing record. Otherwise 412 `precondition_failed` with the current ETag; a weak tag (`W/`) never matches. A value that is neither: 400 `invalid_if_match`.',
   schema: v.pipe(v.string(), v.minLength(1)),
 } as const
 
@@ -109,8 +109,8 @@ const inventoryOperations: OperationDoc[] = [
       200: { description: 'Updated.', body: { schema: StockView }, headers: ['ETag'] },
       201: { description: 'Created.', body: { schema: StockView }, headers: ['ETag'] },
       400: errorResponse(
-        'Not a sku, a body that is not JSON, or a schema violation (every issue listed).',
-        ['invalid_sku', 'malformed_json', 'invalid_stock'],
+        'Not a sku, a body that is not JSON, a schema violation (every issue listed), or an If-Match that is not `*` or quoted entity tags.',
+        ['invalid_sku', 'malformed_json', 'invalid_stock', 'invalid_if_match'],
         { issues: true },
       ),
       401: unauthorized(),

@@ -267,6 +267,17 @@ describe('POST /orders', () => {
     expect(text.length).toBeLessThan(body.length)
   })
 
+  it('keeps the problems nearest the top when there are more than 100: a missing or an unknown field', async () => {
+    const items = Array.from({ length: 101 }, () => ({ sku: 'bad', quantity: 0 }))
+    const { paymentToken: _token, ...noToken } = validOrder
+    const res = await post(appWith(fakeStore()), JSON.stringify({ ...noToken, items, foo: 1 }))
+    expect(res.status).toBe(400)
+    const { issues } = (await res.json()) as { issues: { path: string; message: string }[] }
+    expect(issues).toHaveLength(100)
+    const top = issues.filter((i) => !i.path.startsWith('items.'))
+    expect(top.map((i) => i.path).sort()).toStrictEqual(['foo', 'paymentToken'])
+  })
+
   it('never repeats a payment token of the wrong type in its answer', async () => {
     for (const paymentToken of [4111111111111111, { number: 4111111111111111 }, [4111111111111111]]) {
       const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, paymentToken }))

@@ -198,6 +198,8 @@ export function createApp({
       result.replayed ? 'order replayed for idempotency key' : 'order accepted',
     )
     c.header('Location', `/orders/${result.orderId}`)
+    // As the gateway says it: the order an earlier request with this key placed.
+    if (result.replayed) c.header('Idempotent-Replayed', 'true')
     return c.json(
       { orderId: result.orderId, status: result.status, correlationId: result.correlationId },
       202,

@@ -106,9 +106,10 @@ const orderOperations: OperationDoc[] = [
     },
     responses: {
       202: {
-        description: 'Accepted (or replayed for its Idempotency-Key).',
+        description:
+          'Accepted, or replayed for its Idempotency-Key (the order an earlier request placed, with `Idempotent-Replayed: true`).',
         body: { schema: OrderAcceptedSchema },
-        headers: ['Location'],
+        headers: ['Location', 'Idempotent-Replayed'],
       },
       400: errorResponse(
         'A schema violation (every issue listed), a body that is not JSON, or an invalid Idempotency-Key.',
