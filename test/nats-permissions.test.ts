@@ -11,6 +11,7 @@ import { ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
 import { identityKey } from '../shared/nats/identity-key.ts'
 import { publishEvent, toEvent, type IdTaken } from '../shared/nats/publish.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant, type ServiceIdentity } from '../shared/security/access.ts'
+import { LANE_SIGNAL_SUBJECT } from '../shared/nats/lane-signals.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { permissionViolations } from './harness/lines.ts'
@@ -349,6 +350,41 @@ describe('an event id another identity stored first', () => {
       { msgId: `deadline:${orderId}`, storedAs: expect.stringMatching(/^deadline:.*~[0-9a-f]{24}$/) },
     ])
   })
+
+  it.each(['order', 'order-status', 'inventory', 'payment'] as const)(
+    '%s cannot answer its own lane signal onto an event or a JetStream API subject (no allow_responses)',
+    async (identity) => {
+      const nc = client(identity)
+      const jsm = await jetstreamManager(client('order'), { checkAPI: false, timeout: 2_000 })
+      const before = (await jsm.streams.info(STREAMS.orders.name)).state.messages
+      const granted = new Set<string>(GRANTS[identity].publishes)
+      const forged = ALL_SUBJECTS.find((subject) => !granted.has(subject)) ?? SUBJECTS.paymentCompleted
+      const targets = [forged, `$JS.API.STREAM.PURGE.${STREAMS.deadLetters.name}`]
+      const echoed: string[] = []
+      const sub = nc.subscribe(LANE_SIGNAL_SUBJECT, {
+        callback: (_error, msg) => {
+          if (msg.reply === undefined || !targets.includes(msg.reply)) return
+          echoed.push(msg.reply)
+          msg.respond('{"forged":true}')
+        },
+      })
+      await nc.flush()
+      for (const reply of targets) nc.publish(LANE_SIGNAL_SUBJECT, 'x', { reply })
+      await waitFor(() => echoed.length === targets.length, {
+        timeoutMs: 5_000,
+        message: 'lane signals echoed',
+      })
+      await nc.flush()
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      sub.unsubscribe()
+      expect((await jsm.streams.info(STREAMS.orders.name)).state.messages).toBe(before)
+      await waitFor(
+        () =>
+          targets.every((target) => permissionViolations(server.log()).some((line) => line.includes(target))),
+        { timeoutMs: 5_000, message: 'the server refused both answers' },
+      )
+    },
+  )
 
   it('stores an event whose id is taken even for an identity that may not read the stream back', async () => {
     const orderId = crypto.randomUUID()

@@ -9,6 +9,7 @@ import {
   DeadLetterReplayError,
   listDeadLetters,
 } from '../shared/nats/dead-letter-admin.ts'
+import { replaySubjectOf } from '../shared/nats/discovery-subjects.ts'
 import { replayerOf, requestReplay, serveReplays } from '../shared/nats/replay-delegate.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { logger, ORDERS, orderCreated, startDeadLetterFixture } from './support/dead-letter-fixture.ts'
@@ -49,6 +50,25 @@ describe('replays by the owner of the event', () => {
       )
     } finally {
       await Promise.all(services.map((s) => s.stop()))
+    }
+    // A request whose reply subject is not an inbox (one of the owner's own
+    // records, say) is not answered, nor acted on: the owner may write there.
+    const owner = serveReplays({ nc: f.nc, js: f.js, jsm: f.jsm, service: 'order', logger, timeoutMs: 2_000 })
+    try {
+      const hijacked = 'orders.hijacked.record'
+      const written: string[] = []
+      const watch = f.nc.subscribe(hijacked, { callback: (_error, msg) => void written.push(msg.string()) })
+      f.nc.publish(replaySubjectOf('order'), JSON.stringify({ id: letter.id }), { reply: hijacked })
+      await f.nc.flush()
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      watch.unsubscribe()
+      expect(written).toStrictEqual([])
+      // An inbox still gets its answer.
+      await expect(requestReplay(f.nc, 'order', 999_999, 2_000)).rejects.toBeInstanceOf(
+        DeadLetterNotFoundError,
+      )
+    } finally {
+      await owner.stop()
     }
     // Nobody answers for inventory here: a replay error, not a hang.
     const none = await requestReplay(f.nc, 'inventory', letter.id, 500).catch((error: unknown) => error)

@@ -5,11 +5,13 @@
  * with their name, version and endpoints. One endpoint per worker,
  * `status` on `saga.status.<service>` (queue group `q`), answers its
  * readiness and the durable consumers it runs; STATS adds the consumers'
- * messages in flight. Requests are answered on the requester's inbox
- * (the identities' `allow_responses`, shared/security/access.ts).
+ * messages in flight. Requests are answered on the requester's inbox, and
+ * only there (inbox-replies.ts; the identities may publish to admin's
+ * inboxes, shared/security/access.ts).
  */
 import type { NatsConnection } from '@nats-io/nats-core'
 import { Svcm, type Service } from '@nats-io/services'
+import { answeringInboxesOnly } from './inbox-replies.ts'
 import type { Readiness } from '../http/observability-routes.ts'
 import type { Logger } from '../observability/log.ts'
 
@@ -54,7 +56,10 @@ export async function startDiscovery({
   readiness,
   logger,
 }: DiscoveryOptions): Promise<Discovery> {
-  const service: Service = await new Svcm(nc).add({
+  const answering = answeringInboxesOnly(nc, (subject, reply) =>
+    logger.warn({ subject, reply }, 'request with a reply subject that is not an inbox; not answered'),
+  )
+  const service: Service = await new Svcm(answering).add({
     name,
     version,
     description,

@@ -10,6 +10,7 @@
  * a service repeat what is already stored. `admin` (the dlq CLI) still
  * replays directly.
  */
+import { isInboxReply } from './inbox-replies.ts'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import * as v from 'valibot'
@@ -140,6 +141,12 @@ export function serveReplays({
       if (error !== null) {
         // A subscription the identity may not make: the console's replays of this service's events get no answer.
         logger.error({ err: error, subject: replaySubjectOf(service) }, 'cannot take dead-letter replays')
+        return
+      }
+      if (msg.reply === undefined || !isInboxReply(msg.reply)) {
+        // Answered on the asker's inbox only: any other reply subject could be
+        // one of this service's own records, which it may write.
+        logger.warn({ reply: msg.reply ?? '' }, 'replay request without an inbox to answer on; ignored')
         return
       }
       let data: unknown

@@ -195,8 +195,21 @@ export const IDENTITIES: readonly Identity[] = ['admin', ...SERVICE_IDENTITIES]
 export interface Permissions {
   publish: string[]
   subscribe: string[]
-  /** May answer requests it received (on the requester's inbox): the $SRV protocol and status endpoint. */
-  allowResponses: boolean
+}
+
+/**
+ * Whose requests a service answers, by their inboxes: admin's (its own
+ * prefix, and `_INBOX.` for the stock `nats` CLI: `nats micro ls`), and the
+ * console's for the replayers. Named here instead of nats-server's
+ * `allow_responses`, which lets an identity answer any message it receives,
+ * its own included: one that may publish and subscribe one subject could
+ * publish anything as a "response" (an event, a JetStream API request).
+ */
+export interface Requesters {
+  /** The admin identity's public key. */
+  admin: string
+  /** The console identity's public key. */
+  console: string
 }
 
 /**
@@ -258,7 +271,11 @@ function bucketSubjects(bucket: string, access: BucketAccess): string[] {
 }
 
 /** The subjects a service identity may publish to and subscribe on. */
-export function permissionsOf(identity: ServiceIdentity, publicKey: string): Permissions {
+export function permissionsOf(
+  identity: ServiceIdentity,
+  publicKey: string,
+  requesters: Requesters,
+): Permissions {
   const grant: Grant = GRANTS[identity]
   // Every service waits for and probes the saga's streams (start-up, readiness).
   const publish = new Set<string>([
@@ -289,6 +306,9 @@ export function permissionsOf(identity: ServiceIdentity, publicKey: string): Per
   }
   if (grant.operator !== undefined) for (const s of operatorSubjects(grant.operator)) publish.add(s)
   const subscribe = [`${inboxPrefixOf(publicKey)}.>`, ...discoverySubjects(identity)]
+  // Answers to the NATS services protocol and the status endpoint (admin's).
+  publish.add(`${inboxPrefixOf(requesters.admin)}.>`)
+  publish.add('_INBOX.>')
   if (grant.laneSignals === 'hold') subscribe.push(LANE_SIGNAL_SUBJECT)
   // Replays its own dead letters when the console asks: reads the dead letter, then the original.
   const replayer = replayerNameOf(identity)
@@ -296,8 +316,10 @@ export function permissionsOf(identity: ServiceIdentity, publicKey: string): Per
     publish.add(`${API}.STREAM.MSG.GET.${STREAMS.deadLetters.name}`)
     publish.add(`${API}.STREAM.MSG.GET.${ORDERS}`)
     subscribe.push(replaySubjectOf(replayer))
+    // Answers to the console's replay requests.
+    publish.add(`${inboxPrefixOf(requesters.console)}.>`)
   }
-  return { publish: [...publish], subscribe, allowResponses: true }
+  return { publish: [...publish], subscribe }
 }
 
 function operatorSubjects({ reads, browses, purges, durables, writes }: OperatorGrant): string[] {

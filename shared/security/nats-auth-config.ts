@@ -15,13 +15,15 @@ export function renderAuthorization(publicKeys: Readonly<Record<Identity, string
     const nkey = publicKeys[identity]
     if (identity === 'admin')
       return `    # admin: provisioning and operator commands\n    { nkey: ${q(nkey)} }`
-    const { publish, subscribe, allowResponses } = permissionsOf(identity, nkey)
+    const { publish, subscribe } = permissionsOf(identity, nkey, {
+      admin: publicKeys.admin,
+      console: publicKeys.console,
+    })
     return [
       `    # ${identity}`,
       `    { nkey: ${q(nkey)}, permissions: {`,
       `      publish: { allow: ${list(publish, '      ')} }`,
       `      subscribe: { allow: ${list(subscribe, '      ')} }`,
-      ...(allowResponses ? ['      allow_responses: true'] : []),
       '    } }',
     ].join('\n')
   })
