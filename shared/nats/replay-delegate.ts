@@ -10,7 +10,6 @@
  * a service repeat what is already stored. `admin` (the dlq CLI) still
  * replays directly.
  */
-import { isInboxReply } from './inbox-replies.ts'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import * as v from 'valibot'
@@ -26,6 +25,7 @@ import {
 } from './dead-letter-admin.ts'
 import { replaySubjectOf } from './discovery-subjects.ts'
 import { isNatsUnavailable } from './errors.ts'
+import { isInboxReply } from './inbox-replies.ts'
 
 /** The services that replay their own events, in the order a subject's owner is looked for. */
 export const REPLAYERS = ['order', 'inventory', 'payment'] as const
