@@ -251,9 +251,13 @@ export function createPaymentHandlers({
     }
   }
 
+  /** At or past the order's deadline (an event of a release before deadlines has none). */
+  const isPastDeadline = (event: InventoryReserved): boolean =>
+    event.deadlineAt !== undefined && Date.parse(event.deadlineAt) <= now().getTime()
+
   async function pay(event: InventoryReserved, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const { orderId } = event
-    const pastDeadline = event.deadlineAt !== undefined && Date.parse(event.deadlineAt) <= now().getTime()
+    const pastDeadline = isPastDeadline(event)
     if (pastDeadline) {
       // Past its deadline: never start a charge. One that began earlier gets
       // no new attempt either (below).
@@ -316,10 +320,7 @@ export function createPaymentHandlers({
     }
     // Left unresolved at or past its deadline (no attempt sent, or the breaker
     // held it until then): that is the deadline's cancellation.
-    const expired =
-      outcome.kind === 'unresolved' &&
-      event.deadlineAt !== undefined &&
-      Date.parse(event.deadlineAt) <= now().getTime()
+    const expired = outcome.kind === 'unresolved' && isPastDeadline(event)
     // Settled only from `charging`: another delivery of this order, or its
     // deadline, may have decided it meanwhile (`unresolved`, with a
     // reconciliation entry that refunds whatever this charge took). Then what
@@ -435,8 +436,7 @@ export function createPaymentHandlers({
       // Held at most PAYMENT_MAX_PAUSE_MS, and never past the order's deadline:
       // an order is settled by then, or cancelled (and reconciled).
       const deadline = event.deadlineAt === undefined ? Infinity : Date.parse(event.deadlineAt)
-      const pastDeadline = deadline <= now().getTime()
-      if (Date.now() - since < maxPauseMs && !pastDeadline) {
+      if (Date.now() - since < maxPauseMs && !isPastDeadline(event)) {
         // Handled again when the breaker closes, or at the earlier of the two bounds, whichever comes first.
         const resumeAt = Math.min(since + maxPauseMs, Date.now() + (deadline - now().getTime()))
         throw new PauseConsumption(error.message, 250, resumeAt)
