@@ -122,15 +122,20 @@ export function intakeSettings(): Record<string, string> {
   )
 }
 
+/** A variable's value; an empty one is unset. */
+function setting(env: Record<string, string | undefined>, name: string): string | undefined {
+  const value = env[name]
+  return value === undefined || value === '' ? undefined : value
+}
+
 /**
  * Both currencies set, and different: the intake would take orders in one
  * currency that the inventory prices (and the payment worker charges) in
  * another. Refused before anything starts.
  */
 export function currencyProblem(env: Record<string, string | undefined> = process.env): string | undefined {
-  const [order, inventory] = [env['ORDER_CURRENCY'], env['INVENTORY_CURRENCY']]
-  if (order === undefined || order === '' || inventory === undefined || inventory === '') return undefined
-  if (order === inventory) return undefined
+  const [order, inventory] = [setting(env, 'ORDER_CURRENCY'), setting(env, 'INVENTORY_CURRENCY')]
+  if (order === undefined || inventory === undefined || order === inventory) return undefined
   return (
     `ORDER_CURRENCY (${order}) and INVENTORY_CURRENCY (${inventory}) differ: the stock is priced and ` +
     'charged in INVENTORY_CURRENCY, so set one of them only (npm start gives it to both), or both the same'
@@ -146,11 +151,7 @@ export function shopCurrency(
   worker: 'order' | 'inventory',
   env: Record<string, string | undefined> = process.env,
 ): Record<string, string> {
-  const set = (name: string): string | undefined => {
-    const value = env[name]
-    return value === undefined || value === '' ? undefined : value
-  }
-  const currency = set('ORDER_CURRENCY') ?? set('INVENTORY_CURRENCY')
+  const currency = setting(env, 'ORDER_CURRENCY') ?? setting(env, 'INVENTORY_CURRENCY')
   if (currency === undefined) return {}
   return worker === 'order' ? { ORDER_CURRENCY: currency } : { INVENTORY_CURRENCY: currency }
 }
