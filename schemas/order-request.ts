@@ -14,14 +14,36 @@ import type { Priority } from './subjects.ts'
 const skusDiffer = (items: { sku: string }[]): boolean =>
   new Set(items.map((i) => i.sku)).size === items.length
 
+const MAX_ITEMS = 100
+
+/**
+ * The list's own rules, also when one of its items is invalid: Valibot skips
+ * `minLength`, `maxLength` and `check` once an item has an issue, so a body of
+ * 150 items with one bad quantity would first be told only about the quantity.
+ * The typed case is left to the actions, which the JSON Schema export reads.
+ */
+const itemListRulesWhenItemsInvalid = <Item extends { sku: string }>() =>
+  v.rawCheck<Item[]>(({ dataset, addIssue }) => {
+    if (dataset.typed || !Array.isArray(dataset.value)) return
+    const items: unknown[] = dataset.value
+    if (items.length > MAX_ITEMS) addIssue({ message: `must hold at most ${MAX_ITEMS} items` })
+    const skus = items.flatMap((item) =>
+      item !== null && typeof item === 'object' && typeof (item as { sku?: unknown }).sku === 'string'
+        ? [(item as { sku: string }).sku]
+        : [],
+    )
+    if (new Set(skus).size !== skus.length) addIssue({ message: 'must not repeat a sku' })
+  })
+
 /** `POST /orders` body, version 1. Unknown fields are rejected (strict objects). */
 export const CreateOrderRequestV1 = v.strictObject({
   customerId: CustomerIdSchema,
   items: v.pipe(
     v.array(v.strictObject({ sku: SkuSchema, quantity: QuantitySchema })),
     v.minLength(1, 'must hold at least 1 item'),
-    v.maxLength(100, 'must hold at most 100 items'),
+    v.maxLength(MAX_ITEMS, `must hold at most ${MAX_ITEMS} items`),
     v.check((items) => skusDiffer(items), 'must not repeat a sku'),
+    itemListRulesWhenItemsInvalid(),
   ),
   paymentToken: PaymentTokenSchema,
   /** `express` orders go ahead of standard ones at every stage, if the API key may ask for it. */
@@ -39,8 +61,9 @@ export const CreateOrderRequestV2 = v.strictObject({
   items: v.pipe(
     v.array(v.strictObject({ sku: SkuSchema, quantity: QuantitySchema, unitPriceCents: CentsSchema })),
     v.minLength(1, 'must hold at least 1 item'),
-    v.maxLength(100, 'must hold at most 100 items'),
+    v.maxLength(MAX_ITEMS, `must hold at most ${MAX_ITEMS} items`),
     v.check((items) => skusDiffer(items), 'must not repeat a sku'),
+    itemListRulesWhenItemsInvalid(),
   ),
   paymentToken: PaymentTokenSchema,
   priority: v.optional(PrioritySchema),

@@ -275,7 +275,40 @@ describe('POST /orders', () => {
     const { issues } = (await res.json()) as { issues: { path: string; message: string }[] }
     expect(issues).toHaveLength(100)
     const top = issues.filter((i) => !i.path.startsWith('items.'))
-    expect(top.map((i) => i.path).sort()).toStrictEqual(['foo', 'paymentToken'])
+    expect(top.map((i) => `${i.path}: ${i.message}`).sort()).toStrictEqual([
+      'foo: is not an allowed field',
+      'items: must hold at most 100 items',
+      'items: must not repeat a sku',
+      'paymentToken: is required',
+    ])
+  })
+
+  it.each([
+    [
+      'over 100 items',
+      Array.from({ length: 150 }, (_, i) => ({ sku: `S${i}`, quantity: i === 7 ? 0 : 1 })),
+      'must hold at most 100 items',
+    ],
+    [
+      'a repeated sku',
+      [
+        { sku: 'A', quantity: 1 },
+        { sku: 'A', quantity: 2 },
+        { sku: 'B', quantity: 0 },
+      ],
+      'must not repeat a sku',
+    ],
+  ])('names %s also when an item is invalid', async (_name, items, message) => {
+    for (const body of [
+      { ...validOrder, items },
+      { customer: { id: 'c', email: 'c@example.com' }, currency: 'USD', paymentToken: 'tok_ok', items },
+    ]) {
+      const res = await post(appWith(fakeStore()), JSON.stringify(body))
+      expect(res.status).toBe(400)
+      const { issues } = (await res.json()) as { issues: { path: string; message: string }[] }
+      expect(issues).toContainEqual({ path: 'items', message })
+      expect(issues.filter((i) => i.path === 'items')).toHaveLength(1)
+    }
   })
 
   it('never repeats a payment token of the wrong type in its answer', async () => {

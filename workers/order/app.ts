@@ -135,8 +135,8 @@ export function createApp({
     // A `customer` object is a version 2 body; anything else is read as version 1.
     const parsed =
       requestVersionOf(body.value) === 2
-        ? v.safeParse(CreateOrderRequestV2, body.value, { abortPipeEarly: true })
-        : v.safeParse(CreateOrderRequestV1, body.value, { abortPipeEarly: true })
+        ? v.safeParse(CreateOrderRequestV2, body.value)
+        : v.safeParse(CreateOrderRequestV1, body.value)
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)
       const first = issues[0]
