@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { frozenProblems, readJsonFiles, SCHEMA_DIRS } from '../scripts/lib/schema-dirs.ts'
 import { breakingChanges, checkPublished, describeReport } from './compatibility.ts'
@@ -33,6 +37,45 @@ describe('published contract versions', () => {
       expect(frozen).toStrictEqual([])
     },
   )
+
+  it.skipIf(frozen === undefined)(
+    'are each compared with the commit that added it (a changed copy is named)',
+    () => {
+      const changed = new Map([...published].map(([file, text]) => [file, `${text} `]))
+      expect(frozenProblems(changed)).toHaveLength(published.size)
+    },
+  )
+})
+
+describe('the frozen check on a repository of its own', () => {
+  it('names a published file changed after its commit, and one removed', () => {
+    const top = mkdtempSync(join(tmpdir(), 'frozen-'))
+    try {
+      const dir = join(top, 'project', 'schemas', 'published')
+      mkdirSync(dir, { recursive: true })
+      const git = (...args: string[]) => execFileSync('git', args, { cwd: top, stdio: 'ignore' })
+      git('init', '-q')
+      writeFileSync(join(dir, 'a.v1.json'), '{"a":1}')
+      writeFileSync(join(dir, 'b.v1.json'), '{"b":1}')
+      git('add', '.')
+      git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'publish')
+      expect(
+        frozenProblems(
+          new Map([
+            ['a.v1.json', '{"a":1}'],
+            ['b.v1.json', '{"b":1}'],
+          ]),
+          dir,
+        ),
+      ).toStrictEqual([])
+      expect(frozenProblems(new Map([['a.v1.json', '{"a":2}']]), dir)).toStrictEqual([
+        'project/schemas/published/b.v1.json: published, then removed (a published version stays)',
+        expect.stringMatching(/^project\/schemas\/published\/a\.v1\.json: changed after it was published/),
+      ])
+    } finally {
+      rmSync(top, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('the compatibility checker', () => {

@@ -34,28 +34,32 @@ export function readJsonFiles(dir: string): Map<string, string> {
  * gone. `undefined` when git cannot tell: not a git checkout, or a shallow
  * clone (its first commit would count as adding every file).
  */
-export function frozenProblems(published: ReadonlyMap<string, string>): string[] | undefined {
-  const git = (...args: string[]) =>
-    execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+export function frozenProblems(
+  published: ReadonlyMap<string, string>,
+  publishedDir: string = SCHEMA_DIRS.published,
+): string[] | undefined {
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
   let top: string
   try {
-    top = git('rev-parse', '--show-toplevel').trim()
-    if (git('rev-parse', '--is-shallow-repository').trim() === 'true') return undefined
+    top = git(publishedDir, 'rev-parse', '--show-toplevel').trim()
+    if (git(top, 'rev-parse', '--is-shallow-repository').trim() === 'true') return undefined
   } catch {
     return undefined
   }
-  // Paths from the top of the repository: the project may be a folder of a larger one.
-  const dir = relative(top, SCHEMA_DIRS.published)
+  // Paths from the top of the repository, and git run there: the project may
+  // be a folder of a larger one.
+  const dir = relative(top, publishedDir)
   const problems: string[] = []
-  const everAdded = git('log', '--diff-filter=A', '--name-only', '--format=', '--', dir).split('\n')
+  const everAdded = git(top, 'log', '--diff-filter=A', '--name-only', '--format=', '--', dir).split('\n')
   for (const path of new Set(everAdded))
     if (path !== '' && !published.has(basename(path)))
       problems.push(`${path}: published, then removed (a published version stays)`)
   for (const [file, text] of published) {
-    const path = relative(top, join(SCHEMA_DIRS.published, file))
-    const added = git('log', '--diff-filter=A', '--format=%H', '--', path).trim().split('\n').at(-1)
+    const path = relative(top, join(publishedDir, file))
+    const added = git(top, 'log', '--diff-filter=A', '--format=%H', '--', path).trim().split('\n').at(-1)
     if (!added) continue // not committed yet: frozen from its first commit on
-    if (text !== git('show', `${added}:${path}`))
+    if (text !== git(top, 'show', `${added}:${path}`))
       problems.push(
         `${path}: changed after it was published (${added.slice(0, 8)}); publish a new version instead`,
       )
