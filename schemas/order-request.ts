@@ -17,6 +17,19 @@ const skusDiffer = (items: { sku: string }[]): boolean =>
 const MAX_ITEMS = 100
 
 /**
+ * Control characters (C0, DEL, C1) and the bidirectional formatting marks,
+ * overrides and isolates: an id shown to an operator must read as it is
+ * (U+202E would turn "ecila" into "alice" on screen).
+ */
+const UNSHOWABLE = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u
+
+/** A customer id as a new order gives it; events keep the wider schema, so old events still read. */
+const NewCustomerIdSchema = v.pipe(
+  CustomerIdSchema,
+  v.check((id) => !UNSHOWABLE.test(id), 'must not contain control or bidirectional formatting characters'),
+)
+
+/**
  * The list's own rules, also when one of its items is invalid: Valibot skips
  * `minLength`, `maxLength` and `check` once an item has an issue, so a body of
  * 150 items with one bad quantity would first be told only about the quantity.
@@ -37,7 +50,7 @@ const itemListRulesWhenItemsInvalid = <Item extends { sku: string }>() =>
 
 /** `POST /orders` body, version 1. Unknown fields are rejected (strict objects). */
 export const CreateOrderRequestV1 = v.strictObject({
-  customerId: CustomerIdSchema,
+  customerId: NewCustomerIdSchema,
   items: v.pipe(
     v.array(v.strictObject({ sku: SkuSchema, quantity: QuantitySchema })),
     v.minLength(1, 'must hold at least 1 item'),
@@ -56,7 +69,7 @@ export const CreateOrderRequestV1 = v.strictObject({
  * the order; the stock's own price is what is charged).
  */
 export const CreateOrderRequestV2 = v.strictObject({
-  customer: v.strictObject({ id: CustomerIdSchema, email: EmailSchema }),
+  customer: v.strictObject({ id: NewCustomerIdSchema, email: EmailSchema }),
   currency: CurrencySchema,
   items: v.pipe(
     v.array(v.strictObject({ sku: SkuSchema, quantity: QuantitySchema, unitPriceCents: CentsSchema })),

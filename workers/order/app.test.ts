@@ -210,6 +210,23 @@ describe('POST /orders', () => {
 
   it.each([
     ['an empty customer id', { ...validOrder, customerId: '' }, 'customerId'],
+    [
+      'a customer id with a right-to-left override',
+      { ...validOrder, customerId: '\u202Eecila' },
+      'customerId',
+    ],
+    ['a customer id with a newline', { ...validOrder, customerId: 'line\nbreak' }, 'customerId'],
+    ['a customer id with a NUL', { ...validOrder, customerId: 'a\u0000b' }, 'customerId'],
+    [
+      'a version 2 customer id with a bidirectional isolate',
+      {
+        customer: { id: 'bob\u2066', email: 'b@example.com' },
+        currency: 'USD',
+        paymentToken: 'tok_ok',
+        items: [{ sku: 'A', quantity: 1, unitPriceCents: 1 }],
+      },
+      'customer.id',
+    ],
     ['a customer id over 64 characters', { ...validOrder, customerId: 'c'.repeat(65) }, 'customerId'],
     ['no items', { ...validOrder, items: [] }, 'items'],
     [
