@@ -15,7 +15,15 @@ import { LANE_SIGNAL_SUBJECT } from '../shared/nats/lane-signals.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { permissionViolations } from './harness/lines.ts'
-import { authAs } from './harness/test-secrets.ts'
+import { authAs, testSecrets } from './harness/test-secrets.ts'
+import { KvRecordError } from '../shared/nats/kv-json.ts'
+import {
+  deriveRecordKey,
+  RECORD_SEAL_HEADER,
+  SEAL_FLOOR_METADATA,
+  sealBucket,
+  sealFloorOf,
+} from '../shared/security/record-seal.ts'
 import { provisionNats } from './support/provision.ts'
 
 let server: NatsServerHandle
@@ -463,5 +471,113 @@ describe('answers on event subjects', () => {
     expect([...(bare.header?.keys() ?? [])]).toStrictEqual([])
     // shared/nats/consumer.ts dead-letters both as unexpected_origin
     // (test/dead-letters.test.ts): neither is taken for an event.
+  })
+})
+
+describe('answers on KV subjects, and record seals', () => {
+  let admin: NatsConnection
+  beforeAll(async () => {
+    admin = await connect({ ...server.connectOptions(), timeout: 5_000 })
+  })
+  afterAll(() => admin?.close())
+
+  const stockKey = async () => await deriveRecordKey(testSecrets().recordSealSecret, BUCKETS.stock)
+  /** The stock bucket as the inventory identity binds it: sealed, or as nats.js gives it. */
+  const inventoryStock = async (seal: boolean) => {
+    const kv = await new Kvm(client('inventory')).open(BUCKETS.stock, { allow_direct: false })
+    if (!seal) return kv
+    const info = await (await jetstreamManager(client('inventory'))).streams.info(`KV_${BUCKETS.stock}`)
+    return sealBucket(kv, {
+      bucket: BUCKETS.stock,
+      key: await stockKey(),
+      floor: sealFloorOf(info.config.metadata),
+    })
+  }
+  /** What the stock bucket holds last for `sku`, read as admin, once its revision is above `after`. */
+  const storedAfter = (sku: string, after: number) =>
+    waitFor(
+      async () => {
+        const message = await (
+          await jetstreamManager(admin)
+        ).streams.getMessage(`KV_${BUCKETS.stock}`, {
+          last_by_subj: `$KV.${BUCKETS.stock}.${sku}`,
+        })
+        return message !== null && message.seq > after ? message : undefined
+      },
+      { timeoutMs: 5_000, message: `an answer stored as the stock of ${sku}` },
+    )
+
+  it('a provisioned sealed bucket starts with seal floor 0', async () => {
+    const info = await (await jetstreamManager(admin)).streams.info(`KV_${BUCKETS.stock}`)
+    expect(info.config.metadata?.[SEAL_FLOOR_METADATA]).toBe('0')
+  })
+
+  it('refuses a stock record the console had stored by a direct get of its own index message (price 0), with or without headers', async () => {
+    const sealed = await inventoryStock(true)
+    const plain = await inventoryStock(false)
+    for (const noHeaders of [false, true]) {
+      const sku = `SEAL-${noHeaders ? 'B' : 'M'}${Date.now() % 100_000}`
+      const revision = await sealed.create(sku, new TextEncoder().encode('{"onHand":5,"priceCents":1250}'))
+      expect((await sealed.get(sku))?.json()).toStrictEqual({ onHand: 5, priceCents: 1250 })
+      // The console writes its index and reads it back with the reply subject of its choice.
+      const subject = `oix.forged.${sku}`
+      await jetstream(client('console'), { timeout: 2_000 }).publish(
+        subject,
+        '{"onHand":1000000,"priceCents":0}',
+      )
+      client('console').publish(
+        '$JS.API.DIRECT.GET.ORDER_INDEX',
+        JSON.stringify({ last_by_subj: subject, ...(noHeaders ? { no_hdr: true } : {}) }),
+        { reply: `$KV.${BUCKETS.stock}.${sku}` },
+      )
+      await storedAfter(sku, revision)
+      // Without seals the forged record would be read as the stock (the attack); sealed, it is refused.
+      expect((await plain.get(sku))?.json()).toStrictEqual({ onHand: 1_000_000, priceCents: 0 })
+      await expect(sealed.get(sku)).rejects.toThrow(KvRecordError)
+      await expect(sealed.get(sku)).rejects.toThrow(/did not seal/)
+    }
+  })
+
+  it("refuses a stock record overwritten or blanked by another identity's JetStream API answer", async () => {
+    const sealed = await inventoryStock(true)
+    const plain = await inventoryStock(false)
+    const sku = `SEAL-A${Date.now() % 100_000}`
+    const revision = await sealed.create(sku, new TextEncoder().encode('{"onHand":5,"priceCents":1250}'))
+    // Analytics has no right on the stock bucket; the answer lands there all the same.
+    client('analytics').publish('$JS.API.STREAM.INFO.ORDERS', '', { reply: `$KV.${BUCKETS.stock}.${sku}` })
+    await storedAfter(sku, revision)
+    expect((await plain.get(sku))?.string()).toMatch(/io\.nats\.jetstream\.api\.v1\.stream_info_response/)
+    await expect(sealed.get(sku)).rejects.toThrow(/did not seal/)
+    // An empty record (what a pull's status answer stores): nats.js reads it as a value of
+    // 0 bytes, which readJson took for "absent" before seals; sealed, it is refused.
+    const blanked = await sealed.put(sku, new TextEncoder().encode('{"onHand":5,"priceCents":1250}'))
+    await jetstream(client('inventory')).publish(`$KV.${BUCKETS.stock}.${sku}`, new Uint8Array())
+    await storedAfter(sku, blanked)
+    expect((await plain.get(sku))?.length).toBe(0)
+    await expect(sealed.get(sku)).rejects.toThrow(/did not seal/)
+  })
+
+  it('reads records at or below the seal floor as they are (written before seals), and seals every write above it', async () => {
+    const jsm = await jetstreamManager(admin)
+    const sku = `SEAL-F${Date.now() % 100_000}`
+    const plain = await inventoryStock(false)
+    const old = await plain.create(sku, new TextEncoder().encode('{"onHand":2,"priceCents":100}'))
+    const kv = await new Kvm(client('inventory')).open(BUCKETS.stock, { allow_direct: false })
+    const floored = sealBucket(kv, { bucket: BUCKETS.stock, key: await stockKey(), floor: old })
+    expect((await floored.get(sku))?.json()).toStrictEqual({ onHand: 2, priceCents: 100 })
+    const next = await floored.update(sku, new TextEncoder().encode('{"onHand":1,"priceCents":100}'), old)
+    const stored = await jsm.streams.getMessage(`KV_${BUCKETS.stock}`, { seq: next })
+    expect(stored?.header?.get(RECORD_SEAL_HEADER)).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    expect(stored?.header?.get('Nats-Expected-Last-Subject-Sequence')).toBe(String(old))
+    // A record sealed for another key of the bucket is refused there.
+    const other = `${sku}X`
+    const copied = headers()
+    copied.set(RECORD_SEAL_HEADER, stored!.header.get(RECORD_SEAL_HEADER))
+    await jetstream(client('inventory')).publish(`$KV.${BUCKETS.stock}.${other}`, stored!.data, {
+      headers: copied,
+    })
+    await expect(floored.get(other)).rejects.toThrow(/did not seal/)
+    await plain.put(sku, new TextEncoder().encode('{"onHand":9,"priceCents":1}'))
+    await expect(floored.get(sku)).rejects.toThrow(/did not seal/)
   })
 })

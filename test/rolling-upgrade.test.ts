@@ -200,9 +200,15 @@ async function createdVersions(): Promise<Record<string, number>> {
   }
 }
 
+/**
+ * The previous release writes records without seals: the new services read
+ * them while both run (RECORD_SEALS=tolerate, docs/security.md "Record seals").
+ */
+const TOLERATE = { RECORD_SEALS: 'tolerate' }
+
 describe(`rolling upgrade from the previous release (${PREVIOUS.commit.slice(0, 8)})`, () => {
   it('old intake, new workers: v1 orders all final, balanced, nothing dead-lettered', async () => {
-    const { order, inventory } = await startPhase({ intake: 'old', workers: 'new' })
+    const { order, inventory } = await startPhase({ intake: 'old', workers: 'new', env: TOLERATE })
     await runOrders(order, inventory, 'ROLL-1', false)
     await stopPhase()
     expect(await deadLetters()).toBe(0)
@@ -213,7 +219,7 @@ describe(`rolling upgrade from the previous release (${PREVIOUS.commit.slice(0, 
     const { order, inventory } = await startPhase({
       intake: 'new',
       workers: 'old',
-      env: { ORDER_CREATED_VERSIONS: '1,2' },
+      env: { ...TOLERATE, ORDER_CREATED_VERSIONS: '1,2' },
     })
     await runOrders(order, inventory, 'ROLL-2', true)
     await stopPhase()
@@ -229,7 +235,7 @@ describe(`rolling upgrade from the previous release (${PREVIOUS.commit.slice(0, 
     const { order, inventory } = await startPhase({
       intake: 'new',
       workers: 'both',
-      env: { ORDER_CREATED_VERSIONS: '1,2', CONSUMER_CONCURRENCY: '1' },
+      env: { ...TOLERATE, ORDER_CREATED_VERSIONS: '1,2', CONSUMER_CONCURRENCY: '1' },
     })
     await runOrders(order, inventory, 'ROLL-MIXED', true, 16)
     await stopPhase()
@@ -238,6 +244,9 @@ describe(`rolling upgrade from the previous release (${PREVIOUS.commit.slice(0, 
   }, 150_000)
 
   it('all new, v1 no longer published: v2 only, balanced, nothing dead-lettered', async () => {
+    // The last step of the upgrade to record seals: what the previous release
+    // wrote so far is read as it is, anything unsealed after it refused.
+    await provisionNats([server.url], { RECORD_SEAL_FLOOR: 'now' })
     const { order, inventory } = await startPhase({
       intake: 'new',
       workers: 'new',

@@ -52,6 +52,8 @@ export async function loadStackSecrets(stateDir: string, env: Env): Promise<Depl
     gatewaySecretKey: given(env, 'GATEWAY_SECRET_KEY') ?? stored.gatewaySecretKey,
     // Made by a release before the key existed: one now (records made before are unkeyed and still compared).
     idempotencyFingerprintKey: stored.idempotencyFingerprintKey ?? randomSecret(''),
+    // Made by a release before record seals: one now (the provision step keeps the records made before readable).
+    recordSealSecret: stored.recordSealSecret ?? randomSecret(''),
   }
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
   writePrivateFile(file, `${JSON.stringify(secrets)}\n`)

@@ -1,20 +1,91 @@
 import * as v from 'valibot'
 import { DEFAULT_LIMITS, type TopologyLimits } from '../nats/topology.ts'
 import { BUCKETS } from '../../schemas/subjects.ts'
-import { intFromEnv, natsUrlsFromEnv } from './load-config.ts'
+import { ConfigError, intFromEnv, natsUrlsFromEnv } from './load-config.ts'
+import { parseRecordKeys } from '../security/record-seal.ts'
 
 const MiB = 1024 * 1024
+
+/** A user NKEY seed (SU...), optional. */
+export const nkeySeedFromEnv = v.optional(
+  v.pipe(
+    v.string(),
+    v.regex(/^SU[A-Z2-7]{56}$/, 'must be a user NKEY seed (SU followed by 56 base32 characters)'),
+  ),
+)
+
+/**
+ * RECORD_KEYS: the keys of the sealed buckets a service reads or writes
+ * (`<bucket>:<base64url key>`, comma separated); or RECORD_KEYS_FILE.
+ * Unset: records are neither sealed nor checked (docs/security.md).
+ */
+export const recordKeysFromEnv = v.optional(
+  v.pipe(
+    v.string(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      try {
+        return parseRecordKeys(dataset.value)
+      } catch (error) {
+        for (const message of error instanceof ConfigError ? error.problems : ['RECORD_KEYS: unreadable'])
+          addIssue({ message: message.replace(/^RECORD_KEYS: /, '') })
+        return NEVER
+      }
+    }),
+  ),
+)
+
+/**
+ * RECORD_SEALS: `enforce`, a sealed bucket's record without a valid seal is
+ * refused; `tolerate`, one with no seal at all is read (during the rolling
+ * upgrade from a release before seals; docs/security.md).
+ */
+export const recordSealsFromEnv = v.optional(
+  v.picklist(['enforce', 'tolerate'], 'must be enforce or tolerate'),
+  'enforce',
+)
+
+/** LANE_SIGNAL_HOLD_MS: how long an express order's signal holds standard work (docs/priority.md). */
+export const laneSignalHoldMsFromEnv = intFromEnv(500, 0, 10_000)
+
+/**
+ * What the stream limits must leave room for: an order's events and its
+ * deadline schedule live in streams kept STREAM_MAX_AGE_MS, so that must
+ * outlast ORDER_DEADLINE_MS (or the deadline goes before it fires, and an
+ * order can stay reserved for good); and the duplicate window fits in it.
+ */
+export function retentionProblems(config: {
+  STREAM_MAX_AGE_MS: number
+  STREAM_DUPLICATE_WINDOW_MS: number
+  ORDER_DEADLINE_MS: number
+}): string[] {
+  const problems: string[] = []
+  if (config.STREAM_MAX_AGE_MS <= config.ORDER_DEADLINE_MS)
+    problems.push(
+      `STREAM_MAX_AGE_MS (${config.STREAM_MAX_AGE_MS}) must be longer than ORDER_DEADLINE_MS (${config.ORDER_DEADLINE_MS}): ` +
+        "an order's events and its deadline would expire before the deadline fires",
+    )
+  if (config.STREAM_DUPLICATE_WINDOW_MS > config.STREAM_MAX_AGE_MS)
+    problems.push(
+      `STREAM_DUPLICATE_WINDOW_MS (${config.STREAM_DUPLICATE_WINDOW_MS}) must not be longer than STREAM_MAX_AGE_MS (${config.STREAM_MAX_AGE_MS})`,
+    )
+  return problems
+}
+
+/** ORDER_DEADLINE_MS: every order is settled within this of its creation, or cancelled `deadline_exceeded`. */
+export const orderDeadlineMsFromEnv = intFromEnv(600_000, 1_000, 30 * 86_400_000)
 
 /** NATS settings every service shares; spread into each service's config schema. */
 export const natsSettings = {
   NATS_URL: natsUrlsFromEnv,
   /** This service's NATS identity: a user NKEY seed (SU...); or NATS_NKEY_SEED_FILE. Unset = anonymous (refused by a server with authentication). */
-  NATS_NKEY_SEED: v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(/^SU[A-Z2-7]{56}$/, 'must be a user NKEY seed (SU followed by 56 base32 characters)'),
-    ),
-  ),
+  NATS_NKEY_SEED: nkeySeedFromEnv,
+  /**
+   * The keys of the sealed buckets this service reads or writes
+   * (`<bucket>:<base64url key>`, comma separated); or RECORD_KEYS_FILE.
+   * Unset: records are neither sealed nor checked (docs/security.md).
+   */
+  RECORD_KEYS: recordKeysFromEnv,
+  RECORD_SEALS: recordSealsFromEnv,
   /** A CA certificate file (PEM): connect with TLS and trust servers signed by it. */
   NATS_TLS_CA_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** Give up the first connection after this long (the client reconnects forever afterwards). */
@@ -88,7 +159,7 @@ export const natsSettings = {
    * (lane-signals.ts; 0: express orders are not announced, and standard work
    * yields only to express messages in its own process).
    */
-  LANE_SIGNAL_HOLD_MS: intFromEnv(500, 0, 10_000),
+  LANE_SIGNAL_HOLD_MS: laneSignalHoldMsFromEnv,
   /**
    * The lanes whose consumers this process runs: `both`, or `standard` /
    * `express` to run each lane in processes of its own (docs/priority.md).

@@ -12,6 +12,7 @@ export const SECRET_SETTINGS = [
   'PAYMENT_TOKEN_PRIVATE_KEYS',
   'NATS_NKEY_SEED',
   'IDEMPOTENCY_FINGERPRINT_KEY',
+  'RECORD_KEYS',
 ] as const
 
 type Env = Readonly<Record<string, string | undefined>>

@@ -30,6 +30,37 @@ describe('ensureStream on an existing stream', () => {
   it('updates it to the configuration when the replicas stay or rise', async () => {
     const { jsm, updates } = managerWith({ name: 'ORDERS', num_replicas: 1, max_age: 1 })
     await ensureStream(jsm, { name: 'ORDERS', num_replicas: 3, max_age: 2 })
-    expect(updates).toStrictEqual([{ name: 'ORDERS', num_replicas: 3, max_age: 2 }])
+    expect(updates).toStrictEqual([
+      {
+        name: 'ORDERS',
+        num_replicas: 3,
+        max_age: 2,
+        max_msgs: -1,
+        max_msgs_per_subject: -1,
+        max_consumers: -1,
+      },
+    ])
+  })
+
+  it('puts back the limits it never sets (a stream changed by hand), and keeps those it sets', async () => {
+    const { jsm, updates } = managerWith({
+      name: 'ORDERS',
+      num_replicas: 1,
+      max_msgs: 10,
+      max_msgs_per_subject: 2,
+      max_consumers: 3,
+      deny_delete: true,
+    })
+    await ensureStream(jsm, { name: 'ORDERS', num_replicas: 1, max_msgs_per_subject: 1 })
+    expect(updates).toStrictEqual([
+      {
+        name: 'ORDERS',
+        num_replicas: 1,
+        max_msgs: -1,
+        max_msgs_per_subject: 1,
+        max_consumers: -1,
+        deny_delete: true,
+      },
+    ])
   })
 })

@@ -24,13 +24,17 @@ export interface ProvisionReport {
 export async function provisionTopology(
   nc: NatsConnection,
   limits: TopologyLimits,
-  { timeoutMs = 5_000, release }: { timeoutMs?: number; release?: string } = {},
+  {
+    timeoutMs = 5_000,
+    release,
+    raiseSealFloor = false,
+  }: { timeoutMs?: number; release?: string; raiseSealFloor?: boolean } = {},
 ): Promise<ProvisionReport> {
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs })
   const orders = await ensureStreams(jsm, limits)
   const advisories = await ensureStream(jsm, advisoryStreamConfig(limits))
   const buckets = Object.values(BUCKETS)
-  for (const bucket of buckets) await ensureBucket(nc, bucket, limits)
+  for (const bucket of buckets) await ensureBucket(nc, bucket, limits, { raiseSealFloor })
   const consumers: string[] = []
   for (const name of SAGA_CONSUMER_NAMES) {
     await ensureSagaConsumer(jsm, name, limits, release)

@@ -39,6 +39,8 @@ import {
   type TopologyLimits,
 } from './topology.ts'
 import { natsClientOptions } from '../security/nats-client-options.ts'
+import { sealBucket, SEALED_BUCKETS, sealFloorOf } from '../security/record-seal.ts'
+import { ConfigError } from '../config/load-config.ts'
 
 /** What every worker holds once connected: clients, limits, readiness. */
 export interface NatsRuntime {
@@ -192,13 +194,46 @@ export async function retryWhileUnavailable<T>(
   })
 }
 
-/** Binds a provisioned KV bucket, waiting while JetStream is not answering or the bucket not provisioned yet. */
-export function openBucket(rt: NatsRuntime, name: BucketName): Promise<KV> {
-  return retryWhileUnavailable(
+/**
+ * Binds a provisioned KV bucket, waiting while JetStream is not answering or
+ * the bucket not provisioned yet. A sealed bucket (record-seal.ts) is sealed
+ * with its key from RECORD_KEYS; a service given RECORD_KEYS without the key
+ * of a sealed bucket it uses does not start. `showOnly`: read without a key
+ * (the console shows records and decides nothing on them).
+ */
+export async function openBucket(
+  rt: NatsRuntime,
+  name: BucketName,
+  { showOnly = false }: { showOnly?: boolean } = {},
+): Promise<KV> {
+  const keys = rt.config.RECORD_KEYS
+  const sealed = SEALED_BUCKETS.includes(name) && !showOnly
+  const key = sealed ? keys?.get(name) : undefined
+  if (sealed && keys !== undefined && key === undefined) {
+    throw new ConfigError([
+      `RECORD_KEYS has no key for the bucket ${name}, which this service reads or writes`,
+    ])
+  }
+  const kv = await retryWhileUnavailable(
     () => bindBucket(rt.nc, name, rt.config.NATS_REQUEST_TIMEOUT_MS),
     rt.config.NATS_CONNECT_TIMEOUT_MS,
     rt.logger,
   )
+  if (key !== undefined && rt.config.RECORD_SEALS === 'tolerate')
+    rt.logger.warn(
+      { bucket: name },
+      'RECORD_SEALS=tolerate: records without a seal are read (a rolling upgrade)',
+    )
+  if (key === undefined) {
+    if (sealed && rt.config.NATS_NKEY_SEED !== undefined)
+      rt.logger.warn(
+        { bucket: name },
+        'RECORD_KEYS unset: records of this bucket are neither sealed nor checked',
+      )
+    return kv
+  }
+  const floor = sealFloorOf((await rt.jsm.streams.info(`KV_${name}`)).config.metadata)
+  return sealBucket(kv, { bucket: name, key, floor, tolerateUnsealed: rt.config.RECORD_SEALS === 'tolerate' })
 }
 
 /** Provisions a saga consumer on its stream (ORDERS, or DEADLINES for the relay) and starts the shared message loop on it. */

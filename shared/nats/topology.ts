@@ -16,6 +16,7 @@ import { Kvm, type KV } from '@nats-io/kv'
 import { nanos, type NatsConnection } from '@nats-io/nats-core'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { filtersOverlap } from './subjects.ts'
+import { SEAL_FLOOR_METADATA, SEALED_BUCKETS } from '../security/record-seal.ts'
 
 const MiB = 1024 * 1024
 const HOUR_MS = 60 * 60_000
@@ -178,6 +179,10 @@ export async function requireStreams(jsm: JetStreamManager, names: readonly stri
   }
 }
 
+function withSealFloor(metadata: Record<string, string> | undefined, floor: number): Record<string, string> {
+  return { ...metadata, [SEAL_FLOOR_METADATA]: String(floor) }
+}
+
 /** Binds a provisioned KV bucket (reads from the stream leader, see ensureBucket). */
 export async function bindBucket(
   nc: NatsConnection,
@@ -220,8 +225,15 @@ export async function ensureStream(jsm: JetStreamManager, config: Partial<Stream
         `(set NATS_REPLICAS=${existing.num_replicas}, or lower them deliberately with the nats CLI)`,
     )
   }
-  return await jsm.streams.update(config.name, { ...existing, ...config })
+  return await jsm.streams.update(config.name, { ...existing, ...UNSET_LIMITS, ...config })
 }
+
+/**
+ * Limits this project never sets, put back to none on an update: a stream
+ * made or changed by hand with, say, `max_msgs: 10` would otherwise keep
+ * dropping events the saga still needs while the provision step says done.
+ */
+const UNSET_LIMITS: Partial<StreamConfig> = { max_msgs: -1, max_msgs_per_subject: -1, max_consumers: -1 }
 
 export interface EnsureConsumerOptions {
   /**
@@ -352,6 +364,8 @@ export async function ensureBucket(
   nc: NatsConnection,
   name: BucketName,
   limits: TopologyLimits,
+  /** Raise a sealed bucket's seal floor to its last record (RECORD_SEAL_FLOOR=now). */
+  { raiseSealFloor = false }: { raiseSealFloor?: boolean } = {},
 ): Promise<KV> {
   const spec = BUCKET_SPECS[name]
   const maxBytes = limits.bucketMaxBytes[name]
@@ -359,8 +373,11 @@ export async function ensureBucket(
   const jsm = await jetstreamManager(nc, { checkAPI: false })
   const stream = `KV_${name}`
   let existing: StreamConfig
+  let lastSeq: number
   try {
-    existing = (await jsm.streams.info(stream)).config
+    const info = await jsm.streams.info(stream)
+    existing = info.config
+    lastSeq = info.state.last_seq
   } catch (error) {
     if (!isNotFound(error, JetStreamApiCodes.StreamNotFound)) throw error
     const kv = await kvm.create(name, {
@@ -375,10 +392,16 @@ export async function ensureBucket(
       allow_direct: false,
       ...(spec.ttlMs > 0 ? { ttl: spec.ttlMs } : {}),
     })
-    // nats.js makes every bucket with roll-up headers allowed.
-    if (spec.rollup !== true) {
-      const made = (await jsm.streams.info(stream)).config
-      if (made.allow_rollup_hdrs) await jsm.streams.update(stream, { ...made, allow_rollup_hdrs: false })
+    // nats.js makes every bucket with roll-up headers allowed. A sealed
+    // bucket made now has no record from before seals: floor 0.
+    const made = (await jsm.streams.info(stream)).config
+    const rollupOff = spec.rollup !== true && made.allow_rollup_hdrs
+    if (rollupOff || SEALED_BUCKETS.includes(name)) {
+      await jsm.streams.update(stream, {
+        ...made,
+        ...(rollupOff ? { allow_rollup_hdrs: false } : {}),
+        ...(SEALED_BUCKETS.includes(name) ? { metadata: withSealFloor(made.metadata, 0) } : {}),
+      })
     }
     return kv
   }
@@ -391,16 +414,24 @@ export async function ensureBucket(
     )
   }
   const rollup = spec.rollup === true
+  // A sealed bucket first provisioned by a release before seals: its records
+  // so far were written unsealed, and are read as they are (record-seal.ts).
+  const floorUnset =
+    SEALED_BUCKETS.includes(name) &&
+    (existing.metadata?.[SEAL_FLOOR_METADATA] === undefined ||
+      (raiseSealFloor && existing.metadata[SEAL_FLOOR_METADATA] !== String(lastSeq)))
   if (
     existing.max_bytes !== maxBytes ||
     existing.num_replicas !== limits.replicas ||
-    existing.allow_rollup_hdrs !== rollup
+    existing.allow_rollup_hdrs !== rollup ||
+    floorUnset
   ) {
     await jsm.streams.update(stream, {
       ...existing,
       max_bytes: maxBytes,
       num_replicas: limits.replicas,
       allow_rollup_hdrs: rollup,
+      ...(floorUnset ? { metadata: withSealFloor(existing.metadata, lastSeq) } : {}),
     })
   }
   return await kvm.open(name, { allow_direct: false }) // leader reads, as above

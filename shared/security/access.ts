@@ -10,6 +10,7 @@
  * `admin` (the `provision` step); no service identity can create, update,
  * delete or purge a stream.
  */
+import { inboxPrefixOf } from './inbox-prefix.ts'
 import {
   BUCKETS,
   DEADLINE_SCHEDULE_PREFIX,
@@ -241,8 +242,7 @@ function replayerNameOf(identity: ServiceIdentity): Replayer | undefined {
   return REPLAYERS.find((r) => names.includes(r))
 }
 
-/** Replies to a client arrive on its own inbox prefix (derived from its public key), not on `_INBOX.>`. */
-export const inboxPrefixOf = (publicKey: string): string => `_INBOX_${publicKey}`
+export { inboxPrefixOf }
 
 const ORDERS = STREAMS.orders.name
 const API = '$JS.API'

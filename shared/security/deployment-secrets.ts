@@ -3,7 +3,8 @@
  * the tests and compose) and turned into each service's environment. Kept in
  * files with mode 0600 under a gitignored folder; never logged.
  */
-import { IDENTITIES, type Identity } from './access.ts'
+import { GRANTS, IDENTITIES, type Identity } from './access.ts'
+import { recordKeysText, SEALED_BUCKETS } from './record-seal.ts'
 import { sha256, toHex, type ApiKeyRole } from '../http/api-keys.ts'
 import { toBase64Url } from './base64url.ts'
 import { createNkeyIdentity, type NkeyIdentity } from './nats-identity.ts'
@@ -19,6 +20,8 @@ export interface DeploymentSecrets {
   routePassword: string
   /** Keys the intakes' idempotency digests (IDEMPOTENCY_FINGERPRINT_KEY), the same for every intake. */
   idempotencyFingerprintKey: string
+  /** Master secret of the record seals: each service gets only its buckets' keys (RECORD_KEYS). */
+  recordSealSecret: string
 }
 
 /** A random secret: `prefix` + 32 bytes, base64url. */
@@ -48,6 +51,7 @@ export async function generateDeploymentSecrets(given: GivenSecrets = {}): Promi
     nats,
     routePassword: randomSecret(''),
     idempotencyFingerprintKey: randomSecret(''),
+    recordSealSecret: randomSecret(''),
   }
 }
 
@@ -86,7 +90,19 @@ export async function serviceSecrets(
     env['PAYMENT_TOKEN_PRIVATE_KEYS'] = JSON.stringify([secrets.sealing.privateJwk])
   }
   if (holder === 'payment' || holder === 'gateway') env['GATEWAY_SECRET_KEY'] = secrets.gatewaySecretKey
+  const sealed = sealedBucketsOf(holder)
+  if (sealed.length > 0) env['RECORD_KEYS'] = await recordKeysText(secrets.recordSealSecret, sealed)
   return env
+}
+
+/**
+ * The sealed buckets whose key a service holds: those its grant reads or
+ * writes. Not the console's: it shows records and decides nothing on them,
+ * and a key would let it seal a record of its own making.
+ */
+export function sealedBucketsOf(holder: SecretHolder): string[] {
+  if (holder === 'gateway' || holder === 'admin' || holder === 'console') return []
+  return Object.keys(GRANTS[holder].buckets).filter((b) => SEALED_BUCKETS.includes(b))
 }
 
 /** Public keys of every NATS identity, for the server config. */

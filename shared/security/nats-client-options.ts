@@ -5,7 +5,7 @@
  * servers' certificates must name the host in NATS_URL).
  */
 import type { ConnectionOptions } from '@nats-io/nats-core'
-import { inboxPrefixOf } from './access.ts'
+import { inboxPrefixOf } from './inbox-prefix.ts'
 import { nkeyUser } from './nkey-signer.ts'
 
 export function natsClientOptions(config: {

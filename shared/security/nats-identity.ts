@@ -5,7 +5,7 @@
  * prefix derived from its public key, which only it may subscribe to.
  */
 import { nkeyAuthenticator, nkeys, type ConnectionOptions } from '@nats-io/nats-core'
-import { inboxPrefixOf } from './access.ts'
+import { inboxPrefixOf } from './inbox-prefix.ts'
 
 export interface NkeyIdentity {
   seed: string

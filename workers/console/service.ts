@@ -39,7 +39,7 @@ export async function startConsoleService(
   deps: { connect: ConnectFn; logger: Logger; metrics: Metrics },
 ): Promise<ConsoleService> {
   const rt = await startNatsRuntime('console', config, deps)
-  const statusKv = await openBucket(rt, BUCKETS.orderStatus)
+  const statusKv = await openBucket(rt, BUCKETS.orderStatus, { showOnly: true })
   await retryWhileUnavailable(
     () => requireStreams(rt.jsm, [ORDER_INDEX.stream, ORDER_INDEX.retriesStream]),
     config.NATS_CONNECT_TIMEOUT_MS,

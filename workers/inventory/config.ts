@@ -1,12 +1,13 @@
 import * as v from 'valibot'
 import {
+  ConfigError,
   bindHostFromEnv,
   currencyFromEnv,
   intFromEnv,
   loadConfig,
   logLevelFromEnv,
 } from '../../shared/config/load-config.ts'
-import { natsSettings } from '../../shared/config/nats-settings.ts'
+import { natsSettings, orderDeadlineMsFromEnv, retentionProblems } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 
@@ -26,7 +27,7 @@ export const InventoryConfigSchema = v.object({
    * creation, or cancelled `deadline_exceeded`: holds released, any charge
    * refunded. Longer than the payment worker's PAYMENT_SETTLE_BUDGET_MS.
    */
-  ORDER_DEADLINE_MS: intFromEnv(600_000, 1_000, 30 * 86_400_000),
+  ORDER_DEADLINE_MS: orderDeadlineMsFromEnv,
   /** Admin writes per key id and failed attempts per client address, in this process only. */
   ...rateLimitSettings,
 })
@@ -34,5 +35,8 @@ export const InventoryConfigSchema = v.object({
 export type InventoryConfig = v.InferOutput<typeof InventoryConfigSchema>
 
 export function loadInventoryConfig(env: Readonly<Record<string, string | undefined>>): InventoryConfig {
-  return loadConfig(InventoryConfigSchema, env)
+  const config = loadConfig(InventoryConfigSchema, env)
+  const problems = retentionProblems(config)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
 }

@@ -4,8 +4,8 @@
  * usual NATS order store, and closes. Web-standard APIs only. The whole
  * call, connect included, is bounded by `timeoutMs`; a dead NATS is a 503.
  */
-import { jetstream } from '@nats-io/jetstream'
-import { Kvm } from '@nats-io/kv'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { Kvm, type KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { BUCKETS } from '../../schemas/subjects.ts'
 import type { Readiness } from '../../shared/http/observability-routes.ts'
@@ -16,6 +16,8 @@ import { withDeadline } from '../../shared/resilience/deadline.ts'
 import type { RequestFingerprinter } from '../../shared/security/request-fingerprint.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import type { OrderCreatedVersion } from '../../shared/config/order-versions.ts'
+import { ConfigError } from '../../shared/config/load-config.ts'
+import { sealBucket, sealFloorOf, type RecordKeys } from '../../shared/security/record-seal.ts'
 import { createNatsOrderStore, UnavailableError, type OrderStore } from './order-store.ts'
 
 export interface ConnectPerRequestDeps {
@@ -39,7 +41,14 @@ export interface ConnectPerRequestDeps {
   laneSignalHoldMs?: number
   /** Lets the close finish after the response (Workers: `ctx.waitUntil`); awaited when absent. */
   defer?: (work: Promise<unknown>) => void
+  /** RECORD_KEYS: the records of both buckets are sealed and checked (record-seal.ts); both keys are needed. */
+  recordKeys?: RecordKeys
+  /** RECORD_SEALS=tolerate: records with no seal are read (see record-seal.ts). */
+  tolerateUnsealed?: boolean
 }
+
+/** Each bucket's seal floor, read once per process or isolate (the provision step sets it once). */
+const floors = new Map<string, Promise<number>>()
 
 /** Least time left for the NATS work once connected. */
 const MIN_WORK_MS = 100
@@ -51,6 +60,32 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
 } {
   const { open, logger, metrics, sealer, fingerprinter, timeoutMs, statusWaitMs, versions, defer } = deps
   const laneSignalHoldMs = deps.laneSignalHoldMs ?? 0
+  const { recordKeys } = deps
+  for (const bucket of [BUCKETS.orderStatus, BUCKETS.idempotency]) {
+    if (recordKeys !== undefined && !recordKeys.has(bucket)) {
+      throw new ConfigError([
+        `RECORD_KEYS has no key for the bucket ${bucket}, which the intake reads or writes`,
+      ])
+    }
+  }
+  async function sealed(nc: NatsConnection, kv: KV, bucket: string): Promise<KV> {
+    const key = recordKeys?.get(bucket)
+    if (key === undefined) return kv
+    let floor = floors.get(bucket)
+    if (floor === undefined) {
+      floor = jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false })
+        .then((jsm) => jsm.streams.info(`KV_${bucket}`))
+        .then((info) => sealFloorOf(info.config.metadata))
+      floors.set(bucket, floor)
+      floor.catch(() => floors.delete(bucket))
+    }
+    return sealBucket(kv, {
+      bucket,
+      key,
+      floor: await floor,
+      tolerateUnsealed: deps.tolerateUnsealed === true,
+    })
+  }
 
   async function connect(what: string): Promise<NatsConnection> {
     try {
@@ -76,8 +111,8 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
       // Binding a bucket sends nothing: the workers created it.
       const kvm = new Kvm(js)
       const [statusKv, idempotencyKv] = await Promise.all([
-        kvm.open(BUCKETS.orderStatus),
-        kvm.open(BUCKETS.idempotency),
+        kvm.open(BUCKETS.orderStatus).then((kv) => sealed(nc, kv, BUCKETS.orderStatus)),
+        kvm.open(BUCKETS.idempotency).then((kv) => sealed(nc, kv, BUCKETS.idempotency)),
       ])
       const store = createNatsOrderStore({
         js,

@@ -3,7 +3,12 @@ import * as v from 'valibot'
 import { keyIdSetFromEnv, orderCreatedVersionsFromEnv } from '../../shared/config/order-versions.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
-import { natsSettings } from '../../shared/config/nats-settings.ts'
+import {
+  laneSignalHoldMsFromEnv,
+  nkeySeedFromEnv,
+  recordKeysFromEnv,
+  recordSealsFromEnv,
+} from '../../shared/config/nats-settings.ts'
 import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
 import { fingerprintKeyFromEnv, publicJwkFromEnv } from '../../shared/security/key-config.ts'
 import {
@@ -28,18 +33,21 @@ export const EdgeOrderConfigSchema = v.object({
   /** Budget of one request's NATS work, connect included; past it the answer is 503. */
   NATS_REQUEST_TIMEOUT_MS: intFromEnv(2_000, 100, 30_000),
   /** The `order-edge` NATS identity: a user NKEY seed (a Workers secret); wins over the others. */
-  NATS_NKEY_SEED: natsSettings.NATS_NKEY_SEED,
+  NATS_NKEY_SEED: nkeySeedFromEnv,
   /** Auth: a token, or user and password (Workers secrets). */
   NATS_TOKEN: secret,
   NATS_USER: secret,
   NATS_PASSWORD: secret,
   LOG_LEVEL: logLevelFromEnv,
   /** Above 0, an express order is announced to the workers before its event (docs/priority.md); 0: not. */
-  LANE_SIGNAL_HOLD_MS: natsSettings.LANE_SIGNAL_HOLD_MS,
+  LANE_SIGNAL_HOLD_MS: laneSignalHoldMsFromEnv,
   /** The payment service's public key (P-256 JWK): card tokens are sealed with it. */
   PAYMENT_TOKEN_PUBLIC_KEY: publicJwkFromEnv,
   /** Keys the idempotency records' request digest (a Workers secret); unset: derived from the NATS secret. */
   IDEMPOTENCY_FINGERPRINT_KEY: fingerprintKeyFromEnv,
+  /** The keys of the order-status and idempotency buckets' record seals (a Workers secret; docs/security.md). */
+  RECORD_KEYS: recordKeysFromEnv,
+  RECORD_SEALS: recordSealsFromEnv,
   ORDER_MAX_BODY_BYTES: intFromEnv(64 * 1024, 1024, 16 * 1024 * 1024),
   ORDER_RETRY_AFTER_SECONDS: intFromEnv(1, 1, 3600),
   /** How long GET /orders/{id} waits for the projection to show an order minted moments ago. */

@@ -119,6 +119,8 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     statusWaitMs: config.ORDER_STATUS_WAIT_MS,
     versions: config.ORDER_CREATED_VERSIONS,
     laneSignalHoldMs: config.LANE_SIGNAL_HOLD_MS,
+    ...(config.RECORD_KEYS === undefined ? {} : { recordKeys: config.RECORD_KEYS }),
+    tolerateUnsealed: config.RECORD_SEALS === 'tolerate',
     defer: (p) => ctx.waitUntil(p),
   })
   const app = createApp({

@@ -8,7 +8,12 @@ import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
 import { ConfigError, loadConfig, loadOrProblems, logLevelFromEnv } from '../../shared/config/load-config.ts'
-import { natsSettings, toTopologyLimits } from '../../shared/config/nats-settings.ts'
+import {
+  natsSettings,
+  orderDeadlineMsFromEnv,
+  retentionProblems,
+  toTopologyLimits,
+} from '../../shared/config/nats-settings.ts'
 import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../../shared/config/secrets.ts'
 import { connectNats } from '../../shared/nats/connect.ts'
 import { provisionTopology } from '../../shared/nats/provision.ts'
@@ -18,7 +23,18 @@ import { createLogger, logFormatProblems } from '../../shared/observability/logg
 import { helpText } from '../../shared/runtime/run-service.ts'
 import { natsClientOptions } from '../../shared/security/nats-client-options.ts'
 
-export const ProvisionConfigSchema = v.object({ ...natsSettings, LOG_LEVEL: logLevelFromEnv })
+export const ProvisionConfigSchema = v.object({
+  ...natsSettings,
+  LOG_LEVEL: logLevelFromEnv,
+  /**
+   * `keep`: a sealed bucket's seal floor is set once, where it has none;
+   * `now`: raised to the bucket's last record, which ends the rolling upgrade
+   * from a release before seals (docs/security.md, "Record seals").
+   */
+  RECORD_SEAL_FLOOR: v.optional(v.picklist(['keep', 'now'], 'must be keep or now'), 'keep'),
+  /** The inventory's ORDER_DEADLINE_MS: the streams must keep an order's events and deadline longer. */
+  ORDER_DEADLINE_MS: orderDeadlineMsFromEnv,
+})
 
 const DESCRIPTION =
   'the admin step: creates or updates every stream, KV bucket and consumer of the saga, then exits (0 done, 1 failed)'
@@ -54,6 +70,7 @@ export async function runProvision(
     )
     const problems = [
       ...('problems' in loaded ? loaded.problems : []),
+      ...('config' in loaded ? retentionProblems(loaded.config) : []),
       ...caFileProblems(env),
       ...logFormatProblems(env),
     ]
@@ -81,6 +98,7 @@ export async function runProvision(
           provisionTopology(nc, toTopologyLimits(config), {
             timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
             release: pkg.version,
+            raiseSealFloor: config.RECORD_SEAL_FLOOR === 'now',
           }),
         config.NATS_CONNECT_TIMEOUT_MS,
         logger,

@@ -1,0 +1,44 @@
+import { describe, expect, it, vi } from 'vitest'
+import { loadInventoryConfig } from '../../workers/inventory/config.ts'
+import { runProvision } from '../../workers/provision/main.ts'
+import { ConfigError } from './load-config.ts'
+
+const API_KEYS = `admin:admin:${'a'.repeat(64)}`
+
+describe('stream retention against the order deadline', () => {
+  it('the inventory does not start with streams that would drop a deadline before it fires', () => {
+    expect(() => loadInventoryConfig({ API_KEYS, STREAM_MAX_AGE_MS: '60000' })).toThrow(ConfigError)
+    expect(() => loadInventoryConfig({ API_KEYS, STREAM_MAX_AGE_MS: '60000' })).toThrow(
+      "STREAM_MAX_AGE_MS (60000) must be longer than ORDER_DEADLINE_MS (600000): an order's events and its deadline would expire before the deadline fires",
+    )
+    expect(() =>
+      loadInventoryConfig({
+        API_KEYS,
+        STREAM_MAX_AGE_MS: '120000',
+        STREAM_DUPLICATE_WINDOW_MS: '180000',
+        ORDER_DEADLINE_MS: '60000',
+      }),
+    ).toThrow('STREAM_DUPLICATE_WINDOW_MS (180000) must not be longer than STREAM_MAX_AGE_MS (120000)')
+    expect(
+      loadInventoryConfig({ API_KEYS, STREAM_MAX_AGE_MS: '120000', ORDER_DEADLINE_MS: '60000' })
+        .STREAM_MAX_AGE_MS,
+    ).toBe(120_000)
+  })
+
+  it('the provision step refuses them before it connects, naming both settings', async () => {
+    const written: string[] = []
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk))
+      return true
+    })
+    try {
+      // Nothing listens there: a refused configuration never gets as far as connecting.
+      expect(await runProvision({ NATS_URL: 'nats://127.0.0.1:1', STREAM_MAX_AGE_MS: '60000' })).toBe(1)
+    } finally {
+      spy.mockRestore()
+    }
+    expect(written.join('')).toContain(
+      'STREAM_MAX_AGE_MS (60000) must be longer than ORDER_DEADLINE_MS (600000)',
+    )
+  })
+})
