@@ -53,4 +53,16 @@ describe('span export failures', () => {
     warn(1, new Error('refused'))
     expect(lines.map((l) => l.spansLost)).toStrictEqual([3, 10])
   })
+
+  it("say the exporter's message and status, never the collector's answer (it may echo a header's API key)", () => {
+    const lines: unknown[] = []
+    const warn = exportFailureWarning({ warn: (fields: unknown) => void lines.push(fields) }, 0)
+    const error = Object.assign(new Error('Unauthorized'), {
+      code: 401,
+      data: '{"headers":{"x-api-key":"SUPERSECRETCOLLECTORKEY"}}',
+    })
+    warn(2, error)
+    expect(lines).toStrictEqual([{ error: 'Unauthorized', status: 401, spansLost: 2 }])
+    expect(JSON.stringify(lines)).not.toContain('SUPERSECRET')
+  })
 })

@@ -105,6 +105,20 @@ export async function createTracerFromEnv(
 }
 
 /**
+ * What a failed export says, and nothing more: the exporter's error carries
+ * the collector's answer (`data`), which may echo the request's headers
+ * (OTEL_EXPORTER_OTLP_HEADERS: an API key) and be of any size.
+ */
+function exportErrorFields(error: Error | undefined): Record<string, unknown> {
+  if (error === undefined) return {}
+  const code = (error as { code?: unknown }).code
+  return {
+    error: error.message.slice(0, 200),
+    ...(typeof code === 'number' || typeof code === 'string' ? { status: code } : {}),
+  }
+}
+
+/**
  * A warning when spans could not be sent, at most one per `everyMs`, with the
  * spans lost since the last one: a collector that is down for an hour is
  * said once a minute, not once a batch.
@@ -120,7 +134,7 @@ export function exportFailureWarning(
     lost += spans
     if (now() - last < everyMs) return
     last = now()
-    logger.warn({ err: error, spansLost: lost }, 'trace export failed; spans lost')
+    logger.warn({ ...exportErrorFields(error), spansLost: lost }, 'trace export failed; spans lost')
     lost = 0
   }
 }

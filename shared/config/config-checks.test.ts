@@ -42,3 +42,25 @@ describe('stream retention against the order deadline', () => {
     )
   })
 })
+
+describe('IDEMPOTENCY_FINGERPRINT_KEY', () => {
+  it('is refused with a blank at either end (every intake must hold the same key), never echoing it', async () => {
+    const { loadOrderConfig } = await import('../../workers/order/config.ts')
+    const { generateDeploymentSecrets, serviceSecrets } = await import('../security/deployment-secrets.ts')
+    const env = await serviceSecrets('order', await generateDeploymentSecrets())
+    const key = 'k'.repeat(40)
+    expect(loadOrderConfig({ ...env, IDEMPOTENCY_FINGERPRINT_KEY: key }).IDEMPOTENCY_FINGERPRINT_KEY).toBe(
+      key,
+    )
+    for (const padded of [`${key}\n`, ` ${key}`, `${key}  `]) {
+      let message = ''
+      try {
+        loadOrderConfig({ ...env, IDEMPOTENCY_FINGERPRINT_KEY: padded })
+      } catch (error) {
+        message = (error as Error).message
+      }
+      expect(message).toContain('IDEMPOTENCY_FINGERPRINT_KEY: must not start or end with whitespace')
+      expect(message).not.toContain(key)
+    }
+  })
+})
