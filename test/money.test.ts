@@ -176,6 +176,9 @@ describe('answers that never arrived', () => {
       refunds: [{ amountCents: 300, reason: 'reconciliation' }],
     })
     expect(await settledStock('AMBIG-1')).toMatchObject({ onHand: 5, available: 5 })
+    // The reconciler's refund event is counted with the payment worker's other events.
+    const metrics = await (await fetch(`${stack.payment.url}/metrics`)).text()
+    expect(metrics).toMatch(/^events_published_total\{[^}]*subject="payments\.refunded"[^}]*\} [1-9]\d*$/m)
   })
 })
 

@@ -366,7 +366,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         // A standard message's events wait for the express work in flight
         // here inside publishEvent (laneYield), like its handler's requests.
         for (const outgoing of produced) {
-          await publishEvent(js, outgoing, {
+          const ack = await publishEvent(js, outgoing, {
             correlationId: ctx.correlationId,
             priority: ctx.priority,
             trace: ctx.trace,
@@ -375,7 +375,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
             onIdTaken: (taken) => ctx.logger.error({ event: outgoing.subject, ...taken }, ID_TAKEN),
             idKey: options.idKey,
           })
-          metrics.eventsPublished.inc({ subject: outgoing.subject })
+          // A redelivery's event the stream already holds is not published again.
+          if (!ack.duplicate) metrics.eventsPublished.inc({ subject: outgoing.subject })
         }
         return produced
       } catch (error) {

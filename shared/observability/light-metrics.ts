@@ -54,7 +54,10 @@ export function createLightMetrics(service: string): IntakeMetrics {
       'http_request_duration_seconds',
       'HTTP request duration by method, route pattern and status',
     ),
-    eventsPublished: counter('events_published_total', 'Events acknowledged by JetStream, by subject'),
+    eventsPublished: counter(
+      'events_published_total',
+      'Events stored by JetStream, by subject (an event the stream already held is not counted)',
+    ),
     eventsPublishFailed: counter(
       'events_publish_failed_total',
       'Events JetStream did not acknowledge in time, by subject',

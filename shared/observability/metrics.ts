@@ -91,7 +91,7 @@ export function createMetrics(service: string): Metrics {
     eventsPublished: bounded(
       new Counter({
         name: 'events_published_total',
-        help: 'Events acknowledged by JetStream, by subject',
+        help: 'Events stored by JetStream, by subject (an event the stream already held is not counted)',
         labelNames: ['subject'],
         registers,
       }),

@@ -40,6 +40,9 @@ export const fingerprintKeyFromEnv = v.optional(
     v.string(),
     v.minLength(32, 'must be at least 32 characters (e.g. 32 random bytes, base64)'),
     // Every intake must hold the same key: a stray blank line or space in one's file would differ silently.
-    v.check((key) => key.trim() === key, 'must not start or end with whitespace (an extra line in its file?)'),
+    v.check(
+      (key) => key.trim() === key,
+      'must not start or end with whitespace (an extra line in its file?)',
+    ),
   ),
 )

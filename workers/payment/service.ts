@@ -157,7 +157,7 @@ export async function startPaymentService(
     gateway,
     decisions,
     publish: async (event, correlationId, trace, priority) => {
-      await publishEvent(rt.js, event, {
+      const ack = await publishEvent(rt.js, event, {
         correlationId,
         timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
         source: EVENT_SOURCES.payment,
@@ -166,6 +166,7 @@ export async function startPaymentService(
         onIdTaken: (taken) => logger.error({ event: event.subject, ...taken }, ID_TAKEN),
         idKey: rt.idKey,
       })
+      if (!ack.duplicate) rt.metrics.eventsPublished.inc({ subject: event.subject })
     },
     tracer,
     logger: logger.child({ component: 'reconciliation' }),
