@@ -534,8 +534,38 @@ describe('answers on KV subjects, and record seals', () => {
       // Without seals the forged record would be read as the stock (the attack); sealed, it is refused.
       expect((await plain.get(sku))?.json()).toStrictEqual({ onHand: 1_000_000, priceCents: 0 })
       await expect(sealed.get(sku)).rejects.toThrow(KvRecordError)
-      await expect(sealed.get(sku)).rejects.toThrow(/did not seal/)
+      await expect(sealed.get(sku)).rejects.toThrow(
+        noHeaders ? /did not seal/ : /a copy a JetStream answer stored/,
+      )
     }
+  })
+
+  it('refuses an earlier sealed record the console put back on its key through its index (a rollback)', async () => {
+    const sealed = await inventoryStock(true)
+    const sku = `SEAL-R${Date.now() % 100_000}`
+    const first = await sealed.create(sku, new TextEncoder().encode('{"onHand":100,"priceCents":1999}'))
+    // The console may read the stock bucket: it keeps the record and its seal...
+    const jsm = await jetstreamManager(client('console'))
+    const captured = await jsm.streams.getMessage(`KV_${BUCKETS.stock}`, {
+      last_by_subj: `$KV.${BUCKETS.stock}.${sku}`,
+    })
+    const seal = captured?.header?.get(RECORD_SEAL_HEADER) ?? ''
+    expect(seal).not.toBe('')
+    const raised = await sealed.update(sku, new TextEncoder().encode('{"onHand":3,"priceCents":5000}'), first)
+    // ...and later writes it to its index with that header and direct-gets it back onto the key.
+    const carried = headers()
+    carried.set(RECORD_SEAL_HEADER, seal)
+    const subject = `oix.replay.${sku}`
+    await jetstream(client('console'), { timeout: 2_000 }).publish(subject, captured!.data, {
+      headers: carried,
+    })
+    client('console').publish('$JS.API.DIRECT.GET.ORDER_INDEX', JSON.stringify({ last_by_subj: subject }), {
+      reply: `$KV.${BUCKETS.stock}.${sku}`,
+    })
+    await storedAfter(sku, raised)
+    const plain = await inventoryStock(false)
+    expect((await plain.get(sku))?.json()).toStrictEqual({ onHand: 100, priceCents: 1999 })
+    await expect(sealed.get(sku)).rejects.toThrow(/a copy a JetStream answer stored/)
   })
 
   it("refuses a stock record overwritten or blanked by another identity's JetStream API answer", async () => {

@@ -169,7 +169,13 @@ export function sealBucket(kv: KV, { bucket, key, floor, tolerateUnsealed = fals
   kv.get = async (k, options) => {
     const entry = await get(k, options)
     if (entry === null || entry.revision <= floor) return entry
-    const seal = sealIn(entry)
+    const header = headerOf(entry)
+    // A direct get's answer carries these: a sealed record copied there (the
+    // console may write its index with any header and direct-get it back)
+    // onto its own key would otherwise pass, an earlier revision put back.
+    if (ANSWER_HEADERS.some((name) => header?.has(name) === true))
+      throw new KvRecordError(`${k} in ${bucket} holds a copy a JetStream answer stored, not a record`)
+    const seal = header?.get(RECORD_SEAL_HEADER) ?? ''
     if (seal === '' && tolerateUnsealed) return entry
     if (
       entry.operation === 'PUT' &&
@@ -193,10 +199,19 @@ export function getUnchecked(kv: KV, key: string): Promise<KvEntry | null> {
   return ((kv as Unchecked)[UNCHECKED_GET] ?? kv.get.bind(kv))(key)
 }
 
-/** The entry's seal header ('' when none): nats.js keeps the stored message as `sm`. */
-function sealIn(entry: KvEntry): string {
-  const header = (entry as unknown as { sm?: { header?: MsgHdrs } }).sm?.header
-  return header?.get(RECORD_SEAL_HEADER) ?? ''
+/** Headers nats-server adds to a direct get's answer; no writer of a record sets them. */
+const ANSWER_HEADERS = [
+  'Nats-Stream',
+  'Nats-Sequence',
+  'Nats-Subject',
+  'Nats-Time-Stamp',
+  'Nats-Last-Sequence',
+  'Nats-Num-Pending',
+]
+
+/** The entry's stored headers: nats.js keeps the stored message as `sm`. */
+function headerOf(entry: KvEntry): MsgHdrs | undefined {
+  return (entry as unknown as { sm?: { header?: MsgHdrs } }).sm?.header
 }
 
 function timingSafeEqual(a: string, b: string): boolean {

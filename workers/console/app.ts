@@ -22,6 +22,8 @@ import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { SSE_HEADERS, writtenWithin } from '../../shared/http/sse.ts'
 import type { Logger } from '../../shared/observability/log.ts'
+import type { Tracer } from '../../shared/observability/tracing.ts'
+import { traceOf, traceRequests } from '../../shared/http/tracing.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { consoleKnownErrors, parseDeadLetterId, readDeadLetterSubject, readSearch } from './app-input.ts'
 import type { ConsoleData } from './console-data.ts'
@@ -40,6 +42,8 @@ export interface ConsoleAppDeps {
   /** How often the live stream sends a batch, and a keep-alive when idle (ms). */
   liveIntervalMs?: number
   maxLiveClients?: number
+  /** A server span per request (OTEL_EXPORTER_OTLP_ENDPOINT); its context goes on to the order service. */
+  tracer?: Tracer
 }
 
 /** A live client is sent a comment after this long without changes; a write waiting this long drops it. */
@@ -52,6 +56,7 @@ const ORDER_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 export function createConsoleApp(deps: ConsoleAppDeps) {
   const { data, logger, metrics, checkReady, verifier, limiter } = deps
   const app = new Hono<AuthEnv>()
+  if (deps.tracer !== undefined) app.use(traceRequests(deps.tracer))
   app.use(httpMetrics(metrics))
   app.use(limitDeclaredBody(CONSOLE_MAX_BODY_BYTES))
   const admin = requireApiKey({ verifier, roles: ['admin'], limiter, limitKeys: false })
@@ -94,7 +99,11 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
     const orderId = c.req.param('orderId').toLowerCase()
     if (!ORDER_ID.test(orderId))
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
-    const answer = await data.cancelOrder(orderId, c.req.header('Authorization') ?? '')
+    const correlationId = c.req.header('X-Correlation-ID')
+    const answer = await data.cancelOrder(orderId, c.req.header('Authorization') ?? '', {
+      trace: traceOf(c),
+      ...(correlationId === undefined ? {} : { correlationId }),
+    })
     if (answer.status === 429 || answer.status === 503) c.header('Retry-After', answer.retryAfter ?? '1')
     return c.json(answer.body, answer.status)
   })

@@ -8,7 +8,7 @@ import type { LiveOrders } from './live.ts'
 const ORDER = '019ae5a0-5b3c-7d2e-8f10-123456789abc'
 
 /** The console's data with only the order service's fetch in play. */
-function withFetch(fetchFn: () => Promise<Response>) {
+function withFetch(fetchFn: (url: string | URL | Request, init?: RequestInit) => Promise<Response>) {
   return createNatsConsoleData({
     js: {} as JetStreamClient,
     nc: {} as NatsConnection,
@@ -23,6 +23,23 @@ function withFetch(fetchFn: () => Promise<Response>) {
 }
 
 describe('the console cancel action', () => {
+  it("sends the operator's trace and correlation id on, so the cancellation is one trace with the operator's action", async () => {
+    const sent: Headers[] = []
+    const data = withFetch((_url, init) => {
+      sent.push(new Headers(init?.headers))
+      return Promise.resolve(Response.json({ cancellation: 'requested' }, { status: 202 }))
+    })
+    const trace = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), sampled: true }
+    await data.cancelOrder(ORDER, 'Bearer k', { trace, correlationId: 'ops-1' })
+    await data.cancelOrder(ORDER, 'Bearer k')
+    expect(
+      sent.map((h) => [h.get('traceparent'), h.get('X-Correlation-ID'), h.get('Authorization')]),
+    ).toStrictEqual([
+      [`00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, 'ops-1', 'Bearer k'],
+      [null, null, 'Bearer k'],
+    ])
+  })
+
   it('passes the order service answer through', async () => {
     const data = withFetch(() =>
       Promise.resolve(Response.json({ cancellation: 'requested' }, { status: 202 })),

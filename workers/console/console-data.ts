@@ -3,6 +3,7 @@
  * services over HTTP): what its routes (app.ts) call. Tests of the routes
  * give a fake of this interface instead.
  */
+import { writeTraceHeaders, type TraceContext } from '../../shared/observability/trace-context.ts'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
@@ -34,7 +35,12 @@ import { buildTimeline, type OrderRecord, type Timeline } from './timeline.ts'
 export interface ConsoleData {
   searchOrders(input: SearchInput): Promise<{ orders: IndexEntry[]; next: string | null }>
   orderWithTimeline(orderId: string): Promise<{ order: OrderRecord; timeline: Timeline } | null>
-  cancelOrder(orderId: string, authorization: string): Promise<CancelAnswer>
+  cancelOrder(
+    orderId: string,
+    authorization: string,
+    /** The operator's request: its trace and correlation id go on with the call. */
+    from?: { trace?: TraceContext | undefined; correlationId?: string },
+  ): Promise<CancelAnswer>
   deadLetters(subject?: string): Promise<DeadLetterSummary[]>
   deadLetter(id: number): Promise<DeadLetterDetail>
   replayDeadLetter(id: number): Promise<ReplayResult>
@@ -97,11 +103,14 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
       return { order, timeline }
     },
 
-    async cancelOrder(orderId, authorization) {
+    async cancelOrder(orderId, authorization, from = {}) {
+      const headers: Record<string, string> = { Authorization: authorization }
+      if (from.trace !== undefined) writeTraceHeaders(from.trace, (name, value) => (headers[name] = value))
+      if (from.correlationId !== undefined) headers['X-Correlation-ID'] = from.correlationId
       try {
         const res = await fetchFn(`${orderUrl}/orders/${orderId}/cancel`, {
           method: 'POST',
-          headers: { Authorization: authorization },
+          headers,
           signal: AbortSignal.timeout(timeoutMs),
         })
         const body: unknown = await res.json().catch(() => ({ error: 'unreadable_answer' }))

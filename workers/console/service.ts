@@ -80,6 +80,7 @@ export async function startConsoleService(
     checkReady: rt.readiness.check,
     verifier: createApiKeyVerifier(config.API_KEYS),
     limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
+    tracer: rt.tracer,
   })
   const stoppable = toStoppable(rt, [])
   return {
