@@ -91,6 +91,14 @@ describe('the compatibility checker', () => {
     ])
   })
 
+  it('fails a keyword it does not understand when it differs (a Valibot notValue: "not")', () => {
+    const today = frozen(CREATED)
+    today.properties['customerId'] = { ...today.properties['customerId'], not: { const: 'x' } }
+    expect(messages(CREATED, today)).toStrictEqual([
+      'OrderCreated v1 (order-created.v1.json) field "customerId": not changed from none to {"const":"x"} (not a keyword this check can judge); breaks new readers of old events',
+    ])
+  })
+
   it('fails a removed required field, naming the event, version and field', () => {
     const today = frozen(CREATED)
     today.required = today.required.filter((f) => f !== 'customerId')

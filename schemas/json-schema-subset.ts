@@ -3,7 +3,7 @@
  * for the JSON Schema that @valibot/to-json-schema writes (type, const, enum,
  * properties, required, additionalProperties, items, anyOf/oneOf, bounds,
  * pattern, format). Conservative: what it cannot prove (two different
- * patterns) counts as a difference.
+ * patterns, any other keyword that differs) counts as a difference.
  *
  * One assumption, stated in docs/contracts.md: a writer sends only the
  * properties its schema declares, so a property that only `b` declares is no
@@ -64,6 +64,7 @@ function compare(
   const before = out.length
   compareValues(a, b, path, old, out)
   if (out.length > before) return // a changed type or value says it all
+  compareUnknown(a, b, path, old, out)
   compareBounds(a, b, path, old, out)
   compareObjects(a, b, path, old, out)
   const bItems = b['items']
@@ -147,6 +148,43 @@ function compareBounds(a: Schema, b: Schema, path: string, old: OldSide, out: Di
     if (typeof bound === 'number' && !(typeof a[k] === 'number' && a[k] <= bound)) changed(k)
   }
   for (const k of EXACT) if (b[k] !== undefined && show(a[k]) !== show(b[k])) changed(k)
+}
+
+/** The keywords this comparison understands; annotations change nothing that is accepted. */
+const UNDERSTOOD = new Set<string>([
+  'type',
+  'const',
+  'enum',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'anyOf',
+  'oneOf',
+  ...LOWER_BOUNDS,
+  ...UPPER_BOUNDS,
+  ...EXACT,
+  '$schema',
+  '$id',
+  'title',
+  'description',
+  'default',
+  'examples',
+  '$comment',
+  'deprecated',
+])
+
+/** Any other keyword (`not`, `allOf`, `patternProperties`, ...) in `b` that `a` does not have alike: a difference it cannot judge. */
+function compareUnknown(a: Schema, b: Schema, path: string, old: OldSide, out: Difference[]) {
+  for (const k of Object.keys(b)) {
+    if (UNDERSTOOD.has(k) || show(a[k]) === show(b[k])) continue
+    const [from, to] = old === 'a' ? [a[k], b[k]] : [b[k], a[k]]
+    const describe = (v: unknown) => (v === undefined ? 'none' : show(v))
+    out.push({
+      path,
+      change: `${k} changed from ${describe(from)} to ${describe(to)} (not a keyword this check can judge)`,
+    })
+  }
 }
 
 function compareObjects(a: Schema, b: Schema, path: string, old: OldSide, out: Difference[]) {
