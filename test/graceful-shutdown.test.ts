@@ -157,9 +157,13 @@ describe('graceful shutdown', () => {
         503,
         { status: 'not_ready', reason: 'starting' },
       ])
-      const route = await fetch(`${base}/inventory/MUG-002`)
+      const route = await fetch(`${base}/inventory/MUG-002`, {
+        headers: { 'X-Correlation-ID': 'starting-1' },
+      })
       expect(route.status).toBe(503)
       expect(route.headers.get('Retry-After')).toBe('1')
+      expect(route.headers.get('X-Correlation-ID')).toBe('starting-1')
+      expect(ready.headers.get('X-Correlation-ID')).toMatch(/^[0-9a-f-]{36}$/)
       expect(await route.json()).toStrictEqual({ error: 'unavailable', message: 'the service is starting' })
     } finally {
       starting.kill('SIGKILL')

@@ -19,4 +19,28 @@ describe('connectNats', () => {
     )
     expect(Date.now() - started).toBeLessThan(2_000)
   })
+
+  it('gives up close to a short deadline: the waits and each attempt end with it', async () => {
+    const attempts: number[] = []
+    const started = Date.now()
+    // Refused at once, as with nothing listening: the waits between attempts decide the time.
+    const refused = (options: { timeout?: number }) => {
+      attempts.push(options.timeout ?? -1)
+      return Promise.reject(new Error('connection refused'))
+    }
+    await expect(
+      connectNats({
+        connect: refused,
+        servers: ['nats://127.0.0.1:9'],
+        name: 'test',
+        logger: createLogger({ service: 'test', level: 'silent' }),
+        maxWaitMs: 1_000,
+        // Waits that start long, as after many failures: without the bound, one of up to 5 s after the deadline.
+        initialDelayMs: 5_000,
+      }),
+    ).rejects.toBeInstanceOf(NatsConnectError)
+    expect(Date.now() - started).toBeLessThan(1_700)
+    expect(attempts.length).toBeGreaterThan(1)
+    expect(Math.max(...attempts)).toBeLessThanOrEqual(1_000)
+  })
 })

@@ -67,9 +67,16 @@ export async function connectNats({
   let lastError: unknown
   let nc: NatsConnection
   try {
-    nc = await backOff(() => connect(clientOptions), {
-      startingDelay: initialDelayMs,
-      maxDelay: maxDelayMs,
+    // Each attempt, and the waits between them, end by the deadline (give or
+    // take a quarter of it): a short NATS_CONNECT_TIMEOUT_MS is kept.
+    const attempt = () => {
+      const remaining = deadline - Date.now()
+      const timeout = Math.max(100, Math.min(clientOptions.timeout ?? 5_000, remaining))
+      return connect({ ...clientOptions, timeout })
+    }
+    nc = await backOff(attempt, {
+      startingDelay: Math.min(initialDelayMs, Math.max(1, maxWaitMs / 4)),
+      maxDelay: Math.max(1, Math.min(maxDelayMs, maxWaitMs / 4)),
       timeMultiple: 2,
       jitter: 'full',
       numOfAttempts: Number.MAX_SAFE_INTEGER,

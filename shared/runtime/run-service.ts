@@ -4,6 +4,7 @@
  * the service, serve HTTP, and on SIGTERM/SIGINT turn readiness off, stop
  * accepting, finish in-flight work and drain, within a deadline.
  */
+import { correlationIdOf } from '../http/correlation.ts'
 import { PermissionViolationError } from '@nats-io/nats-core'
 import type { Hono } from 'hono'
 import * as v from 'valibot'
@@ -150,11 +151,16 @@ export async function runService<C extends BaseConfig>(
  */
 function startingResponse(req: Request): Response {
   const path = new URL(req.url).pathname
-  if (path === '/health') return Response.json({ status: 'ok' })
-  if (path === '/ready') return Response.json({ status: 'not_ready', reason: 'starting' }, { status: 503 })
+  // Every answer carries a correlation id, as the service's own do (the intake documents it on each).
+  const correlation = {
+    'X-Correlation-ID': correlationIdOf(req.headers.get('X-Correlation-ID') ?? undefined),
+  }
+  if (path === '/health') return Response.json({ status: 'ok' }, { headers: correlation })
+  if (path === '/ready')
+    return Response.json({ status: 'not_ready', reason: 'starting' }, { status: 503, headers: correlation })
   return Response.json(
     { error: 'unavailable', message: 'the service is starting' },
-    { status: 503, headers: { 'Retry-After': '1' } },
+    { status: 503, headers: { 'Retry-After': '1', ...correlation } },
   )
 }
 
