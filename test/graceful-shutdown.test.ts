@@ -182,3 +182,46 @@ describe('graceful shutdown', () => {
     },
   )
 })
+
+describe('a payment worker with a key that does not import', () => {
+  it('exits 1 naming the key before it tries NATS', async () => {
+    const started = Date.now()
+    const child = spawn(BUN, ['workers/payment/main.ts'], {
+      cwd: join(import.meta.dirname, '..'),
+      env: {
+        ...process.env,
+        ...(await workerSecrets('payment')),
+        // A P-256 private JWK whose point is not on the curve: valid JSON, refused by the import.
+        PAYMENT_TOKEN_PRIVATE_KEYS: JSON.stringify({
+          kty: 'EC',
+          crv: 'P-256',
+          x: 'AAAA',
+          y: 'AAAA',
+          d: 'AAAA',
+        }),
+        // Nothing answers there: before the fix the worker waited for NATS first.
+        NATS_URL: 'nats://127.0.0.1:9',
+        NATS_CONNECT_TIMEOUT_MS: '60000',
+        PORT: '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        resolve(null)
+      }, 15_000)
+      child.on('exit', (exitCode) => {
+        clearTimeout(timer)
+        resolve(exitCode)
+      })
+    })
+    expect(code).toBe(1)
+    expect(output).toMatch(/PAYMENT_TOKEN_PRIVATE_KEYS: key 1 cannot be imported/)
+    expect(output).not.toMatch(/nats connect failed/)
+    expect(Date.now() - started).toBeLessThan(15_000)
+  })
+})

@@ -142,6 +142,10 @@ export async function startPaymentService(
       ),
   }
 
+  // The keys import before NATS is reached: a bad one stops the service at once, not after the connect.
+  const tokens = await createTokenOpener(config.PAYMENT_TOKEN_PRIVATE_KEYS, {
+    importAesGcmKey: importNodeAesGcmKey,
+  })
   const rt = await startNatsRuntime('payment', config, { ...deps, tracer })
   const decisions = kvDecisionStore(await openBucket(rt, BUCKETS.decisions))
   const reconciliationKv = await openBucket(rt, BUCKETS.reconciliation)
@@ -179,9 +183,7 @@ export async function startPaymentService(
     gateway,
     decisions,
     reconcile: (entry) => addEntry(reconciliationKv, entry, Date.now()),
-    tokens: await createTokenOpener(config.PAYMENT_TOKEN_PRIVATE_KEYS, {
-      importAesGcmKey: importNodeAesGcmKey,
-    }),
+    tokens,
     maxPauseMs: config.PAYMENT_MAX_PAUSE_MS,
   })
   // Two lanes, one gate: an open breaker pauses both.
