@@ -41,6 +41,30 @@ describe('stream retention against the order deadline', () => {
       'STREAM_MAX_AGE_MS (60000) must be longer than ORDER_DEADLINE_MS (600000)',
     )
   })
+
+  it("the provision step reads only its own secrets' files (a shared environment may name the workers')", async () => {
+    const written: string[] = []
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk))
+      return true
+    })
+    try {
+      const env = {
+        NATS_URL: 'nats://127.0.0.1:1',
+        STREAM_MAX_AGE_MS: '60000',
+        API_KEYS_FILE: '/nonexistent/API_KEYS',
+        GATEWAY_SECRET_KEY_FILE: '/nonexistent/GATEWAY_SECRET_KEY',
+      }
+      expect(await runProvision(env)).toBe(1)
+      expect(await runProvision({ ...env, NATS_NKEY_SEED_FILE: '/nonexistent/NATS_NKEY_SEED' })).toBe(1)
+    } finally {
+      spy.mockRestore()
+    }
+    const [first = '', second = ''] = written
+    expect(first).toContain('STREAM_MAX_AGE_MS (60000)')
+    expect(first).not.toMatch(/API_KEYS|GATEWAY_SECRET_KEY/)
+    expect(second).toContain('NATS_NKEY_SEED_FILE')
+  })
 })
 
 describe('IDEMPOTENCY_FINGERPRINT_KEY', () => {

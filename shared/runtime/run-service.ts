@@ -65,15 +65,19 @@ export interface ServiceDeps {
 }
 
 export async function runService<C extends BaseConfig>(
-  { name, loadConfig, start }: ServiceEntry<C>,
+  { name, loadConfig, start, schema }: ServiceEntry<C>,
   env: Record<string, string | undefined>,
 ): Promise<void> {
   let config: C
   let tracer: Tracer
   let logger: Logger
   try {
+    // Only its own secrets' files are read: one environment shared by every
+    // service (a ConfigMap) may name files only another service mounts.
+    const secrets =
+      schema === undefined ? SECRET_SETTINGS : SECRET_SETTINGS.filter((name) => name in schema.entries)
     // Every problem at once: the service's settings and the tracing ones.
-    const loaded = loadOrProblems(() => loadWithSecretFiles(env, SECRET_SETTINGS, loadConfig))
+    const loaded = loadOrProblems(() => loadWithSecretFiles(env, secrets, loadConfig))
     const problems = [
       ...('problems' in loaded ? loaded.problems : []),
       ...caFileProblems(env),

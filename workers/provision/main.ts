@@ -66,7 +66,12 @@ export async function runProvision(
   try {
     // LOG_FORMAT is read by the logger, not the schema: its problem is listed with the rest.
     const loaded = loadOrProblems(() =>
-      loadWithSecretFiles(env, SECRET_SETTINGS, (given) => loadConfig(ProvisionConfigSchema, given)),
+      loadWithSecretFiles(
+        env,
+        // Its own only: a shared environment may name files only the workers mount.
+        SECRET_SETTINGS.filter((name) => name in ProvisionConfigSchema.entries),
+        (given) => loadConfig(ProvisionConfigSchema, given),
+      ),
     )
     const problems = [
       ...('problems' in loaded ? loaded.problems : []),
