@@ -17,11 +17,13 @@ const skusDiffer = (items: { sku: string }[]): boolean =>
 const MAX_ITEMS = 100
 
 /**
- * Control characters (C0, DEL, C1) and the bidirectional formatting marks,
- * overrides and isolates: an id shown to an operator must read as it is
- * (U+202E would turn "ecila" into "alice" on screen).
+ * Control characters (C0, DEL, C1), format characters (the bidirectional
+ * marks, overrides and isolates, zero-width spaces and joiners, the soft
+ * hyphen, U+FEFF), line and paragraph separators and the combining grapheme
+ * joiner: an id shown to an operator must read as it is (U+202E turns
+ * "ecila" into "alice" on screen, U+200B hides inside "alice").
  */
-const UNSHOWABLE = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u
+const UNSHOWABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u034f]/u
 
 /** A customer id as a new order gives it; events keep the wider schema, so old events still read. */
 const NewCustomerIdSchema = v.pipe(

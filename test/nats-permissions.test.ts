@@ -568,6 +568,20 @@ describe('answers on KV subjects, and record seals', () => {
     await expect(sealed.get(sku)).rejects.toThrow(/a copy a JetStream answer stored/)
   })
 
+  it('seals a delete marker too: a deleted record reads as deleted and is made again; an unsealed marker is refused', async () => {
+    const sealed = await inventoryStock(true)
+    const sku = `SEAL-D${Date.now() % 100_000}`
+    const first = await sealed.create(sku, new TextEncoder().encode('{"onHand":1,"priceCents":1}'))
+    // As the reconciler settles an entry: a delete at the revision read.
+    await sealed.delete(sku, { previousSeq: first })
+    expect((await sealed.get(sku))?.operation).toBe('DEL')
+    await sealed.create(sku, new TextEncoder().encode('{"onHand":2,"priceCents":1}'))
+    expect((await sealed.get(sku))?.json()).toStrictEqual({ onHand: 2, priceCents: 1 })
+    // A marker written without the key (as nats.js's own delete writes it) is not taken for a deletion.
+    await (await inventoryStock(false)).delete(sku)
+    await expect(sealed.get(sku)).rejects.toThrow(/did not seal/)
+  })
+
   it("refuses a stock record overwritten or blanked by another identity's JetStream API answer", async () => {
     const sealed = await inventoryStock(true)
     const plain = await inventoryStock(false)

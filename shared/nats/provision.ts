@@ -43,14 +43,21 @@ export async function provisionTopology(
   }
   // The operator console's order index (docs/console.md): after the buckets, as it reads order-status.
   consumers.push(...(await ensureOrderIndex(jsm, limits)))
-  const warnings =
-    orders.allow_msg_schedules === true
+  const warnings = [
+    ...(raiseSealFloor
+      ? [
+          'RECORD_SEAL_FLOOR=now: every record of the sealed buckets written so far is read from now on without ' +
+            'its seal being checked (the end of a rolling upgrade; docs/security.md): unset it for later runs',
+        ]
+      : []),
+    ...(orders.allow_msg_schedules === true
       ? [
           `stream ${STREAMS.orders.name} was created by a release that kept order deadlines in it: it still allows ` +
             'message schedules and roll-up headers (nats-server never turns them off), so any identity that publishes ' +
             'an event could schedule events or erase the stream; recreate it once drained (docs/security.md)',
         ]
-      : []
+      : []),
+  ]
   return {
     streams: [
       STREAMS.orders.name,

@@ -232,7 +232,11 @@ export async function openBucket(
       )
     return kv
   }
-  const floor = sealFloorOf((await rt.jsm.streams.info(`KV_${name}`)).config.metadata)
+  const floor = await retryWhileUnavailable(
+    async () => sealFloorOf((await rt.jsm.streams.info(`KV_${name}`)).config.metadata),
+    rt.config.NATS_CONNECT_TIMEOUT_MS,
+    rt.logger,
+  )
   return sealBucket(kv, { bucket: name, key, floor, tolerateUnsealed: rt.config.RECORD_SEALS === 'tolerate' })
 }
 

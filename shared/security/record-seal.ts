@@ -96,14 +96,20 @@ export function parseRecordKeys(text: string): RecordKeys {
   return keys
 }
 
-/** The seal of one record: HMAC-SHA256 of bucket, key and bytes, truncated to 128 bits, base64url. */
+/**
+ * The seal of one record: HMAC-SHA256 of bucket, key and bytes (and the
+ * operation of a delete marker), truncated to 128 bits, base64url.
+ */
 export async function sealOf(
   recordKey: Uint8Array,
   bucket: string,
   key: string,
   data: Uint8Array,
+  operation: 'PUT' | 'DEL' | 'PURGE' = 'PUT',
 ): Promise<string> {
-  const head = encoder.encode(`v1\0${bucket}\0${key}\0`)
+  const head = encoder.encode(
+    operation === 'PUT' ? `v1\0${bucket}\0${key}\0` : `v1\0${bucket}\0${key}\0${operation}\0`,
+  )
   const input = new Uint8Array(head.length + data.length)
   input.set(head)
   input.set(data, head.length)
@@ -132,6 +138,11 @@ interface KvInternals {
   validateKey(key: string): void
   subjectForKey(key: string, edit?: boolean): string
   _put(key: string, data: Uint8Array, options?: PutOptions, markerTTL?: string): Promise<number>
+  _doDeleteOrPurge(
+    key: string,
+    op: 'DEL' | 'PURGE',
+    options?: { previousSeq?: number; ttl?: string },
+  ): Promise<void>
 }
 interface PutOptions {
   previousSeq?: number
@@ -146,8 +157,33 @@ interface PutOptions {
  */
 export function sealBucket(kv: KV, { bucket, key, floor, tolerateUnsealed = false }: SealOptions): KV {
   const inner = kv as unknown as KvInternals
-  if (typeof inner._put !== 'function' || typeof inner.subjectForKey !== 'function') {
-    throw new Error('sealBucket: this @nats-io/kv has no _put/subjectForKey (written against 3.4)')
+  if (
+    typeof inner._put !== 'function' ||
+    typeof inner._doDeleteOrPurge !== 'function' ||
+    typeof inner.subjectForKey !== 'function'
+  ) {
+    throw new Error(
+      'sealBucket: this @nats-io/kv has no _put/_doDeleteOrPurge/subjectForKey (written against 3.4)',
+    )
+  }
+  // Read from the stream leader: a direct get's answer carries headers no
+  // record has (Nats-Stream, ...), which a read refuses (a copy's mark).
+  if ((kv as unknown as { direct?: boolean }).direct === true) {
+    throw new Error(`sealBucket: ${bucket} is bound with direct gets; bind it with allow_direct: false`)
+  }
+  // A delete marker is sealed too (the reconciler deletes a settled entry).
+  inner._doDeleteOrPurge = async (k, op, options) => {
+    const encoded = inner.encodeKey(k)
+    inner.validateKey(encoded)
+    const h = natsHeaders()
+    h.set('KV-Operation', op)
+    if (op === 'PURGE') {
+      h.set('Nats-Rollup', 'sub')
+      if (typeof options?.ttl === 'string' && options.ttl !== '') h.set('Nats-TTL', options.ttl)
+    }
+    if (options?.previousSeq) h.set('Nats-Expected-Last-Subject-Sequence', `${options.previousSeq}`)
+    h.set(RECORD_SEAL_HEADER, await sealOf(key, bucket, k, new Uint8Array(), op))
+    await inner.js.publish(inner.subjectForKey(encoded, true), new Uint8Array(), { headers: h })
   }
   inner._put = async (k, data, options = {}, markerTTL) => {
     const encoded = inner.encodeKey(k)
@@ -177,12 +213,9 @@ export function sealBucket(kv: KV, { bucket, key, floor, tolerateUnsealed = fals
       throw new KvRecordError(`${k} in ${bucket} holds a copy a JetStream answer stored, not a record`)
     const seal = header?.get(RECORD_SEAL_HEADER) ?? ''
     if (seal === '' && tolerateUnsealed) return entry
-    if (
-      entry.operation === 'PUT' &&
-      seal !== '' &&
-      timingSafeEqual(seal, await sealOf(key, bucket, k, entry.value))
-    )
-      return entry
+    const operation = entry.operation
+    const data = operation === 'PUT' ? entry.value : new Uint8Array()
+    if (seal !== '' && timingSafeEqual(seal, await sealOf(key, bucket, k, data, operation))) return entry
     throw new KvRecordError(`${k} in ${bucket} holds a record its writers did not seal`)
   }
   return kv

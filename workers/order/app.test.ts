@@ -217,6 +217,10 @@ describe('POST /orders', () => {
     ],
     ['a customer id with a newline', { ...validOrder, customerId: 'line\nbreak' }, 'customerId'],
     ['a customer id with a NUL', { ...validOrder, customerId: 'a\u0000b' }, 'customerId'],
+    ['a customer id with a zero-width space', { ...validOrder, customerId: 'ali\u200Bce' }, 'customerId'],
+    ['a customer id with a soft hyphen', { ...validOrder, customerId: 'ali\u00ADce' }, 'customerId'],
+    ['a customer id with a line separator', { ...validOrder, customerId: 'ali\u2028ce' }, 'customerId'],
+    ['a customer id with a grapheme joiner', { ...validOrder, customerId: 'ali\u034Fce' }, 'customerId'],
     [
       'a version 2 customer id with a bidirectional isolate',
       {

@@ -16,7 +16,6 @@ import { withDeadline } from '../../shared/resilience/deadline.ts'
 import type { RequestFingerprinter } from '../../shared/security/request-fingerprint.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import type { OrderCreatedVersion } from '../../shared/config/order-versions.ts'
-import { ConfigError } from '../../shared/config/load-config.ts'
 import { sealBucket, sealFloorOf, type RecordKeys } from '../../shared/security/record-seal.ts'
 import { createNatsOrderStore, UnavailableError, type OrderStore } from './order-store.ts'
 
@@ -61,13 +60,6 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
   const { open, logger, metrics, sealer, fingerprinter, timeoutMs, statusWaitMs, versions, defer } = deps
   const laneSignalHoldMs = deps.laneSignalHoldMs ?? 0
   const { recordKeys } = deps
-  for (const bucket of [BUCKETS.orderStatus, BUCKETS.idempotency]) {
-    if (recordKeys !== undefined && !recordKeys.has(bucket)) {
-      throw new ConfigError([
-        `RECORD_KEYS has no key for the bucket ${bucket}, which the intake reads or writes`,
-      ])
-    }
-  }
   async function sealed(nc: NatsConnection, kv: KV, bucket: string): Promise<KV> {
     const key = recordKeys?.get(bucket)
     if (key === undefined) return kv

@@ -11,7 +11,9 @@ import {
 } from '../../shared/config/nats-settings.ts'
 import { natsAuthOptions } from '../../shared/security/nats-identity.ts'
 import { fingerprintKeyFromEnv, publicJwkFromEnv } from '../../shared/security/key-config.ts'
+import { BUCKETS } from '../../schemas/subjects.ts'
 import {
+  ConfigError,
   currencyFromEnv,
   intFromEnv,
   loadConfig,
@@ -70,7 +72,16 @@ export const EdgeOrderConfigSchema = v.object({
 export type EdgeOrderConfig = v.InferOutput<typeof EdgeOrderConfigSchema>
 
 export function loadEdgeOrderConfig(env: Readonly<Record<string, string | undefined>>): EdgeOrderConfig {
-  return loadConfig(EdgeOrderConfigSchema, env)
+  const config = loadConfig(EdgeOrderConfigSchema, env)
+  // The intake reads and writes both: given at all, RECORD_KEYS must hold both keys.
+  const missing = [BUCKETS.orderStatus, BUCKETS.idempotency].filter(
+    (bucket) => config.RECORD_KEYS !== undefined && !config.RECORD_KEYS.has(bucket),
+  )
+  if (missing.length > 0)
+    throw new ConfigError(
+      missing.map((b) => `RECORD_KEYS has no key for the bucket ${b}, which the intake reads or writes`),
+    )
+  return config
 }
 
 /** Client auth options from the config (NKEY seed, then token, then user and password). */

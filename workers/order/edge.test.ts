@@ -60,6 +60,19 @@ describe('order intake at the edge', () => {
     })
   })
 
+  it('is misconfigured (500, logged) with RECORD_KEYS that lack one of its two buckets', async () => {
+    const key = 'A'.repeat(43)
+    const res = await edge.fetch(
+      new Request('https://intake.example/orders', { method: 'POST', body: '{}', headers: bearer('bob') }),
+      { ...env, RECORD_KEYS: `order-status:${key}` },
+      ctx,
+    )
+    expect([res.status, ((await res.json()) as { error: string }).error]).toStrictEqual([
+      500,
+      'misconfigured',
+    ])
+  })
+
   it('is misconfigured (500, logged) without API_KEYS', async () => {
     const { API_KEYS: _, ...withoutKeys } = env
     const res = await edge.fetch(new Request('https://intake.example/health'), withoutKeys, ctx)

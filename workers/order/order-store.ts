@@ -201,17 +201,22 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     const v2: OutgoingEvent = { subject: SUBJECTS.orderCreated, payload: event, msgId: `${event.orderId}:v2` }
     const priority = event.priority ?? 'standard'
     if (priority === 'express') deps.laneSignals?.open(event.orderId)
+    let stored: { duplicate: boolean }
     try {
       if (versions.includes(1) && versions.includes(2)) {
-        await publishAtomically(nc, [{ event: v1, headers: { [HEADERS.twinVersion]: '2' } }, { event: v2 }], {
-          correlationId,
-          timeoutMs,
-          source: EVENT_SOURCES.order,
-          priority,
-          trace,
-        })
+        stored = await publishAtomically(
+          nc,
+          [{ event: v1, headers: { [HEADERS.twinVersion]: '2' } }, { event: v2 }],
+          {
+            correlationId,
+            timeoutMs,
+            source: EVENT_SOURCES.order,
+            priority,
+            trace,
+          },
+        )
       } else {
-        await publishEvent(js, versions.includes(2) ? v2 : v1, {
+        stored = await publishEvent(js, versions.includes(2) ? v2 : v1, {
           correlationId,
           timeoutMs,
           source: EVENT_SOURCES.order,
@@ -221,7 +226,8 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
           duplicates: 'trust',
         })
       }
-      metrics.eventsPublished.inc({ subject: SUBJECTS.orderCreated })
+      // A retry of an order the stream already holds is not published again.
+      if (!stored.duplicate) metrics.eventsPublished.inc({ subject: SUBJECTS.orderCreated })
     } catch (error) {
       metrics.eventsPublishFailed.inc({ subject: SUBJECTS.orderCreated })
       throw error
