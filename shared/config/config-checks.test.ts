@@ -5,6 +5,21 @@ import { ConfigError } from './load-config.ts'
 
 const API_KEYS = `admin:admin:${'a'.repeat(64)}`
 
+/** What `run` writes to stderr, one entry per write. */
+async function stderrOf(run: () => Promise<void>): Promise<string[]> {
+  const written: string[] = []
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    written.push(String(chunk))
+    return true
+  })
+  try {
+    await run()
+  } finally {
+    spy.mockRestore()
+  }
+  return written
+}
+
 describe('stream retention against the order deadline', () => {
   it('the inventory does not start with streams that would drop a deadline before it fires', () => {
     expect(() => loadInventoryConfig({ API_KEYS, STREAM_MAX_AGE_MS: '60000' })).toThrow(ConfigError)
@@ -26,41 +41,26 @@ describe('stream retention against the order deadline', () => {
   })
 
   it('the provision step refuses them before it connects, naming both settings', async () => {
-    const written: string[] = []
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      written.push(String(chunk))
-      return true
-    })
-    try {
-      // Nothing listens there: a refused configuration never gets as far as connecting.
+    // Nothing listens there: a refused configuration never gets as far as connecting.
+    const written = await stderrOf(async () => {
       expect(await runProvision({ NATS_URL: 'nats://127.0.0.1:1', STREAM_MAX_AGE_MS: '60000' })).toBe(1)
-    } finally {
-      spy.mockRestore()
-    }
+    })
     expect(written.join('')).toContain(
       'STREAM_MAX_AGE_MS (60000) must be longer than ORDER_DEADLINE_MS (600000)',
     )
   })
 
   it("the provision step reads only its own secrets' files (a shared environment may name the workers')", async () => {
-    const written: string[] = []
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      written.push(String(chunk))
-      return true
-    })
-    try {
-      const env = {
-        NATS_URL: 'nats://127.0.0.1:1',
-        STREAM_MAX_AGE_MS: '60000',
-        API_KEYS_FILE: '/nonexistent/API_KEYS',
-        GATEWAY_SECRET_KEY_FILE: '/nonexistent/GATEWAY_SECRET_KEY',
-      }
+    const env = {
+      NATS_URL: 'nats://127.0.0.1:1',
+      STREAM_MAX_AGE_MS: '60000',
+      API_KEYS_FILE: '/nonexistent/API_KEYS',
+      GATEWAY_SECRET_KEY_FILE: '/nonexistent/GATEWAY_SECRET_KEY',
+    }
+    const [first = '', second = ''] = await stderrOf(async () => {
       expect(await runProvision(env)).toBe(1)
       expect(await runProvision({ ...env, NATS_NKEY_SEED_FILE: '/nonexistent/NATS_NKEY_SEED' })).toBe(1)
-    } finally {
-      spy.mockRestore()
-    }
-    const [first = '', second = ''] = written
+    })
     expect(first).toContain('STREAM_MAX_AGE_MS (60000)')
     expect(first).not.toMatch(/API_KEYS|GATEWAY_SECRET_KEY/)
     expect(second).toContain('NATS_NKEY_SEED_FILE')
