@@ -449,7 +449,7 @@ const apiOperations: OperationDoc[] = [
     responses: {
       200: {
         description:
-          "Every sku's stock, sorted by sku; `invalid`: the skus whose record is not valid (the inventory service answers them 500 `invalid_record`; an admin PUT replaces it).",
+          "Every sku's stock, sorted by sku; `invalid`: the skus whose record does not parse as a stock record (the inventory service answers them 500 `invalid_record`; an admin PUT replaces it); a well-formed record the services refuse for its seal is shown as stored (the console holds no record key).",
         body: { schema: v.object({ stock: v.array(StockLevelSchema), invalid: v.array(v.string()) }) },
       },
       ...keyed,
