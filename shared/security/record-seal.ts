@@ -171,34 +171,47 @@ export function sealBucket(kv: KV, { bucket, key, floor, tolerateUnsealed = fals
   if ((kv as unknown as { direct?: boolean }).direct === true) {
     throw new Error(`sealBucket: ${bucket} is bound with direct gets; bind it with allow_direct: false`)
   }
-  // A delete marker is sealed too (the reconciler deletes a settled entry).
-  inner._doDeleteOrPurge = async (k, op, options) => {
+  /** Publishes one sealed message on the key's subject, as nats.js would send it plus its seal. */
+  const send = async (
+    k: string,
+    bytes: Uint8Array,
+    operation: 'PUT' | 'DEL' | 'PURGE',
+    previousSeq: number | undefined,
+    extra: Record<string, string>,
+    timeout?: number,
+  ) => {
     const encoded = inner.encodeKey(k)
     inner.validateKey(encoded)
     const h = natsHeaders()
-    h.set('KV-Operation', op)
-    if (op === 'PURGE') {
-      h.set('Nats-Rollup', 'sub')
-      if (typeof options?.ttl === 'string' && options.ttl !== '') h.set('Nats-TTL', options.ttl)
-    }
-    if (options?.previousSeq) h.set('Nats-Expected-Last-Subject-Sequence', `${options.previousSeq}`)
-    h.set(RECORD_SEAL_HEADER, await sealOf(key, bucket, k, new Uint8Array(), op))
-    await inner.js.publish(inner.subjectForKey(encoded, true), new Uint8Array(), { headers: h })
+    for (const [name, value] of Object.entries(extra)) h.set(name, value)
+    if (previousSeq !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', `${previousSeq}`)
+    h.set(RECORD_SEAL_HEADER, await sealOf(key, bucket, k, bytes, operation))
+    return await inner.js.publish(inner.subjectForKey(encoded, true), bytes, {
+      headers: h,
+      ...(timeout === undefined ? {} : { timeout }),
+    })
   }
   inner._put = async (k, data, options = {}, markerTTL) => {
-    const encoded = inner.encodeKey(k)
-    inner.validateKey(encoded)
-    const bytes = inner.codec.value.encode(data)
-    const h = natsHeaders()
-    if (options.previousSeq !== undefined)
-      h.set('Nats-Expected-Last-Subject-Sequence', `${options.previousSeq}`)
-    if (markerTTL !== undefined) h.set('Nats-TTL', markerTTL)
-    h.set(RECORD_SEAL_HEADER, await sealOf(key, bucket, k, bytes))
-    const ack = await inner.js.publish(inner.subjectForKey(encoded, true), bytes, {
-      headers: h,
-      ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
-    })
+    const ttl: Record<string, string> = markerTTL === undefined ? {} : { 'Nats-TTL': markerTTL }
+    const ack = await send(
+      k,
+      inner.codec.value.encode(data),
+      'PUT',
+      options.previousSeq,
+      ttl,
+      options.timeout,
+    )
     return ack.seq
+  }
+  // A delete marker is sealed too (the reconciler deletes a settled entry).
+  inner._doDeleteOrPurge = async (k, op, options) => {
+    const extra: Record<string, string> = { 'KV-Operation': op }
+    if (op === 'PURGE') {
+      extra['Nats-Rollup'] = 'sub'
+      if (typeof options?.ttl === 'string' && options.ttl !== '') extra['Nats-TTL'] = options.ttl
+    }
+    // nats.js sends no expectation for a previousSeq of 0 (or none).
+    await send(k, new Uint8Array(), op, options?.previousSeq || undefined, extra)
   }
   const get = kv.get.bind(kv)
   ;(kv as Unchecked)[UNCHECKED_GET] = get
