@@ -238,6 +238,8 @@ describe('the breaker and a few bad cards', () => {
     expect(goodWithinMs).toBeLessThan(5_000)
     const metrics = await (await fetch(`${stack.payment.url}/metrics`)).text()
     expect(metrics).toMatch(/^payment_breaker_state(\{[^}]*\})? 0$/m)
+    // An outcome not seen yet is a series at 0 from the start.
+    expect(metrics).toMatch(/^payment_gateway_charges_total\{outcome="declined"[^}]*\} 0$/m)
     for (const s of slow) expect((await stack.waitForFinal(s.orderId, 20_000)).status).toBe('cancelled')
   }, 60_000)
 })

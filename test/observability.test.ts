@@ -210,6 +210,10 @@ describe('business metrics', () => {
     expect(
       sample(text, 'dead_letters_total{consumer="inventory",reason="malformed_json",service="inventory"}'),
     ).toBe(1)
+    // A reason never seen is a series at 0 from the start, so increase() sees its first dead letter.
+    expect(
+      sample(text, 'dead_letters_total{consumer="inventory",reason="schema_violation",service="inventory"}'),
+    ).toBe(0)
     for (const consumer of [
       'inventory',
       'inventory-payments',

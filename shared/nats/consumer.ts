@@ -3,7 +3,7 @@ import * as v from 'valibot'
 import { EVENT_SCHEMAS, EVENT_VERSIONS, type EventOf } from '../../schemas/events.ts'
 import { HEADERS, splitLane, type Priority, type Subject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/logger.ts'
-import { boundLabels } from '../observability/labels.ts'
+import { boundLabels, DEAD_LETTER_REASON_LABELS } from '../observability/labels.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import { readTraceHeaders, traceLogFields, type TraceContext } from '../observability/trace-context.ts'
 import { createPropagatingTracer, type Tracer } from '../observability/tracing.ts'
@@ -287,6 +287,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   const unavailableRetryMs = options.unavailableRetryMs ?? 60_000
   const active = new Set<Promise<void>>()
   const consumer = await js.consumers.get(stream, durable)
+  // Each reason's series exists from the start at 0, so `increase()` sees the first dead letter.
+  for (const reason of DEAD_LETTER_REASON_LABELS) metrics.deadLetters.inc({ consumer: durable, reason }, 0)
   // One timer for the consumer, not one per message: a message handled for a
   // tick or more is told `working()` at every tick, the first time within a
   // third of the ack wait.

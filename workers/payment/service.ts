@@ -38,12 +38,15 @@ export async function startPaymentService(
     help: 'Payment gateway circuit breaker: 0 closed, 1 open, 2 half-open',
     registers,
   })
+  const GATEWAY_OUTCOMES = ['succeeded', 'declined', 'unresolved', 'unavailable', 'error'] as const
   const gatewayCalls = new Counter({
     name: 'payment_gateway_charges_total',
-    help: 'Charges by outcome (succeeded, declined, unresolved, unavailable, error)',
+    help: `Charges by outcome (${GATEWAY_OUTCOMES.join(', ')})`,
     labelNames: ['outcome'],
     registers,
   })
+  // Every outcome's series exists from the start at 0, so `increase()` sees the first one.
+  for (const outcome of GATEWAY_OUTCOMES) gatewayCalls.inc({ outcome }, 0)
 
   const client = createGatewayClient({
     baseUrl: config.PAYMENT_GATEWAY_URL,
