@@ -526,11 +526,11 @@ describe('dead-letter capture from JetStream advisories', () => {
     })
   })
 
-  it("dead-letters a direct get's answer or a dead letter stored on an event subject, and a headerless event: unexpected_origin", async () => {
+  it("dead-letters a direct get's answer, a sourced copy or a dead letter stored on an event subject, and a headerless event: unexpected_origin", async () => {
     await using f = await startDeadLetterFixture()
     const reader = await orderCreatedReader(f, 'origin')
-    const [forged, bare, pulled] = [orderCreated(), orderCreated(), orderCreated()]
-    await plantedThenGenuine(f, reader, 3, async () => {
+    const [forged, bare, pulled, sourced] = [orderCreated(), orderCreated(), orderCreated(), orderCreated()]
+    await plantedThenGenuine(f, reader, 4, async () => {
       // A valid body, stored on the event subject by the server's answer to a
       // direct get whose reply subject was the event's (kept as it arrived):
       // with the headers the server adds, or with none (`no_hdr`).
@@ -546,13 +546,36 @@ describe('dead-letter capture from JetStream advisories', () => {
       letter.set(HEADERS.correlationId, 'corr-letter')
       letter.set(DEAD_LETTER_HEADERS.reason, 'unexpected_origin: an earlier copy')
       await f.js.publish(SUBJECTS.orderCreated, JSON.stringify(pulled), { headers: letter })
+      // Stored in ORDERS from a source added to its configuration (a stream
+      // whose subject transform writes onto the event subject): every header
+      // an event carries, and the `Nats-Stream-Source` nats-server adds.
+      await f.jsm.streams.add({ name: 'SOURCED', subjects: ['sourced.>'] })
+      const orders = await f.jsm.streams.info(ORDERS)
+      await f.jsm.streams.update(ORDERS, {
+        ...orders.config,
+        sources: [
+          { name: 'SOURCED', subject_transforms: [{ src: 'sourced.evil', dest: SUBJECTS.orderCreated }] },
+        ],
+      })
+      const copy = createHeaders()
+      copy.set(HEADERS.correlationId, 'corr-sourced')
+      copy.set(HEADERS.eventVersion, '1')
+      copy.set(CE_HEADERS.type, toEventType(SUBJECTS.orderCreated, 1))
+      await f.js.publish('sourced.evil', JSON.stringify(sourced), { headers: copy })
     })
     const { values } = await f.metrics.deadLetters.get()
     expect(
       values.filter((v) => v.labels.consumer === 'origin').map((v) => [v.labels.reason, v.value]),
     ).toStrictEqual(
       // Every reason is a series from the consumer's start; only this one counted.
-      DEAD_LETTER_REASON_LABELS.map((reason) => [reason, reason === 'unexpected_origin' ? 3 : 0]),
+      DEAD_LETTER_REASON_LABELS.map((reason) => [reason, reason === 'unexpected_origin' ? 4 : 0]),
+    )
+    // None of them is replayed as if it had been published.
+    const letters = await listDeadLetters(f.js, f.jsm)
+    const copy = letters.find((l) => l.reason.includes('Nats-Stream-Source'))
+    expect(copy?.reason).toMatch(/^unexpected_origin: .*Nats-Stream-Source/)
+    await expect(replayDeadLetter(f.js, f.jsm, copy?.id ?? 0)).rejects.toThrow(
+      /carrying Nats-Stream-Source: a stored copy, not a published event, not replayed/,
     )
   })
 

@@ -17,6 +17,7 @@ import {
 } from '../../schemas/subjects.ts'
 import { EVENT_SOURCES } from './cloudevents.ts'
 import { isControlHeader } from './control-headers.ts'
+import { notPublishedMarker } from './not-published.ts'
 import { publishEvent } from './publish.ts'
 
 const DLQ = STREAMS.deadLetters.name
@@ -223,6 +224,13 @@ export async function replayDeadLetter(
   if (!original.header.has(HEADERS.correlationId) || !original.header.has(HEADERS.eventVersion))
     throw refuse(
       `has an original (${stream} #${sequence}) without ${HEADERS.correlationId} and ${HEADERS.eventVersion}: not a published event, not replayed`,
+    )
+  // A direct get's answer, a sourced copy or a dead letter stored on the event
+  // subject: the consumers refused it as not published; a replay would not.
+  const marker = notPublishedMarker(original.header)
+  if (marker !== undefined)
+    throw refuse(
+      `has an original (${stream} #${sequence}) carrying ${marker}: a stored copy, not a published event, not replayed`,
     )
   const h = createHeaders()
   const copied: Record<string, string[]> = {}

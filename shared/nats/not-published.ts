@@ -2,7 +2,7 @@ import { DEAD_LETTER_HEADERS } from '../../schemas/subjects.ts'
 
 /**
  * Headers no published event carries: those nats-server puts on a direct
- * get's answer, and a dead letter's (a replay publishes the original from
+ * get's answer and on a sourced copy, and a dead letter's (a replay publishes the original from
  * `ORDERS`, without them). A JetStream answer goes to whatever reply subject
  * its request named, so an identity that may both write a stream and read it
  * back (a direct get, or a pull from a dead-letter consumer) could have the
@@ -17,6 +17,11 @@ export const NOT_PUBLISHED_HEADERS = [
   'Nats-Time-Stamp',
   'Nats-Num-Pending',
   'Nats-Last-Sequence',
+  // What a stream sourcing another stores with each copy: no publisher may set
+  // it (nats-server refuses it), so it marks a source added to an event
+  // stream's configuration, whose subject transform could write any stored
+  // body onto an event subject.
+  'Nats-Stream-Source',
   ...Object.values(DEAD_LETTER_HEADERS),
 ] as const
 
