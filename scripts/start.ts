@@ -12,6 +12,7 @@ import { banner, shown } from './start/banner.ts'
 import { waitReady, seedCatalog } from './start/catalog.ts'
 import { natsPublicKeys } from '../shared/security/deployment-secrets.ts'
 import { renderAuthorization } from '../shared/security/nats-auth-config.ts'
+import { apiGuardFromEnv } from '../shared/security/api-guard.ts'
 import {
   beforeWorkers,
   createContext,
@@ -257,7 +258,13 @@ async function main(): Promise<void> {
   process.on('SIGHUP', onSignal)
 
   const secrets = await loadStackSecrets(options.stateDir, process.env)
-  const ctx = createContext(options, await startNats(options, renderAuthorization(natsPublicKeys(secrets))))
+  const apiGuard = apiGuardFromEnv(process.env)
+  if (!apiGuard)
+    log(
+      'NATS_API_GUARD=off: streams and consumers of the saga can be deleted or purged through any identity (a maintenance window; docs/operations.md)',
+    )
+  const authorization = renderAuthorization(natsPublicKeys(secrets), { apiGuard })
+  const ctx = createContext(options, await startNats(options, authorization))
   for (const step of beforeWorkers(secrets)) {
     if (stopping !== undefined) return
     await step.run(ctx)

@@ -29,7 +29,8 @@ let nc: NatsConnection
 let jsm: JetStreamManager
 
 beforeEach(async () => {
-  server = await startNatsServer()
+  // Deletes a consumer as admin, as an operator would with the API guard off.
+  server = await startNatsServer({ apiGuard: false })
   nc = await connect(server.connectOptions())
   jsm = await jetstreamManager(nc)
   await ensureStreams(jsm, DEFAULT_LIMITS)

@@ -7,7 +7,8 @@ import { headers, type NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BUCKETS, STREAMS, SUBJECTS, toDeadlineFiredSubject } from '../schemas/subjects.ts'
-import { ADVISORY_STREAM } from '../shared/nats/dead-letter-capture.ts'
+import { ADVISORY_STREAM, captureDurableName } from '../shared/nats/dead-letter-capture.ts'
+import { ORDER_INDEX, ORDER_INDEX_CONSUMERS } from '../shared/nats/order-index.ts'
 import { identityKey } from '../shared/nats/identity-key.ts'
 import { publishEvent, toEvent, type IdTaken } from '../shared/nats/publish.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant, type ServiceIdentity } from '../shared/security/access.ts'
@@ -623,5 +624,83 @@ describe('answers on KV subjects, and record seals', () => {
     await expect(floored.get(other)).rejects.toThrow(/did not seal/)
     await plain.put(sku, new TextEncoder().encode('{"onHand":9,"priceCents":1}'))
     await expect(floored.get(sku)).rejects.toThrow(/did not seal/)
+  })
+})
+
+describe('destructive JetStream API requests made by an answer (the API guard)', () => {
+  let admin: NatsConnection
+  beforeAll(async () => {
+    admin = await connect({ ...server.connectOptions('admin'), timeout: 5_000 })
+  })
+  afterAll(() => admin?.close())
+
+  /**
+   * A pull that finds nothing (`no_wait`) on a consumer the identity may pull,
+   * its reply subject `replyTo`: nats-server sends the empty "404 No Messages"
+   * status there, from inside the account, whatever the identity's rights.
+   */
+  const emptyPull = async (identity: ServiceIdentity, replyTo: string) => {
+    const saga = GRANTS[identity].consumers[0]
+    const [stream, durable] =
+      saga !== undefined
+        ? [ADVISORY_STREAM, captureDurableName(saga)]
+        : [ORDER_INDEX_CONSUMERS.retries.stream, ORDER_INDEX_CONSUMERS.retries.durable]
+    const nc = client(identity)
+    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, '{"batch":1,"no_wait":true}', {
+      reply: replyTo,
+    })
+    await nc.flush()
+  }
+  const exists = (check: () => Promise<unknown>) =>
+    check().then(
+      () => true,
+      () => false,
+    )
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 300))
+
+  it("deletes a stream that is not the saga's that way (so the path is open), and no stream, stream's messages or consumer of the saga", async () => {
+    const jsm = await jetstreamManager(admin, { timeout: 2_000 })
+    const js = jetstream(admin, { timeout: 2_000 })
+    await jsm.streams.add({ name: 'GUARD_CONTROL', subjects: ['guard-control.>'] })
+    await js.publish(SUBJECTS.orderCreated, '{"kept":true}')
+    const stock = await new Kvm(js).open(BUCKETS.stock)
+    await stock.put('GUARD-SKU', '{"kept":true}')
+    const before = (await jsm.streams.info(STREAMS.orders.name)).state.messages
+
+    await emptyPull('analytics', '$JS.API.STREAM.DELETE.GUARD_CONTROL')
+    await waitFor(async () => !(await exists(() => jsm.streams.info('GUARD_CONTROL'))), {
+      message: 'the unguarded stream deleted by an empty pull status',
+    })
+
+    const attacks: readonly (readonly [ServiceIdentity, string])[] = [
+      ['payment', `$JS.API.STREAM.DELETE.${STREAMS.orders.name}`],
+      ['inventory', `$JS.API.STREAM.PURGE.${STREAMS.orders.name}`],
+      ['order-status', `$JS.API.STREAM.DELETE.KV_${BUCKETS.orderStatus}`],
+      ['order', `$JS.API.STREAM.PURGE.KV_${BUCKETS.stock}`],
+      ['analytics', `$JS.API.CONSUMER.DELETE.${STREAMS.orders.name}.payment`],
+      ['console', `$JS.API.STREAM.DELETE.${STREAMS.deadLetters.name}`],
+      ['inventory', `$JS.API.CONSUMER.DELETE.${ADVISORY_STREAM}.${captureDurableName('inventory')}`],
+    ]
+    for (const [identity, target] of attacks) await emptyPull(identity, target)
+    await settle()
+    expect((await jsm.streams.info(STREAMS.orders.name)).state.messages).toBe(before)
+    expect(await exists(() => jsm.streams.info(`KV_${BUCKETS.orderStatus}`))).toBe(true)
+    expect(await exists(() => jsm.streams.info(STREAMS.deadLetters.name))).toBe(true)
+    expect((await stock.get('GUARD-SKU'))?.string()).toBe('{"kept":true}')
+    expect(await exists(() => jsm.consumers.info(STREAMS.orders.name, 'payment'))).toBe(true)
+    expect(await exists(() => jsm.consumers.info(ADVISORY_STREAM, captureDurableName('inventory')))).toBe(
+      true,
+    )
+  })
+
+  it('refuses the same requests from admin, at once, and leaves purges by subject of the dead letters and the console index open', async () => {
+    const jsm = await jetstreamManager(admin, { timeout: 2_000 })
+    await expect(jsm.streams.delete(STREAMS.deadlines.name)).rejects.toThrow()
+    await expect(jsm.streams.purge(STREAMS.orders.name)).rejects.toThrow()
+    await expect(jsm.consumers.delete(STREAMS.orders.name, 'inventory')).rejects.toThrow()
+    expect(await exists(() => jsm.streams.info(STREAMS.deadlines.name))).toBe(true)
+    expect(await exists(() => jsm.consumers.info(STREAMS.orders.name, 'inventory'))).toBe(true)
+    expect((await jsm.streams.purge(STREAMS.deadLetters.name, { filter: 'dlq.none' })).success).toBe(true)
+    expect((await jsm.streams.purge(ORDER_INDEX.stream, { filter: 'oix.none' })).success).toBe(true)
   })
 })

@@ -17,6 +17,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { renderAuthorization } from '../../shared/security/nats-auth-config.ts'
+import { apiGuardFromEnv } from '../../shared/security/api-guard.ts'
 import { natsPublicKeys } from '../../shared/security/deployment-secrets.ts'
 import { projectRoot } from '../nats-server-bin.ts'
 import { shown } from '../start/banner.ts'
@@ -97,7 +98,11 @@ export async function makeComposeSecrets(
     const files = await secretFiles(paths.dir, composeIdentity(holder), secrets, holder)
     for (const file of Object.values(files)) chmodSync(file, MOUNTED)
   }
-  writeMounted(paths.natsAuth, renderAuthorization(natsPublicKeys(secrets)))
+  // NATS_API_GUARD=off: a maintenance window (docs/operations.md); on otherwise.
+  writeMounted(
+    paths.natsAuth,
+    renderAuthorization(natsPublicKeys(secrets), { apiGuard: apiGuardFromEnv(env) }),
+  )
   writeMounted(paths.natsRoutes, renderRoutes(secrets.routePassword))
 
   if (created.certificates) {

@@ -1,8 +1,10 @@
 /*
  * The nats-server `authorization {}` block, generated from the access table
  * (access.ts) and the identities' public keys: never written by hand. With
- * users listed and no `no_auth_user`, anonymous clients are refused.
+ * users listed and no `no_auth_user`, anonymous clients are refused. The
+ * JetStream API guard (api-guard.ts) follows it unless `apiGuard` is false.
  */
+import { renderApiGuard } from './api-guard.ts'
 import { IDENTITIES, permissionsOf, type Identity } from './access.ts'
 
 const q = (s: string): string => JSON.stringify(s)
@@ -10,7 +12,10 @@ const list = (items: readonly string[], indent: string): string =>
   `[\n${items.map((i) => `${indent}  ${q(i)}`).join(',\n')}\n${indent}]`
 
 /** `publicKeys` has every identity's NKEY public key (U...). */
-export function renderAuthorization(publicKeys: Readonly<Record<Identity, string>>): string {
+export function renderAuthorization(
+  publicKeys: Readonly<Record<Identity, string>>,
+  { apiGuard = true }: { apiGuard?: boolean } = {},
+): string {
   const users = IDENTITIES.map((identity) => {
     const nkey = publicKeys[identity]
     if (identity === 'admin')
@@ -27,5 +32,6 @@ export function renderAuthorization(publicKeys: Readonly<Record<Identity, string
       '    } }',
     ].join('\n')
   })
-  return ['authorization {', '  timeout: 2', '  users: [', users.join(',\n'), '  ]', '}', ''].join('\n')
+  const authorization = ['authorization {', '  timeout: 2', '  users: [', users.join(',\n'), '  ]', '}', '']
+  return [...authorization, ...(apiGuard ? [renderApiGuard()] : [])].join('\n')
 }

@@ -31,6 +31,11 @@ export interface NatsServerOptions {
    * clients are refused. Connect with `server.connectOptions()`.
    */
   auth?: boolean
+  /**
+   * With `auth`: the JetStream API guard too (default true; api-guard.ts).
+   * False for a test that deletes a stream or a consumer of the saga as admin.
+   */
+  apiGuard?: boolean
   /** Deadline for "Server is ready" (default 10 s). */
   readyTimeoutMs?: number
   /** How long `stop()` waits after SIGTERM before SIGKILL (default 5 s). */
@@ -76,6 +81,8 @@ export interface LaunchSpec {
   monitor: boolean
   config: string
   auth: boolean
+  /** With `auth`: the JetStream API guard (default true). */
+  apiGuard?: boolean
   readyTimeoutMs: number
   stopTimeoutMs: number
   bin: string
@@ -103,6 +110,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       monitor: opts.monitor ?? false,
       config: opts.config ?? '',
       auth: opts.auth ?? true,
+      apiGuard: opts.apiGuard ?? true,
       readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
       stopTimeoutMs: opts.stopTimeoutMs ?? 5_000,
       bin,
@@ -122,7 +130,10 @@ export async function launchNatsServer(spec: LaunchSpec): Promise<NatsServerHand
   const start = async (ports: Ports): Promise<NatsProcess> => {
     await writeFile(
       configFile,
-      renderConfig({ ...ports, name, storeDir, websocket, monitor, auth: spec.auth, extra: spec.config }),
+      renderConfig({
+        ...{ ...ports, name, storeDir, websocket, monitor },
+        ...{ auth: spec.auth, apiGuard: spec.apiGuard ?? true, extra: spec.config },
+      }),
     )
     return spawnNatsServer({ bin, configFile, cwd: dir, log, websocket, monitor, timeoutMs: readyTimeoutMs })
   }
@@ -190,11 +201,12 @@ interface ConfigInput extends Ports {
   websocket: boolean
   monitor: boolean
   auth: boolean
+  apiGuard: boolean
   extra: string
 }
 
 function renderConfig(input: ConfigInput): string {
-  const { name, port, wsPort, monitorPort, storeDir, websocket, monitor, auth, extra } = input
+  const { name, port, wsPort, monitorPort, storeDir, websocket, monitor, auth, apiGuard, extra } = input
   const lines = [
     '# written by test/harness/nats-server.ts',
     `server_name: ${JSON.stringify(name)}`,
@@ -203,7 +215,7 @@ function renderConfig(input: ConfigInput): string {
   ]
   if (websocket) lines.push(`websocket { listen: "127.0.0.1:${wsPort}", no_tls: true }`)
   if (monitor) lines.push(`http: "127.0.0.1:${monitorPort}"`)
-  if (auth) lines.push(renderAuthorization(natsPublicKeys(testSecrets())))
+  if (auth) lines.push(renderAuthorization(natsPublicKeys(testSecrets()), { apiGuard }))
   if (extra !== '') lines.push(extra)
   return `${lines.join('\n')}\n`
 }

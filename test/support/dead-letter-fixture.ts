@@ -70,7 +70,8 @@ export interface DeadLetterFixture extends AsyncDisposable {
 }
 
 export async function startDeadLetterFixture(): Promise<DeadLetterFixture> {
-  const server = await startNatsServer({ websocket: false })
+  // One test deletes the DLQ stream as admin: no API guard here.
+  const server = await startNatsServer({ websocket: false, apiGuard: false })
   const nc = await connect({ ...server.connectOptions(), timeout: 5_000 })
   const jsm = await jetstreamManager(nc, { timeout: 2_000 })
   const js = jetstream(nc, { timeout: 2_000 })

@@ -26,6 +26,8 @@ export interface SagaStackOptions {
   maxLines?: number
   /** The nats-server serves its monitoring endpoints too (`server.monitorUrl`). */
   natsMonitor?: boolean
+  /** The nats-server runs the JetStream API guard (default true): false to delete a consumer of the saga as admin. */
+  apiGuard?: boolean
   /** Also start the analytics worker, with this added to its environment. */
   analytics?: Record<string, string>
 }
@@ -210,7 +212,10 @@ function stopServices(services: SagaServices): Promise<unknown> {
 
 /** Every worker on one nats-server (file storage in a temp dir). */
 export async function startSagaStack(opts: SagaStackOptions = {}) {
-  const server: NatsServerHandle = await startNatsServer({ monitor: opts.natsMonitor ?? false })
+  const server: NatsServerHandle = await startNatsServer({
+    monitor: opts.natsMonitor ?? false,
+    apiGuard: opts.apiGuard ?? true,
+  })
   let services: SagaServices
   try {
     services = await startSagaServices({ urls: [server.url], replicas: 1 }, opts)
