@@ -22,6 +22,7 @@ let reserve: Handler<typeof SUBJECTS.orderCreated>
 let release: Handler<typeof SUBJECTS.paymentFailed>
 let sell: Handler<typeof SUBJECTS.paymentCompleted>
 let cancelled: Handler<typeof SUBJECTS.orderCancelled>
+let decisionStore: ReturnType<typeof kvDecisionStore>
 const ctx: MessageContext = {
   correlationId: 'c',
   priority: 'standard',
@@ -47,9 +48,10 @@ beforeAll(async () => {
     await ensureBucket(nc, BUCKETS.stock, DEFAULT_LIMITS),
     await ensureBucket(nc, BUCKETS.reservations, DEFAULT_LIMITS),
   )
+  decisionStore = kvDecisionStore(await ensureBucket(nc, BUCKETS.decisions, DEFAULT_LIMITS))
   const handlers = createInventoryHandlers({
     store,
-    decisions: kvDecisionStore(await ensureBucket(nc, BUCKETS.decisions, DEFAULT_LIMITS)),
+    decisions: decisionStore,
     currency: 'USD',
     deadlineMs: 600_000,
     scheduleDeadline: () => Promise.resolve(),
@@ -231,6 +233,31 @@ describe('inventory idempotency', () => {
     // A replay of the dead letter later finds the order settled: no new hold.
     expect(await reserve(created(orderId, items), ctx)).toStrictEqual([])
     expect(await view('DEAD-A')).toMatchObject({ reserved: 0 })
+  })
+
+  it('releases the holds an earlier attempt took when a later one finds the order cancelled (its deadline, during a NATS stall)', async () => {
+    await store.setStock('STALL-A', { onHand: 5, priceCents: 100 })
+    await store.setStock('STALL-B', { onHand: 5, priceCents: 100 })
+    const orderId = '00000000-0000-4000-8000-000000000019'
+    const items = [
+      { sku: 'STALL-A', quantity: 2 },
+      { sku: 'STALL-B', quantity: 1 },
+    ]
+    // The first delivery took its lease and both holds, then NATS stalled before it
+    // wrote the reservation: its lease ran out, and the deadline cancelled the order.
+    expect(await store.claimReservation(orderId, 'stalled-worker', -1, items)).toStrictEqual({ kind: 'claimed' })
+    expect((await store.takeHold('STALL-A', orderId, 2)).kind).toBe('held')
+    expect((await store.takeHold('STALL-B', orderId, 1)).kind).toBe('held')
+    const claim = await claimCancellation(decisionStore, orderId, 'deadline_exceeded', 'payment', () => new Date(at))
+    expect(claim.kind).toBe('cancelled')
+    // The next delivery finds the order cancelled: it holds nothing, and gives back what the first held.
+    expect(await reserve(created(orderId, items), ctx)).toStrictEqual([])
+    expect(await view('STALL-A')).toMatchObject({ onHand: 5, reserved: 0 })
+    expect(await view('STALL-B')).toMatchObject({ onHand: 5, reserved: 0 })
+    // The cancellation's own delivery then finds nothing left to release.
+    const deadline = { version: 1 as const, orderId, occurredAt: at, reason: 'deadline_exceeded' as const }
+    expect(await cancelled(deadline, ctx)).toStrictEqual([])
+    expect(await view('STALL-A')).toMatchObject({ reserved: 0 })
   })
 
   it("puts a refunded order's units back whichever of its sale and its cancellation comes first, or both at once", async () => {

@@ -179,6 +179,12 @@ export function createInventoryHandlers({
             ? [toEvent(SUBJECTS.orderCancelled, { ...base(created.orderId), reason: 'out_of_stock' })]
             : []
           : await cancelUnpaid(created.orderId, 'deadline_exceeded', ctx)
+      // An earlier delivery of this message may have taken holds before it
+      // stalled past its lease (a NATS outage): this one holds the lease now,
+      // and the cancelled record it writes leaves nothing for the order's
+      // cancellation to release, so it gives them back itself (a no-op per
+      // sku the order holds nothing on).
+      await releaseAll(created.orderId, created.items)
       await store.putReservation(
         { ...emptyReservation(created.orderId), state: 'cancelled', updatedAt: stamp() },
         'reserving',
