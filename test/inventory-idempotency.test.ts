@@ -245,10 +245,18 @@ describe('inventory idempotency', () => {
     ]
     // The first delivery took its lease and both holds, then NATS stalled before it
     // wrote the reservation: its lease ran out, and the deadline cancelled the order.
-    expect(await store.claimReservation(orderId, 'stalled-worker', -1, items)).toStrictEqual({ kind: 'claimed' })
+    expect(await store.claimReservation(orderId, 'stalled-worker', -1, items)).toStrictEqual({
+      kind: 'claimed',
+    })
     expect((await store.takeHold('STALL-A', orderId, 2)).kind).toBe('held')
     expect((await store.takeHold('STALL-B', orderId, 1)).kind).toBe('held')
-    const claim = await claimCancellation(decisionStore, orderId, 'deadline_exceeded', 'payment', () => new Date(at))
+    const claim = await claimCancellation(
+      decisionStore,
+      orderId,
+      'deadline_exceeded',
+      'payment',
+      () => new Date(at),
+    )
     expect(claim.kind).toBe('cancelled')
     // The next delivery finds the order cancelled: it holds nothing, and gives back what the first held.
     expect(await reserve(created(orderId, items), ctx)).toStrictEqual([])
