@@ -43,4 +43,28 @@ describe('connectNats', () => {
     expect(attempts.length).toBeGreaterThan(1)
     expect(Math.max(...attempts)).toBeLessThanOrEqual(1_000)
   })
+
+  it('announces a retry only when one follows, with the reason in one line', async () => {
+    const lines: Record<string, unknown>[] = []
+    const logger = createLogger({
+      service: 'test',
+      level: 'info',
+      destination: { write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    })
+    const refused = () => Promise.reject(new Error('connection refused'))
+    const servers = ['nats://127.0.0.1:9']
+    await expect(connectNats({ connect: refused, servers, name: 't', logger, maxWaitMs: 0 })).rejects.toThrow(
+      /could not connect to nats:\/\/127\.0\.0\.1:9 within 0 ms/,
+    )
+    expect(lines).toStrictEqual([])
+    await expect(
+      connectNats({ connect: refused, servers, name: 't', logger, maxWaitMs: 300, initialDelayMs: 50 }),
+    ).rejects.toBeInstanceOf(NatsConnectError)
+    expect(lines.length).toBeGreaterThan(0)
+    for (const line of lines) {
+      expect(line).toMatchObject({ msg: 'nats connect failed; retrying', reason: 'connection refused' })
+      expect(line['remainingMs']).toBeGreaterThan(0)
+      expect(line).not.toHaveProperty('err')
+    }
+  })
 })

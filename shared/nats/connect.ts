@@ -85,11 +85,15 @@ export async function connectNats({
         // Wrong credentials or a URL this client cannot use (ws:// on Bun or Node): waiting changes nothing.
         if (isAuthorizationError(error) || error instanceof InvalidArgumentError) return false
         const remaining = deadline - Date.now()
+        // Out of time: no retry to announce; the caller says why it gives up.
+        if (remaining <= 0) return false
+        // A refused or unreachable server: its message says it, a stack adds nothing.
+        const reason = error instanceof Error ? error.message : String(error)
         logger.warn(
-          { err: error, attempt, servers: shown, remainingMs: Math.max(0, remaining) },
+          { reason, attempt, servers: shown, remainingMs: remaining },
           'nats connect failed; retrying',
         )
-        return remaining > 0
+        return true
       },
     })
   } catch (error) {
