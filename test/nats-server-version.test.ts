@@ -135,4 +135,26 @@ describe('start-up check of the server version', () => {
       stderr.mockRestore()
     }
   })
+
+  it('the provision step names the unreachable server in one line when it gives up', async () => {
+    // A port nothing listens on: taken, then closed.
+    const probe = createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const { port } = probe.address() as AddressInfo
+    await new Promise((resolve) => probe.close(resolve))
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    try {
+      const code = await runProvision({
+        NATS_URL: `nats://127.0.0.1:${port}`,
+        NATS_CONNECT_TIMEOUT_MS: '300',
+        LOG_LEVEL: 'silent',
+      })
+      expect(code).toBe(1)
+      expect(stderr.mock.calls.map((c) => String(c[0]))).toStrictEqual([
+        `provision: could not connect to nats://127.0.0.1:${port} within 300 ms (NATS_URL, NATS_CONNECT_TIMEOUT_MS)\n`,
+      ])
+    } finally {
+      stderr.mockRestore()
+    }
+  })
 })

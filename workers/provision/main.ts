@@ -15,7 +15,7 @@ import {
   toTopologyLimits,
 } from '../../shared/config/nats-settings.ts'
 import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../../shared/config/secrets.ts'
-import { connectNats } from '../../shared/nats/connect.ts'
+import { connectNats, NatsConnectError } from '../../shared/nats/connect.ts'
 import { provisionTopology } from '../../shared/nats/provision.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
 import { checkNatsServerVersion, NatsServerTooOldError } from '../../shared/nats/server-version.ts'
@@ -116,7 +116,8 @@ export async function runProvision(
       await nc.close()
     }
   } catch (error) {
-    if (error instanceof NatsServerTooOldError) {
+    // A server too old, or none reachable in time: one line that says which.
+    if (error instanceof NatsServerTooOldError || error instanceof NatsConnectError) {
       process.stderr.write(`provision: ${error.message}\n`)
       return 1
     }
