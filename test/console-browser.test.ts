@@ -157,6 +157,17 @@ describe('operator console in Chromium', () => {
     await shot('cancelled', '#order')
   })
 
+  it('shows an error as one, kept in view, until a later load succeeds', async () => {
+    await page.locator('#dlq-subject').fill('orders.created')
+    await page.locator('#dlq-subject').press('Enter')
+    await page.locator('#notice.error', { hasText: 'is not a dead-letter subject' }).waitFor()
+    await page.locator('#dlq-subject').fill('dlq.orders.created')
+    await page.locator('#dlq-subject').press('Enter')
+    await page.locator('#notice:not(.error)').waitFor()
+    expect(await page.locator('#notice').textContent()).toBe('')
+    await page.locator('#dlq-subject').fill('')
+  })
+
   it('follows a payment that failed every delivery into the dead letters, and replays it once fixed', async () => {
     const wrongKey = await generateSealingKeyPair()
     await restartPayment({ PAYMENT_TOKEN_PRIVATE_KEYS: JSON.stringify([wrongKey.privateJwk]) })

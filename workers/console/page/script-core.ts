@@ -32,10 +32,17 @@ function time(iso) {
 }
 function money(cents) { return typeof cents === 'number' ? (cents / 100).toFixed(2) : ''; }
 function badge(value, prefix) { return el('span', { class: 'status ' + (prefix || 'status-') + value, text: value }); }
-function notify(text) {
+// One line at the top of the page, kept in view (sticky); an error stays until
+// the next message, or until a later load of any panel succeeds.
+function notify(text, kind) {
   var n = $('notice');
   n.textContent = '';
+  n.className = kind === 'error' ? 'notice error' : 'notice';
   setTimeout(function () { n.textContent = text; }, 30);
+}
+function clearError() {
+  var n = $('notice');
+  if (n.className === 'notice error') { n.textContent = ''; n.className = 'notice'; }
 }
 function problem(r) { return (r.body && (r.body.message || r.body.error)) || ('status ' + r.status); }
 
@@ -149,7 +156,8 @@ async function loadOrders(cursor) {
   ['status', 'reason', 'customer'].forEach(function (k) { if (state.filters[k]) q.set(k, state.filters[k]); });
   if (cursor) q.set('cursor', cursor);
   var r = await api('/console/api/orders?' + q.toString());
-  if (r.status !== 200) { notify('Search failed: ' + problem(r)); return; }
+  if (r.status !== 200) { notify('Search failed: ' + problem(r), 'error'); return; }
+  clearError();
   state.pageCursor = cursor;
   state.next = r.body.next;
   state.rows = new Map();

@@ -31,7 +31,8 @@ async function refreshOrder() {
   var orderId = state.openOrderId;
   if (!orderId) return;
   var r = await api('/console/api/orders/' + encodeURIComponent(orderId));
-  if (r.status !== 200) { notify('Order ' + orderId + ': ' + problem(r)); return; }
+  if (r.status !== 200) { notify('Order ' + orderId + ': ' + problem(r), 'error'); return; }
+  clearError();
   if (state.openOrderId !== orderId) return;
   var o = r.body.order;
   var t = r.body.timeline;
@@ -74,7 +75,7 @@ async function cancelOpenOrder() {
   var r = await api('/console/api/orders/' + encodeURIComponent(orderId) + '/cancel', 'POST');
   if (r.status === 202) notify('Cancellation requested for order ' + orderId + ' (it was ' + r.body.status + ').');
   else if (r.status === 200) notify('Order ' + orderId + ' was already cancelled.');
-  else { notify('Cancel failed: ' + problem(r)); return; }
+  else { notify('Cancel failed: ' + problem(r), 'error'); return; }
   await refreshOrder();
 }
 
@@ -84,7 +85,7 @@ function replayButton(id) {
 
 async function replay(id) {
   var r = await api('/console/api/dead-letters/' + id + '/replay', 'POST');
-  if (r.status !== 200) { notify('Replay of dead letter ' + id + ' failed: ' + problem(r)); return; }
+  if (r.status !== 200) { notify('Replay of dead letter ' + id + ' failed: ' + problem(r), 'error'); return; }
   notify(r.body.duplicate ? 'Dead letter ' + id + ' was replayed already (stored once).'
     : 'Replayed dead letter ' + id + ' to ' + r.body.subject + ' (stream sequence ' + r.body.seq + ').');
   await loadDeadLetters();
@@ -93,7 +94,7 @@ async function replay(id) {
 async function purgeOne(id) {
   if (!window.confirm('Purge dead letter ' + id + '? It is removed for good.')) return;
   var r = await api('/console/api/dead-letters/' + id + '/purge', 'POST');
-  notify(r.status === 200 ? 'Purged dead letter ' + id + '.' : 'Purge failed: ' + problem(r));
+  notify(r.status === 200 ? 'Purged dead letter ' + id + '.' : 'Purge failed: ' + problem(r), r.status === 200 ? 'info' : 'error');
   await loadDeadLetters();
 }
 
@@ -101,7 +102,7 @@ async function purgeShown() {
   var subject = $('dlq-subject').value.trim();
   if (!window.confirm('Purge ' + (subject ? 'every dead letter on ' + subject : 'every dead letter') + '?')) return;
   var r = await api('/console/api/dead-letters/purge' + (subject ? '?subject=' + encodeURIComponent(subject) : ''), 'POST');
-  notify(r.status === 200 ? 'Purged ' + r.body.purged + ' dead letters.' : 'Purge failed: ' + problem(r));
+  notify(r.status === 200 ? 'Purged ' + r.body.purged + ' dead letters.' : 'Purge failed: ' + problem(r), r.status === 200 ? 'info' : 'error');
   await loadDeadLetters();
 }
 
@@ -109,7 +110,8 @@ async function loadDeadLetters() {
   var subject = $('dlq-subject').value.trim();
   var r = await api('/console/api/dead-letters' + (subject ? '?subject=' + encodeURIComponent(subject) : ''));
   var body = $('dlq-table').tBodies[0];
-  if (r.status !== 200) { notify('Dead letters: ' + problem(r)); return; }
+  if (r.status !== 200) { notify('Dead letters: ' + problem(r), 'error'); return; }
+  clearError();
   body.replaceChildren.apply(body, r.body.deadLetters.length === 0 ? [el('tr', {}, [el('td', { colspan: 7, text: 'No dead letters.' })])] :
     r.body.deadLetters.map(function (d) {
       return el('tr', { 'data-dead-letter': d.id }, [
@@ -143,10 +145,11 @@ async function loadHealth() {
 
 async function loadStock() {
   var r = await api('/console/api/stock');
-  if (r.status !== 200) { notify('Stock: ' + problem(r)); return; }
+  if (r.status !== 200) { notify('Stock: ' + problem(r), 'error'); return; }
+  clearError();
   var prefix = $('stock-sku').value.trim().toUpperCase();
   var rows = r.body.stock.filter(function (s) { return s.sku.indexOf(prefix) === 0; }).slice(0, 500);
-  if (r.body.invalid.length > 0) notify('Stock: the record of ' + r.body.invalid.join(', ') + ' is not valid; a PUT /inventory/{sku} with an admin key replaces it.');
+  if (r.body.invalid.length > 0) notify('Stock: the record of ' + r.body.invalid.join(', ') + ' is not valid; a PUT /inventory/{sku} with an admin key replaces it.', 'error');
   var body = $('stock-table').tBodies[0];
   body.replaceChildren.apply(body, rows.map(function (s) {
     return el('tr', { 'data-sku': s.sku }, [el('td', {}, [el('code', { text: s.sku })]), el('td', { class: 'num', text: String(s.onHand) }),
