@@ -182,7 +182,7 @@ export async function runDlq(
       return
     }
     case 'purge': {
-      const purged = await purgeDeadLetters(jsm, subject)
+      const purged = await purgeDeadLetters(js, jsm, { ...subject, timeoutMs })
       print(
         `purged ${purged} dead letter${purged === 1 ? '' : 's'}${command.subject === undefined ? '' : ` on ${command.subject}`}`,
       )

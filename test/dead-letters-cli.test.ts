@@ -134,9 +134,9 @@ describe('npm run dlq', () => {
     expect(again?.headers?.has(DEAD_LETTER_HEADERS.reason)).toBe(false)
     again?.ack()
 
-    expect(await purgeDeadLetters(f.jsm, { subject: `dlq.${SUBJECTS.orderCancelled}` })).toBe(1)
+    expect(await purgeDeadLetters(f.js, f.jsm, { subject: `dlq.${SUBJECTS.orderCancelled}` })).toBe(1)
     expect((await listDeadLetters(f.js, f.jsm)).map((d) => d.id)).toStrictEqual([1])
-    expect(await purgeDeadLetters(f.jsm)).toBe(1)
+    expect(await purgeDeadLetters(f.js, f.jsm)).toBe(1)
     expect(await listDeadLetters(f.js, f.jsm)).toStrictEqual([])
   })
 

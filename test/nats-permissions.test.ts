@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BUCKETS, STREAMS, SUBJECTS, toDeadlineFiredSubject } from '../schemas/subjects.ts'
 import { ADVISORY_STREAM, captureDurableName } from '../shared/nats/dead-letter-capture.ts'
 import { ORDER_INDEX, ORDER_INDEX_CONSUMERS } from '../shared/nats/order-index.ts'
+import { purgeDeadLetters } from '../shared/nats/dead-letter-admin.ts'
 import { identityKey } from '../shared/nats/identity-key.ts'
 import { publishEvent, toEvent, type IdTaken } from '../shared/nats/publish.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant, type ServiceIdentity } from '../shared/security/access.ts'
@@ -665,6 +666,7 @@ describe('destructive JetStream API requests made by an answer (the API guard)',
     await js.publish(SUBJECTS.orderCreated, '{"kept":true}')
     const stock = await new Kvm(js).open(BUCKETS.stock)
     await stock.put('GUARD-SKU', '{"kept":true}')
+    await js.publish('dlq.payments.failed', '{"kept":true}')
     const before = (await jsm.streams.info(STREAMS.orders.name)).state.messages
 
     await emptyPull('analytics', '$JS.API.STREAM.DELETE.GUARD_CONTROL')
@@ -679,13 +681,14 @@ describe('destructive JetStream API requests made by an answer (the API guard)',
       ['order', `$JS.API.STREAM.PURGE.KV_${BUCKETS.stock}`],
       ['analytics', `$JS.API.CONSUMER.DELETE.${STREAMS.orders.name}.payment`],
       ['console', `$JS.API.STREAM.DELETE.${STREAMS.deadLetters.name}`],
+      ['payment', `$JS.API.STREAM.PURGE.${STREAMS.deadLetters.name}`],
       ['inventory', `$JS.API.CONSUMER.DELETE.${ADVISORY_STREAM}.${captureDurableName('inventory')}`],
     ]
     for (const [identity, target] of attacks) await emptyPull(identity, target)
     await settle()
     expect((await jsm.streams.info(STREAMS.orders.name)).state.messages).toBe(before)
     expect(await exists(() => jsm.streams.info(`KV_${BUCKETS.orderStatus}`))).toBe(true)
-    expect(await exists(() => jsm.streams.info(STREAMS.deadLetters.name))).toBe(true)
+    expect((await jsm.streams.info(STREAMS.deadLetters.name)).state.messages).toBe(1)
     expect((await stock.get('GUARD-SKU'))?.string()).toBe('{"kept":true}')
     expect(await exists(() => jsm.consumers.info(STREAMS.orders.name, 'payment'))).toBe(true)
     expect(await exists(() => jsm.consumers.info(ADVISORY_STREAM, captureDurableName('inventory')))).toBe(
@@ -693,14 +696,23 @@ describe('destructive JetStream API requests made by an answer (the API guard)',
     )
   })
 
-  it('refuses the same requests from admin, at once, and leaves purges by subject of the dead letters and the console index open', async () => {
+  it('refuses the same requests from admin, at once; the dead-letter purge deletes letter by letter, the console index purges by subject', async () => {
     const jsm = await jetstreamManager(admin, { timeout: 2_000 })
+    const js = jetstream(admin, { timeout: 2_000 })
     await expect(jsm.streams.delete(STREAMS.deadlines.name)).rejects.toThrow()
     await expect(jsm.streams.purge(STREAMS.orders.name)).rejects.toThrow()
+    await expect(
+      jsm.streams.purge(STREAMS.deadLetters.name, { filter: 'dlq.orders.created' }),
+    ).rejects.toThrow()
     await expect(jsm.consumers.delete(STREAMS.orders.name, 'inventory')).rejects.toThrow()
     expect(await exists(() => jsm.streams.info(STREAMS.deadlines.name))).toBe(true)
     expect(await exists(() => jsm.consumers.info(STREAMS.orders.name, 'inventory'))).toBe(true)
-    expect((await jsm.streams.purge(STREAMS.deadLetters.name, { filter: 'dlq.none' })).success).toBe(true)
+    await js.publish('dlq.orders.created', '{"letter":1}')
+    await js.publish('dlq.orders.created', '{"letter":2}')
+    await js.publish('dlq.payments.completed', '{"letter":3}')
+    expect(await purgeDeadLetters(js, jsm, { subject: 'dlq.orders.created' })).toBe(2)
+    expect(await purgeDeadLetters(js, jsm)).toBe(2)
+    expect((await jsm.streams.info(STREAMS.deadLetters.name)).state.messages).toBe(0)
     expect((await jsm.streams.purge(ORDER_INDEX.stream, { filter: 'oix.none' })).success).toBe(true)
   })
 })

