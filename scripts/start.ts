@@ -12,7 +12,7 @@ import { banner, shown } from './start/banner.ts'
 import { waitReady, seedCatalog } from './start/catalog.ts'
 import { natsPublicKeys } from '../shared/security/deployment-secrets.ts'
 import { renderAuthorization } from '../shared/security/nats-auth-config.ts'
-import { apiGuardFromEnv } from '../shared/security/api-guard.ts'
+import { apiGuardFromEnv, apiGuardProblems } from '../shared/security/api-guard.ts'
 import {
   beforeWorkers,
   createContext,
@@ -148,6 +148,7 @@ async function preflight(options: StartOptions): Promise<StartOptions> {
         ]),
     ...(leftover === undefined ? [] : [leftover]),
     ...(currency === undefined ? [] : [currency]),
+    ...apiGuardProblems(process.env),
     ...plan.problems,
   ]
   if (problems.length > 0) fail(['cannot start:', ...problems.map((p) => `  ${p}`)])
@@ -166,7 +167,10 @@ async function startNats(options: StartOptions, authorization: string): Promise<
   if (options.natsUrl !== undefined) {
     const file = join(options.stateDir, 'nats-authorization.conf')
     writePrivateFile(file, authorization)
-    log(`NATS_URL is set: that server must include ${shown(file)} (the identities of this stack)`)
+    log(
+      `NATS_URL is set: that server must include ${shown(file)} (the identities of this stack, and its system account ` +
+        '$SYS with the JetStream API guard: merge it into an accounts block the server already has)',
+    )
     return { url: options.natsUrl, wsUrl: null, monitorUrl: null }
   }
   const bin = await resolveServerBin(log)

@@ -5,7 +5,10 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { headers, type NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
+import { readFile, writeFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { natsPublicKeys } from '../shared/security/deployment-secrets.ts'
+import { renderAuthorization } from '../shared/security/nats-auth-config.ts'
 import { BUCKETS, STREAMS, SUBJECTS, toDeadlineFiredSubject } from '../schemas/subjects.ts'
 import { ADVISORY_STREAM, captureDurableName } from '../shared/nats/dead-letter-capture.ts'
 import { ORDER_INDEX, ORDER_INDEX_CONSUMERS } from '../shared/nats/order-index.ts'
@@ -694,6 +697,42 @@ describe('destructive JetStream API requests made by an answer (the API guard)',
     expect(await exists(() => jsm.consumers.info(ADVISORY_STREAM, captureDurableName('inventory')))).toBe(
       true,
     )
+  })
+
+  it('is turned off for a maintenance window by a configuration reload, and on again the same way', async () => {
+    await using own = await startNatsServer({ websocket: false })
+    const nc = await connect({ ...own.connectOptions('admin'), timeout: 5_000 })
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 2_000 })
+      const keys = natsPublicKeys(testSecrets())
+      const on = renderAuthorization(keys, { apiGuard: true })
+      const off = renderAuthorization(keys, { apiGuard: false })
+      const reload = async (from: string, to: string) => {
+        const config = await readFile(own.configFile, 'utf8')
+        expect(config).toContain(from)
+        await writeFile(own.configFile, config.replace(from, to))
+        process.kill(own.pid, 'SIGHUP')
+        await waitFor(
+          () =>
+            own
+              .log()
+              .split('\n')
+              .filter((l) => /Reloaded server configuration/.test(l)).length >= (to === off ? 1 : 2),
+          {
+            message: 'nats-server reloaded its configuration',
+          },
+        )
+      }
+      await jsm.streams.add({ name: STREAMS.deadlines.name, subjects: ['deadlines.>'] })
+      await expect(jsm.streams.delete(STREAMS.deadlines.name)).rejects.toThrow()
+      await reload(on, off)
+      expect(await jsm.streams.delete(STREAMS.deadlines.name)).toBe(true)
+      await jsm.streams.add({ name: STREAMS.deadlines.name, subjects: ['deadlines.>'] })
+      await reload(off, on)
+      await expect(jsm.streams.delete(STREAMS.deadlines.name)).rejects.toThrow()
+    } finally {
+      await nc.close()
+    }
   })
 
   it('refuses the same requests from admin, at once; the dead-letter purge deletes letter by letter, the console index purges by subject', async () => {

@@ -78,6 +78,8 @@ export async function makeComposeSecrets(
   env: Env,
   { force = false, root = projectRoot }: { force?: boolean; root?: string } = {},
 ): Promise<ComposeSecrets> {
+  // Checked before anything is written.
+  const apiGuard = apiGuardFromEnv(env)
   const paths = composePaths(composeDir(env, root))
   privateDir(paths.dir)
   if (force) {
@@ -99,10 +101,7 @@ export async function makeComposeSecrets(
     for (const file of Object.values(files)) chmodSync(file, MOUNTED)
   }
   // NATS_API_GUARD=off: a maintenance window (docs/operations.md); on otherwise.
-  writeMounted(
-    paths.natsAuth,
-    renderAuthorization(natsPublicKeys(secrets), { apiGuard: apiGuardFromEnv(env) }),
-  )
+  writeMounted(paths.natsAuth, renderAuthorization(natsPublicKeys(secrets), { apiGuard }))
   writeMounted(paths.natsRoutes, renderRoutes(secrets.routePassword))
 
   if (created.certificates) {

@@ -61,21 +61,31 @@ export function guardedApiSubjects(): readonly (readonly [from: string, to: stri
   ])
 }
 
-/** The `accounts { SYS }` block and `system_account` that carry the guard's mappings. */
-export function renderApiGuard(): string {
+/**
+ * The system account, `$SYS` (nats-server's default name: a cluster keeps its
+ * JetStream meta state under the system account's name, so another name would
+ * move it), declared with the guard's mappings, or with none (`on: false`).
+ * Only the mappings change between the two, and a configuration reload
+ * applies them (`nats-server --signal reload`).
+ */
+export function renderApiGuard({ on = true }: { on?: boolean } = {}): string {
   const q = (s: string): string => JSON.stringify(s)
-  const mappings = guardedApiSubjects().map(([from, to]) => `      ${q(from)}: ${q(to)}`)
+  const mappings = on ? guardedApiSubjects().map(([from, to]) => `      ${q(from)}: ${q(to)}`) : []
   return [
-    '# JetStream API guard (shared/security/api-guard.ts): no stream of the saga can be deleted',
-    '# or purged, nor a consumer on one deleted, through any identity, while this is here.',
+    on
+      ? '# JetStream API guard (shared/security/api-guard.ts): no stream of the saga can be deleted or'
+      : '# JetStream API guard OFF (NATS_API_GUARD=off, a maintenance window): streams and consumers of',
+    on
+      ? '# purged, nor a consumer on one deleted, through any identity, while these mappings are here.'
+      : '# the saga can be deleted or purged through any identity. Render again without it and reload.',
     'accounts {',
-    '  SYS: {',
+    '  "$SYS": {',
     '    mappings: {',
     ...mappings,
     '    }',
     '  }',
     '}',
-    'system_account: SYS',
+    'system_account: "$SYS"',
     '',
   ].join('\n')
 }
@@ -86,4 +96,14 @@ export function apiGuardFromEnv(env: Readonly<Record<string, string | undefined>
   if (value === '' || value === 'on') return true
   if (value === 'off') return false
   throw new Error(`NATS_API_GUARD must be on or off (got ${JSON.stringify(value)})`)
+}
+
+/** `NATS_API_GUARD`'s problem, if any, for a list of everything wrong before a start. */
+export function apiGuardProblems(env: Readonly<Record<string, string | undefined>>): string[] {
+  try {
+    apiGuardFromEnv(env)
+    return []
+  } catch (error) {
+    return [error instanceof Error ? error.message : String(error)]
+  }
 }

@@ -2,7 +2,8 @@
  * The nats-server `authorization {}` block, generated from the access table
  * (access.ts) and the identities' public keys: never written by hand. With
  * users listed and no `no_auth_user`, anonymous clients are refused. The
- * JetStream API guard (api-guard.ts) follows it unless `apiGuard` is false.
+ * system account follows it, with the JetStream API guard's mappings unless
+ * `apiGuard` is false (api-guard.ts).
  */
 import { renderApiGuard } from './api-guard.ts'
 import { IDENTITIES, permissionsOf, type Identity } from './access.ts'
@@ -33,5 +34,5 @@ export function renderAuthorization(
     ].join('\n')
   })
   const authorization = ['authorization {', '  timeout: 2', '  users: [', users.join(',\n'), '  ]', '}', '']
-  return [...authorization, ...(apiGuard ? [renderApiGuard()] : [])].join('\n')
+  return [...authorization, renderApiGuard({ on: apiGuard })].join('\n')
 }
