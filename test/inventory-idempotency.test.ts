@@ -268,6 +268,41 @@ describe('inventory idempotency', () => {
     expect(await view('STALL-A')).toMatchObject({ reserved: 0 })
   })
 
+  it('gives nothing back for an order past its deadline that the payment worker is charging (another delivery reserved it)', async () => {
+    // A delivery that reads the deadline as passed (its own clock, or a shorter ORDER_DEADLINE_MS
+    // during a rolling change) while another delivery reserved the order and payment took it.
+    const late = createInventoryHandlers({
+      store,
+      decisions: decisionStore,
+      currency: 'USD',
+      deadlineMs: 1,
+      scheduleDeadline: () => Promise.resolve(),
+      now: () => new Date(Date.parse(at) + 60_000),
+    })[SUBJECTS.orderCreated]
+    await store.setStock('PAYING-A', { onHand: 5, priceCents: 100 })
+    const orderId = '00000000-0000-4000-8000-000000000020'
+    const items = [{ sku: 'PAYING-A', quantity: 2 }]
+    // The other delivery took its lease and the hold; its lease ran out before it wrote the record.
+    expect(await store.claimReservation(orderId, 'other-worker', -1, items)).toStrictEqual({
+      kind: 'claimed',
+    })
+    expect((await store.takeHold('PAYING-A', orderId, 2)).kind).toBe('held')
+    await decisionStore.update(orderId, () => ({
+      value: {
+        orderId,
+        decision: 'paying' as const,
+        decidedBy: 'payment' as const,
+        decidedAt: at,
+        updatedAt: at,
+        payment: { state: 'charging' as const, amountCents: 200, currency: 'USD' },
+      },
+      result: undefined,
+    }))
+    expect(await late(created(orderId, items), ctx)).toStrictEqual([])
+    // The charge may go through: its hold stays, for the sale.
+    expect(await view('PAYING-A')).toMatchObject({ onHand: 5, reserved: 2 })
+  })
+
   it("puts a refunded order's units back whichever of its sale and its cancellation comes first, or both at once", async () => {
     await store.setStock('RACE-SALE', { onHand: 100, priceCents: 100 })
     const cancel = (orderId: string) => ({

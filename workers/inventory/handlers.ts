@@ -99,12 +99,22 @@ export function createInventoryHandlers({
     reason: 'customer_request' | 'deadline_exceeded',
     ctx: MessageContext,
   ): Promise<OutgoingEvent[]> {
+    return (await claimUnpaidCancellation(orderId, reason, ctx)).events
+  }
+
+  /** {@link cancelUnpaid}, and whether the order is now cancelled for good (by anyone). */
+  async function claimUnpaidCancellation(
+    orderId: string,
+    reason: 'customer_request' | 'deadline_exceeded',
+    ctx: MessageContext,
+  ): Promise<{ events: OutgoingEvent[]; cancelled: boolean }> {
     const claim = await claimCancellation(decisions, orderId, reason, 'inventory', now)
-    if (claim.kind === 'paying') return []
-    if (claim.kind === 'already_cancelled' && claim.decision.decidedBy !== 'inventory') return []
+    if (claim.kind === 'paying') return { events: [], cancelled: false }
+    if (claim.kind === 'already_cancelled' && claim.decision.decidedBy !== 'inventory')
+      return { events: [], cancelled: true }
     const why = claim.decision.reason ?? reason
     if (claim.kind === 'cancelled') ctx.logger.info({ reason: why }, 'order cancelled before payment')
-    return [toEvent(SUBJECTS.orderCancelled, { ...base(orderId), reason: why })]
+    return { events: [toEvent(SUBJECTS.orderCancelled, { ...base(orderId), reason: why })], cancelled: true }
   }
 
   async function releaseAll(orderId: string, items: readonly { sku: string }[]): Promise<void> {
@@ -173,23 +183,30 @@ export function createInventoryHandlers({
       // published. It is said again, with the same event id (the stream keeps
       // one). Any other cancellation's event belongs to the handler that
       // decided it, which says it again on its own redelivery.
-      const cancelling =
+      const { events: cancelling, cancelled } =
         decided?.decision === 'cancelled'
-          ? decided.decidedBy === 'inventory' && decided.reason === 'out_of_stock'
-            ? [toEvent(SUBJECTS.orderCancelled, { ...base(created.orderId), reason: 'out_of_stock' })]
-            : []
-          : await cancelUnpaid(created.orderId, 'deadline_exceeded', ctx)
+          ? {
+              events:
+                decided.decidedBy === 'inventory' && decided.reason === 'out_of_stock'
+                  ? [toEvent(SUBJECTS.orderCancelled, { ...base(created.orderId), reason: 'out_of_stock' })]
+                  : [],
+              cancelled: true,
+            }
+          : await claimUnpaidCancellation(created.orderId, 'deadline_exceeded', ctx)
       // An earlier delivery of this message may have taken holds before it
-      // stalled past its lease (a NATS outage): this one holds the lease now,
-      // and the cancelled record it writes leaves nothing for the order's
-      // cancellation to release, so it gives them back itself (a no-op per
-      // sku the order holds nothing on).
-      await releaseAll(created.orderId, created.items)
+      // stalled past its lease (a NATS outage), and the cancelled record
+      // written here leaves nothing for the order's cancellation to release:
+      // once the order is cancelled for good (never while the payment worker
+      // owns it), its holds are given back here, before that record and again
+      // after it (a stalled delivery's hold taken meanwhile; a no-op per sku
+      // the order holds nothing on).
+      if (cancelled) await releaseAll(created.orderId, created.items)
       await store.putReservation(
         { ...emptyReservation(created.orderId), state: 'cancelled', updatedAt: stamp() },
         'reserving',
         owner,
       )
+      if (cancelled) await releaseAll(created.orderId, created.items)
       ctx.logger.info({ reason: decided?.reason ?? 'deadline_exceeded' }, 'order cancelled; no stock held')
       return cancelling
     }
