@@ -160,10 +160,10 @@ describe('operator console in Chromium', () => {
   it('shows an error as one, kept in view, until a later load succeeds', async () => {
     await page.locator('#dlq-subject').fill('orders.created')
     await page.locator('#dlq-subject').press('Enter')
-    await page.locator('#notice.error', { hasText: 'is not a dead-letter subject' }).waitFor()
+    await page.locator('#notice.notice-error', { hasText: 'is not a dead-letter subject' }).waitFor()
     await page.locator('#dlq-subject').fill('dlq.orders.created')
     await page.locator('#dlq-subject').press('Enter')
-    await page.locator('#notice:not(.error)').waitFor()
+    await page.locator('#notice:not(.notice-error)').waitFor()
     expect(await page.locator('#notice').textContent()).toBe('')
     await page.locator('#dlq-subject').fill('')
   })

@@ -109,8 +109,10 @@ export async function connectNats({
         { cause: error },
       )
     }
+    const last = lastError ?? error
+    const why = last instanceof Error && last.message !== '' ? `: ${last.message}` : ''
     throw new NatsConnectError(
-      `could not connect to ${shown.join(', ')} within ${maxWaitMs} ms (NATS_URL, NATS_CONNECT_TIMEOUT_MS)`,
+      `could not connect to ${shown.join(', ')} within ${maxWaitMs} ms (NATS_URL, NATS_CONNECT_TIMEOUT_MS)${why}`,
       {
         cause: lastError ?? error,
       },

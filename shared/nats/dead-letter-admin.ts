@@ -1,5 +1,11 @@
 // Operator functions over the DLQ stream: list, show, replay, purge (`npm run dlq`).
-import { type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream'
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StoredMsg,
+} from '@nats-io/jetstream'
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core'
 import * as v from 'valibot'
 import { EVENT_SCHEMAS } from '../../schemas/events.ts'
@@ -329,8 +335,14 @@ export async function purgeDeadLetters(
   { subject, timeoutMs = 5_000 }: { subject?: string; timeoutMs?: number } = {},
 ): Promise<number> {
   if (subject !== undefined) assertDeadLetterSubject(subject)
-  const { state } = await jsm.streams.info(DLQ)
-  if (state.messages === 0) return 0
+  const { state } = await jsm.streams.info(
+    DLQ,
+    subject === undefined ? undefined : { subjects_filter: subject },
+  )
+  const total =
+    subject === undefined ? state.messages : Object.values(state.subjects ?? {}).reduce((a, b) => a + b, 0)
+  // Nothing there: no consumer, no pull that waits out its expiry.
+  if (total === 0) return 0
   const last = state.last_seq
   const reader = await js.consumers.get(DLQ, subject === undefined ? {} : { filter_subjects: subject })
   const sequences: number[] = []
@@ -352,8 +364,15 @@ export async function purgeDeadLetters(
   for (let at = 0; at < sequences.length; at += 64) {
     const deleted = await Promise.all(
       sequences.slice(at, at + 64).map((seq) =>
-        // Gone meanwhile (another purge, the stream's limits): not counted.
-        jsm.streams.deleteMessage(DLQ, seq, false).catch(() => false),
+        jsm.streams.deleteMessage(DLQ, seq, false).catch(async (error: unknown) => {
+          // Gone meanwhile (another purge, the stream's limits): not counted. Anything else fails the purge.
+          const gone = await jsm.streams.getMessage(DLQ, { seq }).then(
+            (m) => m === null,
+            (e: unknown) => e instanceof JetStreamApiError && e.code === JetStreamApiCodes.NoMessageFound,
+          )
+          if (gone) return false
+          throw error
+        }),
       ),
     )
     removed += deleted.filter(Boolean).length

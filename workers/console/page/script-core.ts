@@ -32,17 +32,26 @@ function time(iso) {
 }
 function money(cents) { return typeof cents === 'number' ? (cents / 100).toFixed(2) : ''; }
 function badge(value, prefix) { return el('span', { class: 'status ' + (prefix || 'status-') + value, text: value }); }
-// One line at the top of the page, kept in view (sticky); an error stays until
-// the next message, or until a later load of any panel succeeds.
-function notify(text, kind) {
+// One line at the top of the page, kept in view (sticky). An error names the
+// panel it came from (source): the next successful load of that panel
+// clears it; an action's error (no source) stays until the next message.
+var noticeTimer = null;
+function notify(text, kind, source) {
   var n = $('notice');
+  clearTimeout(noticeTimer);
   n.textContent = '';
-  n.className = kind === 'error' ? 'notice error' : 'notice';
-  setTimeout(function () { n.textContent = text; }, 30);
+  n.className = kind === 'error' ? 'notice notice-error' : 'notice';
+  n.dataset.source = kind === 'error' && source ? source : '';
+  // Emptied, then set: a screen reader announces the same text again.
+  noticeTimer = setTimeout(function () { n.textContent = text; }, 30);
 }
-function clearError() {
+function clearError(source) {
   var n = $('notice');
-  if (n.className === 'notice error') { n.textContent = ''; n.className = 'notice'; }
+  if (n.className !== 'notice notice-error' || n.dataset.source !== source) return;
+  clearTimeout(noticeTimer);
+  n.textContent = '';
+  n.className = 'notice';
+  n.dataset.source = '';
 }
 function problem(r) { return (r.body && (r.body.message || r.body.error)) || ('status ' + r.status); }
 
@@ -156,8 +165,8 @@ async function loadOrders(cursor) {
   ['status', 'reason', 'customer'].forEach(function (k) { if (state.filters[k]) q.set(k, state.filters[k]); });
   if (cursor) q.set('cursor', cursor);
   var r = await api('/console/api/orders?' + q.toString());
-  if (r.status !== 200) { notify('Search failed: ' + problem(r), 'error'); return; }
-  clearError();
+  if (r.status !== 200) { notify('Search failed: ' + problem(r), 'error', 'orders'); return; }
+  clearError('orders');
   state.pageCursor = cursor;
   state.next = r.body.next;
   state.rows = new Map();

@@ -31,8 +31,8 @@ async function refreshOrder() {
   var orderId = state.openOrderId;
   if (!orderId) return;
   var r = await api('/console/api/orders/' + encodeURIComponent(orderId));
-  if (r.status !== 200) { notify('Order ' + orderId + ': ' + problem(r), 'error'); return; }
-  clearError();
+  if (r.status !== 200) { notify('Order ' + orderId + ': ' + problem(r), 'error', 'order'); return; }
+  clearError('order');
   if (state.openOrderId !== orderId) return;
   var o = r.body.order;
   var t = r.body.timeline;
@@ -110,8 +110,8 @@ async function loadDeadLetters() {
   var subject = $('dlq-subject').value.trim();
   var r = await api('/console/api/dead-letters' + (subject ? '?subject=' + encodeURIComponent(subject) : ''));
   var body = $('dlq-table').tBodies[0];
-  if (r.status !== 200) { notify('Dead letters: ' + problem(r), 'error'); return; }
-  clearError();
+  if (r.status !== 200) { notify('Dead letters: ' + problem(r), 'error', 'dlq'); return; }
+  clearError('dlq');
   body.replaceChildren.apply(body, r.body.deadLetters.length === 0 ? [el('tr', {}, [el('td', { colspan: 7, text: 'No dead letters.' })])] :
     r.body.deadLetters.map(function (d) {
       return el('tr', { 'data-dead-letter': d.id }, [
@@ -145,11 +145,11 @@ async function loadHealth() {
 
 async function loadStock() {
   var r = await api('/console/api/stock');
-  if (r.status !== 200) { notify('Stock: ' + problem(r), 'error'); return; }
-  clearError();
+  if (r.status !== 200) { notify('Stock: ' + problem(r), 'error', 'stock'); return; }
+  clearError('stock');
   var prefix = $('stock-sku').value.trim().toUpperCase();
   var rows = r.body.stock.filter(function (s) { return s.sku.indexOf(prefix) === 0; }).slice(0, 500);
-  if (r.body.invalid.length > 0) notify('Stock: the record of ' + r.body.invalid.join(', ') + ' is not valid; a PUT /inventory/{sku} with an admin key replaces it.', 'error');
+  if (r.body.invalid.length > 0) notify('Stock: the record of ' + r.body.invalid.join(', ') + ' is not valid; a PUT /inventory/{sku} with an admin key replaces it.', 'error', 'stock');
   var body = $('stock-table').tBodies[0];
   body.replaceChildren.apply(body, rows.map(function (s) {
     return el('tr', { 'data-sku': s.sku }, [el('td', {}, [el('code', { text: s.sku })]), el('td', { class: 'num', text: String(s.onHand) }),

@@ -42,7 +42,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .pager { display: flex; gap: .5rem; margin-top: .5rem; }
 .hint { color: var(--muted); font-size: .85rem; margin: .2rem 0 .5rem; }
 .notice { position: sticky; top: 0; z-index: 1; background: var(--bg); min-height: 1.4em; margin: .8rem 0 0; padding: .2rem 0; color: var(--info); font-weight: 600; }
-.notice.error { color: var(--bad); }
+.notice-error { color: var(--bad); }
 .error { color: var(--bad); min-height: 1.2em; }
 .summary { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 .summary dt { color: var(--muted); }
