@@ -332,34 +332,16 @@ async function replayDeadline(
 export async function purgeDeadLetters(
   js: JetStreamClient,
   jsm: JetStreamManager,
-  { subject, timeoutMs = 5_000 }: { subject?: string; timeoutMs?: number } = {},
+  { subject, timeoutMs = 5_000 }: Omit<ListOptions, 'limit'> = {},
 ): Promise<number> {
-  if (subject !== undefined) assertDeadLetterSubject(subject)
-  const { state } = await jsm.streams.info(
-    DLQ,
-    subject === undefined ? undefined : { subjects_filter: subject },
-  )
-  const total =
-    subject === undefined ? state.messages : Object.values(state.subjects ?? {}).reduce((a, b) => a + b, 0)
-  // Nothing there: no consumer, no pull that waits out its expiry.
-  if (total === 0) return 0
-  const last = state.last_seq
-  const reader = await js.consumers.get(DLQ, subject === undefined ? {} : { filter_subjects: subject })
-  const sequences: number[] = []
-  try {
-    for (let done = false; !done;) {
-      const batch = await reader.fetch({ max_messages: 256, expires: timeoutMs })
-      done = true
-      for await (const m of batch) {
-        // Only what was there when the purge began.
-        if (m.seq <= last) sequences.push(m.seq)
-        done = m.info.pending === 0 || m.seq >= last
-        if (done) break
-      }
-    }
-  } finally {
-    await reader.delete().catch(() => false) // ephemeral anyway: the server drops it when idle
-  }
+  // What is there now, read as the list reads it (the stream asked first: no pull for a subject with none).
+  const sequences = (
+    await listDeadLetters(js, jsm, {
+      ...(subject === undefined ? {} : { subject }),
+      limit: Number.MAX_SAFE_INTEGER,
+      timeoutMs,
+    })
+  ).map((letter) => letter.id)
   let removed = 0
   for (let at = 0; at < sequences.length; at += 64) {
     const deleted = await Promise.all(

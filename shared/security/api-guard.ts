@@ -23,8 +23,8 @@
  * turn the guard back on (docs/operations.md).
  *
  * Left open, by design: purges of `ORDER_INDEX` (the console's index purges
- * by subject; the index is rebuilt from the streams), stepdowns, pauses. What the
- * guard does not cover is listed in docs/security.md.
+ * by subject), stepdowns, pauses. What the guard does not cover is listed in
+ * docs/security.md.
  */
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { ADVISORY_STREAM } from '../nats/dead-letter-capture.ts'
