@@ -113,9 +113,7 @@ export async function connectNats({
     const why = last instanceof Error && last.message !== '' ? `: ${last.message}` : ''
     throw new NatsConnectError(
       `could not connect to ${shown.join(', ')} within ${maxWaitMs} ms (NATS_URL, NATS_CONNECT_TIMEOUT_MS)${why}`,
-      {
-        cause: lastError ?? error,
-      },
+      { cause: last },
     )
   }
   logger.info({ server: shownUrl(nc.getServer()), servers: shown }, 'nats connected')
