@@ -8,7 +8,7 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
-import { advisoryStreamConfig } from './dead-letter-capture.ts'
+import { ADVISORY_STREAM, advisoryStreamConfig } from './dead-letter-capture.ts'
 import { ensureOrderIndex, ORDER_INDEX } from './order-index.ts'
 import { ensureCaptureConsumer, ensureSagaConsumer, SAGA_CONSUMER_NAMES } from './saga-consumers.ts'
 import { ensureBucket, ensureStream, ensureStreams, type TopologyLimits } from './topology.ts'
@@ -21,6 +21,16 @@ export interface ProvisionReport {
   consumers: string[]
 }
 
+/** Every stream the provision step makes, but the KV buckets' (`KV_<bucket>`). */
+export const PROVISIONED_STREAMS: readonly string[] = [
+  STREAMS.orders.name,
+  STREAMS.deadLetters.name,
+  STREAMS.deadlines.name,
+  ADVISORY_STREAM,
+  ORDER_INDEX.stream,
+  ORDER_INDEX.retriesStream,
+]
+
 export async function provisionTopology(
   nc: NatsConnection,
   limits: TopologyLimits,
@@ -32,7 +42,7 @@ export async function provisionTopology(
 ): Promise<ProvisionReport> {
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs })
   const orders = await ensureStreams(jsm, limits)
-  const advisories = await ensureStream(jsm, advisoryStreamConfig(limits))
+  await ensureStream(jsm, advisoryStreamConfig(limits))
   const buckets = Object.values(BUCKETS)
   for (const bucket of buckets) await ensureBucket(nc, bucket, limits, { raiseSealFloor })
   const consumers: string[] = []
@@ -59,14 +69,7 @@ export async function provisionTopology(
       : []),
   ]
   return {
-    streams: [
-      STREAMS.orders.name,
-      STREAMS.deadLetters.name,
-      STREAMS.deadlines.name,
-      advisories.config.name,
-      ORDER_INDEX.stream,
-      ORDER_INDEX.retriesStream,
-    ],
+    streams: [...PROVISIONED_STREAMS],
     warnings,
     buckets: buckets.map((b) => `KV_${b}`),
     consumers,

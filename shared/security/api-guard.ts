@@ -26,21 +26,16 @@
  * by subject), stepdowns, pauses. What the guard does not cover is listed in
  * docs/security.md.
  */
-import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
-import { ADVISORY_STREAM } from '../nats/dead-letter-capture.ts'
+import { BUCKETS } from '../../schemas/subjects.ts'
 import { ORDER_INDEX } from '../nats/order-index.ts'
+import { PROVISIONED_STREAMS } from '../nats/provision.ts'
 
 /** Where a guarded request goes instead: nothing subscribes to it. */
 export const GUARDED_PREFIX = '$JS.GUARDED'
 
-/** Every stream the provision step makes (KV buckets are streams `KV_<bucket>`). */
+/** Every stream the provision step makes, the KV buckets' included. */
 export const GUARDED_STREAMS: readonly string[] = [
-  STREAMS.orders.name,
-  STREAMS.deadLetters.name,
-  STREAMS.deadlines.name,
-  ADVISORY_STREAM,
-  ORDER_INDEX.stream,
-  ORDER_INDEX.retriesStream,
+  ...PROVISIONED_STREAMS,
   ...Object.values(BUCKETS).map((bucket) => `KV_${bucket}`),
 ]
 
