@@ -17,18 +17,23 @@ const skusDiffer = (items: { sku: string }[]): boolean =>
 const MAX_ITEMS = 100
 
 /**
- * Control characters (C0, DEL, C1), format characters (the bidirectional
- * marks, overrides and isolates, zero-width spaces and joiners, the soft
- * hyphen, U+FEFF), line and paragraph separators and the combining grapheme
- * joiner: an id shown to an operator must read as it is (U+202E turns
- * "ecila" into "alice" on screen, U+200B hides inside "alice").
+ * What would not read as it is on an operator's screen: control characters
+ * (C0, DEL, C1), format characters (the bidirectional marks, overrides and
+ * isolates, zero-width spaces and joiners, the soft hyphen, U+FEFF), line and
+ * paragraph separators, every other default-ignorable code point (U+034F,
+ * the Hangul fillers U+115F, U+1160, U+3164, U+FFA0, variation selectors),
+ * lone surrogates, spaces other than U+0020 (the no-break space, the
+ * ideographic space), the blank braille pattern U+2800, and a run of five
+ * combining marks or more. U+202E turns "ecila" into "alice" on screen;
+ * U+200B and U+3164 hide inside "alice".
  */
-const UNSHOWABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u034f]/u
+const UNSHOWABLE =
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}\u2800]|[^\P{Zs} ]|\p{M}{5}/u
 
 /** A customer id as a new order gives it; events keep the wider schema, so old events still read. */
 const NewCustomerIdSchema = v.pipe(
   CustomerIdSchema,
-  v.check((id) => !UNSHOWABLE.test(id), 'must not contain control or bidirectional formatting characters'),
+  v.check((id) => !UNSHOWABLE.test(id), 'must not contain invisible, control or formatting characters'),
 )
 
 /**

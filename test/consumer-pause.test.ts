@@ -55,3 +55,30 @@ describe('a held message', () => {
     }
   })
 })
+
+describe('a handler', () => {
+  it("is told when the stream stored its message (nats-server's clock, not the publisher's)", async () => {
+    await using f = await startDeadLetterFixture()
+    const seen: { storedAt: number | undefined; sequence: number | undefined }[] = []
+    const loop = await startFixtureLoop(f, 'stored-at', [SUBJECTS.orderCreated], {
+      [SUBJECTS.orderCreated]: (_event, ctx) => {
+        seen.push({ storedAt: ctx.storedAt, sequence: ctx.streamSequence })
+        return Promise.resolve([])
+      },
+    })
+    try {
+      const before = Date.now()
+      await f.publishOrder({ ...orderCreated(), occurredAt: '2099-01-01T00:00:00.000Z' }, 'corr-stored-at')
+      const after = Date.now()
+      await waitFor(() => seen.length === 1, { timeoutMs: 10_000, message: 'the message handled' })
+      const [{ storedAt, sequence } = { storedAt: undefined, sequence: undefined }] = seen
+      const stored = await f.jsm.streams.getMessage(ORDERS, { seq: sequence ?? 0 })
+      expect(storedAt).toBe(stored?.time.getTime())
+      // Same machine, same clock: within the publish's own round trip.
+      expect(storedAt).toBeGreaterThanOrEqual(before - 5)
+      expect(storedAt).toBeLessThanOrEqual(after + 5)
+    } finally {
+      await loop.stop()
+    }
+  })
+})

@@ -465,6 +465,50 @@ describe('inventory idempotency', () => {
     expect(await view('CUR-A')).toMatchObject({ reserved: 2, available: 3 })
   })
 
+  it('dates an order no later than the stream stored it: an occurredAt years ahead does not push its deadline', async () => {
+    await store.setStock('DATE-A', { onHand: 5, priceCents: 100 })
+    const scheduled: [string, string][] = []
+    const handlers = createInventoryHandlers({
+      store,
+      decisions: kvDecisionStore(await ensureBucket(nc, BUCKETS.decisions, DEFAULT_LIMITS)),
+      currency: 'USD',
+      deadlineMs: 600_000,
+      scheduleDeadline: (orderId, deadlineAt) => {
+        scheduled.push([orderId, deadlineAt])
+        return Promise.resolve()
+      },
+      now: () => new Date(at),
+    })
+    const reserveHere = handlers[SUBJECTS.orderCreated]
+    const storedAt = Date.parse(at)
+    const deadlineOfReserved = (events: readonly { payload: unknown }[]) =>
+      (events[0]?.payload as EventOf<typeof SUBJECTS.inventoryReserved>).deadlineAt
+
+    // Dated 2099 by its publisher, stored now: its deadline is ten minutes from now, on the schedule and on the event.
+    const future = '00000000-0000-4000-8000-000000000065'
+    const forged = {
+      ...created(future, [{ sku: 'DATE-A', quantity: 2 }]),
+      occurredAt: '2099-01-01T00:00:00.000Z',
+    }
+    const events = await reserveHere(forged, { ...ctx, storedAt })
+    expect(scheduled).toStrictEqual([[future, '2026-01-01T00:10:00.000Z']])
+    expect(deadlineOfReserved(events)).toBe('2026-01-01T00:10:00.000Z')
+    // A redelivery repeats the same deadline.
+    expect(deadlineOfReserved(await reserveHere(forged, { ...ctx, storedAt, deliveryCount: 3 }))).toBe(
+      '2026-01-01T00:10:00.000Z',
+    )
+
+    // An intake clock a little ahead of the server's (within a minute) is believed as it is.
+    const ahead = '00000000-0000-4000-8000-000000000066'
+    const skewed = {
+      ...created(ahead, [{ sku: 'DATE-A', quantity: 1 }]),
+      occurredAt: '2026-01-01T00:00:30.000Z',
+    }
+    expect(deadlineOfReserved(await reserveHere(skewed, { ...ctx, storedAt }))).toBe(
+      '2026-01-01T00:10:30.000Z',
+    )
+  })
+
   it('sets a price under If-Match only while on hand is what was read: a sale since refuses it', async () => {
     await store.setStock('TAG-A', { onHand: 10, priceCents: 100 })
     const read = await store.getStock('TAG-A')

@@ -26,6 +26,12 @@ export interface MessageContext {
   deliveryCount: number
   /** The message's stream sequence, for handlers that record what they applied (analytics). */
   streamSequence?: number
+  /**
+   * When the stream stored the message (epoch ms, nats-server's clock): a
+   * bound on times the publisher wrote into the event, which nothing else
+   * checks (shared/saga/decision.ts, `orderCreatedAt`).
+   */
+  storedAt?: number
   /** Messages the consumer still had for its clients after this one when it was delivered (0: caught up). */
   pending?: number
   /**
@@ -489,6 +495,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
           priority: lane.priority,
           deliveryCount,
           streamSequence: msg.seq,
+          storedAt: Math.floor(msg.info.timestampNanos / 1e6),
           pending: msg.info.pending,
           trace: span.context,
           logger: log,

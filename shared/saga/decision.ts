@@ -231,6 +231,24 @@ export function claimCancellation(
   return store.update<CancelClaim>(orderId, cancellationClaim(orderId, reason, by, now), options)
 }
 
+/** How far ahead of the stream's clock an intake's clock may run before its `occurredAt` is not believed. */
+export const CLOCK_SKEW_ALLOWANCE_MS = 60_000
+
+/**
+ * When an order was created, for its deadline: its `orders.created`'s
+ * `occurredAt`, unless that is later than the stream stored the event (plus
+ * a clock-skew allowance), and then the stored time. The publisher writes
+ * `occurredAt` and nothing else bounds it: an event dated years ahead would
+ * hold its stock until then (an intake's credentials are enough to publish
+ * one). An earlier `occurredAt` is kept as it is: it only brings the
+ * order's own deadline nearer.
+ */
+export function orderCreatedAt(occurredAt: string, storedAt: number | undefined): string {
+  if (storedAt === undefined || !Number.isFinite(storedAt)) return occurredAt
+  const at = Date.parse(occurredAt)
+  return at > storedAt + CLOCK_SKEW_ALLOWANCE_MS ? new Date(storedAt).toISOString() : occurredAt
+}
+
 /** Deadline of an order created at `createdAt` (ISO), `deadlineMs` later. */
 export function deadlineOf(createdAt: string, deadlineMs: number): string {
   return new Date(Date.parse(createdAt) + deadlineMs).toISOString()

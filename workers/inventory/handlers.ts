@@ -13,6 +13,7 @@ import type { TraceContext } from '../../shared/observability/trace-context.ts'
 import {
   claimCancellation,
   deadlineOf,
+  orderCreatedAt,
   type DecisionStore,
   type PaymentState,
 } from '../../shared/saga/decision.ts'
@@ -62,7 +63,7 @@ export function createInventoryHandlers({
   const stamp = () => now().toISOString()
   const base = (orderId: string) => ({ version: 1 as const, orderId, occurredAt: stamp() })
 
-  function outcomeOf(record: ReservationRecord, created: OrderCreated): OutgoingEvent[] {
+  function outcomeOf(record: ReservationRecord, created: OrderCreated, deadlineAt: string): OutgoingEvent[] {
     switch (record.state) {
       case 'reserved':
         return [
@@ -72,7 +73,7 @@ export function createInventoryHandlers({
             amountCents: record.amountCents,
             currency: record.currency,
             sealedPaymentToken: created.sealedPaymentToken,
-            deadlineAt: deadlineOf(created.occurredAt, deadlineMs),
+            deadlineAt,
           }),
         ]
       case 'rejected':
@@ -148,7 +149,7 @@ export function createInventoryHandlers({
     // same one again (it carries the order's de-duplication id; when it fires,
     // the relay drops the deadline of an order whose stock is settled). An
     // order already past its deadline gets no schedule: it is cancelled below.
-    const deadlineAt = deadlineOf(created.occurredAt, deadlineMs)
+    const deadlineAt = deadlineOf(orderCreatedAt(created.occurredAt, ctx.storedAt), deadlineMs)
     const pastDeadline = Date.parse(deadlineAt) <= now().getTime()
     if (created.currency !== undefined && created.currency !== currency) {
       // Taken by an intake whose ORDER_CURRENCY is not this stock's: priced
@@ -171,7 +172,7 @@ export function createInventoryHandlers({
     ])
     if (claim.kind === 'decided') {
       ctx.logger.info({ state: claim.record.state }, 'reservation already decided; repeating its outcome')
-      return outcomeOf(claim.record, created)
+      return outcomeOf(claim.record, created, deadlineAt)
     }
     if (claim.kind === 'busy')
       throw new PauseConsumption('another delivery of this order is deciding it', 250)
@@ -266,7 +267,7 @@ export function createInventoryHandlers({
       { state: standing.state, shortSkus: standing.shortSkus, amountCents: standing.amountCents },
       standing.state === 'reserved' ? 'stock reserved' : 'stock short; cancelling order',
     )
-    return outcomeOf(standing, created)
+    return outcomeOf(standing, created, deadlineAt)
   }
 
   /** A customer's cancellation or an order's deadline: cancelled here unless the payment worker owns it. */

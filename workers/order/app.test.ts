@@ -100,6 +100,14 @@ describe('POST /orders', () => {
     ])
   })
 
+  it.each(['alice smith', 'Zoë', 'Nguyễn Văn An', 'नमस्ते', '山田太郎', "o'brien", 'a-b_c.d@e', '😀'])(
+    'accepts the customer id %j',
+    async (customerId) => {
+      const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, customerId }))
+      expect(res.status).toBe(202)
+    },
+  )
+
   it('accepts a version 2 body (customer object, currency, the prices the customer saw)', async () => {
     const store = fakeStore()
     const v2 = {
@@ -221,6 +229,22 @@ describe('POST /orders', () => {
     ['a customer id with a soft hyphen', { ...validOrder, customerId: 'ali\u00ADce' }, 'customerId'],
     ['a customer id with a line separator', { ...validOrder, customerId: 'ali\u2028ce' }, 'customerId'],
     ['a customer id with a grapheme joiner', { ...validOrder, customerId: 'ali\u034Fce' }, 'customerId'],
+    ['a customer id with a Hangul filler', { ...validOrder, customerId: 'alice\u3164' }, 'customerId'],
+    [
+      'a customer id with a Hangul choseong filler',
+      { ...validOrder, customerId: 'alice\u115F' },
+      'customerId',
+    ],
+    ['a customer id of a blank braille pattern', { ...validOrder, customerId: '\u2800' }, 'customerId'],
+    ['a customer id with a lone surrogate', { ...validOrder, customerId: 'a\uD800' }, 'customerId'],
+    ['a customer id with a no-break space', { ...validOrder, customerId: 'alice\u00A0' }, 'customerId'],
+    ['a customer id with an ideographic space', { ...validOrder, customerId: 'a\u3000b' }, 'customerId'],
+    ['a customer id with a variation selector', { ...validOrder, customerId: 'a\uFE0F' }, 'customerId'],
+    [
+      'a customer id with ten combining marks on one letter',
+      { ...validOrder, customerId: `a${'\u0301'.repeat(10)}` },
+      'customerId',
+    ],
     [
       'a version 2 customer id with a bidirectional isolate',
       {
