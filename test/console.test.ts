@@ -6,6 +6,7 @@
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { statusSubjectOf } from '../shared/nats/discovery-subjects.ts'
+import { answerInbox } from '../shared/nats/replay-delegate.ts'
 import { generateSealingKeyPair } from '../shared/security/sealed-token.ts'
 import { permissionViolations } from './harness/lines.ts'
 import { waitFor } from './harness/wait-for.ts'
@@ -239,7 +240,12 @@ describe('operator console API', () => {
     }
     const nc = await connect(stack.server.connectOptions())
     try {
-      const reply = await nc.request(statusSubjectOf('console'), new Uint8Array(), { timeout: 5_000 })
+      // Services answer admin on the answer part of its inbox (access.ts).
+      const reply = await nc.request(statusSubjectOf('console'), new Uint8Array(), {
+        timeout: 5_000,
+        noMux: true,
+        reply: answerInbox(nc),
+      })
       expect(reply.json<{ consumers: string[] }>().consumers.sort()).toStrictEqual([...own].sort())
     } finally {
       await nc.close()

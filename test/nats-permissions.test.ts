@@ -13,6 +13,7 @@ import { BUCKETS, STREAMS, SUBJECTS, toDeadlineFiredSubject } from '../schemas/s
 import { ADVISORY_STREAM, captureDurableName } from '../shared/nats/dead-letter-capture.ts'
 import { ORDER_INDEX, ORDER_INDEX_CONSUMERS } from '../shared/nats/order-index.ts'
 import { purgeDeadLetters } from '../shared/nats/dead-letter-admin.ts'
+import { answerInbox } from '../shared/nats/replay-delegate.ts'
 import { identityKey } from '../shared/nats/identity-key.ts'
 import { publishEvent, toEvent, type IdTaken } from '../shared/nats/publish.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant, type ServiceIdentity } from '../shared/security/access.ts'
@@ -132,8 +133,15 @@ describe('NATS identities and permissions', () => {
       })
       try {
         await nc.flush()
-        const reply = await client('console').request(`saga.replay.${replayer}`, '{}', { timeout: 2_000 })
+        const consoleNc = client('console')
+        const reply = await consoleNc.request(`saga.replay.${replayer}`, '{}', {
+          timeout: 2_000,
+          noMux: true,
+          reply: answerInbox(consoleNc),
+        })
         expect(reply.string()).toBe('taken')
+        // Not on the console's shared inbox of JetStream replies: the service may not publish there.
+        await expect(consoleNc.request(`saga.replay.${replayer}`, '{}', { timeout: 1_000 })).rejects.toThrow()
         const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false })
         for (const stream of [STREAMS.deadLetters.name, STREAMS.orders.name]) {
           // Nothing at sequence 1 000 000: "no message found", not a permission error.
@@ -187,6 +195,31 @@ describe('NATS identities and permissions', () => {
     await expect(
       jsm.streams.update(STREAMS.orders.name, { subjects: ['orders.>', 'inventory.>', 'payments.>', 'x.>'] }),
     ).rejects.toThrow(DENIED)
+  })
+
+  it("answers the console and admin only on their inboxes' answer part, never among their JetStream replies", async () => {
+    for (const requester of ['console', 'admin'] as const) {
+      const { inboxPrefix } = server.connectOptions(requester)
+      if (inboxPrefix === undefined) throw new Error(`no inbox prefix for ${requester}`)
+      const asker = await connect({ ...server.connectOptions(requester), timeout: 5_000 })
+      try {
+        const seen: string[] = []
+        asker.subscribe(`${inboxPrefix}.>`, { callback: (_error, msg) => void seen.push(msg.subject) })
+        await asker.flush()
+        // A JetStream reply subject looks like <prefix>.<nuid>.<token> (nats.js's request mux).
+        const forged = `${inboxPrefix}.Ab3dE6gH9jK2mN5pQ8rS1t.4bX7zQ2w`
+        const answer = `${inboxPrefix}.answers.Ab3dE6gH9jK2mN5pQ8rS1t`
+        const payment = client('payment')
+        payment.publish(forged, '{"forged":true}')
+        payment.publish(answer, '{"ok":true}')
+        await payment.flush()
+        await waitFor(() => seen.length > 0, { timeoutMs: 5_000, message: `${requester} got the answer` })
+        await asker.flush()
+        expect(seen, requester).toStrictEqual([answer])
+      } finally {
+        await asker.close()
+      }
+    }
   })
 
   it("a service cannot pull from or delete another service's consumer", async () => {

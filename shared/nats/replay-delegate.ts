@@ -11,7 +11,7 @@
  * replays directly.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
-import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { createInbox, NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import * as v from 'valibot'
 import { STREAMS, SUBJECTS, splitLane, type Subject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/log.ts'
@@ -23,6 +23,7 @@ import {
   showDeadLetter,
   type ReplayResult,
 } from './dead-letter-admin.ts'
+import { answerInboxPrefixOf } from '../security/inbox-prefix.ts'
 import { replaySubjectOf } from './discovery-subjects.ts'
 import { isNatsUnavailable } from './errors.ts'
 import { isInboxReply } from './inbox-replies.ts'
@@ -174,6 +175,15 @@ export function serveReplays({
 }
 
 /**
+ * A fresh reply subject on the answer part of a connection's inbox
+ * (`<inbox prefix>.answers.<nuid>`), where services may answer it (access.ts).
+ */
+export function answerInbox(nc: NatsConnection): string {
+  const { options } = nc as NatsConnection & { options?: { inboxPrefix?: string } }
+  return createInbox(answerInboxPrefixOf(options?.inboxPrefix ?? '_INBOX'))
+}
+
+/**
  * Asks `service` to replay dead letter `id`; its answer, or the errors
  * `replayDeadLetter` throws (not found, not replayable, failed), so callers
  * handle a delegated replay as a direct one.
@@ -189,6 +199,11 @@ export async function requestReplay(
     // The owner makes up to six JetStream calls in a row, each within `timeoutMs`.
     reply = await nc.request(replaySubjectOf(service), encoder.encode(JSON.stringify({ id })), {
       timeout: timeoutMs * REPLAY_STEPS,
+      // On the part of the inbox services may answer (access.ts), not the
+      // shared one of this connection's JetStream requests: the service sees
+      // this reply subject, and must learn nothing of those.
+      noMux: true,
+      reply: answerInbox(nc),
     })
   } catch (error) {
     throw new DeadLetterReplayError(

@@ -10,7 +10,7 @@
  * `admin` (the `provision` step); no service identity can create, update,
  * delete or purge a stream.
  */
-import { inboxPrefixOf } from './inbox-prefix.ts'
+import { answerInboxPrefixOf, inboxPrefixOf } from './inbox-prefix.ts'
 import {
   BUCKETS,
   DEADLINE_SCHEDULE_PREFIX,
@@ -306,8 +306,9 @@ export function permissionsOf(
   }
   if (grant.operator !== undefined) for (const s of operatorSubjects(grant.operator)) publish.add(s)
   const subscribe = [`${inboxPrefixOf(publicKey)}.>`, ...discoverySubjects(identity)]
-  // Answers to the NATS services protocol and the status endpoint (admin's).
-  publish.add(`${inboxPrefixOf(requesters.admin)}.>`)
+  // Answers to the NATS services protocol and the status endpoint (admin's),
+  // on the part of admin's inbox kept for them (not its JetStream replies).
+  publish.add(`${answerInboxPrefixOf(inboxPrefixOf(requesters.admin))}.>`)
   publish.add('_INBOX.>')
   if (grant.laneSignals === 'hold') subscribe.push(LANE_SIGNAL_SUBJECT)
   // Replays its own dead letters when the console asks: reads the dead letter, then the original.
@@ -317,7 +318,7 @@ export function permissionsOf(
     publish.add(`${API}.STREAM.MSG.GET.${ORDERS}`)
     subscribe.push(replaySubjectOf(replayer))
     // Answers to the console's replay requests.
-    publish.add(`${inboxPrefixOf(requesters.console)}.>`)
+    publish.add(`${answerInboxPrefixOf(inboxPrefixOf(requesters.console))}.>`)
   }
   return { publish: [...publish], subscribe }
 }
