@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pkg from '../package.json' with { type: 'json' }
 import { SUBJECTS } from '../schemas/subjects.ts'
 import { statusSubjectOf } from '../shared/nats/discovery-subjects.ts'
+import { answerInbox } from '../shared/nats/replay-delegate.ts'
 import { permissionViolations } from './harness/lines.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { startSagaStack, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
@@ -86,7 +87,12 @@ describe('discovery: the NATS services protocol', () => {
   })
 
   it('answers its status endpoint with readiness and consumers', async () => {
-    const reply = await nc.request(statusSubjectOf('order-status'), new Uint8Array(), { timeout: 5_000 })
+    // Services answer admin on the answer part of its inbox (access.ts).
+    const reply = await nc.request(statusSubjectOf('order-status'), new Uint8Array(), {
+      timeout: 5_000,
+      noMux: true,
+      reply: answerInbox(nc),
+    })
     expect(reply.json()).toStrictEqual({
       service: 'order-status',
       version: pkg.version,

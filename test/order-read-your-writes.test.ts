@@ -133,6 +133,25 @@ describe('GET right after the 202', () => {
     expect(own.waited).toBeLessThan(200)
   })
 
+  it('knows the orders it published itself while the projection does not show them, with their owner and lane', async () => {
+    const here = store(0)
+    const placed = await here.placeOrder({
+      request: { ...request, priority: 'express' },
+      correlationId: 'corr-recent',
+      owner: 'alice',
+    })
+    if (placed.kind !== 'accepted') throw new Error('not accepted')
+    expect(await here.getOrder(placed.orderId)).toBeNull()
+    expect(here.recentlyPublished?.(placed.orderId)).toMatchObject({
+      owner: 'alice',
+      priority: 'express',
+      correlationId: 'corr-recent',
+    })
+    // Another instance (another store) did not publish it: nothing known there.
+    expect(store(0).recentlyPublished?.(placed.orderId)).toBeUndefined()
+    expect(here.recentlyPublished?.(uuidv7())).toBeUndefined()
+  })
+
   it('gives up after the configured wait', async () => {
     const started = Date.now()
     expect(await store(300).getOrder(uuidv7())).toBeNull()

@@ -615,6 +615,55 @@ describe('GET /orders/:orderId', () => {
     const res = await get(appWith(fakeStore()), '/orders/not-a-uuid')
     expect(res.status).toBe(400)
   })
+
+  describe('an order this instance published that the projection does not show yet', () => {
+    const justPlaced = () =>
+      fakeStore({
+        recentlyPublished: (id) =>
+          id === ORDER_ID
+            ? { owner: 'alice', priority: 'express', correlationId: 'corr-placed', at: Date.now() }
+            : undefined,
+      })
+    const cancel = (store: OrderStore, key: 'alice' | 'bob' | 'ops') =>
+      appWith(store).request(`/orders/${ORDER_ID}/cancel`, { method: 'POST', headers: bearer(key) })
+
+    it('is not readable yet to its owner and admin (503, Retry-After), and unknown to anyone else (404)', async () => {
+      const store = justPlaced()
+      for (const key of ['alice', 'ops'] as const) {
+        const res = await appWith(store).request(`/orders/${ORDER_ID}`, { headers: bearer(key) })
+        expect(res.status, key).toBe(503)
+        expect(res.headers.get('Retry-After')).toBe('1')
+        expect(await res.json()).toStrictEqual({
+          error: 'unavailable',
+          message: `order ${ORDER_ID} was accepted moments ago and cannot be read yet; retry shortly`,
+        })
+      }
+      const other = await appWith(store).request(`/orders/${ORDER_ID}`, { headers: bearer('bob') })
+      expect(other.status).toBe(404)
+      // An id it did not publish is unknown, as before.
+      const unknown = await get(appWith(store), '/orders/0192f1a2-7c1e-7b2a-9f00-abcdef012345')
+      expect(unknown.status).toBe(404)
+    })
+
+    it("takes its owner's cancellation in the order's lane, with the order's correlation id", async () => {
+      const store = justPlaced()
+      const res = await cancel(store, 'alice')
+      expect(res.status).toBe(202)
+      expect(res.headers.get('Location')).toBe(`/orders/${ORDER_ID}`)
+      expect(res.headers.get('X-Correlation-ID')).toBe('corr-placed')
+      expect(await res.json()).toStrictEqual({
+        orderId: ORDER_ID,
+        status: 'pending',
+        cancellation: 'requested',
+        correlationId: 'corr-placed',
+      })
+      expect(store.calls).toMatchObject([
+        { orderId: ORDER_ID, correlationId: 'corr-placed', requestedBy: 'alice', priority: 'express' },
+      ])
+      expect((await cancel(store, 'bob')).status).toBe(404)
+      expect(store.calls).toHaveLength(1)
+    })
+  })
 })
 
 describe('observability routes', () => {

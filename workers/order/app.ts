@@ -116,6 +116,12 @@ export function createApp({
   app.route('/', createObservabilityRoutes({ metrics, checkReady }))
   if (apiDocs !== undefined) app.route('/', apiDocs)
 
+  /** An order this instance published moments ago that `apiKey` may read (recent-orders.ts). */
+  const publishedHere = (orderId: string, apiKey: AuthEnv['Variables']['apiKey']) => {
+    const recent = store.recentlyPublished?.(orderId)
+    return recent !== undefined && canRead({ owner: recent.owner }, apiKey) ? recent : undefined
+  }
+
   app.post('/orders', async (c) => {
     const unsupported = unsupportedJsonBody(c, 'send the order as application/json')
     if (unsupported !== undefined) return unsupported
@@ -216,6 +222,16 @@ export function createApp({
     const apiKey = c.get('apiKey')
     const order = await store.getOrder(orderId, (record) => canRead(record, apiKey))
     if (order === null) {
+      if (publishedHere(orderId, apiKey) !== undefined) {
+        c.header('Retry-After', String(retryAfterSeconds))
+        return c.json(
+          {
+            error: 'unavailable',
+            message: `order ${orderId} was accepted moments ago and cannot be read yet; retry shortly`,
+          },
+          503,
+        )
+      }
       return c.json({ error: 'not_found', message: `no order ${orderId}` }, 404)
     }
     return c.json(order)
@@ -233,12 +249,21 @@ export function createApp({
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     }
     const apiKey = c.get('apiKey')
-    const order = await store.getOrder(orderId, (record) => canRead(record, apiKey))
-    if (order === null) {
+    const found = await store.getOrder(orderId, (record) => canRead(record, apiKey))
+    // Accepted here moments ago and not shown by the projection yet: its
+    // cancellation is taken all the same (the workers take a cancellation
+    // that comes before its order), not refused as an unknown order.
+    const recent = found === null ? publishedHere(orderId, apiKey) : undefined
+    if (found === null && recent === undefined) {
       return c.json({ error: 'not_found', message: `no order ${orderId}` }, 404)
     }
+    const order = found ?? {
+      status: 'pending' as const,
+      correlationId: recent?.correlationId,
+      priority: recent?.priority,
+    }
     if (order.correlationId !== undefined) c.set('correlationId', order.correlationId)
-    if (order.status === 'cancelled') return c.json(order, 200)
+    if (found?.status === 'cancelled') return c.json(found, 200)
     await store.requestCancellation({
       orderId,
       correlationId: c.get('correlationId'),

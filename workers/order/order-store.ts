@@ -36,6 +36,7 @@ import {
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import { canonicalJson, mintedAt, toOrderCreated } from './domain.ts'
+import { createRecentOrders, type RecentOrder } from './recent-orders.ts'
 
 /** NATS cannot take the order now; the client should retry (HTTP 503). */
 export class UnavailableError extends Error {
@@ -120,6 +121,11 @@ export interface OrderStore {
    * new, and past it the workers' decisions make it a no-op.
    */
   requestCancellation(input: CancelOrderInput): Promise<void>
+  /**
+   * An order this instance published in the last {@link FRESH_ORDER_MS},
+   * known here before the projection shows it (recent-orders.ts).
+   */
+  recentlyPublished?(orderId: string): RecentOrder | undefined
 }
 
 const IdempotencyRecordV1 = v.object({
@@ -186,6 +192,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
   const fingerprinter = deps.fingerprinter ?? createRequestFingerprinter(undefined)
 
   const versions = deps.versions ?? [2]
+  const recent = createRecentOrders({ ttlMs: FRESH_ORDER_MS, now: () => now().getTime() })
 
   /** The order in each version published; version 1 keeps its message id from before version 2. */
   async function publishCreated(
@@ -228,6 +235,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
       }
       // A retry of an order the stream already holds is not published again.
       if (!stored.duplicate) metrics.eventsPublished.inc({ subject: SUBJECTS.orderCreated })
+      recent.add(event.orderId, { owner: event.owner, priority, correlationId, at: now().getTime() })
     } catch (error) {
       metrics.eventsPublishFailed.inc({ subject: SUBJECTS.orderCreated })
       throw error
@@ -414,5 +422,6 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     },
     requestCancellation: (input) => guard('cancelling the order', () => requestCancellation(input)),
     getOrder,
+    recentlyPublished: (orderId) => recent.get(orderId),
   }
 }

@@ -334,8 +334,36 @@ describe('payment cancellations and deadlines', () => {
     expect(events[1]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_ch_1' })
     expect(refunds).toStrictEqual([{ chargeId: 'ch_1', key: `refund:${orderId}`, correlationId: 'c' }])
     expect(decisions.records.get(orderId)?.payment).toMatchObject({ state: 'refunded', refundId: 're_ch_1' })
-    expect(subjects(await cancel(cancelRequest('customer_request'), ctx))).toStrictEqual([])
+    // Asked again: no second refund; the cancellation is said again (its message id makes it once).
+    const again = await cancel(cancelRequest('customer_request'), ctx)
+    expect(subjects(again)).toStrictEqual([SUBJECTS.orderCancelled])
+    expect(again[0]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_ch_1' })
     expect(refunds).toHaveLength(1)
+  })
+
+  it('cancels an order reconciliation refunded before the cancellation was published (its delivery stopped first)', async () => {
+    const { pay, cancel, decisions, refunds } = setup()
+    await pay(reserved, ctx)
+    // The delivery of the customer's request marked the refund, handed it to
+    // reconciliation and stopped before publishing; reconciliation refunded it
+    // (workers/payment/reconciliation.ts writes `refunded` and publishes only
+    // payments.refunded).
+    await decisions.update(orderId, (current) => {
+      if (current?.payment === undefined) throw new Error('no payment')
+      const value = {
+        ...current,
+        reason: 'customer_request' as const,
+        payment: { ...current.payment, state: 'refunded' as const, refundId: 're_reconciled' },
+      }
+      return { value, result: undefined }
+    })
+    const events = await cancel(cancelRequest('customer_request'), { ...ctx, deliveryCount: 2 })
+    expect(subjects(events)).toStrictEqual([SUBJECTS.orderCancelled])
+    expect(events[0]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_reconciled' })
+    // And a deadline that fires later says the same, with the customer's reason.
+    const late = await cancel(cancelRequest('deadline_exceeded'), ctx)
+    expect(late[0]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_reconciled' })
+    expect(refunds).toStrictEqual([])
   })
 
   it('leaves a confirmed order alone when its deadline fires', async () => {

@@ -70,6 +70,8 @@ type CancelStep =
   | { kind: 'unresolved'; decision: OrderDecision }
   | { kind: 'final'; decision: OrderDecision }
   | { kind: 'refund'; decision: OrderDecision }
+  /** Refunded: the order is cancelled; its `orders.cancelled` is said again. */
+  | { kind: 'refunded'; decision: OrderDecision }
 
 export function createPaymentHandlers({
   gateway,
@@ -490,6 +492,11 @@ export function createPaymentHandlers({
       }
       // Left to reconciliation: its entry is made sure of (the delivery that wrote it may have failed first).
       if (payment.state === 'unresolved') return { result: { kind: 'unresolved', decision: current } }
+      // Refunded by this worker or by reconciliation: the order's cancellation
+      // may never have left (the delivery that refunded it stopped before its
+      // publish, or reconciliation refunded and publishes only
+      // `payments.refunded`), so it is said again.
+      if (payment.state === 'refunded') return { result: { kind: 'refunded', decision: current } }
       // A confirmed order is final for its deadline; a customer may still cancel it.
       const refundDue =
         (payment.state === 'charged' && reason === 'customer_request') || payment.state === 'refunding'
@@ -526,6 +533,11 @@ export function createPaymentHandlers({
           'order already settled; nothing to cancel',
         )
         return []
+      case 'refunded': {
+        const { reason: was, payment } = step.decision
+        ctx.logger.info({ reason: was ?? reason }, 'order refunded already; its cancellation said again')
+        return [cancelled(orderId, was ?? reason, payment?.refundId)]
+      }
       case 'refund': {
         // A refund already under way keeps the reason it started with.
         const current = step.decision
