@@ -20,15 +20,18 @@ const MAX_ITEMS = 100
  * What would not read as it is on an operator's screen: control characters
  * (C0, DEL, C1), format characters (the bidirectional marks, overrides and
  * isolates, zero-width spaces and joiners, the soft hyphen, U+FEFF), line and
- * paragraph separators, every other default-ignorable code point (U+034F,
- * the Hangul fillers U+115F, U+1160, U+3164, U+FFA0, variation selectors),
- * lone surrogates, spaces other than U+0020 (the no-break space, the
- * ideographic space), the blank braille pattern U+2800, and a run of five
- * combining marks or more. U+202E turns "ecila" into "alice" on screen;
- * U+200B and U+3164 hide inside "alice".
+ * paragraph separators, lone surrogates, the combining grapheme joiner
+ * U+034F, the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), the blank
+ * braille pattern U+2800, a variation selector U+FE00-U+FE0F anywhere but
+ * after an emoji or a keycap's digit, a zero-width joiner anywhere but
+ * between two emoji (a family, a profession), and five combining marks in a
+ * row.
+ * U+202E turns "ecila" into "alice" on screen; U+200B, U+3164 and U+FE0F
+ * hide inside "alice". Visible spaces (no-break, ideographic) are taken as
+ * an ASCII space is.
  */
 const UNSHOWABLE =
-  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}\u2800]|[^\P{Zs} ]|\p{M}{5}/u
+  /(?!\u200d)[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u034f\u115f\u1160\u3164\uffa0\u2800]|(?<![\p{Extended_Pictographic}0-9#*])[\ufe00-\ufe0f]|(?<!\p{Extended_Pictographic}|\ufe0f|\p{Emoji_Modifier})\u200d|\u200d(?!\p{Extended_Pictographic})|\p{M}{5}/u
 
 /** A customer id as a new order gives it; events keep the wider schema, so old events still read. */
 const NewCustomerIdSchema = v.pipe(

@@ -339,6 +339,41 @@ describe('inventory idempotency', () => {
     expect((await store.getStock('RACE-SALE'))?.sold).toBe(0)
   })
 
+  it("returns a refunded order's units once, even when its orders.cancelled comes again after the sku forgot the return", async () => {
+    await store.setStock('RETURN-ONCE', { onHand: 10, priceCents: 100 })
+    const orderId = '00000000-0000-4000-8000-000000001101'
+    await reserve(created(orderId, [{ sku: 'RETURN-ONCE', quantity: 3 }]), ctx)
+    const paid = {
+      version: 1 as const,
+      orderId,
+      occurredAt: at,
+      chargeId: 'ch_r',
+      amountCents: 300,
+      currency: 'USD',
+    }
+    await sell(paid, ctx)
+    expect(await view('RETURN-ONCE')).toMatchObject({ onHand: 7, reserved: 0 })
+    const cancel = {
+      version: 1 as const,
+      orderId,
+      occurredAt: at,
+      reason: 'customer_request' as const,
+      refundId: 're_r',
+    }
+    const first = await cancelled(cancel, ctx)
+    expect(first.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReleased])
+    expect(await view('RETURN-ONCE')).toMatchObject({ onHand: 10, reserved: 0 })
+    expect(await store.getReservation(orderId)).toMatchObject({ state: 'returned', stockReturned: true })
+    // The sku keeps only its newest returns: this one pushed out by a thousand later ones.
+    await store.changeHold('RETURN-ONCE', (r) => (r === null ? null : { ...r, returned: {} }))
+    // Said again past the duplicate window (a customer asking again, a replay): the same event, no stock moved.
+    expect((await cancelled(cancel, { ...ctx, deliveryCount: 1 })).map((e) => e.subject)).toStrictEqual([
+      SUBJECTS.inventoryReleased,
+    ])
+    expect(await view('RETURN-ONCE')).toMatchObject({ onHand: 10, reserved: 0 })
+    expect((await store.getStock('RETURN-ONCE'))?.sold).toBe(0)
+  })
+
   it('refuses to set on-hand below what open orders hold', async () => {
     await store.setStock('PUT-A', { onHand: 5, priceCents: 100 })
     await reserve(created('00000000-0000-4000-8000-000000000006', [{ sku: 'PUT-A', quantity: 4 }]), ctx)

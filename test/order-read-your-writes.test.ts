@@ -22,6 +22,7 @@ import {
   FRESH_ORDER_MS,
   type OrderStore,
 } from '../workers/order/order-store.ts'
+import { createRecentOrders } from '../workers/order/recent-orders.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 
 const request = {
@@ -40,6 +41,7 @@ let sealer: TokenSealer
 
 function store(statusWaitMs: number): OrderStore {
   return createNatsOrderStore({
+    recent: createRecentOrders({ ttlMs: FRESH_ORDER_MS }),
     js: jetstream(nc),
     nc,
     statusKv,

@@ -118,6 +118,21 @@ export function createInventoryHandlers({
     return { events: [toEvent(SUBJECTS.orderCancelled, { ...base(orderId), reason: why })], cancelled: true }
   }
 
+  let datedAheadWarnedAt = Number.NEGATIVE_INFINITY
+  /**
+   * An `orders.created` dated more than a minute after the stream stored it:
+   * forged, or an intake's clock (or nats-server's) is off. Either is an
+   * operator's matter; said at warn level at most once a minute.
+   */
+  function datedAhead(occurredAt: string, storedAt: string, ctx: MessageContext): void {
+    const fields = { occurredAt, storedAt }
+    const message =
+      "orders.created dated ahead of the stream's clock; its deadline counts from when it was stored"
+    if (Date.now() - datedAheadWarnedAt < 60_000) return ctx.logger.debug(fields, message)
+    datedAheadWarnedAt = Date.now()
+    ctx.logger.warn(fields, message)
+  }
+
   async function releaseAll(orderId: string, items: readonly { sku: string }[]): Promise<void> {
     for (const { sku } of items) await store.changeHold(sku, (r) => releaseHold(r, orderId))
   }
@@ -149,7 +164,9 @@ export function createInventoryHandlers({
     // same one again (it carries the order's de-duplication id; when it fires,
     // the relay drops the deadline of an order whose stock is settled). An
     // order already past its deadline gets no schedule: it is cancelled below.
-    const deadlineAt = deadlineOf(orderCreatedAt(created.occurredAt, ctx.storedAt), deadlineMs)
+    const createdAt = orderCreatedAt(created.occurredAt, ctx.storedAt)
+    if (createdAt !== created.occurredAt) datedAhead(created.occurredAt, createdAt, ctx)
+    const deadlineAt = deadlineOf(createdAt, deadlineMs)
     const pastDeadline = Date.parse(deadlineAt) <= now().getTime()
     if (created.currency !== undefined && created.currency !== currency) {
       // Taken by an intake whose ORDER_CURRENCY is not this stock's: priced
@@ -319,9 +336,16 @@ export function createInventoryHandlers({
     // the record changed): every step below is idempotent per order.
     if (before === null || after === null) return []
     if (after.state === 'returned') {
-      for (const { sku, quantity } of after.items)
-        await store.changeHold(sku, (r) => returnOrRelease(r, orderId, quantity))
-      ctx.logger.info({ items: after.items.length, reason }, 'sold units returned to stock after a refund')
+      if (after.stockReturned !== true) {
+        for (const { sku, quantity } of after.items)
+          await store.changeHold(sku, (r) => returnOrRelease(r, orderId, quantity))
+        await store.transition(orderId, (current) =>
+          current?.state === 'returned' && current.stockReturned !== true
+            ? { ...current, stockReturned: true, updatedAt: stamp() }
+            : undefined,
+        )
+        ctx.logger.info({ items: after.items.length, reason }, 'sold units returned to stock after a refund')
+      }
       return [releasedEvent(orderId, after.items, reason, true)]
     }
     if (after.state !== 'released') return []

@@ -42,6 +42,13 @@ export const ReservationRecordSchema = v.object({
   amountCents: CentsSchema,
   currency: v.string(),
   shortSkus: v.array(SkuSchema),
+  /**
+   * `returned` only: every sku's units are back on hand. A later
+   * `orders.cancelled` for the order (said again past the stream's duplicate
+   * window) then changes no stock: the per-sku record of returns keeps only
+   * the newest {@link MAX_RETURNS_KEPT}.
+   */
+  stockReturned: v.optional(v.literal(true)),
   updatedAt: v.string(),
 })
 export type ReservationRecord = v.InferOutput<typeof ReservationRecordSchema>

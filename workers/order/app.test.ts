@@ -100,13 +100,25 @@ describe('POST /orders', () => {
     ])
   })
 
-  it.each(['alice smith', 'Zoë', 'Nguyễn Văn An', 'नमस्ते', '山田太郎', "o'brien", 'a-b_c.d@e', '😀'])(
-    'accepts the customer id %j',
-    async (customerId) => {
-      const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, customerId }))
-      expect(res.status).toBe(202)
-    },
-  )
+  it.each([
+    'alice smith',
+    'Zoë',
+    'Nguyễn Văn An',
+    'नमस्ते',
+    '山田太郎',
+    '山田\u3000太郎',
+    'Jean\u00A0Dupont',
+    "o'brien",
+    'a-b_c.d@e',
+    '😀',
+    '\u2764\uFE0F',
+    '1\uFE0F\u20E3',
+    '👩🏽\u200D💻',
+    'ᠮᠣᠩᠭᠣᠯ\u180B',
+  ])('accepts the customer id %j', async (customerId) => {
+    const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, customerId }))
+    expect(res.status).toBe(202)
+  })
 
   it('accepts a version 2 body (customer object, currency, the prices the customer saw)', async () => {
     const store = fakeStore()
@@ -237,9 +249,8 @@ describe('POST /orders', () => {
     ],
     ['a customer id of a blank braille pattern', { ...validOrder, customerId: '\u2800' }, 'customerId'],
     ['a customer id with a lone surrogate', { ...validOrder, customerId: 'a\uD800' }, 'customerId'],
-    ['a customer id with a no-break space', { ...validOrder, customerId: 'alice\u00A0' }, 'customerId'],
-    ['a customer id with an ideographic space', { ...validOrder, customerId: 'a\u3000b' }, 'customerId'],
     ['a customer id with a variation selector', { ...validOrder, customerId: 'a\uFE0F' }, 'customerId'],
+    ['a customer id with a zero-width joiner', { ...validOrder, customerId: 'al\u200Dice' }, 'customerId'],
     [
       'a customer id with ten combining marks on one letter',
       { ...validOrder, customerId: `a${'\u0301'.repeat(10)}` },

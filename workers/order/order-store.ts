@@ -36,7 +36,7 @@ import {
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import { canonicalJson, mintedAt, toOrderCreated } from './domain.ts'
-import { createRecentOrders, type RecentOrder } from './recent-orders.ts'
+import type { RecentOrder, RecentOrders } from './recent-orders.ts'
 
 /** NATS cannot take the order now; the client should retry (HTTP 503). */
 export class UnavailableError extends Error {
@@ -170,6 +170,11 @@ export interface NatsOrderStoreDeps {
   statusWaitMs?: number
   /** Announces an express order before its first event, so the workers hold their standard work for it (lane-signals.ts). */
   laneSignals?: Pick<LaneSignals, 'open'>
+  /**
+   * Remembers the orders this store publishes (recent-orders.ts), for an
+   * intake that serves many requests; none at the edge (a store per request).
+   */
+  recent?: RecentOrders
   /** Order ids: UUIDv7, so an id tells when it was minted. */
   newId?: () => string
   now?: () => Date
@@ -192,7 +197,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
   const fingerprinter = deps.fingerprinter ?? createRequestFingerprinter(undefined)
 
   const versions = deps.versions ?? [2]
-  const recent = createRecentOrders({ ttlMs: FRESH_ORDER_MS, now: () => now().getTime() })
+  const { recent } = deps
 
   /** The order in each version published; version 1 keeps its message id from before version 2. */
   async function publishCreated(
@@ -235,7 +240,7 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
       }
       // A retry of an order the stream already holds is not published again.
       if (!stored.duplicate) metrics.eventsPublished.inc({ subject: SUBJECTS.orderCreated })
-      recent.add(event.orderId, { owner: event.owner, priority, correlationId, at: now().getTime() })
+      recent?.add(event.orderId, { owner: event.owner, priority, correlationId, at: now().getTime() })
     } catch (error) {
       metrics.eventsPublishFailed.inc({ subject: SUBJECTS.orderCreated })
       throw error
@@ -422,6 +427,6 @@ export function createNatsOrderStore(deps: NatsOrderStoreDeps): OrderStore {
     },
     requestCancellation: (input) => guard('cancelling the order', () => requestCancellation(input)),
     getOrder,
-    recentlyPublished: (orderId) => recent.get(orderId),
+    recentlyPublished: (orderId) => recent?.get(orderId),
   }
 }

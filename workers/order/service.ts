@@ -15,7 +15,8 @@ import { createTokenSealer } from '../../shared/security/sealed-token.ts'
 import { createApp } from './app.ts'
 import { orderOpenApi } from './openapi.ts'
 import type { OrderConfig } from './config.ts'
-import { createNatsOrderStore } from './order-store.ts'
+import { createNatsOrderStore, FRESH_ORDER_MS } from './order-store.ts'
+import { createRecentOrders } from './recent-orders.ts'
 import { startProjection } from './projection.ts'
 
 export interface OrderService extends Stoppable {
@@ -57,6 +58,7 @@ export async function startOrderService(
     laneSignals: rt.laneSignals,
     statusWaitMs: config.ORDER_STATUS_WAIT_MS,
     versions: config.ORDER_CREATED_VERSIONS,
+    recent: createRecentOrders({ ttlMs: FRESH_ORDER_MS }),
   })
   const app = createApp({
     store,

@@ -366,6 +366,24 @@ describe('payment cancellations and deadlines', () => {
     expect(refunds).toStrictEqual([])
   })
 
+  it('says nothing for an order that ended payment_failed whose late charge reconciliation refunded', async () => {
+    const { pay, cancel, decisions } = setup({
+      charge: () => Promise.resolve({ kind: 'unresolved', detail: 'silent' }),
+    })
+    expect(subjects(await pay(reserved, ctx))).toStrictEqual([SUBJECTS.paymentFailed])
+    // Reconciliation found the charge and refunded it (no cancellation was ever asked for).
+    await decisions.update(orderId, (current) => {
+      if (current?.payment === undefined) throw new Error('no payment')
+      const value = {
+        ...current,
+        payment: { ...current.payment, state: 'refunded' as const, chargeId: 'ch_late', refundId: 're_late' },
+      }
+      return { value, result: undefined }
+    })
+    expect(await cancel(cancelRequest('customer_request'), ctx)).toStrictEqual([])
+    expect(await cancel(cancelRequest('deadline_exceeded'), ctx)).toStrictEqual([])
+  })
+
   it('leaves a confirmed order alone when its deadline fires', async () => {
     const { pay, cancel, refunds } = setup()
     await pay(reserved, ctx)

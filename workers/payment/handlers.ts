@@ -534,9 +534,21 @@ export function createPaymentHandlers({
         )
         return []
       case 'refunded': {
-        const { reason: was, payment } = step.decision
-        ctx.logger.info({ reason: was ?? reason }, 'order refunded already; its cancellation said again')
-        return [cancelled(orderId, was ?? reason, payment?.refundId)]
+        // Refunded after a cancellation (a customer's, a deadline's): that
+        // cancellation is said again, with its own reason. A charge
+        // reconciliation found after `payments.failed` had ended the order
+        // (no cancellation asked for) was never an `orders.cancelled`, and
+        // `payments.refunded` reports its refund: nothing to say.
+        const was = requestedReason(step.decision)
+        if (was === undefined) {
+          ctx.logger.info(
+            { reason },
+            'order ended payment_failed, its late charge refunded; nothing to cancel',
+          )
+          return []
+        }
+        ctx.logger.info({ reason: was }, 'order refunded already; its cancellation said again')
+        return [cancelled(orderId, was, step.decision.payment?.refundId)]
       }
       case 'refund': {
         // A refund already under way keeps the reason it started with.
