@@ -36,7 +36,8 @@ export interface NatsHandle {
 /**
  * Connects with exponential backoff and full jitter until `maxWaitMs` has
  * passed. Once connected, the client itself reconnects forever
- * (`maxReconnectAttempts: -1`): a broker outage must never end the service.
+ * (`maxReconnectAttempts: -1`, authorization errors included): a broker
+ * outage must never end the service.
  */
 export async function connectNats({
   connect,
@@ -54,6 +55,11 @@ export async function connectNats({
     servers: [...servers],
     name,
     maxReconnectAttempts: -1,
+    // Also through authorization errors: nats.js closes the connection for
+    // good after two in a row, and the service would stay up, never ready,
+    // until someone restarted it (an identity's key rotated in the wrong
+    // order, a reload with a mistake). Its key put back, it reconnects.
+    ignoreAuthErrorAbort: true,
     reconnectTimeWait: 1_000,
     reconnectJitter: 500,
     timeout: Math.min(5_000, maxWaitMs),

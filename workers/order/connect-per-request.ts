@@ -102,10 +102,20 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
       const js = jetstream(nc, { timeout: timeoutMs, checkAPI: false })
       // Binding a bucket sends nothing: the workers created it.
       const kvm = new Kvm(js)
-      const [statusKv, idempotencyKv] = await Promise.all([
-        kvm.open(BUCKETS.orderStatus).then((kv) => sealed(nc, kv, BUCKETS.orderStatus)),
-        kvm.open(BUCKETS.idempotency).then((kv) => sealed(nc, kv, BUCKETS.idempotency)),
-      ])
+      // A sealed bucket reads its seal floor first (once per isolate): within
+      // what is left of the request's budget, and a NATS that stops answering
+      // there is an outage (503), as anywhere else.
+      const [statusKv, idempotencyKv] = await withDeadline(
+        Promise.all([
+          kvm.open(BUCKETS.orderStatus).then((kv) => sealed(nc, kv, BUCKETS.orderStatus)),
+          kvm.open(BUCKETS.idempotency).then((kv) => sealed(nc, kv, BUCKETS.idempotency)),
+        ]),
+        Math.max(MIN_WORK_MS, timeoutMs - (Date.now() - started)),
+        () => new UnavailableError(`${what}: NATS did not answer in time`),
+      ).catch((error: unknown) => {
+        if (error instanceof UnavailableError) throw error
+        throw new UnavailableError(`${what}: NATS did not answer`, { cause: error })
+      })
       const store = createNatsOrderStore({
         js,
         nc,

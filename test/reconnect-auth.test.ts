@@ -1,0 +1,65 @@
+// A service keeps reconnecting through authorization errors: its identity's
+// key taken out of the server's configuration (a rotation done in the wrong
+// order, a mistaken reload) must not end its connection for good; putting
+// the key back brings it back, with no restart.
+import { connect } from '@nats-io/transport-node'
+import { readFile, writeFile } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
+import { connectNats } from '../shared/nats/connect.ts'
+import { createLogger } from '../shared/observability/logger.ts'
+import { createNkeyIdentity } from '../shared/security/nats-identity.ts'
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { waitFor } from './harness/wait-for.ts'
+
+async function reload(server: NatsServerHandle, from: string, to: string, reloads: number): Promise<void> {
+  const config = await readFile(server.configFile, 'utf8')
+  expect(config).toContain(from)
+  await writeFile(server.configFile, config.replaceAll(from, to))
+  process.kill(server.pid, 'SIGHUP')
+  await waitFor(
+    () =>
+      server
+        .log()
+        .split('\n')
+        .filter((l) => /Reloaded server configuration/.test(l)).length >= reloads,
+    {
+      timeoutMs: 10_000,
+      message: 'nats-server reloaded its configuration',
+    },
+  )
+}
+
+describe('a NATS identity the server stops taking', () => {
+  it('keeps reconnecting, and is connected again once the server takes its key back', async () => {
+    await using server = await startNatsServer({ websocket: false })
+    const { servers: _servers, ...identity } = server.connectOptions('payment')
+    const key = identity.inboxPrefix?.replace(/^_INBOX_/, '') ?? ''
+    expect(key).toMatch(/^U[A-Z0-9]{55}$/)
+    const handle = await connectNats({
+      connect,
+      servers: [server.url],
+      name: 'rotation',
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      options: { ...identity, reconnectTimeWait: 200, reconnectJitter: 50 },
+    })
+    try {
+      const stranger = createNkeyIdentity().publicKey
+      await reload(server, key, stranger, 1)
+      await waitFor(() => !handle.isConnected(), { timeoutMs: 10_000, message: 'the connection refused' })
+      // Several refused reconnects (nats.js gives up after the second by default).
+      await waitFor(
+        () => (server.log().match(/Authorization Violation|authentication error/gi) ?? []).length >= 4,
+        {
+          timeoutMs: 10_000,
+          message: 'refused reconnects',
+        },
+      )
+      expect(handle.nc.isClosed()).toBe(false)
+      await reload(server, stranger, key, 2)
+      await waitFor(() => handle.isConnected(), { timeoutMs: 10_000, message: 'connected again' })
+      await handle.nc.flush()
+    } finally {
+      await handle.nc.close()
+    }
+  })
+})
