@@ -68,6 +68,7 @@ function reconcilerWith(
 ) {
   const published: { event: OutgoingEvent; correlationId: string; priority?: string }[] = []
   const refunds: string[] = []
+  const reports: [count: number, oldestMs: number][] = []
   const seen = new Map<string, number>()
   const reconciler = createReconciler({
     kv,
@@ -95,8 +96,9 @@ function reconcilerWith(
     windowMs: 1_000,
     maxBackoffMs: 10,
     now: () => clock.now,
+    onPending: (count, oldestMs) => reports.push([count, oldestMs]),
   })
-  return { reconciler, published, refunds }
+  return { reconciler, published, refunds, reports }
 }
 
 describe('reconciliation', () => {
@@ -145,10 +147,16 @@ describe('reconciliation', () => {
     clock.now += 20
     expect(await down.reconciler.scan()).toBe(1)
     expect(down.published).toStrictEqual([])
+    // The age of the oldest entry still pending: what an alert watches (the count alone may never fall to 0).
+    expect(down.reports).toStrictEqual([
+      [1, 0],
+      [1, 20],
+    ])
     // A restart: a new reconciler finds the entry in the bucket.
     const back = reconcilerWith({}, new Set(), clock)
     clock.now += 20
     expect(await back.reconciler.scan()).toBe(0)
+    expect(back.reports).toStrictEqual([[0, 0]])
     expect(back.published.map((p) => p.event.payload)).toMatchObject([
       { chargeId: 'ch_3', refundId: 're_ch_3', reason: 'customer_request' },
     ])

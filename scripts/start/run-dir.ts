@@ -188,11 +188,16 @@ export function wipeStateDir(dir: string, root: string = projectRoot): 'wiped' |
   if (!existsSync(dir)) return 'absent'
   const stack = readStackFile(dir)
   const alive = stack === undefined ? [] : liveProcesses(stack)
-  if (alive.length > 0)
+  if (alive.length > 0) {
+    // npm start restarts a worker that is killed: only stopping npm start itself stops the stack.
+    const start = alive.find((p) => p.name === 'npm start')
     throw new StackRunningError(
       `a stack is running from ${dir} (${alive.map((p) => `${p.name} pid ${p.pid}`).join(', ')}): ` +
-        'stop it first (Ctrl-C in its terminal, or kill those pids)',
+        (start === undefined
+          ? 'stop it first (kill those pids: its npm start is gone)'
+          : `stop it first (Ctrl-C in its terminal, or kill ${start.pid}, its npm start, which stops the rest)`),
     )
+  }
   const entries = readdirSync(dir)
   const ours = dir === stateDir({}, root) || entries.length === 0 || MARKERS.some((m) => entries.includes(m))
   if (!ours)

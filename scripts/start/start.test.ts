@@ -210,6 +210,33 @@ describe('leftoverProblem', () => {
 })
 
 describe('wipeStateDir', () => {
+  it('refuses while the stack runs, and names the pid that stops it: its npm start, not a worker', async () => {
+    const dir = join(tmp, 'running')
+    mkdirSync(dir, { recursive: true })
+    const start = spawn('bash', ['-c', 'exec -a scripts/start.ts sleep 30'], { stdio: 'ignore' })
+    const gateway = spawn('bash', ['-c', 'exec -a workers/gateway/main.ts sleep 30'], { stdio: 'ignore' })
+    try {
+      await new Promise((r) => setTimeout(r, 200))
+      writeStackFile(dir, {
+        pid: start.pid ?? 0,
+        startedAt: new Date().toISOString(),
+        runtime: 'bun',
+        natsUrl: 'nats://127.0.0.1:4222',
+        wsUrl: null,
+        natsServerPid: null,
+        http: {},
+        workers: { gateway: gateway.pid ?? 0 },
+      })
+      expect(() => wipeStateDir(dir)).toThrow(
+        `a stack is running from ${dir} (npm start pid ${start.pid}, gateway pid ${gateway.pid}): stop it first (Ctrl-C in its terminal, or kill ${start.pid}, its npm start, which stops the rest)`,
+      )
+    } finally {
+      start.kill('SIGKILL')
+      gateway.kill('SIGKILL')
+    }
+    await Promise.all([start, gateway].map((p) => new Promise((r) => p.once('exit', r))))
+  })
+
   it('removes a folder npm start wrote, and refuses one it did not', () => {
     const ours = join(tmp, 'ours')
     mkdirSync(join(ours, 'jetstream'), { recursive: true })

@@ -92,7 +92,8 @@ export interface ReconcilerDeps {
   windowMs: number
   /** Longest pause between two checks of one entry. */
   maxBackoffMs: number
-  onPending?: (count: number) => void
+  /** After each scan: the entries still pending, and how long the oldest of them has been (ms; 0 when none). */
+  onPending?: (count: number, oldestMs: number) => void
   now?: () => number
 }
 
@@ -161,11 +162,12 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
   }
 
-  async function checkOne(key: string): Promise<'settled' | 'pending'> {
+  /** `settled`, or the time the entry was made (epoch ms) while it is pending. */
+  async function checkOne(key: string): Promise<'settled' | number> {
     const stored = await readJson(kv, key, StoredEntryV1)
     if (stored === null) return 'settled'
     const entry = stored.value
-    if (entry.nextCheckAt > now()) return 'pending'
+    if (entry.nextCheckAt > now()) return entry.since
     const span = tracer.startSpan(`reconcile ${entry.kind}`, {
       kind: 'internal',
       parent: parseTraceparent(entry.traceparent),
@@ -201,21 +203,25 @@ export function createReconciler(deps: ReconcilerDeps) {
     const backoff = Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(checks, 20))
     const next: StoredEntry = { ...entry, checks, nextCheckAt: now() + backoff }
     await kv.update(key, encoder.encode(JSON.stringify(next)), stored.revision).catch(() => undefined)
-    return 'pending'
+    return entry.since
   }
 
   /** One scan of the bucket; returns how many entries are still pending. */
   async function scan(): Promise<number> {
     let pending = 0
+    let oldest = Number.POSITIVE_INFINITY
     for (const key of await deps.listKeys()) {
       try {
-        if ((await checkOne(key)) === 'pending') pending++
+        const since = await checkOne(key)
+        if (since === 'settled') continue
+        pending++
+        oldest = Math.min(oldest, since)
       } catch (error) {
         pending++
         logger.warn({ err: error, orderId: key }, 'reconciliation entry could not be checked')
       }
     }
-    deps.onPending?.(pending)
+    deps.onPending?.(pending, Number.isFinite(oldest) ? Math.max(0, now() - oldest) : 0)
     return pending
   }
 

@@ -68,6 +68,11 @@ export async function startPaymentService(
     help: 'Charges and refunds still being checked with the processor',
     registers,
   })
+  const reconcileOldest = new Gauge({
+    name: 'payment_reconciliation_oldest_seconds',
+    help: 'How long the oldest charge or refund still being checked with the processor has waited (0: none)',
+    registers,
+  })
   // While the breaker is open the consumer pulls nothing (no deliveries burnt).
   // After PAYMENT_BREAKER_HALF_OPEN_MS one probe (a look-up nobody uses, not
   // an order's charge) is the half-open trial: one customer's slow card can
@@ -180,7 +185,10 @@ export async function startPaymentService(
     intervalMs: config.PAYMENT_RECONCILE_INTERVAL_MS,
     windowMs: config.PAYMENT_RECONCILE_WINDOW_MS,
     maxBackoffMs: config.PAYMENT_RECONCILE_MAX_BACKOFF_MS,
-    onPending: (count) => reconcilePending.set(count),
+    onPending: (count, oldestMs) => {
+      reconcilePending.set(count)
+      reconcileOldest.set(oldestMs / 1000)
+    },
   })
   const handlers = createPaymentHandlers({
     gateway,
