@@ -87,4 +87,23 @@ describe('IDEMPOTENCY_FINGERPRINT_KEY', () => {
       expect(message).not.toContain(key)
     }
   })
+
+  it('takes `new,old` during a rotation, each key of the list checked', async () => {
+    const { loadOrderConfig } = await import('../../workers/order/config.ts')
+    const { generateDeploymentSecrets, serviceSecrets } = await import('../security/deployment-secrets.ts')
+    const env = await serviceSecrets('order', await generateDeploymentSecrets())
+    const [newKey, oldKey] = ['n'.repeat(40), 'o'.repeat(40)]
+    expect(
+      loadOrderConfig({ ...env, IDEMPOTENCY_FINGERPRINT_KEY: `${newKey},${oldKey}` })
+        .IDEMPOTENCY_FINGERPRINT_KEY,
+    ).toBe(`${newKey},${oldKey}`)
+    for (const [list, problem] of [
+      [`${newKey},short`, 'must be at least 32 characters'],
+      [`${newKey}, ${oldKey}`, 'must not start or end with whitespace'],
+    ] as const) {
+      expect(() => loadOrderConfig({ ...env, IDEMPOTENCY_FINGERPRINT_KEY: list }), list).toThrow(
+        `IDEMPOTENCY_FINGERPRINT_KEY: ${problem}`,
+      )
+    }
+  })
 })

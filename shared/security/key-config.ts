@@ -34,14 +34,20 @@ export const publicJwkFromEnv = v.pipe(
   }),
 )
 
-/** IDEMPOTENCY_FINGERPRINT_KEY: optional, at least 32 characters; the message never echoes the value. */
+/**
+ * IDEMPOTENCY_FINGERPRINT_KEY: optional; one key, or `new,old` during a
+ * rotation, each at least 32 characters; the message never echoes the value.
+ */
 export const fingerprintKeyFromEnv = v.optional(
   v.pipe(
     v.string(),
-    v.minLength(32, 'must be at least 32 characters (e.g. 32 random bytes, base64)'),
+    v.check(
+      (keys) => keys.split(',').every((key) => key.length >= 32),
+      'must be at least 32 characters (e.g. 32 random bytes, base64), each key of a comma-separated list',
+    ),
     // Every intake must hold the same key: a stray blank line or space in one's file would differ silently.
     v.check(
-      (key) => key.trim() === key,
+      (keys) => keys.split(',').every((key) => key.trim() === key),
       'must not start or end with whitespace (an extra line in its file?)',
     ),
   ),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createRequestFingerprinter } from './request-fingerprint.ts'
+import { createRequestFingerprinter, fingerprinterFromSettings } from './request-fingerprint.ts'
 
 const request = JSON.stringify({
   customerId: 'alice',
@@ -36,6 +36,24 @@ describe('request fingerprints for idempotency records', () => {
     const before = `${request.slice(0, -1)},"priority":"standard"}`
     expect(await keyed.matches(await sha256Hex(before), request, before)).toBe(true)
     expect(await keyed.matches(await sha256Hex(before), request)).toBe(false)
+  })
+
+  it('rotates: `new,old` digests under the new key and still matches a record made under the old one', async () => {
+    const [oldKey, newKey] = ['o'.repeat(43), 'n'.repeat(43)]
+    const before = await fingerprinterFromSettings(oldKey, undefined).digest(request)
+    const rotating = fingerprinterFromSettings(`${newKey},${oldKey}`, 'a NATS seed, unused')
+    expect(await rotating.matches(before, request)).toBe(true)
+    expect(await rotating.matches(before, request.replace('tok_ok', 'tok_other'))).toBe(false)
+    const made = await rotating.digest(request)
+    expect(made).toBe(await fingerprinterFromSettings(newKey, undefined).digest(request))
+    expect(made).not.toBe(before)
+    // Once the old key is dropped, its records no longer match (a 422 for a retry that old).
+    expect(await fingerprinterFromSettings(newKey, undefined).matches(before, request)).toBe(false)
+    // The fallback (a NATS secret) is taken whole, commas and all.
+    const password = 'a,password,with,commas,of,enough,length'
+    expect(await fingerprinterFromSettings(undefined, password).digest(request)).toBe(
+      await createRequestFingerprinter(password).digest(request),
+    )
   })
 
   it('with no secret (an unauthenticated bus), is the plain SHA-256 as before', async () => {

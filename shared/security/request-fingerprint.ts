@@ -53,21 +53,44 @@ async function hmacKey(secret: string): Promise<CryptoKey> {
 
 /**
  * A fingerprinter keyed by `secret` (IDEMPOTENCY_FINGERPRINT_KEY, or the NATS
- * seed); with none, the unkeyed SHA-256 of before.
+ * seed); with none, the unkeyed SHA-256 of before. A digest made under one of
+ * the `previous` keys still matches (a rotation: records made before it are
+ * retried against the key they were made with).
  */
-export function createRequestFingerprinter(secret: string | undefined): RequestFingerprinter {
+export function createRequestFingerprinter(
+  secret: string | undefined,
+  previous: readonly string[] = [],
+): RequestFingerprinter {
   const key = secret === undefined || secret === '' ? undefined : hmacKey(secret)
-  key?.catch(() => undefined) // surfaced by the digest that awaits it
-  const keyed = async (text: string): Promise<string> => {
-    if (key === undefined) return sha256Hex(text)
-    return KEYED + toHex(await crypto.subtle.sign('HMAC', await key, encoder.encode(text)))
-  }
+  const earlier = key === undefined ? [] : previous.filter((p) => p !== '').map(hmacKey)
+  for (const k of [key, ...earlier]) k?.catch(() => undefined) // surfaced by the digest that awaits it
+  const sign = async (under: Promise<CryptoKey>, text: string): Promise<string> =>
+    KEYED + toHex(await crypto.subtle.sign('HMAC', await under, encoder.encode(text)))
   return {
-    digest: keyed,
+    digest: (text) => (key === undefined ? sha256Hex(text) : sign(key, text)),
     async matches(stored, text, before) {
-      if (stored.startsWith(KEYED)) return stored === (await keyed(text))
+      if (stored.startsWith(KEYED)) {
+        if (key === undefined) return false
+        for (const under of [key, ...earlier]) if (stored === (await sign(under, text))) return true
+        return false
+      }
       if (stored === (await sha256Hex(text))) return true
       return before !== undefined && stored === (await sha256Hex(before))
     },
   }
+}
+
+/**
+ * The fingerprinter of an intake's settings: IDEMPOTENCY_FINGERPRINT_KEY,
+ * `new` or `new,old` (digests made under the first, records made under the
+ * others still matched: a rotation without a 422 for retries in flight), else
+ * `fallback` (the intake's NATS secret), taken whole.
+ */
+export function fingerprinterFromSettings(
+  fingerprintKeys: string | undefined,
+  fallback: string | undefined,
+): RequestFingerprinter {
+  if (fingerprintKeys === undefined) return createRequestFingerprinter(fallback)
+  const [current, ...previous] = fingerprintKeys.split(',')
+  return createRequestFingerprinter(current, previous)
 }

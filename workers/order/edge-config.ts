@@ -94,9 +94,12 @@ export function toNatsAuth(config: EdgeOrderConfig): Partial<ConnectionOptions> 
   return {}
 }
 
-/** The secret that keys the idempotency digest: its own setting, else the NATS secret in use. */
-export function fingerprintSecret(config: EdgeOrderConfig): string | undefined {
-  return (
-    config.IDEMPOTENCY_FINGERPRINT_KEY ?? config.NATS_NKEY_SEED ?? config.NATS_TOKEN ?? config.NATS_PASSWORD
-  )
+/** What keys the idempotency digest: its own setting (`new` or `new,old`), else the NATS secret in use. */
+export function fingerprintSecrets(
+  config: EdgeOrderConfig,
+): [keys: string | undefined, fallback: string | undefined] {
+  return [
+    config.IDEMPOTENCY_FINGERPRINT_KEY,
+    config.NATS_NKEY_SEED ?? config.NATS_TOKEN ?? config.NATS_PASSWORD,
+  ]
 }

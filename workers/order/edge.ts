@@ -19,12 +19,12 @@ import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { createWorkersWsFactory } from '../../shared/runtime/workers-websocket.ts'
 import { createApp } from './app.ts'
 import {
-  createRequestFingerprinter,
+  fingerprinterFromSettings,
   type RequestFingerprinter,
 } from '../../shared/security/request-fingerprint.ts'
 import { createTokenSealer, type TokenSealer } from '../../shared/security/sealed-token.ts'
 import { createConnectPerRequestStore } from './connect-per-request.ts'
-import { fingerprintSecret, loadEdgeOrderConfig, toNatsAuth, type EdgeOrderConfig } from './edge-config.ts'
+import { fingerprintSecrets, loadEdgeOrderConfig, toNatsAuth, type EdgeOrderConfig } from './edge-config.ts'
 
 /** Vars and secrets (strings), as bound in `wrangler.toml` / `wrangler secret put`. */
 export type EdgeEnv = Readonly<Record<string, string | undefined>>
@@ -67,7 +67,7 @@ function isolateFor(env: EdgeEnv): Isolate | ConfigError {
       logger,
       metrics: createLightMetrics('order-edge'),
       sealer: lazySealer(config.PAYMENT_TOKEN_PUBLIC_KEY),
-      fingerprinter: createRequestFingerprinter(fingerprintSecret(config)),
+      fingerprinter: fingerprinterFromSettings(...fingerprintSecrets(config)),
       verifier: createApiKeyVerifier(config.API_KEYS),
       limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     }

@@ -10,7 +10,7 @@ import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import type { Tracer } from '../../shared/observability/tracing.ts'
 import { importNodeAesGcmKey } from '../../shared/security/aes-gcm-node.ts'
-import { createRequestFingerprinter } from '../../shared/security/request-fingerprint.ts'
+import { fingerprinterFromSettings } from '../../shared/security/request-fingerprint.ts'
 import { createTokenSealer } from '../../shared/security/sealed-token.ts'
 import { createApp } from './app.ts'
 import { orderOpenApi } from './openapi.ts'
@@ -49,7 +49,7 @@ export async function startOrderService(
     sealer: await createTokenSealer(config.PAYMENT_TOKEN_PUBLIC_KEY, {
       importAesGcmKey: importNodeAesGcmKey,
     }),
-    fingerprinter: createRequestFingerprinter(config.IDEMPOTENCY_FINGERPRINT_KEY ?? config.NATS_NKEY_SEED),
+    fingerprinter: fingerprinterFromSettings(config.IDEMPOTENCY_FINGERPRINT_KEY, config.NATS_NKEY_SEED),
     statusKv,
     idempotencyKv,
     isConnected: rt.nats.isConnected,
