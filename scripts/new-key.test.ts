@@ -39,12 +39,18 @@ describe('npm run key', () => {
     expect(await (await createTokenOpener([privateJwk])).open(sealed, 'o1')).toBe('tok_ok')
   })
 
+  it('prints a secret bare, 32 random bytes in base64url', () => {
+    const { code, out } = key('secret')
+    expect(code).toBe(0)
+    expect(out).toMatch(/^[A-Za-z0-9_-]{43}\n$/)
+  })
+
   it('refuses what it does not know, with its usage, and prints nothing on stdout', () => {
     for (const args of [['bogus'], ['api-key', 'Alice', 'client'], ['api-key', 'alice', 'root'], []]) {
       const run = key(...args)
       expect(run.code, args.join(' ')).toBe(1)
       expect(run.out).toBe('')
-      expect(run.err).toMatch(/^usage: npm run key/)
+      expect(run.err).toMatch(/^usage: npm run -s key/)
     }
   })
 })

@@ -1,10 +1,10 @@
-// `npm run key -- <kind>`: one new key for a rotation (docs/security.md, "Rotation"),
-// printed as JSON on stdout and nowhere else.
+// `npm run -s key -- <kind>`: one new key for a rotation (docs/security.md, "Rotation"),
+// on stdout and nowhere else (`-s`: without npm's banner there).
 //
-//   nkey                  a NATS identity: {"seed","publicKey"} (NATS_NKEY_SEED; the public key goes in the authorization block)
-//   sealing               a card-token key pair: {"publicJwk","privateJwk"} (PAYMENT_TOKEN_PUBLIC_KEY, PAYMENT_TOKEN_PRIVATE_KEYS)
-//   secret                32 random bytes, base64url (IDEMPOTENCY_FINGERPRINT_KEY, GATEWAY_SECRET_KEY)
-//   api-key <id> <role>   an API key and its API_KEYS entry: {"key","entry"} (role client or admin)
+//   nkey                  a NATS identity, as JSON: {"seed","publicKey"} (NATS_NKEY_SEED; the public key goes in the authorization block)
+//   sealing               a card-token key pair, as JSON: {"publicJwk","privateJwk"} (PAYMENT_TOKEN_PUBLIC_KEY, PAYMENT_TOKEN_PRIVATE_KEYS)
+//   secret                32 random bytes, base64url, bare (IDEMPOTENCY_FINGERPRINT_KEY, GATEWAY_SECRET_KEY, a record seal secret)
+//   api-key <id> <role>   an API key and its API_KEYS entry, as JSON: {"key","entry"} (role client or admin)
 import * as v from 'valibot'
 import { ApiKeyIdSchema } from '../schemas/primitives.ts'
 import { API_KEY_ROLES, sha256, toHex, type ApiKeyRole } from '../shared/http/api-keys.ts'
@@ -12,7 +12,7 @@ import { randomSecret } from '../shared/security/deployment-secrets.ts'
 import { createNkeyIdentity } from '../shared/security/nats-identity.ts'
 import { generateSealingKeyPair } from '../shared/security/sealed-token.ts'
 
-const USAGE = 'usage: npm run key -- nkey | sealing | secret | api-key <id> <client|admin>'
+const USAGE = 'usage: npm run -s key -- nkey | sealing | secret | api-key <id> <client|admin>'
 
 async function main(args: readonly string[]): Promise<unknown> {
   const [kind, id, role] = args
@@ -34,7 +34,9 @@ async function main(args: readonly string[]): Promise<unknown> {
 }
 
 try {
-  process.stdout.write(`${JSON.stringify(await main(process.argv.slice(2)))}\n`)
+  const made = await main(process.argv.slice(2))
+  // A secret bare: quotes pasted into an env file would be kept by some loaders and dropped by others.
+  process.stdout.write(`${typeof made === 'string' ? made : JSON.stringify(made)}\n`)
 } catch (error) {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
   process.exitCode = 1

@@ -162,6 +162,21 @@ describe('reconciliation', () => {
     ])
   })
 
+  it('ages an entry it cannot read like any other (it never settles: it is what an alert is for)', async () => {
+    const clock = { now: 3_500_000 }
+    const key = orderId(9)
+    await kv.put(key, 'not an entry')
+    const { reconciler, reports } = reconcilerWith({}, new Set(), clock)
+    expect(await reconciler.scan()).toBe(1)
+    clock.now += 5_000
+    expect(await reconciler.scan()).toBe(1)
+    expect(reports).toStrictEqual([
+      [1, 0],
+      [1, 5_000],
+    ])
+    await kv.purge(key)
+  })
+
   it("announces an express order's refund in its lane", async () => {
     const clock = { now: 4_000_000 }
     await addEntry(kv, { ...entry(4, 'charge'), priority: 'express' }, clock.now)

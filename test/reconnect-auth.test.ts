@@ -35,11 +35,16 @@ describe('a NATS identity the server stops taking', () => {
     const { servers: _servers, ...identity } = server.connectOptions('payment')
     const key = identity.inboxPrefix?.replace(/^_INBOX_/, '') ?? ''
     expect(key).toMatch(/^U[A-Z0-9]{55}$/)
+    const lines: { level: string; msg: string }[] = []
     const handle = await connectNats({
       connect,
       servers: [server.url],
       name: 'rotation',
-      logger: createLogger({ service: 'test', level: 'silent' }),
+      logger: createLogger({
+        service: 'test',
+        level: 'debug',
+        destination: { write: (line) => lines.push(JSON.parse(line) as { level: string; msg: string }) },
+      }),
       options: { ...identity, reconnectTimeWait: 200, reconnectJitter: 50 },
     })
     try {
@@ -55,6 +60,13 @@ describe('a NATS identity the server stops taking', () => {
         },
       )
       expect(handle.nc.isClosed()).toBe(false)
+      // Said once at error level (and the disconnect once at warn), not at every refused attempt.
+      const said = (level: string, msg: RegExp) =>
+        lines.filter((l) => l.level === level && msg.test(l.msg)).length
+      expect(said('error', /refused this identity/)).toBe(1)
+      expect(said('error', /nats server error/)).toBe(0)
+      expect(said('warn', /nats disconnected/)).toBe(1)
+      expect(said('debug', /refused this identity again/)).toBeGreaterThanOrEqual(2)
       await reload(server, stranger, key, 2)
       await waitFor(() => handle.isConnected(), { timeoutMs: 10_000, message: 'connected again' })
       await handle.nc.flush()

@@ -4,6 +4,9 @@ import type { Logger } from '../observability/logger.ts'
 import { isAuthorizationError } from './errors.ts'
 import { shownUrl } from '../config/shown-url.ts'
 
+/** The longest wait between two attempts of an identity the server refuses. */
+const AUTH_RETRY_MAX_MS = 30_000
+
 /** The transport's connect: `connect` from transport-node, or `wsconnect`. */
 export type ConnectFn = (options: ConnectionOptions) => Promise<NatsConnection>
 
@@ -58,7 +61,8 @@ export async function connectNats({
     // Also through authorization errors: nats.js closes the connection for
     // good after two in a row, and the service would stay up, never ready,
     // until someone restarted it (an identity's key rotated in the wrong
-    // order, a reload with a mistake). Its key put back, it reconnects.
+    // order, a reload with a mistake). Its key put back, it reconnects;
+    // while it is refused, the waits grow (reconnectDelayHandler below).
     ignoreAuthErrorAbort: true,
     reconnectTimeWait: 1_000,
     reconnectJitter: 500,
@@ -70,6 +74,15 @@ export async function connectNats({
     noAsyncTraces: true,
     ...options,
   }
+  // Refusals of this identity since the last connect: each doubles the wait
+  // before the next attempt (1 s up to 30 s), and only the first is logged
+  // at error level, so a revoked identity neither hammers the server nor
+  // floods the log.
+  let refusals = 0
+  const baseDelay = (): number =>
+    (clientOptions.reconnectTimeWait ?? 1_000) + Math.random() * (clientOptions.reconnectJitter ?? 0)
+  clientOptions.reconnectDelayHandler ??= () =>
+    refusals === 0 ? baseDelay() : Math.min(AUTH_RETRY_MAX_MS, baseDelay() * 2 ** Math.min(refusals, 6))
   let lastError: unknown
   let nc: NatsConnection
   try {
@@ -129,18 +142,29 @@ export async function connectNats({
     for await (const status of nc.status()) {
       switch (status.type) {
         case 'disconnect':
+          // nats.js says so again after each failed attempt: once per outage is enough.
+          if (connected) logger.warn({ server: shownUrl(status.server) }, 'nats disconnected')
+          else logger.debug({ server: shownUrl(status.server) }, 'nats reconnect attempt failed')
           connected = false
-          logger.warn({ server: shownUrl(status.server) }, 'nats disconnected')
           break
         case 'reconnect':
           connected = true
+          refusals = 0
           logger.info({ server: shownUrl(status.server) }, 'nats reconnected')
           break
         case 'reconnecting':
           logger.debug('nats reconnecting')
           break
         case 'error':
-          logger.error({ err: status.error }, 'nats server error')
+          if (isAuthorizationError(status.error)) {
+            refusals++
+            if (refusals === 1)
+              logger.error(
+                { reason: status.error.message },
+                'nats refused this identity; retrying, less often each time, until it is taken again',
+              )
+            else logger.debug({ reason: status.error.message, refusals }, 'nats refused this identity again')
+          } else logger.error({ err: status.error }, 'nats server error')
           break
         case 'ldm':
           logger.warn({ server: shownUrl(status.server) }, 'nats server entering lame duck mode')

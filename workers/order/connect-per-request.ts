@@ -11,6 +11,7 @@ import { BUCKETS } from '../../schemas/subjects.ts'
 import type { Readiness } from '../../shared/http/observability-routes.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
+import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import { createLaneSignals } from '../../shared/nats/lane-signals.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import type { RequestFingerprinter } from '../../shared/security/request-fingerprint.ts'
@@ -47,7 +48,7 @@ export interface ConnectPerRequestDeps {
 }
 
 /** Each bucket's seal floor, read once per process or isolate (the provision step sets it once). */
-const floors = new Map<string, Promise<number>>()
+const floors = new Map<string, number>()
 
 /** Least time left for the NATS work once connected. */
 const MIN_WORK_MS = 100
@@ -63,20 +64,15 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
   async function sealed(nc: NatsConnection, kv: KV, bucket: string): Promise<KV> {
     const key = recordKeys?.get(bucket)
     if (key === undefined) return kv
+    // Read once per isolate, on this request's own connection: only a number
+    // read is kept, so no request waits on another's connection.
     let floor = floors.get(bucket)
     if (floor === undefined) {
-      floor = jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false })
-        .then((jsm) => jsm.streams.info(`KV_${bucket}`))
-        .then((info) => sealFloorOf(info.config.metadata))
+      const jsm = await jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false })
+      floor = sealFloorOf((await jsm.streams.info(`KV_${bucket}`)).config.metadata)
       floors.set(bucket, floor)
-      floor.catch(() => floors.delete(bucket))
     }
-    return sealBucket(kv, {
-      bucket,
-      key,
-      floor: await floor,
-      tolerateUnsealed: deps.tolerateUnsealed === true,
-    })
+    return sealBucket(kv, { bucket, key, floor, tolerateUnsealed: deps.tolerateUnsealed === true })
   }
 
   async function connect(what: string): Promise<NatsConnection> {
@@ -113,7 +109,8 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
         Math.max(MIN_WORK_MS, timeoutMs - (Date.now() - started)),
         () => new UnavailableError(`${what}: NATS did not answer in time`),
       ).catch((error: unknown) => {
-        if (error instanceof UnavailableError) throw error
+        // An outage is a 503; anything else (a bucket not provisioned, a server too old) is not.
+        if (error instanceof UnavailableError || !isNatsUnavailable(error)) throw error
         throw new UnavailableError(`${what}: NATS did not answer`, { cause: error })
       })
       const store = createNatsOrderStore({

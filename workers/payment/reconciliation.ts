@@ -206,21 +206,35 @@ export function createReconciler(deps: ReconcilerDeps) {
     return entry.since
   }
 
+  /**
+   * Since when each pending entry has waited: its own `since` when it was
+   * read, else when a scan first found it unreadable (a record refused by its
+   * seal never settles: it must age like the others, not read as 0).
+   */
+  const pendingSince = new Map<string, number>()
+
   /** One scan of the bucket; returns how many entries are still pending. */
   async function scan(): Promise<number> {
     let pending = 0
     let oldest = Number.POSITIVE_INFINITY
-    for (const key of await deps.listKeys()) {
+    const keys = await deps.listKeys()
+    for (const key of keys) {
       try {
         const since = await checkOne(key)
-        if (since === 'settled') continue
-        pending++
-        oldest = Math.min(oldest, since)
+        if (since === 'settled') {
+          pendingSince.delete(key)
+          continue
+        }
+        pendingSince.set(key, since)
       } catch (error) {
-        pending++
+        if (!pendingSince.has(key)) pendingSince.set(key, now())
         logger.warn({ err: error, orderId: key }, 'reconciliation entry could not be checked')
       }
+      pending++
+      oldest = Math.min(oldest, pendingSince.get(key) ?? now())
     }
+    const listed = new Set(keys)
+    for (const key of pendingSince.keys()) if (!listed.has(key)) pendingSince.delete(key)
     deps.onPending?.(pending, Number.isFinite(oldest) ? Math.max(0, now() - oldest) : 0)
     return pending
   }
