@@ -11,7 +11,6 @@ import { BUCKETS } from '../../schemas/subjects.ts'
 import type { Readiness } from '../../shared/http/observability-routes.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
-import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import { createLaneSignals } from '../../shared/nats/lane-signals.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 import type { RequestFingerprinter } from '../../shared/security/request-fingerprint.ts'
@@ -109,8 +108,10 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
         Math.max(MIN_WORK_MS, timeoutMs - (Date.now() - started)),
         () => new UnavailableError(`${what}: NATS did not answer in time`),
       ).catch((error: unknown) => {
-        // An outage is a 503; anything else (a bucket not provisioned, a server too old) is not.
-        if (error instanceof UnavailableError || !isNatsUnavailable(error)) throw error
+        // As the store's own guard does: a failure here is NATS's (a bucket
+        // not provisioned reads as one too; the Worker keeps errors.ts out of
+        // its size budget).
+        if (error instanceof UnavailableError) throw error
         throw new UnavailableError(`${what}: NATS did not answer`, { cause: error })
       })
       const store = createNatsOrderStore({
