@@ -5,7 +5,6 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { headers, type NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
-import { readFile, writeFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { natsPublicKeys } from '../shared/security/deployment-secrets.ts'
 import { renderAuthorization } from '../shared/security/nats-auth-config.ts'
@@ -18,7 +17,7 @@ import { identityKey } from '../shared/nats/identity-key.ts'
 import { publishEvent, toEvent, type IdTaken } from '../shared/nats/publish.ts'
 import { GRANTS, SERVICE_IDENTITIES, type Grant, type ServiceIdentity } from '../shared/security/access.ts'
 import { LANE_SIGNAL_SUBJECT } from '../shared/nats/lane-signals.ts'
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { reloadConfig, startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { permissionViolations } from './harness/lines.ts'
 import { authAs, testSecrets } from './harness/test-secrets.ts'
@@ -740,22 +739,7 @@ describe('destructive JetStream API requests made by an answer (the API guard)',
       const keys = natsPublicKeys(testSecrets())
       const on = renderAuthorization(keys, { apiGuard: true })
       const off = renderAuthorization(keys, { apiGuard: false })
-      const reload = async (from: string, to: string) => {
-        const config = await readFile(own.configFile, 'utf8')
-        expect(config).toContain(from)
-        await writeFile(own.configFile, config.replace(from, to))
-        process.kill(own.pid, 'SIGHUP')
-        await waitFor(
-          () =>
-            own
-              .log()
-              .split('\n')
-              .filter((l) => /Reloaded server configuration/.test(l)).length >= (to === off ? 1 : 2),
-          {
-            message: 'nats-server reloaded its configuration',
-          },
-        )
-      }
+      const reload = (from: string, to: string) => reloadConfig(own, from, to, to === off ? 1 : 2)
       await jsm.streams.add({ name: STREAMS.deadlines.name, subjects: ['deadlines.>'] })
       await expect(jsm.streams.delete(STREAMS.deadlines.name)).rejects.toThrow()
       await reload(on, off)

@@ -3,31 +3,12 @@
 // order, a mistaken reload) must not end its connection for good; putting
 // the key back brings it back, with no restart.
 import { connect } from '@nats-io/transport-node'
-import { readFile, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { connectNats } from '../shared/nats/connect.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { createNkeyIdentity } from '../shared/security/nats-identity.ts'
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { reloadConfig, startNatsServer } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
-
-async function reload(server: NatsServerHandle, from: string, to: string, reloads: number): Promise<void> {
-  const config = await readFile(server.configFile, 'utf8')
-  expect(config).toContain(from)
-  await writeFile(server.configFile, config.replaceAll(from, to))
-  process.kill(server.pid, 'SIGHUP')
-  await waitFor(
-    () =>
-      server
-        .log()
-        .split('\n')
-        .filter((l) => /Reloaded server configuration/.test(l)).length >= reloads,
-    {
-      timeoutMs: 10_000,
-      message: 'nats-server reloaded its configuration',
-    },
-  )
-}
 
 describe('a NATS identity the server stops taking', () => {
   it('keeps reconnecting, and is connected again once the server takes its key back', async () => {
@@ -49,7 +30,7 @@ describe('a NATS identity the server stops taking', () => {
     })
     try {
       const stranger = createNkeyIdentity().publicKey
-      await reload(server, key, stranger, 1)
+      await reloadConfig(server, key, stranger, 1)
       await waitFor(() => !handle.isConnected(), { timeoutMs: 10_000, message: 'the connection refused' })
       // Several refused reconnects (nats.js gives up after the second by default).
       await waitFor(
@@ -67,7 +48,7 @@ describe('a NATS identity the server stops taking', () => {
       expect(said('error', /nats server error/)).toBe(0)
       expect(said('warn', /nats disconnected/)).toBe(1)
       expect(said('debug', /refused this identity again/)).toBeGreaterThanOrEqual(2)
-      await reload(server, stranger, key, 2)
+      await reloadConfig(server, stranger, key, 2)
       await waitFor(() => handle.isConnected(), { timeoutMs: 10_000, message: 'connected again' })
       await handle.nc.flush()
     } finally {

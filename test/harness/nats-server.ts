@@ -1,7 +1,7 @@
 // A real JetStream nats-server per test (or suite) on random ports, in a temp dir.
 //   await using server = await startNatsServer()
 //   const nc = await connect(server.connectOptions())   // admin; or connectOptions('inventory')
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resolveNatsServer } from '../../scripts/nats-server-bin.ts'
@@ -13,6 +13,7 @@ import { createLineBuffer } from './lines.ts'
 import { authAs, testSecrets } from './test-secrets.ts'
 import { spawnNatsServer, stopNatsProcess } from './nats-process.ts'
 import type { NatsProcess } from './nats-process.ts'
+import { waitFor } from './wait-for.ts'
 
 export { NatsServerStartError } from './nats-process.ts'
 
@@ -218,4 +219,30 @@ function renderConfig(input: ConfigInput): string {
   if (auth) lines.push(renderAuthorization(natsPublicKeys(testSecrets()), { apiGuard }))
   if (extra !== '') lines.push(extra)
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * Replaces `from` with `to` in a running server's configuration and has it
+ * reloaded (SIGHUP); resolves once its log shows `reloads` reloads in all.
+ */
+export async function reloadConfig(
+  server: NatsServerHandle,
+  from: string,
+  to: string,
+  reloads: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const config = await readFile(server.configFile, 'utf8')
+  if (!config.includes(from))
+    throw new Error(`the configuration does not hold ${JSON.stringify(from.slice(0, 60))}`)
+  await writeFile(server.configFile, config.replaceAll(from, to))
+  process.kill(server.pid, 'SIGHUP')
+  await waitFor(
+    () =>
+      server
+        .log()
+        .split('\n')
+        .filter((l) => /Reloaded server configuration/.test(l)).length >= reloads,
+    { timeoutMs, message: 'nats-server reloaded its configuration' },
+  )
 }
