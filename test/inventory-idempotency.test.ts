@@ -35,6 +35,16 @@ function created(orderId: string, items: { sku: string; quantity: number }[]): O
   return { version: 1, orderId, occurredAt: at, customerId: 'c', items, sealedPaymentToken: 'sealed.v1.test' }
 }
 
+/** The order's `payments.completed`. */
+function paymentCompleted(orderId: string, chargeId: string, amountCents: number) {
+  return { version: 1 as const, orderId, occurredAt: at, chargeId, amountCents, currency: 'USD' }
+}
+
+/** The order's `orders.cancelled` at its customer's request, after a refund. */
+function cancelledByCustomer(orderId: string, refundId: string) {
+  return { version: 1 as const, orderId, occurredAt: at, reason: 'customer_request' as const, refundId }
+}
+
 async function view(sku: string) {
   const record = await store.getStock(sku)
   return record === null ? null : toStockView(record)
@@ -157,14 +167,7 @@ describe('inventory idempotency', () => {
     await store.setStock('SELL-A', { onHand: 4, priceCents: 100 })
     const orderId = '00000000-0000-4000-8000-000000000005'
     await reserve(created(orderId, [{ sku: 'SELL-A', quantity: 3 }]), ctx)
-    const completed = {
-      version: 1 as const,
-      orderId,
-      occurredAt: at,
-      chargeId: 'ch_1',
-      amountCents: 300,
-      currency: 'USD',
-    }
+    const completed = paymentCompleted(orderId, 'ch_1', 300)
     await sell(completed, ctx)
     await sell(completed, ctx)
     expect(await view('SELL-A')).toStrictEqual({
@@ -305,21 +308,8 @@ describe('inventory idempotency', () => {
 
   it("puts a refunded order's units back whichever of its sale and its cancellation comes first, or both at once", async () => {
     await store.setStock('RACE-SALE', { onHand: 100, priceCents: 100 })
-    const cancel = (orderId: string) => ({
-      version: 1 as const,
-      orderId,
-      occurredAt: at,
-      reason: 'customer_request' as const,
-      refundId: `re_${orderId}`,
-    })
-    const paid = (orderId: string) => ({
-      version: 1 as const,
-      orderId,
-      occurredAt: at,
-      chargeId: `ch_${orderId}`,
-      amountCents: 200,
-      currency: 'USD',
-    })
+    const cancel = (orderId: string) => cancelledByCustomer(orderId, `re_${orderId}`)
+    const paid = (orderId: string) => paymentCompleted(orderId, `ch_${orderId}`, 200)
     for (let i = 0; i < 30; i++) {
       const orderId = `00000000-0000-4000-8000-0000000010${String(i).padStart(2, '0')}`
       await reserve(created(orderId, [{ sku: 'RACE-SALE', quantity: 2 }]), ctx)
@@ -343,23 +333,10 @@ describe('inventory idempotency', () => {
     await store.setStock('RETURN-ONCE', { onHand: 10, priceCents: 100 })
     const orderId = '00000000-0000-4000-8000-000000001101'
     await reserve(created(orderId, [{ sku: 'RETURN-ONCE', quantity: 3 }]), ctx)
-    const paid = {
-      version: 1 as const,
-      orderId,
-      occurredAt: at,
-      chargeId: 'ch_r',
-      amountCents: 300,
-      currency: 'USD',
-    }
+    const paid = paymentCompleted(orderId, 'ch_r', 300)
     await sell(paid, ctx)
     expect(await view('RETURN-ONCE')).toMatchObject({ onHand: 7, reserved: 0 })
-    const cancel = {
-      version: 1 as const,
-      orderId,
-      occurredAt: at,
-      reason: 'customer_request' as const,
-      refundId: 're_r',
-    }
+    const cancel = cancelledByCustomer(orderId, 're_r')
     const first = await cancelled(cancel, ctx)
     expect(first.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReleased])
     expect(await view('RETURN-ONCE')).toMatchObject({ onHand: 10, reserved: 0 })

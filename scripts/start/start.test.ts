@@ -179,6 +179,20 @@ describe('operatorEnv', () => {
   })
 })
 
+/** A recorded stack of an npm start (`pid`) with one worker, the gateway, and no nats-server of its own. */
+function stackOf(pid: number, gatewayPid: number) {
+  return {
+    pid,
+    startedAt: new Date().toISOString(),
+    runtime: 'bun' as const,
+    natsUrl: 'nats://127.0.0.1:4222',
+    wsUrl: null,
+    natsServerPid: null,
+    http: {},
+    workers: { gateway: gatewayPid },
+  }
+}
+
 describe('leftoverProblem', () => {
   it('names the processes a killed npm start left running, and nothing once they are gone', async () => {
     const dir = join(tmp, 'leftover')
@@ -187,16 +201,7 @@ describe('leftoverProblem', () => {
     const gateway = spawn('bash', ['-c', 'exec -a workers/gateway/main.ts sleep 30'], { stdio: 'ignore' })
     try {
       await new Promise((r) => setTimeout(r, 200))
-      const stack = {
-        pid: 2 ** 22 + 1, // no such process: its npm start was killed
-        startedAt: new Date().toISOString(),
-        runtime: 'bun',
-        natsUrl: 'nats://127.0.0.1:4222',
-        wsUrl: null,
-        natsServerPid: null,
-        http: {},
-        workers: { gateway: gateway.pid ?? 0 },
-      }
+      const stack = stackOf(2 ** 22 + 1, gateway.pid ?? 0) // no such npm start: it was killed
       writeStackFile(dir, stack)
       expect(leftoverProblem(dir)).toBe(
         `an earlier npm start from ${dir} (pid ${stack.pid}) is gone but left gateway pid ${gateway.pid} running: stop them (kill those pids)`,
@@ -217,16 +222,7 @@ describe('wipeStateDir', () => {
     const gateway = spawn('bash', ['-c', 'exec -a workers/gateway/main.ts sleep 30'], { stdio: 'ignore' })
     try {
       await new Promise((r) => setTimeout(r, 200))
-      writeStackFile(dir, {
-        pid: start.pid ?? 0,
-        startedAt: new Date().toISOString(),
-        runtime: 'bun',
-        natsUrl: 'nats://127.0.0.1:4222',
-        wsUrl: null,
-        natsServerPid: null,
-        http: {},
-        workers: { gateway: gateway.pid ?? 0 },
-      })
+      writeStackFile(dir, stackOf(start.pid ?? 0, gateway.pid ?? 0))
       expect(() => wipeStateDir(dir)).toThrow(
         `a stack is running from ${dir} (npm start pid ${start.pid}, gateway pid ${gateway.pid}): stop it first (Ctrl-C in its terminal, or kill ${start.pid}, its npm start, which stops the rest)`,
       )
