@@ -17,26 +17,37 @@ const skusDiffer = (items: { sku: string }[]): boolean =>
 const MAX_ITEMS = 100
 
 /**
- * What would not read as it is on an operator's screen: control characters
- * (C0, DEL, C1), format characters (the bidirectional marks, overrides and
- * isolates, zero-width spaces and joiners, the soft hyphen, U+FEFF), line and
- * paragraph separators, lone surrogates, the combining grapheme joiner
- * U+034F, the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), the blank
- * braille pattern U+2800, a variation selector U+FE00-U+FE0F anywhere but
- * after an emoji or a keycap's digit, a zero-width joiner anywhere but
- * between two emoji (a family, a profession), and five combining marks in a
- * row.
- * U+202E turns "ecila" into "alice" on screen; U+200B, U+3164 and U+FE0F
- * hide inside "alice". Visible spaces (no-break, ideographic) are taken as
- * an ASCII space is.
+ * Invisible characters that are part of what a text shows, in their place:
+ * a zero-width joiner between emoji (a family, a profession), an emoji's
+ * presentation selector, a keycap's U+FE0F, U+200C and U+200D between two
+ * letters of a script that joins them (the blocks of Arabic, Syriac and
+ * N'Ko, of the Indic scripts from Devanagari to Sinhala, of Myanmar and
+ * Khmer), Mongolian variation selectors after a Mongolian letter, a
+ * subdivision flag's tags.
  */
-const UNSHOWABLE =
-  /(?!\u200d)[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u034f\u115f\u1160\u3164\uffa0\u2800]|(?<![\p{Extended_Pictographic}0-9#*])[\ufe00-\ufe0f]|(?<!\p{Extended_Pictographic}|\ufe0f|\p{Emoji_Modifier})\u200d|\u200d(?!\p{Extended_Pictographic})|\p{M}{5}/u
+const SHOWN_IN_PLACE =
+  // The script blocks are ranges of code points, not characters that combine.
+  // eslint-disable-next-line no-misleading-character-class
+  /(?<=[\p{ExtPict}\p{EMod}\ufe0f])\u200d(?=\p{ExtPict})|(?<=\p{ExtPict})[\ufe0e\ufe0f]|(?<=[0-9#*])\ufe0f(?=\u20e3)|(?<=[\u0600-\u07ff\u0900-\u0dff\u1000-\u109f\u1780-\u17ff]\p{M}*)[\u200c\u200d](?=[\u0600-\u07ff\u0900-\u0dff\u1000-\u109f\u1780-\u17ff])|(?<=\p{sc=Mong})[\u180b-\u180f]|(?<=\u{1f3f4})[\u{e0020}-\u{e007e}]+\u{e007f}/gu
+
+/**
+ * What would not read as it is on an operator's screen, once the above is
+ * set aside: control, format and surrogate characters, line and paragraph
+ * separators, every default-ignorable code point (zero-width spaces, the
+ * bidirectional marks, variation selectors, Hangul fillers, tags, unassigned
+ * ones), the blank braille pattern, five combining marks in a row, and a
+ * space at either end (or only spaces).
+ * U+202E turns "ecila" into "alice" on screen; U+200B, U+3164, U+FE0F and
+ * "alice " all show as "alice".
+ */
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{DI}\u2800]|\p{M}{5}|^\s|\s$/u
+
+const showsAsItIs = (id: string): boolean => !HIDDEN.test(id.replace(SHOWN_IN_PLACE, ''))
 
 /** A customer id as a new order gives it; events keep the wider schema, so old events still read. */
 const NewCustomerIdSchema = v.pipe(
   CustomerIdSchema,
-  v.check((id) => !UNSHOWABLE.test(id), 'must not contain invisible, control or formatting characters'),
+  v.check(showsAsItIs, 'must not contain invisible or control characters, nor start or end with a space'),
 )
 
 /**

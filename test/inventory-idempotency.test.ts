@@ -9,7 +9,7 @@ import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
 import { PauseConsumption, type Handler, type MessageContext } from '../shared/nats/consumer.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLogger } from '../shared/observability/logger.ts'
-import { sellHold, stockTag, toStockView } from '../workers/inventory/domain.ts'
+import { returnOrRelease, sellHold, stockTag, toStockView } from '../workers/inventory/domain.ts'
 import { claimCancellation, kvDecisionStore } from '../shared/saga/decision.ts'
 import { createInventoryHandlers, CurrencyMismatchError } from '../workers/inventory/handlers.ts'
 import { createStockStore, type StockStore } from '../workers/inventory/stock-store.ts'
@@ -340,7 +340,9 @@ describe('inventory idempotency', () => {
     const first = await cancelled(cancel, ctx)
     expect(first.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReleased])
     expect(await view('RETURN-ONCE')).toMatchObject({ onHand: 10, reserved: 0 })
-    expect(await store.getReservation(orderId)).toMatchObject({ state: 'returned', stockReturned: true })
+    const done = await store.getReservation(orderId)
+    expect(done).toMatchObject({ state: 'returned' })
+    expect(done?.returnPending).toBeUndefined()
     // The sku keeps only its newest returns: this one pushed out by a thousand later ones.
     await store.changeHold('RETURN-ONCE', (r) => (r === null ? null : { ...r, returned: {} }))
     // Said again past the duplicate window (a customer asking again, a replay): the same event, no stock moved.
@@ -349,6 +351,35 @@ describe('inventory idempotency', () => {
     ])
     expect(await view('RETURN-ONCE')).toMatchObject({ onHand: 10, reserved: 0 })
     expect((await store.getStock('RETURN-ONCE'))?.sold).toBe(0)
+  })
+
+  it('returns the units of a return left pending by a crash, and none for a returned record of an earlier release', async () => {
+    await store.setStock('RETURN-PENDING', { onHand: 10, priceCents: 100 })
+    const pending = '00000000-0000-4000-8000-000000001102'
+    const legacy = '00000000-0000-4000-8000-000000001103'
+    for (const orderId of [pending, legacy]) {
+      await reserve(created(orderId, [{ sku: 'RETURN-PENDING', quantity: 2 }]), ctx)
+      await sell(paymentCompleted(orderId, `ch_${orderId}`, 200), ctx)
+    }
+    expect(await view('RETURN-PENDING')).toMatchObject({ onHand: 6, reserved: 0 })
+    // Stopped after the record became `returned`, before any unit moved.
+    await store.transition(pending, (r) =>
+      r === null ? undefined : { ...r, state: 'returned', returnPending: true, updatedAt: at },
+    )
+    // Written by 0.2.0, whose units went back when it became `returned` (put back here by hand).
+    await store.transition(legacy, (r) =>
+      r === null ? undefined : { ...r, state: 'returned', updatedAt: at },
+    )
+    await store.changeHold('RETURN-PENDING', (r) => returnOrRelease(r, legacy, 2))
+    expect(await view('RETURN-PENDING')).toMatchObject({ onHand: 8 })
+    await cancelled(cancelledByCustomer(pending, 're_p'), ctx)
+    expect(await view('RETURN-PENDING')).toMatchObject({ onHand: 10, reserved: 0 })
+    expect((await store.getReservation(pending))?.returnPending).toBeUndefined()
+    // The sku has forgotten the legacy return: the record alone keeps it from counting twice.
+    await store.changeHold('RETURN-PENDING', (r) => (r === null ? null : { ...r, returned: {} }))
+    const again = await cancelled(cancelledByCustomer(legacy, 're_l'), ctx)
+    expect(again.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReleased])
+    expect(await view('RETURN-PENDING')).toMatchObject({ onHand: 10, reserved: 0 })
   })
 
   it('refuses to set on-hand below what open orders hold', async () => {

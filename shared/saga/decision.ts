@@ -51,6 +51,8 @@ export const OrderDecisionV1 = v.object({
       /** A cancellation that arrived while the charge was in flight: applied once it settles. */
       cancelRequested: v.optional(v.picklist(['customer_request', 'deadline_exceeded'])),
       refundId: v.optional(v.string()),
+      /** What the refund gave back (a record without it: the whole charge). */
+      refundedCents: v.optional(CentsSchema),
     }),
   ),
 })

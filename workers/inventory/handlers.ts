@@ -326,7 +326,8 @@ export function createInventoryHandlers({
       if (current.state === 'reserving' && (current.leaseUntil ?? 0) > at) return undefined
       if (current.state === 'reserving' || current.state === 'reserved')
         return { ...current, state: 'released', owner: undefined, leaseUntil: undefined, updatedAt: stamp() }
-      if (current.state === 'sold') return { ...current, state: 'returned', updatedAt: stamp() }
+      if (current.state === 'sold')
+        return { ...current, state: 'returned', returnPending: true, updatedAt: stamp() }
       return undefined
     })
     if (before?.state === 'reserving' && after?.state === 'reserving') {
@@ -336,14 +337,14 @@ export function createInventoryHandlers({
     // the record changed): every step below is idempotent per order.
     if (before === null || after === null) return []
     if (after.state === 'returned') {
-      if (after.stockReturned !== true) {
+      if (after.returnPending === true) {
         for (const { sku, quantity } of after.items)
           await store.changeHold(sku, (r) => returnOrRelease(r, orderId, quantity))
-        await store.transition(orderId, (current) =>
-          current?.state === 'returned' && current.stockReturned !== true
-            ? { ...current, stockReturned: true, updatedAt: stamp() }
-            : undefined,
-        )
+        await store.transition(orderId, (current) => {
+          if (current?.state !== 'returned' || current.returnPending !== true) return undefined
+          const { returnPending: _done, ...rest } = current
+          return { ...rest, updatedAt: stamp() }
+        })
         ctx.logger.info({ items: after.items.length, reason }, 'sold units returned to stock after a refund')
       }
       return [releasedEvent(orderId, after.items, reason, true)]

@@ -43,11 +43,17 @@ export const ReservationRecordSchema = v.object({
   currency: v.string(),
   shortSkus: v.array(SkuSchema),
   /**
-   * `returned` only: every sku's units are back on hand. A later
-   * `orders.cancelled` for the order (said again past the stream's duplicate
-   * window) then changes no stock: the per-sku record of returns keeps only
-   * the newest {@link MAX_RETURNS_KEPT}.
+   * `returned` only: the sold units are still to be put back on hand. Set
+   * with the change to `returned`, cleared once every sku's units are back.
+   * A `returned` record without it changes no stock on a later
+   * `orders.cancelled` (said again past the stream's duplicate window, or
+   * replayed): the per-sku record of returns keeps only the newest
+   * {@link MAX_RETURNS_KEPT}, so it could not tell a second return apart.
+   * Records of 0.2.0 and before carry neither this nor `stockReturned`; their
+   * units were put back when they became `returned`.
    */
+  returnPending: v.optional(v.literal(true)),
+  /** Written by an earlier release once the units were back; read as "nothing pending". */
   stockReturned: v.optional(v.literal(true)),
   updatedAt: v.string(),
 })

@@ -115,6 +115,10 @@ describe('POST /orders', () => {
     '1\uFE0F\u20E3',
     '👩🏽\u200D💻',
     'ᠮᠣᠩᠭᠣᠯ\u180B',
+    'می\u200Cخواهم',
+    'ශ්\u200Dරී',
+    '🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}',
+    '👨\u200D👩\u200D👧',
   ])('accepts the customer id %j', async (customerId) => {
     const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, customerId }))
     expect(res.status).toBe(202)
@@ -251,6 +255,46 @@ describe('POST /orders', () => {
     ['a customer id with a lone surrogate', { ...validOrder, customerId: 'a\uD800' }, 'customerId'],
     ['a customer id with a variation selector', { ...validOrder, customerId: 'a\uFE0F' }, 'customerId'],
     ['a customer id with a zero-width joiner', { ...validOrder, customerId: 'al\u200Dice' }, 'customerId'],
+    [
+      'a customer id with an ideographic variation selector',
+      { ...validOrder, customerId: 'alice\u{E0100}' },
+      'customerId',
+    ],
+    ['a customer id with a Khmer inherent vowel', { ...validOrder, customerId: 'alice\u17B4' }, 'customerId'],
+    [
+      'a customer id with a Mongolian variation selector after a Latin letter',
+      { ...validOrder, customerId: 'alice\u180B' },
+      'customerId',
+    ],
+    [
+      'a customer id with an unassigned default-ignorable code point',
+      { ...validOrder, customerId: 'alice\u2065' },
+      'customerId',
+    ],
+    [
+      'a customer id with a specials-block default-ignorable',
+      { ...validOrder, customerId: 'alice\uFFF0' },
+      'customerId',
+    ],
+    [
+      'a customer id with a tag outside a flag',
+      { ...validOrder, customerId: 'alice\u{E0067}' },
+      'customerId',
+    ],
+    [
+      "a customer id with a keycap's selector without the keycap",
+      { ...validOrder, customerId: 'alice1\uFE0F' },
+      'customerId',
+    ],
+    [
+      'a customer id with a zero-width non-joiner in a Latin word',
+      { ...validOrder, customerId: 'ali\u200Cce' },
+      'customerId',
+    ],
+    ['a customer id with a trailing space', { ...validOrder, customerId: 'alice ' }, 'customerId'],
+    ['a customer id with a leading space', { ...validOrder, customerId: ' alice' }, 'customerId'],
+    ['a customer id with only spaces', { ...validOrder, customerId: '   ' }, 'customerId'],
+    ['a customer id with an ideographic space alone', { ...validOrder, customerId: '\u3000' }, 'customerId'],
     [
       'a customer id with ten combining marks on one letter',
       { ...validOrder, customerId: `a${'\u0301'.repeat(10)}` },

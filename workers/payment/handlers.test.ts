@@ -334,10 +334,16 @@ describe('payment cancellations and deadlines', () => {
     expect(events[1]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_ch_1' })
     expect(refunds).toStrictEqual([{ chargeId: 'ch_1', key: `refund:${orderId}`, correlationId: 'c' }])
     expect(decisions.records.get(orderId)?.payment).toMatchObject({ state: 'refunded', refundId: 're_ch_1' })
-    // Asked again: no second refund; the cancellation is said again (its message id makes it once).
+    // Asked again (the first delivery's publish failed, or a redelivery): no
+    // second refund; the refund and the cancellation are said again, the same
+    // (their message ids make them once).
     const again = await cancel(cancelRequest('customer_request'), ctx)
-    expect(subjects(again)).toStrictEqual([SUBJECTS.orderCancelled])
-    expect(again[0]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_ch_1' })
+    expect(subjects(again)).toStrictEqual([SUBJECTS.paymentRefunded, SUBJECTS.orderCancelled])
+    expect(again.map((e) => e.payload)).toStrictEqual(events.map((e) => e.payload))
+    expect(again.map((e) => e.msgId)).toStrictEqual(events.map((e) => e.msgId))
+    // And by a redelivered inventory.reserved.
+    const repeated = await pay(reserved, { ...ctx, deliveryCount: 2 })
+    expect(repeated.map((e) => e.payload)).toStrictEqual(events.map((e) => e.payload))
     expect(refunds).toHaveLength(1)
   })
 
@@ -358,11 +364,17 @@ describe('payment cancellations and deadlines', () => {
       return { value, result: undefined }
     })
     const events = await cancel(cancelRequest('customer_request'), { ...ctx, deliveryCount: 2 })
-    expect(subjects(events)).toStrictEqual([SUBJECTS.orderCancelled])
-    expect(events[0]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_reconciled' })
+    expect(subjects(events)).toStrictEqual([SUBJECTS.paymentRefunded, SUBJECTS.orderCancelled])
+    expect(events[0]?.payload).toMatchObject({
+      chargeId: 'ch_1',
+      refundId: 're_reconciled',
+      amountCents: reserved.amountCents,
+      reason: 'customer_request',
+    })
+    expect(events[1]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_reconciled' })
     // And a deadline that fires later says the same, with the customer's reason.
     const late = await cancel(cancelRequest('deadline_exceeded'), ctx)
-    expect(late[0]?.payload).toMatchObject({ reason: 'customer_request', refundId: 're_reconciled' })
+    expect(late.map((e) => e.payload)).toStrictEqual(events.map((e) => e.payload))
     expect(refunds).toStrictEqual([])
   })
 
@@ -382,6 +394,8 @@ describe('payment cancellations and deadlines', () => {
     })
     expect(await cancel(cancelRequest('customer_request'), ctx)).toStrictEqual([])
     expect(await cancel(cancelRequest('deadline_exceeded'), ctx)).toStrictEqual([])
+    // Nor does its inventory.reserved delivered again (a lost ack, a replay).
+    expect(await pay(reserved, { ...ctx, deliveryCount: 2 })).toStrictEqual([])
   })
 
   it('leaves a confirmed order alone when its deadline fires', async () => {

@@ -93,6 +93,30 @@ export function createPaymentHandlers({
       ...(refundId === undefined ? {} : { refundId }),
     })
 
+  /**
+   * A refund made for a cancellation, said again with it: the delivery that
+   * made it may have stopped before its publish. Its message id keeps it once
+   * in the duplicate window; past it, the projection and analytics count a
+   * refund once by its id and order. None without a refund id (no charge, or
+   * the processor said there was nothing left to refund).
+   */
+  const refundedAgain = (decision: OrderDecision, reason: CancelRequestReason): OutgoingEvent[] => {
+    const payment = decision.payment
+    const chargeId = payment?.chargeId
+    if (payment?.refundId === undefined || chargeId === undefined || chargeId === NO_CHARGE) return []
+    return [
+      toEvent(SUBJECTS.paymentRefunded, {
+        ...base(decision.orderId),
+        chargeId,
+        chargedCents: payment.amountCents,
+        refundId: payment.refundId,
+        amountCents: payment.refundedCents ?? payment.amountCents,
+        currency: payment.currency,
+        reason,
+      }),
+    ]
+  }
+
   /** Sets the payment part of a `paying` decision; returns the stored decision. */
   const setPayment = (
     orderId: string,
@@ -163,8 +187,16 @@ export function createPaymentHandlers({
         return [unresolvedOutcome(decision, 'the processor never answered')]
       case 'refunding':
         return refund(decision, (decision.reason ?? 'customer_request') as CancelRequestReason, ctx)
-      case 'refunded':
-        return [cancelled(decision.orderId, decision.reason ?? 'customer_request', payment.refundId)]
+      case 'refunded': {
+        // A late charge that reconciliation refunded after `payments.failed`
+        // ended the order was never a cancellation: nothing to say here.
+        const requested = requestedReason(decision)
+        if (requested === undefined) return []
+        return [
+          ...refundedAgain(decision, requested),
+          cancelled(decision.orderId, requested, payment.refundId),
+        ]
+      }
       default:
         return undefined // charging: settle it
     }
@@ -202,7 +234,8 @@ export function createPaymentHandlers({
       payment: { ...p, state: p.state === 'refunded' ? 'refunded' : 'refunding' },
     }))
     const payment = marked.payment as PaymentPart
-    if (payment.state === 'refunded') return [cancelled(orderId, reason, payment.refundId)]
+    if (payment.state === 'refunded')
+      return [...refundedAgain(marked, reason), cancelled(orderId, reason, payment.refundId)]
     const chargeId = payment.chargeId ?? NO_CHARGE
     if (chargeId === NO_CHARGE) {
       await setPayment(orderId, (p) => ({ payment: { ...p, state: 'refunded' } }))
@@ -215,7 +248,9 @@ export function createPaymentHandlers({
         correlationId: ctx.correlationId,
         ...(ctx.trace === undefined ? {} : { trace: ctx.trace }),
       })
-      await setPayment(orderId, (p) => ({ payment: { ...p, state: 'refunded', refundId: made.refundId } }))
+      await setPayment(orderId, (p) => ({
+        payment: { ...p, state: 'refunded', refundId: made.refundId, refundedCents: made.amountCents },
+      }))
       ctx.logger.info({ chargeId, refundId: made.refundId, reason }, 'charge refunded; order cancelled')
       return [
         toEvent(SUBJECTS.paymentRefunded, {
@@ -547,8 +582,11 @@ export function createPaymentHandlers({
           )
           return []
         }
-        ctx.logger.info({ reason: was }, 'order refunded already; its cancellation said again')
-        return [cancelled(orderId, was, step.decision.payment?.refundId)]
+        ctx.logger.info({ reason: was }, 'order refunded already; its refund and cancellation said again')
+        return [
+          ...refundedAgain(step.decision, was),
+          cancelled(orderId, was, step.decision.payment?.refundId),
+        ]
       }
       case 'refund': {
         // A refund already under way keeps the reason it started with.

@@ -118,7 +118,13 @@ export function createReconciler(deps: ReconcilerDeps) {
         value: {
           ...current,
           updatedAt: new Date(now()).toISOString(),
-          payment: { ...current.payment, state: 'refunded', chargeId, refundId: made.refundId },
+          payment: {
+            ...current.payment,
+            state: 'refunded',
+            chargeId,
+            refundId: made.refundId,
+            refundedCents: made.amountCents,
+          },
         },
         result: undefined,
       }
