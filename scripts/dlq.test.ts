@@ -29,10 +29,12 @@ describe('parseDlqArgs', () => {
     [['replay', '1', '2'], 'replay takes one id (a DLQ sequence), got 1 2'],
     [['show', '9007199254740993'], 'show takes one id (a DLQ sequence), got 9007199254740993'],
     [['show', '7', '--json'], '--json is not an option of show'],
-    [
-      ['purge', '--subject', 'orders.created'],
-      '"orders.created" is not a dead-letter subject (dlq.<subject>)',
-    ],
+    ...['orders.created', 'dlq', 'dlq.', 'dlq..x', 'dlq.orders.created\u0000', 'dlq.>.x', 'dlq.or*'].map(
+      (subject): [string[], string] => [
+        ['purge', '--subject', subject],
+        `${JSON.stringify(subject)} is not a dead-letter subject (dlq.<subject>: tokens that are not empty, * or a final > as wildcards)`,
+      ],
+    ),
     [['replay', '4', '--subject', 'dlq.x'], '--subject is not an option of replay'],
     [['purge', 'everything'], 'purge takes no arguments, got everything'],
     [['list', '--all'], expect.stringContaining("Unknown option '--all'")],

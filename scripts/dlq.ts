@@ -7,12 +7,14 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import { ConfigError, intFromEnv, loadConfig, natsUrlsFromEnv } from '../shared/config/load-config.ts'
+import { shownUrl } from '../shared/config/shown-url.ts'
 import { natsSettings } from '../shared/config/nats-settings.ts'
 import { caFileProblems, withSecretFiles } from '../shared/config/secrets.ts'
 import { natsClientOptions } from '../shared/security/nats-client-options.ts'
 import { operatorEnv } from './start/run-dir.ts'
 import {
   assertDeadLetterSubject,
+  DeadLetterNotReplayableError,
   listDeadLetters,
   purgeDeadLetters,
   replayDeadLetter,
@@ -235,7 +237,8 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
     timeout: timeoutMs,
     maxReconnectAttempts: 0,
   }).catch(
-    (error: unknown) => new Error(`cannot connect to ${config.NATS_URL.join(', ')}${from}`, { cause: error }),
+    (error: unknown) =>
+      new Error(`cannot connect to ${config.NATS_URL.map(shownUrl).join(', ')}${from}`, { cause: error }),
   )
   if (nc instanceof Error) {
     console.error(forTerminal(`dlq: ${describe(nc)}`))
@@ -251,7 +254,13 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
     })
     return 0
   } catch (error) {
-    console.error(forTerminal(`dlq: ${describe(error)}`))
+    const what =
+      error instanceof DeadLetterNotReplayableError
+        ? `not replayable: ${describe(error)}`
+        : error instanceof Error && error.name === 'TimeoutError'
+          ? `${parsed.command.name}: NATS did not answer within NATS_REQUEST_TIMEOUT_MS (${timeoutMs} ms): ${describe(error)}`
+          : describe(error)
+    console.error(forTerminal(`dlq: ${what}`))
     return 1
   } finally {
     // Bounded too: a server that stopped answering never acknowledges the close.

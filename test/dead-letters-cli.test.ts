@@ -304,8 +304,13 @@ describe('npm run dlq', () => {
     try {
       const { port } = silent.address() as AddressInfo
       const started = Date.now()
-      const { code, stderr } = await runCli(['list'], `nats://127.0.0.1:${port}`)
-      expect([code, stderr]).toStrictEqual([1, expect.stringContaining('cannot connect')])
+      // A password in the URL is not printed.
+      const { code, stderr } = await runCli(['list'], `nats://admin:Dlq-Url-Pw9@127.0.0.1:${port}`)
+      expect([code, stderr]).toStrictEqual([
+        1,
+        expect.stringContaining('cannot connect to nats://***@127.0.0.1:'),
+      ])
+      expect(stderr).not.toContain('Dlq-Url-Pw9')
       // NATS_REQUEST_TIMEOUT_MS (5 s by default), not the test's 20 s kill.
       expect(Date.now() - started).toBeLessThan(12_000)
     } finally {

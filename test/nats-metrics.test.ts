@@ -69,6 +69,30 @@ describe('nats-metrics', () => {
   })
 })
 
+describe('nats-metrics and monitoring URLs with a password', () => {
+  it('shows neither user nor password in its metrics, its index or its log', async () => {
+    const lines: string[] = []
+    const spy = createLogger({
+      service: 'nats-metrics',
+      level: 'warn',
+      destination: { write: (line: string) => void lines.push(line) },
+    })
+    const silent = `http://mon:S3cretMonitorPw@127.0.0.1:${await freePort()}`
+    const app = createNatsMetricsApp(
+      { NATS_MONITOR_URLS: [silent], NATS_MONITOR_TIMEOUT_MS: 2_000 },
+      { logger: spy },
+    )
+    const metrics = await (await app.request('/metrics')).text()
+    const index = await (await app.request('/')).text()
+    expect(metrics).toContain('url="http://***@127.0.0.1:')
+    expect(lines.length).toBeGreaterThan(0)
+    for (const text of [metrics, index, ...lines]) {
+      expect(text).not.toContain('S3cretMonitorPw')
+      expect(text).not.toContain('mon:')
+    }
+  })
+})
+
 describe('nats-metrics, as every service answers', () => {
   it('indexes its routes and version at GET / and answers an unknown route with the shared JSON 404', async () => {
     const app = createNatsMetricsApp(

@@ -113,7 +113,10 @@ describe('URLs in logs and errors', () => {
     ['tls://token@nats.example:4222', 'tls://***@nats.example:4222'],
     ['http://u:p@collector:4318/v1/traces', 'http://***@collector:4318/v1/traces'],
     ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4222'],
-    ['http://collector:4318/a@b', 'http://collector:4318/a@b'],
+    // Not URLs as written, or not as meant: whatever is before the last @ is hidden all the same.
+    ['nats://user:pa/ss@127.0.0.1:4222', 'nats://***@127.0.0.1:4222'],
+    ['admin:pw@127.0.0.1:4222', '***@127.0.0.1:4222'],
+    ['http://collector:4318/a@b', 'http://***@b'],
   ])('shows %s as %s', (url, shown) => {
     expect(shownUrl(url)).toBe(shown)
   })

@@ -90,9 +90,21 @@ function toSummary(
 }
 
 export function assertDeadLetterSubject(subject: string): void {
-  if (!subject.startsWith(`${DEAD_LETTER_PREFIX}.`) || /\s/.test(subject)) {
+  const tokens = subject.split('.')
+  const last = tokens.length - 1
+  const wellFormed =
+    subject.length <= 256 &&
+    tokens[0] === DEAD_LETTER_PREFIX &&
+    last >= 1 &&
+    tokens.every(
+      (token, i) =>
+        token !== '' &&
+        !/[\s\p{Cc}]/u.test(token) &&
+        (token === '*' || (token === '>' && i === last) || !/[*>]/.test(token)),
+    )
+  if (!wellFormed) {
     throw new InvalidDeadLetterSubjectError(
-      `${JSON.stringify(subject)} is not a dead-letter subject (dlq.<subject>)`,
+      `${JSON.stringify(subject.slice(0, 80))} is not a dead-letter subject (dlq.<subject>: tokens that are not empty, * or a final > as wildcards)`,
     )
   }
 }

@@ -94,15 +94,17 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   app.route('/', createApiDocsRoutes({ document: analyticsOpenApi, assets: swaggerUiAssets }))
 
   app.get('/analytics/summary', async (c) => {
-    const repeated = Object.entries(c.req.queries()).find(([, values]) => values.length > 1)
+    // From the URL, not the parsed parameters: those leave out a nameless one (`?=`), which the schema refuses as unknown.
+    const params = [...new URL(c.req.url).searchParams]
+    const repeated = params.find(([name], i) => params.findIndex(([other]) => other === name) !== i)
     if (repeated !== undefined) {
       return c.json(
         { error: 'invalid_query', message: `${JSON.stringify(repeated[0].slice(0, 40))}: give it once` },
         400,
       )
     }
-    // An empty parameter (`?from=&to=`) is one not given.
-    const given = Object.fromEntries(Object.entries(c.req.query()).filter(([, value]) => value !== ''))
+    // An empty parameter (`?from=&to=`) is one not given; a nameless one is an unknown one.
+    const given = Object.fromEntries(params.filter(([name, value]) => name === '' || value !== ''))
     const parsed = v.safeParse(SummaryQuerySchema, given)
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)

@@ -72,14 +72,18 @@ export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
  * empty (left out: every subject). Anything else is refused: on the bulk purge a misspelt
  * filter would otherwise delete every dead letter.
  */
-export function readDeadLetterSubject(queries: Record<string, string[]>): Parsed<string | undefined> {
-  const wrong = Object.entries(queries).filter(([name, values]) => name !== 'subject' || values.length > 1)
+export function readDeadLetterSubject(params: URLSearchParams): Parsed<string | undefined> {
+  // From the URL itself: Hono's `queries()` leaves out a nameless parameter (`?=dlq.x`), which would read as "no filter".
+  const names = [...params.keys()]
+  const wrong = [...new Set(names)].filter(
+    (name) => name !== 'subject' || names.filter((n) => n === name).length > 1,
+  )
   if (wrong.length > 0)
     return {
       ok: false,
-      message: `the only parameter is subject, once; got ${wrong.map(([name]) => JSON.stringify(name.slice(0, 40))).join(', ')}`,
+      message: `the only parameter is subject, once; got ${wrong.map((name) => JSON.stringify(name.slice(0, 40))).join(', ')}`,
     }
-  const subject = queries['subject']?.[0]
+  const subject = params.get('subject') ?? undefined
   // `?subject=` is not "every subject": a script's unset variable must not purge them all.
   if (subject === '') return { ok: false, message: 'subject is empty; leave it out to mean every subject' }
   return { ok: true, value: subject }

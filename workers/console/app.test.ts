@@ -215,7 +215,13 @@ describe('console routes', () => {
     expect(
       (await app.request('/console/api/dead-letters?subject=dlq.orders.created', { headers })).status,
     ).toBe(200)
-    for (const query of ['foo=1', 'subject=dlq.orders.created&subject=dlq.payments.failed', 'subject=']) {
+    for (const query of [
+      'foo=1',
+      'subject=dlq.orders.created&subject=dlq.payments.failed',
+      'subject=',
+      '=1',
+      'subject=dlq.a&=dlq.b',
+    ]) {
       const res = await app.request(`/console/api/dead-letters?${query}`, { headers })
       expect([res.status, ((await res.json()) as { error: string }).error]).toStrictEqual([
         400,
@@ -238,6 +244,8 @@ describe('console routes', () => {
       'subject=dlq.a&subject=dlq.b',
       'all=1',
       'subject=',
+      // A parameter without a name is a parameter too, not "no filter".
+      '=dlq.orders.created',
     ]) {
       const res = await app.request(`/console/api/dead-letters/purge?${query}`, { method: 'POST', headers })
       expect([res.status, ((await res.json()) as { error: string }).error], query).toStrictEqual([

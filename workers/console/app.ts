@@ -109,7 +109,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
   })
 
   app.get('/console/api/dead-letters', async (c) => {
-    const subject = readDeadLetterSubject(c.req.queries())
+    const subject = readDeadLetterSubject(new URL(c.req.url).searchParams)
     if (!subject.ok) return c.json({ error: 'invalid_query', message: subject.message }, 400)
     return c.json({ deadLetters: await data.deadLetters(subject.value) })
   })
@@ -130,7 +130,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
     return c.json({ id, purged: removed ? 1 : 0 })
   })
   app.post('/console/api/dead-letters/purge', async (c) => {
-    const subject = readDeadLetterSubject(c.req.queries())
+    const subject = readDeadLetterSubject(new URL(c.req.url).searchParams)
     if (!subject.ok) return c.json({ error: 'invalid_query', message: subject.message }, 400)
     const purged = await data.purgeDeadLetters(subject.value)
     logger.info({ subject: subject.value ?? 'all', purged }, 'dead letters purged from the console')

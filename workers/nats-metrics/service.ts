@@ -7,6 +7,7 @@
  */
 import { Hono } from 'hono'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
+import { shownUrl } from '../../shared/config/shown-url.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { RunningService } from '../../shared/runtime/run-service.ts'
@@ -33,20 +34,26 @@ export function createNatsMetricsApp(
       if (res.status !== 200) throw new Error(`answered ${res.status}`)
       return (await res.json()) as T
     } catch (error) {
-      logger.warn({ err: error, url }, 'nats-server monitoring endpoint not answering')
+      // The URL may carry a user and password: neither it nor an error that may quote it is logged as it is.
+      const shown = shownUrl(url)
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+      logger.warn(
+        { url: shown, reason: reason.split(url).join(shown) },
+        'nats-server monitoring endpoint not answering',
+      )
       return undefined
     }
   }
   const sample = async (url: string): Promise<NodeSample> => {
     const base = url.replace(/\/+$/, '')
     const [varz, jsz] = await Promise.all([read<Varz>(`${base}/varz`), read<Jsz>(`${base}${JSZ_QUERY}`)])
-    return { url, varz, jsz }
+    return { url: shownUrl(url), varz, jsz }
   }
 
   const app = new Hono()
   app.notFound(notFound)
   app.onError(createErrorHandler({ logger }))
-  app.get('/', serviceIndex('nats-metrics', app, { servers: urls }))
+  app.get('/', serviceIndex('nats-metrics', app, { servers: urls.map(shownUrl) }))
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.get('/ready', (c) => c.json({ status: 'ready' }))
   app.get('/metrics', async (c) => {
