@@ -4,7 +4,7 @@ import { createLogger } from '../observability/logger.ts'
 import { createMetrics } from '../observability/metrics.ts'
 import { createLogCapture, fuzzApp } from './fuzz-fixture.ts'
 import { swaggerUiAssets } from './swagger-ui-assets.ts'
-import { createObservabilityApp } from './observability-routes.ts'
+import { createObservabilityApp } from './observability-app.ts'
 
 describe('payment and order-status HTTP under generated requests', () => {
   it('never answers a 5xx nor logs an error for 10,000 requests', async () => {

@@ -10,7 +10,7 @@ import { createMetrics } from '../observability/metrics.ts'
 import type { OpenApiDocument } from './openapi.ts'
 import { observabilityOpenApi } from './openapi-routes.ts'
 import { swaggerUiAssets } from './swagger-ui-assets.ts'
-import { createObservabilityApp, type ObservabilityAppDeps } from './observability-routes.ts'
+import { createObservabilityApp, type ObservabilityAppDeps } from './observability-app.ts'
 
 const MAX_BODY = 1024
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createLogger } from '../observability/logger.ts'
 import { createMetrics } from '../observability/metrics.ts'
 import { swaggerUiAssets } from './swagger-ui-assets.ts'
-import { createObservabilityApp } from './observability-routes.ts'
+import { createObservabilityApp } from './observability-app.ts'
 
 function app(service: string) {
   return createObservabilityApp({

@@ -1,12 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
-import type { Logger } from '../observability/log.ts'
 import type { HttpMetrics } from '../observability/metrics-port.ts'
-import { createApiDocsRoutes, type ApiDocsOptions } from './api-docs.ts'
-import { limitBody } from './body-limit.ts'
-import { createErrorHandler, notFound } from './errors.ts'
-import { observabilityOpenApi } from './openapi-routes.ts'
-import { serviceIndex } from './service-index.ts'
 
 export interface Readiness {
   ok: boolean
@@ -61,45 +55,3 @@ export function httpMetrics(metrics: HttpMetrics): MiddlewareHandler {
 
 /** Largest body a route of a service without a body of its own accepts. */
 export const SMALL_BODY_BYTES = 16 * 1024
-
-export interface ObservabilityAppDeps extends ObservabilityDeps {
-  /** Named in `GET /`. */
-  service: string
-  logger: Pick<Logger, 'error' | 'debug'>
-  maxBodyBytes?: number
-  /**
-   * The docs page's files (`swaggerUiAssets`, given by the service: this
-   * module is also in the Worker's bundle, which has no room for them).
-   */
-  docsAssets: NonNullable<ApiDocsOptions['assets']>
-}
-
-/**
- * The HTTP surface of a worker that serves only `GET /`, `/health`, `/ready`,
- * `/metrics` and `/openapi.json`: request metrics, a body limit, a JSON 404
- * and a logged JSON 500.
- */
-export function createObservabilityApp({
-  service,
-  logger,
-  maxBodyBytes = SMALL_BODY_BYTES,
-  docsAssets,
-  ...deps
-}: ObservabilityAppDeps): Hono {
-  const app = new Hono()
-  app.use(httpMetrics(deps.metrics))
-  app.use(limitBody(maxBodyBytes))
-  app.get('/', serviceIndex(service, app))
-  app.route('/', createObservabilityRoutes(deps))
-  const liveness = deps.isAlive !== undefined
-  app.route(
-    '/',
-    createApiDocsRoutes({
-      document: () => observabilityOpenApi({ service, maxBodyBytes, liveness }),
-      assets: docsAssets,
-    }),
-  )
-  app.notFound(notFound)
-  app.onError(createErrorHandler({ logger }))
-  return app
-}

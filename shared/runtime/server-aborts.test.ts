@@ -3,7 +3,7 @@
 // framing and oversized uploads are never a 500 nor an `unhandled error`.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { waitFor } from '../../test/harness/wait-for.ts'
-import { createObservabilityApp } from '../http/observability-routes.ts'
+import { createObservabilityApp } from '../http/observability-app.ts'
 import { swaggerUiAssets } from '../http/swagger-ui-assets.ts'
 import { chunk, rawExchange, requestHead } from '../http/raw-http-fixture.ts'
 import { createLogger } from '../observability/logger.ts'

@@ -1,6 +1,6 @@
 import { BUCKETS } from '../../schemas/subjects.ts'
 import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
-import { createObservabilityApp } from '../../shared/http/observability-routes.ts'
+import { createObservabilityApp } from '../../shared/http/observability-app.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import { openBucket, startNatsRuntime, toStoppable, type Stoppable } from '../../shared/nats/runtime.ts'
 import type { Logger } from '../../shared/observability/logger.ts'

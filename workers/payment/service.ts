@@ -1,6 +1,6 @@
 import { Counter, Gauge } from '../../shared/observability/prom.ts'
 import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
-import { createObservabilityApp } from '../../shared/http/observability-routes.ts'
+import { createObservabilityApp } from '../../shared/http/observability-app.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
 import type { SagaConsumerName } from '../../shared/nats/saga-consumers.ts'
 import { startDurableConsumer, startNatsRuntime, toStoppable } from '../../shared/nats/runtime.ts'
