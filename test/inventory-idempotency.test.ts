@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EventOf, OrderCreated, OrderCreatedV1Event } from '../schemas/events.ts'
 import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
 import { PauseConsumption, type Handler, type MessageContext } from '../shared/nats/consumer.ts'
+import { KvRecordError } from '../shared/nats/kv-json.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { returnOrRelease, sellHold, stockTag, toStockView } from '../workers/inventory/domain.ts'
@@ -380,6 +381,20 @@ describe('inventory idempotency', () => {
     const again = await cancelled(cancelledByCustomer(legacy, 're_l'), ctx)
     expect(again.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReleased])
     expect(await view('RETURN-PENDING')).toMatchObject({ onHand: 10, reserved: 0 })
+  })
+
+  it('lets the next delivery decide at once when one fails holding the lease (an invalid stock record)', async () => {
+    const kv = await ensureBucket(nc, BUCKETS.stock, DEFAULT_LIMITS)
+    await kv.put('BROKEN-REC', 'not json')
+    const order = created('00000000-0000-4000-8000-000000001201', [{ sku: 'BROKEN-REC', quantity: 1 }])
+    await expect(reserve(order, ctx)).rejects.toThrow(KvRecordError)
+    // Not held back as "another delivery is deciding it" for the lease's 30 s: the failed one gave it up.
+    await expect(reserve(order, ctx)).rejects.toThrow(KvRecordError)
+    // An operator repairs the record: the next delivery reserves.
+    await kv.delete('BROKEN-REC')
+    await store.setStock('BROKEN-REC', { onHand: 5, priceCents: 100 })
+    expect((await reserve(order, ctx)).map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
+    expect(await view('BROKEN-REC')).toMatchObject({ onHand: 5, reserved: 1 })
   })
 
   it('refuses to set on-hand below what open orders hold', async () => {

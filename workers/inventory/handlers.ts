@@ -194,7 +194,31 @@ export function createInventoryHandlers({
     if (claim.kind === 'busy')
       throw new PauseConsumption('another delivery of this order is deciding it', 250)
 
-    if (decided?.decision === 'cancelled' || pastDeadline) {
+    try {
+      return await decide(created, owner, decided?.decision === 'cancelled' ? decided : null, {
+        pastDeadline,
+        deadlineAt,
+        ctx,
+      })
+    } catch (error) {
+      // Failed with the lease held (an invalid stock record, NATS gone): given
+      // up, so the redelivery decides at once rather than after the lease.
+      if (!(error instanceof PauseConsumption))
+        await store.releaseLease(created.orderId, owner).catch((cause: unknown) => {
+          ctx.logger.debug({ err: cause }, 'could not give up the reservation lease; it runs out by itself')
+        })
+      throw error
+    }
+  }
+
+  /** Holds the order's stock, or cancels it: run while holding the order's lease. */
+  async function decide(
+    created: OrderCreated,
+    owner: string,
+    decided: Awaited<ReturnType<DecisionStore['read']>>,
+    { pastDeadline, deadlineAt, ctx }: { pastDeadline: boolean; deadlineAt: string; ctx: MessageContext },
+  ): Promise<readonly OutgoingEvent[]> {
+    if (decided !== null || pastDeadline) {
       // Cancelled before it got here, or it waited past its deadline: hold nothing.
       // Out of stock is decided only here: such a decision is an earlier
       // attempt at this order that found it short, then failed before it
