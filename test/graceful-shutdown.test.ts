@@ -117,7 +117,7 @@ describe('graceful shutdown', () => {
     expect(Date.now() - spawned).toBeLessThan(5_000)
   })
 
-  it('answers alive, not ready and 503 elsewhere while it connects', async () => {
+  it('answers alive, not ready, its index and metrics, and 503 elsewhere while it connects', async () => {
     const free = async () => {
       const probe = createServer()
       await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
@@ -165,6 +165,15 @@ describe('graceful shutdown', () => {
       expect(route.headers.get('X-Correlation-ID')).toBe('starting-1')
       expect(ready.headers.get('X-Correlation-ID')).toMatch(/^[0-9a-f-]{36}$/)
       expect(await route.json()).toStrictEqual({ error: 'unavailable', message: 'the service is starting' })
+      // Its index and its metrics answer: a scrape during start-up is not a failed one.
+      const index = await fetch(`${base}/`)
+      expect([index.status, await index.json()]).toStrictEqual([
+        200,
+        { service: 'inventory', version: expect.any(String), status: 'starting' },
+      ])
+      const metrics = await fetch(`${base}/metrics`)
+      expect(metrics.status).toBe(200)
+      expect(await metrics.text()).toContain('process_cpu_user_seconds_total')
     } finally {
       starting.kill('SIGKILL')
     }

@@ -133,7 +133,8 @@ export async function runService<C extends BaseConfig>(
     try {
       // Bun.serve throws at once, node:http rejects later: both are the same fault.
       server = await serveHttp({
-        fetch: (req) => (service === undefined ? startingResponse(req) : service.app.fetch(req)),
+        fetch: (req) =>
+          service === undefined ? startingResponse(req, name, metrics) : service.app.fetch(req),
         port: config.PORT,
         hostname: config.HOST,
       })
@@ -151,17 +152,30 @@ export async function runService<C extends BaseConfig>(
 
 /**
  * The answers while the service connects and provisions: alive, not ready,
+ * its index and its metrics (a scrape during start-up is not a failed one),
  * and every other route unavailable (docs/operations.md, "Health and readiness").
  */
-function startingResponse(req: Request): Response {
+async function startingResponse(req: Request, name: string, metrics: Metrics): Promise<Response> {
   const path = new URL(req.url).pathname
   // Every answer carries a correlation id, as the service's own do (the intake documents it on each).
   const correlation = {
     'X-Correlation-ID': correlationIdOf(req.headers.get('X-Correlation-ID') ?? undefined),
   }
-  if (path === '/health') return Response.json({ status: 'ok' }, { headers: correlation })
-  if (path === '/ready')
-    return Response.json({ status: 'not_ready', reason: 'starting' }, { status: 503, headers: correlation })
+  const head = req.method === 'HEAD'
+  if (req.method === 'GET' || head) {
+    if (path === '/health') return Response.json({ status: 'ok' }, { headers: correlation })
+    if (path === '/ready')
+      return Response.json({ status: 'not_ready', reason: 'starting' }, { status: 503, headers: correlation })
+    if (path === '/')
+      return Response.json(
+        { service: name, version: pkg.version, status: 'starting' },
+        { headers: { 'Retry-After': '1', ...correlation } },
+      )
+    if (path === '/metrics')
+      return new Response(head ? null : await metrics.registry.metrics(), {
+        headers: { 'Content-Type': metrics.registry.contentType, ...correlation },
+      })
+  }
   return Response.json(
     { error: 'unavailable', message: 'the service is starting' },
     { status: 503, headers: { 'Retry-After': '1', ...correlation } },
