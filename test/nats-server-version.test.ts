@@ -136,6 +136,27 @@ describe('start-up check of the server version', () => {
     }
   })
 
+  it('the provision step names the settings in one line when nats-server refuses the topology', async () => {
+    await using server = await startNatsServer({ websocket: false })
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    try {
+      const code = await runProvision({
+        NATS_URL: server.url,
+        NATS_NKEY_SEED: testSecrets().nats.admin.seed,
+        NATS_REPLICAS: '3',
+        LOG_LEVEL: 'silent',
+      })
+      expect(code).toBe(1)
+      const lines = stderr.mock.calls.map((c) => String(c[0]))
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(
+        /^provision: nats-server refused the topology: .*replicas.*; NATS_REPLICAS must be 1 /,
+      )
+    } finally {
+      stderr.mockRestore()
+    }
+  })
+
   it('the provision step names the unreachable server in one line when it gives up', async () => {
     // A port nothing listens on: taken, then closed.
     const probe = createServer()

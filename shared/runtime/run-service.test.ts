@@ -1,6 +1,7 @@
-import { PermissionViolationError, RequestError } from '@nats-io/nats-core'
+import { PermissionViolationError, RequestError, TimeoutError } from '@nats-io/nats-core'
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
+import { ConfigError } from '../config/load-config.ts'
 import { NotProvisionedError } from '../nats/topology.ts'
 import { helpText, startupFailureLine } from './run-service.ts'
 
@@ -48,6 +49,10 @@ describe('a start that fails', () => {
     expect(
       startupFailureLine(new NotProvisionedError('stream ORDERS does not exist: run the provision step')),
     ).toBe('stream ORDERS does not exist: run the provision step')
+    expect(startupFailureLine(new ConfigError(['RECORD_KEYS has no key for the bucket order-status']))).toBe(
+      'invalid configuration:\n  - RECORD_KEYS has no key for the bucket order-status',
+    )
+    expect(startupFailureLine(new TimeoutError())).toMatch(/NATS_REQUEST_TIMEOUT_MS.*NATS_URL/)
     expect(startupFailureLine(new TypeError('x is undefined'))).toBeUndefined()
   })
 })

@@ -5,7 +5,7 @@
  * accepting, finish in-flight work and drain, within a deadline.
  */
 import { correlationIdOf } from '../http/correlation.ts'
-import { PermissionViolationError } from '@nats-io/nats-core'
+import { PermissionViolationError, TimeoutError } from '@nats-io/nats-core'
 import type { Hono } from 'hono'
 import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
@@ -304,6 +304,10 @@ export function startupFailureLine(error: unknown): string | undefined {
   )
     return error.message
   if (error instanceof NkeySeedError) return `NATS_NKEY_SEED: ${error.message}`
+  // Settings only the connected service can check (a record key for a bucket it opens).
+  if (error instanceof ConfigError) return error.message
+  if (error instanceof TimeoutError)
+    return `nats-server did not answer a request in time while this service started (NATS_REQUEST_TIMEOUT_MS): is NATS_URL a nats-server with JetStream enabled, and is it overloaded? (${error.message})`
   const refused = permissionViolationOf(error)
   if (refused !== undefined)
     return `nats-server refused this identity ${refused.operation === 'subscription' ? 'a subscription to' : 'a publish to'} ${refused.subject}: is NATS_NKEY_SEED (or NATS_NKEY_SEED_FILE) this service's own seed, and is the server's authorization generated for this version? (docs/security.md)`

@@ -65,6 +65,7 @@ describe('sealed payment tokens', () => {
 
   it('rejects key files that are not P-256 JWKs', () => {
     expect(() => parseJwkList('nope')).toThrow(/not JSON/)
+    expect(() => parseJwkList('[]')).toThrow(/holds no key/)
     expect(() => parseJwkList('{"kty":"RSA"}')).toThrow(/EC P-256/)
   })
 })

@@ -226,6 +226,7 @@ export function parseJwkList(text: string): JsonWebKey[] {
     throw new SealedTokenError('the key is not JSON (expected a JWK or an array of JWKs)', { cause: error })
   }
   const list = Array.isArray(value) ? value : [value]
+  if (list.length === 0) throw new SealedTokenError('the list holds no key (expected at least one JWK)')
   for (const k of list) {
     if (
       typeof k !== 'object' ||

@@ -4,6 +4,7 @@
  * `npm run provision`, `npm start` and compose run it before the workers;
  * it connects with the admin identity (NATS_NKEY_SEED or NATS_NKEY_SEED_FILE).
  */
+import { JetStreamApiError } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
@@ -121,9 +122,25 @@ export async function runProvision(
       process.stderr.write(`provision: ${error.message}\n`)
       return 1
     }
+    // nats-server refused a stream, bucket or consumer as configured: the settings that shape them.
+    if (error instanceof JetStreamApiError) {
+      process.stderr.write(
+        `provision: nats-server refused the topology: ${error.message}; ${refusalHint(error.message)}\n`,
+      )
+      return 1
+    }
     logger.error({ err: error }, 'provisioning failed')
     return 1
   }
+}
+
+/** Which settings to look at for a refusal of JetStream's API. */
+function refusalHint(message: string): string {
+  if (/replicas/i.test(message))
+    return 'NATS_REPLICAS must be 1 on a single server and at most the cluster size (docs/configuration.md)'
+  if (/storage|resources|max.?bytes/i.test(message))
+    return "STREAM_MAX_BYTES and the KV_*_MAX_BYTES settings must fit the server's JetStream max_file_store (docs/configuration.md)"
+  return "check NATS_REPLICAS, STREAM_MAX_AGE_MS, STREAM_MAX_BYTES, STREAM_DUPLICATE_WINDOW_MS, the CONSUMER_* and KV_*_MAX_BYTES settings (docs/configuration.md), and the server's JetStream limits"
 }
 
 if (import.meta.main) void runProvision(process.env, process.argv.slice(2)).then((code) => process.exit(code))
