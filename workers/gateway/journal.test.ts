@@ -109,10 +109,20 @@ describe('the ledger file', () => {
     appendFileSync(path, bad)
     appendFileSync(path, `${JSON.stringify({ v: 1, ...declined })}\n`)
 
-    const opened = open()
-    const replay = () => opened.replay(() => undefined)
-    expect(replay).toThrow(LedgerFileError)
-    expect(replay).toThrow(`ledger file ${path} line 2: ${reason}`)
+    expect(() => open()).toThrow(LedgerFileError)
+    expect(() => open()).toThrow(`cannot open the ledger file ${path}: line 2: ${reason}`)
+  })
+
+  it.each([
+    ['two lines of something else', 'precious line 1\nprecious line 2 without its newline'],
+    ['one line of something else', 'precious, without a newline'],
+    ['a ledger followed by something else', `${JSON.stringify({ v: 1, ...charge })}\nnot a ledger`],
+  ])('refuses a file that is not a ledger (%s) and leaves it as it was', (_name, content) => {
+    const { open, path } = setUp()
+    open().close()
+    writeFileSync(path, content)
+    expect(() => open()).toThrow(LedgerFileError)
+    expect(readFileSync(path, 'utf8')).toBe(content)
   })
 
   it('refuses to start on a fact the ledger contradicts, naming the line', () => {

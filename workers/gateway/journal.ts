@@ -110,10 +110,15 @@ function parseFact(line: string): LedgerFact {
   return fact
 }
 
-/** Opens (creating it and its folders) the journal at `path` and cuts a torn last line off. */
+/**
+ * Opens (creating it and its folders) the journal at `path` and cuts a torn
+ * last line off. Every whole line is read as a ledger fact first, and the
+ * torn line must be the start of one: a file that is not a ledger (a wrong
+ * path) is refused untouched.
+ */
 export function openLedgerFile(path: string, { logger }: { logger: Pick<Logger, 'warn'> }): Journal {
   let fd: number
-  let lines: string[]
+  let facts: LedgerFact[]
   try {
     mkdirSync(dirname(path), { recursive: true })
     const created = !existsSync(path)
@@ -121,10 +126,23 @@ export function openLedgerFile(path: string, { logger }: { logger: Pick<Logger, 
     if (created) syncFolder(dirname(path))
     const content = readFileSync(path, 'utf8')
     const end = content.lastIndexOf('\n') + 1
-    lines = content.slice(0, end).split('\n').slice(0, -1)
-    if (end < content.length) {
+    const lines = content.slice(0, end).split('\n').slice(0, -1)
+    facts = lines.map((line, index) => {
+      try {
+        return parseFact(line)
+      } catch (error) {
+        throw new Error(`line ${index + 1}: ${reasonOf(error)}`, { cause: error })
+      }
+    })
+    const torn = content.slice(end)
+    if (torn !== '') {
+      // What `append` writes starts so; anything else is not a write this service stopped in.
+      if (!torn.startsWith('{"v":'))
+        throw new Error(
+          `line ${lines.length + 1} is not a ledger fact nor the start of one: is this the ledger file?`,
+        )
       logger.warn(
-        { path, line: lines.length + 1, bytes: byteLength(content.slice(end)) },
+        { path, line: lines.length + 1, bytes: byteLength(torn) },
         'ledger file: dropped a torn last line (the process was killed mid-write)',
       )
       ftruncateSync(fd, byteLength(content.slice(0, end)))
@@ -140,9 +158,9 @@ export function openLedgerFile(path: string, { logger }: { logger: Pick<Logger, 
 
   return {
     replay(apply) {
-      lines.forEach((line, index) => {
+      facts.forEach((fact, index) => {
         try {
-          apply(parseFact(line))
+          apply(fact)
         } catch (error) {
           throw new LedgerFileError(
             `GATEWAY_LEDGER_FILE: ledger file ${path} line ${index + 1}: ${reasonOf(error)}`,
@@ -152,7 +170,7 @@ export function openLedgerFile(path: string, { logger }: { logger: Pick<Logger, 
           )
         }
       })
-      lines = []
+      facts = []
     },
     append(fact) {
       if (!open) throw new LedgerFileError(`the ledger file ${path} is closed`)

@@ -101,7 +101,7 @@ describe('the gateway with GATEWAY_LEDGER_FILE', () => {
     })
     expect(await refused.exited).toStrictEqual({ code: 1, signal: null })
     expect(refused.lines().at(-1)).toBe(
-      `gateway failed to start: GATEWAY_LEDGER_FILE: ledger file ${corrupt} line 3: not JSON`,
+      `gateway failed to start: GATEWAY_LEDGER_FILE: cannot open the ledger file ${corrupt}: line 3: not JSON`,
     )
   })
 })
