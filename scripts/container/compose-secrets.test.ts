@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +12,12 @@ import {
 import { renderAuthorization } from '../../shared/security/nats-auth-config.ts'
 import { fromEnvFile } from '../start/run-dir.ts'
 import { COMPOSE_HOLDERS, composeIdentity, NATS_NODES } from './compose-files.ts'
-import { COMPOSE_DIR_VAR, composeSecretsReport, makeComposeSecrets } from './compose-secrets.ts'
+import {
+  COMPOSE_DIR_VAR,
+  ComposeDirError,
+  composeSecretsReport,
+  makeComposeSecrets,
+} from './compose-secrets.ts'
 
 let dir: string
 const env = (): Record<string, string> => ({ [COMPOSE_DIR_VAR]: dir })
@@ -28,6 +33,18 @@ afterEach(async () => {
 })
 
 describe('npm run compose:secrets', () => {
+  it('refuses a folder of files it did not make, and leaves it as it was', async () => {
+    mkdirSync(dir, { recursive: true, mode: 0o755 })
+    writeFileSync(join(dir, 'notes.txt'), 'someone else')
+    await expect(makeComposeSecrets(env())).rejects.toThrow(ComposeDirError)
+    expect([mode(dir), existsSync(join(dir, 'secrets.json'))]).toStrictEqual(['755', false])
+    // Its own folder, or an empty one, is taken.
+    rmSync(join(dir, 'notes.txt'))
+    await makeComposeSecrets(env())
+    expect(mode(dir)).toBe('700')
+    await makeComposeSecrets(env())
+  })
+
   it('makes private folders, mountable secret files and owner-only keys', async () => {
     const { paths } = await makeComposeSecrets(env())
     for (const d of [dir, paths.secretsDir, paths.tlsDir, ...COMPOSE_HOLDERS.map(paths.holderDir)])

@@ -69,6 +69,25 @@ function clearStrayDir(file: string): void {
   if (existsSync(file) && statSync(file).isDirectory()) rmdirSync(file)
 }
 
+/** `ORDER_SAGA_COMPOSE_DIR` names a folder this tool did not make. */
+export class ComposeDirError extends Error {
+  override readonly name = 'ComposeDirError'
+}
+
+/**
+ * The folder is made private (0700): only a new one, an empty one, or one this
+ * tool made (its `secrets.json`), never a folder of other files (`/tmp`).
+ */
+function checkOwnDir(paths: ComposePaths): void {
+  if (!existsSync(paths.dir)) return
+  if (!statSync(paths.dir).isDirectory())
+    throw new ComposeDirError(`${COMPOSE_DIR_VAR}=${paths.dir} is not a folder`)
+  if (readdirSync(paths.dir).length > 0 && !existsSync(paths.secretsJson))
+    throw new ComposeDirError(
+      `${COMPOSE_DIR_VAR}=${paths.dir} holds files this tool did not make (no secrets.json): name a new or empty folder, it is made private (0700)`,
+    )
+}
+
 function privateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   chmodSync(dir, 0o700)
@@ -81,6 +100,7 @@ export async function makeComposeSecrets(
   // Checked before anything is written.
   const apiGuard = apiGuardFromEnv(env)
   const paths = composePaths(composeDir(env, root))
+  checkOwnDir(paths)
   privateDir(paths.dir)
   if (force) {
     rmSync(paths.secretsJson, { force: true })
@@ -141,9 +161,17 @@ async function main(argv: readonly string[]): Promise<number> {
     )
     return 2
   }
-  const { paths, operatorEnv, created } = await makeComposeSecrets(process.env, {
-    force: argv.includes('--force'),
-  })
+  const made = await makeComposeSecrets(process.env, { force: argv.includes('--force') }).catch(
+    (error: unknown) => {
+      if (error instanceof ComposeDirError) return error
+      throw error
+    },
+  )
+  if (made instanceof ComposeDirError) {
+    console.error(`compose:secrets: ${made.message}`)
+    return 1
+  }
+  const { paths, operatorEnv, created } = made
   const what = created.secrets ? 'made new secrets' : 'kept the secrets'
   const tls = created.certificates ? 'a new CA and server certificate' : 'the CA and server certificate'
   console.log(
