@@ -16,6 +16,7 @@ import { apiGuardFromEnv, apiGuardProblems } from '../shared/security/api-guard.
 import {
   beforeWorkers,
   createContext,
+  ignoredSecrets,
   inheritedEnv,
   currencyProblem,
   intakeSettings,
@@ -261,6 +262,11 @@ async function main(): Promise<void> {
   // The terminal went away: stop as for Ctrl-C (the workers and nats-server run in groups of their own).
   process.on('SIGHUP', onSignal)
 
+  const ignored = ignoredSecrets(process.env)
+  if (ignored.length > 0)
+    log(
+      `ignoring ${ignored.join(', ')}: npm start gives each service its own secrets from ${shown(join(options.stateDir, 'secrets.json'))} (docs/configuration.md)`,
+    )
   const secrets = await loadStackSecrets(options.stateDir, process.env)
   const apiGuard = apiGuardFromEnv(process.env)
   if (!apiGuard)

@@ -23,7 +23,7 @@ export function banner(ctx: StackContext, { showKeys }: { showKeys: boolean }): 
   return [
     `ready (workers on ${RUNTIME_NAMES[ctx.runtime]}):`,
     `  NATS            ${nats.url}${nats.wsUrl === null ? '' : `  (WebSocket ${nats.wsUrl})`}${nats.monitorUrl === null ? '' : `  (monitoring ${nats.monitorUrl})`}`,
-    `  order intake    ${urls.order}   POST /orders, GET /orders/{orderId}`,
+    `  order intake    ${urls.order}   POST /orders, GET /orders/{orderId}, POST /orders/{orderId}/cancel`,
     `  inventory       ${urls.inventory}   GET|PUT /inventory/{sku}`,
     `  payment worker  ${urls.payment}   /health /ready /metrics`,
     `  gateway sandbox ${urls.gateway}   POST /charges, GET /charges?orderId=`,

@@ -75,6 +75,18 @@ export function inheritedEnv(
   return Object.fromEntries(Object.entries(env).filter(([name]) => !dropped.has(name)))
 }
 
+/**
+ * Secrets set on npm start's command line that it does not use (it gives each
+ * worker its own from the state folder's secrets.json), to say so; the three
+ * keys it does take are not among them.
+ */
+export function ignoredSecrets(env: Readonly<Record<string, string | undefined>>): string[] {
+  const taken = new Set(['API_KEY', 'ADMIN_API_KEY', 'GATEWAY_SECRET_KEY'])
+  return SECRET_SETTINGS.flatMap((name) => [name, `${name}_FILE`]).filter(
+    (name) => env[name] !== undefined && !taken.has(name),
+  )
+}
+
 /** Settings npm start reads for itself or writes for the operator's shell, never for a worker. */
 const OPERATOR_SETTINGS = [
   'API_KEY',

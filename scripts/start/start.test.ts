@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { banner } from './banner.ts'
-import { createContext, currencyProblem, inheritedEnv, shopCurrency } from './context.ts'
+import { createContext, currencyProblem, ignoredSecrets, inheritedEnv, shopCurrency } from './context.ts'
 import { natsServerConfig } from './nats.ts'
 import { parseStartOptions } from './options.ts'
 import { checkPorts } from './ports.ts'
@@ -285,6 +285,10 @@ describe('what a worker inherits and which NATS_URL counts', () => {
       ORDER_SAGA_NATS: 'own',
     }
     expect(inheritedEnv(env)).toStrictEqual({ PATH: '/bin', LOG_LEVEL: 'debug', NATS_REPLICAS: '3' })
+    // Said, not silently dropped: every secret but the three keys npm start takes.
+    expect(new Set(ignoredSecrets(env))).toStrictEqual(
+      new Set(['GATEWAY_SECRET_KEY_FILE', 'API_KEYS', 'NATS_NKEY_SEED_FILE']),
+    )
   })
 
   it("ignores a NATS_URL sourced from this state folder's env file of its own server, not another", () => {

@@ -18,7 +18,7 @@ export const NatsMetricsConfigSchema = v.object({
   ),
   /** How long one scrape waits for each server's /varz and /jsz. */
   NATS_MONITOR_TIMEOUT_MS: intFromEnv(2_000, 100, 30_000),
-  SHUTDOWN_TIMEOUT_MS: intFromEnv(5_000, 0, 120_000),
+  SHUTDOWN_TIMEOUT_MS: intFromEnv(5_000, 100, 120_000),
 })
 
 export type NatsMetricsConfig = v.InferOutput<typeof NatsMetricsConfigSchema>

@@ -51,7 +51,7 @@ export const PaymentConfigSchema = v.object({
   /** How often the reconciliation bucket is scanned. */
   PAYMENT_RECONCILE_INTERVAL_MS: intFromEnv(5_000, 50, 3_600_000),
   /** How long an unanswered charge key is looked up before it is closed as "no charge". */
-  PAYMENT_RECONCILE_WINDOW_MS: intFromEnv(600_000, 0, 30 * 86_400_000),
+  PAYMENT_RECONCILE_WINDOW_MS: intFromEnv(600_000, 10_000, 30 * 86_400_000),
   /** Longest pause between two checks of one reconciliation entry. */
   PAYMENT_RECONCILE_MAX_BACKOFF_MS: intFromEnv(300_000, 50, 86_400_000),
 })
