@@ -1,5 +1,6 @@
 import type { JetStreamManager } from '@nats-io/jetstream'
 import { describe, expect, it } from 'vitest'
+import { DEAD_LETTER_ORIGINS } from '../observability/labels.ts'
 import { createLogger } from '../observability/logger.ts'
 import { createMetrics } from '../observability/metrics.ts'
 import { createNatsGauges } from './nats-gauges.ts'
@@ -31,8 +32,8 @@ describe('JetStream gauges on /metrics', () => {
     expect(text).toContain('consumer_pending_messages')
   })
 
-  it('keeps a purged subject at 0 in dead_letters_waiting instead of dropping it', async () => {
-    let subjects: Record<string, number> = { 'dlq.orders.created': 2 }
+  it('reports every saga subject in dead_letters_waiting from the start, and a purged one at 0', async () => {
+    let subjects: Record<string, number> = { 'dlq.orders.created': 2, 'dlq.invented.subject': 1 }
     const jsm = {
       consumers: { info: () => Promise.reject(new Error('none')) },
       streams: { info: () => Promise.resolve({ state: { subjects } }) },
@@ -44,13 +45,17 @@ describe('JetStream gauges on /metrics', () => {
       logger: createLogger({ service: 't', level: 'silent' }),
     })
     const waiting = async () =>
-      (await metrics.registry.getMetricsAsJSON())
-        .find((m) => m.name === 'dead_letters_waiting')
-        ?.values.map((v) => [v.labels['subject'], v.value])
-    expect(await waiting()).toStrictEqual([['orders.created', 2]])
+      Object.fromEntries(
+        (await metrics.registry.getMetricsAsJSON())
+          .find((m) => m.name === 'dead_letters_waiting')
+          ?.values.map((v) => [v.labels['subject'], v.value]) ?? [],
+      )
+    const zero = Object.fromEntries(DEAD_LETTER_ORIGINS.map((subject) => [subject, 0]))
+    expect(DEAD_LETTER_ORIGINS).toContain('payments.completed.express')
+    expect(await waiting()).toStrictEqual({ ...zero, 'orders.created': 2, other: 1 })
     subjects = {}
     // A scrape's reads are shared for a second.
     await new Promise((resolve) => setTimeout(resolve, 1_100))
-    expect(await waiting()).toStrictEqual([['orders.created', 0]])
+    expect(await waiting()).toStrictEqual({ ...zero, other: 0 })
   })
 })

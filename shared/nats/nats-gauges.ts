@@ -8,7 +8,7 @@
  */
 import type { JetStreamManager } from '@nats-io/jetstream'
 import { STREAMS } from '../../schemas/subjects.ts'
-import { subjectLabel } from '../observability/labels.ts'
+import { DEAD_LETTER_ORIGINS, subjectLabel } from '../observability/labels.ts'
 import type { Logger } from '../observability/log.ts'
 import { Gauge, type Registry } from '../observability/prom.ts'
 
@@ -123,8 +123,9 @@ export function createNatsGauges({
     (c) => c.redelivered,
   )
   if (registry.getSingleMetric('dead_letters_waiting') === undefined) {
-    // A subject once seen stays at 0 after a purge, rather than vanishing (an alert sees it resolve).
-    const seen = new Set<string>()
+    // Every saga subject is a series from the start, and one once seen stays
+    // at 0 after a purge rather than vanishing (an alert sees it resolve).
+    const seen = new Set<string>(DEAD_LETTER_ORIGINS)
     new Gauge({
       name: 'dead_letters_waiting',
       help: 'Dead letters in the DLQ stream by original subject (the same from every worker: max by subject)',

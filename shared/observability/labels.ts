@@ -35,6 +35,8 @@ const FIRED_DEADLINES = [
   SUBJECTS.orderCancelRequested,
   laneSubject(SUBJECTS.orderCancelRequested, 'express'),
 ].map(toDeadlineFiredSubject)
+/** Every subject a message may be dead-lettered from: what `dead_letters_waiting` reports from the start, at 0. */
+export const DEAD_LETTER_ORIGINS: readonly string[] = [...EVENT_SUBJECTS, ...FIRED_DEADLINES]
 const KNOWN_SUBJECTS = new Set<string>(
   [...EVENT_SUBJECTS, ...FIRED_DEADLINES].flatMap((subject) => [subject, toDeadLetterSubject(subject)]),
 )
