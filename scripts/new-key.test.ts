@@ -45,12 +45,25 @@ describe('npm run key', () => {
     expect(out).toMatch(/^[A-Za-z0-9_-]{43}\n$/)
   })
 
-  it('refuses what it does not know, with its usage, and prints nothing on stdout', () => {
-    for (const args of [['bogus'], ['api-key', 'Alice', 'client'], ['api-key', 'alice', 'root'], []]) {
+  it('refuses what it does not know, saying what and with its usage, and prints nothing on stdout', () => {
+    for (const [args, what] of [
+      [['bogus'], 'unknown kind "bogus"'],
+      [['api-key', 'Alice', 'client'], 'the id must be'],
+      [['api-key', 'alice', 'root'], 'the role must be client or admin; got "root"'],
+      [['nkey', 'extra'], 'nkey takes no arguments; got extra'],
+      [['api-key', 'a', 'client', 'x'], 'api-key takes an id and a role; got x'],
+      [[], 'which kind of key?'],
+    ] as const) {
       const run = key(...args)
       expect(run.code, args.join(' ')).toBe(1)
       expect(run.out).toBe('')
-      expect(run.err).toMatch(/^usage: npm run -s key/)
+      expect(run.err).toContain(`key: ${what}`)
+      expect(run.err).toContain('usage: npm run -s key')
     }
+  })
+
+  it('prints its usage on --help, exit 0', () => {
+    const run = key('--help')
+    expect([run.code, run.out]).toStrictEqual([0, expect.stringMatching(/^usage: npm run -s key/)])
   })
 })

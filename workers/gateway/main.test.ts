@@ -200,6 +200,13 @@ describe('gateway command line', () => {
     }
   })
 
+  it('refuses an option it does not know, as the other services do', async () => {
+    expect(await run(['--bogus'], { GATEWAY_SECRET_KEY: 'gw_sk_x' })).toStrictEqual({
+      code: 1,
+      lines: ['gateway: unknown option --bogus (try --help)'],
+    })
+  })
+
   it('prints the package version for --version', async () => {
     expect(await run(['--version'])).toStrictEqual({ code: 0, lines: [pkg.version] })
   })

@@ -56,6 +56,9 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
   if (argv[0] === 'healthcheck') {
     process.exit(await healthcheck(env))
   }
+  // As the other services: an option it does not know is refused, not ignored.
+  const unknown = argv.find((a) => a.startsWith('-'))
+  if (unknown !== undefined) exitWith(`gateway: unknown option ${unknown} (try --help)`)
 
   const config = readConfig(env)
   const logger = createLogger({ service: 'gateway', level: config.logLevel })
