@@ -22,13 +22,14 @@ const MAX_ITEMS = 100
  * presentation selector, a keycap's U+FE0F, U+200C and U+200D between two
  * letters of a script that joins them (the blocks of Arabic, Syriac and
  * N'Ko, of the Indic scripts from Devanagari to Sinhala, of Myanmar and
- * Khmer), Mongolian variation selectors after a Mongolian letter, a
- * subdivision flag's tags.
+ * Khmer), Mongolian variation selectors after a Mongolian letter, the tags
+ * of the three subdivision flags Unicode recommends (England, Scotland,
+ * Wales): other tags after U+1F3F4 show as a black flag and hide their text.
  */
 const SHOWN_IN_PLACE =
   // The script blocks are ranges of code points, not characters that combine.
   // eslint-disable-next-line no-misleading-character-class
-  /(?<=[\p{ExtPict}\p{EMod}\ufe0f])\u200d(?=\p{ExtPict})|(?<=\p{ExtPict})[\ufe0e\ufe0f]|(?<=[0-9#*])\ufe0f(?=\u20e3)|(?<=[\u0600-\u07ff\u0900-\u0dff\u1000-\u109f\u1780-\u17ff]\p{M}*)[\u200c\u200d](?=[\u0600-\u07ff\u0900-\u0dff\u1000-\u109f\u1780-\u17ff])|(?<=\p{sc=Mong})[\u180b-\u180f]|(?<=\u{1f3f4})[\u{e0020}-\u{e007e}]+\u{e007f}/gu
+  /(?<=[\p{ExtPict}\p{EMod}\ufe0f])\u200d(?=\p{ExtPict})|(?<=\p{ExtPict})[\ufe0e\ufe0f]|(?<=[0-9#*])\ufe0f(?=\u20e3)|(?<=[\u0600-\u07ff\u0900-\u0dff\u1000-\u109f\u1780-\u17ff]\p{M}*)[\u200c\u200d](?=[\u0600-\u07ff\u0900-\u0dff\u1000-\u109f\u1780-\u17ff])|(?<=\p{sc=Mong})[\u180b-\u180f]|(?<=\u{1f3f4})\u{e0067}\u{e0062}(?:\u{e0065}\u{e006e}\u{e0067}|\u{e0073}\u{e0063}\u{e0074}|\u{e0077}\u{e006c}\u{e0073})\u{e007f}/gu
 
 /**
  * What would not read as it is on an operator's screen, once the above is

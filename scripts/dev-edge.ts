@@ -3,6 +3,7 @@
 // WebSocket to the NATS of the running `npm start` (from .local/run/stack.json),
 // with the order-edge identity and keys from npm start's .local/run/secrets.json.
 // EDGE_PORT (8787) and EDGE_HOST (127.0.0.1) choose where it listens.
+import { shownUrl } from '../shared/config/shown-url.ts'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
@@ -47,7 +48,7 @@ const stack =
 const wsUrl =
   stack.wsUrl ??
   fail(
-    `the npm start running from ${shown(dir)} uses an outside NATS (NATS_URL ${stack.natsUrl}); ` +
+    `the npm start running from ${shown(dir)} uses an outside NATS (NATS_URL ${shownUrl(stack.natsUrl)}); ` +
       'run wrangler yourself with its WebSocket URL: npx wrangler dev --var NATS_URL:wss://...',
   )
 const host = env['EDGE_HOST'] || '127.0.0.1'

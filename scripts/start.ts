@@ -29,6 +29,7 @@ import { parseStartOptions, USAGE, WORKERS, type StartOptions } from './start/op
 import { checkPorts, type PortCheck } from './start/ports.ts'
 import {
   leftoverProblem,
+  readEnvFile,
   readRunningStack,
   readStackFile,
   removeStackFile,
@@ -262,7 +263,7 @@ async function main(): Promise<void> {
   // The terminal went away: stop as for Ctrl-C (the workers and nats-server run in groups of their own).
   process.on('SIGHUP', onSignal)
 
-  const ignored = ignoredSecrets(process.env)
+  const ignored = ignoredSecrets(process.env, readEnvFile(options.stateDir))
   if (ignored.length > 0)
     log(
       `ignoring ${ignored.join(', ')}: npm start gives each service its own secrets from ${shown(join(options.stateDir, 'secrets.json'))} (docs/configuration.md)`,

@@ -43,6 +43,10 @@ describe('npm run compose:secrets', () => {
     await makeComposeSecrets(env())
     expect(mode(dir)).toBe('700')
     await makeComposeSecrets(env())
+    // Stopped after --force removed secrets.json, before the new one: its own files are still its own.
+    rmSync(join(dir, 'secrets.json'))
+    await makeComposeSecrets(env(), { force: true })
+    expect(existsSync(join(dir, 'secrets.json'))).toBe(true)
   })
 
   it('makes private folders, mountable secret files and owner-only keys', async () => {

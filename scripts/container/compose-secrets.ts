@@ -15,7 +15,7 @@
 // run as uid 65532, which a 0600 file owned by you (or by root) shuts out; the
 // 0700 folders keep other users of this host away from them.
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { renderAuthorization } from '../../shared/security/nats-auth-config.ts'
 import { apiGuardFromEnv } from '../../shared/security/api-guard.ts'
 import { natsPublicKeys } from '../../shared/security/deployment-secrets.ts'
@@ -82,7 +82,19 @@ function checkOwnDir(paths: ComposePaths): void {
   if (!existsSync(paths.dir)) return
   if (!statSync(paths.dir).isDirectory())
     throw new ComposeDirError(`${COMPOSE_DIR_VAR}=${paths.dir} is not a folder`)
-  if (readdirSync(paths.dir).length > 0 && !existsSync(paths.secretsJson))
+  // Its own files (a run stopped between --force's removal of secrets.json and the new one) count as its own.
+  const own = new Set(
+    [
+      paths.secretsJson,
+      paths.secretsDir,
+      paths.tlsDir,
+      paths.natsAuth,
+      paths.natsRoutes,
+      paths.composeEnv,
+      paths.operatorEnv,
+    ].map((file) => relative(paths.dir, file)),
+  )
+  if (readdirSync(paths.dir).some((entry) => !own.has(entry)) && !existsSync(paths.secretsJson))
     throw new ComposeDirError(
       `${COMPOSE_DIR_VAR}=${paths.dir} holds files this tool did not make (no secrets.json): name a new or empty folder, it is made private (0700)`,
     )

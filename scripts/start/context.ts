@@ -80,10 +80,14 @@ export function inheritedEnv(
  * worker its own from the state folder's secrets.json), to say so; the three
  * keys it does take are not among them.
  */
-export function ignoredSecrets(env: Readonly<Record<string, string | undefined>>): string[] {
+export function ignoredSecrets(
+  env: Readonly<Record<string, string | undefined>>,
+  /** The state folder's env file: what sourcing it exported (the admin seed file) is not worth a word. */
+  written: Readonly<Record<string, string>> = {},
+): string[] {
   const taken = new Set(['API_KEY', 'ADMIN_API_KEY', 'GATEWAY_SECRET_KEY'])
   return SECRET_SETTINGS.flatMap((name) => [name, `${name}_FILE`]).filter(
-    (name) => env[name] !== undefined && !taken.has(name),
+    (name) => env[name] !== undefined && !taken.has(name) && env[name] !== written[name],
   )
 }
 

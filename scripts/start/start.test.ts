@@ -289,6 +289,8 @@ describe('what a worker inherits and which NATS_URL counts', () => {
     expect(new Set(ignoredSecrets(env))).toStrictEqual(
       new Set(['GATEWAY_SECRET_KEY_FILE', 'API_KEYS', 'NATS_NKEY_SEED_FILE']),
     )
+    // What sourcing the state folder's env file exported is not said.
+    expect(ignoredSecrets(env, { NATS_NKEY_SEED_FILE: '/seed' })).not.toContain('NATS_NKEY_SEED_FILE')
   })
 
   it("ignores a NATS_URL sourced from this state folder's env file of its own server, not another", () => {

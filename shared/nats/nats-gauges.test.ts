@@ -44,11 +44,11 @@ describe('JetStream gauges on /metrics', () => {
       registry: metrics.registry,
       logger: createLogger({ service: 't', level: 'silent' }),
     })
-    const waiting = async () =>
+    const waiting = async (): Promise<Record<string, number>> =>
       Object.fromEntries(
         (await metrics.registry.getMetricsAsJSON())
           .find((m) => m.name === 'dead_letters_waiting')
-          ?.values.map((v) => [v.labels['subject'], v.value]) ?? [],
+          ?.values.map((v): [string, number] => [String(v.labels['subject']), v.value]) ?? [],
       )
     const zero = Object.fromEntries(DEAD_LETTER_ORIGINS.map((subject) => [subject, 0]))
     expect(DEAD_LETTER_ORIGINS).toContain('payments.completed.express')

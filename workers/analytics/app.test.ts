@@ -121,6 +121,7 @@ describe('GET /analytics/summary', () => {
     ['top=101', 'invalid_query'],
     ['form=2026-01-01T10:00:00Z', 'invalid_query'],
     ['=1', 'invalid_query'],
+    ['bogus=', 'invalid_query'],
     ['from=2026-01-01T10:00:00Z&=x', 'invalid_query'],
     ['from=2026-02-30T00:00:00Z&to=2026-03-05T00:00:00Z', 'invalid_query'],
     ['from=2026-01-01T10:00:00Z&to=2026-01-01T11:00:00Z&from=2026-01-01T09:00:00Z', 'invalid_query'],

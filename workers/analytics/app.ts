@@ -103,8 +103,9 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
         400,
       )
     }
-    // An empty parameter (`?from=&to=`) is one not given; a nameless one is an unknown one.
-    const given = Object.fromEntries(params.filter(([name, value]) => name === '' || value !== ''))
+    // An empty parameter of its own (`?from=&to=`) is one not given; any other name, empty or not, is an unknown one.
+    const own = new Set(['from', 'to', 'top'])
+    const given = Object.fromEntries(params.filter(([name, value]) => !own.has(name) || value !== ''))
     const parsed = v.safeParse(SummaryQuerySchema, given)
     if (!parsed.success) {
       const issues = toIssueViews(parsed.issues)

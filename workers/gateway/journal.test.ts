@@ -113,6 +113,22 @@ describe('the ledger file', () => {
     expect(() => open()).toThrow(`cannot open the ledger file ${path}: line 2: ${reason}`)
   })
 
+  it.each(['{', '{"v', '{"v":', '\0\0\0\0\0\0\0\0'])(
+    'cuts a torn last line of %j (a write stopped in its first bytes, a zero-filled tail)',
+    (tail) => {
+      const { open, replayed, path } = setUp()
+      const journal = open()
+      journal.append(charge)
+      journal.close()
+      appendFileSync(path, tail)
+      const reopened = open()
+      reopened.replay(() => undefined)
+      reopened.append(declined)
+      reopened.close()
+      expect(replayed()).toStrictEqual([charge, declined])
+    },
+  )
+
   it.each([
     ['two lines of something else', 'precious line 1\nprecious line 2 without its newline'],
     ['one line of something else', 'precious, without a newline'],

@@ -25,6 +25,7 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
@@ -136,8 +137,11 @@ export function openLedgerFile(path: string, { logger }: { logger: Pick<Logger, 
     })
     const torn = content.slice(end)
     if (torn !== '') {
-      // What `append` writes starts so; anything else is not a write this service stopped in.
-      if (!torn.startsWith('{"v":'))
+      // What `append` writes starts so (a write stopped within those bytes, or
+      // a tail a power loss left zero-filled, too); anything else is not a
+      // write this service stopped in.
+      const start = '{"v":'
+      if (!torn.startsWith(start) && !start.startsWith(torn) && !/^\0+$/.test(torn))
         throw new Error(
           `line ${lines.length + 1} is not a ledger fact nor the start of one: is this the ledger file?`,
         )
@@ -175,10 +179,20 @@ export function openLedgerFile(path: string, { logger }: { logger: Pick<Logger, 
     append(fact) {
       if (!open) throw new LedgerFileError(`the ledger file ${path} is closed`)
       const bytes = new TextEncoder().encode(`${JSON.stringify({ v: 1, ...fact })}\n`)
+      let before: number | undefined
       try {
+        before = fstatSync(fd).size
         for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written)
         fsyncSync(fd)
       } catch (error) {
+        // A part of the line left behind would be glued to the next fact: cut
+        // back to the last whole line, or write no more.
+        try {
+          if (before !== undefined) ftruncateSync(fd, before)
+        } catch {
+          closeSync(fd)
+          open = false
+        }
         throw new LedgerFileError(`cannot write the ledger file ${path}: ${reasonOf(error)}`, {
           cause: error,
         })

@@ -49,8 +49,10 @@ export const ReservationRecordSchema = v.object({
    * `orders.cancelled` (said again past the stream's duplicate window, or
    * replayed): the per-sku record of returns keeps only the newest
    * {@link MAX_RETURNS_KEPT}, so it could not tell a second return apart.
-   * Records of 0.2.0 and before carry neither this nor `stockReturned`; their
-   * units were put back when they became `returned`.
+   * Records of 0.2.0 and before carry neither this nor `stockReturned`: their
+   * units were put back right after they became `returned`, so a worker of
+   * 0.2.0 killed between the two, whose `orders.cancelled` comes again after
+   * the upgrade, leaves those units off hand (counted short, never twice).
    */
   returnPending: v.optional(v.literal(true)),
   /** Written by an earlier release once the units were back; read as "nothing pending". */

@@ -118,6 +118,7 @@ describe('POST /orders', () => {
     'می\u200Cخواهم',
     'ශ්\u200Dරී',
     '🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}',
+    '🏴\u{E0067}\u{E0062}\u{E0077}\u{E006C}\u{E0073}\u{E007F}',
     '👨\u200D👩\u200D👧',
   ])('accepts the customer id %j', async (customerId) => {
     const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, customerId }))
@@ -279,6 +280,14 @@ describe('POST /orders', () => {
     [
       'a customer id with a tag outside a flag',
       { ...validOrder, customerId: 'alice\u{E0067}' },
+      'customerId',
+    ],
+    [
+      'a customer id with text in tags behind a black flag',
+      {
+        ...validOrder,
+        customerId: `alice🏴${[...'refund all'].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('')}\u{E007F}`,
+      },
       'customerId',
     ],
     [
