@@ -88,7 +88,7 @@ describe('IDEMPOTENCY_FINGERPRINT_KEY', () => {
     }
   })
 
-  it('takes `new,old` during a rotation, each key of the list checked', async () => {
+  it('takes `new,old` during a rotation: the new key checked for length, every key for blanks', async () => {
     const { loadOrderConfig } = await import('../../workers/order/config.ts')
     const { generateDeploymentSecrets, serviceSecrets } = await import('../security/deployment-secrets.ts')
     const env = await serviceSecrets('order', await generateDeploymentSecrets())
@@ -97,8 +97,15 @@ describe('IDEMPOTENCY_FINGERPRINT_KEY', () => {
       loadOrderConfig({ ...env, IDEMPOTENCY_FINGERPRINT_KEY: `${newKey},${oldKey}` })
         .IDEMPOTENCY_FINGERPRINT_KEY,
     ).toBe(`${newKey},${oldKey}`)
+    // An earlier key is what it was: a short NATS token an intake derived its digests from, say.
+    expect(
+      loadOrderConfig({ ...env, IDEMPOTENCY_FINGERPRINT_KEY: `${newKey},short-token` })
+        .IDEMPOTENCY_FINGERPRINT_KEY,
+    ).toBe(`${newKey},short-token`)
     for (const [list, problem] of [
-      [`${newKey},short`, 'must be at least 32 characters'],
+      [`short,${oldKey}`, 'must be at least 32 characters'],
+      [`${newKey},`, 'must not hold an empty key'],
+      [`${newKey},,${oldKey}`, 'must not hold an empty key'],
       [`${newKey}, ${oldKey}`, 'must not start or end with whitespace'],
     ] as const) {
       expect(() => loadOrderConfig({ ...env, IDEMPOTENCY_FINGERPRINT_KEY: list }), list).toThrow(

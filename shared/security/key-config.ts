@@ -35,15 +35,22 @@ export const publicJwkFromEnv = v.pipe(
 )
 
 /**
- * IDEMPOTENCY_FINGERPRINT_KEY: optional; one key, or `new,old` during a
- * rotation, each at least 32 characters; the message never echoes the value.
+ * IDEMPOTENCY_FINGERPRINT_KEY: optional; one key of at least 32 characters,
+ * or `new,old,...` during a rotation: the earlier keys only match records
+ * made under them, so they are taken as they were (a NATS token an intake
+ * derived its digests from, say), only not empty. The message never echoes
+ * the value.
  */
 export const fingerprintKeyFromEnv = v.optional(
   v.pipe(
     v.string(),
     v.check(
-      (keys) => keys.split(',').every((key) => key.length >= 32),
-      'must be at least 32 characters (e.g. 32 random bytes, base64), each key of a comma-separated list',
+      (keys) => (keys.split(',')[0] ?? '').length >= 32,
+      'must be at least 32 characters (e.g. 32 random bytes, base64); with earlier keys after commas, the first',
+    ),
+    v.check(
+      (keys) => keys.split(',').every((key) => key !== ''),
+      'must not hold an empty key (two commas, or one at either end)',
     ),
     // Every intake must hold the same key: a stray blank line or space in one's file would differ silently.
     v.check(
