@@ -33,22 +33,29 @@ const SHOWN_IN_PLACE =
 
 /**
  * What would not read as it is on an operator's screen, once the above is
- * set aside: control, format and surrogate characters, line and paragraph
- * separators, every default-ignorable code point (zero-width spaces, the
- * bidirectional marks, variation selectors, Hangul fillers, tags, unassigned
- * ones), the blank braille pattern, five combining marks in a row, and a
- * space at either end (or only spaces).
+ * set aside: control, format, surrogate and private-use characters,
+ * noncharacters, line and paragraph separators, every default-ignorable code
+ * point (zero-width spaces, the bidirectional marks, variation selectors,
+ * Hangul fillers, tags, unassigned ones), the blank braille pattern, five
+ * combining marks in a row or one at the start, and a space at either end
+ * (or only spaces).
  * U+202E turns "ecila" into "alice" on screen; U+200B, U+3164, U+FE0F and
  * "alice " all show as "alice".
  */
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{DI}\u2800]|\p{M}{5}|^\s|\s$/u
+const HIDDEN =
+  /[\p{Cc}\p{Cf}\p{Co}\p{Zl}\p{Zp}\p{Cs}\p{DI}\u2800\ufdd0-\ufdef\ufffe\uffff]|\p{M}{5}|^[\s\p{M}]|\s$/u
 
 const showsAsItIs = (id: string): boolean => !HIDDEN.test(id.replace(SHOWN_IN_PLACE, ''))
 
 /** A customer id as a new order gives it; events keep the wider schema, so old events still read. */
 const NewCustomerIdSchema = v.pipe(
   CustomerIdSchema,
-  v.check(showsAsItIs, 'must not contain invisible or control characters, nor start or end with a space'),
+  v.check(
+    showsAsItIs,
+    'must not contain invisible, control or private-use characters, nor start with a combining mark or end with a space',
+  ),
+  // "Zoe" + U+0308 and "Zoë" look the same and would be two customers: one way of writing each is taken.
+  v.check((id) => id.normalize('NFC') === id, 'must be in Unicode NFC (an accented letter as one character)'),
 )
 
 /**

@@ -52,6 +52,7 @@ describe('npm run key', () => {
       [['api-key', 'alice', 'root'], 'the role must be client or admin; got "root"'],
       [['nkey', 'extra'], 'nkey takes no arguments; got extra'],
       [['api-key', 'a', 'client', 'x'], 'api-key takes an id and a role; got x'],
+      [['api-key'], 'api-key takes an id and a role'],
       [[], 'which kind of key?'],
     ] as const) {
       const run = key(...args)

@@ -23,6 +23,7 @@ class UsageError extends Error {
 async function main(args: readonly string[]): Promise<unknown> {
   const [kind, id, role] = args
   const takes = kind === 'api-key' ? 3 : 1
+  if (kind === 'api-key' && args.length < takes) throw new UsageError('api-key takes an id and a role')
   if (kind !== undefined && args.length > takes)
     throw new UsageError(
       `${kind} takes ${takes === 3 ? 'an id and a role' : 'no arguments'}; got ${args.slice(takes).join(' ')}`,

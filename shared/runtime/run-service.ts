@@ -26,7 +26,14 @@ import { createTracerFromEnv, TRACING_HELP, tracingProblems } from '../observabi
 import type { Tracer } from '../observability/tracing.ts'
 import { NkeySeedError } from '../security/nkey-signer.ts'
 import { SealingKeyError } from '../security/sealed-token.ts'
-import { exitWith, listenFailure, onShutdownSignal, serveHttp, type HttpServer } from './server.ts'
+import {
+  exitWith,
+  listenFailure,
+  onShutdownSignal,
+  refuseStrayArguments,
+  serveHttp,
+  type HttpServer,
+} from './server.ts'
 
 interface BaseConfig {
   PORT: number
@@ -169,7 +176,7 @@ async function startingResponse(req: Request, name: string, metrics: Metrics): P
     if (path === '/')
       return Response.json(
         { service: name, version: pkg.version, status: 'starting' },
-        { headers: { 'Retry-After': '1', ...correlation } },
+        { headers: correlation },
       )
     if (path === '/metrics')
       return new Response(head ? null : await metrics.registry.metrics(), {
@@ -274,12 +281,11 @@ export function main<C extends BaseConfig>(
     process.stdout.write(`${helpText(entry)}\n`)
     return
   }
+  refuseStrayArguments(entry.name, argv)
   if (argv[0] === 'healthcheck') {
     void healthcheck(entry, env).then((code) => process.exit(code))
     return
   }
-  const unknown = argv.find((a) => a.startsWith('-'))
-  if (unknown !== undefined) exitWith(`${entry.name}: unknown option ${unknown} (try --help)`)
   runService(entry, env).catch((error: unknown) => {
     const line = startupFailureLine(error)
     if (line !== undefined) exitWith(`${entry.name}: ${line}`)

@@ -112,3 +112,18 @@ export function exitWith(message: string, code = 1): never {
   process.stderr.write(`${message}\n`)
   process.exit(code)
 }
+
+/**
+ * A service takes `healthcheck` alone, or nothing (its options, `--help` and
+ * `--version`, are read before): anything else exits 1 naming it, rather
+ * than a typo starting the service as if it were not there.
+ */
+export function refuseStrayArguments(name: string, argv: readonly string[]): void {
+  const [first, second] = argv
+  if (first === 'healthcheck') {
+    if (second !== undefined) exitWith(`${name}: healthcheck takes no argument, got ${second} (try --help)`)
+    return
+  }
+  if (first !== undefined)
+    exitWith(`${name}: unknown ${first.startsWith('-') ? 'option' : 'argument'} ${first} (try --help)`)
+}

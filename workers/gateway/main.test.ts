@@ -200,11 +200,12 @@ describe('gateway command line', () => {
     }
   })
 
-  it('refuses an option it does not know, as the other services do', async () => {
-    expect(await run(['--bogus'], { GATEWAY_SECRET_KEY: 'gw_sk_x' })).toStrictEqual({
-      code: 1,
-      lines: ['gateway: unknown option --bogus (try --help)'],
-    })
+  it.each([
+    [['--bogus'], 'gateway: unknown option --bogus (try --help)'],
+    [['extra-arg'], 'gateway: unknown argument extra-arg (try --help)'],
+    [['healthcheck', '--bogus'], 'gateway: healthcheck takes no argument, got --bogus (try --help)'],
+  ])('refuses %j, as the other services do', async (args, line) => {
+    expect(await run(args, { GATEWAY_SECRET_KEY: 'gw_sk_x' })).toStrictEqual({ code: 1, lines: [line] })
   })
 
   it('prints the package version for --version', async () => {

@@ -14,7 +14,13 @@ import {
   TRACING_HELP,
   tracingProblems,
 } from '../../shared/observability/tracer-from-env.ts'
-import { exitWith, listenFailure, onShutdownSignal, serveHttp } from '../../shared/runtime/server.ts'
+import {
+  exitWith,
+  listenFailure,
+  onShutdownSignal,
+  refuseStrayArguments,
+  serveHttp,
+} from '../../shared/runtime/server.ts'
 import { createApp } from './app.ts'
 import { gatewayConfigSchema, gatewayEnvHelp, loadGatewayConfig, type GatewayConfig } from './config.ts'
 import { LedgerFileError, memoryJournal, openLedgerFile, type Journal } from './journal.ts'
@@ -53,12 +59,11 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
     process.stdout.write(`${pkg.version}\n`)
     return
   }
+  // As the other services: an argument it does not know is refused, not ignored.
+  refuseStrayArguments('gateway', argv)
   if (argv[0] === 'healthcheck') {
     process.exit(await healthcheck(env))
   }
-  // As the other services: an option it does not know is refused, not ignored.
-  const unknown = argv.find((a) => a.startsWith('-'))
-  if (unknown !== undefined) exitWith(`gateway: unknown option ${unknown} (try --help)`)
 
   const config = readConfig(env)
   const logger = createLogger({ service: 'gateway', level: config.logLevel })

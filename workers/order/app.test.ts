@@ -282,6 +282,14 @@ describe('POST /orders', () => {
       { ...validOrder, customerId: 'alice\u{E0067}' },
       'customerId',
     ],
+    ['a customer id with a combining mark first', { ...validOrder, customerId: '\u0301alice' }, 'customerId'],
+    [
+      'a customer id with a private-use character',
+      { ...validOrder, customerId: 'alice\uE000' },
+      'customerId',
+    ],
+    ['a customer id with a noncharacter', { ...validOrder, customerId: 'alice\uFFFE' }, 'customerId'],
+    ['a customer id not in NFC', { ...validOrder, customerId: 'Zoe\u0308' }, 'customerId'],
     [
       'a customer id with text in tags behind a black flag',
       {
