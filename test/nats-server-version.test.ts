@@ -27,6 +27,17 @@ import { runProvision } from '../workers/provision/main.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 
+/** The provision step run in this process, logging silenced: its exit code and what it wrote to stderr. */
+async function provisionWith(env: Record<string, string>): Promise<{ code: number; lines: string[] }> {
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+  try {
+    const code = await runProvision({ ...env, LOG_LEVEL: 'silent' })
+    return { code, lines: stderr.mock.calls.map((c) => String(c[0])) }
+  } finally {
+    stderr.mockRestore()
+  }
+}
+
 function withoutSeed(env: Record<string, string>): Record<string, string> {
   const { NATS_NKEY_SEED: _seed, ...rest } = env
   return rest
@@ -120,41 +131,25 @@ describe('start-up check of the server version', () => {
   })
 
   it('the provision step refuses a 2.10.27 server: exit code 1 and the one line', async () => {
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
-    try {
-      const code = await runProvision({
-        NATS_URL: old.url,
-        NATS_CONNECT_TIMEOUT_MS: '5000',
-        LOG_LEVEL: 'silent',
-      })
-      expect(code).toBe(1)
-      expect(stderr.mock.calls.map((c) => String(c[0]))).toStrictEqual([
-        `provision: nats-server 2.10.27 at 127.0.0.1:${new URL(old.url).port} is too old: this project needs nats-server >= 2.12.0 (docs/nats-server.md)\n`,
-      ])
-    } finally {
-      stderr.mockRestore()
-    }
+    const { code, lines } = await provisionWith({ NATS_URL: old.url, NATS_CONNECT_TIMEOUT_MS: '5000' })
+    expect(code).toBe(1)
+    expect(lines).toStrictEqual([
+      `provision: nats-server 2.10.27 at 127.0.0.1:${new URL(old.url).port} is too old: this project needs nats-server >= 2.12.0 (docs/nats-server.md)\n`,
+    ])
   })
 
   it('the provision step names the settings in one line when nats-server refuses the topology', async () => {
     await using server = await startNatsServer({ websocket: false })
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
-    try {
-      const code = await runProvision({
-        NATS_URL: server.url,
-        NATS_NKEY_SEED: testSecrets().nats.admin.seed,
-        NATS_REPLICAS: '3',
-        LOG_LEVEL: 'silent',
-      })
-      expect(code).toBe(1)
-      const lines = stderr.mock.calls.map((c) => String(c[0]))
-      expect(lines).toHaveLength(1)
-      expect(lines[0]).toMatch(
-        /^provision: nats-server refused the topology: .*replicas.*; NATS_REPLICAS must be 1 /,
-      )
-    } finally {
-      stderr.mockRestore()
-    }
+    const { code, lines } = await provisionWith({
+      NATS_URL: server.url,
+      NATS_NKEY_SEED: testSecrets().nats.admin.seed,
+      NATS_REPLICAS: '3',
+    })
+    expect(code).toBe(1)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(
+      /^provision: nats-server refused the topology: .*replicas.*; NATS_REPLICAS must be 1 /,
+    )
   })
 
   it('the provision step names the unreachable server in one line when it gives up', async () => {
@@ -163,23 +158,16 @@ describe('start-up check of the server version', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
     const { port } = probe.address() as AddressInfo
     await new Promise((resolve) => probe.close(resolve))
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
-    try {
-      const code = await runProvision({
-        NATS_URL: `nats://127.0.0.1:${port}`,
-        NATS_CONNECT_TIMEOUT_MS: '300',
-        LOG_LEVEL: 'silent',
-      })
-      expect(code).toBe(1)
-      const lines = stderr.mock.calls.map((c) => String(c[0]))
-      expect(lines).toHaveLength(1)
-      expect(lines[0]).toMatch(
-        new RegExp(
-          `^provision: could not connect to nats://127\\.0\\.0\\.1:${port} within 300 ms \\(NATS_URL, NATS_CONNECT_TIMEOUT_MS\\): \\S.*\\n$`,
-        ),
-      )
-    } finally {
-      stderr.mockRestore()
-    }
+    const { code, lines } = await provisionWith({
+      NATS_URL: `nats://127.0.0.1:${port}`,
+      NATS_CONNECT_TIMEOUT_MS: '300',
+    })
+    expect(code).toBe(1)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^provision: could not connect to nats://127\\.0\\.0\\.1:${port} within 300 ms \\(NATS_URL, NATS_CONNECT_TIMEOUT_MS\\): \\S.*\\n$`,
+      ),
+    )
   })
 })

@@ -96,7 +96,9 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   app.get('/analytics/summary', async (c) => {
     // From the URL, not the parsed parameters: those leave out a nameless one (`?=`), which the schema refuses as unknown.
     const params = [...new URL(c.req.url).searchParams]
-    const repeated = params.find(([name], i) => params.findIndex(([other]) => other === name) !== i)
+    const names = new Set<string>()
+    // Seen before: adding it does not grow the set.
+    const repeated = params.find(([name]) => names.size === names.add(name).size)
     if (repeated !== undefined) {
       return c.json(
         { error: 'invalid_query', message: `${JSON.stringify(repeated[0].slice(0, 40))}: give it once` },

@@ -74,10 +74,9 @@ export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
  */
 export function readDeadLetterSubject(params: URLSearchParams): Parsed<string | undefined> {
   // From the URL itself: Hono's `queries()` leaves out a nameless parameter (`?=dlq.x`), which would read as "no filter".
-  const names = [...params.keys()]
-  const wrong = [...new Set(names)].filter(
-    (name) => name !== 'subject' || names.filter((n) => n === name).length > 1,
-  )
+  const counts = new Map<string, number>()
+  for (const name of params.keys()) counts.set(name, (counts.get(name) ?? 0) + 1)
+  const wrong = [...counts].filter(([name, n]) => name !== 'subject' || n > 1).map(([name]) => name)
   if (wrong.length > 0)
     return {
       ok: false,
