@@ -204,9 +204,15 @@ export function createInventoryHandlers({
       // Failed with the lease held (an invalid stock record, NATS gone): given
       // up, so the redelivery decides at once rather than after the lease.
       if (!(error instanceof PauseConsumption))
-        await store.releaseLease(created.orderId, owner).catch((cause: unknown) => {
-          ctx.logger.debug({ err: cause }, 'could not give up the reservation lease; it runs out by itself')
-        })
+        await store
+          .transition(created.orderId, (current) =>
+            current?.state === 'reserving' && current.owner === owner
+              ? { ...current, owner: undefined, leaseUntil: undefined }
+              : undefined,
+          )
+          .catch((cause: unknown) => {
+            ctx.logger.debug({ err: cause }, 'could not give up the reservation lease; it runs out by itself')
+          })
       throw error
     }
   }

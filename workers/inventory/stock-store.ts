@@ -140,18 +140,6 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
       ),
 
     /**
-     * Gives up `owner`'s lease on an order still `reserving` (a delivery that
-     * failed): the next delivery decides at once instead of waiting out the
-     * lease. What the failed one held stays, and is taken over with the order.
-     */
-    releaseLease: (orderId: string, owner: string): Promise<void> =>
-      reservations.update(orderId, (current) =>
-        current?.state === 'reserving' && current.owner === owner
-          ? { value: { ...current, owner: undefined, leaseUntil: undefined }, result: undefined }
-          : { result: undefined },
-      ),
-
-    /**
      * Moves an order's reservation to `state` by `change`, whatever it is now
      * (`null`: none yet); `change` returns `undefined` to leave it. Returns
      * the record that stands.
