@@ -54,6 +54,8 @@ export function composePaths(dir: string) {
     composeEnv: join(dir, 'compose.env'),
     /** Shell exports for the operator (mode 0600). */
     operatorEnv: join(dir, 'env'),
+    /** The observability profile's Grafana `admin` password (GF_SECURITY_ADMIN_PASSWORD__FILE). */
+    grafanaPassword: join(dir, 'grafana-admin-password'),
   }
 }
 export type ComposePaths = ReturnType<typeof composePaths>

@@ -16,6 +16,7 @@ import {
   COMPOSE_DIR_VAR,
   ComposeDirError,
   composeSecretsReport,
+  GrafanaPasswordError,
   makeComposeSecrets,
 } from './compose-secrets.ts'
 
@@ -88,11 +89,36 @@ describe('npm run compose:secrets', () => {
       NATS_REPLICAS: '3',
       NATS_TLS_CA_FILE: paths.caFile,
       NATS_NKEY_SEED_FILE: join(paths.holderDir('admin'), 'NATS_NKEY_SEED'),
+      GRAFANA_ADMIN_PASSWORD: read(paths.grafanaPassword),
     })
   })
 
+  it("makes Grafana's admin password once, or takes GRAFANA_ADMIN_PASSWORD; --force makes a new one", async () => {
+    const first = await makeComposeSecrets(env())
+    const made = read(first.paths.grafanaPassword)
+    expect(made).toMatch(/^[\w-]{24}$/)
+    expect(mode(first.paths.grafanaPassword)).toBe('644')
+    expect(first.operatorEnv['GRAFANA_ADMIN_PASSWORD']).toBe(made)
+    expect(read(first.paths.operatorEnv)).toContain(made)
+    expect(read((await makeComposeSecrets(env())).paths.grafanaPassword)).toBe(made)
+    const forced = await makeComposeSecrets(env(), { force: true })
+    expect(read(forced.paths.grafanaPassword)).not.toBe(made)
+    const given = await makeComposeSecrets({ ...env(), GRAFANA_ADMIN_PASSWORD: 'correct-horse-battery' })
+    expect(read(given.paths.grafanaPassword)).toBe('correct-horse-battery')
+    for (const bad of ['admin', 'has a space in it', 'line\nbreak-in-it'])
+      await expect(makeComposeSecrets({ ...env(), GRAFANA_ADMIN_PASSWORD: bad })).rejects.toThrow(
+        GrafanaPasswordError,
+      )
+    expect(read(given.paths.grafanaPassword)).toBe('correct-horse-battery')
+  })
+
   it('prints the keys on a terminal only, and the NATS_URL it wrote', () => {
-    const keys = { API_KEY: 'sk_client_x', ADMIN_API_KEY: 'sk_admin_y', GATEWAY_SECRET_KEY: 'gk_z' }
+    const keys = {
+      API_KEY: 'sk_client_x',
+      ADMIN_API_KEY: 'sk_admin_y',
+      GATEWAY_SECRET_KEY: 'gk_z',
+      GRAFANA_ADMIN_PASSWORD: 'gf_w',
+    }
     const base = { what: 'kept the secrets', tls: 'the CA', dir: 'd', envFile: '.local/compose/env' }
     const natsUrl = 'tls://127.0.0.1:14100,tls://127.0.0.1:14101,tls://127.0.0.1:14102'
     const piped = composeSecretsReport({ ...base, natsUrl, keys: undefined })
@@ -151,6 +177,26 @@ describe.skipIf('missing' in tools)('compose.yaml and the secrets folder', () =>
     }
     for (const { file } of Object.values(model.secrets))
       expect([file, existsSync(file)]).toStrictEqual([file, true])
+  })
+
+  it("gives the observability profile's Grafana its admin password as a file, never a default", async () => {
+    if ('missing' in tools) return
+    const { paths } = await makeComposeSecrets(env())
+    const out = await run(
+      tools.compose,
+      ['-f', 'compose.yaml', '--profile', 'observability', 'config', '--format', 'json'],
+      { env: env() },
+    )
+    const model = JSON.parse(out.stdout) as ComposeModel
+    const grafana = model.services['grafana']
+    expect(grafana?.environment?.['GF_SECURITY_ADMIN_PASSWORD']).toBeUndefined()
+    expect(grafana?.environment?.['GF_SECURITY_ADMIN_PASSWORD__FILE']).toBe(
+      '/run/secrets/grafana-admin-password',
+    )
+    expect(grafana?.secrets?.map((s) => [s.source, s.target])).toStrictEqual([
+      ['grafana-admin-password', '/run/secrets/grafana-admin-password'],
+    ])
+    expect(model.secrets['grafana-admin-password']?.file).toBe(paths.grafanaPassword)
   })
 
   it('stops with the missing folder named until compose:secrets has run', async () => {

@@ -9,12 +9,24 @@
 //   tls/                      a private CA and a server certificate for nats-1..3,
 //                             localhost and 127.0.0.1 (ca-key.pem stays 0600)
 //   compose.env, env          compose's marker; the operator's exports (0600)
-// secrets.json and tls/ are kept on later runs (--force makes new ones); the
+//   grafana-admin-password    the observability profile's Grafana admin password
+//                             (GRAFANA_ADMIN_PASSWORD from the environment wins)
+// secrets.json, tls/ and the Grafana password are kept on later runs (--force makes new ones); the
 // rest is written again from them. Folders are 0700. The files the containers
 // mount are 0644: a bind mount keeps the host owner and mode, and the services
 // run as uid 65532, which a 0600 file owned by you (or by root) shuts out; the
 // 0700 folders keep other users of this host away from them.
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+} from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { renderAuthorization } from '../../shared/security/nats-auth-config.ts'
 import { apiGuardFromEnv } from '../../shared/security/api-guard.ts'
@@ -92,12 +104,40 @@ function checkOwnDir(paths: ComposePaths): void {
       paths.natsRoutes,
       paths.composeEnv,
       paths.operatorEnv,
+      paths.grafanaPassword,
     ].map((file) => relative(paths.dir, file)),
   )
   if (readdirSync(paths.dir).some((entry) => !own.has(entry)) && !existsSync(paths.secretsJson))
     throw new ComposeDirError(
       `${COMPOSE_DIR_VAR}=${paths.dir} holds files this tool did not make (no secrets.json): name a new or empty folder, it is made private (0700)`,
     )
+}
+
+/** `GRAFANA_ADMIN_PASSWORD` that Grafana would not read back as set. */
+export class GrafanaPasswordError extends Error {
+  override readonly name = 'GrafanaPasswordError'
+}
+
+/**
+ * `GRAFANA_ADMIN_PASSWORD` when set, else the one made before, else a new
+ * one. Grafana's image reads it from the file named by
+ * GF_SECURITY_ADMIN_PASSWORD__FILE, dropping trailing line breaks, and takes
+ * it on its first start only (its database keeps the admin user after that).
+ */
+function grafanaAdminPassword(env: Env, file: string, force: boolean): string {
+  const given = env['GRAFANA_ADMIN_PASSWORD']
+  if (given !== undefined && given !== '') {
+    if (given.length < 12 || /[\s\p{Cc}]/u.test(given))
+      throw new GrafanaPasswordError(
+        'GRAFANA_ADMIN_PASSWORD must be at least 12 characters, without spaces, line breaks or control characters',
+      )
+    return given
+  }
+  if (!force && existsSync(file) && statSync(file).isFile()) {
+    const kept = readFileSync(file, 'utf8')
+    if (kept !== '') return kept
+  }
+  return randomBytes(18).toString('base64url')
 }
 
 function privateDir(dir: string): void {
@@ -113,6 +153,7 @@ export async function makeComposeSecrets(
   const apiGuard = apiGuardFromEnv(env)
   const paths = composePaths(composeDir(env, root))
   checkOwnDir(paths)
+  const grafanaPassword = grafanaAdminPassword(env, paths.grafanaPassword, force)
   privateDir(paths.dir)
   if (force) {
     rmSync(paths.secretsJson, { force: true })
@@ -145,6 +186,7 @@ export async function makeComposeSecrets(
   for (const file of [paths.caFile, paths.certFile, paths.keyFile]) chmodSync(file, MOUNTED)
 
   writeMounted(paths.composeEnv, COMPOSE_ENV_TEXT)
+  writeMounted(paths.grafanaPassword, grafanaPassword)
   const operatorEnv = {
     API_KEY: secrets.apiKeys['client']?.key ?? '',
     ADMIN_API_KEY: secrets.apiKeys['admin']?.key ?? '',
@@ -154,6 +196,7 @@ export async function makeComposeSecrets(
     NATS_REPLICAS: '3',
     NATS_TLS_CA_FILE: paths.caFile,
     NATS_NKEY_SEED_FILE: join(paths.holderDir('admin'), 'NATS_NKEY_SEED'),
+    GRAFANA_ADMIN_PASSWORD: grafanaPassword,
   }
   writePrivateFile(paths.operatorEnv, renderOperatorEnv(operatorEnv))
   return { paths, operatorEnv, created }
@@ -175,11 +218,11 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const made = await makeComposeSecrets(process.env, { force: argv.includes('--force') }).catch(
     (error: unknown) => {
-      if (error instanceof ComposeDirError) return error
+      if (error instanceof ComposeDirError || error instanceof GrafanaPasswordError) return error
       throw error
     },
   )
-  if (made instanceof ComposeDirError) {
+  if (made instanceof ComposeDirError || made instanceof GrafanaPasswordError) {
     console.error(`compose:secrets: ${made.message}`)
     return 1
   }
@@ -200,6 +243,7 @@ async function main(argv: readonly string[]): Promise<number> {
               API_KEY: operatorEnv['API_KEY'] ?? '',
               ADMIN_API_KEY: operatorEnv['ADMIN_API_KEY'] ?? '',
               GATEWAY_SECRET_KEY: operatorEnv['GATEWAY_SECRET_KEY'] ?? '',
+              GRAFANA_ADMIN_PASSWORD: operatorEnv['GRAFANA_ADMIN_PASSWORD'] ?? '',
             }
           : undefined,
     }),
@@ -221,16 +265,21 @@ export function composeSecretsReport({
   dir: string
   envFile: string
   natsUrl: string
-  keys: Readonly<Record<'API_KEY' | 'ADMIN_API_KEY' | 'GATEWAY_SECRET_KEY', string>> | undefined
+  keys:
+    | Readonly<Record<'API_KEY' | 'ADMIN_API_KEY' | 'GATEWAY_SECRET_KEY' | 'GRAFANA_ADMIN_PASSWORD', string>>
+    | undefined
 }): string {
   return [
     `compose:secrets: ${what} in ${dir} (and ${tls}); --force makes new ones.`,
     ...(keys === undefined
-      ? [`  API_KEY, ADMIN_API_KEY, GATEWAY_SECRET_KEY: in ${envFile} (not printed: not a terminal)`]
+      ? [
+          `  API_KEY, ADMIN_API_KEY, GATEWAY_SECRET_KEY, GRAFANA_ADMIN_PASSWORD: in ${envFile} (not printed: not a terminal)`,
+        ]
       : [
           `  API_KEY=${keys.API_KEY}`,
           `  ADMIN_API_KEY=${keys.ADMIN_API_KEY}`,
           `  GATEWAY_SECRET_KEY=${keys.GATEWAY_SECRET_KEY}`,
+          `  GRAFANA_ADMIN_PASSWORD=${keys.GRAFANA_ADMIN_PASSWORD} (the observability profile's Grafana, user admin)`,
         ]),
     `  NATS_URL=${natsUrl} (from NATS_1_PORT..NATS_3_PORT as set now: run this again if you publish other ports)`,
     `Load the keys (and the admin NATS identity, NATS_URL, NATS_REPLICAS and the CA) with: . ${envFile}`,

@@ -347,6 +347,37 @@ describe('payment cancellations and deadlines', () => {
     expect(refunds).toHaveLength(1)
   })
 
+  it('logs one refund at info when concurrent cancellations each ask the gateway', async () => {
+    const refunding = gate()
+    const { pay, cancel, refunds } = setup({
+      refund: async ({ chargeId }) => {
+        await refunding.wait
+        return { refundId: `re_${chargeId}`, amountCents: 1000 }
+      },
+    })
+    await pay(reserved, ctx)
+    const lines: { level: string; msg: string }[] = []
+    const logger = createLogger({
+      service: 't',
+      level: 'debug',
+      destination: {
+        write: (line: string) => void lines.push(JSON.parse(line) as { level: string; msg: string }),
+      },
+    })
+    const both = Promise.all([
+      cancel(cancelRequest('customer_request'), { ...ctx, logger }),
+      cancel(cancelRequest('customer_request'), { ...ctx, logger }),
+    ])
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    refunding.release()
+    const [first, second] = await both
+    expect(refunds).toHaveLength(2) // both asked, under one key: one refund at the processor
+    expect(first.map((e) => e.msgId)).toStrictEqual(second.map((e) => e.msgId))
+    const said = (msg: string) => lines.filter((l) => l.msg === msg).map((l) => l.level)
+    expect(said('charge refunded; order cancelled')).toStrictEqual(['info'])
+    expect(said('charge refund already recorded by a concurrent cancellation')).toStrictEqual(['debug'])
+  })
+
   it('cancels an order reconciliation refunded before the cancellation was published (its delivery stopped first)', async () => {
     const { pay, cancel, decisions, refunds } = setup()
     await pay(reserved, ctx)

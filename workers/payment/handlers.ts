@@ -248,10 +248,20 @@ export function createPaymentHandlers({
         correlationId: ctx.correlationId,
         ...(ctx.trace === undefined ? {} : { trace: ctx.trace }),
       })
-      await setPayment(orderId, (p) => ({
-        payment: { ...p, state: 'refunded', refundId: made.refundId, refundedCents: made.amountCents },
-      }))
-      ctx.logger.info({ chargeId, refundId: made.refundId, reason }, 'charge refunded; order cancelled')
+      // Concurrent cancellations of one order each find it `refunding` and
+      // ask the gateway (one refund: its key is the order's); only the one
+      // that records it says so at info level.
+      let recordedBefore = false
+      await setPayment(orderId, (p) => {
+        recordedBefore = p.state === 'refunded'
+        return {
+          payment: { ...p, state: 'refunded', refundId: made.refundId, refundedCents: made.amountCents },
+        }
+      })
+      const fields = { chargeId, refundId: made.refundId, reason }
+      if (recordedBefore)
+        ctx.logger.debug(fields, 'charge refund already recorded by a concurrent cancellation')
+      else ctx.logger.info(fields, 'charge refunded; order cancelled')
       return [
         toEvent(SUBJECTS.paymentRefunded, {
           ...base(orderId),
