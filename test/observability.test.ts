@@ -10,6 +10,7 @@ import { statusSubjectOf } from '../shared/nats/discovery-subjects.ts'
 import { answerInbox } from '../shared/nats/replay-delegate.ts'
 import { permissionViolations } from './harness/lines.ts'
 import { waitFor } from './harness/wait-for.ts'
+import { bearer } from './support/provision.ts'
 import { startSagaStack, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
 
 let stack: SagaStack
@@ -239,5 +240,40 @@ describe('business metrics', () => {
     const payment = await scrape(stack.payment)
     expect(sample(payment, 'consumer_pending_messages{consumer="payment",service="payment"}')).toBe(0)
     expect(payment).not.toContain('consumer_pending_messages{consumer="inventory"')
+  })
+})
+
+// Last: its order would count in the business metrics above.
+describe('HEAD on the real HTTP servers (Bun)', () => {
+  it("answers every service's GET routes' headers with the body's length and a date, no body", async () => {
+    await stack.setStock('HEAD-1', 3, 250)
+    const placed = await stack.placeOrder({
+      customerId: 'h',
+      items: [{ sku: 'HEAD-1', quantity: 1 }],
+      paymentToken: 'tok_ok',
+    })
+    const order = stack.started.find((p) => p.worker === 'order')?.url ?? ''
+    const inventory = stack.started.find((p) => p.worker === 'inventory')?.url ?? ''
+    const routes: [string, HeadersInit][] = [
+      ...stack.started.flatMap((p): [string, HeadersInit][] => [
+        [`${p.url}/`, {}],
+        [`${p.url}/health`, {}],
+      ]),
+      [`${order}/orders/${placed.orderId}`, bearer('client')],
+      [`${inventory}/inventory/HEAD-1`, {}],
+      [`${order}/orders/00000000-0000-7000-8000-000000000000`, bearer('client')],
+    ]
+    for (const [url, headers] of routes) {
+      const get = await fetch(url, { headers })
+      const bytes = (await get.arrayBuffer()).byteLength
+      const head = await fetch(url, { method: 'HEAD', headers })
+      expect([url, head.status, head.headers.get('Content-Length')]).toStrictEqual([
+        url,
+        get.status,
+        String(bytes),
+      ])
+      expect([url, Number.isNaN(Date.parse(head.headers.get('Date') ?? ''))]).toStrictEqual([url, false])
+      expect(await head.text()).toBe('')
+    }
   })
 })

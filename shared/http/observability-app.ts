@@ -16,6 +16,7 @@ import {
 } from './observability-routes.ts'
 import { observabilityOpenApi } from './openapi-routes.ts'
 import { serviceIndex } from './service-index.ts'
+import { headAsGet } from './head.ts'
 
 export interface ObservabilityAppDeps extends ObservabilityDeps {
   /** Named in `GET /`. */
@@ -42,6 +43,7 @@ export function createObservabilityApp({
   ...deps
 }: ObservabilityAppDeps): Hono {
   const app = new Hono()
+  app.use(headAsGet)
   app.use(httpMetrics(deps.metrics))
   app.use(limitBody(maxBodyBytes))
   app.get('/', serviceIndex(service, app))

@@ -31,6 +31,7 @@ import type { WindowFeed } from './feed.ts'
 import { analyticsOpenApi } from './openapi.ts'
 import { parseQueryTime, QueryTime } from './query-time.ts'
 import type { Totals, WindowView } from './summary.ts'
+import { headAsGet } from '../../shared/http/head.ts'
 
 export interface SummaryRange {
   fromMinute: number
@@ -85,6 +86,7 @@ const DEFAULT_TOP = 10
 export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   const { logger, metrics, verifier, limiter, feed, now = () => new Date() } = deps
   const app = new Hono<AuthEnv>()
+  app.use(headAsGet)
   app.use(httpMetrics(metrics))
   app.use(limitDeclaredBody(SMALL_BODY_BYTES))
   app.use('/analytics/*', requireApiKey({ verifier, roles: ['admin'], limiter }))

@@ -29,6 +29,7 @@ import { consoleKnownErrors, parseDeadLetterId, readDeadLetterSubject, readSearc
 import type { ConsoleData } from './console-data.ts'
 import { CONSOLE_MAX_BODY_BYTES, consoleOpenApi } from './openapi.ts'
 import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS } from './page/files.ts'
+import { headAsGet } from '../../shared/http/head.ts'
 
 export interface ConsoleAppDeps {
   data: ConsoleData
@@ -56,6 +57,7 @@ const ORDER_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 export function createConsoleApp(deps: ConsoleAppDeps) {
   const { data, logger, metrics, checkReady, verifier, limiter } = deps
   const app = new Hono<AuthEnv>()
+  app.use(headAsGet)
   if (deps.tracer !== undefined) app.use(traceRequests(deps.tracer))
   app.use(httpMetrics(metrics))
   app.use(limitDeclaredBody(CONSOLE_MAX_BODY_BYTES))

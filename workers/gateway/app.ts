@@ -29,6 +29,7 @@ import { memoryJournal, type Journal } from './journal.ts'
 import { Ledger } from './ledger.ts'
 import { gatewayOpenApi } from './openapi.ts'
 import { createRefundHandler } from './refund-handler.ts'
+import { headAsGet } from '../../shared/http/head.ts'
 
 export interface GatewayDeps {
   config: Pick<
@@ -135,6 +136,7 @@ export function createApp({
   })
 
   const app = new Hono<AuthEnv>()
+  app.use(headAsGet)
   app.use(httpMetrics(metrics))
   app.use(traceRequests(tracer))
   app.use(limitDeclaredBody(config.maxBodyBytes))

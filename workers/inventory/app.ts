@@ -33,6 +33,7 @@ import { stockTag, toStockView } from './domain.ts'
 import { inventoryOpenApi } from './openapi.ts'
 import { SetStockRequestSchema } from './records.ts'
 import type { StockStore } from './stock-store.ts'
+import { headAsGet } from '../../shared/http/head.ts'
 
 export interface InventoryAppDeps {
   store: Pick<StockStore, 'getStock' | 'setStock'>
@@ -66,6 +67,7 @@ export function createApp({
   tracer = createPropagatingTracer(),
 }: InventoryAppDeps) {
   const app = new Hono<AuthEnv>()
+  app.use(headAsGet)
   app.use(httpMetrics(metrics))
   app.use(traceRequests(tracer))
   app.use(limitDeclaredBody(maxBodyBytes))

@@ -13,6 +13,7 @@ import type { Logger } from '../../shared/observability/log.ts'
 import type { RunningService } from '../../shared/runtime/run-service.ts'
 import type { NatsMetricsConfig } from './config.ts'
 import { renderNatsMetrics, type Jsz, type NodeSample, type Varz } from './render.ts'
+import { headAsGet } from '../../shared/http/head.ts'
 
 const JSZ_QUERY = '/jsz?accounts=true&streams=true&consumers=true&leader_only=true'
 
@@ -51,6 +52,7 @@ export function createNatsMetricsApp(
   }
 
   const app = new Hono()
+  app.use(headAsGet)
   app.notFound(notFound)
   app.onError(createErrorHandler({ logger }))
   app.get('/', serviceIndex('nats-metrics', app, { servers: urls.map(shownUrl) }))

@@ -36,6 +36,7 @@ import { createPropagatingTracer, type Tracer } from '../../shared/observability
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { canRead } from './domain.ts'
 import { UnavailableError, type OrderStore } from './order-store.ts'
+import { headAsGet } from '../../shared/http/head.ts'
 
 export interface AppDeps {
   store: OrderStore
@@ -96,6 +97,7 @@ export function createApp({
   tracer = createPropagatingTracer(),
 }: AppDeps) {
   const app = new Hono<Env>()
+  app.use(headAsGet)
 
   app.use(httpMetrics(metrics))
   app.use(traceRequests(tracer))
