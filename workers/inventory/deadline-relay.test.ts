@@ -63,6 +63,8 @@ describe('the deadline relay', () => {
     // The decision says cancelled but the stock is still held: the relay lets the handlers repeat it.
     ['cancelled, stock still held', decided('cancelled'), reservation('reserved')],
     ['declined, stock still held', decided('cancelled', 'declined'), reservation('reserved')],
+    // A late charge refunded after the charge went unanswered: no payment, the order ends payment_failed.
+    ['a late charge refunded, stock still held', decided('paying', 'refunded'), reservation('reserved')],
   ]
   it.each(unsettled)('relays the deadline when %s, as the event under the schedule id', async (_, d, r) => {
     expect(await relayWith(d, r)(due, ctx)).toStrictEqual(relayed)
@@ -76,10 +78,17 @@ describe('the deadline relay', () => {
         reservation(state),
       ],
     ),
-    ...(['charged', 'refunding', 'refunded'] as const).map(
+    ...(['charged', 'refunding'] as const).map(
       (state): [string, OrderDecision | null, ReservationRecord | null] => [
         `payment ${state}`,
         decided('paying', state),
+        reservation('reserved'),
+      ],
+    ),
+    ...(['customer_request', 'deadline_exceeded'] as const).map(
+      (reason): [string, OrderDecision | null, ReservationRecord | null] => [
+        `payment refunded after a ${reason} cancellation`,
+        { ...decided('paying', 'refunded'), reason },
         reservation('reserved'),
       ],
     ),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { availableOf, releaseHold, sellHold, setStock, takeHold } from './domain.ts'
+import { availableOf, releaseHold, returnOrRelease, sellHold, setStock, takeHold } from './domain.ts'
 import type { StockRecord } from './records.ts'
 
 const stock = (onHand: number, holds: Record<string, number> = {}): StockRecord => ({
@@ -37,6 +37,22 @@ describe('stock rules', () => {
     expect(releaseHold(stock(5), 'o1')).toBeNull()
     expect(sellHold(held, 'o1')).toStrictEqual({ ...stock(3), sold: 2 })
     expect(sellHold(stock(3), 'o1')).toBeNull()
+  })
+
+  it("returns a refunded order's units once, whether they were sold or only held", () => {
+    // Sold: the units come back on hand, once.
+    const sold = { ...stock(3), sold: 2 }
+    const returned = returnOrRelease(sold, 'o1', 2)
+    expect(returned).toMatchObject({ onHand: 5, sold: 0, returned: { o1: 2 } })
+    expect(returnOrRelease(returned, 'o1', 2)).toBeNull()
+    // Held (the sale never reached this sku): the hold is dropped, and a second
+    // pass (a redelivery, a concurrent delivery) puts back nothing never sold.
+    const released = returnOrRelease(stock(5, { o1: 2, o2: 1 }), 'o1', 2)
+    expect(released).toStrictEqual({ ...stock(5, { o2: 1 }), returned: { o1: 0 } })
+    expect(returnOrRelease(released, 'o1', 2)).toBeNull()
+    // The returns kept stay bounded.
+    const many = { ...stock(5, { o9: 1 }), returned: { o1: 1, o2: 1, o3: 1 } }
+    expect(returnOrRelease(many, 'o9', 1, 3)?.returned).toStrictEqual({ o2: 1, o3: 1, o9: 0 })
   })
 
   it('sets stock but never below the held units', () => {

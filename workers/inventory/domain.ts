@@ -92,15 +92,25 @@ export function returnSale(
 /**
  * A refunded order's units back: its hold dropped if the sale has not reached
  * the stock yet (a sale applied later finds no hold and changes nothing), or
- * its sold units returned; `null` when done before.
+ * its sold units returned; `null` when done before. A dropped hold is
+ * recorded as a return of 0 units, so a second pass (a redelivery after a
+ * crash before the reservation's `returnPending` was cleared, a concurrent
+ * delivery) finds the return done instead of putting back units that were
+ * never sold.
  */
 export function returnOrRelease(
   record: StockRecord | null,
   orderId: string,
   quantity: number,
+  maxKept = MAX_RETURNS_KEPT,
 ): StockRecord | null {
-  if (record?.holds[orderId] !== undefined) return releaseHold(record, orderId)
-  return returnSale(record, orderId, quantity)
+  if (record === null) return null
+  if (record.holds[orderId] === undefined) return returnSale(record, orderId, quantity, maxKept)
+  const { [orderId]: _released, ...holds } = record.holds
+  const kept = Object.entries(record.returned ?? {})
+    .filter(([id]) => id !== orderId)
+    .slice(-(maxKept - 1))
+  return { ...record, holds, returned: { ...Object.fromEntries(kept), [orderId]: 0 } }
 }
 
 export type SetStockDecision =

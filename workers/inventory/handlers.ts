@@ -500,7 +500,13 @@ export function createDeadlineRelay({
         reservations.getReservation(event.orderId),
       ])
       const stockSettled = reservation !== null && SETTLED_RESERVATIONS.has(reservation.state)
-      const paid = decided?.payment !== undefined && PAID_STATES.has(decided.payment.state)
+      const paid =
+        decided?.payment !== undefined &&
+        PAID_STATES.has(decided.payment.state) &&
+        // A late charge refunded after the charge went unanswered is no
+        // payment: the order ends payment_failed, and its deadline goes on
+        // (the payment worker says the failure again; stock still held is released).
+        (decided.payment.state !== 'refunded' || CANCELLATION_REQUESTS.has(decided.reason ?? ''))
       if (stockSettled || paid) {
         ctx.logger.debug(
           { reservation: reservation?.state, payment: decided?.payment?.state },
@@ -528,6 +534,9 @@ const SETTLED_RESERVATIONS: ReadonlySet<ReservationRecord['state']> = new Set([
 
 /** Payment states past a successful charge: a deadline is final for them (docs/money.md). */
 const PAID_STATES: ReadonlySet<PaymentState> = new Set(['charged', 'refunding', 'refunded'])
+
+/** The reasons of a cancellation someone asked for (a `refunded` decision without one was never paid). */
+const CANCELLATION_REQUESTS: ReadonlySet<string> = new Set(['customer_request', 'deadline_exceeded'])
 
 /** The de-duplication id of an order's deadline: its schedule's, and its relayed event's. */
 export const deadlineMsgId = (orderId: string): string => `deadline:${orderId}`

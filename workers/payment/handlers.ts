@@ -188,10 +188,14 @@ export function createPaymentHandlers({
       case 'refunding':
         return refund(decision, (decision.reason ?? 'customer_request') as CancelRequestReason, ctx)
       case 'refunded': {
-        // A late charge that reconciliation refunded after `payments.failed`
-        // ended the order was never a cancellation: nothing to say here.
+        // A late charge that reconciliation refunded after the charge went
+        // unanswered was never a cancellation: the order ends payment_failed.
+        // Its `payments.failed` is said again: the delivery that decided
+        // `unresolved` may have stopped before publishing it, and nothing
+        // else releases the order's stock (same message id: stored once).
         const requested = requestedReason(decision)
-        if (requested === undefined) return []
+        if (requested === undefined)
+          return [unresolvedFailure(decision.orderId, 'the processor never answered')]
         return [
           ...refundedAgain(decision, requested),
           cancelled(decision.orderId, requested, payment.refundId),
@@ -581,16 +585,19 @@ export function createPaymentHandlers({
       case 'refunded': {
         // Refunded after a cancellation (a customer's, a deadline's): that
         // cancellation is said again, with its own reason. A charge
-        // reconciliation found after `payments.failed` had ended the order
-        // (no cancellation asked for) was never an `orders.cancelled`, and
-        // `payments.refunded` reports its refund: nothing to say.
+        // reconciliation found after the charge went unanswered (no
+        // cancellation asked for) was never an `orders.cancelled`, and
+        // `payments.refunded` reports its refund: the order ends
+        // payment_failed, and its `payments.failed` is said again (its first
+        // publish may have been lost with the delivery that decided it; the
+        // order's stock is released only by it).
         const was = requestedReason(step.decision)
         if (was === undefined) {
           ctx.logger.info(
             { reason },
-            'order ended payment_failed, its late charge refunded; nothing to cancel',
+            'order ended payment_failed, its late charge refunded; its payment failure said again',
           )
-          return []
+          return [unresolvedFailure(orderId, 'the processor never answered')]
         }
         ctx.logger.info({ reason: was }, 'order refunded already; its refund and cancellation said again')
         return [
