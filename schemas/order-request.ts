@@ -17,33 +17,62 @@ const skusDiffer = (items: { sku: string }[]): boolean =>
 const MAX_ITEMS = 100
 
 /**
+ * The price the customer saw, per unit: at most what a stock price may be
+ * (`PUT /inventory/{sku}`), so an order's total (100 items of 1,000 units)
+ * stays an exact integer that every JSON reader keeps. A check, not a
+ * `maxValue`: the published request schema stays as it was (schemas/published
+ * is frozen), as for the customer id's rules.
+ */
+const MAX_UNIT_PRICE_CENTS = 10_000_000_000
+const UnitPriceSchema = v.pipe(
+  CentsSchema,
+  v.check((cents) => cents <= MAX_UNIT_PRICE_CENTS, `must be at most ${MAX_UNIT_PRICE_CENTS}`),
+)
+
+/** The scripts whose letters U+200C and U+200D join or keep apart (Arabic, Syriac, N'Ko). */
+const JOINING = String.raw`[\p{sc=Arab}\p{sc=Syrc}\p{sc=Nkoo}]`
+/** The blocks of the Indic scripts from Devanagari to Sinhala, of Myanmar and of Khmer. */
+const INDIC = String.raw`[\u0900-\u0dff\u1000-\u109f\u1780-\u17ff]`
+
+/**
  * Invisible characters that are part of what a text shows, in their place:
  * a zero-width joiner between emoji (a family, a profession), an emoji's
- * presentation selector, a keycap's U+FE0F, U+200C and U+200D between two
- * letters of a script that joins them (the blocks of Arabic, Syriac and
- * N'Ko, of the Indic scripts from Devanagari to Sinhala, of Myanmar and
- * Khmer), Mongolian variation selectors after a Mongolian letter, the tags
- * of the three subdivision flags Unicode recommends (England, Scotland,
- * Wales): other tags after U+1F3F4 show as a black flag and hide their text.
+ * presentation selector, a keycap's U+FE0F; U+200C and U+200D between two
+ * letters of a joining script (Persian's non-joiner), after an Indic
+ * virama before a letter (a half form, Sinhala's "ශ්‍රී") or between an Indic
+ * letter and a virama (an eyelash ra); one Mongolian variation selector or
+ * vowel separator after a Mongolian letter; the tags of the three subdivision
+ * flags Unicode recommends (England, Scotland, Wales): other tags after
+ * U+1F3F4 show as a black flag and hide their text. Anything else of theirs
+ * is left for {@link HIDDEN}: a joiner between digits, after a danda or
+ * between two Indic letters changes nothing on screen.
  */
-const SHOWN_IN_PLACE =
-  // The script blocks are ranges of code points, not characters that combine.
-  // eslint-disable-next-line no-misleading-character-class
-  /(?<=[\p{ExtPict}\p{EMod}\ufe0f])\u200d(?=\p{ExtPict})|(?<=\p{ExtPict})[\ufe0e\ufe0f]|(?<=[0-9#*])\ufe0f(?=\u20e3)|(?<=[\u0600-\u07ff\u0900-\u0dff\u1000-\u109f\u1780-\u17ff]\p{M}*)[\u200c\u200d](?=[\u0600-\u07ff\u0900-\u0dff\u1000-\u109f\u1780-\u17ff])|(?<=\p{sc=Mong})[\u180b-\u180f]|(?<=\u{1f3f4})\u{e0067}\u{e0062}(?:\u{e0065}\u{e006e}\u{e0067}|\u{e0073}\u{e0063}\u{e0074}|\u{e0077}\u{e006c}\u{e0073})\u{e007f}/gu
+const SHOWN_IN_PLACE = new RegExp(
+  [
+    String.raw`(?<=[\p{ExtPict}\p{EMod}\ufe0f])\u200d(?=\p{ExtPict})`,
+    String.raw`(?<=\p{ExtPict})[\ufe0e\ufe0f]`,
+    String.raw`(?<=[0-9#*])\ufe0f(?=\u20e3)`,
+    String.raw`(?<=\p{L}\p{M}*)(?<=${JOINING}\p{M}*)[\u200c\u200d](?=\p{L})(?=${JOINING})`,
+    String.raw`(?<=\p{M})(?<=${INDIC})[\u200c\u200d](?=\p{L})(?=${INDIC})`,
+    String.raw`(?<=\p{L})(?<=${INDIC})\u200d(?=\p{M})(?=${INDIC})`,
+    String.raw`(?<=\p{L})(?<=\p{sc=Mong})[\u180b-\u180f]`,
+    String.raw`(?<=\u{1f3f4})\u{e0067}\u{e0062}(?:\u{e0065}\u{e006e}\u{e0067}|\u{e0073}\u{e0063}\u{e0074}|\u{e0077}\u{e006c}\u{e0073})\u{e007f}`,
+  ].join('|'),
+  'gu',
+)
 
 /**
  * What would not read as it is on an operator's screen, once the above is
  * set aside: control, format, surrogate and private-use characters,
- * noncharacters, line and paragraph separators, every default-ignorable code
- * point (zero-width spaces, the bidirectional marks, variation selectors,
- * Hangul fillers, tags, unassigned ones), the blank braille pattern, five
- * combining marks in a row or one at the start, and a space at either end
- * (or only spaces).
+ * noncharacters (U+FDD0-FDEF and the last two of every plane), line and
+ * paragraph separators, every default-ignorable code point (zero-width
+ * spaces, the bidirectional marks, variation selectors, Hangul fillers,
+ * tags, unassigned ones), the blank braille pattern, five combining marks in
+ * a row or one at the start, and a space at either end (or only spaces).
  * U+202E turns "ecila" into "alice" on screen; U+200B, U+3164, U+FE0F and
  * "alice " all show as "alice".
  */
-const HIDDEN =
-  /[\p{Cc}\p{Cf}\p{Co}\p{Zl}\p{Zp}\p{Cs}\p{DI}\u2800\ufdd0-\ufdef\ufffe\uffff]|\p{M}{5}|^[\s\p{M}]|\s$/u
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Zl}\p{Zp}\p{Cs}\p{DI}\p{NChar}\u2800]|\p{M}{5}|^[\s\p{M}]|\s$/u
 
 const showsAsItIs = (id: string): boolean => !HIDDEN.test(id.replace(SHOWN_IN_PLACE, ''))
 
@@ -101,7 +130,7 @@ export const CreateOrderRequestV2 = v.strictObject({
   customer: v.strictObject({ id: NewCustomerIdSchema, email: EmailSchema }),
   currency: CurrencySchema,
   items: v.pipe(
-    v.array(v.strictObject({ sku: SkuSchema, quantity: QuantitySchema, unitPriceCents: CentsSchema })),
+    v.array(v.strictObject({ sku: SkuSchema, quantity: QuantitySchema, unitPriceCents: UnitPriceSchema })),
     v.minLength(1, 'must hold at least 1 item'),
     v.maxLength(MAX_ITEMS, `must hold at most ${MAX_ITEMS} items`),
     v.check((items) => skusDiffer(items), 'must not repeat a sku'),

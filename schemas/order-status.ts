@@ -2,6 +2,7 @@ import * as v from 'valibot'
 import { CancellationReasonSchema } from './events.ts'
 import {
   ApiKeyIdSchema,
+  CentsSchema,
   CustomerIdSchema,
   OrderIdSchema,
   PrioritySchema,
@@ -19,7 +20,7 @@ export const isFinalStatus = (status: OrderStatusValue): boolean =>
 /** A charge the processor took for the order. */
 export const OrderChargeSchema = v.object({
   chargeId: v.string(),
-  amountCents: v.number(),
+  amountCents: CentsSchema,
   at: TimestampSchema,
 })
 
@@ -27,7 +28,7 @@ export const OrderChargeSchema = v.object({
 export const OrderRefundSchema = v.object({
   refundId: v.string(),
   chargeId: v.string(),
-  amountCents: v.number(),
+  amountCents: CentsSchema,
   reason: v.picklist(['customer_request', 'deadline_exceeded', 'reconciliation']),
   at: TimestampSchema,
 })
@@ -56,7 +57,7 @@ export const OrderStatusV1 = v.object({
   currency: v.optional(v.string()),
   items: v.optional(v.array(SeenItemSchema)),
   reason: v.optional(CancellationReasonSchema),
-  amountCents: v.optional(v.number()),
+  amountCents: v.optional(CentsSchema),
   chargeId: v.optional(v.string()),
   /** The refund of the order's charge, when a paid order was cancelled. */
   refundId: v.optional(v.string()),

@@ -120,6 +120,9 @@ describe('POST /orders', () => {
     '🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}',
     '🏴\u{E0067}\u{E0062}\u{E0077}\u{E006C}\u{E0073}\u{E007F}',
     '👨\u200D👩\u200D👧',
+    'क्\u200Dष',
+    'र\u200D्',
+    'ᠨᠠ\u180Eᠠ',
   ])('accepts the customer id %j', async (customerId) => {
     const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, customerId }))
     expect(res.status).toBe(202)
@@ -185,6 +188,16 @@ describe('POST /orders', () => {
       },
       'items.0.unitPriceCents',
     ],
+    // Over the largest stock price: 1e20 would come back as 1e+20; past 2^53 digits are lost.
+    ...[10_000_000_001, 1e20, 2 ** 53 + 2].map((unitPriceCents): [Record<string, unknown>, string] => [
+      {
+        customer: { id: 'c', email: 'a@b.co' },
+        currency: 'EUR',
+        items: [{ sku: 'A', quantity: 1, unitPriceCents }],
+        paymentToken: 't',
+      },
+      'items.0.unitPriceCents',
+    ]),
     [
       {
         customer: { id: 'c', email: 'a@b.co' },
@@ -289,6 +302,31 @@ describe('POST /orders', () => {
       'customerId',
     ],
     ['a customer id with a noncharacter', { ...validOrder, customerId: 'alice\uFFFE' }, 'customerId'],
+    [
+      'a customer id with a noncharacter of another plane',
+      { ...validOrder, customerId: 'alice\u{10FFFF}' },
+      'customerId',
+    ],
+    [
+      'a customer id with a chain of Mongolian variation selectors',
+      { ...validOrder, customerId: 'ᠠ\u180B\u180B\u180B' },
+      'customerId',
+    ],
+    [
+      'a customer id with a zero-width non-joiner between Arabic digits',
+      { ...validOrder, customerId: '١\u200C٢\u200C٣' },
+      'customerId',
+    ],
+    [
+      'a customer id with a zero-width non-joiner between Indic letters without a virama',
+      { ...validOrder, customerId: 'क\u200Cख' },
+      'customerId',
+    ],
+    [
+      'a customer id with two zero-width non-joiners in a Persian word',
+      { ...validOrder, customerId: 'می\u200C\u200Cخواهم' },
+      'customerId',
+    ],
     ['a customer id not in NFC', { ...validOrder, customerId: 'Zoe\u0308' }, 'customerId'],
     [
       'a customer id with text in tags behind a black flag',
