@@ -1,6 +1,6 @@
 // `npm run build:edge`: bundles the Worker exactly as `wrangler deploy` would
 // (`--dry-run --outdir`, wrangler.toml), prints its raw and gzipped size and
-// fails when the gzipped size is over the budget (README, "Runtimes and the edge").
+// fails when the gzipped size is over the budget (docs/runtimes.md, "The order intake as a Cloudflare Worker").
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'

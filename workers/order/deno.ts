@@ -4,6 +4,7 @@
  * (`nats://`, `tls://`: the Node transport through Deno's Node APIs) or over
  * WebSocket (`ws://`, `wss://`: Deno's own WebSocket).
  */
+import { ConfigError } from '../../shared/config/load-config.ts'
 import { shownUrl } from '../../shared/config/shown-url.ts'
 import { wsconnect } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
@@ -19,7 +20,9 @@ export function chooseTransport(urls: readonly string[]): ConnectFn {
   const ws = urls.filter((u) => /^wss?:\/\//i.test(u))
   if (ws.length === urls.length) return wsconnect
   if (ws.length === 0) return connect
-  throw new Error(`NATS_URL mixes WebSocket and TCP servers: ${urls.map(shownUrl).join(', ')}`)
+  throw new ConfigError([
+    `NATS_URL: mixes WebSocket and TCP servers (${urls.map(shownUrl).join(', ')}); give ws:// or wss:// URLs only, or nats:// or tls:// only`,
+  ])
 }
 
 main(
