@@ -48,6 +48,11 @@ describe('npm run compose:secrets', () => {
     rmSync(join(dir, 'secrets.json'))
     await makeComposeSecrets(env(), { force: true })
     expect(existsSync(join(dir, 'secrets.json'))).toBe(true)
+    // Killed while writing secrets.json: its temporary file is its own as well.
+    rmSync(join(dir, 'secrets.json'))
+    writeFileSync(join(dir, 'secrets.json.4242.tmp'), '{"partial')
+    await makeComposeSecrets(env())
+    expect(existsSync(join(dir, 'secrets.json'))).toBe(true)
   })
 
   it('makes private folders, mountable secret files and owner-only keys', async () => {

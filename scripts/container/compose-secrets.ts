@@ -107,7 +107,9 @@ function checkOwnDir(paths: ComposePaths): void {
       paths.grafanaPassword,
     ].map((file) => relative(paths.dir, file)),
   )
-  if (readdirSync(paths.dir).some((entry) => !own.has(entry)) && !existsSync(paths.secretsJson))
+  // A run killed while writing one leaves `<file>.<pid>.tmp` (writePrivateFile): its own too.
+  const isOwn = (entry: string) => own.has(entry) || own.has(entry.replace(/\.\d+\.tmp$/, ''))
+  if (readdirSync(paths.dir).some((entry) => !isOwn(entry)) && !existsSync(paths.secretsJson))
     throw new ComposeDirError(
       `${COMPOSE_DIR_VAR}=${paths.dir} holds files this tool did not make (no secrets.json): name a new or empty folder, it is made private (0700)`,
     )

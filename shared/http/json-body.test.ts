@@ -26,6 +26,7 @@ describe('isJsonContentType', () => {
     'application/problem+json',
     'application/json; charset=utf-16',
     'application/json; charset=iso-8859-1',
+    'application/json; charset=utf-8; charset=latin1',
     'multipart/form-data; boundary=x',
     'x application/json',
   ])('refuses %j', (type) => {

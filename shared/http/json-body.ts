@@ -10,8 +10,9 @@ import { bodyBytes } from './body-limit.ts'
 export function isJsonContentType(header: string | undefined): boolean {
   const match = /^application\/json\s*(?:;(.*))?$/i.exec(header ?? '')
   if (match === null) return false
-  const charset = /(?:^|;)\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(match[1] ?? '')
-  return charset === null || /^(utf-?8|us-ascii)$/i.test(charset[1] ?? '')
+  // Every charset parameter must name UTF-8 or US-ASCII: `charset=utf-8; charset=latin1` is not JSON's.
+  const charsets = [...(match[1] ?? '').matchAll(/(?:^|;)\s*charset\s*=\s*"?([^";\s]*)"?/gi)]
+  return charsets.every((charset) => /^(utf-?8|us-ascii)$/i.test(charset[1] ?? ''))
 }
 
 /**

@@ -17,6 +17,19 @@ describe('reading charges', () => {
     expect(await listCharges()).toStrictEqual({ charges: [orderA, orderB] })
   })
 
+  it.each([
+    ['/charges?orderid=order-a', 'unknown query parameter "orderid"; this route takes only orderId'],
+    ['/charges?foo=1', 'unknown query parameter "foo"; this route takes only orderId'],
+    ['/charges?orderId=a&orderId=b', 'orderId given more than once'],
+    ['/charges?orderId=', 'orderId is empty'],
+    ['/refunds?orderId=order-a', 'unknown query parameter "orderId"; this route takes only chargeId'],
+    ['/refunds?chargeId=', 'chargeId is empty'],
+  ])('refuses %s with 400 invalid_query rather than listing every one', async (path, message) => {
+    const { charge, read } = createTestApp()
+    await charge('key-1', chargeBody({ orderId: 'order-a' }))
+    expect(await read(path)).toStrictEqual([400, { error: 'invalid_query', message }])
+  })
+
   it('answers GET /charges/:id with the charge, and 404 for an unknown id', async () => {
     const { app, charge } = createTestApp()
     await charge('key-1', chargeBody())

@@ -152,7 +152,9 @@ export function createApp({
   app.post('/charges', (c) =>
     withBody(c, parseChargeRequest, (key, request) => handleCharge(c, key, request)),
   )
-  app.get('/charges', (c) => c.json({ charges: ledger.charges(c.req.query('orderId')) }))
+  app.get('/charges', (c) =>
+    withFilter(c, 'orderId', (orderId) => c.json({ charges: ledger.charges(orderId) })),
+  )
   app.get('/charges/:id', (c) => {
     const id = c.req.param('id')
     const charge = ledger.charge(id)
@@ -169,11 +171,36 @@ export function createApp({
   app.post('/refunds', (c) =>
     withBody(c, parseRefundRequest, (key, request) => handleRefund(c, key, request)),
   )
-  app.get('/refunds', (c) => c.json({ refunds: ledger.refunds(c.req.query('chargeId')) }))
+  app.get('/refunds', (c) =>
+    withFilter(c, 'chargeId', (chargeId) => c.json({ refunds: ledger.refunds(chargeId) })),
+  )
 
   app.notFound(notFound)
   app.onError(createErrorHandler({ logger }))
   return app
+}
+
+/**
+ * A list route's one optional filter, or 400 `invalid_query`: another
+ * parameter (`orderid` would list every order's charges), the filter twice,
+ * or empty.
+ */
+function withFilter(c: Context, name: string, list: (value: string | undefined) => Response): Response {
+  const params = new URL(c.req.url).searchParams
+  let value: string | undefined
+  for (const [key, given] of params) {
+    const problem =
+      key !== name
+        ? `unknown query parameter ${JSON.stringify(key)}; this route takes only ${name}`
+        : value !== undefined
+          ? `${name} given more than once`
+          : given === ''
+            ? `${name} is empty`
+            : undefined
+    if (problem !== undefined) return c.json({ error: 'invalid_query', message: problem }, 400)
+    value = given
+  }
+  return list(value)
 }
 
 /** The Idempotency-Key and the parsed body of a POST, or the 400 for either. */

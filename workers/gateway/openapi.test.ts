@@ -80,6 +80,7 @@ describe('the gateway sandbox against its OpenAPI document', () => {
 
     expect((await read('/charges')).status).toBe(200)
     expect((await read('/charges?orderId=order-1')).status).toBe(200)
+    expect((await read('/charges?orderid=order-1')).status).toBe(400)
     expect((await read('/charges/ch_1')).status).toBe(200)
     expect((await read('/charges/ch_none')).status).toBe(404)
     expect((await read('/charge-attempts/c-1')).status).toBe(200)
@@ -124,6 +125,7 @@ describe('the gateway sandbox against its OpenAPI document', () => {
     expect((await refund('r-4', { chargeId }, other({ config: { failureRate: 1 } }))).status).toBe(503)
     expect((await read('/refunds')).status).toBe(200)
     expect((await read(`/refunds?chargeId=${chargeId}`)).status).toBe(200)
+    expect((await read(`/refunds?chargeId=${chargeId}&chargeId=x`)).status).toBe(400)
     expect((await read(`/charges/${chargeId}`)).status).toBe(200)
   })
 

@@ -96,6 +96,10 @@ const badBody = errorResponse(
   ['missing_idempotency_key', 'malformed_json', 'invalid_request'],
   { issues: true },
 )
+const badFilter = errorResponse(
+  'Another query parameter than the filter, the filter twice, or an empty one.',
+  ['invalid_query'],
+)
 const unavailable = errorResponse(
   'A random outage (GATEWAY_FAILURE_RATE), tok_flaky, or a shutdown: nothing was written under the key.',
   ['unavailable'],
@@ -146,6 +150,7 @@ const gatewayOperations: OperationDoc[] = [
     parameters: [{ name: 'orderId', in: 'query', description: "Only this order's.", schema: v.string() }],
     responses: {
       200: { description: 'The charges.', body: { schema: v.object({ charges: v.array(ChargeSchema) }) } },
+      400: badFilter,
       ...keyed,
     },
   },
@@ -221,6 +226,7 @@ const gatewayOperations: OperationDoc[] = [
         description: 'The refunds.',
         body: { schema: v.object({ refunds: v.array(RefundRecord.schema) }) },
       },
+      400: badFilter,
       ...keyed,
     },
   },
