@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { Hono } from 'hono'
-import { contentCodingProblem, isJsonContentType, parseJsonBody, readJsonBody } from './json-body.ts'
+import {
+  contentCodingProblem,
+  isJsonContentType,
+  namesAMemberTwice,
+  parseJsonBody,
+  readJsonBody,
+} from './json-body.ts'
 
 describe('isJsonContentType', () => {
   it.each([
@@ -41,10 +47,36 @@ describe('parseJsonBody', () => {
   })
 })
 
+describe('namesAMemberTwice', () => {
+  it.each([
+    ['{"a":1,"a":2}', true],
+    ['{"a":1,"b":{"c":1,"c":2}}', true],
+    ['[{"a":1},{"a":1,"a":1}]', true],
+    ['{"a":1,"\\u0061":2}', true],
+    ['{"a\\"b":1,"a\\"b":2}', true],
+    ['{"a":1,"b":{"a":1},"c":[{"a":1},{"a":2}]}', false],
+    ['{"a":"a","b":"a","c":["a","a"]}', false],
+    ['{"a":{},"b":[],"c":{"d":[1,{"e":{}}]},"d":1}', false],
+    ['{"a\\\\":1,"a":2}', false],
+    ['["a","a"]', false],
+    ['"a"', false],
+  ])('%s -> %s', (text, twice) => {
+    expect(JSON.parse(text)).toBeDefined()
+    expect(namesAMemberTwice(text)).toBe(twice)
+  })
+})
+
 describe('readJsonBody', () => {
   const app = new Hono().post('/', async (c) => c.json(await readJsonBody(c)))
   const read = async (body: Uint8Array<ArrayBuffer> | string) =>
     (await app.request('/', { method: 'POST', body })).json() as Promise<unknown>
+
+  it('refuses an object that names a member twice (JSON.parse would keep the last)', async () => {
+    expect(await read('{"amountCents":5,"amountCents":7}')).toStrictEqual({
+      ok: false,
+      message: 'the body names a member twice in one object',
+    })
+  })
 
   it('reads UTF-8 JSON, a byte order mark ignored', async () => {
     expect(await read('{"name":"Zoë 🍕"}')).toStrictEqual({ ok: true, value: { name: 'Zoë 🍕' } })

@@ -68,7 +68,47 @@ export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 
 /** Why a body is not a JSON value: what a 400 `malformed_json` says. */
-export type JsonBodyProblem = 'the body is not valid UTF-8' | 'the body is not valid JSON'
+export type JsonBodyProblem =
+  'the body is not valid UTF-8' | 'the body is not valid JSON' | 'the body names a member twice in one object'
+
+/**
+ * Whether valid JSON text names a member twice in one object. `JSON.parse`
+ * keeps the last silently, so `{"amountCents":5,"amountCents":7}` would be
+ * read as 7 here and as 5 by a proxy or a log reader that keeps the first
+ * (RFC 8259 4: names SHOULD be unique; I-JSON, RFC 7493: MUST). One pass
+ * over text `JSON.parse` has already accepted.
+ */
+export function namesAMemberTwice(text: string): boolean {
+  const open: (Set<string> | undefined)[] = [] // the names of each open object; undefined for an array
+  let keyNext = false
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i)
+    if (ch === 0x22) {
+      let end = i + 1
+      let escaped = false
+      for (let c = text.charCodeAt(end); c !== 0x22; c = text.charCodeAt(end)) {
+        if (c === 0x5c) {
+          escaped = true
+          end += 2
+        } else end++
+      }
+      if (keyNext) {
+        const name = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end)
+        const names = open[open.length - 1]
+        if (names === undefined || names.has(name)) return true
+        names.add(name)
+        keyNext = false
+      }
+      i = end
+    } else if (ch === 0x7b) {
+      open.push(new Set())
+      keyNext = true
+    } else if (ch === 0x5b) open.push(undefined)
+    else if (ch === 0x7d || ch === 0x5d) open.pop()
+    else if (ch === 0x2c) keyNext = open.length > 0 && open[open.length - 1] !== undefined
+  }
+  return false
+}
 
 /**
  * The request's JSON body, read within the body deadline ({@link bodyBytes}).
@@ -87,5 +127,8 @@ export async function readJsonBody(
     throw error
   }
   const parsed = parseJsonBody(text)
-  return parsed.ok ? parsed : { ok: false, message: 'the body is not valid JSON' }
+  if (!parsed.ok) return { ok: false, message: 'the body is not valid JSON' }
+  return namesAMemberTwice(text)
+    ? { ok: false, message: 'the body names a member twice in one object' }
+    : parsed
 }
