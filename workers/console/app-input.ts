@@ -1,5 +1,5 @@
 // The console API's query parsing and its known errors (the one onError's map).
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import {
   DeadLetterNotFoundError,
   DeadLetterNotReplayableError,
@@ -17,6 +17,21 @@ export interface SearchInput {
 }
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string }
+
+/**
+ * A route that takes no query parameter refuses one (400 `invalid_query`), as
+ * the list routes refuse an unknown one: `/console/api/stock?sku=A` would
+ * otherwise quietly answer every sku.
+ */
+export const takesNoQuery: MiddlewareHandler = async (c, next) => {
+  const names = [...new Set(new URL(c.req.url).searchParams.keys())]
+  if (names.length === 0) return next()
+  const named = names.map((name) => JSON.stringify(name.slice(0, 40))).join(', ')
+  return c.json(
+    { error: 'invalid_query', message: `this route takes no query parameter (got ${named})` },
+    400,
+  )
+}
 
 const SEARCH_PARAMETERS: ReadonlySet<string> = new Set(['status', 'reason', 'customer', 'limit', 'cursor'])
 

@@ -209,6 +209,30 @@ describe('console routes', () => {
     expect(await some.json()).toStrictEqual({ purged: 3 })
   })
 
+  it.each([
+    ['GET', '/console/api/orders/0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f?x=1'],
+    ['POST', '/console/api/orders/0b7d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f/cancel?reason=fraud'],
+    ['GET', '/console/api/dead-letters/7?x=1'],
+    ['POST', '/console/api/dead-letters/7/replay?subject=dlq.orders.created'],
+    ['POST', '/console/api/dead-letters/7/purge?=1'],
+    ['GET', '/console/api/consumers?x=1'],
+    ['GET', '/console/api/breaker?x=1'],
+    ['GET', '/console/api/stock?sku=A'],
+    ['GET', '/console/api/live?x=1'],
+  ])('refuses a query parameter on %s %s, a route that takes none', async (method, path) => {
+    const { app } = await appWith()
+    const res = await app.request(path, { method, headers: bearer('ops') })
+    expect([res.status, ((await res.json()) as { error: string }).error]).toStrictEqual([
+      400,
+      'invalid_query',
+    ])
+    // Without it, a read answers (an empty `?` is no parameter).
+    if (method === 'GET' && !path.includes('/live')) {
+      const plain = await app.request(path.replace(/\?.*$/, '?'), { headers: bearer('ops') })
+      expect([path, plain.status]).not.toStrictEqual([path, 400])
+    }
+  })
+
   it('lists dead letters with subject as the only parameter', async () => {
     const { app } = await appWith()
     const headers = bearer('ops')

@@ -25,7 +25,13 @@ import type { Logger } from '../../shared/observability/log.ts'
 import type { Tracer } from '../../shared/observability/tracing.ts'
 import { traceOf, traceRequests } from '../../shared/http/tracing.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
-import { consoleKnownErrors, parseDeadLetterId, readDeadLetterSubject, readSearch } from './app-input.ts'
+import {
+  consoleKnownErrors,
+  parseDeadLetterId,
+  readDeadLetterSubject,
+  readSearch,
+  takesNoQuery,
+} from './app-input.ts'
 import type { ConsoleData } from './console-data.ts'
 import { CONSOLE_MAX_BODY_BYTES, consoleOpenApi } from './openapi.ts'
 import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS } from './page/files.ts'
@@ -88,7 +94,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
     return c.json(page)
   })
 
-  app.get('/console/api/orders/:orderId', async (c) => {
+  app.get('/console/api/orders/:orderId', takesNoQuery, async (c) => {
     const orderId = c.req.param('orderId').toLowerCase()
     if (!ORDER_ID.test(orderId))
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
@@ -97,7 +103,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
   })
 
   // The cancellation API of the order service, called with the operator's own key.
-  app.post('/console/api/orders/:orderId/cancel', async (c) => {
+  app.post('/console/api/orders/:orderId/cancel', takesNoQuery, async (c) => {
     const orderId = c.req.param('orderId').toLowerCase()
     if (!ORDER_ID.test(orderId))
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
@@ -115,8 +121,10 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
     if (!subject.ok) return c.json({ error: 'invalid_query', message: subject.message }, 400)
     return c.json({ deadLetters: await data.deadLetters(subject.value) })
   })
-  app.get('/console/api/dead-letters/:id', async (c) => c.json(await data.deadLetter(deadLetterId(c))))
-  app.post('/console/api/dead-letters/:id/replay', async (c) => {
+  app.get('/console/api/dead-letters/:id', takesNoQuery, async (c) =>
+    c.json(await data.deadLetter(deadLetterId(c))),
+  )
+  app.post('/console/api/dead-letters/:id/replay', takesNoQuery, async (c) => {
     const id = deadLetterId(c)
     const result = await data.replayDeadLetter(id)
     logger.info(
@@ -125,7 +133,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
     )
     return c.json(result)
   })
-  app.post('/console/api/dead-letters/:id/purge', async (c) => {
+  app.post('/console/api/dead-letters/:id/purge', takesNoQuery, async (c) => {
     const id = deadLetterId(c)
     const removed = await data.removeDeadLetter(id)
     logger.info({ deadLetter: id, removed }, 'dead letter purged from the console')
@@ -139,12 +147,12 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
     return c.json({ purged })
   })
 
-  app.get('/console/api/consumers', async (c) => c.json({ consumers: await data.consumers() }))
-  app.get('/console/api/breaker', async (c) => c.json(await data.breaker()))
-  app.get('/console/api/stock', async (c) => c.json(await data.stock()))
+  app.get('/console/api/consumers', takesNoQuery, async (c) => c.json({ consumers: await data.consumers() }))
+  app.get('/console/api/breaker', takesNoQuery, async (c) => c.json(await data.breaker()))
+  app.get('/console/api/stock', takesNoQuery, async (c) => c.json(await data.stock()))
 
   let liveClients = 0
-  app.get('/console/api/live', (c) => {
+  app.get('/console/api/live', takesNoQuery, (c) => {
     // HEAD: the stream's headers, no stream (a body nobody reads would hold a client's place).
     if (c.req.method === 'HEAD') return c.body(null, 200, SSE_HEADERS)
     if (liveClients >= (deps.maxLiveClients ?? 32)) {

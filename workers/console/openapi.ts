@@ -191,7 +191,11 @@ const deadLetterId = {
   description: "The dead letter's sequence in the DLQ stream (digits, from 1).",
   schema: v.string(),
 } as const
-const badDeadLetterId = errorResponse('The id is not a DLQ sequence.', ['invalid_dead_letter_id'])
+const badDeadLetterId = errorResponse('The id is not a DLQ sequence, or a query parameter was given.', [
+  'invalid_dead_letter_id',
+  'invalid_query',
+])
+const noQuery = errorResponse('A query parameter: the route takes none.', ['invalid_query'])
 const orderIdParameter = {
   name: 'orderId',
   in: 'path',
@@ -271,7 +275,10 @@ const apiOperations: OperationDoc[] = [
     parameters: [orderIdParameter],
     responses: {
       200: { description: 'The order and its timeline.', body: { schema: OrderViewSchema } },
-      400: errorResponse('The id is not a UUID.', ['invalid_order_id']),
+      400: errorResponse('The id is not a UUID, or a query parameter was given.', [
+        'invalid_order_id',
+        'invalid_query',
+      ]),
       ...keyed,
       404: errorResponse('No such order.', ['not_found']),
       503: natsDown,
@@ -291,7 +298,8 @@ const apiOperations: OperationDoc[] = [
       200: { description: 'Already cancelled: the order.', body: { schema: OrderServiceAnswerSchema } },
       202: { description: 'The cancellation is requested.', body: { schema: OrderServiceAnswerSchema } },
       400: {
-        description: 'The id is not a UUID (`invalid_order_id`), or the order service refused it.',
+        description:
+          'The id is not a UUID (`invalid_order_id`), a query parameter was given (`invalid_query`), or the order service refused it.',
         body: { schema: OrderServiceAnswerSchema },
       },
       ...keyed,
@@ -423,6 +431,7 @@ const apiOperations: OperationDoc[] = [
         description: 'The consumers.',
         body: { schema: v.object({ consumers: v.array(ConsumerLagSchema) }) },
       },
+      400: noQuery,
       ...keyed,
       503: natsDown,
     },
@@ -436,6 +445,7 @@ const apiOperations: OperationDoc[] = [
     security: admin,
     responses: {
       200: { description: 'The breaker.', body: { schema: BreakerViewSchema } },
+      400: noQuery,
       ...keyed,
     },
   },
@@ -452,6 +462,7 @@ const apiOperations: OperationDoc[] = [
           "Every sku's stock, sorted by sku; `invalid`: the skus whose record does not parse as a stock record (the inventory service answers them 500 `invalid_record`; an admin PUT replaces it); a well-formed record the services refuse for its seal is shown as stored (the console holds no record key).",
         body: { schema: v.object({ stock: v.array(StockLevelSchema), invalid: v.array(v.string()) }) },
       },
+      400: noQuery,
       ...keyed,
       503: natsDown,
     },
@@ -467,6 +478,7 @@ const apiOperations: OperationDoc[] = [
     security: admin,
     responses: {
       200: { description: 'The stream.', body: { contentType: 'text/event-stream', schema: v.string() } },
+      400: noQuery,
       ...keyed,
       503: errorResponse('Too many live clients.', ['unavailable']),
     },
