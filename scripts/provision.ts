@@ -13,4 +13,14 @@ environment: NATS_URL (default: the running npm start's), NATS_NKEY_SEED or NATS
   NATS_REPLICAS, the stream and bucket limits of docs/configuration.md, ORDER_SAGA_STATE_DIR (default .local/run)`,
 )
 
-process.exit(await runProvision(operatorEnv(process.env).env))
+const { env, natsUrlFrom } = operatorEnv(process.env)
+// No npm start running and no NATS_URL: the default server is tried for a few
+// seconds, not the services' five minutes of waiting for a starting cluster.
+const defaulted = process.env['NATS_URL'] === undefined && natsUrlFrom.startsWith('the default')
+const code = await runProvision(
+  defaulted && env['NATS_CONNECT_TIMEOUT_MS'] === undefined
+    ? { ...env, NATS_CONNECT_TIMEOUT_MS: '5000' }
+    : env,
+)
+if (code !== 0 && defaulted) console.error(`provision: NATS_URL was ${natsUrlFrom}`)
+process.exit(code)

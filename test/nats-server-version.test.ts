@@ -5,9 +5,11 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { Kvm } from '@nats-io/kv'
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { BUCKETS } from '../schemas/subjects.ts'
 import { loadConfig } from '../shared/config/load-config.ts'
 import { natsSettings } from '../shared/config/nats-settings.ts'
 import { startNatsRuntime } from '../shared/nats/runtime.ts'
@@ -150,6 +152,27 @@ describe('start-up check of the server version', () => {
     expect(lines[0]).toMatch(
       /^provision: nats-server refused the topology: .*replicas.*; NATS_REPLICAS must be 1 /,
     )
+  })
+
+  it('the provision step refuses a bucket cap below what the bucket holds, in one line, until allowed', async () => {
+    await using server = await startNatsServer({ websocket: false })
+    const env = { NATS_URL: server.url, NATS_NKEY_SEED: testSecrets().nats.admin.seed }
+    expect((await provisionWith(env)).code).toBe(0)
+    const nc = await connect(server.connectOptions())
+    try {
+      const kv = await new Kvm(nc).open(BUCKETS.idempotency)
+      for (const key of ['a', 'b', 'c']) await kv.put(key, new Uint8Array(700 * 1024))
+    } finally {
+      await nc.close()
+    }
+    const lowered = { ...env, KV_IDEMPOTENCY_MAX_BYTES: String(1024 * 1024) }
+    const refused = await provisionWith(lowered)
+    expect(refused.code).toBe(1)
+    expect(refused.lines).toHaveLength(1)
+    expect(refused.lines[0]).toMatch(
+      /^provision: bucket order-idempotency holds \d+ bytes; KV_IDEMPOTENCY_MAX_BYTES=1048576 is below that \(every write would be refused\): raise the setting, or set PROVISION_ALLOW_SHRINK=true/,
+    )
+    expect((await provisionWith({ ...lowered, PROVISION_ALLOW_SHRINK: 'true' })).code).toBe(0)
   })
 
   it('the provision step names the unreachable server in one line when it gives up', async () => {

@@ -208,6 +208,18 @@ export function wipeStateDir(dir: string, root: string = projectRoot): 'wiped' |
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
 
+/**
+ * The running stack's env file, less what the operator gave in either form:
+ * `NATS_NKEY_SEED=<seed>` set by hand replaces the stack's
+ * `NATS_NKEY_SEED_FILE`, rather than meeting it as "set both".
+ */
+function stackEntries(dir: string, given: Env): Record<string, string> {
+  const named = new Set(Object.keys(given).map((name) => name.replace(/_FILE$/, '')))
+  return Object.fromEntries(
+    Object.entries(readEnvFile(dir)).filter(([name]) => !named.has(name.replace(/_FILE$/, ''))),
+  )
+}
+
 export interface OperatorEnv {
   env: Record<string, string | undefined>
   /** Where NATS_URL came from, for messages: `NATS_URL`, the stack.json path, or why the default. */
@@ -229,11 +241,11 @@ export function operatorEnv(given: Env, root: string = projectRoot): OperatorEnv
   const url = env['NATS_URL']
   if (url !== undefined) {
     const local = stack !== undefined && url === stack.natsUrl
-    return { env: local ? { ...readEnvFile(dir), ...env } : { ...env }, natsUrlFrom: 'NATS_URL' }
+    return { env: local ? { ...stackEntries(dir, env), ...env } : { ...env }, natsUrlFrom: 'NATS_URL' }
   }
   if (stack !== undefined)
     return {
-      env: { ...readEnvFile(dir), ...env, NATS_URL: stack.natsUrl },
+      env: { ...stackEntries(dir, env), ...env, NATS_URL: stack.natsUrl },
       natsUrlFrom: stackFilePath(dir),
     }
   return {

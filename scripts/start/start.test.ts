@@ -172,6 +172,14 @@ describe('operatorEnv', () => {
         NATS_NKEY_SEED_FILE: '/run/admin-seed',
         NATS_URL: 'nats://127.0.0.1:14999',
       })
+      // A seed given by hand, in either form, replaces the stack's: never "set both".
+      const given = operatorEnv({
+        ORDER_SAGA_STATE_DIR: dir,
+        NATS_URL: 'nats://127.0.0.1:14999',
+        NATS_NKEY_SEED: 'SU…',
+      })
+      expect(given.env['NATS_NKEY_SEED_FILE']).toBeUndefined()
+      expect(given.env).toMatchObject({ NATS_NKEY_SEED: 'SU…', API_KEY: 'sk_1' })
     } finally {
       start.kill('SIGKILL')
     }

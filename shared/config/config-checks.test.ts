@@ -38,6 +38,14 @@ describe('stream retention against the order deadline', () => {
       loadInventoryConfig({ API_KEYS, STREAM_MAX_AGE_MS: '120000', ORDER_DEADLINE_MS: '60000' })
         .STREAM_MAX_AGE_MS,
     ).toBe(120_000)
+    // A redelivery after the ack wait must still find its first publish inside the duplicate window.
+    expect(() => loadInventoryConfig({ API_KEYS, STREAM_DUPLICATE_WINDOW_MS: '1000' })).toThrow(
+      'STREAM_DUPLICATE_WINDOW_MS (1000) must be at least CONSUMER_ACK_WAIT_MS (30000)',
+    )
+    expect(
+      loadInventoryConfig({ API_KEYS, STREAM_DUPLICATE_WINDOW_MS: '5000', CONSUMER_ACK_WAIT_MS: '5000' })
+        .STREAM_DUPLICATE_WINDOW_MS,
+    ).toBe(5_000)
   })
 
   it('the provision step refuses them before it connects, naming both settings', async () => {

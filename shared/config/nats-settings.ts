@@ -57,6 +57,7 @@ export function retentionProblems(config: {
   STREAM_MAX_AGE_MS: number
   STREAM_DUPLICATE_WINDOW_MS: number
   ORDER_DEADLINE_MS: number
+  CONSUMER_ACK_WAIT_MS: number
 }): string[] {
   const problems: string[] = []
   if (config.STREAM_MAX_AGE_MS <= config.ORDER_DEADLINE_MS)
@@ -67,6 +68,11 @@ export function retentionProblems(config: {
   if (config.STREAM_DUPLICATE_WINDOW_MS > config.STREAM_MAX_AGE_MS)
     problems.push(
       `STREAM_DUPLICATE_WINDOW_MS (${config.STREAM_DUPLICATE_WINDOW_MS}) must not be longer than STREAM_MAX_AGE_MS (${config.STREAM_MAX_AGE_MS})`,
+    )
+  if (config.STREAM_DUPLICATE_WINDOW_MS < config.CONSUMER_ACK_WAIT_MS)
+    problems.push(
+      `STREAM_DUPLICATE_WINDOW_MS (${config.STREAM_DUPLICATE_WINDOW_MS}) must be at least CONSUMER_ACK_WAIT_MS (${config.CONSUMER_ACK_WAIT_MS}): ` +
+        'an event published again by a delivery redelivered after the ack wait must still be recognised as a duplicate',
     )
   return problems
 }

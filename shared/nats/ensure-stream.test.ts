@@ -1,13 +1,20 @@
 import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream'
 import { describe, expect, it } from 'vitest'
-import { ensureStream, ReplicasLoweredError } from './topology.ts'
+import { ensureStream, LimitLoweredError, ReplicasLoweredError } from './topology.ts'
+
+interface FakeState {
+  bytes: number
+  messages: number
+  first_ts: string
+}
+const EMPTY: FakeState = { bytes: 0, messages: 0, first_ts: '0001-01-01T00:00:00Z' }
 
 /** Just the two calls ensureStream makes on an existing stream. */
-function managerWith(existing: Partial<StreamConfig>) {
+function managerWith(existing: Partial<StreamConfig>, state: FakeState = EMPTY) {
   const updates: Partial<StreamConfig>[] = []
   const jsm = {
     streams: {
-      info: () => Promise.resolve({ config: existing }),
+      info: () => Promise.resolve({ config: existing, state }),
       update: (_name: string, config: Partial<StreamConfig>) => {
         updates.push(config)
         return Promise.resolve({ config })
@@ -62,5 +69,32 @@ describe('ensureStream on an existing stream', () => {
         deny_delete: true,
       },
     ])
+  })
+
+  const MiB = 1024 * 1024
+  const HOUR_NS = 3_600_000_000_000
+  const held = (bytes: number, ageMs: number): FakeState => ({
+    bytes,
+    messages: 100,
+    first_ts: new Date(Date.now() - ageMs).toISOString(),
+  })
+
+  it('refuses a size cap below what the stream holds, or a retention that would delete its oldest events', async () => {
+    const { jsm, updates } = managerWith(
+      { name: 'ORDERS', num_replicas: 1, max_bytes: 1024 * MiB, max_age: 168 * HOUR_NS },
+      held(50 * MiB, 3 * 3_600_000),
+    )
+    await expect(ensureStream(jsm, { name: 'ORDERS', num_replicas: 1, max_bytes: MiB })).rejects.toThrow(
+      `stream ORDERS holds ${50 * MiB} bytes; STREAM_MAX_BYTES=${MiB} is below that (its oldest events would be deleted): raise the setting, or set PROVISION_ALLOW_SHRINK=true`,
+    )
+    await expect(ensureStream(jsm, { name: 'ORDERS', num_replicas: 1, max_age: HOUR_NS })).rejects.toThrow(
+      LimitLoweredError,
+    )
+    expect(updates).toStrictEqual([])
+    // What would delete nothing goes through: a cap above what it holds, a retention longer than its oldest event's age.
+    await ensureStream(jsm, { name: 'ORDERS', num_replicas: 1, max_bytes: 100 * MiB, max_age: 4 * HOUR_NS })
+    // And so does a shrink the operator allows.
+    await ensureStream(jsm, { name: 'ORDERS', num_replicas: 1, max_bytes: MiB }, { allowShrink: true })
+    expect(updates.map((u) => u.max_bytes)).toStrictEqual([100 * MiB, MiB])
   })
 })

@@ -103,8 +103,9 @@ export function orderIndexConsumerConfig(
 
 /** Creates or updates the index's streams and the writer's consumers. Idempotent. */
 export async function ensureOrderIndex(jsm: JetStreamManager, limits: TopologyLimits): Promise<string[]> {
-  await ensureStream(jsm, orderIndexStreamConfig(limits))
-  await ensureStream(jsm, orderRetriesStreamConfig(limits))
+  const shrink = { allowShrink: limits.allowShrink === true }
+  await ensureStream(jsm, orderIndexStreamConfig(limits), shrink)
+  await ensureStream(jsm, orderRetriesStreamConfig(limits), shrink)
   const names = Object.keys(ORDER_INDEX_CONSUMERS) as OrderIndexConsumer[]
   for (const name of names) await ensureOrderIndexConsumer(jsm, name, limits)
   return names.map((n) => ORDER_INDEX_CONSUMERS[n].durable)

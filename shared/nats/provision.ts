@@ -42,7 +42,7 @@ export async function provisionTopology(
 ): Promise<ProvisionReport> {
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs })
   const orders = await ensureStreams(jsm, limits)
-  await ensureStream(jsm, advisoryStreamConfig(limits))
+  await ensureStream(jsm, advisoryStreamConfig(limits), { allowShrink: limits.allowShrink === true })
   const buckets = Object.values(BUCKETS)
   for (const bucket of buckets) await ensureBucket(nc, bucket, limits, { raiseSealFloor })
   const consumers: string[] = []

@@ -38,6 +38,12 @@ export interface TopologyLimits {
   maxAckPending: number
   /** Size cap of each KV bucket (when full, its writes fail until keys expire or the cap is raised). */
   bucketMaxBytes: Record<BucketName, number>
+  /**
+   * Apply a size cap below what a stream or bucket holds, or a retention
+   * shorter than its oldest message's age (PROVISION_ALLOW_SHRINK): events
+   * deleted, or a bucket's writes refused. Refused by default.
+   */
+  allowShrink?: boolean
 }
 
 export const DEFAULT_LIMITS: TopologyLimits = {
@@ -206,14 +212,74 @@ export class ReplicasLoweredError extends Error {
 }
 
 /**
+ * A size cap below what a stream or bucket holds, or a retention shorter than
+ * its oldest message's age: nats-server would delete events at once (a
+ * stream) or refuse every write (a bucket). Refused unless
+ * PROVISION_ALLOW_SHRINK=true.
+ */
+export class LimitLoweredError extends Error {
+  override readonly name = 'LimitLoweredError'
+}
+
+/** What applying `maxBytes` and `maxAgeNanos` to a stream in `state` would cost; empty when nothing. */
+function shrinkProblems(
+  what: string,
+  state: { bytes: number; messages: number; first_ts: string },
+  { maxBytes, maxAgeNanos, setting }: { maxBytes?: number; maxAgeNanos?: number; setting: string },
+): string[] {
+  const problems: string[] = []
+  if (maxBytes !== undefined && maxBytes > 0 && state.bytes > maxBytes)
+    problems.push(
+      `${what} holds ${state.bytes} bytes; ${setting}=${maxBytes} is below that (${what.startsWith('bucket') ? 'every write would be refused' : 'its oldest events would be deleted'})`,
+    )
+  const firstMs = Date.parse(state.first_ts)
+  if (maxAgeNanos !== undefined && maxAgeNanos > 0 && state.messages > 0 && Number.isFinite(firstMs)) {
+    const maxAgeMs = maxAgeNanos / 1_000_000
+    if (Date.now() - firstMs > maxAgeMs)
+      problems.push(
+        `${what} holds events older than STREAM_MAX_AGE_MS=${maxAgeMs} (the oldest from ${state.first_ts}); they would be deleted`,
+      )
+  }
+  return problems
+}
+
+/** The setting of each bucket's size cap (docs/configuration.md). */
+const BUCKET_SIZE_SETTINGS: Record<BucketName, string> = {
+  [BUCKETS.orderStatus]: 'KV_ORDER_STATUS_MAX_BYTES',
+  [BUCKETS.idempotency]: 'KV_IDEMPOTENCY_MAX_BYTES',
+  [BUCKETS.stock]: 'KV_STOCK_MAX_BYTES',
+  [BUCKETS.reservations]: 'KV_RESERVATIONS_MAX_BYTES',
+  [BUCKETS.decisions]: 'KV_DECISIONS_MAX_BYTES',
+  [BUCKETS.reconciliation]: 'KV_RECONCILIATION_MAX_BYTES',
+  [BUCKETS.analyticsOrders]: 'KV_ANALYTICS_ORDERS_MAX_BYTES',
+  [BUCKETS.analyticsWindows]: 'KV_ANALYTICS_WINDOWS_MAX_BYTES',
+}
+
+function refuseShrink(problems: readonly string[]): void {
+  if (problems.length === 0) return
+  throw new LimitLoweredError(
+    `${problems.join('; ')}: raise the setting, or set PROVISION_ALLOW_SHRINK=true to apply it (docs/operations.md)`,
+  )
+}
+
+/**
  * Creates the stream, or updates it to this configuration. Idempotent. It
  * never lowers the replicas of an existing stream (that is an operator's
  * decision, made with the nats CLI): it throws {@link ReplicasLoweredError}.
+ * Nor, unless `allowShrink`, a size cap below what it holds or a retention
+ * that would delete its oldest events: {@link LimitLoweredError}.
  */
-export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
+export async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+  { allowShrink = false }: { allowShrink?: boolean } = {},
+) {
   let existing: StreamConfig
+  let state: { bytes: number; messages: number; first_ts: string }
   try {
-    existing = (await jsm.streams.info(config.name)).config
+    const info = await jsm.streams.info(config.name)
+    existing = info.config
+    state = info.state
   } catch (error) {
     if (!isNotFound(error, JetStreamApiCodes.StreamNotFound)) throw error
     return await jsm.streams.add(config)
@@ -223,6 +289,17 @@ export async function ensureStream(jsm: JetStreamManager, config: Partial<Stream
     throw new ReplicasLoweredError(
       `stream ${config.name} has ${existing.num_replicas} replicas; NATS_REPLICAS=${wanted} would lower them ` +
         `(set NATS_REPLICAS=${existing.num_replicas}, or lower them deliberately with the nats CLI)`,
+    )
+  }
+  if (!allowShrink) {
+    const sizeChanged = config.max_bytes !== undefined && config.max_bytes !== existing.max_bytes
+    const ageChanged = config.max_age !== undefined && config.max_age !== existing.max_age
+    refuseShrink(
+      shrinkProblems(`stream ${config.name}`, state, {
+        ...(sizeChanged ? { maxBytes: config.max_bytes } : {}),
+        ...(ageChanged ? { maxAgeNanos: config.max_age } : {}),
+        setting: 'STREAM_MAX_BYTES',
+      }),
     )
   }
   return await jsm.streams.update(config.name, { ...existing, ...UNSET_LIMITS, ...config })
@@ -319,9 +396,10 @@ export function filtersOf(config: Partial<ConsumerConfig>): string[] {
  * "ORDERS from an earlier release").
  */
 export async function ensureStreams(jsm: JetStreamManager, limits: TopologyLimits): Promise<StreamConfig> {
-  const orders = await ensureStream(jsm, orderStreamConfig(limits))
-  await ensureStream(jsm, deadLetterStreamConfig(limits))
-  await ensureStream(jsm, deadlineStreamConfig(limits))
+  const shrink = { allowShrink: limits.allowShrink === true }
+  const orders = await ensureStream(jsm, orderStreamConfig(limits), shrink)
+  await ensureStream(jsm, deadLetterStreamConfig(limits), shrink)
+  await ensureStream(jsm, deadlineStreamConfig(limits), shrink)
   return orders.config
 }
 
@@ -374,10 +452,12 @@ export async function ensureBucket(
   const stream = `KV_${name}`
   let existing: StreamConfig
   let lastSeq: number
+  let state: { bytes: number; messages: number; first_ts: string }
   try {
     const info = await jsm.streams.info(stream)
     existing = info.config
     lastSeq = info.state.last_seq
+    state = info.state
   } catch (error) {
     if (!isNotFound(error, JetStreamApiCodes.StreamNotFound)) throw error
     const kv = await kvm.create(name, {
@@ -413,6 +493,8 @@ export async function ensureBucket(
         `(set NATS_REPLICAS=${existing.num_replicas}, or lower them deliberately with the nats CLI)`,
     )
   }
+  if (limits.allowShrink !== true && existing.max_bytes !== maxBytes)
+    refuseShrink(shrinkProblems(`bucket ${name}`, state, { maxBytes, setting: BUCKET_SIZE_SETTINGS[name] }))
   const rollup = spec.rollup === true
   // A sealed bucket first provisioned by a release before seals: its records
   // so far were written unsealed, and are read as they are (record-seal.ts).

@@ -602,6 +602,37 @@ describe('POST /orders', () => {
     expect(((await res.json()) as { error: string }).error).toBe('unavailable')
   })
 
+  it('says a full bucket is full, not that NATS is unreachable, and logs it as an error', async () => {
+    const full = Object.assign(new Error('maximum bytes exceeded'), { code: 10077, status: 503 })
+    const lines: Record<string, unknown>[] = []
+    const app = createApp({
+      ...appDeps(
+        fakeStore({
+          placeOrder: () => Promise.reject(new UnavailableError('claim failed', { cause: full })),
+        }),
+      ),
+      logger: createLogger({
+        service: 'order',
+        level: 'warn',
+        destination: {
+          write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+        },
+      }),
+    })
+    const res = await post(app, JSON.stringify(validOrder), { 'Idempotency-Key': 'k-full' })
+    expect([res.status, res.headers.get('Retry-After'), await res.json()]).toStrictEqual([
+      503,
+      '1',
+      {
+        error: 'unavailable',
+        message: 'the order service cannot store this now (storage full); retry later',
+      },
+    ])
+    expect(lines.map((l) => [l['level'], l['msg']])).toStrictEqual([
+      ['error', 'NATS storage full: raise the size cap of its stream or bucket'],
+    ])
+  })
+
   it('names the order whose publish NATS stopped answering in its 503', async () => {
     const lost = Object.assign(new UnavailableError('publish timed out'), { orderId: ORDER_ID })
     const res = await post(

@@ -315,6 +315,20 @@ export function createApp({
           )
         }
         if (!(error instanceof UnavailableError)) return undefined
+        if (isStorageFull(error) && error.orderId === undefined) {
+          logger.error(
+            { err: error, correlationId },
+            'NATS storage full: raise the size cap of its stream or bucket',
+          )
+          c.header('Retry-After', String(retryAfterSeconds))
+          return c.json(
+            {
+              error: 'unavailable',
+              message: 'the order service cannot store this now (storage full); retry later',
+            },
+            503,
+          )
+        }
         // The order being placed, or the one the path names (a read, a cancellation).
         const orderId = error.orderId ?? ORDER_PATH.exec(c.req.path)?.[1]?.toLowerCase()
         logger.warn(
@@ -344,4 +358,16 @@ export function createApp({
   )
 
   return app
+}
+
+/**
+ * A write refused at a stream's or bucket's size cap (JetStream 10077
+ * "maximum bytes exceeded", sent with status 503): not an outage, and waiting
+ * alone does not end it. Read from the cause chain without importing the
+ * client's error classes, which the Worker's bundle does not otherwise carry.
+ */
+function isStorageFull(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++)
+    if ((e as { code?: unknown }).code === 10077) return true
+  return false
 }

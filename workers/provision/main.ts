@@ -8,7 +8,13 @@ import { JetStreamApiError } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
-import { ConfigError, loadConfig, loadOrProblems, logLevelFromEnv } from '../../shared/config/load-config.ts'
+import {
+  boolFromEnv,
+  ConfigError,
+  loadConfig,
+  loadOrProblems,
+  logLevelFromEnv,
+} from '../../shared/config/load-config.ts'
 import {
   natsSettings,
   orderDeadlineMsFromEnv,
@@ -18,6 +24,7 @@ import {
 import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../../shared/config/secrets.ts'
 import { connectNats, NatsConnectError } from '../../shared/nats/connect.ts'
 import { provisionTopology } from '../../shared/nats/provision.ts'
+import { LimitLoweredError, ReplicasLoweredError } from '../../shared/nats/topology.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
 import { checkNatsServerVersion, NatsServerTooOldError } from '../../shared/nats/server-version.ts'
 import { createLogger, logFormatProblems } from '../../shared/observability/logger.ts'
@@ -35,6 +42,12 @@ export const ProvisionConfigSchema = v.object({
   RECORD_SEAL_FLOOR: v.optional(v.picklist(['keep', 'now'], 'must be keep or now'), 'keep'),
   /** The inventory's ORDER_DEADLINE_MS: the streams must keep an order's events and deadline longer. */
   ORDER_DEADLINE_MS: orderDeadlineMsFromEnv,
+  /**
+   * `true`: a size cap below what a stream or bucket holds, or a retention
+   * shorter than its oldest event's age, is applied (events deleted, a full
+   * bucket's writes refused); by default such a run is refused, naming it.
+   */
+  PROVISION_ALLOW_SHRINK: boolFromEnv(false),
 })
 
 const DESCRIPTION =
@@ -101,11 +114,15 @@ export async function runProvision(
       checkNatsServerVersion(nc.info, nc.getServer())
       const report = await retryWhileUnavailable(
         () =>
-          provisionTopology(nc, toTopologyLimits(config), {
-            timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
-            release: pkg.version,
-            raiseSealFloor: config.RECORD_SEAL_FLOOR === 'now',
-          }),
+          provisionTopology(
+            nc,
+            { ...toTopologyLimits(config), allowShrink: config.PROVISION_ALLOW_SHRINK },
+            {
+              timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
+              release: pkg.version,
+              raiseSealFloor: config.RECORD_SEAL_FLOOR === 'now',
+            },
+          ),
         config.NATS_CONNECT_TIMEOUT_MS,
         logger,
       )
@@ -118,7 +135,12 @@ export async function runProvision(
     }
   } catch (error) {
     // A server too old, or none reachable in time: one line that says which.
-    if (error instanceof NatsServerTooOldError || error instanceof NatsConnectError) {
+    if (
+      error instanceof NatsServerTooOldError ||
+      error instanceof NatsConnectError ||
+      error instanceof ReplicasLoweredError ||
+      error instanceof LimitLoweredError
+    ) {
       process.stderr.write(`provision: ${error.message}\n`)
       return 1
     }
