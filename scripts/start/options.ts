@@ -1,4 +1,5 @@
 // `npm start`'s command line and environment, read and checked all at once.
+import { existsSync, statSync } from 'node:fs'
 import { ConfigError } from '../../shared/config/load-config.ts'
 import { logFormatFromEnv, type LogFormat } from '../../shared/observability/logger.ts'
 import { RUNTIMES, type Runtime } from '../runtime-commands.ts'
@@ -93,12 +94,17 @@ export function parseStartOptions(argv: readonly string[], env: Env, isTTY: bool
     WorkerName,
     PortSetting
   >
+  const dir = stateDir(env)
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    problems.push(
+      `ORDER_SAGA_STATE_DIR: ${dir} is a file, not a folder (name a folder; it is made if missing)`,
+    )
   const options: StartOptions = {
     help,
     runtime,
     fresh,
     host: set(env['HOST']) ? env['HOST'] : '127.0.0.1',
-    stateDir: stateDir(env),
+    stateDir: dir,
     natsUrl: set(env['NATS_URL']) && !isOwnNatsUrl(env) ? env['NATS_URL'] : undefined,
     nats: port('NATS_PORT', 4222, true),
     natsWs: port('NATS_WS_PORT', 4223, true),

@@ -71,6 +71,17 @@ describe('parseStartOptions', () => {
     })
   })
 
+  it('refuses a state folder that is a file, naming the setting', () => {
+    const file = join(tmp, 'a-file')
+    writeFileSync(file, '')
+    expect(parseStartOptions([], { ORDER_SAGA_STATE_DIR: file }, false)).toStrictEqual({
+      ok: false,
+      problems: [
+        `ORDER_SAGA_STATE_DIR: ${file} is a file, not a folder (name a folder; it is made if missing)`,
+      ],
+    })
+  })
+
   it('makes worker logs pretty on a terminal unless LOG_FORMAT says otherwise', () => {
     const format = (env: Record<string, string>, tty: boolean) => {
       const parsed = parseStartOptions([], env, tty)

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core'
 import { backOff } from 'exponential-backoff'
 import type { Logger } from '../observability/logger.ts'
-import { isAuthorizationError } from './errors.ts'
+import { isAuthorizationError, isPermissionViolation } from './errors.ts'
 import { shownUrl } from '../config/shown-url.ts'
 
 /** The longest wait between two attempts of an identity the server refuses. */
@@ -164,6 +164,9 @@ export async function connectNats({
                 'nats refused this identity; retrying, less often each time, until it is taken again',
               )
             else logger.debug({ reason: status.error.message, refusals }, 'nats refused this identity again')
+          } else if (isPermissionViolation(status.error)) {
+            // One line each, no stack: the identity's rights, not the code, are the matter.
+            logger.error({ reason: status.error.message }, 'nats refused this identity a subject')
           } else logger.error({ err: status.error }, 'nats server error')
           break
         case 'ldm':
