@@ -258,7 +258,7 @@ const BUCKET_SIZE_SETTINGS: Record<BucketName, string> = {
 function refuseShrink(problems: readonly string[]): void {
   if (problems.length === 0) return
   throw new LimitLoweredError(
-    `${problems.join('; ')}: raise the setting, or set PROVISION_ALLOW_SHRINK=true to apply it (docs/operations.md)`,
+    `${problems.join('; ')}: raise the setting, or set PROVISION_ALLOW_SHRINK=true to apply it (docs/configuration.md, provision)`,
   )
 }
 
