@@ -33,14 +33,17 @@ const UnitPriceSchema = v.pipe(
 const JOINING = String.raw`[\p{sc=Arab}\p{sc=Syrc}\p{sc=Nkoo}]`
 /** The blocks of the Indic scripts from Devanagari to Sinhala, of Myanmar and of Khmer. */
 const INDIC = String.raw`[\u0900-\u0dff\u1000-\u109f\u1780-\u17ff]`
+/** Their viramas (Devanagari to Malayalam, Sinhala's al-lakuna, Myanmar's virama and asat, Khmer's coeng). */
+const VIRAMA = String.raw`[\u094d\u09cd\u0a4d\u0acd\u0b4d\u0bcd\u0c4d\u0ccd\u0d4d\u0dca\u1039\u103a\u17d2]`
 
 /**
  * Invisible characters that are part of what a text shows, in their place:
  * a zero-width joiner between emoji (a family, a profession), an emoji's
  * presentation selector, a keycap's U+FE0F; U+200C and U+200D between two
  * letters of a joining script (Persian's non-joiner), after an Indic
- * virama before a letter (a half form, Sinhala's "ශ්‍රී") or between an Indic
- * letter and a virama (an eyelash ra); one Mongolian variation selector or
+ * virama before a letter (a half form, Sinhala's "ශ්‍රී") or at the end of a
+ * word (a Malayalam chillu, "അവന്‍"), or between an Indic letter and a
+ * virama (an eyelash ra); one Mongolian variation selector or
  * vowel separator after a Mongolian letter; the tags of the three subdivision
  * flags Unicode recommends (England, Scotland, Wales): other tags after
  * U+1F3F4 show as a black flag and hide their text. Anything else of theirs
@@ -53,8 +56,10 @@ const SHOWN_IN_PLACE = new RegExp(
     String.raw`(?<=\p{ExtPict})[\ufe0e\ufe0f]`,
     String.raw`(?<=[0-9#*])\ufe0f(?=\u20e3)`,
     String.raw`(?<=\p{L}\p{M}*)(?<=${JOINING}\p{M}*)[\u200c\u200d](?=\p{L})(?=${JOINING})`,
-    String.raw`(?<=\p{M})(?<=${INDIC})[\u200c\u200d](?=\p{L})(?=${INDIC})`,
-    String.raw`(?<=\p{L})(?<=${INDIC})\u200d(?=\p{M})(?=${INDIC})`,
+    String.raw`(?<=${VIRAMA})[\u200c\u200d](?=\p{L})(?=${INDIC})`,
+    String.raw`(?<=\p{L})(?<=${INDIC})\u200d(?=${VIRAMA})`,
+    // Malayalam's chillu in its older encoding (letter, virama, ZWJ) ends a word.
+    String.raw`(?<=[\u0d15-\u0d39]\u0d4d)\u200d(?=\s|$)`,
     String.raw`(?<=\p{L})(?<=\p{sc=Mong})[\u180b-\u180f]`,
     String.raw`(?<=\u{1f3f4})\u{e0067}\u{e0062}(?:\u{e0065}\u{e006e}\u{e0067}|\u{e0073}\u{e0063}\u{e0074}|\u{e0077}\u{e006c}\u{e0073})\u{e007f}`,
   ].join('|'),

@@ -108,6 +108,10 @@ describe('npm run compose:secrets', () => {
     expect(read((await makeComposeSecrets(env())).paths.grafanaPassword)).toBe(made)
     const forced = await makeComposeSecrets(env(), { force: true })
     expect(read(forced.paths.grafanaPassword)).not.toBe(made)
+    // --force with the env file sourced (its GRAFANA_ADMIN_PASSWORD the kept one): a new one all the same.
+    const again = read(forced.paths.grafanaPassword)
+    const sourced = await makeComposeSecrets({ ...env(), GRAFANA_ADMIN_PASSWORD: again }, { force: true })
+    expect(read(sourced.paths.grafanaPassword)).not.toBe(again)
     const given = await makeComposeSecrets({ ...env(), GRAFANA_ADMIN_PASSWORD: 'correct-horse-battery' })
     expect(read(given.paths.grafanaPassword)).toBe('correct-horse-battery')
     for (const bad of ['admin', 'has a space in it', 'line\nbreak-in-it'])

@@ -127,18 +127,17 @@ export class GrafanaPasswordError extends Error {
  * it on its first start only (its database keeps the admin user after that).
  */
 function grafanaAdminPassword(env: Env, file: string, force: boolean): string {
+  const kept = existsSync(file) && statSync(file).isFile() ? readFileSync(file, 'utf8') : ''
   const given = env['GRAFANA_ADMIN_PASSWORD']
-  if (given !== undefined && given !== '') {
+  // --force after `. .local/compose/env`: the exported old password is not a new one.
+  if (given !== undefined && given !== '' && !(force && given === kept)) {
     if (given.length < 12 || /[\s\p{Cc}]/u.test(given))
       throw new GrafanaPasswordError(
         'GRAFANA_ADMIN_PASSWORD must be at least 12 characters, without spaces, line breaks or control characters',
       )
     return given
   }
-  if (!force && existsSync(file) && statSync(file).isFile()) {
-    const kept = readFileSync(file, 'utf8')
-    if (kept !== '') return kept
-  }
+  if (!force && kept !== '') return kept
   return randomBytes(18).toString('base64url')
 }
 

@@ -84,8 +84,18 @@ describe('ensureStream on an existing stream', () => {
       { name: 'ORDERS', num_replicas: 1, max_bytes: 1024 * MiB, max_age: 168 * HOUR_NS },
       held(50 * MiB, 3 * 3_600_000),
     )
-    await expect(ensureStream(jsm, { name: 'ORDERS', num_replicas: 1, max_bytes: MiB })).rejects.toThrow(
+    await expect(
+      ensureStream(
+        jsm,
+        { name: 'ORDERS', num_replicas: 1, max_bytes: MiB },
+        { sizeSetting: 'STREAM_MAX_BYTES' },
+      ),
+    ).rejects.toThrow(
       `stream ORDERS holds ${50 * MiB} bytes; STREAM_MAX_BYTES=${MiB} is below that (its oldest events would be deleted): raise the setting, or set PROVISION_ALLOW_SHRINK=true`,
+    )
+    // A cap no setting controls (a stream whose size this release fixes) is named as such.
+    await expect(ensureStream(jsm, { name: 'ORDERS', num_replicas: 1, max_bytes: MiB })).rejects.toThrow(
+      `this release's cap of ${MiB} is below that`,
     )
     await expect(ensureStream(jsm, { name: 'ORDERS', num_replicas: 1, max_age: HOUR_NS })).rejects.toThrow(
       LimitLoweredError,

@@ -225,19 +225,27 @@ export class LimitLoweredError extends Error {
 function shrinkProblems(
   what: string,
   state: { bytes: number; messages: number; first_ts: string },
-  { maxBytes, maxAgeNanos, setting }: { maxBytes?: number; maxAgeNanos?: number; setting: string },
+  {
+    maxBytes,
+    maxAgeNanos,
+    sizeSetting,
+    ageSetting,
+  }: { maxBytes?: number; maxAgeNanos?: number; sizeSetting?: string; ageSetting?: string },
 ): string[] {
   const problems: string[] = []
+  // A cap no setting controls is this release's own.
+  const named = (setting: string | undefined, value: number) =>
+    setting === undefined ? `this release's cap of ${value}` : `${setting}=${value}`
   if (maxBytes !== undefined && maxBytes > 0 && state.bytes > maxBytes)
     problems.push(
-      `${what} holds ${state.bytes} bytes; ${setting}=${maxBytes} is below that (${what.startsWith('bucket') ? 'every write would be refused' : 'its oldest events would be deleted'})`,
+      `${what} holds ${state.bytes} bytes; ${named(sizeSetting, maxBytes)} is below that (${what.startsWith('bucket') ? 'every write would be refused' : 'its oldest events would be deleted'})`,
     )
   const firstMs = Date.parse(state.first_ts)
   if (maxAgeNanos !== undefined && maxAgeNanos > 0 && state.messages > 0 && Number.isFinite(firstMs)) {
     const maxAgeMs = maxAgeNanos / 1_000_000
     if (Date.now() - firstMs > maxAgeMs)
       problems.push(
-        `${what} holds events older than STREAM_MAX_AGE_MS=${maxAgeMs} (the oldest from ${state.first_ts}); they would be deleted`,
+        `${what} holds events older than ${named(ageSetting, maxAgeMs)} ms (the oldest from ${state.first_ts}); they would be deleted`,
       )
   }
   return problems
@@ -272,7 +280,16 @@ function refuseShrink(problems: readonly string[]): void {
 export async function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string },
-  { allowShrink = false }: { allowShrink?: boolean } = {},
+  {
+    allowShrink = false,
+    sizeSetting,
+    ageSetting,
+  }: {
+    allowShrink?: boolean
+    /** The settings of its `max_bytes` and `max_age`, named in a refusal; unset: a cap of this release. */
+    sizeSetting?: string
+    ageSetting?: string
+  } = {},
 ) {
   let existing: StreamConfig
   let state: { bytes: number; messages: number; first_ts: string }
@@ -298,7 +315,8 @@ export async function ensureStream(
       shrinkProblems(`stream ${config.name}`, state, {
         ...(sizeChanged ? { maxBytes: config.max_bytes } : {}),
         ...(ageChanged ? { maxAgeNanos: config.max_age } : {}),
-        setting: 'STREAM_MAX_BYTES',
+        ...(sizeSetting === undefined ? {} : { sizeSetting }),
+        ...(ageSetting === undefined ? {} : { ageSetting }),
       }),
     )
   }
@@ -397,9 +415,13 @@ export function filtersOf(config: Partial<ConsumerConfig>): string[] {
  */
 export async function ensureStreams(jsm: JetStreamManager, limits: TopologyLimits): Promise<StreamConfig> {
   const shrink = { allowShrink: limits.allowShrink === true }
-  const orders = await ensureStream(jsm, orderStreamConfig(limits), shrink)
+  const orders = await ensureStream(jsm, orderStreamConfig(limits), {
+    ...shrink,
+    sizeSetting: 'STREAM_MAX_BYTES',
+    ageSetting: 'STREAM_MAX_AGE_MS',
+  })
   await ensureStream(jsm, deadLetterStreamConfig(limits), shrink)
-  await ensureStream(jsm, deadlineStreamConfig(limits), shrink)
+  await ensureStream(jsm, deadlineStreamConfig(limits), { ...shrink, ageSetting: 'STREAM_MAX_AGE_MS' })
   return orders.config
 }
 
@@ -494,7 +516,9 @@ export async function ensureBucket(
     )
   }
   if (limits.allowShrink !== true && existing.max_bytes !== maxBytes)
-    refuseShrink(shrinkProblems(`bucket ${name}`, state, { maxBytes, setting: BUCKET_SIZE_SETTINGS[name] }))
+    refuseShrink(
+      shrinkProblems(`bucket ${name}`, state, { maxBytes, sizeSetting: BUCKET_SIZE_SETTINGS[name] }),
+    )
   const rollup = spec.rollup === true
   // A sealed bucket first provisioned by a release before seals: its records
   // so far were written unsealed, and are read as they are (record-seal.ts).

@@ -123,6 +123,8 @@ describe('POST /orders', () => {
     'क्\u200Dष',
     'र\u200D्',
     'ᠨᠠ\u180Eᠠ',
+    'അവന്\u200D',
+    'മോഹന്\u200Dലാല്\u200D',
   ])('accepts the customer id %j', async (customerId) => {
     const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, customerId }))
     expect(res.status).toBe(202)
@@ -320,6 +322,11 @@ describe('POST /orders', () => {
     [
       'a customer id with a zero-width non-joiner between Indic letters without a virama',
       { ...validOrder, customerId: 'क\u200Cख' },
+      'customerId',
+    ],
+    [
+      'a customer id with a zero-width non-joiner after an Indic vowel sign',
+      { ...validOrder, customerId: 'रा\u200Cम' },
       'customerId',
     ],
     [

@@ -164,6 +164,22 @@ describe('payment handler', () => {
     expect(subjects(again)).toStrictEqual([SUBJECTS.paymentFailed])
   })
 
+  it('says payments.failed again when an unresolved order is asked to cancel (its first publish may be lost)', async () => {
+    const { pay, cancel, decisions } = setup({
+      charge: () => Promise.resolve({ kind: 'unresolved', detail: 'no answer' }),
+    })
+    const [failed] = await pay(reserved, ctx)
+    // The delivery's publish was lost and its message dead-lettered: the
+    // deadline, or a customer, is what comes next. Only payments.failed
+    // releases the order's stock, and the order did end payment_failed.
+    for (const reason of ['deadline_exceeded', 'customer_request'] as const) {
+      const events = await cancel(cancelRequest(reason), ctx)
+      expect(subjects(events)).toStrictEqual([SUBJECTS.paymentFailed])
+      expect(events[0]?.msgId).toBe(failed?.msgId)
+    }
+    expect(decisions.records.get(orderId)?.payment?.state).toBe('unresolved')
+  })
+
   it("keeps an express order's lane on its reconciliation entry (its refund is announced there)", async () => {
     const { pay, reconciling } = setup({
       charge: () => Promise.resolve({ kind: 'unresolved', detail: 'no answer' }),

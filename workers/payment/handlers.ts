@@ -571,9 +571,15 @@ export function createPaymentHandlers({
         return [unresolvedOutcome(step.decision, 'the deadline passed with the charge unsettled')]
       case 'unresolved': {
         await reconcileCharge(step.decision, step.decision.payment as PaymentPart, ctx)
-        // The cancellation a deadline decided, said again (a redelivery after a failed hand-over); else it is cancelled already.
+        // The cancellation a deadline decided, said again (a redelivery after a
+        // failed hand-over). Without one the order ended payment_failed: its
+        // `payments.failed` is said again, as for a late charge refunded (its
+        // first publish may have been lost with a dead-lettered delivery, and
+        // only it releases the order's stock; same message id).
         const requested = requestedReason(step.decision)
-        return requested === undefined ? [] : [cancelled(orderId, requested)]
+        return requested === undefined
+          ? [unresolvedFailure(orderId, 'the processor never answered')]
+          : [cancelled(orderId, requested)]
       }
       case 'paying':
       case 'final':
