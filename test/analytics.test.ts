@@ -180,6 +180,19 @@ describe('analytics', () => {
     expect(s.windows.length).toBeGreaterThan(0)
   })
 
+  it('answers HEAD on its stream at once, chunked and without a length, as GET would send it (Bun)', async () => {
+    const started = Date.now()
+    const head = await fetch(`${analytics.url}/analytics/stream`, {
+      method: 'HEAD',
+      headers: bearer('admin'),
+    })
+    expect([head.status, head.headers.get('Content-Type'), head.headers.get('Content-Length')]).toStrictEqual(
+      [200, 'text/event-stream', null],
+    )
+    expect(head.headers.get('Transfer-Encoding')).toBe('chunked')
+    expect(Date.now() - started).toBeLessThan(2_000)
+  })
+
   it('counts the same after a kill -9 of the worker while events stream in', async () => {
     const before = handled(analytics)
     const placing = placeAll([

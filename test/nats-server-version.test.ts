@@ -5,6 +5,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
@@ -159,20 +160,49 @@ describe('start-up check of the server version', () => {
     const env = { NATS_URL: server.url, NATS_NKEY_SEED: testSecrets().nats.admin.seed }
     expect((await provisionWith(env)).code).toBe(0)
     const nc = await connect(server.connectOptions())
+    const jsm = await jetstreamManager(nc)
+    const maxBytesOf = async (stream: string) => (await jsm.streams.info(stream)).config.max_bytes
     try {
-      const kv = await new Kvm(nc).open(BUCKETS.idempotency)
-      for (const key of ['a', 'b', 'c']) await kv.put(key, new Uint8Array(700 * 1024))
+      for (const bucket of [BUCKETS.idempotency, BUCKETS.orderStatus]) {
+        const kv = await new Kvm(nc).open(bucket)
+        for (const key of ['a', 'b', 'c']) await kv.put(key, new Uint8Array(700 * 1024))
+      }
+      const before = await maxBytesOf('ORDERS')
+      // Two buckets too small, and a change to ORDERS that alone would be fine.
+      const lowered = {
+        ...env,
+        KV_IDEMPOTENCY_MAX_BYTES: String(1024 * 1024),
+        KV_ORDER_STATUS_MAX_BYTES: String(1024 * 1024),
+        STREAM_MAX_BYTES: String(before + 1),
+      }
+      const refused = await provisionWith(lowered)
+      expect(refused.code).toBe(1)
+      expect(refused.lines).toHaveLength(1)
+      expect(refused.lines[0]).toMatch(
+        /^provision: bucket order-status holds \d+ bytes; KV_ORDER_STATUS_MAX_BYTES=1048576 is below that \(every write would be refused\); bucket order-idempotency holds \d+ bytes; KV_IDEMPOTENCY_MAX_BYTES=1048576 is below that \(every write would be refused\): raise the setting, or set PROVISION_ALLOW_SHRINK=true/,
+      )
+      // Refused before anything changed: ORDERS keeps its cap.
+      expect(await maxBytesOf('ORDERS')).toBe(before)
+      expect((await provisionWith({ ...lowered, PROVISION_ALLOW_SHRINK: 'true' })).code).toBe(0)
+      expect(await maxBytesOf('ORDERS')).toBe(before + 1)
+      expect(await maxBytesOf(`KV_${BUCKETS.idempotency}`)).toBe(1024 * 1024)
     } finally {
       await nc.close()
     }
-    const lowered = { ...env, KV_IDEMPOTENCY_MAX_BYTES: String(1024 * 1024) }
-    const refused = await provisionWith(lowered)
-    expect(refused.code).toBe(1)
-    expect(refused.lines).toHaveLength(1)
-    expect(refused.lines[0]).toMatch(
-      /^provision: bucket order-idempotency holds \d+ bytes; KV_IDEMPOTENCY_MAX_BYTES=1048576 is below that \(every write would be refused\): raise the setting, or set PROVISION_ALLOW_SHRINK=true/,
+  })
+
+  it("the provision step run with a service's seed says in one line that it needs the admin identity", async () => {
+    await using server = await startNatsServer({ websocket: false })
+    const { code, lines } = await provisionWith({
+      NATS_URL: server.url,
+      NATS_NKEY_SEED: testSecrets().nats.console.seed,
+      NATS_CONNECT_TIMEOUT_MS: '3000',
+    })
+    expect(code).toBe(1)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(
+      /^provision: nats-server refused this identity \(.*\): the provision step needs the admin identity's NATS_NKEY_SEED\n$/,
     )
-    expect((await provisionWith({ ...lowered, PROVISION_ALLOW_SHRINK: 'true' })).code).toBe(0)
   })
 
   it('the provision step names the unreachable server in one line when it gives up', async () => {

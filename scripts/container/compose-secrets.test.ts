@@ -53,6 +53,7 @@ describe('npm run compose:secrets', () => {
     writeFileSync(join(dir, 'secrets.json.4242.tmp'), '{"partial')
     await makeComposeSecrets(env())
     expect(existsSync(join(dir, 'secrets.json'))).toBe(true)
+    expect(existsSync(join(dir, 'secrets.json.4242.tmp'))).toBe(false)
   })
 
   it('makes private folders, mountable secret files and owner-only keys', async () => {

@@ -141,6 +141,13 @@ function grafanaAdminPassword(env: Env, file: string, force: boolean): string {
   return randomBytes(18).toString('base64url')
 }
 
+/** What a killed run left of its own writes (`<file>.<pid>.tmp`): the new run writes them again. */
+function removeStaleTemporaries(dir: string): void {
+  if (!existsSync(dir)) return
+  for (const entry of readdirSync(dir))
+    if (/\.\d+\.tmp$/.test(entry)) rmSync(join(dir, entry), { force: true })
+}
+
 function privateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   chmodSync(dir, 0o700)
@@ -154,6 +161,7 @@ export async function makeComposeSecrets(
   const apiGuard = apiGuardFromEnv(env)
   const paths = composePaths(composeDir(env, root))
   checkOwnDir(paths)
+  removeStaleTemporaries(paths.dir)
   const grafanaPassword = grafanaAdminPassword(env, paths.grafanaPassword, force)
   privateDir(paths.dir)
   if (force) {

@@ -68,7 +68,9 @@ function readSecretFiles(
     const path = env[`${name}_FILE`]
     if (path === undefined || path === '') continue
     if (env[name] !== undefined && env[name] !== '') {
-      problems.push(`${name}: set either ${name} or ${name}_FILE, not both`)
+      problems.push(
+        `${name}: set either ${name} or ${name}_FILE, not both (a sourced env file may have exported ${name}_FILE: unset it)`,
+      )
       failed.add(name)
       continue
     }

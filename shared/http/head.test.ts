@@ -55,6 +55,7 @@ describe('HEAD as GET', () => {
     const head = await app().request('/events', { method: 'HEAD' })
     expect(head.headers.get('Content-Type')).toBe('text/event-stream')
     expect(head.headers.get('Content-Length')).toBeNull()
+    expect(head.headers.get('Transfer-Encoding')).toBe('chunked')
     expect(Date.now() - started).toBeLessThan(1_000)
   })
 
@@ -63,6 +64,7 @@ describe('HEAD as GET', () => {
     const head = await app().request('/slow', { method: 'HEAD' })
     expect(head.status).toBe(200)
     expect(head.headers.get('Content-Length')).toBeNull()
+    expect(head.headers.get('Transfer-Encoding')).toBe('chunked')
     expect(Date.now() - started).toBeGreaterThanOrEqual(HEAD_BODY_READ_MS - 50)
     expect(Date.now() - started).toBeLessThan(HEAD_BODY_READ_MS + 1_000)
   })

@@ -5,7 +5,8 @@
  * Registered first on every app, so it sees the answer every other middleware
  * made: it measures the body the client will not get and says its length,
  * and dates the answer. A stream (an SSE route answers `HEAD` by itself) and
- * a body not read within {@link HEAD_BODY_READ_MS} keep no length.
+ * a body not read within {@link HEAD_BODY_READ_MS} keep no length: they are
+ * said `Transfer-Encoding: chunked`, as GET sends them.
  */
 import type { MiddlewareHandler } from 'hono'
 
@@ -17,13 +18,18 @@ export const headAsGet: MiddlewareHandler = async (c, next) => {
   const res = c.res
   const headers = new Headers(res.headers)
   if (!headers.has('Date')) headers.set('Date', new Date().toUTCString())
+  let lengthUnknown = isStream(headers)
   if (res.body !== null) {
-    if (headers.has('Content-Length') || isStream(headers)) await res.body.cancel().catch(() => undefined)
+    if (headers.has('Content-Length') || lengthUnknown) await res.body.cancel().catch(() => undefined)
     else {
       const length = await bodyLength(res.body, HEAD_BODY_READ_MS)
-      if (length !== undefined) headers.set('Content-Length', String(length))
+      if (length === undefined) lengthUnknown = true
+      else headers.set('Content-Length', String(length))
     }
   }
+  // GET would send it chunked. Said, Bun and Node send no `Content-Length: 0`
+  // for a body-less answer (Deno drops it and says 0).
+  if (lengthUnknown && !headers.has('Content-Length')) headers.set('Transfer-Encoding', 'chunked')
   c.res = new Response(null, { status: res.status, statusText: res.statusText, headers })
 }
 

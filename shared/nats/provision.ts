@@ -9,9 +9,22 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { ADVISORY_STREAM, advisoryStreamConfig } from './dead-letter-capture.ts'
-import { ensureOrderIndex, ORDER_INDEX } from './order-index.ts'
+import {
+  ensureOrderIndex,
+  ORDER_INDEX,
+  orderIndexStreamConfig,
+  orderRetriesStreamConfig,
+} from './order-index.ts'
 import { ensureCaptureConsumer, ensureSagaConsumer, SAGA_CONSUMER_NAMES } from './saga-consumers.ts'
-import { ensureBucket, ensureStream, ensureStreams, type TopologyLimits } from './topology.ts'
+import {
+  ensureBucket,
+  ensureStream,
+  ensureStreams,
+  refuseShrink,
+  sagaStreamChecks,
+  shrinkPreflight,
+  type TopologyLimits,
+} from './topology.ts'
 
 export interface ProvisionReport {
   streams: string[]
@@ -41,6 +54,16 @@ export async function provisionTopology(
   }: { timeoutMs?: number; release?: string; raiseSealFloor?: boolean } = {},
 ): Promise<ProvisionReport> {
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs })
+  // Read before anything changes: a refused run leaves every limit as it was.
+  if (limits.allowShrink !== true) {
+    const streams = [
+      ...sagaStreamChecks(limits),
+      { config: advisoryStreamConfig(limits) },
+      { config: orderIndexStreamConfig(limits) },
+      { config: orderRetriesStreamConfig(limits) },
+    ]
+    refuseShrink(await shrinkPreflight(jsm, streams, limits))
+  }
   const orders = await ensureStreams(jsm, limits)
   await ensureStream(jsm, advisoryStreamConfig(limits), { allowShrink: limits.allowShrink === true })
   const buckets = Object.values(BUCKETS)

@@ -251,19 +251,92 @@ function shrinkProblems(
   return problems
 }
 
-/** The setting of each bucket's size cap (docs/configuration.md). */
-const BUCKET_SIZE_SETTINGS: Record<BucketName, string> = {
-  [BUCKETS.orderStatus]: 'KV_ORDER_STATUS_MAX_BYTES',
-  [BUCKETS.idempotency]: 'KV_IDEMPOTENCY_MAX_BYTES',
-  [BUCKETS.stock]: 'KV_STOCK_MAX_BYTES',
-  [BUCKETS.reservations]: 'KV_RESERVATIONS_MAX_BYTES',
-  [BUCKETS.decisions]: 'KV_DECISIONS_MAX_BYTES',
-  [BUCKETS.reconciliation]: 'KV_RECONCILIATION_MAX_BYTES',
-  [BUCKETS.analyticsOrders]: 'KV_ANALYTICS_ORDERS_MAX_BYTES',
-  [BUCKETS.analyticsWindows]: 'KV_ANALYTICS_WINDOWS_MAX_BYTES',
+/** A stream the provision step makes, with the settings of its size and age (unset: this release's). */
+export interface StreamCheck {
+  config: Partial<StreamConfig> & { name: string }
+  sizeSetting?: string | undefined
+  ageSetting?: string | undefined
 }
 
-function refuseShrink(problems: readonly string[]): void {
+/** What updating a stream in `state` to `check.config` would delete. */
+function streamShrinkProblems(
+  existing: StreamConfig,
+  state: { bytes: number; messages: number; first_ts: string },
+  { config, sizeSetting, ageSetting }: StreamCheck,
+): string[] {
+  const sizeChanged = config.max_bytes !== undefined && config.max_bytes !== existing.max_bytes
+  const ageChanged = config.max_age !== undefined && config.max_age !== existing.max_age
+  return shrinkProblems(`stream ${config.name}`, state, {
+    ...(sizeChanged ? { maxBytes: config.max_bytes } : {}),
+    ...(ageChanged ? { maxAgeNanos: config.max_age } : {}),
+    ...(sizeSetting === undefined ? {} : { sizeSetting }),
+    ...(ageSetting === undefined ? {} : { ageSetting }),
+  })
+}
+
+/** The saga's own streams, as {@link ensureStreams} makes them. */
+export function sagaStreamChecks(limits: TopologyLimits): StreamCheck[] {
+  return [
+    { config: orderStreamConfig(limits), sizeSetting: 'STREAM_MAX_BYTES', ageSetting: 'STREAM_MAX_AGE_MS' },
+    { config: deadLetterStreamConfig(limits) },
+    { config: deadlineStreamConfig(limits), ageSetting: 'STREAM_MAX_AGE_MS' },
+  ]
+}
+
+/**
+ * Every limit of these streams and of the KV buckets that would delete events
+ * or refuse writes, read before anything is changed: a refused provision run
+ * changes nothing, and names every problem at once.
+ */
+export async function shrinkPreflight(
+  jsm: JetStreamManager,
+  streams: readonly StreamCheck[],
+  limits: TopologyLimits,
+): Promise<string[]> {
+  const problems: string[] = []
+  const infoOf = (name: string) =>
+    jsm.streams.info(name).catch((error: unknown) => {
+      if (isNotFound(error, JetStreamApiCodes.StreamNotFound)) return undefined
+      throw error
+    })
+  for (const check of streams) {
+    const info = await infoOf(check.config.name)
+    if (info !== undefined) problems.push(...streamShrinkProblems(info.config, info.state, check))
+  }
+  for (const name of Object.values(BUCKETS)) {
+    const info = await infoOf(`KV_${name}`)
+    const maxBytes = limits.bucketMaxBytes[name]
+    if (info !== undefined && info.config.max_bytes !== maxBytes)
+      problems.push(
+        ...shrinkProblems(`bucket ${name}`, info.state, {
+          maxBytes,
+          sizeSetting: bucketSizeSetting(name),
+        }),
+      )
+  }
+  return problems
+}
+
+/**
+ * The setting of a bucket's size cap (docs/configuration.md). A function, not
+ * a table: a module-level object with computed keys is kept in every bundle
+ * that imports this module (the Worker's takes DEFAULT_LIMITS from it).
+ */
+function bucketSizeSetting(name: BucketName): string {
+  const settings: Record<BucketName, string> = {
+    [BUCKETS.orderStatus]: 'KV_ORDER_STATUS_MAX_BYTES',
+    [BUCKETS.idempotency]: 'KV_IDEMPOTENCY_MAX_BYTES',
+    [BUCKETS.stock]: 'KV_STOCK_MAX_BYTES',
+    [BUCKETS.reservations]: 'KV_RESERVATIONS_MAX_BYTES',
+    [BUCKETS.decisions]: 'KV_DECISIONS_MAX_BYTES',
+    [BUCKETS.reconciliation]: 'KV_RECONCILIATION_MAX_BYTES',
+    [BUCKETS.analyticsOrders]: 'KV_ANALYTICS_ORDERS_MAX_BYTES',
+    [BUCKETS.analyticsWindows]: 'KV_ANALYTICS_WINDOWS_MAX_BYTES',
+  }
+  return settings[name]
+}
+
+export function refuseShrink(problems: readonly string[]): void {
   if (problems.length === 0) return
   throw new LimitLoweredError(
     `${problems.join('; ')}: raise the setting, or set PROVISION_ALLOW_SHRINK=true to apply it (docs/configuration.md, provision)`,
@@ -287,8 +360,8 @@ export async function ensureStream(
   }: {
     allowShrink?: boolean
     /** The settings of its `max_bytes` and `max_age`, named in a refusal; unset: a cap of this release. */
-    sizeSetting?: string
-    ageSetting?: string
+    sizeSetting?: string | undefined
+    ageSetting?: string | undefined
   } = {},
 ) {
   let existing: StreamConfig
@@ -308,18 +381,7 @@ export async function ensureStream(
         `(set NATS_REPLICAS=${existing.num_replicas}, or lower them deliberately with the nats CLI)`,
     )
   }
-  if (!allowShrink) {
-    const sizeChanged = config.max_bytes !== undefined && config.max_bytes !== existing.max_bytes
-    const ageChanged = config.max_age !== undefined && config.max_age !== existing.max_age
-    refuseShrink(
-      shrinkProblems(`stream ${config.name}`, state, {
-        ...(sizeChanged ? { maxBytes: config.max_bytes } : {}),
-        ...(ageChanged ? { maxAgeNanos: config.max_age } : {}),
-        ...(sizeSetting === undefined ? {} : { sizeSetting }),
-        ...(ageSetting === undefined ? {} : { ageSetting }),
-      }),
-    )
-  }
+  if (!allowShrink) refuseShrink(streamShrinkProblems(existing, state, { config, sizeSetting, ageSetting }))
   return await jsm.streams.update(config.name, { ...existing, ...UNSET_LIMITS, ...config })
 }
 
@@ -414,15 +476,12 @@ export function filtersOf(config: Partial<ConsumerConfig>): string[] {
  * "ORDERS from an earlier release").
  */
 export async function ensureStreams(jsm: JetStreamManager, limits: TopologyLimits): Promise<StreamConfig> {
-  const shrink = { allowShrink: limits.allowShrink === true }
-  const orders = await ensureStream(jsm, orderStreamConfig(limits), {
-    ...shrink,
-    sizeSetting: 'STREAM_MAX_BYTES',
-    ageSetting: 'STREAM_MAX_AGE_MS',
-  })
-  await ensureStream(jsm, deadLetterStreamConfig(limits), shrink)
-  await ensureStream(jsm, deadlineStreamConfig(limits), { ...shrink, ageSetting: 'STREAM_MAX_AGE_MS' })
-  return orders.config
+  const allowShrink = limits.allowShrink === true
+  const [orders, ...others] = sagaStreamChecks(limits)
+  if (orders === undefined) throw new Error('sagaStreamChecks lists ORDERS first')
+  const made = await ensureStream(jsm, orders.config, { ...orders, allowShrink })
+  for (const check of others) await ensureStream(jsm, check.config, { ...check, allowShrink })
+  return made.config
 }
 
 export type BucketName = (typeof BUCKETS)[keyof typeof BUCKETS]
@@ -439,21 +498,25 @@ export interface BucketSpec {
   rollup?: true
 }
 
-export const BUCKET_SPECS: Record<BucketName, BucketSpec> = {
-  [BUCKETS.orderStatus]: { ttlMs: 30 * DAY_MS, history: 1 },
-  // Idempotency keys must answer for at least 24 h; a little more covers clock skew.
-  [BUCKETS.idempotency]: { ttlMs: 25 * HOUR_MS, history: 1 },
-  [BUCKETS.stock]: { ttlMs: 0, history: 1 },
-  [BUCKETS.reservations]: { ttlMs: 30 * DAY_MS, history: 1 },
-  // Outlives the order's status record (30 days): a cancel the intake lets through always finds who settled the order.
-  [BUCKETS.decisions]: { ttlMs: 35 * DAY_MS, history: 1 },
-  // An entry is removed when settled; the TTL only bounds a forgotten one.
-  [BUCKETS.reconciliation]: { ttlMs: 30 * DAY_MS, history: 1 },
-  // A fact older than this is not needed: the saga settles an order within ORDER_DEADLINE_MS.
-  [BUCKETS.analyticsOrders]: { ttlMs: 30 * DAY_MS, history: 1 },
-  // Windows are the history itself, and the active-generation pointer lives here: no TTL.
-  // Its replaced generations' windows are purged key by key: roll-up headers on.
-  [BUCKETS.analyticsWindows]: { ttlMs: 0, history: 1, rollup: true },
+/** Each bucket's TTL and history (a function, for the Worker's bundle: see bucketSizeSetting). */
+function bucketSpec(name: BucketName): BucketSpec {
+  const specs: Record<BucketName, BucketSpec> = {
+    [BUCKETS.orderStatus]: { ttlMs: 30 * DAY_MS, history: 1 },
+    // Idempotency keys must answer for at least 24 h; a little more covers clock skew.
+    [BUCKETS.idempotency]: { ttlMs: 25 * HOUR_MS, history: 1 },
+    [BUCKETS.stock]: { ttlMs: 0, history: 1 },
+    [BUCKETS.reservations]: { ttlMs: 30 * DAY_MS, history: 1 },
+    // Outlives the order's status record (30 days): a cancel the intake lets through always finds who settled the order.
+    [BUCKETS.decisions]: { ttlMs: 35 * DAY_MS, history: 1 },
+    // An entry is removed when settled; the TTL only bounds a forgotten one.
+    [BUCKETS.reconciliation]: { ttlMs: 30 * DAY_MS, history: 1 },
+    // A fact older than this is not needed: the saga settles an order within ORDER_DEADLINE_MS.
+    [BUCKETS.analyticsOrders]: { ttlMs: 30 * DAY_MS, history: 1 },
+    // Windows are the history itself, and the active-generation pointer lives here: no TTL.
+    // Its replaced generations' windows are purged key by key: roll-up headers on.
+    [BUCKETS.analyticsWindows]: { ttlMs: 0, history: 1, rollup: true },
+  }
+  return specs[name]
 }
 
 /**
@@ -467,7 +530,7 @@ export async function ensureBucket(
   /** Raise a sealed bucket's seal floor to its last record (RECORD_SEAL_FLOOR=now). */
   { raiseSealFloor = false }: { raiseSealFloor?: boolean } = {},
 ): Promise<KV> {
-  const spec = BUCKET_SPECS[name]
+  const spec = bucketSpec(name)
   const maxBytes = limits.bucketMaxBytes[name]
   const kvm = new Kvm(nc)
   const jsm = await jetstreamManager(nc, { checkAPI: false })
@@ -516,9 +579,7 @@ export async function ensureBucket(
     )
   }
   if (limits.allowShrink !== true && existing.max_bytes !== maxBytes)
-    refuseShrink(
-      shrinkProblems(`bucket ${name}`, state, { maxBytes, sizeSetting: BUCKET_SIZE_SETTINGS[name] }),
-    )
+    refuseShrink(shrinkProblems(`bucket ${name}`, state, { maxBytes, sizeSetting: bucketSizeSetting(name) }))
   const rollup = spec.rollup === true
   // A sealed bucket first provisioned by a release before seals: its records
   // so far were written unsealed, and are read as they are (record-seal.ts).

@@ -627,16 +627,18 @@ describe('POST /orders', () => {
       }),
     })
     const res = await post(app, JSON.stringify(validOrder), { 'Idempotency-Key': 'k-full' })
+    // A second refusal within the minute is not logged at error again.
+    expect((await post(app, JSON.stringify(validOrder), { 'Idempotency-Key': 'k-full-2' })).status).toBe(503)
     expect([res.status, res.headers.get('Retry-After'), await res.json()]).toStrictEqual([
       503,
-      '1',
+      '30',
       {
         error: 'unavailable',
-        message: 'the order service cannot store this now (storage full); retry later',
+        message: 'storage full; retry later',
       },
     ])
     expect(lines.map((l) => [l['level'], l['msg']])).toStrictEqual([
-      ['error', 'NATS storage full: raise the size cap of its stream or bucket'],
+      ['error', 'NATS storage full: raise a size cap'],
     ])
   })
 

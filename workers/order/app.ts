@@ -293,6 +293,7 @@ export function createApp({
 
   app.notFound(notFound)
 
+  let storageFullSaidAt = Number.NEGATIVE_INFINITY
   app.onError(
     createErrorHandler({
       logger,
@@ -316,15 +317,17 @@ export function createApp({
         }
         if (!(error instanceof UnavailableError)) return undefined
         if (isStorageFull(error) && error.orderId === undefined) {
-          logger.error(
-            { err: error, correlationId },
-            'NATS storage full: raise the size cap of its stream or bucket',
-          )
-          c.header('Retry-After', String(retryAfterSeconds))
+          // An operator's matter, said at error once a minute (every refused request would flood the log).
+          const now = Date.now()
+          const level = now - storageFullSaidAt >= 60_000 ? 'error' : 'debug'
+          if (level === 'error') storageFullSaidAt = now
+          logger[level]({ err: error, correlationId }, 'NATS storage full: raise a size cap')
+          // Not a blip: later, not in a second.
+          c.header('Retry-After', '30')
           return c.json(
             {
               error: 'unavailable',
-              message: 'the order service cannot store this now (storage full); retry later',
+              message: 'storage full; retry later',
             },
             503,
           )

@@ -23,6 +23,7 @@ import {
 } from '../../shared/config/nats-settings.ts'
 import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../../shared/config/secrets.ts'
 import { connectNats, NatsConnectError } from '../../shared/nats/connect.ts'
+import { isPermissionViolation } from '../../shared/nats/errors.ts'
 import { provisionTopology } from '../../shared/nats/provision.ts'
 import { LimitLoweredError, ReplicasLoweredError } from '../../shared/nats/topology.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
@@ -142,6 +143,13 @@ export async function runProvision(
       error instanceof LimitLoweredError
     ) {
       process.stderr.write(`provision: ${error.message}\n`)
+      return 1
+    }
+    // An identity without the admin's rights (a service's seed): one line, no stack.
+    if (isPermissionViolation(error)) {
+      process.stderr.write(
+        `provision: nats-server refused this identity (${error instanceof Error ? error.message : String(error)}): the provision step needs the admin identity's NATS_NKEY_SEED\n`,
+      )
       return 1
     }
     // nats-server refused a stream, bucket or consumer as configured: the settings that shape them.
