@@ -50,10 +50,14 @@ describe('npm run compose:secrets', () => {
     expect(existsSync(join(dir, 'secrets.json'))).toBe(true)
     // Killed while writing secrets.json: its temporary file is its own as well.
     rmSync(join(dir, 'secrets.json'))
-    writeFileSync(join(dir, 'secrets.json.4242.tmp'), '{"partial')
+    // (pid 2^22 + 1 is above Linux's pid_max: never a live process)
+    const dead = 4194305
+    writeFileSync(join(dir, `secrets.json.${dead}.tmp`), '{"partial')
+    writeFileSync(join(dir, 'secrets', 'order', `NATS_NKEY_SEED.${dead}.tmp`), 'SU')
     await makeComposeSecrets(env())
     expect(existsSync(join(dir, 'secrets.json'))).toBe(true)
-    expect(existsSync(join(dir, 'secrets.json.4242.tmp'))).toBe(false)
+    expect(existsSync(join(dir, `secrets.json.${dead}.tmp`))).toBe(false)
+    expect(existsSync(join(dir, 'secrets', 'order', `NATS_NKEY_SEED.${dead}.tmp`))).toBe(false)
   })
 
   it('makes private folders, mountable secret files and owner-only keys', async () => {

@@ -95,21 +95,7 @@ function checkOwnDir(paths: ComposePaths): void {
   if (!statSync(paths.dir).isDirectory())
     throw new ComposeDirError(`${COMPOSE_DIR_VAR}=${paths.dir} is not a folder`)
   // Its own files (a run stopped between --force's removal of secrets.json and the new one) count as its own.
-  const own = new Set(
-    [
-      paths.secretsJson,
-      paths.secretsDir,
-      paths.tlsDir,
-      paths.natsAuth,
-      paths.natsRoutes,
-      paths.composeEnv,
-      paths.operatorEnv,
-      paths.grafanaPassword,
-    ].map((file) => relative(paths.dir, file)),
-  )
-  // A run killed while writing one leaves `<file>.<pid>.tmp` (writePrivateFile): its own too.
-  const isOwn = (entry: string) => own.has(entry) || own.has(entry.replace(/\.\d+\.tmp$/, ''))
-  if (readdirSync(paths.dir).some((entry) => !isOwn(entry)) && !existsSync(paths.secretsJson))
+  if (readdirSync(paths.dir).some((entry) => !isOwnEntry(paths, entry)) && !existsSync(paths.secretsJson))
     throw new ComposeDirError(
       `${COMPOSE_DIR_VAR}=${paths.dir} holds files this tool did not make (no secrets.json): name a new or empty folder, it is made private (0700)`,
     )
@@ -141,11 +127,49 @@ function grafanaAdminPassword(env: Env, file: string, force: boolean): string {
   return randomBytes(18).toString('base64url')
 }
 
-/** What a killed run left of its own writes (`<file>.<pid>.tmp`): the new run writes them again. */
-function removeStaleTemporaries(dir: string): void {
-  if (!existsSync(dir)) return
-  for (const entry of readdirSync(dir))
-    if (/\.\d+\.tmp$/.test(entry)) rmSync(join(dir, entry), { force: true })
+/** A name this tool writes at the top of its folder, or the temporary file a killed run left of one. */
+function isOwnEntry(paths: ComposePaths, entry: string): boolean {
+  const own = [
+    paths.secretsJson,
+    paths.secretsDir,
+    paths.tlsDir,
+    paths.natsAuth,
+    paths.natsRoutes,
+    paths.composeEnv,
+    paths.operatorEnv,
+    paths.grafanaPassword,
+  ].map((file) => relative(paths.dir, file))
+  // writePrivateFile writes `<file>.<pid>.tmp`, then renames it.
+  return own.includes(entry) || own.includes(entry.replace(/\.\d+\.tmp$/, ''))
+}
+
+/**
+ * What a killed run left of its own writes (`<file>.<pid>.tmp`, at the top
+ * and in the holders' folders), whose writer is gone: the new run writes
+ * those files again. Nothing else is touched.
+ */
+function removeStaleTemporaries(paths: ComposePaths): void {
+  const stale = (entry: string) => {
+    const pid = /\.(\d+)\.tmp$/.exec(entry)?.[1]
+    return pid !== undefined && !processAlive(Number(pid))
+  }
+  if (!existsSync(paths.dir)) return
+  for (const entry of readdirSync(paths.dir))
+    if (stale(entry) && isOwnEntry(paths, entry)) rmSync(join(paths.dir, entry), { force: true })
+  for (const holder of COMPOSE_HOLDERS) {
+    const dir = paths.holderDir(holder)
+    if (!existsSync(dir)) continue
+    for (const entry of readdirSync(dir)) if (stale(entry)) rmSync(join(dir, entry), { force: true })
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 function privateDir(dir: string): void {
@@ -161,7 +185,7 @@ export async function makeComposeSecrets(
   const apiGuard = apiGuardFromEnv(env)
   const paths = composePaths(composeDir(env, root))
   checkOwnDir(paths)
-  removeStaleTemporaries(paths.dir)
+  removeStaleTemporaries(paths)
   const grafanaPassword = grafanaAdminPassword(env, paths.grafanaPassword, force)
   privateDir(paths.dir)
   if (force) {

@@ -1,6 +1,12 @@
-import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream'
+import { JetStreamApiError, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream'
 import { describe, expect, it } from 'vitest'
-import { ensureStream, LimitLoweredError, ReplicasLoweredError } from './topology.ts'
+import {
+  DEFAULT_LIMITS,
+  ensureStream,
+  LimitLoweredError,
+  ReplicasLoweredError,
+  shrinkPreflight,
+} from './topology.ts'
 
 interface FakeState {
   bytes: number
@@ -106,5 +112,35 @@ describe('ensureStream on an existing stream', () => {
     // And so does a shrink the operator allows.
     await ensureStream(jsm, { name: 'ORDERS', num_replicas: 1, max_bytes: MiB }, { allowShrink: true })
     expect(updates.map((u) => u.max_bytes)).toStrictEqual([100 * MiB, MiB])
+  })
+})
+
+describe('the provision step read before any update', () => {
+  const notFound = () =>
+    Promise.reject(new JetStreamApiError({ code: 404, err_code: 10059, description: 'stream not found' }))
+
+  it('throws for lowered replicas before anything changes, and skips what does not exist yet', async () => {
+    const jsm = {
+      streams: {
+        info: (name: string) =>
+          name === 'ORDERS'
+            ? Promise.resolve({ config: { name, num_replicas: 3 }, state: EMPTY })
+            : name === 'KV_inventory-stock'
+              ? Promise.resolve({ config: { name, num_replicas: 3, max_bytes: 1 }, state: EMPTY })
+              : notFound(),
+      },
+    } as unknown as JetStreamManager
+    const streams = [
+      { config: { name: 'ORDERS', num_replicas: 1 } },
+      { config: { name: 'DLQ', num_replicas: 1 } },
+    ]
+    await expect(shrinkPreflight(jsm, streams, DEFAULT_LIMITS)).rejects.toThrow(
+      'stream ORDERS has 3 replicas; NATS_REPLICAS=1 would lower them; bucket inventory-stock has 3 replicas; NATS_REPLICAS=1 would lower them',
+    )
+    await expect(shrinkPreflight(jsm, streams, { ...DEFAULT_LIMITS, replicas: 3 })).rejects.toThrow(
+      ReplicasLoweredError,
+    )
+    const raised = [{ config: { name: 'ORDERS', num_replicas: 3 } }]
+    expect(await shrinkPreflight(jsm, raised, { ...DEFAULT_LIMITS, replicas: 3 })).toStrictEqual([])
   })
 })

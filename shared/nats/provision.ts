@@ -55,15 +55,14 @@ export async function provisionTopology(
 ): Promise<ProvisionReport> {
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs })
   // Read before anything changes: a refused run leaves every limit as it was.
-  if (limits.allowShrink !== true) {
-    const streams = [
-      ...sagaStreamChecks(limits),
-      { config: advisoryStreamConfig(limits) },
-      { config: orderIndexStreamConfig(limits) },
-      { config: orderRetriesStreamConfig(limits) },
-    ]
-    refuseShrink(await shrinkPreflight(jsm, streams, limits))
-  }
+  const streams = [
+    ...sagaStreamChecks(limits),
+    { config: advisoryStreamConfig(limits) },
+    { config: orderIndexStreamConfig(limits) },
+    { config: orderRetriesStreamConfig(limits) },
+  ]
+  const shrinks = await shrinkPreflight(jsm, streams, limits)
+  if (limits.allowShrink !== true) refuseShrink(shrinks)
   const orders = await ensureStreams(jsm, limits)
   await ensureStream(jsm, advisoryStreamConfig(limits), { allowShrink: limits.allowShrink === true })
   const buckets = Object.values(BUCKETS)

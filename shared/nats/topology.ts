@@ -286,7 +286,8 @@ export function sagaStreamChecks(limits: TopologyLimits): StreamCheck[] {
 /**
  * Every limit of these streams and of the KV buckets that would delete events
  * or refuse writes, read before anything is changed: a refused provision run
- * changes nothing, and names every problem at once.
+ * changes nothing, and names every problem at once. Lowered replicas throw
+ * {@link ReplicasLoweredError} here too, before any update.
  */
 export async function shrinkPreflight(
   jsm: JetStreamManager,
@@ -294,18 +295,29 @@ export async function shrinkPreflight(
   limits: TopologyLimits,
 ): Promise<string[]> {
   const problems: string[] = []
+  const lowered: string[] = []
   const infoOf = (name: string) =>
     jsm.streams.info(name).catch((error: unknown) => {
       if (isNotFound(error, JetStreamApiCodes.StreamNotFound)) return undefined
       throw error
     })
+  const replicasOf = (what: string, has: number, wanted: number) => {
+    if (wanted < has) lowered.push(`${what} has ${has} replicas; NATS_REPLICAS=${wanted} would lower them`)
+  }
   for (const check of streams) {
     const info = await infoOf(check.config.name)
-    if (info !== undefined) problems.push(...streamShrinkProblems(info.config, info.state, check))
+    if (info === undefined) continue
+    replicasOf(
+      `stream ${check.config.name}`,
+      info.config.num_replicas,
+      check.config.num_replicas ?? info.config.num_replicas,
+    )
+    problems.push(...streamShrinkProblems(info.config, info.state, check))
   }
   for (const name of Object.values(BUCKETS)) {
     const info = await infoOf(`KV_${name}`)
     const maxBytes = limits.bucketMaxBytes[name]
+    if (info !== undefined) replicasOf(`bucket ${name}`, info.config.num_replicas, limits.replicas)
     if (info !== undefined && info.config.max_bytes !== maxBytes)
       problems.push(
         ...shrinkProblems(`bucket ${name}`, info.state, {
@@ -314,6 +326,11 @@ export async function shrinkPreflight(
         }),
       )
   }
+  // Whatever PROVISION_ALLOW_SHRINK says: lowering replicas is the nats CLI's (as in ensureStream).
+  if (lowered.length > 0)
+    throw new ReplicasLoweredError(
+      `${lowered.join('; ')} (set NATS_REPLICAS to what they have, or lower them deliberately with the nats CLI)`,
+    )
   return problems
 }
 
