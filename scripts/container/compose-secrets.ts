@@ -33,7 +33,7 @@ import { apiGuardFromEnv } from '../../shared/security/api-guard.ts'
 import { natsPublicKeys } from '../../shared/security/deployment-secrets.ts'
 import { projectRoot } from '../nats-server-bin.ts'
 import { shown } from '../start/banner.ts'
-import { writePrivateFile } from '../start/run-dir.ts'
+import { processAlive, writePrivateFile } from '../start/run-dir.ts'
 import { loadStackSecrets, secretFiles } from '../start/secrets.ts'
 import { makeDevCertificates } from '../tls/dev-certificates.ts'
 import {
@@ -151,7 +151,7 @@ function isOwnEntry(paths: ComposePaths, entry: string): boolean {
 function removeStaleTemporaries(paths: ComposePaths): void {
   const stale = (entry: string) => {
     const pid = /\.(\d+)\.tmp$/.exec(entry)?.[1]
-    return pid !== undefined && !processAlive(Number(pid))
+    return pid !== undefined && !processAlive(Number(pid), '')
   }
   if (!existsSync(paths.dir)) return
   for (const entry of readdirSync(paths.dir))
@@ -160,15 +160,6 @@ function removeStaleTemporaries(paths: ComposePaths): void {
     const dir = paths.holderDir(holder)
     if (!existsSync(dir)) continue
     for (const entry of readdirSync(dir)) if (stale(entry)) rmSync(join(dir, entry), { force: true })
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
