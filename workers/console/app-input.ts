@@ -1,5 +1,6 @@
 // The console API's query parsing and its known errors (the one onError's map).
 import type { Context, MiddlewareHandler } from 'hono'
+import { readOnlyFilter } from '../../shared/http/query-filter.ts'
 import {
   DeadLetterNotFoundError,
   DeadLetterNotReplayableError,
@@ -88,19 +89,7 @@ export function readSearch(params: URLSearchParams): Parsed<SearchInput> {
  * filter would otherwise delete every dead letter.
  */
 export function readDeadLetterSubject(params: URLSearchParams): Parsed<string | undefined> {
-  // From the URL itself: Hono's `queries()` leaves out a nameless parameter (`?=dlq.x`), which would read as "no filter".
-  const counts = new Map<string, number>()
-  for (const name of params.keys()) counts.set(name, (counts.get(name) ?? 0) + 1)
-  const wrong = [...counts].filter(([name, n]) => name !== 'subject' || n > 1).map(([name]) => name)
-  if (wrong.length > 0)
-    return {
-      ok: false,
-      message: `the only parameter is subject, once; got ${wrong.map((name) => JSON.stringify(name.slice(0, 40))).join(', ')}`,
-    }
-  const subject = params.get('subject') ?? undefined
-  // `?subject=` is not "every subject": a script's unset variable must not purge them all.
-  if (subject === '') return { ok: false, message: 'subject is empty; leave it out to mean every subject' }
-  return { ok: true, value: subject }
+  return readOnlyFilter(params, 'subject')
 }
 
 /** A path's dead-letter id that is not one: 400, where a well-formed id of nothing is 404. */

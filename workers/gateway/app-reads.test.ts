@@ -18,12 +18,12 @@ describe('reading charges', () => {
   })
 
   it.each([
-    ['/charges?orderid=order-a', 'unknown query parameter "orderid"; this route takes only orderId'],
-    ['/charges?foo=1', 'unknown query parameter "foo"; this route takes only orderId'],
-    ['/charges?orderId=a&orderId=b', 'orderId given more than once'],
-    ['/charges?orderId=', 'orderId is empty'],
-    ['/refunds?orderId=order-a', 'unknown query parameter "orderId"; this route takes only chargeId'],
-    ['/refunds?chargeId=', 'chargeId is empty'],
+    ['/charges?orderid=order-a', 'the only parameter is orderId, once; got "orderid"'],
+    ['/charges?foo=1', 'the only parameter is orderId, once; got "foo"'],
+    ['/charges?orderId=a&orderId=b', 'the only parameter is orderId, once; got "orderId"'],
+    ['/charges?orderId=', 'orderId is empty; leave it out for no filter'],
+    ['/refunds?orderId=order-a', 'the only parameter is chargeId, once; got "orderId"'],
+    ['/refunds?chargeId=', 'chargeId is empty; leave it out for no filter'],
   ])('refuses %s with 400 invalid_query rather than listing every one', async (path, message) => {
     const { charge, read } = createTestApp()
     await charge('key-1', chargeBody({ orderId: 'order-a' }))

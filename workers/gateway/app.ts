@@ -7,6 +7,7 @@ import { hasApiKey, requireApiKey, type AuthEnv } from '../../shared/http/auth.t
 import { limitBody, limitDeclaredBody } from '../../shared/http/body-limit.ts'
 import { createErrorHandler, notFound } from '../../shared/http/errors.ts'
 import { readJsonBody, unsupportedJsonBody } from '../../shared/http/json-body.ts'
+import { readOnlyFilter } from '../../shared/http/query-filter.ts'
 import { createObservabilityRoutes, httpMetrics } from '../../shared/http/observability-routes.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
@@ -186,21 +187,8 @@ export function createApp({
  * or empty.
  */
 function withFilter(c: Context, name: string, list: (value: string | undefined) => Response): Response {
-  const params = new URL(c.req.url).searchParams
-  let value: string | undefined
-  for (const [key, given] of params) {
-    const problem =
-      key !== name
-        ? `unknown query parameter ${JSON.stringify(key)}; this route takes only ${name}`
-        : value !== undefined
-          ? `${name} given more than once`
-          : given === ''
-            ? `${name} is empty`
-            : undefined
-    if (problem !== undefined) return c.json({ error: 'invalid_query', message: problem }, 400)
-    value = given
-  }
-  return list(value)
+  const filter = readOnlyFilter(new URL(c.req.url).searchParams, name)
+  return filter.ok ? list(filter.value) : c.json({ error: 'invalid_query', message: filter.message }, 400)
 }
 
 /** The Idempotency-Key and the parsed body of a POST, or the 400 for either. */
