@@ -172,7 +172,11 @@ describe('analytics', () => {
     const s = await waitFor(
       async () => {
         const got = await summary()
-        return got.totals.refunds.count === 1 && got.totals.created === 9 ? got : undefined
+        // The refund's `orders.cancelled` is stored just after its `payments.refunded`: wait for both.
+        const { refunds, created, cancelledTotal } = got.totals
+        return refunds.count === 1 && created === 9 && cancelledTotal === expected().cancelledTotal
+          ? got
+          : undefined
       },
       { timeoutMs: 30_000, intervalMs: 100, message: 'analytics shows the mix' },
     )
