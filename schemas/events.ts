@@ -183,25 +183,31 @@ export function downcastOrderCreated(event: OrderCreated): OrderCreatedV1Event {
   }
 }
 
-/** The schema of each subject's payload (every version this code reads). */
-export const EVENT_SCHEMAS = {
-  // Both versions are read; handlers upcast version 1 (upcastOrderCreated).
-  [SUBJECTS.orderCreated]: v.variant('version', [OrderCreatedV1, OrderCreatedV2]),
-  [SUBJECTS.orderCancelled]: OrderCancelledV1,
-  [SUBJECTS.orderCancelRequested]: OrderCancelRequestedV1,
-  [SUBJECTS.inventoryReserved]: InventoryReservedV1,
-  [SUBJECTS.inventoryReleased]: InventoryReleasedV1,
-  [SUBJECTS.paymentCompleted]: PaymentCompletedV1,
-  [SUBJECTS.paymentFailed]: PaymentFailedV1,
-  [SUBJECTS.paymentRefunded]: PaymentRefundedV1,
-} as const satisfies Record<Subject, v.GenericSchema>
+/**
+ * The schema of each subject's payload (every version this code reads).
+ * Built in a call marked pure, so a bundle that reads none of it (the
+ * Worker) leaves it and the schemas only it names out: an object literal with
+ * computed keys is kept even when nothing reads it.
+ */
+export const EVENT_SCHEMAS = /* @__PURE__ */ (() =>
+  ({
+    // Both versions are read; handlers upcast version 1 (upcastOrderCreated).
+    [SUBJECTS.orderCreated]: v.variant('version', [OrderCreatedV1, OrderCreatedV2]),
+    [SUBJECTS.orderCancelled]: OrderCancelledV1,
+    [SUBJECTS.orderCancelRequested]: OrderCancelRequestedV1,
+    [SUBJECTS.inventoryReserved]: InventoryReservedV1,
+    [SUBJECTS.inventoryReleased]: InventoryReleasedV1,
+    [SUBJECTS.paymentCompleted]: PaymentCompletedV1,
+    [SUBJECTS.paymentFailed]: PaymentFailedV1,
+    [SUBJECTS.paymentRefunded]: PaymentRefundedV1,
+  }) as const satisfies Record<Subject, v.GenericSchema>)()
 
 /**
  * The versions of each subject's events this code reads. A consumer acks and
  * skips an event whose `Event-Version` header names another (a newer
  * producer's, during a migration), instead of dead-lettering it.
  */
-export const EVENT_VERSIONS: Record<Subject, readonly number[]> = {
+export const EVENT_VERSIONS: Record<Subject, readonly number[]> = /* @__PURE__ */ (() => ({
   [SUBJECTS.orderCreated]: [1, 2],
   [SUBJECTS.orderCancelled]: [1],
   [SUBJECTS.orderCancelRequested]: [1],
@@ -210,6 +216,6 @@ export const EVENT_VERSIONS: Record<Subject, readonly number[]> = {
   [SUBJECTS.paymentCompleted]: [1],
   [SUBJECTS.paymentFailed]: [1],
   [SUBJECTS.paymentRefunded]: [1],
-}
+}))()
 
 export type EventOf<S extends Subject> = v.InferOutput<(typeof EVENT_SCHEMAS)[S]>

@@ -35,13 +35,16 @@ const JOINING = String.raw`[\p{sc=Arab}\p{sc=Syrc}\p{sc=Nkoo}]`
 const INDIC = String.raw`[\u0900-\u0dff\u1000-\u109f\u1780-\u17ff]`
 /** Their viramas (Devanagari to Malayalam, Sinhala's al-lakuna, Myanmar's virama and asat, Khmer's coeng). */
 const VIRAMA = String.raw`[\u094d\u09cd\u0a4d\u0acd\u0b4d\u0bcd\u0c4d\u0ccd\u0d4d\u0dca\u1039\u103a\u17d2]`
+/** A virama on a letter of those scripts, after its nukta if it has one (a half form's consonant). */
+const LETTER_VIRAMA = String.raw`(?=\p{L})${INDIC}[\u093c\u09bc\u0a3c\u0abc\u0b3c\u0c3c\u0cbc\u1037]?${VIRAMA}`
 
 /**
  * Invisible characters that are part of what a text shows, in their place:
- * a zero-width joiner between emoji (a family, a profession), an emoji's
- * presentation selector, a keycap's U+FE0F; U+200C and U+200D between two
- * letters of a joining script (Persian's non-joiner), after an Indic
- * virama before a letter (a half form, Sinhala's "ශ්‍රී") or at the end of a
+ * a zero-width joiner after an emoji shown as one (a family, a profession;
+ * "™‍™" joins nothing), an emoji's presentation selector, a keycap's U+FE0F;
+ * U+200C and U+200D between two letters of a joining script (Persian's
+ * non-joiner), after an Indic letter's virama before a letter (a half form,
+ * Sinhala's "ශ්‍රී"; not after a virama on a digit, or a second one) or at the end of a
  * word (a Malayalam chillu, "അവന്‍"), or between an Indic letter and a
  * virama (an eyelash ra); one Mongolian variation selector or
  * vowel separator after a Mongolian letter; the tags of the three subdivision
@@ -52,11 +55,11 @@ const VIRAMA = String.raw`[\u094d\u09cd\u0a4d\u0acd\u0b4d\u0bcd\u0c4d\u0ccd\u0d4
  */
 const SHOWN_IN_PLACE = new RegExp(
   [
-    String.raw`(?<=[\p{ExtPict}\p{EMod}\ufe0f])\u200d(?=\p{ExtPict})`,
+    String.raw`(?<=[\p{EPres}\p{EMod}\ufe0f])\u200d(?=\p{ExtPict})`,
     String.raw`(?<=\p{ExtPict})[\ufe0e\ufe0f]`,
     String.raw`(?<=[0-9#*])\ufe0f(?=\u20e3)`,
     String.raw`(?<=\p{L}\p{M}*)(?<=${JOINING}\p{M}*)[\u200c\u200d](?=\p{L})(?=${JOINING})`,
-    String.raw`(?<=${VIRAMA})[\u200c\u200d](?=\p{L})(?=${INDIC})`,
+    String.raw`(?<=${LETTER_VIRAMA})[\u200c\u200d](?=\p{L})(?=${INDIC})`,
     String.raw`(?<=\p{L})(?<=${INDIC})\u200d(?=${VIRAMA})`,
     // Malayalam's chillu in its older encoding (letter, virama, ZWJ) ends a word.
     String.raw`(?<=[\u0d15-\u0d39]\u0d4d)\u200d(?=\s|$)`,

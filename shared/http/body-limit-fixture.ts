@@ -1,6 +1,7 @@
 /**
  * Test fixture: the app body-limit.test.ts serves (a `limitBody` of `MAX`
- * bytes in front of a route that answers how many bytes of body it got).
+ * bytes in front of a route that answers how many bytes of body it got, and
+ * a GET route).
  * Run by Bun (`bun shared/http/body-limit-fixture.ts`), it serves that app on
  * a free port and prints `port <n>`.
  */
@@ -20,6 +21,7 @@ export function bodyBytesApp(): Hono {
     .post('/', async (c) =>
       c.json({ bytes: new TextEncoder().encode(await bodyText(c, READ_MS)).byteLength }),
     )
+    .get('/', (c) => c.json({ got: 'GET' }))
   app.onError(createErrorHandler({ logger: createLogger({ service: 'fixture', level: 'silent' }) }))
   return app
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { serveHttp } from '../runtime/server.ts'
 import { bodyBytesApp, MAX, READ_MS } from './body-limit-fixture.ts'
+import { connect } from 'node:net'
 import { chunk, rawExchange, requestHead } from './raw-http-fixture.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -13,6 +14,38 @@ const LAST_CHUNK = '0\r\n\r\n'
 /** Sends one request and reads every answer until the server closes the connection. */
 const send = (port: number, length: number | undefined, parts: readonly (string | Uint8Array)[]) =>
   rawExchange(port, requestHead('POST', '/', HEADERS, length), parts, { then: 'end' })
+
+/**
+ * A GET that says a chunked body follows, and sends chunk after chunk until
+ * the server closes the connection (or `giveUpMs`): what it answered, and
+ * how many bytes went out before the close.
+ */
+function endlessChunkedGet(
+  port: number,
+  giveUpMs: number,
+): Promise<{ text: string; sent: number; ms: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now()
+    let text = ''
+    let sent = 0
+    const socket = connect(port, '127.0.0.1')
+    const piece = chunk('g'.repeat(16 * 1024))
+    const timer = setInterval(() => {
+      if (Date.now() - started > giveUpMs) return socket.destroy()
+      if (socket.writable) {
+        socket.write(piece)
+        sent += piece.byteLength
+      }
+    }, 5)
+    socket.on('data', (data: Buffer) => (text += data.toString('latin1')))
+    socket.on('error', () => undefined)
+    socket.on('close', () => {
+      clearInterval(timer)
+      resolve({ text, sent, ms: Date.now() - started })
+    })
+    socket.on('connect', () => socket.write(requestHead('GET', '/', { Connection: 'keep-alive' })))
+  })
+}
 
 function statuses(answer: string): number[] {
   return [...answer.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]))
@@ -103,6 +136,27 @@ describe.each([
       { then: 'end' },
     )
     expect([400, 404]).toContain(answer.status)
+  })
+
+  it('refuses at once a GET that says a chunked body follows, and reads none of it', async () => {
+    const { text, sent, ms } = await endlessChunkedGet(await start(), 5_000)
+    expect(statuses(text)).toStrictEqual([413])
+    expect(text).toContain('a GET or HEAD takes no body')
+    // Closed by the server at once, not read (and dropped) until the client gives up.
+    expect(ms).toBeLessThan(3_000)
+    expect(sent).toBeLessThan(16 * 1024 * 1024)
+  })
+
+  it('takes the same Content-Length sent twice as that length, never as a body over the limit', async () => {
+    const head = requestHead('POST', '/', HEADERS, 5).replace(
+      'Content-Length: 5\r\n',
+      'Content-Length: 5\r\nContent-Length: 5\r\n',
+    )
+    const { text } = await rawExchange(await start(), head, ['hello'], { then: 'end' })
+    // Bun frames the body by it (200); Node's parser refuses a repeated length itself (400).
+    const [status] = statuses(text)
+    expect([200, 400]).toContain(status)
+    if (status === 200) expect(text).toContain('{"bytes":5}')
   })
 
   it('counts a chunked body and refuses it past the limit', async () => {

@@ -41,16 +41,44 @@ export function bodyBytes(c: Context, deadlineMs = BODY_READ_MS): Promise<ArrayB
   return byDeadline(c.req.arrayBuffer(), Date.now() + deadlineMs, deadlineMs)
 }
 
-export function payloadTooLarge(c: Context, maxBytes: number): Response {
+export function payloadTooLarge(
+  c: Context,
+  maxBytes: number,
+  message = `the body must be at most ${maxBytes} bytes`,
+): Response {
   // Closing the connection stops the server from reading what the client still sends.
   c.header('Connection', 'close')
-  return c.json({ error: 'payload_too_large', message: `the body must be at most ${maxBytes} bytes` }, 413)
+  return c.json({ error: 'payload_too_large', message }, 413)
+}
+
+/**
+ * The declared length: a number, or NaN when the header is not one. The
+ * same length sent twice reaches the service as `N, N` (Bun joins the
+ * headers, and frames the body by it; two different ones it refuses itself):
+ * that is N, as RFC 9110 section 8.6 allows.
+ */
+function declaredLength(declared: string): number {
+  const [first = '', ...more] = declared.split(',').map((part) => part.trim())
+  return /^\d{1,15}$/.test(first) && more.every((length) => length === first) ? Number(first) : Number.NaN
 }
 
 function declaredTooLarge(c: Context, maxBytes: number): boolean {
   const declared = c.req.header('Content-Length')
-  return declared !== undefined && !(/^\d{1,15}$/.test(declared.trim()) && Number(declared) <= maxBytes)
+  return declared !== undefined && !(declaredLength(declared) <= maxBytes)
 }
+
+/**
+ * A GET or HEAD that says a chunked body follows: the HTTP server hands it
+ * to no handler, and would read it (and throw it away) for as long as the
+ * client sends, so it is refused before any of it is read.
+ */
+function chunkedWithoutUse(c: Context): boolean {
+  const method = c.req.raw.method
+  return (method === 'GET' || method === 'HEAD') && c.req.header('Transfer-Encoding') !== undefined
+}
+
+/** The 413 of a body a service does not read (a GET's or HEAD's without a length). */
+const NO_BODY_HERE = 'a GET or HEAD takes no body'
 
 /** A `Content-Length` (within the limit, checked before) and no `Transfer-Encoding`. */
 function framedByLength(c: Context): boolean {
@@ -58,11 +86,16 @@ function framedByLength(c: Context): boolean {
 }
 
 /**
- * 413 at once when `Content-Length` says the body is over `maxBytes`; reads
- * nothing. Cheap enough to run before authentication.
+ * 413 at once when `Content-Length` says the body is over `maxBytes`, or a
+ * GET or HEAD says a chunked body follows; reads nothing. Cheap enough to
+ * run before authentication.
  */
 export function limitDeclaredBody(maxBytes: number): MiddlewareHandler {
-  return async (c, next) => (declaredTooLarge(c, maxBytes) ? payloadTooLarge(c, maxBytes) : next())
+  return async (c, next) => {
+    if (declaredTooLarge(c, maxBytes)) return payloadTooLarge(c, maxBytes)
+    if (chunkedWithoutUse(c)) return payloadTooLarge(c, maxBytes, NO_BODY_HERE)
+    return next()
+  }
 }
 
 /** What of a refused body is still read (and dropped) before the 413, at most. */
@@ -119,6 +152,7 @@ export function limitBody<E extends Env = Env>(
 ): MiddlewareHandler<E> {
   return async (c, next) => {
     if (declaredTooLarge(c, maxBytes)) return payloadTooLarge(c, maxBytes)
+    if (chunkedWithoutUse(c)) return payloadTooLarge(c, maxBytes, NO_BODY_HERE)
     // A declared length within the limit bounds the body by HTTP framing (the
     // server reads exactly that many bytes), so the runtime's own reader can
     // take it: no stream in JavaScript, no copy. Only a body without a length

@@ -65,6 +65,16 @@ describe('the deadline relay', () => {
     ['declined, stock still held', decided('cancelled', 'declined'), reservation('reserved')],
     // A late charge refunded after the charge went unanswered: no payment, the order ends payment_failed.
     ['a late charge refunded, stock still held', decided('paying', 'refunded'), reservation('reserved')],
+    // A refund under way or made for a cancellation whose orders.cancelled may have been lost: the
+    // payment worker says the refund and the cancellation again, which releases the stock.
+    ['a refund under way, stock still held', decided('paying', 'refunding'), reservation('reserved')],
+    ...(['customer_request', 'deadline_exceeded'] as const).map(
+      (reason): [string, OrderDecision | null, ReservationRecord | null] => [
+        `refunded after a ${reason} cancellation, stock still held`,
+        { ...decided('paying', 'refunded'), reason },
+        reservation('reserved'),
+      ],
+    ),
   ]
   it.each(unsettled)('relays the deadline when %s, as the event under the schedule id', async (_, d, r) => {
     expect(await relayWith(d, r)(due, ctx)).toStrictEqual(relayed)
@@ -78,20 +88,13 @@ describe('the deadline relay', () => {
         reservation(state),
       ],
     ),
-    ...(['charged', 'refunding'] as const).map(
-      (state): [string, OrderDecision | null, ReservationRecord | null] => [
-        `payment ${state}`,
-        decided('paying', state),
-        reservation('reserved'),
-      ],
-    ),
-    ...(['customer_request', 'deadline_exceeded'] as const).map(
-      (reason): [string, OrderDecision | null, ReservationRecord | null] => [
-        `payment refunded after a ${reason} cancellation`,
-        { ...decided('paying', 'refunded'), reason },
-        reservation('reserved'),
-      ],
-    ),
+    // Charged: its payments.completed sells the stock; a deadline never cancels a paid order.
+    ['payment charged', decided('paying', 'charged'), reservation('reserved')],
+    [
+      'payment refunded, stock returned',
+      { ...decided('paying', 'refunded'), reason: 'customer_request' },
+      reservation('returned'),
+    ],
   ]
   it.each(settled)('drops the deadline of an order settled by then (%s)', async (_, d, r) => {
     expect(await relayWith(d, r)(due, ctx)).toStrictEqual([])

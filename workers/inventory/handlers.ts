@@ -15,7 +15,6 @@ import {
   deadlineOf,
   orderCreatedAt,
   type DecisionStore,
-  type PaymentState,
 } from '../../shared/saga/decision.ts'
 import { availableOf, releaseHold, returnOrRelease, sellHold } from './domain.ts'
 import type { ReservationRecord } from './records.ts'
@@ -500,13 +499,12 @@ export function createDeadlineRelay({
         reservations.getReservation(event.orderId),
       ])
       const stockSettled = reservation !== null && SETTLED_RESERVATIONS.has(reservation.state)
-      const paid =
-        decided?.payment !== undefined &&
-        PAID_STATES.has(decided.payment.state) &&
-        // A late charge refunded after the charge went unanswered is no
-        // payment: the order ends payment_failed, and its deadline goes on
-        // (the payment worker says the failure again; stock still held is released).
-        (decided.payment.state !== 'refunded' || CANCELLATION_REQUESTS.has(decided.reason ?? ''))
+      // A confirmed order's deadline is dropped (its sale is on its way). A
+      // refund, under way or made, with stock still held goes on: the event
+      // that releases the stock (the cancellation, or a late charge's
+      // payment failure) may have been lost with a dead-lettered delivery,
+      // and the payment worker says it again under its first message id.
+      const paid = decided?.payment?.state === 'charged'
       if (stockSettled || paid) {
         ctx.logger.debug(
           { reservation: reservation?.state, payment: decided?.payment?.state },
@@ -531,12 +529,6 @@ const SETTLED_RESERVATIONS: ReadonlySet<ReservationRecord['state']> = new Set([
   'sold',
   'returned',
 ])
-
-/** Payment states past a successful charge: a deadline is final for them (docs/money.md). */
-const PAID_STATES: ReadonlySet<PaymentState> = new Set(['charged', 'refunding', 'refunded'])
-
-/** The reasons of a cancellation someone asked for (a `refunded` decision without one was never paid). */
-const CANCELLATION_REQUESTS: ReadonlySet<string> = new Set(['customer_request', 'deadline_exceeded'])
 
 /** The de-duplication id of an order's deadline: its schedule's, and its relayed event's. */
 export const deadlineMsgId = (orderId: string): string => `deadline:${orderId}`

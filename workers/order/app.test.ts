@@ -125,6 +125,11 @@ describe('POST /orders', () => {
     'ᠨᠠ\u180Eᠠ',
     'അവന്\u200D',
     'മോഹന്\u200Dലാല്\u200D',
+    'क़्\u200Dष',
+    '🏳\uFE0F\u200D🌈',
+    '\u2764\uFE0F\u200D🔥',
+    '🧑\u200D🦰',
+    '👨🏿\u200D🚀',
   ])('accepts the customer id %j', async (customerId) => {
     const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, customerId }))
     expect(res.status).toBe(202)
@@ -346,6 +351,26 @@ describe('POST /orders', () => {
     [
       "a customer id with a keycap's selector without the keycap",
       { ...validOrder, customerId: 'alice1\uFE0F' },
+      'customerId',
+    ],
+    [
+      'a customer id with a zero-width joiner after a virama on a digit',
+      { ...validOrder, customerId: '1\u094D\u200Dक' },
+      'customerId',
+    ],
+    [
+      'a customer id with a zero-width non-joiner after a virama on a Latin letter',
+      { ...validOrder, customerId: 'a\u094D\u200Cक' },
+      'customerId',
+    ],
+    [
+      'a customer id with a zero-width joiner after a second virama',
+      { ...validOrder, customerId: 'क\u094D\u094D\u200Dक' },
+      'customerId',
+    ],
+    [
+      'a customer id with a zero-width joiner between two text-style pictographs',
+      { ...validOrder, customerId: 'a\u2122\u200D\u2122' },
       'customerId',
     ],
     [
