@@ -45,8 +45,8 @@ afterAll(async () => {
   await server?.dispose()
 })
 
-/** Everything one order's story needs, on buckets of its own. */
-async function saga(tag: string) {
+/** Everything one order's story needs, on buckets of its own; the processor answers `charge`. */
+async function saga(tag: string, charge: 'unanswered' | 'succeeded' = 'unanswered') {
   const kvm = new Kvm(nc)
   const decisions = kvDecisionStore(await kvm.create(`decisions-${tag}`, { history: 1 }))
   const store = createStockStore(
@@ -72,7 +72,9 @@ async function saga(tag: string) {
     gateway: {
       charge: async () => {
         await answered
-        return { kind: 'unresolved', detail: 'no answer' } as const
+        return charge === 'succeeded'
+          ? ({ kind: 'succeeded', chargeId: 'ch_taken' } as const)
+          : ({ kind: 'unresolved', detail: 'no answer' } as const)
       },
       refund,
     },
@@ -106,6 +108,7 @@ async function saga(tag: string) {
     reserve: inventory[SUBJECTS.orderCreated] as Handler<typeof SUBJECTS.orderCreated>,
     onCancelled: inventory[SUBJECTS.orderCancelled] as Handler<typeof SUBJECTS.orderCancelled>,
     onFailed: inventory[SUBJECTS.paymentFailed] as Handler<typeof SUBJECTS.paymentFailed>,
+    onCompleted: inventory[SUBJECTS.paymentCompleted] as Handler<typeof SUBJECTS.paymentCompleted>,
     pay: payment[SUBJECTS.inventoryReserved] as Handler<typeof SUBJECTS.inventoryReserved>,
     cancel: payment[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>,
     relay: relay[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>,
@@ -118,8 +121,33 @@ async function deliver(s: Awaited<ReturnType<typeof saga>>, events: readonly Out
   for (const event of events) {
     if (event.subject === SUBJECTS.orderCancelled) await s.onCancelled(event.payload as never, ctx)
     if (event.subject === SUBJECTS.paymentFailed) await s.onFailed(event.payload as never, ctx)
+    if (event.subject === SUBJECTS.paymentCompleted) await s.onCompleted(event.payload as never, ctx)
   }
 }
+
+/** The order's `orders.created` handled by inventory: its `inventory.reserved`. */
+async function reserveOrder(s: Awaited<ReturnType<typeof saga>>, orderId: string) {
+  const [reserved] = await s.reserve(
+    {
+      version: 1,
+      orderId,
+      occurredAt: new Date().toISOString(),
+      customerId: 'c',
+      items: [{ sku: 'MUG-002', quantity: 2 }],
+      sealedPaymentToken: await s.sealer.seal('tok_ok', orderId),
+    },
+    ctx,
+  )
+  expect(reserved?.subject).toBe(SUBJECTS.inventoryReserved)
+  return reserved!
+}
+
+const deadlineOf = (orderId: string): OrderCancelRequested => ({
+  version: 1,
+  orderId,
+  occurredAt: new Date().toISOString(),
+  reason: 'deadline_exceeded',
+})
 
 describe('the deadline after a lost cancellation and a late refund', () => {
   it.each([
@@ -128,19 +156,8 @@ describe('the deadline after a lost cancellation and a late refund', () => {
   ] as const)('releases the held stock when %s', async (_, customerCancels, releasedBy) => {
     const s = await saga(customerCancels ? 'cancelled' : 'failed')
     const orderId = crypto.randomUUID()
-    const [reserved] = await s.reserve(
-      {
-        version: 1,
-        orderId,
-        occurredAt: new Date().toISOString(),
-        customerId: 'c',
-        items: [{ sku: 'MUG-002', quantity: 2 }],
-        sealedPaymentToken: await s.sealer.seal('tok_ok', orderId),
-      },
-      ctx,
-    )
-    expect(reserved?.subject).toBe(SUBJECTS.inventoryReserved)
-    const paying = s.pay(reserved!.payload as never, ctx)
+    const reserved = await reserveOrder(s, orderId)
+    const paying = s.pay(reserved.payload as never, ctx)
     // The cancellation waits on the charge in flight.
     const waitFor = Date.now() + 5_000
     while ((await s.decisions.read(orderId))?.payment?.state !== 'charging' && Date.now() < waitFor)
@@ -163,12 +180,7 @@ describe('the deadline after a lost cancellation and a late refund', () => {
     expect(decided?.payment?.state).toBe('refunded')
     expect(toStockView((await s.store.getStock('MUG-002'))!)).toMatchObject({ onHand: 5, reserved: 2 })
 
-    const due: OrderCancelRequested = {
-      version: 1,
-      orderId,
-      occurredAt: new Date().toISOString(),
-      reason: 'deadline_exceeded',
-    }
+    const due = deadlineOf(orderId)
     const relayed = await s.relay(due, ctx)
     expect(relayed.map((event) => event.subject)).toStrictEqual([SUBJECTS.orderCancelRequested])
     const said = await s.cancel(due, ctx)
@@ -180,5 +192,35 @@ describe('the deadline after a lost cancellation and a late refund', () => {
       available: 5,
     })
     expect((await s.store.getReservation(orderId))?.state).toBe('released')
+  })
+
+  it('confirms and sells a charged order whose payments.completed was lost', async () => {
+    const s = await saga('charged', 'succeeded')
+    const orderId = crypto.randomUUID()
+    const reserved = await reserveOrder(s, orderId)
+    s.answer()
+    // Charged at the processor and recorded; the publish is lost with the dead-lettered delivery.
+    const lost = await s.pay(reserved.payload as never, ctx)
+    expect(lost.map((event) => event.subject)).toStrictEqual([SUBJECTS.paymentCompleted])
+    expect((await s.decisions.read(orderId))?.payment?.state).toBe('charged')
+    expect((await s.store.getReservation(orderId))?.state).toBe('reserved')
+
+    const due = deadlineOf(orderId)
+    expect((await s.relay(due, ctx)).map((event) => event.subject)).toStrictEqual([
+      SUBJECTS.orderCancelRequested,
+    ])
+    const said = await s.cancel(due, ctx)
+    // The same event under the same id, never a cancellation or a refund of a paid order.
+    expect(said.map((event) => [event.subject, event.msgId])).toStrictEqual(
+      lost.map((event) => [event.subject, event.msgId]),
+    )
+    await deliver(s, said)
+    expect((await s.store.getReservation(orderId))?.state).toBe('sold')
+    expect(toStockView((await s.store.getStock('MUG-002'))!)).toMatchObject({
+      onHand: 3,
+      reserved: 0,
+      available: 3,
+    })
+    expect((await s.decisions.read(orderId))?.payment?.state).toBe('charged')
   })
 })

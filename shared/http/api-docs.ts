@@ -137,6 +137,7 @@ function docsPage(doc: OpenApiDocument) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${doc.info.title} ${doc.info.version}: API docs</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href="docs/swagger-ui.css" />
       </head>
       <body>

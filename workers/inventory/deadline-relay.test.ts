@@ -68,6 +68,8 @@ describe('the deadline relay', () => {
     // A refund under way or made for a cancellation whose orders.cancelled may have been lost: the
     // payment worker says the refund and the cancellation again, which releases the stock.
     ['a refund under way, stock still held', decided('paying', 'refunding'), reservation('reserved')],
+    // Charged, its payments.completed lost: the payment worker says it again (never a cancellation).
+    ['charged, stock still held', decided('paying', 'charged'), reservation('reserved')],
     ...(['customer_request', 'deadline_exceeded'] as const).map(
       (reason): [string, OrderDecision | null, ReservationRecord | null] => [
         `refunded after a ${reason} cancellation, stock still held`,
@@ -88,8 +90,6 @@ describe('the deadline relay', () => {
         reservation(state),
       ],
     ),
-    // Charged: its payments.completed sells the stock; a deadline never cancels a paid order.
-    ['payment charged', decided('paying', 'charged'), reservation('reserved')],
     [
       'payment refunded, stock returned',
       { ...decided('paying', 'refunded'), reason: 'customer_request' },

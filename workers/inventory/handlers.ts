@@ -478,12 +478,11 @@ function emptyReservation(orderId: string): ReservationRecord {
  * the message's lane), under the id the schedule carried, so a relay repeated
  * after a crash is de-duplicated. Every order's deadline fires (a settling
  * event in ORDERS cannot remove a schedule in another stream), so the relay
- * drops the deadline of an order that is settled on both sides: its
- * reservation here ended (rejected, released, cancelled, sold, returned), or
- * its charge went through (charged, refunding, refunded). Anything else goes
- * on, a cancelled decision whose reservation still holds stock included: the
- * handlers then repeat the cancellation and the stock is released, which is
- * what the deadline is there for.
+ * drops the deadline of an order whose reservation here ended (rejected,
+ * released, cancelled, sold, returned). Anything else goes on, a decided
+ * order whose reservation still holds stock included: the handlers then say
+ * again what settles it (a confirmed order's payment, a cancellation, a
+ * payment failure), which is what the deadline is there for.
  */
 export function createDeadlineRelay({
   decisions,
@@ -498,14 +497,14 @@ export function createDeadlineRelay({
         decisions.read(event.orderId),
         reservations.getReservation(event.orderId),
       ])
+      // Only an order whose stock is settled is done with. A decided order
+      // whose reservation still holds stock gets its deadline, whatever was
+      // decided: the event that settles the stock (its payments.completed, its
+      // cancellation, a late charge's payment failure) may have been lost
+      // with a dead-lettered delivery, and the payment worker says it again
+      // under its first message id (a confirmed order stays confirmed).
       const stockSettled = reservation !== null && SETTLED_RESERVATIONS.has(reservation.state)
-      // A confirmed order's deadline is dropped (its sale is on its way). A
-      // refund, under way or made, with stock still held goes on: the event
-      // that releases the stock (the cancellation, or a late charge's
-      // payment failure) may have been lost with a dead-lettered delivery,
-      // and the payment worker says it again under its first message id.
-      const paid = decided?.payment?.state === 'charged'
-      if (stockSettled || paid) {
+      if (stockSettled) {
         ctx.logger.debug(
           { reservation: reservation?.state, payment: decided?.payment?.state },
           'deadline of a settled order; dropped',

@@ -455,11 +455,45 @@ describe('payment cancellations and deadlines', () => {
     }
   })
 
-  it('leaves a confirmed order alone when its deadline fires', async () => {
-    const { pay, cancel, refunds } = setup()
-    await pay(reserved, ctx)
-    expect(await cancel(cancelRequest('deadline_exceeded'), ctx)).toStrictEqual([])
+  it('keeps a confirmed order when its deadline fires, and says its payments.completed again', async () => {
+    let charges = 0
+    const { pay, cancel, refunds } = setup({
+      charge: () => {
+        charges++
+        return Promise.resolve({ kind: 'succeeded', chargeId: 'ch_1' })
+      },
+    })
+    const [completed] = await pay(reserved, ctx)
+    expect(completed?.subject).toBe(SUBJECTS.paymentCompleted)
+    // That publish may have been lost with a dead-lettered delivery: the deadline says it again, under its id.
+    const again = await cancel(cancelRequest('deadline_exceeded'), ctx)
+    expect(subjects(again)).toStrictEqual([SUBJECTS.paymentCompleted])
+    expect(again[0]?.msgId).toBe(completed?.msgId)
+    expect(again[0]?.payload).toMatchObject({
+      orderId,
+      chargeId: (completed?.payload as { chargeId: string }).chargeId,
+      amountCents: reserved.amountCents,
+      currency: reserved.currency,
+    })
     expect(refunds).toStrictEqual([])
+    expect(charges).toBe(1)
+  })
+
+  it("refunds at its deadline a charged order whose customer's cancellation waited on the charge", async () => {
+    const { pay, cancel, decisions, refunds } = setup()
+    await pay(reserved, ctx)
+    // The delivery that settled the charge stopped before it applied the waiting cancellation.
+    await decisions.update(orderId, (current) => {
+      if (current?.payment === undefined) throw new Error('no payment')
+      return {
+        value: { ...current, payment: { ...current.payment, cancelRequested: 'customer_request' as const } },
+        result: undefined,
+      }
+    })
+    const events = await cancel(cancelRequest('deadline_exceeded'), ctx)
+    expect(subjects(events)).toStrictEqual([SUBJECTS.paymentRefunded, SUBJECTS.orderCancelled])
+    expect(events[1]?.payload).toMatchObject({ reason: 'customer_request' })
+    expect(refunds).toHaveLength(1)
   })
 
   it('applies a cancellation that arrives while the charge is in flight once it settles: refunded', async () => {

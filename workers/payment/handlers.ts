@@ -69,6 +69,8 @@ type CancelStep =
   /** Already left to reconciliation. */
   | { kind: 'unresolved'; decision: OrderDecision }
   | { kind: 'final'; decision: OrderDecision }
+  /** Confirmed, and its deadline came: its `payments.completed` is said again. */
+  | { kind: 'charged'; decision: OrderDecision }
   | { kind: 'refund'; decision: OrderDecision }
   /** Refunded: the order is cancelled; its `orders.cancelled` is said again. */
   | { kind: 'refunded'; decision: OrderDecision }
@@ -206,7 +208,10 @@ export function createPaymentHandlers({
     }
   }
 
-  const completed = (event: InventoryReserved, chargeId: string) =>
+  const completed = (
+    event: Pick<InventoryReserved, 'orderId' | 'amountCents' | 'currency'>,
+    chargeId: string,
+  ) =>
     toEvent(SUBJECTS.paymentCompleted, {
       ...base(event.orderId),
       chargeId,
@@ -546,9 +551,18 @@ export function createPaymentHandlers({
       // publish, or reconciliation refunded and publishes only
       // `payments.refunded`), so it is said again.
       if (payment.state === 'refunded') return { result: { kind: 'refunded', decision: current } }
-      // A confirmed order is final for its deadline; a customer may still cancel it.
-      const refundDue =
-        (payment.state === 'charged' && reason === 'customer_request') || payment.state === 'refunding'
+      // A confirmed order is final for its deadline, which says its
+      // `payments.completed` again: the delivery that charged may have stopped
+      // before its publish (then dead-lettered), and only that event confirms
+      // the order and sells its stock. A customer may still cancel it, and a
+      // customer's cancellation that waited on the charge is applied now.
+      if (
+        payment.state === 'charged' &&
+        reason === 'deadline_exceeded' &&
+        payment.cancelRequested === undefined
+      )
+        return { result: { kind: 'charged', decision: current } }
+      const refundDue = payment.state === 'charged' || payment.state === 'refunding'
       return { result: { kind: refundDue ? 'refund' : 'final', decision: current } }
     })
     switch (step.kind) {
@@ -611,10 +625,24 @@ export function createPaymentHandlers({
           cancelled(orderId, was, step.decision.payment?.refundId),
         ]
       }
+      case 'charged': {
+        const payment = step.decision.payment as PaymentPart
+        ctx.logger.info({ reason }, 'deadline of a confirmed order; its payment said again')
+        return [
+          completed(
+            { orderId, amountCents: payment.amountCents, currency: payment.currency },
+            payment.chargeId ?? NO_CHARGE,
+          ),
+        ]
+      }
       case 'refund': {
-        // A refund already under way keeps the reason it started with.
+        // A refund already under way keeps the reason it started with; one a
+        // customer asked for while the charge was in flight keeps theirs.
         const current = step.decision
-        const why = current.payment?.state === 'refunding' ? (current.reason as CancelRequestReason) : reason
+        const why =
+          current.payment?.state === 'refunding'
+            ? (current.reason as CancelRequestReason)
+            : (current.payment?.cancelRequested ?? reason)
         return refund(current, why, ctx)
       }
     }

@@ -19,7 +19,7 @@ export const CONSOLE_FILES: Record<string, { contentType: string; body: string }
 /** Same-origin files and calls only: no inline script, no other host, no framing. */
 export const CONSOLE_PAGE_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',

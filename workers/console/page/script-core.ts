@@ -8,7 +8,7 @@ export const SCRIPT_CORE = String.raw`
 var STORE = 'orderSagaConsoleKey';
 var $ = function (id) { return document.getElementById(id); };
 var state = { filters: {}, pageCursor: null, older: [], next: null, liveMode: true, rows: new Map(),
-  liveAbort: null, liveRetry: null, timers: [], openOrderId: null };
+  liveAbort: null, liveRetry: null, timers: [], openOrderId: null, shifted: false };
 
 function key() { return sessionStorage.getItem(STORE) || ''; }
 function authHeaders() { return { Authorization: 'Bearer ' + key() }; }
@@ -157,6 +157,9 @@ function applyChange(change) {
     var last = body.rows[body.rows.length - 1];
     state.rows.delete(last.getAttribute('data-order-id'));
     last.remove();
+    // The page's cursor now points past rows no longer shown, or there was none (see 'page-older').
+    state.shifted = true;
+    $('page-older').disabled = false;
   }
 }
 
@@ -169,6 +172,7 @@ async function loadOrders(cursor) {
   clearError('orders');
   state.pageCursor = cursor;
   state.next = r.body.next;
+  state.shifted = false;
   state.rows = new Map();
   var body = $('orders-table').tBodies[0];
   body.replaceChildren();

@@ -210,7 +210,14 @@ document.addEventListener('DOMContentLoaded', function () {
     state.older = [];
     loadOrders(null);
   });
-  $('page-older').addEventListener('click', function () { state.older.push(state.pageCursor); loadOrders(state.next); });
+  $('page-older').addEventListener('click', async function () {
+    // Live updates pushed rows off the first page since it was read: its
+    // cursor would skip them, so the first page is read again first.
+    if (state.liveMode && state.shifted) await loadOrders(null);
+    if (!state.next) return;
+    state.older.push(state.pageCursor);
+    loadOrders(state.next);
+  });
   $('page-newer').addEventListener('click', function () { loadOrders(state.older.pop() || null); });
   $('order-cancel').addEventListener('click', cancelOpenOrder);
   $('order-refresh').addEventListener('click', refreshOrder);
