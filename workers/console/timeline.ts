@@ -9,7 +9,7 @@
  * (index-filer.ts).
  */
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
-import { STREAMS } from '../../schemas/subjects.ts'
+import { HEADERS, STREAMS } from '../../schemas/subjects.ts'
 import { SAGA_CONSUMERS } from '../../shared/nats/saga-consumers.ts'
 import { filtersOverlap } from '../../shared/nats/subjects.ts'
 import { orderIdOf } from './index-filer.ts'
@@ -103,9 +103,17 @@ export async function buildTimeline(
     }
   })
 
+  /**
+   * The event of `subject` the saga acted on. During an `orders.created`
+   * migration window an order has two: a copy for readers of the earlier
+   * version (`Event-Twin-Version`), held and then skipped by this release's
+   * consumers, and the event itself, stored next; the copy is shown only when
+   * its twin is not found.
+   */
   async function find(subject: string, at: string): Promise<StoredMsg | null> {
     const from = Date.parse(at) - SKEW_MS
     if (!Number.isFinite(from)) return null
+    let copy: StoredMsg | null = null
     // The plain subject, then its lanes (`<subject>.express`).
     for (const filter of [subject, `${subject}.>`]) {
       let seq: number | undefined
@@ -123,14 +131,18 @@ export async function buildTimeline(
         }
         reads++
         read += batch.length
-        for (const m of batch) if (orderIdOf(m.header, m.data) === record.orderId) return m
+        for (const m of batch) {
+          if (orderIdOf(m.header, m.data) !== record.orderId) continue
+          if (!m.header.has(HEADERS.twinVersion)) return m
+          copy ??= m
+        }
         const last = batch.at(-1)
         if (last === undefined || last.pending === 0 || last.time.getTime() > Date.parse(at) + WINDOW_MS)
           break
         seq = last.seq + 1
       }
     }
-    return null
+    return copy
   }
 
   async function toDeadLetter(m: StoredMsg): Promise<DeadLetterRef> {
