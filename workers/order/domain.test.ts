@@ -246,6 +246,35 @@ describe('cancellations and refunds', () => {
     expect(pending?.cancelRequested).toStrictEqual({ reason: 'deadline_exceeded', at })
   })
 
+  it('does not show a deadline that came before the payment was recorded, once it is (the order stays confirmed)', () => {
+    const reserved = run([SUBJECTS.orderCreated, SUBJECTS.inventoryReserved])
+    const deadline = { ...base, reason: 'deadline_exceeded' as const }
+    const requested = applyEvent(reserved, SUBJECTS.orderCancelRequested, deadline, meta)
+    expect(requested?.cancelRequested).toStrictEqual({ reason: 'deadline_exceeded', at })
+    const confirmed = applyEvent(
+      requested,
+      SUBJECTS.paymentCompleted,
+      events[SUBJECTS.paymentCompleted],
+      meta,
+    )
+    expect(confirmed?.status).toBe('confirmed')
+    expect(confirmed?.cancelRequested).toBeUndefined()
+    expect(confirmed?.history.map((h) => h.event)).toStrictEqual([
+      SUBJECTS.orderCreated,
+      SUBJECTS.inventoryReserved,
+      SUBJECTS.paymentCompleted,
+    ])
+    // A customer's request stays: it is refunded.
+    const asked = applyEvent(
+      reserved,
+      SUBJECTS.orderCancelRequested,
+      { ...base, reason: 'customer_request' as const },
+      meta,
+    )
+    const paid = applyEvent(asked, SUBJECTS.paymentCompleted, events[SUBJECTS.paymentCompleted], meta)
+    expect(paid?.cancelRequested).toStrictEqual({ reason: 'customer_request', at })
+  })
+
   it('never revives a cancelled order: a late payments.completed leaves it cancelled', () => {
     const cancelled = applyEvent(
       run([SUBJECTS.orderCreated]),

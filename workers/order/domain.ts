@@ -158,6 +158,13 @@ export function applyEvent<S extends Subject>(
     // crashed holding it gets it again only when its ack wait runs out).
     record.amountCents ??= paid.amountCents
     if (paid.amountCents > 0) addCharge(record, paid.chargeId, paid.amountCents, paid.occurredAt)
+    // A deadline that fired before the payment was recorded here (the payment
+    // worker then says it again) changed nothing, as one that fires after:
+    // not shown.
+    if (record.status !== 'cancelled' && record.cancelRequested?.reason === 'deadline_exceeded') {
+      delete record.cancelRequested
+      record.history = record.history.filter((h) => h.event !== SUBJECTS.orderCancelRequested)
+    }
   }
   if (subject === SUBJECTS.paymentRefunded) {
     const refund = event as EventOf<typeof SUBJECTS.paymentRefunded>
