@@ -40,8 +40,9 @@ const LETTER_VIRAMA = String.raw`(?=\p{L})${INDIC}[\u093c\u09bc\u0a3c\u0abc\u0b3
 
 /**
  * Invisible characters that are part of what a text shows, in their place:
- * a zero-width joiner after an emoji shown as one (a family, a profession;
- * "™‍™" joins nothing), an emoji's presentation selector, a keycap's U+FE0F;
+ * a zero-width joiner between emoji (a family, a profession; also after one
+ * shown as text, as the minimally-qualified sequences "🏳‍🌈" and "❤‍🔥" are
+ * written), an emoji's presentation selector, a keycap's U+FE0F;
  * U+200C and U+200D between two letters of a joining script (Persian's
  * non-joiner), after an Indic letter's virama before a letter (a half form,
  * Sinhala's "ශ්‍රී"; not after a virama on a digit, or a second one) or at the end of a
@@ -55,7 +56,7 @@ const LETTER_VIRAMA = String.raw`(?=\p{L})${INDIC}[\u093c\u09bc\u0a3c\u0abc\u0b3
  */
 const SHOWN_IN_PLACE = new RegExp(
   [
-    String.raw`(?<=[\p{EPres}\p{EMod}\ufe0f])\u200d(?=\p{ExtPict})`,
+    String.raw`(?<=[\p{ExtPict}\p{EMod}\ufe0f])\u200d(?=\p{ExtPict})`,
     String.raw`(?<=\p{ExtPict})[\ufe0e\ufe0f]`,
     String.raw`(?<=[0-9#*])\ufe0f(?=\u20e3)`,
     String.raw`(?<=\p{L}\p{M}*)(?<=${JOINING}\p{M}*)[\u200c\u200d](?=\p{L})(?=${JOINING})`,

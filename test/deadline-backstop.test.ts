@@ -46,7 +46,7 @@ afterAll(async () => {
 })
 
 /** Everything one order's story needs, on buckets of its own; the processor answers `charge`. */
-async function saga(tag: string, charge: 'unanswered' | 'succeeded' = 'unanswered') {
+async function saga(tag: string, charge: 'unanswered' | 'succeeded' | 'declined' = 'unanswered') {
   const kvm = new Kvm(nc)
   const decisions = kvDecisionStore(await kvm.create(`decisions-${tag}`, { history: 1 }))
   const store = createStockStore(
@@ -72,9 +72,9 @@ async function saga(tag: string, charge: 'unanswered' | 'succeeded' = 'unanswere
     gateway: {
       charge: async () => {
         await answered
-        return charge === 'succeeded'
-          ? ({ kind: 'succeeded', chargeId: 'ch_taken' } as const)
-          : ({ kind: 'unresolved', detail: 'no answer' } as const)
+        if (charge === 'succeeded') return { kind: 'succeeded', chargeId: 'ch_taken' } as const
+        if (charge === 'declined') return { kind: 'declined', code: 'card_declined' } as const
+        return { kind: 'unresolved', detail: 'no answer' } as const
       },
       refund,
     },
@@ -192,6 +192,26 @@ describe('the deadline after a lost cancellation and a late refund', () => {
       available: 5,
     })
     expect((await s.store.getReservation(orderId))?.state).toBe('released')
+  })
+
+  it('releases the held stock of a declined order whose payments.failed was lost', async () => {
+    const s = await saga('declined', 'declined')
+    const orderId = crypto.randomUUID()
+    const reserved = await reserveOrder(s, orderId)
+    s.answer()
+    const lost = await s.pay(reserved.payload as never, ctx)
+    expect(lost.map((event) => event.subject)).toStrictEqual([SUBJECTS.paymentFailed])
+    const due = deadlineOf(orderId)
+    expect((await s.relay(due, ctx)).map((event) => event.subject)).toStrictEqual([
+      SUBJECTS.orderCancelRequested,
+    ])
+    const said = await s.cancel(due, ctx)
+    expect(said.map((event) => [event.subject, event.msgId])).toStrictEqual(
+      lost.map((event) => [event.subject, event.msgId]),
+    )
+    await deliver(s, said)
+    expect((await s.store.getReservation(orderId))?.state).toBe('released')
+    expect(toStockView((await s.store.getStock('MUG-002'))!)).toMatchObject({ onHand: 5, reserved: 0 })
   })
 
   it('confirms and sells a charged order whose payments.completed was lost', async () => {

@@ -130,6 +130,11 @@ describe('POST /orders', () => {
     '\u2764\uFE0F\u200D🔥',
     '🧑\u200D🦰',
     '👨🏿\u200D🚀',
+    // Minimally qualified (no U+FE0F before the joiner): written so by keyboards and older data.
+    '🏳\u200D🌈',
+    '\u2764\u200D🔥',
+    '👩\u200D\u2764\u200D👨',
+    '🕵\u200D\u2640\uFE0F',
   ])('accepts the customer id %j', async (customerId) => {
     const res = await post(appWith(fakeStore()), JSON.stringify({ ...validOrder, customerId }))
     expect(res.status).toBe(202)
@@ -366,11 +371,6 @@ describe('POST /orders', () => {
     [
       'a customer id with a zero-width joiner after a second virama',
       { ...validOrder, customerId: 'क\u094D\u094D\u200Dक' },
-      'customerId',
-    ],
-    [
-      'a customer id with a zero-width joiner between two text-style pictographs',
-      { ...validOrder, customerId: 'a\u2122\u200D\u2122' },
       'customerId',
     ],
     [

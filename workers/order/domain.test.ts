@@ -264,7 +264,19 @@ describe('cancellations and refunds', () => {
       SUBJECTS.inventoryReserved,
       SUBJECTS.paymentCompleted,
     ])
-    // A customer's request stays: it is refunded.
+    // A customer's request after the deadline's replaces it, and stays: it is refunded.
+    const both = applyEvent(
+      requested,
+      SUBJECTS.orderCancelRequested,
+      { ...base, reason: 'customer_request' as const },
+      meta,
+    )
+    expect(both?.cancelRequested).toStrictEqual({ reason: 'customer_request', at })
+    const stillAsked = applyEvent(both, SUBJECTS.paymentCompleted, events[SUBJECTS.paymentCompleted], meta)
+    expect(stillAsked?.cancelRequested).toStrictEqual({ reason: 'customer_request', at })
+    expect(stillAsked?.history.filter((h) => h.event === SUBJECTS.orderCancelRequested)).toHaveLength(1)
+    // The other way round the customer's stays too.
+    expect(applyEvent(both, SUBJECTS.orderCancelRequested, deadline, meta)).toBeNull()
     const asked = applyEvent(
       reserved,
       SUBJECTS.orderCancelRequested,

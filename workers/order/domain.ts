@@ -112,7 +112,10 @@ export function applyEvent<S extends Subject>(
   if (subject === SUBJECTS.paymentRefunded) {
     const { refundId } = event as EventOf<typeof SUBJECTS.paymentRefunded>
     if (current?.refunds?.some((r) => r.refundId === refundId)) return null
-  } else if (current?.history.some((h) => h.event === subject)) {
+  } else if (
+    current?.history.some((h) => h.event === subject) &&
+    !replacesDeadline(current, subject, event)
+  ) {
     return subject === SUBJECTS.orderCreated
       ? completedByVersion2(current, event as EventOf<typeof SUBJECTS.orderCreated>, meta)
       : null
@@ -186,6 +189,10 @@ export function applyEvent<S extends Subject>(
   }
   if (subject === SUBJECTS.orderCancelRequested) {
     const request = event as EventOf<typeof SUBJECTS.orderCancelRequested>
+    if (current !== null && replacesDeadline(current, subject, event)) {
+      record.history = record.history.filter((h) => h.event !== SUBJECTS.orderCancelRequested)
+      delete record.cancelRequested
+    }
     record.cancelRequested ??= { reason: request.reason, at: request.occurredAt }
   }
   if (subject === SUBJECTS.orderCancelled) {
@@ -211,6 +218,20 @@ export function applyEvent<S extends Subject>(
   record.history.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : RANK[a.status] - RANK[b.status]))
   record.updatedAt = meta.at
   return record
+}
+
+/**
+ * A customer's cancellation request after a deadline's was recorded (an
+ * order not settled yet): the customer's is what the order shows, since a
+ * paid order's deadline changes nothing and is dropped from the record once
+ * the payment is.
+ */
+function replacesDeadline(current: OrderStatus, subject: Subject, event: EventOf<Subject>): boolean {
+  return (
+    subject === SUBJECTS.orderCancelRequested &&
+    current.cancelRequested?.reason === 'deadline_exceeded' &&
+    (event as EventOf<typeof SUBJECTS.orderCancelRequested>).reason === 'customer_request'
+  )
 }
 
 /**

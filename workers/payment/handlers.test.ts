@@ -479,6 +479,21 @@ describe('payment cancellations and deadlines', () => {
     expect(charges).toBe(1)
   })
 
+  it('says payments.failed again for a declined order, at its deadline or a cancellation', async () => {
+    const { pay, cancel, refunds } = setup({
+      charge: () => Promise.resolve({ kind: 'declined', code: 'card_declined' }),
+    })
+    const [failed] = await pay(reserved, ctx)
+    expect(failed?.subject).toBe(SUBJECTS.paymentFailed)
+    for (const reason of ['deadline_exceeded', 'customer_request'] as const) {
+      const again = await cancel(cancelRequest(reason), ctx)
+      expect(subjects(again)).toStrictEqual([SUBJECTS.paymentFailed])
+      expect(again[0]?.msgId).toBe(failed?.msgId)
+      expect(again[0]?.payload).toMatchObject({ orderId, reason: 'declined' })
+    }
+    expect(refunds).toStrictEqual([])
+  })
+
   it("refunds at its deadline a charged order whose customer's cancellation waited on the charge", async () => {
     const { pay, cancel, decisions, refunds } = setup()
     await pay(reserved, ctx)

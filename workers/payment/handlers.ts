@@ -69,6 +69,8 @@ type CancelStep =
   /** Already left to reconciliation. */
   | { kind: 'unresolved'; decision: OrderDecision }
   | { kind: 'final'; decision: OrderDecision }
+  /** Declined: its `payments.failed` is said again. */
+  | { kind: 'declined'; decision: OrderDecision }
   /** Confirmed, and its deadline came: its `payments.completed` is said again. */
   | { kind: 'charged'; decision: OrderDecision }
   | { kind: 'refund'; decision: OrderDecision }
@@ -166,6 +168,10 @@ export function createPaymentHandlers({
       : cancelled(decision.orderId, requested)
   }
 
+  /** A decline's `payments.failed`, said again (under its first message id). */
+  const declinedAgain = (orderId: string) =>
+    toEvent(SUBJECTS.paymentFailed, { ...base(orderId), reason: 'declined', message: 'card_declined' })
+
   /** What a decided payment says, published again (message ids make it once). */
   async function repeat(decision: OrderDecision, created: InventoryReserved, ctx: MessageContext) {
     const payment = decision.payment
@@ -176,13 +182,7 @@ export function createPaymentHandlers({
           ? [completed(created, payment.chargeId ?? NO_CHARGE)]
           : refund(decision, payment.cancelRequested, ctx)
       case 'declined':
-        return [
-          toEvent(SUBJECTS.paymentFailed, {
-            ...base(decision.orderId),
-            reason: 'declined',
-            message: 'card_declined',
-          }),
-        ]
+        return [declinedAgain(decision.orderId)]
       case 'unresolved':
         // The delivery that wrote `unresolved` may have failed before it made the entry.
         await reconcileCharge(decision, payment, ctx)
@@ -551,6 +551,10 @@ export function createPaymentHandlers({
       // publish, or reconciliation refunded and publishes only
       // `payments.refunded`), so it is said again.
       if (payment.state === 'refunded') return { result: { kind: 'refunded', decision: current } }
+      // Declined: its `payments.failed` is said again, as a redelivery says it
+      // (the delivery that decided it may have been dead-lettered before its
+      // publish, and only that event releases the order's stock).
+      if (payment.state === 'declined') return { result: { kind: 'declined', decision: current } }
       // A confirmed order is final for its deadline, which says its
       // `payments.completed` again: the delivery that charged may have stopped
       // before its publish (then dead-lettered), and only that event confirms
@@ -625,6 +629,9 @@ export function createPaymentHandlers({
           cancelled(orderId, was, step.decision.payment?.refundId),
         ]
       }
+      case 'declined':
+        ctx.logger.info({ reason }, 'order declined already; its payment failure said again')
+        return [declinedAgain(orderId)]
       case 'charged': {
         const payment = step.decision.payment as PaymentPart
         ctx.logger.info({ reason }, 'deadline of a confirmed order; its payment said again')

@@ -214,7 +214,8 @@ document.addEventListener('DOMContentLoaded', function () {
     // Live updates pushed rows off the first page since it was read: its
     // cursor would skip them, so the first page is read again first.
     if (state.liveMode && state.shifted) await loadOrders(null);
-    if (!state.next) return;
+    // A failed re-read leaves the old cursor (its error is shown): stay.
+    if (state.shifted || !state.next) return;
     state.older.push(state.pageCursor);
     loadOrders(state.next);
   });
