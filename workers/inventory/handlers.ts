@@ -512,8 +512,12 @@ export function createDeadlineRelay({
         return []
       }
       ctx.logger.info(
-        { reservation: reservation?.state ?? null, decision: decided?.decision ?? null },
-        'order deadline due; requesting its cancellation',
+        {
+          reservation: reservation?.state ?? null,
+          decision: decided?.decision ?? null,
+          payment: decided?.payment?.state ?? null,
+        },
+        'order deadline due, its stock not settled; relayed',
       )
       return [{ ...toEvent(SUBJECTS.orderCancelRequested, event), msgId: deadlineMsgId(event.orderId) }]
     },
