@@ -54,6 +54,8 @@ async function saga(tag: string, charge: 'unanswered' | 'succeeded' | 'declined'
     await kvm.create(`reservations-${tag}`, { history: 1 }),
   )
   const reconciliationKv = await kvm.create(`reconciliation-${tag}`, { history: 1 })
+  /** What reconciliation published. */
+  const reconciled: OutgoingEvent[] = []
   await store.setStock('MUG-002', { onHand: 5, priceCents: 500 })
   const inventory = createInventoryHandlers({
     store,
@@ -93,7 +95,10 @@ async function saga(tag: string, charge: 'unanswered' | 'succeeded' | 'declined'
     // The charge surfaces late: the processor did take it.
     gateway: { lookup: () => Promise.resolve({ kind: 'succeeded', chargeId: 'ch_late' }), refund },
     decisions,
-    publish: () => Promise.resolve(),
+    publish: (event) => {
+      reconciled.push(event)
+      return Promise.resolve()
+    },
     logger: ctx.logger,
     intervalMs: 10,
     windowMs: 60_000,
@@ -113,6 +118,7 @@ async function saga(tag: string, charge: 'unanswered' | 'succeeded' | 'declined'
     cancel: payment[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>,
     relay: relay[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>,
     reconciler,
+    reconciled,
   }
 }
 
@@ -192,6 +198,35 @@ describe('the deadline after a lost cancellation and a late refund', () => {
       available: 5,
     })
     expect((await s.store.getReservation(orderId))?.state).toBe('released')
+  })
+
+  it("releases the held stock when the deadline's own cancellation was lost: reconciliation says it", async () => {
+    const s = await saga('expired')
+    const orderId = crypto.randomUUID()
+    const reserved = await reserveOrder(s, orderId)
+    const paying = s.pay(reserved.payload as never, ctx)
+    const waitFor = Date.now() + 5_000
+    while ((await s.decisions.read(orderId))?.payment?.state !== 'charging' && Date.now() < waitFor)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    // The deadline comes while the charge is in flight: the order is cancelled, the key reconciled.
+    const due = deadlineOf(orderId)
+    expect((await s.relay(due, ctx)).map((event) => event.subject)).toStrictEqual([
+      SUBJECTS.orderCancelRequested,
+    ])
+    const lost = await s.cancel(due, ctx)
+    expect(lost.map((event) => event.subject)).toStrictEqual([SUBJECTS.orderCancelled])
+    s.answer()
+    await paying
+    // That orders.cancelled was lost with its dead-lettered delivery, and the deadline fires once.
+    await s.reconciler.scan()
+    expect(s.reconciled.map((event) => event.subject)).toStrictEqual([
+      SUBJECTS.paymentRefunded,
+      SUBJECTS.orderCancelled,
+    ])
+    expect(s.reconciled[1]?.msgId).toBe(lost[0]?.msgId)
+    await deliver(s, s.reconciled)
+    expect((await s.store.getReservation(orderId))?.state).toBe('released')
+    expect(toStockView((await s.store.getStock('MUG-002'))!)).toMatchObject({ onHand: 5, reserved: 0 })
   })
 
   it('releases the held stock of a declined order whose payments.failed was lost', async () => {

@@ -121,7 +121,14 @@ describe('reconciliation', () => {
         { chargeId: 'ch_late', refundId: 're_ch_late', chargedCents: 700, reason: 'reconciliation' },
         'corr-1',
       ],
+      // The order's outcome (it ended payment_failed), said again under its first id as the entry closes.
+      [
+        SUBJECTS.paymentFailed,
+        { orderId: orderId(1), reason: 'gateway_unavailable', unresolved: true },
+        'corr-1',
+      ],
     ])
+    expect(published[1]?.event.msgId).toBe(`${SUBJECTS.paymentFailed}:${orderId(1)}`)
     expect(await reconciler.scan()).toBe(0)
     expect(refunds).toHaveLength(1)
   })
@@ -133,7 +140,8 @@ describe('reconciliation', () => {
     expect(await reconciler.scan()).toBe(1)
     clock.now += 1_001
     expect(await reconciler.scan()).toBe(0)
-    expect(published).toStrictEqual([])
+    // Nothing refunded; the order's outcome said again.
+    expect(published.map((p) => p.event.subject)).toStrictEqual([SUBJECTS.paymentFailed])
     // Closed by a delete marker, still listed with the stream's subjects: read as deleted, never pending again.
     expect((await kv.get(orderId(2)))?.operation).toBe('DEL')
     expect(await reconciler.scan()).toBe(0)
@@ -159,6 +167,11 @@ describe('reconciliation', () => {
     expect(back.reports).toStrictEqual([[0, 0]])
     expect(back.published.map((p) => p.event.payload)).toMatchObject([
       { chargeId: 'ch_3', refundId: 're_ch_3', reason: 'customer_request' },
+      { orderId: orderId(3), reason: 'customer_request' },
+    ])
+    expect(back.published.map((p) => p.event.subject)).toStrictEqual([
+      SUBJECTS.paymentRefunded,
+      SUBJECTS.orderCancelled,
     ])
   })
 
@@ -190,11 +203,16 @@ describe('reconciliation', () => {
       clock,
     )
     expect(await reconciler.scan()).toBe(0)
+    // Each order's refund and outcome in its own lane.
     expect(
-      published.map((p) => [(p.event.payload as { chargeId: string }).chargeId, p.priority]).sort(),
-    ).toStrictEqual([
-      ['ch_4', 'express'],
-      ['ch_5', undefined],
-    ])
+      published.map((p) => [p.event.subject, p.event.payload.orderId, p.priority ?? 'standard']).sort(),
+    ).toStrictEqual(
+      [
+        [SUBJECTS.paymentRefunded, orderId(4), 'express'],
+        [SUBJECTS.paymentFailed, orderId(4), 'express'],
+        [SUBJECTS.paymentRefunded, orderId(5), 'standard'],
+        [SUBJECTS.paymentFailed, orderId(5), 'standard'],
+      ].sort(),
+    )
   })
 })

@@ -147,6 +147,26 @@ export function createReconciler(deps: ReconcilerDeps) {
     )
   }
 
+  /**
+   * The event that settled the order when its entry was made (its
+   * cancellation, or its payment failure), said again as the entry closes,
+   * under the same message id: the delivery that decided the order may have
+   * been dead-lettered before its publish, and nothing else says it then (a
+   * deadline's own cancellation fires once). Only that event releases the
+   * order's stock.
+   */
+  function outcomeOf(entry: StoredEntry): OutgoingEvent {
+    const base = { version: 1 as const, orderId: entry.orderId, occurredAt: new Date(now()).toISOString() }
+    return entry.reason === 'reconciliation'
+      ? toEvent(SUBJECTS.paymentFailed, {
+          ...base,
+          reason: 'gateway_unavailable',
+          message: 'the processor never answered',
+          unresolved: true,
+        })
+      : toEvent(SUBJECTS.orderCancelled, { ...base, reason: entry.reason })
+  }
+
   /** One check of one entry; throws when the processor cannot be reached. */
   async function check(entry: StoredEntry, trace: TraceContext): Promise<CheckResult> {
     if (entry.kind === 'refund') {
@@ -195,6 +215,15 @@ export function createReconciler(deps: ReconcilerDeps) {
         result = 'closed'
       } else {
         log.warn({ err: error, checks: entry.checks + 1 }, 'reconciliation check failed; will retry')
+        result = 'waiting'
+      }
+    }
+    if (result !== 'waiting') {
+      try {
+        await publish(outcomeOf(entry), entry.correlationId, span.context, entry.priority)
+      } catch (error) {
+        // The entry stays: the next scan checks it again (the refund key makes that safe) and says it then.
+        log.warn({ err: error }, "could not say the order's outcome again; the entry is kept")
         result = 'waiting'
       }
     }
