@@ -50,6 +50,12 @@ export const OrderDecisionV1 = v.object({
       chargeId: v.optional(v.string()),
       /** A cancellation that arrived while the charge was in flight: applied once it settles. */
       cancelRequested: v.optional(v.picklist(['customer_request', 'deadline_exceeded'])),
+      /**
+       * The order's deadline, from its `inventory.reserved` (records of
+       * earlier releases have none): a cancellation that comes after it does
+       * not wait on a charge still unsettled.
+       */
+      deadlineAt: v.optional(TimestampSchema),
       refundId: v.optional(v.string()),
       /** What the refund gave back (a record without it: the whole charge). */
       refundedCents: v.optional(CentsSchema),

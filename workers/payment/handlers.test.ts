@@ -556,6 +556,36 @@ describe('payment cancellations and deadlines', () => {
     ])
   })
 
+  it("cancels at once a charge still unsettled when a customer asks after the order's deadline", async () => {
+    // The delivery charging it, and the deadline's own request, were dead-lettered: nothing else settles it.
+    const { wait, release } = gate()
+    let clock = at
+    const { pay, cancel, decisions, reconciling } = setup({
+      charge: async () => {
+        await wait
+        return { kind: 'unresolved', detail: 'no answer' }
+      },
+      now: () => clock,
+    })
+    const paying = pay({ ...reserved, deadlineAt: new Date(at.getTime() + 1_000).toISOString() }, ctx)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(decisions.records.get(orderId)).toMatchObject({ payment: { state: 'charging' } })
+    // Before the deadline a customer's request waits on the charge, as before.
+    expect(await cancel(cancelRequest('customer_request'), ctx)).toStrictEqual([])
+    clock = new Date(at.getTime() + 2_000)
+    const events = await cancel(cancelRequest('customer_request'), ctx)
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'customer_request'],
+    ])
+    expect(decisions.records.get(orderId)).toMatchObject({
+      reason: 'customer_request',
+      payment: { state: 'unresolved', cancelRequested: 'customer_request' },
+    })
+    expect(reconciling.map((e) => [e.kind, e.reason])).toStrictEqual([['charge', 'customer_request']])
+    release()
+    await paying
+  })
+
   it('starts no charge for an order past its deadline', async () => {
     let charges = 0
     const late = setup({

@@ -340,7 +340,12 @@ export function createPaymentHandlers({
           decidedBy: 'payment',
           decidedAt: at,
           updatedAt: at,
-          payment: { state: 'charging', amountCents: event.amountCents, currency: event.currency },
+          payment: {
+            state: 'charging',
+            amountCents: event.amountCents,
+            currency: event.currency,
+            ...(event.deadlineAt === undefined ? {} : { deadlineAt: event.deadlineAt }),
+          },
         }
         return { value, result: value }
       },
@@ -521,7 +526,13 @@ export function createPaymentHandlers({
       const payment = current.payment
       if (payment === undefined) return { result: { kind: 'final', decision: current } }
       if (payment.state === 'charging') {
-        if (reason === 'deadline_exceeded') {
+        // Past the order's deadline a customer's cancellation does not wait
+        // either: the deadline's own request may have been dead-lettered
+        // with the delivery that was charging, and nothing would settle the
+        // charge then.
+        const pastDeadline =
+          payment.deadlineAt !== undefined && Date.parse(payment.deadlineAt) <= now().getTime()
+        if (reason === 'deadline_exceeded' || pastDeadline) {
           // Every order is settled by its deadline. A charge still unsettled
           // now may be in flight, or its delivery may have been dead-lettered
           // (no handler will ever settle it): either way the order is
