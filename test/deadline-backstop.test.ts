@@ -155,6 +155,22 @@ const deadlineOf = (orderId: string): OrderCancelRequested => ({
   reason: 'deadline_exceeded',
 })
 
+/** Until the payment worker has claimed the order and its charge is in flight (bounded). */
+async function untilCharging(s: Awaited<ReturnType<typeof saga>>, orderId: string) {
+  const waitFor = Date.now() + 5_000
+  while ((await s.decisions.read(orderId))?.payment?.state !== 'charging' && Date.now() < waitFor)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+}
+
+/** The order's deadline fires: inventory relays it (checked), and the payment worker's answer to it. */
+async function fireDeadline(s: Awaited<ReturnType<typeof saga>>, orderId: string) {
+  const due = deadlineOf(orderId)
+  expect((await s.relay(due, ctx)).map((event) => event.subject)).toStrictEqual([
+    SUBJECTS.orderCancelRequested,
+  ])
+  return s.cancel(due, ctx)
+}
+
 describe('the deadline after a lost cancellation and a late refund', () => {
   it.each([
     ['the customer cancelled while the charge was unanswered', true, SUBJECTS.orderCancelled],
@@ -165,9 +181,7 @@ describe('the deadline after a lost cancellation and a late refund', () => {
     const reserved = await reserveOrder(s, orderId)
     const paying = s.pay(reserved.payload as never, ctx)
     // The cancellation waits on the charge in flight.
-    const waitFor = Date.now() + 5_000
-    while ((await s.decisions.read(orderId))?.payment?.state !== 'charging' && Date.now() < waitFor)
-      await new Promise((resolve) => setTimeout(resolve, 20))
+    await untilCharging(s, orderId)
     if (customerCancels) {
       const request: OrderCancelRequested = {
         version: 1,
@@ -186,10 +200,7 @@ describe('the deadline after a lost cancellation and a late refund', () => {
     expect(decided?.payment?.state).toBe('refunded')
     expect(toStockView((await s.store.getStock('MUG-002'))!)).toMatchObject({ onHand: 5, reserved: 2 })
 
-    const due = deadlineOf(orderId)
-    const relayed = await s.relay(due, ctx)
-    expect(relayed.map((event) => event.subject)).toStrictEqual([SUBJECTS.orderCancelRequested])
-    const said = await s.cancel(due, ctx)
+    const said = await fireDeadline(s, orderId)
     expect(said.map((event) => event.subject)).toContain(releasedBy)
     await deliver(s, said)
     expect(toStockView((await s.store.getStock('MUG-002'))!)).toMatchObject({
@@ -205,15 +216,9 @@ describe('the deadline after a lost cancellation and a late refund', () => {
     const orderId = crypto.randomUUID()
     const reserved = await reserveOrder(s, orderId)
     const paying = s.pay(reserved.payload as never, ctx)
-    const waitFor = Date.now() + 5_000
-    while ((await s.decisions.read(orderId))?.payment?.state !== 'charging' && Date.now() < waitFor)
-      await new Promise((resolve) => setTimeout(resolve, 20))
+    await untilCharging(s, orderId)
     // The deadline comes while the charge is in flight: the order is cancelled, the key reconciled.
-    const due = deadlineOf(orderId)
-    expect((await s.relay(due, ctx)).map((event) => event.subject)).toStrictEqual([
-      SUBJECTS.orderCancelRequested,
-    ])
-    const lost = await s.cancel(due, ctx)
+    const lost = await fireDeadline(s, orderId)
     expect(lost.map((event) => event.subject)).toStrictEqual([SUBJECTS.orderCancelled])
     s.answer()
     await paying
@@ -236,11 +241,7 @@ describe('the deadline after a lost cancellation and a late refund', () => {
     s.answer()
     const lost = await s.pay(reserved.payload as never, ctx)
     expect(lost.map((event) => event.subject)).toStrictEqual([SUBJECTS.paymentFailed])
-    const due = deadlineOf(orderId)
-    expect((await s.relay(due, ctx)).map((event) => event.subject)).toStrictEqual([
-      SUBJECTS.orderCancelRequested,
-    ])
-    const said = await s.cancel(due, ctx)
+    const said = await fireDeadline(s, orderId)
     expect(said.map((event) => [event.subject, event.msgId])).toStrictEqual(
       lost.map((event) => [event.subject, event.msgId]),
     )
@@ -260,11 +261,7 @@ describe('the deadline after a lost cancellation and a late refund', () => {
     expect((await s.decisions.read(orderId))?.payment?.state).toBe('charged')
     expect((await s.store.getReservation(orderId))?.state).toBe('reserved')
 
-    const due = deadlineOf(orderId)
-    expect((await s.relay(due, ctx)).map((event) => event.subject)).toStrictEqual([
-      SUBJECTS.orderCancelRequested,
-    ])
-    const said = await s.cancel(due, ctx)
+    const said = await fireDeadline(s, orderId)
     // The same event under the same id, never a cancellation or a refund of a paid order.
     expect(said.map((event) => [event.subject, event.msgId])).toStrictEqual(
       lost.map((event) => [event.subject, event.msgId]),
