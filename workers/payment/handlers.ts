@@ -22,7 +22,7 @@ import {
   type ChargeOutcome,
   type GatewayClient,
 } from './gateway-client.ts'
-import type { ReconciliationEntry } from './reconciliation.ts'
+import { unresolvedEnd, type ReconciliationEntry } from './reconciliation.ts'
 import { toTraceparent } from '../../shared/observability/trace-context.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
 
@@ -161,12 +161,8 @@ export function createPaymentHandlers({
       : undefined
 
   /** The event that ends an unresolved order: the cancellation asked for, or the failed payment. */
-  const unresolvedOutcome = (decision: OrderDecision, detail: string) => {
-    const requested = requestedReason(decision)
-    return requested === undefined
-      ? unresolvedFailure(decision.orderId, detail)
-      : cancelled(decision.orderId, requested)
-  }
+  const unresolvedOutcome = (decision: OrderDecision, detail: string) =>
+    unresolvedEnd(decision.orderId, requestedReason(decision), stamp(), detail)
 
   /** A decline's `payments.failed`, said again (under its first message id). */
   const declinedAgain = (orderId: string) =>
@@ -220,12 +216,7 @@ export function createPaymentHandlers({
     })
 
   const unresolvedFailure = (orderId: string, message: string) =>
-    toEvent(SUBJECTS.paymentFailed, {
-      ...base(orderId),
-      reason: 'gateway_unavailable',
-      message,
-      unresolved: true,
-    })
+    unresolvedEnd(orderId, undefined, stamp(), message)
 
   /**
    * Refunds a charged order that was cancelled and publishes the outcome. A

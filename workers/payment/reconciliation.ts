@@ -17,6 +17,7 @@
  */
 import type { KV } from '@nats-io/kv'
 import * as v from 'valibot'
+import type { CancelRequestReason } from '../../schemas/events.ts'
 import { CurrencySchema, CentsSchema, OrderIdSchema, PrioritySchema } from '../../schemas/primitives.ts'
 import { SUBJECTS, type Priority } from '../../schemas/subjects.ts'
 import { readJson } from '../../shared/nats/kv-json.ts'
@@ -30,6 +31,30 @@ import {
 import { createPropagatingTracer, type Tracer } from '../../shared/observability/tracing.ts'
 import type { DecisionStore } from '../../shared/saga/decision.ts'
 import { RefundRefusedError, type GatewayClient } from './gateway-client.ts'
+
+/**
+ * The event that ends an order whose charge went unanswered: the
+ * cancellation asked for (a customer's, or the deadline's), or, with none,
+ * its failed payment (`payment_failed`). Said by the payment worker when it
+ * decides the order, and again by reconciliation as it closes the entry
+ * (the same message id either way).
+ */
+export function unresolvedEnd(
+  orderId: string,
+  requested: CancelRequestReason | undefined,
+  occurredAt: string,
+  detail: string,
+): OutgoingEvent {
+  const base = { version: 1 as const, orderId, occurredAt }
+  return requested === undefined
+    ? toEvent(SUBJECTS.paymentFailed, {
+        ...base,
+        reason: 'gateway_unavailable',
+        message: detail,
+        unresolved: true,
+      })
+    : toEvent(SUBJECTS.orderCancelled, { ...base, reason: requested })
+}
 
 export const ReconciliationEntryV1 = v.object({
   orderId: OrderIdSchema,
@@ -156,15 +181,13 @@ export function createReconciler(deps: ReconcilerDeps) {
    * order's stock.
    */
   function outcomeOf(entry: StoredEntry): OutgoingEvent {
-    const base = { version: 1 as const, orderId: entry.orderId, occurredAt: new Date(now()).toISOString() }
-    return entry.reason === 'reconciliation'
-      ? toEvent(SUBJECTS.paymentFailed, {
-          ...base,
-          reason: 'gateway_unavailable',
-          message: 'the processor never answered',
-          unresolved: true,
-        })
-      : toEvent(SUBJECTS.orderCancelled, { ...base, reason: entry.reason })
+    const requested = entry.reason === 'reconciliation' ? undefined : entry.reason
+    return unresolvedEnd(
+      entry.orderId,
+      requested,
+      new Date(now()).toISOString(),
+      'the processor never answered',
+    )
   }
 
   /** One check of one entry; throws when the processor cannot be reached. */
