@@ -30,6 +30,8 @@ import {
   sealFloorOf,
 } from '../shared/security/record-seal.ts'
 import { provisionNats } from './support/provision.ts'
+import { createAnalyticsStore } from '../workers/analytics/store.ts'
+import { emptyWindow, windowKey } from '../workers/analytics/windows.ts'
 
 let server: NatsServerHandle
 const clients = new Map<ServiceIdentity, NatsConnection>()
@@ -603,6 +605,56 @@ describe('answers on KV subjects, and record seals', () => {
     const plain = await inventoryStock(false)
     expect((await plain.get(sku))?.json()).toStrictEqual({ onHand: 100, priceCents: 1999 })
     await expect(sealed.get(sku)).rejects.toThrow(/a copy a JetStream answer stored/)
+  })
+
+  it("refuses an analytics window the console had stored through its index (a finance figure of its choosing), in the analytics worker's store", async () => {
+    const jsm = await jetstreamManager(admin)
+    const info = await jsm.streams.info(`KV_${BUCKETS.analyticsWindows}`)
+    expect(info.config.metadata?.[SEAL_FLOOR_METADATA]).toBe('0')
+    const open = async (seal: boolean) => {
+      const kv = await new Kvm(client('analytics')).open(BUCKETS.analyticsWindows, { allow_direct: false })
+      if (!seal) return kv
+      const key = await deriveRecordKey(testSecrets().recordSealSecret, BUCKETS.analyticsWindows)
+      return sealBucket(kv, { bucket: BUCKETS.analyticsWindows, key, floor: 0 })
+    }
+    const sealed = await open(true)
+    const store = createAnalyticsStore({
+      orders: await open(false),
+      windows: sealed,
+      jsm: await jetstreamManager(client('analytics')),
+    })
+    const generation = `sealtest${Date.now() % 100_000}`
+    const minute = Date.UTC(2026, 0, 1, 12, 0)
+    const key = windowKey(generation, minute)
+    await store.putWindow(generation, emptyWindow(minute))
+    expect(await store.readWindows(generation, minute, minute + 60_000)).toStrictEqual([emptyWindow(minute)])
+    let revision = (await sealed.get(key))?.revision ?? 0
+    const forged = {
+      ...emptyWindow(minute),
+      seq: 1,
+      confirmed: 1,
+      money: { USD: { revenueCents: 99_999_999, refundedCents: 0, refundedRevenueCents: 0 } },
+    }
+    for (const noHeaders of [false, true]) {
+      const subject = `oix.forged.${generation}.${noHeaders ? 'b' : 'h'}`
+      await jetstream(client('console'), { timeout: 2_000 }).publish(subject, JSON.stringify(forged))
+      client('console').publish(
+        '$JS.API.DIRECT.GET.ORDER_INDEX',
+        JSON.stringify({ last_by_subj: subject, ...(noHeaders ? { no_hdr: true } : {}) }),
+        { reply: `$KV.${BUCKETS.analyticsWindows}.${key}` },
+      )
+      const stored = await waitFor(
+        async () => {
+          const entry = await (await open(false)).get(key)
+          return entry !== null && entry.revision > revision ? entry : undefined
+        },
+        { timeoutMs: 5_000, message: `an answer stored as the window ${key}` },
+      )
+      // Unsealed, the worker would serve the console's revenue; sealed, the window is refused.
+      expect(stored.json()).toStrictEqual(forged)
+      revision = stored.revision
+      await expect(store.readWindows(generation, minute, minute + 60_000)).rejects.toThrow(KvRecordError)
+    }
   })
 
   it('seals a delete marker too: a deleted record reads as deleted and is made again; an unsealed marker is refused', async () => {

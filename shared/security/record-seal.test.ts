@@ -23,7 +23,7 @@ describe('RECORD_KEYS', () => {
 
   it('names every problem by its bucket and never repeats a key', () => {
     const short = toBase64Url(new Uint8Array(16).fill(9))
-    const text = `${BUCKETS.stock}:${short},${BUCKETS.decisions}:not*base64,nobucket:${key},${BUCKETS.orderStatus}:${key},${BUCKETS.orderStatus}:${key},${BUCKETS.analyticsWindows}:${key}`
+    const text = `${BUCKETS.stock}:${short},${BUCKETS.decisions}:not*base64,nobucket:${key},${BUCKETS.orderStatus}:${key},${BUCKETS.orderStatus}:${key},ORDERS:${key}`
     let error: unknown
     try {
       parseRecordKeys(text)
@@ -72,7 +72,7 @@ describe('record seals', () => {
 })
 
 describe('who holds which record key', () => {
-  it('gives each service the keys of the sealed buckets it reads or writes, and the console none', async () => {
+  it('gives each service the keys of the sealed buckets it reads or writes (analytics its own two), and the console none', async () => {
     expect(sealedBucketsOf('inventory').sort()).toStrictEqual(
       [BUCKETS.decisions, BUCKETS.reservations, BUCKETS.stock].sort(),
     )
@@ -81,7 +81,10 @@ describe('who holds which record key', () => {
     )
     expect(sealedBucketsOf('order').sort()).toStrictEqual([BUCKETS.idempotency, BUCKETS.orderStatus].sort())
     expect(sealedBucketsOf('order-status')).toStrictEqual([BUCKETS.orderStatus])
-    for (const holder of ['console', 'analytics', 'gateway', 'admin'] as const)
+    expect(sealedBucketsOf('analytics').sort()).toStrictEqual(
+      [BUCKETS.analyticsOrders, BUCKETS.analyticsWindows].sort(),
+    )
+    for (const holder of ['console', 'gateway', 'admin'] as const)
       expect(sealedBucketsOf(holder)).toStrictEqual([])
     const secrets = await generateDeploymentSecrets()
     const inventory = await serviceSecrets('inventory', secrets)

@@ -1,5 +1,5 @@
 /*
- * Record seals: every record of a money bucket carries an HMAC of its bucket,
+ * Record seals: every record of a money (or analytics) bucket carries an HMAC of its bucket,
  * key and bytes, made with a key only that bucket's services hold
  * (RECORD_KEYS), and a read refuses a record without a valid one.
  *
@@ -32,7 +32,10 @@ export const RECORD_SEAL_HEADER = 'Saga-Record-Seal'
  */
 export const SEAL_FLOOR_METADATA = 'order-saga.record-seal-floor'
 
-/** The buckets whose records are sealed: those money decisions are read from. */
+/**
+ * The buckets whose records are sealed: those money decisions are read from,
+ * and the analytics worker's (the figures finance reads).
+ */
 export const SEALED_BUCKETS: readonly string[] = [
   BUCKETS.orderStatus,
   BUCKETS.idempotency,
@@ -40,6 +43,8 @@ export const SEALED_BUCKETS: readonly string[] = [
   BUCKETS.reservations,
   BUCKETS.decisions,
   BUCKETS.reconciliation,
+  BUCKETS.analyticsOrders,
+  BUCKETS.analyticsWindows,
 ]
 
 /** Bucket -> its record key. */
