@@ -250,6 +250,44 @@ describe('the deadline after a lost cancellation and a late refund', () => {
     expect(toStockView((await s.store.getStock('MUG-002'))!)).toMatchObject({ onHand: 5, reserved: 0 })
   })
 
+  it("returns the units of a sold order refunded at a customer's request whose cancellation was lost", async () => {
+    const s = await saga('sold-refunded', 'succeeded')
+    const orderId = crypto.randomUUID()
+    const reserved = await reserveOrder(s, orderId)
+    s.answer()
+    await deliver(s, await s.pay(reserved.payload as never, ctx))
+    expect((await s.store.getReservation(orderId))?.state).toBe('sold')
+    // The customer cancels the confirmed order: refunded at the processor, and
+    // what the delivery says is lost with it (dead-lettered).
+    const request: OrderCancelRequested = {
+      version: 1,
+      orderId,
+      occurredAt: new Date().toISOString(),
+      reason: 'customer_request',
+    }
+    const lost = await s.cancel(request, ctx)
+    expect(lost.map((event) => event.subject)).toStrictEqual([
+      SUBJECTS.paymentRefunded,
+      SUBJECTS.orderCancelled,
+    ])
+    expect((await s.decisions.read(orderId))?.payment?.state).toBe('refunded')
+    expect(toStockView((await s.store.getStock('MUG-002'))!)).toMatchObject({ onHand: 3 })
+
+    const said = await fireDeadline(s, orderId)
+    // The same refund and cancellation, under the same ids, with the customer's reason.
+    expect(said.map((event) => [event.subject, event.msgId])).toStrictEqual(
+      lost.map((event) => [event.subject, event.msgId]),
+    )
+    expect(said.at(-1)?.payload).toMatchObject({ reason: 'customer_request' })
+    await deliver(s, said)
+    expect((await s.store.getReservation(orderId))?.state).toBe('returned')
+    expect(toStockView((await s.store.getStock('MUG-002'))!)).toMatchObject({
+      onHand: 5,
+      reserved: 0,
+      available: 5,
+    })
+  })
+
   it('confirms and sells a charged order whose payments.completed was lost', async () => {
     const s = await saga('charged', 'succeeded')
     const orderId = crypto.randomUUID()

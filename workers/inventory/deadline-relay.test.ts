@@ -78,6 +78,14 @@ describe('the deadline relay', () => {
         reservation('reserved'),
       ],
     ),
+    // Sold, then refunded for a cancellation whose orders.cancelled may have been lost: only that
+    // event returns the units (the payment worker says it again).
+    [
+      'sold, its refund under way',
+      { ...decided('paying', 'refunding'), reason: 'customer_request' },
+      reservation('sold'),
+    ],
+    ['sold, refunded', { ...decided('paying', 'refunded'), reason: 'customer_request' }, reservation('sold')],
   ]
   it.each(unsettled)('relays the deadline when %s, as the event under the schedule id', async (_, d, r) => {
     expect(await relayWith(d, r)(due, ctx)).toStrictEqual(relayed)
@@ -99,5 +107,14 @@ describe('the deadline relay', () => {
   ]
   it.each(settled)('drops the deadline of an order settled by then (%s)', async (_, d, r) => {
     expect(await relayWith(d, r)(due, ctx)).toStrictEqual([])
+  })
+
+  it("relays a sold order's deadline when its decision cannot be read, and drops a confirmed one's", async () => {
+    const unreadable = createDeadlineRelay({
+      decisions: { read: () => Promise.reject(new Error('holds a record its writers did not seal')) },
+      reservations: { getReservation: () => Promise.resolve(reservation('sold')) },
+    })[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>
+    expect(await unreadable(due, ctx)).toStrictEqual(relayed)
+    expect(await relayWith(decided('paying', 'charged'), reservation('sold'))(due, ctx)).toStrictEqual([])
   })
 })

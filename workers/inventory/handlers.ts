@@ -494,7 +494,11 @@ export function createDeadlineRelay({
   return {
     [SUBJECTS.orderCancelRequested]: async (event, ctx) => {
       const [decided, reservation] = await Promise.all([
-        decisions.read(event.orderId),
+        // Unreadable (a record refused, NATS gone): not known, see below.
+        decisions.read(event.orderId).catch((error: unknown) => {
+          ctx.logger.debug({ err: error }, "deadline relay could not read the order's decision")
+          return undefined
+        }),
         reservations.getReservation(event.orderId),
       ])
       // Only an order whose stock is settled is done with. A decided order
@@ -502,8 +506,17 @@ export function createDeadlineRelay({
       // decided: the event that settles the stock (its payments.completed, its
       // cancellation, a late charge's payment failure) may have been lost
       // with a dead-lettered delivery, and the payment worker says it again
-      // under its first message id (a confirmed order stays confirmed).
-      const stockSettled = reservation !== null && SETTLED_RESERVATIONS.has(reservation.state)
+      // under its first message id (a confirmed order stays confirmed). So
+      // does a sold order refunded, or being refunded, after a cancellation:
+      // its units come back only with that `orders.cancelled`. A sold order
+      // whose decision could not be read is relayed too (for a confirmed one
+      // the payment worker says its payments.completed again: no change).
+      const paymentState = decided?.payment?.state
+      const refundOfSale =
+        reservation?.state === 'sold' &&
+        (decided === undefined || paymentState === 'refunding' || paymentState === 'refunded')
+      const stockSettled =
+        reservation !== null && SETTLED_RESERVATIONS.has(reservation.state) && !refundOfSale
       if (stockSettled) {
         ctx.logger.debug(
           { reservation: reservation?.state, payment: decided?.payment?.state },
@@ -515,9 +528,11 @@ export function createDeadlineRelay({
         {
           reservation: reservation?.state ?? null,
           decision: decided?.decision ?? null,
-          payment: decided?.payment?.state ?? null,
+          payment: paymentState ?? null,
         },
-        'order deadline due, its stock not settled; relayed',
+        refundOfSale
+          ? 'order deadline due, its sale refunded or its decision unread; relayed'
+          : 'order deadline due, its stock not settled; relayed',
       )
       return [{ ...toEvent(SUBJECTS.orderCancelRequested, event), msgId: deadlineMsgId(event.orderId) }]
     },

@@ -287,6 +287,28 @@ describe('cancellations and refunds', () => {
     expect(paid?.cancelRequested).toStrictEqual({ reason: 'customer_request', at })
   })
 
+  it("keeps the deadline's request on an order the deadline cancelled when a customer's comes after", () => {
+    const reserved = run([SUBJECTS.orderCreated, SUBJECTS.inventoryReserved])
+    const deadline = { ...base, reason: 'deadline_exceeded' as const }
+    const requested = applyEvent(reserved, SUBJECTS.orderCancelRequested, deadline, meta)
+    const cancelled = applyEvent(
+      requested,
+      SUBJECTS.orderCancelled,
+      { ...base, reason: 'deadline_exceeded' as const },
+      meta,
+    )
+    expect([cancelled?.status, cancelled?.reason]).toStrictEqual(['cancelled', 'deadline_exceeded'])
+    // Sent while the record still said reserved; it changes nothing on a settled order.
+    const late = applyEvent(
+      cancelled,
+      SUBJECTS.orderCancelRequested,
+      { ...base, reason: 'customer_request' as const },
+      meta,
+    )
+    expect(late).toBeNull()
+    expect(cancelled?.cancelRequested).toStrictEqual({ reason: 'deadline_exceeded', at })
+  })
+
   it('never revives a cancelled order: a late payments.completed leaves it cancelled', () => {
     const cancelled = applyEvent(
       run([SUBJECTS.orderCreated]),

@@ -229,6 +229,7 @@ export function applyEvent<S extends Subject>(
 function replacesDeadline(current: OrderStatus, subject: Subject, event: EventOf<Subject>): boolean {
   return (
     subject === SUBJECTS.orderCancelRequested &&
+    RANK[current.status] < RANK.confirmed &&
     current.cancelRequested?.reason === 'deadline_exceeded' &&
     (event as EventOf<typeof SUBJECTS.orderCancelRequested>).reason === 'customer_request'
   )
