@@ -4,6 +4,13 @@
 import { checkPublished, describeReport } from '../schemas/compatibility.ts'
 import { toJsonSchemaFiles } from '../schemas/json-schemas.ts'
 import { frozenProblems, readJsonFiles, SCHEMA_DIRS } from './lib/schema-dirs.ts'
+import { handleHelp } from './lib/help.ts'
+
+handleHelp(
+  process.argv.slice(2),
+  `usage: npm run schemas:check
+  compares today's JSON Schemas with every published version (schemas/published/) and each frozen copy with its commit; exits 1 naming each problem`,
+)
 
 const published = readJsonFiles(SCHEMA_DIRS.published)
 const frozen = frozenProblems(published)

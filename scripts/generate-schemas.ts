@@ -2,6 +2,13 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { toJsonSchemaFiles } from '../schemas/json-schemas.ts'
+import { handleHelp } from './lib/help.ts'
+
+handleHelp(
+  process.argv.slice(2),
+  `usage: npm run schemas
+  writes schemas/json/*.json from the Valibot schemas (and removes files no schema makes)`,
+)
 
 const dir = join(import.meta.dirname, '..', 'schemas', 'json')
 mkdirSync(dir, { recursive: true })

@@ -6,6 +6,13 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { toJsonSchemaFiles } from '../schemas/json-schemas.ts'
 import { readJsonFiles, SCHEMA_DIRS } from './lib/schema-dirs.ts'
+import { handleHelp } from './lib/help.ts'
+
+handleHelp(
+  process.argv.slice(2),
+  `usage: npm run schemas:publish
+  freezes every generated schema version without a copy in schemas/published/ yet; never rewrites a published file`,
+)
 
 const published = readJsonFiles(SCHEMA_DIRS.published)
 let frozen = 0

@@ -47,6 +47,9 @@ describe('--help', () => {
     ['scripts/build-edge.ts', 'usage: npm run build:edge'],
     ['scripts/build-node.ts', 'usage: npm run build:node'],
     ['scripts/container/compose-secrets.ts', 'usage: npm run compose:secrets'],
+    ['scripts/check-schemas.ts', 'usage: npm run schemas:check'],
+    ['scripts/generate-schemas.ts', 'usage: npm run schemas'],
+    ['scripts/publish-schemas.ts', 'usage: npm run schemas:publish'],
   ])('%s prints its usage and exits 0', async (script, usage) => {
     mkdirSync(join(state, 'jetstream'), { recursive: true })
     writeFileSync(join(state, 'env'), 'export X=1\n')

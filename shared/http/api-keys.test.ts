@@ -1,3 +1,4 @@
+import { Hono } from 'hono'
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/load-config.ts'
@@ -10,7 +11,7 @@ import {
   sha256,
   toHex,
 } from './api-keys.ts'
-import { bearerToken } from './auth.ts'
+import { bearerToken, requireApiKey } from './auth.ts'
 
 const digest = async (key: string) => toHex(await sha256(key))
 
@@ -118,5 +119,23 @@ describe('bearerToken', () => {
     [undefined, undefined],
   ])('reads %j as %j', (header, token) => {
     expect(bearerToken(header)).toBe(token)
+  })
+})
+
+describe('requireApiKey', () => {
+  it('marks what needed a key no-store, unless the route set its own caching; public routes are left alone', async () => {
+    const parsed = parseApiKeys(await testApiKeysSetting())
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '))
+    const app = new Hono()
+    const key = requireApiKey({ verifier: createApiKeyVerifier(parsed.keys), roles: ['client', 'admin'] })
+    app.get('/private', key, (c) => c.json({ email: 'a@example.com' }))
+    app.get('/own', key, (c) => c.text('x', 200, { 'Cache-Control': 'no-cache' }))
+    app.get('/public', (c) => c.json({ ok: true }))
+    const get = (path: string, headers: Record<string, string> = {}) => app.request(path, { headers })
+    const alice = { Authorization: `Bearer ${TEST_KEYS.alice.key}` }
+    expect((await get('/private', alice)).headers.get('Cache-Control')).toBe('no-store')
+    expect((await get('/own', alice)).headers.get('Cache-Control')).toBe('no-cache')
+    expect((await get('/public')).headers.get('Cache-Control')).toBeNull()
+    expect((await get('/private')).status).toBe(401)
   })
 })

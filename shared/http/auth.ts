@@ -112,5 +112,7 @@ export function requireApiKey({
     }
     c.set('apiKey', key)
     await next()
+    // What needed a key to see is for no cache, a browser's included.
+    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store')
   }
 }

@@ -1,4 +1,5 @@
 import type { JetStreamManager } from '@nats-io/jetstream'
+import { createCachedCheck } from '../http/cached-check.ts'
 import type { Readiness } from '../http/observability-routes.ts'
 import { withDeadline } from '../resilience/deadline.ts'
 import type { NatsHandle } from './connect.ts'
@@ -7,7 +8,7 @@ export interface ReadinessOptions {
   nats: NatsHandle
   jsm: JetStreamManager
   streams: readonly string[]
-  /** Answer from cache for this long, so probes don't load JetStream. */
+  /** Answer from cache for this long, so probes don't load JetStream (concurrent ones share one). */
   cacheMs?: number
   timeoutMs?: number
 }
@@ -24,7 +25,7 @@ export function createNatsReadiness({
   timeoutMs = 1_000,
 }: ReadinessOptions) {
   let stopping = false
-  let cached: { at: number; value: Readiness } | undefined
+  const cached = createCachedCheck<Readiness>(cacheMs)
 
   async function probe(): Promise<Readiness> {
     try {
@@ -49,11 +50,7 @@ export function createNatsReadiness({
     check: async (): Promise<Readiness> => {
       if (stopping) return { ok: false, reason: 'shutting down' }
       if (!nats.isConnected()) return { ok: false, reason: 'not connected to NATS' }
-      const now = Date.now()
-      if (cached && now - cached.at < cacheMs) return cached.value
-      const value = await probe()
-      cached = { at: Date.now(), value }
-      return value
+      return await cached(probe)
     },
   }
 }

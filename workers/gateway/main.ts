@@ -37,7 +37,7 @@ export function helpText(): string {
       `  ${name.padEnd(width)}  ${text} ${value === '(required)' ? '[required]' : `[default: ${value}]`}`,
   )
   return [
-    'payment gateway sandbox: a card processor API (in memory, or kept in GATEWAY_LEDGER_FILE)',
+    `gateway ${pkg.version}: payment gateway sandbox, a card processor API (in memory, or kept in GATEWAY_LEDGER_FILE)`,
     '',
     'usage: gateway [--help | --version | healthcheck]',
     '',

@@ -1,7 +1,7 @@
 // The edge entry (Workers `fetch(request, env, ctx)`) authenticates like the
 // other runtimes: API_KEYS from the Worker's vars and secrets. NATS is
 // unreachable here, so an authenticated order gets as far as the 503.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { bearer, testApiKeysSetting } from '../../shared/http/api-keys-fixture.ts'
 import { generateSealingKeyPair } from '../../shared/security/sealed-token.ts'
 import edge from './edge.ts'
@@ -80,5 +80,26 @@ describe('order intake at the edge', () => {
       500,
       'misconfigured',
     ])
+  })
+})
+
+describe('readiness at the edge', () => {
+  it('runs one NATS check for a burst of /ready probes, and answers from it for a second', async () => {
+    // Each check that runs opens a connection (NATS is unreachable here) and logs that it failed.
+    const lines = vi.spyOn(console, 'log').mockImplementation(() => undefined)
+    try {
+      const checks = () =>
+        lines.mock.calls.filter(([line]) => String(line).includes('readiness: NATS unreachable')).length
+      // A new env object is a new isolate, with nothing cached.
+      const fresh = { ...env, LOG_LEVEL: 'warn' }
+      const ready = () => edge.fetch(new Request('https://intake.example/ready'), fresh, ctx)
+      const statuses = await Promise.all(Array.from({ length: 25 }, async () => await ready()))
+      expect(statuses.map((r) => r.status)).toStrictEqual(Array.from({ length: 25 }, () => 503))
+      expect(checks()).toBe(1)
+      expect((await ready()).status).toBe(503)
+      expect(checks()).toBe(1)
+    } finally {
+      lines.mockRestore()
+    }
   })
 })

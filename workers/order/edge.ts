@@ -9,6 +9,8 @@
 import { wsconnect } from '@nats-io/nats-core'
 import { ConfigError } from '../../shared/config/load-config.ts'
 import { createApiKeyVerifier, type ApiKeyVerifier } from '../../shared/http/api-keys.ts'
+import { createCachedCheck, type CachedCheck } from '../../shared/http/cached-check.ts'
+import type { Readiness } from '../../shared/http/observability-routes.ts'
 import { setClientAddress } from '../../shared/http/client-address.ts'
 import { createRateLimiter, type RateLimiter } from '../../shared/http/rate-limit.ts'
 import { connectOnce } from '../../shared/nats/connect-once.ts'
@@ -43,6 +45,11 @@ interface Isolate {
   verifier: ApiKeyVerifier
   /** Buckets of this isolate only (see rate-limit.ts for several instances). */
   limiter: RateLimiter
+  /**
+   * `/ready` opens a NATS connection: its answer is kept for a second, and
+   * shared by the probes that come meanwhile (the route answers anyone).
+   */
+  readiness: CachedCheck<Readiness>
 }
 
 /** A sealer whose key import starts once per isolate and is awaited by the first seal. */
@@ -53,6 +60,8 @@ function lazySealer(publicKey: JsonWebKey): TokenSealer {
 }
 
 const wsFactory = createWorkersWsFactory()
+/** How long a `/ready` answer is kept (as the other services' readiness). */
+const READY_CACHE_MS = 1_000
 let cached: { env: EdgeEnv; isolate: Isolate | ConfigError } | undefined
 
 /** Config, logger and metrics live as long as the isolate (per env object). */
@@ -70,6 +79,7 @@ function isolateFor(env: EdgeEnv): Isolate | ConfigError {
       fingerprinter: fingerprinterFromSettings(...fingerprintSecrets(config)),
       verifier: createApiKeyVerifier(config.API_KEYS),
       limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
+      readiness: createCachedCheck(READY_CACHE_MS),
     }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
@@ -95,7 +105,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
       { status: 500 },
     )
   }
-  const { config, logger, metrics, sealer, fingerprinter, verifier, limiter } = isolate
+  const { config, logger, metrics, sealer, fingerprinter, verifier, limiter, readiness } = isolate
   // Cloudflare sets it (a client cannot): the address failed attempts are limited by.
   setClientAddress(request, request.headers.get('CF-Connecting-IP') ?? undefined)
   const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
@@ -127,7 +137,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     store,
     logger,
     metrics,
-    checkReady,
+    checkReady: () => readiness(checkReady),
     verifier,
     limiter,
     service: 'order-edge',
