@@ -655,6 +655,15 @@ describe('answers on KV subjects, and record seals', () => {
       revision = stored.revision
       await expect(store.readWindows(generation, minute, minute + 60_000)).rejects.toThrow(KvRecordError)
     }
+    // A delete marker nats.js writes (`nats kv del`) carries no seal: refused as well.
+    await (await open(false)).delete(key)
+    await expect(store.readWindows(generation, minute, minute + 60_000)).rejects.toThrow(KvRecordError)
+    // The repair the docs give: the admin removes the key's message by its sequence; the window is then absent.
+    const last = await jsm.streams.getMessage(`KV_${BUCKETS.analyticsWindows}`, {
+      last_by_subj: `$KV.${BUCKETS.analyticsWindows}.${key}`,
+    })
+    expect(await jsm.streams.deleteMessage(`KV_${BUCKETS.analyticsWindows}`, last!.seq)).toBe(true)
+    expect(await store.readWindows(generation, minute, minute + 60_000)).toStrictEqual([])
   })
 
   it('seals a delete marker too: a deleted record reads as deleted and is made again; an unsealed marker is refused', async () => {

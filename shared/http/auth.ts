@@ -112,7 +112,8 @@ export function requireApiKey({
     }
     c.set('apiKey', key)
     await next()
-    // What needed a key to see is for no cache, a browser's included.
-    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store')
+    // What needed a key to see is for no cache, a browser's included (a
+    // stream's `no-cache` would still let one keep it).
+    c.header('Cache-Control', 'no-store')
   }
 }

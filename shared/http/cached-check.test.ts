@@ -6,7 +6,7 @@ describe('a cached check', () => {
     let clock = 0
     let probes = 0
     let release: (value: string) => void = () => undefined
-    const check = createCachedCheck<string>(1_000, () => clock)
+    const check = createCachedCheck<string>(1_000, { now: () => clock })
     const probe = () => {
       probes++
       return new Promise<string>((resolve) => (release = resolve))
@@ -25,8 +25,25 @@ describe('a cached check', () => {
   })
 
   it('keeps no failed probe: the next caller probes again', async () => {
-    const check = createCachedCheck<string>(1_000, () => 0)
+    const check = createCachedCheck<string>(1_000, { now: () => 0 })
     await expect(check(() => Promise.reject(new Error('down')))).rejects.toThrow('down')
     expect(await check(() => Promise.resolve('up'))).toBe('up')
+  })
+
+  it('holds nobody up on a probe that never settles: each caller gets the timeout answer, and a later one probes again', async () => {
+    let probes = 0
+    const check = createCachedCheck<string>(1_000, { maxWaitMs: 30, timedOut: () => 'timed out' })
+    const stuck = () => {
+      probes++
+      return new Promise<string>(() => undefined)
+    }
+    const started = Date.now()
+    expect(await Promise.all([check(stuck), check(stuck)])).toStrictEqual(['timed out', 'timed out'])
+    expect(Date.now() - started).toBeLessThan(1_000)
+    expect(probes).toBe(1)
+    // The stuck probe is older than maxWaitMs: left behind for a new one.
+    expect(await check(() => Promise.resolve('up'))).toBe('up')
+    expect(await check(stuck)).toBe('up')
+    expect(probes).toBe(1)
   })
 })

@@ -109,12 +109,15 @@ describe('the deadline relay', () => {
     expect(await relayWith(d, r)(due, ctx)).toStrictEqual([])
   })
 
-  it("relays a sold order's deadline when its decision cannot be read, and drops a confirmed one's", async () => {
-    const unreadable = createDeadlineRelay({
-      decisions: { read: () => Promise.reject(new Error('holds a record its writers did not seal')) },
-      reservations: { getReservation: () => Promise.resolve(reservation('sold')) },
-    })[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>
-    expect(await unreadable(due, ctx)).toStrictEqual(relayed)
+  it("retries a sold order's deadline while its decision cannot be read, and relays an unsettled one's without it", async () => {
+    const unreadable = (held: ReservationRecord) =>
+      createDeadlineRelay({
+        decisions: { read: () => Promise.reject(new Error('holds a record its writers did not seal')) },
+        reservations: { getReservation: () => Promise.resolve(held) },
+      })[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>
+    await expect(unreadable(reservation('sold'))(due, ctx)).rejects.toThrow(/did not seal/)
+    expect(await unreadable(reservation('reserved'))(due, ctx)).toStrictEqual(relayed)
+    expect(await unreadable(reservation('released'))(due, ctx)).toStrictEqual([])
     expect(await relayWith(decided('paying', 'charged'), reservation('sold'))(due, ctx)).toStrictEqual([])
   })
 })

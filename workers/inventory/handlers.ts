@@ -493,14 +493,17 @@ export function createDeadlineRelay({
 }): Handlers {
   return {
     [SUBJECTS.orderCancelRequested]: async (event, ctx) => {
+      let unread: Error | undefined
       const [decided, reservation] = await Promise.all([
-        // Unreadable (a record refused, NATS gone): not known, see below.
+        // Unreadable (a record refused, NATS gone): only a sold order's deadline needs it (below).
         decisions.read(event.orderId).catch((error: unknown) => {
-          ctx.logger.debug({ err: error }, "deadline relay could not read the order's decision")
+          unread = error instanceof Error ? error : new Error(String(error))
           return undefined
         }),
         reservations.getReservation(event.orderId),
       ])
+      // Whether a sold order was refunded since is the decision's to say: retried until it is read.
+      if (reservation?.state === 'sold' && unread !== undefined) throw unread
       // Only an order whose stock is settled is done with. A decided order
       // whose reservation still holds stock gets its deadline, whatever was
       // decided: the event that settles the stock (its payments.completed, its
@@ -508,13 +511,10 @@ export function createDeadlineRelay({
       // with a dead-lettered delivery, and the payment worker says it again
       // under its first message id (a confirmed order stays confirmed). So
       // does a sold order refunded, or being refunded, after a cancellation:
-      // its units come back only with that `orders.cancelled`. A sold order
-      // whose decision could not be read is relayed too (for a confirmed one
-      // the payment worker says its payments.completed again: no change).
+      // its units come back only with that `orders.cancelled`.
       const paymentState = decided?.payment?.state
       const refundOfSale =
-        reservation?.state === 'sold' &&
-        (decided === undefined || paymentState === 'refunding' || paymentState === 'refunded')
+        reservation?.state === 'sold' && (paymentState === 'refunding' || paymentState === 'refunded')
       const stockSettled =
         reservation !== null && SETTLED_RESERVATIONS.has(reservation.state) && !refundOfSale
       if (stockSettled) {
@@ -531,7 +531,7 @@ export function createDeadlineRelay({
           payment: paymentState ?? null,
         },
         refundOfSale
-          ? 'order deadline due, its sale refunded or its decision unread; relayed'
+          ? 'order deadline due, its sale refunded; relayed'
           : 'order deadline due, its stock not settled; relayed',
       )
       return [{ ...toEvent(SUBJECTS.orderCancelRequested, event), msgId: deadlineMsgId(event.orderId) }]

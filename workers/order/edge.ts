@@ -47,7 +47,8 @@ interface Isolate {
   limiter: RateLimiter
   /**
    * `/ready` opens a NATS connection: its answer is kept for a second, and
-   * shared by the probes that come meanwhile (the route answers anyone).
+   * shared by the probes that come meanwhile (the route answers anyone); no
+   * probe waits on another's connection longer than NATS_REQUEST_TIMEOUT_MS.
    */
   readiness: CachedCheck<Readiness>
 }
@@ -79,7 +80,10 @@ function isolateFor(env: EdgeEnv): Isolate | ConfigError {
       fingerprinter: fingerprinterFromSettings(...fingerprintSecrets(config)),
       verifier: createApiKeyVerifier(config.API_KEYS),
       limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
-      readiness: createCachedCheck(READY_CACHE_MS),
+      readiness: createCachedCheck<Readiness>(READY_CACHE_MS, {
+        maxWaitMs: config.NATS_REQUEST_TIMEOUT_MS,
+        timedOut: () => ({ ok: false, reason: 'NATS unreachable' }),
+      }),
     }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error

@@ -167,6 +167,34 @@ describe('gateway client', () => {
     expect(client.breaker.state).toBe(0)
   })
 
+  it("starts no attempt at or after the order's deadline, the first included: unresolved, nothing sent", async () => {
+    const gw = await gateway([{ status: 201, body: { id: 'ch_late' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    const outcome = await client.charge(request, undefined, undefined, undefined, Date.now() - 1)
+    expect(outcome).toStrictEqual({
+      kind: 'unresolved',
+      detail: "the order's deadline passed after 0 attempt(s); no new attempt sent (no attempt)",
+    })
+    expect(gw.calls).toHaveLength(0)
+    // Before the deadline the charge goes as usual.
+    const inTime = await client.charge(request, undefined, undefined, undefined, Date.now() + 60_000)
+    expect(inTime).toStrictEqual({ kind: 'succeeded', chargeId: 'ch_late' })
+    expect(gw.calls).toHaveLength(1)
+  })
+
+  it('sends no retry once the deadline passed during the attempt before it', async () => {
+    // The first attempt takes 300 ms and fails (503, nothing written); the deadline passes meanwhile.
+    const gw = await gateway([
+      { status: 503, delayMs: 300 },
+      { status: 201, body: { id: 'ch_after_deadline' } },
+    ])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    const outcome = await client.charge(request, undefined, undefined, undefined, Date.now() + 150)
+    expect(outcome).toMatchObject({ kind: 'unresolved' })
+    expect(outcome.kind === 'unresolved' && outcome.detail).toMatch(/deadline passed after 1 attempt/)
+    expect(gw.calls).toHaveLength(1)
+  })
+
   it('retries and polls while the order still waits on the charge', async () => {
     const gw = await gateway([
       { status: 503 },

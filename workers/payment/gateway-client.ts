@@ -222,12 +222,18 @@ export function createGatewayClient({
      * left to the reconciliation that decision started. Without it, an
      * attempt the processor answered 503 (nothing written) would be followed
      * by a new charge of a cancelled order.
+     *
+     * `notAfter` (epoch ms, the order's deadline): no attempt, the first
+     * included, starts at or after it; the charge is then `unresolved` like
+     * one no longer wanted. The waits before an attempt (express work, a
+     * retry's backoff) cannot carry a charge past the deadline.
      */
     async charge(
       request: ChargeRequest,
       trace?: TraceContext,
       correlationId?: string,
       stillWanted?: () => Promise<boolean>,
+      notAfter?: number,
     ): Promise<ChargeOutcome> {
       // The processor serves both lanes: a standard charge waits while express
       // work is in flight (lane-yield.ts; bounded, and before the settle budget starts).
@@ -240,6 +246,8 @@ export function createGatewayClient({
       // decision is not the processor's health, and its read takes none of
       // the attempt's time.
       const beforeAttempt = async () => {
+        if (notAfter !== undefined && now() >= notAfter)
+          throw new ChargeNoLongerWanted(`the order's deadline passed after ${attempts} attempt(s)`)
         if (attempts++ > 0 && stillWanted !== undefined && !(await stillWanted()))
           throw new ChargeNoLongerWanted(`the order was decided after ${attempts - 1} attempt(s)`)
       }

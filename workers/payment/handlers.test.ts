@@ -46,6 +46,7 @@ interface Fake {
     trace?: unknown,
     correlationId?: string,
     stillWanted?: () => Promise<boolean>,
+    notAfter?: number,
   ) => Promise<ChargeOutcome>
   refund?: (input: { chargeId: string; key: string }) => Promise<{ refundId: string; amountCents: number }>
   maxPauseMs?: number
@@ -603,6 +604,30 @@ describe('payment cancellations and deadlines', () => {
       [SUBJECTS.orderCancelled, 'deadline_exceeded'],
     ])
     expect(charges).toBe(0)
+  })
+
+  it('gives the processor client the deadline, and cancels the order when the deadline passed before the attempt', async () => {
+    const deadlineAt = new Date(at.getTime() + 1_000).toISOString()
+    let clock = at.getTime()
+    const given: (number | undefined)[] = []
+    const waited = setup({
+      // As the client answers when the waits before the first attempt outlast the deadline.
+      charge: (_request, _trace, _correlationId, _stillWanted, notAfter) => {
+        given.push(notAfter)
+        clock += 2_000
+        return Promise.resolve<ChargeOutcome>({
+          kind: 'unresolved',
+          detail: "the order's deadline passed after 0 attempt(s); no new attempt sent (no attempt)",
+        })
+      },
+      now: () => new Date(clock),
+    })
+    const events = await waited.pay({ ...reserved, deadlineAt }, ctx)
+    expect(given).toStrictEqual([Date.parse(deadlineAt)])
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'deadline_exceeded'],
+    ])
+    expect(waited.reconciling).toMatchObject([{ orderId, kind: 'charge', reason: 'deadline_exceeded' }])
   })
 
   it('leaves a refund the processor cannot take now to reconciliation, and cancels the order', async () => {

@@ -478,6 +478,8 @@ export function createPaymentHandlers({
         ctx.trace,
         ctx.correlationId,
         () => stillCharging(event.orderId),
+        // No attempt at or past the deadline, however long the waits before it.
+        event.deadlineAt === undefined ? undefined : Date.parse(event.deadlineAt),
       )
       pausedSince.delete(event.orderId)
       return outcome

@@ -123,10 +123,11 @@ export async function startPaymentService(
       trace?: TraceContext,
       correlationId?: string,
       stillWanted?: () => Promise<boolean>,
+      notAfter?: number,
     ) =>
       inSpan(tracer, 'gateway charge', gatewaySpan('charge', request.orderId, trace), async (span) => {
         try {
-          const outcome = await client.charge(request, span.context, correlationId, stillWanted)
+          const outcome = await client.charge(request, span.context, correlationId, stillWanted, notAfter)
           gatewayCalls.inc({ outcome: outcome.kind })
           span.setAttributes({ 'payment.outcome': outcome.kind })
           return outcome
