@@ -14,7 +14,8 @@ export interface ReadinessOptions {
 }
 
 /**
- * Ready = connected, not shutting down, and every stream answers `info`.
+ * Ready = connected, not shutting down, and every stream answers `info` with
+ * a leader (a replicated stream without one takes no write).
  * Call `markStopping()` first thing on SIGTERM: readiness turns 503 at once.
  */
 export function createNatsReadiness({
@@ -29,11 +30,19 @@ export function createNatsReadiness({
 
   async function probe(): Promise<Readiness> {
     try {
-      await withDeadline(
+      const infos = await withDeadline(
         Promise.all(streams.map((s) => jsm.streams.info(s))),
         timeoutMs,
         () => new Error(`streams did not answer within ${timeoutMs} ms`),
       )
+      // A replicated stream whose cluster lost its majority has no leader and
+      // takes no write, yet a surviving replica still answers `info`.
+      const leaderless = infos.filter((info) => info.cluster !== undefined && !info.cluster.leader)
+      if (leaderless.length > 0)
+        return {
+          ok: false,
+          reason: `no stream leader: ${leaderless.map((info) => info.config.name).join(', ')}`,
+        }
       return { ok: true }
     } catch (error) {
       return {
