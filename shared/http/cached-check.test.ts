@@ -46,4 +46,14 @@ describe('a cached check', () => {
     expect(await check(stuck)).toBe('up')
     expect(probes).toBe(1)
   })
+
+  it('caches no answer of a probe left behind, when it comes after the newer one', async () => {
+    const check = createCachedCheck<string>(60_000, { maxWaitMs: 30, timedOut: () => 'timed out' })
+    let finishOld: (value: string) => void = () => undefined
+    expect(await check(() => new Promise<string>((resolve) => (finishOld = resolve)))).toBe('timed out')
+    expect(await check(() => Promise.resolve('new'))).toBe('new')
+    finishOld('old')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(await check(() => Promise.resolve('probed again'))).toBe('new')
+  })
 })

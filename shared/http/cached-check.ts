@@ -29,7 +29,8 @@ export function createCachedCheck<T>(
       const entry: { at: number; result: Promise<T> } = { at, result: Promise.resolve(undefined as T) }
       entry.result = probe()
         .then((value) => {
-          cached = { at: now(), value }
+          // A probe left behind for a newer one keeps its answer to its own callers.
+          if (running === entry) cached = { at: now(), value }
           return value
         })
         .finally(() => {

@@ -504,6 +504,8 @@ export function createDeadlineRelay({
       ])
       // Whether a sold order was refunded since is the decision's to say: retried until it is read.
       if (reservation?.state === 'sold' && unread !== undefined) throw unread
+      if (unread !== undefined)
+        ctx.logger.debug({ err: unread }, "deadline relay could not read the order's decision; not needed")
       // Only an order whose stock is settled is done with. A decided order
       // whose reservation still holds stock gets its deadline, whatever was
       // decided: the event that settles the stock (its payments.completed, its

@@ -174,6 +174,7 @@ describe('gateway client', () => {
     expect(outcome).toStrictEqual({
       kind: 'unresolved',
       detail: "the order's deadline passed after 0 attempt(s); no new attempt sent (no attempt)",
+      notSent: true,
     })
     expect(gw.calls).toHaveLength(0)
     // Before the deadline the charge goes as usual.
@@ -192,6 +193,18 @@ describe('gateway client', () => {
     const outcome = await client.charge(request, undefined, undefined, undefined, Date.now() + 150)
     expect(outcome).toMatchObject({ kind: 'unresolved' })
     expect(outcome.kind === 'unresolved' && outcome.detail).toMatch(/deadline passed after 1 attempt/)
+    expect(gw.calls).toHaveLength(1)
+  })
+
+  it("sends no retry when the decision's read before it ends past the deadline", async () => {
+    const gw = await gateway([{ status: 503 }, { status: 201, body: { id: 'ch_after' } }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    // The read says "still wanted", but only after the deadline (a slow read; express work ahead of it).
+    const slowYes = () => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 400))
+    const outcome = await client.charge(request, undefined, undefined, slowYes, Date.now() + 150)
+    expect(outcome).toMatchObject({ kind: 'unresolved' })
+    expect(outcome.kind === 'unresolved' && outcome.detail).toMatch(/deadline passed after 1 attempt/)
+    expect(outcome.kind === 'unresolved' && outcome.notSent).toBeUndefined()
     expect(gw.calls).toHaveLength(1)
   })
 

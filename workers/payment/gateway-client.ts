@@ -22,8 +22,9 @@ export type ChargeOutcome =
   /**
    * No answer within the settle budget (timeouts, dropped connections, 5xx):
    * the charge may or may not exist. Never read as a failure of the card.
+   * `notSent`: no attempt was sent at all (the deadline passed first).
    */
-  | { kind: 'unresolved'; detail: string }
+  | { kind: 'unresolved'; detail: string; notSent?: true }
 
 /** What a look-up by idempotency key finds. */
 export type AttemptLookup =
@@ -245,11 +246,19 @@ export function createGatewayClient({
       // Asked outside the breaker and the attempt's deadline: the order's
       // decision is not the processor's health, and its read takes none of
       // the attempt's time.
-      const beforeAttempt = async () => {
+      const pastDeadline = () => {
         if (notAfter !== undefined && now() >= notAfter)
           throw new ChargeNoLongerWanted(`the order's deadline passed after ${attempts} attempt(s)`)
-        if (attempts++ > 0 && stillWanted !== undefined && !(await stillWanted()))
-          throw new ChargeNoLongerWanted(`the order was decided after ${attempts - 1} attempt(s)`)
+      }
+      const beforeAttempt = async () => {
+        pastDeadline()
+        if (attempts > 0 && stillWanted !== undefined) {
+          if (!(await stillWanted()))
+            throw new ChargeNoLongerWanted(`the order was decided after ${attempts} attempt(s)`)
+          // The read may have taken until past the deadline.
+          pastDeadline()
+        }
+        attempts++
       }
       const attempt = async (signal: AbortSignal) => {
         try {
@@ -266,7 +275,11 @@ export function createGatewayClient({
           last = 'the processor is still processing the charge'
         } catch (error) {
           if (error instanceof ChargeNoLongerWanted)
-            return { kind: 'unresolved', detail: `${error.message}; no new attempt sent (${last})` }
+            return {
+              kind: 'unresolved',
+              detail: `${error.message}; no new attempt sent (${last})`,
+              ...(attempts === 0 ? { notSent: true as const } : {}),
+            }
           if (!(error instanceof GatewayUnavailableError)) throw error
           const cause = error.cause instanceof Error ? error.cause.message : String(error.cause)
           last = `no answer: ${cause}`

@@ -38,7 +38,14 @@ export async function startPaymentService(
     help: 'Payment gateway circuit breaker: 0 closed, 1 open, 2 half-open',
     registers,
   })
-  const GATEWAY_OUTCOMES = ['succeeded', 'declined', 'unresolved', 'unavailable', 'error'] as const
+  const GATEWAY_OUTCOMES = [
+    'succeeded',
+    'declined',
+    'unresolved',
+    'not_sent',
+    'unavailable',
+    'error',
+  ] as const
   const gatewayCalls = new Counter({
     name: 'payment_gateway_charges_total',
     help: `Charges by outcome (${GATEWAY_OUTCOMES.join(', ')})`,
@@ -128,7 +135,10 @@ export async function startPaymentService(
       inSpan(tracer, 'gateway charge', gatewaySpan('charge', request.orderId, trace), async (span) => {
         try {
           const outcome = await client.charge(request, span.context, correlationId, stillWanted, notAfter)
-          gatewayCalls.inc({ outcome: outcome.kind })
+          // A charge the deadline stopped before any attempt made no call.
+          gatewayCalls.inc({
+            outcome: outcome.kind === 'unresolved' && outcome.notSent ? 'not_sent' : outcome.kind,
+          })
           span.setAttributes({ 'payment.outcome': outcome.kind })
           return outcome
         } catch (error) {
