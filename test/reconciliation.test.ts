@@ -65,6 +65,8 @@ function reconcilerWith(
   lookups: Record<string, AttemptLookup[]>,
   refundFails: Set<string>,
   clock: { now: number },
+  /** A publish it answers true for fails (NATS gone), once each. */
+  publishFails: (event: OutgoingEvent) => boolean = () => false,
 ) {
   const published: { event: OutgoingEvent; correlationId: string; priority?: string }[] = []
   const refunds: string[] = []
@@ -88,6 +90,7 @@ function reconcilerWith(
     },
     decisions: memoryDecisionStore(),
     publish: (event, correlationId, _trace, priority) => {
+      if (publishFails(event)) return Promise.reject(new Error('NATS gone'))
       published.push({ event, correlationId, ...(priority === undefined ? {} : { priority }) })
       return Promise.resolve()
     },
@@ -219,41 +222,24 @@ describe('reconciliation', () => {
   it('keeps an entry whose outcome could not be published, and says it on the next scan (the refund asked again under its key)', async () => {
     const clock = { now: 5_000_000 }
     await addEntry(kv, entry(6, 'charge'), clock.now)
-    const published: OutgoingEvent[] = []
-    const refunds: string[] = []
-    let publishFails = true
-    const reconciler = createReconciler({
-      kv,
-      listKeys,
-      gateway: {
-        lookup: () => Promise.resolve({ kind: 'succeeded', chargeId: 'ch_6' }),
-        refund: ({ key }) => {
-          refunds.push(key)
-          return Promise.resolve({ refundId: 're_ch_6', amountCents: 700 })
-        },
+    let failed = false
+    const { reconciler, published, refunds } = reconcilerWith(
+      { [orderId(6)]: [{ kind: 'succeeded', chargeId: 'ch_6' }] },
+      new Set(),
+      clock,
+      (event) => {
+        if (event.subject !== SUBJECTS.paymentFailed || failed) return false
+        failed = true
+        return true
       },
-      decisions: memoryDecisionStore(),
-      publish: (event) => {
-        if (event.subject === SUBJECTS.paymentFailed && publishFails) {
-          publishFails = false
-          return Promise.reject(new Error('NATS gone'))
-        }
-        published.push(event)
-        return Promise.resolve()
-      },
-      logger: createLogger({ service: 'test', level: 'silent' }),
-      intervalMs: 10,
-      windowMs: 1_000,
-      maxBackoffMs: 10,
-      now: () => clock.now,
-    })
+    )
     expect(await reconciler.scan()).toBe(1) // kept: its outcome is not said yet
     clock.now += 100
     expect(await reconciler.scan()).toBe(0)
     expect(refunds).toStrictEqual([`refund:${orderId(6)}`, `refund:${orderId(6)}`])
-    expect(published.map((e) => [e.subject, e.msgId])).toStrictEqual([
+    expect(published.map((p) => [p.event.subject, p.event.msgId])).toStrictEqual([
       [SUBJECTS.paymentRefunded, expect.any(String)],
-      [SUBJECTS.paymentRefunded, published[0]?.msgId],
+      [SUBJECTS.paymentRefunded, published[0]?.event.msgId],
       [SUBJECTS.paymentFailed, `${SUBJECTS.paymentFailed}:${orderId(6)}`],
     ])
     expect(await reconciler.scan()).toBe(0)
