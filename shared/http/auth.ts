@@ -111,9 +111,12 @@ export function requireApiKey({
       return limited ?? forbidden(c, `this route needs a key with role ${roles.join(' or ')}`)
     }
     c.set('apiKey', key)
-    await next()
-    // What needed a key to see is for no cache, a browser's included (a
-    // stream's `no-cache` would still let one keep it).
+    // What needed a key to see is for no cache, a browser's included. Set
+    // before the handler, its answer is built with it; set again only over a
+    // route's own (a stream's `no-cache` would still let a cache keep it):
+    // after the answer is built, setting a header copies the Response.
     c.header('Cache-Control', 'no-store')
+    await next()
+    if (c.res.headers.get('Cache-Control') !== 'no-store') c.header('Cache-Control', 'no-store')
   }
 }
