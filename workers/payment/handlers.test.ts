@@ -529,6 +529,22 @@ describe('payment cancellations and deadlines', () => {
     expect(refunds).toStrictEqual([{ chargeId: 'ch_race', key: `refund:${orderId}`, correlationId: 'c' }])
   })
 
+  /** The order cancelled as its customer asked, its charge left unresolved and handed to reconciliation. */
+  const expectCancelledUnresolved = (
+    events: readonly OutgoingEvent[],
+    decisions: ReturnType<typeof setup>['decisions'],
+    reconciling: ReturnType<typeof setup>['reconciling'],
+  ) => {
+    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'customer_request'],
+    ])
+    expect(decisions.records.get(orderId)).toMatchObject({
+      reason: 'customer_request',
+      payment: { state: 'unresolved', cancelRequested: 'customer_request' },
+    })
+    expect(reconciling.map((e) => [e.kind, e.reason])).toStrictEqual([['charge', 'customer_request']])
+  }
+
   it('ends cancelled customer_request when a cancellation waited on a charge left unresolved, and reconciles it', async () => {
     const { wait: inFlight, release } = gate()
     const { pay, cancel, decisions, reconciling, refunds } = setup({
@@ -541,15 +557,7 @@ describe('payment cancellations and deadlines', () => {
     await new Promise((r) => setTimeout(r, 10))
     expect(await cancel(cancelRequest('customer_request'), ctx)).toStrictEqual([])
     release()
-    const events = await paying
-    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
-      [SUBJECTS.orderCancelled, 'customer_request'],
-    ])
-    expect(decisions.records.get(orderId)).toMatchObject({
-      reason: 'customer_request',
-      payment: { state: 'unresolved', cancelRequested: 'customer_request' },
-    })
-    expect(reconciling.map((e) => [e.kind, e.reason])).toStrictEqual([['charge', 'customer_request']])
+    expectCancelledUnresolved(await paying, decisions, reconciling)
     expect(refunds).toStrictEqual([])
     // A redelivery says the same again.
     expect(subjects(await pay(reserved, { ...ctx, deliveryCount: 2 }))).toStrictEqual([
@@ -574,15 +582,7 @@ describe('payment cancellations and deadlines', () => {
     // Before the deadline a customer's request waits on the charge, as before.
     expect(await cancel(cancelRequest('customer_request'), ctx)).toStrictEqual([])
     clock = new Date(at.getTime() + 2_000)
-    const events = await cancel(cancelRequest('customer_request'), ctx)
-    expect(events.map((e) => [e.subject, (e.payload as { reason?: string }).reason])).toStrictEqual([
-      [SUBJECTS.orderCancelled, 'customer_request'],
-    ])
-    expect(decisions.records.get(orderId)).toMatchObject({
-      reason: 'customer_request',
-      payment: { state: 'unresolved', cancelRequested: 'customer_request' },
-    })
-    expect(reconciling.map((e) => [e.kind, e.reason])).toStrictEqual([['charge', 'customer_request']])
+    expectCancelledUnresolved(await cancel(cancelRequest('customer_request'), ctx), decisions, reconciling)
     release()
     await paying
   })
