@@ -164,10 +164,8 @@ export function applyEvent<S extends Subject>(
     // A deadline that fired before the payment was recorded here (the payment
     // worker then says it again) changed nothing, as one that fires after:
     // not shown.
-    if (record.status !== 'cancelled' && record.cancelRequested?.reason === 'deadline_exceeded') {
-      delete record.cancelRequested
-      record.history = record.history.filter((h) => h.event !== SUBJECTS.orderCancelRequested)
-    }
+    if (record.status !== 'cancelled' && record.cancelRequested?.reason === 'deadline_exceeded')
+      dropCancelRequest(record)
   }
   if (subject === SUBJECTS.paymentRefunded) {
     const refund = event as EventOf<typeof SUBJECTS.paymentRefunded>
@@ -189,10 +187,7 @@ export function applyEvent<S extends Subject>(
   }
   if (subject === SUBJECTS.orderCancelRequested) {
     const request = event as EventOf<typeof SUBJECTS.orderCancelRequested>
-    if (current !== null && replacesDeadline(current, subject, event)) {
-      record.history = record.history.filter((h) => h.event !== SUBJECTS.orderCancelRequested)
-      delete record.cancelRequested
-    }
+    if (current !== null && replacesDeadline(current, subject, event)) dropCancelRequest(record)
     record.cancelRequested ??= { reason: request.reason, at: request.occurredAt }
   }
   if (subject === SUBJECTS.orderCancelled) {
@@ -218,6 +213,12 @@ export function applyEvent<S extends Subject>(
   record.history.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : RANK[a.status] - RANK[b.status]))
   record.updatedAt = meta.at
   return record
+}
+
+/** Forgets the order's recorded cancellation request, and its entry in the history. */
+function dropCancelRequest(record: OrderStatus): void {
+  delete record.cancelRequested
+  record.history = record.history.filter((h) => h.event !== SUBJECTS.orderCancelRequested)
 }
 
 /**

@@ -298,9 +298,9 @@ export function createPaymentHandlers({
     }
   }
 
-  /** At or past the order's deadline (an event of a release before deadlines has none). */
-  const isPastDeadline = (event: InventoryReserved): boolean =>
-    event.deadlineAt !== undefined && Date.parse(event.deadlineAt) <= now().getTime()
+  /** At or past the order's deadline (an event or decision of a release before deadlines has none). */
+  const isPastDeadline = ({ deadlineAt }: { deadlineAt?: string | undefined }): boolean =>
+    deadlineAt !== undefined && Date.parse(deadlineAt) <= now().getTime()
 
   async function pay(event: InventoryReserved, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const { orderId } = event
@@ -523,9 +523,7 @@ export function createPaymentHandlers({
         // either: the deadline's own request may have been dead-lettered
         // with the delivery that was charging, and nothing would settle the
         // charge then.
-        const pastDeadline =
-          payment.deadlineAt !== undefined && Date.parse(payment.deadlineAt) <= now().getTime()
-        if (reason === 'deadline_exceeded' || pastDeadline) {
+        if (reason === 'deadline_exceeded' || isPastDeadline(payment)) {
           // Every order is settled by its deadline. A charge still unsettled
           // now may be in flight, or its delivery may have been dead-lettered
           // (no handler will ever settle it): either way the order is
