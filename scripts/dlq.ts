@@ -11,6 +11,7 @@ import { shownUrl } from '../shared/config/shown-url.ts'
 import { natsSettings } from '../shared/config/nats-settings.ts'
 import { caFileProblems, withSecretFiles } from '../shared/config/secrets.ts'
 import { natsClientOptions } from '../shared/security/nats-client-options.ts'
+import { NkeySeedError } from '../shared/security/nkey-signer.ts'
 import { operatorEnv } from './start/run-dir.ts'
 import {
   assertDeadLetterSubject,
@@ -229,9 +230,17 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
     return 1
   }
   const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
-  const nc = await connect({
+  let clientOptions
+  try {
     // An admin identity (npm start's env file names its seed file).
-    ...natsClientOptions(config),
+    clientOptions = natsClientOptions(config)
+  } catch (error) {
+    if (!(error instanceof NkeySeedError)) throw error
+    console.error(`dlq: NATS_NKEY_SEED: ${error.message}`)
+    return 1
+  }
+  const nc = await connect({
+    ...clientOptions,
     servers: config.NATS_URL,
     name: 'dlq-cli',
     timeout: timeoutMs,

@@ -86,7 +86,7 @@ describe('loadConfig', () => {
       caught = error
     }
     expect((caught as ConfigError).problems).toStrictEqual([
-      'LOG_LEVEL: must be a pino level',
+      'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent',
       'PAYMENT_RETRY_INITIAL_DELAY_MS: must be <= PAYMENT_RETRY_MAX_DELAY_MS',
     ])
     const equal = loadPaymentConfig({

@@ -38,9 +38,10 @@ const BUN = join(ROOT, 'node_modules', '.bin', 'bun')
 function runCli(
   args: readonly string[],
   natsUrl: string,
+  seed = testSecrets().nats.admin.seed,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const env = { ...process.env, NATS_URL: natsUrl, NATS_NKEY_SEED: testSecrets().nats.admin.seed }
+    const env = { ...process.env, NATS_URL: natsUrl, NATS_NKEY_SEED: seed }
     execFile(
       BUN,
       ['scripts/dlq.ts', ...args],
@@ -317,6 +318,17 @@ describe('npm run dlq', () => {
       for (const socket of sockets) socket.destroy()
       await new Promise((done) => silent.close(done))
     }
+  })
+
+  it('exits 1 with one line, no stack, for a seed that is not one', async () => {
+    // A seed's shape with a bad checksum (its last characters changed).
+    const bad = `${testSecrets().nats.admin.seed.slice(0, -8)}AAAAAAAA`
+    const { code, stdout, stderr } = await runCli(['list'], 'nats://127.0.0.1:9', bad)
+    expect({ code, stdout, stderr }).toStrictEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'dlq: NATS_NKEY_SEED: not an NKEY seed (nkeys: invalid checksum)\n',
+    })
   })
 
   it('runs as a command: list --json, and exit 1 with the usage on bad input', async () => {

@@ -141,6 +141,13 @@ describe('start-up check of the server version', () => {
     ])
   })
 
+  it('the provision step says a malformed seed in one line, no stack', async () => {
+    const bad = `${testSecrets().nats.admin.seed.slice(0, -8)}AAAAAAAA`
+    const { code, lines } = await provisionWith({ NATS_URL: old.url, NATS_NKEY_SEED: bad })
+    expect(code).toBe(1)
+    expect(lines).toStrictEqual(['provision: NATS_NKEY_SEED: not an NKEY seed (nkeys: invalid checksum)\n'])
+  })
+
   it('the provision step names the settings in one line when nats-server refuses the topology', async () => {
     await using server = await startNatsServer({ websocket: false })
     const { code, lines } = await provisionWith({

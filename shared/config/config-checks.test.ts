@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
 import { loadInventoryConfig } from '../../workers/inventory/config.ts'
 import { runProvision } from '../../workers/provision/main.ts'
-import { ConfigError } from './load-config.ts'
+import * as v from 'valibot'
+import { boolFromEnv, ConfigError, loadConfig } from './load-config.ts'
 
 const API_KEYS = `admin:admin:${'a'.repeat(64)}`
 
@@ -120,5 +121,25 @@ describe('IDEMPOTENCY_FINGERPRINT_KEY', () => {
         `IDEMPOTENCY_FINGERPRINT_KEY: ${problem}`,
       )
     }
+  })
+})
+
+describe('settings read as booleans', () => {
+  const schema = v.object({ FLAG: boolFromEnv(false) })
+  it('take true/false, 1/0 and yes/no in any case, and name the choices otherwise', () => {
+    for (const [text, value] of [
+      ['true', true],
+      ['TRUE', true],
+      ['Yes', true],
+      ['1', true],
+      ['False', false],
+      ['no', false],
+      ['0', false],
+    ] as const)
+      expect(loadConfig(schema, { FLAG: text }).FLAG, text).toBe(value)
+    expect(loadConfig(schema, {}).FLAG).toBe(false)
+    expect(() => loadConfig(schema, { FLAG: 'on' })).toThrow(
+      'FLAG: must be true or false (1 or 0, yes or no)',
+    )
   })
 })

@@ -66,11 +66,13 @@ export function fractionFromEnv(defaultValue: number, min = 0, max = 1) {
   )
 }
 
-/** `"true" | "false" | "1" | "0"` -> boolean. */
+/** `"true" | "false" | "1" | "0" | "yes" | "no"`, in any case -> boolean. */
 export function boolFromEnv(defaultValue: boolean) {
   return v.optional(
     v.pipe(
-      v.picklist(['true', 'false', '1', '0', 'yes', 'no'], 'must be true or false'),
+      v.string(),
+      v.toLowerCase(),
+      v.picklist(['true', 'false', '1', '0', 'yes', 'no'], 'must be true or false (1 or 0, yes or no)'),
       v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
     ),
     defaultValue ? 'true' : 'false',
@@ -78,7 +80,10 @@ export function boolFromEnv(defaultValue: boolean) {
 }
 
 export const logLevelFromEnv = v.optional(
-  v.picklist(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino level'),
+  v.picklist(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    'must be one of fatal, error, warn, info, debug, trace, silent',
+  ),
   'info',
 )
 

@@ -73,7 +73,7 @@ describe('a secret file that fails, with the other settings', () => {
     ).toStrictEqual([
       'NATS_NKEY_SEED_FILE: cannot read /run/secrets/missing (ENOENT)',
       'PORT: must be an integer',
-      'LOG_LEVEL: must be a pino level',
+      'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent',
       'PAYMENT_TOKEN_PUBLIC_KEY: is required',
       'API_KEYS: is required',
     ])

@@ -39,7 +39,8 @@ import {
   type TopologyLimits,
 } from './topology.ts'
 import { natsClientOptions } from '../security/nats-client-options.ts'
-import { sealBucket, SEALED_BUCKETS, sealFloorOf } from '../security/record-seal.ts'
+import { RECORD_SEAL_HEADER, sealBucket, SEALED_BUCKETS, sealFloorOf } from '../security/record-seal.ts'
+import { KvRecordError } from './kv-json.ts'
 import { ConfigError } from '../config/load-config.ts'
 
 /** What every worker holds once connected: clients, limits, readiness. */
@@ -237,7 +238,45 @@ export async function openBucket(
     rt.config.NATS_CONNECT_TIMEOUT_MS,
     rt.logger,
   )
-  return sealBucket(kv, { bucket: name, key, floor, tolerateUnsealed: rt.config.RECORD_SEALS === 'tolerate' })
+  const checked = sealBucket(kv, {
+    bucket: name,
+    key,
+    floor,
+    tolerateUnsealed: rt.config.RECORD_SEALS === 'tolerate',
+  })
+  await checkNewestRecord(rt, name, checked)
+  return checked
+}
+
+/**
+ * Reads the bucket's newest record once, as every read will: a key that does
+ * not open it is said at start, naming RECORD_KEYS, rather than as each
+ * request's 500 later. Said, not fatal: any identity can have nats-server
+ * store an unsealed answer on a record's subject ([security.md](../../docs/security.md)),
+ * and a service that refused to start on one would stay down. A bucket that
+ * cannot be read here (empty, no right to, NATS busy) is left to the reads.
+ */
+async function checkNewestRecord(rt: NatsRuntime, bucket: string, kv: KV): Promise<void> {
+  const prefix = `$KV.${bucket}.`
+  let newest: { subject: string; sealed: boolean }
+  try {
+    const message = await rt.jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: `${prefix}>` })
+    if (message === null) return
+    newest = { subject: message.subject, sealed: (message.header?.get(RECORD_SEAL_HEADER) ?? '') !== '' }
+  } catch {
+    return
+  }
+  try {
+    await kv.get(newest.subject.slice(prefix.length))
+  } catch (error) {
+    if (!(error instanceof KvRecordError)) return
+    rt.logger.error(
+      { bucket, err: error },
+      newest.sealed
+        ? `RECORD_KEYS: this service's key for ${bucket} does not open the bucket's newest record: every service that reads or writes ${bucket} needs the same key (docs/security.md, Record seals)`
+        : `the newest record of ${bucket} carries no seal: it was not written by a service holding the bucket's key (docs/security.md, Record seals)`,
+    )
+  }
 }
 
 /** Provisions a saga consumer on its stream (ORDERS, or DEADLINES for the relay) and starts the shared message loop on it. */

@@ -234,7 +234,9 @@ export function sealBucket(kv: KV, { bucket, key, floor, tolerateUnsealed = fals
     const operation = entry.operation
     const data = operation === 'PUT' ? entry.value : new Uint8Array()
     if (seal !== '' && timingSafeEqual(seal, await sealOf(key, bucket, k, data, operation))) return entry
-    throw new KvRecordError(`${k} in ${bucket} holds a record its writers did not seal`)
+    throw new KvRecordError(
+      `${k} in ${bucket} holds a record its writers did not seal (or this service's RECORD_KEYS key for ${bucket} is not theirs)`,
+    )
   }
   return kv
 }

@@ -190,7 +190,11 @@ export async function createTokenOpener(
     if (hit !== undefined) return hit
     const privateKey = keys.get(kid)
     if (privateKey === undefined)
-      return Promise.reject(new UnknownSealingKeyError(`no private key with id ${kid}`))
+      return Promise.reject(
+        new UnknownSealingKeyError(
+          `no private key with id ${kid} in PAYMENT_TOKEN_PRIVATE_KEYS (the intake seals with PAYMENT_TOKEN_PUBLIC_KEY)`,
+        ),
+      )
     const raw = fromBase64Url(senderPublic)
     const made = crypto.subtle
       .importKey('raw', raw, CURVE, false, [])

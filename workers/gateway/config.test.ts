@@ -79,12 +79,20 @@ describe('loadGatewayConfig', () => {
     expect(error).toBeInstanceOf(ConfigError)
     expect((error as ConfigError).problems).toStrictEqual([
       'PORT: must be <= 65535',
-      'LOG_LEVEL: must be a pino level',
+      'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent',
       'GATEWAY_FAILURE_RATE: must be a number from 0 to 1',
       'GATEWAY_DROP_RATE: must be <= 1',
       'GATEWAY_SLOW_MS: must be <= 20000',
       'GATEWAY_SECRET_KEY: is required',
     ])
+  })
+
+  it('refuses a ledger path with leading or trailing spaces', () => {
+    for (const path of [' ', ' /tmp/ledger.jsonl', '/tmp/ledger.jsonl\t'])
+      expect(
+        () => loadGatewayConfig({ GATEWAY_SECRET_KEY: 'gw_sk_2', GATEWAY_LEDGER_FILE: path }),
+        path,
+      ).toThrow('GATEWAY_LEDGER_FILE: must be a file path without leading or trailing spaces')
   })
 
   it('refuses a secret key with spaces without echoing it', () => {

@@ -29,7 +29,12 @@ export const gatewayConfigSchema = v.object({
   GATEWAY_FLAKY_FAILURES: intFromEnv(2, 0, 100),
   GATEWAY_SECRET_KEY: secretKeyFromEnv,
   GATEWAY_MAX_BODY_BYTES: intFromEnv(16 * 1024, 1024, 1024 * 1024),
-  GATEWAY_LEDGER_FILE: v.optional(v.string()),
+  GATEWAY_LEDGER_FILE: v.optional(
+    v.pipe(
+      v.string(),
+      v.check((path) => path.trim() === path, 'must be a file path without leading or trailing spaces'),
+    ),
+  ),
   /** Failed attempts per client address (the right key is not limited). */
   ...rateLimitSettings,
 })

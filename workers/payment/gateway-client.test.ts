@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLanePriority, runInLane } from '../../shared/nats/lane-priority.ts'
+import { CircuitState } from '../../shared/resilience/policies.ts'
 import {
   CircuitOpenError,
   createGatewayClient,
@@ -119,6 +120,37 @@ describe('gateway client', () => {
     await expect(failure).rejects.toBeInstanceOf(GatewayProtocolError)
     await expect(failure).rejects.toThrow(/GATEWAY_SECRET_KEY/)
     expect(gw.calls).toHaveLength(1)
+  })
+
+  it('checks the secret key once at start: refused only on a 401 or 403', async () => {
+    for (const [status, expected] of [
+      [401, 'refused'],
+      [403, 'refused'],
+      [404, 'accepted'],
+      [200, 'accepted'],
+      [503, 'unreachable'],
+    ] as const) {
+      const gw = await gateway([{ status, body: {} }])
+      const client = createGatewayClient({ baseUrl: gw.url, ...options })
+      expect(await client.checkKey(), `answer ${status}`).toBe(expected)
+      // One call, no retries, and the breaker learns nothing from it.
+      expect(gw.calls).toHaveLength(1)
+      expect(client.breaker.state).toBe(CircuitState.Closed)
+      server?.closeAllConnections()
+      await new Promise((resolve) => server?.close(resolve))
+      server = undefined
+    }
+    expect(authorizations.every((a) => a === 'Bearer gw_sk_test')).toBe(true)
+  })
+
+  it('reads a processor that does not answer in time, or is not listening, as unreachable', async () => {
+    const gw = await gateway([{ status: 401, delayMs: 2_000 }])
+    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    const started = Date.now()
+    expect(await client.checkKey()).toBe('unreachable')
+    expect(Date.now() - started).toBeLessThan(1_500)
+    const closed = createGatewayClient({ baseUrl: 'http://127.0.0.1:9', ...options })
+    expect(await closed.checkKey()).toBe('unreachable')
   })
 
   it('does not retry a decline', async () => {

@@ -66,6 +66,13 @@ export class GatewayProtocolError extends Error {
   override readonly name = 'GatewayProtocolError'
 }
 
+/** The processor answered 401 or 403: it does not take this secret key. */
+export class GatewayKeyRefusedError extends GatewayProtocolError {
+  constructor(readonly status: number) {
+    super(`gateway refused the secret key (${status}): check GATEWAY_SECRET_KEY`)
+  }
+}
+
 /** The processor refused a refund (nothing left to refund, unknown charge). */
 export class RefundRefusedError extends Error {
   override readonly name = 'RefundRefusedError'
@@ -154,10 +161,7 @@ export function createGatewayClient({
     })
     const body = (await response.json().catch(() => ({}))) as Record<string, unknown>
     if (response.status >= 500 || response.status === 429) throw new TransientGatewayError(response.status)
-    if (response.status === 401 || response.status === 403)
-      throw new GatewayProtocolError(
-        `gateway refused the secret key (${response.status}): check GATEWAY_SECRET_KEY`,
-      )
+    if (response.status === 401 || response.status === 403) throw new GatewayKeyRefusedError(response.status)
     return { status: response.status, body }
   }
 
@@ -349,6 +353,25 @@ export function createGatewayClient({
      * One call the breaker can learn from without spending an order on it:
      * a look-up of a key nobody uses. Any answer means the processor is up.
      */
+    /**
+     * Whether the processor takes the secret key: the probe's look-up once,
+     * outside the breaker and without retries. `refused` for a 401 or 403,
+     * `unreachable` for no answer (or a 5xx) within `timeoutMs`: a processor
+     * not up yet says nothing about the key.
+     */
+    async checkKey(): Promise<'accepted' | 'refused' | 'unreachable'> {
+      try {
+        await call(
+          '/charge-attempts/health-probe',
+          { method: 'GET' },
+          AbortSignal.timeout(resilience.timeoutMs),
+        )
+        return 'accepted'
+      } catch (error) {
+        return error instanceof GatewayKeyRefusedError ? 'refused' : 'unreachable'
+      }
+    },
+
     async probe(): Promise<void> {
       await policy.breaker.execute(async ({ signal }) => {
         const timeout = AbortSignal.timeout(resilience.timeoutMs)

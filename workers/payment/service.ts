@@ -12,6 +12,7 @@ import { createPropagatingTracer, inSpan, type Tracer } from '../../shared/obser
 import { createGate } from '../../shared/resilience/gate.ts'
 import { CircuitState, circuitStateName } from '../../shared/resilience/policies.ts'
 import type { PaymentConfig } from './config.ts'
+import { ConfigError } from '../../shared/config/load-config.ts'
 import { BUCKETS } from '../../schemas/subjects.ts'
 import { openBucket } from '../../shared/nats/runtime.ts'
 import { ID_TAKEN, publishEvent } from '../../shared/nats/publish.ts'
@@ -165,6 +166,15 @@ export async function startPaymentService(
   const tokens = await createTokenOpener(config.PAYMENT_TOKEN_PRIVATE_KEYS, {
     importAesGcmKey: importNodeAesGcmKey,
   })
+  // A secret key the processor refuses would fail every charge until each is
+  // dead-lettered: such a key stops the service here, like any bad setting.
+  const key = await client.checkKey()
+  if (key === 'refused')
+    throw new ConfigError([
+      'GATEWAY_SECRET_KEY: the payment gateway (PAYMENT_GATEWAY_URL) refuses this key (401 or 403)',
+    ])
+  if (key === 'unreachable')
+    logger.warn('payment gateway not reachable at start: its secret key is checked on the first charge')
   const rt = await startNatsRuntime('payment', config, { ...deps, tracer })
   const decisions = kvDecisionStore(await openBucket(rt, BUCKETS.decisions))
   const reconciliationKv = await openBucket(rt, BUCKETS.reconciliation)

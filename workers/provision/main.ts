@@ -31,6 +31,7 @@ import { checkNatsServerVersion, NatsServerTooOldError } from '../../shared/nats
 import { createLogger, logFormatProblems } from '../../shared/observability/logger.ts'
 import { helpText } from '../../shared/runtime/run-service.ts'
 import { natsClientOptions } from '../../shared/security/nats-client-options.ts'
+import { NkeySeedError } from '../../shared/security/nkey-signer.ts'
 
 export const ProvisionConfigSchema = v.object({
   ...natsSettings,
@@ -143,6 +144,10 @@ export async function runProvision(
       error instanceof LimitLoweredError
     ) {
       process.stderr.write(`provision: ${error.message}\n`)
+      return 1
+    }
+    if (error instanceof NkeySeedError) {
+      process.stderr.write(`provision: NATS_NKEY_SEED: ${error.message}\n`)
       return 1
     }
     // An identity without the admin's rights (a service's seed): one line, no stack.
