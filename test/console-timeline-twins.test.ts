@@ -55,7 +55,7 @@ async function publish(orderId: string, version: 1 | 2, twin?: 2): Promise<numbe
 
 async function createdEventOf(orderId: string) {
   const timeline = await buildTimeline(
-    { jsm, index: emptyIndex },
+    { jsm, index: emptyIndex, timeoutMs: 5_000 },
     {
       orderId,
       status: 'pending',

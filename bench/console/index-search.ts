@@ -91,7 +91,7 @@ try {
 
   // The console's own identity and reads.
   const nc = await connect({ servers: nats.url, ...security.natsAuth('console') })
-  const reader = createIndexReader(await jetstreamManager(nc))
+  const reader = createIndexReader(await jetstreamManager(nc), { timeoutMs: 5_000 })
   const sample = syntheticEntry(Math.floor(orders / 3), now)
   const cases: [string, Omit<SearchOptions, 'limit'>, number][] = [
     ['recent, page 1', { search: {} }, 1],

@@ -35,15 +35,27 @@ interface DenoServe {
 const noHost = (): Response =>
   Response.json({ error: 'bad_request', message: 'the request has no Host header' }, { status: 400 })
 
+/**
+ * Deno's server writes the `Connection` header itself (`close` after an
+ * answer that leaves the body unread, as a 408 or 413 does): the app's own
+ * would be sent a second time.
+ */
+function withoutConnectionHeader(response: Response): Response {
+  if (!response.headers.has('Connection')) return response
+  const headers = new Headers(response.headers)
+  headers.delete('Connection')
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+}
+
 export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<HttpServer> {
   const deno = (globalThis as { Deno?: DenoServe }).Deno
   if (deno !== undefined) {
     return new Promise((resolve) => {
       const onListen = (addr: { port: number }) =>
         resolve({ port: addr.port, close: () => server.shutdown() })
-      const server = deno.serve({ port, hostname, onListen }, (request, info) => {
+      const server = deno.serve({ port, hostname, onListen }, async (request, info) => {
         setClientAddress(request, info.remoteAddr?.hostname)
-        return fetch(request)
+        return withoutConnectionHeader(await fetch(request))
       })
     })
   }

@@ -5,6 +5,7 @@
 //
 // A runtime joins with a file of its own, e.g. for compiled binaries:
 //   describeOrderRuntime('compiled Bun binary', async () => processTarget(await startRuntimeStack({ command })))
+import { connect as connectTcp } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../harness/wait-for.ts'
 import { bearer } from '../support/provision.ts'
@@ -28,6 +29,8 @@ export interface OrderTarget {
   stopNats(): Promise<void>
   /** How long the intake may take to answer 503 once NATS is gone. */
   unavailableWithinMs: number
+  /** http://host:port of the intake's own listener, for requests on a raw connection (none in Miniflare). */
+  listener?: string
   dispose(): Promise<void>
 }
 
@@ -40,6 +43,7 @@ export function processTarget(stack: RuntimeStack): OrderTarget {
     stopNats: () => stack.server.stop(),
     // NATS_REQUEST_TIMEOUT_MS (2 s) if a publish starts before the client sees the disconnect.
     unavailableWithinMs: 3_500,
+    listener: stack.order.url,
     dispose: () => stack.dispose(),
   }
 }
@@ -115,6 +119,42 @@ export function describeOrderRuntime(
         'inventory.reserved',
         'orders.created',
         'payments.completed',
+      ])
+    })
+
+    it('refuses a body declared over the limit with 413 and one Connection: close', async (ctx) => {
+      const listener = t().listener
+      if (listener === undefined) return ctx.skip()
+      const { hostname, port } = new URL(listener)
+      const head = await new Promise<string>((resolve, reject) => {
+        let text = ''
+        const socket = connectTcp({ host: hostname, port: Number(port) }, () =>
+          socket.write(
+            `POST /orders HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+              `Authorization: ${bearer('client').Authorization}\r\nContent-Length: 10000000\r\n\r\n`,
+          ),
+        )
+        const timer = setTimeout(() => {
+          socket.destroy()
+          reject(new Error(`no answer in 5 s: ${JSON.stringify(text)}`))
+        }, 5_000)
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1')
+          const end = text.indexOf('\r\n\r\n')
+          if (end < 0) return
+          clearTimeout(timer)
+          socket.destroy()
+          resolve(text.slice(0, end))
+        })
+        socket.on('error', (error) => {
+          clearTimeout(timer)
+          reject(error)
+        })
+      })
+      const lines = head.split('\r\n')
+      expect(lines[0]).toMatch(/^HTTP\/1\.1 413 /)
+      expect(lines.filter((l) => /^connection:/i.test(l)).map((l) => l.toLowerCase())).toStrictEqual([
+        'connection: close',
       ])
     })
 

@@ -22,6 +22,7 @@ const ORDER = '019ae5a0-5b3c-7d2e-8f10-123456789abc'
 
 async function appWith(overrides: Partial<ConsoleData> = {}, { perSecond = 100, burst = 100 } = {}) {
   const listeners = new Set<ChangeListener>()
+  const stops = new Set<() => void>()
   const searches: unknown[] = []
   const data: ConsoleData = {
     searchOrders: (input) => {
@@ -40,8 +41,9 @@ async function appWith(overrides: Partial<ConsoleData> = {}, { perSecond = 100, 
     breaker: () => Promise.resolve({ state: 'closed', paused: [] }),
     stock: () => Promise.resolve({ stock: [], invalid: [] }),
     live: {
-      subscribe: (listener) => {
+      subscribe: (listener, onStop) => {
         listeners.add(listener)
+        if (onStop !== undefined) stops.add(onStop)
         return () => listeners.delete(listener)
       },
     },
@@ -55,7 +57,7 @@ async function appWith(overrides: Partial<ConsoleData> = {}, { perSecond = 100, 
     verifier: await createTestVerifier(),
     limiter: createRateLimiter({ perSecond, burst }),
   })
-  return { app, listeners, searches }
+  return { app, listeners, searches, stops }
 }
 
 describe('console routes', () => {
@@ -329,6 +331,28 @@ describe('console routes', () => {
     abort.abort()
     await reader.cancel()
     for (let i = 0; i < 50 && listeners.size > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(listeners.size).toBe(0)
+  })
+
+  it('ends a live stream when the console stops, so the HTTP server can close', async () => {
+    const { app, listeners, stops } = await appWith()
+    const res = await app.request('/console/api/live', { headers: bearer('ops') })
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    while (!text.includes('event: ready'))
+      text += decoder.decode((await reader.read()).value, { stream: true })
+    expect(stops.size).toBe(1)
+    for (const stop of stops) stop()
+    // The body ends (well before the 15 s heartbeat), and the stream lets go of its subscription.
+    const ended = await Promise.race([
+      (async () => {
+        while (!(await reader.read()).done);
+        return true
+      })(),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3_000)),
+    ])
+    expect(ended).toBe(true)
     expect(listeners.size).toBe(0)
   })
 

@@ -163,12 +163,20 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
     return streamSSE(c, async (stream) => {
       const queue: string[] = []
       let wake: () => void = () => undefined
-      const unsubscribe = data.live.subscribe((changes) => {
-        // A client this far behind is not reading: it is dropped, not buffered for.
-        if (queue.length >= LIVE_QUEUE_MAX) stream.abort()
-        else queue.push(JSON.stringify(changes))
-        wake()
-      })
+      // The console stopping ends every stream, so the HTTP server can close.
+      let ended = false
+      const unsubscribe = data.live.subscribe(
+        (changes) => {
+          // A client this far behind is not reading: it is dropped, not buffered for.
+          if (queue.length >= LIVE_QUEUE_MAX) stream.abort()
+          else queue.push(JSON.stringify(changes))
+          wake()
+        },
+        () => {
+          ended = true
+          wake()
+        },
+      )
       stream.onAbort(() => {
         unsubscribe()
         wake()
@@ -177,7 +185,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
       try {
         if (!(await written(stream.writeSSE({ event: 'ready', data: '{}' })))) return
         let id = 0
-        while (!stream.aborted && !stream.closed) {
+        while (!ended && !stream.aborted && !stream.closed) {
           const next = queue.shift()
           if (next !== undefined) {
             if (!(await written(stream.writeSSE({ event: 'orders', id: String(++id), data: next })))) return

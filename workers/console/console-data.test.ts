@@ -86,6 +86,29 @@ describe('the console cancel action', () => {
     })
   })
 
+  it("waits a little past its own NATS deadline, so the order service's answer to the same outage comes first", async () => {
+    // The order service gives up on its NATS work after the same 50 ms and answers 503 just after.
+    const outage = { error: 'unavailable', message: 'cannot reach its message bus; retry shortly' }
+    const data = withFetch(
+      (_url, init) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(
+            () => resolve(Response.json(outage, { status: 503, headers: { 'Retry-After': '1' } })),
+            150,
+          )
+          init?.signal?.addEventListener('abort', () => {
+            clearTimeout(timer)
+            reject(new DOMException('The operation timed out.', 'TimeoutError'))
+          })
+        }),
+    )
+    expect(await data.cancelOrder(ORDER, 'Bearer k')).toStrictEqual({
+      status: 503,
+      body: outage,
+      retryAfter: '1',
+    })
+  })
+
   it('says nothing was requested when the order service refused the connection', async () => {
     const refused = Object.assign(new TypeError('Unable to connect'), { code: 'ECONNREFUSED' })
     const data = withFetch(() => Promise.reject(refused))

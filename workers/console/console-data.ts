@@ -82,12 +82,15 @@ function isOwnFault(body: unknown): boolean {
   return error === 'invalid_record' || error === 'internal'
 }
 
+/** How much longer than NATS_REQUEST_TIMEOUT_MS the console waits for the order service's cancel. */
+const CANCEL_MARGIN_MS = 1_000
+
 /** Dead letters listed at most, newest first. */
 const DEAD_LETTER_PAGE = 500
 
 export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
   const { js, nc, jsm, statusKv, orderUrl, paymentUrl, timeoutMs, fetchFn = fetch } = deps
-  const index = createIndexReader(jsm)
+  const index = createIndexReader(jsm, { timeoutMs })
 
   return {
     async searchOrders({ search, limit, before }) {
@@ -99,7 +102,7 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
       const entry = await statusKv.get(orderId)
       if (entry === null || entry.operation !== 'PUT') return null
       const order = entry.json<OrderRecord>()
-      const timeline = await buildTimeline({ jsm, index }, order, await consumerLags(jsm))
+      const timeline = await buildTimeline({ jsm, index, timeoutMs }, order, await consumerLags(jsm))
       return { order, timeline }
     },
 
@@ -111,7 +114,9 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
         const res = await fetchFn(`${orderUrl}/orders/${orderId}/cancel`, {
           method: 'POST',
           headers,
-          signal: AbortSignal.timeout(timeoutMs),
+          // The order service bounds its own NATS work by the same setting: a
+          // second more lets its answer (a clear 503 in an outage) arrive first.
+          signal: AbortSignal.timeout(timeoutMs + CANCEL_MARGIN_MS),
         })
         const body: unknown = await res.json().catch(() => ({ error: 'unreadable_answer' }))
         // Its own answers are passed on (a 500 of its own, `invalid_record`

@@ -1,6 +1,7 @@
-import type { StoredMsg } from '@nats-io/jetstream'
+import { JetStreamError, type StoredMsg } from '@nats-io/jetstream'
+import { TimeoutError } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
-import { searchOrders, type IndexReader } from './index-query.ts'
+import { directBatch, searchOrders, type IndexReader } from './index-query.ts'
 import {
   customerSubject,
   entryBody,
@@ -177,5 +178,22 @@ describe('the order index search', () => {
     const first = await searchOrders(reader, { search: {}, limit: 2, nowMs: NOW })
     expect(first.orders.map((o) => o.orderId.slice(-1))).toStrictEqual(['3', '2'])
     expect(first.next).not.toBeNull()
+  })
+})
+
+describe('a batched direct get', () => {
+  it('gives up at its own deadline, not the 5 s nats.js waits for a batch', async () => {
+    const silent: AsyncIterable<StoredMsg> = {
+      [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<StoredMsg>>(() => undefined) }),
+    }
+    const started = Date.now()
+    await expect(directBatch(() => Promise.resolve(silent), 100)).rejects.toBeInstanceOf(TimeoutError)
+    expect(Date.now() - started).toBeLessThan(1_000)
+  })
+
+  it('reads "no message" as an empty batch and passes any other error on', async () => {
+    const noMessage = Object.assign(new JetStreamError('no message found'), { code: 404 })
+    expect(await directBatch(() => Promise.reject(noMessage), 100)).toStrictEqual([])
+    await expect(directBatch(() => Promise.reject(new Error('refused')), 100)).rejects.toThrow('refused')
   })
 })

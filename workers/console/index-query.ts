@@ -10,7 +10,9 @@
  * come from their own entries, then each row's main entry by its order id.
  */
 import { JetStreamError, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream'
+import { TimeoutError } from '@nats-io/nats-core'
 import { ORDER_INDEX } from '../../shared/nats/order-index.ts'
+import { withDeadline } from '../../shared/resilience/deadline.ts'
 import {
   customerFilter,
   newerFirst,
@@ -48,18 +50,34 @@ export function isNoMessage(error: unknown): boolean {
   return error instanceof JetStreamError && 'code' in error && error.code === 404
 }
 
-/** Reads a subject-filtered stream with batched direct gets (no consumer is created). */
-export function createIndexReader(jsm: JetStreamManager, stream: string = ORDER_INDEX.stream): IndexReader {
-  async function batch(filter: string, seq: number, size: number): Promise<StoredMsg[]> {
-    const found: StoredMsg[] = []
+/**
+ * All of a batched direct get's answers within `timeoutMs`, or TimeoutError
+ * (nats.js waits 5 s for a batch whatever the client's request timeout);
+ * none found reads as an empty batch.
+ */
+export async function directBatch(
+  read: () => Promise<AsyncIterable<StoredMsg>>,
+  timeoutMs: number,
+): Promise<StoredMsg[]> {
+  const found: StoredMsg[] = []
+  const all = (async () => {
     try {
-      const it = await jsm.direct.getBatch(stream, { seq, next_by_subj: filter, batch: size })
-      for await (const m of it) found.push(m)
+      for await (const m of await read()) found.push(m)
     } catch (error) {
       if (!isNoMessage(error)) throw error
     }
     return found
-  }
+  })()
+  return await withDeadline(all, timeoutMs, () => new TimeoutError())
+}
+
+/** Reads a subject-filtered stream with batched direct gets (no consumer is created). */
+export function createIndexReader(
+  jsm: JetStreamManager,
+  { stream = ORDER_INDEX.stream, timeoutMs }: { stream?: string; timeoutMs: number },
+): IndexReader {
+  const batch = (filter: string, seq: number, size: number): Promise<StoredMsg[]> =>
+    directBatch(() => jsm.direct.getBatch(stream, { seq, next_by_subj: filter, batch: size }), timeoutMs)
   return {
     async count(filter) {
       const [first] = await batch(filter, 1, 1)
@@ -80,13 +98,10 @@ export function createIndexReader(jsm: JetStreamManager, stream: string = ORDER_
   }
 
   async function lastOfEach(filters: readonly string[], max: number): Promise<StoredMsg[]> {
-    const found: StoredMsg[] = []
-    try {
-      const it = await jsm.direct.getLastMessagesFor(stream, { multi_last: [...filters], batch: max })
-      for await (const m of it) found.push(m)
-    } catch (error) {
-      if (!isNoMessage(error)) throw error
-    }
+    const found = await directBatch(
+      () => jsm.direct.getLastMessagesFor(stream, { multi_last: [...filters], batch: max }),
+      timeoutMs,
+    )
     return found.sort((a, b) => a.seq - b.seq)
   }
 }

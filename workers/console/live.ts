@@ -21,7 +21,12 @@ export interface OrderChange {
 export type ChangeListener = (changes: OrderChange[]) => void
 
 export interface LiveOrders {
-  subscribe(listener: ChangeListener): () => void
+  /**
+   * Hands each batch to `listener` until the returned function is called;
+   * `onStop` is called once when the console stops (at once if it has), so a
+   * stream ends and the HTTP server can close.
+   */
+  subscribe(listener: ChangeListener, onStop?: () => void): () => void
   subscribers(): number
   stop(): Promise<void>
 }
@@ -49,6 +54,8 @@ export async function startLiveOrders(
   { logger, intervalMs = 250 }: { logger: Logger; intervalMs?: number },
 ): Promise<LiveOrders> {
   const listeners = new Set<ChangeListener>()
+  const stopListeners = new Map<ChangeListener, () => void>()
+  let stopped = false
   const pending = new Map<string, OrderChange>()
   const watch = await statusKv.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true })
   const done = (async () => {
@@ -73,16 +80,28 @@ export async function startLiveOrders(
   }, intervalMs)
 
   return {
-    subscribe(listener) {
+    subscribe(listener, onStop) {
+      if (stopped) {
+        onStop?.()
+        return () => undefined
+      }
       listeners.add(listener)
-      return () => listeners.delete(listener)
+      if (onStop !== undefined) stopListeners.set(listener, onStop)
+      return () => {
+        listeners.delete(listener)
+        stopListeners.delete(listener)
+      }
     },
     subscribers: () => listeners.size,
     async stop() {
+      stopped = true
       clearInterval(tick)
       watch.stop()
-      await done
+      const ends = [...stopListeners.values()]
       listeners.clear()
+      stopListeners.clear()
+      for (const end of ends) end()
+      await done
     },
   }
 }

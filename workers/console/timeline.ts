@@ -14,7 +14,7 @@ import { SAGA_CONSUMERS } from '../../shared/nats/saga-consumers.ts'
 import { filtersOverlap } from '../../shared/nats/subjects.ts'
 import { orderIdOf } from './index-filer.ts'
 import type { IndexReader } from './index-query.ts'
-import { isNoMessage } from './index-query.ts'
+import { directBatch } from './index-query.ts'
 import { deadLettersOf, retriesOf } from './index-subjects.ts'
 import type { ConsumerLag } from './operations.ts'
 
@@ -82,7 +82,7 @@ const WINDOW_MS = 10_000
 const MAX_READ = 256
 
 export async function buildTimeline(
-  { jsm, index }: { jsm: JetStreamManager; index: IndexReader },
+  { jsm, index, timeoutMs }: { jsm: JetStreamManager; index: IndexReader; timeoutMs: number },
   record: OrderRecord,
   lags: readonly ConsumerLag[],
 ): Promise<Timeline> {
@@ -118,17 +118,15 @@ export async function buildTimeline(
     for (const filter of [subject, `${subject}.>`]) {
       let seq: number | undefined
       for (let read = 0; read < MAX_READ;) {
-        const batch: StoredMsg[] = []
-        try {
-          const opts = { next_by_subj: filter, batch: 64 }
-          const it = await jsm.direct.getBatch(
-            STREAMS.orders.name,
-            seq === undefined ? { ...opts, start_time: new Date(from) } : { ...opts, seq },
-          )
-          for await (const m of it) batch.push(m)
-        } catch (error) {
-          if (!isNoMessage(error)) throw error
-        }
+        const opts = { next_by_subj: filter, batch: 64 }
+        const batch = await directBatch(
+          () =>
+            jsm.direct.getBatch(
+              STREAMS.orders.name,
+              seq === undefined ? { ...opts, start_time: new Date(from) } : { ...opts, seq },
+            ),
+          timeoutMs,
+        )
         reads++
         read += batch.length
         for (const m of batch) {
