@@ -282,13 +282,18 @@ async function main(): Promise<void> {
   }
   context = ctx
   recordStack()
-  for (const name of WORKERS)
+  const startWorker = (name: (typeof WORKERS)[number]) =>
     supervisor.start({
       name,
       command: workerCommand(ctx.runtime, name, { root: projectRoot, writeDir: options.stateDir }),
       env: { ...inheritedEnv(process.env), ...workerEnv(name, ctx) },
       cwd: projectRoot,
     })
+  // The gateway first: the payment worker checks its secret key with it at start.
+  startWorker('gateway')
+  await waitReady('gateway', ctx.urls.gateway)
+  if (stopping !== undefined) return
+  for (const name of WORKERS) if (name !== 'gateway') startWorker(name)
   await Promise.all(WORKERS.map((name) => waitReady(name, ctx.urls[name])))
   if (stopping !== undefined) return
   supervisor.restart = true

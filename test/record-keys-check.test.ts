@@ -80,7 +80,7 @@ describe('RECORD_KEYS checked against the newest record at start', () => {
     expect(wrong[0]?.['bucket']).toBe(BUCKETS.stock)
   })
 
-  it('says the newest record carries no seal when one was stored without the key, and still starts', async () => {
+  it('says the newest record was not written with the key when one was stored without it, and still starts', async () => {
     const nc = await connect({ servers: server.url, ...authAs('inventory') })
     try {
       await jetstream(nc).publish(`$KV.${BUCKETS.stock}.CHECK-2`, '{"onHand":9,"priceCents":1}')
@@ -89,6 +89,8 @@ describe('RECORD_KEYS checked against the newest record at start', () => {
     }
     const lines = await openStockWith(await recordKey(BUCKETS.stock))
     expect(lines).toHaveLength(1)
-    expect(lines[0]?.['msg']).toMatch(/^the newest record of inventory-stock carries no seal/)
+    expect(lines[0]?.['msg']).toMatch(
+      /^the newest record of inventory-stock was not written by a service holding/,
+    )
   })
 })

@@ -233,8 +233,11 @@ export async function openBucket(
       )
     return kv
   }
-  const floor = await retryWhileUnavailable(
-    async () => sealFloorOf((await rt.jsm.streams.info(`KV_${name}`)).config.metadata),
+  const { floor, lastSeq } = await retryWhileUnavailable(
+    async () => {
+      const info = await rt.jsm.streams.info(`KV_${name}`)
+      return { floor: sealFloorOf(info.config.metadata), lastSeq: info.state.last_seq }
+    },
     rt.config.NATS_CONNECT_TIMEOUT_MS,
     rt.logger,
   )
@@ -244,7 +247,7 @@ export async function openBucket(
     floor,
     tolerateUnsealed: rt.config.RECORD_SEALS === 'tolerate',
   })
-  await checkNewestRecord(rt, name, checked)
+  await checkNewestRecord(rt, name, checked, lastSeq)
   return checked
 }
 
@@ -256,25 +259,32 @@ export async function openBucket(
  * and a service that refused to start on one would stay down. A bucket that
  * cannot be read here (empty, no right to, NATS busy) is left to the reads.
  */
-async function checkNewestRecord(rt: NatsRuntime, bucket: string, kv: KV): Promise<void> {
+async function checkNewestRecord(rt: NatsRuntime, bucket: string, kv: KV, lastSeq: number): Promise<void> {
   const prefix = `$KV.${bucket}.`
-  let newest: { subject: string; sealed: boolean }
+  let newest: { key: string; sealed: boolean }
   try {
-    const message = await rt.jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: `${prefix}>` })
-    if (message === null) return
-    newest = { subject: message.subject, sealed: (message.header?.get(RECORD_SEAL_HEADER) ?? '') !== '' }
+    // The stream's last message is the bucket's newest record (a bucket's stream holds only records).
+    const message = await rt.jsm.streams.getMessage(`KV_${bucket}`, { seq: lastSeq })
+    if (message === null || !message.subject.startsWith(prefix)) return
+    newest = {
+      key: message.subject.slice(prefix.length),
+      sealed: (message.header?.get(RECORD_SEAL_HEADER) ?? '') !== '',
+    }
   } catch {
+    // Empty, removed since, or NATS busy: the reads will say.
     return
   }
   try {
-    await kv.get(newest.subject.slice(prefix.length))
+    await kv.get(newest.key)
   } catch (error) {
     if (!(error instanceof KvRecordError)) return
+    // A seal that does not match is what a wrong key gives; anything else was written without the key.
+    const wrongKey = newest.sealed && /did not seal/.test(error.message)
     rt.logger.error(
       { bucket, err: error },
-      newest.sealed
+      wrongKey
         ? `RECORD_KEYS: this service's key for ${bucket} does not open the bucket's newest record: every service that reads or writes ${bucket} needs the same key (docs/security.md, Record seals)`
-        : `the newest record of ${bucket} carries no seal: it was not written by a service holding the bucket's key (docs/security.md, Record seals)`,
+        : `the newest record of ${bucket} was not written by a service holding the bucket's key (docs/security.md, Record seals)`,
     )
   }
 }

@@ -356,6 +356,22 @@ describe('console routes', () => {
     expect(listeners.size).toBe(0)
   })
 
+  it('cuts a live stream whose client reads nothing when the console stops, not 15 s later', async () => {
+    const { app, listeners, stops } = await appWith()
+    const res = await app.request('/console/api/live', { headers: bearer('ops') })
+    expect(res.status).toBe(200)
+    for (let i = 0; i < 50 && listeners.size === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    // Enough changes to fill what an unread body buffers: the stream waits on a write.
+    const change = [{ orderId: ORDER, status: 'confirmed', customerId: 'x'.repeat(2_000) }]
+    for (let i = 0; i < 500; i++) for (const listener of listeners) listener(change)
+    await new Promise((r) => setTimeout(r, 100))
+    const stopped = Date.now()
+    for (const stop of stops) stop()
+    for (let i = 0; i < 300 && listeners.size > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(listeners.size).toBe(0)
+    expect(Date.now() - stopped).toBeLessThan(2_500)
+  })
+
   it('answers HEAD on the live feed with its headers only, subscribing nothing', async () => {
     const { app, listeners } = await appWith()
     const res = await app.request('/console/api/live', { method: 'HEAD', headers: bearer('ops') })

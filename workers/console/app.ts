@@ -55,6 +55,8 @@ export interface ConsoleAppDeps {
 
 /** A live client is sent a comment after this long without changes; a write waiting this long drops it. */
 const LIVE_HEARTBEAT_MS = 15_000
+/** How long a live stream may take to end once the console stops, before it is cut. */
+const LIVE_STOP_GRACE_MS = 1_000
 /** Changes waiting for one live client; a client further behind is dropped. */
 const LIVE_QUEUE_MAX = 1_000
 
@@ -175,6 +177,10 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
         () => {
           ended = true
           wake()
+          // A write the client does not read holds the loop up to LIVE_HEARTBEAT_MS: cut it short.
+          setTimeout(() => {
+            if (!stream.closed) stream.abort()
+          }, LIVE_STOP_GRACE_MS)
         },
       )
       stream.onAbort(() => {

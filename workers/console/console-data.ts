@@ -82,8 +82,14 @@ function isOwnFault(body: unknown): boolean {
   return error === 'invalid_record' || error === 'internal'
 }
 
-/** How much longer than NATS_REQUEST_TIMEOUT_MS the console waits for the order service's cancel. */
-const CANCEL_MARGIN_MS = 1_000
+/**
+ * How long the console waits for the order service's cancel, from its
+ * NATS_REQUEST_TIMEOUT_MS: that service's own steps (a read of the record,
+ * a wait of up to 1 s for a fresh order's, a publish) are each bounded by
+ * the same setting; a second more lets its answer (a clear 503 in an
+ * outage) arrive before the console gives up.
+ */
+const cancelDeadlineMs = (timeoutMs: number) => 2 * timeoutMs + 2_000
 
 /** Dead letters listed at most, newest first. */
 const DEAD_LETTER_PAGE = 500
@@ -114,9 +120,7 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
         const res = await fetchFn(`${orderUrl}/orders/${orderId}/cancel`, {
           method: 'POST',
           headers,
-          // The order service bounds its own NATS work by the same setting: a
-          // second more lets its answer (a clear 503 in an outage) arrive first.
-          signal: AbortSignal.timeout(timeoutMs + CANCEL_MARGIN_MS),
+          signal: AbortSignal.timeout(cancelDeadlineMs(timeoutMs)),
         })
         const body: unknown = await res.json().catch(() => ({ error: 'unreadable_answer' }))
         // Its own answers are passed on (a 500 of its own, `invalid_record`

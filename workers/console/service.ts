@@ -71,8 +71,7 @@ export async function startConsoleService(
         timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
       }),
     logger: deps.logger,
-    // Half the request timeout, as the other gauges of /metrics wait (shared/nats/runtime.ts).
-    timeoutMs: Math.max(100, Math.floor(config.NATS_REQUEST_TIMEOUT_MS / 2)),
+    timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
   })
   const app = createConsoleApp({
     data,
