@@ -5,6 +5,7 @@
  * GET /analytics/summary. Labels take known values only: the event kinds,
  * the cancellation reasons, and at most MAX_CURRENCY_LABELS currencies.
  */
+import { CancellationReasonSchema } from '../../schemas/events.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { Counter, Gauge, Histogram } from '../../shared/observability/prom.ts'
 import type { AnalyticsEvent, Contribution } from './domain.ts'
@@ -38,6 +39,8 @@ export function createAnalyticsMetrics({ registry }: Pick<Metrics, 'registry'>):
     labelNames: ['reason'],
     registers,
   })
+  // Each reason's series exists from the start at 0, so `increase()` sees the first one.
+  for (const reason of CancellationReasonSchema.options) cancelled.inc({ reason }, 0)
   const revenue = new Counter({
     name: 'analytics_revenue_cents_total',
     help: 'Amounts of confirmed orders, by currency',

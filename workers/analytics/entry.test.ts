@@ -20,7 +20,7 @@ describe('analytics --from', () => {
     'wants a time after --from: %j',
     (argv) => {
       expect(withReplayFlag(argv, {})).toMatchObject({
-        error: expect.stringContaining('--from needs a time'),
+        error: expect.stringContaining('--from (ANALYTICS_REPLAY_FROM) needs a time'),
       })
     },
   )

@@ -45,13 +45,13 @@ export function withReplayFlag(
     if (arg === '--from') {
       from = argv[++i]
       if (from === undefined || from.startsWith('-'))
-        return { error: '--from needs a time, e.g. --from 2026-01-01T00:00:00Z' }
+        return { error: '--from (ANALYTICS_REPLAY_FROM) needs a time, e.g. --from 2026-01-01T00:00:00Z' }
     } else if (arg.startsWith('--from=')) from = arg.slice('--from='.length)
     else rest.push(arg)
   }
   // An empty value would read as "not set" and start without the replay asked for.
   if (from !== undefined && from.trim() === '')
-    return { error: '--from needs a time, e.g. --from 2026-01-01T00:00:00Z' }
+    return { error: '--from (ANALYTICS_REPLAY_FROM) needs a time, e.g. --from 2026-01-01T00:00:00Z' }
   return { argv: rest, env: from === undefined ? { ...env } : { ...env, ANALYTICS_REPLAY_FROM: from } }
 }
 

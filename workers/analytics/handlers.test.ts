@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { CancellationReasonSchema } from '../../schemas/events.ts'
 import { Registry } from '../../shared/observability/prom.ts'
 import { createAnalyticsMetrics } from './analytics-metrics.ts'
 import type { AnalyticsEvent } from './domain.ts'
@@ -76,5 +77,18 @@ describe('analytics_event_lag_seconds', () => {
     failing = false
     await apply(stuck, 2, 0)
     expect(await lagOf(registry)).toBe(0)
+  })
+})
+
+describe('analytics_orders_cancelled_total', () => {
+  it('has a series at 0 for every cancellation reason from the start', async () => {
+    const registry = new Registry()
+    createAnalyticsMetrics({ registry })
+    const family = (await registry.getMetricsAsJSON()).find(
+      (m) => m.name === 'analytics_orders_cancelled_total',
+    )
+    expect(family?.values.map((v) => [v.labels['reason'], v.value]).sort()).toStrictEqual(
+      [...CancellationReasonSchema.options].sort().map((reason) => [reason, 0]),
+    )
   })
 })
