@@ -27,6 +27,8 @@ export const analyticsEntry: ServiceEntry<AnalyticsConfig> = {
 
 type Env = Readonly<Record<string, string | undefined>>
 
+const NEEDS_A_TIME = '--from (ANALYTICS_REPLAY_FROM) needs a time, e.g. --from 2026-01-01T00:00:00Z'
+
 /**
  * `--from <time>` or `--from=<time>` taken out of the arguments as
  * ANALYTICS_REPLAY_FROM (the config checks the time); the rest is left for
@@ -44,14 +46,12 @@ export function withReplayFlag(
     if (flag && from !== undefined) return { error: 'give --from once' }
     if (arg === '--from') {
       from = argv[++i]
-      if (from === undefined || from.startsWith('-'))
-        return { error: '--from (ANALYTICS_REPLAY_FROM) needs a time, e.g. --from 2026-01-01T00:00:00Z' }
+      if (from === undefined || from.startsWith('-')) return { error: NEEDS_A_TIME }
     } else if (arg.startsWith('--from=')) from = arg.slice('--from='.length)
     else rest.push(arg)
   }
   // An empty value would read as "not set" and start without the replay asked for.
-  if (from !== undefined && from.trim() === '')
-    return { error: '--from (ANALYTICS_REPLAY_FROM) needs a time, e.g. --from 2026-01-01T00:00:00Z' }
+  if (from !== undefined && from.trim() === '') return { error: NEEDS_A_TIME }
   return { argv: rest, env: from === undefined ? { ...env } : { ...env, ANALYTICS_REPLAY_FROM: from } }
 }
 
