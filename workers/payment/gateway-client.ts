@@ -165,6 +165,10 @@ export function createGatewayClient({
     return { status: response.status, body }
   }
 
+  /** A look-up of a key nobody uses: what the probe and the start-up key check send. */
+  const lookUpUnusedKey = (signal: AbortSignal) =>
+    call('/charge-attempts/health-probe', { method: 'GET' }, signal)
+
   /** One policy run: retries transient failures; maps breaker and exhaustion to typed errors. */
   async function run<T>(
     work: (signal: AbortSignal) => Promise<T>,
@@ -350,10 +354,6 @@ export function createGatewayClient({
     },
 
     /**
-     * One call the breaker can learn from without spending an order on it:
-     * a look-up of a key nobody uses. Any answer means the processor is up.
-     */
-    /**
      * Whether the processor takes the secret key: the probe's look-up once,
      * outside the breaker and without retries. `refused` for a 401 or 403,
      * `unreachable` for no answer (or a 5xx) within `timeoutMs`: a processor
@@ -361,21 +361,20 @@ export function createGatewayClient({
      */
     async checkKey(): Promise<'accepted' | 'refused' | 'unreachable'> {
       try {
-        await call(
-          '/charge-attempts/health-probe',
-          { method: 'GET' },
-          AbortSignal.timeout(resilience.timeoutMs),
-        )
+        await lookUpUnusedKey(AbortSignal.timeout(resilience.timeoutMs))
         return 'accepted'
       } catch (error) {
         return error instanceof GatewayKeyRefusedError ? 'refused' : 'unreachable'
       }
     },
 
+    /**
+     * One call the breaker can learn from without spending an order on it:
+     * the same look-up. Any answer means the processor is up.
+     */
     async probe(): Promise<void> {
       await policy.breaker.execute(async ({ signal }) => {
-        const timeout = AbortSignal.timeout(resilience.timeoutMs)
-        await call('/charge-attempts/health-probe', { method: 'GET' }, AbortSignal.any([signal, timeout]))
+        await lookUpUnusedKey(AbortSignal.any([signal, AbortSignal.timeout(resilience.timeoutMs)]))
       })
     },
   }
