@@ -53,8 +53,8 @@ export async function startLiveOrders(
   statusKv: KV,
   { logger, intervalMs = 250 }: { logger: Logger; intervalMs?: number },
 ): Promise<LiveOrders> {
-  const listeners = new Set<ChangeListener>()
-  const stopListeners = new Map<ChangeListener, () => void>()
+  /** Each subscriber's listener, and what it asked to be called when the console stops. */
+  const listeners = new Map<ChangeListener, (() => void) | undefined>()
   let stopped = false
   const pending = new Map<string, OrderChange>()
   const watch = await statusKv.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true })
@@ -76,7 +76,7 @@ export async function startLiveOrders(
     if (pending.size === 0) return
     const batch = [...pending.values()].slice(-MAX_BATCH)
     pending.clear()
-    for (const listener of listeners) listener(batch)
+    for (const listener of listeners.keys()) listener(batch)
   }, intervalMs)
 
   return {
@@ -85,22 +85,17 @@ export async function startLiveOrders(
         onStop?.()
         return () => undefined
       }
-      listeners.add(listener)
-      if (onStop !== undefined) stopListeners.set(listener, onStop)
-      return () => {
-        listeners.delete(listener)
-        stopListeners.delete(listener)
-      }
+      listeners.set(listener, onStop)
+      return () => listeners.delete(listener)
     },
     subscribers: () => listeners.size,
     async stop() {
       stopped = true
       clearInterval(tick)
       watch.stop()
-      const ends = [...stopListeners.values()]
+      const ends = [...listeners.values()]
       listeners.clear()
-      stopListeners.clear()
-      for (const end of ends) end()
+      for (const end of ends) end?.()
       await done
     },
   }
