@@ -15,7 +15,10 @@ export interface ReadinessOptions {
 
 /**
  * Ready = connected, not shutting down, and every stream answers `info` with
- * a leader (a replicated stream without one takes no write).
+ * a leader (a replicated stream without one takes no write): the saga's
+ * streams, and each KV bucket's stream the service opened (`watch`), so a
+ * deleted or leaderless bucket turns the service unready rather than failing
+ * every message behind a 200.
  * Call `markStopping()` first thing on SIGTERM: readiness turns 503 at once.
  */
 export function createNatsReadiness({
@@ -26,12 +29,20 @@ export function createNatsReadiness({
   timeoutMs = 1_000,
 }: ReadinessOptions) {
   let stopping = false
+  const watched = new Set(streams)
   const cached = createCachedCheck<Readiness>(cacheMs)
 
   async function probe(): Promise<Readiness> {
     try {
       const infos = await withDeadline(
-        Promise.all(streams.map((s) => jsm.streams.info(s))),
+        Promise.all(
+          [...watched].map((s) =>
+            jsm.streams.info(s).catch((error: unknown) => {
+              // Named, so an operator sees which of the service's streams is missing.
+              throw new Error(`${s}: ${error instanceof Error ? error.message : String(error)}`)
+            }),
+          ),
+        ),
         timeoutMs,
         () => new Error(`streams did not answer within ${timeoutMs} ms`),
       )
@@ -53,6 +64,10 @@ export function createNatsReadiness({
   }
 
   return {
+    /** Checks this stream too from now on (a KV bucket's `KV_<name>` once the service opened it). */
+    watch: (stream: string): void => {
+      watched.add(stream)
+    },
     markStopping: (): void => {
       stopping = true
     },

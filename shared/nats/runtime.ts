@@ -220,6 +220,7 @@ export async function openBucket(
     rt.config.NATS_CONNECT_TIMEOUT_MS,
     rt.logger,
   )
+  rt.readiness.watch(`KV_${name}`)
   if (key !== undefined && rt.config.RECORD_SEALS === 'tolerate')
     rt.logger.warn(
       { bucket: name },
