@@ -2,11 +2,16 @@
 // streams: an inventory worker whose reservations bucket was deleted takes no
 // order (each one would fail and be retried), so /ready must say 503 and name
 // the bucket's stream, then 200 again once the provision step has made it anew.
+// The edge intake (a connection per request) checks the ORDERS stream, not
+// only that NATS answers.
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { BUCKETS } from '../schemas/subjects.ts'
+import { BUCKETS, STREAMS } from '../schemas/subjects.ts'
+import { createConsoleLogger } from '../shared/observability/console-logger.ts'
+import { createLightMetrics } from '../shared/observability/light-metrics.ts'
+import { createConnectPerRequestStore } from '../workers/order/connect-per-request.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { provisionNats } from './support/provision.ts'
@@ -62,4 +67,20 @@ describe('readiness and KV buckets', () => {
       await worker.handle.stop()
     }
   }, 60_000)
+
+  it('at the edge: 503 without the ORDERS stream though NATS answers, 200 once it is back', async () => {
+    const { checkReady } = createConnectPerRequestStore({
+      // The edge opens WebSocket connections; the check is the same over TCP.
+      open: () => connect(server.connectOptions()),
+      logger: createConsoleLogger({ service: 'order-edge', level: 'silent' }),
+      metrics: createLightMetrics('order-edge'),
+      sealer: { seal: () => Promise.reject(new Error('not used')) },
+      timeoutMs: 2_000,
+    })
+    expect(await checkReady()).toStrictEqual({ ok: true })
+    await jsm.streams.delete(STREAMS.orders.name)
+    expect(await checkReady()).toStrictEqual({ ok: false, reason: 'ORDERS unavailable' })
+    await provisionNats([server.url])
+    expect(await checkReady()).toStrictEqual({ ok: true })
+  })
 })

@@ -80,6 +80,11 @@ export function describeOrderRuntime(
       await target?.dispose()
     })
 
+    it('is ready: NATS answers and so do the streams it checks, as its own identity', async () => {
+      const res = await t().intake('/ready')
+      expect([res.status, await res.json()]).toStrictEqual([200, { status: 'ready' }])
+    })
+
     it('confirms an order: 202, then its status read through the intake reaches confirmed', async () => {
       const sku = `RT-${runtime
         .replace(/[^A-Za-z0-9]/g, '')

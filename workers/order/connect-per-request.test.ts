@@ -62,7 +62,7 @@ describe('createConnectPerRequestStore', () => {
     )
   })
 
-  it('hands the close of a readiness probe to defer', async () => {
+  it('hands the close of a readiness probe to defer, also when the stream check fails', async () => {
     const deferred: Promise<unknown>[] = []
     let closed = 0
     const nc = { close: () => Promise.resolve(closed++), isClosed: () => false }
@@ -74,7 +74,8 @@ describe('createConnectPerRequestStore', () => {
       timeoutMs: 500,
       defer: (p) => deferred.push(p),
     })
-    expect(await checkReady()).toStrictEqual({ ok: true })
+    // This connection answers no JetStream request: connected, but ORDERS is not there.
+    expect(await checkReady()).toStrictEqual({ ok: false, reason: 'ORDERS unavailable' })
     expect(deferred).toHaveLength(1)
     await Promise.all(deferred)
     expect(closed).toBe(1)

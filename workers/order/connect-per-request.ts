@@ -7,7 +7,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { BUCKETS } from '../../schemas/subjects.ts'
+import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import type { Readiness } from '../../shared/http/observability-routes.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
@@ -143,14 +143,22 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
       requestCancellation: (input) =>
         withStore('cancelling the order', (store) => store.requestCancellation(input)),
     },
+    // Ready: NATS answers, and so does the ORDERS stream, with a leader (what
+    // an order's publish needs), as the other intakes' readiness asks.
     checkReady: async () => {
+      let nc: NatsConnection | undefined
       try {
-        close(await open())
+        nc = await open()
+        const jsm = await jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false })
+        const { cluster } = await jsm.streams.info(STREAMS.orders.name)
+        if (cluster && !cluster.leader) throw new Error('no leader')
         return { ok: true }
       } catch (error) {
         // `/ready` answers anyone: the detail (which names the server) goes to the log only.
         logger.warn({ err: error }, 'readiness: NATS unreachable')
-        return { ok: false, reason: 'NATS unreachable' }
+        return { ok: false, reason: nc ? 'ORDERS unavailable' : 'NATS unreachable' }
+      } finally {
+        if (nc) close(nc)
       }
     },
   }
