@@ -29,6 +29,7 @@ export const gatewayConfigSchema = v.object({
   GATEWAY_FLAKY_FAILURES: intFromEnv(2, 0, 100),
   GATEWAY_SECRET_KEY: secretKeyFromEnv,
   GATEWAY_MAX_BODY_BYTES: intFromEnv(16 * 1024, 1024, 1024 * 1024),
+  SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 100, 600_000),
   GATEWAY_LEDGER_FILE: v.optional(
     v.pipe(
       v.string(),
@@ -62,6 +63,8 @@ export interface GatewayConfig {
   secretKey: string
   /** Largest request body on any route. */
   maxBodyBytes: number
+  /** Longest a stop may take: requests still open then are cut and the process exits 1. */
+  shutdownTimeoutMs: number
   /** The journal (journal.ts) that keeps the ledger across restarts; undefined: memory only. */
   ledgerFile: string | undefined
   /** Failed attempts (a wrong or missing key) each client address gets back per second. */
@@ -96,6 +99,7 @@ export const gatewayEnvHelp = [
     'bearer token every charge route wants; or GATEWAY_SECRET_KEY_FILE, a file holding it',
   ],
   ['GATEWAY_MAX_BODY_BYTES', '16384', 'largest request body on any route (1024..1048576)'],
+  ['SHUTDOWN_TIMEOUT_MS', '10000', 'upper bound on a graceful stop (100..600000)'],
   [
     'GATEWAY_LEDGER_FILE',
     '(unset)',
@@ -121,6 +125,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     flakyFailures: raw.GATEWAY_FLAKY_FAILURES,
     secretKey: raw.GATEWAY_SECRET_KEY,
     maxBodyBytes: raw.GATEWAY_MAX_BODY_BYTES,
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     ledgerFile: raw.GATEWAY_LEDGER_FILE,
     rateLimitPerSecond: raw.RATE_LIMIT_PER_SECOND,
     rateLimitBurst: raw.RATE_LIMIT_BURST,

@@ -1,5 +1,6 @@
 import pkg from '../../package.json' with { type: 'json' }
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { connect as connectTcp } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -162,6 +163,49 @@ describe('gateway process', () => {
   })
 })
 
+describe('gateway stop deadline', () => {
+  it('exits 1 at SHUTDOWN_TIMEOUT_MS when an upload stalls, not at the body deadline', async () => {
+    await using gw = await spawnService({
+      cmd: bun,
+      args: gatewayArgs,
+      cwd: root,
+      env: { PORT: '0', HOST: '127.0.0.1', GATEWAY_SECRET_KEY: SECRET_KEY, SHUTDOWN_TIMEOUT_MS: '500' },
+      readyLine: /"msg":"listening"/,
+    })
+    const listening = await waitForLog(gw, (log) => log.msg === 'listening')
+    // A charge whose body never finishes arriving: headers and half the declared bytes.
+    const socket = connectTcp(Number(listening.port), '127.0.0.1')
+    socket.on('error', () => undefined)
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+    const payload = body('tok_ok', 'e2e-stall-1')
+    socket.write(
+      [
+        'POST /charges HTTP/1.1',
+        'Host: 127.0.0.1',
+        'Content-Type: application/json',
+        `Authorization: Bearer ${SECRET_KEY}`,
+        'Idempotency-Key: e2e-stall-1',
+        `Content-Length: ${payload.length}`,
+        '',
+        payload.slice(0, payload.length >> 1),
+      ].join('\r\n'),
+    )
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const started = Date.now()
+      gw.signal('SIGTERM')
+      const exit = await within(5_000, 'the gateway to exit', gw.exited)
+      expect(exit).toStrictEqual({ code: 1, signal: null })
+      expect(Date.now() - started).toBeLessThan(3_000)
+      expect(gw.lines().map(parseLog)).toContainEqual(
+        expect.objectContaining({ msg: 'graceful shutdown took too long; exiting', deadlineMs: 500 }),
+      )
+    } finally {
+      socket.destroy()
+    }
+  })
+})
+
 describe('gateway command line', () => {
   const run = async (args: string[], env: Record<string, string> = {}) => {
     const service = await spawnService({ cmd: bun, args: [...gatewayArgs, ...args], cwd: root, env })
@@ -229,6 +273,7 @@ describe('gateway command line', () => {
       'GATEWAY_FLAKY_FAILURES',
       'GATEWAY_SECRET_KEY',
       'GATEWAY_MAX_BODY_BYTES',
+      'SHUTDOWN_TIMEOUT_MS',
       'GATEWAY_LEDGER_FILE',
       'RATE_LIMIT_PER_SECOND',
       'RATE_LIMIT_BURST',

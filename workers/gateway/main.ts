@@ -100,14 +100,24 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
   )
 
   // Attempts still in their slow wait are abandoned, unwritten (their clients get 503).
+  // A request still open at the deadline (an upload that stalls) is cut: the
+  // process exits 1, as the other services do. Every answered charge was
+  // written to the journal before its answer.
   onShutdownSignal(async (signal) => {
-    logger.info({ signal }, 'shutting down')
+    const deadlineMs = config.shutdownTimeoutMs
+    logger.info({ signal, deadlineMs }, 'shutting down')
+    const deadline = setTimeout(() => {
+      logger.error({ deadlineMs }, 'graceful shutdown took too long; exiting')
+      journal.close()
+      process.exit(1)
+    }, deadlineMs)
     shutdown.abort(new Error(`received ${signal}`))
     await server.close()
     journal.close()
     await tracer
       .shutdown()
       .catch((error: unknown) => logger.warn({ err: error }, 'trace export at exit failed'))
+    clearTimeout(deadline)
     logger.info('stopped')
   })
 }
