@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STREAMS, SUBJECTS } from '../schemas/subjects.ts'
 import { VERSION } from '../shared/http/service-index.ts'
 import { createLogger } from '../shared/observability/logger.ts'
-import { createNatsMetricsApp } from '../workers/nats-metrics/service.ts'
+import { createNatsMetricsApp, NATS_METRICS_FRESH_MS } from '../workers/nats-metrics/service.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { freePort } from './harness/wait-for.ts'
 import { provisionNats } from './support/provision.ts'
@@ -110,5 +110,28 @@ describe('nats-metrics, as every service answers', () => {
     const missing = await app.request('/nope')
     expect(missing.status).toBe(404)
     expect(await missing.json()).toStrictEqual({ error: 'not_found', message: 'no route GET /nope' })
+  })
+})
+
+describe('nats-metrics under a flood of scrapes', () => {
+  it('asks each server once for scrapes that come together, and again once its answer is a second old', async () => {
+    const asked: string[] = []
+    const counting: typeof fetch = (input, init) => {
+      asked.push(String(input))
+      return fetch(input, init)
+    }
+    const app = createNatsMetricsApp(
+      { NATS_MONITOR_URLS: [server.monitorUrl ?? ''], NATS_MONITOR_TIMEOUT_MS: 2_000 },
+      { logger, fetch: counting },
+    )
+    const bodies = await Promise.all(
+      Array.from({ length: 40 }, async () => await (await app.request('/metrics')).text()),
+    )
+    expect(asked.filter((url) => url.includes('/jsz'))).toHaveLength(1)
+    expect(new Set(bodies).size).toBe(1)
+    expect(bodies[0]).toContain('nats_server_up')
+    await new Promise((resolve) => setTimeout(resolve, NATS_METRICS_FRESH_MS + 50))
+    await app.request('/metrics')
+    expect(asked.filter((url) => url.includes('/jsz'))).toHaveLength(2)
   })
 })

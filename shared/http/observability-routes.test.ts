@@ -3,6 +3,7 @@ import { createLogger } from '../observability/logger.ts'
 import { createMetrics } from '../observability/metrics.ts'
 import { swaggerUiAssets } from './swagger-ui-assets.ts'
 import { createObservabilityApp } from './observability-app.ts'
+import { createObservabilityRoutes, METRICS_FRESH_MS } from './observability-routes.ts'
 
 function app(service: string) {
   return createObservabilityApp({
@@ -47,5 +48,32 @@ describe('the HTTP surface of payment and order-status', () => {
       413,
       { error: 'payload_too_large', message: 'the body must be at most 1024 bytes' },
     ])
+  })
+})
+
+describe('GET /metrics under a flood', () => {
+  it('renders once for scrapes that come together, and again once the rendering is 100 ms old', async () => {
+    const metrics = createMetrics('payment')
+    let renders = 0
+    const render = metrics.registry.metrics.bind(metrics.registry)
+    metrics.registry.metrics = () => {
+      renders++
+      return render()
+    }
+    const routes = createObservabilityRoutes({ metrics, checkReady: () => Promise.resolve({ ok: true }) })
+    const scrape = async () => {
+      const res = await routes.request('/metrics')
+      expect(res.status).toBe(200)
+      return await res.text()
+    }
+    const bodies = await Promise.all(Array.from({ length: 50 }, scrape))
+    expect(renders).toBe(1)
+    expect(new Set(bodies).size).toBe(1)
+    expect(bodies[0]).toContain('# TYPE http_requests_total counter')
+    await scrape()
+    expect(renders).toBe(1)
+    await new Promise((resolve) => setTimeout(resolve, METRICS_FRESH_MS + 20))
+    await scrape()
+    expect(renders).toBe(2)
   })
 })

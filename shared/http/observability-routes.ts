@@ -1,6 +1,15 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import type { HttpMetrics } from '../observability/metrics-port.ts'
+import { createCachedCheck } from './cached-check.ts'
+
+/**
+ * `/metrics` answers anyone: a scrape within this long of the last rendering
+ * gets that rendering, and scrapes that come together share one. A flood of
+ * scrapes (tens of KB each, 10-20 ms of a worker's event loop) then costs at
+ * most ten renderings a second, and Prometheus sees figures at most this old.
+ */
+export const METRICS_FRESH_MS = 100
 
 export interface Readiness {
   ok: boolean
@@ -17,6 +26,7 @@ export interface ObservabilityDeps {
 
 /** `GET /health`, `GET /ready`, `GET /metrics` for every service. */
 export function createObservabilityRoutes({ metrics, isAlive = () => true, checkReady }: ObservabilityDeps) {
+  const rendered = createCachedCheck<string>(METRICS_FRESH_MS)
   return new Hono()
     .get('/health', (c) => (isAlive() ? c.json({ status: 'ok' }) : c.json({ status: 'failing' }, 503)))
     .get('/ready', async (c) => {
@@ -26,7 +36,7 @@ export function createObservabilityRoutes({ metrics, isAlive = () => true, check
         : c.json({ status: 'not_ready', reason: readiness.reason ?? 'unknown' }, 503)
     })
     .get('/metrics', async (c) => {
-      const body = await metrics.registry.metrics()
+      const body = await rendered(() => metrics.registry.metrics())
       return c.body(body, 200, { 'Content-Type': metrics.registry.contentType })
     })
 }

@@ -56,7 +56,7 @@ export function createLightMetrics(service: string): IntakeMetrics {
     ),
     eventsPublished: counter(
       'events_published_total',
-      'Events stored by JetStream, by subject (an event the stream already held is not counted)',
+      'Events stored by JetStream, by subject (not those the stream already held)',
     ),
     eventsPublishFailed: counter(
       'events_publish_failed_total',

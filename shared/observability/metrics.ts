@@ -91,7 +91,7 @@ export function createMetrics(service: string): Metrics {
     eventsPublished: bounded(
       new Counter({
         name: 'events_published_total',
-        help: 'Events stored by JetStream, by subject (an event the stream already held is not counted)',
+        help: 'Events stored by JetStream, by subject (not those the stream already held)',
         labelNames: ['subject'],
         registers,
       }),

@@ -167,7 +167,7 @@ export function sealBucket(kv: KV, { bucket, key, floor, tolerateUnsealed = fals
     typeof inner._doDeleteOrPurge !== 'function' ||
     typeof inner.subjectForKey !== 'function'
   ) {
-    throw new Error('sealBucket needs @nats-io/kv 3.4 internals')
+    throw new Error('sealBucket: needs @nats-io/kv 3.4')
   }
   // Read from the stream leader: a direct get's answer carries headers no
   // record has (Nats-Stream, ...), which a read refuses (a copy's mark).

@@ -14,8 +14,17 @@ import type { RunningService } from '../../shared/runtime/run-service.ts'
 import type { NatsMetricsConfig } from './config.ts'
 import { renderNatsMetrics, type Jsz, type NodeSample, type Varz } from './render.ts'
 import { headAsGet } from '../../shared/http/head.ts'
+import { createCachedCheck } from '../../shared/http/cached-check.ts'
 
 const JSZ_QUERY = '/jsz?accounts=true&streams=true&consumers=true&leader_only=true'
+
+/**
+ * `/metrics` answers anyone, and each rendering asks every server for its
+ * streams and consumers: a scrape within this long of the last one gets its
+ * answer, and scrapes that come together share one. Prometheus scrapes every
+ * 15 s or so; a flood costs the servers at most one `/jsz` a second each.
+ */
+export const NATS_METRICS_FRESH_MS = 1_000
 
 export interface NatsMetricsDeps {
   logger: Logger
@@ -58,9 +67,10 @@ export function createNatsMetricsApp(
   app.get('/', serviceIndex('nats-metrics', app, { servers: urls.map(shownUrl) }))
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.get('/ready', (c) => c.json({ status: 'ready' }))
+  const rendered = createCachedCheck<string>(NATS_METRICS_FRESH_MS)
+  const render = async () => renderNatsMetrics(await Promise.all(urls.map(sample)))
   app.get('/metrics', async (c) => {
-    const nodes = await Promise.all(urls.map(sample))
-    return c.text(renderNatsMetrics(nodes), 200, {
+    return c.text(await rendered(render), 200, {
       'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
     })
   })
