@@ -116,10 +116,10 @@ describe('nats-metrics, as every service answers', () => {
 describe('nats-metrics under a flood of scrapes', () => {
   it('asks each server once for scrapes that come together, and again once its answer is a second old', async () => {
     const asked: string[] = []
-    const counting: typeof fetch = (input, init) => {
-      asked.push(String(input))
+    const counting = ((input: string | URL | Request, init?: RequestInit) => {
+      asked.push(input instanceof Request ? input.url : input.toString())
       return fetch(input, init)
-    }
+    }) as typeof fetch
     const app = createNatsMetricsApp(
       { NATS_MONITOR_URLS: [server.monitorUrl ?? ''], NATS_MONITOR_TIMEOUT_MS: 2_000 },
       { logger, fetch: counting },
