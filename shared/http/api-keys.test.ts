@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import { createRateLimiter } from './rate-limit.ts'
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/load-config.ts'
@@ -136,6 +137,22 @@ describe('requireApiKey', () => {
     expect((await get('/private', alice)).headers.get('Cache-Control')).toBe('no-store')
     expect((await get('/own', alice)).headers.get('Cache-Control')).toBe('no-store')
     expect((await get('/public')).headers.get('Cache-Control')).toBeNull()
-    expect((await get('/private')).status).toBe(401)
+    // Its refusals too: no key (401), a key of another role (403), a key over its rate (429).
+    const refused = await get('/private')
+    expect([refused.status, refused.headers.get('Cache-Control')]).toStrictEqual([401, 'no-store'])
+    const adminOnly = new Hono()
+    adminOnly.get(
+      '/x',
+      requireApiKey({
+        verifier: createApiKeyVerifier(parsed.keys),
+        roles: ['admin'],
+        limiter: createRateLimiter({ perSecond: 1, burst: 1 }),
+      }),
+      (c) => c.text('x'),
+    )
+    const first = await adminOnly.request('/x', { headers: alice })
+    const second = await adminOnly.request('/x', { headers: alice })
+    expect([first.status, first.headers.get('Cache-Control')]).toStrictEqual([403, 'no-store'])
+    expect([second.status, second.headers.get('Cache-Control')]).toStrictEqual([429, 'no-store'])
   })
 })

@@ -82,6 +82,10 @@ export function requireApiKey({
   return async (c, next) => {
     // Registered for `/x` and `/x/*`, which can both match one request: check once.
     if (c.get('apiKey') !== undefined) return next()
+    // Every answer of a route behind a key is for no cache, a browser's
+    // included: its refusals (401, 403, 429) too. Set before the answer is
+    // built, the answer is built with it.
+    c.header('Cache-Control', 'no-store')
     // The key is verified first, whatever its address did before: behind a
     // NAT or proxy every client shares one address, and anybody's bad
     // requests must not turn everybody's valid keys into 429s. A valid key
@@ -111,11 +115,8 @@ export function requireApiKey({
       return limited ?? forbidden(c, `this route needs a key with role ${roles.join(' or ')}`)
     }
     c.set('apiKey', key)
-    // What needed a key to see is for no cache, a browser's included. Set
-    // before the handler, its answer is built with it; set again only over a
-    // route's own (a stream's `no-cache` would still let a cache keep it):
-    // after the answer is built, setting a header copies the Response.
-    c.header('Cache-Control', 'no-store')
+    // Set again only over a route's own (a stream's `no-cache` would still let
+    // a cache keep it): after the answer is built, setting a header copies the Response.
     await next()
     if (c.res.headers.get('Cache-Control') !== 'no-store') c.header('Cache-Control', 'no-store')
   }

@@ -38,8 +38,8 @@ export const DOCS_ASSETS = Object.keys(SWAGGER_UI_FILES) as [SwaggerUiFile, ...S
 export interface SharedRoutesOptions {
   /** Whether `/health` can answer 503 (an `isAlive` check was given). */
   liveness?: boolean
-  /** `/ready` never answers 503 (the gateway, which has no dependency). */
-  alwaysReady?: boolean
+  /** When `/ready` answers 503, for its description (default: a NATS service's). */
+  notReadyWhen?: string
   /** The tag the shared routes are listed under. */
   tag?: string
 }
@@ -47,7 +47,7 @@ export interface SharedRoutesOptions {
 /** The shared routes' entries, without the answers every route of a service gives (413, ...). */
 export function sharedOperations({
   liveness = false,
-  alwaysReady = false,
+  notReadyWhen = 'Not ready from the first moment of a shutdown, and while NATS is not connected or its streams do not answer.',
   tag = 'service',
 }: SharedRoutesOptions = {}): OperationDoc[] {
   const tags = [tag]
@@ -78,18 +78,11 @@ export function sharedOperations({
       path: '/ready',
       operationId: 'getReady',
       summary: 'Readiness: its dependencies answer',
-      ...(alwaysReady
-        ? {}
-        : {
-            description:
-              'Not ready from the first moment of a shutdown, and while NATS is not connected or its streams do not answer.',
-          }),
+      description: notReadyWhen,
       tags,
       responses: {
         200: { description: 'Ready.', body: { schema: ReadySchema } },
-        ...(alwaysReady
-          ? {}
-          : { 503: { description: 'Not ready, and why.', body: { schema: NotReadySchema } } }),
+        503: { description: 'Not ready, and why.', body: { schema: NotReadySchema } },
       },
     },
     {

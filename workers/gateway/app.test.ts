@@ -315,3 +315,18 @@ describe('POST /charges timing and faults', () => {
     expect(sleeps).toStrictEqual([250, 250])
   })
 })
+
+describe('GET /ready', () => {
+  it('is 200 until a stop begins, then 503 so a balancer sends nothing more', async () => {
+    const stop = new AbortController()
+    const { app } = createTestApp({ shutdownSignal: stop.signal })
+    const before = await app.request('/ready')
+    expect([before.status, await before.json()]).toStrictEqual([200, { status: 'ready' }])
+    stop.abort(new Error('received SIGTERM'))
+    const after = await app.request('/ready')
+    expect([after.status, await after.json()]).toStrictEqual([
+      503,
+      { status: 'not_ready', reason: 'shutting down' },
+    ])
+  })
+})

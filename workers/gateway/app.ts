@@ -147,7 +147,10 @@ export function createApp({
   // After the key check: nobody without the secret key makes the gateway read a body.
   app.use(limitBody(config.maxBodyBytes, { hold: hasApiKey }))
   app.get('/', serviceIndex('gateway', app))
-  app.route('/', createObservabilityRoutes({ metrics, checkReady: () => Promise.resolve({ ok: true }) }))
+  // No dependency: ready until a stop begins, then 503 so a balancer sends no more.
+  const checkReady = () =>
+    Promise.resolve(shutdownSignal?.aborted === true ? { ok: false, reason: 'shutting down' } : { ok: true })
+  app.route('/', createObservabilityRoutes({ metrics, checkReady }))
   app.route('/', createApiDocsRoutes({ document: gatewayOpenApi, assets: swaggerUiAssets }))
 
   app.post('/charges', (c) =>

@@ -153,6 +153,9 @@ describe('the gateway sandbox against its OpenAPI document', () => {
   it('answers the shared routes as documented, and 413 on every route', async () => {
     for (const path of ['/', '/health', '/ready', '/metrics', '/docs'])
       expect((await send(path)).status, path).toBe(200)
+    const stopping = new AbortController()
+    stopping.abort(new Error('stopping'))
+    expect((await send('/ready', undefined, other({ shutdownSignal: stopping.signal }))).status).toBe(503)
     for (const asset of DOCS_ASSETS) expect((await send(`/docs/${asset}`)).status).toBe(200)
     expect((await send('/docs/index.html')).status).toBe(404)
     for (const [path, item] of Object.entries(document.paths)) {

@@ -249,9 +249,17 @@ export function gatewayOpenApi(): OpenApiDocument {
       secretKey: { description: 'The gateway secret key: `Authorization: Bearer <GATEWAY_SECRET_KEY>`.' },
     },
     headers: RESPONSE_HEADERS,
-    operations: onEveryRoute([...gatewayOperations, ...sharedOperations({ alwaysReady: true })], {
-      413: payloadTooLarge('GATEWAY_MAX_BODY_BYTES'),
-    }),
+    operations: onEveryRoute(
+      [
+        ...gatewayOperations,
+        ...sharedOperations({
+          notReadyWhen: 'Not ready from the first moment of a shutdown; the sandbox has no dependency.',
+        }),
+      ],
+      {
+        413: payloadTooLarge('GATEWAY_MAX_BODY_BYTES'),
+      },
+    ),
   })
   return built
 }
