@@ -76,10 +76,17 @@ describe('compiled binaries: command line', () => {
     }
   })
 
-  it('healthcheck exits 1 when nothing answers on PORT', async () => {
+  it('healthcheck exits 1 when nothing answers on PORT, saying so', async () => {
     const port = String(await freePort())
-    expect((await exec(bin('gateway'), ['healthcheck'], { PORT: port })).code).toBe(1)
-    expect((await exec(bin('order-saga'), ['order', 'healthcheck'], { PORT: port })).code).toBe(1)
+    const url = `http://127.0.0.1:${port}/ready`
+    expect(await exec(bin('gateway'), ['healthcheck'], { PORT: port })).toStrictEqual({
+      code: 1,
+      out: expect.stringContaining(`gateway healthcheck: ${url} did not answer`),
+    })
+    expect(await exec(bin('order-saga'), ['order', 'healthcheck'], { PORT: port })).toStrictEqual({
+      code: 1,
+      out: expect.stringContaining(`order healthcheck: ${url} did not answer`),
+    })
   })
 
   it('reads neither .env nor bunfig.toml from its working folder', async () => {

@@ -26,6 +26,7 @@ import { createTracerFromEnv, TRACING_HELP, tracingProblems } from '../observabi
 import type { Tracer } from '../observability/tracing.ts'
 import { NkeySeedError } from '../security/nkey-signer.ts'
 import { SealingKeyError } from '../security/sealed-token.ts'
+import { probeConfigFailed, probeReady } from './ready-probe.ts'
 import {
   exitWith,
   listenFailure,
@@ -193,8 +194,8 @@ const HEALTHCHECK_DEFAULTS = v.object({ PORT: intFromEnv(3000, 0, 65535), HOST: 
 
 /**
  * `<binary> healthcheck`: exit 0 when this service's `/ready` answers 200
- * within 2 s, else 1. Lets an image without a shell or curl declare a
- * HEALTHCHECK with the binary itself.
+ * within 2 s, else 1 with the reason on stderr (ready-probe.ts). Lets an
+ * image without a shell or curl declare a HEALTHCHECK with the binary itself.
  */
 export async function healthcheck<C extends BaseConfig>(
   entry: ServiceEntry<C>,
@@ -210,15 +211,10 @@ export async function healthcheck<C extends BaseConfig>(
     // A wildcard bind answers on loopback; a specific address only there.
     if (config.HOST !== '0.0.0.0' && config.HOST !== '::')
       host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST
-  } catch {
-    return 1
+  } catch (error) {
+    return probeConfigFailed(entry.name, error)
   }
-  try {
-    const res = await fetch(`http://${host}:${port}/ready`, { signal: AbortSignal.timeout(2_000) })
-    return res.status === 200 ? 0 : 1
-  } catch {
-    return 1
-  }
+  return await probeReady(entry.name, `http://${host}:${port}/ready`)
 }
 
 /** Valibot wrappers whose absence is allowed: such a setting without a default is optional, not required. */

@@ -24,6 +24,7 @@ import {
 import { createApp } from './app.ts'
 import { gatewayConfigSchema, gatewayEnvHelp, loadGatewayConfig, type GatewayConfig } from './config.ts'
 import { LedgerFileError, memoryJournal, openLedgerFile, type Journal } from './journal.ts'
+import { probeConfigFailed, probeReady } from '../../shared/runtime/ready-probe.ts'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -124,7 +125,7 @@ export async function main(argv: readonly string[], env: Env): Promise<void> {
 
 /**
  * `gateway healthcheck`: exit code 0 when this sandbox's `/ready` answers 200
- * within 2 s, else 1, so an image without a shell or curl can declare a
+ * within 2 s, else 1 with the reason on stderr, so an image without a shell or curl can declare a
  * HEALTHCHECK with the binary itself. Asks the configured HOST, or loopback
  * when it binds every address.
  */
@@ -134,15 +135,10 @@ export async function healthcheck(env: Env): Promise<number> {
     // Only where it listens: a probe needs none of the gateway's secrets.
     const { PORT, HOST } = loadConfig(v.pick(gatewayConfigSchema, ['PORT', 'HOST']), env)
     url = `http://${probeHost(HOST)}:${PORT}/ready`
-  } catch {
-    return 1 // an invalid configuration never started a server
+  } catch (error) {
+    return probeConfigFailed('gateway', error) // an invalid configuration never started a server
   }
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) })
-    return res.status === 200 ? 0 : 1
-  } catch {
-    return 1
-  }
+  return await probeReady('gateway', url)
 }
 
 /** Where a local client reaches a server bound to `host`. */
