@@ -162,6 +162,22 @@ describe('tracingSettingsFromEnv', () => {
     expect(() => tracingSettingsFromEnv(env)).toThrow(new ConfigError([problem]))
   })
 
+  it('lists a bad OTEL_SDK_DISABLED with the other problems, not alone', () => {
+    expect(() =>
+      tracingSettingsFromEnv({
+        OTEL_SDK_DISABLED: 'maybe',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector',
+        OTEL_BSP_SCHEDULE_DELAY: 'abc',
+      }),
+    ).toThrow(
+      new ConfigError([
+        'OTEL_SDK_DISABLED: must be true or false, got "maybe"',
+        'OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL, got "ftp://collector"',
+        'OTEL_BSP_SCHEDULE_DELAY: must be an integer from 1 to 60000 (ms), got "abc"',
+      ]),
+    )
+  })
+
   it('names a bad header entry without showing it, percent-encoding included', () => {
     let problems: readonly string[] = []
     try {

@@ -30,13 +30,14 @@ export const TRACING_HELP =
 /** The export settings, `undefined` when tracing is off; a {@link ConfigError} lists every bad value. */
 export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
   const disabled = env['OTEL_SDK_DISABLED']?.trim().toLowerCase() ?? ''
-  if (disabled !== '' && disabled !== 'true' && disabled !== 'false')
-    throw new ConfigError([`OTEL_SDK_DISABLED: must be true or false, got ${JSON.stringify(disabled)}`])
   if (disabled === 'true') return undefined
   const base = env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim() ?? ''
   const traces = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim() ?? ''
   // A bad header or delay is refused with no endpoint set too: it is a typo waiting for one.
+  // Every problem is listed at once, a bad OTEL_SDK_DISABLED's with the others.
   const problems: string[] = []
+  if (disabled !== '' && disabled !== 'false')
+    problems.push(`OTEL_SDK_DISABLED: must be true or false, got ${JSON.stringify(disabled)}`)
   const tracesUrl = traces !== '' ? traces : `${base.replace(/\/+$/, '')}/v1/traces`
   const name = traces !== '' ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'
   const on = base !== '' || traces !== ''
