@@ -288,6 +288,9 @@ async function main(): Promise<void> {
       command: workerCommand(ctx.runtime, name, { root: projectRoot, writeDir: options.stateDir }),
       env: { ...inheritedEnv(process.env), ...workerEnv(name, ctx) },
       cwd: projectRoot,
+      // Up first and down last: the payment worker checks its key with it at
+      // start, and its charges in flight at a stop finish against it.
+      stopLast: name === 'gateway',
     })
   // The gateway first: the payment worker checks its secret key with it at start.
   startWorker('gateway')

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -357,6 +357,50 @@ describe('the supervisor when a worker cannot be spawned', () => {
     const started = Date.now()
     await supervisor.stop(15_000)
     expect(Date.now() - started).toBeLessThan(2_000)
+  })
+})
+
+describe('the supervisor at a stop', () => {
+  it('stops a stopLast worker only once the others have exited', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stop-order-'))
+    try {
+      // Each records when its SIGTERM came and when it left; the first takes 300 ms to leave.
+      const worker = (name: string, lingerMs: number) => ({
+        name,
+        command: {
+          cmd: process.execPath,
+          args: [
+            '-e',
+            `const fs=require('node:fs');const f=${JSON.stringify(join(dir, name))};` +
+              `process.on('SIGTERM',()=>{fs.appendFileSync(f,'term '+Date.now()+'\\n');` +
+              `setTimeout(()=>{fs.appendFileSync(f,'exit '+Date.now()+'\\n');process.exit(0)},${lingerMs})});` +
+              `fs.writeFileSync(f,'');setInterval(()=>{},1000)`,
+          ],
+        },
+        env: {},
+        cwd: dir,
+      })
+      const supervisor = new Supervisor({ log: () => undefined, onFatal: () => undefined })
+      supervisor.start({ ...worker('gateway', 0), stopLast: true })
+      supervisor.start(worker('payment', 300))
+      await waitFor(() => existsSync(join(dir, 'gateway')) && existsSync(join(dir, 'payment')), {
+        timeoutMs: 5_000,
+        message: 'both workers running',
+      })
+      await supervisor.stop(10_000)
+      const times = (name: string) =>
+        Object.fromEntries(
+          readFileSync(join(dir, name), 'utf8')
+            .trim()
+            .split('\n')
+            .map((line) => line.split(' '))
+            .map(([what, at]) => [what, Number(at)]),
+        ) as { term: number; exit: number }
+      const [payment, gateway] = [times('payment'), times('gateway')]
+      expect(gateway.term).toBeGreaterThanOrEqual(payment.exit)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -29,6 +29,11 @@ export interface WorkerSpec {
   command: RuntimeCommand
   env: Record<string, string | undefined>
   cwd: string
+  /**
+   * Stopped only once the others have exited (the gateway sandbox: the
+   * payment worker's charges in flight finish against it).
+   */
+  stopLast?: boolean
 }
 
 interface Supervised {
@@ -143,21 +148,29 @@ export class Supervisor {
   }
 
   /**
-   * SIGTERM to every worker, then waits for them until `deadlineMs`; who is
-   * left gets SIGKILL. No restarts from here on.
+   * SIGTERM to every worker (those marked `stopLast` once the others have
+   * exited), then waits for them until `deadlineMs`; who is left gets
+   * SIGKILL. No restarts from here on.
    */
   async stop(deadlineMs: number): Promise<void> {
     this.#stopping = true
     const workers = [...this.#workers.values()]
     for (const w of workers) clearTimeout(w.timer)
-    for (const w of workers) signalGroup(w.child, 'SIGTERM')
     let timer: ReturnType<typeof setTimeout> | undefined
     const late = new Promise<'late'>((done) => {
       timer = setTimeout(() => done('late'), deadlineMs)
     })
-    const outcome = await Promise.race([Promise.all(workers.map((w) => w.exited)), late])
+    let timedOut = false
+    for (const group of [
+      workers.filter((w) => w.spec.stopLast !== true),
+      workers.filter((w) => w.spec.stopLast === true),
+    ]) {
+      for (const w of group) signalGroup(w.child, 'SIGTERM')
+      timedOut = (await Promise.race([Promise.all(group.map((w) => w.exited)), late])) === 'late'
+      if (timedOut) break
+    }
     clearTimeout(timer)
-    if (outcome === 'late') {
+    if (timedOut) {
       const left = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null)
       this.#opts.log(
         `still running after ${deadlineMs / 1000} s, killed: ${left.map((w) => w.spec.name).join(', ')}`,
