@@ -136,13 +136,13 @@ describe('compiled binaries: command line', () => {
         expect(plain.headers['content-encoding']).toBeUndefined()
         expect(plain.body.equals(original)).toBe(true)
       }
-      await waitFor(
-        () => gateway.lines().some((l) => l.includes('LOG_FORMAT=pretty: pino-pretty did not load')),
-        {
-          timeoutMs: 5_000,
-          message: 'the binary says it logs JSON although LOG_FORMAT=pretty',
-        },
-      )
+      // Run from the project folder, whose node_modules holds pino-pretty: the binary loads none of it.
+      const said = gateway.lines().find((l) => l.includes('LOG_FORMAT=pretty'))
+      expect(JSON.parse(said ?? '{}')).toMatchObject({
+        level: 'warn',
+        service: 'gateway',
+        msg: 'LOG_FORMAT=pretty: not in the compiled binaries; logging JSON',
+      })
     } finally {
       await gateway.stop()
     }

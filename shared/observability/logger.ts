@@ -67,7 +67,7 @@ export function createLogger({
   }
   if (destination) return redactingChildren(pino(options, destination))
   return redactingChildren(
-    format === 'pretty' ? pino(options, prettyStdout()) : pino(options, turnBatchedStdout()),
+    format === 'pretty' ? pino(options, prettyStdout(service)) : pino(options, turnBatchedStdout()),
   )
 }
 
@@ -163,15 +163,29 @@ export function turnBatchedStdout(
   }
 }
 
+/** Where a compiled Bun binary's embedded modules live (`bun build --compile`). */
+const COMPILED_URL_PREFIX = 'file:///$bunfs/'
+
 /**
  * Stdout through pino-pretty's `prettyFactory` (a plain function: no
- * transport, no worker thread, so it also runs inside a compiled binary).
+ * transport, no worker thread).
  * pino-pretty is imported on first use only; lines logged before it has
  * loaded wait for it, and are written as JSON if the process exits first or
- * the import fails (then JSON it stays, with one line saying why).
+ * the import fails (then JSON it stays, with one line saying why). A compiled
+ * binary logs JSON, with one line saying so.
  */
-function prettyStdout(): { write(line: string): void } {
+function prettyStdout(service: string): { write(line: string): void } {
   const out = pino.destination({ dest: 1, sync: true })
+  const jsonInstead = (reason: string): void =>
+    void out.write(
+      `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), service, msg: `LOG_FORMAT=pretty: ${reason}; logging JSON` })}\n`,
+    )
+  // A compiled binary embeds no pino-pretty (scripts/build.ts keeps it out),
+  // and loads no JavaScript from the folder it runs in: JSON it is.
+  if (import.meta.url.startsWith(COMPILED_URL_PREFIX)) {
+    jsonInstead('not in the compiled binaries')
+    return turnBatchedStdout(out)
+  }
   let format: ((line: string) => string) | undefined
   let pending: string[] | undefined = []
   const flushRaw = (): void => {
@@ -194,10 +208,7 @@ function prettyStdout(): { write(line: string): void } {
     },
     (error: unknown) => {
       flushRaw()
-      const reason = error instanceof Error ? error.message : String(error)
-      out.write(
-        `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), msg: `LOG_FORMAT=pretty: pino-pretty did not load (${reason}); logging JSON` })}\n`,
-      )
+      jsonInstead(`pino-pretty did not load (${error instanceof Error ? error.message : String(error)})`)
     },
   )
   return {
