@@ -28,7 +28,14 @@ export function loadConfig<const TSchema extends v.GenericSchema<Record<string, 
   if (result.success) return result.output
   throw new ConfigError(
     result.issues.map((issue) => {
-      const key = v.getDotPath(issue) ?? '(root)'
+      // A list setting's entry is named as such (`NATS_URL, entry 2`), not as a path (`NATS_URL.1`).
+      const [name, ...rest] = (issue.path ?? []).map((item) => item.key)
+      const key =
+        name === undefined
+          ? '(root)'
+          : typeof rest[0] === 'number' && rest.length === 1
+            ? `${String(name)}, entry ${rest[0] + 1}`
+            : (v.getDotPath(issue) ?? String(name))
       // A required variable that is not set: Valibot's own text names the key again.
       const missing = issue.type === 'object' && issue.received === 'undefined'
       return `${key}: ${missing ? 'is required' : issue.message}`
