@@ -126,7 +126,13 @@ describe('loadConfig', () => {
     expect(caught).toBeInstanceOf(ConfigError)
     const keys = (caught as ConfigError).problems.map((p) => p.split(':')[0])
     expect(keys).toStrictEqual(
-      expect.arrayContaining(['PORT', 'NATS_URL, entry 1', 'LOG_LEVEL', 'PAYMENT_RETRIES', 'PAYMENT_GATEWAY_URL']),
+      expect.arrayContaining([
+        'PORT',
+        'NATS_URL, entry 1',
+        'LOG_LEVEL',
+        'PAYMENT_RETRIES',
+        'PAYMENT_GATEWAY_URL',
+      ]),
     )
   })
 })
