@@ -28,13 +28,7 @@ export function loadConfig<const TSchema extends v.GenericSchema<Record<string, 
   if (result.success) return result.output
   throw new ConfigError(
     result.issues.map((issue) => {
-      // A list setting's entry is named as such (`NATS_URL, entry 2`), not as a path (`NATS_URL.1`).
-      const [name, index, ...deeper] = (issue.path ?? []).map((item) => item.key)
-      const dotted = v.getDotPath(issue) ?? '(root)'
-      const key =
-        typeof name === 'string' && typeof index === 'number' && deeper.length === 0
-          ? `${name}, entry ${index + 1}`
-          : dotted
+      const key = v.getDotPath(issue) ?? '(root)'
       // A required variable that is not set: Valibot's own text names the key again.
       const missing = issue.type === 'object' && issue.received === 'undefined'
       return `${key}: ${missing ? 'is required' : issue.message}`
