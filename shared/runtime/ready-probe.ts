@@ -4,6 +4,8 @@
  * the time ran out, or the status and the reason the service gave), so a
  * container's health log tells what to look at.
  */
+import { ConfigError } from '../config/load-config.ts'
+
 const PROBE_TIMEOUT_MS = 2_000
 
 export async function probeReady(
@@ -40,6 +42,12 @@ export function probeConfigFailed(
   error: unknown,
   write: (line: string) => void = (line) => void process.stderr.write(line),
 ): number {
-  write(`${name} healthcheck: ${error instanceof Error ? error.message : String(error)}\n`)
+  const problems =
+    error instanceof ConfigError
+      ? error.problems.join('; ')
+      : error instanceof Error
+        ? error.message
+        : String(error)
+  write(`${name} healthcheck: ${problems}\n`)
   return 1
 }

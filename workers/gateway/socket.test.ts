@@ -11,6 +11,7 @@ import { serveHttp } from '../../shared/runtime/server.ts'
 import { spawnService, type ServiceHandle } from '../../test/harness/process.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
 import { createApp } from './app.ts'
+import { METRICS_FRESH_MS } from '../../shared/http/observability-routes.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const SECRET_KEY = 'gw_sk_socket_test'
@@ -40,6 +41,8 @@ afterAll(async () => {
 })
 
 async function count(status: string, on = port): Promise<number> {
+  // A rendering newer than every request before this call (/metrics keeps one for METRICS_FRESH_MS).
+  await new Promise((resolve) => setTimeout(resolve, METRICS_FRESH_MS + 10))
   const text = await (await fetch(`http://127.0.0.1:${on}/metrics`)).text()
   return text
     .split('\n')
