@@ -11,7 +11,7 @@
  * replays directly.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
-import { createInbox, NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import * as v from 'valibot'
 import { STREAMS, SUBJECTS, splitLane, type Subject } from '../../schemas/subjects.ts'
 import type { Logger } from '../observability/log.ts'
@@ -176,11 +176,18 @@ export function serveReplays({
 
 /**
  * A fresh reply subject on the answer part of a connection's inbox
- * (`<inbox prefix>.answers.<nuid>`), where services may answer it (access.ts).
+ * (`<inbox prefix>.answers.<random>`), where services may answer it
+ * (access.ts). The token is random, not the process's next NUID: the service
+ * sees this subject, and from one NUID the next ones follow (a fixed prefix,
+ * a counter): the subjects of this process's pull consumers, where a
+ * JetStream answer that another identity's request pointed there would land.
  */
 export function answerInbox(nc: NatsConnection): string {
   const { options } = nc as NatsConnection & { options?: { inboxPrefix?: string } }
-  return createInbox(answerInboxPrefixOf(options?.inboxPrefix ?? '_INBOX'))
+  const token = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('')
+  return `${answerInboxPrefixOf(options?.inboxPrefix ?? '_INBOX')}.${token}`
 }
 
 /**
