@@ -3,8 +3,10 @@
 // event with its consumers, a failed delivery's retries and its dead letter,
 // a dead letter is replayed and purged, the cancel action goes through the
 // cancellation API, and the console's own NATS identity is enough for all of it.
+import { Kvm } from '@nats-io/kv'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BUCKETS } from '../schemas/subjects.ts'
 import { statusSubjectOf } from '../shared/nats/discovery-subjects.ts'
 import { answerInbox } from '../shared/nats/replay-delegate.ts'
 import { generateSealingKeyPair } from '../shared/security/sealed-token.ts'
@@ -126,6 +128,26 @@ describe('operator console API', () => {
     expect(events[0]?.consumers.map((c) => c.consumer)).toContain('inventory')
     expect(events[3]).toMatchObject({ compensation: true })
     expect((await api(`/console/api/orders/${crypto.randomUUID()}`)).status).toBe(404)
+  })
+
+  it('answers 500 invalid_record, not a fault, for an order-status record that is not one', async () => {
+    const nc = await connect(stack.server.connectOptions())
+    try {
+      const kv = await new Kvm(nc).open(BUCKETS.orderStatus)
+      const noHistory = crypto.randomUUID()
+      const notJson = crypto.randomUUID()
+      await kv.put(noHistory, JSON.stringify({ orderId: noHistory, status: 'confirmed' }))
+      await kv.put(notJson, 'not json')
+      for (const orderId of [noHistory, notJson]) {
+        const answer = await api<{ error: string; message: string }>(`/console/api/orders/${orderId}`)
+        expect(answer.status, orderId).toBe(500)
+        expect(answer.body.error, orderId).toBe('invalid_record')
+        expect(answer.body.message, orderId).toContain(orderId)
+      }
+    } finally {
+      await nc.close()
+    }
+    expect(consoleWorker.handle.lines().filter((l) => l.includes('unhandled'))).toStrictEqual([])
   })
 
   it('files a failed delivery under its order: retries, the dead letter, then replay and purge', async () => {

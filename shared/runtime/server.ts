@@ -32,8 +32,20 @@ interface DenoServe {
   ): { shutdown(): Promise<void> }
 }
 
-const noHost = (): Response =>
-  Response.json({ error: 'bad_request', message: 'the request has no Host header' }, { status: 400 })
+/**
+ * Bun and Deno hand over the URL the `Host` header makes, valid or not: a
+ * relative one without the header (HTTP/1.0), which the router would misread
+ * (part of the path taken for the host), or one no URL parser takes (`Host: [`),
+ * which every `new URL(request.url)` of a route would throw on. Node's server
+ * answers both 400 itself.
+ */
+const badHost = (request: Request): Response | undefined =>
+  URL.canParse(request.url)
+    ? undefined
+    : Response.json(
+        { error: 'bad_request', message: 'the request has no valid Host header' },
+        { status: 400, headers: { Connection: 'close' } },
+      )
 
 /**
  * Deno's server writes the `Connection` header itself (`close` after an
@@ -54,6 +66,8 @@ export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<Http
       const onListen = (addr: { port: number }) =>
         resolve({ port: addr.port, close: () => server.shutdown() })
       const server = deno.serve({ port, hostname, onListen }, async (request, info) => {
+        const refused = badHost(request)
+        if (refused !== undefined) return withoutConnectionHeader(refused)
         setClientAddress(request, info.remoteAddr?.hostname)
         return withoutConnectionHeader(await fetch(request))
       })
@@ -62,9 +76,8 @@ export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<Http
   if (typeof Bun !== 'undefined') {
     const server = Bun.serve({
       fetch: (request, bun) => {
-        // HTTP/1.0 without a Host header: Bun hands over a relative URL, which
-        // the router would misread (part of the path taken for the host).
-        if (request.url.startsWith('/')) return noHost()
+        const refused = badHost(request)
+        if (refused !== undefined) return refused
         setClientAddress(request, bun.requestIP(request)?.address)
         return fetch(request)
       },

@@ -7,6 +7,7 @@
 //   describeOrderRuntime('compiled Bun binary', async () => processTarget(await startRuntimeStack({ command })))
 import { connect as connectTcp } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rawExchange } from '../../shared/http/raw-http-fixture.ts'
 import { waitFor } from '../harness/wait-for.ts'
 import { bearer } from '../support/provision.ts'
 import type { RuntimeStack } from './runtime-stack.ts'
@@ -161,6 +162,23 @@ export function describeOrderRuntime(
       expect(lines.filter((l) => /^connection:/i.test(l)).map((l) => l.toLowerCase())).toStrictEqual([
         'connection: close',
       ])
+    })
+
+    it('answers 400 to a Host header that is no host, before any route reads the URL', async (ctx) => {
+      const listener = t().listener
+      if (listener === undefined) return ctx.skip()
+      const { port } = new URL(listener)
+      for (const host of ['[', '[::1', 'x:99999']) {
+        const answer = await rawExchange(
+          Number(port),
+          `GET /orders/${'0'.repeat(8)}-0000-7000-8000-${'0'.repeat(12)} HTTP/1.1\r\nHost: ${host}\r\n` +
+            `Authorization: ${bearer('client').Authorization}\r\n\r\n`,
+          [],
+          { then: 'end' },
+        )
+        // Node's HTTP parser answers it itself, with no body; Bun and Deno through serveHttp, in JSON.
+        expect(answer.status, host).toBe(400)
+      }
     })
 
     it('answers 401 with a Bearer challenge to an order request without a key', async () => {

@@ -9,6 +9,7 @@ import {
 } from '../../shared/nats/dead-letter-admin.ts'
 import { CancellationReasonSchema } from '../../schemas/events.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import { ORDER_STATUSES, parseCursor, type Cursor, type SearchFilter } from './index-subjects.ts'
 
 export interface SearchInput {
@@ -116,6 +117,9 @@ export function consoleKnownErrors(error: Error, c: Context): Response | undefin
     return c.json({ error: 'not_replayable', message: error.message }, 409)
   if (error instanceof InvalidDeadLetterSubjectError)
     return c.json({ error: 'invalid_subject', message: error.message }, 400)
+  if (error instanceof KvRecordError)
+    // Not an order-status record at all (one that is, forged or not, is shown as stored).
+    return c.json({ error: 'invalid_record', message: `${error.message}; retrying will not help` }, 500)
   if (error instanceof DeadLetterReplayError || isNatsUnavailable(error)) {
     c.header('Retry-After', '1')
     // A replay's own message says whether it may have happened (replay-delegate.ts).

@@ -17,6 +17,7 @@ import {
   type DeadLetterSummary,
   type ReplayResult,
 } from '../../shared/nats/dead-letter-admin.ts'
+import { readJson } from '../../shared/nats/kv-json.ts'
 import { replayerOf, requestReplay } from '../../shared/nats/replay-delegate.ts'
 import type { SearchInput } from './app-input.ts'
 import { createIndexReader, searchOrders } from './index-query.ts'
@@ -30,7 +31,7 @@ import {
   type ConsumerLag,
   type StockLevels,
 } from './operations.ts'
-import { buildTimeline, type OrderRecord, type Timeline } from './timeline.ts'
+import { buildTimeline, OrderRecordSchema, type OrderRecord, type Timeline } from './timeline.ts'
 
 export interface ConsoleData {
   searchOrders(input: SearchInput): Promise<{ orders: IndexEntry[]; next: string | null }>
@@ -105,9 +106,9 @@ export function createNatsConsoleData(deps: NatsConsoleDataDeps): ConsoleData {
     },
 
     async orderWithTimeline(orderId) {
-      const entry = await statusKv.get(orderId)
-      if (entry === null || entry.operation !== 'PUT') return null
-      const order = entry.json<OrderRecord>()
+      const stored = await readJson(statusKv, orderId, OrderRecordSchema)
+      if (stored === null) return null
+      const order: OrderRecord = stored.value
       const timeline = await buildTimeline({ jsm, index, timeoutMs }, order, await consumerLags(jsm))
       return { order, timeline }
     },

@@ -32,7 +32,14 @@ import type {
 } from '../../shared/nats/dead-letter-admin.ts'
 import { ORDER_STATUSES, type IndexEntry } from './index-subjects.ts'
 import { BREAKER_STATES, type BreakerView, type ConsumerLag, type StockLevel } from './operations.ts'
-import type { ConsumerStep, DeadLetterRef, OrderRecord, TimelineEvent } from './timeline.ts'
+import type { HistoryEntrySchema } from './timeline.ts'
+import {
+  OrderRecordSchema,
+  type ConsumerStep,
+  type DeadLetterRef,
+  type OrderRecord,
+  type TimelineEvent,
+} from './timeline.ts'
 
 /** The console's body limit (app.ts). */
 export const CONSOLE_MAX_BODY_BYTES = 16 * 1024
@@ -55,14 +62,6 @@ const OrdersPageSchema = v.object({
   next: v.nullable(v.string()),
 })
 
-const HistoryEntrySchema = v.object({ event: v.string(), status: v.string(), at: v.string() })
-/** The order-status record as stored (GET /orders/{orderId} of the intake), fields beyond these included. */
-const OrderRecordSchema = v.looseObject({
-  orderId: v.string(),
-  status: v.string(),
-  history: v.array(HistoryEntrySchema),
-  deadlineAt: v.optional(v.string()),
-})
 const ConsumerStepSchema = v.object({
   consumer: v.string(),
   state: v.picklist(['acked', 'delivered', 'waiting', 'dead_lettered']),
@@ -281,6 +280,10 @@ const apiOperations: OperationDoc[] = [
       ]),
       ...keyed,
       404: errorResponse('No such order.', ['not_found']),
+      500: errorResponse(
+        'The order-status record is not one (not JSON, or without its status and history): `invalid_record`, retrying will not help; or an unexpected fault (`internal`, the detail is in the log only).',
+        ['invalid_record', 'internal'],
+      ),
       503: natsDown,
     },
   },

@@ -9,6 +9,7 @@
  * (index-filer.ts).
  */
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
+import * as v from 'valibot'
 import { HEADERS, STREAMS } from '../../schemas/subjects.ts'
 import { SAGA_CONSUMERS } from '../../shared/nats/saga-consumers.ts'
 import { filtersOverlap } from '../../shared/nats/subjects.ts'
@@ -17,6 +18,19 @@ import type { IndexReader } from './index-query.ts'
 import { directBatch } from './index-query.ts'
 import { deadLettersOf, retriesOf } from './index-subjects.ts'
 import type { ConsumerLag } from './operations.ts'
+
+export const HistoryEntrySchema = v.object({ event: v.string(), status: v.string(), at: v.string() })
+/**
+ * The order-status record as stored (GET /orders/{orderId} of the intake),
+ * fields beyond these kept: what the timeline is built from. Its seal is not
+ * checked (the console holds no record key).
+ */
+export const OrderRecordSchema = v.looseObject({
+  orderId: v.string(),
+  status: v.string(),
+  history: v.array(HistoryEntrySchema),
+  deadlineAt: v.exactOptional(v.string()),
+})
 
 export interface OrderRecord {
   orderId: string

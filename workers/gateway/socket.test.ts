@@ -66,6 +66,21 @@ describe('the gateway on Bun facing broken clients', () => {
     ).toStrictEqual([])
   })
 
+  it('answers 400 to a Host header that is no host, never a 500 from a route reading its URL', async () => {
+    for (const host of ['[', '[::1', 'x:99999']) {
+      const answer = await rawExchange(
+        port,
+        `GET /charges?orderId=o-1 HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${SECRET_KEY}\r\n\r\n`,
+        [],
+        { then: 'end' },
+      )
+      expect(answer.status, host).toBe(400)
+      expect(answer.text, host).toContain('"message":"the request has no valid Host header"')
+    }
+    expect(await count('500')).toBe(0)
+    expect(gateway.lines().filter((l) => l.includes('"level":"error"'))).toStrictEqual([])
+  })
+
   it('answers bad chunked framing 400 and oversized bodies 413', async () => {
     const badSize = await rawExchange(
       port,
