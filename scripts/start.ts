@@ -102,13 +102,17 @@ function forgetStack(): void {
   if (stateDir !== undefined && readStackFile(stateDir)?.pid === process.pid) removeStackFile(stateDir)
 }
 
+let killing = false
+
 function onSignal(signal: NodeJS.Signals): void {
   const now = Date.now()
   if (firstSignalAt === 0) {
     firstSignalAt = now
     log(`${signal}: stopping the workers, then nats-server (Ctrl-C again to kill at once)`)
     void shutdown(0)
-  } else if (now - firstSignalAt > SAME_SIGNAL_MS) {
+  } else if (!killing && now - firstSignalAt > SAME_SIGNAL_MS) {
+    // Once: npm passes a Ctrl-C on as well, a second copy of the same signal.
+    killing = true
     log(`${signal} again: killing everything`)
     const gone = [supervisor.kill(), ...(nats === undefined ? [] : [exitOf(nats)])]
     if (nats !== undefined) signalGroup(nats, 'SIGKILL')
@@ -251,6 +255,8 @@ async function main(): Promise<void> {
     return
   }
   stateDir = parsed.options.stateDir
+  // Read before --fresh removes it: a shell that sourced it exported its admin seed file.
+  const written = readEnvFile(stateDir)
   if (parsed.options.fresh) {
     const wiped = wipeStateDir(stateDir)
     log(
@@ -263,7 +269,7 @@ async function main(): Promise<void> {
   // The terminal went away: stop as for Ctrl-C (the workers and nats-server run in groups of their own).
   process.on('SIGHUP', onSignal)
 
-  const ignored = ignoredSecrets(process.env, readEnvFile(options.stateDir))
+  const ignored = ignoredSecrets(process.env, written)
   if (ignored.length > 0)
     log(
       `ignoring ${ignored.join(', ')}: npm start gives each service its own secrets from ${shown(join(options.stateDir, 'secrets.json'))} (docs/configuration.md)`,

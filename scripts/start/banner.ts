@@ -20,6 +20,8 @@ export function banner(ctx: StackContext, { showKeys }: { showKeys: boolean }): 
   const envFile = shown(envFilePath(ctx.stateDir))
   const state = shown(ctx.stateDir)
   const key = (name: string) => (showKeys ? (ctx.operatorEnv[name] ?? '') : `(in ${envFile})`)
+  // A state folder of its own is found by the commands of a shell that names it (or sourced the env file).
+  const custom = ctx.operatorEnv['ORDER_SAGA_STATE_DIR'] === undefined ? '' : `ORDER_SAGA_STATE_DIR=${state} `
   return [
     `ready (workers on ${RUNTIME_NAMES[ctx.runtime]}):`,
     `  NATS            ${nats.url}${nats.wsUrl === null ? '' : `  (WebSocket ${nats.wsUrl})`}${nats.monitorUrl === null ? '' : `  (monitoring ${nats.monitorUrl})`}`,
@@ -35,11 +37,13 @@ export function banner(ctx: StackContext, { showKeys }: { showKeys: boolean }): 
     `  GATEWAY_SECRET_KEY=${key('GATEWAY_SECRET_KEY')}   the gateway sandbox's secret key`,
     'In another terminal, in this folder:',
     `  export NATS_URL=${nats.url}   # or: . ${envFile}  (NATS_URL, the keys above, an admin NATS identity; mode 0600)`,
-    '  npm run dlq -- list              # dead letters; operator commands find this stack by themselves',
+    custom === ''
+      ? '  npm run dlq -- list              # dead letters; operator commands find this stack by themselves'
+      : `  ${custom}npm run dlq -- list   # dead letters; operator commands find this stack with ORDER_SAGA_STATE_DIR (the env file sets it)`,
     ...(nats.wsUrl === null
       ? []
       : ['  npm run dev:edge                 # the edge order intake (wrangler dev) on this NATS']),
-    `State (streams, KV, ${envFile}) persists in ${state}: npm start -- --fresh, or npm run reset while stopped, wipes it.`,
+    `State (streams, KV, ${envFile}) persists in ${state}: npm start -- --fresh, or ${custom}npm run reset while stopped, wipes it.`,
     'Ctrl-C stops the workers, then nats-server (a second Ctrl-C kills at once).',
   ]
 }

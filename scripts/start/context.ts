@@ -6,7 +6,7 @@ import type { StartOptions, WorkerName } from './options.ts'
 import { SECRET_SETTINGS } from '../../shared/config/secrets.ts'
 import type { DeploymentSecrets } from '../../shared/security/deployment-secrets.ts'
 import { runProvision } from '../../workers/provision/main.ts'
-import { writeEnvFile } from './run-dir.ts'
+import { stateDir, writeEnvFile } from './run-dir.ts'
 import { applySecrets } from './secrets.ts'
 
 export interface StackContext {
@@ -54,6 +54,13 @@ export function createContext(options: StartOptions, nats: StackContext['nats'])
       ...(nats.wsUrl === null ? {} : { NATS_WS_URL: nats.wsUrl }),
       ...(nats.monitorUrl === null ? {} : { NATS_MONITOR_URL: nats.monitorUrl }),
       ORDER_URL: urls.order,
+      INVENTORY_URL: urls.inventory,
+      PAYMENT_URL: urls.payment,
+      GATEWAY_URL: urls.gateway,
+      ANALYTICS_URL: urls.analytics,
+      CONSOLE_URL: urls.console,
+      // A state folder of its own: the operator commands of a shell that sources this file find it.
+      ...(options.stateDir === stateDir({}) ? {} : { ORDER_SAGA_STATE_DIR: options.stateDir }),
     },
     workerSecrets: { gateway: {}, order: {}, inventory: {}, payment: {}, analytics: {}, console: {} },
   }
@@ -99,6 +106,11 @@ const OPERATOR_SETTINGS = [
   'NATS_WS_URL',
   'NATS_MONITOR_URL',
   'ORDER_URL',
+  'INVENTORY_URL',
+  'PAYMENT_URL',
+  'GATEWAY_URL',
+  'ANALYTICS_URL',
+  'CONSOLE_URL',
   'ORDER_SAGA_NATS',
 ] as const
 

@@ -36,7 +36,7 @@ export interface StartOptions {
   paymentGatewayUrl: string | undefined
 }
 
-export const USAGE = `usage: npm start [-- --runtime=bun|node|deno] [-- --fresh]
+export const USAGE = `usage: npm start [-- [--runtime=bun|node|deno] [--fresh]]
   --runtime=node   workers as Node bundles (npm run start:node builds them first)
   --runtime=deno   workers on Deno (npm run start:deno)
   --fresh          remove the saved state (.local/run: streams, KV, env file) first

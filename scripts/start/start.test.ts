@@ -425,4 +425,31 @@ describe('the ready banner', () => {
     for (const secret of secrets) expect(text).not.toContain(secret)
     expect(text).toContain('API_KEY=(in /tmp/stack-state/env)')
   })
+
+  it("exports every service's URL, and a state folder of its own, which the operator commands it names need", () => {
+    expect(ctx.operatorEnv).toMatchObject({
+      ORDER_URL: 'http://127.0.0.1:3000',
+      INVENTORY_URL: 'http://127.0.0.1:3001',
+      PAYMENT_URL: 'http://127.0.0.1:3002',
+      GATEWAY_URL: 'http://127.0.0.1:3003',
+      ANALYTICS_URL: 'http://127.0.0.1:3005',
+      CONSOLE_URL: 'http://127.0.0.1:3006',
+      ORDER_SAGA_STATE_DIR: '/tmp/stack-state',
+    })
+    const text = banner(ctx, { showKeys: false }).join('\n')
+    expect(text).toContain('ORDER_SAGA_STATE_DIR=/tmp/stack-state npm run reset while stopped')
+    expect(text).toContain('ORDER_SAGA_STATE_DIR=/tmp/stack-state npm run dlq -- list')
+    // None of them reaches a worker.
+    expect(inheritedEnv({ ...ctx.operatorEnv, PATH: '/bin' })).toStrictEqual({
+      PATH: '/bin',
+      ORDER_SAGA_STATE_DIR: '/tmp/stack-state',
+    })
+    const own = parseStartOptions([], {}, false)
+    if (!own.ok) throw new Error(own.problems.join('; '))
+    const plain = createContext(own.options, { url: 'nats://127.0.0.1:4222', wsUrl: null, monitorUrl: null })
+    expect(plain.operatorEnv['ORDER_SAGA_STATE_DIR']).toBeUndefined()
+    expect(banner(plain, { showKeys: false }).join('\n')).toContain(
+      'operator commands find this stack by themselves',
+    )
+  })
 })

@@ -115,6 +115,13 @@ describe('GET /analytics/summary', () => {
     ['from=2026-13-01', 'invalid_query'],
     ['from=2026-02-30', 'invalid_query'],
     ['from=2026-01-01T10:00:00Z&to=2026-01-01T09:00:00Z', 'invalid_range'],
+    // In one minute: refused before the two are rounded to whole minutes.
+    ['from=2026-01-01T10:00:40Z&to=2026-01-01T10:00:20Z', 'invalid_range'],
+    ['from=2026-01-01T10:00:20Z&to=2026-01-01T10:00:20Z', 'invalid_range'],
+    ['from=9999-12-31T23:59:00Z', 'invalid_range'],
+    // A date written without dashes, and epoch seconds, are not read as milliseconds in 1970.
+    ['from=20261206&to=20261207', 'invalid_query'],
+    [`from=${Math.floor(Date.parse('2026-01-01T10:00:00Z') / 1000)}`, 'invalid_query'],
     ['to=1970-01-01T00:00:00Z', 'invalid_range'],
     ['from=2025-12-01T00:00:00Z&to=2026-01-01T00:00:00Z', 'range_too_long'],
     ['top=0', 'invalid_query'],

@@ -125,7 +125,18 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
     }
     const { from, to, top = DEFAULT_TOP } = parsed.output
     const timeOf = (text: string) => parseQueryTime(text) ?? Number.NaN
-    const end = Math.ceil((to === undefined ? now().getTime() + 1 : timeOf(to)) / MINUTE_MS) * MINUTE_MS
+    const until = to === undefined ? now().getTime() + 1 : timeOf(to)
+    // Compared before rounding to whole minutes: `from` after `to` in one minute is no range either.
+    if (from !== undefined && timeOf(from) >= until)
+      return c.json(
+        {
+          error: 'invalid_range',
+          message:
+            to === undefined ? 'from must be before now (to, when not given)' : 'from must be before to',
+        },
+        400,
+      )
+    const end = Math.ceil(until / MINUTE_MS) * MINUTE_MS
     // Nothing is before 1970: a default `from` stops there.
     const start = Math.max(0, toMinute(from === undefined ? end - DEFAULT_RANGE_MS : timeOf(from)))
     if (start >= end) return c.json({ error: 'invalid_range', message: 'from must be before to' }, 400)
