@@ -49,6 +49,28 @@ describe('stream retention against the order deadline', () => {
     ).toBe(5_000)
   })
 
+  it('names them beside any other problem, not on the next start', async () => {
+    const env = { ORDER_DEADLINE_MS: '604800000', STREAM_MAX_AGE_MS: '604800000' }
+    let problems: readonly string[] = []
+    try {
+      loadInventoryConfig(env)
+    } catch (error) {
+      if (error instanceof ConfigError) problems = error.problems
+    }
+    expect(problems).toStrictEqual([
+      'API_KEYS: is required',
+      expect.stringContaining(
+        'STREAM_MAX_AGE_MS (604800000) must be longer than ORDER_DEADLINE_MS (604800000)',
+      ),
+    ])
+    // One of the four not valid itself: its own problem, no comparison with it.
+    expect(() => loadInventoryConfig({ STREAM_MAX_AGE_MS: 'soon' })).toThrow(/STREAM_MAX_AGE_MS: /)
+    const written = await stderrOf(async () => {
+      expect(await runProvision({ ...env, NATS_URL: 'nats://127.0.0.1:1', NATS_REPLICAS: '2' })).toBe(1)
+    })
+    expect(written.join('')).toMatch(/NATS_REPLICAS[\s\S]*STREAM_MAX_AGE_MS \(604800000\) must be longer/)
+  })
+
   it('the provision step refuses them before it connects, naming both settings', async () => {
     // Nothing listens there: a refused configuration never gets as far as connecting.
     const written = await stderrOf(async () => {

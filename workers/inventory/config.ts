@@ -8,6 +8,7 @@ import {
   logLevelFromEnv,
 } from '../../shared/config/load-config.ts'
 import { natsSettings, orderDeadlineMsFromEnv, retentionProblems } from '../../shared/config/nats-settings.ts'
+import { retentionProblemsOfEnv } from '../../shared/config/retention-env.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 
@@ -35,7 +36,13 @@ export const InventoryConfigSchema = v.object({
 export type InventoryConfig = v.InferOutput<typeof InventoryConfigSchema>
 
 export function loadInventoryConfig(env: Readonly<Record<string, string | undefined>>): InventoryConfig {
-  const config = loadConfig(InventoryConfigSchema, env)
+  let config: InventoryConfig
+  try {
+    config = loadConfig(InventoryConfigSchema, env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    throw new ConfigError([...error.problems, ...retentionProblemsOfEnv(env)])
+  }
   const problems = retentionProblems(config)
   if (problems.length > 0) throw new ConfigError(problems)
   return config
