@@ -134,6 +134,10 @@ function namedSchemas(service: ServiceDoc): Map<string, v.GenericSchema> {
 
 /** The OpenAPI 3.1 document of `service`. Throws on a table that refers to an unknown header or scheme. */
 /** Said once per document: a stalled body can meet any route, and exercising it takes 10 s a route. */
+/** HEAD is not listed as operations of its own: every GET has one. */
+const HEAD_NOTE =
+  'Every GET operation also answers HEAD as GET does, without the body: the same status and headers, with the Content-Length of the body GET would send (a Server-Sent Events stream has none).'
+
 const BODY_TIMEOUT_NOTE = `On any route, a request body that has not arrived in full ${BODY_READ_MS / 1000} s after the service began reading it is answered 408 \`{"error":"request_timeout"}\` and the connection closed (listed on every operation but GET and HEAD, whose requests carry no body).`
 
 /** The 408 every operation that may carry a body lists (BODY_TIMEOUT_NOTE). */
@@ -236,7 +240,7 @@ export function createOpenApiDocument(service: ServiceDoc): OpenApiDocument {
     info: {
       title: service.title,
       version: service.version,
-      description: `${service.description} ${BODY_TIMEOUT_NOTE}`,
+      description: `${service.description} ${BODY_TIMEOUT_NOTE} ${HEAD_NOTE}`,
     },
     ...(service.tags !== undefined ? { tags: service.tags.map((t) => ({ ...t })) } : {}),
     paths,
