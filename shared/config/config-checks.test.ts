@@ -165,3 +165,31 @@ describe('settings read as booleans', () => {
     )
   })
 })
+
+describe('ORDER_EXPRESS_KEYS', () => {
+  it('names an id that is no key of API_KEYS (nobody would get express), beside any other problem', async () => {
+    const { loadOrderConfig } = await import('../../workers/order/config.ts')
+    const { generateDeploymentSecrets, serviceSecrets } = await import('../security/deployment-secrets.ts')
+    const env = await serviceSecrets('order', await generateDeploymentSecrets())
+    const ids = (env['API_KEYS'] ?? '').split(/[,\n]/).map((entry) => entry.split(':')[0] ?? '')
+    // Every id of API_KEYS is taken, an admin's too (it may place express anyway).
+    expect(loadOrderConfig({ ...env, ORDER_EXPRESS_KEYS: ids.join(',') }).ORDER_EXPRESS_KEYS).toStrictEqual(
+      new Set(ids),
+    )
+    const problemsOf = (given: Record<string, string>): readonly string[] => {
+      try {
+        loadOrderConfig(given)
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems
+      }
+      return []
+    }
+    expect(problemsOf({ ...env, ORDER_EXPRESS_KEYS: `${ids[0]},clinet` })).toStrictEqual([
+      expect.stringMatching(/^ORDER_EXPRESS_KEYS: "clinet" is not the id of a key in API_KEYS \(/),
+    ])
+    expect(problemsOf({ ...env, ORDER_EXPRESS_KEYS: 'clinet', ORDER_STATUS_WAIT_MS: 'x' })).toStrictEqual([
+      expect.stringMatching(/^ORDER_STATUS_WAIT_MS: /),
+      expect.stringMatching(/^ORDER_EXPRESS_KEYS: "clinet" is not the id/),
+    ])
+  })
+})

@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { keyIdSetFromEnv, orderCreatedVersionsFromEnv } from '../../shared/config/order-versions.ts'
 import {
+  ConfigError,
   bindHostFromEnv,
   currencyFromEnv,
   intFromEnv,
@@ -11,6 +12,7 @@ import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 import { fingerprintKeyFromEnv, publicJwkFromEnv } from '../../shared/security/key-config.ts'
+import { expressKeyProblems, expressKeyProblemsOfEnv } from './express-keys.ts'
 
 export const OrderConfigSchema = v.object({
   PORT: intFromEnv(3000, 0, 65535),
@@ -51,5 +53,14 @@ export const OrderConfigSchema = v.object({
 export type OrderConfig = v.InferOutput<typeof OrderConfigSchema>
 
 export function loadOrderConfig(env: Readonly<Record<string, string | undefined>>): OrderConfig {
-  return loadConfig(OrderConfigSchema, env)
+  let config: OrderConfig
+  try {
+    config = loadConfig(OrderConfigSchema, env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    throw new ConfigError([...error.problems, ...expressKeyProblemsOfEnv(env)])
+  }
+  const problems = expressKeyProblems(config)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
 }
