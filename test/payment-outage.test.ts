@@ -10,6 +10,8 @@ import { startSagaStack, startWorker, type SagaStack, type ServiceProcess } from
 
 let stack: SagaStack
 let gateway: ServiceProcess | undefined
+/** Payment workers a test started in place of the stack's. */
+const payments: ServiceProcess[] = []
 
 beforeAll(async () => {
   stack = await startSagaStack({
@@ -23,6 +25,7 @@ beforeAll(async () => {
 }, 90_000)
 
 afterAll(async () => {
+  await Promise.allSettled(payments.map((p) => p.handle.stop()))
   await gateway?.handle.stop()
   await stack?.dispose()
 })
@@ -132,5 +135,56 @@ describe('payment gateway outage', () => {
       return s.reserved === 0 ? s : undefined
     })
     expect(stock.onHand).toBe(10)
+  }, 90_000)
+
+  it('burns no delivery when the payment worker restarts during the outage: a new one pulls nothing until the gateway answers', async () => {
+    await stack.setStock('OUTAGE-3', 10, 100)
+    const running = gateway ?? stack.gateway
+    const port = new URL(running.url).port
+    await running.handle.kill()
+    const placed = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        stack.placeOrder({
+          customerId: 'c',
+          items: [{ sku: 'OUTAGE-3', quantity: 1 }],
+          paymentToken: 'tok_ok',
+        }),
+      ),
+    )
+    const paused = (url: string) =>
+      waitFor(async () => /consumer="payment"[^}]*\} 1$/m.test(await metric(url, 'consumer_paused')), {
+        timeoutMs: 15_000,
+        message: 'payment consumption paused',
+      })
+    await paused(stack.payment.url)
+    const nc = await connect(stack.server.connectOptions())
+    try {
+      const jsm = await jetstreamManager(nc)
+      const before = await jsm.consumers.info(STREAMS.orders.name, 'payment')
+      // A deploy or a crash loop: two restarts while the gateway stays down.
+      await stack.payment.handle.stop(10_000)
+      for (let restart = 0; restart < 2; restart++) {
+        const next = await startWorker('payment', stack.payment.env)
+        payments.push(next)
+        await paused(next.url)
+        // Several of its reachability checks (PAYMENT_BREAKER_HALF_OPEN_MS apart) fail meanwhile.
+        await new Promise((r) => setTimeout(r, 2_500))
+        const during = await jsm.consumers.info(STREAMS.orders.name, 'payment')
+        // Nothing delivered again: the held messages (nak'd at each stop) wait at the server.
+        expect(during.delivered.consumer_seq, `restart ${restart + 1}`).toBe(before.delivered.consumer_seq)
+        expect(during.num_redelivered, `restart ${restart + 1}`).toBe(before.num_redelivered)
+        await next.handle.stop(10_000)
+      }
+      gateway = await startWorker('gateway', { PORT: port })
+      payments.push(await startWorker('payment', stack.payment.env))
+      const finals = await Promise.all(placed.map((o) => stack.waitForFinal(o.orderId, 30_000)))
+      for (const f of finals) expect(f.status).toBe('confirmed')
+      // The money of these orders (the sandbox restarted here keeps no charge of the tests before):
+      // one charge each, for the order's amount.
+      for (const f of finals)
+        expect((await stack.charges(f.orderId)).map((c) => c.amountCents)).toStrictEqual([f.amountCents])
+    } finally {
+      await nc.close()
+    }
   }, 90_000)
 })

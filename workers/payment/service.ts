@@ -88,6 +88,9 @@ export async function startPaymentService(
   const gate = createGate()
   let probeTimer: ReturnType<typeof setTimeout> | undefined
   let stopped = false
+  /** Started while the processor did not answer: nothing is pulled until it does (below). */
+  let waitingForGateway = false
+  let reachTimer: ReturnType<typeof setTimeout> | undefined
   const probe = () => {
     if (stopped) return
     client.probe().catch((error: unknown) => {
@@ -111,6 +114,8 @@ export async function startPaymentService(
     // Nothing is pulled while the gate is closed: the gauge follows the gate.
     setPaused(state === CircuitState.Closed ? 0 : 1)
     if (state === CircuitState.Closed) {
+      waitingForGateway = false
+      clearTimeout(reachTimer)
       gate.open()
     } else {
       gate.close()
@@ -173,8 +178,42 @@ export async function startPaymentService(
     throw new ConfigError([
       'GATEWAY_SECRET_KEY: the payment gateway (PAYMENT_GATEWAY_URL) refuses this key (401 or 403)',
     ])
-  if (key === 'unreachable')
-    logger.warn('payment gateway not reachable at start: its secret key is checked on the first charge')
+  if (key === 'unreachable') {
+    // A start (a restart, a deploy) during an outage: each message pulled now
+    // would fail, be held, and at the next stop go back as one more delivery
+    // counted against CONSUMER_MAX_DELIVER, until held orders are dead-lettered.
+    // So the gate starts closed, as for an open breaker, and opens once the
+    // processor answers the same look-up (its key checked then).
+    waitingForGateway = true
+    gate.close()
+    setPaused(1)
+    logger.warn(
+      { retryMs: config.PAYMENT_BREAKER_HALF_OPEN_MS },
+      'payment gateway not reachable at start: consuming nothing until it answers',
+    )
+    const untilReachable = () => {
+      if (stopped || !waitingForGateway) return
+      void client.checkKey().then((now) => {
+        if (stopped || !waitingForGateway) return
+        if (now === 'unreachable') {
+          reachTimer = setTimeout(untilReachable, config.PAYMENT_BREAKER_HALF_OPEN_MS)
+          return
+        }
+        if (now === 'refused')
+          logger.error(
+            'GATEWAY_SECRET_KEY: the payment gateway (PAYMENT_GATEWAY_URL) refuses this key (401 or 403); charges fail until it is replaced',
+          )
+        else logger.info('payment gateway answers: consuming')
+        waitingForGateway = false
+        // The breaker may have opened meanwhile (reconciliation's calls): it keeps the gate then.
+        if (client.breaker.state === CircuitState.Closed) {
+          setPaused(0)
+          gate.open()
+        }
+      })
+    }
+    reachTimer = setTimeout(untilReachable, config.PAYMENT_BREAKER_HALF_OPEN_MS)
+  }
   const rt = await startNatsRuntime('payment', config, { ...deps, tracer })
   const decisions = kvDecisionStore(await openBucket(rt, BUCKETS.decisions))
   const reconciliationKv = await openBucket(rt, BUCKETS.reconciliation)
@@ -245,6 +284,7 @@ export async function startPaymentService(
     stopConsuming: async () => {
       stopped = true
       clearTimeout(probeTimer)
+      clearTimeout(reachTimer)
       gate.open()
       await Promise.all([stoppable.stopConsuming(), reconciler.stop()])
     },
