@@ -33,19 +33,23 @@ interface DenoServe {
 }
 
 /**
- * Bun and Deno hand over the URL the `Host` header makes, valid or not: a
- * relative one without the header (HTTP/1.0), which the router would misread
- * (part of the path taken for the host), or one no URL parser takes (`Host: [`),
- * which every `new URL(request.url)` of a route would throw on. Node's server
- * answers both 400 itself.
+ * One `Host` header that makes a URL, or 400 (RFC 9112, 3.2). Bun and Deno
+ * hand over the URL the header makes, valid or not: a relative one without
+ * it (Bun, HTTP/1.0), which the router would misread (part of the path taken
+ * for the host), or one no URL parser takes (`Host: [`), which every
+ * `new URL(request.url)` of a route would throw on. Deno takes a request
+ * without the header (its URL names localhost), Bun and Node one with two
+ * (`a, b`: the first is used).
  */
-const badHost = (request: Request): Response | undefined =>
-  URL.canParse(request.url)
+const badHost = (request: Request): Response | undefined => {
+  const host = request.headers.get('host')
+  return host !== null && !host.includes(',') && URL.canParse(request.url)
     ? undefined
     : Response.json(
         { error: 'bad_request', message: 'the request has no valid Host header' },
         { status: 400, headers: { Connection: 'close' } },
       )
+}
 
 /**
  * Deno's server writes the `Connection` header itself (`close` after an
@@ -98,6 +102,8 @@ export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<Http
           request: Request,
           env: { incoming: { socket: { remoteAddress?: string | undefined } } },
         ) => {
+          const refused = badHost(request)
+          if (refused !== undefined) return refused
           setClientAddress(request, env.incoming.socket.remoteAddress)
           return fetch(request)
         }
