@@ -40,6 +40,13 @@ export const PaymentConfigSchema = v.object({
   /** While the breaker is open nothing is pulled; an order already pulled waits this long at most, then is left unresolved (cancelled, and reconciled). */
   PAYMENT_MAX_PAUSE_MS: intFromEnv(300_000, 0, 86_400_000),
   /**
+   * Started while the processor does not answer: nothing is pulled until it
+   * does, or for this long at most (then as after any start: a held order's
+   * deadline is kept). Restarts within it burn no delivery; an order's
+   * deadline may be settled up to this much late. 0: no such wait.
+   */
+  PAYMENT_START_HOLD_MAX_MS: intFromEnv(60_000, 0, 3_600_000),
+  /**
    * How long one charge is worked on (rounds of retries under the same key,
    * polls while the processor is still processing it) before it is left
    * unresolved: the order is cancelled `payment_failed` and reconciliation

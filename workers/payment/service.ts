@@ -178,28 +178,38 @@ export async function startPaymentService(
     throw new ConfigError([
       'GATEWAY_SECRET_KEY: the payment gateway (PAYMENT_GATEWAY_URL) refuses this key (401 or 403)',
     ])
-  if (key === 'unreachable') {
+  if (key === 'unreachable' && config.PAYMENT_START_HOLD_MAX_MS > 0) {
     // A start (a restart, a deploy) during an outage: each message pulled now
     // would fail, be held, and at the next stop go back as one more delivery
     // counted against CONSUMER_MAX_DELIVER, until held orders are dead-lettered.
     // So the gate starts closed, as for an open breaker, and opens once the
-    // processor answers the same look-up (its key checked then).
+    // processor answers the same look-up (its key checked then), or after
+    // PAYMENT_START_HOLD_MAX_MS: an order's deadline (its cancel request is on
+    // the same consumer) is kept by a pulled, held message, not by one left
+    // at the server.
     waitingForGateway = true
     gate.close()
     setPaused(1)
     logger.warn(
-      { retryMs: config.PAYMENT_BREAKER_HALF_OPEN_MS },
+      { retryMs: config.PAYMENT_BREAKER_HALF_OPEN_MS, maxMs: config.PAYMENT_START_HOLD_MAX_MS },
       'payment gateway not reachable at start: consuming nothing until it answers',
     )
+    const startedAt = Date.now()
     const untilReachable = () => {
       if (stopped || !waitingForGateway) return
       void client.checkKey().then((now) => {
         if (stopped || !waitingForGateway) return
-        if (now === 'unreachable') {
-          reachTimer = setTimeout(untilReachable, config.PAYMENT_BREAKER_HALF_OPEN_MS)
+        const left = config.PAYMENT_START_HOLD_MAX_MS - (Date.now() - startedAt)
+        if (now === 'unreachable' && left > 0) {
+          reachTimer = setTimeout(untilReachable, Math.min(config.PAYMENT_BREAKER_HALF_OPEN_MS, left))
           return
         }
-        if (now === 'refused')
+        if (now === 'unreachable')
+          logger.warn(
+            { maxMs: config.PAYMENT_START_HOLD_MAX_MS },
+            'payment gateway still not reachable: consuming (PAYMENT_START_HOLD_MAX_MS); the breaker holds what fails',
+          )
+        else if (now === 'refused')
           logger.error(
             'GATEWAY_SECRET_KEY: the payment gateway (PAYMENT_GATEWAY_URL) refuses this key (401 or 403); charges fail until it is replaced',
           )
@@ -212,7 +222,10 @@ export async function startPaymentService(
         }
       })
     }
-    reachTimer = setTimeout(untilReachable, config.PAYMENT_BREAKER_HALF_OPEN_MS)
+    reachTimer = setTimeout(
+      untilReachable,
+      Math.min(config.PAYMENT_BREAKER_HALF_OPEN_MS, config.PAYMENT_START_HOLD_MAX_MS),
+    )
   }
   const rt = await startNatsRuntime('payment', config, { ...deps, tracer })
   const decisions = kvDecisionStore(await openBucket(rt, BUCKETS.decisions))
