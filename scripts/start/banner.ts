@@ -1,7 +1,7 @@
 // What npm start prints once the stack is ready.
 import { relative } from 'node:path'
 import type { StackContext } from './context.ts'
-import { envFilePath } from './run-dir.ts'
+import { envFilePath, quote } from './run-dir.ts'
 
 const RUNTIME_NAMES = { bun: 'Bun', node: 'Node', deno: 'Deno' } as const
 
@@ -21,7 +21,10 @@ export function banner(ctx: StackContext, { showKeys }: { showKeys: boolean }): 
   const state = shown(ctx.stateDir)
   const key = (name: string) => (showKeys ? (ctx.operatorEnv[name] ?? '') : `(in ${envFile})`)
   // A state folder of its own is found by the commands of a shell that names it (or sourced the env file).
-  const custom = ctx.operatorEnv['ORDER_SAGA_STATE_DIR'] === undefined ? '' : `ORDER_SAGA_STATE_DIR=${state} `
+  const custom =
+    ctx.operatorEnv['ORDER_SAGA_STATE_DIR'] === undefined
+      ? ''
+      : `ORDER_SAGA_STATE_DIR=${/^[\w./-]+$/.test(state) ? state : quote(state)} `
   return [
     `ready (workers on ${RUNTIME_NAMES[ctx.runtime]}):`,
     `  NATS            ${nats.url}${nats.wsUrl === null ? '' : `  (WebSocket ${nats.wsUrl})`}${nats.monitorUrl === null ? '' : `  (monitoring ${nats.monitorUrl})`}`,

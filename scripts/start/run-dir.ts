@@ -33,7 +33,7 @@ export const stackFilePath = (dir: string): string => join(dir, 'stack.json')
 const MARKERS = ['nats-server.conf', 'env']
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-const quote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`
+export const quote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`
 
 const NPM_START_HEADER = [
   '# Written by npm start for the stack it runs: load it with `. <this file>` (`. .local/run/env` by default).',

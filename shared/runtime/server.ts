@@ -37,13 +37,17 @@ interface DenoServe {
  * hand over the URL the header makes, valid or not: a relative one without
  * it (Bun, HTTP/1.0), which the router would misread (part of the path taken
  * for the host), or one no URL parser takes (`Host: [`), which every
- * `new URL(request.url)` of a route would throw on. Deno takes a request
- * without the header (its URL names localhost), Bun and Node one with two
- * (`a, b`: the first is used).
+ * `new URL(request.url)` of a route would throw on, or one whose path is not
+ * the request line's (`Host: x/console/api?`). Deno takes a request without
+ * the header (its URL names localhost), Bun and Node one with two (`a, b`:
+ * the first is used). So the header must be one host (a name, an IPv4 or a
+ * bracketed IPv6 address) with an optional port.
  */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]+)(?::\d{1,5})?$/
+
 const badHost = (request: Request): Response | undefined => {
   const host = request.headers.get('host')
-  return host !== null && !host.includes(',') && URL.canParse(request.url)
+  return host !== null && HOST.test(host) && URL.canParse(request.url)
     ? undefined
     : Response.json(
         { error: 'bad_request', message: 'the request has no valid Host header' },

@@ -168,8 +168,16 @@ export function describeOrderRuntime(
       const listener = t().listener
       if (listener === undefined) return ctx.skip()
       const { port } = new URL(listener)
-      // None, one no URL takes, two.
-      for (const host of [undefined, '[', '[::1', 'x:99999', '127.0.0.1\r\nHost: 127.0.0.2']) {
+      // None, one no URL takes, two, one that is more than a host.
+      for (const host of [
+        undefined,
+        '[',
+        '[::1',
+        'x:99999',
+        '127.0.0.1\r\nHost: 127.0.0.2',
+        '',
+        'x/health?',
+      ]) {
         const answer = await rawExchange(
           Number(port),
           `GET /orders/${'0'.repeat(8)}-0000-7000-8000-${'0'.repeat(12)} HTTP/1.1\r\n` +

@@ -101,6 +101,8 @@ describe('GET /analytics/summary', () => {
     ],
     // The hour before `to` stops at 1970.
     ['to=1970-01-01T00:30:00Z', '1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z'],
+    // 0: the start.
+    ['from=0&to=1970-01-01T00:30:00Z', '1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z'],
   ])(
     'reads %s as %s to %s (empty: not given; a date is its UTC midnight; epoch ms)',
     async (query, from, to) => {

@@ -96,7 +96,7 @@ const analyticsOperations: OperationDoc[] = [
         name: 'from',
         in: 'query',
         description:
-          'First minute: an ISO 8601 time, a date (UTC midnight) or epoch milliseconds (11 to 15 digits). Empty: not given.',
+          'First minute: an ISO 8601 time, a date (UTC midnight) or epoch milliseconds (0, or 11 to 15 digits). Empty: not given.',
         schema: v.string(),
       },
       {

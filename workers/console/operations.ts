@@ -54,7 +54,7 @@ export const BREAKER_STATES = ['closed', 'open', 'half-open'] as const
 
 export interface BreakerView {
   state: (typeof BREAKER_STATES)[number] | 'unknown'
-  /** Consumers the payment worker has paused (while the breaker is open). */
+  /** Consumers the payment worker has paused (while the breaker is open, or at start while the processor does not answer). */
   paused: string[]
   /** Why the state is unknown. */
   error?: string

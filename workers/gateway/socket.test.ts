@@ -67,7 +67,7 @@ describe('the gateway on Bun facing broken clients', () => {
   })
 
   it('answers 400 to a Host header that is no host, never a 500 from a route reading its URL', async () => {
-    for (const host of ['[', '[::1', 'x:99999', `127.0.0.1\r\nHost: 127.0.0.2`]) {
+    for (const host of ['[', '[::1', 'x:99999', `127.0.0.1\r\nHost: 127.0.0.2`, '', 'x/health?']) {
       const answer = await rawExchange(
         port,
         `GET /charges?orderId=o-1 HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${SECRET_KEY}\r\n\r\n`,
@@ -76,6 +76,16 @@ describe('the gateway on Bun facing broken clients', () => {
       )
       expect(answer.status, host).toBe(400)
       expect(answer.text, host).toContain('"message":"the request has no valid Host header"')
+    }
+    // A name, an address or a bracketed IPv6 address, with or without a port, in any case.
+    for (const host of ['[::1]:3003', 'Gateway.Example:80', '127.0.0.1']) {
+      const answer = await rawExchange(
+        port,
+        `GET /charges?orderId=o-1 HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${SECRET_KEY}\r\n\r\n`,
+        [],
+        { then: 'end' },
+      )
+      expect(answer.status, host).toBe(200)
     }
     expect(await count('500')).toBe(0)
     expect(gateway.lines().filter((l) => l.includes('"level":"error"'))).toStrictEqual([])

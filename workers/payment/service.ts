@@ -91,6 +91,7 @@ export async function startPaymentService(
   /** Started while the processor did not answer: nothing is pulled until it does (below). */
   let waitingForGateway = false
   let reachTimer: ReturnType<typeof setTimeout> | undefined
+  let armStartHold = (): void => undefined
   const probe = () => {
     if (stopped) return
     client.probe().catch((error: unknown) => {
@@ -204,28 +205,38 @@ export async function startPaymentService(
           reachTimer = setTimeout(untilReachable, Math.min(config.PAYMENT_BREAKER_HALF_OPEN_MS, left))
           return
         }
-        if (now === 'unreachable')
-          logger.warn(
-            { maxMs: config.PAYMENT_START_HOLD_MAX_MS },
-            'payment gateway still not reachable: consuming (PAYMENT_START_HOLD_MAX_MS); the breaker holds what fails',
-          )
-        else if (now === 'refused')
-          logger.error(
-            'GATEWAY_SECRET_KEY: the payment gateway (PAYMENT_GATEWAY_URL) refuses this key (401 or 403); charges fail until it is replaced',
-          )
-        else logger.info('payment gateway answers: consuming')
         waitingForGateway = false
-        // The breaker may have opened meanwhile (reconciliation's calls): it keeps the gate then.
-        if (client.breaker.state === CircuitState.Closed) {
-          setPaused(0)
-          gate.open()
+        if (now === 'refused') {
+          // As at start: every charge would fail on it until each order is
+          // dead-lettered. Nothing is pulled; a restart stops on the same check.
+          logger.error(
+            'GATEWAY_SECRET_KEY: the payment gateway (PAYMENT_GATEWAY_URL) refuses this key (401 or 403): consuming nothing; restart with a key it takes',
+          )
+          return
         }
+        // The breaker may have opened meanwhile (reconciliation's calls): it keeps the gate then.
+        if (client.breaker.state !== CircuitState.Closed) {
+          logger.info('start-up wait over; the open payment gateway breaker holds consumption')
+          return
+        }
+        logger.info(
+          now === 'accepted'
+            ? 'payment gateway answers: consuming'
+            : 'payment gateway still not reachable after PAYMENT_START_HOLD_MAX_MS: consuming; the breaker holds what fails',
+        )
+        setPaused(0)
+        gate.open()
       })
     }
-    reachTimer = setTimeout(
-      untilReachable,
-      Math.min(config.PAYMENT_BREAKER_HALF_OPEN_MS, config.PAYMENT_START_HOLD_MAX_MS),
-    )
+    // Armed once the consumers exist (below): a start that fails before leaves no timer behind.
+    armStartHold = () => {
+      reachTimer = setTimeout(
+        untilReachable,
+        Math.min(config.PAYMENT_BREAKER_HALF_OPEN_MS, config.PAYMENT_START_HOLD_MAX_MS),
+      )
+    }
+  } else if (key === 'unreachable') {
+    logger.warn('payment gateway not reachable at start: its secret key is checked on the first charge')
   }
   const rt = await startNatsRuntime('payment', config, { ...deps, tracer })
   const decisions = kvDecisionStore(await openBucket(rt, BUCKETS.decisions))
@@ -281,6 +292,7 @@ export async function startPaymentService(
   }
   const consumer = combineConsumers([standard, express])
   reconciler.start()
+  armStartHold()
 
   const app = createObservabilityApp({
     docsAssets: swaggerUiAssets,
