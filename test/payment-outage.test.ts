@@ -38,6 +38,13 @@ async function metric(url: string, name: string): Promise<string> {
     .join('\n')
 }
 
+/** Until the payment worker at `url` pulls nothing. */
+const paused = (url: string) =>
+  waitFor(async () => /consumer="payment"[^}]*\} 1$/m.test(await metric(url, 'consumer_paused')), {
+    timeoutMs: 15_000,
+    message: 'payment consumption paused',
+  })
+
 describe('payment gateway outage', () => {
   it('pauses payment consumption while the breaker is open and completes the orders afterwards', async () => {
     await stack.setStock('OUTAGE-1', 100, 100)
@@ -55,13 +62,7 @@ describe('payment gateway outage', () => {
     )
     expect(orders.every((o) => o.status === 202)).toBe(true)
 
-    await waitFor(
-      async () => /consumer="payment"[^}]*\} 1$/m.test(await metric(stack.payment.url, 'consumer_paused')),
-      {
-        timeoutMs: 15_000,
-        message: 'payment consumption paused',
-      },
-    )
+    await paused(stack.payment.url)
     expect(await metric(stack.payment.url, 'payment_breaker_state')).toMatch(
       /payment_breaker_state\{[^}]*\} [12]/,
     )
@@ -113,10 +114,7 @@ describe('payment gateway outage', () => {
     })
     expect(placed.status).toBe(202)
     // The charge is under way: the order waits on the payment worker's breaker.
-    await waitFor(
-      async () => /consumer="payment"[^}]*\} 1$/m.test(await metric(stack.payment.url, 'consumer_paused')),
-      { timeoutMs: 15_000, message: 'payment consumption paused' },
-    )
+    await paused(stack.payment.url)
     expect((await stack.cancelOrder(placed.orderId)).status).toBe(202)
     gateway = await startWorker('gateway', { PORT: port })
     expect(await stack.waitForFinal(placed.orderId, 30_000)).toMatchObject({
@@ -151,11 +149,6 @@ describe('payment gateway outage', () => {
         }),
       ),
     )
-    const paused = (url: string) =>
-      waitFor(async () => /consumer="payment"[^}]*\} 1$/m.test(await metric(url, 'consumer_paused')), {
-        timeoutMs: 15_000,
-        message: 'payment consumption paused',
-      })
     await paused(stack.payment.url)
     const nc = await connect(stack.server.connectOptions())
     try {
