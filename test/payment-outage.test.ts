@@ -38,6 +38,14 @@ async function metric(url: string, name: string): Promise<string> {
     .join('\n')
 }
 
+/** `count` orders of one unit of `sku`, paid with a good card. */
+const placeOrders = (sku: string, count: number) =>
+  Promise.all(
+    Array.from({ length: count }, () =>
+      stack.placeOrder({ customerId: 'c', items: [{ sku, quantity: 1 }], paymentToken: 'tok_ok' }),
+    ),
+  )
+
 /** Until the payment worker at `url` pulls nothing. */
 const paused = (url: string) =>
   waitFor(async () => /consumer="payment"[^}]*\} 1$/m.test(await metric(url, 'consumer_paused')), {
@@ -51,15 +59,7 @@ describe('payment gateway outage', () => {
     const port = new URL(stack.gateway.url).port
     await stack.gateway.handle.kill()
 
-    const orders = await Promise.all(
-      Array.from({ length: 10 }, () =>
-        stack.placeOrder({
-          customerId: 'c',
-          items: [{ sku: 'OUTAGE-1', quantity: 1 }],
-          paymentToken: 'tok_ok',
-        }),
-      ),
-    )
+    const orders = await placeOrders('OUTAGE-1', 10)
     expect(orders.every((o) => o.status === 202)).toBe(true)
 
     await paused(stack.payment.url)
@@ -140,15 +140,7 @@ describe('payment gateway outage', () => {
     const running = gateway ?? stack.gateway
     const port = new URL(running.url).port
     await running.handle.kill()
-    const placed = await Promise.all(
-      Array.from({ length: 3 }, () =>
-        stack.placeOrder({
-          customerId: 'c',
-          items: [{ sku: 'OUTAGE-3', quantity: 1 }],
-          paymentToken: 'tok_ok',
-        }),
-      ),
-    )
+    const placed = await placeOrders('OUTAGE-3', 3)
     await paused(stack.payment.url)
     const nc = await connect(stack.server.connectOptions())
     try {

@@ -1,14 +1,12 @@
 import * as v from 'valibot'
 import {
-  ConfigError,
   bindHostFromEnv,
   currencyFromEnv,
   intFromEnv,
-  loadConfig,
   logLevelFromEnv,
 } from '../../shared/config/load-config.ts'
-import { natsSettings, orderDeadlineMsFromEnv, retentionProblems } from '../../shared/config/nats-settings.ts'
-import { retentionProblemsOfEnv } from '../../shared/config/retention-env.ts'
+import { natsSettings, orderDeadlineMsFromEnv } from '../../shared/config/nats-settings.ts'
+import { loadCheckedConfig, RETENTION_CHECK } from '../../shared/config/cross-checks.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 
@@ -36,14 +34,5 @@ export const InventoryConfigSchema = v.object({
 export type InventoryConfig = v.InferOutput<typeof InventoryConfigSchema>
 
 export function loadInventoryConfig(env: Readonly<Record<string, string | undefined>>): InventoryConfig {
-  let config: InventoryConfig
-  try {
-    config = loadConfig(InventoryConfigSchema, env)
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    throw new ConfigError([...error.problems, ...retentionProblemsOfEnv(env)])
-  }
-  const problems = retentionProblems(config)
-  if (problems.length > 0) throw new ConfigError(problems)
-  return config
+  return loadCheckedConfig(InventoryConfigSchema, env, RETENTION_CHECK)
 }

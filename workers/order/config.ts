@@ -1,18 +1,17 @@
 import * as v from 'valibot'
 import { keyIdSetFromEnv, orderCreatedVersionsFromEnv } from '../../shared/config/order-versions.ts'
 import {
-  ConfigError,
   bindHostFromEnv,
   currencyFromEnv,
   intFromEnv,
-  loadConfig,
   logLevelFromEnv,
 } from '../../shared/config/load-config.ts'
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
 import { fingerprintKeyFromEnv, publicJwkFromEnv } from '../../shared/security/key-config.ts'
-import { expressKeyProblems, expressKeyProblemsOfEnv } from './express-keys.ts'
+import { loadCheckedConfig } from '../../shared/config/cross-checks.ts'
+import { EXPRESS_KEYS_CHECK } from './express-keys.ts'
 
 export const OrderConfigSchema = v.object({
   PORT: intFromEnv(3000, 0, 65535),
@@ -53,14 +52,5 @@ export const OrderConfigSchema = v.object({
 export type OrderConfig = v.InferOutput<typeof OrderConfigSchema>
 
 export function loadOrderConfig(env: Readonly<Record<string, string | undefined>>): OrderConfig {
-  let config: OrderConfig
-  try {
-    config = loadConfig(OrderConfigSchema, env)
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    throw new ConfigError([...error.problems, ...expressKeyProblemsOfEnv(env)])
-  }
-  const problems = expressKeyProblems(config)
-  if (problems.length > 0) throw new ConfigError(problems)
-  return config
+  return loadCheckedConfig(OrderConfigSchema, env, EXPRESS_KEYS_CHECK)
 }

@@ -21,7 +21,7 @@ import {
   retentionProblems,
   toTopologyLimits,
 } from '../../shared/config/nats-settings.ts'
-import { retentionProblemsOfEnv } from '../../shared/config/retention-env.ts'
+import { crossProblemsOfEnv, RETENTION_CHECK } from '../../shared/config/cross-checks.ts'
 import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../../shared/config/secrets.ts'
 import { connectNats, NatsConnectError } from '../../shared/nats/connect.ts'
 import { isPermissionViolation } from '../../shared/nats/errors.ts'
@@ -92,7 +92,7 @@ export async function runProvision(
     )
     const problems = [
       ...('problems' in loaded ? loaded.problems : []),
-      ...('config' in loaded ? retentionProblems(loaded.config) : retentionProblemsOfEnv(env)),
+      ...('config' in loaded ? retentionProblems(loaded.config) : crossProblemsOfEnv(RETENTION_CHECK, env)),
       ...caFileProblems(env),
       ...logFormatProblems(env),
     ]
