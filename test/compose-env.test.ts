@@ -26,7 +26,11 @@ const SECTIONS: Record<string, readonly string[]> = {
   'gateway sandbox': ['gateway'],
   'nats-metrics': ['nats-metrics'],
   Tracing: [...NATS_WORKERS, 'gateway'],
+  // Prose, not a table: every variable it names.
+  'provision (': ['provision'],
 }
+/** Sections that name their variables in prose: every line counts, not only table rows. */
+const PROSE = ['provision (']
 /** Set by the compose file itself, for every container alike. */
 const FIXED = new Set(['PORT', 'HOST', 'NATS_URL', 'NATS_TLS_CA_FILE', 'NATS_MONITOR_URLS'])
 
@@ -36,7 +40,8 @@ function documented(): { section: string; variable: string }[] {
   let section = ''
   for (const line of docs.split('\n')) {
     if (line.startsWith('## ')) section = line.slice(3)
-    const cell = /^\| ([^|]+)\|/.exec(line)?.[1] ?? ''
+    const prose = PROSE.some((heading) => section.startsWith(heading)) && !line.startsWith('## ')
+    const cell = prose ? line : (/^\| ([^|]+)\|/.exec(line)?.[1] ?? '')
     for (const [, variable] of cell.matchAll(/`([A-Z][A-Z0-9_]+)`/g))
       if (variable !== undefined) found.push({ section, variable })
   }

@@ -60,3 +60,29 @@ it('a client that does not trust the CA is refused at the handshake', async () =
     connect({ ...authAs('admin'), servers: server.url, timeout: 3_000, maxReconnectAttempts: 0, tls: {} }),
   ).rejects.toThrow(/certificate|self.signed|unable to verify/i)
 })
+
+it('a tls:// URL requires TLS: a server that offers none is not connected to in plain text', async () => {
+  const plain = await startNatsServer({ websocket: false })
+  try {
+    await provisionNats([plain.url])
+    const settings = (url: string) =>
+      loadConfig(v.object(natsSettings), {
+        NATS_URL: url,
+        NATS_NKEY_SEED: testSecrets().nats.payment.seed,
+        NATS_CONNECT_TIMEOUT_MS: '1500',
+      })
+    const deps = {
+      connect,
+      logger: createLogger({ service: 'tls-test', level: 'silent' }),
+      metrics: createMetrics('tls-test'),
+    }
+    await expect(
+      startNatsRuntime('payment', settings(plain.url.replace(/^nats:/, 'tls:')), deps),
+    ).rejects.toThrow(/tls/i)
+    // The same server under its nats:// URL: the refusal above was TLS's, not the server's.
+    const rt = await startNatsRuntime('payment', settings(plain.url), deps)
+    await rt.nc.close()
+  } finally {
+    await plain.dispose()
+  }
+}, 30_000)

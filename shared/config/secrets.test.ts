@@ -6,6 +6,7 @@ import { loadOrderConfig } from '../../workers/order/config.ts'
 
 const files: Record<string, string> = {
   '/run/secrets/seed': 'SUSECRETSECRET123\n',
+  '/run/secrets/seed-crlf-blank': 'SUSECRETSECRET123 \t\r\n\r\n\n',
   '/run/secrets/empty': '',
   '/run/secrets/blank': '\n',
   '/etc/nats/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
@@ -30,6 +31,12 @@ describe('secrets from files', () => {
   it('reads NAME_FILE into NAME, its trailing newline dropped', () => {
     expect(
       withSecretFiles({ NATS_NKEY_SEED_FILE: '/run/secrets/seed' }, ['NATS_NKEY_SEED'], read),
+    ).toMatchObject({ NATS_NKEY_SEED: 'SUSECRETSECRET123' })
+  })
+
+  it('drops trailing spaces, CRLF and blank lines too: an editor adds them, no secret ends with them', () => {
+    expect(
+      withSecretFiles({ NATS_NKEY_SEED_FILE: '/run/secrets/seed-crlf-blank' }, ['NATS_NKEY_SEED'], read),
     ).toMatchObject({ NATS_NKEY_SEED: 'SUSECRETSECRET123' })
   })
 

@@ -56,7 +56,8 @@ export function loadWithSecretFiles<C>(
   throw new ConfigError([...problems, ...others])
 }
 
-function readSecretFiles(
+/** `NAME_FILE` read into `NAME` for each name; the problems and the names whose file failed, not thrown. */
+export function readSecretFiles(
   env: Env,
   names: readonly string[],
   read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
@@ -75,7 +76,8 @@ function readSecretFiles(
       continue
     }
     try {
-      const value = read(path).replace(/\r?\n$/, '')
+      // Trailing blank lines, CRLF and spaces are an editor's, never part of a secret.
+      const value = read(path).replace(/\s+$/, '')
       // An empty file is a mistake, not "unset": an empty NKEY seed would connect with no identity.
       if (value.trim() === '') {
         problems.push(`${name}_FILE: ${path} is empty`)

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ROOT_CONTEXT, trace, type TextMapGetter } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { describe, expect, it } from 'vitest'
@@ -194,5 +197,44 @@ describe('tracingSettingsFromEnv', () => {
       'OTEL_EXPORTER_OTLP_HEADERS: entry 3 has a bad percent-encoding',
     ])
     expect(problems.join(' ')).not.toContain('secret')
+  })
+
+  it('refuses a header name fetch would refuse, or a value with a control character, at start', () => {
+    const problemsOf = (headers: string): readonly string[] => {
+      try {
+        tracingSettingsFromEnv({
+          OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+          OTEL_EXPORTER_OTLP_HEADERS: headers,
+        })
+        return []
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error
+        return error.problems
+      }
+    }
+    expect(problemsOf('api key=secret1,x-api-key=secret2%0Ay,x-ok=a%09b,x-nul=secret3%00')).toStrictEqual([
+      'OTEL_EXPORTER_OTLP_HEADERS: entry 1: the name is not an HTTP header name',
+      'OTEL_EXPORTER_OTLP_HEADERS: entry 2: the value holds a control character',
+      'OTEL_EXPORTER_OTLP_HEADERS: entry 4: the value holds a control character',
+    ])
+    expect(problemsOf('x-api-key=abc,X_Custom.1~!=v')).toStrictEqual([])
+  })
+
+  it('reads OTEL_EXPORTER_OTLP_HEADERS_FILE as every secret file, never both', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otlp-headers-'))
+    try {
+      const file = join(dir, 'headers')
+      writeFileSync(file, 'authorization=Bearer%20k1\n')
+      const base = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_HEADERS_FILE: file }
+      expect(tracingSettingsFromEnv(base)?.headers).toStrictEqual({ authorization: 'Bearer k1' })
+      expect(() => tracingSettingsFromEnv({ ...base, OTEL_EXPORTER_OTLP_HEADERS: 'a=b' })).toThrow(
+        'OTEL_EXPORTER_OTLP_HEADERS: set either OTEL_EXPORTER_OTLP_HEADERS or OTEL_EXPORTER_OTLP_HEADERS_FILE',
+      )
+      expect(() =>
+        tracingSettingsFromEnv({ ...base, OTEL_EXPORTER_OTLP_HEADERS_FILE: join(dir, 'missing') }),
+      ).toThrow(`OTEL_EXPORTER_OTLP_HEADERS_FILE: cannot read ${join(dir, 'missing')} (ENOENT)`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -6,11 +6,13 @@
  *   to `<it>/v1/traces` as JSON. Unset (the default): nothing is recorded or
  *   exported, and `traceparent` is still propagated.
  * - OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full traces URL, instead.
- * - OTEL_EXPORTER_OTLP_HEADERS: `k=v,k2=v2` sent to the collector.
+ * - OTEL_EXPORTER_OTLP_HEADERS: `k=v,k2=v2` sent to the collector (or
+ *   OTEL_EXPORTER_OTLP_HEADERS_FILE, a file holding it: often credentials).
  * - OTEL_BSP_SCHEDULE_DELAY: longest wait in ms before a batch is sent (5000).
  * - OTEL_SDK_DISABLED=true: off whatever else is set.
  */
 import { ConfigError } from '../config/load-config.ts'
+import { readSecretFiles } from '../config/secrets.ts'
 import { shownUrl } from '../config/shown-url.ts'
 import { createPropagatingTracer, type Tracer } from './tracing.ts'
 import type { Logger } from './log.ts'
@@ -25,7 +27,14 @@ export interface TracingSettings {
 
 /** What `--help` says of the tracing variables (every service reads them). */
 export const TRACING_HELP =
-  'Traces: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_BSP_SCHEDULE_DELAY, OTEL_SDK_DISABLED (off unless an endpoint is set; docs/configuration.md).'
+  'Traces: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS (or _FILE), OTEL_BSP_SCHEDULE_DELAY, OTEL_SDK_DISABLED (off unless an endpoint is set; docs/configuration.md).'
+
+const HEADERS = 'OTEL_EXPORTER_OTLP_HEADERS'
+/** A header name (RFC 9110 token). */
+const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+/** What a header value may not hold (tab is allowed). */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/
 
 /** The export settings, `undefined` when tracing is off; a {@link ConfigError} lists every bad value. */
 export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
@@ -35,7 +44,8 @@ export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
   const traces = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim() ?? ''
   // A bad header or delay is refused with no endpoint set too: it is a typo waiting for one.
   // Every problem is listed at once, a bad OTEL_SDK_DISABLED's with the others.
-  const problems: string[] = []
+  const fromFile = readSecretFiles(env, [HEADERS])
+  const problems: string[] = [...fromFile.problems]
   if (disabled !== '' && disabled !== 'false')
     problems.push(`OTEL_SDK_DISABLED: must be true or false, got ${JSON.stringify(disabled)}`)
   const tracesUrl = traces !== '' ? traces : `${base.replace(/\/+$/, '')}/v1/traces`
@@ -52,14 +62,17 @@ export function tracingSettingsFromEnv(env: Env): TracingSettings | undefined {
       return undefined
     }
   }
-  ;(env['OTEL_EXPORTER_OTLP_HEADERS'] ?? '').split(',').forEach((pair, index) => {
+  ;(fromFile.out[HEADERS] ?? '').split(',').forEach((pair, index) => {
     if (pair.trim() === '') return
-    const where = `OTEL_EXPORTER_OTLP_HEADERS: entry ${index + 1}`
+    const where = `${HEADERS}: entry ${index + 1}`
     const at = pair.indexOf('=')
     const key = at <= 0 ? undefined : decoded(pair.slice(0, at))
     const value = at <= 0 ? undefined : decoded(pair.slice(at + 1))
     if (at <= 0) problems.push(`${where} is not key=value`)
     else if (key === undefined || value === undefined) problems.push(`${where} has a bad percent-encoding`)
+    // What fetch would refuse at every export: found at start instead.
+    else if (!HTTP_TOKEN.test(key)) problems.push(`${where}: the name is not an HTTP header name`)
+    else if (CONTROL.test(value)) problems.push(`${where}: the value holds a control character`)
     else headers[key] = value
   })
   const delay = env['OTEL_BSP_SCHEDULE_DELAY']?.trim() ?? ''

@@ -309,6 +309,24 @@ describe('cancellations and refunds', () => {
     expect(cancelled?.cancelRequested).toStrictEqual({ reason: 'deadline_exceeded', at })
   })
 
+  it("shows the deadline's request that arrives after the payment worker cancelled the order for that deadline", () => {
+    const reserved = run([SUBJECTS.orderCreated, SUBJECTS.inventoryReserved])
+    const deadline = { ...base, reason: 'deadline_exceeded' as const }
+    const cancelled = applyEvent(reserved, SUBJECTS.orderCancelled, deadline, meta)
+    const shown = applyEvent(cancelled, SUBJECTS.orderCancelRequested, deadline, meta)
+    expect([shown?.status, shown?.reason, shown?.cancelRequested]).toStrictEqual([
+      'cancelled',
+      'deadline_exceeded',
+      { reason: 'deadline_exceeded', at },
+    ])
+    expect(shown?.history.map((h) => h.event)).toContain(SUBJECTS.orderCancelRequested)
+    // Once only; and an order cancelled for another reason does not show it.
+    expect(applyEvent(shown, SUBJECTS.orderCancelRequested, deadline, meta)).toBeNull()
+    const declined = applyEvent(reserved, SUBJECTS.paymentFailed, events[SUBJECTS.paymentFailed], meta)
+    expect(declined?.status).toBe('cancelled')
+    expect(applyEvent(declined, SUBJECTS.orderCancelRequested, deadline, meta)).toBeNull()
+  })
+
   it('never revives a cancelled order: a late payments.completed leaves it cancelled', () => {
     const cancelled = applyEvent(
       run([SUBJECTS.orderCreated]),

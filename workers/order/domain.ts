@@ -123,10 +123,15 @@ export function applyEvent<S extends Subject>(
   if (
     subject === SUBJECTS.orderCancelRequested &&
     current !== null &&
-    RANK[current.status] >= RANK.confirmed
+    RANK[current.status] >= RANK.confirmed &&
+    (event as EventOf<typeof SUBJECTS.orderCancelRequested>).reason === 'deadline_exceeded' &&
+    // The payment worker cancels an order whose charge is unsettled at its
+    // deadline without waiting for the deadline's request, which then comes
+    // after: it is that cancellation's step, and shown.
+    !(current.status === 'cancelled' && current.reason === 'deadline_exceeded')
   ) {
-    // A deadline firing after the order was settled changes nothing: not shown.
-    if ((event as EventOf<typeof SUBJECTS.orderCancelRequested>).reason === 'deadline_exceeded') return null
+    // A deadline firing after the order was settled otherwise changes nothing: not shown.
+    return null
   }
   const record: OrderStatus = current
     ? { ...current, history: [...current.history] }

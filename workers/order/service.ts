@@ -28,6 +28,10 @@ export async function startOrderService(
   config: OrderConfig,
   deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer },
 ): Promise<OrderService> {
+  // Key material first: a public key that does not import stops the service before it connects.
+  const sealer = await createTokenSealer(config.PAYMENT_TOKEN_PUBLIC_KEY, {
+    importAesGcmKey: importNodeAesGcmKey,
+  })
   const rt = await startNatsRuntime('order', config, deps)
   const statusKv = await openBucket(rt, BUCKETS.orderStatus)
   const idempotencyKv = await openBucket(rt, BUCKETS.idempotency)
@@ -46,9 +50,7 @@ export async function startOrderService(
   const store = createNatsOrderStore({
     js: rt.js,
     nc: rt.nc,
-    sealer: await createTokenSealer(config.PAYMENT_TOKEN_PUBLIC_KEY, {
-      importAesGcmKey: importNodeAesGcmKey,
-    }),
+    sealer,
     fingerprinter: fingerprinterFromSettings(config.IDEMPOTENCY_FINGERPRINT_KEY, config.NATS_NKEY_SEED),
     statusKv,
     idempotencyKv,
