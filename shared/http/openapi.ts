@@ -56,8 +56,12 @@ export interface ResponseDoc {
   readonly description: string
   /** One body, or one per content type. */
   readonly body?: BodyDoc | readonly BodyDoc[]
-  /** Names of `ServiceDoc.headers`. */
-  readonly headers?: readonly string[]
+  /**
+   * Names of `ServiceDoc.headers`; or one with `optional` and its own
+   * description, for a response that sends a header the others always send
+   * only when it has a value.
+   */
+  readonly headers?: readonly (string | { readonly name: string; readonly optional: string })[]
 }
 
 export interface ParameterDoc {
@@ -170,9 +174,12 @@ export function createOpenApiDocument(service: ServiceDoc): OpenApiDocument {
       ]),
     )
   const usedHeaders = new Map<string, HeaderDoc>()
-  const headerRef = (name: string) => {
+  const headerRef = (use: string | { readonly name: string; readonly optional: string }) => {
+    const name = typeof use === 'string' ? use : use.name
     const header = service.headers?.[name]
     if (header === undefined) throw new Error(`unknown response header ${name}`)
+    if (typeof use !== 'string')
+      return [name, { description: use.optional, required: false, schema: convert(header.schema) }] as const
     usedHeaders.set(name, header)
     return [name, { $ref: `#/components/headers/${name}` }] as const
   }

@@ -123,6 +123,9 @@ const inventoryOperations: OperationDoc[] = [
           'If-Match names other values than the stock has now (a sale, a return or another PUT changed it), or a record the sku does not have; nothing was set. The ETag header is the current one (absent when there is no record).',
           ['precondition_failed'],
         ),
+        headers: [
+          { name: 'ETag', optional: "The stock's current entity tag; absent when the sku has no record." },
+        ],
       },
       415: unsupportedMediaType(),
       429: rateLimited(
