@@ -174,14 +174,16 @@ export function createOpenApiDocument(service: ServiceDoc): OpenApiDocument {
       ]),
     )
   const usedHeaders = new Map<string, HeaderDoc>()
-  const headerRef = (use: string | { readonly name: string; readonly optional: string }) => {
+  const headerRef = (
+    use: string | { readonly name: string; readonly optional: string },
+  ): readonly [string, JsonObject] => {
     const name = typeof use === 'string' ? use : use.name
     const header = service.headers?.[name]
     if (header === undefined) throw new Error(`unknown response header ${name}`)
     if (typeof use !== 'string')
-      return [name, { description: use.optional, required: false, schema: convert(header.schema) }] as const
+      return [name, { description: use.optional, required: false, schema: convert(header.schema) }]
     usedHeaders.set(name, header)
-    return [name, { $ref: `#/components/headers/${name}` }] as const
+    return [name, { $ref: `#/components/headers/${name}` }]
   }
 
   const paths: OpenApiDocument['paths'] = {}
