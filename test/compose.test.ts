@@ -70,8 +70,8 @@ describe.skipIf(missing !== undefined)('compose stack', () => {
     expect(new Set(images)).toStrictEqual(new Set([appImageId]))
     const appLayers = JSON.parse(await inspect(app, '{{json .RootFS.Layers}}')) as string[]
     const natsLayers = JSON.parse(await inspect(nats, '{{json .RootFS.Layers}}')) as string[]
-    expect(appLayers).toHaveLength(2) // the base, the binary
-    expect(natsLayers.slice(0, 2)).toStrictEqual(appLayers)
+    expect(appLayers).toHaveLength(3) // the base, the binary, an empty /data for a volume
+    expect(natsLayers.slice(0, 2)).toStrictEqual(appLayers.slice(0, 2))
     expect(await inspect(app, '{{.Config.User}}')).toBe('65532:65532')
     expect(await inspect(app, '{{json .HealthCheck.Test}}')).toBe('["CMD","/app/service","healthcheck"]')
     const sizes = await Promise.all([app, nats].map((ref) => inspect(ref, '{{.Size}}')))
@@ -131,6 +131,20 @@ describe.skipIf(missing !== undefined)('compose stack', () => {
       [2500, 'succeeded'],
     ])
   })
+
+  it("keeps the gateway's charges across a restart of its container (its ledger on a volume)", async () => {
+    await saga.setStock('COMPOSE-LEDGER', 5, 900)
+    const { orderId } = await saga.placeOrder(order('COMPOSE-LEDGER', 1))
+    expect((await saga.waitForFinal(orderId)).status).toBe('confirmed')
+    const before = await saga.charges(orderId)
+    expect(before.map((c) => c.amountCents)).toStrictEqual([900])
+    await stack.podman(['restart', '--time', '15', stack.containerName('gateway')])
+    const after = await waitFor(() => saga.charges(orderId).catch(() => undefined), {
+      timeoutMs: 60_000,
+      message: 'the gateway answering again',
+    })
+    expect(after).toStrictEqual(before)
+  }, 120_000)
 
   it('cancels an order out_of_stock without touching stock or charging', async () => {
     await saga.setStock('COMPOSE-SHORT', 1, 500)
