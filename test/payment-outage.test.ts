@@ -159,6 +159,8 @@ describe('payment gateway outage', () => {
         expect(during.delivered.consumer_seq, `restart ${restart + 1}`).toBe(before.delivered.consumer_seq)
         expect(during.num_redelivered, `restart ${restart + 1}`).toBe(before.num_redelivered)
         await next.handle.stop(10_000)
+        // The stop ended its pause without resuming anything: no line may say it did.
+        expect(next.handle.lines().filter((l) => l.includes('consumption resumed'))).toStrictEqual([])
       }
       // The wait is bounded (PAYMENT_START_HOLD_MAX_MS): then it pulls (unless its breaker
       // has opened meanwhile, on reconciliation's calls), and held messages keep their deadlines.

@@ -310,8 +310,11 @@ export async function startPaymentService(
       stopped = true
       clearTimeout(probeTimer)
       clearTimeout(reachTimer)
+      // The consumers are told to stop first (synchronously), then the gate
+      // opens for what waits on it: a stop, not a resumption.
+      const stopping = Promise.all([stoppable.stopConsuming(), reconciler.stop()])
       gate.open()
-      await Promise.all([stoppable.stopConsuming(), reconciler.stop()])
+      await stopping
     },
   }
 }
