@@ -61,8 +61,11 @@ export interface ResponseDoc {
    * description, for a response that sends a header the others always send
    * only when it has a value.
    */
-  readonly headers?: readonly (string | { readonly name: string; readonly optional: string })[]
+  readonly headers?: readonly ResponseHeader[]
 }
+
+/** A header of `ServiceDoc.headers` by name, or as optional in one response, with why. */
+export type ResponseHeader = string | { readonly name: string; readonly optional: string }
 
 export interface ParameterDoc {
   readonly name: string
@@ -174,9 +177,7 @@ export function createOpenApiDocument(service: ServiceDoc): OpenApiDocument {
       ]),
     )
   const usedHeaders = new Map<string, HeaderDoc>()
-  const headerRef = (
-    use: string | { readonly name: string; readonly optional: string },
-  ): readonly [string, JsonObject] => {
+  const headerRef = (use: ResponseHeader): readonly [string, JsonObject] => {
     const name = typeof use === 'string' ? use : use.name
     const header = service.headers?.[name]
     if (header === undefined) throw new Error(`unknown response header ${name}`)
