@@ -578,8 +578,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       if (gate !== undefined && !gate.isOpen()) {
         logger.warn({ consumer: durable }, 'consumption paused')
         await Promise.race([gate.whenOpen(), stopped])
-        // A stop also ends the wait: only an open gate is a resumption.
-        if (gate.isOpen() && !isStopping()) logger.info({ consumer: durable }, 'consumption resumed')
+        if (!isStopping()) logger.info({ consumer: durable }, 'consumption resumed')
         return 0
       }
       if (active.size >= concurrency) {

@@ -27,6 +27,10 @@ import { addEntry, createReconciler } from './reconciliation.ts'
 export const PAYMENT_CONSUMER = 'payment' satisfies SagaConsumerName
 export const PAYMENT_EXPRESS_CONSUMER = 'payment-express' satisfies SagaConsumerName
 
+/** What the processor's refusal of GATEWAY_SECRET_KEY is called, at start and after a start-up wait. */
+const KEY_REFUSED =
+  'GATEWAY_SECRET_KEY: the payment gateway (PAYMENT_GATEWAY_URL) refuses this key (401 or 403)'
+
 export async function startPaymentService(
   config: PaymentConfig,
   deps: { connect: ConnectFn; logger: Logger; metrics: Metrics; tracer?: Tracer; fetch?: typeof fetch },
@@ -175,10 +179,7 @@ export async function startPaymentService(
   // A secret key the processor refuses would fail every charge until each is
   // dead-lettered: such a key stops the service here, like any bad setting.
   const key = await client.checkKey()
-  if (key === 'refused')
-    throw new ConfigError([
-      'GATEWAY_SECRET_KEY: the payment gateway (PAYMENT_GATEWAY_URL) refuses this key (401 or 403)',
-    ])
+  if (key === 'refused') throw new ConfigError([KEY_REFUSED])
   if (key === 'unreachable' && config.PAYMENT_START_HOLD_MAX_MS > 0) {
     // A start (a restart, a deploy) during an outage: each message pulled now
     // would fail, be held, and at the next stop go back as one more delivery
@@ -209,9 +210,7 @@ export async function startPaymentService(
         if (now === 'refused') {
           // As at start: every charge would fail on it until each order is
           // dead-lettered. Nothing is pulled; a restart stops on the same check.
-          logger.error(
-            'GATEWAY_SECRET_KEY: the payment gateway (PAYMENT_GATEWAY_URL) refuses this key (401 or 403): consuming nothing; restart with a key it takes',
-          )
+          logger.error(`${KEY_REFUSED}: consuming nothing; restart with a key it takes`)
           return
         }
         // The breaker may have opened meanwhile (reconciliation's calls): it keeps the gate then.
