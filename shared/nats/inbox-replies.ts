@@ -7,9 +7,14 @@
  */
 import type { Msg, NatsConnection, SubscriptionOptions } from '@nats-io/nats-core'
 
-/** `_INBOX.<...>` (the default prefix) or `_INBOX_<public key>.<...>` (access.ts, inboxPrefixOf). */
+/**
+ * `_INBOX.<...>` (the default prefix) or the answer part of an identity's
+ * inbox, `_INBOX_<public key>.answers.<...>` (access.ts, answerInboxPrefixOf):
+ * the only inboxes a service may answer on. Another reply subject would
+ * have nats-server refuse the answer, and log the service's violation.
+ */
 export function isInboxReply(reply: string): boolean {
-  return /^_INBOX(?:_[A-Z0-9]+)?\./.test(reply)
+  return /^_INBOX(?:_[A-Z0-9]+\.answers)?\./.test(reply)
 }
 
 /**

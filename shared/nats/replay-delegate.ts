@@ -147,7 +147,10 @@ export function serveReplays({
       if (msg.reply === undefined || !isInboxReply(msg.reply)) {
         // Answered on the asker's inbox only: any other reply subject could be
         // one of this service's own records, which it may write.
-        logger.warn({ reply: msg.reply ?? '' }, 'replay request without an inbox to answer on; ignored')
+        logger.warn(
+          { reply: msg.reply ?? '' },
+          'replay request without an inbox this service may answer on (_INBOX. or an answer part); ignored',
+        )
         return
       }
       let data: unknown

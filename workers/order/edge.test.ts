@@ -52,6 +52,17 @@ describe('order intake at the edge', () => {
     expect(statuses).toStrictEqual([401, 401, 429])
   })
 
+  it('limits failed attempts of requests without CF-Connecting-IP (wrangler dev) in one bucket', async () => {
+    const statuses = []
+    for (let i = 0; i < 3; i++) {
+      const request = new Request('https://intake.example/orders/x', {
+        headers: { Authorization: `Bearer n${i}` },
+      })
+      statuses.push((await edge.fetch(request, env, ctx)).status)
+    }
+    expect(statuses).toStrictEqual([401, 401, 429])
+  })
+
   it('answers GET / with its index, without a key', async () => {
     const res = await edge.fetch(new Request('https://intake.example/'), env, ctx)
     expect(await res.json()).toMatchObject({

@@ -110,8 +110,9 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     )
   }
   const { config, logger, metrics, sealer, fingerprinter, verifier, limiter, readiness } = isolate
-  // Cloudflare sets it (a client cannot): the address failed attempts are limited by.
-  setClientAddress(request, request.headers.get('CF-Connecting-IP') ?? undefined)
+  // Cloudflare sets it (a client cannot): the address failed attempts are
+  // limited by. Without it (`wrangler dev`) they share one bucket.
+  setClientAddress(request, request.headers.get('CF-Connecting-IP') ?? '-')
   const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
   const open = () =>
     connectOnce({
