@@ -57,7 +57,7 @@ export interface ConsoleAppDeps {
 const LIVE_HEARTBEAT_MS = 15_000
 /** How long a live stream may take to end once the console stops, before it is cut. */
 const LIVE_STOP_GRACE_MS = 1_000
-/** Changes waiting for one live client; a client further behind is dropped. */
+/** Batches (events) waiting for one live client; a client further behind is dropped. */
 const LIVE_QUEUE_MAX = 1_000
 
 const ORDER_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/

@@ -46,8 +46,8 @@ export function toChange(record: Record<string, unknown>): OrderChange | null {
   }
 }
 
-/** At most this many orders per batch (the newest changes win). */
-const MAX_BATCH = 200
+/** At most this many orders per batch; a tick with more sends several. */
+export const MAX_BATCH = 200
 
 export async function startLiveOrders(
   statusKv: KV,
@@ -74,9 +74,13 @@ export async function startLiveOrders(
 
   const tick = setInterval(() => {
     if (pending.size === 0) return
-    const batch = [...pending.values()].slice(-MAX_BATCH)
+    // Every change is sent: the page applies them and never reads the list again.
+    const changes = [...pending.values()]
     pending.clear()
-    for (const listener of listeners.keys()) listener(batch)
+    for (let start = 0; start < changes.length; start += MAX_BATCH) {
+      const batch = changes.slice(start, start + MAX_BATCH)
+      for (const listener of listeners.keys()) listener(batch)
+    }
   }, intervalMs)
 
   return {
