@@ -82,6 +82,9 @@ export function toDeadlineScheduleSubject(orderId: string): string {
   return `${DEADLINE_SCHEDULE_PREFIX}.${orderId}`
 }
 
+/** The de-duplication id of an order's deadline: its schedule's, and its relayed event's in ORDERS. */
+export const deadlineMsgId = (orderId: string): string => `deadline:${orderId}`
+
 /** Where a due deadline is published: `deadlines.fired.orders.cancel_requested[.express]`. */
 export const DEADLINE_FIRED_PREFIX = 'deadlines.fired'
 export function toDeadlineFiredSubject(eventSubject: string): string {

@@ -10,7 +10,7 @@
  */
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
 import * as v from 'valibot'
-import { HEADERS, STREAMS } from '../../schemas/subjects.ts'
+import { deadlineMsgId, HEADERS, STREAMS, SUBJECTS } from '../../schemas/subjects.ts'
 import { SAGA_CONSUMERS } from '../../shared/nats/saga-consumers.ts'
 import { filtersOverlap } from '../../shared/nats/subjects.ts'
 import { orderIdOf } from './index-filer.ts'
@@ -91,9 +91,14 @@ export interface Timeline {
 }
 
 const COMPENSATING = new Set(['inventory.released', 'payments.refunded', 'orders.cancelled'])
+/** An event is stored a few ms after its time on its producer's clock: read from this long before it first. */
+const NEAR_MS = 100
+/** Then, not found so, from this long before it (nats-server's clock behind the producer's). */
 const SKEW_MS = 1_000
+/** Read up to this long after its time (stored late: a publish retried through an outage). */
 const WINDOW_MS = 10_000
-const MAX_READ = 256
+/** Messages of the subject looked at, at most, in each of the two reads. */
+const MAX_READ = 2_048
 
 export async function buildTimeline(
   { jsm, index, timeoutMs }: { jsm: JetStreamManager; index: IndexReader; timeoutMs: number },
@@ -125,8 +130,16 @@ export async function buildTimeline(
    * its twin is not found.
    */
   async function find(subject: string, at: string): Promise<StoredMsg | null> {
-    const from = Date.parse(at) - SKEW_MS
-    if (!Number.isFinite(from)) return null
+    const time = Date.parse(at)
+    if (!Number.isFinite(time)) return null
+    return (
+      (await scan(subject, time - NEAR_MS, time + WINDOW_MS)) ??
+      (await scan(subject, time - SKEW_MS, time + NEAR_MS))
+    )
+  }
+
+  /** The order's message of `subject` (or its lane's) stored between `from` and `until`. */
+  async function scan(subject: string, from: number, until: number): Promise<StoredMsg | null> {
     let copy: StoredMsg | null = null
     // The plain subject, then its lanes (`<subject>.express`).
     for (const filter of [subject, `${subject}.>`]) {
@@ -144,13 +157,13 @@ export async function buildTimeline(
         reads++
         read += batch.length
         for (const m of batch) {
+          if (m.time.getTime() > until) break
           if (orderIdOf(m.header, m.data) !== record.orderId) continue
           if (!m.header.has(HEADERS.twinVersion)) return m
           copy ??= m
         }
         const last = batch.at(-1)
-        if (last === undefined || last.pending === 0 || last.time.getTime() > Date.parse(at) + WINDOW_MS)
-          break
+        if (last === undefined || last.pending === 0 || last.time.getTime() > until) break
         seq = last.seq + 1
       }
     }
@@ -202,10 +215,24 @@ function toMessage(m: StoredMsg): NonNullable<TimelineEvent['message']> {
     storedAt: m.time.toISOString(),
     publisher: m.header.get('ce-source') || null,
     msgId: m.header.get('Nats-Msg-Id') || null,
-    // A fired schedule carries Nats-Scheduler and no msg id (events that purge a schedule carry both).
-    scheduled: m.header.has('Nats-Scheduler') && !m.header.has('Nats-Msg-Id'),
+    scheduled: isFiredDeadline(m),
     payload,
   }
+}
+
+/**
+ * An order's deadline, fired by nats-server's schedule: relayed into ORDERS
+ * by the inventory worker under the message id `deadline:<orderId>`
+ * (money.md); before the relay, stored by nats-server itself, with
+ * Nats-Scheduler and no message id (events that purge a schedule carry both).
+ */
+function isFiredDeadline(m: StoredMsg): boolean {
+  const msgId = m.header.get('Nats-Msg-Id')
+  if (msgId === '') return m.header.has('Nats-Scheduler')
+  return (
+    m.subject.startsWith(SUBJECTS.orderCancelRequested) &&
+    msgId === deadlineMsgId(orderIdOf(m.header, m.data) ?? '')
+  )
 }
 
 /** The consumers that take the message, and how far each got with it. */

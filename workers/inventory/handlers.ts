@@ -6,7 +6,7 @@ import {
   type OrderCreated,
 } from '../../schemas/events.ts'
 import type { OrderItem, PricedItem } from '../../schemas/primitives.ts'
-import { SUBJECTS, type Priority } from '../../schemas/subjects.ts'
+import { deadlineMsgId, SUBJECTS, type Priority } from '../../schemas/subjects.ts'
 import { PauseConsumption, type Handlers, type MessageContext } from '../../shared/nats/consumer.ts'
 import { toEvent, type OutgoingEvent } from '../../shared/nats/publish.ts'
 import type { TraceContext } from '../../shared/observability/trace-context.ts'
@@ -549,6 +549,3 @@ const SETTLED_RESERVATIONS: ReadonlySet<ReservationRecord['state']> = new Set([
   'sold',
   'returned',
 ])
-
-/** The de-duplication id of an order's deadline: its schedule's, and its relayed event's. */
-export const deadlineMsgId = (orderId: string): string => `deadline:${orderId}`

@@ -1,5 +1,6 @@
 import {
   BUCKETS,
+  deadlineMsgId,
   laneSubject,
   SUBJECTS,
   toDeadlineFiredSubject,
@@ -18,7 +19,7 @@ import type { Metrics } from '../../shared/observability/metrics.ts'
 import type { Tracer } from '../../shared/observability/tracing.ts'
 import { createApp } from './app.ts'
 import type { InventoryConfig } from './config.ts'
-import { createDeadlineRelay, createInventoryHandlers, deadlineMsgId } from './handlers.ts'
+import { createDeadlineRelay, createInventoryHandlers } from './handlers.ts'
 import { createStockStore } from './stock-store.ts'
 
 /** The worker's durable consumers: two per lane (see SAGA_CONSUMERS for why two), and the deadline relay. */

@@ -1,0 +1,69 @@
+// The console's timeline on a real nats-server: an order's event is found
+// among hundreds of others of its subject stored around its time (a busy
+// saga), and an order's deadline relayed into ORDERS shows as fired by a
+// schedule while a customer's cancellation does not.
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { deadlineMsgId, SUBJECTS } from '../schemas/subjects.ts'
+import { DEFAULT_LIMITS, ensureStreams } from '../shared/nats/topology.ts'
+import type { IndexReader } from '../workers/console/index-query.ts'
+import { buildTimeline } from '../workers/console/timeline.ts'
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+
+let server: NatsServerHandle
+let nc: NatsConnection
+let jsm: JetStreamManager
+
+beforeAll(async () => {
+  server = await startNatsServer({ websocket: false })
+  nc = await connect(server.connectOptions())
+  jsm = await jetstreamManager(nc)
+  await ensureStreams(jsm, DEFAULT_LIMITS)
+})
+
+afterAll(async () => {
+  await nc?.close()
+  await server?.dispose()
+})
+
+/** No retries or dead letters filed for the order. */
+const emptyIndex: IndexReader = {
+  count: () => Promise.resolve(0),
+  list: () => Promise.resolve([]),
+  lastOfEach: () => Promise.resolve([]),
+}
+
+const publish = async (subject: string, orderId: string, msgID: string, at: string) =>
+  (await jsm.jetstream().publish(subject, JSON.stringify({ orderId, occurredAt: at }), { msgID })).seq
+
+async function messageOf(orderId: string, event: string, at: string) {
+  const timeline = await buildTimeline(
+    { jsm, index: emptyIndex, timeoutMs: 5_000 },
+    { orderId, status: 'pending', history: [{ event, status: 'pending', at }] },
+    [],
+  )
+  return timeline.events[0]?.message
+}
+
+describe('console timeline', () => {
+  it("finds an order's event behind 600 others of its subject stored since its time", async () => {
+    const orderId = crypto.randomUUID()
+    const at = new Date().toISOString()
+    const others = Array.from({ length: 600 }, () => crypto.randomUUID())
+    await Promise.all(others.map((id) => publish(SUBJECTS.orderCreated, id, id, at)))
+    const seq = await publish(SUBJECTS.orderCreated, orderId, orderId, at)
+    expect(await messageOf(orderId, SUBJECTS.orderCreated, at)).toMatchObject({ seq })
+  })
+
+  it("marks a deadline relayed into ORDERS as fired by a schedule, a customer's cancellation not", async () => {
+    const at = new Date().toISOString()
+    const deadline = crypto.randomUUID()
+    const customer = crypto.randomUUID()
+    await publish(SUBJECTS.orderCancelRequested, deadline, deadlineMsgId(deadline), at)
+    await publish(SUBJECTS.orderCancelRequested, customer, `cancel:${customer}`, at)
+    expect(await messageOf(deadline, SUBJECTS.orderCancelRequested, at)).toMatchObject({ scheduled: true })
+    expect(await messageOf(customer, SUBJECTS.orderCancelRequested, at)).toMatchObject({ scheduled: false })
+  })
+})
