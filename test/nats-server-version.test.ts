@@ -5,7 +5,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
@@ -193,6 +193,56 @@ describe('start-up check of the server version', () => {
       expect((await provisionWith({ ...lowered, PROVISION_ALLOW_SHRINK: 'true' })).code).toBe(0)
       expect(await maxBytesOf('ORDERS')).toBe(before + 1)
       expect(await maxBytesOf(`KV_${BUCKETS.idempotency}`)).toBe(1024 * 1024)
+    } finally {
+      await nc.close()
+    }
+  })
+
+  it('the provision step puts back what it changed when nats-server refuses a later bucket, and says so', async () => {
+    await using server = await startNatsServer({ websocket: false })
+    const env = { NATS_URL: server.url, NATS_NKEY_SEED: testSecrets().nats.admin.seed }
+    expect((await provisionWith(env)).code).toBe(0)
+    const nc = await connect(server.connectOptions())
+    const jsm = await jetstreamManager(nc)
+    const limitsOf = async (stream: string) => {
+      const { max_bytes, max_age } = (await jsm.streams.info(stream)).config
+      return { max_bytes, max_age }
+    }
+    try {
+      const before = await limitsOf('ORDERS')
+      // ORDERS's new cap and age are taken; then a bucket's cap no disk here holds (~100 TB) is refused.
+      const refused = await provisionWith({
+        ...env,
+        STREAM_MAX_BYTES: String(before.max_bytes * 2),
+        STREAM_MAX_AGE_MS: String(14 * 24 * 3_600_000),
+        KV_ANALYTICS_WINDOWS_MAX_BYTES: '99999999999999',
+      })
+      expect(refused.code).toBe(1)
+      expect(refused.lines).toHaveLength(1)
+      expect(refused.lines[0]).toMatch(
+        /^provision: nats-server refused the topology: bucket analytics-windows: .*; every limit changed before it was put back \(ORDERS, DEADLINES[^)]*\); STREAM_MAX_BYTES and the KV_\*_MAX_BYTES settings must fit/,
+      )
+      expect(await limitsOf('ORDERS')).toStrictEqual(before)
+    } finally {
+      await nc.close()
+    }
+  })
+
+  it('the provision step names a stream made otherwise, which nats-server cannot change, and what to do', async () => {
+    await using server = await startNatsServer({ websocket: false, apiGuard: false })
+    const nc = await connect(server.connectOptions())
+    try {
+      const jsm = await jetstreamManager(nc)
+      await jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'], storage: StorageType.Memory })
+      const { code, lines } = await provisionWith({
+        NATS_URL: server.url,
+        NATS_NKEY_SEED: testSecrets().nats.admin.seed,
+      })
+      expect(code).toBe(1)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(
+        /^provision: nats-server refused the topology: stream ORDERS: .*storage type.*; no limit was changed; a stream of that name, or one on the same subjects, was not made by this provision step/,
+      )
     } finally {
       await nc.close()
     }

@@ -5,10 +5,17 @@
  * Service identities cannot create streams or buckets, so this is the only
  * place they come from.
  */
-import { jetstreamManager } from '@nats-io/jetstream'
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { ADVISORY_STREAM, advisoryStreamConfig } from './dead-letter-capture.ts'
+import { isClusterForming, isNatsUnavailable } from './errors.ts'
 import {
   ensureOrderIndex,
   ORDER_INDEX,
@@ -23,6 +30,7 @@ import {
   refuseShrink,
   sagaStreamChecks,
   shrinkPreflight,
+  TopologyRefusedError,
   type TopologyLimits,
 } from './topology.ts'
 
@@ -63,10 +71,22 @@ export async function provisionTopology(
   ]
   const shrinks = await shrinkPreflight(jsm, streams, limits)
   if (limits.allowShrink !== true) refuseShrink(shrinks)
-  const orders = await ensureStreams(jsm, limits)
-  await ensureStream(jsm, advisoryStreamConfig(limits), { allowShrink: limits.allowShrink === true })
   const buckets = Object.values(BUCKETS)
-  for (const bucket of buckets) await ensureBucket(nc, bucket, limits, { raiseSealFloor })
+  // nats-server checks some limits only as each stream is changed (the
+  // storage every stream's cap reserves): one refused puts back the streams
+  // and buckets changed before it.
+  const before = await readConfigs(jsm, [...PROVISIONED_STREAMS, ...buckets.map((b) => `KV_${b}`)])
+  let orders: StreamConfig
+  try {
+    orders = await ensureStreams(jsm, limits)
+    await ensureStream(jsm, advisoryStreamConfig(limits), { allowShrink: limits.allowShrink === true })
+    for (const bucket of buckets) await ensureBucket(nc, bucket, limits, { raiseSealFloor })
+  } catch (error) {
+    // A server not answering yet is waited for (the whole run is tried again), not undone.
+    if (error instanceof TopologyRefusedError && !isNatsUnavailable(error) && !isClusterForming(error))
+      throw new ProvisionRefusedError(error, await putBack(jsm, before))
+    throw error
+  }
   const consumers: string[] = []
   for (const name of SAGA_CONSUMER_NAMES) {
     await ensureSagaConsumer(jsm, name, limits, release)
@@ -96,4 +116,93 @@ export async function provisionTopology(
     buckets: buckets.map((b) => `KV_${b}`),
     consumers,
   }
+}
+
+/**
+ * A refusal of nats-server after the run had changed streams or buckets:
+ * `restored` were put back as they were before the run, `kept` could not be
+ * (each with why), `created` did not exist before and stay.
+ */
+export class ProvisionRefusedError extends Error {
+  override readonly name = 'ProvisionRefusedError'
+  constructor(
+    readonly refusal: TopologyRefusedError,
+    readonly rollback: { restored: string[]; kept: string[]; created: string[] },
+  ) {
+    const { restored, kept, created } = rollback
+    const said = [
+      kept.length === 0
+        ? restored.length === 0
+          ? 'no limit was changed'
+          : `every limit changed before it was put back (${restored.join(', ')})`
+        : `put back: ${restored.join(', ') || 'none'}; still changed: ${kept.join('; ')}`,
+      ...(created.length > 0 ? [`created by this run and kept: ${created.join(', ')}`] : []),
+    ]
+    super(`${refusal.message}; ${said.join('; ')}`)
+  }
+}
+
+/** The configuration of each of `names` that exists. */
+async function readConfigs(
+  jsm: JetStreamManager,
+  names: readonly string[],
+): Promise<Map<string, StreamConfig | null>> {
+  const configs = new Map<string, StreamConfig | null>()
+  for (const name of names) {
+    const info = await jsm.streams.info(name).catch((error: unknown) => {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return null
+      throw error
+    })
+    configs.set(name, info === null ? null : info.config)
+  }
+  return configs
+}
+
+/** Each stream whose configuration is no longer what `before` holds, updated back to it. */
+async function putBack(
+  jsm: JetStreamManager,
+  before: ReadonlyMap<string, StreamConfig | null>,
+): Promise<{ restored: string[]; kept: string[]; created: string[] }> {
+  const restored: string[] = []
+  const kept: string[] = []
+  const created: string[] = []
+  const now = await readConfigs(jsm, [...before.keys()]).catch(() => undefined)
+  if (now === undefined) return { restored, kept: ['(could not read the streams back)'], created }
+  for (const [name, was] of before) {
+    const is = now.get(name) ?? null
+    if (is === null) continue
+    if (was === null) {
+      created.push(name)
+      continue
+    }
+    if (sameConfig(was, is)) continue
+    try {
+      await jsm.streams.update(name, was)
+      restored.push(name)
+    } catch (error) {
+      kept.push(`${name} (${error instanceof Error ? error.message : String(error)})`)
+    }
+  }
+  return { restored, kept, created }
+}
+
+/** The same configuration, but for the `_nats.*` metadata nats-server stamps on every update. */
+function sameConfig(a: StreamConfig, b: StreamConfig): boolean {
+  const own = (c: StreamConfig) => ({
+    ...c,
+    metadata: Object.fromEntries(Object.entries(c.metadata ?? {}).filter(([k]) => !k.startsWith('_nats.'))),
+  })
+  return JSON.stringify(sorted(own(a))) === JSON.stringify(sorted(own(b)))
+}
+
+function sorted(value: unknown): unknown {
+  return Array.isArray(value)
+    ? value.map(sorted)
+    : value !== null && typeof value === 'object'
+      ? Object.fromEntries(
+          Object.entries(value)
+            .sort(([x], [y]) => (x < y ? -1 : 1))
+            .map(([k, v]) => [k, sorted(v)]),
+        )
+      : value
 }

@@ -221,6 +221,27 @@ export class LimitLoweredError extends Error {
   override readonly name = 'LimitLoweredError'
 }
 
+/** nats-server refused to create or change one stream, bucket or consumer: `target` names it. */
+export class TopologyRefusedError extends Error {
+  override readonly name = 'TopologyRefusedError'
+  constructor(
+    /** `stream ORDERS`, `bucket order-status`, `consumer inventory on ORDERS`. */
+    readonly target: string,
+    override readonly cause: JetStreamApiError,
+  ) {
+    super(`${target}: ${cause.message}`)
+  }
+}
+
+/** `work()`, a refusal of which names `target`. */
+async function refusedAs<T>(target: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    throw error instanceof JetStreamApiError ? new TopologyRefusedError(target, error) : error
+  }
+}
+
 /** What applying `maxBytes` and `maxAgeNanos` to a stream in `state` would cost; empty when nothing. */
 function shrinkProblems(
   what: string,
@@ -389,7 +410,7 @@ export async function ensureStream(
     state = info.state
   } catch (error) {
     if (!isNotFound(error, JetStreamApiCodes.StreamNotFound)) throw error
-    return await jsm.streams.add(config)
+    return await refusedAs(`stream ${config.name}`, () => jsm.streams.add(config))
   }
   const wanted = config.num_replicas ?? existing.num_replicas
   if (wanted < existing.num_replicas) {
@@ -399,7 +420,9 @@ export async function ensureStream(
     )
   }
   if (!allowShrink) refuseShrink(streamShrinkProblems(existing, state, { config, sizeSetting, ageSetting }))
-  return await jsm.streams.update(config.name, { ...existing, ...UNSET_LIMITS, ...config })
+  return await refusedAs(`stream ${config.name}`, () =>
+    jsm.streams.update(config.name, { ...existing, ...UNSET_LIMITS, ...config }),
+  )
 }
 
 /**
@@ -562,30 +585,7 @@ export async function ensureBucket(
     state = info.state
   } catch (error) {
     if (!isNotFound(error, JetStreamApiCodes.StreamNotFound)) throw error
-    const kv = await kvm.create(name, {
-      storage: StorageType.File,
-      replicas: limits.replicas,
-      history: spec.history,
-      max_bytes: maxBytes,
-      maxValueSize: 1 * MiB,
-      // Reads go to the stream leader. With direct gets any replica may answer,
-      // and a replica that lags (right after a leader change) serves an old
-      // record: a decision read ("is this order reserved?") must see the latest.
-      allow_direct: false,
-      ...(spec.ttlMs > 0 ? { ttl: spec.ttlMs } : {}),
-    })
-    // nats.js makes every bucket with roll-up headers allowed. A sealed
-    // bucket made now has no record from before seals: floor 0.
-    const made = (await jsm.streams.info(stream)).config
-    const rollupOff = spec.rollup !== true && made.allow_rollup_hdrs
-    if (rollupOff || SEALED_BUCKETS.includes(name)) {
-      await jsm.streams.update(stream, {
-        ...made,
-        ...(rollupOff ? { allow_rollup_hdrs: false } : {}),
-        ...(SEALED_BUCKETS.includes(name) ? { metadata: withSealFloor(made.metadata, 0) } : {}),
-      })
-    }
-    return kv
+    return await refusedAs(`bucket ${name}`, () => createBucket(kvm, jsm, name, limits))
   }
   // An existing bucket keeps its configuration, but for the size cap, the
   // replicas raised (never lowered, as for streams) and roll-up headers.
@@ -610,13 +610,50 @@ export async function ensureBucket(
     existing.allow_rollup_hdrs !== rollup ||
     floorUnset
   ) {
-    await jsm.streams.update(stream, {
-      ...existing,
-      max_bytes: maxBytes,
-      num_replicas: limits.replicas,
-      allow_rollup_hdrs: rollup,
-      ...(floorUnset ? { metadata: withSealFloor(existing.metadata, lastSeq) } : {}),
-    })
+    await refusedAs(`bucket ${name}`, () =>
+      jsm.streams.update(stream, {
+        ...existing,
+        max_bytes: maxBytes,
+        num_replicas: limits.replicas,
+        allow_rollup_hdrs: rollup,
+        ...(floorUnset ? { metadata: withSealFloor(existing.metadata, lastSeq) } : {}),
+      }),
+    )
   }
   return await kvm.open(name, { allow_direct: false }) // leader reads, as above
+}
+
+/** A bucket made new: nats.js's defaults, then roll-up headers and the seal floor as this release keeps them. */
+async function createBucket(
+  kvm: Kvm,
+  jsm: JetStreamManager,
+  name: BucketName,
+  limits: TopologyLimits,
+): Promise<KV> {
+  const spec = bucketSpec(name)
+  const stream = `KV_${name}`
+  const kv = await kvm.create(name, {
+    storage: StorageType.File,
+    replicas: limits.replicas,
+    history: spec.history,
+    max_bytes: limits.bucketMaxBytes[name],
+    maxValueSize: 1 * MiB,
+    // Reads go to the stream leader. With direct gets any replica may answer,
+    // and a replica that lags (right after a leader change) serves an old
+    // record: a decision read ("is this order reserved?") must see the latest.
+    allow_direct: false,
+    ...(spec.ttlMs > 0 ? { ttl: spec.ttlMs } : {}),
+  })
+  // nats.js makes every bucket with roll-up headers allowed. A sealed
+  // bucket made now has no record from before seals: floor 0.
+  const made = (await jsm.streams.info(stream)).config
+  const rollupOff = spec.rollup !== true && made.allow_rollup_hdrs
+  if (rollupOff || SEALED_BUCKETS.includes(name)) {
+    await jsm.streams.update(stream, {
+      ...made,
+      ...(rollupOff ? { allow_rollup_hdrs: false } : {}),
+      ...(SEALED_BUCKETS.includes(name) ? { metadata: withSealFloor(made.metadata, 0) } : {}),
+    })
+  }
+  return kv
 }

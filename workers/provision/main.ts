@@ -25,7 +25,7 @@ import { crossProblemsOfEnv, RETENTION_CHECK } from '../../shared/config/cross-c
 import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../../shared/config/secrets.ts'
 import { connectNats, NatsConnectError } from '../../shared/nats/connect.ts'
 import { isPermissionViolation } from '../../shared/nats/errors.ts'
-import { provisionTopology } from '../../shared/nats/provision.ts'
+import { ProvisionRefusedError, provisionTopology } from '../../shared/nats/provision.ts'
 import { LimitLoweredError, ReplicasLoweredError } from '../../shared/nats/topology.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
 import { checkNatsServerVersion, NatsServerTooOldError } from '../../shared/nats/server-version.ts'
@@ -158,7 +158,14 @@ export async function runProvision(
       )
       return 1
     }
-    // nats-server refused a stream, bucket or consumer as configured: the settings that shape them.
+    // nats-server refused a stream or bucket as configured: which, what was put back, what to look at.
+    if (error instanceof ProvisionRefusedError) {
+      process.stderr.write(
+        `provision: nats-server refused the topology: ${error.message}; ${refusalHint(error.refusal.cause.message)}\n`,
+      )
+      return 1
+    }
+    // A consumer refused as configured: the settings that shape them.
     if (error instanceof JetStreamApiError) {
       process.stderr.write(
         `provision: nats-server refused the topology: ${error.message}; ${refusalHint(error.message)}\n`,
@@ -174,7 +181,10 @@ export async function runProvision(
 function refusalHint(message: string): string {
   if (/replicas/i.test(message))
     return 'NATS_REPLICAS must be 1 on a single server and at most the cluster size (docs/configuration.md)'
-  if (/storage|resources|max.?bytes/i.test(message))
+  // An existing stream nats-server cannot turn into this release's (before the capacity check: "storage type").
+  if (/can ?not change|overlap|already in use|already exists/i.test(message))
+    return "a stream of that name, or one on the same subjects, was not made by this provision step and nats-server cannot change it into this release's (storage, retention, subjects): keep what it holds, remove or rename it with the nats CLI, then provision again"
+  if (/insufficient|resources|max.?bytes|storage/i.test(message))
     return "STREAM_MAX_BYTES and the KV_*_MAX_BYTES settings must fit the server's JetStream max_file_store (docs/configuration.md)"
   return "check NATS_REPLICAS, STREAM_MAX_AGE_MS, STREAM_MAX_BYTES, STREAM_DUPLICATE_WINDOW_MS, the CONSUMER_* and KV_*_MAX_BYTES settings (docs/configuration.md), and the server's JetStream limits"
 }
