@@ -220,7 +220,7 @@ describe('start-up check of the server version', () => {
       expect(refused.code).toBe(1)
       expect(refused.lines).toHaveLength(1)
       expect(refused.lines[0]).toMatch(
-        /^provision: nats-server refused the topology: bucket analytics-windows: .*; every limit changed before it was put back \(ORDERS, DEADLINES[^)]*\); STREAM_MAX_BYTES and the KV_\*_MAX_BYTES settings must fit/,
+        /^provision: nats-server refused the topology: bucket analytics-windows: .*; what the run had changed before it was put back \(ORDERS, DEADLINES[^)]*\); STREAM_MAX_BYTES and the KV_\*_MAX_BYTES settings must fit/,
       )
       expect(await limitsOf('ORDERS')).toStrictEqual(before)
     } finally {
@@ -241,7 +241,7 @@ describe('start-up check of the server version', () => {
       expect(code).toBe(1)
       expect(lines).toHaveLength(1)
       expect(lines[0]).toMatch(
-        /^provision: nats-server refused the topology: stream ORDERS: .*storage type.*; no limit was changed; a stream of that name, or one on the same subjects, was not made by this provision step/,
+        /^provision: nats-server refused the topology: stream ORDERS: .*storage type.*; nothing had been changed before it; a stream of that name, or one on the same subjects, was not made by this provision step/,
       )
     } finally {
       await nc.close()

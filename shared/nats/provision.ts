@@ -133,8 +133,8 @@ export class ProvisionRefusedError extends Error {
     const said = [
       kept.length === 0
         ? restored.length === 0
-          ? 'no limit was changed'
-          : `every limit changed before it was put back (${restored.join(', ')})`
+          ? 'nothing had been changed before it'
+          : `what the run had changed before it was put back (${restored.join(', ')})`
         : `put back: ${restored.join(', ') || 'none'}; still changed: ${kept.join('; ')}`,
       ...(created.length > 0 ? [`created by this run and kept: ${created.join(', ')}`] : []),
     ]
