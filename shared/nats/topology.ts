@@ -221,11 +221,11 @@ export class LimitLoweredError extends Error {
   override readonly name = 'LimitLoweredError'
 }
 
-/** nats-server refused to create or change one stream, bucket or consumer: `target` names it. */
+/** nats-server refused to create or change one stream or bucket: `target` names it. */
 export class TopologyRefusedError extends Error {
   override readonly name = 'TopologyRefusedError'
   constructor(
-    /** `stream ORDERS`, `bucket order-status`, `consumer inventory on ORDERS`. */
+    /** `stream ORDERS`, `bucket order-status`. */
     readonly target: string,
     override readonly cause: JetStreamApiError,
   ) {
