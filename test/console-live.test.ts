@@ -42,14 +42,14 @@ describe('live orders', () => {
         ),
       )
       // A second change of the first order: coalesced, its newest status sent.
-      await kv.put('o0', JSON.stringify({ orderId: 'o0', status: 'confirmed' }))
+      await kv.put('o0', JSON.stringify({ orderId: 'o0', status: 'confirmed', priority: 'express' }))
       // Coalesced within an interval: o0's newest status is the last sent.
       const seen = await waitFor(
         () => {
           const all = batches.flat()
           const ids = new Set(all.map((c) => c.orderId))
           const o0 = all.filter((c) => c.orderId === 'o0').at(-1)
-          return ids.size === orders && o0?.status === 'confirmed' && all
+          return ids.size === orders && o0?.status === 'confirmed' && o0.priority === 'express' && all
         },
         { timeoutMs: 10_000, message: `${orders} orders in the live batches` },
       )

@@ -37,7 +37,7 @@ async function api<T>(path: string, init: RequestInit = {}, key: 'admin' | 'clie
 }
 
 interface Page {
-  orders: { orderId: string; status: string; reason?: string; customerId?: string }[]
+  orders: { orderId: string; status: string; reason?: string; customerId?: string; priority?: string }[]
   next: string | null
 }
 
@@ -77,14 +77,27 @@ describe('operator console API', () => {
     const placed: string[] = []
     for (let i = 0; i < 5; i++) placed.push((await stack.placeOrder(order('cust-page', 'CONSOLE-1'))).orderId)
     const declined = (await stack.placeOrder(order('cust-other', 'CONSOLE-1', 'tok_declined'))).orderId
+    // An admin key may ask for the express lane: the list says which orders got it.
+    const express = (
+      await stack.placeOrder({ ...order('cust-express', 'CONSOLE-1'), priority: 'express' }, bearer('admin'))
+    ).orderId
+    // (Its record is the admin's: the list below waits for it.)
     for (const id of [...placed, declined]) await stack.waitForFinal(id)
     const all = await waitFor(async () => {
       const r = await api<Page>('/console/api/orders?limit=100')
-      return r.body.orders.filter((o) => o.status === 'confirmed' || o.status === 'cancelled').length >= 6
+      return r.body.orders.filter((o) => o.status === 'confirmed' || o.status === 'cancelled').length >= 7
         ? r
         : undefined
     })
-    expect(all.body.orders.slice(0, 6).map((o) => o.orderId)).toStrictEqual([declined, ...placed.reverse()])
+    expect(all.body.orders.slice(0, 7).map((o) => o.orderId)).toStrictEqual([
+      express,
+      declined,
+      ...placed.reverse(),
+    ])
+    expect(all.body.orders.slice(0, 7).map((o) => o.priority)).toStrictEqual([
+      'express',
+      ...Array<string>(6).fill('standard'),
+    ])
     const byCustomer = await api<Page>('/console/api/orders?customer=cust-page&limit=2')
     expect(byCustomer.body.orders.map((o) => o.orderId)).toStrictEqual(placed.slice(0, 2))
     const second = await api<Page>(

@@ -41,6 +41,10 @@ describe('order index subjects', () => {
 
   it('reads an entry back from its subject and body', () => {
     expect(parseEntry(entrySubject(entry), new TextEncoder().encode(entryBody(entry)))).toStrictEqual(entry)
+    const express = { ...entry, priority: 'express' }
+    expect(parseEntry(entrySubject(express), new TextEncoder().encode(entryBody(express)))).toStrictEqual(
+      express,
+    )
     expect(parseEntry(`oix.c.alice.20261203.18.49.${ORDER}`, new Uint8Array())).toBeNull()
     expect(parseEntry(`oix.o.lost.-.20261203.18.49.22.alice.${ORDER}`, new Uint8Array())).toBeNull()
   })

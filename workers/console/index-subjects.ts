@@ -30,6 +30,8 @@ export interface IndexEntry {
   createdMs: number
   amountCents?: number
   updatedAt?: string
+  /** The order's lane (`express`, `standard`); absent on a record from before lanes. */
+  priority?: string
 }
 
 /** Slot tokens of a time, coarse to fine: day, hour, minute, second. */
@@ -143,7 +145,7 @@ export function parseEntry(subject: string, body: Uint8Array): IndexEntry | null
   const [, , statusToken = '', reason = '-', , , , , customer = '~', orderId = ''] = t
   const status = ORDER_STATUSES.find((s) => s === statusToken)
   if (status === undefined) return null
-  let meta: { t?: unknown; a?: unknown; u?: unknown } = {}
+  let meta: { t?: unknown; a?: unknown; u?: unknown; p?: unknown } = {}
   try {
     meta = JSON.parse(new TextDecoder().decode(body)) as typeof meta
   } catch {
@@ -158,12 +160,13 @@ export function parseEntry(subject: string, body: Uint8Array): IndexEntry | null
     createdMs: typeof meta.t === 'number' ? meta.t : slotMs(t.slice(4, 8)),
     ...(typeof meta.a === 'number' ? { amountCents: meta.a } : {}),
     ...(typeof meta.u === 'string' ? { updatedAt: meta.u } : {}),
+    ...(typeof meta.p === 'string' ? { priority: meta.p } : {}),
   }
 }
 
 /** An entry's body: what the subject does not say. */
 export function entryBody(entry: IndexEntry): string {
-  return JSON.stringify({ t: entry.createdMs, a: entry.amountCents, u: entry.updatedAt })
+  return JSON.stringify({ t: entry.createdMs, a: entry.amountCents, u: entry.updatedAt, p: entry.priority })
 }
 
 function slotMs([d = '', h = '00', m = '00', s = '00']: readonly string[]): number {

@@ -37,6 +37,7 @@ const IndexedRecord = v.object({
   createdAt: v.optional(v.string()),
   amountCents: v.optional(v.number()),
   updatedAt: v.optional(v.string()),
+  priority: v.optional(v.string()),
 })
 
 export function toIndexEntry(record: v.InferOutput<typeof IndexedRecord>, fallbackMs: number): IndexEntry {
@@ -50,6 +51,7 @@ export function toIndexEntry(record: v.InferOutput<typeof IndexedRecord>, fallba
     createdMs: mintedAt(record.orderId) ?? (Number.isFinite(created) ? created : fallbackMs),
     ...(record.amountCents === undefined ? {} : { amountCents: record.amountCents }),
     ...(record.updatedAt === undefined ? {} : { updatedAt: record.updatedAt }),
+    ...(record.priority === undefined ? {} : { priority: record.priority }),
   }
 }
 

@@ -16,6 +16,7 @@ export interface OrderChange {
   amountCents?: number
   createdAt?: string
   updatedAt?: string
+  priority?: string
 }
 
 export type ChangeListener = (changes: OrderChange[]) => void
@@ -33,7 +34,7 @@ export interface LiveOrders {
 
 /** The summary of a record the live list shows (the record has more). */
 export function toChange(record: Record<string, unknown>): OrderChange | null {
-  const { orderId, status, reason, customerId, amountCents, createdAt, updatedAt } = record
+  const { orderId, status, reason, customerId, amountCents, createdAt, updatedAt, priority } = record
   if (typeof orderId !== 'string' || typeof status !== 'string') return null
   return {
     orderId,
@@ -43,6 +44,7 @@ export function toChange(record: Record<string, unknown>): OrderChange | null {
     ...(typeof amountCents === 'number' ? { amountCents } : {}),
     ...(typeof createdAt === 'string' ? { createdAt } : {}),
     ...(typeof updatedAt === 'string' ? { updatedAt } : {}),
+    ...(typeof priority === 'string' ? { priority } : {}),
   }
 }
 

@@ -55,6 +55,8 @@ const IndexEntrySchema = v.object({
   createdMs: count,
   amountCents: v.exactOptional(v.number()),
   updatedAt: v.exactOptional(v.string()),
+  /** `express` or `standard`; absent for an order from before priority lanes. */
+  priority: v.exactOptional(v.string()),
 })
 const OrdersPageSchema = v.object({
   orders: v.array(IndexEntrySchema),

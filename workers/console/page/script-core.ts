@@ -119,6 +119,7 @@ function onLiveEvent(block) {
 
 function toRow(o) {
   return { orderId: o.orderId, status: o.status, reason: o.reason, customerId: o.customerId, amountCents: o.amountCents,
+    priority: o.priority,
     createdMs: typeof o.createdMs === 'number' ? o.createdMs : Date.parse(o.createdAt || '') || Date.now() };
 }
 
@@ -126,7 +127,8 @@ function orderRow(o) {
   var open = el('button', { type: 'button', class: 'link', text: o.orderId, 'aria-label': 'Open order ' + o.orderId,
     onclick: function () { openOrder(o.orderId); } });
   return el('tr', { 'data-order-id': o.orderId, 'data-status': o.status }, [
-    el('td', {}, [open]), el('td', { text: o.customerId || '' }), el('td', {}, [badge(o.status)]),
+    el('td', {}, [open]), el('td', { text: o.customerId || '' }),
+    el('td', {}, o.priority === 'express' ? [badge(o.status), ' ', badge('express', 'priority-')] : [badge(o.status)]),
     el('td', { text: o.reason || '' }), el('td', { class: 'num', text: money(o.amountCents) }),
     el('td', { text: time(o.createdMs) }),
   ]);

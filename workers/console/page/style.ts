@@ -37,6 +37,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .status-confirmed, .state-acked, .breaker-closed { color: var(--ok); }
 .status-pending, .status-reserved, .state-delivered, .state-waiting, .breaker-half-open { color: var(--warn); }
 .status-cancelled, .state-dead_lettered, .breaker-open { color: var(--bad); }
+.priority-express { color: var(--info); }
 .flash { animation: flash 1.2s ease-out; }
 @keyframes flash { from { background: #fff3c4; } to { background: transparent; } }
 .pager { display: flex; gap: .5rem; margin-top: .5rem; }
