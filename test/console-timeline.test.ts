@@ -60,6 +60,13 @@ describe('console timeline', () => {
     expect(await messageOf(orderId, SUBJECTS.orderCreated, at)).toMatchObject({ seq })
   })
 
+  it("finds an event stored before its time (its producer's clock ahead of nats-server's by 500 ms)", async () => {
+    const orderId = crypto.randomUUID()
+    const at = new Date(Date.now() + 500).toISOString()
+    const seq = await publish(SUBJECTS.orderCreated, orderId, orderId, at)
+    expect(await messageOf(orderId, SUBJECTS.orderCreated, at)).toMatchObject({ seq })
+  })
+
   it("marks a deadline relayed into ORDERS as fired by a schedule, a customer's cancellation not", async () => {
     const at = new Date().toISOString()
     const deadline = crypto.randomUUID()

@@ -228,6 +228,29 @@ describe('start-up check of the server version', () => {
     }
   })
 
+  it("puts back what it changed when the console index's stream, the last made, is refused", async () => {
+    await using server = await startNatsServer({ websocket: false, apiGuard: false })
+    const env = { NATS_URL: server.url, NATS_NKEY_SEED: testSecrets().nats.admin.seed }
+    expect((await provisionWith(env)).code).toBe(0)
+    const nc = await connect(server.connectOptions())
+    try {
+      const jsm = await jetstreamManager(nc)
+      const index = await jsm.streams.info('ORDER_INDEX')
+      await jsm.streams.delete('ORDER_INDEX')
+      await jsm.streams.add({ ...index.config, storage: StorageType.Memory })
+      const before = (await jsm.streams.info('ORDERS')).config.max_bytes
+      const refused = await provisionWith({ ...env, STREAM_MAX_BYTES: String(before * 2) })
+      expect(refused.code).toBe(1)
+      expect(refused.lines).toHaveLength(1)
+      expect(refused.lines[0]).toMatch(
+        /^provision: nats-server refused the topology: stream ORDER_INDEX: .*storage type.*; what the run had changed before it was put back \(ORDERS[^)]*\); a stream of that name/,
+      )
+      expect((await jsm.streams.info('ORDERS')).config.max_bytes).toBe(before)
+    } finally {
+      await nc.close()
+    }
+  })
+
   it('the provision step names a stream made otherwise, which nats-server cannot change, and what to do', async () => {
     await using server = await startNatsServer({ websocket: false, apiGuard: false })
     const nc = await connect(server.connectOptions())

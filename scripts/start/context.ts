@@ -187,11 +187,11 @@ export function shopCurrency(
 /**
  * The gateway sandbox keeps its ledger in the state folder (a restarted
  * sandbox still knows its charges), unless GATEWAY_LEDGER_FILE is set (it is
- * inherited then). Not on Deno: its workers run without --allow-write.
+ * inherited then). On Deno too: its workers may write to the state folder.
  */
 function gatewayLedgerFile(ctx: StackContext): Record<string, string> {
   const given = process.env['GATEWAY_LEDGER_FILE']
-  if ((given !== undefined && given !== '') || ctx.runtime === 'deno') return {}
+  if (given !== undefined && given !== '') return {}
   return { GATEWAY_LEDGER_FILE: join(ctx.stateDir, 'gateway-ledger.jsonl') }
 }
 

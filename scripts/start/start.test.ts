@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { banner } from './banner.ts'
-import { createContext, currencyProblem, ignoredSecrets, inheritedEnv, shopCurrency } from './context.ts'
+import {
+  createContext,
+  currencyProblem,
+  ignoredSecrets,
+  inheritedEnv,
+  shopCurrency,
+  workerEnv,
+} from './context.ts'
 import { natsServerConfig } from './nats.ts'
 import { parseStartOptions } from './options.ts'
 import { checkPorts } from './ports.ts'
@@ -451,5 +458,26 @@ describe('the ready banner', () => {
     expect(banner(plain, { showKeys: false }).join('\n')).toContain(
       'operator commands find this stack by themselves',
     )
+  })
+})
+
+describe("the gateway sandbox's ledger", () => {
+  it('is a file in the state folder on every runtime, Deno included (its workers may write there)', () => {
+    for (const runtime of ['bun', 'node', 'deno']) {
+      const parsed = parseStartOptions(
+        [`--runtime=${runtime}`],
+        { ORDER_SAGA_STATE_DIR: '/tmp/stack-state' },
+        false,
+      )
+      if (!parsed.ok) throw new Error(parsed.problems.join('; '))
+      const ctx = createContext(parsed.options, {
+        url: 'nats://127.0.0.1:4222',
+        wsUrl: null,
+        monitorUrl: null,
+      })
+      expect(workerEnv('gateway', ctx)['GATEWAY_LEDGER_FILE']).toBe(
+        join(ctx.stateDir, 'gateway-ledger.jsonl'),
+      )
+    }
   })
 })

@@ -1,6 +1,7 @@
 import { PermissionViolationError, RequestError, TimeoutError } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
-import { isNatsUnavailable, isPermissionViolation } from './errors.ts'
+import { JetStreamApiError } from '@nats-io/jetstream'
+import { isClusterForming, isNatsUnavailable, isPermissionViolation } from './errors.ts'
 
 describe('telling a refusal from an outage', () => {
   const refused = new RequestError('Permissions Violation for Publish to "$JS.API.STREAM.INFO.DLQ"', {
@@ -17,5 +18,15 @@ describe('telling a refusal from an outage', () => {
     expect(isNatsUnavailable(new RequestError('no responders'))).toBe(true)
     expect(isNatsUnavailable(new TimeoutError())).toBe(true)
     expect(isPermissionViolation(new TimeoutError())).toBe(false)
+  })
+})
+
+describe('isClusterForming', () => {
+  const placement = (description: string) =>
+    new JetStreamApiError({ code: 500, err_code: 10005, description })
+  it('waits for peers that have not joined, not for peers without room', () => {
+    expect(isClusterForming(placement('no suitable peers for placement'))).toBe(true)
+    expect(isClusterForming(new Error('no suitable peers for placement'))).toBe(true)
+    expect(isClusterForming(placement('no suitable peers for placement, insufficient storage'))).toBe(false)
   })
 })

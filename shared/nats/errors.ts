@@ -56,9 +56,12 @@ export function isNatsUnavailable(error: unknown): boolean {
  * True while a cluster cannot place a replicated stream yet ("no suitable
  * peers for placement": a node has not joined the JetStream meta group).
  * Worth retrying while provisioning; a service should wait, not crash-loop.
+ * Not when the peers lack the storage ("..., insufficient storage"): waiting
+ * does not make room.
  */
 export function isClusterForming(error: unknown): boolean {
   for (const current of causeChain(error)) {
+    if (/insufficient/i.test(current.message)) return false
     if (current instanceof JetStreamApiError && current.code === 10005) return true
     if (/no suitable peers/i.test(current.message)) return true
   }

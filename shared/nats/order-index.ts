@@ -101,11 +101,18 @@ export function orderIndexConsumerConfig(
   }
 }
 
-/** Creates or updates the index's streams and the writer's consumers. Idempotent. */
-export async function ensureOrderIndex(jsm: JetStreamManager, limits: TopologyLimits): Promise<string[]> {
+/** Creates or updates the index's two streams. Idempotent. */
+export async function ensureOrderIndexStreams(jsm: JetStreamManager, limits: TopologyLimits): Promise<void> {
   const shrink = { allowShrink: limits.allowShrink === true }
   await ensureStream(jsm, orderIndexStreamConfig(limits), shrink)
   await ensureStream(jsm, orderRetriesStreamConfig(limits), shrink)
+}
+
+/** Creates or updates the index writer's consumers (after its streams). Idempotent. */
+export async function ensureOrderIndexConsumers(
+  jsm: JetStreamManager,
+  limits: TopologyLimits,
+): Promise<string[]> {
   const names = Object.keys(ORDER_INDEX_CONSUMERS) as OrderIndexConsumer[]
   for (const name of names) await ensureOrderIndexConsumer(jsm, name, limits)
   return names.map((n) => ORDER_INDEX_CONSUMERS[n].durable)

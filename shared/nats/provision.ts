@@ -17,7 +17,8 @@ import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { ADVISORY_STREAM, advisoryStreamConfig } from './dead-letter-capture.ts'
 import { isClusterForming, isNatsUnavailable } from './errors.ts'
 import {
-  ensureOrderIndex,
+  ensureOrderIndexConsumers,
+  ensureOrderIndexStreams,
   ORDER_INDEX,
   orderIndexStreamConfig,
   orderRetriesStreamConfig,
@@ -52,6 +53,38 @@ export const PROVISIONED_STREAMS: readonly string[] = [
   ORDER_INDEX.retriesStream,
 ]
 
+/** Every stream and bucket stream a provision run may change, in the order it changes them. */
+const TOPOLOGY_STREAMS: readonly string[] = [
+  STREAMS.orders.name,
+  STREAMS.deadLetters.name,
+  STREAMS.deadlines.name,
+  ADVISORY_STREAM,
+  ...Object.values(BUCKETS).map((b) => `KV_${b}`),
+  ORDER_INDEX.stream,
+  ORDER_INDEX.retriesStream,
+]
+
+/** The configuration of each stream and bucket before a run (null: absent), which a refused run puts back. */
+export type TopologySnapshot = ReadonlyMap<string, StreamConfig | null>
+
+/** Read once before the first attempt of a run that is retried while the server is not answering. */
+export async function readTopology(nc: NatsConnection, timeoutMs = 5_000): Promise<TopologySnapshot> {
+  return await readConfigs(await jetstreamManager(nc, { timeout: timeoutMs }), TOPOLOGY_STREAMS)
+}
+
+/** `refusal`, after the streams and buckets changed since `before` were put back: what it says. */
+export async function putBackAfter(
+  nc: NatsConnection,
+  refusal: TopologyRefusedError,
+  before: TopologySnapshot,
+  timeoutMs = 5_000,
+): Promise<ProvisionRefusedError> {
+  return new ProvisionRefusedError(
+    refusal,
+    await putBack(await jetstreamManager(nc, { timeout: timeoutMs }), before),
+  )
+}
+
 export async function provisionTopology(
   nc: NatsConnection,
   limits: TopologyLimits,
@@ -59,7 +92,14 @@ export async function provisionTopology(
     timeoutMs = 5_000,
     release,
     raiseSealFloor = false,
-  }: { timeoutMs?: number; release?: string; raiseSealFloor?: boolean } = {},
+    before,
+  }: {
+    timeoutMs?: number
+    release?: string
+    raiseSealFloor?: boolean
+    /** What to put back on a refusal (readTopology); read at the start of this call when not given. */
+    before?: TopologySnapshot
+  } = {},
 ): Promise<ProvisionReport> {
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs })
   // Read before anything changes: a refused run leaves every limit as it was.
@@ -75,16 +115,19 @@ export async function provisionTopology(
   // nats-server checks some limits only as each stream is changed (the
   // storage every stream's cap reserves): one refused puts back the streams
   // and buckets changed before it.
-  const before = await readConfigs(jsm, [...PROVISIONED_STREAMS, ...buckets.map((b) => `KV_${b}`)])
+  const snapshot = before ?? (await readConfigs(jsm, TOPOLOGY_STREAMS))
   let orders: StreamConfig
   try {
     orders = await ensureStreams(jsm, limits)
     await ensureStream(jsm, advisoryStreamConfig(limits), { allowShrink: limits.allowShrink === true })
     for (const bucket of buckets) await ensureBucket(nc, bucket, limits, { raiseSealFloor })
+    // The operator console's order index (docs/console.md).
+    await ensureOrderIndexStreams(jsm, limits)
   } catch (error) {
-    // A server not answering yet is waited for (the whole run is tried again), not undone.
+    // A server not answering yet is waited for (the whole run is tried again), not undone:
+    // the caller puts back if it stops waiting (putBackAfter).
     if (error instanceof TopologyRefusedError && !isNatsUnavailable(error) && !isClusterForming(error))
-      throw new ProvisionRefusedError(error, await putBack(jsm, before))
+      throw new ProvisionRefusedError(error, await putBack(jsm, snapshot))
     throw error
   }
   const consumers: string[] = []
@@ -93,8 +136,8 @@ export async function provisionTopology(
     const capture = await ensureCaptureConsumer(jsm, name)
     consumers.push(name, capture.name)
   }
-  // The operator console's order index (docs/console.md): after the buckets, as it reads order-status.
-  consumers.push(...(await ensureOrderIndex(jsm, limits)))
+  // The index writer's: after the buckets, as it reads order-status.
+  consumers.push(...(await ensureOrderIndexConsumers(jsm, limits)))
   const warnings = [
     ...(raiseSealFloor
       ? [
@@ -158,32 +201,43 @@ async function readConfigs(
   return configs
 }
 
-/** Each stream whose configuration is no longer what `before` holds, updated back to it. */
+/**
+ * Each stream whose configuration is no longer what `before` holds, updated
+ * back to it: the last changed first (a cap raised later may hold the storage
+ * an earlier one needs back), and again while a pass puts one more back.
+ */
 async function putBack(
   jsm: JetStreamManager,
-  before: ReadonlyMap<string, StreamConfig | null>,
+  before: TopologySnapshot,
 ): Promise<{ restored: string[]; kept: string[]; created: string[] }> {
   const restored: string[] = []
-  const kept: string[] = []
   const created: string[] = []
   const now = await readConfigs(jsm, [...before.keys()]).catch(() => undefined)
   if (now === undefined) return { restored, kept: ['(could not read the streams back)'], created }
-  for (const [name, was] of before) {
+  let pending: [string, StreamConfig][] = []
+  for (const [name, was] of [...before].reverse()) {
     const is = now.get(name) ?? null
     if (is === null) continue
-    if (was === null) {
-      created.push(name)
-      continue
-    }
-    if (sameConfig(was, is)) continue
-    try {
-      await jsm.streams.update(name, was)
-      restored.push(name)
-    } catch (error) {
-      kept.push(`${name} (${error instanceof Error ? error.message : String(error)})`)
-    }
+    if (was === null) created.unshift(name)
+    else if (!sameConfig(was, is)) pending.push([name, was])
   }
-  return { restored, kept, created }
+  const why = new Map<string, string>()
+  for (let progress = true; progress && pending.length > 0;) {
+    progress = false
+    const left: [string, StreamConfig][] = []
+    for (const [name, was] of pending) {
+      try {
+        await jsm.streams.update(name, was)
+        restored.unshift(name)
+        progress = true
+      } catch (error) {
+        why.set(name, error instanceof Error ? error.message : String(error))
+        left.push([name, was])
+      }
+    }
+    pending = left
+  }
+  return { restored, kept: pending.map(([name]) => `${name} (${why.get(name)})`), created }
 }
 
 /** The same configuration, but for the `_nats.*` metadata nats-server stamps on every update. */

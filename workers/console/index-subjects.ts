@@ -30,7 +30,7 @@ export interface IndexEntry {
   createdMs: number
   amountCents?: number
   updatedAt?: string
-  /** The order's lane (`express`, `standard`); absent on a record from before lanes. */
+  /** The order's lane (`express`, `standard`); absent in an entry written by an earlier release. */
   priority?: string
 }
 

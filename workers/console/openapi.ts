@@ -55,7 +55,7 @@ const IndexEntrySchema = v.object({
   createdMs: count,
   amountCents: v.exactOptional(v.number()),
   updatedAt: v.exactOptional(v.string()),
-  /** `express` or `standard`; absent for an order from before priority lanes. */
+  /** `express` or `standard`; absent in an entry written by an earlier release. */
   priority: v.exactOptional(v.string()),
 })
 const OrdersPageSchema = v.object({

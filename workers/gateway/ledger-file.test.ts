@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { workerCommand } from '../../scripts/runtime-commands.ts'
 import { spawnService, stopAllServices, type ServiceHandle } from '../../test/harness/process.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
 
@@ -19,10 +20,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-async function startGateway(file = ledgerFile): Promise<{ gateway: ServiceHandle; base: string }> {
+/** Bun from source, or Deno as `npm start -- --runtime=deno` runs it (writes allowed in its state folder only). */
+const commands = {
+  bun: { cmd: `${root}node_modules/.bin/bun`, args: ['run', 'workers/gateway/main.ts'] },
+  deno: workerCommand('deno', 'gateway', { root, writeDir: join(dir, 'state') }),
+}
+
+async function startGateway(
+  file = ledgerFile,
+  runtime: keyof typeof commands = 'bun',
+): Promise<{ gateway: ServiceHandle; base: string }> {
   const gateway = await spawnService({
-    cmd: `${root}node_modules/.bin/bun`,
-    args: ['run', 'workers/gateway/main.ts'],
+    ...commands[runtime],
     cwd: root,
     env: { PORT: '0', HOST: '127.0.0.1', GATEWAY_SECRET_KEY: SECRET_KEY, GATEWAY_LEDGER_FILE: file },
     readyLine: /"msg":"listening"/,
@@ -40,6 +49,19 @@ const post = (base: string, path: string, key: string, body: unknown) =>
 const charge = { amountCents: 2500, currency: 'EUR', token: 'tok_ok', orderId: 'kill-order-1' }
 
 describe('the gateway with GATEWAY_LEDGER_FILE', () => {
+  it('on Deno, with writes allowed in its state folder, keeps a charge across a restart', async () => {
+    const file = join(dir, 'state', 'deno', 'ledger.jsonl')
+    const first = await startGateway(file, 'deno')
+    const charged = await post(first.base, '/charges', 'deno-charge-1', { ...charge, orderId: 'deno-1' })
+    const made = (await charged.json()) as { id: string }
+    expect(charged.status).toBe(201)
+    await first.gateway.stop()
+    const second = await startGateway(file, 'deno')
+    const shown = await fetch(`${second.base}/charges/${made.id}`, { headers: authorized })
+    expect([shown.status, ((await shown.json()) as { id: string }).id]).toStrictEqual([200, made.id])
+    await second.gateway.stop()
+  }, 60_000)
+
   it('keeps a charge and its partial refund across kill -9, and replays the charge key', async () => {
     const first = await startGateway()
     const charged = await post(first.base, '/charges', 'kill-charge-1', charge)

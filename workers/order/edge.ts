@@ -111,7 +111,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
   }
   const { config, logger, metrics, sealer, fingerprinter, verifier, limiter, readiness } = isolate
   // Cloudflare sets it (a client cannot): the address failed attempts are
-  // limited by. Without it (`wrangler dev`) they share one bucket.
+  // limited by. A request without it shares one bucket.
   setClientAddress(request, request.headers.get('CF-Connecting-IP') ?? '-')
   const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
   const open = () =>

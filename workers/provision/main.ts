@@ -25,8 +25,13 @@ import { crossProblemsOfEnv, RETENTION_CHECK } from '../../shared/config/cross-c
 import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../../shared/config/secrets.ts'
 import { connectNats, NatsConnectError } from '../../shared/nats/connect.ts'
 import { isPermissionViolation } from '../../shared/nats/errors.ts'
-import { ProvisionRefusedError, provisionTopology } from '../../shared/nats/provision.ts'
-import { LimitLoweredError, ReplicasLoweredError } from '../../shared/nats/topology.ts'
+import {
+  ProvisionRefusedError,
+  provisionTopology,
+  putBackAfter,
+  readTopology,
+} from '../../shared/nats/provision.ts'
+import { LimitLoweredError, ReplicasLoweredError, TopologyRefusedError } from '../../shared/nats/topology.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
 import { checkNatsServerVersion, NatsServerTooOldError } from '../../shared/nats/server-version.ts'
 import { createLogger, logFormatProblems } from '../../shared/observability/logger.ts'
@@ -115,20 +120,31 @@ export async function runProvision(
     })
     try {
       checkNatsServerVersion(nc.info, nc.getServer())
+      const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
+      // Once, before any attempt: what a refused run puts back.
+      const before = await retryWhileUnavailable(
+        () => readTopology(nc, timeoutMs),
+        config.NATS_CONNECT_TIMEOUT_MS,
+        logger,
+      )
       const report = await retryWhileUnavailable(
         () =>
           provisionTopology(
             nc,
             { ...toTopologyLimits(config), allowShrink: config.PROVISION_ALLOW_SHRINK },
             {
-              timeoutMs: config.NATS_REQUEST_TIMEOUT_MS,
+              timeoutMs,
               release: pkg.version,
               raiseSealFloor: config.RECORD_SEAL_FLOOR === 'now',
+              before,
             },
           ),
         config.NATS_CONNECT_TIMEOUT_MS,
         logger,
-      )
+      ).catch(async (error: unknown) => {
+        // Still refused when the wait ran out (a cluster that cannot place a stream): put back too.
+        throw error instanceof TopologyRefusedError ? await putBackAfter(nc, error, before, timeoutMs) : error
+      })
       const { warnings, ...provisioned } = report
       for (const warning of warnings) logger.warn(warning)
       logger.info({ ...provisioned, replicas: config.NATS_REPLICAS }, 'provisioned')
