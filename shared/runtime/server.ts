@@ -67,6 +67,43 @@ function withoutConnectionHeader(response: Response): Response {
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
 }
 
+/**
+ * What Deno 2.9 rejects a body read with when the client went away: `Http`
+ * (`unexpected EOF while reading HTTP/1 body`, a reset connection) or
+ * `BadResource` (`Cannot read body as underlying resource unavailable`).
+ */
+const CLIENT_GONE = new Set(['Http', 'BadResource'])
+
+/**
+ * The request with its signal aborted when its body read fails because the
+ * client went away: Deno leaves the request's own signal as it was, where Bun
+ * and Node abort it. The error handler then counts the request as 499, not
+ * as an unhandled 500.
+ */
+function abortedWhenClientLeaves(request: Request): Request {
+  if (request.body === null) return request
+  const gone = new AbortController()
+  const reader = request.body.getReader()
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read()
+        if (done) controller.close()
+        else controller.enqueue(value)
+      } catch (error) {
+        if (error instanceof Error && CLIENT_GONE.has(error.name)) gone.abort(error)
+        controller.error(error)
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  })
+  return new Request(request, {
+    body,
+    signal: AbortSignal.any([request.signal, gone.signal]),
+    duplex: 'half',
+  } as RequestInit)
+}
+
 export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<HttpServer> {
   const deno = (globalThis as { Deno?: DenoServe }).Deno
   if (deno !== undefined) {
@@ -76,8 +113,9 @@ export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<Http
       const server = deno.serve({ port, hostname, onListen }, async (request, info) => {
         const refused = badHost(request)
         if (refused !== undefined) return withoutConnectionHeader(refused)
-        setClientAddress(request, info.remoteAddr?.hostname)
-        return withoutConnectionHeader(await fetch(request))
+        const watched = abortedWhenClientLeaves(request)
+        setClientAddress(watched, info.remoteAddr?.hostname)
+        return withoutConnectionHeader(await fetch(watched))
       })
     })
   }

@@ -164,6 +164,44 @@ export function describeOrderRuntime(
       ])
     })
 
+    it('counts an order whose client left mid-body as 499, not a 500', async (ctx) => {
+      const listener = t().listener
+      if (listener === undefined) return ctx.skip()
+      const { hostname, port } = new URL(listener)
+      const countOf = async (status: string) => {
+        const text = await (await fetch(`${listener}/metrics`)).text()
+        const line = text
+          .split('\n')
+          .find(
+            (l) =>
+              /^http_requests_total\{/.test(l) &&
+              l.includes('route="/orders"') &&
+              l.includes(`status="${status}"`) &&
+              l.includes('method="POST"'),
+          )
+        return line === undefined ? 0 : Number(line.split(' ').at(-1))
+      }
+      const before = { gone: await countOf('499'), failed: await countOf('500') }
+      await new Promise<void>((resolve, reject) => {
+        const socket = connectTcp({ host: hostname, port: Number(port) }, () => {
+          socket.write(
+            `POST /orders HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+              `Authorization: ${bearer('client').Authorization}\r\nContent-Length: 100\r\n\r\n{"cust`,
+          )
+          setTimeout(() => {
+            socket.resetAndDestroy()
+            resolve()
+          }, 300)
+        })
+        socket.on('error', (error) => (socket.destroyed ? undefined : reject(error)))
+      })
+      await waitFor(async () => (await countOf('499')) > before.gone, {
+        timeoutMs: 5_000,
+        message: 'a 499 for the order whose client left',
+      })
+      expect(await countOf('500')).toBe(before.failed)
+    })
+
     it('answers 400 to a Host header that is no host, before any route reads the URL', async (ctx) => {
       const listener = t().listener
       if (listener === undefined) return ctx.skip()
