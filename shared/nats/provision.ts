@@ -5,13 +5,7 @@
  * Service identities cannot create streams or buckets, so this is the only
  * place they come from.
  */
-import {
-  JetStreamApiCodes,
-  JetStreamApiError,
-  jetstreamManager,
-  type JetStreamManager,
-  type StreamConfig,
-} from '@nats-io/jetstream'
+import { jetstreamManager, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { BUCKETS, STREAMS } from '../../schemas/subjects.ts'
 import { ADVISORY_STREAM, advisoryStreamConfig } from './dead-letter-capture.ts'
@@ -31,6 +25,7 @@ import {
   refuseShrink,
   sagaStreamChecks,
   shrinkPreflight,
+  streamInfoIfAny,
   TopologyRefusedError,
   type TopologyLimits,
 } from './topology.ts'
@@ -55,13 +50,8 @@ export const PROVISIONED_STREAMS: readonly string[] = [
 
 /** Every stream and bucket stream a provision run may change, in the order it changes them. */
 const TOPOLOGY_STREAMS: readonly string[] = [
-  STREAMS.orders.name,
-  STREAMS.deadLetters.name,
-  STREAMS.deadlines.name,
-  ADVISORY_STREAM,
+  ...PROVISIONED_STREAMS,
   ...Object.values(BUCKETS).map((b) => `KV_${b}`),
-  ORDER_INDEX.stream,
-  ORDER_INDEX.retriesStream,
 ]
 
 /** The configuration of each stream and bucket before a run (null: absent), which a refused run puts back. */
@@ -120,9 +110,9 @@ export async function provisionTopology(
   try {
     orders = await ensureStreams(jsm, limits)
     await ensureStream(jsm, advisoryStreamConfig(limits), { allowShrink: limits.allowShrink === true })
-    for (const bucket of buckets) await ensureBucket(nc, bucket, limits, { raiseSealFloor })
     // The operator console's order index (docs/console.md).
     await ensureOrderIndexStreams(jsm, limits)
+    for (const bucket of buckets) await ensureBucket(nc, bucket, limits, { raiseSealFloor })
   } catch (error) {
     // A server not answering yet is waited for (the whole run is tried again), not undone:
     // the caller puts back if it stops waiting (putBackAfter).
@@ -191,13 +181,7 @@ async function readConfigs(
   names: readonly string[],
 ): Promise<Map<string, StreamConfig | null>> {
   const configs = new Map<string, StreamConfig | null>()
-  for (const name of names) {
-    const info = await jsm.streams.info(name).catch((error: unknown) => {
-      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return null
-      throw error
-    })
-    configs.set(name, info === null ? null : info.config)
-  }
+  for (const name of names) configs.set(name, (await streamInfoIfAny(jsm, name))?.config ?? null)
   return configs
 }
 

@@ -11,6 +11,7 @@ import {
   jetstream,
   jetstreamManager,
   type StreamConfig,
+  type StreamInfo,
 } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
 import { nanos, type NatsConnection } from '@nats-io/nats-core'
@@ -221,6 +222,14 @@ export class LimitLoweredError extends Error {
   override readonly name = 'LimitLoweredError'
 }
 
+/** The stream's info, or undefined when there is no such stream. */
+export function streamInfoIfAny(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
+  return jsm.streams.info(name).catch((error: unknown) => {
+    if (isNotFound(error, JetStreamApiCodes.StreamNotFound)) return undefined
+    throw error
+  })
+}
+
 /** nats-server refused to create or change one stream or bucket: `target` names it. */
 export class TopologyRefusedError extends Error {
   override readonly name = 'TopologyRefusedError'
@@ -317,11 +326,7 @@ export async function shrinkPreflight(
 ): Promise<string[]> {
   const problems: string[] = []
   const lowered: string[] = []
-  const infoOf = (name: string) =>
-    jsm.streams.info(name).catch((error: unknown) => {
-      if (isNotFound(error, JetStreamApiCodes.StreamNotFound)) return undefined
-      throw error
-    })
+  const infoOf = (name: string) => streamInfoIfAny(jsm, name)
   const replicasOf = (what: string, has: number, wanted: number) => {
     if (wanted < has) lowered.push(`${what} has ${has} replicas; NATS_REPLICAS=${wanted} would lower them`)
   }
