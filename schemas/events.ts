@@ -13,6 +13,7 @@ import {
   SeenItemSchema,
   SkuSchema,
   TimestampSchema,
+  skusDiffer,
 } from './primitives.ts'
 import { SUBJECTS, type Subject } from './subjects.ts'
 
@@ -192,7 +193,15 @@ export function downcastOrderCreated(event: OrderCreated): OrderCreatedV1Event {
 export const EVENT_SCHEMAS = /* @__PURE__ */ (() =>
   ({
     // Both versions are read; handlers upcast version 1 (upcastOrderCreated).
-    [SUBJECTS.orderCreated]: v.variant('version', [OrderCreatedV1, OrderCreatedV2]),
+    // A sku named on two lines is refused as the request is (it would be
+    // priced twice and held once): a dead letter, `schema_violation`.
+    [SUBJECTS.orderCreated]: v.pipe(
+      v.variant('version', [OrderCreatedV1, OrderCreatedV2]),
+      v.forward(
+        v.check((event) => skusDiffer(event.items), 'must not repeat a sku'),
+        ['items'],
+      ),
+    ),
     [SUBJECTS.orderCancelled]: OrderCancelledV1,
     [SUBJECTS.orderCancelRequested]: OrderCancelRequestedV1,
     [SUBJECTS.inventoryReserved]: InventoryReservedV1,

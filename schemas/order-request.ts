@@ -8,11 +8,9 @@ import {
   QuantitySchema,
   SkuSchema,
   PrioritySchema,
+  skusDiffer,
 } from './primitives.ts'
 import type { Priority } from './subjects.ts'
-
-const skusDiffer = (items: { sku: string }[]): boolean =>
-  new Set(items.map((i) => i.sku)).size === items.length
 
 const MAX_ITEMS = 100
 

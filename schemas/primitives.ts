@@ -86,6 +86,10 @@ export const PrioritySchema = v.picklist(PRIORITIES, 'must be standard or expres
 
 export const OrderItemSchema = v.object({ sku: SkuSchema, quantity: QuantitySchema })
 
+/** Whether no sku appears twice among an order's lines (a sku is one line, its quantity the units). */
+export const skusDiffer = (items: readonly { sku: string }[]): boolean =>
+  new Set(items.map((i) => i.sku)).size === items.length
+
 export const PricedItemSchema = v.object({
   sku: SkuSchema,
   quantity: QuantitySchema,

@@ -40,14 +40,23 @@ if (wrangler.status !== 0) {
 const bundle = join(outdir, 'edge.js')
 const code = readFileSync(bundle)
 const gzipped = gzipSync(code, { level: 9 }).length
+// What Cloudflare counts is wrangler's own figure ("Total Upload: … / gzip: … KiB"),
+// zlib at its default level: a few hundred bytes more than level 9. The budget
+// holds for the larger of the two.
+const reported = /gzip:\s*([\d.]+)\s*KiB/.exec(wrangler.stdout)?.[1]
+const wranglerBytes = reported === undefined ? undefined : Math.round(Number(reported) * 1024)
+const counted = Math.max(gzipped, wranglerBytes ?? 0)
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`
 console.log(
-  `${relative(projectRoot, bundle) || bundle}: ${kib(code.length)} raw, ${kib(gzipped)} gzipped (${gzipped} bytes)`,
+  `${relative(projectRoot, bundle) || bundle}: ${kib(code.length)} raw, ${kib(gzipped)} gzipped at level 9 (${gzipped} bytes)` +
+    (wranglerBytes === undefined
+      ? '; wrangler printed no gzip figure'
+      : `, ${reported} KiB by wrangler's count (~${wranglerBytes} bytes)`),
 )
 console.log(
-  `budget ${GZIP_BUDGET_BYTES / 1000} KB gzipped; Cloudflare allows 3 MB (free) / 10 MB (paid) after compression`,
+  `budget ${GZIP_BUDGET_BYTES / 1000} KB gzipped, the larger figure: ${counted} bytes; Cloudflare allows 3 MB (free) / 10 MB (paid) after compression`,
 )
-if (gzipped > GZIP_BUDGET_BYTES) {
-  console.error(`over budget by ${gzipped - GZIP_BUDGET_BYTES} bytes`)
+if (counted > GZIP_BUDGET_BYTES) {
+  console.error(`over budget by ${counted - GZIP_BUDGET_BYTES} bytes`)
   process.exit(1)
 }

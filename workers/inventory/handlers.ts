@@ -60,6 +60,8 @@ export function createInventoryHandlers({
   now = () => new Date(),
 }: InventoryHandlerDeps) {
   const stamp = () => now().toISOString()
+  /** Tells this process's deliveries from another's (a delivery's owner id, `reserve`). */
+  const instance = crypto.randomUUID()
   const base = (orderId: string) => ({ version: 1 as const, orderId, occurredAt: stamp() })
 
   function outcomeOf(record: ReservationRecord, created: OrderCreated, deadlineAt: string): OutgoingEvent[] {
@@ -75,16 +77,9 @@ export function createInventoryHandlers({
             deadlineAt,
           }),
         ]
-      case 'rejected':
-        return [
-          toEvent(SUBJECTS.orderCancelled, {
-            ...base(record.orderId),
-            reason: 'out_of_stock',
-            shortSkus: record.shortSkus,
-          }),
-        ]
       default:
-        // Settled since (paid, released, cancelled): nothing left to say about the reservation.
+        // Settled since (paid, released, cancelled): nothing left to say about the
+        // reservation. (A `rejected` one says so in `rejectedOutcome`.)
         return []
     }
   }
@@ -136,6 +131,15 @@ export function createInventoryHandlers({
     for (const { sku } of items) await store.changeHold(sku, (r) => releaseHold(r, orderId))
   }
 
+  /** Gives back the order's holds taken under `lease` or an earlier one; a later lease's stay. */
+  async function releaseUpTo(
+    orderId: string,
+    items: readonly { sku: string }[],
+    lease: number,
+  ): Promise<void> {
+    for (const { sku } of items) await store.changeHold(sku, (r) => releaseHold(r, orderId, lease))
+  }
+
   /**
    * All items or none: holds are taken in sku order; any shortage releases
    * them all. Before any hold, the order's deadline is scheduled, so an order
@@ -146,7 +150,12 @@ export function createInventoryHandlers({
     ctx: MessageContext,
   ): Promise<readonly OutgoingEvent[]> {
     const created = upcastOrderCreated(event)
-    const owner = crypto.randomUUID()
+    // One owner per delivery: the same delivery handled again (after a lost
+    // reply, say to the lease's own write) takes its lease again at once.
+    const owner =
+      ctx.streamSequence === undefined
+        ? crypto.randomUUID()
+        : `${instance}:${ctx.streamSequence}:${ctx.deliveryCount}`
     // Was the order cancelled before it got here? A `cancelled` decision can
     // only exist now if an `orders.cancel_requested` (a customer's, or the
     // deadline of an earlier delivery) was handled first, by this worker or by
@@ -188,6 +197,8 @@ export function createInventoryHandlers({
     ])
     if (claim.kind === 'decided') {
       ctx.logger.info({ state: claim.record.state }, 'reservation already decided; repeating its outcome')
+      // Found short, then stopped before its cancellation was claimed: claimed now.
+      if (claim.record.state === 'rejected') return await rejectedOutcome(claim.record, ctx)
       return outcomeOf(claim.record, created, deadlineAt)
     }
     if (claim.kind === 'busy')
@@ -195,6 +206,7 @@ export function createInventoryHandlers({
 
     try {
       return await decide(created, owner, decided?.decision === 'cancelled' ? decided : null, {
+        lease: claim.lease,
         pastDeadline,
         deadlineAt,
         ctx,
@@ -221,7 +233,12 @@ export function createInventoryHandlers({
     created: OrderCreated,
     owner: string,
     decided: Awaited<ReturnType<DecisionStore['read']>>,
-    { pastDeadline, deadlineAt, ctx }: { pastDeadline: boolean; deadlineAt: string; ctx: MessageContext },
+    {
+      lease,
+      pastDeadline,
+      deadlineAt,
+      ctx,
+    }: { lease: number; pastDeadline: boolean; deadlineAt: string; ctx: MessageContext },
   ): Promise<readonly OutgoingEvent[]> {
     if (decided !== null || pastDeadline) {
       // Cancelled before it got here, or it waited past its deadline: hold nothing.
@@ -272,11 +289,17 @@ export function createInventoryHandlers({
         }
         continue
       }
-      const decision = await store.takeHold(item.sku, created.orderId, item.quantity)
+      const decision = await store.takeHold(item.sku, created.orderId, item.quantity, lease)
+      if (decision.kind === 'stale') {
+        // Stalled past the lease, and the delivery that took over holds this
+        // sku: it decides. What this one held is given back, never its holds.
+        await releaseUpTo(created.orderId, items, lease)
+        throw new PauseConsumption('lost the reservation lease to another delivery', 250)
+      }
       if (decision.kind === 'short') shortSkus.push(item.sku)
       else priced.push({ sku: item.sku, quantity: item.quantity, unitPriceCents: decision.unitPriceCents })
     }
-    if (shortSkus.length > 0) await releaseAll(created.orderId, items)
+    if (shortSkus.length > 0) await releaseUpTo(created.orderId, items, lease)
 
     const record: ReservationRecord = {
       orderId: created.orderId,
@@ -287,33 +310,56 @@ export function createInventoryHandlers({
       shortSkus,
       updatedAt: stamp(),
     }
-    if (shortSkus.length > 0) {
-      // Out of stock is a cancellation too: it claims the order's decision.
-      // Not cancelled when read above: usually nobody decided it yet, so the claim is a create (no read).
-      const cancel = await claimCancellation(decisions, created.orderId, 'out_of_stock', 'inventory', now, {
-        assumeAbsent: true,
-      })
-      if (cancel.kind === 'already_cancelled' && cancel.decision.reason !== 'out_of_stock') {
-        // A customer or the deadline got there first; their event stands.
-        await store.putReservation({ ...record, state: 'cancelled' }, 'reserving', owner)
-        return []
-      }
-    }
+    // The record first, at this delivery's lease: a delivery that stalled past
+    // it decides nothing (the one that took over did), and only a delivery
+    // that wrote `rejected` claims the order's cancellation below.
     const standing = await store.putReservation(record, 'reserving', owner)
-    if (standing.state === 'cancelled' || standing.state === 'released') {
-      // Cancelled while this delivery stalled past its lease: give back what it held since.
-      await releaseAll(created.orderId, items)
+    if (standing !== record) {
+      if (standing.state === 'reserving') {
+        // Our lease ran out and another delivery took over (or gave it up): it decides.
+        await releaseUpTo(created.orderId, items, lease)
+        throw new PauseConsumption('lost the reservation lease to another delivery', 250)
+      }
+      // Decided by another delivery (or cancelled) while this one stalled:
+      // give back what this one held since; the holds of a later lease (the
+      // one that reserved it) stay.
+      await releaseUpTo(created.orderId, items, lease)
+      if (standing.state === 'rejected') return await rejectedOutcome(standing, ctx)
+      return outcomeOf(standing, created, deadlineAt)
+    }
+    if (record.state === 'rejected') return await rejectedOutcome(record, ctx)
+    ctx.logger.info({ state: record.state, amountCents: record.amountCents }, 'stock reserved')
+    return outcomeOf(record, created, deadlineAt)
+  }
+
+  /**
+   * An order found short: out of stock is a cancellation too, so it claims
+   * the order's decision (usually a create: nobody decided it yet). A
+   * customer's cancellation or the deadline that got there first stands, and
+   * the record says `cancelled`.
+   */
+  async function rejectedOutcome(record: ReservationRecord, ctx: MessageContext): Promise<OutgoingEvent[]> {
+    const cancel = await claimCancellation(decisions, record.orderId, 'out_of_stock', 'inventory', now, {
+      assumeAbsent: true,
+    })
+    if (cancel.kind === 'paying') {
+      // Never: an order found short was never said to be reserved, so no charge started.
+      ctx.logger.error('order found short, but a payment claimed it; leaving it to the payment')
       return []
     }
-    if (standing.owner !== undefined && standing.state === 'reserving') {
-      // Our lease ran out and another delivery took over: it decides.
-      throw new PauseConsumption('lost the reservation lease to another delivery', 250)
+    if (cancel.kind === 'already_cancelled' && cancel.decision.reason !== 'out_of_stock') {
+      await store.putReservation({ ...record, state: 'cancelled', updatedAt: stamp() }, 'rejected')
+      return []
     }
-    ctx.logger.info(
-      { state: standing.state, shortSkus: standing.shortSkus, amountCents: standing.amountCents },
-      standing.state === 'reserved' ? 'stock reserved' : 'stock short; cancelling order',
-    )
-    return outcomeOf(standing, created, deadlineAt)
+    if (cancel.kind === 'cancelled')
+      ctx.logger.info({ shortSkus: record.shortSkus }, 'stock short; cancelling order')
+    return [
+      toEvent(SUBJECTS.orderCancelled, {
+        ...base(record.orderId),
+        reason: 'out_of_stock',
+        shortSkus: record.shortSkus,
+      }),
+    ]
   }
 
   /** A customer's cancellation or an order's deadline: cancelled here unless the payment worker owns it. */

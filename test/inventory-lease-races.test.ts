@@ -1,0 +1,311 @@
+// Two deliveries of one `orders.created` deciding at once: the first stalled
+// past its reservation lease (a frozen process, a NATS outage), the second
+// took over. On real KV buckets, whatever the order of their steps, the order
+// ends with one outcome, its stock held once (or not at all) and nothing
+// held for an order that holds nothing.
+import { jetstreamManager } from '@nats-io/jetstream'
+import type { KV } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { TimeoutError } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import * as v from 'valibot'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { EVENT_SCHEMAS, type OrderCreatedV1Event } from '../schemas/events.ts'
+import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
+import { PauseConsumption, type MessageContext } from '../shared/nats/consumer.ts'
+import { isNatsUnavailable } from '../shared/nats/errors.ts'
+import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
+import { createLogger } from '../shared/observability/logger.ts'
+import { kvDecisionStore } from '../shared/saga/decision.ts'
+import { releaseHold, toStockView } from '../workers/inventory/domain.ts'
+import { createInventoryHandlers } from '../workers/inventory/handlers.ts'
+import { createStockStore, type StockStore } from '../workers/inventory/stock-store.ts'
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+
+let server: NatsServerHandle
+let nc: NatsConnection
+let stockKv: KV
+let reservationsKv: KV
+let decisionsKv: KV
+const ctx: MessageContext = {
+  correlationId: 'c',
+  priority: 'standard',
+  deliveryCount: 1,
+  logger: createLogger({ service: 't', level: 'silent' }),
+}
+const LEASE_MS = 300
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+const created = (orderId: string, items: { sku: string; quantity: number }[]): OrderCreatedV1Event => ({
+  version: 1,
+  orderId,
+  occurredAt: new Date().toISOString(),
+  customerId: 'c',
+  items,
+  sealedPaymentToken: 'sealed.v1.test',
+})
+
+/** One inventory process: its own stores (own record caches) on the shared buckets. */
+function inventory(store: StockStore = createStockStore(stockKv, reservationsKv), leaseMs = LEASE_MS) {
+  return createInventoryHandlers({
+    store,
+    decisions: kvDecisionStore(decisionsKv),
+    currency: 'USD',
+    deadlineMs: 600_000,
+    scheduleDeadline: () => Promise.resolve(),
+    leaseMs,
+  })
+}
+
+/** A gate a stalled call waits at until `open()`. */
+function gate() {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  return { opened, open }
+}
+
+const outcome = (events: readonly { subject: string; payload: unknown }[]) =>
+  events.map((e) => [e.subject, (e.payload as { reason?: string }).reason ?? null])
+
+async function stockOf(sku: string) {
+  const record = await createStockStore(stockKv, reservationsKv).getStock(sku)
+  return record === null ? null : { ...toStockView(record), holds: record.holds }
+}
+
+beforeAll(async () => {
+  server = await startNatsServer({ websocket: false })
+  nc = await connect(server.connectOptions())
+  await ensureStreams(await jetstreamManager(nc), DEFAULT_LIMITS)
+  stockKv = await ensureBucket(nc, BUCKETS.stock, DEFAULT_LIMITS)
+  reservationsKv = await ensureBucket(nc, BUCKETS.reservations, DEFAULT_LIMITS)
+  decisionsKv = await ensureBucket(nc, BUCKETS.decisions, DEFAULT_LIMITS)
+})
+
+afterAll(async () => {
+  await nc?.close()
+  await server?.dispose()
+})
+
+describe('a delivery stalled past its reservation lease', () => {
+  it('gives back a hold it took after the delivery that took over found the order short', async () => {
+    const admin = createStockStore(stockKv, reservationsKv)
+    await admin.setStock('L1-A', { onHand: 5, priceCents: 100 })
+    await admin.setStock('L1-B', { onHand: 1, priceCents: 100 })
+    expect((await admin.takeHold('L1-B', 'another-order', 1)).kind).toBe('held')
+    const stall = gate()
+    const own = createStockStore(stockKv, reservationsKv)
+    const stalled: StockStore = {
+      ...own,
+      takeHold: async (sku, orderId, quantity, lease) => {
+        if (sku === 'L1-B') await stall.opened
+        return own.takeHold(sku, orderId, quantity, lease)
+      },
+    }
+    const orderId = '00000000-0000-4000-8000-00000000b001'
+    const order = created(orderId, [
+      { sku: 'L1-A', quantity: 1 },
+      { sku: 'L1-B', quantity: 1 },
+    ])
+    const first = inventory(stalled)[SUBJECTS.orderCreated](order, ctx) // holds L1-A, stalls before L1-B
+    await sleep(LEASE_MS + 200)
+    const second = await inventory()[SUBJECTS.orderCreated](order, ctx)
+    expect(outcome(second)).toStrictEqual([[SUBJECTS.orderCancelled, 'out_of_stock']])
+    // The other order lets L1-B go, so the stalled delivery's hold on it succeeds.
+    await admin.changeHold('L1-B', (r) => releaseHold(r, 'another-order'))
+    stall.open()
+    expect(outcome(await first)).toStrictEqual([[SUBJECTS.orderCancelled, 'out_of_stock']])
+    expect((await admin.getReservation(orderId))?.state).toBe('rejected')
+    expect(await stockOf('L1-A')).toMatchObject({ reserved: 0, holds: {} })
+    expect(await stockOf('L1-B')).toMatchObject({ reserved: 0, holds: {} })
+  })
+
+  it('claims no cancellation when the delivery that took over reserved the order after a restock', async () => {
+    const admin = createStockStore(stockKv, reservationsKv)
+    await admin.setStock('L2-A', { onHand: 0, priceCents: 100 })
+    const stall = gate()
+    const own = createStockStore(stockKv, reservationsKv)
+    const stalled: StockStore = {
+      ...own,
+      putReservation: async (...args) => {
+        await stall.opened
+        return own.putReservation(...args)
+      },
+    }
+    const orderId = '00000000-0000-4000-8000-00000000b002'
+    const order = created(orderId, [{ sku: 'L2-A', quantity: 2 }])
+    const first = inventory(stalled)[SUBJECTS.orderCreated](order, ctx) // short; stalls before its record
+    await sleep(LEASE_MS + 200)
+    await admin.setStock('L2-A', { onHand: 5, priceCents: 100 })
+    const p2 = inventory()
+    expect(outcome(await p2[SUBJECTS.orderCreated](order, ctx))).toStrictEqual([
+      [SUBJECTS.inventoryReserved, null],
+    ])
+    stall.open()
+    // The stalled delivery says what stands, and claims nothing.
+    expect(outcome(await first)).toStrictEqual([[SUBJECTS.inventoryReserved, null]])
+    expect(await kvDecisionStore(decisionsKv).read(orderId)).toBeNull()
+    expect(await stockOf('L2-A')).toMatchObject({ onHand: 5, reserved: 2 })
+    // The sale finds its hold: the units sold are taken off hand.
+    await p2[SUBJECTS.paymentCompleted](
+      {
+        version: 1,
+        orderId,
+        occurredAt: new Date().toISOString(),
+        chargeId: 'ch_1',
+        amountCents: 200,
+        currency: 'USD',
+      },
+      ctx,
+    )
+    expect(await stockOf('L2-A')).toMatchObject({ onHand: 3, reserved: 0 })
+  })
+
+  it('leaves the holds of the delivery that took over when it gives back its own after finding a sku short', async () => {
+    const admin = createStockStore(stockKv, reservationsKv)
+    await admin.setStock('L3-A', { onHand: 5, priceCents: 100 })
+    await admin.setStock('L3-B', { onHand: 0, priceCents: 100 })
+    const stall = gate()
+    const own = createStockStore(stockKv, reservationsKv)
+    const stalled: StockStore = {
+      ...own,
+      changeHold: async (...args) => {
+        await stall.opened
+        return own.changeHold(...args)
+      },
+    }
+    const orderId = '00000000-0000-4000-8000-00000000b003'
+    const order = created(orderId, [
+      { sku: 'L3-A', quantity: 1 },
+      { sku: 'L3-B', quantity: 1 },
+    ])
+    // Holds L3-A, finds L3-B short, stalls before giving L3-A back.
+    const first = inventory(stalled)[SUBJECTS.orderCreated](order, ctx)
+    await sleep(LEASE_MS + 200)
+    await admin.setStock('L3-B', { onHand: 5, priceCents: 100 })
+    expect(outcome(await inventory()[SUBJECTS.orderCreated](order, ctx))).toStrictEqual([
+      [SUBJECTS.inventoryReserved, null],
+    ])
+    stall.open()
+    expect(outcome(await first)).toStrictEqual([[SUBJECTS.inventoryReserved, null]])
+    expect(await kvDecisionStore(decisionsKv).read(orderId)).toBeNull()
+    // Without the lease numbers, its give-back dropped the reserved order's holds.
+    expect(await stockOf('L3-A')).toMatchObject({ reserved: 1 })
+    expect(await stockOf('L3-B')).toMatchObject({ reserved: 1 })
+  })
+
+  it('stops at a sku held under the later lease, and takes no hold the other did not', async () => {
+    const admin = createStockStore(stockKv, reservationsKv)
+    await admin.setStock('L4-A', { onHand: 5, priceCents: 100 })
+    await admin.setStock('L4-B', { onHand: 5, priceCents: 100 })
+    const stall = gate()
+    const own = createStockStore(stockKv, reservationsKv)
+    const stalled: StockStore = {
+      ...own,
+      takeHold: async (sku, orderId, quantity, lease) => {
+        if (sku === 'L4-B') await stall.opened
+        return own.takeHold(sku, orderId, quantity, lease)
+      },
+    }
+    const orderId = '00000000-0000-4000-8000-00000000b004'
+    const order = created(orderId, [
+      { sku: 'L4-A', quantity: 1 },
+      { sku: 'L4-B', quantity: 2 },
+    ])
+    const first = inventory(stalled)[SUBJECTS.orderCreated](order, ctx)
+    await sleep(LEASE_MS + 200)
+    expect(outcome(await inventory()[SUBJECTS.orderCreated](order, ctx))).toStrictEqual([
+      [SUBJECTS.inventoryReserved, null],
+    ])
+    stall.open()
+    await expect(first).rejects.toBeInstanceOf(PauseConsumption)
+    expect(await stockOf('L4-A')).toMatchObject({ reserved: 1, holds: { [orderId]: { lease: 2 } } })
+    expect(await stockOf('L4-B')).toMatchObject({ reserved: 2, holds: { [orderId]: { lease: 2 } } })
+    // Its redelivery repeats what stands.
+    expect(outcome(await inventory()[SUBJECTS.orderCreated](order, ctx))).toStrictEqual([
+      [SUBJECTS.inventoryReserved, null],
+    ])
+  })
+
+  it('a cancellation claimed by the stalled delivery before the takeover stands for both', async () => {
+    const admin = createStockStore(stockKv, reservationsKv)
+    await admin.setStock('L5-A', { onHand: 0, priceCents: 100 })
+    const stall = gate()
+    const decisions = kvDecisionStore(decisionsKv)
+    const stalledDecisions: typeof decisions = {
+      ...decisions,
+      update: async (...args) => {
+        await stall.opened
+        return decisions.update(...args)
+      },
+    }
+    const p1 = createInventoryHandlers({
+      store: createStockStore(stockKv, reservationsKv),
+      decisions: stalledDecisions,
+      currency: 'USD',
+      deadlineMs: 600_000,
+      scheduleDeadline: () => Promise.resolve(),
+      leaseMs: LEASE_MS,
+    })
+    const orderId = '00000000-0000-4000-8000-00000000b005'
+    const order = created(orderId, [{ sku: 'L5-A', quantity: 2 }])
+    // Short: writes `rejected` under its lease, then stalls before claiming the cancellation.
+    const first = p1[SUBJECTS.orderCreated](order, ctx)
+    await sleep(LEASE_MS + 200)
+    await admin.setStock('L5-A', { onHand: 5, priceCents: 100 })
+    // A redelivery finds the order decided: it claims the cancellation the first could not yet.
+    expect(outcome(await inventory()[SUBJECTS.orderCreated](order, ctx))).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'out_of_stock'],
+    ])
+    stall.open()
+    expect(outcome(await first)).toStrictEqual([[SUBJECTS.orderCancelled, 'out_of_stock']])
+    expect(await decisions.read(orderId)).toMatchObject({ decision: 'cancelled', reason: 'out_of_stock' })
+    expect(await stockOf('L5-A')).toMatchObject({ reserved: 0 })
+  })
+})
+
+describe('the same delivery handled again', () => {
+  it('takes its own lease again at once after the reply to the lease was lost', async () => {
+    let lose = true
+    const lossy = new Proxy(reservationsKv, {
+      get(target, prop, receiver) {
+        if (prop === 'create')
+          return async (...args: Parameters<KV['create']>) => {
+            const revision = await target.create(...args)
+            if (lose) {
+              lose = false
+              throw new TimeoutError()
+            }
+            return revision
+          }
+        const value = Reflect.get(target, prop, receiver) as unknown
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    const store = createStockStore(stockKv, lossy)
+    await store.setStock('L6-A', { onHand: 5, priceCents: 100 })
+    const handlers = inventory(store, 30_000)
+    const order = created('00000000-0000-4000-8000-00000000b006', [{ sku: 'L6-A', quantity: 1 }])
+    const delivery = { ...ctx, streamSequence: 42, deliveryCount: 1 }
+    const error = await handlers[SUBJECTS.orderCreated](order, delivery).catch((e: unknown) => e)
+    expect(isNatsUnavailable(error)).toBe(true) // the message loop handles it again
+    expect(outcome(await handlers[SUBJECTS.orderCreated](order, delivery))).toStrictEqual([
+      [SUBJECTS.inventoryReserved, null],
+    ])
+  })
+})
+
+describe('orders.created as consumed', () => {
+  it('is refused when it names a sku on two lines (priced twice, held once)', () => {
+    const result = v.safeParse(
+      EVENT_SCHEMAS[SUBJECTS.orderCreated],
+      created('00000000-0000-4000-8000-00000000b008', [
+        { sku: 'L7-A', quantity: 1 },
+        { sku: 'L7-A', quantity: 5 },
+      ]),
+    )
+    expect(result.success).toBe(false)
+    expect(result.issues?.map((i) => [v.getDotPath(i), i.message])).toStrictEqual([
+      ['items', 'must not repeat a sku'],
+    ])
+  })
+})
