@@ -33,12 +33,27 @@ function byDeadline<T>(read: Promise<T>, deadline: number, deadlineMs: number): 
  * {@link BodyTimeoutError}, which the shared error handler answers with 408.
  */
 export function bodyText(c: Context, deadlineMs = BODY_READ_MS): Promise<string> {
-  return byDeadline(c.req.text(), Date.now() + deadlineMs, deadlineMs)
+  return byDeadline(c.req.text(), Date.now() + deadlineMs, deadlineMs).catch(unreadBody)
 }
 
 /** {@link bodyText}'s deadline, the body as bytes. */
 export function bodyBytes(c: Context, deadlineMs = BODY_READ_MS): Promise<ArrayBuffer> {
-  return byDeadline(c.req.arrayBuffer(), Date.now() + deadlineMs, deadlineMs)
+  return byDeadline(c.req.arrayBuffer(), Date.now() + deadlineMs, deadlineMs).catch(unreadBody)
+}
+
+/**
+ * The body could not be read: its client left, or sent what the server could
+ * not frame. workerd says only `Error: Network connection lost.` and leaves
+ * the request's signal as it was (Bun and Node abort it; Deno's serveHttp
+ * does). A TypeError (a body read twice) is the service's own doing.
+ */
+export class BodyReadError extends Error {
+  override name = 'BodyReadError'
+}
+
+function unreadBody(error: unknown): never {
+  if (error instanceof BodyTimeoutError || error instanceof TypeError) throw error
+  throw new BodyReadError('the request body could not be read', { cause: error })
 }
 
 export function payloadTooLarge(
@@ -171,7 +186,7 @@ export function limitBody<E extends Env = Env>(
         read = await byDeadline(reader.read(), deadline, readMs)
       } catch (error) {
         if (error instanceof BodyTimeoutError) void reader.cancel().catch(() => undefined)
-        throw error
+        unreadBody(error)
       }
       const { done, value } = read
       if (done) break

@@ -7,7 +7,7 @@
 import type { Context, Env, ErrorHandler, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { Logger } from '../observability/log.ts'
-import { BodyTimeoutError, requestTimeout } from './body-limit.ts'
+import { BodyReadError, BodyTimeoutError, requestTimeout } from './body-limit.ts'
 
 /**
  * Not sent (nobody is there to read it): the status a request gets when its
@@ -22,10 +22,11 @@ const ABORT_CODES = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNA
  * True when `error` comes from the client leaving (aborted upload, reset
  * connection, a chunked body the server could not parse). Bun rejects a body
  * read with `AbortError: The connection was closed.`, Node with `Error:
- * aborted` (ECONNRESET); both abort the request's signal.
+ * aborted` (ECONNRESET); both abort the request's signal. workerd's is a
+ * {@link BodyReadError}.
  */
 export function isClientAbort(error: unknown, request: Request): boolean {
-  if (request.signal.aborted) return true
+  if (request.signal.aborted || error instanceof BodyReadError) return true
   const code = (error as { code?: unknown } | null)?.code
   return typeof code === 'string' && ABORT_CODES.has(code)
 }

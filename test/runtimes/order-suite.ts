@@ -30,8 +30,14 @@ export interface OrderTarget {
   stopNats(): Promise<void>
   /** How long the intake may take to answer 503 once NATS is gone. */
   unavailableWithinMs: number
-  /** http://host:port of the intake's own listener, for requests on a raw connection (none in Miniflare). */
+  /** http://host:port of the intake's own listener, for requests on a raw connection. */
   listener?: string
+  /**
+   * Miniflare's: a Node server in front of workerd that frames requests
+   * itself (its 413s and 400s are not the Worker's), and drops a request whose
+   * client reset the connection before the Worker saw it.
+   */
+  listenerIsProxy?: true
   dispose(): Promise<void>
 }
 
@@ -130,7 +136,7 @@ export function describeOrderRuntime(
 
     it('refuses a body declared over the limit with 413 and one Connection: close', async (ctx) => {
       const listener = t().listener
-      if (listener === undefined) return ctx.skip()
+      if (listener === undefined || t().listenerIsProxy) return ctx.skip()
       const { hostname, port } = new URL(listener)
       const head = await new Promise<string>((resolve, reject) => {
         let text = ''
@@ -188,9 +194,14 @@ export function describeOrderRuntime(
             `POST /orders HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
               `Authorization: ${bearer('client').Authorization}\r\nContent-Length: 100\r\n\r\n{"cust`,
           )
+          // It sends no more and closes its side (a reset is the same on Bun,
+          // Node and Deno; Miniflare's proxy drops such a request unseen).
           setTimeout(() => {
-            socket.resetAndDestroy()
-            resolve()
+            socket.end()
+            setTimeout(() => {
+              socket.destroy()
+              resolve()
+            }, 200)
           }, 300)
         })
         socket.on('error', (error) => (socket.destroyed ? undefined : reject(error)))
@@ -204,7 +215,7 @@ export function describeOrderRuntime(
 
     it('answers 400 to a Host header that is no host, before any route reads the URL', async (ctx) => {
       const listener = t().listener
-      if (listener === undefined) return ctx.skip()
+      if (listener === undefined || t().listenerIsProxy) return ctx.skip()
       const { port } = new URL(listener)
       // None, one no URL takes, two, one that is more than a host.
       for (const host of [

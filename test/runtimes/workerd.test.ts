@@ -57,6 +57,8 @@ const startWorkerd = async (): Promise<OrderTarget> => {
     })
     return {
       intake: (path, init) => edge.fetch(path, init),
+      listener: edge.url.origin,
+      listenerIsProxy: true,
       setStock: (sku, onHand, price) => stack.setStock(sku, onHand, price),
       stopNats: () => stack.server.stop(),
       unavailableWithinMs: 2_500,
