@@ -55,7 +55,9 @@ const host = env['EDGE_HOST'] || '127.0.0.1'
 const port = env['EDGE_PORT'] || '8787'
 if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65_535)
   fail(`EDGE_PORT must be a port number (1-65535), got ${JSON.stringify(port)}`)
-if (!(await portFree(host, Number(port))))
+const free = await portFree(host, Number(port))
+if (free instanceof Error) fail(`cannot listen on ${host} (EDGE_HOST): ${free.message}`)
+if (!free)
   fail(
     `port ${port} is in use (EDGE_PORT): another npm run dev:edge may be running; stop it or set EDGE_PORT`,
   )

@@ -35,6 +35,7 @@ import {
   removeStackFile,
   StackRunningError,
   wipeStateDir,
+  lockStateDir,
   writePrivateFile,
   writeStackFile,
 } from './start/run-dir.ts'
@@ -255,6 +256,12 @@ async function main(): Promise<void> {
     return
   }
   stateDir = parsed.options.stateDir
+  try {
+    lockStateDir(stateDir)
+  } catch (error) {
+    if (!(error instanceof StackRunningError)) throw error
+    fail(['cannot start:', `  ${error.message}`])
+  }
   // Read before --fresh removes it: a shell that sourced it exported its admin seed file.
   const written = readEnvFile(stateDir)
   if (parsed.options.fresh) {

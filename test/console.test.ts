@@ -11,6 +11,7 @@ import { statusSubjectOf } from '../shared/nats/discovery-subjects.ts'
 import { answerInbox } from '../shared/nats/replay-delegate.ts'
 import { generateSealingKeyPair } from '../shared/security/sealed-token.ts'
 import { permissionViolations } from './harness/lines.ts'
+import { DEAD_LETTER_GAUGE_FRESH_MS } from '../workers/console/dead-letter-gauge.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { bearer } from './support/provision.ts'
 import { startSagaStack, startWorker, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
@@ -230,7 +231,11 @@ describe('operator console API', () => {
     })
     expect(purged.body.purged).toBe(1)
     expect((await api(`/console/api/dead-letters/${dead.letter.id}`)).status).toBe(404)
-    expect(await waiting()).toBe(0)
+    // One listing of the queue answers the scrapes of the next 5 s.
+    await waitFor(async () => (await waiting()) === 0, {
+      timeoutMs: DEAD_LETTER_GAUGE_FRESH_MS + 5_000,
+      message: 'the gauge at 0 once the dead letter is purged',
+    })
     // Gone, or never there (past the last sequence): nothing purged, no error.
     for (const id of [dead.letter.id, dead.letter.id + 1_000]) {
       const again = await api<{ purged: number }>(`/console/api/dead-letters/${id}/purge`, { method: 'POST' })

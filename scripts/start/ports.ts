@@ -2,11 +2,17 @@
 import { createServer } from 'node:net'
 import type { PortSetting } from './options.ts'
 
-/** Whether `host:port` can be bound now (listened on and closed again at once). */
-export function portFree(host: string, port: number): Promise<boolean> {
+/**
+ * Whether `host:port` can be bound now (listened on and closed again at
+ * once): `true`, `false` when the port is taken, or the error when the host
+ * itself cannot be listened on (a mistyped HOST, an address not on this machine).
+ */
+export function portFree(host: string, port: number): Promise<boolean | Error> {
   return new Promise((done) => {
     const server = createServer()
-    server.once('error', () => done(false))
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      done(error.code === 'EADDRINUSE' || error.code === 'EACCES' ? false : error),
+    )
     server.listen({ host, port, exclusive: true }, () => server.close(() => done(true)))
   })
 }
@@ -32,6 +38,7 @@ export interface PortPlan {
 export async function checkPorts(checks: readonly PortCheck[]): Promise<PortPlan> {
   const plan: PortPlan = { problems: [], fallbacks: [] }
   const seen = new Map<number, PortCheck>()
+  const badHosts = new Set<string>()
   for (const check of checks) {
     const { port, variable, mayFallBack } = check.setting
     const twice = seen.get(port)
@@ -42,7 +49,17 @@ export async function checkPorts(checks: readonly PortCheck[]): Promise<PortPlan
       )
       continue
     }
-    if (await portFree(check.host, port)) continue
+    const free = await portFree(check.host, port)
+    if (free === true) continue
+    if (free instanceof Error) {
+      // One line per host: every service listens on it.
+      if (!badHosts.has(check.host))
+        plan.problems.push(
+          `cannot listen on ${check.host} (${check.host === '127.0.0.1' ? check.what : 'HOST'}): ${free.message}`,
+        )
+      badHosts.add(check.host)
+      continue
+    }
     if (mayFallBack)
       plan.fallbacks.push({
         check,

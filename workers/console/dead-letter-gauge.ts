@@ -5,7 +5,9 @@
  * scrapes the console. The console is the service that may read dead letters
  * (the workers see only the DLQ stream's subject counts, which is what
  * `dead_letters_waiting{subject}` reports); reading them is one ordered
- * consumer over at most `limit` dead letters, bounded by `timeoutMs`.
+ * consumer over at most `limit` dead letters, bounded by `timeoutMs`. A
+ * listing serves the scrapes of the next {@link DEAD_LETTER_GAUGE_FRESH_MS}:
+ * `/metrics` needs no key, and a scrape must not cost a read of the queue.
  */
 import { SAGA_CONSUMER_NAMES } from '../../shared/nats/saga-consumers.ts'
 import type { DeadLetterSummary } from '../../shared/nats/dead-letter-admin.ts'
@@ -16,6 +18,9 @@ import { withDeadline } from '../../shared/resilience/deadline.ts'
 
 export const DEAD_LETTERS_BY_CONSUMER = 'dead_letters_waiting_by_consumer'
 
+/** How long one listing of the queue answers scrapes (Prometheus scrapes every 15 s by default). */
+export const DEAD_LETTER_GAUGE_FRESH_MS = 5_000
+
 /** Label pairs kept at 0 once their dead letters are gone; past this many, a gone one vanishes. */
 const MAX_PAIRS = 256
 const KNOWN_CONSUMERS: ReadonlySet<string> = new Set(SAGA_CONSUMER_NAMES)
@@ -25,24 +30,33 @@ export function registerDeadLetterGauge({
   list,
   logger,
   timeoutMs,
+  freshMs = DEAD_LETTER_GAUGE_FRESH_MS,
 }: {
   registry: Registry
   /** Every dead letter waiting (the console's DLQ listing). */
   list: () => Promise<readonly DeadLetterSummary[]>
   logger: Logger
   timeoutMs: number
+  freshMs?: number
 }): void {
   if (registry.getSingleMetric(DEAD_LETTERS_BY_CONSUMER) !== undefined) return
   const seen = new Map<string, { consumer: string; reason: string }>()
   /** One listing at a time: a scrape while one is still reading (past its deadline) waits for it. */
   let listing: Promise<readonly DeadLetterSummary[] | undefined> | undefined
-  const listOnce = () =>
-    (listing ??= list()
+  let last: { at: number; letters: readonly DeadLetterSummary[] } | undefined
+  const listOnce = () => {
+    if (last !== undefined && Date.now() - last.at < freshMs) return Promise.resolve(last.letters)
+    return (listing ??= list()
+      .then((letters) => {
+        last = { at: Date.now(), letters }
+        return letters
+      })
       .catch((error: unknown) => {
         logger.debug({ err: error }, 'dead letters not readable for this scrape')
         return undefined
       })
       .finally(() => (listing = undefined)))
+  }
   new Gauge({
     name: DEAD_LETTERS_BY_CONSUMER,
     help: `Dead letters waiting in the DLQ stream by the consumer that dead-lettered them and why (${[...DEAD_LETTER_REASON_LABELS, OTHER].join(', ')})`,
