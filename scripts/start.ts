@@ -131,7 +131,11 @@ function fail(lines: readonly string[]): never {
 }
 
 /** Everything that can refuse a start before anything starts: a running stack, busy ports. */
-async function preflight(options: StartOptions): Promise<StartOptions> {
+async function preflight(
+  options: StartOptions,
+  /** Another npm start holds the state folder: why (run-dir.ts, `lockStateDir`). */
+  locked?: string,
+): Promise<StartOptions> {
   const running = readRunningStack(options.stateDir)
   const leftover = leftoverProblem(options.stateDir)
   const currency = currencyProblem()
@@ -148,7 +152,9 @@ async function preflight(options: StartOptions): Promise<StartOptions> {
   const plan = await checkPorts(checks)
   const problems = [
     ...(running === undefined
-      ? []
+      ? locked === undefined
+        ? []
+        : [locked]
       : [
           `npm start is already running from ${shown(options.stateDir)} (pid ${running.pid}, since ${running.startedAt}): ` +
             'stop it with Ctrl-C in its terminal, or use another ORDER_SAGA_STATE_DIR',
@@ -256,21 +262,23 @@ async function main(): Promise<void> {
     return
   }
   stateDir = parsed.options.stateDir
+  // Refused below with every other problem; nothing is removed meanwhile.
+  let locked: string | undefined
   try {
     lockStateDir(stateDir)
   } catch (error) {
     if (!(error instanceof StackRunningError)) throw error
-    fail(['cannot start:', `  ${error.message}`])
+    locked = error.message
   }
   // Read before --fresh removes it: a shell that sourced it exported its admin seed file.
   const written = readEnvFile(stateDir)
-  if (parsed.options.fresh) {
+  if (parsed.options.fresh && locked === undefined) {
     const wiped = wipeStateDir(stateDir)
     log(
       wiped === 'wiped' ? `--fresh: removed ${shown(stateDir)}` : `--fresh: ${shown(stateDir)} did not exist`,
     )
   }
-  const options = await preflight(parsed.options)
+  const options = await preflight(parsed.options, locked)
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   // The terminal went away: stop as for Ctrl-C (the workers and nats-server run in groups of their own).

@@ -204,16 +204,11 @@ describe('inventory idempotency', () => {
     const orderId = '00000000-0000-4000-8000-000000000008'
     expect(await store.claimReservation(orderId, 'crashed-worker', 60_000, [])).toStrictEqual({
       kind: 'claimed',
-      lease: 1,
     })
     await expect(reserve(created(orderId, [{ sku: 'LEASE-A', quantity: 1 }]), ctx)).rejects.toBeInstanceOf(
       PauseConsumption,
     )
-    // Its own lease, taken again under the same number.
-    expect(await store.claimReservation(orderId, 'crashed-worker', -1, [])).toStrictEqual({
-      kind: 'claimed',
-      lease: 1,
-    })
+    expect(await store.claimReservation(orderId, 'crashed-worker', -1, [])).toStrictEqual({ kind: 'claimed' })
     const events = await reserve(created(orderId, [{ sku: 'LEASE-A', quantity: 1 }]), ctx)
     expect(events.map((e) => e.subject)).toStrictEqual([SUBJECTS.inventoryReserved])
     expect(await view('LEASE-A')).toMatchObject({ reserved: 1 })
@@ -228,11 +223,8 @@ describe('inventory idempotency', () => {
       { sku: 'DEAD-B', quantity: 1 },
     ]
     // A delivery took its lease and one hold, then died; its message was dead-lettered.
-    expect(await store.claimReservation(orderId, 'dead-worker', -1, items)).toStrictEqual({
-      kind: 'claimed',
-      lease: 1,
-    })
-    expect((await store.takeHold('DEAD-A', orderId, 2, 1)).kind).toBe('held')
+    expect(await store.claimReservation(orderId, 'dead-worker', -1, items)).toStrictEqual({ kind: 'claimed' })
+    expect((await store.takeHold('DEAD-A', orderId, 2)).kind).toBe('held')
     expect(await view('DEAD-A')).toMatchObject({ reserved: 2 })
 
     const deadline = { version: 1 as const, orderId, occurredAt: at, reason: 'deadline_exceeded' as const }
@@ -259,10 +251,9 @@ describe('inventory idempotency', () => {
     // wrote the reservation: its lease ran out, and the deadline cancelled the order.
     expect(await store.claimReservation(orderId, 'stalled-worker', -1, items)).toStrictEqual({
       kind: 'claimed',
-      lease: 1,
     })
-    expect((await store.takeHold('STALL-A', orderId, 2, 1)).kind).toBe('held')
-    expect((await store.takeHold('STALL-B', orderId, 1, 1)).kind).toBe('held')
+    expect((await store.takeHold('STALL-A', orderId, 2)).kind).toBe('held')
+    expect((await store.takeHold('STALL-B', orderId, 1)).kind).toBe('held')
     const claim = await claimCancellation(
       decisionStore,
       orderId,
@@ -298,9 +289,8 @@ describe('inventory idempotency', () => {
     // The other delivery took its lease and the hold; its lease ran out before it wrote the record.
     expect(await store.claimReservation(orderId, 'other-worker', -1, items)).toStrictEqual({
       kind: 'claimed',
-      lease: 1,
     })
-    expect((await store.takeHold('PAYING-A', orderId, 2, 1)).kind).toBe('held')
+    expect((await store.takeHold('PAYING-A', orderId, 2)).kind).toBe('held')
     await decisionStore.update(orderId, () => ({
       value: {
         orderId,

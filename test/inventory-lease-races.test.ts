@@ -12,7 +12,7 @@ import * as v from 'valibot'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EVENT_SCHEMAS, type OrderCreatedV1Event } from '../schemas/events.ts'
 import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
-import { PauseConsumption, type MessageContext } from '../shared/nats/consumer.ts'
+import type { MessageContext } from '../shared/nats/consumer.ts'
 import { isNatsUnavailable } from '../shared/nats/errors.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLogger } from '../shared/observability/logger.ts'
@@ -21,6 +21,7 @@ import { releaseHold, toStockView } from '../workers/inventory/domain.ts'
 import { createInventoryHandlers } from '../workers/inventory/handlers.ts'
 import { createStockStore, type StockStore } from '../workers/inventory/stock-store.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { waitFor } from './harness/wait-for.ts'
 
 let server: NatsServerHandle
 let nc: NatsConnection
@@ -96,9 +97,9 @@ describe('a delivery stalled past its reservation lease', () => {
     const own = createStockStore(stockKv, reservationsKv)
     const stalled: StockStore = {
       ...own,
-      takeHold: async (sku, orderId, quantity, lease) => {
+      takeHold: async (sku, orderId, quantity) => {
         if (sku === 'L1-B') await stall.opened
-        return own.takeHold(sku, orderId, quantity, lease)
+        return own.takeHold(sku, orderId, quantity)
       },
     }
     const orderId = '00000000-0000-4000-8000-00000000b001'
@@ -160,7 +161,7 @@ describe('a delivery stalled past its reservation lease', () => {
     expect(await stockOf('L2-A')).toMatchObject({ onHand: 3, reserved: 0 })
   })
 
-  it('leaves the holds of the delivery that took over when it gives back its own after finding a sku short', async () => {
+  it('gives back nothing the delivery that took over holds, after finding a sku short', async () => {
     const admin = createStockStore(stockKv, reservationsKv)
     await admin.setStock('L3-A', { onHand: 5, priceCents: 100 })
     await admin.setStock('L3-B', { onHand: 0, priceCents: 100 })
@@ -168,9 +169,9 @@ describe('a delivery stalled past its reservation lease', () => {
     const own = createStockStore(stockKv, reservationsKv)
     const stalled: StockStore = {
       ...own,
-      changeHold: async (...args) => {
+      putReservation: async (...args) => {
         await stall.opened
-        return own.changeHold(...args)
+        return own.putReservation(...args)
       },
     }
     const orderId = '00000000-0000-4000-8000-00000000b003'
@@ -178,7 +179,7 @@ describe('a delivery stalled past its reservation lease', () => {
       { sku: 'L3-A', quantity: 1 },
       { sku: 'L3-B', quantity: 1 },
     ])
-    // Holds L3-A, finds L3-B short, stalls before giving L3-A back.
+    // Holds L3-A, finds L3-B short, stalls before recording it (and before giving L3-A back).
     const first = inventory(stalled)[SUBJECTS.orderCreated](order, ctx)
     await sleep(LEASE_MS + 200)
     await admin.setStock('L3-B', { onHand: 5, priceCents: 100 })
@@ -188,12 +189,12 @@ describe('a delivery stalled past its reservation lease', () => {
     stall.open()
     expect(outcome(await first)).toStrictEqual([[SUBJECTS.inventoryReserved, null]])
     expect(await kvDecisionStore(decisionsKv).read(orderId)).toBeNull()
-    // Without the lease numbers, its give-back dropped the reserved order's holds.
+    // Had it given its holds back before recording, the reserved order's holds would be gone.
     expect(await stockOf('L3-A')).toMatchObject({ reserved: 1 })
     expect(await stockOf('L3-B')).toMatchObject({ reserved: 1 })
   })
 
-  it('stops at a sku held under the later lease, and takes no hold the other did not', async () => {
+  it('repeats the reservation of the delivery that took over, holding nothing twice', async () => {
     const admin = createStockStore(stockKv, reservationsKv)
     await admin.setStock('L4-A', { onHand: 5, priceCents: 100 })
     await admin.setStock('L4-B', { onHand: 5, priceCents: 100 })
@@ -201,9 +202,9 @@ describe('a delivery stalled past its reservation lease', () => {
     const own = createStockStore(stockKv, reservationsKv)
     const stalled: StockStore = {
       ...own,
-      takeHold: async (sku, orderId, quantity, lease) => {
+      takeHold: async (sku, orderId, quantity) => {
         if (sku === 'L4-B') await stall.opened
-        return own.takeHold(sku, orderId, quantity, lease)
+        return own.takeHold(sku, orderId, quantity)
       },
     }
     const orderId = '00000000-0000-4000-8000-00000000b004'
@@ -217,13 +218,9 @@ describe('a delivery stalled past its reservation lease', () => {
       [SUBJECTS.inventoryReserved, null],
     ])
     stall.open()
-    await expect(first).rejects.toBeInstanceOf(PauseConsumption)
-    expect(await stockOf('L4-A')).toMatchObject({ reserved: 1, holds: { [orderId]: { lease: 2 } } })
-    expect(await stockOf('L4-B')).toMatchObject({ reserved: 2, holds: { [orderId]: { lease: 2 } } })
-    // Its redelivery repeats what stands.
-    expect(outcome(await inventory()[SUBJECTS.orderCreated](order, ctx))).toStrictEqual([
-      [SUBJECTS.inventoryReserved, null],
-    ])
+    expect(outcome(await first)).toStrictEqual([[SUBJECTS.inventoryReserved, null]])
+    expect(await stockOf('L4-A')).toMatchObject({ reserved: 1 })
+    expect(await stockOf('L4-B')).toMatchObject({ reserved: 2 })
   })
 
   it('a cancellation claimed by the stalled delivery before the takeover stands for both', async () => {
@@ -260,6 +257,42 @@ describe('a delivery stalled past its reservation lease', () => {
     expect(outcome(await first)).toStrictEqual([[SUBJECTS.orderCancelled, 'out_of_stock']])
     expect(await decisions.read(orderId)).toMatchObject({ decision: 'cancelled', reason: 'out_of_stock' })
     expect(await stockOf('L5-A')).toMatchObject({ reserved: 0 })
+  })
+  it('leaves its late hold to its redelivery when it dies before giving it back', async () => {
+    const admin = createStockStore(stockKv, reservationsKv)
+    await admin.setStock('L8-A', { onHand: 5, priceCents: 100 })
+    await admin.setStock('L8-B', { onHand: 0, priceCents: 100 })
+    const stall = gate()
+    const own = createStockStore(stockKv, reservationsKv)
+    const dying: StockStore = {
+      ...own,
+      takeHold: async (...args) => {
+        await stall.opened
+        return own.takeHold(...args)
+      },
+      // Killed while giving back (its process is gone): never settles.
+      changeHold: () => new Promise(() => undefined),
+    }
+    const orderId = '00000000-0000-4000-8000-00000000b009'
+    const order = created(orderId, [
+      { sku: 'L8-A', quantity: 1 },
+      { sku: 'L8-B', quantity: 1 },
+    ])
+    void inventory(dying)[SUBJECTS.orderCreated](order, ctx) // stalls before its first hold
+    await sleep(LEASE_MS + 200)
+    expect(outcome(await inventory()[SUBJECTS.orderCreated](order, ctx))).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'out_of_stock'],
+    ])
+    stall.open() // holds L8-A, finds L8-B short and the order decided, dies giving L8-A back
+    await waitFor(async () => (await stockOf('L8-A'))?.reserved === 1, {
+      timeoutMs: 5_000,
+      message: 'the late hold',
+    })
+    // Its message comes back after the ack wait: the redelivery finds `rejected`, and gives the hold back.
+    expect(outcome(await inventory()[SUBJECTS.orderCreated](order, ctx))).toStrictEqual([
+      [SUBJECTS.orderCancelled, 'out_of_stock'],
+    ])
+    expect(await stockOf('L8-A')).toMatchObject({ reserved: 0 })
   })
 })
 

@@ -5,6 +5,7 @@
 import {
   chmodSync,
   existsSync,
+  linkSync,
   mkdirSync,
   readFileSync,
   readdirSync,
@@ -182,16 +183,7 @@ export class StackRunningError extends Error {
 /** The lock an npm start holds on its state folder, beside it (`--fresh` and reset remove the folder). */
 export const stateLockPath = (dir: string): string => `${resolve(dir)}.lock`
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** The pid holding the state folder's lock, if that process is alive. */
+/** The pid of the npm start holding the state folder's lock, if that process is alive and is one. */
 export function stateLockHolder(dir: string): number | undefined {
   let pid: number
   try {
@@ -199,41 +191,51 @@ export function stateLockHolder(dir: string): number | undefined {
   } catch {
     return undefined
   }
-  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : undefined
+  // A pid reused since by another program is not a start to name.
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid, START_MARKER)
+    ? pid
+    : undefined
 }
 
 /**
  * Takes the state folder for this npm start, before anything reads or
  * removes it: two starts at once would otherwise both pass the running-stack
  * check (stack.json is written later), and the second's `--fresh` would
- * remove what the first had made, keys included. A lock left by a process
- * that is gone (kill -9) is taken over. Released at exit.
+ * remove what the first had made, keys included. The lock file appears whole
+ * (a hard link to a file already written), so it is never read half made. A
+ * lock whose npm start is gone (kill -9) is taken over. Released at exit.
  */
 export function lockStateDir(dir: string): void {
   const file = stateLockPath(dir)
   mkdirSync(dirname(file), { recursive: true })
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
-      process.on('exit', () => {
-        try {
-          if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true })
-        } catch {
-          // already gone
-        }
-      })
-      return
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      const holder = stateLockHolder(dir)
-      if (holder !== undefined)
-        throw new StackRunningError(
-          `another npm start (pid ${holder}) is using ${dir}: stop it first (Ctrl-C in its terminal, or kill ${holder}), or use another ORDER_SAGA_STATE_DIR`,
-        )
-      rmSync(file, { force: true }) // its process is gone
+  const mine = `${file}.${process.pid}`
+  writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 })
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(mine, file)
+        process.on('exit', () => {
+          try {
+            if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true })
+          } catch {
+            // already gone
+          }
+        })
+        return
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+        const holder = stateLockHolder(dir)
+        if (holder !== undefined)
+          throw new StackRunningError(
+            `npm start is already running from ${dir} (pid ${holder}): stop it with Ctrl-C in its terminal, or use another ORDER_SAGA_STATE_DIR`,
+          )
+        rmSync(file, { force: true }) // its npm start is gone
+      }
     }
+    throw new StackRunningError(`another npm start is taking ${dir} at the same moment: try again`)
+  } finally {
+    rmSync(mine, { force: true })
   }
-  throw new StackRunningError(`${file} is being taken by another npm start: try again`)
 }
 
 /**
@@ -242,13 +244,7 @@ export function lockStateDir(dir: string): void {
  * default nor one npm start wrote (a mistyped ORDER_SAGA_STATE_DIR must not cost files).
  */
 export function wipeStateDir(dir: string, root: string = projectRoot): 'wiped' | 'absent' {
-  const starting = stateLockHolder(dir)
-  if (starting !== undefined)
-    throw new StackRunningError(
-      `npm start (pid ${starting}) is using ${dir}: stop it first (Ctrl-C in its terminal, or kill ${starting})`,
-    )
-  if (!existsSync(dir)) return 'absent'
-  const stack = readStackFile(dir)
+  const stack = existsSync(dir) ? readStackFile(dir) : undefined
   const alive = stack === undefined ? [] : liveProcesses(stack)
   if (alive.length > 0) {
     // npm start restarts a worker that is killed: only stopping npm start itself stops the stack.
@@ -260,6 +256,13 @@ export function wipeStateDir(dir: string, root: string = projectRoot): 'wiped' |
           : `stop it first (Ctrl-C in its terminal, or kill ${start.pid}, its npm start, which stops the rest)`),
     )
   }
+  // A start that has not recorded its stack yet.
+  const starting = stateLockHolder(dir)
+  if (starting !== undefined)
+    throw new StackRunningError(
+      `npm start is already running from ${dir} (pid ${starting}): stop it first (Ctrl-C in its terminal, or kill ${starting})`,
+    )
+  if (!existsSync(dir)) return 'absent'
   const entries = readdirSync(dir)
   const ours = dir === stateDir({}, root) || entries.length === 0 || MARKERS.some((m) => entries.includes(m))
   if (!ours)

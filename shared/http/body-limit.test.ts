@@ -173,3 +173,22 @@ describe.each([
     expect(statuses(big.text)).toStrictEqual([413])
   })
 })
+
+describe('a body whose stream fails', () => {
+  const failing = (error: Error) =>
+    new Request('http://x/', {
+      method: 'POST',
+      body: new ReadableStream({ pull: (controller) => controller.error(error) }),
+      // @ts-expect-error Node's fetch needs it for a stream body
+      duplex: 'half',
+      headers: { 'Content-Type': 'text/plain', 'Content-Length': '10' },
+    })
+
+  it("is a 499 when the runtime's stream says its connection is gone, a 500 for the service's own faults", async () => {
+    const app = bodyBytesApp()
+    // workerd's own words for a client that left mid-body: a plain Error.
+    expect((await app.request(failing(new Error('Network connection lost.')))).status).toBe(499)
+    expect((await app.request(failing(new RangeError('Array buffer allocation failed')))).status).toBe(500)
+    expect((await app.request(failing(new TypeError('Body already used')))).status).toBe(500)
+  })
+})

@@ -42,18 +42,20 @@ export function bodyBytes(c: Context, deadlineMs = BODY_READ_MS): Promise<ArrayB
 }
 
 /**
- * The body could not be read: its client left, or sent what the server could
- * not frame. workerd says only `Error: Network connection lost.` and leaves
- * the request's signal as it was (Bun and Node abort it; Deno's serveHttp
- * does). A TypeError (a body read twice) is the service's own doing.
+ * The body could not be read because its connection failed: the client left.
+ * workerd says only `Error: Network connection lost.` and leaves the
+ * request's signal as it was (Bun and Node abort it; Deno's serveHttp does).
+ * Only a plain `Error` from the runtime's body stream counts: a TypeError (a
+ * body read twice), a RangeError (memory) and the like are the service's own.
  */
 export class BodyReadError extends Error {
   override name = 'BodyReadError'
 }
 
 function unreadBody(error: unknown): never {
-  if (error instanceof BodyTimeoutError || error instanceof TypeError) throw error
-  throw new BodyReadError('the request body could not be read', { cause: error })
+  if (error instanceof Error && error.name === 'Error' && Object.getPrototypeOf(error) === Error.prototype)
+    throw new BodyReadError('the request body could not be read', { cause: error })
+  throw error
 }
 
 export function payloadTooLarge(

@@ -34,4 +34,22 @@ describe('dead_letters_waiting_by_consumer', () => {
     expect(await scrape()).toBe('0')
     expect(reads).toBe(2)
   })
+
+  it('does not read again at every scrape while the queue cannot be read', async () => {
+    const registry = new Registry()
+    let reads = 0
+    registerDeadLetterGauge({
+      registry,
+      list: () => {
+        reads++
+        return Promise.reject(new Error('NATS gone'))
+      },
+      logger: createLogger({ service: 't', level: 'silent' }),
+      timeoutMs: 1_000,
+      freshMs: 200,
+    })
+    for (let i = 0; i < 10; i++)
+      expect(await registry.metrics()).not.toMatch(/^dead_letters_waiting_by_consumer\{/m)
+    expect(reads).toBe(1)
+  })
 })

@@ -43,17 +43,18 @@ export function registerDeadLetterGauge({
   const seen = new Map<string, { consumer: string; reason: string }>()
   /** One listing at a time: a scrape while one is still reading (past its deadline) waits for it. */
   let listing: Promise<readonly DeadLetterSummary[] | undefined> | undefined
-  let last: { at: number; letters: readonly DeadLetterSummary[] } | undefined
+  /** The last listing, or its failure (undefined): a failing read is not tried again at every scrape either. */
+  let last: { at: number; letters: readonly DeadLetterSummary[] | undefined } | undefined
   const listOnce = () => {
     if (last !== undefined && Date.now() - last.at < freshMs) return Promise.resolve(last.letters)
     return (listing ??= list()
-      .then((letters) => {
-        last = { at: Date.now(), letters }
-        return letters
-      })
       .catch((error: unknown) => {
         logger.debug({ err: error }, 'dead letters not readable for this scrape')
         return undefined
+      })
+      .then((letters) => {
+        last = { at: Date.now(), letters }
+        return letters
       })
       .finally(() => (listing = undefined)))
   }

@@ -31,27 +31,6 @@ describe('stock rules', () => {
     expect(Object.keys(record.holds)).toStrictEqual(['a', 'b'])
   })
 
-  it("fences an order's hold by the lease that took it", () => {
-    const first = takeHold(stock(5), 'o1', 2, 1)
-    expect(first).toMatchObject({ kind: 'held', record: { holds: { o1: { quantity: 2, lease: 1 } } } })
-    const held = (first as { record: StockRecord }).record
-    expect(takeHold(held, 'o1', 2, 1).kind).toBe('already_held')
-    // A later lease takes the hold over, without holding twice; an earlier one is stale.
-    const takenOver = takeHold(held, 'o1', 2, 2)
-    expect(takenOver).toMatchObject({ kind: 'held', record: { holds: { o1: { quantity: 2, lease: 2 } } } })
-    expect(availableOf((takenOver as { record: StockRecord }).record)).toBe(3)
-    expect(takeHold((takenOver as { record: StockRecord }).record, 'o1', 2, 1)).toStrictEqual({
-      kind: 'stale',
-    })
-    // A hold from before lease numbers counts as lease 0; no lease given: not fenced.
-    expect(takeHold(stock(5, { o1: 2 }), 'o1', 2, 1).kind).toBe('held')
-    expect(takeHold(held, 'o1', 2).kind).toBe('already_held')
-    // Given back only up to the lease that asks.
-    expect(releaseHold(held, 'o1', 0)).toBeNull()
-    expect(releaseHold(held, 'o1', 1)).toStrictEqual(stock(5))
-    expect(releaseHold(held, 'o1', 2)).toStrictEqual(stock(5))
-  })
-
   it('releases and sells a hold once', () => {
     const held = stock(5, { o1: 2 })
     expect(releaseHold(held, 'o1')).toStrictEqual(stock(5))

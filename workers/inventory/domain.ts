@@ -36,56 +36,27 @@ export type HoldDecision =
   | { kind: 'held'; record: StockRecord; unitPriceCents: number }
   | { kind: 'already_held'; unitPriceCents: number }
   | { kind: 'short'; available: number }
-  /** The order's hold belongs to a later lease: the delivery asking lost its own. */
-  | { kind: 'stale' }
 
-/**
- * Takes a hold of `quantity` for `orderId`, if the stock allows, under
- * `lease` (the deciding delivery's lease number; none: not fenced). A hold
- * the order has under an earlier lease is taken over, one under a later
- * lease is not touched (`stale`).
- */
-export function takeHold(
-  record: StockRecord | null,
-  orderId: string,
-  quantity: number,
-  lease?: number,
-): HoldDecision {
+/** Takes a hold of `quantity` for `orderId`, if the stock allows. */
+export function takeHold(record: StockRecord | null, orderId: string, quantity: number): HoldDecision {
   if (record === null) return { kind: 'short', available: 0 }
   const existing = record.holds[orderId]
-  if (existing !== undefined) {
-    const heldUnder = existing.lease ?? 0
-    if (lease === undefined || heldUnder === lease)
-      return { kind: 'already_held', unitPriceCents: existing.unitPriceCents }
-    if (heldUnder > lease) return { kind: 'stale' }
-    return {
-      kind: 'held',
-      unitPriceCents: existing.unitPriceCents,
-      record: { ...record, holds: { ...record.holds, [orderId]: { ...existing, lease } } },
-    }
-  }
+  if (existing !== undefined) return { kind: 'already_held', unitPriceCents: existing.unitPriceCents }
   const available = availableOf(record)
   if (available < quantity) return { kind: 'short', available }
-  const hold = { quantity, unitPriceCents: record.priceCents, ...(lease === undefined ? {} : { lease }) }
   return {
     kind: 'held',
     unitPriceCents: record.priceCents,
-    record: { ...record, holds: { ...record.holds, [orderId]: hold } },
+    record: {
+      ...record,
+      holds: { ...record.holds, [orderId]: { quantity, unitPriceCents: record.priceCents } },
+    },
   }
 }
 
-/**
- * Drops the order's hold; `null` when there is none (already released), or,
- * given `upToLease`, when the hold belongs to a later lease than that.
- */
-export function releaseHold(
-  record: StockRecord | null,
-  orderId: string,
-  upToLease?: number,
-): StockRecord | null {
-  const hold = record?.holds[orderId]
-  if (record === null || hold === undefined) return null
-  if (upToLease !== undefined && (hold.lease ?? 0) > upToLease) return null
+/** Drops the order's hold; `null` when there is none (already released). */
+export function releaseHold(record: StockRecord | null, orderId: string): StockRecord | null {
+  if (record === null || record.holds[orderId] === undefined) return null
   const { [orderId]: _released, ...holds } = record.holds
   return { ...record, holds }
 }

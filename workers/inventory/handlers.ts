@@ -131,15 +131,6 @@ export function createInventoryHandlers({
     for (const { sku } of items) await store.changeHold(sku, (r) => releaseHold(r, orderId))
   }
 
-  /** Gives back the order's holds taken under `lease` or an earlier one; a later lease's stay. */
-  async function releaseUpTo(
-    orderId: string,
-    items: readonly { sku: string }[],
-    lease: number,
-  ): Promise<void> {
-    for (const { sku } of items) await store.changeHold(sku, (r) => releaseHold(r, orderId, lease))
-  }
-
   /**
    * All items or none: holds are taken in sku order; any shortage releases
    * them all. Before any hold, the order's deadline is scheduled, so an order
@@ -197,8 +188,15 @@ export function createInventoryHandlers({
     ])
     if (claim.kind === 'decided') {
       ctx.logger.info({ state: claim.record.state }, 'reservation already decided; repeating its outcome')
-      // Found short, then stopped before its cancellation was claimed: claimed now.
-      if (claim.record.state === 'rejected') return await rejectedOutcome(claim.record, ctx)
+      if (HOLDS_NOTHING.has(claim.record.state)) {
+        // A delivery that stalled past its lease may have taken a hold since,
+        // and stopped before giving it back (or the one that decided it
+        // stopped before its give-back): given back again, a no-op per sku
+        // without one.
+        await releaseAll(created.orderId, created.items)
+        // Found short, then stopped before its cancellation was claimed: claimed now.
+        if (claim.record.state === 'rejected') return await rejectedOutcome(claim.record, ctx)
+      }
       return outcomeOf(claim.record, created, deadlineAt)
     }
     if (claim.kind === 'busy')
@@ -206,7 +204,6 @@ export function createInventoryHandlers({
 
     try {
       return await decide(created, owner, decided?.decision === 'cancelled' ? decided : null, {
-        lease: claim.lease,
         pastDeadline,
         deadlineAt,
         ctx,
@@ -233,12 +230,7 @@ export function createInventoryHandlers({
     created: OrderCreated,
     owner: string,
     decided: Awaited<ReturnType<DecisionStore['read']>>,
-    {
-      lease,
-      pastDeadline,
-      deadlineAt,
-      ctx,
-    }: { lease: number; pastDeadline: boolean; deadlineAt: string; ctx: MessageContext },
+    { pastDeadline, deadlineAt, ctx }: { pastDeadline: boolean; deadlineAt: string; ctx: MessageContext },
   ): Promise<readonly OutgoingEvent[]> {
     if (decided !== null || pastDeadline) {
       // Cancelled before it got here, or it waited past its deadline: hold nothing.
@@ -289,17 +281,10 @@ export function createInventoryHandlers({
         }
         continue
       }
-      const decision = await store.takeHold(item.sku, created.orderId, item.quantity, lease)
-      if (decision.kind === 'stale') {
-        // Stalled past the lease, and the delivery that took over holds this
-        // sku: it decides. What this one held is given back, never its holds.
-        await releaseUpTo(created.orderId, items, lease)
-        throw new PauseConsumption('lost the reservation lease to another delivery', 250)
-      }
+      const decision = await store.takeHold(item.sku, created.orderId, item.quantity)
       if (decision.kind === 'short') shortSkus.push(item.sku)
       else priced.push({ sku: item.sku, quantity: item.quantity, unitPriceCents: decision.unitPriceCents })
     }
-    if (shortSkus.length > 0) await releaseUpTo(created.orderId, items, lease)
 
     const record: ReservationRecord = {
       orderId: created.orderId,
@@ -310,24 +295,30 @@ export function createInventoryHandlers({
       shortSkus,
       updatedAt: stamp(),
     }
-    // The record first, at this delivery's lease: a delivery that stalled past
-    // it decides nothing (the one that took over did), and only a delivery
-    // that wrote `rejected` claims the order's cancellation below.
+    // The decision is recorded first, under this delivery's lease, and only
+    // then are holds given back: holds are keyed by order, so the holds this
+    // delivery took are also those of any delivery that took its place after
+    // it stalled past the lease (a frozen process, a NATS outage). A delivery
+    // whose lease is gone gives back nothing the order may still need, and
+    // only the delivery that wrote `rejected` claims the order's cancellation.
     const standing = await store.putReservation(record, 'reserving', owner)
     if (standing !== record) {
-      if (standing.state === 'reserving') {
+      if (standing.state === 'reserving')
         // Our lease ran out and another delivery took over (or gave it up): it decides.
-        await releaseUpTo(created.orderId, items, lease)
         throw new PauseConsumption('lost the reservation lease to another delivery', 250)
+      if (HOLDS_NOTHING.has(standing.state)) {
+        // Decided (short, or cancelled) while this delivery stalled: what it held since is given back.
+        await releaseAll(created.orderId, items)
+        if (standing.state === 'rejected') return await rejectedOutcome(standing, ctx)
+        return []
       }
-      // Decided by another delivery (or cancelled) while this one stalled:
-      // give back what this one held since; the holds of a later lease (the
-      // one that reserved it) stay.
-      await releaseUpTo(created.orderId, items, lease)
-      if (standing.state === 'rejected') return await rejectedOutcome(standing, ctx)
+      // Reserved by the delivery that took over (sold, returned since): its holds stand.
       return outcomeOf(standing, created, deadlineAt)
     }
-    if (record.state === 'rejected') return await rejectedOutcome(record, ctx)
+    if (record.state === 'rejected') {
+      await releaseAll(created.orderId, items)
+      return await rejectedOutcome(record, ctx)
+    }
     ctx.logger.info({ state: record.state, amountCents: record.amountCents }, 'stock reserved')
     return outcomeOf(record, created, deadlineAt)
   }
@@ -586,6 +577,9 @@ export function createDeadlineRelay({
     },
   }
 }
+
+/** Decided reservations that hold no stock: any hold of the order is one to give back. */
+const HOLDS_NOTHING: ReadonlySet<ReservationRecord['state']> = new Set(['rejected', 'cancelled', 'released'])
 
 /** Reservations whose stock is settled: nothing is held for the order any more. */
 const SETTLED_RESERVATIONS: ReadonlySet<ReservationRecord['state']> = new Set([

@@ -1,17 +1,8 @@
 import * as v from 'valibot'
 import { CentsSchema, OrderItemSchema, PricedItemSchema, SkuSchema } from '../../schemas/primitives.ts'
 
-/**
- * One order's hold on a sku, priced when it was taken. `lease`: the lease
- * (its number, {@link ReservationRecordSchema}) of the delivery that took it
- * or took it over; a delivery of a lower lease leaves it alone. Holds from
- * before leases were numbered have none (0).
- */
-export const HoldSchema = v.object({
-  quantity: v.number(),
-  unitPriceCents: CentsSchema,
-  lease: v.optional(v.number()),
-})
+/** One order's hold on a sku, priced when it was taken. */
+export const HoldSchema = v.object({ quantity: v.number(), unitPriceCents: CentsSchema })
 
 /**
  * A sku's stock (KV `inventory-stock`, key = sku). `onHand` counts every unit
@@ -45,13 +36,6 @@ export const ReservationRecordSchema = v.object({
   state: v.picklist(['reserving', 'reserved', 'rejected', 'released', 'sold', 'cancelled', 'returned']),
   owner: v.optional(v.string()),
   leaseUntil: v.optional(v.number()),
-  /**
-   * The lease's number: 1 for the first delivery to decide the order, one
-   * more at each takeover of an expired lease. The holds a delivery takes
-   * carry it, so a delivery that stalled past its lease can neither take
-   * over nor give back the holds of the one that took its place.
-   */
-  lease: v.optional(v.number()),
   /** While `reserving`: what the order asks for, so a cancellation can release holds a stalled delivery took. */
   requested: v.optional(v.array(OrderItemSchema)),
   items: v.array(PricedItemSchema),

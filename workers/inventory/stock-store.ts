@@ -75,12 +75,11 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
       }
     },
 
-    /** Holds stock for an order, under the deciding delivery's lease number (`takeHold` in domain.ts). */
-    takeHold: (sku: string, orderId: string, quantity: number, lease?: number): Promise<HoldDecision> =>
+    takeHold: (sku: string, orderId: string, quantity: number): Promise<HoldDecision> =>
       stock.update<HoldDecision>(
         sku,
         (current) => {
-          const decision = takeHold(current, orderId, quantity, lease)
+          const decision = takeHold(current, orderId, quantity)
           return decision.kind === 'held'
             ? { value: decision.record, result: decision }
             : { result: decision }
@@ -106,10 +105,7 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
      * Takes the lease on deciding an order, so two deliveries of the same
      * `orders.created` (a redelivery while the first is still running, on this
      * process or another) never take and release its holds at the same time.
-     * An expired lease (its holder crashed or hung) can be taken over, under
-     * the next lease number; `owner`'s own lease (the same delivery handled
-     * again after an error, say a lost reply to this very write) is taken
-     * again under its number.
+     * An expired lease (its holder crashed or hung) can be taken over.
      */
     claimReservation: (
       orderId: string,
@@ -125,14 +121,11 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
             return { result: { kind: 'decided', record: current } }
           if (current !== null && current.owner !== owner && (current.leaseUntil ?? 0) > now)
             return { result: { kind: 'busy' } }
-          const number =
-            current === null ? 1 : current.owner === owner ? (current.lease ?? 0) : (current.lease ?? 0) + 1
           const lease: ReservationRecord = {
             orderId,
             state: 'reserving',
             owner,
             leaseUntil: now + leaseMs,
-            lease: number,
             requested: requested.map(({ sku, quantity }) => ({ sku, quantity })),
             items: [],
             amountCents: 0,
@@ -140,7 +133,7 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
             shortSkus: [],
             updatedAt: new Date(now).toISOString(),
           }
-          return { value: lease, result: { kind: 'claimed', lease: number } }
+          return { value: lease, result: { kind: 'claimed' } }
         },
         // A new order is the usual case: create the lease without reading first.
         { assumeAbsent: true },
@@ -185,6 +178,6 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
 }
 
 export type ClaimResult =
-  { kind: 'claimed'; lease: number } | { kind: 'busy' } | { kind: 'decided'; record: ReservationRecord }
+  { kind: 'claimed' } | { kind: 'busy' } | { kind: 'decided'; record: ReservationRecord }
 
 export type StockStore = ReturnType<typeof createStockStore>
