@@ -294,6 +294,94 @@ describe('a delivery stalled past its reservation lease', () => {
     ])
     expect(await stockOf('L8-A')).toMatchObject({ reserved: 0 })
   })
+  it("is given back by the order's out_of_stock cancellation when the delivery that recorded the shortage died", async () => {
+    const admin = createStockStore(stockKv, reservationsKv)
+    await admin.setStock('L9-A', { onHand: 5, priceCents: 100 })
+    await admin.setStock('L9-B', { onHand: 0, priceCents: 100 })
+    const own = createStockStore(stockKv, reservationsKv)
+    let dead = false
+    const dying: StockStore = {
+      ...own,
+      putReservation: async (...args) => {
+        const standing = await own.putReservation(...args)
+        if (args[0].state !== 'rejected') return standing
+        dead = true // killed right after recording the shortage, before any give-back
+        return new Promise(() => undefined)
+      },
+      changeHold: (...args) => (dead ? new Promise(() => undefined) : own.changeHold(...args)),
+    }
+    const orderId = '00000000-0000-4000-8000-00000000b00a'
+    void inventory(dying)[SUBJECTS.orderCreated](
+      created(orderId, [
+        { sku: 'L9-A', quantity: 1 },
+        { sku: 'L9-B', quantity: 1 },
+      ]),
+      ctx,
+    )
+    await waitFor(async () => (await admin.getReservation(orderId))?.state === 'rejected', {
+      timeoutMs: 5_000,
+      message: 'the shortage recorded',
+    })
+    expect(await stockOf('L9-A')).toMatchObject({ reserved: 1 })
+    // Its redelivery on an instance of an earlier release says out_of_stock and gives nothing back.
+    await inventory()[SUBJECTS.orderCancelled](
+      { version: 1, orderId, occurredAt: new Date().toISOString(), reason: 'out_of_stock' },
+      ctx,
+    )
+    expect(await stockOf('L9-A')).toMatchObject({ reserved: 0 })
+  })
+
+  it('gives back a hold taken while a failed payment releases the order', async () => {
+    const admin = createStockStore(stockKv, reservationsKv)
+    await admin.setStock('L10-A', { onHand: 5, priceCents: 100 })
+    const stall = gate()
+    const own = createStockStore(stockKv, reservationsKv)
+    const stalled: StockStore = {
+      ...own,
+      takeHold: async (...args) => {
+        await stall.opened
+        return own.takeHold(...args)
+      },
+    }
+    const orderId = '00000000-0000-4000-8000-00000000b00b'
+    const order = created(orderId, [{ sku: 'L10-A', quantity: 2 }])
+    const first = inventory(stalled)[SUBJECTS.orderCreated](order, ctx) // stalls before its hold
+    await sleep(LEASE_MS + 200)
+    expect(outcome(await inventory()[SUBJECTS.orderCreated](order, ctx))).toStrictEqual([
+      [SUBJECTS.inventoryReserved, null],
+    ])
+    // The charge is declined: payments.failed is handled in two steps (the
+    // record, the stock), and pauses between them.
+    const between = gate()
+    const resumed = gate()
+    const third = createStockStore(stockKv, reservationsKv)
+    let steps = 0
+    const step =
+      <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        if (steps++ === 1) {
+          between.open()
+          await resumed.opened
+        }
+        return call(...args)
+      }
+    const releasing: StockStore = {
+      ...third,
+      putReservation: step(third.putReservation),
+      changeHold: step(third.changeHold),
+    }
+    const failed = inventory(releasing)[SUBJECTS.paymentFailed](
+      { version: 1, orderId, occurredAt: new Date().toISOString(), reason: 'declined' },
+      ctx,
+    )
+    await between.opened
+    stall.open() // the stalled delivery takes its hold now
+    await first
+    resumed.open()
+    expect(outcome(await failed)).toStrictEqual([[SUBJECTS.inventoryReleased, 'payment_failed']])
+    expect((await admin.getReservation(orderId))?.state).toBe('released')
+    expect(await stockOf('L10-A')).toMatchObject({ reserved: 0 })
+  })
 })
 
 describe('the same delivery handled again', () => {

@@ -290,6 +290,8 @@ export function createInventoryHandlers({
       orderId: created.orderId,
       state: shortSkus.length > 0 ? 'rejected' : 'reserved',
       items: shortSkus.length > 0 ? [] : priced,
+      // Rejected: what to give back if a hold outlives the decision (`onCancelled`).
+      ...(shortSkus.length > 0 ? { requested: items.map(({ sku, quantity }) => ({ sku, quantity })) } : {}),
       amountCents: priced.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0),
       currency,
       shortSkus,
@@ -380,7 +382,17 @@ export function createInventoryHandlers({
    */
   async function onCancelled(event: OrderCancelled, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const { orderId } = event
-    if (event.reason === 'out_of_stock') return [] // nothing was held
+    if (event.reason === 'out_of_stock') {
+      // Nothing is held for an order found short, unless a delivery that
+      // stalled past its lease took a hold late, or the one that recorded the
+      // shortage stopped before giving its holds back and its message was
+      // taken by an instance of an earlier release (which gives none back):
+      // given back here, a no-op per sku without one.
+      const reservation = await store.getReservation(orderId)
+      if (reservation?.state === 'rejected' && reservation.requested !== undefined)
+        await releaseAll(orderId, reservation.requested)
+      return []
+    }
     const reason: InventoryReleased['reason'] =
       event.reason === 'customer_request' || event.reason === 'deadline_exceeded'
         ? event.reason
@@ -440,24 +452,26 @@ export function createInventoryHandlers({
       ctx.logger.info({ state: reservation.state }, 'payment failed for an order already settled here')
       return []
     }
-    // `released` again: a redelivery after a crash between the write and the publish says it again.
-    await releaseAll(event.orderId, reservation.items)
+    // The record first, then the stock (as for a cancellation): a delivery of
+    // its `orders.created` that stalled past its lease and takes a hold now
+    // finds the order released and gives it back. `released` again: a
+    // redelivery after a crash between the two gives back and says it again.
     const released = await store.putReservation(
       { ...reservation, state: 'released', updatedAt: stamp() },
       'reserved',
     )
+    if (released.state !== 'released') return []
+    await releaseAll(event.orderId, reservation.items)
     ctx.logger.info({ items: reservation.items.length }, 'reservation released after failed payment')
-    return released.state === 'released'
-      ? [
-          toEvent(SUBJECTS.inventoryReleased, {
-            version: 1,
-            orderId: event.orderId,
-            occurredAt: stamp(),
-            items: reservation.items.map(({ sku, quantity }) => ({ sku, quantity })),
-            reason: 'payment_failed',
-          }),
-        ]
-      : []
+    return [
+      toEvent(SUBJECTS.inventoryReleased, {
+        version: 1,
+        orderId: event.orderId,
+        occurredAt: stamp(),
+        items: reservation.items.map(({ sku, quantity }) => ({ sku, quantity })),
+        reason: 'payment_failed',
+      }),
+    ]
   }
 
   /**
