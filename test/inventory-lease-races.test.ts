@@ -65,6 +65,24 @@ function gate() {
   return { opened, open }
 }
 
+/**
+ * A store of its own (as another process has) whose `method` waits for
+ * `stall` before it runs: for the sku `onlySku` only, when given.
+ */
+function stalledStore(
+  method: 'takeHold' | 'putReservation',
+  stall: Promise<void>,
+  onlySku?: string,
+): StockStore {
+  const own = createStockStore(stockKv, reservationsKv)
+  const run = own[method] as (...args: unknown[]) => Promise<unknown>
+  const waiting = async (...args: unknown[]) => {
+    if (onlySku === undefined || args[0] === onlySku) await stall
+    return run(...args)
+  }
+  return { ...own, [method]: waiting }
+}
+
 const outcome = (events: readonly { subject: string; payload: unknown }[]) =>
   events.map((e) => [e.subject, (e.payload as { reason?: string }).reason ?? null])
 
@@ -94,14 +112,7 @@ describe('a delivery stalled past its reservation lease', () => {
     await admin.setStock('L1-B', { onHand: 1, priceCents: 100 })
     expect((await admin.takeHold('L1-B', 'another-order', 1)).kind).toBe('held')
     const stall = gate()
-    const own = createStockStore(stockKv, reservationsKv)
-    const stalled: StockStore = {
-      ...own,
-      takeHold: async (sku, orderId, quantity) => {
-        if (sku === 'L1-B') await stall.opened
-        return own.takeHold(sku, orderId, quantity)
-      },
-    }
+    const stalled = stalledStore('takeHold', stall.opened, 'L1-B')
     const orderId = '00000000-0000-4000-8000-00000000b001'
     const order = created(orderId, [
       { sku: 'L1-A', quantity: 1 },
@@ -124,14 +135,7 @@ describe('a delivery stalled past its reservation lease', () => {
     const admin = createStockStore(stockKv, reservationsKv)
     await admin.setStock('L2-A', { onHand: 0, priceCents: 100 })
     const stall = gate()
-    const own = createStockStore(stockKv, reservationsKv)
-    const stalled: StockStore = {
-      ...own,
-      putReservation: async (...args) => {
-        await stall.opened
-        return own.putReservation(...args)
-      },
-    }
+    const stalled = stalledStore('putReservation', stall.opened)
     const orderId = '00000000-0000-4000-8000-00000000b002'
     const order = created(orderId, [{ sku: 'L2-A', quantity: 2 }])
     const first = inventory(stalled)[SUBJECTS.orderCreated](order, ctx) // short; stalls before its record
@@ -166,14 +170,7 @@ describe('a delivery stalled past its reservation lease', () => {
     await admin.setStock('L3-A', { onHand: 5, priceCents: 100 })
     await admin.setStock('L3-B', { onHand: 0, priceCents: 100 })
     const stall = gate()
-    const own = createStockStore(stockKv, reservationsKv)
-    const stalled: StockStore = {
-      ...own,
-      putReservation: async (...args) => {
-        await stall.opened
-        return own.putReservation(...args)
-      },
-    }
+    const stalled = stalledStore('putReservation', stall.opened)
     const orderId = '00000000-0000-4000-8000-00000000b003'
     const order = created(orderId, [
       { sku: 'L3-A', quantity: 1 },
@@ -199,14 +196,7 @@ describe('a delivery stalled past its reservation lease', () => {
     await admin.setStock('L4-A', { onHand: 5, priceCents: 100 })
     await admin.setStock('L4-B', { onHand: 5, priceCents: 100 })
     const stall = gate()
-    const own = createStockStore(stockKv, reservationsKv)
-    const stalled: StockStore = {
-      ...own,
-      takeHold: async (sku, orderId, quantity) => {
-        if (sku === 'L4-B') await stall.opened
-        return own.takeHold(sku, orderId, quantity)
-      },
-    }
+    const stalled = stalledStore('takeHold', stall.opened, 'L4-B')
     const orderId = '00000000-0000-4000-8000-00000000b004'
     const order = created(orderId, [
       { sku: 'L4-A', quantity: 1 },
@@ -335,14 +325,7 @@ describe('a delivery stalled past its reservation lease', () => {
     const admin = createStockStore(stockKv, reservationsKv)
     await admin.setStock('L10-A', { onHand: 5, priceCents: 100 })
     const stall = gate()
-    const own = createStockStore(stockKv, reservationsKv)
-    const stalled: StockStore = {
-      ...own,
-      takeHold: async (...args) => {
-        await stall.opened
-        return own.takeHold(...args)
-      },
-    }
+    const stalled = stalledStore('takeHold', stall.opened)
     const orderId = '00000000-0000-4000-8000-00000000b00b'
     const order = created(orderId, [{ sku: 'L10-A', quantity: 2 }])
     const first = inventory(stalled)[SUBJECTS.orderCreated](order, ctx) // stalls before its hold
