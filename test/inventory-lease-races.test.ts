@@ -18,7 +18,7 @@ import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topo
 import { createLogger } from '../shared/observability/logger.ts'
 import { kvDecisionStore } from '../shared/saga/decision.ts'
 import { releaseHold, toStockView } from '../workers/inventory/domain.ts'
-import { createInventoryHandlers } from '../workers/inventory/handlers.ts'
+import { createDeadlineRelay, createInventoryHandlers } from '../workers/inventory/handlers.ts'
 import { createStockStore, type StockStore } from '../workers/inventory/stock-store.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
@@ -82,6 +82,16 @@ function stalledStore(
   }
   return { ...own, [method]: waiting }
 }
+
+/** The order's deadline as the relay handles it when it fires. */
+const deadline = (orderId: string) =>
+  createDeadlineRelay({
+    decisions: kvDecisionStore(decisionsKv),
+    reservations: createStockStore(stockKv, reservationsKv),
+  })[SUBJECTS.orderCancelRequested]!(
+    { version: 1, orderId, occurredAt: new Date().toISOString(), reason: 'deadline_exceeded' },
+    ctx,
+  )
 
 const outcome = (events: readonly { subject: string; payload: unknown }[]) =>
   events.map((e) => [e.subject, (e.payload as { reason?: string }).reason ?? null])
@@ -284,7 +294,7 @@ describe('a delivery stalled past its reservation lease', () => {
     ])
     expect(await stockOf('L8-A')).toMatchObject({ reserved: 0 })
   })
-  it("is given back by the order's out_of_stock cancellation when the delivery that recorded the shortage died", async () => {
+  it('is given back at the deadline when the delivery that recorded the shortage died and nothing came back', async () => {
     const admin = createStockStore(stockKv, reservationsKv)
     await admin.setStock('L9-A', { onHand: 5, priceCents: 100 })
     await admin.setStock('L9-B', { onHand: 0, priceCents: 100 })
@@ -313,11 +323,9 @@ describe('a delivery stalled past its reservation lease', () => {
       message: 'the shortage recorded',
     })
     expect(await stockOf('L9-A')).toMatchObject({ reserved: 1 })
-    // Its redelivery on an instance of an earlier release says out_of_stock and gives nothing back.
-    await inventory()[SUBJECTS.orderCancelled](
-      { version: 1, orderId, occurredAt: new Date().toISOString(), reason: 'out_of_stock' },
-      ctx,
-    )
+    // Its redelivery taken by an instance of an earlier release (it says out_of_stock and gives
+    // nothing back), or its last delivery dead-lettered: what is left is the order's deadline.
+    expect(await deadline(orderId)).toStrictEqual([])
     expect(await stockOf('L9-A')).toMatchObject({ reserved: 0 })
   })
 
@@ -364,6 +372,39 @@ describe('a delivery stalled past its reservation lease', () => {
     expect(outcome(await failed)).toStrictEqual([[SUBJECTS.inventoryReleased, 'payment_failed']])
     expect((await admin.getReservation(orderId))?.state).toBe('released')
     expect(await stockOf('L10-A')).toMatchObject({ reserved: 0 })
+  })
+  it('is given back at the deadline when it took a hold late and died, the message acked by the other', async () => {
+    const admin = createStockStore(stockKv, reservationsKv)
+    await admin.setStock('L11-A', { onHand: 5, priceCents: 100 })
+    const stall = gate()
+    const own = createStockStore(stockKv, reservationsKv)
+    const dying: StockStore = {
+      ...own,
+      takeHold: async (...args) => {
+        await stall.opened
+        return own.takeHold(...args)
+      },
+      putReservation: () => new Promise(() => undefined), // killed after its hold
+    }
+    const orderId = '00000000-0000-4000-8000-00000000b00c'
+    const order = created(orderId, [{ sku: 'L11-A', quantity: 2 }])
+    void inventory(dying)[SUBJECTS.orderCreated](order, ctx)
+    await sleep(LEASE_MS + 200)
+    const p2 = inventory()
+    expect(outcome(await p2[SUBJECTS.orderCreated](order, ctx))).toStrictEqual([
+      [SUBJECTS.inventoryReserved, null],
+    ])
+    await p2[SUBJECTS.paymentFailed](
+      { version: 1, orderId, occurredAt: new Date().toISOString(), reason: 'declined' },
+      ctx,
+    )
+    stall.open() // takes a hold on the released order, then dies
+    await waitFor(async () => (await stockOf('L11-A'))?.reserved === 2, {
+      timeoutMs: 5_000,
+      message: 'the late hold',
+    })
+    expect(await deadline(orderId)).toStrictEqual([])
+    expect(await stockOf('L11-A')).toMatchObject({ reserved: 0 })
   })
 })
 

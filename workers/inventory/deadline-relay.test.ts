@@ -47,7 +47,7 @@ function reservation(state: ReservationRecord['state']): ReservationRecord {
 function relayWith(decision: OrderDecision | null, held: ReservationRecord | null) {
   const handlers = createDeadlineRelay({
     decisions: { read: () => Promise.resolve(decision) },
-    reservations: { getReservation: () => Promise.resolve(held) },
+    reservations: { getReservation: () => Promise.resolve(held), changeHold: () => Promise.resolve(false) },
   })
   return handlers[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>
 }
@@ -113,7 +113,10 @@ describe('the deadline relay', () => {
     const unreadable = (held: ReservationRecord) =>
       createDeadlineRelay({
         decisions: { read: () => Promise.reject(new Error('holds a record its writers did not seal')) },
-        reservations: { getReservation: () => Promise.resolve(held) },
+        reservations: {
+          getReservation: () => Promise.resolve(held),
+          changeHold: () => Promise.resolve(false),
+        },
       })[SUBJECTS.orderCancelRequested] as Handler<typeof SUBJECTS.orderCancelRequested>
     await expect(unreadable(reservation('sold'))(due, ctx)).rejects.toThrow(/did not seal/)
     expect(await unreadable(reservation('reserved'))(due, ctx)).toStrictEqual(relayed)

@@ -290,7 +290,7 @@ export function createInventoryHandlers({
       orderId: created.orderId,
       state: shortSkus.length > 0 ? 'rejected' : 'reserved',
       items: shortSkus.length > 0 ? [] : priced,
-      // Rejected: what to give back if a hold outlives the decision (`onCancelled`).
+      // Rejected: what to give back if a hold outlives the decision (at the deadline).
       ...(shortSkus.length > 0 ? { requested: items.map(({ sku, quantity }) => ({ sku, quantity })) } : {}),
       amountCents: priced.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0),
       currency,
@@ -382,17 +382,9 @@ export function createInventoryHandlers({
    */
   async function onCancelled(event: OrderCancelled, ctx: MessageContext): Promise<readonly OutgoingEvent[]> {
     const { orderId } = event
-    if (event.reason === 'out_of_stock') {
-      // Nothing is held for an order found short, unless a delivery that
-      // stalled past its lease took a hold late, or the one that recorded the
-      // shortage stopped before giving its holds back and its message was
-      // taken by an instance of an earlier release (which gives none back):
-      // given back here, a no-op per sku without one.
-      const reservation = await store.getReservation(orderId)
-      if (reservation?.state === 'rejected' && reservation.requested !== undefined)
-        await releaseAll(orderId, reservation.requested)
-      return []
-    }
+    // Nothing was held (a hold left by a delivery that died goes back at the
+    // order's deadline: createDeadlineRelay).
+    if (event.reason === 'out_of_stock') return []
     const reason: InventoryReleased['reason'] =
       event.reason === 'customer_request' || event.reason === 'deadline_exceeded'
         ? event.reason
@@ -540,7 +532,7 @@ export function createDeadlineRelay({
   reservations,
 }: {
   decisions: Pick<DecisionStore, 'read'>
-  reservations: Pick<StockStore, 'getReservation'>
+  reservations: Pick<StockStore, 'getReservation' | 'changeHold'>
 }): Handlers {
   return {
     [SUBJECTS.orderCancelRequested]: async (event, ctx) => {
@@ -571,8 +563,21 @@ export function createDeadlineRelay({
       const stockSettled =
         reservation !== null && SETTLED_RESERVATIONS.has(reservation.state) && !refundOfSale
       if (stockSettled) {
+        // An order that holds nothing may still have a hold: one a delivery
+        // of its `orders.created` took after stalling past its lease, then
+        // died before giving it back (or one an instance of an earlier
+        // release left). By its deadline nothing may hold stock for it.
+        if (HOLDS_NOTHING.has(reservation.state)) {
+          const asked = reservation.items.length > 0 ? reservation.items : (reservation.requested ?? [])
+          for (const { sku } of asked)
+            if (await reservations.changeHold(sku, (r) => releaseHold(r, event.orderId)))
+              ctx.logger.warn(
+                { sku, reservation: reservation.state },
+                'deadline gave back a hold left on a settled order',
+              )
+        }
         ctx.logger.debug(
-          { reservation: reservation?.state, payment: decided?.payment?.state },
+          { reservation: reservation.state, payment: decided?.payment?.state },
           'deadline of a settled order; dropped',
         )
         return []
