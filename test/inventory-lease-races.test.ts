@@ -10,7 +10,7 @@ import { TimeoutError } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import * as v from 'valibot'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { EVENT_SCHEMAS, type OrderCreatedV1Event } from '../schemas/events.ts'
+import { EVENT_SCHEMAS, type EventOf, type OrderCreatedV1Event } from '../schemas/events.ts'
 import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
 import type { MessageContext } from '../shared/nats/consumer.ts'
 import { isNatsUnavailable } from '../shared/nats/errors.ts'
@@ -405,6 +405,41 @@ describe('a delivery stalled past its reservation lease', () => {
     })
     expect(await deadline(orderId)).toStrictEqual([])
     expect(await stockOf('L11-A')).toMatchObject({ reserved: 0 })
+  })
+  it('is given back at the deadline when a customer cancelled the order during the stall', async () => {
+    const admin = createStockStore(stockKv, reservationsKv)
+    await admin.setStock('L12-A', { onHand: 5, priceCents: 100 })
+    const stall = gate()
+    const own = createStockStore(stockKv, reservationsKv)
+    const dying: StockStore = {
+      ...own,
+      takeHold: async (...args) => {
+        await stall.opened
+        return own.takeHold(...args)
+      },
+      putReservation: () => new Promise(() => undefined), // killed after its hold
+    }
+    const orderId = '00000000-0000-4000-8000-00000000b00d'
+    const order = created(orderId, [{ sku: 'L12-A', quantity: 2 }])
+    void inventory(dying)[SUBJECTS.orderCreated](order, ctx) // its lease taken, stalls before its hold
+    const p2 = inventory()
+    const cancel = await p2[SUBJECTS.orderCancelRequested](
+      { version: 1, orderId, occurredAt: new Date().toISOString(), reason: 'customer_request' },
+      ctx,
+    )
+    expect(outcome(cancel)).toStrictEqual([[SUBJECTS.orderCancelled, 'customer_request']])
+    await sleep(LEASE_MS + 200)
+    // The redelivery takes over and records the order cancelled, holding nothing; its
+    // orders.cancelled then finds nothing to release.
+    expect(await p2[SUBJECTS.orderCreated](order, ctx)).toStrictEqual([])
+    await p2[SUBJECTS.orderCancelled](cancel[0]!.payload as EventOf<typeof SUBJECTS.orderCancelled>, ctx)
+    stall.open() // the stalled delivery takes its hold now, then dies
+    await waitFor(async () => (await stockOf('L12-A'))?.reserved === 2, {
+      timeoutMs: 5_000,
+      message: 'the late hold',
+    })
+    expect(await deadline(orderId)).toStrictEqual([])
+    expect(await stockOf('L12-A')).toMatchObject({ reserved: 0 })
   })
 })
 

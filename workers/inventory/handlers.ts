@@ -258,7 +258,13 @@ export function createInventoryHandlers({
       // the order holds nothing on).
       if (cancelled) await releaseAll(created.orderId, created.items)
       await store.putReservation(
-        { ...emptyReservation(created.orderId), state: 'cancelled', updatedAt: stamp() },
+        {
+          ...emptyReservation(created.orderId),
+          state: 'cancelled',
+          // What to give back if a stalled delivery's hold outlives this record (the deadline relay).
+          requested: created.items.map(({ sku, quantity }) => ({ sku, quantity })),
+          updatedAt: stamp(),
+        },
         'reserving',
         owner,
       )
