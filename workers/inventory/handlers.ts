@@ -127,9 +127,8 @@ export function createInventoryHandlers({
     ctx.logger.warn(fields, message)
   }
 
-  async function releaseAll(orderId: string, items: readonly { sku: string }[]): Promise<void> {
-    for (const { sku } of items) await store.changeHold(sku, (r) => releaseHold(r, orderId))
-  }
+  const releaseAll = (orderId: string, items: readonly { sku: string }[]) =>
+    releaseHolds(store, orderId, items)
 
   /**
    * All items or none: holds are taken in sku order; any shortage releases
@@ -575,12 +574,12 @@ export function createDeadlineRelay({
         // release left). By its deadline nothing may hold stock for it.
         if (HOLDS_NOTHING.has(reservation.state)) {
           const asked = reservation.items.length > 0 ? reservation.items : (reservation.requested ?? [])
-          for (const { sku } of asked)
-            if (await reservations.changeHold(sku, (r) => releaseHold(r, event.orderId)))
-              ctx.logger.warn(
-                { sku, reservation: reservation.state },
-                'deadline gave back a hold left on a settled order',
-              )
+          const given = await releaseHolds(reservations, event.orderId, asked)
+          if (given.length > 0)
+            ctx.logger.warn(
+              { skus: given, reservation: reservation.state },
+              'deadline gave back holds left on a settled order',
+            )
         }
         ctx.logger.debug(
           { reservation: reservation.state, payment: decided?.payment?.state },
@@ -601,6 +600,18 @@ export function createDeadlineRelay({
       return [{ ...toEvent(SUBJECTS.orderCancelRequested, event), msgId: deadlineMsgId(event.orderId) }]
     },
   }
+}
+
+/** Gives back the order's hold on each sku (a no-op where it has none); the skus it held. */
+async function releaseHolds(
+  store: Pick<StockStore, 'changeHold'>,
+  orderId: string,
+  items: readonly { sku: string }[],
+): Promise<string[]> {
+  const given: string[] = []
+  for (const { sku } of items)
+    if (await store.changeHold(sku, (r) => releaseHold(r, orderId))) given.push(sku)
+  return given
 }
 
 /** Decided reservations that hold no stock: any hold of the order is one to give back. */
