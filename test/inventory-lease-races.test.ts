@@ -93,6 +93,14 @@ const deadline = (orderId: string) =>
     ctx,
   )
 
+/** A store of its own whose holds wait for `stall`, and whose process is killed after one (its record never written). */
+function killedAfterItsHold(stall: Promise<void>): StockStore {
+  return {
+    ...stalledStore('takeHold', stall),
+    putReservation: () => new Promise(() => undefined),
+  }
+}
+
 const outcome = (events: readonly { subject: string; payload: unknown }[]) =>
   events.map((e) => [e.subject, (e.payload as { reason?: string }).reason ?? null])
 
@@ -258,6 +266,7 @@ describe('a delivery stalled past its reservation lease', () => {
     expect(await decisions.read(orderId)).toMatchObject({ decision: 'cancelled', reason: 'out_of_stock' })
     expect(await stockOf('L5-A')).toMatchObject({ reserved: 0 })
   })
+
   it('leaves its late hold to its redelivery when it dies before giving it back', async () => {
     const admin = createStockStore(stockKv, reservationsKv)
     await admin.setStock('L8-A', { onHand: 5, priceCents: 100 })
@@ -294,6 +303,7 @@ describe('a delivery stalled past its reservation lease', () => {
     ])
     expect(await stockOf('L8-A')).toMatchObject({ reserved: 0 })
   })
+
   it('is given back at the deadline when the delivery that recorded the shortage died and nothing came back', async () => {
     const admin = createStockStore(stockKv, reservationsKv)
     await admin.setStock('L9-A', { onHand: 5, priceCents: 100 })
@@ -373,19 +383,12 @@ describe('a delivery stalled past its reservation lease', () => {
     expect((await admin.getReservation(orderId))?.state).toBe('released')
     expect(await stockOf('L10-A')).toMatchObject({ reserved: 0 })
   })
+
   it('is given back at the deadline when it took a hold late and died, the message acked by the other', async () => {
     const admin = createStockStore(stockKv, reservationsKv)
     await admin.setStock('L11-A', { onHand: 5, priceCents: 100 })
     const stall = gate()
-    const own = createStockStore(stockKv, reservationsKv)
-    const dying: StockStore = {
-      ...own,
-      takeHold: async (...args) => {
-        await stall.opened
-        return own.takeHold(...args)
-      },
-      putReservation: () => new Promise(() => undefined), // killed after its hold
-    }
+    const dying = killedAfterItsHold(stall.opened)
     const orderId = '00000000-0000-4000-8000-00000000b00c'
     const order = created(orderId, [{ sku: 'L11-A', quantity: 2 }])
     void inventory(dying)[SUBJECTS.orderCreated](order, ctx)
@@ -406,19 +409,12 @@ describe('a delivery stalled past its reservation lease', () => {
     expect(await deadline(orderId)).toStrictEqual([])
     expect(await stockOf('L11-A')).toMatchObject({ reserved: 0 })
   })
+
   it('is given back at the deadline when a customer cancelled the order during the stall', async () => {
     const admin = createStockStore(stockKv, reservationsKv)
     await admin.setStock('L12-A', { onHand: 5, priceCents: 100 })
     const stall = gate()
-    const own = createStockStore(stockKv, reservationsKv)
-    const dying: StockStore = {
-      ...own,
-      takeHold: async (...args) => {
-        await stall.opened
-        return own.takeHold(...args)
-      },
-      putReservation: () => new Promise(() => undefined), // killed after its hold
-    }
+    const dying = killedAfterItsHold(stall.opened)
     const orderId = '00000000-0000-4000-8000-00000000b00d'
     const order = created(orderId, [{ sku: 'L12-A', quantity: 2 }])
     void inventory(dying)[SUBJECTS.orderCreated](order, ctx) // its lease taken, stalls before its hold
