@@ -1,4 +1,4 @@
-import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream'
+import { JetStreamError, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
 import type { Logger } from '../observability/log.ts'
 
 export interface PullLoopOptions {
@@ -34,6 +34,29 @@ export interface PullLoop {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
+/** The pause before pulling again after an answer this loop did not ask for. */
+export const FOREIGN_ANSWER_PAUSE_MS = 50
+
+/** How often, at most, the loop logs the answers it did not ask for. */
+const FOREIGN_LOG_EVERY_MS = 60_000
+
+/**
+ * The status code of a status that ended a pull but that this loop's own
+ * pulls never cause: a 400 (its pulls are well formed) or a 409 naming an
+ * exceeded request limit (it asks for no more than the consumer allows).
+ * nats-server answers where a request's reply subject says, so an identity
+ * that learned a pull's inbox (the monitoring port lists subscriptions) can
+ * end that pull with a bad pull of its own: the loop pulls again at once,
+ * without the backoff a lost server or consumer gets.
+ */
+function foreignStatus(error: unknown): number | undefined {
+  // nats.js's JetStreamStatusError, not exported by its package.
+  if (!(error instanceof JetStreamError) || error.name !== 'JetStreamStatusError') return undefined
+  const code = (error as JetStreamError & { code?: unknown }).code
+  if (code === 400 || (code === 409 && /^exceeded /i.test(error.message))) return code
+  return undefined
+}
+
 /**
  * Pulls in short requests and hands each message on. A pull that fails (the
  * server gone, the consumer deleted) is retried with exponential backoff
@@ -47,6 +70,19 @@ export function startPullLoop(options: PullLoopOptions): PullLoop {
   let wakeStop: () => void = () => undefined
   const stopped = new Promise<void>((resolve) => (wakeStop = resolve))
   let batch: ConsumerMessages | undefined
+  let foreign = { answers: 0, messages: 0, loggedAt: Number.NEGATIVE_INFINITY }
+
+  // Counted, and logged once a minute at most: each is another identity's doing.
+  function noteForeign(kind: 'answers' | 'messages', detail: Record<string, unknown>): void {
+    foreign[kind]++
+    const now = Date.now()
+    if (now - foreign.loggedAt < FOREIGN_LOG_EVERY_MS) return
+    logger.warn(
+      { consumer: name, answers: foreign.answers, messages: foreign.messages, ...detail },
+      'pull answered by another consumer or request; ignored',
+    )
+    foreign = { answers: 0, messages: 0, loggedAt: now }
+  }
 
   async function recover(failures: number, error: unknown): Promise<void> {
     const delay = Math.min(5_000, 250 * 2 ** Math.min(failures, 5))
@@ -68,13 +104,25 @@ export function startPullLoop(options: PullLoopOptions): PullLoop {
       if (stopping) break
       if (size <= 0) continue
       try {
+        // The consumer's own names (cached, no request): a message of
+        // another consumer delivered to this pull's inbox is not handled.
+        const { stream_name: stream, name: durable } = await consumer.info(true)
         batch = await consumer.fetch({ max_messages: size, expires: Math.max(1_000, expiresMs) })
-        for await (const msg of batch) await options.onMessage(msg)
+        for await (const msg of batch) {
+          if (msg.info.stream === stream && msg.info.consumer === durable) await options.onMessage(msg)
+          else noteForeign('messages', { from: `${msg.info.stream}/${msg.info.consumer}` })
+        }
         const closed = await batch.closed()
         if (closed instanceof Error) throw closed
         failures = 0
       } catch (error) {
         if (stopping) break
+        const status = foreignStatus(error)
+        if (status !== undefined) {
+          noteForeign('answers', { status, reason: (error as Error).message })
+          await Promise.race([sleep(FOREIGN_ANSWER_PAUSE_MS), stopped])
+          continue
+        }
         failures++
         await recover(failures, error)
       } finally {

@@ -69,9 +69,15 @@ export interface DeadLetterFixture extends AsyncDisposable {
   captured(durable: string, outcome: string): Promise<number>
 }
 
-export async function startDeadLetterFixture(): Promise<DeadLetterFixture> {
+export async function startDeadLetterFixture(
+  options: { monitor?: boolean } = {},
+): Promise<DeadLetterFixture> {
   // One test deletes the DLQ stream as admin: no API guard here.
-  const server = await startNatsServer({ websocket: false, apiGuard: false })
+  const server = await startNatsServer({
+    websocket: false,
+    apiGuard: false,
+    monitor: options.monitor ?? false,
+  })
   const nc = await connect({ ...server.connectOptions(), timeout: 5_000 })
   const jsm = await jetstreamManager(nc, { timeout: 2_000 })
   const js = jetstream(nc, { timeout: 2_000 })
