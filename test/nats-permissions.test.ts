@@ -120,8 +120,8 @@ describe('NATS identities and permissions', () => {
 
   it.each([
     ['order', 'order'],
-    // Compose runs the order service as order-edge: it takes the order service's replays.
-    ['order-edge', 'order'],
+    // Compose runs the order service as order-intake: it takes the order service's replays.
+    ['order-intake', 'order'],
     ['inventory', 'inventory'],
     ['payment', 'payment'],
   ] as const)(
@@ -153,6 +153,23 @@ describe('NATS identities and permissions', () => {
       }
     },
   )
+
+  it("order-edge, the edge's identity, takes no replay and reads no event or dead letter by sequence", async () => {
+    const nc = await connect({ ...server.connectOptions('order-edge'), timeout: 5_000 })
+    try {
+      const refused = new Promise<string>((resolve) => {
+        nc.subscribe('saga.replay.order', { callback: (error) => resolve(String(error)) })
+        setTimeout(() => resolve('subscribed, no permissions violation within 3 s'), 3_000)
+      })
+      expect(await refused).toMatch(DENIED)
+      const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false })
+      for (const stream of [STREAMS.deadLetters.name, STREAMS.orders.name]) {
+        await expect(jsm.streams.getMessage(stream, { seq: 1 }), stream).rejects.toThrow(DENIED)
+      }
+    } finally {
+      await nc.close()
+    }
+  })
 
   it.each(SERVICE_IDENTITIES)('%s reads and writes only its own KV buckets', async (identity) => {
     const grants: Partial<Record<string, 'read' | 'write'>> = GRANTS[identity].buckets

@@ -84,7 +84,12 @@ export async function createBenchSecurity(): Promise<BenchSecurity> {
     bearer: (role) => `Bearer ${secrets.apiKeys[role]?.key ?? ''}`,
     async env(holder) {
       const env = await serviceSecrets(holder, secrets)
-      if (holder === 'order' || holder === 'order-edge' || holder === 'inventory') {
+      if (
+        holder === 'order' ||
+        holder === 'order-intake' ||
+        holder === 'order-edge' ||
+        holder === 'inventory'
+      ) {
         env['RATE_LIMIT_PER_SECOND'] = BENCH_RATE_LIMIT
         env['RATE_LIMIT_BURST'] = BENCH_RATE_LIMIT
       }

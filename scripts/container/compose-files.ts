@@ -22,10 +22,11 @@ export type ComposeHolder = (typeof COMPOSE_HOLDERS)[number]
 /**
  * The identity each one uses. The intake runs with ORDER_PROJECTION=off here
  * (the projection is the order-status service), so it takes the intake-only
- * identity, without the projection's grants.
+ * identity, without the projection's grants (and with the replays the edge's
+ * identity lacks).
  */
 export function composeIdentity(holder: ComposeHolder): SecretHolder {
-  return holder === 'order' ? 'order-edge' : holder
+  return holder === 'order' ? 'order-intake' : holder
 }
 
 /** The NATS nodes of compose.yaml: the route URLs and the server certificate's names. */

@@ -92,8 +92,21 @@ export const GRANTS = {
     buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'write' },
     laneSignals: 'hold',
   },
+  'order-intake': {
+    purpose:
+      "order intake without the projection, as compose runs it: answers the console's replays of its events",
+    publishes: [
+      SUBJECTS.orderCreated,
+      express(SUBJECTS.orderCreated),
+      SUBJECTS.orderCancelRequested,
+      express(SUBJECTS.orderCancelRequested),
+    ],
+    consumers: [],
+    buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'read' },
+    laneSignals: 'announce',
+  },
   'order-edge': {
-    purpose: 'order intake without the projection: the edge (Workers, Deno Deploy) and compose',
+    purpose: 'order intake at the edge (Workers, Deno Deploy): no replays, no reads of ORDERS',
     publishes: [
       SUBJECTS.orderCreated,
       express(SUBJECTS.orderCreated),
@@ -216,9 +229,12 @@ export interface Requesters {
 /**
  * The names a service identity answers the NATS services protocol under
  * (shared/nats/discovery.ts): its own, and `order` for the intake without the
- * projection, which connects as `order-edge`.
+ * projection, which connects as `order-intake` (compose) or `order-edge`.
  */
-const DISCOVERY_NAMES: Partial<Record<ServiceIdentity, readonly string[]>> = { 'order-edge': ['order'] }
+const DISCOVERY_NAMES: Partial<Record<ServiceIdentity, readonly string[]>> = {
+  'order-intake': ['order'],
+  'order-edge': ['order'],
+}
 
 /** `$SRV.PING|INFO|STATS`, per name and per instance, and the status endpoint (discovery.ts). */
 export function discoverySubjects(identity: ServiceIdentity): string[] {
@@ -233,11 +249,12 @@ export function discoverySubjects(identity: ServiceIdentity): string[] {
 
 /**
  * The replayer an identity answers as (replay-delegate.ts): its own name, or
- * `order` for `order-edge`, the intake without the projection (compose runs
- * the order service so). The edge's Workers hold the same rights and answer
- * no replays.
+ * `order` for `order-intake`, the intake without the projection (compose runs
+ * the order service so). The edge's identity answers no replays, so its seed,
+ * kept on another's platform, reads no event of `ORDERS` or `DLQ`.
  */
 function replayerNameOf(identity: ServiceIdentity): Replayer | undefined {
+  if (identity === 'order-edge') return undefined
   const names = DISCOVERY_NAMES[identity] ?? [identity]
   return REPLAYERS.find((r) => names.includes(r))
 }

@@ -70,6 +70,7 @@ export async function serviceSecrets(
   if (holder !== 'gateway') env['NATS_NKEY_SEED'] = secrets.nats[holder].seed
   if (
     holder === 'order' ||
+    holder === 'order-intake' ||
     holder === 'order-edge' ||
     holder === 'inventory' ||
     holder === 'console' ||
@@ -82,7 +83,7 @@ export async function serviceSecrets(
     )
     env['API_KEYS'] = entries.join(',')
   }
-  if (holder === 'order' || holder === 'order-edge') {
+  if (holder === 'order' || holder === 'order-intake' || holder === 'order-edge') {
     env['PAYMENT_TOKEN_PUBLIC_KEY'] = JSON.stringify(secrets.sealing.publicJwk)
     env['IDEMPOTENCY_FINGERPRINT_KEY'] = secrets.idempotencyFingerprintKey
   }
