@@ -10,6 +10,20 @@ import { DEAD_LETTER_HEADERS } from '../../schemas/subjects.ts'
  * (docs/security.md, "JetStream answers go where the requester says"): such
  * a copy carries one of these and is refused, whatever its body says.
  */
+/**
+ * Those of {@link NOT_PUBLISHED_HEADERS} a message keeps in the stream, so
+ * that a reader of stored messages (a direct get adds the others to every
+ * answer) can refuse what the consumer loop refuses: the analytics replay.
+ */
+export const STORED_COPY_HEADERS = [
+  // What a stream sourcing another stores with each copy: no publisher may set
+  // it (nats-server refuses it), so it marks a source added to an event
+  // stream's configuration, whose subject transform could write any stored
+  // body onto an event subject.
+  'Nats-Stream-Source',
+  ...Object.values(DEAD_LETTER_HEADERS),
+] as const
+
 export const NOT_PUBLISHED_HEADERS = [
   'Nats-Stream',
   'Nats-Sequence',
@@ -17,12 +31,7 @@ export const NOT_PUBLISHED_HEADERS = [
   'Nats-Time-Stamp',
   'Nats-Num-Pending',
   'Nats-Last-Sequence',
-  // What a stream sourcing another stores with each copy: no publisher may set
-  // it (nats-server refuses it), so it marks a source added to an event
-  // stream's configuration, whose subject transform could write any stored
-  // body onto an event subject.
-  'Nats-Stream-Source',
-  ...Object.values(DEAD_LETTER_HEADERS),
+  ...STORED_COPY_HEADERS,
 ] as const
 
 /** The first of {@link NOT_PUBLISHED_HEADERS} a message carries: it is a stored copy, not what its publisher sent. */

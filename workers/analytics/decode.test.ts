@@ -63,6 +63,16 @@ describe('decodeStored (the replay reads what the live consumer reads)', () => {
       'published as another event',
     ],
     ['a schema violation', 'orders.created', {}, { ...created, items: [] }, 'schema violation'],
+    // The loop dead-letters these (`unexpected_origin`): a dead letter's
+    // headers or a sourced copy's on an event subject.
+    [
+      'a dead letter stored on an event subject',
+      'orders.created',
+      { 'Dlq-Reason': 'x' },
+      created,
+      'a stored copy',
+    ],
+    ['a sourced copy', 'orders.created', { 'Nats-Stream-Source': 'X 1' }, created, 'a stored copy'],
     // An occurredAt valibot's isoTimestamp takes and Date.parse cannot read:
     // counted, it would throw in the window's key (a poison message) and
     // break every later replay over it.
@@ -78,6 +88,17 @@ describe('decodeStored (the replay reads what the live consumer reads)', () => {
     expect(decodeStored({ subject, header: withHeaders(entries), data })).toStrictEqual({
       ok: false,
       skipped,
+    })
+  })
+
+  it('reads an event with the headers a direct get adds to every answer', () => {
+    const header = withHeaders({
+      'Nats-Stream': 'ORDERS',
+      'Nats-Sequence': '7',
+      'Nats-Subject': 'orders.created',
+    })
+    expect(decodeStored({ subject: 'orders.created', header, data: encode(created) })).toMatchObject({
+      ok: true,
     })
   })
 

@@ -6,13 +6,15 @@
  * read, versions this code does not read, a copy whose twin in another
  * version is read instead, and what the live consumer dead-letters: poison
  * (bad JSON, schema violations), an event without X-Correlation-ID and
- * Event-Version, one whose ce-type names another event.
+ * Event-Version, one whose ce-type names another event, a stored copy (a
+ * dead letter's or a sourced copy's headers).
  */
 import type { MsgHdrs } from '@nats-io/nats-core'
 import * as v from 'valibot'
 import { EVENT_SCHEMAS, EVENT_VERSIONS, type EventOf } from '../../schemas/events.ts'
 import { HEADERS, splitLane } from '../../schemas/subjects.ts'
 import { CE_HEADERS, toEventType } from '../../shared/nats/cloudevents.ts'
+import { STORED_COPY_HEADERS } from '../../shared/nats/not-published.ts'
 import { SCHEDULE_HEADERS } from '../../shared/nats/schedule.ts'
 import { ANALYTICS_SUBJECTS, type AnalyticsSubject } from './domain.ts'
 
@@ -32,6 +34,10 @@ export function decodeStored(message: { subject: string; header?: MsgHdrs; data:
   const given = header?.get(HEADERS.eventVersion) ?? ''
   if (header === undefined || given === '' || !header.has(HEADERS.correlationId))
     return { ok: false, skipped: 'not a published event' }
+  // A sourced copy or a dead letter's headers on an event subject: the loop
+  // dead-letters it (`unexpected_origin`). The direct get's own headers
+  // (Nats-Stream, Nats-Sequence...) are on every answer and tell nothing.
+  if (STORED_COPY_HEADERS.some((name) => header.has(name))) return { ok: false, skipped: 'a stored copy' }
   const version = Number(given)
   if (Number.isInteger(version) && !EVENT_VERSIONS[subject].includes(version))
     return { ok: false, skipped: 'version not read' }
