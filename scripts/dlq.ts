@@ -156,7 +156,12 @@ export async function runDlq(
   const subject = 'subject' in command && command.subject !== undefined ? { subject: command.subject } : {}
   switch (command.name) {
     case 'list': {
-      const letters = await listDeadLetters(js, jsm, { ...subject, timeoutMs })
+      // Every letter, as purge reads every one (the console pages its own listing).
+      const letters = await listDeadLetters(js, jsm, {
+        ...subject,
+        timeoutMs,
+        limit: Number.MAX_SAFE_INTEGER,
+      })
       if (command.json) print(JSON.stringify(letters, null, 2))
       else if (letters.length === 0) print('no dead letters')
       else for (const d of letters) print(formatDeadLetterLine(d))

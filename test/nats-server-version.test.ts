@@ -4,6 +4,8 @@
 // is the real server the global setup resolved.
 import { createServer, type Server, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
@@ -16,12 +18,15 @@ import { natsSettings } from '../shared/config/nats-settings.ts'
 import { startNatsRuntime } from '../shared/nats/runtime.ts'
 import {
   compareVersions,
+  JetStreamDisabledError,
   MIN_NATS_SERVER_VERSION,
   NatsServerTooOldError,
 } from '../shared/nats/server-version.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { createMetrics } from '../shared/observability/metrics.ts'
-import { startNatsServer } from './harness/nats-server.ts'
+import { natsServerBin, startNatsServer } from './harness/nats-server.ts'
+import { createLineBuffer } from './harness/lines.ts'
+import { spawnNatsServer, stopNatsProcess } from './harness/nats-process.ts'
 import { testSecrets, workerSecrets } from './harness/test-secrets.ts'
 import { provisionNats } from './support/provision.ts'
 import { spawnService } from './harness/process.ts'
@@ -283,6 +288,36 @@ describe('start-up check of the server version', () => {
     expect(lines[0]).toMatch(
       /^provision: nats-server refused this identity \(.*\): the provision step needs the admin identity's NATS_NKEY_SEED\n$/,
     )
+  })
+
+  it('the provision step and a worker say in one line, at once, that the server runs without JetStream', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nats-nojs-'))
+    const configFile = join(dir, 'nats.conf')
+    await writeFile(configFile, 'listen: "127.0.0.1:-1"\n')
+    const proc = await spawnNatsServer({
+      bin: await natsServerBin(),
+      configFile,
+      cwd: dir,
+      log: createLineBuffer(),
+      websocket: false,
+      monitor: false,
+      timeoutMs: 10_000,
+    })
+    try {
+      const url = `nats://127.0.0.1:${proc.port}`
+      const started = performance.now()
+      const { code, lines } = await provisionWith({ NATS_URL: url, NATS_CONNECT_TIMEOUT_MS: '20000' })
+      expect(code).toBe(1)
+      expect(lines).toStrictEqual([
+        `provision: nats-server at 127.0.0.1:${proc.port} has JetStream disabled: start it with -js or a jetstream {} block (docs/nats-server.md)\n`,
+      ])
+      // Not after the connect deadline's retries: at once.
+      expect(performance.now() - started).toBeLessThan(5_000)
+      await expect(startNatsRuntime('t', config(url), deps())).rejects.toThrow(JetStreamDisabledError)
+    } finally {
+      await stopNatsProcess(proc, 'SIGTERM', 5_000)
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('the provision step names the unreachable server in one line when it gives up', async () => {

@@ -22,7 +22,7 @@ import { createLanePriority, type LanePriority } from './lane-priority.ts'
 import { createLaneSignals, type LaneSignals } from './lane-signals.ts'
 import { createNatsGauges, type NatsGauges } from './nats-gauges.ts'
 import { createNatsReadiness } from './readiness.ts'
-import { checkNatsServerVersion } from './server-version.ts'
+import { checkJetStreamEnabled, checkNatsServerVersion } from './server-version.ts'
 import {
   consumerLane,
   ensureSagaConsumer,
@@ -103,6 +103,7 @@ export async function startNatsRuntime(
   try {
     // The INFO of the server this connection landed on; a cluster runs one version.
     checkNatsServerVersion(nc.info, nc.getServer())
+    await checkJetStreamEnabled(nc, config.NATS_REQUEST_TIMEOUT_MS)
   } catch (error) {
     await nc.close()
     throw error
@@ -189,7 +190,14 @@ export async function retryWhileUnavailable<T>(
       const waiting = error instanceof NotProvisionedError
       const again = (waiting || isNatsUnavailable(error) || isClusterForming(error)) && Date.now() < deadline
       if (again && waiting) logger.warn({ attempt, reason: error.message }, 'waiting for the provision step')
-      else if (again) logger.warn({ err: error, attempt }, 'JetStream not answering yet; retrying')
+      // The stack once; the later attempts' lines name the reason only.
+      else if (again && attempt <= 1)
+        logger.warn({ err: error, attempt }, 'JetStream not answering yet; retrying')
+      else if (again)
+        logger.warn(
+          { attempt, reason: error instanceof Error ? error.message : String(error) },
+          'JetStream not answering yet; retrying',
+        )
       return again
     },
   })

@@ -60,3 +60,43 @@ export function checkNatsServerVersion(
   if (found === undefined || found === '') throw new NatsServerTooOldError('unknown', needed, where)
   if (compareVersions(found, needed) < 0) throw new NatsServerTooOldError(found, needed, where)
 }
+
+/** The connected server runs without JetStream: the saga cannot be provisioned or run on it. */
+export class JetStreamDisabledError extends Error {
+  override readonly name = 'JetStreamDisabledError'
+
+  constructor(where: string) {
+    super(
+      `nats-server at ${where} has JetStream disabled: start it with -js or a jetstream {} block (docs/nats-server.md)`,
+    )
+  }
+}
+
+/**
+ * Fails at once when the connected server says it has no JetStream and
+ * nothing answers JetStream's API: waiting would not help (a cluster still
+ * forming answers, and its nodes say they have JetStream). Anything else is
+ * left to the caller's retries.
+ */
+export async function checkJetStreamEnabled(
+  nc: {
+    info?: { jetstream?: boolean } | undefined
+    getServer(): string
+    request(subject: string, data: string, opts: { timeout: number }): Promise<unknown>
+  },
+  timeoutMs: number,
+): Promise<void> {
+  if (nc.info?.jetstream === true) return
+  try {
+    await nc.request('$JS.API.INFO', '', { timeout: timeoutMs })
+  } catch (error) {
+    if (hasNoResponders(error)) throw new JetStreamDisabledError(nc.getServer())
+  }
+}
+
+function hasNoResponders(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (current.name === 'NoRespondersError' || /no responders/i.test(current.message)) return true
+  }
+  return false
+}

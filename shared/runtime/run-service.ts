@@ -18,7 +18,7 @@ import {
 } from '../config/load-config.ts'
 import { NatsConnectError } from '../nats/connect.ts'
 import { NotProvisionedError } from '../nats/topology.ts'
-import { NatsServerTooOldError } from '../nats/server-version.ts'
+import { JetStreamDisabledError, NatsServerTooOldError } from '../nats/server-version.ts'
 import { caFileProblems, SECRET_SETTINGS, loadWithSecretFiles } from '../config/secrets.ts'
 import { createLogger, LOG_FORMAT_HELP, logFormatProblems, type Logger } from '../observability/logger.ts'
 import { createMetrics, type Metrics } from '../observability/metrics.ts'
@@ -299,6 +299,7 @@ export function main<C extends BaseConfig>(
 export function startupFailureLine(error: unknown): string | undefined {
   if (
     error instanceof NatsServerTooOldError ||
+    error instanceof JetStreamDisabledError ||
     error instanceof NatsConnectError ||
     error instanceof SealingKeyError ||
     error instanceof ListenError ||

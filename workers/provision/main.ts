@@ -33,7 +33,12 @@ import {
 } from '../../shared/nats/provision.ts'
 import { LimitLoweredError, ReplicasLoweredError, TopologyRefusedError } from '../../shared/nats/topology.ts'
 import { retryWhileUnavailable } from '../../shared/nats/runtime.ts'
-import { checkNatsServerVersion, NatsServerTooOldError } from '../../shared/nats/server-version.ts'
+import {
+  checkJetStreamEnabled,
+  checkNatsServerVersion,
+  JetStreamDisabledError,
+  NatsServerTooOldError,
+} from '../../shared/nats/server-version.ts'
 import { createLogger, logFormatProblems } from '../../shared/observability/logger.ts'
 import { helpText } from '../../shared/runtime/run-service.ts'
 import { natsClientOptions } from '../../shared/security/nats-client-options.ts'
@@ -121,6 +126,7 @@ export async function runProvision(
     try {
       checkNatsServerVersion(nc.info, nc.getServer())
       const timeoutMs = config.NATS_REQUEST_TIMEOUT_MS
+      await checkJetStreamEnabled(nc, timeoutMs)
       // Once, before any attempt: what a refused run puts back.
       const before = await retryWhileUnavailable(
         () => readTopology(nc, timeoutMs),
@@ -156,6 +162,7 @@ export async function runProvision(
     // A server too old, or none reachable in time: one line that says which.
     if (
       error instanceof NatsServerTooOldError ||
+      error instanceof JetStreamDisabledError ||
       error instanceof NatsConnectError ||
       error instanceof ReplicasLoweredError ||
       error instanceof LimitLoweredError
