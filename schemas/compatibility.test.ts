@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { frozenProblems, readJsonFiles, SCHEMA_DIRS } from '../scripts/lib/schema-dirs.ts'
-import { breakingChanges, checkPublished, describeReport } from './compatibility.ts'
+import { breakingChanges, checkPublished, describeReport, parseContractFile } from './compatibility.ts'
 import type { JsonSchema } from './json-schema-subset.ts'
 import { toJsonSchemaFiles } from './json-schemas.ts'
 
@@ -186,8 +186,33 @@ describe('the compatibility checker', () => {
     ])
   })
 
+  it('checks today against every frozen revision: a value added to a field a later revision froze is named with it', () => {
+    const today = new Map(toJsonSchemaFiles())
+    const created = JSON.parse(today.get(CREATED) ?? '') as Mutable
+    created.properties['priority'] = { type: 'string', enum: ['standard', 'express', 'bulk'] }
+    today.set(CREATED, JSON.stringify(created))
+    expect(describeReport(checkPublished(published, today))).toStrictEqual([
+      'OrderCreated v1 (order-created.v1.r2.json) field "priority": enum value "bulk" added; breaks old readers of new events',
+    ])
+  })
+
+  it('names a compatible change not frozen yet, with the revision that would freeze it', () => {
+    const withoutRevision = new Map(published)
+    withoutRevision.delete('order-created.v1.r2.json')
+    expect(describeReport(checkPublished(withoutRevision, toJsonSchemaFiles()))).toStrictEqual([
+      'order-created.v1.json changed compatibly since its last frozen revision: run `npm run schemas:publish` to freeze it as order-created.v1.r2.json',
+    ])
+    expect(parseContractFile('order-created.v1.r2.json')).toStrictEqual({
+      name: 'order-created',
+      version: 1,
+      revision: 2,
+      versionFile: CREATED,
+    })
+    expect(parseContractFile('order-created.v1.r1.json')).toBeUndefined()
+  })
+
   it('reports a published version that is no longer generated, and a generated one not yet published', () => {
-    const today = new Map(published)
+    const today = new Map(toJsonSchemaFiles())
     today.delete(CREATED)
     today.set('order-created.v9.json', '{}')
     expect(describeReport(checkPublished(published, today))).toStrictEqual([

@@ -1,8 +1,9 @@
 /*
  * The compatibility check of published contract versions (docs/contracts.md):
- * today's generated JSON Schema of every published version, compared with its
- * frozen copy in schemas/published/, must not break that version's existing
- * readers or writers.
+ * today's generated JSON Schema of every published version, compared with
+ * each of its frozen revisions in schemas/published/, must not break that
+ * version's existing readers or writers, and a compatible change is frozen
+ * as a new revision, so that what it added is checked from then on.
  */
 import { subsetDifferences, type Difference, type JsonSchema } from './json-schema-subset.ts'
 
@@ -25,12 +26,32 @@ export interface ContractFile {
   /** `order-created` of `order-created.v1.json`. */
   name: string
   version: number
+  /**
+   * 1 for `order-created.v1.json`, M for a later frozen revision of the same
+   * version, `order-created.v1.rM.json`: a compatible change (an optional
+   * field added) frozen in turn, so the fields it added are checked too.
+   */
+  revision: number
+  /** The version's file name, without the revision: `order-created.v1.json`. */
+  versionFile: string
 }
 
-/** `order-created.v1.json` -> `{ name: 'order-created', version: 1 }`; undefined for other names. */
+/** `order-created.v1.json` -> `{ name: 'order-created', version: 1, revision: 1 }`; undefined for other names. */
 export function parseContractFile(file: string): ContractFile | undefined {
-  const match = /^([a-z0-9-]+)\.v([1-9][0-9]*)\.json$/.exec(file)
-  return match?.[1] === undefined ? undefined : { name: match[1], version: Number(match[2]) }
+  const match = /^([a-z0-9-]+)\.v([1-9][0-9]*)(?:\.r([2-9]|[1-9][0-9]+))?\.json$/.exec(file)
+  if (match?.[1] === undefined || match[2] === undefined) return undefined
+  const [, name, version] = match
+  return {
+    name,
+    version: Number(version),
+    revision: match[3] === undefined ? 1 : Number(match[3]),
+    versionFile: `${name}.v${version}.json`,
+  }
+}
+
+/** The file of revision `revision` of a version's file (`order-created.v1.json`). */
+export function revisionFile(versionFile: string, revision: number): string {
+  return revision === 1 ? versionFile : versionFile.replace(/\.json$/, `.r${revision}.json`)
 }
 
 export function roleOf(file: string): ContractRole {
@@ -83,18 +104,56 @@ export interface CheckReport {
   missing: string[]
   /** Generated versions with no frozen copy yet (`npm run schemas:publish`). */
   unpublished: string[]
+  /**
+   * Generated versions changed compatibly since their last frozen revision,
+   * with the file that would freeze them: until frozen, what the change added
+   * is not checked by later runs.
+   */
+  unfrozen: { file: string; next: string }[]
 }
 
-/** Compares every published file (name -> JSON text) with today's generated ones. */
+/** The frozen revisions of each published version: version file -> revision files, oldest first. */
+export function revisionsOf(published: ReadonlyMap<string, string>): Map<string, string[]> {
+  const byVersion = new Map<string, { file: string; revision: number }[]>()
+  for (const file of published.keys()) {
+    const parsed = parseContractFile(file)
+    const key = parsed?.versionFile ?? file
+    byVersion.set(key, [...(byVersion.get(key) ?? []), { file, revision: parsed?.revision ?? 1 }])
+  }
+  return new Map(
+    [...byVersion].map(([key, list]) => [
+      key,
+      list.sort((a, b) => a.revision - b.revision).map((r) => r.file),
+    ]),
+  )
+}
+
+/**
+ * Compares every published file (name -> JSON text) with today's generated
+ * ones: today's schema of a version must keep every frozen revision's readers
+ * and writers, and equal its last revision (a compatible change is frozen as
+ * the next revision by `npm run schemas:publish`).
+ */
 export function checkPublished(
   published: ReadonlyMap<string, string>,
   today: ReadonlyMap<string, string>,
 ): CheckReport {
-  const report: CheckReport = { breaking: [], missing: [], unpublished: [] }
-  for (const [file, text] of published) {
-    const current = today.get(file)
-    if (current === undefined) report.missing.push(file)
-    else report.breaking.push(...breakingChanges(file, parse(text), parse(current)))
+  const report: CheckReport = { breaking: [], missing: [], unpublished: [], unfrozen: [] }
+  for (const [versionFile, revisions] of revisionsOf(published)) {
+    const current = today.get(versionFile)
+    if (current === undefined) {
+      report.missing.push(versionFile)
+      continue
+    }
+    const breaking = revisions.flatMap((file) =>
+      breakingChanges(file, parse(published.get(file) ?? ''), parse(current)),
+    )
+    report.breaking.push(...breaking)
+    const last = revisions.at(-1) ?? versionFile
+    if (breaking.length === 0 && published.get(last) !== current) {
+      const revision = parseContractFile(last)?.revision ?? 1
+      report.unfrozen.push({ file: versionFile, next: revisionFile(versionFile, revision + 1) })
+    }
   }
   report.unpublished = [...today.keys()].filter((f) => !published.has(f)).sort()
   return report
@@ -109,6 +168,10 @@ export function describeReport(report: CheckReport): string[] {
     ...report.missing.map((f) => `${f} is published but no longer generated: a published version is kept`),
     ...report.unpublished.map(
       (f) => `${f} has no frozen copy in schemas/published/: run \`npm run schemas:publish\``,
+    ),
+    ...report.unfrozen.map(
+      ({ file, next }) =>
+        `${file} changed compatibly since its last frozen revision: run \`npm run schemas:publish\` to freeze it as ${next}`,
     ),
   ]
 }

@@ -1,7 +1,7 @@
 // `npm run schemas:check`: today's JSON Schemas against the frozen copies of
 // every published version (schemas/published/), and each frozen copy against
 // the commit that added it; exits 1 naming each problem. The same check runs in `npm test` (schemas/compatibility.test.ts).
-import { checkPublished, describeReport } from '../schemas/compatibility.ts'
+import { checkPublished, describeReport, revisionsOf } from '../schemas/compatibility.ts'
 import { toJsonSchemaFiles } from '../schemas/json-schemas.ts'
 import { frozenProblems, readJsonFiles, SCHEMA_DIRS } from './lib/schema-dirs.ts'
 import { handleHelp } from './lib/help.ts'
@@ -19,4 +19,6 @@ if (frozen === undefined)
 const problems = [...(frozen ?? []), ...describeReport(checkPublished(published, toJsonSchemaFiles()))]
 for (const line of problems) console.error(line)
 if (problems.length > 0) process.exit(1)
-console.log(`${published.size} published schema versions: frozen and compatible`)
+console.log(
+  `${revisionsOf(published).size} published schema versions (${published.size} frozen revisions): frozen and compatible`,
+)
