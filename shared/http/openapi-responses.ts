@@ -70,6 +70,12 @@ export const RESPONSE_HEADERS = {
     schema: v.pipe(v.string(), v.startsWith('Bearer realm=')),
     required: true,
   },
+  'Cache-Control': {
+    description:
+      "`no-store` on every answer of a route behind an API key, its refusals (401, 403, 429) included: no cache, a browser's included, keeps one.",
+    schema: v.literal('no-store'),
+    required: true,
+  },
   'Idempotent-Replayed': {
     description: 'On an answer replayed for an Idempotency-Key seen before.',
     schema: v.literal('true'),
@@ -119,7 +125,10 @@ export function storeUnavailable(store: string): ResponseDoc {
 
 /** The `apiKey` security scheme of the services that take API keys (API_KEYS). */
 export const API_KEY_SCHEME = {
-  apiKey: { description: 'An API key: `Authorization: Bearer <key>` (API_KEYS), with the role listed.' },
+  apiKey: {
+    description: 'An API key: `Authorization: Bearer <key>` (API_KEYS), with the role listed.',
+    responseHeaders: ['Cache-Control'],
+  },
 } as const
 
 export function internalError(): ResponseDoc {

@@ -98,8 +98,13 @@ export interface ServiceDoc {
   readonly version: string
   readonly description: string
   readonly tags?: readonly { readonly name: string; readonly description: string }[]
-  /** Bearer schemes by name. */
-  readonly securitySchemes?: Readonly<Record<string, { readonly description: string }>>
+  /**
+   * Bearer schemes by name, each with the headers every answer of a route
+   * behind it carries (`Cache-Control: no-store` behind an API key).
+   */
+  readonly securitySchemes?: Readonly<
+    Record<string, { readonly description: string; readonly responseHeaders?: readonly string[] }>
+  >
   /** Response headers by name, referenced from `ResponseDoc.headers`. */
   readonly headers?: Readonly<Record<string, HeaderDoc>>
   /** More schemas shown under `components.schemas`, referenced wherever they appear (inside a union). */
@@ -197,7 +202,21 @@ export function createOpenApiDocument(service: ServiceDoc): OpenApiDocument {
         : { ...op.responses, 408: REQUEST_TIMEOUT }
     const responses = Object.fromEntries(
       Object.entries(answers).map(([status, response]) => {
-        const headers = [...(service.everyResponseHeaders ?? []), ...(response.headers ?? [])]
+        const keyed: ResponseHeader[] = (
+          op.security === undefined
+            ? []
+            : (service.securitySchemes?.[op.security.scheme]?.responseHeaders ?? [])
+        ).map((name) =>
+          // A body over the limit by its Content-Length is refused before the key is read.
+          status === '413'
+            ? {
+                name,
+                optional:
+                  'Not when the Content-Length alone was over the limit: refused before the key is read.',
+              }
+            : name,
+        )
+        const headers = [...(service.everyResponseHeaders ?? []), ...keyed, ...(response.headers ?? [])]
         return [
           status,
           {
