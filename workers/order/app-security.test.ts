@@ -27,7 +27,8 @@ function record(owner?: string): OrderStatus {
     ...(owner === undefined ? {} : { owner }),
     status: 'confirmed',
     updatedAt: '2026-01-01T00:00:00.000Z',
-    history: [],
+    // Projected from its orders.created (without one, the record awaits its creation: app.test.ts).
+    history: [{ event: 'orders.created', status: 'pending', at: '2026-01-01T00:00:00.000Z' }],
   }
 }
 

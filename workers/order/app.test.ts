@@ -841,6 +841,61 @@ describe('GET /orders/:orderId', () => {
   })
 })
 
+describe('a record built before its orders.created was projected (a projection that crashed holding it)', () => {
+  // What the projection writes for a confirmed order whose creation is still
+  // on its way: no owner, no items, the lane's priority.
+  const partial: OrderStatus = {
+    orderId: ORDER_ID,
+    status: 'confirmed',
+    priority: 'express',
+    amountCents: 1250,
+    chargeId: 'ch_1',
+    updatedAt: '2026-01-01T00:00:01.000Z',
+    history: [
+      { event: 'inventory.reserved', status: 'reserved', at: '2026-01-01T00:00:00.500Z' },
+      { event: 'payments.completed', status: 'confirmed', at: '2026-01-01T00:00:01.000Z' },
+    ],
+  }
+  const store = () =>
+    fakeStore({ getOrder: (_id, visible) => Promise.resolve(visible?.(partial) === false ? null : partial) })
+
+  it('answers a client key 503 with Retry-After for GET and cancel (not 404: the order exists), and nothing is published', async () => {
+    const s = store()
+    for (const key of ['alice', 'bob'] as const) {
+      const read = await appWith(s).request(`/orders/${ORDER_ID}`, { headers: bearer(key) })
+      expect([read.status, read.headers.get('Retry-After')], key).toStrictEqual([503, '1'])
+      expect(await read.json()).toMatchObject({ error: 'unavailable' })
+      const cancel = await appWith(s).request(`/orders/${ORDER_ID}/cancel`, {
+        method: 'POST',
+        headers: bearer(key),
+      })
+      expect(cancel.status, key).toBe(503)
+    }
+    expect(s.calls).toStrictEqual([])
+  })
+
+  it('shows it to an admin key as it is', async () => {
+    const res = await appWith(store()).request(`/orders/${ORDER_ID}`, { headers: bearer('ops') })
+    expect([res.status, await res.json()]).toStrictEqual([200, partial])
+  })
+
+  it('is still unknown (404) once complete, to a key that did not place it', async () => {
+    const complete: OrderStatus = {
+      ...partial,
+      owner: 'alice',
+      history: [
+        { event: 'orders.created', status: 'pending', at: '2026-01-01T00:00:00.000Z' },
+        ...partial.history,
+      ],
+    }
+    const s = fakeStore({
+      getOrder: (_id, visible) => Promise.resolve(visible?.(complete) === false ? null : complete),
+    })
+    expect((await appWith(s).request(`/orders/${ORDER_ID}`, { headers: bearer('bob') })).status).toBe(404)
+    expect((await appWith(s).request(`/orders/${ORDER_ID}`, { headers: bearer('alice') })).status).toBe(200)
+  })
+})
+
 describe('observability routes', () => {
   it('serves liveness, readiness and metrics', async () => {
     const app = appWith(fakeStore())

@@ -1,4 +1,4 @@
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
 import type { Priority } from '../../schemas/subjects.ts'
 import { OrderIdSchema } from '../../schemas/primitives.ts'
@@ -34,7 +34,7 @@ import type { Logger } from '../../shared/observability/log.ts'
 import { traceLogFields } from '../../shared/observability/trace-context.ts'
 import { createPropagatingTracer, type Tracer } from '../../shared/observability/tracing.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
-import { canRead } from './domain.ts'
+import { awaitsCreation, canRead } from './domain.ts'
 import { UnavailableError, type OrderStore } from './order-store.ts'
 import { headAsGet } from '../../shared/http/head.ts'
 
@@ -122,6 +122,22 @@ export function createApp({
   const publishedHere = (orderId: string, apiKey: AuthEnv['Variables']['apiKey']) => {
     const recent = store.recentlyPublished?.(orderId)
     return recent !== undefined && canRead({ owner: recent.owner }, apiKey) ? recent : undefined
+  }
+
+  /**
+   * A record whose owner is not known yet (awaitsCreation): 503 to a client
+   * key, whoever placed it, until its `orders.created` is projected (within
+   * the projection's ack wait); an admin key reads it as it is.
+   */
+  const awaitingCreation = (c: Context, orderId: string) => {
+    c.header('Retry-After', String(retryAfterSeconds))
+    return c.json(
+      {
+        error: 'unavailable',
+        message: `order ${orderId} is not fully projected yet (its creation is being delivered again) and cannot be shown to a client key; retry shortly`,
+      },
+      503,
+    )
   }
 
   app.post('/orders', async (c) => {
@@ -222,7 +238,8 @@ export function createApp({
     }
     // Another client's order looks exactly like one that does not exist, in its answer and its timing.
     const apiKey = c.get('apiKey')
-    const order = await store.getOrder(orderId, (record) => canRead(record, apiKey))
+    const order = await store.getOrder(orderId, (record) => canRead(record, apiKey) || awaitsCreation(record))
+    if (order !== null && !canRead(order, apiKey)) return awaitingCreation(c, orderId)
     if (order === null) {
       if (publishedHere(orderId, apiKey) !== undefined) {
         c.header('Retry-After', String(retryAfterSeconds))
@@ -251,7 +268,8 @@ export function createApp({
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     }
     const apiKey = c.get('apiKey')
-    const found = await store.getOrder(orderId, (record) => canRead(record, apiKey))
+    const found = await store.getOrder(orderId, (record) => canRead(record, apiKey) || awaitsCreation(record))
+    if (found !== null && !canRead(found, apiKey)) return awaitingCreation(c, orderId)
     // Accepted here moments ago and not shown by the projection yet: its
     // cancellation is taken all the same (the workers take a cancellation
     // that comes before its order), not refused as an unknown order.

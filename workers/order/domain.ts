@@ -5,7 +5,7 @@
 import { upcastOrderCreated, type EventOf, type OrderCreated } from '../../schemas/events.ts'
 import type { CreateOrderRequest } from '../../schemas/order-request.ts'
 import type { OrderStatus, OrderStatusValue } from '../../schemas/order-status.ts'
-import { SUBJECTS, type Subject } from '../../schemas/subjects.ts'
+import { SUBJECTS, type Priority, type Subject } from '../../schemas/subjects.ts'
 
 /**
  * The event of an accepted order; the card token arrives already sealed for
@@ -41,6 +41,16 @@ export function canRead(order: Pick<OrderStatus, 'owner'>, key: { id: string; ro
   return key.role === 'admin' || (order.owner !== undefined && order.owner === key.id)
 }
 
+/**
+ * A record built from an order's later events while its `orders.created` is
+ * still on its way (a projection that crashed holding it gets it again only
+ * after its ack wait): it names no owner yet, so a client cannot be shown it
+ * and is asked to retry, not told the order does not exist.
+ */
+export function awaitsCreation(order: Pick<OrderStatus, 'history' | 'owner'>): boolean {
+  return order.owner === undefined && !order.history.some((h) => h.event === SUBJECTS.orderCreated)
+}
+
 /** Key order and whitespace do not change what a request means. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
@@ -63,6 +73,13 @@ export interface EventMeta {
   /** When the projection applied it. */
   at: string
   correlationId: string
+  /**
+   * The lane it arrived on: every event of an order travels in the order's
+   * lane, so a record whose `orders.created` is still on its way (a
+   * projection that crashed holding it gets it again after its ack wait)
+   * shows its priority all the same.
+   */
+  lane?: Priority
 }
 
 /** The status an event moves an order to (`current`: events that move nothing). */
@@ -143,6 +160,7 @@ export function applyEvent<S extends Subject>(
         correlationId: meta.correlationId,
       }
 
+  if (meta.lane !== undefined) record.priority ??= meta.lane
   if (subject === SUBJECTS.orderCreated) {
     const created = upcastOrderCreated(event as EventOf<typeof SUBJECTS.orderCreated>)
     record.customerId = created.customer.id

@@ -76,6 +76,7 @@ export function createProjectionHandlers(
           const next = applyEvent(current, subject, event, {
             at: appliedAt.toISOString(),
             correlationId: ctx.correlationId,
+            lane: ctx.priority,
           })
           applied = next === null ? undefined : { before: current, after: next }
           return next === null ? { result: false } : { value: next, result: true }
