@@ -24,15 +24,17 @@ export const STORED_COPY_HEADERS = [
   ...Object.values(DEAD_LETTER_HEADERS),
 ] as const
 
-export const NOT_PUBLISHED_HEADERS = [
+/** What nats-server adds to every answer of a batch direct get (the analytics replay's read). */
+export const DIRECT_GET_HEADERS = [
   'Nats-Stream',
   'Nats-Sequence',
   'Nats-Subject',
   'Nats-Time-Stamp',
   'Nats-Num-Pending',
   'Nats-Last-Sequence',
-  ...STORED_COPY_HEADERS,
 ] as const
+
+export const NOT_PUBLISHED_HEADERS = [...DIRECT_GET_HEADERS, ...STORED_COPY_HEADERS] as const
 
 /** The first of {@link NOT_PUBLISHED_HEADERS} a message carries: it is a stored copy, not what its publisher sent. */
 export function notPublishedMarker(headers: { has(name: string): boolean } | undefined): string | undefined {

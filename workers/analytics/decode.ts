@@ -14,7 +14,7 @@ import * as v from 'valibot'
 import { EVENT_SCHEMAS, EVENT_VERSIONS, type EventOf } from '../../schemas/events.ts'
 import { HEADERS, splitLane } from '../../schemas/subjects.ts'
 import { CE_HEADERS, toEventType } from '../../shared/nats/cloudevents.ts'
-import { STORED_COPY_HEADERS } from '../../shared/nats/not-published.ts'
+import { DIRECT_GET_HEADERS, STORED_COPY_HEADERS } from '../../shared/nats/not-published.ts'
 import { SCHEDULE_HEADERS } from '../../shared/nats/schedule.ts'
 import { ANALYTICS_SUBJECTS, type AnalyticsSubject } from './domain.ts'
 
@@ -34,10 +34,14 @@ export function decodeStored(message: { subject: string; header?: MsgHdrs; data:
   const given = header?.get(HEADERS.eventVersion) ?? ''
   if (header === undefined || given === '' || !header.has(HEADERS.correlationId))
     return { ok: false, skipped: 'not a published event' }
-  // A sourced copy or a dead letter's headers on an event subject: the loop
-  // dead-letters it (`unexpected_origin`). The direct get's own headers
-  // (Nats-Stream, Nats-Sequence...) are on every answer and tell nothing.
-  if (STORED_COPY_HEADERS.some((name) => header.has(name))) return { ok: false, skipped: 'a stored copy' }
+  // A sourced copy or a dead letter's headers on an event subject, or a
+  // direct get's stored with the message (the get's answer then carries it
+  // twice): the loop dead-letters it (`unexpected_origin`).
+  if (
+    STORED_COPY_HEADERS.some((name) => header.has(name)) ||
+    DIRECT_GET_HEADERS.some((name) => header.values(name).length > 1)
+  )
+    return { ok: false, skipped: 'a stored copy' }
   const version = Number(given)
   if (Number.isInteger(version) && !EVENT_VERSIONS[subject].includes(version))
     return { ok: false, skipped: 'version not read' }
