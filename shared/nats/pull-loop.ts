@@ -40,20 +40,26 @@ export const FOREIGN_ANSWER_PAUSE_MS = 50
 /** How often, at most, the loop logs the answers it did not ask for. */
 const FOREIGN_LOG_EVERY_MS = 60_000
 
+/** How often, at most, a limit refusal makes the loop read the consumer's limits again. */
+const LIMITS_REFRESH_MS = 5_000
+
 /**
  * The status code of a status that ended a pull but that this loop's own
- * pulls never cause: a 400 (its pulls are well formed) or a 409 naming an
- * exceeded request limit (it asks for no more than the consumer allows).
- * nats-server answers where a request's reply subject says, so an identity
- * that learned a pull's inbox (the monitoring port lists subscriptions) can
- * end that pull with a bad pull of its own: the loop pulls again at once,
- * without the backoff a lost server or consumer gets.
+ * pulls never cause: a 400 (its pulls are well formed), a 409 naming an
+ * exceeded request limit (it asks for no more than the consumer's
+ * `max_batch` and `max_expires`) or a message over a pull's byte limit (it
+ * sets none). nats-server answers where a request's reply subject says, so
+ * an identity that learned a pull's inbox (the monitoring port lists
+ * subscriptions) can end that pull with a bad pull of its own: the loop
+ * pulls again at once, without the backoff a lost server or consumer gets.
  */
-function foreignStatus(error: unknown): number | undefined {
+function foreignStatus(error: unknown): { code: number; limit: boolean } | undefined {
   // nats.js's JetStreamStatusError, not exported by its package.
   if (!(error instanceof JetStreamError) || error.name !== 'JetStreamStatusError') return undefined
   const code = (error as JetStreamError & { code?: unknown }).code
-  if (code === 400 || (code === 409 && /^exceeded /i.test(error.message))) return code
+  if (code === 400) return { code, limit: false }
+  if (code === 409 && /^exceeded /i.test(error.message)) return { code, limit: true }
+  if (code === 409 && /message size exceeds maxbytes/i.test(error.message)) return { code, limit: false }
   return undefined
 }
 
@@ -97,6 +103,18 @@ export function startPullLoop(options: PullLoopOptions): PullLoop {
     }
   }
 
+  // When the consumer's limits were last read again after a refusal.
+  let limitsReadAt = Number.NEGATIVE_INFINITY
+  async function readLimitsAgain(): Promise<void> {
+    if (Date.now() - limitsReadAt < LIMITS_REFRESH_MS) return
+    limitsReadAt = Date.now()
+    try {
+      await consumer.info()
+    } catch (error) {
+      logger.debug({ err: error, consumer: name }, "could not read the consumer's limits again")
+    }
+  }
+
   const done = (async () => {
     let failures = 0
     while (!stopping) {
@@ -106,8 +124,15 @@ export function startPullLoop(options: PullLoopOptions): PullLoop {
       try {
         // The consumer's own names (cached, no request): a message of
         // another consumer delivered to this pull's inbox is not handled.
-        const { stream_name: stream, name: durable } = await consumer.info(true)
-        batch = await consumer.fetch({ max_messages: size, expires: Math.max(1_000, expiresMs) })
+        // Its limits too: a pull never asks for more than the consumer takes
+        // (nats-server's own limits set them on every consumer).
+        const { stream_name: stream, name: durable, config } = await consumer.info(true)
+        const maxBatch = config.max_batch ?? 0
+        const maxExpiresMs = (config.max_expires ?? 0) / 1e6
+        batch = await consumer.fetch({
+          max_messages: maxBatch > 0 ? Math.min(size, maxBatch) : size,
+          expires: Math.max(1_000, maxExpiresMs > 0 ? Math.min(expiresMs, maxExpiresMs) : expiresMs),
+        })
         for await (const msg of batch) {
           if (msg.info.stream === stream && msg.info.consumer === durable) await options.onMessage(msg)
           else noteForeign('messages', { from: `${msg.info.stream}/${msg.info.consumer}` })
@@ -119,7 +144,9 @@ export function startPullLoop(options: PullLoopOptions): PullLoop {
         if (stopping) break
         const status = foreignStatus(error)
         if (status !== undefined) {
-          noteForeign('answers', { status, reason: (error as Error).message })
+          noteForeign('answers', { status: status.code, reason: (error as Error).message })
+          // A limit lowered since the loop read it would refuse every pull: read it again.
+          if (status.limit) await readLimitsAgain()
           await Promise.race([sleep(FOREIGN_ANSWER_PAUSE_MS), stopped])
           continue
         }
