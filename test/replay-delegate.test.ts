@@ -1,6 +1,8 @@
 // Dead-letter replay by the event's owner (shared/nats/replay-delegate.ts), on
 // a real nats-server: the owner republishes the stored original; a service
 // refuses a dead letter it does not own; nobody answering is a replay error.
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 import { describe, expect, it } from 'vitest'
 import { SUBJECTS } from '../schemas/subjects.ts'
 import {
@@ -11,6 +13,9 @@ import {
 } from '../shared/nats/dead-letter-admin.ts'
 import { replaySubjectOf } from '../shared/nats/discovery-subjects.ts'
 import { replayerOf, requestReplay, serveReplays } from '../shared/nats/replay-delegate.ts'
+import { connectNats } from '../shared/nats/connect.ts'
+import { createLogger } from '../shared/observability/logger.ts'
+import { startNatsServer } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { logger, ORDERS, orderCreated, startDeadLetterFixture } from './support/dead-letter-fixture.ts'
 
@@ -74,5 +79,46 @@ describe('replays by the owner of the event', () => {
     const none = await requestReplay(f.nc, 'inventory', letter.id, 500).catch((error: unknown) => error)
     expect(none).toBeInstanceOf(DeadLetterReplayError)
     expect(String(none)).toMatch(/no inventory service answers replays .*nothing was replayed/)
+  })
+})
+
+describe('an identity without replay rights (the edge intake, order-edge)', () => {
+  it('says once, as a warning, that it takes no replays: no error line', async () => {
+    await using server = await startNatsServer({ websocket: false })
+    const lines: { level: string; msg: string }[] = []
+    const captured = createLogger({
+      service: 'order',
+      level: 'debug',
+      format: 'json',
+      destination: {
+        write: (line: string) => void lines.push(JSON.parse(line) as { level: string; msg: string }),
+      },
+    })
+    const { nc } = await connectNats({
+      connect,
+      servers: [server.url],
+      name: 'order',
+      logger: captured,
+      maxWaitMs: 5_000,
+      options: server.connectOptions('order-edge'),
+    })
+    const js = jetstream(nc)
+    const jsm = await jetstreamManager(nc, { checkAPI: false })
+    const replays = serveReplays({ nc, js, jsm, service: 'order', logger: captured, timeoutMs: 2_000 })
+    try {
+      await waitFor(() => lines.some((l) => l.level === 'warn'), { message: 'the warning' })
+      await nc.flush()
+      expect(
+        lines.filter((l) => ['warn', 'error', 'fatal'].includes(l.level)).map((l) => [l.level, l.msg]),
+      ).toStrictEqual([
+        [
+          'warn',
+          "this identity may not take dead-letter replays; the console's replays of these events go to an instance that may",
+        ],
+      ])
+    } finally {
+      await replays.stop()
+      await nc.close()
+    }
   })
 })

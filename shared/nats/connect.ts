@@ -166,7 +166,10 @@ export async function connectNats({
             else logger.debug({ reason: status.error.message, refusals }, 'nats refused this identity again')
           } else if (isPermissionViolation(status.error)) {
             // One line each, no stack: the identity's rights, not the code, are the matter.
-            logger.error({ reason: status.error.message }, 'nats refused this identity a subject')
+            // Replays refused to an identity without them (the edge's) are said by replay-delegate.ts.
+            if (/subscription to "saga\.replay\./i.test(status.error.message))
+              logger.debug({ reason: status.error.message }, 'nats refused this identity a subject')
+            else logger.error({ reason: status.error.message }, 'nats refused this identity a subject')
           } else logger.error({ err: status.error }, 'nats server error')
           break
         case 'ldm':

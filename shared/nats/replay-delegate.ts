@@ -140,8 +140,13 @@ export function serveReplays({
     queue: 'replay',
     callback: (error, msg) => {
       if (error !== null) {
-        // A subscription the identity may not make: the console's replays of this service's events get no answer.
-        logger.error({ err: error, subject: replaySubjectOf(service) }, 'cannot take dead-letter replays')
+        // A subscription the identity may not make: the edge's (`order-edge`)
+        // takes none by design; an instance whose identity may (compose's
+        // `order-intake`) answers the console's replays of these events.
+        logger.warn(
+          { reason: error.message, subject: replaySubjectOf(service) },
+          "this identity may not take dead-letter replays; the console's replays of these events go to an instance that may",
+        )
         return
       }
       if (msg.reply === undefined || !isInboxReply(msg.reply)) {
