@@ -21,16 +21,23 @@ function parseExampleFile(file: string): { subject: string; version: number } | 
   return match?.[1] === undefined ? undefined : { subject: match[1], version: Number(match[2]) }
 }
 
-/** Published event schemas by `<subject>.v<N>` (an event schema's description starts with its subject). */
+/**
+ * Published event schemas by `<subject>.v<N>` (an event schema's description
+ * starts with its subject): each version's last frozen revision.
+ */
 const publishedEvents = new Map<string, { file: string; schema: object }>(
-  [...published].flatMap(([file, text]) => {
-    const contract = parseContractFile(file)
-    const schema = JSON.parse(text) as { description?: unknown }
-    const subject =
-      typeof schema.description === 'string' ? /^[a-z_]+\.[a-z_]+/.exec(schema.description) : null
-    if (!contract || roleOf(file) !== 'event' || !subject) return []
-    return [[`${subject[0]}.v${contract.version}`, { file, schema }]] as const
-  }),
+  [...published]
+    .flatMap(([file, text]) => {
+      const contract = parseContractFile(file)
+      const schema = JSON.parse(text) as { description?: unknown }
+      const subject =
+        typeof schema.description === 'string' ? /^[a-z_]+\.[a-z_]+/.exec(schema.description) : null
+      if (!contract || roleOf(file) !== 'event' || !subject) return []
+      return [{ key: `${subject[0]}.v${contract.version}`, revision: contract.revision, file, schema }]
+    })
+    // By revision number, not by name (r10 sorts before r2): the last one wins.
+    .sort((a, b) => a.revision - b.revision)
+    .map(({ key, file, schema }) => [key, { file, schema }] as const),
 )
 
 const ajv = new Ajv2020({ allErrors: true, strict: false })

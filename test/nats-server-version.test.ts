@@ -320,6 +320,46 @@ describe('start-up check of the server version', () => {
     }
   })
 
+  it("the provision step says in one line, at once, that the identity's account has no JetStream", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nats-nojs-account-'))
+    const configFile = join(dir, 'nats.conf')
+    const admin = testSecrets().nats.admin
+    await writeFile(
+      configFile,
+      [
+        'listen: "127.0.0.1:-1"',
+        `jetstream { store_dir: ${JSON.stringify(join(dir, 'js'))} }`,
+        `accounts { SHOP: { users: [{ nkey: ${JSON.stringify(admin.publicKey)} }] } }`,
+        '',
+      ].join('\n'),
+    )
+    const proc = await spawnNatsServer({
+      bin: await natsServerBin(),
+      configFile,
+      cwd: dir,
+      log: createLineBuffer(),
+      websocket: false,
+      monitor: false,
+      timeoutMs: 10_000,
+    })
+    try {
+      const started = performance.now()
+      const { code, lines } = await provisionWith({
+        NATS_URL: `nats://127.0.0.1:${proc.port}`,
+        NATS_NKEY_SEED: admin.seed,
+        NATS_CONNECT_TIMEOUT_MS: '20000',
+      })
+      expect(code).toBe(1)
+      expect(lines).toStrictEqual([
+        `provision: nats-server at 127.0.0.1:${proc.port} has JetStream disabled for this identity's account: enable it for the account (jetstream: enabled in its accounts {} entry) (docs/nats-server.md)\n`,
+      ])
+      expect(performance.now() - started).toBeLessThan(5_000)
+    } finally {
+      await stopNatsProcess(proc, 'SIGTERM', 5_000)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('the provision step names the unreachable server in one line when it gives up', async () => {
     // A port nothing listens on: taken, then closed.
     const probe = createServer()

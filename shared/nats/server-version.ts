@@ -61,37 +61,51 @@ export function checkNatsServerVersion(
   if (compareVersions(found, needed) < 0) throw new NatsServerTooOldError(found, needed, where)
 }
 
-/** The connected server runs without JetStream: the saga cannot be provisioned or run on it. */
+/** The connected server, or this identity's account on it, runs without JetStream. */
 export class JetStreamDisabledError extends Error {
   override readonly name = 'JetStreamDisabledError'
 
-  constructor(where: string) {
+  constructor(where: string, forAccount = false) {
     super(
-      `nats-server at ${where} has JetStream disabled: start it with -js or a jetstream {} block (docs/nats-server.md)`,
+      forAccount
+        ? `nats-server at ${where} has JetStream disabled for this identity's account: enable it for the account (jetstream: enabled in its accounts {} entry) (docs/nats-server.md)`
+        : `nats-server at ${where} has JetStream disabled: start it with -js or a jetstream {} block (docs/nats-server.md)`,
     )
   }
 }
 
+/** nats-server's error code for an account without JetStream. */
+const ACCOUNT_WITHOUT_JETSTREAM = 10039
+
 /**
- * Fails at once when the connected server says it has no JetStream and
- * nothing answers JetStream's API: waiting would not help (a cluster still
- * forming answers, and its nodes say they have JetStream). Anything else is
- * left to the caller's retries.
+ * Fails at once when waiting cannot help: the connected server says it has
+ * no JetStream and nothing answers JetStream's API, or the API answers that
+ * this identity's account has none. A cluster still forming answers
+ * otherwise, and anything else is left to the caller's retries.
  */
 export async function checkJetStreamEnabled(
   nc: {
     info?: { jetstream?: boolean } | undefined
     getServer(): string
-    request(subject: string, data: string, opts: { timeout: number }): Promise<unknown>
+    request(subject: string, data: string, opts: { timeout: number }): Promise<{ string(): string }>
   },
   timeoutMs: number,
 ): Promise<void> {
-  if (nc.info?.jetstream === true) return
+  let answer: string
   try {
-    await nc.request('$JS.API.INFO', '', { timeout: timeoutMs })
+    answer = (await nc.request('$JS.API.INFO', '', { timeout: timeoutMs })).string()
   } catch (error) {
-    if (hasNoResponders(error)) throw new JetStreamDisabledError(nc.getServer())
+    if (nc.info?.jetstream !== true && hasNoResponders(error))
+      throw new JetStreamDisabledError(nc.getServer())
+    return
   }
+  let code: unknown
+  try {
+    code = (JSON.parse(answer) as { error?: { err_code?: unknown } }).error?.err_code
+  } catch {
+    return
+  }
+  if (code === ACCOUNT_WITHOUT_JETSTREAM) throw new JetStreamDisabledError(nc.getServer(), true)
 }
 
 function hasNoResponders(error: unknown): boolean {
