@@ -95,7 +95,7 @@ describe('inventory HTTP', () => {
     expect(await res.json()).toStrictEqual({
       error: 'invalid_record',
       message:
-        'the stock record of MUG-002 is not a valid record; PUT /inventory/MUG-002 with an admin key replaces it',
+        'the stock record of MUG-002 is not a valid record; PUT /inventory/MUG-002 with an admin key and no If-Match replaces it',
     })
   })
 

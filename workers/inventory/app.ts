@@ -174,7 +174,7 @@ export function createApp({
           return c.json(
             {
               error: 'invalid_record',
-              message: `the stock record of ${sku} is not a valid record; PUT /inventory/${sku} with an admin key replaces it`,
+              message: `the stock record of ${sku} is not a valid record; PUT /inventory/${sku} with an admin key and no If-Match replaces it`,
             },
             500,
           )
@@ -182,10 +182,12 @@ export function createApp({
         if (!isNatsUnavailable(error)) return undefined
         logger.warn({ err: error, path: c.req.path }, 'NATS unavailable; answering 503')
         c.header('Retry-After', '1')
-        return c.json(
-          { error: 'unavailable', message: 'the stock store is not answering; retry shortly' },
-          503,
-        )
+        // A write sent before the store stopped answering may still be applied.
+        const message =
+          c.req.method === 'PUT'
+            ? `the stock store is not answering, and this write may have been applied all the same: GET /inventory/${c.req.param('sku') ?? ''} before writing again`
+            : 'the stock store is not answering; retry shortly'
+        return c.json({ error: 'unavailable', message }, 503)
       },
     }),
   )

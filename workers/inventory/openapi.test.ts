@@ -135,7 +135,19 @@ describe('the inventory service against its OpenAPI document', () => {
     const broken = appWith({ store: failingStore(new Error('bug')) })
     expect((await send('/inventory/NEW-1', put(stock), broken)).status).toBe(500)
     const down = appWith({ store: failingStore(new TimeoutError()) })
-    expect((await send('/inventory/NEW-1', put(stock), down)).status).toBe(503)
+    const unsure = await send('/inventory/NEW-1', put(stock), down)
+    expect([unsure.status, await unsure.json()]).toStrictEqual([
+      503,
+      {
+        error: 'unavailable',
+        message:
+          'the stock store is not answering, and this write may have been applied all the same: GET /inventory/NEW-1 before writing again',
+      },
+    ])
+    // A record written around the service, with If-Match (without, the PUT replaces it).
+    const invalid = appWith({ store: failingStore(new KvRecordError('NEW-1 holds an invalid record')) })
+    const withTag = await send('/inventory/NEW-1', put(stock, { ...bearer('ops'), 'If-Match': '*' }), invalid)
+    expect([withTag.status, await withTag.json()]).toMatchObject([500, { error: 'invalid_record' }])
   })
 
   it("answers 429 when the admin key's writes or an address's failures are used up", async () => {

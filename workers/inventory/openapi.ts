@@ -14,7 +14,6 @@ import {
 import {
   errorResponse,
   forbidden,
-  internalError,
   payloadTooLarge,
   rateLimited,
   RESPONSE_HEADERS,
@@ -131,8 +130,15 @@ const inventoryOperations: OperationDoc[] = [
       429: rateLimited(
         "The admin key's writes (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST), or the client address's failed attempts, are used up.",
       ),
-      500: internalError(),
-      503: unavailable,
+      500: errorResponse(
+        "An unexpected fault (the detail is in the log only), or `invalid_record`: If-Match was sent and the sku's stock record does not parse; the same PUT without If-Match replaces it.",
+        ['internal', 'invalid_record'],
+      ),
+      503: errorResponse(
+        'The stock store (NATS KV) is not answering. The write may have been applied all the same: GET the stock before writing again (its ETag then shows whether it was).',
+        ['unavailable'],
+        { headers: ['Retry-After'] },
+      ),
     },
   },
 ]
