@@ -13,7 +13,15 @@ import {
 } from '../shared/nats/dead-letter-admin.ts'
 import { replaySubjectOf } from '../shared/nats/discovery-subjects.ts'
 import { replayerOf, requestReplay, serveReplays } from '../shared/nats/replay-delegate.ts'
+import * as v from 'valibot'
+import { loadConfig } from '../shared/config/load-config.ts'
+import { natsSettings } from '../shared/config/nats-settings.ts'
 import { connectNats } from '../shared/nats/connect.ts'
+import { startNatsRuntime } from '../shared/nats/runtime.ts'
+import { createMetrics } from '../shared/observability/metrics.ts'
+import { permissionViolations } from './harness/lines.ts'
+import { testSecrets } from './harness/test-secrets.ts'
+import { provisionNats } from './support/provision.ts'
 import { createLogger } from '../shared/observability/logger.ts'
 import { startNatsServer } from './harness/nats-server.ts'
 import { waitFor } from './harness/wait-for.ts'
@@ -121,4 +129,36 @@ describe('an identity without replay rights (the edge intake, order-edge)', () =
       await nc.close()
     }
   })
+})
+
+describe('DEAD_LETTER_REPLAYS', () => {
+  it.each([
+    ['off', 0],
+    ['on', 1],
+  ] as const)(
+    'the order service as order-edge with %s: %i subscription refused by the server',
+    async (setting, refused) => {
+      await using server = await startNatsServer({ websocket: false })
+      await provisionNats([server.url])
+      const config = loadConfig(v.object(natsSettings), {
+        NATS_URL: server.url,
+        NATS_CONNECT_TIMEOUT_MS: '5000',
+        NATS_NKEY_SEED: testSecrets().nats['order-edge'].seed,
+        DEAD_LETTER_REPLAYS: setting,
+      })
+      const rt = await startNatsRuntime('order', config, {
+        connect,
+        logger: createLogger({ service: 'order', level: 'silent' }),
+        metrics: createMetrics('order'),
+      })
+      try {
+        await rt.nc.flush()
+        // The server logs a refusal as it sends it: give the line a moment.
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        expect(permissionViolations(server.log())).toHaveLength(refused)
+      } finally {
+        await rt.nc.close()
+      }
+    },
+  )
 })

@@ -167,6 +167,13 @@ export const natsSettings = {
    */
   LANE_SIGNAL_HOLD_MS: laneSignalHoldMsFromEnv,
   /**
+   * Whether the order, inventory and payment services take the console's
+   * dead-letter replays of their events (replay-delegate.ts): `off` for an
+   * identity without that right (the edge's, `order-edge`), which would
+   * otherwise be refused the subscription at every start.
+   */
+  DEAD_LETTER_REPLAYS: v.optional(v.picklist(['on', 'off'], 'must be on or off'), 'on'),
+  /**
    * The lanes whose consumers this process runs: `both`, or `standard` /
    * `express` to run each lane in processes of its own (docs/priority.md).
    */

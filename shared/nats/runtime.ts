@@ -140,7 +140,7 @@ export async function startNatsRuntime(
   const lanes = createLanePriority({ maxHoldMs: config.LANE_YIELD_MAX_MS })
   const laneSignals = createLaneSignals({ nc, holdMs: config.LANE_SIGNAL_HOLD_MS, logger })
   // The console asks the owner of an event to replay it (replay-delegate.ts).
-  const replayer = REPLAYERS.find((r) => r === name)
+  const replayer = config.DEAD_LETTER_REPLAYS === 'off' ? undefined : REPLAYERS.find((r) => r === name)
   const replays =
     replayer === undefined
       ? undefined
