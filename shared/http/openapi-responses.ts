@@ -72,7 +72,7 @@ export const RESPONSE_HEADERS = {
   },
   'Cache-Control': {
     description:
-      "`no-store` on every answer of a route behind an API key, its refusals (401, 403, 429) included: no cache, a browser's included, keeps one.",
+      "`no-store` on every answer of a route behind a key, its refusals (401, 403, 429) included: no cache, a browser's included, keeps one.",
     schema: v.literal('no-store'),
     required: true,
   },

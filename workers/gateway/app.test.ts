@@ -160,6 +160,9 @@ describe('POST /charges', () => {
     ['empty', ''],
     ['with a space', 'key 1'],
     ['256 characters long', 'k'.repeat(256)],
+    // A path segment every URL parser resolves away: GET /charge-attempts/{key} could not find it.
+    ['a dot', '.'],
+    ['two dots', '..'],
   ])('rejects an idempotency key that is %s with 400', async (_, key) => {
     const { charge } = createTestApp()
     const response = await charge(key, chargeBody())
@@ -167,7 +170,7 @@ describe('POST /charges', () => {
       400,
       {
         error: 'missing_idempotency_key',
-        message: 'send an Idempotency-Key of 1 to 255 visible ASCII characters (no spaces)',
+        message: 'send an Idempotency-Key of 1 to 255 visible ASCII characters (no spaces), not . or ..',
       },
     ])
   })

@@ -205,7 +205,7 @@ async function withBody<T>(
     return c.json(
       {
         error: 'missing_idempotency_key',
-        message: 'send an Idempotency-Key of 1 to 255 visible ASCII characters (no spaces)',
+        message: 'send an Idempotency-Key of 1 to 255 visible ASCII characters (no spaces), not . or ..',
       },
       400,
     )

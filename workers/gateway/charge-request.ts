@@ -81,5 +81,8 @@ export function invalidRequest(issues: RequestIssue[]) {
 
 /** 1..255 visible ASCII characters, or undefined. */
 export function parseIdempotencyKey(header: string | undefined): string | undefined {
+  // Not `.` or `..`: as a path segment of GET /charge-attempts/{key} every
+  // URL parser resolves them away, so such a charge could never be looked up.
+  if (header === '.' || header === '..') return undefined
   return header !== undefined && /^[\x21-\x7e]{1,255}$/.test(header) ? header : undefined
 }

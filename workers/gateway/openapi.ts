@@ -75,8 +75,9 @@ const idempotencyKey: ParameterDoc = {
   name: 'Idempotency-Key',
   in: 'header',
   required: true,
-  description: '1-255 visible ASCII characters; the same key and body answer what the first request got.',
-  schema: v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,255}$/)),
+  description:
+    '1-255 visible ASCII characters, not `.` or `..` (a path segment URL parsers resolve away); the same key and body answer what the first request got.',
+  schema: v.pipe(v.string(), v.regex(/^(?!\.\.?$)[\x21-\x7e]{1,255}$/)),
 }
 const correlationId: ParameterDoc = {
   name: 'X-Correlation-ID',
@@ -246,7 +247,10 @@ export function gatewayOpenApi(): OpenApiDocument {
       { name: 'service', description: 'Service index, health, readiness, metrics and docs: no key.' },
     ],
     securitySchemes: {
-      secretKey: { description: 'The gateway secret key: `Authorization: Bearer <GATEWAY_SECRET_KEY>`.' },
+      secretKey: {
+        description: 'The gateway secret key: `Authorization: Bearer <GATEWAY_SECRET_KEY>`.',
+        responseHeaders: ['Cache-Control'],
+      },
     },
     headers: RESPONSE_HEADERS,
     operations: onEveryRoute(
