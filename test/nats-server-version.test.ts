@@ -51,6 +51,32 @@ function withoutSeed(env: Record<string, string>): Record<string, string> {
   return rest
 }
 
+/** A nats-server of the given configuration lines (`dir`: its folder), without the harness's own settings. */
+async function plainServer(lines: (dir: string) => string[]) {
+  const dir = await mkdtemp(join(tmpdir(), 'nats-plain-'))
+  const configFile = join(dir, 'nats.conf')
+  await writeFile(configFile, `${lines(dir).join('\n')}\n`)
+  const proc = await spawnNatsServer({
+    bin: await natsServerBin(),
+    configFile,
+    cwd: dir,
+    log: createLineBuffer(),
+    websocket: false,
+    monitor: false,
+    timeoutMs: 10_000,
+  }).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true })
+    throw error
+  })
+  return {
+    proc,
+    async [Symbol.asyncDispose]() {
+      await stopNatsProcess(proc, 'SIGTERM', 5_000)
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
 /** Says it is nats-server `version` and answers PING; counts connections still open. */
 async function fakeServer(version: string): Promise<{ url: string; open: () => number; server: Server }> {
   const sockets = new Set<Socket>()
@@ -291,73 +317,39 @@ describe('start-up check of the server version', () => {
   })
 
   it('the provision step and a worker say in one line, at once, that the server runs without JetStream', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'nats-nojs-'))
-    const configFile = join(dir, 'nats.conf')
-    await writeFile(configFile, 'listen: "127.0.0.1:-1"\n')
-    const proc = await spawnNatsServer({
-      bin: await natsServerBin(),
-      configFile,
-      cwd: dir,
-      log: createLineBuffer(),
-      websocket: false,
-      monitor: false,
-      timeoutMs: 10_000,
-    })
-    try {
-      const url = `nats://127.0.0.1:${proc.port}`
-      const started = performance.now()
-      const { code, lines } = await provisionWith({ NATS_URL: url, NATS_CONNECT_TIMEOUT_MS: '20000' })
-      expect(code).toBe(1)
-      expect(lines).toStrictEqual([
-        `provision: nats-server at 127.0.0.1:${proc.port} has JetStream disabled: start it with -js or a jetstream {} block (docs/nats-server.md)\n`,
-      ])
-      // Not after the connect deadline's retries: at once.
-      expect(performance.now() - started).toBeLessThan(5_000)
-      await expect(startNatsRuntime('t', config(url), deps())).rejects.toThrow(JetStreamDisabledError)
-    } finally {
-      await stopNatsProcess(proc, 'SIGTERM', 5_000)
-      await rm(dir, { recursive: true, force: true })
-    }
+    await using server = await plainServer(() => ['listen: "127.0.0.1:-1"'])
+    const { proc } = server
+    const url = `nats://127.0.0.1:${proc.port}`
+    const started = performance.now()
+    const { code, lines } = await provisionWith({ NATS_URL: url, NATS_CONNECT_TIMEOUT_MS: '20000' })
+    expect(code).toBe(1)
+    expect(lines).toStrictEqual([
+      `provision: nats-server at 127.0.0.1:${proc.port} has JetStream disabled: start it with -js or a jetstream {} block (docs/nats-server.md)\n`,
+    ])
+    // Not after the connect deadline's retries: at once.
+    expect(performance.now() - started).toBeLessThan(5_000)
+    await expect(startNatsRuntime('t', config(url), deps())).rejects.toThrow(JetStreamDisabledError)
   })
 
   it("the provision step says in one line, at once, that the identity's account has no JetStream", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'nats-nojs-account-'))
-    const configFile = join(dir, 'nats.conf')
     const admin = testSecrets().nats.admin
-    await writeFile(
-      configFile,
-      [
-        'listen: "127.0.0.1:-1"',
-        `jetstream { store_dir: ${JSON.stringify(join(dir, 'js'))} }`,
-        `accounts { SHOP: { users: [{ nkey: ${JSON.stringify(admin.publicKey)} }] } }`,
-        '',
-      ].join('\n'),
-    )
-    const proc = await spawnNatsServer({
-      bin: await natsServerBin(),
-      configFile,
-      cwd: dir,
-      log: createLineBuffer(),
-      websocket: false,
-      monitor: false,
-      timeoutMs: 10_000,
+    await using server = await plainServer((dir) => [
+      'listen: "127.0.0.1:-1"',
+      `jetstream { store_dir: ${JSON.stringify(join(dir, 'js'))} }`,
+      `accounts { SHOP: { users: [{ nkey: ${JSON.stringify(admin.publicKey)} }] } }`,
+    ])
+    const { proc } = server
+    const started = performance.now()
+    const { code, lines } = await provisionWith({
+      NATS_URL: `nats://127.0.0.1:${proc.port}`,
+      NATS_NKEY_SEED: admin.seed,
+      NATS_CONNECT_TIMEOUT_MS: '20000',
     })
-    try {
-      const started = performance.now()
-      const { code, lines } = await provisionWith({
-        NATS_URL: `nats://127.0.0.1:${proc.port}`,
-        NATS_NKEY_SEED: admin.seed,
-        NATS_CONNECT_TIMEOUT_MS: '20000',
-      })
-      expect(code).toBe(1)
-      expect(lines).toStrictEqual([
-        `provision: nats-server at 127.0.0.1:${proc.port} has JetStream disabled for this identity's account: enable it for the account (jetstream: enabled in its accounts {} entry) (docs/nats-server.md)\n`,
-      ])
-      expect(performance.now() - started).toBeLessThan(5_000)
-    } finally {
-      await stopNatsProcess(proc, 'SIGTERM', 5_000)
-      await rm(dir, { recursive: true, force: true })
-    }
+    expect(code).toBe(1)
+    expect(lines).toStrictEqual([
+      `provision: nats-server at 127.0.0.1:${proc.port} has JetStream disabled for this identity's account: enable it for the account (jetstream: enabled in its accounts {} entry) (docs/nats-server.md)\n`,
+    ])
+    expect(performance.now() - started).toBeLessThan(5_000)
   })
 
   it('the provision step names the unreachable server in one line when it gives up', async () => {

@@ -78,6 +78,23 @@ const express = <S extends Subject>(subject: S): `${S}${typeof EXPRESS_SUFFIX}` 
 const DEADLINE_SCHEDULES = `${DEADLINE_SCHEDULE_PREFIX}.*` as const
 const LEGACY_DEADLINE_SCHEDULES = `${LEGACY_DEADLINE_SCHEDULE_PREFIX}.*` as const
 
+/**
+ * The intake without the projection: it publishes orders and cancellations,
+ * keeps idempotency records and reads statuses. Compose's (`order-intake`)
+ * and the edge's (`order-edge`) differ only in the replays (replayerNameOf).
+ */
+const INTAKE_ONLY = {
+  publishes: [
+    SUBJECTS.orderCreated,
+    express(SUBJECTS.orderCreated),
+    SUBJECTS.orderCancelRequested,
+    express(SUBJECTS.orderCancelRequested),
+  ],
+  consumers: [],
+  buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'read' },
+  laneSignals: 'announce',
+} as const
+
 /** Service identities; `admin` (provisioning, operator CLIs) is apart: it may do anything. */
 export const GRANTS = {
   order: {
@@ -95,27 +112,11 @@ export const GRANTS = {
   'order-intake': {
     purpose:
       "order intake without the projection, as compose runs it: answers the console's replays of its events",
-    publishes: [
-      SUBJECTS.orderCreated,
-      express(SUBJECTS.orderCreated),
-      SUBJECTS.orderCancelRequested,
-      express(SUBJECTS.orderCancelRequested),
-    ],
-    consumers: [],
-    buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'read' },
-    laneSignals: 'announce',
+    ...INTAKE_ONLY,
   },
   'order-edge': {
     purpose: 'order intake at the edge (Workers, Deno Deploy): no replays, no reads of ORDERS',
-    publishes: [
-      SUBJECTS.orderCreated,
-      express(SUBJECTS.orderCreated),
-      SUBJECTS.orderCancelRequested,
-      express(SUBJECTS.orderCancelRequested),
-    ],
-    consumers: [],
-    buckets: { [BUCKETS.idempotency]: 'write', [BUCKETS.orderStatus]: 'read' },
-    laneSignals: 'announce',
+    ...INTAKE_ONLY,
   },
   'order-status': {
     purpose: 'order-status projection as its own service',

@@ -1,5 +1,6 @@
 import { headers } from '@nats-io/nats-core'
 import { describe, expect, it } from 'vitest'
+import { DIRECT_GET_HEADERS } from '../../shared/nats/not-published.ts'
 import { decodeStored } from './decode.ts'
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value))
@@ -91,14 +92,7 @@ describe('decodeStored (the replay reads what the live consumer reads)', () => {
     })
   })
 
-  it.each([
-    'Nats-Stream',
-    'Nats-Sequence',
-    'Nats-Subject',
-    'Nats-Time-Stamp',
-    'Nats-Num-Pending',
-    'Nats-Last-Sequence',
-  ])(
+  it.each(DIRECT_GET_HEADERS)(
     'skips an event stored with its own %s (a batch direct get answers it twice, as nats-server 2.15.1 does)',
     (name) => {
       // The stored value first, then the server's own, as the answer carries them.
