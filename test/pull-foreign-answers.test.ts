@@ -6,6 +6,7 @@
 // pull loop pulls again at once (no backoff) and handles only messages of its
 // own consumer.
 import { connect } from '@nats-io/transport-node'
+import { createLogger } from '../shared/observability/logger.ts'
 import { describe, expect, it } from 'vitest'
 import { SUBJECTS } from '../schemas/subjects.ts'
 import { waitFor } from './harness/wait-for.ts'
@@ -123,6 +124,49 @@ describe('pull answers another request aimed at', () => {
       for (let i = 0; i < 12; i++) await f.publishOrder(orderCreated(), `corr-limit-${i}`)
       await waitFor(() => handled.size === 12, { timeoutMs: 15_000, message: 'twelve orders handled' })
       expect(performance.now() - started).toBeLessThan(LIMITS_BOUND_MS)
+    } finally {
+      await loop.stop()
+    }
+  }, 60_000)
+
+  it('says which setting stops it when the consumer allows pulls shorter than a pull can be', async () => {
+    await using f = await startDeadLetterFixture()
+    let handled = 0
+    const lines: string[] = []
+    const loop = await startFixtureLoop(
+      f,
+      'short',
+      [SUBJECTS.orderCreated],
+      {
+        [SUBJECTS.orderCreated]: () => {
+          handled++
+          return Promise.resolve([])
+        },
+      },
+      {
+        logger: createLogger({
+          service: 'test',
+          level: 'warn',
+          format: 'json',
+          destination: { write: (line: string) => void lines.push(line) },
+        }),
+      },
+    )
+    try {
+      await f.jsm.consumers.update(ORDERS, 'short', { max_expires: 500_000_000 })
+      await waitFor(
+        () => lines.some((l) => l.includes('max_expires (500 ms) is under the 1 s a pull waits at least')),
+        {
+          timeoutMs: 15_000,
+          message: 'the warning naming max_expires',
+        },
+      )
+      // No pull can take it now.
+      await f.publishOrder(orderCreated(), 'corr-short')
+      await new Promise((resolve) => setTimeout(resolve, 1_500))
+      expect(handled).toBe(0)
+      // Backed off, not spinning: a handful of attempts in the time, not one every 50 ms.
+      expect(lines.length).toBeLessThan(10)
     } finally {
       await loop.stop()
     }

@@ -121,7 +121,7 @@ describe('an identity without replay rights (the edge intake, order-edge)', () =
       ).toStrictEqual([
         [
           'warn',
-          "this identity may not take dead-letter replays; the console's replays of these events go to an instance that may",
+          "this identity may not take dead-letter replays: the console's replays of these events are answered only by an instance whose identity may (set DEAD_LETTER_REPLAYS=off where that is intended)",
         ],
       ])
     } finally {

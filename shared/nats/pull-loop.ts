@@ -129,6 +129,11 @@ export function startPullLoop(options: PullLoopOptions): PullLoop {
         const { stream_name: stream, name: durable, config } = await consumer.info(true)
         const maxBatch = config.max_batch ?? 0
         const maxExpiresMs = (config.max_expires ?? 0) / 1e6
+        // nats.js's pulls wait 1 s at least: under that, every pull would be refused.
+        if (maxExpiresMs > 0 && maxExpiresMs < 1_000)
+          throw new Error(
+            `consumer ${durable}'s max_expires (${maxExpiresMs} ms) is under the 1 s a pull waits at least: raise it`,
+          )
         batch = await consumer.fetch({
           max_messages: maxBatch > 0 ? Math.min(size, maxBatch) : size,
           expires: Math.max(1_000, maxExpiresMs > 0 ? Math.min(expiresMs, maxExpiresMs) : expiresMs),

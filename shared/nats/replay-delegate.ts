@@ -145,7 +145,7 @@ export function serveReplays({
         // `order-intake`) answers the console's replays of these events.
         logger.warn(
           { reason: error.message, subject: replaySubjectOf(service) },
-          "this identity may not take dead-letter replays; the console's replays of these events go to an instance that may",
+          "this identity may not take dead-letter replays: the console's replays of these events are answered only by an instance whose identity may (set DEAD_LETTER_REPLAYS=off where that is intended)",
         )
         return
       }

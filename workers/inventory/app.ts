@@ -22,6 +22,7 @@ import type { RateLimiter } from '../../shared/http/rate-limit.ts'
 import { serviceIndex } from '../../shared/http/service-index.ts'
 import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
+import { isStorageFull } from '../../shared/nats/storage-full.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
 import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
@@ -177,6 +178,18 @@ export function createApp({
               message: `the stock record of ${sku} is not a valid record; PUT /inventory/${sku} with an admin key and no If-Match replaces it`,
             },
             500,
+          )
+        }
+        if (isStorageFull(error)) {
+          // Refused at the bucket's cap: nothing was written, and waiting alone does not end it.
+          logger.error({ err: error, path: c.req.path }, 'NATS storage full: raise a size cap')
+          c.header('Retry-After', '30')
+          return c.json(
+            {
+              error: 'unavailable',
+              message: 'the stock store is full (KV_STOCK_MAX_BYTES): nothing was written; retry later',
+            },
+            503,
           )
         }
         if (!isNatsUnavailable(error)) return undefined

@@ -144,6 +144,19 @@ describe('the inventory service against its OpenAPI document', () => {
           'the stock store is not answering, and this write may have been applied all the same: GET /inventory/NEW-1 before writing again',
       },
     ])
+    // Refused at the bucket's cap: nothing was written, later rather than in a second.
+    const full = appWith({
+      store: failingStore(Object.assign(new Error('maximum bytes exceeded'), { code: 10077 })),
+    })
+    const refused = await send('/inventory/NEW-1', put(stock), full)
+    expect([refused.status, refused.headers.get('Retry-After'), await refused.json()]).toStrictEqual([
+      503,
+      '30',
+      {
+        error: 'unavailable',
+        message: 'the stock store is full (KV_STOCK_MAX_BYTES): nothing was written; retry later',
+      },
+    ])
     // A record written around the service, with If-Match (without, the PUT replaces it).
     const invalid = appWith({ store: failingStore(new KvRecordError('NEW-1 holds an invalid record')) })
     const withTag = await send('/inventory/NEW-1', put(stock, { ...bearer('ops'), 'If-Match': '*' }), invalid)

@@ -135,7 +135,7 @@ const inventoryOperations: OperationDoc[] = [
         ['internal', 'invalid_record'],
       ),
       503: errorResponse(
-        'The stock store (NATS KV) is not answering. The write may have been applied all the same: GET the stock before writing again (its ETag then shows whether it was).',
+        'The stock store (NATS KV) is not answering. The write may have been applied all the same: GET the stock before writing again (its ETag then shows whether it was). Or the store is full (KV_STOCK_MAX_BYTES): nothing was written, `Retry-After: 30`.',
         ['unavailable'],
         { headers: ['Retry-After'] },
       ),

@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import * as v from 'valibot'
 import type { Priority } from '../../schemas/subjects.ts'
 import { OrderIdSchema } from '../../schemas/primitives.ts'
@@ -34,7 +34,8 @@ import type { Logger } from '../../shared/observability/log.ts'
 import { traceLogFields } from '../../shared/observability/trace-context.ts'
 import { createPropagatingTracer, type Tracer } from '../../shared/observability/tracing.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
-import { awaitsCreation, canRead } from './domain.ts'
+import { canRead } from './domain.ts'
+import { isStorageFull } from '../../shared/nats/storage-full.ts'
 import { UnavailableError, type OrderStore } from './order-store.ts'
 import { headAsGet } from '../../shared/http/head.ts'
 
@@ -122,22 +123,6 @@ export function createApp({
   const publishedHere = (orderId: string, apiKey: AuthEnv['Variables']['apiKey']) => {
     const recent = store.recentlyPublished?.(orderId)
     return recent !== undefined && canRead({ owner: recent.owner }, apiKey) ? recent : undefined
-  }
-
-  /**
-   * A record whose owner is not known yet (awaitsCreation): 503 to a client
-   * key, whoever placed it, until its `orders.created` is projected (within
-   * the projection's ack wait); an admin key reads it as it is.
-   */
-  const awaitingCreation = (c: Context, orderId: string) => {
-    c.header('Retry-After', String(retryAfterSeconds))
-    return c.json(
-      {
-        error: 'unavailable',
-        message: `order ${orderId} is not fully projected yet (its creation is being delivered again) and cannot be shown to a client key; retry shortly`,
-      },
-      503,
-    )
   }
 
   app.post('/orders', async (c) => {
@@ -238,8 +223,7 @@ export function createApp({
     }
     // Another client's order looks exactly like one that does not exist, in its answer and its timing.
     const apiKey = c.get('apiKey')
-    const order = await store.getOrder(orderId, (record) => canRead(record, apiKey) || awaitsCreation(record))
-    if (order !== null && !canRead(order, apiKey)) return awaitingCreation(c, orderId)
+    const order = await store.getOrder(orderId, (record) => canRead(record, apiKey))
     if (order === null) {
       if (publishedHere(orderId, apiKey) !== undefined) {
         c.header('Retry-After', String(retryAfterSeconds))
@@ -268,8 +252,7 @@ export function createApp({
       return c.json({ error: 'invalid_order_id', message: 'an order id is a UUID' }, 400)
     }
     const apiKey = c.get('apiKey')
-    const found = await store.getOrder(orderId, (record) => canRead(record, apiKey) || awaitsCreation(record))
-    if (found !== null && !canRead(found, apiKey)) return awaitingCreation(c, orderId)
+    const found = await store.getOrder(orderId, (record) => canRead(record, apiKey))
     // Accepted here moments ago and not shown by the projection yet: its
     // cancellation is taken all the same (the workers take a cancellation
     // that comes before its order), not refused as an unknown order.
@@ -379,16 +362,4 @@ export function createApp({
   )
 
   return app
-}
-
-/**
- * A write refused at a stream's or bucket's size cap (JetStream 10077
- * "maximum bytes exceeded", sent with status 503): not an outage, and waiting
- * alone does not end it. Read from the cause chain without importing the
- * client's error classes, which the Worker's bundle does not otherwise carry.
- */
-function isStorageFull(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++)
-    if ((e as { code?: unknown }).code === 10077) return true
-  return false
 }

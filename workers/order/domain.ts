@@ -41,16 +41,6 @@ export function canRead(order: Pick<OrderStatus, 'owner'>, key: { id: string; ro
   return key.role === 'admin' || (order.owner !== undefined && order.owner === key.id)
 }
 
-/**
- * A record built from an order's later events while its `orders.created` is
- * still on its way (a projection that crashed holding it gets it again only
- * after its ack wait): it names no owner yet, so a client cannot be shown it
- * and is asked to retry, not told the order does not exist.
- */
-export function awaitsCreation(order: Pick<OrderStatus, 'history' | 'owner'>): boolean {
-  return order.owner === undefined && !order.history.some((h) => h.event === SUBJECTS.orderCreated)
-}
-
 /** Key order and whitespace do not change what a request means. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
