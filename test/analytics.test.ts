@@ -17,6 +17,7 @@ import {
   type SagaStack,
   type ServiceProcess,
 } from './support/saga-stack.ts'
+import { itKeepsTheMoneyInvariant } from './support/money.ts'
 
 let stack: SagaStack
 let analytics: ServiceProcess
@@ -268,4 +269,6 @@ describe('analytics', () => {
       await nc.close()
     }
   })
+
+  itKeepsTheMoneyInvariant(() => stack)
 })

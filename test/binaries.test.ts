@@ -15,6 +15,7 @@ import { freePort, waitFor } from './harness/wait-for.ts'
 import { canUnsharePid, exec, sigtermAsPid1 } from './support/compiled-binary.ts'
 import { bearer } from './support/provision.ts'
 import { startSagaStack, startWorker, type Command, type SagaStack } from './support/saga-stack.ts'
+import { itKeepsTheMoneyInvariant } from './support/money.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const bin = (name: BinaryName): string => join(ROOT, 'dist', 'bin', name)
@@ -323,6 +324,8 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
     expect([pidInNamespace, exit]).toStrictEqual(['1', { code: 0, signal: null }])
     expect(lastLine).toContain('"msg":"stopped"')
   })
+
+  itKeepsTheMoneyInvariant(() => stack)
 })
 
 /** One GET with exactly these headers (fetch would add Accept-Encoding and decode the body). */

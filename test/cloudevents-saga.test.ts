@@ -10,6 +10,7 @@ import { waitFor } from './harness/wait-for.ts'
 import { readNatsCloudEvent } from './support/cloudevents-reader.ts'
 import { startSagaStack, type SagaStack } from './support/saga-stack.ts'
 import { readStream } from './support/stream-reader.ts'
+import { itKeepsTheMoneyInvariant } from './support/money.ts'
 
 let stack: SagaStack
 let nc: NatsConnection
@@ -89,4 +90,6 @@ describe('CloudEvents after a saga run', () => {
     }
     expect([...seen].sort()).toStrictEqual(Object.values(SUBJECTS).sort())
   }, 60_000)
+
+  itKeepsTheMoneyInvariant(() => stack)
 })

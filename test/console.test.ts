@@ -15,6 +15,7 @@ import { DEAD_LETTER_GAUGE_FRESH_MS } from '../workers/console/dead-letter-gauge
 import { waitFor } from './harness/wait-for.ts'
 import { bearer } from './support/provision.ts'
 import { startSagaStack, startWorker, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
+import { itKeepsTheMoneyInvariant } from './support/money.ts'
 
 let stack: SagaStack
 let consoleWorker: ServiceProcess
@@ -292,4 +293,6 @@ describe('operator console API', () => {
     }
     expect(permissionViolations(stack.server.log())).toStrictEqual([])
   })
+
+  itKeepsTheMoneyInvariant(() => stack)
 })

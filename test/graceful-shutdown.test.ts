@@ -10,6 +10,7 @@ import { STREAMS } from '../schemas/subjects.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { BUN, startSagaStack, type SagaStack } from './support/saga-stack.ts'
 import { workerSecrets } from './harness/test-secrets.ts'
+import { itKeepsTheMoneyInvariant } from './support/money.ts'
 
 let stack: SagaStack
 
@@ -74,6 +75,8 @@ describe('graceful shutdown', () => {
       await nc.close()
     }
   })
+
+  itKeepsTheMoneyInvariant(() => stack)
 
   it('exits 1 with one line when its port is taken, before it connects or takes a message', async () => {
     const running = stack.inventories[0]

@@ -12,6 +12,7 @@ import { permissionViolations } from './harness/lines.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { bearer } from './support/provision.ts'
 import { startSagaStack, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
+import { itKeepsTheMoneyInvariant } from './support/money.ts'
 
 let stack: SagaStack
 let nc: NatsConnection
@@ -277,3 +278,5 @@ describe('HEAD on the real HTTP servers (Bun)', () => {
     }
   })
 })
+
+itKeepsTheMoneyInvariant(() => stack)

@@ -12,6 +12,7 @@ import { spawnService, type ServiceHandle } from './harness/process.ts'
 import { freePort, waitFor } from './harness/wait-for.ts'
 import { startSagaStack, type SagaStack } from './support/saga-stack.ts'
 import { BUN } from './support/worker-process.ts'
+import { itKeepsTheMoneyInvariant } from './support/money.ts'
 
 const PROMETHEUS = '/usr/bin/prometheus'
 // CI installs it (.ci/run); elsewhere the suite skips without it.
@@ -140,4 +141,6 @@ suite('Prometheus scraping the saga and NATS', () => {
     )
     expect((await values('gnatsd_varz_connections')).length).toBe(1)
   })
+
+  itKeepsTheMoneyInvariant(() => stack)
 })

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STREAMS } from '../schemas/subjects.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { startSagaStack, type SagaStack } from './support/saga-stack.ts'
+import { itKeepsTheMoneyInvariant } from './support/money.ts'
 
 let stack: SagaStack
 const order = { customerId: 'c', items: [{ sku: 'RECON-1', quantity: 1 }], paymentToken: 'tok_ok' }
@@ -75,4 +76,6 @@ describe('reconnect', () => {
       await nc.close()
     }
   }, 60_000)
+
+  itKeepsTheMoneyInvariant(() => stack)
 })

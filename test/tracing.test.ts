@@ -12,6 +12,7 @@ import {
 } from './support/otlp-receiver.ts'
 import { startSagaStack, type SagaStack } from './support/saga-stack.ts'
 import { bunRun, type Command } from './support/worker-process.ts'
+import { itKeepsTheMoneyInvariant } from './support/money.ts'
 
 const multiCall: Command = (worker) => ({
   cmd: join(import.meta.dirname, '..', 'dist', 'bin', 'order-saga'),
@@ -141,4 +142,6 @@ describe.each([
     const intake = spans.find((s) => s.traceId === traceId && s.name === 'POST /orders')
     expect(intake?.parentSpanId).toBe('')
   })
+
+  itKeepsTheMoneyInvariant(() => stack)
 })

@@ -9,6 +9,7 @@ import { connect as connectTcp } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rawExchange } from '../../shared/http/raw-http-fixture.ts'
 import { waitFor } from '../harness/wait-for.ts'
+import { expectMoneyBalanced } from '../support/money.ts'
 import { bearer } from '../support/provision.ts'
 import type { RuntimeStack } from './runtime-stack.ts'
 
@@ -26,6 +27,8 @@ export interface OrderTarget {
     init?: { method?: string; headers?: Record<string, string>; body?: string },
   ): Promise<IntakeResponse>
   setStock(sku: string, onHand: number, priceCents: number): Promise<void>
+  /** The card processor's sandbox the payment worker charges: its ledger is the money invariant's truth. */
+  gatewayUrl: string
   /** Makes NATS unreachable for the intake. */
   stopNats(): Promise<void>
   /** How long the intake may take to answer 503 once NATS is gone. */
@@ -47,6 +50,7 @@ export function processTarget(stack: RuntimeStack): OrderTarget {
     intake: (path, init = {}) =>
       fetch(`${stack.order.url}${path}`, { ...init, signal: AbortSignal.timeout(10_000) }),
     setStock: (sku, onHand, price) => stack.setStock(sku, onHand, price),
+    gatewayUrl: stack.gateway.url,
     stopNats: () => stack.server.stop(),
     // NATS_REQUEST_TIMEOUT_MS (2 s) if a publish starts before the client sees the disconnect.
     unavailableWithinMs: 3_500,
@@ -132,6 +136,18 @@ export function describeOrderRuntime(
         'orders.created',
         'payments.completed',
       ])
+      // The only order this suite places: the processor holds its amount, once.
+      const money = await expectMoneyBalanced(
+        {
+          gatewayUrl: t().gatewayUrl,
+          getOrder: async (orderId) =>
+            (await (
+              await t().intake(`/orders/${orderId}`, { headers: bearer('client') })
+            ).json()) as OrderView,
+        },
+        new Set([placed.orderId]),
+      )
+      expect(money).toStrictEqual({ orders: 1, charges: 1 })
     })
 
     it('refuses a body declared over the limit with 413 and one Connection: close', async (ctx) => {

@@ -60,6 +60,7 @@ const startWorkerd = async (): Promise<OrderTarget> => {
       listener: edge.url.origin,
       listenerIsProxy: true,
       setStock: (sku, onHand, price) => stack.setStock(sku, onHand, price),
+      gatewayUrl: stack.gateway.url,
       stopNats: () => stack.server.stop(),
       unavailableWithinMs: 2_500,
       dispose: () => edge.dispose().finally(() => stack.dispose()),

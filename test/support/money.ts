@@ -3,6 +3,7 @@
 // for every order in a final state, captured minus refunded equals its amount
 // when confirmed and 0 when cancelled; and no charge exists for an order no
 // client placed.
+import { expect, it } from 'vitest'
 import { waitFor } from '../harness/wait-for.ts'
 import { bearer } from './provision.ts'
 
@@ -103,4 +104,22 @@ export async function expectMoneyBalanced(
   } catch (error) {
     throw new Error(`money invariant broken: ${last.slice(0, 10).join('; ')}`, { cause: error })
   }
+}
+
+/**
+ * A test that checks the money invariant over every order the suite placed
+ * through `stack()` so far: declare it after the tests that place orders and
+ * before any that stop the order service or the gateway.
+ */
+export function itKeepsTheMoneyInvariant(
+  stack: () => {
+    placed: ReadonlySet<string>
+    moneyBalanced(timeoutMs?: number): Promise<{ orders: number }>
+  },
+): void {
+  it('keeps the money invariant over every order it placed', async () => {
+    const placed = stack().placed.size
+    expect(placed).toBeGreaterThan(0)
+    expect((await stack().moneyBalanced()).orders).toBe(placed)
+  })
 }
