@@ -35,29 +35,50 @@ describe('live orders', () => {
     })
     const batches: OrderChange[][] = []
     const unsubscribe = live.subscribe((batch) => batches.push(batch))
+    const ids = Array.from({ length: orders }, () => crypto.randomUUID())
+    const first = ids[0] ?? ''
     try {
-      await Promise.all(
-        Array.from({ length: orders }, (_, i) =>
-          kv.put(`o${i}`, JSON.stringify({ orderId: `o${i}`, status: 'pending' })),
-        ),
-      )
+      await Promise.all(ids.map((id) => kv.put(id, JSON.stringify({ orderId: id, status: 'pending' }))))
       // A second change of the first order: coalesced, its newest status sent.
-      await kv.put('o0', JSON.stringify({ orderId: 'o0', status: 'confirmed', priority: 'express' }))
-      // Coalesced within an interval: o0's newest status is the last sent.
+      await kv.put(first, JSON.stringify({ orderId: first, status: 'confirmed', priority: 'express' }))
+      // Coalesced within an interval: the first order's newest status is the last sent.
       const seen = await waitFor(
         () => {
           const all = batches.flat()
-          const ids = new Set(all.map((c) => c.orderId))
-          const o0 = all.filter((c) => c.orderId === 'o0').at(-1)
-          return ids.size === orders && o0?.status === 'confirmed' && o0.priority === 'express' && all
+          const seenIds = new Set(all.map((c) => c.orderId))
+          const o0 = all.filter((c) => c.orderId === first).at(-1)
+          return seenIds.size === orders && o0?.status === 'confirmed' && o0.priority === 'express' && all
         },
         { timeoutMs: 10_000, message: `${orders} orders in the live batches` },
       )
-      // Nothing dropped, each order once per interval it changed in (o0 at most twice).
+      // Nothing dropped, each order once per interval it changed in (the first at most twice).
       expect(seen.length).toBeGreaterThanOrEqual(orders)
       expect(seen.length).toBeLessThanOrEqual(orders + 1)
       expect(batches.length).toBeGreaterThanOrEqual(3)
       for (const batch of batches) expect(batch.length).toBeLessThanOrEqual(MAX_BATCH)
+    } finally {
+      unsubscribe()
+      await live.stop()
+    }
+  })
+
+  it("sends no record that is not its key's order: a forged id never reaches the page, the real ones do", async () => {
+    const live = await startLiveOrders(kv, {
+      logger: createLogger({ service: 't', level: 'silent' }),
+      intervalMs: 200,
+    })
+    const batches: OrderChange[][] = []
+    const unsubscribe = live.subscribe((batch) => batches.push(batch))
+    const [forgedKey, otherKey, realKey, elsewhere] = Array.from({ length: 4 }, () => crypto.randomUUID())
+    try {
+      await kv.put(forgedKey ?? '', JSON.stringify({ orderId: 'x"]', status: 'confirmed' }))
+      await kv.put(otherKey ?? '', JSON.stringify({ orderId: elsewhere, status: 'confirmed' }))
+      await kv.put(realKey ?? '', JSON.stringify({ orderId: realKey, status: 'confirmed' }))
+      const sent = await waitFor(() => batches.flat().some((c) => c.orderId === realKey) && batches.flat(), {
+        timeoutMs: 5_000,
+        message: 'the real order in a live batch',
+      })
+      expect(sent.map((c) => c.orderId)).toStrictEqual([realKey])
     } finally {
       unsubscribe()
       await live.stop()

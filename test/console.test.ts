@@ -16,6 +16,7 @@ import { waitFor } from './harness/wait-for.ts'
 import { bearer } from './support/provision.ts'
 import { startSagaStack, startWorker, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
 import { itKeepsTheMoneyInvariant } from './support/money.ts'
+import { v7 as uuidv7 } from 'uuid'
 
 let stack: SagaStack
 let consoleWorker: ServiceProcess
@@ -163,6 +164,37 @@ describe('operator console API', () => {
       await nc.close()
     }
     expect(consoleWorker.handle.lines().filter((l) => l.includes('unhandled'))).toStrictEqual([])
+  })
+
+  it("indexes no record that is not its key's order, nor a reason that is not one token", async () => {
+    const nc = await connect(stack.server.connectOptions())
+    // Time-ordered ids, as the intake mints them: the index files an order by its id's time.
+    const [badId, dotted, misfiled, elsewhere, real] = Array.from({ length: 5 }, () => uuidv7())
+    try {
+      const kv = await new Kvm(nc).open(BUCKETS.orderStatus)
+      const record = (orderId: string | undefined, extra: Record<string, unknown> = {}) =>
+        JSON.stringify({ orderId, status: 'cancelled', customerId: 'cust-forged', ...extra })
+      await kv.put(badId ?? '', record('x"]'))
+      await kv.put(dotted ?? '', record(dotted, { reason: 'x.>' }))
+      await kv.put(misfiled ?? '', record(elsewhere, { reason: 'out_of_stock' }))
+      await kv.put(real ?? '', record(real, { reason: 'out_of_stock' }))
+      // The customer's list holds the real order only, found by its customer.
+      const listed = await waitFor(async () => {
+        const r = await api<Page>('/console/api/orders?customer=cust-forged')
+        return r.body.orders.length > 0 ? r.body.orders : undefined
+      })
+      expect(listed.map((o) => o.orderId)).toStrictEqual([real])
+      const all = await api<Page>('/console/api/orders?limit=100')
+      expect(all.body.orders.map((o) => o.orderId)).not.toContain('x"]')
+      expect(all.body.orders.map((o) => o.orderId)).not.toContain(elsewhere)
+      const refused = consoleWorker.handle
+        .lines()
+        .filter((l) => l.includes('unreadable order record; not indexed'))
+        .join('\n')
+      for (const key of [badId, dotted, misfiled]) expect(refused).toContain(`"orderId":"${key}"`)
+    } finally {
+      await nc.close()
+    }
   })
 
   it('files a failed delivery under its order: retries, the dead letter, then replay and purge', async () => {

@@ -246,7 +246,7 @@ describe('business metrics', () => {
 
 // Last: its order would count in the business metrics above.
 describe('HEAD on the real HTTP servers (Bun)', () => {
-  it("answers every service's GET routes' headers with the body's length and a date, no body", async () => {
+  it("answers every service's GET routes' headers with the body's length, a date and the security headers, no body", async () => {
     await stack.setStock('HEAD-1', 3, 250)
     const placed = await stack.placeOrder({
       customerId: 'h',
@@ -263,10 +263,20 @@ describe('HEAD on the real HTTP servers (Bun)', () => {
       [`${order}/orders/${placed.orderId}`, bearer('client')],
       [`${inventory}/inventory/HEAD-1`, {}],
       [`${order}/orders/00000000-0000-7000-8000-000000000000`, bearer('client')],
+      // A 404 that echoes its path, and a 401.
+      ...stack.started.map((p): [string, HeadersInit] => [`${p.url}/%3Csvg%20onload=alert(1)%3E`, {}]),
+      [`${order}/orders/${placed.orderId}`, {}],
     ]
     for (const [url, headers] of routes) {
       const get = await fetch(url, { headers })
       const bytes = (await get.arrayBuffer()).byteLength
+      // Never sniffed as HTML, no Referer, never framed (shared/http/security-headers.ts).
+      expect([
+        url,
+        get.headers.get('X-Content-Type-Options'),
+        get.headers.get('Referrer-Policy'),
+        get.headers.get('X-Frame-Options'),
+      ]).toStrictEqual([url, 'nosniff', 'no-referrer', 'DENY'])
       const head = await fetch(url, { method: 'HEAD', headers })
       expect([url, head.status, head.headers.get('Content-Length')]).toStrictEqual([
         url,

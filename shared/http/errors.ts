@@ -61,4 +61,11 @@ export function createErrorHandler<E extends Env = Env>({
 }
 
 export const notFound: NotFoundHandler = (c) =>
-  c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404)
+  c.json(
+    // HEAD is answered as GET (head.ts): the same body, so the same length.
+    {
+      error: 'not_found',
+      message: `no route ${c.req.method === 'HEAD' ? 'GET' : c.req.method} ${c.req.path}`,
+    },
+    404,
+  )

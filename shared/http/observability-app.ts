@@ -17,6 +17,7 @@ import {
 import { observabilityOpenApi } from './openapi-routes.ts'
 import { serviceIndex } from './service-index.ts'
 import { headAsGet } from './head.ts'
+import { securityHeaders } from './security-headers.ts'
 
 export interface ObservabilityAppDeps extends ObservabilityDeps {
   /** Named in `GET /`. */
@@ -44,6 +45,7 @@ export function createObservabilityApp({
 }: ObservabilityAppDeps): Hono {
   const app = new Hono()
   app.use(headAsGet)
+  app.use(securityHeaders)
   app.use(httpMetrics(deps.metrics))
   app.use(limitBody(maxBodyBytes))
   app.get('/', serviceIndex(service, app))

@@ -66,6 +66,24 @@ describe('GET /analytics/summary', () => {
     expect((await get(app, '/analytics/summary')).status).toBe(200)
   })
 
+  it('marks its answers, 401s and 404s with the security headers', async () => {
+    const { app } = await setup()
+    for (const [path, key] of [
+      ['/analytics/summary', 'ops'],
+      ['/analytics/summary', null],
+      ['/nope', null],
+    ] as const) {
+      const res = await get(app, path, key)
+      expect([
+        path,
+        key,
+        res.headers.get('x-content-type-options'),
+        res.headers.get('x-frame-options'),
+      ]).toStrictEqual([path, key, 'nosniff', 'DENY'])
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer')
+    }
+  })
+
   it('answers the range aligned to minutes: from rounded down, to rounded up (exclusive)', async () => {
     const { app, asked } = await setup()
     const res = await get(app, '/analytics/summary?from=2026-01-01T10:05:30Z&to=2026-01-01T10:07:01Z&top=3')

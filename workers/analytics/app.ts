@@ -32,6 +32,7 @@ import { analyticsOpenApi } from './openapi.ts'
 import { parseQueryTime, QueryTime } from './query-time.ts'
 import type { Totals, WindowView } from './summary.ts'
 import { headAsGet } from '../../shared/http/head.ts'
+import { securityHeaders } from '../../shared/http/security-headers.ts'
 
 export interface SummaryRange {
   fromMinute: number
@@ -87,6 +88,7 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   const { logger, metrics, verifier, limiter, feed, now = () => new Date() } = deps
   const app = new Hono<AuthEnv>()
   app.use(headAsGet)
+  app.use(securityHeaders)
   app.use(httpMetrics(metrics))
   app.use(limitDeclaredBody(SMALL_BODY_BYTES))
   app.use('/analytics/*', requireApiKey({ verifier, roles: ['admin'], limiter }))

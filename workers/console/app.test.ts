@@ -75,6 +75,23 @@ describe('console routes', () => {
     }
   })
 
+  it('marks its API answers, errors and 404s with the security headers too', async () => {
+    const { app } = await appWith()
+    for (const [path, headers] of [
+      ['/console/api/orders', {}],
+      ['/console/api/orders', bearer('ops')],
+      ['/console/%3Csvg%20onload=alert(1)%3E', {}],
+    ] as const) {
+      const res = await app.request(path, { headers })
+      expect([
+        path,
+        res.headers.get('x-content-type-options'),
+        res.headers.get('referrer-policy'),
+      ]).toStrictEqual([path, 'nosniff', 'no-referrer'])
+      expect(res.headers.get('x-frame-options')).toBe('DENY')
+    }
+  })
+
   it('wants an admin key for the API: 401 without, 403 with a client key', async () => {
     const { app } = await appWith()
     expect((await app.request('/console/api/orders')).status).toBe(401)

@@ -36,6 +36,7 @@ import type { ConsoleData } from './console-data.ts'
 import { CONSOLE_MAX_BODY_BYTES, consoleOpenApi } from './openapi.ts'
 import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS } from './page/files.ts'
 import { headAsGet } from '../../shared/http/head.ts'
+import { securityHeaders } from '../../shared/http/security-headers.ts'
 
 export interface ConsoleAppDeps {
   data: ConsoleData
@@ -66,6 +67,7 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
   const { data, logger, metrics, checkReady, verifier, limiter } = deps
   const app = new Hono<AuthEnv>()
   app.use(headAsGet)
+  app.use(securityHeaders)
   if (deps.tracer !== undefined) app.use(traceRequests(deps.tracer))
   app.use(httpMetrics(metrics))
   app.use(limitDeclaredBody(CONSOLE_MAX_BODY_BYTES))

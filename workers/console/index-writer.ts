@@ -9,6 +9,7 @@
  */
 import type { JsMsg } from '@nats-io/jetstream'
 import * as v from 'valibot'
+import { OrderIdSchema } from '../../schemas/primitives.ts'
 import {
   ORDER_INDEX,
   ORDER_INDEX_CONSUMERS,
@@ -28,11 +29,15 @@ import {
   type IndexEntry,
 } from './index-subjects.ts'
 
-/** The fields of an order-status record the index needs (the record has more). */
+/**
+ * The fields of an order-status record the index needs (the record has more).
+ * The order id and the reason become subject tokens: a UUID, and one token of
+ * lower-case words (a reason a later release adds is indexed too).
+ */
 const IndexedRecord = v.object({
-  orderId: v.string(),
+  orderId: OrderIdSchema,
   status: v.picklist(ORDER_STATUSES),
-  reason: v.optional(v.string()),
+  reason: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be one lower-case token'))),
   customerId: v.optional(v.string()),
   createdAt: v.optional(v.string()),
   amountCents: v.optional(v.number()),
@@ -119,7 +124,8 @@ export async function startIndexWriter(
     let record: Held['record'] = null
     if (op !== 'DEL' && op !== 'PURGE') {
       const parsed = v.safeParse(IndexedRecord, safeJson(msg))
-      if (!parsed.success) {
+      // A record filed under another order's key is not that order's.
+      if (!parsed.success || parsed.output.orderId !== orderId) {
         rt.logger.warn({ consumer: durable, orderId, seq: msg.seq }, 'unreadable order record; not indexed')
         msg.term('unreadable order record')
         return

@@ -6,6 +6,8 @@
  * interval, not one message per event.
  */
 import { KvWatchInclude, type KV } from '@nats-io/kv'
+import * as v from 'valibot'
+import { OrderIdSchema } from '../../schemas/primitives.ts'
 import type { Logger } from '../../shared/observability/log.ts'
 
 export interface OrderChange {
@@ -32,10 +34,13 @@ export interface LiveOrders {
   stop(): Promise<void>
 }
 
-/** The summary of a record the live list shows (the record has more). */
-export function toChange(record: Record<string, unknown>): OrderChange | null {
+/**
+ * The summary of a record the live list shows (the record has more); null for
+ * a record that is not the order its key names, or whose id is not a UUID.
+ */
+export function toChange(record: Record<string, unknown>, key: string): OrderChange | null {
   const { orderId, status, reason, customerId, amountCents, createdAt, updatedAt, priority } = record
-  if (typeof orderId !== 'string' || typeof status !== 'string') return null
+  if (orderId !== key || !v.is(OrderIdSchema, orderId) || typeof status !== 'string') return null
   return {
     orderId,
     status,
@@ -64,7 +69,7 @@ export async function startLiveOrders(
     for await (const entry of watch) {
       if (listeners.size === 0) continue
       try {
-        const change = toChange(entry.json<Record<string, unknown>>())
+        const change = toChange(entry.json<Record<string, unknown>>(), entry.key)
         if (change === null) continue
         pending.delete(change.orderId)
         pending.set(change.orderId, change)

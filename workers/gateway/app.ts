@@ -31,6 +31,7 @@ import { Ledger } from './ledger.ts'
 import { gatewayOpenApi } from './openapi.ts'
 import { createRefundHandler } from './refund-handler.ts'
 import { headAsGet } from '../../shared/http/head.ts'
+import { securityHeaders } from '../../shared/http/security-headers.ts'
 
 export interface GatewayDeps {
   config: Pick<
@@ -138,6 +139,7 @@ export function createApp({
 
   const app = new Hono<AuthEnv>()
   app.use(headAsGet)
+  app.use(securityHeaders)
   app.use(httpMetrics(metrics))
   app.use(traceRequests(tracer))
   app.use(limitDeclaredBody(config.maxBodyBytes))

@@ -35,6 +35,7 @@ import { inventoryOpenApi } from './openapi.ts'
 import { SetStockRequestSchema } from './records.ts'
 import type { StockStore } from './stock-store.ts'
 import { headAsGet } from '../../shared/http/head.ts'
+import { securityHeaders } from '../../shared/http/security-headers.ts'
 
 export interface InventoryAppDeps {
   store: Pick<StockStore, 'getStock' | 'setStock'>
@@ -69,6 +70,7 @@ export function createApp({
 }: InventoryAppDeps) {
   const app = new Hono<AuthEnv>()
   app.use(headAsGet)
+  app.use(securityHeaders)
   app.use(httpMetrics(metrics))
   app.use(traceRequests(tracer))
   app.use(limitDeclaredBody(maxBodyBytes))

@@ -14,6 +14,7 @@ import type { RunningService } from '../../shared/runtime/run-service.ts'
 import type { NatsMetricsConfig } from './config.ts'
 import { renderNatsMetrics, type Jsz, type NodeSample, type Varz } from './render.ts'
 import { headAsGet } from '../../shared/http/head.ts'
+import { securityHeaders } from '../../shared/http/security-headers.ts'
 import { createCachedCheck } from '../../shared/http/cached-check.ts'
 
 const JSZ_QUERY = '/jsz?accounts=true&streams=true&consumers=true&leader_only=true'
@@ -62,6 +63,7 @@ export function createNatsMetricsApp(
 
   const app = new Hono()
   app.use(headAsGet)
+  app.use(securityHeaders)
   app.notFound(notFound)
   app.onError(createErrorHandler({ logger }))
   app.get('/', serviceIndex('nats-metrics', app, { servers: urls.map(shownUrl) }))

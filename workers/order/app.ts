@@ -38,6 +38,7 @@ import { canRead } from './domain.ts'
 import { isStorageFull } from '../../shared/nats/storage-full.ts'
 import { UnavailableError, type OrderStore } from './order-store.ts'
 import { headAsGet } from '../../shared/http/head.ts'
+import { securityHeaders } from '../../shared/http/security-headers.ts'
 
 export interface AppDeps {
   store: OrderStore
@@ -99,6 +100,7 @@ export function createApp({
 }: AppDeps) {
   const app = new Hono<Env>()
   app.use(headAsGet)
+  app.use(securityHeaders)
 
   app.use(httpMetrics(metrics))
   app.use(traceRequests(tracer))

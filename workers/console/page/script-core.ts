@@ -147,7 +147,10 @@ function firstOlderRow(body, row) {
 function applyChange(change) {
   var row = toRow(change);
   var body = $('orders-table').tBodies[0];
-  var old = body.querySelector('tr[data-order-id="' + row.orderId + '"]');
+  var old = null;
+  // Compared, never put in a selector: an id is data.
+  for (var i = 0; i < body.rows.length && !old; i++)
+    if (body.rows[i].getAttribute('data-order-id') === row.orderId) old = body.rows[i];
   var known = state.rows.get(row.orderId);
   if (known && row.amountCents === undefined) row.amountCents = known.amountCents;
   state.rows.set(row.orderId, row);
