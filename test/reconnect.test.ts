@@ -41,6 +41,10 @@ describe('reconnect', () => {
     await stack.server.kill()
     const down = await stack.placeOrder(order)
     expect(down.status).toBe(503)
+    // Every request of an outage gets its 503; the log says it once (then once a minute).
+    for (let i = 0; i < 5; i++) expect((await stack.placeOrder(order)).status).toBe(503)
+    const said = stack.order.handle.lines().filter((l) => l.includes('NATS unavailable; answering 503'))
+    expect(said.filter((l) => l.includes('"level":"warn"'))).toHaveLength(1)
     await waitFor(async () => (await readyStatuses()).every((s) => s === 503), {
       message: 'every worker not ready',
     })

@@ -1,6 +1,9 @@
+import { createServer } from 'node:net'
 import { connect } from '@nats-io/transport-node'
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../observability/logger.ts'
+import { startNatsServer } from '../../test/harness/nats-server.ts'
+import { waitFor } from '../../test/harness/wait-for.ts'
 import { connectNats, NatsConnectError } from './connect.ts'
 
 describe('connectNats', () => {
@@ -67,4 +70,61 @@ describe('connectNats', () => {
       expect(line).not.toHaveProperty('err')
     }
   })
+})
+
+describe('connectNats reconnecting', () => {
+  it('waits longer between attempts the longer the outage lasts, up to the cap, and connects again once the server is back', async () => {
+    const server = await startNatsServer({ websocket: false })
+    const attempts: number[] = []
+    // In the server's place while it is down: takes each attempt and closes it, so every attempt is seen.
+    const standIn = createServer((socket) => {
+      attempts.push(Date.now())
+      socket.destroy()
+    })
+    const lines: Record<string, unknown>[] = []
+    const logger = createLogger({
+      service: 'test',
+      level: 'info',
+      destination: { write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    })
+    let handle: Awaited<ReturnType<typeof connectNats>> | undefined
+    try {
+      handle = await connectNats({
+        connect,
+        servers: [server.url],
+        name: 'reconnect-backoff',
+        logger,
+        reconnectMaxDelayMs: 4_000,
+        options: { ...server.connectOptions(), servers: [server.url] },
+      })
+      await server.kill()
+      const outageStart = Date.now()
+      await new Promise<void>((resolve, reject) => {
+        standIn.once('error', reject)
+        standIn.listen(server.port, '127.0.0.1', resolve)
+      })
+      await new Promise((resolve) => setTimeout(resolve, 13_000 - (Date.now() - outageStart)))
+      await new Promise((resolve) => standIn.close(resolve))
+      // A fixed 1-1.5 s wait would have made 8 or more attempts in 13 s; doubling to 4 s makes about 5:
+      // 1, 2, 4, 4 s apart (each plus up to 0.5 s of jitter).
+      const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] ?? at))
+      expect(attempts.length, `attempts ${gaps.join(', ')} ms apart`).toBeGreaterThanOrEqual(2)
+      expect(attempts.length, `attempts ${gaps.join(', ')} ms apart`).toBeLessThanOrEqual(6)
+      expect(Math.max(...gaps)).toBeGreaterThanOrEqual(3_000)
+      // (Plus what a loaded machine adds to a timer.)
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(4_500 + 1_000)
+      const restarted = Date.now()
+      await server.restart()
+      await waitFor(() => handle?.isConnected(), { timeoutMs: 8_000, message: 'reconnected' })
+      // Within one capped wait of the server's return.
+      expect(Date.now() - restarted).toBeLessThan(4_500 + 2_000)
+      expect(
+        lines.map((l) => l.msg).filter((m) => m === 'nats disconnected' || m === 'nats reconnected'),
+      ).toStrictEqual(['nats disconnected', 'nats reconnected'])
+    } finally {
+      standIn.close()
+      await handle?.nc.close().catch(() => undefined)
+      await server.dispose()
+    }
+  }, 40_000)
 })

@@ -25,6 +25,12 @@ export interface ConnectOptions {
   /** First retry delay; doubles up to `maxDelayMs`, with full jitter. */
   initialDelayMs?: number
   maxDelayMs?: number
+  /**
+   * Once connected, the longest wait between two reconnect attempts while the
+   * servers do not answer: the waits start at the client's 1 s (plus up to
+   * 0.5 s of jitter) and double after each failed attempt. Default 5 s.
+   */
+  reconnectMaxDelayMs?: number
   /** Extra client options (auth, TLS, wsFactory, ...). */
   options?: Partial<ConnectionOptions>
 }
@@ -50,6 +56,7 @@ export async function connectNats({
   maxWaitMs = 5 * 60_000,
   initialDelayMs = 250,
   maxDelayMs = 10_000,
+  reconnectMaxDelayMs = 5_000,
   options = {},
 }: ConnectOptions): Promise<NatsHandle> {
   const deadline = Date.now() + maxWaitMs
@@ -74,15 +81,24 @@ export async function connectNats({
     noAsyncTraces: true,
     ...options,
   }
-  // Refusals of this identity since the last connect: each doubles the wait
-  // before the next attempt (1 s up to 30 s), and only the first is logged
-  // at error level, so a revoked identity neither hammers the server nor
-  // floods the log.
+  // While the servers do not answer, the wait before the next attempt grows
+  // with the outage: about as long as the outage so far (so 1, 2, 4, 8 s
+  // apart: the waits double), up to reconnectMaxDelayMs, each with jitter. An
+  // outage of minutes costs a server coming back a few attempts per client,
+  // not one a second. nats.js asks for the wait more than once per attempt,
+  // so it is a function of time, not of the number of calls. Refusals of this
+  // identity double it up to 30 s, and only the first is logged at error
+  // level, so a revoked identity neither hammers the server nor floods the log.
+  let outageSince: number | undefined
   let refusals = 0
-  const baseDelay = (): number =>
-    (clientOptions.reconnectTimeWait ?? 1_000) + Math.random() * (clientOptions.reconnectJitter ?? 0)
-  clientOptions.reconnectDelayHandler ??= () =>
-    refusals === 0 ? baseDelay() : Math.min(AUTH_RETRY_MAX_MS, baseDelay() * 2 ** Math.min(refusals, 6))
+  const jitter = (): number => Math.random() * (clientOptions.reconnectJitter ?? 0)
+  const base = clientOptions.reconnectTimeWait ?? 1_000
+  clientOptions.reconnectDelayHandler ??= () => {
+    if (refusals > 0) return Math.min(AUTH_RETRY_MAX_MS, (base + jitter()) * 2 ** Math.min(refusals, 6))
+    const now = Date.now()
+    outageSince ??= now
+    return Math.min(Math.max(base, reconnectMaxDelayMs), base + (now - outageSince)) + jitter()
+  }
   let lastError: unknown
   let nc: NatsConnection
   try {
@@ -136,6 +152,8 @@ export async function connectNats({
     )
   }
   logger.info({ server: shownUrl(nc.getServer()), servers: shown }, 'nats connected')
+  // The first connection's attempts are not an outage of this one.
+  outageSince = undefined
 
   let connected = true
   void (async () => {
@@ -149,6 +167,7 @@ export async function connectNats({
           break
         case 'reconnect':
           connected = true
+          outageSince = undefined
           refusals = 0
           logger.info({ server: shownUrl(status.server) }, 'nats reconnected')
           break

@@ -90,16 +90,23 @@ export function startPullLoop(options: PullLoopOptions): PullLoop {
     foreign = { answers: 0, messages: 0, loggedAt: now }
   }
 
+  // The first failure of a run is said at warn, the ones after it at debug
+  // until a pull succeeds again (said at info): an outage of a minute is two
+  // lines per consumer, not two per retry.
   async function recover(failures: number, error: unknown): Promise<void> {
     const delay = Math.min(5_000, 250 * 2 ** Math.min(failures, 5))
-    logger.warn({ err: error, consumer: name, retryInMs: delay }, 'pull failed; recovering the consumer')
+    const level = failures === 1 ? 'warn' : 'debug'
+    logger[level](
+      { err: error, consumer: name, retryInMs: delay, failures },
+      'pull failed; recovering the consumer',
+    )
     await Promise.race([sleep(delay), stopped])
     if (stopping) return
     try {
       await options.reprovision()
       consumer = await options.getConsumer()
     } catch (recreateError) {
-      logger.warn({ err: recreateError, consumer: name }, 'consumer not reachable yet')
+      logger[level]({ err: recreateError, consumer: name }, 'consumer not reachable yet')
     }
   }
 
@@ -144,6 +151,7 @@ export function startPullLoop(options: PullLoopOptions): PullLoop {
         }
         const closed = await batch.closed()
         if (closed instanceof Error) throw closed
+        if (failures > 0) logger.info({ consumer: name, failures }, 'pulling again')
         failures = 0
       } catch (error) {
         if (stopping) break

@@ -97,6 +97,7 @@ export async function startNatsRuntime(
     name,
     logger,
     maxWaitMs: config.NATS_CONNECT_TIMEOUT_MS,
+    reconnectMaxDelayMs: config.NATS_RECONNECT_MAX_MS,
     options: natsClientOptions(config),
   })
   const { nc } = nats

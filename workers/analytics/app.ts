@@ -33,6 +33,7 @@ import { parseQueryTime, QueryTime } from './query-time.ts'
 import type { Totals, WindowView } from './summary.ts'
 import { headAsGet } from '../../shared/http/head.ts'
 import { securityHeaders } from '../../shared/http/security-headers.ts'
+import { logEvery } from '../../shared/observability/log-every.ts'
 
 export interface SummaryRange {
   fromMinute: number
@@ -213,12 +214,14 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   })
 
   app.notFound(notFound)
+  // Said once a minute while it lasts (every refused request would flood the log).
+  const unavailable = logEvery(logger, 'warn', 'NATS unavailable; answering 503')
   app.onError(
     createErrorHandler({
       logger,
       known: (error, c) => {
         if (!isNatsUnavailable(error)) return undefined
-        logger.warn({ err: error, path: c.req.path }, 'NATS unavailable; answering 503')
+        unavailable({ err: error, path: c.req.path })
         c.header('Retry-After', '1')
         return c.json(
           { error: 'unavailable', message: 'the analytics store is not answering; retry shortly' },

@@ -36,6 +36,7 @@ import { SetStockRequestSchema } from './records.ts'
 import type { StockStore } from './stock-store.ts'
 import { headAsGet } from '../../shared/http/head.ts'
 import { securityHeaders } from '../../shared/http/security-headers.ts'
+import { logEvery } from '../../shared/observability/log-every.ts'
 
 export interface InventoryAppDeps {
   store: Pick<StockStore, 'getStock' | 'setStock'>
@@ -167,6 +168,9 @@ export function createApp({
   })
 
   app.notFound(notFound)
+  // Operators' matters that last: said once a minute (every refused request would flood the log).
+  const storageFull = logEvery(logger, 'error', 'NATS storage full: raise a size cap')
+  const unavailable = logEvery(logger, 'warn', 'NATS unavailable; answering 503')
   app.onError(
     createErrorHandler({
       logger,
@@ -184,7 +188,7 @@ export function createApp({
         }
         if (isStorageFull(error)) {
           // Refused at the bucket's cap: nothing was written, and waiting alone does not end it.
-          logger.error({ err: error, path: c.req.path }, 'NATS storage full: raise a size cap')
+          storageFull({ err: error, path: c.req.path })
           c.header('Retry-After', '30')
           return c.json(
             {
@@ -195,7 +199,7 @@ export function createApp({
           )
         }
         if (!isNatsUnavailable(error)) return undefined
-        logger.warn({ err: error, path: c.req.path }, 'NATS unavailable; answering 503')
+        unavailable({ err: error, path: c.req.path })
         c.header('Retry-After', '1')
         // A write sent before the store stopped answering may still be applied.
         const message =

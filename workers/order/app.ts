@@ -39,6 +39,7 @@ import { isStorageFull } from '../../shared/nats/storage-full.ts'
 import { UnavailableError, type OrderStore } from './order-store.ts'
 import { headAsGet } from '../../shared/http/head.ts'
 import { securityHeaders } from '../../shared/http/security-headers.ts'
+import { logEvery } from '../../shared/observability/log-every.ts'
 
 export interface AppDeps {
   store: OrderStore
@@ -296,7 +297,9 @@ export function createApp({
 
   app.notFound(notFound)
 
-  let storageFullSaidAt = Number.NEGATIVE_INFINITY
+  // Operators' matters that last: said once a minute (every refused request would flood the log).
+  const storageFull = logEvery(logger, 'error', 'NATS storage full: raise a size cap')
+  const unavailable = logEvery(logger, 'warn', 'NATS unavailable; answering 503')
   app.onError(
     createErrorHandler({
       logger,
@@ -320,11 +323,7 @@ export function createApp({
         }
         if (!(error instanceof UnavailableError)) return undefined
         if (isStorageFull(error) && error.orderId === undefined) {
-          // An operator's matter, said at error once a minute (every refused request would flood the log).
-          const now = Date.now()
-          const level = now - storageFullSaidAt >= 60_000 ? 'error' : 'debug'
-          if (level === 'error') storageFullSaidAt = now
-          logger[level]({ err: error, correlationId }, 'NATS storage full: raise a size cap')
+          storageFull({ err: error, correlationId })
           // Not a blip: later, not in a second.
           c.header('Retry-After', '30')
           return c.json(
@@ -337,10 +336,12 @@ export function createApp({
         }
         // The order being placed, or the one the path names (a read, a cancellation).
         const orderId = error.orderId ?? ORDER_PATH.exec(c.req.path)?.[1]?.toLowerCase()
-        logger.warn(
-          { err: error, correlationId, path: c.req.path, ...(orderId === undefined ? {} : { orderId }) },
-          'NATS unavailable; answering 503',
-        )
+        unavailable({
+          err: error,
+          correlationId,
+          path: c.req.path,
+          ...(orderId === undefined ? {} : { orderId }),
+        })
         c.header('Retry-After', String(retryAfterSeconds))
         if (error.orderId !== undefined) {
           // Its event may be stored all the same: a retry without the same
