@@ -141,6 +141,27 @@ describe('npm run dlq', () => {
     expect(await listDeadLetters(f.js, f.jsm)).toStrictEqual([])
   })
 
+  it('lists and purges large dead letters by their headers only, every one of them', async () => {
+    await using f = await startDeadLetterFixture()
+    const letters = 40
+    const body = new Uint8Array(900 * 1024).fill(120)
+    for (let i = 0; i < letters; i++) {
+      const h = headers()
+      h.set(DEAD_LETTER_HEADERS.reason, 'max_deliver_exhausted')
+      h.set(DEAD_LETTER_HEADERS.subject, SUBJECTS.orderCreated)
+      await f.js.publish(DLQ_ORDER_CREATED, body, { headers: h })
+    }
+    // 36 MB stored: a summary reads only headers, so the list brings a few KB.
+    const before = f.nc.stats().inBytes
+    const listed = await listDeadLetters(f.js, f.jsm)
+    const read = f.nc.stats().inBytes - before
+    expect(listed.map((d) => d.id)).toStrictEqual(Array.from({ length: letters }, (_, i) => i + 1))
+    expect(listed.every((d) => d.reason === 'max_deliver_exhausted')).toBe(true)
+    expect(read).toBeLessThan(256 * 1024)
+    expect(await purgeDeadLetters(f.js, f.jsm)).toBe(letters)
+    expect(await f.dlqCount()).toBe(0)
+  })
+
   it('replays under a fresh id when another message already holds the replay id (ids can be guessed)', async () => {
     await using f = await startDeadLetterFixture()
     const worker = await f.worker('operator')

@@ -41,6 +41,13 @@ export class DeadLetterReplayError extends Error {
 export class InvalidDeadLetterSubjectError extends Error {
   override readonly name = 'InvalidDeadLetterSubjectError'
 }
+/** A listing that stopped before its last dead letter (its cause says why): no partial list is answered as whole. */
+export class DeadLetterListError extends Error {
+  override readonly name = 'DeadLetterListError'
+}
+
+/** What one pull of the list may bring: headers of dead letters, up to 8 MiB (hundreds of them, or eight of the largest). */
+const LIST_BATCH_BYTES = 8 * 1_048_576
 
 export interface DeadLetterSummary {
   /** The dead letter's sequence in the DLQ stream. */
@@ -118,7 +125,13 @@ export interface ListOptions {
   timeoutMs?: number
 }
 
-/** Every dead letter, oldest first, read with an ordered consumer (nothing is acked or changed). */
+/**
+ * Every dead letter, oldest first, read with an ordered consumer (nothing is
+ * acked or changed) that brings their headers only: a summary needs nothing
+ * else, and a queue of large dead letters is not pulled whole (which had the
+ * server drop the reader as a slow consumer). Throws
+ * {@link DeadLetterListError} when a pull ends in an error before the last.
+ */
 export async function listDeadLetters(
   js: JetStreamClient,
   jsm: JetStreamManager,
@@ -132,21 +145,31 @@ export async function listDeadLetters(
   const total =
     subject === undefined ? state.messages : Object.values(state.subjects ?? {}).reduce((a, b) => a + b, 0)
   if (total === 0) return []
-  const reader = await js.consumers.get(DLQ, subject === undefined ? {} : { filter_subjects: subject })
+  const reader = await js.consumers.get(DLQ, {
+    headers_only: true,
+    ...(subject === undefined ? {} : { filter_subjects: subject }),
+  })
   const found: DeadLetterSummary[] = []
   try {
-    // Until the last one (nothing pending after it) or a pull that brings nothing.
+    // Until the last one (nothing pending after it), or a pull that brings
+    // nothing (removed meanwhile); a pull that fails is an error, not the end.
     for (let done = false; !done && found.length < limit;) {
-      const batch = await reader.fetch({
-        max_messages: Math.min(256, limit - found.length),
-        expires: timeoutMs,
-      })
-      done = true
+      const batch = await reader.fetch({ max_bytes: LIST_BATCH_BYTES, expires: timeoutMs })
+      let brought = 0
       for await (const m of batch) {
         found.push(toSummary(m.seq, m.subject, m.headers, m.time))
-        done = m.info.pending === 0
+        brought++
+        done = m.info.pending === 0 || found.length >= limit
         if (done) break
       }
+      if (done) break
+      const closed = await batch.closed()
+      if (closed instanceof Error)
+        throw new DeadLetterListError(
+          `listing the dead letters stopped after ${found.length} of about ${total}: ${closed.message}`,
+          { cause: closed },
+        )
+      done = brought === 0
     }
   } finally {
     await reader.delete().catch(() => false) // ephemeral anyway: the server drops it when idle
