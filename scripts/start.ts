@@ -23,7 +23,7 @@ import {
   workerEnv,
   type StackContext,
 } from './start/context.ts'
-import { loadStackSecrets } from './start/secrets.ts'
+import { loadStackSecrets, StackSecretsError } from './start/secrets.ts'
 import { natsServerConfig, resolveServerBin, startNatsServer } from './start/nats.ts'
 import { parseStartOptions, USAGE, WORKERS, type StartOptions } from './start/options.ts'
 import { checkPorts, type PortCheck } from './start/ports.ts'
@@ -289,7 +289,13 @@ async function main(): Promise<void> {
     log(
       `ignoring ${ignored.join(', ')}: npm start gives each service its own secrets from ${shown(join(options.stateDir, 'secrets.json'))} (docs/configuration.md)`,
     )
-  const secrets = await loadStackSecrets(options.stateDir, process.env)
+  let secrets: Awaited<ReturnType<typeof loadStackSecrets>>
+  try {
+    secrets = await loadStackSecrets(options.stateDir, process.env)
+  } catch (error) {
+    if (error instanceof StackSecretsError) fail(['cannot start:', ...error.problems.map((p) => `  ${p}`)])
+    throw error
+  }
   const apiGuard = apiGuardFromEnv(process.env)
   if (!apiGuard)
     log(

@@ -197,6 +197,76 @@ describe('operator console API', () => {
     }
   })
 
+  it("leaves every order's newest status in the index when a second console writes older records last", async () => {
+    // The second console holds what it takes for 3 s; each console stopped in turn until its
+    // waiting pull expires at the server (5 s), so the other takes what comes.
+    const second = await startWorker('console', {
+      NATS_URL: stack.natsUrls.join(','),
+      CONSOLE_ORDER_URL: stack.order.url,
+      CONSOLE_PAYMENT_URL: stack.payment.url,
+      CONSOLE_INDEX_DELAY_MS: '3000',
+    })
+    extra.push(second)
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    const PULL_EXPIRED_MS = 6_000
+    const nc = await connect(stack.server.connectOptions())
+    const orders = Array.from({ length: 50 }, () => uuidv7())
+    const putAll = async (status: string) => {
+      const kv = await new Kvm(nc).open(BUCKETS.orderStatus)
+      await Promise.all(
+        orders.map((orderId) => kv.put(orderId, JSON.stringify({ orderId, status, customerId: 'cust-two' }))),
+      )
+    }
+    try {
+      consoleWorker.handle.signal('SIGSTOP')
+      await pause(PULL_EXPIRED_MS)
+      await putAll('pending') // the second writes it (3 s later, at its next tick)
+      await pause(5_000)
+      await putAll('reserved') // the second holds it...
+      await pause(200)
+      second.handle.signal('SIGSTOP')
+      await pause(PULL_EXPIRED_MS)
+      consoleWorker.handle.signal('SIGCONT')
+      await pause(500)
+      await putAll('confirmed') // ...while the first writes this
+      await pause(1_000)
+    } finally {
+      consoleWorker.handle.signal('SIGCONT')
+      second.handle.signal('SIGCONT') // then the second writes what it held: older records
+      await nc.close()
+    }
+    const listAll = async () => {
+      const page = await api<Page>('/console/api/orders?customer=cust-two&limit=100')
+      return page.body.orders
+    }
+    // Searched by status, an order is found under its newest status only.
+    const stillPending = async () => {
+      const page = await api<Page>('/console/api/orders?status=pending&limit=100')
+      return page.body.orders.filter((o) => o.customerId === 'cust-two')
+    }
+    const listed = await waitFor(
+      async () => {
+        const all = await listAll()
+        const done = all.length === orders.length && all.every((o) => o.status === 'confirmed')
+        return done && (await stillPending()).length === 0 ? all : undefined
+      },
+      { timeoutMs: 15_000, message: 'every order listed once, confirmed' },
+    ).catch(async (error: unknown) => {
+      const all = await listAll()
+      const stale = [...all.filter((o) => o.status !== 'confirmed'), ...(await stillPending())].map(
+        (o) => `${o.orderId} ${o.status}`,
+      )
+      throw new Error(
+        `${all.length} listed; not confirmed: ${stale.length} (${stale.slice(0, 3).join(', ')})`,
+        {
+          cause: error,
+        },
+      )
+    })
+    expect(new Set(listed.map((o) => o.orderId))).toStrictEqual(new Set(orders))
+    await second.handle.stop(5_000)
+  }, 60_000)
+
   it('files a failed delivery under its order: retries, the dead letter, then replay and purge', async () => {
     // The payment worker without the card-token key the intake seals for: retried, then dead-lettered.
     await stack.payment.handle.stop(5_000)

@@ -7,6 +7,8 @@
 // (<state>/secrets/<worker>/<NAME>, passed as NAME_FILE).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import * as v from 'valibot'
+import { secretKeyFromEnv } from '../../shared/http/api-keys.ts'
 import {
   generateDeploymentSecrets,
   randomSecret,
@@ -36,6 +38,31 @@ function withEveryIdentity(stored: Partial<DeploymentSecrets['nats']>): Deployme
   ) as DeploymentSecrets['nats']
 }
 
+/** Keys given in the environment that no service would take: each problem in one line; nothing is saved. */
+export class StackSecretsError extends Error {
+  override readonly name = 'StackSecretsError'
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '))
+  }
+}
+
+/** What the services would refuse in the keys npm start hands them (the values are never shown). */
+function keyProblems(env: Env, secrets: DeploymentSecrets): string[] {
+  const problems: string[] = []
+  for (const name of ['API_KEY', 'ADMIN_API_KEY', 'GATEWAY_SECRET_KEY'] as const) {
+    const value = given(env, name)
+    if (value === undefined) continue
+    const checked = v.safeParse(secretKeyFromEnv, value)
+    if (!checked.success) problems.push(`${name}: ${checked.issues[0].message}`)
+  }
+  const [client, admin] = [secrets.apiKeys['client']?.key, secrets.apiKeys['admin']?.key]
+  if (client !== undefined && client === admin)
+    problems.push(
+      `API_KEY and ADMIN_API_KEY are the same key${given(env, 'API_KEY') === undefined || given(env, 'ADMIN_API_KEY') === undefined ? ' (one of them as saved before)' : ''}: a client key must not be the admin's`,
+    )
+  return problems
+}
+
 export async function loadStackSecrets(stateDir: string, env: Env): Promise<DeploymentSecrets> {
   const file = secretsFile(stateDir)
   const stored = existsSync(file)
@@ -55,6 +82,9 @@ export async function loadStackSecrets(stateDir: string, env: Env): Promise<Depl
     // Made by a release before record seals: one now (the provision step keeps the records made before readable).
     recordSealSecret: stored.recordSealSecret ?? randomSecret(''),
   }
+  // Checked before they are saved: a key no service takes would fail every later start too.
+  const problems = keyProblems(env, secrets)
+  if (problems.length > 0) throw new StackSecretsError(problems)
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
   writePrivateFile(file, `${JSON.stringify(secrets)}\n`)
   return secrets

@@ -27,6 +27,7 @@ import {
   writeStackFile,
   START_MARKER,
 } from './run-dir.ts'
+import { loadStackSecrets, secretsFile, StackSecretsError } from './secrets.ts'
 import { nextRestartDelay, Supervisor } from './supervisor.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
 
@@ -479,5 +480,31 @@ describe("the gateway sandbox's ledger", () => {
         join(ctx.stateDir, 'gateway-ledger.jsonl'),
       )
     }
+  })
+})
+
+describe('loadStackSecrets', () => {
+  it('refuses keys no service would take, naming each, and saves nothing', async () => {
+    const dir = join(tmp, 'bad-keys')
+    const attempt = (env: Record<string, string>) =>
+      loadStackSecrets(dir, env).then(
+        () => [],
+        (error: unknown) => (error instanceof StackSecretsError ? error.problems : [String(error)]),
+      )
+    expect(await attempt({ API_KEY: 'key with space', GATEWAY_SECRET_KEY: 'x'.repeat(600) })).toStrictEqual([
+      'API_KEY: must be visible ASCII characters without spaces',
+      'GATEWAY_SECRET_KEY: must be at most 512 characters',
+    ])
+    expect(
+      await attempt({ API_KEY: 'sk_same_0123456789abcdef', ADMIN_API_KEY: 'sk_same_0123456789abcdef' }),
+    ).toStrictEqual(["API_KEY and ADMIN_API_KEY are the same key: a client key must not be the admin's"])
+    expect(existsSync(secretsFile(dir))).toBe(false)
+    // Good keys are saved; one equal to the admin key saved before is refused too.
+    const saved = await loadStackSecrets(dir, { API_KEY: 'sk_client_0123456789abcdef' })
+    expect(saved.apiKeys['client']?.key).toBe('sk_client_0123456789abcdef')
+    expect(await attempt({ API_KEY: saved.apiKeys['admin']?.key ?? '' })).toStrictEqual([
+      "API_KEY and ADMIN_API_KEY are the same key (one of them as saved before): a client key must not be the admin's",
+    ])
+    expect((await loadStackSecrets(dir, {})).apiKeys['client']?.key).toBe('sk_client_0123456789abcdef')
   })
 })

@@ -3,13 +3,16 @@
  * durable consumer on the bucket's stream sees every record the projection
  * writes. An order's changes are held for `delayMs` and written as one entry
  * (a saga that settles within the delay costs one index write, not one per
- * step); a status change also purges the order's previous entry. Messages are
- * acked only once their entry is stored, so a crash loses nothing: they come
- * back and are written again (a rewrite replaces, one message per subject).
+ * step); each write purges the order's other entries. Messages are acked
+ * only once their entry is stored, so a crash loses nothing: they come back
+ * and are written again (a rewrite replaces, one message per subject). After
+ * each write the bucket is asked for a newer record, so two consoles pulling
+ * from the one consumer still leave each order's newest status.
  */
 import type { JsMsg } from '@nats-io/jetstream'
 import * as v from 'valibot'
 import { OrderIdSchema } from '../../schemas/primitives.ts'
+import { BUCKETS } from '../../schemas/subjects.ts'
 import {
   ORDER_INDEX,
   ORDER_INDEX_CONSUMERS,
@@ -106,7 +109,7 @@ export async function startIndexWriter(
   const flushing = new Map<string, Promise<void>>()
   /** What this writer stored last per order: no rewrite when nothing changed. */
   const written = new Map<string, Written>()
-  /** Entries this writer did not store (before it started, or forgotten) may exist: purge those. */
+  /** Customer entries this writer did not store (before it started, or forgotten) may exist: look those up. */
   let unknownBefore = startedAtMs
   let heldMsgs = 0
   let wakeFreed: () => void = () => undefined
@@ -117,20 +120,26 @@ export async function startIndexWriter(
   // In the consumer gauges and the services protocol's STATS, as the saga's consumers are.
   rt.gauges.track(durable, stream)
 
+  /** What a record message means for the index: the record, null (deleted), or 'unreadable'. */
+  function readRecord(
+    orderId: string,
+    op: string | undefined,
+    body: () => unknown,
+  ): Held['record'] | 'unreadable' {
+    if (op === 'DEL' || op === 'PURGE') return null
+    const parsed = v.safeParse(IndexedRecord, body())
+    // A record filed under another order's key is not that order's.
+    return parsed.success && parsed.output.orderId === orderId ? parsed.output : 'unreadable'
+  }
+
   function take(msg: JsMsg): void {
     stats.records++
     const orderId = msg.subject.slice(msg.subject.lastIndexOf('.') + 1)
-    const op = msg.headers?.get('KV-Operation') ?? ''
-    let record: Held['record'] = null
-    if (op !== 'DEL' && op !== 'PURGE') {
-      const parsed = v.safeParse(IndexedRecord, safeJson(msg))
-      // A record filed under another order's key is not that order's.
-      if (!parsed.success || parsed.output.orderId !== orderId) {
-        rt.logger.warn({ consumer: durable, orderId, seq: msg.seq }, 'unreadable order record; not indexed')
-        msg.term('unreadable order record')
-        return
-      }
-      record = parsed.output
+    const record = readRecord(orderId, msg.headers?.get('KV-Operation'), () => safeJson(msg))
+    if (record === 'unreadable') {
+      rt.logger.warn({ consumer: durable, orderId, seq: msg.seq }, 'unreadable order record; not indexed')
+      msg.term('unreadable order record')
+      return
     }
     heldMsgs++
     const current = held.get(orderId)
@@ -143,51 +152,88 @@ export async function startIndexWriter(
     }
   }
 
+  /**
+   * Writes the order's entry, then asks the bucket whether a newer record was
+   * written meanwhile, and if so writes that one too (at most a few times):
+   * with a second console pulling from the same consumer, the flush that
+   * lands last must not leave an older status in the index. The writer whose
+   * write is last checks after it, so the index ends with the newest record.
+   */
   async function flush(orderId: string, h: Held): Promise<void> {
     try {
-      const entry = h.record === null ? null : toIndexEntry(h.record, h.msgTime)
-      const createdMs = entry?.createdMs ?? mintedAt(orderId) ?? h.msgTime
-      const before = written.get(orderId)
-      if (entry === null) {
-        for (const filter of [orderFilter(orderId, createdMs), customerEntryFilter(orderId, createdMs)]) {
-          await rt.jsm.streams.purge(ORDER_INDEX.stream, { filter })
-          stats.purges++
-        }
-        written.delete(orderId)
-      } else {
-        const unknown = before === undefined && createdMs <= unknownBefore
-        const next: Written = {
-          subject: entrySubject(entry),
-          body: entryBody(entry),
-          customer: before?.customer ?? false,
-        }
-        if (before?.subject !== next.subject || before.body !== next.body) {
-          await rt.js.publish(next.subject, next.body, { timeout })
-          stats.writes++
-          if (unknown || (before !== undefined && before.subject !== next.subject)) {
-            await rt.jsm.streams.purge(ORDER_INDEX.stream, {
-              filter: orderFilter(orderId, createdMs),
-              keep: 1,
-            })
-            stats.purges++
-          }
-        }
-        if (!next.customer && entry.customerId !== undefined) {
-          const subject = customerSubject(entry.customerId, createdMs, orderId)
-          // Written once per order; one this writer may not know of is looked up (a read) first.
-          if (!unknown || !(await exists(subject))) {
-            await rt.js.publish(subject, '', { timeout })
-            stats.writes++
-          }
-          next.customer = true
-        }
-        remember(orderId, next, createdMs)
+      let current: Pick<Held, 'seq' | 'record' | 'msgTime'> = h
+      await write(orderId, current)
+      for (let again = 0; again < 3; again++) {
+        const newer = await newerRecord(orderId, current.seq)
+        if (newer === undefined) break
+        current = { ...newer, msgTime: current.msgTime }
+        await write(orderId, current)
       }
       stats.flushes++
       for (const m of h.msgs) m.ack()
     } catch (error) {
       rt.logger.warn({ err: error, consumer: durable, orderId }, 'index write failed; will retry')
       for (const m of h.msgs) m.nak(1_000)
+    }
+  }
+
+  /** The order's record in the bucket, when one newer than `seq` is there and readable. */
+  async function newerRecord(
+    orderId: string,
+    seq: number,
+  ): Promise<{ seq: number; record: Held['record'] } | undefined> {
+    const stored = await rt.jsm.direct
+      .getMessage(stream, { last_by_subj: `$KV.${BUCKETS.orderStatus}.${orderId}` })
+      .catch((error: unknown) => {
+        if (isNoMessage(error)) return null
+        throw error
+      })
+    if (stored === null || stored.seq <= seq) return undefined
+    const record = readRecord(orderId, stored.header.get('KV-Operation'), () => {
+      try {
+        return stored.json()
+      } catch {
+        return undefined
+      }
+    })
+    // Unreadable: its own message is termed by whoever takes it; the index keeps what it has.
+    return record === 'unreadable' ? undefined : { seq: stored.seq, record }
+  }
+
+  async function write(orderId: string, h: Pick<Held, 'seq' | 'record' | 'msgTime'>): Promise<void> {
+    const entry = h.record === null ? null : toIndexEntry(h.record, h.msgTime)
+    const createdMs = entry?.createdMs ?? mintedAt(orderId) ?? h.msgTime
+    const before = written.get(orderId)
+    if (entry === null) {
+      for (const filter of [orderFilter(orderId, createdMs), customerEntryFilter(orderId, createdMs)]) {
+        await rt.jsm.streams.purge(ORDER_INDEX.stream, { filter })
+        stats.purges++
+      }
+      written.delete(orderId)
+    } else {
+      const unknown = before === undefined && createdMs <= unknownBefore
+      const next: Written = {
+        subject: entrySubject(entry),
+        body: entryBody(entry),
+        customer: before?.customer ?? false,
+      }
+      if (before?.subject !== next.subject || before.body !== next.body) {
+        await rt.js.publish(next.subject, next.body, { timeout })
+        stats.writes++
+        // Every other entry of the order goes, whoever wrote it (this writer's memory is its own).
+        await rt.jsm.streams.purge(ORDER_INDEX.stream, { filter: orderFilter(orderId, createdMs), keep: 1 })
+        stats.purges++
+      }
+      if (!next.customer && entry.customerId !== undefined) {
+        const subject = customerSubject(entry.customerId, createdMs, orderId)
+        // Written once per order; one this writer may not know of is looked up (a read) first.
+        if (!unknown || !(await exists(subject))) {
+          await rt.js.publish(subject, '', { timeout })
+          stats.writes++
+        }
+        next.customer = true
+      }
+      remember(orderId, next, createdMs)
     }
   }
 
