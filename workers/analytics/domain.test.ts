@@ -170,6 +170,31 @@ describe('analytics fold', () => {
   })
 })
 
+describe('analytics fold, a cancellation that raced the charge', () => {
+  it('nets out a charge whose refund is stored before its confirmation', () => {
+    // The stream order a cancel racing the charge can give: the refund and the
+    // cancellation stored before the confirmation of the charge they undo.
+    const state = fresh()
+    deliver(state, 1, created(A, T0))
+    deliver(state, 2, refunded(A, T0 + 30, 2_598))
+    deliver(state, 3, cancelled(A, T0 + 31, 'customer_request'))
+    deliver(state, 4, confirmed(A, T0 + 29, 2_598))
+    expect(totals(state)).toMatchObject({
+      confirmed: 1,
+      cancelled: { customer_request: 1 },
+      revenue: { USD: { grossCents: 2_598, refundedCents: 2_598, netCents: 0 } },
+      refunds: { count: 1, cents: { USD: 2_598 } },
+    })
+    // Delivered again (a restart): nothing counted twice.
+    for (const [seq, event] of [
+      [2, refunded(A, T0 + 30, 2_598)],
+      [4, confirmed(A, T0 + 29, 2_598)],
+    ] as const)
+      deliver(state, seq, event)
+    expect(totals(state)).toMatchObject({ revenue: { USD: { netCents: 0 } }, refunds: { count: 1 } })
+  })
+})
+
 describe('contributionOf', () => {
   const facts = (f: Partial<OrderFacts>): OrderFacts => ({ orderId: A, refunds: [], ...f })
   const cases: [string, OrderFacts, AnalyticsEvent, Contribution | null][] = [

@@ -154,6 +154,12 @@ export interface Contribution {
   cancelled?: CancellationReason
   /** `ofRevenue`: it gave back the charge of an order confirmed before it. */
   refund?: { amountCents: number; currency: string; ofRevenue: boolean }
+  /**
+   * With `confirmed`: the refunds of the order stored before its
+   * confirmation (a cancellation that raced the charge), given back from the
+   * revenue this confirmation adds; they were counted as refunds already.
+   */
+  refundedEarlier?: { amountCents: number; currency: string }
   /** Created to this event, when it is the order's first final event and its creation is known. */
   durationMs?: number
 }
@@ -178,9 +184,13 @@ export function contributionOf(before: OrderFacts, event: AnalyticsEvent): Contr
     case 'confirmed': {
       if (before.confirmed !== undefined) return null
       const { amountCents, currency } = event
+      const earlier = before.refunds
+        .filter((r) => r.currency === currency)
+        .reduce((sum, r) => sum + r.amountCents, 0)
       return {
         minute,
         confirmed: { amountCents, currency, items: before.created?.items ?? [] },
+        ...(earlier > 0 ? { refundedEarlier: { amountCents: earlier, currency } } : {}),
         ...duration(),
       }
     }

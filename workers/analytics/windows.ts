@@ -60,12 +60,13 @@ export function addContribution(
   seq: number,
 ): WindowRecord | null {
   if (window.seq >= seq) return null
-  const { created, confirmed, cancelled, refund, durationMs } = contribution
+  const { created, confirmed, cancelled, refund, refundedEarlier, durationMs } = contribution
   let money = window.money
   if (confirmed !== undefined)
     money = withMoney(money, confirmed.currency, (m) => ({
       ...m,
       revenueCents: m.revenueCents + confirmed.amountCents,
+      refundedRevenueCents: m.refundedRevenueCents + (refundedEarlier?.amountCents ?? 0),
     }))
   if (refund !== undefined)
     money = withMoney(money, refund.currency, (m) => ({
