@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { loadAnalyticsConfig } from '../workers/analytics/config.ts'
 import { loadInventoryConfig } from '../workers/inventory/config.ts'
 import { loadOrderConfig } from '../workers/order/config.ts'
 import { loadPaymentConfig } from '../workers/payment/config.ts'
@@ -23,6 +24,16 @@ describe('loadConfig', () => {
     })
     expect(loadInventoryConfig(await workerSecrets('inventory')).PORT).toBe(3001)
     expect(loadPaymentConfig(await workerSecrets('payment')).PORT).toBe(3002)
+  })
+
+  it("refuses an analytics stream heartbeat the HTTP server's 30 s idle timeout would beat", async () => {
+    const given = await workerSecrets('analytics')
+    expect(
+      loadAnalyticsConfig({ ...given, ANALYTICS_STREAM_HEARTBEAT_MS: '25000' }).ANALYTICS_STREAM_HEARTBEAT_MS,
+    ).toBe(25_000)
+    expect(() => loadAnalyticsConfig({ ...given, ANALYTICS_STREAM_HEARTBEAT_MS: '60000' })).toThrow(
+      /ANALYTICS_STREAM_HEARTBEAT_MS/,
+    )
   })
 
   it('requires each secret setting by name, without quoting any value', async () => {

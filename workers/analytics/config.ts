@@ -40,7 +40,8 @@ export const AnalyticsConfigSchema = v.object({
   /** A stream client gets the windows that changed at most this often. */
   ANALYTICS_STREAM_INTERVAL_MS: intFromEnv(250, 10, 60_000),
   /** A comment line keeps an idle stream open through proxies. */
-  ANALYTICS_STREAM_HEARTBEAT_MS: intFromEnv(15_000, 1_000, 300_000),
+  // Below the HTTP server's 30 s idle timeout (shared/runtime/server.ts), which would close an idle stream first.
+  ANALYTICS_STREAM_HEARTBEAT_MS: intFromEnv(15_000, 1_000, 25_000),
   /** Admin reads per key id and failed attempts per client address, in this process only. */
   ...rateLimitSettings,
 })
