@@ -25,7 +25,7 @@ import {
 } from './start/context.ts'
 import { loadStackSecrets, StackSecretsError } from './start/secrets.ts'
 import { natsServerConfig, resolveServerBin, startNatsServer } from './start/nats.ts'
-import { parseStartOptions, USAGE, WORKERS, type StartOptions } from './start/options.ts'
+import { nodeBundleProblems, parseStartOptions, USAGE, WORKERS, type StartOptions } from './start/options.ts'
 import { checkPorts, type PortCheck } from './start/ports.ts'
 import {
   leftoverProblem,
@@ -162,6 +162,7 @@ async function preflight(
     ...(leftover === undefined ? [] : [leftover]),
     ...(currency === undefined ? [] : [currency]),
     ...apiGuardProblems(process.env),
+    ...nodeBundleProblems(options, projectRoot),
     ...plan.problems,
   ]
   if (problems.length > 0) fail(['cannot start:', ...problems.map((p) => `  ${p}`)])

@@ -1,5 +1,6 @@
 // `npm start`'s command line and environment, read and checked all at once.
 import { existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { ConfigError } from '../../shared/config/load-config.ts'
 import { logFormatFromEnv, type LogFormat } from '../../shared/observability/logger.ts'
 import { RUNTIMES, type Runtime } from '../runtime-commands.ts'
@@ -127,4 +128,18 @@ function isOwnNatsUrl(env: Env): boolean {
   const written = readEnvFile(stateDir(env))
   if (written['NATS_URL'] === undefined) return true
   return written['ORDER_SAGA_NATS'] === 'own' && written['NATS_URL'] === env['NATS_URL']
+}
+
+/** `--runtime=node` runs the bundles `npm run build:node` writes: missing ones are named before anything starts. */
+export function nodeBundleProblems(options: Pick<StartOptions, 'runtime'>, root: string): string[] {
+  if (options.runtime !== 'node') return []
+  const missing = WORKERS.map((w) => join('dist', 'node', `${w}.js`)).filter(
+    (f) => !existsSync(join(root, f)),
+  )
+  return missing.length === 0
+    ? []
+    : [
+        `--runtime=node runs the Node bundles, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing: ` +
+          'run `npm run start:node` (it builds them first) or `npm run build:node`',
+      ]
 }

@@ -14,7 +14,7 @@ import {
   workerEnv,
 } from './context.ts'
 import { natsServerConfig } from './nats.ts'
-import { parseStartOptions } from './options.ts'
+import { nodeBundleProblems, parseStartOptions } from './options.ts'
 import { checkPorts } from './ports.ts'
 import {
   fromEnvFile,
@@ -100,6 +100,21 @@ describe('parseStartOptions', () => {
       undefined,
       'json',
     ])
+  })
+})
+
+describe('nodeBundleProblems', () => {
+  it('names the Node bundles --runtime=node would run and does not find, and the command that builds them', () => {
+    const root = join(tmp, 'node-bundles')
+    mkdirSync(join(root, 'dist', 'node'), { recursive: true })
+    for (const w of ['gateway', 'order', 'inventory', 'payment', 'analytics'])
+      writeFileSync(join(root, 'dist', 'node', `${w}.js`), '')
+    expect(nodeBundleProblems({ runtime: 'bun' }, join(tmp, 'nowhere'))).toStrictEqual([])
+    expect(nodeBundleProblems({ runtime: 'node' }, root)).toStrictEqual([
+      '--runtime=node runs the Node bundles, and dist/node/console.js is missing: run `npm run start:node` (it builds them first) or `npm run build:node`',
+    ])
+    writeFileSync(join(root, 'dist', 'node', 'console.js'), '')
+    expect(nodeBundleProblems({ runtime: 'node' }, root)).toStrictEqual([])
   })
 })
 
