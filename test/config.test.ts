@@ -36,6 +36,17 @@ describe('loadConfig', () => {
     )
   })
 
+  it("keeps a base URL's path and refuses one with a query or fragment (payment's gateway, the console's services)", async () => {
+    const given = await workerSecrets('payment')
+    expect(
+      loadPaymentConfig({ ...given, PAYMENT_GATEWAY_URL: 'https://psp.example/v1/' }).PAYMENT_GATEWAY_URL,
+    ).toBe('https://psp.example/v1')
+    for (const url of ['https://psp.example/v1?x=1', 'https://psp.example/#f'])
+      expect(() => loadPaymentConfig({ ...given, PAYMENT_GATEWAY_URL: url })).toThrow(
+        /PAYMENT_GATEWAY_URL: must have no query or fragment/,
+      )
+  })
+
   it('requires each secret setting by name, without quoting any value', async () => {
     const given = await workerSecrets('payment')
     let caught: unknown

@@ -122,6 +122,27 @@ function hasHostAndPort(url: string): boolean {
 }
 
 /** Comma-separated NATS server URLs (nats://, tls://, ws://, wss://). */
+/**
+ * The base URL of another HTTP service: http(s), no query or fragment (a path
+ * joined to one would land inside it), trailing slashes removed; a path
+ * prefix (`https://psp.example/v1`) is kept and the routes go under it.
+ */
+export function baseUrlFromEnv(defaultValue: string) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.url('must be a URL'),
+      v.regex(/^https?:\/\//, 'must be http(s)'),
+      v.check(
+        (url) => !/[?#]/.test(url),
+        'must have no query or fragment (the routes are added to its path)',
+      ),
+      v.transform((url) => url.replace(/\/+$/, '')),
+    ),
+    defaultValue,
+  )
+}
+
 export const natsUrlsFromEnv = v.optional(
   urlListFromEnv(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be nats://, tls://, ws:// or wss:// URLs'),
   'nats://127.0.0.1:4222',

@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import {
+  baseUrlFromEnv,
   bindHostFromEnv,
   boolFromEnv,
   intFromEnv,
@@ -9,17 +10,6 @@ import {
 import { natsSettings } from '../../shared/config/nats-settings.ts'
 import { apiKeysFromEnv } from '../../shared/http/api-keys.ts'
 import { rateLimitSettings } from '../../shared/http/rate-limit.ts'
-
-const httpUrl = (fallback: string) =>
-  v.optional(
-    v.pipe(
-      v.string(),
-      v.url('must be a URL'),
-      v.regex(/^https?:\/\//, 'must be http(s)'),
-      v.transform((url) => url.replace(/\/+$/, '')),
-    ),
-    fallback,
-  )
 
 /** The operator console (`console`): docs/console.md. */
 export const ConsoleConfigSchema = v.object({
@@ -32,9 +22,9 @@ export const ConsoleConfigSchema = v.object({
   /** Failed key attempts per client address (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST); valid keys are not limited. */
   ...rateLimitSettings,
   /** The order service: the cancel action calls its POST /orders/{orderId}/cancel with the operator's key. */
-  CONSOLE_ORDER_URL: httpUrl('http://127.0.0.1:3000'),
+  CONSOLE_ORDER_URL: baseUrlFromEnv('http://127.0.0.1:3000'),
   /** The payment service: the breaker's state is read from its /metrics. */
-  CONSOLE_PAYMENT_URL: httpUrl('http://127.0.0.1:3002'),
+  CONSOLE_PAYMENT_URL: baseUrlFromEnv('http://127.0.0.1:3002'),
   /** Keep the order index in this process (one console per deployment should). */
   CONSOLE_INDEX: boolFromEnv(true),
   /** How long an order's changes are held before its index entry is written (coalesced). */

@@ -77,10 +77,15 @@ export function loadEdgeOrderConfig(env: Readonly<Record<string, string | undefi
   const missing = [BUCKETS.orderStatus, BUCKETS.idempotency].filter(
     (bucket) => config.RECORD_KEYS !== undefined && !config.RECORD_KEYS.has(bucket),
   )
-  if (missing.length > 0)
-    throw new ConfigError(
-      missing.map((b) => `RECORD_KEYS has no key for the bucket ${b}, which the intake reads or writes`),
+  const problems = missing.map(
+    (b) => `RECORD_KEYS has no key for the bucket ${b}, which the intake reads or writes`,
+  )
+  // One half of a user and password would connect anonymously: refused, not guessed.
+  if ((config.NATS_USER === undefined) !== (config.NATS_PASSWORD === undefined))
+    problems.push(
+      `${config.NATS_USER === undefined ? 'NATS_PASSWORD' : 'NATS_USER'} is set without ${config.NATS_USER === undefined ? 'NATS_USER' : 'NATS_PASSWORD'}: set both, or neither`,
     )
+  if (problems.length > 0) throw new ConfigError(problems)
   return config
 }
 

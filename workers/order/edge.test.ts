@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { bearer, testApiKeysSetting } from '../../shared/http/api-keys-fixture.ts'
 import { generateSealingKeyPair } from '../../shared/security/sealed-token.ts'
 import edge from './edge.ts'
+import { loadEdgeOrderConfig } from './edge-config.ts'
 
 const order = { customerId: 'c-1', items: [{ sku: 'SKU-1', quantity: 1 }], paymentToken: 'tok_ok' }
 const env = {
@@ -82,6 +83,21 @@ describe('order intake at the edge', () => {
       500,
       'misconfigured',
     ])
+  })
+
+  it('is misconfigured (500, logged) with NATS_USER and no NATS_PASSWORD, or the other way round', async () => {
+    for (const half of [{ NATS_USER: 'edge' }, { NATS_PASSWORD: 'secret-half' }]) {
+      const res = await edge.fetch(new Request('https://intake.example/health'), { ...env, ...half }, ctx)
+      const body = await res.text()
+      expect([res.status, (JSON.parse(body) as { error: string }).error]).toStrictEqual([
+        500,
+        'misconfigured',
+      ])
+      expect(body).not.toContain('secret-half')
+    }
+    expect(() => loadEdgeOrderConfig({ ...env, NATS_USER: 'edge' })).toThrow(
+      /NATS_USER is set without NATS_PASSWORD: set both, or neither/,
+    )
   })
 
   it('is misconfigured (500, logged) without API_KEYS', async () => {

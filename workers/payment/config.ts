@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import {
+  baseUrlFromEnv,
   bindHostFromEnv,
   fractionFromEnv,
   intFromEnv,
@@ -17,10 +18,7 @@ export const PaymentConfigSchema = v.object({
   ...natsSettings,
   /** The private keys that open sealed card tokens (a P-256 JWK or a JSON array, current first). Or PAYMENT_TOKEN_PRIVATE_KEYS_FILE. */
   PAYMENT_TOKEN_PRIVATE_KEYS: jwkListFromEnv,
-  PAYMENT_GATEWAY_URL: v.optional(
-    v.pipe(v.string(), v.url('must be a URL'), v.regex(/^https?:\/\//, 'must be http(s)')),
-    'http://127.0.0.1:3003',
-  ),
+  PAYMENT_GATEWAY_URL: baseUrlFromEnv('http://127.0.0.1:3003'),
   /** The gateway's secret key, sent as `Authorization: Bearer`. Or GATEWAY_SECRET_KEY_FILE. */
   GATEWAY_SECRET_KEY: secretKeyFromEnv,
   /** Deadline of one gateway call. */

@@ -11,13 +11,14 @@ import {
 } from './gateway-client.ts'
 
 type Reply = { status: number; body?: unknown; delayMs?: number }
-type Call = { key: string | undefined }
+type Call = { key: string | undefined; path?: string }
 let server: Server | undefined
 
 async function gateway(replies: Reply[]): Promise<{ url: string; calls: Call[] }> {
   const calls: Call[] = []
   server = createServer((req, res) => {
     calls.push({ key: req.headers['idempotency-key'] as string | undefined })
+    paths.push(req.url)
     authorizations.push(req.headers.authorization)
     correlations.push(req.headers['x-correlation-id'] as string | undefined)
     const reply = replies[Math.min(calls.length - 1, replies.length - 1)] ?? { status: 500 }
@@ -40,9 +41,11 @@ afterEach(async () => {
 
 let authorizations: (string | undefined)[] = []
 let correlations: (string | undefined)[] = []
+let paths: (string | undefined)[] = []
 afterEach(() => {
   authorizations = []
   correlations = []
+  paths = []
 })
 
 const request = { orderId: 'order-1', amountCents: 100, currency: 'USD', token: 'tok_ok' }
@@ -89,6 +92,15 @@ describe('gateway client', () => {
     expressDone()
     expect(await standard).toMatchObject({ kind: 'succeeded' })
     expect(gw.calls).toStrictEqual([{ key: 'order-2' }, { key: 'order-1' }])
+  })
+
+  it("calls the routes under the base URL's own path (a processor's /v1)", async () => {
+    const gw = await gateway([{ status: 201, body: { id: 'ch_1', status: 'succeeded' } }])
+    for (const baseUrl of [`${gw.url}/v1`, `${gw.url}/v1/`]) {
+      const client = createGatewayClient({ baseUrl, ...options })
+      expect(await client.charge(request)).toMatchObject({ kind: 'succeeded' })
+    }
+    expect(paths).toStrictEqual(['/v1/charges', '/v1/charges'])
   })
 
   it('sends the secret key as a bearer token on every attempt', async () => {

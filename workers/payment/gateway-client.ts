@@ -128,7 +128,9 @@ export function createGatewayClient({
   ...resilience
 }: GatewayClientOptions) {
   const policy = createCallPolicy({ ...resilience, isTransient })
-  const url = (path: string) => new URL(path, baseUrl).toString()
+  // Under the base's own path (`https://psp.example/v1` + `/charges`), which `new URL(path, base)` would drop.
+  const base = baseUrl.replace(/\/+$/, '')
+  const url = (path: string) => `${base}${path}`
 
   async function call(
     path: string,
