@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ChargeRequest, Refund } from './domain.ts'
-import { Ledger, LedgerFactError, type LedgerFact } from './ledger.ts'
+import { Ledger, MAX_FLAKY_ORDERS, LedgerFactError, type LedgerFact } from './ledger.ts'
 
 const request: ChargeRequest = { amountCents: 1000, currency: 'EUR', token: 'tok_ok', orderId: 'o-1' }
 const created = '2030-01-01T00:00:00.000Z'
@@ -79,6 +79,16 @@ describe('Ledger charge attempts', () => {
     expect(ledger.decide(flaky).kind).toBe('unavailable')
     expect(ledger.decide({ ...flaky, orderId: 'o-2' }).kind).toBe('unavailable')
     expect(ledger.decide(flaky).kind).toBe('succeed')
+  })
+
+  it('forgets the flaky counts of the oldest orders beyond MAX_FLAKY_ORDERS, not of the recent ones', () => {
+    const ledger = new Ledger({ flakyFailures: 1 })
+    const flaky = { ...request, token: 'tok_flaky' }
+    expect(ledger.decide({ ...flaky, orderId: 'first' }).kind).toBe('unavailable')
+    for (let i = 0; i < MAX_FLAKY_ORDERS; i++) ledger.decide({ ...flaky, orderId: `o-${i}` })
+    // The first order's count is gone: its card fails once more; a recent one's is kept.
+    expect(ledger.decide({ ...flaky, orderId: 'first' }).kind).toBe('unavailable')
+    expect(ledger.decide({ ...flaky, orderId: `o-${MAX_FLAKY_ORDERS - 1}` }).kind).toBe('succeed')
   })
 
   it('throws when asked to settle a key nobody claimed', () => {

@@ -67,12 +67,16 @@ export class LedgerFactError extends Error {
 type Settled = { kind: 'succeeded'; chargeId: string } | { kind: 'declined'; code: DeclineCode }
 type Attempt = { fingerprint: string; result?: Settled }
 
+/** Orders of the flaky test card whose attempts the sandbox counts at once (the oldest are forgotten). */
+export const MAX_FLAKY_ORDERS = 100_000
+
 export class Ledger {
   readonly #attempts = new Map<string, Attempt>()
   readonly #charges = new Map<string, Charge>()
   readonly #refunds = new Map<string, Refund[]>()
   readonly #refundKeys = new Map<string, { fingerprint: string; refund: Refund }>()
   readonly #refundIds = new Set<string>()
+  /** Attempts per order of the flaky test card, most recent last. */
   readonly #flakyAttempts = new Map<string, number>()
   readonly #flakyFailures: number
 
@@ -95,7 +99,13 @@ export class Ledger {
     let attempt = 0
     if (request.token === testTokens.flaky) {
       attempt = (this.#flakyAttempts.get(request.orderId) ?? 0) + 1
+      this.#flakyAttempts.delete(request.orderId)
       this.#flakyAttempts.set(request.orderId, attempt)
+      // The sandbox's memory of flaky cards is bounded: the oldest orders' counts go first.
+      if (this.#flakyAttempts.size > MAX_FLAKY_ORDERS) {
+        const oldest = this.#flakyAttempts.keys().next()
+        if (oldest.done !== true) this.#flakyAttempts.delete(oldest.value)
+      }
     }
     return decideByToken(request.token, attempt, this.#flakyFailures)
   }
