@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { createLogger } from '../observability/logger.ts'
 import { startNatsServer } from '../../test/harness/nats-server.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
-import { connectNats, NatsConnectError } from './connect.ts'
+import { connectNats, NatsConnectError, reconnectWaitMs } from './connect.ts'
 
 describe('connectNats', () => {
   it('refuses a ws:// URL on the TCP client at once instead of retrying it until the deadline', async () => {
@@ -72,6 +72,16 @@ describe('connectNats', () => {
   })
 })
 
+describe('reconnectWaitMs', () => {
+  it('waits 1 s for the first seconds of an outage, then a quarter of it, up to the cap', () => {
+    expect(
+      [0, 2_000, 4_000, 8_000, 16_000, 60_000, 600_000].map((t) => reconnectWaitMs(t, 1_000, 5_000)),
+    ).toStrictEqual([1_000, 1_000, 1_000, 2_000, 4_000, 5_000, 5_000])
+    // A cap under the base is the base.
+    expect(reconnectWaitMs(60_000, 1_000, 500)).toBe(1_000)
+  })
+})
+
 describe('connectNats reconnecting', () => {
   it('waits longer between attempts the longer the outage lasts, up to the cap, and connects again once the server is back', async () => {
     const server = await startNatsServer({ websocket: false })
@@ -105,14 +115,15 @@ describe('connectNats reconnecting', () => {
       })
       await new Promise((resolve) => setTimeout(resolve, 13_000 - (Date.now() - outageStart)))
       await new Promise((resolve) => standIn.close(resolve))
-      // A fixed 1-1.5 s wait would have made 8 or more attempts in 13 s; doubling to 4 s makes about 5:
-      // 1, 2, 4, 4 s apart (each plus up to 0.5 s of jitter).
+      // 1 s apart for the first 4 s, then a quarter of the outage so far: the last ones
+      // 2.5-3 s apart (a fixed 1-1.5 s wait never reaches 2 s), each plus up to 0.5 s of jitter.
       const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] ?? at))
-      expect(attempts.length, `attempts ${gaps.join(', ')} ms apart`).toBeGreaterThanOrEqual(2)
-      expect(attempts.length, `attempts ${gaps.join(', ')} ms apart`).toBeLessThanOrEqual(6)
-      expect(Math.max(...gaps)).toBeGreaterThanOrEqual(3_000)
+      const seen = `attempts ${gaps.join(', ')} ms apart`
+      expect(attempts.length, seen).toBeGreaterThanOrEqual(4)
+      expect(Math.min(...gaps.slice(0, 2)), seen).toBeLessThan(1_600)
+      expect(Math.max(...gaps), seen).toBeGreaterThanOrEqual(2_000)
       // (Plus what a loaded machine adds to a timer.)
-      expect(Math.max(...gaps)).toBeLessThanOrEqual(4_500 + 1_000)
+      expect(Math.max(...gaps), seen).toBeLessThanOrEqual(4_500 + 1_000)
       const restarted = Date.now()
       await server.restart()
       await waitFor(() => handle?.isConnected(), { timeoutMs: 8_000, message: 'reconnected' })

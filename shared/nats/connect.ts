@@ -27,8 +27,8 @@ export interface ConnectOptions {
   maxDelayMs?: number
   /**
    * Once connected, the longest wait between two reconnect attempts while the
-   * servers do not answer: the waits start at the client's 1 s (plus up to
-   * 0.5 s of jitter) and double after each failed attempt. Default 5 s.
+   * servers do not answer ({@link reconnectWaitMs}; plus up to 0.5 s of
+   * jitter). Default 5 s.
    */
   reconnectMaxDelayMs?: number
   /** Extra client options (auth, TLS, wsFactory, ...). */
@@ -40,6 +40,18 @@ export interface NatsHandle {
   nc: NatsConnection
   /** False between a `disconnect` and the next `reconnect`. */
   isConnected: () => boolean
+}
+
+/**
+ * The wait before the next reconnect attempt, `outageMs` into an outage: the
+ * client's `baseMs` (1 s) for the first seconds, so a server restarted in a
+ * few seconds is found again within about one of them; then a quarter of the
+ * outage so far (the waits grow by a quarter each, exponentially), up to
+ * `capMs`. An outage of minutes costs a server coming back a few attempts per
+ * client a minute, not sixty.
+ */
+export function reconnectWaitMs(outageMs: number, baseMs: number, capMs: number): number {
+  return Math.min(Math.max(baseMs, capMs), Math.max(baseMs, outageMs / 4))
 }
 
 /**
@@ -82,13 +94,11 @@ export async function connectNats({
     ...options,
   }
   // While the servers do not answer, the wait before the next attempt grows
-  // with the outage: about as long as the outage so far (so 1, 2, 4, 8 s
-  // apart: the waits double), up to reconnectMaxDelayMs, each with jitter. An
-  // outage of minutes costs a server coming back a few attempts per client,
-  // not one a second. nats.js asks for the wait more than once per attempt,
-  // so it is a function of time, not of the number of calls. Refusals of this
-  // identity double it up to 30 s, and only the first is logged at error
-  // level, so a revoked identity neither hammers the server nor floods the log.
+  // with the outage (reconnectWaitMs), each plus jitter. nats.js asks for the
+  // wait more than once per attempt, so it is a function of time, not of the
+  // number of calls. Refusals of this identity double it up to 30 s, and only
+  // the first is logged at error level, so a revoked identity neither hammers
+  // the server nor floods the log.
   let outageSince: number | undefined
   let refusals = 0
   const jitter = (): number => Math.random() * (clientOptions.reconnectJitter ?? 0)
@@ -97,7 +107,7 @@ export async function connectNats({
     if (refusals > 0) return Math.min(AUTH_RETRY_MAX_MS, (base + jitter()) * 2 ** Math.min(refusals, 6))
     const now = Date.now()
     outageSince ??= now
-    return Math.min(Math.max(base, reconnectMaxDelayMs), base + (now - outageSince)) + jitter()
+    return reconnectWaitMs(now - outageSince, base, reconnectMaxDelayMs) + jitter()
   }
   let lastError: unknown
   let nc: NatsConnection
