@@ -141,17 +141,18 @@ describe('npm run dlq', () => {
     expect(await listDeadLetters(f.js, f.jsm)).toStrictEqual([])
   })
 
-  it('lists and purges large dead letters by their headers only, every one of them', async () => {
+  it('lists and purges large dead letters by their headers only, every one of them, over many pulls', async () => {
     await using f = await startDeadLetterFixture()
-    const letters = 40
-    const body = new Uint8Array(900 * 1024).fill(120)
+    // 40 of 900 KB and 210 small ones: more than one pull (and than nats.js's 100 a pull by bytes) holds.
+    const letters = 250
+    const large = new Uint8Array(900 * 1024).fill(120)
     for (let i = 0; i < letters; i++) {
       const h = headers()
       h.set(DEAD_LETTER_HEADERS.reason, 'max_deliver_exhausted')
       h.set(DEAD_LETTER_HEADERS.subject, SUBJECTS.orderCreated)
-      await f.js.publish(DLQ_ORDER_CREATED, body, { headers: h })
+      await f.js.publish(DLQ_ORDER_CREATED, i < 40 ? large : '{}', { headers: h })
     }
-    // 36 MB stored: a summary reads only headers, so the list brings a few KB.
+    // 36 MB stored: a summary reads only headers, so the list brings a few dozen KB.
     const before = f.nc.stats().inBytes
     const listed = await listDeadLetters(f.js, f.jsm)
     const read = f.nc.stats().inBytes - before

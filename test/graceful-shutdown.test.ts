@@ -166,6 +166,10 @@ describe('graceful shutdown', () => {
       expect(route.status).toBe(503)
       expect(route.headers.get('Retry-After')).toBe('1')
       expect(route.headers.get('X-Correlation-ID')).toBe('starting-1')
+      expect([
+        route.headers.get('X-Content-Type-Options'),
+        route.headers.get('X-Frame-Options'),
+      ]).toStrictEqual(['nosniff', 'DENY'])
       expect(ready.headers.get('X-Correlation-ID')).toMatch(/^[0-9a-f-]{36}$/)
       expect(await route.json()).toStrictEqual({ error: 'unavailable', message: 'the service is starting' })
       // Its index and its metrics answer: a scrape during start-up is not a failed one.

@@ -121,7 +121,6 @@ function hasHostAndPort(url: string): boolean {
   }
 }
 
-/** Comma-separated NATS server URLs (nats://, tls://, ws://, wss://). */
 /**
  * The base URL of another HTTP service: http(s), no query or fragment (a path
  * joined to one would land inside it), trailing slashes removed; a path
@@ -143,6 +142,7 @@ export function baseUrlFromEnv(defaultValue: string) {
   )
 }
 
+/** Comma-separated NATS server URLs (nats://, tls://, ws://, wss://). */
 export const natsUrlsFromEnv = v.optional(
   urlListFromEnv(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be nats://, tls://, ws:// or wss:// URLs'),
   'nats://127.0.0.1:4222',

@@ -96,7 +96,7 @@ export const natsSettings = {
   NATS_TLS_CA_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** Give up the first connection after this long (the client reconnects forever afterwards). */
   NATS_CONNECT_TIMEOUT_MS: intFromEnv(300_000, 0, 24 * 3_600_000),
-  /** The longest wait between two reconnect attempts during an outage (they start at 1 s and double). */
+  /** The longest wait between two reconnect attempts during an outage (1 s at first, then a quarter of the outage: reconnectWaitMs). */
   NATS_RECONNECT_MAX_MS: intFromEnv(5_000, 1_000, 300_000),
   /** Deadline for one JetStream publish or KV operation. */
   NATS_REQUEST_TIMEOUT_MS: intFromEnv(2_000, 100, 60_000),

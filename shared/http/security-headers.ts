@@ -8,10 +8,17 @@
  */
 import { secureHeaders } from 'hono/secure-headers'
 
+/** The headers themselves, for the answers made outside a Hono app (a bad Host, start-up, the edge's misconfiguration). */
+export const SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+} as const
+
 export const securityHeaders = secureHeaders({
-  xContentTypeOptions: true,
-  referrerPolicy: true,
-  xFrameOptions: 'DENY',
+  xContentTypeOptions: SECURITY_HEADERS['X-Content-Type-Options'],
+  referrerPolicy: SECURITY_HEADERS['Referrer-Policy'],
+  xFrameOptions: SECURITY_HEADERS['X-Frame-Options'],
   crossOriginResourcePolicy: false,
   crossOriginOpenerPolicy: false,
   originAgentCluster: false,

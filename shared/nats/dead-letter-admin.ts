@@ -46,8 +46,13 @@ export class DeadLetterListError extends Error {
   override readonly name = 'DeadLetterListError'
 }
 
-/** What one pull of the list may bring: headers of dead letters, up to 8 MiB (hundreds of them, or eight of the largest). */
-const LIST_BATCH_BYTES = 8 * 1_048_576
+/**
+ * Dead letters per pull of the list: their headers only, a few hundred bytes
+ * each, and at most 32 MiB should a publisher fill headers to the 1 MiB a
+ * message may carry (half of what the client buffers before the server
+ * drops it as slow).
+ */
+const LIST_BATCH = 32
 
 export interface DeadLetterSummary {
   /** The dead letter's sequence in the DLQ stream. */
@@ -154,7 +159,10 @@ export async function listDeadLetters(
     // Until the last one (nothing pending after it), or a pull that brings
     // nothing (removed meanwhile); a pull that fails is an error, not the end.
     for (let done = false; !done && found.length < limit;) {
-      const batch = await reader.fetch({ max_bytes: LIST_BATCH_BYTES, expires: timeoutMs })
+      const batch = await reader.fetch({
+        max_messages: Math.min(LIST_BATCH, limit - found.length),
+        expires: timeoutMs,
+      })
       let brought = 0
       for await (const m of batch) {
         found.push(toSummary(m.seq, m.subject, m.headers, m.time))

@@ -35,6 +35,7 @@ import {
   serveHttp,
   type HttpServer,
 } from './server.ts'
+import { SECURITY_HEADERS } from '../http/security-headers.ts'
 
 interface BaseConfig {
   PORT: number
@@ -165,9 +166,10 @@ export async function runService<C extends BaseConfig>(
  */
 async function startingResponse(req: Request, name: string, metrics: Metrics): Promise<Response> {
   const path = new URL(req.url).pathname
-  // Every answer carries a correlation id, as the service's own do (the intake documents it on each).
+  // Every answer carries a correlation id and the security headers, as the service's own do.
   const correlation = {
     'X-Correlation-ID': correlationIdOf(req.headers.get('X-Correlation-ID') ?? undefined),
+    ...SECURITY_HEADERS,
   }
   const head = req.method === 'HEAD'
   if (req.method === 'GET' || head) {

@@ -10,6 +10,7 @@
  * app's one `onError` answers it (shared/http/errors.ts), never as a 500.
  */
 import { setClientAddress } from '../http/client-address.ts'
+import { SECURITY_HEADERS } from '../http/security-headers.ts'
 
 export interface HttpServer {
   /** The port actually bound (useful with port 0). */
@@ -51,7 +52,7 @@ const badHost = (request: Request): Response | undefined => {
     ? undefined
     : Response.json(
         { error: 'bad_request', message: 'the request has no valid Host header' },
-        { status: 400, headers: { Connection: 'close' } },
+        { status: 400, headers: { Connection: 'close', ...SECURITY_HEADERS } },
       )
 }
 

@@ -32,7 +32,12 @@ const MoneySchema = v.object({
   revenueCents: Count,
   /** Every refund made in the window (reconciliation's too). */
   refundedCents: Count,
-  /** The part of `refundedCents` that gave back a confirmed order's charge. */
+  /**
+   * Refunds that gave back a confirmed order's charge: those of this window's
+   * refunds made after the confirmation, and those stored before a confirmation
+   * of this window (so it can exceed `refundedCents`, which counts the latter in
+   * their own window).
+   */
   refundedRevenueCents: Count,
 })
 export type Money = v.InferOutput<typeof MoneySchema>

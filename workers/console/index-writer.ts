@@ -177,17 +177,19 @@ export async function startIndexWriter(
     }
   }
 
-  /** The order's record in the bucket, when one newer than `seq` is there and readable. */
+  /**
+   * The order's record in the bucket, when one newer than `seq` is there and
+   * readable. Read from the stream's leader, not by direct get: a replica
+   * behind it could answer an older record and hide the newer one.
+   */
   async function newerRecord(
     orderId: string,
     seq: number,
   ): Promise<{ seq: number; record: Held['record'] } | undefined> {
-    const stored = await rt.jsm.direct
-      .getMessage(stream, { last_by_subj: `$KV.${BUCKETS.orderStatus}.${orderId}` })
-      .catch((error: unknown) => {
-        if (isNoMessage(error)) return null
-        throw error
-      })
+    // null: no record under the key (nats.js answers "no message found" so).
+    const stored = await rt.jsm.streams.getMessage(stream, {
+      last_by_subj: `$KV.${BUCKETS.orderStatus}.${orderId}`,
+    })
     if (stored === null || stored.seq <= seq) return undefined
     const record = readRecord(orderId, stored.header.get('KV-Operation'), () => {
       try {

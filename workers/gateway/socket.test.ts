@@ -76,6 +76,7 @@ describe('the gateway on Bun facing broken clients', () => {
       )
       expect(answer.status, host).toBe(400)
       expect(answer.text, host).toContain('"message":"the request has no valid Host header"')
+      expect(answer.text.toLowerCase(), host).toContain('x-content-type-options: nosniff')
     }
     // A name, an address or a bracketed IPv6 address, with or without a port, in any case.
     for (const host of ['[::1]:3003', 'Gateway.Example:80', '127.0.0.1']) {

@@ -94,6 +94,7 @@ describe('order intake at the edge', () => {
         'misconfigured',
       ])
       expect(body).not.toContain('secret-half')
+      expect(res.headers.get('X-Content-Type-Options')).toBe('nosniff')
     }
     expect(() => loadEdgeOrderConfig({ ...env, NATS_USER: 'edge' })).toThrow(
       /NATS_USER is set without NATS_PASSWORD: set both, or neither/,

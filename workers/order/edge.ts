@@ -27,6 +27,7 @@ import {
 import { createTokenSealer, type TokenSealer } from '../../shared/security/sealed-token.ts'
 import { createConnectPerRequestStore } from './connect-per-request.ts'
 import { fingerprintSecrets, loadEdgeOrderConfig, toNatsAuth, type EdgeOrderConfig } from './edge-config.ts'
+import { SECURITY_HEADERS } from '../../shared/http/security-headers.ts'
 
 /** Vars and secrets (strings), as bound in `wrangler.toml` / `wrangler secret put`. */
 export type EdgeEnv = Readonly<Record<string, string | undefined>>
@@ -106,7 +107,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
   if (isolate instanceof ConfigError) {
     return Response.json(
       { error: 'misconfigured', message: 'the order intake is misconfigured; see its logs' },
-      { status: 500 },
+      { status: 500, headers: SECURITY_HEADERS },
     )
   }
   const { config, logger, metrics, sealer, fingerprinter, verifier, limiter, readiness } = isolate
