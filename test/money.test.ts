@@ -118,7 +118,16 @@ describe('cancellation', () => {
     expect(final.refunds).toMatchObject([{ amountCents: 500, reason: 'customer_request' }])
     const [charge] = await stack.charges(placed.orderId)
     expect(charge).toMatchObject({ amountCents: 500, amountRefundedCents: 500 })
-    expect(await settledStock('CXL-PAID')).toMatchObject({ onHand: 5, available: 5 })
+    // The sold units come back when the inventory worker handles the cancellation, which
+    // may be after the projection shows it: waited for, bounded.
+    const returned = await waitFor(
+      async () => {
+        const s = await stack.getStock('CXL-PAID')
+        return s.onHand === 5 && s.reserved === 0 ? s : undefined
+      },
+      { timeoutMs: 20_000, message: 'the sold units back on hand' },
+    )
+    expect(returned).toMatchObject({ onHand: 5, available: 5 })
 
     const again = await stack.cancelOrder(placed.orderId)
     expect(again.status).toBe(200)
