@@ -12,11 +12,11 @@ describe('logEvery', () => {
       }
     const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
     let now = 0
-    const unavailable = logEvery(logger, 'warn', 'NATS unavailable', 60_000, () => now)
-    unavailable({ path: '/a' })
-    for (now = 1; now < 60_000; now += 20_000) unavailable({ path: '/b' })
+    const unavailable = logEvery('warn', 'NATS unavailable', 60_000, () => now)
+    unavailable(logger, { path: '/a' })
+    for (now = 1; now < 60_000; now += 20_000) unavailable(logger, { path: '/b' })
     now = 60_000
-    unavailable({ path: '/c' })
+    unavailable(logger, { path: '/c' })
     expect(lines).toStrictEqual([
       ['warn', { path: '/a' }],
       ['debug', { path: '/b' }],

@@ -215,13 +215,13 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
 
   app.notFound(notFound)
   // Said once a minute while it lasts (every refused request would flood the log).
-  const unavailable = logEvery(logger, 'warn', 'NATS unavailable; answering 503')
+  const unavailable = logEvery('warn', 'NATS unavailable; answering 503')
   app.onError(
     createErrorHandler({
       logger,
       known: (error, c) => {
         if (!isNatsUnavailable(error)) return undefined
-        unavailable({ err: error, path: c.req.path })
+        unavailable(logger, { err: error, path: c.req.path })
         c.header('Retry-After', '1')
         return c.json(
           { error: 'unavailable', message: 'the analytics store is not answering; retry shortly' },

@@ -169,8 +169,8 @@ export function createApp({
 
   app.notFound(notFound)
   // Operators' matters that last: said once a minute (every refused request would flood the log).
-  const storageFull = logEvery(logger, 'error', 'NATS storage full: raise a size cap')
-  const unavailable = logEvery(logger, 'warn', 'NATS unavailable; answering 503')
+  const storageFull = logEvery('error', 'NATS storage full: raise a size cap')
+  const unavailable = logEvery('warn', 'NATS unavailable; answering 503')
   app.onError(
     createErrorHandler({
       logger,
@@ -188,7 +188,7 @@ export function createApp({
         }
         if (isStorageFull(error)) {
           // Refused at the bucket's cap: nothing was written, and waiting alone does not end it.
-          storageFull({ err: error, path: c.req.path })
+          storageFull(logger, { err: error, path: c.req.path })
           c.header('Retry-After', '30')
           return c.json(
             {
@@ -199,7 +199,7 @@ export function createApp({
           )
         }
         if (!isNatsUnavailable(error)) return undefined
-        unavailable({ err: error, path: c.req.path })
+        unavailable(logger, { err: error, path: c.req.path })
         c.header('Retry-After', '1')
         // A write sent before the store stopped answering may still be applied.
         const message =

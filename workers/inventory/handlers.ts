@@ -19,6 +19,7 @@ import {
 import { availableOf, releaseHold, returnOrRelease, sellHold } from './domain.ts'
 import type { ReservationRecord } from './records.ts'
 import type { StockStore } from './stock-store.ts'
+import { logEvery } from '../../shared/observability/log-every.ts'
 
 /** An order in another currency than the stock's (a deployment whose settings disagree). */
 export class CurrencyMismatchError extends Error {
@@ -112,20 +113,17 @@ export function createInventoryHandlers({
     return { events: [toEvent(SUBJECTS.orderCancelled, { ...base(orderId), reason: why })], cancelled: true }
   }
 
-  let datedAheadWarnedAt = Number.NEGATIVE_INFINITY
   /**
    * An `orders.created` dated more than a minute after the stream stored it:
    * forged, or an intake's clock (or nats-server's) is off. Either is an
    * operator's matter; said at warn level at most once a minute.
    */
-  function datedAhead(occurredAt: string, storedAt: string, ctx: MessageContext): void {
-    const fields = { occurredAt, storedAt }
-    const message =
-      "orders.created dated ahead of the stream's clock; its deadline counts from when it was stored"
-    if (Date.now() - datedAheadWarnedAt < 60_000) return ctx.logger.debug(fields, message)
-    datedAheadWarnedAt = Date.now()
-    ctx.logger.warn(fields, message)
-  }
+  const datedAheadSaid = logEvery(
+    'warn',
+    "orders.created dated ahead of the stream's clock; its deadline counts from when it was stored",
+  )
+  const datedAhead = (occurredAt: string, storedAt: string, ctx: MessageContext): void =>
+    datedAheadSaid(ctx.logger, { occurredAt, storedAt })
 
   const releaseAll = (orderId: string, items: readonly { sku: string }[]) =>
     releaseHolds(store, orderId, items)

@@ -298,8 +298,8 @@ export function createApp({
   app.notFound(notFound)
 
   // Operators' matters that last: said once a minute (every refused request would flood the log).
-  const storageFull = logEvery(logger, 'error', 'NATS storage full: raise a size cap')
-  const unavailable = logEvery(logger, 'warn', 'NATS unavailable; answering 503')
+  const storageFull = logEvery('error', 'NATS storage full: raise a size cap')
+  const unavailable = logEvery('warn', 'NATS unavailable; answering 503')
   app.onError(
     createErrorHandler({
       logger,
@@ -323,7 +323,7 @@ export function createApp({
         }
         if (!(error instanceof UnavailableError)) return undefined
         if (isStorageFull(error) && error.orderId === undefined) {
-          storageFull({ err: error, correlationId })
+          storageFull(logger, { err: error, correlationId })
           // Not a blip: later, not in a second.
           c.header('Retry-After', '30')
           return c.json(
@@ -336,7 +336,7 @@ export function createApp({
         }
         // The order being placed, or the one the path names (a read, a cancellation).
         const orderId = error.orderId ?? ORDER_PATH.exec(c.req.path)?.[1]?.toLowerCase()
-        unavailable({
+        unavailable(logger, {
           err: error,
           correlationId,
           path: c.req.path,
