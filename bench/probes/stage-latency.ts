@@ -1,7 +1,7 @@
 /**
  * Where the tail of POST-to-confirmed goes at a steady rate (issues #15, #17).
  *
- *   bun bench/probes/stage-latency.ts [--rate 145] [--seconds 20] [--ping-ms 20] [--compiled]
+ *   bun bench/probes/stage-latency.ts [--rate 145] [--seconds 20] [--ping-ms 20] [--compiled] [--trace FILE]
  *
  * The bench's nats-server and saga (bench/lib/saga.ts; workers from source with `bun`, or the
  * project's binaries with --compiled), 1,000 skus, a 4 s warm-up, then orders at `--rate`/s (open
@@ -10,9 +10,10 @@
  * -> reserved, -> charged, -> confirmed written), their p50/p99, and the slowest orders with the
  * stage that held each. Meanwhile every worker's `/health` is asked every `--ping-ms`: an answer
  * slower than 15 ms is a stall of that process's event loop (or of its CPU), printed with its time
- * so it can be set beside the slow orders.
+ * so it can be set beside the slow orders. `--trace FILE` writes the server's traffic around the three
+ * slowest orders and the late answers to requests; with PROBE_TRACE_ALL=1, every message to FILE.all.
  */
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -36,6 +37,9 @@ const { values } = parseArgs({
     // --closed N: N orders in flight, each user sending its next when the last is confirmed (saturation).
     closed: { type: 'string', default: '0' },
     keep: { type: 'boolean', default: false },
+    // --trace FILE: also record every message on the server (a `>` subscription, which doubles the
+    // server's fan-out) and write the traffic around each of the slowest orders to FILE.
+    trace: { type: 'string' },
   },
 })
 const [rate, seconds, pingMs] = [Number(values.rate), Number(values.seconds), Number(values['ping-ms'])]
@@ -107,6 +111,21 @@ await runProbe(
         },
       }),
     )
+    const traffic: { at: number; subject: string; reply: string; size: number }[] = []
+    if (values.trace !== undefined)
+      subs.push(
+        nc.subscribe('>', {
+          callback: (error, msg) => {
+            if (error === null)
+              traffic.push({
+                at: performance.now() - t0,
+                subject: msg.subject,
+                reply: msg.reply ?? '',
+                size: msg.data.length,
+              })
+          },
+        }),
+      )
     await nc.flush()
 
     const stalls: { at: number; worker: string; ms: number }[] = []
@@ -180,6 +199,40 @@ await runProbe(
     for (const r of total.slice(0, Math.ceil(total.length / 100))) {
       const parts = [1, 2, 3].map((i) => delta(r.t, i).toFixed(1)).join(' / ')
       out.push(`  ${r.t['orders.created']!.toFixed(0).padStart(6)}: ${r.ms.toFixed(1)} = ${parts}`)
+    }
+    if (values.trace !== undefined) {
+      const lines: string[] = []
+      for (const r of total.slice(0, 3)) {
+        const from = r.t['orders.created']! - 5
+        const to = r.t.confirmed! + 5
+        lines.push(`== order ${r.id}, created at ${from + 5}, confirmed at ${to - 5}`)
+        for (const m of traffic)
+          if (m.at >= from && m.at <= to)
+            lines.push(
+              `${m.at.toFixed(1).padStart(9)} ${m.subject} ${m.reply} ${m.size}${m.subject.includes(r.id) ? '  <<' : ''}`,
+            )
+      }
+      // Every request answered more than 20 ms after it was sent, by its subject.
+      const asked = new Map<string, { at: number; subject: string }>()
+      lines.push(
+        '== requests answered after more than 20 ms, and every JetStream API request but pulls and reads',
+      )
+      for (const m of traffic) {
+        if (m.reply !== '' && m.reply.startsWith('_INBOX'))
+          asked.set(m.reply, { at: m.at, subject: m.subject })
+        const q = asked.get(m.subject)
+        if (q === undefined) continue
+        asked.delete(m.subject)
+        const api = q.subject.startsWith('$JS.API.') && !/MSG\.(NEXT|GET)/.test(q.subject)
+        if (m.at - q.at > 20 || api)
+          lines.push(`${q.at.toFixed(1).padStart(9)} +${(m.at - q.at).toFixed(1)} ms ${q.subject}`)
+      }
+      writeFileSync(values.trace, lines.join('\n') + '\n')
+      if (process.env['PROBE_TRACE_ALL'] === '1')
+        writeFileSync(
+          `${values.trace}.all`,
+          traffic.map((m) => `${m.at.toFixed(2)} ${m.subject} ${m.reply} ${m.size}`).join('\n') + '\n',
+        )
     }
     const orders = rows.length
     out.push(`idle CPU over 10 s, % of one core: ${idle.join(', ')}`)
