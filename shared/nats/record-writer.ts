@@ -17,6 +17,7 @@ import type * as v from 'valibot'
 import { sendAtEndOfTurn } from './end-of-turn.ts'
 import { laneYield } from './lane-yield.ts'
 import { isRevisionConflict, KvConflictError, readJson, type Versioned } from './kv-json.ts'
+import { rememberRecent } from '../runtime/remember-recent.ts'
 
 type Change<T, R> = (current: T | null) => { value: T; result: R } | { value?: undefined; result: R }
 
@@ -58,14 +59,8 @@ export function createRecordWriter<T>(
   const waiting = new Map<string, Pending<T>[]>()
   const busy = new Set<string>()
 
-  const remember = (key: string, written: Versioned<T>): void => {
-    lastWritten.delete(key)
-    lastWritten.set(key, written)
-    if (lastWritten.size > cacheSize) {
-      const oldest = lastWritten.keys().next()
-      if (oldest.done !== true) lastWritten.delete(oldest.value)
-    }
-  }
+  const remember = (key: string, written: Versioned<T>): void =>
+    void rememberRecent(lastWritten, key, written, cacheSize)
 
   /** Writes the key's groups one after another until none is waiting. */
   async function drain(key: string): Promise<void> {

@@ -19,6 +19,7 @@ import { CentsSchema, CurrencySchema, OrderIdSchema, TimestampSchema } from '../
 import { isRevisionConflict, KvConflictError, KvRecordError } from '../nats/kv-json.ts'
 import { sendAtEndOfTurn } from '../nats/end-of-turn.ts'
 import { laneYield } from '../nats/lane-yield.ts'
+import { rememberRecent } from '../runtime/remember-recent.ts'
 
 /** The payment worker's side of a `paying` order. */
 export const PaymentStateSchema = v.picklist([
@@ -113,12 +114,7 @@ export function kvDecisionStore(kv: KV, { cacheSize = 10_000 }: { cacheSize?: nu
   const remember = (orderId: string, seen: Seen & { value: OrderDecision }): void => {
     const had = known.get(orderId)
     if (had !== undefined && had.revision > seen.revision) return // a later one is known already
-    known.delete(orderId)
-    known.set(orderId, seen)
-    if (known.size > cacheSize) {
-      const oldest = known.keys().next()
-      if (oldest.done !== true) known.delete(oldest.value)
-    }
+    rememberRecent(known, orderId, seen, cacheSize)
   }
 
   async function load(orderId: string): Promise<Seen> {

@@ -19,6 +19,7 @@
  */
 import { webCryptoAesGcmKey, type AesGcmKey, type AesGcmKeyImport } from './aes-gcm.ts'
 import { fromBase64Url, toBase64Url } from './base64url.ts'
+import { rememberRecent } from '../runtime/remember-recent.ts'
 
 const CURVE = { name: 'ECDH', namedCurve: 'P-256' } as const
 const INFO = new TextEncoder().encode('order-saga sealed payment token v1')
@@ -200,8 +201,7 @@ export async function createTokenOpener(
       .importKey('raw', raw, CURVE, false, [])
       .then((sender) => deriveAesKey(privateKey, sender, raw, importAesGcmKey))
     made.catch(() => derived.delete(cacheKey))
-    if (derived.size >= cacheSize) derived.delete(derived.keys().next().value as string)
-    derived.set(cacheKey, made)
+    void rememberRecent(derived, cacheKey, made, cacheSize)
     return made
   }
 

@@ -31,6 +31,7 @@ import {
   ORDER_STATUSES,
   type IndexEntry,
 } from './index-subjects.ts'
+import { rememberRecent } from '../../shared/runtime/remember-recent.ts'
 
 /**
  * The fields of an order-status record the index needs (the record has more).
@@ -250,13 +251,8 @@ export async function startIndexWriter(
     )
 
   function remember(orderId: string, value: Written, createdMs: number): void {
-    written.delete(orderId)
-    written.set(orderId, value)
-    if (written.size <= WRITTEN_CACHE) return
-    const oldest = written.keys().next()
-    if (oldest.done === true) return
-    written.delete(oldest.value)
-    unknownBefore = Math.max(unknownBefore, mintedAt(oldest.value) ?? createdMs)
+    const forgotten = rememberRecent(written, orderId, value, WRITTEN_CACHE)
+    if (forgotten !== undefined) unknownBefore = Math.max(unknownBefore, mintedAt(forgotten[0]) ?? createdMs)
   }
 
   const tick = setInterval(

@@ -20,6 +20,7 @@ import {
   type Refund,
   type RefundRequest,
 } from './domain.ts'
+import { rememberRecent } from '../../shared/runtime/remember-recent.ts'
 
 export type ChargeSucceededFact = {
   type: 'charge_succeeded'
@@ -99,13 +100,8 @@ export class Ledger {
     let attempt = 0
     if (request.token === testTokens.flaky) {
       attempt = (this.#flakyAttempts.get(request.orderId) ?? 0) + 1
-      this.#flakyAttempts.delete(request.orderId)
-      this.#flakyAttempts.set(request.orderId, attempt)
       // The sandbox's memory of flaky cards is bounded: the oldest orders' counts go first.
-      if (this.#flakyAttempts.size > MAX_FLAKY_ORDERS) {
-        const oldest = this.#flakyAttempts.keys().next()
-        if (oldest.done !== true) this.#flakyAttempts.delete(oldest.value)
-      }
+      rememberRecent(this.#flakyAttempts, request.orderId, attempt, MAX_FLAKY_ORDERS)
     }
     return decideByToken(request.token, attempt, this.#flakyFailures)
   }
