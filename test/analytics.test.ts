@@ -3,7 +3,9 @@
 // events stream in, and a replay from the start of the stream (with a backlog
 // the live consumer then skips). Every worker a real process on a real
 // nats-server.
+import { jetstream } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
+import { headers } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BUCKETS } from '../schemas/subjects.ts'
@@ -268,6 +270,38 @@ describe('analytics', () => {
     } finally {
       await nc.close()
     }
+  })
+
+  it('answers 503 and is not ready once its windows are no longer the active generation; a replay rebuilds them', async () => {
+    const worker = await startWorker('analytics', stack.natsEnv)
+    extra.push(worker)
+    await settled(60, worker)
+    // The bucket erased by a roll-up (an identity that may write the bucket can do it): no `active` record left.
+    const nc = await connect(stack.server.connectOptions())
+    try {
+      const rollup = headers()
+      rollup.set('Nats-Rollup', 'all')
+      await jetstream(nc).publish(`$KV.${BUCKETS.analyticsWindows}.zzz`, '', { headers: rollup })
+    } finally {
+      await nc.close()
+    }
+    const to = new Date(Date.now() + 120_000).toISOString()
+    const res = await fetch(`${worker.url}/analytics/summary?from=${STARTED}&to=${to}`, {
+      headers: bearer('admin'),
+    })
+    expect(res.status).toBe(503)
+    const body = (await res.json()) as { error: string; message: string }
+    expect(body.error).toBe('unavailable')
+    expect(body.message).toContain('ANALYTICS_REPLAY_FROM')
+    const ready = await fetch(`${worker.url}/ready`)
+    expect(ready.status).toBe(503)
+    expect(await ready.json()).toMatchObject({ reason: 'generation_gone' })
+    expect(worker.handle.lines().some((l) => l.includes('analytics windows no longer active'))).toBe(true)
+    await worker.handle.stop(5_000)
+
+    const rebuilt = await startWorker('analytics', { ...stack.natsEnv, ANALYTICS_REPLAY_FROM: '0' })
+    extra.push(rebuilt)
+    expectTotals(await settled(60, rebuilt), expected(46, 5))
   })
 
   itKeepsTheMoneyInvariant(() => stack)

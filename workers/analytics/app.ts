@@ -35,6 +35,17 @@ import { headAsGet } from '../../shared/http/head.ts'
 import { securityHeaders } from '../../shared/http/security-headers.ts'
 import { logEvery } from '../../shared/observability/log-every.ts'
 
+/**
+ * The generation of windows this process applies to and reads is no longer
+ * the bucket's active one: its `active` record is gone (the bucket erased) or
+ * names another generation (a replay by another process). Its figures would
+ * be wrong, so the summary answers 503 and `/ready` fails until a restart,
+ * with a replay (`ANALYTICS_REPLAY_FROM`) when the windows were erased.
+ */
+export class GenerationGoneError extends Error {
+  override readonly name = 'GenerationGoneError'
+}
+
 export interface SummaryRange {
   fromMinute: number
   toMinute: number
@@ -216,10 +227,15 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   app.notFound(notFound)
   // Said once a minute while it lasts (every refused request would flood the log).
   const unavailable = logEvery('warn', 'NATS unavailable; answering 503')
+  const stale = logEvery('error', 'analytics windows no longer active; answering 503 until a restart')
   app.onError(
     createErrorHandler({
       logger,
       known: (error, c) => {
+        if (error instanceof GenerationGoneError) {
+          stale(logger, { err: error, path: c.req.path })
+          return c.json({ error: 'unavailable', message: error.message }, 503)
+        }
         if (!isNatsUnavailable(error)) return undefined
         unavailable(logger, { err: error, path: c.req.path })
         c.header('Retry-After', '1')

@@ -1,4 +1,5 @@
 import { BUCKETS } from '../../schemas/subjects.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
@@ -7,7 +8,7 @@ import { openBucket, startDurableConsumer, startNatsRuntime, toStoppable } from 
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { createAnalyticsMetrics } from './analytics-metrics.ts'
-import { createAnalyticsApp } from './app.ts'
+import { createAnalyticsApp, GenerationGoneError } from './app.ts'
 import type { AnalyticsConfig } from './config.ts'
 import { createWindowFeed } from './feed.ts'
 import { createAnalyticsHandlers, createLiveApplier } from './handlers.ts'
@@ -55,6 +56,24 @@ export async function startAnalyticsService(
     onSize: (n) => metrics.streamClients(n),
   })
   const apply = createLiveApplier({ store, generation, metrics, feed })
+  // Whether `generation` is still the active one (the summary and /ready ask).
+  const generationGone = async (): Promise<GenerationGoneError | undefined> => {
+    let meta: Awaited<ReturnType<AnalyticsStore['readMeta']>>
+    try {
+      meta = await store.readMeta()
+    } catch (error) {
+      if (!(error instanceof KvRecordError)) throw error
+      return new GenerationGoneError(
+        `the analytics-windows bucket's active generation record fails its check (${error.message}): restart the analytics worker with ANALYTICS_REPLAY_FROM to rebuild the windows`,
+      )
+    }
+    if (meta?.value.generation === generation) return undefined
+    return new GenerationGoneError(
+      meta === null
+        ? `the analytics-windows bucket no longer names an active generation (this process applies to ${generation}): restart the analytics worker with ANALYTICS_REPLAY_FROM to rebuild the windows`
+        : `generation ${meta.value.generation} replaced ${generation}, which this process applies to (a replay by another process?): restart it`,
+    )
+  }
   const consumer = await startDurableConsumer(rt, {
     durable: ANALYTICS_CONSUMER,
     handlers: createAnalyticsHandlers(apply),
@@ -62,7 +81,12 @@ export async function startAnalyticsService(
   const app = createAnalyticsApp({
     logger: deps.logger,
     metrics: deps.metrics,
-    checkReady: rt.readiness.check,
+    checkReady: async () => {
+      const ready = await rt.readiness.check()
+      if (!ready.ok) return ready
+      const gone = await generationGone().catch(() => undefined)
+      return gone === undefined ? ready : { ok: false, reason: 'generation_gone' }
+    },
     verifier: createApiKeyVerifier(config.API_KEYS),
     limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     feed,
@@ -71,6 +95,9 @@ export async function startAnalyticsService(
     heartbeatMs: config.ANALYTICS_STREAM_HEARTBEAT_MS,
     summarize: async ({ fromMinute, toMinute, top }) => {
       const windows = await store.readWindows(generation, fromMinute, toMinute)
+      // Read after the windows: a replay that swapped meanwhile is seen.
+      const gone = await generationGone()
+      if (gone !== undefined) throw gone
       return {
         from: new Date(fromMinute).toISOString(),
         to: new Date(toMinute).toISOString(),
