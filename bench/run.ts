@@ -24,6 +24,22 @@ import { runIntakeVariants } from './sections/intake-variants.ts'
 import { runIntake } from './sections/intake.ts'
 import { runPriority } from './sections/priority.ts'
 
+/**
+ * Settings that make a run diagnostic: other worker settings, another rate or
+ * backlog, another fsync interval. Such a run is written apart
+ * (`*-diagnostic.md`), names them in its command and gives no verdicts.
+ */
+const DIAGNOSTIC_ENV = [
+  'BENCH_PRIORITY_WORKER_ENV',
+  'BENCH_PRIORITY_BACKLOG',
+  'BENCH_PRIORITY_EXPRESS_RATE',
+  'BENCH_PRIORITY_IDLE_ORDERS',
+  'BENCH_PRIORITY_SPLIT_LANES',
+  'BENCH_E2E_WORKER_ENV',
+  'BENCH_E2E_HALF_RATE',
+  'BENCH_NATS_SYNC_INTERVAL',
+] as const
+
 const USAGE = `usage: npm run bench [-- --smoke] [-- --no-wait] [-- --only intake,variants,profile,e2e,priority,binaries]
   --smoke     a short run of every section (checks the bench itself, not the numbers)
   --no-wait   start at once, without waiting for the machine to settle
@@ -82,9 +98,18 @@ try {
     workers,
     log,
   }
+  const diagnosticSettings = Object.fromEntries(
+    DIAGNOSTIC_ENV.flatMap((name) => {
+      const value = process.env[name] ?? ''
+      return value === '' ? [] : [[name, value]]
+    }),
+  )
   const report: BenchReport = {
     generatedAt: new Date().toISOString(),
-    command: `npm run bench${commandArgs()}`,
+    command: `${Object.entries(diagnosticSettings)
+      .map(([name, value]) => `${name}=${JSON.stringify(value)} `)
+      .join('')}npm run bench${commandArgs()}`,
+    ...(Object.keys(diagnosticSettings).length === 0 ? {} : { diagnostic: diagnosticSettings }),
     settings,
     machine,
     security: SECURITY_NOTE,
@@ -119,17 +144,7 @@ try {
   // A run of some sections (--only) does not replace the full run's results.
   const partial = values.only === undefined ? '' : `only-${[...only].join('-')}`
   // A diagnostic run (other worker settings, a smaller backlog) is kept apart too.
-  const diagnostic = [
-    'BENCH_PRIORITY_WORKER_ENV',
-    'BENCH_PRIORITY_BACKLOG',
-    'BENCH_PRIORITY_EXPRESS_RATE',
-    'BENCH_PRIORITY_IDLE_ORDERS',
-    'BENCH_PRIORITY_SPLIT_LANES',
-    'BENCH_E2E_WORKER_ENV',
-    'BENCH_NATS_SYNC_INTERVAL',
-  ].every((name) => (process.env[name] ?? '') === '')
-    ? ''
-    : 'diagnostic'
+  const diagnostic = Object.keys(report.diagnostic ?? {}).length === 0 ? '' : 'diagnostic'
   const name = [settings.smoke ? 'smoke' : '', partial, diagnostic].filter(Boolean).join('-') || 'latest'
   const base = join(ROOT, 'bench', 'results', name)
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })

@@ -26,6 +26,8 @@ import { parseArgs } from 'node:util'
 import { handleHelp } from './lib/help.ts'
 import { constants, gzipSync } from 'node:zlib'
 import { DOCS_EMBEDDED_ENV, SWAGGER_UI_FILES } from '../shared/http/swagger-ui-files.ts'
+import { CONSOLE_EMBEDDED_ENV, CONSOLE_PAGE_TYPES } from '../workers/console/page/assets.ts'
+import { CONSOLE_PAGE_FILES } from '../workers/console/page/files.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 
@@ -101,6 +103,8 @@ export function buildBinaries({
       // Every service serves `/docs`: Swagger UI's files go in gzipped (shared/http/swagger-ui-assets.ts).
       docsDir ??= gzippedDocsFiles()
       args.push(...docsArgs(docsDir))
+      // The console's page likewise, where the console is (workers/console/page/assets.ts).
+      if (name === 'console' || name === 'order-saga') args.push(...consolePageArgs(docsDir))
       const run = spawnSync(bunPath(), ['build', ...args], { cwd: ROOT, encoding: 'utf8' })
       if (run.status !== 0)
         throw new Error(
@@ -152,15 +156,26 @@ export function docsArgs(dir: string): string[] {
   return [DOCS_DEFINE, ...Object.keys(SWAGGER_UI_FILES).map((file) => `--asset=${join(dir, `${file}.gz`)}`)]
 }
 
-/** Swagger UI's files gzipped (level 9) into a new temporary folder, returned. */
+/** The define that leaves the console page's text out of a binary that embeds its files gzipped. */
+export const CONSOLE_PAGE_DEFINE = `--define=process.env.${CONSOLE_EMBEDDED_ENV}="gzip"`
+
+/** Flags that embed the console page's files gzipped (from `gzippedDocsFiles`) and drop their text import. */
+export function consolePageArgs(dir: string): string[] {
+  return [
+    CONSOLE_PAGE_DEFINE,
+    ...Object.keys(CONSOLE_PAGE_TYPES).map((file) => `--asset=${join(dir, `${file}.gz`)}`),
+  ]
+}
+
+/** Swagger UI's files and the console page's, gzipped (level 9) into a new temporary folder, returned. */
 export function gzippedDocsFiles(): string {
   const dir = mkdtempSync(join(tmpdir(), 'order-saga-docs-'))
+  const gzip = (text: Buffer | string) => gzipSync(text, { level: constants.Z_BEST_COMPRESSION })
   const dist = join(ROOT, 'node_modules', 'swagger-ui-dist')
   for (const file of Object.keys(SWAGGER_UI_FILES))
-    writeFileSync(
-      join(dir, `${file}.gz`),
-      gzipSync(readFileSync(join(dist, file)), { level: constants.Z_BEST_COMPRESSION }),
-    )
+    writeFileSync(join(dir, `${file}.gz`), gzip(readFileSync(join(dist, file))))
+  for (const [file, { body }] of Object.entries(CONSOLE_PAGE_FILES))
+    writeFileSync(join(dir, `${file}.gz`), gzip(body))
   return dir
 }
 

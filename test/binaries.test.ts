@@ -16,6 +16,7 @@ import { canUnsharePid, exec, sigtermAsPid1 } from './support/compiled-binary.ts
 import { bearer } from './support/provision.ts'
 import { startSagaStack, startWorker, type Command, type SagaStack } from './support/saga-stack.ts'
 import { itKeepsTheMoneyInvariant } from './support/money.ts'
+import { CONSOLE_PAGE_FILES } from '../workers/console/page/files.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const bin = (name: BinaryName): string => join(ROOT, 'dist', 'bin', name)
@@ -256,6 +257,24 @@ describe.each(variants)('the order saga on %s', (_, command, projection) => {
     )
     try {
       expect((await fetch(`${consoleWorker.url}/console`)).status).toBe(200)
+      // The page's files come from the binary's embedded gzipped copies: sent as they are to a
+      // client that takes gzip, gunzipped to one that does not, the same text either way.
+      for (const [path, file] of [
+        ['/console', 'console.html'],
+        ['/console/console.js', 'console.js'],
+        ['/console/console.css', 'console.css'],
+      ] as const) {
+        const zipped = await fetch(`${consoleWorker.url}${path}`, { headers: { 'Accept-Encoding': 'gzip' } })
+        expect(zipped.headers.get('content-encoding')).toBe('gzip')
+        expect(zipped.headers.get('content-security-policy')).toContain("script-src 'self'")
+        expect(await zipped.text()).toBe(CONSOLE_PAGE_FILES[file].body)
+        const plain = await fetch(`${consoleWorker.url}${path}`, {
+          headers: { 'Accept-Encoding': 'identity' },
+        })
+        expect(plain.headers.get('content-encoding')).toBeNull()
+        expect(plain.headers.get('content-type')).toBe(CONSOLE_PAGE_FILES[file].contentType)
+        expect(await plain.text()).toBe(CONSOLE_PAGE_FILES[file].body)
+      }
       // Its own OpenAPI document and docs page, the page's files embedded like every binary's.
       const document = (await (await fetch(`${consoleWorker.url}/openapi.json`)).json()) as {
         info: { title: string }

@@ -6,15 +6,19 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { BINARIES, DOCS_DEFINE, resolutionArgs } from '../../scripts/build.ts'
+import { BINARIES, CONSOLE_PAGE_DEFINE, DOCS_DEFINE, resolutionArgs } from '../../scripts/build.ts'
 
 export const ROOT = join(import.meta.dirname, '..', '..')
 export const BUN = join(ROOT, 'node_modules', '.bin', 'bun')
 export const BUN_RUNTIME = join(ROOT, 'node_modules', 'bun', 'bin', 'bun.exe')
+/** The saga's services: what the end-to-end stack runs. */
 export const WORKERS = ['order', 'order-status', 'inventory', 'payment', 'gateway'] as const
 export type WorkerName = (typeof WORKERS)[number]
-/** Each worker's entry file, as the project's build names it. */
-export const WORKER_ENTRY: Record<WorkerName, string> = BINARIES
+/** Compose's readers beside the saga: weighed and measured idle with the workers, not in the saga's stack. */
+export const READERS = ['analytics', 'console'] as const
+export type ServiceName = WorkerName | (typeof READERS)[number]
+/** Each service's entry file, as the project's build names it. */
+export const WORKER_ENTRY: Record<ServiceName, string> = BINARIES
 
 function bun(args: readonly string[]): string {
   return execFileSync(BUN, args, {
@@ -41,6 +45,13 @@ export function compileProjectWorkers(outDir: string): CompiledWorkers {
   }
   for (const w of WORKERS) compilePlain(WORKER_ENTRY[w], paths[w])
   return { how: '`bun build --compile --minify` (the project has no build script)', paths }
+}
+
+/** The readers' binaries, built by the project's build into `outDir`. */
+export function compileProjectReaders(outDir: string): Record<(typeof READERS)[number], string> {
+  mkdirSync(outDir, { recursive: true })
+  bun(['scripts/build.ts', ...READERS, '--out', outDir])
+  return { analytics: join(outDir, 'analytics'), console: join(outDir, 'console') }
 }
 
 /** `bun build --compile --minify [flags] <entry>`: by default no bytecode, no source map. */
@@ -96,7 +107,7 @@ export function sizeOf(file: string): SizedFile {
  * (`resolutionArgs`; for the workers that serve `/docs`, Swagger UI's files
  * not in the code but embedded beside it).
  */
-export function workerBundle(worker: WorkerName, outDir: string): SizedFile {
+export function workerBundle(worker: ServiceName, outDir: string): SizedFile {
   const outFile = join(outDir, `${worker}.js`)
   bun([
     'build',
@@ -104,6 +115,7 @@ export function workerBundle(worker: WorkerName, outDir: string): SizedFile {
     '--target=bun',
     ...resolutionArgs(),
     DOCS_DEFINE,
+    ...(worker === 'console' ? [CONSOLE_PAGE_DEFINE] : []),
     WORKER_ENTRY[worker],
     '--outfile',
     outFile,

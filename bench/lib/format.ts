@@ -24,14 +24,27 @@ export function kib(bytes: number): string {
   return `${num(bytes / 1024, 1)} KiB`
 }
 
-/** "met", or how far off: `miss: 0.42 vs >= 0.9 (53% short)`. */
+/** "met", or how far off at the median: `**missed** by 53%`. */
 export function verdict(value: number, target: number, higherIsBetter: boolean): string {
   if (!Number.isFinite(value)) return 'not measured'
   const met = higherIsBetter ? value >= target : value <= target
   if (met) return 'met'
   const off = higherIsBetter ? (1 - value / target) * 100 : (value / target - 1) * 100
-  // A miss under 1% keeps a decimal: never "missed by 0%".
-  return `**missed** by ${num(off, off < 1 ? 1 : 0)}%`
+  // Never "missed by 0%" (or 0.0%) beside a value that displays as the target.
+  const shown = off >= 1 ? num(off) : off >= 0.1 ? num(off, 1) : off >= 0.01 ? num(off, 2) : '< 0.01'
+  return `**missed** by ${shown}%`
+}
+
+/**
+ * {@link verdict} of a ratio's median, saying so when the spread's other end
+ * falls on the other side of the target: one more run could turn it.
+ */
+export function ratioVerdict(r: Ratio, target: number, higherIsBetter: boolean): string {
+  const atMedian = verdict(r.value, target, higherIsBetter)
+  if (![r.low, r.high].every(Number.isFinite)) return atMedian
+  const meets = (x: number) => (higherIsBetter ? x >= target : x <= target)
+  const crosses = meets(r.value) ? !meets(r.low) || !meets(r.high) : meets(r.low) || meets(r.high)
+  return crosses ? `${atMedian} at the median; the spread crosses the target` : atMedian
 }
 
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -26,7 +26,9 @@ function versionOf(cmd: string, args: readonly string[]): string {
 
 function describeWorkTree(): string {
   const head = versionOf('git', ['rev-parse', '--short', 'HEAD'])
-  const changed = versionOf('git', ['status', '--porcelain']).split('\n').filter(Boolean).length
+  const changed = versionOf('git', ['status', '--porcelain', '--untracked-files=no'])
+    .split('\n')
+    .filter(Boolean).length
   return changed === 0 ? head : `${head} + ${changed} uncommitted changes`
 }
 

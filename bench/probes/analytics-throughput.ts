@@ -9,7 +9,8 @@
  * it does not read), then starts the analytics worker (`bun run`) and times
  * its durable consumer draining the backlog (one event at a time, in stream
  * order: max_ack_pending 1); then restarts it with a replay from the start
- * and reads the replay's own log lines for its duration. Prints events/s.
+ * and reads the replay's own log lines for its duration. Prints events/s, and the live
+ * drain's CPU (all the worker's threads) per order.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,6 +21,7 @@ import { headers } from '@nats-io/nats-core'
 import { STREAMS, SUBJECTS } from '../../schemas/subjects.ts'
 import { spawnService, type ServiceHandle } from '../../test/harness/process.ts'
 import { waitFor } from '../../test/harness/wait-for.ts'
+import { threadCpuMs } from '../lib/cpu-samples.ts'
 import { startBenchNats } from '../lib/nats.ts'
 import { createBenchSecurity } from '../lib/security.ts'
 
@@ -100,6 +102,8 @@ try {
         : 0,
     { timeoutMs: 60_000, intervalMs: 5, message: 'first event applied' },
   )
+  const cpuMs = () => Object.values(threadCpuMs(live.pid)).reduce((sum, ms) => sum + ms, 0)
+  const cpuAtFirstAck = cpuMs()
   const drained = await waitFor(
     async () => {
       const info = await nats.jsm.consumers.info(STREAMS.orders.name, 'analytics')
@@ -107,6 +111,8 @@ try {
     },
     { timeoutMs: 30 * 60_000, intervalMs: 50, message: 'backlog drained' },
   )
+  // The worker's CPU (every thread) over the drain, per order of the backlog (2 analytics events each).
+  const liveCpuMsPerOrder = (cpuMs() - cpuAtFirstAck) / orders
   await live.stop(10_000)
   const liveMs = drained - firstAck
 
@@ -125,7 +131,11 @@ try {
       analyticsEvents: events,
       streamMessages: 3 * orders,
       startToFirstAckMs: firstAck - spawned,
-      live: { ms: liveMs, eventsPerSecond: rate(liveMs) },
+      live: {
+        ms: liveMs,
+        eventsPerSecond: rate(liveMs),
+        cpuMsPerOrder: Number(liveCpuMsPerOrder.toFixed(2)),
+      },
       replay: { ms: replayMs, eventsPerSecond: rate(replayMs) },
     }),
   )

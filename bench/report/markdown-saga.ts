@@ -1,6 +1,6 @@
 // The end-to-end, hot-sku, binaries and bundles parts of bench/results/latest.md.
 import { fig, kib, mib, num, ratio, table } from '../lib/format.ts'
-import { WORKERS } from '../lib/builds.ts'
+import { READERS, WORKERS } from '../lib/builds.ts'
 import type { BinariesResult } from '../sections/binaries.ts'
 import type { EndToEndResult } from '../sections/end-to-end.ts'
 import type { BenchReport } from './types.ts'
@@ -61,6 +61,9 @@ export function endToEndSection(e: EndToEndResult): string[] {
   ]
 }
 
+/** The services the multi-call binary runs (`workers/multi/main.ts`; nats-metrics aside). */
+const MULTI_CALL_SERVICES = WORKERS.length + READERS.length
+
 export function binariesSection(r: BenchReport, b: BinariesResult): string[] {
   const e = r.endToEnd
   const rows = Object.entries(b.binaries).map(([name, x]) => {
@@ -100,7 +103,7 @@ export function binariesSection(r: BenchReport, b: BinariesResult): string[] {
       rows,
     ),
     '',
-    `Size attribution (order): an empty program compiled ${mib(b.emptyCompiledBytes)} (${num(b.emptyCompiledBytes / b.bunRuntimeBytes, 3)}x: what \`--compile\` adds before any code), plain ${mib(b.binaries.order.plainBytes)}, with \`--bytecode\` (no kept names, Swagger UI's files in the code as text) ${mib(b.leanOrderBytes)} (${num(b.leanOrderBytes / b.bunRuntimeBytes, 3)}x), project build (bytecode, kept names, Swagger UI's files embedded gzipped, no source map) ${mib(b.binaries.order.bytes)}${b.sourcemapOrderBytes !== undefined ? `, the same with its source map embedded (\`--sourcemap\`) ${mib(b.sourcemapOrderBytes)} (${num(b.sourcemapOrderBytes / b.bunRuntimeBytes, 3)}x)` : ''}.${b.multiCallBytes !== undefined ? ` The multi-call binary with all ${WORKERS.length} services: ${mib(b.multiCallBytes)} (${num(b.multiCallBytes / b.bunRuntimeBytes, 3)}x; ${num(b.multiCallBytes / WORKERS.length / b.bunRuntimeBytes, 3)}x per service).` : ''} Idle RSS floor: the bare baseline (b) compiled, Bun + the NATS client only: ${num(b.bareIdleMiB, 1)} MiB. A compiled \`Bun.serve\` that loads one library (bench/probes/rss-probe.ts), idle RSS in MiB: ${Object.entries(
+    `Size attribution (order): an empty program compiled ${mib(b.emptyCompiledBytes)} (${num(b.emptyCompiledBytes / b.bunRuntimeBytes, 3)}x: what \`--compile\` adds before any code), plain ${mib(b.binaries.order.plainBytes)}, with \`--bytecode\` (no kept names, Swagger UI's files in the code as text) ${mib(b.leanOrderBytes)} (${num(b.leanOrderBytes / b.bunRuntimeBytes, 3)}x), project build (bytecode, kept names, Swagger UI's files embedded gzipped, no source map) ${mib(b.binaries.order.bytes)}${b.sourcemapOrderBytes !== undefined ? `, the same with its source map embedded (\`--sourcemap\`) ${mib(b.sourcemapOrderBytes)} (${num(b.sourcemapOrderBytes / b.bunRuntimeBytes, 3)}x)` : ''}.${b.multiCallBytes !== undefined ? ` The multi-call binary with all ${MULTI_CALL_SERVICES} services: ${mib(b.multiCallBytes)} (${num(b.multiCallBytes / b.bunRuntimeBytes, 3)}x; ${num(b.multiCallBytes / MULTI_CALL_SERVICES / b.bunRuntimeBytes, 3)}x per service).` : ''} Idle RSS floor: the bare baseline (b) compiled, Bun + the NATS client only: ${num(b.bareIdleMiB, 1)} MiB. A compiled \`Bun.serve\` that loads one library (bench/probes/rss-probe.ts), idle RSS in MiB: ${Object.entries(
       b.libraryRss,
     )
       .map(([k, f]) => `${k} ${fig(f, 1)}`)

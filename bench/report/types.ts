@@ -13,6 +13,8 @@ export interface BenchReport {
   command: string
   settings: BenchSettings
   machine: MachineFacts
+  /** The diagnostic settings of the run (bench/run.ts `DIAGNOSTIC_ENV`), if any: no verdicts then. */
+  diagnostic?: Record<string, string>
   /** The security settings in force during the run. */
   security?: string
   /** Load averages (1/5/15 min) when the measurements ended. */

@@ -10,13 +10,15 @@ import {
   compileMultiCall,
   compilePlain,
   compileProject,
+  compileProjectReaders,
   edgeBundle,
+  READERS,
   ROOT,
   WORKERS,
   WORKER_ENTRY,
   workerBundle,
+  type ServiceName,
   type SizedFile,
-  type WorkerName,
 } from '../lib/builds.ts'
 import type { BenchContext } from '../lib/context.ts'
 import { readRss } from '../lib/processes.ts'
@@ -26,7 +28,7 @@ import { toFigure, type Figure } from '../lib/stats.ts'
 export interface BinariesResult {
   bunRuntimeBytes: number
   buildHow: string
-  binaries: Record<WorkerName, { bytes: number; plainBytes: number; idle: Figure; plainIdleMiB: number }>
+  binaries: Record<ServiceName, { bytes: number; plainBytes: number; idle: Figure; plainIdleMiB: number }>
   /** An empty program compiled plainly: the runtime plus `--compile`'s fixed overhead. */
   emptyCompiledBytes: number
   /** The order worker built `--bytecode --format=esm` without source map or kept names. */
@@ -41,7 +43,7 @@ export interface BinariesResult {
   libraryRss: Record<string, Figure>
   coldStart: { way: string; readyMs: Figure }[]
   coldStartNote?: string
-  bundles: Record<WorkerName, SizedFile>
+  bundles: Record<ServiceName, SizedFile>
   edge: { size: SizedFile; how: string } | { missing: string }
 }
 
@@ -55,16 +57,19 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
   const plainDir = join(ctx.tmp, 'plain')
   mkdirSync(plainDir, { recursive: true })
   const binaries = {} as BinariesResult['binaries']
-  for (const w of WORKERS) {
+  // The saga's workers as the run built them, and compose's two readers beside them.
+  const paths: Record<ServiceName, string> = {
+    ...ctx.workers.paths,
+    ...compileProjectReaders(join(ctx.tmp, 'readers')),
+  }
+  for (const w of [...WORKERS, ...READERS]) {
     const plain = compilePlain(WORKER_ENTRY[w], join(plainDir, w))
     ctx.log(`idle RSS of ${w}`)
     binaries[w] = {
-      bytes: statSync(ctx.workers.paths[w]).size,
+      bytes: statSync(paths[w]).size,
       plainBytes: statSync(plain).size,
       idle: toFigure(
-        await sequence(ctx.settings.runs, async () =>
-          idleRss(ctx, w, ctx.workers.paths[w], await ctx.security.env(w)),
-        ),
+        await sequence(ctx.settings.runs, async () => idleRss(ctx, w, paths[w], await ctx.security.env(w))),
       ),
       plainIdleMiB: ctx.settings.smoke ? Number.NaN : await idleRss(ctx, w, plain, await ctx.security.env(w)),
     }
@@ -145,8 +150,8 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
   }
 
   const bundleDir = join(ctx.tmp, 'bundles')
-  const bundles = {} as Record<WorkerName, SizedFile>
-  for (const w of WORKERS) bundles[w] = workerBundle(w, bundleDir)
+  const bundles = {} as Record<ServiceName, SizedFile>
+  for (const w of [...WORKERS, ...READERS]) bundles[w] = workerBundle(w, bundleDir)
   const edge = edgeBundle(join(ctx.tmp, 'edge'))
   return {
     bunRuntimeBytes: statSync(BUN_RUNTIME).size,

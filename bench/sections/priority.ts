@@ -56,7 +56,7 @@ export interface DrainRun {
   placeS: number
   /** Express orders sent during this drain. */
   expressSent: number
-  /** CPU ms per standard order, by process, over the drain. */
+  /** CPU ms per order of the drain (the backlog and the express orders sent meanwhile), by process. */
   cpuMsPerOrder: Record<string, number>
   /** 1-min load average when the drain started. */
   loadAtStart: number
@@ -261,7 +261,10 @@ async function drain(
         placeS,
         expressSent: done?.sent ?? 0,
         cpuMsPerOrder: Object.fromEntries(
-          Object.entries(cpuAfter).map(([k, v]) => [k, (v - (cpuBefore[k] ?? 0)) / plan.backlog]),
+          Object.entries(cpuAfter).map(([k, v]) => [
+            k,
+            (v - (cpuBefore[k] ?? 0)) / (plan.backlog + (done?.sent ?? 0)),
+          ]),
         ),
         loadAtStart,
       },

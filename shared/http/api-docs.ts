@@ -5,7 +5,7 @@
  * Bun, Node and Deno; the Cloudflare Worker mounts none of it (its bundle
  * has no room for the document's builder, let alone the page's files).
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { html } from 'hono/html'
 import type { OpenApiDocument } from './openapi.ts'
 
@@ -35,7 +35,7 @@ export function createApiDocsRoutes({ document, assets }: ApiDocsOptions): Hono 
   // The page runs only its own files: a script on this origin (the console's,
   // which keeps its key in session storage) is what is at stake.
   app.get('/docs', (c) => c.html(docsPage(document()), 200, { 'Content-Security-Policy': DOCS_CSP }))
-  const files = docsFiles(assets)
+  const files = assetFiles(assets)
   app.get('/docs/:asset', async (c) => {
     const name = c.req.param('asset')
     if (name === INIT_SCRIPT)
@@ -46,14 +46,28 @@ export function createApiDocsRoutes({ document, assets }: ApiDocsOptions): Hono 
     const loaded = await files.all()
     const asset = Object.hasOwn(loaded, name) ? loaded[name] : undefined
     if (asset === undefined) return c.json({ error: 'not_found', message: `no docs asset ${name}` }, 404)
-    const headers = { 'Content-Type': asset.contentType, 'Cache-Control': 'public, max-age=3600' }
-    if ('body' in asset) return c.body(asset.body, 200, headers)
-    const vary = { ...headers, Vary: 'Accept-Encoding' }
-    if (acceptsGzip(c.req.header('Accept-Encoding')))
-      return c.body(asset.gzip, 200, { ...vary, 'Content-Encoding': 'gzip' })
-    return c.body(await files.gunzipped(name, asset.gzip), 200, vary)
+    return assetResponse(c, files, name, asset, { 'Cache-Control': 'public, max-age=3600' })
   })
   return app
+}
+
+/**
+ * A file's answer: its text, or its gzipped bytes as they are to a client
+ * that takes gzip and gunzipped (once) to one that does not.
+ */
+export async function assetResponse(
+  c: Context,
+  files: AssetFiles,
+  name: string,
+  asset: DocsAsset,
+  headers: Record<string, string>,
+): Promise<Response> {
+  const typed = { ...headers, 'Content-Type': asset.contentType }
+  if ('body' in asset) return c.body(asset.body, 200, typed)
+  const vary = { ...typed, Vary: 'Accept-Encoding' }
+  if (acceptsGzip(c.req.header('Accept-Encoding')))
+    return c.body(asset.gzip, 200, { ...vary, 'Content-Encoding': 'gzip' })
+  return c.body(await files.gunzipped(name, asset.gzip), 200, vary)
 }
 
 /** The page's own script, a file like the others so that no inline script need be allowed. */
@@ -79,8 +93,10 @@ const DOCS_CSP = [
   "frame-ancestors 'none'",
 ].join('; ')
 
+export type AssetFiles = ReturnType<typeof assetFiles>
+
 /** The files, loaded once (a failed load is retried), and the gunzipped copies made on demand. */
-function docsFiles(assets: DocsAssets | (() => Promise<DocsAssets>)) {
+export function assetFiles(assets: DocsAssets | (() => Promise<DocsAssets>)) {
   let loading: Promise<DocsAssets> | undefined
   const plain = new Map<string, Promise<Uint8Array<ArrayBuffer>>>()
   return {

@@ -7,7 +7,7 @@
  * for one, not at start-up.
  */
 import type { DocsAssets } from './api-docs.ts'
-import { SWAGGER_UI_FILES, type SwaggerUiFile } from './swagger-ui-files.ts'
+import { SWAGGER_UI_FILES } from './swagger-ui-files.ts'
 
 export class DocsAssetsMissingError extends Error {
   override readonly name = 'DocsAssetsMissingError'
@@ -24,14 +24,17 @@ export async function swaggerUiAssets(): Promise<DocsAssets> {
   }
 }
 
-/** The gzipped files among a compiled binary's embedded files (`<file>.gz`). */
-export async function embeddedGzipAssets(files: readonly (Blob & { name?: string })[]): Promise<DocsAssets> {
+/** The gzipped files among a compiled binary's embedded files (`<file>.gz`): `wanted` (name -> content type), Swagger UI's by default. */
+export async function embeddedGzipAssets(
+  files: readonly (Blob & { name?: string })[],
+  wanted: Readonly<Record<string, string>> = SWAGGER_UI_FILES,
+): Promise<DocsAssets> {
   const assets: Record<string, DocsAssets[string]> = {}
-  for (const [name, contentType] of Object.entries(SWAGGER_UI_FILES) as [SwaggerUiFile, string][]) {
+  for (const [name, contentType] of Object.entries(wanted)) {
     const file = files.find((f) => f.name === `${name}.gz`)
     if (file === undefined)
       throw new DocsAssetsMissingError(
-        `this binary was built without its docs file ${name}.gz (bun scripts/build.ts embeds it)`,
+        `this binary was built without its file ${name}.gz (bun scripts/build.ts embeds it)`,
       )
     assets[name] = { contentType, gzip: new Uint8Array(await file.arrayBuffer()) }
   }

@@ -7,7 +7,7 @@
  */
 import { Hono, type Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
-import { createApiDocsRoutes } from '../../shared/http/api-docs.ts'
+import { assetFiles, assetResponse, createApiDocsRoutes } from '../../shared/http/api-docs.ts'
 import type { ApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { swaggerUiAssets } from '../../shared/http/swagger-ui-assets.ts'
 import { requireApiKey, type AuthEnv } from '../../shared/http/auth.ts'
@@ -34,7 +34,7 @@ import {
 } from './app-input.ts'
 import type { ConsoleData } from './console-data.ts'
 import { CONSOLE_MAX_BODY_BYTES, consoleOpenApi } from './openapi.ts'
-import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS } from './page/files.ts'
+import { CONSOLE_PAGE_HEADERS, CONSOLE_PAGE_ROUTES, consolePageAssets } from './page/assets.ts'
 import { headAsGet } from '../../shared/http/head.ts'
 import { securityHeaders } from '../../shared/http/security-headers.ts'
 
@@ -83,12 +83,14 @@ export function createConsoleApp(deps: ConsoleAppDeps) {
   app.route('/', createObservabilityRoutes({ metrics, checkReady }))
   app.route('/', createApiDocsRoutes({ document: consoleOpenApi, assets: swaggerUiAssets }))
 
-  for (const [path, file] of Object.entries(CONSOLE_FILES)) {
-    app.get(
-      path,
-      () =>
-        new Response(file.body, { headers: { ...CONSOLE_PAGE_HEADERS, 'Content-Type': file.contentType } }),
-    )
+  // The page's files, loaded on the first request for one (gzipped in a binary).
+  const page = assetFiles(consolePageAssets)
+  for (const [path, name] of Object.entries(CONSOLE_PAGE_ROUTES)) {
+    app.get(path, async (c) => {
+      const asset = (await page.all())[name]
+      if (asset === undefined) throw new Error(`the console page has no file ${name}`)
+      return assetResponse(c, page, name, asset, CONSOLE_PAGE_HEADERS)
+    })
   }
 
   app.get('/console/api/orders', async (c) => {
