@@ -276,6 +276,10 @@ describe('analytics', () => {
     const worker = await startWorker('analytics', stack.natsEnv)
     extra.push(worker)
     await settled(60, worker)
+    // A live stream client, open before the erasure.
+    const live = await fetch(`${worker.url}/analytics/stream`, { headers: bearer('admin') })
+    expect(live.status).toBe(200)
+    const reading = live.text()
     // The bucket erased by a roll-up (an identity that may write the bucket can do it): no `active` record left.
     const nc = await connect(stack.server.connectOptions())
     try {
@@ -285,6 +289,14 @@ describe('analytics', () => {
     } finally {
       await nc.close()
     }
+    // Seen within a check interval (5 s) by the worker's own check, whoever asks.
+    await waitFor(() => worker.handle.lines().some((l) => l.includes('analytics windows no longer active')), {
+      timeoutMs: 10_000,
+      message: 'the worker logs that its windows are no longer active',
+    })
+    // The open stream ended; a new one, the summary and /ready refuse.
+    await expect(reading).resolves.toEqual(expect.any(String))
+    expect((await fetch(`${worker.url}/analytics/stream`, { headers: bearer('admin') })).status).toBe(503)
     const to = new Date(Date.now() + 120_000).toISOString()
     const res = await fetch(`${worker.url}/analytics/summary?from=${STARTED}&to=${to}`, {
       headers: bearer('admin'),
@@ -296,7 +308,6 @@ describe('analytics', () => {
     const ready = await fetch(`${worker.url}/ready`)
     expect(ready.status).toBe(503)
     expect(await ready.json()).toMatchObject({ reason: 'generation_gone' })
-    expect(worker.handle.lines().some((l) => l.includes('analytics windows no longer active'))).toBe(true)
     await worker.handle.stop(5_000)
 
     const rebuilt = await startWorker('analytics', { ...stack.natsEnv, ANALYTICS_REPLAY_FROM: '0' })

@@ -88,6 +88,9 @@ export function binariesSection(r: BenchReport, b: BinariesResult): string[] {
     '## 4. Binaries',
     '',
     `Bare Bun runtime (node_modules/bun/bin/bun.exe): ${mib(b.bunRuntimeBytes)}. Project binaries built with ${b.buildHow}. RSS from /proc/<pid>/status: VmRSS of a fresh process 2 s after it is ready, no traffic (project build: median of N starts; plain: one); in the end-to-end stack, VmRSS after start and stock seeding, and VmHWM (peak) after all the end-to-end runs.`,
+    ...(b.readerErrors === undefined
+      ? []
+      : ['', `**Not measured** (left out of the rows and the targets): ${b.readerErrors.join('; ')}.`]),
     '',
     table(
       [
@@ -103,7 +106,7 @@ export function binariesSection(r: BenchReport, b: BinariesResult): string[] {
       rows,
     ),
     '',
-    `Size attribution (order): an empty program compiled ${mib(b.emptyCompiledBytes)} (${num(b.emptyCompiledBytes / b.bunRuntimeBytes, 3)}x: what \`--compile\` adds before any code), plain ${mib(b.binaries.order.plainBytes)}, with \`--bytecode\` (no kept names, Swagger UI's files in the code as text) ${mib(b.leanOrderBytes)} (${num(b.leanOrderBytes / b.bunRuntimeBytes, 3)}x), project build (bytecode, kept names, Swagger UI's files embedded gzipped, no source map) ${mib(b.binaries.order.bytes)}${b.sourcemapOrderBytes !== undefined ? `, the same with its source map embedded (\`--sourcemap\`) ${mib(b.sourcemapOrderBytes)} (${num(b.sourcemapOrderBytes / b.bunRuntimeBytes, 3)}x)` : ''}.${b.multiCallBytes !== undefined ? ` The multi-call binary with all ${MULTI_CALL_SERVICES} services: ${mib(b.multiCallBytes)} (${num(b.multiCallBytes / b.bunRuntimeBytes, 3)}x; ${num(b.multiCallBytes / MULTI_CALL_SERVICES / b.bunRuntimeBytes, 3)}x per service).` : ''} Idle RSS floor: the bare baseline (b) compiled, Bun + the NATS client only: ${num(b.bareIdleMiB, 1)} MiB. A compiled \`Bun.serve\` that loads one library (bench/probes/rss-probe.ts), idle RSS in MiB: ${Object.entries(
+    `Size attribution (order): an empty program compiled ${mib(b.emptyCompiledBytes)} (${num(b.emptyCompiledBytes / b.bunRuntimeBytes, 3)}x: what \`--compile\` adds before any code), plain ${mib(b.binaries.order?.plainBytes ?? Number.NaN)}, with \`--bytecode\` (no kept names, Swagger UI's files in the code as text) ${mib(b.leanOrderBytes)} (${num(b.leanOrderBytes / b.bunRuntimeBytes, 3)}x), project build (bytecode, kept names, Swagger UI's files embedded gzipped, no source map) ${mib(b.binaries.order?.bytes ?? Number.NaN)}${b.sourcemapOrderBytes !== undefined ? `, the same with its source map embedded (\`--sourcemap\`) ${mib(b.sourcemapOrderBytes)} (${num(b.sourcemapOrderBytes / b.bunRuntimeBytes, 3)}x)` : ''}.${b.multiCallBytes !== undefined ? ` The multi-call binary with all ${MULTI_CALL_SERVICES} services: ${mib(b.multiCallBytes)} (${num(b.multiCallBytes / b.bunRuntimeBytes, 3)}x; ${num(b.multiCallBytes / MULTI_CALL_SERVICES / b.bunRuntimeBytes, 3)}x per service).` : ''} Idle RSS floor: the bare baseline (b) compiled, Bun + the NATS client only: ${num(b.bareIdleMiB, 1)} MiB. A compiled \`Bun.serve\` that loads one library (bench/probes/rss-probe.ts), idle RSS in MiB: ${Object.entries(
       b.libraryRss,
     )
       .map(([k, f]) => `${k} ${fig(f, 1)}`)

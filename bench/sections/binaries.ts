@@ -28,7 +28,12 @@ import { toFigure, type Figure } from '../lib/stats.ts'
 export interface BinariesResult {
   bunRuntimeBytes: number
   buildHow: string
-  binaries: Record<ServiceName, { bytes: number; plainBytes: number; idle: Figure; plainIdleMiB: number }>
+  /** The saga's five services always; analytics and console unless they failed (`readerErrors`). */
+  binaries: Partial<
+    Record<ServiceName, { bytes: number; plainBytes: number; idle: Figure; plainIdleMiB: number }>
+  >
+  /** Why a reader (analytics, console) is missing from `binaries`. */
+  readerErrors?: string[]
   /** An empty program compiled plainly: the runtime plus `--compile`'s fixed overhead. */
   emptyCompiledBytes: number
   /** The order worker built `--bytecode --format=esm` without source map or kept names. */
@@ -54,25 +59,39 @@ interface StartWay {
 }
 
 export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
+  const readerErrors: string[] = []
   const plainDir = join(ctx.tmp, 'plain')
   mkdirSync(plainDir, { recursive: true })
-  const binaries = {} as BinariesResult['binaries']
-  // The saga's workers as the run built them, and compose's two readers beside them.
-  const paths: Record<ServiceName, string> = {
-    ...ctx.workers.paths,
-    ...compileProjectReaders(join(ctx.tmp, 'readers')),
-  }
-  for (const w of [...WORKERS, ...READERS]) {
+  const binaries: BinariesResult['binaries'] = {}
+  const measure = async (w: ServiceName, path: string) => {
     const plain = compilePlain(WORKER_ENTRY[w], join(plainDir, w))
     ctx.log(`idle RSS of ${w}`)
     binaries[w] = {
-      bytes: statSync(paths[w]).size,
+      bytes: statSync(path).size,
       plainBytes: statSync(plain).size,
       idle: toFigure(
-        await sequence(ctx.settings.runs, async () => idleRss(ctx, w, paths[w], await ctx.security.env(w))),
+        await sequence(ctx.settings.runs, async () => idleRss(ctx, w, path, await ctx.security.env(w))),
       ),
       plainIdleMiB: ctx.settings.smoke ? Number.NaN : await idleRss(ctx, w, plain, await ctx.security.env(w)),
     }
+  }
+  // The saga's workers as the run built them.
+  for (const w of WORKERS) await measure(w, ctx.workers.paths[w])
+  // Compose's two readers beside them: one that does not build or start is
+  // named in the report's errors and left out, the rest of the section kept.
+  try {
+    const readers = compileProjectReaders(join(ctx.tmp, 'readers'))
+    for (const w of READERS) {
+      try {
+        await measure(w, readers[w])
+      } catch (error) {
+        readerErrors.push(`${w}: ${error instanceof Error ? error.message : String(error)}`)
+      }
+    }
+  } catch (error) {
+    readerErrors.push(
+      `analytics and console not built: ${error instanceof Error ? error.message : String(error)}`,
+    )
   }
 
   // A plain bytecode build (no kept names, Swagger UI's files as text in the
@@ -166,6 +185,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
     coldStart: ways.map((w) => ({ way: w.way, readyMs: toFigure(samples.get(w.way) ?? []) })),
     ...(coldStartNote !== undefined ? { coldStartNote } : {}),
     bundles,
+    ...(readerErrors.length > 0 ? { readerErrors } : {}),
     edge: 'size' in edge ? { size: edge.size, how: edge.how } : edge,
   }
 }

@@ -11,7 +11,8 @@ import {
   openApiProblems,
   servedRoutes,
 } from '../../test/support/openapi-contract.ts'
-import { createAnalyticsApp, type SummaryRange } from './app.ts'
+import { createAnalyticsApp, GenerationGoneError, type SummaryRange } from './app.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import { createWindowFeed } from './feed.ts'
 import { createLiveApplier } from './handlers.ts'
 import { analyticsOpenApi } from './openapi.ts'
@@ -22,7 +23,7 @@ import { addContribution, emptyWindow } from './windows.ts'
 const NOW = new Date('2026-01-01T10:30:20Z')
 const MINUTE = Date.parse('2026-01-01T10:05:00Z')
 
-async function setup({ maxClients = 2 } = {}) {
+async function setup({ maxClients = 2, failWith }: { maxClients?: number; failWith?: Error } = {}) {
   const metrics = createMetrics('analytics')
   const feed = createWindowFeed({ maxClients })
   const asked: SummaryRange[] = []
@@ -40,6 +41,7 @@ async function setup({ maxClients = 2 } = {}) {
     now: () => NOW,
     summarize: (range) => {
       asked.push(range)
+      if (failWith !== undefined) return Promise.reject(failWith)
       return Promise.resolve({
         from: new Date(range.fromMinute).toISOString(),
         to: new Date(range.toMinute).toISOString(),
@@ -163,6 +165,24 @@ describe('GET /analytics/summary', () => {
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({ error, message: expect.any(String) })
     expect(asked).toStrictEqual([])
+  })
+
+  it('answers 503 when its windows are no longer the active generation, saying what to do', async () => {
+    const gone = new GenerationGoneError('no active generation: restart with ANALYTICS_REPLAY_FROM')
+    const { app } = await setup({ failWith: gone })
+    const res = await get(app, '/analytics/summary')
+    expect(res.status).toBe(503)
+    expect(await res.json()).toStrictEqual({ error: 'unavailable', message: gone.message })
+  })
+
+  it('answers 500 naming the record when a window fails its check, and how to rebuild it', async () => {
+    const { app } = await setup({ failWith: new KvRecordError('w.g1.202601011005 holds an invalid record') })
+    const res = await get(app, '/analytics/summary')
+    expect(res.status).toBe(500)
+    const body = (await res.json()) as { error: string; message: string }
+    expect(body.error).toBe('internal')
+    expect(body.message).toContain('w.g1.202601011005')
+    expect(body.message).toContain('ANALYTICS_REPLAY_FROM')
   })
 })
 

@@ -24,6 +24,7 @@ import { serviceIndex } from '../../shared/http/service-index.ts'
 import { SSE_HEADERS, writtenWithin } from '../../shared/http/sse.ts'
 import { toIssueViews } from '../../shared/http/validation-issues.ts'
 import { isNatsUnavailable } from '../../shared/nats/errors.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import type { Metrics } from '../../shared/observability/metrics.ts'
 import { MINUTE_MS, toMinute } from './domain.ts'
@@ -71,6 +72,8 @@ export interface AnalyticsAppDeps {
   verifier: ApiKeyVerifier
   limiter: RateLimiter
   summarize: (range: SummaryRange) => Promise<Summary>
+  /** Whether this process's windows are no longer the active generation (then the routes answer 503). */
+  checkGeneration?: () => Promise<Error | undefined>
   feed: WindowFeed
   maxRangeMs: number
   streamIntervalMs: number
@@ -165,7 +168,7 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
     return c.json(await deps.summarize({ fromMinute: start, toMinute: end, top }))
   })
 
-  app.get('/analytics/stream', (c) => {
+  app.get('/analytics/stream', async (c) => {
     // From the URL, not the parsed parameters: those leave out a nameless one (`?=`).
     const search = new URL(c.req.url).search
     const unknown = search === '' ? undefined : (Object.keys(c.req.queries())[0] ?? '')
@@ -179,6 +182,8 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
       )
     // HEAD: the stream's headers, no stream (a body nobody reads would hold a client's place).
     if (c.req.method === 'HEAD') return c.body(null, 200, SSE_HEADERS)
+    const gone = await deps.checkGeneration?.()
+    if (gone !== undefined) throw gone
     const pending = new Map<string, WindowView>()
     const subscription = feed.subscribe((view) => pending.set(view.minute, view))
     if (subscription === null) {
@@ -227,14 +232,24 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   app.notFound(notFound)
   // Said once a minute while it lasts (every refused request would flood the log).
   const unavailable = logEvery('warn', 'NATS unavailable; answering 503')
-  const stale = logEvery('error', 'analytics windows no longer active; answering 503 until a restart')
+  const unreadable = logEvery('error', 'an analytics record fails its check; answering 500 until a replay')
   app.onError(
     createErrorHandler({
       logger,
       known: (error, c) => {
-        if (error instanceof GenerationGoneError) {
-          stale(logger, { err: error, path: c.req.path })
+        // Logged by the worker's own check, once a minute.
+        if (error instanceof GenerationGoneError)
           return c.json({ error: 'unavailable', message: error.message }, 503)
+        // A window not as its writer stored it (another writer of the bucket, or another RECORD_KEYS key).
+        if (error instanceof KvRecordError) {
+          unreadable(logger, { err: error, path: c.req.path })
+          return c.json(
+            {
+              error: 'internal',
+              message: `${error.message}: a replay (ANALYTICS_REPLAY_FROM) rebuilds the windows`,
+            },
+            500,
+          )
         }
         if (!isNatsUnavailable(error)) return undefined
         unavailable(logger, { err: error, path: c.req.path })

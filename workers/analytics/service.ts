@@ -1,5 +1,7 @@
 import { BUCKETS } from '../../schemas/subjects.ts'
 import { KvRecordError } from '../../shared/nats/kv-json.ts'
+import { createCachedCheck } from '../../shared/http/cached-check.ts'
+import { logEvery } from '../../shared/observability/log-every.ts'
 import { createApiKeyVerifier } from '../../shared/http/api-keys.ts'
 import { createRateLimiter } from '../../shared/http/rate-limit.ts'
 import type { ConnectFn } from '../../shared/nats/connect.ts'
@@ -15,6 +17,9 @@ import { createAnalyticsHandlers, createLiveApplier } from './handlers.ts'
 import { newGeneration, replayWindows } from './replay.ts'
 import { createAnalyticsStore, type AnalyticsStore } from './store.ts'
 import { mergeWindows, toTotals, toWindowView } from './summary.ts'
+
+/** How often a running worker checks that its windows are still the active generation. */
+const GENERATION_CHECK_MS = 5_000
 
 /** The worker's durable consumer (one at a time, in stream order: see SAGA_CONSUMERS). */
 export const ANALYTICS_CONSUMER = 'analytics' satisfies SagaConsumerName
@@ -56,7 +61,9 @@ export async function startAnalyticsService(
     onSize: (n) => metrics.streamClients(n),
   })
   const apply = createLiveApplier({ store, generation, metrics, feed })
-  // Whether `generation` is still the active one (the summary and /ready ask).
+  // Whether `generation` is still the active one: read at most once a second
+  // (however often /ready is asked), every GENERATION_CHECK_MS anyway, and
+  // kept once it is not: only a restart changes this process's generation.
   const generationGone = async (): Promise<GenerationGoneError | undefined> => {
     let meta: Awaited<ReturnType<AnalyticsStore['readMeta']>>
     try {
@@ -74,6 +81,31 @@ export async function startAnalyticsService(
         : `generation ${meta.value.generation} replaced ${generation}, which this process applies to (a replay by another process?): restart it`,
     )
   }
+  let gone: GenerationGoneError | undefined
+  const cachedCheck = createCachedCheck<GenerationGoneError | undefined>(1_000, {
+    maxWaitMs: config.NATS_REQUEST_TIMEOUT_MS,
+    timedOut: () => undefined,
+  })
+  const logGone = logEvery('error', 'analytics windows no longer active; answering 503 until a restart')
+  const checkGeneration = async (): Promise<GenerationGoneError | undefined> => {
+    if (gone !== undefined) return gone
+    const found = await cachedCheck(generationGone)
+    if (found !== undefined && gone === undefined) {
+      gone = found
+      // Stream clients would go on getting the dead generation's windows.
+      feed.close()
+    }
+    return gone
+  }
+  const generationWatch = setInterval(() => {
+    checkGeneration().then(
+      (found) => {
+        if (found !== undefined) logGone(deps.logger, { err: found })
+      },
+      () => undefined, // NATS not answering: its own checks say so
+    )
+  }, GENERATION_CHECK_MS)
+  generationWatch.unref?.()
   const consumer = await startDurableConsumer(rt, {
     durable: ANALYTICS_CONSUMER,
     handlers: createAnalyticsHandlers(apply),
@@ -84,9 +116,10 @@ export async function startAnalyticsService(
     checkReady: async () => {
       const ready = await rt.readiness.check()
       if (!ready.ok) return ready
-      const gone = await generationGone().catch(() => undefined)
-      return gone === undefined ? ready : { ok: false, reason: 'generation_gone' }
+      const found = await checkGeneration().catch(() => undefined)
+      return found === undefined ? ready : { ok: false, reason: 'generation_gone' }
     },
+    checkGeneration,
     verifier: createApiKeyVerifier(config.API_KEYS),
     limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
     feed,
@@ -95,9 +128,9 @@ export async function startAnalyticsService(
     heartbeatMs: config.ANALYTICS_STREAM_HEARTBEAT_MS,
     summarize: async ({ fromMinute, toMinute, top }) => {
       const windows = await store.readWindows(generation, fromMinute, toMinute)
-      // Read after the windows: a replay that swapped meanwhile is seen.
-      const gone = await generationGone()
-      if (gone !== undefined) throw gone
+      // Asked after the windows were read (at most a second old).
+      const found = await checkGeneration()
+      if (found !== undefined) throw found
       return {
         from: new Date(fromMinute).toISOString(),
         to: new Date(toMinute).toISOString(),
@@ -112,6 +145,7 @@ export async function startAnalyticsService(
     app,
     ...stoppable,
     stopConsuming: async () => {
+      clearInterval(generationWatch)
       // Stream clients end first, so the HTTP server can close.
       feed.close()
       await stoppable.stopConsuming()
