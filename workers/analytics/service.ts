@@ -97,6 +97,10 @@ export async function startAnalyticsService(
     }
     return gone
   }
+  const consumer = await startDurableConsumer(rt, {
+    durable: ANALYTICS_CONSUMER,
+    handlers: createAnalyticsHandlers(apply),
+  })
   const generationWatch = setInterval(() => {
     checkGeneration().then(
       (found) => {
@@ -106,10 +110,6 @@ export async function startAnalyticsService(
     )
   }, GENERATION_CHECK_MS)
   generationWatch.unref?.()
-  const consumer = await startDurableConsumer(rt, {
-    durable: ANALYTICS_CONSUMER,
-    handlers: createAnalyticsHandlers(apply),
-  })
   const app = createAnalyticsApp({
     logger: deps.logger,
     metrics: deps.metrics,
