@@ -21,6 +21,7 @@ import {
   type SizedFile,
 } from '../lib/builds.ts'
 import type { BenchContext } from '../lib/context.ts'
+import { startBenchNats, type BenchNats } from '../lib/nats.ts'
 import { readRss } from '../lib/processes.ts'
 import { startService } from '../lib/services.ts'
 import { toFigure, type Figure } from '../lib/stats.ts'
@@ -63,35 +64,43 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
   const plainDir = join(ctx.tmp, 'plain')
   mkdirSync(plainDir, { recursive: true })
   const binaries: BinariesResult['binaries'] = {}
-  const measure = async (w: ServiceName, path: string) => {
+  const measure = async (w: ServiceName, path: string, natsUrl = ctx.nats.url) => {
     const plain = compilePlain(WORKER_ENTRY[w], join(plainDir, w))
     ctx.log(`idle RSS of ${w}`)
+    const env = async () => ({ ...(await ctx.security.env(w)), NATS_URL: natsUrl })
     binaries[w] = {
       bytes: statSync(path).size,
       plainBytes: statSync(plain).size,
-      idle: toFigure(
-        await sequence(ctx.settings.runs, async () => idleRss(ctx, w, path, await ctx.security.env(w))),
-      ),
-      plainIdleMiB: ctx.settings.smoke ? Number.NaN : await idleRss(ctx, w, plain, await ctx.security.env(w)),
+      idle: toFigure(await sequence(ctx.settings.runs, async () => idleRss(ctx, w, path, await env()))),
+      plainIdleMiB: ctx.settings.smoke ? Number.NaN : await idleRss(ctx, w, plain, await env()),
     }
   }
   // The saga's workers as the run built them.
   for (const w of WORKERS) await measure(w, ctx.workers.paths[w])
   // Compose's two readers beside them: one that does not build or start is
   // named in the report's errors and left out, the rest of the section kept.
+  // Against a nats-server of their own, provisioned and empty: on the run's
+  // server their consumers would find every order the earlier sections placed
+  // and start by catching up on them, which is not idle.
+  let fresh: BenchNats | undefined
   try {
     const readers = compileProjectReaders(join(ctx.tmp, 'readers'))
+    mkdirSync(join(ctx.tmp, 'readers-nats'), { recursive: true })
+    fresh = await startBenchNats(join(ctx.tmp, 'readers-nats'), ctx.security)
+    await ctx.security.provision(fresh.url)
     for (const w of READERS) {
       try {
-        await measure(w, readers[w])
+        await measure(w, readers[w], fresh.url)
       } catch (error) {
         readerErrors.push(`${w}: ${error instanceof Error ? error.message : String(error)}`)
       }
     }
   } catch (error) {
     readerErrors.push(
-      `analytics and console not built: ${error instanceof Error ? error.message : String(error)}`,
+      `analytics and console not measured: ${error instanceof Error ? error.message : String(error)}`,
     )
+  } finally {
+    await fresh?.stop()
   }
 
   // A plain bytecode build (no kept names, Swagger UI's files as text in the
