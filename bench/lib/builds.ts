@@ -51,7 +51,10 @@ export function compileProjectWorkers(outDir: string): CompiledWorkers {
 export function compileProjectReaders(outDir: string): Record<(typeof READERS)[number], string> {
   mkdirSync(outDir, { recursive: true })
   bun(['scripts/build.ts', ...READERS, '--out', outDir])
-  return { analytics: join(outDir, 'analytics'), console: join(outDir, 'console') }
+  return Object.fromEntries(READERS.map((r) => [r, join(outDir, r)])) as Record<
+    (typeof READERS)[number],
+    string
+  >
 }
 
 /** `bun build --compile --minify [flags] <entry>`: by default no bytecode, no source map. */
