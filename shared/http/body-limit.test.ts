@@ -40,8 +40,15 @@ function endlessChunkedGet(
     socket.on('connect', () => {
       socket.write(requestHead('GET', '/', { Connection: 'keep-alive' }))
       // Chunks only after the head: on a slow connect a chunk written first
-      // became the request line (400 from Bun, not the 413 under test).
+      // became the request line (400 from Bun, not the 413 under test). And
+      // only from 200 ms on, when the server refusing at once has answered
+      // and closed: a chunk still unread when it closes makes its kernel send
+      // a reset, which on a loaded machine could discard the 413 before this
+      // socket read it (CI saw no answer at all once). A server that reads
+      // the body instead still gets chunks until the client gives up.
+      const firstChunkAt = started + 200
       timer = setInterval(() => {
+        if (Date.now() < firstChunkAt) return
         if (Date.now() - started > giveUpMs) return socket.destroy()
         if (socket.writable) {
           socket.write(piece)
