@@ -1,4 +1,4 @@
-// `npm run bench [-- --smoke] [--no-wait] [--only intake,variants,profile,e2e,priority,binaries]`
+// `npm run bench [-- --smoke] [--no-wait] [--only intake,variants,profile,baseline,e2e,priority,binaries]`
 // Measures the order saga against baselines on this machine and writes
 // bench/results/latest.md and .json (--smoke: a < 60 s check of the machinery,
 // written to bench/results/smoke.*; --only: to bench/results/only-<sections>.*).
@@ -17,6 +17,7 @@ import { waitForQuiet } from './lib/quiet.ts'
 import { createBenchSecurity, SECURITY_NOTE } from './lib/security.ts'
 import { toMarkdown } from './report/markdown.ts'
 import type { BenchReport } from './report/types.ts'
+import { mergeBaselines, runBaseline } from './sections/baseline.ts'
 import { runBinaries } from './sections/binaries.ts'
 import { profileOrderIntake } from './sections/cpu-profile.ts'
 import { runEndToEnd } from './sections/end-to-end.ts'
@@ -40,7 +41,7 @@ const DIAGNOSTIC_ENV = [
   'BENCH_NATS_SYNC_INTERVAL',
 ] as const
 
-const USAGE = `usage: npm run bench [-- --smoke] [-- --no-wait] [-- --only intake,variants,profile,e2e,priority,binaries]
+const USAGE = `usage: npm run bench [-- --smoke] [-- --no-wait] [-- --only intake,variants,profile,baseline,e2e,priority,binaries]
   --smoke     a short run of every section (checks the bench itself, not the numbers)
   --no-wait   start at once, without waiting for the machine to settle
   --only      these sections only
@@ -62,7 +63,7 @@ try {
 }
 const { values } = parsed
 const settings = settingsFor(values.smoke === true)
-const only = new Set((values.only ?? 'intake,variants,profile,e2e,priority,binaries').split(','))
+const only = new Set((values.only ?? 'intake,variants,profile,baseline,e2e,priority,binaries').split(','))
 if (!settings.variants) only.delete('variants')
 const started = performance.now()
 const log = (message: string): void => {
@@ -132,7 +133,14 @@ try {
     await section('intake', async () => void (report.intake = await runIntake(ctx)))
     await section('variants', async () => void (report.variants = await runIntakeVariants(ctx)))
     await section('profile', async () => void (report.cpuProfile = await profileOrderIntake(ctx)))
+    await section('baseline', async () => void (report.baseline = await runBaseline(ctx)))
     await section('e2e', async () => void (report.endToEnd = await runEndToEnd(ctx)))
+    // The baseline again after the end-to-end section: its figure brackets the one it divides.
+    if (only.has('e2e'))
+      await section('baseline', async () => {
+        const after = await runBaseline(ctx)
+        report.baseline = report.baseline === undefined ? after : mergeBaselines(report.baseline, after)
+      })
     await section('priority', async () => void (report.priority = await runPriority(ctx)))
     await section('binaries', async () => void (report.binaries = await runBinaries(ctx)))
   } finally {

@@ -1,9 +1,21 @@
 // The end-to-end, hot-sku, binaries and bundles parts of bench/results/latest.md.
 import { fig, kib, mib, num, ratio, table } from '../lib/format.ts'
 import { READERS, WORKERS } from '../lib/builds.ts'
+import type { BaselineResult } from '../sections/baseline.ts'
 import type { BinariesResult } from '../sections/binaries.ts'
 import type { EndToEndResult } from '../sections/end-to-end.ts'
 import type { BenchReport } from './types.ts'
+
+/** The revision the 3x target counts from, run in this bench through its own end-to-end section. */
+export function baselineSection(b: BaselineResult): string[] {
+  const cpu = Object.entries(b.cpuMsByProcess).sort(([, x], [, y]) => y - x)
+  const total = cpu.reduce((sum, [, ms]) => sum + ms, 0)
+  return [
+    `### The baseline: ${b.revision} in this run`,
+    '',
+    `The code the performance issue was filed against (${b.commit}), checked out in a git worktree with this checkout's dependencies and nats-server and measured by its own bench (\`${b.command}\`, ${b.benches === 1 ? 'once' : `${b.benches} times, before and after the section above`}; ${num(b.durationS)} s in all): ${fig(b.confirmedPerSec)} confirmed orders/s at saturation; CPU per confirmed order ${num(total, 2)} ms (${cpu.map(([name, ms]) => `${name} ${num(ms, 2)}`).join(', ')}; ${b.benches === 1 ? 'one profiled run' : `the mean of ${b.benches} profiled runs`}).`,
+  ]
+}
 
 export function endToEndSection(e: EndToEndResult): string[] {
   const p = e.profile

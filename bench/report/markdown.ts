@@ -1,6 +1,6 @@
 // bench/results/latest.md from the report.
 import { fig, num, ratio, table } from '../lib/format.ts'
-import { binariesSection, endToEndSection } from './markdown-saga.ts'
+import { baselineSection, binariesSection, endToEndSection } from './markdown-saga.ts'
 import { prioritySection } from './markdown-priority.ts'
 import { targetRows } from './targets.ts'
 import type { CpuProfileResult } from '../sections/cpu-profile.ts'
@@ -70,6 +70,7 @@ export function toMarkdown(r: BenchReport): string {
   if (r.variants !== undefined) out.push('', ...variants(r))
   if (r.cpuProfile !== undefined) out.push('', ...cpuProfile(r.cpuProfile))
   if (r.endToEnd !== undefined) out.push('', ...endToEndSection(r.endToEnd))
+  if (r.baseline !== undefined) out.push('', ...baselineSection(r.baseline))
   if (r.binaries !== undefined) out.push('', ...binariesSection(r, r.binaries))
   if (r.priority !== undefined) out.push('', ...prioritySection(r.priority))
   return `${out.join('\n')}\n`

@@ -1,6 +1,7 @@
 // The shape of bench/results/latest.json.
 import type { BenchSettings } from '../lib/context.ts'
 import type { MachineFacts } from '../lib/machine.ts'
+import type { BaselineResult } from '../sections/baseline.ts'
 import type { BinariesResult } from '../sections/binaries.ts'
 import type { CpuProfileResult } from '../sections/cpu-profile.ts'
 import type { EndToEndResult } from '../sections/end-to-end.ts'
@@ -23,6 +24,8 @@ export interface BenchReport {
   intake?: IntakeResult
   variants?: VariantResult[]
   cpuProfile?: CpuProfileResult
+  /** The end-to-end throughput of the revision the 3x target is counted from, measured in this run. */
+  baseline?: BaselineResult
   endToEnd?: EndToEndResult
   priority?: PriorityResult
   binaries?: BinariesResult
