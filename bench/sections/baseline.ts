@@ -4,7 +4,7 @@
 // "3x today's confirmed orders/s" target is a ratio of two figures of one run
 // on one machine rather than of a figure against another day's constant.
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { BUN, ROOT } from '../lib/builds.ts'
 import type { BenchContext } from '../lib/context.ts'
@@ -97,7 +97,8 @@ export async function runBaseline(ctx: BenchContext): Promise<BaselineResult> {
         '`git fetch --unshallow` and run again',
     )
   }
-  const tree = join(ctx.tmp, 'baseline-tree')
+  // A tree of its own per bench: one left behind by a failed removal does not stop the next.
+  const tree = mkdtempSync(join(ctx.tmp, 'baseline-tree-'))
   git(['worktree', 'add', '--quiet', '--detach', tree, commit])
   try {
     // Its own code, this checkout's dependencies and nats-server (as bench/ab.sh runs it).
