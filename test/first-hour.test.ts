@@ -200,9 +200,10 @@ describe('npm start, the first hour', () => {
         { timeoutMs: 20_000, message: 'the intake ready again' },
       )
       await confirmedOrder('first-hour-3')
-      // The console's order index retries what the outage interrupted (a warning each time): settled before Ctrl-C.
+      // The console's order index retries what the outage interrupted (a warning each time): settled
+      // before Ctrl-C, each order listed with its final status.
       const adminKey = /^export ADMIN_API_KEY='([^']*)'$/m.exec(envFile)?.[1] ?? ''
-      for (const customer of ['first-hour-2', 'first-hour-3'])
+      for (const customer of ['first-hour-1', 'first-hour-2', 'first-hour-3'])
         await waitFor(
           async () => {
             const res = await fetch(
@@ -211,9 +212,11 @@ describe('npm start, the first hour', () => {
                 headers: { Authorization: `Bearer ${adminKey}` },
               },
             ).catch(() => null)
-            return res?.status === 200 && ((await res.json()) as { orders: unknown[] }).orders.length === 1
+            if (res?.status !== 200) return false
+            const { orders } = (await res.json()) as { orders: { status?: string }[] }
+            return orders.length === 1 && orders[0]?.status === 'confirmed'
           },
-          { timeoutMs: 20_000, message: `the console's index lists ${customer}'s order` },
+          { timeoutMs: 20_000, message: `the console's index lists ${customer}'s order, confirmed` },
         )
 
       const second = await run('npm', ['start'], env)
@@ -238,8 +241,16 @@ describe('npm start, the first hour', () => {
       const lines = stack.lines()
       const after = lines.slice(lines.length - (stack.lineCount() - beforeSignal))
       expect(after).toContain('[start] stopped')
+      // Nothing said above info by the stop itself. An index write that timed out on a loaded machine
+      // (its request 2 s, NATS_REQUEST_TIMEOUT_MS) is retried by the console, whenever it comes: seen
+      // once in CI just after Ctrl-C; a write the stop broke would fail otherwise (a closed connection).
+      const indexRetry = (l: string): boolean =>
+        l.includes('"msg":"index write failed; will retry"') && l.includes('"type":"TimeoutError"')
       expect(
-        after.filter((l) => /"level":"(warn|error|fatal)"|\[(WRN|ERR|FTL)\]|JetStreamStatusError/.test(l)),
+        after.filter(
+          (l) =>
+            /"level":"(warn|error|fatal)"|\[(WRN|ERR|FTL)\]|JetStreamStatusError/.test(l) && !indexRetry(l),
+        ),
       ).toStrictEqual([])
       expect(
         liveProcesses({ ...info, natsServerPid: newNatsPid, workers: { ...info.workers, payment: newPid } }),
