@@ -11,7 +11,7 @@ export function baselineSection(b: BaselineResult): string[] {
   const cpu = Object.entries(b.cpuMsByProcess).sort(([, x], [, y]) => y - x)
   const total = cpu.reduce((sum, [, ms]) => sum + ms, 0)
   return [
-    `### The baseline: ${b.revision} in this run`,
+    `## 2b. The 3x target's baseline: ${b.revision}, in this run`,
     '',
     `The code the performance issue was filed against (${b.commit}), checked out in a git worktree with this checkout's dependencies and nats-server and measured by its own bench (\`${b.command}\`, ${b.benches === 1 ? 'once' : `${b.benches} times, before and after the section above`}; ${num(b.durationS)} s in all): ${fig(b.confirmedPerSec)} confirmed orders/s at saturation; CPU per confirmed order ${num(total, 2)} ms (${cpu.map(([name, ms]) => `${name} ${num(ms, 2)}`).join(', ')}; ${b.benches === 1 ? 'one profiled run' : `the mean of ${b.benches} profiled runs`}).`,
   ]
