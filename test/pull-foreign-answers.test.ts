@@ -89,12 +89,12 @@ describe('pull answers another request aimed at', () => {
         const other = await f.jsm.consumers.info(ORDERS, 'other')
         expect(other.num_ack_pending).toBeGreaterThanOrEqual(1)
         // Each order handled at once, not after the backoff a failed pull
-        // gets (without the loop's care for foreign answers, two or three of
-        // the eight waited 0.2-1.7 s). One in a race may wait an ack wait (1 s
+        // gets (without the loop's care for foreign answers, two to four of
+        // the eight waited 0.17-1.7 s). One in a race may wait an ack wait (1 s
         // here): delivered into the pull the attack ended, whose inbox the
         // client unsubscribes a moment later, it is redelivered once the ack
         // wait runs out.
-        expect(waits.filter((ms) => ms > 200).length, `waits ${JSON.stringify(waits)}`).toBeLessThanOrEqual(1)
+        expect(waits.filter((ms) => ms > 100).length, `waits ${JSON.stringify(waits)}`).toBeLessThanOrEqual(1)
         expect(Math.max(...waits)).toBeLessThan(limits.ackWaitMs + 1_000)
         const { values } = await f.metrics.messagesHandled.get()
         const victims = values.filter((v) => v.labels.consumer === 'victim')

@@ -2,7 +2,7 @@
 // file (a pipe read by the bench would cost CPU the services are measured on),
 // every one tracked and stopped by `stopAllProcesses` or at exit.
 import { spawn } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs'
 
 export interface BenchProcess {
   readonly name: string
@@ -19,6 +19,8 @@ export interface SpawnOptions {
   cmd: string
   args?: readonly string[]
   env?: Record<string, string>
+  /** Variables of this process's environment the child does not get. */
+  unsetEnv?: readonly string[]
   cwd: string
   logFile: string
 }
@@ -34,11 +36,21 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export function spawnLogged({ name, cmd, args = [], env = {}, cwd, logFile }: SpawnOptions): BenchProcess {
+export function spawnLogged({
+  name,
+  cmd,
+  args = [],
+  env = {},
+  unsetEnv = [],
+  cwd,
+  logFile,
+}: SpawnOptions): BenchProcess {
   const fd = openSync(logFile, 'a')
+  const inherited = { ...process.env }
+  for (const key of unsetEnv) delete inherited[key]
   const child = spawn(cmd, args, {
     cwd,
-    env: { ...process.env, ...env },
+    env: { ...inherited, ...env },
     detached: true,
     stdio: ['ignore', fd, fd],
   })
@@ -79,6 +91,50 @@ export function spawnLogged({ name, cmd, args = [], env = {}, cwd, logFile }: Sp
     })
   }
   return proc
+}
+
+/** Every process descended from `pid` now (from /proc's parent ids), nearest first. */
+export function descendantsOf(pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+    } catch {
+      continue // gone meanwhile
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
+  }
+  const found: number[] = []
+  const queue = [pid]
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift() as number) ?? []) {
+      found.push(child)
+      queue.push(child)
+    }
+  }
+  return found
+}
+
+/**
+ * Stops a process that starts others in process groups of their own (another
+ * tree's bench: its workers are detached and it only kills them in an `exit`
+ * hook, which a signal does not run): it, then whatever it had started.
+ */
+export async function stopWithDescendants(proc: BenchProcess): Promise<void> {
+  const descendants = descendantsOf(proc.pid)
+  await proc.stop()
+  for (const pid of descendants) {
+    signalGroup(pid, 'SIGKILL')
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+    }
+  }
 }
 
 export async function stopAllProcesses(): Promise<void> {

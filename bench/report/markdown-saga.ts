@@ -10,14 +10,19 @@ import type { BenchReport } from './types.ts'
 export function baselineSection(b: BaselineResult): string[] {
   const cpu = Object.entries(b.cpuMsByProcess).sort(([, x], [, y]) => y - x)
   const total = cpu.reduce((sum, [, ms]) => sum + ms, 0)
+  const when = b.benches === 1 ? 'once' : `${b.benches} times, before and after the section above`
+  const each =
+    b.perBench.length > 1
+      ? ` (each bench's median in turn: ${b.perBench.map((f) => num(f.median)).join(', ')}/s)`
+      : ''
   return [
     `## 2b. The 3x target's baseline: ${b.revision}, in this run`,
     '',
-    `The code the performance issue was filed against (${b.commit}), checked out in a git worktree with this checkout's dependencies and nats-server and measured by its own bench (\`${b.command}\`, ${b.benches === 1 ? 'once' : `${b.benches} times, before and after the section above`}; ${num(b.durationS)} s in all): ${fig(b.confirmedPerSec)} confirmed orders/s at saturation; CPU per confirmed order ${num(total, 2)} ms (${cpu.map(([name, ms]) => `${name} ${num(ms, 2)}`).join(', ')}; ${b.benches === 1 ? 'one profiled run' : `the mean of ${b.benches} profiled runs`}).`,
+    `The code the performance issue was filed against (${b.commit}), checked out in a git worktree with this checkout's dependencies and nats-server and measured by its own bench (\`${b.command}\`, ${when}; ${num(b.durationS)} s in all): ${fig(b.confirmedPerSec)} confirmed orders/s at saturation${each}; CPU per confirmed order ${num(total, 2)} ms (${cpu.map(([name, ms]) => `${name} ${num(ms, 2)}`).join(', ')}; ${b.benches === 1 ? 'one profiled run' : `the mean of ${b.benches} profiled runs`}).`,
   ]
 }
 
-export function endToEndSection(e: EndToEndResult): string[] {
+export function endToEndSection(e: EndToEndResult, baseline?: BaselineResult): string[] {
   const p = e.profile
   const perOrder = (rec: Record<string, number>, digits = 2): string =>
     Object.entries(rec)
@@ -59,6 +64,7 @@ export function endToEndSection(e: EndToEndResult): string[] {
     '',
     `Per order, over ${num(p.orders)} orders of a saturation run: JetStream writes by stream (KV buckets are streams) ${perOrder(p.writesByStream)}; NATS messages sent by worker ${perOrder(p.natsMsgsByWorker)}; KiB sent by worker ${perOrder(p.natsKiBByWorker)}; CPU ms by process ${perOrder(p.cpuMsByProcess, 3)}.`,
     '',
+    ...(baseline === undefined ? [] : [...baselineSection(baseline), '']),
     '## 3. Hot sku',
     '',
     table(

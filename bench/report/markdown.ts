@@ -69,8 +69,8 @@ export function toMarkdown(r: BenchReport): string {
   if (r.intake !== undefined) out.push('', ...intake(r, r.intake))
   if (r.variants !== undefined) out.push('', ...variants(r))
   if (r.cpuProfile !== undefined) out.push('', ...cpuProfile(r.cpuProfile))
-  if (r.endToEnd !== undefined) out.push('', ...endToEndSection(r.endToEnd))
-  if (r.baseline !== undefined) out.push('', ...baselineSection(r.baseline))
+  if (r.endToEnd !== undefined) out.push('', ...endToEndSection(r.endToEnd, r.baseline))
+  else if (r.baseline !== undefined) out.push('', ...baselineSection(r.baseline))
   if (r.binaries !== undefined) out.push('', ...binariesSection(r, r.binaries))
   if (r.priority !== undefined) out.push('', ...prioritySection(r.priority))
   return `${out.join('\n')}\n`

@@ -3,28 +3,46 @@ import { toFigure } from '../lib/stats.ts'
 import { mergeBaselines, type BaselineResult } from '../sections/baseline.ts'
 import { throughputRow } from './targets.ts'
 
-const baseline = (runs: number[]): BaselineResult => ({
+const once = (runs: number[]): BaselineResult => ({
   revision: 'ae132ea',
   commit: 'ae132ea173a07a780d520feefb2911e646298889',
   command: 'bun bench/run.ts --only e2e --no-wait',
   confirmedPerSec: toFigure(runs),
   cpuMsByProcess: { inventory: 1.5 },
   benches: 1,
+  perBench: [toFigure(runs)],
   durationS: 100,
 })
+/** Two benches, before and after, with the same runs each (what the run measures). */
+const baseline = (runs: number[]): BaselineResult => mergeBaselines(once(runs), once(runs))
 
 describe('throughputRow', () => {
   it('divides by the baseline measured in the same run, with the spreads', () => {
-    const row = throughputRow(toFigure([741, 789, 881]), baseline([270, 434, 444]))
+    const row = throughputRow(
+      toFigure([741, 789, 881]),
+      mergeBaselines(once([270, 434, 444]), once([300, 434, 434])),
+    )
     expect(row.figure).toBe("end to end: confirmed orders/s at saturation ÷ ae132ea's in this run")
     expect(row.measured).toBe('1.82x (1.67–3.26x): 789 (741–881) against 434 (270–444)/s')
     expect(row.verdict).toBe('**missed** by 39% at the median; the spread crosses the target')
   })
 
-  it('gives no verdict when the baseline did not run', () => {
+  it('gives no verdict when the baseline did not run, saying why', () => {
     const row = throughputRow(toFigure([789]), undefined)
     expect(row.measured).toContain('ae132ea not measured in this run')
-    expect(row.verdict).toMatch(/^not measured/)
+    expect(row.verdict).toBe('not measured (the baseline section did not run: `--only baseline,e2e`)')
+    const failed = throughputRow(
+      toFigure([789]),
+      undefined,
+      'baseline: revision ae132ea is not in this clone',
+    )
+    expect(failed.verdict).toBe('not measured (baseline: revision ae132ea is not in this clone)')
+  })
+
+  it('gives no verdict when the baseline was measured on one side of the run only', () => {
+    const row = throughputRow(toFigure([900, 910, 920]), once([300, 300, 300]), 'baseline: timed out')
+    expect(row.measured).toContain('(ae132ea measured once)')
+    expect(row.verdict).toBe('none: ae132ea was measured on one side of this run only (baseline: timed out)')
   })
 
   it('meets the target only at three times the baseline', () => {
@@ -35,9 +53,9 @@ describe('throughputRow', () => {
 
 describe('mergeBaselines', () => {
   it('pools the runs of the benches before and after, and averages their CPU per process', () => {
-    const before = { ...baseline([270, 434, 444]), cpuMsByProcess: { inventory: 1.5, payment: 1 } }
+    const before = { ...once([270, 434, 444]), cpuMsByProcess: { inventory: 1.5, payment: 1 } }
     const after = {
-      ...baseline([213, 284, 328]),
+      ...once([213, 284, 328]),
       cpuMsByProcess: { inventory: 0.9, payment: 0.8 },
       durationS: 98,
     }
@@ -48,6 +66,7 @@ describe('mergeBaselines', () => {
     expect(merged.cpuMsByProcess.inventory).toBeCloseTo(1.2)
     expect(merged.cpuMsByProcess.payment).toBeCloseTo(0.9)
     expect(merged.benches).toBe(2)
+    expect(merged.perBench.map((f) => f.median)).toEqual([434, 284])
     expect(merged.durationS).toBe(198)
   })
 })

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { BUN, ROOT } from '../lib/builds.ts'
 import type { BenchContext } from '../lib/context.ts'
-import { spawnLogged, tailOf } from '../lib/processes.ts'
+import { spawnLogged, stopWithDescendants, tailOf } from '../lib/processes.ts'
 import { toFigure, type Figure } from '../lib/stats.ts'
 
 /** The code the performance issue measured as "today": its end-to-end section is the baseline. */
@@ -28,6 +28,8 @@ export interface BaselineResult {
   cpuMsByProcess: Record<string, number>
   /** How many times its bench ran (before and after this run's end-to-end section). */
   benches: number
+  /** Each bench's own confirmed orders/s, in the order they ran: the host's drift between them shows. */
+  perBench: Figure[]
   /** Wall time of its benches together, s. */
   durationS: number
 }
@@ -53,6 +55,7 @@ export function mergeBaselines(a: BaselineResult, b: BaselineResult): BaselineRe
     confirmedPerSec: toFigure([...a.confirmedPerSec.runs, ...b.confirmedPerSec.runs]),
     cpuMsByProcess,
     benches: a.benches + b.benches,
+    perBench: [...a.perBench, ...b.perBench],
     durationS: a.durationS + b.durationS,
   }
 }
@@ -114,6 +117,8 @@ export async function runBaseline(ctx: BenchContext): Promise<BaselineResult> {
       args,
       cwd: tree,
       logFile: join(ctx.logDir, 'baseline.log'),
+      // The revision's own defaults: a diagnostic setting of this run would rename its report or change its workers.
+      unsetEnv: Object.keys(process.env).filter((name) => name.startsWith('BENCH_')),
     })
     let timer: ReturnType<typeof setTimeout> | undefined
     const deadline = new Promise<'timeout'>((resolve) => {
@@ -121,7 +126,7 @@ export async function runBaseline(ctx: BenchContext): Promise<BaselineResult> {
     })
     const code = await Promise.race([proc.exited, deadline]).finally(() => clearTimeout(timer))
     if (code === 'timeout') {
-      await proc.stop()
+      await stopWithDescendants(proc)
       throw new Error(
         `the baseline's bench took more than ${BASELINE_TIMEOUT_MS / 60_000} min:\n${tailOf(proc.logFile)}`,
       )
@@ -135,7 +140,15 @@ export async function runBaseline(ctx: BenchContext): Promise<BaselineResult> {
     ctx.log(
       `baseline: ${Math.round(figures.confirmedPerSec.median)} confirmed orders/s at ${BASELINE_REVISION}`,
     )
-    return { revision: BASELINE_REVISION, commit, command, ...figures, benches: 1, durationS }
+    return {
+      revision: BASELINE_REVISION,
+      commit,
+      command,
+      ...figures,
+      benches: 1,
+      perBench: [figures.confirmedPerSec],
+      durationS,
+    }
   } finally {
     try {
       git(['worktree', 'remove', '--force', tree])
