@@ -1,6 +1,6 @@
 // `npm run bench [-- --smoke] [--no-wait] [--only intake,variants,profile,baseline,e2e,priority,binaries]`
 // Measures the order saga against baselines on this machine and writes
-// bench/results/latest.md and .json (--smoke: a < 60 s check of the machinery,
+// bench/results/latest.md and .json (--smoke: a ~100 s check of the machinery,
 // written to bench/results/smoke.*; --only: to bench/results/only-<sections>.*).
 // Not part of CI's pass/fail.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
