@@ -1,4 +1,4 @@
-// 3a. The throughput baseline, measured in the same run: the code the
+// 2b. The throughput baseline, measured in the same run: the code the
 // performance issue was filed against, checked out in a git worktree and run
 // through its own end-to-end section (its own workers, its own bench), so the
 // "3x today's confirmed orders/s" target is a ratio of two figures of one run
