@@ -28,12 +28,17 @@ export interface SpawnOptions {
 const live = new Set<BenchProcess>()
 let exitHook = false
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** `kill(target, signal)`, where a process or group already gone is no error. */
+function signalIfThere(target: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pid, signal)
+    process.kill(target, signal)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
   }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  signalIfThere(-pid, signal)
 }
 
 export function spawnLogged({
@@ -129,11 +134,7 @@ export async function stopWithDescendants(proc: BenchProcess): Promise<void> {
   await proc.stop()
   for (const pid of descendants) {
     signalGroup(pid, 'SIGKILL')
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
-    }
+    signalIfThere(pid, 'SIGKILL')
   }
 }
 

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
+import { withDeadline } from '../../shared/resilience/deadline.ts'
 import { BUN, ROOT } from '../lib/builds.ts'
 import type { BenchContext } from '../lib/context.ts'
 import { spawnLogged, stopWithDescendants, tailOf } from '../lib/processes.ts'
@@ -120,16 +121,17 @@ export async function runBaseline(ctx: BenchContext): Promise<BaselineResult> {
       // The revision's own defaults: a diagnostic setting of this run would rename its report or change its workers.
       unsetEnv: Object.keys(process.env).filter((name) => name.startsWith('BENCH_')),
     })
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const deadline = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), BASELINE_TIMEOUT_MS)
-    })
-    const code = await Promise.race([proc.exited, deadline]).finally(() => clearTimeout(timer))
-    if (code === 'timeout') {
-      await stopWithDescendants(proc)
-      throw new Error(
-        `the baseline's bench took more than ${BASELINE_TIMEOUT_MS / 60_000} min:\n${tailOf(proc.logFile)}`,
+    let code: number | null
+    try {
+      // `exited` never rejects: what lands here is the deadline.
+      code = await withDeadline(
+        proc.exited,
+        BASELINE_TIMEOUT_MS,
+        () => new Error(`the baseline's bench took more than ${BASELINE_TIMEOUT_MS / 60_000} min`),
       )
+    } catch (error) {
+      await stopWithDescendants(proc)
+      throw new Error(`${(error as Error).message}:\n${tailOf(proc.logFile)}`)
     }
     await proc.stop()
     if (code !== 0)
