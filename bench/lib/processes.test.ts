@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../../test/harness/wait-for.ts'
-import { descendantsOf, spawnLogged, stopWithDescendants } from './processes.ts'
+import { descendantsOf, niceSession, spawnLogged, stopWithDescendants } from './processes.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-processes-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -41,5 +41,32 @@ describe('stopWithDescendants', () => {
       message: 'every descendant gone',
     })
     expect(found.some(alive)).toBe(false)
+  })
+})
+
+const autogroups =
+  existsSync('/proc/sys/kernel/sched_autogroup_enabled') &&
+  readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1'
+
+describe('niceSession', () => {
+  it.runIf(autogroups)("sets the nice of a bench process's session, which plain nice does not", async () => {
+    const proc = spawnLogged({
+      name: 'niced',
+      cmd: 'nice',
+      args: ['-n', '5', 'sleep', '60'],
+      cwd: dir,
+      logFile: join(dir, 'niced.log'),
+    })
+    try {
+      // Its own session (spawnLogged detaches), so its own autogroup, still at 0 under `nice -n 5`.
+      expect(readFileSync(`/proc/${proc.pid}/autogroup`, 'utf8')).toMatch(/ nice 0$/m)
+      expect(niceSession(proc.pid, 5)).toBe(true)
+      expect(readFileSync(`/proc/${proc.pid}/autogroup`, 'utf8')).toMatch(/ nice 5$/m)
+      expect(readFileSync(`/proc/self/autogroup`, 'utf8')).not.toBe(
+        readFileSync(`/proc/${proc.pid}/autogroup`, 'utf8'),
+      )
+    } finally {
+      await stopWithDescendants(proc)
+    }
   })
 })

@@ -2,7 +2,7 @@
 // file (a pipe read by the bench would cost CPU the services are measured on),
 // every one tracked and stopped by `stopAllProcesses` or at exit.
 import { spawn } from 'node:child_process'
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 
 export interface BenchProcess {
   readonly name: string
@@ -193,4 +193,24 @@ export async function waitHttpOk(
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
   throw new Error(`${url} not 200 within ${timeoutMs} ms (last: ${last})`)
+}
+
+/**
+ * `nice` alone does not lower a process's share of the cores against the
+ * other services when the kernel groups tasks by session (autogroup,
+ * `/proc/sys/kernel/sched_autogroup_enabled`): each bench process is started
+ * in a session of its own, and a task's nice then weighs only against the
+ * tasks of its own session. So the session's nice is set too. Raising it
+ * needs no privilege. Answers whether it was set (false: no autogroup here).
+ */
+export function niceSession(pid: number, nice: number): boolean {
+  let enabled = '0'
+  try {
+    enabled = readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim()
+  } catch {
+    return false // no autogroup in this kernel: the process's own nice is what counts
+  }
+  if (enabled !== '1') return false
+  writeFileSync(`/proc/${pid}/autogroup`, String(nice))
+  return true
 }

@@ -3,7 +3,7 @@
 // the bench's nats-server (provisioned by the run), each with its own
 // secrets, logs to files.
 import type { BenchContext } from './context.ts'
-import { readRss } from './processes.ts'
+import { niceSession, readRss } from './processes.ts'
 import { startService, type BenchService } from './services.ts'
 import type { WorkerName } from './builds.ts'
 import { GRANTS } from '../../shared/security/access.ts'
@@ -51,6 +51,7 @@ export async function startSaga(
       logDir: ctx.logDir,
     })
     started.push(svc)
+    if (nice !== 0) niceSession(svc.proc.pid, nice)
     return svc
   }
   try {
