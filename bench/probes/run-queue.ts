@@ -7,7 +7,7 @@
  *   npx bun bench/probes/run-queue.ts [--seconds 300] [--busy-ms 250] [--names inventory,payment,...]
  *
  * Run it beside a bench section (`npm run bench -- --only priority --no-wait`
- * in another shell). It prints medians and 90th percentiles over the
+ * in another shell); it stops at `--seconds` or at SIGINT / SIGTERM. It prints medians and 90th percentiles over the
  * seconds in which inventory's threads ran at least `--busy-ms` (the
  * drains), then over the other seconds.
  */
@@ -79,7 +79,14 @@ const samples = new Map<string, { busy: boolean; d: Totals }[]>()
 const seen = new Map<string, { name: string; totals: Totals }>()
 const described = new Set<string>()
 const end = Date.now() + seconds * 1000
-while (Date.now() < end) {
+let stop = false
+let wake: () => void = () => undefined
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.on(signal, () => {
+    stop = true
+    wake()
+  })
+while (!stop && Date.now() < end) {
   const tick = Date.now()
   const now = new Map<string, { name: string; totals: Totals }>()
   for (const pid of readdirSync('/proc')) {
@@ -122,7 +129,10 @@ while (Date.now() < end) {
   }
   seen.clear()
   for (const [pid, entry] of now) seen.set(pid, entry)
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - (Date.now() - tick))))
+  await new Promise<void>((resolve) => {
+    wake = resolve
+    setTimeout(resolve, Math.max(0, 1000 - (Date.now() - tick)))
+  })
 }
 
 const quantile = (xs: number[], q: number): number => {
