@@ -1,4 +1,4 @@
-// `npm run bench [-- --smoke] [--no-wait] [--only intake,variants,profile,baseline,e2e,priority,binaries]`
+// `npm run bench [-- --smoke] [--no-wait] [--only intake,variants,profile,baseline,e2e,priority,priority-split,binaries]`
 // Measures the order saga against baselines on this machine and writes
 // bench/results/latest.md and .json (--smoke: a ~100 s check of the machinery,
 // written to bench/results/smoke.*; --only: to bench/results/only-<sections>.*).
@@ -23,7 +23,7 @@ import { profileOrderIntake } from './sections/cpu-profile.ts'
 import { runEndToEnd } from './sections/end-to-end.ts'
 import { runIntakeVariants } from './sections/intake-variants.ts'
 import { runIntake } from './sections/intake.ts'
-import { runPriority } from './sections/priority.ts'
+import { runPriority, SPLIT_DEPLOYMENT } from './sections/priority.ts'
 
 /**
  * Settings that make a run diagnostic: other worker settings, another rate or
@@ -41,7 +41,7 @@ const DIAGNOSTIC_ENV = [
   'BENCH_NATS_SYNC_INTERVAL',
 ] as const
 
-const USAGE = `usage: npm run bench [-- --smoke] [-- --no-wait] [-- --only intake,variants,profile,baseline,e2e,priority,binaries]
+const USAGE = `usage: npm run bench [-- --smoke] [-- --no-wait] [-- --only intake,variants,profile,baseline,e2e,priority,priority-split,binaries]
   --smoke     a short run of every section (checks the bench itself, not the numbers)
   --no-wait   start at once, without waiting for the machine to settle
   --only      these sections only
@@ -63,7 +63,9 @@ try {
 }
 const { values } = parsed
 const settings = settingsFor(values.smoke === true)
-const only = new Set((values.only ?? 'intake,variants,profile,baseline,e2e,priority,binaries').split(','))
+const only = new Set(
+  (values.only ?? 'intake,variants,profile,baseline,e2e,priority,priority-split,binaries').split(','),
+)
 if (!settings.variants) only.delete('variants')
 const started = performance.now()
 const log = (message: string): void => {
@@ -142,6 +144,10 @@ try {
         report.baseline = report.baseline === undefined ? after : mergeBaselines(report.baseline, after)
       })
     await section('priority', async () => void (report.priority = await runPriority(ctx)))
+    await section(
+      'priority-split',
+      async () => void (report.prioritySplit = await runPriority(ctx, SPLIT_DEPLOYMENT)),
+    )
     await section('binaries', async () => void (report.binaries = await runBinaries(ctx)))
   } finally {
     await stopAllProcesses()

@@ -2,6 +2,7 @@
 import { fig, num, ratio, table } from '../lib/format.ts'
 import { STAGES } from '../lib/lanes.ts'
 import type { ExpressFigures, PriorityResult } from '../sections/priority.ts'
+import { splitLabel } from './targets.ts'
 
 const STAGE_NAMES: Record<(typeof STAGES)[number], string> = {
   intake: 'POST to `orders.created` published',
@@ -11,7 +12,7 @@ const STAGE_NAMES: Record<(typeof STAGES)[number], string> = {
   observe: 'to the record seen by the bench (KV subject)',
 }
 
-export function prioritySection(p: PriorityResult): string[] {
+export function prioritySection(p: PriorityResult, deployment: 'default' | 'split' = 'default'): string[] {
   const express = (label: string, e: ExpressFigures): string[] => [
     label,
     `${fig(e.p50, 1)} / ${fig(e.p99, 1)} / ${fig(e.max, 1)}`,
@@ -21,8 +22,20 @@ export function prioritySection(p: PriorityResult): string[] {
   const plain = p.drains.filter((d) => !d.withExpress)
   const cpu = Object.keys(p.drains[0]?.cpuMsPerOrder ?? {})
   return [
-    '## 6. Priority lanes: express orders through a standard backlog',
+    deployment === 'default'
+      ? '## 6. Priority lanes: express orders through a standard backlog'
+      : `## 6b. Priority lanes, ${splitLabel(p)}`,
     '',
+    ...(deployment === 'default'
+      ? []
+      : [
+          "The same measurement on another deployment: inventory, payment and order-status each run once per lane (`CONSUMER_LANES`), the standard processes at a lower CPU weight (their nice and their sessions' autogroup nice), with " +
+            Object.entries(p.deploymentEnv ?? {})
+              .map(([k, v]) => `\`${k}=${v}\``)
+              .join(', ') +
+            ' (docs/priority.md, "Each lane in processes of its own").',
+          '',
+        ]),
     ...(Object.keys(p.workerEnv).length === 0
       ? []
       : [

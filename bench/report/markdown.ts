@@ -73,6 +73,7 @@ export function toMarkdown(r: BenchReport): string {
   else if (r.baseline !== undefined) out.push('', ...baselineSection(r.baseline))
   if (r.binaries !== undefined) out.push('', ...binariesSection(r, r.binaries))
   if (r.priority !== undefined) out.push('', ...prioritySection(r.priority))
+  if (r.prioritySplit !== undefined) out.push('', ...prioritySection(r.prioritySplit, 'split'))
   return `${out.join('\n')}\n`
 }
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { toFigure } from '../lib/stats.ts'
+import { ratioOf, toFigure } from '../lib/stats.ts'
 import { mergeBaselines, type BaselineResult } from '../sections/baseline.ts'
-import { throughputRow } from './targets.ts'
+import type { PriorityResult } from '../sections/priority.ts'
+import { targetRows, throughputRow } from './targets.ts'
+import type { BenchReport } from './types.ts'
 
 const once = (runs: number[]): BaselineResult => ({
   revision: 'ae132ea',
@@ -68,5 +70,59 @@ describe('mergeBaselines', () => {
     expect(merged.benches).toBe(2)
     expect(merged.perBench.map((f) => f.median)).toEqual([434, 284])
     expect(merged.durationS).toBe(198)
+  })
+})
+
+describe('the priority rows of two deployments', () => {
+  const express = (p99: number[]) => ({
+    p50: toFigure(p99.map((x) => x / 3)),
+    p99: toFigure(p99),
+    max: toFigure(p99),
+    pooledP99: Math.max(...p99),
+    stages: {} as PriorityResult['idle']['stages'],
+    sent: 200,
+    cancelled: 0,
+    failed: 0,
+  })
+  const result = (underP99: number[], withExpress: number[], plain: number[]): PriorityResult => {
+    const idle = express([25, 31])
+    const under = express(underP99)
+    const w = { perSec: toFigure(withExpress), drainS: toFigure([30, 30]) }
+    const p = { perSec: toFigure(plain), drainS: toFigure([30, 30]) }
+    return {
+      backlog: 20_000,
+      expressRate: 10,
+      idleOrders: 200,
+      rounds: 2,
+      drainTimeoutMs: 600_000,
+      workerEnv: {},
+      idle,
+      underBacklog: under,
+      plain: p,
+      withExpress: w,
+      p99Ratio: ratioOf(under.p99, idle.p99),
+      throughputRatio: ratioOf(w.perSec, p.perSec),
+      drains: [],
+    }
+  }
+
+  it('names the split deployment in its rows and judges each deployment on its own figures', () => {
+    const rows = targetRows({
+      priority: result([75, 83], [719, 874], [863, 897]),
+      prioritySplit: {
+        ...result([30, 38], [842, 963], [769, 785]),
+        splitLanes: { standardNice: 19 },
+        deploymentEnv: { LANE_SIGNAL_HOLD_MS: '0' },
+      },
+    } as unknown as BenchReport)
+    expect(rows.map((r) => r.figure)).toEqual([
+      'express p99 through 20,000 standard orders ÷ idle',
+      'standard confirmed/s while express orders flow ÷ without',
+      'express p99 through 20,000 standard orders ÷ idle, each lane in processes of its own (standard at nice 19, no lane signals)',
+      'standard confirmed/s while express orders flow ÷ without, each lane in processes of its own (standard at nice 19, no lane signals)',
+    ])
+    expect(rows[0]?.verdict).toMatch(/missed/)
+    expect(rows[2]?.verdict).toBe('met')
+    expect(rows[3]?.verdict).toBe('met')
   })
 })

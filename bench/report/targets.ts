@@ -3,6 +3,7 @@
 import { fig, num, ratio, ratioVerdict, verdict } from '../lib/format.ts'
 import { ratioOf, type Figure } from '../lib/stats.ts'
 import { BASELINE_REVISION, type BaselineResult } from '../sections/baseline.ts'
+import type { PriorityResult } from '../sections/priority.ts'
 import type { BenchReport, TargetRow } from './types.ts'
 
 export const TARGETS = {
@@ -28,7 +29,7 @@ export const TARGETS = {
 
 export function targetRows(report: BenchReport): TargetRow[] {
   const rows: TargetRow[] = []
-  const { intake, endToEnd, priority, binaries } = report
+  const { intake, endToEnd, priority, prioritySplit, binaries } = report
   if (intake !== undefined) {
     rows.push({
       figure: 'intake a/b (req/s at 64 connections)',
@@ -86,20 +87,22 @@ export function targetRows(report: BenchReport): TargetRow[] {
       verdict: ratioVerdict(endToEnd.hotVsSpread, TARGETS.hotSku, true),
     })
   }
-  if (priority !== undefined) {
+  const priorityRows = (p: PriorityResult, deployment: string) => {
     rows.push({
-      figure: `express p99 through ${num(priority.backlog)} standard orders ÷ idle`,
-      measured: `${ratio(priority.p99Ratio)} (${fig(priority.underBacklog.p99)} vs ${fig(priority.idle.p99)} ms)`,
+      figure: `express p99 through ${num(p.backlog)} standard orders ÷ idle${deployment}`,
+      measured: `${ratio(p.p99Ratio)} (${fig(p.underBacklog.p99)} vs ${fig(p.idle.p99)} ms)`,
       target: `<= ${TARGETS.expressP99}x`,
-      verdict: ratioVerdict(priority.p99Ratio, TARGETS.expressP99, false),
+      verdict: ratioVerdict(p.p99Ratio, TARGETS.expressP99, false),
     })
     rows.push({
-      figure: 'standard confirmed/s while express orders flow ÷ without',
-      measured: `${ratio(priority.throughputRatio)} (${fig(priority.withExpress.perSec)} vs ${fig(priority.plain.perSec)}/s)`,
+      figure: `standard confirmed/s while express orders flow ÷ without${deployment}`,
+      measured: `${ratio(p.throughputRatio)} (${fig(p.withExpress.perSec)} vs ${fig(p.plain.perSec)}/s)`,
       target: `>= ${TARGETS.standardThroughput}`,
-      verdict: ratioVerdict(priority.throughputRatio, TARGETS.standardThroughput, true),
+      verdict: ratioVerdict(p.throughputRatio, TARGETS.standardThroughput, true),
     })
   }
+  if (priority !== undefined) priorityRows(priority, '')
+  if (prioritySplit !== undefined) priorityRows(prioritySplit, `, ${splitLabel(prioritySplit)}`)
   if (binaries !== undefined) {
     const sizes = Object.entries(binaries.binaries).map(([name, b]): [string, number] => [
       name,
@@ -187,4 +190,11 @@ export function throughputRow(
     }
   }
   return { figure, measured, target, verdict: ratioVerdict(gain, TARGETS.throughputGain, true) }
+}
+
+/** How a split run's deployment is named in the report. */
+export function splitLabel(p: PriorityResult): string {
+  const nice = p.splitLanes?.standardNice ?? 0
+  const signals = p.deploymentEnv?.['LANE_SIGNAL_HOLD_MS'] === '0' ? ', no lane signals' : ''
+  return `each lane in processes of its own (standard at nice ${nice}${signals})`
 }

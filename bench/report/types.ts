@@ -28,6 +28,8 @@ export interface BenchReport {
   baseline?: BaselineResult
   endToEnd?: EndToEndResult
   priority?: PriorityResult
+  /** The same measured on the split deployment (SPLIT_DEPLOYMENT). */
+  prioritySplit?: PriorityResult
   binaries?: BinariesResult
   /** Sections that failed, with the reason. */
   errors: string[]

@@ -9,6 +9,10 @@
 // - Baselines: the same express flow on the idle stack; the same backlog
 //   drained without express orders (standard confirmed/s between 10% and 90%
 //   of the backlog confirmed). The two drains alternate from round to round.
+// Two deployments: `priority`, the default one (one process per worker, both
+// lanes, lane signals on), and `priority-split` (SPLIT_DEPLOYMENT: each lane
+// in processes of its own, the standard ones at a lower CPU weight, no lane
+// signals; docs/priority.md, "Each lane in processes of its own").
 // BENCH_PRIORITY_WORKER_ENV=KEY=value,... gives every worker settings for a
 // diagnostic run (recorded in the results); BENCH_PRIORITY_BACKLOG=n a smaller
 // backlog for a quick one; the bench's figures use neither.
@@ -70,8 +74,10 @@ export interface PriorityResult {
   drainTimeoutMs: number
   /** BENCH_PRIORITY_WORKER_ENV: settings given to every worker in a diagnostic run (none normally). */
   workerEnv: Record<string, string>
-  /** BENCH_PRIORITY_SPLIT_LANES: each lane in its own processes, the standard ones at this nice. */
+  /** Each lane in its own processes, the standard ones at this nice (SPLIT_DEPLOYMENT, or BENCH_PRIORITY_SPLIT_LANES). */
   splitLanes?: { standardNice: number }
+  /** The deployment's own worker settings (SPLIT_DEPLOYMENT's), as against a diagnostic run's `workerEnv`. */
+  deploymentEnv?: Record<string, string>
   idle: ExpressFigures
   underBacklog: ExpressFigures
   plain: { perSec: Figure; drainS: Figure }
@@ -91,6 +97,18 @@ const STANDARD = [
   'inventory-payments',
   'payment',
 ] as const satisfies readonly SagaConsumerName[]
+
+/**
+ * The deployment of `priority-split`: inventory, payment and order-status
+ * each run once per lane (CONSUMER_LANES), the standard processes at nice
+ * 19 (theirs and their sessions', niceSession), and without the lane
+ * signals (LANE_SIGNAL_HOLD_MS=0): the express processes get a core when
+ * they wake without the standard processes being held.
+ */
+export const SPLIT_DEPLOYMENT = {
+  splitLanes: { standardNice: 19 },
+  env: { LANE_SIGNAL_HOLD_MS: '0' },
+} as const
 
 export function priorityPlan(smoke: boolean, backlogOverride = process.env['BENCH_PRIORITY_BACKLOG']) {
   const plan = smoke
@@ -118,7 +136,10 @@ export function priorityPlan(smoke: boolean, backlogOverride = process.env['BENC
   }
 }
 
-export async function runPriority(ctx: BenchContext): Promise<PriorityResult> {
+export async function runPriority(
+  ctx: BenchContext,
+  deployment?: typeof SPLIT_DEPLOYMENT,
+): Promise<PriorityResult> {
   const { nats, security } = ctx
   const plan = priorityPlan(ctx.settings.smoke)
   const streams = await streamSequences(nats.jsm)
@@ -129,7 +150,13 @@ export async function runPriority(ctx: BenchContext): Promise<PriorityResult> {
     ctx.log(`priority: diagnostic worker env ${JSON.stringify(workerEnv)}`)
   // BENCH_PRIORITY_SPLIT_LANES=<nice>: each lane in processes of its own, the standard ones at that nice.
   const split = process.env['BENCH_PRIORITY_SPLIT_LANES']
-  const splitLanes = split === undefined || split === '' ? undefined : { standardNice: Number(split) }
+  const splitLanes =
+    split === undefined || split === ''
+      ? deployment === undefined
+        ? undefined
+        : { ...deployment.splitLanes }
+      : { standardNice: Number(split) }
+  const deploymentEnv: Record<string, string> = deployment === undefined ? {} : { ...deployment.env }
   if (splitLanes !== undefined) {
     if (
       !Number.isInteger(splitLanes.standardNice) ||
@@ -139,7 +166,11 @@ export async function runPriority(ctx: BenchContext): Promise<PriorityResult> {
       throw new Error(`BENCH_PRIORITY_SPLIT_LANES: "${split}" is not a nice value 0-19`)
     ctx.log(`priority: lanes in processes of their own, standard at nice ${splitLanes.standardNice}`)
   }
-  const saga = await startSaga(ctx, workerEnv, splitLanes === undefined ? {} : { splitLanes })
+  const saga = await startSaga(
+    ctx,
+    { ...deploymentEnv, ...workerEnv },
+    splitLanes === undefined ? {} : { splitLanes },
+  )
   try {
     await seedStock(saga.services.inventory.url, security.bearer('admin'), SPREAD_SKUS, 1_000_000_000)
     const seed = security.secrets.nats.admin.seed
@@ -186,6 +217,7 @@ export async function runPriority(ctx: BenchContext): Promise<PriorityResult> {
       ...plan,
       workerEnv,
       ...(splitLanes === undefined ? {} : { splitLanes }),
+      ...(deployment === undefined ? {} : { deploymentEnv }),
       idle: idleFigures,
       underBacklog: underFigures,
       plain,
