@@ -14,6 +14,7 @@ import { createTokenOpener, SEALED_TOKEN_PATTERN } from '../shared/security/seal
 import { testSecrets, workerSecrets } from './harness/test-secrets.ts'
 import { bearer, provisionNats } from './support/provision.ts'
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts'
+import { stopAndWait } from './harness/process.ts'
 import { waitFor } from './harness/wait-for.ts'
 
 const order = {
@@ -274,9 +275,9 @@ describe('order intake on a real JetStream', () => {
 
   it('names the order in the 503 when NATS stops answering while its event is being published', async () => {
     // Connected, but the server answers nothing: the publish is sent and its ack never comes.
-    process.kill(server.pid, 'SIGSTOP')
     let res: Response
     try {
+      await stopAndWait(server.pid)
       res = await post(order)
     } finally {
       process.kill(server.pid, 'SIGCONT')

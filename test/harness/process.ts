@@ -3,9 +3,10 @@
 // children too, output captured line by line, every one tracked for cleanup.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import type { Readable } from 'node:stream'
 import { createLineBuffer, readLines } from './lines.ts'
-import { WaitForTimeoutError } from './wait-for.ts'
+import { waitFor, WaitForTimeoutError } from './wait-for.ts'
 
 export type LinePredicate = RegExp | ((line: string) => boolean)
 
@@ -181,4 +182,27 @@ function track(handle: ServiceHandle): void {
       for (const s of services) s.signal('SIGKILL')
     })
   }
+}
+
+/**
+ * SIGSTOP, then waits until every thread of the process is stopped (Linux's
+ * `/proc`; elsewhere it only sends the signal). `kill()` returns once the
+ * signal is queued, not once the group stop is complete.
+ */
+export async function stopAndWait(pid: number, timeoutMs = 2_000): Promise<void> {
+  process.kill(pid, 'SIGSTOP')
+  if (!existsSync(`/proc/${pid}/task`)) return
+  const stateOf = (tid: string): string => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    } catch {
+      return 'T' // the thread ended
+    }
+  }
+  await waitFor(() => readdirSync(`/proc/${pid}/task`).every((tid) => ['T', 't'].includes(stateOf(tid))), {
+    timeoutMs,
+    intervalMs: 1,
+    message: `every thread of process ${pid} stopped`,
+  })
 }
