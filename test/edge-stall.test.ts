@@ -11,6 +11,7 @@ import { parseRecordKeys, recordKeysText } from '../shared/security/record-seal.
 import { createConnectPerRequestStore } from '../workers/order/connect-per-request.ts'
 import { UnavailableError } from '../workers/order/order-store.ts'
 import { startNatsServer } from './harness/nats-server.ts'
+import { stopAndWait } from './harness/process.ts'
 import { provisionNats } from './support/provision.ts'
 
 describe('the edge intake on a NATS that stalls after the connect', () => {
@@ -29,8 +30,8 @@ describe('the edge intake on a NATS that stalls after the connect', () => {
       // Connected, then the server stops answering (kill -STOP) before the floor is read.
       open: async () => {
         const nc = await connect({ ...server.connectOptions('order-edge'), timeout: 2_000 })
-        process.kill(server.pid, 'SIGSTOP')
         stopped = true
+        await stopAndWait(server.pid)
         return nc
       },
       logger: createConsoleLogger({ service: 'order-edge', level: 'silent' }),

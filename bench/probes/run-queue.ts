@@ -76,7 +76,7 @@ function describe(pid: string): string {
 }
 
 const samples = new Map<string, { busy: boolean; d: Totals }[]>()
-const seen = new Map<string, { name: string; totals: Totals }>()
+let seen = new Map<string, { name: string; totals: Totals }>()
 const described = new Set<string>()
 const end = Date.now() + seconds * 1000
 let stop = false
@@ -127,8 +127,7 @@ while (!stop && Date.now() < end) {
     list.push({ busy, d })
     samples.set(name, list)
   }
-  seen.clear()
-  for (const [pid, entry] of now) seen.set(pid, entry)
+  seen = now
   await new Promise<void>((resolve) => {
     wake = resolve
     setTimeout(resolve, Math.max(0, 1000 - (Date.now() - tick)))
