@@ -16,7 +16,7 @@
  * and of nats-server, and the time from payments.completed published to the
  * confirmed record seen in the bucket.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -36,6 +36,7 @@ import { startIndexWriter, type IndexWriter } from '../../workers/console/index-
 import { startProjection } from '../../workers/order/projection.ts'
 import { startBenchNats, streamSequences, type BenchNats } from '../lib/nats.ts'
 import { createBenchSecurity, type BenchSecurity } from '../lib/security.ts'
+import { cpuMs } from '../lib/processes.ts'
 import { percentile } from '../lib/stats.ts'
 
 const { values } = parseArgs({
@@ -55,12 +56,6 @@ async function runtimeAs(identity: 'order-status' | 'console', nats: BenchNats, 
   const env = { NATS_URL: nats.url, ...(await security.env(identity)) }
   const config = loadConfig(v.object(natsSettings), env)
   return startNatsRuntime(identity, config, { connect, logger, metrics: createMetrics(identity) })
-}
-
-/** Server CPU (user + system) in ms, from /proc. */
-async function serverCpuMs(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
 }
 
 async function variant(withIndex: boolean, delayMs = 0) {
@@ -95,7 +90,7 @@ async function variant(withIndex: boolean, delayMs = 0) {
 
     const before = await streamSequences(nats.jsm)
     const cpu0 = process.cpuUsage()
-    const server0 = await serverCpuMs(nats.pid)
+    const server0 = cpuMs(nats.pid)
     const started = performance.now()
     const publish = (s: Parameters<typeof toEvent>[0], payload: Parameters<typeof toEvent>[1]) =>
       publishEvent(js, toEvent(s, payload), { correlationId: 'bench', timeoutMs: 10_000 })
@@ -147,7 +142,7 @@ async function variant(withIndex: boolean, delayMs = 0) {
     }
     const elapsed = performance.now() - started
     const cpu = process.cpuUsage(cpu0)
-    const serverMs = (await serverCpuMs(nats.pid)) - server0
+    const serverMs = cpuMs(nats.pid) - server0
     const after = await streamSequences(nats.jsm)
     watch.stop()
     const stats = writer?.stats()

@@ -4,6 +4,7 @@
 // that follows it, so time-weighted shares (the --cpu-prof-md tables) inflate
 // whatever runs first after the event loop wakes up.
 import { readdirSync, readFileSync } from 'node:fs'
+import { statFieldsAfterName } from '../../test/harness/proc-stat.ts'
 
 interface CpuProfile {
   nodes: {
@@ -86,7 +87,7 @@ export function threadCpuMs(pid: number): Record<string, number> {
     } catch {
       continue // the thread ended
     }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const f = statFieldsAfterName(stat)
     const [user, sys] = [Number(f[11]) * 10, Number(f[12]) * 10] // USER_HZ is 100 on Linux
     if (tid === String(pid)) Object.assign(out, { 'main user': user, 'main sys': sys })
     else {

@@ -3,6 +3,7 @@
 // every one tracked and stopped by `stopAllProcesses` or at exit.
 import { spawn } from 'node:child_process'
 import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { statFieldsAfterName } from '../../test/harness/proc-stat.ts'
 
 export interface BenchProcess {
   readonly name: string
@@ -109,8 +110,7 @@ export function descendantsOf(pid: number): number[] {
     } catch {
       continue // gone meanwhile
     }
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    const ppid = Number(statFieldsAfterName(stat)[1])
     children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
   }
   const found: number[] = []
@@ -161,9 +161,7 @@ export function readRss(pid: number): { rssMiB: number; peakMiB: number } {
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
 export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  // Fields after the command name (which may hold spaces) start at ") ".
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const fields = statFieldsAfterName(readFileSync(`/proc/${pid}/stat`, 'utf8'))
   const ticks = Number(fields[11]) + Number(fields[12])
   return (ticks * 1000) / 100 // USER_HZ is 100 on Linux
 }

@@ -13,6 +13,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { statFieldsAfterName } from '../../test/harness/proc-stat.ts'
 
 const { values } = parseArgs({
   options: {
@@ -70,7 +71,7 @@ function describe(pid: string): string {
     }
   }
   const policy = ['SCHED_OTHER', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', '', 'SCHED_IDLE'][
-    Number(read('stat').split(') ')[1]?.split(' ')[38] ?? -1)
+    Number(statFieldsAfterName(read('stat'))[38] ?? -1)
   ]
   return `autogroup ${read('autogroup')}, ${policy ?? 'policy ?'}`
 }

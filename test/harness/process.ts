@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import type { Readable } from 'node:stream'
 import { createLineBuffer, readLines } from './lines.ts'
+import { statFieldsAfterName } from './proc-stat.ts'
 import { waitFor, WaitForTimeoutError } from './wait-for.ts'
 
 export type LinePredicate = RegExp | ((line: string) => boolean)
@@ -194,8 +195,7 @@ export async function stopAndWait(pid: number, timeoutMs = 2_000): Promise<void>
   if (!existsSync(`/proc/${pid}/task`)) return
   const stateOf = (tid: string): string => {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+      return statFieldsAfterName(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'))[0] ?? ''
     } catch {
       return 'T' // the thread ended
     }
