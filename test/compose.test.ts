@@ -14,9 +14,11 @@ import { waitFor } from './harness/wait-for.ts'
 import { createSagaClient, type SagaClient } from './support/container-client.ts'
 import { findContainerTools } from './support/container-tools.ts'
 import {
+  LANE_COPIES,
   startComposeStack,
   SERVICES,
   type ComposeStack,
+  type ContainerService,
   type ServiceName,
 } from './support/container-stack.ts'
 
@@ -239,6 +241,77 @@ describe.skipIf(missing !== undefined)('compose stack', () => {
       await nc?.close().catch(() => undefined)
     }
   }, 240_000)
+
+  // Last: the stack stays split until `down` (which removes the copies as orphans).
+  it('runs each lane in containers of its own with compose.lanes.yaml, the standard ones at the lowest CPU weight', async () => {
+    const lanes = { overlays: ['compose.lanes.yaml'], timeoutMs: 180_000 }
+    await stack.compose(['up', '--detach'], lanes)
+    await stack.waitHealthy([...SERVICES, ...LANE_COPIES])
+
+    const cpuShares = async (name: ContainerService): Promise<string> =>
+      (
+        await stack.podman(['inspect', '--format', '{{.HostConfig.CpuShares}}', stack.containerName(name)])
+      ).stdout.trim()
+    for (const copy of LANE_COPIES) expect(await cpuShares(copy)).toBe('2')
+    for (const name of ['inventory', 'payment', 'order-status'] as const)
+      expect(await cpuShares(name)).not.toBe('2')
+
+    await saga.setStock('COMPOSE-LANES', 10, 400)
+    const standard = await saga.placeOrder(order('COMPOSE-LANES', 1))
+    const express = await saga.placeOrder(
+      { ...order('COMPOSE-LANES', 2), priority: 'express' },
+      30_000,
+      stack.keys.adminApiKey,
+    )
+    const finals = await Promise.all([
+      saga.waitForFinal(standard.orderId, 60_000),
+      saga.waitForFinal(express.orderId, 60_000, stack.keys.adminApiKey),
+    ])
+    expect(finals.map((f) => [f.status, f.priority])).toStrictEqual([
+      ['confirmed', 'standard'],
+      ['confirmed', 'express'],
+    ])
+
+    // Who did what, from the containers' JSON log lines: each worker's own
+    // lane consumer runs only in its lane's container, and the orders that
+    // inventory and payment log (order-status logs none at info) are there only.
+    const linesOf = async (name: ContainerService): Promise<Record<string, unknown>[]> => {
+      const logs = await stack.compose(['logs', '--no-color', '--no-log-prefix', name], {
+        ...lanes,
+        timeoutMs: 30_000,
+      })
+      const lines = `${logs.stdout}\n${logs.stderr}`.split('\n').flatMap((line) => {
+        const json = line.slice(Math.max(line.indexOf('{"level"'), 0))
+        return json.startsWith('{') ? [JSON.parse(json) as Record<string, unknown>] : []
+      })
+      if (lines.length === 0) throw new Error(`no log line of ${name}:\n${logs.stdout}\n${logs.stderr}`)
+      return lines
+    }
+    const seen = async (name: ContainerService) => {
+      const lines = await linesOf(name)
+      const worker = name.replace(/-standard$/, '')
+      return {
+        consumers: lines
+          .filter((l) => l['msg'] === 'consumer started')
+          .map((l) => String(l['consumer']))
+          .filter((c) => c === worker || c === `${worker}-express`),
+        orders: [standard.orderId, express.orderId].filter((id) => lines.some((l) => l['orderId'] === id)),
+      }
+    }
+    for (const worker of ['inventory', 'payment', 'order-status'] as const) {
+      const logged = worker === 'order-status' ? [] : undefined
+      expect(await seen(worker), worker).toStrictEqual({
+        consumers: [`${worker}-express`],
+        orders: logged ?? [express.orderId],
+      })
+      expect(await seen(`${worker}-standard`), `${worker}-standard`).toStrictEqual({
+        consumers: [worker],
+        orders: logged ?? [standard.orderId],
+      })
+    }
+    expect((await saga.charges(express.orderId)).map((c) => c.amountCents)).toStrictEqual([800])
+    expect((await saga.charges(standard.orderId)).map((c) => c.amountCents)).toStrictEqual([400])
+  }, 300_000)
 })
 
 /**

@@ -20,16 +20,20 @@ export function createSagaClient(urls: SagaUrls, keys: StackKeys) {
     if (!res.ok) throw new Error(`${what}: ${res.status} ${await res.text()}`)
     return (await res.json()) as T
   }
-  const getOrder = async (orderId: string): Promise<OrderView | null> => {
+  const getOrder = async (orderId: string, apiKey = keys.apiKey): Promise<OrderView | null> => {
     const res = await fetch(`${urls.order}/orders/${orderId}`, {
-      headers: bearer(keys.apiKey),
+      headers: bearer(apiKey),
       signal: AbortSignal.timeout(5_000),
     })
     return res.status === 200 ? ((await res.json()) as OrderView) : null
   }
   return {
-    /** POST /orders until 202 (a 503 or a network error is retried with the same key). */
-    async placeOrder(body: unknown, timeoutMs = 30_000): Promise<{ orderId: string; attempts: number }> {
+    /** POST /orders until 202 (a 503 or a network error is retried with the same key); as the client key unless `apiKey`. */
+    async placeOrder(
+      body: unknown,
+      timeoutMs = 30_000,
+      apiKey = keys.apiKey,
+    ): Promise<{ orderId: string; attempts: number }> {
       const key = randomUUID()
       let attempts = 0
       const accepted = await waitFor(
@@ -37,7 +41,7 @@ export function createSagaClient(urls: SagaUrls, keys: StackKeys) {
           attempts++
           const res = await fetch(`${urls.order}/orders`, {
             method: 'POST',
-            headers: { ...bearer(keys.apiKey), 'Content-Type': 'application/json', 'Idempotency-Key': key },
+            headers: { ...bearer(apiKey), 'Content-Type': 'application/json', 'Idempotency-Key': key },
             body: JSON.stringify(body),
             signal: AbortSignal.timeout(5_000),
           })
@@ -49,10 +53,10 @@ export function createSagaClient(urls: SagaUrls, keys: StackKeys) {
       return { orderId: accepted.orderId, attempts }
     },
     getOrder,
-    waitForFinal(orderId: string, timeoutMs = 30_000): Promise<OrderView> {
+    waitForFinal(orderId: string, timeoutMs = 30_000, apiKey = keys.apiKey): Promise<OrderView> {
       return waitFor(
         async () => {
-          const view = await getOrder(orderId)
+          const view = await getOrder(orderId, apiKey)
           return view && (view.status === 'confirmed' || view.status === 'cancelled') ? view : undefined
         },
         { timeoutMs, intervalMs: 200, message: `order ${orderId} confirmed or cancelled` },

@@ -39,6 +39,15 @@ export const SERVICES = [
 ] as const
 export type ServiceName = (typeof SERVICES)[number]
 
+/** The standard lane's copies compose.lanes.yaml adds beside inventory, payment and order-status. */
+export const LANE_COPIES = ['inventory-standard', 'payment-standard', 'order-status-standard'] as const
+export type ContainerService = ServiceName | (typeof LANE_COPIES)[number]
+
+/** `compose` run on compose.yaml and, after it, these files of the project (e.g. compose.lanes.yaml). */
+export interface ComposeRunOptions extends RunOptions {
+  overlays?: readonly string[]
+}
+
 const PORT_VARS = [
   'ORDER_PORT',
   'INVENTORY_PORT',
@@ -99,8 +108,15 @@ export async function startComposeStack(
     PUBLISH_HOST: '127.0.0.1',
     ...Object.fromEntries(PORT_VARS.map((name, i) => [name, String(ports[i])])),
   }
-  const compose = (args: readonly string[], opts: RunOptions = {}): Promise<RunResult> =>
-    run(tools.compose, ['-f', join(ROOT, 'compose.yaml'), ...args], { ...opts, env: { ...env, ...opts.env } })
+  const compose = (
+    args: readonly string[],
+    { overlays = [], ...opts }: ComposeRunOptions = {},
+  ): Promise<RunResult> =>
+    run(
+      tools.compose,
+      [...['compose.yaml', ...overlays].flatMap((file) => ['-f', join(ROOT, file)]), ...args],
+      { ...opts, env: { ...env, ...opts.env } },
+    )
   const podman = (args: readonly string[], opts: RunOptions = {}): Promise<RunResult> =>
     run(tools.podman, args, { ...opts, env: { ...podmanEnv, ...opts.env } })
   const health = startHealthLoop(podman, project)
@@ -143,9 +159,9 @@ export async function startComposeStack(
         .map((l) => l.split('\t') as [string, string]),
     )
   }
-  const containerName = (name: ServiceName): string => `${project}-${name}-1`
+  const containerName = (name: ContainerService): string => `${project}-${name}-1`
   const waitHealthy = (
-    names: readonly ServiceName[] = SERVICES,
+    names: readonly ContainerService[] = SERVICES,
     timeoutMs = 120_000,
   ): Promise<Map<string, string>> =>
     waitFor(
@@ -180,7 +196,7 @@ export async function startComposeStack(
   }
 
   /** Every container's status and the last log lines of `names`; all logs go to a file named in it. */
-  const diagnostics = async (names: readonly ServiceName[] = SERVICES, tail = 40): Promise<string> => {
+  const diagnostics = async (names: readonly ContainerService[] = SERVICES, tail = 40): Promise<string> => {
     const logs = async (args: readonly string[]): Promise<string> => {
       const result = await compose(['logs', '--no-color', '--timestamps', ...args], {
         check: false,

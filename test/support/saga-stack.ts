@@ -35,6 +35,7 @@ export interface SagaStackOptions {
 export interface OrderView {
   orderId: string
   status: string
+  priority?: 'standard' | 'express'
   reason?: string
   items?: { sku: string; quantity: number }[]
   amountCents?: number
