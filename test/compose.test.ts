@@ -242,7 +242,7 @@ describe.skipIf(missing !== undefined)('compose stack', () => {
     }
   }, 240_000)
 
-  // Last: the stack stays split until `down` (which removes the copies as orphans).
+  // Last: it recreates inventory, payment and order-status twice.
   it('runs each lane in containers of its own with compose.lanes.yaml, the standard ones at the lowest CPU weight', async () => {
     const lanes = { overlays: ['compose.lanes.yaml'], timeoutMs: 180_000 }
     await stack.compose(['up', '--detach'], lanes)
@@ -299,18 +299,24 @@ describe.skipIf(missing !== undefined)('compose stack', () => {
       }
     }
     for (const worker of ['inventory', 'payment', 'order-status'] as const) {
-      const logged = worker === 'order-status' ? [] : undefined
+      const logsOrders = worker !== 'order-status'
       expect(await seen(worker), worker).toStrictEqual({
         consumers: [`${worker}-express`],
-        orders: logged ?? [express.orderId],
+        orders: logsOrders ? [express.orderId] : [],
       })
       expect(await seen(`${worker}-standard`), `${worker}-standard`).toStrictEqual({
         consumers: [worker],
-        orders: logged ?? [standard.orderId],
+        orders: logsOrders ? [standard.orderId] : [],
       })
     }
     expect((await saga.charges(express.orderId)).map((c) => c.amountCents)).toStrictEqual([800])
     expect((await saga.charges(standard.orderId)).map((c) => c.amountCents)).toStrictEqual([400])
+
+    // And back, as docs/containers.md says: `up --remove-orphans` without the file.
+    await stack.compose(['up', '--detach', '--remove-orphans'], { timeoutMs: 180_000 })
+    const after = await stack.waitHealthy()
+    expect(LANE_COPIES.filter((copy) => after.has(stack.containerName(copy)))).toStrictEqual([])
+    expect((await seen('inventory')).consumers.sort()).toStrictEqual(['inventory', 'inventory-express'])
   }, 300_000)
 })
 
