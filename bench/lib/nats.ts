@@ -119,6 +119,7 @@ export async function subjectCounts(jsm: JetStreamManager, stream: string): Prom
  * `only`) has nothing pending or unacknowledged. The provision step makes
  * every saga consumer up front: a consumer whose worker is not running keeps
  * its backlog, so a section running part of the saga names its consumers.
+ * A timeout names the consumers still busy and what they held.
  */
 export async function waitConsumersIdle(
   jsm: JetStreamManager,
@@ -126,16 +127,23 @@ export async function waitConsumersIdle(
   timeoutMs: number,
   only?: readonly string[],
 ): Promise<void> {
+  // The last complete look (the deadline may end one under way).
+  let busy: string[] = []
   await waitFor(
     async () => {
+      const now: string[] = []
       for await (const c of jsm.consumers.list(stream)) {
         if (only !== undefined && !only.includes(c.name)) continue
-        if (c.num_pending > 0 || c.num_ack_pending > 0) return false
+        if (c.num_pending > 0 || c.num_ack_pending > 0)
+          now.push(`${c.name} (${c.num_pending} pending, ${c.num_ack_pending} unacknowledged)`)
       }
-      return true
+      busy = now
+      return now.length === 0
     },
     { timeoutMs, intervalMs: 250, message: `consumers ${only?.join(', ') ?? 'all'} of ${stream} idle` },
-  )
+  ).catch((error: unknown) => {
+    throw new Error(`${String(error)}; still busy: ${busy.join(', ')}`, { cause: error })
+  })
 }
 
 export interface ConnCounters {

@@ -75,32 +75,38 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
       plainIdleMiB: ctx.settings.smoke ? Number.NaN : await idleRss(ctx, w, plain, await env()),
     }
   }
-  // The saga's workers as the run built them.
-  for (const w of WORKERS) await measure(w, ctx.workers.paths[w])
-  // Compose's two readers beside them: one that does not build or start is
-  // named in the report's errors and left out, the rest of the section kept.
-  // Against a nats-server of their own, provisioned and empty: on the run's
-  // server their consumers would find every order the earlier sections placed
-  // and start by catching up on them, which is not idle.
-  let fresh: BenchNats | undefined
+  // Every service against a nats-server of its own, provisioned and empty: on
+  // the run's server a worker's consumers would find what the earlier
+  // sections left (an order in flight when a section stopped its workers,
+  // every order for the readers) and start on it, which is not idle.
+  mkdirSync(join(ctx.tmp, 'idle-nats'), { recursive: true })
+  const fresh: BenchNats = await startBenchNats(join(ctx.tmp, 'idle-nats'), ctx.security)
   try {
-    const readers = compileProjectReaders(join(ctx.tmp, 'readers'))
-    mkdirSync(join(ctx.tmp, 'readers-nats'), { recursive: true })
-    fresh = await startBenchNats(join(ctx.tmp, 'readers-nats'), ctx.security)
     await ctx.security.provision(fresh.url)
-    for (const w of READERS) {
-      try {
-        await measure(w, readers[w], fresh.url)
-      } catch (error) {
-        readerErrors.push(`${w}: ${error instanceof Error ? error.message : String(error)}`)
-      }
-    }
-  } catch (error) {
-    readerErrors.push(
-      `analytics and console not measured: ${error instanceof Error ? error.message : String(error)}`,
-    )
+    // The saga's workers as the run built them.
+    for (const w of WORKERS) await measure(w, ctx.workers.paths[w], fresh.url)
+    // Compose's two readers beside them: one that does not build or start is
+    // named in the report's errors and left out, the rest of the section kept.
+    await measureReaders(fresh.url)
   } finally {
-    await fresh?.stop()
+    await fresh.stop()
+  }
+
+  async function measureReaders(natsUrl: string): Promise<void> {
+    try {
+      const readers = compileProjectReaders(join(ctx.tmp, 'readers'))
+      for (const w of READERS) {
+        try {
+          await measure(w, readers[w], natsUrl)
+        } catch (error) {
+          readerErrors.push(`${w}: ${error instanceof Error ? error.message : String(error)}`)
+        }
+      }
+    } catch (error) {
+      readerErrors.push(
+        `analytics and console not measured: ${error instanceof Error ? error.message : String(error)}`,
+      )
+    }
   }
 
   // A plain bytecode build (no kept names, Swagger UI's files as text in the
