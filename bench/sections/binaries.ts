@@ -64,7 +64,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
   const plainDir = join(ctx.tmp, 'plain')
   mkdirSync(plainDir, { recursive: true })
   const binaries: BinariesResult['binaries'] = {}
-  const measure = async (w: ServiceName, path: string, natsUrl = ctx.nats.url) => {
+  const measure = async (w: ServiceName, path: string, natsUrl: string) => {
     const plain = compilePlain(WORKER_ENTRY[w], join(plainDir, w))
     ctx.log(`idle RSS of ${w}`)
     const env = async () => ({ ...(await ctx.security.env(w)), NATS_URL: natsUrl })
