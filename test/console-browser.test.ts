@@ -10,6 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateSealingKeyPair } from '../shared/security/sealed-token.ts'
 import { testSecrets } from './harness/test-secrets.ts'
+import { waitFor } from './harness/wait-for.ts'
 import { startSagaStack, startWorker, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
 
 /** Debian's chromium (`apt-get install chromium`; .ci/run installs it). */
@@ -214,10 +215,18 @@ describe('operator console in Chromium', () => {
     for (let i = 0; i < 55; i++)
       placed.push((await stack.placeOrder(order(`pager-${i}`, 'BOOK-001'))).orderId)
     await page.locator(`#orders-table tbody tr:first-child[data-order-id="${placed.at(-1)}"]`).waitFor()
-    const res = await fetch(`${consoleWorker.url}/console/api/orders?limit=100`, {
-      headers: { Authorization: `Bearer ${testSecrets().apiKeys['admin']?.key ?? ''}` },
-    })
-    const all = ((await res.json()) as { orders: { orderId: string }[] }).orders.map((o) => o.orderId)
+    // Newest first, once the index holds every order placed: the live list is
+    // fed by the projection and can show an order before its index entry is written.
+    const all = await waitFor(
+      async () => {
+        const res = await fetch(`${consoleWorker.url}/console/api/orders?limit=100`, {
+          headers: { Authorization: `Bearer ${testSecrets().apiKeys['admin']?.key ?? ''}` },
+        })
+        const ids = ((await res.json()) as { orders: { orderId: string }[] }).orders.map((o) => o.orderId)
+        return placed.every((id) => ids.includes(id)) ? ids : undefined
+      },
+      { timeoutMs: 15_000, intervalMs: 100, message: 'every placed order in the console index' },
+    )
     expect(all.length).toBeGreaterThan(55)
     await page.locator('#page-older').click()
     // The 51st newest order opens the second page: not the one after the rows the first page was loaded with.
