@@ -21,7 +21,7 @@ import {
   type SizedFile,
 } from '../lib/builds.ts'
 import type { BenchContext } from '../lib/context.ts'
-import { startBenchNats, type BenchNats } from '../lib/nats.ts'
+import { startBenchNats } from '../lib/nats.ts'
 import { readRss } from '../lib/processes.ts'
 import { startService } from '../lib/services.ts'
 import { toFigure, type Figure } from '../lib/stats.ts'
@@ -80,7 +80,7 @@ export async function runBinaries(ctx: BenchContext): Promise<BinariesResult> {
   // sections left (an order in flight when a section stopped its workers,
   // every order for the readers) and start on it, which is not idle.
   mkdirSync(join(ctx.tmp, 'idle-nats'), { recursive: true })
-  const fresh: BenchNats = await startBenchNats(join(ctx.tmp, 'idle-nats'), ctx.security)
+  const fresh = await startBenchNats(join(ctx.tmp, 'idle-nats'), ctx.security)
   try {
     await ctx.security.provision(fresh.url)
     // The saga's workers as the run built them.
