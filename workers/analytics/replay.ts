@@ -2,6 +2,9 @@
  * `analytics --from <time>`: rebuilds every window from the minute of <time>
  * on, from the stream, into a fresh generation, then makes it the active one.
  *
+ * 0. A cutoff before what the stream still holds whole (its age or size
+ *    limits removed older events) moves forward to the first minute it does
+ *    hold whole: the older windows are kept, not rebuilt from a remnant.
  * 1. Read ORDERS by sequence (direct get: no consumer) from the first message
  *    stored at or after `cutoff - margin` (or from where the durable consumer
  *    got to, if it is behind that) up to the stream's last sequence L at the
@@ -31,7 +34,7 @@ import {
 import { STREAMS } from '../../schemas/subjects.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import { decodeStored } from './decode.ts'
-import { toAnalyticsEvent, toMinute } from './domain.ts'
+import { MINUTE_MS, toAnalyticsEvent, toMinute } from './domain.ts'
 import type { WindowRecord } from './records.ts'
 import type { AnalyticsStore } from './store.ts'
 import { addContribution, emptyWindow, minuteOfKey } from './windows.ts'
@@ -51,7 +54,10 @@ export interface ReplayDeps {
 export interface ReplayReport {
   generation: string
   previous: string | null
+  /** The minute the windows were rebuilt from: the one asked for, or the first the stream still holds whole. */
   cutoff: string
+  /** The minute asked for (`--from`), when the stream no longer held it and older windows were kept instead. */
+  requested?: string
   fromSeq: number
   toSeq: number
   events: number
@@ -75,8 +81,18 @@ export class ReplaySwapError extends Error {
 export async function replayWindows(deps: ReplayDeps, from: Date): Promise<ReplayReport> {
   const { jsm, store, logger, durable, marginMs, batchSize = 512, now = () => new Date() } = deps
   const active = await store.readMeta()
-  const cutoff = toMinute(from.getTime())
-  const last = (await jsm.streams.info(ORDERS)).state.last_seq
+  const requested = toMinute(from.getTime())
+  const { state } = await jsm.streams.info(ORDERS)
+  const last = state.last_seq
+  // Windows the stream can no longer rebuild whole are kept as they are: a
+  // replay from before its retention would otherwise lose their history.
+  const held = active === null ? undefined : firstWholeMinute(state, marginMs, now())
+  const cutoff = held !== undefined && held > requested ? held : requested
+  if (cutoff !== requested)
+    logger.warn(
+      { requested: new Date(requested).toISOString(), cutoff: new Date(cutoff).toISOString() },
+      'replay: ORDERS no longer holds every event before the cutoff; the windows before it are kept as they are',
+    )
   const first = await jsm.direct.getMessage(ORDERS, { start_time: new Date(cutoff - marginMs) })
   const ackFloor = await consumerAckFloor(jsm, durable)
   const fromSeq = Math.min(first?.seq ?? last + 1, ackFloor + 1)
@@ -140,6 +156,7 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
     generation,
     previous,
     cutoff: new Date(cutoff).toISOString(),
+    ...(cutoff === requested ? {} : { requested: new Date(requested).toISOString() }),
     fromSeq,
     toSeq: last,
     events,
@@ -149,6 +166,24 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
   }
   logger.info({ ...report }, 'replay: windows rebuilt and swapped')
   return report
+}
+
+/**
+ * The first minute whose events the stream still holds every one of, or
+ * undefined when it has lost none (it starts at sequence 1). Messages before
+ * its first were removed (its age or size limits); an event stored up to
+ * `marginMs` before its own time (a publisher's clock ahead) may have gone
+ * with them, so the minute starts past the first message's time plus that.
+ */
+export function firstWholeMinute(
+  state: { first_seq: number; first_ts: string; messages: number },
+  marginMs: number,
+  now: Date,
+): number | undefined {
+  if (state.first_seq <= 1) return undefined
+  // Everything it ever held is gone: no minute up to now can be rebuilt.
+  const first = state.messages === 0 ? now.getTime() : Date.parse(state.first_ts)
+  return toMinute(first + marginMs) + MINUTE_MS
 }
 
 export class ReplayIncompleteError extends Error {

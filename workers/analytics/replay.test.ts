@@ -1,0 +1,148 @@
+// The replay's cutoff against a stream that has lost its oldest events (as
+// its age limit removes them): the windows it can no longer rebuild whole are
+// kept. A real nats-server; the live consumer is played by reading the stream
+// by sequence.
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
+import { headers, type NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { orderStreamConfig, DEFAULT_LIMITS } from '../../shared/nats/topology.ts'
+import { createLogger } from '../../shared/observability/logger.ts'
+import { startNatsServer, type NatsServerHandle } from '../../test/harness/nats-server.ts'
+import { decodeStored } from './decode.ts'
+import { MINUTE_MS, toAnalyticsEvent, toMinute } from './domain.ts'
+import { firstWholeMinute, newGeneration, replayWindows } from './replay.ts'
+import { createAnalyticsStore, type AnalyticsStore } from './store.ts'
+
+describe('firstWholeMinute', () => {
+  const now = new Date('2026-03-01T12:00:30Z')
+  it('is undefined for a stream that has lost nothing', () => {
+    expect(
+      firstWholeMinute({ first_seq: 1, first_ts: '2026-03-01T11:00:10Z', messages: 9 }, 60_000, now),
+    ).toBe(undefined)
+    expect(
+      firstWholeMinute({ first_seq: 0, first_ts: '0001-01-01T00:00:00Z', messages: 0 }, 60_000, now),
+    ).toBe(undefined)
+  })
+  it('is the minute after the first message plus the margin once older ones are gone', () => {
+    expect(
+      firstWholeMinute({ first_seq: 7, first_ts: '2026-03-01T11:00:10Z', messages: 3 }, 60_000, now),
+    ).toBe(Date.parse('2026-03-01T11:02:00Z'))
+    expect(firstWholeMinute({ first_seq: 7, first_ts: '2026-03-01T11:00:00Z', messages: 3 }, 0, now)).toBe(
+      Date.parse('2026-03-01T11:01:00Z'),
+    )
+  })
+  it('is the minute after now when every message is gone', () => {
+    expect(firstWholeMinute({ first_seq: 12, first_ts: '0001-01-01T00:00:00Z', messages: 0 }, 0, now)).toBe(
+      Date.parse('2026-03-01T12:01:00Z'),
+    )
+  })
+})
+
+describe('replayWindows on a stream past its retention', () => {
+  let server: NatsServerHandle
+  let nc: NatsConnection
+  let jsm: JetStreamManager
+  let store: AnalyticsStore
+  let applied = 0
+  const logger = createLogger({ service: 'analytics-replay-test', level: 'silent' })
+  const js = () => jetstream(nc)
+
+  const publishCreated = async (orderId: string, occurredAt: string): Promise<number> => {
+    const h = headers()
+    h.set('X-Correlation-ID', `corr-${orderId}`)
+    h.set('Event-Version', '2')
+    const body = {
+      version: 2,
+      orderId,
+      occurredAt,
+      customer: { id: 'cust-1' },
+      items: [{ sku: 'MUG', quantity: 2 }],
+      sealedPaymentToken: 'sealed.v1.x',
+    }
+    return (await js().publish('orders.created', JSON.stringify(body), { headers: h })).seq
+  }
+  /** What the live consumer does: every event not applied yet, in stream order. */
+  const applyLive = async (generation: string): Promise<void> => {
+    const last = (await jsm.streams.info('ORDERS')).state.last_seq
+    for (let seq = applied + 1; seq <= last; seq++) {
+      const msg = await jsm.streams.getMessage('ORDERS', { seq })
+      if (msg === null) continue
+      const decoded = decodeStored(msg)
+      if (!decoded.ok) throw new Error(`sequence ${seq} does not decode: ${JSON.stringify(decoded)}`)
+      const contribution = await store.record(toAnalyticsEvent(decoded.subject, decoded.event), seq)
+      if (contribution !== null) await store.apply(generation, contribution, seq)
+      applied = seq
+    }
+  }
+  const createdByMinute = async (generation: string): Promise<Record<string, number>> => {
+    const windows = await Promise.all(
+      (await store.windowKeys(generation)).map((key) => store.readWindow(key)),
+    )
+    return Object.fromEntries(
+      windows.flatMap((w) => (w === null ? [] : [[new Date(w.minute).toISOString(), w.created] as const])),
+    )
+  }
+
+  beforeAll(async () => {
+    server = await startNatsServer({ websocket: false })
+    nc = await connect(server.connectOptions())
+    jsm = await jetstreamManager(nc)
+    await jsm.streams.add(orderStreamConfig(DEFAULT_LIMITS))
+    const kvm = new Kvm(nc)
+    store = createAnalyticsStore({
+      orders: await kvm.create('analytics-orders', { history: 1 }),
+      windows: await kvm.create('analytics-windows', { history: 1 }),
+      jsm,
+    })
+  })
+
+  afterAll(async () => {
+    await nc?.close()
+    await server?.dispose()
+  })
+
+  it('keeps the windows the stream can no longer rebuild, and rebuilds those it holds', async () => {
+    const generation = newGeneration(new Date())
+    expect(await store.swapMeta(null, { generation, since: new Date().toISOString() })).toBe(true)
+    const old = await publishCreated('0190f0f0-0000-7000-8000-00000000000a', '2026-01-01T10:00:00.000Z')
+    const now = Date.now()
+    await publishCreated('0190f0f0-0000-7000-8000-00000000000b', new Date(now).toISOString())
+    // Dated ahead of its storage (a publisher's clock): in a minute the stream holds whole.
+    const ahead = new Date(toMinute(now) + 5 * MINUTE_MS).toISOString()
+    await publishCreated('0190f0f0-0000-7000-8000-00000000000c', ahead)
+    await applyLive(generation)
+    const before = await createdByMinute(generation)
+    expect(before).toStrictEqual({
+      '2026-01-01T10:00:00.000Z': 1,
+      [new Date(toMinute(now)).toISOString()]: 1,
+      [ahead]: 1,
+    })
+    // The oldest event removed, as the stream's age limit does.
+    expect(await jsm.streams.deleteMessage('ORDERS', old, false)).toBe(true)
+
+    const report = await replayWindows(
+      { jsm, store, logger, durable: 'analytics', marginMs: 60_000 },
+      new Date(0),
+    )
+    // No window lost, the oldest one included.
+    expect(await createdByMinute(report.generation)).toStrictEqual(before)
+    expect(report.requested).toBe('1970-01-01T00:00:00.000Z')
+    // The minute after the first event held plus the margin: the one dated ahead is rebuilt.
+    expect(Date.parse(report.cutoff)).toBeGreaterThan(toMinute(now))
+    expect(Date.parse(report.cutoff)).toBeLessThanOrEqual(Date.parse(ahead))
+    expect({ copied: report.copied, rebuilt: report.rebuilt }).toStrictEqual({ copied: 2, rebuilt: 1 })
+    expect((await store.readMeta())?.value.generation).toBe(report.generation)
+
+    // From a minute the stream holds whole: the cutoff is the one asked for.
+    const again = await replayWindows(
+      { jsm, store, logger, durable: 'analytics', marginMs: 0 },
+      new Date(ahead),
+    )
+    expect(again.requested).toBeUndefined()
+    expect(again.cutoff).toBe(ahead)
+    expect({ copied: again.copied, rebuilt: again.rebuilt }).toStrictEqual({ copied: 2, rebuilt: 1 })
+    expect(await createdByMinute(again.generation)).toStrictEqual(before)
+  })
+})
