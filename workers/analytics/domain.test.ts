@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   contributionOf,
+  MAX_REFUNDS_PER_ORDER,
   factsBefore,
   recordFact,
   toAnalyticsEvent,
@@ -155,6 +156,36 @@ describe('analytics fold', () => {
     const replay: State = { facts: new Map(live.facts), windows: new Map() }
     for (const [seq, event] of STREAM) deliver(replay, seq, event)
     expect(replay.windows).toStrictEqual(live.windows)
+  })
+
+  it('counts no refund past the ones an order keeps, however often it is published', () => {
+    const state = fresh()
+    deliver(state, 1, created(A, T0))
+    deliver(state, 2, confirmed(A, T0 + 10, 100_000))
+    for (let i = 0; i < MAX_REFUNDS_PER_ORDER; i++) deliver(state, 3 + i, refunded(A, T0 + 20, 10, `re_${i}`))
+    const kept = totals(state)
+    expect(kept.refunds).toStrictEqual({
+      count: MAX_REFUNDS_PER_ORDER,
+      cents: { USD: 10 * MAX_REFUNDS_PER_ORDER },
+    })
+    // One more, then the same one and a kept one published again (new sequences).
+    deliver(state, 100, refunded(A, T0 + 30, 10, 're_extra'))
+    deliver(state, 101, refunded(A, T0 + 30, 10, 're_extra'))
+    deliver(state, 102, refunded(A, T0 + 30, 10, 're_0'))
+    expect(totals(state)).toStrictEqual(kept)
+    // A replay over the recorded facts gives the same windows.
+    const replay: State = { facts: new Map(state.facts), windows: new Map() }
+    for (const [seq, event] of [
+      [1, created(A, T0)],
+      [2, confirmed(A, T0 + 10, 100_000)],
+      ...Array.from(
+        { length: MAX_REFUNDS_PER_ORDER },
+        (_, i) => [3 + i, refunded(A, T0 + 20, 10, `re_${i}`)] as const,
+      ),
+      [100, refunded(A, T0 + 30, 10, 're_extra')],
+    ] as const)
+      deliver(replay, seq, event)
+    expect(replay.windows).toStrictEqual(state.windows)
   })
 
   it('takes a refund of a charge never confirmed (reconciliation) as a refund, not as lost revenue', () => {

@@ -79,7 +79,7 @@ export function toAnalyticsEvent<S extends AnalyticsSubject>(subject: S, event: 
   }
 }
 
-/** Refunds kept per order (a paid order has one; more would be a processor's odd case). */
+/** Refunds kept per order (a paid order has one; more would be a processor's odd case); later ones are not counted. */
 export const MAX_REFUNDS_PER_ORDER = 32
 
 const emptyFacts = (orderId: string): OrderFacts => ({ orderId, refunds: [] })
@@ -198,6 +198,9 @@ export function contributionOf(before: OrderFacts, event: AnalyticsEvent): Contr
       return before.cancelled === undefined ? { minute, cancelled: event.reason, ...duration() } : null
     case 'refunded': {
       if (before.refunds.some((r) => r.refundId === event.refundId)) return null
+      // Past the refunds an order's facts keep, a refund cannot be told from
+      // its own copy published again: it is not counted, on any delivery.
+      if (before.refunds.length >= MAX_REFUNDS_PER_ORDER) return null
       const { amountCents, currency } = event
       return { minute, refund: { amountCents, currency, ofRevenue: before.confirmed !== undefined } }
     }
