@@ -541,6 +541,12 @@ export interface BucketSpec {
    * writes a bucket can erase all of it with one `Nats-Rollup: all` message.
    */
   rollup?: true
+  /**
+   * Per-message TTLs allowed (`allow_msg_ttl`, nats-server 2.11+; never
+   * turned off again): a bucket whose purged keys are never written again
+   * gives its purge markers a TTL, so they do not pile up.
+   */
+  msgTtl?: true
 }
 
 /** Each bucket's TTL and history (a function, for the Worker's bundle: see bucketSizeSetting). */
@@ -558,8 +564,9 @@ function bucketSpec(name: BucketName): BucketSpec {
     // A fact older than this is not needed: the saga settles an order within ORDER_DEADLINE_MS.
     [BUCKETS.analyticsOrders]: { ttlMs: 30 * DAY_MS, history: 1 },
     // Windows are the history itself, and the active-generation pointer lives here: no TTL.
-    // Its replaced generations' windows are purged key by key: roll-up headers on.
-    [BUCKETS.analyticsWindows]: { ttlMs: 0, history: 1, rollup: true },
+    // Its replaced generations' windows are purged key by key: roll-up headers on, and
+    // the markers expire (a generation's keys are never written again).
+    [BUCKETS.analyticsWindows]: { ttlMs: 0, history: 1, rollup: true, msgTtl: true },
   }
   return specs[name]
 }
@@ -603,6 +610,8 @@ export async function ensureBucket(
   if (limits.allowShrink !== true && existing.max_bytes !== maxBytes)
     refuseShrink(shrinkProblems(`bucket ${name}`, state, { maxBytes, sizeSetting: bucketSizeSetting(name) }))
   const rollup = spec.rollup === true
+  // Turned on for a bucket made before it (nats-server refuses to turn it off).
+  const msgTtlOn = spec.msgTtl === true && existing.allow_msg_ttl !== true
   // A sealed bucket first provisioned by a release before seals: its records
   // so far were written unsealed, and are read as they are (record-seal.ts).
   const floorUnset =
@@ -613,6 +622,7 @@ export async function ensureBucket(
     existing.max_bytes !== maxBytes ||
     existing.num_replicas !== limits.replicas ||
     existing.allow_rollup_hdrs !== rollup ||
+    msgTtlOn ||
     floorUnset
   ) {
     await refusedAs(`bucket ${name}`, () =>
@@ -621,6 +631,7 @@ export async function ensureBucket(
         max_bytes: maxBytes,
         num_replicas: limits.replicas,
         allow_rollup_hdrs: rollup,
+        ...(msgTtlOn ? { allow_msg_ttl: true } : {}),
         ...(floorUnset ? { metadata: withSealFloor(existing.metadata, lastSeq) } : {}),
       }),
     )
@@ -653,10 +664,12 @@ async function createBucket(
   // bucket made now has no record from before seals: floor 0.
   const made = (await jsm.streams.info(stream)).config
   const rollupOff = spec.rollup !== true && made.allow_rollup_hdrs
-  if (rollupOff || SEALED_BUCKETS.includes(name)) {
+  const msgTtlOn = spec.msgTtl === true && made.allow_msg_ttl !== true
+  if (rollupOff || msgTtlOn || SEALED_BUCKETS.includes(name)) {
     await jsm.streams.update(stream, {
       ...made,
       ...(rollupOff ? { allow_rollup_hdrs: false } : {}),
+      ...(msgTtlOn ? { allow_msg_ttl: true } : {}),
       ...(SEALED_BUCKETS.includes(name) ? { metadata: withSealFloor(made.metadata, 0) } : {}),
     })
   }

@@ -7,13 +7,16 @@ import { Kvm } from '@nats-io/kv'
 import { headers, type NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { orderStreamConfig, DEFAULT_LIMITS } from '../../shared/nats/topology.ts'
+import { BUCKETS } from '../../schemas/subjects.ts'
+import { DEFAULT_LIMITS, ensureBucket, orderStreamConfig } from '../../shared/nats/topology.ts'
 import { createLogger } from '../../shared/observability/logger.ts'
 import { startNatsServer, type NatsServerHandle } from '../../test/harness/nats-server.ts'
 import { decodeStored } from './decode.ts'
 import { MINUTE_MS, toAnalyticsEvent, toMinute } from './domain.ts'
 import { firstWholeMinute, newGeneration, replayWindows } from './replay.ts'
-import { createAnalyticsStore, type AnalyticsStore } from './store.ts'
+import { createAnalyticsStore, PURGE_MARKER_TTL, type AnalyticsStore } from './store.ts'
+
+const WINDOWS_STREAM = `KV_${BUCKETS.analyticsWindows}`
 
 describe('firstWholeMinute', () => {
   const now = new Date('2026-03-01T12:00:30Z')
@@ -90,12 +93,16 @@ describe('replayWindows on a stream past its retention', () => {
     nc = await connect(server.connectOptions())
     jsm = await jetstreamManager(nc)
     await jsm.streams.add(orderStreamConfig(DEFAULT_LIMITS))
-    const kvm = new Kvm(nc)
+    // The windows bucket as a release before purge markers with a TTL made it;
+    // the provision step turns per-message TTLs on.
+    await new Kvm(nc).create(BUCKETS.analyticsWindows, { history: 1 })
+    expect((await jsm.streams.info(WINDOWS_STREAM)).config.allow_msg_ttl).not.toBe(true)
     store = createAnalyticsStore({
-      orders: await kvm.create('analytics-orders', { history: 1 }),
-      windows: await kvm.create('analytics-windows', { history: 1 }),
+      orders: await ensureBucket(nc, BUCKETS.analyticsOrders, DEFAULT_LIMITS),
+      windows: await ensureBucket(nc, BUCKETS.analyticsWindows, DEFAULT_LIMITS),
       jsm,
     })
+    expect((await jsm.streams.info(WINDOWS_STREAM)).config.allow_msg_ttl).toBe(true)
   })
 
   afterAll(async () => {
@@ -144,5 +151,39 @@ describe('replayWindows on a stream past its retention', () => {
     expect(again.cutoff).toBe(ahead)
     expect({ copied: again.copied, rebuilt: again.rebuilt }).toStrictEqual({ copied: 2, rebuilt: 1 })
     expect(await createdByMinute(again.generation)).toStrictEqual(before)
+  })
+
+  it('leaves purge markers that expire, and gives a TTL to those an older release left', async () => {
+    const kv = await new Kvm(nc).open(BUCKETS.analyticsWindows)
+    // A marker without a TTL, as a replay of an older release left it.
+    await kv.put('w.gold.202601011000', new TextEncoder().encode('{}'))
+    await kv.purge('w.gold.202601011000')
+    const report = await replayWindows(
+      { jsm, store, logger, durable: 'analytics', marginMs: 0 },
+      new Date(Date.now() + MINUTE_MS),
+    )
+    expect(report.removed).toBeGreaterThanOrEqual(4) // the last test's generation's 3 windows, and the old marker
+    const markers: Record<string, string> = {}
+    for (let seq = 1; ;) {
+      const msg = await jsm.streams.getMessage(WINDOWS_STREAM, {
+        seq,
+        next_by_subj: `$KV.${BUCKETS.analyticsWindows}.w.>`,
+      } as unknown as { seq: number })
+      if (msg === null) break
+      const operation = msg.header?.get('KV-Operation') ?? ''
+      if (operation !== '') markers[msg.subject] = `${operation} ttl=${msg.header?.get('Nats-TTL') ?? ''}`
+      seq = msg.seq + 1
+    }
+    expect(markers[`$KV.${BUCKETS.analyticsWindows}.w.gold.202601011000`]).toBe(
+      `PURGE ttl=${PURGE_MARKER_TTL}`,
+    )
+    expect(Object.values(markers).length).toBeGreaterThanOrEqual(report.removed)
+    expect(new Set(Object.values(markers))).toStrictEqual(new Set([`PURGE ttl=${PURGE_MARKER_TTL}`]))
+    // Nothing left to remove: the next replay finds only expiring markers.
+    const next = await replayWindows(
+      { jsm, store, logger, durable: 'analytics', marginMs: 0 },
+      new Date(Date.now() + MINUTE_MS),
+    )
+    expect(next.removed).toBe(report.rebuilt + report.copied)
   })
 })

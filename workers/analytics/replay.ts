@@ -146,9 +146,10 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
 
   // Every other generation's windows go: the previous one's, and any left by
   // a replay killed before its swap (nothing reads them; the bucket keeps no TTL).
+  // Their purge markers expire (PURGE_MARKER_TTL); markers an older release
+  // left for good are purged again, with a TTL.
   let removed = 0
-  for (const key of await store.windowKeys('*')) {
-    if (key.startsWith(`w.${generation}.`)) continue
+  for (const key of await store.staleKeys(generation)) {
     await store.removeWindow(key)
     removed++
   }

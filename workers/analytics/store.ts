@@ -4,7 +4,7 @@
  * compare-and-set (shared/nats/record-writer.ts), so two processes never
  * lose each other's update.
  */
-import type { JetStreamManager, MsgRequest, NextMsgRequest } from '@nats-io/jetstream'
+import type { JetStreamManager, MsgRequest, NextMsgRequest, StoredMsg } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import { BUCKETS } from '../../schemas/subjects.ts'
 import { isRevisionConflict, readJson, type Versioned } from '../../shared/nats/kv-json.ts'
@@ -29,15 +29,28 @@ export interface AnalyticsStore {
   readWindows(generation: string, fromMinute: number, toMinute: number): Promise<WindowRecord[]>
   /** Writes a window as it is (a generation nobody reads or writes yet: a replay's). */
   putWindow(generation: string, window: WindowRecord): Promise<void>
-  /** Every window key of a generation, found in the bucket's stream (no consumer needed). */
-  /** The window keys of `generation`; `*` for every generation's. */
+  /** The window keys of `generation`; `*` for every generation's. Found in the bucket's stream (no consumer needed). */
   windowKeys(generation: string): Promise<string[]>
+  /**
+   * The keys to remove when `keep` is the only generation left: the other
+   * generations' windows, and purge markers a release before
+   * {@link PURGE_MARKER_TTL} left without a TTL.
+   */
+  staleKeys(keep: string): Promise<string[]>
   readWindow(key: string): Promise<WindowRecord | null>
+  /** Purges a window whose key is never written again; its marker expires after {@link PURGE_MARKER_TTL}. */
   removeWindow(key: string): Promise<void>
   readMeta(): Promise<Versioned<Meta> | null>
   /** Makes `meta` the active generation if the stored one is still `expected` (null: none yet). */
   swapMeta(expected: Versioned<Meta> | null, meta: Meta): Promise<boolean>
 }
+
+/**
+ * How long a removed window's purge marker stays (`Nats-TTL`; the bucket has
+ * `allow_msg_ttl`). Without one, each replay would leave a marker per window
+ * for good, and every later replay would read them all.
+ */
+export const PURGE_MARKER_TTL = '1m'
 
 /** Reads of a range go out this many at a time. */
 const READ_CONCURRENCY = 16
@@ -55,6 +68,19 @@ export function createAnalyticsStore({
   const windowWriter = createRecordWriter(windows, WindowSchema, { cacheSize: 1_000 })
 
   const readWindow = async (key: string) => (await readJson(windows, key, WindowSchema))?.value ?? null
+  /** Every message of the generation's window keys (`*`: all), in stream order, one read each. */
+  const scanWindows = async (generation: string, visit: (key: string, msg: StoredMsg) => void) => {
+    const stream = `KV_${BUCKETS.analyticsWindows}`
+    const prefix = `$KV.${BUCKETS.analyticsWindows}.`
+    for (let seq = 1; ;) {
+      // STREAM.MSG.GET takes `next_by_subj` (nats-server 2.9+); nats.js types only seq and last_by_subj.
+      const query: NextMsgRequest = { seq, next_by_subj: `${prefix}w.${generation}.>` }
+      const msg = await jsm.streams.getMessage(stream, query as unknown as MsgRequest)
+      if (msg === null) return
+      visit(msg.subject.slice(prefix.length), msg)
+      seq = msg.seq + 1
+    }
+  }
 
   return {
     record: (event, seq) =>
@@ -91,25 +117,29 @@ export function createAnalyticsStore({
     },
 
     async windowKeys(generation) {
-      const stream = `KV_${BUCKETS.analyticsWindows}`
-      const prefix = `$KV.${BUCKETS.analyticsWindows}.`
       const keys: string[] = []
-      for (let seq = 1; ;) {
-        // STREAM.MSG.GET takes `next_by_subj` (nats-server 2.9+); nats.js types only seq and last_by_subj.
-        const query: NextMsgRequest = { seq, next_by_subj: `${prefix}w.${generation}.>` }
-        const msg = await jsm.streams.getMessage(stream, query as unknown as MsgRequest)
-        if (msg === null) return keys
+      await scanWindows(generation, (key, msg) => {
+        if ((msg.header?.get('KV-Operation') ?? '') === '' && minuteOfKey(key) !== undefined) keys.push(key)
+      })
+      return keys
+    },
+
+    async staleKeys(keep) {
+      const keys: string[] = []
+      await scanWindows('*', (key, msg) => {
+        if (key.startsWith(`w.${keep}.`)) return
         const operation = msg.header?.get('KV-Operation') ?? ''
-        const key = msg.subject.slice(prefix.length)
-        if (operation === '' && minuteOfKey(key) !== undefined) keys.push(key)
-        seq = msg.seq + 1
-      }
+        // history 1: a key's one message is its window, or the marker that removed it.
+        if (operation === '' ? minuteOfKey(key) !== undefined : (msg.header?.get('Nats-TTL') ?? '') === '')
+          keys.push(key)
+      })
+      return keys
     },
 
     readWindow,
 
     async removeWindow(key) {
-      await windows.purge(key)
+      await windows.purge(key, { ttl: PURGE_MARKER_TTL })
     },
 
     readMeta: () => readJson(windows, META_KEY, MetaSchema),
