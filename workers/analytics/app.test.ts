@@ -228,9 +228,17 @@ describe('GET /analytics/stream', () => {
     const second = await get(app, '/analytics/stream')
     expect(second.status).toBe(503)
     expect(second.headers.get('Retry-After')).toBe('5')
+    expect(((await second.json()) as { message: string }).message).toContain('too many stream clients')
     feed.close()
     const text = await first.text()
     expect(text).toContain('event: ready')
+    // Closed at shutdown: the reason is the stop, not the cap.
+    const late = await get(app, '/analytics/stream')
+    expect(late.status).toBe(503)
+    expect(await late.json()).toStrictEqual({
+      error: 'unavailable',
+      message: 'the service is stopping; retry shortly',
+    })
   })
 
   it('answers HEAD with the headers only, holding no client place', async () => {

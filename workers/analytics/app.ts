@@ -189,7 +189,10 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
     const subscription = feed.subscribe((view) => pending.set(view.minute, view))
     if (subscription === null) {
       c.header('Retry-After', '5')
-      return c.json({ error: 'unavailable', message: 'too many stream clients; retry later' }, 503)
+      const message = feed.isClosed()
+        ? 'the service is stopping; retry shortly'
+        : 'too many stream clients; retry later'
+      return c.json({ error: 'unavailable', message }, 503)
     }
     // A client that stops reading is dropped once a write has waited a heartbeat interval.
     const writeDeadlineMs = Math.max(deps.heartbeatMs, 1_000)

@@ -16,6 +16,8 @@ export interface WindowFeed {
   /** Null when `maxClients` are subscribed already, or the feed is closed. */
   subscribe(onView: (view: WindowView) => void): Subscription | null
   size(): number
+  /** True once `close` was called (shutdown). */
+  isClosed(): boolean
   close(): void
 }
 
@@ -46,6 +48,7 @@ export function createWindowFeed({
       return { closed: ended, cancel }
     },
     size: () => subscribers.size,
+    isClosed: () => closed,
     close() {
       closed = true
       for (const end of subscribers.values()) end()
