@@ -59,7 +59,11 @@ export interface ServiceEntry<C extends BaseConfig> {
   options?: string
   /** The config schema, for `--help`. */
   schema?: v.ObjectSchema<v.ObjectEntries, v.ErrorMessage<v.ObjectIssue> | undefined>
-  /** Shared settings of the schema this service does not use: left out of `--help`. */
+  /**
+   * Shared settings of the schema this service does not use: left out of
+   * `--help`, and not checked (their defaults stand), so a value meant for
+   * other services in a shared environment cannot stop this one.
+   */
   unused?: readonly string[]
   loadConfig: (env: Record<string, string | undefined>) => C
   start: (config: C, deps: ServiceDeps) => Promise<RunningService>
@@ -74,9 +78,10 @@ export interface ServiceDeps {
 }
 
 export async function runService<C extends BaseConfig>(
-  { name, loadConfig, start, schema }: ServiceEntry<C>,
-  env: Record<string, string | undefined>,
+  { name, loadConfig, start, schema, unused }: ServiceEntry<C>,
+  given: Record<string, string | undefined>,
 ): Promise<void> {
+  const env = withoutUnused(given, unused)
   let config: C
   let tracer: Tracer
   let logger: Logger
@@ -237,6 +242,15 @@ class ListenError extends Error {
  * is required. `usage` replaces the usage line of a long-running service (a
  * one-shot step has no healthcheck, no signals and no traces).
  */
+/** The environment without the settings a service does not use (ServiceEntry.unused). */
+export function withoutUnused(
+  env: Record<string, string | undefined>,
+  unused: readonly string[] | undefined,
+): Record<string, string | undefined> {
+  if (unused === undefined || unused.length === 0) return env
+  return Object.fromEntries(Object.entries(env).filter(([key]) => !unused.includes(key)))
+}
+
 export function helpText(
   entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'options' | 'schema' | 'unused'>,
   { usage }: { usage?: string } = {},

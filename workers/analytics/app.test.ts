@@ -23,7 +23,11 @@ import { addContribution, emptyWindow } from './windows.ts'
 const NOW = new Date('2026-01-01T10:30:20Z')
 const MINUTE = Date.parse('2026-01-01T10:05:00Z')
 
-async function setup({ maxClients = 2, failWith }: { maxClients?: number; failWith?: Error } = {}) {
+async function setup({
+  maxClients = 2,
+  failWith,
+  maxRangeMs = 24 * 3_600_000,
+}: { maxClients?: number; failWith?: Error; maxRangeMs?: number } = {}) {
   const metrics = createMetrics('analytics')
   const feed = createWindowFeed({ maxClients })
   const asked: SummaryRange[] = []
@@ -35,7 +39,7 @@ async function setup({ maxClients = 2, failWith }: { maxClients?: number; failWi
     verifier: await createTestVerifier(),
     limiter: createRateLimiter({ perSecond: 100, burst: 100 }),
     feed,
-    maxRangeMs: 24 * 3_600_000,
+    maxRangeMs,
     streamIntervalMs: 10,
     heartbeatMs: 1_000,
     now: () => NOW,
@@ -61,6 +65,19 @@ const get = (
 ) => app.request(path, { headers: key === null ? {} : bearer(key) })
 
 describe('GET /analytics/summary', () => {
+  it('without from, covers the hour before to, or the longest range allowed when shorter', async () => {
+    const range = async (maxRangeMs: number) => {
+      const { app, asked } = await setup({ maxRangeMs })
+      const res = await get(app, '/analytics/summary')
+      expect(res.status).toBe(200)
+      const [{ fromMinute, toMinute } = { fromMinute: 0, toMinute: 0 }] = asked
+      return (toMinute - fromMinute) / 60_000
+    }
+    expect(await range(24 * 3_600_000)).toBe(60)
+    expect(await range(10 * 60_000)).toBe(10)
+    expect(await range(90_000)).toBe(1)
+  })
+
   it('wants an admin key: 401 without one, 403 with a client key', async () => {
     const { app } = await setup()
     expect((await get(app, '/analytics/summary', null)).status).toBe(401)

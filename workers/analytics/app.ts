@@ -95,12 +95,14 @@ const SummaryQuerySchema = v.strictObject({
   ),
 })
 
-/** Without `from`: the hour before `to`; without `to`: up to the current minute, included. */
+/** Without `from`: the hour before `to` (the longest range allowed, when shorter); without `to`: up to the current minute, included. */
 const DEFAULT_RANGE_MS = 60 * MINUTE_MS
 const DEFAULT_TOP = 10
 
 export function createAnalyticsApp(deps: AnalyticsAppDeps) {
   const { logger, metrics, verifier, limiter, feed, now = () => new Date() } = deps
+  // A default range never longer than the range allowed (whole minutes, at least one).
+  const defaultRangeMs = Math.min(DEFAULT_RANGE_MS, Math.max(MINUTE_MS, toMinute(deps.maxRangeMs)))
   const app = new Hono<AuthEnv>()
   app.use(headAsGet)
   app.use(securityHeaders)
@@ -155,7 +157,7 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
       )
     const end = Math.ceil(until / MINUTE_MS) * MINUTE_MS
     // Nothing is before 1970: a default `from` stops there.
-    const start = Math.max(0, toMinute(from === undefined ? end - DEFAULT_RANGE_MS : timeOf(from)))
+    const start = Math.max(0, toMinute(from === undefined ? end - defaultRangeMs : timeOf(from)))
     if (start >= end) return c.json({ error: 'invalid_range', message: 'from must be before to' }, 400)
     if (end - start > deps.maxRangeMs)
       return c.json(

@@ -1,7 +1,12 @@
+import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { BUN } from '../../test/support/worker-process.ts'
 import { loadAnalyticsConfig } from './config.ts'
 import { helpText } from '../../shared/runtime/run-service.ts'
 import { analyticsEntry, withReplayFlag } from './entry.ts'
+
+const ROOT = join(import.meta.dirname, '..', '..')
 
 describe('analytics --from', () => {
   it.each([
@@ -44,9 +49,39 @@ describe('analytics --from', () => {
       'CONSUMER_CONCURRENCY',
       'CONSUMER_LANES',
       'LANE_SIGNAL_HOLD_MS',
+      'DEAD_LETTER_REPLAYS',
     ])
       expect(text).not.toContain(unused)
     expect(text).toContain('CONSUMER_ACK_WAIT_MS')
+  })
+
+  it('does not check the settings it does not use: values meant for other services cannot stop it', () => {
+    // A shared environment with values the lane workers would refuse, and one bad setting of its own.
+    const run = spawnSync(BUN, ['workers/analytics/main.ts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: {
+        PATH: process.env['PATH'],
+        API_KEYS: 'ops:admin:' + 'a'.repeat(64),
+        NATS_URL: 'nats://127.0.0.1:1',
+        CONSUMER_MAX_DELIVER: '0',
+        CONSUMER_LANES: 'fast',
+        LANE_SIGNAL_HOLD_MS: '-1',
+        DEAD_LETTER_REPLAYS: 'maybe',
+        ANALYTICS_STREAM_MAX_CLIENTS: '0',
+      },
+    })
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain('analytics: invalid configuration')
+    expect(run.stderr).toContain('ANALYTICS_STREAM_MAX_CLIENTS')
+    for (const unused of [
+      'CONSUMER_MAX_DELIVER',
+      'CONSUMER_LANES',
+      'LANE_SIGNAL_HOLD_MS',
+      'DEAD_LETTER_REPLAYS',
+    ])
+      expect(run.stderr).not.toContain(unused)
   })
 
   it.each([

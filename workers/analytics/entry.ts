@@ -13,13 +13,15 @@ export const analyticsEntry: ServiceEntry<AnalyticsConfig> = {
     '--from <ISO time> rebuilds the windows from that minute first',
   options: '[--from <time>]',
   schema: AnalyticsConfigSchema,
-  // One message at a time, never dead-lettered, one consumer for both lanes (analytics.md).
+  // One message at a time, never dead-lettered, one consumer for both lanes (analytics.md);
+  // it publishes no event, so it takes no dead-letter replay.
   unused: [
     'CONSUMER_MAX_DELIVER',
     'CONSUMER_CONCURRENCY',
     'CONSUMER_LANES',
     'LANE_YIELD_MAX_MS',
     'LANE_SIGNAL_HOLD_MS',
+    'DEAD_LETTER_REPLAYS',
   ],
   loadConfig: loadAnalyticsConfig,
   start: (config, deps) => startAnalyticsService(config, { ...deps, connect }),
