@@ -153,6 +153,30 @@ describe('replayWindows on a stream past its retention', () => {
     expect(await createdByMinute(again.generation)).toStrictEqual(before)
   })
 
+  it('rebuilds the same windows when they do not all fit in memory, late events included', async () => {
+    const base = toMinute(Date.now()) + 20 * MINUTE_MS
+    const at = (minutes: number) => new Date(base + minutes * MINUTE_MS + 1_000).toISOString()
+    await publishCreated('0190f0f0-0000-7000-8000-0000000000d1', at(0))
+    await publishCreated('0190f0f0-0000-7000-8000-0000000000d2', at(1))
+    await publishCreated('0190f0f0-0000-7000-8000-0000000000d3', at(2))
+    // Late: its minute was written out to make room before it came.
+    await publishCreated('0190f0f0-0000-7000-8000-0000000000d4', at(0))
+    const expected = {
+      [new Date(base).toISOString()]: 2,
+      [new Date(base + MINUTE_MS).toISOString()]: 1,
+      [new Date(base + 2 * MINUTE_MS).toISOString()]: 1,
+    }
+    const deps = { jsm, store, logger, durable: 'analytics', marginMs: 0 }
+    const inMemory = await replayWindows(deps, new Date(base))
+    const fromThere = (windows: Record<string, number>) =>
+      Object.fromEntries(Object.entries(windows).filter(([minute]) => Date.parse(minute) >= base))
+    const held = await createdByMinute(inMemory.generation)
+    expect(fromThere(held)).toStrictEqual(expected)
+    const spilled = await replayWindows({ ...deps, maxWindowsInMemory: 1, batchSize: 1 }, new Date(base))
+    expect(spilled.rebuilt).toBe(3)
+    expect(await createdByMinute(spilled.generation)).toStrictEqual(held)
+  })
+
   it('leaves purge markers that expire, and gives a TTL to those an older release left', async () => {
     const kv = await new Kvm(nc).open(BUCKETS.analyticsWindows)
     // A marker without a TTL, as a replay of an older release left it.

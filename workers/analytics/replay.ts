@@ -37,7 +37,7 @@ import { decodeStored } from './decode.ts'
 import { MINUTE_MS, toAnalyticsEvent, toMinute } from './domain.ts'
 import type { WindowRecord } from './records.ts'
 import type { AnalyticsStore } from './store.ts'
-import { addContribution, emptyWindow, minuteOfKey } from './windows.ts'
+import { addContribution, emptyWindow, minuteOfKey, windowKey } from './windows.ts'
 
 export interface ReplayDeps {
   jsm: JetStreamManager
@@ -48,6 +48,8 @@ export interface ReplayDeps {
   /** Read events stored this long before the cutoff minute (clock skew between publishers and the server). */
   marginMs: number
   batchSize?: number
+  /** Rebuilt windows held in memory at most (1-20 KB each); the oldest beyond it are written early. */
+  maxWindowsInMemory?: number
   now?: () => Date
 }
 
@@ -79,7 +81,16 @@ export class ReplaySwapError extends Error {
 }
 
 export async function replayWindows(deps: ReplayDeps, from: Date): Promise<ReplayReport> {
-  const { jsm, store, logger, durable, marginMs, batchSize = 512, now = () => new Date() } = deps
+  const {
+    jsm,
+    store,
+    logger,
+    durable,
+    marginMs,
+    batchSize = 512,
+    maxWindowsInMemory = 2_000,
+    now = () => new Date(),
+  } = deps
   const active = await store.readMeta()
   const requested = toMinute(from.getTime())
   const { state } = await jsm.streams.info(ORDERS)
@@ -102,7 +113,26 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
     'replay: rebuilding windows',
   )
 
+  // Rebuilt windows wait in memory, at most `maxWindowsInMemory` of them: the
+  // oldest minutes beyond that are written under the new generation (nobody
+  // reads it before the swap) and read back if a late event adds to one.
   const rebuilt = new Map<number, WindowRecord>()
+  const written = new Set<number>()
+  const windowOf = async (minute: number): Promise<WindowRecord> =>
+    rebuilt.get(minute) ??
+    (written.has(minute) ? await store.readWindow(windowKey(generation, minute)) : null) ??
+    emptyWindow(minute)
+  const spill = async (keep: number) => {
+    if (rebuilt.size <= keep) return
+    const oldest = [...rebuilt.keys()].sort((a, b) => a - b).slice(0, rebuilt.size - keep)
+    for (const minute of oldest) {
+      const window = rebuilt.get(minute)
+      if (window === undefined) continue
+      await store.putWindow(generation, window)
+      written.add(minute)
+      rebuilt.delete(minute)
+    }
+  }
   let events = 0
   await readRange(jsm, fromSeq, last, batchSize, async (batch) => {
     // Recorded all at once: the store runs one order's updates in call order,
@@ -114,12 +144,13 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
     const contributions = await Promise.all(read.map(({ event, seq }) => store.record(event, seq)))
     events += read.length
     // Added in stream order, as the live consumer does.
-    contributions.forEach((contribution, i) => {
+    for (const [i, contribution] of contributions.entries()) {
       const seq = read[i]?.seq ?? 0
-      if (contribution === null || contribution.minute < cutoff) return
-      const window = rebuilt.get(contribution.minute) ?? emptyWindow(contribution.minute)
+      if (contribution === null || contribution.minute < cutoff) continue
+      const window = await windowOf(contribution.minute)
       rebuilt.set(contribution.minute, addContribution(window, contribution, seq) ?? window)
-    })
+    }
+    await spill(maxWindowsInMemory)
   })
 
   let copied = 0
@@ -133,7 +164,7 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
       copied++
     }
   }
-  for (const window of rebuilt.values()) await store.putWindow(generation, window)
+  await spill(0)
   const swapped = await store.swapMeta(active, {
     generation,
     since: now().toISOString(),
@@ -161,7 +192,7 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
     fromSeq,
     toSeq: last,
     events,
-    rebuilt: rebuilt.size,
+    rebuilt: written.size,
     copied,
     removed,
   }
