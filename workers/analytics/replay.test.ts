@@ -15,31 +15,34 @@ import { decodeStored } from './decode.ts'
 import { MINUTE_MS, toAnalyticsEvent, toMinute } from './domain.ts'
 import { firstWholeMinute, newGeneration, replayWindows } from './replay.ts'
 import { createAnalyticsStore, PURGE_MARKER_TTL, type AnalyticsStore } from './store.ts'
+import { emptyWindow, windowKey } from './windows.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 
 const WINDOWS_STREAM = `KV_${BUCKETS.analyticsWindows}`
 
 describe('firstWholeMinute', () => {
   const now = new Date('2026-03-01T12:00:30Z')
-  it('is undefined for a stream that has lost nothing', () => {
+  const created = '2026-02-01T08:30:40Z'
+  it('is the minute it was created in for a stream that has lost nothing', () => {
     expect(
-      firstWholeMinute({ first_seq: 1, first_ts: '2026-03-01T11:00:10Z', messages: 9 }, 60_000, now),
-    ).toBe(undefined)
+      firstWholeMinute({ first_seq: 1, first_ts: '2026-03-01T11:00:10Z', messages: 9, created }, 60_000, now),
+    ).toBe(Date.parse('2026-02-01T08:30:00Z'))
     expect(
-      firstWholeMinute({ first_seq: 0, first_ts: '0001-01-01T00:00:00Z', messages: 0 }, 60_000, now),
-    ).toBe(undefined)
+      firstWholeMinute({ first_seq: 0, first_ts: '0001-01-01T00:00:00Z', messages: 0, created }, 60_000, now),
+    ).toBe(Date.parse('2026-02-01T08:30:00Z'))
   })
   it('is the minute after the first message plus the margin once older ones are gone', () => {
     expect(
-      firstWholeMinute({ first_seq: 7, first_ts: '2026-03-01T11:00:10Z', messages: 3 }, 60_000, now),
+      firstWholeMinute({ first_seq: 7, first_ts: '2026-03-01T11:00:10Z', messages: 3, created }, 60_000, now),
     ).toBe(Date.parse('2026-03-01T11:02:00Z'))
-    expect(firstWholeMinute({ first_seq: 7, first_ts: '2026-03-01T11:00:00Z', messages: 3 }, 0, now)).toBe(
-      Date.parse('2026-03-01T11:01:00Z'),
-    )
+    expect(
+      firstWholeMinute({ first_seq: 7, first_ts: '2026-03-01T11:00:00Z', messages: 3, created }, 0, now),
+    ).toBe(Date.parse('2026-03-01T11:01:00Z'))
   })
   it('is the minute after now when every message is gone', () => {
-    expect(firstWholeMinute({ first_seq: 12, first_ts: '0001-01-01T00:00:00Z', messages: 0 }, 0, now)).toBe(
-      Date.parse('2026-03-01T12:01:00Z'),
-    )
+    expect(
+      firstWholeMinute({ first_seq: 12, first_ts: '0001-01-01T00:00:00Z', messages: 0, created }, 0, now),
+    ).toBe(Date.parse('2026-03-01T12:01:00Z'))
   })
 })
 
@@ -89,7 +92,8 @@ describe('replayWindows on a stream past its retention', () => {
   }
 
   beforeAll(async () => {
-    server = await startNatsServer({ websocket: false })
+    // Without the API guard: the last test deletes ORDERS, as a maintenance step would.
+    server = await startNatsServer({ websocket: false, apiGuard: false })
     nc = await connect(server.connectOptions())
     jsm = await jetstreamManager(nc)
     await jsm.streams.add(orderStreamConfig(DEFAULT_LIMITS))
@@ -209,5 +213,71 @@ describe('replayWindows on a stream past its retention', () => {
       new Date(Date.now() + MINUTE_MS),
     )
     expect(next.removed).toBe(report.rebuilt + report.copied)
+  })
+
+  it('drops a window it can no longer rebuild that fails its check, and stops at one before the minute asked for', async () => {
+    const active = (await store.readMeta())?.value.generation ?? ''
+    const kv = await new Kvm(nc).open(BUCKETS.analyticsWindows)
+    // Older than ORDERS: copied, not rebuilt. Not a window (another writer of the bucket).
+    const old = Date.parse('2025-06-01T10:00:00Z')
+    const before = await createdByMinute(active)
+    await kv.put(windowKey(active, old), new TextEncoder().encode('{"not":"a window"}'))
+    const deps = { jsm, store, logger, durable: 'analytics', marginMs: 0 }
+    await expect(replayWindows(deps, new Date(old + MINUTE_MS))).rejects.toThrow(KvRecordError)
+    expect((await store.readMeta())?.value.generation).toBe(active)
+    const report = await replayWindows(deps, new Date(old - MINUTE_MS))
+    expect(report.dropped).toBe(1)
+    expect(await createdByMinute(report.generation)).toStrictEqual(before)
+  })
+
+  it('keeps the windows of minutes before ORDERS was created again', async () => {
+    const kept = await createdByMinute((await store.readMeta())?.value.generation ?? '')
+    expect(kept['2026-01-01T10:00:00.000Z']).toBe(1)
+    await jsm.streams.delete('ORDERS')
+    await jsm.streams.add(orderStreamConfig(DEFAULT_LIMITS))
+    const created = Date.parse((await jsm.streams.info('ORDERS')).created)
+    const report = await replayWindows({ jsm, store, logger, durable: 'analytics', marginMs: 0 }, new Date(0))
+    expect(report.cutoff).toBe(new Date(toMinute(created)).toISOString())
+    const before = (windows: Record<string, number>) =>
+      Object.fromEntries(Object.entries(windows).filter(([minute]) => Date.parse(minute) < toMinute(created)))
+    expect(before(await createdByMinute(report.generation))).toStrictEqual(before(kept))
+  })
+})
+
+describe('replayWindows on a bucket the provision step has not given per-message TTLs yet', () => {
+  it('removes the replaced windows with markers that stay, as before, instead of failing', async () => {
+    await using server = await startNatsServer({ websocket: false })
+    const nc = await connect(server.connectOptions())
+    try {
+      const jsm = await jetstreamManager(nc)
+      await jsm.streams.add(orderStreamConfig(DEFAULT_LIMITS))
+      const kvm = new Kvm(nc)
+      // As a release before made it: no allow_msg_ttl.
+      const windows = await kvm.create(BUCKETS.analyticsWindows, { history: 1 })
+      const store = createAnalyticsStore({ orders: await kvm.create(BUCKETS.analyticsOrders), windows, jsm })
+      const generation = newGeneration(new Date())
+      await store.swapMeta(null, { generation, since: new Date().toISOString() })
+      const minute = Date.parse('2026-01-01T10:00:00Z')
+      await store.putWindow(generation, { ...emptyWindow(minute), created: 1 })
+      const deps = {
+        jsm,
+        store,
+        logger: createLogger({ service: 't', level: 'silent' }),
+        durable: 'analytics',
+        marginMs: 0,
+      }
+      const first = await replayWindows(deps, new Date(0))
+      expect({ copied: first.copied, removed: first.removed }).toStrictEqual({ copied: 1, removed: 1 })
+      const marker = await jsm.streams.getMessage(`KV_${BUCKETS.analyticsWindows}`, {
+        last_by_subj: `$KV.${BUCKETS.analyticsWindows}.${windowKey(generation, minute)}`,
+      })
+      expect(marker?.header?.get('KV-Operation')).toBe('PURGE')
+      expect(marker?.header?.get('Nats-TTL') ?? '').toBe('')
+      // The marker is not taken for a window to remove again.
+      const second = await replayWindows(deps, new Date(0))
+      expect(second.removed).toBe(1)
+    } finally {
+      await nc.close()
+    }
   })
 })

@@ -32,6 +32,7 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream'
 import { STREAMS } from '../../schemas/subjects.ts'
+import { KvRecordError } from '../../shared/nats/kv-json.ts'
 import type { Logger } from '../../shared/observability/logger.ts'
 import { decodeStored } from './decode.ts'
 import { MINUTE_MS, toAnalyticsEvent, toMinute } from './domain.ts'
@@ -65,6 +66,8 @@ export interface ReplayReport {
   events: number
   rebuilt: number
   copied: number
+  /** Windows before the cutoff, from the minute asked for on, that failed their check (not copied). */
+  dropped: number
   removed: number
 }
 
@@ -93,11 +96,12 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
   } = deps
   const active = await store.readMeta()
   const requested = toMinute(from.getTime())
-  const { state } = await jsm.streams.info(ORDERS)
+  const { state, created } = await jsm.streams.info(ORDERS)
   const last = state.last_seq
   // Windows the stream can no longer rebuild whole are kept as they are: a
-  // replay from before its retention would otherwise lose their history.
-  const held = active === null ? undefined : firstWholeMinute(state, marginMs, now())
+  // replay from before its retention (or its re-creation) would otherwise
+  // lose their history.
+  const held = active === null ? undefined : firstWholeMinute({ ...state, created }, marginMs, now())
   const cutoff = held !== undefined && held > requested ? held : requested
   if (cutoff !== requested)
     logger.warn(
@@ -113,7 +117,7 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
     'replay: rebuilding windows',
   )
 
-  // Rebuilt windows wait in memory, at most `maxWindowsInMemory` of them: the
+  // Rebuilt windows wait in memory, about `maxWindowsInMemory` of them: the
   // oldest minutes beyond that are written under the new generation (nobody
   // reads it before the swap) and read back if a late event adds to one.
   const rebuilt = new Map<number, WindowRecord>()
@@ -122,6 +126,8 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
     rebuilt.get(minute) ??
     (written.has(minute) ? await store.readWindow(windowKey(generation, minute)) : null) ??
     emptyWindow(minute)
+  // Written out an eighth at a time: never more than `maxWindowsInMemory` and that eighth held.
+  const spillStep = Math.max(1, Math.floor(maxWindowsInMemory / 8))
   const spill = async (keep: number) => {
     if (rebuilt.size <= keep) return
     const oldest = [...rebuilt.keys()].sort((a, b) => a - b).slice(0, rebuilt.size - keep)
@@ -149,16 +155,32 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
       if (contribution === null || contribution.minute < cutoff) continue
       const window = await windowOf(contribution.minute)
       rebuilt.set(contribution.minute, addContribution(window, contribution, seq) ?? window)
+      if (rebuilt.size >= maxWindowsInMemory + spillStep) await spill(maxWindowsInMemory)
     }
-    await spill(maxWindowsInMemory)
   })
 
   let copied = 0
+  let dropped = 0
   const previous = active?.value.generation ?? null
   if (previous !== null) {
     for (const key of await store.windowKeys(previous)) {
-      if ((minuteOfKey(key) ?? cutoff) >= cutoff) continue
-      const window = await store.readWindow(key)
+      const minute = minuteOfKey(key) ?? cutoff
+      if (minute >= cutoff) continue
+      let window: WindowRecord | null
+      try {
+        window = await store.readWindow(key)
+      } catch (error) {
+        // Before the minute asked for, a window that fails its check stops the
+        // replay (start it earlier). From there on it was to be rebuilt, not
+        // read: one the stream can no longer rebuild is dropped, not kept.
+        if (!(error instanceof KvRecordError) || minute < requested) throw error
+        logger.warn(
+          { key, err: error },
+          'replay: a window ORDERS can no longer rebuild fails its check; dropped',
+        )
+        dropped++
+        continue
+      }
       if (window === null) continue
       await store.putWindow(generation, window)
       copied++
@@ -194,6 +216,7 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
     events,
     rebuilt: written.size,
     copied,
+    dropped,
     removed,
   }
   logger.info({ ...report }, 'replay: windows rebuilt and swapped')
@@ -201,18 +224,21 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
 }
 
 /**
- * The first minute whose events the stream still holds every one of, or
- * undefined when it has lost none (it starts at sequence 1). Messages before
- * its first were removed (its age or size limits); an event stored up to
- * `marginMs` before its own time (a publisher's clock ahead) may have gone
- * with them, so the minute starts past the first message's time plus that.
+ * The first minute whose events the stream still holds every one of. Messages
+ * before its first were removed (its age or size limits; first sequence above
+ * 1), and an event stored up to `marginMs` before its own time (a publisher's
+ * clock ahead) may have gone with them: the minute after the first message's
+ * time plus that. A stream that has lost nothing holds every minute from the
+ * one it was created in (`created`): windows of earlier minutes come from a
+ * stream deleted since (recreated in a maintenance step).
  */
 export function firstWholeMinute(
-  state: { first_seq: number; first_ts: string; messages: number },
+  state: { first_seq: number; first_ts: string; messages: number; created: string },
   marginMs: number,
   now: Date,
-): number | undefined {
-  if (state.first_seq <= 1) return undefined
+): number {
+  const created = Date.parse(state.created)
+  if (state.first_seq <= 1) return Number.isNaN(created) ? 0 : toMinute(created)
   // Everything it ever held is gone: no minute up to now can be rebuilt.
   const first = state.messages === 0 ? now.getTime() : Date.parse(state.first_ts)
   return toMinute(first + marginMs) + MINUTE_MS

@@ -34,11 +34,11 @@ export interface AnalyticsStore {
   /**
    * The keys to remove when `keep` is the only generation left: the other
    * generations' windows, and purge markers a release before
-   * {@link PURGE_MARKER_TTL} left without a TTL.
+   * {@link PURGE_MARKER_TTL} left without a TTL (once the bucket takes TTLs).
    */
   staleKeys(keep: string): Promise<string[]>
   readWindow(key: string): Promise<WindowRecord | null>
-  /** Purges a window whose key is never written again; its marker expires after {@link PURGE_MARKER_TTL}. */
+  /** Purges a window whose key is never written again; its marker expires after {@link PURGE_MARKER_TTL} (once the bucket takes TTLs). */
   removeWindow(key: string): Promise<void>
   readMeta(): Promise<Versioned<Meta> | null>
   /** Makes `meta` the active generation if the stored one is still `expected` (null: none yet). */
@@ -68,6 +68,14 @@ export function createAnalyticsStore({
   const windowWriter = createRecordWriter(windows, WindowSchema, { cacheSize: 1_000 })
 
   const readWindow = async (key: string) => (await readJson(windows, key, WindowSchema))?.value ?? null
+  // Whether the bucket takes per-message TTLs: the provision step turns them
+  // on; until it has run (a worker of this release started before it), the
+  // markers are written without one, as before.
+  let ttlAllowed: Promise<boolean> | undefined
+  const markerTtl = (): Promise<boolean> =>
+    (ttlAllowed ??= jsm.streams
+      .info(`KV_${BUCKETS.analyticsWindows}`)
+      .then((info) => info.config.allow_msg_ttl === true))
   /** Every message of the generation's window keys (`*`: all), in stream order, one read each. */
   const scanWindows = async (generation: string, visit: (key: string, msg: StoredMsg) => void) => {
     const stream = `KV_${BUCKETS.analyticsWindows}`
@@ -126,11 +134,16 @@ export function createAnalyticsStore({
 
     async staleKeys(keep) {
       const keys: string[] = []
+      const ttl = await markerTtl()
       await scanWindows('*', (key, msg) => {
         if (key.startsWith(`w.${keep}.`)) return
         const operation = msg.header?.get('KV-Operation') ?? ''
         // history 1: a key's one message is its window, or the marker that removed it.
-        if (operation === '' ? minuteOfKey(key) !== undefined : (msg.header?.get('Nats-TTL') ?? '') === '')
+        if (
+          operation === ''
+            ? minuteOfKey(key) !== undefined
+            : ttl && (msg.header?.get('Nats-TTL') ?? '') === ''
+        )
           keys.push(key)
       })
       return keys
@@ -139,7 +152,7 @@ export function createAnalyticsStore({
     readWindow,
 
     async removeWindow(key) {
-      await windows.purge(key, { ttl: PURGE_MARKER_TTL })
+      await windows.purge(key, (await markerTtl()) ? { ttl: PURGE_MARKER_TTL } : {})
     },
 
     readMeta: () => readJson(windows, META_KEY, MetaSchema),
