@@ -281,3 +281,42 @@ describe('replayWindows on a bucket the provision step has not given per-message
     }
   })
 })
+
+describe('replayWindows on a stream whose every event is gone', () => {
+  it('keeps the windows and reads nothing, with the consumer behind what the stream removed', async () => {
+    await using server = await startNatsServer({ websocket: false })
+    const nc = await connect(server.connectOptions())
+    try {
+      const jsm = await jetstreamManager(nc)
+      await jsm.streams.add(orderStreamConfig(DEFAULT_LIMITS))
+      const store = createAnalyticsStore({
+        orders: await ensureBucket(nc, BUCKETS.analyticsOrders, DEFAULT_LIMITS),
+        windows: await ensureBucket(nc, BUCKETS.analyticsWindows, DEFAULT_LIMITS),
+        jsm,
+      })
+      const generation = newGeneration(new Date())
+      await store.swapMeta(null, { generation, since: new Date().toISOString() })
+      const minute = toMinute(Date.now())
+      await store.putWindow(generation, { ...emptyWindow(minute), created: 1 })
+      const seq = (await jetstream(nc).publish('orders.created', '{}')).seq
+      expect(await jsm.streams.deleteMessage('ORDERS', seq, false)).toBe(true)
+      const report = await replayWindows(
+        {
+          jsm,
+          store,
+          logger: createLogger({ service: 't', level: 'silent' }),
+          durable: 'analytics',
+          marginMs: 0,
+        },
+        new Date(0),
+      )
+      expect({ events: report.events, copied: report.copied, rebuilt: report.rebuilt }).toStrictEqual({
+        events: 0,
+        copied: 1,
+        rebuilt: 0,
+      })
+    } finally {
+      await nc.close()
+    }
+  })
+})

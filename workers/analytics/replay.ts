@@ -110,7 +110,8 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
     )
   const first = await jsm.direct.getMessage(ORDERS, { start_time: new Date(cutoff - marginMs) })
   const ackFloor = await consumerAckFloor(jsm, durable)
-  const fromSeq = Math.min(first?.seq ?? last + 1, ackFloor + 1)
+  // Never below the first message it holds: a consumer behind what the stream removed since.
+  const fromSeq = Math.max(state.first_seq, Math.min(first?.seq ?? last + 1, ackFloor + 1))
   const generation = newGeneration(now())
   logger.info(
     { cutoff: new Date(cutoff).toISOString(), fromSeq, toSeq: last, generation },
