@@ -106,7 +106,7 @@ export async function replayWindows(deps: ReplayDeps, from: Date): Promise<Repla
   if (cutoff !== requested)
     logger.warn(
       { requested: new Date(requested).toISOString(), cutoff: new Date(cutoff).toISOString() },
-      'replay: ORDERS no longer holds every event before the cutoff; the windows before it are kept as they are',
+      'replay: ORDERS does not hold every event before the cutoff; the windows before it are kept as they are',
     )
   const first = await jsm.direct.getMessage(ORDERS, { start_time: new Date(cutoff - marginMs) })
   const ackFloor = await consumerAckFloor(jsm, durable)
