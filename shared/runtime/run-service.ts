@@ -237,11 +237,6 @@ class ListenError extends Error {
   override readonly name = 'ListenError'
 }
 
-/**
- * `--help` text: every environment variable with its default, or whether it
- * is required. `usage` replaces the usage line of a long-running service (a
- * one-shot step has no healthcheck, no signals and no traces).
- */
 /** The environment without the settings a service does not use (ServiceEntry.unused). */
 export function withoutUnused(
   env: Record<string, string | undefined>,
@@ -251,6 +246,11 @@ export function withoutUnused(
   return Object.fromEntries(Object.entries(env).filter(([key]) => !unused.includes(key)))
 }
 
+/**
+ * `--help` text: every environment variable with its default, or whether it
+ * is required. `usage` replaces the usage line of a long-running service (a
+ * one-shot step has no healthcheck, no signals and no traces).
+ */
 export function helpText(
   entry: Pick<ServiceEntry<BaseConfig>, 'name' | 'description' | 'options' | 'schema' | 'unused'>,
   { usage }: { usage?: string } = {},
