@@ -73,9 +73,14 @@ export function createAnalyticsStore({
   // markers are written without one, as before.
   let ttlAllowed: Promise<boolean> | undefined
   const markerTtl = (): Promise<boolean> =>
-    (ttlAllowed ??= jsm.streams
-      .info(`KV_${BUCKETS.analyticsWindows}`)
-      .then((info) => info.config.allow_msg_ttl === true))
+    (ttlAllowed ??= jsm.streams.info(`KV_${BUCKETS.analyticsWindows}`).then(
+      (info) => info.config.allow_msg_ttl === true,
+      (error: unknown) => {
+        // Asked again next time: a failed read is not an answer.
+        ttlAllowed = undefined
+        throw error
+      },
+    ))
   /** Every message of the generation's window keys (`*`: all), in stream order, one read each. */
   const scanWindows = async (generation: string, visit: (key: string, msg: StoredMsg) => void) => {
     const stream = `KV_${BUCKETS.analyticsWindows}`
