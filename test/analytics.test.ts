@@ -23,6 +23,8 @@ import { itKeepsTheMoneyInvariant } from './support/money.ts'
 
 let stack: SagaStack
 let analytics: ServiceProcess
+/** The analytics worker a case left running for the next one. */
+let running: ServiceProcess | undefined
 const extra: ServiceProcess[] = []
 const STARTED = new Date(Date.now() - 60_000).toISOString()
 
@@ -313,6 +315,25 @@ describe('analytics', () => {
     const rebuilt = await startWorker('analytics', { ...stack.natsEnv, ANALYTICS_REPLAY_FROM: '0' })
     extra.push(rebuilt)
     expectTotals(await settled(60, rebuilt), expected(46, 5))
+    running = rebuilt
+  })
+
+  it('stops taking events once a replay by another process replaced its windows: later events all reach the active ones', async () => {
+    const first = running
+    if (first === undefined) throw new Error('no running analytics worker')
+    // Started by mistake beside the running one, with a replay: its windows become the active ones.
+    const second = await startWorker('analytics', { ...stack.natsEnv, ANALYTICS_REPLAY_FROM: '0' })
+    extra.push(second)
+    expectTotals(await settled(60, second), expected(46, 5))
+    await waitFor(() => first.handle.lines().some((l) => l.includes('analytics windows no longer active')), {
+      timeoutMs: 10_000,
+      message: 'the first worker sees its windows replaced',
+    })
+    const handledBefore = handled(first)
+    // Every one of these reaches the active windows: the first worker takes none.
+    await placeAll(Array.from({ length: 8 }, () => order([['AN-MUG', 1]])))
+    expectTotals(await settled(68, second), expected(54, 5))
+    expect(handled(first)).toBe(handledBefore)
   })
 
   itKeepsTheMoneyInvariant(() => stack)

@@ -3,6 +3,7 @@ import { CancellationReasonSchema } from '../../schemas/events.ts'
 import { Registry } from '../../shared/observability/prom.ts'
 import { createAnalyticsMetrics } from './analytics-metrics.ts'
 import type { AnalyticsEvent } from './domain.ts'
+import { PauseConsumption } from '../../shared/nats/consumer.ts'
 import { createLiveApplier } from './handlers.ts'
 
 const lagOf = async (registry: Registry): Promise<number | undefined> =>
@@ -90,5 +91,35 @@ describe('analytics_orders_cancelled_total', () => {
     expect(family?.values.map((v) => [v.labels['reason'], v.value]).sort()).toStrictEqual(
       [...CancellationReasonSchema.options].sort().map((reason) => [reason, 0]),
     )
+  })
+})
+
+describe('the live applier of a generation no longer active', () => {
+  it('hands the event back unapplied (PauseConsumption), touching neither the facts nor the windows', async () => {
+    const touched: string[] = []
+    const apply = createLiveApplier({
+      store: {
+        record: () => {
+          touched.push('record')
+          return Promise.resolve(null)
+        },
+        apply: () => {
+          touched.push('apply')
+          return Promise.resolve(null)
+        },
+      },
+      generation: 'g1',
+      metrics: createAnalyticsMetrics({ registry: new Registry() }),
+      feed: { publish: () => undefined },
+      stillActive: () => Promise.resolve(false),
+    })
+    const event: AnalyticsEvent = {
+      kind: 'cancelled',
+      orderId: 'o-1',
+      at: Date.now(),
+      reason: 'out_of_stock',
+    }
+    await expect(apply(event, 7, 0)).rejects.toBeInstanceOf(PauseConsumption)
+    expect(touched).toStrictEqual([])
   })
 })

@@ -6,7 +6,7 @@
  * nothing (see store.ts and docs/analytics.md).
  */
 import { SUBJECTS } from '../../schemas/subjects.ts'
-import type { Handler, Handlers } from '../../shared/nats/consumer.ts'
+import { PauseConsumption, type Handler, type Handlers } from '../../shared/nats/consumer.ts'
 import type { AnalyticsMetrics } from './analytics-metrics.ts'
 import { toAnalyticsEvent, type AnalyticsEvent, type AnalyticsSubject } from './domain.ts'
 import type { WindowFeed } from './feed.ts'
@@ -24,13 +24,26 @@ export function createLiveApplier({
   generation,
   metrics,
   feed,
+  stillActive,
 }: {
   store: Pick<AnalyticsStore, 'record' | 'apply'>
   generation: string
   metrics: AnalyticsMetrics
   feed: Pick<WindowFeed, 'publish'>
+  /**
+   * Whether `generation` is still the active one (read at most once a
+   * second). Once it is not, no event is applied to it: each is handed back
+   * unacked, for a process of the active generation (PauseConsumption; the
+   * service stops its consumer).
+   */
+  stillActive?: () => Promise<boolean>
 }): ApplyEvent {
   return async (event, seq, pending) => {
+    if (stillActive !== undefined && !(await stillActive()))
+      throw new PauseConsumption(
+        `generation ${generation} is no longer the active one: event handed back`,
+        1_000,
+      )
     // In stream order, one at a time (the consumer's max_ack_pending is 1): the
     // event in hand until both its writes are done, then where the consumer is.
     if (pending !== undefined) metrics.handling(event)

@@ -60,7 +60,6 @@ export async function startAnalyticsService(
     maxClients: config.ANALYTICS_STREAM_MAX_CLIENTS,
     onSize: (n) => metrics.streamClients(n),
   })
-  const apply = createLiveApplier({ store, generation, metrics, feed })
   // Whether `generation` is still the active one: read at most once a second
   // (however often /ready is asked), every GENERATION_CHECK_MS anyway, and
   // kept once it is not: only a restart changes this process's generation.
@@ -87,6 +86,8 @@ export async function startAnalyticsService(
     timedOut: () => undefined,
   })
   const logGone = logEvery('error', 'analytics windows no longer active; answering 503 until a restart')
+  // Set once the consumer runs; the generation check may come first.
+  const consuming: { stop?: () => Promise<void> } = {}
   const checkGeneration = async (): Promise<GenerationGoneError | undefined> => {
     if (gone !== undefined) return gone
     const found = await cachedCheck(generationGone)
@@ -94,13 +95,26 @@ export async function startAnalyticsService(
       gone = found
       // Stream clients would go on getting the dead generation's windows.
       feed.close()
+      // Nor does it take events any more: applied here they would be acked
+      // into windows nobody reads (a replay by another process took over).
+      // The one in hand is handed back by the applier; not awaited, as this
+      // may run inside that handler.
+      void consuming.stop?.().catch(() => undefined)
     }
     return gone
   }
+  const apply = createLiveApplier({
+    store,
+    generation,
+    metrics,
+    feed,
+    stillActive: async () => (await checkGeneration()) === undefined,
+  })
   const consumer = await startDurableConsumer(rt, {
     durable: ANALYTICS_CONSUMER,
     handlers: createAnalyticsHandlers(apply),
   })
+  consuming.stop = () => consumer.stop()
   const generationWatch = setInterval(() => {
     checkGeneration().then(
       (found) => {
