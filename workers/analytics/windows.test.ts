@@ -17,6 +17,14 @@ describe('windows', () => {
     expect(windowKey('g1', T0)).toBe('w.g1.202601011005')
     expect(minuteKey(T0)).toBe('202601011005')
     expect(minuteOfKey('w.g1.202601011005')).toBe(T0)
+    // Every year a window key can hold, the first hundred included (events' times are 4-digit ISO years).
+    for (const at of [
+      '0000-01-01T00:00:00Z',
+      '0050-06-01T12:34:00Z',
+      '1999-12-31T23:59:00Z',
+      '9999-12-31T23:59:00Z',
+    ])
+      expect(minuteOfKey(windowKey('g1', Date.parse(at)))).toBe(Date.parse(at))
     expect(minuteOfKey('active')).toBeUndefined()
   })
 

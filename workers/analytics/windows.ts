@@ -104,5 +104,8 @@ export function minuteOfKey(key: string): number | undefined {
   const match = /^w\.[a-z0-9]+\.(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(key)
   if (match === null) return undefined
   const [, y, mo, d, h, mi] = match
-  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi))
+  // Date.UTC reads years 0-99 as 1900-1999: the year is set on its own.
+  const at = new Date(Date.UTC(2000, Number(mo) - 1, Number(d), Number(h), Number(mi)))
+  at.setUTCFullYear(Number(y))
+  return at.getTime()
 }
