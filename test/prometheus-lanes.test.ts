@@ -4,9 +4,9 @@
 // files, and by a real Prometheus (Debian's; .ci/run installs it) loading the
 // shipped configuration with that file.
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { parse } from 'yaml'
 import { afterAll, describe, expect, it } from 'vitest'
 import { spawnService, type ServiceHandle } from './harness/process.ts'
@@ -48,17 +48,16 @@ describe('Prometheus and the standard-lane copies', () => {
   })
 
   it('is mounted by the overlay where the order-saga job reads its files', () => {
-    expect(pattern).toMatch(/^\/etc\/prometheus\/lanes\/\*\.yml$/)
+    // Beside the configuration file: a directory that always exists.
+    expect(pattern).toBe('/etc/prometheus/lanes-*.yml')
+    const command = (compose.services['prometheus'] as { command?: string[] } | undefined)?.command ?? []
+    expect(command).toContain(`--config.file=${dirname(pattern)}/prometheus.yml`)
     const mount = (lanes.services['prometheus']?.volumes ?? []).find((v) =>
       v.startsWith(`./${TARGETS_FILE}:`),
     )
-    const target = mount?.split(':')[1] ?? ''
-    expect(dirname(target)).toBe(dirname(pattern))
-    expect(target.endsWith('.yml')).toBe(true)
+    expect(mount?.split(':')[1]).toBe('/etc/prometheus/lanes-standard.yml')
     // Without the overlay, compose mounts nothing there: the job has its static targets only.
-    expect((compose.services['prometheus']?.volumes ?? []).some((v) => v.includes(dirname(pattern)))).toBe(
-      false,
-    )
+    expect((compose.services['prometheus']?.volumes ?? []).some((v) => v.includes('/lanes-'))).toBe(false)
   })
 
   const PROMETHEUS = '/usr/bin/prometheus'
@@ -70,15 +69,12 @@ describe('Prometheus and the standard-lane copies', () => {
       if (dir !== undefined) await rm(dir, { recursive: true, force: true })
     })
 
-    it('discovers the copies from the shipped configuration, in the order-saga job', async () => {
+    it('runs without the copies quietly, and discovers them from the shipped configuration once their file is there', async () => {
       dir = await mkdtemp(join(tmpdir(), 'prometheus-lanes-'))
-      const lanesDir = join(dir, 'lanes')
-      await mkdir(lanesDir)
-      await writeFile(join(lanesDir, 'standard.yml'), readFileSync(join(ROOT, TARGETS_FILE)))
-      // The shipped file, its lanes directory moved to this test's.
+      // The shipped file, its target files moved to this test's directory.
       const shipped = readFileSync(join(ROOT, 'scripts/container/prometheus.yml'), 'utf8')
-      expect(shipped).toContain(dirname(pattern))
-      await writeFile(join(dir, 'prometheus.yml'), shipped.replace(dirname(pattern), lanesDir))
+      expect(shipped).toContain(pattern)
+      await writeFile(join(dir, 'prometheus.yml'), shipped.replace(pattern, join(dir, basename(pattern))))
       const port = await freePort()
       prometheus = await spawnService({
         cmd: PROMETHEUS,
@@ -91,6 +87,11 @@ describe('Prometheus and the standard-lane copies', () => {
         readyLine: /Server is ready to receive web requests/,
         readyTimeoutMs: 30_000,
       })
+      // Without the overlay's file: started, and no error about the target files.
+      expect(
+        prometheus.lines().filter((l) => /level=error/i.test(l) && /file|watch|discovery/i.test(l)),
+      ).toStrictEqual([])
+      await writeFile(join(dir, 'lanes-standard.yml'), readFileSync(join(ROOT, TARGETS_FILE)))
       interface Target {
         labels: Record<string, string>
       }
