@@ -3,14 +3,15 @@
 // prometheus.yml's order-saga job looks for files. Checked against the compose
 // files, and by a real Prometheus (Debian's; .ci/run installs it) loading the
 // shipped configuration with that file.
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { parse } from 'yaml'
 import { afterAll, describe, expect, it } from 'vitest'
-import { spawnService, type ServiceHandle } from './harness/process.ts'
-import { freePort, waitFor } from './harness/wait-for.ts'
+import type { ServiceHandle } from './harness/process.ts'
+import { waitFor } from './harness/wait-for.ts'
+import { prometheusAvailable, startPrometheus } from './support/prometheus.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const read = (file: string): unknown =>
@@ -60,8 +61,7 @@ describe('Prometheus and the standard-lane copies', () => {
     expect((compose.services['prometheus']?.volumes ?? []).some((v) => v.includes('/lanes-'))).toBe(false)
   })
 
-  const PROMETHEUS = '/usr/bin/prometheus'
-  describe.skipIf(!existsSync(PROMETHEUS) && process.env['CI'] !== 'true')('a real Prometheus', () => {
+  describe.skipIf(!prometheusAvailable())('a real Prometheus', () => {
     let dir: string | undefined
     let prometheus: ServiceHandle | undefined
     afterAll(async () => {
@@ -75,18 +75,8 @@ describe('Prometheus and the standard-lane copies', () => {
       const shipped = readFileSync(join(ROOT, 'scripts/container/prometheus.yml'), 'utf8')
       expect(shipped).toContain(pattern)
       await writeFile(join(dir, 'prometheus.yml'), shipped.replace(pattern, join(dir, basename(pattern))))
-      const port = await freePort()
-      prometheus = await spawnService({
-        cmd: PROMETHEUS,
-        args: [
-          `--config.file=${join(dir, 'prometheus.yml')}`,
-          `--storage.tsdb.path=${join(dir, 'data')}`,
-          `--web.listen-address=127.0.0.1:${port}`,
-        ],
-        env: {},
-        readyLine: /Server is ready to receive web requests/,
-        readyTimeoutMs: 30_000,
-      })
+      const started = await startPrometheus(dir)
+      prometheus = started.handle
       // Without the overlay's file: started, and no error about the target files.
       expect(
         prometheus.lines().filter((l) => /level=error/i.test(l) && /file|watch|discovery/i.test(l)),
@@ -97,7 +87,7 @@ describe('Prometheus and the standard-lane copies', () => {
       }
       const copies = await waitFor(
         async () => {
-          const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets`, {
+          const res = await fetch(`${started.url}/api/v1/targets`, {
             signal: AbortSignal.timeout(5_000),
           })
           const body = (await res.json()) as { data: { activeTargets: Target[] } }

@@ -2,7 +2,6 @@
 // Prometheus (Debian's; .ci/run installs it) scrapes every worker of a saga
 // run and nats-metrics in front of the run's nats-server, and evaluates every
 // query of the committed Grafana dashboard.
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,11 +12,9 @@ import { freePort, waitFor } from './harness/wait-for.ts'
 import { startSagaStack, type SagaStack } from './support/saga-stack.ts'
 import { BUN } from './support/worker-process.ts'
 import { itKeepsTheMoneyInvariant } from './support/money.ts'
+import { prometheusAvailable, startPrometheus } from './support/prometheus.ts'
 
-const PROMETHEUS = '/usr/bin/prometheus'
-// CI installs it (.ci/run); elsewhere the suite skips without it.
-const available = existsSync(PROMETHEUS)
-const suite = describe.skipIf(!available && process.env['CI'] !== 'true')
+const suite = describe.skipIf(!prometheusAvailable())
 
 interface QueryResult {
   status: string
@@ -59,19 +56,7 @@ suite('Prometheus scraping the saga and NATS', () => {
         '',
       ].join('\n'),
     )
-    const port = await freePort()
-    url = `http://127.0.0.1:${port}`
-    prometheus = await spawnService({
-      cmd: PROMETHEUS,
-      args: [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-      ],
-      env: {},
-      readyLine: /Server is ready to receive web requests/,
-      readyTimeoutMs: 30_000,
-    })
+    ;({ handle: prometheus, url } = await startPrometheus(dir))
   }, 120_000)
 
   afterAll(async () => {
