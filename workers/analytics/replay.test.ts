@@ -13,7 +13,7 @@ import { createLogger } from '../../shared/observability/logger.ts'
 import { startNatsServer, type NatsServerHandle } from '../../test/harness/nats-server.ts'
 import { decodeStored } from './decode.ts'
 import { MINUTE_MS, toAnalyticsEvent, toMinute } from './domain.ts'
-import { firstWholeMinute, newGeneration, replayWindows } from './replay.ts'
+import { firstWholeMinute, newGeneration, replayWindows, type ReplayDeps } from './replay.ts'
 import { createAnalyticsStore, PURGE_MARKER_TTL, type AnalyticsStore } from './store.ts'
 import { emptyWindow, windowKey } from './windows.ts'
 import { KvRecordError } from '../../shared/nats/kv-json.ts'
@@ -23,26 +23,45 @@ const WINDOWS_STREAM = `KV_${BUCKETS.analyticsWindows}`
 describe('firstWholeMinute', () => {
   const now = new Date('2026-03-01T12:00:30Z')
   const created = '2026-02-01T08:30:40Z'
-  it('is the minute it was created in for a stream that has lost nothing', () => {
-    expect(
-      firstWholeMinute({ first_seq: 1, first_ts: '2026-03-01T11:00:10Z', messages: 9, created }, 60_000, now),
-    ).toBe(Date.parse('2026-02-01T08:30:00Z'))
-    expect(
-      firstWholeMinute({ first_seq: 0, first_ts: '0001-01-01T00:00:00Z', messages: 0, created }, 60_000, now),
-    ).toBe(Date.parse('2026-02-01T08:30:00Z'))
-  })
-  it('is the minute after the first message plus the margin once older ones are gone', () => {
-    expect(
-      firstWholeMinute({ first_seq: 7, first_ts: '2026-03-01T11:00:10Z', messages: 3, created }, 60_000, now),
-    ).toBe(Date.parse('2026-03-01T11:02:00Z'))
-    expect(
-      firstWholeMinute({ first_seq: 7, first_ts: '2026-03-01T11:00:00Z', messages: 3, created }, 0, now),
-    ).toBe(Date.parse('2026-03-01T11:01:00Z'))
-  })
-  it('is the minute after now when every message is gone', () => {
-    expect(
-      firstWholeMinute({ first_seq: 12, first_ts: '0001-01-01T00:00:00Z', messages: 0, created }, 0, now),
-    ).toBe(Date.parse('2026-03-01T12:01:00Z'))
+  const none = '0001-01-01T00:00:00Z'
+  it.each([
+    [
+      'the minute it was created in, for a stream that has lost nothing',
+      1,
+      '2026-03-01T11:00:10Z',
+      9,
+      60_000,
+      '2026-02-01T08:30:00Z',
+    ],
+    [
+      'the minute it was created in, for a stream that never held anything',
+      0,
+      none,
+      0,
+      60_000,
+      '2026-02-01T08:30:00Z',
+    ],
+    [
+      'the minute after the first message plus the margin, once older ones are gone',
+      7,
+      '2026-03-01T11:00:10Z',
+      3,
+      60_000,
+      '2026-03-01T11:02:00Z',
+    ],
+    [
+      'the minute after the first message, without a margin',
+      7,
+      '2026-03-01T11:00:00Z',
+      3,
+      0,
+      '2026-03-01T11:01:00Z',
+    ],
+    ['the minute after now, when every message is gone', 12, none, 0, 0, '2026-03-01T12:01:00Z'],
+  ] as const)('is %s', (_what, first_seq, first_ts, messages, marginMs, minute) => {
+    expect(firstWholeMinute({ first_seq, first_ts, messages, created }, marginMs, now)).toBe(
+      Date.parse(minute),
+    )
   })
 })
 
@@ -244,28 +263,54 @@ describe('replayWindows on a stream past its retention', () => {
   })
 })
 
+/**
+ * A nats-server of its own with ORDERS and an active generation holding one
+ * window (one order created) at `minute`: the buckets as the provision step
+ * makes them, or the windows bucket as a release before per-message TTLs made it.
+ */
+async function withOneWindow(
+  buckets: 'provisioned' | 'before TTLs',
+  minute: number,
+  run: (t: {
+    nc: NatsConnection
+    jsm: JetStreamManager
+    generation: string
+    deps: ReplayDeps
+  }) => Promise<void>,
+): Promise<void> {
+  await using server = await startNatsServer({ websocket: false })
+  const nc = await connect(server.connectOptions())
+  try {
+    const jsm = await jetstreamManager(nc)
+    await jsm.streams.add(orderStreamConfig(DEFAULT_LIMITS))
+    const kvm = new Kvm(nc)
+    const store = createAnalyticsStore(
+      buckets === 'provisioned'
+        ? {
+            orders: await ensureBucket(nc, BUCKETS.analyticsOrders, DEFAULT_LIMITS),
+            windows: await ensureBucket(nc, BUCKETS.analyticsWindows, DEFAULT_LIMITS),
+            jsm,
+          }
+        : {
+            orders: await kvm.create(BUCKETS.analyticsOrders),
+            windows: await kvm.create(BUCKETS.analyticsWindows, { history: 1 }),
+            jsm,
+          },
+    )
+    const generation = newGeneration(new Date())
+    await store.swapMeta(null, { generation, since: new Date().toISOString() })
+    await store.putWindow(generation, { ...emptyWindow(minute), created: 1 })
+    const logger = createLogger({ service: 't', level: 'silent' })
+    await run({ nc, jsm, generation, deps: { jsm, store, logger, durable: 'analytics', marginMs: 0 } })
+  } finally {
+    await nc.close()
+  }
+}
+
 describe('replayWindows on a bucket the provision step has not given per-message TTLs yet', () => {
   it('removes the replaced windows with markers that stay, as before, instead of failing', async () => {
-    await using server = await startNatsServer({ websocket: false })
-    const nc = await connect(server.connectOptions())
-    try {
-      const jsm = await jetstreamManager(nc)
-      await jsm.streams.add(orderStreamConfig(DEFAULT_LIMITS))
-      const kvm = new Kvm(nc)
-      // As a release before made it: no allow_msg_ttl.
-      const windows = await kvm.create(BUCKETS.analyticsWindows, { history: 1 })
-      const store = createAnalyticsStore({ orders: await kvm.create(BUCKETS.analyticsOrders), windows, jsm })
-      const generation = newGeneration(new Date())
-      await store.swapMeta(null, { generation, since: new Date().toISOString() })
-      const minute = Date.parse('2026-01-01T10:00:00Z')
-      await store.putWindow(generation, { ...emptyWindow(minute), created: 1 })
-      const deps = {
-        jsm,
-        store,
-        logger: createLogger({ service: 't', level: 'silent' }),
-        durable: 'analytics',
-        marginMs: 0,
-      }
+    const minute = Date.parse('2026-01-01T10:00:00Z')
+    await withOneWindow('before TTLs', minute, async ({ jsm, generation, deps }) => {
       const first = await replayWindows(deps, new Date(0))
       expect({ copied: first.copied, removed: first.removed }).toStrictEqual({ copied: 1, removed: 1 })
       const marker = await jsm.streams.getMessage(`KV_${BUCKETS.analyticsWindows}`, {
@@ -276,47 +321,21 @@ describe('replayWindows on a bucket the provision step has not given per-message
       // The marker is not taken for a window to remove again.
       const second = await replayWindows(deps, new Date(0))
       expect(second.removed).toBe(1)
-    } finally {
-      await nc.close()
-    }
+    })
   })
 })
 
 describe('replayWindows on a stream whose every event is gone', () => {
   it('keeps the windows and reads nothing, with the consumer behind what the stream removed', async () => {
-    await using server = await startNatsServer({ websocket: false })
-    const nc = await connect(server.connectOptions())
-    try {
-      const jsm = await jetstreamManager(nc)
-      await jsm.streams.add(orderStreamConfig(DEFAULT_LIMITS))
-      const store = createAnalyticsStore({
-        orders: await ensureBucket(nc, BUCKETS.analyticsOrders, DEFAULT_LIMITS),
-        windows: await ensureBucket(nc, BUCKETS.analyticsWindows, DEFAULT_LIMITS),
-        jsm,
-      })
-      const generation = newGeneration(new Date())
-      await store.swapMeta(null, { generation, since: new Date().toISOString() })
-      const minute = toMinute(Date.now())
-      await store.putWindow(generation, { ...emptyWindow(minute), created: 1 })
+    await withOneWindow('provisioned', toMinute(Date.now()), async ({ nc, jsm, deps }) => {
       const seq = (await jetstream(nc).publish('orders.created', '{}')).seq
       expect(await jsm.streams.deleteMessage('ORDERS', seq, false)).toBe(true)
-      const report = await replayWindows(
-        {
-          jsm,
-          store,
-          logger: createLogger({ service: 't', level: 'silent' }),
-          durable: 'analytics',
-          marginMs: 0,
-        },
-        new Date(0),
-      )
+      const report = await replayWindows(deps, new Date(0))
       expect({ events: report.events, copied: report.copied, rebuilt: report.rebuilt }).toStrictEqual({
         events: 0,
         copied: 1,
         rebuilt: 0,
       })
-    } finally {
-      await nc.close()
-    }
+    })
   })
 })
