@@ -88,7 +88,7 @@ const NewCustomerIdSchema = v.pipe(
   CustomerIdSchema,
   v.check(
     showsAsItIs,
-    'must not contain invisible, control or private-use characters, nor start with a combining mark or end with a space',
+    'must not contain invisible, control or private-use characters, nor start with a space or a combining mark, nor end with a space',
   ),
   // "Zoe" + U+0308 and "Zoë" look the same and would be two customers: one way of writing each is taken.
   v.check((id) => id.normalize('NFC') === id, 'must be in Unicode NFC (an accented letter as one character)'),

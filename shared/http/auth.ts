@@ -29,6 +29,8 @@ export interface AuthOptions {
    * key (the gateway and its payment worker).
    */
   limitKeys?: boolean
+  /** What a 401 asks for: "an API key" by default; the gateway's is its secret key. */
+  keyName?: string
 }
 
 /** The token of `Authorization: Bearer <token>`; undefined without one. */
@@ -37,7 +39,7 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1]
 }
 
-export function unauthorized(c: Context, keySent: boolean): Response {
+export function unauthorized(c: Context, keySent: boolean, keyName = 'an API key'): Response {
   c.header(
     'WWW-Authenticate',
     keySent ? `Bearer realm="${REALM}", error="invalid_token"` : `Bearer realm="${REALM}"`,
@@ -45,11 +47,14 @@ export function unauthorized(c: Context, keySent: boolean): Response {
   return c.json(
     {
       error: 'unauthorized',
-      message: keySent ? 'the API key is not valid' : 'send an API key as Authorization: Bearer <key>',
+      message: keySent ? `${theKey(keyName)} is not valid` : `send ${keyName} as Authorization: Bearer <key>`,
     },
     401,
   )
 }
+
+/** "an API key" → "the API key"; "the gateway secret key" stays. */
+const theKey = (keyName: string): string => keyName.replace(/^an? /, 'the ')
 
 export function forbidden(c: Context, message: string): Response {
   return c.json({ error: 'forbidden', message }, 403)
@@ -71,6 +76,7 @@ export function requireApiKey({
   roles,
   limiter,
   limitKeys = true,
+  keyName,
 }: AuthOptions): MiddlewareHandler<AuthEnv> {
   /** A failed attempt taken from its address's bucket: the 429 once that is empty. */
   const failedAttempt = (c: Context): Response | undefined => {
@@ -102,7 +108,7 @@ export function requireApiKey({
       // constant time), so timing tells nothing more than the status.
       // No address (a request built in process): no per-address limit,
       // rather than one bucket everybody's failures would share.
-      return failedAttempt(c) ?? unauthorized(c, token !== undefined)
+      return failedAttempt(c) ?? unauthorized(c, token !== undefined, keyName)
     }
     // Every request of a valid key counts against its rate, those it may not make too.
     if (limiter && limitKeys) {

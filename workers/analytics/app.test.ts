@@ -138,6 +138,8 @@ describe('GET /analytics/summary', () => {
     ],
     // The hour before `to` stops at 1970.
     ['to=1970-01-01T00:30:00Z', '1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z'],
+    // 24 h on whole minutes: the longest range (within a minute it is too long, below).
+    ['from=2026-01-01T10:00:00Z&to=2026-01-02T10:00:00Z', '2026-01-01T10:00:00Z', '2026-01-02T10:00:00Z'],
     // 0: the start.
     ['from=0&to=1970-01-01T00:30:00Z', '1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z'],
   ])(
@@ -182,6 +184,27 @@ describe('GET /analytics/summary', () => {
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({ error, message: expect.any(String) })
     expect(asked).toStrictEqual([])
+  })
+
+  it.each([
+    // No `from` was sent: the message speaks of what was.
+    [
+      'to=1970-01-01T00:00:00Z',
+      'invalid_range',
+      'to must be after 1970-01-01T00:00:00Z (from, when not given)',
+    ],
+    ['from=2026-01-01T10:00:00Z&to=2026-01-01T09:00:00Z', 'invalid_range', 'from must be before to'],
+    // 24 h from within a minute reads 1,441 whole minutes; from the minute, 1,440 (above).
+    [
+      'from=2026-01-01T10:00:30Z&to=2026-01-02T10:00:30Z',
+      'range_too_long',
+      'a summary covers at most 1440 minutes (ANALYTICS_SUMMARY_MAX_RANGE_MS)',
+    ],
+  ])('refuses %s with 400 %s saying %j', async (query, error, message) => {
+    const { app } = await setup()
+    const res = await get(app, `/analytics/summary?${query}`)
+    expect(res.status).toBe(400)
+    expect(await res.json()).toStrictEqual({ error, message })
   })
 
   it('answers 503 when its windows are no longer the active generation, saying what to do', async () => {

@@ -158,7 +158,17 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
     const end = Math.ceil(until / MINUTE_MS) * MINUTE_MS
     // Nothing is before 1970: a default `from` stops there.
     const start = Math.max(0, toMinute(from === undefined ? end - defaultRangeMs : timeOf(from)))
-    if (start >= end) return c.json({ error: 'invalid_range', message: 'from must be before to' }, 400)
+    if (start >= end)
+      return c.json(
+        {
+          error: 'invalid_range',
+          message:
+            from === undefined
+              ? 'to must be after 1970-01-01T00:00:00Z (from, when not given)'
+              : 'from must be before to',
+        },
+        400,
+      )
     if (end - start > deps.maxRangeMs)
       return c.json(
         {

@@ -9,6 +9,7 @@ import { KvWatchInclude, type KV } from '@nats-io/kv'
 import * as v from 'valibot'
 import { OrderIdSchema } from '../../schemas/primitives.ts'
 import type { Logger } from '../../shared/observability/log.ts'
+import { mintedAt } from './index-subjects.ts'
 
 export interface OrderChange {
   orderId: string
@@ -16,6 +17,11 @@ export interface OrderChange {
   reason?: string
   customerId?: string
   amountCents?: number
+  /**
+   * Creation time, ms since the epoch, as in a row of `GET /console/api/orders`
+   * (the id's own time, else the record's `createdAt`).
+   */
+  createdMs?: number
   createdAt?: string
   updatedAt?: string
   priority?: string
@@ -41,12 +47,15 @@ export interface LiveOrders {
 export function toChange(record: Record<string, unknown>, key: string): OrderChange | null {
   const { orderId, status, reason, customerId, amountCents, createdAt, updatedAt, priority } = record
   if (orderId !== key || !v.is(OrderIdSchema, orderId) || typeof status !== 'string') return null
+  const created = typeof createdAt === 'string' ? Date.parse(createdAt) : Number.NaN
+  const createdMs = mintedAt(orderId) ?? (Number.isFinite(created) ? created : undefined)
   return {
     orderId,
     status,
     ...(typeof reason === 'string' ? { reason } : {}),
     ...(typeof customerId === 'string' ? { customerId } : {}),
     ...(typeof amountCents === 'number' ? { amountCents } : {}),
+    ...(createdMs === undefined ? {} : { createdMs }),
     ...(typeof createdAt === 'string' ? { createdAt } : {}),
     ...(typeof updatedAt === 'string' ? { updatedAt } : {}),
     ...(typeof priority === 'string' ? { priority } : {}),

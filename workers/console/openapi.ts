@@ -478,7 +478,7 @@ const apiOperations: OperationDoc[] = [
     operationId: 'streamOrderChanges',
     summary: 'Order status changes as Server-Sent Events',
     description:
-      'First `event: ready`, then `event: orders` with a JSON array of `{orderId, status, ...}` changes; a comment line keeps a quiet stream open.',
+      "First `event: ready`, then `event: orders` with a JSON array of changes: each has the fields of a row of `GET /console/api/orders` that its record holds (`orderId`, `status`, `reason`, `customerId`, `createdMs`, `amountCents`, `updatedAt`, `priority`) and the record's `createdAt` (ISO 8601); a comment line keeps a quiet stream open.",
     tags: ['orders'],
     security: admin,
     responses: {

@@ -63,7 +63,14 @@ describe('the secret key', () => {
     })
     expect(res.status).toBe(401)
     expect(res.headers.get('WWW-Authenticate')).toMatch(/^Bearer realm="order-saga"/)
-    expect(((await res.json()) as { error: string }).error).toBe('unauthorized')
+    const body = (await res.json()) as { error: string; message: string }
+    expect(body.error).toBe('unauthorized')
+    // It names the key it wants: an API key is not what the gateway takes.
+    expect(body.message).toBe(
+      authorization?.startsWith('Bearer ')
+        ? 'the gateway secret key (GATEWAY_SECRET_KEY) is not valid'
+        : 'send the gateway secret key (GATEWAY_SECRET_KEY) as Authorization: Bearer <key>',
+    )
     expect(await listCharges()).toStrictEqual({ charges: [] })
   })
 

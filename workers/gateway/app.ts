@@ -135,6 +135,7 @@ export function createApp({
     // holder of the key, is never slowed down by it.
     limiter: createRateLimiter({ perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst }),
     limitKeys: false,
+    keyName: 'the gateway secret key (GATEWAY_SECRET_KEY)',
   })
 
   const app = new Hono<AuthEnv>()

@@ -101,7 +101,7 @@ const orderOperations: OperationDoc[] = [
     ],
     requestBody: {
       description:
-        "Version 2 (a `customer` object) or version 1 (`customerId`); at most ORDER_MAX_BODY_BYTES (64 KiB); 1-100 items, no sku twice, no unknown fields. Checked beyond the schema below (its published form stays as frozen; each is a 400 `invalid_order` naming the field): `unitPriceCents` at most 10000000000; a customer id with no invisible, control or private-use characters, not starting with a combining mark nor ending with a space; `email` at most 254 characters and an address as Valibot's `email()` reads one (dot-separated parts of letters, digits and `_+-` before the @; after it, letters and digits joined by single dots or hyphens, ending in a label of 2 letters or more).",
+        "Version 2 (a `customer` object) or version 1 (`customerId`); at most ORDER_MAX_BODY_BYTES (64 KiB); 1-100 items, no sku twice, no unknown fields. Checked beyond the schema below (its published form stays as frozen; each is a 400 `invalid_order` naming the field): `unitPriceCents` at most 10000000000; a customer id with no invisible, control or private-use characters, not starting with a space or a combining mark nor ending with a space; `email` at most 254 characters and an address as Valibot's `email()` reads one (dot-separated parts of letters, digits and `_+-` before the @; after it, letters and digits joined by single dots or hyphens, ending in a label of 2 letters or more).",
       body: { schema: v.union([CreateOrderRequestV2, CreateOrderRequestV1]) },
     },
     responses: {
