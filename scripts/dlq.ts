@@ -12,6 +12,7 @@ import { natsSettings } from '../shared/config/nats-settings.ts'
 import { caFileProblems, withSecretFiles } from '../shared/config/secrets.ts'
 import { natsClientOptions } from '../shared/security/nats-client-options.ts'
 import { NkeySeedError } from '../shared/security/nkey-signer.ts'
+import { permissionViolationOf } from '../shared/nats/permission-violation.ts'
 import { operatorEnv } from './start/run-dir.ts'
 import {
   assertDeadLetterSubject,
@@ -268,12 +269,15 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
     })
     return 0
   } catch (error) {
+    const refused = permissionViolationOf(error)
     const what =
       error instanceof DeadLetterNotReplayableError
         ? `not replayable: ${describe(error)}`
         : error instanceof Error && error.name === 'TimeoutError'
           ? `${parsed.command.name}: NATS did not answer within NATS_REQUEST_TIMEOUT_MS (${timeoutMs} ms): ${describe(error)}`
-          : describe(error)
+          : refused !== undefined
+            ? `nats-server refused this identity ${refused.subject}: the dead-letter commands need the admin identity (NATS_NKEY_SEED_FILE as .local/run/env names it, or the admin seed in NATS_NKEY_SEED)`
+            : describe(error)
     console.error(forTerminal(`dlq: ${what}`))
     return 1
   } finally {

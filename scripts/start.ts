@@ -109,7 +109,9 @@ function onSignal(signal: NodeJS.Signals): void {
   const now = Date.now()
   if (firstSignalAt === 0) {
     firstSignalAt = now
-    log(`${signal}: stopping the workers, then nats-server (Ctrl-C again to kill at once)`)
+    log(
+      `${signal}: stopping the workers, then nats-server (Ctrl-C again, a second or more later, to kill at once)`,
+    )
     void shutdown(0)
   } else if (!killing && now - firstSignalAt > SAME_SIGNAL_MS) {
     // Once: npm passes a Ctrl-C on as well, a second copy of the same signal.

@@ -366,6 +366,14 @@ describe('npm run dlq', () => {
     expect(JSON.parse(list.stdout)).toMatchObject([
       { id: 1, subject: SUBJECTS.orderCreated, sequence: seq, reason: 'terminated: cli test' },
     ])
+    // Another identity's seed: one line naming the identity it needs, not the server's error twice.
+    const asOrder = await runCli(['list'], f.server.url, testSecrets().nats.order.seed)
+    expect(asOrder.code).toBe(1)
+    expect(asOrder.stderr.trim().split('\n')).toStrictEqual([
+      expect.stringMatching(
+        /^dlq: nats-server refused this identity \$JS\.API\.\S+: the dead-letter commands need the admin identity/,
+      ),
+    ])
     const bad = await runCli(['replay', 'first'], f.server.url)
     expect(bad.code).toBe(1)
     expect(bad.stderr).toContain('replay takes one id')

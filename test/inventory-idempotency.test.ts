@@ -388,6 +388,10 @@ describe('inventory idempotency', () => {
     await kv.put('BROKEN-REC', 'not json')
     const order = created('00000000-0000-4000-8000-000000001201', [{ sku: 'BROKEN-REC', quantity: 1 }])
     await expect(reserve(order, ctx)).rejects.toThrow(KvRecordError)
+    // The reason a dead letter would carry names the repair.
+    await expect(reserve(order, ctx)).rejects.toThrow(
+      'PUT /inventory/BROKEN-REC with an admin key and no If-Match replaces it',
+    )
     // Not held back as "another delivery is deciding it" for the lease's 30 s: the failed one gave it up.
     await expect(reserve(order, ctx)).rejects.toThrow(KvRecordError)
     // An operator repairs the record: the next delivery reserves.

@@ -47,6 +47,6 @@ export function banner(ctx: StackContext, { showKeys }: { showKeys: boolean }): 
       ? []
       : ['  npm run dev:edge                 # the edge order intake (wrangler dev) on this NATS']),
     `State (streams, KV, ${envFile}) persists in ${state}: npm start -- --fresh, or ${custom}npm run reset while stopped, wipes it.`,
-    'Ctrl-C stops the workers, then nats-server (a second Ctrl-C kills at once).',
+    'Ctrl-C stops the workers, then nats-server (a second Ctrl-C, a second or more later, kills at once).',
   ]
 }

@@ -5,7 +5,8 @@
  * accepting, finish in-flight work and drain, within a deadline.
  */
 import { correlationIdOf } from '../http/correlation.ts'
-import { PermissionViolationError, TimeoutError } from '@nats-io/nats-core'
+import { TimeoutError } from '@nats-io/nats-core'
+import { permissionViolationOf } from '../nats/permission-violation.ts'
 import type { Hono } from 'hono'
 import * as v from 'valibot'
 import pkg from '../../package.json' with { type: 'json' }
@@ -330,12 +331,5 @@ export function startupFailureLine(error: unknown): string | undefined {
   const refused = permissionViolationOf(error)
   if (refused !== undefined)
     return `nats-server refused this identity ${refused.operation === 'subscription' ? 'a subscription to' : 'a publish to'} ${refused.subject}: is NATS_NKEY_SEED (or NATS_NKEY_SEED_FILE) this service's own seed, and is the server's authorization generated for this version? (docs/security.md)`
-  return undefined
-}
-
-/** The permission violation behind an error (nats.js wraps it in a request's error), if any. */
-function permissionViolationOf(error: unknown): PermissionViolationError | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
-    if (e instanceof PermissionViolationError) return e
   return undefined
 }

@@ -13,6 +13,22 @@ import {
   type StockRecord,
 } from './records.ts'
 
+/**
+ * A stock record that fails its check, said with its repair: the message
+ * reaches a dead letter's reason, where an operator reads it.
+ */
+async function withRepair<T>(sku: string, write: Promise<T>): Promise<T> {
+  try {
+    return await write
+  } catch (error) {
+    if (!(error instanceof KvRecordError)) throw error
+    throw new KvRecordError(
+      `${error.message}; PUT /inventory/${sku} with an admin key and no If-Match replaces it (see GET /inventory/${sku})`,
+      { cause: error },
+    )
+  }
+}
+
 /** Hot skus see many writers at once; losing a race is normal there. */
 const MAX_ATTEMPTS = 500
 
@@ -76,26 +92,32 @@ export function createStockStore(stockKv: KV, reservationsKv: KV) {
     },
 
     takeHold: (sku: string, orderId: string, quantity: number): Promise<HoldDecision> =>
-      stock.update<HoldDecision>(
+      withRepair(
         sku,
-        (current) => {
-          const decision = takeHold(current, orderId, quantity)
-          return decision.kind === 'held'
-            ? { value: decision.record, result: decision }
-            : { result: decision }
-        },
-        { maxAttempts: MAX_ATTEMPTS },
+        stock.update<HoldDecision>(
+          sku,
+          (current) => {
+            const decision = takeHold(current, orderId, quantity)
+            return decision.kind === 'held'
+              ? { value: decision.record, result: decision }
+              : { result: decision }
+          },
+          { maxAttempts: MAX_ATTEMPTS },
+        ),
       ),
 
     /** Applies a hold change (release or sale); true when something changed. */
     changeHold: (sku: string, change: (record: StockRecord | null) => StockRecord | null): Promise<boolean> =>
-      stock.update(
+      withRepair(
         sku,
-        (current) => {
-          const next = change(current)
-          return next === null ? { result: false } : { value: next, result: true }
-        },
-        { maxAttempts: MAX_ATTEMPTS },
+        stock.update(
+          sku,
+          (current) => {
+            const next = change(current)
+            return next === null ? { result: false } : { value: next, result: true }
+          },
+          { maxAttempts: MAX_ATTEMPTS },
+        ),
       ),
 
     getReservation: async (orderId: string): Promise<ReservationRecord | null> =>
