@@ -3,6 +3,16 @@ import { PRIORITIES } from './subjects.ts'
 
 export const OrderIdSchema = v.pipe(v.string(), v.uuid('must be a UUID'))
 
+/**
+ * When an order id was minted, from its UUIDv7 timestamp (ms since the epoch);
+ * `null` for any other UUID version (e.g. a client's own id).
+ */
+export function mintedAt(orderId: string): number | null {
+  if (orderId.length !== 36 || orderId[14] !== '7') return null
+  const ms = Number.parseInt(orderId.slice(0, 8) + orderId.slice(9, 13), 16)
+  return Number.isFinite(ms) ? ms : null
+}
+
 export const SkuSchema = v.pipe(
   v.string(),
   v.regex(/^[A-Z0-9][A-Z0-9-]{0,31}$/, 'must be 1-32 characters of A-Z, 0-9 and -, not starting with -'),

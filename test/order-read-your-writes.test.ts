@@ -10,7 +10,8 @@ import { BUCKETS, SUBJECTS } from '../schemas/subjects.ts'
 import { KvRecordError } from '../shared/nats/kv-json.ts'
 import { DEFAULT_LIMITS, ensureBucket, ensureStreams } from '../shared/nats/topology.ts'
 import { createLightMetrics } from '../shared/observability/light-metrics.ts'
-import { applyEvent, mintedAt, toOrderCreated } from '../workers/order/domain.ts'
+import { applyEvent, toOrderCreated } from '../workers/order/domain.ts'
+import { mintedAt } from '../schemas/primitives.ts'
 import {
   createTokenSealer,
   generateSealingKeyPair,

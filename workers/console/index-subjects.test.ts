@@ -7,7 +7,6 @@ import {
   encodeCustomer,
   entryBody,
   entrySubject,
-  mintedAt,
   newerFirst,
   orderFilter,
   parseCursor,
@@ -17,6 +16,7 @@ import {
   toCursor,
   type IndexEntry,
 } from './index-subjects.ts'
+import { mintedAt } from '../../schemas/primitives.ts'
 import { filtersOverlap } from '../../shared/nats/subjects.ts'
 
 const ORDER = '019ae5a0-5b3c-7d2e-8f10-123456789abc'

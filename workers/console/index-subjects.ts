@@ -13,6 +13,7 @@
  * `oix.r.<orderId>.<consumer>.<seq>`, `oix.d.<orderId>.<dlqSeq>`.
  */
 import { ORDER_INDEX } from '../../shared/nats/order-index.ts'
+import { mintedAt } from '../../schemas/primitives.ts'
 
 const P = ORDER_INDEX.prefix
 export const ORDER_STATUSES = ['pending', 'reserved', 'confirmed', 'cancelled'] as const
@@ -192,13 +193,6 @@ export function parseCursor(text: string): Cursor | null {
 export function newerFirst(a: Cursor, b: Cursor): number {
   if (a.createdMs !== b.createdMs) return b.createdMs - a.createdMs
   return a.orderId < b.orderId ? 1 : a.orderId > b.orderId ? -1 : 0
-}
-
-/** When a UUIDv7 was minted (ms), else null. */
-export function mintedAt(orderId: string): number | null {
-  if (orderId.length !== 36 || orderId[14] !== '7') return null
-  const ms = Number.parseInt(orderId.slice(0, 8) + orderId.slice(9, 13), 16)
-  return Number.isFinite(ms) ? ms : null
 }
 
 export const retrySubject = (orderId: string, consumer: string, streamSeq: number): string =>

@@ -11,7 +11,7 @@
  */
 import type { JsMsg } from '@nats-io/jetstream'
 import * as v from 'valibot'
-import { OrderIdSchema } from '../../schemas/primitives.ts'
+import { mintedAt, OrderIdSchema } from '../../schemas/primitives.ts'
 import { BUCKETS } from '../../schemas/subjects.ts'
 import {
   ORDER_INDEX,
@@ -26,7 +26,6 @@ import {
   customerSubject,
   entryBody,
   entrySubject,
-  mintedAt,
   orderFilter,
   ORDER_STATUSES,
   type IndexEntry,

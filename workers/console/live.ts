@@ -7,9 +7,8 @@
  */
 import { KvWatchInclude, type KV } from '@nats-io/kv'
 import * as v from 'valibot'
-import { OrderIdSchema } from '../../schemas/primitives.ts'
 import type { Logger } from '../../shared/observability/log.ts'
-import { mintedAt } from './index-subjects.ts'
+import { mintedAt, OrderIdSchema } from '../../schemas/primitives.ts'
 
 export interface OrderChange {
   orderId: string

@@ -286,13 +286,3 @@ function addCharge(record: OrderStatus, chargeId: string, amountCents: number, a
   if (record.charges?.some((c) => c.chargeId === chargeId)) return
   record.charges = [...(record.charges ?? []), { chargeId, amountCents, at }]
 }
-
-/**
- * When an order id was minted, from its UUIDv7 timestamp (ms since the epoch);
- * `null` for any other UUID version (e.g. a client's own id).
- */
-export function mintedAt(orderId: string): number | null {
-  if (orderId.length !== 36 || orderId[14] !== '7') return null
-  const ms = Number.parseInt(orderId.slice(0, 8) + orderId.slice(9, 13), 16)
-  return Number.isFinite(ms) ? ms : null
-}

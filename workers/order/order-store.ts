@@ -35,7 +35,8 @@ import {
 } from '../../shared/security/request-fingerprint.ts'
 import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import { withDeadline } from '../../shared/resilience/deadline.ts'
-import { canonicalJson, mintedAt, toOrderCreated } from './domain.ts'
+import { canonicalJson, toOrderCreated } from './domain.ts'
+import { mintedAt } from '../../schemas/primitives.ts'
 import type { RecentOrder, RecentOrders } from './recent-orders.ts'
 
 /** NATS cannot take the order now; the client should retry (HTTP 503). */

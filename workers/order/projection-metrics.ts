@@ -8,7 +8,7 @@ import { CancellationReasonSchema } from '../../schemas/events.ts'
 import { isFinalStatus, OrderRefundSchema, type OrderStatus } from '../../schemas/order-status.ts'
 import type { Registry } from '../../shared/observability/prom.ts'
 import { Counter, Histogram } from '../../shared/observability/prom.ts'
-import { mintedAt } from './domain.ts'
+import { mintedAt } from '../../schemas/primitives.ts'
 
 /** One applied change of an order's record. */
 export interface ProjectedChange {
