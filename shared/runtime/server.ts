@@ -105,6 +105,18 @@ function abortedWhenClientLeaves(request: Request): Request {
   } as RequestInit)
 }
 
+/**
+ * The request with `.` and `..` segments (`%2e` too) resolved in its URL, as
+ * Bun and Node hand it over: Deno passes the request line's path as sent, so
+ * `/./health` or `/x/../orders/<id>` would find no route (404 before any key
+ * is checked) where the other runtimes answer the route.
+ */
+function withDotSegmentsResolved(request: Request): Request {
+  if (!request.url.includes('/.') && !/%2e/i.test(request.url)) return request
+  const href = new URL(request.url).href
+  return href === request.url ? request : new Request(href, request)
+}
+
 export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<HttpServer> {
   const deno = (globalThis as { Deno?: DenoServe }).Deno
   if (deno !== undefined) {
@@ -114,7 +126,7 @@ export function serveHttp({ fetch, port, hostname }: ServeOptions): Promise<Http
       const server = deno.serve({ port, hostname, onListen }, async (request, info) => {
         const refused = badHost(request)
         if (refused !== undefined) return withoutConnectionHeader(refused)
-        const watched = abortedWhenClientLeaves(request)
+        const watched = abortedWhenClientLeaves(withDotSegmentsResolved(request))
         setClientAddress(watched, info.remoteAddr?.hostname)
         return withoutConnectionHeader(await fetch(watched))
       })

@@ -256,6 +256,28 @@ export function describeOrderRuntime(
       }
     })
 
+    it('resolves . and .. segments in the path as every runtime does: the route answers, its key checked', async (ctx) => {
+      const listener = t().listener
+      if (listener === undefined || t().listenerIsProxy) return ctx.skip()
+      const { port } = new URL(listener)
+      const order = `/orders/${'0'.repeat(8)}-0000-7000-8000-${'0'.repeat(12)}`
+      for (const [path, status] of [
+        ['/./health', 200],
+        [`/health/..${order}`, 401],
+        [`/x/%2e%2e${order}`, 401],
+      ] as const) {
+        const answer = await rawExchange(
+          Number(port),
+          `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+          [],
+          {
+            then: 'end',
+          },
+        )
+        expect(answer.status, path).toBe(status)
+      }
+    })
+
     it('answers 401 with a Bearer challenge to an order request without a key', async () => {
       const res = await t().intake('/orders', {
         method: 'POST',
