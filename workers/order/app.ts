@@ -39,7 +39,7 @@ import { isStorageFull } from '../../shared/nats/storage-full.ts'
 import { UnavailableError, type OrderStore } from './order-store.ts'
 import { headAsGet } from '../../shared/http/head.ts'
 import { securityHeaders } from '../../shared/http/security-headers.ts'
-import { logEvery } from '../../shared/observability/log-every.ts'
+import { intakeOperatorLines, type IntakeOperatorLines } from './operator-lines.ts'
 
 export interface AppDeps {
   store: OrderStore
@@ -76,6 +76,12 @@ export interface AppDeps {
    * trace; its context goes on the events. Propagation only by default (the edge).
    */
   tracer?: Tracer
+  /**
+   * The lines said at most once a minute (`intakeOperatorLines`): made per
+   * app by default; the edge, which builds an app per request, keeps one set
+   * per isolate.
+   */
+  operatorLines?: IntakeOperatorLines
 }
 
 /** `/orders/{orderId}` and `/orders/{orderId}/cancel`: the order a failed read or cancellation was about. */
@@ -98,6 +104,7 @@ export function createApp({
   currency = 'USD',
   apiDocs,
   tracer = createPropagatingTracer(),
+  operatorLines = intakeOperatorLines(),
 }: AppDeps) {
   const app = new Hono<Env>()
   app.use(headAsGet)
@@ -297,9 +304,7 @@ export function createApp({
 
   app.notFound(notFound)
 
-  // Operators' matters that last: said once a minute (every refused request would flood the log).
-  const storageFull = logEvery('error', 'NATS storage full: raise a size cap')
-  const unavailable = logEvery('warn', 'NATS unavailable; answering 503')
+  const { storageFull, unavailable } = operatorLines
   app.onError(
     createErrorHandler({
       logger,

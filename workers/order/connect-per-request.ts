@@ -18,6 +18,7 @@ import type { TokenSealer } from '../../shared/security/sealed-token.ts'
 import type { OrderCreatedVersion } from '../../shared/config/order-versions.ts'
 import { sealBucket, sealFloorOf, type RecordKeys } from '../../shared/security/record-seal.ts'
 import { createNatsOrderStore, UnavailableError, type OrderStore } from './order-store.ts'
+import { intakeOperatorLines, type IntakeOperatorLines } from './operator-lines.ts'
 
 export interface ConnectPerRequestDeps {
   /** One bounded connection attempt (`connectOnce`); rejects when NATS is unreachable. */
@@ -44,6 +45,8 @@ export interface ConnectPerRequestDeps {
   recordKeys?: RecordKeys
   /** RECORD_SEALS=tolerate: records with no seal are read (see record-seal.ts). */
   tolerateUnsealed?: boolean
+  /** A failed readiness probe, said at most once a minute; the edge keeps one per isolate. */
+  notReady?: IntakeOperatorLines['notReady']
 }
 
 /** Each bucket's seal floor, read once per process or isolate (the provision step sets it once). */
@@ -58,6 +61,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
   checkReady: () => Promise<Readiness>
 } {
   const { open, logger, metrics, sealer, fingerprinter, timeoutMs, statusWaitMs, versions, defer } = deps
+  const notReady = deps.notReady ?? intakeOperatorLines().notReady
   const laneSignalHoldMs = deps.laneSignalHoldMs ?? 0
   const { recordKeys } = deps
   async function sealed(nc: NatsConnection, kv: KV, bucket: string): Promise<KV> {
@@ -155,7 +159,7 @@ export function createConnectPerRequestStore(deps: ConnectPerRequestDeps): {
         return { ok: true }
       } catch (error) {
         // `/ready` answers anyone: the detail (which names the server) goes to the log only.
-        logger.warn({ err: error }, 'readiness: NATS unreachable')
+        notReady(logger, { err: error })
         return { ok: false, reason: nc ? 'ORDERS unavailable' : 'NATS unreachable' }
       } finally {
         if (nc) close(nc)

@@ -111,15 +111,72 @@ describe('order intake at the edge', () => {
   })
 })
 
+describe('the edge log', () => {
+  it('says NATS is unavailable, and readiness failed, at warn once a minute per isolate, not per request', async () => {
+    const lines = vi.spyOn(console, 'log').mockImplementation(() => undefined)
+    try {
+      const said = (message: string) =>
+        lines.mock.calls
+          .map(([line]) => JSON.parse(String(line)) as { level: string; msg: string })
+          .filter((line) => line.msg === message)
+          .map((line) => line.level)
+      // A new env object is a new isolate; keys not limited within this test.
+      const fresh = { ...env, LOG_LEVEL: 'debug', RATE_LIMIT_BURST: '20' }
+      const placed = []
+      for (let i = 0; i < 3; i++) {
+        const request = new Request('https://intake.example/orders', {
+          method: 'POST',
+          body: JSON.stringify(order),
+          headers: { 'Content-Type': 'application/json', ...bearer('bob') },
+        })
+        placed.push((await edge.fetch(request, fresh, ctx)).status)
+      }
+      expect(placed).toStrictEqual([503, 503, 503])
+      expect(said('NATS unavailable; answering 503')).toStrictEqual(['warn', 'debug', 'debug'])
+      const ready = () => edge.fetch(new Request('https://intake.example/ready'), fresh, ctx)
+      expect((await ready()).status).toBe(503)
+      // Past the readiness answer's second: a second check, said at debug.
+      await new Promise((resolve) => setTimeout(resolve, 1_100))
+      expect((await ready()).status).toBe(503)
+      expect(said('readiness: NATS unreachable')).toStrictEqual(['warn', 'debug'])
+    } finally {
+      lines.mockRestore()
+    }
+  })
+
+  it('names the setting that is wrong when misconfigured', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    try {
+      const key = 'A'.repeat(43)
+      const { API_KEYS: _, ...withoutKeys } = env
+      for (const [broken, named] of [
+        [{ ...env, RECORD_KEYS: `order-status:${key}` }, /RECORD_KEYS/],
+        [withoutKeys, /API_KEYS/],
+      ] as const) {
+        errors.mockClear()
+        expect((await edge.fetch(new Request('https://intake.example/health'), broken, ctx)).status).toBe(500)
+        const logged = errors.mock.calls.map(
+          ([line]) => JSON.parse(String(line)) as { msg: string; problems: string[] },
+        )
+        expect(logged).toMatchObject([{ msg: 'invalid configuration' }])
+        expect(logged[0]?.problems.join('\n')).toMatch(named)
+      }
+    } finally {
+      errors.mockRestore()
+    }
+  })
+})
+
 describe('readiness at the edge', () => {
   it('runs one NATS check for a burst of /ready probes, and answers from it for a second', async () => {
-    // Each check that runs opens a connection (NATS is unreachable here) and logs that it failed.
+    // Each check that runs opens a connection (NATS is unreachable here) and logs that it
+    // failed: at warn once a minute, at debug the others, so debug shows every one.
     const lines = vi.spyOn(console, 'log').mockImplementation(() => undefined)
     try {
       const checks = () =>
         lines.mock.calls.filter(([line]) => String(line).includes('readiness: NATS unreachable')).length
       // A new env object is a new isolate, with nothing cached.
-      const fresh = { ...env, LOG_LEVEL: 'warn' }
+      const fresh = { ...env, LOG_LEVEL: 'debug' }
       const ready = () => edge.fetch(new Request('https://intake.example/ready'), fresh, ctx)
       const statuses = await Promise.all(Array.from({ length: 25 }, async () => await ready()))
       expect(statuses.map((r) => r.status)).toStrictEqual(Array.from({ length: 25 }, () => 503))

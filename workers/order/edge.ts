@@ -20,6 +20,7 @@ import type { Logger } from '../../shared/observability/log.ts'
 import type { IntakeMetrics } from '../../shared/observability/metrics-port.ts'
 import { createWorkersWsFactory } from '../../shared/runtime/workers-websocket.ts'
 import { createApp } from './app.ts'
+import { intakeOperatorLines, type IntakeOperatorLines } from './operator-lines.ts'
 import {
   fingerprinterFromSettings,
   type RequestFingerprinter,
@@ -52,6 +53,8 @@ interface Isolate {
    * probe waits on another's connection longer than NATS_REQUEST_TIMEOUT_MS.
    */
   readiness: CachedCheck<Readiness>
+  /** Said at most once a minute per isolate, though the app is built per request. */
+  operatorLines: IntakeOperatorLines
 }
 
 /** A sealer whose key import starts once per isolate and is awaited by the first seal. */
@@ -81,6 +84,7 @@ function isolateFor(env: EdgeEnv): Isolate | ConfigError {
       fingerprinter: fingerprinterFromSettings(...fingerprintSecrets(config)),
       verifier: createApiKeyVerifier(config.API_KEYS),
       limiter: createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }),
+      operatorLines: intakeOperatorLines(),
       readiness: createCachedCheck<Readiness>(READY_CACHE_MS, {
         maxWaitMs: config.NATS_REQUEST_TIMEOUT_MS,
         timedOut: () => ({ ok: false, reason: 'NATS unreachable' }),
@@ -110,7 +114,8 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
       { status: 500, headers: SECURITY_HEADERS },
     )
   }
-  const { config, logger, metrics, sealer, fingerprinter, verifier, limiter, readiness } = isolate
+  const { config, logger, metrics, sealer, fingerprinter, verifier, limiter, readiness, operatorLines } =
+    isolate
   // Cloudflare sets it (a client cannot): the address failed attempts are
   // limited by. A request without it shares one bucket.
   setClientAddress(request, request.headers.get('CF-Connecting-IP') ?? '-')
@@ -138,6 +143,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     ...(config.RECORD_KEYS === undefined ? {} : { recordKeys: config.RECORD_KEYS }),
     tolerateUnsealed: config.RECORD_SEALS === 'tolerate',
     defer: (p) => ctx.waitUntil(p),
+    notReady: operatorLines.notReady,
   })
   const app = createApp({
     store,
@@ -151,6 +157,7 @@ function handle(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Respo
     expressKeys: config.ORDER_EXPRESS_KEYS,
     currency: config.ORDER_CURRENCY,
     retryAfterSeconds: config.ORDER_RETRY_AFTER_SECONDS,
+    operatorLines,
   })
   return app.fetch(request)
 }
