@@ -14,7 +14,13 @@ import { permissionViolations } from './harness/lines.ts'
 import { DEAD_LETTER_GAUGE_FRESH_MS } from '../workers/console/dead-letter-gauge.ts'
 import { waitFor } from './harness/wait-for.ts'
 import { bearer } from './support/provision.ts'
-import { startSagaStack, startWorker, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
+import {
+  reviveWorker,
+  startSagaStack,
+  startWorker,
+  type SagaStack,
+  type ServiceProcess,
+} from './support/saga-stack.ts'
 import { itKeepsTheMoneyInvariant } from './support/money.ts'
 import { v7 as uuidv7 } from 'uuid'
 
@@ -315,14 +321,9 @@ describe('operator console API', () => {
       Number(waitingLine.exec(await (await fetch(`${consoleWorker.url}/metrics`)).text())?.[1] ?? Number.NaN)
     expect(await waiting()).toBe(1)
 
-    // The key in place again: the replay settles the order.
+    // The key in place again: the stack's own payment worker, on its port (the console reads its breaker there).
     await wrongPayment.handle.stop(5_000)
-    const payment = await startWorker('payment', {
-      NATS_URL: stack.natsUrls.join(','),
-      PAYMENT_GATEWAY_URL: stack.gateway.url,
-      CONSUMER_MAX_DELIVER: '2',
-    })
-    extra.push(payment)
+    await reviveWorker(stack.payment)
     const replay = await api<{ subject: string; duplicate: boolean }>(
       `/console/api/dead-letters/${dead.letter.id}/replay`,
       { method: 'POST' },
@@ -365,10 +366,16 @@ describe('operator console API', () => {
     expect(consumers.body.consumers.map((c) => c.name)).toEqual(
       expect.arrayContaining(['order-status', 'inventory', 'payment', 'order-index']),
     )
+    // Lag as counts: every order above is settled, so the saga's consumers hold nothing back.
+    for (const consumer of consumers.body.consumers)
+      expect(consumer.pending, consumer.name).toBeTypeOf('number')
+    const lag = (name: string) => consumers.body.consumers.find((c) => c.name === name)?.pending
+    expect(['order-status', 'inventory', 'payment'].map(lag)).toStrictEqual([0, 0, 0])
     const stock = await api<{ stock: { sku: string; onHand: number }[] }>('/console/api/stock')
     expect(stock.body.stock.find((s) => s.sku === 'CONSOLE-2')).toMatchObject({ onHand: 10 })
-    const breaker = await api<{ state: string }>('/console/api/breaker')
-    expect(breaker.status).toBe(200)
+    // Read from the payment service's /metrics: `unknown` (also a 200) would mean it was not reached.
+    const breaker = await api<{ state: string; paused: string[] }>('/console/api/breaker')
+    expect([breaker.status, breaker.body]).toStrictEqual([200, { state: 'closed', paused: [] }])
     expect(permissionViolations(stack.server.log())).toStrictEqual([])
   })
 

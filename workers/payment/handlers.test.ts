@@ -388,7 +388,11 @@ describe('payment cancellations and deadlines', () => {
     await new Promise((resolve) => setTimeout(resolve, 10))
     refunding.release()
     const [first, second] = await both
-    expect(refunds).toHaveLength(2) // both asked, under one key: one refund at the processor
+    // Both asked, under one key and for one charge: one refund at the processor.
+    expect(refunds.map(({ chargeId, key }) => ({ chargeId, key }))).toStrictEqual([
+      { chargeId: 'ch_1', key: `refund:${orderId}` },
+      { chargeId: 'ch_1', key: `refund:${orderId}` },
+    ])
     expect(first.map((e) => e.msgId)).toStrictEqual(second.map((e) => e.msgId))
     const said = (msg: string) => lines.filter((l) => l.msg === msg).map((l) => l.level)
     expect(said('charge refunded; order cancelled')).toStrictEqual(['info'])
