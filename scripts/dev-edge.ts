@@ -97,7 +97,14 @@ const wrangler = spawn(
     env: { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...env },
   },
 )
-// A Ctrl-C reaches wrangler too (same terminal); this process waits for it to finish.
-process.on('SIGINT', () => undefined)
+// A Ctrl-C reaches wrangler too (same terminal): this process waits for it to
+// finish. A SIGINT sent to this process alone (a supervisor, `kill -INT`) is
+// passed on to wrangler once it has not stopped within a second.
+const SIGINT_GRACE_MS = 1_000
+process.on('SIGINT', () => {
+  setTimeout(() => {
+    if (wrangler.exitCode === null && wrangler.signalCode === null) wrangler.kill('SIGTERM')
+  }, SIGINT_GRACE_MS).unref()
+})
 process.on('SIGTERM', () => wrangler.kill('SIGTERM'))
 wrangler.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 130)))

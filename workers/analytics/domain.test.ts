@@ -112,6 +112,12 @@ describe('analytics fold', () => {
       // B 50 ms, A 300 ms, C ~30 s, D ~20 s: the refund and A's later cancellation add none.
       sagaDurationMs: { count: 4, p50: expect.any(Number), p99: expect.any(Number) },
     })
+    // Within the sketch's relative error (under 10%): p50 between A's 300 ms and D's ~20 s, p99 C's ~30 s.
+    const { p50, p99 } = totals(state).sagaDurationMs
+    expect(p50).toBeGreaterThanOrEqual(270)
+    expect(p50).toBeLessThanOrEqual(22_000)
+    expect(p99).toBeGreaterThanOrEqual(27_000)
+    expect(p99).toBeLessThanOrEqual(33_000)
   })
 
   it('puts each event in the minute of its event time, a late one too', () => {
