@@ -329,10 +329,30 @@ describe('gateway client', () => {
   })
 
   it('a probe closes the breaker with any answer, without an order', async () => {
-    const gw = await gateway([{ status: 404, body: { error: 'not_found' } }])
-    const client = createGatewayClient({ baseUrl: gw.url, ...options })
+    // Two 503s open the breaker; the probe's look-up gets a 404, which still answers.
+    const gw = await gateway([
+      { status: 503 },
+      { status: 503 },
+      { status: 404, body: { error: 'not_found' } },
+      { status: 201, body: { id: 'ch_after' } },
+    ])
+    const client = createGatewayClient({
+      baseUrl: gw.url,
+      ...options,
+      retries: 0,
+      breakerMinCalls: 2,
+      halfOpenAfterMs: 100,
+    })
+    expect((await client.charge(request)).kind).toBe('unresolved')
+    expect((await client.charge(request)).kind).toBe('unresolved')
+    await expect(client.charge(request)).rejects.toBeInstanceOf(CircuitOpenError)
+    await new Promise((resolve) => setTimeout(resolve, 150))
     await client.probe()
-    expect(gw.calls).toHaveLength(1)
+    // Closed: the next order goes to the processor.
+    expect(await client.charge(request)).toStrictEqual({ kind: 'succeeded', chargeId: 'ch_after' })
+    // The probe sent no order: a look-up of a key no order uses, without an Idempotency-Key.
+    expect(paths).toStrictEqual(['/charges', '/charges', '/charge-attempts/health-probe', '/charges'])
+    expect(gw.calls.map((c) => c.key)).toStrictEqual(['order-1', 'order-1', undefined, 'order-1'])
   })
 
   it('a probe the processor does not answer keeps the breaker open', async () => {
