@@ -833,18 +833,32 @@ describe('destructive JetStream API requests made by an answer (the API guard)',
   it('refuses the same requests from admin, at once; the dead-letter purge deletes letter by letter, the console index purges by subject', async () => {
     const jsm = await jetstreamManager(admin, { timeout: 2_000 })
     const js = jetstream(admin, { timeout: 2_000 })
-    await expect(jsm.streams.delete(STREAMS.deadlines.name)).rejects.toThrow()
-    await expect(jsm.streams.purge(STREAMS.orders.name)).rejects.toThrow()
+    await js.publish('dlq.orders.created', '{"letter":0}')
+    const held = async () =>
+      Promise.all(
+        [STREAMS.orders.name, STREAMS.deadLetters.name].map(
+          async (s) => (await jsm.streams.info(s)).state.messages,
+        ),
+      )
+    const before = await held()
+    // A request the guard denies reaches no responder, at once: nats.js names that so
+    // (JetStream answers other requests here, and the state below is unchanged).
+    const refused = /jetstream is not enabled/
+    await expect(jsm.streams.delete(STREAMS.deadlines.name)).rejects.toThrow(refused)
+    await expect(jsm.streams.purge(STREAMS.orders.name)).rejects.toThrow(refused)
     await expect(
       jsm.streams.purge(STREAMS.deadLetters.name, { filter: 'dlq.orders.created' }),
-    ).rejects.toThrow()
-    await expect(jsm.consumers.delete(STREAMS.orders.name, 'inventory')).rejects.toThrow()
+    ).rejects.toThrow(refused)
+    await expect(jsm.consumers.delete(STREAMS.orders.name, 'inventory')).rejects.toThrow(refused)
+    // Nothing went: the purges refused left every message.
+    expect(await held()).toStrictEqual(before)
+    expect(before[1]).toBeGreaterThanOrEqual(1)
     expect(await exists(() => jsm.streams.info(STREAMS.deadlines.name))).toBe(true)
     expect(await exists(() => jsm.consumers.info(STREAMS.orders.name, 'inventory'))).toBe(true)
     await js.publish('dlq.orders.created', '{"letter":1}')
     await js.publish('dlq.orders.created', '{"letter":2}')
     await js.publish('dlq.payments.completed', '{"letter":3}')
-    expect(await purgeDeadLetters(js, jsm, { subject: 'dlq.orders.created' })).toBe(2)
+    expect(await purgeDeadLetters(js, jsm, { subject: 'dlq.orders.created' })).toBe(3)
     expect(await purgeDeadLetters(js, jsm)).toBe(2)
     expect((await jsm.streams.info(STREAMS.deadLetters.name)).state.messages).toBe(0)
     expect((await jsm.streams.purge(ORDER_INDEX.stream, { filter: 'oix.none' })).success).toBe(true)
