@@ -236,6 +236,51 @@ describe('operator console in Chromium', () => {
     await stack.moneyBalanced()
   })
 
+  it('follows an order opened by its id in upper case as its status changes', async () => {
+    const { orderId } = await stack.placeOrder(order('gina', 'MUG-002'))
+    await row(orderId, 'confirmed').waitFor()
+    await page.locator('#search-order').fill(orderId.toUpperCase())
+    await page.locator('#search-order').press('Enter')
+    await page.locator('#order-title', { hasText: orderId }).waitFor()
+    await page.locator('#search-order').fill('')
+    // Cancelled elsewhere: the live change refreshes the open timeline, no click needed.
+    expect((await stack.cancelOrder(orderId)).status).toBe(202)
+    await page.locator('#timeline-table tr[data-event="payments.refunded"]').waitFor()
+  })
+
+  it('keeps the key through a console that does not answer at sign-in, and says so when an action gets no answer', async () => {
+    const unavailable = JSON.stringify({
+      error: 'unavailable',
+      message: 'NATS did not answer in time; retry shortly',
+    })
+    await page.route('**/console/api/consumers', (route) =>
+      route.fulfill({ status: 503, contentType: 'application/json', body: unavailable }),
+    )
+    try {
+      await page.reload()
+      await page.locator('#sign-in-error', { hasText: 'trying again every 3 s' }).waitFor()
+      expect(await page.evaluate(() => Object.keys(sessionStorage))).toStrictEqual(['orderSagaConsoleKey'])
+    } finally {
+      await page.unroute('**/console/api/consumers')
+    }
+    // Asked again by itself once the console answers.
+    await page.locator('#live-state', { hasText: 'Live updates on' }).waitFor()
+    const orderId = (await stack.placeOrder(order('hank', 'MUG-002'))).orderId
+    await page.getByRole('button', { name: `Open order ${orderId}` }).click()
+    await page.locator('#order-title', { hasText: orderId }).waitFor()
+    await page.route('**/console/api/orders/*/cancel', (route) => route.abort('connectionrefused'))
+    try {
+      await page.getByRole('button', { name: 'Cancel this order' }).click()
+      await page
+        .locator('#notice.notice-error', {
+          hasText: 'the console did not answer (network error): the action may have been done',
+        })
+        .waitFor()
+    } finally {
+      await page.unroute('**/console/api/orders/*/cancel')
+    }
+  })
+
   it('shows consumer lag, the payment breaker and stock; nothing loaded from elsewhere, no script errors', async () => {
     await page.locator('#breaker.breaker-closed').waitFor()
     await page.locator('#consumers-table tr[data-consumer="payment"]').waitFor()

@@ -8,7 +8,8 @@ export const SCRIPT_CORE = String.raw`
 var STORE = 'orderSagaConsoleKey';
 var $ = function (id) { return document.getElementById(id); };
 var state = { filters: {}, pageCursor: null, older: [], next: null, liveMode: true, rows: new Map(),
-  liveAbort: null, liveRetry: null, timers: [], openOrderId: null, shifted: false };
+  liveAbort: null, liveRetry: null, timers: [], openOrderId: null, shifted: false,
+  liveConnected: false, enterRetry: null };
 
 function key() { return sessionStorage.getItem(STORE) || ''; }
 function authHeaders() { return { Authorization: 'Bearer ' + key() }; }
@@ -55,8 +56,20 @@ function clearError(source) {
 }
 function problem(r) { return (r.body && (r.body.message || r.body.error)) || ('status ' + r.status); }
 
+/** Every call's deadline: a console that hangs gets an answer on the page, not a click pending for good. */
+var API_TIMEOUT_MS = 15000;
+
 async function api(path, method) {
-  var res = await fetch(path, { method: method || 'GET', headers: authHeaders(), cache: 'no-store' });
+  var res;
+  try {
+    res = await fetch(path, { method: method || 'GET', headers: authHeaders(), cache: 'no-store',
+      signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+  } catch (e) {
+    // Not reached, or no answer in time: status 0, said like the console's own errors.
+    return { status: 0, body: { error: 'unreachable', message: 'the console did not answer (' + (e && e.name === 'TimeoutError' ?
+      'no answer in ' + API_TIMEOUT_MS / 1000 + ' s' : 'network error') + ')' +
+      (method === 'POST' ? ': the action may have been done; look before repeating it' : '') } };
+  }
   var body = null;
   try { body = await res.json(); } catch (e) { body = null; }
   if (res.status === 401 || res.status === 403) {
@@ -84,6 +97,9 @@ async function startLive() {
     if (res.status === 401 || res.status === 403) { signOut('The key was refused: sign in again.'); return; }
     if (!res.ok || !res.body) throw new Error('live stream answered ' + res.status);
     setLiveState('Live updates on');
+    // Back after a break: what changed meanwhile was sent to nobody, so the first page is read again.
+    if (state.liveConnected && state.liveMode) loadOrders(null).catch(function () {});
+    state.liveConnected = true;
     var reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     var buffer = '';
     for (;;) {
@@ -114,7 +130,7 @@ function onLiveEvent(block) {
   if (event !== 'orders') return;
   var changes = JSON.parse(data.join('\n'));
   if (state.liveMode) changes.forEach(applyChange);
-  if (state.openOrderId && changes.some(function (c) { return c.orderId === state.openOrderId; })) refreshOrder();
+  if (state.openOrderId && changes.some(function (c) { return c.orderId === state.openOrderId; })) refreshOrder().catch(function () {});
 }
 
 function toRow(o) {

@@ -22,7 +22,8 @@ function compensationText(e) {
 }
 
 async function openOrder(orderId) {
-  state.openOrderId = orderId;
+  // As the console reads it (and as live changes name it): ids are lower-case.
+  state.openOrderId = orderId.toLowerCase();
   await refreshOrder();
   $('order-title').focus();
 }
@@ -84,11 +85,12 @@ function replayButton(id) {
 }
 
 async function replay(id) {
+  if (!window.confirm('Replay dead letter ' + id + '? Its event is published again and its saga step runs again.')) return;
   var r = await api('/console/api/dead-letters/' + id + '/replay', 'POST');
   if (r.status !== 200) { notify('Replay of dead letter ' + id + ' failed: ' + problem(r), 'error'); return; }
   notify(r.body.duplicate ? 'Dead letter ' + id + ' was replayed already (stored once).'
     : 'Replayed dead letter ' + id + ' to ' + r.body.subject + ' (stream sequence ' + r.body.seq + ').');
-  await loadDeadLetters();
+  await Promise.all([loadDeadLetters(), refreshOrder()]);
 }
 
 async function purgeOne(id) {
@@ -134,7 +136,9 @@ async function loadHealth() {
       (breaker.body.error ? ' (' + breaker.body.error + ')' : '');
     b.className = 'breaker-' + breaker.body.state;
   }
-  if (consumers.status !== 200) return;
+  // A table that cannot be read again is said to be stale, not left looking current.
+  if (consumers.status !== 200) { notify('Consumers (figures as last read): ' + problem(consumers), 'error', 'health'); return; }
+  clearError('health');
   var body = $('consumers-table').tBodies[0];
   body.replaceChildren.apply(body, consumers.body.consumers.map(function (c) {
     return el('tr', { 'data-consumer': c.name }, [el('td', { text: c.stream }), el('td', {}, [el('code', { text: c.name })]),
@@ -171,6 +175,9 @@ function signOut(message) {
   state.timers.forEach(clearInterval);
   state.timers = [];
   state.openOrderId = null;
+  state.liveConnected = false;
+  if (state.enterRetry) clearTimeout(state.enterRetry);
+  state.enterRetry = null;
   show(false);
   setLiveState('Not signed in');
   $('sign-in-error').textContent = message || '';
@@ -179,8 +186,18 @@ function signOut(message) {
 
 async function enter() {
   var r;
+  if (state.enterRetry) clearTimeout(state.enterRetry);
+  state.enterRetry = null;
   try { r = await api('/console/api/consumers'); } catch (e) { return; }
-  if (r.status !== 200) { signOut('The console did not answer: ' + problem(r)); return; }
+  if (r.status !== 200) {
+    // Not a refused key (that signed out above): the key is kept and asked again, so
+    // a reload during an outage does not sign the operator out.
+    show(false);
+    setLiveState('Not signed in yet');
+    $('sign-in-error').textContent = 'The console did not answer: ' + problem(r) + '; trying again every 3 s.';
+    state.enterRetry = setTimeout(enter, 3000);
+    return;
+  }
   show(true);
   $('sign-in-error').textContent = '';
   startLive();
