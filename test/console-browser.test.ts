@@ -11,7 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateSealingKeyPair } from '../shared/security/sealed-token.ts'
 import { testSecrets } from './harness/test-secrets.ts'
 import { waitFor } from './harness/wait-for.ts'
-import { startSagaStack, startWorker, type SagaStack, type ServiceProcess } from './support/saga-stack.ts'
+import {
+  reviveWorker,
+  startSagaStack,
+  startWorker,
+  type SagaStack,
+  type ServiceProcess,
+} from './support/saga-stack.ts'
 
 /** Debian's chromium (`apt-get install chromium`; .ci/run installs it). */
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium'
@@ -279,6 +285,16 @@ describe('operator console in Chromium', () => {
     } finally {
       await page.unroute('**/console/api/orders/*/cancel')
     }
+  })
+
+  it('shows the orders placed while the console was down once its live stream is back, without a reload', async () => {
+    await consoleWorker.handle.stop(5_000)
+    await page.locator('#live-state', { hasText: 'Live updates reconnecting' }).waitFor()
+    const { orderId } = await stack.placeOrder(order('iris', 'MUG-002'))
+    await stack.waitForFinal(orderId)
+    await reviveWorker(consoleWorker)
+    await page.locator('#live-state', { hasText: 'Live updates on' }).waitFor()
+    await row(orderId, 'confirmed').waitFor()
   })
 
   it('shows consumer lag, the payment breaker and stock; nothing loaded from elsewhere, no script errors', async () => {
