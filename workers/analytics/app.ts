@@ -35,6 +35,7 @@ import type { Totals, WindowView } from './summary.ts'
 import { headAsGet } from '../../shared/http/head.ts'
 import { securityHeaders } from '../../shared/http/security-headers.ts'
 import { logEvery } from '../../shared/observability/log-every.ts'
+import { natsRefusalLines } from '../../shared/observability/nats-refusal-lines.ts'
 
 /**
  * The generation of windows this process applies to and reads is no longer
@@ -247,7 +248,7 @@ export function createAnalyticsApp(deps: AnalyticsAppDeps) {
 
   app.notFound(notFound)
   // Said once a minute while it lasts (every refused request would flood the log).
-  const unavailable = logEvery('warn', 'NATS unavailable; answering 503')
+  const { unavailable } = natsRefusalLines()
   const unreadable = logEvery('error', 'an analytics record fails its check; answering 500 until a replay')
   app.onError(
     createErrorHandler({

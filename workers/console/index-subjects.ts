@@ -195,6 +195,15 @@ export function newerFirst(a: Cursor, b: Cursor): number {
   return a.orderId < b.orderId ? 1 : a.orderId > b.orderId ? -1 : 0
 }
 
+/**
+ * When an order was created (ms): its id's own time first (it never changes,
+ * so neither does its index slot), else its record's `createdAt`.
+ */
+export function creationMs(orderId: string, createdAt: unknown): number | undefined {
+  const created = typeof createdAt === 'string' ? Date.parse(createdAt) : Number.NaN
+  return mintedAt(orderId) ?? (Number.isFinite(created) ? created : undefined)
+}
+
 export const retrySubject = (orderId: string, consumer: string, streamSeq: number): string =>
   `${P}.r.${orderId}.${consumer}.${streamSeq}`
 export const deadLetterSubject = (orderId: string, dlqSeq: number): string => `${P}.d.${orderId}.${dlqSeq}`

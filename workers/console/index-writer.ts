@@ -22,6 +22,7 @@ import { startPullLoop } from '../../shared/nats/pull-loop.ts'
 import type { NatsRuntime } from '../../shared/nats/runtime.ts'
 import { isNoMessage } from './index-query.ts'
 import {
+  creationMs,
   customerEntryFilter,
   customerSubject,
   entryBody,
@@ -49,14 +50,12 @@ const IndexedRecord = v.object({
 })
 
 export function toIndexEntry(record: v.InferOutput<typeof IndexedRecord>, fallbackMs: number): IndexEntry {
-  const created = record.createdAt === undefined ? Number.NaN : Date.parse(record.createdAt)
   return {
     orderId: record.orderId,
     status: record.status,
     ...(record.reason === undefined ? {} : { reason: record.reason }),
     ...(record.customerId === undefined ? {} : { customerId: record.customerId }),
-    // The id's own time first: it never changes, so neither does the entry's slot.
-    createdMs: mintedAt(record.orderId) ?? (Number.isFinite(created) ? created : fallbackMs),
+    createdMs: creationMs(record.orderId, record.createdAt) ?? fallbackMs,
     ...(record.amountCents === undefined ? {} : { amountCents: record.amountCents }),
     ...(record.updatedAt === undefined ? {} : { updatedAt: record.updatedAt }),
     ...(record.priority === undefined ? {} : { priority: record.priority }),

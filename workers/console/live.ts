@@ -8,7 +8,8 @@
 import { KvWatchInclude, type KV } from '@nats-io/kv'
 import * as v from 'valibot'
 import type { Logger } from '../../shared/observability/log.ts'
-import { mintedAt, OrderIdSchema } from '../../schemas/primitives.ts'
+import { OrderIdSchema } from '../../schemas/primitives.ts'
+import { creationMs } from './index-subjects.ts'
 
 export interface OrderChange {
   orderId: string
@@ -46,8 +47,7 @@ export interface LiveOrders {
 export function toChange(record: Record<string, unknown>, key: string): OrderChange | null {
   const { orderId, status, reason, customerId, amountCents, createdAt, updatedAt, priority } = record
   if (orderId !== key || !v.is(OrderIdSchema, orderId) || typeof status !== 'string') return null
-  const created = typeof createdAt === 'string' ? Date.parse(createdAt) : Number.NaN
-  const createdMs = mintedAt(orderId) ?? (Number.isFinite(created) ? created : undefined)
+  const createdMs = creationMs(orderId, createdAt)
   return {
     orderId,
     status,

@@ -33,10 +33,10 @@ import { createPropagatingTracer, type Tracer } from '../../shared/observability
 import { stockTag, toStockView } from './domain.ts'
 import { inventoryOpenApi } from './openapi.ts'
 import { SetStockRequestSchema } from './records.ts'
-import type { StockStore } from './stock-store.ts'
+import { stockRepair, type StockStore } from './stock-store.ts'
 import { headAsGet } from '../../shared/http/head.ts'
 import { securityHeaders } from '../../shared/http/security-headers.ts'
-import { logEvery } from '../../shared/observability/log-every.ts'
+import { natsRefusalLines } from '../../shared/observability/nats-refusal-lines.ts'
 
 export interface InventoryAppDeps {
   store: Pick<StockStore, 'getStock' | 'setStock'>
@@ -168,9 +168,7 @@ export function createApp({
   })
 
   app.notFound(notFound)
-  // Operators' matters that last: said once a minute (every refused request would flood the log).
-  const storageFull = logEvery('error', 'NATS storage full: raise a size cap')
-  const unavailable = logEvery('warn', 'NATS unavailable; answering 503')
+  const { storageFull, unavailable } = natsRefusalLines()
   app.onError(
     createErrorHandler({
       logger,
@@ -181,7 +179,7 @@ export function createApp({
           return c.json(
             {
               error: 'invalid_record',
-              message: `the stock record of ${sku} is not a valid record; PUT /inventory/${sku} with an admin key and no If-Match replaces it`,
+              message: `the stock record of ${sku} is not a valid record; ${stockRepair(sku)}`,
             },
             500,
           )

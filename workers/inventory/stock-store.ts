@@ -13,6 +13,10 @@ import {
   type StockRecord,
 } from './records.ts'
 
+/** How an operator repairs a stock record that fails its check. */
+export const stockRepair = (sku: string): string =>
+  `PUT /inventory/${sku} with an admin key and no If-Match replaces it`
+
 /**
  * A stock record that fails its check, said with its repair: the message
  * reaches a dead letter's reason, where an operator reads it.
@@ -22,10 +26,9 @@ async function withRepair<T>(sku: string, write: Promise<T>): Promise<T> {
     return await write
   } catch (error) {
     if (!(error instanceof KvRecordError)) throw error
-    throw new KvRecordError(
-      `${error.message}; PUT /inventory/${sku} with an admin key and no If-Match replaces it (see GET /inventory/${sku})`,
-      { cause: error },
-    )
+    throw new KvRecordError(`${error.message}; ${stockRepair(sku)} (see GET /inventory/${sku})`, {
+      cause: error,
+    })
   }
 }
 

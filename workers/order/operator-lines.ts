@@ -1,10 +1,10 @@
 import { logEvery } from '../../shared/observability/log-every.ts'
+import { natsRefusalLines } from '../../shared/observability/nats-refusal-lines.ts'
 
-/** Operators' matters that last: said once a minute (every refused request would flood the log). */
+/** The intake's once-a-minute lines: NATS refusals, and the edge's readiness probe. */
 export function intakeOperatorLines() {
   return {
-    storageFull: logEvery('error', 'NATS storage full: raise a size cap'),
-    unavailable: logEvery('warn', 'NATS unavailable; answering 503'),
+    ...natsRefusalLines(),
     /** The edge's readiness probe (connect-per-request.ts). */
     notReady: logEvery('warn', 'readiness: NATS unreachable'),
   }
